@@ -1,1 +1,28 @@
-//! placeholder
+//! Shared mechanisms of the xtenant tools.
+//!
+//! Every tool is a thin `main.rs` over [`driver::main`]: the driver parses the flags,
+//! reads the NDJSON envelope from stdin, runs the tool's step once per object (with
+//! `--jobs` concurrency, output kept in input order), writes the objects to stdout and
+//! maps the outcome to one exit code. The modules here are mechanisms only — clouds,
+//! credentials, HTTP with retry, waiting, the envelope, errors — and never know a step.
+
+#![warn(missing_docs)]
+
+pub mod arm;
+pub mod auth;
+pub mod cli;
+pub mod cloud;
+pub mod driver;
+pub mod envelope;
+pub mod env;
+pub mod error;
+pub mod graph;
+pub mod http;
+pub mod registry;
+pub mod secret;
+pub mod ui;
+pub mod validate;
+pub mod wait;
+
+pub use error::{Error, ErrorKind, Result};
+pub use secret::Secret;

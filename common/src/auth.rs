@@ -1,0 +1,294 @@
+//! Credentials: one per tenant, built on demand, tokens cached per scope.
+//!
+//! A credential is bound to one tenant, so each step asks for the tenant it acts in
+//! (A or B): one person logged in to both, or two identities, both work. azure_identity
+//! does the token protocol; our one reqwest client is its transport (our timeouts and
+//! CA), and its retry is kept short so a dead endpoint fails in seconds, not 80.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use azure_core::credentials::TokenCredential;
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
+use azure_identity::{
+    AzureCliCredential, AzureCliCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, WorkloadIdentityCredential,
+    WorkloadIdentityCredentialOptions,
+};
+use clap::ValueEnum;
+use time::OffsetDateTime;
+
+use crate::cloud::Cloud;
+use crate::env;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// Which credential to act with (`--auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMethod {
+    /// env if its variables are set, else the Azure CLI if installed, else managed identity where configured.
+    Auto,
+    /// A client secret (AZURE_CLIENT_ID + AZURE_CLIENT_SECRET) or workload identity (AZURE_FEDERATED_TOKEN_FILE).
+    Env,
+    /// The Azure CLI's login (`az login --tenant …`).
+    Cli,
+    /// The managed identity of the machine.
+    ManagedIdentity,
+}
+
+/// The source `auto` resolved to, or the one asked for.
+#[derive(Clone)]
+enum Source {
+    ClientSecret { client_id: String, secret: Secret },
+    Workload { client_id: String, token_file: String },
+    Cli,
+    ManagedIdentity { client_id: Option<String> },
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ClientSecret { client_id, .. } => write!(f, "client secret of {client_id}"),
+            Self::Workload { client_id, .. } => write!(f, "workload identity {client_id}"),
+            Self::Cli => f.write_str("Azure CLI login"),
+            Self::ManagedIdentity { .. } => f.write_str("managed identity"),
+        }
+    }
+}
+
+type TokenSlot = Arc<tokio::sync::Mutex<Option<(Secret, OffsetDateTime)>>>;
+
+/// The run's credentials: one per tenant, tokens per (tenant, scope).
+pub struct Credentials {
+    method: AuthMethod,
+    source: Result<Source>,
+    cloud: Arc<Cloud>,
+    http: reqwest::Client,
+    creds: Mutex<HashMap<String, Arc<dyn TokenCredential>>>,
+    tokens: Mutex<HashMap<(String, String), TokenSlot>>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("method", &self.method).field("source", &self.source.as_ref().ok()).finish_non_exhaustive()
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn az_on_path() -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("az").is_file()))
+}
+
+fn resolve(method: AuthMethod) -> Result<Source> {
+    let client_id = var(env::AZURE_CLIENT_ID);
+    let env_source = || -> Option<Source> {
+        let id = client_id.clone()?;
+        if let Some(secret) = var(env::AZURE_CLIENT_SECRET) {
+            return Some(Source::ClientSecret { client_id: id, secret: Secret::new(secret) });
+        }
+        var(env::AZURE_FEDERATED_TOKEN_FILE).map(|f| Source::Workload { client_id: id, token_file: f })
+    };
+    let mi_configured = var(env::IDENTITY_ENDPOINT).is_some() || var(env::XTENANT_USE_IMDS).is_some();
+    match method {
+        AuthMethod::Env => env_source().ok_or_else(|| {
+            Error::credential(
+                "CredentialUnavailable",
+                "--auth env: AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE is not set",
+            )
+            .with_hint("export AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), or use --auth cli after 'az login'")
+        }),
+        AuthMethod::Cli => Ok(Source::Cli),
+        AuthMethod::ManagedIdentity => Ok(Source::ManagedIdentity { client_id }),
+        AuthMethod::Auto => {
+            if let Some(s) = env_source() {
+                Ok(s)
+            } else if az_on_path() {
+                Ok(Source::Cli)
+            } else if mi_configured {
+                Ok(Source::ManagedIdentity { client_id })
+            } else {
+                Err(Error::credential(
+                    "CredentialUnavailable",
+                    "no credential found: AZURE_CLIENT_ID/AZURE_CLIENT_SECRET are not set, the Azure CLI (az) is not on PATH, and no managed identity is configured",
+                )
+                .with_hint("export AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or install the Azure CLI and run 'az login --tenant <tenant>'"))
+            }
+        }
+    }
+}
+
+/// The retry azure_identity uses for token requests: a few quick tries, seconds in total.
+fn token_retry() -> RetryOptions {
+    RetryOptions::exponential(ExponentialRetryOptions {
+        initial_delay: azure_core::time::Duration::milliseconds(300),
+        max_retries: 3,
+        max_total_elapsed: azure_core::time::Duration::seconds(20),
+        max_delay: azure_core::time::Duration::seconds(5),
+    })
+}
+
+impl Credentials {
+    /// Resolves the credential source now (so `auto` is decided once); credentials are built per tenant later.
+    pub fn new(method: AuthMethod, cloud: Arc<Cloud>, http: reqwest::Client) -> Self {
+        Self {
+            method,
+            source: resolve(method),
+            cloud,
+            http,
+            creds: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The identity acted as, for messages (never the secret).
+    pub fn describe(&self) -> String {
+        match &self.source {
+            Ok(s) => format!("{s:?}"),
+            Err(_) => "no credential".to_owned(),
+        }
+    }
+
+    fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            cloud: Some(Arc::new(self.cloud.sdk_config())),
+            transport: Some(Transport::new(Arc::new(self.http.clone()))),
+            retry: token_retry(),
+            ..Default::default()
+        }
+    }
+
+    /// The credential for `tenant`, built on first use and kept for the run.
+    pub fn for_tenant(&self, tenant: &str) -> Result<Arc<dyn TokenCredential>> {
+        let mut map = self.creds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = map.get(tenant) {
+            return Ok(c.clone());
+        }
+        let source = self.source.clone()?;
+        let built: azure_core::Result<Arc<dyn TokenCredential>> = match source {
+            Source::ClientSecret { client_id, secret } => ClientSecretCredential::new(
+                tenant,
+                client_id,
+                azure_core::credentials::Secret::new(secret.expose().to_owned()),
+                Some(ClientSecretCredentialOptions { client_options: self.client_options() }),
+            )
+            .map(|c| c as Arc<dyn TokenCredential>),
+            Source::Workload { client_id, token_file } => {
+                let mut o = WorkloadIdentityCredentialOptions {
+                    client_id: Some(client_id),
+                    tenant_id: Some(tenant.to_owned()),
+                    token_file_path: Some(token_file.into()),
+                    ..Default::default()
+                };
+                o.credential_options.client_options = self.client_options();
+                WorkloadIdentityCredential::new(Some(o)).map(|c| c as Arc<dyn TokenCredential>)
+            }
+            Source::Cli => AzureCliCredential::new(Some(AzureCliCredentialOptions {
+                tenant_id: Some(tenant.to_owned()),
+                ..Default::default()
+            }))
+            .map(|c| c as Arc<dyn TokenCredential>),
+            Source::ManagedIdentity { client_id } => {
+                let o = ManagedIdentityCredentialOptions {
+                    user_assigned_id: client_id.map(azure_identity::UserAssignedId::ClientId),
+                    client_options: self.client_options(),
+                };
+                ManagedIdentityCredential::new(Some(o)).map(|c| c as Arc<dyn TokenCredential>)
+            }
+        };
+        let cred = built.map_err(|e| classify(&e, tenant, &self.describe()))?;
+        map.insert(tenant.to_owned(), cred.clone());
+        Ok(cred)
+    }
+
+    /// A bearer token for `scope` in `tenant`; concurrent callers share one request.
+    pub async fn token(&self, tenant: &str, scope: &str) -> Result<Secret> {
+        let slot = {
+            let mut map = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry((tenant.to_owned(), scope.to_owned())).or_default().clone()
+        };
+        let mut guard = slot.lock().await;
+        if let Some((tok, exp)) = guard.as_ref()
+            && *exp - OffsetDateTime::now_utc() > time::Duration::minutes(2)
+        {
+            return Ok(tok.clone());
+        }
+        let cred = self.for_tenant(tenant)?;
+        crate::ui::debug(&format!("token: {scope} in tenant {tenant} as {}", self.describe()));
+        let tok = cred.get_token(&[scope], None).await.map_err(|e| classify(&e, tenant, &self.describe()))?;
+        let secret = Secret::from(tok.token);
+        *guard = Some((secret.clone(), tok.expires_on));
+        Ok(secret)
+    }
+}
+
+/// Turns an azure_identity failure into a credential error with a code and a hint.
+pub fn classify(err: &azure_core::Error, tenant: &str, who: &str) -> Error {
+    use azure_core::error::ErrorKind as K;
+    let mut inner: &azure_core::Error = err;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(a) = e.downcast_ref::<azure_core::Error>() {
+            inner = a;
+            if matches!(a.kind(), K::HttpResponse { .. } | K::Io | K::Connection) {
+                break;
+            }
+        }
+        cur = e.source();
+    }
+    let detail = first_line(&inner.to_string());
+    match inner.kind() {
+        K::HttpResponse { status, error_code, .. } => {
+            let codes = error_code.clone().unwrap_or_default();
+            let has = |c: &str| codes.split(',').any(|x| x == c);
+            let (code, msg, hint) = if has("7000215") || has("7000222") {
+                ("InvalidClientSecret", format!("{who} was refused by tenant {tenant}: the client secret is wrong or expired"),
+                 "check AZURE_CLIENT_SECRET, or create a new secret for that app".to_owned())
+            } else if has("700016") {
+                ("UnknownApplication", format!("{who} is not known in tenant {tenant}"),
+                 format!("the identity must exist in tenant {tenant}: for the registry's tenant, use an identity of that tenant, or a multitenant app consented there"))
+            } else if has("90002") || has("90023") {
+                ("UnknownTenant", format!("tenant {tenant} was not found"), "check the tenant id or domain".to_owned())
+            } else {
+                ("CredentialRejected", format!("{who} could not get a token in tenant {tenant} (HTTP {status})"),
+                 "check the identity's credentials and that it exists in that tenant".to_owned())
+            };
+            Error::credential(code, format!("{msg}: {detail}")).with_hint(hint)
+        }
+        K::Io | K::Connection => Error::credential(
+            "CredentialNetworkError",
+            format!("could not reach the sign-in endpoint for tenant {tenant}: {}", chain(err)),
+        )
+        .with_hint("check the network, proxy settings and --cloud"),
+        _ => {
+            let text = chain(err);
+            if text.contains("az login") || text.contains("az not found") || text.contains("Please run 'az login'") {
+                Error::credential("NotLoggedIn", format!("the Azure CLI has no usable login for tenant {tenant}: {}", first_line(&text)))
+                    .with_hint(format!("run 'az login --tenant {tenant}', or set AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"))
+            } else {
+                Error::credential("CredentialUnavailable", format!("no token for tenant {tenant}: {}", first_line(&text)))
+            }
+        }
+    }
+}
+
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut s = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let t = e.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = e.source();
+    }
+    s
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned()
+}
+

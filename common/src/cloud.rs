@@ -1,0 +1,372 @@
+//! Azure clouds: their login, Graph and ARM endpoints, token audiences and registry suffix.
+//!
+//! `--cloud` (env `XTENANT_CLOUD`) takes a built-in name or the path of a cloud file.
+//! A cloud file describes a custom cloud, such as `azure-sim`:
+//!
+//! ```json
+//! {"name": "AzureSim",
+//!  "login_endpoint": "https://127.0.0.1:8443", "graph_endpoint": "https://127.0.0.1:8443",
+//!  "graph_audience": "https://graph.microsoft.com",
+//!  "arm_endpoint": "https://127.0.0.1:8443", "arm_audience": "https://management.azure.com/",
+//!  "registry_suffix": "azurecr.sim", "ca_file": "ca.pem", "registry_connect_addr": "127.0.0.1"}
+//! ```
+//!
+//! `ca_file` (relative to the cloud file) is trusted in addition to the system roots;
+//! `registry_connect_addr` is where connections to `*.<registry_suffix>` go, while URLs,
+//! Host headers and TLS names stay the registry's own. Endpoints must be https, except
+//! on loopback addresses.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// The names of the built-in clouds.
+pub const BUILT_IN: [&str; 3] = ["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"];
+
+/// One Azure cloud's endpoints.
+#[derive(Debug, Clone)]
+pub struct Cloud {
+    /// `AzureCloud`, `AzureChinaCloud`, `AzureUSGovernment`, or a custom cloud's name.
+    pub name: String,
+    /// The Entra authority host, e.g. `https://login.microsoftonline.com`.
+    pub login: Url,
+    /// Microsoft Graph, e.g. `https://graph.microsoft.com`.
+    pub graph: Url,
+    /// The resource Graph tokens are issued for.
+    pub graph_audience: String,
+    /// Azure Resource Manager, e.g. `https://management.azure.com`.
+    pub arm: Url,
+    /// The resource ARM tokens are issued for.
+    pub arm_audience: String,
+    /// The registries' DNS suffix without the dot, e.g. `azurecr.io`.
+    pub registry_suffix: String,
+    /// A CA certificate (PEM) to trust besides the system roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Where to connect for registry hosts instead of resolving them.
+    pub registry_connect_addr: Option<IpAddr>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CloudFile {
+    name: String,
+    login_endpoint: String,
+    graph_endpoint: String,
+    graph_audience: Option<String>,
+    arm_endpoint: String,
+    arm_audience: Option<String>,
+    registry_suffix: String,
+    ca_file: Option<PathBuf>,
+    registry_connect_addr: Option<String>,
+}
+
+fn url(s: &str) -> Url {
+    Url::parse(s).expect("built-in URL")
+}
+
+impl Cloud {
+    /// Azure's global cloud.
+    pub fn azure_public() -> Self {
+        Self::built_in(
+            "AzureCloud",
+            "https://login.microsoftonline.com",
+            "https://graph.microsoft.com",
+            "https://management.azure.com",
+            "azurecr.io",
+        )
+    }
+
+    /// Azure operated by 21Vianet in China.
+    pub fn azure_china() -> Self {
+        Self::built_in(
+            "AzureChinaCloud",
+            "https://login.chinacloudapi.cn",
+            "https://microsoftgraph.chinacloudapi.cn",
+            "https://management.chinacloudapi.cn",
+            "azurecr.cn",
+        )
+    }
+
+    /// Azure Government (US).
+    pub fn azure_us_government() -> Self {
+        Self::built_in(
+            "AzureUSGovernment",
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us",
+            "https://management.usgovcloudapi.net",
+            "azurecr.us",
+        )
+    }
+
+    fn built_in(name: &str, login: &str, graph: &str, arm: &str, suffix: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            login: url(login),
+            graph: url(graph),
+            graph_audience: graph.to_owned(),
+            arm: url(arm),
+            arm_audience: arm.to_owned(),
+            registry_suffix: suffix.to_owned(),
+            ca_pem: None,
+            registry_connect_addr: None,
+        }
+    }
+
+    /// A cloud from `--cloud`: a built-in name (case-insensitive), or a path to a cloud file.
+    pub fn from_arg(arg: &str) -> Result<Self> {
+        match arg.to_ascii_lowercase().as_str() {
+            "azurecloud" | "azurepubliccloud" | "public" => return Ok(Self::azure_public()),
+            "azurechinacloud" | "china" => return Ok(Self::azure_china()),
+            "azureusgovernment" | "usgov" => return Ok(Self::azure_us_government()),
+            _ => {}
+        }
+        let path = Path::new(arg);
+        if arg.contains(std::path::MAIN_SEPARATOR) || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) || path.exists() {
+            return Self::from_file(path);
+        }
+        Err(Error::usage(format!(
+            "unknown cloud {arg:?}: use one of {} or the path of a cloud file (JSON)",
+            BUILT_IN.join(", ")
+        )))
+    }
+
+    /// Reads a custom cloud file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let shown = path.display();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::usage(format!("cannot read cloud file {shown}: {e}")))?;
+        let f: CloudFile = serde_json::from_str(&text)
+            .map_err(|e| Error::usage(format!("cloud file {shown} is not valid: {e}")))?;
+        let bad = |what: String| Error::usage(format!("cloud file {shown}: {what}"));
+        if f.name.trim().is_empty() {
+            return Err(bad("`name` is empty".into()));
+        }
+        let endpoint = |key: &str, value: &str| -> Result<Url> {
+            let u = Url::parse(value).map_err(|e| bad(format!("`{key}` is not a URL ({e}): {value:?}")))?;
+            check_endpoint(&u).map_err(|why| bad(format!("`{key}` {why}: {value:?}")))?;
+            Ok(u)
+        };
+        let login = endpoint("login_endpoint", &f.login_endpoint)?;
+        let graph = endpoint("graph_endpoint", &f.graph_endpoint)?;
+        let arm = endpoint("arm_endpoint", &f.arm_endpoint)?;
+        let suffix = f.registry_suffix.trim_start_matches('.').to_owned();
+        if suffix.is_empty() || !suffix.contains('.') {
+            return Err(bad(format!("`registry_suffix` must be a DNS suffix such as azurecr.io, got {suffix:?}")));
+        }
+        let ca_pem = match f.ca_file {
+            Some(ca) => {
+                let ca = if ca.is_relative() { path.parent().unwrap_or(Path::new(".")).join(ca) } else { ca };
+                let pem = std::fs::read(&ca).map_err(|e| bad(format!("cannot read `ca_file` {}: {e}", ca.display())))?;
+                if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(bad(format!("`ca_file` {} holds no PEM certificate", ca.display())));
+                }
+                Some(pem)
+            }
+            None => None,
+        };
+        let registry_connect_addr = match f.registry_connect_addr {
+            Some(a) => {
+                let ip = a
+                    .parse::<IpAddr>()
+                    .or_else(|_| a.parse::<std::net::SocketAddr>().map(|s| s.ip()))
+                    .map_err(|_| bad(format!("`registry_connect_addr` must be an IP address, got {a:?}")))?;
+                Some(ip)
+            }
+            None => None,
+        };
+        Ok(Self {
+            name: f.name,
+            graph_audience: f.graph_audience.unwrap_or_else(|| f.graph_endpoint.clone()),
+            arm_audience: f.arm_audience.unwrap_or_else(|| f.arm_endpoint.clone()),
+            login,
+            graph,
+            arm,
+            registry_suffix: suffix,
+            ca_pem,
+            registry_connect_addr,
+        })
+    }
+
+    /// The scope for Graph tokens (`<audience>/.default`).
+    pub fn graph_scope(&self) -> String {
+        format!("{}/.default", self.graph_audience.trim_end_matches('/'))
+    }
+
+    /// The scope for ARM tokens (`<audience>/.default`).
+    pub fn arm_scope(&self) -> String {
+        format!("{}/.default", self.arm_audience.trim_end_matches('/'))
+    }
+
+    /// The azure_identity cloud configuration (authority host).
+    pub fn sdk_config(&self) -> CloudConfiguration {
+        match self.name.as_str() {
+            "AzureCloud" => CloudConfiguration::AzurePublic,
+            "AzureChinaCloud" => CloudConfiguration::AzureChina,
+            "AzureUSGovernment" => CloudConfiguration::AzureGovernment,
+            _ => {
+                let mut c = CustomConfiguration::default();
+                self.login.as_str().trim_end_matches('/').clone_into(&mut c.authority_host);
+                CloudConfiguration::Custom(c)
+            }
+        }
+    }
+
+    /// A Graph v1.0 URL for `path` (which starts with `/`, may carry a query).
+    pub fn graph_url(&self, path_and_query: &str) -> Result<Url> {
+        join(&self.graph, &format!("/v1.0{path_and_query}"))
+    }
+
+    /// An ARM URL for `path_and_query` (which starts with `/`).
+    pub fn arm_url(&self, path_and_query: &str) -> Result<Url> {
+        join(&self.arm, path_and_query)
+    }
+
+    /// Whether `host` (without port) is a registry host of this cloud.
+    pub fn is_registry_host(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        host.strip_suffix(&self.registry_suffix)
+            .and_then(|rest| rest.strip_suffix('.'))
+            .is_some_and(|name| !name.is_empty() && !name.contains('.'))
+    }
+}
+
+fn join(base: &Url, path_and_query: &str) -> Result<Url> {
+    let s = format!("{}{}", base.as_str().trim_end_matches('/'), path_and_query);
+    Url::parse(&s).map_err(|e| Error::usage(format!("cannot build a URL from {s:?}: {e}")))
+}
+
+/// Whether a host is on this machine (loopback), where plain http is tolerated.
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Endpoints must be https, except on loopback; no credentials, query or fragment.
+pub fn check_endpoint(url: &Url) -> std::result::Result<(), String> {
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(url) => {}
+        "http" => return Err("must use https (http only on loopback addresses)".into()),
+        other => return Err(format!("has scheme {other:?}; endpoints are https URLs")),
+    }
+    if url.host_str().is_none() {
+        return Err("has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err("must be a plain base URL (no user, query or fragment)".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_clouds_have_their_endpoints() {
+        let p = Cloud::from_arg("AzureCloud").unwrap();
+        assert_eq!(p.login.as_str(), "https://login.microsoftonline.com/");
+        assert_eq!(p.graph_url("/applications").unwrap().as_str(), "https://graph.microsoft.com/v1.0/applications");
+        assert_eq!(p.arm_url("/subscriptions?api-version=2022-12-01").unwrap().as_str(), "https://management.azure.com/subscriptions?api-version=2022-12-01");
+        assert_eq!(p.graph_scope(), "https://graph.microsoft.com/.default");
+        assert_eq!(p.arm_scope(), "https://management.azure.com/.default");
+        assert_eq!(p.registry_suffix, "azurecr.io");
+        assert_eq!(p.sdk_config(), CloudConfiguration::AzurePublic);
+
+        let c = Cloud::from_arg("azurechinacloud").unwrap();
+        assert_eq!(c.name, "AzureChinaCloud");
+        assert_eq!(c.login.host_str(), Some("login.chinacloudapi.cn"));
+        assert_eq!(c.graph_scope(), "https://microsoftgraph.chinacloudapi.cn/.default");
+        assert_eq!(c.arm_scope(), "https://management.chinacloudapi.cn/.default");
+        assert_eq!(c.registry_suffix, "azurecr.cn");
+        assert_eq!(c.sdk_config(), CloudConfiguration::AzureChina);
+
+        let g = Cloud::from_arg("AzureUSGovernment").unwrap();
+        assert_eq!(g.login.host_str(), Some("login.microsoftonline.us"));
+        assert_eq!(g.graph.host_str(), Some("graph.microsoft.us"));
+        assert_eq!(g.arm.host_str(), Some("management.usgovcloudapi.net"));
+        assert_eq!(g.registry_suffix, "azurecr.us");
+        assert!(g.is_registry_host("myreg.azurecr.us"));
+        assert!(!g.is_registry_host("myreg.azurecr.io"));
+        assert!(!g.is_registry_host("a.b.azurecr.us"));
+    }
+
+    #[test]
+    fn unknown_cloud_name_is_a_usage_error() {
+        let e = Cloud::from_arg("AzureGermanCloud").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.message().contains("AzureChinaCloud"), "{e}");
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn custom_cloud_file() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "ca.pem", PEM);
+        let f = write(
+            d.path(),
+            "cloud.json",
+            r#"{"name":"AzureSim","login_endpoint":"https://127.0.0.1:8443","graph_endpoint":"https://127.0.0.1:8443",
+                "graph_audience":"https://graph.microsoft.com","arm_endpoint":"https://127.0.0.1:8443",
+                "arm_audience":"https://management.azure.com/","registry_suffix":"azurecr.sim","ca_file":"ca.pem",
+                "registry_connect_addr":"127.0.0.1"}"#,
+        );
+        let c = Cloud::from_arg(f.to_str().unwrap()).unwrap();
+        assert_eq!(c.name, "AzureSim");
+        assert_eq!(c.graph_url("/me").unwrap().as_str(), "https://127.0.0.1:8443/v1.0/me");
+        assert_eq!(c.arm_scope(), "https://management.azure.com/.default");
+        assert_eq!(c.graph_scope(), "https://graph.microsoft.com/.default");
+        assert_eq!(c.ca_pem.as_deref(), Some(PEM.as_bytes()));
+        assert_eq!(c.registry_connect_addr, Some("127.0.0.1".parse().unwrap()));
+        assert!(c.is_registry_host("fabrikamacr.azurecr.sim"));
+        assert!(matches!(c.sdk_config(), CloudConfiguration::Custom(_)));
+    }
+
+    #[test]
+    fn custom_cloud_file_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let base = r#""name":"X","login_endpoint":"https://login.example.com","graph_endpoint":"https://graph.example.com","arm_endpoint":"https://arm.example.com","registry_suffix":"azurecr.example""#;
+        let cases = [
+            ("missing.json", None, "cannot read cloud file"),
+            ("notjson.json", Some("{".to_owned()), "not valid"),
+            ("unknownkey.json", Some(format!("{{{base},\"graf\":1}}")), "unknown field"),
+            ("http.json", Some(format!("{{{}}}", base.replace("https://arm.example.com", "http://arm.example.com"))), "must use https"),
+            ("httploop.json", Some(format!("{{{}}}", base.replace("https://arm.example.com", "http://127.0.0.1:9"))), ""),
+            ("ftp.json", Some(format!("{{{}}}", base.replace("https://graph.example.com", "ftp://graph.example.com"))), "scheme"),
+            ("suffix.json", Some(format!("{{{}}}", base.replace("azurecr.example", "local"))), "registry_suffix"),
+            ("noca.json", Some(format!("{{{base},\"ca_file\":\"nope.pem\"}}")), "ca_file"),
+            ("badaddr.json", Some(format!("{{{base},\"registry_connect_addr\":\"localhost\"}}")), "registry_connect_addr"),
+            ("noname.json", Some(format!("{{{}}}", base.replace("\"X\"", "\" \""))), "name"),
+        ];
+        for (name, text, expected) in cases {
+            let p = match text {
+                Some(t) => write(d.path(), name, &t),
+                None => d.path().join(name),
+            };
+            let r = Cloud::from_file(&p);
+            if expected.is_empty() {
+                assert!(r.is_ok(), "{name}: {:?}", r.err());
+            } else {
+                let e = r.unwrap_err();
+                assert_eq!(e.exit_code(), 2, "{name}");
+                assert!(e.message().contains(expected), "{name}: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! The shared driver: the only place that reads stdin, writes stdout and ends the process.
+//!
+//! A tool's `main` is `common::driver::main::<Cli>()`. The driver parses the flags,
+//! reads JSON objects from stdin (NDJSON, or one pretty-printed object), runs the
+//! tool's step on each — up to `--jobs` at once, writing results in input order as soon
+//! as they are ready — and maps the outcome to the exit code of DESIGN.md. An object
+//! that already carries `error` passes through untouched; a failed object is written
+//! as the input plus `error: {step, code, message}` and the stream goes on.
+
+use std::future::Future;
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::auth::Credentials;
+use crate::cli::{CommonArgs, EXIT_CODES, Generate};
+use crate::cloud::Cloud;
+use crate::envelope::{Envelope, fields};
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::{Api, Http, build_client};
+use crate::ui;
+use crate::wait::Deadline;
+
+/// A tool: its flags, its name, and its step on one object.
+pub trait Tool: Parser + Send + Sync + 'static {
+    /// The tool's name, written as `error.step`.
+    const NAME: &'static str;
+
+    /// The shared flags.
+    fn common(&self) -> &CommonArgs;
+
+    /// Runs the step on one object: validate every input first, then act, then add the output fields.
+    fn run(&self, input: Envelope, ctx: &Ctx) -> impl Future<Output = Result<Done>>;
+}
+
+/// A step's result for one object.
+#[derive(Debug)]
+pub struct Done {
+    /// The object to write.
+    pub envelope: Envelope,
+    /// Whether anything was changed in Azure.
+    pub changed: bool,
+    /// One line for stderr saying what was done.
+    pub summary: String,
+}
+
+struct Shared {
+    http: Http,
+    common: CommonArgs,
+}
+
+/// What a step works with for one object: the cloud, the HTTP client, the deadline.
+pub struct Ctx {
+    shared: Arc<Shared>,
+    deadline: Deadline,
+}
+
+impl Ctx {
+    /// The HTTP client (credentials included).
+    pub fn http(&self) -> &Http {
+        &self.shared.http
+    }
+
+    /// The cloud.
+    pub fn cloud(&self) -> &Cloud {
+        self.shared.http.cloud()
+    }
+
+    /// This object's deadline.
+    pub fn deadline(&self) -> Deadline {
+        self.deadline
+    }
+
+    /// Microsoft Graph acting in `tenant`.
+    pub fn graph(&self, tenant: &str) -> Api<'_> {
+        self.shared.http.graph(tenant, self.deadline)
+    }
+
+    /// ARM acting in `tenant`.
+    pub fn arm(&self, tenant: &str) -> Api<'_> {
+        self.shared.http.arm(tenant, self.deadline)
+    }
+
+    /// Whether writes are only reported.
+    pub fn dry_run(&self) -> bool {
+        self.shared.common.dry_run
+    }
+
+    /// The shared flags.
+    pub fn common(&self) -> &CommonArgs {
+        &self.shared.common
+    }
+}
+
+/// Runs a tool as a process: flags, stdin, stdout, exit code.
+pub fn main<T: Tool>() -> ExitCode {
+    let cmd = T::command().after_long_help(EXIT_CODES);
+    let tool = match cmd.try_get_matches().and_then(|m| T::from_arg_matches(&m)) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let common = tool.common().clone();
+    if let Some(g) = common.generate {
+        return generate::<T>(g);
+    }
+    ui::init(T::NAME, i8::try_from(common.verbose).unwrap_or(9) - i8::try_from(common.quiet).unwrap_or(9));
+    init_tracing();
+
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            ui::error(&format!("cannot start the runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    let input: Box<dyn BufRead + Send> = if interactive { Box::new(std::io::empty()) } else { Box::new(std::io::BufReader::new(std::io::stdin())) };
+    let code = rt.block_on(run_stream(&tool, input, &mut std::io::stdout().lock()));
+    ExitCode::from(code)
+}
+
+fn init_tracing() {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(f) if !f.is_empty() => f,
+        _ if ui::verbosity() >= 2 => "azure_core=debug,azure_identity=debug,typespec_client_core=debug".to_owned(),
+        _ => return,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+fn generate<T: Tool>(what: Generate) -> ExitCode {
+    let mut cmd = T::command().after_long_help(EXIT_CODES);
+    let mut out = std::io::stdout().lock();
+    let ok = match what {
+        Generate::Man => clap_mangen::Man::new(cmd).render(&mut out).is_ok(),
+        Generate::Bash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, T::NAME, &mut out);
+            true
+        }
+        Generate::Zsh => {
+            clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, T::NAME, &mut out);
+            true
+        }
+        Generate::Fish => {
+            clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, T::NAME, &mut out);
+            true
+        }
+    };
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// One input item: an object, or the reason the input stopped being usable.
+enum Item {
+    Object(Envelope),
+    Fatal(Error),
+}
+
+/// Reads objects on a thread, so a slow producer upstream never blocks the runtime.
+fn spawn_reader(input: Box<dyn BufRead + Send>) -> tokio::sync::mpsc::Receiver<Item> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    std::thread::spawn(move || {
+        let stream = serde_json::Deserializer::from_reader(input).into_iter::<Box<serde_json::value::RawValue>>();
+        let mut n = 0usize;
+        for item in stream {
+            n += 1;
+            let sent = match item {
+                Ok(raw) => match Envelope::parse(raw.get()) {
+                    Ok(e) => tx.blocking_send(Item::Object(e)),
+                    Err(why) => tx.blocking_send(Item::Fatal(Error::usage(format!("input object {n}: {why}")))),
+                },
+                Err(e) => {
+                    let _ = tx.blocking_send(Item::Fatal(Error::usage(format!("input is not valid JSON: {e}"))));
+                    return;
+                }
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+        if n == 0 {
+            // Empty stdin (a Makefile recipe, a CI job): one run from the flags alone.
+            let _ = tx.blocking_send(Item::Object(Envelope::new()));
+        }
+    });
+    rx
+}
+
+/// Runs the tool over every object of `input`, writing to `out`; returns the exit code.
+pub async fn run_stream<T: Tool>(tool: &T, input: Box<dyn BufRead + Send>, out: &mut dyn Write) -> u8 {
+    let common = tool.common().clone();
+    let mut rx = spawn_reader(input);
+    let first = rx.recv().await;
+
+    let cloud = match pick_cloud(common.cloud.as_deref(), first.as_ref()) {
+        Ok(c) => Arc::new(c),
+        Err(e) => return fatal(&e),
+    };
+    let client = match build_client(&cloud) {
+        Ok(c) => c,
+        Err(e) => return fatal(&e),
+    };
+    let creds = Arc::new(Credentials::new(common.auth, cloud.clone(), client.clone()));
+    let shared = Arc::new(Shared { http: Http::new(client, cloud, creds, common.dry_run), common: common.clone() });
+
+    let items = futures::stream::iter(first).chain(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|i| (i, rx))
+    }));
+    let results = items.map(|item| one(tool, &shared, item)).buffered(usize::from(common.jobs));
+    let mut results = std::pin::pin!(results);
+
+    let mut code = 0u8;
+    while let Some(result) = results.next().await {
+        let line = match result {
+            Outcome::Fatal(e) => return fatal(&e).max(code),
+            Outcome::Written(env, err) => {
+                if let Some(e) = err {
+                    code = code.max(if e.exit_code() == 3 { 3 } else { 1 });
+                }
+                env.to_line()
+            }
+        };
+        if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return 0;
+            }
+            ui::error(&format!("cannot write to stdout: {e}"));
+            return 1;
+        }
+    }
+    code
+}
+
+fn fatal(e: &Error) -> u8 {
+    ui::error(&e.full_message());
+    e.exit_code().max(2)
+}
+
+/// The cloud: the flag or `XTENANT_CLOUD` when given, else the first object's `cloud` field, else AzureCloud.
+fn pick_cloud(flag: Option<&str>, first: Option<&Item>) -> Result<Cloud> {
+    if let Some(f) = flag {
+        return Cloud::from_arg(f);
+    }
+    let from_input = match first {
+        Some(Item::Object(e)) => e.str(&fields::CLOUD).ok().flatten(),
+        _ => None,
+    };
+    match from_input {
+        Some(name) if crate::cloud::BUILT_IN.iter().any(|b| b.eq_ignore_ascii_case(&name)) => Cloud::from_arg(&name),
+        Some(name) => Err(Error::usage(format!(
+            "the input was made in the custom cloud {name:?}: pass its cloud file with --cloud FILE (or XTENANT_CLOUD)"
+        ))),
+        None => Ok(Cloud::azure_public()),
+    }
+}
+
+enum Outcome {
+    Written(Envelope, Option<Error>),
+    Fatal(Error),
+}
+
+async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
+    let mut input = match item {
+        Item::Fatal(e) => return Outcome::Fatal(e),
+        Item::Object(e) => e,
+    };
+    if input.has_error() {
+        return Outcome::Written(input, None);
+    }
+    let cloud = shared.http.cloud().name.clone();
+    match input.str(&fields::CLOUD) {
+        Ok(Some(c)) if !c.eq_ignore_ascii_case(&cloud) => {
+            let e = Error::input(
+                fields::CLOUD.name,
+                format!("this object was made in cloud {c:?} but the tool runs in {cloud:?}: pass the same --cloud to every step"),
+            );
+            return failed(T::NAME, input, e);
+        }
+        Err(e) => return failed(T::NAME, input, e),
+        _ => {}
+    }
+    input.set(fields::CLOUD.name, &cloud);
+    let ctx = Ctx { shared: shared.clone(), deadline: Deadline::after(shared.common.timeout) };
+    match tool.run(input.clone(), &ctx).await {
+        Ok(done) => {
+            let state = if done.changed { "changed" } else { "unchanged" };
+            let dry = if ctx.dry_run() { ", dry run" } else { "" };
+            ui::info(&format!("{} ({state}{dry})", done.summary));
+            Outcome::Written(done.envelope, None)
+        }
+        Err(e) => failed(T::NAME, input, e),
+    }
+}
+
+fn failed(step: &str, mut input: Envelope, e: Error) -> Outcome {
+    ui::error(&format!("{} ({})", e.message(), e.code()));
+    if let Some(h) = e.hint() {
+        ui::hint(h);
+    }
+    if matches!(e.kind(), ErrorKind::Input { .. }) {
+        ui::debug("nothing was sent for this object");
+    }
+    input.set(fields::ERROR.name, json!({"step": step, "code": e.code(), "message": e.full_message()}));
+    Outcome::Written(input, Some(e))
+}
+

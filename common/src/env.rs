@@ -1,0 +1,16 @@
+//! Names of the environment variables the tools read, in one place.
+
+/// The cloud: a name or the path of a cloud file (`--cloud`).
+pub const XTENANT_CLOUD: &str = "XTENANT_CLOUD";
+/// The credential kind (`--auth`).
+pub const XTENANT_AUTH: &str = "XTENANT_AUTH";
+/// Client (app) id of the identity the tools act as (azure_identity's convention).
+pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
+/// Client secret of that identity.
+pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+/// Federated token file, for workload identity.
+pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
+/// Managed identity endpoint (App Service and similar); its presence enables managed identity in `auto`.
+pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+/// Opt in to managed identity through the instance metadata service in `auto`.
+pub const XTENANT_USE_IMDS: &str = "XTENANT_USE_IMDS";

@@ -1,0 +1,308 @@
+//! The pipeline envelope: one JSON object per line, fields the tool does not own kept as they came.
+//!
+//! Values are held as raw JSON text, so a field a tool does not touch is written back
+//! byte for byte (numbers keep their spelling, key order is kept). Typed accessors name
+//! the field, the flag that sets it and the step that produces it when a value is
+//! missing or of the wrong type.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// A field of the public contract: its name, the flag that sets it, the step that writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// The envelope key.
+    pub name: &'static str,
+    /// The flag that sets it, if any (e.g. `--app-id`).
+    pub flag: Option<&'static str>,
+    /// The step that writes it, if any (e.g. `entra-app-create`).
+    pub from: Option<&'static str>,
+}
+
+/// The envelope fields of DESIGN.md.
+pub mod fields {
+    use super::Field;
+
+    const fn f(name: &'static str, flag: Option<&'static str>, from: Option<&'static str>) -> Field {
+        Field { name, flag, from }
+    }
+    /// The cloud the envelope was made in.
+    pub const CLOUD: Field = f("cloud", Some("--cloud"), None);
+    /// Tenant A.
+    pub const CLUSTER_TENANT_ID: Field = f("cluster_tenant_id", Some("--cluster-tenant"), None);
+    /// Tenant B.
+    pub const REGISTRY_TENANT_ID: Field = f("registry_tenant_id", Some("--registry-tenant"), None);
+    /// The app's display name.
+    pub const APP_DISPLAY_NAME: Field = f("app_display_name", Some("--display-name"), Some("entra-app-create"));
+    /// The app's unique name.
+    pub const APP_UNIQUE_NAME: Field = f("app_unique_name", Some("--unique-name"), Some("entra-app-create"));
+    /// The app's client id.
+    pub const APP_ID: Field = f("app_id", Some("--app-id"), Some("entra-app-create"));
+    /// The app's object id in tenant A.
+    pub const APP_OBJECT_ID: Field = f("app_object_id", None, Some("entra-app-create"));
+    /// The app's service principal in tenant A.
+    pub const CLUSTER_SP_OBJECT_ID: Field = f("cluster_sp_object_id", None, Some("entra-app-create"));
+    /// The client secret.
+    pub const CLIENT_SECRET: Field = f("client_secret", Some("--client-secret-file"), Some("entra-app-create"));
+    /// The secret's key id.
+    pub const CLIENT_SECRET_KEY_ID: Field = f("client_secret_key_id", None, Some("entra-app-create"));
+    /// The secret's expiry.
+    pub const CLIENT_SECRET_EXPIRES_AT: Field = f("client_secret_expires_at", None, Some("entra-app-create"));
+    /// The admin-consent URL.
+    pub const CONSENT_URL: Field = f("consent_url", None, Some("consent-link"));
+    /// The app's service principal in tenant B.
+    pub const REGISTRY_SP_OBJECT_ID: Field = f("registry_sp_object_id", None, Some("consent-link --wait"));
+    /// The registry's ARM id.
+    pub const REGISTRY_ID: Field = f("registry_id", Some("--registry"), Some("acr-grant"));
+    /// The registry's login server.
+    pub const REGISTRY_LOGIN_SERVER: Field = f("registry_login_server", None, Some("acr-grant"));
+    /// The pull role.
+    pub const ROLE_NAME: Field = f("role_name", Some("--role"), Some("acr-grant"));
+    /// The role assignment's id.
+    pub const ROLE_ASSIGNMENT_ID: Field = f("role_assignment_id", None, Some("acr-grant"));
+    /// When the pull was verified.
+    pub const PULL_VERIFIED_AT: Field = f("pull_verified_at", None, Some("acr-grant --verify"));
+    /// The cluster's ARM id.
+    pub const CLUSTER_ID: Field = f("cluster_id", Some("--cluster"), None);
+    /// The cluster's provisioning state.
+    pub const CLUSTER_PROVISIONING_STATE: Field = f("cluster_provisioning_state", None, Some("aks-sp-update"));
+    /// The reset's operation URL while unfinished.
+    pub const CLUSTER_OPERATION_URL: Field = f("cluster_operation_url", None, Some("aks-sp-update"));
+    /// The error of a failed step.
+    pub const ERROR: Field = f("error", None, None);
+}
+
+/// One envelope object.
+#[derive(Clone, Default)]
+pub struct Envelope {
+    fields: IndexMap<String, Box<RawValue>>,
+}
+
+impl std::fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only the keys: values may hold secrets.
+        f.debug_struct("Envelope").field("keys", &self.fields.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Envelope {
+    /// An empty object (a run from flags alone).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses one JSON value that must be an object.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let first = text.trim_start().chars().next();
+        if first != Some('{') {
+            let what = match first {
+                Some('[') => "an array",
+                Some('"') => "a string",
+                Some('t' | 'f') => "a boolean",
+                Some('n') => "null",
+                _ => "a number",
+            };
+            return Err(format!("expected a JSON object, got {what}"));
+        }
+        let fields: IndexMap<String, Box<RawValue>> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        Ok(Self { fields })
+    }
+
+    /// Whether the field is present and not null.
+    pub fn has(&self, name: &str) -> bool {
+        self.fields.get(name).is_some_and(|v| v.get() != "null")
+    }
+
+    /// The field's value, parsed.
+    pub fn get(&self, name: &str) -> Option<serde_json::Value> {
+        self.fields.get(name).and_then(|v| serde_json::from_str(v.get()).ok())
+    }
+
+    /// The field as a string; `None` when absent or null; an error naming the field when of another type.
+    pub fn str(&self, field: &Field) -> Result<Option<String>> {
+        let Some(raw) = self.fields.get(field.name) else { return Ok(None) };
+        match serde_json::from_str::<serde_json::Value>(raw.get()) {
+            Ok(serde_json::Value::Null) => Ok(None),
+            Ok(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Ok(serde_json::Value::String(s)) => Ok(Some(s)),
+            _ => Err(Error::input(
+                field.name,
+                format!("`{}` must be a string, got {}", field.name, kind_of(raw.get())),
+            )),
+        }
+    }
+
+    /// The field as a string, or an error saying how to provide it.
+    pub fn require_str(&self, field: &Field) -> Result<String> {
+        self.str(field)?.ok_or_else(|| missing(field))
+    }
+
+    /// The field as a secret (the value never appears in errors).
+    pub fn secret(&self, field: &Field) -> Result<Option<Secret>> {
+        let Some(raw) = self.fields.get(field.name) else { return Ok(None) };
+        match serde_json::from_str::<serde_json::Value>(raw.get()) {
+            Ok(serde_json::Value::Null) => Ok(None),
+            Ok(serde_json::Value::String(s)) if s.is_empty() => Ok(None),
+            Ok(serde_json::Value::String(s)) => Ok(Some(Secret::new(s))),
+            _ => Err(Error::input(field.name, format!("`{}` must be a string", field.name))),
+        }
+    }
+
+    /// Sets a field (added at the end, or replaced in place).
+    pub fn set(&mut self, name: &str, value: impl Serialize) {
+        let raw = serde_json::value::to_raw_value(&value).expect("serializable value");
+        self.fields.insert(name.to_owned(), raw);
+    }
+
+    /// Sets a field from a flag when the flag was given: flags win over stdin.
+    pub fn apply_flag(&mut self, field: &Field, value: Option<&str>) {
+        if let Some(v) = value {
+            self.set(field.name, v);
+        }
+    }
+
+    /// Writes the secret into the envelope (the one place it is exposed there).
+    pub fn set_secret(&mut self, field: &Field, secret: &Secret) {
+        self.set(field.name, secret.expose());
+    }
+
+    /// Removes a field.
+    pub fn remove(&mut self, name: &str) {
+        self.fields.shift_remove(name);
+    }
+
+    /// Whether the object carries an `error` from an earlier step.
+    pub fn has_error(&self) -> bool {
+        self.has(fields::ERROR.name)
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.fields.keys().map(String::as_str)
+    }
+
+    /// The object as one compact line (no trailing newline).
+    pub fn to_line(&self) -> String {
+        let mut out = String::with_capacity(256);
+        out.push('{');
+        for (i, (k, v)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&serde_json::to_string(k).expect("string"));
+            out.push(':');
+            minify_into(v.get(), &mut out);
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// The error for a missing field: which flag sets it, which step writes it.
+pub fn missing(field: &Field) -> Error {
+    let how = match (field.flag, field.from) {
+        (Some(flag), Some(from)) => format!("pass {flag}, or pipe in the output of {from}"),
+        (Some(flag), None) => format!("pass {flag} or set `{}` in the input object", field.name),
+        (None, Some(from)) => format!("pipe in the output of {from}"),
+        (None, None) => format!("set `{}` in the input object", field.name),
+    };
+    Error::input(field.name, format!("`{}` is missing: {how}", field.name))
+}
+
+fn kind_of(raw: &str) -> &'static str {
+    match raw.trim_start().chars().next() {
+        Some('{') => "an object",
+        Some('[') => "an array",
+        Some('t' | 'f') => "a boolean",
+        Some('n') => "null",
+        Some('"') => "a string",
+        _ => "a number",
+    }
+}
+
+/// Copies JSON text without whitespace outside strings (pretty input becomes one line).
+fn minify_into(json: &str, out: &mut String) {
+    let mut in_str = false;
+    let mut esc = false;
+    for c in json.chars() {
+        if in_str {
+            out.push(c);
+            if esc {
+                esc = false;
+            } else if c == '\\' {
+                esc = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+        } else if c == '"' {
+            in_str = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_pass_through_byte_for_byte() {
+        let line = r#"{"z":1.50,"big":123456789012345678901234567890,"nested":{"b":[1,2.0e3,{"x":null}],"a":"é\u00e9\n"},"app_id":"x"}"#;
+        let mut e = Envelope::parse(line).unwrap();
+        assert_eq!(e.to_line(), line);
+        e.set("app_id", "11111111-1111-1111-1111-111111111111");
+        e.set("new", true);
+        assert_eq!(
+            e.to_line(),
+            r#"{"z":1.50,"big":123456789012345678901234567890,"nested":{"b":[1,2.0e3,{"x":null}],"a":"é\u00e9\n"},"app_id":"11111111-1111-1111-1111-111111111111","new":true}"#
+        );
+    }
+
+    #[test]
+    fn pretty_input_becomes_one_line() {
+        let e = Envelope::parse("{\n  \"a\": { \"b\" : [ 1 , \"x y\" ] },\n  \"c\": \"d\"\n}").unwrap();
+        assert_eq!(e.to_line(), r#"{"a":{"b":[1,"x y"]},"c":"d"}"#);
+    }
+
+    #[test]
+    fn non_objects_are_refused() {
+        for (text, what) in [("[1]", "array"), ("\"s\"", "string"), ("3", "number"), ("null", "null"), ("true", "boolean")] {
+            assert!(Envelope::parse(text).unwrap_err().contains(what), "{text}");
+        }
+    }
+
+    #[test]
+    fn typed_access_names_field_flag_and_step() {
+        let e = Envelope::parse(r#"{"app_id":5,"cluster_tenant_id":null}"#).unwrap();
+        let err = e.str(&fields::APP_ID).unwrap_err();
+        assert_eq!(err.kind(), &crate::ErrorKind::Input { field: "app_id".into() });
+        assert!(err.message().contains("must be a string, got a number"), "{err}");
+        let err = e.require_str(&fields::CLUSTER_TENANT_ID).unwrap_err();
+        assert!(err.message().contains("--cluster-tenant"), "{err}");
+        let err = Envelope::new().require_str(&fields::APP_ID).unwrap_err();
+        assert!(err.message().contains("--app-id") && err.message().contains("entra-app-create"), "{err}");
+    }
+
+    #[test]
+    fn flags_win_and_are_written_in() {
+        let mut e = Envelope::parse(r#"{"app_id":"a","keep":1}"#).unwrap();
+        e.apply_flag(&fields::APP_ID, Some("b"));
+        e.apply_flag(&fields::CLUSTER_TENANT_ID, None);
+        assert_eq!(e.to_line(), r#"{"app_id":"b","keep":1}"#);
+    }
+
+    #[test]
+    fn debug_shows_keys_only() {
+        let e = Envelope::parse(r#"{"client_secret":"s3cr3t-value"}"#).unwrap();
+        let d = format!("{e:?}");
+        assert!(!d.contains("s3cr3t"), "{d}");
+        let s = e.secret(&fields::CLIENT_SECRET).unwrap().unwrap();
+        assert_eq!(format!("{s:?}"), "[redacted]");
+    }
+}

@@ -1,0 +1,176 @@
+//! Checks of user-supplied values, made before anything is sent.
+//!
+//! Each check returns an [`Error::input`] naming the field and saying what a good value
+//! looks like, so a bad value never reaches Azure.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// Whether `s` is a GUID in the canonical 8-4-4-4-12 hex form.
+pub fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// A GUID field (app id, object id, subscription id), normalised to lower case.
+pub fn guid(field: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if is_guid(v) {
+        Ok(v.to_ascii_lowercase())
+    } else {
+        Err(Error::input(
+            field,
+            format!("`{field}` must be a GUID like 00000000-0000-0000-0000-000000000000, got {}", shown(value)),
+        ))
+    }
+}
+
+/// A tenant: a GUID, or a verified domain such as `contoso.onmicrosoft.com`.
+pub fn tenant(field: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if is_guid(v) {
+        return Ok(v.to_ascii_lowercase());
+    }
+    let labels: Vec<&str> = v.split('.').collect();
+    let domain_ok = v.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        })
+        && labels.last().is_some_and(|tld| tld.bytes().any(|c| c.is_ascii_alphabetic()));
+    if domain_ok {
+        Ok(v.to_ascii_lowercase())
+    } else {
+        Err(Error::input(
+            field,
+            format!(
+                "`{field}` must be a tenant id (a GUID) or a verified domain such as contoso.onmicrosoft.com, got {}",
+                shown(value)
+            ),
+        ))
+    }
+}
+
+/// A redirect URI: absolute `https`, no fragment (Entra's rule for web redirect URIs);
+/// `http` only for `localhost`.
+pub fn redirect_uri(field: &str, value: &str) -> Result<Url> {
+    let url = Url::parse(value.trim()).map_err(|e| {
+        Error::input(field, format!("`{field}` must be an absolute https URL, got {} ({e})", shown(value)))
+    })?;
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
+    if url.scheme() != "https" && !(url.scheme() == "http" && local) {
+        return Err(Error::input(
+            field,
+            format!("`{field}` must use https (http is allowed only for localhost), got {}", shown(value)),
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(Error::input(field, format!("`{field}` must not contain a fragment (#…), got {}", shown(value))));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::input(field, format!("`{field}` has no host: {}", shown(value))));
+    }
+    Ok(url)
+}
+
+/// Parses a duration such as `500ms`, `30s`, `10m`, `2h`, `365d` (a bare number is seconds).
+pub fn duration(field: &str, value: &str) -> Result<Duration> {
+    parse_duration(value).ok_or_else(|| {
+        Error::input(
+            field,
+            format!("`{field}` must be a duration such as 90s, 10m, 2h or 365d, got {}", shown(value)),
+        )
+    })
+}
+
+/// The parser behind [`duration`], for clap's `value_parser`.
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" | "sec" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86_400.0,
+        _ => return None,
+    };
+    (secs <= 1e10).then(|| Duration::from_secs_f64(secs))
+}
+
+/// A clap value parser for durations.
+pub fn clap_duration(value: &str) -> Result<Duration, String> {
+    parse_duration(value).ok_or_else(|| format!("'{value}' is not a duration such as 90s, 10m, 2h or 365d"))
+}
+
+/// Shows a user value in a message: quoted, control characters escaped, long values cut.
+pub fn shown(value: &str) -> String {
+    let mut s: String = value.chars().take(80).collect();
+    if value.chars().count() > 80 {
+        s.push('…');
+    }
+    format!("{s:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guids() {
+        assert!(is_guid("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+        assert!(!is_guid("72f988bf-86f1-41af-91ab-2d7cd011db4"));
+        assert!(!is_guid("72f988bf_86f1-41af-91ab-2d7cd011db47"));
+        assert_eq!(guid("app_id", " 72F988BF-86F1-41AF-91AB-2D7CD011DB47 ").unwrap(), "72f988bf-86f1-41af-91ab-2d7cd011db47");
+        let e = guid("app_id", "not-a-guid").unwrap_err();
+        assert_eq!(e.kind(), &crate::ErrorKind::Input { field: "app_id".into() });
+        assert!(e.message().contains("app_id"));
+    }
+
+    #[test]
+    fn tenants() {
+        assert_eq!(tenant("t", "Contoso.onmicrosoft.com").unwrap(), "contoso.onmicrosoft.com");
+        assert!(tenant("t", "72f988bf-86f1-41af-91ab-2d7cd011db47").is_ok());
+        for bad in ["", "contoso", "../etc", "a b.com", "x.com/evil", "-a.com", "a..com", "1.2.3.4", "ünï.com"] {
+            assert!(tenant("cluster_tenant_id", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn redirect_uris() {
+        assert!(redirect_uri("r", "https://www.microsoft.com").is_ok());
+        assert!(redirect_uri("r", "http://localhost:8400/cb").is_ok());
+        for bad in ["http://www.microsoft.com", "ftp://x", "www.microsoft.com", "https://x/#frag", "javascript:alert(1)"] {
+            let e = redirect_uri("redirect_uri", bad).unwrap_err();
+            assert!(e.message().contains("redirect_uri"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("365d"), Some(Duration::from_secs(365 * 86_400)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        for bad in ["", "abc", "10y", "-1s", "1e999"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Waiting on Azure: deadlines, polling for eventual consistency, long-running operations.
+//!
+//! Which answer means "not yet" is the step's knowledge; this module only loops. The
+//! polling interval grows with the time already waited (about 8 % of it, between 250 ms
+//! and 10 s), so a wait that ends after D seconds is noticed within max(250 ms, ~0.1·D),
+//! while a long wait does not hammer Azure. A `Retry-After` from the server wins.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+use url::Url;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::{Api, Response};
+use crate::ui::Progress;
+
+/// The moment an object's work must be done by (`--timeout` after it started).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: Instant,
+    timeout: Duration,
+}
+
+impl Deadline {
+    /// A deadline `timeout` from now.
+    pub fn after(timeout: Duration) -> Self {
+        Self { at: Instant::now() + timeout, timeout }
+    }
+
+    /// Time left (zero once passed).
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// Whether it passed.
+    pub fn passed(&self) -> bool {
+        self.remaining().is_zero()
+    }
+
+    /// The `--timeout` it was made from, for messages.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+/// One look at something being waited for.
+#[derive(Debug)]
+pub enum Poll<T> {
+    /// Done, with the result.
+    Ready(T),
+    /// Not yet; the status to show, and the server's `Retry-After` if it gave one.
+    Pending(String, Option<Duration>),
+}
+
+/// The interval before the next look, after `waited`.
+pub fn interval(waited: Duration) -> Duration {
+    waited.mul_f64(0.08).clamp(Duration::from_millis(250), Duration::from_secs(10))
+}
+
+/// Looks with `check` until it is ready or the deadline passes, showing progress.
+///
+/// A check that fails ends the wait with its error. On timeout the error says what
+/// was waited for and the last status seen.
+pub async fn poll_until<T, F, Fut>(label: &str, deadline: Deadline, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>>>,
+{
+    let mut progress: Option<Progress> = None;
+    let started = Instant::now();
+    loop {
+        match check().await? {
+            Poll::Ready(v) => {
+                if let Some(p) = progress {
+                    p.finish("done");
+                }
+                return Ok(v);
+            }
+            Poll::Pending(status, retry_after) => {
+                let p = progress.get_or_insert_with(|| Progress::new(label));
+                p.update(&status);
+                let wait = retry_after.unwrap_or_else(|| interval(started.elapsed()));
+                if deadline.remaining() <= wait {
+                    // One last look exactly at the deadline would rarely help; stop cleanly.
+                    return Err(Error::timeout(format!(
+                        "{label}: not done after {} (the --timeout); last status: {status}",
+                        human(deadline.timeout())
+                    )));
+                }
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// Formats a duration for messages: `90s`, `15m`, `1h30m`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else if s < 120 {
+        format!("{s}s")
+    } else if s < 7200 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{}h{}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// Where to follow a long-running operation: `Azure-AsyncOperation`, else `Location`.
+pub fn operation_url(resp: &Response) -> Option<Url> {
+    resp.header("azure-asyncoperation").or_else(|| resp.header("location")).and_then(|u| Url::parse(u).ok())
+}
+
+/// The end of a long-running operation.
+#[derive(Debug, Clone)]
+pub struct OperationDone {
+    /// `Succeeded` (failures are errors).
+    pub status: String,
+    /// The last body seen.
+    pub body: Value,
+}
+
+/// Follows an ARM long-running operation at `url` until it ends or the deadline passes.
+///
+/// An `Azure-AsyncOperation` URL answers `{"status": …}`; a `Location` URL answers 202
+/// while running and 200/204 when done. `Failed`/`Canceled` become an error carrying
+/// the operation's own error code and message. On timeout the error's kind is
+/// [`ErrorKind::Timeout`]; the caller still holds `url` to resume later.
+pub async fn follow_operation(api: &Api<'_>, url: &Url, label: &str) -> Result<OperationDone> {
+    let deadline = api.deadline();
+    poll_until(label, deadline, || async {
+        let r = api.send(api.request(Method::GET, url.clone()).accept(&[202])).await?;
+        let ra = r.retry_after();
+        if r.status == 202 && !r.body.get("status").is_some_and(Value::is_string) {
+            return Ok(Poll::Pending("running".into(), ra));
+        }
+        let status = r.body.get("status").and_then(Value::as_str).unwrap_or("Succeeded").to_owned();
+        match status.to_ascii_lowercase().as_str() {
+            "succeeded" => Ok(Poll::Ready(OperationDone { status, body: r.body })),
+            "failed" | "canceled" | "cancelled" => {
+                let code = r.body.pointer("/error/code").and_then(Value::as_str).unwrap_or("OperationFailed");
+                let msg = r.body.pointer("/error/message").and_then(Value::as_str).unwrap_or("no message");
+                Err(Error::new(ErrorKind::Step, code, format!("the operation ended {status}: {msg}")))
+            }
+            _ => {
+                let pct = r.body.get("percentComplete").and_then(Value::as_f64).map(|p| format!(" {p:.0}%")).unwrap_or_default();
+                Ok(Poll::Pending(format!("{status}{pct}"), ra))
+            }
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_grows_with_the_wait_and_stays_bounded() {
+        assert_eq!(interval(Duration::ZERO), Duration::from_millis(250));
+        assert_eq!(interval(Duration::from_secs(10)), Duration::from_millis(800));
+        assert_eq!(interval(Duration::from_secs(3600)), Duration::from_secs(10));
+        // precision goal: within max(1 s, 10 %) of the moment something became ready
+        for s in [1u64, 5, 20, 60, 300, 3000] {
+            let d = Duration::from_secs(s);
+            assert!(interval(d) <= Duration::from_secs(1).max(d / 10), "{s}");
+        }
+    }
+
+    #[tokio::test]
+    async fn poll_until_returns_when_ready_and_times_out_cleanly() {
+        let mut n = 0;
+        let v = poll_until("t", Deadline::after(Duration::from_secs(5)), || {
+            n += 1;
+            let k = n;
+            async move { Ok(if k < 3 { Poll::Pending(format!("try {k}"), Some(Duration::from_millis(10))) } else { Poll::Ready(k) }) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(v, 3);
+
+        let started = Instant::now();
+        let e = poll_until::<(), _, _>("waiting for godot", Deadline::after(Duration::from_millis(600)), || async {
+            Ok(Poll::Pending("not yet".into(), None))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Timeout);
+        assert!(e.message().contains("waiting for godot") && e.message().contains("not yet"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(Duration::from_millis(300)), "300ms");
+        assert_eq!(human(Duration::from_secs(90)), "90s");
+        assert_eq!(human(Duration::from_secs(900)), "15m");
+        assert_eq!(human(Duration::from_secs(5400)), "90m");
+        assert_eq!(human(Duration::from_secs(9000)), "2h30m");
+    }
+}
