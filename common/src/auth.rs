@@ -143,6 +143,18 @@ impl Credentials {
         }
     }
 
+    /// Credentials from a client secret given directly (for programs and tests; the CLI reads the environment).
+    pub fn client_secret(client_id: &str, secret: Secret, cloud: Arc<Cloud>, http: reqwest::Client) -> Self {
+        Self {
+            method: AuthMethod::Env,
+            source: Ok(Source::ClientSecret { client_id: client_id.to_owned(), secret }),
+            cloud,
+            http,
+            creds: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// The identity acted as, for messages (never the secret).
     pub fn describe(&self) -> String {
         match &self.source {

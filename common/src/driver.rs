@@ -311,7 +311,33 @@ fn failed(step: &str, mut input: Envelope, e: Error) -> Outcome {
     if matches!(e.kind(), ErrorKind::Input { .. }) {
         ui::debug("nothing was sent for this object");
     }
+    for (name, value) in e.extra_fields() {
+        if value.is_null() {
+            input.remove(name);
+        } else {
+            input.set(name, value);
+        }
+    }
     input.set(fields::ERROR.name, json!({"step": step, "code": e.code(), "message": e.full_message()}));
     Outcome::Written(input, Some(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_object_carries_the_errors_extra_fields() {
+        let input = Envelope::parse(r#"{"app_id":"a","stale":"x","keep":1}"#).unwrap();
+        let e = Error::step("OperationStillRunning", "still running")
+            .with_field("cluster_operation_url", "https://arm/op/1")
+            .with_field("stale", serde_json::Value::Null);
+        let Outcome::Written(out, Some(err)) = failed("aks-sp-update", input, e) else { panic!("not written") };
+        assert_eq!(err.code(), "OperationStillRunning");
+        assert_eq!(
+            out.to_line(),
+            r#"{"app_id":"a","keep":1,"cluster_operation_url":"https://arm/op/1","error":{"step":"aks-sp-update","code":"OperationStillRunning","message":"still running"}}"#
+        );
+    }
 }
 

@@ -45,12 +45,13 @@ pub struct Error {
     message: String,
     hint: Option<String>,
     request_id: Option<String>,
+    extra: Vec<(String, serde_json::Value)>,
 }
 
 impl Error {
     /// A new error of `kind` with `code` and `message`.
     pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { kind, code: code.into(), message: message.into(), hint: None, request_id: None }
+        Self { kind, code: code.into(), message: message.into(), hint: None, request_id: None, extra: Vec::new() }
     }
 
     /// A usage error (exit 2).
@@ -116,6 +117,21 @@ impl Error {
     pub fn with_request_id(mut self, id: Option<String>) -> Self {
         self.request_id = id;
         self
+    }
+
+    /// Adds a field the failed object carries besides `error` (e.g. `cluster_operation_url`,
+    /// so a rerun can resume); a `null` value removes the field from the object.
+    #[must_use]
+    pub fn with_field(mut self, name: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        let name = name.into();
+        self.extra.retain(|(n, _)| *n != name);
+        self.extra.push((name, value.into()));
+        self
+    }
+
+    /// The fields added with [`Error::with_field`], in order.
+    pub fn extra_fields(&self) -> &[(String, serde_json::Value)] {
+        &self.extra
     }
 
     /// The kind.

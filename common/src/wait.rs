@@ -54,9 +54,12 @@ pub enum Poll<T> {
     Pending(String, Option<Duration>),
 }
 
+/// The shortest pause between two looks.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
+
 /// The interval before the next look, after `waited`.
 pub fn interval(waited: Duration) -> Duration {
-    waited.mul_f64(0.08).clamp(Duration::from_millis(250), Duration::from_secs(10))
+    waited.mul_f64(0.08).clamp(MIN_INTERVAL, Duration::from_secs(10))
 }
 
 /// Looks with `check` until it is ready or the deadline passes, showing progress.
@@ -69,9 +72,21 @@ where
     Fut: Future<Output = Result<Poll<T>>>,
 {
     let mut progress: Option<Progress> = None;
+    let mut last_status: Option<String> = None;
     let started = Instant::now();
     loop {
-        match check().await? {
+        let looked = match check().await {
+            Ok(p) => p,
+            Err(e) if e.kind() == &ErrorKind::Timeout => {
+                let last = last_status.as_deref().unwrap_or("none yet");
+                return Err(Error::timeout(format!(
+                    "{label}: not done after {} (the --timeout); last status: {last}",
+                    human(deadline.timeout())
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        match looked {
             Poll::Ready(v) => {
                 if let Some(p) = progress {
                     p.finish("done");
@@ -81,7 +96,8 @@ where
             Poll::Pending(status, retry_after) => {
                 let p = progress.get_or_insert_with(|| Progress::new(label));
                 p.update(&status);
-                let wait = retry_after.unwrap_or_else(|| interval(started.elapsed()));
+                // The server's Retry-After is honoured, but never as a busy loop.
+                let wait = retry_after.map_or_else(|| interval(started.elapsed()), |ra| ra.max(MIN_INTERVAL));
                 if deadline.remaining() <= wait {
                     // One last look exactly at the deadline would rarely help; stop cleanly.
                     return Err(Error::timeout(format!(
@@ -89,6 +105,7 @@ where
                         human(deadline.timeout())
                     )));
                 }
+                last_status = Some(status);
                 tokio::time::sleep(wait).await;
             }
         }

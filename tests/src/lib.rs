@@ -1,1 +1,266 @@
-//! placeholder
+//! The test kit shared by the tools' tests and the end-to-end tests.
+//!
+//! [`TestSim`] starts `azure-sim` in-process on an ephemeral port with its own temporary
+//! directory, and runs the real tool binaries against it with a clean environment: only
+//! the simulator's cloud file and operator identity, never the developer's own Azure
+//! settings. Everything it starts stops when it is dropped.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+pub use azure_sim::{SimConfig, SimHandle};
+use serde_json::Value;
+
+/// The directory holding the workspace's built binaries (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XTENANT_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    // target/debug/deps/<test binary> → target/debug
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("deps dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+/// The path of a workspace binary; panics with a clear message when it was not built.
+pub fn bin_path(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(p.is_file(), "{} is not built: run `cargo build --workspace --bins` (or `make test`)", p.display());
+    p
+}
+
+/// A running simulator with its files, for one test.
+pub struct TestSim {
+    handle: SimHandle,
+    _dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+/// What a tool run produced.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// stdout as text.
+    pub stdout: String,
+    /// stderr as text.
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout's lines parsed as JSON objects.
+    pub fn objects(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// The single object on stdout.
+    pub fn object(&self) -> Value {
+        let mut o = self.objects();
+        assert_eq!(o.len(), 1, "expected one object on stdout, got {}:\n{}\nstderr:\n{}", o.len(), self.stdout, self.stderr);
+        o.remove(0)
+    }
+}
+
+impl TestSim {
+    /// A simulator with the default scenario and settings.
+    pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// A simulator whose config `f` adjusts (delays, scenario, limits).
+    pub fn start_with(f: impl FnOnce(&mut SimConfig)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = SimConfig::new(dir.path());
+        f(&mut cfg);
+        let handle = azure_sim::spawn(cfg).expect("start azure-sim");
+        let env = handle.env();
+        Self { handle, _dir: dir, env }
+    }
+
+    /// The simulator itself (state, requests, faults, truth endpoint).
+    pub fn sim(&self) -> &SimHandle {
+        &self.handle
+    }
+
+    /// A value from `sim.env` (e.g. `CLUSTER_TENANT_ID`).
+    pub fn var(&self, key: &str) -> String {
+        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("sim.env has no {key}"))
+    }
+
+    /// A command for a workspace binary with a clean environment pointing at this simulator:
+    /// `XTENANT_CLOUD`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` (the operator), `XTENANT_AUTH=env`.
+    pub fn cmd(&self, bin: &str) -> Command {
+        let mut c = Command::new(bin_path(bin));
+        c.env_clear();
+        for key in ["PATH", "HOME", "TMPDIR", "LANG"] {
+            if let Some(v) = std::env::var_os(key) {
+                c.env(key, v);
+            }
+        }
+        c.env("XTENANT_CLOUD", self.var("XTENANT_CLOUD"))
+            .env("XTENANT_AUTH", "env")
+            .env("AZURE_CLIENT_ID", self.var("AZURE_CLIENT_ID"))
+            .env("AZURE_CLIENT_SECRET", self.var("AZURE_CLIENT_SECRET"))
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    /// The same command acting as the read-only identity.
+    pub fn cmd_as_reader(&self, bin: &str) -> Command {
+        let mut c = self.cmd(bin);
+        c.env("AZURE_CLIENT_ID", self.var("READER_CLIENT_ID")).env("AZURE_CLIENT_SECRET", self.var("READER_CLIENT_SECRET"));
+        c
+    }
+
+    /// Runs `bin args` with `stdin` as input (empty string: stdin is empty, not a terminal).
+    pub fn run(&self, bin: &str, args: &[&str], stdin: &str) -> Run {
+        run_cmd(self.cmd(bin), args, stdin)
+    }
+
+    /// The request log.
+    pub fn requests(&self) -> Vec<Value> {
+        self.handle.requests()
+    }
+
+    /// The writes (anything but GET/HEAD) Azure saw, control endpoints and token requests excluded.
+    pub fn writes(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                let m = r["method"].as_str().unwrap_or("");
+                let p = r["path"].as_str().unwrap_or("");
+                !matches!(m, "GET" | "HEAD") && !p.starts_with("/_sim") && !p.contains("/oauth2/")
+            })
+            .collect()
+    }
+
+    /// Every request but those to `/_sim/` (what the tools sent).
+    pub fn azure_requests(&self) -> Vec<Value> {
+        self.requests().into_iter().filter(|r| !r["path"].as_str().unwrap_or("").starts_with("/_sim")).collect()
+    }
+
+    /// The full state.
+    pub fn state(&self) -> Value {
+        self.handle.state()
+    }
+}
+
+/// Runs a prepared command with `stdin` and collects its output.
+pub fn run_cmd(mut c: Command, args: &[&str], stdin: &str) -> Run {
+    c.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn tool");
+    {
+        let mut i = child.stdin.take().expect("stdin");
+        // A tool may exit before reading everything (usage errors): ignore EPIPE.
+        let _ = i.write_all(stdin.as_bytes());
+    }
+    let out = child.wait_with_output().expect("wait for tool");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// One JSON object as an NDJSON line.
+pub fn line(v: &Value) -> String {
+    format!("{v}\n")
+}
+
+/// Playing a person in a browser: the admin-consent page and the simulator's truth endpoint.
+pub mod person {
+    use std::path::Path;
+
+    use anyhow::{Context as _, bail};
+
+    fn client(ca_pem: &Path) -> anyhow::Result<reqwest::Client> {
+        let pem = std::fs::read(ca_pem).with_context(|| format!("read {}", ca_pem.display()))?;
+        Ok(reqwest::Client::builder()
+            .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem)?)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?)
+    }
+
+    fn attr(tag: &str, name: &str) -> Option<String> {
+        let key = format!("{name}=\"");
+        let start = tag.find(&key)? + key.len();
+        let end = tag[start..].find('"')? + start;
+        Some(html_unescape(&tag[start..end]))
+    }
+
+    fn html_unescape(s: &str) -> String {
+        s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    }
+
+    /// The form on a consent page: where it posts, and the fields to send with `button`.
+    pub fn parse_form(page: &str, button: &str) -> anyhow::Result<(String, Vec<(String, String)>)> {
+        let form_start = page.find("<form").context("the page has no form")?;
+        let form_tag_end = page[form_start..].find('>').context("unterminated form tag")? + form_start;
+        let action = attr(&page[form_start..=form_tag_end], "action").context("the form has no action")?;
+        let body_end = page[form_tag_end..].find("</form>").map_or(page.len(), |e| e + form_tag_end);
+        let body = &page[form_tag_end..body_end];
+        let mut fields = Vec::new();
+        let mut chosen = false;
+        for (i, _) in body.match_indices('<') {
+            let tag_end = body[i..].find('>').map_or(body.len(), |e| e + i);
+            let tag = &body[i..=tag_end.min(body.len() - 1)];
+            if tag.starts_with("<input") && attr(tag, "type").as_deref() == Some("hidden") {
+                if let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value")) {
+                    fields.push((n, v));
+                }
+            } else if tag.starts_with("<button") && attr(tag, "value").is_some_and(|v| v.eq_ignore_ascii_case(button)) {
+                if let Some(n) = attr(tag, "name") {
+                    fields.push((n, attr(tag, "value").unwrap_or_default()));
+                }
+                chosen = true;
+            }
+        }
+        if !chosen {
+            bail!("the form has no {button:?} button");
+        }
+        Ok((action, fields))
+    }
+
+    /// Opens a consent URL and presses `button` ("accept" or "cancel") as an administrator would;
+    /// returns where the browser is sent next (the `Location` of the answer).
+    pub fn consent(url: &str, ca_pem: &Path, button: &str) -> anyhow::Result<String> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        rt.block_on(async {
+            let c = client(ca_pem)?;
+            let page_resp = c.get(url).send().await.context("open the consent page")?;
+            let status = page_resp.status();
+            let page = page_resp.text().await?;
+            if !status.is_success() {
+                bail!("the consent page answered {status}: {}", page.chars().take(300).collect::<String>());
+            }
+            let (action, fields) = parse_form(&page, button)?;
+            let target = url::Url::parse(url)?.join(&action)?;
+            let resp = c.post(target).form(&fields).send().await.context("submit the consent form")?;
+            let loc = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            match loc {
+                Some(l) if resp.status().is_redirection() => Ok(l),
+                _ => bail!("the consent form answered {} without a redirect: {}", resp.status(), resp.text().await.unwrap_or_default().chars().take(300).collect::<String>()),
+            }
+        })
+    }
+
+    /// Asks the simulator whether `cluster` can pull `image` now: `{"pulled", "status", "reason"}`.
+    pub fn can_pull(sim_url: &str, ca_pem: &Path, cluster: &str, image: &str) -> anyhow::Result<serde_json::Value> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        rt.block_on(async {
+            let c = client(ca_pem)?;
+            let mut u = url::Url::parse(sim_url)?.join(&format!("/_sim/clusters/{cluster}/pull"))?;
+            u.query_pairs_mut().append_pair("image", image);
+            Ok(c.get(u).send().await?.error_for_status()?.json().await?)
+        })
+    }
+}

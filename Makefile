@@ -1,0 +1,53 @@
+# xtenant: make demo (the whole procedure against the simulator), make test, make check.
+CARGO ?= cargo
+PREFIX ?= /usr/local
+TOOLS := entra-app-create consent-link acr-grant aks-sp-update
+BIN := target/debug
+
+.PHONY: all build test check fmt clippy demo install bench fuzz clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace --bins
+
+# All tests: unit, per-tool against azure-sim, end-to-end pipelines. Binaries first, so
+# tests that run another tool's binary find it built.
+test: build
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+check:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(MAKE) test
+
+demo: build
+	@scripts/demo.sh $(BIN)
+
+install:
+	$(CARGO) build --workspace --release --bins
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	@for t in $(TOOLS); do \
+		install -m 0755 target/release/$$t $(DESTDIR)$(PREFIX)/bin/$$t && \
+		target/release/$$t --generate man > $(DESTDIR)$(PREFIX)/share/man/man1/$$t.1 && \
+		target/release/$$t --generate bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t && \
+		target/release/$$t --generate zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t && \
+		target/release/$$t --generate fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish || exit 1; \
+	done
+	install -m 0755 target/release/azure-sim $(DESTDIR)$(PREFIX)/bin/azure-sim
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,130 @@
+//! The shared driver with a fake tool: order under --jobs, pass-through, errors, exit codes.
+
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use common::cli::CommonArgs;
+use common::driver::{Ctx, Done, Tool, run_stream};
+use common::envelope::Envelope;
+use common::{Error, Result};
+use serde_json::Value;
+
+#[derive(Parser)]
+struct Fake {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[arg(long)]
+    tag: Option<String>,
+}
+
+impl Tool for Fake {
+    const NAME: &'static str = "fake";
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+    async fn run(&self, mut input: Envelope, _ctx: &Ctx) -> Result<Done> {
+        if let Some(ms) = input.get("delay_ms").and_then(|v| v.as_u64()) {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        if input.has("fail") {
+            return Err(Error::step("Boom", "it failed as asked"));
+        }
+        if input.has("nocred") {
+            return Err(Error::credential("InvalidClientSecret", "wrong secret"));
+        }
+        if let Some(t) = &self.tag {
+            input.set("tag", t);
+        }
+        input.set("done", true);
+        Ok(Done { envelope: input, changed: true, summary: "did it".into() })
+    }
+}
+
+async fn run(args: &[&str], input: &str) -> (u8, Vec<Value>, String) {
+    let mut argv = vec!["fake", "--cloud", "AzureCloud"];
+    argv.extend_from_slice(args);
+    let tool = Fake::parse_from(argv);
+    let mut out = Vec::new();
+    let code = run_stream(&tool, Box::new(Cursor::new(input.to_owned().into_bytes())), &mut out).await;
+    let text = String::from_utf8(out).unwrap();
+    let objs = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (code, objs, text)
+}
+
+#[tokio::test]
+async fn jobs_run_concurrently_and_keep_input_order() {
+    let input: String = (0..8).map(|i| format!("{{\"n\":{i},\"delay_ms\":{}}}\n", (8 - i) * 40)).collect();
+    let started = Instant::now();
+    let (code, objs, _) = run(&["--jobs", "4"], &input).await;
+    let took = started.elapsed();
+    assert_eq!(code, 0);
+    let order: Vec<u64> = objs.iter().map(|o| o["n"].as_u64().unwrap()).collect();
+    assert_eq!(order, (0..8).collect::<Vec<_>>());
+    let serial: u64 = (1..=8).map(|k| k * 40).sum();
+    assert!(took < Duration::from_millis(serial), "took {took:?}, serial would be {serial} ms");
+    assert!(objs.iter().all(|o| o["done"] == true && o["cloud"] == "AzureCloud"));
+}
+
+#[tokio::test]
+async fn error_objects_pass_through_untouched_and_failures_are_written() {
+    let input = "{\"error\":{\"step\":\"earlier\",\"code\":\"X\",\"message\":\"m\"},\"keep\":1.50}\n{\"fail\":true,\"keep\":2}\n{\"ok\":true}\n";
+    let (code, objs, text) = run(&["--tag", "t"], input).await;
+    assert_eq!(code, 1);
+    assert_eq!(text.lines().next().unwrap(), "{\"error\":{\"step\":\"earlier\",\"code\":\"X\",\"message\":\"m\"},\"keep\":1.50}");
+    assert_eq!(objs[1]["error"]["step"], "fake");
+    assert_eq!(objs[1]["error"]["code"], "Boom");
+    assert_eq!(objs[1]["keep"], 2);
+    assert_eq!(objs[2]["tag"], "t");
+}
+
+#[tokio::test]
+async fn a_credential_failure_exits_3() {
+    let (code, objs, _) = run(&[], "{\"nocred\":1}\n{}\n").await;
+    assert_eq!(code, 3);
+    assert_eq!(objs[0]["error"]["code"], "InvalidClientSecret");
+    assert_eq!(objs[1]["done"], true);
+}
+
+#[tokio::test]
+async fn empty_input_runs_once_from_flags() {
+    let (code, objs, _) = run(&["--tag", "x"], "").await;
+    assert_eq!(code, 0);
+    assert_eq!(objs.len(), 1);
+    assert_eq!(objs[0]["tag"], "x");
+}
+
+#[tokio::test]
+async fn pretty_printed_single_object_is_accepted() {
+    let (code, objs, text) = run(&[], "{\n  \"a\": [1, 2],\n  \"b\": \"c\"\n}\n").await;
+    assert_eq!(code, 0);
+    assert_eq!(objs.len(), 1);
+    assert!(text.starts_with("{\"a\":[1,2],\"b\":\"c\""), "{text}");
+}
+
+#[tokio::test]
+async fn input_that_is_not_json_objects_exits_2() {
+    for bad in ["[1,2]\n", "42\n", "\"s\"\n", "{\"a\":\n", "not json\n"] {
+        let (code, objs, _) = run(&[], bad).await;
+        assert_eq!(code, 2, "{bad}");
+        assert!(objs.is_empty(), "{bad}");
+    }
+    // Objects before the bad line are written; nothing after it.
+    let (code, objs, _) = run(&[], "{\"n\":1}\nnot json\n{\"n\":2}\n").await;
+    assert_eq!(code, 2);
+    assert_eq!(objs.len(), 1);
+}
+
+#[tokio::test]
+async fn an_object_from_another_cloud_is_refused() {
+    let (code, objs, _) = run(&[], "{\"cloud\":\"AzureChinaCloud\"}\n").await;
+    assert_eq!(code, 1);
+    assert_eq!(objs[0]["error"]["code"], "InvalidInput");
+    assert!(objs[0]["error"]["message"].as_str().unwrap().contains("cloud"));
+}
+
+#[test]
+fn help_lists_exit_codes() {
+    use clap::CommandFactory;
+    Fake::command().debug_assert();
+}

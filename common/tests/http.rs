@@ -1,0 +1,260 @@
+//! common's HTTP client, retry, long-running-operation poller and driver against a local
+//! HTTPS server (rcgen certificate, rustls, axum) on 127.0.0.1 — no simulator, no network.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use common::auth::Credentials;
+use common::cloud::Cloud;
+use common::http::{Auth, Http, Request, Service, build_client};
+use common::wait::{Deadline, follow_operation};
+use common::{ErrorKind, Secret};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use serde_json::{Value, json};
+
+#[derive(Default)]
+struct Counters {
+    hits: Mutex<HashMap<String, usize>>,
+    tokens: AtomicUsize,
+}
+
+impl Counters {
+    fn hit(&self, key: &str) -> usize {
+        let mut m = self.hits.lock().unwrap();
+        let n = m.entry(key.to_owned()).or_default();
+        *n += 1;
+        *n
+    }
+}
+
+type S = Arc<Counters>;
+
+async fn token(State(c): State<S>) -> impl IntoResponse {
+    c.tokens.fetch_add(1, Ordering::Relaxed);
+    axum::Json(json!({"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0eXAi.test-token-value.sig"}))
+}
+
+/// 429 with Retry-After for the first `n` calls, then 200.
+async fn throttled(State(c): State<S>, Path(n): Path<usize>) -> Response {
+    if c.hit("throttled") <= n {
+        return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], axum::Json(json!({"error":{"code":"TooManyRequests","message":"slow down"}}))).into_response();
+    }
+    axum::Json(json!({"ok": true})).into_response()
+}
+
+async fn unavailable() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], axum::Json(json!({"error":{"code":"ServiceUnavailable","message":"down"}}))).into_response()
+}
+
+async fn failing_post(State(c): State<S>) -> Response {
+    c.hit("failing_post");
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error":{"code":"InternalServerError","message":"boom"}}))).into_response()
+}
+
+async fn forbidden(headers: HeaderMap) -> Response {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    (StatusCode::FORBIDDEN, [("x-ms-request-id", "req-123")], axum::Json(json!({"error":{"code":"AuthorizationFailed","message":format!("no rights; saw auth {}", auth.len())}}))).into_response()
+}
+
+/// `/ops/{outcome}/{id}`: InProgress twice, then the outcome.
+async fn op_status(State(c): State<S>, Path((outcome, id)): Path<(String, String)>) -> Response {
+    let n = c.hit(&format!("op-{outcome}-{id}"));
+    let body = match (n, outcome.as_str()) {
+        (1 | 2, _) | (_, "hang") => json!({"name": id, "status": "InProgress", "percentComplete": n * 30}),
+        (_, "ok") => json!({"name": id, "status": "Succeeded"}),
+        _ => json!({"name": id, "status": "Failed", "error": {"code": "ReconcileVMSSAgentPoolFailed", "message": "nodes did not come back"}}),
+    };
+    ([("retry-after", "0")], axum::Json(body)).into_response()
+}
+
+/// A Location-style operation: 202 twice, then 204.
+async fn location_op(State(c): State<S>) -> Response {
+    if c.hit("loc") <= 2 {
+        return (StatusCode::ACCEPTED, [("retry-after", "0")]).into_response();
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+struct Server {
+    addr: SocketAddr,
+    counters: S,
+    _dir: tempfile::TempDir,
+    cloud_file: std::path::PathBuf,
+}
+
+async fn serve() -> Server {
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let cfg = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into()))
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counters: S = Arc::default();
+    let app = Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/throttled/{n}", get(throttled))
+        .route("/unavailable", get(unavailable))
+        .route("/failing", post(failing_post))
+        .route("/forbidden", get(forbidden))
+        .route("/slow", get(|| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "late"
+        }))
+        .route("/ops/{outcome}/{id}", get(op_status))
+        .route("/start/{outcome}", post(|Path(outcome): Path<String>| async move {
+            (StatusCode::ACCEPTED, [("azure-asyncoperation", format!("/ops/{outcome}/1")), ("retry-after", "0".to_owned())]).into_response()
+        }))
+        .route("/loc", get(location_op))
+        .with_state(counters.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { break };
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                        .await;
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ck.cert.pem()).unwrap();
+    let base = format!("https://{addr}");
+    let cloud_file = dir.path().join("cloud.json");
+    let mut f = std::fs::File::create(&cloud_file).unwrap();
+    write!(f, "{}", json!({"name":"Local","login_endpoint":base,"graph_endpoint":base,"arm_endpoint":base,"arm_audience":"https://management.azure.com/","registry_suffix":"azurecr.local","ca_file":"ca.pem"})).unwrap();
+    Server { addr, counters, _dir: dir, cloud_file }
+}
+
+fn http_for(s: &Server) -> Http {
+    let cloud = Arc::new(Cloud::from_file(&s.cloud_file).unwrap());
+    let client = build_client(&cloud).unwrap();
+    let creds = Arc::new(Credentials::client_secret("11111111-1111-1111-1111-111111111111", Secret::new("client-secret-value-xyz"), cloud.clone(), client.clone()));
+    Http::new(client, cloud, creds, false)
+}
+
+fn url(s: &Server, path: &str) -> url::Url {
+    url::Url::parse(&format!("https://{}{path}", s.addr)).unwrap()
+}
+
+#[tokio::test]
+async fn retry_honours_retry_after_then_succeeds() {
+    let s = serve().await;
+    let http = http_for(&s);
+    let started = Instant::now();
+    let r = http.send(Request::new(reqwest::Method::GET, url(&s, "/throttled/2"), Service::Arm, Auth::None), Deadline::after(Duration::from_secs(30))).await.unwrap();
+    assert_eq!(r.body["ok"], true);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(2), "Retry-After: 1 twice must wait ~2s, took {took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(s.counters.hit("throttled"), 4, "3 requests were made");
+}
+
+#[tokio::test]
+async fn retry_gives_up_at_the_deadline() {
+    let s = serve().await;
+    let http = http_for(&s);
+    let started = Instant::now();
+    let e = http.send(Request::new(reqwest::Method::GET, url(&s, "/unavailable"), Service::Arm, Auth::None), Deadline::after(Duration::from_millis(2500))).await.unwrap_err();
+    assert_eq!(e.status(), Some(503));
+    assert_eq!(e.code(), "ServiceUnavailable");
+    assert!(e.message().contains("--timeout"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+
+    // A slow answer is cut at the deadline.
+    let started = Instant::now();
+    let e = http.send(Request::new(reqwest::Method::GET, url(&s, "/slow"), Service::Arm, Auth::None), Deadline::after(Duration::from_millis(500))).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_post_is_not_resent_after_an_unknown_outcome() {
+    let s = serve().await;
+    let http = http_for(&s);
+    let e = http.send(Request::new(reqwest::Method::POST, url(&s, "/failing"), Service::Arm, Auth::None), Deadline::after(Duration::from_secs(10))).await.unwrap_err();
+    assert_eq!(e.code(), "InternalServerError");
+    assert_eq!(s.counters.hit("failing_post"), 2, "exactly one POST was sent");
+}
+
+#[tokio::test]
+async fn errors_carry_code_and_request_id_but_never_the_token() {
+    let s = serve().await;
+    let http = http_for(&s);
+    let api = http.arm("contoso.onmicrosoft.com", Deadline::after(Duration::from_secs(10)));
+    let e = api.send(api.request(reqwest::Method::GET, url(&s, "/forbidden"))).await.unwrap_err();
+    assert_eq!((e.code(), e.status(), e.request_id()), ("AuthorizationFailed", Some(403), Some("req-123")));
+    let all = format!("{e} {e:?} {}", e.full_message());
+    assert!(!all.contains("test-token-value") && !all.contains("client-secret-value"), "{all}");
+    // One token for two calls: cached per tenant and scope.
+    let _ = api.send(api.request(reqwest::Method::GET, url(&s, "/forbidden"))).await;
+    assert_eq!(s.counters.tokens.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn poller_follows_an_operation_to_its_end() {
+    let s = serve().await;
+    let http = http_for(&s);
+    let api = http.arm("t.onmicrosoft.com", Deadline::after(Duration::from_secs(20)));
+
+    let started = api.send(api.request(reqwest::Method::POST, url(&s, "/start/ok"))).await.unwrap();
+    let op = common::wait::operation_url(&started).map(|u| url(&s, u.path())).or_else(|| Some(url(&s, started.header("azure-asyncoperation").unwrap()))).unwrap();
+    let done = follow_operation(&api, &op, "resetting").await.unwrap();
+    assert_eq!(done.status, "Succeeded");
+
+    let e = follow_operation(&api, &url(&s, "/ops/fail/2"), "resetting").await.unwrap_err();
+    assert_eq!(e.code(), "ReconcileVMSSAgentPoolFailed");
+    assert!(e.message().contains("Failed") && e.message().contains("nodes did not come back"), "{e}");
+
+    let done = follow_operation(&api, &url(&s, "/loc"), "location").await.unwrap();
+    assert_eq!(done.status, "Succeeded");
+
+    let short = http.arm("t.onmicrosoft.com", Deadline::after(Duration::from_secs(1)));
+    let e = follow_operation(&short, &url(&s, "/ops/hang/3"), "resetting").await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout);
+    assert!(e.message().contains("InProgress"), "{e}");
+}
+
+#[tokio::test]
+async fn untrusted_certificate_is_a_clear_error_naming_the_host() {
+    let s = serve().await;
+    let cloud = Arc::new(Cloud::azure_public());
+    let client = build_client(&cloud).unwrap();
+    let creds = Arc::new(Credentials::client_secret("11111111-1111-1111-1111-111111111111", Secret::new("x"), cloud.clone(), client.clone()));
+    let http = Http::new(client, cloud, creds, false);
+    let e = http.send(Request::new(reqwest::Method::GET, url(&s, "/throttled/0"), Service::Arm, Auth::None), Deadline::after(Duration::from_secs(10))).await.unwrap_err();
+    assert_eq!(e.code(), "UntrustedCertificate", "{e}");
+    assert!(e.message().contains("127.0.0.1"), "{e}");
+}
+
+#[tokio::test]
+async fn dry_run_reports_writes_and_sends_none() {
+    let s = serve().await;
+    let cloud = Arc::new(Cloud::from_file(&s.cloud_file).unwrap());
+    let client = build_client(&cloud).unwrap();
+    let creds = Arc::new(Credentials::client_secret("11111111-1111-1111-1111-111111111111", Secret::new("x"), cloud.clone(), client.clone()));
+    let http = Http::new(client, cloud, creds, true);
+    let r = http
+        .send(Request::new(reqwest::Method::POST, url(&s, "/failing"), Service::Arm, Auth::None).json(json!({"secret":"s"})), Deadline::after(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert!(r.is_dry_run());
+    assert_eq!(s.counters.hit("failing_post"), 1, "nothing was sent");
+    assert_eq!(http.requests_sent(), 0);
+    let _: Value = Value::Null;
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# make demo: the whole procedure against azure-sim, as a user would run it.
+#   entra-app-create | consent-link --wait | acr-grant --verify | aks-sp-update
+# while a stand-in for tenant B's administrator opens the consent link the pipeline
+# printed and accepts it. Ends with the simulator saying whether the cluster can pull.
+set -euo pipefail
+bin=$(cd "${1:-target/debug}" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/xtenant-demo.XXXXXX")
+simpid=""
+adminpid=""
+cleanup() {
+  [ -n "$adminpid" ] && kill "$adminpid" 2>/dev/null || true
+  [ -n "$simpid" ] && kill "$simpid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+say() { printf '\n== %s\n' "$*"; }
+
+say "starting azure-sim (replication delay 2s, AKS reset 3s)"
+mkdir -p "$work/sim"
+"$bin/azure-sim" --dir "$work/sim" --replication-delay 2s --lro-duration 3s > "$work/sim.json" &
+simpid=$!
+for _ in $(seq 200); do [ -s "$work/sim/sim.env" ] && break; sleep 0.05; done
+[ -s "$work/sim/sim.env" ] || { echo "azure-sim did not start"; exit 1; }
+set -a
+# shellcheck disable=SC1091
+. "$work/sim/sim.env"
+set +a
+export PATH="$bin:$PATH" XTENANT_AUTH=env
+echo "cluster tenant (A): $CLUSTER_TENANT_ID   registry tenant (B): $REGISTRY_TENANT_ID"
+echo "cluster: $CLUSTER_ID"
+echo "registry: $REGISTRY_ID"
+
+# Tenant B's administrator: waits for the link the pipeline prints, opens it, accepts.
+: > "$work/consent.log"
+(
+  for _ in $(seq 600); do
+    url=$(grep -o 'https://[^ ]*/oauth2/authorize?[^ ]*' "$work/consent.log" | head -n 1 || true)
+    if [ -n "$url" ]; then
+      sleep 1
+      echo "admin of tenant B: opening $url" >&2
+      exec "$bin/sim-person" accept "$url" >&2
+    fi
+    sleep 0.1
+  done
+  echo "admin of tenant B: no consent link appeared" >&2
+  exit 1
+) &
+adminpid=$!
+
+say "running the pipeline"
+set -x
+entra-app-create --cluster-tenant "$CLUSTER_TENANT_ID" --display-name xtenant-demo \
+  | consent-link --registry-tenant "$REGISTRY_TENANT_ID" --wait --timeout 60s 2> >(tee -a "$work/consent.log" >&2) \
+  | acr-grant --registry "$REGISTRY_ID" --verify --image "$REGISTRY_IMAGE" --timeout 60s \
+  | aks-sp-update --cluster "$CLUSTER_ID" --timeout 120s > "$work/envelope.json"
+{ set +x; } 2>/dev/null
+
+say "asking the simulator whether the cluster can pull $REGISTRY_IMAGE"
+"$bin/sim-person" can-pull "$CLUSTER_NAME" "$REGISTRY_IMAGE"

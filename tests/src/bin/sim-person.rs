@@ -1,0 +1,39 @@
+//! Plays the people of the demo against azure-sim: tenant B's administrator who opens
+//! the consent link and accepts, and the operator who asks whether the cluster can pull.
+//!
+//! `sim-person accept <consent-url>` and `sim-person can-pull <cluster> <image>`; the
+//! simulator's URL and CA come from `SIM_URL` and `SIM_CA_FILE` (its `sim.env`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let ca = PathBuf::from(std::env::var("SIM_CA_FILE").unwrap_or_default());
+    let sim = std::env::var("SIM_URL").unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["accept", url] => xtenant_tests::person::consent(url, &ca, "accept")
+            .map(|loc| format!("tenant B's administrator accepted; the browser went on to {loc}")),
+        ["can-pull", cluster, image] => xtenant_tests::person::can_pull(&sim, &ca, cluster, image).map(|v| {
+            if v["pulled"].as_bool() == Some(true) {
+                format!("Yes: cluster {cluster} can now pull {image}.")
+            } else {
+                format!("No: cluster {cluster} cannot pull {image} ({}).", v["reason"].as_str().unwrap_or("no reason given"))
+            }
+        }),
+        _ => Err(anyhow::anyhow!("usage: sim-person accept <consent-url> | sim-person can-pull <cluster> <image>")),
+    };
+    match result {
+        Ok(text) => {
+            let _ = writeln!(out, "{text}");
+            if text.starts_with("No:") { ExitCode::from(1) } else { ExitCode::SUCCESS }
+        }
+        Err(e) => {
+            let _ = writeln!(err, "sim-person: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
