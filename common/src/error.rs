@@ -38,8 +38,13 @@ pub enum ErrorKind {
 }
 
 /// A failure with an Azure or xtenant error code, a message and an optional hint.
+///
+/// Boxed inside, so a `Result` stays small on the happy path.
 #[derive(Debug, Clone)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Debug, Clone)]
+struct Inner {
     kind: ErrorKind,
     code: String,
     message: String,
@@ -51,7 +56,7 @@ pub struct Error {
 impl Error {
     /// A new error of `kind` with `code` and `message`.
     pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { kind, code: code.into(), message: message.into(), hint: None, request_id: None, extra: Vec::new() }
+        Self(Box::new(Inner { kind, code: code.into(), message: message.into(), hint: None, request_id: None, extra: Vec::new() }))
     }
 
     /// A usage error (exit 2).
@@ -87,35 +92,35 @@ impl Error {
     /// Adds a hint: what the user can do about it.
     #[must_use]
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.0.hint = Some(hint.into());
         self
     }
 
     /// Replaces the code (a step that knows better what a failure means).
     #[must_use]
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
-        self.code = code.into();
+        self.0.code = code.into();
         self
     }
 
     /// Replaces the message, keeping kind, code and request id.
     #[must_use]
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.message = message.into();
+        self.0.message = message.into();
         self
     }
 
     /// Puts context in front of the message: `"{context}: {message}"`.
     #[must_use]
     pub fn context(mut self, context: impl fmt::Display) -> Self {
-        self.message = format!("{context}: {}", self.message);
+        self.0.message = format!("{context}: {}", self.0.message);
         self
     }
 
     /// Records the service's request id (for support cases).
     #[must_use]
     pub fn with_request_id(mut self, id: Option<String>) -> Self {
-        self.request_id = id;
+        self.0.request_id = id;
         self
     }
 
@@ -124,44 +129,44 @@ impl Error {
     #[must_use]
     pub fn with_field(mut self, name: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
         let name = name.into();
-        self.extra.retain(|(n, _)| *n != name);
-        self.extra.push((name, value.into()));
+        self.0.extra.retain(|(n, _)| *n != name);
+        self.0.extra.push((name, value.into()));
         self
     }
 
     /// The fields added with [`Error::with_field`], in order.
     pub fn extra_fields(&self) -> &[(String, serde_json::Value)] {
-        &self.extra
+        &self.0.extra
     }
 
     /// The kind.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The error code: Azure's when Azure answered, else ours.
     pub fn code(&self) -> &str {
-        &self.code
+        &self.0.code
     }
 
     /// The message, without the hint.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The hint, if any.
     pub fn hint(&self) -> Option<&str> {
-        self.hint.as_deref()
+        self.0.hint.as_deref()
     }
 
     /// The request id Azure gave, if any.
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.0.request_id.as_deref()
     }
 
     /// The HTTP status when Azure answered.
     pub fn status(&self) -> Option<u16> {
-        match self.kind {
+        match self.0.kind {
             ErrorKind::Http { status } => Some(status),
             _ => None,
         }
@@ -169,12 +174,12 @@ impl Error {
 
     /// Whether Azure answered with this error code.
     pub fn is_code(&self, code: &str) -> bool {
-        self.code.eq_ignore_ascii_case(code)
+        self.0.code.eq_ignore_ascii_case(code)
     }
 
     /// The process exit code this failure leads to (see the README's table).
     pub fn exit_code(&self) -> u8 {
-        match self.kind {
+        match self.0.kind {
             ErrorKind::Usage => 2,
             ErrorKind::Credential => 3,
             _ => 1,
@@ -183,12 +188,12 @@ impl Error {
 
     /// The message with the hint, as written into the envelope's `error.message`.
     pub fn full_message(&self) -> String {
-        let mut m = self.message.clone();
-        if let Some(h) = &self.hint {
+        let mut m = self.0.message.clone();
+        if let Some(h) = &self.0.hint {
             m.push_str(" Hint: ");
             m.push_str(h);
         }
-        if let Some(r) = &self.request_id {
+        if let Some(r) = &self.0.request_id {
             m.push_str(" (request id ");
             m.push_str(r);
             m.push(')');
@@ -199,7 +204,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.code)
+        write!(f, "{} ({})", self.0.message, self.0.code)
     }
 }
 

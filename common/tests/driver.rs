@@ -42,9 +42,9 @@ impl Tool for Fake {
 }
 
 async fn run(args: &[&str], input: &str) -> (u8, Vec<Value>, String) {
-    let mut argv = vec!["fake", "--cloud", "AzureCloud"];
-    argv.extend_from_slice(args);
-    let tool = Fake::parse_from(argv);
+    let mut command_line = vec!["fake", "--cloud", "AzureCloud"];
+    command_line.extend_from_slice(args);
+    let tool = Fake::parse_from(command_line);
     let mut out = Vec::new();
     let code = run_stream(&tool, Box::new(Cursor::new(input.to_owned().into_bytes())), &mut out).await;
     let text = String::from_utf8(out).unwrap();
@@ -54,7 +54,11 @@ async fn run(args: &[&str], input: &str) -> (u8, Vec<Value>, String) {
 
 #[tokio::test]
 async fn jobs_run_concurrently_and_keep_input_order() {
-    let input: String = (0..8).map(|i| format!("{{\"n\":{i},\"delay_ms\":{}}}\n", (8 - i) * 40)).collect();
+    let input = (0..8).fold(String::new(), |mut s, i| {
+        s.push_str(&serde_json::json!({"n": i, "delay_ms": (8 - i) * 40}).to_string());
+        s.push('\n');
+        s
+    });
     let started = Instant::now();
     let (code, objs, _) = run(&["--jobs", "4"], &input).await;
     let took = started.elapsed();
