@@ -1,0 +1,559 @@
+//! entra-app-create against azure-sim: the real binary, the simulator's state and request log.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use xtenant_tests::{Run, TestSim, line, run_cmd};
+
+const BIN: &str = "entra-app-create";
+const UNIQUE: &str = "xtenant-acr-pull";
+
+fn tenant(sim: &TestSim) -> String {
+    sim.var("CLUSTER_TENANT_ID")
+}
+
+/// Runs the tool on the flags alone, tenant A given.
+fn first_run(sim: &TestSim, extra: &[&str]) -> Run {
+    let t = tenant(sim);
+    let mut args = vec!["--cluster-tenant", t.as_str(), "--timeout", "60s"];
+    args.extend_from_slice(extra);
+    sim.run(BIN, &args, "")
+}
+
+/// Runs the tool on `input` (a previous output).
+fn rerun(sim: &TestSim, input: &Value, extra: &[&str]) -> Run {
+    let mut args = vec!["--timeout", "60s"];
+    args.extend_from_slice(extra);
+    sim.run(BIN, &args, &line(input))
+}
+
+fn ok(run: &Run) -> Value {
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    let o = run.object();
+    assert!(o.get("error").is_none(), "{o}");
+    o
+}
+
+fn failed(run: &Run, code: i32) -> Value {
+    assert_eq!(
+        run.code, code,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    let o = run.object();
+    assert_eq!(o["error"]["step"], BIN, "{o}");
+    o
+}
+
+fn apps_named(sim: &TestSim, unique: &str) -> Vec<Value> {
+    sim.state()["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["unique_name"].as_str() == Some(unique))
+        .cloned()
+        .collect()
+}
+
+fn app_by_id(sim: &TestSim, app_id: &str) -> Value {
+    sim.state()["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["app_id"] == app_id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no app {app_id} in the sim"))
+}
+
+fn key_ids(app: &Value) -> Vec<String> {
+    app["password_credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn sps_of(sim: &TestSim, app_id: &str) -> Vec<Value> {
+    sim.state()["service_principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["app_id"] == app_id)
+        .cloned()
+        .collect()
+}
+
+fn str_of<'a>(o: &'a Value, field: &str) -> &'a str {
+    o[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {o}"))
+}
+
+#[test]
+fn first_run_creates_one_app_one_sp_one_secret_and_a_rerun_writes_nothing() {
+    let sim = TestSim::start();
+    let t = tenant(&sim);
+    assert!(apps_named(&sim, UNIQUE).is_empty());
+
+    let run = first_run(&sim, &[]);
+    let out = ok(&run);
+    let writes: Vec<String> = sim
+        .writes()
+        .iter()
+        .map(|w| format!("{} {}", w["method"], w["path"]))
+        .collect();
+    assert_eq!(
+        writes.len(),
+        3,
+        "app upsert, SP upsert, addPassword: {writes:#?}"
+    );
+
+    assert_eq!(out["cluster_tenant_id"], t.as_str());
+    assert_eq!(out["app_display_name"], "xtenant-acr-pull");
+    assert_eq!(out["app_unique_name"], UNIQUE);
+    assert!(out["cloud"].is_string(), "{out}");
+    let app_id = str_of(&out, "app_id");
+
+    let apps = apps_named(&sim, UNIQUE);
+    assert_eq!(apps.len(), 1);
+    let app = &apps[0];
+    assert_eq!(app["app_id"], app_id);
+    assert_eq!(app["id"], out["app_object_id"]);
+    assert_eq!(app["tenant_id"], t.as_str());
+    assert_eq!(app["sign_in_audience"], "AzureADMultipleOrgs");
+    assert_eq!(app["redirect_uris"], json!(["https://www.microsoft.com"]));
+    assert_eq!(key_ids(app), [str_of(&out, "client_secret_key_id")]);
+    let pc = &app["password_credentials"][0];
+    assert_eq!(pc["display_name"], "xtenant");
+    assert!(str_of(&out, "client_secret").starts_with(pc["hint"].as_str().unwrap()));
+    // The end date asked for: a year from now (the sim keeps Graph's whole seconds).
+    let expires = str_of(&out, "client_secret_expires_at");
+    let end = time::OffsetDateTime::parse(expires, &time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let days = (end - time::OffsetDateTime::now_utc()).whole_days();
+    assert!((364..=365).contains(&days), "{expires}");
+
+    let sps = sps_of(&sim, app_id);
+    assert_eq!(sps.len(), 1, "{sps:#?}");
+    assert_eq!(sps[0]["tenant_id"], t.as_str());
+    assert_eq!(sps[0]["id"], out["cluster_sp_object_id"]);
+
+    // Rerun on the output: reads only, the same object back.
+    sim.sim().clear_requests();
+    let again = ok(&rerun(&sim, &out, &[]));
+    assert!(
+        sim.writes().is_empty(),
+        "a rerun must not write: {:#?}",
+        sim.writes()
+    );
+    assert_eq!(again, out);
+    assert_eq!(apps_named(&sim, UNIQUE).len(), 1);
+    assert_eq!(key_ids(&app_by_id(&sim, app_id)).len(), 1);
+    assert_eq!(sps_of(&sim, app_id).len(), 1);
+}
+
+#[test]
+fn new_secret_adds_exactly_one_and_prune_leaves_exactly_the_outputs() {
+    let sim = TestSim::start();
+    let first = ok(&first_run(&sim, &[]));
+    let app_id = str_of(&first, "app_id");
+
+    let rotated = ok(&rerun(
+        &sim,
+        &first,
+        &["--new-secret", "--secret-name", "rotation"],
+    ));
+    assert_eq!(rotated["app_id"], first["app_id"]);
+    assert_ne!(
+        rotated["client_secret_key_id"],
+        first["client_secret_key_id"]
+    );
+    assert_ne!(rotated["client_secret"], first["client_secret"]);
+    let keys = key_ids(&app_by_id(&sim, app_id));
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.contains(&str_of(&rotated, "client_secret_key_id").to_owned()));
+
+    sim.sim().clear_requests();
+    let pruned = ok(&rerun(&sim, &rotated, &["--prune-secrets"]));
+    assert_eq!(pruned, rotated);
+    let removes: Vec<Value> = sim.writes();
+    assert_eq!(removes.len(), 1, "{removes:#?}");
+    assert!(
+        removes[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("/removePassword"),
+        "{removes:#?}"
+    );
+    assert_eq!(
+        key_ids(&app_by_id(&sim, app_id)),
+        [str_of(&rotated, "client_secret_key_id")]
+    );
+
+    // Pruning again has nothing to do.
+    sim.sim().clear_requests();
+    ok(&rerun(&sim, &pruned, &["--prune-secrets"]));
+    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+
+    // Pruning with the old, removed secret would leave the app with none it can vouch for: refused.
+    sim.sim().clear_requests();
+    let o = failed(&rerun(&sim, &first, &["--prune-secrets"]), 1);
+    assert_eq!(o["error"]["code"], "NoSecretToKeep", "{o}");
+    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+    assert_eq!(key_ids(&app_by_id(&sim, app_id)).len(), 1);
+}
+
+#[test]
+fn prune_needs_a_key_to_keep_and_says_so_before_any_request() {
+    let sim = TestSim::start();
+    let o = failed(&first_run(&sim, &["--prune-secrets"]), 1);
+    assert!(
+        o["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("client_secret_key_id"),
+        "{o}"
+    );
+    assert!(
+        sim.azure_requests().is_empty(),
+        "{:#?}",
+        sim.azure_requests()
+    );
+}
+
+#[test]
+fn the_reader_gets_the_permission_explained() {
+    let sim = TestSim::start();
+    let t = tenant(&sim);
+    let run = run_cmd(
+        sim.cmd_as_reader(BIN),
+        &["--cluster-tenant", &t, "--timeout", "30s"],
+        "",
+    );
+    let o = failed(&run, 1);
+    assert_eq!(o["error"]["code"], "Authorization_RequestDenied", "{o}");
+    let msg = o["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("Application.ReadWrite.All") && msg.contains("Application Developer"),
+        "{msg}"
+    );
+    assert!(
+        run.stderr.contains("Application.ReadWrite.All"),
+        "{}",
+        run.stderr
+    );
+    assert!(apps_named(&sim, UNIQUE).is_empty());
+}
+
+#[test]
+fn an_unknown_tenant_is_a_credential_error() {
+    let sim = TestSim::start();
+    let run = sim.run(
+        BIN,
+        &[
+            "--cluster-tenant",
+            "0badc0de-0000-4000-8000-000000000000",
+            "--timeout",
+            "30s",
+        ],
+        "",
+    );
+    let o = failed(&run, 3);
+    assert_eq!(o["error"]["code"], "UnknownTenant", "{o}");
+}
+
+#[test]
+fn a_new_app_not_yet_replicated_is_waited_for() {
+    let sim = TestSim::start_with(|cfg| cfg.replication_delay = Duration::from_millis(1500));
+    let run = first_run(&sim, &[]);
+    let out = ok(&run);
+    let sp_attempts: Vec<Value> = sim
+        .azure_requests()
+        .into_iter()
+        .filter(|r| {
+            r["method"] == "PATCH"
+                && r["path"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("servicePrincipals")
+        })
+        .collect();
+    assert!(sp_attempts.len() >= 2, "{sp_attempts:#?}");
+    assert_eq!(sp_attempts.first().unwrap()["status"], 400);
+    assert_eq!(sp_attempts.last().unwrap()["status"], 201);
+    assert_eq!(sps_of(&sim, str_of(&out, "app_id")).len(), 1);
+    assert!(
+        run.stderr.contains("waiting for the new app"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_secret_stays_out_of_stderr_even_at_vv() {
+    let sim = TestSim::start();
+    let run = first_run(&sim, &["-vv"]);
+    let out = ok(&run);
+    let secret = str_of(&out, "client_secret");
+    assert!(secret.len() >= 16);
+    assert!(!run.stderr.contains(secret), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("addPassword"),
+        "-vv shows the requests: {}",
+        run.stderr
+    );
+
+    // A rerun reads the secret from stdin, never from argv; still not on stderr.
+    let again = rerun(
+        &sim,
+        &out,
+        &["-vv", "--new-secret", "--prune-secrets", "--dry-run"],
+    );
+    ok(&again);
+    assert!(!again.stderr.contains(secret), "{}", again.stderr);
+    let help = sim.run(BIN, &["--help"], "");
+    assert!(
+        !help.stdout.contains("--client-secret "),
+        "no flag takes a secret value"
+    );
+}
+
+#[test]
+fn secret_file_is_private_and_no_secret_output_keeps_stdout_clean() {
+    let sim = TestSim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.secret");
+    let p = path.to_str().unwrap();
+
+    let run = first_run(&sim, &["--secret-file", p, "--no-secret-output"]);
+    let out = ok(&run);
+    assert!(out.get("client_secret").is_none(), "{out}");
+    let secret = std::fs::read_to_string(&path)
+        .unwrap()
+        .trim_end()
+        .to_owned();
+    assert!(secret.len() >= 16);
+    assert!(!run.stdout.contains(&secret) && !run.stderr.contains(&secret));
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let app = app_by_id(&sim, str_of(&out, "app_id"));
+    assert!(secret.starts_with(app["password_credentials"][0]["hint"].as_str().unwrap()));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+
+    // Rerun: the secret in the file still belongs to the key, so nothing is minted.
+    sim.sim().clear_requests();
+    let again = ok(&rerun(
+        &sim,
+        &out,
+        &["--secret-file", p, "--no-secret-output"],
+    ));
+    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+    assert_eq!(again["client_secret_key_id"], out["client_secret_key_id"]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap().trim_end(), secret);
+
+    // Without --secret-file the secret would be lost: refused before anything is sent.
+    let n = sim.azure_requests().len();
+    let run = first_run(&sim, &["--no-secret-output"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(run.stderr.contains("--secret-file"), "{}", run.stderr);
+    assert_eq!(sim.azure_requests().len(), n);
+}
+
+#[test]
+fn secret_file_refuses_a_symlink_before_any_request() {
+    let sim = TestSim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("elsewhere");
+    std::fs::write(&real, "keep me").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let o = failed(
+        &first_run(&sim, &["--secret-file", link.to_str().unwrap()]),
+        1,
+    );
+    assert!(
+        o["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("symbolic link"),
+        "{o}"
+    );
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), "keep me");
+    assert!(
+        sim.azure_requests().is_empty(),
+        "{:#?}",
+        sim.azure_requests()
+    );
+}
+
+#[test]
+fn bad_inputs_fail_before_any_request() {
+    let sim = TestSim::start();
+    let t = tenant(&sim);
+
+    let o = failed(&sim.run(BIN, &["--cluster-tenant", "not a tenant"], ""), 1);
+    assert_eq!(o["error"]["code"], "InvalidInput");
+    assert!(
+        o["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cluster_tenant_id"),
+        "{o}"
+    );
+
+    let o = failed(&sim.run(BIN, &[], ""), 1);
+    assert!(
+        o["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--cluster-tenant"),
+        "{o}"
+    );
+
+    for (flag, value) in [
+        ("--redirect-uri", "http://x.com"),
+        ("--secret-lifetime", "ten days"),
+    ] {
+        let run = sim.run(BIN, &["--cluster-tenant", &t, flag, value], "");
+        assert_eq!(run.code, 2, "{flag} {value}: {}", run.stderr);
+        assert!(run.stdout.is_empty());
+        assert!(run.stderr.contains(flag), "{}", run.stderr);
+    }
+
+    let run = rerun(
+        &sim,
+        &json!({"cluster_tenant_id": t, "app_unique_name": "has spaces"}),
+        &[],
+    );
+    assert!(
+        failed(&run, 1)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("app_unique_name")
+    );
+
+    assert!(
+        sim.azure_requests().is_empty(),
+        "{:#?}",
+        sim.azure_requests()
+    );
+}
+
+#[test]
+fn a_lifetime_beyond_the_tenant_policy_is_explained() {
+    let sim = TestSim::start();
+    // Tenant A of the default scenario allows 730 days.
+    let o = failed(&first_run(&sim, &["--secret-lifetime", "1000d"]), 1);
+    assert_eq!(
+        o["error"]["code"], "CredentialInvalidLifetimeAsPerAppPolicy",
+        "{o}"
+    );
+    let msg = o["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("1000 days") && msg.contains("at most 730 days"),
+        "{msg}"
+    );
+    assert!(msg.contains("--secret-lifetime 730d"), "{msg}");
+
+    // The app and its SP were made; a shorter lifetime completes the step without a second app.
+    let out = ok(&first_run(&sim, &["--secret-lifetime", "700d"]));
+    assert_eq!(apps_named(&sim, UNIQUE).len(), 1);
+    assert_eq!(key_ids(&app_by_id(&sim, str_of(&out, "app_id"))).len(), 1);
+}
+
+#[test]
+fn dry_run_reports_what_it_would_create_and_writes_nothing() {
+    let sim = TestSim::start();
+    let run = first_run(&sim, &["--dry-run"]);
+    let out = ok(&run);
+    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+    assert!(
+        out.get("app_id").is_none() && out.get("client_secret").is_none(),
+        "{out}"
+    );
+    assert_eq!(out["app_unique_name"], UNIQUE);
+    assert!(
+        run.stderr.contains("dry-run:") && run.stderr.contains("would create the multitenant app"),
+        "{}",
+        run.stderr
+    );
+    assert!(apps_named(&sim, UNIQUE).is_empty());
+}
+
+/// A simulator whose tenant A holds a single-tenant app with uniqueName `legacy` (the default
+/// scenario's old app, given a unique name and another redirect URI); returns it and its app id.
+fn sim_with_single_tenant_app() -> (TestSim, String) {
+    let mut state = {
+        let seed = TestSim::start();
+        seed.state()
+    };
+    let t = state["tenants"][0]["id"].as_str().unwrap().to_owned();
+    let app = state["applications"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|a| a["sign_in_audience"] == "AzureADMyOrg" && a["tenant_id"] == t.as_str())
+        .expect("the default scenario has a single-tenant app in tenant A");
+    app["unique_name"] = json!("legacy");
+    app["redirect_uris"] = json!(["https://legacy.example/signin"]);
+    let app_id = app["app_id"].as_str().unwrap().to_owned();
+    let sim = TestSim::start_with(|cfg| cfg.scenario = Some(state));
+    assert_eq!(tenant(&sim), t);
+    (sim, app_id)
+}
+
+#[test]
+fn a_single_tenant_app_is_refused_unless_adopted() {
+    let (sim, legacy) = sim_with_single_tenant_app();
+    let apps_before = sim.state()["applications"].as_array().unwrap().len();
+
+    let o = failed(&first_run(&sim, &["--unique-name", "legacy"]), 1);
+    assert_eq!(o["error"]["code"], "AppNotMultitenant", "{o}");
+    assert!(
+        o["error"]["message"].as_str().unwrap().contains("--adopt"),
+        "{o}"
+    );
+    // Found by the input's app_id instead: the same refusal.
+    let o = failed(
+        &rerun(
+            &sim,
+            &json!({"cluster_tenant_id": tenant(&sim), "app_id": legacy}),
+            &[],
+        ),
+        1,
+    );
+    assert_eq!(o["error"]["code"], "AppNotMultitenant", "{o}");
+    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+
+    let out = ok(&first_run(&sim, &["--unique-name", "legacy", "--adopt"]));
+    assert_eq!(out["app_id"], legacy.as_str());
+    let app = app_by_id(&sim, &legacy);
+    assert_eq!(app["sign_in_audience"], "AzureADMultipleOrgs");
+    assert_eq!(
+        app["redirect_uris"],
+        json!(["https://legacy.example/signin", "https://www.microsoft.com"])
+    );
+    assert_eq!(
+        sim.state()["applications"].as_array().unwrap().len(),
+        apps_before,
+        "no new app"
+    );
+
+    // Adopted, it fits: a rerun without --adopt writes nothing.
+    sim.sim().clear_requests();
+    ok(&rerun(&sim, &out, &[]));
+    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+}
