@@ -1,0 +1,119 @@
+//! The cluster as ARM shows it: who it authenticates as, and its state.
+
+use common::Result;
+use common::arm::ResourceId;
+use common::http::Api;
+use serde_json::Value;
+
+use crate::AKS_API;
+
+/// What the step reads from a managed cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cluster {
+    /// `servicePrincipalProfile.clientId`: an app id, or `msi`.
+    pub client_id: Option<String>,
+    /// `identity.type`: `SystemAssigned`, `UserAssigned`, `None`, or absent.
+    pub identity_type: Option<String>,
+    /// `provisioningState`.
+    pub provisioning_state: String,
+}
+
+impl Cluster {
+    /// Reads the fields from a GET body.
+    pub(crate) fn from_value(v: &Value) -> Self {
+        let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_owned);
+        Self {
+            client_id: s("/properties/servicePrincipalProfile/clientId").filter(|c| !c.is_empty()),
+            identity_type: s("/identity/type"),
+            provisioning_state: s("/properties/provisioningState")
+                .unwrap_or_else(|| "Unknown".to_owned()),
+        }
+    }
+
+    /// Why the cluster does not authenticate with a service principal, if it does not.
+    pub(crate) fn managed_identity(&self) -> Option<String> {
+        if let Some(t) = self
+            .identity_type
+            .as_deref()
+            .filter(|t| t.to_ascii_lowercase().contains("assigned"))
+        {
+            return Some(format!("it uses a managed identity (identity.type {t})"));
+        }
+        match self.client_id.as_deref() {
+            Some(c) if c.eq_ignore_ascii_case("msi") => Some(
+                "it uses a managed identity (servicePrincipalProfile.clientId is msi)".to_owned(),
+            ),
+            None => Some("it has no service principal profile".to_owned()),
+            Some(_) => None,
+        }
+    }
+
+    /// Whether the cluster already authenticates as `app_id`.
+    pub(crate) fn uses(&self, app_id: &str) -> bool {
+        self.client_id
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case(app_id))
+    }
+}
+
+/// GETs the cluster.
+pub(crate) async fn get(arm: &Api<'_>, id: &ResourceId) -> Result<Cluster> {
+    let body = arm
+        .get(&format!("{}?api-version={AKS_API}", id.id()))
+        .await
+        .map_err(|e| {
+            if e.status() == Some(404) {
+                e.with_hint(
+                    "check the cluster id, and that --cluster-tenant is the cluster's tenant",
+                )
+            } else {
+                e
+            }
+        })?;
+    Ok(Cluster::from_value(&body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn recorded_get() -> Option<Value> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/reference/azure-recordings/ManagedClustersGet.json");
+        let text = std::fs::read_to_string(p).ok()?;
+        let v: Value = serde_json::from_str(&text).ok()?;
+        Some(v["responses"]["200"]["body"].clone())
+    }
+
+    #[test]
+    fn reads_the_recorded_service_principal_cluster() {
+        let body = recorded_get().unwrap_or_else(|| {
+            json!({"properties": {"provisioningState": "Succeeded", "servicePrincipalProfile": {"clientId": "clientid"}}})
+        });
+        let c = Cluster::from_value(&body);
+        assert_eq!(c.provisioning_state, "Succeeded");
+        assert!(c.client_id.is_some());
+        assert_eq!(c.managed_identity(), None);
+    }
+
+    #[test]
+    fn recognises_managed_identity_clusters() {
+        for body in [
+            json!({"identity": {"type": "SystemAssigned"}, "properties": {"servicePrincipalProfile": {"clientId": "msi"}}}),
+            json!({"identity": {"type": "UserAssigned"}, "properties": {"servicePrincipalProfile": {"clientId": "msi"}}}),
+            json!({"properties": {"servicePrincipalProfile": {"clientId": "MSI"}}}),
+            json!({"properties": {}}),
+        ] {
+            assert!(
+                Cluster::from_value(&body).managed_identity().is_some(),
+                "{body}"
+            );
+        }
+        let sp = json!({"identity": {"type": "None"}, "properties": {"servicePrincipalProfile": {"clientId": "11111111-2222-3333-4444-555555555555"}}});
+        let c = Cluster::from_value(&sp);
+        assert_eq!(c.managed_identity(), None);
+        assert!(c.uses("11111111-2222-3333-4444-555555555555"));
+        assert!(!c.uses("msi"));
+    }
+}

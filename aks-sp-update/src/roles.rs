@@ -1,0 +1,245 @@
+//! Tenant A permissions: what the old service principal may do that the new one may not.
+//!
+//! The cluster's identity also acts in tenant A (load balancers, routes, disks, a custom
+//! VNet's subnet). The old service principal's role assignments in the cluster's
+//! subscription (ARM lists those at, above and below the scope) are compared with the new
+//! one's; a gap is an assignment of the old whose role the new holds neither at the same
+//! scope nor above it.
+
+use std::collections::HashMap;
+
+use common::arm::{AUTHORIZATION_API, RoleAssignment, assign_role, list_assignments};
+use common::driver::Ctx;
+use common::graph::alt_key;
+use common::http::Api;
+use common::wait::{Poll, poll_until};
+use common::{Error, Result, ui};
+use serde_json::Value;
+
+use crate::Inputs;
+
+/// An assignment the new service principal lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Gap {
+    pub role_definition_id: String,
+    pub role_name: String,
+    pub scope: String,
+}
+
+/// The object id of `app_id`'s service principal in the Graph tenant of `graph`, if it has one.
+pub(crate) async fn sp_object_id(graph: &Api<'_>, app_id: &str) -> Result<Option<String>> {
+    let found = graph
+        .get_opt(&alt_key("servicePrincipals", "appId", app_id))
+        .await?;
+    Ok(found.and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned)))
+}
+
+/// Whether a role assignment at `outer` applies at `inner` (the same scope or below it).
+pub(crate) fn covers(outer: &str, inner: &str) -> bool {
+    let o = outer.trim_end_matches('/').to_ascii_lowercase();
+    let i = inner.trim_end_matches('/').to_ascii_lowercase();
+    o.is_empty() || i == o || i.strip_prefix(&o).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The assignments of `old` whose role `new` holds neither at their scope nor above it.
+pub(crate) fn gaps<'a>(
+    old: &'a [RoleAssignment],
+    new: &[RoleAssignment],
+) -> Vec<&'a RoleAssignment> {
+    let mut out: Vec<&RoleAssignment> = Vec::new();
+    for a in old {
+        let held = new
+            .iter()
+            .any(|b| b.role_guid() == a.role_guid() && covers(&b.scope, &a.scope));
+        let dup = out
+            .iter()
+            .any(|g| g.role_guid() == a.role_guid() && g.scope.eq_ignore_ascii_case(&a.scope));
+        if !held && !dup {
+            out.push(a);
+        }
+    }
+    out
+}
+
+/// The role's name, for messages (its GUID when the definition cannot be read).
+async fn role_name(
+    arm: &Api<'_>,
+    role_definition_id: &str,
+    cache: &mut HashMap<String, String>,
+) -> String {
+    let guid = common::arm::guid_of(role_definition_id);
+    if let Some(n) = cache.get(&guid) {
+        return n.clone();
+    }
+    let name = match arm
+        .get_opt(&format!(
+            "{role_definition_id}?api-version={AUTHORIZATION_API}"
+        ))
+        .await
+    {
+        Ok(Some(v)) => v
+            .pointer("/properties/roleName")
+            .and_then(Value::as_str)
+            .map_or_else(|| guid.clone(), str::to_owned),
+        Ok(None) | Err(_) => guid.clone(),
+    };
+    cache.insert(guid, name.clone());
+    name
+}
+
+/// What [`compare`] found and did.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    /// Assignments the new service principal lacks (before copying).
+    pub gaps: Vec<Gap>,
+    /// How many were created for it.
+    pub copied: usize,
+}
+
+/// Compares the old and new service principals' role assignments in tenant A; lists the
+/// gaps on stderr, or with `copy` creates them for the new one.
+pub(crate) async fn compare(
+    ctx: &Ctx,
+    inputs: &Inputs,
+    old_app: &str,
+    copy: bool,
+    force: bool,
+) -> Result<Outcome> {
+    let graph = ctx.graph(&inputs.tenant);
+    let arm = ctx.arm(&inputs.tenant);
+    let new_sp = match &inputs.new_sp {
+        Some(id) => Some(id.clone()),
+        None => sp_object_id(&graph, &inputs.app_id).await?,
+    };
+    let Some(new_sp) = new_sp else {
+        let e = Error::step(
+            "ServicePrincipalNotInClusterTenant",
+            format!(
+                "app {} has no service principal in the cluster's tenant {}: the cluster could not sign in as it",
+                inputs.app_id, inputs.tenant
+            ),
+        )
+        .with_hint("run entra-app-create, which creates the app's service principal in tenant A");
+        if force && !copy {
+            ui::warn(&format!("{} (--force: resetting anyway)", e.message()));
+            return Ok(Outcome::default());
+        }
+        return Err(e);
+    };
+    let scope = format!("/subscriptions/{}", inputs.cluster.subscription);
+    let Some(old_sp) = sp_object_id(&graph, old_app).await? else {
+        ui::warn(&format!(
+            "the cluster's current app {old_app} has no service principal in tenant {}: its role assignments cannot be compared",
+            inputs.tenant
+        ));
+        return Ok(Outcome::default());
+    };
+    let old = list_assignments(&arm, &scope, &old_sp).await?;
+    let new = list_assignments(&arm, &scope, &new_sp).await?;
+    let missing = gaps(&old, &new);
+    let mut names = HashMap::new();
+    let mut out = Outcome::default();
+    for a in missing {
+        let role_name = role_name(&arm, &a.role_definition_id, &mut names).await;
+        out.gaps.push(Gap {
+            role_definition_id: a.role_definition_id.clone(),
+            role_name,
+            scope: a.scope.clone(),
+        });
+    }
+    if out.gaps.is_empty() {
+        ui::debug(&format!(
+            "the new service principal holds every role the old one holds in subscription {}",
+            inputs.cluster.subscription
+        ));
+        return Ok(out);
+    }
+    if !copy {
+        for g in &out.gaps {
+            ui::warn(&format!(
+                "the new service principal lacks {} on {} (the old one has it)",
+                g.role_name, g.scope
+            ));
+        }
+        ui::hint(
+            "the cluster acts in tenant A as its service principal (load balancers, disks, a custom VNet's subnet): pass --copy-role-assignments to give the new one these roles before the reset",
+        );
+        return Ok(out);
+    }
+    for g in &out.gaps {
+        let label = format!(
+            "giving {} on {} to the new service principal",
+            g.role_name, g.scope
+        );
+        let assigned = poll_until(&label, arm.deadline(), || async {
+            match assign_role(&arm, &g.scope, &g.role_definition_id, &new_sp).await {
+                Ok(a) => Ok(Poll::Ready(a)),
+                // A new service principal is unknown to ARM for a while.
+                Err(e) if e.is_code("PrincipalNotFound") => Ok(Poll::Pending(
+                    "the principal is not known to ARM yet".into(),
+                    None,
+                )),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+        .map_err(|e| e.context(format!("copying {} on {}", g.role_name, g.scope)))?;
+        if assigned.created {
+            out.copied += 1;
+            ui::info(&format!(
+                "gave {} on {} to the new service principal",
+                g.role_name, g.scope
+            ));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ra(scope: &str, role: &str) -> RoleAssignment {
+        RoleAssignment {
+            id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/x"),
+            scope: scope.into(),
+            role_definition_id: format!(
+                "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/{role}"
+            ),
+            principal_id: "p".into(),
+        }
+    }
+
+    const SUBNET: &str = "/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/a";
+
+    #[test]
+    fn scopes_cover_themselves_and_below() {
+        assert!(covers(
+            "/subscriptions/S",
+            "/subscriptions/s/resourceGroups/g"
+        ));
+        assert!(covers("/subscriptions/s/", "/subscriptions/s"));
+        assert!(covers("/", "/subscriptions/s"));
+        assert!(!covers("/subscriptions/s", "/subscriptions/s2"));
+        assert!(!covers(
+            "/subscriptions/s/resourceGroups/g",
+            "/subscriptions/s"
+        ));
+    }
+
+    #[test]
+    fn gaps_are_roles_the_new_one_lacks_there_or_above() {
+        let old = vec![
+            ra(SUBNET, "NC"),
+            ra("/subscriptions/s/resourceGroups/g", "R"),
+            ra(SUBNET, "NC"),
+        ];
+        assert_eq!(gaps(&old, &[]).len(), 2, "duplicates counted once");
+        let new = vec![ra("/subscriptions/s/resourceGroups/net", "nc")];
+        let g = gaps(&old, &new);
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].role_guid(), "r");
+        let other_role = vec![ra(SUBNET, "Reader")];
+        assert_eq!(gaps(&old, &other_role).len(), 2);
+    }
+}

@@ -1,0 +1,540 @@
+//! aks-sp-update against azure-sim: the real binary, the simulator's request log and its pull truth.
+//!
+//! Steps 1–3 of the procedure are done in each test's setup with raw HTTP as the
+//! operator (create the multitenant app in A, a secret, its service principals in A and
+//! B, AcrPull on the registry for B's), so these tests depend on no other tool.
+
+use std::time::Duration;
+
+use common::cloud::Cloud;
+use serde_json::{Value, json};
+use xtenant_tests::{Run, TestSim, line};
+
+const BIN: &str = "aks-sp-update";
+const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+const NETWORK_CONTRIBUTOR: &str = "4d97b98b-1d4f-4787-a291-c67834d212e7";
+
+fn sim() -> TestSim {
+    TestSim::start_with(|cfg| {
+        cfg.lro_duration = Duration::from_secs(1);
+        cfg.replication_delay = Duration::ZERO;
+    })
+}
+
+/// The operator acting on the simulator with plain HTTP.
+struct Operator<'a> {
+    sim: &'a TestSim,
+    cloud: Cloud,
+    client: reqwest::Client,
+    rt: tokio::runtime::Runtime,
+}
+
+impl<'a> Operator<'a> {
+    fn new(sim: &'a TestSim) -> Self {
+        let cloud =
+            Cloud::from_file(std::path::Path::new(&sim.var("XTENANT_CLOUD"))).expect("cloud file");
+        let client = common::http::build_client(&cloud).expect("client");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        Self {
+            sim,
+            cloud,
+            client,
+            rt,
+        }
+    }
+
+    fn token(&self, tenant: &str, scope: &str) -> String {
+        let url = self
+            .cloud
+            .login
+            .join(&format!("{tenant}/oauth2/v2.0/token"))
+            .unwrap();
+        let form = [
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", self.sim.var("AZURE_CLIENT_ID")),
+            ("client_secret", self.sim.var("AZURE_CLIENT_SECRET")),
+            ("scope", scope.to_owned()),
+        ];
+        let v: Value = self.rt.block_on(async {
+            let r = self
+                .client
+                .post(url)
+                .form(&form)
+                .send()
+                .await
+                .expect("token request");
+            assert!(r.status().is_success(), "token: {}", r.status());
+            r.json().await.expect("token json")
+        });
+        v["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    fn send(&self, method: reqwest::Method, url: url::Url, token: &str, body: &Value) -> Value {
+        let shown = url.to_string();
+        self.rt.block_on(async {
+            let r = self
+                .client
+                .request(method, url)
+                .bearer_auth(token)
+                .json(body)
+                .send()
+                .await
+                .expect("request");
+            let status = r.status();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            assert!(status.is_success(), "{shown}: {status} {v}");
+            v
+        })
+    }
+
+    fn graph_post(&self, tenant: &str, path: &str, body: &Value) -> Value {
+        let token = self.token(tenant, &self.cloud.graph_scope());
+        self.send(
+            reqwest::Method::POST,
+            self.cloud.graph_url(path).unwrap(),
+            &token,
+            body,
+        )
+    }
+
+    fn assign(&self, tenant: &str, scope: &str, subscription: &str, role: &str, principal: &str) {
+        let token = self.token(tenant, &self.cloud.arm_scope());
+        let name = uuid::Uuid::new_v4();
+        let url = self
+            .cloud
+            .arm_url(&format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01"))
+            .unwrap();
+        let body = json!({"properties": {
+            "roleDefinitionId": format!("/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+            "principalId": principal,
+            "principalType": "ServicePrincipal",
+        }});
+        self.send(reqwest::Method::PUT, url, &token, &body);
+    }
+}
+
+/// What steps 1–3 produced.
+struct Setup {
+    app_id: String,
+    secret: String,
+    sp_a: String,
+}
+
+/// Steps 1–3: the multitenant app and its secret, its service principals in A and B, and
+/// (with `grant`) AcrPull on the registry for B's.
+fn setup(sim: &TestSim, grant: bool) -> Setup {
+    let op = Operator::new(sim);
+    let a = sim.var("CLUSTER_TENANT_ID");
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let app = op.graph_post(
+        &a,
+        "/applications",
+        &json!({"displayName": "aks-acr-cross-tenant", "signInAudience": "AzureADMultipleOrgs", "web": {"redirectUris": ["https://www.microsoft.com"]}}),
+    );
+    let app_id = app["appId"].as_str().unwrap().to_owned();
+    let object_id = app["id"].as_str().unwrap();
+    let pw = op.graph_post(
+        &a,
+        &format!("/applications/{object_id}/addPassword"),
+        &json!({"passwordCredential": {"displayName": "aks"}}),
+    );
+    let secret = pw["secretText"].as_str().unwrap().to_owned();
+    let sp_a = op.graph_post(&a, "/servicePrincipals", &json!({"appId": app_id}))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sp_b = op.graph_post(&b, "/servicePrincipals", &json!({"appId": app_id}))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    if grant {
+        op.assign(
+            &b,
+            &sim.var("REGISTRY_ID"),
+            &sim.var("REGISTRY_SUBSCRIPTION_ID"),
+            ACR_PULL,
+            &sp_b,
+        );
+    }
+    Setup {
+        app_id,
+        secret,
+        sp_a,
+    }
+}
+
+/// The envelope acr-grant would have written.
+fn envelope(sim: &TestSim, s: &Setup) -> Value {
+    json!({
+        "cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"),
+        "registry_tenant_id": sim.var("REGISTRY_TENANT_ID"),
+        "app_id": s.app_id,
+        "cluster_sp_object_id": s.sp_a,
+        "client_secret": s.secret,
+        "registry_id": sim.var("REGISTRY_ID"),
+        "registry_login_server": sim.var("REGISTRY_LOGIN_SERVER"),
+        "cluster_id": sim.var("CLUSTER_ID"),
+    })
+}
+
+fn run(sim: &TestSim, args: &[&str], input: &Value) -> Run {
+    sim.run(BIN, args, &line(input))
+}
+
+fn pulled(sim: &TestSim) -> bool {
+    let v = sim
+        .sim()
+        .pull(&sim.var("CLUSTER_NAME"), &sim.var("REGISTRY_IMAGE"));
+    v["pulled"]
+        .as_bool()
+        .unwrap_or_else(|| panic!("truth endpoint: {v}"))
+}
+
+fn resets(sim: &TestSim) -> usize {
+    sim.writes()
+        .iter()
+        .filter(|r| {
+            r["method"] == "POST"
+                && r["path"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with("/resetServicePrincipalProfile")
+        })
+        .count()
+}
+
+fn without_error(mut v: Value) -> Value {
+    v.as_object_mut().unwrap().remove("error");
+    v
+}
+
+fn has_assignment(sim: &TestSim, scope: &str, role: &str, principal: &str) -> bool {
+    sim.state()["role_assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|ra| {
+            ra["scope"]
+                .as_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case(scope))
+                && ra["principal_id"]
+                    .as_str()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(principal))
+                && ra["role_definition_id"]
+                    .as_str()
+                    .is_some_and(|r| r.to_ascii_lowercase().ends_with(role))
+        })
+}
+
+#[test]
+fn the_reset_makes_the_cluster_pull_and_a_rerun_is_a_no_op() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    assert!(!pulled(&sim), "the cluster must not pull before the reset");
+
+    let r = run(
+        &sim,
+        &["-vv", "--image", &sim.var("REGISTRY_IMAGE")],
+        &envelope(&sim, &s),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = r.object();
+    assert_eq!(out["cluster_provisioning_state"], "Succeeded", "{out}");
+    assert_eq!(out["cluster_id"], sim.var("CLUSTER_ID"));
+    assert!(out.get("cluster_operation_url").is_none(), "{out}");
+    assert!(out["pull_verified_at"].is_string(), "{out}");
+    assert_eq!(out["registry_image"], sim.var("REGISTRY_IMAGE"));
+    assert!(pulled(&sim), "the cluster pulls after the reset");
+    assert_eq!(resets(&sim), 1);
+    // The secret went in the POST body only: never to stderr, even at -vv.
+    assert!(!r.stderr.contains(&s.secret), "{}", r.stderr);
+    // The old service principal's subnet role is listed, and not copied without the flag.
+    assert!(
+        r.stderr.contains("Network Contributor") && r.stderr.contains(&sim.var("SUBNET_ID")),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--copy-role-assignments"), "{}", r.stderr);
+    assert!(!has_assignment(
+        &sim,
+        &sim.var("SUBNET_ID"),
+        NETWORK_CONTRIBUTOR,
+        &s.sp_a
+    ));
+
+    let writes = sim.writes().len();
+    let again = run(&sim, &[], &out);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(sim.writes().len(), writes, "a rerun writes nothing");
+    assert!(
+        again.stderr.contains("unchanged") && again.stderr.contains("nothing to do"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(again.object()["cluster_provisioning_state"], "Succeeded");
+}
+
+#[test]
+fn a_managed_identity_cluster_is_refused_before_any_write() {
+    let sim = sim();
+    let input = json!({
+        "cluster_id": sim.var("MSI_CLUSTER_ID"),
+        "cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"),
+        "app_id": "0a0a0a0a-0000-4000-8000-000000000001",
+        "client_secret": "not-a-real-secret",
+    });
+    let r = run(&sim, &[], &input);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let out = r.object();
+    assert_eq!(out["error"]["code"], "ManagedIdentityCluster", "{out}");
+    let msg = out["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("managed identity") && msg.contains("service principal"),
+        "{msg}"
+    );
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+}
+
+#[test]
+fn detach_then_a_rerun_resumes_without_posting_again() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    let r = run(&sim, &["--detach"], &envelope(&sim, &s));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let out = r.object();
+    assert_eq!(out["error"]["code"], "OperationStillRunning", "{out}");
+    let url = out["cluster_operation_url"]
+        .as_str()
+        .expect("cluster_operation_url");
+    assert!(url.starts_with(&sim.var("SIM_URL")), "{url}");
+    assert_eq!(resets(&sim), 1);
+
+    let again = run(&sim, &[], &without_error(out));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let done = again.object();
+    assert_eq!(done["cluster_provisioning_state"], "Succeeded", "{done}");
+    assert!(done.get("cluster_operation_url").is_none(), "{done}");
+    assert_eq!(
+        resets(&sim),
+        1,
+        "the rerun followed the operation instead of posting again"
+    );
+    assert!(pulled(&sim));
+}
+
+#[test]
+fn past_the_timeout_the_object_keeps_the_operation() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    sim.sim()
+        .add_fault(json!({"operation": "Hang"}))
+        .expect("fault");
+    let r = run(&sim, &["--timeout", "3s"], &envelope(&sim, &s));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let out = r.object();
+    assert_eq!(out["error"]["code"], "OperationStillRunning", "{out}");
+    assert!(out["cluster_operation_url"].is_string(), "{out}");
+    assert_eq!(out["cluster_id"], sim.var("CLUSTER_ID"));
+}
+
+#[test]
+fn a_failed_operation_reports_azures_error() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    sim.sim().add_fault(json!({"operation": "Failed", "code": "ReconcileVMSSAgentPoolFailed", "message": "node image upgrade failed"})).expect("fault");
+    let r = run(&sim, &[], &envelope(&sim, &s));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let out = r.object();
+    assert_eq!(
+        out["error"]["code"], "ReconcileVMSSAgentPoolFailed",
+        "{out}"
+    );
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("node image upgrade failed"),
+        "{out}"
+    );
+    assert!(
+        out.get("cluster_operation_url").is_none(),
+        "a failed operation is not resumed: {out}"
+    );
+}
+
+#[test]
+fn the_pull_check_refuses_a_missing_grant_unless_forced() {
+    let sim = sim();
+    let s = setup(&sim, false);
+    let r = run(&sim, &[], &envelope(&sim, &s));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let out = r.object();
+    assert_eq!(out["error"]["code"], "PullCheckFailed", "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pull role"),
+        "{out}"
+    );
+    assert_eq!(resets(&sim), 0);
+
+    let forced = run(&sim, &["--force"], &envelope(&sim, &s));
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert!(forced.stderr.contains("--force"), "{}", forced.stderr);
+    assert_eq!(forced.object()["cluster_provisioning_state"], "Succeeded");
+    assert_eq!(resets(&sim), 1);
+    assert!(
+        !pulled(&sim),
+        "without the grant the cluster still cannot pull"
+    );
+}
+
+#[test]
+fn copy_role_assignments_gives_the_subnet_role_to_the_new_service_principal() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    let subnet = sim.var("SUBNET_ID");
+    assert!(!has_assignment(&sim, &subnet, NETWORK_CONTRIBUTOR, &s.sp_a));
+    let r = run(&sim, &["--copy-role-assignments"], &envelope(&sim, &s));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        has_assignment(&sim, &subnet, NETWORK_CONTRIBUTOR, &s.sp_a),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("1 role assignment(s) copied"),
+        "{}",
+        r.stderr
+    );
+    // The copy happened before the reset.
+    let writes: Vec<String> = sim
+        .writes()
+        .iter()
+        .map(|w| {
+            format!(
+                "{} {}",
+                w["method"].as_str().unwrap(),
+                w["path"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let copy = format!("PUT {subnet}/providers/Microsoft.Authorization/roleAssignments/");
+    let put = writes.iter().position(|w| w.starts_with(&copy));
+    let post = writes
+        .iter()
+        .position(|w| w.ends_with("/resetServicePrincipalProfile"));
+    assert!(put.is_some() && post.is_some() && put < post, "{writes:#?}");
+}
+
+#[test]
+fn bad_input_is_refused_before_any_request() {
+    let sim = sim();
+    let base = json!({
+        "cluster_id": sim.var("CLUSTER_ID"),
+        "cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"),
+        "app_id": "0a0a0a0a-0000-4000-8000-000000000001",
+        "client_secret": "x".repeat(40),
+    });
+    let with = |k: &str, v: Value| {
+        let mut o = base.clone();
+        o[k] = v;
+        o
+    };
+    let cluster = sim.var("CLUSTER_ID");
+    for (input, code, field) in [
+        (
+            with(
+                "cluster_id",
+                json!(cluster.replace("managedClusters", "registries")),
+            ),
+            "InvalidInput",
+            "cluster_id",
+        ),
+        (
+            with("cluster_id", json!(format!("{cluster}/../../x"))),
+            "InvalidInput",
+            "cluster_id",
+        ),
+        (
+            with(
+                "cluster_id",
+                json!(cluster.replace("/subscriptions/", "/subscriptions/not-a-guid")),
+            ),
+            "InvalidInput",
+            "cluster_id",
+        ),
+        (
+            with("cluster_id", json!("aks-prod")),
+            "InvalidInput",
+            "cluster_id",
+        ),
+        (
+            with("client_secret", json!("x".repeat(191))),
+            "SecretTooLong",
+            "client_secret",
+        ),
+        (with("app_id", json!("msi")), "InvalidInput", "app_id"),
+        (
+            with(
+                "cluster_operation_url",
+                json!("https://attacker.example/op"),
+            ),
+            "InvalidInput",
+            "cluster_operation_url",
+        ),
+    ] {
+        let r = run(&sim, &[], &input);
+        assert_eq!(r.code, 1, "{input}: {}", r.stderr);
+        let out = r.object();
+        assert_eq!(out["error"]["code"], code, "{out}");
+        assert!(
+            out["error"]["message"].as_str().unwrap().contains(field),
+            "{out}"
+        );
+    }
+    let r = sim.run(
+        BIN,
+        &[
+            "--resource-group",
+            "rg-aks",
+            "--name",
+            "bad/name",
+            "--cluster-subscription",
+            &sim.var("CLUSTER_SUBSCRIPTION_ID"),
+        ],
+        &line(&base),
+    );
+    assert_eq!(r.object()["error"]["code"], "InvalidInput", "{}", r.stderr);
+    assert!(
+        sim.azure_requests().is_empty(),
+        "{:?}",
+        sim.azure_requests()
+    );
+}
+
+#[test]
+fn dry_run_reports_the_writes_without_the_secret_and_sends_none() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    let before = sim.writes().len();
+    let r = run(
+        &sim,
+        &["--dry-run", "--copy-role-assignments"],
+        &envelope(&sim, &s),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(sim.writes().len(), before, "{:?}", sim.writes());
+    assert!(
+        r.stderr.contains("dry-run:") && r.stderr.contains("resetServicePrincipalProfile"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("roleAssignments"), "{}", r.stderr);
+    assert!(!r.stderr.contains(&s.secret), "{}", r.stderr);
+    assert!(!pulled(&sim));
+}
