@@ -53,8 +53,21 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
         if pull_check(ctx, inputs, target, cli.force).await? {
             env.set(fields::PULL_VERIFIED_AT.name, now());
         }
+    } else if cli.force {
+        ui::warn(
+            "the object names no registry (registry_login_server): the new credential's pull is not checked (--force)",
+        );
     } else {
-        ui::info("the object names no registry (registry_login_server): the pull check is skipped");
+        // Step 4 before step 3: nothing shows the new credential can pull, and the reset
+        // would leave the cluster unable to pull from the other tenant.
+        return Err(Error::step(
+            "PullNotVerified",
+            format!(
+                "nothing in the input shows that app {} can pull from the registry: the object names no registry (registry_login_server), so the reset of cluster {} could leave it unable to pull",
+                inputs.app_id, inputs.cluster.name
+            ),
+        )
+        .with_hint("run acr-grant --verify first and pipe its output here (it names the registry), or pass --force to reset without the check"));
     }
 
     let old_app = cluster.client_id.clone().unwrap_or_default();
@@ -261,7 +274,7 @@ async fn confirm(
 fn still_running(inputs: &Inputs, op: &Url, why: &str) -> Error {
     inputs.resumable(
         Error::step("OperationStillRunning", format!("the reset of cluster {} is still running ({why})", inputs.cluster.name))
-            .with_hint("rerun aks-sp-update on this object without its error field (jq -c 'del(.error)'): it follows cluster_operation_url instead of posting again"),
+            .with_hint("rerun aks-sp-update on this object: it follows cluster_operation_url instead of posting again"),
         Some(op),
     )
 }

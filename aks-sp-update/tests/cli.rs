@@ -206,11 +206,6 @@ fn resets(sim: &TestSim) -> usize {
         .count()
 }
 
-fn without_error(mut v: Value) -> Value {
-    v.as_object_mut().unwrap().remove("error");
-    v
-}
-
 fn has_assignment(sim: &TestSim, scope: &str, role: &str, principal: &str) -> bool {
     sim.state()["role_assignments"]
         .as_array()
@@ -312,7 +307,8 @@ fn detach_then_a_rerun_resumes_without_posting_again() {
     assert!(url.starts_with(&sim.var("SIM_URL")), "{url}");
     assert_eq!(resets(&sim), 1);
 
-    let again = run(&sim, &[], &without_error(out));
+    // The failed object as written: the tool retries its own failure and resumes.
+    let again = run(&sim, &[], &out);
     assert_eq!(again.code, 0, "{}", again.stderr);
     let done = again.object();
     assert_eq!(done["cluster_provisioning_state"], "Succeeded", "{done}");
@@ -390,6 +386,35 @@ fn the_pull_check_refuses_a_missing_grant_unless_forced() {
     assert!(
         !pulled(&sim),
         "without the grant the cluster still cannot pull"
+    );
+}
+
+#[test]
+fn an_input_naming_no_registry_is_refused_unless_forced() {
+    // Step 4 before step 3: nothing in the envelope shows the new credential can pull.
+    let sim = sim();
+    let s = setup(&sim, true);
+    let mut env = envelope(&sim, &s);
+    env.as_object_mut().unwrap().remove("registry_login_server");
+    let r = run(&sim, &[], &env);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let out = r.object();
+    assert_eq!(out["error"]["code"], "PullNotVerified", "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("acr-grant --verify"),
+        "{out}"
+    );
+    assert_eq!(resets(&sim), 0);
+
+    let forced = run(&sim, &["--force"], &env);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert_eq!(resets(&sim), 1);
+    assert!(
+        pulled(&sim),
+        "the grant was there, so the forced reset works"
     );
 }
 

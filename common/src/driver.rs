@@ -110,19 +110,29 @@ pub fn main<T: Tool>() -> ExitCode {
     if let Some(g) = common.generate {
         return generate::<T>(g);
     }
-    ui::init(T::NAME, i8::try_from(common.verbose).unwrap_or(9) - i8::try_from(common.quiet).unwrap_or(9));
+    ui::init(
+        T::NAME,
+        i8::try_from(common.verbose).unwrap_or(9) - i8::try_from(common.quiet).unwrap_or(9),
+    );
     init_tracing();
 
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             ui::error(&format!("cannot start the runtime: {e}"));
             return ExitCode::from(1);
         }
     };
-    let input: Box<dyn BufRead + Send> = if interactive { Box::new(std::io::empty()) } else { Box::new(std::io::BufReader::new(std::io::stdin())) };
+    let input: Box<dyn BufRead + Send> = if interactive {
+        Box::new(std::io::empty())
+    } else {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    };
     let code = rt.block_on(run_stream(&tool, input, &mut std::io::stdout().lock()));
     ExitCode::from(code)
 }
@@ -130,7 +140,9 @@ pub fn main<T: Tool>() -> ExitCode {
 fn init_tracing() {
     let filter = match std::env::var("RUST_LOG") {
         Ok(f) if !f.is_empty() => f,
-        _ if ui::verbosity() >= 2 => "azure_core=debug,azure_identity=debug,typespec_client_core=debug".to_owned(),
+        _ if ui::verbosity() >= 2 => {
+            "azure_core=debug,azure_identity=debug,typespec_client_core=debug".to_owned()
+        }
         _ => return,
     };
     let _ = tracing_subscriber::fmt()
@@ -158,7 +170,11 @@ fn generate<T: Tool>(what: Generate) -> ExitCode {
             true
         }
     };
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// One input item: an object, or the reason the input stopped being usable.
@@ -171,17 +187,22 @@ enum Item {
 fn spawn_reader(input: Box<dyn BufRead + Send>) -> tokio::sync::mpsc::Receiver<Item> {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     std::thread::spawn(move || {
-        let stream = serde_json::Deserializer::from_reader(input).into_iter::<Box<serde_json::value::RawValue>>();
+        let stream = serde_json::Deserializer::from_reader(input)
+            .into_iter::<Box<serde_json::value::RawValue>>();
         let mut n = 0usize;
         for item in stream {
             n += 1;
             let sent = match item {
                 Ok(raw) => match Envelope::parse(raw.get()) {
                     Ok(e) => tx.blocking_send(Item::Object(e)),
-                    Err(why) => tx.blocking_send(Item::Fatal(Error::usage(format!("input object {n}: {why}")))),
+                    Err(why) => tx.blocking_send(Item::Fatal(Error::usage(format!(
+                        "input object {n}: {why}"
+                    )))),
                 },
                 Err(e) => {
-                    let _ = tx.blocking_send(Item::Fatal(Error::usage(format!("input is not valid JSON: {e}"))));
+                    let _ = tx.blocking_send(Item::Fatal(Error::usage(format!(
+                        "input is not valid JSON: {e}"
+                    ))));
                     return;
                 }
             };
@@ -198,7 +219,11 @@ fn spawn_reader(input: Box<dyn BufRead + Send>) -> tokio::sync::mpsc::Receiver<I
 }
 
 /// Runs the tool over every object of `input`, writing to `out`; returns the exit code.
-pub async fn run_stream<T: Tool>(tool: &T, input: Box<dyn BufRead + Send>, out: &mut dyn Write) -> u8 {
+pub async fn run_stream<T: Tool>(
+    tool: &T,
+    input: Box<dyn BufRead + Send>,
+    out: &mut dyn Write,
+) -> u8 {
     let common = tool.common().clone();
     let mut rx = spawn_reader(input);
     let first = rx.recv().await;
@@ -212,12 +237,18 @@ pub async fn run_stream<T: Tool>(tool: &T, input: Box<dyn BufRead + Send>, out: 
         Err(e) => return fatal(&e),
     };
     let creds = Arc::new(Credentials::new(common.auth, cloud.clone(), client.clone()));
-    let shared = Arc::new(Shared { http: Http::new(client, cloud, creds, common.dry_run), common: common.clone() });
+    let shared = Arc::new(Shared {
+        http: Http::new(client, cloud, creds, common.dry_run),
+        common: common.clone(),
+    });
 
-    let items = futures::stream::iter(first).chain(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|i| (i, rx))
-    }));
-    let results = items.map(|item| one(tool, &shared, item)).buffered(usize::from(common.jobs));
+    let items = futures::stream::iter(first)
+        .chain(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|i| (i, rx))
+        }));
+    let results = items
+        .map(|item| one(tool, &shared, item))
+        .buffered(usize::from(common.jobs));
     let mut results = std::pin::pin!(results);
 
     let mut code = 0u8;
@@ -257,7 +288,13 @@ fn pick_cloud(flag: Option<&str>, first: Option<&Item>) -> Result<Cloud> {
         _ => None,
     };
     match from_input {
-        Some(name) if crate::cloud::BUILT_IN.iter().any(|b| b.eq_ignore_ascii_case(&name)) => Cloud::from_arg(&name),
+        Some(name)
+            if crate::cloud::BUILT_IN
+                .iter()
+                .any(|b| b.eq_ignore_ascii_case(&name)) =>
+        {
+            Cloud::from_arg(&name)
+        }
         Some(name) => Err(Error::usage(format!(
             "the input was made in the custom cloud {name:?}: pass its cloud file with --cloud FILE (or XTENANT_CLOUD)"
         ))),
@@ -276,14 +313,24 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
         Item::Object(e) => e,
     };
     if input.has_error() {
-        return Outcome::Written(input, None);
+        // A failure of an earlier step passes through untouched; this tool's own failure
+        // is retried, so a rerun on a failed output (e.g. a timed-out wait) completes it.
+        let own = input
+            .get(fields::ERROR.name)
+            .and_then(|e| e.get("step").and_then(|s| s.as_str().map(str::to_owned)));
+        if own.as_deref() != Some(T::NAME) {
+            return Outcome::Written(input, None);
+        }
+        input.remove(fields::ERROR.name);
     }
     let cloud = shared.http.cloud().name.clone();
     match input.str(&fields::CLOUD) {
         Ok(Some(c)) if !c.eq_ignore_ascii_case(&cloud) => {
             let e = Error::input(
                 fields::CLOUD.name,
-                format!("this object was made in cloud {c:?} but the tool runs in {cloud:?}: pass the same --cloud to every step"),
+                format!(
+                    "this object was made in cloud {c:?} but the tool runs in {cloud:?}: pass the same --cloud to every step"
+                ),
             );
             return failed(T::NAME, input, e);
         }
@@ -291,7 +338,10 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
         _ => {}
     }
     input.set(fields::CLOUD.name, &cloud);
-    let ctx = Ctx { shared: shared.clone(), deadline: Deadline::after(shared.common.timeout) };
+    let ctx = Ctx {
+        shared: shared.clone(),
+        deadline: Deadline::after(shared.common.timeout),
+    };
     match tool.run(input.clone(), &ctx).await {
         Ok(done) => {
             let state = if done.changed { "changed" } else { "unchanged" };
@@ -318,7 +368,10 @@ fn failed(step: &str, mut input: Envelope, e: Error) -> Outcome {
             input.set(name, value);
         }
     }
-    input.set(fields::ERROR.name, json!({"step": step, "code": e.code(), "message": e.full_message()}));
+    input.set(
+        fields::ERROR.name,
+        json!({"step": step, "code": e.code(), "message": e.full_message()}),
+    );
     Outcome::Written(input, Some(e))
 }
 
@@ -332,7 +385,9 @@ mod tests {
         let e = Error::step("OperationStillRunning", "still running")
             .with_field("cluster_operation_url", "https://arm/op/1")
             .with_field("stale", serde_json::Value::Null);
-        let Outcome::Written(out, Some(err)) = failed("aks-sp-update", input, e) else { panic!("not written") };
+        let Outcome::Written(out, Some(err)) = failed("aks-sp-update", input, e) else {
+            panic!("not written")
+        };
         assert_eq!(err.code(), "OperationStillRunning");
         assert_eq!(
             out.to_line(),
@@ -340,4 +395,3 @@ mod tests {
         );
     }
 }
-

@@ -37,7 +37,11 @@ impl Tool for Fake {
             input.set("tag", t);
         }
         input.set("done", true);
-        Ok(Done { envelope: input, changed: true, summary: "did it".into() })
+        Ok(Done {
+            envelope: input,
+            changed: true,
+            summary: "did it".into(),
+        })
     }
 }
 
@@ -46,9 +50,17 @@ async fn run(args: &[&str], input: &str) -> (u8, Vec<Value>, String) {
     command_line.extend_from_slice(args);
     let tool = Fake::parse_from(command_line);
     let mut out = Vec::new();
-    let code = run_stream(&tool, Box::new(Cursor::new(input.to_owned().into_bytes())), &mut out).await;
+    let code = run_stream(
+        &tool,
+        Box::new(Cursor::new(input.to_owned().into_bytes())),
+        &mut out,
+    )
+    .await;
     let text = String::from_utf8(out).unwrap();
-    let objs = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let objs = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     (code, objs, text)
 }
 
@@ -66,8 +78,14 @@ async fn jobs_run_concurrently_and_keep_input_order() {
     let order: Vec<u64> = objs.iter().map(|o| o["n"].as_u64().unwrap()).collect();
     assert_eq!(order, (0..8).collect::<Vec<_>>());
     let serial: u64 = (1..=8).map(|k| k * 40).sum();
-    assert!(took < Duration::from_millis(serial), "took {took:?}, serial would be {serial} ms");
-    assert!(objs.iter().all(|o| o["done"] == true && o["cloud"] == "AzureCloud"));
+    assert!(
+        took < Duration::from_millis(serial),
+        "took {took:?}, serial would be {serial} ms"
+    );
+    assert!(
+        objs.iter()
+            .all(|o| o["done"] == true && o["cloud"] == "AzureCloud")
+    );
 }
 
 #[tokio::test]
@@ -75,11 +93,24 @@ async fn error_objects_pass_through_untouched_and_failures_are_written() {
     let input = "{\"error\":{\"step\":\"earlier\",\"code\":\"X\",\"message\":\"m\"},\"keep\":1.50}\n{\"fail\":true,\"keep\":2}\n{\"ok\":true}\n";
     let (code, objs, text) = run(&["--tag", "t"], input).await;
     assert_eq!(code, 1);
-    assert_eq!(text.lines().next().unwrap(), "{\"error\":{\"step\":\"earlier\",\"code\":\"X\",\"message\":\"m\"},\"keep\":1.50}");
+    assert_eq!(
+        text.lines().next().unwrap(),
+        "{\"error\":{\"step\":\"earlier\",\"code\":\"X\",\"message\":\"m\"},\"keep\":1.50}"
+    );
     assert_eq!(objs[1]["error"]["step"], "fake");
     assert_eq!(objs[1]["error"]["code"], "Boom");
     assert_eq!(objs[1]["keep"], 2);
     assert_eq!(objs[2]["tag"], "t");
+}
+
+#[tokio::test]
+async fn a_rerun_retries_the_tools_own_failures() {
+    let input = "{\"error\":{\"step\":\"fake\",\"code\":\"Boom\",\"message\":\"m\"},\"keep\":1}\n";
+    let (code, objs, _) = run(&[], input).await;
+    assert_eq!(code, 0);
+    assert_eq!(objs[0]["done"], true);
+    assert_eq!(objs[0]["keep"], 1);
+    assert!(objs[0].get("error").is_none());
 }
 
 #[tokio::test]
@@ -124,7 +155,12 @@ async fn an_object_from_another_cloud_is_refused() {
     let (code, objs, _) = run(&[], "{\"cloud\":\"AzureChinaCloud\"}\n").await;
     assert_eq!(code, 1);
     assert_eq!(objs[0]["error"]["code"], "InvalidInput");
-    assert!(objs[0]["error"]["message"].as_str().unwrap().contains("cloud"));
+    assert!(
+        objs[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cloud")
+    );
 }
 
 #[test]
