@@ -1,0 +1,833 @@
+//! consent-link against azure-sim (and, for the built-in clouds, against nothing at all).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use xtenant_tests::{Run, TestSim, line, run_cmd};
+
+const BIN: &str = "consent-link";
+const APP: &str = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
+const GUID_B: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const MS: &str = "https%3A%2F%2Fwww.microsoft.com";
+
+// ------------------------------------------------------------------ raw HTTP helpers
+
+/// Plain HTTP to the simulator, as a test (not a tool) would make it: trusts only its CA, no redirects.
+struct Raw {
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Raw {
+    fn new(sim: &TestSim) -> Self {
+        let pem = std::fs::read(sim.var("SIM_CA_FILE")).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem).unwrap())
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Self {
+            rt,
+            client,
+            url: sim.var("SIM_URL"),
+        }
+    }
+
+    /// A Graph token for the operator in `tenant` (client credentials at the sim's token endpoint).
+    fn operator_token(&self, sim: &TestSim, tenant: &str) -> String {
+        let form = [
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", sim.var("AZURE_CLIENT_ID")),
+            ("client_secret", sim.var("AZURE_CLIENT_SECRET")),
+            ("scope", "https://graph.microsoft.com/.default".to_owned()),
+        ];
+        let url = format!("{}/{tenant}/oauth2/v2.0/token", self.url);
+        let v: Value = self.rt.block_on(async {
+            let r = self.client.post(url).form(&form).send().await.unwrap();
+            assert!(r.status().is_success(), "token: {}", r.status());
+            r.json().await.unwrap()
+        });
+        v["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A Graph v1.0 call; (status, JSON body or Null).
+    fn graph(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}/v1.0{path}", self.url);
+        self.rt.block_on(async {
+            let mut b = self.client.request(method, url).bearer_auth(token);
+            if let Some(body) = body {
+                b = b.json(&body);
+            }
+            let r = b.send().await.unwrap();
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        })
+    }
+
+    /// Creates an app in tenant A as the operator; its appId.
+    fn create_app(&self, sim: &TestSim, audience: &str, redirect_uris: &[&str]) -> String {
+        let token = self.operator_token(sim, &sim.var("CLUSTER_TENANT_ID"));
+        let body = json!({"displayName": "consent-link-test", "signInAudience": audience, "web": {"redirectUris": redirect_uris}});
+        let (status, v) = self.graph(&token, reqwest::Method::POST, "/applications", Some(body));
+        assert_eq!(status, 201, "{v}");
+        v["appId"].as_str().unwrap().to_owned()
+    }
+
+    /// Plays tenant B's administrator: opens the consent page at `url`, submits its form with
+    /// the Accept button, and returns the status and `Location` of the answer.
+    fn admin_accepts(&self, url: &str) -> (u16, String) {
+        self.rt.block_on(async {
+            let page = self.client.get(url).send().await.unwrap();
+            assert_eq!(page.status().as_u16(), 200, "consent page {url}");
+            let html = page.text().await.unwrap();
+            let form = Form::parse(&html);
+            let action = url::Url::parse(url).unwrap().join(&form.action).unwrap();
+            let mut fields = form.hidden.clone();
+            fields.push(form.accept.clone());
+            let r = self.client.post(action).form(&fields).send().await.unwrap();
+            let location = r
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (r.status().as_u16(), location)
+        })
+    }
+}
+
+/// The consent page's form: where it posts, its hidden inputs, and the Accept button's name and value.
+struct Form {
+    action: String,
+    hidden: Vec<(String, String)>,
+    accept: (String, String),
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The attributes of one tag's text (`<input a="b" c='d'>`), values unescaped.
+fn attrs(tag: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = tag;
+    while let Some(eq) = rest.find('=') {
+        let name = rest[..eq]
+            .rsplit(|c: char| c.is_whitespace())
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let after = &rest[eq + 1..];
+        let quote = after.chars().next().unwrap();
+        assert!(quote == '"' || quote == '\'', "unquoted attribute in {tag}");
+        let end = after[1..].find(quote).unwrap() + 1;
+        out.push((name, unescape(&after[1..end])));
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+fn attr<'a>(a: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    a.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Every `<tag …>` in `html`: its attributes and the text up to the next `<`.
+fn tags<'a>(html: &'a str, tag: &str) -> Vec<(Vec<(String, String)>, &'a str)> {
+    let open = format!("<{tag}");
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        let close = after.find('>').unwrap();
+        let text_end = after[close + 1..]
+            .find('<')
+            .map_or(after.len(), |j| close + 1 + j);
+        out.push((attrs(&after[..close]), &after[close + 1..text_end]));
+        rest = &after[close..];
+    }
+    out
+}
+
+impl Form {
+    fn parse(html: &str) -> Self {
+        let start = html.find("<form").expect("the page has a form");
+        let end = html[start..].find("</form>").expect("the form ends") + start;
+        let form = &html[start..end];
+        let (fattrs, _) = tags(form, "form").remove(0);
+        assert_eq!(
+            attr(&fattrs, "method")
+                .map(str::to_ascii_uppercase)
+                .as_deref(),
+            Some("POST")
+        );
+        let action = attr(&fattrs, "action").expect("form action").to_owned();
+        let hidden = tags(form, "input")
+            .into_iter()
+            .filter(|(a, _)| attr(a, "type") == Some("hidden"))
+            .map(|(a, _)| {
+                (
+                    attr(&a, "name").unwrap().to_owned(),
+                    attr(&a, "value").unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        let accept = tags(form, "button")
+            .into_iter()
+            .find(|(_, text)| text.trim() == "Accept")
+            .map(|(a, _)| {
+                (
+                    attr(&a, "name").unwrap().to_owned(),
+                    attr(&a, "value").unwrap().to_owned(),
+                )
+            })
+            .expect("an Accept button");
+        Self {
+            action,
+            hidden,
+            accept,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ running the tool
+
+/// The tool with an empty environment: no cloud, no credential, no proxy settings.
+fn bare() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_consent-link"));
+    c.env_clear()
+        .env("XTENANT_AUTH", "env")
+        .env("NO_COLOR", "1");
+    if let Some(p) = std::env::var_os("PATH") {
+        c.env("PATH", p);
+    }
+    c
+}
+
+fn sp_in(sim: &TestSim, tenant: &str, app_id: &str) -> Option<String> {
+    sim.state()["service_principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["tenant_id"] == tenant && s["app_id"] == app_id)
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+}
+
+fn input(sim: &TestSim, app_id: &str) -> String {
+    line(&json!({
+        "cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"),
+        "registry_tenant_id": sim.var("REGISTRY_TENANT_ID"),
+        "app_id": app_id,
+        "keep": {"n": 1},
+    }))
+}
+
+fn ok(r: &Run) -> Value {
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    r.object()
+}
+
+fn failed(r: &Run, code: &str) -> Value {
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    let o = r.object();
+    assert_eq!(o["error"]["code"], code, "{o}\nstderr:\n{}", r.stderr);
+    assert_eq!(o["error"]["step"], BIN);
+    o
+}
+
+/// A tool run in the background whose stderr is read line by line as it comes.
+struct Background {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Background {
+    fn start(mut c: Command, args: &[&str], stdin: &str) -> Self {
+        c.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let err = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines() {
+                if tx.send(l.unwrap()).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first stderr line `pick` accepts (its result), within 20 s.
+    fn wait_for<T>(&mut self, pick: impl Fn(&str) -> Option<T>) -> T {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = pick(&l);
+                    self.seen.push(l);
+                    if let Some(v) = hit {
+                        return v;
+                    }
+                }
+                Err(e) => panic!("{e}: stderr so far:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    fn finish(mut self) -> Run {
+        let mut out = String::new();
+        std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut out).unwrap();
+        let status = self.child.wait().unwrap();
+        self.seen.extend(self.lines.iter());
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: out,
+            stderr: self.seen.join("\n"),
+        }
+    }
+}
+
+/// The consent URL the tool printed on stderr (the indented line after the instruction).
+fn printed_url(l: &str) -> Option<String> {
+    l.strip_prefix("consent-link:   ")
+        .filter(|u| u.starts_with("https://"))
+        .map(str::to_owned)
+}
+
+// ------------------------------------------------------------------ the link alone
+
+#[test]
+fn built_in_clouds_give_the_exact_link_without_any_request() {
+    // No credential at all: a request would need a token and fail with exit 3.
+    let cases = [
+        (
+            "AzureCloud",
+            "login.microsoftonline.com",
+            GUID_B,
+            "https://www.microsoft.com",
+            MS.to_owned(),
+        ),
+        (
+            "AzureChinaCloud",
+            "login.chinacloudapi.cn",
+            "fabrikam.partner.onmschina.cn",
+            "https://app.example.com/callback?team=a&b=c d",
+            "https%3A%2F%2Fapp.example.com%2Fcallback%3Fteam%3Da%26b%3Dc+d".to_owned(),
+        ),
+        (
+            "AzureUSGovernment",
+            "login.microsoftonline.us",
+            GUID_B,
+            "https://例え.jp/ü",
+            "https%3A%2F%2F%E4%BE%8B%E3%81%88.jp%2F%C3%BC".to_owned(),
+        ),
+        (
+            "AzureCloud",
+            "login.microsoftonline.com",
+            "contoso.com",
+            "https://app.example.com/cb?x=%41",
+            "https%3A%2F%2Fapp.example.com%2Fcb%3Fx%3D%2541".to_owned(),
+        ),
+    ];
+    for (cloud, host, tenant, redirect, encoded) in cases {
+        for form in ["authorize", "adminconsent"] {
+            let args = [
+                "--cloud",
+                cloud,
+                "--registry-tenant",
+                tenant,
+                "--app-id",
+                APP,
+                "--redirect-uri",
+                redirect,
+                "--form",
+                form,
+            ];
+            let r = run_cmd(bare(), &args, "");
+            let o = ok(&r);
+            let expected = if form == "authorize" {
+                format!(
+                    "https://{host}/{tenant}/oauth2/authorize?client_id={APP}&response_type=code&redirect_uri={encoded}"
+                )
+            } else {
+                format!(
+                    "https://{host}/{tenant}/adminconsent?client_id={APP}&redirect_uri={encoded}"
+                )
+            };
+            assert_eq!(o["consent_url"], expected.as_str(), "{cloud} {form}");
+            assert_eq!(o["cloud"], cloud);
+            assert_eq!(o["registry_tenant_id"], tenant);
+            assert_eq!(o["app_id"], APP);
+            assert!(o.get("registry_sp_object_id").is_none());
+            assert!(
+                r.stderr.contains(&format!("consent-link:   {expected}\n")),
+                "{}",
+                r.stderr
+            );
+            assert!(
+                r.stderr.contains(&format!("an administrator of tenant B ({tenant}) must open this link, sign in, and click Accept")),
+                "{}",
+                r.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn the_simulators_cloud_gives_its_login_endpoint_with_port_and_sends_nothing() {
+    let sim = TestSim::start();
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let base = sim.var("SIM_URL");
+    assert!(base.starts_with("https://127.0.0.1:"), "{base}");
+    let stdin = line(&json!({"registry_tenant_id": b, "app_id": APP, "other": [1, 2]}));
+    let r = sim.run(BIN, &[], &stdin);
+    let o = ok(&r);
+    assert_eq!(
+        o["consent_url"],
+        format!("{base}/{b}/oauth2/authorize?client_id={APP}&response_type=code&redirect_uri={MS}")
+            .as_str()
+    );
+    assert_eq!(o["other"], json!([1, 2]));
+    let r = sim.run(
+        BIN,
+        &[
+            "--form",
+            "adminconsent",
+            "--registry-tenant",
+            "fabrikam-acr.onmicrosoft.com",
+        ],
+        &stdin,
+    );
+    assert_eq!(
+        ok(&r)["consent_url"],
+        format!(
+            "{base}/fabrikam-acr.onmicrosoft.com/adminconsent?client_id={APP}&redirect_uri={MS}"
+        )
+        .as_str()
+    );
+    assert_eq!(
+        sim.azure_requests(),
+        Vec::<Value>::new(),
+        "no cluster_tenant_id, no --wait/--create: nothing is sent"
+    );
+}
+
+#[test]
+fn bad_inputs_fail_before_any_request() {
+    let sim = TestSim::start();
+    let a = sim.var("CLUSTER_TENANT_ID");
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let cases: [(&[&str], &str, &str); 7] = [
+        (
+            &["--registry-tenant", "not a tenant"],
+            "registry_tenant_id",
+            "not a tenant",
+        ),
+        (&["--registry-tenant", "../x"], "registry_tenant_id", "../x"),
+        (&["--app-id", "my-app"], "app_id", "my-app"),
+        (&["--cluster-tenant", "a b"], "cluster_tenant_id", "a b"),
+        (
+            &["--redirect-uri", "https://www.microsoft.com/#top"],
+            "redirect_uri",
+            "fragment",
+        ),
+        (
+            &["--redirect-uri", "http://www.microsoft.com"],
+            "redirect_uri",
+            "https",
+        ),
+        (
+            &["--redirect-uri", "www.microsoft.com"],
+            "redirect_uri",
+            "absolute",
+        ),
+    ];
+    for (args, field, said) in cases {
+        let stdin = line(&json!({"cluster_tenant_id": a, "registry_tenant_id": b, "app_id": APP}));
+        let mut all = vec!["--wait", "--create", "--timeout", "5s"];
+        all.extend_from_slice(args);
+        let r = sim.run(BIN, &all, &stdin);
+        let o = failed(&r, "InvalidInput");
+        let msg = o["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(field) && msg.contains(said), "{args:?}: {msg}");
+        assert!(o.get("consent_url").is_none());
+    }
+    let r = sim.run(BIN, &["--app-id", APP], "");
+    let o = failed(&r, "InvalidInput");
+    assert!(
+        o["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--registry-tenant"),
+        "{o}"
+    );
+    assert_eq!(sim.azure_requests(), Vec::<Value>::new());
+}
+
+#[test]
+fn open_uses_browser_with_substitution_and_a_failure_is_only_a_warning() {
+    let sim = TestSim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("fake-browser");
+    let out = dir.path().join("opened.txt");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nprintf '%s|%s' \"$1\" \"$2\" > \"$OPENED\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let stdin = line(&json!({"registry_tenant_id": sim.var("REGISTRY_TENANT_ID"), "app_id": APP}));
+
+    // A list: the first entry does not exist, the second takes the URL where %s is.
+    let mut c = sim.cmd(BIN);
+    c.env(
+        "BROWSER",
+        format!("/nonexistent/browser:{} --new-window %s", script.display()),
+    )
+    .env("OPENED", &out);
+    let r = run_cmd(c, &["--open"], &stdin);
+    let o = ok(&r);
+    let url = o["consent_url"].as_str().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        format!("--new-window|{url}")
+    );
+    assert!(r.stderr.contains("opened the link with"), "{}", r.stderr);
+
+    // Without %s the URL is appended.
+    let mut c = sim.cmd(BIN);
+    c.env("BROWSER", script.as_os_str()).env("OPENED", &out);
+    ok(&run_cmd(c, &["--open"], &stdin));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("{url}|"));
+
+    // A browser that fails: a warning, the link still written.
+    let mut c = sim.cmd(BIN);
+    c.env("BROWSER", "false");
+    let r = run_cmd(c, &["--open"], &stdin);
+    assert_eq!(ok(&r)["consent_url"], url);
+    assert!(
+        r.stderr.contains("warning: could not open a browser"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(sim.azure_requests(), Vec::<Value>::new());
+}
+
+// ------------------------------------------------------------------ checks in tenant A
+
+#[test]
+fn the_app_is_checked_in_tenant_a() {
+    let sim = TestSim::start();
+    let raw = Raw::new(&sim);
+    let b = sim.var("REGISTRY_TENANT_ID");
+
+    let good = raw.create_app(&sim, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    let r = sim.run(BIN, &[], &input(&sim, &good));
+    let o = ok(&r);
+    assert!(o["consent_url"].as_str().unwrap().contains(&good));
+    assert_eq!(o["keep"], json!({"n": 1}));
+    assert!(
+        sim.writes().len() == 1,
+        "only the test's own POST /applications: {:?}",
+        sim.writes()
+    );
+
+    let single = raw.create_app(&sim, "AzureADMyOrg", &["https://www.microsoft.com"]);
+    let o = failed(
+        &sim.run(BIN, &["--wait", "--create"], &input(&sim, &single)),
+        "SingleTenantApp",
+    );
+    let msg = o["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("AzureADMyOrg")
+            && msg.contains("entra-app-create")
+            && msg.contains("AzureADMultipleOrgs"),
+        "{msg}"
+    );
+
+    let o = failed(&sim.run(BIN, &[], &input(&sim, APP)), "AppNotFound");
+    assert!(o["error"]["message"].as_str().unwrap().contains(APP), "{o}");
+
+    let o = failed(
+        &sim.run(
+            BIN,
+            &["--redirect-uri", "https://app.example.com/cb"],
+            &input(&sim, &good),
+        ),
+        "RedirectUriMismatch",
+    );
+    let msg = o["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("AADSTS50011") && msg.contains("https://www.microsoft.com"),
+        "{msg}"
+    );
+
+    // None of these reached tenant B, and nothing was written besides the test's two apps.
+    assert_eq!(sim.writes().len(), 2, "{:?}", sim.writes());
+    assert!(sp_in(&sim, &b, &single).is_none());
+    let in_b: Vec<Value> = sim
+        .azure_requests()
+        .into_iter()
+        .filter(|r| r["caller_tenant_id"] == b.as_str() || r["path"].as_str().unwrap().contains(&b))
+        .collect();
+    assert!(in_b.is_empty(), "{in_b:?}");
+}
+
+#[test]
+fn a_refused_read_in_tenant_a_is_only_a_warning() {
+    let sim = TestSim::start();
+    let raw = Raw::new(&sim);
+    let app = raw.create_app(&sim, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    sim.sim()
+        .add_fault(json!({"method": "GET", "path": "/v1.0/applications(", "status": 403, "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation."}))
+        .unwrap();
+    let r = sim.run(BIN, &[], &input(&sim, &app));
+    let o = ok(&r);
+    assert!(o["consent_url"].as_str().unwrap().contains(&app));
+    assert!(
+        r.stderr
+            .contains("warning: could not read the app in tenant A"),
+        "{}",
+        r.stderr
+    );
+
+    // A credential tenant A refuses: the same.
+    sim.sim().clear_faults();
+    let mut c = sim.cmd(BIN);
+    c.env("AZURE_CLIENT_SECRET", "not-the-secret");
+    let r = run_cmd(c, &[], &input(&sim, &app));
+    let o = ok(&r);
+    assert!(o["consent_url"].as_str().unwrap().contains(&app));
+    assert!(
+        r.stderr
+            .contains("warning: could not read the app in tenant A")
+            && !r.stderr.contains("not-the-secret"),
+        "{}",
+        r.stderr
+    );
+}
+
+// ------------------------------------------------------------------ --wait
+
+#[test]
+fn wait_finishes_once_tenant_bs_administrator_accepts() {
+    let sim = TestSim::start();
+    let raw = Raw::new(&sim);
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let awkward = "https://app.example.com/callback?team=a&b=c d";
+    for (form, redirect) in [
+        ("authorize", "https://www.microsoft.com"),
+        ("adminconsent", awkward),
+    ] {
+        let app = raw.create_app(
+            &sim,
+            "AzureADMultipleOrgs",
+            &["https://www.microsoft.com", awkward],
+        );
+        let started = Instant::now();
+        let mut bg = Background::start(
+            sim.cmd(BIN),
+            &[
+                "--wait",
+                "--timeout",
+                "60s",
+                "--form",
+                form,
+                "--redirect-uri",
+                redirect,
+            ],
+            &input(&sim, &app),
+        );
+        let url = bg.wait_for(printed_url);
+        // The tool is polling: no service principal yet.
+        bg.wait_for(|l| {
+            l.contains("waiting for an administrator of tenant")
+                .then_some(())
+        });
+        assert!(sp_in(&sim, &b, &app).is_none());
+
+        let (status, location) = raw.admin_accepts(&url);
+        assert_eq!(status, 302, "{form}");
+        let expected_tail = if form == "authorize" {
+            "code="
+        } else {
+            "admin_consent=True"
+        };
+        assert!(
+            location.starts_with(redirect) && location.contains(expected_tail),
+            "{form}: {location}"
+        );
+
+        let r = bg.finish();
+        let o = ok(&r);
+        let sp = sp_in(&sim, &b, &app).expect("the consent made the service principal");
+        assert_eq!(o["registry_sp_object_id"], sp.as_str());
+        assert_eq!(o["consent_url"], url.as_str());
+        assert!(
+            r.stderr.contains("consent given") && r.stderr.contains("(unchanged)"),
+            "{}",
+            r.stderr
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+
+        // A rerun on its own output returns at once, with no writes.
+        let writes = sim.writes().len();
+        let t = Instant::now();
+        let again = ok(&sim.run(
+            BIN,
+            &["--wait", "--form", form, "--redirect-uri", redirect],
+            &r.stdout,
+        ));
+        assert_eq!(again["registry_sp_object_id"], sp.as_str());
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert_eq!(sim.writes().len(), writes);
+    }
+}
+
+#[test]
+fn wait_times_out_cleanly_when_nobody_accepts() {
+    let sim = TestSim::start();
+    let raw = Raw::new(&sim);
+    let app = raw.create_app(&sim, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    let t = Instant::now();
+    let r = sim.run(BIN, &["--wait", "--timeout", "2s"], &input(&sim, &app));
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    let o = failed(&r, "ConsentTimeout");
+    let url = o["consent_url"]
+        .as_str()
+        .expect("the failed object keeps the link");
+    assert!(url.contains(&app));
+    let msg = o["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(url) && msg.contains("rerun"), "{msg}");
+    assert_eq!(o["keep"], json!({"n": 1}));
+    assert!(o.get("registry_sp_object_id").is_none());
+    assert!(sim.writes().len() == 1, "{:?}", sim.writes());
+}
+
+// ------------------------------------------------------------------ --create
+
+#[test]
+fn create_as_operator_then_reruns_send_no_writes() {
+    let sim = TestSim::start();
+    let raw = Raw::new(&sim);
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let app = raw.create_app(&sim, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+
+    let dry = ok(&sim.run(BIN, &["--create", "--dry-run"], &input(&sim, &app)));
+    assert!(dry.get("registry_sp_object_id").is_none());
+    assert_eq!(sim.writes().len(), 1);
+
+    let r = sim.run(BIN, &["--create"], &input(&sim, &app));
+    let o = ok(&r);
+    let sp = sp_in(&sim, &b, &app).expect("created in tenant B");
+    assert_eq!(o["registry_sp_object_id"], sp.as_str());
+    assert!(r.stderr.contains("(changed)"), "{}", r.stderr);
+    let writes = sim.writes();
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    assert_eq!(writes[1]["method"], "PATCH");
+    assert_eq!(writes[1]["caller_tenant_id"], b.as_str());
+
+    for args in [&["--create"][..], &["--wait"], &["--create", "--wait"]] {
+        let t = Instant::now();
+        let r = sim.run(BIN, args, &r.stdout);
+        let again = ok(&r);
+        assert_eq!(again["registry_sp_object_id"], sp.as_str(), "{args:?}");
+        assert!(
+            r.stderr.contains("already has its service principal")
+                && r.stderr.contains("(unchanged)"),
+            "{}",
+            r.stderr
+        );
+        assert!(t.elapsed() < Duration::from_secs(5));
+    }
+    assert_eq!(sim.writes().len(), 2, "reruns wrote: {:?}", sim.writes());
+}
+
+#[test]
+fn create_as_reader_explains_that_an_administrator_must_consent() {
+    let sim = TestSim::start();
+    let raw = Raw::new(&sim);
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let app = raw.create_app(&sim, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+
+    let r = run_cmd(sim.cmd_as_reader(BIN), &["--create"], &input(&sim, &app));
+    let o = failed(&r, "Authorization_RequestDenied");
+    let url = o["consent_url"].as_str().unwrap();
+    let msg = o["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("an administrator of tenant B must open the consent link")
+            && msg.contains(url),
+        "{msg}"
+    );
+    assert!(sp_in(&sim, &b, &app).is_none());
+
+    // With --wait too: the refusal turns into waiting for the consent.
+    let r = run_cmd(
+        sim.cmd_as_reader(BIN),
+        &["--create", "--wait", "--timeout", "2s"],
+        &input(&sim, &app),
+    );
+    failed(&r, "ConsentTimeout");
+    assert!(
+        r.stderr.contains("may not create service principals"),
+        "{}",
+        r.stderr
+    );
+    assert!(sp_in(&sim, &b, &app).is_none());
+}
+
+#[test]
+fn create_waits_out_replication_of_a_new_app() {
+    let sim = TestSim::start_with(|c| c.replication_delay = Duration::from_secs(2));
+    let raw = Raw::new(&sim);
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let app = raw.create_app(&sim, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    let r = sim.run(BIN, &["--create", "--timeout", "30s"], &input(&sim, &app));
+    let o = ok(&r);
+    assert_eq!(
+        o["registry_sp_object_id"],
+        sp_in(&sim, &b, &app).unwrap().as_str()
+    );
+    let patches = sim
+        .writes()
+        .iter()
+        .filter(|w| w["method"] == "PATCH")
+        .count();
+    assert!(
+        patches >= 2,
+        "the first upsert should have met NoBackingApplicationObject: {patches}"
+    );
+}
