@@ -40,6 +40,8 @@ pub mod fields {
     pub const APP_DISPLAY_NAME: Field = f("app_display_name", Some("--display-name"), Some("entra-app-create"));
     /// The app's unique name.
     pub const APP_UNIQUE_NAME: Field = f("app_unique_name", Some("--unique-name"), Some("entra-app-create"));
+    /// The app's web redirect URI (where the admin-consent page returns).
+    pub const REDIRECT_URI: Field = f("redirect_uri", Some("--redirect-uri"), Some("entra-app-create"));
     /// The app's client id.
     pub const APP_ID: Field = f("app_id", Some("--app-id"), Some("entra-app-create"));
     /// The app's object id in tenant A.

@@ -63,8 +63,9 @@ pub struct Cli {
 
     /// Where the consent page sends the administrator afterwards; must be one of the app's web
     /// redirect URIs, exactly as registered (it is sent as given, only percent-encoded)
-    #[arg(long, value_name = "URL", default_value = DEFAULT_REDIRECT_URI)]
-    pub redirect_uri: String,
+    /// [default: https://www.microsoft.com] [field: redirect_uri]
+    #[arg(long, value_name = "URL")]
+    pub redirect_uri: Option<String>,
 
     /// Which consent endpoint the link uses
     #[arg(long, value_enum, default_value_t = Form::Authorize)]
@@ -109,14 +110,19 @@ impl Cli {
             Some(t) => Some(validate::tenant(fields::CLUSTER_TENANT_ID.name, &t)?),
             None => None,
         };
-        validate::redirect_uri(REDIRECT_FIELD, &self.redirect_uri).map_err(|e| {
+        env.apply_flag(&fields::REDIRECT_URI, self.redirect_uri.as_deref());
+        let redirect_uri = env
+            .str(&fields::REDIRECT_URI)?
+            .map_or_else(|| DEFAULT_REDIRECT_URI.to_owned(), |r| r.trim().to_owned());
+        validate::redirect_uri(REDIRECT_FIELD, &redirect_uri).map_err(|e| {
             e.with_hint("pass --redirect-uri with one of the app's web redirect URIs")
         })?;
+        env.set(fields::REDIRECT_URI.name, &redirect_uri);
         Ok(Inputs {
             tenant_b,
             app_id,
             tenant_a,
-            redirect_uri: self.redirect_uri.trim().to_owned(),
+            redirect_uri,
         })
     }
 }
@@ -388,7 +394,7 @@ mod tests {
         assert!(inp.tenant_a.is_none());
         assert_eq!(
             env.to_line(),
-            r#"{"app_id":"11111111-2222-3333-4444-555555555555","keep":1,"registry_tenant_id":"Fabrikam.onmicrosoft.com"}"#
+            r#"{"app_id":"11111111-2222-3333-4444-555555555555","keep":1,"registry_tenant_id":"Fabrikam.onmicrosoft.com","redirect_uri":"https://www.microsoft.com"}"#
         );
 
         let bad = |args: &[&str], input: &str, field: &str| {

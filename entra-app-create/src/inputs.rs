@@ -38,6 +38,8 @@ pub(crate) struct Inputs {
     pub(crate) key_id: Option<String>,
     /// The input's `client_secret`, if any.
     pub(crate) secret: Option<Secret>,
+    /// The web redirect URI, exactly as given (Entra compares them as strings).
+    pub(crate) redirect_uri: String,
 }
 
 /// The flag values that feed the envelope fields.
@@ -49,6 +51,8 @@ pub(crate) struct Flags<'a> {
     pub(crate) display_name: Option<&'a str>,
     /// `--unique-name`.
     pub(crate) unique_name: Option<&'a str>,
+    /// `--redirect-uri`.
+    pub(crate) redirect_uri: Option<&'a str>,
 }
 
 impl Inputs {
@@ -57,6 +61,7 @@ impl Inputs {
         env.apply_flag(&fields::CLUSTER_TENANT_ID, flags.cluster_tenant);
         env.apply_flag(&fields::APP_DISPLAY_NAME, flags.display_name);
         env.apply_flag(&fields::APP_UNIQUE_NAME, flags.unique_name);
+        env.apply_flag(&fields::REDIRECT_URI, flags.redirect_uri);
 
         let tenant = validate::tenant(
             fields::CLUSTER_TENANT_ID.name,
@@ -90,6 +95,12 @@ impl Inputs {
             .map(|k| validate::guid(fields::CLIENT_SECRET_KEY_ID.name, &k))
             .transpose()?;
         let secret = env.secret(&fields::CLIENT_SECRET)?;
+        let redirect_uri = env.str(&fields::REDIRECT_URI)?.map_or_else(
+            || crate::DEFAULT_REDIRECT_URI.to_owned(),
+            |r| r.trim().to_owned(),
+        );
+        validate::redirect_uri(fields::REDIRECT_URI.name, &redirect_uri)?;
+        env.set(fields::REDIRECT_URI.name, &redirect_uri);
         Ok(Self {
             tenant,
             display_name,
@@ -98,6 +109,7 @@ impl Inputs {
             app_id,
             key_id,
             secret,
+            redirect_uri,
         })
     }
 }
@@ -199,7 +211,10 @@ mod tests {
         assert_eq!(i.display_name, DEFAULT_DISPLAY_NAME);
         assert_eq!(i.key, AppKey::UniqueName("xtenant-acr-pull".into()));
         assert!(!i.rename);
-        assert_eq!(env.to_line(), format!(r#"{{"cluster_tenant_id":"{T}"}}"#));
+        assert_eq!(
+            env.to_line(),
+            format!(r#"{{"cluster_tenant_id":"{T}","redirect_uri":"https://www.microsoft.com"}}"#)
+        );
 
         let line = format!(
             r#"{{"cluster_tenant_id":"{T}","app_display_name":"Old","app_unique_name":"keep-me"}}"#

@@ -31,7 +31,7 @@ use crate::inputs::{AppKey, Flags, Inputs};
 use crate::secret_file::Pending;
 
 /// The redirect URI of Microsoft's procedure.
-const DEFAULT_REDIRECT_URI: &str = "https://www.microsoft.com";
+pub(crate) const DEFAULT_REDIRECT_URI: &str = "https://www.microsoft.com";
 
 /// Create (or find) the multitenant app for cross-tenant registry pulls, its service principal in the
 /// cluster's tenant, and a client secret
@@ -54,9 +54,9 @@ pub struct Cli {
     #[arg(long, value_name = "NAME")]
     pub unique_name: Option<String>,
 
-    /// The app's web redirect URI (the admin-consent page returns there)
-    #[arg(long, value_name = "URL", default_value = DEFAULT_REDIRECT_URI, value_parser = parse_redirect_uri)]
-    pub redirect_uri: String,
+    /// The app's web redirect URI (the admin-consent page returns there) [default: https://www.microsoft.com] [field: redirect_uri]
+    #[arg(long, value_name = "URL", value_parser = parse_redirect_uri)]
+    pub redirect_uri: Option<String>,
 
     /// How long a new client secret is valid, e.g. 90d (the tenant's policy may allow less)
     #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = parse_lifetime)]
@@ -133,6 +133,7 @@ impl Tool for Cli {
             cluster_tenant: self.cluster_tenant.as_deref(),
             display_name: self.display_name.as_deref(),
             unique_name: self.unique_name.as_deref(),
+            redirect_uri: self.redirect_uri.as_deref(),
         };
         let inputs = Inputs::read(&mut input, flags)?;
         self.check_prune(&inputs)?;
@@ -378,7 +379,7 @@ impl Step<'_> {
             "displayName": self.inputs.display_name,
             // Sent explicitly: new apps default to AzureADMyOrg since April 2024.
             "signInAudience": MULTI_ORG,
-            "web": {"redirectUris": [self.cli.redirect_uri]},
+            "web": {"redirectUris": [self.inputs.redirect_uri]},
         });
         let req = self
             .api
@@ -407,7 +408,7 @@ impl Step<'_> {
 
     /// Refuses an app that does not fit unless `--adopt`; makes it fit (and renames it) when asked.
     async fn fix_app(&mut self, mut app: Application) -> Result<AppState> {
-        let redirect = self.cli.redirect_uri.as_str();
+        let redirect = self.inputs.redirect_uri.as_str();
         let problems = app.problems(redirect);
         if !problems.is_empty() && !self.cli.adopt {
             let code = if app.audience == MULTI_ORG {
@@ -719,7 +720,7 @@ mod tests {
     fn flag_values_are_checked_by_the_parser() {
         let ok = Cli::try_parse_from(["entra-app-create", "--cluster-tenant", "t.onmicrosoft.com"])
             .unwrap();
-        assert_eq!(ok.redirect_uri, "https://www.microsoft.com");
+        assert_eq!(ok.redirect_uri, None);
         assert_eq!(ok.secret_lifetime, Duration::from_secs(365 * 86_400));
         assert_eq!(ok.secret_name, "xtenant");
         for bad in [
@@ -741,7 +742,7 @@ mod tests {
             "https://app.example/cb",
         ])
         .unwrap();
-        assert_eq!(c.redirect_uri, "https://app.example/cb");
+        assert_eq!(c.redirect_uri.as_deref(), Some("https://app.example/cb"));
     }
 
     #[test]
