@@ -1,0 +1,442 @@
+//! The step's inputs, from flags and the envelope, all checked before any request.
+
+use common::Secret;
+use common::arm::ResourceId;
+use common::cloud::Cloud;
+use common::envelope::{Envelope, fields};
+use common::error::{Error, Result};
+use common::registry::Image;
+use common::validate::{self, shown};
+
+use crate::Cli;
+
+/// The ARM type of a registry.
+pub(crate) const REGISTRY_TYPE: &str = "Microsoft.ContainerRegistry/registries";
+
+/// The repository a pull token is asked for when no image is given.
+pub(crate) const DEFAULT_REPOSITORY: &str = "xtenant/verify";
+
+/// How the registry was named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RegistryRef {
+    /// Its full ARM id.
+    Id(ResourceId),
+    /// Its name, to be found in tenant B's subscriptions.
+    Name(String),
+}
+
+/// What `--verify` checks with.
+#[derive(Debug, Clone)]
+pub(crate) struct Check {
+    pub secret: Secret,
+    pub image: Option<Image>,
+    pub repository: String,
+}
+
+/// Every input of one object, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct Inputs {
+    pub tenant: String,
+    pub app_id: String,
+    pub registry: RegistryRef,
+    pub subscription: Option<String>,
+    /// `None` for auto.
+    pub role: Option<String>,
+    pub check: Option<Check>,
+    /// The input's `registry_sp_object_id`, to compare with what Graph says.
+    pub known_sp: Option<String>,
+}
+
+impl Inputs {
+    /// Applies the flags to `env` (flags win) and checks every input.
+    pub(crate) fn read(cli: &Cli, env: &mut Envelope, cloud: &Cloud) -> Result<Self> {
+        env.apply_flag(&fields::REGISTRY_TENANT_ID, cli.registry_tenant.as_deref());
+        env.apply_flag(&fields::APP_ID, cli.app_id.as_deref());
+        // The input's registry, before the flag replaces it: its role_name was chosen for it.
+        let earlier_registry = env.str(&fields::REGISTRY_ID).ok().flatten();
+        env.apply_flag(&fields::REGISTRY_ID, cli.registry.as_deref());
+        env.apply_flag(&fields::ROLE_NAME, cli.role.as_deref());
+
+        let tenant = validate::tenant(
+            fields::REGISTRY_TENANT_ID.name,
+            &env.require_str(&fields::REGISTRY_TENANT_ID)?,
+        )?;
+        let app_id = validate::guid(fields::APP_ID.name, &env.require_str(&fields::APP_ID)?)?;
+        let registry = match env.str(&fields::REGISTRY_ID)? {
+            Some(v) => registry_ref(&v)?,
+            None => {
+                return Err(Error::input(
+                    fields::REGISTRY_ID.name,
+                    "`registry_id` is missing: pass --registry NAME or --registry /subscriptions/…/providers/Microsoft.ContainerRegistry/registries/NAME",
+                ));
+            }
+        };
+        let subscription = cli
+            .registry_subscription
+            .as_deref()
+            .map(|s| validate::guid("registry_subscription", s))
+            .transpose()?;
+        if let (RegistryRef::Id(id), Some(sub)) = (&registry, &subscription)
+            && !id.subscription.eq_ignore_ascii_case(sub)
+        {
+            return Err(Error::input(
+                "registry_subscription",
+                format!(
+                    "--registry-subscription {sub} differs from the subscription in the registry id {id}: drop one of them"
+                ),
+            ));
+        }
+        let role = match cli.role.as_deref() {
+            Some(flag) => role_name(flag)?,
+            // A role chosen for another registry (an earlier run piped on) says nothing about this one.
+            None if earlier_registry
+                .as_deref()
+                .is_some_and(|e| !same_registry(e, &registry)) =>
+            {
+                env.remove(fields::ROLE_NAME.name);
+                None
+            }
+            None => env
+                .str(&fields::ROLE_NAME)?
+                .map(|r| role_name(&r))
+                .transpose()?
+                .flatten(),
+        };
+        let known_sp = env
+            .str(&fields::REGISTRY_SP_OBJECT_ID)?
+            .map(|s| validate::guid(fields::REGISTRY_SP_OBJECT_ID.name, &s))
+            .transpose()?;
+        let image = cli
+            .image
+            .as_deref()
+            .map(|i| Image::parse("image", i, cloud))
+            .transpose()?;
+        let repository = match (&image, cli.repository.as_deref()) {
+            (Some(i), _) => i.repository.clone(),
+            (None, Some(r)) => repository(r)?,
+            (None, None) => DEFAULT_REPOSITORY.to_owned(),
+        };
+        let check = if cli.verify {
+            let secret = cli.secret.resolve(env)?.ok_or_else(|| {
+                Error::input(
+                    fields::CLIENT_SECRET.name,
+                    "--verify needs the app's client secret: pipe in the output of entra-app-create (client_secret), or pass --client-secret-file PATH or --client-secret-env VAR",
+                )
+            })?;
+            Some(Check {
+                secret,
+                image,
+                repository,
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            tenant,
+            app_id,
+            registry,
+            subscription,
+            role,
+            check,
+            known_sp,
+        })
+    }
+}
+
+/// A registry name (5 to 50 letters and digits) or a registry's full ARM id.
+pub(crate) fn registry_ref(value: &str) -> Result<RegistryRef> {
+    let v = value.trim();
+    if v.starts_with('/') {
+        return ResourceId::parse(fields::REGISTRY_ID.name, v, REGISTRY_TYPE).map(RegistryRef::Id);
+    }
+    if (5..=50).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        return Ok(RegistryRef::Name(v.to_owned()));
+    }
+    Err(Error::input(
+        fields::REGISTRY_ID.name,
+        format!(
+            "`registry_id` must be a registry name (5 to 50 letters and digits) or a registry's full id (/subscriptions/<guid>/resourceGroups/<group>/providers/{REGISTRY_TYPE}/<name>), got {}",
+            shown(value)
+        ),
+    ))
+}
+
+/// Whether the envelope value `earlier` names the registry `now` (ids, or a name and an id).
+fn same_registry(earlier: &str, now: &RegistryRef) -> bool {
+    match (registry_ref(earlier), now) {
+        (Ok(RegistryRef::Id(a)), RegistryRef::Id(b)) => a.id().eq_ignore_ascii_case(&b.id()),
+        (Ok(RegistryRef::Id(a)), RegistryRef::Name(b)) => a.name.eq_ignore_ascii_case(b),
+        (Ok(RegistryRef::Name(a)), RegistryRef::Id(b)) => a.eq_ignore_ascii_case(&b.name),
+        (Ok(RegistryRef::Name(a)), RegistryRef::Name(b)) => a.eq_ignore_ascii_case(b),
+        (Err(_), _) => false,
+    }
+}
+
+/// The role to assign: `None` for auto.
+fn role_name(value: &str) -> Result<Option<String>> {
+    let v = value.trim();
+    if v.eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    if v.is_empty() || v.len() > 512 || v.chars().any(char::is_control) {
+        return Err(Error::input(
+            fields::ROLE_NAME.name,
+            format!(
+                "`role_name` must be auto or a role name such as AcrPull, got {}",
+                shown(value)
+            ),
+        ));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+/// A repository name: lower-case path components of letters, digits and `. _ -`.
+fn repository(value: &str) -> Result<String> {
+    let ok = !value.is_empty()
+        && value.len() <= 256
+        && value.split('/').all(|c| {
+            !c.is_empty()
+                && c != "."
+                && c != ".."
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        });
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::input(
+            "repository",
+            format!(
+                "--repository must be a repository name such as samples/hello (lower-case letters, digits, . _ - and /), got {}",
+                shown(value)
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    const SUB: &str = "00000000-0000-0000-0000-0000000000b1";
+    const APP: &str = "11111111-2222-3333-4444-555555555555";
+
+    fn id(name: &str) -> String {
+        format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/{name}"
+        )
+    }
+
+    fn read(args: &[&str], input: &str) -> Result<(Inputs, Envelope)> {
+        let cli = Cli::try_parse_from(std::iter::once(&"acr-grant").chain(args)).unwrap();
+        let mut env = Envelope::parse(input).unwrap();
+        Inputs::read(&cli, &mut env, &Cloud::azure_public()).map(|i| (i, env))
+    }
+
+    fn base() -> String {
+        format!(
+            r#"{{"registry_tenant_id":"contoso.onmicrosoft.com","app_id":"{APP}","registry_id":"{}"}}"#,
+            id("myreg")
+        )
+    }
+
+    fn field_of(e: &Error) -> String {
+        match e.kind() {
+            common::ErrorKind::Input { field } => field.clone(),
+            other => panic!("not an input error: {other:?} {e}"),
+        }
+    }
+
+    #[test]
+    fn names_and_ids() {
+        assert_eq!(
+            registry_ref("myReg01").unwrap(),
+            RegistryRef::Name("myReg01".into())
+        );
+        match registry_ref(&id("MyReg")).unwrap() {
+            RegistryRef::Id(r) => assert_eq!(r.name, "MyReg"),
+            RegistryRef::Name(_) => panic!("an id"),
+        }
+        let wrong_provider = id("x").replace(
+            "ContainerRegistry/registries",
+            "ContainerService/managedClusters",
+        );
+        let not_guid = id("x").replace(SUB, "not-a-guid");
+        for bad in [
+            "abcd",
+            &"a".repeat(51),
+            "my-reg",
+            "my_reg",
+            "..",
+            "a?b",
+            "reg/../x",
+            "myreg?api-version=1",
+            &id(".."),
+            &id("a?b"),
+            &wrong_provider,
+            &not_guid,
+            "",
+        ] {
+            let e = registry_ref(bad).unwrap_err();
+            assert_eq!(field_of(&e), "registry_id", "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_win_and_are_written_in() {
+        let (i, env) = read(&["--registry", "otherreg", "--role", "AcrPush"], &base()).unwrap();
+        assert_eq!(i.registry, RegistryRef::Name("otherreg".into()));
+        assert_eq!(i.role.as_deref(), Some("AcrPush"));
+        assert_eq!(i.tenant, "contoso.onmicrosoft.com");
+        assert_eq!(
+            env.str(&fields::REGISTRY_ID).unwrap().as_deref(),
+            Some("otherreg")
+        );
+        assert_eq!(
+            env.str(&fields::ROLE_NAME).unwrap().as_deref(),
+            Some("AcrPush")
+        );
+        assert!(i.check.is_none());
+    }
+
+    #[test]
+    fn role_defaults_to_auto_and_follows_the_input() {
+        let (i, _) = read(&[], &base()).unwrap();
+        assert_eq!(i.role, None);
+        let with_role = base().replace(
+            '}',
+            r#","role_name":"Container Registry Repository Reader"}"#,
+        );
+        assert_eq!(
+            read(&[], &with_role).unwrap().0.role.as_deref(),
+            Some("Container Registry Repository Reader")
+        );
+        assert_eq!(read(&["--role", "AUTO"], &with_role).unwrap().0.role, None);
+        assert_eq!(
+            field_of(&read(&["--role", " "], &base()).unwrap_err()),
+            "role_name"
+        );
+    }
+
+    #[test]
+    fn a_role_chosen_for_another_registry_is_not_carried_over() {
+        let with_role = base().replace('}', r#","role_name":"AcrPull"}"#);
+        assert_eq!(
+            read(&[], &with_role).unwrap().0.role.as_deref(),
+            Some("AcrPull")
+        );
+        assert_eq!(
+            read(&["--registry", "MYREG"], &with_role)
+                .unwrap()
+                .0
+                .role
+                .as_deref(),
+            Some("AcrPull")
+        );
+        assert_eq!(
+            read(&["--registry", &id("myreg")], &with_role)
+                .unwrap()
+                .0
+                .role
+                .as_deref(),
+            Some("AcrPull")
+        );
+        let (i, env) = read(&["--registry", &id("abacreg")], &with_role).unwrap();
+        assert_eq!(i.role, None);
+        assert!(!env.has("role_name"));
+        let (i, _) = read(&["--registry", "abacreg", "--role", "AcrPull"], &with_role).unwrap();
+        assert_eq!(i.role.as_deref(), Some("AcrPull"));
+    }
+
+    #[test]
+    fn every_input_is_checked() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (&["--app-id", "nope"], "", "app_id"),
+            (&["--registry-tenant", "../x"], "", "registry_tenant_id"),
+            (&["--registry", "a?b"], "", "registry_id"),
+            (
+                &["--registry", "myreg", "--registry-subscription", "123"],
+                "",
+                "registry_subscription",
+            ),
+            (
+                &[
+                    "--registry-subscription",
+                    "00000000-0000-0000-0000-0000000000b2",
+                ],
+                "",
+                "registry_subscription",
+            ),
+            (&["--verify"], "", "client_secret"),
+            (
+                &["--verify", "--image", "docker.io/library/x:1"],
+                r#","client_secret":"s""#,
+                "image",
+            ),
+            (
+                &["--verify", "--repository", "Upper"],
+                r#","client_secret":"s""#,
+                "repository",
+            ),
+            (
+                &[
+                    "--verify",
+                    "--client-secret-env",
+                    "XTENANT_SURELY_UNSET_VAR",
+                ],
+                "",
+                "client_secret",
+            ),
+            (
+                &[],
+                r#","registry_sp_object_id":"x""#,
+                "registry_sp_object_id",
+            ),
+        ];
+        for (args, extra, field) in cases {
+            let input = base().replace('}', &format!("{extra}}}"));
+            let e = read(args, &input).unwrap_err();
+            assert_eq!(&field_of(&e), field, "{args:?}: {e}");
+            assert!(
+                e.message().contains(field.trim_end_matches("_id")) || e.message().contains("--"),
+                "{e}"
+            );
+        }
+        let e = read(&[], "{}").unwrap_err();
+        assert_eq!(field_of(&e), "registry_tenant_id");
+        let e = read(&[], r#"{"registry_tenant_id":"contoso.onmicrosoft.com","app_id":"11111111-2222-3333-4444-555555555555"}"#).unwrap_err();
+        assert!(e.message().contains("--registry"), "{e}");
+    }
+
+    #[test]
+    fn verify_takes_the_secret_and_a_repository() {
+        let input = base().replace('}', r#","client_secret":"s3cret"}"#);
+        let (i, _) = read(&["--verify"], &input).unwrap();
+        let c = i.check.unwrap();
+        assert_eq!(c.secret.expose(), "s3cret");
+        assert_eq!(c.repository, DEFAULT_REPOSITORY);
+        let (i, _) = read(
+            &["--verify", "--image", "myreg.azurecr.io/samples/hello:1.0"],
+            &input,
+        )
+        .unwrap();
+        let c = i.check.unwrap();
+        assert_eq!(c.repository, "samples/hello");
+        assert_eq!(
+            c.image.unwrap().login_server.as_deref(),
+            Some("myreg.azurecr.io")
+        );
+        let (i, _) = read(&["--verify", "--repository", "team/app"], &input).unwrap();
+        assert_eq!(i.check.unwrap().repository, "team/app");
+        assert!(!format!("{:?}", read(&["--verify"], &input).unwrap().0).contains("s3cret"));
+    }
+
+    #[test]
+    fn repositories() {
+        assert!(repository("samples/hello-world_1.0").is_ok());
+        for bad in ["", "Upper", "a//b", "a/../b", "/a", "a b", "a:b"] {
+            assert!(repository(bad).is_err(), "{bad}");
+        }
+    }
+}

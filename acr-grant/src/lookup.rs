@@ -1,0 +1,274 @@
+//! Finding the registry in tenant B: by id, or by name in one or every visible subscription.
+
+use common::arm::ResourceId;
+use common::error::{Error, Result};
+use common::http::Api;
+use serde_json::Value;
+
+use crate::input::{REGISTRY_TYPE, RegistryRef};
+
+/// The registry api-version (the newest stable one, with `roleAssignmentMode`).
+pub(crate) const REGISTRY_API: &str = "2025-11-01";
+/// The subscriptions api-version.
+pub(crate) const SUBSCRIPTIONS_API: &str = "2022-12-01";
+
+/// How the registry decides who may pull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `LegacyRegistryPermissions` (or no `roleAssignmentMode`): registry-wide roles such as AcrPull.
+    Legacy,
+    /// `AbacRepositoryPermissions`: only repository data actions; AcrPull is ignored.
+    Abac,
+}
+
+impl Mode {
+    /// The `roleAssignmentMode` value.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Legacy => "LegacyRegistryPermissions",
+            Self::Abac => "AbacRepositoryPermissions",
+        }
+    }
+}
+
+/// A registry as ARM describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Registry {
+    /// The canonical ARM id.
+    pub id: String,
+    pub name: String,
+    pub login_server: String,
+    pub mode: Mode,
+}
+
+impl Registry {
+    /// Reads a registry from an ARM body.
+    pub(crate) fn from_value(v: &Value) -> Result<Self> {
+        let unexpected = |what: &str| {
+            Error::step(
+                "UnexpectedArmAnswer",
+                format!(
+                    "Azure Resource Manager described a registry without {what}: {}",
+                    short(v)
+                ),
+            )
+        };
+        let raw_id = v
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| unexpected("an id"))?;
+        let id = ResourceId::parse("registry_id", raw_id, REGISTRY_TYPE)
+            .map_err(|_| unexpected("a valid id"))?;
+        let props = v.get("properties");
+        let login_server = props
+            .and_then(|p| p.get("loginServer"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| unexpected("properties.loginServer"))?
+            .to_ascii_lowercase();
+        let mode = match props
+            .and_then(|p| p.get("roleAssignmentMode"))
+            .and_then(Value::as_str)
+        {
+            Some(m) if m.eq_ignore_ascii_case(Mode::Abac.as_str()) => Mode::Abac,
+            Some(m) if !m.eq_ignore_ascii_case(Mode::Legacy.as_str()) => {
+                common::ui::warn(&format!(
+                    "registry {} has the unknown roleAssignmentMode {m:?}; treating it as {}",
+                    id.name,
+                    Mode::Legacy.as_str()
+                ));
+                Mode::Legacy
+            }
+            // Older api-versions and registries omit the property: they are legacy.
+            _ => Mode::Legacy,
+        };
+        Ok(Self {
+            name: id.name.clone(),
+            id: id.id(),
+            login_server,
+            mode,
+        })
+    }
+}
+
+fn short(v: &Value) -> String {
+    v.to_string().chars().take(200).collect()
+}
+
+/// Finds the registry named by `r` in the tenant `arm` acts in.
+pub(crate) async fn resolve(
+    arm: &Api<'_>,
+    r: &RegistryRef,
+    subscription: Option<&str>,
+) -> Result<Registry> {
+    match r {
+        RegistryRef::Id(id) => {
+            let body = arm
+                .get_opt(&format!("{}?api-version={REGISTRY_API}", id.id()))
+                .await
+                .map_err(|e| tenant_hint(e, arm))?;
+            match body {
+                Some(b) => Registry::from_value(&b),
+                None => Err(Error::step(
+                    "RegistryNotFound",
+                    format!("there is no registry {} in tenant {} (or the caller cannot see it)", id.id(), arm.tenant()),
+                )
+                .with_hint("check the registry id and --registry-tenant; a registry's id is shown by `az acr show -n NAME --query id`")),
+            }
+        }
+        RegistryRef::Name(name) => {
+            let subs = match subscription {
+                Some(s) => vec![s.to_owned()],
+                None => subscriptions(arm).await?,
+            };
+            if subs.is_empty() {
+                return Err(Error::step(
+                    "RegistryNotFound",
+                    format!("the caller sees no subscription in tenant {}, so the registry {name} cannot be found", arm.tenant()),
+                )
+                .with_hint("pass the registry's full id as --registry, or give the caller a role on the registry's subscription in tenant B"));
+            }
+            let found = futures::future::join_all(subs.iter().map(|s| registries_in(arm, s))).await;
+            let mut matches = Vec::new();
+            for listed in found {
+                for v in listed? {
+                    if v.get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    {
+                        matches.push(Registry::from_value(&v)?);
+                    }
+                }
+            }
+            matches.dedup_by(|a, b| a.id.eq_ignore_ascii_case(&b.id));
+            let where_ = match subscription {
+                Some(s) => format!("subscription {s}"),
+                None => format!(
+                    "the {} subscription(s) the caller sees in tenant {}",
+                    subs.len(),
+                    arm.tenant()
+                ),
+            };
+            match matches.len() {
+                0 => Err(Error::step("RegistryNotFound", format!("there is no registry named {name} in {where_}"))
+                    .with_hint("check the name and --registry-tenant, or pass the registry's full id as --registry")),
+                1 => Ok(matches.remove(0)),
+                _ => Err(Error::step(
+                    "AmbiguousRegistryName",
+                    format!(
+                        "{} registries are named {name} in {where_}: {}",
+                        matches.len(),
+                        matches.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .with_hint("pass --registry-subscription GUID, or the registry's full id as --registry")),
+            }
+        }
+    }
+}
+
+/// The ids of the subscriptions the caller sees in the tenant.
+async fn subscriptions(arm: &Api<'_>) -> Result<Vec<String>> {
+    let listed = arm
+        .list(&format!("/subscriptions?api-version={SUBSCRIPTIONS_API}"))
+        .await?;
+    let tenant = arm.tenant();
+    let mut ids: Vec<String> = listed
+        .iter()
+        .filter(|s| {
+            // A token for one tenant lists that tenant's subscriptions; skip any other that slips in.
+            let in_tenant = !common::validate::is_guid(tenant)
+                || s.get("tenantId")
+                    .and_then(Value::as_str)
+                    .is_none_or(|t| t.eq_ignore_ascii_case(tenant));
+            let usable = !s.get("state").and_then(Value::as_str).is_some_and(|st| {
+                st.eq_ignore_ascii_case("Disabled") || st.eq_ignore_ascii_case("Deleted")
+            });
+            in_tenant && usable
+        })
+        .filter_map(|s| s.get("subscriptionId").and_then(Value::as_str))
+        .filter(|s| common::validate::is_guid(s))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The registries of one subscription.
+async fn registries_in(arm: &Api<'_>, subscription: &str) -> Result<Vec<Value>> {
+    arm.list(&format!(
+        "/subscriptions/{subscription}/providers/{REGISTRY_TYPE}?api-version={REGISTRY_API}"
+    ))
+    .await
+    .map_err(|e| {
+        tenant_hint(
+            e.context(format!(
+                "listing the registries of subscription {subscription}"
+            )),
+            arm,
+        )
+    })
+}
+
+/// Adds a hint when the subscription is not in the tenant the token is for.
+fn tenant_hint(e: Error, arm: &Api<'_>) -> Error {
+    if e.is_code("InvalidAuthenticationTokenTenant") || e.is_code("SubscriptionNotFound") {
+        let t = arm.tenant().to_owned();
+        e.with_hint(format!(
+            "the registry's subscription is not in the registry tenant {t}: check --registry-tenant"
+        ))
+    } else {
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_recorded_registry() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/reference/azure-recordings/RegistryGet.json");
+        let body = std::fs::read_to_string(p).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()).map_or_else(
+            || json!({"id":"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/myResourceGroup/providers/Microsoft.ContainerRegistry/registries/myRegistry","name":"myRegistry","properties":{"loginServer":"myRegistry.azurecr.io","roleAssignmentMode":"LegacyRegistryPermissions"}}),
+            |v| v["responses"]["200"]["body"].clone(),
+        );
+        let r = Registry::from_value(&body).unwrap();
+        assert_eq!(r.mode, Mode::Legacy);
+        assert!(r.login_server.ends_with(".azurecr.io"), "{r:?}");
+        assert!(
+            r.id.contains("/providers/Microsoft.ContainerRegistry/registries/"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn modes_and_canonical_ids() {
+        let v = json!({"id":"/subscriptions/00000000-0000-0000-0000-00000000000B/resourcegroups/RG/providers/microsoft.containerregistry/registries/Abc12","properties":{"loginServer":"Abc12.azurecr.io","roleAssignmentMode":"AbacRepositoryPermissions"}});
+        let r = Registry::from_value(&v).unwrap();
+        assert_eq!(r.mode, Mode::Abac);
+        assert_eq!(
+            r.id,
+            "/subscriptions/00000000-0000-0000-0000-00000000000b/resourceGroups/RG/providers/Microsoft.ContainerRegistry/registries/Abc12"
+        );
+        assert_eq!(r.login_server, "abc12.azurecr.io");
+        let mut missing = v.clone();
+        missing["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("roleAssignmentMode");
+        assert_eq!(Registry::from_value(&missing).unwrap().mode, Mode::Legacy);
+        let mut no_server = v;
+        no_server["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("loginServer");
+        assert_eq!(
+            Registry::from_value(&no_server).unwrap_err().code(),
+            "UnexpectedArmAnswer"
+        );
+    }
+}

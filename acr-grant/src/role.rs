@@ -1,0 +1,216 @@
+//! Choosing the pull role the registry's mode honours, and telling when a chosen role cannot pull.
+
+use common::arm::{self, AUTHORIZATION_API};
+use common::error::{Error, Result};
+use common::http::Api;
+use common::ui;
+use serde_json::Value;
+
+use crate::lookup::{Mode, Registry};
+
+/// The pull role of a registry in legacy mode.
+pub(crate) const ACR_PULL: &str = "AcrPull";
+/// The pull role of a registry in ABAC mode.
+pub(crate) const REPOSITORY_READER: &str = "Container Registry Repository Reader";
+
+/// The action a legacy registry checks for a pull.
+const LEGACY_PULL: &str = "Microsoft.ContainerRegistry/registries/pull/read";
+/// The data action an ABAC registry checks for a pull.
+const ABAC_PULL: &str = "Microsoft.ContainerRegistry/registries/repositories/content/read";
+
+/// The role to assign.
+#[derive(Debug, Clone)]
+pub(crate) struct Role {
+    /// The role definition id.
+    pub id: String,
+    /// The role's name, as Azure spells it.
+    pub name: String,
+    /// Whether it grants pull in the registry's mode (`false` only when known not to).
+    pub can_pull: bool,
+}
+
+/// The role for `requested` (`None`: auto) on `reg`.
+pub(crate) async fn choose(arm: &Api<'_>, reg: &Registry, requested: Option<&str>) -> Result<Role> {
+    let name = match requested {
+        Some(n) => n,
+        None => auto_role(reg),
+    };
+    let def = arm::find_role(arm, &reg.id, name).await?.ok_or_else(|| {
+        Error::step("RoleNotFound", format!("there is no role named {name:?} at the registry {}", reg.id)).with_hint(
+            "give a role name as `az role definition list --query [].roleName` shows it, or --role auto",
+        )
+    })?;
+    if requested.is_none() {
+        return Ok(Role {
+            id: def.id,
+            name: def.role_name,
+            can_pull: true,
+        });
+    }
+    let can_pull = match arm
+        .get(&format!("{}?api-version={AUTHORIZATION_API}", def.id))
+        .await
+    {
+        Ok(body) => grants_pull(&body, reg.mode),
+        Err(e) => {
+            ui::debug(&format!(
+                "cannot read the permissions of role {}: {}",
+                def.role_name,
+                e.message()
+            ));
+            None
+        }
+    };
+    if can_pull == Some(false) {
+        ui::warn(&cannot_pull(&def.role_name, reg));
+    }
+    Ok(Role {
+        id: def.id,
+        name: def.role_name,
+        can_pull: can_pull != Some(false),
+    })
+}
+
+/// The auto choice for the registry's mode, with a note when it is not the familiar AcrPull.
+fn auto_role(reg: &Registry) -> &'static str {
+    match reg.mode {
+        Mode::Legacy => ACR_PULL,
+        Mode::Abac => {
+            ui::info(&format!(
+                "registry {} is in ABAC mode (roleAssignmentMode {}), which ignores AcrPull: assigning {REPOSITORY_READER} on the whole registry",
+                reg.name,
+                Mode::Abac.as_str()
+            ));
+            REPOSITORY_READER
+        }
+    }
+}
+
+/// Why `role` will not let the app pull from `reg`.
+pub(crate) fn cannot_pull(role: &str, reg: &Registry) -> String {
+    match reg.mode {
+        Mode::Abac => format!(
+            "registry {} is in ABAC mode ({}), which does not honour {role} for pulls: the role is assigned as asked, but the app cannot pull with it (--verify fails); use --role auto ({REPOSITORY_READER})",
+            reg.name,
+            Mode::Abac.as_str()
+        ),
+        Mode::Legacy => format!(
+            "role {role} has no {LEGACY_PULL} action, so it does not let the app pull from registry {} ({}): the role is assigned as asked, but --verify fails; use --role auto ({ACR_PULL})",
+            reg.name,
+            Mode::Legacy.as_str()
+        ),
+    }
+}
+
+/// Whether a role definition body grants pull in `mode`; `None` when the body has no permissions.
+fn grants_pull(def: &Value, mode: Mode) -> Option<bool> {
+    let perms = def.pointer("/properties/permissions")?.as_array()?;
+    let list = |p: &Value, key: &str| -> Vec<String> {
+        p.get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Some(perms.iter().any(|p| {
+        match mode {
+            // A registry's data plane ignores generic read wildcards such as Reader's `*/read`.
+            Mode::Legacy => {
+                list(p, "actions")
+                    .iter()
+                    .any(|a| !a.starts_with("*/") && glob(a, LEGACY_PULL))
+                    && !list(p, "notActions").iter().any(|a| glob(a, LEGACY_PULL))
+            }
+            Mode::Abac => {
+                list(p, "dataActions").iter().any(|a| glob(a, ABAC_PULL))
+                    && !list(p, "notDataActions").iter().any(|a| glob(a, ABAC_PULL))
+            }
+        }
+    }))
+}
+
+/// Case-insensitive match of an Azure permission pattern, where `*` matches any run of characters.
+fn glob(pattern: &str, action: &str) -> bool {
+    fn go(p: &[u8], a: &[u8]) -> bool {
+        match p.split_first() {
+            None => a.is_empty(),
+            Some((b'*', rest)) => (0..=a.len()).any(|i| go(rest, &a[i..])),
+            Some((c, rest)) => a
+                .split_first()
+                .is_some_and(|(d, more)| c.eq_ignore_ascii_case(d) && go(rest, more)),
+        }
+    }
+    go(pattern.as_bytes(), action.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn def(actions: &[&str], not_actions: &[&str], data: &[&str]) -> Value {
+        json!({"properties":{"permissions":[{"actions":actions,"notActions":not_actions,"dataActions":data,"notDataActions":[]}]}})
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("*", LEGACY_PULL));
+        assert!(glob("microsoft.containerregistry/*", LEGACY_PULL));
+        assert!(glob(
+            "Microsoft.ContainerRegistry/registries/*/read",
+            LEGACY_PULL
+        ));
+        assert!(!glob(
+            "Microsoft.ContainerRegistry/registries/push/write",
+            LEGACY_PULL
+        ));
+        assert!(!glob("Microsoft.Network/*", LEGACY_PULL));
+    }
+
+    #[test]
+    fn which_roles_pull_in_which_mode() {
+        let acr_pull = def(&[LEGACY_PULL], &[], &[]);
+        let owner = def(&["*"], &[], &[]);
+        let reader = def(&["*/read"], &[], &[]);
+        let repo_reader = def(
+            &[],
+            &[],
+            &[
+                "Microsoft.ContainerRegistry/registries/repositories/metadata/read",
+                ABAC_PULL,
+            ],
+        );
+        let no_pull = def(&["*"], &["Microsoft.ContainerRegistry/*"], &[]);
+        assert_eq!(grants_pull(&acr_pull, Mode::Legacy), Some(true));
+        assert_eq!(grants_pull(&owner, Mode::Legacy), Some(true));
+        assert_eq!(grants_pull(&reader, Mode::Legacy), Some(false));
+        assert_eq!(grants_pull(&no_pull, Mode::Legacy), Some(false));
+        assert_eq!(grants_pull(&repo_reader, Mode::Legacy), Some(false));
+        assert_eq!(grants_pull(&acr_pull, Mode::Abac), Some(false));
+        assert_eq!(grants_pull(&owner, Mode::Abac), Some(false));
+        assert_eq!(grants_pull(&repo_reader, Mode::Abac), Some(true));
+        assert_eq!(grants_pull(&json!({"properties":{}}), Mode::Abac), None);
+    }
+
+    #[test]
+    fn the_warning_names_the_mode_and_the_fix() {
+        let reg = Registry {
+            id: "/x".into(),
+            name: "abacreg".into(),
+            login_server: "abacreg.azurecr.io".into(),
+            mode: Mode::Abac,
+        };
+        let w = cannot_pull("AcrPull", &reg);
+        assert!(
+            w.contains("ABAC")
+                && w.contains("AcrPull")
+                && w.contains("--role auto")
+                && w.contains(REPOSITORY_READER),
+            "{w}"
+        );
+    }
+}

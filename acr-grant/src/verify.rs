@@ -1,0 +1,220 @@
+//! `--verify`: the app's own credential against the registry, waiting out propagation.
+
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
+use common::driver::Ctx;
+use common::error::{Error, ErrorKind, Result};
+use common::registry::{Denied, PullCheck, check_pull};
+use common::wait::{Poll, human, poll_until};
+use time::format_description::well_known::Rfc3339;
+
+use crate::input::Check;
+use crate::lookup::Registry;
+use crate::role::{Role, cannot_pull};
+
+/// How long a refused credential counts as "not yet": a new secret or service principal
+/// takes a little while to reach the registry's token service, a wrong secret never does.
+const CREDENTIALS_GRACE: Duration = Duration::from_secs(120);
+
+/// Waits until the app's credential gets a pull token (and the manifest, with an image);
+/// returns the moment it did, in RFC 3339 UTC.
+pub(crate) async fn run(
+    ctx: &Ctx,
+    reg: &Registry,
+    app_id: &str,
+    sp_id: &str,
+    check: &Check,
+    role: &Role,
+) -> Result<String> {
+    let started = Instant::now();
+    let last: RefCell<Option<Denied>> = RefCell::new(None);
+    let reference = check.image.as_ref().map(|i| i.reference.as_str());
+    let fail = |d: &Denied| failure(d, reg, app_id, sp_id, check, role, started.elapsed());
+    let label = format!(
+        "waiting until app {app_id} can pull from {}",
+        reg.login_server
+    );
+    let result = poll_until(&label, ctx.deadline(), || {
+        let last = &last;
+        let fail = &fail;
+        async move {
+            let outcome = check_pull(
+                ctx.http(),
+                &reg.login_server,
+                app_id,
+                &check.secret,
+                &check.repository,
+                reference,
+                ctx.deadline(),
+            )
+            .await?;
+            let denied = match outcome {
+                PullCheck::Allowed => return Ok(Poll::Ready(())),
+                PullCheck::Denied(d) => d,
+            };
+            let final_ = match &denied {
+                Denied::ImageMissing => true,
+                Denied::Credentials(_) => started.elapsed() >= CREDENTIALS_GRACE,
+                // A role known not to grant pull here will not start to by waiting.
+                Denied::NoPullRole | Denied::ManifestRefused(_) => !role.can_pull,
+            };
+            if final_ {
+                return Err(fail(&denied));
+            }
+            let status = match &denied {
+                Denied::Credentials(_) => "the registry refuses the app's credentials",
+                Denied::NoPullRole => "the token grants no pull yet",
+                _ => "the manifest is refused yet",
+            };
+            *last.borrow_mut() = Some(denied);
+            Ok(Poll::Pending(status.to_owned(), None))
+        }
+    })
+    .await;
+    match result {
+        Ok(()) => Ok(now()),
+        Err(e) if matches!(e.kind(), ErrorKind::Timeout) => match last.take() {
+            Some(d) => Err(fail(&d)),
+            None => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// The error for a pull that does not work, saying which part is wrong.
+fn failure(
+    d: &Denied,
+    reg: &Registry,
+    app_id: &str,
+    sp_id: &str,
+    check: &Check,
+    role: &Role,
+    waited: Duration,
+) -> Error {
+    let mut message = format!(
+        "app {app_id} cannot pull from {}: {}",
+        reg.login_server,
+        d.explain()
+    );
+    let hint = match d {
+        Denied::Credentials(_) => {
+            message = format!(
+                "{message}; the app's service principal exists in tenant B ({sp_id}), so the client secret is what is wrong"
+            );
+            format!(
+                "check the client secret given (client_secret, --client-secret-file or --client-secret-env): it must be a current secret of app {app_id}; `entra-app-create --new-secret` mints a new one"
+            )
+        }
+        Denied::NoPullRole | Denied::ManifestRefused(_) if !role.can_pull => {
+            cannot_pull(&role.name, reg)
+        }
+        Denied::NoPullRole | Denied::ManifestRefused(_) => format!(
+            "{} is assigned on {}, but it had not reached the registry after {}; rerun with a longer --timeout (Azure can take up to 30 minutes)",
+            role.name,
+            reg.name,
+            human(waited)
+        ),
+        Denied::ImageMissing => {
+            let image = check
+                .image
+                .as_ref()
+                .map_or_else(String::new, |i| format!("{}:{}", i.repository, i.reference));
+            format!("check --image: {image} is not in {}", reg.login_server)
+        }
+    };
+    Error::step("PullVerificationFailed", message).with_hint(hint)
+}
+
+/// Now, in RFC 3339 UTC with whole seconds.
+fn now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lookup::Mode;
+    use common::Secret;
+
+    fn parts() -> (Registry, Check, Role) {
+        let reg = Registry {
+            id: "/r".into(),
+            name: "abacreg".into(),
+            login_server: "abacreg.azurecr.io".into(),
+            mode: Mode::Abac,
+        };
+        let check = Check {
+            secret: Secret::new("hunter2-secret"),
+            image: None,
+            repository: "xtenant/verify".into(),
+        };
+        let role = Role {
+            id: "/d".into(),
+            name: "AcrPull".into(),
+            can_pull: false,
+        };
+        (reg, check, role)
+    }
+
+    #[test]
+    fn failures_say_which_part_is_wrong() {
+        let (reg, check, role) = parts();
+        let e = failure(
+            &Denied::Credentials("UNAUTHORIZED: x".into()),
+            &reg,
+            "app",
+            "sp",
+            &check,
+            &role,
+            Duration::ZERO,
+        );
+        assert_eq!(e.code(), "PullVerificationFailed");
+        assert!(
+            e.message().contains("secret") && e.hint().unwrap().contains("client secret"),
+            "{e}"
+        );
+        assert!(!e.full_message().contains("hunter2"));
+        let e = failure(
+            &Denied::NoPullRole,
+            &reg,
+            "app",
+            "sp",
+            &check,
+            &role,
+            Duration::ZERO,
+        );
+        assert!(e.hint().unwrap().contains("ABAC"), "{:?}", e.hint());
+        let ok_role = Role {
+            can_pull: true,
+            ..role
+        };
+        let e = failure(
+            &Denied::NoPullRole,
+            &reg,
+            "app",
+            "sp",
+            &check,
+            &ok_role,
+            Duration::from_secs(90),
+        );
+        assert!(
+            e.hint().unwrap().contains("90s") && e.hint().unwrap().contains("--timeout"),
+            "{:?}",
+            e.hint()
+        );
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let t = now();
+        assert!(
+            time::OffsetDateTime::parse(&t, &Rfc3339).is_ok() && t.ends_with('Z'),
+            "{t}"
+        );
+    }
+}
