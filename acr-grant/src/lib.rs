@@ -126,6 +126,21 @@ impl Tool for Cli {
         env.set(fields::REGISTRY_SP_OBJECT_ID.name, &sp_id);
         env.set(fields::ROLE_NAME.name, &role.name);
         env.set(fields::ROLE_ASSIGNMENT_ID.name, &assigned.id);
+        if let Some(image) = inp.check.as_ref().and_then(|c| c.image.as_ref()) {
+            // Step 4 checks the new credential with the same image.
+            let sep = if image.reference.starts_with("sha256:") {
+                '@'
+            } else {
+                ':'
+            };
+            env.set(
+                fields::REGISTRY_IMAGE.name,
+                format!(
+                    "{}/{}{sep}{}",
+                    reg.login_server, image.repository, image.reference
+                ),
+            );
+        }
 
         let verb = match (assigned.created, ctx.dry_run()) {
             (true, true) => "would assign",

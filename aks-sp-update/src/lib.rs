@@ -30,12 +30,8 @@ pub const CLUSTER_TYPE: &str = "Microsoft.ContainerService/managedClusters";
 pub const MAX_SECRET_BYTES: usize = 190;
 /// The repository the pull check asks a token for when no image is named.
 pub const PROBE_REPOSITORY: &str = "xtenant/pull-check";
-/// The image the pull check uses (set by `--image`).
-pub const REGISTRY_IMAGE: Field = Field {
-    name: "registry_image",
-    flag: Some("--image"),
-    from: None,
-};
+/// The image the pull check uses (set by `--image`, or by `acr-grant --verify --image`).
+pub const REGISTRY_IMAGE: Field = fields::REGISTRY_IMAGE;
 
 /// Switch an AKS cluster (tenant A) to the multitenant app's service principal, safely
 ///

@@ -49,26 +49,7 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
         });
     }
 
-    if let Some(target) = &inputs.pull {
-        if pull_check(ctx, inputs, target, cli.force).await? {
-            env.set(fields::PULL_VERIFIED_AT.name, now());
-        }
-    } else if cli.force {
-        ui::warn(
-            "the object names no registry (registry_login_server): the new credential's pull is not checked (--force)",
-        );
-    } else {
-        // Step 4 before step 3: nothing shows the new credential can pull, and the reset
-        // would leave the cluster unable to pull from the other tenant.
-        return Err(Error::step(
-            "PullNotVerified",
-            format!(
-                "nothing in the input shows that app {} can pull from the registry: the object names no registry (registry_login_server), so the reset of cluster {} could leave it unable to pull",
-                inputs.app_id, inputs.cluster.name
-            ),
-        )
-        .with_hint("run acr-grant --verify first and pipe its output here (it names the registry), or pass --force to reset without the check"));
-    }
+    check_new_credential(cli, &mut env, inputs, ctx).await?;
 
     let old_app = cluster.client_id.clone().unwrap_or_default();
     let roles = if is_guid(&old_app) && !old_app.eq_ignore_ascii_case(&inputs.app_id) {
@@ -268,6 +249,36 @@ async fn confirm(
     );
     env.remove(fields::CLUSTER_OPERATION_URL.name);
     Ok(c)
+}
+
+/// Checks that the new credential can pull before the disruptive reset (unless `--force`).
+async fn check_new_credential(
+    cli: &Cli,
+    env: &mut Envelope,
+    inputs: &Inputs,
+    ctx: &Ctx,
+) -> Result<()> {
+    if let Some(target) = &inputs.pull {
+        if pull_check(ctx, inputs, target, cli.force).await? {
+            env.set(fields::PULL_VERIFIED_AT.name, now());
+        }
+    } else if cli.force {
+        ui::warn(
+            "the object names no registry (registry_login_server): the new credential's pull is not checked (--force)",
+        );
+    } else {
+        // Step 4 before step 3: nothing shows the new credential can pull, and the reset
+        // would leave the cluster unable to pull from the other tenant.
+        return Err(Error::step(
+            "PullNotVerified",
+            format!(
+                "nothing in the input shows that app {} can pull from the registry: the object names no registry (registry_login_server), so the reset of cluster {} could leave it unable to pull",
+                inputs.app_id, inputs.cluster.name
+            ),
+        )
+        .with_hint("run acr-grant --verify first and pipe its output here (it names the registry), or pass --force to reset without the check"));
+    }
+    Ok(())
 }
 
 /// The error of a reset left running: the object keeps the URL, and a rerun resumes.

@@ -62,6 +62,8 @@ pub mod fields {
     pub const REGISTRY_ID: Field = f("registry_id", Some("--registry"), Some("acr-grant"));
     /// The registry's login server.
     pub const REGISTRY_LOGIN_SERVER: Field = f("registry_login_server", None, Some("acr-grant"));
+    /// The image the pull was verified with, `<login server>/<repository>:<tag>`.
+    pub const REGISTRY_IMAGE: Field = f("registry_image", Some("--image"), Some("acr-grant --verify --image"));
     /// The pull role.
     pub const ROLE_NAME: Field = f("role_name", Some("--role"), Some("acr-grant"));
     /// The role assignment's id.
