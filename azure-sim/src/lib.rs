@@ -1,1 +1,424 @@
-//! placeholder
+//! `azure-sim`: a local, stateful simulator of the Azure endpoints the xtenant tools use.
+//!
+//! One HTTPS port serves Entra ID (token endpoint, discovery, consent pages), Microsoft Graph
+//! (applications, service principals, passwords), Azure Resource Manager (subscriptions,
+//! registries, role definitions and assignments, managed clusters and the service-principal
+//! reset with its async operation), every registry's data plane (by Host header), and a control
+//! API under `/_sim/`. See the crate README for the scenario format and the control API.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let dir = std::env::temp_dir().join("sim");
+//! let sim = azure_sim::serve(azure_sim::SimConfig::new(&dir)).await?;
+//! let (url, ca) = (sim.url(), sim.ca_pem_path().to_path_buf());
+//! # let _ = (url, ca);
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+#![recursion_limit = "256"]
+#![allow(
+    clippy::result_large_err,
+    reason = "handlers return an HTTP response on both arms; boxing the error arm buys nothing"
+)]
+
+mod arm;
+mod consent;
+mod control;
+mod core;
+mod crypto;
+mod entra;
+mod faults;
+mod graph;
+mod http;
+mod model;
+mod rbac;
+mod registry;
+mod scenario;
+mod server;
+mod tls;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::core::{Core, lock};
+
+/// How to run the simulator.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Where `ca.pem`, `cloud.json` and `sim.env` are written (created if missing).
+    pub dir: PathBuf,
+    /// Address to listen on; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// A scenario in the `GET /_sim/state` format, instead of the built-in default.
+    pub scenario: Option<Value>,
+    /// How long new directory objects and role assignments take to be seen elsewhere.
+    pub replication_delay: Duration,
+    /// How long a service-principal reset runs.
+    pub lro_duration: Duration,
+    /// Latency added before every Azure response.
+    pub latency: Duration,
+    /// ARM write throttling per calling principal, if any.
+    pub arm_write_limit: Option<WriteLimit>,
+}
+
+/// A token bucket for ARM writes (PUT, POST, PATCH, DELETE) per calling principal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WriteLimit {
+    /// Tokens added per second.
+    pub per_second: f64,
+    /// Bucket size (and the number of writes allowed at once after a pause).
+    pub burst: u32,
+}
+
+impl SimConfig {
+    /// Defaults: `127.0.0.1:0`, the default scenario, no replication delay, a 2 s reset, no
+    /// latency, no throttling.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            scenario: None,
+            replication_delay: Duration::ZERO,
+            lro_duration: Duration::from_secs(2),
+            latency: Duration::ZERO,
+            arm_write_limit: None,
+        }
+    }
+}
+
+impl std::str::FromStr for WriteLimit {
+    type Err = String;
+
+    /// Parse `RATE/BURST`, e.g. `10/20` or `0.5/3`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (rate, burst) = s
+            .split_once('/')
+            .ok_or_else(|| format!("'{s}' is not RATE/BURST (e.g. 10/20)"))?;
+        let per_second: f64 = rate
+            .trim()
+            .parse()
+            .ok()
+            .filter(|r: &f64| r.is_finite() && *r > 0.0)
+            .ok_or_else(|| format!("'{rate}' is not a positive rate per second"))?;
+        let burst: u32 = burst
+            .trim()
+            .parse()
+            .ok()
+            .filter(|b| *b > 0)
+            .ok_or_else(|| format!("'{burst}' is not a positive burst size"))?;
+        Ok(Self { per_second, burst })
+    }
+}
+
+/// Parse a duration like `500ms`, `2s`, `1.5s`, `1m`, `1h`, or `0`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("'{s}' has no unit: use ms, s, m or h (e.g. 500ms, 2s, 1m)"))?;
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)
+        .ok_or_else(|| format!("'{s}' does not start with a number"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{s}': use ms, s, m or h"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("'{s}': {e}"))
+}
+
+/// A running simulator's view: addresses, files, state, log, faults, truth.
+#[derive(Clone)]
+pub struct Sim {
+    core: Arc<Core>,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("url", &self.core.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sim {
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.core.url.clone()
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.core.port
+    }
+
+    /// The directory holding its files (absolute).
+    pub fn dir(&self) -> &Path {
+        &self.core.dir
+    }
+
+    /// `DIR/ca.pem`.
+    pub fn ca_pem_path(&self) -> &Path {
+        &self.core.ca_file
+    }
+
+    /// `DIR/cloud.json`.
+    pub fn cloud_file_path(&self) -> &Path {
+        &self.core.cloud_file
+    }
+
+    /// `DIR/sim.env`.
+    pub fn env_file_path(&self) -> &Path {
+        &self.core.env_file
+    }
+
+    /// The `sim.env` pairs, in file order.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.core.env.clone()
+    }
+
+    /// The value of one `sim.env` key.
+    pub fn env_var(&self, key: &str) -> Option<String> {
+        self.core
+            .env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The whole state, as `GET /_sim/state` returns it.
+    pub fn state(&self) -> Value {
+        control::state_json(&self.core)
+    }
+
+    /// The request log, as `GET /_sim/requests` returns it.
+    pub fn requests(&self) -> Vec<Value> {
+        lock(&self.core.log).clone()
+    }
+
+    /// Empty the request log.
+    pub fn clear_requests(&self) {
+        lock(&self.core.log).clear();
+    }
+
+    /// Add a fault rule (or an array of rules), as `POST /_sim/faults` does.
+    pub fn add_fault(&self, rule: Value) -> anyhow::Result<()> {
+        faults::add(&self.core, rule)
+            .map(|_| ())
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// The fault rules with their counters.
+    pub fn faults(&self) -> Value {
+        serde_json::to_value(&*lock(&self.core.faults)).unwrap_or(Value::Null)
+    }
+
+    /// Remove every fault rule.
+    pub fn clear_faults(&self) {
+        lock(&self.core.faults).clear();
+    }
+
+    /// Whether the cluster (by name or id) can pull `image` now: `{"pulled","status","reason"}`.
+    pub fn pull(&self, cluster_name: &str, image: &str) -> Value {
+        registry::pull(&self.core, cluster_name, image).1
+    }
+}
+
+/// A simulator serving on the caller's runtime.
+pub struct Running {
+    sim: Sim,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("sim", &self.sim)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deref for Running {
+    type Target = Sim;
+    fn deref(&self) -> &Sim {
+        &self.sim
+    }
+}
+
+impl Running {
+    /// A cloneable view of this simulator.
+    pub fn sim(&self) -> Sim {
+        self.sim.clone()
+    }
+
+    /// Stop accepting, finish or drop open connections, and wait for the server to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Bind, write `ca.pem`, `cloud.json` and `sim.env`, and serve on the current runtime until
+/// [`Running::shutdown`] (or drop).
+pub async fn serve(cfg: SimConfig) -> anyhow::Result<Running> {
+    let started = server::start(cfg).await?;
+    Ok(Running {
+        sim: Sim { core: started.core },
+        stop: started.stop,
+        task: Some(started.task),
+    })
+}
+
+/// A simulator on its own thread and runtime; dropping it stops it and joins the thread.
+pub struct SimHandle {
+    sim: Sim,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("sim", &self.sim)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deref for SimHandle {
+    type Target = Sim;
+    fn deref(&self) -> &Sim {
+        &self.sim
+    }
+}
+
+impl SimHandle {
+    /// A cloneable view of this simulator.
+    pub fn sim(&self) -> Sim {
+        self.sim.clone()
+    }
+
+    /// Stop the server and join its thread.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// Like [`serve`], on a new thread with its own multi-thread runtime (for synchronous tests).
+pub fn spawn(cfg: SimConfig) -> anyhow::Result<SimHandle> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<Sim>>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("azure-sim".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.into()));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match serve(cfg).await {
+                    Ok(running) => {
+                        let _ = ready_tx.send(Ok(running.sim()));
+                        let _ = stop_rx.await;
+                        running.shutdown().await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+        })?;
+    match ready_rx.recv() {
+        Ok(Ok(sim)) => Ok(SimHandle {
+            sim,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = thread.join();
+            anyhow::bail!("the simulator thread ended before it was ready")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{WriteLimit, parse_duration};
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("ms").is_err());
+    }
+
+    #[test]
+    fn write_limits() {
+        assert_eq!(
+            "10/20".parse::<WriteLimit>().unwrap(),
+            WriteLimit {
+                per_second: 10.0,
+                burst: 20
+            }
+        );
+        assert!("10".parse::<WriteLimit>().is_err());
+        assert!("0/1".parse::<WriteLimit>().is_err());
+    }
+}

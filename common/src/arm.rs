@@ -31,20 +31,46 @@ fn segment_ok(s: &str, unicode: bool) -> bool {
         && s != "."
         && s != ".."
         && !s.ends_with('.')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.()".contains(c) || (unicode && c.is_alphabetic()))
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || "-_.()".contains(c) || (unicode && c.is_alphabetic())
+        })
 }
 
 impl ResourceId {
     /// Builds an id from its parts, checking each.
-    pub fn new(field: &str, subscription: &str, resource_group: &str, resource_type: &str, name: &str) -> Result<Self> {
+    pub fn new(
+        field: &str,
+        subscription: &str,
+        resource_group: &str,
+        resource_type: &str,
+        name: &str,
+    ) -> Result<Self> {
         if !is_guid(subscription) {
-            return Err(Error::input(field, format!("`{field}`: the subscription must be a GUID, got {}", shown(subscription))));
+            return Err(Error::input(
+                field,
+                format!(
+                    "`{field}`: the subscription must be a GUID, got {}",
+                    shown(subscription)
+                ),
+            ));
         }
         if !segment_ok(resource_group, true) {
-            return Err(Error::input(field, format!("`{field}`: {} is not a valid resource group name", shown(resource_group))));
+            return Err(Error::input(
+                field,
+                format!(
+                    "`{field}`: {} is not a valid resource group name",
+                    shown(resource_group)
+                ),
+            ));
         }
         if !segment_ok(name, false) {
-            return Err(Error::input(field, format!("`{field}`: {} is not a valid resource name (letters, digits, - _ . ( ))", shown(name))));
+            return Err(Error::input(
+                field,
+                format!(
+                    "`{field}`: {} is not a valid resource name (letters, digits, - _ . ( ))",
+                    shown(name)
+                ),
+            ));
         }
         Ok(Self {
             subscription: subscription.to_ascii_lowercase(),
@@ -56,13 +82,26 @@ impl ResourceId {
 
     /// Parses `value` as the id of a resource of `resource_type` (case-insensitive, as ARM is).
     pub fn parse(field: &str, value: &str, resource_type: &str) -> Result<Self> {
-        let example = format!("/subscriptions/<guid>/resourceGroups/<group>/providers/{resource_type}/<name>");
-        let bad = |why: &str| Error::input(field, format!("`{field}` {why}: {} (expected {example})", shown(value)));
+        let example = format!(
+            "/subscriptions/<guid>/resourceGroups/<group>/providers/{resource_type}/<name>"
+        );
+        let bad = |why: &str| {
+            Error::input(
+                field,
+                format!("`{field}` {why}: {} (expected {example})", shown(value)),
+            )
+        };
         let v = value.trim();
-        if v.chars().any(|c| c.is_whitespace() || c.is_control() || "?#%\\".contains(c)) {
+        if v.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "?#%\\".contains(c))
+        {
             return Err(bad("contains characters that cannot be in a resource id"));
         }
-        let parts: Vec<&str> = v.strip_prefix('/').ok_or_else(|| bad("must start with /subscriptions/"))?.split('/').collect();
+        let parts: Vec<&str> = v
+            .strip_prefix('/')
+            .ok_or_else(|| bad("must start with /subscriptions/"))?
+            .split('/')
+            .collect();
         let (want_ns, want_type) = resource_type.split_once('/').expect("namespace/type");
         if parts.len() != 8 {
             return Err(bad("has the wrong number of segments"));
@@ -74,7 +113,10 @@ impl ResourceId {
             return Err(bad("is not a resource id"));
         }
         if !parts[5].eq_ignore_ascii_case(want_ns) || !parts[6].eq_ignore_ascii_case(want_type) {
-            return Err(bad(&format!("is a {}/{} id, not a {resource_type} id", parts[5], parts[6])));
+            return Err(bad(&format!(
+                "is a {}/{} id, not a {resource_type} id",
+                parts[5], parts[6]
+            )));
         }
         Self::new(field, parts[1], parts[3], resource_type, parts[7])
     }
@@ -127,14 +169,23 @@ impl RoleAssignment {
 
 /// The last segment of a role definition id, lower case.
 pub fn guid_of(role_definition_id: &str) -> String {
-    role_definition_id.rsplit('/').next().unwrap_or("").to_ascii_lowercase()
+    role_definition_id
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 /// The deterministic name of the assignment of `role_guid` to `principal` at `scope` (UUID v5).
 pub fn assignment_name(scope: &str, role_guid: &str, principal: &str) -> Uuid {
     // A fixed namespace of our own; the inputs are normalised so ARM's case-insensitivity cannot make two names.
     const NS: Uuid = Uuid::from_u128(0x6f1d_2b1e_8c4a_4f0e_9a57_5c3e_7b21_d0a4);
-    let key = format!("{}|{}|{}", scope.to_ascii_lowercase(), role_guid.to_ascii_lowercase(), principal.to_ascii_lowercase());
+    let key = format!(
+        "{}|{}|{}",
+        scope.to_ascii_lowercase(),
+        role_guid.to_ascii_lowercase(),
+        principal.to_ascii_lowercase()
+    );
     Uuid::new_v5(&NS, key.as_bytes())
 }
 
@@ -152,14 +203,26 @@ pub struct Assigned {
 /// Idempotent: the name is derived from the three inputs; `RoleAssignmentExists`
 /// (the same assignment under another name) counts as done and its id is looked up.
 /// Other errors — including `PrincipalNotFound` — go to the caller, who knows whether to wait.
-pub async fn assign_role(api: &Api<'_>, scope: &str, role_definition_id: &str, principal_id: &str) -> Result<Assigned> {
+pub async fn assign_role(
+    api: &Api<'_>,
+    scope: &str,
+    role_definition_id: &str,
+    principal_id: &str,
+) -> Result<Assigned> {
     let name = assignment_name(scope, &guid_of(role_definition_id), principal_id);
-    let path = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version={AUTHORIZATION_API}");
+    let path = format!(
+        "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version={AUTHORIZATION_API}"
+    );
     let url = api.url(&path)?;
     // A GET first: a rerun then writes nothing.
-    let existing = api.send(api.request(Method::GET, url.clone()).accept(&[404])).await?;
+    let existing = api
+        .send(api.request(Method::GET, url.clone()).accept(&[404]))
+        .await?;
     if existing.status == 200 {
-        let id = existing.body.get("id").and_then(Value::as_str).map_or_else(|| format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"), str::to_owned);
+        let id = existing.body.get("id").and_then(Value::as_str).map_or_else(
+            || format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+            str::to_owned,
+        );
         return Ok(Assigned { id, created: false });
     }
     let body = json!({"properties": {
@@ -168,17 +231,33 @@ pub async fn assign_role(api: &Api<'_>, scope: &str, role_definition_id: &str, p
         "principalType": "ServicePrincipal",
     }});
     match api.send(api.request(Method::PUT, url).json(body)).await {
-        Ok(r) if r.is_dry_run() => Ok(Assigned { id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"), created: true }),
+        Ok(r) if r.is_dry_run() => Ok(Assigned {
+            id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+            created: true,
+        }),
         Ok(r) => {
-            let id = r.body.get("id").and_then(Value::as_str).map_or_else(|| format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"), str::to_owned);
-            Ok(Assigned { id, created: r.status == 201 })
+            let id = r.body.get("id").and_then(Value::as_str).map_or_else(
+                || format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+                str::to_owned,
+            );
+            Ok(Assigned {
+                id,
+                created: r.status == 201,
+            })
         }
         Err(e) if e.is_code("RoleAssignmentExists") => {
-            let found = list_assignments(api, scope, principal_id).await?.into_iter().find(|a| {
-                a.scope.eq_ignore_ascii_case(scope) && a.role_guid() == guid_of(role_definition_id)
-            });
+            let found = list_assignments(api, scope, principal_id)
+                .await?
+                .into_iter()
+                .find(|a| {
+                    a.scope.eq_ignore_ascii_case(scope)
+                        && a.role_guid() == guid_of(role_definition_id)
+                });
             match found {
-                Some(a) => Ok(Assigned { id: a.id, created: false }),
+                Some(a) => Ok(Assigned {
+                    id: a.id,
+                    created: false,
+                }),
                 None => Err(e),
             }
         }
@@ -187,13 +266,24 @@ pub async fn assign_role(api: &Api<'_>, scope: &str, role_definition_id: &str, p
 }
 
 /// The role assignments of `principal_id` visible at `scope` (including inherited ones).
-pub async fn list_assignments(api: &Api<'_>, scope: &str, principal_id: &str) -> Result<Vec<RoleAssignment>> {
-    let mut url = api.url(&format!("{scope}/providers/Microsoft.Authorization/roleAssignments"))?;
+pub async fn list_assignments(
+    api: &Api<'_>,
+    scope: &str,
+    principal_id: &str,
+) -> Result<Vec<RoleAssignment>> {
+    let mut url = api.url(&format!(
+        "{scope}/providers/Microsoft.Authorization/roleAssignments"
+    ))?;
     url.query_pairs_mut()
         .append_pair("$filter", &format!("principalId eq '{principal_id}'"))
         .append_pair("api-version", AUTHORIZATION_API);
     let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
-    Ok(api.list(&path).await?.iter().filter_map(RoleAssignment::from_value).collect())
+    Ok(api
+        .list(&path)
+        .await?
+        .iter()
+        .filter_map(RoleAssignment::from_value)
+        .collect())
 }
 
 /// A role definition found by name.
@@ -206,17 +296,30 @@ pub struct RoleDefinition {
 }
 
 /// Finds the role definition called `role_name` at `scope`.
-pub async fn find_role(api: &Api<'_>, scope: &str, role_name: &str) -> Result<Option<RoleDefinition>> {
-    let mut url = api.url(&format!("{scope}/providers/Microsoft.Authorization/roleDefinitions"))?;
+pub async fn find_role(
+    api: &Api<'_>,
+    scope: &str,
+    role_name: &str,
+) -> Result<Option<RoleDefinition>> {
+    let mut url = api.url(&format!(
+        "{scope}/providers/Microsoft.Authorization/roleDefinitions"
+    ))?;
     url.query_pairs_mut()
-        .append_pair("$filter", &format!("roleName eq '{}'", role_name.replace('\'', "''")))
+        .append_pair(
+            "$filter",
+            &format!("roleName eq '{}'", role_name.replace('\'', "''")),
+        )
         .append_pair("api-version", AUTHORIZATION_API);
     let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
     let found = api.list(&path).await?;
     Ok(found.iter().find_map(|v| {
         let name = v.pointer("/properties/roleName")?.as_str()?;
         let id = v.get("id")?.as_str()?.to_owned();
-        name.eq_ignore_ascii_case(role_name).then(|| RoleDefinition { id, role_name: name.to_owned() })
+        name.eq_ignore_ascii_case(role_name)
+            .then(|| RoleDefinition {
+                id,
+                role_name: name.to_owned(),
+            })
     }))
 }
 
@@ -236,7 +339,10 @@ mod tests {
         .unwrap();
         assert_eq!(id.subscription, "00000000-0000-0000-0000-00000000000a");
         assert_eq!(id.name, "myReg");
-        assert_eq!(id.id(), "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/my-rg/providers/Microsoft.ContainerRegistry/registries/myReg");
+        assert_eq!(
+            id.id(),
+            "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/my-rg/providers/Microsoft.ContainerRegistry/registries/myReg"
+        );
     }
 
     #[test]
@@ -250,7 +356,10 @@ mod tests {
             format!("{base}a b"),
             format!("{base}ü"),
             format!("{base}x/extra"),
-            base.replace("ContainerRegistry/registries", "ContainerService/managedClusters") + "x",
+            base.replace(
+                "ContainerRegistry/registries",
+                "ContainerService/managedClusters",
+            ) + "x",
             base.replace("00000000-0000-0000-0000-000000000000", "not-a-guid") + "x",
             base.replace("/rg/", "/../") + "x",
             "subscriptions/x".to_owned(),
@@ -263,11 +372,26 @@ mod tests {
 
     #[test]
     fn assignment_names_are_deterministic_and_case_insensitive() {
-        let a = assignment_name("/subscriptions/X/rg", "7F951DDA-4ED3-4680-A7CA-43FE172D538D", "P");
-        let b = assignment_name("/subscriptions/x/RG", "7f951dda-4ed3-4680-a7ca-43fe172d538d", "p");
+        let a = assignment_name(
+            "/subscriptions/X/rg",
+            "7F951DDA-4ED3-4680-A7CA-43FE172D538D",
+            "P",
+        );
+        let b = assignment_name(
+            "/subscriptions/x/RG",
+            "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+            "p",
+        );
         assert_eq!(a, b);
         assert_eq!(a.get_version_num(), 5);
-        assert_ne!(a, assignment_name("/subscriptions/x/rg", "7f951dda-4ed3-4680-a7ca-43fe172d538d", "q"));
+        assert_ne!(
+            a,
+            assignment_name(
+                "/subscriptions/x/rg",
+                "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+                "q"
+            )
+        );
     }
 
     #[test]

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use azure_core::credentials::TokenCredential;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
 use azure_identity::{
-    AzureCliCredential, AzureCliCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
-    ManagedIdentityCredential, ManagedIdentityCredentialOptions, WorkloadIdentityCredential,
-    WorkloadIdentityCredentialOptions,
+    AzureCliCredential, AzureCliCredentialOptions, ClientSecretCredential,
+    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 use clap::ValueEnum;
 use time::OffsetDateTime;
@@ -39,10 +39,18 @@ pub enum AuthMethod {
 /// The source `auto` resolved to, or the one asked for.
 #[derive(Clone)]
 enum Source {
-    ClientSecret { client_id: String, secret: Secret },
-    Workload { client_id: String, token_file: String },
+    ClientSecret {
+        client_id: String,
+        secret: Secret,
+    },
+    Workload {
+        client_id: String,
+        token_file: String,
+    },
     Cli,
-    ManagedIdentity { client_id: Option<String> },
+    ManagedIdentity {
+        client_id: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Source {
@@ -70,7 +78,10 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("method", &self.method).field("source", &self.source.as_ref().ok()).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("method", &self.method)
+            .field("source", &self.source.as_ref().ok())
+            .finish_non_exhaustive()
     }
 }
 
@@ -79,7 +90,8 @@ fn var(name: &str) -> Option<String> {
 }
 
 fn az_on_path() -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("az").is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("az").is_file()))
 }
 
 fn resolve(method: AuthMethod) -> Result<Source> {
@@ -87,11 +99,18 @@ fn resolve(method: AuthMethod) -> Result<Source> {
     let env_source = || -> Option<Source> {
         let id = client_id.clone()?;
         if let Some(secret) = var(env::AZURE_CLIENT_SECRET) {
-            return Some(Source::ClientSecret { client_id: id, secret: Secret::new(secret) });
+            return Some(Source::ClientSecret {
+                client_id: id,
+                secret: Secret::new(secret),
+            });
         }
-        var(env::AZURE_FEDERATED_TOKEN_FILE).map(|f| Source::Workload { client_id: id, token_file: f })
+        var(env::AZURE_FEDERATED_TOKEN_FILE).map(|f| Source::Workload {
+            client_id: id,
+            token_file: f,
+        })
     };
-    let mi_configured = var(env::IDENTITY_ENDPOINT).is_some() || var(env::XTENANT_USE_IMDS).is_some();
+    let mi_configured =
+        var(env::IDENTITY_ENDPOINT).is_some() || var(env::XTENANT_USE_IMDS).is_some();
     match method {
         AuthMethod::Env => env_source().ok_or_else(|| {
             Error::credential(
@@ -144,10 +163,18 @@ impl Credentials {
     }
 
     /// Credentials from a client secret given directly (for programs and tests; the CLI reads the environment).
-    pub fn client_secret(client_id: &str, secret: Secret, cloud: Arc<Cloud>, http: reqwest::Client) -> Self {
+    pub fn client_secret(
+        client_id: &str,
+        secret: Secret,
+        cloud: Arc<Cloud>,
+        http: reqwest::Client,
+    ) -> Self {
         Self {
             method: AuthMethod::Env,
-            source: Ok(Source::ClientSecret { client_id: client_id.to_owned(), secret }),
+            source: Ok(Source::ClientSecret {
+                client_id: client_id.to_owned(),
+                secret,
+            }),
             cloud,
             http,
             creds: Mutex::new(HashMap::new()),
@@ -174,7 +201,10 @@ impl Credentials {
 
     /// The credential for `tenant`, built on first use and kept for the run.
     pub fn for_tenant(&self, tenant: &str) -> Result<Arc<dyn TokenCredential>> {
-        let mut map = self.creds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .creds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(c) = map.get(tenant) {
             return Ok(c.clone());
         }
@@ -184,10 +214,15 @@ impl Credentials {
                 tenant,
                 client_id,
                 azure_core::credentials::Secret::new(secret.expose().to_owned()),
-                Some(ClientSecretCredentialOptions { client_options: self.client_options() }),
+                Some(ClientSecretCredentialOptions {
+                    client_options: self.client_options(),
+                }),
             )
             .map(|c| c as Arc<dyn TokenCredential>),
-            Source::Workload { client_id, token_file } => {
+            Source::Workload {
+                client_id,
+                token_file,
+            } => {
                 let mut o = WorkloadIdentityCredentialOptions {
                     client_id: Some(client_id),
                     tenant_id: Some(tenant.to_owned()),
@@ -218,8 +253,13 @@ impl Credentials {
     /// A bearer token for `scope` in `tenant`; concurrent callers share one request.
     pub async fn token(&self, tenant: &str, scope: &str) -> Result<Secret> {
         let slot = {
-            let mut map = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.entry((tenant.to_owned(), scope.to_owned())).or_default().clone()
+            let mut map = self
+                .tokens
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry((tenant.to_owned(), scope.to_owned()))
+                .or_default()
+                .clone()
         };
         let mut guard = slot.lock().await;
         if let Some((tok, exp)) = guard.as_ref()
@@ -228,8 +268,14 @@ impl Credentials {
             return Ok(tok.clone());
         }
         let cred = self.for_tenant(tenant)?;
-        crate::ui::debug(&format!("token: {scope} in tenant {tenant} as {}", self.describe()));
-        let tok = cred.get_token(&[scope], None).await.map_err(|e| classify(&e, tenant, &self.describe()))?;
+        crate::ui::debug(&format!(
+            "token: {scope} in tenant {tenant} as {}",
+            self.describe()
+        ));
+        let tok = cred
+            .get_token(&[scope], None)
+            .await
+            .map_err(|e| classify(&e, tenant, &self.describe()))?;
         let secret = Secret::from(tok.token);
         *guard = Some((secret.clone(), tok.expires_on));
         Ok(secret)
@@ -252,35 +298,63 @@ pub fn classify(err: &azure_core::Error, tenant: &str, who: &str) -> Error {
     }
     let detail = first_line(&inner.to_string());
     match inner.kind() {
-        K::HttpResponse { status, error_code, .. } => {
+        K::HttpResponse {
+            status, error_code, ..
+        } => {
             let codes = error_code.clone().unwrap_or_default();
             let has = |c: &str| codes.split(',').any(|x| x == c);
             let (code, msg, hint) = if has("7000215") || has("7000222") {
-                ("InvalidClientSecret", format!("{who} was refused by tenant {tenant}: the client secret is wrong or expired"),
-                 "check AZURE_CLIENT_SECRET, or create a new secret for that app".to_owned())
+                (
+                    "InvalidClientSecret",
+                    format!(
+                        "{who} was refused by tenant {tenant}: the client secret is wrong or expired"
+                    ),
+                    "check AZURE_CLIENT_SECRET, or create a new secret for that app".to_owned(),
+                )
             } else if has("700016") {
-                ("UnknownApplication", format!("{who} is not known in tenant {tenant}"),
-                 format!("the identity must exist in tenant {tenant}: for the registry's tenant, use an identity of that tenant, or a multitenant app consented there"))
+                (
+                    "UnknownApplication",
+                    format!("{who} is not known in tenant {tenant}"),
+                    format!(
+                        "the identity must exist in tenant {tenant}: for the registry's tenant, use an identity of that tenant, or a multitenant app consented there"
+                    ),
+                )
             } else if has("90002") || has("90023") {
-                ("UnknownTenant", format!("tenant {tenant} was not found"), "check the tenant id or domain".to_owned())
+                (
+                    "UnknownTenant",
+                    format!("tenant {tenant} was not found"),
+                    "check the tenant id or domain".to_owned(),
+                )
             } else {
-                ("CredentialRejected", format!("{who} could not get a token in tenant {tenant} (HTTP {status})"),
-                 "check the identity's credentials and that it exists in that tenant".to_owned())
+                (
+                    "CredentialRejected",
+                    format!("{who} could not get a token in tenant {tenant} (HTTP {status})"),
+                    "check the identity's credentials and that it exists in that tenant".to_owned(),
+                )
             };
             Error::credential(code, format!("{msg}: {detail}")).with_hint(hint)
         }
         K::Io | K::Connection => Error::credential(
             "CredentialNetworkError",
-            format!("could not reach the sign-in endpoint for tenant {tenant}: {}", chain(err)),
+            format!(
+                "could not reach the sign-in endpoint for tenant {tenant}: {}",
+                chain(err)
+            ),
         )
         .with_hint("check the network, proxy settings and --cloud"),
         _ => {
             let text = chain(err);
-            if text.contains("az login") || text.contains("az not found") || text.contains("Please run 'az login'") {
+            if text.contains("az login")
+                || text.contains("az not found")
+                || text.contains("Please run 'az login'")
+            {
                 Error::credential("NotLoggedIn", format!("the Azure CLI has no usable login for tenant {tenant}: {}", first_line(&text)))
                     .with_hint(format!("run 'az login --tenant {tenant}', or set AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"))
             } else {
-                Error::credential("CredentialUnavailable", format!("no token for tenant {tenant}: {}", first_line(&text)))
+                Error::credential(
+                    "CredentialUnavailable",
+                    format!("no token for tenant {tenant}: {}", first_line(&text)),
+                )
             }
         }
     }
@@ -301,6 +375,9 @@ fn chain(err: &dyn std::error::Error) -> String {
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned()
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_owned()
 }
-

@@ -126,7 +126,12 @@ impl Cloud {
             _ => {}
         }
         let path = Path::new(arg);
-        if arg.contains(std::path::MAIN_SEPARATOR) || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) || path.exists() {
+        if arg.contains(std::path::MAIN_SEPARATOR)
+            || path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            || path.exists()
+        {
             return Self::from_file(path);
         }
         Err(Error::usage(format!(
@@ -147,7 +152,8 @@ impl Cloud {
             return Err(bad("`name` is empty".into()));
         }
         let endpoint = |key: &str, value: &str| -> Result<Url> {
-            let u = Url::parse(value).map_err(|e| bad(format!("`{key}` is not a URL ({e}): {value:?}")))?;
+            let u = Url::parse(value)
+                .map_err(|e| bad(format!("`{key}` is not a URL ({e}): {value:?}")))?;
             check_endpoint(&u).map_err(|why| bad(format!("`{key}` {why}: {value:?}")))?;
             Ok(u)
         };
@@ -156,14 +162,24 @@ impl Cloud {
         let arm = endpoint("arm_endpoint", &f.arm_endpoint)?;
         let suffix = f.registry_suffix.trim_start_matches('.').to_owned();
         if suffix.is_empty() || !suffix.contains('.') {
-            return Err(bad(format!("`registry_suffix` must be a DNS suffix such as azurecr.io, got {suffix:?}")));
+            return Err(bad(format!(
+                "`registry_suffix` must be a DNS suffix such as azurecr.io, got {suffix:?}"
+            )));
         }
         let ca_pem = match f.ca_file {
             Some(ca) => {
-                let ca = if ca.is_relative() { path.parent().unwrap_or(Path::new(".")).join(ca) } else { ca };
-                let pem = std::fs::read(&ca).map_err(|e| bad(format!("cannot read `ca_file` {}: {e}", ca.display())))?;
+                let ca = if ca.is_relative() {
+                    path.parent().unwrap_or(Path::new(".")).join(ca)
+                } else {
+                    ca
+                };
+                let pem = std::fs::read(&ca)
+                    .map_err(|e| bad(format!("cannot read `ca_file` {}: {e}", ca.display())))?;
                 if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-                    return Err(bad(format!("`ca_file` {} holds no PEM certificate", ca.display())));
+                    return Err(bad(format!(
+                        "`ca_file` {} holds no PEM certificate",
+                        ca.display()
+                    )));
                 }
                 Some(pem)
             }
@@ -174,7 +190,11 @@ impl Cloud {
                 let ip = a
                     .parse::<IpAddr>()
                     .or_else(|_| a.parse::<std::net::SocketAddr>().map(|s| s.ip()))
-                    .map_err(|_| bad(format!("`registry_connect_addr` must be an IP address, got {a:?}")))?;
+                    .map_err(|_| {
+                        bad(format!(
+                            "`registry_connect_addr` must be an IP address, got {a:?}"
+                        ))
+                    })?;
                 Some(ip)
             }
             None => None,
@@ -210,7 +230,10 @@ impl Cloud {
             "AzureUSGovernment" => CloudConfiguration::AzureGovernment,
             _ => {
                 let mut c = CustomConfiguration::default();
-                self.login.as_str().trim_end_matches('/').clone_into(&mut c.authority_host);
+                self.login
+                    .as_str()
+                    .trim_end_matches('/')
+                    .clone_into(&mut c.authority_host);
                 CloudConfiguration::Custom(c)
             }
         }
@@ -261,7 +284,11 @@ pub fn check_endpoint(url: &Url) -> std::result::Result<(), String> {
     if url.host_str().is_none() {
         return Err("has no host".into());
     }
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
         return Err("must be a plain base URL (no user, query or fragment)".into());
     }
     Ok(())
@@ -275,8 +302,16 @@ mod tests {
     fn built_in_clouds_have_their_endpoints() {
         let p = Cloud::from_arg("AzureCloud").unwrap();
         assert_eq!(p.login.as_str(), "https://login.microsoftonline.com/");
-        assert_eq!(p.graph_url("/applications").unwrap().as_str(), "https://graph.microsoft.com/v1.0/applications");
-        assert_eq!(p.arm_url("/subscriptions?api-version=2022-12-01").unwrap().as_str(), "https://management.azure.com/subscriptions?api-version=2022-12-01");
+        assert_eq!(
+            p.graph_url("/applications").unwrap().as_str(),
+            "https://graph.microsoft.com/v1.0/applications"
+        );
+        assert_eq!(
+            p.arm_url("/subscriptions?api-version=2022-12-01")
+                .unwrap()
+                .as_str(),
+            "https://management.azure.com/subscriptions?api-version=2022-12-01"
+        );
         assert_eq!(p.graph_scope(), "https://graph.microsoft.com/.default");
         assert_eq!(p.arm_scope(), "https://management.azure.com/.default");
         assert_eq!(p.registry_suffix, "azurecr.io");
@@ -285,8 +320,14 @@ mod tests {
         let c = Cloud::from_arg("azurechinacloud").unwrap();
         assert_eq!(c.name, "AzureChinaCloud");
         assert_eq!(c.login.host_str(), Some("login.chinacloudapi.cn"));
-        assert_eq!(c.graph_scope(), "https://microsoftgraph.chinacloudapi.cn/.default");
-        assert_eq!(c.arm_scope(), "https://management.chinacloudapi.cn/.default");
+        assert_eq!(
+            c.graph_scope(),
+            "https://microsoftgraph.chinacloudapi.cn/.default"
+        );
+        assert_eq!(
+            c.arm_scope(),
+            "https://management.chinacloudapi.cn/.default"
+        );
         assert_eq!(c.registry_suffix, "azurecr.cn");
         assert_eq!(c.sdk_config(), CloudConfiguration::AzureChina);
 
@@ -329,7 +370,10 @@ mod tests {
         );
         let c = Cloud::from_arg(f.to_str().unwrap()).unwrap();
         assert_eq!(c.name, "AzureSim");
-        assert_eq!(c.graph_url("/me").unwrap().as_str(), "https://127.0.0.1:8443/v1.0/me");
+        assert_eq!(
+            c.graph_url("/me").unwrap().as_str(),
+            "https://127.0.0.1:8443/v1.0/me"
+        );
         assert_eq!(c.arm_scope(), "https://management.azure.com/.default");
         assert_eq!(c.graph_scope(), "https://graph.microsoft.com/.default");
         assert_eq!(c.ca_pem.as_deref(), Some(PEM.as_bytes()));
@@ -345,14 +389,57 @@ mod tests {
         let cases = [
             ("missing.json", None, "cannot read cloud file"),
             ("notjson.json", Some("{".to_owned()), "not valid"),
-            ("unknownkey.json", Some(format!("{{{base},\"graf\":1}}")), "unknown field"),
-            ("http.json", Some(format!("{{{}}}", base.replace("https://arm.example.com", "http://arm.example.com"))), "must use https"),
-            ("httploop.json", Some(format!("{{{}}}", base.replace("https://arm.example.com", "http://127.0.0.1:9"))), ""),
-            ("ftp.json", Some(format!("{{{}}}", base.replace("https://graph.example.com", "ftp://graph.example.com"))), "scheme"),
-            ("suffix.json", Some(format!("{{{}}}", base.replace("azurecr.example", "local"))), "registry_suffix"),
-            ("noca.json", Some(format!("{{{base},\"ca_file\":\"nope.pem\"}}")), "ca_file"),
-            ("badaddr.json", Some(format!("{{{base},\"registry_connect_addr\":\"localhost\"}}")), "registry_connect_addr"),
-            ("noname.json", Some(format!("{{{}}}", base.replace("\"X\"", "\" \""))), "name"),
+            (
+                "unknownkey.json",
+                Some(format!("{{{base},\"graf\":1}}")),
+                "unknown field",
+            ),
+            (
+                "http.json",
+                Some(format!(
+                    "{{{}}}",
+                    base.replace("https://arm.example.com", "http://arm.example.com")
+                )),
+                "must use https",
+            ),
+            (
+                "httploop.json",
+                Some(format!(
+                    "{{{}}}",
+                    base.replace("https://arm.example.com", "http://127.0.0.1:9")
+                )),
+                "",
+            ),
+            (
+                "ftp.json",
+                Some(format!(
+                    "{{{}}}",
+                    base.replace("https://graph.example.com", "ftp://graph.example.com")
+                )),
+                "scheme",
+            ),
+            (
+                "suffix.json",
+                Some(format!("{{{}}}", base.replace("azurecr.example", "local"))),
+                "registry_suffix",
+            ),
+            (
+                "noca.json",
+                Some(format!("{{{base},\"ca_file\":\"nope.pem\"}}")),
+                "ca_file",
+            ),
+            (
+                "badaddr.json",
+                Some(format!(
+                    "{{{base},\"registry_connect_addr\":\"localhost\"}}"
+                )),
+                "registry_connect_addr",
+            ),
+            (
+                "noname.json",
+                Some(format!("{{{}}}", base.replace("\"X\"", "\" \""))),
+                "name",
+            ),
         ];
         for (name, text, expected) in cases {
             let p = match text {

@@ -27,7 +27,11 @@ pub struct Field {
 pub mod fields {
     use super::Field;
 
-    const fn f(name: &'static str, flag: Option<&'static str>, from: Option<&'static str>) -> Field {
+    const fn f(
+        name: &'static str,
+        flag: Option<&'static str>,
+        from: Option<&'static str>,
+    ) -> Field {
         Field { name, flag, from }
     }
     /// The cloud the envelope was made in.
@@ -37,33 +41,57 @@ pub mod fields {
     /// Tenant B.
     pub const REGISTRY_TENANT_ID: Field = f("registry_tenant_id", Some("--registry-tenant"), None);
     /// The app's display name.
-    pub const APP_DISPLAY_NAME: Field = f("app_display_name", Some("--display-name"), Some("entra-app-create"));
+    pub const APP_DISPLAY_NAME: Field = f(
+        "app_display_name",
+        Some("--display-name"),
+        Some("entra-app-create"),
+    );
     /// The app's unique name.
-    pub const APP_UNIQUE_NAME: Field = f("app_unique_name", Some("--unique-name"), Some("entra-app-create"));
+    pub const APP_UNIQUE_NAME: Field = f(
+        "app_unique_name",
+        Some("--unique-name"),
+        Some("entra-app-create"),
+    );
     /// The app's web redirect URI (where the admin-consent page returns).
-    pub const REDIRECT_URI: Field = f("redirect_uri", Some("--redirect-uri"), Some("entra-app-create"));
+    pub const REDIRECT_URI: Field = f(
+        "redirect_uri",
+        Some("--redirect-uri"),
+        Some("entra-app-create"),
+    );
     /// The app's client id.
     pub const APP_ID: Field = f("app_id", Some("--app-id"), Some("entra-app-create"));
     /// The app's object id in tenant A.
     pub const APP_OBJECT_ID: Field = f("app_object_id", None, Some("entra-app-create"));
     /// The app's service principal in tenant A.
-    pub const CLUSTER_SP_OBJECT_ID: Field = f("cluster_sp_object_id", None, Some("entra-app-create"));
+    pub const CLUSTER_SP_OBJECT_ID: Field =
+        f("cluster_sp_object_id", None, Some("entra-app-create"));
     /// The client secret.
-    pub const CLIENT_SECRET: Field = f("client_secret", Some("--client-secret-file"), Some("entra-app-create"));
+    pub const CLIENT_SECRET: Field = f(
+        "client_secret",
+        Some("--client-secret-file"),
+        Some("entra-app-create"),
+    );
     /// The secret's key id.
-    pub const CLIENT_SECRET_KEY_ID: Field = f("client_secret_key_id", None, Some("entra-app-create"));
+    pub const CLIENT_SECRET_KEY_ID: Field =
+        f("client_secret_key_id", None, Some("entra-app-create"));
     /// The secret's expiry.
-    pub const CLIENT_SECRET_EXPIRES_AT: Field = f("client_secret_expires_at", None, Some("entra-app-create"));
+    pub const CLIENT_SECRET_EXPIRES_AT: Field =
+        f("client_secret_expires_at", None, Some("entra-app-create"));
     /// The admin-consent URL.
     pub const CONSENT_URL: Field = f("consent_url", None, Some("consent-link"));
     /// The app's service principal in tenant B.
-    pub const REGISTRY_SP_OBJECT_ID: Field = f("registry_sp_object_id", None, Some("consent-link --wait"));
+    pub const REGISTRY_SP_OBJECT_ID: Field =
+        f("registry_sp_object_id", None, Some("consent-link --wait"));
     /// The registry's ARM id.
     pub const REGISTRY_ID: Field = f("registry_id", Some("--registry"), Some("acr-grant"));
     /// The registry's login server.
     pub const REGISTRY_LOGIN_SERVER: Field = f("registry_login_server", None, Some("acr-grant"));
     /// The image the pull was verified with, `<login server>/<repository>:<tag>`.
-    pub const REGISTRY_IMAGE: Field = f("registry_image", Some("--image"), Some("acr-grant --verify --image"));
+    pub const REGISTRY_IMAGE: Field = f(
+        "registry_image",
+        Some("--image"),
+        Some("acr-grant --verify --image"),
+    );
     /// The pull role.
     pub const ROLE_NAME: Field = f("role_name", Some("--role"), Some("acr-grant"));
     /// The role assignment's id.
@@ -73,9 +101,11 @@ pub mod fields {
     /// The cluster's ARM id.
     pub const CLUSTER_ID: Field = f("cluster_id", Some("--cluster"), None);
     /// The cluster's provisioning state.
-    pub const CLUSTER_PROVISIONING_STATE: Field = f("cluster_provisioning_state", None, Some("aks-sp-update"));
+    pub const CLUSTER_PROVISIONING_STATE: Field =
+        f("cluster_provisioning_state", None, Some("aks-sp-update"));
     /// The reset's operation URL while unfinished.
-    pub const CLUSTER_OPERATION_URL: Field = f("cluster_operation_url", None, Some("aks-sp-update"));
+    pub const CLUSTER_OPERATION_URL: Field =
+        f("cluster_operation_url", None, Some("aks-sp-update"));
     /// The error of a failed step.
     pub const ERROR: Field = f("error", None, None);
 }
@@ -89,7 +119,9 @@ pub struct Envelope {
 impl std::fmt::Debug for Envelope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Only the keys: values may hold secrets.
-        f.debug_struct("Envelope").field("keys", &self.fields.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("Envelope")
+            .field("keys", &self.fields.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -112,7 +144,8 @@ impl Envelope {
             };
             return Err(format!("expected a JSON object, got {what}"));
         }
-        let fields: IndexMap<String, Box<RawValue>> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let fields: IndexMap<String, Box<RawValue>> =
+            serde_json::from_str(text).map_err(|e| e.to_string())?;
         Ok(Self { fields })
     }
 
@@ -123,19 +156,27 @@ impl Envelope {
 
     /// The field's value, parsed.
     pub fn get(&self, name: &str) -> Option<serde_json::Value> {
-        self.fields.get(name).and_then(|v| serde_json::from_str(v.get()).ok())
+        self.fields
+            .get(name)
+            .and_then(|v| serde_json::from_str(v.get()).ok())
     }
 
     /// The field as a string; `None` when absent or null; an error naming the field when of another type.
     pub fn str(&self, field: &Field) -> Result<Option<String>> {
-        let Some(raw) = self.fields.get(field.name) else { return Ok(None) };
+        let Some(raw) = self.fields.get(field.name) else {
+            return Ok(None);
+        };
         match serde_json::from_str::<serde_json::Value>(raw.get()) {
             Ok(serde_json::Value::Null) => Ok(None),
             Ok(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
             Ok(serde_json::Value::String(s)) => Ok(Some(s)),
             _ => Err(Error::input(
                 field.name,
-                format!("`{}` must be a string, got {}", field.name, kind_of(raw.get())),
+                format!(
+                    "`{}` must be a string, got {}",
+                    field.name,
+                    kind_of(raw.get())
+                ),
             )),
         }
     }
@@ -147,12 +188,17 @@ impl Envelope {
 
     /// The field as a secret (the value never appears in errors).
     pub fn secret(&self, field: &Field) -> Result<Option<Secret>> {
-        let Some(raw) = self.fields.get(field.name) else { return Ok(None) };
+        let Some(raw) = self.fields.get(field.name) else {
+            return Ok(None);
+        };
         match serde_json::from_str::<serde_json::Value>(raw.get()) {
             Ok(serde_json::Value::Null) => Ok(None),
             Ok(serde_json::Value::String(s)) if s.is_empty() => Ok(None),
             Ok(serde_json::Value::String(s)) => Ok(Some(Secret::new(s))),
-            _ => Err(Error::input(field.name, format!("`{}` must be a string", field.name))),
+            _ => Err(Error::input(
+                field.name,
+                format!("`{}` must be a string", field.name),
+            )),
         }
     }
 
@@ -270,13 +316,20 @@ mod tests {
 
     #[test]
     fn pretty_input_becomes_one_line() {
-        let e = Envelope::parse("{\n  \"a\": { \"b\" : [ 1 , \"x y\" ] },\n  \"c\": \"d\"\n}").unwrap();
+        let e =
+            Envelope::parse("{\n  \"a\": { \"b\" : [ 1 , \"x y\" ] },\n  \"c\": \"d\"\n}").unwrap();
         assert_eq!(e.to_line(), r#"{"a":{"b":[1,"x y"]},"c":"d"}"#);
     }
 
     #[test]
     fn non_objects_are_refused() {
-        for (text, what) in [("[1]", "array"), ("\"s\"", "string"), ("3", "number"), ("null", "null"), ("true", "boolean")] {
+        for (text, what) in [
+            ("[1]", "array"),
+            ("\"s\"", "string"),
+            ("3", "number"),
+            ("null", "null"),
+            ("true", "boolean"),
+        ] {
             assert!(Envelope::parse(text).unwrap_err().contains(what), "{text}");
         }
     }
@@ -285,12 +338,23 @@ mod tests {
     fn typed_access_names_field_flag_and_step() {
         let e = Envelope::parse(r#"{"app_id":5,"cluster_tenant_id":null}"#).unwrap();
         let err = e.str(&fields::APP_ID).unwrap_err();
-        assert_eq!(err.kind(), &crate::ErrorKind::Input { field: "app_id".into() });
-        assert!(err.message().contains("must be a string, got a number"), "{err}");
+        assert_eq!(
+            err.kind(),
+            &crate::ErrorKind::Input {
+                field: "app_id".into()
+            }
+        );
+        assert!(
+            err.message().contains("must be a string, got a number"),
+            "{err}"
+        );
         let err = e.require_str(&fields::CLUSTER_TENANT_ID).unwrap_err();
         assert!(err.message().contains("--cluster-tenant"), "{err}");
         let err = Envelope::new().require_str(&fields::APP_ID).unwrap_err();
-        assert!(err.message().contains("--app-id") && err.message().contains("entra-app-create"), "{err}");
+        assert!(
+            err.message().contains("--app-id") && err.message().contains("entra-app-create"),
+            "{err}"
+        );
     }
 
     #[test]

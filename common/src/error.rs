@@ -56,7 +56,14 @@ struct Inner {
 impl Error {
     /// A new error of `kind` with `code` and `message`.
     pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self(Box::new(Inner { kind, code: code.into(), message: message.into(), hint: None, request_id: None, extra: Vec::new() }))
+        Self(Box::new(Inner {
+            kind,
+            code: code.into(),
+            message: message.into(),
+            hint: None,
+            request_id: None,
+            extra: Vec::new(),
+        }))
     }
 
     /// A usage error (exit 2).
@@ -66,7 +73,13 @@ impl Error {
 
     /// A missing or malformed field: the message names the field and the fix.
     pub fn input(field: &str, message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Input { field: field.to_owned() }, "InvalidInput", message)
+        Self::new(
+            ErrorKind::Input {
+                field: field.to_owned(),
+            },
+            "InvalidInput",
+            message,
+        )
     }
 
     /// A credential failure (exit 3).
@@ -127,7 +140,11 @@ impl Error {
     /// Adds a field the failed object carries besides `error` (e.g. `cluster_operation_url`,
     /// so a rerun can resume); a `null` value removes the field from the object.
     #[must_use]
-    pub fn with_field(mut self, name: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+    pub fn with_field(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
         let name = name.into();
         self.0.extra.retain(|(n, _)| *n != name);
         self.0.extra.push((name, value.into()));
@@ -219,7 +236,10 @@ mod tests {
         assert_eq!(Error::usage("x").exit_code(), 2);
         assert_eq!(Error::credential("C", "x").exit_code(), 3);
         assert_eq!(Error::input("app_id", "x").exit_code(), 1);
-        assert_eq!(Error::new(ErrorKind::Http { status: 403 }, "AuthorizationFailed", "x").exit_code(), 1);
+        assert_eq!(
+            Error::new(ErrorKind::Http { status: 403 }, "AuthorizationFailed", "x").exit_code(),
+            1
+        );
         assert_eq!(Error::timeout("x").exit_code(), 1);
     }
 

@@ -8,7 +8,9 @@ pub fn quote(s: &str) -> String {
 /// An alternate-key path such as `/applications(appId='…')`, percent-encoded.
 pub fn alt_key(collection: &str, key: &str, value: &str) -> String {
     let q = quote(value);
-    let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>().replace('+', "%20");
+    let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
     // Keep the quotes readable; they are legal in a path.
     format!("/{collection}({key}={})", encoded.replace("%27", "'"))
 }
@@ -25,8 +27,17 @@ mod tests {
 
     #[test]
     fn alternate_keys_and_filters() {
-        assert_eq!(alt_key("applications", "appId", "abc"), "/applications(appId='abc')");
-        assert_eq!(alt_key("applications", "uniqueName", "o'x y/z"), "/applications(uniqueName='o''x%20y%2Fz')");
-        assert_eq!(filter("servicePrincipals", "appId eq 'a'"), "/servicePrincipals?$filter=appId+eq+%27a%27");
+        assert_eq!(
+            alt_key("applications", "appId", "abc"),
+            "/applications(appId='abc')"
+        );
+        assert_eq!(
+            alt_key("applications", "uniqueName", "o'x y/z"),
+            "/applications(uniqueName='o''x%20y%2Fz')"
+        );
+        assert_eq!(
+            filter("servicePrincipals", "appId eq 'a'"),
+            "/servicePrincipals?$filter=appId+eq+%27a%27"
+        );
     }
 }

@@ -50,13 +50,16 @@ struct RegistryResolver {
 impl reqwest::dns::Resolve for RegistryResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_ascii_lowercase();
-        let fixed = host.ends_with(&format!(".{}", self.suffix)).then_some(self.addr);
+        let fixed = host
+            .ends_with(&format!(".{}", self.suffix))
+            .then_some(self.addr);
         Box::pin(async move {
             if let Some(ip) = fixed {
                 let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(SocketAddr::new(ip, 0)));
                 return Ok(addrs);
             }
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let addrs: reqwest::dns::Addrs = Box::new(found.into_iter());
             Ok(addrs)
         })
@@ -72,17 +75,27 @@ pub fn build_client(cloud: &Cloud) -> Result<reqwest::Client> {
         .pool_idle_timeout(Duration::from_secs(50))
         .redirect(reqwest::redirect::Policy::none());
     if let Some(pem) = &cloud.ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| Error::usage(format!("the cloud's CA file is not a valid PEM certificate: {e}")))?;
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+            Error::usage(format!(
+                "the cloud's CA file is not a valid PEM certificate: {e}"
+            ))
+        })?;
         b = b.tls_certs_merge(certs);
     }
-    if [&cloud.login, &cloud.graph, &cloud.arm].iter().any(|u| is_loopback_host(u)) {
+    if [&cloud.login, &cloud.graph, &cloud.arm]
+        .iter()
+        .any(|u| is_loopback_host(u))
+    {
         b = b.no_proxy();
     }
     if let Some(addr) = cloud.registry_connect_addr {
-        b = b.dns_resolver(RegistryResolver { suffix: cloud.registry_suffix.clone(), addr });
+        b = b.dns_resolver(RegistryResolver {
+            suffix: cloud.registry_suffix.clone(),
+            addr,
+        });
     }
-    b.build().map_err(|e| Error::usage(format!("cannot build the HTTP client: {e}")))
+    b.build()
+        .map_err(|e| Error::usage(format!("cannot build the HTTP client: {e}")))
 }
 
 /// An answer from Azure (2xx, or a status the caller asked to see).
@@ -151,7 +164,16 @@ impl Request {
     /// A request with defaults: no body, idempotent unless POST.
     pub fn new(method: Method, url: Url, service: Service, auth: Auth) -> Self {
         let idempotent = method != Method::POST;
-        Self { method, url, service, auth, body: None, headers: Vec::new(), idempotent, accept: Vec::new() }
+        Self {
+            method,
+            url,
+            service,
+            auth,
+            body: None,
+            headers: Vec::new(),
+            idempotent,
+            accept: Vec::new(),
+        }
     }
 
     /// Adds a JSON body.
@@ -199,8 +221,19 @@ pub struct Http {
 
 impl Http {
     /// A client for `cloud` acting with `creds`.
-    pub fn new(client: reqwest::Client, cloud: Arc<Cloud>, creds: Arc<Credentials>, dry_run: bool) -> Self {
-        Self { client, cloud, creds, dry_run, sent: Arc::new(AtomicU64::new(0)) }
+    pub fn new(
+        client: reqwest::Client,
+        cloud: Arc<Cloud>,
+        creds: Arc<Credentials>,
+        dry_run: bool,
+    ) -> Self {
+        Self {
+            client,
+            cloud,
+            creds,
+            dry_run,
+            sent: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     /// The cloud.
@@ -225,12 +258,22 @@ impl Http {
 
     /// Graph in `tenant`, until `deadline`.
     pub fn graph(&self, tenant: &str, deadline: Deadline) -> Api<'_> {
-        Api { http: self, service: Service::Graph, tenant: tenant.to_owned(), deadline }
+        Api {
+            http: self,
+            service: Service::Graph,
+            tenant: tenant.to_owned(),
+            deadline,
+        }
     }
 
     /// ARM in `tenant`, until `deadline`.
     pub fn arm(&self, tenant: &str, deadline: Deadline) -> Api<'_> {
-        Api { http: self, service: Service::Arm, tenant: tenant.to_owned(), deadline }
+        Api {
+            http: self,
+            service: Service::Arm,
+            tenant: tenant.to_owned(),
+            deadline,
+        }
     }
 
     /// Sends a request with retry, until `deadline`.
@@ -241,7 +284,11 @@ impl Http {
                 "url": req.url.as_str(),
                 "body": req.body.as_ref().map(redact),
             }));
-            return Ok(Response { status: 0, headers: HeaderMap::new(), body: Value::Null });
+            return Ok(Response {
+                status: 0,
+                headers: HeaderMap::new(),
+                body: Value::Null,
+            });
         }
         let mut attempt = 0;
         loop {
@@ -251,7 +298,10 @@ impl Http {
             let took = started.elapsed().as_millis();
             let (retry_in, err) = match outcome {
                 Ok(resp) => {
-                    ui::debug(&format!("{} {} -> {} ({took} ms)", req.method, req.url, resp.status));
+                    ui::debug(&format!(
+                        "{} {} -> {} ({took} ms)",
+                        req.method, req.url, resp.status
+                    ));
                     if (200..300).contains(&resp.status) || req.accept.contains(&resp.status) {
                         return Ok(resp);
                     }
@@ -265,7 +315,12 @@ impl Http {
                     (Some(resp.retry_after()), err)
                 }
                 Err(e) => {
-                    ui::debug(&format!("{} {} -> {} ({took} ms)", req.method, req.url, e.message()));
+                    ui::debug(&format!(
+                        "{} {} -> {} ({took} ms)",
+                        req.method,
+                        req.url,
+                        e.message()
+                    ));
                     let retry = matches!(e.kind(), ErrorKind::Transport)
                         && (req.idempotent || e.code() == "ConnectFailed");
                     if !retry {
@@ -274,15 +329,23 @@ impl Http {
                     (Some(None), e)
                 }
             };
-            let Some(hint) = retry_in else { return Err(err) };
+            let Some(hint) = retry_in else {
+                return Err(err);
+            };
             if attempt >= MAX_ATTEMPTS {
                 return Err(err.context(format!("gave up after {attempt} attempts")));
             }
             let wait = hint.unwrap_or_else(|| backoff(attempt));
             if deadline.remaining() <= wait {
-                return Err(err.context(format!("gave up: --timeout would pass before retry {attempt}")));
+                return Err(err.context(format!(
+                    "gave up: --timeout would pass before retry {attempt}"
+                )));
             }
-            ui::debug(&format!("retrying in {:.1}s: {}", wait.as_secs_f64(), err.message()));
+            ui::debug(&format!(
+                "retrying in {:.1}s: {}",
+                wait.as_secs_f64(),
+                err.message()
+            ));
             tokio::time::sleep(wait).await;
         }
     }
@@ -294,7 +357,9 @@ impl Http {
                 let scope = match req.service {
                     Service::Graph => self.cloud.graph_scope(),
                     Service::Arm => self.cloud.arm_scope(),
-                    Service::Registry => return Err(Error::usage("registry requests take Basic or Bearer auth")),
+                    Service::Registry => {
+                        return Err(Error::usage("registry requests take Basic or Bearer auth"));
+                    }
                 };
                 let token = self.creds.token(tenant, &scope).await?;
                 b = b.bearer_auth(token.expose());
@@ -311,19 +376,36 @@ impl Http {
         }
         let remaining = deadline.remaining();
         if remaining.is_zero() {
-            return Err(Error::timeout(format!("--timeout passed before {} {}", req.method, host_path(&req.url))));
+            return Err(Error::timeout(format!(
+                "--timeout passed before {} {}",
+                req.method,
+                host_path(&req.url)
+            )));
         }
         self.sent.fetch_add(1, Ordering::Relaxed);
         let fut = async {
             let resp = b.send().await.map_err(|e| transport_error(&req.url, &e))?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            let bytes = resp.bytes().await.map_err(|e| transport_error(&req.url, &e))?;
-            let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                // Keep a short text of non-JSON bodies for error messages.
-                Value::String(String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned())
-            }) };
-            Ok(Response { status, headers, body })
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| transport_error(&req.url, &e))?;
+            let body = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                    // Keep a short text of non-JSON bodies for error messages.
+                    Value::String(
+                        String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned(),
+                    )
+                })
+            };
+            Ok(Response {
+                status,
+                headers,
+                body,
+            })
         };
         match tokio::time::timeout(remaining, fut).await {
             Ok(r) => r,
@@ -352,21 +434,36 @@ fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
         cur = s.source();
     }
     let host = url.host_str().unwrap_or("");
-    let code = if e.is_connect() { "ConnectFailed" } else { "ConnectionError" };
-    let mut err = Error::new(ErrorKind::Transport, code, format!("request to {host} failed: {text}"));
+    let code = if e.is_connect() {
+        "ConnectFailed"
+    } else {
+        "ConnectionError"
+    };
+    let mut err = Error::new(
+        ErrorKind::Transport,
+        code,
+        format!("request to {host} failed: {text}"),
+    );
     if text.contains("UnknownIssuer") || text.contains("certificate") {
-        err = err.with_code("UntrustedCertificate").with_message(format!(
-            "the TLS certificate of {host} is not trusted: {text}"
-        )).with_hint("for a private or simulated cloud, name its CA in the cloud file's ca_file");
+        err = err
+            .with_code("UntrustedCertificate")
+            .with_message(format!(
+                "the TLS certificate of {host} is not trusted: {text}"
+            ))
+            .with_hint("for a private or simulated cloud, name its CA in the cloud file's ca_file");
     }
     err
 }
 
 /// Jittered exponential backoff for attempt `n` (1-based).
 fn backoff(n: u32) -> Duration {
-    let exp = BACKOFF_BASE.saturating_mul(1 << n.saturating_sub(1).min(8)).min(BACKOFF_CAP);
+    let exp = BACKOFF_BASE
+        .saturating_mul(1 << n.saturating_sub(1).min(8))
+        .min(BACKOFF_CAP);
     // Equal jitter: half fixed, half random, so retries of parallel jobs spread out.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     let frac = f64::from(nanos % 1000) / 1000.0;
     exp / 2 + exp.mul_f64(frac / 2.0)
 }
@@ -375,18 +472,29 @@ fn backoff(n: u32) -> Duration {
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get("retry-after")?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)));
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(3600.0)));
     }
-    let when = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822).ok()?;
+    let when =
+        time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822).ok()?;
     let d = when - time::OffsetDateTime::now_utc();
     Some(Duration::try_from(d).unwrap_or(Duration::ZERO))
 }
 
 /// The request id Azure gave in the headers.
 fn request_id(headers: &HeaderMap) -> Option<String> {
-    ["x-ms-request-id", "request-id", "x-ms-correlation-request-id"]
-        .iter()
-        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()).map(str::to_owned))
+    [
+        "x-ms-request-id",
+        "request-id",
+        "x-ms-correlation-request-id",
+    ]
+    .iter()
+    .find_map(|h| {
+        headers
+            .get(*h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })
 }
 
 /// Turns an error answer into an [`Error`]: ARM, Graph, registry and Entra shapes.
@@ -397,17 +505,35 @@ pub fn error_from_response(service: Service, resp: &Response) -> Error {
             Value::Null => String::new(),
             other => other.to_string().chars().take(200).collect(),
         };
-        let reason = reqwest::StatusCode::from_u16(resp.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
-        (format!("Http{}", resp.status), format!("HTTP {} {reason} {text}", resp.status).trim().to_owned())
+        let reason = reqwest::StatusCode::from_u16(resp.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        (
+            format!("Http{}", resp.status),
+            format!("HTTP {} {reason} {text}", resp.status)
+                .trim()
+                .to_owned(),
+        )
     });
     let svc = match service {
         Service::Graph => "Microsoft Graph",
         Service::Arm => "Azure Resource Manager",
         Service::Registry => "the registry",
     };
-    let inner_id = resp.body.pointer("/error/innerError/request-id").and_then(Value::as_str).map(str::to_owned);
-    Error::new(ErrorKind::Http { status: resp.status }, code, format!("{svc} answered {}: {message}", resp.status))
-        .with_request_id(request_id(&resp.headers).or(inner_id))
+    let inner_id = resp
+        .body
+        .pointer("/error/innerError/request-id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Error::new(
+        ErrorKind::Http {
+            status: resp.status,
+        },
+        code,
+        format!("{svc} answered {}: {message}", resp.status),
+    )
+    .with_request_id(request_id(&resp.headers).or(inner_id))
 }
 
 /// `(code, message)` from an Azure error body, if it has one of the known shapes.
@@ -415,29 +541,50 @@ pub fn parse_error_body(body: &Value) -> Option<(String, String)> {
     // ARM and Graph: {"error": {"code", "message", "details"?}}
     if let Some(e) = body.get("error").filter(|e| e.is_object()) {
         let code = e.get("code").and_then(Value::as_str)?.to_owned();
-        let mut message = e.get("message").and_then(Value::as_str).unwrap_or("").to_owned();
+        let mut message = e
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         // Graph puts the precise cause (e.g. NoBackingApplicationObject) in details.
-        if let Some(d) = e.get("details").and_then(Value::as_array).and_then(|d| d.first())
+        if let Some(d) = e
+            .get("details")
+            .and_then(Value::as_array)
+            .and_then(|d| d.first())
             && let Some(dc) = d.get("code").and_then(Value::as_str)
         {
             if !message.contains(dc) {
                 message = format!("{message} [{dc}]");
             }
-            if matches!(code.as_str(), "Request_BadRequest" | "BadRequest" | "InvalidRequest") {
+            if matches!(
+                code.as_str(),
+                "Request_BadRequest" | "BadRequest" | "InvalidRequest"
+            ) {
                 return Some((dc.to_owned(), message));
             }
         }
         return Some((code, message));
     }
     // Registry: {"errors": [{"code", "message", "detail"}]}
-    if let Some(e) = body.get("errors").and_then(Value::as_array).and_then(|a| a.first()) {
+    if let Some(e) = body
+        .get("errors")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    {
         let code = e.get("code").and_then(Value::as_str)?.to_owned();
-        let message = e.get("message").and_then(Value::as_str).unwrap_or("").to_owned();
+        let message = e
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         return Some((code, message));
     }
     // Entra: {"error": "invalid_client", "error_description": "AADSTS…"}
     if let Some(code) = body.get("error").and_then(Value::as_str) {
-        let d = body.get("error_description").and_then(Value::as_str).unwrap_or("");
+        let d = body
+            .get("error_description")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         return Some((code.to_owned(), d.lines().next().unwrap_or("").to_owned()));
     }
     None
@@ -450,9 +597,18 @@ pub fn redact(body: &Value) -> Value {
             m.iter()
                 .map(|(k, v)| {
                     let lk = k.to_ascii_lowercase();
-                    let secret = ["secret", "password", "token", "secrettext"].iter().any(|s| lk.contains(s))
+                    let secret = ["secret", "password", "token", "secrettext"]
+                        .iter()
+                        .any(|s| lk.contains(s))
                         && !lk.ends_with("id");
-                    (k.clone(), if secret && v.is_string() { Value::String(crate::secret::REDACTED.into()) } else { redact(v) })
+                    (
+                        k.clone(),
+                        if secret && v.is_string() {
+                            Value::String(crate::secret::REDACTED.into())
+                        } else {
+                            redact(v)
+                        },
+                    )
                 })
                 .collect(),
         ),
@@ -476,7 +632,9 @@ impl Api<'_> {
         match self.service {
             Service::Graph => self.http.cloud.graph_url(path_and_query),
             Service::Arm => self.http.cloud.arm_url(path_and_query),
-            Service::Registry => Err(Error::usage("registry URLs are built from the login server")),
+            Service::Registry => Err(Error::usage(
+                "registry URLs are built from the login server",
+            )),
         }
     }
 
@@ -509,7 +667,9 @@ impl Api<'_> {
     /// GET a path; `None` on 404.
     pub async fn get_opt(&self, path_and_query: &str) -> Result<Option<Value>> {
         let url = self.url(path_and_query)?;
-        let r = self.send(self.request(Method::GET, url).accept(&[404])).await?;
+        let r = self
+            .send(self.request(Method::GET, url).accept(&[404]))
+            .await?;
         Ok((r.status != 404).then_some(r.body))
     }
 
@@ -518,13 +678,22 @@ impl Api<'_> {
         let mut url = self.url(path_and_query)?;
         let mut items = Vec::new();
         for _ in 0..1000 {
-            let body = self.send(self.request(Method::GET, url.clone())).await?.body;
+            let body = self
+                .send(self.request(Method::GET, url.clone()))
+                .await?
+                .body;
             if let Some(v) = body.get("value").and_then(Value::as_array) {
                 items.extend(v.iter().cloned());
             }
-            match body.get("nextLink").or_else(|| body.get("@odata.nextLink")).and_then(Value::as_str) {
+            match body
+                .get("nextLink")
+                .or_else(|| body.get("@odata.nextLink"))
+                .and_then(Value::as_str)
+            {
                 Some(next) if !next.is_empty() => {
-                    url = Url::parse(next).map_err(|e| Error::step("BadNextLink", format!("bad nextLink {next:?}: {e}")))?;
+                    url = Url::parse(next).map_err(|e| {
+                        Error::step("BadNextLink", format!("bad nextLink {next:?}: {e}"))
+                    })?;
                 }
                 _ => break,
             }
@@ -543,11 +712,17 @@ mod tests {
         for (k, v) in headers {
             h.insert(*k, v.parse().unwrap());
         }
-        Response { status, headers: h, body }
+        Response {
+            status,
+            headers: h,
+            body,
+        }
     }
 
     fn recording(name: &str) -> Option<String> {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/azure-recordings").join(name);
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/reference/azure-recordings")
+            .join(name);
         std::fs::read_to_string(p).ok()
     }
 
@@ -570,23 +745,58 @@ mod tests {
 
     #[test]
     fn parses_arm_graph_registry_and_entra_shapes() {
-        let arm = resp(409, json!({"error":{"code":"RoleAssignmentExists","message":"The role assignment already exists."}}), &[("x-ms-request-id", "rid-1")]);
+        let arm = resp(
+            409,
+            json!({"error":{"code":"RoleAssignmentExists","message":"The role assignment already exists."}}),
+            &[("x-ms-request-id", "rid-1")],
+        );
         let e = error_from_response(Service::Arm, &arm);
-        assert_eq!((e.code(), e.request_id()), ("RoleAssignmentExists", Some("rid-1")));
+        assert_eq!(
+            (e.code(), e.request_id()),
+            ("RoleAssignmentExists", Some("rid-1"))
+        );
 
-        let nobacking = resp(400, json!({"error":{"code":"Request_BadRequest","message":"The appId 'x' of the service principal does not reference a valid application object.","details":[{"code":"NoBackingApplicationObject","target":"appId"}],"innerError":{"request-id":"r"}}}), &[]);
-        assert_eq!(error_from_response(Service::Graph, &nobacking).code(), "NoBackingApplicationObject");
+        let nobacking = resp(
+            400,
+            json!({"error":{"code":"Request_BadRequest","message":"The appId 'x' of the service principal does not reference a valid application object.","details":[{"code":"NoBackingApplicationObject","target":"appId"}],"innerError":{"request-id":"r"}}}),
+            &[],
+        );
+        assert_eq!(
+            error_from_response(Service::Graph, &nobacking).code(),
+            "NoBackingApplicationObject"
+        );
 
-        let lifetime = resp(400, json!({"error":{"code":"CredentialInvalidLifetimeAsPerAppPolicy","message":"Credential lifetime exceeds the max value allowed as per assigned policy 'p'.","details":[{"code":"InvalidKeyEndDate","target":"EndDate"}]}}), &[]);
-        assert_eq!(error_from_response(Service::Graph, &lifetime).code(), "CredentialInvalidLifetimeAsPerAppPolicy");
+        let lifetime = resp(
+            400,
+            json!({"error":{"code":"CredentialInvalidLifetimeAsPerAppPolicy","message":"Credential lifetime exceeds the max value allowed as per assigned policy 'p'.","details":[{"code":"InvalidKeyEndDate","target":"EndDate"}]}}),
+            &[],
+        );
+        assert_eq!(
+            error_from_response(Service::Graph, &lifetime).code(),
+            "CredentialInvalidLifetimeAsPerAppPolicy"
+        );
 
-        let reg = resp(401, json!({"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}), &[]);
-        assert_eq!(error_from_response(Service::Registry, &reg).code(), "UNAUTHORIZED");
+        let reg = resp(
+            401,
+            json!({"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}),
+            &[],
+        );
+        assert_eq!(
+            error_from_response(Service::Registry, &reg).code(),
+            "UNAUTHORIZED"
+        );
 
-        let entra = resp(401, json!({"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x","error_codes":[7_000_215]}), &[]);
+        let entra = resp(
+            401,
+            json!({"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x","error_codes":[7_000_215]}),
+            &[],
+        );
         let e = error_from_response(Service::Graph, &entra);
         assert_eq!(e.code(), "invalid_client");
-        assert!(e.message().contains("AADSTS7000215") && !e.message().contains("Trace"), "{e}");
+        assert!(
+            e.message().contains("AADSTS7000215") && !e.message().contains("Trace"),
+            "{e}"
+        );
 
         let html = resp(502, Value::String("<html>Bad Gateway</html>".into()), &[]);
         let e = error_from_response(Service::Arm, &html);
@@ -599,7 +809,10 @@ mod tests {
         for name in ["RegistryGet.json", "ManagedClustersGet.json"] {
             if let Some(text) = recording(name) {
                 let v: Value = serde_json::from_str(&text).unwrap();
-                assert!(parse_error_body(&v["responses"]["200"]["body"]).is_none(), "{name}");
+                assert!(
+                    parse_error_body(&v["responses"]["200"]["body"]).is_none(),
+                    "{name}"
+                );
             }
         }
     }
@@ -613,7 +826,10 @@ mod tests {
         };
         assert_eq!(retry_after(&h("3")), Some(Duration::from_secs(3)));
         assert_eq!(retry_after(&h("0.5")), Some(Duration::from_millis(500)));
-        assert_eq!(retry_after(&h("Wed, 21 Oct 2015 07:28:00 GMT")), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(&h("Wed, 21 Oct 2015 07:28:00 GMT")),
+            Some(Duration::ZERO)
+        );
         assert_eq!(retry_after(&h("soon")), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
     }
@@ -632,6 +848,11 @@ mod tests {
         for s in ["\"s\"", "\"t\"", "\"c\""] {
             assert!(!r.contains(s), "{r}");
         }
-        assert!(r.contains("\"keyId\":\"k\"") && r.contains("\"clientId\":\"a\"") && r.contains("endDateTime"), "{r}");
+        assert!(
+            r.contains("\"keyId\":\"k\"")
+                && r.contains("\"clientId\":\"a\"")
+                && r.contains("endDateTime"),
+            "{r}"
+        );
     }
 }

@@ -31,7 +31,15 @@ pub struct Image {
 impl Image {
     /// Parses `<login server>/<repo>:<tag>`, `<repo>:<tag>` or `…@sha256:…`.
     pub fn parse(field: &str, value: &str, cloud: &Cloud) -> Result<Self> {
-        let bad = |why: &str| Error::input(field, format!("`{field}` {why}: {} (expected <login server>/<repository>:<tag> or <repository>:<tag>)", shown(value)));
+        let bad = |why: &str| {
+            Error::input(
+                field,
+                format!(
+                    "`{field}` {why}: {} (expected <login server>/<repository>:<tag> or <repository>:<tag>)",
+                    shown(value)
+                ),
+            )
+        };
         let v = value.trim();
         if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad("is not an image reference"));
@@ -48,26 +56,46 @@ impl Image {
             Some((host, repo)) if host.contains('.') || host.contains(':') => {
                 let hostname = host.split(':').next().unwrap_or(host);
                 if !cloud.is_registry_host(hostname) {
-                    return Err(bad(&format!("names a registry outside this cloud (not *.{})", cloud.registry_suffix)));
+                    return Err(bad(&format!(
+                        "names a registry outside this cloud (not *.{})",
+                        cloud.registry_suffix
+                    )));
                 }
                 (Some(host.to_ascii_lowercase()), repo.to_owned())
             }
             _ => (None, rest.to_owned()),
         };
         let repo_ok = !repository.is_empty()
-            && repository.split('/').all(|p| !p.is_empty() && p != "." && p != ".." && p.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(&c)));
+            && repository.split('/').all(|p| {
+                !p.is_empty()
+                    && p != "."
+                    && p != ".."
+                    && p.bytes().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(&c)
+                    })
+            });
         if !repo_ok {
-            return Err(bad("has an invalid repository (lower-case letters, digits, . _ - and /)"));
+            return Err(bad(
+                "has an invalid repository (lower-case letters, digits, . _ - and /)",
+            ));
         }
         let ref_ok = if let Some(hex) = reference.strip_prefix("sha256:") {
             hex.len() == 64 && hex.bytes().all(|c| c.is_ascii_hexdigit())
         } else {
-            !reference.is_empty() && reference.len() <= 128 && reference.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))
+            !reference.is_empty()
+                && reference.len() <= 128
+                && reference
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))
         };
         if !ref_ok {
             return Err(bad("has an invalid tag or digest"));
         }
-        Ok(Self { login_server, repository, reference })
+        Ok(Self {
+            login_server,
+            repository,
+            reference,
+        })
     }
 }
 
@@ -118,26 +146,53 @@ pub async fn check_pull(
     reference: Option<&str>,
     deadline: Deadline,
 ) -> Result<PullCheck> {
-    let base = Url::parse(&format!("https://{login_server}"))
-        .map_err(|e| Error::input("registry_login_server", format!("`registry_login_server` {} is not a host: {e}", shown(login_server))))?;
+    let base = Url::parse(&format!("https://{login_server}")).map_err(|e| {
+        Error::input(
+            "registry_login_server",
+            format!(
+                "`registry_login_server` {} is not a host: {e}",
+                shown(login_server)
+            ),
+        )
+    })?;
     let mut url = base.join("/oauth2/token").expect("static path");
     url.query_pairs_mut()
         .append_pair("service", login_server)
         .append_pair("scope", &format!("repository:{repository}:pull"));
-    let req = Request::new(Method::GET, url, Service::Registry, Auth::Basic(app_id.to_owned(), secret.clone())).accept(&[401, 403]);
+    let req = Request::new(
+        Method::GET,
+        url,
+        Service::Registry,
+        Auth::Basic(app_id.to_owned(), secret.clone()),
+    )
+    .accept(&[401, 403]);
     let r = http.send(req, deadline).await?;
     if r.status == 401 || r.status == 403 {
-        let detail = crate::http::parse_error_body(&r.body).map_or_else(|| format!("HTTP {}", r.status), |(c, m)| format!("{c}: {m}"));
+        let detail = crate::http::parse_error_body(&r.body).map_or_else(
+            || format!("HTTP {}", r.status),
+            |(c, m)| format!("{c}: {m}"),
+        );
         return Ok(PullCheck::Denied(Denied::Credentials(detail)));
     }
-    let token = r.body.get("access_token").and_then(Value::as_str).ok_or_else(|| {
-        Error::step("UnexpectedRegistryAnswer", format!("{login_server} answered the token request without an access_token"))
-    })?;
+    let token = r
+        .body
+        .get("access_token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Error::step(
+                "UnexpectedRegistryAnswer",
+                format!("{login_server} answered the token request without an access_token"),
+            )
+        })?;
     if !grants_pull(token, repository) {
         return Ok(PullCheck::Denied(Denied::NoPullRole));
     }
-    let Some(reference) = reference else { return Ok(PullCheck::Allowed) };
-    let murl = base.join(&format!("/v2/{repository}/manifests/{reference}")).map_err(|e| Error::step("BadImage", e.to_string()))?;
+    let Some(reference) = reference else {
+        return Ok(PullCheck::Allowed);
+    };
+    let murl = base
+        .join(&format!("/v2/{repository}/manifests/{reference}"))
+        .map_err(|e| Error::step("BadImage", e.to_string()))?;
     let req = Request::new(Method::HEAD, murl, Service::Registry, Auth::Bearer(Secret::new(token)))
         .header(
             "Accept",
@@ -154,16 +209,30 @@ pub async fn check_pull(
 
 /// Whether a registry token's `access` claim grants `pull` on `repository`.
 pub fn grants_pull(token: &str, repository: &str) -> bool {
-    let Some(payload) = token.split('.').nth(1) else { return false };
-    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')) else { return false };
-    let Ok(claims) = serde_json::from_slice::<Value>(&bytes) else { return false };
-    claims.get("access").and_then(Value::as_array).is_some_and(|entries| {
-        entries.iter().any(|e| {
-            e.get("type").and_then(Value::as_str) == Some("repository")
-                && e.get("name").and_then(Value::as_str) == Some(repository)
-                && e.get("actions").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x.as_str() == Some("pull") || x.as_str() == Some("*")))
+    let Some(payload) = token.split('.').nth(1) else {
+        return false;
+    };
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return false;
+    };
+    let Ok(claims) = serde_json::from_slice::<Value>(&bytes) else {
+        return false;
+    };
+    claims
+        .get("access")
+        .and_then(Value::as_array)
+        .is_some_and(|entries| {
+            entries.iter().any(|e| {
+                e.get("type").and_then(Value::as_str) == Some("repository")
+                    && e.get("name").and_then(Value::as_str) == Some(repository)
+                    && e.get("actions").and_then(Value::as_array).is_some_and(|a| {
+                        a.iter()
+                            .any(|x| x.as_str() == Some("pull") || x.as_str() == Some("*"))
+                    })
+            })
         })
-    })
 }
 
 #[cfg(test)]
@@ -172,14 +241,24 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn token(claims: &Value) -> String {
-        format!("{}.{}.sig", URL_SAFE_NO_PAD.encode(b"{\"alg\":\"RS256\"}"), URL_SAFE_NO_PAD.encode(claims.to_string()))
+        format!(
+            "{}.{}.sig",
+            URL_SAFE_NO_PAD.encode(b"{\"alg\":\"RS256\"}"),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        )
     }
 
     #[test]
     fn reads_the_access_claim() {
-        let yes = token(&serde_json::json!({"access":[{"type":"repository","name":"samples/hello","actions":["pull"]}]}));
-        let empty = token(&serde_json::json!({"access":[{"type":"repository","name":"samples/hello","actions":[]}]}));
-        let other = token(&serde_json::json!({"access":[{"type":"repository","name":"other","actions":["pull"]}]}));
+        let yes = token(
+            &serde_json::json!({"access":[{"type":"repository","name":"samples/hello","actions":["pull"]}]}),
+        );
+        let empty = token(
+            &serde_json::json!({"access":[{"type":"repository","name":"samples/hello","actions":[]}]}),
+        );
+        let other = token(
+            &serde_json::json!({"access":[{"type":"repository","name":"other","actions":["pull"]}]}),
+        );
         assert!(grants_pull(&yes, "samples/hello"));
         assert!(!grants_pull(&empty, "samples/hello"));
         assert!(!grants_pull(&other, "samples/hello"));
@@ -191,12 +270,32 @@ mod tests {
         let c = Cloud::azure_public();
         assert_eq!(
             Image::parse("image", "myreg.azurecr.io/samples/hello:1.0", &c).unwrap(),
-            Image { login_server: Some("myreg.azurecr.io".into()), repository: "samples/hello".into(), reference: "1.0".into() }
+            Image {
+                login_server: Some("myreg.azurecr.io".into()),
+                repository: "samples/hello".into(),
+                reference: "1.0".into()
+            }
         );
-        assert_eq!(Image::parse("image", "hello:latest", &c).unwrap().login_server, None);
+        assert_eq!(
+            Image::parse("image", "hello:latest", &c)
+                .unwrap()
+                .login_server,
+            None
+        );
         let digest = format!("hello@sha256:{}", "a".repeat(64));
-        assert_eq!(Image::parse("image", &digest, &c).unwrap().reference, format!("sha256:{}", "a".repeat(64)));
-        for bad in ["hello", "docker.io/library/x:1", "UPPER:1", "a/../b:1", "x:", "a b:1", "x:bad tag"] {
+        assert_eq!(
+            Image::parse("image", &digest, &c).unwrap().reference,
+            format!("sha256:{}", "a".repeat(64))
+        );
+        for bad in [
+            "hello",
+            "docker.io/library/x:1",
+            "UPPER:1",
+            "a/../b:1",
+            "x:",
+            "a b:1",
+            "x:bad tag",
+        ] {
             let e = Image::parse("image", bad, &c).unwrap_err();
             assert!(e.message().contains("image"), "{bad}");
         }

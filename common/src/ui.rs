@@ -37,7 +37,9 @@ fn is_tty() -> bool {
 
 /// Writes one line to stderr, after clearing a live progress line.
 fn line(text: &str) {
-    let _guard = LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut err = std::io::stderr().lock();
     if LIVE_LINE.swap(false, Ordering::Relaxed) {
         let _ = write!(err, "\r\x1b[K");
@@ -103,7 +105,11 @@ const PLAIN_EVERY: Duration = Duration::from_secs(5);
 impl Progress {
     /// Starts showing progress for `label` (e.g. "waiting for the role to reach the registry").
     pub fn new(label: impl Into<String>) -> Self {
-        Self { label: label.into(), started: Instant::now(), last_plain: None }
+        Self {
+            label: label.into(),
+            started: Instant::now(),
+            last_plain: None,
+        }
     }
 
     /// Updates the status shown after the label.
@@ -114,7 +120,9 @@ impl Progress {
         let elapsed = self.started.elapsed().as_secs();
         let text = format!("{}: {status} ({elapsed}s)", self.label);
         if is_tty() {
-            let _guard = LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _guard = LOCK
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[K{}: {text}", tool());
             let _ = err.flush();
@@ -128,7 +136,11 @@ impl Progress {
     /// Ends the wait with a final status line.
     pub fn finish(self, status: &str) {
         let elapsed = self.started.elapsed();
-        info(&format!("{}: {status} after {:.1}s", self.label, elapsed.as_secs_f64()));
+        info(&format!(
+            "{}: {status} after {:.1}s",
+            self.label,
+            elapsed.as_secs_f64()
+        ));
     }
 
     /// Time since the wait started.

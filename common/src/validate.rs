@@ -27,7 +27,10 @@ pub fn guid(field: &str, value: &str) -> Result<String> {
     } else {
         Err(Error::input(
             field,
-            format!("`{field}` must be a GUID like 00000000-0000-0000-0000-000000000000, got {}", shown(value)),
+            format!(
+                "`{field}` must be a GUID like 00000000-0000-0000-0000-000000000000, got {}",
+                shown(value)
+            ),
         ))
     }
 }
@@ -48,7 +51,9 @@ pub fn tenant(field: &str, value: &str) -> Result<String> {
                 && !l.ends_with('-')
                 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
         })
-        && labels.last().is_some_and(|tld| tld.bytes().any(|c| c.is_ascii_alphabetic()));
+        && labels
+            .last()
+            .is_some_and(|tld| tld.bytes().any(|c| c.is_ascii_alphabetic()));
     if domain_ok {
         Ok(v.to_ascii_lowercase())
     } else {
@@ -66,20 +71,38 @@ pub fn tenant(field: &str, value: &str) -> Result<String> {
 /// `http` only for `localhost`.
 pub fn redirect_uri(field: &str, value: &str) -> Result<Url> {
     let url = Url::parse(value.trim()).map_err(|e| {
-        Error::input(field, format!("`{field}` must be an absolute https URL, got {} ({e})", shown(value)))
+        Error::input(
+            field,
+            format!(
+                "`{field}` must be an absolute https URL, got {} ({e})",
+                shown(value)
+            ),
+        )
     })?;
     let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
     if url.scheme() != "https" && !(url.scheme() == "http" && local) {
         return Err(Error::input(
             field,
-            format!("`{field}` must use https (http is allowed only for localhost), got {}", shown(value)),
+            format!(
+                "`{field}` must use https (http is allowed only for localhost), got {}",
+                shown(value)
+            ),
         ));
     }
     if url.fragment().is_some() {
-        return Err(Error::input(field, format!("`{field}` must not contain a fragment (#…), got {}", shown(value))));
+        return Err(Error::input(
+            field,
+            format!(
+                "`{field}` must not contain a fragment (#…), got {}",
+                shown(value)
+            ),
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::input(field, format!("`{field}` has no host: {}", shown(value))));
+        return Err(Error::input(
+            field,
+            format!("`{field}` has no host: {}", shown(value)),
+        ));
     }
     Ok(url)
 }
@@ -89,7 +112,10 @@ pub fn duration(field: &str, value: &str) -> Result<Duration> {
     parse_duration(value).ok_or_else(|| {
         Error::input(
             field,
-            format!("`{field}` must be a duration such as 90s, 10m, 2h or 365d, got {}", shown(value)),
+            format!(
+                "`{field}` must be a duration such as 90s, 10m, 2h or 365d, got {}",
+                shown(value)
+            ),
         )
     })
 }
@@ -97,7 +123,9 @@ pub fn duration(field: &str, value: &str) -> Result<Duration> {
 /// The parser behind [`duration`], for clap's `value_parser`.
 pub fn parse_duration(value: &str) -> Option<Duration> {
     let v = value.trim();
-    let split = v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len());
+    let split = v
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(v.len());
     let (num, unit) = v.split_at(split);
     let n: f64 = num.parse().ok()?;
     if !n.is_finite() || n < 0.0 {
@@ -116,7 +144,8 @@ pub fn parse_duration(value: &str) -> Option<Duration> {
 
 /// A clap value parser for durations.
 pub fn clap_duration(value: &str) -> Result<Duration, String> {
-    parse_duration(value).ok_or_else(|| format!("'{value}' is not a duration such as 90s, 10m, 2h or 365d"))
+    parse_duration(value)
+        .ok_or_else(|| format!("'{value}' is not a duration such as 90s, 10m, 2h or 365d"))
 }
 
 /// Shows a user value in a message: quoted, control characters escaped, long values cut.
@@ -137,17 +166,38 @@ mod tests {
         assert!(is_guid("72f988bf-86f1-41af-91ab-2d7cd011db47"));
         assert!(!is_guid("72f988bf-86f1-41af-91ab-2d7cd011db4"));
         assert!(!is_guid("72f988bf_86f1-41af-91ab-2d7cd011db47"));
-        assert_eq!(guid("app_id", " 72F988BF-86F1-41AF-91AB-2D7CD011DB47 ").unwrap(), "72f988bf-86f1-41af-91ab-2d7cd011db47");
+        assert_eq!(
+            guid("app_id", " 72F988BF-86F1-41AF-91AB-2D7CD011DB47 ").unwrap(),
+            "72f988bf-86f1-41af-91ab-2d7cd011db47"
+        );
         let e = guid("app_id", "not-a-guid").unwrap_err();
-        assert_eq!(e.kind(), &crate::ErrorKind::Input { field: "app_id".into() });
+        assert_eq!(
+            e.kind(),
+            &crate::ErrorKind::Input {
+                field: "app_id".into()
+            }
+        );
         assert!(e.message().contains("app_id"));
     }
 
     #[test]
     fn tenants() {
-        assert_eq!(tenant("t", "Contoso.onmicrosoft.com").unwrap(), "contoso.onmicrosoft.com");
+        assert_eq!(
+            tenant("t", "Contoso.onmicrosoft.com").unwrap(),
+            "contoso.onmicrosoft.com"
+        );
         assert!(tenant("t", "72f988bf-86f1-41af-91ab-2d7cd011db47").is_ok());
-        for bad in ["", "contoso", "../etc", "a b.com", "x.com/evil", "-a.com", "a..com", "1.2.3.4", "ünï.com"] {
+        for bad in [
+            "",
+            "contoso",
+            "../etc",
+            "a b.com",
+            "x.com/evil",
+            "-a.com",
+            "a..com",
+            "1.2.3.4",
+            "ünï.com",
+        ] {
             assert!(tenant("cluster_tenant_id", bad).is_err(), "{bad}");
         }
     }
@@ -156,7 +206,13 @@ mod tests {
     fn redirect_uris() {
         assert!(redirect_uri("r", "https://www.microsoft.com").is_ok());
         assert!(redirect_uri("r", "http://localhost:8400/cb").is_ok());
-        for bad in ["http://www.microsoft.com", "ftp://x", "www.microsoft.com", "https://x/#frag", "javascript:alert(1)"] {
+        for bad in [
+            "http://www.microsoft.com",
+            "ftp://x",
+            "www.microsoft.com",
+            "https://x/#frag",
+            "javascript:alert(1)",
+        ] {
             let e = redirect_uri("redirect_uri", bad).unwrap_err();
             assert!(e.message().contains("redirect_uri"), "{bad}: {e}");
         }
@@ -167,7 +223,10 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
-        assert_eq!(parse_duration("365d"), Some(Duration::from_secs(365 * 86_400)));
+        assert_eq!(
+            parse_duration("365d"),
+            Some(Duration::from_secs(365 * 86_400))
+        );
         assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
         for bad in ["", "abc", "10y", "-1s", "1e999"] {
             assert_eq!(parse_duration(bad), None, "{bad}");

@@ -26,7 +26,10 @@ pub struct Deadline {
 impl Deadline {
     /// A deadline `timeout` from now.
     pub fn after(timeout: Duration) -> Self {
-        Self { at: Instant::now() + timeout, timeout }
+        Self {
+            at: Instant::now() + timeout,
+            timeout,
+        }
     }
 
     /// Time left (zero once passed).
@@ -59,7 +62,9 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The interval before the next look, after `waited`.
 pub fn interval(waited: Duration) -> Duration {
-    waited.mul_f64(0.08).clamp(MIN_INTERVAL, Duration::from_secs(10))
+    waited
+        .mul_f64(0.08)
+        .clamp(MIN_INTERVAL, Duration::from_secs(10))
 }
 
 /// Looks with `check` until it is ready or the deadline passes, showing progress.
@@ -97,7 +102,8 @@ where
                 let p = progress.get_or_insert_with(|| Progress::new(label));
                 p.update(&status);
                 // The server's Retry-After is honoured, but never as a busy loop.
-                let wait = retry_after.map_or_else(|| interval(started.elapsed()), |ra| ra.max(MIN_INTERVAL));
+                let wait = retry_after
+                    .map_or_else(|| interval(started.elapsed()), |ra| ra.max(MIN_INTERVAL));
                 if deadline.remaining() <= wait {
                     // One last look exactly at the deadline would rarely help; stop cleanly.
                     return Err(Error::timeout(format!(
@@ -128,7 +134,9 @@ pub fn human(d: Duration) -> String {
 
 /// Where to follow a long-running operation: `Azure-AsyncOperation`, else `Location`.
 pub fn operation_url(resp: &Response) -> Option<Url> {
-    resp.header("azure-asyncoperation").or_else(|| resp.header("location")).and_then(|u| Url::parse(u).ok())
+    resp.header("azure-asyncoperation")
+        .or_else(|| resp.header("location"))
+        .and_then(|u| Url::parse(u).ok())
 }
 
 /// The end of a long-running operation.
@@ -149,21 +157,48 @@ pub struct OperationDone {
 pub async fn follow_operation(api: &Api<'_>, url: &Url, label: &str) -> Result<OperationDone> {
     let deadline = api.deadline();
     poll_until(label, deadline, || async {
-        let r = api.send(api.request(Method::GET, url.clone()).accept(&[202])).await?;
+        let r = api
+            .send(api.request(Method::GET, url.clone()).accept(&[202]))
+            .await?;
         let ra = r.retry_after();
         if r.status == 202 && !r.body.get("status").is_some_and(Value::is_string) {
             return Ok(Poll::Pending("running".into(), ra));
         }
-        let status = r.body.get("status").and_then(Value::as_str).unwrap_or("Succeeded").to_owned();
+        let status = r
+            .body
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or("Succeeded")
+            .to_owned();
         match status.to_ascii_lowercase().as_str() {
-            "succeeded" => Ok(Poll::Ready(OperationDone { status, body: r.body })),
+            "succeeded" => Ok(Poll::Ready(OperationDone {
+                status,
+                body: r.body,
+            })),
             "failed" | "canceled" | "cancelled" => {
-                let code = r.body.pointer("/error/code").and_then(Value::as_str).unwrap_or("OperationFailed");
-                let msg = r.body.pointer("/error/message").and_then(Value::as_str).unwrap_or("no message");
-                Err(Error::new(ErrorKind::Step, code, format!("the operation ended {status}: {msg}")))
+                let code = r
+                    .body
+                    .pointer("/error/code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("OperationFailed");
+                let msg = r
+                    .body
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no message");
+                Err(Error::new(
+                    ErrorKind::Step,
+                    code,
+                    format!("the operation ended {status}: {msg}"),
+                ))
             }
             _ => {
-                let pct = r.body.get("percentComplete").and_then(Value::as_f64).map(|p| format!(" {p:.0}%")).unwrap_or_default();
+                let pct = r
+                    .body
+                    .get("percentComplete")
+                    .and_then(Value::as_f64)
+                    .map(|p| format!(" {p:.0}%"))
+                    .unwrap_or_default();
                 Ok(Poll::Pending(format!("{status}{pct}"), ra))
             }
         }
@@ -178,7 +213,10 @@ mod tests {
     #[test]
     fn interval_grows_with_the_wait_and_stays_bounded() {
         assert_eq!(interval(Duration::ZERO), Duration::from_millis(250));
-        assert_eq!(interval(Duration::from_secs(10)), Duration::from_millis(800));
+        assert_eq!(
+            interval(Duration::from_secs(10)),
+            Duration::from_millis(800)
+        );
         assert_eq!(interval(Duration::from_secs(3600)), Duration::from_secs(10));
         // precision goal: within max(1 s, 10 %) of the moment something became ready
         for s in [1u64, 5, 20, 60, 300, 3000] {
@@ -193,20 +231,31 @@ mod tests {
         let v = poll_until("t", Deadline::after(Duration::from_secs(5)), || {
             n += 1;
             let k = n;
-            async move { Ok(if k < 3 { Poll::Pending(format!("try {k}"), Some(Duration::from_millis(10))) } else { Poll::Ready(k) }) }
+            async move {
+                Ok(if k < 3 {
+                    Poll::Pending(format!("try {k}"), Some(Duration::from_millis(10)))
+                } else {
+                    Poll::Ready(k)
+                })
+            }
         })
         .await
         .unwrap();
         assert_eq!(v, 3);
 
         let started = Instant::now();
-        let e = poll_until::<(), _, _>("waiting for godot", Deadline::after(Duration::from_millis(600)), || async {
-            Ok(Poll::Pending("not yet".into(), None))
-        })
+        let e = poll_until::<(), _, _>(
+            "waiting for godot",
+            Deadline::after(Duration::from_millis(600)),
+            || async { Ok(Poll::Pending("not yet".into(), None)) },
+        )
         .await
         .unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::Timeout);
-        assert!(e.message().contains("waiting for godot") && e.message().contains("not yet"), "{e}");
+        assert!(
+            e.message().contains("waiting for godot") && e.message().contains("not yet"),
+            "{e}"
+        );
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 

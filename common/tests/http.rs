@@ -41,28 +41,48 @@ type S = Arc<Counters>;
 
 async fn token(State(c): State<S>) -> impl IntoResponse {
     c.tokens.fetch_add(1, Ordering::Relaxed);
-    axum::Json(json!({"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0eXAi.test-token-value.sig"}))
+    axum::Json(
+        json!({"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0eXAi.test-token-value.sig"}),
+    )
 }
 
 /// 429 with Retry-After for the first `n` calls, then 200.
 async fn throttled(State(c): State<S>, Path(n): Path<usize>) -> Response {
     if c.hit("throttled") <= n {
-        return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], axum::Json(json!({"error":{"code":"TooManyRequests","message":"slow down"}}))).into_response();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            axum::Json(json!({"error":{"code":"TooManyRequests","message":"slow down"}})),
+        )
+            .into_response();
     }
     axum::Json(json!({"ok": true})).into_response()
 }
 
 async fn unavailable() -> Response {
-    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], axum::Json(json!({"error":{"code":"ServiceUnavailable","message":"down"}}))).into_response()
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [("retry-after", "1")],
+        axum::Json(json!({"error":{"code":"ServiceUnavailable","message":"down"}})),
+    )
+        .into_response()
 }
 
 async fn failing_post(State(c): State<S>) -> Response {
     c.hit("failing_post");
-    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error":{"code":"InternalServerError","message":"boom"}}))).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(json!({"error":{"code":"InternalServerError","message":"boom"}})),
+    )
+        .into_response()
 }
 
 async fn forbidden(headers: HeaderMap) -> Response {
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     (StatusCode::FORBIDDEN, [("x-ms-request-id", "req-123")], axum::Json(json!({"error":{"code":"AuthorizationFailed","message":format!("no rights; saw auth {}", auth.len())}}))).into_response()
 }
 
@@ -70,9 +90,13 @@ async fn forbidden(headers: HeaderMap) -> Response {
 async fn op_status(State(c): State<S>, Path((outcome, id)): Path<(String, String)>) -> Response {
     let n = c.hit(&format!("op-{outcome}-{id}"));
     let body = match (n, outcome.as_str()) {
-        (1 | 2, _) | (_, "hang") => json!({"name": id, "status": "InProgress", "percentComplete": n * 30}),
+        (1 | 2, _) | (_, "hang") => {
+            json!({"name": id, "status": "InProgress", "percentComplete": n * 30})
+        }
         (_, "ok") => json!({"name": id, "status": "Succeeded"}),
-        _ => json!({"name": id, "status": "Failed", "error": {"code": "ReconcileVMSSAgentPoolFailed", "message": "nodes did not come back"}}),
+        _ => {
+            json!({"name": id, "status": "Failed", "error": {"code": "ReconcileVMSSAgentPoolFailed", "message": "nodes did not come back"}})
+        }
     };
     ([("retry-after", "0")], axum::Json(body)).into_response()
 }
@@ -93,10 +117,14 @@ struct Server {
 }
 
 async fn serve() -> Server {
-    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let cfg = rustls::ServerConfig::builder()
         .with_no_client_auth()
-        .with_single_cert(vec![ck.cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into()))
+        .with_single_cert(
+            vec![ck.cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into()),
+        )
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -108,19 +136,34 @@ async fn serve() -> Server {
         .route("/unavailable", get(unavailable))
         .route("/failing", post(failing_post))
         .route("/forbidden", get(forbidden))
-        .route("/slow", get(|| async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            "late"
-        }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        )
         .route("/ops/{outcome}/{id}", get(op_status))
-        .route("/start/{outcome}", post(|Path(outcome): Path<String>| async move {
-            (StatusCode::ACCEPTED, [("azure-asyncoperation", format!("/ops/{outcome}/1")), ("retry-after", "0".to_owned())]).into_response()
-        }))
+        .route(
+            "/start/{outcome}",
+            post(|Path(outcome): Path<String>| async move {
+                (
+                    StatusCode::ACCEPTED,
+                    [
+                        ("azure-asyncoperation", format!("/ops/{outcome}/1")),
+                        ("retry-after", "0".to_owned()),
+                    ],
+                )
+                    .into_response()
+            }),
+        )
         .route("/loc", get(location_op))
         .with_state(counters.clone());
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { break };
+            let Ok((tcp, _)) = listener.accept().await else {
+                break;
+            };
             let acceptor = acceptor.clone();
             let app = app.clone();
             tokio::spawn(async move {
@@ -138,13 +181,23 @@ async fn serve() -> Server {
     let cloud_file = dir.path().join("cloud.json");
     let mut f = std::fs::File::create(&cloud_file).unwrap();
     write!(f, "{}", json!({"name":"Local","login_endpoint":base,"graph_endpoint":base,"arm_endpoint":base,"arm_audience":"https://management.azure.com/","registry_suffix":"azurecr.local","ca_file":"ca.pem"})).unwrap();
-    Server { addr, counters, _dir: dir, cloud_file }
+    Server {
+        addr,
+        counters,
+        _dir: dir,
+        cloud_file,
+    }
 }
 
 fn http_for(s: &Server) -> Http {
     let cloud = Arc::new(Cloud::from_file(&s.cloud_file).unwrap());
     let client = build_client(&cloud).unwrap();
-    let creds = Arc::new(Credentials::client_secret("11111111-1111-1111-1111-111111111111", Secret::new("client-secret-value-xyz"), cloud.clone(), client.clone()));
+    let creds = Arc::new(Credentials::client_secret(
+        "11111111-1111-1111-1111-111111111111",
+        Secret::new("client-secret-value-xyz"),
+        cloud.clone(),
+        client.clone(),
+    ));
     Http::new(client, cloud, creds, false)
 }
 
@@ -157,10 +210,24 @@ async fn retry_honours_retry_after_then_succeeds() {
     let s = serve().await;
     let http = http_for(&s);
     let started = Instant::now();
-    let r = http.send(Request::new(reqwest::Method::GET, url(&s, "/throttled/2"), Service::Arm, Auth::None), Deadline::after(Duration::from_secs(30))).await.unwrap();
+    let r = http
+        .send(
+            Request::new(
+                reqwest::Method::GET,
+                url(&s, "/throttled/2"),
+                Service::Arm,
+                Auth::None,
+            ),
+            Deadline::after(Duration::from_secs(30)),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.body["ok"], true);
     let took = started.elapsed();
-    assert!(took >= Duration::from_secs(2), "Retry-After: 1 twice must wait ~2s, took {took:?}");
+    assert!(
+        took >= Duration::from_secs(2),
+        "Retry-After: 1 twice must wait ~2s, took {took:?}"
+    );
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert_eq!(s.counters.hit("throttled"), 4, "3 requests were made");
 }
@@ -170,15 +237,41 @@ async fn retry_gives_up_at_the_deadline() {
     let s = serve().await;
     let http = http_for(&s);
     let started = Instant::now();
-    let e = http.send(Request::new(reqwest::Method::GET, url(&s, "/unavailable"), Service::Arm, Auth::None), Deadline::after(Duration::from_millis(2500))).await.unwrap_err();
+    let e = http
+        .send(
+            Request::new(
+                reqwest::Method::GET,
+                url(&s, "/unavailable"),
+                Service::Arm,
+                Auth::None,
+            ),
+            Deadline::after(Duration::from_millis(2500)),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(e.status(), Some(503));
     assert_eq!(e.code(), "ServiceUnavailable");
     assert!(e.message().contains("--timeout"), "{e}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 
     // A slow answer is cut at the deadline.
     let started = Instant::now();
-    let e = http.send(Request::new(reqwest::Method::GET, url(&s, "/slow"), Service::Arm, Auth::None), Deadline::after(Duration::from_millis(500))).await.unwrap_err();
+    let e = http
+        .send(
+            Request::new(
+                reqwest::Method::GET,
+                url(&s, "/slow"),
+                Service::Arm,
+                Auth::None,
+            ),
+            Deadline::after(Duration::from_millis(500)),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Timeout);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
@@ -187,22 +280,51 @@ async fn retry_gives_up_at_the_deadline() {
 async fn a_post_is_not_resent_after_an_unknown_outcome() {
     let s = serve().await;
     let http = http_for(&s);
-    let e = http.send(Request::new(reqwest::Method::POST, url(&s, "/failing"), Service::Arm, Auth::None), Deadline::after(Duration::from_secs(10))).await.unwrap_err();
+    let e = http
+        .send(
+            Request::new(
+                reqwest::Method::POST,
+                url(&s, "/failing"),
+                Service::Arm,
+                Auth::None,
+            ),
+            Deadline::after(Duration::from_secs(10)),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "InternalServerError");
-    assert_eq!(s.counters.hit("failing_post"), 2, "exactly one POST was sent");
+    assert_eq!(
+        s.counters.hit("failing_post"),
+        2,
+        "exactly one POST was sent"
+    );
 }
 
 #[tokio::test]
 async fn errors_carry_code_and_request_id_but_never_the_token() {
     let s = serve().await;
     let http = http_for(&s);
-    let api = http.arm("contoso.onmicrosoft.com", Deadline::after(Duration::from_secs(10)));
-    let e = api.send(api.request(reqwest::Method::GET, url(&s, "/forbidden"))).await.unwrap_err();
-    assert_eq!((e.code(), e.status(), e.request_id()), ("AuthorizationFailed", Some(403), Some("req-123")));
+    let api = http.arm(
+        "contoso.onmicrosoft.com",
+        Deadline::after(Duration::from_secs(10)),
+    );
+    let e = api
+        .send(api.request(reqwest::Method::GET, url(&s, "/forbidden")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.status(), e.request_id()),
+        ("AuthorizationFailed", Some(403), Some("req-123"))
+    );
     let all = format!("{e} {e:?} {}", e.full_message());
-    assert!(!all.contains("test-token-value") && !all.contains("client-secret-value"), "{all}");
+    assert!(
+        !all.contains("test-token-value") && !all.contains("client-secret-value"),
+        "{all}"
+    );
     // One token for two calls: cached per tenant and scope.
-    let _ = api.send(api.request(reqwest::Method::GET, url(&s, "/forbidden"))).await;
+    let _ = api
+        .send(api.request(reqwest::Method::GET, url(&s, "/forbidden")))
+        .await;
     assert_eq!(s.counters.tokens.load(Ordering::Relaxed), 1);
 }
 
@@ -210,22 +332,40 @@ async fn errors_carry_code_and_request_id_but_never_the_token() {
 async fn poller_follows_an_operation_to_its_end() {
     let s = serve().await;
     let http = http_for(&s);
-    let api = http.arm("t.onmicrosoft.com", Deadline::after(Duration::from_secs(20)));
+    let api = http.arm(
+        "t.onmicrosoft.com",
+        Deadline::after(Duration::from_secs(20)),
+    );
 
-    let started = api.send(api.request(reqwest::Method::POST, url(&s, "/start/ok"))).await.unwrap();
-    let op = common::wait::operation_url(&started).map(|u| url(&s, u.path())).or_else(|| Some(url(&s, started.header("azure-asyncoperation").unwrap()))).unwrap();
+    let started = api
+        .send(api.request(reqwest::Method::POST, url(&s, "/start/ok")))
+        .await
+        .unwrap();
+    let op = common::wait::operation_url(&started)
+        .map(|u| url(&s, u.path()))
+        .or_else(|| Some(url(&s, started.header("azure-asyncoperation").unwrap())))
+        .unwrap();
     let done = follow_operation(&api, &op, "resetting").await.unwrap();
     assert_eq!(done.status, "Succeeded");
 
-    let e = follow_operation(&api, &url(&s, "/ops/fail/2"), "resetting").await.unwrap_err();
+    let e = follow_operation(&api, &url(&s, "/ops/fail/2"), "resetting")
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "ReconcileVMSSAgentPoolFailed");
-    assert!(e.message().contains("Failed") && e.message().contains("nodes did not come back"), "{e}");
+    assert!(
+        e.message().contains("Failed") && e.message().contains("nodes did not come back"),
+        "{e}"
+    );
 
-    let done = follow_operation(&api, &url(&s, "/loc"), "location").await.unwrap();
+    let done = follow_operation(&api, &url(&s, "/loc"), "location")
+        .await
+        .unwrap();
     assert_eq!(done.status, "Succeeded");
 
     let short = http.arm("t.onmicrosoft.com", Deadline::after(Duration::from_secs(1)));
-    let e = follow_operation(&short, &url(&s, "/ops/hang/3"), "resetting").await.unwrap_err();
+    let e = follow_operation(&short, &url(&s, "/ops/hang/3"), "resetting")
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Timeout);
     assert!(e.message().contains("InProgress"), "{e}");
 }
@@ -235,9 +375,25 @@ async fn untrusted_certificate_is_a_clear_error_naming_the_host() {
     let s = serve().await;
     let cloud = Arc::new(Cloud::azure_public());
     let client = build_client(&cloud).unwrap();
-    let creds = Arc::new(Credentials::client_secret("11111111-1111-1111-1111-111111111111", Secret::new("x"), cloud.clone(), client.clone()));
+    let creds = Arc::new(Credentials::client_secret(
+        "11111111-1111-1111-1111-111111111111",
+        Secret::new("x"),
+        cloud.clone(),
+        client.clone(),
+    ));
     let http = Http::new(client, cloud, creds, false);
-    let e = http.send(Request::new(reqwest::Method::GET, url(&s, "/throttled/0"), Service::Arm, Auth::None), Deadline::after(Duration::from_secs(10))).await.unwrap_err();
+    let e = http
+        .send(
+            Request::new(
+                reqwest::Method::GET,
+                url(&s, "/throttled/0"),
+                Service::Arm,
+                Auth::None,
+            ),
+            Deadline::after(Duration::from_secs(10)),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "UntrustedCertificate", "{e}");
     assert!(e.message().contains("127.0.0.1"), "{e}");
 }
@@ -247,10 +403,24 @@ async fn dry_run_reports_writes_and_sends_none() {
     let s = serve().await;
     let cloud = Arc::new(Cloud::from_file(&s.cloud_file).unwrap());
     let client = build_client(&cloud).unwrap();
-    let creds = Arc::new(Credentials::client_secret("11111111-1111-1111-1111-111111111111", Secret::new("x"), cloud.clone(), client.clone()));
+    let creds = Arc::new(Credentials::client_secret(
+        "11111111-1111-1111-1111-111111111111",
+        Secret::new("x"),
+        cloud.clone(),
+        client.clone(),
+    ));
     let http = Http::new(client, cloud, creds, true);
     let r = http
-        .send(Request::new(reqwest::Method::POST, url(&s, "/failing"), Service::Arm, Auth::None).json(json!({"secret":"s"})), Deadline::after(Duration::from_secs(5)))
+        .send(
+            Request::new(
+                reqwest::Method::POST,
+                url(&s, "/failing"),
+                Service::Arm,
+                Auth::None,
+            )
+            .json(json!({"secret":"s"})),
+            Deadline::after(Duration::from_secs(5)),
+        )
         .await
         .unwrap();
     assert!(r.is_dry_run());

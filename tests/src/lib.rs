@@ -29,7 +29,11 @@ pub fn bin_dir() -> PathBuf {
 /// The path of a workspace binary; panics with a clear message when it was not built.
 pub fn bin_path(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(p.is_file(), "{} is not built: run `cargo build --workspace --bins` (or `make test`)", p.display());
+    assert!(
+        p.is_file(),
+        "{} is not built: run `cargo build --workspace --bins` (or `make test`)",
+        p.display()
+    );
     p
 }
 
@@ -57,14 +61,24 @@ impl Run {
         self.stdout
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}")))
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}"))
+            })
             .collect()
     }
 
     /// The single object on stdout.
     pub fn object(&self) -> Value {
         let mut o = self.objects();
-        assert_eq!(o.len(), 1, "expected one object on stdout, got {}:\n{}\nstderr:\n{}", o.len(), self.stdout, self.stderr);
+        assert_eq!(
+            o.len(),
+            1,
+            "expected one object on stdout, got {}:\n{}\nstderr:\n{}",
+            o.len(),
+            self.stdout,
+            self.stderr
+        );
         o.remove(0)
     }
 }
@@ -82,7 +96,11 @@ impl TestSim {
         f(&mut cfg);
         let handle = azure_sim::spawn(cfg).expect("start azure-sim");
         let env = handle.env();
-        Self { handle, _dir: dir, env }
+        Self {
+            handle,
+            _dir: dir,
+            env,
+        }
     }
 
     /// The simulator itself (state, requests, faults, truth endpoint).
@@ -92,7 +110,11 @@ impl TestSim {
 
     /// A value from `sim.env` (e.g. `CLUSTER_TENANT_ID`).
     pub fn var(&self, key: &str) -> String {
-        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("sim.env has no {key}"))
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("sim.env has no {key}"))
     }
 
     /// A command for a workspace binary with a clean environment pointing at this simulator:
@@ -116,7 +138,8 @@ impl TestSim {
     /// The same command acting as the read-only identity.
     pub fn cmd_as_reader(&self, bin: &str) -> Command {
         let mut c = self.cmd(bin);
-        c.env("AZURE_CLIENT_ID", self.var("READER_CLIENT_ID")).env("AZURE_CLIENT_SECRET", self.var("READER_CLIENT_SECRET"));
+        c.env("AZURE_CLIENT_ID", self.var("READER_CLIENT_ID"))
+            .env("AZURE_CLIENT_SECRET", self.var("READER_CLIENT_SECRET"));
         c
     }
 
@@ -144,7 +167,10 @@ impl TestSim {
 
     /// Every request but those to `/_sim/` (what the tools sent).
     pub fn azure_requests(&self) -> Vec<Value> {
-        self.requests().into_iter().filter(|r| !r["path"].as_str().unwrap_or("").starts_with("/_sim")).collect()
+        self.requests()
+            .into_iter()
+            .filter(|r| !r["path"].as_str().unwrap_or("").starts_with("/_sim"))
+            .collect()
     }
 
     /// The full state.
@@ -155,7 +181,10 @@ impl TestSim {
 
 /// Runs a prepared command with `stdin` and collects its output.
 pub fn run_cmd(mut c: Command, args: &[&str], stdin: &str) -> Run {
-    c.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().expect("spawn tool");
     {
         let mut i = child.stdin.take().expect("stdin");
@@ -198,15 +227,25 @@ pub mod person {
     }
 
     fn html_unescape(s: &str) -> String {
-        s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        s.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
     }
 
     /// The form on a consent page: where it posts, and the fields to send with `button`.
     pub fn parse_form(page: &str, button: &str) -> anyhow::Result<(String, Vec<(String, String)>)> {
         let form_start = page.find("<form").context("the page has no form")?;
-        let form_tag_end = page[form_start..].find('>').context("unterminated form tag")? + form_start;
-        let action = attr(&page[form_start..=form_tag_end], "action").context("the form has no action")?;
-        let body_end = page[form_tag_end..].find("</form>").map_or(page.len(), |e| e + form_tag_end);
+        let form_tag_end = page[form_start..]
+            .find('>')
+            .context("unterminated form tag")?
+            + form_start;
+        let action =
+            attr(&page[form_start..=form_tag_end], "action").context("the form has no action")?;
+        let body_end = page[form_tag_end..]
+            .find("</form>")
+            .map_or(page.len(), |e| e + form_tag_end);
         let body = &page[form_tag_end..body_end];
         let mut fields = Vec::new();
         let mut chosen = false;
@@ -217,7 +256,9 @@ pub mod person {
                 if let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value")) {
                     fields.push((n, v));
                 }
-            } else if tag.starts_with("<button") && attr(tag, "value").is_some_and(|v| v.eq_ignore_ascii_case(button)) {
+            } else if tag.starts_with("<button")
+                && attr(tag, "value").is_some_and(|v| v.eq_ignore_ascii_case(button))
+            {
                 if let Some(n) = attr(tag, "name") {
                     fields.push((n, attr(tag, "value").unwrap_or_default()));
                 }
@@ -233,32 +274,63 @@ pub mod person {
     /// Opens a consent URL and presses `button` ("accept" or "cancel") as an administrator would;
     /// returns where the browser is sent next (the `Location` of the answer).
     pub fn consent(url: &str, ca_pem: &Path, button: &str) -> anyhow::Result<String> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         rt.block_on(async {
             let c = client(ca_pem)?;
             let page_resp = c.get(url).send().await.context("open the consent page")?;
             let status = page_resp.status();
             let page = page_resp.text().await?;
             if !status.is_success() {
-                bail!("the consent page answered {status}: {}", page.chars().take(300).collect::<String>());
+                bail!(
+                    "the consent page answered {status}: {}",
+                    page.chars().take(300).collect::<String>()
+                );
             }
             let (action, fields) = parse_form(&page, button)?;
             let target = url::Url::parse(url)?.join(&action)?;
-            let resp = c.post(target).form(&fields).send().await.context("submit the consent form")?;
-            let loc = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let resp = c
+                .post(target)
+                .form(&fields)
+                .send()
+                .await
+                .context("submit the consent form")?;
+            let loc = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             match loc {
                 Some(l) if resp.status().is_redirection() => Ok(l),
-                _ => bail!("the consent form answered {} without a redirect: {}", resp.status(), resp.text().await.unwrap_or_default().chars().take(300).collect::<String>()),
+                _ => bail!(
+                    "the consent form answered {} without a redirect: {}",
+                    resp.status(),
+                    resp.text()
+                        .await
+                        .unwrap_or_default()
+                        .chars()
+                        .take(300)
+                        .collect::<String>()
+                ),
             }
         })
     }
 
     /// Asks the simulator whether `cluster` can pull `image` now: `{"pulled", "status", "reason"}`.
-    pub fn can_pull(sim_url: &str, ca_pem: &Path, cluster: &str, image: &str) -> anyhow::Result<serde_json::Value> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    pub fn can_pull(
+        sim_url: &str,
+        ca_pem: &Path,
+        cluster: &str,
+        image: &str,
+    ) -> anyhow::Result<serde_json::Value> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         rt.block_on(async {
             let c = client(ca_pem)?;
-            let mut u = url::Url::parse(sim_url)?.join(&format!("/_sim/clusters/{cluster}/pull"))?;
+            let mut u =
+                url::Url::parse(sim_url)?.join(&format!("/_sim/clusters/{cluster}/pull"))?;
             u.query_pairs_mut().append_pair("image", image);
             Ok(c.get(u).send().await?.error_for_status()?.json().await?)
         })

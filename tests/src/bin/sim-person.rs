@@ -14,22 +14,37 @@ fn main() -> ExitCode {
     let sim = std::env::var("SIM_URL").unwrap_or_default();
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["accept", url] => xtenant_tests::person::consent(url, &ca, "accept")
             .map(|loc| format!("tenant B's administrator accepted; the browser went on to {loc}")),
-        ["can-pull", cluster, image] => xtenant_tests::person::can_pull(&sim, &ca, cluster, image).map(|v| {
-            if v["pulled"].as_bool() == Some(true) {
-                format!("Yes: cluster {cluster} can now pull {image}.")
-            } else {
-                format!("No: cluster {cluster} cannot pull {image} ({}).", v["reason"].as_str().unwrap_or("no reason given"))
-            }
-        }),
-        _ => Err(anyhow::anyhow!("usage: sim-person accept <consent-url> | sim-person can-pull <cluster> <image>")),
+        ["can-pull", cluster, image] => xtenant_tests::person::can_pull(&sim, &ca, cluster, image)
+            .map(|v| {
+                if v["pulled"].as_bool() == Some(true) {
+                    format!("Yes: cluster {cluster} can now pull {image}.")
+                } else {
+                    format!(
+                        "No: cluster {cluster} cannot pull {image} ({}).",
+                        v["reason"].as_str().unwrap_or("no reason given")
+                    )
+                }
+            }),
+        _ => Err(anyhow::anyhow!(
+            "usage: sim-person accept <consent-url> | sim-person can-pull <cluster> <image>"
+        )),
     };
     match result {
         Ok(text) => {
             let _ = writeln!(out, "{text}");
-            if text.starts_with("No:") { ExitCode::from(1) } else { ExitCode::SUCCESS }
+            if text.starts_with("No:") {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             let _ = writeln!(err, "sim-person: {e:#}");

@@ -1,0 +1,243 @@
+//! The consent pages: `/{tenant}/oauth2/authorize` and `/{tenant}/adminconsent`.
+//!
+//! GET shows an HTML page naming the app and its publisher, with a form posting back to the
+//! same path with Accept or Cancel. Whoever accepts acts as the tenant's administrator (the
+//! simulator has no interactive sign-in). Accept provisions the app's service principal in the
+//! tenant and redirects as Entra does; Cancel redirects with `error=access_denied`.
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+
+use crate::core::Core;
+use crate::crypto::random_alnum;
+use crate::entra::{TenantError, resolve_tenant};
+use crate::graph::new_service_principal;
+use crate::http::{Req, empty, html, set_header, with_caller};
+use crate::model::now;
+
+/// Which consent endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// `/oauth2/authorize?response_type=code`: redirects with `code`.
+    Authorize,
+    /// `/adminconsent`: redirects with `admin_consent=True&tenant=`.
+    AdminConsent,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn error_page(code: u32, text: &str) -> Response {
+    html(
+        StatusCode::BAD_REQUEST,
+        format!(
+            "<!DOCTYPE html>\n<html><head><title>Sign in to your account</title></head><body>\n<h1>Sorry, but we're having trouble signing you in.</h1>\n<p id=\"error\" data-code=\"AADSTS{code}\">AADSTS{code}: {}</p>\n</body></html>\n",
+            esc(text)
+        ),
+    )
+}
+
+fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+    }
+    let q = ser.finish();
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{sep}{q}")
+}
+
+fn redirect(to: &str) -> Response {
+    let mut r = empty(StatusCode::FOUND);
+    set_header(&mut r, "location", to);
+    r
+}
+
+/// Serve GET (the page) or POST (the decision).
+#[expect(
+    clippy::too_many_lines,
+    reason = "the consent decision reads best as one sequence of Entra's checks"
+)]
+pub(crate) fn handle(core: &Core, req: &Req, flow: Flow) -> Response {
+    let params: Vec<(String, String)> = if req.method == Method::POST {
+        req.form()
+    } else {
+        req.query.clone()
+    };
+    let get = |n: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let seg = &req.segs[0];
+    let mut state = core.state();
+    let tenant = match resolve_tenant(&state, seg) {
+        Ok(t) => t.clone(),
+        Err(TenantError::Invalid) => {
+            return error_page(
+                900_023,
+                &format!(
+                    "Specified tenant identifier '{seg}' is neither a valid DNS name, nor a valid external domain."
+                ),
+            );
+        }
+        Err(TenantError::Unknown) => {
+            return error_page(
+                90_002,
+                &format!(
+                    "Tenant '{seg}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+                ),
+            );
+        }
+    };
+    let Some(client_id) = get("client_id") else {
+        return error_page(
+            900_144,
+            "The request body must contain the following parameter: 'client_id'.",
+        );
+    };
+    if flow == Flow::Authorize && req.method == Method::GET {
+        match get("response_type").as_deref() {
+            None => {
+                return error_page(
+                    900_144,
+                    "The request body must contain the following parameter: 'response_type'.",
+                );
+            }
+            Some(rt) if !rt.split_whitespace().any(|t| t == "code") => {
+                return error_page(
+                    900_144,
+                    &format!(
+                        "The provided value for the input parameter 'response_type' is not allowed for this request: '{rt}'. Expected 'code'."
+                    ),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    let not_found = format!(
+        "Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
+        tenant.domains[0]
+    );
+    let Some(app) = state.app_by_app_id(&client_id).cloned() else {
+        return error_page(700_016, &not_found);
+    };
+    if now() < app.created_at.saturating_add(core.delay()) {
+        return error_page(700_016, &not_found);
+    }
+    let home_here = app.tenant_id.eq_ignore_ascii_case(&tenant.id);
+    if !home_here && !app.is_multitenant() {
+        return error_page(
+            700_016,
+            &format!(
+                "{not_found} The application '{}' is configured for use by accounts in its home organization only (signInAudience '{}').",
+                app.display_name, app.sign_in_audience
+            ),
+        );
+    }
+    let redirect_uri = match get("redirect_uri") {
+        Some(u) => {
+            if !app.redirect_uris.iter().any(|r| r == &u) {
+                if app.redirect_uris.is_empty() {
+                    return error_page(
+                        500_113,
+                        "No reply address is registered for the application.",
+                    );
+                }
+                return error_page(
+                    50_011,
+                    &format!(
+                        "The redirect URI '{u}' specified in the request does not match the redirect URIs configured for the application '{}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this.",
+                        app.app_id
+                    ),
+                );
+            }
+            u
+        }
+        None => match app.redirect_uris.first() {
+            Some(u) => u.clone(),
+            None => {
+                return error_page(
+                    500_113,
+                    "No reply address is registered for the application.",
+                );
+            }
+        },
+    };
+    let publisher = state
+        .tenant(&app.tenant_id)
+        .map(|t| (t.display_name.clone(), t.domains[0].clone()))
+        .unwrap_or_default();
+    let st = get("state");
+    if req.method == Method::GET {
+        let hidden = |n: &str, v: &str| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
+                esc(n),
+                esc(v)
+            )
+        };
+        let mut fields = hidden("client_id", &client_id)
+            + &hidden("redirect_uri", &redirect_uri)
+            + &hidden("tenant", &tenant.id);
+        if let Some(s) = &st {
+            fields += &hidden("state", s);
+        }
+        if let Some(rt) = get("response_type") {
+            fields += &hidden("response_type", &rt);
+        }
+        let page = format!(
+            "<!DOCTYPE html>\n<html><head><title>Permissions requested</title></head><body>\n<h1>Permissions requested</h1>\n<p>Accept for your organization: <b>{tname}</b> ({tdomain})</p>\n<p>App: <span id=\"app-name\">{name}</span> (<span id=\"app-id\">{appid}</span>)</p>\n<p>Publisher: <span id=\"publisher\">{pname}</span> (<span id=\"publisher-domain\">{pdomain}</span>, tenant {ptid})</p>\n<p>This app would like to: sign in and maintain access in your organization. Accepting creates the app's service principal in {tname}.</p>\n<form method=\"POST\" action=\"{action}\">\n{fields}<button type=\"submit\" name=\"action\" value=\"accept\">Accept</button>\n<button type=\"submit\" name=\"action\" value=\"cancel\">Cancel</button>\n</form>\n</body></html>\n",
+            tname = esc(&tenant.display_name),
+            tdomain = esc(&tenant.domains[0]),
+            name = esc(&app.display_name),
+            appid = esc(&app.app_id),
+            pname = esc(&publisher.0),
+            pdomain = esc(&publisher.1),
+            ptid = esc(&app.tenant_id),
+            action = esc(&req.path),
+        );
+        return html(StatusCode::OK, page);
+    }
+    let mut tail: Vec<(&str, String)> = Vec::new();
+    let accepted = get("action").as_deref() == Some("accept");
+    if accepted {
+        if state.sp_in_tenant(&app.app_id, &tenant.id).is_none() {
+            let sp = new_service_principal(&app, &tenant.id, serde_json::Map::new());
+            state.service_principals.push(sp);
+        }
+        match flow {
+            Flow::Authorize => tail.push(("code", random_alnum(64))),
+            Flow::AdminConsent => {
+                tail.push(("admin_consent", "True".into()));
+                tail.push(("tenant", tenant.id.clone()));
+            }
+        }
+    } else {
+        tail.push(("error", "access_denied".into()));
+        tail.push((
+            "error_description",
+            "AADSTS65004: User declined to consent to access the app.".into(),
+        ));
+        if flow == Flow::AdminConsent {
+            tail.push(("admin_consent", "False".into()));
+        }
+    }
+    if let Some(s) = st {
+        tail.push(("state", s));
+    }
+    drop(state);
+    let pairs: Vec<(&str, &str)> = tail.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    with_caller(
+        redirect(&append_query(&redirect_uri, &pairs)),
+        &app.app_id,
+        &tenant.id,
+    )
+}

@@ -1,0 +1,77 @@
+//! The control API under `/_sim/` (no authentication, not logged, no latency or faults):
+//! state, request log, faults, environment, and the pull truth endpoint.
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::core::{Core, lock};
+use crate::faults;
+use crate::http::{Req, empty, json as json_resp};
+
+fn err(status: StatusCode, code: &str, message: &str) -> Response {
+    json_resp(
+        status,
+        &json!({"error": {"code": code, "message": message}}),
+    )
+}
+
+/// The state as JSON (what `GET /_sim/state` returns).
+pub(crate) fn state_json(core: &Core) -> Value {
+    serde_json::to_value(&*core.state()).unwrap_or(Value::Null)
+}
+
+/// Serve `/_sim/...`.
+pub(crate) fn handle(core: &Core, req: &Req) -> Response {
+    let segs: Vec<&str> = req.segs[1..].iter().map(String::as_str).collect();
+    match (segs.as_slice(), &req.method) {
+        (["state"], &Method::GET) => json_resp(StatusCode::OK, &state_json(core)),
+        (["requests"], &Method::GET) => {
+            json_resp(StatusCode::OK, &Value::Array(lock(&core.log).clone()))
+        }
+        (["requests"], &Method::DELETE) => {
+            lock(&core.log).clear();
+            empty(StatusCode::NO_CONTENT)
+        }
+        (["faults"], &Method::GET) => json_resp(
+            StatusCode::OK,
+            &serde_json::to_value(&*lock(&core.faults)).unwrap_or(Value::Null),
+        ),
+        (["faults"], &Method::POST) => match req.json() {
+            Ok(v) => match faults::add(core, v) {
+                Ok(n) => json_resp(StatusCode::CREATED, &json!({"added": n})),
+                Err(m) => err(StatusCode::BAD_REQUEST, "InvalidFault", &m),
+            },
+            Err(m) => err(StatusCode::BAD_REQUEST, "InvalidJson", &m),
+        },
+        (["faults"], &Method::DELETE) => {
+            lock(&core.faults).clear();
+            empty(StatusCode::NO_CONTENT)
+        }
+        (["env"], &Method::GET) => json_resp(
+            StatusCode::OK,
+            &Value::Object(
+                core.env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            ),
+        ),
+        (["clusters", name, "pull"], &Method::GET) => {
+            let Some(image) = req.q("image").filter(|i| !i.is_empty()) else {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    "MissingImage",
+                    "the 'image' query parameter is required",
+                );
+            };
+            let (status, v) = crate::registry::pull(core, name, image);
+            json_resp(status, &v)
+        }
+        _ => err(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("no control endpoint {} {}", req.method, req.path),
+        ),
+    }
+}

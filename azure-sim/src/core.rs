@@ -1,0 +1,220 @@
+//! The running simulator's shared core: configuration, state, keys, logs, faults, throttles.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::WriteLimit;
+use crate::crypto::{JwtError, JwtKey, random_alnum};
+use crate::faults::FaultRule;
+use crate::http::{REGISTRY_SUFFIX, Req};
+use crate::model::{State, now};
+
+/// Everything a handler needs.
+pub(crate) struct Core {
+    pub url: String,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub ca_file: PathBuf,
+    pub cloud_file: PathBuf,
+    pub env_file: PathBuf,
+    pub replication_delay: Duration,
+    pub lro_duration: Duration,
+    pub latency: Duration,
+    pub write_limit: Option<WriteLimit>,
+    pub state: Mutex<State>,
+    pub log: Mutex<Vec<Value>>,
+    pub seq: Mutex<u64>,
+    pub faults: Mutex<Vec<FaultRule>>,
+    pub buckets: Mutex<HashMap<String, Bucket>>,
+    pub key: JwtKey,
+    pub env: Vec<(String, String)>,
+}
+
+/// A token bucket for one principal's ARM writes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bucket {
+    pub tokens: f64,
+    pub at: Instant,
+}
+
+/// Lock a mutex, ignoring poisoning (a panicked handler leaves consistent data behind).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A verified Entra access token's caller.
+#[derive(Debug, Clone)]
+pub(crate) struct Principal {
+    pub app_id: String,
+    pub tenant_id: String,
+    pub oid: String,
+    pub roles: Vec<String>,
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone)]
+pub(crate) enum AuthFail {
+    Missing,
+    Malformed,
+    BadSignature,
+    Expired { exp: i64 },
+    NotYetValid,
+    WrongAudience { aud: String },
+}
+
+impl Core {
+    /// The state, with finished operations applied.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        let mut s = lock(&self.state);
+        s.settle(now());
+        s
+    }
+
+    /// The replication delay as a `time::Duration`.
+    pub(crate) fn delay(&self) -> time::Duration {
+        time::Duration::try_from(self.replication_delay).unwrap_or(time::Duration::ZERO)
+    }
+
+    /// A registry's login server (`name.azurecr.sim:PORT`).
+    pub(crate) fn login_server(&self, name: &str) -> String {
+        format!("{name}.{REGISTRY_SUFFIX}:{}", self.port)
+    }
+
+    /// Issue an Entra access token.
+    pub(crate) fn mint_entra_token(
+        &self,
+        tenant_id: &str,
+        oid: &str,
+        app_id: &str,
+        aud: &str,
+        roles: &[String],
+        appidacr: &str,
+    ) -> (String, i64) {
+        let iat = now().unix_timestamp();
+        let exp = iat + 3599;
+        let mut claims = json!({
+            "aud": aud,
+            "iss": format!("https://sts.windows.net/{tenant_id}/"),
+            "iat": iat,
+            "nbf": iat,
+            "exp": exp,
+            "appid": app_id,
+            "appidacr": appidacr,
+            "azp": app_id,
+            "idp": format!("https://sts.windows.net/{tenant_id}/"),
+            "idtyp": "app",
+            "oid": oid,
+            "sub": oid,
+            "tid": tenant_id,
+            "uti": random_alnum(22),
+            "ver": "1.0",
+            "sim_kind": "entra",
+        });
+        if !roles.is_empty() {
+            claims["roles"] = json!(roles);
+        }
+        (self.key.sign(&claims), exp)
+    }
+
+    /// Verify an Entra token string: signature, kind, time, and that its audience is allowed.
+    pub(crate) fn verify_entra_token(
+        &self,
+        token: &str,
+        audience_ok: &dyn Fn(&str) -> bool,
+    ) -> Result<Principal, AuthFail> {
+        let claims = self.key.verify(token).map_err(|e| match e {
+            JwtError::Malformed => AuthFail::Malformed,
+            JwtError::BadSignature => AuthFail::BadSignature,
+        })?;
+        principal_from_claims(&claims, now().unix_timestamp(), audience_ok)
+    }
+
+    /// The bearer token of a request, verified.
+    pub(crate) fn bearer(
+        &self,
+        req: &Req,
+        audience_ok: &dyn Fn(&str) -> bool,
+    ) -> Result<Principal, AuthFail> {
+        let h = req.header("authorization").ok_or(AuthFail::Missing)?;
+        let (scheme, token) = h.trim().split_once(' ').ok_or(AuthFail::Malformed)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(AuthFail::Malformed);
+        }
+        self.verify_entra_token(token.trim(), audience_ok)
+    }
+}
+
+/// Whether `aud` equals one of `allowed`, ignoring case and one trailing slash.
+pub(crate) fn audience_in(aud: &str, allowed: &[&str]) -> bool {
+    let a = aud.trim_end_matches('/');
+    allowed
+        .iter()
+        .any(|x| x.trim_end_matches('/').eq_ignore_ascii_case(a))
+}
+
+/// Check an Entra token's kind, lifetime and audience at time `t` (Unix seconds).
+pub(crate) fn principal_from_claims(
+    claims: &Value,
+    t: i64,
+    audience_ok: &dyn Fn(&str) -> bool,
+) -> Result<Principal, AuthFail> {
+    if claims["sim_kind"] != "entra" {
+        return Err(AuthFail::BadSignature);
+    }
+    let exp = claims["exp"].as_i64().unwrap_or(0);
+    if exp <= t {
+        return Err(AuthFail::Expired { exp });
+    }
+    if claims["nbf"].as_i64().unwrap_or(0) > t + 300 {
+        return Err(AuthFail::NotYetValid);
+    }
+    let aud = claims["aud"].as_str().unwrap_or_default().to_string();
+    if !audience_ok(&aud) {
+        return Err(AuthFail::WrongAudience { aud });
+    }
+    let s = |k: &str| claims[k].as_str().unwrap_or_default().to_string();
+    Ok(Principal {
+        app_id: s("appid"),
+        tenant_id: s("tid"),
+        oid: s("oid"),
+        roles: claims["roles"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AuthFail, audience_in, principal_from_claims};
+    use serde_json::json;
+
+    #[test]
+    fn token_lifetime_and_audience() {
+        let arm = |a: &str| audience_in(a, &["https://management.azure.com"]);
+        let c = json!({"sim_kind": "entra", "aud": "https://management.azure.com/", "exp": 1000, "nbf": 0, "oid": "o", "tid": "t", "appid": "a"});
+        assert_eq!(principal_from_claims(&c, 999, &arm).unwrap().oid, "o");
+        assert!(matches!(
+            principal_from_claims(&c, 1000, &arm),
+            Err(AuthFail::Expired { exp: 1000 })
+        ));
+        let graph = |a: &str| audience_in(a, &["https://graph.microsoft.com"]);
+        assert!(matches!(
+            principal_from_claims(&c, 1, &graph),
+            Err(AuthFail::WrongAudience { .. })
+        ));
+        let other = json!({"sim_kind": "acr_access", "exp": 1000});
+        assert!(matches!(
+            principal_from_claims(&other, 1, &arm),
+            Err(AuthFail::BadSignature)
+        ));
+    }
+}

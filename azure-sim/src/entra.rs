@@ -1,0 +1,432 @@
+//! Entra ID: the token endpoint (client credentials), OpenID discovery, and routing of the
+//! consent pages.
+//!
+//! `{tenant}` is a tenant GUID or one of its verified domains. Errors carry Entra's JSON with an
+//! AADSTS code, as `azure_identity` and MSAL parse it.
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::consent;
+use crate::core::{Core, audience_in};
+use crate::crypto::{decode_unverified, digest_eq, sha256_hex};
+use crate::http::{Req, entra_err, is_guid, json, with_caller};
+use crate::model::{State, Tenant, now};
+
+/// Resource identifiers (token audiences) the simulated Entra knows.
+pub(crate) fn known_resource(core: &Core, resource: &str) -> bool {
+    audience_in(
+        resource,
+        &[
+            "https://graph.microsoft.com",
+            "00000003-0000-0000-c000-000000000000",
+            "https://management.azure.com",
+            "https://management.core.windows.net",
+            "https://containerregistry.azure.net",
+            &core.url,
+        ],
+    )
+}
+
+/// Route a request under `/{tenant}/...`.
+pub(crate) fn handle(core: &Core, req: &Req) -> Response {
+    let rest: Vec<String> = req.segs[1..]
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    match rest.as_slice() {
+        ["oauth2", "v2.0", "token"] => token(core, req, true),
+        ["oauth2", "token"] => token(core, req, false),
+        ["v2.0", ".well-known", "openid-configuration"] if req.method == Method::GET => {
+            discovery(core, req, true)
+        }
+        [".well-known", "openid-configuration"] if req.method == Method::GET => {
+            discovery(core, req, false)
+        }
+        ["discovery", "v2.0", "keys"] | ["discovery", "keys"] if req.method == Method::GET => {
+            json(StatusCode::OK, &json!({"keys": []}))
+        }
+        ["oauth2", "authorize"] | ["oauth2", "v2.0", "authorize"] => {
+            consent::handle(core, req, consent::Flow::Authorize)
+        }
+        ["adminconsent"] | ["v2.0", "adminconsent"] => {
+            consent::handle(core, req, consent::Flow::AdminConsent)
+        }
+        _ => entra_err(
+            req,
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            90_012,
+            "The request is not supported: unknown endpoint.",
+        ),
+    }
+}
+
+/// Why a tenant segment does not name a tenant.
+pub(crate) enum TenantError {
+    /// Neither a GUID nor a DNS name (AADSTS900023).
+    Invalid,
+    /// Well-formed but unknown (AADSTS90002).
+    Unknown,
+}
+
+/// Resolve `/{tenant}` to a tenant.
+pub(crate) fn resolve_tenant<'a>(state: &'a State, seg: &str) -> Result<&'a Tenant, TenantError> {
+    let dns_like = seg.contains('.')
+        && seg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if !is_guid(seg) && !dns_like {
+        return Err(TenantError::Invalid);
+    }
+    state.tenant(seg).ok_or(TenantError::Unknown)
+}
+
+/// The Entra error for a tenant segment that names no tenant.
+pub(crate) fn tenant_error(req: &Req, seg: &str, e: &TenantError) -> Response {
+    match e {
+        TenantError::Invalid => entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900_023,
+            &format!(
+                "Specified tenant identifier '{seg}' is neither a valid DNS name, nor a valid external domain."
+            ),
+        ),
+        TenantError::Unknown => entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90_002,
+            &format!(
+                "Tenant '{seg}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+            ),
+        ),
+    }
+}
+
+fn discovery(core: &Core, req: &Req, v2: bool) -> Response {
+    let state = core.state();
+    let tenant = match resolve_tenant(&state, &req.segs[0]) {
+        Ok(t) => t.id.clone(),
+        Err(e) => return tenant_error(req, &req.segs[0], &e),
+    };
+    drop(state);
+    let u = &core.url;
+    let (ver, issuer) = if v2 {
+        ("/v2.0", format!("{u}/{tenant}/v2.0"))
+    } else {
+        ("", format!("https://sts.windows.net/{tenant}/"))
+    };
+    let oauth = if v2 { "oauth2/v2.0" } else { "oauth2" };
+    json(
+        StatusCode::OK,
+        &json!({
+            "token_endpoint": format!("{u}/{tenant}/{oauth}/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": format!("{u}/{tenant}/discovery{ver}/keys"),
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["HS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": issuer,
+            "request_uri_parameter_supported": false,
+            "userinfo_endpoint": format!("{u}/oidc/userinfo"),
+            "authorization_endpoint": format!("{u}/{tenant}/{oauth}/authorize"),
+            "device_authorization_endpoint": format!("{u}/{tenant}/{oauth}/devicecode"),
+            "http_logout_supported": true,
+            "frontchannel_logout_supported": true,
+            "end_session_endpoint": format!("{u}/{tenant}/{oauth}/logout"),
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "appid", "roles"],
+            "kerberos_endpoint": format!("{u}/{tenant}/kerberos"),
+            "tenant_region_scope": "NA",
+            "cloud_instance_name": "azure.sim",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+            "rbac_url": "https://pas.windows.net",
+        }),
+    )
+}
+
+fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+fn missing(req: &Req, name: &str) -> Response {
+    entra_err(
+        req,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        900_144,
+        &format!("The request body must contain the following parameter: '{name}'."),
+    )
+}
+
+/// The resource a client-credentials request asks for (`scope` for v2, `resource` for v1).
+fn requested_resource(req: &Req, form: &[(String, String)], v2: bool) -> Result<String, Response> {
+    if !v2 {
+        return param(form, "resource")
+            .map(str::to_string)
+            .ok_or_else(|| missing(req, "resource"));
+    }
+    let scope = param(form, "scope").ok_or_else(|| missing(req, "scope"))?;
+    let mut resources: Vec<String> = Vec::new();
+    for s in scope.split_whitespace() {
+        let Some(r) = s.strip_suffix("/.default") else {
+            return Err(entra_err(
+                req,
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                1_002_012,
+                &format!(
+                    "The provided value for scope {s} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                ),
+            ));
+        };
+        if !resources.iter().any(|x| x == r) {
+            resources.push(r.to_string());
+        }
+    }
+    match resources.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(missing(req, "scope")),
+        _ => Err(entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            70_011,
+            &format!(
+                "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid. Scopes for more than one resource cannot be requested at once."
+            ),
+        )),
+    }
+}
+
+#[expect(
+    clippy::too_many_lines,
+    reason = "the token endpoint reads best as one sequence of Entra's checks"
+)]
+fn token(core: &Core, req: &Req, v2: bool) -> Response {
+    if req.method != Method::POST {
+        return entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900_561,
+            &format!(
+                "The endpoint only accepts POST, OPTIONS requests. Received a {} request.",
+                req.method
+            ),
+        );
+    }
+    let form = req.form();
+    let state = core.state();
+    let tenant = match resolve_tenant(&state, &req.segs[0]) {
+        Ok(t) => t.clone(),
+        Err(e) => return tenant_error(req, &req.segs[0], &e),
+    };
+    let Some(grant) = param(&form, "grant_type") else {
+        return missing(req, "grant_type");
+    };
+    if grant != "client_credentials" {
+        return entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70_003,
+            &format!("The app requested an unsupported grant type '{grant}'."),
+        );
+    }
+    let Some(client_id) = param(&form, "client_id") else {
+        return missing(req, "client_id");
+    };
+    let resource = match requested_resource(req, &form, v2) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let tenant_name = tenant.domains[0].clone();
+    let not_found = || {
+        entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700_016,
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant_name}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+            ),
+        )
+    };
+    let Some(app) = state.app_by_app_id(client_id) else {
+        return not_found();
+    };
+    let Some(sp) = state.sp_in_tenant(&app.app_id, &tenant.id) else {
+        return not_found();
+    };
+    if !sp.account_enabled {
+        return entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            7_000_112,
+            &format!(
+                "Application '{}'({}) is disabled.",
+                app.app_id, app.display_name
+            ),
+        );
+    }
+    let t = now();
+    let appidacr = if let Some(secret) = param(&form, "client_secret") {
+        let h = sha256_hex(secret.as_bytes());
+        let Some(cred) = app
+            .password_credentials
+            .iter()
+            .find(|p| digest_eq(&p.secret_sha256, &h))
+        else {
+            return entra_err(
+                req,
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7_000_215,
+                &format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+                    app.app_id
+                ),
+            );
+        };
+        if cred.end <= t || cred.start > t {
+            return entra_err(
+                req,
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7_000_222,
+                &format!(
+                    "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.",
+                    app.app_id
+                ),
+            );
+        }
+        "1"
+    } else if let Some(assertion) = param(&form, "client_assertion") {
+        if let Err(r) = check_assertion(req, &form, assertion, app) {
+            return r;
+        }
+        "2"
+    } else {
+        return entra_err(
+            req,
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7_000_216,
+            "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+        );
+    };
+    if !known_resource(core, &resource) {
+        return entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "invalid_resource",
+            500_011,
+            &format!(
+                "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+                tenant.display_name
+            ),
+        );
+    }
+    let graph = audience_in(
+        &resource,
+        &[
+            "https://graph.microsoft.com",
+            "00000003-0000-0000-c000-000000000000",
+            &core.url,
+        ],
+    );
+    let roles = if graph {
+        sp.graph_app_roles.clone()
+    } else {
+        Vec::new()
+    };
+    let (oid, app_id) = (sp.id.clone(), app.app_id.clone());
+    drop(state);
+    let (token, exp) =
+        core.mint_entra_token(&tenant.id, &oid, &app_id, &resource, &roles, appidacr);
+    let body = if v2 {
+        json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
+    } else {
+        json!({
+            "token_type": "Bearer",
+            "expires_in": "3599",
+            "ext_expires_in": "3599",
+            "expires_on": exp.to_string(),
+            "not_before": (exp - 3599).to_string(),
+            "resource": resource,
+            "access_token": token,
+        })
+    };
+    with_caller(json(StatusCode::OK, &body), &app_id, &tenant.id)
+}
+
+fn check_assertion(
+    req: &Req,
+    form: &[(String, String)],
+    assertion: &str,
+    app: &crate::model::Application,
+) -> Result<(), Response> {
+    if param(form, "client_assertion_type")
+        != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    {
+        return Err(missing(req, "client_assertion_type"));
+    }
+    let Some(claims) = decode_unverified(assertion) else {
+        return Err(entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            50_027,
+            "JWT token is invalid or malformed.",
+        ));
+    };
+    let t = now().unix_timestamp();
+    let exp = claims["exp"].as_i64().unwrap_or(0);
+    if exp <= t || claims["nbf"].as_i64().unwrap_or(0) > t + 300 {
+        return Err(entra_err(
+            req,
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700_024,
+            "Client assertion is not within its valid time range.",
+        ));
+    }
+    let iss = claims["iss"].as_str().unwrap_or_default();
+    let sub = claims["sub"].as_str().unwrap_or_default();
+    let auds: Vec<&str> = match &claims["aud"] {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let ok = app.federated_credentials.iter().any(|fc| {
+        fc.issuer == iss
+            && fc.subject == sub
+            && fc.audiences.iter().any(|a| auds.contains(&a.as_str()))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            70_021,
+            &format!(
+                "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{}'.",
+                auds.join(",")
+            ),
+        ))
+    }
+}

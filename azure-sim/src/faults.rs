@@ -1,0 +1,172 @@
+//! Injected faults: per-request rules (status, latency, dropped connection) and outcomes for
+//! the next long-running operations.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::core::{Core, lock};
+use crate::http::Req;
+
+fn star() -> String {
+    "*".into()
+}
+fn one() -> u64 {
+    1
+}
+
+/// One fault rule, as posted to `/_sim/faults`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FaultRule {
+    /// HTTP method to match, or `*`.
+    #[serde(default = "star")]
+    pub method: String,
+    /// Substring the path must contain (case-insensitive); any path when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Substring the Host header must contain (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Matching requests let through before the rule applies.
+    #[serde(default)]
+    pub skip: u64,
+    /// How many matching requests it affects (0 = unlimited).
+    #[serde(default = "one")]
+    pub count: u64,
+    /// Answer with this status instead of handling the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Extra response headers (e.g. `Retry-After`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Added latency before answering.
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// Close the connection without answering.
+    #[serde(default)]
+    pub drop: bool,
+    /// For operation rules: how the next reset operation(s) end (`Succeeded`, `Failed`,
+    /// `Canceled`, `Hang`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// Requests (or operations) that matched so far.
+    #[serde(default)]
+    pub matched: u64,
+    /// Times it was applied so far.
+    #[serde(default)]
+    pub applied: u64,
+}
+
+/// An operation outcome taken from the rules.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    pub status: String,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+impl FaultRule {
+    fn validate(&mut self) -> Result<(), String> {
+        if let Some(op) = &self.operation {
+            let canon = ["Succeeded", "Failed", "Canceled", "Hang"]
+                .into_iter()
+                .find(|x| x.eq_ignore_ascii_case(op))
+                .ok_or_else(|| {
+                    format!("operation must be Succeeded, Failed, Canceled or Hang, not '{op}'")
+                })?;
+            self.operation = Some(canon.to_string());
+            return Ok(());
+        }
+        if let Some(s) = self.status
+            && !(100..=599).contains(&s)
+        {
+            return Err(format!("status {s} is not an HTTP status"));
+        }
+        if self.status.is_none() && self.delay_ms == 0 && !self.drop {
+            return Err("a fault rule needs status, delay_ms, drop or operation".into());
+        }
+        if self.method.is_empty() {
+            self.method = star();
+        }
+        Ok(())
+    }
+
+    fn matches(&self, req: &Req) -> bool {
+        (self.method == "*" || self.method.eq_ignore_ascii_case(req.method.as_str()))
+            && self.path.as_ref().is_none_or(|p| {
+                req.path
+                    .to_ascii_lowercase()
+                    .contains(&p.to_ascii_lowercase())
+            })
+            && self
+                .host
+                .as_ref()
+                .is_none_or(|h| req.host.contains(&h.to_ascii_lowercase()))
+    }
+
+    fn has_budget(&self) -> bool {
+        self.count == 0 || self.applied < self.count
+    }
+}
+
+/// Parse and add one rule or an array of rules.
+pub(crate) fn add(core: &Core, v: Value) -> Result<usize, String> {
+    let items = match v {
+        Value::Array(a) => a,
+        other => vec![other],
+    };
+    let mut rules = Vec::new();
+    for item in items {
+        let mut r: FaultRule = serde_json::from_value(item).map_err(|e| e.to_string())?;
+        r.validate()?;
+        rules.push(r);
+    }
+    let n = rules.len();
+    lock(&core.faults).extend(rules);
+    Ok(n)
+}
+
+/// The request fault to apply to `req`, if any (counting it).
+pub(crate) fn take(core: &Core, req: &Req) -> Option<FaultRule> {
+    let mut rules = lock(&core.faults);
+    for r in rules.iter_mut().filter(|r| r.operation.is_none()) {
+        if !r.has_budget() || !r.matches(req) {
+            continue;
+        }
+        r.matched += 1;
+        if r.matched > r.skip {
+            r.applied += 1;
+            return Some(r.clone());
+        }
+    }
+    None
+}
+
+/// The outcome the next operation must have, if a rule says so (counting it).
+pub(crate) fn take_operation_outcome(core: &Core) -> Option<Outcome> {
+    let mut rules = lock(&core.faults);
+    for r in rules.iter_mut() {
+        let Some(op) = r.operation.clone() else {
+            continue;
+        };
+        if !r.has_budget() {
+            continue;
+        }
+        r.matched += 1;
+        if r.matched > r.skip {
+            r.applied += 1;
+            return Some(Outcome {
+                status: op,
+                code: r.code.clone(),
+                message: r.message.clone(),
+            });
+        }
+    }
+    None
+}

@@ -1,0 +1,398 @@
+//! The parsed request every handler sees, response builders, and each service's error shape.
+//!
+//! Handlers are plain synchronous functions `(&Core, &Req) -> Response`: they lock the state,
+//! decide, and return. Only the server loop is asynchronous.
+
+use axum::body::{Body, Bytes};
+use axum::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::model::{fmt_secs, now};
+
+/// Which Azure service a request is addressed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Service {
+    /// `/_sim/...`: the simulator's own control API.
+    Control,
+    /// Entra ID (login): token endpoint, discovery, consent pages.
+    Entra,
+    /// Microsoft Graph.
+    Graph,
+    /// Azure Resource Manager.
+    Arm,
+    /// A registry's data plane, by registry name (from the Host header).
+    Registry(String),
+}
+
+/// The registry DNS suffix of the simulated cloud.
+pub(crate) const REGISTRY_SUFFIX: &str = "azurecr.sim";
+
+/// A request, read completely, with its path split and decoded.
+#[derive(Debug)]
+pub(crate) struct Req {
+    pub method: Method,
+    /// The Host header (or URI authority), lower-cased, port included as sent.
+    pub host: String,
+    /// The path as received (percent-encoded).
+    pub path: String,
+    /// Decoded path segments; empty segments removed.
+    pub segs: Vec<String>,
+    pub raw_query: String,
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// This request's id (Graph `request-id`, ARM `x-ms-request-id`).
+    pub request_id: String,
+    /// The client's `client-request-id`, or `request_id`.
+    pub client_request_id: String,
+    /// The client's `x-ms-correlation-request-id`, or `request_id`.
+    pub correlation_id: String,
+}
+
+impl Req {
+    /// Build from request parts and the whole body.
+    pub(crate) fn new(parts: &axum::http::request::Parts, body: Bytes) -> Self {
+        let host = parts
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| parts.uri.authority().map(ToString::to_string))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let path = parts.uri.path().to_string();
+        let segs = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode)
+            .collect();
+        let raw_query = parts.uri.query().unwrap_or_default().to_string();
+        let query = url::form_urlencoded::parse(raw_query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let hdr = |n: &str| {
+            parts
+                .headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty() && v.len() < 200)
+                .map(str::to_string)
+        };
+        Self {
+            method: parts.method.clone(),
+            client_request_id: hdr("client-request-id").unwrap_or_else(|| request_id.clone()),
+            correlation_id: hdr("x-ms-correlation-request-id")
+                .unwrap_or_else(|| request_id.clone()),
+            host,
+            path,
+            segs,
+            raw_query,
+            query,
+            headers: parts.headers.clone(),
+            body,
+            request_id,
+        }
+    }
+
+    /// A query parameter (name compared case-insensitively).
+    pub(crate) fn q(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A header value as text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as a JSON value; `Err` with a parser message when it is not JSON.
+    pub(crate) fn json(&self) -> Result<Value, String> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err("The request body is empty.".into());
+        }
+        serde_json::from_slice(&self.body).map_err(|e| e.to_string())
+    }
+
+    /// The body as `application/x-www-form-urlencoded` pairs.
+    pub(crate) fn form(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&self.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// The host without its port.
+    pub(crate) fn hostname(&self) -> &str {
+        self.host
+            .rsplit_once(':')
+            .map_or(self.host.as_str(), |(h, p)| {
+                if p.chars().all(|c| c.is_ascii_digit()) {
+                    h
+                } else {
+                    self.host.as_str()
+                }
+            })
+    }
+
+    /// Which service this request addresses.
+    pub(crate) fn service(&self) -> Service {
+        let host = self.hostname();
+        if let Some(name) = host.strip_suffix(&format!(".{REGISTRY_SUFFIX}")) {
+            return Service::Registry(name.to_string());
+        }
+        match self.segs.first().map(|s| s.to_ascii_lowercase()).as_deref() {
+            Some("_sim") => Service::Control,
+            Some("v1.0" | "beta") => Service::Graph,
+            Some("subscriptions" | "providers" | "tenants") | None => Service::Arm,
+            Some(_) => Service::Entra,
+        }
+    }
+}
+
+/// Decode `%XX` escapes (invalid escapes are kept as they are).
+pub(crate) fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Who made a request, for the request log.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub app_id: String,
+    pub tenant_id: String,
+}
+
+/// Marks a response whose connection must be closed without answering.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropConnection;
+
+/// A response with a JSON body and a content type.
+pub(crate) fn json_with(status: StatusCode, v: &Value, content_type: &'static str) -> Response {
+    let mut r = Response::new(Body::from(v.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// A JSON response (`application/json; charset=utf-8`, as ARM and Entra send).
+pub(crate) fn json(status: StatusCode, v: &Value) -> Response {
+    json_with(status, v, "application/json; charset=utf-8")
+}
+
+/// Graph's JSON content type.
+pub(crate) const GRAPH_JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+
+/// A Graph JSON response.
+pub(crate) fn graph_json(status: StatusCode, v: &Value) -> Response {
+    json_with(status, v, GRAPH_JSON)
+}
+
+/// A response without a body.
+pub(crate) fn empty(status: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    r
+}
+
+/// An HTML page.
+pub(crate) fn html(status: StatusCode, page: String) -> Response {
+    let mut r = Response::new(Body::from(page));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// Add a header (silently skipping values that are not valid header text).
+pub(crate) fn set_header(r: &mut Response, name: &str, value: &str) {
+    if let (Ok(n), Ok(v)) = (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        r.headers_mut().insert(n, v);
+    }
+}
+
+/// Record the caller on a response for the request log.
+pub(crate) fn with_caller(mut r: Response, app_id: &str, tenant_id: &str) -> Response {
+    r.extensions_mut().insert(Caller {
+        app_id: app_id.to_string(),
+        tenant_id: tenant_id.to_string(),
+    });
+    r
+}
+
+/// ARM's error body: `{"error":{"code","message"}}`.
+pub(crate) fn arm_err(status: StatusCode, code: &str, message: &str) -> Response {
+    json(
+        status,
+        &json!({"error": {"code": code, "message": message}}),
+    )
+}
+
+/// Graph's error body with `innerError`.
+pub(crate) fn graph_err(req: &Req, status: StatusCode, code: &str, message: &str) -> Response {
+    graph_err_details(req, status, code, message, None)
+}
+
+/// Graph's error body with `details`.
+pub(crate) fn graph_err_details(
+    req: &Req,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    details: Option<Value>,
+) -> Response {
+    let mut e = json!({
+        "code": code,
+        "message": message,
+        "innerError": {
+            "date": fmt_secs(now()).trim_end_matches('Z'),
+            "request-id": req.request_id,
+            "client-request-id": req.client_request_id,
+        }
+    });
+    if let Some(d) = details {
+        e["details"] = d;
+    }
+    json_with(status, &json!({"error": e}), "application/json")
+}
+
+/// Entra's OAuth error body with an AADSTS code.
+pub(crate) fn entra_err(
+    req: &Req,
+    status: StatusCode,
+    error: &str,
+    code: u32,
+    text: &str,
+) -> Response {
+    let ts = now();
+    let stamp = format!(
+        "{} {}Z",
+        ts.date(),
+        fmt_secs(ts)
+            .split('T')
+            .nth(1)
+            .unwrap_or("")
+            .trim_end_matches('Z')
+    );
+    let trace = req.request_id.clone();
+    let corr = req.correlation_id.clone();
+    json(
+        status,
+        &json!({
+            "error": error,
+            "error_description": format!("AADSTS{code}: {text} Trace ID: {trace} Correlation ID: {corr} Timestamp: {stamp}"),
+            "error_codes": [code],
+            "timestamp": stamp,
+            "trace_id": trace,
+            "correlation_id": corr,
+            "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
+        }),
+    )
+}
+
+/// A registry's (distribution spec) error body.
+pub(crate) fn registry_err(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    detail: Value,
+) -> Response {
+    let mut e = serde_json::Map::new();
+    e.insert("code".into(), Value::String(code.into()));
+    e.insert("message".into(), Value::String(message.into()));
+    e.insert("detail".into(), detail);
+    json(status, &json!({"errors": [Value::Object(e)]}))
+}
+
+/// Whether `s` is a GUID in the 8-4-4-4-12 form.
+pub(crate) fn is_guid(s: &str) -> bool {
+    s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
+}
+
+/// Add the headers every response of `service` carries.
+pub(crate) fn add_service_headers(r: &mut Response, service: &Service, req: &Req) {
+    match service {
+        Service::Graph => {
+            set_header(r, "request-id", &req.request_id);
+            set_header(r, "client-request-id", &req.client_request_id);
+            set_header(r, "x-ms-resource-unit", "1");
+            set_header(r, "cache-control", "no-cache");
+        }
+        Service::Arm => {
+            set_header(r, "x-ms-request-id", &req.request_id);
+            set_header(r, "x-ms-correlation-request-id", &req.correlation_id);
+            set_header(r, "cache-control", "no-cache");
+        }
+        Service::Entra => {
+            set_header(r, "x-ms-request-id", &req.request_id);
+            set_header(r, "client-request-id", &req.client_request_id);
+            set_header(r, "cache-control", "no-store, no-cache");
+        }
+        Service::Registry(_) => {
+            set_header(r, "docker-distribution-api-version", "registry/2.0");
+            set_header(r, "x-ms-correlation-request-id", &req.correlation_id);
+        }
+        Service::Control => {}
+    }
+}
+
+/// The default error code for an injected status.
+pub(crate) fn default_code(status: u16) -> &'static str {
+    match status {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        408 => "RequestTimeout",
+        409 => "Conflict",
+        429 => "TooManyRequests",
+        500 => "InternalServerError",
+        502 => "BadGateway",
+        503 => "ServiceUnavailable",
+        504 => "GatewayTimeout",
+        _ => "Fault",
+    }
+}
+
+/// An error body in the shape of `service`, for an injected fault.
+pub(crate) fn service_error(
+    service: &Service,
+    req: &Req,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> Response {
+    match service {
+        Service::Graph => graph_err(req, status, code, message),
+        Service::Entra => {
+            let mut r = json(
+                status,
+                &json!({
+                    "error": code,
+                    "error_description": message,
+                    "error_codes": [],
+                    "timestamp": fmt_secs(now()),
+                    "trace_id": req.request_id,
+                    "correlation_id": req.correlation_id,
+                }),
+            );
+            set_header(&mut r, "x-ms-request-id", &req.request_id);
+            r
+        }
+        Service::Registry(_) => {
+            registry_err(status, &code.to_ascii_uppercase(), message, Value::Null)
+        }
+        Service::Arm | Service::Control => arm_err(status, code, message),
+    }
+}

@@ -1,0 +1,523 @@
+//! The built-in default scenario (fixed ids), secret minting at start, and `sim.env` rendering.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::crypto::{new_client_secret, sha256_hex};
+use crate::model::{
+    Application, Cluster, ClusterIdentity, FederatedCredential, GenericResource,
+    PasswordCredential, Registry, ResourceGroup, RoleAssignment, ServicePrincipal, State,
+    Subscription, Tenant, now,
+};
+use crate::rbac;
+
+/// Tenant A (the cluster's).
+pub(crate) const TENANT_A: &str = "a1a1a1a1-0000-4000-8000-00000000000a";
+/// Tenant B (the registry's).
+pub(crate) const TENANT_B: &str = "b2b2b2b2-0000-4000-8000-00000000000b";
+/// Subscription A.
+pub(crate) const SUB_A: &str = "a1a1a1a1-5000-4000-8000-000000000001";
+/// Subscription B.
+pub(crate) const SUB_B: &str = "b2b2b2b2-5000-4000-8000-000000000002";
+/// The operator app's client id.
+pub(crate) const OPERATOR_APP_ID: &str = "a1a1a1a1-a100-4000-8000-000000000002";
+/// The reader app's client id.
+pub(crate) const READER_APP_ID: &str = "a1a1a1a1-a100-4000-8000-000000000003";
+/// The old (single-tenant) app the SP cluster uses at start.
+pub(crate) const OLD_APP_ID: &str = "a1a1a1a1-a100-4000-8000-000000000001";
+
+const OLD_APP_OBJ: &str = "a1a1a1a1-a000-4000-8000-000000000001";
+const OPERATOR_APP_OBJ: &str = "a1a1a1a1-a000-4000-8000-000000000002";
+const READER_APP_OBJ: &str = "a1a1a1a1-a000-4000-8000-000000000003";
+const OLD_SP_A: &str = "a1a1a1a1-5900-4000-8000-000000000001";
+const OPERATOR_SP_A: &str = "a1a1a1a1-5900-4000-8000-000000000002";
+const READER_SP_A: &str = "a1a1a1a1-5900-4000-8000-000000000003";
+const MSI_SP_A: &str = "a1a1a1a1-5900-4000-8000-000000000004";
+const MSI_CLIENT_ID: &str = "a1a1a1a1-a100-4000-8000-000000000004";
+const OPERATOR_SP_B: &str = "b2b2b2b2-5900-4000-8000-000000000002";
+const READER_SP_B: &str = "b2b2b2b2-5900-4000-8000-000000000003";
+
+/// The name the simulator gives the secrets it mints for `sim.env`.
+pub(crate) const SIM_SECRET_NAME: &str = "azure-sim";
+
+fn rg_a() -> String {
+    format!("/subscriptions/{SUB_A}/resourceGroups/rg-aks")
+}
+fn rg_b() -> String {
+    format!("/subscriptions/{SUB_B}/resourceGroups/rg-acr")
+}
+
+fn app(id: &str, app_id: &str, name: &str, multi: bool) -> Application {
+    Application {
+        id: id.into(),
+        app_id: app_id.into(),
+        tenant_id: TENANT_A.into(),
+        display_name: name.into(),
+        unique_name: None,
+        sign_in_audience: if multi {
+            "AzureADMultipleOrgs"
+        } else {
+            "AzureADMyOrg"
+        }
+        .into(),
+        redirect_uris: vec!["https://www.microsoft.com".into()],
+        created_at: now() - time::Duration::days(30),
+        password_credentials: Vec::new(),
+        federated_credentials: Vec::new(),
+        properties: Map::new(),
+        deleted_at: None,
+    }
+}
+
+fn sp(id: &str, app_id: &str, tenant: &str, roles: &[&str]) -> ServicePrincipal {
+    ServicePrincipal {
+        id: id.into(),
+        app_id: app_id.into(),
+        tenant_id: tenant.into(),
+        display_name: None,
+        service_principal_type: "Application".into(),
+        graph_app_roles: roles.iter().map(ToString::to_string).collect(),
+        account_enabled: true,
+        created_at: now() - time::Duration::days(30),
+        properties: Map::new(),
+    }
+}
+
+fn ra(name: &str, scope: &str, role: &str, principal: &str) -> RoleAssignment {
+    let t = now() - time::Duration::days(30);
+    RoleAssignment {
+        name: name.into(),
+        scope: scope.into(),
+        role_definition_id: role.into(),
+        principal_id: principal.into(),
+        principal_type: Some("ServicePrincipal".into()),
+        condition: None,
+        condition_version: None,
+        description: None,
+        created_at: t,
+        updated_at: t,
+        created_by: None,
+        updated_by: None,
+    }
+}
+
+/// The default scenario, before secrets are minted.
+#[expect(clippy::too_many_lines, reason = "the default scenario is one literal")]
+pub(crate) fn default_state() -> State {
+    let cluster_id = format!(
+        "{}/providers/Microsoft.ContainerService/managedClusters/aks-prod",
+        rg_a()
+    );
+    let msi_id = format!(
+        "{}/providers/Microsoft.ContainerService/managedClusters/aks-msi",
+        rg_a()
+    );
+    let vnet = format!(
+        "{}/providers/Microsoft.Network/virtualNetworks/vnet-aks",
+        rg_a()
+    );
+    let subnet = format!("{vnet}/subnets/snet-nodes");
+    let acr = format!(
+        "{}/providers/Microsoft.ContainerRegistry/registries/fabrikamacr",
+        rg_b()
+    );
+    let abac = format!(
+        "{}/providers/Microsoft.ContainerRegistry/registries/fabrikamabac",
+        rg_b()
+    );
+    let mut operator = app(OPERATOR_APP_OBJ, OPERATOR_APP_ID, "xtenant-operator", true);
+    operator.federated_credentials.push(FederatedCredential {
+        issuer: "https://oidc.azure.sim/cluster-a".into(),
+        subject: "system:serviceaccount:xtenant:operator".into(),
+        audiences: vec!["api://AzureADTokenExchange".into()],
+    });
+    let images = |tags: &[&str]| {
+        let mut m = BTreeMap::new();
+        m.insert(
+            "samples/hello".to_string(),
+            tags.iter().map(ToString::to_string).collect(),
+        );
+        m
+    };
+    let mut env = Map::new();
+    for (k, v) in [
+        ("AZURE_CLIENT_ID", OPERATOR_APP_ID.to_string()),
+        ("READER_CLIENT_ID", READER_APP_ID.to_string()),
+        ("CLUSTER_TENANT_ID", TENANT_A.to_string()),
+        ("REGISTRY_TENANT_ID", TENANT_B.to_string()),
+        (
+            "CLUSTER_TENANT_DOMAIN",
+            "contoso-aks.onmicrosoft.com".to_string(),
+        ),
+        (
+            "REGISTRY_TENANT_DOMAIN",
+            "fabrikam-acr.onmicrosoft.com".to_string(),
+        ),
+        ("CLUSTER_SUBSCRIPTION_ID", SUB_A.to_string()),
+        ("REGISTRY_SUBSCRIPTION_ID", SUB_B.to_string()),
+        ("CLUSTER_ID", cluster_id.clone()),
+        ("CLUSTER_NAME", "aks-prod".to_string()),
+        ("MSI_CLUSTER_ID", msi_id.clone()),
+        ("REGISTRY_ID", acr.clone()),
+        ("REGISTRY_NAME", "fabrikamacr".to_string()),
+        (
+            "REGISTRY_LOGIN_SERVER",
+            "{login_server:fabrikamacr}".to_string(),
+        ),
+        ("ABAC_REGISTRY_ID", abac.clone()),
+        ("ABAC_REGISTRY_NAME", "fabrikamabac".to_string()),
+        (
+            "REGISTRY_IMAGE",
+            "{login_server:fabrikamacr}/samples/hello:1.0".to_string(),
+        ),
+        ("SUBNET_ID", subnet.clone()),
+    ] {
+        env.insert(k.into(), Value::String(v));
+    }
+    State {
+        env_template: env,
+        tenants: vec![
+            Tenant {
+                id: TENANT_A.into(),
+                display_name: "Contoso AKS".into(),
+                domains: vec!["contoso-aks.onmicrosoft.com".into()],
+                max_password_lifetime_days: Some(730),
+            },
+            Tenant {
+                id: TENANT_B.into(),
+                display_name: "Fabrikam ACR".into(),
+                domains: vec!["fabrikam-acr.onmicrosoft.com".into()],
+                max_password_lifetime_days: None,
+            },
+        ],
+        subscriptions: vec![
+            Subscription {
+                id: SUB_A.into(),
+                tenant_id: TENANT_A.into(),
+                display_name: "Contoso AKS Production".into(),
+                resource_groups: vec![ResourceGroup {
+                    name: "rg-aks".into(),
+                    location: "eastus".into(),
+                }],
+            },
+            Subscription {
+                id: SUB_B.into(),
+                tenant_id: TENANT_B.into(),
+                display_name: "Fabrikam Registry".into(),
+                resource_groups: vec![ResourceGroup {
+                    name: "rg-acr".into(),
+                    location: "eastus".into(),
+                }],
+            },
+        ],
+        applications: vec![
+            app(OLD_APP_OBJ, OLD_APP_ID, "aks-prod-legacy-sp", false),
+            operator,
+            app(READER_APP_OBJ, READER_APP_ID, "xtenant-reader", true),
+        ],
+        deleted_applications: Vec::new(),
+        service_principals: vec![
+            sp(OLD_SP_A, OLD_APP_ID, TENANT_A, &[]),
+            sp(
+                OPERATOR_SP_A,
+                OPERATOR_APP_ID,
+                TENANT_A,
+                &["Application.ReadWrite.All"],
+            ),
+            sp(
+                READER_SP_A,
+                READER_APP_ID,
+                TENANT_A,
+                &["Application.Read.All"],
+            ),
+            ServicePrincipal {
+                display_name: Some("aks-msi".into()),
+                service_principal_type: "ManagedIdentity".into(),
+                ..sp(MSI_SP_A, MSI_CLIENT_ID, TENANT_A, &[])
+            },
+            sp(
+                OPERATOR_SP_B,
+                OPERATOR_APP_ID,
+                TENANT_B,
+                &["Application.ReadWrite.All"],
+            ),
+            sp(
+                READER_SP_B,
+                READER_APP_ID,
+                TENANT_B,
+                &["Application.Read.All"],
+            ),
+        ],
+        role_definitions: Vec::new(),
+        role_assignments: vec![
+            ra(
+                "a1a1a1a1-7a00-4000-8000-000000000001",
+                &subnet,
+                rbac::NETWORK_CONTRIBUTOR,
+                OLD_SP_A,
+            ),
+            ra(
+                "a1a1a1a1-7a00-4000-8000-000000000002",
+                &format!("/subscriptions/{SUB_A}"),
+                rbac::CONTRIBUTOR,
+                OPERATOR_SP_A,
+            ),
+            ra(
+                "a1a1a1a1-7a00-4000-8000-000000000003",
+                &format!("/subscriptions/{SUB_A}"),
+                rbac::USER_ACCESS_ADMIN,
+                OPERATOR_SP_A,
+            ),
+            ra(
+                "a1a1a1a1-7a00-4000-8000-000000000004",
+                &format!("/subscriptions/{SUB_A}"),
+                rbac::READER,
+                READER_SP_A,
+            ),
+            ra(
+                "b2b2b2b2-7a00-4000-8000-000000000001",
+                &format!("/subscriptions/{SUB_B}"),
+                rbac::OWNER,
+                OPERATOR_SP_B,
+            ),
+            ra(
+                "b2b2b2b2-7a00-4000-8000-000000000002",
+                &format!("/subscriptions/{SUB_B}"),
+                rbac::READER,
+                READER_SP_B,
+            ),
+        ],
+        registries: vec![
+            Registry {
+                id: acr,
+                location: "eastus".into(),
+                role_assignment_mode: "LegacyRegistryPermissions".into(),
+                sku: "Standard".into(),
+                images: images(&["1.0", "latest"]),
+                created_at: now() - time::Duration::days(30),
+                name: String::new(),
+                subscription_id: String::new(),
+                resource_group: String::new(),
+                tenant_id: String::new(),
+            },
+            Registry {
+                id: abac,
+                location: "eastus".into(),
+                role_assignment_mode: "AbacRepositoryPermissions".into(),
+                sku: "Premium".into(),
+                images: images(&["1.0"]),
+                created_at: now() - time::Duration::days(30),
+                name: String::new(),
+                subscription_id: String::new(),
+                resource_group: String::new(),
+                tenant_id: String::new(),
+            },
+        ],
+        clusters: vec![
+            Cluster {
+                id: cluster_id,
+                location: "eastus".into(),
+                service_principal_client_id: OLD_APP_ID.into(),
+                secret_sha256: None,
+                secret: None,
+                identity: None,
+                provisioning_state: "Succeeded".into(),
+                kubernetes_version: "1.31.2".into(),
+                name: String::new(),
+                subscription_id: String::new(),
+                resource_group: String::new(),
+                tenant_id: String::new(),
+            },
+            Cluster {
+                id: msi_id,
+                location: "eastus".into(),
+                service_principal_client_id: "msi".into(),
+                secret_sha256: None,
+                secret: None,
+                identity: Some(ClusterIdentity {
+                    kind: "SystemAssigned".into(),
+                    principal_id: MSI_SP_A.into(),
+                    tenant_id: TENANT_A.into(),
+                }),
+                provisioning_state: "Succeeded".into(),
+                kubernetes_version: "1.31.2".into(),
+                name: String::new(),
+                subscription_id: String::new(),
+                resource_group: String::new(),
+                tenant_id: String::new(),
+            },
+        ],
+        resources: vec![
+            GenericResource {
+                id: vnet,
+                location: "eastus".into(),
+            },
+            GenericResource {
+                id: subnet,
+                location: "eastus".into(),
+            },
+        ],
+        operations: Vec::new(),
+    }
+}
+
+/// Give the default scenario's SP cluster a working secret of its old app.
+pub(crate) fn mint_cluster_secret(state: &mut State) {
+    let (secret, hint) = new_client_secret();
+    let h = sha256_hex(secret.as_bytes());
+    if let Some(a) = state
+        .applications
+        .iter_mut()
+        .find(|a| a.app_id == OLD_APP_ID)
+    {
+        a.password_credentials.push(PasswordCredential {
+            key_id: "a1a1a1a1-4e70-4000-8000-000000000001".into(),
+            display_name: Some("aks-prod".into()),
+            hint,
+            start: now() - time::Duration::days(30),
+            end: now() + time::Duration::days(300),
+            secret_sha256: h.clone(),
+            secret: None,
+        });
+    }
+    if let Some(c) = state
+        .clusters
+        .iter_mut()
+        .find(|c| c.service_principal_client_id == OLD_APP_ID)
+    {
+        c.secret_sha256 = Some(h);
+    }
+}
+
+/// For every `X_CLIENT_ID` in the env template naming an app, replace that app's
+/// `azure-sim` secret with a fresh one; returns `X_CLIENT_SECRET` → secret.
+pub(crate) fn mint_env_secrets(state: &mut State) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let pairs: Vec<(String, String)> = state
+        .env_template
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .filter(|(k, _)| k.ends_with("_CLIENT_ID"))
+        .collect();
+    for (key, app_id) in pairs {
+        let Some(app) = state
+            .applications
+            .iter_mut()
+            .find(|a| a.app_id.eq_ignore_ascii_case(&app_id))
+        else {
+            continue;
+        };
+        let (secret, hint) = new_client_secret();
+        app.password_credentials
+            .retain(|p| p.display_name.as_deref() != Some(SIM_SECRET_NAME));
+        app.password_credentials.push(PasswordCredential {
+            key_id: uuid::Uuid::new_v4().to_string(),
+            display_name: Some(SIM_SECRET_NAME.into()),
+            hint,
+            start: now() - time::Duration::minutes(5),
+            end: now() + time::Duration::days(365),
+            secret_sha256: sha256_hex(secret.as_bytes()),
+            secret: None,
+        });
+        out.insert(
+            format!("{}_CLIENT_SECRET", key.trim_end_matches("_CLIENT_ID")),
+            secret,
+        );
+    }
+    out
+}
+
+/// Render one template value.
+fn render(v: &str, url: &str, port: u16, dir: &str) -> String {
+    let mut s = v
+        .replace("{url}", url)
+        .replace("{port}", &port.to_string())
+        .replace("{dir}", dir);
+    while let Some(start) = s.find("{login_server:") {
+        let Some(len) = s[start..].find('}') else {
+            break;
+        };
+        let name = s[start + "{login_server:".len()..start + len].to_ascii_lowercase();
+        s.replace_range(start..=start + len, &format!("{name}.azurecr.sim:{port}"));
+    }
+    s
+}
+
+/// The `sim.env` pairs, in order.
+pub(crate) fn env_pairs(
+    state: &State,
+    secrets: &BTreeMap<String, String>,
+    url: &str,
+    port: u16,
+    dir: &str,
+    cloud_file: &str,
+    ca_file: &str,
+) -> Vec<(String, String)> {
+    let mut out = vec![
+        ("XTENANT_CLOUD".to_string(), cloud_file.to_string()),
+        ("SIM_URL".to_string(), url.to_string()),
+        ("SIM_CA_FILE".to_string(), ca_file.to_string()),
+    ];
+    for (k, v) in &state.env_template {
+        let text = match v {
+            Value::String(s) => render(s, url, port, dir),
+            other => other.to_string(),
+        };
+        out.push((k.clone(), text));
+        if let Some(prefix) = k.strip_suffix("_CLIENT_ID")
+            && let Some(s) = secrets.get(&format!("{prefix}_CLIENT_SECRET"))
+        {
+            out.push((format!("{prefix}_CLIENT_SECRET"), s.clone()));
+        }
+    }
+    out
+}
+
+/// A `KEY=value` line, single-quoting the value when the shell would otherwise mangle it.
+pub(crate) fn env_line(k: &str, v: &str) -> String {
+    let safe = !v.is_empty()
+        && !v.starts_with('~')
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@%+,=~-".contains(c));
+    if safe {
+        format!("{k}={v}\n")
+    } else {
+        format!("{k}='{}'\n", v.replace('\'', "'\\''"))
+    }
+}
+
+/// The custom cloud file.
+pub(crate) fn cloud_json(url: &str, ca_file: &str) -> Value {
+    json!({
+        "name": "AzureSim",
+        "login_endpoint": url,
+        "graph_endpoint": url,
+        "graph_audience": "https://graph.microsoft.com",
+        "arm_endpoint": url,
+        "arm_audience": "https://management.azure.com/",
+        "registry_suffix": "azurecr.sim",
+        "ca_file": ca_file,
+        "registry_connect_addr": "127.0.0.1",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{env_line, render};
+
+    #[test]
+    fn env_quoting() {
+        assert_eq!(env_line("A", "abc8Q~x-y_z."), "A=abc8Q~x-y_z.\n");
+        assert_eq!(env_line("A", "a b"), "A='a b'\n");
+        assert_eq!(env_line("A", "it's"), "A='it'\\''s'\n");
+    }
+
+    #[test]
+    fn template() {
+        assert_eq!(
+            render("{login_server:FAB}/x", "u", 7, "d"),
+            "fab.azurecr.sim:7/x"
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! The certificate authority and the server certificate made at start.
+//!
+//! The leaf covers `127.0.0.1`, `localhost` and `*.azurecr.sim`, so a client trusting `ca.pem`
+//! can reach the simulator by IP and each registry by its login server name.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// The CA's PEM and a server TLS configuration.
+pub(crate) struct Tls {
+    pub ca_pem: String,
+    pub config: Arc<rustls::ServerConfig>,
+}
+
+/// Make a CA and a leaf certificate signed by it.
+pub(crate) fn make() -> anyhow::Result<Tls> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "azure-sim CA");
+    ca.distinguished_name
+        .push(DnType::OrganizationName, "azure-sim");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca.not_before = now - time::Duration::days(1);
+    ca.not_after = now + time::Duration::days(365);
+    let ca_key = KeyPair::generate().context("generating the CA key")?;
+    let ca_cert = ca.self_signed(&ca_key).context("self-signing the CA")?;
+    let issuer = Issuer::new(ca, ca_key);
+
+    let mut leaf =
+        CertificateParams::new(vec!["localhost".to_string(), "*.azurecr.sim".to_string()])?;
+    leaf.subject_alt_names
+        .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+    leaf.distinguished_name
+        .push(DnType::CommonName, "azure-sim");
+    leaf.use_authority_key_identifier_extension = true;
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.not_before = now - time::Duration::days(1);
+    leaf.not_after = now + time::Duration::days(90);
+    let leaf_key = KeyPair::generate().context("generating the server key")?;
+    let leaf_cert = leaf
+        .signed_by(&leaf_key, &issuer)
+        .context("signing the server certificate")?;
+
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![
+                leaf_cert.der().clone(),
+                CertificateDer::from(ca_cert.der().to_vec()),
+            ],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        )
+        .context("server certificate")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Tls {
+        ca_pem: ca_cert.pem(),
+        config: Arc::new(config),
+    })
+}

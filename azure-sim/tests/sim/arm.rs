@@ -1,0 +1,691 @@
+//! ARM: subscriptions, registries, role definitions and assignments, clusters, the reset LRO.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{ARM, Env, GRAPH, start, start_with};
+
+const V: &str = "api-version=2022-04-01";
+const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+
+fn ra_path(scope: &str, name: &str) -> String {
+    format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?{V}")
+}
+
+fn ra_body(sub: &str, role: &str, principal: &str, ptype: Option<&str>) -> Value {
+    let mut p = json!({"roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"), "principalId": principal});
+    if let Some(t) = ptype {
+        p["principalType"] = json!(t);
+    }
+    json!({"properties": p})
+}
+
+async fn sp_in_b(env: &Env, app_id: &str) -> String {
+    let tb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
+    let r = env
+        .call(
+            "GET",
+            &format!("/v1.0/servicePrincipals(appId='{app_id}')"),
+            Some(&tb),
+            None,
+        )
+        .await;
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_registries_definitions() {
+    let env = start().await;
+    let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
+    let r = env
+        .call(
+            "GET",
+            "/subscriptions?api-version=2022-12-01",
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let subs = r.body["value"].as_array().unwrap();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(
+        subs[0]["subscriptionId"],
+        env.var("REGISTRY_SUBSCRIPTION_ID")
+    );
+    assert!(r.body.get("nextLink").is_none());
+    assert!(
+        r.header("x-ms-request-id").is_some() && r.header("x-ms-correlation-request-id").is_some()
+    );
+    let r = env
+        .call(
+            "GET",
+            &format!(
+                "/subscriptions/{}?api-version=2022-12-01",
+                env.var("REGISTRY_SUBSCRIPTION_ID")
+            ),
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["tenantId"], env.var("REGISTRY_TENANT_ID"));
+    // registry get, case-insensitive path
+    let id = env.var("REGISTRY_ID");
+    let r = env
+        .call(
+            "GET",
+            &format!(
+                "{}?api-version=2025-11-01",
+                id.to_uppercase().replace("SUBSCRIPTIONS", "subscriptions")
+            ),
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["properties"]["loginServer"],
+        env.var("REGISTRY_LOGIN_SERVER")
+    );
+    assert_eq!(
+        r.body["properties"]["roleAssignmentMode"],
+        "LegacyRegistryPermissions"
+    );
+    let r = env
+        .call(
+            "GET",
+            &format!("{}?api-version=2025-11-01", env.var("ABAC_REGISTRY_ID")),
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["properties"]["roleAssignmentMode"],
+        "AbacRepositoryPermissions"
+    );
+    // lists
+    let sub = env.var("REGISTRY_SUBSCRIPTION_ID");
+    let r = env.call("GET", &format!("/subscriptions/{sub}/providers/Microsoft.ContainerRegistry/registries?api-version=2025-11-01"), Some(&tb), None).await;
+    assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
+    let r = env.call("GET", &format!("/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries?api-version=2025-11-01"), Some(&tb), None).await;
+    assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
+    // unknown registry, unknown group
+    let r = env.call("GET", &format!("/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/nope?api-version=1"), Some(&tb), None).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (404, Some("ResourceNotFound"))
+    );
+    let r = env.call("GET", &format!("/subscriptions/{sub}/resourceGroups/nope/providers/Microsoft.ContainerRegistry/registries/x?api-version=1"), Some(&tb), None).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (404, Some("ResourceGroupNotFound"))
+    );
+    // role definitions by filter, by id, at a resource scope
+    let r = env
+        .http
+        .get(env.url(&format!(
+            "{id}/providers/Microsoft.Authorization/roleDefinitions"
+        )))
+        .query(&[
+            ("$filter", "roleName eq 'AcrPull'"),
+            ("api-version", "2022-04-01"),
+        ])
+        .bearer_auth(&tb)
+        .send()
+        .await
+        .unwrap();
+    let r = crate::common::to_resp(r).await;
+    assert_eq!(r.body["value"][0]["name"], ACR_PULL);
+    assert_eq!(
+        r.body["value"][0]["properties"]["permissions"][0]["actions"],
+        json!(["Microsoft.ContainerRegistry/registries/pull/read"])
+    );
+    for (name, guid) in [
+        ("Owner", "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"),
+        ("Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c"),
+        ("Reader", "acdd72a7-3385-48ef-bd42-f606fba81ae7"),
+        (
+            "User Access Administrator",
+            "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+        ),
+        (
+            "Network Contributor",
+            "4d97b98b-1d4f-4787-a291-c67834d212e7",
+        ),
+        (
+            "Container Registry Repository Reader",
+            "b93aa761-3e63-49ed-ac28-beffa264f7ac",
+        ),
+    ] {
+        let r = env.call("GET", &format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}?{V}"), Some(&tb), None).await;
+        assert_eq!(r.body["properties"]["roleName"], name);
+    }
+    let r = env.call("GET", &format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/99999999-9999-4999-8999-999999999999?{V}"), Some(&tb), None).await;
+    assert_eq!(r.status, 404);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arm_auth_errors() {
+    let env = start().await;
+    let sub_b = env.var("REGISTRY_SUBSCRIPTION_ID");
+    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
+    // a token from A on B's subscription
+    let r = env
+        .call(
+            "GET",
+            &format!("{}?api-version=2025-11-01", env.var("REGISTRY_ID")),
+            Some(&ta),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (401, Some("InvalidAuthenticationTokenTenant"))
+    );
+    let r = env
+        .call(
+            "GET",
+            &format!("/subscriptions/{sub_b}?api-version=1"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").is_some());
+    let graph = env.op("REGISTRY_TENANT_ID", GRAPH).await;
+    let r = env
+        .call(
+            "GET",
+            &format!("/subscriptions/{sub_b}?api-version=1"),
+            Some(&graph),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (401, Some("InvalidAuthenticationToken"))
+    );
+    // the other ARM audience works too
+    let core = env
+        .op("REGISTRY_TENANT_ID", "https://management.core.windows.net/")
+        .await;
+    assert_eq!(
+        env.call(
+            "GET",
+            &format!("/subscriptions/{sub_b}?api-version=1"),
+            Some(&core),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
+    let r = env
+        .call("GET", &format!("/subscriptions/{sub_b}"), Some(&tb), None)
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("MissingApiVersionParameter"))
+    );
+    let r = env
+        .call(
+            "GET",
+            "/subscriptions/not-a-guid?api-version=1",
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("InvalidSubscriptionId"))
+    );
+    let r = env
+        .call(
+            "GET",
+            "/subscriptions/99999999-9999-4999-8999-999999999999?api-version=1",
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (404, Some("SubscriptionNotFound"))
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_assignments() {
+    let env = start().await;
+    let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
+    let sub = env.var("REGISTRY_SUBSCRIPTION_ID");
+    let reg = env.var("REGISTRY_ID");
+    let reader_sp = sp_in_b(&env, &env.var("READER_CLIENT_ID")).await;
+    let name = "11111111-2222-4333-8444-555555555555";
+    let body = ra_body(&sub, ACR_PULL, &reader_sp, Some("ServicePrincipal"));
+    let r = env
+        .call("PUT", &ra_path(&reg, name), Some(&tb), Some(&body))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["name"], name);
+    assert_eq!(r.body["type"], "Microsoft.Authorization/roleAssignments");
+    assert_eq!(r.body["properties"]["scope"], reg.as_str());
+    // the same again is fine
+    let r = env
+        .call("PUT", &ra_path(&reg, name), Some(&tb), Some(&body))
+        .await;
+    assert_eq!(r.status, 201);
+    // same principal+role+scope under another name conflicts
+    let r = env
+        .call(
+            "PUT",
+            &ra_path(&reg, "99999999-2222-4333-8444-555555555555"),
+            Some(&tb),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (409, Some("RoleAssignmentExists"))
+    );
+    let msg = r.body["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.ends_with(&format!("{}.", name.replace('-', ""))),
+        "{msg}"
+    );
+    // GET, lists with filters (inherited from the subscription included)
+    let r = env.call("GET", &ra_path(&reg, name), Some(&tb), None).await;
+    assert_eq!(r.status, 200);
+    let list = |filter: String| {
+        let env = &env;
+        let tb = tb.clone();
+        let reg = reg.clone();
+        async move {
+            let r = env
+                .http
+                .get(env.url(&format!(
+                    "{reg}/providers/Microsoft.Authorization/roleAssignments"
+                )))
+                .query(&[("$filter", filter.as_str()), ("api-version", "2022-04-01")])
+                .bearer_auth(&tb)
+                .send()
+                .await
+                .unwrap();
+            crate::common::to_resp(r).await
+        }
+    };
+    let r = list(format!("principalId eq '{reader_sp}'")).await;
+    let roles: Vec<String> = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v["properties"]["roleDefinitionId"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        roles.contains(&ACR_PULL.to_string())
+            && roles.contains(&"acdd72a7-3385-48ef-bd42-f606fba81ae7".to_string()),
+        "{roles:?}"
+    );
+    let r = list("atScope()".into()).await;
+    assert!(r.body["value"].as_array().unwrap().len() >= 2);
+    let r = list(format!("assignedTo('{reader_sp}')")).await;
+    assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
+    let r = list("bogus".into()).await;
+    assert_eq!(r.status, 400);
+    // unknown principal without principalType
+    let r = env
+        .call(
+            "PUT",
+            &ra_path(&reg, "22222222-2222-4333-8444-555555555555"),
+            Some(&tb),
+            Some(&ra_body(
+                &sub,
+                ACR_PULL,
+                "99999999-9999-4999-8999-999999999999",
+                None,
+            )),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("PrincipalNotFound"))
+    );
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("99999999999949998999999999999999")
+    );
+    // a caller without roleAssignments/write
+    let reader = env.reader("REGISTRY_TENANT_ID", ARM).await;
+    let r = env
+        .call(
+            "PUT",
+            &ra_path(&reg, "33333333-2222-4333-8444-555555555555"),
+            Some(&reader),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (403, Some("AuthorizationFailed"))
+    );
+    let m = r.body["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains(&env.var("READER_CLIENT_ID"))
+            && m.contains("Microsoft.Authorization/roleAssignments/write")
+            && m.contains(&reg),
+        "{m}"
+    );
+    // bad ids, bad bodies
+    let r = env
+        .call("PUT", &ra_path(&reg, "not-a-guid"), Some(&tb), Some(&body))
+        .await;
+    assert_eq!(r.status, 400);
+    let r = env
+        .raw(
+            "PUT",
+            &ra_path(&reg, "44444444-2222-4333-8444-555555555555"),
+            Some(&tb),
+            "{nope",
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("InvalidRequestContent"))
+    );
+    // delete
+    let r = env
+        .call("DELETE", &ra_path(&reg, name), Some(&tb), None)
+        .await;
+    assert_eq!(r.status, 200);
+    let r = env.call("GET", &ra_path(&reg, name), Some(&tb), None).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (404, Some("RoleAssignmentNotFound"))
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn principal_not_found_during_replication() {
+    let env = start_with(|c| c.replication_delay = Duration::from_millis(1200)).await;
+    let ta = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let app = env
+        .create_app(
+            &ta,
+            json!({"displayName": "r", "signInAudience": "AzureADMultipleOrgs"}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(1250)).await;
+    let gb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
+    let sp = env.create_sp(&gb, app["appId"].as_str().unwrap()).await;
+    let sp_id = sp["id"].as_str().unwrap();
+    let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
+    let (sub, reg) = (env.var("REGISTRY_SUBSCRIPTION_ID"), env.var("REGISTRY_ID"));
+    let r = env
+        .call(
+            "PUT",
+            &ra_path(&reg, "55555555-2222-4333-8444-555555555555"),
+            Some(&tb),
+            Some(&ra_body(&sub, ACR_PULL, sp_id, None)),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("PrincipalNotFound"))
+    );
+    let r = env
+        .call(
+            "PUT",
+            &ra_path(&reg, "55555555-2222-4333-8444-555555555555"),
+            Some(&tb),
+            Some(&ra_body(&sub, ACR_PULL, sp_id, Some("ServicePrincipal"))),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    env.stop().await;
+}
+
+async fn reset(env: &Env, cluster_id: &str, client_id: &str, secret: &str) -> crate::common::Resp {
+    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
+    env.call(
+        "POST",
+        &format!("{cluster_id}/resetServicePrincipalProfile?api-version=2025-10-01"),
+        Some(&ta),
+        Some(&json!({"clientId": client_id, "secret": secret})),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_lifecycle() {
+    let env = start_with(|c| c.lro_duration = Duration::from_millis(1500)).await;
+    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
+    let cluster = env.var("CLUSTER_ID");
+    let r = env
+        .call(
+            "GET",
+            &format!("{cluster}?api-version=2025-10-01"),
+            Some(&ta),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["properties"]["servicePrincipalProfile"]["clientId"],
+        "a1a1a1a1-a100-4000-8000-000000000001"
+    );
+    assert_eq!(r.body["properties"]["provisioningState"], "Succeeded");
+    assert!(r.body.get("identity").is_none());
+    let (op, secret) = (env.var("AZURE_CLIENT_ID"), env.var("AZURE_CLIENT_SECRET"));
+    let r = reset(&env, &cluster, &op, &secret).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let async_url = r.header("azure-asyncoperation").unwrap();
+    let location = r.header("location").unwrap();
+    assert!(
+        async_url.contains("/providers/Microsoft.ContainerService/locations/eastus/operations/")
+            && async_url.ends_with("?api-version=2016-03-30")
+    );
+    assert!(location.contains("/operationresults/"));
+    let ra: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&ra), "{ra}");
+    // while running
+    let r = env
+        .call(
+            "GET",
+            &format!("{cluster}?api-version=2025-10-01"),
+            Some(&ta),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["properties"]["provisioningState"], "Updating");
+    let r = env.call("GET", &async_url, Some(&ta), None).await;
+    assert_eq!(r.body["status"], "InProgress");
+    assert!(r.body["startTime"].is_string() && r.body["name"].is_string());
+    assert_eq!(
+        env.call("GET", &location, Some(&ta), None).await.status,
+        202
+    );
+    let r = reset(&env, &cluster, &op, &secret).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (409, Some("OperationNotAllowed"))
+    );
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let r = env.call("GET", &async_url, Some(&ta), None).await;
+    assert_eq!(r.body["status"], "Succeeded");
+    assert!(r.body["endTime"].is_string());
+    assert_eq!(
+        env.call("GET", &location, Some(&ta), None).await.status,
+        204
+    );
+    let r = env
+        .call(
+            "GET",
+            &format!("{cluster}?api-version=2025-10-01"),
+            Some(&ta),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["properties"]["servicePrincipalProfile"]["clientId"],
+        op.as_str()
+    );
+    assert_eq!(r.body["properties"]["provisioningState"], "Succeeded");
+    // the state keeps only the hash
+    let state = env.sim.state();
+    assert!(!state.to_string().contains(&secret));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_refusals_and_outcomes() {
+    let env = start().await;
+    let (op, secret) = (env.var("AZURE_CLIENT_ID"), env.var("AZURE_CLIENT_SECRET"));
+    let cluster = env.var("CLUSTER_ID");
+    let r = reset(&env, &env.var("MSI_CLUSTER_ID"), &op, &secret).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body["error"]["message"],
+        "This action cannot be performed on a cluster that is not using a service principal"
+    );
+    let r = reset(&env, &cluster, &op, &"x".repeat(191)).await;
+    assert_eq!(r.status, 400);
+    let r = reset(&env, &cluster, &op, "wrong").await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("ServicePrincipalValidationClientError"))
+    );
+    // a reader may not reset
+    let reader = env.reader("CLUSTER_TENANT_ID", ARM).await;
+    let r = env
+        .call(
+            "POST",
+            &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
+            Some(&reader),
+            Some(&json!({"clientId": op, "secret": secret})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (403, Some("AuthorizationFailed"))
+    );
+    // outcomes: Failed, Canceled, Hang
+    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
+    for (outcome, status, code) in [
+        ("Failed", "Failed", "ReconcileFailed"),
+        ("Canceled", "Canceled", "OperationCanceled"),
+    ] {
+        env.sim
+            .add_fault(json!({"operation": outcome, "code": code, "message": "injected"}))
+            .unwrap();
+        let r = reset(&env, &cluster, &op, &secret).await;
+        assert_eq!(r.status, 202);
+        let url = r.header("azure-asyncoperation").unwrap();
+        let loc = r.header("location").unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let s = env.call("GET", &url, Some(&ta), None).await;
+        assert_eq!(s.body["status"], status);
+        assert_eq!(s.body["error"]["code"], code);
+        let l = env.call("GET", &loc, Some(&ta), None).await;
+        assert!(
+            l.status >= 400 && l.body["error"]["code"] == code,
+            "{}",
+            l.text
+        );
+        let c = env
+            .call(
+                "GET",
+                &format!("{cluster}?api-version=2025-10-01"),
+                Some(&ta),
+                None,
+            )
+            .await;
+        assert_eq!(c.body["properties"]["provisioningState"], status);
+        assert_eq!(
+            c.body["properties"]["servicePrincipalProfile"]["clientId"],
+            "a1a1a1a1-a100-4000-8000-000000000001"
+        );
+    }
+    env.sim.add_fault(json!({"operation": "Hang"})).unwrap();
+    let r = reset(&env, &cluster, &op, &secret).await;
+    let url = r.header("azure-asyncoperation").unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        env.call("GET", &url, Some(&ta), None).await.body["status"],
+        "InProgress"
+    );
+    assert_eq!(reset(&env, &cluster, &op, &secret).await.status, 409);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_throttling() {
+    let env = start_with(|c| {
+        c.arm_write_limit = Some(azure_sim::WriteLimit {
+            per_second: 2.0,
+            burst: 3,
+        });
+    })
+    .await;
+    let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
+    let (sub, reg) = (env.var("REGISTRY_SUBSCRIPTION_ID"), env.var("REGISTRY_ID"));
+    let reader_sp = sp_in_b(&env, &env.var("READER_CLIENT_ID")).await;
+    let body = ra_body(&sub, ACR_PULL, &reader_sp, Some("ServicePrincipal"));
+    let mut statuses = Vec::new();
+    let mut retry = None;
+    for _ in 0..5 {
+        let r = env
+            .call(
+                "PUT",
+                &ra_path(&reg, "66666666-2222-4333-8444-555555555555"),
+                Some(&tb),
+                Some(&body),
+            )
+            .await;
+        if r.status == 429 {
+            assert_eq!(r.body["error"]["code"], "SubscriptionRequestsThrottled");
+            retry = r.header("retry-after");
+        }
+        statuses.push(r.status);
+    }
+    assert_eq!(&statuses[..3], &[201, 201, 201]);
+    assert!(statuses[3..].contains(&429), "{statuses:?}");
+    assert_eq!(retry.as_deref(), Some("1"));
+    // reads are not throttled
+    assert_eq!(
+        env.call(
+            "GET",
+            &ra_path(&reg, "66666666-2222-4333-8444-555555555555"),
+            Some(&tb),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        env.call(
+            "PUT",
+            &ra_path(&reg, "66666666-2222-4333-8444-555555555555"),
+            Some(&tb),
+            Some(&body)
+        )
+        .await
+        .status,
+        201
+    );
+    assert!(env.sim.requests().iter().any(|e| e["status"] == 429));
+    env.stop().await;
+}

@@ -1,0 +1,114 @@
+//! The `azure-sim` binary: fast start, one JSON line, clean exit on SIGTERM, flag errors.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_azure-sim"))
+}
+
+#[test]
+fn starts_fast_prints_one_line_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let mut child = bin()
+        .args([
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--lro-duration",
+            "500ms",
+            "--replication-delay",
+            "1s",
+            "--latency",
+            "0",
+            "--arm-write-limit",
+            "10/20",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let elapsed = t.elapsed();
+    assert!(elapsed < Duration::from_secs(1), "ready after {elapsed:?}");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    for k in ["url", "dir", "ca_file", "cloud_file", "env_file", "pid"] {
+        assert!(!v[k].is_null(), "{k}");
+    }
+    assert_eq!(v["pid"], child.id());
+    assert!(v["url"].as_str().unwrap().starts_with("https://127.0.0.1:"));
+    let env = std::fs::read_to_string(v["env_file"].as_str().unwrap()).unwrap();
+    assert!(env.contains("AZURE_CLIENT_SECRET=") && env.contains("REGISTRY_IMAGE="));
+    assert!(std::path::Path::new(v["ca_file"].as_str().unwrap()).is_file());
+    // a plain HTTPS client trusting ca.pem talks to it
+    let ca = std::fs::read(v["ca_file"].as_str().unwrap()).unwrap();
+    let url = v["url"].as_str().unwrap().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = rt.block_on(async {
+        let http = crate::common::client(&ca, 0);
+        http.get(format!("{url}/_sim/state"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 200);
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let t = Instant::now();
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(code.success(), "{code:?}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(rest.is_empty(), "one line only: {rest}");
+}
+
+#[test]
+fn bad_flags_are_clear_errors() {
+    for args in [
+        vec!["--dir", "/tmp/x", "--lro-duration", "5"],
+        vec!["--dir", "/tmp/x", "--arm-write-limit", "fast"],
+        vec!["--lro-duration", "1s"],
+    ] {
+        let o = bin().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(o.stdout.is_empty());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.is_empty());
+    }
+    let o = bin()
+        .args(["--lro-duration", "5", "--dir", "/tmp/x"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unit"));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("s.json");
+    std::fs::write(&bad, "{not json").unwrap();
+    let o = bin()
+        .args([
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--scenario",
+            bad.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+}

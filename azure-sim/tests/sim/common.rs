@@ -1,0 +1,281 @@
+//! Test kit: start a simulator in-process, a client trusting its CA, tokens, JSON calls.
+
+use std::time::Duration;
+
+use azure_sim::{Running, SimConfig};
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+pub(crate) struct Env {
+    pub(crate) sim: Running,
+    pub(crate) http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+pub(crate) struct Resp {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
+    pub(crate) text: String,
+}
+
+impl Resp {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+pub(crate) fn client(ca: &[u8], port: u16) -> reqwest::Client {
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    reqwest::Client::builder()
+        .tls_certs_merge([reqwest::Certificate::from_pem(ca).unwrap()])
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("fabrikamacr.azurecr.sim", loopback)
+        .resolve("fabrikamabac.azurecr.sim", loopback)
+        .resolve("nosuchreg.azurecr.sim", loopback)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+pub(crate) async fn start() -> Env {
+    start_with(|_| {}).await
+}
+
+pub(crate) async fn start_with(f: impl FnOnce(&mut SimConfig)) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = SimConfig::new(dir.path());
+    cfg.lro_duration = Duration::from_millis(300);
+    f(&mut cfg);
+    let sim = azure_sim::serve(cfg).await.unwrap();
+    let ca = std::fs::read(sim.ca_pem_path()).unwrap();
+    let http = client(&ca, sim.port());
+    Env {
+        sim,
+        http,
+        _dir: dir,
+    }
+}
+
+pub(crate) const GRAPH: &str = "https://graph.microsoft.com";
+pub(crate) const ARM: &str = "https://management.azure.com/";
+
+impl Env {
+    pub(crate) fn var(&self, k: &str) -> String {
+        self.sim
+            .env_var(k)
+            .unwrap_or_else(|| panic!("sim.env has no {k}"))
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.sim.url())
+        }
+    }
+
+    pub(crate) fn registry_url(&self, name: &str, path: &str) -> String {
+        format!("https://{name}.azurecr.sim:{}{path}", self.sim.port())
+    }
+
+    pub(crate) async fn stop(self) {
+        self.sim.shutdown().await;
+    }
+
+    /// Raw client-credentials token request.
+    pub(crate) async fn token_resp(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        secret: &str,
+        resource: &str,
+    ) -> Resp {
+        let scope = format!("{}/.default", resource.trim_end_matches('/'));
+        let r = self
+            .http
+            .post(self.url(&format!("/{tenant}/oauth2/v2.0/token")))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+                ("scope", scope.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        to_resp(r).await
+    }
+
+    pub(crate) async fn token(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        secret: &str,
+        resource: &str,
+    ) -> String {
+        let r = self.token_resp(tenant, client_id, secret, resource).await;
+        assert_eq!(r.status, 200, "token: {}", r.text);
+        r.body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// The operator's token in tenant A or B for `resource`.
+    pub(crate) async fn op(&self, tenant_key: &str, resource: &str) -> String {
+        self.token(
+            &self.var(tenant_key),
+            &self.var("AZURE_CLIENT_ID"),
+            &self.var("AZURE_CLIENT_SECRET"),
+            resource,
+        )
+        .await
+    }
+
+    pub(crate) async fn reader(&self, tenant_key: &str, resource: &str) -> String {
+        self.token(
+            &self.var(tenant_key),
+            &self.var("READER_CLIENT_ID"),
+            &self.var("READER_CLIENT_SECRET"),
+            resource,
+        )
+        .await
+    }
+
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Resp {
+        self.call_h(method, path, token, body, &[]).await
+    }
+
+    pub(crate) async fn call_h(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut rb = self.http.request(method.parse().unwrap(), self.url(path));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        to_resp(rb.send().await.unwrap()).await
+    }
+
+    pub(crate) async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> Resp {
+        let mut rb = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        to_resp(rb.send().await.unwrap()).await
+    }
+
+    /// Create an app (in the token's tenant) and return its JSON.
+    pub(crate) async fn create_app(&self, token: &str, body: Value) -> Value {
+        let r = self
+            .call("POST", "/v1.0/applications", Some(token), Some(&body))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body
+    }
+
+    pub(crate) async fn add_password(&self, token: &str, app_object_id: &str) -> String {
+        let r = self
+            .call("POST", &format!("/v1.0/applications/{app_object_id}/addPassword"), Some(token), Some(&serde_json::json!({"passwordCredential": {"displayName": "t", "endDateTime": end_in_days(90)}})))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["secretText"].as_str().unwrap().to_string()
+    }
+
+    pub(crate) async fn create_sp(&self, token: &str, app_id: &str) -> Value {
+        let r = self
+            .call(
+                "POST",
+                "/v1.0/servicePrincipals",
+                Some(token),
+                Some(&serde_json::json!({"appId": app_id})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body
+    }
+}
+
+pub(crate) async fn to_resp(r: reqwest::Response) -> Resp {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+pub(crate) fn end_in_days(days: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::days(days);
+    t.replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// The JWT payload, unverified.
+pub(crate) fn claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let p = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(p)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Every key of `expected` (recursively; first array elements) is in `actual`.
+pub(crate) fn assert_keys_subset(expected: &Value, actual: &Value, path: &str) {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, ev) in e {
+                let av = a
+                    .get(k)
+                    .unwrap_or_else(|| panic!("missing field {path}.{k} in {actual}"));
+                assert_keys_subset(ev, av, &format!("{path}.{k}"));
+            }
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            if let (Some(e0), Some(a0)) = (e.first(), a.first()) {
+                assert_keys_subset(e0, a0, &format!("{path}[0]"));
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,538 @@
+//! Microsoft Graph: applications, passwords, service principals, permissions, replication.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::{ARM, GRAPH, end_in_days, start, start_with};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_lifecycle_and_queries() {
+    let env = start().await;
+    let t = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let app = env
+        .create_app(&t, json!({"displayName": "xt-app", "signInAudience": "AzureADMultipleOrgs", "web": {"redirectUris": ["https://www.microsoft.com"]}, "tags": ["a"]}))
+        .await;
+    let (id, app_id) = (
+        app["id"].as_str().unwrap().to_string(),
+        app["appId"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(app["signInAudience"], "AzureADMultipleOrgs");
+    assert_eq!(
+        app["web"]["redirectUris"],
+        json!(["https://www.microsoft.com"])
+    );
+    assert_eq!(app["publisherDomain"], env.var("CLUSTER_TENANT_DOMAIN"));
+    assert!(
+        app["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("$metadata#applications/$entity")
+    );
+    // get by id, by appId
+    let r = env
+        .call("GET", &format!("/v1.0/applications/{id}"), Some(&t), None)
+        .await;
+    assert_eq!(
+        (r.status, r.body["appId"].as_str()),
+        (200, Some(app_id.as_str()))
+    );
+    assert!(r.header("request-id").is_some() && r.header("client-request-id").is_some());
+    let r = env
+        .call(
+            "GET",
+            &format!("/v1.0/applications(appId='{app_id}')"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["id"], id.as_str());
+    // filters
+    for f in [
+        format!("appId eq '{app_id}'"),
+        "displayName eq 'xt-app'".into(),
+        "startswith(displayName,'xt-')".into(),
+    ] {
+        let r = env
+            .http
+            .get(env.url("/v1.0/applications"))
+            .query(&[("$filter", f.as_str())])
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
+        let r = crate::common::to_resp(r).await;
+        assert_eq!(
+            r.body["value"].as_array().unwrap().len(),
+            1,
+            "{f}: {}",
+            r.text
+        );
+    }
+    let r = env
+        .http
+        .get(env.url("/v1.0/applications"))
+        .query(&[("$filter", "startswith(displayName,'zz')")])
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crate::common::to_resp(r).await.body["value"], json!([]));
+    let r = env
+        .http
+        .get(env.url("/v1.0/applications"))
+        .query(&[("$filter", "appId gt 'x'")])
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    let r = crate::common::to_resp(r).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("Request_UnsupportedQuery"))
+    );
+    // patch
+    let r = env
+        .call(
+            "PATCH",
+            &format!("/v1.0/applications/{id}"),
+            Some(&t),
+            Some(&json!({"displayName": "xt-app-2"})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.text, "");
+    let r = env
+        .call("GET", &format!("/v1.0/applications/{id}"), Some(&t), None)
+        .await;
+    assert_eq!(r.body["displayName"], "xt-app-2");
+    // unknown property, bad id, missing object
+    let r = env
+        .call(
+            "PATCH",
+            &format!("/v1.0/applications/{id}"),
+            Some(&t),
+            Some(&json!({"bogus": 1})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("Request_BadRequest"))
+    );
+    let r = env
+        .call("GET", "/v1.0/applications/not-a-guid", Some(&t), None)
+        .await;
+    assert_eq!(r.status, 400);
+    let r = env
+        .call(
+            "GET",
+            "/v1.0/applications/99999999-9999-4999-8999-999999999999",
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (404, Some("Request_ResourceNotFound"))
+    );
+    assert!(r.body["error"]["innerError"]["request-id"].is_string());
+    // the app lives in A: tenant B does not see it
+    let tb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
+    let r = env
+        .call("GET", &format!("/v1.0/applications/{id}"), Some(&tb), None)
+        .await;
+    assert_eq!(r.status, 404);
+    // delete, then deleted item
+    let r = env
+        .call(
+            "DELETE",
+            &format!("/v1.0/applications/{id}"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = env
+        .call("GET", &format!("/v1.0/applications/{id}"), Some(&t), None)
+        .await;
+    assert_eq!(r.status, 404);
+    let r = env
+        .call(
+            "GET",
+            &format!("/v1.0/directory/deletedItems/{id}"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = env
+        .call(
+            "DELETE",
+            &format!("/v1.0/directory/deletedItems/{id}"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upsert_by_unique_name() {
+    let env = start().await;
+    let t = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let path = "/v1.0/applications(uniqueName='xt-unique')";
+    let body = json!({"displayName": "xt-unique", "signInAudience": "AzureADMultipleOrgs"});
+    let r = env.call("PATCH", path, Some(&t), Some(&body)).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (404, Some("Request_ResourceNotFound"))
+    );
+    let prefer = [("Prefer", "create-if-missing")];
+    let r = env
+        .call_h("PATCH", path, Some(&t), Some(&body), &prefer)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["uniqueName"], "xt-unique");
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let r = env
+        .call_h(
+            "PATCH",
+            path,
+            Some(&t),
+            Some(&json!({"displayName": "xt-unique", "notes": "n"})),
+            &prefer,
+        )
+        .await;
+    assert_eq!((r.status, r.text.as_str()), (204, ""));
+    let r = env.call("GET", path, Some(&t), None).await;
+    assert_eq!(
+        (r.body["id"].as_str(), r.body["notes"].as_str()),
+        (Some(id.as_str()), Some("n"))
+    );
+    let r = env
+        .http
+        .get(env.url("/v1.0/applications"))
+        .query(&[("$filter", "uniqueName eq 'xt-unique'")])
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::common::to_resp(r).await.body["value"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_and_lifetime_policy() {
+    let env = start().await;
+    let t = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let app = env.create_app(&t, json!({"displayName": "pw"})).await;
+    let (id, app_id) = (app["id"].as_str().unwrap(), app["appId"].as_str().unwrap());
+    let end = end_in_days(30);
+    let r = env
+        .call(
+            "POST",
+            &format!("/v1.0/applications(appId='{app_id}')/addPassword"),
+            Some(&t),
+            Some(&json!({"passwordCredential": {"displayName": "p1", "endDateTime": end}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let secret = r.body["secretText"].as_str().unwrap().to_string();
+    assert!(secret.len() >= 32);
+    assert_eq!(r.body["hint"].as_str().unwrap(), &secret[..3]);
+    assert_eq!(r.body["endDateTime"], end.as_str());
+    let key_id = r.body["keyId"].as_str().unwrap().to_string();
+    for k in [
+        "customKeyIdentifier",
+        "displayName",
+        "startDateTime",
+        "@odata.context",
+    ] {
+        assert!(r.body.get(k).is_some(), "{k}");
+    }
+    // later reads show secretText null; the state has only a hash
+    let r = env
+        .call("GET", &format!("/v1.0/applications/{id}"), Some(&t), None)
+        .await;
+    assert_eq!(
+        r.body["passwordCredentials"][0]["secretText"],
+        serde_json::Value::Null
+    );
+    let state = env.sim.state().to_string();
+    assert!(!state.contains(&secret));
+    assert!(state.contains("secret_sha256"));
+    // the secret works (after an SP exists in A)
+    env.create_sp(&t, app_id).await;
+    env.token(&env.var("CLUSTER_TENANT_ID"), app_id, &secret, ARM)
+        .await;
+    // policy: tenant A allows 730 days
+    let r = env
+        .call(
+            "POST",
+            &format!("/v1.0/applications/{id}/addPassword"),
+            Some(&t),
+            Some(&json!({"passwordCredential": {"endDateTime": end_in_days(800)}})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("CredentialInvalidLifetimeAsPerAppPolicy"))
+    );
+    assert_eq!(r.body["error"]["details"][0]["code"], "InvalidKeyEndDate");
+    assert_eq!(r.body["error"]["details"][0]["target"], "EndDate");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("730"));
+    // remove
+    let r = env
+        .call(
+            "POST",
+            &format!("/v1.0/applications/{id}/removePassword"),
+            Some(&t),
+            Some(&json!({"keyId": key_id})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = env
+        .token_resp(&env.var("CLUSTER_TENANT_ID"), app_id, &secret, ARM)
+        .await;
+    assert_eq!(r.status, 401);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_principals_and_rules() {
+    let env = start().await;
+    let ta = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let tb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
+    let multi = env
+        .create_app(
+            &ta,
+            json!({"displayName": "m", "signInAudience": "AzureADMultipleOrgs"}),
+        )
+        .await;
+    let single = env.create_app(&ta, json!({"displayName": "s"})).await;
+    let mid = multi["appId"].as_str().unwrap();
+    // single-tenant app cannot have an SP in B
+    let r = env
+        .call(
+            "POST",
+            "/v1.0/servicePrincipals",
+            Some(&tb),
+            Some(&json!({"appId": single["appId"]})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("Request_BadRequest"))
+    );
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("AzureADMultipleOrgs")
+    );
+    // GET missing → 404; upsert creates (201) then updates (204)
+    let path = format!("/v1.0/servicePrincipals(appId='{mid}')");
+    assert_eq!(env.call("GET", &path, Some(&tb), None).await.status, 404);
+    let prefer = [("Prefer", "create-if-missing")];
+    let r = env
+        .call_h(
+            "PATCH",
+            &path,
+            Some(&tb),
+            Some(&json!({"tags": ["x"]})),
+            &prefer,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.body["appOwnerOrganizationId"],
+        env.var("CLUSTER_TENANT_ID")
+    );
+    assert_eq!(r.body["servicePrincipalNames"], json!([mid]));
+    let sp_id = r.body["id"].as_str().unwrap().to_string();
+    let r = env
+        .call_h(
+            "PATCH",
+            &path,
+            Some(&tb),
+            Some(&json!({"tags": ["y"]})),
+            &prefer,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    // duplicate POST conflicts
+    let r = env
+        .call(
+            "POST",
+            "/v1.0/servicePrincipals",
+            Some(&tb),
+            Some(&json!({"appId": mid})),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    // filters
+    for f in [
+        format!("appId eq '{mid}'"),
+        format!("servicePrincipalNames/any(c:c eq '{mid}')"),
+    ] {
+        let r = env
+            .http
+            .get(env.url("/v1.0/servicePrincipals"))
+            .query(&[("$filter", f.as_str())])
+            .bearer_auth(&tb)
+            .send()
+            .await
+            .unwrap();
+        let r = crate::common::to_resp(r).await;
+        assert_eq!(r.body["value"][0]["id"], sp_id.as_str(), "{f}");
+    }
+    let r = env
+        .call(
+            "GET",
+            &format!("/v1.0/servicePrincipals/{sp_id}"),
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // unknown app → NoBackingApplicationObject
+    let r = env
+        .call(
+            "POST",
+            "/v1.0/servicePrincipals",
+            Some(&tb),
+            Some(&json!({"appId": "99999999-9999-4999-8999-999999999999"})),
+        )
+        .await;
+    assert_eq!(
+        r.body["error"]["details"][0]["code"],
+        "NoBackingApplicationObject"
+    );
+    // delete
+    assert_eq!(
+        env.call(
+            "DELETE",
+            &format!("/v1.0/servicePrincipals/{sp_id}"),
+            Some(&tb),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(env.call("GET", &path, Some(&tb), None).await.status, 404);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permissions_and_auth_errors() {
+    let env = start().await;
+    let reader = env.reader("CLUSTER_TENANT_ID", GRAPH).await;
+    let r = env
+        .call("GET", "/v1.0/applications", Some(&reader), None)
+        .await;
+    assert_eq!(r.status, 200);
+    let r = env
+        .call(
+            "POST",
+            "/v1.0/applications",
+            Some(&reader),
+            Some(&json!({"displayName": "no"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (403, Some("Authorization_RequestDenied"))
+    );
+    assert_eq!(
+        r.body["error"]["message"],
+        "Insufficient privileges to complete the operation."
+    );
+    for k in ["date", "request-id", "client-request-id"] {
+        assert!(r.body["error"]["innerError"][k].is_string(), "{k}");
+    }
+    // no token, garbage token, ARM token
+    let r = env.call("GET", "/v1.0/applications", None, None).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (401, Some("InvalidAuthenticationToken"))
+    );
+    let r = env
+        .call("GET", "/v1.0/applications", Some("a.b.c"), None)
+        .await;
+    assert_eq!(r.status, 401);
+    let arm = env.op("CLUSTER_TENANT_ID", ARM).await;
+    let r = env
+        .call("GET", "/v1.0/applications", Some(&arm), None)
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (401, Some("InvalidAuthenticationToken"))
+    );
+    // the simulator's own URL is a valid Graph audience (a custom cloud's resource id)
+    let own = env.op("CLUSTER_TENANT_ID", &env.sim.url()).await;
+    assert_eq!(
+        env.call("GET", "/v1.0/applications", Some(&own), None)
+            .await
+            .status,
+        200
+    );
+    // an identity without Graph roles cannot even read
+    let t = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let app = env.create_app(&t, json!({"displayName": "noroles"})).await;
+    let secret = env.add_password(&t, app["id"].as_str().unwrap()).await;
+    env.create_sp(&t, app["appId"].as_str().unwrap()).await;
+    let weak = env
+        .token(
+            &env.var("CLUSTER_TENANT_ID"),
+            app["appId"].as_str().unwrap(),
+            &secret,
+            GRAPH,
+        )
+        .await;
+    assert_eq!(
+        env.call("GET", "/v1.0/applications", Some(&weak), None)
+            .await
+            .status,
+        403
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_delay_blocks_new_app_backing() {
+    let env = start_with(|c| c.replication_delay = Duration::from_millis(1200)).await;
+    let ta = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let app = env
+        .create_app(
+            &ta,
+            json!({"displayName": "fresh", "signInAudience": "AzureADMultipleOrgs"}),
+        )
+        .await;
+    let r = env
+        .call(
+            "POST",
+            "/v1.0/servicePrincipals",
+            Some(&ta),
+            Some(&json!({"appId": app["appId"]})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("Request_BadRequest"))
+    );
+    assert_eq!(
+        r.body["error"]["details"][0]["code"],
+        "NoBackingApplicationObject"
+    );
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    env.create_sp(&ta, app["appId"].as_str().unwrap()).await;
+    env.stop().await;
+}

@@ -1,0 +1,14 @@
+//! Integration tests of the simulator: every endpoint over HTTPS, trusting its CA.
+#![allow(
+    clippy::too_many_lines,
+    reason = "each test tells one scenario from start to end"
+)]
+
+mod arm;
+mod binary;
+mod common;
+mod entra;
+mod graph;
+mod recordings;
+mod registry;
+mod robustness;

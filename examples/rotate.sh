@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Rotates the app's client secret in the safe order:
+#   new secret → verify the pull with it → reset the cluster to it → verify → prune the old secret.
+# Usage: examples/rotate.sh ENVELOPE [IMAGE]
+#   ENVELOPE: the last envelope of the pipeline (one object, with client_secret), rewritten in place.
+# At every step the cluster keeps a working credential: the old secret is removed only
+# after the cluster runs on the new one.
+set -euo pipefail
+envelope=${1:?usage: rotate.sh ENVELOPE [IMAGE]}
+image=${2:-}
+image_flag=()
+[ -n "$image" ] && image_flag=(--image "$image")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+umask 077
+
+echo "rotate: 1/5 minting a new secret" >&2
+entra-app-create --new-secret < "$envelope" > "$work/1.json"
+echo "rotate: 2/5 verifying the new secret can pull" >&2
+acr-grant --verify "${image_flag[@]}" < "$work/1.json" > "$work/2.json"
+echo "rotate: 3/5 resetting the cluster to the new secret" >&2
+# The cluster already uses this app id: --force resets it to the new secret.
+aks-sp-update --force "${image_flag[@]}" < "$work/2.json" > "$work/3.json"
+echo "rotate: 4/5 verifying the pull again" >&2
+acr-grant --verify "${image_flag[@]}" < "$work/3.json" > "$work/4.json"
+echo "rotate: 5/5 pruning every other secret of the app" >&2
+entra-app-create --prune-secrets < "$work/4.json" > "$work/5.json"
+mv "$work/5.json" "$envelope"
+echo "rotate: done; $envelope holds the new secret" >&2
