@@ -113,8 +113,7 @@ impl TestSim {
         self.env
             .iter()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| panic!("sim.env has no {key}"))
+            .map_or_else(|| panic!("sim.env has no {key}"), |(_, v)| v.clone())
     }
 
     /// A command for a workspace binary with a clean environment pointing at this simulator:

@@ -673,10 +673,10 @@ fn example_fleet_grants_many_registries_and_resets_many_clusters() {
     let cl0 = base.var("CLUSTER_ID");
     let reg_prefix = reg0.rsplit_once('/').unwrap().0.to_owned();
     let cl_prefix = cl0.rsplit_once('/').unwrap().0.to_owned();
-    let regs: Vec<String> = std::iter::once(reg0.clone())
+    let registries: Vec<String> = std::iter::once(reg0.clone())
         .chain((1..4).map(|i| format!("{reg_prefix}/fleetacr{i}")))
         .collect();
-    for id in &regs[1..] {
+    for id in &registries[1..] {
         state["registries"].as_array_mut().unwrap().push(json!({"id": id, "role_assignment_mode": "LegacyRegistryPermissions", "images": {"samples/hello": ["1.0"]}}));
     }
     let template = state["clusters"]
@@ -700,7 +700,7 @@ fn example_fleet_grants_many_registries_and_resets_many_clusters() {
         c.lro_duration = Duration::from_secs(1);
     });
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("registries"), regs.join("\n") + "\n").unwrap();
+    std::fs::write(dir.path().join("registries"), registries.join("\n") + "\n").unwrap();
     std::fs::write(dir.path().join("clusters"), clusters.join("\n") + "\n").unwrap();
     let r = run_cmd(
         shell(&sim, "bash"),
@@ -716,7 +716,7 @@ fn example_fleet_grants_many_registries_and_resets_many_clusters() {
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let objs = r.objects();
-    assert_eq!(objs.len(), regs.len() + clusters.len());
+    assert_eq!(objs.len(), registries.len() + clusters.len());
     for c in &clusters {
         let name = c.rsplit('/').next().unwrap();
         let v = sim.sim().pull(name, &sim.var("REGISTRY_IMAGE"));
