@@ -3,9 +3,11 @@
 use common::driver::{Ctx, Done};
 use common::envelope::{Envelope, fields};
 use common::http::Api;
-use common::registry::{PullCheck, check_pull};
+use std::time::Duration;
+
+use common::registry::{Denied, PullCheck, check_pull};
 use common::validate::is_guid;
-use common::wait::{Poll, follow_operation, human, operation_url, poll_until};
+use common::wait::{Deadline, Poll, follow_operation, human, operation_url, poll_until};
 use common::{Error, ErrorKind, Result, ui};
 use reqwest::Method;
 use serde_json::json;
@@ -142,7 +144,16 @@ async fn resume(
 }
 
 /// The pull check with the new credential; `true` when the pull would work.
-async fn pull_check(ctx: &Ctx, inputs: &Inputs, t: &PullTarget, force: bool) -> Result<bool> {
+/// How long a pull check waits for a role the object says was just assigned.
+const PROPAGATION_GRACE: Duration = Duration::from_secs(120);
+
+async fn pull_check(
+    ctx: &Ctx,
+    inputs: &Inputs,
+    t: &PullTarget,
+    force: bool,
+    granted: bool,
+) -> Result<bool> {
     let what = t.reference.as_ref().map_or_else(
         || format!("{} (token only)", t.repository),
         |r| format!("{}:{r}", t.repository),
@@ -151,7 +162,40 @@ async fn pull_check(ctx: &Ctx, inputs: &Inputs, t: &PullTarget, force: bool) -> 
         "checking that app {} can pull {what} from {}",
         inputs.app_id, t.login_server
     ));
-    let refusal = match check_pull(ctx.http(), &t.login_server, &inputs.app_id, &inputs.secret, &t.repository, t.reference.as_deref(), ctx.deadline()).await {
+    // A role assigned by acr-grant (the object names it) may still be on its way to the
+    // registry: "no pull yet" is waited out for a while then, with progress.
+    let grace = if granted {
+        PROPAGATION_GRACE.min(ctx.deadline().remaining())
+    } else {
+        Duration::ZERO
+    };
+    let wait_until = Deadline::after(grace);
+    let label = format!(
+        "waiting until app {} can pull from {}",
+        inputs.app_id, t.login_server
+    );
+    let looked = poll_until(&label, ctx.deadline(), || async {
+        let r = check_pull(
+            ctx.http(),
+            &t.login_server,
+            &inputs.app_id,
+            &inputs.secret,
+            &t.repository,
+            t.reference.as_deref(),
+            ctx.deadline(),
+        )
+        .await?;
+        Ok(match r {
+            PullCheck::Denied(Denied::NoPullRole | Denied::ManifestRefused(_))
+                if !wait_until.passed() =>
+            {
+                Poll::Pending("the role has not reached the registry yet".to_owned(), None)
+            }
+            other => Poll::Ready(other),
+        })
+    })
+    .await;
+    let refusal = match looked {
         Ok(PullCheck::Allowed) => {
             ui::info(&format!("the app's credential can pull {what} from {}", t.login_server));
             return Ok(true);
@@ -259,7 +303,8 @@ async fn check_new_credential(
     ctx: &Ctx,
 ) -> Result<()> {
     if let Some(target) = &inputs.pull {
-        if pull_check(ctx, inputs, target, cli.force).await? {
+        let granted = env.has(fields::ROLE_ASSIGNMENT_ID.name);
+        if pull_check(ctx, inputs, target, cli.force, granted).await? {
             env.set(fields::PULL_VERIFIED_AT.name, now());
         }
     } else if cli.force {

@@ -723,3 +723,64 @@ fn example_fleet_grants_many_registries_and_resets_many_clusters() {
         assert_eq!(v["pulled"], true, "{name}: {v}");
     }
 }
+
+#[test]
+fn two_teams_hand_over_files_and_the_secret_stays_in_its_file() {
+    // The README's two-identity flow: tenant A's steps, then B's, then A's again.
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("app.secret");
+    let sf = secret.to_str().unwrap();
+    let r1 = step(
+        &sim,
+        "entra-app-create",
+        &[
+            "--cluster-tenant",
+            &sim.var("CLUSTER_TENANT_ID"),
+            "--secret-file",
+            sf,
+            "--no-secret-output",
+        ],
+        "",
+    );
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let r2 = step(
+        &sim,
+        "consent-link",
+        &["--registry-tenant", &b, "--create"],
+        &r1.stdout,
+    );
+    let r3 = step(
+        &sim,
+        "acr-grant",
+        &["--registry", &sim.var("REGISTRY_NAME")],
+        &r2.stdout,
+    );
+    let handed = r3.object();
+    assert!(
+        handed.get("client_secret").is_none() && handed["registry_login_server"].is_string(),
+        "{handed}"
+    );
+    let r4 = step(
+        &sim,
+        "aks-sp-update",
+        &[
+            "--cluster",
+            &sim.var("CLUSTER_ID"),
+            "--client-secret-file",
+            sf,
+        ],
+        &r3.stdout,
+    );
+    let out = r4.object();
+    assert!(
+        out["pull_verified_at"].is_string(),
+        "step 4 checked the pull itself: {out}"
+    );
+    assert!(out.get("client_secret").is_none());
+    let text = std::fs::read_to_string(&secret).unwrap();
+    for r in [&r1, &r2, &r3, &r4] {
+        assert!(!r.stdout.contains(text.trim()) && !r.stderr.contains(text.trim()));
+    }
+    assert_eq!(pulled(&sim)["pulled"], true);
+}
