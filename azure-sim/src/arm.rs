@@ -793,23 +793,7 @@ fn reset(core: &Core, req: &Req, p: &Principal, state: &mut State, id: &str) -> 
         .find(|c| c.id.eq_ignore_ascii_case(id))
         .cloned()
         .ok_or_else(|| resource_not_found(&segs[5], &[&segs[6], &segs[7]], &segs[3]))?;
-    let body = match req.json() {
-        Ok(Value::Object(o)) => o,
-        Ok(_) => {
-            return Err(arm_err(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequestContent",
-                "The request content was invalid and could not be deserialized: expected a JSON object.",
-            ));
-        }
-        Err(e) => {
-            return Err(arm_err(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequestContent",
-                &format!("The request content was invalid and could not be deserialized: '{e}'."),
-            ));
-        }
-    };
+    let body = json_object(req)?;
     let client_id = body
         .get("clientId")
         .and_then(Value::as_str)
@@ -1352,23 +1336,7 @@ fn put_role_assignment(core: &Core, req: &Req, p: &Principal, scope: &str, name:
             ),
         ));
     }
-    let body = match req.json() {
-        Ok(Value::Object(o)) => o,
-        Ok(_) => {
-            return Err(arm_err(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequestContent",
-                "The request content was invalid and could not be deserialized: expected a JSON object.",
-            ));
-        }
-        Err(e) => {
-            return Err(arm_err(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequestContent",
-                &format!("The request content was invalid and could not be deserialized: '{e}'."),
-            ));
-        }
-    };
+    let body = json_object(req)?;
     let props = body
         .get("properties")
         .and_then(Value::as_object)
@@ -1500,6 +1468,23 @@ fn put_role_assignment(core: &Core, req: &Req, p: &Principal, scope: &str, name:
     let v = ra_json(&state, &ra, true);
     state.role_assignments.push(ra);
     Ok(json(StatusCode::CREATED, &v))
+}
+
+/// The request body as a JSON object, or ARM's `InvalidRequestContent`.
+fn json_object(req: &Req) -> Result<serde_json::Map<String, Value>, Response> {
+    match req.json() {
+        Ok(Value::Object(o)) => Ok(o),
+        Ok(_) => Err(arm_err(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: expected a JSON object.",
+        )),
+        Err(e) => Err(arm_err(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            &format!("The request content was invalid and could not be deserialized: '{e}'."),
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -524,25 +524,10 @@ fn pick_media(headers: &HeaderMap) -> &'static str {
 }
 
 fn manifest(core: &Core, req: &Req, reg: &Registry, repo: &str, reference: &str) -> Response {
-    let scope = format!("repository:{repo}:pull");
-    let Ok((access, app_id)) = request_access(core, req, reg, &scope) else {
-        return unauthorized(
-            core,
-            reg,
-            AUTH_REQUIRED,
-            Some(&scope),
-            json!([{"Type": "repository", "Name": repo, "Action": "pull"}]),
-        );
+    let app_id = match pull_caller(core, req, reg, repo) {
+        Ok(a) => a,
+        Err(r) => return r,
     };
-    if !grants(&access, repo, "pull") {
-        return unauthorized(
-            core,
-            reg,
-            AUTH_REQUIRED,
-            Some(&scope),
-            json!([{"Type": "repository", "Name": repo, "Action": "pull"}]),
-        );
-    }
     let media = pick_media(&req.headers);
     let state = core.state();
     let current = state
@@ -598,25 +583,10 @@ fn manifest(core: &Core, req: &Req, reg: &Registry, repo: &str, reference: &str)
 }
 
 fn tags(core: &Core, req: &Req, reg: &Registry, repo: &str) -> Response {
-    let scope = format!("repository:{repo}:pull");
-    let Ok((access, app_id)) = request_access(core, req, reg, &scope) else {
-        return unauthorized(
-            core,
-            reg,
-            AUTH_REQUIRED,
-            Some(&scope),
-            json!([{"Type": "repository", "Name": repo, "Action": "pull"}]),
-        );
+    let app_id = match pull_caller(core, req, reg, repo) {
+        Ok(a) => a,
+        Err(r) => return r,
     };
-    if !grants(&access, repo, "pull") {
-        return unauthorized(
-            core,
-            reg,
-            AUTH_REQUIRED,
-            Some(&scope),
-            json!([{"Type": "repository", "Name": repo, "Action": "pull"}]),
-        );
-    }
     let state = core.state();
     let tags = state
         .registries
@@ -939,4 +909,19 @@ fn synthetic(
         .unwrap_or_else(|_| axum::http::Request::new(()))
         .into_parts();
     Req::new(&parts, axum::body::Bytes::from(body))
+}
+
+/// The app whose bearer token grants pull on `repo`, or the registry's 401 challenge.
+fn pull_caller(core: &Core, req: &Req, reg: &Registry, repo: &str) -> Result<String, Response> {
+    let scope = format!("repository:{repo}:pull");
+    match request_access(core, req, reg, &scope) {
+        Ok((access, app_id)) if grants(&access, repo, "pull") => Ok(app_id),
+        _ => Err(unauthorized(
+            core,
+            reg,
+            AUTH_REQUIRED,
+            Some(&scope),
+            json!([{"Type": "repository", "Name": repo, "Action": "pull"}]),
+        )),
+    }
 }
