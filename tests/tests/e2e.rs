@@ -784,3 +784,37 @@ fn two_teams_hand_over_files_and_the_secret_stays_in_its_file() {
     }
     assert_eq!(pulled(&sim)["pulled"], true);
 }
+
+#[test]
+fn every_tool_generates_its_man_page_and_completions() {
+    // What `make install` installs, generated from the flag definitions.
+    for tool in [
+        "entra-app-create",
+        "consent-link",
+        "acr-grant",
+        "aks-sp-update",
+    ] {
+        for (what, marker) in [
+            ("man", ".TH"),
+            ("bash", "complete"),
+            ("zsh", "#compdef"),
+            ("fish", "complete -c"),
+        ] {
+            let r = run_cmd(
+                Command::new(xtenant_tests::bin_path(tool)),
+                &["--generate", what],
+                "",
+            );
+            assert_eq!(r.code, 0, "{tool} --generate {what}: {}", r.stderr);
+            assert!(
+                r.stdout.contains(marker) && r.stdout.contains(tool),
+                "{tool} --generate {what}"
+            );
+        }
+        let help = run_cmd(Command::new(xtenant_tests::bin_path(tool)), &["--help"], "");
+        assert!(
+            help.stdout.contains("Exit codes:") && help.stdout.contains("no usable credential"),
+            "{tool} --help"
+        );
+    }
+}
