@@ -1,4 +1,4 @@
-# xtenant: make demo (the whole procedure against the simulator), make test, make check.
+# xtenant: make demo (the whole procedure against the simulator), make test, make check, make bench.
 CARGO ?= cargo
 PREFIX ?= /usr/local
 TOOLS := entra-app-create consent-link acr-grant aks-sp-update
@@ -19,6 +19,18 @@ test: build
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+# The property tests of the envelope reader, the driver's input stream and the resource-id
+# parser, long: 100000 cases each (make test runs 256), optimised so it ends in minutes.
+FUZZ_CASES ?= 100000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release -p common --test props -- --test-threads 2
+
+# Benchmarks against azure-sim, release build: writes bench/RESULTS.md (the README's
+# Performance section quotes it). A couple of minutes on 2 cores, after the build.
+bench:
+	$(CARGO) build --release --workspace --bins
+	target/release/xtenant-bench --out bench/RESULTS.md $(BENCH_ARGS)
 
 fmt:
 	$(CARGO) fmt --all

@@ -104,8 +104,13 @@ impl Tool for Cli {
         let graph = ctx.graph(&inp.tenant);
         let arm = ctx.arm(&inp.tenant);
 
-        let sp_id = find_service_principal(&graph, &inp).await?;
-        let reg = lookup::resolve(&arm, &inp.registry, inp.subscription.as_deref()).await?;
+        // Independent reads (Graph and ARM, each with its own token): sent at once.
+        let (sp_id, reg) = futures::future::join(
+            find_service_principal(ctx, &graph, &inp),
+            lookup::resolve(&arm, &inp.registry, inp.subscription.as_deref()),
+        )
+        .await;
+        let (sp_id, reg) = (sp_id?, reg?);
         if let Some(image) = inp.check.as_ref().and_then(|c| c.image.as_ref())
             && let Some(server) = &image.login_server
             && !server.eq_ignore_ascii_case(&reg.login_server)
@@ -118,7 +123,7 @@ impl Tool for Cli {
                 ),
             ));
         }
-        let role = role::choose(&arm, &reg, inp.role.as_deref()).await?;
+        let role = role::choose(ctx, &arm, &reg, inp.role.as_deref()).await?;
         let assigned = assign(&arm, &reg, &role, &sp_id, &inp.tenant).await?;
 
         env.set(fields::REGISTRY_ID.name, &reg.id);
@@ -202,13 +207,22 @@ impl Original {
     }
 }
 
-/// The object id of the app's service principal in tenant B, from Graph.
-async fn find_service_principal(graph: &common::http::Api<'_>, inp: &Inputs) -> Result<String> {
+/// The object id of the app's service principal in tenant B, from Graph (once per run).
+async fn find_service_principal(
+    ctx: &Ctx,
+    graph: &common::http::Api<'_>,
+    inp: &Inputs,
+) -> Result<String> {
     let path = format!(
         "{}?$select=id,appId",
         graph::alt_key("servicePrincipals", "appId", &inp.app_id)
     );
-    let Some(sp) = graph.get_opt(&path).await? else {
+    let key = format!(
+        "servicePrincipal|{}|{}",
+        inp.tenant.to_ascii_lowercase(),
+        inp.app_id.to_ascii_lowercase()
+    );
+    let Some(sp) = ctx.once(key, || graph.get_opt(&path)).await? else {
         return Err(Error::step(
             "ServicePrincipalNotInRegistryTenant",
             format!(

@@ -1,10 +1,11 @@
 //! Choosing the pull role the registry's mode honours, and telling when a chosen role cannot pull.
 
 use common::arm::{self, AUTHORIZATION_API};
+use common::driver::Ctx;
 use common::error::{Error, Result};
 use common::http::Api;
 use common::ui;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::lookup::{Mode, Registry};
 
@@ -30,23 +31,45 @@ pub(crate) struct Role {
 }
 
 /// The role for `requested` (`None`: auto) on `reg`.
-pub(crate) async fn choose(arm: &Api<'_>, reg: &Registry, requested: Option<&str>) -> Result<Role> {
+pub(crate) async fn choose(
+    ctx: &Ctx,
+    arm: &Api<'_>,
+    reg: &Registry,
+    requested: Option<&str>,
+) -> Result<Role> {
     let name = match requested {
         Some(n) => n,
         None => auto_role(reg),
     };
-    let def = arm::find_role(arm, &reg.id, name).await?.ok_or_else(|| {
+    let not_found = || {
         Error::step("RoleNotFound", format!("there is no role named {name:?} at the registry {}", reg.id)).with_hint(
             "give a role name as `az role definition list --query [].roleName` shows it, or --role auto",
         )
-    })?;
+    };
     if requested.is_none() {
+        // A built-in role has one id per subscription: looked up once per run, not per registry.
+        let subscription = reg.id.split('/').nth(2).unwrap_or("").to_ascii_lowercase();
+        let key = format!(
+            "builtInRole|{}|{subscription}|{name}",
+            arm.tenant().to_ascii_lowercase()
+        );
+        let def = ctx
+            .once(key, || async {
+                let def = arm::find_role(arm, &reg.id, name).await?;
+                Ok(def.map(|d| json!({"id": d.id, "role_name": d.role_name})))
+            })
+            .await?
+            .ok_or_else(not_found)?;
+        let field = |k: &str| def.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         return Ok(Role {
-            id: def.id,
-            name: def.role_name,
+            id: field("id"),
+            name: field("role_name"),
             can_pull: true,
         });
     }
+    let def = arm::find_role(arm, &reg.id, name)
+        .await?
+        .ok_or_else(not_found)?;
     let can_pull = match arm
         .get(&format!("{}?api-version={AUTHORIZATION_API}", def.id))
         .await

@@ -3,12 +3,12 @@
 // Each test is one scenario told start to end; stderr is printed for --nocapture and failures.
 #![allow(clippy::too_many_lines, clippy::print_stdout)]
 
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use xtenant_tests::azure::{App, NewApp, Operator, role_assignments_of};
 use xtenant_tests::{Run, TestSim, line, run_cmd};
 
 const BIN: &str = "acr-grant";
@@ -16,145 +16,17 @@ const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 const REPOSITORY_READER: &str = "b93aa761-3e63-49ed-ac28-beffa264f7ac";
 const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 
-// ------------------------------------------------------------------ setup as the operator, raw HTTP
+// ------------------------------------------------------------------ setup as the operator
 
-/// The operator talking to the simulator directly (the steps before acr-grant, done by hand).
-struct Operator {
-    client: reqwest::Client,
-    rt: tokio::runtime::Runtime,
-    sim_url: String,
-    graph: String,
-    graph_scope: String,
-    client_id: String,
-    secret: String,
-}
-
-/// A multitenant app made for a test.
-struct App {
-    client_id: String,
-    secret: String,
-    sp_a: String,
-    sp_b: Option<String>,
-}
-
-impl Operator {
-    fn new(sim: &TestSim) -> Self {
-        let cloud_path = PathBuf::from(sim.var("XTENANT_CLOUD"));
-        let cloud: Value =
-            serde_json::from_str(&std::fs::read_to_string(&cloud_path).unwrap()).unwrap();
-        let ca = cloud_path
-            .parent()
-            .unwrap()
-            .join(cloud["ca_file"].as_str().unwrap());
-        let certs = reqwest::Certificate::from_pem_bundle(&std::fs::read(ca).unwrap()).unwrap();
-        let client = reqwest::Client::builder()
-            .tls_certs_merge(certs)
-            .no_proxy()
-            .build()
-            .unwrap();
-        let graph = cloud["graph_endpoint"]
-            .as_str()
-            .unwrap()
-            .trim_end_matches('/')
-            .to_owned();
-        let audience = cloud["graph_audience"]
-            .as_str()
-            .map_or_else(|| graph.clone(), str::to_owned);
-        Self {
-            client,
-            rt: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap(),
-            sim_url: sim.var("SIM_URL").trim_end_matches('/').to_owned(),
-            graph: format!("{graph}/v1.0"),
-            graph_scope: format!("{}/.default", audience.trim_end_matches('/')),
-            client_id: sim.var("AZURE_CLIENT_ID"),
-            secret: sim.var("AZURE_CLIENT_SECRET"),
-        }
-    }
-
-    fn token(&self, tenant: &str) -> String {
-        let url = format!("{}/{tenant}/oauth2/v2.0/token", self.sim_url);
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", self.client_id.as_str()),
-            ("client_secret", self.secret.as_str()),
-            ("scope", self.graph_scope.as_str()),
-        ];
-        let v: Value = self.rt.block_on(async {
-            let r = self.client.post(url).form(&form).send().await.unwrap();
-            assert!(
-                r.status().is_success(),
-                "token for {tenant}: {}",
-                r.status()
-            );
-            r.json().await.unwrap()
-        });
-        v["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// POST to Graph in `tenant`; the status and body.
-    fn post(&self, tenant: &str, path: &str, body: &Value) -> (u16, Value) {
-        let token = self.token(tenant);
-        self.rt.block_on(async {
-            let r = self
-                .client
-                .post(format!("{}{path}", self.graph))
-                .bearer_auth(token)
-                .json(body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            (status, r.json().await.unwrap_or(Value::Null))
-        })
-    }
-
-    /// The app's service principal in `tenant`, retrying while the new app is not replicated yet.
-    fn service_principal(&self, tenant: &str, app_id: &str) -> String {
-        for _ in 0..100 {
-            let (status, body) = self.post(tenant, "/servicePrincipals", &json!({"appId": app_id}));
-            if status == 201 {
-                return body["id"].as_str().unwrap().to_owned();
-            }
-            let no_backing = body.to_string().contains("NoBackingApplicationObject");
-            assert!(
-                no_backing,
-                "POST /servicePrincipals in {tenant}: {status} {body}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("the app {app_id} never backed a service principal in {tenant}");
-    }
-
-    /// Step 1 by hand: a multitenant app in tenant A with a secret and its service principal there;
-    /// with `in_b`, also its service principal in tenant B (step 2).
-    fn app(&self, sim: &TestSim, name: &str, in_b: bool) -> App {
-        let a = sim.var("CLUSTER_TENANT_ID");
-        let (status, app) = self.post(
-            &a,
-            "/applications",
-            &json!({"displayName": name, "signInAudience": "AzureADMultipleOrgs"}),
-        );
-        assert_eq!(status, 201, "{app}");
-        let object_id = app["id"].as_str().unwrap();
-        let (status, pw) = self.post(
-            &a,
-            &format!("/applications/{object_id}/addPassword"),
-            &json!({"passwordCredential": {"displayName": "test"}}),
-        );
-        assert_eq!(status, 200, "{pw}");
-        let app_id = app["appId"].as_str().unwrap().to_owned();
-        let sp_a = self.service_principal(&a, &app_id);
-        let sp_b = in_b.then(|| self.service_principal(&sim.var("REGISTRY_TENANT_ID"), &app_id));
-        App {
-            client_id: app_id,
-            secret: pw["secretText"].as_str().unwrap().to_owned(),
-            sp_a,
-            sp_b,
-        }
-    }
+/// Step 1 by hand: a multitenant app in tenant A with a secret and its service principal there;
+/// with `in_b`, also its service principal in tenant B (step 2).
+fn new_app(op: &Operator, name: &str, in_b: bool) -> App {
+    op.create_app(
+        &NewApp::multitenant(name)
+            .secret(true)
+            .sp_in_a(true)
+            .sp_in_b(in_b),
+    )
 }
 
 /// The input envelope of a pipeline: what steps 1 and 2 wrote.
@@ -162,9 +34,9 @@ fn envelope(sim: &TestSim, app: &App) -> Value {
     let mut v = json!({
         "cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"),
         "registry_tenant_id": sim.var("REGISTRY_TENANT_ID"),
-        "app_id": app.client_id,
-        "cluster_sp_object_id": app.sp_a,
-        "client_secret": app.secret,
+        "app_id": app.app_id,
+        "cluster_sp_object_id": app.sp_a(),
+        "client_secret": app.secret(),
     });
     if let Some(b) = &app.sp_b {
         v["registry_sp_object_id"] = json!(b);
@@ -192,22 +64,6 @@ fn assert_failed(r: &Run, code: &str) -> Value {
     o
 }
 
-/// The role assignments of `principal` in the simulator's state.
-fn assignments_of(sim: &TestSim, principal: &str) -> Vec<Value> {
-    sim.state()["role_assignments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|ra| {
-            ra["principal_id"]
-                .as_str()
-                .unwrap()
-                .eq_ignore_ascii_case(principal)
-        })
-        .cloned()
-        .collect()
-}
-
 fn same_id(a: &Value, b: &str) -> bool {
     a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(b))
 }
@@ -222,8 +78,8 @@ fn secs_since(t: OffsetDateTime) -> f64 {
 fn grants_and_verifies_on_the_legacy_registry_and_a_rerun_writes_nothing() {
     let sim = TestSim::start();
     let op = Operator::new(&sim);
-    let app = op.app(&sim, "legacy-pull", true);
-    let sp_b = app.sp_b.clone().unwrap();
+    let app = new_app(&op, "legacy-pull", true);
+    let sp_b = app.sp_b().to_owned();
     let input = envelope(&sim, &app);
     let registry_id = sim.var("REGISTRY_ID");
 
@@ -288,19 +144,19 @@ fn grants_and_verifies_on_the_legacy_registry_and_a_rerun_writes_nothing() {
         OffsetDateTime::parse(out["pull_verified_at"].as_str().unwrap(), &Rfc3339).unwrap();
     assert!(secs_since(verified).abs() < 60.0, "{out}");
     // Fields it does not own pass through, and the secret never reaches stderr.
-    assert_eq!(out["cluster_sp_object_id"], app.sp_a.as_str());
-    assert_eq!(out["client_secret"], app.secret.as_str());
-    assert!(!r.stderr.contains(&app.secret), "{}", r.stderr);
+    assert_eq!(out["cluster_sp_object_id"], app.sp_a());
+    assert_eq!(out["client_secret"], app.secret());
+    assert!(!r.stderr.contains(app.secret()), "{}", r.stderr);
     assert!(r.stderr.contains("(changed)"), "{}", r.stderr);
 
     // The simulator's truth: exactly one assignment, AcrPull on the registry, for B's service principal.
-    let ras = assignments_of(&sim, &sp_b);
+    let ras = role_assignments_of(&sim, &sp_b);
     assert_eq!(ras.len(), 1, "{ras:?}");
     assert_eq!(ras[0]["role_definition_id"], ACR_PULL);
     assert!(same_id(&ras[0]["scope"], &registry_id), "{ras:?}");
     assert_eq!(ras[0]["principal_type"], "ServicePrincipal");
     assert!(
-        assignments_of(&sim, &app.sp_a).is_empty(),
+        role_assignments_of(&sim, app.sp_a()).is_empty(),
         "tenant A's object id got a role"
     );
     // The PUT named the assignment deterministically.
@@ -342,7 +198,7 @@ fn grants_and_verifies_on_the_legacy_registry_and_a_rerun_writes_nothing() {
     ] {
         assert_eq!(again[f], out[f], "{f}");
     }
-    assert_eq!(assignments_of(&sim, &sp_b).len(), 1);
+    assert_eq!(role_assignments_of(&sim, &sp_b).len(), 1);
 
     // Piped on to another registry (ABAC): the role is chosen afresh, and the old verification dropped.
     let r = run(
@@ -369,9 +225,9 @@ fn abac_registry_gets_the_repository_reader_role_and_acr_pull_fails_verify_there
     let secret_dir = tempfile::tempdir().unwrap();
 
     // auto: Container Registry Repository Reader, with a note why; the secret from a file.
-    let app = op.app(&sim, "abac-pull", true);
+    let app = new_app(&op, "abac-pull", true);
     let secret_file = secret_dir.path().join("secret");
-    std::fs::write(&secret_file, format!("{}\n", app.secret)).unwrap();
+    std::fs::write(&secret_file, format!("{}\n", app.secret())).unwrap();
     let mut input = envelope(&sim, &app);
     input.as_object_mut().unwrap().remove("client_secret");
     let r = run(
@@ -399,12 +255,12 @@ fn abac_registry_gets_the_repository_reader_role_and_acr_pull_fails_verify_there
         "{}",
         r.stderr
     );
-    let ras = assignments_of(&sim, app.sp_b.as_deref().unwrap());
+    let ras = role_assignments_of(&sim, app.sp_b());
     assert_eq!(ras.len(), 1);
     assert_eq!(ras[0]["role_definition_id"], REPOSITORY_READER);
 
     // --role AcrPull on ABAC: assigned as asked, warned about, and the verification fails at once.
-    let app2 = op.app(&sim, "abac-acrpull", true);
+    let app2 = new_app(&op, "abac-acrpull", true);
     let started = std::time::Instant::now();
     let r = run(
         &sim,
@@ -435,7 +291,7 @@ fn abac_registry_gets_the_repository_reader_role_and_acr_pull_fails_verify_there
         o["error"]["message"].as_str().unwrap().contains("no pull"),
         "{o}"
     );
-    let ras = assignments_of(&sim, app2.sp_b.as_deref().unwrap());
+    let ras = role_assignments_of(&sim, app2.sp_b());
     assert_eq!(ras.len(), 1);
     assert_eq!(ras[0]["role_definition_id"], ACR_PULL);
 
@@ -481,10 +337,10 @@ fn abac_registry_gets_the_repository_reader_role_and_acr_pull_fails_verify_there
 fn finds_the_registry_by_name_with_and_without_the_subscription() {
     let sim = TestSim::start();
     let op = Operator::new(&sim);
-    let app = op.app(&sim, "by-name", true);
+    let app = new_app(&op, "by-name", true);
     let mut input = envelope(&sim, &app);
     // The classic mistake: tenant A's object id where tenant B's belongs. Graph is trusted.
-    input["registry_sp_object_id"] = json!(app.sp_a);
+    input["registry_sp_object_id"] = json!(app.sp_a());
     let name = sim.var("REGISTRY_NAME");
     let registry_id = sim.var("REGISTRY_ID");
     let list_subs = |sim: &TestSim| {
@@ -498,14 +354,14 @@ fn finds_the_registry_by_name_with_and_without_the_subscription() {
     let out = assert_ok(&r);
     assert!(same_id(&out["registry_id"], &registry_id), "{out}");
     assert_eq!(list_subs(&sim), 1);
-    assert_eq!(out["registry_sp_object_id"], app.sp_b.as_deref().unwrap());
+    assert_eq!(out["registry_sp_object_id"], app.sp_b());
     assert!(
-        r.stderr.contains("warning:") && r.stderr.contains(&app.sp_a),
+        r.stderr.contains("warning:") && r.stderr.contains(app.sp_a()),
         "{}",
         r.stderr
     );
     assert!(
-        assignments_of(&sim, &app.sp_a).is_empty(),
+        role_assignments_of(&sim, app.sp_a()).is_empty(),
         "tenant A's object id got a role"
     );
 
@@ -583,7 +439,7 @@ fn an_ambiguous_registry_name_is_refused_listing_the_candidates() {
     drop(base);
     let sim = TestSim::start_with(|cfg| cfg.scenario = Some(state));
     let op = Operator::new(&sim);
-    let app = op.app(&sim, "ambiguous", true);
+    let app = new_app(&op, "ambiguous", true);
     let input = envelope(&sim, &app);
     let registry_id = sim.var("REGISTRY_ID");
 
@@ -642,7 +498,7 @@ fn an_ambiguous_registry_name_is_refused_listing_the_candidates() {
 fn a_missing_service_principal_in_tenant_b_points_to_consent_link() {
     let sim = TestSim::start();
     let op = Operator::new(&sim);
-    let app = op.app(&sim, "no-consent", false);
+    let app = new_app(&op, "no-consent", false);
     let r = run(
         &sim,
         &["--registry", &sim.var("REGISTRY_ID"), "--timeout", "20s"],
@@ -667,7 +523,7 @@ fn a_missing_service_principal_in_tenant_b_points_to_consent_link() {
             .all(|w| !w["path"].as_str().unwrap().contains("roleAssignments"))
     );
     assert!(
-        assignments_of(&sim, &app.sp_a).is_empty(),
+        role_assignments_of(&sim, app.sp_a()).is_empty(),
         "tenant A's object id got a role"
     );
 }
@@ -676,7 +532,7 @@ fn a_missing_service_principal_in_tenant_b_points_to_consent_link() {
 fn the_reader_identity_gets_authorization_failed_explained() {
     let sim = TestSim::start();
     let op = Operator::new(&sim);
-    let app = op.app(&sim, "reader-tries", true);
+    let app = new_app(&op, "reader-tries", true);
     let mut c = sim.cmd_as_reader(BIN);
     c.env("NO_COLOR", "1");
     let r = run_cmd(
@@ -695,14 +551,14 @@ fn the_reader_identity_gets_authorization_failed_explained() {
         assert!(msg.contains(role), "{msg}");
     }
     assert!(msg.contains("tenant B"), "{msg}");
-    assert!(assignments_of(&sim, app.sp_b.as_deref().unwrap()).is_empty());
+    assert!(role_assignments_of(&sim, app.sp_b()).is_empty());
 }
 
 #[test]
 fn a_wrong_secret_fails_verify_naming_the_secret() {
     let sim = TestSim::start();
     let op = Operator::new(&sim);
-    let app = op.app(&sim, "wrong-secret", true);
+    let app = new_app(&op, "wrong-secret", true);
     let mut input = envelope(&sim, &app);
     input["client_secret"] = json!("not-the-secret-at-all");
     let r = run(
@@ -724,7 +580,7 @@ fn a_wrong_secret_fails_verify_naming_the_secret() {
     );
     assert!(!r.stderr.contains("not-the-secret-at-all"), "{}", r.stderr);
     // The role itself was granted; only the secret is wrong.
-    assert_eq!(assignments_of(&sim, app.sp_b.as_deref().unwrap()).len(), 1);
+    assert_eq!(role_assignments_of(&sim, app.sp_b()).len(), 1);
 }
 
 #[test]
@@ -732,8 +588,8 @@ fn replication_delay_is_waited_out_and_verify_ends_soon_after_the_grant_takes_ef
     let delay = Duration::from_secs(3);
     let sim = TestSim::start_with(|cfg| cfg.replication_delay = delay);
     let op = Operator::new(&sim);
-    let app = op.app(&sim, "delayed", true);
-    let sp_b = app.sp_b.clone().unwrap();
+    let app = new_app(&op, "delayed", true);
+    let sp_b = app.sp_b().to_owned();
     let r = run(
         &sim,
         &[
@@ -753,7 +609,7 @@ fn replication_delay_is_waited_out_and_verify_ends_soon_after_the_grant_takes_ef
         "no progress shown:\n{}",
         r.stderr
     );
-    let ras = assignments_of(&sim, &sp_b);
+    let ras = role_assignments_of(&sim, &sp_b);
     assert_eq!(ras.len(), 1);
     let created = OffsetDateTime::parse(ras[0]["created_at"].as_str().unwrap(), &Rfc3339).unwrap();
     let effective = SystemTime::from(created) + delay;
@@ -774,7 +630,7 @@ fn replication_delay_is_waited_out_and_verify_ends_soon_after_the_grant_takes_ef
 fn principal_not_found_is_waited_out() {
     let sim = TestSim::start();
     let op = Operator::new(&sim);
-    let app = op.app(&sim, "fresh-sp", true);
+    let app = new_app(&op, "fresh-sp", true);
     sim.sim()
         .add_fault(json!({"method": "PUT", "path": "/roleAssignments/", "count": 2, "status": 400, "code": "PrincipalNotFound",
             "message": "Principal does not exist in the directory."}))
@@ -788,7 +644,7 @@ fn principal_not_found_is_waited_out() {
     assert!(r.stderr.contains("PrincipalNotFound"), "{}", r.stderr);
     let puts = sim.writes().iter().filter(|w| w["method"] == "PUT").count();
     assert_eq!(puts, 3, "two refused, one accepted");
-    assert_eq!(assignments_of(&sim, app.sp_b.as_deref().unwrap()).len(), 1);
+    assert_eq!(role_assignments_of(&sim, app.sp_b()).len(), 1);
 }
 
 #[test]
@@ -928,7 +784,7 @@ fn bad_inputs_are_refused_before_any_request() {
 fn many_registries_with_jobs_keep_their_order() {
     let sim = TestSim::start();
     let op = Operator::new(&sim);
-    let app = op.app(&sim, "many", true);
+    let app = new_app(&op, "many", true);
     let base = envelope(&sim, &app);
     let with = |n: u32, registry: &str| {
         let mut v = base.clone();
@@ -973,5 +829,5 @@ fn many_registries_with_jobs_keep_their_order() {
     assert_eq!(out[5]["role_name"], "Container Registry Repository Reader");
     assert_eq!(out[3]["role_name"], "AcrPull");
     assert!(same_id(&out[3]["registry_id"], &sim.var("REGISTRY_ID")));
-    assert_eq!(assignments_of(&sim, app.sp_b.as_deref().unwrap()).len(), 2);
+    assert_eq!(role_assignments_of(&sim, app.sp_b()).len(), 2);
 }

@@ -36,19 +36,11 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
         return resume(env, inputs, &arm, &cluster, op).await;
     }
 
+    // A reset posted by a run killed before it wrote cluster_operation_url (or anyone's
+    // operation) is waited out first: then the cluster may already run as the app.
+    let cluster = settle(&arm, inputs, cluster).await?;
     if cluster.uses(&inputs.app_id) && !cli.force {
-        env.set(
-            fields::CLUSTER_PROVISIONING_STATE.name,
-            &cluster.provisioning_state,
-        );
-        return Ok(Done {
-            envelope: env,
-            changed: false,
-            summary: format!(
-                "cluster {name} already uses app {} (state {}): nothing to do; --force resets it anyway",
-                inputs.app_id, cluster.provisioning_state
-            ),
-        });
+        return Ok(already(env, inputs, &cluster));
     }
 
     check_new_credential(cli, &mut env, inputs, ctx).await?;
@@ -66,7 +58,20 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
     ))?;
     let body = json!({"clientId": inputs.app_id, "secret": inputs.secret.expose()});
     // A POST: never resent after an unknown outcome (the transport retries only 429 and 503).
-    let r = arm.send(arm.request(Method::POST, url).json(body)).await?;
+    let post = arm.request(Method::POST, url).json(body);
+    let r = match arm.send(post.clone()).await {
+        // An operation started between our read and our POST (409 until it ends): wait it
+        // out; if it was a reset to this app, nothing is left to do, else post once more.
+        Err(e) if e.status() == Some(409) && e.is_code("OperationNotAllowed") => {
+            let now = cluster::get(&arm, &inputs.cluster).await?;
+            let now = settle(&arm, inputs, now).await?;
+            if now.uses(&inputs.app_id) && !cli.force {
+                return Ok(already(env, inputs, &now));
+            }
+            arm.send(post).await?
+        }
+        other => other?,
+    };
     if r.is_dry_run() {
         return Ok(Done {
             envelope: env,
@@ -106,6 +111,61 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
             "cluster {name} now uses app {} (state {}){copied}",
             inputs.app_id, done.provisioning_state
         ),
+    })
+}
+
+/// The object of a cluster that already runs as the app.
+fn already(mut env: Envelope, inputs: &Inputs, cluster: &Cluster) -> Done {
+    env.set(
+        fields::CLUSTER_PROVISIONING_STATE.name,
+        &cluster.provisioning_state,
+    );
+    Done {
+        envelope: env,
+        changed: false,
+        summary: format!(
+            "cluster {} already uses app {} (state {}): nothing to do; --force resets it anyway",
+            inputs.cluster.name, inputs.app_id, cluster.provisioning_state
+        ),
+    }
+}
+
+/// Whether a provisioning state says an operation is still running on the cluster.
+fn in_progress(state: &str) -> bool {
+    !matches!(
+        state.to_ascii_lowercase().as_str(),
+        "succeeded" | "failed" | "canceled" | "cancelled" | "unknown"
+    )
+}
+
+/// Waits until no operation runs on the cluster (up to --timeout); the cluster as it is then.
+async fn settle(arm: &Api<'_>, inputs: &Inputs, cluster: Cluster) -> Result<Cluster> {
+    if !in_progress(&cluster.provisioning_state) {
+        return Ok(cluster);
+    }
+    let name = &inputs.cluster.name;
+    ui::info(&format!(
+        "cluster {name} is {}: an operation is running on it (perhaps a reset an interrupted run posted); waiting for it to end",
+        cluster.provisioning_state
+    ));
+    let label = format!("waiting for the running operation on cluster {name}");
+    poll_until(&label, arm.deadline(), || async {
+        let c = cluster::get(arm, &inputs.cluster).await?;
+        Ok(if in_progress(&c.provisioning_state) {
+            Poll::Pending(c.provisioning_state, None)
+        } else {
+            Poll::Ready(c)
+        })
+    })
+    .await
+    .map_err(|e| {
+        if matches!(e.kind(), ErrorKind::Timeout) {
+            Error::step("ClusterBusy", e.message()).with_hint(format!(
+                "another operation is running on cluster {name}; nothing was changed: rerun when it has ended"
+            ))
+        } else {
+            e
+        }
     })
 }
 

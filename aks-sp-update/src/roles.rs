@@ -6,8 +6,6 @@
 //! one's; a gap is an assignment of the old whose role the new holds neither at the same
 //! scope nor above it.
 
-use std::collections::HashMap;
-
 use common::arm::{AUTHORIZATION_API, RoleAssignment, assign_role, list_assignments};
 use common::driver::Ctx;
 use common::graph::alt_key;
@@ -61,30 +59,44 @@ pub(crate) fn gaps<'a>(
     out
 }
 
-/// The role's name, for messages (its GUID when the definition cannot be read).
-async fn role_name(
-    arm: &Api<'_>,
-    role_definition_id: &str,
-    cache: &mut HashMap<String, String>,
-) -> String {
+/// The role's name, for messages (its GUID when the definition cannot be read); read once per run.
+async fn role_name(ctx: &Ctx, arm: &Api<'_>, role_definition_id: &str) -> String {
     let guid = common::arm::guid_of(role_definition_id);
-    if let Some(n) = cache.get(&guid) {
-        return n.clone();
+    let key = format!(
+        "roleName|{}|{}",
+        arm.tenant().to_ascii_lowercase(),
+        role_definition_id.to_ascii_lowercase()
+    );
+    let found = ctx
+        .once(key, || async {
+            let def = arm
+                .get_opt(&format!(
+                    "{role_definition_id}?api-version={AUTHORIZATION_API}"
+                ))
+                .await?;
+            Ok(def.and_then(|v| v.pointer("/properties/roleName").cloned()))
+        })
+        .await;
+    match found {
+        Ok(Some(Value::String(name))) => name,
+        _ => guid,
     }
-    let name = match arm
-        .get_opt(&format!(
-            "{role_definition_id}?api-version={AUTHORIZATION_API}"
-        ))
-        .await
-    {
-        Ok(Some(v)) => v
-            .pointer("/properties/roleName")
-            .and_then(Value::as_str)
-            .map_or_else(|| guid.clone(), str::to_owned),
-        Ok(None) | Err(_) => guid.clone(),
-    };
-    cache.insert(guid, name.clone());
-    name
+}
+
+/// The old app's service principal in tenant A, looked up once per run (a fleet of clusters
+/// usually leaves the same old app).
+async fn old_sp_object_id(ctx: &Ctx, graph: &Api<'_>, app_id: &str) -> Result<Option<String>> {
+    let key = format!(
+        "servicePrincipal|{}|{}",
+        graph.tenant().to_ascii_lowercase(),
+        app_id.to_ascii_lowercase()
+    );
+    let found = ctx
+        .once(key, || async {
+            Ok(sp_object_id(graph, app_id).await?.map(Value::String))
+        })
+        .await?;
+    Ok(found.and_then(|v| v.as_str().map(str::to_owned)))
 }
 
 /// What [`compare`] found and did.
@@ -127,20 +139,23 @@ pub(crate) async fn compare(
         return Err(e);
     };
     let scope = format!("/subscriptions/{}", inputs.cluster.subscription);
-    let Some(old_sp) = sp_object_id(&graph, old_app).await? else {
+    let Some(old_sp) = old_sp_object_id(ctx, &graph, old_app).await? else {
         ui::warn(&format!(
             "the cluster's current app {old_app} has no service principal in tenant {}: its role assignments cannot be compared",
             inputs.tenant
         ));
         return Ok(Outcome::default());
     };
-    let old = list_assignments(&arm, &scope, &old_sp).await?;
-    let new = list_assignments(&arm, &scope, &new_sp).await?;
+    // The two lists are independent reads: at once.
+    let (old, new) = tokio::join!(
+        list_assignments(&arm, &scope, &old_sp),
+        list_assignments(&arm, &scope, &new_sp)
+    );
+    let (old, new) = (old?, new?);
     let missing = gaps(&old, &new);
-    let mut names = HashMap::new();
     let mut out = Outcome::default();
     for a in missing {
-        let role_name = role_name(&arm, &a.role_definition_id, &mut names).await;
+        let role_name = role_name(ctx, &arm, &a.role_definition_id).await;
         out.gaps.push(Gap {
             role_definition_id: a.role_definition_id.clone(),
             role_name,

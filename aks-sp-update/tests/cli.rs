@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use common::cloud::Cloud;
 use serde_json::{Value, json};
+use xtenant_tests::azure::{App, NewApp, Operator, role_assignments_of};
 use xtenant_tests::{Run, TestSim, line};
 
 const BIN: &str = "aks-sp-update";
@@ -21,159 +21,36 @@ fn sim() -> TestSim {
     })
 }
 
-/// The operator acting on the simulator with plain HTTP.
-struct Operator<'a> {
-    sim: &'a TestSim,
-    cloud: Cloud,
-    client: reqwest::Client,
-    rt: tokio::runtime::Runtime,
-}
-
-impl<'a> Operator<'a> {
-    fn new(sim: &'a TestSim) -> Self {
-        let cloud =
-            Cloud::from_file(std::path::Path::new(&sim.var("XTENANT_CLOUD"))).expect("cloud file");
-        let client = common::http::build_client(&cloud).expect("client");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        Self {
-            sim,
-            cloud,
-            client,
-            rt,
-        }
-    }
-
-    fn token(&self, tenant: &str, scope: &str) -> String {
-        let url = self
-            .cloud
-            .login
-            .join(&format!("{tenant}/oauth2/v2.0/token"))
-            .unwrap();
-        let form = [
-            ("grant_type", "client_credentials".to_owned()),
-            ("client_id", self.sim.var("AZURE_CLIENT_ID")),
-            ("client_secret", self.sim.var("AZURE_CLIENT_SECRET")),
-            ("scope", scope.to_owned()),
-        ];
-        let v: Value = self.rt.block_on(async {
-            let r = self
-                .client
-                .post(url)
-                .form(&form)
-                .send()
-                .await
-                .expect("token request");
-            assert!(r.status().is_success(), "token: {}", r.status());
-            r.json().await.expect("token json")
-        });
-        v["access_token"].as_str().expect("access_token").to_owned()
-    }
-
-    fn send(&self, method: reqwest::Method, url: url::Url, token: &str, body: &Value) -> Value {
-        let shown = url.to_string();
-        self.rt.block_on(async {
-            let r = self
-                .client
-                .request(method, url)
-                .bearer_auth(token)
-                .json(body)
-                .send()
-                .await
-                .expect("request");
-            let status = r.status();
-            let v: Value = r.json().await.unwrap_or(Value::Null);
-            assert!(status.is_success(), "{shown}: {status} {v}");
-            v
-        })
-    }
-
-    fn graph_post(&self, tenant: &str, path: &str, body: &Value) -> Value {
-        let token = self.token(tenant, &self.cloud.graph_scope());
-        self.send(
-            reqwest::Method::POST,
-            self.cloud.graph_url(path).unwrap(),
-            &token,
-            body,
-        )
-    }
-
-    fn assign(&self, tenant: &str, scope: &str, subscription: &str, role: &str, principal: &str) {
-        let token = self.token(tenant, &self.cloud.arm_scope());
-        let name = uuid::Uuid::new_v4();
-        let url = self
-            .cloud
-            .arm_url(&format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01"))
-            .unwrap();
-        let body = json!({"properties": {
-            "roleDefinitionId": format!("/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role}"),
-            "principalId": principal,
-            "principalType": "ServicePrincipal",
-        }});
-        self.send(reqwest::Method::PUT, url, &token, &body);
-    }
-}
-
-/// What steps 1–3 produced.
-struct Setup {
-    app_id: String,
-    secret: String,
-    sp_a: String,
-}
-
 /// Steps 1–3: the multitenant app and its secret, its service principals in A and B, and
 /// (with `grant`) AcrPull on the registry for B's.
-fn setup(sim: &TestSim, grant: bool) -> Setup {
+fn setup(sim: &TestSim, grant: bool) -> App {
     let op = Operator::new(sim);
-    let a = sim.var("CLUSTER_TENANT_ID");
-    let b = sim.var("REGISTRY_TENANT_ID");
-    let app = op.graph_post(
-        &a,
-        "/applications",
-        &json!({"displayName": "aks-acr-cross-tenant", "signInAudience": "AzureADMultipleOrgs", "web": {"redirectUris": ["https://www.microsoft.com"]}}),
+    let app = op.create_app(
+        &NewApp::multitenant("aks-acr-cross-tenant")
+            .redirect_uris(&["https://www.microsoft.com"])
+            .secret(true)
+            .sp_in_a(true)
+            .sp_in_b(true),
     );
-    let app_id = app["appId"].as_str().unwrap().to_owned();
-    let object_id = app["id"].as_str().unwrap();
-    let pw = op.graph_post(
-        &a,
-        &format!("/applications/{object_id}/addPassword"),
-        &json!({"passwordCredential": {"displayName": "aks"}}),
-    );
-    let secret = pw["secretText"].as_str().unwrap().to_owned();
-    let sp_a = op.graph_post(&a, "/servicePrincipals", &json!({"appId": app_id}))["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let sp_b = op.graph_post(&b, "/servicePrincipals", &json!({"appId": app_id}))["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     if grant {
-        op.assign(
-            &b,
+        op.assign_role(
+            &sim.var("REGISTRY_TENANT_ID"),
             &sim.var("REGISTRY_ID"),
-            &sim.var("REGISTRY_SUBSCRIPTION_ID"),
             ACR_PULL,
-            &sp_b,
+            app.sp_b(),
         );
     }
-    Setup {
-        app_id,
-        secret,
-        sp_a,
-    }
+    app
 }
 
 /// The envelope acr-grant would have written.
-fn envelope(sim: &TestSim, s: &Setup) -> Value {
+fn envelope(sim: &TestSim, s: &App) -> Value {
     json!({
         "cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"),
         "registry_tenant_id": sim.var("REGISTRY_TENANT_ID"),
         "app_id": s.app_id,
-        "cluster_sp_object_id": s.sp_a,
-        "client_secret": s.secret,
+        "cluster_sp_object_id": s.sp_a(),
+        "client_secret": s.secret(),
         "registry_id": sim.var("REGISTRY_ID"),
         "registry_login_server": sim.var("REGISTRY_LOGIN_SERVER"),
         "cluster_id": sim.var("CLUSTER_ID"),
@@ -207,21 +84,14 @@ fn resets(sim: &TestSim) -> usize {
 }
 
 fn has_assignment(sim: &TestSim, scope: &str, role: &str, principal: &str) -> bool {
-    sim.state()["role_assignments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|ra| {
-            ra["scope"]
+    role_assignments_of(sim, principal).iter().any(|ra| {
+        ra["scope"]
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case(scope))
+            && ra["role_definition_id"]
                 .as_str()
-                .is_some_and(|s| s.eq_ignore_ascii_case(scope))
-                && ra["principal_id"]
-                    .as_str()
-                    .is_some_and(|p| p.eq_ignore_ascii_case(principal))
-                && ra["role_definition_id"]
-                    .as_str()
-                    .is_some_and(|r| r.to_ascii_lowercase().ends_with(role))
-        })
+                .is_some_and(|r| r.to_ascii_lowercase().ends_with(role))
+    })
 }
 
 #[test]
@@ -245,7 +115,7 @@ fn the_reset_makes_the_cluster_pull_and_a_rerun_is_a_no_op() {
     assert!(pulled(&sim), "the cluster pulls after the reset");
     assert_eq!(resets(&sim), 1);
     // The secret went in the POST body only: never to stderr, even at -vv.
-    assert!(!r.stderr.contains(&s.secret), "{}", r.stderr);
+    assert!(!r.stderr.contains(s.secret()), "{}", r.stderr);
     // The old service principal's subnet role is listed, and not copied without the flag.
     assert!(
         r.stderr.contains("Network Contributor") && r.stderr.contains(&sim.var("SUBNET_ID")),
@@ -257,7 +127,7 @@ fn the_reset_makes_the_cluster_pull_and_a_rerun_is_a_no_op() {
         &sim,
         &sim.var("SUBNET_ID"),
         NETWORK_CONTRIBUTOR,
-        &s.sp_a
+        s.sp_a()
     ));
 
     let writes = sim.writes().len();
@@ -423,11 +293,16 @@ fn copy_role_assignments_gives_the_subnet_role_to_the_new_service_principal() {
     let sim = sim();
     let s = setup(&sim, true);
     let subnet = sim.var("SUBNET_ID");
-    assert!(!has_assignment(&sim, &subnet, NETWORK_CONTRIBUTOR, &s.sp_a));
+    assert!(!has_assignment(
+        &sim,
+        &subnet,
+        NETWORK_CONTRIBUTOR,
+        s.sp_a()
+    ));
     let r = run(&sim, &["--copy-role-assignments"], &envelope(&sim, &s));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        has_assignment(&sim, &subnet, NETWORK_CONTRIBUTOR, &s.sp_a),
+        has_assignment(&sim, &subnet, NETWORK_CONTRIBUTOR, s.sp_a()),
         "{}",
         r.stderr
     );
@@ -560,6 +435,6 @@ fn dry_run_reports_the_writes_without_the_secret_and_sends_none() {
         r.stderr
     );
     assert!(r.stderr.contains("roleAssignments"), "{}", r.stderr);
-    assert!(!r.stderr.contains(&s.secret), "{}", r.stderr);
+    assert!(!r.stderr.contains(s.secret()), "{}", r.stderr);
     assert!(!pulled(&sim));
 }

@@ -48,6 +48,10 @@ pub(crate) struct FaultRule {
     /// Added latency before answering.
     #[serde(default)]
     pub delay_ms: u64,
+    /// Latency added after the request was handled: its effect is made (and logged), the
+    /// answer comes late, or never when the caller gives up or dies meanwhile.
+    #[serde(default)]
+    pub delay_after_ms: u64,
     /// Close the connection without answering.
     #[serde(default)]
     pub drop: bool,
@@ -88,8 +92,10 @@ impl FaultRule {
         {
             return Err(format!("status {s} is not an HTTP status"));
         }
-        if self.status.is_none() && self.delay_ms == 0 && !self.drop {
-            return Err("a fault rule needs status, delay_ms, drop or operation".into());
+        if self.status.is_none() && self.delay_ms == 0 && self.delay_after_ms == 0 && !self.drop {
+            return Err(
+                "a fault rule needs status, delay_ms, delay_after_ms, drop or operation".into(),
+            );
         }
         if self.method.is_empty() {
             self.method = star();

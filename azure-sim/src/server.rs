@@ -33,6 +33,8 @@ use crate::model::{State, fmt_ticks, now};
 use crate::{arm, control, entra, faults, graph, registry, scenario};
 
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// How much of a too-large body is read and dropped before the connection is closed on it.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 const LOG_LIMIT: usize = 100_000;
 
 /// Build the core: state, keys, files. Binds nothing.
@@ -208,7 +210,7 @@ impl std::error::Error for Dropped {}
 async fn serve_request(core: Arc<Core>, req: Request<Incoming>) -> Result<Response, Dropped> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(Body::new(body), BODY_LIMIT).await else {
+    let Some(bytes) = read_body(body).await else {
         let req = Req::new(&parts, axum::body::Bytes::new());
         let service = req.service();
         let mut r = service_error(
@@ -262,7 +264,34 @@ async fn serve_request(core: Arc<Core>, req: Request<Incoming>) -> Result<Respon
     add_service_headers(&mut resp, &service, &req);
     let dropped = resp.extensions().get::<DropConnection>().is_some();
     log(&core, &req, &resp, started, fault.as_ref());
+    if let Some(after) = fault.as_ref().map(|f| f.delay_after_ms).filter(|d| *d > 0) {
+        // The effect is made and logged; the answer is late (lost if the caller goes away).
+        tokio::time::sleep(Duration::from_millis(after)).await;
+    }
     if dropped { Err(Dropped) } else { Ok(resp) }
+}
+
+/// Reads a request body of at most `BODY_LIMIT` bytes. A longer one is still read to its end
+/// (up to `DRAIN_LIMIT`) and dropped, so that a client still sending it gets the 413 rather
+/// than a connection reset, as a real front end's lingering close does.
+async fn read_body(mut body: Incoming) -> Option<axum::body::Bytes> {
+    use hyper::body::Body as _;
+    let mut buf = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let Ok(data) = frame.ok()?.into_data() else {
+            continue;
+        };
+        total += data.len();
+        if total <= BODY_LIMIT {
+            buf.extend_from_slice(&data);
+        } else if total > DRAIN_LIMIT {
+            return None;
+        }
+    }
+    (total <= BODY_LIMIT).then(|| axum::body::Bytes::from(buf))
 }
 
 fn dispatch(core: &Core, req: &Req, service: &Service) -> Response {
@@ -318,6 +347,7 @@ fn log(
             "status": f.status,
             "code": f.code,
             "delay_ms": f.delay_ms,
+            "delay_after_ms": f.delay_after_ms,
             "drop": f.drop,
             "path": f.path,
             "method": f.method,

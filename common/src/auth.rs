@@ -72,7 +72,8 @@ pub struct Credentials {
     source: Result<Source>,
     cloud: Arc<Cloud>,
     http: reqwest::Client,
-    creds: Mutex<HashMap<String, Arc<dyn TokenCredential>>>,
+    /// Per (tenant, scope): see [`Credentials::credential`].
+    creds: Mutex<HashMap<(String, String), Arc<dyn TokenCredential>>>,
     tokens: Mutex<HashMap<(String, String), TokenSlot>>,
 }
 
@@ -139,6 +140,33 @@ fn resolve(method: AuthMethod) -> Result<Source> {
     }
 }
 
+/// Our reqwest client as azure_identity's transport, except that a certificate the client
+/// does not trust is not a transport error worth retrying: it fails at once, as what it is.
+#[derive(Debug)]
+struct SignInTransport(reqwest::Client);
+
+#[async_trait::async_trait]
+impl azure_core::http::HttpClient for SignInTransport {
+    async fn execute_request(
+        &self,
+        request: &azure_core::http::Request,
+    ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
+        self.0.execute_request(request).await.map_err(|e| {
+            if is_certificate_error(&chain(&e)) {
+                // Not Io or Connection: the SDK's retry policy gives up on it.
+                azure_core::Error::with_error(azure_core::error::ErrorKind::Other, e, "TLS")
+            } else {
+                e
+            }
+        })
+    }
+}
+
+/// Whether an error text says a TLS certificate was not accepted.
+fn is_certificate_error(text: &str) -> bool {
+    text.contains("invalid peer certificate") || text.contains("UnknownIssuer")
+}
+
 /// The retry azure_identity uses for token requests: a few quick tries, seconds in total.
 fn token_retry() -> RetryOptions {
     RetryOptions::exponential(ExponentialRetryOptions {
@@ -193,7 +221,7 @@ impl Credentials {
     fn client_options(&self) -> ClientOptions {
         ClientOptions {
             cloud: Some(Arc::new(self.cloud.sdk_config())),
-            transport: Some(Transport::new(Arc::new(self.http.clone()))),
+            transport: Some(Transport::new(Arc::new(SignInTransport(self.http.clone())))),
             retry: token_retry(),
             ..Default::default()
         }
@@ -201,11 +229,20 @@ impl Credentials {
 
     /// The credential for `tenant`, built on first use and kept for the run.
     pub fn for_tenant(&self, tenant: &str) -> Result<Arc<dyn TokenCredential>> {
+        self.credential(tenant, "")
+    }
+
+    /// The credential for `scope` in `tenant`, built on first use and kept for the run. One
+    /// per scope: azure_identity's own token cache holds one lock per credential while it
+    /// fetches, so the tokens of two services (Graph and ARM) in one tenant would wait for
+    /// each other; ours ([`Credentials::token`]) already keeps one slot per tenant and scope.
+    fn credential(&self, tenant: &str, scope: &str) -> Result<Arc<dyn TokenCredential>> {
+        let key = (tenant.to_owned(), scope.to_owned());
         let mut map = self
             .creds
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(c) = map.get(tenant) {
+        if let Some(c) = map.get(&key) {
             return Ok(c.clone());
         }
         let source = self.source.clone()?;
@@ -246,7 +283,7 @@ impl Credentials {
             }
         };
         let cred = built.map_err(|e| classify(&e, tenant, &self.describe()))?;
-        map.insert(tenant.to_owned(), cred.clone());
+        map.insert(key, cred.clone());
         Ok(cred)
     }
 
@@ -267,7 +304,7 @@ impl Credentials {
         {
             return Ok(tok.clone());
         }
-        let cred = self.for_tenant(tenant)?;
+        let cred = self.credential(tenant, scope)?;
         crate::ui::debug(&format!(
             "token: {scope} in tenant {tenant} as {}",
             self.describe()
@@ -297,13 +334,37 @@ pub fn classify(err: &azure_core::Error, tenant: &str, who: &str) -> Error {
         cur = e.source();
     }
     let detail = first_line(&inner.to_string());
+    let text = chain(err);
+    if !matches!(inner.kind(), K::HttpResponse { .. }) && is_certificate_error(&text) {
+        let host = host_in(&text).unwrap_or_else(|| "the sign-in endpoint".to_owned());
+        let why = text
+            .find("invalid peer certificate")
+            .map_or(text.as_str(), |i| &text[i..]);
+        return Error::credential(
+            "UntrustedCertificate",
+            format!(
+                "the TLS certificate of {host} (the sign-in endpoint for tenant {tenant}) is not trusted: {why}"
+            ),
+        )
+        .with_hint("for a private or simulated cloud, name its CA in the cloud file's ca_file; elsewhere, something is intercepting TLS");
+    }
     match inner.kind() {
         K::HttpResponse {
             status, error_code, ..
         } => {
             let codes = error_code.clone().unwrap_or_default();
             let has = |c: &str| codes.split(',').any(|x| x == c);
-            let (code, msg, hint) = if has("7000215") || has("7000222") {
+            let transient = matches!(u16::from(*status), 408 | 429 | 500..=599);
+            let (code, msg, hint) = if transient && !has("7000215") && !has("7000222") {
+                // The endpoint failed, not the credential: say so, or the user checks the wrong thing.
+                (
+                    "SignInUnavailable",
+                    format!(
+                        "the sign-in endpoint for tenant {tenant} failed (HTTP {status}) after retries; the credential itself was not judged"
+                    ),
+                    "Microsoft Entra ID is unavailable or throttling: rerun later (the step is safe to rerun)".to_owned(),
+                )
+            } else if has("7000215") || has("7000222") {
                 (
                     "InvalidClientSecret",
                     format!(
@@ -360,6 +421,22 @@ pub fn classify(err: &azure_core::Error, tenant: &str, who: &str) -> Error {
     }
 }
 
+/// The host of the URL a request failed on, from an error text: reqwest's `for url (…)`, else
+/// the last https URL (azure_identity puts a troubleshooting link first).
+fn host_in(text: &str) -> Option<String> {
+    let start = text
+        .find("for url (")
+        .map(|i| i + "for url (".len())
+        .or_else(|| text.rfind("https://"))?;
+    let end = text[start..]
+        .find(|c: char| c == ')' || c.is_whitespace())
+        .map_or(text.len(), |e| start + e);
+    url::Url::parse(&text[start..end])
+        .ok()?
+        .host_str()
+        .map(str::to_owned)
+}
+
 fn chain(err: &dyn std::error::Error) -> String {
     let mut s = err.to_string();
     let mut cur = err.source();
@@ -380,4 +457,64 @@ fn first_line(s: &str) -> String {
         .unwrap_or("")
         .trim()
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_found_in_error_texts() {
+        assert_eq!(
+            host_in(
+                "error sending request for url (https://127.0.0.1:8443/t/oauth2/v2.0/token): x"
+            )
+            .as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(host_in("no url here"), None);
+        assert_eq!(
+            host_in("see https://aka.ms/troubleshoot: error sending request for url (https://login.example/x): e")
+                .as_deref(),
+            Some("login.example")
+        );
+    }
+
+    #[test]
+    fn sign_in_failures_are_classified() {
+        use azure_core::http::StatusCode;
+        let io = azure_core::Error::with_message(
+            azure_core::error::ErrorKind::Io,
+            "error sending request for url (https://login.example/t/oauth2/v2.0/token): invalid peer certificate: UnknownIssuer",
+        );
+        let e = classify(&io, "t", "me");
+        assert_eq!((e.code(), e.exit_code()), ("UntrustedCertificate", 3));
+        assert!(
+            e.message().contains("login.example") && e.message().contains("UnknownIssuer"),
+            "{e}"
+        );
+        let down =
+            azure_core::Error::with_message(azure_core::error::ErrorKind::Io, "connection refused");
+        assert_eq!(classify(&down, "t", "me").code(), "CredentialNetworkError");
+        let http = |status, code: Option<&str>| {
+            azure_core::Error::with_message(
+                azure_core::error::ErrorKind::HttpResponse {
+                    status,
+                    error_code: code.map(str::to_owned),
+                    raw_response: None,
+                },
+                "answer",
+            )
+        };
+        let outage = classify(&http(StatusCode::ServiceUnavailable, None), "t", "me");
+        assert_eq!(
+            (outage.code(), outage.exit_code()),
+            ("SignInUnavailable", 3)
+        );
+        assert!(outage.hint().unwrap().contains("rerun later"));
+        let throttled = classify(&http(StatusCode::TooManyRequests, None), "t", "me");
+        assert_eq!(throttled.code(), "SignInUnavailable");
+        let wrong = classify(&http(StatusCode::Unauthorized, Some("7000215")), "t", "me");
+        assert_eq!(wrong.code(), "InvalidClientSecret");
+    }
 }

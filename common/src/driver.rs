@@ -7,6 +7,7 @@
 //! that already carries `error` passes through untouched; a failed object is written
 //! as the input plus `error: {step, code, message}` and the stream goes on.
 
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use futures::StreamExt;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::auth::Credentials;
 use crate::cli::{CommonArgs, EXIT_CODES, Generate};
@@ -51,6 +52,8 @@ pub struct Done {
 struct Shared {
     http: Http,
     common: CommonArgs,
+    /// Lookups made once per run: see [`Ctx::once`].
+    memo: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Value>>>>>,
 }
 
 /// What a step works with for one object: the cloud, the HTTP client, the deadline.
@@ -93,6 +96,33 @@ impl Ctx {
     /// The shared flags.
     pub fn common(&self) -> &CommonArgs {
         &self.shared.common
+    }
+
+    /// The answer of `lookup` for `key`, found once for the whole run: every object (and
+    /// every job) asking for the same key while or after it is looked up shares the answer.
+    /// For reads whose answer does not change during a run (an app's service principal, a
+    /// built-in role's id), so that a stream of 200 objects does not ask 200 times. Nothing
+    /// found (`None`) and errors are not kept: the next object asks again.
+    pub async fn once<F, Fut>(&self, key: String, lookup: F) -> Result<Option<Value>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<Value>>>,
+    {
+        let slot = {
+            let mut memo = self
+                .shared
+                .memo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            memo.entry(key).or_default().clone()
+        };
+        let mut found = slot.lock().await;
+        if let Some(v) = found.as_ref() {
+            return Ok(Some(v.clone()));
+        }
+        let answer = lookup().await?;
+        found.clone_from(&answer);
+        Ok(answer)
     }
 }
 
@@ -240,34 +270,65 @@ pub async fn run_stream<T: Tool>(
     let shared = Arc::new(Shared {
         http: Http::new(client, cloud, creds, common.dry_run),
         common: common.clone(),
+        memo: std::sync::Mutex::default(),
     });
 
     let items = futures::stream::iter(first)
         .chain(futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|i| (i, rx))
         }));
-    let results = items
-        .map(|item| one(tool, &shared, item))
-        .buffered(usize::from(common.jobs));
-    let mut results = std::pin::pin!(results);
-
+    // Up to --jobs objects at once. A job is free again as soon as its object is done, not
+    // when every earlier object is (one slow object must not idle the others); results are
+    // written in input order, each as soon as those before it are written.
+    let jobs = usize::from(common.jobs);
+    let mut items = std::pin::pin!(items);
+    let mut running = futures::stream::FuturesUnordered::new();
+    let mut finished: BTreeMap<usize, Outcome> = BTreeMap::new();
+    let (mut next_in, mut next_out) = (0usize, 0usize);
+    let mut input_open = true;
+    let shared = &shared;
     let mut code = 0u8;
-    while let Some(result) = results.next().await {
-        let line = match result {
-            Outcome::Fatal(e) => return fatal(&e).max(code),
-            Outcome::Written(env, err) => {
-                if let Some(e) = err {
-                    code = code.max(if e.exit_code() == 3 { 3 } else { 1 });
+    loop {
+        let take = input_open && running.len() < jobs;
+        if !take && running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            Some((i, outcome)) = running.next(), if !running.is_empty() => {
+                finished.insert(i, outcome);
+            }
+            item = items.next(), if take => match item {
+                Some(item) => {
+                    // Nothing after unusable input is started.
+                    if matches!(item, Item::Fatal(_)) {
+                        input_open = false;
+                    }
+                    let i = next_in;
+                    next_in += 1;
+                    running.push(async move { (i, one(tool, shared, item).await) });
                 }
-                env.to_line()
+                None => input_open = false,
+            },
+        }
+        while let Some(result) = finished.remove(&next_out) {
+            next_out += 1;
+            let line = match result {
+                Outcome::Fatal(e) => return fatal(&e).max(code),
+                Outcome::Written(env, err) => {
+                    if let Some(e) = err {
+                        code = code.max(if e.exit_code() == 3 { 3 } else { 1 });
+                    }
+                    env.to_line()
+                }
+            };
+            if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return 0;
+                }
+                ui::error(&format!("cannot write to stdout: {e}"));
+                return 1;
             }
-        };
-        if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return 0;
-            }
-            ui::error(&format!("cannot write to stdout: {e}"));
-            return 1;
         }
     }
     code
@@ -379,12 +440,86 @@ fn failed(step: &str, mut input: Envelope, e: Error) -> Outcome {
 mod tests {
     use super::*;
 
+    fn test_ctx() -> Ctx {
+        #[derive(Parser)]
+        struct Flags {
+            #[command(flatten)]
+            common: CommonArgs,
+        }
+        let common = Flags::parse_from(["t"]).common;
+        let cloud = Arc::new(Cloud::azure_public());
+        let client = build_client(&cloud).unwrap();
+        let creds = Arc::new(Credentials::new(
+            crate::auth::AuthMethod::Env,
+            cloud.clone(),
+            client.clone(),
+        ));
+        Ctx {
+            shared: Arc::new(Shared {
+                http: Http::new(client, cloud, creds, false),
+                common,
+                memo: std::sync::Mutex::default(),
+            }),
+            deadline: Deadline::after(std::time::Duration::from_secs(5)),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lookup_is_made_once_per_run_unless_it_found_nothing() {
+        let ctx = test_ctx();
+        let calls = std::cell::Cell::new(0);
+        let look = |v: Option<Value>| {
+            calls.set(calls.get() + 1);
+            async move { Ok(v) }
+        };
+        assert_eq!(ctx.once("k".into(), || look(None)).await.unwrap(), None);
+        let one = Some(json!(1));
+        assert_eq!(
+            ctx.once("k".into(), || look(one.clone())).await.unwrap(),
+            one
+        );
+        assert_eq!(
+            ctx.once("k".into(), || look(Some(json!(2)))).await.unwrap(),
+            one
+        );
+        assert_eq!(
+            calls.get(),
+            2,
+            "nothing found is asked again; an answer is kept"
+        );
+        let e = ctx
+            .once("e".into(), || async { Err(Error::step("Boom", "x")) })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "Boom");
+        assert_eq!(
+            ctx.once("e".into(), || look(Some(json!(3)))).await.unwrap(),
+            Some(json!(3)),
+            "an error is not kept"
+        );
+        // Two jobs asking at once share one lookup.
+        let slow = |v: i64| {
+            calls.set(calls.get() + 1);
+            async move {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                Ok(Some(json!(v)))
+            }
+        };
+        let before = calls.get();
+        let (a, b) = tokio::join!(
+            ctx.once("j".into(), || slow(1)),
+            ctx.once("j".into(), || slow(2))
+        );
+        assert_eq!((a.unwrap(), b.unwrap()), (Some(json!(1)), Some(json!(1))));
+        assert_eq!(calls.get(), before + 1);
+    }
+
     #[test]
     fn a_failed_object_carries_the_errors_extra_fields() {
         let input = Envelope::parse(r#"{"app_id":"a","stale":"x","keep":1}"#).unwrap();
         let e = Error::step("OperationStillRunning", "still running")
             .with_field("cluster_operation_url", "https://arm/op/1")
-            .with_field("stale", serde_json::Value::Null);
+            .with_field("stale", Value::Null);
         let Outcome::Written(out, Some(err)) = failed("aks-sp-update", input, e) else {
             panic!("not written")
         };

@@ -34,7 +34,8 @@ pub enum Service {
     Registry,
 }
 
-/// How many times a request is tried at most.
+/// How many times a request is tried at most (a throttled try, paced by the server's
+/// `Retry-After`, does not count: throttling honoured within the deadline is not failure).
 const MAX_ATTEMPTS: u32 = 6;
 /// First backoff delay; doubled per attempt, jittered.
 const BACKOFF_BASE: Duration = Duration::from_millis(400);
@@ -291,6 +292,7 @@ impl Http {
             });
         }
         let mut attempt = 0;
+        let mut throttled = 0u32;
         loop {
             attempt += 1;
             let started = Instant::now();
@@ -312,7 +314,13 @@ impl Http {
                     if !(transient && safe) {
                         return Err(err);
                     }
-                    (Some(resp.retry_after()), err)
+                    let ra = resp.retry_after();
+                    if resp.status == 429 && ra.is_some_and(|d| !d.is_zero()) {
+                        // Throttled, and told when to come back: not an attempt used up.
+                        attempt -= 1;
+                        throttled += 1;
+                    }
+                    (Some(ra), err)
                 }
                 Err(e) => {
                     ui::debug(&format!(
@@ -321,7 +329,9 @@ impl Http {
                         req.url,
                         e.message()
                     ));
+                    // A certificate that is not trusted stays so: no retry.
                     let retry = matches!(e.kind(), ErrorKind::Transport)
+                        && e.code() != "UntrustedCertificate"
                         && (req.idempotent || e.code() == "ConnectFailed");
                     if !retry {
                         return Err(e);
@@ -335,10 +345,13 @@ impl Http {
             if attempt >= MAX_ATTEMPTS {
                 return Err(err.context(format!("gave up after {attempt} attempts")));
             }
+            // A Retry-After is honoured as given: against a token bucket, coming back later than
+            // asked (e.g. with jitter) only leaves refilled tokens unused.
             let wait = hint.unwrap_or_else(|| backoff(attempt));
             if deadline.remaining() <= wait {
+                let tries = attempt + throttled;
                 return Err(err.context(format!(
-                    "gave up: --timeout would pass before retry {attempt}"
+                    "gave up: --timeout would pass before retry {tries}"
                 )));
             }
             ui::debug(&format!(
@@ -361,7 +374,17 @@ impl Http {
                         return Err(Error::usage("registry requests take Basic or Bearer auth"));
                     }
                 };
-                let token = self.creds.token(tenant, &scope).await?;
+                // The sign-in endpoint is bound by the same --timeout as everything else.
+                let token = tokio::time::timeout(
+                    deadline.remaining(),
+                    self.creds.token(tenant, &scope),
+                )
+                .await
+                .map_err(|_| {
+                    Error::timeout(format!(
+                        "the sign-in endpoint did not give a token for tenant {tenant} before --timeout passed"
+                    ))
+                })??;
                 b = b.bearer_auth(token.expose());
             }
             Auth::Basic(user, pass) => b = b.basic_auth(user, Some(pass.expose())),

@@ -148,13 +148,21 @@ pub fn clap_duration(value: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("'{value}' is not a duration such as 90s, 10m, 2h or 365d"))
 }
 
-/// Shows a user value in a message: quoted, control characters escaped, long values cut.
+/// Characters of a long value kept in messages: its head and its tail.
+const SHOWN_HEAD: usize = 56;
+const SHOWN_TAIL: usize = 24;
+
+/// Shows a user value in a message: quoted, control characters escaped; a value longer than
+/// 80 characters keeps its head and its tail around `…` (the end of a long bad id is often
+/// the part that is wrong), and says how long it was.
 pub fn shown(value: &str) -> String {
-    let mut s: String = value.chars().take(80).collect();
-    if value.chars().count() > 80 {
-        s.push('…');
+    let n = value.chars().count();
+    if n <= SHOWN_HEAD + SHOWN_TAIL {
+        return format!("{value:?}");
     }
-    format!("{s:?}")
+    let head: String = value.chars().take(SHOWN_HEAD).collect();
+    let tail: String = value.chars().skip(n - SHOWN_TAIL).collect();
+    format!("{head:?}…{tail:?} ({n} characters)")
 }
 
 #[cfg(test)]
@@ -216,6 +224,25 @@ mod tests {
             let e = redirect_uri("redirect_uri", bad).unwrap_err();
             assert!(e.message().contains("redirect_uri"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn long_values_show_head_and_tail() {
+        assert_eq!(shown("a\nb"), r#""a\nb""#);
+        let exact = "x".repeat(80);
+        assert_eq!(shown(&exact), format!("{exact:?}"));
+        let id = format!(
+            "/subscriptions/{}/resourceGroups/rg/providers/X/y/bad name",
+            "0".repeat(60)
+        );
+        let s = shown(&id);
+        assert!(s.starts_with("\"/subscriptions/00"), "{s}");
+        assert!(
+            s.contains("…") && s.ends_with("y/bad name\" (116 characters)"),
+            "{s}"
+        );
+        let huge = "é".repeat(5_000_000);
+        assert!(shown(&huge).len() < 300);
     }
 
     #[test]

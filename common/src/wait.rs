@@ -2,8 +2,9 @@
 //!
 //! Which answer means "not yet" is the step's knowledge; this module only loops. The
 //! polling interval grows with the time already waited (about 8 % of it, between 250 ms
-//! and 10 s), so a wait that ends after D seconds is noticed within max(250 ms, ~0.1·D),
-//! while a long wait does not hammer Azure. A `Retry-After` from the server wins.
+//! and 10 s, from the start of one look to the start of the next), so a wait that ends
+//! after D seconds is noticed within max(250 ms, ~0.1·D) plus one round trip, while a long
+//! wait does not hammer Azure. A `Retry-After` from the server wins.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -80,6 +81,7 @@ where
     let mut last_status: Option<String> = None;
     let started = Instant::now();
     loop {
+        let look_started = Instant::now();
         let looked = match check().await {
             Ok(p) => p,
             Err(e) if e.kind() == &ErrorKind::Timeout => {
@@ -101,9 +103,16 @@ where
             Poll::Pending(status, retry_after) => {
                 let p = progress.get_or_insert_with(|| Progress::new(label));
                 p.update(&status);
-                // The server's Retry-After is honoured, but never as a busy loop.
-                let wait = retry_after
-                    .map_or_else(|| interval(started.elapsed()), |ra| ra.max(MIN_INTERVAL));
+                // The interval runs from the start of one look to the start of the next (the
+                // look's own round trip is not added to it); the server's Retry-After counts
+                // from its answer, and is honoured, but never as a busy loop.
+                let wait = retry_after.map_or_else(
+                    || {
+                        interval(look_started.duration_since(started))
+                            .saturating_sub(look_started.elapsed())
+                    },
+                    |ra| ra.max(MIN_INTERVAL),
+                );
                 if deadline.remaining() <= wait {
                     // One last look exactly at the deadline would rarely help; stop cleanly.
                     return Err(Error::timeout(format!(

@@ -36,6 +36,12 @@ impl Tool for Fake {
         if let Some(t) = &self.tag {
             input.set("tag", t);
         }
+        if input.has("stamp") {
+            // When it finished, in µs since the first stamped object finished (one clock for all).
+            static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+            let at = EPOCH.get_or_init(Instant::now).elapsed().as_micros();
+            input.set("finished_us", u64::try_from(at).unwrap());
+        }
         input.set("done", true);
         Ok(Done {
             envelope: input,
@@ -86,6 +92,30 @@ async fn jobs_run_concurrently_and_keep_input_order() {
         objs.iter()
             .all(|o| o["done"] == true && o["cloud"] == "AzureCloud")
     );
+}
+
+#[tokio::test]
+async fn a_slow_object_does_not_hold_back_the_jobs_after_it() {
+    // One slow object, then several quick ones, two jobs: the quick ones go through the
+    // second job one after another while the slow one runs, and all are written in order.
+    let input = (0..6).fold(String::new(), |mut s, i| {
+        let delay = if i == 0 { 800 } else { 10 };
+        s.push_str(&serde_json::json!({"n": i, "delay_ms": delay, "stamp": true}).to_string());
+        s.push('\n');
+        s
+    });
+    let (code, objs, _) = run(&["--jobs", "2"], &input).await;
+    assert_eq!(code, 0);
+    let order: Vec<u64> = objs.iter().map(|o| o["n"].as_u64().unwrap()).collect();
+    assert_eq!(order, (0..6).collect::<Vec<_>>());
+    let slow = objs[0]["finished_us"].as_u64().unwrap();
+    for o in &objs[1..] {
+        assert!(
+            o["finished_us"].as_u64().unwrap() < slow,
+            "object {} waited for the slow one: {objs:?}",
+            o["n"]
+        );
+    }
 }
 
 #[tokio::test]

@@ -395,6 +395,8 @@ async fn untrusted_certificate_is_a_clear_error_naming_the_host() {
         .unwrap_err();
     assert_eq!(e.code(), "UntrustedCertificate", "{e}");
     assert!(e.message().contains("127.0.0.1"), "{e}");
+    // Retrying cannot make a certificate trusted: one attempt, no backoff.
+    assert_eq!(http.requests_sent(), 1, "{e}");
 }
 
 #[tokio::test]

@@ -1,211 +1,34 @@
 //! consent-link against azure-sim (and, for the built-in clouds, against nothing at all).
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use xtenant_tests::{Run, TestSim, line, run_cmd};
+use xtenant_tests::azure::{NewApp, Operator, service_principal_of};
+use xtenant_tests::{Run, TestSim, line, person, run_cmd};
 
 const BIN: &str = "consent-link";
 const APP: &str = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
 const GUID_B: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const MS: &str = "https%3A%2F%2Fwww.microsoft.com";
 
-// ------------------------------------------------------------------ raw HTTP helpers
+// ------------------------------------------------------------------ setup as the operator
 
-/// Plain HTTP to the simulator, as a test (not a tool) would make it: trusts only its CA, no redirects.
-struct Raw {
-    rt: tokio::runtime::Runtime,
-    client: reqwest::Client,
-    url: String,
+/// Creates an app in tenant A as the operator (nothing else: no secret, no service principal); its appId.
+fn create_app(op: &Operator, audience: &str, redirect_uris: &[&str]) -> String {
+    let spec = NewApp::new("consent-link-test", audience).redirect_uris(redirect_uris);
+    op.create_app(&spec).app_id
 }
 
-impl Raw {
-    fn new(sim: &TestSim) -> Self {
-        let pem = std::fs::read(sim.var("SIM_CA_FILE")).unwrap();
-        let client = reqwest::Client::builder()
-            .tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem).unwrap())
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        Self {
-            rt,
-            client,
-            url: sim.var("SIM_URL"),
-        }
-    }
-
-    /// A Graph token for the operator in `tenant` (client credentials at the sim's token endpoint).
-    fn operator_token(&self, sim: &TestSim, tenant: &str) -> String {
-        let form = [
-            ("grant_type", "client_credentials".to_owned()),
-            ("client_id", sim.var("AZURE_CLIENT_ID")),
-            ("client_secret", sim.var("AZURE_CLIENT_SECRET")),
-            ("scope", "https://graph.microsoft.com/.default".to_owned()),
-        ];
-        let url = format!("{}/{tenant}/oauth2/v2.0/token", self.url);
-        let v: Value = self.rt.block_on(async {
-            let r = self.client.post(url).form(&form).send().await.unwrap();
-            assert!(r.status().is_success(), "token: {}", r.status());
-            r.json().await.unwrap()
-        });
-        v["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// A Graph v1.0 call; (status, JSON body or Null).
-    fn graph(
-        &self,
-        token: &str,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let url = format!("{}/v1.0{path}", self.url);
-        self.rt.block_on(async {
-            let mut b = self.client.request(method, url).bearer_auth(token);
-            if let Some(body) = body {
-                b = b.json(&body);
-            }
-            let r = b.send().await.unwrap();
-            let status = r.status().as_u16();
-            let text = r.text().await.unwrap();
-            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-        })
-    }
-
-    /// Creates an app in tenant A as the operator; its appId.
-    fn create_app(&self, sim: &TestSim, audience: &str, redirect_uris: &[&str]) -> String {
-        let token = self.operator_token(sim, &sim.var("CLUSTER_TENANT_ID"));
-        let body = json!({"displayName": "consent-link-test", "signInAudience": audience, "web": {"redirectUris": redirect_uris}});
-        let (status, v) = self.graph(&token, reqwest::Method::POST, "/applications", Some(body));
-        assert_eq!(status, 201, "{v}");
-        v["appId"].as_str().unwrap().to_owned()
-    }
-
-    /// Plays tenant B's administrator: opens the consent page at `url`, submits its form with
-    /// the Accept button, and returns the status and `Location` of the answer.
-    fn admin_accepts(&self, url: &str) -> (u16, String) {
-        self.rt.block_on(async {
-            let page = self.client.get(url).send().await.unwrap();
-            assert_eq!(page.status().as_u16(), 200, "consent page {url}");
-            let html = page.text().await.unwrap();
-            let form = Form::parse(&html);
-            let action = url::Url::parse(url).unwrap().join(&form.action).unwrap();
-            let mut fields = form.hidden.clone();
-            fields.push(form.accept.clone());
-            let r = self.client.post(action).form(&fields).send().await.unwrap();
-            let location = r
-                .headers()
-                .get("location")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default();
-            (r.status().as_u16(), location)
-        })
-    }
-}
-
-/// The consent page's form: where it posts, its hidden inputs, and the Accept button's name and value.
-struct Form {
-    action: String,
-    hidden: Vec<(String, String)>,
-    accept: (String, String),
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
-/// The attributes of one tag's text (`<input a="b" c='d'>`), values unescaped.
-fn attrs(tag: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = tag;
-    while let Some(eq) = rest.find('=') {
-        let name = rest[..eq]
-            .rsplit(|c: char| c.is_whitespace())
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let after = &rest[eq + 1..];
-        let quote = after.chars().next().unwrap();
-        assert!(quote == '"' || quote == '\'', "unquoted attribute in {tag}");
-        let end = after[1..].find(quote).unwrap() + 1;
-        out.push((name, unescape(&after[1..end])));
-        rest = &after[end + 1..];
-    }
-    out
-}
-
-fn attr<'a>(a: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    a.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
-/// Every `<tag …>` in `html`: its attributes and the text up to the next `<`.
-fn tags<'a>(html: &'a str, tag: &str) -> Vec<(Vec<(String, String)>, &'a str)> {
-    let open = format!("<{tag}");
-    let mut out = Vec::new();
-    let mut rest = html;
-    while let Some(i) = rest.find(&open) {
-        let after = &rest[i + open.len()..];
-        let close = after.find('>').unwrap();
-        let text_end = after[close + 1..]
-            .find('<')
-            .map_or(after.len(), |j| close + 1 + j);
-        out.push((attrs(&after[..close]), &after[close + 1..text_end]));
-        rest = &after[close..];
-    }
-    out
-}
-
-impl Form {
-    fn parse(html: &str) -> Self {
-        let start = html.find("<form").expect("the page has a form");
-        let end = html[start..].find("</form>").expect("the form ends") + start;
-        let form = &html[start..end];
-        let (fattrs, _) = tags(form, "form").remove(0);
-        assert_eq!(
-            attr(&fattrs, "method")
-                .map(str::to_ascii_uppercase)
-                .as_deref(),
-            Some("POST")
-        );
-        let action = attr(&fattrs, "action").expect("form action").to_owned();
-        let hidden = tags(form, "input")
-            .into_iter()
-            .filter(|(a, _)| attr(a, "type") == Some("hidden"))
-            .map(|(a, _)| {
-                (
-                    attr(&a, "name").unwrap().to_owned(),
-                    attr(&a, "value").unwrap_or("").to_owned(),
-                )
-            })
-            .collect();
-        let accept = tags(form, "button")
-            .into_iter()
-            .find(|(_, text)| text.trim() == "Accept")
-            .map(|(a, _)| {
-                (
-                    attr(&a, "name").unwrap().to_owned(),
-                    attr(&a, "value").unwrap().to_owned(),
-                )
-            })
-            .expect("an Accept button");
-        Self {
-            action,
-            hidden,
-            accept,
-        }
-    }
+/// Plays tenant B's administrator: opens the consent page at `url`, submits its form with
+/// the Accept button, and returns the status and `Location` of the answer.
+fn admin_accepts(sim: &TestSim, url: &str) -> (u16, String) {
+    let ca = PathBuf::from(sim.var("SIM_CA_FILE"));
+    let answer = person::submit(url, &ca, "accept").unwrap();
+    (answer.status, answer.location.unwrap_or_default())
 }
 
 // ------------------------------------------------------------------ running the tool
@@ -220,15 +43,6 @@ fn bare() -> Command {
         c.env("PATH", p);
     }
     c
-}
-
-fn sp_in(sim: &TestSim, tenant: &str, app_id: &str) -> Option<String> {
-    sim.state()["service_principals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["tenant_id"] == tenant && s["app_id"] == app_id)
-        .map(|s| s["id"].as_str().unwrap().to_owned())
 }
 
 fn input(sim: &TestSim, app_id: &str) -> String {
@@ -551,10 +365,10 @@ fn open_uses_browser_with_substitution_and_a_failure_is_only_a_warning() {
 #[test]
 fn the_app_is_checked_in_tenant_a() {
     let sim = TestSim::start();
-    let raw = Raw::new(&sim);
+    let op = Operator::new(&sim);
     let b = sim.var("REGISTRY_TENANT_ID");
 
-    let good = raw.create_app(&sim, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    let good = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
     let r = sim.run(BIN, &[], &input(&sim, &good));
     let o = ok(&r);
     assert!(o["consent_url"].as_str().unwrap().contains(&good));
@@ -565,7 +379,7 @@ fn the_app_is_checked_in_tenant_a() {
         sim.writes()
     );
 
-    let single = raw.create_app(&sim, "AzureADMyOrg", &["https://www.microsoft.com"]);
+    let single = create_app(&op, "AzureADMyOrg", &["https://www.microsoft.com"]);
     let o = failed(
         &sim.run(BIN, &["--wait", "--create"], &input(&sim, &single)),
         "SingleTenantApp",
@@ -597,7 +411,7 @@ fn the_app_is_checked_in_tenant_a() {
 
     // None of these reached tenant B, and nothing was written besides the test's two apps.
     assert_eq!(sim.writes().len(), 2, "{:?}", sim.writes());
-    assert!(sp_in(&sim, &b, &single).is_none());
+    assert!(service_principal_of(&sim, &b, &single).is_none());
     let in_b: Vec<Value> = sim
         .azure_requests()
         .into_iter()
@@ -609,8 +423,8 @@ fn the_app_is_checked_in_tenant_a() {
 #[test]
 fn a_refused_read_in_tenant_a_is_only_a_warning() {
     let sim = TestSim::start();
-    let raw = Raw::new(&sim);
-    let app = raw.create_app(&sim, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    let op = Operator::new(&sim);
+    let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
     sim.sim()
         .add_fault(json!({"method": "GET", "path": "/v1.0/applications(", "status": 403, "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation."}))
         .unwrap();
@@ -645,15 +459,15 @@ fn a_refused_read_in_tenant_a_is_only_a_warning() {
 #[test]
 fn wait_finishes_once_tenant_bs_administrator_accepts() {
     let sim = TestSim::start();
-    let raw = Raw::new(&sim);
+    let op = Operator::new(&sim);
     let b = sim.var("REGISTRY_TENANT_ID");
     let awkward = "https://app.example.com/callback?team=a&b=c d";
     for (form, redirect) in [
         ("authorize", "https://www.microsoft.com"),
         ("adminconsent", awkward),
     ] {
-        let app = raw.create_app(
-            &sim,
+        let app = create_app(
+            &op,
             "AzureADMultipleOrgs",
             &["https://www.microsoft.com", awkward],
         );
@@ -677,9 +491,9 @@ fn wait_finishes_once_tenant_bs_administrator_accepts() {
             l.contains("waiting for an administrator of tenant")
                 .then_some(())
         });
-        assert!(sp_in(&sim, &b, &app).is_none());
+        assert!(service_principal_of(&sim, &b, &app).is_none());
 
-        let (status, location) = raw.admin_accepts(&url);
+        let (status, location) = admin_accepts(&sim, &url);
         assert_eq!(status, 302, "{form}");
         let expected_tail = if form == "authorize" {
             "code="
@@ -693,7 +507,8 @@ fn wait_finishes_once_tenant_bs_administrator_accepts() {
 
         let r = bg.finish();
         let o = ok(&r);
-        let sp = sp_in(&sim, &b, &app).expect("the consent made the service principal");
+        let sp =
+            service_principal_of(&sim, &b, &app).expect("the consent made the service principal");
         assert_eq!(o["registry_sp_object_id"], sp.as_str());
         assert_eq!(o["consent_url"], url.as_str());
         assert!(
@@ -720,8 +535,8 @@ fn wait_finishes_once_tenant_bs_administrator_accepts() {
 #[test]
 fn wait_times_out_cleanly_when_nobody_accepts() {
     let sim = TestSim::start();
-    let raw = Raw::new(&sim);
-    let app = raw.create_app(&sim, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    let op = Operator::new(&sim);
+    let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
     let t = Instant::now();
     let r = sim.run(BIN, &["--wait", "--timeout", "2s"], &input(&sim, &app));
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
@@ -742,9 +557,9 @@ fn wait_times_out_cleanly_when_nobody_accepts() {
 #[test]
 fn create_as_operator_then_reruns_send_no_writes() {
     let sim = TestSim::start();
-    let raw = Raw::new(&sim);
+    let op = Operator::new(&sim);
     let b = sim.var("REGISTRY_TENANT_ID");
-    let app = raw.create_app(&sim, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
 
     let dry = ok(&sim.run(BIN, &["--create", "--dry-run"], &input(&sim, &app)));
     assert!(dry.get("registry_sp_object_id").is_none());
@@ -752,7 +567,7 @@ fn create_as_operator_then_reruns_send_no_writes() {
 
     let r = sim.run(BIN, &["--create"], &input(&sim, &app));
     let o = ok(&r);
-    let sp = sp_in(&sim, &b, &app).expect("created in tenant B");
+    let sp = service_principal_of(&sim, &b, &app).expect("created in tenant B");
     assert_eq!(o["registry_sp_object_id"], sp.as_str());
     assert!(r.stderr.contains("(changed)"), "{}", r.stderr);
     let writes = sim.writes();
@@ -779,9 +594,9 @@ fn create_as_operator_then_reruns_send_no_writes() {
 #[test]
 fn create_as_reader_explains_that_an_administrator_must_consent() {
     let sim = TestSim::start();
-    let raw = Raw::new(&sim);
+    let op = Operator::new(&sim);
     let b = sim.var("REGISTRY_TENANT_ID");
-    let app = raw.create_app(&sim, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
 
     let r = run_cmd(sim.cmd_as_reader(BIN), &["--create"], &input(&sim, &app));
     let o = failed(&r, "Authorization_RequestDenied");
@@ -792,7 +607,7 @@ fn create_as_reader_explains_that_an_administrator_must_consent() {
             && msg.contains(url),
         "{msg}"
     );
-    assert!(sp_in(&sim, &b, &app).is_none());
+    assert!(service_principal_of(&sim, &b, &app).is_none());
 
     // With --wait too: the refusal turns into waiting for the consent.
     let r = run_cmd(
@@ -806,20 +621,20 @@ fn create_as_reader_explains_that_an_administrator_must_consent() {
         "{}",
         r.stderr
     );
-    assert!(sp_in(&sim, &b, &app).is_none());
+    assert!(service_principal_of(&sim, &b, &app).is_none());
 }
 
 #[test]
 fn create_waits_out_replication_of_a_new_app() {
     let sim = TestSim::start_with(|c| c.replication_delay = Duration::from_secs(2));
-    let raw = Raw::new(&sim);
+    let op = Operator::new(&sim);
     let b = sim.var("REGISTRY_TENANT_ID");
-    let app = raw.create_app(&sim, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
     let r = sim.run(BIN, &["--create", "--timeout", "30s"], &input(&sim, &app));
     let o = ok(&r);
     assert_eq!(
         o["registry_sp_object_id"],
-        sp_in(&sim, &b, &app).unwrap().as_str()
+        service_principal_of(&sim, &b, &app).unwrap().as_str()
     );
     let patches = sim
         .writes()

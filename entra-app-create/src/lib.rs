@@ -149,6 +149,7 @@ impl Tool for Cli {
             inputs: &inputs,
             notes: Vec::new(),
             changed: false,
+            new_app: false,
         };
         step.run(input, pending, file_secret)
             .await
@@ -226,6 +227,8 @@ struct Step<'a> {
     inputs: &'a Inputs,
     notes: Vec<String>,
     changed: bool,
+    /// The app was created by this run (so it has no service principal yet).
+    new_app: bool,
 }
 
 impl Step<'_> {
@@ -399,6 +402,7 @@ impl Step<'_> {
         }
         let app = Application::parse(&resp.body)?;
         self.changed = true;
+        self.new_app = true;
         self.notes.push(format!(
             "created the multitenant app {:?} (appId {})",
             app.display_name, app.app_id
@@ -482,7 +486,11 @@ impl Step<'_> {
     /// The app's service principal in tenant A: found, or created once the app is visible to it.
     async fn ensure_sp(&mut self, app_id: &str) -> Result<Option<String>> {
         let path = alt_key("servicePrincipals", "appId", app_id);
-        if let Some(sp) = self.api.get_opt(&path).await? {
+        // An app made a moment ago has no service principal: straight to the upsert (which
+        // answers 204 if one was made meanwhile, and that one is read back).
+        if !self.new_app
+            && let Some(sp) = self.api.get_opt(&path).await?
+        {
             return sp_id(&sp).map(Some);
         }
         let url = self.api.url(&path)?;

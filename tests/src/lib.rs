@@ -12,6 +12,10 @@ use std::process::{Command, Stdio};
 pub use azure_sim::{SimConfig, SimHandle};
 use serde_json::Value;
 
+pub mod steps;
+
+pub mod azure;
+
 /// The directory holding the workspace's built binaries (`target/debug`).
 pub fn bin_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XTENANT_BIN_DIR") {
@@ -209,7 +213,8 @@ pub mod person {
 
     use anyhow::{Context as _, bail};
 
-    fn client(ca_pem: &Path) -> anyhow::Result<reqwest::Client> {
+    /// An HTTP client that trusts the simulator's CA (`ca_pem`), uses no proxy and follows no redirect.
+    pub(crate) fn client(ca_pem: &Path) -> anyhow::Result<reqwest::Client> {
         let pem = std::fs::read(ca_pem).with_context(|| format!("read {}", ca_pem.display()))?;
         Ok(reqwest::Client::builder()
             .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem)?)
@@ -218,11 +223,18 @@ pub mod person {
             .build()?)
     }
 
+    /// The value of the attribute `name` in one tag's text (`<input a="b" c='d'>`), unescaped.
     fn attr(tag: &str, name: &str) -> Option<String> {
-        let key = format!("{name}=\"");
-        let start = tag.find(&key)? + key.len();
-        let end = tag[start..].find('"')? + start;
-        Some(html_unescape(&tag[start..end]))
+        let key = format!("{name}=");
+        tag.match_indices(&key).find_map(|(i, _)| {
+            if !tag[..i].ends_with(char::is_whitespace) {
+                return None; // a longer name ending in `name`
+            }
+            let rest = &tag[i + key.len()..];
+            let quote = rest.chars().next().filter(|q| matches!(q, '"' | '\''))?;
+            let end = rest[1..].find(quote)? + 1;
+            Some(html_unescape(&rest[1..end]))
+        })
     }
 
     fn html_unescape(s: &str) -> String {
@@ -240,8 +252,11 @@ pub mod person {
             .find('>')
             .context("unterminated form tag")?
             + form_start;
-        let action =
-            attr(&page[form_start..=form_tag_end], "action").context("the form has no action")?;
+        let form_tag = &page[form_start..=form_tag_end];
+        if !attr(form_tag, "method").is_some_and(|m| m.eq_ignore_ascii_case("post")) {
+            bail!("the form does not POST: {form_tag}");
+        }
+        let action = attr(form_tag, "action").context("the form has no action")?;
         let body_end = page[form_tag_end..]
             .find("</form>")
             .map_or(page.len(), |e| e + form_tag_end);
@@ -270,9 +285,20 @@ pub mod person {
         Ok((action, fields))
     }
 
+    /// What submitting a consent form answered.
+    #[derive(Debug, Clone)]
+    pub struct Answer {
+        /// The HTTP status (302 when the browser is sent on).
+        pub status: u16,
+        /// Where the browser is sent next (the `Location` header), if anywhere.
+        pub location: Option<String>,
+        /// The body (an error page when there is no redirect).
+        pub body: String,
+    }
+
     /// Opens a consent URL and presses `button` ("accept" or "cancel") as an administrator would;
-    /// returns where the browser is sent next (the `Location` of the answer).
-    pub fn consent(url: &str, ca_pem: &Path, button: &str) -> anyhow::Result<String> {
+    /// returns the answer to the form as it is. Fails when the page is not a consent form.
+    pub fn submit(url: &str, ca_pem: &Path, button: &str) -> anyhow::Result<Answer> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -295,25 +321,33 @@ pub mod person {
                 .send()
                 .await
                 .context("submit the consent form")?;
-            let loc = resp
+            let status = resp.status().as_u16();
+            let location = resp
                 .headers()
                 .get("location")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            match loc {
-                Some(l) if resp.status().is_redirection() => Ok(l),
-                _ => bail!(
-                    "the consent form answered {} without a redirect: {}",
-                    resp.status(),
-                    resp.text()
-                        .await
-                        .unwrap_or_default()
-                        .chars()
-                        .take(300)
-                        .collect::<String>()
-                ),
-            }
+            let body = resp.text().await.unwrap_or_default();
+            Ok(Answer {
+                status,
+                location,
+                body,
+            })
         })
+    }
+
+    /// Opens a consent URL and presses `button` ("accept" or "cancel") as an administrator would;
+    /// returns where the browser is sent next (the `Location` of the answer), which must be a redirect.
+    pub fn consent(url: &str, ca_pem: &Path, button: &str) -> anyhow::Result<String> {
+        let answer = submit(url, ca_pem, button)?;
+        match answer.location {
+            Some(l) if (300..400).contains(&answer.status) => Ok(l),
+            _ => bail!(
+                "the consent form answered {} without a redirect: {}",
+                answer.status,
+                answer.body.chars().take(300).collect::<String>()
+            ),
+        }
     }
 
     /// Asks the simulator whether `cluster` can pull `image` now: `{"pulled", "status", "reason"}`.

@@ -450,6 +450,64 @@ fn twenty_registries_in_one_stream_with_four_jobs() {
 }
 
 #[test]
+fn throttled_writes_are_waited_out_not_failed() {
+    // ARM's write throttling (429 + Retry-After) at its harshest: one write a second for ten
+    // jobs at once. The last registry's PUT is sent away nine times; honouring Retry-After
+    // within --timeout is not a failure, however many times it takes.
+    let base = TestSim::start();
+    let mut state = base.state();
+    let prefix = base
+        .var("REGISTRY_ID")
+        .rsplit_once('/')
+        .unwrap()
+        .0
+        .to_owned();
+    let ids: Vec<String> = (0..10)
+        .map(|i| format!("{prefix}/throttledacr{i}"))
+        .collect();
+    for id in &ids {
+        state["registries"].as_array_mut().unwrap().push(json!({
+            "id": id, "role_assignment_mode": "LegacyRegistryPermissions",
+        }));
+    }
+    drop(base);
+    let sim = TestSim::start_with(|c| {
+        c.scenario = Some(state);
+        c.arm_write_limit = Some("1/1".parse().unwrap());
+    });
+    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
+    let r1 = step(&sim, "entra-app-create", &["--cluster-tenant", &a], "");
+    let r2 = step(
+        &sim,
+        "consent-link",
+        &["--registry-tenant", &b, "--create"],
+        &r1.stdout,
+    );
+    let app: Value = serde_json::from_str(r2.stdout.trim()).unwrap();
+    let stream: String = ids
+        .iter()
+        .map(|id| {
+            let mut o = app.clone();
+            o["registry_id"] = json!(id);
+            line(&o)
+        })
+        .collect();
+    let r3 = step(&sim, "acr-grant", &["--jobs", "10"], &stream);
+    let objs = r3.objects();
+    assert_eq!(objs.len(), ids.len());
+    assert!(objs.iter().all(|o| o.get("error").is_none()), "{objs:?}");
+    let throttled = sim
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "PUT" && r["status"] == 429)
+        .count();
+    assert!(
+        throttled >= 9,
+        "the simulator throttled only {throttled} PUTs"
+    );
+}
+
+#[test]
 fn a_step_run_from_flags_alone_with_empty_stdin() {
     let sim = sim();
     let dir = tempfile::tempdir().unwrap();

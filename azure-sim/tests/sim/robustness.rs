@@ -253,6 +253,32 @@ async fn faults_status_skip_count_delay_drop() {
         200
     );
     assert!(started.elapsed() >= Duration::from_millis(400));
+    // delay_after: the effect is made and logged at once, the answer comes late; a caller that
+    // gives up never sees it, but the write stands
+    env.sim
+        .add_fault(json!({"method": "POST", "path": "/v1.0/applications", "delay_after_ms": 5000}))
+        .unwrap();
+    let before = env.sim.state()["applications"].as_array().unwrap().len();
+    let slow = env
+        .http
+        .post(env.url("/v1.0/applications"))
+        .bearer_auth(&gt)
+        .json(&json!({"displayName": "late-answer"}))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(slow.is_err(), "the answer was held: {slow:?}");
+    assert_eq!(
+        env.sim.state()["applications"].as_array().unwrap().len(),
+        before + 1,
+        "the write took effect"
+    );
+    assert!(
+        env.sim
+            .requests()
+            .iter()
+            .any(|e| e["fault"]["delay_after_ms"] == 5000 && e["status"] == 201)
+    );
     // drop: the connection closes without an answer
     env.sim
         .add_fault(json!({"path": "/v1.0/organization", "drop": true}))
@@ -279,6 +305,7 @@ async fn faults_status_skip_count_delay_drop() {
     let faults =
         crate::common::to_resp(env.http.get(env.url("/_sim/faults")).send().await.unwrap()).await;
     assert_eq!(faults.body[0]["applied"], 2);
+    assert!(env.sim.add_fault(json!({"delay_after_ms": 0})).is_err());
     assert!(env.sim.add_fault(json!({"path": "/x"})).is_err());
     assert!(
         env.sim

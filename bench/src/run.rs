@@ -1,0 +1,229 @@
+//! Running the tools' release binaries as separate processes, as users run them.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use crate::sim::Sim;
+
+/// The four tools, in pipeline order.
+pub(crate) const TOOLS: [&str; 4] = [
+    "entra-app-create",
+    "consent-link",
+    "acr-grant",
+    "aks-sp-update",
+];
+
+/// What one process run produced.
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    /// Exit code (-1 when killed).
+    pub(crate) code: i32,
+    /// stdout.
+    pub(crate) stdout: String,
+    /// stderr.
+    pub(crate) stderr: String,
+    /// From spawn to exit.
+    pub(crate) wall: Duration,
+    /// When it had exited (wall clock).
+    pub(crate) ended: SystemTime,
+}
+
+impl Run {
+    /// stdout's lines as JSON objects.
+    pub(crate) fn objects(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+/// Where the binaries are, and the simulator they act on.
+pub(crate) struct Tools<'a> {
+    /// `target/release`.
+    pub(crate) bin_dir: PathBuf,
+    /// The simulator.
+    pub(crate) sim: &'a Sim,
+}
+
+impl Tools<'_> {
+    /// A command for `bin` with a clean environment pointing at the simulator (the operator identity).
+    pub(crate) fn cmd(&self, bin: &str) -> Command {
+        tool_cmd(&self.bin_dir, bin, Some(self.sim))
+    }
+
+    /// Runs `bin args` with `stdin`; measures the wall time from spawn to exit.
+    pub(crate) fn run(&self, bin: &str, args: &[String], stdin: &str) -> anyhow::Result<Run> {
+        run_cmd(self.cmd(bin), args, stdin)
+    }
+
+    /// Runs the four steps as one pipeline of processes (stdout to stdin), as a shell would.
+    pub(crate) fn pipeline(&self, steps: &[(&str, Vec<String>)]) -> anyhow::Result<Run> {
+        let t0 = Instant::now();
+        let mut children = Vec::new();
+        let mut prev: Option<std::process::ChildStdout> = None;
+        for (bin, args) in steps {
+            let mut c = self.cmd(bin);
+            c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+            c.stdin(prev.take().map_or_else(Stdio::null, Stdio::from));
+            let mut child = c.spawn().with_context(|| format!("spawn {bin}"))?;
+            prev = child.stdout.take();
+            children.push(child);
+        }
+        let errs: Vec<_> = children
+            .iter_mut()
+            .map(|ch| {
+                let mut e = ch.stderr.take().expect("stderr piped");
+                std::thread::spawn(move || {
+                    let mut s = String::new();
+                    let _ = e.read_to_string(&mut s);
+                    s
+                })
+            })
+            .collect();
+        let mut stdout = String::new();
+        prev.context("no steps")?.read_to_string(&mut stdout)?;
+        let mut code = 0;
+        for ch in &mut children {
+            code = ch.wait()?.code().unwrap_or(-1);
+        }
+        let wall = t0.elapsed();
+        let stderr = errs
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect();
+        Ok(Run {
+            code,
+            stdout,
+            stderr,
+            wall,
+            ended: SystemTime::now(),
+        })
+    }
+
+    /// Runs `bin` and, when its stderr shows the consent link, plays tenant B's administrator:
+    /// waits `admin_delay`, then opens the link and accepts.
+    pub(crate) fn run_with_admin(
+        &self,
+        bin: &str,
+        args: &[String],
+        stdin: &str,
+        admin_delay: Duration,
+    ) -> anyhow::Result<Run> {
+        let mut c = self.cmd(bin);
+        c.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let t0 = Instant::now();
+        let mut child = c.spawn()?;
+        let input = stdin.to_owned();
+        let mut i = child.stdin.take().expect("stdin piped");
+        let writer = std::thread::spawn(move || {
+            let _ = i.write_all(input.as_bytes());
+        });
+        let err = child.stderr.take().expect("stderr piped");
+        let ca = self.sim.ca().to_path_buf();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let mut accepted = false;
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                if !accepted
+                    && let Some(start) = l.find("https://")
+                    && l.contains("/oauth2/authorize?")
+                {
+                    let url = l[start..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_owned();
+                    std::thread::sleep(admin_delay);
+                    if let Err(e) = xtenant_tests::person::consent(&url, &ca, "accept") {
+                        let _ = writeln!(text, "bench: the administrator could not accept: {e:#}");
+                    }
+                    accepted = true;
+                }
+                text.push_str(&l);
+                text.push('\n');
+            }
+            text
+        });
+        let mut stdout = String::new();
+        child
+            .stdout
+            .take()
+            .expect("stdout piped")
+            .read_to_string(&mut stdout)?;
+        let code = child.wait()?.code().unwrap_or(-1);
+        let wall = t0.elapsed();
+        let ended = SystemTime::now();
+        let _ = writer.join();
+        let stderr = reader.join().unwrap_or_default();
+        Ok(Run {
+            code,
+            stdout,
+            stderr,
+            wall,
+            ended,
+        })
+    }
+}
+
+/// A command for a workspace binary with a clean environment (and the simulator's, when given).
+pub(crate) fn tool_cmd(bin_dir: &Path, bin: &str, sim: Option<&Sim>) -> Command {
+    let mut c = Command::new(bin_dir.join(bin));
+    c.env_clear();
+    for key in [
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "LANG",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    ] {
+        if let Some(v) = std::env::var_os(key) {
+            c.env(key, v);
+        }
+    }
+    c.env("NO_COLOR", "1");
+    if let Some(sim) = sim {
+        c.env("XTENANT_CLOUD", sim.var("XTENANT_CLOUD"))
+            .env("XTENANT_AUTH", "env")
+            .env("AZURE_CLIENT_ID", sim.var("AZURE_CLIENT_ID"))
+            .env("AZURE_CLIENT_SECRET", sim.var("AZURE_CLIENT_SECRET"));
+    }
+    c
+}
+
+/// Runs a prepared command with `stdin` (written on its own thread) and collects its output.
+pub(crate) fn run_cmd(mut c: Command, args: &[String], stdin: &str) -> anyhow::Result<Run> {
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let t0 = Instant::now();
+    let mut child = c.spawn().context("spawn")?;
+    let input = stdin.to_owned();
+    let mut i = child.stdin.take().expect("stdin piped");
+    let writer = std::thread::spawn(move || {
+        // A tool may exit before reading everything: ignore EPIPE.
+        let _ = i.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output()?;
+    let wall = t0.elapsed();
+    let ended = SystemTime::now();
+    let _ = writer.join();
+    Ok(Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        wall,
+        ended,
+    })
+}

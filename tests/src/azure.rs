@@ -1,0 +1,385 @@
+//! Acting on the simulator as the operator with plain HTTP: the steps a test sets up by hand
+//! before the tool under test runs (an app, its secret, its service principals, a role).
+//!
+//! [`Operator`] gets its tokens from the simulator's token endpoint with client credentials
+//! (`AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET` from `sim.env`) and calls Graph and ARM
+//! directly, so that a tool's tests depend on no other tool. The free functions read the
+//! simulator's state instead, without sending a request a test could see in the log.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::TestSim;
+
+/// The operator talking to the simulator directly: Graph and ARM with its own tokens.
+///
+/// Every call blocks on a small runtime of its own, so it is for plain `#[test]` functions.
+/// A failed token request panics; Graph and ARM answers are returned with their status for
+/// the test to judge, except in the higher-level helpers, which assert success.
+pub struct Operator {
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    login: String,
+    graph: String,
+    arm: String,
+    graph_scope: String,
+    arm_scope: String,
+    client_id: String,
+    client_secret: String,
+    cluster_tenant: String,
+    registry_tenant: String,
+    tokens: Mutex<HashMap<(String, String), String>>,
+}
+
+/// An app registration to create in tenant A (the cluster's): see [`Operator::create_app`].
+#[derive(Debug, Clone)]
+pub struct NewApp {
+    /// Its `displayName`.
+    pub display_name: String,
+    /// Its `signInAudience` (`AzureADMultipleOrgs`, `AzureADMyOrg`).
+    pub sign_in_audience: String,
+    /// Its `web.redirectUris` (none: no `web` at all).
+    pub redirect_uris: Vec<String>,
+    /// Whether to add a client secret (`addPassword`).
+    pub secret: bool,
+    /// Whether to create its service principal in tenant A.
+    pub sp_in_a: bool,
+    /// Whether to create its service principal in tenant B (what consent would do).
+    pub sp_in_b: bool,
+}
+
+impl NewApp {
+    /// A multitenant app (`AzureADMultipleOrgs`), with no redirect URI, secret or service principal.
+    pub fn multitenant(display_name: &str) -> Self {
+        Self::new(display_name, "AzureADMultipleOrgs")
+    }
+
+    /// A single-tenant app (`AzureADMyOrg`), with no redirect URI, secret or service principal.
+    pub fn single_tenant(display_name: &str) -> Self {
+        Self::new(display_name, "AzureADMyOrg")
+    }
+
+    /// An app with this `signInAudience`, with no redirect URI, secret or service principal.
+    pub fn new(display_name: &str, sign_in_audience: &str) -> Self {
+        Self {
+            display_name: display_name.to_owned(),
+            sign_in_audience: sign_in_audience.to_owned(),
+            redirect_uris: Vec::new(),
+            secret: false,
+            sp_in_a: false,
+            sp_in_b: false,
+        }
+    }
+
+    /// With these web redirect URIs.
+    #[must_use]
+    pub fn redirect_uris(mut self, uris: &[&str]) -> Self {
+        self.redirect_uris = uris.iter().map(|u| (*u).to_owned()).collect();
+        self
+    }
+
+    /// With (or without) a client secret.
+    #[must_use]
+    pub fn secret(mut self, yes: bool) -> Self {
+        self.secret = yes;
+        self
+    }
+
+    /// With (or without) its service principal in tenant A.
+    #[must_use]
+    pub fn sp_in_a(mut self, yes: bool) -> Self {
+        self.sp_in_a = yes;
+        self
+    }
+
+    /// With (or without) its service principal in tenant B.
+    #[must_use]
+    pub fn sp_in_b(mut self, yes: bool) -> Self {
+        self.sp_in_b = yes;
+        self
+    }
+}
+
+/// An app [`Operator::create_app`] made, with what was asked for besides.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The application's object id in tenant A.
+    pub object_id: String,
+    /// Its `appId` (the client id).
+    pub app_id: String,
+    /// Its client secret, when one was asked for.
+    pub secret: Option<String>,
+    /// Its service principal's object id in tenant A, when one was asked for.
+    pub sp_a: Option<String>,
+    /// Its service principal's object id in tenant B, when one was asked for.
+    pub sp_b: Option<String>,
+}
+
+impl App {
+    /// The client secret; panics when the app was made without one.
+    pub fn secret(&self) -> &str {
+        self.secret
+            .as_deref()
+            .expect("the app was made without a secret")
+    }
+
+    /// Tenant A's service principal; panics when none was made.
+    pub fn sp_a(&self) -> &str {
+        self.sp_a
+            .as_deref()
+            .expect("the app was made without a service principal in tenant A")
+    }
+
+    /// Tenant B's service principal; panics when none was made.
+    pub fn sp_b(&self) -> &str {
+        self.sp_b
+            .as_deref()
+            .expect("the app was made without a service principal in tenant B")
+    }
+}
+
+impl Operator {
+    /// The operator of `sim` (`AZURE_CLIENT_ID`), trusting only what `SIM_CA_FILE` holds,
+    /// with the endpoints and token audiences of the simulator's cloud file.
+    pub fn new(sim: &TestSim) -> Self {
+        let cloud_file = PathBuf::from(sim.var("XTENANT_CLOUD"));
+        let cloud: Value = serde_json::from_str(
+            &std::fs::read_to_string(&cloud_file)
+                .unwrap_or_else(|e| panic!("read {}: {e}", cloud_file.display())),
+        )
+        .expect("the cloud file is JSON");
+        let field = |k: &str| {
+            cloud[k]
+                .as_str()
+                .unwrap_or_else(|| panic!("the cloud file has no {k}"))
+                .trim_end_matches('/')
+                .to_owned()
+        };
+        let client =
+            crate::person::client(&PathBuf::from(sim.var("SIM_CA_FILE"))).expect("HTTP client");
+        Self {
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime"),
+            client,
+            login: field("login_endpoint"),
+            graph: format!("{}/v1.0", field("graph_endpoint")),
+            arm: field("arm_endpoint"),
+            graph_scope: format!("{}/.default", field("graph_audience")),
+            arm_scope: format!("{}/.default", field("arm_audience")),
+            client_id: sim.var("AZURE_CLIENT_ID"),
+            client_secret: sim.var("AZURE_CLIENT_SECRET"),
+            cluster_tenant: sim.var("CLUSTER_TENANT_ID"),
+            registry_tenant: sim.var("REGISTRY_TENANT_ID"),
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The scope of Graph tokens (`https://graph.microsoft.com/.default`).
+    pub fn graph_scope(&self) -> &str {
+        &self.graph_scope
+    }
+
+    /// The scope of ARM tokens (`https://management.azure.com/.default`).
+    pub fn arm_scope(&self) -> &str {
+        &self.arm_scope
+    }
+
+    /// An access token for `scope` in `tenant` (client credentials), fetched once and reused.
+    pub fn token(&self, tenant: &str, scope: &str) -> String {
+        let key = (tenant.to_owned(), scope.to_owned());
+        if let Some(t) = self.tokens.lock().expect("token cache").get(&key) {
+            return t.clone();
+        }
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.as_str()),
+            ("scope", scope),
+        ];
+        let url = format!("{}/{tenant}/oauth2/v2.0/token", self.login);
+        let (status, v) = self.rt.block_on(async {
+            let r = self
+                .client
+                .post(url)
+                .form(&form)
+                .send()
+                .await
+                .expect("token request");
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        });
+        assert!(status.is_success(), "token for {tenant}: {status} {v}");
+        let token = v["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("token for {tenant} has no access_token: {v}"))
+            .to_owned();
+        self.tokens
+            .lock()
+            .expect("token cache")
+            .insert(key, token.clone());
+        token
+    }
+
+    /// A Graph v1.0 call in `tenant` (`path` after `/v1.0`): the status and the JSON body (Null when none).
+    pub fn graph(
+        &self,
+        method: Method,
+        tenant: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.graph);
+        self.call(method, tenant, &self.graph_scope, &url, body)
+    }
+
+    /// An ARM call in `tenant` (`path_and_query` with its `api-version`): the status and the JSON body.
+    pub fn arm(
+        &self,
+        method: Method,
+        tenant: &str,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path_and_query}", self.arm);
+        self.call(method, tenant, &self.arm_scope, &url, body)
+    }
+
+    /// One call to `url` with a token for `scope` in `tenant`.
+    fn call(
+        &self,
+        method: Method,
+        tenant: &str,
+        scope: &str,
+        url: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let token = self.token(tenant, scope);
+        self.rt.block_on(async {
+            let mut b = self.client.request(method, url).bearer_auth(token);
+            if let Some(body) = body {
+                b = b.json(body);
+            }
+            let r = b.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        })
+    }
+
+    /// Step 1 (and 2) by hand: creates `spec`'s app in tenant A, then what it asks for
+    /// besides, in this order: a secret, the service principal in A, the one in B.
+    /// Asserts every answer is a success.
+    pub fn create_app(&self, spec: &NewApp) -> App {
+        let mut body = json!({
+            "displayName": spec.display_name,
+            "signInAudience": spec.sign_in_audience,
+        });
+        if !spec.redirect_uris.is_empty() {
+            body["web"] = json!({"redirectUris": spec.redirect_uris});
+        }
+        let a = &self.cluster_tenant;
+        let (status, app) = self.graph(Method::POST, a, "/applications", Some(&body));
+        assert_eq!(status, 201, "POST /applications: {app}");
+        let object_id = app["id"].as_str().expect("application id").to_owned();
+        let app_id = app["appId"].as_str().expect("appId").to_owned();
+        let secret = spec.secret.then(|| {
+            let (status, pw) = self.graph(
+                Method::POST,
+                a,
+                &format!("/applications/{object_id}/addPassword"),
+                Some(&json!({"passwordCredential": {"displayName": "test"}})),
+            );
+            assert_eq!(status, 200, "addPassword: {pw}");
+            pw["secretText"].as_str().expect("secretText").to_owned()
+        });
+        let sp_a = spec
+            .sp_in_a
+            .then(|| self.create_service_principal(a, &app_id));
+        let sp_b = spec
+            .sp_in_b
+            .then(|| self.create_service_principal(&self.registry_tenant, &app_id));
+        App {
+            object_id,
+            app_id,
+            secret,
+            sp_a,
+            sp_b,
+        }
+    }
+
+    /// Creates the service principal of `app_id` in `tenant`, retrying while a new app is not
+    /// replicated yet (`NoBackingApplicationObject`); its object id.
+    pub fn create_service_principal(&self, tenant: &str, app_id: &str) -> String {
+        let body = json!({"appId": app_id});
+        for _ in 0..100 {
+            let (status, v) = self.graph(Method::POST, tenant, "/servicePrincipals", Some(&body));
+            if status == 201 {
+                return v["id"].as_str().expect("service principal id").to_owned();
+            }
+            assert!(
+                v.to_string().contains("NoBackingApplicationObject"),
+                "POST /servicePrincipals in {tenant}: {status} {v}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("the app {app_id} never backed a service principal in {tenant}");
+    }
+
+    /// Assigns the built-in role `role` (its definition GUID) to the service principal
+    /// `principal` at `scope` (an ARM id under `/subscriptions/{id}`), as a new assignment
+    /// in `tenant`. Asserts success; the assignment's id.
+    pub fn assign_role(&self, tenant: &str, scope: &str, role: &str, principal: &str) -> String {
+        let subscription = scope
+            .strip_prefix("/subscriptions/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("{scope} is not under a subscription"));
+        let name = uuid::Uuid::new_v4();
+        let path = format!(
+            "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01"
+        );
+        let body = json!({"properties": {
+            "roleDefinitionId": format!("/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+            "principalId": principal,
+            "principalType": "ServicePrincipal",
+        }});
+        let (status, v) = self.arm(Method::PUT, tenant, &path, Some(&body));
+        assert!(
+            (200..300).contains(&status),
+            "PUT role assignment at {scope}: {status} {v}"
+        );
+        v["id"].as_str().expect("role assignment id").to_owned()
+    }
+}
+
+fn same_id(v: &Value, id: &str) -> bool {
+    v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(id))
+}
+
+/// The object id of `app_id`'s service principal in `tenant`, from the simulator's state
+/// (no request is sent).
+pub fn service_principal_of(sim: &TestSim, tenant: &str, app_id: &str) -> Option<String> {
+    sim.state()["service_principals"]
+        .as_array()
+        .expect("state has service_principals")
+        .iter()
+        .find(|s| same_id(&s["tenant_id"], tenant) && same_id(&s["app_id"], app_id))
+        .map(|s| s["id"].as_str().expect("service principal id").to_owned())
+}
+
+/// The role assignments of `principal` (an object id), from the simulator's state.
+pub fn role_assignments_of(sim: &TestSim, principal: &str) -> Vec<Value> {
+    sim.state()["role_assignments"]
+        .as_array()
+        .expect("state has role_assignments")
+        .iter()
+        .filter(|ra| same_id(&ra["principal_id"], principal))
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,103 @@
+//! Crash safety: each tool SIGKILLed at every request it makes, then rerun from the same input.
+//!
+//! For a tool that makes N requests undisturbed (token requests included), every k in 1..=N
+//! is tried twice on a fresh simulator: the k-th request handled by Azure but its answer
+//! never arriving (`Kill::AnswerLost`), and the k-th request never taking effect
+//! (`Kill::RequestLost`). After the kill the same command is rerun on the same input, and
+//! the later steps run undisturbed; the end state must be the one an undisturbed pipeline
+//! reaches: one app, one service principal per tenant, one role assignment per tenant, one
+//! client secret, the cluster on the new app and pulling.
+
+use std::time::Duration;
+
+use xtenant_tests::TestSim;
+use xtenant_tests::steps::{
+    Census, Kill, Step, census, cluster_pulls, count_requests, par_map, run_killed_at, run_step,
+    run_steps,
+};
+
+fn sim_for(step: Step) -> TestSim {
+    TestSim::start_with(|c| {
+        // Long enough that a rerun of step 4 meets its own reset still running.
+        c.lro_duration = if step == Step::Reset {
+            Duration::from_millis(600)
+        } else {
+            Duration::ZERO
+        };
+    })
+}
+
+/// Kills `step` at every request; returns the number of kill points tried.
+fn kill_everywhere(step: Step) -> usize {
+    let n = {
+        let sim = sim_for(step);
+        let input = run_steps(&sim, step.before(), "");
+        count_requests(&sim, step, &input) as u64
+    };
+    assert!(n >= 3, "{} made only {n} requests", step.bin());
+    let points: Vec<(u64, Kill)> = (1..=n)
+        .flat_map(|k| [(k, Kill::AnswerLost), (k, Kill::RequestLost)])
+        .collect();
+    par_map(&points, 6, |&(k, how)| {
+        let sim = sim_for(step);
+        let input = run_steps(&sim, step.before(), "");
+        let ctx = format!("{} killed at request {k}/{n} ({how:?})", step.bin());
+        let finished = run_killed_at(&sim, step.bin(), &step.args(&sim), &input, k, how);
+        assert!(finished.is_none(), "{ctx}: it ended first: {finished:?}");
+
+        // The rerun from the same input completes the step.
+        let rerun = run_step(&sim, step, &[], &input);
+        assert_eq!(
+            rerun.code, 0,
+            "{ctx}: the rerun failed:\n{}\n{}",
+            rerun.stderr, rerun.stdout
+        );
+        let mut out = rerun.stdout;
+        let mut now = census(&sim);
+        // A secret minted by the killed run whose answer was lost cannot be recovered: the
+        // rerun mints another, and --prune-secrets (README, "Reliability") removes the lost one.
+        let lost_secret = step == Step::App && how == Kill::AnswerLost && k == n;
+        if lost_secret {
+            assert_eq!(now.passwords, 2, "{ctx}: {now:?}");
+            let pruned = run_step(&sim, Step::App, &["--prune-secrets"], &out);
+            assert_eq!(pruned.code, 0, "{ctx}: prune: {}", pruned.stderr);
+            out = pruned.stdout;
+            now = census(&sim);
+        }
+        assert_eq!(now, Census::after(step), "{ctx}: after the rerun");
+
+        // The rest of the pipeline, undisturbed, reaches the undisturbed end state.
+        run_steps(&sim, &step.from_here()[1..], &out);
+        assert_eq!(
+            census(&sim),
+            Census::after(Step::Reset),
+            "{ctx}: at the end"
+        );
+        assert!(cluster_pulls(&sim), "{ctx}: the cluster cannot pull");
+    });
+    points.len()
+}
+
+#[test]
+fn entra_app_create_killed_at_every_request_converges() {
+    let n = kill_everywhere(Step::App);
+    println!("figure: kill points tried (entra-app-create): {n}");
+}
+
+#[test]
+fn consent_link_killed_at_every_request_converges() {
+    let n = kill_everywhere(Step::Consent);
+    println!("figure: kill points tried (consent-link): {n}");
+}
+
+#[test]
+fn acr_grant_killed_at_every_request_converges() {
+    let n = kill_everywhere(Step::Grant);
+    println!("figure: kill points tried (acr-grant): {n}");
+}
+
+#[test]
+fn aks_sp_update_killed_at_every_request_converges() {
+    let n = kill_everywhere(Step::Reset);
+    println!("figure: kill points tried (aks-sp-update): {n}");
+}
