@@ -182,18 +182,22 @@ impl TestSim {
     }
 }
 
-/// Runs a prepared command with `stdin` and collects its output.
-pub fn run_cmd(mut c: Command, args: &[&str], stdin: &str) -> Run {
-    c.args(args)
-        .stdin(Stdio::piped())
+/// Starts a prepared command with piped stdout and stderr, writes `stdin` to it and closes it.
+pub fn spawn_with_input(c: &mut Command, stdin: &str) -> std::process::Child {
+    c.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = c.spawn().expect("spawn tool");
-    {
-        let mut i = child.stdin.take().expect("stdin");
-        // A tool may exit before reading everything (usage errors): ignore EPIPE.
-        let _ = i.write_all(stdin.as_bytes());
-    }
+    let mut i = child.stdin.take().expect("stdin");
+    // A tool may exit before reading everything (usage errors): ignore EPIPE.
+    let _ = i.write_all(stdin.as_bytes());
+    child
+}
+
+/// Runs a prepared command with `stdin` and collects its output.
+pub fn run_cmd(mut c: Command, args: &[&str], stdin: &str) -> Run {
+    c.args(args);
+    let child = spawn_with_input(&mut c, stdin);
     let out = child.wait_with_output().expect("wait for tool");
     Run {
         code: out.status.code().unwrap_or(-1),

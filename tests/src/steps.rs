@@ -1,8 +1,6 @@
 //! The four steps as the reliability tests run them, what the simulator's state says they
 //! made, and a tool run killed at a chosen request.
 
-use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -246,15 +244,8 @@ pub fn run_killed_at(
     sim.sim().add_fault(rule).expect("add the hold");
     let logged_before = sim.requests().len();
     let mut c = sim.cmd(bin);
-    c.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("spawn tool");
-    {
-        let mut i = child.stdin.take().expect("stdin");
-        let _ = i.write_all(input.as_bytes());
-    }
+    c.args(args);
+    let mut child = crate::spawn_with_input(&mut c, input);
     let started = Instant::now();
     let holding = loop {
         let applied = sim.sim().faults()[0]["applied"].as_u64() == Some(1);

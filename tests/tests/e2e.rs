@@ -393,15 +393,17 @@ fn an_early_error_passes_through_the_later_steps_untouched() {
     assert_eq!(r4.object()["error"]["step"], "acr-grant");
 }
 
-#[test]
-fn twenty_registries_in_one_stream_with_four_jobs() {
+/// A simulator whose tenant B holds `n` more legacy registries (with `samples/hello:1.0`),
+/// and their ids.
+fn sim_with_registries(
+    n: usize,
+    configure: impl FnOnce(&mut xtenant_tests::SimConfig),
+) -> (TestSim, Vec<String>) {
     let base = TestSim::start();
     let mut state = base.state();
     let reg0 = base.var("REGISTRY_ID");
-    let prefix = reg0.rsplit_once('/').unwrap().0.to_owned();
-    let ids: Vec<String> = (0..20)
-        .map(|i| format!("{prefix}/fleetacr{i:02}"))
-        .collect();
+    let prefix = reg0.rsplit_once('/').unwrap().0;
+    let ids: Vec<String> = (0..n).map(|i| format!("{prefix}/fleetacr{i:02}")).collect();
     for id in &ids {
         state["registries"].as_array_mut().unwrap().push(json!({
             "id": id, "location": "westus", "role_assignment_mode": "LegacyRegistryPermissions",
@@ -409,24 +411,37 @@ fn twenty_registries_in_one_stream_with_four_jobs() {
         }));
     }
     drop(base);
-    let sim = TestSim::start_with(|c| c.scenario = Some(state));
+    let sim = TestSim::start_with(|c| {
+        c.scenario = Some(state);
+        configure(c);
+    });
+    (sim, ids)
+}
+
+/// Steps 1 and 2 once, then the app's envelope once per registry: one NDJSON stream.
+fn app_per_registry(sim: &TestSim, ids: &[String]) -> String {
     let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
-    let r1 = step(&sim, "entra-app-create", &["--cluster-tenant", &a], "");
+    let r1 = step(sim, "entra-app-create", &["--cluster-tenant", &a], "");
     let r2 = step(
-        &sim,
+        sim,
         "consent-link",
         &["--registry-tenant", &b, "--create"],
         &r1.stdout,
     );
     let app: Value = serde_json::from_str(r2.stdout.trim()).unwrap();
-    let stream: String = ids
-        .iter()
+    ids.iter()
         .map(|id| {
             let mut o = app.clone();
             o["registry_id"] = json!(id);
             line(&o)
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn twenty_registries_in_one_stream_with_four_jobs() {
+    let (sim, ids) = sim_with_registries(20, |_| {});
+    let stream = app_per_registry(&sim, &ids);
     let r3 = step(
         &sim,
         "acr-grant",
@@ -454,44 +469,8 @@ fn throttled_writes_are_waited_out_not_failed() {
     // ARM's write throttling (429 + Retry-After) at its harshest: one write a second for ten
     // jobs at once. The last registry's PUT is sent away nine times; honouring Retry-After
     // within --timeout is not a failure, however many times it takes.
-    let base = TestSim::start();
-    let mut state = base.state();
-    let prefix = base
-        .var("REGISTRY_ID")
-        .rsplit_once('/')
-        .unwrap()
-        .0
-        .to_owned();
-    let ids: Vec<String> = (0..10)
-        .map(|i| format!("{prefix}/throttledacr{i}"))
-        .collect();
-    for id in &ids {
-        state["registries"].as_array_mut().unwrap().push(json!({
-            "id": id, "role_assignment_mode": "LegacyRegistryPermissions",
-        }));
-    }
-    drop(base);
-    let sim = TestSim::start_with(|c| {
-        c.scenario = Some(state);
-        c.arm_write_limit = Some("1/1".parse().unwrap());
-    });
-    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
-    let r1 = step(&sim, "entra-app-create", &["--cluster-tenant", &a], "");
-    let r2 = step(
-        &sim,
-        "consent-link",
-        &["--registry-tenant", &b, "--create"],
-        &r1.stdout,
-    );
-    let app: Value = serde_json::from_str(r2.stdout.trim()).unwrap();
-    let stream: String = ids
-        .iter()
-        .map(|id| {
-            let mut o = app.clone();
-            o["registry_id"] = json!(id);
-            line(&o)
-        })
-        .collect();
+    let (sim, ids) = sim_with_registries(10, |c| c.arm_write_limit = Some("1/1".parse().unwrap()));
+    let stream = app_per_registry(&sim, &ids);
     let r3 = step(&sim, "acr-grant", &["--jobs", "10"], &stream);
     let objs = r3.objects();
     assert_eq!(objs.len(), ids.len());
