@@ -86,7 +86,7 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-fn var(name: &str) -> Option<String> {
+fn process_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -96,6 +96,15 @@ fn az_on_path() -> bool {
 }
 
 fn resolve(method: AuthMethod) -> Result<Source> {
+    resolve_with(method, process_var, az_on_path)
+}
+
+/// Which source `method` means, given the environment (`var`) and whether `az` is installed.
+fn resolve_with(
+    method: AuthMethod,
+    var: impl Fn(&str) -> Option<String>,
+    az_installed: impl Fn() -> bool,
+) -> Result<Source> {
     let client_id = var(env::AZURE_CLIENT_ID);
     let env_source = || -> Option<Source> {
         let id = client_id.clone()?;
@@ -125,7 +134,7 @@ fn resolve(method: AuthMethod) -> Result<Source> {
         AuthMethod::Auto => {
             if let Some(s) = env_source() {
                 Ok(s)
-            } else if az_on_path() {
+            } else if az_installed() {
                 Ok(Source::Cli)
             } else if mi_configured {
                 Ok(Source::ManagedIdentity { client_id })
@@ -516,5 +525,91 @@ mod tests {
         assert_eq!(throttled.code(), "SignInUnavailable");
         let wrong = classify(&http(StatusCode::Unauthorized, Some("7000215")), "t", "me");
         assert_eq!(wrong.code(), "InvalidClientSecret");
+    }
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::*;
+
+    fn pick(method: AuthMethod, vars: &[(&str, &str)], az: bool) -> Result<Source> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        resolve_with(
+            method,
+            |k| vars.get(k).filter(|v| !v.is_empty()).cloned(),
+            || az,
+        )
+    }
+
+    #[test]
+    fn auto_prefers_env_then_cli_then_a_configured_managed_identity() {
+        let secret = [("AZURE_CLIENT_ID", "id"), ("AZURE_CLIENT_SECRET", "s3cret")];
+        assert!(matches!(
+            pick(AuthMethod::Auto, &secret, true),
+            Ok(Source::ClientSecret { .. })
+        ));
+        let federated = [
+            ("AZURE_CLIENT_ID", "id"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "/t"),
+        ];
+        assert!(matches!(
+            pick(AuthMethod::Auto, &federated, true),
+            Ok(Source::Workload { .. })
+        ));
+        assert!(matches!(
+            pick(AuthMethod::Auto, &[("AZURE_CLIENT_ID", "id")], true),
+            Ok(Source::Cli)
+        ));
+        // Managed identity only where its endpoint is configured: never a blind IMDS probe.
+        assert!(matches!(
+            pick(
+                AuthMethod::Auto,
+                &[("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi")],
+                false
+            ),
+            Ok(Source::ManagedIdentity { .. })
+        ));
+        assert!(matches!(
+            pick(AuthMethod::Auto, &[("XTENANT_USE_IMDS", "1")], false),
+            Ok(Source::ManagedIdentity { .. })
+        ));
+        let none = pick(AuthMethod::Auto, &[], false).unwrap_err();
+        assert_eq!(
+            (none.code(), none.exit_code()),
+            ("CredentialUnavailable", 3)
+        );
+        assert!(none.hint().is_some());
+    }
+
+    #[test]
+    fn explicit_methods_do_not_fall_through() {
+        let e = pick(AuthMethod::Env, &[("AZURE_CLIENT_ID", "id")], true).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert!(matches!(
+            pick(
+                AuthMethod::Cli,
+                &[("AZURE_CLIENT_ID", "id"), ("AZURE_CLIENT_SECRET", "s")],
+                false
+            ),
+            Ok(Source::Cli)
+        ));
+        assert!(matches!(
+            pick(AuthMethod::ManagedIdentity, &[], true),
+            Ok(Source::ManagedIdentity { .. })
+        ));
+        // The secret never shows in how the source describes itself.
+        let s = pick(
+            AuthMethod::Env,
+            &[
+                ("AZURE_CLIENT_ID", "id"),
+                ("AZURE_CLIENT_SECRET", "s3cret-value"),
+            ],
+            false,
+        )
+        .unwrap();
+        assert!(!format!("{s:?}").contains("s3cret"));
     }
 }

@@ -113,3 +113,29 @@ impl SecretArgs {
         env.secret(&fields::CLIENT_SECRET)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let t = T::parse_from(["t"]);
+        assert_eq!(t.common.timeout, Duration::from_secs(15 * 60));
+        assert_eq!(t.common.jobs, 1);
+        assert!(!t.common.dry_run);
+        assert!(T::try_parse_from(["t", "--jobs", "0"]).is_err());
+        assert!(T::try_parse_from(["t", "--timeout", "soon"]).is_err());
+        assert_eq!(
+            T::parse_from(["t", "--timeout", "90s"]).common.timeout,
+            Duration::from_secs(90)
+        );
+    }
+}
