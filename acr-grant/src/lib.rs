@@ -171,6 +171,10 @@ impl Tool for Cli {
                 // A verification of another registry or app would be a false statement about this one.
                 if !original.same(&reg.id, &inp.app_id) {
                     env.remove(fields::PULL_VERIFIED_AT.name);
+                    // An image of another registry would fail step 4's check for the wrong reason.
+                    if inp.check.is_none() {
+                        env.remove(fields::REGISTRY_IMAGE.name);
+                    }
                 }
             }
         }

@@ -23,6 +23,9 @@ pub struct Field {
     pub from: Option<&'static str>,
 }
 
+/// The redirect URI of the procedure: the default of `redirect_uri` (steps 1 and 2).
+pub const DEFAULT_REDIRECT_URI: &str = "https://www.microsoft.com";
+
 /// The envelope fields of DESIGN.md.
 pub mod fields {
     use super::Field;

@@ -700,7 +700,7 @@ impl Api<'_> {
     pub async fn list(&self, path_and_query: &str) -> Result<Vec<Value>> {
         let mut url = self.url(path_and_query)?;
         let mut items = Vec::new();
-        for _ in 0..1000 {
+        for _ in 0..MAX_PAGES {
             let body = self
                 .send(self.request(Method::GET, url.clone()))
                 .await?
@@ -718,12 +718,22 @@ impl Api<'_> {
                         Error::step("BadNextLink", format!("bad nextLink {next:?}: {e}"))
                     })?;
                 }
-                _ => break,
+                _ => return Ok(items),
             }
         }
-        Ok(items)
+        // A partial list must not pass for the whole one.
+        Err(Error::step(
+            "TooManyPages",
+            format!(
+                "{} has more than {MAX_PAGES} pages; the list was not read to its end",
+                host_path(&url)
+            ),
+        ))
     }
 }
+
+/// How many pages [`Api::list`] follows before giving up (a guard against a nextLink loop).
+const MAX_PAGES: usize = 1000;
 
 #[cfg(test)]
 mod tests {

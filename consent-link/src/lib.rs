@@ -23,10 +23,7 @@ pub use link::Form;
 use link::{check_app, consent_url};
 
 /// The redirect URI of the procedure (and of entra-app-create).
-pub const DEFAULT_REDIRECT_URI: &str = "https://www.microsoft.com";
-
-/// The name `--redirect-uri` has in messages.
-const REDIRECT_FIELD: &str = "redirect_uri";
+pub use common::envelope::DEFAULT_REDIRECT_URI;
 
 /// Print the admin-consent link for tenant B; optionally wait for the consent, or create the service principal
 ///
@@ -114,7 +111,7 @@ impl Cli {
         let redirect_uri = env
             .str(&fields::REDIRECT_URI)?
             .map_or_else(|| DEFAULT_REDIRECT_URI.to_owned(), |r| r.trim().to_owned());
-        validate::redirect_uri(REDIRECT_FIELD, &redirect_uri).map_err(|e| {
+        validate::redirect_uri(fields::REDIRECT_URI.name, &redirect_uri).map_err(|e| {
             e.with_hint("pass --redirect-uri with one of the app's web redirect URIs")
         })?;
         env.set(fields::REDIRECT_URI.name, &redirect_uri);

@@ -31,7 +31,7 @@ use crate::inputs::{AppKey, Flags, Inputs};
 use crate::secret_file::Pending;
 
 /// The redirect URI of Microsoft's procedure.
-pub(crate) const DEFAULT_REDIRECT_URI: &str = "https://www.microsoft.com";
+pub(crate) use common::envelope::DEFAULT_REDIRECT_URI;
 
 /// Create (or find) the multitenant app for cross-tenant registry pulls, its service principal in the
 /// cluster's tenant, and a client secret
