@@ -304,8 +304,25 @@ impl Step<'_> {
         }
 
         if self.cli.prune_secrets {
-            self.prune(&app, kept.as_ref().map(|k| k.key_id.as_str()))
-                .await?;
+            let minted = kept
+                .as_ref()
+                .is_some_and(|k| self.inputs.key_id.as_deref() != Some(k.key_id.as_str()));
+            match self
+                .prune(&app, kept.as_ref().map(|k| k.key_id.as_str()))
+                .await
+            {
+                Ok(()) => {}
+                // The secret minted by this run is in the output: failing here would lose it.
+                Err(e) if minted => {
+                    ui::warn(&format!(
+                        "the other secrets were not all removed ({}): rerun entra-app-create --prune-secrets on this output",
+                        e.message()
+                    ));
+                    self.notes
+                        .push("the other secrets were NOT all removed".into());
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(self.done(env))
     }
@@ -546,7 +563,18 @@ impl Step<'_> {
         file_secret: Option<Secret>,
     ) -> Result<Option<KeptSecret>> {
         let held = self.inputs.secret.clone().or(file_secret);
-        let current = self.inputs.key_id.as_deref().map(|k| (k, app.password(k)));
+        // Run from flags alone (a Makefile recipe) the input has no key id: a secret saved in
+        // --secret-file is recognised by its hint when exactly one live key of the app matches.
+        let key_id = self.inputs.key_id.clone().or_else(|| {
+            let s = held.as_ref()?;
+            let mut matching = app
+                .passwords
+                .iter()
+                .filter(|p| !p.expired() && hint_matches(p, s));
+            let only = matching.next()?;
+            matching.next().is_none().then(|| only.key_id.clone())
+        });
+        let current = key_id.as_deref().map(|k| (k, app.password(k)));
         let usable = match (current, &held) {
             (Some((_, Some(p))), Some(s)) if !p.expired() && hint_matches(p, s) => Some((p, s)),
             _ => None,

@@ -363,6 +363,16 @@ fn secret_file_is_private_and_no_secret_output_keeps_stdout_clean() {
     assert_eq!(again["client_secret_key_id"], out["client_secret_key_id"]);
     assert_eq!(std::fs::read_to_string(&path).unwrap().trim_end(), secret);
 
+    // Rerun from the flags alone (a Makefile recipe, nothing piped in): the saved secret is
+    // recognised by its hint, so nothing is minted either.
+    let again = ok(&first_run(
+        &sim,
+        &["--secret-file", p, "--no-secret-output"],
+    ));
+    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+    assert_eq!(again["client_secret_key_id"], out["client_secret_key_id"]);
+    assert_eq!(key_ids(&app_by_id(&sim, str_of(&out, "app_id"))).len(), 1);
+
     // Without --secret-file the secret would be lost: refused before anything is sent.
     let n = sim.azure_requests().len();
     let run = first_run(&sim, &["--no-secret-output"]);
@@ -556,4 +566,29 @@ fn a_single_tenant_app_is_refused_unless_adopted() {
     sim.sim().clear_requests();
     ok(&rerun(&sim, &out, &[]));
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+}
+
+#[test]
+fn a_failed_prune_after_minting_keeps_the_new_secret_in_the_output() {
+    let sim = TestSim::start();
+    let out = ok(&first_run(&sim, &[]));
+    sim.sim()
+        .add_fault(json!({"method": "POST", "path": "removePassword", "status": 503, "count": 0}))
+        .unwrap();
+    let run = rerun(&sim, &out, &["--new-secret", "--prune-secrets"]);
+    // Failing here would lose the secret just minted: it is written, with a warning.
+    let again = ok(&run);
+    assert_ne!(again["client_secret_key_id"], out["client_secret_key_id"]);
+    assert!(again["client_secret"].is_string());
+    assert!(run.stderr.contains("--prune-secrets"), "{}", run.stderr);
+    assert_eq!(key_ids(&app_by_id(&sim, str_of(&out, "app_id"))).len(), 2);
+
+    // Once Graph answers again, pruning on that output leaves exactly its secret.
+    sim.sim().clear_faults();
+    let pruned = ok(&rerun(&sim, &again, &["--prune-secrets"]));
+    let keys = key_ids(&app_by_id(&sim, str_of(&out, "app_id")));
+    assert_eq!(
+        keys,
+        vec![str_of(&pruned, "client_secret_key_id").to_owned()]
+    );
 }
