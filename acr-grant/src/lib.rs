@@ -16,8 +16,7 @@ use common::driver::{Ctx, Done, Tool};
 use common::envelope::{Envelope, fields};
 use common::error::{Error, Result};
 use common::wait::{Poll, human, poll_until};
-use common::{arm, graph, ui};
-use serde_json::Value;
+use common::{arm, ui};
 
 use crate::input::Inputs;
 use crate::lookup::Registry;
@@ -217,16 +216,7 @@ async fn find_service_principal(
     graph: &common::http::Api<'_>,
     inp: &Inputs,
 ) -> Result<String> {
-    let path = format!(
-        "{}?$select=id,appId",
-        graph::alt_key("servicePrincipals", "appId", &inp.app_id)
-    );
-    let key = format!(
-        "servicePrincipal|{}|{}",
-        inp.tenant.to_ascii_lowercase(),
-        inp.app_id.to_ascii_lowercase()
-    );
-    let Some(sp) = ctx.once(key, || graph.get_opt(&path)).await? else {
+    let Some(id) = ctx.service_principal_id(graph, &inp.app_id).await? else {
         return Err(Error::step(
             "ServicePrincipalNotInRegistryTenant",
             format!(
@@ -239,15 +229,6 @@ async fn find_service_principal(
             inp.tenant, inp.app_id
         )));
     };
-    let id = sp.get("id").and_then(Value::as_str).ok_or_else(|| {
-        Error::step(
-            "UnexpectedGraphAnswer",
-            format!(
-                "Microsoft Graph answered the service principal of app {} without an id",
-                inp.app_id
-            ),
-        )
-    })?;
     let id = id.to_ascii_lowercase();
     if let Some(known) = &inp.known_sp
         && !known.eq_ignore_ascii_case(&id)

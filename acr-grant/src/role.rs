@@ -1,6 +1,6 @@
 //! Choosing the pull role the registry's mode honours, and telling when a chosen role cannot pull.
 
-use common::arm::{self, AUTHORIZATION_API};
+use common::arm;
 use common::driver::Ctx;
 use common::error::{Error, Result};
 use common::http::Api;
@@ -70,20 +70,17 @@ pub(crate) async fn choose(
     let def = arm::find_role(arm, &reg.id, name)
         .await?
         .ok_or_else(not_found)?;
-    let can_pull = match arm
-        .get(&format!("{}?api-version={AUTHORIZATION_API}", def.id))
-        .await
-    {
-        Ok(body) => grants_pull(&body, reg.mode),
-        Err(e) => {
-            ui::debug(&format!(
-                "cannot read the permissions of role {}: {}",
-                def.role_name,
-                e.message()
-            ));
-            None
-        }
-    };
+    // The listing already holds the definition's permissions: no second read.
+    let can_pull = def
+        .permissions
+        .as_ref()
+        .and_then(|p| permissions_grant_pull(p, reg.mode));
+    if can_pull.is_none() {
+        ui::debug(&format!(
+            "the definition of role {} lists no permissions",
+            def.role_name
+        ));
+    }
     if can_pull == Some(false) {
         ui::warn(&cannot_pull(&def.role_name, reg));
     }
@@ -126,8 +123,14 @@ pub(crate) fn cannot_pull(role: &str, reg: &Registry) -> String {
 }
 
 /// Whether a role definition body grants pull in `mode`; `None` when the body has no permissions.
+#[cfg(test)]
 fn grants_pull(def: &Value, mode: Mode) -> Option<bool> {
-    let perms = def.pointer("/properties/permissions")?.as_array()?;
+    permissions_grant_pull(def.pointer("/properties/permissions")?, mode)
+}
+
+/// Whether a role definition's `properties.permissions` grant pull in `mode`; `None` when they are not a list.
+fn permissions_grant_pull(permissions: &Value, mode: Mode) -> Option<bool> {
+    let perms = permissions.as_array()?;
     let list = |p: &Value, key: &str| -> Vec<String> {
         p.get(key)
             .and_then(Value::as_array)

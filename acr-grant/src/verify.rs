@@ -5,9 +5,8 @@ use std::time::{Duration, Instant};
 
 use common::driver::Ctx;
 use common::error::{Error, ErrorKind, Result};
-use common::registry::{Denied, PullCheck, check_pull};
-use common::wait::{Poll, human, poll_until};
-use time::format_description::well_known::Rfc3339;
+use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
+use common::wait::{human, now_rfc3339};
 
 use crate::input::Check;
 use crate::lookup::Registry;
@@ -29,51 +28,46 @@ pub(crate) async fn run(
 ) -> Result<String> {
     let started = Instant::now();
     let last: RefCell<Option<Denied>> = RefCell::new(None);
-    let reference = check.image.as_ref().map(|i| i.reference.as_str());
     let fail = |d: &Denied| failure(d, reg, app_id, sp_id, check, role, started.elapsed());
     let label = format!(
         "waiting until app {app_id} can pull from {}",
         reg.login_server
     );
-    let result = poll_until(&label, ctx.deadline(), || {
-        let last = &last;
-        let fail = &fail;
-        async move {
-            let outcome = check_pull(
-                ctx.http(),
-                &reg.login_server,
-                app_id,
-                &check.secret,
-                &check.repository,
-                reference,
-                ctx.deadline(),
-            )
-            .await?;
-            let denied = match outcome {
-                PullCheck::Allowed => return Ok(Poll::Ready(())),
-                PullCheck::Denied(d) => d,
-            };
-            let final_ = match &denied {
+    let pull = PullAs {
+        login_server: &reg.login_server,
+        app_id,
+        secret: &check.secret,
+        repository: &check.repository,
+        reference: check.image.as_ref().map(|i| i.reference.as_str()),
+    };
+    let result = wait_for_pull(
+        ctx.http(),
+        pull,
+        ctx.deadline(),
+        &label,
+        |denied, waited| {
+            let final_ = match denied {
                 Denied::ImageMissing => true,
-                Denied::Credentials(_) => started.elapsed() >= CREDENTIALS_GRACE,
+                Denied::Credentials(_) => waited >= CREDENTIALS_GRACE,
                 // A role known not to grant pull here will not start to by waiting.
                 Denied::NoPullRole | Denied::ManifestRefused(_) => !role.can_pull,
             };
             if final_ {
-                return Err(fail(&denied));
+                return None;
             }
-            let status = match &denied {
+            let status = match denied {
                 Denied::Credentials(_) => "the registry refuses the app's credentials",
                 Denied::NoPullRole => "the token grants no pull yet",
                 _ => "the manifest is refused yet",
             };
-            *last.borrow_mut() = Some(denied);
-            Ok(Poll::Pending(status.to_owned(), None))
-        }
-    })
+            *last.borrow_mut() = Some(denied.clone());
+            Some(status.to_owned())
+        },
+    )
     .await;
     match result {
-        Ok(()) => Ok(now()),
+        Ok(PullCheck::Allowed) => Ok(now_rfc3339()),
+        Ok(PullCheck::Denied(d)) => Err(fail(&d)),
         Err(e) if matches!(e.kind(), ErrorKind::Timeout) => match last.take() {
             Some(d) => Err(fail(&d)),
             None => Err(e),
@@ -126,20 +120,12 @@ fn failure(
     Error::step("PullVerificationFailed", message).with_hint(hint)
 }
 
-/// Now, in RFC 3339 UTC with whole seconds.
-fn now() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::lookup::Mode;
     use common::Secret;
+    use time::format_description::well_known::Rfc3339;
 
     fn parts() -> (Registry, Check, Role) {
         let reg = Registry {
@@ -211,7 +197,7 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339_utc() {
-        let t = now();
+        let t = now_rfc3339();
         assert!(
             time::OffsetDateTime::parse(&t, &Rfc3339).is_ok() && t.ends_with('Z'),
             "{t}"

@@ -5,9 +5,9 @@ use common::envelope::{Envelope, fields};
 use common::http::Api;
 use std::time::Duration;
 
-use common::registry::{Denied, PullCheck, check_pull};
+use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
 use common::validate::is_guid;
-use common::wait::{Deadline, Poll, follow_operation, human, operation_url, poll_until};
+use common::wait::{Poll, follow_operation, human, now_rfc3339, operation_url, poll_until};
 use common::{Error, ErrorKind, Result, ui};
 use reqwest::Method;
 use serde_json::json;
@@ -229,31 +229,27 @@ async fn pull_check(
     } else {
         Duration::ZERO
     };
-    let wait_until = Deadline::after(grace);
     let label = format!(
         "waiting until app {} can pull from {}",
         inputs.app_id, t.login_server
     );
-    let looked = poll_until(&label, ctx.deadline(), || async {
-        let r = check_pull(
-            ctx.http(),
-            &t.login_server,
-            &inputs.app_id,
-            &inputs.secret,
-            &t.repository,
-            t.reference.as_deref(),
-            ctx.deadline(),
-        )
-        .await?;
-        Ok(match r {
-            PullCheck::Denied(Denied::NoPullRole | Denied::ManifestRefused(_))
-                if !wait_until.passed() =>
-            {
-                Poll::Pending("the role has not reached the registry yet".to_owned(), None)
-            }
-            other => Poll::Ready(other),
-        })
-    })
+    let pull = PullAs {
+        login_server: &t.login_server,
+        app_id: &inputs.app_id,
+        secret: &inputs.secret,
+        repository: &t.repository,
+        reference: t.reference.as_deref(),
+    };
+    let looked = wait_for_pull(
+        ctx.http(),
+        pull,
+        ctx.deadline(),
+        &label,
+        |denied, waited| {
+            (matches!(denied, Denied::NoPullRole | Denied::ManifestRefused(_)) && waited < grace)
+                .then(|| "the role has not reached the registry yet".to_owned())
+        },
+    )
     .await;
     let refusal = match looked {
         Ok(PullCheck::Allowed) => {
@@ -365,7 +361,7 @@ async fn check_new_credential(
     if let Some(target) = &inputs.pull {
         let granted = env.has(fields::ROLE_ASSIGNMENT_ID.name);
         if pull_check(ctx, inputs, target, cli.force, granted).await? {
-            env.set(fields::PULL_VERIFIED_AT.name, now());
+            env.set(fields::PULL_VERIFIED_AT.name, now_rfc3339());
         }
     } else if cli.force {
         ui::warn(
@@ -393,12 +389,4 @@ fn still_running(inputs: &Inputs, op: &Url, why: &str) -> Error {
             .with_hint("rerun aks-sp-update on this object: it follows cluster_operation_url instead of posting again"),
         Some(op),
     )
-}
-
-fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

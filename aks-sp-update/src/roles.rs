@@ -8,7 +8,7 @@
 
 use common::arm::{AUTHORIZATION_API, RoleAssignment, assign_role, list_assignments};
 use common::driver::Ctx;
-use common::graph::alt_key;
+use common::graph::service_principal_id;
 use common::http::Api;
 use common::wait::{Poll, poll_until};
 use common::{Error, Result, ui};
@@ -22,14 +22,6 @@ pub(crate) struct Gap {
     pub role_definition_id: String,
     pub role_name: String,
     pub scope: String,
-}
-
-/// The object id of `app_id`'s service principal in the Graph tenant of `graph`, if it has one.
-pub(crate) async fn sp_object_id(graph: &Api<'_>, app_id: &str) -> Result<Option<String>> {
-    let found = graph
-        .get_opt(&alt_key("servicePrincipals", "appId", app_id))
-        .await?;
-    Ok(found.and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned)))
 }
 
 /// Whether a role assignment at `outer` applies at `inner` (the same scope or below it).
@@ -83,22 +75,6 @@ async fn role_name(ctx: &Ctx, arm: &Api<'_>, role_definition_id: &str) -> String
     }
 }
 
-/// The old app's service principal in tenant A, looked up once per run (a fleet of clusters
-/// usually leaves the same old app).
-async fn old_sp_object_id(ctx: &Ctx, graph: &Api<'_>, app_id: &str) -> Result<Option<String>> {
-    let key = format!(
-        "servicePrincipal|{}|{}",
-        graph.tenant().to_ascii_lowercase(),
-        app_id.to_ascii_lowercase()
-    );
-    let found = ctx
-        .once(key, || async {
-            Ok(sp_object_id(graph, app_id).await?.map(Value::String))
-        })
-        .await?;
-    Ok(found.and_then(|v| v.as_str().map(str::to_owned)))
-}
-
 /// What [`compare`] found and did.
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
@@ -121,7 +97,7 @@ pub(crate) async fn compare(
     let arm = ctx.arm(&inputs.tenant);
     let new_sp = match &inputs.new_sp {
         Some(id) => Some(id.clone()),
-        None => sp_object_id(&graph, &inputs.app_id).await?,
+        None => service_principal_id(&graph, &inputs.app_id).await?,
     };
     let Some(new_sp) = new_sp else {
         let e = Error::step(
@@ -139,7 +115,9 @@ pub(crate) async fn compare(
         return Err(e);
     };
     let scope = format!("/subscriptions/{}", inputs.cluster.subscription);
-    let Some(old_sp) = old_sp_object_id(ctx, &graph, old_app).await? else {
+    // The old app's service principal, looked up once per run (a fleet of clusters usually
+    // leaves the same old app).
+    let Some(old_sp) = ctx.service_principal_id(&graph, old_app).await? else {
         ui::warn(&format!(
             "the cluster's current app {old_app} has no service principal in tenant {}: its role assignments cannot be compared",
             inputs.tenant

@@ -293,6 +293,9 @@ pub struct RoleDefinition {
     pub id: String,
     /// Its name, e.g. `AcrPull`.
     pub role_name: String,
+    /// Its `properties.permissions` as the listing gave them (`actions`, `notActions`,
+    /// `dataActions`, `notDataActions` per entry); `None` when the listing had none.
+    pub permissions: Option<Value>,
 }
 
 /// Finds the role definition called `role_name` at `scope`.
@@ -319,6 +322,7 @@ pub async fn find_role(
             .then(|| RoleDefinition {
                 id,
                 role_name: name.to_owned(),
+                permissions: v.pointer("/properties/permissions").cloned(),
             })
     }))
 }

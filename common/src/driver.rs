@@ -124,6 +124,28 @@ impl Ctx {
         found.clone_from(&answer);
         Ok(answer)
     }
+
+    /// [`crate::graph::service_principal_id`] for `app_id` in the tenant of `graph`, looked
+    /// up once per run (see [`Ctx::once`]; `None` is asked again).
+    pub async fn service_principal_id(
+        &self,
+        graph: &Api<'_>,
+        app_id: &str,
+    ) -> Result<Option<String>> {
+        let key = format!(
+            "servicePrincipal|{}|{}",
+            graph.tenant().to_ascii_lowercase(),
+            app_id.to_ascii_lowercase()
+        );
+        let found = self
+            .once(key, || async {
+                Ok(crate::graph::service_principal_id(graph, app_id)
+                    .await?
+                    .map(Value::String))
+            })
+            .await?;
+        Ok(found.and_then(|v| v.as_str().map(str::to_owned)))
+    }
 }
 
 /// Runs a tool as a process: flags, stdin, stdout, exit code.

@@ -1,4 +1,9 @@
-//! Small helpers for Microsoft Graph paths and OData filters.
+//! Small helpers for Microsoft Graph paths and OData filters, and the lookups several tools share.
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::http::Api;
 
 /// Quotes a string for an OData literal: `'…'` with single quotes doubled.
 pub fn quote(s: &str) -> String {
@@ -19,6 +24,27 @@ pub fn alt_key(collection: &str, key: &str, value: &str) -> String {
 pub fn filter(collection: &str, filter: &str) -> String {
     let f: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
     format!("/{collection}?$filter={f}")
+}
+
+/// The object id of `app_id`'s service principal in the Graph tenant of `api`, if it has one.
+///
+/// `GET /servicePrincipals(appId='…')?$select=id,appId`; a 404 is `None`. An answer
+/// without an `id` is an error (`UnexpectedGraphAnswer`), not "none".
+pub async fn service_principal_id(api: &Api<'_>, app_id: &str) -> Result<Option<String>> {
+    let path = format!(
+        "{}?$select=id,appId",
+        alt_key("servicePrincipals", "appId", app_id)
+    );
+    let Some(sp) = api.get_opt(&path).await? else {
+        return Ok(None);
+    };
+    let id = sp.get("id").and_then(Value::as_str).ok_or_else(|| {
+        Error::step(
+            "UnexpectedGraphAnswer",
+            format!("Microsoft Graph answered the service principal of app {app_id} without an id"),
+        )
+    })?;
+    Ok(Some(id.to_owned()))
 }
 
 #[cfg(test)]

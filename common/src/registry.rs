@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::http::{Auth, Http, Request, Service};
 use crate::secret::Secret;
 use crate::validate::shown;
-use crate::wait::Deadline;
+use crate::wait::{Deadline, Poll, poll_until};
 
 /// An image reference: registry, repository, tag or digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,6 +205,60 @@ pub async fn check_pull(
         401 | 403 => PullCheck::Denied(Denied::ManifestRefused(m.status)),
         _ => PullCheck::Allowed,
     })
+}
+
+/// What [`wait_for_pull`] checks: `app_id` pulling `repository` (and `reference`, if given)
+/// from `login_server` with `secret`.
+#[derive(Debug, Clone, Copy)]
+pub struct PullAs<'a> {
+    /// The registry's login server.
+    pub login_server: &'a str,
+    /// The app pulling.
+    pub app_id: &'a str,
+    /// The app's client secret.
+    pub secret: &'a Secret,
+    /// The repository.
+    pub repository: &'a str,
+    /// The tag or digest whose manifest to fetch; `None` checks the token only.
+    pub reference: Option<&'a str>,
+}
+
+/// Repeats [`check_pull`] until the pull is allowed, or is denied in a way the caller
+/// does not wait out, or `deadline` passes.
+///
+/// Which refusal is still "not yet" is the caller's knowledge: `is_pending` gets each
+/// [`Denied`] and the time waited so far, and answers the status to show while waiting
+/// (`Some`) or `None` to end the wait with that refusal (`Ok(PullCheck::Denied(..))`).
+/// When the deadline passes while pending, the error is a timeout naming `label`.
+pub async fn wait_for_pull(
+    http: &Http,
+    pull: PullAs<'_>,
+    deadline: Deadline,
+    label: &str,
+    is_pending: impl Fn(&Denied, std::time::Duration) -> Option<String>,
+) -> Result<PullCheck> {
+    let started = std::time::Instant::now();
+    let is_pending = &is_pending;
+    poll_until(label, deadline, || async move {
+        let outcome = check_pull(
+            http,
+            pull.login_server,
+            pull.app_id,
+            pull.secret,
+            pull.repository,
+            pull.reference,
+            deadline,
+        )
+        .await?;
+        Ok(match outcome {
+            PullCheck::Denied(d) => match is_pending(&d, started.elapsed()) {
+                Some(status) => Poll::Pending(status, None),
+                None => Poll::Ready(PullCheck::Denied(d)),
+            },
+            allowed @ PullCheck::Allowed => Poll::Ready(allowed),
+        })
+    })
+    .await
 }
 
 /// Whether a registry token's `access` claim grants `pull` on `repository`.

@@ -141,6 +141,15 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// Now, in RFC 3339 UTC with whole seconds (e.g. `2026-01-02T03:04:05Z`).
+pub fn now_rfc3339() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Where to follow a long-running operation: `Azure-AsyncOperation`, else `Location`.
 pub fn operation_url(resp: &Response) -> Option<Url> {
     resp.header("azure-asyncoperation")
@@ -266,6 +275,16 @@ mod tests {
             "{e}"
         );
         assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let t = now_rfc3339();
+        assert!(
+            time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).is_ok()
+                && t.ends_with('Z'),
+            "{t}"
+        );
     }
 
     #[test]

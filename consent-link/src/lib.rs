@@ -200,7 +200,10 @@ impl Cli {
         url: &str,
     ) -> Result<(Option<String>, bool, String)> {
         let (app, b) = (&inp.app_id, &inp.tenant_b);
-        if let Some(id) = find_sp(api, app).await.map_err(|e| explain_read(e, b))? {
+        if let Some(id) = graph::service_principal_id(api, app)
+            .await
+            .map_err(|e| explain_read(e, b))?
+        {
             return Ok((
                 Some(id.clone()),
                 false,
@@ -247,7 +250,10 @@ impl Cli {
         let label = format!("waiting for an administrator of tenant {b} to consent");
         let waited = poll_until(&label, ctx.deadline(), || async {
             Ok(
-                match find_sp(api, app).await.map_err(|e| explain_read(e, b))? {
+                match graph::service_principal_id(api, app)
+                    .await
+                    .map_err(|e| explain_read(e, b))?
+                {
                     Some(id) => Poll::Ready(id),
                     None => {
                         Poll::Pending("the app has no service principal there yet".into(), None)
@@ -294,14 +300,6 @@ async fn read_app_in_a(ctx: &Ctx, tenant_a: &str, inp: &Inputs) -> Result<()> {
     }
 }
 
-/// The id of the app's service principal in the API's tenant, if it exists.
-async fn find_sp(api: &Api<'_>, app_id: &str) -> Result<Option<String>> {
-    let sp = api
-        .get_opt(&graph::alt_key("servicePrincipals", "appId", app_id))
-        .await?;
-    Ok(sp.and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned)))
-}
-
 /// Graph upsert of the service principal by appId; `None` in a dry run.
 ///
 /// A just-created app may not back a service principal yet (NoBackingApplicationObject):
@@ -333,7 +331,7 @@ async fn create_sp(ctx: &Ctx, api: &Api<'_>, app_id: &str) -> Result<Option<Stri
         return Ok(Some(id.to_owned()));
     }
     // 204: it was made in the meantime (someone consented); read its id.
-    find_sp(api, app_id)
+    graph::service_principal_id(api, app_id)
         .await?
         .map(Some)
         .ok_or_else(|| Error::step("ServicePrincipalMissing", format!("Graph accepted the upsert of app {app_id}'s service principal but it cannot be read back")))

@@ -124,6 +124,9 @@ fn leaks(seen: &Seen, secrets: &BTreeSet<String>, sim: &TestSim) -> Vec<String> 
             }
         }
     }
+    // One finding per place: two secrets sharing a needle (a token and its own signature) are one leak.
+    leaks.sort();
+    leaks.dedup();
     leaks
 }
 
