@@ -207,6 +207,18 @@ fn http_for(s: &Server) -> Http {
     http_in(Cloud::from_file(&s.cloud_file).unwrap(), false)
 }
 
+/// Sends an unauthenticated request for `path` to the test server, with a deadline `within`.
+async fn send(
+    http: &Http,
+    s: &Server,
+    method: reqwest::Method,
+    path: &str,
+    within: Duration,
+) -> common::Result<common::http::Response> {
+    let req = Request::new(method, url(s, path), Service::Arm, Auth::None);
+    http.send(req, Deadline::after(within)).await
+}
+
 fn url(s: &Server, path: &str) -> url::Url {
     url::Url::parse(&format!("https://{}{path}", s.addr)).unwrap()
 }
@@ -216,18 +228,15 @@ async fn retry_honours_retry_after_then_succeeds() {
     let s = serve().await;
     let http = http_for(&s);
     let started = Instant::now();
-    let r = http
-        .send(
-            Request::new(
-                reqwest::Method::GET,
-                url(&s, "/throttled/2"),
-                Service::Arm,
-                Auth::None,
-            ),
-            Deadline::after(Duration::from_secs(30)),
-        )
-        .await
-        .unwrap();
+    let r = send(
+        &http,
+        &s,
+        reqwest::Method::GET,
+        "/throttled/2",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.body["ok"], true);
     let took = started.elapsed();
     assert!(
@@ -243,18 +252,15 @@ async fn retry_gives_up_at_the_deadline() {
     let s = serve().await;
     let http = http_for(&s);
     let started = Instant::now();
-    let e = http
-        .send(
-            Request::new(
-                reqwest::Method::GET,
-                url(&s, "/unavailable"),
-                Service::Arm,
-                Auth::None,
-            ),
-            Deadline::after(Duration::from_millis(2500)),
-        )
-        .await
-        .unwrap_err();
+    let e = send(
+        &http,
+        &s,
+        reqwest::Method::GET,
+        "/unavailable",
+        Duration::from_millis(2500),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.status(), Some(503));
     assert_eq!(e.code(), "ServiceUnavailable");
     assert!(e.message().contains("--timeout"), "{e}");
@@ -266,18 +272,15 @@ async fn retry_gives_up_at_the_deadline() {
 
     // A slow answer is cut at the deadline.
     let started = Instant::now();
-    let e = http
-        .send(
-            Request::new(
-                reqwest::Method::GET,
-                url(&s, "/slow"),
-                Service::Arm,
-                Auth::None,
-            ),
-            Deadline::after(Duration::from_millis(500)),
-        )
-        .await
-        .unwrap_err();
+    let e = send(
+        &http,
+        &s,
+        reqwest::Method::GET,
+        "/slow",
+        Duration::from_millis(500),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Timeout);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
@@ -286,18 +289,15 @@ async fn retry_gives_up_at_the_deadline() {
 async fn a_post_is_not_resent_after_an_unknown_outcome() {
     let s = serve().await;
     let http = http_for(&s);
-    let e = http
-        .send(
-            Request::new(
-                reqwest::Method::POST,
-                url(&s, "/failing"),
-                Service::Arm,
-                Auth::None,
-            ),
-            Deadline::after(Duration::from_secs(10)),
-        )
-        .await
-        .unwrap_err();
+    let e = send(
+        &http,
+        &s,
+        reqwest::Method::POST,
+        "/failing",
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code(), "InternalServerError");
     assert_eq!(
         s.counters.hit("failing_post"),
@@ -381,18 +381,15 @@ async fn untrusted_certificate_is_a_clear_error_naming_the_host() {
     let s = serve().await;
     // The public cloud's client does not trust the test server's CA.
     let http = http_in(Cloud::azure_public(), false);
-    let e = http
-        .send(
-            Request::new(
-                reqwest::Method::GET,
-                url(&s, "/throttled/0"),
-                Service::Arm,
-                Auth::None,
-            ),
-            Deadline::after(Duration::from_secs(10)),
-        )
-        .await
-        .unwrap_err();
+    let e = send(
+        &http,
+        &s,
+        reqwest::Method::GET,
+        "/throttled/0",
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code(), "UntrustedCertificate", "{e}");
     assert!(e.message().contains("127.0.0.1"), "{e}");
     // Retrying cannot make a certificate trusted: one attempt, no backoff.
