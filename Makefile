@@ -2,7 +2,9 @@
 CARGO ?= cargo
 PREFIX ?= /usr/local
 TOOLS := entra-app-create consent-link acr-grant aks-sp-update
-BIN := target/debug
+# Where cargo puts the binaries: CARGO_TARGET_DIR when set, as cargo itself does.
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+BIN ?= $(TARGET_DIR)/debug
 
 .PHONY: all build test check fmt clippy demo install bench fuzz clean
 
@@ -30,7 +32,7 @@ fuzz:
 # Performance section quotes it). A couple of minutes on 2 cores, after the build.
 bench:
 	$(CARGO) build --release --workspace --bins
-	target/release/xtenant-bench --out bench/RESULTS.md $(BENCH_ARGS)
+	$(TARGET_DIR)/release/xtenant-bench --out bench/RESULTS.md $(BENCH_ARGS)
 
 fmt:
 	$(CARGO) fmt --all
@@ -53,13 +55,13 @@ install:
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	@for t in $(TOOLS); do \
-		install -m 0755 target/release/$$t $(DESTDIR)$(PREFIX)/bin/$$t && \
-		target/release/$$t --generate man > $(DESTDIR)$(PREFIX)/share/man/man1/$$t.1 && \
-		target/release/$$t --generate bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t && \
-		target/release/$$t --generate zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t && \
-		target/release/$$t --generate fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish || exit 1; \
+		install -m 0755 $(TARGET_DIR)/release/$$t $(DESTDIR)$(PREFIX)/bin/$$t && \
+		$(TARGET_DIR)/release/$$t --generate man > $(DESTDIR)$(PREFIX)/share/man/man1/$$t.1 && \
+		$(TARGET_DIR)/release/$$t --generate bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t && \
+		$(TARGET_DIR)/release/$$t --generate zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t && \
+		$(TARGET_DIR)/release/$$t --generate fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish || exit 1; \
 	done
-	install -m 0755 target/release/azure-sim $(DESTDIR)$(PREFIX)/bin/azure-sim
+	install -m 0755 $(TARGET_DIR)/release/azure-sim $(DESTDIR)$(PREFIX)/bin/azure-sim
 
 clean:
 	$(CARGO) clean

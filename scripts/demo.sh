@@ -4,7 +4,7 @@
 # while a stand-in for tenant B's administrator opens the consent link the pipeline
 # printed and accepts it. Ends with the simulator saying whether the cluster can pull.
 set -euo pipefail
-bin=$(cd "${1:-target/debug}" && pwd)
+bin=$(cd "${1:-${CARGO_TARGET_DIR:-target}/debug}" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/xtenant-demo.XXXXXX")
 simpid=""
 adminpid=""
