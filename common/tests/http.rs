@@ -26,6 +26,8 @@ use serde_json::json;
 struct Counters {
     hits: Mutex<HashMap<String, usize>>,
     tokens: AtomicUsize,
+    /// TCP connections accepted: zero proves no request (and no token) reached the server.
+    connections: AtomicUsize,
 }
 
 impl Counters {
@@ -116,9 +118,40 @@ struct Server {
     cloud_file: std::path::PathBuf,
 }
 
+/// `/page?n=…&next=…&key=…`: one item `n`, and `next` (if given) under `key` (default `nextLink`).
+async fn page(axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>) -> Response {
+    let mut body = json!({"value": [{"n": q.get("n").cloned().unwrap_or_default()}]});
+    if let Some(next) = q.get("next") {
+        let key = q.get("key").map_or("nextLink", String::as_str);
+        body[key] = json!(next);
+    }
+    axum::Json(body).into_response()
+}
+
+/// `POST /start-at?op=…`: 202 with `op` as the `Azure-AsyncOperation` URL.
+async fn start_at(
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let op = q.get("op").cloned().unwrap_or_default();
+    (
+        StatusCode::ACCEPTED,
+        [
+            ("azure-asyncoperation", op),
+            ("retry-after", "0".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
 async fn serve() -> Server {
     let ck =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    serve_with(&ck).await
+}
+
+/// A server with the certificate `ck`: two servers sharing one are both trusted by a
+/// client of either's cloud (the attacker that a victim trusts, at another port).
+async fn serve_with(ck: &rcgen::CertifiedKey<rcgen::KeyPair>) -> Server {
     let cfg = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(
@@ -158,12 +191,16 @@ async fn serve() -> Server {
             }),
         )
         .route("/loc", get(location_op))
+        .route("/page", get(page))
+        .route("/start-at", post(start_at))
         .with_state(counters.clone());
+    let accepted = counters.clone();
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 break;
             };
+            accepted.connections.fetch_add(1, Ordering::Relaxed);
             let acceptor = acceptor.clone();
             let app = app.clone();
             tokio::spawn(async move {
@@ -463,4 +500,127 @@ async fn a_write_cannot_be_sent_as_a_read_nor_a_read_as_a_write() {
         assert_eq!(http.requests_sent(), 0, "dry_run={dry_run}");
     }
     assert_eq!(s.counters.hit("failing_post"), 1, "nothing was sent");
+}
+
+/// The victim's client trusts the attacker's certificate (the strongest case), so only the
+/// origin check keeps the token away: the attacker must see no connection at all.
+async fn victim_and_attacker() -> (Server, Server) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    (serve_with(&ck).await, serve_with(&ck).await)
+}
+
+fn connections(s: &Server) -> usize {
+    s.counters.connections.load(Ordering::Relaxed)
+}
+
+#[tokio::test]
+async fn list_follows_next_links_on_the_same_origin() {
+    let (s, _) = victim_and_attacker().await;
+    let http = http_for(&s);
+    let api = http.arm(
+        "t.onmicrosoft.com",
+        Deadline::after(Duration::from_secs(10)),
+    );
+    let last = format!("https://{}/page?n=3", s.addr);
+    let second = url::Url::parse_with_params(
+        &format!("https://{}/page", s.addr),
+        [
+            ("n", "2"),
+            ("next", last.as_str()),
+            ("key", "@odata.nextLink"),
+        ],
+    )
+    .unwrap();
+    let first =
+        url::Url::parse_with_params("https://x/page", [("n", "1"), ("next", second.as_str())])
+            .unwrap();
+    let items = api
+        .list(&format!("/page?{}", first.query().unwrap()))
+        .await
+        .unwrap();
+    let ns: Vec<&str> = items.iter().filter_map(|i| i["n"].as_str()).collect();
+    assert_eq!(ns, ["1", "2", "3"]);
+}
+
+#[tokio::test]
+async fn list_refuses_a_next_link_to_another_origin() {
+    let (s, attacker) = victim_and_attacker().await;
+    let http = http_for(&s);
+    let api = http.arm(
+        "t.onmicrosoft.com",
+        Deadline::after(Duration::from_secs(10)),
+    );
+    let other_port = format!("https://{}/page?n=2", attacker.addr);
+    let other_host = format!("https://localhost:{}/page?n=2", s.addr.port());
+    let other_scheme = format!("http://{}/page?n=2", s.addr);
+    for (key, next) in [
+        ("nextLink", other_port.as_str()),
+        ("@odata.nextLink", other_port.as_str()),
+        ("nextLink", other_host.as_str()),
+        ("nextLink", other_scheme.as_str()),
+    ] {
+        let q = url::Url::parse_with_params(
+            "https://x/page",
+            [("n", "1"), ("next", next), ("key", key)],
+        )
+        .unwrap();
+        let before = connections(&s);
+        let e = api
+            .list(&format!("/page?{}", q.query().unwrap()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "UntrustedOrigin", "{key} {next}: {e}");
+        assert!(e.message().contains("next-page link"), "{e}");
+        // Only the first page was fetched from the victim (at most one new connection).
+        assert!(connections(&s) <= before + 1);
+    }
+    assert_eq!(connections(&attacker), 0, "the attacker saw a connection");
+    assert_eq!(attacker.counters.tokens.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn an_operation_url_from_the_answer_is_followed_only_on_the_arm_origin() {
+    let (s, attacker) = victim_and_attacker().await;
+    let http = http_for(&s);
+    let api = http.arm(
+        "t.onmicrosoft.com",
+        Deadline::after(Duration::from_secs(10)),
+    );
+    for op in [
+        format!("https://{}/ops/ok/1", attacker.addr),
+        format!("https://localhost:{}/ops/ok/2", s.addr.port()),
+        format!("https://user@{}/ops/ok/3", attacker.addr),
+    ] {
+        let start = url::Url::parse_with_params(
+            &format!("https://{}/start-at", s.addr),
+            [("op", op.as_str())],
+        )
+        .unwrap();
+        let Sent::Done(started) = api
+            .write(api.request(reqwest::Method::POST, start))
+            .await
+            .unwrap()
+        else {
+            panic!("a write outside --dry-run is sent")
+        };
+        let url = common::wait::operation_url(&started).unwrap();
+        let e = follow_operation(&api, &url, "resetting").await.unwrap_err();
+        assert_eq!(e.code(), "UntrustedOrigin", "{op}: {e}");
+        assert!(e.message().contains("operation"), "{e}");
+        // Sent directly, it is refused as well, before any request.
+        let e = api
+            .read(api.request(reqwest::Method::GET, url.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "UntrustedOrigin", "{op}: {e}");
+    }
+    assert_eq!(connections(&attacker), 0, "the attacker saw a connection");
+
+    // The same operation on the ARM endpoint's origin is followed.
+    let op = format!("https://{}/ops/ok/9", s.addr);
+    let done = follow_operation(&api, &url::Url::parse(&op).unwrap(), "resetting")
+        .await
+        .unwrap();
+    assert_eq!(done.status, "Succeeded");
 }
