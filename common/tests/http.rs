@@ -624,3 +624,44 @@ async fn an_operation_url_from_the_answer_is_followed_only_on_the_arm_origin() {
         .unwrap();
     assert_eq!(done.status, "Succeeded");
 }
+
+#[tokio::test]
+async fn the_registry_credential_goes_only_to_a_login_server_of_the_cloud() {
+    let (s, attacker) = victim_and_attacker().await;
+    let http = http_for(&s);
+    let ap = attacker.addr.port();
+    let secret = Secret::new("app-secret-value-123");
+    for login_server in [
+        format!("127.0.0.1:{ap}"),
+        format!("localhost:{ap}/fabrikamacr.azurecr.local"),
+        format!("2130706433:{ap}/fabrikamacr.azurecr.local"),
+        format!("fabrikamacr.azurecr.local@127.0.0.1:{ap}"),
+        format!("127\u{3002}0\u{3002}0\u{3002}1:{ap}/fabrikamacr.azurecr.local"),
+        format!("127.0.0.1:{ap}?fabrikamacr.azurecr.local/x"),
+        format!("127.0.0.1:{ap}#fabrikamacr.azurecr.local"),
+        format!("fabrikamacr.azurecr.local:{ap}"),
+        format!("fabrikamacr.azurecr.local.127.0.0.1.nip.io:{ap}"),
+    ] {
+        let e = common::registry::check_pull(
+            &http,
+            &login_server,
+            "11111111-1111-1111-1111-111111111111",
+            &secret,
+            "samples/hello",
+            None,
+            Deadline::after(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::Input {
+                field: "registry_login_server".into()
+            },
+            "{login_server}: {e}"
+        );
+        assert!(!e.full_message().contains("app-secret-value"), "{e}");
+    }
+    assert_eq!(http.requests_sent(), 0, "a request was sent");
+    assert_eq!(connections(&attacker), 0, "the attacker saw a connection");
+}
