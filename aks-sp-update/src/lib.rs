@@ -169,7 +169,7 @@ impl Cli {
 
         let secret = self
             .secret
-            .resolve(env)?
+            .resolve(env, self.common.timeout)?
             .ok_or_else(|| missing(&fields::CLIENT_SECRET))?;
         if secret.len() > MAX_SECRET_BYTES {
             return Err(Error::input(
