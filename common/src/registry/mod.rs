@@ -1,0 +1,234 @@
+//! The registry check a kubelet in service-principal mode makes: can this app pull?
+//!
+//! Used by `acr-grant --verify` and by `aks-sp-update` before it resets a cluster. The
+//! kubelet sends HTTP Basic `app_id:secret` to `https://<login server>/oauth2/token`
+//! and pulls with the token it gets. A registry's token service answers 200 with only
+//! the access it allows, so the token's `access` claim is read: a 200 alone proves nothing.
+
+mod image;
+mod login_server;
+
+use base64::Engine;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::http::{Auth, Http, Request, Service};
+use crate::secret::Secret;
+use crate::wait::{Deadline, Poll, poll_until};
+
+pub use image::Image;
+pub use login_server::LoginServer;
+
+/// Why a pull would fail, as far as the registry's answers tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// The token request was refused (401): a wrong or expired secret, or no service principal for the app in the registry's tenant.
+    Credentials(String),
+    /// A token came back without `pull` on the repository: no pull role, or not propagated yet.
+    NoPullRole,
+    /// The token grants pull but the manifest request was refused (role not effective yet).
+    ManifestRefused(u16),
+    /// The image does not exist.
+    ImageMissing,
+}
+
+impl Denied {
+    /// A sentence saying which part is wrong.
+    pub fn explain(&self) -> String {
+        match self {
+            Self::Credentials(d) => format!(
+                "the registry refused the app's credentials ({d}): the client secret is wrong or expired, or the app has no service principal in the registry's tenant"
+            ),
+            Self::NoPullRole => "the registry authenticated the app but its token grants no pull on the repository: the pull role is missing or has not reached the registry yet".to_owned(),
+            Self::ManifestRefused(s) => format!("the token grants pull, but the manifest request was refused (HTTP {s})"),
+            Self::ImageMissing => "the credentials and role work, but the image does not exist in the registry".to_owned(),
+        }
+    }
+}
+
+/// The outcome of [`check_pull`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullCheck {
+    /// The token grants pull (and the manifest was fetched when an image was given).
+    Allowed,
+    /// It would fail, and why.
+    Denied(Denied),
+}
+
+/// Asks `login_server` for a pull token on `repository` as `app_id`, checks its `access`,
+/// and with `reference` fetches the manifest with it — what a kubelet does.
+pub async fn check_pull(
+    http: &Http,
+    login_server: &str,
+    app_id: &str,
+    secret: &Secret,
+    repository: &str,
+    reference: Option<&str>,
+    deadline: Deadline,
+) -> Result<PullCheck> {
+    // Every registry URL is built from a validated login server: the Basic credential
+    // below goes nowhere else.
+    let server = LoginServer::parse("registry_login_server", login_server, http.cloud())?;
+    let mut url = server.url("/oauth2/token")?;
+    url.query_pairs_mut()
+        .append_pair("service", server.as_str())
+        .append_pair("scope", &format!("repository:{repository}:pull"));
+    let req = Request::new(
+        Method::GET,
+        url,
+        Service::Registry,
+        Auth::Basic(app_id.to_owned(), secret.clone()),
+    )
+    .accept(&[401, 403]);
+    let r = http.read(req, deadline).await?;
+    if r.status == 401 || r.status == 403 {
+        let detail = crate::http::parse_error_body(&r.body).map_or_else(
+            || format!("HTTP {}", r.status),
+            |(c, m)| format!("{c}: {m}"),
+        );
+        return Ok(PullCheck::Denied(Denied::Credentials(detail)));
+    }
+    let token = r
+        .body
+        .get("access_token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Error::step(
+                "UnexpectedRegistryAnswer",
+                format!("{server} answered the token request without an access_token"),
+            )
+        })?;
+    if !grants_pull(token, repository) {
+        return Ok(PullCheck::Denied(Denied::NoPullRole));
+    }
+    let Some(reference) = reference else {
+        return Ok(PullCheck::Allowed);
+    };
+    let murl = server.url(&format!("/v2/{repository}/manifests/{reference}"))?;
+    let req = Request::new(Method::HEAD, murl, Service::Registry, Auth::Bearer(Secret::new(token)))
+        .header(
+            "Accept",
+            "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .accept(&[401, 403, 404]);
+    let m = http.read(req, deadline).await?;
+    Ok(match m.status {
+        404 => PullCheck::Denied(Denied::ImageMissing),
+        401 | 403 => PullCheck::Denied(Denied::ManifestRefused(m.status)),
+        _ => PullCheck::Allowed,
+    })
+}
+
+/// What [`wait_for_pull`] checks: `app_id` pulling `repository` (and `reference`, if given)
+/// from `login_server` with `secret`.
+#[derive(Debug, Clone, Copy)]
+pub struct PullAs<'a> {
+    /// The registry's login server.
+    pub login_server: &'a str,
+    /// The app pulling.
+    pub app_id: &'a str,
+    /// The app's client secret.
+    pub secret: &'a Secret,
+    /// The repository.
+    pub repository: &'a str,
+    /// The tag or digest whose manifest to fetch; `None` checks the token only.
+    pub reference: Option<&'a str>,
+}
+
+/// Repeats [`check_pull`] until the pull is allowed, or is denied in a way the caller
+/// does not wait out, or `deadline` passes.
+///
+/// Which refusal is still "not yet" is the caller's knowledge: `is_pending` gets each
+/// [`Denied`] and the time waited so far, and answers the status to show while waiting
+/// (`Some`) or `None` to end the wait with that refusal (`Ok(PullCheck::Denied(..))`).
+/// When the deadline passes while pending, the error is a timeout naming `label`.
+pub async fn wait_for_pull(
+    http: &Http,
+    pull: PullAs<'_>,
+    deadline: Deadline,
+    label: &str,
+    is_pending: impl Fn(&Denied, std::time::Duration) -> Option<String>,
+) -> Result<PullCheck> {
+    let started = std::time::Instant::now();
+    let is_pending = &is_pending;
+    poll_until(label, deadline, || async move {
+        let outcome = check_pull(
+            http,
+            pull.login_server,
+            pull.app_id,
+            pull.secret,
+            pull.repository,
+            pull.reference,
+            deadline,
+        )
+        .await?;
+        Ok(match outcome {
+            PullCheck::Denied(d) => match is_pending(&d, started.elapsed()) {
+                Some(status) => Poll::Pending(status, None),
+                None => Poll::Ready(PullCheck::Denied(d)),
+            },
+            allowed @ PullCheck::Allowed => Poll::Ready(allowed),
+        })
+    })
+    .await
+}
+
+/// Whether a registry token's `access` claim grants `pull` on `repository`.
+pub fn grants_pull(token: &str, repository: &str) -> bool {
+    let Some(payload) = token.split('.').nth(1) else {
+        return false;
+    };
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return false;
+    };
+    let Ok(claims) = serde_json::from_slice::<Value>(&bytes) else {
+        return false;
+    };
+    claims
+        .get("access")
+        .and_then(Value::as_array)
+        .is_some_and(|entries| {
+            entries.iter().any(|e| {
+                e.get("type").and_then(Value::as_str) == Some("repository")
+                    && e.get("name").and_then(Value::as_str) == Some(repository)
+                    && e.get("actions").and_then(Value::as_array).is_some_and(|a| {
+                        a.iter()
+                            .any(|x| x.as_str() == Some("pull") || x.as_str() == Some("*"))
+                    })
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn token(claims: &Value) -> String {
+        format!(
+            "{}.{}.sig",
+            URL_SAFE_NO_PAD.encode(b"{\"alg\":\"RS256\"}"),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        )
+    }
+
+    #[test]
+    fn reads_the_access_claim() {
+        let yes = token(
+            &serde_json::json!({"access":[{"type":"repository","name":"samples/hello","actions":["pull"]}]}),
+        );
+        let empty = token(
+            &serde_json::json!({"access":[{"type":"repository","name":"samples/hello","actions":[]}]}),
+        );
+        let other = token(
+            &serde_json::json!({"access":[{"type":"repository","name":"other","actions":["pull"]}]}),
+        );
+        assert!(grants_pull(&yes, "samples/hello"));
+        assert!(!grants_pull(&empty, "samples/hello"));
+        assert!(!grants_pull(&other, "samples/hello"));
+        assert!(!grants_pull("not-a-jwt", "samples/hello"));
+    }
+}
