@@ -23,7 +23,7 @@ pub struct Response {
     pub body: Value,
 }
 
-/// What became of a write ([`Http::write`], [`Api::write`]).
+/// What became of a write ([`Http::write`](super::Http::write), [`Api::write`](super::Api::write)).
 ///
 /// `--dry-run` reports a write on stderr instead of sending it, so a write has two
 /// outcomes and the type makes every write site handle both: there is no stand-in
@@ -77,7 +77,7 @@ pub enum Auth {
     None,
 }
 
-/// One request, built by [`Api`] or by a caller for registries.
+/// One request, built by [`Api`](super::Api) or by a caller for registries.
 #[derive(Clone)]
 pub struct Request {
     /// Method.
