@@ -117,7 +117,7 @@ impl Inputs {
             (None, None) => DEFAULT_REPOSITORY.to_owned(),
         };
         let check = if cli.verify {
-            let secret = cli.secret.resolve(env)?.ok_or_else(|| {
+            let secret = cli.secret.resolve(env, cli.common.timeout)?.ok_or_else(|| {
                 Error::input(
                     fields::CLIENT_SECRET.name,
                     "--verify needs the app's client secret: pipe in the output of entra-app-create (client_secret), or pass --client-secret-file PATH or --client-secret-env VAR",

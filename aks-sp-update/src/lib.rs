@@ -17,7 +17,7 @@ use common::cli::{CommonArgs, SecretArgs};
 use common::cloud::Cloud;
 use common::driver::{Ctx, Done, Tool};
 use common::envelope::{Envelope, Field, fields, missing};
-use common::registry::Image;
+use common::registry::{Image, LoginServer};
 use common::validate::{self, shown};
 use common::{Error, Result, Secret};
 use url::Url;
@@ -169,7 +169,7 @@ impl Cli {
 
         let secret = self
             .secret
-            .resolve(env)?
+            .resolve(env, self.common.timeout)?
             .ok_or_else(|| missing(&fields::CLIENT_SECRET))?;
         if secret.len() > MAX_SECRET_BYTES {
             return Err(Error::input(
@@ -256,25 +256,9 @@ fn pull_target(env: &Envelope, cloud: &Cloud) -> Result<Option<PullTarget>> {
     }))
 }
 
-/// A registry login server of this cloud (`name.<suffix>`, optionally `:port`); the app's secret goes there.
+/// A registry login server of this cloud (see [`LoginServer`]); the app's secret goes there.
 fn login_server(field: &str, value: &str, cloud: &Cloud) -> Result<String> {
-    let v = value.trim().to_ascii_lowercase();
-    let (host, port) = v
-        .split_once(':')
-        .map_or((v.as_str(), None), |(h, p)| (h, Some(p)));
-    let port_ok =
-        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|c| c.is_ascii_digit()));
-    if !port_ok || !cloud.is_registry_host(host) {
-        return Err(Error::input(
-            field,
-            format!(
-                "`{field}` must be a registry login server of this cloud (<name>.{}), got {}",
-                cloud.registry_suffix,
-                shown(value)
-            ),
-        ));
-    }
-    Ok(v)
+    LoginServer::parse(field, value, cloud).map(|s| s.to_string())
 }
 
 /// An operation URL from an earlier run: it must be on this cloud's ARM endpoint, where the ARM token may go.
@@ -412,7 +396,7 @@ mod tests {
                 "registry_image",
             ),
             (
-                serde_json::json!({"registry_login_server": "a.azurecr.io", "registry_image": "b.azurecr.io/hello:1"}),
+                serde_json::json!({"registry_login_server": "areg1.azurecr.io", "registry_image": "breg1.azurecr.io/hello:1"}),
                 "registry_image",
             ),
             (

@@ -1,14 +1,16 @@
 //! Flags every tool shares, pulled into each tool's `Cli` with `#[command(flatten)]`.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, ValueEnum};
 
 use crate::auth::AuthMethod;
 use crate::envelope::{Envelope, fields};
 use crate::error::{Error, Result};
-use crate::secret::Secret;
+use crate::secret::{Secret, read_secret_file};
 use crate::validate::clap_duration;
 
 /// The exit-code table, appended to every tool's `--help`.
@@ -68,45 +70,118 @@ pub struct CommonArgs {
     /// Write a man page or shell completions to stdout and exit
     #[arg(long, value_enum, hide = true)]
     pub generate: Option<Generate>,
+
+    /// Refused (hidden): `--client-secret` / `--secret`. A secret on the command line is
+    /// seen by every user of the machine (ps, /proc) and kept in shell history, so its
+    /// value is refused while parsing, exit 2, without being stored or shown.
+    #[arg(
+        long("client-secret"),
+        alias("secret"),
+        hide = true,
+        value_name = "REFUSED",
+        num_args = 0..=1,
+        default_missing_value = "",
+        allow_hyphen_values = true,
+        value_parser = RefuseSecret
+    )]
+    pub secret_on_command_line: Option<Refused>,
+}
+
+/// What a refused flag leaves behind: nothing of its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused;
+
+/// The answer to a secret given on the command line.
+pub const SECRET_ON_COMMAND_LINE: &str = "secrets are never taken on the command line; use --client-secret-file FILE or --client-secret-env NAME";
+
+/// Refuses any value, with an error that does not contain it.
+#[derive(Debug, Clone, Copy)]
+struct RefuseSecret;
+
+impl TypedValueParser for RefuseSecret {
+    type Value = Refused;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        _value: &OsStr,
+    ) -> std::result::Result<Refused, clap::Error> {
+        // A raw error: clap's own value errors quote the value.
+        Err(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!("{SECRET_ON_COMMAND_LINE}\n"),
+        ))
+    }
+}
+
+/// Accepts the NAME of an environment variable (`[A-Za-z_][A-Za-z0-9_]*`), and refuses
+/// anything else without showing it: it may be the secret itself, given to the wrong flag.
+#[derive(Debug, Clone, Copy)]
+struct EnvVarName;
+
+/// Whether `name` is an environment variable name (`[A-Za-z_][A-Za-z0-9_]*`).
+pub fn is_env_var_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+impl TypedValueParser for EnvVarName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> std::result::Result<String, clap::Error> {
+        match value.to_str() {
+            Some(name) if is_env_var_name(name) => Ok(name.to_owned()),
+            _ => Err(clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                "--client-secret-env takes the NAME of an environment variable ([A-Za-z_][A-Za-z0-9_]*), and what was given is not one (it is not shown: it may be the secret itself); e.g. --client-secret-env APP_SECRET with APP_SECRET set in the environment\n",
+            )),
+        }
+    }
 }
 
 /// Where the app's client secret comes from, for the steps that use it. Never argv.
 #[derive(Debug, Clone, Args)]
 pub struct SecretArgs {
-    /// Read the app's client secret from this file (instead of the input's client_secret)
+    /// Read the app's client secret from this file (a regular file of at most 4 KiB; instead of the input's client_secret)
     #[arg(long, value_name = "PATH")]
     pub client_secret_file: Option<PathBuf>,
 
-    /// Read the app's client secret from the environment variable VAR
-    #[arg(long, value_name = "VAR", conflicts_with = "client_secret_file")]
+    /// Read the app's client secret from the environment variable NAME (the name, not the value)
+    #[arg(long, value_name = "NAME", value_parser = EnvVarName, conflicts_with = "client_secret_file")]
     pub client_secret_env: Option<String>,
 }
 
 impl SecretArgs {
-    /// The secret: from the file or variable when given (flags win), else the envelope's `client_secret`.
-    pub fn resolve(&self, env: &Envelope) -> Result<Option<Secret>> {
+    /// The secret: from the file or variable when given (flags win), else the envelope's
+    /// `client_secret`. The file is read as [`read_secret_file`] reads it, within `timeout`.
+    ///
+    /// Errors name the flag and the problem, never the flag's value (a path or a name that
+    /// may be the secret pasted in the wrong place).
+    pub fn resolve(&self, env: &Envelope, timeout: Duration) -> Result<Option<Secret>> {
         if let Some(path) = &self.client_secret_file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::input(
-                    fields::CLIENT_SECRET.name,
-                    format!("cannot read --client-secret-file {}: {e}", path.display()),
-                )
-            })?;
-            let s = text.trim_end_matches(['\n', '\r']);
-            if s.is_empty() {
-                return Err(Error::input(
-                    fields::CLIENT_SECRET.name,
-                    format!("--client-secret-file {} is empty", path.display()),
-                ));
-            }
-            return Ok(Some(Secret::new(s)));
+            return read_secret_file(
+                path,
+                "--client-secret-file",
+                fields::CLIENT_SECRET.name,
+                timeout,
+            )
+            .map(Some);
         }
         if let Some(var) = &self.client_secret_env {
             return match std::env::var(var) {
                 Ok(v) if !v.is_empty() => Ok(Some(Secret::new(v))),
                 _ => Err(Error::input(
                     fields::CLIENT_SECRET.name,
-                    format!("--client-secret-env {var}: the variable is not set or empty"),
+                    "--client-secret-env: the variable it names is not set, is empty or is not text",
                 )),
             };
         }
@@ -123,6 +198,51 @@ mod tests {
     struct T {
         #[command(flatten)]
         common: CommonArgs,
+    }
+
+    #[derive(Parser, Debug)]
+    struct WithSecret {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        secret: SecretArgs,
+    }
+
+    #[test]
+    fn a_secret_on_the_command_line_is_refused_without_its_value() {
+        for args in [
+            vec!["t", "--client-secret", "s3cr3t~value"],
+            vec!["t", "--client-secret=s3cr3t~value"],
+            vec!["t", "--secret", "-s3cr3t~value"],
+            vec!["t", "--client-secret"],
+        ] {
+            let e = WithSecret::try_parse_from(&args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            let text = e.render().to_string();
+            assert!(text.contains(SECRET_ON_COMMAND_LINE), "{args:?}: {text}");
+            assert!(!text.contains("s3cr3t"), "{args:?}: {text}");
+        }
+        let help = <WithSecret as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        assert!(
+            !help.contains("--client-secret <") && !help.contains("--secret"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn client_secret_env_takes_only_a_name() {
+        let t = WithSecret::try_parse_from(["t", "--client-secret-env", "_App_SECRET2"]).unwrap();
+        assert_eq!(t.secret.client_secret_env.as_deref(), Some("_App_SECRET2"));
+        for bad in ["s3cr3t~value", "2ABC", "A-B", "", "A B", "ÄB"] {
+            let e = WithSecret::try_parse_from(["t", "--client-secret-env", bad]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            let text = e.render().to_string();
+            assert!(text.contains("takes the NAME"), "{bad}: {text}");
+            assert!(bad.is_empty() || !text.contains(bad), "{bad}: {text}");
+        }
+        assert!(is_env_var_name("A") && is_env_var_name("_") && !is_env_var_name("1"));
     }
 
     #[test]

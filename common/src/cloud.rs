@@ -13,8 +13,12 @@
 //!
 //! `ca_file` (relative to the cloud file) is trusted in addition to the system roots;
 //! `registry_connect_addr` is where connections to `*.<registry_suffix>` go, while URLs,
-//! Host headers and TLS names stay the registry's own. Endpoints must be https, except
-//! on loopback addresses.
+//! Host headers and TLS names stay the registry's own. `registry_port` is the port its
+//! registries' login servers carry (default: the ARM endpoint's port when that names one,
+//! as a simulator serving every endpoint on one port does; a built-in cloud has none).
+//! Endpoints must be https, except on loopback addresses.
+//!
+//! (Over 400 lines only with its tests: the code is about 300.)
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -49,6 +53,8 @@ pub struct Cloud {
     pub ca_pem: Option<Vec<u8>>,
     /// Where to connect for registry hosts instead of resolving them.
     pub registry_connect_addr: Option<IpAddr>,
+    /// The one port a login server of this cloud may name besides 443 (custom clouds only).
+    pub registry_port: Option<u16>,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +69,7 @@ struct CloudFile {
     registry_suffix: String,
     ca_file: Option<PathBuf>,
     registry_connect_addr: Option<String>,
+    registry_port: Option<u16>,
 }
 
 fn url(s: &str) -> Url {
@@ -114,6 +121,7 @@ impl Cloud {
             registry_suffix: suffix.to_owned(),
             ca_pem: None,
             registry_connect_addr: None,
+            registry_port: None,
         }
     }
 
@@ -199,6 +207,7 @@ impl Cloud {
             }
             None => None,
         };
+        let registry_port = f.registry_port.or_else(|| arm.port());
         Ok(Self {
             name: f.name,
             graph_audience: f.graph_audience.unwrap_or_else(|| f.graph_endpoint.clone()),
@@ -209,6 +218,7 @@ impl Cloud {
             registry_suffix: suffix,
             ca_pem,
             registry_connect_addr,
+            registry_port,
         })
     }
 
@@ -249,14 +259,26 @@ impl Cloud {
         join(&self.arm, path_and_query)
     }
 
-    /// Whether `host` (without port) is a registry host of this cloud.
+    /// Whether `host` (without port) is exactly a registry host of this cloud:
+    /// `<name>.<registry suffix>`, the name being a registry name (5 to 50 ASCII letters
+    /// and digits, as Azure allows); ASCII case does not matter. Nothing else passes: no
+    /// other label, dot, character or form — callers that take a login server with a port
+    /// or from a URL use [`crate::registry::LoginServer`], which parses it as a URL first.
     pub fn is_registry_host(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        host.strip_suffix(&self.registry_suffix)
-            .and_then(|rest| rest.strip_suffix('.'))
-            .is_some_and(|name| !name.is_empty() && !name.contains('.'))
+        let Some((name, suffix)) = host.split_once('.') else {
+            return false;
+        };
+        (REGISTRY_NAME_MIN..=REGISTRY_NAME_MAX).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric())
+            && suffix.eq_ignore_ascii_case(&self.registry_suffix)
     }
 }
+
+/// The shortest registry name Azure allows (Registries - Check Name Availability: "only
+/// alphanumeric characters, … between 5 and 50 characters in length").
+pub const REGISTRY_NAME_MIN: usize = 5;
+/// The longest registry name Azure allows.
+pub const REGISTRY_NAME_MAX: usize = 50;
 
 fn join(base: &Url, path_and_query: &str) -> Result<Url> {
     let s = format!("{}{}", base.as_str().trim_end_matches('/'), path_and_query);
@@ -339,6 +361,43 @@ mod tests {
         assert!(g.is_registry_host("myreg.azurecr.us"));
         assert!(!g.is_registry_host("myreg.azurecr.io"));
         assert!(!g.is_registry_host("a.b.azurecr.us"));
+        assert_eq!(g.registry_port, None);
+    }
+
+    #[test]
+    fn registry_hosts_are_a_registry_name_and_the_suffix_exactly() {
+        let c = Cloud::azure_public();
+        for ok in [
+            "myreg.azurecr.io",
+            "MyReg2.AzureCR.io",
+            &format!("{}.azurecr.io", "a".repeat(50)),
+        ] {
+            assert!(c.is_registry_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "azurecr.io",
+            ".azurecr.io",
+            "abcd.azurecr.io",
+            &format!("{}.azurecr.io", "a".repeat(51)),
+            "my-reg.azurecr.io",
+            "my_reg.azurecr.io",
+            "a.b.azurecr.io",
+            "myreg.azurecr.io.",
+            "myreg.azurecr.io.evil.com",
+            "myreg.azurecr.iox",
+            "myreg.azurecr.cn",
+            "localhost/myreg.azurecr.io",
+            "2130706433/myreg.azurecr.io",
+            "127。0。0。1/myreg.azurecr.io",
+            "host?myreg.azurecr.io",
+            "user@myreg.azurecr.io",
+            "myreg.azurecr.io:443",
+            "myrég.azurecr.io",
+            "myreg\u{3002}azurecr.io",
+        ] {
+            assert!(!c.is_registry_host(bad), "{bad}");
+        }
     }
 
     #[test]
@@ -380,6 +439,22 @@ mod tests {
         assert_eq!(c.registry_connect_addr, Some("127.0.0.1".parse().unwrap()));
         assert!(c.is_registry_host("fabrikamacr.azurecr.sim"));
         assert!(matches!(c.sdk_config(), CloudConfiguration::Custom(_)));
+        // No registry_port: the ARM endpoint's port (one port serves everything).
+        assert_eq!(c.registry_port, Some(8443));
+        let f = write(
+            d.path(),
+            "cloud2.json",
+            r#"{"name":"X","login_endpoint":"https://login.example.com","graph_endpoint":"https://graph.example.com",
+                "arm_endpoint":"https://arm.example.com","registry_suffix":"azurecr.example","registry_port":5000}"#,
+        );
+        assert_eq!(Cloud::from_file(&f).unwrap().registry_port, Some(5000));
+        let f = write(
+            d.path(),
+            "cloud3.json",
+            r#"{"name":"X","login_endpoint":"https://login.example.com","graph_endpoint":"https://graph.example.com",
+                "arm_endpoint":"https://arm.example.com","registry_suffix":"azurecr.example"}"#,
+        );
+        assert_eq!(Cloud::from_file(&f).unwrap().registry_port, None);
     }
 
     #[test]

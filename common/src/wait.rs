@@ -172,11 +172,16 @@ pub struct OperationDone {
 /// while running and 200/204 when done. `Failed`/`Canceled` become an error carrying
 /// the operation's own error code and message. On timeout the error's kind is
 /// [`ErrorKind::Timeout`]; the caller still holds `url` to resume later.
+///
+/// `url` is followed only on the origin of `api`'s endpoint (the ARM endpoint for ARM):
+/// an operation URL comes from Azure's answer or an envelope, and following it sends the
+/// bearer token. Elsewhere it is refused (code `UntrustedOrigin`) before any request.
 pub async fn follow_operation(api: &Api<'_>, url: &Url, label: &str) -> Result<OperationDone> {
+    api.check_origin(url, "the long-running operation's URL")?;
     let deadline = api.deadline();
     poll_until(label, deadline, || async {
         let r = api
-            .send(api.request(Method::GET, url.clone()).accept(&[202]))
+            .read(api.request(Method::GET, url.clone()).accept(&[202]))
             .await?;
         let ra = r.retry_after();
         if r.status == 202 && !r.body.get("status").is_some_and(Value::is_string) {

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use common::auth::Credentials;
 use common::cloud::Cloud;
-use common::http::{Auth, Http, Request, Service, build_client};
+use common::http::{Auth, Http, Request, Sent, Service, build_client};
 use common::wait::{Deadline, follow_operation};
 use common::{ErrorKind, Secret};
 use hyper_util::rt::TokioIo;
@@ -26,6 +26,8 @@ use serde_json::json;
 struct Counters {
     hits: Mutex<HashMap<String, usize>>,
     tokens: AtomicUsize,
+    /// TCP connections accepted: zero proves no request (and no token) reached the server.
+    connections: AtomicUsize,
 }
 
 impl Counters {
@@ -116,9 +118,40 @@ struct Server {
     cloud_file: std::path::PathBuf,
 }
 
+/// `/page?n=…&next=…&key=…`: one item `n`, and `next` (if given) under `key` (default `nextLink`).
+async fn page(axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>) -> Response {
+    let mut body = json!({"value": [{"n": q.get("n").cloned().unwrap_or_default()}]});
+    if let Some(next) = q.get("next") {
+        let key = q.get("key").map_or("nextLink", String::as_str);
+        body[key] = json!(next);
+    }
+    axum::Json(body).into_response()
+}
+
+/// `POST /start-at?op=…`: 202 with `op` as the `Azure-AsyncOperation` URL.
+async fn start_at(
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let op = q.get("op").cloned().unwrap_or_default();
+    (
+        StatusCode::ACCEPTED,
+        [
+            ("azure-asyncoperation", op),
+            ("retry-after", "0".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
 async fn serve() -> Server {
     let ck =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    serve_with(&ck).await
+}
+
+/// A server with the certificate `ck`: two servers sharing one are both trusted by a
+/// client of either's cloud (the attacker that a victim trusts, at another port).
+async fn serve_with(ck: &rcgen::CertifiedKey<rcgen::KeyPair>) -> Server {
     let cfg = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(
@@ -158,12 +191,16 @@ async fn serve() -> Server {
             }),
         )
         .route("/loc", get(location_op))
+        .route("/page", get(page))
+        .route("/start-at", post(start_at))
         .with_state(counters.clone());
+    let accepted = counters.clone();
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 break;
             };
+            accepted.connections.fetch_add(1, Ordering::Relaxed);
             let acceptor = acceptor.clone();
             let app = app.clone();
             tokio::spawn(async move {
@@ -216,7 +253,13 @@ async fn send(
     within: Duration,
 ) -> common::Result<common::http::Response> {
     let req = Request::new(method, url(s, path), Service::Arm, Auth::None);
-    http.send(req, Deadline::after(within)).await
+    let deadline = Deadline::after(within);
+    if req.is_write() {
+        let sent = http.write(req, deadline).await?;
+        Ok(sent.response().expect("a write outside --dry-run is sent"))
+    } else {
+        http.read(req, deadline).await
+    }
 }
 
 fn url(s: &Server, path: &str) -> url::Url {
@@ -315,7 +358,7 @@ async fn errors_carry_code_and_request_id_but_never_the_token() {
         Deadline::after(Duration::from_secs(10)),
     );
     let e = api
-        .send(api.request(reqwest::Method::GET, url(&s, "/forbidden")))
+        .read(api.request(reqwest::Method::GET, url(&s, "/forbidden")))
         .await
         .unwrap_err();
     assert_eq!(
@@ -329,7 +372,7 @@ async fn errors_carry_code_and_request_id_but_never_the_token() {
     );
     // One token for two calls: cached per tenant and scope.
     let _ = api
-        .send(api.request(reqwest::Method::GET, url(&s, "/forbidden")))
+        .read(api.request(reqwest::Method::GET, url(&s, "/forbidden")))
         .await;
     assert_eq!(s.counters.tokens.load(Ordering::Relaxed), 1);
 }
@@ -343,10 +386,13 @@ async fn poller_follows_an_operation_to_its_end() {
         Deadline::after(Duration::from_secs(20)),
     );
 
-    let started = api
-        .send(api.request(reqwest::Method::POST, url(&s, "/start/ok")))
+    let Sent::Done(started) = api
+        .write(api.request(reqwest::Method::POST, url(&s, "/start/ok")))
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("a write outside --dry-run is sent")
+    };
     let op = common::wait::operation_url(&started)
         .map(|u| url(&s, u.path()))
         .or_else(|| Some(url(&s, started.header("azure-asyncoperation").unwrap())))
@@ -400,8 +446,8 @@ async fn untrusted_certificate_is_a_clear_error_naming_the_host() {
 async fn dry_run_reports_writes_and_sends_none() {
     let s = serve().await;
     let http = http_in(Cloud::from_file(&s.cloud_file).unwrap(), true);
-    let r = http
-        .send(
+    let sent = http
+        .write(
             Request::new(
                 reqwest::Method::POST,
                 url(&s, "/failing"),
@@ -413,7 +459,209 @@ async fn dry_run_reports_writes_and_sends_none() {
         )
         .await
         .unwrap();
-    assert!(r.is_dry_run());
+    assert!(matches!(sent, Sent::Skipped), "{sent:?}");
     assert_eq!(s.counters.hit("failing_post"), 1, "nothing was sent");
     assert_eq!(http.requests_sent(), 0);
+    // Reads are still sent in a dry run.
+    let r = send(
+        &http,
+        &s,
+        reqwest::Method::GET,
+        "/throttled/0",
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.body["ok"], true);
+}
+
+#[tokio::test]
+async fn a_write_cannot_be_sent_as_a_read_nor_a_read_as_a_write() {
+    let s = serve().await;
+    for dry_run in [false, true] {
+        let http = http_in(Cloud::from_file(&s.cloud_file).unwrap(), dry_run);
+        let deadline = Deadline::after(Duration::from_secs(5));
+        let post = Request::new(
+            reqwest::Method::POST,
+            url(&s, "/failing"),
+            Service::Arm,
+            Auth::None,
+        );
+        let e = http.read(post, deadline).await.unwrap_err();
+        assert!(e.message().contains("Http::write"), "{e}");
+        let get = Request::new(
+            reqwest::Method::GET,
+            url(&s, "/throttled/0"),
+            Service::Arm,
+            Auth::None,
+        );
+        let e = http.write(get, deadline).await.unwrap_err();
+        assert!(e.message().contains("Http::read"), "{e}");
+        assert_eq!(http.requests_sent(), 0, "dry_run={dry_run}");
+    }
+    assert_eq!(s.counters.hit("failing_post"), 1, "nothing was sent");
+}
+
+/// The victim's client trusts the attacker's certificate (the strongest case), so only the
+/// origin check keeps the token away: the attacker must see no connection at all.
+async fn victim_and_attacker() -> (Server, Server) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    (serve_with(&ck).await, serve_with(&ck).await)
+}
+
+fn connections(s: &Server) -> usize {
+    s.counters.connections.load(Ordering::Relaxed)
+}
+
+#[tokio::test]
+async fn list_follows_next_links_on_the_same_origin() {
+    let (s, _) = victim_and_attacker().await;
+    let http = http_for(&s);
+    let api = http.arm(
+        "t.onmicrosoft.com",
+        Deadline::after(Duration::from_secs(10)),
+    );
+    let last = format!("https://{}/page?n=3", s.addr);
+    let second = url::Url::parse_with_params(
+        &format!("https://{}/page", s.addr),
+        [
+            ("n", "2"),
+            ("next", last.as_str()),
+            ("key", "@odata.nextLink"),
+        ],
+    )
+    .unwrap();
+    let first =
+        url::Url::parse_with_params("https://x/page", [("n", "1"), ("next", second.as_str())])
+            .unwrap();
+    let items = api
+        .list(&format!("/page?{}", first.query().unwrap()))
+        .await
+        .unwrap();
+    let ns: Vec<&str> = items.iter().filter_map(|i| i["n"].as_str()).collect();
+    assert_eq!(ns, ["1", "2", "3"]);
+}
+
+#[tokio::test]
+async fn list_refuses_a_next_link_to_another_origin() {
+    let (s, attacker) = victim_and_attacker().await;
+    let http = http_for(&s);
+    let api = http.arm(
+        "t.onmicrosoft.com",
+        Deadline::after(Duration::from_secs(10)),
+    );
+    let other_port = format!("https://{}/page?n=2", attacker.addr);
+    let other_host = format!("https://localhost:{}/page?n=2", s.addr.port());
+    let other_scheme = format!("http://{}/page?n=2", s.addr);
+    for (key, next) in [
+        ("nextLink", other_port.as_str()),
+        ("@odata.nextLink", other_port.as_str()),
+        ("nextLink", other_host.as_str()),
+        ("nextLink", other_scheme.as_str()),
+    ] {
+        let q = url::Url::parse_with_params(
+            "https://x/page",
+            [("n", "1"), ("next", next), ("key", key)],
+        )
+        .unwrap();
+        let before = connections(&s);
+        let e = api
+            .list(&format!("/page?{}", q.query().unwrap()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "UntrustedOrigin", "{key} {next}: {e}");
+        assert!(e.message().contains("next-page link"), "{e}");
+        // Only the first page was fetched from the victim (at most one new connection).
+        assert!(connections(&s) <= before + 1);
+    }
+    assert_eq!(connections(&attacker), 0, "the attacker saw a connection");
+    assert_eq!(attacker.counters.tokens.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn an_operation_url_from_the_answer_is_followed_only_on_the_arm_origin() {
+    let (s, attacker) = victim_and_attacker().await;
+    let http = http_for(&s);
+    let api = http.arm(
+        "t.onmicrosoft.com",
+        Deadline::after(Duration::from_secs(10)),
+    );
+    for op in [
+        format!("https://{}/ops/ok/1", attacker.addr),
+        format!("https://localhost:{}/ops/ok/2", s.addr.port()),
+        format!("https://user@{}/ops/ok/3", attacker.addr),
+    ] {
+        let start = url::Url::parse_with_params(
+            &format!("https://{}/start-at", s.addr),
+            [("op", op.as_str())],
+        )
+        .unwrap();
+        let Sent::Done(started) = api
+            .write(api.request(reqwest::Method::POST, start))
+            .await
+            .unwrap()
+        else {
+            panic!("a write outside --dry-run is sent")
+        };
+        let url = common::wait::operation_url(&started).unwrap();
+        let e = follow_operation(&api, &url, "resetting").await.unwrap_err();
+        assert_eq!(e.code(), "UntrustedOrigin", "{op}: {e}");
+        assert!(e.message().contains("operation"), "{e}");
+        // Sent directly, it is refused as well, before any request.
+        let e = api
+            .read(api.request(reqwest::Method::GET, url.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "UntrustedOrigin", "{op}: {e}");
+    }
+    assert_eq!(connections(&attacker), 0, "the attacker saw a connection");
+
+    // The same operation on the ARM endpoint's origin is followed.
+    let op = format!("https://{}/ops/ok/9", s.addr);
+    let done = follow_operation(&api, &url::Url::parse(&op).unwrap(), "resetting")
+        .await
+        .unwrap();
+    assert_eq!(done.status, "Succeeded");
+}
+
+#[tokio::test]
+async fn the_registry_credential_goes_only_to_a_login_server_of_the_cloud() {
+    let (s, attacker) = victim_and_attacker().await;
+    let http = http_for(&s);
+    let ap = attacker.addr.port();
+    let secret = Secret::new("app-secret-value-123");
+    for login_server in [
+        format!("127.0.0.1:{ap}"),
+        format!("localhost:{ap}/fabrikamacr.azurecr.local"),
+        format!("2130706433:{ap}/fabrikamacr.azurecr.local"),
+        format!("fabrikamacr.azurecr.local@127.0.0.1:{ap}"),
+        format!("127\u{3002}0\u{3002}0\u{3002}1:{ap}/fabrikamacr.azurecr.local"),
+        format!("127.0.0.1:{ap}?fabrikamacr.azurecr.local/x"),
+        format!("127.0.0.1:{ap}#fabrikamacr.azurecr.local"),
+        format!("fabrikamacr.azurecr.local:{ap}"),
+        format!("fabrikamacr.azurecr.local.127.0.0.1.nip.io:{ap}"),
+    ] {
+        let e = common::registry::check_pull(
+            &http,
+            &login_server,
+            "11111111-1111-1111-1111-111111111111",
+            &secret,
+            "samples/hello",
+            None,
+            Deadline::after(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::Input {
+                field: "registry_login_server".into()
+            },
+            "{login_server}: {e}"
+        );
+        assert!(!e.full_message().contains("app-secret-value"), "{e}");
+    }
+    assert_eq!(http.requests_sent(), 0, "a request was sent");
+    assert_eq!(connections(&attacker), 0, "the attacker saw a connection");
 }

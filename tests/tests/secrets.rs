@@ -446,7 +446,7 @@ fn no_flag_takes_a_secret_and_a_secret_flag_is_refused_without_echo() {
     // The only flags about secrets name where a secret is (a file, a variable) or describe one.
     let allowed = [
         ("--client-secret-file", "PATH"),
-        ("--client-secret-env", "VAR"),
+        ("--client-secret-env", "NAME"),
         ("--secret-file", "PATH"),
         ("--secret-lifetime", "DURATION"),
         ("--secret-name", "NAME"),

@@ -5,99 +5,20 @@
 //! and pulls with the token it gets. A registry's token service answers 200 with only
 //! the access it allows, so the token's `access` claim is read: a 200 alone proves nothing.
 
+mod image;
+mod login_server;
+
 use base64::Engine;
 use reqwest::Method;
 use serde_json::Value;
-use url::Url;
 
-use crate::cloud::Cloud;
 use crate::error::{Error, Result};
 use crate::http::{Auth, Http, Request, Service};
 use crate::secret::Secret;
-use crate::validate::shown;
 use crate::wait::{Deadline, Poll, poll_until};
 
-/// An image reference: registry, repository, tag or digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Image {
-    /// The login server, when the reference names one.
-    pub login_server: Option<String>,
-    /// The repository, e.g. `samples/hello`.
-    pub repository: String,
-    /// The tag or `sha256:` digest.
-    pub reference: String,
-}
-
-impl Image {
-    /// Parses `<login server>/<repo>:<tag>`, `<repo>:<tag>` or `…@sha256:…`.
-    pub fn parse(field: &str, value: &str, cloud: &Cloud) -> Result<Self> {
-        let bad = |why: &str| {
-            Error::input(
-                field,
-                format!(
-                    "`{field}` {why}: {} (expected <login server>/<repository>:<tag> or <repository>:<tag>)",
-                    shown(value)
-                ),
-            )
-        };
-        let v = value.trim();
-        if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(bad("is not an image reference"));
-        }
-        let (rest, reference) = if let Some((r, d)) = v.split_once('@') {
-            (r, d.to_owned())
-        } else {
-            match v.rsplit_once(':') {
-                Some((r, t)) if !t.contains('/') => (r, t.to_owned()),
-                _ => return Err(bad("has no tag")),
-            }
-        };
-        let (login_server, repository) = match rest.split_once('/') {
-            Some((host, repo)) if host.contains('.') || host.contains(':') => {
-                let hostname = host.split(':').next().unwrap_or(host);
-                if !cloud.is_registry_host(hostname) {
-                    return Err(bad(&format!(
-                        "names a registry outside this cloud (not *.{})",
-                        cloud.registry_suffix
-                    )));
-                }
-                (Some(host.to_ascii_lowercase()), repo.to_owned())
-            }
-            _ => (None, rest.to_owned()),
-        };
-        let repo_ok = !repository.is_empty()
-            && repository.split('/').all(|p| {
-                !p.is_empty()
-                    && p != "."
-                    && p != ".."
-                    && p.bytes().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(&c)
-                    })
-            });
-        if !repo_ok {
-            return Err(bad(
-                "has an invalid repository (lower-case letters, digits, . _ - and /)",
-            ));
-        }
-        let ref_ok = if let Some(hex) = reference.strip_prefix("sha256:") {
-            hex.len() == 64 && hex.bytes().all(|c| c.is_ascii_hexdigit())
-        } else {
-            !reference.is_empty()
-                && reference.len() <= 128
-                && reference
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))
-        };
-        if !ref_ok {
-            return Err(bad("has an invalid tag or digest"));
-        }
-        Ok(Self {
-            login_server,
-            repository,
-            reference,
-        })
-    }
-}
+pub use image::Image;
+pub use login_server::LoginServer;
 
 /// Why a pull would fail, as far as the registry's answers tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,18 +67,12 @@ pub async fn check_pull(
     reference: Option<&str>,
     deadline: Deadline,
 ) -> Result<PullCheck> {
-    let base = Url::parse(&format!("https://{login_server}")).map_err(|e| {
-        Error::input(
-            "registry_login_server",
-            format!(
-                "`registry_login_server` {} is not a host: {e}",
-                shown(login_server)
-            ),
-        )
-    })?;
-    let mut url = base.join("/oauth2/token").expect("static path");
+    // Every registry URL is built from a validated login server: the Basic credential
+    // below goes nowhere else.
+    let server = LoginServer::parse("registry_login_server", login_server, http.cloud())?;
+    let mut url = server.url("/oauth2/token")?;
     url.query_pairs_mut()
-        .append_pair("service", login_server)
+        .append_pair("service", server.as_str())
         .append_pair("scope", &format!("repository:{repository}:pull"));
     let req = Request::new(
         Method::GET,
@@ -166,7 +81,7 @@ pub async fn check_pull(
         Auth::Basic(app_id.to_owned(), secret.clone()),
     )
     .accept(&[401, 403]);
-    let r = http.send(req, deadline).await?;
+    let r = http.read(req, deadline).await?;
     if r.status == 401 || r.status == 403 {
         let detail = crate::http::parse_error_body(&r.body).map_or_else(
             || format!("HTTP {}", r.status),
@@ -181,7 +96,7 @@ pub async fn check_pull(
         .ok_or_else(|| {
             Error::step(
                 "UnexpectedRegistryAnswer",
-                format!("{login_server} answered the token request without an access_token"),
+                format!("{server} answered the token request without an access_token"),
             )
         })?;
     if !grants_pull(token, repository) {
@@ -190,16 +105,14 @@ pub async fn check_pull(
     let Some(reference) = reference else {
         return Ok(PullCheck::Allowed);
     };
-    let murl = base
-        .join(&format!("/v2/{repository}/manifests/{reference}"))
-        .map_err(|e| Error::step("BadImage", e.to_string()))?;
+    let murl = server.url(&format!("/v2/{repository}/manifests/{reference}"))?;
     let req = Request::new(Method::HEAD, murl, Service::Registry, Auth::Bearer(Secret::new(token)))
         .header(
             "Accept",
             "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json",
         )
         .accept(&[401, 403, 404]);
-    let m = http.send(req, deadline).await?;
+    let m = http.read(req, deadline).await?;
     Ok(match m.status {
         404 => PullCheck::Denied(Denied::ImageMissing),
         401 | 403 => PullCheck::Denied(Denied::ManifestRefused(m.status)),
@@ -317,41 +230,5 @@ mod tests {
         assert!(!grants_pull(&empty, "samples/hello"));
         assert!(!grants_pull(&other, "samples/hello"));
         assert!(!grants_pull("not-a-jwt", "samples/hello"));
-    }
-
-    #[test]
-    fn parses_image_references() {
-        let c = Cloud::azure_public();
-        assert_eq!(
-            Image::parse("image", "myreg.azurecr.io/samples/hello:1.0", &c).unwrap(),
-            Image {
-                login_server: Some("myreg.azurecr.io".into()),
-                repository: "samples/hello".into(),
-                reference: "1.0".into()
-            }
-        );
-        assert_eq!(
-            Image::parse("image", "hello:latest", &c)
-                .unwrap()
-                .login_server,
-            None
-        );
-        let digest = format!("hello@sha256:{}", "a".repeat(64));
-        assert_eq!(
-            Image::parse("image", &digest, &c).unwrap().reference,
-            format!("sha256:{}", "a".repeat(64))
-        );
-        for bad in [
-            "hello",
-            "docker.io/library/x:1",
-            "UPPER:1",
-            "a/../b:1",
-            "x:",
-            "a b:1",
-            "x:bad tag",
-        ] {
-            let e = Image::parse("image", bad, &c).unwrap_err();
-            assert!(e.message().contains("image"), "{bad}");
-        }
     }
 }

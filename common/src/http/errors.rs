@@ -1,0 +1,374 @@
+//! Error bodies, in every shape the services answer with, read into one [`ErrorBody`]
+//! and turned into an [`Error`] with status, code, message and request id.
+//!
+//! The shapes (samples with sources in `common/tests/fixtures/error-bodies/`):
+//! - ARM and Graph: `{"error": {"code", "message", "details"?, "innerError"?}}` — Graph puts
+//!   the precise cause of a generic `Request_BadRequest` in `details[0].code` and its
+//!   request id in `innerError`;
+//! - Key Vault: the same, with the precise cause in `innererror.code` (e.g. `Forbidden` /
+//!   `ForbiddenByRbac`);
+//! - the AKS resource provider: the error object at the top level, `{"code", "message"}`;
+//! - Entra's token endpoint: `{"error": "invalid_client", "error_description": "AADSTS…",
+//!   "error_codes": […], "trace_id", …}`;
+//! - container registries: `{"errors": [{"code", "message", "detail"?}]}`;
+//! - legacy OData: `{"odata.error": {"code", "message": {"value"}}}`.
+
+use reqwest::header::HeaderMap;
+use serde_json::{Map, Value};
+
+use super::{Response, Service};
+use crate::error::{Error, ErrorKind};
+
+/// The error an answer's body carries, whatever its shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// The most precise code the body gives (e.g. `NoBackingApplicationObject` rather
+    /// than Graph's `Request_BadRequest`, `ForbiddenByRbac` rather than `Forbidden`).
+    pub code: String,
+    /// The message; for Entra only the first line of `error_description` (the rest is
+    /// trace and correlation ids).
+    pub message: String,
+    /// A request id found in the body (Graph's `innerError.request-id`, Entra's `trace_id`).
+    pub request_id: Option<String>,
+}
+
+/// Codes so generic that a more precise code in `details` is the one to report.
+const GENERIC: [&str; 3] = ["Request_BadRequest", "BadRequest", "InvalidRequest"];
+
+impl ErrorBody {
+    /// Reads an error body, if `body` has one of the known shapes.
+    ///
+    /// Meant for answers with an error status: a success body is not looked at.
+    pub fn parse(body: &Value) -> Option<Self> {
+        let obj = body.as_object()?;
+        match obj.get("error") {
+            // ARM, Graph, Key Vault.
+            Some(Value::Object(e)) => return Self::from_object(e),
+            // Entra's token endpoint.
+            Some(Value::String(code)) => return Some(Self::from_entra(code, obj)),
+            _ => {}
+        }
+        // Registries: the first of the errors (they list one per refused scope).
+        if let Some(Value::Object(e)) = obj
+            .get("errors")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+        {
+            return Self::from_object(e);
+        }
+        if let Some(Value::Object(e)) = obj.get("odata.error") {
+            let message = e
+                .get("message")
+                .and_then(|m| m.get("value").or(Some(m)))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            return Some(Self {
+                code: e.get("code").and_then(Value::as_str)?.to_owned(),
+                message: message.to_owned(),
+                request_id: None,
+            });
+        }
+        // The AKS resource provider: the error object itself, at the top level. Both a
+        // code and a message are required, so an unrelated body is not taken for one.
+        if obj.get("message").is_some_and(Value::is_string) {
+            return Self::from_object(obj);
+        }
+        None
+    }
+
+    /// `{"code", "message", "details"?, "innererror"?}`, the error object of most services.
+    fn from_object(e: &Map<String, Value>) -> Option<Self> {
+        let mut code = e.get("code").and_then(Value::as_str)?.to_owned();
+        let mut message = e
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        // Graph puts the precise cause (e.g. NoBackingApplicationObject) in details.
+        if let Some(dc) = e
+            .get("details")
+            .and_then(Value::as_array)
+            .and_then(|d| d.first())
+            .and_then(|d| d.get("code"))
+            .and_then(Value::as_str)
+        {
+            if !message.contains(dc) {
+                message = format!("{message} [{dc}]");
+            }
+            if GENERIC.contains(&code.as_str()) {
+                dc.clone_into(&mut code);
+            }
+        }
+        // Key Vault nests the precise cause in innererror.code (innererrors may nest).
+        let inner = e.get("innererror").or_else(|| e.get("innerError"));
+        let mut cur = inner;
+        while let Some(i) = cur {
+            if let Some(ic) = i.get("code").and_then(Value::as_str)
+                && ic != code
+            {
+                if !message.contains(&code) {
+                    message = format!("{message} [{code}]");
+                }
+                ic.clone_into(&mut code);
+            }
+            cur = i.get("innererror").or_else(|| i.get("innerError"));
+        }
+        let request_id = inner
+            .and_then(|i| i.get("request-id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Some(Self {
+            code,
+            message,
+            request_id,
+        })
+    }
+
+    /// `{"error": "invalid_client", "error_description": "AADSTS…\r\nTrace ID: …", …}`.
+    fn from_entra(code: &str, obj: &Map<String, Value>) -> Self {
+        let description = obj
+            .get("error_description")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        Self {
+            code: code.to_owned(),
+            message: description.lines().next().unwrap_or("").trim().to_owned(),
+            request_id: obj
+                .get("trace_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }
+    }
+}
+
+/// `(code, message)` from an Azure error body, if it has one of the known shapes.
+pub fn parse_error_body(body: &Value) -> Option<(String, String)> {
+    ErrorBody::parse(body).map(|b| (b.code, b.message))
+}
+
+/// The request id Azure gave in the headers.
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    [
+        "x-ms-request-id",
+        "request-id",
+        "x-ms-correlation-request-id",
+    ]
+    .iter()
+    .find_map(|h| {
+        headers
+            .get(*h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })
+}
+
+/// Turns an error answer into an [`Error`] of kind [`ErrorKind::Http`]: the body's code
+/// and message in any known shape, else `Http<status>` and the start of the body.
+pub fn error_from_response(service: Service, resp: &Response) -> Error {
+    let parsed = ErrorBody::parse(&resp.body).unwrap_or_else(|| {
+        let text = match &resp.body {
+            Value::String(s) => s.chars().take(200).collect::<String>(),
+            Value::Null => String::new(),
+            other => other.to_string().chars().take(200).collect(),
+        };
+        let reason = reqwest::StatusCode::from_u16(resp.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        ErrorBody {
+            code: format!("Http{}", resp.status),
+            message: format!("HTTP {} {reason} {text}", resp.status)
+                .trim()
+                .to_owned(),
+            request_id: None,
+        }
+    });
+    let svc = match service {
+        Service::Graph => "Microsoft Graph",
+        Service::Arm => "Azure Resource Manager",
+        Service::Registry => "the registry",
+    };
+    Error::new(
+        ErrorKind::Http {
+            status: resp.status,
+        },
+        parsed.code,
+        format!("{svc} answered {}: {}", resp.status, parsed.message),
+    )
+    .with_request_id(request_id(&resp.headers).or(parsed.request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn resp(status: u16, body: Value, headers: &[(&'static str, &str)]) -> Response {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, v.parse().unwrap());
+        }
+        Response {
+            status,
+            headers: h,
+            body,
+        }
+    }
+
+    /// A recorded body from `common/tests/fixtures/error-bodies/` (compiled in: never skipped).
+    macro_rules! fixture {
+        ($name:literal) => {
+            serde_json::from_str::<Value>(include_str!(concat!(
+                "../../tests/fixtures/error-bodies/",
+                $name
+            )))
+            .unwrap()
+        };
+    }
+
+    #[test]
+    fn graph_403_recorded() {
+        let body = fixture!("graph-403-authorization-request-denied.json");
+        let e = error_from_response(Service::Graph, &resp(403, body, &[]));
+        assert_eq!(e.code(), "Authorization_RequestDenied");
+        assert_eq!(e.status(), Some(403));
+        assert!(e.message().contains("Insufficient privileges"), "{e}");
+        // No header: the request id comes from innerError.
+        assert_eq!(e.request_id(), Some("ff33533c-35c1-4cfb-a5f1-b4938a33db80"));
+    }
+
+    #[test]
+    fn graph_details_name_the_precise_cause() {
+        let body = fixture!("graph-400-no-backing-application-object.json");
+        let e = error_from_response(Service::Graph, &resp(400, body, &[]));
+        assert_eq!(e.code(), "NoBackingApplicationObject");
+        assert!(e.message().contains("valid application object"), "{e}");
+
+        // A specific outer code is kept; the detail is only added to the message.
+        let lifetime = json!({"error":{"code":"CredentialInvalidLifetimeAsPerAppPolicy","message":"Credential lifetime exceeds the max value allowed as per assigned policy 'p'.","details":[{"code":"InvalidKeyEndDate","target":"EndDate"}]}});
+        let e = error_from_response(Service::Graph, &resp(400, lifetime, &[]));
+        assert_eq!(e.code(), "CredentialInvalidLifetimeAsPerAppPolicy");
+        assert!(e.message().contains("[InvalidKeyEndDate]"), "{e}");
+    }
+
+    #[test]
+    fn arm_wrapped_error_with_header_request_id() {
+        let body = fixture!("arm-409-role-assignment-exists.json");
+        let e = error_from_response(
+            Service::Arm,
+            &resp(409, body, &[("x-ms-request-id", "rid-1")]),
+        );
+        assert_eq!(
+            (e.code(), e.request_id(), e.status()),
+            ("RoleAssignmentExists", Some("rid-1"), Some(409))
+        );
+    }
+
+    #[test]
+    fn aks_top_level_error() {
+        let body = fixture!("aks-409-operation-not-allowed.json");
+        let e = error_from_response(Service::Arm, &resp(409, body, &[]));
+        assert_eq!(e.code(), "OperationNotAllowed");
+        assert!(e.is_code("OperationNotAllowed"));
+        assert!(
+            e.message()
+                .contains("Another operation (Updating) is in progress"),
+            "{e}"
+        );
+        // With details, as ARM's wrapped shape has them.
+        let with_details = json!({"code":"BadRequest","message":"m","details":[{"code":"InvalidParameter","message":"x"}]});
+        assert_eq!(
+            ErrorBody::parse(&with_details).unwrap().code,
+            "InvalidParameter"
+        );
+    }
+
+    #[test]
+    fn entra_token_endpoint_error() {
+        let body = fixture!("entra-401-invalid-client.json");
+        let e = error_from_response(Service::Graph, &resp(401, body, &[]));
+        assert_eq!(e.code(), "invalid_client");
+        assert!(e.message().contains("AADSTS7000215"), "{e}");
+        assert!(
+            !e.message().contains("Trace ID") && !e.message().contains('\r'),
+            "only the first line: {e}"
+        );
+        assert_eq!(e.request_id(), Some("6bad8289-db4a-49da-8609-0848d8d71700"));
+    }
+
+    #[test]
+    fn registry_errors_array() {
+        let body = fixture!("acr-403-denied-firewall.json");
+        let e = error_from_response(Service::Registry, &resp(403, body, &[]));
+        assert_eq!(e.code(), "DENIED");
+        assert!(
+            e.message().contains("is not allowed access")
+                && e.message().contains("aka.ms/acr/firewall"),
+            "{e}"
+        );
+        let unauthorized = json!({"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]});
+        assert_eq!(
+            parse_error_body(&unauthorized),
+            Some(("UNAUTHORIZED".into(), "authentication required".into()))
+        );
+    }
+
+    #[test]
+    fn key_vault_inner_error_is_the_code() {
+        let body = fixture!("keyvault-403-forbidden-by-rbac.json");
+        let b = ErrorBody::parse(&body).unwrap();
+        assert_eq!(b.code, "ForbiddenByRbac");
+        assert!(
+            b.message.starts_with("Caller is not authorized") && b.message.contains("[Forbidden]"),
+            "{b:?}"
+        );
+    }
+
+    #[test]
+    fn odata_error() {
+        let body = json!({"odata.error":{"code":"Authorization_RequestDenied","message":{"lang":"en","value":"Insufficient privileges to complete the operation."}}});
+        assert_eq!(
+            parse_error_body(&body),
+            Some((
+                "Authorization_RequestDenied".into(),
+                "Insufficient privileges to complete the operation.".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn unknown_bodies_fall_back_to_the_status() {
+        let html = resp(502, Value::String("<html>Bad Gateway</html>".into()), &[]);
+        let e = error_from_response(Service::Arm, &html);
+        assert_eq!(e.code(), "Http502");
+        assert!(e.message().contains("Bad Gateway"), "{e}");
+        // A code without a message, or a message without a code, is no error body.
+        for body in [
+            json!({"code":"X"}),
+            json!({"message":"m"}),
+            json!([1]),
+            json!({"errors":[]}),
+        ] {
+            assert_eq!(ErrorBody::parse(&body), None, "{body}");
+        }
+        let e = error_from_response(Service::Arm, &resp(500, Value::Null, &[]));
+        assert_eq!(
+            (e.code(), e.message()),
+            (
+                "Http500",
+                "Azure Resource Manager answered 500: HTTP 500 Internal Server Error"
+            )
+        );
+    }
+
+    #[test]
+    fn recorded_success_bodies_are_not_errors() {
+        // Spec examples' 200 bodies (a registry, a managed cluster) carry no error shape.
+        for body in [
+            json!({"id":"/subscriptions/s/resourceGroups/r/providers/Microsoft.ContainerRegistry/registries/myRegistry","name":"myRegistry","properties":{"loginServer":"myregistry.azurecr.io","provisioningState":"Succeeded"}}),
+            json!({"value":[],"nextLink":null}),
+        ] {
+            assert_eq!(ErrorBody::parse(&body), None, "{body}");
+        }
+    }
+}

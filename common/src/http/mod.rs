@@ -1,0 +1,159 @@
+//! The one HTTP client: Graph, ARM, registries and (as its transport) azure_identity.
+//!
+//! Requests carry a bearer token for their service's audience (or Basic auth for a
+//! registry), parse Azure's error bodies into [`Error`]s with status, code, message and
+//! request id, and retry transient failures (408, 429, 500, 502, 503, 504, connection
+//! errors) with `Retry-After` honoured and jittered backoff — never past the object's
+//! deadline. With `--dry-run`, writes are reported on stderr instead of being sent, and
+//! a write's outcome says so: [`Sent::Skipped`].
+//!
+//! One job per module: [`client`](build_client) (the reqwest client, DNS override, one
+//! attempt with its authorization header), `retry` (the retry policy), `errors` (error
+//! bodies in every shape), `origin` (where a URL from an answer may be followed),
+//! `paging` ([`Api::list`]), `redact` (secret fields in reports), `request` (the request
+//! model), `api` ([`Api`], one service in one tenant); this file holds [`Http`] and the
+//! read/write split that carries `--dry-run`.
+
+mod api;
+mod client;
+mod errors;
+mod origin;
+mod paging;
+mod redact;
+mod request;
+mod retry;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::auth::Credentials;
+use crate::cloud::Cloud;
+use crate::error::{Error, Result};
+use crate::ui;
+use crate::wait::Deadline;
+use client::host_path;
+
+pub use api::Api;
+pub use client::build_client;
+pub use errors::{ErrorBody, error_from_response, parse_error_body};
+pub use origin::{check_origin, same_origin};
+pub use redact::redact;
+pub use request::{Auth, Request, Response, Sent};
+pub use retry::retry_after;
+
+/// Which Azure service a request goes to (decides token audience and error shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Microsoft Graph.
+    Graph,
+    /// Azure Resource Manager.
+    Arm,
+    /// A container registry's data plane.
+    Registry,
+}
+
+/// The HTTP client shared by a run.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    cloud: Arc<Cloud>,
+    creds: Arc<Credentials>,
+    dry_run: bool,
+    sent: Arc<AtomicU64>,
+}
+
+impl Http {
+    /// A client for `cloud` acting with `creds`.
+    pub fn new(
+        client: reqwest::Client,
+        cloud: Arc<Cloud>,
+        creds: Arc<Credentials>,
+        dry_run: bool,
+    ) -> Self {
+        Self {
+            client,
+            cloud,
+            creds,
+            dry_run,
+            sent: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The cloud.
+    pub fn cloud(&self) -> &Cloud {
+        &self.cloud
+    }
+
+    /// The credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.creds
+    }
+
+    /// Whether writes are only reported.
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// How many HTTP requests were sent (all attempts).
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Graph in `tenant`, until `deadline`.
+    pub fn graph(&self, tenant: &str, deadline: Deadline) -> Api<'_> {
+        Api {
+            http: self,
+            service: Service::Graph,
+            tenant: tenant.to_owned(),
+            deadline,
+        }
+    }
+
+    /// ARM in `tenant`, until `deadline`.
+    pub fn arm(&self, tenant: &str, deadline: Deadline) -> Api<'_> {
+        Api {
+            http: self,
+            service: Service::Arm,
+            tenant: tenant.to_owned(),
+            deadline,
+        }
+    }
+
+    /// Sends a read (GET or HEAD) with retry, until `deadline`.
+    ///
+    /// A write is refused here, in every mode, so a write site cannot forget `--dry-run`:
+    /// writes go through [`Http::write`].
+    pub async fn read(&self, req: Request, deadline: Deadline) -> Result<Response> {
+        if req.is_write() {
+            return Err(Error::usage(format!(
+                "internal error: {} {} was sent as a read; writes go through Http::write",
+                req.method,
+                host_path(&req.url)
+            )));
+        }
+        self.send(req, deadline).await
+    }
+
+    /// Sends a write (PUT, PATCH, POST, DELETE) with retry, until `deadline`; with
+    /// `--dry-run` it is reported on stderr (secrets redacted) and [`Sent::Skipped`].
+    ///
+    /// A read is refused here, in every mode: it has no skipped outcome, use [`Http::read`].
+    pub async fn write(&self, req: Request, deadline: Deadline) -> Result<Sent> {
+        if !req.is_write() {
+            return Err(Error::usage(format!(
+                "internal error: {} {} was sent as a write; reads go through Http::read",
+                req.method,
+                host_path(&req.url)
+            )));
+        }
+        if self.dry_run {
+            ui::json(&serde_json::json!({
+                "method": req.method.as_str(),
+                "url": req.url.as_str(),
+                "body": req.body.as_ref().map(redact),
+            }));
+            return Ok(Sent::Skipped);
+        }
+        self.send(req, deadline).await.map(Sent::Done)
+    }
+}

@@ -1,0 +1,154 @@
+//! The retry policy: which answers are transient (408, 429, 500, 502, 503, 504,
+//! connection errors), when resending is safe (idempotent requests; 429 and 503 mean "not
+//! done"), `Retry-After` honoured as given, otherwise jittered exponential backoff, and
+//! never a retry that the object's deadline would cut.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+
+use super::errors::error_from_response;
+use super::{Http, Request, Response};
+use crate::error::{ErrorKind, Result};
+use crate::ui;
+use crate::wait::Deadline;
+
+/// How many times a request is tried at most (a throttled try, paced by the server's
+/// `Retry-After`, does not count: throttling honoured within the deadline is not failure).
+const MAX_ATTEMPTS: u32 = 6;
+/// First backoff delay; doubled per attempt, jittered.
+const BACKOFF_BASE: Duration = Duration::from_millis(400);
+/// Longest backoff delay (a longer `Retry-After` is still honoured).
+const BACKOFF_CAP: Duration = Duration::from_secs(10);
+
+impl Http {
+    /// Sends `req` with retry, until `deadline`; no dry-run check ([`Http::read`] and
+    /// [`Http::write`] are the entry points).
+    pub(super) async fn send(&self, req: Request, deadline: Deadline) -> Result<Response> {
+        let mut attempt = 0;
+        let mut throttled = 0u32;
+        loop {
+            attempt += 1;
+            let started = Instant::now();
+            let outcome = self.send_once(&req, deadline).await;
+            let took = started.elapsed().as_millis();
+            let (retry_in, err) = match outcome {
+                Ok(resp) => {
+                    ui::debug(&format!(
+                        "{} {} -> {} ({took} ms)",
+                        req.method, req.url, resp.status
+                    ));
+                    if (200..300).contains(&resp.status) || req.accept.contains(&resp.status) {
+                        return Ok(resp);
+                    }
+                    let transient = matches!(resp.status, 408 | 429 | 500 | 502 | 503 | 504);
+                    // An unknown outcome is only resent when resending is safe; 429 and 503 mean "not done".
+                    let safe = req.idempotent || matches!(resp.status, 429 | 503);
+                    let err = error_from_response(req.service, &resp);
+                    if !(transient && safe) {
+                        return Err(err);
+                    }
+                    let ra = resp.retry_after();
+                    if resp.status == 429 && ra.is_some_and(|d| !d.is_zero()) {
+                        // Throttled, and told when to come back: not an attempt used up.
+                        attempt -= 1;
+                        throttled += 1;
+                    }
+                    (Some(ra), err)
+                }
+                Err(e) => {
+                    ui::debug(&format!(
+                        "{} {} -> {} ({took} ms)",
+                        req.method,
+                        req.url,
+                        e.message()
+                    ));
+                    // A certificate that is not trusted stays so: no retry.
+                    let retry = matches!(e.kind(), ErrorKind::Transport)
+                        && e.code() != "UntrustedCertificate"
+                        && (req.idempotent || e.code() == "ConnectFailed");
+                    if !retry {
+                        return Err(e);
+                    }
+                    (Some(None), e)
+                }
+            };
+            let Some(hint) = retry_in else {
+                return Err(err);
+            };
+            if attempt >= MAX_ATTEMPTS {
+                return Err(err.context(format!("gave up after {attempt} attempts")));
+            }
+            // A Retry-After is honoured as given: against a token bucket, coming back later than
+            // asked (e.g. with jitter) only leaves refilled tokens unused.
+            let wait = hint.unwrap_or_else(|| backoff(attempt));
+            if deadline.remaining() <= wait {
+                let tries = attempt + throttled;
+                return Err(err.context(format!(
+                    "gave up: --timeout would pass before retry {tries}"
+                )));
+            }
+            ui::debug(&format!(
+                "retrying in {:.1}s: {}",
+                wait.as_secs_f64(),
+                err.message()
+            ));
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Jittered exponential backoff for attempt `n` (1-based).
+fn backoff(n: u32) -> Duration {
+    let exp = BACKOFF_BASE
+        .saturating_mul(1 << n.saturating_sub(1).min(8))
+        .min(BACKOFF_CAP);
+    // Equal jitter: half fixed, half random, so retries of parallel jobs spread out.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let frac = f64::from(nanos % 1000) / 1000.0;
+    exp / 2 + exp.mul_f64(frac / 2.0)
+}
+
+/// Parses `Retry-After` (seconds, or an HTTP date).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(3600.0)));
+    }
+    let when =
+        time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822).ok()?;
+    let d = when - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(d).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert("retry-after", v.parse().unwrap());
+            m
+        };
+        assert_eq!(retry_after(&h("3")), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(&h("0.5")), Some(Duration::from_millis(500)));
+        assert_eq!(
+            retry_after(&h("Wed, 21 Oct 2015 07:28:00 GMT")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&h("soon")), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) >= BACKOFF_BASE / 2 && backoff(1) <= BACKOFF_BASE);
+        assert!(backoff(3) >= BACKOFF_BASE * 2);
+        assert!(backoff(30) <= BACKOFF_CAP);
+    }
+}
