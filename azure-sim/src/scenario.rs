@@ -176,6 +176,8 @@ pub(crate) fn default_state() -> State {
         env.insert(k.into(), Value::String(v));
     }
     State {
+        base: None,
+        behaviour: crate::behaviour::Behaviour::default(),
         env_template: env,
         tenants: vec![
             Tenant {

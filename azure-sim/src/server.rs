@@ -50,6 +50,23 @@ fn build_core(cfg: &SimConfig, port: u16, ip: IpAddr) -> anyhow::Result<(Core, S
         scenario::mint_cluster_secret(&mut s);
         s
     };
+    if state.base.as_deref() == Some("default") {
+        let mut base = scenario::default_state();
+        scenario::mint_cluster_secret(&mut base);
+        base.behaviour = state.behaviour.clone();
+        state = base;
+    } else if let Some(b) = &state.base {
+        anyhow::bail!("the scenario's base '{b}' is unknown; the only base is 'default'");
+    }
+    if let Some(over) = &cfg.behaviour {
+        let mut merged = serde_json::to_value(&state.behaviour)?;
+        if let (Some(m), Some(o)) = (merged.as_object_mut(), over.as_object()) {
+            m.extend(o.clone());
+        } else {
+            anyhow::bail!("the behaviour switches must be a JSON object");
+        }
+        state.behaviour = serde_json::from_value(merged).context("the behaviour switches")?;
+    }
     state.normalize().context("the scenario is inconsistent")?;
     let secrets = scenario::mint_env_secrets(&mut state);
     let ca_file = dir.join("ca.pem");

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::checks::{authorize, check_scope, check_sub, resource_not_found};
 use super::{R, json_object};
+use crate::behaviour::AksErrorShape;
 use crate::core::{Core, Principal};
 use crate::crypto::{digest_eq, sha256_hex};
 use crate::http::{Req, arm_err, empty, json, set_header};
@@ -97,6 +98,15 @@ pub(super) fn cluster_json(state: &State, c: &Cluster) -> Value {
     v
 }
 
+/// An error of the AKS resource provider itself, in the shape the scenario sets (the AKS RP
+/// answers `{"code","message"}` at the top level; ARM's common shape wraps it in `error`).
+fn aks_err(state: &State, status: StatusCode, code: &str, message: &str) -> Response {
+    match state.behaviour.aks_error_shape {
+        AksErrorShape::Wrapped => arm_err(status, code, message),
+        AksErrorShape::TopLevel => json(status, &json!({"code": code, "message": message})),
+    }
+}
+
 /// `GET .../managedClusters/{name}`.
 pub(super) fn get_cluster(req: &Req, p: &Principal, state: &State, id: &str) -> R {
     let segs = &req.segs;
@@ -158,7 +168,8 @@ fn reset_body(
         .unwrap_or_default()
         .to_string();
     if client_id.is_empty() {
-        return Err(arm_err(
+        return Err(aks_err(
+            state,
             StatusCode::BAD_REQUEST,
             "InvalidParameter",
             "Required parameter servicePrincipalProfile.clientId is missing (null).",
@@ -169,19 +180,29 @@ fn reset_body(
         .eq_ignore_ascii_case("msi")
         || cluster.identity.is_some()
     {
-        return Err(arm_err(
+        return Err(aks_err(
+            state,
             StatusCode::BAD_REQUEST,
             "BadRequest",
             "This action cannot be performed on a cluster that is not using a service principal",
         ));
     }
-    if let Some(op) = state.running_operation(&cluster.id) {
-        return Err(arm_err(
+    let busy = !matches!(
+        cluster.provisioning_state.as_str(),
+        "Succeeded" | "Failed" | "Canceled"
+    );
+    if busy || state.running_operation(&cluster.id).is_some() {
+        let doing = if busy {
+            cluster.provisioning_state.as_str()
+        } else {
+            "Updating"
+        };
+        return Err(aks_err(
+            state,
             StatusCode::CONFLICT,
             "OperationNotAllowed",
             &format!(
-                "Operation is not allowed because there's an in progress reset service principal profile operation (operation id '{}', provisioning state 'Updating'). Please wait for it to finish before starting a new operation.",
-                op.id
+                "Operation is not allowed: Another operation ({doing}) is in progress, please wait for it to finish before starting a new operation. See https://aka.ms/aks-pending-operation for more details"
             ),
         ));
     }
@@ -190,14 +211,16 @@ fn reset_body(
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
     else {
-        return Err(arm_err(
+        return Err(aks_err(
+            state,
             StatusCode::BAD_REQUEST,
             "InvalidParameter",
             "Required parameter servicePrincipalProfile.secret is missing (null).",
         ));
     };
     if secret.len() > 190 {
-        return Err(arm_err(
+        return Err(aks_err(
+            state,
             StatusCode::BAD_REQUEST,
             "InvalidParameter",
             &format!(
@@ -294,7 +317,8 @@ pub(super) fn validate_sp_credentials(
     secret: &str,
 ) -> Result<(), Response> {
     let not_found = || {
-        arm_err(
+        aks_err(
+            state,
             StatusCode::BAD_REQUEST,
             "ServicePrincipalValidationClientError",
             &format!(
@@ -314,7 +338,8 @@ pub(super) fn validate_sp_credentials(
         .iter()
         .any(|p| digest_eq(&p.secret_sha256, &h) && p.start <= t && t < p.end)
     {
-        return Err(arm_err(
+        return Err(aks_err(
+            state,
             StatusCode::BAD_REQUEST,
             "ServicePrincipalValidationClientError",
             &format!(

@@ -11,6 +11,7 @@ mod resources;
 mod role_assignments;
 mod roles;
 mod subscriptions;
+mod versions;
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -57,6 +58,7 @@ pub(crate) fn handle(core: &Core, req: &Req) -> Response {
                 "The api-version query parameter (?api-version=) is required for all requests.",
             ));
         }
+        versions::check(core, req)?;
         let write = matches!(
             req.method,
             Method::PUT | Method::POST | Method::PATCH | Method::DELETE

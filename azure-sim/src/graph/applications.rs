@@ -8,7 +8,7 @@ use super::keys::Key;
 use super::passwords::{new_password, password_json};
 use super::query::list;
 use super::{
-    R, READ_ROLES, WRITE_ROLES, bad, base, check_key, need, not_found, obj_body, select,
+    R, READ_ROLES, WRITE_ROLES, bad, base, check_key, lagging, need, not_found, obj_body, select,
     with_context,
 };
 use crate::core::{Core, Principal};
@@ -163,7 +163,10 @@ pub(super) fn get_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
     need(req, p, READ_ROLES)?;
     check_key(req, k)?;
     let state = core.state();
-    let app = find_app(&state, &p.tenant_id, k).ok_or_else(|| not_found(req, k.text()))?;
+    let lag = state.behaviour.read_lag();
+    let app = find_app(&state, &p.tenant_id, k)
+        .filter(|a| !lagging(a.created_at, lag))
+        .ok_or_else(|| not_found(req, k.text()))?;
     let v = with_context(
         app_json(&state, app),
         format!("{}/$metadata#applications/$entity", base(core, req)),

@@ -38,6 +38,17 @@ pub(super) fn odata_string(s: &str) -> Option<String> {
     Some(out)
 }
 
+/// The message for a key property the collection does not have (Microsoft Graph's alternate-key
+/// pattern: `'name' is not a valid alternate key for the resource type 'user'.`).
+pub(super) fn unsupported_key(property: &str, collection: &str) -> String {
+    let resource = match collection {
+        "applications" => "application",
+        "serviceprincipals" => "servicePrincipal",
+        other => other,
+    };
+    format!("'{property}' is not a valid alternate key for the resource type '{resource}'.")
+}
+
 /// Split `applications(appId='x')` into `("applications", Some(AppId("x")))`.
 pub(super) fn parse_segment(seg: &str) -> Result<(String, Option<Key>), String> {
     let Some(open) = seg.find('(') else {
@@ -60,9 +71,7 @@ pub(super) fn parse_segment(seg: &str) -> Result<(String, Option<Key>), String> 
         "uniquename" if name == "applications" => Key::UniqueName(v),
         "id" => Key::Id(v),
         other => {
-            return Err(format!(
-                "The key property '{other}' is not an alternate key of '{name}'."
-            ));
+            return Err(unsupported_key(other, &name));
         }
     };
     Ok((name, Some(key)))

@@ -18,7 +18,7 @@ use crate::core::{AuthFail, Core, Principal, audience_in};
 use crate::http::{Req, graph_err, is_guid, set_header, with_caller};
 use applications::{create_app, delete_app, get_app, list_apps, patch_app};
 use directory::{deleted_item, organization};
-use keys::{Key, parse_segment};
+use keys::{Key, parse_segment, unsupported_key};
 use passwords::{add_password, remove_password};
 pub(crate) use service_principals::new_service_principal;
 use service_principals::{create_sp_post, delete_sp, get_sp, list_sps, patch_sp};
@@ -90,6 +90,12 @@ fn need(req: &Req, p: &Principal, roles: &[&str]) -> Result<(), Response> {
     }
 }
 
+/// A just-created object is not yet readable on every replica: within the scenario's read lag,
+/// a read by key answers as if it did not exist.
+fn lagging(created_at: time::OffsetDateTime, lag: time::Duration) -> bool {
+    lag > time::Duration::ZERO && crate::model::now() < created_at.saturating_add(lag)
+}
+
 fn not_found(req: &Req, id: &str) -> Response {
     graph_err(
         req,
@@ -125,6 +131,9 @@ fn route(core: &Core, req: &Req, p: &Principal) -> R {
         ));
     };
     let (name, key) = parse_segment(first).map_err(|m| bad(req, &m))?;
+    if matches!(key, Some(Key::UniqueName(_))) && !core.state().behaviour.unique_name_key {
+        return Err(bad(req, &unsupported_key("uniqueName", &name)));
+    }
     if name == "directory" && segs.len() == 3 && segs[1].eq_ignore_ascii_case("deletedItems") {
         return deleted_item(core, req, p, &segs[2]);
     }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::keys::Key;
 use super::query::list;
 use super::{
-    R, READ_ROLES, WRITE_ROLES, bad, base, check_key, need, not_found, obj_body, select,
+    R, READ_ROLES, WRITE_ROLES, bad, base, check_key, lagging, need, not_found, obj_body, select,
     with_context,
 };
 use crate::core::{Core, Principal};
@@ -256,7 +256,10 @@ pub(super) fn get_sp(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
     need(req, p, READ_ROLES)?;
     check_key(req, k)?;
     let state = core.state();
-    let sp = find_sp(&state, &p.tenant_id, k).ok_or_else(|| not_found(req, k.text()))?;
+    let lag = state.behaviour.read_lag();
+    let sp = find_sp(&state, &p.tenant_id, k)
+        .filter(|s| !lagging(s.created_at, lag))
+        .ok_or_else(|| not_found(req, k.text()))?;
     let v = with_context(
         sp_json(&state, sp),
         format!("{}/$metadata#servicePrincipals/$entity", base(core, req)),
