@@ -70,8 +70,8 @@ pub(super) fn parse_segment(seg: &str) -> Result<(String, Option<Key>), String> 
         "appid" => Key::AppId(v),
         "uniquename" if name == "applications" => Key::UniqueName(v),
         "id" => Key::Id(v),
-        other => {
-            return Err(unsupported_key(other, &name));
+        _ => {
+            return Err(unsupported_key(k.trim(), &name));
         }
     };
     Ok((name, Some(key)))

@@ -6,6 +6,7 @@
 
 mod arm;
 mod binary;
+mod clouds;
 mod common;
 mod entra;
 mod graph;
