@@ -24,12 +24,14 @@
 
 mod arm;
 mod behaviour;
+mod blobs;
 mod consent;
 mod control;
 mod core;
 mod crypto;
 mod entra;
 mod faults;
+mod firewall;
 mod graph;
 mod http;
 mod model;

@@ -297,6 +297,9 @@ pub(crate) struct Registry {
     pub images: BTreeMap<String, Vec<String>>,
     #[serde(default = "default_now", with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The registry firewall (open by default).
+    #[serde(default)]
+    pub network_rules: crate::firewall::NetworkRules,
     #[serde(default, skip_deserializing)]
     pub name: String,
     #[serde(default, skip_deserializing)]

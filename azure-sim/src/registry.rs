@@ -12,14 +12,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use crate::blobs::{DOCKER_V2, OCI_V1};
 use crate::core::{Core, audience_in};
 use crate::crypto::{digest_eq, sha256_hex};
 use crate::http::{Req, json as json_resp, json_with, registry_err, set_header, with_caller};
 use crate::model::{Registry, State, now};
 use crate::rbac::registry_grants;
 
-const DOCKER_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const OCI_V1: &str = "application/vnd.oci.image.manifest.v1+json";
 const ANON: &str = "00000000-0000-0000-0000-000000000000";
 
 /// A secret as given by a client, or as a stored hash (the cluster's credentials).
@@ -78,6 +77,11 @@ pub(crate) fn handle(core: &Core, req: &Req, name: &str) -> Response {
         );
     };
     drop(state);
+    if let Some(ip) = req.client_ip
+        && !reg.network_rules.allows(ip)
+    {
+        return crate::firewall::denied(ip);
+    }
     let segs: Vec<&str> = req.segs.iter().map(String::as_str).collect();
     match (segs.as_slice(), &req.method) {
         (["oauth2", "token"], &Method::GET) => token_get(core, req, &reg),
@@ -88,6 +92,9 @@ pub(crate) fn handle(core: &Core, req: &Req, name: &str) -> Response {
             if !repo.is_empty() =>
         {
             manifest(core, req, &reg, &repo.join("/"), reference)
+        }
+        (["v2", repo @ .., "blobs", digest], &Method::GET | &Method::HEAD) if !repo.is_empty() => {
+            blob(core, req, &reg, &repo.join("/"), digest)
         }
         (["v2", repo @ .., "tags", "list"], &Method::GET) if !repo.is_empty() => {
             tags(core, req, &reg, &repo.join("/"))
@@ -485,30 +492,6 @@ fn base(core: &Core, req: &Req, reg: &Registry) -> Response {
     unauthorized(core, reg, AUTH_REQUIRED, None, Value::Null)
 }
 
-/// The deterministic manifest of an image, in Docker v2 or OCI form.
-fn manifest_bytes(reg: &Registry, repo: &str, tag: &str, media: &str) -> Vec<u8> {
-    let (config_type, layer_type) = if media == OCI_V1 {
-        (
-            "application/vnd.oci.image.config.v1+json",
-            "application/vnd.oci.image.layer.v1.tar+gzip",
-        )
-    } else {
-        (
-            "application/vnd.docker.container.image.v1+json",
-            "application/vnd.docker.image.rootfs.diff.tar.gzip",
-        )
-    };
-    let seed = format!("{}/{repo}:{tag}", reg.name);
-    json!({
-        "schemaVersion": 2,
-        "mediaType": media,
-        "config": {"mediaType": config_type, "size": 1469, "digest": format!("sha256:{}", sha256_hex(format!("config {seed}").as_bytes()))},
-        "layers": [{"mediaType": layer_type, "size": 2_459_183, "digest": format!("sha256:{}", sha256_hex(format!("layer {seed}").as_bytes()))}],
-    })
-    .to_string()
-    .into_bytes()
-}
-
 fn pick_media(headers: &HeaderMap) -> &'static str {
     let accept: String = headers
         .get_all("accept")
@@ -550,7 +533,7 @@ fn manifest(core: &Core, req: &Req, reg: &Registry, repo: &str, reference: &str)
         );
     };
     let found = tags.iter().find_map(|t| {
-        let bytes = manifest_bytes(reg, repo, t, media);
+        let bytes = crate::blobs::manifest(reg, repo, t, media);
         let digest = format!("sha256:{}", sha256_hex(&bytes));
         (t == reference || digest == reference).then_some((bytes, digest))
     });
@@ -579,6 +562,43 @@ fn manifest(core: &Core, req: &Req, reg: &Registry, repo: &str, reference: &str)
     if req.method == Method::HEAD {
         set_header(&mut r, "content-length", &bytes.len().to_string());
     }
+    with_caller(r, &app_id, &reg.tenant_id)
+}
+
+/// `GET`/`HEAD /v2/<repo>/blobs/<digest>`: an image's config or layer, with the same pull
+/// permission as its manifest.
+fn blob(core: &Core, req: &Req, reg: &Registry, repo: &str, digest: &str) -> Response {
+    let app_id = match pull_caller(core, req, reg, repo) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let tags = core
+        .state()
+        .registries
+        .iter()
+        .find(|r| r.id == reg.id)
+        .and_then(|r| r.images.get(repo).cloned())
+        .unwrap_or_default();
+    let Some(bytes) = crate::blobs::find(reg, repo, &tags, digest) else {
+        return with_caller(
+            registry_err(
+                StatusCode::NOT_FOUND,
+                "BLOB_UNKNOWN",
+                "blob unknown to registry",
+                json!(digest),
+            ),
+            &app_id,
+            &reg.tenant_id,
+        );
+    };
+    let len = bytes.len();
+    let mut r = Response::new(axum::body::Body::from(bytes));
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    set_header(&mut r, "docker-content-digest", digest);
+    set_header(&mut r, "content-length", &len.to_string());
     with_caller(r, &app_id, &reg.tenant_id)
 }
 
@@ -852,10 +872,27 @@ pub(crate) fn pull(core: &Core, cluster_name: &str, image: &str) -> (StatusCode,
     );
     let status = r.status().as_u16();
     match status {
-        200 => (
-            StatusCode::OK,
-            verdict(true, 200, format!("pulled {image} as {who}")),
-        ),
+        200 => {
+            let manifest: Value = serde_json::from_slice(&body_bytes(r)).unwrap_or(Value::Null);
+            match pull_blobs(core, &reg, &repo, &manifest, &bearer) {
+                Ok(n) => (
+                    StatusCode::OK,
+                    verdict(
+                        true,
+                        200,
+                        format!("pulled {image} as {who} (the manifest and {n} blobs)"),
+                    ),
+                ),
+                Err((status, msg)) => (
+                    StatusCode::OK,
+                    verdict(
+                        false,
+                        status,
+                        format!("the registry did not serve all of {image}: {msg}"),
+                    ),
+                ),
+            }
+        }
         401 => {
             drop(r);
             (
@@ -878,6 +915,46 @@ pub(crate) fn pull(core: &Core, cluster_name: &str, image: &str) -> (StatusCode,
             )
         }
     }
+}
+
+/// Step 3 of a pull: every blob the manifest names, fetched with the same token and checked
+/// against its digest and size, as a container runtime does. Returns how many were fetched.
+fn pull_blobs(
+    core: &Core,
+    reg: &Registry,
+    repo: &str,
+    manifest: &Value,
+    bearer: &str,
+) -> Result<usize, (u16, String)> {
+    let descriptors: Vec<&Value> = std::iter::once(&manifest["config"])
+        .chain(manifest["layers"].as_array().into_iter().flatten())
+        .collect();
+    for d in &descriptors {
+        let digest = d["digest"].as_str().unwrap_or_default();
+        let r = handle(
+            core,
+            &synthetic(
+                core,
+                reg,
+                Method::GET,
+                &format!("/v2/{repo}/blobs/{digest}"),
+                "",
+                String::new(),
+                Some(format!("Bearer {bearer}")),
+            ),
+            &reg.name,
+        );
+        if r.status() != StatusCode::OK {
+            let (status, msg) = body_message(r);
+            return Err((status, format!("blob {digest}: {msg}")));
+        }
+        let bytes = body_bytes(r);
+        let size_ok = d["size"].as_u64() == u64::try_from(bytes.len()).ok();
+        if !size_ok || !crate::blobs::digest(&bytes).eq_ignore_ascii_case(digest) {
+            return Err((200, format!("blob {digest}: its content does not match")));
+        }
+    }
+    Ok(descriptors.len())
 }
 
 fn synthetic(

@@ -167,12 +167,12 @@ async fn accept_loop(
         tokio::select! {
             _ = stopped.changed() => break,
             accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else {
+                let Ok((tcp, peer)) = accepted else {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
                 let _ = tcp.set_nodelay(true);
-                conns.spawn(connection(tcp, acceptor.clone(), Arc::clone(&core), stopped.clone()));
+                conns.spawn(connection(tcp, peer.ip(), acceptor.clone(), Arc::clone(&core), stopped.clone()));
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
@@ -187,6 +187,7 @@ async fn accept_loop(
 
 async fn connection(
     tcp: tokio::net::TcpStream,
+    peer: IpAddr,
     acceptor: tokio_rustls::TlsAcceptor,
     core: Arc<Core>,
     mut stopped: watch::Receiver<bool>,
@@ -197,7 +198,7 @@ async fn connection(
     };
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let core = Arc::clone(&core);
-        async move { serve_request(core, req).await }
+        async move { serve_request(core, req, peer).await }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
@@ -224,7 +225,11 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-async fn serve_request(core: Arc<Core>, req: Request<Incoming>) -> Result<Response, Dropped> {
+async fn serve_request(
+    core: Arc<Core>,
+    req: Request<Incoming>,
+    peer: IpAddr,
+) -> Result<Response, Dropped> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let Some(bytes) = read_body(body).await else {
@@ -243,7 +248,8 @@ async fn serve_request(core: Arc<Core>, req: Request<Incoming>) -> Result<Respon
         }
         return Ok(r);
     };
-    let req = Req::new(&parts, bytes);
+    let mut req = Req::new(&parts, bytes);
+    req.client_ip = Some(peer);
     let service = req.service();
     if service == Service::Control {
         return Ok(control::handle(&core, &req));

@@ -23,7 +23,7 @@ pub(super) fn registry_json(core: &Core, r: &Registry) -> Value {
             "creationDate": fmt_ticks(r.created_at),
             "provisioningState": "Succeeded",
             "adminUserEnabled": false,
-            "networkRuleSet": {"defaultAction": "Allow", "ipRules": []},
+            "networkRuleSet": r.network_rules.arm_json(),
             "policies": {
                 "quarantinePolicy": {"status": "disabled"},
                 "trustPolicy": {"type": "Notary", "status": "disabled"},
