@@ -12,4 +12,5 @@ mod entra;
 mod graph;
 mod recordings;
 mod registry;
+mod registry_pull;
 mod robustness;
