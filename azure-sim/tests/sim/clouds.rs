@@ -318,3 +318,104 @@ async fn graph_without_the_unique_name_key_answers_as_for_an_unsupported_key() {
     assert_eq!(r.status, 200);
     env.stop().await;
 }
+
+async fn app_requesting(env: &Env, name: &str, rra: Value) -> String {
+    let ga = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let app = env
+        .create_app(
+            &ga,
+            json!({"displayName": name, "signInAudience": "AzureADMultipleOrgs", "web": {"redirectUris": ["https://www.microsoft.com"]}, "requiredResourceAccess": rra}),
+        )
+        .await;
+    app["appId"].as_str().unwrap().to_string()
+}
+
+const USER_READ: &str = "e1fe6dd8-ba31-4d61-89e7-88639da4683d";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consent_page_lists_permissions_and_refuses_an_app_requesting_none() {
+    let env = behaving(json!({"consent_requires_permissions": true})).await;
+    let b = env.var("REGISTRY_TENANT_ID");
+    let with = app_requesting(
+        &env,
+        "with-user-read",
+        json!([{"resourceAppId": "00000003-0000-0000-c000-000000000000", "resourceAccess": [{"id": USER_READ, "type": "Scope"}]}]),
+    )
+    .await;
+    let page = env
+        .call(
+            "GET",
+            &format!("/{b}/adminconsent?client_id={with}&redirect_uri=https://www.microsoft.com"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("Microsoft Graph: User.Read (Delegated)"),
+        "{}",
+        page.text
+    );
+    let without = app_requesting(&env, "no-permissions", json!([])).await;
+    for method in ["GET", "POST"] {
+        let url = env.url(&format!(
+            "/{b}/adminconsent?client_id={without}&redirect_uri=https://www.microsoft.com"
+        ));
+        let r = if method == "GET" {
+            env.http.get(url).send().await.unwrap()
+        } else {
+            env.http
+                .post(env.url(&format!("/{b}/adminconsent")))
+                .form(&[
+                    ("client_id", without.as_str()),
+                    ("redirect_uri", "https://www.microsoft.com"),
+                    ("action", "accept"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        };
+        assert_eq!(r.status(), 400);
+        let text = r.text().await.unwrap();
+        assert!(text.contains("data-code=\"AADSTS650056\""), "{text}");
+        assert!(
+            text.contains("AADSTS650056: Misconfigured application. This could be due to one of the following: The client has not listed any permissions for &#39;AAD Graph&#39;"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("Client app ID: {without}.")),
+            "{text}"
+        );
+    }
+    let gb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
+    let r = env
+        .call(
+            "GET",
+            &format!("/v1.0/servicePrincipals(appId='{without}')"),
+            Some(&gb),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "no service principal was made");
+    env.stop().await;
+    // off by default: the page shows an empty list and consent works
+    let env = start().await;
+    let without = app_requesting(&env, "no-permissions", json!([])).await;
+    let page = env
+        .call(
+            "GET",
+            &format!(
+                "/{b}/adminconsent?client_id={without}&redirect_uri=https://www.microsoft.com"
+            ),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains("<ul id=\"permissions\">\n</ul>"),
+        "{}",
+        page.text
+    );
+    env.stop().await;
+}
