@@ -419,3 +419,67 @@ async fn the_consent_page_lists_permissions_and_refuses_an_app_requesting_none()
     );
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_national_cloud_scenario_combines_versions_read_lag_and_no_unique_name_key() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/national.json");
+    let scenario: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let env = start_with(|c| c.scenario = Some(scenario)).await;
+    // the default world, with the national cloud's behaviour
+    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
+    let r = env
+        .call(
+            "GET",
+            &format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID")),
+            Some(&ta),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["error"]["code"], "NoRegisteredProviderFound");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("The supported api-versions are '2023-11-01, 2023-10-01,")
+    );
+    let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
+    let r = env
+        .call(
+            "GET",
+            &format!("{}?api-version=2025-11-01", env.var("REGISTRY_ID")),
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["error"]["code"], "NoRegisteredProviderFound");
+    let r = env
+        .call(
+            "GET",
+            &format!("{}?api-version=2023-07-01", env.var("REGISTRY_ID")),
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let ga = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let r = env
+        .call("GET", "/v1.0/applications(uniqueName='x')", Some(&ga), None)
+        .await;
+    assert_eq!(r.body["error"]["message"], NO_KEY);
+    let app = env
+        .create_app(&ga, json!({"displayName": "national"}))
+        .await;
+    let r = env
+        .call(
+            "GET",
+            &format!("/v1.0/applications/{}", app["id"].as_str().unwrap()),
+            Some(&ga),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let state = env.sim.state();
+    assert_eq!(state["behaviour"]["graph_read_lag_ms"], 2000);
+    assert_eq!(state["clusters"].as_array().unwrap().len(), 2);
+    env.stop().await;
+}
