@@ -87,20 +87,17 @@ fn requested(app: &crate::model::Application) -> Vec<(String, String, String)> {
 
 /// The page's list of requested permissions.
 fn permissions_html(perms: &[(String, String, String)]) -> String {
-    let items: String = perms
-        .iter()
-        .map(|(r, p, k)| {
-            format!(
-                "<li class=\"permission\" data-resource=\"{}\" data-type=\"{}\">{}: {} ({})</li>\n",
-                esc(r),
-                esc(k),
-                esc(r),
-                esc(p),
-                esc(k)
-            )
-        })
-        .collect();
-    format!("<ul id=\"permissions\">\n{items}</ul>\n")
+    use std::fmt::Write as _;
+    let mut out = String::from("<ul id=\"permissions\">\n");
+    for (r, p, k) in perms {
+        let (r, p, k) = (esc(r), esc(p), esc(k));
+        let _ = writeln!(
+            out,
+            "<li class=\"permission\" data-resource=\"{r}\" data-type=\"{k}\">{r}: {p} ({k})</li>"
+        );
+    }
+    out.push_str("</ul>\n");
+    out
 }
 
 /// Entra's page for an app that requests no permission (AADSTS650056).
