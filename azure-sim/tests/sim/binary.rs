@@ -117,7 +117,7 @@ fn bad_flags_are_clear_errors() {
 fn behaviour_flags_and_the_national_scenario_reach_the_state() {
     let dir = tempfile::tempdir().unwrap();
     let national = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/national.json");
-    let mut child = bin()
+    let child = bin()
         .args([
             "--dir",
             dir.path().to_str().unwrap(),
@@ -133,8 +133,9 @@ fn behaviour_flags_and_the_national_scenario_reach_the_state() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = Killed(child);
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -155,9 +156,9 @@ fn behaviour_flags_and_the_national_scenario_reach_the_state() {
             .unwrap()
     });
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status();
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
     let b = &state["behaviour"];
     assert_eq!(b["graph_read_lag_ms"], 3000, "the flag overrides the file");
     assert_eq!(b["unique_name_key"], false, "from the file");
@@ -165,4 +166,14 @@ fn behaviour_flags_and_the_national_scenario_reach_the_state() {
     assert_eq!(b["consent_requires_permissions"], true);
     assert_eq!(b["strict_api_versions"], true);
     assert!(b["api_versions"]["Microsoft.ContainerRegistry/registries"].is_array());
+}
+
+/// A child process killed when the test ends, whichever way it ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
