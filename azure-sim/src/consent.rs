@@ -42,6 +42,74 @@ fn error_page(code: u32, text: &str) -> Response {
     )
 }
 
+/// Microsoft Graph's app id, and the names of the delegated permissions (and application roles)
+/// a registration most often requests (Microsoft Graph permissions reference).
+const MICROSOFT_GRAPH: &str = "00000003-0000-0000-c000-000000000000";
+const GRAPH_PERMISSIONS: &[(&str, &str)] = &[
+    ("e1fe6dd8-ba31-4d61-89e7-88639da4683d", "User.Read"),
+    ("37f7f235-527c-4136-accd-4a02d197296e", "openid"),
+    ("14dad69e-099b-42c9-810b-d002981feec1", "profile"),
+    ("7427e0e9-2fba-42fe-b0c0-848c9e6a8182", "offline_access"),
+    ("64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0", "email"),
+];
+
+/// The permissions an app requests (`requiredResourceAccess`): (resource, permission, type).
+fn requested(app: &crate::model::Application) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let list = app
+        .properties
+        .get("requiredResourceAccess")
+        .and_then(serde_json::Value::as_array);
+    for rra in list.into_iter().flatten() {
+        let resource = rra["resourceAppId"].as_str().unwrap_or_default();
+        let graph = resource.eq_ignore_ascii_case(MICROSOFT_GRAPH);
+        for ra in rra["resourceAccess"].as_array().into_iter().flatten() {
+            let id = ra["id"].as_str().unwrap_or_default();
+            let name = GRAPH_PERMISSIONS
+                .iter()
+                .find(|(g, _)| graph && g.eq_ignore_ascii_case(id))
+                .map_or(id, |(_, n)| n);
+            let kind = if ra["type"] == "Role" {
+                "Application"
+            } else {
+                "Delegated"
+            };
+            let resource_name = if graph { "Microsoft Graph" } else { resource };
+            out.push((
+                resource_name.to_string(),
+                name.to_string(),
+                kind.to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// The page's list of requested permissions.
+fn permissions_html(perms: &[(String, String, String)]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("<ul id=\"permissions\">\n");
+    for (r, p, k) in perms {
+        let (r, p, k) = (esc(r), esc(p), esc(k));
+        let _ = writeln!(
+            out,
+            "<li class=\"permission\" data-resource=\"{r}\" data-type=\"{k}\">{r}: {p} ({k})</li>"
+        );
+    }
+    out.push_str("</ul>\n");
+    out
+}
+
+/// Entra's page for an app that requests no permission (AADSTS650056).
+fn misconfigured(app_id: &str) -> Response {
+    error_page(
+        650_056,
+        &format!(
+            "Misconfigured application. This could be due to one of the following: The client has not listed any permissions for 'AAD Graph' in the requested permissions in the client\u{2019}s application registration. Or, The admin has not consented in the tenant. Or, Check the application identifier in the request to ensure it matches the configured client application identifier. Please contact your admin to fix the configuration or consent on behalf of the tenant. Client app ID: {app_id}."
+        ),
+    )
+}
+
 fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     let mut ser = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
@@ -142,6 +210,10 @@ pub(crate) fn handle(core: &Core, req: &Req, flow: Flow) -> Response {
             ),
         );
     }
+    let perms = requested(&app);
+    if perms.is_empty() && state.behaviour.consent_requires_permissions {
+        return misconfigured(&app.app_id);
+    }
     let redirect_uri = match get("redirect_uri") {
         Some(u) => {
             if !app.redirect_uris.iter().any(|r| r == &u) {
@@ -194,7 +266,7 @@ pub(crate) fn handle(core: &Core, req: &Req, flow: Flow) -> Response {
             fields += &hidden("response_type", &rt);
         }
         let page = format!(
-            "<!DOCTYPE html>\n<html><head><title>Permissions requested</title></head><body>\n<h1>Permissions requested</h1>\n<p>Accept for your organization: <b>{tname}</b> ({tdomain})</p>\n<p>App: <span id=\"app-name\">{name}</span> (<span id=\"app-id\">{appid}</span>)</p>\n<p>Publisher: <span id=\"publisher\">{pname}</span> (<span id=\"publisher-domain\">{pdomain}</span>, tenant {ptid})</p>\n<p>This app would like to: sign in and maintain access in your organization. Accepting creates the app's service principal in {tname}.</p>\n<form method=\"POST\" action=\"{action}\">\n{fields}<button type=\"submit\" name=\"action\" value=\"accept\">Accept</button>\n<button type=\"submit\" name=\"action\" value=\"cancel\">Cancel</button>\n</form>\n</body></html>\n",
+            "<!DOCTYPE html>\n<html><head><title>Permissions requested</title></head><body>\n<h1>Permissions requested</h1>\n<p>Accept for your organization: <b>{tname}</b> ({tdomain})</p>\n<p>App: <span id=\"app-name\">{name}</span> (<span id=\"app-id\">{appid}</span>)</p>\n<p>Publisher: <span id=\"publisher\">{pname}</span> (<span id=\"publisher-domain\">{pdomain}</span>, tenant {ptid})</p>\n<p>This app would like to:</p>\n{perms}<p>Accepting creates the app's service principal in {tname}.</p>\n<form method=\"POST\" action=\"{action}\">\n{fields}<button type=\"submit\" name=\"action\" value=\"accept\">Accept</button>\n<button type=\"submit\" name=\"action\" value=\"cancel\">Cancel</button>\n</form>\n</body></html>\n",
             tname = esc(&tenant.display_name),
             tdomain = esc(&tenant.domains[0]),
             name = esc(&app.display_name),
@@ -203,6 +275,7 @@ pub(crate) fn handle(core: &Core, req: &Req, flow: Flow) -> Response {
             pdomain = esc(&publisher.1),
             ptid = esc(&app.tenant_id),
             action = esc(&req.path),
+            perms = permissions_html(&perms),
         );
         return html(StatusCode::OK, page);
     }

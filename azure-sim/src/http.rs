@@ -45,6 +45,8 @@ pub(crate) struct Req {
     pub body: Bytes,
     /// This request's id (Graph `request-id`, ARM `x-ms-request-id`).
     pub request_id: String,
+    /// The client's address (`None` for the simulator's own requests: the truth endpoint).
+    pub client_ip: Option<std::net::IpAddr>,
     /// The client's `client-request-id`, or `request_id`.
     pub client_request_id: String,
     /// The client's `x-ms-correlation-request-id`, or `request_id`.
@@ -94,6 +96,7 @@ impl Req {
             headers: parts.headers.clone(),
             body,
             request_id,
+            client_ip: None,
         }
     }
 

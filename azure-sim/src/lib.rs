@@ -23,12 +23,15 @@
 )]
 
 mod arm;
+mod behaviour;
+mod blobs;
 mod consent;
 mod control;
 mod core;
 mod crypto;
 mod entra;
 mod faults;
+mod firewall;
 mod graph;
 mod http;
 mod model;
@@ -65,6 +68,9 @@ pub struct SimConfig {
     pub latency: Duration,
     /// ARM write throttling per calling principal, if any.
     pub arm_write_limit: Option<WriteLimit>,
+    /// Switches merged over the scenario's `behaviour` object (same fields, e.g.
+    /// `{"graph_read_lag_ms": 2000, "unique_name_key": false}`); `None` keeps the scenario's.
+    pub behaviour: Option<Value>,
 }
 
 /// A token bucket for ARM writes (PUT, POST, PATCH, DELETE) per calling principal.
@@ -88,6 +94,7 @@ impl SimConfig {
             lro_duration: Duration::from_secs(2),
             latency: Duration::ZERO,
             arm_write_limit: None,
+            behaviour: None,
         }
     }
 }

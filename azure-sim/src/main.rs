@@ -37,6 +37,45 @@ struct Cli {
     /// Throttle ARM writes per calling principal: RATE/BURST (e.g. 10/20).
     #[arg(long, value_name = "RATE/BURST")]
     arm_write_limit: Option<WriteLimit>,
+    /// Graph answers reads of a just-created app or service principal with 404 for this long.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    graph_read_lag: Option<Duration>,
+    /// Graph has no applications(uniqueName='…') key (as a national cloud may not).
+    #[arg(long)]
+    no_unique_name_key: bool,
+    /// Check managed-cluster and registry api-versions against the public cloud's sets.
+    #[arg(long)]
+    strict_api_versions: bool,
+    /// AKS errors in the AKS RP's top-level {"code","message"} shape instead of ARM's wrapped one.
+    #[arg(long)]
+    aks_top_level_errors: bool,
+    /// The consent page refuses an app that requests no permission (AADSTS650056).
+    #[arg(long)]
+    consent_requires_permissions: bool,
+}
+
+/// The behaviour switches the flags set (over the scenario's), if any.
+fn behaviour_flags(cli: &Cli) -> Option<serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    if let Some(d) = cli.graph_read_lag {
+        m.insert(
+            "graph_read_lag_ms".into(),
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX).into(),
+        );
+    }
+    if cli.no_unique_name_key {
+        m.insert("unique_name_key".into(), false.into());
+    }
+    if cli.strict_api_versions {
+        m.insert("strict_api_versions".into(), true.into());
+    }
+    if cli.aks_top_level_errors {
+        m.insert("aks_error_shape".into(), "top_level".into());
+    }
+    if cli.consent_requires_permissions {
+        m.insert("consent_requires_permissions".into(), true.into());
+    }
+    (!m.is_empty()).then_some(serde_json::Value::Object(m))
 }
 
 fn main() -> ExitCode {
@@ -76,6 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let behaviour = behaviour_flags(&cli);
     let cfg = SimConfig {
         dir: cli.dir,
         addr: cli.addr,
@@ -84,6 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         lro_duration: cli.lro_duration,
         latency: cli.latency,
         arm_write_limit: cli.arm_write_limit,
+        behaviour,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

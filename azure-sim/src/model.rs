@@ -74,6 +74,11 @@ fn default_k8s() -> String {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct State {
+    /// `"default"`: start from the built-in default scenario and take only `behaviour` (and
+    /// registries' `network_rules`) from this file.
+    pub base: Option<String>,
+    /// How this cloud differs from the public one (see [`crate::behaviour::Behaviour`]).
+    pub behaviour: crate::behaviour::Behaviour,
     /// `sim.env` lines besides the ones the simulator always writes; values may use
     /// `{url}`, `{port}`, `{dir}`, `{login_server:NAME}`.
     pub env_template: Map<String, Value>,
@@ -292,6 +297,9 @@ pub(crate) struct Registry {
     pub images: BTreeMap<String, Vec<String>>,
     #[serde(default = "default_now", with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The registry firewall (open by default).
+    #[serde(default)]
+    pub network_rules: crate::firewall::NetworkRules,
     #[serde(default, skip_deserializing)]
     pub name: String,
     #[serde(default, skip_deserializing)]

@@ -176,6 +176,8 @@ pub(crate) fn default_state() -> State {
         env.insert(k.into(), Value::String(v));
     }
     State {
+        base: None,
+        behaviour: crate::behaviour::Behaviour::default(),
         env_template: env,
         tenants: vec![
             Tenant {
@@ -296,6 +298,7 @@ pub(crate) fn default_state() -> State {
                 sku: "Standard".into(),
                 images: images(&["1.0", "latest"]),
                 created_at: now() - time::Duration::days(30),
+                network_rules: crate::firewall::NetworkRules::default(),
                 name: String::new(),
                 subscription_id: String::new(),
                 resource_group: String::new(),
@@ -308,6 +311,7 @@ pub(crate) fn default_state() -> State {
                 sku: "Premium".into(),
                 images: images(&["1.0"]),
                 created_at: now() - time::Duration::days(30),
+                network_rules: crate::firewall::NetworkRules::default(),
                 name: String::new(),
                 subscription_id: String::new(),
                 resource_group: String::new(),

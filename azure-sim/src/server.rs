@@ -50,6 +50,23 @@ fn build_core(cfg: &SimConfig, port: u16, ip: IpAddr) -> anyhow::Result<(Core, S
         scenario::mint_cluster_secret(&mut s);
         s
     };
+    if state.base.as_deref() == Some("default") {
+        let mut base = scenario::default_state();
+        scenario::mint_cluster_secret(&mut base);
+        base.behaviour = state.behaviour.clone();
+        state = base;
+    } else if let Some(b) = &state.base {
+        anyhow::bail!("the scenario's base '{b}' is unknown; the only base is 'default'");
+    }
+    if let Some(over) = &cfg.behaviour {
+        let mut merged = serde_json::to_value(&state.behaviour)?;
+        if let (Some(m), Some(o)) = (merged.as_object_mut(), over.as_object()) {
+            m.extend(o.clone());
+        } else {
+            anyhow::bail!("the behaviour switches must be a JSON object");
+        }
+        state.behaviour = serde_json::from_value(merged).context("the behaviour switches")?;
+    }
     state.normalize().context("the scenario is inconsistent")?;
     let secrets = scenario::mint_env_secrets(&mut state);
     let ca_file = dir.join("ca.pem");
@@ -150,12 +167,12 @@ async fn accept_loop(
         tokio::select! {
             _ = stopped.changed() => break,
             accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else {
+                let Ok((tcp, peer)) = accepted else {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
                 let _ = tcp.set_nodelay(true);
-                conns.spawn(connection(tcp, acceptor.clone(), Arc::clone(&core), stopped.clone()));
+                conns.spawn(connection(tcp, peer.ip(), acceptor.clone(), Arc::clone(&core), stopped.clone()));
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
@@ -170,6 +187,7 @@ async fn accept_loop(
 
 async fn connection(
     tcp: tokio::net::TcpStream,
+    peer: IpAddr,
     acceptor: tokio_rustls::TlsAcceptor,
     core: Arc<Core>,
     mut stopped: watch::Receiver<bool>,
@@ -180,7 +198,7 @@ async fn connection(
     };
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let core = Arc::clone(&core);
-        async move { serve_request(core, req).await }
+        async move { serve_request(core, req, peer).await }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
@@ -207,7 +225,11 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-async fn serve_request(core: Arc<Core>, req: Request<Incoming>) -> Result<Response, Dropped> {
+async fn serve_request(
+    core: Arc<Core>,
+    req: Request<Incoming>,
+    peer: IpAddr,
+) -> Result<Response, Dropped> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let Some(bytes) = read_body(body).await else {
@@ -226,7 +248,8 @@ async fn serve_request(core: Arc<Core>, req: Request<Incoming>) -> Result<Respon
         }
         return Ok(r);
     };
-    let req = Req::new(&parts, bytes);
+    let mut req = Req::new(&parts, bytes);
+    req.client_ip = Some(peer);
     let service = req.service();
     if service == Service::Control {
         return Ok(control::handle(&core, &req));

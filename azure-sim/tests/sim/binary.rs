@@ -112,3 +112,68 @@ fn bad_flags_are_clear_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty());
 }
+
+#[test]
+fn behaviour_flags_and_the_national_scenario_reach_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let national = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/national.json");
+    let child = bin()
+        .args([
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--scenario",
+            national,
+            "--graph-read-lag",
+            "3s",
+            "--aks-top-level-errors",
+            "--consent-requires-permissions",
+            "--strict-api-versions",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let ca = std::fs::read(v["ca_file"].as_str().unwrap()).unwrap();
+    let url = v["url"].as_str().unwrap().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let state: serde_json::Value = rt.block_on(async {
+        crate::common::client(&ca, 0)
+            .get(format!("{url}/_sim/state"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status();
+    assert!(child.0.wait().unwrap().success());
+    let b = &state["behaviour"];
+    assert_eq!(b["graph_read_lag_ms"], 3000, "the flag overrides the file");
+    assert_eq!(b["unique_name_key"], false, "from the file");
+    assert_eq!(b["aks_error_shape"], "top_level");
+    assert_eq!(b["consent_requires_permissions"], true);
+    assert_eq!(b["strict_api_versions"], true);
+    assert!(b["api_versions"]["Microsoft.ContainerRegistry/registries"].is_array());
+}
+
+/// A child process killed when the test ends, whichever way it ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -6,9 +6,11 @@
 
 mod arm;
 mod binary;
+mod clouds;
 mod common;
 mod entra;
 mod graph;
 mod recordings;
 mod registry;
+mod registry_pull;
 mod robustness;

@@ -1,4 +1,5 @@
-//! Replays the calls of the real recordings in `shared/reference/azure-recordings/` against the
+//! Replays the calls of the real recordings in `tests/fixtures/recordings/` (copied byte for byte
+//! from their public sources, listed in that directory's README) against the
 //! simulator, with the simulator's ids, and checks the status and that every recorded field
 //! name is present in the simulator's body (recursively; `tags` are user data and skipped).
 //! Ids learned from responses (`id`, `appId`, `keyId`, ...) are substituted into later calls.
@@ -9,16 +10,9 @@ use serde_json::{Value, json};
 
 use crate::common::{ARM, Env, GRAPH, start};
 
-#[expect(clippy::print_stderr, reason = "tell why the replays were skipped")]
-fn dir() -> Option<PathBuf> {
-    let d =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/azure-recordings");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        eprintln!("note: {} is absent; recording replays skipped", d.display());
-        None
-    }
+/// The recordings, kept in the repository: a replay never depends on anything outside it.
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings")
 }
 
 #[derive(Debug, Default)]
@@ -148,8 +142,8 @@ async fn replay(
     mut map: Vec<(String, String)>,
     skip: &[&str],
 ) -> usize {
-    let Some(d) = dir() else { return 0 };
-    let text = std::fs::read_to_string(d.join(file)).unwrap();
+    let path = dir().join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut replayed = 0;
     for it in parse_cassette(&text) {
         if skip.iter().any(|s| it.uri.contains(s)) {
@@ -274,15 +268,14 @@ async fn cassettes_replay_with_same_status_and_fields() {
         &[],
     )
     .await;
-    if dir().is_some() {
-        assert_eq!((n, m, k, f), (12, 11, 3, 1), "every modelled call replayed");
-    }
+    assert_eq!((n, m, k, f), (12, 11, 3, 1), "every modelled call replayed");
     env.stop().await;
 }
 
-fn example(file: &str) -> Option<Value> {
-    let d = dir()?;
-    Some(serde_json::from_str(&std::fs::read_to_string(d.join(file)).unwrap()).unwrap())
+fn example(file: &str) -> Value {
+    let path = dir().join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,7 +283,8 @@ async fn spec_examples_have_the_same_fields() {
     let env = start().await;
     let ab = env.op("REGISTRY_TENANT_ID", ARM).await;
     let aa = env.op("CLUSTER_TENANT_ID", ARM).await;
-    if let Some(ex) = example("RegistryGet.json") {
+    {
+        let ex = example("RegistryGet.json");
         let r = env
             .call(
                 "GET",
@@ -306,7 +300,8 @@ async fn spec_examples_have_the_same_fields() {
             "RegistryGet",
         );
     }
-    if let Some(ex) = example("ManagedClustersGet.json") {
+    {
+        let ex = example("ManagedClustersGet.json");
         let r = env
             .call(
                 "GET",
@@ -322,7 +317,8 @@ async fn spec_examples_have_the_same_fields() {
             "ManagedClustersGet",
         );
     }
-    if let Some(ex) = example("ManagedClustersResetServicePrincipalProfile.json") {
+    {
+        let ex = example("ManagedClustersResetServicePrincipalProfile.json");
         let body = json!({"clientId": env.var("AZURE_CLIENT_ID"), "secret": env.var("AZURE_CLIENT_SECRET")});
         let r = env
             .call(

@@ -1,0 +1,272 @@
+//! Azure Resource Manager: subscriptions, resource groups, registries, role definitions, role
+//! assignments, managed clusters and the service-principal reset with its async operation.
+//!
+//! Paths compare case-insensitively. Every call needs a token for the ARM audience from the
+//! tenant that owns the subscription it touches, and the permission the real action needs.
+
+mod checks;
+mod clusters;
+mod registries;
+mod resources;
+mod role_assignments;
+mod roles;
+mod subscriptions;
+mod versions;
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+
+use crate::core::{AuthFail, Bucket, Core, Principal, audience_in, lock};
+use crate::http::{Req, arm_err, set_header, with_caller};
+use crate::model::now;
+use crate::rbac::normalize_scope;
+use clusters::operation;
+use resources::{list_resources, resource};
+use roles::authorization;
+use subscriptions::{get_subscription, list_subscriptions, list_tenants, resource_groups};
+
+type R = Result<Response, Response>;
+
+const ARM_AUDIENCES: &[&str] = &[
+    "https://management.azure.com",
+    "https://management.core.windows.net",
+];
+
+const KNOWN_NAMESPACES: &[&str] = &[
+    "microsoft.containerregistry",
+    "microsoft.containerservice",
+    "microsoft.authorization",
+    "microsoft.network",
+    "microsoft.managedidentity",
+    "microsoft.compute",
+    "microsoft.storage",
+    "microsoft.resources",
+];
+
+/// Serve an ARM request.
+pub(crate) fn handle(core: &Core, req: &Req) -> Response {
+    let p = match core.bearer(req, &|a| audience_in(a, ARM_AUDIENCES)) {
+        Ok(p) => p,
+        Err(e) => return auth_error(&e),
+    };
+    let r = (|| {
+        if req.q("api-version").is_none_or(str::is_empty) {
+            return Err(arm_err(
+                StatusCode::BAD_REQUEST,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            ));
+        }
+        versions::check(core, req)?;
+        let write = matches!(
+            req.method,
+            Method::PUT | Method::POST | Method::PATCH | Method::DELETE
+        );
+        let remaining = if write { throttle(core, &p)? } else { None };
+        let mut r = route(core, req, &p)?;
+        if let Some(n) = remaining {
+            set_header(
+                &mut r,
+                "x-ms-ratelimit-remaining-subscription-writes",
+                &n.to_string(),
+            );
+        }
+        Ok(r)
+    })()
+    .unwrap_or_else(|e| e);
+    with_caller(r, &p.app_id, &p.tenant_id)
+}
+
+fn auth_error(e: &AuthFail) -> Response {
+    let (code, msg, desc) = match e {
+        AuthFail::Missing => (
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.".to_string(),
+            "The authentication failed because of missing 'Authorization' header.",
+        ),
+        AuthFail::Expired { exp } => (
+            "ExpiredAuthenticationToken",
+            format!(
+                "The access token expiry UTC time '{}' is earlier than current UTC time '{}'.",
+                time::OffsetDateTime::from_unix_timestamp(*exp)
+                    .map(crate::model::fmt_secs)
+                    .unwrap_or_default(),
+                crate::model::fmt_secs(now())
+            ),
+            "The access token expired.",
+        ),
+        AuthFail::WrongAudience { aud } => (
+            "InvalidAuthenticationToken",
+            format!(
+                "The access token has been obtained for wrong audience or resource '{aud}'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'."
+            ),
+            "The access token has been obtained for wrong audience or resource.",
+        ),
+        AuthFail::Malformed | AuthFail::BadSignature | AuthFail::NotYetValid => (
+            "InvalidAuthenticationToken",
+            "The access token is invalid.".to_string(),
+            "The access token is invalid.",
+        ),
+    };
+    let mut r = arm_err(StatusCode::UNAUTHORIZED, code, &msg);
+    set_header(
+        &mut r,
+        "www-authenticate",
+        &format!(
+            "Bearer authorization_uri=\"https://login.windows.net/\", error=\"invalid_token\", error_description=\"{desc}\""
+        ),
+    );
+    r
+}
+
+/// Take one write token for the caller, or answer 429 as ARM does.
+fn throttle(core: &Core, p: &Principal) -> Result<Option<u64>, Response> {
+    let Some(limit) = core.write_limit else {
+        return Ok(None);
+    };
+    let mut buckets = lock(&core.buckets);
+    let key = format!("{}/{}", p.tenant_id, p.oid);
+    let t = std::time::Instant::now();
+    let burst = f64::from(limit.burst.max(1));
+    let b = buckets.entry(key).or_insert(Bucket {
+        tokens: burst,
+        at: t,
+    });
+    b.tokens = (b.tokens + t.duration_since(b.at).as_secs_f64() * limit.per_second).min(burst);
+    b.at = t;
+    if b.tokens >= 1.0 {
+        b.tokens -= 1.0;
+        return Ok(Some(b.tokens.floor() as u64));
+    }
+    let wait = if limit.per_second > 0.0 {
+        ((1.0 - b.tokens) / limit.per_second).ceil().max(1.0) as u64
+    } else {
+        60
+    };
+    let mut r = arm_err(
+        StatusCode::TOO_MANY_REQUESTS,
+        "SubscriptionRequestsThrottled",
+        &format!(
+            "Number of 'write' requests for subscription actor '{}' exceeded. Please try again after '{wait}' seconds after the additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information.",
+            p.oid
+        ),
+    );
+    set_header(&mut r, "retry-after", &wait.to_string());
+    set_header(&mut r, "x-ms-ratelimit-remaining-subscription-writes", "0");
+    Err(r)
+}
+
+fn lc(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+fn not_allowed(req: &Req) -> Response {
+    arm_err(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        &format!(
+            "The HTTP method '{}' is not supported for the resource path '{}'.",
+            req.method, req.path
+        ),
+    )
+}
+
+fn route(core: &Core, req: &Req, p: &Principal) -> R {
+    let segs = &req.segs;
+    // Authorization extension resources at any scope.
+    if let Some(i) = (0..segs.len().saturating_sub(1))
+        .rev()
+        .find(|&i| lc(&segs[i]) == "providers" && lc(&segs[i + 1]) == "microsoft.authorization")
+    {
+        let scope = normalize_scope(&segs[..i].join("/"));
+        let ext = &segs[i + 2..];
+        return authorization(core, req, p, &scope, ext);
+    }
+    let l: Vec<String> = segs.iter().map(|s| lc(s)).collect();
+    let l: Vec<&str> = l.iter().map(String::as_str).collect();
+    match l.as_slice() {
+        ["subscriptions"] if req.method == Method::GET => Ok(list_subscriptions(core, p)),
+        ["tenants"] if req.method == Method::GET => Ok(list_tenants(core, p)),
+        ["subscriptions", _] if req.method == Method::GET => get_subscription(core, p, &segs[1]),
+        ["subscriptions", _, "resourcegroups"] if req.method == Method::GET => {
+            resource_groups(core, p, &segs[1], None)
+        }
+        ["subscriptions", _, "resourcegroups", _] if req.method == Method::GET => {
+            resource_groups(core, p, &segs[1], Some(&segs[3]))
+        }
+        [
+            "subscriptions",
+            _,
+            "providers",
+            "microsoft.containerservice",
+            "locations",
+            _,
+            kind @ ("operations" | "operationresults"),
+            _,
+        ] if req.method == Method::GET => {
+            operation(core, p, &segs[1], &segs[7], *kind == "operationresults")
+        }
+        ["subscriptions", _, "providers", ns, ty] => {
+            list_resources(core, req, p, &segs[1], None, ns, ty)
+        }
+        ["subscriptions", _, "resourcegroups", _, "providers", ns, ty] => {
+            list_resources(core, req, p, &segs[1], Some(&segs[3]), ns, ty)
+        }
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            _,
+            "providers",
+            ns,
+            ty,
+            _,
+            rest @ ..,
+        ] => resource(core, req, p, ns, ty, rest),
+        ["subscriptions", _, rest @ ..] if !rest.is_empty() => Err(arm_err(
+            StatusCode::BAD_REQUEST,
+            "InvalidResourceId",
+            &format!("The resource id '{}' is not valid.", req.path),
+        )),
+        [] | ["subscriptions" | "tenants", ..] => Err(not_allowed(req)),
+        _ => Err(arm_err(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("The requested resource '{}' does not exist.", req.path),
+        )),
+    }
+}
+
+/// The request body as a JSON object, or ARM's `InvalidRequestContent`.
+fn json_object(req: &Req) -> Result<serde_json::Map<String, Value>, Response> {
+    match req.json() {
+        Ok(Value::Object(o)) => Ok(o),
+        Ok(_) => Err(arm_err(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: expected a JSON object.",
+        )),
+        Err(e) => Err(arm_err(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            &format!("The request content was invalid and could not be deserialized: '{e}'."),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::auth_error;
+    use crate::core::AuthFail;
+
+    #[test]
+    fn expired_tokens_get_arm_codes() {
+        let r = auth_error(&AuthFail::Expired { exp: 1 });
+        assert_eq!(r.status(), 401);
+        assert!(r.headers().contains_key("www-authenticate"));
+        let body = crate::registry::body_bytes(r);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "ExpiredAuthenticationToken");
+    }
+}

@@ -1,0 +1,433 @@
+//! `/applications`: list, read, create, update (and upsert by `uniqueName`), delete.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::keys::Key;
+use super::passwords::{new_password, password_json};
+use super::query::list;
+use super::{
+    R, READ_ROLES, WRITE_ROLES, bad, base, check_key, lagging, need, not_found, obj_body, select,
+    with_context,
+};
+use crate::core::{Core, Principal};
+use crate::http::{Req, empty, graph_err, graph_json, set_header};
+use crate::model::{Application, State, fmt_secs, now};
+
+/// The properties `$filter` may name on applications.
+const FILTERABLE_APP: &[&str] = &[
+    "appId",
+    "displayName",
+    "uniqueName",
+    "id",
+    "signInAudience",
+    "publisherDomain",
+    "identifierUris",
+    "tags",
+];
+
+const APP_WRITABLE: &[&str] = &[
+    "displayName",
+    "description",
+    "notes",
+    "tags",
+    "identifierUris",
+    "isFallbackPublicClient",
+    "isDeviceOnlyAuthSupported",
+    "signInAudience",
+    "web",
+    "spa",
+    "publicClient",
+    "api",
+    "appRoles",
+    "info",
+    "optionalClaims",
+    "requiredResourceAccess",
+    "groupMembershipClaims",
+    "serviceManagementReference",
+    "tokenEncryptionKeyId",
+    "parentalControlSettings",
+    "keyCredentials",
+    "uniqueName",
+    "passwordCredentials",
+    "defaultRedirectUri",
+    "addIns",
+];
+const APP_READ_ONLY: &[&str] = &[
+    "id",
+    "appId",
+    "createdDateTime",
+    "publisherDomain",
+    "deletedDateTime",
+    "applicationTemplateId",
+    "disabledByMicrosoftStatus",
+    "verifiedPublisher",
+    "certification",
+];
+const AUDIENCES: &[&str] = &[
+    "AzureADMyOrg",
+    "AzureADMultipleOrgs",
+    "AzureADandPersonalMicrosoftAccount",
+    "PersonalMicrosoftAccount",
+];
+
+pub(super) fn app_json(state: &State, app: &Application) -> Value {
+    let publisher = state
+        .tenant(&app.tenant_id)
+        .map(|t| t.domains[0].clone())
+        .unwrap_or_default();
+    let mut v = json!({
+        "id": app.id,
+        "deletedDateTime": app.deleted_at.map(fmt_secs),
+        "appId": app.app_id,
+        "applicationTemplateId": null,
+        "disabledByMicrosoftStatus": null,
+        "createdDateTime": fmt_secs(app.created_at),
+        "displayName": app.display_name,
+        "description": null,
+        "groupMembershipClaims": null,
+        "identifierUris": [],
+        "isDeviceOnlyAuthSupported": null,
+        "isFallbackPublicClient": null,
+        "nativeAuthenticationApisEnabled": null,
+        "notes": null,
+        "publisherDomain": publisher,
+        "serviceManagementReference": null,
+        "signInAudience": app.sign_in_audience,
+        "tags": [],
+        "tokenEncryptionKeyId": null,
+        "uniqueName": app.unique_name,
+        "samlMetadataUrl": null,
+        "defaultRedirectUri": null,
+        "certification": null,
+        "optionalClaims": null,
+        "servicePrincipalLockConfiguration": null,
+        "requestSignatureVerification": null,
+        "addIns": [],
+        "api": {"acceptMappedClaims": null, "knownClientApplications": [], "requestedAccessTokenVersion": null, "oauth2PermissionScopes": [], "preAuthorizedApplications": []},
+        "appRoles": [],
+        "info": {"logoUrl": null, "marketingUrl": null, "privacyStatementUrl": null, "supportUrl": null, "termsOfServiceUrl": null},
+        "keyCredentials": [],
+        "parentalControlSettings": {"countriesBlockedForMinors": [], "legalAgeGroupRule": "Allow"},
+        "passwordCredentials": app.password_credentials.iter().map(|p| password_json(p, None)).collect::<Vec<_>>(),
+        "publicClient": {"redirectUris": []},
+        "requiredResourceAccess": [],
+        "verifiedPublisher": {"displayName": null, "verifiedPublisherId": null, "addedDateTime": null},
+        "web": {"homePageUrl": null, "logoutUrl": null, "redirectUris": [], "implicitGrantSettings": {"enableAccessTokenIssuance": false, "enableIdTokenIssuance": false}, "redirectUriSettings": []},
+        "spa": {"redirectUris": []},
+    });
+    for (k, val) in &app.properties {
+        if k == "web" {
+            if let (Some(dst), Some(src)) = (v["web"].as_object_mut(), val.as_object()) {
+                for (wk, wv) in src {
+                    dst.insert(wk.clone(), wv.clone());
+                }
+            }
+        } else {
+            v[k] = val.clone();
+        }
+    }
+    v["web"]["redirectUris"] = json!(app.redirect_uris);
+    v
+}
+
+pub(super) fn find_app<'a>(state: &'a State, tenant: &str, k: &Key) -> Option<&'a Application> {
+    state.applications.iter().find(|a| {
+        a.tenant_id.eq_ignore_ascii_case(tenant)
+            && match k {
+                Key::Id(id) => a.id.eq_ignore_ascii_case(id),
+                Key::AppId(id) => a.app_id.eq_ignore_ascii_case(id),
+                Key::UniqueName(n) => a
+                    .unique_name
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(n)),
+            }
+    })
+}
+
+pub(super) fn list_apps(core: &Core, req: &Req, p: &Principal) -> R {
+    need(req, p, READ_ROLES)?;
+    let state = core.state();
+    let items = state
+        .applications
+        .iter()
+        .filter(|a| a.tenant_id.eq_ignore_ascii_case(&p.tenant_id))
+        .map(|a| app_json(&state, a))
+        .collect();
+    drop(state);
+    list(core, req, items, "applications", FILTERABLE_APP)
+}
+
+pub(super) fn get_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
+    need(req, p, READ_ROLES)?;
+    check_key(req, k)?;
+    let state = core.state();
+    let lag = state.behaviour.read_lag();
+    let app = find_app(&state, &p.tenant_id, k)
+        .filter(|a| !lagging(a.created_at, lag))
+        .ok_or_else(|| not_found(req, k.text()))?;
+    let v = with_context(
+        app_json(&state, app),
+        format!("{}/$metadata#applications/$entity", base(core, req)),
+    );
+    Ok(graph_json(StatusCode::OK, &select(req, v)))
+}
+
+/// Apply writable properties from a Graph body to an application.
+pub(super) fn apply_app_props(
+    req: &Req,
+    app: &mut Application,
+    body: &Map<String, Value>,
+    creating: bool,
+) -> Result<(), Response> {
+    for (k, v) in body {
+        if k.starts_with('@') || APP_READ_ONLY.contains(&k.as_str()) {
+            continue;
+        }
+        if !APP_WRITABLE.contains(&k.as_str()) {
+            return Err(bad(
+                req,
+                &format!(
+                    "Property '{k}' does not exist as a declared property or extension property."
+                ),
+            ));
+        }
+        match k.as_str() {
+            "displayName" => {
+                let name = v.as_str().filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+                    bad(req, "Invalid value specified for property 'displayName' of resource 'Application'.")
+                })?;
+                app.display_name = name.to_string();
+            }
+            "signInAudience" => {
+                let a = v
+                    .as_str()
+                    .and_then(|s| AUDIENCES.iter().find(|x| x.eq_ignore_ascii_case(s)))
+                    .ok_or_else(|| bad(req, "Invalid value specified for property 'signInAudience' of resource 'Application'."))?;
+                app.sign_in_audience = (*a).to_string();
+            }
+            "uniqueName" => {
+                let u = v.as_str().ok_or_else(|| bad(req, "Invalid value specified for property 'uniqueName' of resource 'Application'."))?;
+                if !creating && app.unique_name.as_deref() != Some(u) {
+                    return Err(bad(
+                        req,
+                        "Property 'uniqueName' is immutable and cannot be updated.",
+                    ));
+                }
+                app.unique_name = Some(u.to_string());
+            }
+            "passwordCredentials" if !creating => {
+                return Err(bad(
+                    req,
+                    "Updating passwordCredentials with PATCH is not supported; use addPassword and removePassword.",
+                ));
+            }
+            "passwordCredentials" => {}
+            "keyCredentials" if v.as_array().is_some_and(|a| !a.is_empty()) => {
+                return Err(bad(
+                    req,
+                    "Key credentials are not supported by this simulator.",
+                ));
+            }
+            "web" => apply_web(req, app, v)?,
+            "tags" | "identifierUris"
+                if !v.as_array().is_some_and(|a| a.iter().all(Value::is_string)) =>
+            {
+                return Err(bad(
+                    req,
+                    &format!(
+                        "Invalid value specified for property '{k}' of resource 'Application'."
+                    ),
+                ));
+            }
+            _ => {
+                app.properties.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `web`: the redirect URIs are checked and kept apart; the other members merge.
+fn apply_web(req: &Req, app: &mut Application, v: &Value) -> Result<(), Response> {
+    let w = v.as_object().ok_or_else(|| {
+        bad(
+            req,
+            "Invalid value specified for property 'web' of resource 'Application'.",
+        )
+    })?;
+    if let Some(uris) = w.get("redirectUris") {
+        app.redirect_uris = redirect_uris(req, uris)?;
+    }
+    let mut rest = w.clone();
+    rest.remove("redirectUris");
+    let entry = app.properties.entry("web").or_insert_with(|| json!({}));
+    if let (Some(dst), false) = (entry.as_object_mut(), rest.is_empty()) {
+        dst.extend(rest);
+    }
+    Ok(())
+}
+
+fn redirect_uris(req: &Req, v: &Value) -> Result<Vec<String>, Response> {
+    let bad_uri = |u: &str| {
+        bad(
+            req,
+            &format!(
+                "Invalid value specified for property 'redirectUris' of resource 'Application': '{u}'."
+            ),
+        )
+    };
+    let arr = v.as_array().ok_or_else(|| bad_uri(&v.to_string()))?;
+    let mut out = Vec::new();
+    for u in arr {
+        let s = u.as_str().ok_or_else(|| bad_uri(&u.to_string()))?;
+        let parsed = url::Url::parse(s).map_err(|_| bad_uri(s))?;
+        let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1"));
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && local) {
+            return Err(bad_uri(s));
+        }
+        out.push(s.to_string());
+    }
+    Ok(out)
+}
+
+pub(super) fn insert_app(
+    core: &Core,
+    req: &Req,
+    p: &Principal,
+    body: &Map<String, Value>,
+    unique_name: Option<String>,
+) -> R {
+    if !body.contains_key("displayName") {
+        return Err(bad(
+            req,
+            "Property 'displayName' is required to create an application.",
+        ));
+    }
+    let mut state = core.state();
+    let mut app = Application {
+        id: uuid::Uuid::new_v4().to_string(),
+        app_id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: p.tenant_id.clone(),
+        display_name: String::new(),
+        unique_name,
+        sign_in_audience: "AzureADMyOrg".into(),
+        redirect_uris: Vec::new(),
+        created_at: now(),
+        password_credentials: Vec::new(),
+        federated_credentials: Vec::new(),
+        properties: Map::new(),
+        deleted_at: None,
+    };
+    apply_app_props(req, &mut app, body, true)?;
+    if let Some(u) = &app.unique_name
+        && find_app(&state, &p.tenant_id, &Key::UniqueName(u.clone())).is_some()
+    {
+        return Err(graph_err(
+            req,
+            StatusCode::CONFLICT,
+            "Request_MultipleObjectsWithSameKeyValue",
+            "Another object with the same value for property uniqueName already exists.",
+        ));
+    }
+    let mut secrets = Vec::new();
+    if let Some(pcs) = body.get("passwordCredentials") {
+        let arr = pcs.as_array().ok_or_else(|| {
+            bad(
+                req,
+                "Invalid value specified for property 'passwordCredentials'.",
+            )
+        })?;
+        for pc in arr {
+            let spec = pc.as_object().ok_or_else(|| {
+                bad(
+                    req,
+                    "Invalid value specified for property 'passwordCredentials'.",
+                )
+            })?;
+            let (cred, secret) = new_password(req, &state, &p.tenant_id, spec)?;
+            secrets.push((cred.key_id.clone(), secret));
+            app.password_credentials.push(cred);
+        }
+    }
+    let mut v = with_context(
+        app_json(&state, &app),
+        format!("{}/$metadata#applications/$entity", base(core, req)),
+    );
+    if let Some(arr) = v["passwordCredentials"].as_array_mut() {
+        for pc in arr {
+            if let Some((_, s)) = secrets.iter().find(|(k, _)| pc["keyId"] == k.as_str()) {
+                pc["secretText"] = json!(s);
+            }
+        }
+    }
+    let location = format!(
+        "{}/v2/{}/directoryObjects/{}/Microsoft.DirectoryServices.Application",
+        core.url, p.tenant_id, app.id
+    );
+    state.applications.push(app);
+    drop(state);
+    let mut r = graph_json(StatusCode::CREATED, &v);
+    set_header(&mut r, "location", &location);
+    Ok(r)
+}
+
+pub(super) fn create_app(core: &Core, req: &Req, p: &Principal) -> R {
+    need(req, p, WRITE_ROLES)?;
+    let body = obj_body(req)?;
+    let unique = body
+        .get("uniqueName")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    insert_app(core, req, p, &body, unique)
+}
+
+pub(super) fn patch_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
+    need(req, p, WRITE_ROLES)?;
+    check_key(req, k)?;
+    let body = obj_body(req)?;
+    let mut state = core.state();
+    let Some(idx) = app_index(&state, &p.tenant_id, k) else {
+        let upsert = req
+            .header("prefer")
+            .is_some_and(|h| h.to_ascii_lowercase().contains("create-if-missing"));
+        if let (true, Key::UniqueName(u)) = (upsert, k) {
+            if let Some(bu) = body.get("uniqueName").and_then(Value::as_str)
+                && bu != u
+            {
+                return Err(bad(
+                    req,
+                    "The uniqueName in the body does not match the key.",
+                ));
+            }
+            drop(state);
+            return insert_app(core, req, p, &body, Some(u.clone()));
+        }
+        return Err(not_found(req, k.text()));
+    };
+    let mut app = state.applications[idx].clone();
+    apply_app_props(req, &mut app, &body, false)?;
+    state.applications[idx] = app;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub(super) fn app_index(state: &State, tenant: &str, k: &Key) -> Option<usize> {
+    let id = find_app(state, tenant, k)?.id.clone();
+    state.applications.iter().position(|a| a.id == id)
+}
+
+pub(super) fn delete_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
+    need(req, p, WRITE_ROLES)?;
+    check_key(req, k)?;
+    let mut state = core.state();
+    let idx = app_index(&state, &p.tenant_id, k).ok_or_else(|| not_found(req, k.text()))?;
+    let mut app = state.applications.remove(idx);
+    state.service_principals.retain(|s| {
+        !(s.app_id.eq_ignore_ascii_case(&app.app_id)
+            && s.tenant_id.eq_ignore_ascii_case(&app.tenant_id))
+    });
+    app.deleted_at = Some(now());
+    state.deleted_applications.push(app);
+    Ok(empty(StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,293 @@
+//! Microsoft Graph v1.0: applications, service principals, passwords, deleted items.
+//!
+//! Every call acts in the tenant of its token. Reads need `Application.Read.All` (or
+//! ReadWrite, or `Directory.*`) among the token's `roles`, writes `Application.ReadWrite.All`
+//! (or `Directory.ReadWrite.All`). Objects and errors follow the recorded shapes.
+mod applications;
+mod directory;
+mod keys;
+mod passwords;
+mod query;
+mod service_principals;
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+
+use crate::core::{AuthFail, Core, Principal, audience_in};
+use crate::http::{Req, graph_err, is_guid, set_header, with_caller};
+use applications::{create_app, delete_app, get_app, list_apps, patch_app};
+use directory::{deleted_item, organization};
+use keys::{Key, parse_segment, unsupported_key};
+use passwords::{add_password, remove_password};
+pub(crate) use service_principals::new_service_principal;
+use service_principals::{create_sp_post, delete_sp, get_sp, list_sps, patch_sp};
+
+const READ_ROLES: &[&str] = &[
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+const WRITE_ROLES: &[&str] = &["Application.ReadWrite.All", "Directory.ReadWrite.All"];
+
+type R = Result<Response, Response>;
+
+/// Serve `/v1.0/...` (and `/beta/...`, answered the same way).
+pub(crate) fn handle(core: &Core, req: &Req) -> Response {
+    let graph_auds = [
+        "https://graph.microsoft.com",
+        "00000003-0000-0000-c000-000000000000",
+        core.url.as_str(),
+    ];
+    let p = match core.bearer(req, &|a| audience_in(a, &graph_auds)) {
+        Ok(p) => p,
+        Err(e) => return auth_error(req, &e),
+    };
+    let r = route(core, req, &p).unwrap_or_else(|e| e);
+    with_caller(r, &p.app_id, &p.tenant_id)
+}
+
+fn auth_error(req: &Req, e: &AuthFail) -> Response {
+    let msg = match e {
+        AuthFail::Missing => "Access token is empty.",
+        AuthFail::Expired { .. } => "Lifetime validation failed, the token is expired.",
+        AuthFail::WrongAudience { .. } => "Access token validation failure. Invalid audience.",
+        AuthFail::NotYetValid => "Lifetime validation failed, the token is not yet valid.",
+        AuthFail::Malformed | AuthFail::BadSignature => "Access token validation failure.",
+    };
+    let mut r = graph_err(
+        req,
+        StatusCode::UNAUTHORIZED,
+        "InvalidAuthenticationToken",
+        msg,
+    );
+    set_header(
+        &mut r,
+        "www-authenticate",
+        "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
+    );
+    r
+}
+
+fn denied(req: &Req) -> Response {
+    graph_err(
+        req,
+        StatusCode::FORBIDDEN,
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
+    )
+}
+
+fn need(req: &Req, p: &Principal, roles: &[&str]) -> Result<(), Response> {
+    if p.roles
+        .iter()
+        .any(|r| roles.iter().any(|x| x.eq_ignore_ascii_case(r)))
+    {
+        Ok(())
+    } else {
+        Err(denied(req))
+    }
+}
+
+/// A just-created object is not yet readable on every replica: within the scenario's read lag,
+/// a read by key answers as if it did not exist.
+fn lagging(created_at: time::OffsetDateTime, lag: time::Duration) -> bool {
+    lag > time::Duration::ZERO && crate::model::now() < created_at.saturating_add(lag)
+}
+
+fn not_found(req: &Req, id: &str) -> Response {
+    graph_err(
+        req,
+        StatusCode::NOT_FOUND,
+        "Request_ResourceNotFound",
+        &format!(
+            "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+        ),
+    )
+}
+
+fn bad(req: &Req, msg: &str) -> Response {
+    graph_err(req, StatusCode::BAD_REQUEST, "Request_BadRequest", msg)
+}
+
+fn method_not_allowed(req: &Req) -> Response {
+    graph_err(
+        req,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Request_BadRequest",
+        "Specified HTTP method is not allowed for the request uri.",
+    )
+}
+
+fn route(core: &Core, req: &Req, p: &Principal) -> R {
+    let segs = &req.segs[1..];
+    let Some(first) = segs.first() else {
+        return Err(graph_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Invalid request: no resource segment.",
+        ));
+    };
+    let (name, key) = parse_segment(first).map_err(|m| bad(req, &m))?;
+    if matches!(key, Some(Key::UniqueName(_))) && !core.state().behaviour.unique_name_key {
+        return Err(bad(req, &unsupported_key("uniqueName", &name)));
+    }
+    if name == "directory" && segs.len() == 3 && segs[1].eq_ignore_ascii_case("deletedItems") {
+        return deleted_item(core, req, p, &segs[2]);
+    }
+    let key = match (key, segs.get(1)) {
+        (Some(k), _) => Some(k),
+        (None, Some(id)) if name == "applications" || name == "serviceprincipals" => {
+            Some(Key::Id(id.clone()))
+        }
+        _ => None,
+    };
+    let extra_from = if segs.len() > 1 && first.contains('(') {
+        1
+    } else {
+        2
+    };
+    let action = segs.get(extra_from).map(|s| s.to_ascii_lowercase());
+    if segs.len() > extra_from + 1 {
+        return Err(graph_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!(
+                "Resource not found for the segment '{}'.",
+                segs[extra_from + 1]
+            ),
+        ));
+    }
+    let m = &req.method;
+    match (name.as_str(), key, action.as_deref()) {
+        ("applications", None, None) => match *m {
+            Method::GET => list_apps(core, req, p),
+            Method::POST => create_app(core, req, p),
+            _ => Err(method_not_allowed(req)),
+        },
+        ("applications", Some(k), None) => match *m {
+            Method::GET => get_app(core, req, p, &k),
+            Method::PATCH => patch_app(core, req, p, &k),
+            Method::DELETE => delete_app(core, req, p, &k),
+            _ => Err(method_not_allowed(req)),
+        },
+        ("applications", Some(k), Some("addpassword")) if *m == Method::POST => {
+            add_password(core, req, p, &k)
+        }
+        ("applications", Some(k), Some("removepassword")) if *m == Method::POST => {
+            remove_password(core, req, p, &k)
+        }
+        ("serviceprincipals", None, None) => match *m {
+            Method::GET => list_sps(core, req, p),
+            Method::POST => create_sp_post(core, req, p),
+            _ => Err(method_not_allowed(req)),
+        },
+        ("serviceprincipals", Some(k), None) => match *m {
+            Method::GET => get_sp(core, req, p, &k),
+            Method::PATCH => patch_sp(core, req, p, &k),
+            Method::DELETE => delete_sp(core, req, p, &k),
+            _ => Err(method_not_allowed(req)),
+        },
+        ("organization", None, None) if *m == Method::GET => Ok(organization(core, req, p)),
+        (_, _, Some(a)) if name == "applications" || name == "serviceprincipals" => Err(graph_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("Resource not found for the segment '{a}'."),
+        )),
+        _ => Err(graph_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("Resource not found for the segment '{first}'."),
+        )),
+    }
+}
+
+fn base(core: &Core, req: &Req) -> String {
+    format!("{}/{}", core.url, req.segs[0])
+}
+
+fn obj_body(req: &Req) -> Result<Map<String, Value>, Response> {
+    match req.json() {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(bad(
+            req,
+            "Invalid request body: a JSON object was expected.",
+        )),
+        Err(e) => Err(graph_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!(
+                "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format. ({e})"
+            ),
+        )),
+    }
+}
+
+fn with_context(mut v: Value, context: String) -> Value {
+    let mut m = Map::new();
+    m.insert("@odata.context".into(), Value::String(context));
+    if let Value::Object(o) = &mut v {
+        m.append(o);
+    }
+    Value::Object(m)
+}
+
+fn select(req: &Req, v: Value) -> Value {
+    let Some(sel) = req.q("$select") else {
+        return v;
+    };
+    let keys: Vec<&str> = sel
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    match v {
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .filter(|(k, _)| {
+                    k == "id"
+                        || k.starts_with('@')
+                        || keys.iter().any(|s| s.eq_ignore_ascii_case(k))
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn check_key(req: &Req, k: &Key) -> Result<(), Response> {
+    match k {
+        Key::Id(id) | Key::AppId(id) if !is_guid(id) => {
+            Err(bad(req, &format!("Invalid object identifier '{id}'.")))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn expired_tokens_get_graph_codes() {
+        let parts = axum::http::Request::builder()
+            .uri("/v1.0/applications")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let req = crate::http::Req::new(&parts, axum::body::Bytes::new());
+        let r = super::auth_error(&req, &crate::core::AuthFail::Expired { exp: 1 });
+        assert_eq!(r.status(), 401);
+        let v: serde_json::Value = serde_json::from_slice(&crate::registry::body_bytes(r)).unwrap();
+        assert_eq!(v["error"]["code"], "InvalidAuthenticationToken");
+        assert_eq!(
+            v["error"]["message"],
+            "Lifetime validation failed, the token is expired."
+        );
+    }
+}
