@@ -31,6 +31,7 @@ mod entra;
 mod faults;
 mod graph;
 mod http;
+mod keyvault;
 mod model;
 mod rbac;
 mod registry;

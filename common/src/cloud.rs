@@ -1,4 +1,5 @@
-//! Azure clouds: their login, Graph and ARM endpoints, token audiences and registry suffix.
+//! Azure clouds: their login, Graph and ARM endpoints, token audiences, registry and Key Vault
+//! suffixes.
 //!
 //! `--cloud` (env `XTENANT_CLOUD`) takes a built-in name or the path of a cloud file.
 //! A cloud file describes a custom cloud, such as `azure-sim`:
@@ -8,13 +9,16 @@
 //!  "login_endpoint": "https://127.0.0.1:8443", "graph_endpoint": "https://127.0.0.1:8443",
 //!  "graph_audience": "https://graph.microsoft.com",
 //!  "arm_endpoint": "https://127.0.0.1:8443", "arm_audience": "https://management.azure.com/",
-//!  "registry_suffix": "azurecr.sim", "ca_file": "ca.pem", "registry_connect_addr": "127.0.0.1"}
+//!  "registry_suffix": "azurecr.sim", "ca_file": "ca.pem", "registry_connect_addr": "127.0.0.1",
+//!  "keyvault_suffix": "vault.azure.sim", "keyvault_audience": "https://vault.azure.net",
+//!  "keyvault_connect_addr": "127.0.0.1"}
 //! ```
 //!
 //! `ca_file` (relative to the cloud file) is trusted in addition to the system roots;
 //! `registry_connect_addr` is where connections to `*.<registry_suffix>` go, while URLs,
-//! Host headers and TLS names stay the registry's own. Endpoints must be https, except
-//! on loopback addresses.
+//! Host headers and TLS names stay the registry's own; `keyvault_connect_addr` does the same
+//! for `*.<keyvault_suffix>`. The Key Vault keys are optional: without them a custom cloud has
+//! no Key Vault. Endpoints must be https, except on loopback addresses.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -49,6 +53,13 @@ pub struct Cloud {
     pub ca_pem: Option<Vec<u8>>,
     /// Where to connect for registry hosts instead of resolving them.
     pub registry_connect_addr: Option<IpAddr>,
+    /// Key Vault's DNS suffix without the dot, e.g. `vault.azure.net`; empty when the cloud
+    /// has no Key Vault (a custom cloud file without `keyvault_suffix`).
+    pub keyvault_suffix: String,
+    /// The resource Key Vault tokens are issued for, e.g. `https://vault.azure.net`.
+    pub keyvault_audience: String,
+    /// Where to connect for key vault hosts instead of resolving them.
+    pub keyvault_connect_addr: Option<IpAddr>,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +74,9 @@ struct CloudFile {
     registry_suffix: String,
     ca_file: Option<PathBuf>,
     registry_connect_addr: Option<String>,
+    keyvault_suffix: Option<String>,
+    keyvault_audience: Option<String>,
+    keyvault_connect_addr: Option<String>,
 }
 
 fn url(s: &str) -> Url {
@@ -78,6 +92,7 @@ impl Cloud {
             "https://graph.microsoft.com",
             "https://management.azure.com",
             "azurecr.io",
+            "vault.azure.net",
         )
     }
 
@@ -89,6 +104,7 @@ impl Cloud {
             "https://microsoftgraph.chinacloudapi.cn",
             "https://management.chinacloudapi.cn",
             "azurecr.cn",
+            "vault.azure.cn",
         )
     }
 
@@ -100,10 +116,19 @@ impl Cloud {
             "https://graph.microsoft.us",
             "https://management.usgovcloudapi.net",
             "azurecr.us",
+            "vault.usgovcloudapi.net",
         )
     }
 
-    fn built_in(name: &str, login: &str, graph: &str, arm: &str, suffix: &str) -> Self {
+    /// A built-in cloud; Key Vault's audience is `https://` and its DNS suffix, in every cloud.
+    fn built_in(
+        name: &str,
+        login: &str,
+        graph: &str,
+        arm: &str,
+        suffix: &str,
+        keyvault_suffix: &str,
+    ) -> Self {
         Self {
             name: name.to_owned(),
             login: url(login),
@@ -114,6 +139,9 @@ impl Cloud {
             registry_suffix: suffix.to_owned(),
             ca_pem: None,
             registry_connect_addr: None,
+            keyvault_suffix: keyvault_suffix.to_owned(),
+            keyvault_audience: format!("https://{keyvault_suffix}"),
+            keyvault_connect_addr: None,
         }
     }
 
@@ -199,6 +227,9 @@ impl Cloud {
             }
             None => None,
         };
+        let (keyvault_suffix, keyvault_audience, keyvault_connect_addr) =
+            keyvault_keys(f.keyvault_suffix, f.keyvault_audience, f.keyvault_connect_addr)
+                .map_err(bad)?;
         Ok(Self {
             name: f.name,
             graph_audience: f.graph_audience.unwrap_or_else(|| f.graph_endpoint.clone()),
@@ -209,6 +240,9 @@ impl Cloud {
             registry_suffix: suffix,
             ca_pem,
             registry_connect_addr,
+            keyvault_suffix,
+            keyvault_audience,
+            keyvault_connect_addr,
         })
     }
 
@@ -220,6 +254,11 @@ impl Cloud {
     /// The scope for ARM tokens (`<audience>/.default`).
     pub fn arm_scope(&self) -> String {
         format!("{}/.default", self.arm_audience.trim_end_matches('/'))
+    }
+
+    /// The scope for Key Vault tokens (`<audience>/.default`).
+    pub fn keyvault_scope(&self) -> String {
+        format!("{}/.default", self.keyvault_audience.trim_end_matches('/'))
     }
 
     /// The azure_identity cloud configuration (authority host).
@@ -256,6 +295,52 @@ impl Cloud {
             .and_then(|rest| rest.strip_suffix('.'))
             .is_some_and(|name| !name.is_empty() && !name.contains('.'))
     }
+}
+
+/// The cloud file's optional Key Vault keys: suffix, audience (default `https://<suffix>`) and
+/// connect address; an audience or address without a suffix is a mistake worth naming.
+fn keyvault_keys(
+    suffix: Option<String>,
+    audience: Option<String>,
+    connect: Option<String>,
+) -> std::result::Result<(String, String, Option<IpAddr>), String> {
+    let Some(suffix) = suffix else {
+        if audience.is_some() || connect.is_some() {
+            return Err(
+                "`keyvault_audience` and `keyvault_connect_addr` need `keyvault_suffix` (e.g. vault.azure.net)"
+                    .into(),
+            );
+        }
+        return Ok((String::new(), String::new(), None));
+    };
+    let suffix = suffix.trim_start_matches('.').to_ascii_lowercase();
+    let dns_ok = suffix.contains('.')
+        && suffix.split('.').all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if !dns_ok {
+        return Err(format!(
+            "`keyvault_suffix` must be a DNS suffix such as vault.azure.net, got {suffix:?}"
+        ));
+    }
+    let audience = audience.unwrap_or_else(|| format!("https://{suffix}"));
+    let aud_url = Url::parse(&audience)
+        .map_err(|e| format!("`keyvault_audience` is not a URL ({e}): {audience:?}"))?;
+    if aud_url.scheme() != "https" || aud_url.host_str().is_none() {
+        return Err(format!(
+            "`keyvault_audience` must be an https URL such as https://vault.azure.net, got {audience:?}"
+        ));
+    }
+    let connect = match connect {
+        Some(a) => Some(a.parse::<IpAddr>().map_err(|_| {
+            format!("`keyvault_connect_addr` must be an IP address, got {a:?}")
+        })?),
+        None => None,
+    };
+    Ok((suffix, audience, connect))
 }
 
 fn join(base: &Url, path_and_query: &str) -> Result<Url> {
@@ -315,6 +400,8 @@ mod tests {
         assert_eq!(p.graph_scope(), "https://graph.microsoft.com/.default");
         assert_eq!(p.arm_scope(), "https://management.azure.com/.default");
         assert_eq!(p.registry_suffix, "azurecr.io");
+        assert_eq!(p.keyvault_suffix, "vault.azure.net");
+        assert_eq!(p.keyvault_scope(), "https://vault.azure.net/.default");
         assert_eq!(p.sdk_config(), CloudConfiguration::AzurePublic);
 
         let c = Cloud::from_arg("azurechinacloud").unwrap();
@@ -329,6 +416,8 @@ mod tests {
             "https://management.chinacloudapi.cn/.default"
         );
         assert_eq!(c.registry_suffix, "azurecr.cn");
+        assert_eq!(c.keyvault_suffix, "vault.azure.cn");
+        assert_eq!(c.keyvault_scope(), "https://vault.azure.cn/.default");
         assert_eq!(c.sdk_config(), CloudConfiguration::AzureChina);
 
         let g = Cloud::from_arg("AzureUSGovernment").unwrap();
@@ -336,6 +425,11 @@ mod tests {
         assert_eq!(g.graph.host_str(), Some("graph.microsoft.us"));
         assert_eq!(g.arm.host_str(), Some("management.usgovcloudapi.net"));
         assert_eq!(g.registry_suffix, "azurecr.us");
+        assert_eq!(g.keyvault_suffix, "vault.usgovcloudapi.net");
+        assert_eq!(
+            g.keyvault_scope(),
+            "https://vault.usgovcloudapi.net/.default"
+        );
         assert!(g.is_registry_host("myreg.azurecr.us"));
         assert!(!g.is_registry_host("myreg.azurecr.io"));
         assert!(!g.is_registry_host("a.b.azurecr.us"));
@@ -366,7 +460,8 @@ mod tests {
             r#"{"name":"AzureSim","login_endpoint":"https://127.0.0.1:8443","graph_endpoint":"https://127.0.0.1:8443",
                 "graph_audience":"https://graph.microsoft.com","arm_endpoint":"https://127.0.0.1:8443",
                 "arm_audience":"https://management.azure.com/","registry_suffix":"azurecr.sim","ca_file":"ca.pem",
-                "registry_connect_addr":"127.0.0.1"}"#,
+                "registry_connect_addr":"127.0.0.1","keyvault_suffix":"vault.azure.sim",
+                "keyvault_audience":"https://vault.azure.net","keyvault_connect_addr":"127.0.0.1"}"#,
         );
         let c = Cloud::from_arg(f.to_str().unwrap()).unwrap();
         assert_eq!(c.name, "AzureSim");
@@ -379,6 +474,9 @@ mod tests {
         assert_eq!(c.ca_pem.as_deref(), Some(PEM.as_bytes()));
         assert_eq!(c.registry_connect_addr, Some("127.0.0.1".parse().unwrap()));
         assert!(c.is_registry_host("fabrikamacr.azurecr.sim"));
+        assert_eq!(c.keyvault_suffix, "vault.azure.sim");
+        assert_eq!(c.keyvault_scope(), "https://vault.azure.net/.default");
+        assert_eq!(c.keyvault_connect_addr, Some("127.0.0.1".parse().unwrap()));
         assert!(matches!(c.sdk_config(), CloudConfiguration::Custom(_)));
     }
 
@@ -434,6 +532,32 @@ mod tests {
                     "{{{base},\"registry_connect_addr\":\"localhost\"}}"
                 )),
                 "registry_connect_addr",
+            ),
+            (
+                "kvsuffix.json",
+                Some(format!("{{{base},\"keyvault_suffix\":\"vault\"}}")),
+                "keyvault_suffix",
+            ),
+            (
+                "kvaudience.json",
+                Some(format!(
+                    "{{{base},\"keyvault_suffix\":\"vault.example\",\"keyvault_audience\":\"http://vault.example\"}}"
+                )),
+                "keyvault_audience",
+            ),
+            (
+                "kvaddr.json",
+                Some(format!(
+                    "{{{base},\"keyvault_suffix\":\"vault.example\",\"keyvault_connect_addr\":\"localhost\"}}"
+                )),
+                "keyvault_connect_addr",
+            ),
+            (
+                "kvorphan.json",
+                Some(format!(
+                    "{{{base},\"keyvault_audience\":\"https://vault.example\"}}"
+                )),
+                "keyvault_suffix",
             ),
             (
                 "noname.json",
