@@ -178,8 +178,8 @@ pub(crate) fn fault_error(status: StatusCode, code: &str, message: &str) -> Resp
 /// The three Key Vault data-plane roles for secrets, with their real GUIDs and permissions.
 pub(crate) fn builtin_roles() -> Vec<RoleDefinition> {
     let v = |xs: &[&str]| xs.iter().map(ToString::to_string).collect::<Vec<_>>();
-    let rd = |id: &str, name: &str, description: &str, actions: &[&str], data: &[&str]| {
-        RoleDefinition {
+    let rd =
+        |id: &str, name: &str, description: &str, actions: &[&str], data: &[&str]| RoleDefinition {
             id: id.into(),
             role_name: name.into(),
             description: description.into(),
@@ -189,8 +189,7 @@ pub(crate) fn builtin_roles() -> Vec<RoleDefinition> {
             data_actions: v(data),
             not_data_actions: Vec::new(),
             assignable_scopes: vec!["/".into()],
-        }
-    };
+        };
     let officer_actions = [
         "Microsoft.Authorization/*/read",
         "Microsoft.Insights/alertRules/*",
@@ -306,7 +305,14 @@ pub(crate) fn handle(core: &Core, req: &Req, name: &str) -> Response {
             .vaults
             .iter()
             .find(|v| v.name.eq_ignore_ascii_case(name))
-            .map(|v| (v.id.clone(), v.name.clone(), v.tenant_id.clone(), v.location.clone()))
+            .map(|v| {
+                (
+                    v.id.clone(),
+                    v.name.clone(),
+                    v.tenant_id.clone(),
+                    v.location.clone(),
+                )
+            })
     };
     let Some((vault_id, vault_name, vault_tenant, location)) = vault else {
         // A real client would not even resolve this host.
@@ -330,7 +336,10 @@ pub(crate) fn handle(core: &Core, req: &Req, name: &str) -> Response {
             return kv_err(
                 StatusCode::NOT_FOUND,
                 "NotFound",
-                &format!("The requested path {} {} was not found.", req.method, req.path),
+                &format!(
+                    "The requested path {} {} was not found.",
+                    req.method, req.path
+                ),
                 None,
             );
         }
@@ -350,8 +359,16 @@ pub(crate) fn handle(core: &Core, req: &Req, name: &str) -> Response {
             ),
         );
     }
-    let r = authorized(core, req, &op, &principal, &vault_id, &vault_name, &location)
-        .unwrap_or_else(|denied| denied);
+    let r = authorized(
+        core,
+        req,
+        &op,
+        &principal,
+        &vault_id,
+        &vault_name,
+        &location,
+    )
+    .unwrap_or_else(|denied| denied);
     with_caller(r, &principal.app_id, &principal.tenant_id)
 }
 
@@ -378,10 +395,7 @@ fn authorized(
     vault_name: &str,
     location: &str,
 ) -> Result<Response, Response> {
-    let Some(api) = req
-        .q("api-version")
-        .filter(|v| API_VERSIONS.contains(v))
-    else {
+    let Some(api) = req.q("api-version").filter(|v| API_VERSIONS.contains(v)) else {
         return Err(kv_err(
             StatusCode::BAD_REQUEST,
             "BadParameter",
@@ -446,7 +460,10 @@ fn authorized(
             let s = live(vault, pos, name, *version)?;
             let v = match version {
                 None => s.versions.last(),
-                Some(ver) => s.versions.iter().find(|v| v.version.eq_ignore_ascii_case(ver)),
+                Some(ver) => s
+                    .versions
+                    .iter()
+                    .find(|v| v.version.eq_ignore_ascii_case(ver)),
             }
             .ok_or_else(|| not_found(name, *version))?;
             if !v.enabled {
@@ -477,9 +494,8 @@ fn authorized(
                 .unwrap_or_else(|| json!({}));
             b["recoveryId"] = json!(format!("{base}/deletedsecrets/{}", s.name));
             b["deletedDate"] = json!(t.unix_timestamp());
-            b["scheduledPurgeDate"] = json!(
-                (t + time::Duration::days(i64::from(retention))).unix_timestamp()
-            );
+            b["scheduledPurgeDate"] =
+                json!((t + time::Duration::days(i64::from(retention))).unix_timestamp());
             Ok(json_resp(StatusCode::OK, &b))
         }
     }
@@ -614,7 +630,10 @@ fn set(
         }
     };
     let (nbf, exp) = (time_attr("nbf")?, time_attr("exp")?);
-    let enabled = attrs.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+    let enabled = attrs
+        .get("enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     let mut tags = BTreeMap::new();
     match body.get("tags") {
         None | Some(Value::Null) => {}
@@ -624,7 +643,9 @@ fn set(
             }
             for (k, v) in m {
                 let Some(v) = v.as_str() else {
-                    return Err(bad_body(&format!("The tag '{k}' must have a string value.")));
+                    return Err(bad_body(&format!(
+                        "The tag '{k}' must have a string value."
+                    )));
                 };
                 tags.insert(k.clone(), v.to_string());
             }

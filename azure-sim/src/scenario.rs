@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::crypto::{new_client_secret, sha256_hex};
+use crate::http::KEYVAULT_SUFFIX;
+use crate::keyvault::{self, Vault};
 use crate::model::{
     Application, Cluster, ClusterIdentity, FederatedCredential, GenericResource,
     PasswordCredential, Registry, ResourceGroup, RoleAssignment, ServicePrincipal, State,
     Subscription, Tenant, now,
 };
-use crate::http::KEYVAULT_SUFFIX;
-use crate::keyvault::{self, Vault};
 use crate::rbac;
 
 /// Tenant A (the cluster's).

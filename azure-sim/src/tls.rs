@@ -39,8 +39,7 @@ pub(crate) fn make() -> anyhow::Result<Tls> {
     let ca_cert = ca.self_signed(&ca_key).context("self-signing the CA")?;
     let issuer = Issuer::new(ca, ca_key);
 
-    let mut leaf =
-        CertificateParams::new(vec![
+    let mut leaf = CertificateParams::new(vec![
         "localhost".to_string(),
         "*.azurecr.sim".to_string(),
         "*.vault.azure.sim".to_string(),

@@ -227,9 +227,12 @@ impl Cloud {
             }
             None => None,
         };
-        let (keyvault_suffix, keyvault_audience, keyvault_connect_addr) =
-            keyvault_keys(f.keyvault_suffix, f.keyvault_audience, f.keyvault_connect_addr)
-                .map_err(bad)?;
+        let (keyvault_suffix, keyvault_audience, keyvault_connect_addr) = keyvault_keys(
+            f.keyvault_suffix,
+            f.keyvault_audience,
+            f.keyvault_connect_addr,
+        )
+        .map_err(bad)?;
         Ok(Self {
             name: f.name,
             graph_audience: f.graph_audience.unwrap_or_else(|| f.graph_endpoint.clone()),
@@ -335,9 +338,10 @@ fn keyvault_keys(
         ));
     }
     let connect = match connect {
-        Some(a) => Some(a.parse::<IpAddr>().map_err(|_| {
-            format!("`keyvault_connect_addr` must be an IP address, got {a:?}")
-        })?),
+        Some(a) => Some(
+            a.parse::<IpAddr>()
+                .map_err(|_| format!("`keyvault_connect_addr` must be an IP address, got {a:?}"))?,
+        ),
         None => None,
     };
     Ok((suffix, audience, connect))
