@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 use crate::core::{AuthFail, Core, Principal, audience_in};
 use crate::crypto::sha256_hex;
 use crate::http::{KEYVAULT_SUFFIX, Req, json as json_resp, set_header, with_caller};
-use crate::model::{RoleDefinition, State, now, split_arm_id};
+use crate::model::{GenericResource, RoleDefinition, State, now, split_arm_id};
 use crate::rbac::{scope_covers, wildcard_match};
 
 /// The token audience (resource) of Key Vault in the simulated cloud, as in Azure's public cloud.
@@ -119,12 +119,13 @@ pub(crate) struct SecretVersion {
     pub tags: BTreeMap<String, String>,
 }
 
-/// Derive names and tenants, hash scenario values; `sub_tenant` maps lower-case subscription ids.
+/// Derive names and tenants, hash scenario values, and make each vault a resource ARM knows
+/// (a role-assignment scope); `sub_tenant` maps lower-case subscription ids to tenants.
 pub(crate) fn normalize(
-    vaults: &mut [Vault],
+    state: &mut State,
     sub_tenant: &BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
-    for v in vaults {
+    for v in &mut state.vaults {
         let (sub, rg, name) = split_arm_id(&v.id);
         anyhow::ensure!(
             !sub.is_empty() && !rg.is_empty() && valid_vault_name(&name),
@@ -142,6 +143,16 @@ pub(crate) fn normalize(
                     ver.value_sha256 = sha256_hex(value.as_bytes());
                 }
             }
+        }
+        if !state
+            .resources
+            .iter()
+            .any(|r| r.id.eq_ignore_ascii_case(&v.id))
+        {
+            state.resources.push(GenericResource {
+                id: v.id.clone(),
+                location: v.location.clone(),
+            });
         }
     }
     Ok(())

@@ -478,7 +478,7 @@ impl State {
                 c.secret_sha256 = Some(sha256_hex(secret.as_bytes()));
             }
         }
-        crate::keyvault::normalize(&mut self.vaults, &sub_tenant)?;
+        crate::keyvault::normalize(self, &sub_tenant)?;
         for rd in crate::rbac::builtin_roles() {
             if !self
                 .role_definitions

@@ -9,6 +9,7 @@ mod binary;
 mod common;
 mod entra;
 mod graph;
+mod keyvault;
 mod recordings;
 mod registry;
 mod robustness;
