@@ -2,7 +2,7 @@
 
 use common::driver::{Ctx, Done};
 use common::envelope::{Envelope, fields};
-use common::http::Api;
+use common::http::{Api, Sent};
 use std::time::Duration;
 
 use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
@@ -59,7 +59,7 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
     let body = json!({"clientId": inputs.app_id, "secret": inputs.secret.expose()});
     // A POST: never resent after an unknown outcome (the transport retries only 429 and 503).
     let post = arm.request(Method::POST, url).json(body);
-    let r = match arm.send(post.clone()).await {
+    let sent = match arm.write(post.clone()).await {
         // An operation started between our read and our POST (409 until it ends): wait it
         // out; if it was a reset to this app, nothing is left to do, else post once more.
         Err(e) if e.status() == Some(409) && e.is_code("OperationNotAllowed") => {
@@ -68,17 +68,17 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
             if now.uses(&inputs.app_id) && !cli.force {
                 return Ok(already(env, inputs, &now));
             }
-            arm.send(post).await?
+            arm.write(post).await?
         }
         other => other?,
     };
-    if r.is_dry_run() {
+    let Sent::Done(r) = sent else {
         return Ok(Done {
             envelope: env,
             changed: true,
             summary: format!("would reset cluster {name} to app {}", inputs.app_id),
         });
-    }
+    };
     ui::info(&format!(
         "posted the reset of cluster {name} to app {}",
         inputs.app_id
