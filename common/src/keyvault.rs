@@ -19,8 +19,8 @@ use url::Url;
 
 use crate::cloud::{BUILT_IN, Cloud};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{Auth, Http, Request, Response, Service};
-use crate::secret::Secret;
+use crate::http::{Auth, Http, Request, Response, Sent, Service};
+use crate::secret::{REDACTED, Secret};
 use crate::wait::Deadline;
 
 /// The Key Vault data-plane api-version the tools speak.
@@ -309,6 +309,18 @@ pub async fn set_secret(
         ..target.clone()
     };
     let url = unversioned.url("")?;
+    if http.dry_run() {
+        // Reported on stderr without the value, and without asking for a token.
+        body.insert("value".into(), Value::String(REDACTED.into()));
+        let req =
+            Request::new(Method::PUT, url, Service::Arm, Auth::None).json(Value::Object(body));
+        return match http.write(req, deadline).await? {
+            Sent::Skipped => Ok(None),
+            Sent::Done(_) => Err(Error::usage(
+                "internal error: a Key Vault write was sent under --dry-run",
+            )),
+        };
+    }
     let resp = send(
         http,
         tenant,
@@ -319,9 +331,6 @@ pub async fn set_secret(
         deadline,
     )
     .await?;
-    if resp.is_dry_run() {
-        return Ok(None);
-    }
     let version = resp
         .body
         .get("id")
@@ -390,16 +399,23 @@ async fn send(
     if let Some(b) = body {
         req = req.json(b);
     }
-    let resp = http.send(req, deadline).await.map_err(|e| {
-        if matches!(e.kind(), ErrorKind::Http { .. }) {
-            let m = e.message().replace("Azure Resource Manager", "Key Vault");
-            e.clone()
-                .with_message(format!("key vault {}: {m}", r.vault))
-        } else {
-            e.context(format!("key vault {}", r.vault))
-        }
-    })?;
-    if (200..300).contains(&resp.status) || resp.is_dry_run() {
+    let sent = if write {
+        http.write(req, deadline).await.map(Sent::response)
+    } else {
+        http.read(req, deadline).await.map(Some)
+    };
+    let resp = sent
+        .map_err(|e| {
+            if matches!(e.kind(), ErrorKind::Http { .. }) {
+                let m = e.message().replace("Azure Resource Manager", "Key Vault");
+                e.clone()
+                    .with_message(format!("key vault {}: {m}", r.vault))
+            } else {
+                e.context(format!("key vault {}", r.vault))
+            }
+        })?
+        .ok_or_else(|| Error::usage("internal error: a Key Vault write was skipped"))?;
+    if (200..300).contains(&resp.status) {
         return Ok(resp);
     }
     Err(explain(&resp, r, tenant, write))
