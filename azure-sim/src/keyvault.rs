@@ -467,49 +467,61 @@ fn authorized(
         .position(|s| s.name.eq_ignore_ascii_case(name));
     match op {
         Op::Set(_) => set(req, vault, pos, name, &base, retention),
-        Op::Get(_, version) => {
-            let s = live(vault, pos, name, *version)?;
-            let v = match version {
-                None => s.versions.last(),
-                Some(ver) => s
-                    .versions
-                    .iter()
-                    .find(|v| v.version.eq_ignore_ascii_case(ver)),
-            }
-            .ok_or_else(|| not_found(name, *version))?;
-            if !v.enabled {
-                return Err(kv_err(
-                    StatusCode::FORBIDDEN,
-                    "Forbidden",
-                    "Operation get is not allowed on a disabled secret.",
-                    Some("SecretDisabled"),
-                ));
-            }
-            Ok(json_resp(
-                StatusCode::OK,
-                &bundle(&base, &s.name, v, true, retention),
-            ))
-        }
+        Op::Get(_, version) => get(
+            live(vault, pos, name, *version)?,
+            *version,
+            &base,
+            retention,
+        ),
         Op::Versions(_) => {
             let s = live(vault, pos, name, None)?;
             Ok(versions(req, api, &base, s, retention))
         }
-        Op::Delete(_) => {
-            let s = live_mut(vault, pos, name)?;
-            let t = now();
-            s.deleted_at = Some(t);
-            let mut b = s
-                .versions
-                .last()
-                .map(|v| bundle(&base, &s.name, v, false, retention))
-                .unwrap_or_else(|| json!({}));
-            b["recoveryId"] = json!(format!("{base}/deletedsecrets/{}", s.name));
-            b["deletedDate"] = json!(t.unix_timestamp());
-            b["scheduledPurgeDate"] =
-                json!((t + time::Duration::days(i64::from(retention))).unix_timestamp());
-            Ok(json_resp(StatusCode::OK, &b))
-        }
+        Op::Delete(_) => Ok(delete(live_mut(vault, pos, name)?, &base, retention)),
     }
+}
+
+fn get(
+    s: &VaultSecret,
+    version: Option<&str>,
+    base: &str,
+    retention: u32,
+) -> Result<Response, Response> {
+    let v = match version {
+        None => s.versions.last(),
+        Some(ver) => s
+            .versions
+            .iter()
+            .find(|v| v.version.eq_ignore_ascii_case(ver)),
+    }
+    .ok_or_else(|| not_found(&s.name, version))?;
+    if !v.enabled {
+        return Err(kv_err(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "Operation get is not allowed on a disabled secret.",
+            Some("SecretDisabled"),
+        ));
+    }
+    Ok(json_resp(
+        StatusCode::OK,
+        &bundle(base, &s.name, v, true, retention),
+    ))
+}
+
+/// Soft-delete: the secret keeps its name (see [`set`]) until purged.
+fn delete(s: &mut VaultSecret, base: &str, retention: u32) -> Response {
+    let t = now();
+    s.deleted_at = Some(t);
+    let mut b = s
+        .versions
+        .last()
+        .map_or_else(|| json!({}), |v| bundle(base, &s.name, v, false, retention));
+    b["recoveryId"] = json!(format!("{base}/deletedsecrets/{}", s.name));
+    b["deletedDate"] = json!(t.unix_timestamp());
+    b["scheduledPurgeDate"] =
+        json!((t + time::Duration::days(i64::from(retention))).unix_timestamp());
+    json_resp(StatusCode::OK, &b)
 }
 
 fn not_found(name: &str, version: Option<&str>) -> Response {

@@ -123,11 +123,11 @@ fn a_secret_is_written_with_its_metadata_and_read_back_by_exact_version() {
 #[test]
 fn missing_rights_and_a_wrong_tenant_are_explained_by_role_vault_and_tenant() {
     let sim = TestSim::start();
-    let a = sim.var("CLUSTER_TENANT_ID");
-    let b = sim.var("REGISTRY_TENANT_ID");
+    let tenant_a = sim.var("CLUSTER_TENANT_ID");
+    let tenant_b = sim.var("REGISTRY_TENANT_ID");
     let op = http_as(&sim, "AZURE", false);
     let reader = http_as(&sim, "READER", false);
-    let t = target(&sim, &op, "denied");
+    let secret = target(&sim, &op, "denied");
     let value = Secret::new("denied~Value_3");
     rt().block_on(async {
         let new = NewSecret {
@@ -137,24 +137,24 @@ fn missing_rights_and_a_wrong_tenant_are_explained_by_role_vault_and_tenant() {
             tags: BTreeMap::new(),
         };
         // The reader holds Key Vault Secrets User: it may not write.
-        let e = set_secret(&reader, &a, &t, &new, deadline()).await.unwrap_err();
+        let e = set_secret(&reader, &tenant_a, &secret, &new, deadline()).await.unwrap_err();
         assert_eq!(e.status(), Some(403), "{e:?}");
         assert!(e.message().contains(WRITE_ROLE), "{e}");
         assert!(e.message().contains("contoso-kv"), "{e}");
-        let v = set_secret(&op, &a, &t, &new, deadline()).await.unwrap().unwrap();
+        let v = set_secret(&op, &tenant_a, &secret, &new, deadline()).await.unwrap().unwrap();
         // A token of tenant B: the error names the vault's tenant, A.
-        let e = get_secret(&op, &b, &v, deadline()).await.unwrap_err();
+        let e = get_secret(&op, &tenant_b, &v, deadline()).await.unwrap_err();
         assert_eq!(e.status(), Some(401), "{e:?}");
-        assert!(e.message().contains(&a), "{e}");
+        assert!(e.message().contains(&tenant_a), "{e}");
         // Without its role assignment the reader may not read.
-        let arm = op.arm(&a, deadline());
+        let arm = op.arm(&tenant_a, deadline());
         let ra = format!(
             "{}/providers/Microsoft.Authorization/roleAssignments/a1a1a1a1-7a00-4000-8000-000000000006?api-version=2022-04-01",
             sim.var("KEYVAULT_ID")
         );
         let req = arm.request(reqwest::Method::DELETE, arm.url(&ra).unwrap());
         assert!(matches!(arm.write(req).await.unwrap(), Sent::Done(_)));
-        let e = get_secret(&reader, &a, &v, deadline()).await.unwrap_err();
+        let e = get_secret(&reader, &tenant_a, &v, deadline()).await.unwrap_err();
         assert_eq!(e.status(), Some(403), "{e:?}");
         assert!(e.message().contains(READ_ROLE), "{e}");
         assert!(e.message().contains("contoso-kv"), "{e}");
