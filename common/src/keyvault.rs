@@ -421,15 +421,72 @@ async fn send(
     Err(explain(&resp, r, tenant, write))
 }
 
+/// The tenant of the vault `r` is in, from the challenge Key Vault gives a request without a
+/// token (as Azure SDK clients learn it). The request carries no credential; the challenge must
+/// name this cloud's Key Vault audience, and only its tenant id is used, so a token is never
+/// asked for anywhere but the cloud's own sign-in endpoint.
+pub async fn vault_tenant(http: &Http, r: &SecretRef, deadline: Deadline) -> Result<String> {
+    let unversioned = SecretRef {
+        version: None,
+        ..r.clone()
+    };
+    let req =
+        Request::new(Method::GET, unversioned.url("")?, Service::Arm, Auth::None).accept(&[401]);
+    let resp = http
+        .read(req, deadline)
+        .await
+        .map_err(|e| e.context(format!("key vault {}", r.vault)))?;
+    let bad = |why: &str| {
+        Error::step(
+            "KeyVaultBadChallenge",
+            format!(
+                "key vault {} answered a request without a token {} (status {}), so its tenant is unknown",
+                r.vault, why, resp.status
+            ),
+        )
+        .with_hint("give the vault's tenant explicitly")
+    };
+    if resp.status != 401 {
+        return Err(bad("without the challenge"));
+    }
+    let audience = challenge_param(&resp, "resource")
+        .ok_or_else(|| bad("with a challenge naming no resource"))?;
+    let want = http.cloud().keyvault_audience.trim_end_matches('/');
+    if !audience.trim_end_matches('/').eq_ignore_ascii_case(want) {
+        return Err(bad(&format!(
+            "with a challenge for resource {audience:?}, not this cloud's Key Vault ({want})"
+        )));
+    }
+    let tenant = challenge_tenant(&resp).ok_or_else(|| bad("with a challenge naming no tenant"))?;
+    let plausible = uuid::Uuid::parse_str(&tenant).is_ok()
+        || (tenant.contains('.')
+            && tenant
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
+    if !plausible {
+        return Err(bad(
+            "with a challenge whose tenant is not a tenant id or domain",
+        ));
+    }
+    Ok(tenant)
+}
+
+/// A quoted parameter of a Key Vault challenge (`Bearer authorization="…", resource="…"`).
+fn challenge_param(resp: &Response, name: &str) -> Option<String> {
+    let h = resp.header("www-authenticate")?;
+    let key = format!("{name}=\"");
+    let start = h.find(&key)? + key.len();
+    let quoted = &h[start..];
+    Some(quoted[..quoted.find('"')?].to_owned())
+}
+
 /// The tenant named in a Key Vault challenge (`Bearer authorization="<login>/<tenant>", ...`).
 fn challenge_tenant(resp: &Response) -> Option<String> {
-    let h = resp.header("www-authenticate")?;
-    let start = h.find("authorization=\"")? + "authorization=\"".len();
-    let uri = &h[start..];
-    let uri = &uri[..uri.find('"')?];
+    let uri = challenge_param(resp, "authorization")?;
     uri.trim_end_matches('/')
         .rsplit('/')
         .next()
+        .filter(|t| !t.is_empty())
         .map(str::to_owned)
 }
 
@@ -675,5 +732,29 @@ mod tests {
             "{e}"
         );
         assert!(e.hint().unwrap().contains(READ_ROLE));
+    }
+
+    #[test]
+    fn a_deleted_name_is_explained_with_the_way_out() {
+        let resp = Response {
+            status: 409,
+            headers: reqwest::header::HeaderMap::new(),
+            body: json!({"error": {"code": "Conflict", "message": "Secret x is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.", "innererror": {"code": "ObjectIsDeletedButRecoverable"}}}),
+        };
+        let r = SecretRef::parse(
+            "f",
+            "https://kv1.vault.azure.net/secrets/x",
+            &Cloud::azure_public(),
+        )
+        .unwrap();
+        let e = explain(&resp, &r, "t", true);
+        assert_eq!(e.code(), "ObjectIsDeletedButRecoverable");
+        assert_eq!(e.status(), Some(409));
+        assert!(e.message().contains("kv1"), "{e}");
+        assert!(
+            e.hint()
+                .unwrap()
+                .contains("az keyvault secret recover --vault-name kv1 --name x")
+        );
     }
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 use common::auth::Credentials;
 use common::cloud::Cloud;
 use common::http::{Http, Sent, build_client};
-use common::keyvault::{NewSecret, READ_ROLE, SecretRef, WRITE_ROLE, get_secret, set_secret};
+use common::keyvault::{
+    NewSecret, READ_ROLE, SecretRef, WRITE_ROLE, get_secret, set_secret, vault_tenant,
+};
 use common::wait::Deadline;
 use common::{ErrorKind, Secret};
 use xtenant_tests::TestSim;
@@ -189,4 +191,27 @@ fn dry_run_sends_nothing_to_the_vault() {
         "{:?}",
         sim.sim().requests()
     );
+}
+
+#[test]
+fn the_vault_tenant_is_learned_from_its_challenge_without_a_credential() {
+    let sim = TestSim::start();
+    let http = http_as(&sim, "AZURE", false);
+    let secret = target(&sim, &http, "any-name");
+    let tenant = rt()
+        .block_on(vault_tenant(&http, &secret, deadline()))
+        .unwrap();
+    assert_eq!(tenant, sim.var("CLUSTER_TENANT_ID"));
+    let log = sim.sim().requests();
+    assert_eq!(
+        log.len(),
+        1,
+        "one request to the vault, no sign-in: {log:?}"
+    );
+    assert_eq!(
+        log[0]["host"].as_str().unwrap().split(':').next(),
+        Some("contoso-kv.vault.azure.sim")
+    );
+    assert_eq!(log[0]["status"], 401);
+    assert!(log[0]["request_headers"].get("authorization").is_none());
 }
