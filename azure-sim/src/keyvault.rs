@@ -45,6 +45,7 @@ const GET_SECRET: &str = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
 const SET_SECRET: &str = "Microsoft.KeyVault/vaults/secrets/setSecret/action";
 const READ_METADATA: &str = "Microsoft.KeyVault/vaults/secrets/readMetadata/action";
 const DELETE_SECRET: &str = "Microsoft.KeyVault/vaults/secrets/delete";
+const UPDATE_SECRET: &str = "Microsoft.KeyVault/vaults/secrets/update/action";
 /// Key Vault's limit on a secret value (25 KB).
 const MAX_VALUE: usize = 25 * 1024;
 const MAX_RESULTS: usize = 25;
@@ -289,6 +290,7 @@ enum Op<'a> {
     Get(&'a str, Option<&'a str>),
     Versions(&'a str),
     Delete(&'a str),
+    Update(&'a str, &'a str),
 }
 
 impl Op<'_> {
@@ -298,12 +300,13 @@ impl Op<'_> {
             Op::Get(..) => GET_SECRET,
             Op::Versions(_) => READ_METADATA,
             Op::Delete(_) => DELETE_SECRET,
+            Op::Update(..) => UPDATE_SECRET,
         }
     }
 
     fn name(&self) -> &str {
         match self {
-            Op::Set(n) | Op::Get(n, _) | Op::Versions(n) | Op::Delete(n) => n,
+            Op::Set(n) | Op::Get(n, _) | Op::Versions(n) | Op::Delete(n) | Op::Update(n, _) => n,
         }
     }
 }
@@ -343,6 +346,7 @@ pub(crate) fn handle(core: &Core, req: &Req, name: &str) -> Response {
         (["secrets", n, "versions"], &Method::GET) => Op::Versions(n),
         (["secrets", n, v], &Method::GET) => Op::Get(n, Some(v)),
         (["secrets", n], &Method::DELETE) => Op::Delete(n),
+        (["secrets", n, v], &Method::PATCH) => Op::Update(n, v),
         _ => {
             return kv_err(
                 StatusCode::NOT_FOUND,
@@ -478,6 +482,9 @@ fn authorized(
             Ok(versions(req, api, &base, s, retention))
         }
         Op::Delete(_) => Ok(delete(live_mut(vault, pos, name)?, &base, retention)),
+        Op::Update(_, version) => {
+            update(req, live_mut(vault, pos, name)?, version, &base, retention)
+        }
     }
 }
 
@@ -636,6 +643,42 @@ fn set(
             value.len()
         )));
     }
+    let meta = parse_meta(&body)?;
+    let t = now().unix_timestamp();
+    let ver = SecretVersion {
+        version: uuid::Uuid::new_v4().simple().to_string(),
+        value: Some(value.to_string()),
+        value_sha256: sha256_hex(value.as_bytes()),
+        content_type: meta.content_type,
+        enabled: meta.enabled.unwrap_or(true),
+        nbf: meta.nbf,
+        exp: meta.exp,
+        created: t,
+        updated: t,
+        tags: meta.tags.unwrap_or_default(),
+    };
+    let b = bundle(base, name, &ver, true, retention);
+    match pos {
+        Some(i) => vault.secrets[i].versions.push(ver),
+        None => vault.secrets.push(VaultSecret {
+            name: name.to_string(),
+            versions: vec![ver],
+            deleted_at: None,
+        }),
+    }
+    Ok(json_resp(StatusCode::OK, &b))
+}
+
+/// The metadata of a set or update body; `None` where the body leaves a field out.
+struct Meta {
+    content_type: Option<String>,
+    enabled: Option<bool>,
+    nbf: Option<i64>,
+    exp: Option<i64>,
+    tags: Option<BTreeMap<String, String>>,
+}
+
+fn parse_meta(body: &Value) -> Result<Meta, Response> {
     let content_type = match body.get("contentType") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -653,17 +696,18 @@ fn set(
         }
     };
     let (nbf, exp) = (time_attr("nbf")?, time_attr("exp")?);
-    let enabled = attrs
-        .get("enabled")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let mut tags = BTreeMap::new();
-    match body.get("tags") {
-        None | Some(Value::Null) => {}
+    let enabled = match attrs.get("enabled") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(bad_body("The attribute 'enabled' must be true or false.")),
+    };
+    let tags = match body.get("tags") {
+        None | Some(Value::Null) => None,
         Some(Value::Object(m)) => {
             if m.len() > 15 {
                 return Err(bad_body("A secret has at most 15 tags."));
             }
+            let mut tags = BTreeMap::new();
             for (k, v) in m {
                 let Some(v) = v.as_str() else {
                     return Err(bad_body(&format!(
@@ -672,32 +716,63 @@ fn set(
                 };
                 tags.insert(k.clone(), v.to_string());
             }
+            Some(tags)
         }
         Some(_) => return Err(bad_body("The parameter 'tags' must be an object.")),
-    }
-    let t = now().unix_timestamp();
-    let ver = SecretVersion {
-        version: uuid::Uuid::new_v4().simple().to_string(),
-        value: Some(value.to_string()),
-        value_sha256: sha256_hex(value.as_bytes()),
+    };
+    Ok(Meta {
         content_type,
         enabled,
         nbf,
         exp,
-        created: t,
-        updated: t,
         tags,
-    };
-    let b = bundle(base, name, &ver, true, retention);
-    match pos {
-        Some(i) => vault.secrets[i].versions.push(ver),
-        None => vault.secrets.push(VaultSecret {
-            name: name.to_string(),
-            versions: vec![ver],
-            deleted_at: None,
-        }),
+    })
+}
+
+/// `PATCH /secrets/{name}/{version}`: change a version's attributes, content type or tags (the
+/// value never changes); the answer is a bundle without the value.
+fn update(
+    req: &Req,
+    s: &mut VaultSecret,
+    version: &str,
+    base: &str,
+    retention: u32,
+) -> Result<Response, Response> {
+    let body = req
+        .json()
+        .map_err(|m| bad_body(&format!("The request body is not valid JSON: {m}")))?;
+    if body.get("value").is_some() {
+        return Err(bad_body(
+            "The value of a secret version cannot be updated; set a new version instead.",
+        ));
     }
-    Ok(json_resp(StatusCode::OK, &b))
+    let meta = parse_meta(&body)?;
+    let name = s.name.clone();
+    let v = s
+        .versions
+        .iter_mut()
+        .find(|v| v.version.eq_ignore_ascii_case(version))
+        .ok_or_else(|| not_found(&name, Some(version)))?;
+    if let Some(ct) = meta.content_type {
+        v.content_type = Some(ct);
+    }
+    if let Some(e) = meta.enabled {
+        v.enabled = e;
+    }
+    if meta.nbf.is_some() {
+        v.nbf = meta.nbf;
+    }
+    if meta.exp.is_some() {
+        v.exp = meta.exp;
+    }
+    if let Some(t) = meta.tags {
+        v.tags = t;
+    }
+    v.updated = now().unix_timestamp();
+    Ok(json_resp(
+        StatusCode::OK,
+        &bundle(base, &name, v, false, retention),
+    ))
 }
 
 fn versions(req: &Req, api: &str, base: &str, s: &VaultSecret, retention: u32) -> Response {

@@ -262,6 +262,9 @@ pub struct NewSecret<'a> {
     pub content_type: Option<&'a str>,
     /// When the secret expires (`attributes.exp`).
     pub expires_at: Option<OffsetDateTime>,
+    /// Whether the version can be read at once (`attributes.enabled`); a version written
+    /// disabled is enabled later with [`set_enabled`], e.g. once it is proven to work.
+    pub enabled: bool,
     /// Tags (at most 15).
     pub tags: BTreeMap<String, String>,
 }
@@ -295,12 +298,11 @@ pub async fn set_secret(
     if let Some(ct) = secret.content_type {
         body.insert("contentType".into(), Value::String(ct.to_owned()));
     }
+    let mut attributes = json!({"enabled": secret.enabled});
     if let Some(exp) = secret.expires_at {
-        body.insert(
-            "attributes".into(),
-            json!({"enabled": true, "exp": exp.unix_timestamp()}),
-        );
+        attributes["exp"] = json!(exp.unix_timestamp());
     }
+    body.insert("attributes".into(), attributes);
     if !secret.tags.is_empty() {
         body.insert("tags".into(), json!(secret.tags));
     }
@@ -419,6 +421,36 @@ async fn send(
         return Ok(resp);
     }
     Err(explain(&resp, r, tenant, write))
+}
+
+/// Enables or disables the version `r` names (`PATCH /secrets/{name}/{version}`): a disabled
+/// version cannot be read. Needs Key Vault Secrets Officer. Under `--dry-run` only reported.
+pub async fn set_enabled(
+    http: &Http,
+    tenant: &str,
+    r: &SecretRef,
+    enabled: bool,
+    deadline: Deadline,
+) -> Result<()> {
+    if r.version.is_none() {
+        return Err(Error::input(
+            "client_secret_ref",
+            format!("{r} names no version: only one exact version is enabled or disabled"),
+        ));
+    }
+    let url = r.url("")?;
+    let body = json!({"attributes": {"enabled": enabled}});
+    if http.dry_run() {
+        let req = Request::new(Method::PATCH, url, Service::Arm, Auth::None).json(body);
+        return match http.write(req, deadline).await? {
+            Sent::Skipped => Ok(()),
+            Sent::Done(_) => Err(Error::usage(
+                "internal error: a Key Vault write was sent under --dry-run",
+            )),
+        };
+    }
+    send(http, tenant, r, Method::PATCH, url, Some(body), deadline).await?;
+    Ok(())
 }
 
 /// The tenant of the vault `r` is in, from the challenge Key Vault gives a request without a

@@ -12,7 +12,7 @@ use common::auth::Credentials;
 use common::cloud::Cloud;
 use common::http::{Http, Sent, build_client};
 use common::keyvault::{
-    NewSecret, READ_ROLE, SecretRef, WRITE_ROLE, get_secret, set_secret, vault_tenant,
+    NewSecret, READ_ROLE, SecretRef, WRITE_ROLE, get_secret, set_enabled, set_secret, vault_tenant,
 };
 use common::wait::Deadline;
 use common::{ErrorKind, Secret};
@@ -70,6 +70,7 @@ fn a_secret_is_written_with_its_metadata_and_read_back_by_exact_version() {
             value: &first,
             content_type: Some("text/plain; charset=utf-8"),
             expires_at: Some(expires),
+            enabled: true,
             tags: tags.clone(),
         };
         let v1 = set_secret(&op, &tenant, &t, &new, deadline())
@@ -136,6 +137,7 @@ fn missing_rights_and_a_wrong_tenant_are_explained_by_role_vault_and_tenant() {
             value: &value,
             content_type: None,
             expires_at: None,
+            enabled: true,
             tags: BTreeMap::new(),
         };
         // The reader holds Key Vault Secrets User: it may not write.
@@ -179,6 +181,7 @@ fn dry_run_sends_nothing_to_the_vault() {
             value: &value,
             content_type: None,
             expires_at: None,
+            enabled: true,
             tags: BTreeMap::new(),
         };
         set_secret(&dry, &tenant, &t, &new, deadline())
@@ -214,4 +217,42 @@ fn the_vault_tenant_is_learned_from_its_challenge_without_a_credential() {
     );
     assert_eq!(log[0]["status"], 401);
     assert!(log[0]["request_headers"].get("authorization").is_none());
+}
+
+#[test]
+fn a_version_written_disabled_is_readable_only_once_enabled() {
+    let sim = TestSim::start();
+    let tenant = sim.var("CLUSTER_TENANT_ID");
+    let op = http_as(&sim, "AZURE", false);
+    let reader = http_as(&sim, "READER", false);
+    let secret = target(&sim, &op, "staged");
+    let value = Secret::new("staged~Value_5");
+    rt().block_on(async {
+        let new = NewSecret {
+            value: &value,
+            content_type: None,
+            expires_at: None,
+            enabled: false,
+            tags: BTreeMap::new(),
+        };
+        let v = set_secret(&op, &tenant, &secret, &new, deadline())
+            .await
+            .unwrap()
+            .unwrap();
+        let e = get_secret(&reader, &tenant, &v, deadline())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "SecretDisabled", "{e:?}");
+        // Only an officer may enable it.
+        let e = set_enabled(&reader, &tenant, &v, true, deadline())
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(403), "{e:?}");
+        assert!(e.message().contains(WRITE_ROLE), "{e}");
+        set_enabled(&op, &tenant, &v, true, deadline())
+            .await
+            .unwrap();
+        let got = get_secret(&reader, &tenant, &v, deadline()).await.unwrap();
+        assert_eq!(got.expose(), value.expose());
+    });
 }

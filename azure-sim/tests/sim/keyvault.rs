@@ -138,6 +138,37 @@ async fn the_operator_sets_versions_and_reads_each_one_back() {
     }
     assert_eq!(ids, vec![id1.clone(), id2.clone()]);
 
+    // PATCH changes attributes, never the value; a disabled version cannot be read.
+    let patched = env
+        .call(
+            "PATCH",
+            &format!("{id1}?{API}"),
+            Some(&tok),
+            Some(&json!({"attributes": {"enabled": false}, "tags": {"state": "old"}})),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    assert!(patched.body.get("value").is_none());
+    assert_eq!(patched.body["attributes"]["enabled"], false);
+    assert_eq!(patched.body["tags"], json!({"state": "old"}));
+    let disabled = env
+        .call("GET", &format!("{id1}?{API}"), Some(&tok), None)
+        .await;
+    assert_eq!(disabled.status, 403, "{}", disabled.text);
+    assert_eq!(
+        disabled.body["error"]["innererror"]["code"],
+        "SecretDisabled"
+    );
+    let no_value = env
+        .call(
+            "PATCH",
+            &format!("{id1}?{API}"),
+            Some(&tok),
+            Some(&json!({"value": "x"})),
+        )
+        .await;
+    assert_eq!(no_value.status, 400, "{}", no_value.text);
+
     let missing = env
         .call(
             "GET",
