@@ -38,6 +38,8 @@ pub struct SecretRef {
     vault: String,
     name: String,
     version: Option<String>,
+    /// The envelope field or flag it came from, named in errors about it.
+    field: String,
 }
 
 impl fmt::Display for SecretRef {
@@ -215,6 +217,7 @@ impl SecretRef {
             vault,
             name: name.to_owned(),
             version: version.map(str::to_ascii_lowercase),
+            field: field.to_owned(),
         })
     }
 
@@ -279,10 +282,7 @@ pub async fn set_secret(
     deadline: Deadline,
 ) -> Result<Option<SecretRef>> {
     if secret.value.is_empty() {
-        return Err(Error::input(
-            "client_secret",
-            "the secret to store in Key Vault is empty",
-        ));
+        return Err(Error::usage("the secret to store in Key Vault is empty"));
     }
     if secret.tags.len() > 15 {
         return Err(Error::usage(format!(
@@ -360,19 +360,32 @@ pub async fn get_secret(
 ) -> Result<Secret> {
     if r.version.is_none() {
         return Err(Error::input(
-            "client_secret_ref",
+            &r.field,
             format!(
-                "{r} names no version: give the secret identifier with its version (.../secrets/NAME/VERSION)"
+                "{}: {r} names no version: give the secret identifier with its version (.../secrets/NAME/VERSION)",
+                r.field
             ),
         ));
     }
     let url = r.url("")?;
     let resp = send(http, tenant, r, Method::GET, url, None, deadline).await?;
+    // The answer must be the version asked for: never another one's value.
+    let same = resp
+        .body
+        .get("id")
+        .and_then(Value::as_str)
+        .is_some_and(|id| {
+            id.to_ascii_lowercase().ends_with(&format!(
+                "/secrets/{}/{}",
+                r.name.to_ascii_lowercase(),
+                r.version.as_deref().unwrap_or_default()
+            ))
+        });
     match resp.body.get("value").and_then(Value::as_str) {
-        Some(v) if !v.is_empty() => Ok(Secret::new(v)),
+        Some(v) if same && !v.is_empty() => Ok(Secret::new(v)),
         _ => Err(Error::step(
             "KeyVaultBadAnswer",
-            format!("Key Vault returned no value for {r}"),
+            format!("Key Vault did not return the value of {r}"),
         )),
     }
 }
@@ -434,8 +447,11 @@ pub async fn set_enabled(
 ) -> Result<()> {
     if r.version.is_none() {
         return Err(Error::input(
-            "client_secret_ref",
-            format!("{r} names no version: only one exact version is enabled or disabled"),
+            &r.field,
+            format!(
+                "{}: {r} names no version: only one exact version is enabled or disabled",
+                r.field
+            ),
         ));
     }
     let url = r.url("")?;
