@@ -24,6 +24,7 @@ pub(crate) fn known_resource(core: &Core, resource: &str) -> bool {
             "https://management.azure.com",
             "https://management.core.windows.net",
             "https://containerregistry.azure.net",
+            crate::keyvault::AUDIENCE,
             &core.url,
         ],
     )

@@ -24,10 +24,15 @@ pub(crate) enum Service {
     Arm,
     /// A registry's data plane, by registry name (from the Host header).
     Registry(String),
+    /// A key vault's data plane, by vault name (from the Host header).
+    KeyVault(String),
 }
 
 /// The registry DNS suffix of the simulated cloud.
 pub(crate) const REGISTRY_SUFFIX: &str = "azurecr.sim";
+
+/// The Key Vault DNS suffix of the simulated cloud.
+pub(crate) const KEYVAULT_SUFFIX: &str = "vault.azure.sim";
 
 /// A request, read completely, with its path split and decoded.
 #[derive(Debug)]
@@ -146,6 +151,9 @@ impl Req {
         let host = self.hostname();
         if let Some(name) = host.strip_suffix(&format!(".{REGISTRY_SUFFIX}")) {
             return Service::Registry(name.to_string());
+        }
+        if let Some(name) = host.strip_suffix(&format!(".{KEYVAULT_SUFFIX}")) {
+            return Service::KeyVault(name.to_string());
         }
         match self.segs.first().map(|s| s.to_ascii_lowercase()).as_deref() {
             Some("_sim") => Service::Control,
@@ -346,6 +354,13 @@ pub(crate) fn add_service_headers(r: &mut Response, service: &Service, req: &Req
             set_header(r, "docker-distribution-api-version", "registry/2.0");
             set_header(r, "x-ms-correlation-request-id", &req.correlation_id);
         }
+        Service::KeyVault(_) => {
+            set_header(r, "x-ms-request-id", &req.request_id);
+            set_header(r, "x-ms-client-request-id", &req.client_request_id);
+            set_header(r, "x-ms-keyvault-region", "eastus");
+            set_header(r, "x-ms-keyvault-service-version", "1.9.0.0");
+            set_header(r, "cache-control", "no-cache");
+        }
         Service::Control => {}
     }
 }
@@ -396,6 +411,7 @@ pub(crate) fn service_error(
         Service::Registry(_) => {
             registry_err(status, &code.to_ascii_uppercase(), message, Value::Null)
         }
+        Service::KeyVault(_) => crate::keyvault::fault_error(status, code, message),
         Service::Arm | Service::Control => arm_err(status, code, message),
     }
 }

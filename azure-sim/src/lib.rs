@@ -34,6 +34,7 @@ mod faults;
 mod firewall;
 mod graph;
 mod http;
+mod keyvault;
 mod model;
 mod rbac;
 mod registry;

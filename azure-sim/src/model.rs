@@ -91,6 +91,8 @@ pub(crate) struct State {
     pub role_assignments: Vec<RoleAssignment>,
     pub registries: Vec<Registry>,
     pub clusters: Vec<Cluster>,
+    /// Key vaults and their secrets (see `keyvault.rs`).
+    pub vaults: Vec<crate::keyvault::Vault>,
     pub resources: Vec<GenericResource>,
     pub operations: Vec<Operation>,
 }
@@ -484,6 +486,7 @@ impl State {
                 c.secret_sha256 = Some(sha256_hex(secret.as_bytes()));
             }
         }
+        crate::keyvault::normalize(self, &sub_tenant)?;
         for rd in crate::rbac::builtin_roles() {
             if !self
                 .role_definitions

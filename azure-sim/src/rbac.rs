@@ -66,7 +66,7 @@ pub(crate) fn builtin_roles() -> Vec<RoleDefinition> {
         "Microsoft.ContainerRegistry/registries/repositories/metadata/delete",
         "Microsoft.ContainerRegistry/registries/repositories/content/delete",
     ];
-    vec![
+    let mut roles = vec![
         role(
             OWNER,
             "Owner",
@@ -210,7 +210,10 @@ pub(crate) fn builtin_roles() -> Vec<RoleDefinition> {
             &[],
             REPO_READ,
         ),
-    ]
+    ];
+    // Key Vault's data-plane roles live beside its data plane.
+    roles.extend(crate::keyvault::builtin_roles());
+    roles
 }
 
 /// Case-insensitive glob match where `*` matches any run of characters.

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::crypto::{new_client_secret, sha256_hex};
+use crate::http::KEYVAULT_SUFFIX;
+use crate::keyvault::{self, Vault};
 use crate::model::{
     Application, Cluster, ClusterIdentity, FederatedCredential, GenericResource,
     PasswordCredential, Registry, ResourceGroup, RoleAssignment, ServicePrincipal, State,
@@ -37,6 +39,9 @@ const MSI_SP_A: &str = "a1a1a1a1-5900-4000-8000-000000000004";
 const MSI_CLIENT_ID: &str = "a1a1a1a1-a100-4000-8000-000000000004";
 const OPERATOR_SP_B: &str = "b2b2b2b2-5900-4000-8000-000000000002";
 const READER_SP_B: &str = "b2b2b2b2-5900-4000-8000-000000000003";
+
+/// The default scenario's key vault (in tenant A, `rg-aks`).
+pub(crate) const VAULT_NAME: &str = "contoso-kv";
 
 /// The name the simulator gives the secrets it mints for `sim.env`.
 pub(crate) const SIM_SECRET_NAME: &str = "azure-sim";
@@ -118,6 +123,10 @@ pub(crate) fn default_state() -> State {
         rg_a()
     );
     let subnet = format!("{vnet}/subnets/snet-nodes");
+    let vault = format!(
+        "{}/providers/Microsoft.KeyVault/vaults/{VAULT_NAME}",
+        rg_a()
+    );
     let acr = format!(
         "{}/providers/Microsoft.ContainerRegistry/registries/fabrikamacr",
         rg_b()
@@ -172,6 +181,12 @@ pub(crate) fn default_state() -> State {
             "{login_server:fabrikamacr}/samples/hello:1.0".to_string(),
         ),
         ("SUBNET_ID", subnet.clone()),
+        ("KEYVAULT_ID", vault.clone()),
+        ("KEYVAULT_NAME", VAULT_NAME.to_string()),
+        (
+            "KEYVAULT_URL",
+            format!("https://{VAULT_NAME}.{KEYVAULT_SUFFIX}:{{port}}"),
+        ),
     ] {
         env.insert(k.into(), Value::String(v));
     }
@@ -278,6 +293,18 @@ pub(crate) fn default_state() -> State {
                 READER_SP_A,
             ),
             ra(
+                "a1a1a1a1-7a00-4000-8000-000000000005",
+                &vault,
+                keyvault::SECRETS_OFFICER,
+                OPERATOR_SP_A,
+            ),
+            ra(
+                "a1a1a1a1-7a00-4000-8000-000000000006",
+                &vault,
+                keyvault::SECRETS_USER,
+                READER_SP_A,
+            ),
+            ra(
                 "b2b2b2b2-7a00-4000-8000-000000000001",
                 &format!("/subscriptions/{SUB_B}"),
                 rbac::OWNER,
@@ -352,6 +379,14 @@ pub(crate) fn default_state() -> State {
                 tenant_id: String::new(),
             },
         ],
+        vaults: vec![Vault {
+            id: vault,
+            location: "eastus".into(),
+            soft_delete_retention_days: 90,
+            secrets: Vec::new(),
+            name: String::new(),
+            tenant_id: String::new(),
+        }],
         resources: vec![
             GenericResource {
                 id: vnet,
@@ -503,6 +538,9 @@ pub(crate) fn cloud_json(url: &str, ca_file: &str) -> Value {
         "registry_suffix": "azurecr.sim",
         "ca_file": ca_file,
         "registry_connect_addr": "127.0.0.1",
+        "keyvault_suffix": KEYVAULT_SUFFIX,
+        "keyvault_audience": keyvault::AUDIENCE,
+        "keyvault_connect_addr": "127.0.0.1",
     })
 }
 

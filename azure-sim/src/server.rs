@@ -30,7 +30,7 @@ use crate::http::{
     set_header,
 };
 use crate::model::{State, fmt_ticks, now};
-use crate::{arm, control, entra, faults, graph, registry, scenario};
+use crate::{arm, control, entra, faults, graph, keyvault, registry, scenario};
 
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// How much of a too-large body is read and dropped before the connection is closed on it.
@@ -324,6 +324,7 @@ fn dispatch(core: &Core, req: &Req, service: &Service) -> Response {
         Service::Graph => graph::handle(core, req),
         Service::Arm => arm::handle(core, req),
         Service::Registry(name) => registry::handle(core, req, name),
+        Service::KeyVault(name) => keyvault::handle(core, req, name),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The certificate authority and the server certificate made at start.
 //!
-//! The leaf covers `127.0.0.1`, `localhost` and `*.azurecr.sim`, so a client trusting `ca.pem`
-//! can reach the simulator by IP and each registry by its login server name.
+//! The leaf covers `127.0.0.1`, `localhost`, `*.azurecr.sim` and `*.vault.azure.sim`, so a client
+//! trusting `ca.pem` can reach the simulator by IP, each registry by its login server name and
+//! each key vault by its host.
 
 use std::sync::Arc;
 
@@ -38,8 +39,11 @@ pub(crate) fn make() -> anyhow::Result<Tls> {
     let ca_cert = ca.self_signed(&ca_key).context("self-signing the CA")?;
     let issuer = Issuer::new(ca, ca_key);
 
-    let mut leaf =
-        CertificateParams::new(vec!["localhost".to_string(), "*.azurecr.sim".to_string()])?;
+    let mut leaf = CertificateParams::new(vec![
+        "localhost".to_string(),
+        "*.azurecr.sim".to_string(),
+        "*.vault.azure.sim".to_string(),
+    ])?;
     leaf.subject_alt_names
         .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
     leaf.distinguished_name

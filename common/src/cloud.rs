@@ -1,4 +1,5 @@
-//! Azure clouds: their login, Graph and ARM endpoints, token audiences and registry suffix.
+//! Azure clouds: their login, Graph and ARM endpoints, token audiences, registry and Key Vault
+//! suffixes.
 //!
 //! `--cloud` (env `XTENANT_CLOUD`) takes a built-in name or the path of a cloud file.
 //! A cloud file describes a custom cloud, such as `azure-sim`:
@@ -8,12 +9,16 @@
 //!  "login_endpoint": "https://127.0.0.1:8443", "graph_endpoint": "https://127.0.0.1:8443",
 //!  "graph_audience": "https://graph.microsoft.com",
 //!  "arm_endpoint": "https://127.0.0.1:8443", "arm_audience": "https://management.azure.com/",
-//!  "registry_suffix": "azurecr.sim", "ca_file": "ca.pem", "registry_connect_addr": "127.0.0.1"}
+//!  "registry_suffix": "azurecr.sim", "ca_file": "ca.pem", "registry_connect_addr": "127.0.0.1",
+//!  "keyvault_suffix": "vault.azure.sim", "keyvault_audience": "https://vault.azure.net",
+//!  "keyvault_connect_addr": "127.0.0.1"}
 //! ```
 //!
 //! `ca_file` (relative to the cloud file) is trusted in addition to the system roots;
 //! `registry_connect_addr` is where connections to `*.<registry_suffix>` go, while URLs,
-//! Host headers and TLS names stay the registry's own. `registry_port` is the port its
+//! Host headers and TLS names stay the registry's own; `keyvault_connect_addr` does the same
+//! for `*.<keyvault_suffix>` (the Key Vault keys are optional: without them a custom cloud has
+//! no Key Vault). `registry_port` is the port its
 //! registries' login servers carry (default: the ARM endpoint's port when that names one,
 //! as a simulator serving every endpoint on one port does; a built-in cloud has none).
 //! Endpoints must be https, except on loopback addresses.
@@ -55,6 +60,13 @@ pub struct Cloud {
     pub registry_connect_addr: Option<IpAddr>,
     /// The one port a login server of this cloud may name besides 443 (custom clouds only).
     pub registry_port: Option<u16>,
+    /// Key Vault's DNS suffix without the dot, e.g. `vault.azure.net`; empty when the cloud
+    /// has no Key Vault (a custom cloud file without `keyvault_suffix`).
+    pub keyvault_suffix: String,
+    /// The resource Key Vault tokens are issued for, e.g. `https://vault.azure.net`.
+    pub keyvault_audience: String,
+    /// Where to connect for key vault hosts instead of resolving them.
+    pub keyvault_connect_addr: Option<IpAddr>,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +82,9 @@ struct CloudFile {
     ca_file: Option<PathBuf>,
     registry_connect_addr: Option<String>,
     registry_port: Option<u16>,
+    keyvault_suffix: Option<String>,
+    keyvault_audience: Option<String>,
+    keyvault_connect_addr: Option<String>,
 }
 
 fn url(s: &str) -> Url {
@@ -85,6 +100,7 @@ impl Cloud {
             "https://graph.microsoft.com",
             "https://management.azure.com",
             "azurecr.io",
+            "vault.azure.net",
         )
     }
 
@@ -96,6 +112,7 @@ impl Cloud {
             "https://microsoftgraph.chinacloudapi.cn",
             "https://management.chinacloudapi.cn",
             "azurecr.cn",
+            "vault.azure.cn",
         )
     }
 
@@ -107,10 +124,19 @@ impl Cloud {
             "https://graph.microsoft.us",
             "https://management.usgovcloudapi.net",
             "azurecr.us",
+            "vault.usgovcloudapi.net",
         )
     }
 
-    fn built_in(name: &str, login: &str, graph: &str, arm: &str, suffix: &str) -> Self {
+    /// A built-in cloud; Key Vault's audience is `https://` and its DNS suffix, in every cloud.
+    fn built_in(
+        name: &str,
+        login: &str,
+        graph: &str,
+        arm: &str,
+        suffix: &str,
+        keyvault_suffix: &str,
+    ) -> Self {
         Self {
             name: name.to_owned(),
             login: url(login),
@@ -122,6 +148,9 @@ impl Cloud {
             ca_pem: None,
             registry_connect_addr: None,
             registry_port: None,
+            keyvault_suffix: keyvault_suffix.to_owned(),
+            keyvault_audience: format!("https://{keyvault_suffix}"),
+            keyvault_connect_addr: None,
         }
     }
 
@@ -208,6 +237,12 @@ impl Cloud {
             None => None,
         };
         let registry_port = f.registry_port.or_else(|| arm.port());
+        let (keyvault_suffix, keyvault_audience, keyvault_connect_addr) = keyvault_keys(
+            f.keyvault_suffix,
+            f.keyvault_audience,
+            f.keyvault_connect_addr,
+        )
+        .map_err(bad)?;
         Ok(Self {
             name: f.name,
             graph_audience: f.graph_audience.unwrap_or_else(|| f.graph_endpoint.clone()),
@@ -219,6 +254,9 @@ impl Cloud {
             ca_pem,
             registry_connect_addr,
             registry_port,
+            keyvault_suffix,
+            keyvault_audience,
+            keyvault_connect_addr,
         })
     }
 
@@ -230,6 +268,11 @@ impl Cloud {
     /// The scope for ARM tokens (`<audience>/.default`).
     pub fn arm_scope(&self) -> String {
         format!("{}/.default", self.arm_audience.trim_end_matches('/'))
+    }
+
+    /// The scope for Key Vault tokens (`<audience>/.default`).
+    pub fn keyvault_scope(&self) -> String {
+        format!("{}/.default", self.keyvault_audience.trim_end_matches('/'))
     }
 
     /// The azure_identity cloud configuration (authority host).
@@ -279,6 +322,52 @@ impl Cloud {
 pub const REGISTRY_NAME_MIN: usize = 5;
 /// The longest registry name Azure allows.
 pub const REGISTRY_NAME_MAX: usize = 50;
+/// The cloud file's optional Key Vault keys: suffix, audience (default `https://<suffix>`) and
+/// connect address; an audience or address without a suffix is a mistake worth naming.
+fn keyvault_keys(
+    suffix: Option<String>,
+    audience: Option<String>,
+    connect: Option<String>,
+) -> std::result::Result<(String, String, Option<IpAddr>), String> {
+    let Some(suffix) = suffix else {
+        if audience.is_some() || connect.is_some() {
+            return Err(
+                "`keyvault_audience` and `keyvault_connect_addr` need `keyvault_suffix` (e.g. vault.azure.net)"
+                    .into(),
+            );
+        }
+        return Ok((String::new(), String::new(), None));
+    };
+    let suffix = suffix.trim_start_matches('.').to_ascii_lowercase();
+    let dns_ok = suffix.contains('.')
+        && suffix.split('.').all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if !dns_ok {
+        return Err(format!(
+            "`keyvault_suffix` must be a DNS suffix such as vault.azure.net, got {suffix:?}"
+        ));
+    }
+    let audience = audience.unwrap_or_else(|| format!("https://{suffix}"));
+    let aud_url = Url::parse(&audience)
+        .map_err(|e| format!("`keyvault_audience` is not a URL ({e}): {audience:?}"))?;
+    if aud_url.scheme() != "https" || aud_url.host_str().is_none() {
+        return Err(format!(
+            "`keyvault_audience` must be an https URL such as https://vault.azure.net, got {audience:?}"
+        ));
+    }
+    let connect = match connect {
+        Some(a) => Some(
+            a.parse::<IpAddr>()
+                .map_err(|_| format!("`keyvault_connect_addr` must be an IP address, got {a:?}"))?,
+        ),
+        None => None,
+    };
+    Ok((suffix, audience, connect))
+}
 
 fn join(base: &Url, path_and_query: &str) -> Result<Url> {
     let s = format!("{}{}", base.as_str().trim_end_matches('/'), path_and_query);
@@ -337,6 +426,8 @@ mod tests {
         assert_eq!(p.graph_scope(), "https://graph.microsoft.com/.default");
         assert_eq!(p.arm_scope(), "https://management.azure.com/.default");
         assert_eq!(p.registry_suffix, "azurecr.io");
+        assert_eq!(p.keyvault_suffix, "vault.azure.net");
+        assert_eq!(p.keyvault_scope(), "https://vault.azure.net/.default");
         assert_eq!(p.sdk_config(), CloudConfiguration::AzurePublic);
 
         let c = Cloud::from_arg("azurechinacloud").unwrap();
@@ -351,6 +442,8 @@ mod tests {
             "https://management.chinacloudapi.cn/.default"
         );
         assert_eq!(c.registry_suffix, "azurecr.cn");
+        assert_eq!(c.keyvault_suffix, "vault.azure.cn");
+        assert_eq!(c.keyvault_scope(), "https://vault.azure.cn/.default");
         assert_eq!(c.sdk_config(), CloudConfiguration::AzureChina);
 
         let g = Cloud::from_arg("AzureUSGovernment").unwrap();
@@ -358,6 +451,11 @@ mod tests {
         assert_eq!(g.graph.host_str(), Some("graph.microsoft.us"));
         assert_eq!(g.arm.host_str(), Some("management.usgovcloudapi.net"));
         assert_eq!(g.registry_suffix, "azurecr.us");
+        assert_eq!(g.keyvault_suffix, "vault.usgovcloudapi.net");
+        assert_eq!(
+            g.keyvault_scope(),
+            "https://vault.usgovcloudapi.net/.default"
+        );
         assert!(g.is_registry_host("myreg.azurecr.us"));
         assert!(!g.is_registry_host("myreg.azurecr.io"));
         assert!(!g.is_registry_host("a.b.azurecr.us"));
@@ -425,7 +523,8 @@ mod tests {
             r#"{"name":"AzureSim","login_endpoint":"https://127.0.0.1:8443","graph_endpoint":"https://127.0.0.1:8443",
                 "graph_audience":"https://graph.microsoft.com","arm_endpoint":"https://127.0.0.1:8443",
                 "arm_audience":"https://management.azure.com/","registry_suffix":"azurecr.sim","ca_file":"ca.pem",
-                "registry_connect_addr":"127.0.0.1"}"#,
+                "registry_connect_addr":"127.0.0.1","keyvault_suffix":"vault.azure.sim",
+                "keyvault_audience":"https://vault.azure.net","keyvault_connect_addr":"127.0.0.1"}"#,
         );
         let c = Cloud::from_arg(f.to_str().unwrap()).unwrap();
         assert_eq!(c.name, "AzureSim");
@@ -438,6 +537,9 @@ mod tests {
         assert_eq!(c.ca_pem.as_deref(), Some(PEM.as_bytes()));
         assert_eq!(c.registry_connect_addr, Some("127.0.0.1".parse().unwrap()));
         assert!(c.is_registry_host("fabrikamacr.azurecr.sim"));
+        assert_eq!(c.keyvault_suffix, "vault.azure.sim");
+        assert_eq!(c.keyvault_scope(), "https://vault.azure.net/.default");
+        assert_eq!(c.keyvault_connect_addr, Some("127.0.0.1".parse().unwrap()));
         assert!(matches!(c.sdk_config(), CloudConfiguration::Custom(_)));
         // No registry_port: the ARM endpoint's port (one port serves everything).
         assert_eq!(c.registry_port, Some(8443));
@@ -509,6 +611,32 @@ mod tests {
                     "{{{base},\"registry_connect_addr\":\"localhost\"}}"
                 )),
                 "registry_connect_addr",
+            ),
+            (
+                "kvsuffix.json",
+                Some(format!("{{{base},\"keyvault_suffix\":\"vault\"}}")),
+                "keyvault_suffix",
+            ),
+            (
+                "kvaudience.json",
+                Some(format!(
+                    "{{{base},\"keyvault_suffix\":\"vault.example\",\"keyvault_audience\":\"http://vault.example\"}}"
+                )),
+                "keyvault_audience",
+            ),
+            (
+                "kvaddr.json",
+                Some(format!(
+                    "{{{base},\"keyvault_suffix\":\"vault.example\",\"keyvault_connect_addr\":\"localhost\"}}"
+                )),
+                "keyvault_connect_addr",
+            ),
+            (
+                "kvorphan.json",
+                Some(format!(
+                    "{{{base},\"keyvault_audience\":\"https://vault.example\"}}"
+                )),
+                "keyvault_suffix",
             ),
             (
                 "noname.json",

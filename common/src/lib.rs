@@ -18,6 +18,7 @@ pub mod envelope;
 pub mod error;
 pub mod graph;
 pub mod http;
+pub mod keyvault;
 pub mod registry;
 pub mod secret;
 pub mod ui;

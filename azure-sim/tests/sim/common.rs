@@ -38,6 +38,8 @@ pub(crate) fn client(ca: &[u8], port: u16) -> reqwest::Client {
         .resolve("fabrikamacr.azurecr.sim", loopback)
         .resolve("fabrikamabac.azurecr.sim", loopback)
         .resolve("nosuchreg.azurecr.sim", loopback)
+        .resolve("contoso-kv.vault.azure.sim", loopback)
+        .resolve("nosuchkv.vault.azure.sim", loopback)
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
@@ -64,6 +66,7 @@ pub(crate) async fn start_with(f: impl FnOnce(&mut SimConfig)) -> Env {
 
 pub(crate) const GRAPH: &str = "https://graph.microsoft.com";
 pub(crate) const ARM: &str = "https://management.azure.com/";
+pub(crate) const VAULT: &str = "https://vault.azure.net";
 
 impl Env {
     pub(crate) fn var(&self, k: &str) -> String {

@@ -169,7 +169,7 @@ async fn token_errors_are_entra_shaped() {
         (400, Some("invalid_scope"))
     );
     let r = env
-        .token_resp(&a, &op, &secret, "https://vault.azure.net")
+        .token_resp(&a, &op, &secret, "https://storage.azure.com")
         .await;
     assert_eq!(r.body["error_codes"], json!([500_011]));
     // missing grant type, GET on the endpoint

@@ -10,6 +10,7 @@ mod clouds;
 mod common;
 mod entra;
 mod graph;
+mod keyvault;
 mod recordings;
 mod registry;
 mod registry_pull;

@@ -15,18 +15,20 @@ use crate::cloud::{Cloud, is_loopback_host};
 use crate::error::{Error, ErrorKind, Result};
 use crate::wait::Deadline;
 
-/// Resolves registry hosts of a custom cloud to its connect address.
+/// Resolves registry (and key vault) hosts of a custom cloud to its connect addresses.
 struct RegistryResolver {
-    suffix: String,
-    addr: std::net::IpAddr,
+    /// `(DNS suffix, address)` pairs.
+    overrides: Vec<(String, std::net::IpAddr)>,
 }
 
 impl reqwest::dns::Resolve for RegistryResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_ascii_lowercase();
-        let fixed = host
-            .ends_with(&format!(".{}", self.suffix))
-            .then_some(self.addr);
+        let fixed = self
+            .overrides
+            .iter()
+            .find(|(suffix, _)| host.ends_with(&format!(".{suffix}")))
+            .map(|(_, addr)| *addr);
         Box::pin(async move {
             if let Some(ip) = fixed {
                 let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(SocketAddr::new(ip, 0)));
@@ -62,11 +64,16 @@ pub fn build_client(cloud: &Cloud) -> Result<reqwest::Client> {
     {
         b = b.no_proxy();
     }
-    if let Some(addr) = cloud.registry_connect_addr {
-        b = b.dns_resolver(RegistryResolver {
-            suffix: cloud.registry_suffix.clone(),
-            addr,
-        });
+    let overrides: Vec<(String, std::net::IpAddr)> = [
+        (&cloud.registry_suffix, cloud.registry_connect_addr),
+        (&cloud.keyvault_suffix, cloud.keyvault_connect_addr),
+    ]
+    .into_iter()
+    .filter(|(suffix, _)| !suffix.is_empty())
+    .filter_map(|(suffix, addr)| Some((suffix.clone(), addr?)))
+    .collect();
+    if !overrides.is_empty() {
+        b = b.dns_resolver(RegistryResolver { overrides });
     }
     b.build()
         .map_err(|e| Error::usage(format!("cannot build the HTTP client: {e}")))
