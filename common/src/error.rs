@@ -33,7 +33,9 @@ pub enum ErrorKind {
     Timeout,
     /// A local file could not be read or written.
     Io,
-    /// A step-specific refusal or failure (the step sets the code).
+    /// Azure's long-running operation ended `Failed` or `Canceled` (Azure's code, or ours).
+    OperationFailed,
+    /// The step refused, or found Azure in a state it cannot go on from (the step sets the code).
     Step,
 }
 
@@ -50,7 +52,6 @@ struct Inner {
     message: String,
     hint: Option<String>,
     request_id: Option<String>,
-    extra: Vec<(String, serde_json::Value)>,
 }
 
 impl Error {
@@ -62,7 +63,6 @@ impl Error {
             message: message.into(),
             hint: None,
             request_id: None,
-            extra: Vec::new(),
         }))
     }
 
@@ -95,6 +95,16 @@ impl Error {
     /// The deadline passed.
     pub fn timeout(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Timeout, "Timeout", message)
+    }
+
+    /// Azure's long-running operation ended `Failed` or `Canceled`.
+    pub fn operation_failed(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::OperationFailed, code, message)
+    }
+
+    /// Whether the deadline passed (the kind, never the code text).
+    pub fn is_timeout(&self) -> bool {
+        self.0.kind == ErrorKind::Timeout
     }
 
     /// A local I/O failure about `what`.
@@ -135,25 +145,6 @@ impl Error {
     pub fn with_request_id(mut self, id: Option<String>) -> Self {
         self.0.request_id = id;
         self
-    }
-
-    /// Adds a field the failed object carries besides `error` (e.g. `cluster_operation_url`,
-    /// so a rerun can resume); a `null` value removes the field from the object.
-    #[must_use]
-    pub fn with_field(
-        mut self,
-        name: impl Into<String>,
-        value: impl Into<serde_json::Value>,
-    ) -> Self {
-        let name = name.into();
-        self.0.extra.retain(|(n, _)| *n != name);
-        self.0.extra.push((name, value.into()));
-        self
-    }
-
-    /// The fields added with [`Error::with_field`], in order.
-    pub fn extra_fields(&self) -> &[(String, serde_json::Value)] {
-        &self.0.extra
     }
 
     /// The kind.
