@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::http::Api;
 use crate::validate::{is_guid, shown};
+use crate::wait::{Poll, poll_until};
 
 /// The api-version used for role assignments and role definitions.
 pub const AUTHORIZATION_API: &str = "2022-04-01";
@@ -263,6 +264,27 @@ pub async fn assign_role(
         }
         Err(e) => Err(e),
     }
+}
+
+/// [`assign_role`], waiting (until `api`'s deadline, saying `label`) while ARM does not know
+/// the principal yet: a new service principal takes a while to reach ARM (`PrincipalNotFound`).
+pub async fn ensure_role_assignment(
+    api: &Api<'_>,
+    scope: &str,
+    role_definition_id: &str,
+    principal_id: &str,
+    label: &str,
+) -> Result<Assigned> {
+    poll_until(label, api.deadline(), || async {
+        match assign_role(api, scope, role_definition_id, principal_id).await {
+            Ok(a) => Ok(Poll::Ready(a)),
+            Err(e) if e.is_code("PrincipalNotFound") => {
+                Ok(Poll::Pending("PrincipalNotFound".into(), None))
+            }
+            Err(e) => Err(e),
+        }
+    })
+    .await
 }
 
 /// The role assignments of `principal_id` visible at `scope` (including inherited ones).

@@ -113,6 +113,18 @@ pub mod fields {
     pub const ERROR: Field = f("error", None, None);
 }
 
+/// What a step does with a field it owns: leave it, set it, or remove it (it no longer holds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Change<T> {
+    /// Left as the input had it.
+    #[default]
+    Keep,
+    /// Set to this value.
+    Set(T),
+    /// Removed.
+    Remove,
+}
+
 /// One envelope object.
 #[derive(Clone, Default)]
 pub struct Envelope {
@@ -216,6 +228,29 @@ impl Envelope {
         if let Some(v) = value {
             self.set(field.name, v);
         }
+    }
+
+    /// Applies a [`Change`] to `field`.
+    pub fn change<T: Serialize>(&mut self, field: &Field, change: &Change<T>) {
+        match change {
+            Change::Keep => {}
+            Change::Set(v) => self.set(field.name, v),
+            Change::Remove => self.remove(field.name),
+        }
+    }
+
+    /// The flag's value when given, else the field's (flags win over stdin).
+    pub fn flag_or_str(&self, field: &Field, flag: Option<&str>) -> Result<Option<String>> {
+        match flag {
+            Some(v) if v.trim().is_empty() => Ok(None),
+            Some(v) => Ok(Some(v.to_owned())),
+            None => self.str(field),
+        }
+    }
+
+    /// [`Envelope::flag_or_str`], or an error saying how to provide it.
+    pub fn flag_or_require(&self, field: &Field, flag: Option<&str>) -> Result<String> {
+        self.flag_or_str(field, flag)?.ok_or_else(|| missing(field))
     }
 
     /// Writes the secret into the envelope (the one place it is exposed there).

@@ -270,7 +270,12 @@ async fn the_inputs_cloud_never_chooses_the_cloud() {
     let tool = Fake::parse_from(["fake"]);
     let mut out = Vec::new();
     let input = "{\"cloud\":\"AzureUSGovernment\"}\n{}\n";
-    let code = run_stream(&tool, Box::new(Cursor::new(input.as_bytes().to_vec())), &mut out).await;
+    let code = run_stream(
+        &tool,
+        Box::new(Cursor::new(input.as_bytes().to_vec())),
+        &mut out,
+    )
+    .await;
     let objs: Vec<Value> = String::from_utf8(out)
         .unwrap()
         .lines()
@@ -279,7 +284,10 @@ async fn the_inputs_cloud_never_chooses_the_cloud() {
     assert_eq!(code, 1);
     assert_eq!(objs[0]["error"]["code"], "InvalidInput");
     let message = objs[0]["error"]["message"].as_str().unwrap();
-    assert!(message.contains("`cloud`") && message.contains("--cloud"), "{message}");
+    assert!(
+        message.contains("`cloud`") && message.contains("--cloud"),
+        "{message}"
+    );
     assert!(objs[0].get("done").is_none());
     assert_eq!(objs[1]["cloud"], "AzureCloud");
     assert_eq!(objs[1]["done"], true);
