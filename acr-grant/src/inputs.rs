@@ -14,7 +14,7 @@ use crate::Cli;
 pub(crate) const REGISTRY_TYPE: &str = "Microsoft.ContainerRegistry/registries";
 
 /// The repository a pull token is asked for when no image is given.
-pub(crate) const DEFAULT_REPOSITORY: &str = "xtenant/verify";
+pub(crate) use common::registry::PROBE_REPOSITORY as DEFAULT_REPOSITORY;
 
 /// How the registry was named.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -137,7 +137,7 @@ mod tests {
         let check = Check {
             secret: Secret::new("hunter2-secret"),
             image: None,
-            repository: "xtenant/verify".into(),
+            repository: common::registry::PROBE_REPOSITORY.into(),
         };
         let role = Role {
             id: "/d".into(),

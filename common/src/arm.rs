@@ -9,6 +9,17 @@ use crate::http::Api;
 use crate::validate::{is_guid, shown};
 use crate::wait::{Poll, poll_until};
 
+/// The states in which a long-running operation, or a resource's `provisioningState`, has
+/// ended: the one list every step polls against.
+pub const TERMINAL_STATES: &[&str] = &["Succeeded", "Failed", "Canceled", "Cancelled"];
+
+/// Whether `state` is one of [`TERMINAL_STATES`] (case-insensitively).
+pub fn is_terminal(state: &str) -> bool {
+    TERMINAL_STATES
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(state))
+}
+
 /// The api-version used for role assignments and role definitions.
 pub const AUTHORIZATION_API: &str = "2022-04-01";
 

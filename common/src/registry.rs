@@ -17,6 +17,9 @@ use crate::secret::Secret;
 use crate::validate::shown;
 use crate::wait::{Deadline, Poll, poll_until};
 
+/// The repository a pull token is asked for when no image is named (steps 3 and 4).
+pub const PROBE_REPOSITORY: &str = "xtenant/verify";
+
 /// An image reference: registry, repository, tag or digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
