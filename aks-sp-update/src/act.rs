@@ -2,7 +2,7 @@
 
 use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Change, Envelope, fields};
-use common::http::Api;
+use common::http::{Api, Sent};
 use common::validate::is_guid;
 use common::wait::{Poll, follow_operation, human, operation_url, poll_until};
 use common::{Error, ErrorKind, Result, ui};
@@ -105,7 +105,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     let body = json!({"clientId": inputs.app_id, "secret": inputs.secret.expose()});
     // A POST: never resent after an unknown outcome (the transport retries only 429 and 503).
     let post = arm.request(Method::POST, url).json(body);
-    let r = match arm.send(post.clone()).await {
+    let sent = match arm.write(post.clone()).await {
         // An operation started between our read and our POST (409 until it ends): wait it
         // out; if it was a reset to this app, nothing is left to do, else post once more.
         Err(e) if e.status() == Some(409) && e.is_code("OperationNotAllowed") => {
@@ -114,11 +114,11 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
             if now.uses(&inputs.app_id) && !inputs.force {
                 return Ok(already(inputs, &now));
             }
-            arm.send(post).await?
+            arm.write(post).await?
         }
         other => other?,
     };
-    if r.is_dry_run() {
+    let Sent::Done(r) = sent else {
         return Ok(Done {
             output: Output {
                 pull_verified_at,
@@ -127,7 +127,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
             changed: true,
             summary: format!("would reset cluster {name} to app {}", inputs.app_id),
         });
-    }
+    };
     ui::info(&format!(
         "posted the reset of cluster {name} to app {}",
         inputs.app_id

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::http::Api;
+use crate::http::{Api, Sent};
 use crate::validate::{is_guid, shown};
 use crate::wait::{Poll, poll_until};
 
@@ -228,7 +228,7 @@ pub async fn assign_role(
     let url = api.url(&path)?;
     // A GET first: a rerun then writes nothing.
     let existing = api
-        .send(api.request(Method::GET, url.clone()).accept(&[404]))
+        .read(api.request(Method::GET, url.clone()).accept(&[404]))
         .await?;
     if existing.status == 200 {
         let id = existing.body.get("id").and_then(Value::as_str).map_or_else(
@@ -242,12 +242,12 @@ pub async fn assign_role(
         "principalId": principal_id,
         "principalType": "ServicePrincipal",
     }});
-    match api.send(api.request(Method::PUT, url).json(body)).await {
-        Ok(r) if r.is_dry_run() => Ok(Assigned {
+    match api.write(api.request(Method::PUT, url).json(body)).await {
+        Ok(Sent::Skipped) => Ok(Assigned {
             id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
             created: true,
         }),
-        Ok(r) => {
+        Ok(Sent::Done(r)) => {
             let id = r.body.get("id").and_then(Value::as_str).map_or_else(
                 || format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
                 str::to_owned,

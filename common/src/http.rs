@@ -102,7 +102,7 @@ pub fn build_client(cloud: &Cloud) -> Result<reqwest::Client> {
 /// An answer from Azure (2xx, or a status the caller asked to see).
 #[derive(Debug, Clone)]
 pub struct Response {
-    /// HTTP status; 0 for a write skipped by `--dry-run`.
+    /// HTTP status.
     pub status: u16,
     /// Response headers.
     pub headers: HeaderMap,
@@ -110,12 +110,36 @@ pub struct Response {
     pub body: Value,
 }
 
-impl Response {
-    /// Whether this is the stand-in for a write that `--dry-run` did not send.
-    pub fn is_dry_run(&self) -> bool {
-        self.status == 0
+/// What became of a write ([`Http::write`], [`Api::write`]).
+///
+/// `--dry-run` reports a write on stderr instead of sending it, so a write has two
+/// outcomes and the type makes every write site handle both: there is no stand-in
+/// response whose fields could be mistaken for Azure's answer.
+#[derive(Debug, Clone)]
+#[must_use = "a skipped write has no answer: handle both outcomes"]
+pub enum Sent {
+    /// Azure answered (2xx, or a status the request accepts).
+    Done(Response),
+    /// `--dry-run`: the write was reported on stderr, not sent.
+    Skipped,
+}
+
+impl Sent {
+    /// Azure's answer, or `None` when the write was skipped.
+    pub fn response(self) -> Option<Response> {
+        match self {
+            Self::Done(r) => Some(r),
+            Self::Skipped => None,
+        }
     }
 
+    /// Whether `--dry-run` skipped the write.
+    pub fn is_skipped(&self) -> bool {
+        matches!(self, Self::Skipped)
+    }
+}
+
+impl Response {
     /// A header's value as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
@@ -205,7 +229,8 @@ impl Request {
         self
     }
 
-    fn is_write(&self) -> bool {
+    /// Whether the request may change something (any method but GET and HEAD).
+    pub fn is_write(&self) -> bool {
         !matches!(self.method, Method::GET | Method::HEAD)
     }
 }
@@ -277,20 +302,46 @@ impl Http {
         }
     }
 
-    /// Sends a request with retry, until `deadline`.
-    pub async fn send(&self, req: Request, deadline: Deadline) -> Result<Response> {
-        if self.dry_run && req.is_write() {
+    /// Sends a read (GET or HEAD) with retry, until `deadline`.
+    ///
+    /// A write is refused here, in every mode, so a write site cannot forget `--dry-run`:
+    /// writes go through [`Http::write`].
+    pub async fn read(&self, req: Request, deadline: Deadline) -> Result<Response> {
+        if req.is_write() {
+            return Err(Error::usage(format!(
+                "internal error: {} {} was sent as a read; writes go through Http::write",
+                req.method,
+                host_path(&req.url)
+            )));
+        }
+        self.send(req, deadline).await
+    }
+
+    /// Sends a write (PUT, PATCH, POST, DELETE) with retry, until `deadline`; with
+    /// `--dry-run` it is reported on stderr (secrets redacted) and [`Sent::Skipped`].
+    ///
+    /// A read is refused here, in every mode: it has no skipped outcome, use [`Http::read`].
+    pub async fn write(&self, req: Request, deadline: Deadline) -> Result<Sent> {
+        if !req.is_write() {
+            return Err(Error::usage(format!(
+                "internal error: {} {} was sent as a write; reads go through Http::read",
+                req.method,
+                host_path(&req.url)
+            )));
+        }
+        if self.dry_run {
             ui::json(&serde_json::json!({
                 "method": req.method.as_str(),
                 "url": req.url.as_str(),
                 "body": req.body.as_ref().map(redact),
             }));
-            return Ok(Response {
-                status: 0,
-                headers: HeaderMap::new(),
-                body: Value::Null,
-            });
+            return Ok(Sent::Skipped);
         }
+        self.send(req, deadline).await.map(Sent::Done)
+    }
+
+    /// Sends a request with retry, until `deadline` (no dry-run check: see read/write).
+    async fn send(&self, req: Request, deadline: Deadline) -> Result<Response> {
         let mut attempt = 0;
         let mut throttled = 0u32;
         loop {
@@ -676,22 +727,27 @@ impl Api<'_> {
         Request::new(method, url, self.service, Auth::Tenant(self.tenant.clone()))
     }
 
-    /// Sends a request built with [`Api::request`].
-    pub async fn send(&self, req: Request) -> Result<Response> {
-        self.http.send(req, self.deadline).await
+    /// Sends a read (GET or HEAD) built with [`Api::request`]; see [`Http::read`].
+    pub async fn read(&self, req: Request) -> Result<Response> {
+        self.http.read(req, self.deadline).await
+    }
+
+    /// Sends a write built with [`Api::request`]; see [`Http::write`].
+    pub async fn write(&self, req: Request) -> Result<Sent> {
+        self.http.write(req, self.deadline).await
     }
 
     /// GET a path; the JSON body.
     pub async fn get(&self, path_and_query: &str) -> Result<Value> {
         let url = self.url(path_and_query)?;
-        Ok(self.send(self.request(Method::GET, url)).await?.body)
+        Ok(self.read(self.request(Method::GET, url)).await?.body)
     }
 
     /// GET a path; `None` on 404.
     pub async fn get_opt(&self, path_and_query: &str) -> Result<Option<Value>> {
         let url = self.url(path_and_query)?;
         let r = self
-            .send(self.request(Method::GET, url).accept(&[404]))
+            .read(self.request(Method::GET, url).accept(&[404]))
             .await?;
         Ok((r.status != 404).then_some(r.body))
     }
@@ -702,7 +758,7 @@ impl Api<'_> {
         let mut items = Vec::new();
         for _ in 0..MAX_PAGES {
             let body = self
-                .send(self.request(Method::GET, url.clone()))
+                .read(self.request(Method::GET, url.clone()))
                 .await?
                 .body;
             if let Some(v) = body.get("value").and_then(Value::as_array) {

@@ -169,7 +169,7 @@ pub async fn check_pull(
         Auth::Basic(app_id.to_owned(), secret.clone()),
     )
     .accept(&[401, 403]);
-    let r = http.send(req, deadline).await?;
+    let r = http.read(req, deadline).await?;
     if r.status == 401 || r.status == 403 {
         let detail = crate::http::parse_error_body(&r.body).map_or_else(
             || format!("HTTP {}", r.status),
@@ -202,7 +202,7 @@ pub async fn check_pull(
             "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json",
         )
         .accept(&[401, 403, 404]);
-    let m = http.send(req, deadline).await?;
+    let m = http.read(req, deadline).await?;
     Ok(match m.status {
         404 => PullCheck::Denied(Denied::ImageMissing),
         401 | 403 => PullCheck::Denied(Denied::ManifestRefused(m.status)),

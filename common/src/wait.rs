@@ -176,7 +176,7 @@ pub async fn follow_operation(api: &Api<'_>, url: &Url, label: &str) -> Result<O
     let deadline = api.deadline();
     poll_until(label, deadline, || async {
         let r = api
-            .send(api.request(Method::GET, url.clone()).accept(&[202]))
+            .read(api.request(Method::GET, url.clone()).accept(&[202]))
             .await?;
         let ra = r.retry_after();
         if r.status == 202 && !r.body.get("status").is_some_and(Value::is_string) {

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use common::auth::Credentials;
 use common::cloud::Cloud;
-use common::http::{Auth, Http, Request, Service, build_client};
+use common::http::{Auth, Http, Request, Sent, Service, build_client};
 use common::wait::{Deadline, follow_operation};
 use common::{ErrorKind, Secret};
 use hyper_util::rt::TokioIo;
@@ -216,7 +216,13 @@ async fn send(
     within: Duration,
 ) -> common::Result<common::http::Response> {
     let req = Request::new(method, url(s, path), Service::Arm, Auth::None);
-    http.send(req, Deadline::after(within)).await
+    let deadline = Deadline::after(within);
+    if req.is_write() {
+        let sent = http.write(req, deadline).await?;
+        Ok(sent.response().expect("a write outside --dry-run is sent"))
+    } else {
+        http.read(req, deadline).await
+    }
 }
 
 fn url(s: &Server, path: &str) -> url::Url {
@@ -315,7 +321,7 @@ async fn errors_carry_code_and_request_id_but_never_the_token() {
         Deadline::after(Duration::from_secs(10)),
     );
     let e = api
-        .send(api.request(reqwest::Method::GET, url(&s, "/forbidden")))
+        .read(api.request(reqwest::Method::GET, url(&s, "/forbidden")))
         .await
         .unwrap_err();
     assert_eq!(
@@ -329,7 +335,7 @@ async fn errors_carry_code_and_request_id_but_never_the_token() {
     );
     // One token for two calls: cached per tenant and scope.
     let _ = api
-        .send(api.request(reqwest::Method::GET, url(&s, "/forbidden")))
+        .read(api.request(reqwest::Method::GET, url(&s, "/forbidden")))
         .await;
     assert_eq!(s.counters.tokens.load(Ordering::Relaxed), 1);
 }
@@ -343,10 +349,13 @@ async fn poller_follows_an_operation_to_its_end() {
         Deadline::after(Duration::from_secs(20)),
     );
 
-    let started = api
-        .send(api.request(reqwest::Method::POST, url(&s, "/start/ok")))
+    let Sent::Done(started) = api
+        .write(api.request(reqwest::Method::POST, url(&s, "/start/ok")))
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("a write outside --dry-run is sent")
+    };
     let op = common::wait::operation_url(&started)
         .map(|u| url(&s, u.path()))
         .or_else(|| Some(url(&s, started.header("azure-asyncoperation").unwrap())))
@@ -400,8 +409,8 @@ async fn untrusted_certificate_is_a_clear_error_naming_the_host() {
 async fn dry_run_reports_writes_and_sends_none() {
     let s = serve().await;
     let http = http_in(Cloud::from_file(&s.cloud_file).unwrap(), true);
-    let r = http
-        .send(
+    let sent = http
+        .write(
             Request::new(
                 reqwest::Method::POST,
                 url(&s, "/failing"),
@@ -413,7 +422,45 @@ async fn dry_run_reports_writes_and_sends_none() {
         )
         .await
         .unwrap();
-    assert!(r.is_dry_run());
+    assert!(matches!(sent, Sent::Skipped), "{sent:?}");
     assert_eq!(s.counters.hit("failing_post"), 1, "nothing was sent");
     assert_eq!(http.requests_sent(), 0);
+    // Reads are still sent in a dry run.
+    let r = send(
+        &http,
+        &s,
+        reqwest::Method::GET,
+        "/throttled/0",
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.body["ok"], true);
+}
+
+#[tokio::test]
+async fn a_write_cannot_be_sent_as_a_read_nor_a_read_as_a_write() {
+    let s = serve().await;
+    for dry_run in [false, true] {
+        let http = http_in(Cloud::from_file(&s.cloud_file).unwrap(), dry_run);
+        let deadline = Deadline::after(Duration::from_secs(5));
+        let post = Request::new(
+            reqwest::Method::POST,
+            url(&s, "/failing"),
+            Service::Arm,
+            Auth::None,
+        );
+        let e = http.read(post, deadline).await.unwrap_err();
+        assert!(e.message().contains("Http::write"), "{e}");
+        let get = Request::new(
+            reqwest::Method::GET,
+            url(&s, "/throttled/0"),
+            Service::Arm,
+            Auth::None,
+        );
+        let e = http.write(get, deadline).await.unwrap_err();
+        assert!(e.message().contains("Http::read"), "{e}");
+        assert_eq!(http.requests_sent(), 0, "dry_run={dry_run}");
+    }
+    assert_eq!(s.counters.hit("failing_post"), 1, "nothing was sent");
 }

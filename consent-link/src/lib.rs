@@ -13,7 +13,7 @@ use common::cli::CommonArgs;
 use common::driver::{Ctx, Done, Tool};
 use common::envelope::{Envelope, fields};
 use common::error::{Error, ErrorKind, Result};
-use common::http::Api;
+use common::http::{Api, Sent};
 use common::wait::{Poll, human, poll_until};
 use common::{graph, ui, validate};
 use reqwest::Method;
@@ -306,7 +306,7 @@ async fn read_app_in_a(ctx: &Ctx, tenant_a: &str, inp: &Inputs) -> Result<()> {
 /// that is waited out up to the deadline.
 async fn create_sp(ctx: &Ctx, api: &Api<'_>, app_id: &str) -> Result<Option<String>> {
     let url = api.url(&graph::alt_key("servicePrincipals", "appId", app_id))?;
-    let resp = poll_until(
+    let sent = poll_until(
         "waiting for the app to be usable in tenant B",
         ctx.deadline(),
         || async {
@@ -314,8 +314,8 @@ async fn create_sp(ctx: &Ctx, api: &Api<'_>, app_id: &str) -> Result<Option<Stri
                 .request(Method::PATCH, url.clone())
                 .header("Prefer", "create-if-missing")
                 .json(json!({"accountEnabled": true}));
-            match api.send(req).await {
-                Ok(r) => Ok(Poll::Ready(r)),
+            match api.write(req).await {
+                Ok(sent) => Ok(Poll::Ready(sent)),
                 Err(e) if e.is_code("NoBackingApplicationObject") => {
                     Ok(Poll::Pending("the app is not known there yet".into(), None))
                 }
@@ -324,9 +324,9 @@ async fn create_sp(ctx: &Ctx, api: &Api<'_>, app_id: &str) -> Result<Option<Stri
         },
     )
     .await?;
-    if resp.is_dry_run() {
+    let Sent::Done(resp) = sent else {
         return Ok(None);
-    }
+    };
     if let Some(id) = resp.body.get("id").and_then(Value::as_str) {
         return Ok(Some(id.to_owned()));
     }

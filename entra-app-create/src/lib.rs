@@ -19,7 +19,7 @@ use common::cli::CommonArgs;
 use common::driver::{Ctx, Done, Tool};
 use common::envelope::{Envelope, fields};
 use common::graph::alt_key;
-use common::http::Api;
+use common::http::{Api, Sent};
 use common::wait::{Poll, human, poll_until};
 
 use common::{Error, Result, Secret, ui};
@@ -406,14 +406,13 @@ impl Step<'_> {
             .request(Method::PATCH, url)
             .header("Prefer", "create-if-missing")
             .json(body);
-        let resp = self.api.send(req).await?;
-        if resp.is_dry_run() {
+        let Sent::Done(resp) = self.api.write(req).await? else {
             self.notes.push(format!(
                 "would create the multitenant app {:?} (uniqueName {unique}) in tenant {}",
                 self.inputs.display_name, self.inputs.tenant
             ));
             return Ok(Upsert::DryRun);
-        }
+        };
         if resp.status != 201 {
             return Ok(Upsert::Existed);
         }
@@ -474,15 +473,15 @@ impl Step<'_> {
         let what: Vec<&str> = body.keys().map(String::as_str).collect();
         let what = what.join(", ");
         let url = self.api.url(&format!("/applications/{}", app.id))?;
-        let resp = self
+        let sent = self
             .api
-            .send(
+            .write(
                 self.api
                     .request(Method::PATCH, url)
                     .json(Value::Object(body.clone())),
             )
             .await?;
-        if resp.is_dry_run() {
+        if sent.is_skipped() {
             self.notes.push(format!(
                 "would update {what} of the app {:?} (appId {})",
                 app.display_name, app.app_id
@@ -520,13 +519,15 @@ impl Step<'_> {
                     .request(Method::PATCH, url.clone())
                     .header("Prefer", "create-if-missing")
                     .json(json!({}));
-                match api.send(req).await {
-                    Ok(r) if r.is_dry_run() => Ok(Poll::Ready(None)),
-                    Ok(r) if r.status == 201 => {
+                match api.write(req).await {
+                    Ok(Sent::Skipped) => Ok(Poll::Ready(None)),
+                    Ok(Sent::Done(r)) if r.status == 201 => {
                         sp_id(&r.body).map(|id| Poll::Ready(Some((id, true))))
                     }
                     // 204: it exists after all (made meanwhile, or the read was not yet consistent).
-                    Ok(_) => sp_id(&api.get(&path).await?).map(|id| Poll::Ready(Some((id, false)))),
+                    Ok(Sent::Done(_)) => {
+                        sp_id(&api.get(&path).await?).map(|id| Poll::Ready(Some((id, false))))
+                    }
                     Err(e) if e.is_code("NoBackingApplicationObject") => {
                         Ok(Poll::Pending("the app is not replicated yet".into(), None))
                     }
@@ -641,9 +642,9 @@ impl Step<'_> {
             .api
             .url(&format!("/applications/{}/addPassword", app.id))?;
         let body = json!({"passwordCredential": {"displayName": self.cli.secret_name, "endDateTime": end}});
-        let resp = self
+        let sent = self
             .api
-            .send(self.api.request(Method::POST, url).json(body))
+            .write(self.api.request(Method::POST, url).json(body))
             .await
             .map_err(|e| {
                 if e.is_code("CredentialInvalidLifetimeAsPerAppPolicy") {
@@ -652,11 +653,11 @@ impl Step<'_> {
                     e
                 }
             })?;
-        if resp.is_dry_run() {
+        let Sent::Done(resp) = sent else {
             self.notes
                 .push(format!("would add a client secret valid until {end}"));
             return Ok(None);
-        }
+        };
         self.changed = true;
         let p = Password::parse(&resp.body).ok_or_else(|| {
             Error::step(
@@ -704,12 +705,12 @@ impl Step<'_> {
                 .api
                 .request(Method::POST, url.clone())
                 .json(json!({"keyId": p.key_id}));
-            let resp = self
+            let sent = self
                 .api
-                .send(req)
+                .write(req)
                 .await
                 .map_err(|e| e.context(format!("removing the secret {}", p.key_id)))?;
-            if !resp.is_dry_run() {
+            if !sent.is_skipped() {
                 removed += 1;
                 self.changed = true;
             }
