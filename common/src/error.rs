@@ -318,6 +318,8 @@ pub mod codes {
     pub const APP_NOT_FOUND: Code = c("AppNotFound", 1, false);
     /// The app is not multitenant (`signInAudience` other than `AzureADMultipleOrgs`).
     pub const APP_NOT_MULTITENANT: Code = c("AppNotMultitenant", 1, false);
+    /// The app lacks the redirect URI (step 1, on an app it did not make).
+    pub const APP_REDIRECT_URI_MISSING: Code = c("AppRedirectUriMissing", 1, false);
     /// The app was not created by entra-app-create, and not adopted with `--app-id … --adopt`.
     pub const APP_NOT_MANAGED: Code = c("AppNotManaged", 1, false);
     /// The app's unique name belongs to another app id.
@@ -386,6 +388,7 @@ pub mod codes {
         OPERATION_FAILED,
         APP_NOT_FOUND,
         APP_NOT_MULTITENANT,
+        APP_REDIRECT_URI_MISSING,
         APP_NOT_MANAGED,
         APP_ID_MISMATCH,
         NO_REDIRECT_URI,
