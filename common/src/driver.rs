@@ -172,6 +172,8 @@ struct Shared {
     http: Http,
     common: CommonArgs,
     memos: Memos,
+    /// Files a step writes at most once per run (see [`Ctx::claim_file`]).
+    claimed_files: std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>,
 }
 
 /// What a step works with for one object: the cloud, the HTTP client, the deadline.
@@ -215,6 +217,7 @@ impl Ctx {
             http: Http::new(client, cloud, creds, dry_run),
             common,
             memos: Memos::default(),
+            claimed_files: std::sync::Mutex::default(),
         });
         Ok(Self {
             shared,
@@ -264,6 +267,16 @@ impl Ctx {
     /// The shared flags.
     pub fn common(&self) -> &CommonArgs {
         &self.shared.common
+    }
+
+    /// Claims `path` for this object: `false` when an earlier object of the run claimed it
+    /// (a file that holds one object's result, e.g. a secret, is written once per run).
+    pub fn claim_file(&self, path: &std::path::Path) -> bool {
+        self.shared
+            .claimed_files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(path.to_path_buf())
     }
 
     /// [`crate::graph::service_principal_id`] for `app_id` in the tenant of `graph`, looked
@@ -480,6 +493,7 @@ pub async fn run_stream<T: Tool>(
         http: Http::new(client, cloud, creds, common.dry_run),
         common: common.clone(),
         memos: Memos::default(),
+        claimed_files: std::sync::Mutex::default(),
     });
 
     let items = futures::stream::iter(first)

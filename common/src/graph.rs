@@ -49,7 +49,7 @@ pub async fn ensure_service_principal(
     }
     let url = api.url(&path)?;
     poll_until(
-        "waiting for the app to back its service principal",
+        "waiting for the new app to back its service principal",
         api.deadline(),
         || async {
             let req = api
