@@ -214,8 +214,8 @@ mod tests {
         Inputs::read(c, e, &Cloud::azure_public())
     }
 
-    fn input_err(c: &Cli, e: Envelope) -> Error {
-        read(c, &e).unwrap_err()
+    fn input_err(c: &Cli, e: &Envelope) -> Error {
+        read(c, e).unwrap_err()
     }
 
     #[test]
@@ -283,7 +283,7 @@ mod tests {
                 "cluster_operation_url",
             ),
         ] {
-            let e = input_err(&c, env(&bad));
+            let e = input_err(&c, &env(&bad));
             assert_eq!(
                 e.kind(),
                 &common::ErrorKind::Input {
@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn an_oversized_secret_is_refused_without_showing_it() {
         let long = "S".repeat(MAX_SECRET_BYTES + 1);
-        let e = input_err(&cli(&[]), env(&serde_json::json!({"client_secret": long})));
+        let e = input_err(&cli(&[]), &env(&serde_json::json!({"client_secret": long})));
         assert_eq!(e.code(), "SecretTooLong");
         assert!(!e.full_message().contains("SSSS"), "{e}");
         let ok = "S".repeat(MAX_SECRET_BYTES);

@@ -168,7 +168,7 @@ impl Tool for Reader {
         let _ = input.secret(&fields::CLIENT_SECRET)?;
         Ok(())
     }
-    async fn act(_: &(), _ctx: &Ctx) -> Result<Done<Seen>, common::driver::Failed<()>> {
+    async fn act((): &(), _ctx: &Ctx) -> Result<Done<Seen>, common::driver::Failed<()>> {
         Ok(Done {
             output: Seen,
             changed: false,
