@@ -111,6 +111,34 @@ pub mod fields {
         f("cluster_operation_url", None, Some("aks-sp-update"));
     /// The error of a failed step.
     pub const ERROR: Field = f("error", None, None);
+
+    /// Every field, in the README's order.
+    pub const ALL: &[Field] = &[
+        CLOUD,
+        CLUSTER_TENANT_ID,
+        REGISTRY_TENANT_ID,
+        APP_DISPLAY_NAME,
+        APP_UNIQUE_NAME,
+        APP_ID,
+        APP_OBJECT_ID,
+        REDIRECT_URI,
+        CLUSTER_SP_OBJECT_ID,
+        CLIENT_SECRET,
+        CLIENT_SECRET_KEY_ID,
+        CLIENT_SECRET_EXPIRES_AT,
+        CONSENT_URL,
+        REGISTRY_SP_OBJECT_ID,
+        REGISTRY_ID,
+        REGISTRY_LOGIN_SERVER,
+        ROLE_NAME,
+        ROLE_ASSIGNMENT_ID,
+        PULL_VERIFIED_AT,
+        REGISTRY_IMAGE,
+        CLUSTER_ID,
+        CLUSTER_PROVISIONING_STATE,
+        CLUSTER_OPERATION_URL,
+        ERROR,
+    ];
 }
 
 /// What a step does with a field it owns: leave it, set it, or remove it (it no longer holds).
