@@ -95,7 +95,7 @@ fn object_id(body: &Value, app_id: &str) -> Result<String> {
 }
 
 /// Quotes a string for an OData literal: `'…'` with single quotes doubled.
-pub fn quote(s: &str) -> String {
+fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
@@ -107,12 +107,6 @@ pub fn alt_key(collection: &str, key: &str, value: &str) -> String {
         .replace('+', "%20");
     // Keep the quotes readable; they are legal in a path.
     format!("/{collection}({key}={})", encoded.replace("%27", "'"))
-}
-
-/// A path with a `$filter` query, encoded.
-pub fn filter(collection: &str, filter: &str) -> String {
-    let f: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
-    format!("/{collection}?$filter={f}")
 }
 
 /// The object id of `app_id`'s service principal in the Graph tenant of `api`, if it has one.
@@ -141,7 +135,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn alternate_keys_and_filters() {
+    fn alternate_keys() {
         assert_eq!(
             alt_key("applications", "appId", "abc"),
             "/applications(appId='abc')"
@@ -149,10 +143,6 @@ mod tests {
         assert_eq!(
             alt_key("applications", "uniqueName", "o'x y/z"),
             "/applications(uniqueName='o''x%20y%2Fz')"
-        );
-        assert_eq!(
-            filter("servicePrincipals", "appId eq 'a'"),
-            "/servicePrincipals?$filter=appId+eq+%27a%27"
         );
     }
 }

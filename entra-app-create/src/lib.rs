@@ -8,11 +8,12 @@
 //! name it with `--adopt`.
 //!
 //! Layout (the same in every tool): `cli.rs` the flags, `inputs.rs` the checked inputs
-//! (the only code that reads the envelope), `act.rs` the step; `graph.rs` (the app as Graph
-//! shows it), `secrets.rs` (the client secret) and `secret_file.rs` (`--secret-file`) are
+//! (the only code that reads the envelope), `act.rs` the step; `app.rs` (find, create or
+//! fix the app), `graph.rs` (the app as Graph shows it), `secrets.rs` (the client secret) and `secret_file.rs` (`--secret-file`) are
 //! particular to this step.
 
 mod act;
+mod app;
 mod cli;
 mod graph;
 mod inputs;
