@@ -290,3 +290,48 @@ impl Step<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept() -> KeptSecret {
+        KeptSecret {
+            secret: Secret::new("s3cr3t-value"),
+            key_id: "k1".into(),
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn the_secret_fields_follow_the_output() {
+        let input = r#"{"client_secret":"old","client_secret_key_id":"k0","client_secret_expires_at":"2020-01-01T00:00:00Z"}"#;
+        let write = |secret: SecretOut| {
+            let mut e = Envelope::parse(input).unwrap();
+            Output {
+                secret,
+                ..Output::default()
+            }
+            .write_to(&mut e);
+            e.to_line()
+        };
+        assert_eq!(write(SecretOut::Keep), input);
+        assert_eq!(
+            write(SecretOut::Set {
+                kept: kept(),
+                shown: true
+            }),
+            r#"{"client_secret":"s3cr3t-value","client_secret_key_id":"k1"}"#
+        );
+        // --no-secret-output: the key id, never the value.
+        assert_eq!(
+            write(SecretOut::Set {
+                kept: kept(),
+                shown: false
+            }),
+            r#"{"client_secret_key_id":"k1"}"#
+        );
+        assert_eq!(write(SecretOut::Remove), "{}");
+        assert!(!format!("{:?}", kept()).contains("s3cr3t"));
+    }
+}
