@@ -5,7 +5,7 @@ use common::error::{Error, Result};
 use common::http::Api;
 use serde_json::Value;
 
-use crate::input::{REGISTRY_TYPE, RegistryRef};
+use crate::inputs::{REGISTRY_TYPE, RegistryRef};
 
 /// The registry api-version (the newest stable one, with `roleAssignmentMode`).
 pub(crate) const REGISTRY_API: &str = "2025-11-01";

@@ -2,11 +2,13 @@
 
 use common::arm;
 use common::driver::Ctx;
+use common::envelope::fields;
 use common::error::{Error, Result};
 use common::http::Api;
 use common::ui;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::inputs::RoleRequest;
 use crate::lookup::{Mode, Registry};
 
 /// The pull role of a registry in legacy mode.
@@ -18,6 +20,14 @@ pub(crate) const REPOSITORY_READER: &str = "Container Registry Repository Reader
 const LEGACY_PULL: &str = "Microsoft.ContainerRegistry/registries/pull/read";
 /// The data action an ABAC registry checks for a pull.
 const ABAC_PULL: &str = "Microsoft.ContainerRegistry/registries/repositories/content/read";
+
+/// The actions a pull-only role may hold (AcrPull's).
+const PULL_ACTIONS: &[&str] = &[LEGACY_PULL];
+/// The data actions a pull-only role may hold (Container Registry Repository Reader's).
+const PULL_DATA_ACTIONS: &[&str] = &[
+    "Microsoft.ContainerRegistry/registries/repositories/metadata/read",
+    ABAC_PULL,
+];
 
 /// The role to assign.
 #[derive(Debug, Clone)]
@@ -31,14 +41,18 @@ pub(crate) struct Role {
 }
 
 /// The role for `requested` (`None`: auto) on `reg`.
+///
+/// A role named by the envelope (not by `--role`) must be a pull role: its definition may
+/// grant nothing but pull. The file another team hands over must not widen what the reader
+/// grants on its own registry.
 pub(crate) async fn choose(
     ctx: &Ctx,
     arm: &Api<'_>,
     reg: &Registry,
-    requested: Option<&str>,
+    requested: Option<&RoleRequest>,
 ) -> Result<Role> {
     let name = match requested {
-        Some(n) => n,
+        Some(r) => r.name.as_str(),
         None => auto_role(reg),
     };
     let not_found = || {
@@ -46,30 +60,30 @@ pub(crate) async fn choose(
             "give a role name as `az role definition list --query [].roleName` shows it, or --role auto",
         )
     };
-    if requested.is_none() {
+    let Some(requested) = requested else {
         // A built-in role has one id per subscription: looked up once per run, not per registry.
-        let subscription = reg.id.split('/').nth(2).unwrap_or("").to_ascii_lowercase();
-        let key = format!(
-            "builtInRole|{}|{subscription}|{name}",
-            arm.tenant().to_ascii_lowercase()
-        );
         let def = ctx
-            .once(key, || async {
-                let def = arm::find_role(arm, &reg.id, name).await?;
-                Ok(def.map(|d| json!({"id": d.id, "role_name": d.role_name})))
-            })
+            .built_in_role(arm, &reg.id, name)
             .await?
             .ok_or_else(not_found)?;
-        let field = |k: &str| def.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         return Ok(Role {
-            id: field("id"),
-            name: field("role_name"),
+            id: def.id,
+            name: def.role_name,
             can_pull: true,
         });
-    }
+    };
     let def = arm::find_role(arm, &reg.id, name)
         .await?
         .ok_or_else(not_found)?;
+    if !requested.from_flag && !def.permissions.as_ref().is_some_and(pull_only) {
+        return Err(Error::input(
+            fields::ROLE_NAME.name,
+            format!(
+                "the input's `role_name` {:?} grants more than pull on a registry: a role from the input may only be a pull role ({ACR_PULL}, {REPOSITORY_READER}, or one whose permissions are pull only); to assign a wider role, pass it with --role on the command line, or remove `role_name` from the input",
+                def.role_name
+            ),
+        ));
+    }
     // The listing already holds the definition's permissions: no second read.
     let can_pull = def
         .permissions
@@ -89,6 +103,34 @@ pub(crate) async fn choose(
         name: def.role_name,
         can_pull: can_pull != Some(false),
     })
+}
+
+/// Whether a role definition's `properties.permissions` grant pull and nothing else: every
+/// action and data action is one of the pull actions (no wildcard), and there is one.
+pub(crate) fn pull_only(permissions: &Value) -> bool {
+    let Some(perms) = permissions.as_array() else {
+        return false;
+    };
+    let mut any = false;
+    for p in perms {
+        for (key, allowed) in [
+            ("actions", PULL_ACTIONS),
+            ("dataActions", PULL_DATA_ACTIONS),
+        ] {
+            let Some(list) = p.get(key) else { continue };
+            let Some(list) = list.as_array() else {
+                return false;
+            };
+            for a in list {
+                let Some(a) = a.as_str() else { return false };
+                if !allowed.iter().any(|x| x.eq_ignore_ascii_case(a)) {
+                    return false;
+                }
+                any = true;
+            }
+        }
+    }
+    any
 }
 
 /// The auto choice for the registry's mode, with a note when it is not the familiar AcrPull.
@@ -220,6 +262,33 @@ mod tests {
         assert_eq!(grants_pull(&owner, Mode::Abac), Some(false));
         assert_eq!(grants_pull(&repo_reader, Mode::Abac), Some(true));
         assert_eq!(grants_pull(&json!({"properties":{}}), Mode::Abac), None);
+    }
+
+    #[test]
+    fn only_pull_roles_are_pull_only() {
+        let perms = |d: &Value| d.pointer("/properties/permissions").unwrap().clone();
+        let acr_pull = def(&[LEGACY_PULL], &[], &[]);
+        let repo_reader = def(&[], &[], PULL_DATA_ACTIONS);
+        assert!(pull_only(&perms(&acr_pull)));
+        assert!(pull_only(&perms(&repo_reader)));
+        for wider in [
+            def(&["*"], &[], &[]),
+            def(
+                &[
+                    LEGACY_PULL,
+                    "Microsoft.ContainerRegistry/registries/push/write",
+                ],
+                &[],
+                &[],
+            ),
+            def(&["Microsoft.ContainerRegistry/registries/*"], &[], &[]),
+            def(&[], &[], &["Microsoft.ContainerRegistry/*"]),
+            def(&["*/read"], &[], &[]),
+            def(&[], &[], &[]),
+        ] {
+            assert!(!pull_only(&perms(&wider)), "{wider}");
+        }
+        assert!(!pull_only(&json!(null)));
     }
 
     #[test]

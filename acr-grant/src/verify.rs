@@ -8,7 +8,7 @@ use common::error::{Error, ErrorKind, Result};
 use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
 use common::wait::{human, now_rfc3339};
 
-use crate::input::Check;
+use crate::inputs::Check;
 use crate::lookup::Registry;
 use crate::role::{Role, cannot_pull};
 
@@ -137,7 +137,7 @@ mod tests {
         let check = Check {
             secret: Secret::new("hunter2-secret"),
             image: None,
-            repository: "xtenant/verify".into(),
+            repository: common::registry::PROBE_REPOSITORY.into(),
         };
         let role = Role {
             id: "/d".into(),

@@ -56,6 +56,12 @@ impl Cluster {
     }
 }
 
+/// Whether a provisioning state says an operation is still running on the cluster. A
+/// cluster read without a state (`Unknown`) is not waited for.
+pub(crate) fn in_progress(state: &str) -> bool {
+    !common::arm::is_terminal(state) && !state.eq_ignore_ascii_case("Unknown")
+}
+
 /// GETs the cluster.
 pub(crate) async fn get(arm: &Api<'_>, id: &ResourceId) -> Result<Cluster> {
     let body = arm

@@ -6,15 +6,12 @@
 //! one's; a gap is an assignment of the old whose role the new holds neither at the same
 //! scope nor above it.
 
-use common::arm::{AUTHORIZATION_API, RoleAssignment, assign_role, list_assignments};
+use common::arm::{RoleAssignment, ensure_role_assignment, list_assignments};
 use common::driver::Ctx;
-use common::graph::service_principal_id;
 use common::http::Api;
-use common::wait::{Poll, poll_until};
 use common::{Error, Result, ui};
-use serde_json::Value;
 
-use crate::Inputs;
+use crate::inputs::Inputs;
 
 /// An assignment the new service principal lacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,25 +50,9 @@ pub(crate) fn gaps<'a>(
 
 /// The role's name, for messages (its GUID when the definition cannot be read); read once per run.
 async fn role_name(ctx: &Ctx, arm: &Api<'_>, role_definition_id: &str) -> String {
-    let guid = common::arm::guid_of(role_definition_id);
-    let key = format!(
-        "roleName|{}|{}",
-        arm.tenant().to_ascii_lowercase(),
-        role_definition_id.to_ascii_lowercase()
-    );
-    let found = ctx
-        .once(key, || async {
-            let def = arm
-                .get_opt(&format!(
-                    "{role_definition_id}?api-version={AUTHORIZATION_API}"
-                ))
-                .await?;
-            Ok(def.and_then(|v| v.pointer("/properties/roleName").cloned()))
-        })
-        .await;
-    match found {
-        Ok(Some(Value::String(name))) => name,
-        _ => guid,
+    match ctx.role_name(arm, role_definition_id).await {
+        Ok(Some(name)) => name,
+        _ => common::arm::guid_of(role_definition_id),
     }
 }
 
@@ -86,20 +67,14 @@ pub(crate) struct Outcome {
 
 /// Compares the old and new service principals' role assignments in tenant A; lists the
 /// gaps on stderr, or with `copy` creates them for the new one.
-pub(crate) async fn compare(
-    ctx: &Ctx,
-    inputs: &Inputs,
-    old_app: &str,
-    copy: bool,
-    force: bool,
-) -> Result<Outcome> {
+///
+/// The new service principal is the app's in tenant A as Microsoft Graph says, never an
+/// object id from the input; roles are copied only at the scopes the old one holds them.
+pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> Result<Outcome> {
+    let (copy, force) = (inputs.copy_role_assignments, inputs.force);
     let graph = ctx.graph(&inputs.tenant);
     let arm = ctx.arm(&inputs.tenant);
-    let new_sp = match &inputs.new_sp {
-        Some(id) => Some(id.clone()),
-        None => service_principal_id(&graph, &inputs.app_id).await?,
-    };
-    let Some(new_sp) = new_sp else {
+    let Some(new_sp) = ctx.service_principal_id(&graph, &inputs.app_id).await? else {
         let e = Error::step(
             "ServicePrincipalNotInClusterTenant",
             format!(
@@ -164,19 +139,10 @@ pub(crate) async fn compare(
             "giving {} on {} to the new service principal",
             g.role_name, g.scope
         );
-        let assigned = poll_until(&label, arm.deadline(), || async {
-            match assign_role(&arm, &g.scope, &g.role_definition_id, &new_sp).await {
-                Ok(a) => Ok(Poll::Ready(a)),
-                // A new service principal is unknown to ARM for a while.
-                Err(e) if e.is_code("PrincipalNotFound") => Ok(Poll::Pending(
-                    "the principal is not known to ARM yet".into(),
-                    None,
-                )),
-                Err(e) => Err(e),
-            }
-        })
-        .await
-        .map_err(|e| e.context(format!("copying {} on {}", g.role_name, g.scope)))?;
+        let assigned =
+            ensure_role_assignment(&arm, &g.scope, &g.role_definition_id, &new_sp, &label)
+                .await
+                .map_err(|e| e.context(format!("copying {} on {}", g.role_name, g.scope)))?;
         if assigned.created {
             out.copied += 1;
             ui::info(&format!(

@@ -238,7 +238,7 @@ fn the_pull_check_refuses_a_missing_grant_unless_forced() {
     let r = run(&sim, &[], &envelope(&sim, &s));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let out = r.object();
-    assert_eq!(out["error"]["code"], "PullCheckFailed", "{out}");
+    assert_eq!(out["error"]["code"], "PullVerificationFailed", "{out}");
     assert!(
         out["error"]["message"]
             .as_str()
@@ -329,6 +329,26 @@ fn copy_role_assignments_gives_the_subnet_role_to_the_new_service_principal() {
         .iter()
         .position(|w| w.ends_with("/resetServicePrincipalProfile"));
     assert!(put.is_some() && post.is_some() && put < post, "{writes:#?}");
+}
+
+#[test]
+fn copied_roles_go_to_the_apps_service_principal_never_the_envelopes() {
+    // Before, the envelope's cluster_sp_object_id was taken as the new principal: another
+    // principal named there received the old one's roles (the subnet's Network Contributor).
+    let sim = sim();
+    let s = setup(&sim, true);
+    let other = Operator::new(&sim).create_app(&NewApp::multitenant("bystander").sp_in_a(true));
+    let subnet = sim.var("SUBNET_ID");
+    let mut input = envelope(&sim, &s);
+    input["cluster_sp_object_id"] = json!(other.sp_a());
+    let r = run(&sim, &["--copy-role-assignments"], &input);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        role_assignments_of(&sim, other.sp_a()).is_empty(),
+        "the envelope's principal got roles: {}",
+        r.stderr
+    );
+    assert!(has_assignment(&sim, &subnet, NETWORK_CONTRIBUTOR, s.sp_a()));
 }
 
 #[test]

@@ -1,4 +1,6 @@
 //! ARM resource ids and role assignments, used by more than one step.
+//!
+//! Length: over 400 lines with its tests (about 360 of code).
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -7,6 +9,18 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::http::{Api, Sent};
 use crate::validate::{is_guid, shown};
+use crate::wait::{Poll, poll_until};
+
+/// The states in which a long-running operation, or a resource's `provisioningState`, has
+/// ended: the one list every step polls against.
+pub const TERMINAL_STATES: &[&str] = &["Succeeded", "Failed", "Canceled", "Cancelled"];
+
+/// Whether `state` is one of [`TERMINAL_STATES`] (case-insensitively).
+pub fn is_terminal(state: &str) -> bool {
+    TERMINAL_STATES
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(state))
+}
 
 /// The api-version used for role assignments and role definitions.
 pub const AUTHORIZATION_API: &str = "2022-04-01";
@@ -263,6 +277,27 @@ pub async fn assign_role(
         }
         Err(e) => Err(e),
     }
+}
+
+/// [`assign_role`], waiting (until `api`'s deadline, saying `label`) while ARM does not know
+/// the principal yet: a new service principal takes a while to reach ARM (`PrincipalNotFound`).
+pub async fn ensure_role_assignment(
+    api: &Api<'_>,
+    scope: &str,
+    role_definition_id: &str,
+    principal_id: &str,
+    label: &str,
+) -> Result<Assigned> {
+    poll_until(label, api.deadline(), || async {
+        match assign_role(api, scope, role_definition_id, principal_id).await {
+            Ok(a) => Ok(Poll::Ready(a)),
+            Err(e) if e.is_code("PrincipalNotFound") => {
+                Ok(Poll::Pending("PrincipalNotFound".into(), None))
+            }
+            Err(e) => Err(e),
+        }
+    })
+    .await
 }
 
 /// The role assignments of `principal_id` visible at `scope` (including inherited ones).

@@ -39,7 +39,7 @@ pub enum Generate {
 pub struct CommonArgs {
     /// Azure cloud: AzureCloud, AzureChinaCloud, AzureUSGovernment, or the path of a cloud file
     ///
-    /// Without it, the `cloud` field of the input is used, else AzureCloud.
+    /// Without it, AzureCloud. An input object whose `cloud` field differs is refused, never followed.
     #[arg(long, env = crate::env::XTENANT_CLOUD, value_name = "NAME|FILE", global = true)]
     pub cloud: Option<String>,
 

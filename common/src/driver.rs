@@ -4,10 +4,23 @@
 //! reads JSON objects from stdin (NDJSON, or one pretty-printed object), runs the
 //! tool's step on each — up to `--jobs` at once, writing results in input order as soon
 //! as they are ready — and maps the outcome to the exit code of DESIGN.md. An object
-//! that already carries `error` passes through untouched; a failed object is written
-//! as the input plus `error: {step, code, message}` and the stream goes on.
-
-use std::collections::{BTreeMap, HashMap};
+//! that already carries `error` passes through untouched.
+//!
+//! A step has two phases, and data goes one way through them:
+//! 1. [`Tool::inputs`] (pure, synchronous): the flags and the input object become the
+//!    step's typed inputs, every check that needs no request made. It is the only code of
+//!    a tool that reads the envelope.
+//! 2. [`Tool::act`] (async): the inputs and a [`Ctx`] become a typed [`Done`] (the fields
+//!    the step owns, whether anything changed, a summary), or a [`Failed`] (the error and
+//!    a typed partial output: what this run made that a rerun needs).
+//!
+//! The driver alone writes the object: the input, then the flags ([`Tool::flags`]), then
+//! the output — or, on failure, the partial output and `error: {step, code, message}`.
+//!
+//! Length: about 440 lines of code, above the ~400 of STYLE.md: the contract (`Tool`,
+//! `Fields`, `Done`, `Failed`) and the one loop that applies it belong in one place; the
+//! step context and memos are in `context.rs`.
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -15,136 +28,93 @@ use std::sync::Arc;
 
 use clap::Parser;
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::auth::Credentials;
 use crate::cli::{CommonArgs, EXIT_CODES, Generate};
 use crate::cloud::Cloud;
-use crate::envelope::{Envelope, fields};
+pub use crate::context::{Ctx, Memo};
+use crate::context::{Memos, Shared};
+use crate::envelope::{Envelope, Field, fields};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{Api, Http, build_client};
+use crate::http::{Http, build_client};
 use crate::ui;
 use crate::wait::Deadline;
 
-/// A tool: its flags, its name, and its step on one object.
+/// A tool: its flags, its name, and its step on one object, in two phases.
 pub trait Tool: Parser + Send + Sync + 'static {
     /// The tool's name, written as `error.step`.
     const NAME: &'static str;
 
+    /// Every input of one object, checked.
+    type Inputs;
+    /// The fields the step writes when it succeeds.
+    type Output: Fields;
+    /// What a failed run made that its rerun needs (e.g. a new secret, an operation URL).
+    type Partial: Fields + Default;
+
     /// The shared flags.
     fn common(&self) -> &CommonArgs;
 
-    /// Runs the step on one object: validate every input first, then act, then add the output fields.
-    fn run(&self, input: Envelope, ctx: &Ctx) -> impl Future<Output = Result<Done>>;
+    /// The envelope fields the flags given set (flags win over stdin). The driver writes
+    /// them onto the object, whether the step succeeds or not.
+    fn flags(&self) -> Vec<(Field, String)>;
+
+    /// Reads and checks every input of one object: the flags and `input` (the object as it
+    /// came, before the flags were written onto it). Pure: no request, no output.
+    fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<Self::Inputs>;
+
+    /// Acts on Azure for one object.
+    fn act(
+        inputs: &Self::Inputs,
+        ctx: &Ctx,
+    ) -> impl Future<Output = Result<Done<Self::Output>, Failed<Self::Partial>>>;
+}
+
+/// Typed fields a step writes onto the object.
+pub trait Fields {
+    /// Writes the fields (sets, or removes those that no longer hold).
+    fn write_to(&self, object: &mut Envelope);
+}
+
+/// No fields.
+impl Fields for () {
+    fn write_to(&self, _: &mut Envelope) {}
 }
 
 /// A step's result for one object.
 #[derive(Debug)]
-pub struct Done {
-    /// The object to write.
-    pub envelope: Envelope,
+pub struct Done<O> {
+    /// The fields the step owns.
+    pub output: O,
     /// Whether anything was changed in Azure.
     pub changed: bool,
     /// One line for stderr saying what was done.
     pub summary: String,
 }
 
-struct Shared {
-    http: Http,
-    common: CommonArgs,
-    /// Lookups made once per run: see [`Ctx::once`].
-    memo: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Value>>>>>,
+/// A step's failure for one object: the error, and what the run made before it failed.
+#[derive(Debug)]
+pub struct Failed<P> {
+    /// What went wrong.
+    pub error: Error,
+    /// The fields the failed object carries for its rerun.
+    pub partial: P,
 }
 
-/// What a step works with for one object: the cloud, the HTTP client, the deadline.
-pub struct Ctx {
-    shared: Arc<Shared>,
-    deadline: Deadline,
-}
-
-impl Ctx {
-    /// The HTTP client (credentials included).
-    pub fn http(&self) -> &Http {
-        &self.shared.http
-    }
-
-    /// The cloud.
-    pub fn cloud(&self) -> &Cloud {
-        self.shared.http.cloud()
-    }
-
-    /// This object's deadline.
-    pub fn deadline(&self) -> Deadline {
-        self.deadline
-    }
-
-    /// Microsoft Graph acting in `tenant`.
-    pub fn graph(&self, tenant: &str) -> Api<'_> {
-        self.shared.http.graph(tenant, self.deadline)
-    }
-
-    /// ARM acting in `tenant`.
-    pub fn arm(&self, tenant: &str) -> Api<'_> {
-        self.shared.http.arm(tenant, self.deadline)
-    }
-
-    /// Whether writes are only reported.
-    pub fn dry_run(&self) -> bool {
-        self.shared.common.dry_run
-    }
-
-    /// The shared flags.
-    pub fn common(&self) -> &CommonArgs {
-        &self.shared.common
-    }
-
-    /// The answer of `lookup` for `key`, found once for the whole run: every object (and
-    /// every job) asking for the same key while or after it is looked up shares the answer.
-    /// For reads whose answer does not change during a run (an app's service principal, a
-    /// built-in role's id), so that a stream of 200 objects does not ask 200 times. Nothing
-    /// found (`None`) and errors are not kept: the next object asks again.
-    pub async fn once<F, Fut>(&self, key: String, lookup: F) -> Result<Option<Value>>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Option<Value>>>,
-    {
-        let slot = {
-            let mut memo = self
-                .shared
-                .memo
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            memo.entry(key).or_default().clone()
-        };
-        let mut found = slot.lock().await;
-        if let Some(v) = found.as_ref() {
-            return Ok(Some(v.clone()));
+impl<P: Default> From<Error> for Failed<P> {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            partial: P::default(),
         }
-        let answer = lookup().await?;
-        found.clone_from(&answer);
-        Ok(answer)
     }
+}
 
-    /// [`crate::graph::service_principal_id`] for `app_id` in the tenant of `graph`, looked
-    /// up once per run (see [`Ctx::once`]; `None` is asked again).
-    pub async fn service_principal_id(
-        &self,
-        graph: &Api<'_>,
-        app_id: &str,
-    ) -> Result<Option<String>> {
-        let key = format!(
-            "servicePrincipal|{}|{}",
-            graph.tenant().to_ascii_lowercase(),
-            app_id.to_ascii_lowercase()
-        );
-        let found = self
-            .once(key, || async {
-                Ok(crate::graph::service_principal_id(graph, app_id)
-                    .await?
-                    .map(Value::String))
-            })
-            .await?;
-        Ok(found.and_then(|v| v.as_str().map(str::to_owned)))
+impl<P> Failed<P> {
+    /// A failure that leaves `partial` for the rerun.
+    pub fn with(error: Error, partial: P) -> Self {
+        Self { error, partial }
     }
 }
 
@@ -280,7 +250,7 @@ pub async fn run_stream<T: Tool>(
     let mut rx = spawn_reader(input);
     let first = rx.recv().await;
 
-    let cloud = match pick_cloud(common.cloud.as_deref(), first.as_ref()) {
+    let cloud = match pick_cloud(common.cloud.as_deref()) {
         Ok(c) => Arc::new(c),
         Err(e) => return fatal(&e),
     };
@@ -292,7 +262,8 @@ pub async fn run_stream<T: Tool>(
     let shared = Arc::new(Shared {
         http: Http::new(client, cloud, creds, common.dry_run),
         common: common.clone(),
-        memo: std::sync::Mutex::default(),
+        memos: Memos::default(),
+        claimed_files: std::sync::Mutex::default(),
     });
 
     let items = futures::stream::iter(first)
@@ -361,26 +332,12 @@ fn fatal(e: &Error) -> u8 {
     e.exit_code().max(2)
 }
 
-/// The cloud: the flag or `XTENANT_CLOUD` when given, else the first object's `cloud` field, else AzureCloud.
-fn pick_cloud(flag: Option<&str>, first: Option<&Item>) -> Result<Cloud> {
-    if let Some(f) = flag {
-        return Cloud::from_arg(f);
-    }
-    let from_input = match first {
-        Some(Item::Object(e)) => e.str(&fields::CLOUD).ok().flatten(),
-        _ => None,
-    };
-    match from_input {
-        Some(name)
-            if crate::cloud::BUILT_IN
-                .iter()
-                .any(|b| b.eq_ignore_ascii_case(&name)) =>
-        {
-            Cloud::from_arg(&name)
-        }
-        Some(name) => Err(Error::usage(format!(
-            "the input was made in the custom cloud {name:?}: pass its cloud file with --cloud FILE (or XTENANT_CLOUD)"
-        ))),
+/// The cloud: `--cloud` (or `XTENANT_CLOUD`), else AzureCloud. Never the input's `cloud`
+/// field: an envelope from another party must not choose where the operator's credential
+/// is sent; an object whose `cloud` differs is refused (see [`one`]).
+fn pick_cloud(flag: Option<&str>) -> Result<Cloud> {
+    match flag {
+        Some(f) => Cloud::from_arg(f),
         None => Ok(Cloud::azure_public()),
     }
 }
@@ -406,37 +363,62 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
         }
         input.remove(fields::ERROR.name);
     }
+    let flags = tool.flags();
     let cloud = shared.http.cloud().name.clone();
-    match input.str(&fields::CLOUD) {
-        Ok(Some(c)) if !c.eq_ignore_ascii_case(&cloud) => {
-            let e = Error::input(
-                fields::CLOUD.name,
-                format!(
-                    "this object was made in cloud {c:?} but the tool runs in {cloud:?}: pass the same --cloud to every step"
-                ),
-            );
-            return failed(T::NAME, input, e);
-        }
-        Err(e) => return failed(T::NAME, input, e),
-        _ => {}
+    if let Err(e) = check_cloud(&input, &cloud) {
+        return failed(T::NAME, input, &flags, &cloud, &(), e);
     }
-    input.set(fields::CLOUD.name, &cloud);
+    let inputs = match tool.inputs(&input, shared.http.cloud()) {
+        Ok(i) => i,
+        Err(e) => return failed(T::NAME, input, &flags, &cloud, &(), e),
+    };
     let ctx = Ctx {
         shared: shared.clone(),
         deadline: Deadline::after(shared.common.timeout),
     };
-    match tool.run(input.clone(), &ctx).await {
+    match T::act(&inputs, &ctx).await {
         Ok(done) => {
             let state = if done.changed { "changed" } else { "unchanged" };
             let dry = if ctx.dry_run() { ", dry run" } else { "" };
             ui::info(&format!("{} ({state}{dry})", done.summary));
-            Outcome::Written(done.envelope, None)
+            let mut out = input;
+            write_flags(&mut out, &flags, &cloud);
+            done.output.write_to(&mut out);
+            Outcome::Written(out, None)
         }
-        Err(e) => failed(T::NAME, input, e),
+        Err(Failed { error, partial }) => failed(T::NAME, input, &flags, &cloud, &partial, error),
     }
 }
 
-fn failed(step: &str, mut input: Envelope, e: Error) -> Outcome {
+/// An object made in another cloud is refused, never adopted: the fix is the flag.
+fn check_cloud(input: &Envelope, cloud: &str) -> Result<()> {
+    match input.str(&fields::CLOUD)? {
+        Some(c) if !c.eq_ignore_ascii_case(cloud) => Err(Error::input(
+            fields::CLOUD.name,
+            format!(
+                "`cloud` is {c:?} but the tool runs in {cloud:?}: the cloud is chosen by --cloud (or XTENANT_CLOUD), never by the input; pass the --cloud this object was made with to every step, or remove `cloud` from the object"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The flags' fields and the cloud, written onto the object.
+fn write_flags(out: &mut Envelope, flags: &[(Field, String)], cloud: &str) {
+    out.set(fields::CLOUD.name, cloud);
+    for (field, value) in flags {
+        out.set(field.name, value);
+    }
+}
+
+fn failed(
+    step: &str,
+    mut out: Envelope,
+    flags: &[(Field, String)],
+    cloud: &str,
+    partial: &dyn Fields,
+    e: Error,
+) -> Outcome {
     ui::error(&format!("{} ({})", e.message(), e.code()));
     if let Some(h) = e.hint() {
         ui::hint(h);
@@ -444,111 +426,74 @@ fn failed(step: &str, mut input: Envelope, e: Error) -> Outcome {
     if matches!(e.kind(), ErrorKind::Input { .. }) {
         ui::debug("nothing was sent for this object");
     }
-    for (name, value) in e.extra_fields() {
-        if value.is_null() {
-            input.remove(name);
-        } else {
-            input.set(name, value);
-        }
+    // The cloud of a refused object is kept as it came: it is what the error is about.
+    if !matches!(e.kind(), ErrorKind::Input { field } if field == fields::CLOUD.name) {
+        write_flags(&mut out, flags, cloud);
     }
-    input.set(
+    partial.write_to(&mut out);
+    out.set(
         fields::ERROR.name,
         json!({"step": step, "code": e.code(), "message": e.full_message()}),
     );
-    Outcome::Written(input, Some(e))
+    Outcome::Written(out, Some(e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn test_ctx() -> Ctx {
-        #[derive(Parser)]
-        struct Flags {
-            #[command(flatten)]
-            common: CommonArgs,
-        }
-        let common = Flags::parse_from(["t"]).common;
-        let cloud = Arc::new(Cloud::azure_public());
-        let client = build_client(&cloud).unwrap();
-        let creds = Arc::new(Credentials::new(
-            crate::auth::AuthMethod::Env,
-            cloud.clone(),
-            client.clone(),
-        ));
-        Ctx {
-            shared: Arc::new(Shared {
-                http: Http::new(client, cloud, creds, false),
-                common,
-                memo: std::sync::Mutex::default(),
-            }),
-            deadline: Deadline::after(std::time::Duration::from_secs(5)),
-        }
+    struct Made {
+        url: &'static str,
     }
 
-    #[tokio::test]
-    async fn a_lookup_is_made_once_per_run_unless_it_found_nothing() {
-        let ctx = test_ctx();
-        let calls = std::cell::Cell::new(0);
-        let look = |v: Option<Value>| {
-            calls.set(calls.get() + 1);
-            async move { Ok(v) }
-        };
-        assert_eq!(ctx.once("k".into(), || look(None)).await.unwrap(), None);
-        let one = Some(json!(1));
-        assert_eq!(
-            ctx.once("k".into(), || look(one.clone())).await.unwrap(),
-            one
-        );
-        assert_eq!(
-            ctx.once("k".into(), || look(Some(json!(2)))).await.unwrap(),
-            one
-        );
-        assert_eq!(
-            calls.get(),
-            2,
-            "nothing found is asked again; an answer is kept"
-        );
-        let e = ctx
-            .once("e".into(), || async { Err(Error::step("Boom", "x")) })
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), "Boom");
-        assert_eq!(
-            ctx.once("e".into(), || look(Some(json!(3)))).await.unwrap(),
-            Some(json!(3)),
-            "an error is not kept"
-        );
-        // Two jobs asking at once share one lookup.
-        let slow = |v: i64| {
-            calls.set(calls.get() + 1);
-            async move {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                Ok(Some(json!(v)))
-            }
-        };
-        let before = calls.get();
-        let (a, b) = tokio::join!(
-            ctx.once("j".into(), || slow(1)),
-            ctx.once("j".into(), || slow(2))
-        );
-        assert_eq!((a.unwrap(), b.unwrap()), (Some(json!(1)), Some(json!(1))));
-        assert_eq!(calls.get(), before + 1);
+    impl Fields for Made {
+        fn write_to(&self, object: &mut Envelope) {
+            object.set(fields::CLUSTER_OPERATION_URL.name, self.url);
+        }
     }
 
     #[test]
-    fn a_failed_object_carries_the_errors_extra_fields() {
-        let input = Envelope::parse(r#"{"app_id":"a","stale":"x","keep":1}"#).unwrap();
-        let e = Error::step("OperationStillRunning", "still running")
-            .with_field("cluster_operation_url", "https://arm/op/1")
-            .with_field("stale", Value::Null);
-        let Outcome::Written(out, Some(err)) = failed("aks-sp-update", input, e) else {
+    fn a_failed_object_carries_the_flags_and_the_partial_output() {
+        let input = Envelope::parse(r#"{"app_id":"a","keep":1}"#).unwrap();
+        let flags = [(fields::CLUSTER_ID, "/subscriptions/s/c".to_owned())];
+        let e = Error::step("OperationStillRunning", "still running");
+        let Outcome::Written(out, Some(err)) = failed(
+            "aks-sp-update",
+            input,
+            &flags,
+            "AzureCloud",
+            &Made {
+                url: "https://arm/op/1",
+            },
+            e,
+        ) else {
             panic!("not written")
         };
         assert_eq!(err.code(), "OperationStillRunning");
         assert_eq!(
             out.to_line(),
-            r#"{"app_id":"a","keep":1,"cluster_operation_url":"https://arm/op/1","error":{"step":"aks-sp-update","code":"OperationStillRunning","message":"still running"}}"#
+            r#"{"app_id":"a","keep":1,"cloud":"AzureCloud","cluster_id":"/subscriptions/s/c","cluster_operation_url":"https://arm/op/1","error":{"step":"aks-sp-update","code":"OperationStillRunning","message":"still running"}}"#
         );
+    }
+
+    #[test]
+    fn the_cloud_comes_from_the_flag_never_from_the_input() {
+        // Before, the first object's `cloud` chose the built-in cloud when --cloud was not given.
+        assert_eq!(pick_cloud(None).unwrap().name, "AzureCloud");
+        assert_eq!(
+            pick_cloud(Some("AzureUSGovernment")).unwrap().name,
+            "AzureUSGovernment"
+        );
+        let other = Envelope::parse(r#"{"cloud":"AzureUSGovernment"}"#).unwrap();
+        let e = check_cloud(&other, "AzureCloud").unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::Input {
+                field: "cloud".into()
+            }
+        );
+        assert!(e.message().contains("--cloud"), "{e}");
+        assert!(check_cloud(&other, "azureusgovernment").is_ok());
+        assert!(check_cloud(&Envelope::new(), "AzureCloud").is_ok());
     }
 }

@@ -4,6 +4,9 @@
 //! `code` (Azure's own error code when Azure answered, else one of ours), a message
 //! that says what happened, and a hint that says what to do. The exit code is derived
 //! from the kind in one place, [`Error::exit_code`].
+//!
+//! Length: over 400 lines because it holds the registry of every error code (`codes`), one
+//! documented constant each: the one list the README table is checked against.
 
 use std::fmt;
 
@@ -33,7 +36,9 @@ pub enum ErrorKind {
     Timeout,
     /// A local file could not be read or written.
     Io,
-    /// A step-specific refusal or failure (the step sets the code).
+    /// Azure's long-running operation ended `Failed` or `Canceled` (Azure's code, or ours).
+    OperationFailed,
+    /// The step refused, or found Azure in a state it cannot go on from (the step sets the code).
     Step,
 }
 
@@ -50,7 +55,6 @@ struct Inner {
     message: String,
     hint: Option<String>,
     request_id: Option<String>,
-    extra: Vec<(String, serde_json::Value)>,
 }
 
 impl Error {
@@ -62,7 +66,6 @@ impl Error {
             message: message.into(),
             hint: None,
             request_id: None,
-            extra: Vec::new(),
         }))
     }
 
@@ -95,6 +98,11 @@ impl Error {
     /// The deadline passed.
     pub fn timeout(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Timeout, "Timeout", message)
+    }
+
+    /// Whether the deadline passed (the kind, never the code text).
+    pub fn is_timeout(&self) -> bool {
+        self.0.kind == ErrorKind::Timeout
     }
 
     /// A local I/O failure about `what`.
@@ -135,25 +143,6 @@ impl Error {
     pub fn with_request_id(mut self, id: Option<String>) -> Self {
         self.0.request_id = id;
         self
-    }
-
-    /// Adds a field the failed object carries besides `error` (e.g. `cluster_operation_url`,
-    /// so a rerun can resume); a `null` value removes the field from the object.
-    #[must_use]
-    pub fn with_field(
-        mut self,
-        name: impl Into<String>,
-        value: impl Into<serde_json::Value>,
-    ) -> Self {
-        let name = name.into();
-        self.0.extra.retain(|(n, _)| *n != name);
-        self.0.extra.push((name, value.into()));
-        self
-    }
-
-    /// The fields added with [`Error::with_field`], in order.
-    pub fn extra_fields(&self) -> &[(String, serde_json::Value)] {
-        &self.0.extra
     }
 
     /// The kind.
@@ -250,5 +239,177 @@ mod tests {
             .with_request_id(Some("rid".into()));
         assert_eq!(e.full_message(), "it broke. Hint: do this (request id rid)");
         assert!(e.is_code("x"));
+    }
+}
+
+/// Every error code the tools make (Azure's own codes pass through as Azure sent them):
+/// the one list, with exit code and whether a rerun on the failed object may complete it.
+/// README.md's "Error codes" table lists exactly these (a test checks).
+pub mod codes {
+    /// An error code of the tools.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Code {
+        /// The code, as written in `error.code`.
+        pub name: &'static str,
+        /// The process exit code it leads to.
+        pub exit: u8,
+        /// Whether a rerun on the failed output, unchanged, may complete it (a wait that
+        /// ran out, a transient failure); otherwise something must be fixed first.
+        pub resumable: bool,
+    }
+
+    const fn c(name: &'static str, exit: u8, resumable: bool) -> Code {
+        Code {
+            name,
+            exit,
+            resumable,
+        }
+    }
+
+    /// Bad flags, or input that is not JSON objects.
+    pub const USAGE_ERROR: Code = c("UsageError", 2, false);
+    /// A field is missing or malformed (`error.message` names it and the fix).
+    pub const INVALID_INPUT: Code = c("InvalidInput", 1, false);
+    /// The client secret is longer than AKS accepts.
+    pub const SECRET_TOO_LONG: Code = c("SecretTooLong", 1, false);
+    /// `--timeout` passed.
+    pub const TIMEOUT: Code = c("Timeout", 1, true);
+    /// A local file could not be read or written.
+    pub const IO_ERROR: Code = c("IoError", 1, false);
+    /// The connection could not be made.
+    pub const CONNECT_FAILED: Code = c("ConnectFailed", 1, true);
+    /// The connection failed during a request.
+    pub const CONNECTION_ERROR: Code = c("ConnectionError", 1, true);
+    /// A certificate the cloud file does not trust.
+    pub const UNTRUSTED_CERTIFICATE: Code = c("UntrustedCertificate", 3, false);
+    /// No credential source is configured.
+    pub const CREDENTIAL_UNAVAILABLE: Code = c("CredentialUnavailable", 3, false);
+    /// The Azure CLI is not logged in.
+    pub const NOT_LOGGED_IN: Code = c("NotLoggedIn", 3, false);
+    /// The sign-in endpoint could not be reached.
+    pub const CREDENTIAL_NETWORK_ERROR: Code = c("CredentialNetworkError", 3, true);
+    /// The sign-in endpoint answered with a server error or throttling.
+    pub const SIGN_IN_UNAVAILABLE: Code = c("SignInUnavailable", 3, true);
+    /// The operator's client secret is wrong.
+    pub const INVALID_CLIENT_SECRET: Code = c("InvalidClientSecret", 3, false);
+    /// The operator's client id is unknown in the tenant.
+    pub const UNKNOWN_APPLICATION: Code = c("UnknownApplication", 3, false);
+    /// The tenant is unknown.
+    pub const UNKNOWN_TENANT: Code = c("UnknownTenant", 3, false);
+    /// Sign-in refused for another reason.
+    pub const CREDENTIAL_REJECTED: Code = c("CredentialRejected", 3, false);
+    /// Azure answered in a shape the tool does not understand.
+    pub const UNEXPECTED_RESPONSE: Code = c("UnexpectedResponse", 1, false);
+    /// Microsoft Graph answered without a field it always sends.
+    pub const UNEXPECTED_GRAPH_ANSWER: Code = c("UnexpectedGraphAnswer", 1, false);
+    /// ARM answered without a field it always sends.
+    pub const UNEXPECTED_ARM_ANSWER: Code = c("UnexpectedArmAnswer", 1, false);
+    /// A registry answered in an unexpected shape.
+    pub const UNEXPECTED_REGISTRY_ANSWER: Code = c("UnexpectedRegistryAnswer", 1, false);
+    /// A next-page link on another origin.
+    pub const BAD_NEXT_LINK: Code = c("BadNextLink", 1, false);
+    /// A listing longer than the page cap.
+    pub const TOO_MANY_PAGES: Code = c("TooManyPages", 1, false);
+    /// Azure's long-running operation ended Failed or Canceled without a code of its own.
+    pub const OPERATION_FAILED: Code = c("OperationFailed", 1, false);
+    /// The app id names no app (step 1, 2).
+    pub const APP_NOT_FOUND: Code = c("AppNotFound", 1, false);
+    /// The app is not multitenant (`signInAudience` other than `AzureADMultipleOrgs`).
+    pub const APP_NOT_MULTITENANT: Code = c("AppNotMultitenant", 1, false);
+    /// The app lacks the redirect URI (step 1, on an app it did not make).
+    pub const APP_REDIRECT_URI_MISSING: Code = c("AppRedirectUriMissing", 1, false);
+    /// The app was not created by entra-app-create, and not adopted with `--app-id … --adopt`.
+    pub const APP_NOT_MANAGED: Code = c("AppNotManaged", 1, false);
+    /// The app's unique name belongs to another app id.
+    pub const APP_ID_MISMATCH: Code = c("AppIdMismatch", 1, false);
+    /// The app has no web redirect URI.
+    pub const NO_REDIRECT_URI: Code = c("NoRedirectUri", 1, false);
+    /// The app's redirect URIs do not include the one asked for.
+    pub const REDIRECT_URI_MISMATCH: Code = c("RedirectUriMismatch", 1, false);
+    /// `--prune-secrets` would leave the app without a secret the output holds.
+    pub const NO_SECRET_TO_KEEP: Code = c("NoSecretToKeep", 1, false);
+    /// The app's service principal vanished while being read.
+    pub const SERVICE_PRINCIPAL_MISSING: Code = c("ServicePrincipalMissing", 1, true);
+    /// No administrator consented before `--timeout` (step 2 `--wait`).
+    pub const CONSENT_TIMEOUT: Code = c("ConsentTimeout", 1, true);
+    /// The app has no service principal in tenant B (step 3).
+    pub const SERVICE_PRINCIPAL_NOT_IN_REGISTRY_TENANT: Code =
+        c("ServicePrincipalNotInRegistryTenant", 1, false);
+    /// The app has no service principal in tenant A (step 4).
+    pub const SERVICE_PRINCIPAL_NOT_IN_CLUSTER_TENANT: Code =
+        c("ServicePrincipalNotInClusterTenant", 1, false);
+    /// No registry of that name.
+    pub const REGISTRY_NOT_FOUND: Code = c("RegistryNotFound", 1, false);
+    /// More than one registry of that name.
+    pub const AMBIGUOUS_REGISTRY_NAME: Code = c("AmbiguousRegistryName", 1, false);
+    /// No role of that name.
+    pub const ROLE_NOT_FOUND: Code = c("RoleNotFound", 1, false);
+    /// An image reference the registry cannot serve.
+    pub const BAD_IMAGE: Code = c("BadImage", 1, false);
+    /// The app's credential cannot pull from the registry (steps 3 and 4).
+    pub const PULL_VERIFICATION_FAILED: Code = c("PullVerificationFailed", 1, true);
+    /// Step 4 without a registry to check the pull on, and without `--force`.
+    pub const PULL_NOT_VERIFIED: Code = c("PullNotVerified", 1, false);
+    /// The cluster uses a managed identity.
+    pub const MANAGED_IDENTITY_CLUSTER: Code = c("ManagedIdentityCluster", 1, false);
+    /// Another operation runs on the cluster past `--timeout`.
+    pub const CLUSTER_BUSY: Code = c("ClusterBusy", 1, true);
+    /// The reset was posted and still runs: a rerun follows `cluster_operation_url`.
+    pub const OPERATION_STILL_RUNNING: Code = c("OperationStillRunning", 1, true);
+    /// After the reset the cluster does not run as the app.
+    pub const RESET_NOT_APPLIED: Code = c("ResetNotApplied", 1, true);
+
+    /// Every code, in the README's order.
+    pub const ALL: &[Code] = &[
+        USAGE_ERROR,
+        INVALID_INPUT,
+        SECRET_TOO_LONG,
+        TIMEOUT,
+        IO_ERROR,
+        CONNECT_FAILED,
+        CONNECTION_ERROR,
+        UNTRUSTED_CERTIFICATE,
+        CREDENTIAL_UNAVAILABLE,
+        NOT_LOGGED_IN,
+        CREDENTIAL_NETWORK_ERROR,
+        SIGN_IN_UNAVAILABLE,
+        INVALID_CLIENT_SECRET,
+        UNKNOWN_APPLICATION,
+        UNKNOWN_TENANT,
+        CREDENTIAL_REJECTED,
+        UNEXPECTED_RESPONSE,
+        UNEXPECTED_GRAPH_ANSWER,
+        UNEXPECTED_ARM_ANSWER,
+        UNEXPECTED_REGISTRY_ANSWER,
+        BAD_NEXT_LINK,
+        TOO_MANY_PAGES,
+        OPERATION_FAILED,
+        APP_NOT_FOUND,
+        APP_NOT_MULTITENANT,
+        APP_REDIRECT_URI_MISSING,
+        APP_NOT_MANAGED,
+        APP_ID_MISMATCH,
+        NO_REDIRECT_URI,
+        REDIRECT_URI_MISMATCH,
+        NO_SECRET_TO_KEEP,
+        SERVICE_PRINCIPAL_MISSING,
+        CONSENT_TIMEOUT,
+        SERVICE_PRINCIPAL_NOT_IN_REGISTRY_TENANT,
+        SERVICE_PRINCIPAL_NOT_IN_CLUSTER_TENANT,
+        REGISTRY_NOT_FOUND,
+        AMBIGUOUS_REGISTRY_NAME,
+        ROLE_NOT_FOUND,
+        BAD_IMAGE,
+        PULL_VERIFICATION_FAILED,
+        PULL_NOT_VERIFIED,
+        MANAGED_IDENTITY_CLUSTER,
+        CLUSTER_BUSY,
+        OPERATION_STILL_RUNNING,
+        RESET_NOT_APPLIED,
+    ];
+
+    /// The entry of `name`, if it is one of ours.
+    pub fn find(name: &str) -> Option<Code> {
+        ALL.iter().copied().find(|c| c.name == name)
     }
 }

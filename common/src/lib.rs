@@ -12,6 +12,7 @@ pub mod arm;
 pub mod auth;
 pub mod cli;
 pub mod cloud;
+mod context;
 pub mod driver;
 pub mod env;
 pub mod envelope;

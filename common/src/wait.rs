@@ -210,7 +210,7 @@ pub async fn follow_operation(api: &Api<'_>, url: &Url, label: &str) -> Result<O
                     .and_then(Value::as_str)
                     .unwrap_or("no message");
                 Err(Error::new(
-                    ErrorKind::Step,
+                    ErrorKind::OperationFailed,
                     code,
                     format!("the operation ended {status}: {msg}"),
                 ))

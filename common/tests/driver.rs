@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use common::cli::CommonArgs;
-use common::driver::{Ctx, Done, Tool, run_stream};
-use common::envelope::Envelope;
+use common::cloud::Cloud;
+use common::driver::{Ctx, Done, Failed, Fields, Tool, run_stream};
+use common::envelope::{Envelope, Field};
 use common::{Error, Result};
 use serde_json::Value;
 
@@ -18,33 +19,90 @@ struct Fake {
     tag: Option<String>,
 }
 
+const TAG: Field = Field {
+    name: "tag",
+    flag: Some("--tag"),
+    from: None,
+};
+
+struct FakeInputs {
+    delay_ms: Option<u64>,
+    fail: bool,
+    nocred: bool,
+    stamp: bool,
+}
+
+struct FakeOutput {
+    finished_us: Option<u64>,
+}
+
+impl Fields for FakeOutput {
+    fn write_to(&self, object: &mut Envelope) {
+        if let Some(at) = self.finished_us {
+            object.set("finished_us", at);
+        }
+        object.set("done", true);
+    }
+}
+
+#[derive(Default)]
+struct FakePartial {
+    made: Option<String>,
+}
+
+impl Fields for FakePartial {
+    fn write_to(&self, object: &mut Envelope) {
+        if let Some(m) = &self.made {
+            object.set("made", m);
+        }
+    }
+}
+
 impl Tool for Fake {
     const NAME: &'static str = "fake";
+    type Inputs = FakeInputs;
+    type Output = FakeOutput;
+    type Partial = FakePartial;
+
     fn common(&self) -> &CommonArgs {
         &self.common
     }
-    async fn run(&self, mut input: Envelope, _ctx: &Ctx) -> Result<Done> {
-        if let Some(ms) = input.get("delay_ms").and_then(|v| v.as_u64()) {
+
+    fn flags(&self) -> Vec<(Field, String)> {
+        self.tag.iter().map(|t| (TAG, t.clone())).collect()
+    }
+
+    fn inputs(&self, input: &Envelope, _cloud: &Cloud) -> Result<FakeInputs> {
+        Ok(FakeInputs {
+            delay_ms: input.get("delay_ms").and_then(|v| v.as_u64()),
+            fail: input.has("fail"),
+            nocred: input.has("nocred"),
+            stamp: input.has("stamp"),
+        })
+    }
+
+    async fn act(i: &FakeInputs, _ctx: &Ctx) -> Result<Done<FakeOutput>, Failed<FakePartial>> {
+        if let Some(ms) = i.delay_ms {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
-        if input.has("fail") {
-            return Err(Error::step("Boom", "it failed as asked"));
+        if i.fail {
+            return Err(Failed::with(
+                Error::step("Boom", "it failed as asked"),
+                FakePartial {
+                    made: Some("half".into()),
+                },
+            ));
         }
-        if input.has("nocred") {
-            return Err(Error::credential("InvalidClientSecret", "wrong secret"));
+        if i.nocred {
+            return Err(Error::credential("InvalidClientSecret", "wrong secret").into());
         }
-        if let Some(t) = &self.tag {
-            input.set("tag", t);
-        }
-        if input.has("stamp") {
+        let finished_us = i.stamp.then(|| {
             // When it finished, in µs since the first stamped object finished (one clock for all).
             static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-            let at = EPOCH.get_or_init(Instant::now).elapsed().as_micros();
-            input.set("finished_us", u64::try_from(at).unwrap());
-        }
-        input.set("done", true);
+            u64::try_from(EPOCH.get_or_init(Instant::now).elapsed().as_micros()).unwrap()
+        });
         Ok(Done {
-            envelope: input,
+            output: FakeOutput { finished_us },
             changed: true,
             summary: "did it".into(),
         })
@@ -130,6 +188,8 @@ async fn error_objects_pass_through_untouched_and_failures_are_written() {
     assert_eq!(objs[1]["error"]["step"], "fake");
     assert_eq!(objs[1]["error"]["code"], "Boom");
     assert_eq!(objs[1]["keep"], 2);
+    assert_eq!(objs[1]["tag"], "t", "a failed object carries the flags");
+    assert_eq!(objs[1]["made"], "half", "and what the run made");
     assert_eq!(objs[2]["tag"], "t");
 }
 
@@ -183,6 +243,7 @@ async fn input_that_is_not_json_objects_exits_2() {
 #[tokio::test]
 async fn an_object_from_another_cloud_is_refused() {
     let (code, objs, _) = run(&[], "{\"cloud\":\"AzureChinaCloud\"}\n").await;
+    assert_eq!(objs[0]["cloud"], "AzureChinaCloud", "kept as it came");
     assert_eq!(code, 1);
     assert_eq!(objs[0]["error"]["code"], "InvalidInput");
     assert!(
@@ -197,4 +258,37 @@ async fn an_object_from_another_cloud_is_refused() {
 fn help_lists_exit_codes() {
     use clap::CommandFactory;
     Fake::command().debug_assert();
+}
+
+#[tokio::test]
+async fn the_inputs_cloud_never_chooses_the_cloud() {
+    // Before, without --cloud the first object's `cloud` chose the built-in cloud (and so
+    // where the operator's credential is sent).
+    if std::env::var_os("XTENANT_CLOUD").is_some() {
+        return;
+    }
+    let tool = Fake::parse_from(["fake"]);
+    let mut out = Vec::new();
+    let input = "{\"cloud\":\"AzureUSGovernment\"}\n{}\n";
+    let code = run_stream(
+        &tool,
+        Box::new(Cursor::new(input.as_bytes().to_vec())),
+        &mut out,
+    )
+    .await;
+    let objs: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(code, 1);
+    assert_eq!(objs[0]["error"]["code"], "InvalidInput");
+    let message = objs[0]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`cloud`") && message.contains("--cloud"),
+        "{message}"
+    );
+    assert!(objs[0].get("done").is_none());
+    assert_eq!(objs[1]["cloud"], "AzureCloud");
+    assert_eq!(objs[1]["done"], true);
 }

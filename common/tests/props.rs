@@ -132,12 +132,26 @@ struct Reader {
     common: CommonArgs,
 }
 
+struct Seen;
+
+impl common::driver::Fields for Seen {
+    fn write_to(&self, object: &mut Envelope) {
+        object.set("seen", true);
+    }
+}
+
 impl Tool for Reader {
     const NAME: &'static str = "reader";
+    type Inputs = ();
+    type Output = Seen;
+    type Partial = ();
     fn common(&self) -> &CommonArgs {
         &self.common
     }
-    async fn run(&self, mut input: Envelope, _ctx: &Ctx) -> Result<Done> {
+    fn flags(&self) -> Vec<(common::envelope::Field, String)> {
+        Vec::new()
+    }
+    fn inputs(&self, input: &Envelope, _cloud: &common::cloud::Cloud) -> Result<()> {
         if let Some(t) = input.str(&fields::CLUSTER_TENANT_ID)? {
             validate::tenant(fields::CLUSTER_TENANT_ID.name, &t)?;
         }
@@ -152,9 +166,11 @@ impl Tool for Reader {
             )?;
         }
         let _ = input.secret(&fields::CLIENT_SECRET)?;
-        input.set("seen", true);
+        Ok(())
+    }
+    async fn act((): &(), _ctx: &Ctx) -> Result<Done<Seen>, common::driver::Failed<()>> {
         Ok(Done {
-            envelope: input,
+            output: Seen,
             changed: false,
             summary: String::new(),
         })

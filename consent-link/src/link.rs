@@ -14,10 +14,6 @@ pub enum Form {
     Adminconsent,
 }
 
-/// The sign-in audiences whose apps can be consented to in another tenant.
-pub(crate) const MULTITENANT_AUDIENCES: [&str; 2] =
-    ["AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount"];
-
 /// The consent URL on the cloud's login endpoint (which may carry a port or a base path).
 ///
 /// `redirect_uri` is sent as given: Entra compares it character for character with the
@@ -75,17 +71,16 @@ pub(crate) fn check_app(
         .get("signInAudience")
         .and_then(Value::as_str)
         .unwrap_or("AzureADMyOrg");
-    if !MULTITENANT_AUDIENCES.contains(&audience) {
-        return Err(Error::step(
-            "SingleTenantApp",
-            format!(
-                "the {which} is a single-tenant app in tenant {tenant_a} (signInAudience {audience:?}): \
-                 tenant B's administrator could not consent to it (the consent page would fail with AADSTS700016)"
-            ),
+    if !common::graph::is_multitenant(audience) {
+        return Err(common::graph::not_multitenant(
+            &which,
+            tenant_a,
+            audience,
+            "tenant B's administrator could not consent to it (the consent page would fail with AADSTS700016)",
         )
         .with_hint(
             "make it multitenant: rerun entra-app-create, which sets signInAudience AzureADMultipleOrgs \
-             (with --adopt for an app it did not create), or in the portal set the app's supported account types \
+             (with --app-id and --adopt for an app it did not create), or in the portal set the app's supported account types \
              to 'Accounts in any organizational directory'; then rerun this step",
         ));
     }
@@ -223,13 +218,15 @@ mod tests {
     fn app_checks() {
         let good = json!({"displayName":"a","signInAudience":"AzureADMultipleOrgs","web":{"redirectUris":["https://www.microsoft.com"]}});
         check_app(&good, APP, "ta", "https://www.microsoft.com").unwrap();
-        let personal = json!({"signInAudience":"AzureADandPersonalMicrosoftAccount","web":{"redirectUris":["https://www.microsoft.com"]}});
-        check_app(&personal, APP, "ta", "https://www.microsoft.com").unwrap();
-
-        for aud in ["AzureADMyOrg", "PersonalMicrosoftAccount"] {
+        // One rule for steps 1 and 2: personal accounts are not part of the procedure.
+        for aud in [
+            "AzureADMyOrg",
+            "PersonalMicrosoftAccount",
+            "AzureADandPersonalMicrosoftAccount",
+        ] {
             let single = json!({"signInAudience": aud, "web":{"redirectUris":["https://www.microsoft.com"]}});
             let e = check_app(&single, APP, "ta", "https://www.microsoft.com").unwrap_err();
-            assert_eq!(e.code(), "SingleTenantApp");
+            assert_eq!(e.code(), "AppNotMultitenant");
             assert!(
                 e.message().contains(aud) && e.hint().unwrap().contains("entra-app-create"),
                 "{e}"

@@ -382,7 +382,7 @@ fn the_app_is_checked_in_tenant_a() {
     let single = create_app(&op, "AzureADMyOrg", &["https://www.microsoft.com"]);
     let o = failed(
         &sim.run(BIN, &["--wait", "--create"], &input(&sim, &single)),
-        "SingleTenantApp",
+        "AppNotMultitenant",
     );
     let msg = o["error"]["message"].as_str().unwrap();
     assert!(

@@ -1,10 +1,12 @@
 //! What this step reads from Microsoft Graph, and how it explains Graph's refusals.
 
+use common::graph::{MULTITENANT_AUDIENCE, is_multitenant};
 use common::{Error, Result};
 use serde_json::Value;
 
-/// The sign-in audience the procedure needs: accounts in any organizational directory.
-pub(crate) const MULTI_ORG: &str = "AzureADMultipleOrgs";
+/// The tag that marks an app this tool created (or was told to adopt with its flags): only
+/// such an app is changed on the strength of an input object (a new secret, a prune, fixes).
+pub(crate) const MANAGED_TAG: &str = "xtenant:managed";
 
 /// An application object, as far as this step cares.
 #[derive(Debug, Clone)]
@@ -23,6 +25,8 @@ pub(crate) struct Application {
     pub(crate) redirect_uris: Vec<String>,
     /// Its password credentials (metadata only).
     pub(crate) passwords: Vec<Password>,
+    /// Its `tags`.
+    pub(crate) tags: Vec<String>,
 }
 
 /// A password credential's metadata (Graph never returns the secret again).
@@ -77,15 +81,32 @@ impl Application {
                 })
                 .unwrap_or_default(),
             passwords,
+            tags: v
+                .get("tags")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
+    }
+
+    /// Whether this tool made the app (or adopted it on the reader's flags): it carries [`MANAGED_TAG`].
+    pub(crate) fn managed(&self) -> bool {
+        self.tags
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(MANAGED_TAG))
     }
 
     /// What keeps this app from serving the procedure: not multitenant, redirect URI missing.
     pub(crate) fn problems(&self, redirect_uri: &str) -> Vec<String> {
         let mut p = Vec::new();
-        if self.audience != MULTI_ORG {
+        if !is_multitenant(&self.audience) {
             p.push(format!(
-                "it is not multitenant (signInAudience {}, needed {MULTI_ORG})",
+                "it is not multitenant (signInAudience {}, needed {MULTITENANT_AUDIENCE})",
                 self.audience_shown()
             ));
         }
@@ -130,11 +151,6 @@ impl Password {
             })
             .is_some_and(|end| end <= time::OffsetDateTime::now_utc())
     }
-}
-
-/// The object id of a service principal.
-pub(crate) fn sp_id(v: &Value) -> Result<String> {
-    text(v, "id").ok_or_else(|| unexpected("a service principal", "id"))
 }
 
 /// Adds what the user can do to Graph errors this step knows.

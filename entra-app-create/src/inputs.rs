@@ -1,8 +1,13 @@
 //! The step's inputs: flags over envelope fields over defaults, all checked before any request.
 
-use common::envelope::{Envelope, fields};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::envelope::{DEFAULT_REDIRECT_URI, Envelope, fields};
 use common::validate::{self, shown};
 use common::{Error, Result, Secret};
+
+use crate::cli::Cli;
 
 /// The display name when neither `--display-name` nor `app_display_name` gives one.
 pub(crate) const DEFAULT_DISPLAY_NAME: &str = "xtenant-acr-pull";
@@ -23,7 +28,7 @@ pub(crate) enum AppKey {
 
 /// Everything the step needs from the flags and the input object.
 #[derive(Debug)]
-pub(crate) struct Inputs {
+pub struct Inputs {
     /// Tenant A (GUID or domain, lower case).
     pub(crate) tenant: String,
     /// The display name to create the app with (and to rename it to when `rename` is set).
@@ -40,44 +45,41 @@ pub(crate) struct Inputs {
     pub(crate) secret: Option<Secret>,
     /// The web redirect URI, exactly as given (Entra compares them as strings).
     pub(crate) redirect_uri: String,
+    /// What the flags ask beyond the fields.
+    pub(crate) options: Options,
 }
 
-/// The flag values that feed the envelope fields.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Flags<'a> {
-    /// `--cluster-tenant`.
-    pub(crate) cluster_tenant: Option<&'a str>,
-    /// `--display-name`.
-    pub(crate) display_name: Option<&'a str>,
-    /// `--unique-name`.
-    pub(crate) unique_name: Option<&'a str>,
-    /// `--redirect-uri`.
-    pub(crate) redirect_uri: Option<&'a str>,
+/// What the flags ask of the step beyond the fields.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) secret_lifetime: Duration,
+    pub(crate) secret_name: String,
+    pub(crate) new_secret: bool,
+    pub(crate) prune_secrets: bool,
+    pub(crate) secret_file: Option<PathBuf>,
+    pub(crate) no_secret_output: bool,
+    /// `--adopt` with the app named by the reader's own flags (`--app-id` or `--unique-name`).
+    pub(crate) adopt: bool,
 }
 
 impl Inputs {
-    /// Applies the flags to `env` (flags win) and reads and checks every input.
-    pub(crate) fn read(env: &mut Envelope, flags: Flags<'_>) -> Result<Self> {
-        env.apply_flag(&fields::CLUSTER_TENANT_ID, flags.cluster_tenant);
-        env.apply_flag(&fields::APP_DISPLAY_NAME, flags.display_name);
-        env.apply_flag(&fields::APP_UNIQUE_NAME, flags.unique_name);
-        env.apply_flag(&fields::REDIRECT_URI, flags.redirect_uri);
-
+    /// Reads the flags (they win) and `env`, and checks every input; nothing is sent.
+    pub(crate) fn read(cli: &Cli, env: &Envelope) -> Result<Self> {
         let tenant = validate::tenant(
             fields::CLUSTER_TENANT_ID.name,
-            &env.require_str(&fields::CLUSTER_TENANT_ID)?,
+            &env.flag_or_require(&fields::CLUSTER_TENANT_ID, cli.cluster_tenant.as_deref())?,
         )?;
-        env.set(fields::CLUSTER_TENANT_ID.name, &tenant);
-
-        let display_name = match env.str(&fields::APP_DISPLAY_NAME)? {
-            Some(d) => display_name(d.trim())?,
-            None => DEFAULT_DISPLAY_NAME.to_owned(),
-        };
+        let display_name =
+            match env.flag_or_str(&fields::APP_DISPLAY_NAME, cli.display_name.as_deref())? {
+                Some(d) => display_name(d.trim())?,
+                None => DEFAULT_DISPLAY_NAME.to_owned(),
+            };
         let app_id = env
-            .str(&fields::APP_ID)?
+            .flag_or_str(&fields::APP_ID, cli.app_id.as_deref())?
             .map(|a| validate::guid(fields::APP_ID.name, &a))
             .transpose()?;
-        let key = match (env.str(&fields::APP_UNIQUE_NAME)?, &app_id) {
+        let unique = env.flag_or_str(&fields::APP_UNIQUE_NAME, cli.unique_name.as_deref())?;
+        let key = match (unique, &app_id) {
             (Some(u), _) => AppKey::UniqueName(unique_name(u.trim())?),
             (None, Some(id)) => AppKey::AppId(id.clone()),
             (None, None) => AppKey::UniqueName(derive_unique_name(&display_name).ok_or_else(|| {
@@ -95,21 +97,41 @@ impl Inputs {
             .map(|k| validate::guid(fields::CLIENT_SECRET_KEY_ID.name, &k))
             .transpose()?;
         let secret = env.secret(&fields::CLIENT_SECRET)?;
-        let redirect_uri = env.str(&fields::REDIRECT_URI)?.map_or_else(
-            || crate::DEFAULT_REDIRECT_URI.to_owned(),
-            |r| r.trim().to_owned(),
-        );
+        let redirect_uri = env
+            .flag_or_str(&fields::REDIRECT_URI, cli.redirect_uri.as_deref())?
+            .map_or_else(|| DEFAULT_REDIRECT_URI.to_owned(), |r| r.trim().to_owned());
         validate::redirect_uri(fields::REDIRECT_URI.name, &redirect_uri)?;
-        env.set(fields::REDIRECT_URI.name, &redirect_uri);
+        if cli.prune_secrets && !cli.new_secret && key_id.is_none() {
+            return Err(Error::input(
+                fields::CLIENT_SECRET_KEY_ID.name,
+                "--prune-secrets keeps only the secret of the input, but the input has no client_secret_key_id: \
+                 pipe in the output of entra-app-create, or add --new-secret to mint one and keep only that",
+            ));
+        }
+        if cli.adopt && cli.app_id.is_none() && cli.unique_name.is_none() {
+            return Err(Error::input(
+                fields::APP_ID.name,
+                "--adopt changes an app this tool did not create: name it on the command line with --app-id GUID or --unique-name NAME (an input object cannot choose it)",
+            ));
+        }
         Ok(Self {
             tenant,
             display_name,
-            rename: flags.display_name.is_some(),
+            rename: cli.display_name.is_some(),
             key,
             app_id,
             key_id,
             secret,
             redirect_uri,
+            options: Options {
+                secret_lifetime: cli.secret_lifetime,
+                secret_name: cli.secret_name.clone(),
+                new_secret: cli.new_secret,
+                prune_secrets: cli.prune_secrets,
+                secret_file: cli.secret_file.clone(),
+                no_secret_output: cli.no_secret_output,
+                adopt: cli.adopt,
+            },
         })
     }
 }
@@ -168,12 +190,13 @@ pub(crate) fn derive_unique_name(display: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     const T: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
-    fn read(line: &str, flags: Flags<'_>) -> Result<(Inputs, Envelope)> {
-        let mut env = Envelope::parse(line).unwrap();
-        Inputs::read(&mut env, flags).map(|i| (i, env))
+    fn read(line: &str, args: &[&str]) -> Result<Inputs> {
+        let cli = Cli::try_parse_from(std::iter::once(&"entra-app-create").chain(args)).unwrap();
+        Inputs::read(&cli, &Envelope::parse(line).unwrap())
     }
 
     #[test]
@@ -200,119 +223,83 @@ mod tests {
 
     #[test]
     fn defaults_flags_and_envelope() {
-        let (i, env) = read(
-            "{}",
-            Flags {
-                cluster_tenant: Some(T),
-                ..Flags::default()
-            },
-        )
-        .unwrap();
+        let i = read("{}", &["--cluster-tenant", T]).unwrap();
         assert_eq!(i.display_name, DEFAULT_DISPLAY_NAME);
         assert_eq!(i.key, AppKey::UniqueName("xtenant-acr-pull".into()));
         assert!(!i.rename);
-        assert_eq!(
-            env.to_line(),
-            format!(r#"{{"cluster_tenant_id":"{T}","redirect_uri":"https://www.microsoft.com"}}"#)
-        );
+        assert_eq!(i.tenant, T);
+        assert_eq!(i.redirect_uri, DEFAULT_REDIRECT_URI);
 
         let line = format!(
             r#"{{"cluster_tenant_id":"{T}","app_display_name":"Old","app_unique_name":"keep-me"}}"#
         );
-        let (i, env) = read(
-            &line,
-            Flags {
-                display_name: Some("New Name"),
-                ..Flags::default()
-            },
-        )
-        .unwrap();
+        let i = read(&line, &["--display-name", "New Name"]).unwrap();
         assert_eq!(i.display_name, "New Name");
         assert!(i.rename);
         assert_eq!(i.key, AppKey::UniqueName("keep-me".into()));
-        assert!(env.to_line().contains(r#""app_display_name":"New Name""#));
 
         let line = format!(
             r#"{{"cluster_tenant_id":"{}","app_id":"{}"}}"#,
             T.to_uppercase(),
             T.to_uppercase()
         );
-        let (i, env) = read(&line, Flags::default()).unwrap();
+        let i = read(&line, &[]).unwrap();
         assert_eq!(i.key, AppKey::AppId(T.into()));
         assert_eq!(i.tenant, T);
-        assert!(
-            env.to_line()
-                .contains(&format!(r#""cluster_tenant_id":"{T}""#))
-        );
     }
 
     #[test]
     fn bad_inputs_name_their_field() {
-        let cases: [(&str, Flags<'_>, &str); 6] = [
-            ("{}", Flags::default(), "cluster_tenant_id"),
+        let cases: [(&str, &[&str], &str); 8] = [
+            ("{}", &[], "cluster_tenant_id"),
             (
                 "{}",
-                Flags {
-                    cluster_tenant: Some("not a tenant"),
-                    ..Flags::default()
-                },
+                &["--cluster-tenant", "not a tenant"],
                 "cluster_tenant_id",
             ),
             (
                 "{}",
-                Flags {
-                    cluster_tenant: Some(T),
-                    display_name: Some("!!!"),
-                    ..Flags::default()
-                },
+                &["--cluster-tenant", T, "--display-name", "!!!"],
                 "app_unique_name",
             ),
             (
                 "{}",
-                Flags {
-                    cluster_tenant: Some(T),
-                    unique_name: Some("a b"),
-                    ..Flags::default()
-                },
+                &["--cluster-tenant", T, "--unique-name", "a b"],
                 "app_unique_name",
             ),
-            (
-                r#"{"app_id":"nope"}"#,
-                Flags {
-                    cluster_tenant: Some(T),
-                    ..Flags::default()
-                },
-                "app_id",
-            ),
+            (r#"{"app_id":"nope"}"#, &["--cluster-tenant", T], "app_id"),
             (
                 r#"{"client_secret_key_id":7}"#,
-                Flags {
-                    cluster_tenant: Some(T),
-                    ..Flags::default()
-                },
+                &["--cluster-tenant", T],
                 "client_secret_key_id",
             ),
+            (
+                "{}",
+                &["--cluster-tenant", T, "--prune-secrets"],
+                "client_secret_key_id",
+            ),
+            // --adopt needs the app named by a flag: the input's app_id is not enough.
+            (
+                r#"{"app_id":"11111111-2222-3333-4444-555555555555"}"#,
+                &["--cluster-tenant", T, "--adopt"],
+                "app_id",
+            ),
         ];
-        for (line, flags, field) in cases {
-            let e = read(line, flags).unwrap_err();
+        for (line, args, field) in cases {
+            let e = read(line, args).unwrap_err();
             assert_eq!(
                 e.kind(),
                 &common::ErrorKind::Input {
                     field: field.into()
                 },
-                "{line} {flags:?}: {e}"
+                "{line} {args:?}: {e}"
             );
-            assert!(e.message().contains(field), "{e}");
+            assert!(
+                e.message().contains(field) || e.message().contains("--"),
+                "{e}"
+            );
         }
-        let e = read(
-            "{}",
-            Flags {
-                cluster_tenant: Some(T),
-                display_name: Some("a\nb"),
-                ..Flags::default()
-            },
-        )
-        .unwrap_err();
+        let e = read("{}", &["--cluster-tenant", T, "--display-name", "a\nb"]).unwrap_err();
         assert!(e.message().contains("app_display_name"), "{e}");
     }
 }

@@ -4,6 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use xtenant_tests::azure::{NewApp, Operator};
 use xtenant_tests::{Run, TestSim, line, run_cmd};
 
 const BIN: &str = "entra-app-create";
@@ -591,4 +592,59 @@ fn a_failed_prune_after_minting_keeps_the_new_secret_in_the_output() {
         keys,
         vec![str_of(&pruned, "client_secret_key_id").to_owned()]
     );
+}
+
+#[test]
+fn an_app_it_did_not_create_is_changed_only_when_the_flags_name_it_with_adopt() {
+    // Before, --new-secret / --prune-secrets acted on whatever app the input's app_id named.
+    let sim = TestSim::start();
+    let other = Operator::new(&sim).create_app(
+        &NewApp::multitenant("someone-elses")
+            .redirect_uris(&["https://www.microsoft.com"])
+            .secret(true)
+            .sp_in_a(true),
+    );
+    let keys_before = key_ids(&app_by_id(&sim, &other.app_id));
+    sim.sim().clear_requests();
+    let input = json!({"cluster_tenant_id": tenant(&sim), "app_id": other.app_id});
+    for extra in [&["--new-secret"][..], &["--new-secret", "--prune-secrets"]] {
+        let o = failed(&rerun(&sim, &input, extra), 1);
+        assert_eq!(o["error"]["code"], "AppNotManaged", "{o}");
+        let msg = o["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains(&other.app_id) && msg.contains("--adopt"),
+            "{msg}"
+        );
+    }
+    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+    assert_eq!(key_ids(&app_by_id(&sim, &other.app_id)), keys_before);
+
+    // --adopt alone does not let the input choose the app.
+    let o = failed(&rerun(&sim, &input, &["--new-secret", "--adopt"]), 1);
+    assert_eq!(o["error"]["code"], "InvalidInput", "{o}");
+    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+
+    // Named by the reader's flag with --adopt: changed, and marked as managed.
+    let out = ok(&rerun(
+        &sim,
+        &input,
+        &["--app-id", &other.app_id, "--adopt", "--new-secret"],
+    ));
+    let app = app_by_id(&sim, &other.app_id);
+    assert_eq!(key_ids(&app).len(), keys_before.len() + 1);
+    assert!(
+        app.to_string().contains("xtenant:managed"),
+        "not marked: {app}"
+    );
+    // From then on its own output may rotate it.
+    ok(&rerun(&sim, &out, &["--new-secret", "--prune-secrets"]));
+    assert_eq!(key_ids(&app_by_id(&sim, &other.app_id)).len(), 1);
+}
+
+#[test]
+fn the_apps_it_creates_are_marked() {
+    let sim = TestSim::start();
+    let out = ok(&first_run(&sim, &[]));
+    let app = app_by_id(&sim, str_of(&out, "app_id"));
+    assert!(app.to_string().contains("xtenant:managed"), "{app}");
 }

@@ -299,7 +299,7 @@ fn step_four_before_step_three_refuses_then_the_full_order_succeeds() {
     );
     assert_eq!(
         refused.object()["error"]["code"],
-        "PullCheckFailed",
+        "PullVerificationFailed",
         "{}",
         refused.stderr
     );

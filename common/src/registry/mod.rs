@@ -20,6 +20,9 @@ use crate::wait::{Deadline, Poll, poll_until};
 pub use image::Image;
 pub use login_server::LoginServer;
 
+/// The repository a pull token is asked for when no image is named (steps 3 and 4).
+pub const PROBE_REPOSITORY: &str = "xtenant/verify";
+
 /// Why a pull would fail, as far as the registry's answers tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Denied {

@@ -1,23 +1,68 @@
 //! The step: checks, the reset, following it, and reading the cluster back.
 
-use common::driver::{Ctx, Done};
-use common::envelope::{Envelope, fields};
+use common::driver::{Ctx, Done, Failed, Fields};
+use common::envelope::{Change, Envelope, fields};
 use common::http::{Api, Sent};
-use std::time::Duration;
-
-use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
 use common::validate::is_guid;
-use common::wait::{Poll, follow_operation, human, now_rfc3339, operation_url, poll_until};
+use common::wait::{Poll, follow_operation, human, operation_url, poll_until};
 use common::{Error, ErrorKind, Result, ui};
 use reqwest::Method;
 use serde_json::json;
 use url::Url;
 
-use crate::cluster::{self, Cluster};
-use crate::{AKS_API, Cli, Inputs, PullTarget, roles};
+use crate::cluster::{self, Cluster, in_progress};
+use crate::inputs::Inputs;
+use crate::{AKS_API, pull, roles};
+
+/// The fields step 4 writes.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// The cluster's state after the reset (none in a dry run).
+    pub cluster_provisioning_state: Option<String>,
+    /// The reset's operation, gone once the reset is confirmed.
+    pub cluster_operation_url: Change<String>,
+    /// When the new credential's pull was checked, if it was.
+    pub pull_verified_at: Change<String>,
+}
+
+impl Fields for Output {
+    fn write_to(&self, object: &mut Envelope) {
+        object.change(&fields::PULL_VERIFIED_AT, &self.pull_verified_at);
+        if let Some(s) = &self.cluster_provisioning_state {
+            object.set(fields::CLUSTER_PROVISIONING_STATE.name, s);
+        }
+        object.change(&fields::CLUSTER_OPERATION_URL, &self.cluster_operation_url);
+    }
+}
+
+/// What a failed run leaves for its rerun: the reset's operation while it may still run
+/// (a rerun follows it instead of posting again), or its removal when a rerun must post again.
+#[derive(Debug, Clone, Default)]
+pub struct Partial {
+    /// The reset's operation URL.
+    pub cluster_operation_url: Change<String>,
+}
+
+impl Fields for Partial {
+    fn write_to(&self, object: &mut Envelope) {
+        object.change(&fields::CLUSTER_OPERATION_URL, &self.cluster_operation_url);
+    }
+}
+
+type Fail = Failed<Partial>;
+
+/// A failure a rerun resumes from `operation` (`None`: the rerun posts the reset again).
+fn resumable(e: Error, operation: Option<&Url>) -> Fail {
+    Failed::with(
+        e,
+        Partial {
+            cluster_operation_url: operation.map_or(Change::Remove, |u| Change::Set(u.to_string())),
+        },
+    )
+}
 
 /// Runs the step on one validated object.
-pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx) -> Result<Done> {
+pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail> {
     let arm = ctx.arm(&inputs.tenant);
     let name = &inputs.cluster.name;
     let cluster = cluster::get(&arm, &inputs.cluster).await?;
@@ -29,25 +74,26 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
                  Microsoft Entra tenant; only a cluster that authenticates with a service principal can use the multitenant app"
             ),
         )
-        .with_hint("the cluster must use a service principal: use a service-principal cluster (az aks create --service-principal …) for pulls from another tenant; nothing was changed"));
+        .with_hint("the cluster must use a service principal: use a service-principal cluster (az aks create --service-principal …) for pulls from another tenant; nothing was changed").into());
     }
 
     if let Some(op) = &inputs.operation {
-        return resume(env, inputs, &arm, &cluster, op).await;
+        return resume(inputs, &arm, &cluster, op).await;
     }
 
     // A reset posted by a run killed before it wrote cluster_operation_url (or anyone's
     // operation) is waited out first: then the cluster may already run as the app.
     let cluster = settle(&arm, inputs, cluster).await?;
-    if cluster.uses(&inputs.app_id) && !cli.force {
-        return Ok(already(env, inputs, &cluster));
+    if cluster.uses(&inputs.app_id) && !inputs.force {
+        return Ok(already(inputs, &cluster));
     }
 
-    check_new_credential(cli, &mut env, inputs, ctx).await?;
+    let verified = pull::check_new_credential(inputs, ctx).await?;
+    let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
 
     let old_app = cluster.client_id.clone().unwrap_or_default();
     let roles = if is_guid(&old_app) && !old_app.eq_ignore_ascii_case(&inputs.app_id) {
-        roles::compare(ctx, inputs, &old_app, cli.copy_role_assignments, cli.force).await?
+        roles::compare(ctx, inputs, &old_app).await?
     } else {
         roles::Outcome::default()
     };
@@ -65,8 +111,8 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
         Err(e) if e.status() == Some(409) && e.is_code("OperationNotAllowed") => {
             let now = cluster::get(&arm, &inputs.cluster).await?;
             let now = settle(&arm, inputs, now).await?;
-            if now.uses(&inputs.app_id) && !cli.force {
-                return Ok(already(env, inputs, &now));
+            if now.uses(&inputs.app_id) && !inputs.force {
+                return Ok(already(inputs, &now));
             }
             arm.write(post).await?
         }
@@ -74,7 +120,10 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
     };
     let Sent::Done(r) = sent else {
         return Ok(Done {
-            envelope: env,
+            output: Output {
+                pull_verified_at,
+                ..Output::default()
+            },
             changed: true,
             summary: format!("would reset cluster {name} to app {}", inputs.app_id),
         });
@@ -89,8 +138,7 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
         operation_url(&r)
     };
     if let Some(op) = &op {
-        env.set(fields::CLUSTER_OPERATION_URL.name, op.as_str());
-        if cli.detach {
+        if inputs.detach {
             return Err(still_running(inputs, op, "--detach: not followed"));
         }
         follow(&arm, inputs, op).await?;
@@ -98,14 +146,18 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
         // Accepted without an operation URL: watch the cluster itself.
         wait_for_cluster(&arm, inputs).await?;
     }
-    let done = confirm(&arm, inputs, &mut env, op.as_ref()).await?;
+    let done = confirm(&arm, inputs, op.as_ref()).await?;
     let copied = match (roles.copied, roles.gaps.len()) {
         (0, 0) => String::new(),
         (0, n) => format!("; {n} role assignment(s) of the old service principal not copied"),
         (c, _) => format!("; {c} role assignment(s) copied to the new service principal"),
     };
     Ok(Done {
-        envelope: env,
+        output: Output {
+            cluster_provisioning_state: Some(done.provisioning_state.clone()),
+            cluster_operation_url: Change::Remove,
+            pull_verified_at,
+        },
         changed: true,
         summary: format!(
             "cluster {name} now uses app {} (state {}){copied}",
@@ -114,28 +166,19 @@ pub(crate) async fn run(cli: &Cli, mut env: Envelope, inputs: &Inputs, ctx: &Ctx
     })
 }
 
-/// The object of a cluster that already runs as the app.
-fn already(mut env: Envelope, inputs: &Inputs, cluster: &Cluster) -> Done {
-    env.set(
-        fields::CLUSTER_PROVISIONING_STATE.name,
-        &cluster.provisioning_state,
-    );
+/// The output for a cluster that already runs as the app.
+fn already(inputs: &Inputs, cluster: &Cluster) -> Done<Output> {
     Done {
-        envelope: env,
+        output: Output {
+            cluster_provisioning_state: Some(cluster.provisioning_state.clone()),
+            ..Output::default()
+        },
         changed: false,
         summary: format!(
             "cluster {} already uses app {} (state {}): nothing to do; --force resets it anyway",
             inputs.cluster.name, inputs.app_id, cluster.provisioning_state
         ),
     }
-}
-
-/// Whether a provisioning state says an operation is still running on the cluster.
-fn in_progress(state: &str) -> bool {
-    !matches!(
-        state.to_ascii_lowercase().as_str(),
-        "succeeded" | "failed" | "canceled" | "cancelled" | "unknown"
-    )
 }
 
 /// Waits until no operation runs on the cluster (up to --timeout); the cluster as it is then.
@@ -159,7 +202,7 @@ async fn settle(arm: &Api<'_>, inputs: &Inputs, cluster: Cluster) -> Result<Clus
     })
     .await
     .map_err(|e| {
-        if matches!(e.kind(), ErrorKind::Timeout) {
+        if e.is_timeout() {
             Error::step("ClusterBusy", e.message()).with_hint(format!(
                 "another operation is running on cluster {name}; nothing was changed: rerun when it has ended"
             ))
@@ -171,12 +214,11 @@ async fn settle(arm: &Api<'_>, inputs: &Inputs, cluster: Cluster) -> Result<Clus
 
 /// Resumes an operation an earlier run posted, instead of posting again.
 async fn resume(
-    mut env: Envelope,
     inputs: &Inputs,
     arm: &Api<'_>,
     cluster: &Cluster,
     op: &Url,
-) -> Result<Done> {
+) -> Result<Done<Output>, Fail> {
     let name = &inputs.cluster.name;
     ui::info(&format!(
         "resuming the reset of cluster {name} from cluster_operation_url"
@@ -184,17 +226,21 @@ async fn resume(
     match follow(arm, inputs, op).await {
         Ok(()) => {}
         // Operations expire: a cluster that already runs as the app is what the operation was for.
-        Err(e) if e.status() == Some(404) && cluster.uses(&inputs.app_id) => {
+        Err(f) if f.error.status() == Some(404) && cluster.uses(&inputs.app_id) => {
             ui::debug(&format!(
                 "the operation is gone ({}); the cluster already uses the app",
-                e.code()
+                f.error.code()
             ));
         }
-        Err(e) => return Err(e),
+        Err(f) => return Err(f),
     }
-    let done = confirm(arm, inputs, &mut env, Some(op)).await?;
+    let done = confirm(arm, inputs, Some(op)).await?;
     Ok(Done {
-        envelope: env,
+        output: Output {
+            cluster_provisioning_state: Some(done.provisioning_state.clone()),
+            cluster_operation_url: Change::Remove,
+            pull_verified_at: Change::Keep,
+        },
         changed: false,
         summary: format!(
             "the reset of cluster {name} to app {} finished (state {})",
@@ -203,80 +249,8 @@ async fn resume(
     })
 }
 
-/// The pull check with the new credential; `true` when the pull would work.
-/// How long a pull check waits for a role the object says was just assigned.
-const PROPAGATION_GRACE: Duration = Duration::from_secs(120);
-
-async fn pull_check(
-    ctx: &Ctx,
-    inputs: &Inputs,
-    t: &PullTarget,
-    force: bool,
-    granted: bool,
-) -> Result<bool> {
-    let what = t.reference.as_ref().map_or_else(
-        || format!("{} (token only)", t.repository),
-        |r| format!("{}:{r}", t.repository),
-    );
-    ui::debug(&format!(
-        "checking that app {} can pull {what} from {}",
-        inputs.app_id, t.login_server
-    ));
-    // A role assigned by acr-grant (the object names it) may still be on its way to the
-    // registry: "no pull yet" is waited out for a while then, with progress.
-    let grace = if granted {
-        PROPAGATION_GRACE.min(ctx.deadline().remaining())
-    } else {
-        Duration::ZERO
-    };
-    let label = format!(
-        "waiting until app {} can pull from {}",
-        inputs.app_id, t.login_server
-    );
-    let pull = PullAs {
-        login_server: &t.login_server,
-        app_id: &inputs.app_id,
-        secret: &inputs.secret,
-        repository: &t.repository,
-        reference: t.reference.as_deref(),
-    };
-    let looked = wait_for_pull(
-        ctx.http(),
-        pull,
-        ctx.deadline(),
-        &label,
-        |denied, waited| {
-            (matches!(denied, Denied::NoPullRole | Denied::ManifestRefused(_)) && waited < grace)
-                .then(|| "the role has not reached the registry yet".to_owned())
-        },
-    )
-    .await;
-    let refusal = match looked {
-        Ok(PullCheck::Allowed) => {
-            ui::info(&format!("the app's credential can pull {what} from {}", t.login_server));
-            return Ok(true);
-        }
-        Ok(PullCheck::Denied(d)) => Error::step(
-            "PullCheckFailed",
-            format!("the new credential cannot pull from {}: {}", t.login_server, d.explain()),
-        )
-        .with_hint("grant and verify first with acr-grant --verify (it waits for a new role to reach the registry); --force resets anyway"),
-        Err(e) => e.context(format!("checking the pull from {}", t.login_server)),
-    };
-    if force {
-        ui::warn(&format!(
-            "{} (--force: resetting anyway)",
-            refusal.message()
-        ));
-        Ok(false)
-    } else {
-        let hint = refusal.hint().unwrap_or("--force resets anyway").to_owned();
-        Err(refusal.with_hint(format!("{hint}; nothing was changed")))
-    }
-}
-
-/// Follows the operation; its errors say whether a rerun should resume it.
-async fn follow(arm: &Api<'_>, inputs: &Inputs, op: &Url) -> Result<()> {
+/// Follows the operation; its failures say whether a rerun should resume it.
+async fn follow(arm: &Api<'_>, inputs: &Inputs, op: &Url) -> Result<(), Fail> {
     let label = format!(
         "resetting the service principal of cluster {}",
         inputs.cluster.name
@@ -286,12 +260,12 @@ async fn follow(arm: &Api<'_>, inputs: &Inputs, op: &Url) -> Result<()> {
         Err(e) => Err(match e.kind() {
             ErrorKind::Timeout => still_running(inputs, op, &format!("not finished after --timeout {}", human(arm.deadline().timeout()))),
             // The operation ended Failed or Canceled: Azure's code; a rerun posts again.
-            ErrorKind::Step => inputs.resumable(e.context(format!("the reset of cluster {}", inputs.cluster.name)), None),
-            ErrorKind::Http { status: 404 } => inputs.resumable(
+            ErrorKind::OperationFailed => resumable(e.context(format!("the reset of cluster {}", inputs.cluster.name)), None),
+            ErrorKind::Http { status: 404 } => resumable(
                 e.context("the reset's operation is unknown").with_hint("operations expire; a rerun reads the cluster and posts the reset again if needed"),
                 None,
             ),
-            _ => inputs.resumable(e, Some(op)),
+            _ => resumable(e, Some(op)),
         }),
     }
 }
@@ -304,15 +278,16 @@ async fn wait_for_cluster(arm: &Api<'_>, inputs: &Inputs) -> Result<()> {
     );
     poll_until(&label, arm.deadline(), || async {
         let c = cluster::get(arm, &inputs.cluster).await?;
-        Ok(match c.provisioning_state.to_ascii_lowercase().as_str() {
-            "succeeded" | "failed" | "canceled" => Poll::Ready(()),
-            _ => Poll::Pending(c.provisioning_state, None),
+        Ok(if in_progress(&c.provisioning_state) {
+            Poll::Pending(c.provisioning_state, None)
+        } else {
+            Poll::Ready(())
         })
     })
     .await
     .map_err(|e| {
-        if matches!(e.kind(), ErrorKind::Timeout) {
-            Error::step("OperationStillRunning", e.message())
+        if e.is_timeout() {
+            Error::new(ErrorKind::Timeout, "OperationStillRunning", e.message())
         } else {
             e
         }
@@ -320,18 +295,13 @@ async fn wait_for_cluster(arm: &Api<'_>, inputs: &Inputs) -> Result<()> {
 }
 
 /// Reads the cluster back: it must run as the app, and be Succeeded.
-async fn confirm(
-    arm: &Api<'_>,
-    inputs: &Inputs,
-    env: &mut Envelope,
-    op: Option<&Url>,
-) -> Result<Cluster> {
+async fn confirm(arm: &Api<'_>, inputs: &Inputs, op: Option<&Url>) -> Result<Cluster, Fail> {
     let c = cluster::get(arm, &inputs.cluster)
         .await
-        .map_err(|e| inputs.resumable(e, op))?;
+        .map_err(|e| resumable(e, op))?;
     if !c.uses(&inputs.app_id) || !c.provisioning_state.eq_ignore_ascii_case("Succeeded") {
         let now_uses = c.client_id.as_deref().unwrap_or("no service principal");
-        return Err(inputs.resumable(
+        return Err(resumable(
             Error::step(
                 "ResetNotApplied",
                 format!(
@@ -343,48 +313,12 @@ async fn confirm(
             None,
         ));
     }
-    env.set(
-        fields::CLUSTER_PROVISIONING_STATE.name,
-        &c.provisioning_state,
-    );
-    env.remove(fields::CLUSTER_OPERATION_URL.name);
     Ok(c)
 }
 
-/// Checks that the new credential can pull before the disruptive reset (unless `--force`).
-async fn check_new_credential(
-    cli: &Cli,
-    env: &mut Envelope,
-    inputs: &Inputs,
-    ctx: &Ctx,
-) -> Result<()> {
-    if let Some(target) = &inputs.pull {
-        let granted = env.has(fields::ROLE_ASSIGNMENT_ID.name);
-        if pull_check(ctx, inputs, target, cli.force, granted).await? {
-            env.set(fields::PULL_VERIFIED_AT.name, now_rfc3339());
-        }
-    } else if cli.force {
-        ui::warn(
-            "the object names no registry (registry_login_server): the new credential's pull is not checked (--force)",
-        );
-    } else {
-        // Step 4 before step 3: nothing shows the new credential can pull, and the reset
-        // would leave the cluster unable to pull from the other tenant.
-        return Err(Error::step(
-            "PullNotVerified",
-            format!(
-                "nothing in the input shows that app {} can pull from the registry: the object names no registry (registry_login_server), so the reset of cluster {} could leave it unable to pull",
-                inputs.app_id, inputs.cluster.name
-            ),
-        )
-        .with_hint("run acr-grant --verify first and pipe its output here (it names the registry), or pass --force to reset without the check"));
-    }
-    Ok(())
-}
-
 /// The error of a reset left running: the object keeps the URL, and a rerun resumes.
-fn still_running(inputs: &Inputs, op: &Url, why: &str) -> Error {
-    inputs.resumable(
+fn still_running(inputs: &Inputs, op: &Url, why: &str) -> Fail {
+    resumable(
         Error::step("OperationStillRunning", format!("the reset of cluster {} is still running ({why})", inputs.cluster.name))
             .with_hint("rerun aks-sp-update on this object: it follows cluster_operation_url instead of posting again"),
         Some(op),

@@ -1,4 +1,6 @@
 //! The step's inputs, from flags and the envelope, all checked before any request.
+//!
+//! Length: over 400 lines with its tests (about 260 of code).
 
 use common::Secret;
 use common::arm::ResourceId;
@@ -14,7 +16,7 @@ use crate::Cli;
 pub(crate) const REGISTRY_TYPE: &str = "Microsoft.ContainerRegistry/registries";
 
 /// The repository a pull token is asked for when no image is given.
-pub(crate) const DEFAULT_REPOSITORY: &str = "xtenant/verify";
+pub(crate) use common::registry::PROBE_REPOSITORY as DEFAULT_REPOSITORY;
 
 /// How the registry was named.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,36 +35,68 @@ pub(crate) struct Check {
     pub repository: String,
 }
 
+/// The role asked for, and who asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RoleRequest {
+    /// The role's name.
+    pub name: String,
+    /// Given with `--role` (the reader's choice): any role. From the envelope: a pull role only.
+    pub from_flag: bool,
+}
+
+/// What the input said before the flags, to tell whether an old `pull_verified_at` still holds.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Earlier {
+    registry_id: Option<String>,
+    app_id: Option<String>,
+}
+
+impl Earlier {
+    /// Whether the input's registry and app were `registry_id` and `app_id`.
+    pub(crate) fn same(&self, registry_id: &str, app_id: &str) -> bool {
+        self.registry_id
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case(registry_id))
+            && self
+                .app_id
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(app_id))
+    }
+}
+
 /// Every input of one object, validated.
 #[derive(Debug, Clone)]
-pub(crate) struct Inputs {
-    pub tenant: String,
-    pub app_id: String,
-    pub registry: RegistryRef,
-    pub subscription: Option<String>,
+pub struct Inputs {
+    pub(crate) tenant: String,
+    pub(crate) app_id: String,
+    pub(crate) registry: RegistryRef,
+    pub(crate) subscription: Option<String>,
     /// `None` for auto.
-    pub role: Option<String>,
-    pub check: Option<Check>,
+    pub(crate) role: Option<RoleRequest>,
+    pub(crate) check: Option<Check>,
     /// The input's `registry_sp_object_id`, to compare with what Graph says.
-    pub known_sp: Option<String>,
+    pub(crate) known_sp: Option<String>,
+    /// The input's registry and app.
+    pub(crate) earlier: Earlier,
 }
 
 impl Inputs {
-    /// Applies the flags to `env` (flags win) and checks every input.
-    pub(crate) fn read(cli: &Cli, env: &mut Envelope, cloud: &Cloud) -> Result<Self> {
-        env.apply_flag(&fields::REGISTRY_TENANT_ID, cli.registry_tenant.as_deref());
-        env.apply_flag(&fields::APP_ID, cli.app_id.as_deref());
-        // The input's registry, before the flag replaces it: its role_name was chosen for it.
-        let earlier_registry = env.str(&fields::REGISTRY_ID).ok().flatten();
-        env.apply_flag(&fields::REGISTRY_ID, cli.registry.as_deref());
-        env.apply_flag(&fields::ROLE_NAME, cli.role.as_deref());
-
+    /// Reads the flags (they win) and `env`, and checks every input.
+    pub(crate) fn read(cli: &Cli, env: &Envelope, cloud: &Cloud) -> Result<Self> {
         let tenant = validate::tenant(
             fields::REGISTRY_TENANT_ID.name,
-            &env.require_str(&fields::REGISTRY_TENANT_ID)?,
+            &env.flag_or_require(&fields::REGISTRY_TENANT_ID, cli.registry_tenant.as_deref())?,
         )?;
-        let app_id = validate::guid(fields::APP_ID.name, &env.require_str(&fields::APP_ID)?)?;
-        let registry = match env.str(&fields::REGISTRY_ID)? {
+        let app_id = validate::guid(
+            fields::APP_ID.name,
+            &env.flag_or_require(&fields::APP_ID, cli.app_id.as_deref())?,
+        )?;
+        // The input's registry: its role_name was chosen for it.
+        let earlier = Earlier {
+            registry_id: env.str(&fields::REGISTRY_ID).ok().flatten(),
+            app_id: env.str(&fields::APP_ID).ok().flatten(),
+        };
+        let registry = match env.flag_or_str(&fields::REGISTRY_ID, cli.registry.as_deref())? {
             Some(v) => registry_ref(&v)?,
             None => {
                 return Err(Error::input(
@@ -87,20 +121,27 @@ impl Inputs {
             ));
         }
         let role = match cli.role.as_deref() {
-            Some(flag) => role_name(flag)?,
+            Some(flag) => role_name(flag)?.map(|name| RoleRequest {
+                name,
+                from_flag: true,
+            }),
             // A role chosen for another registry (an earlier run piped on) says nothing about this one.
-            None if earlier_registry
+            None if earlier
+                .registry_id
                 .as_deref()
                 .is_some_and(|e| !same_registry(e, &registry)) =>
             {
-                env.remove(fields::ROLE_NAME.name);
                 None
             }
             None => env
                 .str(&fields::ROLE_NAME)?
                 .map(|r| role_name(&r))
                 .transpose()?
-                .flatten(),
+                .flatten()
+                .map(|name| RoleRequest {
+                    name,
+                    from_flag: false,
+                }),
         };
         let known_sp = env
             .str(&fields::REGISTRY_SP_OBJECT_ID)?
@@ -139,6 +180,7 @@ impl Inputs {
             role,
             check,
             known_sp,
+            earlier,
         })
     }
 }
@@ -228,10 +270,14 @@ mod tests {
         )
     }
 
-    fn read(args: &[&str], input: &str) -> Result<(Inputs, Envelope)> {
+    fn read(args: &[&str], input: &str) -> Result<Inputs> {
         let cli = Cli::try_parse_from(std::iter::once(&"acr-grant").chain(args)).unwrap();
-        let mut env = Envelope::parse(input).unwrap();
-        Inputs::read(&cli, &mut env, &Cloud::azure_public()).map(|i| (i, env))
+        let env = Envelope::parse(input).unwrap();
+        Inputs::read(&cli, &env, &Cloud::azure_public())
+    }
+
+    fn role(i: &Inputs) -> Option<&str> {
+        i.role.as_ref().map(|r| r.name.as_str())
     }
 
     fn base() -> String {
@@ -284,35 +330,45 @@ mod tests {
     }
 
     #[test]
-    fn flags_win_and_are_written_in() {
-        let (i, env) = read(&["--registry", "otherreg", "--role", "AcrPush"], &base()).unwrap();
+    fn flags_win() {
+        let i = read(&["--registry", "otherreg", "--role", "AcrPush"], &base()).unwrap();
         assert_eq!(i.registry, RegistryRef::Name("otherreg".into()));
-        assert_eq!(i.role.as_deref(), Some("AcrPush"));
+        assert_eq!(
+            i.role,
+            Some(RoleRequest {
+                name: "AcrPush".into(),
+                from_flag: true
+            })
+        );
         assert_eq!(i.tenant, "contoso.onmicrosoft.com");
-        assert_eq!(
-            env.str(&fields::REGISTRY_ID).unwrap().as_deref(),
-            Some("otherreg")
-        );
-        assert_eq!(
-            env.str(&fields::ROLE_NAME).unwrap().as_deref(),
-            Some("AcrPush")
-        );
         assert!(i.check.is_none());
+        let cli = Cli::try_parse_from(["acr-grant", "--registry", "otherreg", "--role", "AcrPush"])
+            .unwrap();
+        let written: Vec<_> = cli.fields().into_iter().map(|(f, v)| (f.name, v)).collect();
+        assert_eq!(
+            written,
+            [
+                ("registry_id", "otherreg".to_owned()),
+                ("role_name", "AcrPush".to_owned())
+            ]
+        );
     }
 
     #[test]
     fn role_defaults_to_auto_and_follows_the_input() {
-        let (i, _) = read(&[], &base()).unwrap();
+        let i = read(&[], &base()).unwrap();
         assert_eq!(i.role, None);
         let with_role = base().replace(
             '}',
             r#","role_name":"Container Registry Repository Reader"}"#,
         );
-        assert_eq!(
-            read(&[], &with_role).unwrap().0.role.as_deref(),
-            Some("Container Registry Repository Reader")
+        let i = read(&[], &with_role).unwrap();
+        assert_eq!(role(&i), Some("Container Registry Repository Reader"));
+        assert!(
+            !i.role.unwrap().from_flag,
+            "a role from the envelope must be a pull role"
         );
-        assert_eq!(read(&["--role", "AUTO"], &with_role).unwrap().0.role, None);
+        assert_eq!(read(&["--role", "AUTO"], &with_role).unwrap().role, None);
         assert_eq!(
             field_of(&read(&["--role", " "], &base()).unwrap_err()),
             "role_name"
@@ -322,31 +378,30 @@ mod tests {
     #[test]
     fn a_role_chosen_for_another_registry_is_not_carried_over() {
         let with_role = base().replace('}', r#","role_name":"AcrPull"}"#);
+        assert_eq!(role(&read(&[], &with_role).unwrap()), Some("AcrPull"));
         assert_eq!(
-            read(&[], &with_role).unwrap().0.role.as_deref(),
+            role(&read(&["--registry", "MYREG"], &with_role).unwrap()),
             Some("AcrPull")
         );
         assert_eq!(
-            read(&["--registry", "MYREG"], &with_role)
-                .unwrap()
-                .0
-                .role
-                .as_deref(),
+            role(&read(&["--registry", &id("myreg")], &with_role).unwrap()),
             Some("AcrPull")
         );
-        assert_eq!(
-            read(&["--registry", &id("myreg")], &with_role)
-                .unwrap()
-                .0
-                .role
-                .as_deref(),
-            Some("AcrPull")
-        );
-        let (i, env) = read(&["--registry", &id("abacreg")], &with_role).unwrap();
+        let i = read(&["--registry", &id("abacreg")], &with_role).unwrap();
         assert_eq!(i.role, None);
-        assert!(!env.has("role_name"));
-        let (i, _) = read(&["--registry", "abacreg", "--role", "AcrPull"], &with_role).unwrap();
-        assert_eq!(i.role.as_deref(), Some("AcrPull"));
+        let i = read(&["--registry", "abacreg", "--role", "AcrPull"], &with_role).unwrap();
+        assert_eq!(role(&i), Some("AcrPull"));
+    }
+
+    #[test]
+    fn an_old_verification_holds_only_for_the_same_registry_and_app() {
+        let i = read(&[], &base()).unwrap();
+        assert!(i.earlier.same(&id("MYREG"), APP));
+        assert!(!i.earlier.same(&id("other"), APP));
+        assert!(!i.earlier.same(&id("myreg"), "b"));
+        let i = read(&["--registry", "otherreg"], &base()).unwrap();
+        assert!(i.earlier.same(&id("myreg"), APP), "what the input said");
+        assert!(!Earlier::default().same("x", "a"));
     }
 
     #[test]
@@ -412,11 +467,11 @@ mod tests {
     #[test]
     fn verify_takes_the_secret_and_a_repository() {
         let input = base().replace('}', r#","client_secret":"s3cret"}"#);
-        let (i, _) = read(&["--verify"], &input).unwrap();
+        let i = read(&["--verify"], &input).unwrap();
         let c = i.check.unwrap();
         assert_eq!(c.secret.expose(), "s3cret");
         assert_eq!(c.repository, DEFAULT_REPOSITORY);
-        let (i, _) = read(
+        let i = read(
             &["--verify", "--image", "myreg.azurecr.io/samples/hello:1.0"],
             &input,
         )
@@ -427,9 +482,9 @@ mod tests {
             c.image.unwrap().login_server.as_deref(),
             Some("myreg.azurecr.io")
         );
-        let (i, _) = read(&["--verify", "--repository", "team/app"], &input).unwrap();
+        let i = read(&["--verify", "--repository", "team/app"], &input).unwrap();
         assert_eq!(i.check.unwrap().repository, "team/app");
-        assert!(!format!("{:?}", read(&["--verify"], &input).unwrap().0).contains("s3cret"));
+        assert!(!format!("{:?}", read(&["--verify"], &input).unwrap()).contains("s3cret"));
     }
 
     #[test]

@@ -1,0 +1,189 @@
+//! The step: find the registry and the app's service principal in tenant B, assign the
+//! pull role, and with `--verify` prove the pull.
+
+use common::arm;
+use common::driver::{Ctx, Done, Fields};
+use common::envelope::{Change, Envelope, fields};
+use common::error::{Error, Result};
+use common::http::Api;
+use common::ui;
+use common::wait::human;
+
+use crate::inputs::Inputs;
+use crate::lookup::{self, Registry};
+use crate::role::{self, Role};
+use crate::verify;
+
+/// The fields step 3 writes.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The registry's ARM id.
+    pub registry_id: String,
+    /// The registry's login server.
+    pub registry_login_server: String,
+    /// The app's service principal in tenant B.
+    pub registry_sp_object_id: String,
+    /// The role assigned.
+    pub role_name: String,
+    /// The assignment's id.
+    pub role_assignment_id: String,
+    /// The image checked with (`--verify --image`), or removed when of another registry or app.
+    pub registry_image: Change<String>,
+    /// When the pull was verified, or removed when an earlier one no longer holds.
+    pub pull_verified_at: Change<String>,
+}
+
+impl Fields for Output {
+    fn write_to(&self, object: &mut Envelope) {
+        object.set(fields::REGISTRY_ID.name, &self.registry_id);
+        object.set(
+            fields::REGISTRY_LOGIN_SERVER.name,
+            &self.registry_login_server,
+        );
+        object.set(
+            fields::REGISTRY_SP_OBJECT_ID.name,
+            &self.registry_sp_object_id,
+        );
+        object.set(fields::ROLE_NAME.name, &self.role_name);
+        object.set(fields::ROLE_ASSIGNMENT_ID.name, &self.role_assignment_id);
+        object.change(&fields::REGISTRY_IMAGE, &self.registry_image);
+        object.change(&fields::PULL_VERIFIED_AT, &self.pull_verified_at);
+    }
+}
+
+/// Step 3 on one object.
+pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
+    let graph = ctx.graph(&inp.tenant);
+    let arm = ctx.arm(&inp.tenant);
+
+    // Independent reads (Graph and ARM, each with its own token): sent at once.
+    let (sp_id, reg) = futures::future::join(
+        find_service_principal(ctx, &graph, inp),
+        lookup::resolve(&arm, &inp.registry, inp.subscription.as_deref()),
+    )
+    .await;
+    let (sp_id, reg) = (sp_id?, reg?);
+    if let Some(image) = inp.check.as_ref().and_then(|c| c.image.as_ref())
+        && let Some(server) = &image.login_server
+        && !server.eq_ignore_ascii_case(&reg.login_server)
+    {
+        return Err(Error::input(
+            "image",
+            format!(
+                "--image names the registry {server}, but the registry is {} ({}): give an image of that registry, or just <repository>:<tag>",
+                reg.login_server, reg.id
+            ),
+        ));
+    }
+    let role = role::choose(ctx, &arm, &reg, inp.role.as_ref()).await?;
+    let assigned = assign(&arm, &reg, &role, &sp_id, &inp.tenant).await?;
+
+    let mut out = Output {
+        registry_id: reg.id.clone(),
+        registry_login_server: reg.login_server.clone(),
+        registry_sp_object_id: sp_id.clone(),
+        role_name: role.name.clone(),
+        role_assignment_id: assigned.id.clone(),
+        registry_image: Change::Keep,
+        pull_verified_at: Change::Keep,
+    };
+    if let Some(image) = inp.check.as_ref().and_then(|c| c.image.as_ref()) {
+        // Step 4 checks the new credential with the same image.
+        let sep = if image.reference.starts_with("sha256:") {
+            '@'
+        } else {
+            ':'
+        };
+        out.registry_image = Change::Set(format!(
+            "{}/{}{sep}{}",
+            reg.login_server, image.repository, image.reference
+        ));
+    }
+
+    let verb = match (assigned.created, ctx.dry_run()) {
+        (true, true) => "would assign",
+        (true, false) => "assigned",
+        (false, _) => "found",
+    };
+    let mut summary = format!(
+        "{verb} {} on registry {} for app {} (service principal {sp_id} in tenant B)",
+        role.name, reg.name, inp.app_id
+    );
+    match &inp.check {
+        Some(_) if ctx.dry_run() => {
+            ui::info(
+                "--dry-run: the pull check is skipped, since the role assignment was not made",
+            );
+        }
+        Some(check) => {
+            let at = verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await?;
+            out.pull_verified_at = Change::Set(at);
+            summary.push_str("; pull verified");
+        }
+        None if !inp.earlier.same(&reg.id, &inp.app_id) => {
+            // A verification of another registry or app would be a false statement about
+            // this one, and its image would fail step 4's check for the wrong reason.
+            out.pull_verified_at = Change::Remove;
+            out.registry_image = Change::Remove;
+        }
+        None => {}
+    }
+    Ok(Done {
+        output: out,
+        changed: assigned.created,
+        summary,
+    })
+}
+
+/// The object id of the app's service principal in tenant B, from Graph (once per run).
+async fn find_service_principal(ctx: &Ctx, graph: &Api<'_>, inp: &Inputs) -> Result<String> {
+    let Some(id) = ctx.service_principal_id(graph, &inp.app_id).await? else {
+        return Err(Error::step(
+            "ServicePrincipalNotInRegistryTenant",
+            format!(
+                "the app {} has no service principal in the registry's tenant {}: an administrator of that tenant has not consented to it yet",
+                inp.app_id, inp.tenant
+            ),
+        )
+        .with_hint(format!(
+            "run `consent-link --registry-tenant {} --app-id {} --wait` and have an administrator of tenant B open the link, or `consent-link ... --create` if you may create service principals there",
+            inp.tenant, inp.app_id
+        )));
+    };
+    let id = id.to_ascii_lowercase();
+    if let Some(known) = &inp.known_sp
+        && !known.eq_ignore_ascii_case(&id)
+    {
+        ui::warn(&format!(
+            "the input's registry_sp_object_id {known} is not the app's service principal in tenant B; Microsoft Graph says {id}, which is used (the input's value may be tenant A's, or from a deleted service principal)"
+        ));
+    }
+    Ok(id)
+}
+
+/// Assigns the role, waiting while ARM does not know the new service principal yet.
+async fn assign(
+    arm: &Api<'_>,
+    reg: &Registry,
+    role: &Role,
+    sp_id: &str,
+    tenant: &str,
+) -> Result<arm::Assigned> {
+    let label = format!("waiting for Azure to know service principal {sp_id}");
+    let result = arm::ensure_role_assignment(arm, &reg.id, &role.id, sp_id, &label).await;
+    result.map_err(|e| {
+        if e.is_code("AuthorizationFailed") || e.status() == Some(403) {
+            e.context(format!("cannot assign {} on registry {}", role.name, reg.name)).with_hint(format!(
+                "assigning a role needs Owner, User Access Administrator or Role Based Access Control Administrator on the registry {} (or its resource group or subscription) in tenant B ({tenant}); ask an administrator of tenant B for one of these roles, or to run this step",
+                reg.id
+            ))
+        } else if e.is_timeout() {
+            e.with_hint(format!(
+                "Azure did not yet know the service principal {sp_id} (PrincipalNotFound) within --timeout {}; rerun later or with a longer --timeout",
+                human(arm.deadline().timeout())
+            ))
+        } else {
+            e
+        }
+    })
+}

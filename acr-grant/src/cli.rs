@@ -1,0 +1,116 @@
+//! The flags of `acr-grant`.
+
+use clap::Parser;
+use common::cli::{CommonArgs, SecretArgs};
+use common::envelope::{Field, fields};
+
+/// Assign the pull role on a registry in tenant B to the app's service principal there, and prove the pull works
+///
+/// Reads envelope objects (NDJSON) on stdin, one per registry, and writes each back with
+/// registry_id, registry_login_server, registry_sp_object_id, role_name, role_assignment_id
+/// and, with --verify, pull_verified_at. With nothing on stdin it runs once on the flags.
+///
+/// The role is assigned to the app's service principal in the registry's tenant (looked up
+/// by app id in Microsoft Graph), at the registry's scope, with a deterministic name, so a
+/// rerun creates nothing. `--role auto` picks AcrPull for a registry in legacy mode and
+/// Container Registry Repository Reader for one in ABAC mode (roleAssignmentMode
+/// AbacRepositoryPermissions), which ignores AcrPull.
+///
+/// With --verify the app's own credential (app id + client secret, HTTP Basic) asks the
+/// registry's token service for a pull token on a repository, checks that the token really
+/// grants pull, and with --image fetches the image's manifest with it; the wait for the new
+/// role to reach the registry ends as soon as the pull works, or at --timeout. Without
+/// --image the token is asked for --repository (default xtenant/verify): with a
+/// registry-wide role any repository name proves the grant, and no image is needed. A refused
+/// credential counts as not yet propagated for 2 minutes at most (a new secret takes a moment to
+/// work), then fails the check, saying which part is wrong.
+#[derive(Debug, Parser)]
+#[command(name = "acr-grant", version)]
+pub struct Cli {
+    /// The registry: its name (searched in tenant B's subscriptions) or its full ARM id [field: registry_id]
+    #[arg(long, value_name = "NAME|ID")]
+    pub registry: Option<String>,
+
+    /// Look the registry name up in this subscription only (a GUID)
+    #[arg(long, value_name = "GUID")]
+    pub registry_subscription: Option<String>,
+
+    /// Tenant B, the registry's tenant: a GUID or a verified domain [field: registry_tenant_id]
+    #[arg(long, value_name = "TENANT")]
+    pub registry_tenant: Option<String>,
+
+    /// The multitenant app's client id [field: app_id]
+    #[arg(long, value_name = "GUID")]
+    pub app_id: Option<String>,
+
+    /// The role to assign: auto (AcrPull, or Container Registry Repository Reader on an ABAC registry) or a role name [field: role_name, kept for the same registry; default: auto]
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+
+    /// Prove that the app's credential can pull from the registry (needs the client secret)
+    #[arg(long)]
+    pub verify: bool,
+
+    /// Verify with this image: <login server>/<repository>:<tag> or <repository>:<tag> (or @sha256:…)
+    #[arg(long, value_name = "IMAGE", requires = "verify")]
+    pub image: Option<String>,
+
+    /// Without --image, the repository the pull token is asked for [default: xtenant/verify]
+    #[arg(
+        long,
+        value_name = "REPOSITORY",
+        requires = "verify",
+        conflicts_with = "image"
+    )]
+    pub repository: Option<String>,
+
+    #[command(flatten)]
+    pub secret: SecretArgs,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+impl Cli {
+    /// The envelope fields the flags given set.
+    pub(crate) fn fields(&self) -> Vec<(Field, String)> {
+        [
+            (fields::REGISTRY_TENANT_ID, &self.registry_tenant),
+            (fields::APP_ID, &self.app_id),
+            (fields::REGISTRY_ID, &self.registry),
+            (fields::ROLE_NAME, &self.role),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| v.clone().map(|v| (f, v)))
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn image_and_repository_need_verify() {
+        assert!(Cli::try_parse_from(["acr-grant", "--image", "hello:1"]).is_err());
+        assert!(Cli::try_parse_from(["acr-grant", "--repository", "x"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "acr-grant",
+                "--verify",
+                "--image",
+                "hello:1",
+                "--repository",
+                "x"
+            ])
+            .is_err()
+        );
+        assert!(Cli::try_parse_from(["acr-grant", "--verify", "--image", "hello:1"]).is_ok());
+    }
+}

@@ -1,0 +1,125 @@
+//! The step's `act` in process, with a `Ctx` built here against the simulator: no subprocess.
+
+use std::time::Duration;
+
+use acr_grant::Cli;
+use clap::Parser;
+use common::Secret;
+use common::cloud::Cloud;
+use common::driver::{Ctx, Done, Fields, Tool};
+use common::envelope::Envelope;
+use serde_json::{Value, json};
+use xtenant_tests::TestSim;
+use xtenant_tests::azure::{NewApp, Operator, role_assignments_of};
+
+fn ctx(sim: &TestSim) -> Ctx {
+    let cloud = Cloud::from_arg(&sim.var("XTENANT_CLOUD")).unwrap();
+    Ctx::new(
+        cloud,
+        &sim.var("AZURE_CLIENT_ID"),
+        Secret::new(sim.var("AZURE_CLIENT_SECRET")),
+        Duration::from_secs(20),
+        false,
+    )
+    .unwrap()
+}
+
+/// Runs `inputs` then `act` as the driver does; the written fields, or the error.
+fn step(sim: &TestSim, args: &[&str], input: &Value) -> Result<(Value, bool), common::Error> {
+    let cli = Cli::try_parse_from(std::iter::once(&"acr-grant").chain(args)).unwrap();
+    let env = Envelope::parse(&input.to_string()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let ctx = ctx(sim);
+        let inputs = cli.inputs(&env, ctx.cloud())?;
+        match Cli::act(&inputs, &ctx).await {
+            Ok(Done {
+                output, changed, ..
+            }) => {
+                let mut out = Envelope::new();
+                output.write_to(&mut out);
+                Ok((serde_json::from_str(&out.to_line()).unwrap(), changed))
+            }
+            Err(f) => Err(f.error),
+        }
+    })
+}
+
+fn setup() -> (TestSim, Value, String) {
+    let sim = TestSim::start();
+    let op = Operator::new(&sim);
+    let app = op.create_app(
+        &NewApp::multitenant("act-test")
+            .secret(true)
+            .sp_in_a(true)
+            .sp_in_b(true),
+    );
+    let input = json!({
+        "registry_tenant_id": sim.var("REGISTRY_TENANT_ID"),
+        "app_id": app.app_id,
+        "registry_id": sim.var("REGISTRY_ID"),
+    });
+    let sp_b = app.sp_b().to_owned();
+    (sim, input, sp_b)
+}
+
+#[test]
+fn act_assigns_the_pull_role_once() {
+    let (sim, input, sp_b) = setup();
+    let (out, changed) = step(&sim, &[], &input).unwrap();
+    assert!(changed);
+    assert_eq!(out["role_name"], "AcrPull");
+    assert_eq!(out["registry_sp_object_id"], sp_b.as_str());
+    assert_eq!(role_assignments_of(&sim, &sp_b).len(), 1);
+    let (again, changed) = step(&sim, &[], &input).unwrap();
+    assert!(!changed, "a rerun creates nothing");
+    assert_eq!(again["role_assignment_id"], out["role_assignment_id"]);
+}
+
+#[test]
+fn a_wider_role_from_the_envelope_is_refused_but_taken_from_the_flag() {
+    // Before, the envelope's role_name was assigned as asked (with a warning when it could not pull).
+    let (sim, mut input, sp_b) = setup();
+    for wider in ["Owner", "AcrPush", "Contributor"] {
+        input["role_name"] = json!(wider);
+        let e = step(&sim, &[], &input).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &common::ErrorKind::Input {
+                field: "role_name".into()
+            },
+            "{wider}: {e}"
+        );
+        assert!(e.message().contains("--role"), "{e}");
+        assert!(
+            role_assignments_of(&sim, &sp_b).is_empty(),
+            "{wider} was granted"
+        );
+    }
+    input["role_name"] = json!("Container Registry Repository Reader");
+    let (out, _) = step(&sim, &[], &input).unwrap();
+    assert_eq!(out["role_name"], "Container Registry Repository Reader");
+    // The reader's own flag may choose any role.
+    input["role_name"] = json!("Owner");
+    let (out, _) = step(&sim, &["--role", "AcrPush"], &input).unwrap();
+    assert_eq!(out["role_name"], "AcrPush");
+    let roles: Vec<String> = role_assignments_of(&sim, &sp_b)
+        .iter()
+        .map(|r| {
+            r["role_definition_id"]
+                .as_str()
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        })
+        .collect();
+    assert_eq!(roles.len(), 2, "{roles:?}");
+    assert!(
+        !roles
+            .iter()
+            .any(|r| r.ends_with("8e3af657-a8ff-443c-a75c-2fe8c4bcb635")),
+        "Owner was granted: {roles:?}"
+    );
+}

@@ -1,0 +1,144 @@
+//! The flags of `aks-sp-update`.
+
+use clap::Parser;
+use common::arm::ResourceId;
+use common::cli::{CommonArgs, SecretArgs};
+use common::envelope::{Field, fields};
+
+use crate::CLUSTER_TYPE;
+
+/// Switch an AKS cluster (tenant A) to the multitenant app's service principal, safely
+///
+/// Reads JSON objects on stdin (the output of acr-grant, or nothing: then the flags
+/// alone) and for each: reads the cluster and refuses a managed-identity cluster; checks
+/// that the app's credential gets a pull token from the registry the object names
+/// (registry_login_server); lists the role assignments in tenant A the old service
+/// principal has and the new one lacks (and with --copy-role-assignments creates them);
+/// posts resetServicePrincipalProfile and follows the operation; reads the cluster back to
+/// confirm. Writes cluster_id, cluster_provisioning_state, and while the reset is
+/// unfinished cluster_operation_url: a rerun with that object resumes the operation.
+#[derive(Debug, Parser)]
+#[command(name = "aks-sp-update", version)]
+pub struct Cli {
+    /// The cluster's ARM id (/subscriptions/…/resourceGroups/…/providers/Microsoft.ContainerService/managedClusters/…)
+    #[arg(long, value_name = "ID", conflicts_with_all = ["resource_group", "name", "cluster_subscription"])]
+    pub cluster: Option<String>,
+
+    /// The cluster's resource group (with --name and --cluster-subscription, instead of --cluster)
+    #[arg(long, value_name = "GROUP", requires_all = ["name", "cluster_subscription"])]
+    pub resource_group: Option<String>,
+
+    /// The cluster's name (with --resource-group and --cluster-subscription)
+    #[arg(long, value_name = "NAME", requires_all = ["resource_group", "cluster_subscription"])]
+    pub name: Option<String>,
+
+    /// The cluster's subscription id (with --resource-group and --name)
+    #[arg(long, value_name = "GUID", requires_all = ["resource_group", "name"])]
+    pub cluster_subscription: Option<String>,
+
+    /// Tenant A, the cluster's tenant: id or verified domain (cluster_tenant_id)
+    #[arg(long, value_name = "TENANT")]
+    pub cluster_tenant: Option<String>,
+
+    /// The app's client id the cluster switches to (app_id)
+    #[arg(long, value_name = "GUID")]
+    pub app_id: Option<String>,
+
+    #[command(flatten)]
+    pub secret: SecretArgs,
+
+    /// Reset even if the cluster already uses this app id (e.g. a new secret), even if the pull check fails
+    #[arg(long)]
+    pub force: bool,
+
+    /// Give the new service principal the role assignments in tenant A the old one has, before the reset
+    #[arg(long)]
+    pub copy_role_assignments: bool,
+
+    /// Post the reset and return at once: the object gets cluster_operation_url and error OperationStillRunning; rerun it to follow
+    #[arg(long)]
+    pub detach: bool,
+
+    /// An image to check the pull with, <login server>/<repository>:<tag> or <repository>:<tag> (registry_image)
+    ///
+    /// Without it, the pull check asks for a token on the repository xtenant/verify and
+    /// stops at the token; a registry whose grant is limited to some repositories (ABAC
+    /// conditions) needs an image from one of them.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+impl Cli {
+    /// The cluster's id the flags give: `--cluster`, or built from its three parts.
+    pub(crate) fn cluster_id(&self) -> common::Result<Option<String>> {
+        if let Some(c) = &self.cluster {
+            return Ok(Some(c.clone()));
+        }
+        if let (Some(rg), Some(name), Some(sub)) =
+            (&self.resource_group, &self.name, &self.cluster_subscription)
+        {
+            let id = ResourceId::new(
+                fields::CLUSTER_ID.name,
+                sub.trim(),
+                rg.trim(),
+                CLUSTER_TYPE,
+                name.trim(),
+            )?;
+            return Ok(Some(id.id()));
+        }
+        Ok(None)
+    }
+
+    /// The envelope fields the flags given set (a cluster whose parts are malformed is
+    /// refused by the inputs, and not written).
+    pub(crate) fn fields(&self) -> Vec<(Field, String)> {
+        let cluster = self.cluster_id().ok().flatten();
+        [
+            (fields::CLUSTER_ID, cluster),
+            (fields::CLUSTER_TENANT_ID, self.cluster_tenant.clone()),
+            (fields::APP_ID, self.app_id.clone()),
+            (fields::REGISTRY_IMAGE, self.image.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| v.map(|v| (f, v)))
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_three_parts_build_the_cluster_id() {
+        let c = Cli::try_parse_from([
+            "aks-sp-update",
+            "--resource-group",
+            "rg",
+            "--name",
+            "aks1",
+            "--cluster-subscription",
+            "00000000-0000-0000-0000-00000000000A",
+            "--cluster-tenant",
+            "contoso.onmicrosoft.com",
+        ])
+        .unwrap();
+        let written: Vec<_> = c.fields().into_iter().map(|(f, v)| (f.name, v)).collect();
+        assert_eq!(
+            written,
+            [
+                ("cluster_id", "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1".to_owned()),
+                ("cluster_tenant_id", "contoso.onmicrosoft.com".to_owned()),
+            ]
+        );
+    }
+}

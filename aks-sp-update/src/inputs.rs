@@ -1,0 +1,346 @@
+//! The step's inputs, from the flags and the envelope, all checked before any request.
+
+use common::arm::ResourceId;
+use common::cloud::Cloud;
+use common::envelope::{Envelope, fields, missing};
+use common::registry::{Image, LoginServer, PROBE_REPOSITORY};
+use common::validate::{self, shown};
+use common::{Error, Result, Secret};
+use url::Url;
+
+use crate::{CLUSTER_TYPE, Cli, MAX_SECRET_BYTES};
+
+/// Where the pull check asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PullTarget {
+    pub login_server: String,
+    pub repository: String,
+    pub reference: Option<String>,
+}
+
+/// The validated inputs of one object.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub(crate) cluster: ResourceId,
+    pub(crate) tenant: String,
+    pub(crate) app_id: String,
+    pub(crate) secret: Secret,
+    pub(crate) pull: Option<PullTarget>,
+    /// Whether the object says acr-grant assigned the role (it may still be on its way).
+    pub(crate) granted: bool,
+    pub(crate) operation: Option<Url>,
+    pub(crate) force: bool,
+    pub(crate) copy_role_assignments: bool,
+    pub(crate) detach: bool,
+}
+
+impl Inputs {
+    /// Reads the flags (they win) and `env`, and checks every input; nothing is sent.
+    ///
+    /// The envelope's `cluster_sp_object_id` is not read: the principal the roles are given
+    /// to is looked up from the app id in tenant A, never taken from a file.
+    pub(crate) fn read(cli: &Cli, env: &Envelope, cloud: &Cloud) -> Result<Self> {
+        // The cluster: --cluster, or the three parts, or the object's cluster_id.
+        let cluster = match cli.cluster_id()? {
+            Some(id) => id,
+            None => env.require_str(&fields::CLUSTER_ID)?,
+        };
+        let cluster = ResourceId::parse(fields::CLUSTER_ID.name, &cluster, CLUSTER_TYPE)?;
+        let tenant = validate::tenant(
+            fields::CLUSTER_TENANT_ID.name,
+            &env.flag_or_require(&fields::CLUSTER_TENANT_ID, cli.cluster_tenant.as_deref())?,
+        )?;
+        let app_id = validate::guid(
+            fields::APP_ID.name,
+            &env.flag_or_require(&fields::APP_ID, cli.app_id.as_deref())?,
+        )?;
+        let secret = cli
+            .secret
+            .resolve(env, cli.common.timeout)?
+            .ok_or_else(|| missing(&fields::CLIENT_SECRET))?;
+        if secret.len() > MAX_SECRET_BYTES {
+            return Err(Error::input(
+                fields::CLIENT_SECRET.name,
+                format!(
+                    "`{}` is {} bytes long; AKS accepts a client secret of at most {MAX_SECRET_BYTES} bytes",
+                    fields::CLIENT_SECRET.name,
+                    secret.len()
+                ),
+            )
+            .with_code("SecretTooLong")
+            .with_hint("mint a shorter secret (entra-app-create --new-secret makes Entra's usual 40-character one)"));
+        }
+        let image = env.flag_or_str(&fields::REGISTRY_IMAGE, cli.image.as_deref())?;
+        let pull = pull_target(env, image.as_deref(), cloud)?;
+        let operation = match env.str(&fields::CLUSTER_OPERATION_URL)? {
+            Some(v) => Some(operation_url(&v, cloud)?),
+            None => None,
+        };
+        Ok(Self {
+            cluster,
+            tenant,
+            app_id,
+            secret,
+            pull,
+            granted: env.has(fields::ROLE_ASSIGNMENT_ID.name),
+            operation,
+            force: cli.force,
+            copy_role_assignments: cli.copy_role_assignments,
+            detach: cli.detach,
+        })
+    }
+}
+
+/// The registry and repository to check the pull on, from `registry_login_server` and `registry_image`.
+fn pull_target(env: &Envelope, image: Option<&str>, cloud: &Cloud) -> Result<Option<PullTarget>> {
+    let server = match env.str(&fields::REGISTRY_LOGIN_SERVER)? {
+        Some(s) => Some(login_server(fields::REGISTRY_LOGIN_SERVER.name, &s, cloud)?),
+        None => None,
+    };
+    let image = image
+        .map(|v| Image::parse(fields::REGISTRY_IMAGE.name, v, cloud))
+        .transpose()?;
+    let from_image = image.as_ref().and_then(|i| i.login_server.clone());
+    if let (Some(s), Some(i)) = (&server, &from_image)
+        && !s.eq_ignore_ascii_case(i)
+    {
+        return Err(Error::input(
+            fields::REGISTRY_IMAGE.name,
+            format!(
+                "`{}` is in {i}, but the object's registry_login_server is {s}",
+                fields::REGISTRY_IMAGE.name
+            ),
+        ));
+    }
+    let Some(login_server) = server.or(from_image) else {
+        if image.is_some() {
+            return Err(Error::input(
+                fields::REGISTRY_IMAGE.name,
+                format!(
+                    "`{}` names no registry: give it as <login server>/<repository>:<tag>, or pipe in the output of acr-grant",
+                    fields::REGISTRY_IMAGE.name
+                ),
+            ));
+        }
+        return Ok(None);
+    };
+    Ok(Some(match image {
+        Some(i) => PullTarget {
+            login_server,
+            repository: i.repository,
+            reference: Some(i.reference),
+        },
+        None => PullTarget {
+            login_server,
+            repository: PROBE_REPOSITORY.to_owned(),
+            reference: None,
+        },
+    }))
+}
+
+/// A registry login server of this cloud (see [`LoginServer`]); the app's secret goes there.
+fn login_server(field: &str, value: &str, cloud: &Cloud) -> Result<String> {
+    LoginServer::parse(field, value, cloud).map(|s| s.to_string())
+}
+
+/// An operation URL from an earlier run: it must be on this cloud's ARM endpoint, where the ARM token may go.
+fn operation_url(value: &str, cloud: &Cloud) -> Result<Url> {
+    let field = fields::CLUSTER_OPERATION_URL.name;
+    let bad = |why: &str| {
+        Error::input(field, format!("`{field}` {why}: {}", shown(value)))
+            .with_hint("remove the field to post the reset again, or pass the object exactly as aks-sp-update wrote it")
+    };
+    let url = Url::parse(value.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    let same_origin = url.scheme() == cloud.arm.scheme()
+        && url.host_str().is_some_and(|h| {
+            cloud
+                .arm
+                .host_str()
+                .is_some_and(|a| a.eq_ignore_ascii_case(h))
+        })
+        && url.port_or_known_default() == cloud.arm.port_or_known_default();
+    if !same_origin {
+        return Err(bad(&format!(
+            "is not on this cloud's Resource Manager endpoint ({})",
+            cloud.arm.origin().ascii_serialization()
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err(bad("carries credentials or a fragment"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    const ID: &str = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1";
+    const APP: &str = "11111111-2222-3333-4444-555555555555";
+    const TENANT: &str = "aaaaaaaa-0000-0000-0000-000000000001";
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut v = vec!["aks-sp-update"];
+        v.extend_from_slice(args);
+        Cli::try_parse_from(v).unwrap()
+    }
+
+    fn env(extra: &serde_json::Value) -> Envelope {
+        let mut base = serde_json::json!({"cluster_id": ID, "cluster_tenant_id": TENANT, "app_id": APP, "client_secret": "s3cr3t"});
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        Envelope::parse(&base.to_string()).unwrap()
+    }
+
+    fn read(c: &Cli, e: &Envelope) -> Result<Inputs> {
+        Inputs::read(c, e, &Cloud::azure_public())
+    }
+
+    fn input_err(c: &Cli, e: &Envelope) -> Error {
+        read(c, e).unwrap_err()
+    }
+
+    #[test]
+    fn flags_fill_the_object_and_build_the_id() {
+        let c = cli(&[
+            "--resource-group",
+            "rg",
+            "--name",
+            "aks1",
+            "--cluster-subscription",
+            "00000000-0000-0000-0000-00000000000A",
+            "--app-id",
+            APP,
+            "--cluster-tenant",
+            "contoso.onmicrosoft.com",
+        ]);
+        let e = Envelope::parse(r#"{"client_secret":"x","keep":1}"#).unwrap();
+        let i = read(&c, &e).unwrap();
+        assert_eq!(i.cluster.id(), ID);
+        assert_eq!(i.tenant, "contoso.onmicrosoft.com");
+        assert_eq!(i.pull, None);
+        assert_eq!(i.operation, None);
+    }
+
+    #[test]
+    fn bad_inputs_name_their_field() {
+        let c = cli(&[]);
+        for (bad, field) in [
+            (
+                serde_json::json!({"cluster_id": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/a"}),
+                "cluster_id",
+            ),
+            (
+                serde_json::json!({"cluster_id": ID.replace("ContainerService/managedClusters", "ContainerRegistry/registries")}),
+                "cluster_id",
+            ),
+            (
+                serde_json::json!({"cluster_id": format!("{ID}/agentPools/x")}),
+                "cluster_id",
+            ),
+            (
+                serde_json::json!({"cluster_tenant_id": "not a tenant"}),
+                "cluster_tenant_id",
+            ),
+            (serde_json::json!({"app_id": "msi"}), "app_id"),
+            (serde_json::json!({"client_secret": null}), "client_secret"),
+            (
+                serde_json::json!({"registry_login_server": "evil.example.com"}),
+                "registry_login_server",
+            ),
+            (
+                serde_json::json!({"registry_image": "hello:1"}),
+                "registry_image",
+            ),
+            (
+                serde_json::json!({"registry_login_server": "areg1.azurecr.io", "registry_image": "breg1.azurecr.io/hello:1"}),
+                "registry_image",
+            ),
+            (
+                serde_json::json!({"cluster_operation_url": "https://evil.example.com/op"}),
+                "cluster_operation_url",
+            ),
+            (
+                serde_json::json!({"cluster_operation_url": "http://management.azure.com/op"}),
+                "cluster_operation_url",
+            ),
+        ] {
+            let e = input_err(&c, &env(&bad));
+            assert_eq!(
+                e.kind(),
+                &common::ErrorKind::Input {
+                    field: field.into()
+                },
+                "{bad}: {e}"
+            );
+            assert!(e.message().contains(field), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_oversized_secret_is_refused_without_showing_it() {
+        let long = "S".repeat(MAX_SECRET_BYTES + 1);
+        let e = input_err(&cli(&[]), &env(&serde_json::json!({"client_secret": long})));
+        assert_eq!(e.code(), "SecretTooLong");
+        assert!(!e.full_message().contains("SSSS"), "{e}");
+        let ok = "S".repeat(MAX_SECRET_BYTES);
+        let e = env(&serde_json::json!({"client_secret": ok}));
+        assert!(read(&cli(&[]), &e).is_ok());
+    }
+
+    #[test]
+    fn the_pull_target_comes_from_the_registry_and_image() {
+        let c = cli(&["--image", "samples/hello:1.0"]);
+        let e = env(&serde_json::json!({"registry_login_server": "MyReg.azurecr.io"}));
+        let i = read(&c, &e).unwrap();
+        assert_eq!(
+            i.pull,
+            Some(PullTarget {
+                login_server: "myreg.azurecr.io".into(),
+                repository: "samples/hello".into(),
+                reference: Some("1.0".into())
+            })
+        );
+
+        let e = env(&serde_json::json!({"registry_login_server": "myreg.azurecr.io"}));
+        let i = read(&cli(&[]), &e).unwrap();
+        assert_eq!(i.pull.unwrap().repository, PROBE_REPOSITORY);
+
+        let e = env(&serde_json::json!({}));
+        let i = read(&cli(&["--image", "other.azurecr.io/x:1"]), &e).unwrap();
+        assert_eq!(i.pull.unwrap().login_server, "other.azurecr.io");
+    }
+
+    #[test]
+    fn the_envelopes_sp_object_id_is_not_read() {
+        // Any value, even a malformed one: the principal is looked up from the app id.
+        let sp = "99999999-0000-0000-0000-000000000001";
+        let e = env(&serde_json::json!({"cluster_sp_object_id": sp}));
+        let i = read(&cli(&[]), &e).unwrap();
+        assert!(!format!("{i:?}").contains(sp), "{i:?}");
+        assert!(
+            read(
+                &cli(&[]),
+                &env(&serde_json::json!({"cluster_sp_object_id": "x"}))
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn operation_urls_must_be_arm_urls_of_the_cloud() {
+        let c = Cloud::azure_public();
+        let u = "https://management.azure.com/subscriptions/s/providers/Microsoft.ContainerService/locations/eastus/operations/1?api-version=2016-03-30";
+        assert_eq!(operation_url(u, &c).unwrap().as_str(), u);
+        for bad in [
+            "https://management.azure.com.evil.com/x",
+            "https://user:pw@management.azure.com/x",
+            "https://management.azure.com:8443/x",
+            "nope",
+        ] {
+            assert!(operation_url(bad, &c).is_err(), "{bad}");
+        }
+    }
+}

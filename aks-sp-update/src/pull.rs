@@ -1,0 +1,109 @@
+//! The new credential's pull check, before the disruptive reset.
+
+use std::time::Duration;
+
+use common::driver::Ctx;
+use common::error::codes;
+use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
+use common::wait::now_rfc3339;
+use common::{Error, Result, ui};
+
+use crate::inputs::{Inputs, PullTarget};
+
+/// Checks that the new credential can pull before the disruptive reset (unless `--force`).
+/// Returns when the pull was verified, if it was.
+pub(crate) async fn check_new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<Option<String>> {
+    if let Some(target) = &inputs.pull {
+        if pull_check(ctx, inputs, target, inputs.force, inputs.granted).await? {
+            return Ok(Some(now_rfc3339()));
+        }
+    } else if inputs.force {
+        ui::warn(
+            "the object names no registry (registry_login_server): the new credential's pull is not checked (--force)",
+        );
+    } else {
+        // Step 4 before step 3: nothing shows the new credential can pull, and the reset
+        // would leave the cluster unable to pull from the other tenant.
+        return Err(Error::step(
+            "PullNotVerified",
+            format!(
+                "nothing in the input shows that app {} can pull from the registry: the object names no registry (registry_login_server), so the reset of cluster {} could leave it unable to pull",
+                inputs.app_id, inputs.cluster.name
+            ),
+        )
+        .with_hint("run acr-grant --verify first and pipe its output here (it names the registry), or pass --force to reset without the check"));
+    }
+    Ok(None)
+}
+
+/// How long a pull check waits for a role the object says was just assigned.
+const PROPAGATION_GRACE: Duration = Duration::from_secs(120);
+
+/// The pull check with the new credential; `true` when the pull would work.
+async fn pull_check(
+    ctx: &Ctx,
+    inputs: &Inputs,
+    t: &PullTarget,
+    force: bool,
+    granted: bool,
+) -> Result<bool> {
+    let what = t.reference.as_ref().map_or_else(
+        || format!("{} (token only)", t.repository),
+        |r| format!("{}:{r}", t.repository),
+    );
+    ui::debug(&format!(
+        "checking that app {} can pull {what} from {}",
+        inputs.app_id, t.login_server
+    ));
+    // A role assigned by acr-grant (the object names it) may still be on its way to the
+    // registry: "no pull yet" is waited out for a while then, with progress.
+    let grace = if granted {
+        PROPAGATION_GRACE.min(ctx.deadline().remaining())
+    } else {
+        Duration::ZERO
+    };
+    let label = format!(
+        "waiting until app {} can pull from {}",
+        inputs.app_id, t.login_server
+    );
+    let pull = PullAs {
+        login_server: &t.login_server,
+        app_id: &inputs.app_id,
+        secret: &inputs.secret,
+        repository: &t.repository,
+        reference: t.reference.as_deref(),
+    };
+    let looked = wait_for_pull(
+        ctx.http(),
+        pull,
+        ctx.deadline(),
+        &label,
+        |denied, waited| {
+            (matches!(denied, Denied::NoPullRole | Denied::ManifestRefused(_)) && waited < grace)
+                .then(|| "the role has not reached the registry yet".to_owned())
+        },
+    )
+    .await;
+    let refusal = match looked {
+        Ok(PullCheck::Allowed) => {
+            ui::info(&format!("the app's credential can pull {what} from {}", t.login_server));
+            return Ok(true);
+        }
+        Ok(PullCheck::Denied(d)) => Error::step(
+            codes::PULL_VERIFICATION_FAILED.name,
+            format!("the new credential cannot pull from {}: {}", t.login_server, d.explain()),
+        )
+        .with_hint("grant and verify first with acr-grant --verify (it waits for a new role to reach the registry); --force resets anyway"),
+        Err(e) => e.context(format!("checking the pull from {}", t.login_server)),
+    };
+    if force {
+        ui::warn(&format!(
+            "{} (--force: resetting anyway)",
+            refusal.message()
+        ));
+        Ok(false)
+    } else {
+        let hint = refusal.hint().unwrap_or("--force resets anyway").to_owned();
+        Err(refusal.with_hint(format!("{hint}; nothing was changed")))
+    }
+}

@@ -1,0 +1,298 @@
+//! What a step's `act` works with: [`Ctx`] (the cloud, the HTTP client, the deadline, the
+//! run's typed memos), and [`Memo`]. Built by the driver for each object, or by
+//! [`Ctx::new`] in a test against the simulator.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::arm::RoleDefinition;
+use crate::auth::Credentials;
+use crate::cli::CommonArgs;
+use crate::cloud::Cloud;
+use crate::error::Result;
+use crate::http::{Api, Http, build_client};
+use crate::secret::Secret;
+use crate::wait::Deadline;
+
+/// Answers found once per run, by typed key: every object (and every job) asking for the
+/// same key while or after it is looked up shares the answer. For reads whose answer does
+/// not change during a run (an app's service principal, a built-in role), so that a stream
+/// of 200 objects does not ask 200 times. Nothing found (`None`) and errors are not kept:
+/// the next object asks again.
+pub struct Memo<K, V> {
+    slots: std::sync::Mutex<HashMap<K, Arc<tokio::sync::Mutex<Option<V>>>>>,
+}
+
+impl<K, V> Default for Memo<K, V> {
+    fn default() -> Self {
+        Self {
+            slots: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Memo<K, V> {
+    /// The answer for `key`, from `lookup` the first time.
+    pub async fn get_or<F, Fut>(&self, key: K, lookup: F) -> Result<Option<V>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<V>>>,
+    {
+        let slot = {
+            let mut slots = self
+                .slots
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            slots.entry(key).or_default().clone()
+        };
+        let mut found = slot.lock().await;
+        if let Some(v) = found.as_ref() {
+            return Ok(Some(v.clone()));
+        }
+        let answer = lookup().await?;
+        found.clone_from(&answer);
+        Ok(answer)
+    }
+}
+
+/// The run's memos: one per kind of lookup, each typed.
+#[derive(Default)]
+pub(crate) struct Memos {
+    /// (tenant, app id) → the app's service principal's object id.
+    service_principals: Memo<(String, String), String>,
+    /// (tenant, subscription, role name) → a role definition.
+    roles: Memo<(String, String, String), RoleDefinition>,
+    /// (tenant, role definition id) → its role name.
+    role_names: Memo<(String, String), String>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) http: Http,
+    pub(crate) common: CommonArgs,
+    pub(crate) memos: Memos,
+    /// Files a step writes at most once per run (see [`Ctx::claim_file`]).
+    pub(crate) claimed_files: std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>,
+}
+
+/// What a step works with for one object: the cloud, the HTTP client, the deadline.
+pub struct Ctx {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) deadline: Deadline,
+}
+
+/// The shared flags at their defaults (as if none were given).
+fn default_common() -> CommonArgs {
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+    Flags::parse_from(["xtenant"]).common
+}
+
+impl Ctx {
+    /// A context of its own (for tests and programs): `cloud`, acting as `client_id` with
+    /// `secret`, each object given `timeout`, writes only reported when `dry_run`.
+    pub fn new(
+        cloud: Cloud,
+        client_id: &str,
+        secret: Secret,
+        timeout: Duration,
+        dry_run: bool,
+    ) -> Result<Self> {
+        let cloud = Arc::new(cloud);
+        let client = build_client(&cloud)?;
+        let creds = Arc::new(Credentials::client_secret(
+            client_id,
+            secret,
+            cloud.clone(),
+            client.clone(),
+        ));
+        let mut common = default_common();
+        common.timeout = timeout;
+        common.dry_run = dry_run;
+        let shared = Arc::new(Shared {
+            http: Http::new(client, cloud, creds, dry_run),
+            common,
+            memos: Memos::default(),
+            claimed_files: std::sync::Mutex::default(),
+        });
+        Ok(Self {
+            shared,
+            deadline: Deadline::after(timeout),
+        })
+    }
+
+    /// The same run (client, credentials, memos) with a fresh deadline: the next object.
+    #[must_use]
+    pub fn next_object(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            deadline: Deadline::after(self.shared.common.timeout),
+        }
+    }
+
+    /// The HTTP client (credentials included).
+    pub fn http(&self) -> &Http {
+        &self.shared.http
+    }
+
+    /// The cloud.
+    pub fn cloud(&self) -> &Cloud {
+        self.shared.http.cloud()
+    }
+
+    /// This object's deadline.
+    pub fn deadline(&self) -> Deadline {
+        self.deadline
+    }
+
+    /// Microsoft Graph acting in `tenant`.
+    pub fn graph(&self, tenant: &str) -> Api<'_> {
+        self.shared.http.graph(tenant, self.deadline)
+    }
+
+    /// ARM acting in `tenant`.
+    pub fn arm(&self, tenant: &str) -> Api<'_> {
+        self.shared.http.arm(tenant, self.deadline)
+    }
+
+    /// Whether writes are only reported.
+    pub fn dry_run(&self) -> bool {
+        self.shared.common.dry_run
+    }
+
+    /// The shared flags.
+    pub fn common(&self) -> &CommonArgs {
+        &self.shared.common
+    }
+
+    /// Claims `path` for this object: `false` when an earlier object of the run claimed it
+    /// (a file that holds one object's result, e.g. a secret, is written once per run).
+    pub fn claim_file(&self, path: &std::path::Path) -> bool {
+        self.shared
+            .claimed_files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(path.to_path_buf())
+    }
+
+    /// [`crate::graph::service_principal_id`] for `app_id` in the tenant of `graph`, looked
+    /// up once per run (`None` is asked again).
+    pub async fn service_principal_id(
+        &self,
+        graph: &Api<'_>,
+        app_id: &str,
+    ) -> Result<Option<String>> {
+        let key = (
+            graph.tenant().to_ascii_lowercase(),
+            app_id.to_ascii_lowercase(),
+        );
+        self.shared
+            .memos
+            .service_principals
+            .get_or(key, || crate::graph::service_principal_id(graph, app_id))
+            .await
+    }
+
+    /// [`crate::arm::find_role`] for a built-in role (one id per subscription) at `scope`,
+    /// looked up once per run and subscription.
+    pub async fn built_in_role(
+        &self,
+        arm: &Api<'_>,
+        scope: &str,
+        role_name: &str,
+    ) -> Result<Option<RoleDefinition>> {
+        let subscription = scope.split('/').nth(2).unwrap_or("").to_ascii_lowercase();
+        let key = (
+            arm.tenant().to_ascii_lowercase(),
+            subscription,
+            role_name.to_ascii_lowercase(),
+        );
+        self.shared
+            .memos
+            .roles
+            .get_or(key, || crate::arm::find_role(arm, scope, role_name))
+            .await
+    }
+
+    /// The name of the role `role_definition_id`, read once per run; `None` when it cannot be read.
+    pub async fn role_name(
+        &self,
+        arm: &Api<'_>,
+        role_definition_id: &str,
+    ) -> Result<Option<String>> {
+        let key = (
+            arm.tenant().to_ascii_lowercase(),
+            role_definition_id.to_ascii_lowercase(),
+        );
+        self.shared
+            .memos
+            .role_names
+            .get_or(key, || async {
+                let def = arm
+                    .get_opt(&format!(
+                        "{role_definition_id}?api-version={}",
+                        crate::arm::AUTHORIZATION_API
+                    ))
+                    .await?;
+                Ok(def.and_then(|v| {
+                    v.pointer("/properties/roleName")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned)
+                }))
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[tokio::test]
+    async fn a_lookup_is_made_once_per_run_unless_it_found_nothing() {
+        let memo: Memo<&str, i64> = Memo::default();
+        let calls = std::cell::Cell::new(0);
+        let look = |v: Option<i64>| {
+            calls.set(calls.get() + 1);
+            async move { Ok(v) }
+        };
+        assert_eq!(memo.get_or("k", || look(None)).await.unwrap(), None);
+        assert_eq!(memo.get_or("k", || look(Some(1))).await.unwrap(), Some(1));
+        assert_eq!(memo.get_or("k", || look(Some(2))).await.unwrap(), Some(1));
+        assert_eq!(
+            calls.get(),
+            2,
+            "nothing found is asked again; an answer is kept"
+        );
+        let e = memo
+            .get_or("e", || async { Err(Error::step("Boom", "x")) })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "Boom");
+        assert_eq!(
+            memo.get_or("e", || look(Some(3))).await.unwrap(),
+            Some(3),
+            "an error is not kept"
+        );
+        // Two jobs asking at once share one lookup.
+        let slow = |v: i64| {
+            calls.set(calls.get() + 1);
+            async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Ok(Some(v))
+            }
+        };
+        let before = calls.get();
+        let (a, b) = tokio::join!(memo.get_or("j", || slow(1)), memo.get_or("j", || slow(2)));
+        assert_eq!((a.unwrap(), b.unwrap()), (Some(1), Some(1)));
+        assert_eq!(calls.get(), before + 1);
+    }
+}

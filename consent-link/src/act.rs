@@ -1,0 +1,252 @@
+//! The step: the consent link, then with `--create` / `--wait` the app's service principal in tenant B.
+
+use common::driver::{Ctx, Done, Failed, Fields};
+use common::envelope::{Envelope, fields};
+use common::error::{Error, ErrorKind, Result, codes};
+use common::http::Api;
+use common::wait::{Poll, human, poll_until};
+use common::{graph, ui};
+
+use crate::browser;
+use crate::inputs::Inputs;
+use crate::link::{check_app, consent_url};
+
+/// The fields step 2 writes.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The redirect URI the link returns to.
+    pub redirect_uri: String,
+    /// The admin-consent URL.
+    pub consent_url: String,
+    /// The app's service principal in tenant B (`--wait` / `--create`; none in a dry run).
+    pub registry_sp_object_id: Option<String>,
+}
+
+impl Fields for Output {
+    fn write_to(&self, object: &mut Envelope) {
+        object.set(fields::REDIRECT_URI.name, &self.redirect_uri);
+        object.set(fields::CONSENT_URL.name, &self.consent_url);
+        if let Some(id) = &self.registry_sp_object_id {
+            object.set(fields::REGISTRY_SP_OBJECT_ID.name, id);
+        }
+    }
+}
+
+/// What a failed `--wait` / `--create` leaves: the link, for the administrator.
+#[derive(Debug, Clone, Default)]
+pub struct Partial {
+    /// The admin-consent URL, once made.
+    pub consent_url: Option<String>,
+}
+
+impl Fields for Partial {
+    fn write_to(&self, object: &mut Envelope) {
+        if let Some(u) = &self.consent_url {
+            object.set(fields::CONSENT_URL.name, u);
+        }
+    }
+}
+
+/// Step 2 on one object.
+pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Partial>> {
+    match &inp.tenant_a {
+        Some(a) => read_app_in_a(ctx, a, inp).await?,
+        None => ui::debug(
+            "no cluster_tenant_id: the app is not checked in its home tenant (pass --cluster-tenant to check it)",
+        ),
+    }
+
+    let url = consent_url(
+        &ctx.cloud().login,
+        &inp.tenant_b,
+        &inp.app_id,
+        &inp.redirect_uri,
+        inp.form,
+    )?;
+    ui::info(&format!(
+        "an administrator of tenant B ({}) must open this link, sign in, and click Accept (consent on behalf of the organization):",
+        inp.tenant_b
+    ));
+    ui::info(&format!("  {url}"));
+    if inp.open {
+        match browser::open(url.as_str()).await {
+            Ok(by) => ui::info(&format!("opened the link with {by}")),
+            Err(why) => ui::warn(&format!(
+                "could not open a browser ({why}): open the link yourself"
+            )),
+        }
+    }
+    let mut out = Output {
+        redirect_uri: inp.redirect_uri.clone(),
+        consent_url: url.to_string(),
+        registry_sp_object_id: None,
+    };
+    if !inp.wait && !inp.create {
+        return Ok(Done {
+            output: out,
+            changed: false,
+            summary: format!(
+                "consent link for app {} in tenant {}",
+                inp.app_id, inp.tenant_b
+            ),
+        });
+    }
+
+    let api = ctx.graph(&inp.tenant_b);
+    let (sp_id, created, summary) = provision(ctx, &api, inp, url.as_str())
+        .await
+        .map_err(|e| with_link(e, url.as_str()))?;
+    out.registry_sp_object_id = sp_id;
+    Ok(Done {
+        output: out,
+        changed: created,
+        summary,
+    })
+}
+
+/// `--create` and/or `--wait`: the service principal id (None only in a dry run), whether it was created, a summary.
+async fn provision(
+    ctx: &Ctx,
+    api: &Api<'_>,
+    inp: &Inputs,
+    url: &str,
+) -> Result<(Option<String>, bool, String)> {
+    let (app, b) = (&inp.app_id, &inp.tenant_b);
+    if let Some(id) = graph::service_principal_id(api, app)
+        .await
+        .map_err(|e| explain_read(e, b))?
+    {
+        return Ok((
+            Some(id.clone()),
+            false,
+            format!("app {app} already has its service principal {id} in tenant {b}"),
+        ));
+    }
+    if inp.create {
+        match graph::ensure_service_principal(api, app, false).await {
+            Ok(Some((id, created))) => {
+                let verb = if created { "created" } else { "found" };
+                return Ok((
+                    Some(id.clone()),
+                    created,
+                    format!("{verb} the service principal {id} of app {app} in tenant {b}"),
+                ));
+            }
+            Ok(None) => {
+                return Ok((
+                    None,
+                    false,
+                    format!("would create the service principal of app {app} in tenant {b}"),
+                ));
+            }
+            Err(e) if e.status() == Some(403) && inp.wait => {
+                ui::warn(&format!(
+                    "{} may not create service principals in tenant {b} ({}): waiting for an administrator of tenant B to consent instead",
+                    ctx.http().credentials().describe(),
+                    e.code()
+                ));
+            }
+            Err(e) if e.status() == Some(403) => {
+                return Err(e
+                    .with_message(format!(
+                        "{} may not create the app's service principal in tenant {b} (it needs Application.ReadWrite.All there): \
+                         an administrator of tenant B must open the consent link and click Accept instead",
+                        ctx.http().credentials().describe()
+                    ))
+                    .with_hint(format!(
+                        "send the link to an administrator of tenant B; rerun with --wait to continue once they have accepted: {url}"
+                    )));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let label = format!("waiting for an administrator of tenant {b} to consent");
+    let waited = poll_until(&label, ctx.deadline(), || async {
+        Ok(
+            match graph::service_principal_id(api, app)
+                .await
+                .map_err(|e| explain_read(e, b))?
+            {
+                Some(id) => Poll::Ready(id),
+                None => Poll::Pending("the app has no service principal there yet".into(), None),
+            },
+        )
+    })
+    .await;
+    match waited {
+        Ok(id) => Ok((Some(id.clone()), false, format!("consent given: app {app} has its service principal {id} in tenant {b}"))),
+        Err(e) if e.is_timeout() => Err(Error::step(
+            codes::CONSENT_TIMEOUT.name,
+            format!(
+                "nobody consented within {} (--timeout): app {app} still has no service principal in tenant {b}. The consent link is {url}",
+                human(ctx.deadline().timeout())
+            ),
+        )
+        .with_hint("have an administrator of tenant B open the link and click Accept, then rerun this step (it returns at once when the consent has been given)")),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads the app in tenant A and checks it; a credential or permission problem there is only a warning.
+async fn read_app_in_a(ctx: &Ctx, tenant_a: &str, inp: &Inputs) -> Result<()> {
+    let api = ctx.graph(tenant_a);
+    let path = graph::alt_key("applications", "appId", &inp.app_id);
+    match api.get_opt(&path).await {
+        Ok(Some(app)) => check_app(&app, &inp.app_id, tenant_a, &inp.redirect_uri),
+        Ok(None) => Err(Error::step(
+            codes::APP_NOT_FOUND.name,
+            format!("no app with app id {} exists in tenant A ({tenant_a}): there is nothing tenant B could consent to", inp.app_id),
+        )
+        .with_hint("check app_id and cluster_tenant_id, or create the app with entra-app-create")),
+        Err(e) if matches!(e.kind(), ErrorKind::Credential) || matches!(e.status(), Some(401 | 403)) => {
+            ui::warn(&format!(
+                "could not read the app in tenant A ({tenant_a}) to check it: {} ({}); giving the link unchecked",
+                e.message(),
+                e.code()
+            ));
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A read in tenant B that was refused: say what the identity needs there.
+fn explain_read(e: Error, tenant_b: &str) -> Error {
+    if e.status() == Some(403) && e.hint().is_none() {
+        e.with_hint(format!(
+            "--wait and --create read service principals in tenant {tenant_b}: act as an identity with Application.Read.All there"
+        ))
+    } else {
+        e
+    }
+}
+
+/// Keeps the consent link in a failed object: as its `consent_url` field, and in the message.
+fn with_link(e: Error, url: &str) -> Failed<Partial> {
+    let e = if e.message().contains(url) || e.hint().is_some_and(|h| h.contains(url)) {
+        e
+    } else {
+        let m = format!("{} (consent link: {url})", e.message());
+        e.with_message(m)
+    };
+    Failed::with(
+        e,
+        Partial {
+            consent_url: Some(url.to_owned()),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_link_is_added_to_failures_once() {
+        let f = with_link(Error::step("X", "boom"), "https://l/x");
+        assert_eq!(f.error.message(), "boom (consent link: https://l/x)");
+        assert_eq!(f.partial.consent_url.as_deref(), Some("https://l/x"));
+        let f = with_link(Error::step("X", "see https://l/x"), "https://l/x");
+        assert_eq!(f.error.message(), "see https://l/x");
+    }
+}

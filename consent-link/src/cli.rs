@@ -1,0 +1,92 @@
+//! The flags of `consent-link`.
+
+use clap::Parser;
+use common::cli::CommonArgs;
+use common::envelope::{Field, fields};
+
+use crate::link::Form;
+
+/// Print the admin-consent link for tenant B; optionally wait for the consent, or create the service principal
+///
+/// Step 2 of the cross-tenant pull procedure. An administrator of tenant B (the registry's
+/// tenant) opens the link, signs in and clicks Accept (consent on behalf of the
+/// organization); that creates the app's service principal in tenant B, which step 3
+/// (acr-grant) gives the pull role to.
+///
+/// Writes `consent_url` (also shown on stderr). When the input carries `cluster_tenant_id`
+/// (tenant A, the app's home), the app is first read there: a single-tenant app, an unknown
+/// app id or an unregistered redirect URI is reported now rather than on the consent page.
+/// Without `--wait` or `--create` and without `cluster_tenant_id`, nothing is sent anywhere.
+///
+/// --wait polls tenant B (with a credential for tenant B) until the service principal
+/// exists, up to --timeout, then writes `registry_sp_object_id`.
+/// --create makes the service principal in tenant B directly (Graph upsert by appId); it
+/// needs Application.ReadWrite.All there (an administrator's rights), else it fails with an
+/// explanation. Both together: create when allowed, otherwise wait for an administrator to
+/// consent. Either way, a service principal that already exists is taken as is (no write).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "consent-link", version)]
+pub struct Cli {
+    /// Tenant B, the registry's tenant: its id or a verified domain [field: registry_tenant_id]
+    #[arg(long, value_name = "TENANT")]
+    pub registry_tenant: Option<String>,
+
+    /// The multitenant app's client id, from step 1 [field: app_id]
+    #[arg(long, value_name = "GUID")]
+    pub app_id: Option<String>,
+
+    /// Tenant A, the app's home tenant: check the app there before giving the link [field: cluster_tenant_id]
+    #[arg(long, value_name = "TENANT")]
+    pub cluster_tenant: Option<String>,
+
+    /// Where the consent page sends the administrator afterwards; must be one of the app's web
+    /// redirect URIs, exactly as registered (it is sent as given, only percent-encoded)
+    /// [default: https://www.microsoft.com] [field: redirect_uri]
+    #[arg(long, value_name = "URL")]
+    pub redirect_uri: Option<String>,
+
+    /// Which consent endpoint the link uses
+    #[arg(long, value_enum, default_value_t = Form::Authorize)]
+    pub form: Form,
+
+    /// Also open the link in a browser ($BROWSER, a :-separated list with %s for the URL, else xdg-open/open); failing to is only a warning
+    #[arg(long)]
+    pub open: bool,
+
+    /// Wait (up to --timeout) until the app's service principal exists in tenant B, then write registry_sp_object_id
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Create the app's service principal in tenant B directly instead of waiting for a person (needs admin rights there); with --wait, wait for the consent when not allowed
+    #[arg(long)]
+    pub create: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+impl Cli {
+    /// The envelope fields the flags given set.
+    pub(crate) fn fields(&self) -> Vec<(Field, String)> {
+        [
+            (fields::REGISTRY_TENANT_ID, &self.registry_tenant),
+            (fields::APP_ID, &self.app_id),
+            (fields::CLUSTER_TENANT_ID, &self.cluster_tenant),
+            (fields::REDIRECT_URI, &self.redirect_uri),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| v.clone().map(|v| (f, v)))
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,131 @@
+//! The step's inputs, from the flags and the envelope, all checked before any request.
+
+use common::envelope::{DEFAULT_REDIRECT_URI, Envelope, fields};
+use common::error::Result;
+use common::validate;
+
+use crate::cli::Cli;
+use crate::link::Form;
+
+/// Validated inputs of one object.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub(crate) tenant_b: String,
+    pub(crate) app_id: String,
+    pub(crate) tenant_a: Option<String>,
+    pub(crate) redirect_uri: String,
+    pub(crate) form: Form,
+    pub(crate) open: bool,
+    pub(crate) wait: bool,
+    pub(crate) create: bool,
+}
+
+impl Inputs {
+    /// Reads the flags (they win) and `env`, and validates every input; nothing is sent before this.
+    pub(crate) fn read(cli: &Cli, env: &Envelope) -> Result<Self> {
+        let tenant_b = validate::tenant(
+            fields::REGISTRY_TENANT_ID.name,
+            &env.flag_or_require(&fields::REGISTRY_TENANT_ID, cli.registry_tenant.as_deref())?,
+        )?;
+        let app_id = validate::guid(
+            fields::APP_ID.name,
+            &env.flag_or_require(&fields::APP_ID, cli.app_id.as_deref())?,
+        )?;
+        let tenant_a =
+            match env.flag_or_str(&fields::CLUSTER_TENANT_ID, cli.cluster_tenant.as_deref())? {
+                Some(t) => Some(validate::tenant(fields::CLUSTER_TENANT_ID.name, &t)?),
+                None => None,
+            };
+        let redirect_uri = env
+            .flag_or_str(&fields::REDIRECT_URI, cli.redirect_uri.as_deref())?
+            .map_or_else(|| DEFAULT_REDIRECT_URI.to_owned(), |r| r.trim().to_owned());
+        validate::redirect_uri(fields::REDIRECT_URI.name, &redirect_uri).map_err(|e| {
+            e.with_hint("pass --redirect-uri with one of the app's web redirect URIs")
+        })?;
+        Ok(Self {
+            tenant_b,
+            app_id,
+            tenant_a,
+            redirect_uri,
+            form: cli.form,
+            open: cli.open,
+            wait: cli.wait,
+            create: cli.create,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use common::ErrorKind;
+
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("consent-link").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn flags_win_and_inputs_are_validated() {
+        let c = cli(&[
+            "--registry-tenant",
+            "Fabrikam.onmicrosoft.com",
+            "--app-id",
+            "11111111-2222-3333-4444-555555555555",
+        ]);
+        let env = Envelope::parse(r#"{"app_id":"x","keep":1}"#).unwrap();
+        let inp = Inputs::read(&c, &env).unwrap();
+        assert_eq!(inp.tenant_b, "fabrikam.onmicrosoft.com");
+        assert_eq!(inp.app_id, "11111111-2222-3333-4444-555555555555");
+        assert_eq!(inp.redirect_uri, DEFAULT_REDIRECT_URI);
+        assert!(inp.tenant_a.is_none());
+        let written: Vec<_> = c.fields().into_iter().map(|(f, v)| (f.name, v)).collect();
+        assert_eq!(
+            written,
+            [
+                ("registry_tenant_id", "Fabrikam.onmicrosoft.com".to_owned()),
+                ("app_id", "11111111-2222-3333-4444-555555555555".to_owned())
+            ]
+        );
+
+        let bad = |args: &[&str], input: &str, field: &str| {
+            let env = Envelope::parse(input).unwrap();
+            let e = Inputs::read(&cli(args), &env)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} {input} passed"));
+            assert_eq!(
+                e.kind(),
+                &ErrorKind::Input {
+                    field: field.into()
+                },
+                "{e}"
+            );
+        };
+        let ok_app = r#"{"app_id":"11111111-2222-3333-4444-555555555555","registry_tenant_id":"b.example.com"}"#;
+        bad(&[], "{}", "registry_tenant_id");
+        bad(&["--registry-tenant", "b.example.com"], "{}", "app_id");
+        bad(
+            &["--registry-tenant", "not a tenant"],
+            ok_app,
+            "registry_tenant_id",
+        );
+        bad(&["--app-id", "nope"], ok_app, "app_id");
+        bad(&["--cluster-tenant", "a/b"], ok_app, "cluster_tenant_id");
+        bad(
+            &["--redirect-uri", "http://www.microsoft.com"],
+            ok_app,
+            "redirect_uri",
+        );
+        bad(
+            &["--redirect-uri", "https://x.example/#frag"],
+            ok_app,
+            "redirect_uri",
+        );
+        bad(
+            &[],
+            r#"{"app_id":"11111111-2222-3333-4444-555555555555","registry_tenant_id":5}"#,
+            "registry_tenant_id",
+        );
+    }
+}

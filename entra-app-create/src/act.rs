@@ -1,0 +1,337 @@
+//! The step: find or create the app, its service principal in tenant A, and its secret.
+
+use common::driver::{Ctx, Done, Failed, Fields};
+use common::envelope::{Envelope, fields};
+use common::error::codes;
+use common::graph::ensure_service_principal;
+use common::http::Api;
+use common::{Error, Result, Secret, ui};
+
+use crate::app::AppState;
+use crate::graph::{Application, MANAGED_TAG, explain};
+use crate::inputs::Inputs;
+use crate::secret_file::{self, Pending};
+use crate::secrets::lifetime_text;
+
+/// What becomes of the secret fields.
+#[derive(Debug, Clone, Default)]
+pub enum SecretOut {
+    /// Left as the input had them.
+    #[default]
+    Keep,
+    /// This secret (its value only when `shown`: `--no-secret-output` keeps it off stdout).
+    Set {
+        /// The secret and its metadata.
+        kept: KeptSecret,
+        /// Whether `client_secret` is written.
+        shown: bool,
+    },
+    /// Removed (a dry run: the secret that would be minted does not exist).
+    Remove,
+}
+
+/// The fields step 1 writes; as a failure's partial output, only what the run made.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// Tenant A as checked (lower case).
+    pub cluster_tenant_id: Option<String>,
+    /// The redirect URI as registered.
+    pub redirect_uri: Option<String>,
+    /// The app's display name.
+    pub app_display_name: Option<String>,
+    /// The app's unique name.
+    pub app_unique_name: Option<String>,
+    /// The app's client id.
+    pub app_id: Option<String>,
+    /// The app's object id.
+    pub app_object_id: Option<String>,
+    /// Its service principal in tenant A.
+    pub cluster_sp_object_id: Option<String>,
+    /// The client secret.
+    pub secret: SecretOut,
+}
+
+impl Fields for Output {
+    fn write_to(&self, object: &mut Envelope) {
+        for (field, value) in [
+            (&fields::CLUSTER_TENANT_ID, &self.cluster_tenant_id),
+            (&fields::REDIRECT_URI, &self.redirect_uri),
+            (&fields::APP_DISPLAY_NAME, &self.app_display_name),
+            (&fields::APP_UNIQUE_NAME, &self.app_unique_name),
+            (&fields::APP_ID, &self.app_id),
+            (&fields::APP_OBJECT_ID, &self.app_object_id),
+            (&fields::CLUSTER_SP_OBJECT_ID, &self.cluster_sp_object_id),
+        ] {
+            if let Some(v) = value {
+                object.set(field.name, v);
+            }
+        }
+        match &self.secret {
+            SecretOut::Keep => {}
+            SecretOut::Set { kept, shown } => {
+                object.set(fields::CLIENT_SECRET_KEY_ID.name, &kept.key_id);
+                match &kept.expires_at {
+                    Some(at) => object.set(fields::CLIENT_SECRET_EXPIRES_AT.name, at),
+                    None => object.remove(fields::CLIENT_SECRET_EXPIRES_AT.name),
+                }
+                if *shown {
+                    object.set_secret(&fields::CLIENT_SECRET, &kept.secret);
+                } else {
+                    object.remove(fields::CLIENT_SECRET.name);
+                }
+            }
+            SecretOut::Remove => {
+                for f in [
+                    &fields::CLIENT_SECRET,
+                    &fields::CLIENT_SECRET_KEY_ID,
+                    &fields::CLIENT_SECRET_EXPIRES_AT,
+                ] {
+                    object.remove(f.name);
+                }
+            }
+        }
+    }
+}
+
+/// The secret the output carries.
+#[derive(Debug, Clone)]
+pub struct KeptSecret {
+    pub(crate) secret: Secret,
+    pub(crate) key_id: String,
+    pub(crate) expires_at: Option<String>,
+}
+
+pub(crate) struct Step<'a> {
+    pub(crate) ctx: &'a Ctx,
+    pub(crate) api: Api<'a>,
+    pub(crate) inputs: &'a Inputs,
+    pub(crate) notes: Vec<String>,
+    pub(crate) changed: bool,
+    /// The app was created by this run (so it has no service principal yet).
+    pub(crate) new_app: bool,
+    /// What the run made so far: the partial output if it fails.
+    out: Output,
+}
+
+/// Step 1 on one object.
+pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Output>> {
+    let pending = prepare_secret_file(inputs, ctx)?;
+    let file_secret = match &inputs.options.secret_file {
+        Some(p) if inputs.secret.is_none() => secret_file::read_existing(p)?,
+        _ => None,
+    };
+    let mut step = Step {
+        ctx,
+        api: ctx.graph(&inputs.tenant),
+        inputs,
+        notes: Vec::new(),
+        changed: false,
+        new_app: false,
+        out: Output {
+            cluster_tenant_id: Some(inputs.tenant.clone()),
+            redirect_uri: Some(inputs.redirect_uri.clone()),
+            ..Output::default()
+        },
+    };
+    match step.run(pending, file_secret).await {
+        Ok(()) => Ok(Done {
+            output: step.out,
+            changed: step.changed,
+            summary: step.notes.join("; "),
+        }),
+        Err(e) => {
+            let e = explain(e, &inputs.tenant);
+            // What a rerun needs from this run: the app it made, the secret it minted.
+            let made = step.new_app || matches!(step.out.secret, SecretOut::Set { .. });
+            Err(if made {
+                Failed::with(e, step.out)
+            } else {
+                e.into()
+            })
+        }
+    }
+}
+
+/// Claims `--secret-file` for this object and opens its temporary file (not in a dry run).
+fn prepare_secret_file(inputs: &Inputs, ctx: &Ctx) -> Result<Option<Pending>> {
+    let Some(path) = &inputs.options.secret_file else {
+        return Ok(None);
+    };
+    if !ctx.claim_file(path) {
+        return Err(Error::input(
+            secret_file::FIELD,
+            format!(
+                "--secret-file {} already holds the secret of an earlier object of this run: run once per object",
+                path.display()
+            ),
+        ));
+    }
+    if ctx.dry_run() {
+        return Ok(None);
+    }
+    Pending::prepare(path).map(Some)
+}
+
+impl Step<'_> {
+    async fn run(&mut self, pending: Option<Pending>, file_secret: Option<Secret>) -> Result<()> {
+        let app = match self.ensure_app().await? {
+            AppState::Known(app) => app,
+            AppState::WouldCreate(unique) => {
+                self.out.app_display_name = Some(self.inputs.display_name.clone());
+                self.out.app_unique_name = Some(unique);
+                self.notes
+                    .push("would add its service principal in the tenant".into());
+                self.notes.push(format!(
+                    "would add a client secret valid for {}",
+                    lifetime_text(self.inputs.options.secret_lifetime)
+                ));
+                return Ok(());
+            }
+        };
+        self.out.app_display_name = Some(app.display_name.clone());
+        self.out.app_unique_name.clone_from(&app.unique_name);
+        self.out.app_id = Some(app.app_id.clone());
+        self.out.app_object_id = Some(app.id.clone());
+
+        self.out.cluster_sp_object_id = self.ensure_sp(&app.app_id).await?;
+
+        let kept = self.ensure_secret(&app, file_secret).await?;
+        match &kept {
+            Some(k) => {
+                self.out.secret = SecretOut::Set {
+                    kept: k.clone(),
+                    shown: !self.inputs.options.no_secret_output,
+                };
+                if let Some(p) = pending {
+                    let target = p.target().display().to_string();
+                    let wrote = p.commit(&k.secret).map_err(|e| {
+                        e.with_hint(format!(
+                            "the secret {} was added to the app but could not be saved: rerun with --new-secret, \
+                             then remove the lost one with --prune-secrets",
+                            k.key_id
+                        ))
+                    })?;
+                    if wrote {
+                        self.notes.push(format!("secret written to {target}"));
+                    }
+                }
+            }
+            // Dry run: the secret that would be minted does not exist.
+            None => self.out.secret = SecretOut::Remove,
+        }
+
+        if self.inputs.options.prune_secrets {
+            let minted = kept
+                .as_ref()
+                .is_some_and(|k| self.inputs.key_id.as_deref() != Some(k.key_id.as_str()));
+            match self
+                .prune(&app, kept.as_ref().map(|k| k.key_id.as_str()))
+                .await
+            {
+                Ok(()) => {}
+                // The secret minted by this run is in the output: failing here would lose it.
+                Err(e) if minted => {
+                    ui::warn(&format!(
+                        "the other secrets were not all removed ({}): rerun entra-app-create --prune-secrets on this output",
+                        e.message()
+                    ));
+                    self.notes
+                        .push("the other secrets were NOT all removed".into());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses to change an existing app this tool did not create, unless the reader's own
+    /// flags named it with `--adopt`: an input object (another party's file) must not pick
+    /// which of the reader's apps get a new secret, lose theirs, or are reconfigured.
+    pub(crate) fn may_change(&self, app: &Application, what: &str) -> Result<()> {
+        if self.new_app || app.managed() || self.inputs.options.adopt {
+            return Ok(());
+        }
+        Err(Error::step(
+            codes::APP_NOT_MANAGED.name,
+            format!(
+                "refusing to {what} the app {:?} (appId {}) in tenant {}: entra-app-create did not create it (it has no tag {MANAGED_TAG}), \
+                 and an input object may not choose which existing app is changed",
+                app.display_name, app.app_id, self.inputs.tenant
+            ),
+        )
+        .with_hint(format!(
+            "if this is the app you mean, name it yourself: entra-app-create --app-id {} --adopt (this marks it as managed)",
+            app.app_id
+        )))
+    }
+
+    /// The app's service principal in tenant A: found, or created once the app backs one.
+    async fn ensure_sp(&mut self, app_id: &str) -> Result<Option<String>> {
+        // An app made a moment ago has no service principal: straight to the upsert.
+        let made = ensure_service_principal(&self.api, app_id, !self.new_app).await?;
+        Ok(match made {
+            None => {
+                self.notes.push(format!(
+                    "would add its service principal in tenant {}",
+                    self.inputs.tenant
+                ));
+                None
+            }
+            Some((id, created)) => {
+                if created {
+                    self.changed = true;
+                    self.notes.push(format!(
+                        "added its service principal {id} in tenant {}",
+                        self.inputs.tenant
+                    ));
+                }
+                Some(id)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept() -> KeptSecret {
+        KeptSecret {
+            secret: Secret::new("s3cr3t-value"),
+            key_id: "k1".into(),
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn the_secret_fields_follow_the_output() {
+        let input = r#"{"client_secret":"old","client_secret_key_id":"k0","client_secret_expires_at":"2020-01-01T00:00:00Z"}"#;
+        let write = |secret: SecretOut| {
+            let mut e = Envelope::parse(input).unwrap();
+            Output {
+                secret,
+                ..Output::default()
+            }
+            .write_to(&mut e);
+            e.to_line()
+        };
+        assert_eq!(write(SecretOut::Keep), input);
+        assert_eq!(
+            write(SecretOut::Set {
+                kept: kept(),
+                shown: true
+            }),
+            r#"{"client_secret":"s3cr3t-value","client_secret_key_id":"k1"}"#
+        );
+        // --no-secret-output: the key id, never the value.
+        assert_eq!(
+            write(SecretOut::Set {
+                kept: kept(),
+                shown: false
+            }),
+            r#"{"client_secret_key_id":"k1"}"#
+        );
+        assert_eq!(write(SecretOut::Remove), "{}");
+        assert!(!format!("{:?}", kept()).contains("s3cr3t"));
+    }
+}

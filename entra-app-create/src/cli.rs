@@ -1,0 +1,152 @@
+//! The flags of `entra-app-create`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use common::cli::CommonArgs;
+use common::envelope::{Field, fields};
+
+/// Create (or find) the multitenant app for cross-tenant registry pulls, its service principal in the
+/// cluster's tenant, and a client secret
+///
+/// Reads envelope objects on stdin (or runs once on the flags alone), writes them to stdout with
+/// app_id, app_object_id, cluster_sp_object_id, client_secret, client_secret_key_id and
+/// client_secret_expires_at added. Rerunning on its own output changes nothing.
+#[derive(Debug, Parser)]
+#[command(name = "entra-app-create", version)]
+pub struct Cli {
+    /// Tenant A, the cluster's tenant and the app's home: a tenant id or a verified domain [field: cluster_tenant_id]
+    #[arg(long, value_name = "TENANT")]
+    pub cluster_tenant: Option<String>,
+
+    /// The app's display name, used when creating it (renames an existing app when given) [default: xtenant-acr-pull] [field: app_display_name]
+    #[arg(long, value_name = "NAME")]
+    pub display_name: Option<String>,
+
+    /// The app's uniqueName, the key reruns find it by [default: the display name in lower case, other characters as '-'] [field: app_unique_name]
+    #[arg(long, value_name = "NAME")]
+    pub unique_name: Option<String>,
+
+    /// The app's web redirect URI (the admin-consent page returns there) [default: https://www.microsoft.com] [field: redirect_uri]
+    #[arg(long, value_name = "URL", value_parser = parse_redirect_uri)]
+    pub redirect_uri: Option<String>,
+
+    /// How long a new client secret is valid, e.g. 90d (the tenant's policy may allow less)
+    #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = parse_lifetime)]
+    pub secret_lifetime: Duration,
+
+    /// The display name of a new client secret
+    #[arg(long, value_name = "NAME", default_value = "xtenant", value_parser = parse_secret_name)]
+    pub secret_name: String,
+
+    /// Mint a new client secret even when the input holds a working one (a rotation's first step)
+    #[arg(long)]
+    pub new_secret: bool,
+
+    /// Remove every client secret of the app except the one in the output (a rotation's last step)
+    #[arg(long)]
+    pub prune_secrets: bool,
+
+    /// Also write the client secret to PATH (mode 0600, replaced atomically, never through a symlink); a rerun reuses the secret saved there
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Keep client_secret out of stdout; later steps read it with --client-secret-file (requires --secret-file, or the secret would be lost)
+    #[arg(long, requires = "secret_file")]
+    pub no_secret_output: bool,
+
+    /// The client id of an existing app to use [field: app_id]; with --adopt, an app this tool did not create may be changed
+    #[arg(long, value_name = "GUID")]
+    pub app_id: Option<String>,
+
+    /// Take over an existing app named by --app-id or --unique-name that this tool did not create: fix it (multitenant, redirect URI), mark it as managed, and let later runs change it
+    #[arg(long)]
+    pub adopt: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+fn parse_redirect_uri(value: &str) -> Result<String, String> {
+    // Keep the text as given: Entra compares redirect URIs as strings, and Url would add a '/'.
+    common::validate::redirect_uri("redirect_uri", value)
+        .map(|_| value.trim().to_owned())
+        .map_err(|e| e.message().to_owned())
+}
+
+fn parse_lifetime(value: &str) -> Result<Duration, String> {
+    let d = common::validate::clap_duration(value)?;
+    if d < Duration::from_secs(60) {
+        return Err(format!(
+            "'{value}' is too short for a secret's lifetime: give at least a minute, e.g. 90d"
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_secret_name(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > 256 || v.chars().any(char::is_control) {
+        return Err(
+            "a secret name must be 1 to 256 characters without control characters".to_owned(),
+        );
+    }
+    Ok(v.to_owned())
+}
+
+impl Cli {
+    /// The envelope fields the flags given set.
+    pub(crate) fn fields(&self) -> Vec<(Field, String)> {
+        [
+            (fields::CLUSTER_TENANT_ID, &self.cluster_tenant),
+            (fields::APP_DISPLAY_NAME, &self.display_name),
+            (fields::APP_UNIQUE_NAME, &self.unique_name),
+            (fields::REDIRECT_URI, &self.redirect_uri),
+            (fields::APP_ID, &self.app_id),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| v.clone().map(|v| (f, v)))
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flag_values_are_checked_by_the_parser() {
+        let ok = Cli::try_parse_from(["entra-app-create", "--cluster-tenant", "t.onmicrosoft.com"])
+            .unwrap();
+        assert_eq!(ok.redirect_uri, None);
+        assert_eq!(ok.secret_lifetime, Duration::from_secs(365 * 86_400));
+        assert_eq!(ok.secret_name, "xtenant");
+        for bad in [
+            &["--secret-lifetime", "ten days"][..],
+            &["--secret-lifetime", "10s"],
+            &["--redirect-uri", "http://x.com"],
+            &["--redirect-uri", "https://x.com/#f"],
+            &["--secret-name", ""],
+            &["--no-secret-output"],
+        ] {
+            let args = std::iter::once("entra-app-create").chain(bad.iter().copied());
+            let e = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+        // The redirect URI is kept as typed (no trailing slash added).
+        let c = Cli::try_parse_from([
+            "entra-app-create",
+            "--redirect-uri",
+            "https://app.example/cb",
+        ])
+        .unwrap();
+        assert_eq!(c.redirect_uri.as_deref(), Some("https://app.example/cb"));
+    }
+}

@@ -1,0 +1,229 @@
+//! The app's client secret: kept when the input's still works, minted, pruned.
+
+use std::time::Duration;
+
+use common::error::codes;
+use common::http::Sent;
+use common::wait::human;
+use common::{Error, Result, Secret, ui};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::act::{KeptSecret, Step};
+use crate::graph::{Application, Password, explain_lifetime};
+
+impl Step<'_> {
+    /// Keeps the input's secret when it still works for this app; else adds one. `None` in a dry run.
+    pub(crate) async fn ensure_secret(
+        &mut self,
+        app: &Application,
+        file_secret: Option<Secret>,
+    ) -> Result<Option<KeptSecret>> {
+        let held = self.inputs.secret.clone().or(file_secret);
+        // Run from flags alone (a Makefile recipe) the input has no key id: a secret saved in
+        // --secret-file is recognised by its hint when exactly one live key of the app matches.
+        let key_id = self.inputs.key_id.clone().or_else(|| {
+            let s = held.as_ref()?;
+            let mut matching = app
+                .passwords
+                .iter()
+                .filter(|p| !p.expired() && hint_matches(p, s));
+            let only = matching.next()?;
+            matching.next().is_none().then(|| only.key_id.clone())
+        });
+        let current = key_id.as_deref().map(|k| (k, app.password(k)));
+        let usable = match (current, &held) {
+            (Some((_, Some(p))), Some(s)) if !p.expired() && hint_matches(p, s) => Some((p, s)),
+            _ => None,
+        };
+        if self.inputs.options.prune_secrets && !self.inputs.options.new_secret && usable.is_none()
+        {
+            let why = match current {
+                Some((k, None)) => {
+                    format!("the input's secret {k} is not a credential of this app")
+                }
+                Some((k, Some(p))) if p.expired() => format!("the input's secret {k} has expired"),
+                Some((k, Some(_))) if held.is_some() => {
+                    format!("the input's client_secret does not belong to its key {k}")
+                }
+                Some((k, Some(_))) => format!("the input carries no client_secret for its key {k}"),
+                None => "the input has no client_secret_key_id".to_owned(),
+            };
+            return Err(Error::step(
+                codes::NO_SECRET_TO_KEEP.name,
+                format!("--prune-secrets would remove every secret of the app but {why}; nothing was removed"),
+            )
+            .with_hint("use --new-secret --prune-secrets to mint a new secret and keep only that one"));
+        }
+        if let (Some((p, s)), false) = (usable, self.inputs.options.new_secret) {
+            self.notes.push(format!("kept the secret {}", p.key_id));
+            return Ok(Some(KeptSecret {
+                secret: s.clone(),
+                key_id: p.key_id.clone(),
+                expires_at: p.end.clone(),
+            }));
+        }
+        if let (Some((k, Some(p))), false) = (current, self.inputs.options.new_secret) {
+            if p.expired() {
+                ui::warn(&format!(
+                    "the input's secret {k} has expired: adding a new one"
+                ));
+            } else if held.is_some() {
+                ui::warn(&format!(
+                    "the input's client_secret does not belong to its key {k}: adding a new one"
+                ));
+            } else {
+                ui::warn(&format!(
+                    "the input has the key {k} but not its secret (give --secret-file to reuse a saved one): adding a new one"
+                ));
+            }
+        }
+        self.may_change(app, "add a client secret to")?;
+        self.add_password(app).await
+    }
+
+    async fn add_password(&mut self, app: &Application) -> Result<Option<KeptSecret>> {
+        let lifetime = self.inputs.options.secret_lifetime;
+        let end = time::OffsetDateTime::now_utc()
+            + time::Duration::try_from(lifetime)
+                .map_err(|_| Error::input("secret_lifetime", "--secret-lifetime is too long"))?;
+        let end = end.replace_nanosecond(0).unwrap_or(end);
+        let end = end
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|_| {
+                Error::input(
+                    "secret_lifetime",
+                    "--secret-lifetime is too long: the end date cannot be written",
+                )
+            })?;
+        let url = self
+            .api
+            .url(&format!("/applications/{}/addPassword", app.id))?;
+        let body = json!({"passwordCredential": {"displayName": self.inputs.options.secret_name, "endDateTime": end}});
+        let sent = self
+            .api
+            .write(self.api.request(Method::POST, url).json(body))
+            .await
+            .map_err(|e| {
+                if e.is_code("CredentialInvalidLifetimeAsPerAppPolicy") {
+                    explain_lifetime(e, lifetime.as_secs_f64() / 86_400.0)
+                } else {
+                    e
+                }
+            })?;
+        let Sent::Done(resp) = sent else {
+            self.notes
+                .push(format!("would add a client secret valid until {end}"));
+            return Ok(None);
+        };
+        self.changed = true;
+        let p = Password::parse(&resp.body).ok_or_else(|| {
+            Error::step(
+                codes::UNEXPECTED_RESPONSE.name,
+                "Microsoft Graph's addPassword answer has no keyId",
+            )
+        })?;
+        let secret = resp
+            .body
+            .get("secretText")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(Secret::new)
+            .ok_or_else(|| {
+                Error::step(
+                    codes::UNEXPECTED_RESPONSE.name,
+                    "Microsoft Graph's addPassword answer has no secretText",
+                )
+            })?;
+        let expires_at = p.end.clone().unwrap_or(end);
+        self.notes.push(format!(
+            "added the client secret {} (expires {expires_at})",
+            p.key_id
+        ));
+        Ok(Some(KeptSecret {
+            secret,
+            key_id: p.key_id,
+            expires_at: Some(expires_at),
+        }))
+    }
+
+    /// Removes every password credential but `keep` (`None`: the one a dry run would add).
+    pub(crate) async fn prune(&mut self, app: &Application, keep: Option<&str>) -> Result<()> {
+        self.may_change(app, "remove client secrets of")?;
+        let others: Vec<&Password> = app
+            .passwords
+            .iter()
+            .filter(|p| keep != Some(p.key_id.as_str()))
+            .collect();
+        let url = self
+            .api
+            .url(&format!("/applications/{}/removePassword", app.id))?;
+        let mut removed = 0usize;
+        for p in &others {
+            let req = self
+                .api
+                .request(Method::POST, url.clone())
+                .json(json!({"keyId": p.key_id}));
+            let sent = self
+                .api
+                .write(req)
+                .await
+                .map_err(|e| e.context(format!("removing the secret {}", p.key_id)))?;
+            if !sent.is_skipped() {
+                removed += 1;
+                self.changed = true;
+            }
+        }
+        match (others.len(), self.ctx.dry_run()) {
+            (0, _) => self.notes.push("no other secret to remove".into()),
+            (n, true) => self.notes.push(format!("would remove {n} other secret(s)")),
+            (_, false) => self
+                .notes
+                .push(format!("removed {removed} other secret(s)")),
+        }
+        Ok(())
+    }
+}
+
+/// A lifetime for messages: whole days as days (`365 days`), else `90m`-style.
+pub(crate) fn lifetime_text(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs.is_multiple_of(86_400) && d.subsec_nanos() == 0 {
+        format!("{} days", secs / 86_400)
+    } else {
+        human(d)
+    }
+}
+
+/// Whether `secret` can be the one of `p`: Graph's `hint` is the secret's first characters.
+fn hint_matches(p: &Password, secret: &Secret) -> bool {
+    p.hint
+        .as_deref()
+        .is_none_or(|h| secret.expose().starts_with(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_read_as_days() {
+        assert_eq!(lifetime_text(Duration::from_secs(365 * 86_400)), "365 days");
+        assert_eq!(lifetime_text(Duration::from_secs(90 * 60)), "90m");
+    }
+
+    #[test]
+    fn hints_tie_a_secret_to_its_credential() {
+        let p = Password {
+            key_id: "k".into(),
+            hint: Some("abc".into()),
+            end: None,
+        };
+        assert!(hint_matches(&p, &Secret::new("abc8Q~rest")));
+        assert!(!hint_matches(&p, &Secret::new("xyz8Q~rest")));
+        assert!(hint_matches(
+            &Password { hint: None, ..p },
+            &Secret::new("anything")
+        ));
+    }
+}
