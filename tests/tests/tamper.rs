@@ -387,6 +387,8 @@ const REGISTRY_HOSTS: &[Row] = &[
     row(ASU, LS, "localhost#{tag}.azurecr.sim", F1),
     row(ASU, LS, "localhost\\{tag}.azurecr.sim", F1),
     row(ASU, LS, "user@localhost/{tag}.azurecr.sim", F1),
+    row(ASU, LS, "ＬＯＣＡＬＨＯＳＴ/{tag}.azurecr.sim", F1),
+    row(ASU, LS, "{tag}\nx.azurecr.sim", F1),
     row(ASU, LS, "{tag}.azurecr.sim:pw@localhost", F1),
     row(ASU, LS, "127.0.0.1:{aport}", F1),
     row(ASU, LS, "localhost:{aport}", F1),
@@ -677,6 +679,34 @@ fn refusal_failure(run: &Run, field: &str) -> Option<String> {
     }
 }
 
+/// What reached the attackers (requests carrying `tag`) or the proxy trap.
+fn leaks(att: &Attackers, tag: &str, trap: &Trap) -> Vec<String> {
+    let mut failures = Vec::new();
+    let leaked: Vec<String> = att
+        .requests()
+        .into_iter()
+        .filter(|q| q.contains(tag))
+        .collect();
+    if !leaked.is_empty() {
+        let with = leaked
+            .iter()
+            .any(|q| q.contains("Basic ") || q.contains("Bearer "));
+        failures.push(format!(
+            "the attacker saw {} request(s){}",
+            leaked.len(),
+            if with { ", with credentials" } else { "" }
+        ));
+    }
+    let trapped = trap.seen();
+    if !trapped.is_empty() {
+        failures.push(format!(
+            "requests left for another cloud (proxy trap): {}",
+            trapped.join(" | ")
+        ));
+    }
+    failures
+}
+
 fn run_row(r: &Row, i: usize, att: &Attackers) -> Outcome {
     let v = Victim::start(att);
     let tag = format!("t{i:02}q");
@@ -717,45 +747,21 @@ fn run_row(r: &Row, i: usize, att: &Attackers) -> Outcome {
     let run = run_cmd(cmd, &arg_refs, &line(&envelope));
     let after = v.sim.state();
 
-    let mut failures = Vec::new();
-    let leaked: Vec<String> = att
-        .requests()
-        .into_iter()
-        .filter(|q| q.contains(&tag))
-        .collect();
-    if !leaked.is_empty() {
-        let basic = leaked
-            .iter()
-            .any(|q| q.contains("Basic ") || q.contains("Bearer "));
-        failures.push(format!(
-            "the attacker saw {} request(s){}",
-            leaked.len(),
-            if basic { ", with credentials" } else { "" }
-        ));
-    }
-    let trapped = trap.seen();
-    if !trapped.is_empty() {
-        failures.push(format!(
-            "requests left for another cloud (proxy trap): {}",
-            trapped.join(" | ")
-        ));
-    }
+    let mut failures = leaks(att, &tag, &trap);
     failures.extend(state_failures(&v, &before, &after));
-    match (r.want, run.code) {
-        (Want::RefusedOrIgnored, 0) => {}
-        _ => {
-            // "cloud" occurs in many messages: a refusal of the envelope's cloud names its value too.
-            let unnamed_cloud = r.field == "cloud" && !refusal_text(&run).contains(&value);
-            if let Some(f) = refusal_failure(&run, r.field).or_else(|| {
-                unnamed_cloud
-                    .then(|| format!("the refusal does not name the envelope's cloud {value:?}"))
-            }) {
-                failures.push(f);
-            } else {
-                let writes = v.sim.writes().len() - writes_before;
-                if writes > 0 {
-                    failures.push(format!("refused only after {writes} write(s) to Azure"));
-                }
+    let refusal_needed = !(r.want == Want::RefusedOrIgnored && run.code == 0);
+    if refusal_needed {
+        // "cloud" occurs in many messages: a refusal of the envelope's cloud names its value too.
+        let unnamed_cloud = r.field == "cloud" && !refusal_text(&run).contains(&value);
+        if let Some(f) = refusal_failure(&run, r.field).or_else(|| {
+            unnamed_cloud
+                .then(|| format!("the refusal does not name the envelope's cloud {value:?}"))
+        }) {
+            failures.push(f);
+        } else {
+            let writes = v.sim.writes().len() - writes_before;
+            if writes > 0 {
+                failures.push(format!("refused only after {writes} write(s) to Azure"));
             }
         }
     }
@@ -792,6 +798,10 @@ fn run_row(r: &Row, i: usize, att: &Attackers) -> Outcome {
 }
 
 /// Runs a table; prints one line per row and the figures; fails when any row failed.
+#[expect(
+    clippy::print_stdout,
+    reason = "the matrix's rows and figures, printed as the other reliability tests print theirs"
+)]
 fn run_table(name: &str, rows: &[Row], with_443: bool) {
     bin_dir();
     let att = Attackers::start(with_443);
@@ -932,59 +942,63 @@ fn the_browser_inherits_no_secret() {
     assert!(seen.contains(&format!("AZURE_CLIENT_ID={}", sim.var("AZURE_CLIENT_ID"))));
 }
 
-/// Values from an envelope shown on stderr cannot forge log lines.
+/// Values from an envelope shown on stderr cannot forge log lines: aks-sp-update names the
+/// login server it checked the pull from as the envelope gave it, ESC and bidi override included.
 #[test]
 fn stderr_shows_envelope_values_escaped() {
-    let sim = TestSim::start();
-    let forged = "AcrPull\n\u{1b}[1Aacr-grant: granted AcrPull, changed: false\u{202e}";
-    let stdin = line(&json!({
-        "registry_tenant_id": sim.var("REGISTRY_TENANT_ID"),
-        "app_id": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
-        "role_name": "Reader\u{202e}",
-        "registry_login_server": forged,
-        "note": forged,
-    }));
-    for (tool, args) in [
-        (
-            "acr-grant",
-            vec!["--registry".to_owned(), sim.var("REGISTRY_ID")],
-        ),
-        (
-            "aks-sp-update",
-            vec![
-                "--cluster".to_owned(),
-                sim.var("CLUSTER_ID"),
-                "--client-secret-env".to_owned(),
-                "AZURE_CLIENT_SECRET".to_owned(),
-                "-v".to_owned(),
-            ],
-        ),
-    ] {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let r = sim.run(tool, &args, &stdin);
-        assert_ne!(r.code, 0, "{tool}: {}", r.stderr);
-        assert!(!r.stderr.is_empty());
-        for l in r.stderr.lines() {
-            assert!(
-                l.starts_with(&format!("{tool}: ")),
-                "{tool}: a forged line: {l:?}"
-            );
-        }
-        assert!(
-            !r.stderr.contains('\u{1b}')
-                && !r.stderr.contains('\u{202e}')
-                && !r.stderr.contains('\r'),
-            "{tool}: raw controls on stderr: {:?}",
-            r.stderr
-        );
+    let att = Attackers::start(false);
+    let v = Victim::start(&att);
+    let mut envelope = v.envelope();
+    envelope[LS] = json!("fabrikam\u{1b}[1a\u{1b}[2k\u{202e}acr.azurecr.sim");
+    let mut cmd = v.sim.cmd(ASU);
+    cmd.env("XTENANT_CLOUD", &v.cloud_file);
+    let args = v.flags(ASU);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run_cmd(cmd, &args, &line(&envelope));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    for l in r.stderr.lines() {
+        assert!(l.starts_with("aks-sp-update: "), "a forged line: {l:?}");
     }
+    assert!(
+        !r.stderr.contains('\u{1b}') && !r.stderr.contains('\u{202e}'),
+        "raw controls on stderr: {:?}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("fabrikam\\u{1b}[1a\\u{1b}[2k\\u{202e}acr.azurecr.sim"),
+        "the value is shown, escaped: {}",
+        r.stderr
+    );
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+/// `bash` in the repository, with the tools on `PATH` and the simulator's cloud and operator.
+fn shell(sim: &TestSim) -> Command {
+    let mut c = Command::new("bash");
+    let path = format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    c.env_clear()
+        .env("PATH", path)
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .env("XTENANT_AUTH", "env")
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap());
+    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
+        c.env(k, sim.var(k));
+    }
+    c
+}
+
+/// How many Owner assignments exist.
+fn owners(sim: &TestSim) -> usize {
+    sim.state()["role_assignments"]
+        .as_array()
         .unwrap()
-        .to_path_buf()
+        .iter()
+        .filter(|ra| last_segment(&ra["role_definition_id"]) == OWNER)
+        .count()
 }
 
 /// examples/fleet.sh: a line of its input files is only ever an id's value.
@@ -1007,44 +1021,9 @@ fn fleet_input_lines_cannot_add_fields() {
         format!("{hostile_cluster}\n{cluster}\n"),
     )
     .unwrap();
-    let owners = |sim: &TestSim| {
-        sim.state()["role_assignments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|ra| {
-                last_segment(&ra["role_definition_id"]) == "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
-            })
-            .count()
-    };
     let owners_before = owners(&sim);
-    let owners = |sim: &TestSim| {
-        sim.state()["role_assignments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|ra| last_segment(&ra["role_definition_id"]) == OWNER)
-            .count()
-    };
-    let owners_before = owners(&sim);
-    let mut c = Command::new("bash");
-    c.env_clear()
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin_dir().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .env("XTENANT_AUTH", "env")
-        .current_dir(repo_root());
-    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
-        c.env(k, sim.var(k));
-    }
     let r = run_cmd(
-        c,
+        shell(&sim),
         &[
             "examples/fleet.sh",
             &sim.var("CLUSTER_TENANT_ID"),
