@@ -293,6 +293,8 @@ enum Want {
     Refused,
     /// Refused naming the field, or run as if the field held the truth (state checks decide).
     RefusedOrIgnored,
+    /// The object fails (the hostile value is in Azure's answer, not in a field of the envelope).
+    Failed,
 }
 
 /// Which cloud the tool is told about.
@@ -323,6 +325,10 @@ struct Row {
     flags: &'static [&'static str],
     cloud: CloudArg,
     want: Want,
+    /// When set, the hostile value is not in the envelope but in Azure's answer: this fault
+    /// rule (a template, `{value}` being the row's value) is added to the victim, and
+    /// `field` names the header that carries the value.
+    fault: Option<&'static str>,
     /// The finding of issue 18 the row is about.
     finding: &'static str,
 }
@@ -342,6 +348,7 @@ const fn row(
         flags: &[],
         cloud: CloudArg::Sim,
         want: Want::Refused,
+        fault: None,
         finding,
     }
 }
@@ -361,6 +368,12 @@ const fn setting(mut r: Row, set: &'static [(&'static str, &'static str)]) -> Ro
     r
 }
 
+const fn answered(mut r: Row, fault: &'static str) -> Row {
+    r.fault = Some(fault);
+    r.want = Want::Failed;
+    r
+}
+
 const fn or_ignored(mut r: Row) -> Row {
     r.want = Want::RefusedOrIgnored;
     r
@@ -375,6 +388,11 @@ const ASU: &str = "aks-sp-update";
 const LS: &str = "registry_login_server";
 const IMG: &str = "registry_image";
 const F1: &str = "1: the app's secret sent to any host";
+const F7: &str = "7: an operation URL followed without an origin check";
+/// The reset answered 202 with its operation on the row's URL (and not performed).
+const RESET_ANSWERED: &str = r#"{"method": "POST", "path": "resetServicePrincipalProfile", "status": 202, "headers": {"Azure-AsyncOperation": "{value}"}}"#;
+/// The same with only a `Location` header.
+const RESET_ANSWERED_LOCATION: &str = r#"{"method": "POST", "path": "resetServicePrincipalProfile", "status": 202, "headers": {"Location": "{value}"}}"#;
 
 /// Where the app's client secret goes: a registry login server, in every spelling of another host.
 const REGISTRY_HOSTS: &[Row] = &[
@@ -431,13 +449,31 @@ const REGISTRY_HOSTS: &[Row] = &[
         ASU,
         "cluster_operation_url",
         "https://127.0.0.1:{aport}/subscriptions/{sub_a}/providers/Microsoft.ContainerService/locations/westeurope/operations/{tag}?api-version=2017-08-31",
-        "7: an operation URL followed without an origin check",
+        F7,
     ),
     row(
         ASU,
         "cluster_operation_url",
         "https://localhost:{aport}/subscriptions/{sub_a}/providers/Microsoft.ContainerService/locations/westeurope/operations/{tag}?api-version=2017-08-31",
-        "7: an operation URL followed without an origin check",
+        F7,
+    ),
+    answered(
+        row(
+            ASU,
+            "Azure-AsyncOperation",
+            "https://127.0.0.1:{aport}/subscriptions/{sub_a}/providers/Microsoft.ContainerService/locations/westeurope/operations/{tag}?api-version=2017-08-31",
+            F7,
+        ),
+        RESET_ANSWERED,
+    ),
+    answered(
+        row(
+            ASU,
+            "Location",
+            "https://localhost:{aport}/subscriptions/{sub_a}/providers/Microsoft.ContainerService/locations/westeurope/operationresults/{tag}?api-version=2017-08-31",
+            F7,
+        ),
+        RESET_ANSWERED_LOCATION,
     ),
 ];
 
@@ -707,6 +743,34 @@ fn leaks(att: &Attackers, tag: &str, trap: &Trap) -> Vec<String> {
     failures
 }
 
+/// How a run ended: exit code, and the error's code and message (or stderr's last line), cut.
+fn detail(run: &Run) -> String {
+    match run.objects().first().map(|o| o["error"].clone()) {
+        Some(e) if e.is_object() => format!(
+            "exit {}, {}: {}",
+            run.code,
+            e["code"].as_str().unwrap_or(""),
+            e["message"]
+                .as_str()
+                .unwrap_or("")
+                .chars()
+                .take(160)
+                .collect::<String>()
+        ),
+        _ => format!(
+            "exit {}: {}",
+            run.code,
+            run.stderr
+                .lines()
+                .last()
+                .unwrap_or("")
+                .chars()
+                .take(160)
+                .collect::<String>()
+        ),
+    }
+}
+
 fn run_row(r: &Row, i: usize, att: &Attackers) -> Outcome {
     let v = Victim::start(att);
     let tag = format!("t{i:02}q");
@@ -722,7 +786,15 @@ fn run_row(r: &Row, i: usize, att: &Attackers) -> Outcome {
     for (k, t) in r.set {
         envelope[*k] = json!(render(t, &v, att, &tag, &trap_cloud));
     }
-    envelope[r.field] = json!(value);
+    if let Some(fault) = r.fault {
+        let rule = render(fault, &v, att, &tag, &trap_cloud).replace("{value}", &value);
+        v.sim
+            .sim()
+            .add_fault(serde_json::from_str(&rule).expect("the fault rule is JSON"))
+            .expect("add the fault");
+    } else {
+        envelope[r.field] = json!(value);
+    }
     let mut args = v.flags(r.tool);
     args.extend(r.flags.iter().map(|f| (*f).to_owned()));
     let label = format!("{} {}={value:?} {}", r.tool, r.field, r.flags.join(" "));
@@ -749,7 +821,16 @@ fn run_row(r: &Row, i: usize, att: &Attackers) -> Outcome {
 
     let mut failures = leaks(att, &tag, &trap);
     failures.extend(state_failures(&v, &before, &after));
-    let refusal_needed = !(r.want == Want::RefusedOrIgnored && run.code == 0);
+    let refusal_needed = match r.want {
+        Want::Refused => true,
+        Want::RefusedOrIgnored => run.code != 0,
+        Want::Failed => {
+            if run.code != 1 {
+                failures.push(format!("the object did not fail: exit {}", run.code));
+            }
+            false
+        }
+    };
     if refusal_needed {
         // "cloud" occurs in many messages: a refusal of the envelope's cloud names its value too.
         let unnamed_cloud = r.field == "cloud" && !refusal_text(&run).contains(&value);
@@ -765,30 +846,7 @@ fn run_row(r: &Row, i: usize, att: &Attackers) -> Outcome {
             }
         }
     }
-    let detail = match run.objects().first().map(|o| o["error"].clone()) {
-        Some(e) if e.is_object() => format!(
-            "exit {}, {}: {}",
-            run.code,
-            e["code"].as_str().unwrap_or(""),
-            e["message"]
-                .as_str()
-                .unwrap_or("")
-                .chars()
-                .take(160)
-                .collect::<String>()
-        ),
-        _ => format!(
-            "exit {}: {}",
-            run.code,
-            run.stderr
-                .lines()
-                .last()
-                .unwrap_or("")
-                .chars()
-                .take(160)
-                .collect::<String>()
-        ),
-    };
+    let detail = detail(&run);
     Outcome {
         label,
         finding: r.finding,
