@@ -394,7 +394,16 @@ const RESET_ANSWERED: &str = r#"{"method": "POST", "path": "resetServicePrincipa
 /// The same with only a `Location` header.
 const RESET_ANSWERED_LOCATION: &str = r#"{"method": "POST", "path": "resetServicePrincipalProfile", "status": 202, "headers": {"Location": "{value}"}}"#;
 
-/// Where the app's client secret goes: a registry login server, in every spelling of another host.
+/// An operation URL on the attacker (`$path`: `operations` or `operationresults`).
+macro_rules! attacker_operation {
+    ($host:literal, $path:literal) => {
+        concat!("https://", $host, ":{aport}/subscriptions/{sub_a}/providers/Microsoft.ContainerService/locations/westeurope/", $path, "/{tag}?api-version=2017-08-31")
+    };
+}
+
+/// Where the credentials go: a registry login server (the app's secret) in every spelling
+/// of another host, and operation URLs (the ARM token) from the envelope and from Azure.
+#[rustfmt::skip]
 const REGISTRY_HOSTS: &[Row] = &[
     row(ASU, LS, "2130706433/{tag}.azurecr.sim", F1),
     row(ASU, LS, "0x7f000001/{tag}.azurecr.sim", F1),
@@ -414,138 +423,57 @@ const REGISTRY_HOSTS: &[Row] = &[
     row(ASU, LS, "{tag}.azurecr.sim.evil", F1),
     row(ASU, LS, "{tag}.azurecr.sim.", F1),
     row(ASU, LS, "{tag}.azurecr.sim:{simport}/x", F1),
-    with_flags(
-        row(ASU, LS, "2130706433/{tag}.azurecr.sim", F1),
-        &["--force"],
-    ),
+    with_flags(row(ASU, LS, "2130706433/{tag}.azurecr.sim", F1), &["--force"]),
     with_flags(row(ASU, LS, "{tag}.azurecr.sim:{aport}", F1), &["--force"]),
-    dropping(
-        row(
-            ASU,
-            IMG,
-            "localhost?{tag}.azurecr.sim/samples/hello:1.0",
-            F1,
-        ),
-        &[LS],
-    ),
-    dropping(
-        row(
-            ASU,
-            IMG,
-            "user@localhost#{tag}.azurecr.sim/samples/hello:1.0",
-            F1,
-        ),
-        &[LS],
-    ),
-    dropping(
-        row(ASU, IMG, "{tag}.azurecr.sim:{aport}/samples/hello:1.0", F1),
-        &[LS],
-    ),
-    dropping(
-        row(ASU, IMG, "127.0.0.1:{aport}/samples/hello:1.0", F1),
-        &[LS],
-    ),
-    row(
-        ASU,
-        "cluster_operation_url",
-        "https://127.0.0.1:{aport}/subscriptions/{sub_a}/providers/Microsoft.ContainerService/locations/westeurope/operations/{tag}?api-version=2017-08-31",
-        F7,
-    ),
-    row(
-        ASU,
-        "cluster_operation_url",
-        "https://localhost:{aport}/subscriptions/{sub_a}/providers/Microsoft.ContainerService/locations/westeurope/operations/{tag}?api-version=2017-08-31",
-        F7,
-    ),
-    answered(
-        row(
-            ASU,
-            "Azure-AsyncOperation",
-            "https://127.0.0.1:{aport}/subscriptions/{sub_a}/providers/Microsoft.ContainerService/locations/westeurope/operations/{tag}?api-version=2017-08-31",
-            F7,
-        ),
-        RESET_ANSWERED,
-    ),
-    answered(
-        row(
-            ASU,
-            "Location",
-            "https://localhost:{aport}/subscriptions/{sub_a}/providers/Microsoft.ContainerService/locations/westeurope/operationresults/{tag}?api-version=2017-08-31",
-            F7,
-        ),
-        RESET_ANSWERED_LOCATION,
-    ),
+    dropping(row(ASU, IMG, "localhost?{tag}.azurecr.sim/samples/hello:1.0", F1), &[LS]),
+    dropping(row(ASU, IMG, "user@localhost#{tag}.azurecr.sim/samples/hello:1.0", F1), &[LS]),
+    dropping(row(ASU, IMG, "{tag}.azurecr.sim:{aport}/samples/hello:1.0", F1), &[LS]),
+    dropping(row(ASU, IMG, "127.0.0.1:{aport}/samples/hello:1.0", F1), &[LS]),
+    row(ASU, "cluster_operation_url", attacker_operation!("127.0.0.1", "operations"), F7),
+    row(ASU, "cluster_operation_url", attacker_operation!("localhost", "operations"), F7),
+    answered(row(ASU, "Azure-AsyncOperation", attacker_operation!("127.0.0.1", "operations"), F7), RESET_ANSWERED),
+    answered(row(ASU, "Location", attacker_operation!("localhost", "operationresults"), F7), RESET_ANSWERED_LOCATION),
 ];
 
 const F2: &str = "2: Owner instead of AcrPull";
 const F3: &str = "3: roles given to another principal";
 
 /// What is granted, and to whom.
+#[rustfmt::skip]
 const GRANTS: &[Row] = &[
     row("acr-grant", "role_name", "Owner", F2),
     row("acr-grant", "role_name", "owner", F2),
     row("acr-grant", "role_name", "Contributor", F2),
     row("acr-grant", "role_name", "AcrPush", F2),
     row("acr-grant", "role_name", "User Access Administrator", F2),
-    row(
-        "acr-grant",
-        "role_name",
-        "Container Registry Repository Contributor",
-        F2,
-    ),
-    or_ignored(row(
-        "acr-grant",
-        "registry_sp_object_id",
-        "{foreign_sp_b}",
-        F3,
-    )),
-    or_ignored(with_flags(
-        row(ASU, "cluster_sp_object_id", "{foreign_sp_a}", F3),
-        &["--copy-role-assignments"],
-    )),
+    row("acr-grant", "role_name", "Container Registry Repository Contributor", F2),
+    or_ignored(row("acr-grant", "registry_sp_object_id", "{foreign_sp_b}", F3)),
+    or_ignored(with_flags(row(ASU, "cluster_sp_object_id", "{foreign_sp_a}", F3), &["--copy-role-assignments"])),
 ];
 
 const F4: &str = "4: another app's secrets minted and pruned";
+const EAC: &str = "entra-app-create";
 
 /// Which app is changed.
+#[rustfmt::skip]
 const APPS: &[Row] = &[
-    with_flags(
-        row("entra-app-create", "app_id", "{foreign_app}", F4),
-        &["--new-secret"],
-    ),
-    with_flags(
-        setting(
-            row("entra-app-create", "app_id", "{foreign_app}", F4),
-            &[("client_secret_key_id", "{foreign_key}")],
-        ),
-        &["--prune-secrets"],
-    ),
-    with_flags(
-        dropping(
-            row("entra-app-create", "app_id", "{foreign_app}", F4),
-            &["app_display_name"],
-        ),
-        &["--new-secret", "--prune-secrets"],
-    ),
+    with_flags(row(EAC, "app_id", "{foreign_app}", F4), &["--new-secret"]),
+    with_flags(setting(row(EAC, "app_id", "{foreign_app}", F4), &[("client_secret_key_id", "{foreign_key}")]), &["--prune-secrets"]),
+    with_flags(dropping(row(EAC, "app_id", "{foreign_app}", F4), &["app_display_name"]), &["--new-secret", "--prune-secrets"]),
 ];
 
 const F5: &str = "5: the sign-in cloud chosen by the file";
 
 /// Which cloud the operator's credential is sent to.
+#[rustfmt::skip]
 const CLOUDS: &[Row] = &[
-    cloud_unset(row("entra-app-create", "cloud", "AzureUSGovernment", F5)),
+    cloud_unset(row(EAC, "cloud", "AzureUSGovernment", F5)),
     cloud_unset(row("consent-link", "cloud", "AzureUSGovernment", F5)),
     cloud_unset(row("acr-grant", "cloud", "AzureUSGovernment", F5)),
-    cloud_unset(setting(
-        row(ASU, "cloud", "AzureUSGovernment", F5),
-        &[(LS, "fabrikamacr.azurecr.us")],
-    )),
-    cloud_unset(setting(
-        row(ASU, "cloud", "AzureChinaCloud", F5),
-        &[(LS, "fabrikamacr.azurecr.cn")],
-    )),
+    cloud_unset(setting(row(ASU, "cloud", "AzureUSGovernment", F5), &[(LS, "fabrikamacr.azurecr.us")])),
+    cloud_unset(setting(row(ASU, "cloud", "AzureChinaCloud", F5), &[(LS, "fabrikamacr.azurecr.cn")])),
     cloud_unset(row(ASU, "cloud", "{trap_cloud}", F5)),
-    row("entra-app-create", "cloud", "AzureUSGovernment", F5),
+    row(EAC, "cloud", "AzureUSGovernment", F5),
     row("consent-link", "cloud", "AzureUSGovernment", F5),
     row("acr-grant", "cloud", "AzureUSGovernment", F5),
     row(ASU, "cloud", "AzureUSGovernment", F5),
