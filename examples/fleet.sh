@@ -2,9 +2,10 @@
 # One app for a fleet: granted on every registry in REGISTRIES, then set on every
 # cluster in CLUSTERS, as one NDJSON stream per step with --jobs.
 # Usage: examples/fleet.sh CLUSTER_TENANT REGISTRY_TENANT REGISTRIES_FILE CLUSTERS_FILE [JOBS]
-#   REGISTRIES_FILE / CLUSTERS_FILE: one ARM id per line.
+#   REGISTRIES_FILE / CLUSTERS_FILE: one ARM id per line. Needs jq.
 # Writes the per-registry and per-cluster envelopes to stdout (NDJSON); exits 1 if any failed.
 set -euo pipefail
+command -v jq >/dev/null || { echo "fleet: jq is required (apt-get install jq)" >&2; exit 2; }
 cluster_tenant=${1:?usage: fleet.sh CLUSTER_TENANT REGISTRY_TENANT REGISTRIES_FILE CLUSTERS_FILE [JOBS]}
 registry_tenant=${2:?}
 registries=${3:?}
@@ -19,20 +20,19 @@ entra-app-create --cluster-tenant "$cluster_tenant" \
   | consent-link --registry-tenant "$registry_tenant" --create > "$work/app.json"
 
 # One envelope per registry, then per cluster: the app's object plus the target's id.
-with_field() { # FIELD FILE-OF-IDS < one-object
-  local obj
-  obj=$(cat)
-  while IFS= read -r id; do
-    [ -n "$id" ] || continue
-    printf '%s,"%s":"%s"}\n' "${obj%\}}" "$1" "$id"
-  done < "$2"
+# jq builds each object, so a line of the file is only ever the id's value: a line such as
+# `x","role_name":"Owner` cannot add a field. The app's object is read from a file, never
+# passed on argv (it may hold the client secret).
+with_field() { # FIELD FILE-OF-IDS FILE-WITH-ONE-OBJECT
+  jq -cR --arg field "$1" --slurpfile obj "$3" 'select(length > 0) | $obj[0] + {($field): .}' "$2"
 }
 status=0
-with_field registry_id "$registries" < "$work/app.json" \
+with_field registry_id "$registries" "$work/app.json" \
   | acr-grant --jobs "$jobs" --verify > "$work/granted.ndjson" || status=$?
 cat "$work/granted.ndjson"
 # Every cluster gets the app once the grant worked on at least one registry.
-grep -m1 -v '"error"' "$work/granted.ndjson" > "$work/granted-one.json" || { echo "fleet: no registry was granted" >&2; exit 1; }
-with_field cluster_id "$clusters" < "$work/granted-one.json" \
+jq -cn 'first(inputs | select(has("error") | not))' "$work/granted.ndjson" > "$work/granted-one.json"
+[ -s "$work/granted-one.json" ] || { echo "fleet: no registry was granted" >&2; exit 1; }
+with_field cluster_id "$clusters" "$work/granted-one.json" \
   | aks-sp-update --jobs "$jobs" || status=$?
 exit "$status"

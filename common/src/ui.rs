@@ -4,7 +4,14 @@
 //! path to stderr. Every line starts with the tool's name. `-q` keeps only errors, `-v`
 //! adds one line per HTTP request, `-vv` also the Azure SDK's own logs. Progress of a
 //! long wait is a live line on a terminal and a plain line every few seconds otherwise.
+//!
+//! Messages carry values read from envelopes, which come from other people: every line is
+//! passed through [`escape_controls`] on its way out, so a value holding a newline, a
+//! carriage return, an ANSI escape or a bidi override cannot start a forged line, rewrite
+//! the one shown, or reorder what the reader sees.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicI8, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -35,7 +42,47 @@ fn is_tty() -> bool {
     *STDERR_TTY.get_or_init(|| std::io::stderr().is_terminal())
 }
 
-/// Writes one line to stderr, after clearing a live progress line.
+/// Whether `c` must be shown escaped: C0 and C1 controls and DEL (newline, carriage
+/// return, tab and ESC among them), the Unicode line and paragraph separators, and the
+/// bidirectional formatting characters (embeddings, overrides, isolates and marks).
+fn must_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// `text` with every character that could forge or disguise a line shown escaped:
+/// `\n`, `\r` and `\t` as such, every other control, separator or bidi character as
+/// `\u{…}` (ESC is `\u{1b}`). Printable text, non-ASCII letters included, is unchanged.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(must_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if must_escape(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Writes one line to stderr, after clearing a live progress line; controls in `text` are
+/// escaped ([`escape_controls`]).
 fn line(text: &str) {
     let _guard = LOCK
         .lock()
@@ -44,7 +91,7 @@ fn line(text: &str) {
     if LIVE_LINE.swap(false, Ordering::Relaxed) {
         let _ = write!(err, "\r\x1b[K");
     }
-    let _ = writeln!(err, "{}: {text}", tool());
+    let _ = writeln!(err, "{}: {}", tool(), escape_controls(text));
 }
 
 /// An error message (always shown).
@@ -124,7 +171,7 @@ impl Progress {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[K{}: {text}", tool());
+            let _ = write!(err, "\r\x1b[K{}: {}", tool(), escape_controls(&text));
             let _ = err.flush();
             LIVE_LINE.store(true, Ordering::Relaxed);
         } else if self.last_plain.is_none_or(|t| t.elapsed() >= PLAIN_EVERY) {
@@ -146,5 +193,67 @@ impl Progress {
     /// Time since the wait started.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_text_is_unchanged() {
+        for t in [
+            "",
+            "plain text",
+            "fabrikamacr.azurecr.io",
+            "café ünïcode 東京 ✓",
+            "a\\nb",
+        ] {
+            assert!(matches!(escape_controls(t), Cow::Borrowed(_)), "{t}");
+            assert_eq!(escape_controls(t), t);
+        }
+    }
+
+    #[test]
+    fn line_breaks_and_tabs_are_escaped() {
+        assert_eq!(
+            escape_controls("x.azurecr.io\nacr-grant: done, changed: false"),
+            "x.azurecr.io\\nacr-grant: done, changed: false"
+        );
+        assert_eq!(escape_controls("a\r\nb\tc"), "a\\r\\nb\\tc");
+        assert_eq!(
+            escape_controls("a\u{2028}b\u{2029}c"),
+            "a\\u{2028}b\\u{2029}c"
+        );
+    }
+
+    #[test]
+    fn ansi_and_other_controls_are_escaped() {
+        assert_eq!(
+            escape_controls("\x1b[2K\x1b[1Gok\x1b]0;title\x07"),
+            "\\u{1b}[2K\\u{1b}[1Gok\\u{1b}]0;title\\u{7}"
+        );
+        assert_eq!(escape_controls("a\0b\x7fc"), "a\\u{0}b\\u{7f}c");
+        // C1 controls, the 8-bit CSI among them.
+        assert_eq!(escape_controls("a\u{9b}2Jb\u{85}"), "a\\u{9b}2Jb\\u{85}");
+    }
+
+    #[test]
+    fn bidi_formatting_is_escaped() {
+        assert_eq!(escape_controls("app\u{202e}txt.exe"), "app\\u{202e}txt.exe");
+        for c in [
+            '\u{061c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
+            '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ] {
+            let shown = escape_controls(&format!("a{c}b")).into_owned();
+            assert_eq!(shown, format!("a\\u{{{:x}}}b", u32::from(c)));
+        }
+    }
+
+    #[test]
+    fn every_escaped_text_is_one_printable_line() {
+        let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
+        let shown = escape_controls(&all);
+        assert!(!shown.chars().any(must_escape));
     }
 }
