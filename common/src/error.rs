@@ -306,8 +306,16 @@ pub mod codes {
     pub const UNEXPECTED_ARM_ANSWER: Code = c("UnexpectedArmAnswer", 1, false);
     /// A registry answered in an unexpected shape.
     pub const UNEXPECTED_REGISTRY_ANSWER: Code = c("UnexpectedRegistryAnswer", 1, false);
-    /// A next-page link on another origin.
+    /// A next-page link that is not a URL.
     pub const BAD_NEXT_LINK: Code = c("BadNextLink", 1, false);
+    /// A URL from an answer or an input on another origin than the service's: not followed, no token sent.
+    pub const UNTRUSTED_ORIGIN: Code = c("UntrustedOrigin", 1, false);
+    /// A registry login server that does not make a URL.
+    pub const BAD_LOGIN_SERVER: Code = c("BadLoginServer", 1, false);
+    /// Key Vault answered in a shape the tool does not understand.
+    pub const KEY_VAULT_BAD_ANSWER: Code = c("KeyVaultBadAnswer", 1, false);
+    /// Key Vault's sign-in challenge names no tenant or another audience.
+    pub const KEY_VAULT_BAD_CHALLENGE: Code = c("KeyVaultBadChallenge", 1, false);
     /// A listing longer than the page cap.
     pub const TOO_MANY_PAGES: Code = c("TooManyPages", 1, false);
     /// Azure's long-running operation ended Failed or Canceled without a code of its own.
@@ -382,6 +390,10 @@ pub mod codes {
         UNEXPECTED_ARM_ANSWER,
         UNEXPECTED_REGISTRY_ANSWER,
         BAD_NEXT_LINK,
+        UNTRUSTED_ORIGIN,
+        BAD_LOGIN_SERVER,
+        KEY_VAULT_BAD_ANSWER,
+        KEY_VAULT_BAD_CHALLENGE,
         TOO_MANY_PAGES,
         OPERATION_FAILED,
         APP_NOT_FOUND,

@@ -97,12 +97,7 @@ fn every_code_the_code_makes_is_registered() {
         "acr-grant",
         "aks-sp-update",
     ] {
-        let dir = root.join(krate).join("src");
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
+        for path in rust_files(&root.join(krate).join("src")) {
             let text = std::fs::read_to_string(&path).unwrap();
             // Tests make codes of their own ("Boom", "X").
             let text = text.split("#[cfg(test)]").next().unwrap_or("");
@@ -124,4 +119,18 @@ fn every_code_the_code_makes_is_registered() {
         unknown.is_empty(),
         "codes not in common::error::codes: {unknown:#?}"
     );
+}
+
+/// The `.rs` files under `dir`, in its subfolders too (`http/`, `registry/`, …).
+fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -254,7 +254,7 @@ impl Step<'_> {
         Err(Error::step(
             codes::APP_NOT_MANAGED.name,
             format!(
-                "refusing to {what} the app {:?} (appId {}) in tenant {}: entra-app-create did not create it (it has no tag {MANAGED_TAG}), \
+                "refusing to {what} the app {:?} (app_id {}) in tenant {}: entra-app-create did not create it (it has no tag {MANAGED_TAG}), \
                  and an input object may not choose which existing app is changed",
                 app.display_name, app.app_id, self.inputs.tenant
             ),

@@ -36,6 +36,10 @@ impl Step<'_> {
             (Some((_, Some(p))), Some(s)) if !p.expired() && hint_matches(p, s) => Some((p, s)),
             _ => None,
         };
+        if self.inputs.options.prune_secrets {
+            // Before any other answer: whose secrets these are decides whether to go on at all.
+            self.may_change(app, "remove client secrets of")?;
+        }
         if self.inputs.options.prune_secrets && !self.inputs.options.new_secret && usable.is_none()
         {
             let why = match current {
