@@ -2,6 +2,7 @@
 //! run's typed memos), and [`Memo`]. Built by the driver for each object, or by
 //! [`Ctx::new`] in a test against the simulator.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
@@ -60,6 +61,57 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
     }
 }
 
+/// A value some work started before an object asked for it (see [`crate::driver::Tool::prepare`]),
+/// taken by the first object that needs it: for reads of things that may change during a run
+/// (a cluster's state), which later objects read afresh. A failure of the early work is
+/// the failure of the object that takes it, never of the run.
+pub struct Primed<K, V> {
+    slots: std::sync::Mutex<HashMap<K, tokio::task::JoinHandle<Result<V>>>>,
+}
+
+impl<K, V> Default for Primed<K, V> {
+    fn default() -> Self {
+        Self {
+            slots: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Send + 'static> Primed<K, V> {
+    /// Starts `work` for `key` now (on the run's runtime), unless it is already started.
+    pub fn start<Fut>(&self, key: K, work: Fut)
+    where
+        Fut: Future<Output = Result<V>> + Send + 'static,
+    {
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slots.entry(key).or_insert_with(|| tokio::spawn(work));
+    }
+
+    /// The early answer for `key` if one was started (once), else `lookup`'s.
+    pub async fn take_or<F, Fut>(&self, key: &K, lookup: F) -> Result<V>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V>>,
+    {
+        let early = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+        match early {
+            Some(task) => match task.await {
+                Ok(answer) => answer,
+                // The task was cancelled (the runtime ending): ask now.
+                Err(_) => lookup().await,
+            },
+            None => lookup().await,
+        }
+    }
+}
+
 /// The run's memos: one per kind of lookup, each typed.
 #[derive(Default)]
 pub(crate) struct Memos {
@@ -77,6 +129,20 @@ pub(crate) struct Shared {
     pub(crate) memos: Memos,
     /// Files a step writes at most once per run (see [`Ctx::claim_file`]).
     pub(crate) claimed_files: std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>,
+    /// A tool's own typed per-run state (see [`Ctx::state`]), one value per type.
+    pub(crate) states: std::sync::Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl Shared {
+    pub(crate) fn new(http: Http, common: CommonArgs) -> Self {
+        Self {
+            http,
+            common,
+            memos: Memos::default(),
+            claimed_files: std::sync::Mutex::default(),
+            states: std::sync::Mutex::default(),
+        }
+    }
 }
 
 /// What a step works with for one object: the cloud, the HTTP client, the deadline.
@@ -116,12 +182,10 @@ impl Ctx {
         let mut common = default_common();
         common.timeout = timeout;
         common.dry_run = dry_run;
-        let shared = Arc::new(Shared {
-            http: Http::new(client, cloud, creds, dry_run),
+        let shared = Arc::new(Shared::new(
+            Http::new(client, cloud, creds, dry_run),
             common,
-            memos: Memos::default(),
-            claimed_files: std::sync::Mutex::default(),
-        });
+        ));
         Ok(Self {
             shared,
             deadline: Deadline::after(timeout),
@@ -170,6 +234,60 @@ impl Ctx {
     /// The shared flags.
     pub fn common(&self) -> &CommonArgs {
         &self.shared.common
+    }
+
+    /// The run's value of type `T` (made with `T::default()` on first use): a tool's own
+    /// typed memos, e.g. what [`crate::driver::Tool::prepare`] started for its objects.
+    pub fn state<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut states = self
+            .shared
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let any = states
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()))
+            .clone();
+        drop(states);
+        any.downcast::<T>()
+            .unwrap_or_else(|_| unreachable!("the state of a type is kept under its TypeId"))
+    }
+
+    /// Starts `work` on the run's runtime and forgets it: early work whose answer lands in
+    /// a memo (a token, a lookup), where the object that needs it finds it. Its failure is
+    /// not kept, so that object asks again and carries the error itself.
+    pub fn spawn<Fut>(&self, work: Fut)
+    where
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        drop(tokio::spawn(async move {
+            if let Err(e) = work.await {
+                crate::ui::debug(&format!("early work failed (the object asks again): {}", e.message()));
+            }
+        }));
+    }
+
+    /// Gets the tokens for Microsoft Graph and ARM in `tenant` now (cached for the run),
+    /// before an object asks: a failure here is only logged; the object's own request
+    /// asks again and fails with it.
+    pub fn sign_in_early(&self, tenant: &str, graph: bool, arm: bool) {
+        let cloud = self.cloud();
+        let scopes = [
+            graph.then(|| cloud.graph_scope()),
+            arm.then(|| cloud.arm_scope()),
+        ];
+        for scope in scopes.into_iter().flatten() {
+            let run = self.next_object();
+            let tenant = tenant.to_owned();
+            self.spawn(async move {
+                run.shared
+                    .http
+                    .credentials()
+                    .token(&tenant, &scope)
+                    .await
+                    .map(drop)
+            });
+        }
     }
 
     /// Claims `path` for this object: `false` when an earlier object of the run claimed it

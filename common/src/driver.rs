@@ -33,8 +33,8 @@ use serde_json::json;
 use crate::auth::Credentials;
 use crate::cli::{CommonArgs, EXIT_CODES, Generate};
 use crate::cloud::Cloud;
-pub use crate::context::{Ctx, Memo};
-use crate::context::{Memos, Shared};
+pub use crate::context::{Ctx, Memo, Primed};
+use crate::context::Shared;
 use crate::envelope::{Envelope, Field, fields};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{Http, build_client};
@@ -63,6 +63,16 @@ pub trait Tool: Parser + Send + Sync + 'static {
     /// Reads and checks every input of one object: the flags and `input` (the object as it
     /// came, before the flags were written onto it). Pure: no request, no output.
     fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<Self::Inputs>;
+
+    /// Starts, before the first object arrives, the work the flags alone determine: tokens
+    /// for the tenants the flags name, lookups of the resources they name. Called once per
+    /// run, while the driver waits for the first object; it only starts reads (never a
+    /// write) whose answers land in the run's memos ([`Ctx::state`], [`Ctx::spawn`]),
+    /// where the objects that need them find them. A failure of this work is the failure of
+    /// the first object that needs it, never of the run. By default, nothing.
+    fn prepare(&self, ctx: &Ctx) {
+        let _ = ctx;
+    }
 
     /// Acts on Azure for one object.
     fn act(
@@ -248,7 +258,6 @@ pub async fn run_stream<T: Tool>(
 ) -> u8 {
     let common = tool.common().clone();
     let mut rx = spawn_reader(input);
-    let first = rx.recv().await;
 
     let cloud = match pick_cloud(common.cloud.as_deref()) {
         Ok(c) => Arc::new(c),
@@ -259,12 +268,17 @@ pub async fn run_stream<T: Tool>(
         Err(e) => return fatal(&e),
     };
     let creds = Arc::new(Credentials::new(common.auth, cloud.clone(), client.clone()));
-    let shared = Arc::new(Shared {
-        http: Http::new(client, cloud, creds, common.dry_run),
-        common: common.clone(),
-        memos: Memos::default(),
-        claimed_files: std::sync::Mutex::default(),
+    let shared = Arc::new(Shared::new(
+        Http::new(client, cloud, creds, common.dry_run),
+        common.clone(),
+    ));
+    // In a pipe every step starts at once: what the flags alone determine is started now,
+    // while the previous step works on the object this one waits for.
+    tool.prepare(&Ctx {
+        shared: shared.clone(),
+        deadline: Deadline::after(common.timeout),
     });
+    let first = rx.recv().await;
 
     let items = futures::stream::iter(first)
         .chain(futures::stream::unfold(rx, |mut rx| async move {
