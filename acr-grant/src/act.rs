@@ -5,6 +5,7 @@ use common::arm;
 use common::driver::{Ctx, Done, Fields};
 use common::envelope::{Change, Envelope, fields};
 use common::error::{Error, Result};
+use common::registry::proof;
 use common::http::Api;
 use common::ui;
 use common::wait::human;
@@ -31,6 +32,8 @@ pub struct Output {
     pub registry_image: Change<String>,
     /// When the pull was verified, or removed when an earlier one no longer holds.
     pub pull_verified_at: Change<String>,
+    /// The proof of that check (see [`common::registry::proof`]), or removed with it.
+    pub pull_proof: Change<String>,
 }
 
 impl Fields for Output {
@@ -48,6 +51,7 @@ impl Fields for Output {
         object.set(fields::ROLE_ASSIGNMENT_ID.name, &self.role_assignment_id);
         object.change(&fields::REGISTRY_IMAGE, &self.registry_image);
         object.change(&fields::PULL_VERIFIED_AT, &self.pull_verified_at);
+        object.change(&fields::PULL_PROOF, &self.pull_proof);
     }
 }
 
@@ -86,17 +90,14 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
         role_assignment_id: assigned.id.clone(),
         registry_image: Change::Keep,
         pull_verified_at: Change::Keep,
+        pull_proof: Change::Keep,
     };
     if let Some(image) = inp.check.as_ref().and_then(|c| c.image.as_ref()) {
         // Step 4 checks the new credential with the same image.
-        let sep = if image.reference.starts_with("sha256:") {
-            '@'
-        } else {
-            ':'
-        };
-        out.registry_image = Change::Set(format!(
-            "{}/{}{sep}{}",
-            reg.login_server, image.repository, image.reference
+        out.registry_image = Change::Set(proof::image_name(
+            &reg.login_server,
+            &image.repository,
+            &image.reference,
         ));
     }
 
@@ -117,6 +118,11 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
         }
         Some(check) => {
             let at = verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await?;
+            // Bound to the secret, so step 4 can tell this very check from any other.
+            out.pull_proof = match &out.registry_image {
+                Change::Set(image) => Change::Set(proof::make(&check.secret, &inp.app_id, image, &at)),
+                _ => Change::Remove,
+            };
             out.pull_verified_at = Change::Set(at);
             summary.push_str("; pull verified");
         }
@@ -124,6 +130,7 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
             // A verification of another registry or app would be a false statement about
             // this one, and its image would fail step 4's check for the wrong reason.
             out.pull_verified_at = Change::Remove;
+            out.pull_proof = Change::Remove;
             out.registry_image = Change::Remove;
         }
         None => {}

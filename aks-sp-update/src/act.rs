@@ -11,6 +11,7 @@ use serde_json::json;
 use url::Url;
 
 use crate::cluster::{self, Cluster, in_progress};
+use crate::early::{self, Early};
 use crate::inputs::Inputs;
 use crate::{AKS_API, pull, roles};
 
@@ -23,11 +24,14 @@ pub struct Output {
     pub cluster_operation_url: Change<String>,
     /// When the new credential's pull was checked, if it was.
     pub pull_verified_at: Change<String>,
+    /// The proof of that check.
+    pub pull_proof: Change<String>,
 }
 
 impl Fields for Output {
     fn write_to(&self, object: &mut Envelope) {
         object.change(&fields::PULL_VERIFIED_AT, &self.pull_verified_at);
+        object.change(&fields::PULL_PROOF, &self.pull_proof);
         if let Some(s) = &self.cluster_provisioning_state {
             object.set(fields::CLUSTER_PROVISIONING_STATE.name, s);
         }
@@ -65,7 +69,14 @@ fn resumable(e: Error, operation: Option<&Url>) -> Fail {
 pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail> {
     let arm = ctx.arm(&inputs.tenant);
     let name = &inputs.cluster.name;
-    let cluster = cluster::get(&arm, &inputs.cluster).await?;
+    // Read before the object arrived when --cluster named it (taken once: later objects read afresh).
+    let cluster = ctx
+        .state::<Early>()
+        .cluster
+        .take_or(&early::cluster_key(&inputs.tenant, &inputs.cluster), || {
+            cluster::get(&arm, &inputs.cluster)
+        })
+        .await?;
     if let Some(why) = cluster.managed_identity() {
         return Err(Error::step(
             "ManagedIdentityCluster",
@@ -89,7 +100,13 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     }
 
     let verified = pull::check_new_credential(inputs, ctx).await?;
-    let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
+    let (pull_verified_at, pull_proof) = match verified {
+        Some(v) => (
+            Change::Set(v.at),
+            v.proof.map_or(Change::Remove, Change::Set),
+        ),
+        None => (Change::Keep, Change::Keep),
+    };
 
     let old_app = cluster.client_id.clone().unwrap_or_default();
     let roles = if is_guid(&old_app) && !old_app.eq_ignore_ascii_case(&inputs.app_id) {
@@ -122,6 +139,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         return Ok(Done {
             output: Output {
                 pull_verified_at,
+                pull_proof,
                 ..Output::default()
             },
             changed: true,
@@ -157,6 +175,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
             cluster_provisioning_state: Some(done.provisioning_state.clone()),
             cluster_operation_url: Change::Remove,
             pull_verified_at,
+            pull_proof,
         },
         changed: true,
         summary: format!(
@@ -240,6 +259,7 @@ async fn resume(
             cluster_provisioning_state: Some(done.provisioning_state.clone()),
             cluster_operation_url: Change::Remove,
             pull_verified_at: Change::Keep,
+            pull_proof: Change::Keep,
         },
         changed: false,
         summary: format!(

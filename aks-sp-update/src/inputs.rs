@@ -28,6 +28,8 @@ pub struct Inputs {
     pub(crate) pull: Option<PullTarget>,
     /// Whether the object says acr-grant assigned the role (it may still be on its way).
     pub(crate) granted: bool,
+    /// A pull check recorded in the object: (`pull_verified_at`, `pull_proof`).
+    pub(crate) proof: Option<(String, String)>,
     pub(crate) operation: Option<Url>,
     pub(crate) force: bool,
     pub(crate) copy_role_assignments: bool,
@@ -83,6 +85,9 @@ impl Inputs {
             secret,
             pull,
             granted: env.has(fields::ROLE_ASSIGNMENT_ID.name),
+            proof: env
+                .str(&fields::PULL_VERIFIED_AT)?
+                .zip(env.str(&fields::PULL_PROOF)?),
             operation,
             force: cli.force,
             copy_role_assignments: cli.copy_role_assignments,

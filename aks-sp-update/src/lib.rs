@@ -15,6 +15,7 @@
 mod act;
 mod cli;
 mod cluster;
+mod early;
 mod inputs;
 mod pull;
 mod roles;
@@ -45,6 +46,10 @@ impl Tool for Cli {
 
     fn flags(&self) -> Vec<(Field, String)> {
         self.fields()
+    }
+
+    fn prepare(&self, ctx: &Ctx) {
+        early::prepare(self, ctx);
     }
 
     fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<inputs::Inputs> {

@@ -4,18 +4,33 @@ use std::time::Duration;
 
 use common::driver::Ctx;
 use common::error::codes;
-use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
+use common::registry::{Denied, PullAs, PullCheck, proof, wait_for_pull};
 use common::wait::now_rfc3339;
 use common::{Error, Result, ui};
 
 use crate::inputs::{Inputs, PullTarget};
 
+/// A pull check the new credential passed: when, and its proof.
+pub(crate) struct Verified {
+    pub at: String,
+    pub proof: Option<String>,
+}
+
 /// Checks that the new credential can pull before the disruptive reset (unless `--force`).
-/// Returns when the pull was verified, if it was.
-pub(crate) async fn check_new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<Option<String>> {
+/// Returns when the pull was verified, if it was now (`None` also when the object's own
+/// recent proof stands for it).
+pub(crate) async fn check_new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<Option<Verified>> {
     if let Some(target) = &inputs.pull {
+        if recorded(inputs, target) {
+            return Ok(None);
+        }
         if pull_check(ctx, inputs, target, inputs.force, inputs.granted).await? {
-            return Ok(Some(now_rfc3339()));
+            let at = now_rfc3339();
+            let proof = target.reference.as_deref().map(|r| {
+                let image = proof::image_name(&target.login_server, &target.repository, r);
+                proof::make(&inputs.secret, &inputs.app_id, &image, &at)
+            });
+            return Ok(Some(Verified { at, proof }));
         }
     } else if inputs.force {
         ui::warn(
@@ -34,6 +49,29 @@ pub(crate) async fn check_new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<O
         .with_hint("run acr-grant --verify first and pipe its output here (it names the registry), or pass --force to reset without the check"));
     }
     Ok(None)
+}
+
+/// Whether the object records a check of this very pull (same app, secret and image) made
+/// at most [`proof::FRESH_FOR`] ago: then it is not repeated.
+fn recorded(inputs: &Inputs, target: &PullTarget) -> bool {
+    let (Some((at, made)), Some(reference)) = (&inputs.proof, &target.reference) else {
+        return false;
+    };
+    let image = proof::image_name(&target.login_server, &target.repository, reference);
+    let now = time::OffsetDateTime::now_utc();
+    match proof::stale(made, &inputs.secret, &inputs.app_id, &image, at, now) {
+        None => {
+            ui::info(&format!(
+                "the pull of {image} with this credential was checked at {at} (pull_proof, at most {} s ago): not repeated",
+                proof::FRESH_FOR.as_secs()
+            ));
+            true
+        }
+        Some(why) => {
+            ui::debug(&format!("the recorded pull check is not reused: {why}"));
+            false
+        }
+    }
 }
 
 /// How long a pull check waits for a role the object says was just assigned.

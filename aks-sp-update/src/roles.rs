@@ -11,6 +11,7 @@ use common::driver::Ctx;
 use common::http::Api;
 use common::{Error, Result, ui};
 
+use crate::early::{self, Early};
 use crate::inputs::Inputs;
 
 /// An assignment the new service principal lacks.
@@ -74,7 +75,14 @@ pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> Result
     let (copy, force) = (inputs.copy_role_assignments, inputs.force);
     let graph = ctx.graph(&inputs.tenant);
     let arm = ctx.arm(&inputs.tenant);
-    let Some(new_sp) = ctx.service_principal_id(&graph, &inputs.app_id).await? else {
+    // The two service principals are independent lookups: at once (the old one's is
+    // usually known already, looked up before the object arrived).
+    let (new_sp, old_sp) = futures::future::join(
+        ctx.service_principal_id(&graph, &inputs.app_id),
+        ctx.service_principal_id(&graph, old_app),
+    )
+    .await;
+    let Some(new_sp) = new_sp? else {
         let e = Error::step(
             "ServicePrincipalNotInClusterTenant",
             format!(
@@ -90,25 +98,30 @@ pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> Result
         return Err(e);
     };
     let scope = format!("/subscriptions/{}", inputs.cluster.subscription);
-    // The old app's service principal, looked up once per run (a fleet of clusters usually
-    // leaves the same old app).
-    let Some(old_sp) = ctx.service_principal_id(&graph, old_app).await? else {
+    let Some(old_sp) = old_sp? else {
         ui::warn(&format!(
             "the cluster's current app {old_app} has no service principal in tenant {}: its role assignments cannot be compared",
             inputs.tenant
         ));
         return Ok(Outcome::default());
     };
-    // The two lists are independent reads: at once.
+    // The two lists are independent reads: at once (the old one's may have been started
+    // before the object arrived).
+    let early = ctx.state::<Early>();
+    let old_key = early::assignments_key(&inputs.tenant, &scope, &old_sp);
     let (old, new) = tokio::join!(
-        list_assignments(&arm, &scope, &old_sp),
+        early
+            .assignments
+            .take_or(&old_key, || list_assignments(&arm, &scope, &old_sp)),
         list_assignments(&arm, &scope, &new_sp)
     );
     let (old, new) = (old?, new?);
     let missing = gaps(&old, &new);
     let mut out = Outcome::default();
-    for a in missing {
-        let role_name = role_name(ctx, &arm, &a.role_definition_id).await;
+    // The names (for messages) are independent reads: at once.
+    let names =
+        futures::future::join_all(missing.iter().map(|a| role_name(ctx, &arm, &a.role_definition_id))).await;
+    for (a, role_name) in missing.into_iter().zip(names) {
         out.gaps.push(Gap {
             role_definition_id: a.role_definition_id.clone(),
             role_name,

@@ -103,6 +103,8 @@ pub mod fields {
     pub const ROLE_ASSIGNMENT_ID: Field = f("role_assignment_id", None, Some("acr-grant"));
     /// When the pull was verified.
     pub const PULL_VERIFIED_AT: Field = f("pull_verified_at", None, Some("acr-grant --verify"));
+    /// The proof of that check, bound to the secret (see [`crate::registry::proof`]).
+    pub const PULL_PROOF: Field = f("pull_proof", None, Some("acr-grant --verify"));
     /// The cluster's ARM id.
     pub const CLUSTER_ID: Field = f("cluster_id", Some("--cluster"), None);
     /// The cluster's provisioning state.
@@ -135,6 +137,7 @@ pub mod fields {
         ROLE_NAME,
         ROLE_ASSIGNMENT_ID,
         PULL_VERIFIED_AT,
+        PULL_PROOF,
         REGISTRY_IMAGE,
         CLUSTER_ID,
         CLUSTER_PROVISIONING_STATE,

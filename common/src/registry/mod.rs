@@ -7,6 +7,7 @@
 
 mod image;
 mod login_server;
+pub mod proof;
 
 use base64::Engine;
 use reqwest::Method;
