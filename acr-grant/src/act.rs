@@ -11,7 +11,8 @@ use common::ui;
 use common::wait::human;
 
 use crate::inputs::Inputs;
-use crate::lookup::{self, Registry};
+use crate::early;
+use crate::lookup::Registry;
 use crate::role::{self, Role};
 use crate::verify;
 
@@ -60,26 +61,28 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
     let graph = ctx.graph(&inp.tenant);
     let arm = ctx.arm(&inp.tenant);
 
-    // Independent reads (Graph and ARM, each with its own token): sent at once.
-    let (sp_id, reg) = futures::future::join(
-        find_service_principal(ctx, &graph, inp),
-        lookup::resolve(&arm, &inp.registry, inp.subscription.as_deref()),
-    )
-    .await;
-    let (sp_id, reg) = (sp_id?, reg?);
-    if let Some(image) = inp.check.as_ref().and_then(|c| c.image.as_ref())
-        && let Some(server) = &image.login_server
-        && !server.eq_ignore_ascii_case(&reg.login_server)
-    {
-        return Err(Error::input(
-            "image",
-            format!(
-                "--image names the registry {server}, but the registry is {} ({}): give an image of that registry, or just <repository>:<tag>",
-                reg.login_server, reg.id
-            ),
-        ));
-    }
-    let role = role::choose(ctx, &arm, &reg, inp.role.as_ref()).await?;
+    // Independent reads (Graph; ARM, each with its own token): sent at once. The registry
+    // and its role may have been found before the object arrived (the flags named them).
+    let registry_and_role = async {
+        let reg = early::registry(ctx, &arm, &inp.registry, inp.subscription.as_deref()).await?;
+        if let Some(image) = inp.check.as_ref().and_then(|c| c.image.as_ref())
+            && let Some(server) = &image.login_server
+            && !server.eq_ignore_ascii_case(&reg.login_server)
+        {
+            return Err(Error::input(
+                "image",
+                format!(
+                    "--image names the registry {server}, but the registry is {} ({}): give an image of that registry, or just <repository>:<tag>",
+                    reg.login_server, reg.id
+                ),
+            ));
+        }
+        let role = role::choose(ctx, &arm, &reg, inp.role.as_ref()).await?;
+        Ok((reg, role))
+    };
+    let (sp_id, found) =
+        futures::future::join(find_service_principal(ctx, &graph, inp), registry_and_role).await;
+    let (sp_id, (reg, role)) = (sp_id?, found?);
     let assigned = assign(&arm, &reg, &role, &sp_id, &inp.tenant).await?;
 
     let mut out = Output {

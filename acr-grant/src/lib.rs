@@ -11,6 +11,7 @@
 
 mod act;
 mod cli;
+mod early;
 mod inputs;
 mod lookup;
 mod role;
@@ -35,6 +36,10 @@ impl Tool for Cli {
 
     fn flags(&self) -> Vec<(Field, String)> {
         self.fields()
+    }
+
+    fn prepare(&self, ctx: &Ctx) {
+        early::prepare(self, ctx);
     }
 
     fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<inputs::Inputs> {

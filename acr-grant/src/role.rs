@@ -133,6 +133,14 @@ pub(crate) fn pull_only(permissions: &Value) -> bool {
     any
 }
 
+/// The auto choice for the registry's mode.
+pub(crate) fn auto_role_name(reg: &Registry) -> &'static str {
+    match reg.mode {
+        Mode::Legacy => ACR_PULL,
+        Mode::Abac => REPOSITORY_READER,
+    }
+}
+
 /// The auto choice for the registry's mode, with a note when it is not the familiar AcrPull.
 fn auto_role(reg: &Registry) -> &'static str {
     match reg.mode {

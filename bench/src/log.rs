@@ -196,3 +196,63 @@ mod tests {
         assert!((t - 1_744_620_865.895_859_3).abs() < 1e-6, "{t}");
     }
 }
+
+/// The critical path of a log: the longest chain of requests (by the simulator's time spent
+/// on them) each of which was sent after the previous one had been answered, and its length
+/// in ms. No schedule of these requests ends sooner than that chain takes.
+pub(crate) fn critical_path(reqs: &[Req]) -> (f64, Vec<usize>) {
+    let mut order: Vec<usize> = (0..reqs.len()).collect();
+    order.sort_by(|&a, &b| reqs[a].start.total_cmp(&reqs[b].start));
+    // best[i]: the longest chain ending with request i; prev[i]: the request before it.
+    let mut best = vec![0.0f64; reqs.len()];
+    let mut prev: Vec<Option<usize>> = vec![None; reqs.len()];
+    for (k, &i) in order.iter().enumerate() {
+        let dur = (reqs[i].end - reqs[i].start) * 1000.0;
+        let mut from = None;
+        let mut longest = 0.0;
+        for &j in &order[..k] {
+            if reqs[j].end <= reqs[i].start && best[j] > longest {
+                longest = best[j];
+                from = Some(j);
+            }
+        }
+        best[i] = longest + dur;
+        prev[i] = from;
+    }
+    let Some(last) = (0..reqs.len()).max_by(|&a, &b| best[a].total_cmp(&best[b])) else {
+        return (0.0, Vec::new());
+    };
+    let mut chain = vec![last];
+    while let Some(p) = prev[*chain.last().unwrap_or(&last)] {
+        chain.push(p);
+    }
+    chain.reverse();
+    (best[last], chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(start: f64, end: f64) -> Req {
+        Req {
+            method: "GET".into(),
+            host: "h".into(),
+            path: "/p".into(),
+            status: 200,
+            start,
+            end,
+            caller_tenant: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_critical_path_chains_requests_sent_after_an_answer() {
+        // 0: 0–1, 1: 0–2 (concurrent with 0), 2: 2.5–3 (after both), 3: 1.5–1.8 (after 0).
+        let reqs = [req(0.0, 1.0), req(0.0, 2.0), req(2.5, 3.0), req(1.5, 1.8)];
+        let (ms, chain) = critical_path(&reqs);
+        assert_eq!(chain, vec![1, 2]);
+        assert!((ms - 2500.0).abs() < 1e-6, "{ms}");
+        assert_eq!(critical_path(&[]).1, Vec::<usize>::new());
+    }
+}

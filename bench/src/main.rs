@@ -11,6 +11,7 @@
 )]
 
 mod fleet;
+mod latency;
 mod log;
 mod precision;
 mod report;

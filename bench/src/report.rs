@@ -148,6 +148,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         reruns = Some(t.reruns);
         sections.push(t.section);
     }
+    if !skip("latency") {
+        progress("latency: the pipe at 100 ms and 20 ms per answer");
+        sections.push(crate::latency::measure(args, &bin_dir)?);
+    }
     if !skip("startup") {
         progress("start-up");
         sections.push(startup::measure(args, &bin_dir, reruns.as_ref())?);

@@ -99,12 +99,16 @@ pub(crate) fn steps(sim: &Sim, display_name: &str) -> Vec<(&'static str, Vec<Str
             vec![
                 "--registry-tenant".into(),
                 sim.var("REGISTRY_TENANT_ID"),
+                "--cluster-tenant".into(),
+                sim.var("CLUSTER_TENANT_ID"),
                 "--create".into(),
             ],
         ),
         (
             "acr-grant",
             vec![
+                "--registry-tenant".into(),
+                sim.var("REGISTRY_TENANT_ID"),
                 "--registry".into(),
                 sim.var("REGISTRY_ID"),
                 "--verify".into(),
@@ -115,6 +119,8 @@ pub(crate) fn steps(sim: &Sim, display_name: &str) -> Vec<(&'static str, Vec<Str
         (
             "aks-sp-update",
             vec![
+                "--cluster-tenant".into(),
+                sim.var("CLUSTER_TENANT_ID"),
                 "--cluster".into(),
                 sim.var("CLUSTER_ID"),
                 "--copy-role-assignments".into(),

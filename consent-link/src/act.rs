@@ -49,12 +49,28 @@ impl Fields for Partial {
 
 /// Step 2 on one object.
 pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Partial>> {
-    match &inp.tenant_a {
-        Some(a) => read_app_in_a(ctx, a, inp).await?,
-        None => ui::debug(
-            "no cluster_tenant_id: the app is not checked in its home tenant (pass --cluster-tenant to check it)",
-        ),
-    }
+    let api = ctx.graph(&inp.tenant_b);
+    // The app in tenant A and its service principal in tenant B are independent reads: at once.
+    let check_in_a = async {
+        match &inp.tenant_a {
+            Some(a) => read_app_in_a(ctx, a, inp).await,
+            None => {
+                ui::debug(
+                    "no cluster_tenant_id: the app is not checked in its home tenant (pass --cluster-tenant to check it)",
+                );
+                Ok(())
+            }
+        }
+    };
+    let look_in_b = async {
+        if inp.wait || inp.create {
+            Some(graph::service_principal_id(&api, &inp.app_id).await)
+        } else {
+            None
+        }
+    };
+    let (checked, found_in_b) = tokio::join!(check_in_a, look_in_b);
+    checked?;
 
     let url = consent_url(
         &ctx.cloud().login,
@@ -92,8 +108,7 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
         });
     }
 
-    let api = ctx.graph(&inp.tenant_b);
-    let (sp_id, created, summary) = provision(ctx, &api, inp, url.as_str())
+    let (sp_id, created, summary) = provision(ctx, &api, inp, url.as_str(), found_in_b)
         .await
         .map_err(|e| with_link(e, url.as_str()))?;
     out.registry_sp_object_id = sp_id;
@@ -104,17 +119,20 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
     })
 }
 
-/// `--create` and/or `--wait`: the service principal id (None only in a dry run), whether it was created, a summary.
+/// `--create` and/or `--wait` (`found`: the service principal already looked up): the service principal id (None only in a dry run), whether it was created, a summary.
 async fn provision(
     ctx: &Ctx,
     api: &Api<'_>,
     inp: &Inputs,
     url: &str,
+    found: Option<Result<Option<String>>>,
 ) -> Result<(Option<String>, bool, String)> {
     let (app, b) = (&inp.app_id, &inp.tenant_b);
-    if let Some(id) = graph::service_principal_id(api, app)
-        .await
-        .map_err(|e| explain_read(e, b))?
+    let found = match found {
+        Some(f) => f,
+        None => graph::service_principal_id(api, app).await,
+    };
+    if let Some(id) = found.map_err(|e| explain_read(e, b))?
     {
         return Ok((
             Some(id.clone()),

@@ -20,7 +20,7 @@ pub use link::Form;
 
 use common::cloud::Cloud;
 use common::driver::{Ctx, Done, Failed, Tool};
-use common::envelope::{Envelope, Field};
+use common::envelope::{Envelope, Field, fields};
 use common::error::Result;
 
 impl Tool for Cli {
@@ -35,6 +35,23 @@ impl Tool for Cli {
 
     fn flags(&self) -> Vec<(Field, String)> {
         self.fields()
+    }
+
+    /// The Graph tokens of the tenants the flags name, before the first object arrives.
+    fn prepare(&self, ctx: &Ctx) {
+        let tenants = [
+            (fields::REGISTRY_TENANT_ID.name, self.registry_tenant.as_deref()),
+            (fields::CLUSTER_TENANT_ID.name, self.cluster_tenant.as_deref()),
+        ];
+        // Only --wait and --create read tenant B.
+        for (i, (field, tenant)) in tenants.into_iter().enumerate() {
+            if i == 0 && !(self.wait || self.create) {
+                continue;
+            }
+            if let Some(t) = tenant.and_then(|t| common::validate::tenant(field, t).ok()) {
+                ctx.sign_in_early(&t, true, false);
+            }
+        }
     }
 
     fn inputs(&self, input: &Envelope, _cloud: &Cloud) -> Result<inputs::Inputs> {

@@ -41,6 +41,18 @@ impl Tool for Cli {
         self.fields()
     }
 
+    /// The Graph token of the tenant `--cluster-tenant` names, before the first object arrives.
+    fn prepare(&self, ctx: &Ctx) {
+        let field = common::envelope::fields::CLUSTER_TENANT_ID.name;
+        if let Some(t) = self
+            .cluster_tenant
+            .as_deref()
+            .and_then(|t| common::validate::tenant(field, t).ok())
+        {
+            ctx.sign_in_early(&t, true, false);
+        }
+    }
+
     fn inputs(&self, input: &Envelope, _cloud: &Cloud) -> Result<inputs::Inputs> {
         inputs::Inputs::read(self, input)
     }
