@@ -5,13 +5,13 @@ use common::arm;
 use common::driver::{Ctx, Done, Fields};
 use common::envelope::{Change, Envelope, fields};
 use common::error::{Error, Result};
-use common::registry::proof;
 use common::http::Api;
+use common::registry::proof;
 use common::ui;
 use common::wait::human;
 
-use crate::inputs::Inputs;
 use crate::early;
+use crate::inputs::Inputs;
 use crate::lookup::Registry;
 use crate::role::{self, Role};
 use crate::verify;
@@ -123,7 +123,9 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
             let at = verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await?;
             // Bound to the secret, so step 4 can tell this very check from any other.
             out.pull_proof = match &out.registry_image {
-                Change::Set(image) => Change::Set(proof::make(&check.secret, &inp.app_id, image, &at)),
+                Change::Set(image) => {
+                    Change::Set(proof::make(&check.secret, &inp.app_id, image, &at))
+                }
                 _ => Change::Remove,
             };
             out.pull_verified_at = Change::Set(at);

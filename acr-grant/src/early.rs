@@ -22,7 +22,11 @@ pub(crate) struct Early {
     registries: Memo<(String, String, String), Registry>,
 }
 
-fn registry_key(tenant: &str, r: &RegistryRef, subscription: Option<&str>) -> (String, String, String) {
+fn registry_key(
+    tenant: &str,
+    r: &RegistryRef,
+    subscription: Option<&str>,
+) -> (String, String, String) {
     let named = match r {
         RegistryRef::Id(id) => id.id(),
         RegistryRef::Name(n) => n.clone(),
@@ -82,7 +86,10 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
         .and_then(|s| validate::guid("registry_subscription", s).ok());
     // With --role the object's role is the flag's, found with the registry by the object
     // itself; without it (auto), the built-in role for the registry's mode.
-    let auto = cli.role.as_deref().is_none_or(|r| r.eq_ignore_ascii_case("auto"));
+    let auto = cli
+        .role
+        .as_deref()
+        .is_none_or(|r| r.eq_ignore_ascii_case("auto"));
     let run = ctx.next_object();
     ctx.spawn(async move {
         let arm = run.arm(&tenant);

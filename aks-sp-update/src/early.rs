@@ -23,11 +23,18 @@ pub(crate) struct Early {
 
 /// The key of a cluster's early read.
 pub(crate) fn cluster_key(tenant: &str, cluster: &ResourceId) -> (String, String) {
-    (tenant.to_ascii_lowercase(), cluster.id().to_ascii_lowercase())
+    (
+        tenant.to_ascii_lowercase(),
+        cluster.id().to_ascii_lowercase(),
+    )
 }
 
 /// The key of a principal's early role assignments at `scope`.
-pub(crate) fn assignments_key(tenant: &str, scope: &str, principal: &str) -> (String, String, String) {
+pub(crate) fn assignments_key(
+    tenant: &str,
+    scope: &str,
+    principal: &str,
+) -> (String, String, String) {
     (
         tenant.to_ascii_lowercase(),
         scope.to_ascii_lowercase(),
@@ -56,13 +63,15 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
     };
     let early = ctx.state::<Early>();
     let run = ctx.next_object();
-    early.cluster.start(cluster_key(&tenant, &cluster), async move {
-        let c = cluster::get(&run.arm(&tenant), &cluster).await?;
-        if let Some(old) = c.client_id.clone().filter(|id| is_guid(id)) {
-            old_roles(&run, &tenant, &cluster.subscription, &old);
-        }
-        Ok(c)
-    });
+    early
+        .cluster
+        .start(cluster_key(&tenant, &cluster), async move {
+            let c = cluster::get(&run.arm(&tenant), &cluster).await?;
+            if let Some(old) = c.client_id.clone().filter(|id| is_guid(id)) {
+                old_roles(&run, &tenant, &cluster.subscription, &old);
+            }
+            Ok(c)
+        });
 }
 
 /// Starts the lookup of the old app's service principal (kept for the run) and of its

@@ -6,7 +6,7 @@
 //! one's; a gap is an assignment of the old whose role the new holds neither at the same
 //! scope nor above it.
 
-use common::arm::{RoleAssignment, ensure_role_assignment, list_assignments};
+use common::arm::{RoleAssignment, ensure_listed_role_assignment, list_assignments};
 use common::driver::Ctx;
 use common::http::Api;
 use common::{Error, Result, ui};
@@ -118,22 +118,53 @@ pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> Result
     let (old, new) = (old?, new?);
     let missing = gaps(&old, &new);
     let mut out = Outcome::default();
-    // The names (for messages) are independent reads: at once.
-    let names =
-        futures::future::join_all(missing.iter().map(|a| role_name(ctx, &arm, &a.role_definition_id))).await;
+    if missing.is_empty() {
+        ui::debug(&format!(
+            "the new service principal holds every role the old one holds in subscription {}",
+            inputs.cluster.subscription
+        ));
+        return Ok(out);
+    }
+    // The roles' names (for messages) are independent reads: at once, and beside the copies,
+    // which need only the ids.
+    let names = futures::future::join_all(
+        missing
+            .iter()
+            .map(|a| role_name(ctx, &arm, &a.role_definition_id)),
+    );
+    let copies = async {
+        if !copy {
+            return Ok(Vec::new());
+        }
+        let mut made = Vec::new();
+        for a in &missing {
+            let role = common::arm::guid_of(&a.role_definition_id);
+            let label = format!(
+                "giving role {role} on {} to the new service principal",
+                a.scope
+            );
+            // The new one's assignments were just listed, without this one: no GET first.
+            let assigned = ensure_listed_role_assignment(
+                &arm,
+                &a.scope,
+                &a.role_definition_id,
+                &new_sp,
+                &label,
+            )
+            .await
+            .map_err(|e| e.context(format!("copying role {role} on {}", a.scope)))?;
+            made.push(assigned.created);
+        }
+        Ok::<_, Error>(made)
+    };
+    let (names, made) = futures::future::join(names, copies).await;
+    let made = made?;
     for (a, role_name) in missing.into_iter().zip(names) {
         out.gaps.push(Gap {
             role_definition_id: a.role_definition_id.clone(),
             role_name,
             scope: a.scope.clone(),
         });
-    }
-    if out.gaps.is_empty() {
-        ui::debug(&format!(
-            "the new service principal holds every role the old one holds in subscription {}",
-            inputs.cluster.subscription
-        ));
-        return Ok(out);
     }
     if !copy {
         for g in &out.gaps {
@@ -147,16 +178,8 @@ pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> Result
         );
         return Ok(out);
     }
-    for g in &out.gaps {
-        let label = format!(
-            "giving {} on {} to the new service principal",
-            g.role_name, g.scope
-        );
-        let assigned =
-            ensure_role_assignment(&arm, &g.scope, &g.role_definition_id, &new_sp, &label)
-                .await
-                .map_err(|e| e.context(format!("copying {} on {}", g.role_name, g.scope)))?;
-        if assigned.created {
+    for (g, created) in out.gaps.iter().zip(made) {
+        if created {
             out.copied += 1;
             ui::info(&format!(
                 "gave {} on {} to the new service principal",

@@ -223,16 +223,33 @@ pub async fn assign_role(
     role_definition_id: &str,
     principal_id: &str,
 ) -> Result<Assigned> {
+    assign_role_after(api, scope, role_definition_id, principal_id, true).await
+}
+
+/// [`assign_role`]; `read_first: false` when the principal's assignments were just listed
+/// and this one is not among them: the GET would only repeat what the list said.
+async fn assign_role_after(
+    api: &Api<'_>,
+    scope: &str,
+    role_definition_id: &str,
+    principal_id: &str,
+    read_first: bool,
+) -> Result<Assigned> {
     let name = assignment_name(scope, &guid_of(role_definition_id), principal_id);
     let path = format!(
         "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version={AUTHORIZATION_API}"
     );
     let url = api.url(&path)?;
     // A GET first: a rerun then writes nothing.
-    let existing = api
-        .read(api.request(Method::GET, url.clone()).accept(&[404]))
-        .await?;
-    if existing.status == 200 {
+    let existing = if read_first {
+        Some(
+            api.read(api.request(Method::GET, url.clone()).accept(&[404]))
+                .await?,
+        )
+    } else {
+        None
+    };
+    if let Some(existing) = existing.filter(|r| r.status == 200) {
         let id = existing.body.get("id").and_then(Value::as_str).map_or_else(
             || format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
             str::to_owned,
@@ -290,6 +307,27 @@ pub async fn ensure_role_assignment(
 ) -> Result<Assigned> {
     poll_until(label, api.deadline(), || async {
         match assign_role(api, scope, role_definition_id, principal_id).await {
+            Ok(a) => Ok(Poll::Ready(a)),
+            Err(e) if e.is_code("PrincipalNotFound") => {
+                Ok(Poll::Pending("PrincipalNotFound".into(), None))
+            }
+            Err(e) => Err(e),
+        }
+    })
+    .await
+}
+
+/// [`ensure_role_assignment`] for a principal whose assignments at `scope` were just listed
+/// without this one: the PUT is sent without a GET first.
+pub async fn ensure_listed_role_assignment(
+    api: &Api<'_>,
+    scope: &str,
+    role_definition_id: &str,
+    principal_id: &str,
+    label: &str,
+) -> Result<Assigned> {
+    poll_until(label, api.deadline(), || async {
+        match assign_role_after(api, scope, role_definition_id, principal_id, false).await {
             Ok(a) => Ok(Poll::Ready(a)),
             Err(e) if e.is_code("PrincipalNotFound") => {
                 Ok(Poll::Pending("PrincipalNotFound".into(), None))

@@ -262,7 +262,10 @@ impl Ctx {
     {
         drop(tokio::spawn(async move {
             if let Err(e) = work.await {
-                crate::ui::debug(&format!("early work failed (the object asks again): {}", e.message()));
+                crate::ui::debug(&format!(
+                    "early work failed (the object asks again): {}",
+                    e.message()
+                ));
             }
         }));
     }

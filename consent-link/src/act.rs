@@ -132,8 +132,7 @@ async fn provision(
         Some(f) => f,
         None => graph::service_principal_id(api, app).await,
     };
-    if let Some(id) = found.map_err(|e| explain_read(e, b))?
-    {
+    if let Some(id) = found.map_err(|e| explain_read(e, b))? {
         return Ok((
             Some(id.clone()),
             false,

@@ -40,8 +40,14 @@ impl Tool for Cli {
     /// The Graph tokens of the tenants the flags name, before the first object arrives.
     fn prepare(&self, ctx: &Ctx) {
         let tenants = [
-            (fields::REGISTRY_TENANT_ID.name, self.registry_tenant.as_deref()),
-            (fields::CLUSTER_TENANT_ID.name, self.cluster_tenant.as_deref()),
+            (
+                fields::REGISTRY_TENANT_ID.name,
+                self.registry_tenant.as_deref(),
+            ),
+            (
+                fields::CLUSTER_TENANT_ID.name,
+                self.cluster_tenant.as_deref(),
+            ),
         ];
         // Only --wait and --create read tenant B.
         for (i, (field, tenant)) in tenants.into_iter().enumerate() {

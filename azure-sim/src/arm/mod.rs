@@ -63,14 +63,14 @@ pub(crate) fn handle(core: &Core, req: &Req) -> Response {
             req.method,
             Method::PUT | Method::POST | Method::PATCH | Method::DELETE
         );
-        let remaining = if write { throttle(core, &p)? } else { None };
+        let remaining = if write {
+            throttle(core, &p, subscription_of(req))?
+        } else {
+            None
+        };
         let mut r = route(core, req, &p)?;
-        if let Some(n) = remaining {
-            set_header(
-                &mut r,
-                "x-ms-ratelimit-remaining-subscription-writes",
-                &n.to_string(),
-            );
+        if let Some(left) = remaining {
+            left.set_on(&mut r);
         }
         Ok(r)
     })()
@@ -120,27 +120,92 @@ fn auth_error(e: &AuthFail) -> Response {
     r
 }
 
-/// Take one write token for the caller, or answer 429 as ARM does.
-fn throttle(core: &Core, p: &Principal) -> Result<Option<u64>, Response> {
+/// The subscription a request acts in (`""` for a tenant-level request).
+fn subscription_of(req: &Req) -> &str {
+    match req.segs.as_slice() {
+        [first, sub, ..] if first.eq_ignore_ascii_case("subscriptions") => sub,
+        _ => "",
+    }
+}
+
+/// The write tokens left after a write, as ARM reports them (since the 2024 token buckets):
+/// `x-ms-ratelimit-remaining-subscription-writes` for the caller's own bucket (per principal
+/// and subscription), `x-ms-ratelimit-remaining-subscription-global-writes` for the
+/// subscription's bucket shared by every principal (15 times the size and rate). A real
+/// answer to a role assignment PUT carries both (reference recording
+/// `test_role_assignment_at_scope.yaml`: 199 and 2999 of 200 and 3000).
+struct Remaining {
+    principal: u64,
+    global: u64,
+}
+
+impl Remaining {
+    fn set_on(&self, r: &mut Response) {
+        set_header(
+            r,
+            "x-ms-ratelimit-remaining-subscription-writes",
+            &self.principal.to_string(),
+        );
+        set_header(
+            r,
+            "x-ms-ratelimit-remaining-subscription-global-writes",
+            &self.global.to_string(),
+        );
+    }
+}
+
+/// How many times a principal's limit the subscription's global limit is.
+const GLOBAL_FACTOR: f64 = 15.0;
+
+/// Take one write token for the caller in `subscription` (its own bucket and the
+/// subscription's global one), or answer 429 as ARM does.
+fn throttle(core: &Core, p: &Principal, subscription: &str) -> Result<Option<Remaining>, Response> {
     let Some(limit) = core.write_limit else {
         return Ok(None);
     };
     let mut buckets = lock(&core.buckets);
-    let key = format!("{}/{}", p.tenant_id, p.oid);
+    let sub = subscription.to_ascii_lowercase();
     let t = std::time::Instant::now();
     let burst = f64::from(limit.burst.max(1));
-    let b = buckets.entry(key).or_insert(Bucket {
-        tokens: burst,
-        at: t,
-    });
-    b.tokens = (b.tokens + t.duration_since(b.at).as_secs_f64() * limit.per_second).min(burst);
-    b.at = t;
-    if b.tokens >= 1.0 {
-        b.tokens -= 1.0;
-        return Ok(Some(b.tokens.floor() as u64));
+    // Refills a bucket to now; its tokens.
+    let mut refill = |key: String, size: f64, rate: f64| {
+        let b = buckets.entry(key.clone()).or_insert(Bucket {
+            tokens: size,
+            at: t,
+        });
+        b.tokens = (b.tokens + t.duration_since(b.at).as_secs_f64() * rate).min(size);
+        b.at = t;
+        key
+    };
+    let own = refill(
+        format!("{}/{}/{sub}", p.tenant_id, p.oid),
+        burst,
+        limit.per_second,
+    );
+    let global = refill(
+        format!("global/{sub}"),
+        burst * GLOBAL_FACTOR,
+        limit.per_second * GLOBAL_FACTOR,
+    );
+    let (mine, all) = (buckets[&own].tokens, buckets[&global].tokens);
+    if mine >= 1.0 && all >= 1.0 {
+        for k in [&own, &global] {
+            if let Some(b) = buckets.get_mut(k) {
+                b.tokens -= 1.0;
+            }
+        }
+        return Ok(Some(Remaining {
+            principal: (mine - 1.0).floor() as u64,
+            global: (all - 1.0).floor() as u64,
+        }));
     }
-    let wait = if limit.per_second > 0.0 {
-        ((1.0 - b.tokens) / limit.per_second).ceil().max(1.0) as u64
+    let (short, rate) = if mine < 1.0 {
+        (mine, limit.per_second)
+    } else {
+        (all, limit.per_second * GLOBAL_FACTOR)
+    };
+    let wait = if rate > 0.0 {
+        ((1.0 - short) / rate).ceil().max(1.0) as u64
     } else {
         60
     };
@@ -153,7 +218,11 @@ fn throttle(core: &Core, p: &Principal) -> Result<Option<u64>, Response> {
         ),
     );
     set_header(&mut r, "retry-after", &wait.to_string());
-    set_header(&mut r, "x-ms-ratelimit-remaining-subscription-writes", "0");
+    Remaining {
+        principal: mine.max(0.0).floor() as u64,
+        global: all.max(0.0).floor() as u64,
+    }
+    .set_on(&mut r);
     Err(r)
 }
 

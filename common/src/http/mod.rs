@@ -18,6 +18,7 @@ mod api;
 mod client;
 mod errors;
 mod origin;
+mod pace;
 mod paging;
 mod redact;
 mod request;
@@ -37,6 +38,7 @@ pub use api::Api;
 pub use client::build_client;
 pub use errors::{ErrorBody, error_from_response, parse_error_body};
 pub use origin::{check_origin, same_origin};
+pub use pace::{GLOBAL_WRITES_LEFT, PRINCIPAL_WRITES_LEFT};
 pub use redact::redact;
 pub use request::{Auth, Request, Response, Sent};
 pub use retry::retry_after;
@@ -60,6 +62,8 @@ pub struct Http {
     creds: Arc<Credentials>,
     dry_run: bool,
     sent: Arc<AtomicU64>,
+    /// ARM writes paced per principal and subscription, across the run's jobs.
+    pacer: Arc<pace::Pacer>,
 }
 
 impl Http {
@@ -76,6 +80,7 @@ impl Http {
             creds,
             dry_run,
             sent: Arc::new(AtomicU64::new(0)),
+            pacer: Arc::default(),
         }
     }
 

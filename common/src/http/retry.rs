@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::HeaderMap;
 
 use super::errors::error_from_response;
-use super::{Http, Request, Response};
+use super::{Auth, Http, Request, Response, Service};
 use crate::error::{ErrorKind, Result};
 use crate::ui;
 use crate::wait::Deadline;
@@ -29,8 +29,23 @@ impl Http {
         let mut throttled = 0u32;
         loop {
             attempt += 1;
+            // An ARM write waits at its principal's and subscription's gate (see `pace`).
+            let gate = match (&req.service, &req.auth) {
+                (Service::Arm, Auth::Tenant(tenant)) if req.is_write() => {
+                    super::pace::key(tenant, req.url.path())
+                }
+                _ => None,
+            };
+            if let Some(k) = &gate {
+                self.pacer.admit(k, deadline.remaining()).await;
+            }
             let started = Instant::now();
             let outcome = self.send_once(&req, deadline).await;
+            if let Some(k) = &gate {
+                let answer = outcome.as_ref().ok();
+                self.pacer
+                    .answered(k, answer.map(|r| r.status), answer.map(|r| &r.headers));
+            }
             let took = started.elapsed().as_millis();
             let (retry_in, err) = match outcome {
                 Ok(resp) => {

@@ -77,9 +77,7 @@ pub fn stale(
             .zip(proof.to_ascii_lowercase().bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
-    (!same).then(|| {
-        "the recorded check was made with another credential, app or image".to_owned()
-    })
+    (!same).then(|| "the recorded check was made with another credential, app or image".to_owned())
 }
 
 #[cfg(test)]
@@ -100,20 +98,45 @@ mod tests {
         assert_eq!(p.len(), 64);
         assert!(!p.contains("the-secret"));
         assert_eq!(stale(&p, &s, "app", IMG, AT, now(10)), None);
-        assert_eq!(stale(&p.to_ascii_uppercase(), &s, "app", IMG, AT, now(299)), None);
+        assert_eq!(
+            stale(&p.to_ascii_uppercase(), &s, "app", IMG, AT, now(299)),
+            None
+        );
         let other = Secret::new("another-secret");
-        assert!(stale(&p, &other, "app", IMG, AT, now(10)).is_some(), "another secret");
-        assert!(stale(&p, &s, "app2", IMG, AT, now(10)).is_some(), "another app");
         assert!(
-            stale(&p, &s, "app", "reg.azurecr.io/samples/hello:2.0", AT, now(10)).is_some(),
+            stale(&p, &other, "app", IMG, AT, now(10)).is_some(),
+            "another secret"
+        );
+        assert!(
+            stale(&p, &s, "app2", IMG, AT, now(10)).is_some(),
+            "another app"
+        );
+        assert!(
+            stale(
+                &p,
+                &s,
+                "app",
+                "reg.azurecr.io/samples/hello:2.0",
+                AT,
+                now(10)
+            )
+            .is_some(),
             "another image"
         );
         assert!(
             stale(&p, &s, "app", IMG, "2026-11-29T16:00:01Z", now(10)).is_some(),
             "another time"
         );
-        assert!(stale(&p, &s, "app", IMG, AT, now(301)).unwrap().contains("older"));
-        assert!(stale(&p, &s, "app", IMG, AT, now(-120)).unwrap().contains("future"));
+        assert!(
+            stale(&p, &s, "app", IMG, AT, now(301))
+                .unwrap()
+                .contains("older")
+        );
+        assert!(
+            stale(&p, &s, "app", IMG, AT, now(-120))
+                .unwrap()
+                .contains("future")
+        );
         assert!(stale(&p, &s, "app", IMG, "yesterday", now(0)).is_some());
     }
 }

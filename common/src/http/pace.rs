@@ -1,0 +1,266 @@
+//! Pacing ARM writes: one gate per principal (the run's credential in a tenant) and
+//! subscription, shared by every job of the run, fed by what ARM says is left.
+//!
+//! Since 2024 ARM throttles writes with a token bucket per principal and subscription
+//! (200 tokens, refilled at 10 per second) and one per subscription for every principal
+//! together (15 times that). Each write's answer says what is left:
+//! `x-ms-ratelimit-remaining-subscription-writes` (the principal's bucket) and
+//! `x-ms-ratelimit-remaining-subscription-global-writes` (the subscription's). A throttled
+//! write (429) says when to come back (`Retry-After`). Sending 64 jobs' writes regardless
+//! and letting each retry on its own 429 makes five throttled answers per write; instead a
+//! write waits at the gate until the last answer's count, refilled at the documented rate
+//! since, covers it and the writes already in flight, and after a 429 every job waits out
+//! its `Retry-After` once. Other automation acting as the same principal spends the same
+//! bucket: the counts ARM returns include its writes, so the gate follows them too.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+
+/// The documented refill rate of a principal's write bucket, per second.
+const REFILL_PER_SECOND: f64 = 10.0;
+/// The shortest wait worth sleeping.
+const MIN_WAIT: Duration = Duration::from_millis(5);
+
+/// How often a write waiting for the first answer looks again.
+const FIRST_ANSWER_POLL: Duration = Duration::from_millis(10);
+
+/// The header with the principal's writes left.
+pub const PRINCIPAL_WRITES_LEFT: &str = "x-ms-ratelimit-remaining-subscription-writes";
+/// The header with the subscription's writes left (every principal together).
+pub const GLOBAL_WRITES_LEFT: &str = "x-ms-ratelimit-remaining-subscription-global-writes";
+
+/// The gates of a run, by (tenant, subscription).
+#[derive(Debug, Default)]
+pub(crate) struct Pacer {
+    gates: std::sync::Mutex<HashMap<(String, String), Gate>>,
+}
+
+#[derive(Debug)]
+struct Gate {
+    /// Writes left at `at`, as the last answer said (`None`: no answer yet).
+    left: Option<f64>,
+    at: Instant,
+    /// Writes sent and not answered yet.
+    in_flight: u32,
+    /// No write before this (a 429's `Retry-After`).
+    until: Option<Instant>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self {
+            left: None,
+            at: Instant::now(),
+            in_flight: 0,
+            until: None,
+        }
+    }
+}
+
+/// The gate's key for a write to `path` acting in `tenant` (`None`: not a subscription's write).
+pub(crate) fn key(tenant: &str, path: &str) -> Option<(String, String)> {
+    let mut segs = path.trim_start_matches('/').split('/');
+    match (segs.next(), segs.next()) {
+        (Some(s), Some(sub)) if s.eq_ignore_ascii_case("subscriptions") && !sub.is_empty() => {
+            Some((tenant.to_ascii_lowercase(), sub.to_ascii_lowercase()))
+        }
+        _ => None,
+    }
+}
+
+impl Gate {
+    /// How long to wait before a write may go (`None`: now; it is then counted in flight).
+    fn admit(&mut self, now: Instant) -> Option<Duration> {
+        if let Some(u) = self.until {
+            if now < u {
+                return Some(u - now);
+            }
+            self.until = None;
+        }
+        let Some(left) = self.left else {
+            // Until an answer says what is left, one write at a time.
+            if self.in_flight > 0 {
+                return Some(FIRST_ANSWER_POLL);
+            }
+            self.in_flight += 1;
+            return None;
+        };
+        let refilled = now.duration_since(self.at).as_secs_f64() * REFILL_PER_SECOND;
+        let free = left + refilled - f64::from(self.in_flight);
+        if free >= 1.0 {
+            self.in_flight += 1;
+            return None;
+        }
+        Some(Duration::from_secs_f64((1.0 - free) / REFILL_PER_SECOND).max(MIN_WAIT))
+    }
+
+    /// Takes in what an answer said.
+    fn answered(&mut self, now: Instant, status: Option<u16>, headers: Option<&HeaderMap>) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let count = |name: &str| {
+            headers?
+                .get(name)?
+                .to_str()
+                .ok()?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        };
+        // The global bucket refills 15 times faster; while it has more left than the
+        // principal's, the principal's decides.
+        let left = match (count(PRINCIPAL_WRITES_LEFT), count(GLOBAL_WRITES_LEFT)) {
+            (Some(p), Some(g)) => Some(p.min(g)),
+            (p, g) => p.or(g),
+        };
+        if let Some(l) = left {
+            self.left = Some(l);
+            self.at = now;
+        }
+        if status == Some(429) {
+            self.left = Some(0.0);
+            self.at = now;
+            let retry = headers.and_then(super::retry_after);
+            if let Some(d) = retry.filter(|d| !d.is_zero()) {
+                self.until = Some(self.until.map_or(now + d, |u| u.max(now + d)));
+            }
+        }
+    }
+}
+
+impl Pacer {
+    /// Waits until a write under `key` may go (at most `limit`: past it the write goes and
+    /// ARM's answer decides).
+    pub(crate) async fn admit(&self, key: &(String, String), limit: Duration) {
+        let give_up = Instant::now() + limit;
+        loop {
+            let wait = {
+                let mut gates = self
+                    .gates
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let gate = gates.entry(key.clone()).or_default();
+                let now = Instant::now();
+                match gate.admit(now) {
+                    Some(_) if now >= give_up => {
+                        gate.in_flight += 1;
+                        None
+                    }
+                    w => w,
+                }
+            };
+            match wait {
+                None => return,
+                Some(w) => {
+                    tokio::time::sleep(
+                        w.min(
+                            give_up
+                                .saturating_duration_since(Instant::now())
+                                .max(MIN_WAIT),
+                        ),
+                    )
+                    .await
+                }
+            }
+        }
+    }
+
+    /// Takes in a write's answer (`None`: no answer, e.g. a connection error).
+    pub(crate) fn answered(
+        &self,
+        key: &(String, String),
+        status: Option<u16>,
+        headers: Option<&HeaderMap>,
+    ) {
+        let mut gates = self
+            .gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(gate) = gates.get_mut(key) {
+            gate.answered(Instant::now(), status, headers);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn keys_are_per_tenant_and_subscription() {
+        assert_eq!(
+            key("T", "/subscriptions/S/resourceGroups/g"),
+            Some(("t".into(), "s".into()))
+        );
+        assert_eq!(key("t", "/providers/Microsoft.Authorization/x"), None);
+    }
+
+    #[test]
+    fn a_gate_lets_writes_through_while_the_counts_cover_them() {
+        let t0 = Instant::now();
+        let mut g = Gate::default();
+        // No count yet: one write goes, the next waits for its answer.
+        assert_eq!(g.admit(t0), None);
+        assert_eq!(g.admit(t0), Some(FIRST_ANSWER_POLL));
+        g.answered(
+            t0,
+            Some(201),
+            Some(&headers(&[
+                (PRINCIPAL_WRITES_LEFT, "2"),
+                (GLOBAL_WRITES_LEFT, "2999"),
+            ])),
+        );
+        assert_eq!(g.admit(t0), None);
+        assert_eq!(g.admit(t0), None);
+        // Two in flight cover the two left: the third waits a refill (100 ms at 10/s).
+        let w = g.admit(t0).unwrap();
+        assert!(
+            w > Duration::from_millis(90) && w <= Duration::from_millis(100),
+            "{w:?}"
+        );
+        assert_eq!(g.admit(t0 + Duration::from_millis(100)), None);
+        // A 429 closes the gate for its Retry-After, for every job.
+        g.answered(
+            t0,
+            Some(429),
+            Some(&headers(&[
+                ("retry-after", "2"),
+                (PRINCIPAL_WRITES_LEFT, "0"),
+            ])),
+        );
+        assert!(g.admit(t0 + Duration::from_secs(1)).unwrap() >= Duration::from_millis(999));
+        // After it, the refill since: 10 per second for 2 s, less the two still in flight.
+        let after = t0 + Duration::from_secs(2);
+        let mut went = 0;
+        while g.admit(after).is_none() {
+            went += 1;
+        }
+        assert_eq!(went, 18);
+    }
+
+    #[test]
+    fn the_global_count_decides_when_it_is_lower() {
+        let t0 = Instant::now();
+        let mut g = Gate::default();
+        assert_eq!(g.admit(t0), None);
+        g.answered(
+            t0,
+            Some(200),
+            Some(&headers(&[
+                (PRINCIPAL_WRITES_LEFT, "150"),
+                (GLOBAL_WRITES_LEFT, "0"),
+            ])),
+        );
+        assert!(g.admit(t0).is_some());
+    }
+}
