@@ -1,0 +1,291 @@
+//! Work started before the object arrives (issue 17): tokens and lookups from the flags are
+//! sent while a tool waits for its object, never a write; a failure of that work lands on
+//! the object that needed it; a pull check recorded by step 3 stands for step 4's only while
+//! fresh and of the same app, secret and image.
+
+use std::io::Write as _;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use xtenant_tests::TestSim;
+use xtenant_tests::steps::{Step, cluster_pulls, run_steps};
+
+/// Waits (bounded, no timing asserted) until the log holds requests matching every one of `wanted`.
+fn wait_for_log(sim: &TestSim, wanted: &[&dyn Fn(&Value) -> bool], what: &str) {
+    let started = Instant::now();
+    loop {
+        let log = sim.azure_requests();
+        if wanted.iter().all(|w| log.iter().any(|r| w(r))) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{what}: the early requests never came: {log:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn is(method: &'static str, path_has: &'static str) -> impl Fn(&Value) -> bool {
+    move |r: &Value| {
+        r["method"] == method
+            && r["path"]
+                .as_str()
+                .unwrap_or("")
+                .to_ascii_lowercase()
+                .contains(&path_has.to_ascii_lowercase())
+    }
+}
+
+/// Starts `bin args` with stdin open and nothing written; once the early reads `wanted` are
+/// in the log, checks that nothing was written, then writes `input` and returns the output.
+fn early_then_object(
+    sim: &TestSim,
+    bin: &str,
+    args: &[String],
+    wanted: &[&dyn Fn(&Value) -> bool],
+    input: &str,
+) -> (i32, String, String) {
+    sim.sim().clear_requests();
+    let mut c = sim.cmd(bin);
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn");
+    wait_for_log(sim, wanted, bin);
+    assert!(
+        sim.writes().is_empty(),
+        "{bin} wrote before its object arrived: {:#?}",
+        sim.writes()
+    );
+    let before = sim.azure_requests().len();
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input.as_bytes()).expect("write the object");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        sim.azure_requests().len() > before,
+        "{bin} acted on the object"
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn early_work_sends_no_write_before_its_object_arrives_and_is_used_when_it_does() {
+    let sim = TestSim::start();
+    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
+    let consented = run_steps(&sim, &[Step::App, Step::Consent], "");
+
+    // Step 3: the registry and its built-in pull role are looked up from the flags.
+    let mut grant = vec!["--registry-tenant".to_owned(), b];
+    grant.extend(Step::Grant.args(&sim));
+    let (code, granted, err) = early_then_object(
+        &sim,
+        "acr-grant",
+        &grant,
+        &[
+            &is("GET", "/providers/Microsoft.ContainerRegistry/registries/"),
+            &is("GET", "/roleDefinitions"),
+        ],
+        &consented,
+    );
+    assert_eq!(code, 0, "{err}");
+    let log = sim.azure_requests();
+    let registry = sim.var("REGISTRY_ID").to_ascii_lowercase();
+    let registry_reads = log
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET"
+                && r["path"].as_str().unwrap_or("").to_ascii_lowercase() == registry
+        })
+        .count();
+    assert_eq!(registry_reads, 1, "the early answer was used, not asked again");
+
+    // Step 4: the cluster, the old app's service principal and its role assignments.
+    let mut reset = vec!["--cluster-tenant".to_owned(), a];
+    reset.extend(Step::Reset.args(&sim));
+    let (code, done, err) = early_then_object(
+        &sim,
+        "aks-sp-update",
+        &reset,
+        &[
+            &is("GET", "/managedClusters/"),
+            &|r: &Value| {
+                r["method"] == "GET"
+                    && r["path"].as_str().unwrap_or("").ends_with("/roleAssignments")
+            },
+        ],
+        &granted,
+    );
+    assert_eq!(code, 0, "{err}");
+    let out: Value = serde_json::from_str(done.trim()).expect("one object");
+    assert_eq!(out["cluster_provisioning_state"], "Succeeded", "{done}");
+    assert!(cluster_pulls(&sim), "the cluster pulls");
+}
+
+#[test]
+fn an_early_failure_lands_on_the_object_that_needed_it() {
+    let sim = TestSim::start();
+    let consented = run_steps(&sim, &[Step::App, Step::Consent], "");
+    let missing = sim
+        .var("REGISTRY_ID")
+        .rsplit_once('/')
+        .map(|(head, _)| format!("{head}/nosuchregistry"))
+        .expect("an id");
+    let passed = r#"{"app_id":"x","error":{"step":"consent-link","code":"ConsentTimeout","message":"m"}}"#;
+    let input = format!("{passed}\n{consented}");
+    sim.sim().clear_requests();
+    let r = sim.run(
+        "acr-grant",
+        &[
+            "--registry-tenant",
+            &sim.var("REGISTRY_TENANT_ID"),
+            "--registry",
+            &missing,
+        ],
+        &input,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert_eq!(lines[0], passed, "an object that needed nothing passes untouched");
+    let failed: Value = serde_json::from_str(lines[1]).expect("json");
+    assert_eq!(failed["error"]["step"], "acr-grant");
+    assert_eq!(failed["error"]["code"], "RegistryNotFound", "{}", lines[1]);
+    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+
+    // The same for step 4 and a cluster that does not exist.
+    let cluster = sim
+        .var("CLUSTER_ID")
+        .rsplit_once('/')
+        .map(|(head, _)| format!("{head}/nosuchcluster"))
+        .expect("an id");
+    let input = run_steps(&sim, &[Step::Grant], &consented);
+    sim.sim().clear_requests();
+    let r = sim.run(
+        "aks-sp-update",
+        &[
+            "--cluster-tenant",
+            &sim.var("CLUSTER_TENANT_ID"),
+            "--cluster",
+            &cluster,
+        ],
+        &format!("{passed}\n{input}"),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], passed);
+    let failed: Value = serde_json::from_str(lines[1]).expect("json");
+    assert_eq!(failed["error"]["step"], "aks-sp-update", "{}", lines[1]);
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nosuchcluster"),
+        "{}",
+        lines[1]
+    );
+    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+}
+
+/// Registry data-plane requests (the pull check's token and manifest).
+fn pull_checks(sim: &TestSim) -> usize {
+    sim.azure_requests()
+        .iter()
+        .filter(|r| {
+            let p = r["path"].as_str().unwrap_or("");
+            p == "/oauth2/token" || p.contains("/manifests/")
+        })
+        .count()
+}
+
+#[test]
+fn a_stale_or_different_proof_is_not_reused() {
+    let sim = TestSim::start();
+    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let obj: Value = serde_json::from_str(granted.trim()).expect("one object");
+    let proof = obj["pull_proof"].as_str().expect("acr-grant --verify writes pull_proof");
+    let at = obj["pull_verified_at"].as_str().expect("pull_verified_at");
+    let secret = obj["client_secret"].as_str().expect("the secret");
+    assert!(!proof.contains(secret));
+    let app = obj["app_id"].as_str().unwrap();
+    let image = obj["registry_image"].as_str().unwrap();
+
+    // Each case: the object as changed, and whether step 4 may skip its pull check.
+    let old = (time::OffsetDateTime::now_utc() - time::Duration::minutes(6))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut o = obj.clone();
+        f(&mut o);
+        o.to_string()
+    };
+    let s = common::Secret::new(secret);
+    let cases: Vec<(&str, String, bool)> = vec![
+        ("as step 3 wrote it", granted.trim().to_owned(), true),
+        (
+            "older than 5 minutes (with a proof of that time)",
+            with(&|o| {
+                o["pull_verified_at"] = old.clone().into();
+                o["pull_proof"] = common::registry::proof::make(&s, app, image, &old).into();
+            }),
+            false,
+        ),
+        (
+            "made with another secret",
+            with(&|o| {
+                o["pull_proof"] =
+                    common::registry::proof::make(&common::Secret::new("another"), app, image, at)
+                        .into();
+            }),
+            false,
+        ),
+        (
+            "of another image",
+            with(&|o| {
+                o["pull_proof"] =
+                    common::registry::proof::make(&s, app, &format!("{image}-other"), at).into();
+            }),
+            false,
+        ),
+        (
+            "its time moved",
+            with(&|o| o["pull_verified_at"] = old.clone().into()),
+            false,
+        ),
+        (
+            "no proof",
+            with(&|o| {
+                o.as_object_mut().unwrap().remove("pull_proof");
+            }),
+            false,
+        ),
+    ];
+    for (what, input, skipped) in cases {
+        sim.sim().clear_requests();
+        // --dry-run: the reset is only reported, so every case starts from the same cluster.
+        let mut args = Step::Reset.args(&sim);
+        args.push("--dry-run".into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = sim.run("aks-sp-update", &args, &input);
+        assert_eq!(r.code, 0, "{what}: {}", r.stderr);
+        let checks = pull_checks(&sim);
+        if skipped {
+            assert_eq!(checks, 0, "{what}: the recorded check stands: {}", r.stderr);
+            assert!(r.stderr.contains("not repeated"), "{what}: {}", r.stderr);
+        } else {
+            assert!(checks >= 2, "{what}: checked again ({checks} registry requests)");
+        }
+        assert!(!r.stderr.contains(secret), "{what}: the secret on stderr");
+    }
+}
