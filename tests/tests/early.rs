@@ -106,7 +106,10 @@ fn early_work_sends_no_write_before_its_object_arrives_and_is_used_when_it_does(
                 && r["path"].as_str().unwrap_or("").to_ascii_lowercase() == registry
         })
         .count();
-    assert_eq!(registry_reads, 1, "the early answer was used, not asked again");
+    assert_eq!(
+        registry_reads, 1,
+        "the early answer was used, not asked again"
+    );
 
     // Step 4: the cluster, the old app's service principal and its role assignments.
     let mut reset = vec!["--cluster-tenant".to_owned(), a];
@@ -115,13 +118,13 @@ fn early_work_sends_no_write_before_its_object_arrives_and_is_used_when_it_does(
         &sim,
         "aks-sp-update",
         &reset,
-        &[
-            &is("GET", "/managedClusters/"),
-            &|r: &Value| {
-                r["method"] == "GET"
-                    && r["path"].as_str().unwrap_or("").ends_with("/roleAssignments")
-            },
-        ],
+        &[&is("GET", "/managedClusters/"), &|r: &Value| {
+            r["method"] == "GET"
+                && r["path"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with("/roleAssignments")
+        }],
         &granted,
     );
     assert_eq!(code, 0, "{err}");
@@ -139,7 +142,8 @@ fn an_early_failure_lands_on_the_object_that_needed_it() {
         .rsplit_once('/')
         .map(|(head, _)| format!("{head}/nosuchregistry"))
         .expect("an id");
-    let passed = r#"{"app_id":"x","error":{"step":"consent-link","code":"ConsentTimeout","message":"m"}}"#;
+    let passed =
+        r#"{"app_id":"x","error":{"step":"consent-link","code":"ConsentTimeout","message":"m"}}"#;
     let input = format!("{passed}\n{consented}");
     sim.sim().clear_requests();
     let r = sim.run(
@@ -156,7 +160,10 @@ fn an_early_failure_lands_on_the_object_that_needed_it() {
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", r.stdout);
-    assert_eq!(lines[0], passed, "an object that needed nothing passes untouched");
+    assert_eq!(
+        lines[0], passed,
+        "an object that needed nothing passes untouched"
+    );
     let failed: Value = serde_json::from_str(lines[1]).expect("json");
     assert_eq!(failed["error"]["step"], "acr-grant");
     assert_eq!(failed["error"]["code"], "RegistryNotFound", "{}", lines[1]);
@@ -212,7 +219,9 @@ fn a_stale_or_different_proof_is_not_reused() {
     let sim = TestSim::start();
     let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
     let obj: Value = serde_json::from_str(granted.trim()).expect("one object");
-    let proof = obj["pull_proof"].as_str().expect("acr-grant --verify writes pull_proof");
+    let proof = obj["pull_proof"]
+        .as_str()
+        .expect("acr-grant --verify writes pull_proof");
     let at = obj["pull_verified_at"].as_str().expect("pull_verified_at");
     let secret = obj["client_secret"].as_str().expect("the secret");
     assert!(!proof.contains(secret));
@@ -284,7 +293,10 @@ fn a_stale_or_different_proof_is_not_reused() {
             assert_eq!(checks, 0, "{what}: the recorded check stands: {}", r.stderr);
             assert!(r.stderr.contains("not repeated"), "{what}: {}", r.stderr);
         } else {
-            assert!(checks >= 2, "{what}: checked again ({checks} registry requests)");
+            assert!(
+                checks >= 2,
+                "{what}: checked again ({checks} registry requests)"
+            );
         }
         assert!(!r.stderr.contains(secret), "{what}: the secret on stderr");
     }
