@@ -11,7 +11,7 @@ use serde_json::json;
 use url::Url;
 
 use crate::cluster::{self, Cluster, in_progress};
-use crate::early::{self, Early};
+use crate::early;
 use crate::inputs::Inputs;
 use crate::{AKS_API, pull, roles};
 
@@ -69,14 +69,7 @@ fn resumable(e: Error, operation: Option<&Url>) -> Fail {
 pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail> {
     let arm = ctx.arm(&inputs.tenant);
     let name = &inputs.cluster.name;
-    // Read before the object arrived when --cluster named it (taken once: later objects read afresh).
-    let cluster = ctx
-        .state::<Early>()
-        .cluster
-        .take_or(&early::cluster_key(&inputs.tenant, &inputs.cluster), || {
-            cluster::get(&arm, &inputs.cluster)
-        })
-        .await?;
+    let cluster = early::cluster(ctx, &arm, inputs).await?;
     if let Some(why) = cluster.managed_identity() {
         return Err(Error::step(
             "ManagedIdentityCluster",
@@ -99,14 +92,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         return Ok(already(inputs, &cluster));
     }
 
-    let verified = pull::check_new_credential(inputs, ctx).await?;
-    let (pull_verified_at, pull_proof) = match verified {
-        Some(v) => (
-            Change::Set(v.at),
-            v.proof.map_or(Change::Remove, Change::Set),
-        ),
-        None => (Change::Keep, Change::Keep),
-    };
+    let (pull_verified_at, pull_proof) = pull::check_new_credential(inputs, ctx).await?;
 
     let old_app = cluster.client_id.clone().unwrap_or_default();
     let roles = if is_guid(&old_app) && !old_app.eq_ignore_ascii_case(&inputs.app_id) {

@@ -4,12 +4,15 @@
 //! reads; each answer is taken by the first object about that cluster and tenant (a later
 //! object reads the cluster afresh: a reset changes it).
 
+use common::Result;
 use common::arm::{ResourceId, RoleAssignment, list_assignments};
 use common::driver::{Ctx, Primed};
 use common::envelope::fields;
+use common::http::Api;
 use common::validate::{self, is_guid};
 
 use crate::cluster::{self, Cluster};
+use crate::inputs::Inputs;
 use crate::{CLUSTER_TYPE, Cli};
 
 /// The run's early answers.
@@ -27,6 +30,17 @@ pub(crate) fn cluster_key(tenant: &str, cluster: &ResourceId) -> (String, String
         tenant.to_ascii_lowercase(),
         cluster.id().to_ascii_lowercase(),
     )
+}
+
+/// The cluster, as read before the object arrived when `--cluster` named it (taken once:
+/// later objects read it afresh), else read now.
+pub(crate) async fn cluster(ctx: &Ctx, arm: &Api<'_>, inputs: &Inputs) -> Result<Cluster> {
+    ctx.state::<Early>()
+        .cluster
+        .take_or(&cluster_key(&inputs.tenant, &inputs.cluster), || {
+            cluster::get(arm, &inputs.cluster)
+        })
+        .await
 }
 
 /// The key of a principal's early role assignments at `scope`.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use common::driver::Ctx;
+use common::envelope::Change;
 use common::error::codes;
 use common::registry::{Denied, PullAs, PullCheck, proof, wait_for_pull};
 use common::wait::now_rfc3339;
@@ -10,27 +11,24 @@ use common::{Error, Result, ui};
 
 use crate::inputs::{Inputs, PullTarget};
 
-/// A pull check the new credential passed: when, and its proof.
-pub(crate) struct Verified {
-    pub at: String,
-    pub proof: Option<String>,
-}
-
 /// Checks that the new credential can pull before the disruptive reset (unless `--force`).
-/// Returns when the pull was verified, if it was now (`None` also when the object's own
-/// recent proof stands for it).
-pub(crate) async fn check_new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<Option<Verified>> {
+/// Returns `pull_verified_at` and `pull_proof` as they change: set when the pull was
+/// verified now, kept when it was not or when the object's own recent proof stands for it.
+pub(crate) async fn check_new_credential(
+    inputs: &Inputs,
+    ctx: &Ctx,
+) -> Result<(Change<String>, Change<String>)> {
     if let Some(target) = &inputs.pull {
         if recorded(inputs, target) {
-            return Ok(None);
+            return Ok((Change::Keep, Change::Keep));
         }
         if pull_check(ctx, inputs, target, inputs.force, inputs.granted).await? {
             let at = now_rfc3339();
-            let proof = target.reference.as_deref().map(|r| {
+            let made = target.reference.as_deref().map_or(Change::Remove, |r| {
                 let image = proof::image_name(&target.login_server, &target.repository, r);
-                proof::make(&inputs.secret, &inputs.app_id, &image, &at)
+                Change::Set(proof::make(&inputs.secret, &inputs.app_id, &image, &at))
             });
-            return Ok(Some(Verified { at, proof }));
+            return Ok((Change::Set(at), made));
         }
     } else if inputs.force {
         ui::warn(
@@ -48,7 +46,7 @@ pub(crate) async fn check_new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<O
         )
         .with_hint("run acr-grant --verify first and pipe its output here (it names the registry), or pass --force to reset without the check"));
     }
-    Ok(None)
+    Ok((Change::Keep, Change::Keep))
 }
 
 /// Whether the object records a check of this very pull (same app, secret and image) made

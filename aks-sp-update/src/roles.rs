@@ -133,29 +133,11 @@ pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> Result
             .map(|a| role_name(ctx, &arm, &a.role_definition_id)),
     );
     let copies = async {
-        if !copy {
-            return Ok(Vec::new());
+        if copy {
+            copy_all(&arm, &missing, &new_sp).await
+        } else {
+            Ok(Vec::new())
         }
-        let mut made = Vec::new();
-        for a in &missing {
-            let role = common::arm::guid_of(&a.role_definition_id);
-            let label = format!(
-                "giving role {role} on {} to the new service principal",
-                a.scope
-            );
-            // The new one's assignments were just listed, without this one: no GET first.
-            let assigned = ensure_listed_role_assignment(
-                &arm,
-                &a.scope,
-                &a.role_definition_id,
-                &new_sp,
-                &label,
-            )
-            .await
-            .map_err(|e| e.context(format!("copying role {role} on {}", a.scope)))?;
-            made.push(assigned.created);
-        }
-        Ok::<_, Error>(made)
     };
     let (names, made) = futures::future::join(names, copies).await;
     let made = made?;
@@ -188,6 +170,25 @@ pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> Result
         }
     }
     Ok(out)
+}
+
+/// Gives `new_sp` each of `missing` (its assignments were just listed, without these: no
+/// GET first); whether each was created.
+async fn copy_all(arm: &Api<'_>, missing: &[&RoleAssignment], new_sp: &str) -> Result<Vec<bool>> {
+    let mut made = Vec::new();
+    for a in missing {
+        let role = common::arm::guid_of(&a.role_definition_id);
+        let label = format!(
+            "giving role {role} on {} to the new service principal",
+            a.scope
+        );
+        let assigned =
+            ensure_listed_role_assignment(arm, &a.scope, &a.role_definition_id, new_sp, &label)
+                .await
+                .map_err(|e| e.context(format!("copying role {role} on {}", a.scope)))?;
+        made.push(assigned.created);
+    }
+    Ok(made)
 }
 
 #[cfg(test)]

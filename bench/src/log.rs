@@ -167,36 +167,6 @@ pub(crate) fn busy_ms(reqs: &[Req]) -> f64 {
     total * 1000.0
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn r(start: f64, end: f64) -> Req {
-        Req {
-            method: "GET".into(),
-            host: "127.0.0.1:1".into(),
-            path: "/x".into(),
-            status: 200,
-            start,
-            end,
-            caller_tenant: String::new(),
-        }
-    }
-
-    #[test]
-    fn overlapping_requests_count_once() {
-        let v = [r(0.0, 1.0), r(0.5, 1.5), r(3.0, 4.0)];
-        assert!((busy_ms(&v) - 2500.0).abs() < 1e-6);
-        assert!(busy_ms(&[]).abs() < 1e-9);
-    }
-
-    #[test]
-    fn times_parse_with_ticks() {
-        let t = epoch("2025-04-14T08:54:25.8958593Z").unwrap();
-        assert!((t - 1_744_620_865.895_859_3).abs() < 1e-6, "{t}");
-    }
-}
-
 /// The critical path of a log: the longest chain of requests (by the simulator's time spent
 /// on them) each of which was sent after the previous one had been answered, and its length
 /// in ms. No schedule of these requests ends sooner than that chain takes.
@@ -234,6 +204,30 @@ pub(crate) fn critical_path(reqs: &[Req]) -> (f64, Vec<usize>) {
 mod tests {
     use super::*;
 
+    fn r(start: f64, end: f64) -> Req {
+        Req {
+            method: "GET".into(),
+            host: "127.0.0.1:1".into(),
+            path: "/x".into(),
+            status: 200,
+            start,
+            end,
+            caller_tenant: String::new(),
+        }
+    }
+
+    #[test]
+    fn overlapping_requests_count_once() {
+        let v = [r(0.0, 1.0), r(0.5, 1.5), r(3.0, 4.0)];
+        assert!((busy_ms(&v) - 2500.0).abs() < 1e-6);
+        assert!(busy_ms(&[]).abs() < 1e-9);
+    }
+
+    #[test]
+    fn times_parse_with_ticks() {
+        let t = epoch("2025-04-14T08:54:25.8958593Z").unwrap();
+        assert!((t - 1_744_620_865.895_859_3).abs() < 1e-6, "{t}");
+    }
     fn req(start: f64, end: f64) -> Req {
         Req {
             method: "GET".into(),

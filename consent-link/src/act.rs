@@ -52,14 +52,13 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
     let api = ctx.graph(&inp.tenant_b);
     // The app in tenant A and its service principal in tenant B are independent reads: at once.
     let check_in_a = async {
-        match &inp.tenant_a {
-            Some(a) => read_app_in_a(ctx, a, inp).await,
-            None => {
-                ui::debug(
-                    "no cluster_tenant_id: the app is not checked in its home tenant (pass --cluster-tenant to check it)",
-                );
-                Ok(())
-            }
+        if let Some(a) = &inp.tenant_a {
+            read_app_in_a(ctx, a, inp).await
+        } else {
+            ui::debug(
+                "no cluster_tenant_id: the app is not checked in its home tenant (pass --cluster-tenant to check it)",
+            );
+            Ok(())
         }
     };
     let look_in_b = async {

@@ -16,7 +16,7 @@ fn wait_for_log(sim: &TestSim, wanted: &[&dyn Fn(&Value) -> bool], what: &str) {
     let started = Instant::now();
     loop {
         let log = sim.azure_requests();
-        if wanted.iter().all(|w| log.iter().any(|r| w(r))) {
+        if wanted.iter().all(|w| log.iter().any(w)) {
             return;
         }
         assert!(

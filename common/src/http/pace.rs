@@ -153,14 +153,10 @@ impl Pacer {
             match wait {
                 None => return,
                 Some(w) => {
-                    tokio::time::sleep(
-                        w.min(
-                            give_up
-                                .saturating_duration_since(Instant::now())
-                                .max(MIN_WAIT),
-                        ),
-                    )
-                    .await
+                    let cap = give_up
+                        .saturating_duration_since(Instant::now())
+                        .max(MIN_WAIT);
+                    tokio::time::sleep(w.min(cap)).await;
                 }
             }
         }

@@ -12,6 +12,7 @@
 //! would be, so the proof is only as trustworthy as the object; it replaces a check made
 //! moments ago with the same credential and image, never `--force`'s decision.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use aws_lc_rs::hmac;
@@ -44,7 +45,12 @@ pub fn make(secret: &Secret, app_id: &str, image: &str, at: &str) -> String {
         image.to_ascii_lowercase()
     );
     let tag = hmac::sign(&key, message.as_bytes());
-    tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    tag.as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 /// Why a recorded proof does not stand for a new check (`None`: it does).
