@@ -2,9 +2,9 @@
 //! pull role, and with `--verify` prove the pull.
 
 use common::arm;
-use common::driver::{Ctx, Done, Fields};
+use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Change, Envelope, fields};
-use common::error::{Error, Result};
+use common::error::{Error, Result, codes};
 use common::http::Api;
 use common::ui;
 use common::wait::human;
@@ -51,8 +51,21 @@ impl Fields for Output {
     }
 }
 
+/// What a failed object carries: the grant, when it was made and only the pull check failed
+/// (a registry firewall that refuses this machine: `RegistryNetworkDenied`).
+#[derive(Debug, Clone, Default)]
+pub struct Partial(Option<Output>);
+
+impl Fields for Partial {
+    fn write_to(&self, object: &mut Envelope) {
+        if let Some(o) = &self.0 {
+            o.write_to(object);
+        }
+    }
+}
+
 /// Step 3 on one object.
-pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
+pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Partial>> {
     let graph = ctx.graph(&inp.tenant);
     let arm = ctx.arm(&inp.tenant);
 
@@ -73,7 +86,8 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
                 "--image names the registry {server}, but the registry is {} ({}): give an image of that registry, or just <repository>:<tag>",
                 reg.login_server, reg.id
             ),
-        ));
+        )
+        .into());
     }
     let role = role::choose(ctx, &arm, &reg, inp.role.as_ref()).await?;
     let assigned = assign(&arm, &reg, &role, &sp_id, &inp.tenant).await?;
@@ -116,7 +130,23 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
             );
         }
         Some(check) => {
-            let at = verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await?;
+            let at = match verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await {
+                Ok(at) => at,
+                // The role is granted; only the check could not be made from here.
+                Err(e) if e.is_code(codes::REGISTRY_NETWORK_DENIED.name) => {
+                    let message = format!(
+                        "{verb} {} on registry {} for app {}, but {}",
+                        role.name,
+                        reg.name,
+                        inp.app_id,
+                        e.message()
+                    );
+                    let e = e.with_message(message);
+                    out.pull_verified_at = Change::Remove;
+                    return Err(Failed::with(e, Partial(Some(out))));
+                }
+                Err(e) => return Err(e.into()),
+            };
             out.pull_verified_at = Change::Set(at);
             summary.push_str("; pull verified");
         }
@@ -137,7 +167,20 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
 
 /// The object id of the app's service principal in tenant B, from Graph (once per run).
 async fn find_service_principal(ctx: &Ctx, graph: &Api<'_>, inp: &Inputs) -> Result<String> {
-    let Some(id) = ctx.service_principal_id(graph, &inp.app_id).await? else {
+    // An input that carries registry_sp_object_id says step 2 saw (or made) the service
+    // principal: Graph may not show it yet (read lag), so it is waited for, boundedly. An
+    // input without it gets the answer at once.
+    let found = if inp.known_sp.is_some() {
+        common::graph::wait_until_readable(
+            &format!("the service principal of app {} in tenant B", inp.app_id),
+            ctx.deadline(),
+            || ctx.service_principal_id(graph, &inp.app_id),
+        )
+        .await?
+    } else {
+        ctx.service_principal_id(graph, &inp.app_id).await?
+    };
+    let Some(id) = found else {
         return Err(Error::step(
             "ServicePrincipalNotInRegistryTenant",
             format!(

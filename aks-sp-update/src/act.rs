@@ -13,6 +13,7 @@ use url::Url;
 use crate::cluster::{self, Cluster, in_progress};
 use crate::inputs::Inputs;
 use crate::{AKS_API, pull, roles};
+use common::error::codes;
 
 /// The fields step 4 writes.
 #[derive(Debug, Clone, Default)]
@@ -98,25 +99,9 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         roles::Outcome::default()
     };
 
-    let url = arm.url(&format!(
-        "{}/resetServicePrincipalProfile?api-version={AKS_API}",
-        inputs.cluster.id()
-    ))?;
-    let body = json!({"clientId": inputs.app_id, "secret": inputs.secret.expose()});
-    // A POST: never resent after an unknown outcome (the transport retries only 429 and 503).
-    let post = arm.request(Method::POST, url).json(body);
-    let sent = match arm.write(post.clone()).await {
-        // An operation started between our read and our POST (409 until it ends): wait it
-        // out; if it was a reset to this app, nothing is left to do, else post once more.
-        Err(e) if e.status() == Some(409) && e.is_code("OperationNotAllowed") => {
-            let now = cluster::get(&arm, &inputs.cluster).await?;
-            let now = settle(&arm, inputs, now).await?;
-            if now.uses(&inputs.app_id) && !inputs.force {
-                return Ok(already(inputs, &now));
-            }
-            arm.write(post).await?
-        }
-        other => other?,
+    let sent = match post_reset(&arm, inputs).await? {
+        Posted::Sent(s) => s,
+        Posted::Already(now) => return Ok(already(inputs, &now)),
     };
     let Sent::Done(r) = sent else {
         return Ok(Done {
@@ -163,6 +148,78 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
             "cluster {name} now uses app {} (state {}){copied}",
             inputs.app_id, done.provisioning_state
         ),
+    })
+}
+
+/// What posting the reset came to.
+enum Posted {
+    /// The answer (or, in a dry run, its report).
+    Sent(Sent),
+    /// While it was busy, another operation made the cluster run as the app already.
+    Already(Cluster),
+}
+
+/// Posts the reset. A cluster busy with another operation answers 409 `OperationNotAllowed`
+/// ("Another operation (Updating) is in progress", also when its `provisioningState` does
+/// not show it yet): that is waited out, within --timeout and with progress saying why, and
+/// the reset posted again — unless the operation it waited for made the cluster run as the app.
+async fn post_reset(arm: &Api<'_>, inputs: &Inputs) -> Result<Posted> {
+    let name = &inputs.cluster.name;
+    let body = json!({"clientId": inputs.app_id, "secret": inputs.secret.expose()});
+    let post = |v: String| {
+        let body = body.clone();
+        async move {
+            let url = arm.url(&format!(
+                "{}/resetServicePrincipalProfile?api-version={v}",
+                inputs.cluster.id()
+            ))?;
+            // A POST: never resent after an unknown outcome (the transport retries only 429 and 503).
+            arm.write(arm.request(Method::POST, url).json(body)).await
+        }
+    };
+    let label = format!("waiting for the operation running on cluster {name} to end");
+    let told = std::cell::Cell::new(false);
+    let result = poll_until(&label, arm.deadline(), || {
+        let told = &told;
+        let post = &post;
+        async move {
+            match arm.with_api_version(&AKS_API, post).await {
+                Ok(sent) => Ok(Poll::Ready(Posted::Sent(sent))),
+                Err(e) if e.status() == Some(409) && e.is_code("OperationNotAllowed") => {
+                    if !told.replace(true) {
+                        ui::info(&format!(
+                            "cluster {name} is busy, Azure refused the reset for now: {}",
+                            e.message()
+                        ));
+                    }
+                    let now = cluster::get(arm, &inputs.cluster).await?;
+                    if now.uses(&inputs.app_id)
+                        && !inputs.force
+                        && !in_progress(&now.provisioning_state)
+                    {
+                        return Ok(Poll::Ready(Posted::Already(now)));
+                    }
+                    Ok(Poll::Pending(
+                        format!(
+                            "another operation is in progress (cluster {})",
+                            now.provisioning_state
+                        ),
+                        None,
+                    ))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await;
+    result.map_err(|e| {
+        if e.is_timeout() {
+            Error::step(codes::CLUSTER_BUSY.name, e.message()).with_hint(format!(
+                "another operation kept running on cluster {name} (OperationNotAllowed); nothing was changed: rerun when it has ended"
+            ))
+        } else {
+            e
+        }
     })
 }
 

@@ -118,6 +118,19 @@ pub(crate) fn check_app(
             "pass --redirect-uri with one of {list} (exactly as registered), or add {redirect_uri:?} to the app's redirect URIs"
         )));
     }
+    if !common::graph::requests_any_permission(app) {
+        return Err(Error::step(
+            common::error::codes::APP_REQUESTS_NO_PERMISSION.name,
+            format!(
+                "the {which} requests no permission at all (empty requiredResourceAccess): the consent page would fail with \
+                 AADSTS650056 (\"Misconfigured application\")"
+            ),
+        )
+        .with_hint(
+            "rerun entra-app-create (with --app-id and --adopt for an app it did not create): it adds Microsoft Graph User.Read \
+             (delegated), as the portal does for every new registration; or add that permission in the portal (API permissions); then rerun this step",
+        ));
+    }
     Ok(())
 }
 
