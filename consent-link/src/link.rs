@@ -229,8 +229,18 @@ mod tests {
 
     #[test]
     fn app_checks() {
-        let good = json!({"displayName":"a","signInAudience":"AzureADMultipleOrgs","web":{"redirectUris":["https://www.microsoft.com"]}});
+        let good = json!({"displayName":"a","signInAudience":"AzureADMultipleOrgs","web":{"redirectUris":["https://www.microsoft.com"]},
+            "requiredResourceAccess":[{"resourceAppId":"00000003-0000-0000-c000-000000000000","resourceAccess":[{"id":"e1fe6dd8-ba31-4d61-89e7-88639da4683d","type":"Scope"}]}]});
         check_app(&good, APP, "ta", "https://www.microsoft.com").unwrap();
+        // An app that requests nothing: the consent page would fail with AADSTS650056.
+        let mut none = good.clone();
+        none["requiredResourceAccess"] = json!([]);
+        let e = check_app(&none, APP, "ta", "https://www.microsoft.com").unwrap_err();
+        assert_eq!(e.code(), "AppRequestsNoPermission");
+        assert!(
+            e.message().contains("AADSTS650056") && e.hint().unwrap().contains("User.Read"),
+            "{e}"
+        );
         // One rule for steps 1 and 2: personal accounts are not part of the procedure.
         for aud in [
             "AzureADMyOrg",
