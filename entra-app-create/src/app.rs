@@ -117,11 +117,10 @@ impl Step<'_> {
     /// The apps carrying the unique-name tag (`$filter=tags/any(t:t eq '…')`).
     async fn tagged(&self, unique: &str) -> Result<Vec<Value>> {
         let filter = any_eq_filter("tags", &format!("{UNIQUE_NAME_TAG}{unique}"));
-        let mut url = self.api.url("/applications")?;
-        url.query_pairs_mut().append_pair("$filter", &filter);
-        self.api
-            .list(&format!("{}?{}", url.path(), url.query().unwrap_or("")))
-            .await
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("$filter", &filter)
+            .finish();
+        self.api.list(&format!("/applications?{query}")).await
     }
 
     /// Where Graph has no uniqueName key: find the app by its tag, else create it with the
