@@ -278,12 +278,12 @@ impl Step<'_> {
         if self.inputs.rename && app.display_name != self.inputs.display_name {
             body.insert("displayName".into(), json!(self.inputs.display_name));
         }
-        if !app.user_read && (self.inputs.options.adopt || app.managed()) {
+        if !app.user_read() && (self.inputs.options.adopt || app.managed()) {
             // What the portal gives every registration; without any permission the consent
             // page fails (AADSTS650056). Only on an app this tool may change.
             body.insert(
                 "requiredResourceAccess".into(),
-                with_user_read(app.required_resource_access.as_ref()),
+                with_user_read(app.required_resource_access.as_deref()),
             );
         }
         if self.inputs.options.adopt && !app.managed() {
@@ -325,8 +325,8 @@ impl Step<'_> {
             if let Some(n) = body.get("displayName").and_then(Value::as_str) {
                 n.clone_into(&mut app.display_name);
             }
-            if body.contains_key("requiredResourceAccess") {
-                app.user_read = true;
+            if let Some(r) = body.get("requiredResourceAccess") {
+                app.required_resource_access = Some(Box::new(r.clone()));
             }
             if body.contains_key("tags") {
                 app.tags.push(MANAGED_TAG.to_owned());

@@ -31,10 +31,8 @@ pub(crate) struct Application {
     pub(crate) passwords: Vec<Password>,
     /// Its `tags`.
     pub(crate) tags: Vec<String>,
-    /// `requiredResourceAccess`, as Graph gave it.
-    pub(crate) required_resource_access: Option<Value>,
-    /// Whether it requests Microsoft Graph `User.Read` (delegated), as the portal registers apps.
-    pub(crate) user_read: bool,
+    /// `requiredResourceAccess`, as Graph gave it (boxed: the app is moved around by value).
+    pub(crate) required_resource_access: Option<Box<Value>>,
 }
 
 /// A password credential's metadata (Graph never returns the secret again).
@@ -106,8 +104,14 @@ impl Application {
                 .unwrap_or_default(),
             passwords,
             tags,
-            required_resource_access: v.get("requiredResourceAccess").cloned(),
-            user_read: common::graph::requests_user_read(v),
+            required_resource_access: v.get("requiredResourceAccess").cloned().map(Box::new),
+        })
+    }
+
+    /// Whether it requests Microsoft Graph `User.Read` (delegated), as the portal registers apps.
+    pub(crate) fn user_read(&self) -> bool {
+        self.required_resource_access.as_deref().is_some_and(|r| {
+            common::graph::requests_user_read(&serde_json::json!({"requiredResourceAccess": r}))
         })
     }
 

@@ -142,7 +142,7 @@ fn a_busy_cluster_is_waited_out_with_progress() {
     // Refused twice although the cluster reads Succeeded: the answer is what counts.
     sim.sim().add_fault(json!({"method": "POST", "path": "resetServicePrincipalProfile",
         "status": 409, "code": "OperationNotAllowed", "count": 2,
-        "message": "Operation is not allowed: Another operation (Updating) is in progress, please wait for it to finish before starting a new operation. See https://aka.ms/aks-pending-operation for more details"}));
+        "message": "Operation is not allowed: Another operation (Updating) is in progress, please wait for it to finish before starting a new operation. See https://aka.ms/aks-pending-operation for more details"})).unwrap();
     let r = sim.run("aks-sp-update", &["--timeout", "60s"], &line(&env));
     assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
     assert!(r.stderr.contains("busy"), "{}", r.stderr);
@@ -357,13 +357,15 @@ fn tagged(sim: &TestSim, unique: &str) -> Vec<Value> {
 #[test]
 fn without_the_unique_name_key_step_one_stays_idempotent_across_reruns_and_lost_answers() {
     let sim = TestSim::start_with(|c| {
-        c.behaviour = Some(json!({"unique_name_key": false, "graph_read_lag_ms": 1000}))
+        c.behaviour = Some(json!({"unique_name_key": false, "graph_read_lag_ms": 1000}));
     });
     let args = ["--unique-name", "nat-app", "--timeout", "3s"];
     // The create's answer is lost (the app is made): the run fails.
-    sim.sim().add_fault(
-        json!({"method": "POST", "path": "/applications", "count": 1, "delay_after_ms": 6000}),
-    );
+    sim.sim()
+        .add_fault(
+            json!({"method": "POST", "path": "/applications", "count": 1, "delay_after_ms": 6000}),
+        )
+        .unwrap();
     let r = run_step(&sim, Step::App, &args, "");
     assert_ne!(r.code, 0, "{}", r.stderr);
     assert_eq!(tagged(&sim, "nat-app").len(), 1);
