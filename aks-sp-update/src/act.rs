@@ -177,41 +177,51 @@ async fn post_reset(arm: &Api<'_>, inputs: &Inputs) -> Result<Posted> {
             arm.write(arm.request(Method::POST, url).json(body)).await
         }
     };
+    let busy = |e: &Error| e.status() == Some(409) && e.is_code("OperationNotAllowed");
+    match arm.with_api_version(&AKS_API, &post).await {
+        Ok(sent) => return Ok(Posted::Sent(sent)),
+        Err(e) if busy(&e) => ui::info(&format!(
+            "cluster {name} is busy, Azure refused the reset for now: {}",
+            e.message()
+        )),
+        Err(e) => return Err(e),
+    }
     let label = format!("waiting for the operation running on cluster {name} to end");
-    let told = std::cell::Cell::new(false);
+    // A failure of a later POST (e.g. its answer lost at --timeout) is reported as itself,
+    // not as the busy cluster: it may have started the reset.
+    let failed: std::cell::RefCell<Option<Error>> = std::cell::RefCell::new(None);
     let result = poll_until(&label, arm.deadline(), || {
-        let told = &told;
-        let post = &post;
+        let (post, failed) = (&post, &failed);
         async move {
+            // The cluster is read before posting again: a busy cluster is not posted to, and
+            // one that the awaited operation moved to the app is left alone.
+            let now = cluster::get(arm, &inputs.cluster).await?;
+            if in_progress(&now.provisioning_state) {
+                return Ok(Poll::Pending(
+                    format!("another operation is in progress (cluster {})", now.provisioning_state),
+                    None,
+                ));
+            }
+            if now.uses(&inputs.app_id) && !inputs.force {
+                return Ok(Poll::Ready(Posted::Already(now)));
+            }
             match arm.with_api_version(&AKS_API, post).await {
                 Ok(sent) => Ok(Poll::Ready(Posted::Sent(sent))),
-                Err(e) if e.status() == Some(409) && e.is_code("OperationNotAllowed") => {
-                    if !told.replace(true) {
-                        ui::info(&format!(
-                            "cluster {name} is busy, Azure refused the reset for now: {}",
-                            e.message()
-                        ));
-                    }
-                    let now = cluster::get(arm, &inputs.cluster).await?;
-                    if now.uses(&inputs.app_id)
-                        && !inputs.force
-                        && !in_progress(&now.provisioning_state)
-                    {
-                        return Ok(Poll::Ready(Posted::Already(now)));
-                    }
-                    Ok(Poll::Pending(
-                        format!(
-                            "another operation is in progress (cluster {})",
-                            now.provisioning_state
-                        ),
-                        None,
-                    ))
+                Err(e) if busy(&e) => Ok(Poll::Pending(
+                    "Azure refuses the reset: another operation is in progress (OperationNotAllowed)".into(),
+                    None,
+                )),
+                Err(e) => {
+                    *failed.borrow_mut() = Some(e.clone());
+                    Err(e)
                 }
-                Err(e) => Err(e),
             }
         }
     })
     .await;
+    if let Some(e) = failed.take() {
+        return Err(e);
+    }
     result.map_err(|e| {
         if e.is_timeout() {
             Error::step(codes::CLUSTER_BUSY.name, e.message()).with_hint(format!(
