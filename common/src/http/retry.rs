@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::HeaderMap;
 
 use super::errors::error_from_response;
+use super::client::host_path;
 use super::{Http, Request, Response};
 use crate::error::{ErrorKind, Result};
 use crate::ui;
@@ -93,7 +94,11 @@ impl Http {
                 wait.as_secs_f64(),
                 err.message()
             ));
-            tokio::time::sleep(wait).await;
+            deadline
+                .interrupt()
+                .sleep(wait, &format!("the retry of {} {}", req.method, host_path(&req.url)))
+                .await
+                .map_err(|i| i.context(err.message()))?;
         }
     }
 }
