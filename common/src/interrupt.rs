@@ -157,27 +157,34 @@ impl Interrupt {
         what: &str,
         fut: impl Future<Output = Result<T>>,
     ) -> Result<T> {
+        self.finish_write_within(WRITE_GRACE, what, fut).await
+    }
+
+    async fn finish_write_within<T>(
+        &self,
+        grace: Duration,
+        what: &str,
+        fut: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
         let mut fut = std::pin::pin!(fut);
         tokio::select! {
             r = &mut fut => return r,
             _ = self.wait() => {}
         }
-        match tokio::time::timeout(WRITE_GRACE, fut).await {
-            Ok(r) => r,
-            Err(_) => {
-                let s = self.raised().unwrap_or(Signal::Int);
-                Err(Error::interrupted(
-                    s,
-                    format!(
-                        "{what} was sent, and its answer did not come within {}s of the {}: whether it took effect is unknown",
-                        WRITE_GRACE.as_secs(),
-                        s.name()
-                    ),
-                )
-                .outcome_unknown()
-                .with_hint("the rerun of the same command reads what exists before it writes again"))
-            }
+        if let Ok(r) = tokio::time::timeout(grace, fut).await {
+            return r;
         }
+        let s = self.raised().unwrap_or(Signal::Int);
+        Err(Error::interrupted(
+            s,
+            format!(
+                "{what} was sent, and its answer did not come within {} of the {}: whether it took effect is unknown",
+                crate::wait::human(grace),
+                s.name()
+            ),
+        )
+        .outcome_unknown()
+        .with_hint("the rerun of the same command reads what exists before it writes again"))
     }
 }
 
@@ -284,12 +291,16 @@ mod tests {
         assert!(!Error::interrupted(Signal::Int, "m").is_outcome_unknown());
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_write_that_does_not_answer_within_the_grace_is_unknown() {
         let i = Interrupt::for_run();
         i.raise(Signal::Int);
         let e = i
-            .finish_write("POST /reset", std::future::pending::<Result<()>>())
+            .finish_write_within(
+                Duration::from_millis(50),
+                "POST /reset",
+                std::future::pending::<Result<()>>(),
+            )
             .await
             .unwrap_err();
         assert!(e.is_interrupted() && e.is_outcome_unknown(), "{e}");

@@ -412,7 +412,10 @@ async fn send(
     };
     let token = deadline
         .interrupt()
-        .abandon(&format!("signing in to Key Vault in tenant {tenant}"), fetch)
+        .abandon(
+            &format!("signing in to Key Vault in tenant {tenant}"),
+            fetch,
+        )
         .await?;
     // Key Vault's error body has ARM's shape; its answers that need explaining are taken here.
     let mut req =

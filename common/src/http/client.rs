@@ -155,14 +155,15 @@ impl Http {
                 body,
             })
         };
-        let bounded = async {
+        // Boxed: the request's future is large, and every step's future holds it.
+        let bounded = Box::pin(async {
             match tokio::time::timeout(remaining, fut).await {
                 Ok(r) => r,
                 Err(_) => Err(Error::timeout(format!(
                     "{what} did not answer before --timeout passed"
                 ))),
             }
-        };
+        });
         // A read in flight is dropped on the signal; a write already sent is waited for
         // (briefly), so its outcome is known or said to be unknown.
         if req.is_write() {

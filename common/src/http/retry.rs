@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 
-use super::errors::error_from_response;
 use super::client::host_path;
+use super::errors::error_from_response;
 use super::{Http, Request, Response};
 use crate::error::{ErrorKind, Result};
 use crate::ui;
@@ -96,7 +96,10 @@ impl Http {
             ));
             deadline
                 .interrupt()
-                .sleep(wait, &format!("the retry of {} {}", req.method, host_path(&req.url)))
+                .sleep(
+                    wait,
+                    &format!("the retry of {} {}", req.method, host_path(&req.url)),
+                )
                 .await
                 .map_err(|i| i.context(err.message()))?;
         }
