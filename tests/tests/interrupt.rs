@@ -242,6 +242,16 @@ fn between_requests() -> Vec<Case> {
     v.push(Case {
         sig: Sig::Term,
         hold: Some(
+            json!({"method": "GET", "path": "/managedClusters/", "status": 503,
+            "headers": {"Retry-After": "30"}, "count": 0}),
+        ),
+        ..Case::new("aks-sp-update pausing before a retry", Step::Reset, |r| {
+            logged(r, "GET", "/managedClusters/", Some(503)) >= 1
+        })
+    });
+    v.push(Case {
+        sig: Sig::Term,
+        hold: Some(
             json!({"method": "POST", "path": "/resetServicePrincipalProfile", "delay_after_ms": 1500}),
         ),
         lro: Duration::from_secs(3),
@@ -485,6 +495,7 @@ fn a_second_signal_exits_at_once() {
         second.elapsed()
     );
     assert_eq!(run.code, 130, "{}", run.stderr);
+    assert_eq!(run.stdout, "", "nothing more is written");
     assert!(run.stderr.contains("stopping at once"), "{}", run.stderr);
 }
 
