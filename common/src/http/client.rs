@@ -89,6 +89,7 @@ impl Http {
                 let scope = match req.service {
                     Service::Graph => self.cloud.graph_scope(),
                     Service::Arm => self.cloud.arm_scope(),
+                    Service::KeyVault => self.cloud.keyvault_scope(),
                     Service::Registry => {
                         return Err(Error::usage("registry requests take Basic or Bearer auth"));
                     }
