@@ -51,15 +51,22 @@ impl Fields for Output {
     }
 }
 
-/// What a failed object carries: the grant, when it was made and only the pull check failed
-/// (a registry firewall that refuses this machine: `RegistryNetworkDenied`).
+/// What a failed run leaves once it made the role assignment (e.g. interrupted while
+/// waiting for the pull to work): the registry, the principal, the role and the assignment.
 #[derive(Debug, Clone, Default)]
-pub struct Partial(Option<Output>);
+pub struct Partial {
+    /// The assignment this run made or found, with where and to whom.
+    pub assigned: Option<Output>,
+}
 
 impl Fields for Partial {
     fn write_to(&self, object: &mut Envelope) {
-        if let Some(o) = &self.0 {
-            o.write_to(object);
+        if let Some(o) = &self.assigned {
+            object.set(fields::REGISTRY_ID.name, &o.registry_id);
+            object.set(fields::REGISTRY_LOGIN_SERVER.name, &o.registry_login_server);
+            object.set(fields::REGISTRY_SP_OBJECT_ID.name, &o.registry_sp_object_id);
+            object.set(fields::ROLE_NAME.name, &o.role_name);
+            object.set(fields::ROLE_ASSIGNMENT_ID.name, &o.role_assignment_id);
         }
     }
 }
@@ -141,11 +148,21 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
                         inp.app_id,
                         e.message()
                     );
-                    let e = e.with_message(message);
-                    out.pull_verified_at = Change::Remove;
-                    return Err(Failed::with(e, Partial(Some(out))));
+                    return Err(Failed::with(
+                        e.with_message(message),
+                        Partial {
+                            assigned: Some(out),
+                        },
+                    ));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    return Err(Failed::with(
+                        e,
+                        Partial {
+                            assigned: Some(out),
+                        },
+                    ));
+                }
             };
             out.pull_verified_at = Change::Set(at);
             summary.push_str("; pull verified");

@@ -184,7 +184,7 @@ async fn post_reset(arm: &Api<'_>, inputs: &Inputs) -> Result<Posted> {
             "cluster {name} is busy, Azure refused the reset for now: {}",
             e.message()
         )),
-        Err(e) => return Err(e),
+        Err(e) => return Err(outcome_unknown_hint(e, name)),
     }
     let label = format!("waiting for the operation running on cluster {name} to end");
     // A failure of a later POST (e.g. its answer lost at --timeout) is reported as itself,
@@ -220,7 +220,7 @@ async fn post_reset(arm: &Api<'_>, inputs: &Inputs) -> Result<Posted> {
     })
     .await;
     if let Some(e) = failed.take() {
-        return Err(e);
+        return Err(outcome_unknown_hint(e, name));
     }
     result.map_err(|e| {
         if e.is_timeout() {
@@ -231,6 +231,18 @@ async fn post_reset(arm: &Api<'_>, inputs: &Inputs) -> Result<Posted> {
             e
         }
     })
+}
+
+/// A reset whose answer never came (it may run now): what the rerun of the same command does.
+fn outcome_unknown_hint(e: Error, name: &str) -> Error {
+    if e.is_outcome_unknown() {
+        e.with_hint(format!(
+            "the rerun of the same command reads cluster {name}: it waits for the reset running on it and then finds \
+             the cluster on the app, or posts the reset if it never arrived"
+        ))
+    } else {
+        e
+    }
 }
 
 /// The output for a cluster that already runs as the app.
