@@ -139,30 +139,7 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
         Some(check) => {
             let at = match verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await {
                 Ok(at) => at,
-                // The role is granted; only the check could not be made from here.
-                Err(e) if e.is_code(codes::REGISTRY_NETWORK_DENIED.name) => {
-                    let message = format!(
-                        "{verb} {} on registry {} for app {}, but {}",
-                        role.name,
-                        reg.name,
-                        inp.app_id,
-                        e.message()
-                    );
-                    return Err(Failed::with(
-                        e.with_message(message),
-                        Partial {
-                            assigned: Some(out),
-                        },
-                    ));
-                }
-                Err(e) => {
-                    return Err(Failed::with(
-                        e,
-                        Partial {
-                            assigned: Some(out),
-                        },
-                    ));
-                }
+                Err(e) => return Err(check_failed(e, &out, verb, &role.name, inp)),
             };
             out.pull_verified_at = Change::Set(at);
             summary.push_str("; pull verified");
@@ -180,6 +157,29 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
         changed: assigned.created,
         summary,
     })
+}
+
+/// A failed pull check, after the role assignment was made or found: the object keeps the
+/// assignment. A registry firewall that refuses this machine (`RegistryNetworkDenied`) only
+/// kept the check from being made: the message says the role was granted.
+fn check_failed(e: Error, out: &Output, verb: &str, role: &str, inp: &Inputs) -> Failed<Partial> {
+    let e = if e.is_code(codes::REGISTRY_NETWORK_DENIED.name) {
+        let message = format!(
+            "{verb} {role} on registry {} for app {}, but {}",
+            out.registry_id,
+            inp.app_id,
+            e.message()
+        );
+        e.with_message(message)
+    } else {
+        e
+    };
+    Failed::with(
+        e,
+        Partial {
+            assigned: Some(out.clone()),
+        },
+    )
 }
 
 /// The object id of the app's service principal in tenant B, from Graph (once per run).
