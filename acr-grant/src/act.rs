@@ -2,9 +2,9 @@
 //! pull role, and with `--verify` prove the pull.
 
 use common::arm;
-use common::driver::{Ctx, Done, Fields};
+use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Change, Envelope, fields};
-use common::error::{Error, Result};
+use common::error::{Error, Result, codes};
 use common::http::Api;
 use common::registry::proof;
 use common::ui;
@@ -56,8 +56,28 @@ impl Fields for Output {
     }
 }
 
+/// What a failed run leaves once it made the role assignment (e.g. interrupted while
+/// waiting for the pull to work): the registry, the principal, the role and the assignment.
+#[derive(Debug, Clone, Default)]
+pub struct Partial {
+    /// The assignment this run made or found, with where and to whom.
+    pub assigned: Option<Output>,
+}
+
+impl Fields for Partial {
+    fn write_to(&self, object: &mut Envelope) {
+        if let Some(o) = &self.assigned {
+            object.set(fields::REGISTRY_ID.name, &o.registry_id);
+            object.set(fields::REGISTRY_LOGIN_SERVER.name, &o.registry_login_server);
+            object.set(fields::REGISTRY_SP_OBJECT_ID.name, &o.registry_sp_object_id);
+            object.set(fields::ROLE_NAME.name, &o.role_name);
+            object.set(fields::ROLE_ASSIGNMENT_ID.name, &o.role_assignment_id);
+        }
+    }
+}
+
 /// Step 3 on one object.
-pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
+pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Partial>> {
     let graph = ctx.graph(&inp.tenant);
     let arm = ctx.arm(&inp.tenant);
 
@@ -120,7 +140,10 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
             );
         }
         Some(check) => {
-            let at = verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await?;
+            let at = match verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await {
+                Ok(at) => at,
+                Err(e) => return Err(check_failed(e, &out, verb, &role.name, inp)),
+            };
             // Bound to the secret, so step 4 can tell this very check from any other.
             out.pull_proof = match &out.registry_image {
                 Change::Set(image) => {
@@ -147,9 +170,45 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
     })
 }
 
+/// A failed pull check, after the role assignment was made or found: the object keeps the
+/// assignment. A registry firewall that refuses this machine (`RegistryNetworkDenied`) only
+/// kept the check from being made: the message says the role was granted.
+fn check_failed(e: Error, out: &Output, verb: &str, role: &str, inp: &Inputs) -> Failed<Partial> {
+    let e = if e.is_code(codes::REGISTRY_NETWORK_DENIED.name) {
+        let message = format!(
+            "{verb} {role} on registry {} for app {}, but {}",
+            out.registry_id,
+            inp.app_id,
+            e.message()
+        );
+        e.with_message(message)
+    } else {
+        e
+    };
+    Failed::with(
+        e,
+        Partial {
+            assigned: Some(out.clone()),
+        },
+    )
+}
+
 /// The object id of the app's service principal in tenant B, from Graph (once per run).
 async fn find_service_principal(ctx: &Ctx, graph: &Api<'_>, inp: &Inputs) -> Result<String> {
-    let Some(id) = ctx.service_principal_id(graph, &inp.app_id).await? else {
+    // An input that carries registry_sp_object_id says step 2 saw (or made) the service
+    // principal: Graph may not show it yet (read lag), so it is waited for, boundedly. An
+    // input without it gets the answer at once.
+    let found = if inp.known_sp.is_some() {
+        common::graph::wait_until_readable(
+            &format!("the service principal of app {} in tenant B", inp.app_id),
+            ctx.deadline(),
+            || ctx.service_principal_id(graph, &inp.app_id),
+        )
+        .await?
+    } else {
+        ctx.service_principal_id(graph, &inp.app_id).await?
+    };
+    let Some(id) = found else {
         return Err(Error::step(
             "ServicePrincipalNotInRegistryTenant",
             format!(

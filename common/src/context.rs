@@ -17,6 +17,7 @@ use crate::cli::CommonArgs;
 use crate::cloud::Cloud;
 use crate::error::Result;
 use crate::http::{Api, Http, build_client};
+use crate::interrupt::Interrupt;
 use crate::secret::Secret;
 use crate::wait::Deadline;
 
@@ -131,17 +132,14 @@ pub(crate) struct Shared {
     pub(crate) claimed_files: std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>,
     /// A tool's own typed per-run state (see [`Ctx::state`]), one value per type.
     pub(crate) states: std::sync::Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    /// The run's interrupt (SIGINT, SIGTERM): every deadline of the run carries it.
+    pub(crate) interrupt: &'static Interrupt,
 }
 
 impl Shared {
-    pub(crate) fn new(http: Http, common: CommonArgs) -> Self {
-        Self {
-            http,
-            common,
-            memos: Memos::default(),
-            claimed_files: std::sync::Mutex::default(),
-            states: std::sync::Mutex::default(),
-        }
+    /// A deadline for one object: `--timeout` from now, ending early on the run's interrupt.
+    pub(crate) fn deadline(&self) -> Deadline {
+        Deadline::watched(self.common.timeout, self.interrupt)
     }
 }
 
@@ -182,10 +180,14 @@ impl Ctx {
         let mut common = default_common();
         common.timeout = timeout;
         common.dry_run = dry_run;
-        let shared = Arc::new(Shared::new(
-            Http::new(client, cloud, creds, dry_run),
+        let shared = Arc::new(Shared {
+            http: Http::new(client, cloud, creds, dry_run),
             common,
-        ));
+            memos: Memos::default(),
+            claimed_files: std::sync::Mutex::default(),
+            states: std::sync::Mutex::default(),
+            interrupt: Interrupt::unwatched(),
+        });
         Ok(Self {
             shared,
             deadline: Deadline::after(timeout),
@@ -197,7 +199,7 @@ impl Ctx {
     pub fn next_object(&self) -> Self {
         Self {
             shared: self.shared.clone(),
-            deadline: Deadline::after(self.shared.common.timeout),
+            deadline: self.shared.deadline(),
         }
     }
 

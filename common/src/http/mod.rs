@@ -1,4 +1,4 @@
-//! The one HTTP client: Graph, ARM, registries and (as its transport) azure_identity.
+//! The one HTTP client: Graph, ARM, registries, key vaults and (as its transport) azure_identity.
 //!
 //! Requests carry a bearer token for their service's audience (or Basic auth for a
 //! registry), parse Azure's error bodies into [`Error`]s with status, code, message and
@@ -11,7 +11,7 @@
 //! attempt with its authorization header), `retry` (the retry policy), `errors` (error
 //! bodies in every shape), `origin` (where a URL from an answer may be followed),
 //! `paging` ([`Api::list`]), `redact` (secret fields in reports), `request` (the request
-//! model), `api` ([`Api`], one service in one tenant); this file holds [`Http`] and the
+//! model), `api` ([`Api`], one service in one tenant), `versions` (ARM api-versions a cloud lacks); this file holds [`Http`] and the
 //! read/write split that carries `--dry-run`.
 
 mod api;
@@ -23,6 +23,7 @@ mod paging;
 mod redact;
 mod request;
 mod retry;
+mod versions;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +43,7 @@ pub use pace::{GLOBAL_WRITES_LEFT, PRINCIPAL_WRITES_LEFT};
 pub use redact::redact;
 pub use request::{Auth, Request, Response, Sent};
 pub use retry::retry_after;
+pub use versions::{ApiVersions, choose as choose_api_version, supported_versions};
 
 /// Which Azure service a request goes to (decides token audience and error shape).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,9 @@ pub enum Service {
     Arm,
     /// A container registry's data plane.
     Registry,
+    /// A key vault's data plane (its origin is the vault's own host, `<vault>.<Key Vault
+    /// suffix>`, so requests are built from a validated `keyvault::SecretRef`).
+    KeyVault,
 }
 
 /// The HTTP client shared by a run.
@@ -62,6 +67,7 @@ pub struct Http {
     creds: Arc<Credentials>,
     dry_run: bool,
     sent: Arc<AtomicU64>,
+    versions: versions::Chosen,
     /// ARM writes paced per principal and subscription, across the run's jobs.
     pacer: Arc<pace::Pacer>,
 }
@@ -80,6 +86,7 @@ impl Http {
             creds,
             dry_run,
             sent: Arc::new(AtomicU64::new(0)),
+            versions: versions::Chosen::default(),
             pacer: Arc::default(),
         }
     }
