@@ -195,25 +195,9 @@ impl Step<'_> {
         self.out.app_id = Some(app.app_id.clone());
         self.out.app_object_id = Some(app.id.clone());
 
-        let kept = if self.new_app {
-            // An app this run created: its service principal and its secret are independent
-            // writes, nothing to refuse about either: at once. A secret minted while the
-            // service principal failed is kept in the partial output.
-            let api = self.api.clone();
-            let sp = ensure_service_principal(&api, &app.app_id, false);
-            let (sp, kept) = tokio::join!(sp, self.ensure_secret(&app, file_secret));
-            if let Ok(Some(k)) = &kept {
-                self.out.secret = SecretOut::Set {
-                    kept: k.clone(),
-                    shown: !self.inputs.options.no_secret_output,
-                };
-            }
-            self.out.cluster_sp_object_id = self.note_sp(sp?);
-            kept?
-        } else {
-            self.out.cluster_sp_object_id = self.ensure_sp(&app.app_id).await?;
-            self.ensure_secret(&app, file_secret).await?
-        };
+        self.out.cluster_sp_object_id = self.ensure_sp(&app.app_id).await?;
+
+        let kept = self.ensure_secret(&app, file_secret).await?;
         match &kept {
             Some(k) => {
                 self.out.secret = SecretOut::Set {
