@@ -189,8 +189,13 @@ struct Victim {
 }
 
 impl Victim {
-    fn start(attackers: &Attackers) -> Self {
-        let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_millis(300));
+    /// A victim; `behaviour` (JSON) sets the simulator's switches, e.g. a Graph without the
+    /// uniqueName key.
+    fn start(attackers: &Attackers, behaviour: Option<&str>) -> Self {
+        let sim = TestSim::start_with(|c| {
+            c.lro_duration = Duration::from_millis(300);
+            c.behaviour = behaviour.map(|b| serde_json::from_str(b).expect("behaviour is JSON"));
+        });
         let op = Operator::new(&sim);
         let spec = |name: &str| {
             NewApp::multitenant(name)
@@ -331,6 +336,8 @@ struct Row {
     /// rule (a template, `{value}` being the row's value) is added to the victim, and
     /// `field` names the header or body key that carries the value.
     fault: Option<&'static str>,
+    /// The victim simulator's switches (JSON), when the row needs a rough edge of Azure.
+    behaviour: Option<&'static str>,
     /// The finding of issue 18 the row is about.
     finding: &'static str,
 }
@@ -351,6 +358,7 @@ const fn row(
         cloud: CloudArg::Sim,
         want: Want::Refused,
         fault: None,
+        behaviour: None,
         finding,
     }
 }
@@ -724,7 +732,7 @@ fn detail(run: &Run) -> String {
 }
 
 fn run_row(r: &Row, i: usize, att: &Attackers) -> Outcome {
-    let v = Victim::start(att);
+    let v = Victim::start(att, r.behaviour);
     let tag = format!("t{i:02}q");
     let trap = Trap::start();
     let trap_dir = tempfile::tempdir().unwrap();
@@ -975,7 +983,7 @@ fn the_browser_inherits_no_secret() {
 #[test]
 fn stderr_shows_envelope_values_escaped() {
     let att = Attackers::start(false);
-    let v = Victim::start(&att);
+    let v = Victim::start(&att, None);
     let mut envelope = v.envelope();
     envelope[LS] = json!("fabrikam\u{1b}[1a\u{1b}[2k\u{202e}acr.azurecr.sim");
     let mut cmd = v.sim.cmd(ASU);
