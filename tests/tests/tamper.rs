@@ -384,6 +384,11 @@ const fn answered(mut r: Row, fault: &'static str) -> Row {
     r
 }
 
+const fn on(mut r: Row, behaviour: &'static str) -> Row {
+    r.behaviour = Some(behaviour);
+    r
+}
+
 const fn or_ignored(mut r: Row) -> Row {
     r.want = Want::RefusedOrIgnored;
     r
@@ -415,6 +420,11 @@ const REGISTRIES_NEXT: &str = r#"{"method": "GET", "path": "/subscriptions/{sub_
 const ROLE_DEFINITIONS_NEXT: &str = r#"{"method": "GET", "path": "/providers/Microsoft.Authorization/roleDefinitions", "count": 0, "body_patch": {"nextLink": "{value}"}}"#;
 /// The old cluster principal's role assignments listed with a next page on the row's URL.
 const ROLE_ASSIGNMENTS_NEXT: &str = r#"{"method": "GET", "path": "/providers/Microsoft.Authorization/roleAssignments", "count": 0, "body_patch": {"nextLink": "{value}"}}"#;
+/// Graph's applications listed (by tag, in a cloud without the uniqueName key) with a next
+/// page on the row's URL.
+const APPLICATIONS_NEXT: &str = r#"{"method": "GET", "path": "/v1.0/applications", "count": 0, "body_patch": {"@odata.nextLink": "{value}"}}"#;
+/// A Microsoft Graph without the `uniqueName` alternate key (a national cloud).
+const NO_UNIQUE_NAME_KEY: &str = r#"{"unique_name_key": false}"#;
 /// The same under Graph's key, which `Api::list` follows as well.
 const ROLE_DEFINITIONS_ODATA_NEXT: &str = r#"{"method": "GET", "path": "/providers/Microsoft.Authorization/roleDefinitions", "count": 0, "body_patch": {"@odata.nextLink": "{value}"}}"#;
 
@@ -463,6 +473,8 @@ const REGISTRY_HOSTS: &[Row] = &[
     answered(row("acr-grant", "nextLink", "https://127.0.0.1:{aport}/{tag}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01", F7N), ROLE_DEFINITIONS_NEXT),
     answered(row("acr-grant", "@odata.nextLink", "https://127.0.0.1:{aport}/{tag}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01", F7N), ROLE_DEFINITIONS_ODATA_NEXT),
     answered(with_flags(row(ASU, "nextLink", "https://127.0.0.1:{aport}/{tag}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01", F7N), &["--copy-role-assignments"]), ROLE_ASSIGNMENTS_NEXT),
+    // A Graph without the uniqueName key: step 1 lists the apps carrying its tag.
+    answered(on(dropping(row(EAC, "@odata.nextLink", "https://127.0.0.1:{aport}/v1.0/applications?{tag}", F7N), &["app_id"]), NO_UNIQUE_NAME_KEY), APPLICATIONS_NEXT),
 ];
 
 const F2: &str = "2: Owner instead of AcrPull";
