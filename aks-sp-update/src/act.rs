@@ -88,7 +88,10 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         return Ok(already(inputs, &cluster));
     }
 
-    let verified = pull::check_new_credential(inputs, ctx).await?;
+    // The secret is read (from the vault, when the object names one there) before any write.
+    let secret = inputs.secret.fetch(ctx, &inputs.app_id).await?;
+    crate::inputs::check_length(&secret)?;
+    let verified = pull::check_new_credential(inputs, &secret, ctx).await?;
     let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
 
     let old_app = cluster.client_id.clone().unwrap_or_default();
@@ -102,7 +105,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         "{}/resetServicePrincipalProfile?api-version={AKS_API}",
         inputs.cluster.id()
     ))?;
-    let body = json!({"clientId": inputs.app_id, "secret": inputs.secret.expose()});
+    let body = json!({"clientId": inputs.app_id, "secret": secret.expose()});
     // A POST: never resent after an unknown outcome (the transport retries only 429 and 503).
     let post = arm.request(Method::POST, url).json(body);
     let sent = match arm.write(post.clone()).await {

@@ -6,15 +6,19 @@ use common::driver::Ctx;
 use common::error::codes;
 use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
 use common::wait::now_rfc3339;
-use common::{Error, Result, ui};
+use common::{Error, Result, Secret, ui};
 
 use crate::inputs::{Inputs, PullTarget};
 
 /// Checks that the new credential can pull before the disruptive reset (unless `--force`).
 /// Returns when the pull was verified, if it was.
-pub(crate) async fn check_new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<Option<String>> {
+pub(crate) async fn check_new_credential(
+    inputs: &Inputs,
+    secret: &Secret,
+    ctx: &Ctx,
+) -> Result<Option<String>> {
     if let Some(target) = &inputs.pull {
-        if pull_check(ctx, inputs, target, inputs.force, inputs.granted).await? {
+        if pull_check(ctx, inputs, secret, target, inputs.force, inputs.granted).await? {
             return Ok(Some(now_rfc3339()));
         }
     } else if inputs.force {
@@ -43,6 +47,7 @@ const PROPAGATION_GRACE: Duration = Duration::from_secs(120);
 async fn pull_check(
     ctx: &Ctx,
     inputs: &Inputs,
+    secret: &Secret,
     t: &PullTarget,
     force: bool,
     granted: bool,
@@ -69,7 +74,7 @@ async fn pull_check(
     let pull = PullAs {
         login_server: &t.login_server,
         app_id: &inputs.app_id,
-        secret: &inputs.secret,
+        secret,
         repository: &t.repository,
         reference: t.reference.as_deref(),
     };
