@@ -533,3 +533,45 @@ fn entra_app_create_killed_around_the_vault_write_loses_nothing_the_vault_holds(
         points.len()
     );
 }
+
+#[test]
+fn a_secret_bound_for_a_terminal_gets_advice_on_stderr() {
+    // `script` gives entra-app-create a terminal as stdout; stderr goes to a file.
+    let sim = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let run_on_terminal = |extra: &str| {
+        let err = dir.path().join("stderr");
+        let command = format!(
+            "{} --cluster-tenant {} {extra} 2>{}",
+            xtenant_tests::bin_path("entra-app-create").display(),
+            sim.var("CLUSTER_TENANT_ID"),
+            err.display()
+        );
+        let mut c = sim.cmd("entra-app-create");
+        c.current_dir(dir.path());
+        let mut script = Command::new("script");
+        script
+            .env_clear()
+            .envs(c.get_envs().filter_map(|(k, v)| Some((k, v?))));
+        let r = run_cmd(script, &["-qec", &command, "/dev/null"], "");
+        assert_eq!(r.code, 0, "{}", r.stdout);
+        (r.stdout, std::fs::read_to_string(err).unwrap())
+    };
+    let (terminal, stderr) = run_on_terminal("");
+    assert!(terminal.contains("client_secret"), "{terminal}");
+    assert!(
+        stderr.contains("about to be written to this terminal")
+            && stderr.contains("--secret-keyvault"),
+        "{stderr}"
+    );
+    let (terminal, stderr) =
+        run_on_terminal(&format!("--secret-keyvault {}", sim.var("KEYVAULT_URL")));
+    assert!(
+        terminal.contains("client_secret_ref") && !terminal.contains("\"client_secret\""),
+        "{terminal}"
+    );
+    assert!(
+        !stderr.contains("about to be written to this terminal"),
+        "{stderr}"
+    );
+}
