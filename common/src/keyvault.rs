@@ -126,14 +126,20 @@ fn parse_vault(field: &str, value: &str, cloud: &Cloud) -> Result<(Url, String, 
             ))
         })?
         .to_owned();
-    let custom = !BUILT_IN.contains(&cloud.name.as_str());
+    // A custom cloud (the simulator) serves its vaults on its ARM endpoint's port; no other
+    // port is taken, so a reference cannot aim the vault's name at another local server.
+    let custom_port = cloud
+        .arm
+        .port()
+        .filter(|_| !BUILT_IN.contains(&cloud.name.as_str()));
     let base = match url.port() {
         None | Some(443) => format!("https://{host}"),
-        Some(p) if custom => format!("https://{host}:{p}"),
+        Some(p) if custom_port == Some(p) => format!("https://{host}:{p}"),
         Some(p) => {
             return Err(bad(format!(
-                "names port {p}; Key Vault in {} listens on 443 only",
-                cloud.name
+                "names port {p}; Key Vault in {} listens on {} only",
+                cloud.name,
+                custom_port.map_or_else(|| "443".to_owned(), |c| format!("443 and {c}"))
             )));
         }
     };
@@ -696,6 +702,7 @@ mod tests {
     fn sim_cloud() -> Cloud {
         let mut c = Cloud::azure_public();
         c.name = "AzureSim".into();
+        c.arm = Url::parse("https://127.0.0.1:8443").unwrap();
         c.keyvault_suffix = "vault.azure.sim".into();
         c
     }
@@ -730,6 +737,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sim.vault_url(), "https://kv1.vault.azure.sim:8443");
+        // Only the simulator's own port: not another local server's.
+        assert!(
+            SecretRef::parse(
+                "f",
+                "https://kv1.vault.azure.sim:9443/secrets/x",
+                &sim_cloud()
+            )
+            .is_err()
+        );
     }
 
     #[test]
