@@ -131,7 +131,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     let pending = prepare_secret_file(inputs, ctx)?;
     let file_secret = match &inputs.options.secret_file {
         Some(p) if inputs.secret.is_none() && inputs.secret_ref.is_none() => {
-            secret_file::read_existing(p)?
+            secret_file::read_existing(p, ctx.deadline().remaining())?
         }
         _ => None,
     };
