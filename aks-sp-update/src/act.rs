@@ -88,10 +88,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         return Ok(already(inputs, &cluster));
     }
 
-    // The secret is read (from the vault, when the object names one there) before any write.
-    let secret = inputs.secret.fetch(ctx, &inputs.app_id).await?;
-    crate::inputs::check_length(&secret)?;
-    let verified = pull::check_new_credential(inputs, &secret, ctx).await?;
+    let (secret, verified) = pull::new_credential(inputs, ctx).await?;
     let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
 
     let old_app = cluster.client_id.clone().unwrap_or_default();
@@ -118,6 +115,14 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
                 return Ok(already(inputs, &now));
             }
             arm.write(post).await?
+        }
+        Err(e) if e.is_outcome_unknown() => {
+            return Err(e
+                .with_hint(format!(
+                    "the rerun of the same command reads cluster {name}: it waits for the reset running on it and then finds \
+                     the cluster on the app, or posts the reset if it never arrived"
+                ))
+                .into());
         }
         other => other?,
     };

@@ -10,9 +10,18 @@ use common::{Error, Result, Secret, ui};
 
 use crate::inputs::{Inputs, PullTarget};
 
+/// The app's client secret — as given, or read from the vault the object names (before any
+/// write), no longer than AKS accepts — and when its pull was verified, if it was.
+pub(crate) async fn new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<(Secret, Option<String>)> {
+    let secret = inputs.secret.fetch(ctx, &inputs.app_id).await?;
+    crate::inputs::check_length(&secret)?;
+    let verified = check_new_credential(inputs, &secret, ctx).await?;
+    Ok((secret, verified))
+}
+
 /// Checks that the new credential can pull before the disruptive reset (unless `--force`).
 /// Returns when the pull was verified, if it was.
-pub(crate) async fn check_new_credential(
+async fn check_new_credential(
     inputs: &Inputs,
     secret: &Secret,
     ctx: &Ctx,
@@ -99,6 +108,8 @@ async fn pull_check(
             format!("the new credential cannot pull from {}: {}", t.login_server, d.explain()),
         )
         .with_hint("grant and verify first with acr-grant --verify (it waits for a new role to reach the registry); --force resets anyway"),
+        // Interrupted: no reset is posted, --force or not.
+        Err(e) if e.is_interrupted() => return Err(e),
         Err(e) => e.context(format!("checking the pull from {}", t.login_server)),
     };
     if force {
