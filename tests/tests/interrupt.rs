@@ -441,10 +441,16 @@ fn an_interrupted_run_drains_stdin_and_writes_every_object() {
     });
     kill(&child.id().to_string(), Sig::Int);
     std::thread::sleep(Duration::from_millis(300));
+    let sent = sim.azure_requests().len();
     // Still reading: an object that arrives now is written, not started.
     writeln!(stdin, "{}", app.trim()).expect("the tool still reads stdin");
     drop(stdin);
     let run = collect(child);
+    assert_eq!(
+        sim.azure_requests().len(),
+        sent,
+        "a request was sent after the interrupt"
+    );
     assert_eq!(run.code, 130, "{}", run.stderr);
     let objects = run.objects();
     assert_eq!(objects.len(), 3, "{}", run.stdout);
@@ -501,10 +507,26 @@ fn a_second_signal_exits_at_once() {
 
 /// Ctrl-C reaching every process of a pipeline (its process group) while step 2 waits for
 /// consent: every tool drains, the object with the secret reaches the end of the pipe, and
-/// the same pipeline rerun on it completes the procedure.
+/// the same pipeline rerun on it (once consent is given) completes the procedure.
 #[test]
 fn ctrl_c_on_a_whole_pipeline_drains_to_the_end_of_the_pipe() {
-    let sim = TestSim::start();
+    pipeline_interrupted(Step::Consent);
+}
+
+/// The story: Ctrl-C on the pipeline while aks-sp-update follows the reset. The
+/// object reaches `out.json` with the secret and the operation URL, and the same pipeline
+/// rerun on it resumes the reset instead of posting another.
+#[test]
+fn ctrl_c_on_a_pipeline_during_the_reset_keeps_the_secret_and_the_operation() {
+    pipeline_interrupted(Step::Reset);
+}
+
+/// Runs the four tools as `sh -c 'a | b | c | d'` in a process group of their own, sends
+/// SIGINT to the group while `at` waits, then reruns the same pipeline on the output.
+fn pipeline_interrupted(at: Step) {
+    let sim = TestSim::start_with(|c| {
+        c.lro_duration = Duration::from_secs(3);
+    });
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = |s: &str| xtenant_tests::bin_path(s).display().to_string();
     let quote = |v: &[String]| {
@@ -522,13 +544,12 @@ fn ctrl_c_on_a_whole_pipeline_drains_to_the_end_of_the_pipe() {
             dir.path().display()
         )
     };
-    let pipeline = [
-        stage("entra-app-create", &Step::App.args(&sim)),
-        stage("consent-link", &args_of(&sim, Step::Consent, true)),
-        stage("acr-grant", &Step::Grant.args(&sim)),
-        stage("aks-sp-update", &Step::Reset.args(&sim)),
-    ]
-    .join(" | ");
+    let consent_waits = at == Step::Consent;
+    let pipeline = Step::ALL
+        .iter()
+        .map(|s| stage(s.bin(), &args_of(&sim, *s, consent_waits)))
+        .collect::<Vec<_>>()
+        .join(" | ");
     let script = format!("trap : INT TERM; {pipeline}");
     let run_pipeline = |input: &str, interrupt: bool| -> Run {
         let tool = sim.cmd("entra-app-create");
@@ -542,8 +563,12 @@ fn ctrl_c_on_a_whole_pipeline_drains_to_the_end_of_the_pipe() {
         sh.process_group(0);
         let mut child = spawn_with_input(&mut sh, input);
         if interrupt {
-            wait_for(&sim, &mut child, "the consent wait", &|r| {
-                logged(r, "GET", "/servicePrincipals(", Some(404)) >= 2
+            wait_for(&sim, &mut child, "the wait", &|r| {
+                if consent_waits {
+                    logged(r, "GET", "/servicePrincipals(", Some(404)) >= 2
+                } else {
+                    logged(r, "GET", "/operations/", None) >= 1
+                }
             });
             kill(&format!("-{}", child.id()), Sig::Int);
         }
@@ -557,37 +582,42 @@ fn ctrl_c_on_a_whole_pipeline_drains_to_the_end_of_the_pipe() {
     };
 
     let first = run_pipeline("", true);
-    for t in [
-        "entra-app-create",
-        "consent-link",
-        "acr-grant",
-        "aks-sp-update",
-    ] {
-        let expected = if t == "entra-app-create" { "0" } else { "130" };
-        assert_eq!(code(t), expected, "{t}: {}", first.stderr);
+    let before = at.before();
+    for s in Step::ALL {
+        // The steps before `at` had ended; `at` and those after it drained.
+        let expected = if before.contains(&s) { "0" } else { "130" };
+        assert_eq!(code(s.bin()), expected, "{}: {}", s.bin(), first.stderr);
     }
     let out = first.object();
-    assert_eq!(out["error"]["step"], "consent-link", "{}", first.stdout);
+    assert_eq!(out["error"]["step"], at.bin(), "{}", first.stdout);
     assert_eq!(out["error"]["code"], "Interrupted");
-    for f in [
-        "client_secret",
-        "client_secret_key_id",
-        "app_id",
-        "consent_url",
-    ] {
-        assert!(out[f].is_string(), "{f} lost: {}", first.stdout);
+    let made: &[&str] = if consent_waits {
+        &[
+            "client_secret",
+            "client_secret_key_id",
+            "app_id",
+            "consent_url",
+        ]
+    } else {
+        &[
+            "client_secret",
+            "client_secret_key_id",
+            "app_id",
+            "role_assignment_id",
+            "cluster_operation_url",
+        ]
+    };
+    for f in made {
+        assert!(out[*f].is_string(), "{f} lost: {}", first.stdout);
     }
-    let ca = sim.sim().sim().ca_pem_path().to_path_buf();
-    person::consent(out["consent_url"].as_str().expect("url"), &ca, "accept").expect("consent");
+    if consent_waits {
+        let ca = sim.sim().sim().ca_pem_path().to_path_buf();
+        person::consent(out["consent_url"].as_str().expect("url"), &ca, "accept").expect("consent");
+    }
 
     let second = run_pipeline(&first.stdout, false);
-    for t in [
-        "entra-app-create",
-        "consent-link",
-        "acr-grant",
-        "aks-sp-update",
-    ] {
-        assert_eq!(code(t), "0", "{t}: {}", second.stderr);
+    for s in Step::ALL {
+        assert_eq!(code(s.bin()), "0", "{}: {}", s.bin(), second.stderr);
     }
     let done = second.object();
     assert!(done.get("error").is_none(), "{}", second.stdout);
