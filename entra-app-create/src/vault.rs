@@ -236,6 +236,7 @@ mod tests {
             redirect_uris: Vec::new(),
             passwords: Vec::new(),
             tags: Vec::new(),
+            required_resource_access: None,
         }
     }
 
