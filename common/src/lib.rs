@@ -11,6 +11,7 @@
 pub mod arm;
 pub mod auth;
 pub mod cli;
+pub mod client_secret;
 pub mod cloud;
 mod context;
 pub mod driver;

@@ -477,6 +477,25 @@ const REGISTRY_HOSTS: &[Row] = &[
     answered(on(dropping(row(EAC, "@odata.nextLink", "https://127.0.0.1:{aport}/v1.0/applications?{tag}", F7N), &["app_id"]), NO_UNIQUE_NAME_KEY), APPLICATIONS_NEXT),
 ];
 
+const F8: &str = "issue 16: a Key Vault token sent to any host";
+const CSR: &str = "client_secret_ref";
+const CS: &str = "client_secret";
+const VERIFY: &[&str] = &["--verify"];
+
+/// Where a Key Vault token goes: `client_secret_ref` naming another host in every spelling
+/// (the steps that read the secret from it send a bearer token for the vault there).
+#[rustfmt::skip]
+const VAULT_REFS: &[Row] = &[
+    with_flags(dropping(row("acr-grant", CSR, "https://127.0.0.1:{aport}/secrets/{tag}/0123456789abcdef0123456789abcdef", F8), &[CS]), VERIFY),
+    with_flags(dropping(row("acr-grant", CSR, "https://contoso-kv.vault.azure.sim:{aport}/secrets/{tag}/0123456789abcdef0123456789abcdef", F8), &[CS]), VERIFY),
+    with_flags(dropping(row("acr-grant", CSR, "https://contoso-kv.vault.azure.sim:{simport}@127.0.0.1:{aport}/secrets/{tag}/0123456789abcdef0123456789abcdef", F8), &[CS]), VERIFY),
+    dropping(row(ASU, CSR, "https://localhost:{aport}/secrets/{tag}/0123456789abcdef0123456789abcdef", F8), &[CS]),
+    dropping(row(ASU, CSR, "https://{tag}.vault.azure.sim:{aport}/secrets/x/0123456789abcdef0123456789abcdef", F8), &[CS]),
+    dropping(row(ASU, CSR, "https://{tag}.vault.azure.sim.evil:{simport}/secrets/x/0123456789abcdef0123456789abcdef", F8), &[CS]),
+    dropping(row(ASU, CSR, "https://2130706433:{aport}/secrets/{tag}/0123456789abcdef0123456789abcdef", F8), &[CS]),
+    dropping(row(ASU, CSR, "https://contoso-kv.vault.azure.sim:{simport}\\@127.0.0.1:{aport}/secrets/{tag}/0123456789abcdef0123456789abcdef", F8), &[CS]),
+];
+
 const F2: &str = "2: Owner instead of AcrPull";
 const F3: &str = "3: roles given to another principal";
 
@@ -920,6 +939,11 @@ fn run_table(name: &str, rows: &[Row], with_443: bool) {
 #[test]
 fn credentials_go_only_to_the_clouds_hosts() {
     run_table("registry hosts and operation URLs", REGISTRY_HOSTS, true);
+}
+
+#[test]
+fn vault_tokens_go_only_to_the_clouds_vaults() {
+    run_table("Key Vault references", VAULT_REFS, false);
 }
 
 #[test]
