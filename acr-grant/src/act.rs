@@ -81,8 +81,17 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
     let graph = ctx.graph(&inp.tenant);
     let arm = ctx.arm(&inp.tenant);
 
-    // Independent reads (Graph; ARM, each with its own token): sent at once. The registry
-    // and its role may have been found before the object arrived (the flags named them).
+    // Independent reads (Graph, ARM, the vault holding the secret, each with its own token):
+    // sent at once, all before the role is assigned, so a secret that cannot be read stops
+    // the step before it writes anything.
+    let secret = async {
+        match &inp.check {
+            Some(c) => c.secret.fetch(ctx, &inp.app_id).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    // The registry and its role may have been found before the object arrived (the flags
+    // named them); the role is looked up beside the other reads, as soon as the registry is known.
     let registry_and_role = async {
         let reg = early::registry(ctx, &arm, &inp.registry, inp.subscription.as_deref()).await?;
         if let Some(image) = inp.check.as_ref().and_then(|c| c.image.as_ref())
@@ -100,9 +109,13 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
         let role = role::choose(ctx, &arm, &reg, inp.role.as_ref()).await?;
         Ok((reg, role))
     };
-    let (sp_id, found) =
-        futures::future::join(find_service_principal(ctx, &graph, inp), registry_and_role).await;
-    let (sp_id, (reg, role)) = (sp_id?, found?);
+    let (sp_id, found, secret) = futures::future::join3(
+        find_service_principal(ctx, &graph, inp),
+        registry_and_role,
+        secret,
+    )
+    .await;
+    let (sp_id, (reg, role), secret) = (sp_id?, found?, secret?);
     let assigned = assign(&arm, &reg, &role, &sp_id, &inp.tenant).await?;
 
     let mut out = Output {
@@ -140,15 +153,16 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
             );
         }
         Some(check) => {
-            let at = match verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await {
+            let secret = secret.as_ref().ok_or_else(|| {
+                Error::usage("internal error: the client secret to verify with was not read")
+            })?;
+            let at = match verify::run(ctx, &reg, &inp.app_id, &sp_id, check, secret, &role).await {
                 Ok(at) => at,
                 Err(e) => return Err(check_failed(e, &out, verb, &role.name, inp)),
             };
             // Bound to the secret, so step 4 can tell this very check from any other.
             out.pull_proof = match &out.registry_image {
-                Change::Set(image) => {
-                    Change::Set(proof::make(&check.secret, &inp.app_id, image, &at))
-                }
+                Change::Set(image) => Change::Set(proof::make(secret, &inp.app_id, image, &at)),
                 _ => Change::Remove,
             };
             out.pull_verified_at = Change::Set(at);

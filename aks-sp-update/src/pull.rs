@@ -7,26 +7,39 @@ use common::envelope::Change;
 use common::error::codes;
 use common::registry::{Denied, PullAs, PullCheck, proof, wait_for_pull};
 use common::wait::now_rfc3339;
-use common::{Error, Result, ui};
+use common::{Error, Result, Secret, ui};
 
 use crate::inputs::{Inputs, PullTarget};
+
+/// The app's client secret — as given, or read from the vault the object names (before any
+/// write), no longer than AKS accepts — and when its pull was verified, if it was.
+pub(crate) async fn new_credential(
+    inputs: &Inputs,
+    ctx: &Ctx,
+) -> Result<(Secret, (Change<String>, Change<String>))> {
+    let secret = inputs.secret.fetch(ctx, &inputs.app_id).await?;
+    crate::inputs::check_length(&secret)?;
+    let verified = check_new_credential(inputs, &secret, ctx).await?;
+    Ok((secret, verified))
+}
 
 /// Checks that the new credential can pull before the disruptive reset (unless `--force`).
 /// Returns `pull_verified_at` and `pull_proof` as they change: set when the pull was
 /// verified now, kept when it was not or when the object's own recent proof stands for it.
-pub(crate) async fn check_new_credential(
+async fn check_new_credential(
     inputs: &Inputs,
+    secret: &Secret,
     ctx: &Ctx,
 ) -> Result<(Change<String>, Change<String>)> {
     if let Some(target) = &inputs.pull {
-        if recorded(inputs, target) {
+        if recorded(inputs, secret, target) {
             return Ok((Change::Keep, Change::Keep));
         }
-        if pull_check(ctx, inputs, target, inputs.force, inputs.granted).await? {
+        if pull_check(ctx, inputs, secret, target, inputs.force, inputs.granted).await? {
             let at = now_rfc3339();
             let made = target.reference.as_deref().map_or(Change::Remove, |r| {
                 let image = proof::image_name(&target.login_server, &target.repository, r);
-                Change::Set(proof::make(&inputs.secret, &inputs.app_id, &image, &at))
+                Change::Set(proof::make(secret, &inputs.app_id, &image, &at))
             });
             return Ok((Change::Set(at), made));
         }
@@ -51,13 +64,13 @@ pub(crate) async fn check_new_credential(
 
 /// Whether the object records a check of this very pull (same app, secret and image) made
 /// at most [`proof::FRESH_FOR`] ago: then it is not repeated.
-fn recorded(inputs: &Inputs, target: &PullTarget) -> bool {
+fn recorded(inputs: &Inputs, secret: &Secret, target: &PullTarget) -> bool {
     let (Some((at, made)), Some(reference)) = (&inputs.proof, &target.reference) else {
         return false;
     };
     let image = proof::image_name(&target.login_server, &target.repository, reference);
     let now = time::OffsetDateTime::now_utc();
-    match proof::stale(made, &inputs.secret, &inputs.app_id, &image, at, now) {
+    match proof::stale(made, secret, &inputs.app_id, &image, at, now) {
         None => {
             ui::info(&format!(
                 "the pull of {image} with this credential was checked at {at} (pull_proof, at most {} s ago): not repeated",
@@ -79,6 +92,7 @@ const PROPAGATION_GRACE: Duration = Duration::from_secs(120);
 async fn pull_check(
     ctx: &Ctx,
     inputs: &Inputs,
+    secret: &Secret,
     t: &PullTarget,
     force: bool,
     granted: bool,
@@ -105,7 +119,7 @@ async fn pull_check(
     let pull = PullAs {
         login_server: &t.login_server,
         app_id: &inputs.app_id,
-        secret: &inputs.secret,
+        secret,
         repository: &t.repository,
         reference: t.reference.as_deref(),
     };
