@@ -50,6 +50,6 @@ impl Tool for Cli {
         inputs: &inputs::Inputs,
         ctx: &Ctx,
     ) -> Result<Done<act::Output>, Failed<act::Partial>> {
-        act::run(inputs, ctx).await
+        Box::pin(act::run(inputs, ctx)).await
     }
 }
