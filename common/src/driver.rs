@@ -532,6 +532,12 @@ fn failed(
     if let Some(h) = e.hint() {
         ui::hint(h);
     }
+    if let Some(d) = e.detail() {
+        ui::debug(&format!("Azure said: {d}"));
+    }
+    if let Some(r) = e.request_id() {
+        ui::debug(&format!("request id: {r}"));
+    }
     if matches!(e.kind(), ErrorKind::Input { .. }) {
         ui::debug("nothing was sent for this object");
     }

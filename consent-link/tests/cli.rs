@@ -212,7 +212,7 @@ fn built_in_clouds_give_the_exact_link_without_any_request() {
                 r.stderr
             );
             assert!(
-                r.stderr.contains(&format!("an administrator of tenant B ({tenant}) must open this link, sign in, and click Accept")),
+                r.stderr.contains(&format!("an administrator of tenant B ({tenant}) must open this link and click Accept")),
                 "{}",
                 r.stderr
             );
@@ -488,8 +488,7 @@ fn wait_finishes_once_tenant_bs_administrator_accepts() {
         let url = bg.wait_for(printed_url);
         // The tool is polling: no service principal yet.
         bg.wait_for(|l| {
-            l.contains("waiting for an administrator of tenant")
-                .then_some(())
+            l.contains("'s administrator to consent").then_some(())
         });
         assert!(service_principal_of(&sim, &b, &app).is_none());
 
@@ -512,7 +511,7 @@ fn wait_finishes_once_tenant_bs_administrator_accepts() {
         assert_eq!(o["registry_sp_object_id"], sp.as_str());
         assert_eq!(o["consent_url"], url.as_str());
         assert!(
-            r.stderr.contains("consent given") && r.stderr.contains("(unchanged)"),
+            r.stderr.contains("'s administrator consented") && r.stderr.contains("(changed)"),
             "{}",
             r.stderr
         );
@@ -533,6 +532,19 @@ fn wait_finishes_once_tenant_bs_administrator_accepts() {
 }
 
 #[test]
+fn quiet_wait_still_shows_the_link_once() {
+    // Before, -q hid the link: the one thing tenant B's administrator needs.
+    let sim = TestSim::start();
+    let op = Operator::new(&sim);
+    let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    let r = sim.run(BIN, &["-q", "--wait", "--timeout", "2s"], &input(&sim, &app));
+    let o = failed(&r, "ConsentTimeout");
+    let url = o["consent_url"].as_str().unwrap();
+    assert_eq!(r.stderr.matches(url).count(), 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("waiting for"), "-q shows no progress: {}", r.stderr);
+}
+
+#[test]
 fn wait_times_out_cleanly_when_nobody_accepts() {
     let sim = TestSim::start();
     let op = Operator::new(&sim);
@@ -545,8 +557,12 @@ fn wait_times_out_cleanly_when_nobody_accepts() {
         .as_str()
         .expect("the failed object keeps the link");
     assert!(url.contains(&app));
+    // The link is shown once, before the wait; the failure does not repeat it.
+    assert_eq!(r.stderr.matches(url).count(), 1, "{}", r.stderr);
     let msg = o["error"]["message"].as_str().unwrap();
-    assert!(msg.contains(url) && msg.contains("rerun"), "{msg}");
+    assert!(!msg.contains(url), "{msg}");
+    let hint = o["error"]["hint"].as_str().unwrap();
+    assert!(hint.contains("rerun"), "{hint}");
     assert_eq!(o["keep"], json!({"n": 1}));
     assert!(o.get("registry_sp_object_id").is_none());
     assert!(sim.writes().len() == 1, "{:?}", sim.writes());
@@ -569,7 +585,10 @@ fn create_as_operator_then_reruns_send_no_writes() {
     let o = ok(&r);
     let sp = service_principal_of(&sim, &b, &app).expect("created in tenant B");
     assert_eq!(o["registry_sp_object_id"], sp.as_str());
-    assert!(r.stderr.contains("(changed)"), "{}", r.stderr);
+    assert!(r.stderr.contains("created the service principal") && r.stderr.contains("(changed)"), "{}", r.stderr);
+    // Nobody had to act: no link shown (before, the banner was printed anyway).
+    let url = o["consent_url"].as_str().unwrap();
+    assert!(!r.stderr.contains(url) && !r.stderr.contains("must open"), "{}", r.stderr);
     let writes = sim.writes();
     assert_eq!(writes.len(), 2, "{writes:?}");
     assert_eq!(writes[1]["method"], "PATCH");
@@ -601,12 +620,13 @@ fn create_as_reader_explains_that_an_administrator_must_consent() {
     let r = run_cmd(sim.cmd_as_reader(BIN), &["--create"], &input(&sim, &app));
     let o = failed(&r, "Authorization_RequestDenied");
     let url = o["consent_url"].as_str().unwrap();
-    let msg = o["error"]["message"].as_str().unwrap();
+    let hint = o["error"]["hint"].as_str().unwrap();
     assert!(
-        msg.contains("an administrator of tenant B must open the consent link")
-            && msg.contains(url),
-        "{msg}"
+        hint.contains("an administrator of tenant B must open the link") && hint.contains(url),
+        "{hint}"
     );
+    // Said once: in the hint, not in the message, nor as a banner before the attempt.
+    assert_eq!(r.stderr.matches(url).count(), 1, "{}", r.stderr);
     assert!(service_principal_of(&sim, &b, &app).is_none());
 
     // With --wait too: the refusal turns into waiting for the consent.
