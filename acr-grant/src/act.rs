@@ -3,7 +3,7 @@
 
 use common::arm;
 use common::driver::{Ctx, Done, Fields};
-use common::envelope::{Change, Envelope, fields};
+use common::envelope::{Change, Envelope, fields, is_placeholder, placeholder};
 use common::error::{Error, Result};
 use common::http::Api;
 use common::ui;
@@ -78,12 +78,18 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
     let role = role::choose(ctx, &arm, &reg, inp.role.as_ref()).await?;
     let assigned = assign(&arm, &reg, &role, &sp_id, &inp.tenant).await?;
 
+    // A dry run made no assignment: its id would name nothing, so it is a placeholder.
+    let role_assignment_id = if assigned.created && ctx.dry_run() {
+        placeholder(&fields::ROLE_ASSIGNMENT_ID)
+    } else {
+        assigned.id.clone()
+    };
     let mut out = Output {
         registry_id: reg.id.clone(),
         registry_login_server: reg.login_server.clone(),
         registry_sp_object_id: sp_id.clone(),
         role_name: role.name.clone(),
-        role_assignment_id: assigned.id.clone(),
+        role_assignment_id,
         registry_image: Change::Keep,
         pull_verified_at: Change::Keep,
     };
@@ -111,9 +117,7 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
     );
     match &inp.check {
         Some(_) if ctx.dry_run() => {
-            ui::info(
-                "--dry-run: the pull check is skipped, since the role assignment was not made",
-            );
+            summary.push_str("; would verify the pull (not checked: nothing was assigned)");
         }
         Some(check) => {
             let at = verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await?;
@@ -137,7 +141,17 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
 
 /// The object id of the app's service principal in tenant B, from Graph (once per run).
 async fn find_service_principal(ctx: &Ctx, graph: &Api<'_>, inp: &Inputs) -> Result<String> {
-    let Some(id) = ctx.service_principal_id(graph, &inp.app_id).await? else {
+    // A dry run after one that planned the app, or its service principal in tenant B: the
+    // principal does not exist yet, and the plan goes on with the placeholder.
+    let planned = placeholder(&fields::REGISTRY_SP_OBJECT_ID);
+    if is_placeholder(&inp.app_id) {
+        return Ok(planned);
+    }
+    let found = ctx.service_principal_id(graph, &inp.app_id).await?;
+    if found.is_none() && ctx.dry_run() && inp.known_sp.as_deref() == Some(planned.as_str()) {
+        return Ok(planned);
+    }
+    let Some(id) = found else {
         return Err(Error::step(
             "ServicePrincipalNotInRegistryTenant",
             format!(

@@ -87,9 +87,10 @@ impl Inputs {
             fields::REGISTRY_TENANT_ID.name,
             &env.flag_or_require(&fields::REGISTRY_TENANT_ID, cli.registry_tenant.as_deref())?,
         )?;
-        let app_id = validate::guid(
-            fields::APP_ID.name,
+        let app_id = validate::guid_or_placeholder(
+            &fields::APP_ID,
             &env.flag_or_require(&fields::APP_ID, cli.app_id.as_deref())?,
+            cli.common.dry_run,
         )?;
         // The input's registry: its role_name was chosen for it.
         let earlier = Earlier {
@@ -145,7 +146,13 @@ impl Inputs {
         };
         let known_sp = env
             .str(&fields::REGISTRY_SP_OBJECT_ID)?
-            .map(|s| validate::guid(fields::REGISTRY_SP_OBJECT_ID.name, &s))
+            .map(|s| {
+                validate::guid_or_placeholder(
+                    &fields::REGISTRY_SP_OBJECT_ID,
+                    &s,
+                    cli.common.dry_run,
+                )
+            })
             .transpose()?;
         let image = cli
             .image
@@ -157,20 +164,26 @@ impl Inputs {
             (None, Some(r)) => repository(r)?,
             (None, None) => DEFAULT_REPOSITORY.to_owned(),
         };
-        let check = if cli.verify {
-            let secret = cli.secret.resolve(env, cli.common.timeout)?.ok_or_else(|| {
-                Error::input(
-                    fields::CLIENT_SECRET.name,
-                    "--verify needs the app's client secret: pipe in the output of entra-app-create (client_secret), or pass --client-secret-file PATH or --client-secret-env VAR",
-                )
-            })?;
-            Some(Check {
+        let secret = if cli.verify {
+            cli.secret.resolve(env, cli.common.timeout)?
+        } else {
+            None
+        };
+        let check = match (cli.verify, secret) {
+            (false, _) => None,
+            (true, Some(secret)) => Some(Check {
                 secret,
                 image,
                 repository,
-            })
-        } else {
-            None
+            }),
+            // A dry run verifies nothing, and the secret a dry-run step 1 would mint does not exist.
+            (true, None) if cli.common.dry_run => None,
+            (true, None) => {
+                return Err(Error::input(
+                    fields::CLIENT_SECRET.name,
+                    "--verify needs the app's client secret: pipe in the output of entra-app-create (client_secret), or pass --client-secret-file PATH or --client-secret-env VAR",
+                ));
+            }
         };
         Ok(Self {
             tenant,

@@ -88,11 +88,21 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         return Ok(already(inputs, &cluster));
     }
 
-    let verified = pull::check_new_credential(inputs, ctx).await?;
+    let verified = if inputs.planned {
+        ui::info(
+            "would check the new credential's pull (dry run: the app or its role is only planned)",
+        );
+        None
+    } else {
+        pull::check_new_credential(inputs, ctx).await?
+    };
     let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
 
     let old_app = cluster.client_id.clone().unwrap_or_default();
-    let roles = if is_guid(&old_app) && !old_app.eq_ignore_ascii_case(&inputs.app_id) {
+    let roles = if is_guid(&old_app)
+        && is_guid(&inputs.app_id)
+        && !old_app.eq_ignore_ascii_case(&inputs.app_id)
+    {
         roles::compare(ctx, inputs, &old_app).await?
     } else {
         roles::Outcome::default()

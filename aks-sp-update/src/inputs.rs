@@ -2,7 +2,7 @@
 
 use common::arm::ResourceId;
 use common::cloud::Cloud;
-use common::envelope::{Envelope, fields, missing};
+use common::envelope::{Envelope, fields, is_placeholder, missing, placeholder};
 use common::registry::{Image, LoginServer, PROBE_REPOSITORY};
 use common::validate::{self, shown};
 use common::{Error, Result, Secret};
@@ -28,6 +28,8 @@ pub struct Inputs {
     pub(crate) pull: Option<PullTarget>,
     /// Whether the object says acr-grant assigned the role (it may still be on its way).
     pub(crate) granted: bool,
+    /// Whether earlier dry-run steps planned the app or its role (placeholders, nothing to check).
+    pub(crate) planned: bool,
     pub(crate) operation: Option<Url>,
     pub(crate) force: bool,
     pub(crate) copy_role_assignments: bool,
@@ -50,14 +52,28 @@ impl Inputs {
             fields::CLUSTER_TENANT_ID.name,
             &env.flag_or_require(&fields::CLUSTER_TENANT_ID, cli.cluster_tenant.as_deref())?,
         )?;
-        let app_id = validate::guid(
-            fields::APP_ID.name,
+        let dry_run = cli.common.dry_run;
+        let app_id = validate::guid_or_placeholder(
+            &fields::APP_ID,
             &env.flag_or_require(&fields::APP_ID, cli.app_id.as_deref())?,
+            dry_run,
         )?;
-        let secret = cli
-            .secret
-            .resolve(env, cli.common.timeout)?
-            .ok_or_else(|| missing(&fields::CLIENT_SECRET))?;
+        let secret = match cli.secret.resolve(env, cli.common.timeout)? {
+            Some(s) => s,
+            // The secret a dry-run step 1 would mint does not exist: planned, redacted.
+            None if dry_run && is_placeholder(&app_id) => {
+                Secret::new(placeholder(&fields::CLIENT_SECRET))
+            }
+            None => return Err(missing(&fields::CLIENT_SECRET)),
+        };
+        // Planned by earlier dry-run steps: the app, or its role on the registry, does not
+        // exist yet, so the new credential's pull cannot be checked.
+        let planned = is_placeholder(&app_id)
+            || env
+                .str(&fields::ROLE_ASSIGNMENT_ID)
+                .ok()
+                .flatten()
+                .is_some_and(|r| is_placeholder(&r));
         if secret.len() > MAX_SECRET_BYTES {
             return Err(Error::input(
                 fields::CLIENT_SECRET.name,
@@ -83,6 +99,7 @@ impl Inputs {
             secret,
             pull,
             granted: env.has(fields::ROLE_ASSIGNMENT_ID.name),
+            planned,
             operation,
             force: cli.force,
             copy_role_assignments: cli.copy_role_assignments,

@@ -71,7 +71,9 @@ fn explain_refusal(e: common::Error, inputs: &inputs::Inputs) -> common::Error {
     let text = format!("{} {}", e.message(), e.detail().unwrap_or(""));
     let need = if text.contains("roleAssignments/write") {
         "copying the old service principal's roles needs User Access Administrator (or Owner) where they are"
-    } else if text.contains("managedClusters/read") && !text.contains("resetServicePrincipalProfile") {
+    } else if text.contains("managedClusters/read")
+        && !text.contains("resetServicePrincipalProfile")
+    {
         "reading the cluster needs Reader (resetting it, Contributor) on it"
     } else {
         "resetting the cluster's service principal needs Contributor (or Azure Kubernetes Service Contributor Role) on it"

@@ -447,7 +447,16 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
     }
     let inputs = match tool.inputs(&input, shared.http.cloud()) {
         Ok(i) => i,
-        Err(e) => return failed(T::NAME, mark_dry_run(input, dry_run, Vec::new()), &flags, &cloud, &(), e),
+        Err(e) => {
+            return failed(
+                T::NAME,
+                mark_dry_run(input, dry_run, Vec::new()),
+                &flags,
+                &cloud,
+                &(),
+                e,
+            );
+        }
     };
     let ctx = Ctx {
         shared: shared.clone(),

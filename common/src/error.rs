@@ -276,7 +276,10 @@ mod tests {
     fn clip_keeps_short_text_and_cuts_long_text() {
         assert_eq!(clip("short.", 20), "short.");
         assert_eq!(
-            clip("First sentence here. Then a very long second sentence follows it.", 30),
+            clip(
+                "First sentence here. Then a very long second sentence follows it.",
+                30
+            ),
             "First sentence here."
         );
         let long = "word ".repeat(60);
@@ -284,7 +287,10 @@ mod tests {
         assert!(c.chars().count() <= 50 && c.ends_with('…'), "{c}");
         let with_code = format!("{} [NoBackingApplicationObject]", "x ".repeat(100));
         let c = clip(&with_code, 80);
-        assert!(c.ends_with("… [NoBackingApplicationObject]") && c.chars().count() <= 80, "{c}");
+        assert!(
+            c.ends_with("… [NoBackingApplicationObject]") && c.chars().count() <= 80,
+            "{c}"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The step: the consent link, then with `--create` / `--wait` the app's service principal in tenant B.
 
 use common::driver::{Ctx, Done, Failed, Fields};
-use common::envelope::{Envelope, fields};
+use common::envelope::{Envelope, fields, is_placeholder, placeholder};
 use common::error::{Error, ErrorKind, Result, codes};
 use common::http::Api;
 use common::wait::{Poll, human, poll_until};
@@ -49,7 +49,10 @@ impl Fields for Partial {
 
 /// Step 2 on one object.
 pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Partial>> {
+    let new_app = is_placeholder(&inp.app_id);
     match &inp.tenant_a {
+        // A dry run of a new app: nothing to read yet, in either tenant.
+        Some(_) if new_app => {}
         Some(a) => read_app_in_a(ctx, a, inp).await?,
         None => ui::debug(
             "no cluster_tenant_id: the app is not checked in its home tenant (pass --cluster-tenant to check it)",
@@ -119,9 +122,11 @@ async fn provision(
     url: &str,
 ) -> Result<(Option<String>, bool, String)> {
     let (app, b) = (&inp.app_id, &inp.tenant_b);
-    if let Some(id) = graph::service_principal_id(api, app)
-        .await
-        .map_err(|e| explain_read(e, b))?
+    let new_app = is_placeholder(app);
+    if !new_app
+        && let Some(id) = graph::service_principal_id(api, app)
+            .await
+            .map_err(|e| explain_read(e, b))?
     {
         return Ok((
             Some(id.clone()),
@@ -141,7 +146,7 @@ async fn provision(
             }
             Ok(None) => {
                 return Ok((
-                    None,
+                    Some(placeholder(&fields::REGISTRY_SP_OBJECT_ID)),
                     false,
                     format!("would create the service principal of app {app} in tenant {b}"),
                 ));
@@ -168,7 +173,7 @@ async fn provision(
     }
     if ctx.dry_run() {
         return Ok((
-            None,
+            Some(placeholder(&fields::REGISTRY_SP_OBJECT_ID)),
             false,
             format!("would wait for an administrator of tenant {b} to consent to app {app}"),
         ));

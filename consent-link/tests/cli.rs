@@ -212,7 +212,9 @@ fn built_in_clouds_give_the_exact_link_without_any_request() {
                 r.stderr
             );
             assert!(
-                r.stderr.contains(&format!("an administrator of tenant B ({tenant}) must open this link and click Accept")),
+                r.stderr.contains(&format!(
+                    "an administrator of tenant B ({tenant}) must open this link and click Accept"
+                )),
                 "{}",
                 r.stderr
             );
@@ -487,9 +489,7 @@ fn wait_finishes_once_tenant_bs_administrator_accepts() {
         );
         let url = bg.wait_for(printed_url);
         // The tool is polling: no service principal yet.
-        bg.wait_for(|l| {
-            l.contains("'s administrator to consent").then_some(())
-        });
+        bg.wait_for(|l| l.contains("'s administrator to consent").then_some(()));
         assert!(service_principal_of(&sim, &b, &app).is_none());
 
         let (status, location) = admin_accepts(&sim, &url);
@@ -537,11 +537,19 @@ fn quiet_wait_still_shows_the_link_once() {
     let sim = TestSim::start();
     let op = Operator::new(&sim);
     let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
-    let r = sim.run(BIN, &["-q", "--wait", "--timeout", "2s"], &input(&sim, &app));
+    let r = sim.run(
+        BIN,
+        &["-q", "--wait", "--timeout", "2s"],
+        &input(&sim, &app),
+    );
     let o = failed(&r, "ConsentTimeout");
     let url = o["consent_url"].as_str().unwrap();
     assert_eq!(r.stderr.matches(url).count(), 1, "{}", r.stderr);
-    assert!(!r.stderr.contains("waiting for"), "-q shows no progress: {}", r.stderr);
+    assert!(
+        !r.stderr.contains("waiting for"),
+        "-q shows no progress: {}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -578,17 +586,29 @@ fn create_as_operator_then_reruns_send_no_writes() {
     let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
 
     let dry = ok(&sim.run(BIN, &["--create", "--dry-run"], &input(&sim, &app)));
-    assert!(dry.get("registry_sp_object_id").is_none());
+    assert_eq!(
+        dry["registry_sp_object_id"],
+        "dry-run:registry_sp_object_id"
+    );
+    assert_eq!(dry["dry_run"], true);
     assert_eq!(sim.writes().len(), 1);
 
     let r = sim.run(BIN, &["--create"], &input(&sim, &app));
     let o = ok(&r);
     let sp = service_principal_of(&sim, &b, &app).expect("created in tenant B");
     assert_eq!(o["registry_sp_object_id"], sp.as_str());
-    assert!(r.stderr.contains("created the service principal") && r.stderr.contains("(changed)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("created the service principal") && r.stderr.contains("(changed)"),
+        "{}",
+        r.stderr
+    );
     // Nobody had to act: no link shown (before, the banner was printed anyway).
     let url = o["consent_url"].as_str().unwrap();
-    assert!(!r.stderr.contains(url) && !r.stderr.contains("must open"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains(url) && !r.stderr.contains("must open"),
+        "{}",
+        r.stderr
+    );
     let writes = sim.writes();
     assert_eq!(writes.len(), 2, "{writes:?}");
     assert_eq!(writes[1]["method"], "PATCH");

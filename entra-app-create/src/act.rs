@@ -1,7 +1,7 @@
 //! The step: find or create the app, its service principal in tenant A, and its secret.
 
 use common::driver::{Ctx, Done, Failed, Fields};
-use common::envelope::{Envelope, fields};
+use common::envelope::{Envelope, fields, placeholder};
 use common::error::codes;
 use common::graph::ensure_service_principal;
 use common::http::Api;
@@ -11,7 +11,6 @@ use crate::app::AppState;
 use crate::graph::{Application, MANAGED_TAG, explain};
 use crate::inputs::Inputs;
 use crate::secret_file::{self, Pending};
-use crate::secrets::lifetime_text;
 
 /// What becomes of the secret fields.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +48,8 @@ pub struct Output {
     pub cluster_sp_object_id: Option<String>,
     /// The client secret.
     pub secret: SecretOut,
+    /// The secret is not the input's: a pull verified with the input's no longer holds.
+    pub secret_changed: bool,
 }
 
 impl Fields for Output {
@@ -65,6 +66,9 @@ impl Fields for Output {
             if let Some(v) = value {
                 object.set(field.name, v);
             }
+        }
+        if self.secret_changed {
+            object.remove(fields::PULL_VERIFIED_AT.name);
         }
         match &self.secret {
             SecretOut::Keep => {}
@@ -176,16 +180,20 @@ impl Step<'_> {
     async fn run(&mut self, pending: Option<Pending>, file_secret: Option<Secret>) -> Result<()> {
         let app = match self.ensure_app().await? {
             AppState::Known(app) => app,
+            // A dry run: the app does not exist, so the later writes are planned against
+            // placeholders a later dry-run step plans against too.
             AppState::WouldCreate(unique) => {
-                self.out.app_display_name = Some(self.inputs.display_name.clone());
-                self.out.app_unique_name = Some(unique);
-                self.notes
-                    .push("would add its service principal in the tenant".into());
-                self.notes.push(format!(
-                    "would add a client secret valid for {}",
-                    lifetime_text(self.inputs.options.secret_lifetime)
-                ));
-                return Ok(());
+                self.new_app = true;
+                Application {
+                    id: placeholder(&fields::APP_OBJECT_ID),
+                    app_id: placeholder(&fields::APP_ID),
+                    display_name: self.inputs.display_name.clone(),
+                    unique_name: Some(unique),
+                    audience: common::graph::MULTITENANT_AUDIENCE.to_owned(),
+                    redirect_uris: vec![self.inputs.redirect_uri.clone()],
+                    passwords: Vec::new(),
+                    tags: vec![MANAGED_TAG.to_owned()],
+                }
             }
         };
         self.out.app_display_name = Some(app.display_name.clone());
@@ -196,6 +204,9 @@ impl Step<'_> {
         self.out.cluster_sp_object_id = self.ensure_sp(&app.app_id).await?;
 
         let kept = self.ensure_secret(&app, file_secret).await?;
+        self.out.secret_changed = kept
+            .as_ref()
+            .is_none_or(|k| self.inputs.key_id.as_deref() != Some(k.key_id.as_str()));
         match &kept {
             Some(k) => {
                 self.out.secret = SecretOut::Set {
@@ -275,7 +286,7 @@ impl Step<'_> {
                     "would add its service principal in tenant {}",
                     self.inputs.tenant
                 ));
-                None
+                Some(placeholder(&fields::CLUSTER_SP_OBJECT_ID))
             }
             Some((id, created)) => {
                 if created {
