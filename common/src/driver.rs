@@ -448,14 +448,8 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
     let inputs = match tool.inputs(&input, shared.http.cloud()) {
         Ok(i) => i,
         Err(e) => {
-            return failed(
-                T::NAME,
-                mark_dry_run(input, dry_run, Vec::new()),
-                &flags,
-                &cloud,
-                &(),
-                e,
-            );
+            let out = failed(T::NAME, input, &flags, &cloud, &(), e);
+            return mark_dry_run(out, dry_run, Vec::new());
         }
     };
     let ctx = Ctx {
@@ -463,8 +457,7 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
         deadline: Deadline::after(shared.common.timeout),
     };
     let (result, planned) = crate::http::collect_plan(T::act(&inputs, &ctx)).await;
-    let input = mark_dry_run(input, dry_run, planned);
-    match result {
+    let out = match result {
         Ok(done) => {
             if dry_run {
                 ui::info(&format!("{} (dry run)", done.summary));
@@ -478,7 +471,8 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
             Outcome::Written(out, None)
         }
         Err(Failed { error, partial }) => failed(T::NAME, input, &flags, &cloud, &partial, error),
-    }
+    };
+    mark_dry_run(out, dry_run, planned)
 }
 
 /// An object a `--dry-run` wrote holds placeholders and writes never made: only another
@@ -495,17 +489,28 @@ fn check_dry_run(input: &Envelope, dry_run: bool) -> Result<()> {
 }
 
 /// In a dry run: `dry_run: true`, and `planned` added to the input's `plan`.
-fn mark_dry_run(mut object: Envelope, dry_run: bool, planned: Vec<serde_json::Value>) -> Envelope {
+fn mark_dry_run(outcome: Outcome, dry_run: bool, planned: Vec<serde_json::Value>) -> Outcome {
+    let Outcome::Written(mut object, err) = outcome else {
+        return outcome;
+    };
     if dry_run {
         let mut plan = match object.get(fields::PLAN.name) {
             Some(serde_json::Value::Array(a)) => a,
             _ => Vec::new(),
         };
         plan.extend(planned);
+        // At the end, before `error`.
+        let error = object.get(fields::ERROR.name);
+        for f in [&fields::DRY_RUN, &fields::PLAN, &fields::ERROR] {
+            object.remove(f.name);
+        }
         object.set(fields::DRY_RUN.name, true);
         object.set(fields::PLAN.name, plan);
+        if let Some(e) = error {
+            object.set(fields::ERROR.name, e);
+        }
     }
-    object
+    Outcome::Written(object, err)
 }
 
 /// An object made in another cloud is refused, never adopted: the fix is the flag.

@@ -10,6 +10,15 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{NewApp, Operator, service_principal_of};
 use xtenant_tests::{Run, TestSim, line, person, run_cmd};
 
+/// What an error object says: its message, then its hint.
+fn said(o: &Value) -> String {
+    format!(
+        "{} {}",
+        o["error"]["message"].as_str().unwrap_or_default(),
+        o["error"]["hint"].as_str().unwrap_or_default()
+    )
+}
+
 const BIN: &str = "consent-link";
 const APP: &str = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
 const GUID_B: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -77,16 +86,17 @@ struct Background {
 impl Background {
     fn start(mut c: Command, args: &[&str], stdin: &str) -> Self {
         c.args(args)
-            .stdin(Stdio::piped())
+            .stdin(if stdin.is_empty() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = c.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        if let Some(mut i) = child.stdin.take() {
+            i.write_all(stdin.as_bytes()).unwrap();
+        }
         let err = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -291,23 +301,20 @@ fn bad_inputs_fail_before_any_request() {
             "absolute",
         ),
     ];
-    for (args, field, said) in cases {
+    for (args, field, expected) in cases {
         let stdin = line(&json!({"cluster_tenant_id": a, "registry_tenant_id": b, "app_id": APP}));
         let mut all = vec!["--wait", "--create", "--timeout", "5s"];
         all.extend_from_slice(args);
         let r = sim.run(BIN, &all, &stdin);
         let o = failed(&r, "InvalidInput");
-        let msg = o["error"]["message"].as_str().unwrap();
-        assert!(msg.contains(field) && msg.contains(said), "{args:?}: {msg}");
+        let msg = said(&o);
+        assert!(msg.contains(field) && msg.contains(expected), "{args:?}: {msg}");
         assert!(o.get("consent_url").is_none());
     }
     let r = sim.run(BIN, &["--app-id", APP], "");
     let o = failed(&r, "InvalidInput");
     assert!(
-        o["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("--registry-tenant"),
+        said(&o).contains("--registry-tenant"),
         "{o}"
     );
     assert_eq!(sim.azure_requests(), Vec::<Value>::new());
@@ -386,7 +393,7 @@ fn the_app_is_checked_in_tenant_a() {
         &sim.run(BIN, &["--wait", "--create"], &input(&sim, &single)),
         "AppNotMultitenant",
     );
-    let msg = o["error"]["message"].as_str().unwrap();
+    let msg = said(&o);
     assert!(
         msg.contains("AzureADMyOrg")
             && msg.contains("entra-app-create")
@@ -395,7 +402,7 @@ fn the_app_is_checked_in_tenant_a() {
     );
 
     let o = failed(&sim.run(BIN, &[], &input(&sim, APP)), "AppNotFound");
-    assert!(o["error"]["message"].as_str().unwrap().contains(APP), "{o}");
+    assert!(said(&o).contains(APP), "{o}");
 
     let o = failed(
         &sim.run(
@@ -405,7 +412,7 @@ fn the_app_is_checked_in_tenant_a() {
         ),
         "RedirectUriMismatch",
     );
-    let msg = o["error"]["message"].as_str().unwrap();
+    let msg = said(&o);
     assert!(
         msg.contains("AADSTS50011") && msg.contains("https://www.microsoft.com"),
         "{msg}"
@@ -567,7 +574,7 @@ fn wait_times_out_cleanly_when_nobody_accepts() {
     assert!(url.contains(&app));
     // The link is shown once, before the wait; the failure does not repeat it.
     assert_eq!(r.stderr.matches(url).count(), 1, "{}", r.stderr);
-    let msg = o["error"]["message"].as_str().unwrap();
+    let msg = said(&o);
     assert!(!msg.contains(url), "{msg}");
     let hint = o["error"]["hint"].as_str().unwrap();
     assert!(hint.contains("rerun"), "{hint}");

@@ -65,6 +65,7 @@ fn pipeline(sim: &TestSim, stdin: &str) -> (i32, Vec<Value>, String) {
         c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
         c.stdin(match prev.take() {
             Some(out) => Stdio::from(out),
+            None if stdin.is_empty() => Stdio::null(),
             None => Stdio::piped(),
         });
         let mut child = c.spawn().expect("spawn");

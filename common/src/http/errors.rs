@@ -204,7 +204,7 @@ pub fn error_from_response(service: Service, resp: &Response) -> Error {
 }
 
 /// The most Azure's message may take of one line on stderr (the rest is shown at `-v`).
-const MESSAGE_ROOM: usize = 110;
+const MESSAGE_ROOM: usize = 120;
 
 /// Azure's message, short: ARM's `AuthorizationFailed` (which spells out the caller, its
 /// object id and the whole scope) as the action refused, anything else clipped.
@@ -215,6 +215,10 @@ fn summarize(code: &str, message: &str) -> String {
     {
         return format!("not authorized to perform {}", &message[start..start + len]);
     }
+    // The code is shown beside the message: a trailing `[Code]` naming it again goes.
+    let message = message
+        .strip_suffix(&format!(" [{code}]"))
+        .unwrap_or(message);
     crate::error::clip(message, MESSAGE_ROOM)
 }
 
