@@ -188,8 +188,8 @@ async fn assign(
     result.map_err(|e| {
         if e.is_code("AuthorizationFailed") || e.status() == Some(403) {
             e.context(format!("cannot assign {} on registry {}", role.name, reg.name)).with_hint(format!(
-                "assigning a role needs Owner, User Access Administrator or Role Based Access Control Administrator on the registry {} (or its resource group or subscription) in tenant B ({tenant}); ask an administrator of tenant B for one of these roles, or to run this step",
-                reg.id
+                "assigning a role needs Owner, User Access Administrator or Role Based Access Control Administrator on registry {} (or above) in tenant B ({tenant}): ask its administrator",
+                reg.name
             ))
         } else if e.is_timeout() {
             e.with_hint(format!(

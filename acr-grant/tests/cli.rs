@@ -296,10 +296,7 @@ fn abac_registry_gets_the_repository_reader_role_and_acr_pull_fails_verify_there
         "{}",
         r.stderr
     );
-    assert!(
-        said(&o).contains("no pull"),
-        "{o}"
-    );
+    assert!(said(&o).contains("no pull"), "{o}");
     let ras = role_assignments_of(&sim, app2.sp_b());
     assert_eq!(ras.len(), 1);
     assert_eq!(ras[0]["role_definition_id"], ACR_PULL);
@@ -319,10 +316,7 @@ fn abac_registry_gets_the_repository_reader_role_and_acr_pull_fails_verify_there
         &envelope(&sim, &app),
     );
     let o = assert_failed(&r, "InvalidInput");
-    assert!(
-        said(&o).contains("--image"),
-        "{o}"
-    );
+    assert!(said(&o).contains("--image"), "{o}");
 
     // An unknown role is RoleNotFound, before any write.
     let before = sim.writes().len();
@@ -400,10 +394,7 @@ fn finds_the_registry_by_name_with_and_without_the_subscription() {
         &input,
     );
     let o = assert_failed(&r, "RegistryNotFound");
-    assert!(
-        said(&o).contains("nosuchregistry"),
-        "{o}"
-    );
+    assert!(said(&o).contains("nosuchregistry"), "{o}");
 }
 
 #[test]
@@ -511,10 +502,7 @@ fn a_missing_service_principal_in_tenant_b_points_to_consent_link() {
         &envelope(&sim, &app),
     );
     let o = assert_failed(&r, "ServicePrincipalNotInRegistryTenant");
-    assert!(
-        said(&o).contains("consent-link"),
-        "{o}"
-    );
+    assert!(said(&o).contains("consent-link"), "{o}");
     assert!(
         r.stderr.contains("hint:") && r.stderr.contains("consent-link"),
         "{}",
@@ -645,7 +633,8 @@ fn principal_not_found_is_waited_out() {
     );
     assert_ok(&r);
     assert!(
-        r.stderr.contains("waiting for Azure to know service principal"),
+        r.stderr
+            .contains("waiting for Azure to know service principal"),
         "{}",
         r.stderr
     );

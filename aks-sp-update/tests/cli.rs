@@ -227,10 +227,7 @@ fn a_failed_operation_reports_azures_error() {
         out["error"]["code"], "ReconcileVMSSAgentPoolFailed",
         "{out}"
     );
-    assert!(
-        said(&out).contains("node image upgrade failed"),
-        "{out}"
-    );
+    assert!(said(&out).contains("node image upgrade failed"), "{out}");
     assert!(
         out.get("cluster_operation_url").is_none(),
         "a failed operation is not resumed: {out}"
@@ -245,10 +242,7 @@ fn the_pull_check_refuses_a_missing_grant_unless_forced() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let out = r.object();
     assert_eq!(out["error"]["code"], "PullVerificationFailed", "{out}");
-    assert!(
-        said(&out).contains("pull role"),
-        "{out}"
-    );
+    assert!(said(&out).contains("pull role"), "{out}");
     assert_eq!(resets(&sim), 0);
 
     let forced = run(&sim, &["--force"], &envelope(&sim, &s));
@@ -273,10 +267,7 @@ fn an_input_naming_no_registry_is_refused_unless_forced() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let out = r.object();
     assert_eq!(out["error"]["code"], "PullNotVerified", "{out}");
-    assert!(
-        said(&out).contains("acr-grant --verify"),
-        "{out}"
-    );
+    assert!(said(&out).contains("acr-grant --verify"), "{out}");
     assert_eq!(resets(&sim), 0);
 
     let forced = run(&sim, &["--force"], &env);
@@ -412,10 +403,7 @@ fn bad_input_is_refused_before_any_request() {
         assert_eq!(r.code, 1, "{input}: {}", r.stderr);
         let out = r.object();
         assert_eq!(out["error"]["code"], code, "{out}");
-        assert!(
-            said(&out).contains(field),
-            "{out}"
-        );
+        assert!(said(&out).contains(field), "{out}");
     }
     let r = sim.run(
         BIN,

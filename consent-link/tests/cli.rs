@@ -308,15 +308,15 @@ fn bad_inputs_fail_before_any_request() {
         let r = sim.run(BIN, &all, &stdin);
         let o = failed(&r, "InvalidInput");
         let msg = said(&o);
-        assert!(msg.contains(field) && msg.contains(expected), "{args:?}: {msg}");
+        assert!(
+            msg.contains(field) && msg.contains(expected),
+            "{args:?}: {msg}"
+        );
         assert!(o.get("consent_url").is_none());
     }
     let r = sim.run(BIN, &["--app-id", APP], "");
     let o = failed(&r, "InvalidInput");
-    assert!(
-        said(&o).contains("--registry-tenant"),
-        "{o}"
-    );
+    assert!(said(&o).contains("--registry-tenant"), "{o}");
     assert_eq!(sim.azure_requests(), Vec::<Value>::new());
 }
 

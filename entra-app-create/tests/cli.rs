@@ -223,10 +223,7 @@ fn new_secret_adds_exactly_one_and_prune_leaves_exactly_the_outputs() {
 fn prune_needs_a_key_to_keep_and_says_so_before_any_request() {
     let sim = TestSim::start();
     let o = failed(&first_run(&sim, &["--prune-secrets"]), 1);
-    assert!(
-        said(&o).contains("client_secret_key_id"),
-        "{o}"
-    );
+    assert!(said(&o).contains("client_secret_key_id"), "{o}");
     assert!(
         sim.azure_requests().is_empty(),
         "{:#?}",
@@ -401,10 +398,7 @@ fn secret_file_refuses_a_symlink_before_any_request() {
         &first_run(&sim, &["--secret-file", link.to_str().unwrap()]),
         1,
     );
-    assert!(
-        said(&o).contains("symbolic link"),
-        "{o}"
-    );
+    assert!(said(&o).contains("symbolic link"), "{o}");
     assert_eq!(std::fs::read_to_string(&real).unwrap(), "keep me");
     assert!(
         sim.azure_requests().is_empty(),
@@ -420,16 +414,10 @@ fn bad_inputs_fail_before_any_request() {
 
     let o = failed(&sim.run(BIN, &["--cluster-tenant", "not a tenant"], ""), 1);
     assert_eq!(o["error"]["code"], "InvalidInput");
-    assert!(
-        said(&o).contains("cluster_tenant_id"),
-        "{o}"
-    );
+    assert!(said(&o).contains("cluster_tenant_id"), "{o}");
 
     let o = failed(&sim.run(BIN, &[], ""), 1);
-    assert!(
-        said(&o).contains("--cluster-tenant"),
-        "{o}"
-    );
+    assert!(said(&o).contains("--cluster-tenant"), "{o}");
 
     for (flag, value) in [
         ("--redirect-uri", "http://x.com"),
@@ -508,14 +496,22 @@ fn dry_run_reports_what_it_would_create_and_writes_nothing() {
         .iter()
         .map(|w| (w["method"].as_str().unwrap(), w["url"].as_str().unwrap()))
         .collect();
-    assert_eq!(writes.len(), 3, "app, service principal, secret: {writes:?}");
+    assert_eq!(
+        writes.len(),
+        3,
+        "app, service principal, secret: {writes:?}"
+    );
     assert!(writes[1].1.contains("servicePrincipals") && writes[2].1.ends_with("/addPassword"));
     assert!(
         run.stderr.contains("would create the multitenant app") && run.stderr.contains("(dry run)"),
         "{}",
         run.stderr
     );
-    assert!(!run.stderr.contains("(changed") && !run.stderr.contains("unchanged"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("(changed") && !run.stderr.contains("unchanged"),
+        "{}",
+        run.stderr
+    );
     assert!(apps_named(&sim, UNIQUE).is_empty());
 }
 
@@ -548,10 +544,7 @@ fn a_single_tenant_app_is_refused_unless_adopted() {
 
     let o = failed(&first_run(&sim, &["--unique-name", "legacy"]), 1);
     assert_eq!(o["error"]["code"], "AppNotMultitenant", "{o}");
-    assert!(
-        said(&o).contains("--adopt"),
-        "{o}"
-    );
+    assert!(said(&o).contains("--adopt"), "{o}");
     // Found by the input's app_id instead: the same refusal.
     let o = failed(
         &rerun(
