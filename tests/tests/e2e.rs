@@ -357,8 +357,8 @@ fn an_early_error_passes_through_the_later_steps_untouched() {
         &r3.stdout,
     );
     assert_eq!(
-        r4.code, 0,
-        "the last step passes errors through: {}",
+        r4.code, 1,
+        "the last step passes the error through, and reports it (a pipe's outcome): {}",
         r4.stderr
     );
     assert_eq!(
