@@ -35,6 +35,29 @@ pub(crate) struct Check {
     pub repository: String,
 }
 
+/// What `--verify` checks with: the app's secret (flags win), the image or repository.
+/// A dry run verifies nothing, and the secret a dry-run step 1 would mint does not exist:
+/// there, no secret is no check.
+fn verify_check(
+    cli: &Cli,
+    env: &Envelope,
+    image: Option<Image>,
+    repository: String,
+) -> Result<Option<Check>> {
+    match cli.secret.resolve(env, cli.common.timeout)? {
+        Some(secret) => Ok(Some(Check {
+            secret,
+            image,
+            repository,
+        })),
+        None if cli.common.dry_run => Ok(None),
+        None => Err(Error::input(
+            fields::CLIENT_SECRET.name,
+            "--verify needs the app's client secret: pipe in the output of entra-app-create (client_secret), or pass --client-secret-file PATH or --client-secret-env VAR",
+        )),
+    }
+}
+
 /// The role asked for, and who asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RoleRequest {
@@ -164,26 +187,10 @@ impl Inputs {
             (None, Some(r)) => repository(r)?,
             (None, None) => DEFAULT_REPOSITORY.to_owned(),
         };
-        let secret = if cli.verify {
-            cli.secret.resolve(env, cli.common.timeout)?
+        let check = if cli.verify {
+            verify_check(cli, env, image, repository)?
         } else {
             None
-        };
-        let check = match (cli.verify, secret) {
-            (false, _) => None,
-            (true, Some(secret)) => Some(Check {
-                secret,
-                image,
-                repository,
-            }),
-            // A dry run verifies nothing, and the secret a dry-run step 1 would mint does not exist.
-            (true, None) if cli.common.dry_run => None,
-            (true, None) => {
-                return Err(Error::input(
-                    fields::CLIENT_SECRET.name,
-                    "--verify needs the app's client secret: pipe in the output of entra-app-create (client_secret), or pass --client-secret-file PATH or --client-secret-env VAR",
-                ));
-            }
         };
         Ok(Self {
             tenant,

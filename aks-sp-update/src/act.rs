@@ -88,21 +88,13 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         return Ok(already(inputs, &cluster));
     }
 
-    let verified = if inputs.planned {
-        ui::info(
-            "would check the new credential's pull (dry run: the app or its role is only planned)",
-        );
-        None
-    } else {
-        pull::check_new_credential(inputs, ctx).await?
-    };
+    let verified = pull::check_new_credential(inputs, ctx).await?;
     let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
 
     let old_app = cluster.client_id.clone().unwrap_or_default();
-    let roles = if is_guid(&old_app)
-        && is_guid(&inputs.app_id)
-        && !old_app.eq_ignore_ascii_case(&inputs.app_id)
-    {
+    // A planned app (dry run) has no service principal whose roles could be compared.
+    let other_app = is_guid(&inputs.app_id) && !old_app.eq_ignore_ascii_case(&inputs.app_id);
+    let roles = if is_guid(&old_app) && other_app {
         roles::compare(ctx, inputs, &old_app).await?
     } else {
         roles::Outcome::default()

@@ -13,6 +13,12 @@ use crate::inputs::{Inputs, PullTarget};
 /// Checks that the new credential can pull before the disruptive reset (unless `--force`).
 /// Returns when the pull was verified, if it was.
 pub(crate) async fn check_new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<Option<String>> {
+    if inputs.planned {
+        ui::info(
+            "would check the new credential's pull (dry run: the app or its role is only planned)",
+        );
+        return Ok(None);
+    }
     if let Some(target) = &inputs.pull {
         if pull_check(ctx, inputs, target, inputs.force, inputs.granted).await? {
             return Ok(Some(now_rfc3339()));
