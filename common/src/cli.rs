@@ -19,7 +19,8 @@ Exit codes:
   0  every object succeeded
   1  one or more objects written carry an error (this step's, or an earlier step's passed on)
   2  usage error, input that is not JSON objects, or a pipe that delivered no object
-  3  no usable credential";
+  3  no usable credential
+  130, 143  interrupted by SIGINT or SIGTERM (every object written first)";
 
 /// What `--generate` writes to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

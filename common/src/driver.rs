@@ -38,8 +38,8 @@ use crate::context::{Memos, Shared};
 use crate::envelope::{Envelope, Field, fields};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{Http, build_client};
+use crate::interrupt::{Interrupt, Signal, watch_signals};
 use crate::ui;
-use crate::wait::Deadline;
 
 /// A tool: its flags, its name, and its step on one object, in two phases.
 pub trait Tool: Parser + Send + Sync + 'static {
@@ -149,20 +149,26 @@ pub fn main<T: Tool>() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // From here on SIGINT and SIGTERM drain the run instead of killing it (DESIGN.md).
+    let interrupt = Interrupt::for_run();
+    if let Err(e) = watch_signals(interrupt) {
+        ui::error(&e.full_message());
+        return ExitCode::from(1);
+    }
     let input: Box<dyn BufRead + Send> = if source == Source::Terminal {
         Box::new(std::io::empty())
     } else {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     };
-    let code = rt.block_on(run_source(
+    let code = rt.block_on(run_source_with(
         &tool,
         input,
         source,
         &mut std::io::stdout().lock(),
+        interrupt,
     ));
     ExitCode::from(code)
 }
-
 /// What stdin is, which decides what an input without a single object means.
 ///
 /// A pipe (FIFO or socket) or a regular file carries the output of another command: when
@@ -301,22 +307,37 @@ fn spawn_reader(
 }
 
 /// Runs the tool over every object of `input`, writing to `out`; returns the exit code.
-/// An `input` without objects is one run on the flags alone (as [`Source::Null`]).
 pub async fn run_stream<T: Tool>(
     tool: &T,
     input: Box<dyn BufRead + Send>,
     out: &mut dyn Write,
 ) -> u8 {
-    run_source(tool, input, Source::Null, out).await
+    run_stream_with(tool, input, out, Interrupt::unwatched()).await
 }
 
-/// [`run_stream`] on an input of kind `source`: a [`Source::Stream`] without objects is
-/// refused ([`NO_INPUT`], exit 2) instead of run on the flags.
-pub async fn run_source<T: Tool>(
+/// [`run_stream`], drained when `interrupt` is raised: nothing new is started, every wait
+/// stops, every object is written (unfinished ones, and those that arrive after, with
+/// `error.code` `Interrupted` — unless they already carry an error, which passes through
+/// untouched), stdin is read to its end, and the exit code is the signal's (130, 143).
+///
+/// An `input` without objects is one run on the flags alone (as [`Source::Null`]).
+pub async fn run_stream_with<T: Tool>(
+    tool: &T,
+    input: Box<dyn BufRead + Send>,
+    out: &mut dyn Write,
+    interrupt: &'static Interrupt,
+) -> u8 {
+    run_source_with(tool, input, Source::Null, out, interrupt).await
+}
+
+/// [`run_stream_with`] on an input of kind `source`: a [`Source::Stream`] without objects
+/// is refused ([`NO_INPUT`], exit 2) instead of run on the flags.
+pub async fn run_source_with<T: Tool>(
     tool: &T,
     input: Box<dyn BufRead + Send>,
     source: Source,
     out: &mut dyn Write,
+    interrupt: &'static Interrupt,
 ) -> u8 {
     let common = tool.common().clone();
     let mut rx = spawn_reader(input, source);
@@ -336,6 +357,7 @@ pub async fn run_source<T: Tool>(
         common: common.clone(),
         memos: Memos::default(),
         claimed_files: std::sync::Mutex::default(),
+        interrupt,
     });
 
     let items = futures::stream::iter(first)
@@ -353,8 +375,10 @@ pub async fn run_source<T: Tool>(
     let mut input_open = true;
     let shared = &shared;
     let mut code = 0u8;
+    let mut tally = Tally::default();
     loop {
-        let take = input_open && running.len() < jobs;
+        // Once interrupted, what still arrives is only written (at once), so no job limit.
+        let take = input_open && (running.len() < jobs || interrupt.raised().is_some());
         if !take && running.is_empty() {
             break;
         }
@@ -381,6 +405,7 @@ pub async fn run_source<T: Tool>(
             let line = match result {
                 Outcome::Fatal(e) => return fatal(&e).max(code),
                 Outcome::Written(env, err) => {
+                    tally.count(err.as_ref());
                     // Any object written with an error fails the run, its own or one passed
                     // through: the last tool of a pipe reports the pipeline's outcome.
                     if let Some(e) = err {
@@ -400,7 +425,41 @@ pub async fn run_source<T: Tool>(
             }
         }
     }
-    code
+    match interrupt.raised() {
+        Some(s) => {
+            tally.report(s);
+            s.exit_code()
+        }
+        None => code,
+    }
+}
+
+/// What an interrupted run wrote, for its last line on stderr.
+#[derive(Default)]
+struct Tally {
+    /// Objects written with `error.code` `Interrupted`.
+    interrupted: usize,
+    /// Objects written whole, or with another error.
+    others: usize,
+}
+
+impl Tally {
+    fn count(&mut self, err: Option<&Error>) {
+        if err.is_some_and(Error::is_interrupted) {
+            self.interrupted += 1;
+        } else {
+            self.others += 1;
+        }
+    }
+
+    fn report(&self, s: Signal) {
+        ui::warn(&format!(
+            "{}: every object was written: {} with error Interrupted, {} other(s); rerun the same command on the output to complete them",
+            s.name(),
+            self.interrupted,
+            self.others
+        ));
+    }
 }
 
 fn fatal(e: &Error) -> u8 {
@@ -428,19 +487,24 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
         Item::Fatal(e) => return Outcome::Fatal(e),
         Item::Object(e) => e,
     };
+    let interrupted = shared.interrupt.raised();
     if input.has_error() {
         // A failure of an earlier step passes through untouched; this tool's own failure
-        // is retried, so a rerun on a failed output (e.g. a timed-out wait) completes it.
+        // is retried, so a rerun on a failed output (e.g. a timed-out wait) completes it —
+        // but not once interrupted: then it passes through as it came.
         let own = input
             .get(fields::ERROR.name)
             .and_then(|e| e.get("step").and_then(|s| s.as_str().map(str::to_owned)));
-        if own.as_deref() != Some(T::NAME) {
+        if own.as_deref() != Some(T::NAME) || interrupted.is_some() {
             return Outcome::Written(input, None);
         }
         input.remove(fields::ERROR.name);
     }
     let flags = tool.flags();
     let cloud = shared.http.cloud().name.clone();
+    if let Some(s) = interrupted {
+        return not_started(T::NAME, input, &flags, &cloud, s);
+    }
     let dry_run = shared.common.dry_run;
     if let Err(e) = check_cloud(&input, &cloud).and_then(|()| check_dry_run(&input, dry_run)) {
         return failed(T::NAME, input, &flags, &cloud, &(), e);
@@ -452,9 +516,12 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
             return mark_dry_run(out, dry_run, Vec::new());
         }
     };
+    if let Some(s) = shared.interrupt.raised() {
+        return not_started(T::NAME, input, &flags, &cloud, s);
+    }
     let ctx = Ctx {
         shared: shared.clone(),
-        deadline: Deadline::after(shared.common.timeout),
+        deadline: shared.deadline(),
     };
     let (result, planned) = crate::http::collect_plan(T::act(&inputs, &ctx)).await;
     let out = match result {
@@ -474,7 +541,6 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
     };
     mark_dry_run(out, dry_run, planned)
 }
-
 /// An object a `--dry-run` wrote holds placeholders and writes never made: only another
 /// `--dry-run` may take it.
 fn check_dry_run(input: &Envelope, dry_run: bool) -> Result<()> {
@@ -511,6 +577,21 @@ fn mark_dry_run(outcome: Outcome, dry_run: bool, planned: Vec<serde_json::Value>
         }
     }
     Outcome::Written(object, err)
+}
+
+/// An object that arrived after the interrupt, or was not started before it: written with
+/// the flags and `error.code` `Interrupted`, which a rerun of the same command completes.
+fn not_started(
+    step: &str,
+    mut out: Envelope,
+    flags: &[(Field, String)],
+    cloud: &str,
+    s: Signal,
+) -> Outcome {
+    let e = Error::interrupted(s, format!("{step} did not start on this object"));
+    write_flags(&mut out, flags, cloud);
+    out.set(fields::ERROR.name, error_object(step, &e));
+    Outcome::Written(out, Some(e))
 }
 
 /// An object made in another cloud is refused, never adopted: the fix is the flag.

@@ -40,6 +40,11 @@ pub enum ErrorKind {
     OperationFailed,
     /// The step refused, or found Azure in a state it cannot go on from (the step sets the code).
     Step,
+    /// SIGINT or SIGTERM stopped the step; a rerun of the same command completes it.
+    Interrupted {
+        /// 130 (SIGINT) or 143 (SIGTERM).
+        exit: u8,
+    },
 }
 
 /// A failure with an Azure or xtenant error code, a message and an optional hint.
@@ -56,6 +61,8 @@ struct Inner {
     hint: Option<String>,
     request_id: Option<String>,
     detail: Option<String>,
+    /// A write was sent and its answer never came: whether it took effect is unknown.
+    outcome_unknown: bool,
 }
 
 impl Error {
@@ -68,6 +75,7 @@ impl Error {
             hint: None,
             request_id: None,
             detail: None,
+            outcome_unknown: false,
         }))
     }
 
@@ -105,6 +113,35 @@ impl Error {
     /// Whether the deadline passed (the kind, never the code text).
     pub fn is_timeout(&self) -> bool {
         self.0.kind == ErrorKind::Timeout
+    }
+
+    /// SIGINT or SIGTERM stopped the step (code `Interrupted`).
+    pub fn interrupted(signal: crate::interrupt::Signal, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::new(
+            ErrorKind::Interrupted {
+                exit: signal.exit_code(),
+            },
+            codes::INTERRUPTED.name,
+            format!("interrupted by {}: {message}", signal.name()),
+        )
+    }
+
+    /// Whether an interrupt stopped the step (the kind, never the code text).
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self.0.kind, ErrorKind::Interrupted { .. })
+    }
+
+    /// Marks a write whose answer never came: whether it took effect is unknown.
+    #[must_use]
+    pub fn outcome_unknown(mut self) -> Self {
+        self.0.outcome_unknown = true;
+        self
+    }
+
+    /// Whether a write was sent and whether it took effect is unknown.
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.0.outcome_unknown
     }
 
     /// A local I/O failure about `what`.
@@ -197,11 +234,22 @@ impl Error {
         self.0.code.eq_ignore_ascii_case(code)
     }
 
-    /// The process exit code this failure leads to (see the README's table).
+    /// Whether this failure has the registered code `code` (exactly: ours are never
+    /// spelled another way).
+    pub fn is(&self, code: codes::Code) -> bool {
+        self.0.code == code.name
+    }
+
+    /// The process exit code this failure leads to (see the README's table): the registry's
+    /// for one of our codes (wherever it was made), else by kind for Azure's own codes.
     pub fn exit_code(&self) -> u8 {
+        if let Some(c) = codes::find(&self.0.code) {
+            return c.exit;
+        }
         match self.0.kind {
             ErrorKind::Usage => 2,
             ErrorKind::Credential => 3,
+            ErrorKind::Interrupted { exit } => exit,
             _ => 1,
         }
     }
@@ -270,6 +318,31 @@ mod tests {
             1
         );
         assert_eq!(Error::timeout("x").exit_code(), 1);
+        // Azure's own code on a credential failure: by kind.
+        assert_eq!(Error::credential("AADSTS90002", "x").exit_code(), 3);
+    }
+
+    /// One of our codes exits as the registry says, whatever kind of failure carried it
+    /// (an untrusted certificate met by a request exits 3, as one met by the sign-in).
+    #[test]
+    fn a_registered_code_exits_as_the_registry_says_from_any_kind() {
+        let kinds = [
+            ErrorKind::Transport,
+            ErrorKind::Credential,
+            ErrorKind::Step,
+            ErrorKind::Http { status: 400 },
+            ErrorKind::OperationFailed,
+        ];
+        for c in codes::ALL {
+            for k in &kinds {
+                let e = Error::new(k.clone(), c.name, "x");
+                assert_eq!(e.exit_code(), c.exit, "{} as {k:?}", c.name);
+                assert!(e.is(*c));
+            }
+        }
+        let e = Error::new(ErrorKind::Transport, codes::UNTRUSTED_CERTIFICATE.name, "x");
+        assert_eq!(e.exit_code(), 3);
+        assert!(!e.is(codes::CONNECT_FAILED));
     }
 
     #[test]
@@ -427,6 +500,9 @@ pub mod codes {
     pub const OPERATION_STILL_RUNNING: Code = c("OperationStillRunning", 1, true);
     /// After the reset the cluster does not run as the app.
     pub const RESET_NOT_APPLIED: Code = c("ResetNotApplied", 1, true);
+    /// SIGINT (exit 130) or SIGTERM (exit 143) stopped the step; the object carries what
+    /// the run made, and a rerun of the same command on it completes it.
+    pub const INTERRUPTED: Code = c("Interrupted", 130, true);
 
     /// Every code, in the README's order.
     pub const ALL: &[Code] = &[
@@ -479,6 +555,7 @@ pub mod codes {
         CLUSTER_BUSY,
         OPERATION_STILL_RUNNING,
         RESET_NOT_APPLIED,
+        INTERRUPTED,
     ];
 
     /// The entry of `name`, if it is one of ours.

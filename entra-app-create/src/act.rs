@@ -121,7 +121,9 @@ pub(crate) struct Step<'a> {
 pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Output>> {
     let pending = prepare_secret_file(inputs, ctx)?;
     let file_secret = match &inputs.options.secret_file {
-        Some(p) if inputs.secret.is_none() => secret_file::read_existing(p)?,
+        Some(p) if inputs.secret.is_none() => {
+            secret_file::read_existing(p, ctx.deadline().remaining())?
+        }
         _ => None,
     };
     let mut step = Step {
@@ -241,7 +243,8 @@ impl Step<'_> {
             {
                 Ok(()) => {}
                 // The secret minted by this run is in the output: failing here would lose it.
-                Err(e) if minted => {
+                // (Interrupted, the object fails with the secret in it: the rerun prunes.)
+                Err(e) if minted && !e.is_interrupted() => {
                     ui::warn(&format!(
                         "the other secrets were not all removed ({}): rerun entra-app-create --prune-secrets on this output",
                         e.message()

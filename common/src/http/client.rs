@@ -12,7 +12,7 @@ use url::Url;
 
 use super::{Auth, Http, Request, Response, Service};
 use crate::cloud::{Cloud, is_loopback_host};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, codes};
 use crate::wait::Deadline;
 
 /// Resolves registry (and key vault) hosts of a custom cloud to its connect addresses.
@@ -89,21 +89,25 @@ impl Http {
                 let scope = match req.service {
                     Service::Graph => self.cloud.graph_scope(),
                     Service::Arm => self.cloud.arm_scope(),
+                    Service::KeyVault => self.cloud.keyvault_scope(),
                     Service::Registry => {
                         return Err(Error::usage("registry requests take Basic or Bearer auth"));
                     }
                 };
                 // The sign-in endpoint is bound by the same --timeout as everything else.
-                let token = tokio::time::timeout(
-                    deadline.remaining(),
-                    self.creds.token(tenant, &scope),
-                )
-                .await
-                .map_err(|_| {
-                    Error::timeout(format!(
-                        "the sign-in endpoint did not give a token for tenant {tenant} before --timeout passed"
-                    ))
-                })??;
+                let fetch = async {
+                    tokio::time::timeout(deadline.remaining(), self.creds.token(tenant, &scope))
+                        .await
+                        .map_err(|_| {
+                            Error::timeout(format!(
+                                "the sign-in endpoint did not give a token for tenant {tenant} before --timeout passed"
+                            ))
+                        })?
+                };
+                let token = deadline
+                    .interrupt()
+                    .abandon(&format!("signing in to tenant {tenant}"), fetch)
+                    .await?;
                 b = b.bearer_auth(token.expose());
             }
             Auth::Basic(user, pass) => b = b.basic_auth(user, Some(pass.expose())),
@@ -124,6 +128,9 @@ impl Http {
                 host_path(&req.url)
             )));
         }
+        // Nothing new is sent once the run is interrupted.
+        let what = format!("{} {}", req.method, host_path(&req.url));
+        deadline.interrupt().check(&what)?;
         self.sent.fetch_add(1, Ordering::Relaxed);
         let fut = async {
             let resp = b.send().await.map_err(|e| transport_error(&req.url, &e))?;
@@ -149,13 +156,21 @@ impl Http {
                 body,
             })
         };
-        match tokio::time::timeout(remaining, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::timeout(format!(
-                "{} {} did not answer before --timeout passed",
-                req.method,
-                host_path(&req.url)
-            ))),
+        // Boxed: the request's future is large, and every step's future holds it.
+        let bounded = Box::pin(async {
+            match tokio::time::timeout(remaining, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::timeout(format!(
+                    "{what} did not answer before --timeout passed"
+                ))),
+            }
+        });
+        // A read in flight is dropped on the signal; a write already sent is waited for
+        // (briefly), so its outcome is known or said to be unknown.
+        if req.is_write() {
+            deadline.interrupt().finish_write(&what, bounded).await
+        } else {
+            deadline.interrupt().abandon(&what, bounded).await
         }
     }
 }
@@ -179,18 +194,18 @@ pub(super) fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
     }
     let host = url.host_str().unwrap_or("");
     let code = if e.is_connect() {
-        "ConnectFailed"
+        codes::CONNECT_FAILED
     } else {
-        "ConnectionError"
+        codes::CONNECTION_ERROR
     };
     let mut err = Error::new(
         ErrorKind::Transport,
-        code,
+        code.name,
         format!("request to {host} failed: {text}"),
     );
     if text.contains("UnknownIssuer") || text.contains("certificate") {
         err = err
-            .with_code("UntrustedCertificate")
+            .with_code(codes::UNTRUSTED_CERTIFICATE.name)
             .with_message(format!(
                 "the TLS certificate of {host} is not trusted: {text}"
             ))

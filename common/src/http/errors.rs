@@ -187,6 +187,7 @@ pub fn error_from_response(service: Service, resp: &Response) -> Error {
         Service::Graph => "Microsoft Graph",
         Service::Arm => "Azure Resource Manager",
         Service::Registry => "the registry",
+        Service::KeyVault => "Key Vault",
     };
     let short = summarize(&parsed.code, &parsed.message);
     let mut e = Error::new(
@@ -346,6 +347,10 @@ mod tests {
             b.message.starts_with("Caller is not authorized") && b.message.contains("[Forbidden]"),
             "{b:?}"
         );
+        // Answered by Key Vault, and said so (not "Azure Resource Manager").
+        let e = error_from_response(Service::KeyVault, &resp(403, body, &[]));
+        assert_eq!(e.code(), "ForbiddenByRbac");
+        assert!(e.message().starts_with("Key Vault answered 403: "), "{e}");
     }
 
     #[test]

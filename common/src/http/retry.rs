@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 
+use super::client::host_path;
 use super::errors::error_from_response;
 use super::{Http, Request, Response};
-use crate::error::{ErrorKind, Result};
+use crate::error::{ErrorKind, Result, codes};
 use crate::ui;
 use crate::wait::Deadline;
 
@@ -65,8 +66,8 @@ impl Http {
                     ));
                     // A certificate that is not trusted stays so: no retry.
                     let retry = matches!(e.kind(), ErrorKind::Transport)
-                        && e.code() != "UntrustedCertificate"
-                        && (req.idempotent || e.code() == "ConnectFailed");
+                        && !e.is(codes::UNTRUSTED_CERTIFICATE)
+                        && (req.idempotent || e.is(codes::CONNECT_FAILED));
                     if !retry {
                         return Err(e);
                     }
@@ -93,7 +94,14 @@ impl Http {
                 wait.as_secs_f64(),
                 err.message()
             ));
-            tokio::time::sleep(wait).await;
+            deadline
+                .interrupt()
+                .sleep(
+                    wait,
+                    &format!("the retry of {} {}", req.method, host_path(&req.url)),
+                )
+                .await
+                .map_err(|i| i.context(err.message()))?;
         }
     }
 }
