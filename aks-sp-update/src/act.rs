@@ -3,7 +3,6 @@
 use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Change, Envelope, fields};
 use common::http::{Api, Sent};
-use common::validate::is_guid;
 use common::wait::{Poll, follow_operation, human, operation_url, poll_until};
 use common::{Error, ErrorKind, Result, ui};
 use reqwest::Method;
@@ -92,9 +91,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
 
     let old_app = cluster.client_id.clone().unwrap_or_default();
-    // A planned app (dry run) has no service principal whose roles could be compared.
-    let other_app = is_guid(&inputs.app_id) && !old_app.eq_ignore_ascii_case(&inputs.app_id);
-    let roles = if is_guid(&old_app) && other_app {
+    let roles = if inputs.replaces(&old_app) {
         roles::compare(ctx, inputs, &old_app).await?
     } else {
         roles::Outcome::default()

@@ -37,6 +37,13 @@ pub struct Inputs {
 }
 
 impl Inputs {
+    /// Whether the cluster's app `old_app` is another app than this one, both real: then the
+    /// old service principal's roles are compared (a planned app of a dry run has none).
+    pub(crate) fn replaces(&self, old_app: &str) -> bool {
+        validate::is_guid(old_app)
+            && validate::is_guid(&self.app_id)
+            && !old_app.eq_ignore_ascii_case(&self.app_id)
+    }
     /// Reads the flags (they win) and `env`, and checks every input; nothing is sent.
     ///
     /// The envelope's `cluster_sp_object_id` is not read: the principal the roles are given
