@@ -195,6 +195,7 @@ impl Step<'_> {
                     redirect_uris: vec![self.inputs.redirect_uri.clone()],
                     passwords: Vec::new(),
                     tags: vec![MANAGED_TAG.to_owned()],
+                    required_resource_access: Some(Box::new(common::graph::with_user_read(None))),
                 }
             }
         };
