@@ -4,7 +4,7 @@ use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Change, Envelope, fields};
 use common::http::{Api, Sent};
 use common::wait::{Poll, follow_operation, human, operation_url, poll_until};
-use common::{Error, ErrorKind, Result, ui};
+use common::{Error, ErrorKind, Result, Secret, ui};
 use reqwest::Method;
 use serde_json::json;
 use url::Url;
@@ -88,7 +88,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         return Ok(already(inputs, &cluster));
     }
 
-    let verified = pull::check_new_credential(inputs, ctx).await?;
+    let (secret, verified) = pull::new_credential(inputs, ctx).await?;
     let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
 
     let old_app = cluster.client_id.clone().unwrap_or_default();
@@ -98,7 +98,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         roles::Outcome::default()
     };
 
-    let sent = match post_reset(&arm, inputs).await? {
+    let sent = match post_reset(&arm, inputs, &secret).await? {
         Posted::Sent(s) => s,
         Posted::Already(now) => return Ok(already(inputs, &now)),
     };
@@ -162,9 +162,9 @@ enum Posted {
 /// ("Another operation (Updating) is in progress", also when its `provisioningState` does
 /// not show it yet): that is waited out, within --timeout and with progress saying why, and
 /// the reset posted again — unless the operation it waited for made the cluster run as the app.
-async fn post_reset(arm: &Api<'_>, inputs: &Inputs) -> Result<Posted> {
+async fn post_reset(arm: &Api<'_>, inputs: &Inputs, secret: &Secret) -> Result<Posted> {
     let name = &inputs.cluster.name;
-    let body = json!({"clientId": inputs.app_id, "secret": inputs.secret.expose()});
+    let body = json!({"clientId": inputs.app_id, "secret": secret.expose()});
     let post = |v: String| {
         let body = body.clone();
         async move {

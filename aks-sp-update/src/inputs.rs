@@ -1,6 +1,7 @@
 //! The step's inputs, from the flags and the envelope, all checked before any request.
 
 use common::arm::ResourceId;
+use common::client_secret::ClientSecret;
 use common::cloud::Cloud;
 use common::envelope::{Envelope, fields, is_placeholder, missing, placeholder};
 use common::registry::{Image, LoginServer, PROBE_REPOSITORY};
@@ -24,7 +25,8 @@ pub struct Inputs {
     pub(crate) cluster: ResourceId,
     pub(crate) tenant: String,
     pub(crate) app_id: String,
-    pub(crate) secret: Secret,
+    /// The client secret, or the vault secret holding it (read in `act`, before any write).
+    pub(crate) secret: ClientSecret,
     pub(crate) pull: Option<PullTarget>,
     /// Whether the object says acr-grant assigned the role (it may still be on its way).
     pub(crate) granted: bool,
@@ -65,11 +67,11 @@ impl Inputs {
             &env.flag_or_require(&fields::APP_ID, cli.app_id.as_deref())?,
             dry_run,
         )?;
-        let secret = match cli.secret.resolve(env, cli.common.timeout)? {
+        let secret = match cli.secret.resolve(env, cli.common.timeout, cloud)? {
             Some(s) => s,
             // The secret a dry-run step 1 would mint does not exist: planned, redacted.
             None if dry_run && is_placeholder(&app_id) => {
-                Secret::new(placeholder(&fields::CLIENT_SECRET))
+                ClientSecret::Value(Secret::new(placeholder(&fields::CLIENT_SECRET)))
             }
             None => return Err(missing(&fields::CLIENT_SECRET)),
         };
@@ -81,17 +83,8 @@ impl Inputs {
                 .ok()
                 .flatten()
                 .is_some_and(|r| is_placeholder(&r));
-        if secret.len() > MAX_SECRET_BYTES {
-            return Err(Error::input(
-                fields::CLIENT_SECRET.name,
-                format!(
-                    "`{}` is {} bytes long; AKS accepts a client secret of at most {MAX_SECRET_BYTES} bytes",
-                    fields::CLIENT_SECRET.name,
-                    secret.len()
-                ),
-            )
-            .with_code("SecretTooLong")
-            .with_hint("mint a shorter secret (entra-app-create --new-secret makes Entra's usual 40-character one)"));
+        if let ClientSecret::Value(v) = &secret {
+            check_length(v)?;
         }
         let image = env.flag_or_str(&fields::REGISTRY_IMAGE, cli.image.as_deref())?;
         let pull = pull_target(env, image.as_deref(), cloud)?;
@@ -113,6 +106,23 @@ impl Inputs {
             detach: cli.detach,
         })
     }
+}
+
+/// Refuses a secret longer than AKS accepts, without showing it.
+pub(crate) fn check_length(secret: &Secret) -> Result<()> {
+    if secret.len() > MAX_SECRET_BYTES {
+        return Err(Error::input(
+            fields::CLIENT_SECRET.name,
+            format!(
+                "`{}` is {} bytes long; AKS accepts a client secret of at most {MAX_SECRET_BYTES} bytes",
+                fields::CLIENT_SECRET.name,
+                secret.len()
+            ),
+        )
+        .with_code("SecretTooLong")
+        .with_hint("mint a shorter secret (entra-app-create --new-secret makes Entra's usual 40-character one)"));
+    }
+    Ok(())
 }
 
 /// The registry and repository to check the pull on, from `registry_login_server` and `registry_image`.
