@@ -3,7 +3,6 @@
 use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Change, Envelope, fields};
 use common::http::{Api, Sent};
-use common::validate::is_guid;
 use common::wait::{Poll, follow_operation, human, operation_url, poll_until};
 use common::{Error, ErrorKind, Result, Secret, ui};
 use reqwest::Method;
@@ -96,7 +95,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     let (secret, (pull_verified_at, pull_proof)) = pull::new_credential(inputs, ctx).await?;
 
     let old_app = cluster.client_id.clone().unwrap_or_default();
-    let roles = if is_guid(&old_app) && !old_app.eq_ignore_ascii_case(&inputs.app_id) {
+    let roles = if inputs.replaces(&old_app) {
         roles::compare(ctx, inputs, &old_app).await?
     } else {
         roles::Outcome::default()

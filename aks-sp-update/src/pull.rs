@@ -31,6 +31,12 @@ async fn check_new_credential(
     secret: &Secret,
     ctx: &Ctx,
 ) -> Result<(Change<String>, Change<String>)> {
+    if inputs.planned {
+        ui::info(
+            "would check the new credential's pull (dry run: the app or its role is only planned)",
+        );
+        return Ok((Change::Keep, Change::Keep));
+    }
     if let Some(target) = &inputs.pull {
         if recorded(inputs, secret, target) {
             return Ok((Change::Keep, Change::Keep));
