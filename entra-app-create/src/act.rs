@@ -328,12 +328,7 @@ impl Step<'_> {
     async fn ensure_sp(&mut self, app_id: &str) -> Result<Option<String>> {
         // An app made a moment ago has no service principal: straight to the upsert.
         let made = ensure_service_principal(&self.api, app_id, !self.new_app).await?;
-        Ok(self.note_sp(made))
-    }
-
-    /// The service principal's id from its upsert, with a note when it was created.
-    fn note_sp(&mut self, made: Option<(String, bool)>) -> Option<String> {
-        match made {
+        Ok(match made {
             None => {
                 self.notes.push(format!(
                     "would add its service principal in tenant {}",
@@ -351,7 +346,7 @@ impl Step<'_> {
                 }
                 Some(id)
             }
-        }
+        })
     }
 }
 
