@@ -1,5 +1,6 @@
 //! The step: checks, the reset, following it, and reading the cluster back.
 
+use common::arm::clusters::{ClusterRecord, write_record};
 use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Change, Envelope, fields};
 use common::http::{Api, Sent};
@@ -61,20 +62,63 @@ fn resumable(e: Error, operation: Option<&Url>) -> Fail {
     )
 }
 
+/// What the cluster's record says about the object's secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Held {
+    /// The cluster runs as another app (or none).
+    OtherApp,
+    /// The record names the object's key: the cluster holds the object's secret.
+    Ours,
+    /// The cluster runs as the app, but no record says which of its secrets it holds.
+    Unrecorded,
+    /// The record names another key of the app.
+    OtherKey(String),
+    /// The object names no key id to compare with.
+    NoKeyInObject,
+}
+
+impl Held {
+    fn of(inputs: &Inputs, cluster: &Cluster) -> Self {
+        if !cluster.uses(&inputs.app_id) {
+            return Self::OtherApp;
+        }
+        match (cluster.recorded_key(&inputs.app_id), &inputs.key_id) {
+            (_, None) => Self::NoKeyInObject,
+            (None, Some(_)) => Self::Unrecorded,
+            (Some(r), Some(k)) if r.eq_ignore_ascii_case(k) => Self::Ours,
+            (Some(r), Some(_)) => Self::OtherKey(r.to_owned()),
+        }
+    }
+
+    /// Why the cluster is reset although it runs as the app ("" when it does not).
+    fn why(&self, force: bool) -> String {
+        match self {
+            Self::Ours if force => "; --force: it already held this secret".into(),
+            Self::OtherApp | Self::Ours => String::new(),
+            Self::Unrecorded => "; it ran as the app, but no record said which secret it held".into(),
+            Self::OtherKey(k) => format!("; it held the app's secret {k}, not the object's"),
+            Self::NoKeyInObject => {
+                "; it ran as the app, and the object names no client_secret_key_id to compare with the record".into()
+            }
+        }
+    }
+}
+
+/// The key id for messages.
+fn key_text(inputs: &Inputs) -> &str {
+    inputs
+        .key_id
+        .as_deref()
+        .unwrap_or("(key id unknown: the object has no client_secret_key_id)")
+}
+
 /// Runs the step on one validated object.
 pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail> {
     let arm = ctx.arm(&inputs.tenant);
     let name = &inputs.cluster.name;
     let cluster = cluster::get(&arm, &inputs.cluster).await?;
     if let Some(why) = cluster.managed_identity() {
-        return Err(Error::step(
-            "ManagedIdentityCluster",
-            format!(
-                "cluster {name} cannot pull across tenants: {why}. A managed identity cannot authenticate to a registry in another \
-                 Microsoft Entra tenant; only a cluster that authenticates with a service principal can use the multitenant app"
-            ),
-        )
-        .with_hint("the cluster must use a service principal: use a service-principal cluster (az aks create --service-principal …) for pulls from another tenant; nothing was changed").into());
+        return Err(managed_identity(name, &why).into());
     }
 
     if let Some(op) = &inputs.operation {
@@ -84,19 +128,20 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     // A reset posted by a run killed before it wrote cluster_operation_url (or anyone's
     // operation) is waited out first: then the cluster may already run as the app.
     let cluster = settle(&arm, inputs, cluster).await?;
-    if cluster.uses(&inputs.app_id) && !inputs.force {
-        return Ok(already(inputs, &cluster));
+    let held = Held::of(inputs, &cluster);
+    if held == Held::Ours && !inputs.force {
+        return Ok(already(ctx, inputs, &cluster).await?);
+    }
+    if held != Held::OtherApp {
+        ui::info(&format!(
+            "resetting cluster {name} to app {}'s secret {}{}",
+            inputs.app_id,
+            key_text(inputs),
+            held.why(inputs.force)
+        ));
     }
 
-    let verified = pull::check_new_credential(inputs, ctx).await?;
-    let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
-
-    let old_app = cluster.client_id.clone().unwrap_or_default();
-    let roles = if is_guid(&old_app) && !old_app.eq_ignore_ascii_case(&inputs.app_id) {
-        roles::compare(ctx, inputs, &old_app).await?
-    } else {
-        roles::Outcome::default()
-    };
+    let (pull_verified_at, roles, mut record) = prepare(ctx, inputs, &arm, &cluster, &held).await?;
 
     let url = arm.url(&format!(
         "{}/resetServicePrincipalProfile?api-version={AKS_API}",
@@ -107,12 +152,12 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     let post = arm.request(Method::POST, url).json(body);
     let sent = match arm.write(post.clone()).await {
         // An operation started between our read and our POST (409 until it ends): wait it
-        // out; if it was a reset to this app, nothing is left to do, else post once more.
+        // out; if it was a reset to this app with this secret, nothing is left to do, else post once more.
         Err(e) if e.status() == Some(409) && e.is_code("OperationNotAllowed") => {
             let now = cluster::get(&arm, &inputs.cluster).await?;
             let now = settle(&arm, inputs, now).await?;
-            if now.uses(&inputs.app_id) && !inputs.force {
-                return Ok(already(inputs, &now));
+            if Held::of(inputs, &now) == Held::Ours && !inputs.force {
+                return Ok(already(ctx, inputs, &now).await?);
             }
             arm.write(post).await?
         }
@@ -125,7 +170,12 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
                 ..Output::default()
             },
             changed: true,
-            summary: format!("would reset cluster {name} to app {}", inputs.app_id),
+            summary: format!(
+                "would reset cluster {name} to app {} with secret {}{}",
+                inputs.app_id,
+                key_text(inputs),
+                held.why(inputs.force)
+            ),
         });
     };
     ui::info(&format!(
@@ -147,11 +197,9 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         wait_for_cluster(&arm, inputs).await?;
     }
     let done = confirm(&arm, inputs, op.as_ref()).await?;
-    let copied = match (roles.copied, roles.gaps.len()) {
-        (0, 0) => String::new(),
-        (0, n) => format!("; {n} role assignment(s) of the old service principal not copied"),
-        (c, _) => format!("; {c} role assignment(s) copied to the new service principal"),
-    };
+    record.client_id = Some(inputs.app_id.clone());
+    record.key_id.clone_from(&inputs.key_id);
+    let recorded = record_after(&arm, inputs, &done, &record).await;
     Ok(Done {
         output: Output {
             cluster_provisioning_state: Some(done.provisioning_state.clone()),
@@ -160,25 +208,144 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         },
         changed: true,
         summary: format!(
-            "cluster {name} now uses app {} (state {}){copied}",
-            inputs.app_id, done.provisioning_state
+            "cluster {name} now uses app {} with secret {}{} (state {}{recorded}){}",
+            inputs.app_id,
+            key_text(inputs),
+            held.why(inputs.force),
+            done.provisioning_state,
+            roles.summary()
         ),
     })
 }
 
-/// The output for a cluster that already runs as the app.
-fn already(inputs: &Inputs, cluster: &Cluster) -> Done<Output> {
-    Done {
+/// Everything before the reset: the new credential's pull, the roles of the previous
+/// principal, and the record cleared of any secret (a crash after the reset then leaves a
+/// cluster the rerun resets again).
+async fn prepare(
+    ctx: &Ctx,
+    inputs: &Inputs,
+    arm: &Api<'_>,
+    cluster: &Cluster,
+    held: &Held,
+) -> Result<(Change<String>, roles::Outcome, ClusterRecord)> {
+    let verified = pull::check_new_credential(inputs, ctx).await?;
+    let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
+
+    // The principal the cluster ran as before the app: the one it shows, or the record's.
+    let previous = if *held == Held::OtherApp {
+        roles::Previous {
+            app_id: cluster.client_id.clone().filter(|c| is_guid(c)),
+            sp_object_id: None,
+        }
+    } else {
+        recorded_previous(cluster)
+    };
+    let roles = roles::compare(ctx, inputs, &previous).await?;
+
+    // The record before the reset: no secret is known until the reset is confirmed (a crash
+    // in between leaves a cluster the rerun resets again), the previous principal is kept.
+    let record = if *held == Held::OtherApp {
+        ClusterRecord {
+            previous_client_id: previous.app_id.clone(),
+            previous_sp_object_id: roles.previous_sp.clone(),
+            ..ClusterRecord::default()
+        }
+    } else {
+        ClusterRecord {
+            client_id: None,
+            key_id: None,
+            ..cluster.record.clone()
+        }
+    };
+    write_record(arm, &inputs.cluster.id(), &cluster.tags, &record)
+        .await
+        .map_err(|e| record_refused(e, &inputs.cluster.name))?;
+
+    Ok((pull_verified_at, roles, record))
+}
+
+/// The refusal of a managed-identity cluster.
+fn managed_identity(name: &str, why: &str) -> Error {
+    Error::step(
+            "ManagedIdentityCluster",
+            format!(
+                "cluster {name} cannot pull across tenants: {why}. A managed identity cannot authenticate to a registry in another \
+                 Microsoft Entra tenant; only a cluster that authenticates with a service principal can use the multitenant app"
+            ),
+        )
+        .with_hint("the cluster must use a service principal: use a service-principal cluster (az aks create --service-principal …) for pulls from another tenant; nothing was changed")
+}
+
+/// The previous principal the cluster's record keeps.
+fn recorded_previous(cluster: &Cluster) -> roles::Previous {
+    roles::Previous {
+        app_id: cluster.record.previous_client_id.clone(),
+        sp_object_id: cluster.record.previous_sp_object_id.clone(),
+    }
+}
+
+/// A record that could not be written before the reset: nothing was reset.
+fn record_refused(e: Error, name: &str) -> Error {
+    let hint = format!(
+        "the cluster's record (its tags) is written with Microsoft.ContainerService/managedClusters/write (Contributor on cluster {name}); nothing was reset"
+    );
+    e.with_hint(hint)
+}
+
+/// Writes the record of a confirmed reset; a failure leaves no record (the next run resets
+/// again, and --prune-secrets refuses), so it is reported, not fatal. The summary's note.
+async fn record_after(
+    arm: &Api<'_>,
+    inputs: &Inputs,
+    done: &Cluster,
+    record: &ClusterRecord,
+) -> String {
+    match write_record(arm, &inputs.cluster.id(), &done.tags, record).await {
+        Ok(_) if record.key_id.is_some() => "; recorded on the cluster".into(),
+        Ok(_) => "; the secret's key id is unknown, so the next run resets again".into(),
+        Err(e) => {
+            ui::warn(&format!(
+                "the reset of cluster {} is done but could not be recorded on it ({}): the next run resets it again, and entra-app-create --prune-secrets refuses until it is recorded",
+                inputs.cluster.name,
+                e.message()
+            ));
+            "; NOT recorded on the cluster".into()
+        }
+    }
+}
+
+/// The output for a cluster that already runs as the app with the object's secret (its
+/// record says so): the pull is checked again when the object names a registry, and the
+/// roles of the previous principal are given to the new one if it lacks them (a repair).
+async fn already(ctx: &Ctx, inputs: &Inputs, cluster: &Cluster) -> Result<Done<Output>> {
+    let previous = recorded_previous(cluster);
+    let roles = if previous.app_id.is_some() || previous.sp_object_id.is_some() {
+        roles::compare(ctx, inputs, &previous).await?
+    } else {
+        roles::Outcome::default()
+    };
+    let pull_verified_at = match &inputs.pull {
+        Some(_) => pull::check_new_credential(inputs, ctx)
+            .await?
+            .map_or(Change::Keep, Change::Set),
+        None => Change::Keep,
+    };
+    Ok(Done {
         output: Output {
             cluster_provisioning_state: Some(cluster.provisioning_state.clone()),
+            pull_verified_at,
             ..Output::default()
         },
-        changed: false,
+        changed: roles.copied > 0,
         summary: format!(
-            "cluster {} already uses app {} (state {}): nothing to do; --force resets it anyway",
-            inputs.cluster.name, inputs.app_id, cluster.provisioning_state
+            "cluster {} already uses app {} with its secret {} (recorded on the cluster; state {}): nothing to reset; --force resets it anyway{}",
+            inputs.cluster.name,
+            inputs.app_id,
+            key_text(inputs),
+            cluster.provisioning_state,
+            roles.summary()
         ),
-    }
+    })
 }
 
 /// Waits until no operation runs on the cluster (up to --timeout); the cluster as it is then.
@@ -235,6 +402,12 @@ async fn resume(
         Err(f) => return Err(f),
     }
     let done = confirm(arm, inputs, Some(op)).await?;
+    let record = ClusterRecord {
+        client_id: Some(inputs.app_id.clone()),
+        key_id: inputs.key_id.clone(),
+        ..done.record.clone()
+    };
+    let recorded = record_after(arm, inputs, &done, &record).await;
     Ok(Done {
         output: Output {
             cluster_provisioning_state: Some(done.provisioning_state.clone()),
@@ -243,8 +416,10 @@ async fn resume(
         },
         changed: false,
         summary: format!(
-            "the reset of cluster {name} to app {} finished (state {})",
-            inputs.app_id, done.provisioning_state
+            "the reset of cluster {name} to app {} with secret {} finished (state {}{recorded})",
+            inputs.app_id,
+            key_text(inputs),
+            done.provisioning_state
         ),
     })
 }

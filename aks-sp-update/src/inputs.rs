@@ -25,6 +25,8 @@ pub struct Inputs {
     pub(crate) tenant: String,
     pub(crate) app_id: String,
     pub(crate) secret: Secret,
+    /// The key id of the secret (`client_secret_key_id`), when the object names it.
+    pub(crate) key_id: Option<String>,
     pub(crate) pull: Option<PullTarget>,
     /// Whether the object says acr-grant assigned the role (it may still be on its way).
     pub(crate) granted: bool,
@@ -70,6 +72,10 @@ impl Inputs {
             .with_code("SecretTooLong")
             .with_hint("mint a shorter secret (entra-app-create --new-secret makes Entra's usual 40-character one)"));
         }
+        let key_id = env
+            .str(&fields::CLIENT_SECRET_KEY_ID)?
+            .map(|k| validate::guid(fields::CLIENT_SECRET_KEY_ID.name, &k))
+            .transpose()?;
         let image = env.flag_or_str(&fields::REGISTRY_IMAGE, cli.image.as_deref())?;
         let pull = pull_target(env, image.as_deref(), cloud)?;
         let operation = match env.str(&fields::CLUSTER_OPERATION_URL)? {
@@ -81,11 +87,12 @@ impl Inputs {
             tenant,
             app_id,
             secret,
+            key_id,
             pull,
             granted: env.has(fields::ROLE_ASSIGNMENT_ID.name),
             operation,
             force: cli.force,
-            copy_role_assignments: cli.copy_role_assignments,
+            copy_role_assignments: !cli.no_copy_role_assignments,
             detach: cli.detach,
         })
     }
