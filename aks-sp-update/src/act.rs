@@ -302,7 +302,7 @@ async fn record_after(
 ) -> String {
     match write_record(arm, &inputs.cluster.id(), &done.tags, record).await {
         Ok(_) if record.key_id.is_some() => "; recorded on the cluster".into(),
-        Ok(_) => "; the secret's key id is unknown, so the next run resets again".into(),
+        Ok(_) => "; key id unknown: the next run resets again".into(),
         Err(e) => {
             ui::warn(&format!(
                 "the reset of cluster {} is done but could not be recorded on it ({}): the next run resets it again, and entra-app-create --prune-secrets refuses until it is recorded",
@@ -338,7 +338,7 @@ async fn already(ctx: &Ctx, inputs: &Inputs, cluster: &Cluster) -> Result<Done<O
         },
         changed: roles.copied > 0,
         summary: format!(
-            "cluster {} already uses app {} with its secret {} (recorded on the cluster; state {}): nothing to reset; --force resets it anyway{}",
+            "cluster {} already uses app {} with its secret {} (recorded on the cluster; state {}): nothing to do; --force resets it anyway{}",
             inputs.cluster.name,
             inputs.app_id,
             key_text(inputs),

@@ -495,19 +495,25 @@ fn parse_tags(v: Option<&Value>) -> Result<std::collections::BTreeMap<String, St
         let Some(val) = val.as_str() else {
             return Err(bad(
                 "InvalidRequestContent",
-                &format!("The request content was invalid and could not be deserialized: the value of tag '{k}' must be a string."),
+                &format!(
+                    "The request content was invalid and could not be deserialized: the value of tag '{k}' must be a string."
+                ),
             ));
         };
         if k.is_empty() || k.chars().any(|c| "<>%&\\?/".contains(c) || c.is_control()) {
             return Err(bad(
                 "InvalidTagNameCharacters",
-                &format!("The tag names '{k}' have reserved characters '<,>,%,&,\\,?,/' or control characters."),
+                &format!(
+                    "The tag names '{k}' have reserved characters '<,>,%,&,\\,?,/' or control characters."
+                ),
             ));
         }
         if k.chars().count() > 512 || val.chars().count() > 256 {
             return Err(bad(
                 "InvalidTag",
-                &format!("The tag '{k}' is too long: a tag name has at most 512 characters and a value at most 256."),
+                &format!(
+                    "The tag '{k}' is too long: a tag name has at most 512 characters and a value at most 256."
+                ),
             ));
         }
         out.insert(k.clone(), val.to_owned());

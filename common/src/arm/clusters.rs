@@ -122,7 +122,11 @@ impl ManagedCluster {
             .unwrap_or_default();
         Some(Self {
             id: v.get("id")?.as_str()?.to_owned(),
-            name: v.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
+            name: v
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
             client_id: v
                 .pointer("/properties/servicePrincipalProfile/clientId")
                 .and_then(Value::as_str)
@@ -156,7 +160,10 @@ pub async fn write_record(
     }
     let url = api.url(&format!("{cluster_id}?api-version={MANAGED_CLUSTER_API}"))?;
     let sent = api
-        .write(api.request(Method::PATCH, url).json(json!({"tags": merged})))
+        .write(
+            api.request(Method::PATCH, url)
+                .json(json!({"tags": merged})),
+        )
         .await
         .map_err(|e| e.context("writing the record on the cluster (its tags)"))?;
     let Sent::Done(r) = sent else {
@@ -269,7 +276,8 @@ mod tests {
 
     #[test]
     fn merging_replaces_the_record_and_keeps_other_tags() {
-        let tags = json!({"Xtenant-Client-Id": "x", "xtenant-client-secret-key-id": KEY, "team": "a"});
+        let tags =
+            json!({"Xtenant-Client-Id": "x", "xtenant-client-secret-key-id": KEY, "team": "a"});
         let r = ClusterRecord {
             client_id: Some(APP.into()),
             ..ClusterRecord::default()
