@@ -55,7 +55,7 @@ set -x
 entra-app-create --cluster-tenant "$CLUSTER_TENANT_ID" --display-name xtenant-demo \
   | consent-link --registry-tenant "$REGISTRY_TENANT_ID" --wait --timeout 60s 2> >(tee -a "$work/consent.log" >&2) \
   | acr-grant --registry "$REGISTRY_ID" --verify --image "$REGISTRY_IMAGE" --timeout 60s \
-  | aks-sp-update --cluster "$CLUSTER_ID" --copy-role-assignments --timeout 120s > "$work/envelope.json"
+  | aks-sp-update --cluster "$CLUSTER_ID" --timeout 120s > "$work/envelope.json"
 { set +x; } 2>/dev/null
 
 say "asking the simulator whether the cluster can pull $REGISTRY_IMAGE"

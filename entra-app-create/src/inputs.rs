@@ -56,6 +56,8 @@ pub(crate) struct Options {
     pub(crate) secret_name: String,
     pub(crate) new_secret: bool,
     pub(crate) prune_secrets: bool,
+    /// `--force`: prune secrets clusters use, or without knowing which clusters use them.
+    pub(crate) force: bool,
     pub(crate) secret_file: Option<PathBuf>,
     pub(crate) no_secret_output: bool,
     /// `--adopt` with the app named by the reader's own flags (`--app-id` or `--unique-name`).
@@ -128,6 +130,7 @@ impl Inputs {
                 secret_name: cli.secret_name.clone(),
                 new_secret: cli.new_secret,
                 prune_secrets: cli.prune_secrets,
+                force: cli.force,
                 secret_file: cli.secret_file.clone(),
                 no_secret_output: cli.no_secret_output,
                 adopt: cli.adopt,
