@@ -222,10 +222,16 @@ fn a_lost_envelope_is_recovered_by_the_readmes_advice_with_the_cluster_pulling_t
             );
         }
     }
-    let last = object(&std::fs::read_to_string(dir.path().join("envelope.json")).unwrap());
+    let final_envelope =
+        object(&std::fs::read_to_string(dir.path().join("envelope.json")).unwrap());
     assert_eq!(
         keys(&sim, &app_id),
-        vec![last["client_secret_key_id"].as_str().unwrap().to_owned()],
+        vec![
+            final_envelope["client_secret_key_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        ],
         "only the envelope's secret is left"
     );
     assert!(pulls(&sim));
