@@ -1,5 +1,5 @@
-//! Injected faults: per-request rules (status, latency, dropped connection) and outcomes for
-//! the next long-running operations.
+//! Injected faults: per-request rules (status, latency, dropped connection, a patched body)
+//! and outcomes for the next long-running operations.
 
 use std::collections::BTreeMap;
 
@@ -55,6 +55,11 @@ pub(crate) struct FaultRule {
     /// Close the connection without answering.
     #[serde(default)]
     pub drop: bool,
+    /// A JSON merge patch (RFC 7396) applied to the answer's JSON body: the request is
+    /// handled as usual (or answered with `status`), then e.g. `{"nextLink": "https://…"}`
+    /// is added to it (`null` removes a key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_patch: Option<Value>,
     /// For operation rules: how the next reset operation(s) end (`Succeeded`, `Failed`,
     /// `Canceled`, `Hang`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,9 +97,18 @@ impl FaultRule {
         {
             return Err(format!("status {s} is not an HTTP status"));
         }
-        if self.status.is_none() && self.delay_ms == 0 && self.delay_after_ms == 0 && !self.drop {
+        if self.body_patch.as_ref().is_some_and(|p| !p.is_object()) {
+            return Err("body_patch must be a JSON object (a merge patch)".into());
+        }
+        if self.status.is_none()
+            && self.delay_ms == 0
+            && self.delay_after_ms == 0
+            && !self.drop
+            && self.body_patch.is_none()
+        {
             return Err(
-                "a fault rule needs status, delay_ms, delay_after_ms, drop or operation".into(),
+                "a fault rule needs status, delay_ms, delay_after_ms, drop, body_patch or operation"
+                    .into(),
             );
         }
         if self.method.is_empty() {
@@ -118,6 +132,26 @@ impl FaultRule {
 
     fn has_budget(&self) -> bool {
         self.count == 0 || self.applied < self.count
+    }
+}
+
+/// Applies the JSON merge patch `patch` to `target` (RFC 7396, section 2).
+pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(t) = target {
+        for (k, v) in p {
+            if v.is_null() {
+                t.remove(k);
+            } else {
+                merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
     }
 }
 
@@ -175,4 +209,45 @@ pub(crate) fn take_operation_outcome(core: &Core) -> Option<Outcome> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::merge_patch;
+
+    /// The examples of RFC 7396, appendix A (a selection).
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        for (target, patch, result) in [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (
+                json!({"a": [{"b": "c"}]}),
+                json!({"a": [1]}),
+                json!({"a": [1]}),
+            ),
+            (json!(["a", "b"]), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
+        ] {
+            let mut t = target.clone();
+            merge_patch(&mut t, &patch);
+            assert_eq!(t, result, "{target} + {patch}");
+        }
+    }
 }

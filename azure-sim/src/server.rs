@@ -284,6 +284,9 @@ async fn serve_request(
         }
         _ => dispatch(&core, &req, &service),
     };
+    if let Some(patch) = fault.as_ref().and_then(|f| f.body_patch.as_ref()) {
+        resp = patch_body(resp, patch).await;
+    }
     add_service_headers(&mut resp, &service, &req);
     let dropped = resp.extensions().get::<DropConnection>().is_some();
     log(&core, &req, &resp, started, fault.as_ref());
@@ -292,6 +295,23 @@ async fn serve_request(
         tokio::time::sleep(Duration::from_millis(after)).await;
     }
     if dropped { Err(Dropped) } else { Ok(resp) }
+}
+
+/// The answer with a fault's merge patch applied to its JSON body (an empty or non-JSON
+/// body counts as `{}`); status, headers and extensions kept, the length recomputed.
+async fn patch_body(resp: Response, patch: &Value) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .unwrap_or_default();
+    let mut v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
+    faults::merge_patch(&mut v, patch);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    Response::from_parts(parts, Body::from(v.to_string()))
 }
 
 /// Reads a request body of at most `BODY_LIMIT` bytes. A longer one is still read to its end

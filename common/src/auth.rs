@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use crate::cloud::Cloud;
 use crate::env;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, codes};
 use crate::secret::Secret;
 
 /// Which credential to act with (`--auth`).
@@ -350,7 +350,7 @@ pub fn classify(err: &azure_core::Error, tenant: &str, who: &str) -> Error {
             .find("invalid peer certificate")
             .map_or(text.as_str(), |i| &text[i..]);
         return Error::credential(
-            "UntrustedCertificate",
+            codes::UNTRUSTED_CERTIFICATE.name,
             format!(
                 "the TLS certificate of {host} (the sign-in endpoint for tenant {tenant}) is not trusted: {why}"
             ),

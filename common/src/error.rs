@@ -183,8 +183,18 @@ impl Error {
         self.0.code.eq_ignore_ascii_case(code)
     }
 
-    /// The process exit code this failure leads to (see the README's table).
+    /// Whether this failure has the registered code `code` (exactly: ours are never
+    /// spelled another way).
+    pub fn is(&self, code: codes::Code) -> bool {
+        self.0.code == code.name
+    }
+
+    /// The process exit code this failure leads to (see the README's table): the registry's
+    /// for one of our codes (wherever it was made), else by kind for Azure's own codes.
     pub fn exit_code(&self) -> u8 {
+        if let Some(c) = codes::find(&self.0.code) {
+            return c.exit;
+        }
         match self.0.kind {
             ErrorKind::Usage => 2,
             ErrorKind::Credential => 3,
@@ -230,6 +240,31 @@ mod tests {
             1
         );
         assert_eq!(Error::timeout("x").exit_code(), 1);
+        // Azure's own code on a credential failure: by kind.
+        assert_eq!(Error::credential("AADSTS90002", "x").exit_code(), 3);
+    }
+
+    /// One of our codes exits as the registry says, whatever kind of failure carried it
+    /// (an untrusted certificate met by a request exits 3, as one met by the sign-in).
+    #[test]
+    fn a_registered_code_exits_as_the_registry_says_from_any_kind() {
+        let kinds = [
+            ErrorKind::Transport,
+            ErrorKind::Credential,
+            ErrorKind::Step,
+            ErrorKind::Http { status: 400 },
+            ErrorKind::OperationFailed,
+        ];
+        for c in codes::ALL {
+            for k in &kinds {
+                let e = Error::new(k.clone(), c.name, "x");
+                assert_eq!(e.exit_code(), c.exit, "{} as {k:?}", c.name);
+                assert!(e.is(*c));
+            }
+        }
+        let e = Error::new(ErrorKind::Transport, codes::UNTRUSTED_CERTIFICATE.name, "x");
+        assert_eq!(e.exit_code(), 3);
+        assert!(!e.is(codes::CONNECT_FAILED));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use url::Url;
 
 use crate::cloud::{BUILT_IN, Cloud};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{Auth, Http, Request, Response, Sent, Service};
+use crate::http::{Auth, Http, Request, Response, Sent, Service, check_origin};
 use crate::secret::{REDACTED, Secret};
 use crate::wait::Deadline;
 
@@ -250,6 +250,20 @@ impl SecretRef {
         }
     }
 
+    /// A request to this secret's vault, as Key Vault's own service: refused (code
+    /// `UntrustedOrigin`) unless `url` is on the vault's origin, so its token goes nowhere else.
+    fn request(&self, method: Method, url: Url, auth: Auth) -> Result<Request> {
+        let origin = Url::parse(&self.base).map_err(|e| {
+            Error::usage(format!("cannot parse the vault URL {:?}: {e}", self.base))
+        })?;
+        check_origin(
+            &url,
+            &origin,
+            &format!("the URL for key vault {}", self.vault),
+        )?;
+        Ok(Request::new(method, url, Service::KeyVault, auth))
+    }
+
     fn url(&self, suffix: &str) -> Result<Url> {
         let s = format!("{self}{suffix}?api-version={API_VERSION}");
         Url::parse(&s).map_err(|e| Error::usage(format!("cannot build a URL from {s:?}: {e}")))
@@ -314,8 +328,9 @@ pub async fn set_secret(
     if http.dry_run() {
         // Reported on stderr without the value, and without asking for a token.
         body.insert("value".into(), Value::String(REDACTED.into()));
-        let req =
-            Request::new(Method::PUT, url, Service::Arm, Auth::None).json(Value::Object(body));
+        let req = target
+            .request(Method::PUT, url, Auth::None)?
+            .json(Value::Object(body));
         return match http.write(req, deadline).await? {
             Sent::Skipped => Ok(None),
             Sent::Done(_) => Err(Error::usage(
@@ -408,9 +423,10 @@ async fn send(
                 "the sign-in endpoint did not give a Key Vault token for tenant {tenant} before --timeout passed"
             ))
         })??;
-    // Key Vault's error body has ARM's shape; its answers that need explaining are taken here.
-    let mut req =
-        Request::new(method, url, Service::Arm, Auth::Bearer(token)).accept(&[401, 403, 404, 409]);
+    // Key Vault's answers that need explaining are taken here.
+    let mut req = r
+        .request(method, url, Auth::Bearer(token))?
+        .accept(&[401, 403, 404, 409]);
     if let Some(b) = body {
         req = req.json(b);
     }
@@ -422,9 +438,8 @@ async fn send(
     let resp = sent
         .map_err(|e| {
             if matches!(e.kind(), ErrorKind::Http { .. }) {
-                let m = e.message().replace("Azure Resource Manager", "Key Vault");
-                e.clone()
-                    .with_message(format!("key vault {}: {m}", r.vault))
+                let m = format!("key vault {}: {}", r.vault, e.message());
+                e.with_message(m)
             } else {
                 e.context(format!("key vault {}", r.vault))
             }
@@ -457,7 +472,7 @@ pub async fn set_enabled(
     let url = r.url("")?;
     let body = json!({"attributes": {"enabled": enabled}});
     if http.dry_run() {
-        let req = Request::new(Method::PATCH, url, Service::Arm, Auth::None).json(body);
+        let req = r.request(Method::PATCH, url, Auth::None)?.json(body);
         return match http.write(req, deadline).await? {
             Sent::Skipped => Ok(()),
             Sent::Done(_) => Err(Error::usage(
@@ -478,8 +493,9 @@ pub async fn vault_tenant(http: &Http, r: &SecretRef, deadline: Deadline) -> Res
         version: None,
         ..r.clone()
     };
-    let req =
-        Request::new(Method::GET, unversioned.url("")?, Service::Arm, Auth::None).accept(&[401]);
+    let req = unversioned
+        .request(Method::GET, unversioned.url("")?, Auth::None)?
+        .accept(&[401]);
     let resp = http
         .read(req, deadline)
         .await
@@ -660,6 +676,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sim.vault_url(), "https://kv1.vault.azure.sim:8443");
+    }
+
+    /// A vault request is Key Vault's own, and only on the vault's origin: a URL elsewhere
+    /// (another vault included) is refused before anything is sent.
+    #[test]
+    fn requests_go_only_to_the_vaults_own_origin() {
+        let cloud = sim_cloud();
+        let r = SecretRef::parse(
+            "client_secret_ref",
+            "https://kv1.vault.azure.sim:8443/secrets/x",
+            &cloud,
+        )
+        .unwrap();
+        let req = r
+            .request(Method::GET, r.url("").unwrap(), Auth::None)
+            .unwrap();
+        assert_eq!(req.service, Service::KeyVault);
+        for other in [
+            "https://kv2.vault.azure.sim:8443/secrets/x",
+            "https://kv1.vault.azure.sim/secrets/x",
+            "https://kv1.vault.azure.sim:8444/secrets/x",
+            "http://kv1.vault.azure.sim:8443/secrets/x",
+            "https://127.0.0.1:8443/secrets/x",
+        ] {
+            let Err(e) = r.request(Method::GET, Url::parse(other).unwrap(), Auth::None) else {
+                panic!("{other} was not refused");
+            };
+            assert_eq!(e.code(), "UntrustedOrigin", "{other}: {e}");
+            assert!(e.message().contains("key vault kv1"), "{e}");
+        }
     }
 
     #[test]

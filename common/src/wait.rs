@@ -193,12 +193,12 @@ pub async fn follow_operation(api: &Api<'_>, url: &Url, label: &str) -> Result<O
             .and_then(Value::as_str)
             .unwrap_or("Succeeded")
             .to_owned();
-        match status.to_ascii_lowercase().as_str() {
-            "succeeded" => Ok(Poll::Ready(OperationDone {
+        match status.as_str() {
+            s if s.eq_ignore_ascii_case("Succeeded") => Ok(Poll::Ready(OperationDone {
                 status,
                 body: r.body,
             })),
-            "failed" | "canceled" | "cancelled" => {
+            s if crate::arm::is_terminal(s) => {
                 let code = r
                     .body
                     .pointer("/error/code")

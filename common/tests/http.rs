@@ -96,6 +96,8 @@ async fn op_status(State(c): State<S>, Path((outcome, id)): Path<(String, String
             json!({"name": id, "status": "InProgress", "percentComplete": n * 30})
         }
         (_, "ok") => json!({"name": id, "status": "Succeeded"}),
+        (_, "canceled") => json!({"name": id, "status": "Canceled"}),
+        (_, "cancelled") => json!({"name": id, "status": "Cancelled"}),
         _ => {
             json!({"name": id, "status": "Failed", "error": {"code": "ReconcileVMSSAgentPoolFailed", "message": "nodes did not come back"}})
         }
@@ -409,6 +411,19 @@ async fn poller_follows_an_operation_to_its_end() {
         "{e}"
     );
 
+    // Every terminal state of common::arm ends the wait; Azure spells cancelled both ways.
+    for outcome in ["canceled", "cancelled"] {
+        let e = follow_operation(&api, &url(&s, &format!("/ops/{outcome}/4")), "resetting")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (&ErrorKind::OperationFailed, "OperationFailed"),
+            "{e}"
+        );
+        assert!(e.message().to_lowercase().contains(outcome), "{e}");
+    }
+
     let done = follow_operation(&api, &url(&s, "/loc"), "location")
         .await
         .unwrap();
@@ -437,6 +452,8 @@ async fn untrusted_certificate_is_a_clear_error_naming_the_host() {
     .await
     .unwrap_err();
     assert_eq!(e.code(), "UntrustedCertificate", "{e}");
+    // Exit 3 as the registry (and the README) say, as when the sign-in meets it.
+    assert_eq!(e.exit_code(), 3, "{e}");
     assert!(e.message().contains("127.0.0.1"), "{e}");
     // Retrying cannot make a certificate trusted: one attempt, no backoff.
     assert_eq!(http.requests_sent(), 1, "{e}");

@@ -117,7 +117,9 @@ pub(crate) struct Step<'a> {
 pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Output>> {
     let pending = prepare_secret_file(inputs, ctx)?;
     let file_secret = match &inputs.options.secret_file {
-        Some(p) if inputs.secret.is_none() => secret_file::read_existing(p)?,
+        Some(p) if inputs.secret.is_none() => {
+            secret_file::read_existing(p, ctx.deadline().remaining())?
+        }
         _ => None,
     };
     let mut step = Step {

@@ -4,10 +4,12 @@
 //! directory we cannot write to is found before a secret exists that would then be lost.
 
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use common::secret::read_secret_file;
 use common::{Error, Result, Secret};
 
 /// The pseudo-field errors about `--secret-file` name.
@@ -47,22 +49,20 @@ fn check_target(target: &Path) -> Result<bool> {
     }
 }
 
-/// Reads the secret a previous run wrote to `target`, if the file exists.
-pub(crate) fn read_existing(target: &Path) -> Result<Option<Secret>> {
+/// Reads the secret a previous run wrote to `target`, if the file exists and is not empty.
+///
+/// Read as any secret file is ([`common::secret::read_secret_file`]): a regular file of at
+/// most 4 KiB, read within `timeout` (what is left of `--timeout`), so a FIFO or a device
+/// put in its place can neither hang the run nor fill its memory.
+pub(crate) fn read_existing(target: &Path, timeout: Duration) -> Result<Option<Secret>> {
     if !check_target(target)? {
         return Ok(None);
     }
-    let mut text = String::new();
-    File::open(target)
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .map_err(|e| {
-            Error::io(
-                &format!("cannot read --secret-file {}", target.display()),
-                &e,
-            )
-        })?;
-    let s = text.trim_end_matches(['\n', '\r']);
-    Ok((!s.is_empty()).then(|| Secret::new(s)))
+    // An empty file holds no secret yet (a run that stopped before writing one).
+    if std::fs::metadata(target).is_ok_and(|m| m.len() == 0) {
+        return Ok(None);
+    }
+    read_secret_file(target, "--secret-file", FIELD, timeout).map(Some)
 }
 
 impl Pending {
@@ -145,6 +145,8 @@ impl Drop for Pending {
 mod tests {
     use super::*;
 
+    const T: Duration = Duration::from_secs(5);
+
     fn entries(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -174,7 +176,10 @@ mod tests {
             0o600
         );
         assert_eq!(entries(dir.path()), ["secret"]);
-        assert_eq!(read_existing(&target).unwrap().unwrap().expose(), "s3cret");
+        assert_eq!(
+            read_existing(&target, T).unwrap().unwrap().expose(),
+            "s3cret"
+        );
 
         // Same content and mode: nothing rewritten, nothing left behind.
         assert!(
@@ -188,7 +193,11 @@ mod tests {
         // Dropped without commit: the temporary file goes away.
         drop(Pending::prepare(&dir.path().join("other")).unwrap());
         assert_eq!(entries(dir.path()), ["secret"]);
-        assert!(read_existing(&dir.path().join("other")).unwrap().is_none());
+        assert!(
+            read_existing(&dir.path().join("other"), T)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -200,11 +209,52 @@ mod tests {
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let e = Pending::prepare(&link).unwrap_err();
         assert!(e.message().contains("symbolic link"), "{e}");
-        assert!(read_existing(&link).is_err());
+        assert!(read_existing(&link, T).is_err());
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "x");
 
         assert!(Pending::prepare(dir.path()).is_err());
         let e = Pending::prepare(&dir.path().join("no/such/dir/file")).unwrap_err();
         assert_eq!(e.code(), "IoError");
+    }
+
+    /// An existing file is read as a secret file is: bounded in size, a regular file,
+    /// within the timeout; an empty one holds no secret yet.
+    #[test]
+    fn an_existing_file_is_read_bounded_and_regular_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        std::fs::write(&big, "x".repeat(5000)).unwrap();
+        let e = read_existing(&big, T).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &common::ErrorKind::Input {
+                field: FIELD.into()
+            }
+        );
+        assert!(e.message().contains("at most 4096"), "{e}");
+        assert!(
+            !e.message().contains(&*big.to_string_lossy()),
+            "never the path: {e}"
+        );
+
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "").unwrap();
+        assert!(read_existing(&empty, T).unwrap().is_none());
+
+        let crlf = dir.path().join("crlf");
+        std::fs::write(&crlf, "s3cret\r\n").unwrap();
+        assert_eq!(read_existing(&crlf, T).unwrap().unwrap().expose(), "s3cret");
+
+        // A FIFO is refused by its type, before it is opened (opening would wait for a writer).
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let started = std::time::Instant::now();
+        let e = read_existing(&fifo, T).unwrap_err();
+        assert!(e.message().contains("not a regular file"), "{e}");
+        assert!(started.elapsed() < T);
     }
 }

@@ -293,8 +293,9 @@ enum Want {
     Refused,
     /// Refused naming the field, or run as if the field held the truth (state checks decide).
     RefusedOrIgnored,
-    /// The object fails (the hostile value is in Azure's answer, not in a field of the envelope).
-    Failed,
+    /// The object fails with this error code (the hostile value is in Azure's answer, not in
+    /// a field of the envelope).
+    Failed(&'static str),
 }
 
 /// Which cloud the tool is told about.
@@ -312,7 +313,8 @@ enum CloudArg {
 /// `{tag}` a name unique to the row (so a request the attackers saw is traced to it),
 /// `{foreign_app}`, `{foreign_sp_a}`, `{foreign_sp_b}` the foreign app and its principals,
 /// `{foreign_key}` the key id of the first of its two secrets, `{sub_a}` the cluster's
-/// subscription, `{trap_cloud}` an attacker cloud file.
+/// subscription, `{sub_b}` the registry's, `{registry_name}` the registry's name,
+/// `{trap_cloud}` an attacker cloud file. Flags are templates too.
 struct Row {
     tool: &'static str,
     field: &'static str,
@@ -327,7 +329,7 @@ struct Row {
     want: Want,
     /// When set, the hostile value is not in the envelope but in Azure's answer: this fault
     /// rule (a template, `{value}` being the row's value) is added to the victim, and
-    /// `field` names the header that carries the value.
+    /// `field` names the header or body key that carries the value.
     fault: Option<&'static str>,
     /// The finding of issue 18 the row is about.
     finding: &'static str,
@@ -370,7 +372,7 @@ const fn setting(mut r: Row, set: &'static [(&'static str, &'static str)]) -> Ro
 
 const fn answered(mut r: Row, fault: &'static str) -> Row {
     r.fault = Some(fault);
-    r.want = Want::Failed;
+    r.want = Want::Failed("UntrustedOrigin");
     r
 }
 
@@ -393,6 +395,20 @@ const F7: &str = "7: an operation URL followed without an origin check";
 const RESET_ANSWERED: &str = r#"{"method": "POST", "path": "resetServicePrincipalProfile", "status": 202, "headers": {"Azure-AsyncOperation": "{value}"}}"#;
 /// The same with only a `Location` header.
 const RESET_ANSWERED_LOCATION: &str = r#"{"method": "POST", "path": "resetServicePrincipalProfile", "status": 202, "headers": {"Location": "{value}"}}"#;
+
+const F7N: &str = "7: Api::list follows nextLink / @odata.nextLink to any host";
+/// acr-grant finds the registry by name (listing subscriptions, then their registries).
+const BY_NAME: &[&str] = &["--registry", "{registry_name}"];
+/// The subscriptions listing answered with a next page on the row's URL.
+const SUBSCRIPTIONS_NEXT: &str = r#"{"method": "GET", "path": "/subscriptions", "count": 1, "body_patch": {"nextLink": "{value}"}}"#;
+/// A subscription's registries listed with a next page on the row's URL.
+const REGISTRIES_NEXT: &str = r#"{"method": "GET", "path": "/subscriptions/{sub_b}/providers/Microsoft.ContainerRegistry/registries", "count": 0, "body_patch": {"nextLink": "{value}"}}"#;
+/// The role definitions listed (by name, at the registry) with a next page on the row's URL.
+const ROLE_DEFINITIONS_NEXT: &str = r#"{"method": "GET", "path": "/providers/Microsoft.Authorization/roleDefinitions", "count": 0, "body_patch": {"nextLink": "{value}"}}"#;
+/// The old cluster principal's role assignments listed with a next page on the row's URL.
+const ROLE_ASSIGNMENTS_NEXT: &str = r#"{"method": "GET", "path": "/providers/Microsoft.Authorization/roleAssignments", "count": 0, "body_patch": {"nextLink": "{value}"}}"#;
+/// The same under Graph's key, which `Api::list` follows as well.
+const ROLE_DEFINITIONS_ODATA_NEXT: &str = r#"{"method": "GET", "path": "/providers/Microsoft.Authorization/roleDefinitions", "count": 0, "body_patch": {"@odata.nextLink": "{value}"}}"#;
 
 /// An operation URL on the attacker (`$path`: `operations` or `operationresults`).
 macro_rules! attacker_operation {
@@ -433,6 +449,12 @@ const REGISTRY_HOSTS: &[Row] = &[
     row(ASU, "cluster_operation_url", attacker_operation!("localhost", "operations"), F7),
     answered(row(ASU, "Azure-AsyncOperation", attacker_operation!("127.0.0.1", "operations"), F7), RESET_ANSWERED),
     answered(row(ASU, "Location", attacker_operation!("localhost", "operationresults"), F7), RESET_ANSWERED_LOCATION),
+    // A listing's next page on the attacker: the listing's token must not follow it.
+    answered(with_flags(row("acr-grant", "nextLink", "https://127.0.0.1:{aport}/subscriptions?api-version=2022-12-01&{tag}", F7N), BY_NAME), SUBSCRIPTIONS_NEXT),
+    answered(with_flags(row("acr-grant", "nextLink", "https://localhost:{aport}/subscriptions/{sub_b}/providers/Microsoft.ContainerRegistry/registries?api-version=2025-11-01&{tag}", F7N), BY_NAME), REGISTRIES_NEXT),
+    answered(row("acr-grant", "nextLink", "https://127.0.0.1:{aport}/{tag}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01", F7N), ROLE_DEFINITIONS_NEXT),
+    answered(row("acr-grant", "@odata.nextLink", "https://127.0.0.1:{aport}/{tag}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01", F7N), ROLE_DEFINITIONS_ODATA_NEXT),
+    answered(with_flags(row(ASU, "nextLink", "https://127.0.0.1:{aport}/{tag}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01", F7N), &["--copy-role-assignments"]), ROLE_ASSIGNMENTS_NEXT),
 ];
 
 const F2: &str = "2: Owner instead of AcrPull";
@@ -502,6 +524,8 @@ fn render(template: &str, v: &Victim, att: &Attackers, tag: &str, trap_cloud: &P
         .replace("{foreign_sp_b}", v.foreign.sp_b())
         .replace("{foreign_key}", &v.foreign_key)
         .replace("{sub_a}", &v.sim.var("CLUSTER_SUBSCRIPTION_ID"))
+        .replace("{sub_b}", &v.sim.var("REGISTRY_SUBSCRIPTION_ID"))
+        .replace("{registry_name}", &v.sim.var("REGISTRY_NAME"))
         .replace("{trap_cloud}", &trap_cloud.display().to_string())
 }
 
@@ -724,8 +748,22 @@ fn run_row(r: &Row, i: usize, att: &Attackers) -> Outcome {
         envelope[r.field] = json!(value);
     }
     let mut args = v.flags(r.tool);
-    args.extend(r.flags.iter().map(|f| (*f).to_owned()));
-    let label = format!("{} {}={value:?} {}", r.tool, r.field, r.flags.join(" "));
+    let flags: Vec<String> = r
+        .flags
+        .iter()
+        .map(|f| render(f, &v, att, &tag, &trap_cloud))
+        .collect();
+    let mut extra = flags.iter().cloned();
+    while let Some(flag) = extra.next() {
+        // A row's flag replaces the tool's own of that name (e.g. a registry by name, not id).
+        match args.iter().position(|a| *a == flag) {
+            Some(at) if flag == "--registry" => {
+                args[at + 1] = extra.next().expect("a value after --registry");
+            }
+            _ => args.push(flag),
+        }
+    }
+    let label = format!("{} {}={value:?} {}", r.tool, r.field, flags.join(" "));
 
     let mut cmd = v.sim.cmd(r.tool);
     match r.cloud {
@@ -752,9 +790,13 @@ fn run_row(r: &Row, i: usize, att: &Attackers) -> Outcome {
     let refusal_needed = match r.want {
         Want::Refused => true,
         Want::RefusedOrIgnored => run.code != 0,
-        Want::Failed => {
-            if run.code != 1 {
-                failures.push(format!("the object did not fail: exit {}", run.code));
+        Want::Failed(code) => {
+            let got = run.objects().first().map(|o| o["error"]["code"].clone());
+            if run.code != 1 || got.as_ref().and_then(Value::as_str) != Some(code) {
+                failures.push(format!(
+                    "the object did not fail with {code}: exit {}, {got:?}",
+                    run.code
+                ));
             }
             false
         }

@@ -176,6 +176,57 @@ async fn hundreds_of_concurrent_requests() {
     env.stop().await;
 }
 
+/// `body_patch` merges into the answer the request would have had (a hostile `nextLink` in a
+/// real listing), keeps its status, and needs an object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_patch_the_answers_body() {
+    let env = start().await;
+    let at = env.op("REGISTRY_TENANT_ID", ARM).await;
+    let gt = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let next = "https://127.0.0.1:1/subscriptions?api-version=2022-12-01&page=2";
+    env.sim
+        .add_fault(
+            json!({"method": "GET", "path": "/subscriptions", "body_patch": {"nextLink": next}}),
+        )
+        .unwrap();
+    let r = env
+        .call(
+            "GET",
+            "/subscriptions?api-version=2022-12-01",
+            Some(&at),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["nextLink"], next);
+    assert!(
+        r.body["value"].as_array().is_some_and(|v| !v.is_empty()),
+        "the real listing is kept: {}",
+        r.body
+    );
+    // count 1: the next answer is the real one again
+    let r = env
+        .call(
+            "GET",
+            "/subscriptions?api-version=2022-12-01",
+            Some(&at),
+            None,
+        )
+        .await;
+    assert!(r.body.get("nextLink").is_none(), "{}", r.body);
+    // Graph's key, with a status; null removes a key
+    env.sim
+        .add_fault(json!({"path": "/v1.0/applications", "status": 200, "body_patch": {"@odata.nextLink": next, "error": null}}))
+        .unwrap();
+    let r = env.call("GET", "/v1.0/applications", Some(&gt), None).await;
+    assert_eq!((r.status, &r.body["@odata.nextLink"]), (200, &json!(next)));
+    assert!(r.body.get("error").is_none(), "{}", r.body);
+    for bad in [json!({"body_patch": [1]}), json!({"body_patch": "x"})] {
+        assert!(env.sim.add_fault(bad.clone()).is_err(), "{bad}");
+    }
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_status_skip_count_delay_drop() {
     let env = start().await;

@@ -28,6 +28,9 @@ impl Api<'_> {
             Service::Registry => Err(Error::usage(
                 "registry URLs are built from the login server",
             )),
+            Service::KeyVault => Err(Error::usage(
+                "Key Vault URLs are built from a secret reference",
+            )),
         }
     }
 
@@ -37,6 +40,7 @@ impl Api<'_> {
             Service::Graph => Ok(&self.http.cloud.graph),
             Service::Arm => Ok(&self.http.cloud.arm),
             Service::Registry => Err(Error::usage("registry requests are not sent through Api")),
+            Service::KeyVault => Err(Error::usage("Key Vault requests are not sent through Api")),
         }
     }
 

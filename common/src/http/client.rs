@@ -12,7 +12,7 @@ use url::Url;
 
 use super::{Auth, Http, Request, Response, Service};
 use crate::cloud::{Cloud, is_loopback_host};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, codes};
 use crate::wait::Deadline;
 
 /// Resolves registry (and key vault) hosts of a custom cloud to its connect addresses.
@@ -89,6 +89,7 @@ impl Http {
                 let scope = match req.service {
                     Service::Graph => self.cloud.graph_scope(),
                     Service::Arm => self.cloud.arm_scope(),
+                    Service::KeyVault => self.cloud.keyvault_scope(),
                     Service::Registry => {
                         return Err(Error::usage("registry requests take Basic or Bearer auth"));
                     }
@@ -179,18 +180,18 @@ pub(super) fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
     }
     let host = url.host_str().unwrap_or("");
     let code = if e.is_connect() {
-        "ConnectFailed"
+        codes::CONNECT_FAILED
     } else {
-        "ConnectionError"
+        codes::CONNECTION_ERROR
     };
     let mut err = Error::new(
         ErrorKind::Transport,
-        code,
+        code.name,
         format!("request to {host} failed: {text}"),
     );
     if text.contains("UnknownIssuer") || text.contains("certificate") {
         err = err
-            .with_code("UntrustedCertificate")
+            .with_code(codes::UNTRUSTED_CERTIFICATE.name)
             .with_message(format!(
                 "the TLS certificate of {host} is not trusted: {text}"
             ))

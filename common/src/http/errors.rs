@@ -187,6 +187,7 @@ pub fn error_from_response(service: Service, resp: &Response) -> Error {
         Service::Graph => "Microsoft Graph",
         Service::Arm => "Azure Resource Manager",
         Service::Registry => "the registry",
+        Service::KeyVault => "Key Vault",
     };
     Error::new(
         ErrorKind::Http {
@@ -322,6 +323,10 @@ mod tests {
             b.message.starts_with("Caller is not authorized") && b.message.contains("[Forbidden]"),
             "{b:?}"
         );
+        // Answered by Key Vault, and said so (not "Azure Resource Manager").
+        let e = error_from_response(Service::KeyVault, &resp(403, body, &[]));
+        assert_eq!(e.code(), "ForbiddenByRbac");
+        assert!(e.message().starts_with("Key Vault answered 403: "), "{e}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The one HTTP client: Graph, ARM, registries and (as its transport) azure_identity.
+//! The one HTTP client: Graph, ARM, registries, key vaults and (as its transport) azure_identity.
 //!
 //! Requests carry a bearer token for their service's audience (or Basic auth for a
 //! registry), parse Azure's error bodies into [`Error`]s with status, code, message and
@@ -50,6 +50,9 @@ pub enum Service {
     Arm,
     /// A container registry's data plane.
     Registry,
+    /// A key vault's data plane (its origin is the vault's own host, `<vault>.<Key Vault
+    /// suffix>`, so requests are built from a validated `keyvault::SecretRef`).
+    KeyVault,
 }
 
 /// The HTTP client shared by a run.

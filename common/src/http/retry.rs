@@ -9,7 +9,7 @@ use reqwest::header::HeaderMap;
 
 use super::errors::error_from_response;
 use super::{Http, Request, Response};
-use crate::error::{ErrorKind, Result};
+use crate::error::{ErrorKind, Result, codes};
 use crate::ui;
 use crate::wait::Deadline;
 
@@ -65,8 +65,8 @@ impl Http {
                     ));
                     // A certificate that is not trusted stays so: no retry.
                     let retry = matches!(e.kind(), ErrorKind::Transport)
-                        && e.code() != "UntrustedCertificate"
-                        && (req.idempotent || e.code() == "ConnectFailed");
+                        && !e.is(codes::UNTRUSTED_CERTIFICATE)
+                        && (req.idempotent || e.is(codes::CONNECT_FAILED));
                     if !retry {
                         return Err(e);
                     }
