@@ -2,7 +2,7 @@
 //! pull role, and with `--verify` prove the pull.
 
 use common::arm;
-use common::driver::{Ctx, Done, Fields};
+use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Change, Envelope, fields};
 use common::error::{Error, Result};
 use common::http::Api;
@@ -51,8 +51,28 @@ impl Fields for Output {
     }
 }
 
+/// What a failed run leaves once it made the role assignment (e.g. interrupted while
+/// waiting for the pull to work): the registry, the principal, the role and the assignment.
+#[derive(Debug, Clone, Default)]
+pub struct Partial {
+    /// The assignment this run made or found, with where and to whom.
+    pub assigned: Option<Output>,
+}
+
+impl Fields for Partial {
+    fn write_to(&self, object: &mut Envelope) {
+        if let Some(o) = &self.assigned {
+            object.set(fields::REGISTRY_ID.name, &o.registry_id);
+            object.set(fields::REGISTRY_LOGIN_SERVER.name, &o.registry_login_server);
+            object.set(fields::REGISTRY_SP_OBJECT_ID.name, &o.registry_sp_object_id);
+            object.set(fields::ROLE_NAME.name, &o.role_name);
+            object.set(fields::ROLE_ASSIGNMENT_ID.name, &o.role_assignment_id);
+        }
+    }
+}
+
 /// Step 3 on one object.
-pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
+pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Partial>> {
     let graph = ctx.graph(&inp.tenant);
     let arm = ctx.arm(&inp.tenant);
 
@@ -73,7 +93,8 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
                 "--image names the registry {server}, but the registry is {} ({}): give an image of that registry, or just <repository>:<tag>",
                 reg.login_server, reg.id
             ),
-        ));
+        )
+        .into());
     }
     let role = role::choose(ctx, &arm, &reg, inp.role.as_ref()).await?;
     let assigned = assign(&arm, &reg, &role, &sp_id, &inp.tenant).await?;
@@ -116,7 +137,17 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>> {
             );
         }
         Some(check) => {
-            let at = verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await?;
+            let at = match verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await {
+                Ok(at) => at,
+                Err(e) => {
+                    return Err(Failed::with(
+                        e,
+                        Partial {
+                            assigned: Some(out),
+                        },
+                    ));
+                }
+            };
             out.pull_verified_at = Change::Set(at);
             summary.push_str("; pull verified");
         }

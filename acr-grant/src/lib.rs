@@ -27,7 +27,7 @@ impl Tool for Cli {
     const NAME: &'static str = "acr-grant";
     type Inputs = inputs::Inputs;
     type Output = act::Output;
-    type Partial = ();
+    type Partial = act::Partial;
 
     fn common(&self) -> &common::cli::CommonArgs {
         &self.common
@@ -41,7 +41,10 @@ impl Tool for Cli {
         inputs::Inputs::read(self, input, cloud)
     }
 
-    async fn act(inputs: &inputs::Inputs, ctx: &Ctx) -> Result<Done<act::Output>, Failed<()>> {
-        Ok(act::run(inputs, ctx).await?)
+    async fn act(
+        inputs: &inputs::Inputs,
+        ctx: &Ctx,
+    ) -> Result<Done<act::Output>, Failed<act::Partial>> {
+        act::run(inputs, ctx).await
     }
 }

@@ -161,6 +161,14 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
             }
             arm.write(post).await?
         }
+        Err(e) if e.is_outcome_unknown() => {
+            return Err(e
+                .with_hint(format!(
+                    "the rerun of the same command reads cluster {name}: it waits for the reset running on it and then finds \
+                     the cluster on the app, or posts the reset if it never arrived"
+                ))
+                .into());
+        }
         other => other?,
     };
     let Sent::Done(r) = sent else {

@@ -94,6 +94,8 @@ async fn pull_check(
             format!("the new credential cannot pull from {}: {}", t.login_server, d.explain()),
         )
         .with_hint("grant and verify first with acr-grant --verify (it waits for a new role to reach the registry); --force resets anyway"),
+        // Interrupted: no reset is posted, --force or not.
+        Err(e) if e.is_interrupted() => return Err(e),
         Err(e) => e.context(format!("checking the pull from {}", t.login_server)),
     };
     if force {

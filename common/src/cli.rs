@@ -19,7 +19,8 @@ Exit codes:
   0  every object succeeded
   1  one or more objects failed (each carries error.code)
   2  usage error, or input that is not JSON objects (nothing written for it)
-  3  no usable credential";
+  3  no usable credential
+  130, 143  interrupted by SIGINT or SIGTERM (every object written first)";
 
 /// What `--generate` writes to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -16,6 +16,7 @@ use crate::cli::CommonArgs;
 use crate::cloud::Cloud;
 use crate::error::Result;
 use crate::http::{Api, Http, build_client};
+use crate::interrupt::Interrupt;
 use crate::secret::Secret;
 use crate::wait::Deadline;
 
@@ -77,6 +78,15 @@ pub(crate) struct Shared {
     pub(crate) memos: Memos,
     /// Files a step writes at most once per run (see [`Ctx::claim_file`]).
     pub(crate) claimed_files: std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>,
+    /// The run's interrupt (SIGINT, SIGTERM): every deadline of the run carries it.
+    pub(crate) interrupt: &'static Interrupt,
+}
+
+impl Shared {
+    /// A deadline for one object: `--timeout` from now, ending early on the run's interrupt.
+    pub(crate) fn deadline(&self) -> Deadline {
+        Deadline::watched(self.common.timeout, self.interrupt)
+    }
 }
 
 /// What a step works with for one object: the cloud, the HTTP client, the deadline.
@@ -121,6 +131,7 @@ impl Ctx {
             common,
             memos: Memos::default(),
             claimed_files: std::sync::Mutex::default(),
+            interrupt: Interrupt::unwatched(),
         });
         Ok(Self {
             shared,
@@ -133,7 +144,7 @@ impl Ctx {
     pub fn next_object(&self) -> Self {
         Self {
             shared: self.shared.clone(),
-            deadline: Deadline::after(self.shared.common.timeout),
+            deadline: self.shared.deadline(),
         }
     }
 

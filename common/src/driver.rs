@@ -38,8 +38,8 @@ use crate::context::{Memos, Shared};
 use crate::envelope::{Envelope, Field, fields};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{Http, build_client};
+use crate::interrupt::{Interrupt, Signal, watch_signals};
 use crate::ui;
-use crate::wait::Deadline;
 
 /// A tool: its flags, its name, and its step on one object, in two phases.
 pub trait Tool: Parser + Send + Sync + 'static {
@@ -150,12 +150,23 @@ pub fn main<T: Tool>() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // From here on SIGINT and SIGTERM drain the run instead of killing it (DESIGN.md).
+    let interrupt = Interrupt::for_run();
+    if let Err(e) = watch_signals(interrupt) {
+        ui::error(&e.full_message());
+        return ExitCode::from(1);
+    }
     let input: Box<dyn BufRead + Send> = if interactive {
         Box::new(std::io::empty())
     } else {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     };
-    let code = rt.block_on(run_stream(&tool, input, &mut std::io::stdout().lock()));
+    let code = rt.block_on(run_stream_with(
+        &tool,
+        input,
+        &mut std::io::stdout().lock(),
+        interrupt,
+    ));
     ExitCode::from(code)
 }
 
@@ -246,6 +257,19 @@ pub async fn run_stream<T: Tool>(
     input: Box<dyn BufRead + Send>,
     out: &mut dyn Write,
 ) -> u8 {
+    run_stream_with(tool, input, out, Interrupt::unwatched()).await
+}
+
+/// [`run_stream`], drained when `interrupt` is raised: nothing new is started, every wait
+/// stops, every object is written (unfinished ones, and those that arrive after, with
+/// `error.code` `Interrupted` — unless they already carry an error, which passes through
+/// untouched), stdin is read to its end, and the exit code is the signal's (130, 143).
+pub async fn run_stream_with<T: Tool>(
+    tool: &T,
+    input: Box<dyn BufRead + Send>,
+    out: &mut dyn Write,
+    interrupt: &'static Interrupt,
+) -> u8 {
     let common = tool.common().clone();
     let mut rx = spawn_reader(input);
     let first = rx.recv().await;
@@ -264,6 +288,7 @@ pub async fn run_stream<T: Tool>(
         common: common.clone(),
         memos: Memos::default(),
         claimed_files: std::sync::Mutex::default(),
+        interrupt,
     });
 
     let items = futures::stream::iter(first)
@@ -281,8 +306,10 @@ pub async fn run_stream<T: Tool>(
     let mut input_open = true;
     let shared = &shared;
     let mut code = 0u8;
+    let mut tally = Tally::default();
     loop {
-        let take = input_open && running.len() < jobs;
+        // Once interrupted, what still arrives is only written (at once), so no job limit.
+        let take = input_open && (running.len() < jobs || interrupt.raised().is_some());
         if !take && running.is_empty() {
             break;
         }
@@ -309,6 +336,7 @@ pub async fn run_stream<T: Tool>(
             let line = match result {
                 Outcome::Fatal(e) => return fatal(&e).max(code),
                 Outcome::Written(env, err) => {
+                    tally.count(err.as_ref());
                     if let Some(e) = err {
                         code = code.max(if e.exit_code() == 3 { 3 } else { 1 });
                     }
@@ -324,7 +352,41 @@ pub async fn run_stream<T: Tool>(
             }
         }
     }
-    code
+    match interrupt.raised() {
+        Some(s) => {
+            tally.report(s);
+            s.exit_code()
+        }
+        None => code,
+    }
+}
+
+/// What an interrupted run wrote, for its last line on stderr.
+#[derive(Default)]
+struct Tally {
+    /// Objects written with `error.code` `Interrupted`.
+    interrupted: usize,
+    /// Objects written whole, or with another error.
+    others: usize,
+}
+
+impl Tally {
+    fn count(&mut self, err: Option<&Error>) {
+        if err.is_some_and(Error::is_interrupted) {
+            self.interrupted += 1;
+        } else {
+            self.others += 1;
+        }
+    }
+
+    fn report(&self, s: Signal) {
+        ui::warn(&format!(
+            "{}: every object was written: {} with error Interrupted, {} other(s); rerun the same command on the output to complete them",
+            s.name(),
+            self.interrupted,
+            self.others
+        ));
+    }
 }
 
 fn fatal(e: &Error) -> u8 {
@@ -352,19 +414,24 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
         Item::Fatal(e) => return Outcome::Fatal(e),
         Item::Object(e) => e,
     };
+    let interrupted = shared.interrupt.raised();
     if input.has_error() {
         // A failure of an earlier step passes through untouched; this tool's own failure
-        // is retried, so a rerun on a failed output (e.g. a timed-out wait) completes it.
+        // is retried, so a rerun on a failed output (e.g. a timed-out wait) completes it —
+        // but not once interrupted: then it passes through as it came.
         let own = input
             .get(fields::ERROR.name)
             .and_then(|e| e.get("step").and_then(|s| s.as_str().map(str::to_owned)));
-        if own.as_deref() != Some(T::NAME) {
+        if own.as_deref() != Some(T::NAME) || interrupted.is_some() {
             return Outcome::Written(input, None);
         }
         input.remove(fields::ERROR.name);
     }
     let flags = tool.flags();
     let cloud = shared.http.cloud().name.clone();
+    if let Some(s) = interrupted {
+        return not_started(T::NAME, input, &flags, &cloud, s);
+    }
     if let Err(e) = check_cloud(&input, &cloud) {
         return failed(T::NAME, input, &flags, &cloud, &(), e);
     }
@@ -372,9 +439,12 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
         Ok(i) => i,
         Err(e) => return failed(T::NAME, input, &flags, &cloud, &(), e),
     };
+    if let Some(s) = shared.interrupt.raised() {
+        return not_started(T::NAME, input, &flags, &cloud, s);
+    }
     let ctx = Ctx {
         shared: shared.clone(),
-        deadline: Deadline::after(shared.common.timeout),
+        deadline: shared.deadline(),
     };
     match T::act(&inputs, &ctx).await {
         Ok(done) => {
@@ -388,6 +458,24 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
         }
         Err(Failed { error, partial }) => failed(T::NAME, input, &flags, &cloud, &partial, error),
     }
+}
+
+/// An object that arrived after the interrupt, or was not started before it: written with
+/// the flags and `error.code` `Interrupted`, which a rerun of the same command completes.
+fn not_started(
+    step: &str,
+    mut out: Envelope,
+    flags: &[(Field, String)],
+    cloud: &str,
+    s: Signal,
+) -> Outcome {
+    let e = Error::interrupted(s, format!("{step} did not start on this object"));
+    write_flags(&mut out, flags, cloud);
+    out.set(
+        fields::ERROR.name,
+        json!({"step": step, "code": e.code(), "message": e.full_message()}),
+    );
+    Outcome::Written(out, Some(e))
 }
 
 /// An object made in another cloud is refused, never adopted: the fix is the flag.

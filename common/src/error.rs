@@ -40,6 +40,11 @@ pub enum ErrorKind {
     OperationFailed,
     /// The step refused, or found Azure in a state it cannot go on from (the step sets the code).
     Step,
+    /// SIGINT or SIGTERM stopped the step; a rerun of the same command completes it.
+    Interrupted {
+        /// 130 (SIGINT) or 143 (SIGTERM).
+        exit: u8,
+    },
 }
 
 /// A failure with an Azure or xtenant error code, a message and an optional hint.
@@ -55,6 +60,8 @@ struct Inner {
     message: String,
     hint: Option<String>,
     request_id: Option<String>,
+    /// A write was sent and its answer never came: whether it took effect is unknown.
+    outcome_unknown: bool,
 }
 
 impl Error {
@@ -66,6 +73,7 @@ impl Error {
             message: message.into(),
             hint: None,
             request_id: None,
+            outcome_unknown: false,
         }))
     }
 
@@ -103,6 +111,35 @@ impl Error {
     /// Whether the deadline passed (the kind, never the code text).
     pub fn is_timeout(&self) -> bool {
         self.0.kind == ErrorKind::Timeout
+    }
+
+    /// SIGINT or SIGTERM stopped the step (code `Interrupted`).
+    pub fn interrupted(signal: crate::interrupt::Signal, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::new(
+            ErrorKind::Interrupted {
+                exit: signal.exit_code(),
+            },
+            codes::INTERRUPTED.name,
+            format!("interrupted by {}: {message}", signal.name()),
+        )
+    }
+
+    /// Whether an interrupt stopped the step (the kind, never the code text).
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self.0.kind, ErrorKind::Interrupted { .. })
+    }
+
+    /// Marks a write whose answer never came: whether it took effect is unknown.
+    #[must_use]
+    pub fn outcome_unknown(mut self) -> Self {
+        self.0.outcome_unknown = true;
+        self
+    }
+
+    /// Whether a write was sent and whether it took effect is unknown.
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.0.outcome_unknown
     }
 
     /// A local I/O failure about `what`.
@@ -198,6 +235,7 @@ impl Error {
         match self.0.kind {
             ErrorKind::Usage => 2,
             ErrorKind::Credential => 3,
+            ErrorKind::Interrupted { exit } => exit,
             _ => 1,
         }
     }
@@ -407,6 +445,9 @@ pub mod codes {
     pub const OPERATION_STILL_RUNNING: Code = c("OperationStillRunning", 1, true);
     /// After the reset the cluster does not run as the app.
     pub const RESET_NOT_APPLIED: Code = c("ResetNotApplied", 1, true);
+    /// SIGINT (exit 130) or SIGTERM (exit 143) stopped the step; the object carries what
+    /// the run made, and a rerun of the same command on it completes it.
+    pub const INTERRUPTED: Code = c("Interrupted", 130, true);
 
     /// Every code, in the README's order.
     pub const ALL: &[Code] = &[
@@ -462,6 +503,7 @@ pub mod codes {
         CLUSTER_BUSY,
         OPERATION_STILL_RUNNING,
         RESET_NOT_APPLIED,
+        INTERRUPTED,
     ];
 
     /// The entry of `name`, if it is one of ours.

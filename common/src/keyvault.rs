@@ -416,13 +416,22 @@ async fn send(
 ) -> Result<Response> {
     let write = method != Method::GET;
     let scope = http.cloud().keyvault_scope();
-    let token = tokio::time::timeout(deadline.remaining(), http.credentials().token(tenant, &scope))
-        .await
-        .map_err(|_| {
-            Error::timeout(format!(
-                "the sign-in endpoint did not give a Key Vault token for tenant {tenant} before --timeout passed"
-            ))
-        })??;
+    let fetch = async {
+        tokio::time::timeout(deadline.remaining(), http.credentials().token(tenant, &scope))
+            .await
+            .map_err(|_| {
+                Error::timeout(format!(
+                    "the sign-in endpoint did not give a Key Vault token for tenant {tenant} before --timeout passed"
+                ))
+            })?
+    };
+    let token = deadline
+        .interrupt()
+        .abandon(
+            &format!("signing in to Key Vault in tenant {tenant}"),
+            fetch,
+        )
+        .await?;
     // Key Vault's answers that need explaining are taken here.
     let mut req = r
         .request(method, url, Auth::Bearer(token))?

@@ -19,6 +19,7 @@ pub mod envelope;
 pub mod error;
 pub mod graph;
 pub mod http;
+pub mod interrupt;
 pub mod keyvault;
 pub mod registry;
 pub mod secret;

@@ -15,22 +15,36 @@ use url::Url;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{Api, Response};
+use crate::interrupt::Interrupt;
 use crate::ui::Progress;
 
-/// The moment an object's work must be done by (`--timeout` after it started).
+/// The moment an object's work must be done by (`--timeout` after it started), and the
+/// run's [`Interrupt`]: every wait bound by the deadline also ends on the signal.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     at: Instant,
     timeout: Duration,
+    interrupt: &'static Interrupt,
 }
 
 impl Deadline {
-    /// A deadline `timeout` from now.
+    /// A deadline `timeout` from now, outside a driven run (no signal ends it).
     pub fn after(timeout: Duration) -> Self {
+        Self::watched(timeout, Interrupt::unwatched())
+    }
+
+    /// A deadline `timeout` from now that also ends when `interrupt` is raised.
+    pub fn watched(timeout: Duration, interrupt: &'static Interrupt) -> Self {
         Self {
             at: Instant::now() + timeout,
             timeout,
+            interrupt,
         }
+    }
+
+    /// The run's interrupt: what every wait under this deadline observes.
+    pub fn interrupt(&self) -> &'static Interrupt {
+        self.interrupt
     }
 
     /// Time left (zero once passed).
@@ -81,6 +95,13 @@ where
     let mut last_status: Option<String> = None;
     let started = Instant::now();
     loop {
+        if let Some(s) = deadline.interrupt().raised() {
+            let last = last_status.as_deref().unwrap_or("none yet");
+            return Err(Error::interrupted(
+                s,
+                format!("{label}: stopped; last status: {last}"),
+            ));
+        }
         let look_started = Instant::now();
         let looked = match check().await {
             Ok(p) => p,
@@ -91,6 +112,7 @@ where
                     human(deadline.timeout())
                 )));
             }
+            Err(e) if e.is_interrupted() => return Err(e.context(label)),
             Err(e) => return Err(e),
         };
         match looked {
@@ -121,7 +143,10 @@ where
                     )));
                 }
                 last_status = Some(status);
-                tokio::time::sleep(wait).await;
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = deadline.interrupt().wait() => {}
+                }
             }
         }
     }

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::cloud::Cloud;
-use common::driver::{Ctx, Done, Failed, Fields, Tool, run_stream};
+use common::driver::{Ctx, Done, Failed, Fields, Tool, run_stream, run_stream_with};
 use common::envelope::{Envelope, Field};
+use common::interrupt::{Interrupt, Signal};
 use common::{Error, Result};
 use serde_json::Value;
 
@@ -81,9 +82,22 @@ impl Tool for Fake {
         })
     }
 
-    async fn act(i: &FakeInputs, _ctx: &Ctx) -> Result<Done<FakeOutput>, Failed<FakePartial>> {
+    async fn act(i: &FakeInputs, ctx: &Ctx) -> Result<Done<FakeOutput>, Failed<FakePartial>> {
         if let Some(ms) = i.delay_ms {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
+            // A wait as a step's: it ends on the run's interrupt, keeping what was made.
+            let waited = ctx
+                .deadline()
+                .interrupt()
+                .sleep(Duration::from_millis(ms), "the fake wait")
+                .await;
+            if let Err(e) = waited {
+                return Err(Failed::with(
+                    e,
+                    FakePartial {
+                        made: Some("before the wait".into()),
+                    },
+                ));
+            }
         }
         if i.fail {
             return Err(Failed::with(
@@ -291,4 +305,54 @@ async fn the_inputs_cloud_never_chooses_the_cloud() {
     assert!(objs[0].get("done").is_none());
     assert_eq!(objs[1]["cloud"], "AzureCloud");
     assert_eq!(objs[1]["done"], true);
+}
+
+#[tokio::test]
+async fn an_interrupt_drains_the_run_and_exits_130() {
+    let tool = Fake::parse_from(["fake", "--cloud", "AzureCloud", "--tag", "t", "--jobs", "1"]);
+    let other = r#"{"n":1,"error":{"step":"other","code":"X","message":"m"}}"#;
+    let own = r#"{"n":3,"error":{"step":"fake","code":"Boom","message":"m"}}"#;
+    let input = format!("{{\"n\":0,\"delay_ms\":30000}}\n{other}\n{{\"n\":2}}\n{own}\n");
+    let interrupt = Interrupt::for_run();
+    let mut out = Vec::new();
+    let started = Instant::now();
+    let (code, ()) = tokio::join!(
+        run_stream_with(
+            &tool,
+            Box::new(Cursor::new(input.into_bytes())),
+            &mut out,
+            interrupt
+        ),
+        async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            interrupt.raise(Signal::Int);
+        }
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(code, 130);
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let first: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(first["error"]["code"], "Interrupted");
+    assert_eq!(first["error"]["step"], "fake");
+    assert_eq!(
+        first["made"], "before the wait",
+        "the partial output is kept"
+    );
+    assert_eq!(first["tag"], "t", "the flags are written");
+    // Objects with an error pass untouched once interrupted, this tool's own too.
+    assert_eq!(lines[1], other);
+    assert_eq!(lines[3], own);
+    let third: Value = serde_json::from_str(lines[2]).unwrap();
+    assert_eq!(third["error"]["code"], "Interrupted");
+    assert!(
+        third["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not start"),
+        "{third}"
+    );
+    assert_eq!(third["tag"], "t");
+    assert!(third.get("done").is_none());
 }

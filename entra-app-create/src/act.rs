@@ -232,7 +232,8 @@ impl Step<'_> {
             {
                 Ok(()) => {}
                 // The secret minted by this run is in the output: failing here would lose it.
-                Err(e) if minted => {
+                // (Interrupted, the object fails with the secret in it: the rerun prunes.)
+                Err(e) if minted && !e.is_interrupted() => {
                     ui::warn(&format!(
                         "the other secrets were not all removed ({}): rerun entra-app-create --prune-secrets on this output",
                         e.message()

@@ -113,6 +113,11 @@ impl Step<'_> {
             .map_err(|e| {
                 if e.is_code("CredentialInvalidLifetimeAsPerAppPolicy") {
                     explain_lifetime(e, lifetime.as_secs_f64() / 86_400.0)
+                } else if e.is_outcome_unknown() {
+                    e.with_hint(
+                        "if Entra added the secret, its value is lost (Entra shows a secret only once): the rerun of the same \
+                         command adds another, and `entra-app-create --prune-secrets` on the rerun's output removes the lost one",
+                    )
                 } else {
                     e
                 }

@@ -95,16 +95,19 @@ impl Http {
                     }
                 };
                 // The sign-in endpoint is bound by the same --timeout as everything else.
-                let token = tokio::time::timeout(
-                    deadline.remaining(),
-                    self.creds.token(tenant, &scope),
-                )
-                .await
-                .map_err(|_| {
-                    Error::timeout(format!(
-                        "the sign-in endpoint did not give a token for tenant {tenant} before --timeout passed"
-                    ))
-                })??;
+                let fetch = async {
+                    tokio::time::timeout(deadline.remaining(), self.creds.token(tenant, &scope))
+                        .await
+                        .map_err(|_| {
+                            Error::timeout(format!(
+                                "the sign-in endpoint did not give a token for tenant {tenant} before --timeout passed"
+                            ))
+                        })?
+                };
+                let token = deadline
+                    .interrupt()
+                    .abandon(&format!("signing in to tenant {tenant}"), fetch)
+                    .await?;
                 b = b.bearer_auth(token.expose());
             }
             Auth::Basic(user, pass) => b = b.basic_auth(user, Some(pass.expose())),
@@ -125,6 +128,9 @@ impl Http {
                 host_path(&req.url)
             )));
         }
+        // Nothing new is sent once the run is interrupted.
+        let what = format!("{} {}", req.method, host_path(&req.url));
+        deadline.interrupt().check(&what)?;
         self.sent.fetch_add(1, Ordering::Relaxed);
         let fut = async {
             let resp = b.send().await.map_err(|e| transport_error(&req.url, &e))?;
@@ -150,13 +156,21 @@ impl Http {
                 body,
             })
         };
-        match tokio::time::timeout(remaining, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::timeout(format!(
-                "{} {} did not answer before --timeout passed",
-                req.method,
-                host_path(&req.url)
-            ))),
+        // Boxed: the request's future is large, and every step's future holds it.
+        let bounded = Box::pin(async {
+            match tokio::time::timeout(remaining, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::timeout(format!(
+                    "{what} did not answer before --timeout passed"
+                ))),
+            }
+        });
+        // A read in flight is dropped on the signal; a write already sent is waited for
+        // (briefly), so its outcome is known or said to be unknown.
+        if req.is_write() {
+            deadline.interrupt().finish_write(&what, bounded).await
+        } else {
+            deadline.interrupt().abandon(&what, bounded).await
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 
+use super::client::host_path;
 use super::errors::error_from_response;
 use super::{Http, Request, Response};
 use crate::error::{ErrorKind, Result, codes};
@@ -93,7 +94,14 @@ impl Http {
                 wait.as_secs_f64(),
                 err.message()
             ));
-            tokio::time::sleep(wait).await;
+            deadline
+                .interrupt()
+                .sleep(
+                    wait,
+                    &format!("the retry of {} {}", req.method, host_path(&req.url)),
+                )
+                .await
+                .map_err(|i| i.context(err.message()))?;
         }
     }
 }

@@ -1,0 +1,316 @@
+//! Interrupts (SIGINT, SIGTERM): one cancellation signal that every wait observes.
+//!
+//! The driver raises a run's [`Interrupt`] on the first signal; every [`Deadline`] of the
+//! run carries it, so each poll loop, retry backoff, sign-in and request in flight sees
+//! it through the deadline it already holds — one mechanism, no step has its own. What an
+//! interrupted wait does is fixed here:
+//! - nothing new is sent: a request not yet sent fails with `Interrupted`;
+//! - a read in flight, a sign-in and every pause (poll interval, backoff) end at once;
+//! - a write already sent is waited for, up to [`WRITE_GRACE`] after the signal: its
+//!   answer is then known; past that the error says its outcome is unknown
+//!   ([`Error::outcome_unknown`]) and the step says how a rerun resolves it.
+//!
+//! [`Deadline`]: crate::wait::Deadline
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::error::{Error, Result};
+
+/// How long a write already sent is waited for after the signal.
+pub const WRITE_GRACE: Duration = Duration::from_secs(5);
+
+/// The signal that interrupted a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C): exit 130.
+    Int,
+    /// SIGTERM (a cancelled job): exit 143.
+    Term,
+}
+
+impl Signal {
+    /// The exit code after draining: 128 + the signal's number.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Int => 130,
+            Self::Term => 143,
+        }
+    }
+
+    /// `SIGINT` or `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Int => "SIGINT",
+            Self::Term => "SIGTERM",
+        }
+    }
+
+    fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            1 => Some(Self::Int),
+            2 => Some(Self::Term),
+            _ => None,
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        match self {
+            Self::Int => 1,
+            Self::Term => 2,
+        }
+    }
+}
+
+/// A run's cancellation signal: raised once, seen by every wait of the run.
+#[derive(Debug, Default)]
+pub struct Interrupt {
+    signal: AtomicU8,
+    notify: Notify,
+}
+
+/// The interrupt of deadlines made outside a run (tests, programs): never raised by the driver.
+static UNWATCHED: Interrupt = Interrupt::new();
+
+impl Interrupt {
+    /// A signal not raised yet.
+    pub const fn new() -> Self {
+        Self {
+            signal: AtomicU8::new(0),
+            notify: Notify::const_new(),
+        }
+    }
+
+    /// The interrupt of a run: one per run, living as long as the process (a deadline,
+    /// which carries it, is `Copy`).
+    pub fn for_run() -> &'static Self {
+        Box::leak(Box::new(Self::new()))
+    }
+
+    /// The interrupt of deadlines made outside a driven run.
+    pub fn unwatched() -> &'static Self {
+        &UNWATCHED
+    }
+
+    /// Raises the signal; `false` when it was raised already (the second signal).
+    pub fn raise(&self, signal: Signal) -> bool {
+        let first = self
+            .signal
+            .compare_exchange(0, signal.to_u8(), Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        self.notify.notify_waiters();
+        first
+    }
+
+    /// The signal, once raised.
+    pub fn raised(&self) -> Option<Signal> {
+        Signal::from_u8(self.signal.load(Ordering::SeqCst))
+    }
+
+    /// Resolves when the signal is raised (at once if it was).
+    pub async fn wait(&self) -> Signal {
+        loop {
+            let notified = self.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(s) = self.raised() {
+                return s;
+            }
+            notified.await;
+        }
+    }
+
+    /// `Err(Interrupted)` once raised: checked before anything new is started.
+    pub fn check(&self, what: &str) -> Result<()> {
+        match self.raised() {
+            Some(s) => Err(Error::interrupted(s, format!("{what} was not started"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Sleeps `d`, or ends with `Interrupted` when the signal comes first.
+    pub async fn sleep(&self, d: Duration, what: &str) -> Result<()> {
+        self.check(what)?;
+        tokio::select! {
+            () = tokio::time::sleep(d) => Ok(()),
+            s = self.wait() => Err(Error::interrupted(s, format!("{what} was stopped"))),
+        }
+    }
+
+    /// Runs `fut` (a read, a sign-in: nothing is lost by dropping it) unless the signal
+    /// comes first.
+    pub async fn abandon<T>(&self, what: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        self.check(what)?;
+        tokio::select! {
+            r = fut => r,
+            s = self.wait() => Err(Error::interrupted(s, format!("{what} was stopped"))),
+        }
+    }
+
+    /// Runs `fut`, a write already being sent: after the signal it is given
+    /// [`WRITE_GRACE`] to answer; past that the error says its outcome is unknown.
+    pub async fn finish_write<T>(
+        &self,
+        what: &str,
+        fut: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        self.finish_write_within(WRITE_GRACE, what, fut).await
+    }
+
+    async fn finish_write_within<T>(
+        &self,
+        grace: Duration,
+        what: &str,
+        fut: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let mut fut = std::pin::pin!(fut);
+        tokio::select! {
+            r = &mut fut => return r,
+            _ = self.wait() => {}
+        }
+        if let Ok(r) = tokio::time::timeout(grace, fut).await {
+            return r;
+        }
+        let s = self.raised().unwrap_or(Signal::Int);
+        Err(Error::interrupted(
+            s,
+            format!(
+                "{what} was sent, and its answer did not come within {} of the {}: whether it took effect is unknown",
+                crate::wait::human(grace),
+                s.name()
+            ),
+        )
+        .outcome_unknown()
+        .with_hint("the rerun of the same command reads what exists before it writes again"))
+    }
+}
+
+/// Watches SIGINT and SIGTERM for the process, on a thread of its own (so a second signal
+/// is seen even while the run is blocked writing to a full pipe): the first raises
+/// `interrupt` and says on stderr what happens now; the second ends the process at once.
+///
+/// Returns once the handlers are in place, so no signal between here and the run's end
+/// kills the process without its objects.
+pub fn watch_signals(interrupt: &'static Interrupt) -> Result<()> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(Error::usage(format!(
+                        "cannot start the signal watcher: {e}"
+                    ))));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (mut int, mut term) =
+                    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+                        (Ok(i), Ok(t)) => (i, t),
+                        (Err(e), _) | (_, Err(e)) => {
+                            let _ = ready_tx.send(Err(Error::usage(format!(
+                                "cannot watch SIGINT and SIGTERM: {e}"
+                            ))));
+                            return;
+                        }
+                    };
+                let _ = ready_tx.send(Ok(()));
+                loop {
+                    let s = tokio::select! {
+                        _ = int.recv() => Signal::Int,
+                        _ = term.recv() => Signal::Term,
+                    };
+                    if interrupt.raise(s) {
+                        crate::ui::warn(&format!(
+                            "{}: starting nothing new; writing every object (unfinished ones with error Interrupted) and passing on the rest of stdin; a second signal stops at once",
+                            s.name()
+                        ));
+                    } else {
+                        crate::ui::warn(&format!(
+                            "{} again: stopping at once; objects not yet written are lost",
+                            s.name()
+                        ));
+                        // The one exit outside the driver's return: the user asked for it twice.
+                        #[allow(clippy::exit)]
+                        std::process::exit(i32::from(s.exit_code()));
+                    }
+                }
+            });
+        })
+        .map_err(|e| Error::usage(format!("cannot start the signal watcher: {e}")))?;
+    ready_rx
+        .recv()
+        .map_err(|_| Error::usage("the signal watcher stopped"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[tokio::test]
+    async fn a_raised_interrupt_ends_sleeps_and_reads_but_not_a_write_that_answers() {
+        let i = Interrupt::for_run();
+        assert!(i.raised().is_none() && i.check("x").is_ok());
+        let started = Instant::now();
+        let (slept, ()) = tokio::join!(i.sleep(Duration::from_secs(30), "the pause"), async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(i.raise(Signal::Term));
+        });
+        let e = slept.unwrap_err();
+        assert!(e.is_interrupted() && e.code() == "Interrupted", "{e}");
+        assert!(e.message().contains("the pause"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(!i.raise(Signal::Int), "the second signal is not the first");
+        assert_eq!(i.raised(), Some(Signal::Term));
+
+        // Raised already: nothing new starts, a read is not even polled.
+        let e = i
+            .abandon("GET x", async { Ok::<_, Error>(1) })
+            .await
+            .unwrap_err();
+        assert!(e.message().contains("not started"), "{e}");
+        // A write in flight is waited for, and its answer kept.
+        let v = i
+            .finish_write("POST x", async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok::<_, Error>(7)
+            })
+            .await
+            .unwrap();
+        assert_eq!(v, 7);
+        assert!(!Error::interrupted(Signal::Int, "m").is_outcome_unknown());
+    }
+
+    #[tokio::test]
+    async fn a_write_that_does_not_answer_within_the_grace_is_unknown() {
+        let i = Interrupt::for_run();
+        i.raise(Signal::Int);
+        let e = i
+            .finish_write_within(
+                Duration::from_millis(50),
+                "POST /reset",
+                std::future::pending::<Result<()>>(),
+            )
+            .await
+            .unwrap_err();
+        assert!(e.is_interrupted() && e.is_outcome_unknown(), "{e}");
+        assert!(e.message().contains("POST /reset") && e.message().contains("unknown"));
+    }
+
+    #[test]
+    fn exit_codes_are_128_plus_the_signal() {
+        assert_eq!(Signal::Int.exit_code(), 130);
+        assert_eq!(Signal::Term.exit_code(), 143);
+        assert!(Interrupt::unwatched().raised().is_none());
+    }
+}

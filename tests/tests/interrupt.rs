@@ -1,0 +1,631 @@
+//! Interrupts lose nothing (DESIGN.md, envelope point 5).
+//!
+//! Each tool gets SIGINT or SIGTERM at each of its waits and between requests (an answer
+//! held by the simulator), and a whole pipeline's process group gets SIGINT. The objects
+//! written must carry everything the run made (ids, a minted secret, the consent link, the
+//! reset's operation URL) and `error.code` `Interrupted`, the exit code must be 130 or
+//! 143, and rerunning the same commands on them must complete the procedure: one app, one
+//! secret per successful mint, one reset posted, and the cluster pulling (the simulator's
+//! truth endpoint).
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use xtenant_tests::steps::{Census, Step, census, cluster_pulls, par_map, run_steps};
+use xtenant_tests::{Run, TestSim, person, run_cmd, spawn_with_input};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sig {
+    Int,
+    Term,
+}
+
+impl Sig {
+    fn flag(self) -> &'static str {
+        match self {
+            Sig::Int => "-INT",
+            Sig::Term => "-TERM",
+        }
+    }
+
+    fn code(self) -> i32 {
+        match self {
+            Sig::Int => 130,
+            Sig::Term => 143,
+        }
+    }
+}
+
+/// Sends `sig` to a process (`pid`), or to a process group (`-pgid`).
+fn kill(target: &str, sig: Sig) {
+    let ok = Command::new("kill")
+        .args([sig.flag(), "--", target])
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok, "kill {} {target}", sig.flag());
+}
+
+/// Waits until the simulator's request log satisfies `ready`; panics if `child` ends first.
+fn wait_for(sim: &TestSim, child: &mut Child, what: &str, ready: &dyn Fn(&[Value]) -> bool) {
+    let started = Instant::now();
+    loop {
+        if ready(&sim.requests()) {
+            return;
+        }
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            let out = child.stderr.take().map(|mut e| {
+                let mut s = String::new();
+                let _ = std::io::Read::read_to_string(&mut e, &mut s);
+                s
+            });
+            panic!("the tool ended ({status}) before {what}: {out:?}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never reached: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn collect(child: Child) -> Run {
+    let out = child.wait_with_output().expect("wait");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn args_of(sim: &TestSim, step: Step, wait_for_consent: bool) -> Vec<String> {
+    if step == Step::Consent && wait_for_consent {
+        return vec![
+            "--registry-tenant".into(),
+            sim.var("REGISTRY_TENANT_ID"),
+            "--wait".into(),
+        ];
+    }
+    step.args(sim)
+}
+
+fn logged(reqs: &[Value], method: &str, path: &str, status: Option<u64>) -> usize {
+    reqs.iter()
+        .filter(|r| {
+            (method == "*" || r["method"] == method)
+                && r["path"].as_str().unwrap_or("").contains(path)
+                && status.is_none_or(|s| r["status"].as_u64() == Some(s))
+        })
+        .count()
+}
+
+fn resets(sim: &TestSim) -> usize {
+    logged(
+        &sim.requests(),
+        "POST",
+        "/resetServicePrincipalProfile",
+        None,
+    )
+}
+
+/// Where a case interrupts, what it holds, and what the interrupted object must carry.
+struct Case {
+    name: &'static str,
+    step: Step,
+    sig: Sig,
+    replication: Duration,
+    lro: Duration,
+    /// consent-link --wait instead of --create.
+    wait_for_consent: bool,
+    /// A fault rule holding an answer.
+    hold: Option<Value>,
+    /// When to send the signal.
+    ready: fn(&[Value]) -> bool,
+    /// Send it once the hold is applied instead.
+    ready_on_hold: bool,
+    /// Fields the interrupted object carries (beyond those of the input).
+    carries: &'static [&'static str],
+    /// Fields it must not carry.
+    lacks: &'static [&'static str],
+    /// Whether the message says a write's outcome is unknown.
+    unknown: bool,
+    /// The secrets the app ends with (one per successful mint).
+    passwords: usize,
+}
+
+impl Case {
+    fn new(name: &'static str, step: Step, ready: fn(&[Value]) -> bool) -> Self {
+        Self {
+            name,
+            step,
+            sig: Sig::Int,
+            replication: Duration::ZERO,
+            lro: Duration::from_millis(300),
+            wait_for_consent: false,
+            hold: None,
+            ready,
+            ready_on_hold: false,
+            carries: &[],
+            lacks: &[],
+            unknown: false,
+            passwords: 1,
+        }
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for sig in [Sig::Int, Sig::Term] {
+        v.push(Case {
+            sig,
+            replication: Duration::from_secs(3),
+            carries: &["app_id", "app_object_id", "app_unique_name"],
+            lacks: &["client_secret", "cluster_sp_object_id"],
+            ..Case::new(
+                "entra-app-create waiting for NoBackingApplicationObject",
+                Step::App,
+                |r| {
+                    logged(r, "POST", "servicePrincipals", Some(400))
+                        + logged(r, "PATCH", "servicePrincipals", Some(400))
+                        >= 1
+                },
+            )
+        });
+        v.push(Case {
+            sig,
+            wait_for_consent: true,
+            carries: &["consent_url"],
+            lacks: &["registry_sp_object_id"],
+            ..Case::new("consent-link --wait", Step::Consent, |r| {
+                logged(r, "GET", "/servicePrincipals(", Some(404)) >= 2
+            })
+        });
+        v.push(Case {
+            sig,
+            // ARM does not know the new principal yet (principalType avoids most of it in
+            // the simulator, so it is injected, as Azure answers it).
+            hold: Some(json!({"method": "PUT", "path": "/roleAssignments/", "status": 400,
+                "code": "PrincipalNotFound", "message": "Principal does not exist in the directory.", "count": 0})),
+            lacks: &["role_assignment_id"],
+            ..Case::new(
+                "acr-grant waiting for PrincipalNotFound",
+                Step::Grant,
+                |r| logged(r, "PUT", "/roleAssignments/", Some(400)) >= 1,
+            )
+        });
+        v.push(Case {
+            sig,
+            replication: Duration::from_secs(3),
+            carries: &[
+                "role_assignment_id",
+                "registry_id",
+                "registry_sp_object_id",
+                "role_name",
+            ],
+            lacks: &["pull_verified_at"],
+            ..Case::new(
+                "acr-grant waiting for the role to reach the registry",
+                Step::Grant,
+                |r| {
+                    logged(r, "PUT", "/roleAssignments/", Some(201)) >= 1
+                        && logged(r, "*", "/oauth2/token", None) >= 1
+                },
+            )
+        });
+        v.push(Case {
+            sig,
+            lro: Duration::from_secs(3),
+            carries: &["cluster_operation_url"],
+            lacks: &["cluster_provisioning_state"],
+            ..Case::new("aks-sp-update following the reset", Step::Reset, |r| {
+                logged(r, "GET", "/operations/", None) >= 1
+            })
+        });
+    }
+    v.extend(between_requests());
+    v
+}
+
+/// Between requests: an answer the simulator holds.
+fn between_requests() -> Vec<Case> {
+    let mut v = Vec::new();
+    v.push(Case {
+        hold: Some(json!({"method": "GET", "path": "/managedClusters/", "delay_ms": 60_000})),
+        ready_on_hold: true,
+        ..Case::new("aks-sp-update during a read", Step::Reset, |r| {
+            logged(r, "GET", "/managedClusters/", None) >= 1
+        })
+    });
+    v.push(Case {
+        sig: Sig::Term,
+        hold: Some(
+            json!({"method": "GET", "path": "/managedClusters/", "status": 503,
+            "headers": {"Retry-After": "30"}, "count": 0}),
+        ),
+        ..Case::new("aks-sp-update pausing before a retry", Step::Reset, |r| {
+            logged(r, "GET", "/managedClusters/", Some(503)) >= 1
+        })
+    });
+    v.push(Case {
+        sig: Sig::Term,
+        hold: Some(
+            json!({"method": "POST", "path": "/resetServicePrincipalProfile", "delay_after_ms": 1500}),
+        ),
+        lro: Duration::from_secs(3),
+        carries: &["cluster_operation_url"],
+        ..Case::new(
+            "aks-sp-update's reset answered within the grace",
+            Step::Reset,
+            |r| logged(r, "POST", "/resetServicePrincipalProfile", None) >= 1,
+        )
+    });
+    v.push(Case {
+        hold: Some(
+            json!({"method": "POST", "path": "/resetServicePrincipalProfile", "delay_after_ms": 60_000}),
+        ),
+        lro: Duration::from_secs(1),
+        lacks: &["cluster_operation_url"],
+        unknown: true,
+        ..Case::new(
+            "aks-sp-update's reset unanswered past the grace",
+            Step::Reset,
+            |r| logged(r, "POST", "/resetServicePrincipalProfile", None) >= 1,
+        )
+    });
+    v.push(Case {
+        hold: Some(json!({"method": "POST", "path": "/addPassword", "delay_after_ms": 60_000})),
+        carries: &["app_id", "app_object_id"],
+        lacks: &["client_secret", "client_secret_key_id"],
+        unknown: true,
+        // The lost secret was minted: the rerun mints another.
+        passwords: 2,
+        ..Case::new(
+            "entra-app-create's addPassword unanswered past the grace",
+            Step::App,
+            |r| logged(r, "POST", "/addPassword", None) >= 1,
+        )
+    });
+    v
+}
+
+/// Runs one case; returns a description of what failed, if anything.
+fn run_case(c: &Case) -> Result<(), String> {
+    let sim = TestSim::start_with(|cfg| {
+        cfg.replication_delay = c.replication;
+        cfg.lro_duration = c.lro;
+    });
+    let input = run_steps(&sim, c.step.before(), "");
+    let args = args_of(&sim, c.step, c.wait_for_consent);
+    if let Some(rule) = &c.hold {
+        let mut rule = rule.clone();
+        if rule.get("count").is_none() {
+            rule["count"] = json!(1);
+        }
+        sim.sim().add_fault(rule).expect("add the hold");
+    }
+    let mut cmd = sim.cmd(c.step.bin());
+    cmd.args(&args);
+    let mut child = spawn_with_input(&mut cmd, &input);
+    if c.ready_on_hold {
+        // A held read is logged once answered: wait for the hold itself.
+        let started = Instant::now();
+        while sim.sim().faults()[0]["applied"].as_u64() != Some(1) {
+            assert!(started.elapsed() < Duration::from_secs(60), "{}", c.name);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    } else {
+        wait_for(&sim, &mut child, c.name, &c.ready);
+    }
+    let signalled = Instant::now();
+    kill(&child.id().to_string(), c.sig);
+    let run = collect(child);
+    let took = signalled.elapsed();
+    sim.sim().clear_faults();
+    let ctx = format!("{} ({:?}):\n{}\n{}", c.name, c.sig, run.stderr, run.stdout);
+    check(
+        run.code == c.sig.code(),
+        &format!("exit {}: {ctx}", run.code),
+    )?;
+    // The grace for a write already sent is 5 s; nothing else waits.
+    let limit = if c.unknown { 9 } else { 3 };
+    check(
+        took < Duration::from_secs(limit),
+        &format!("took {took:?} after the signal: {ctx}"),
+    )?;
+    let out = run.object();
+    check(
+        out["error"]["step"] == c.step.bin() && out["error"]["code"] == "Interrupted",
+        &format!("error: {ctx}"),
+    )?;
+    let message = out["error"]["message"].as_str().unwrap_or("");
+    check(
+        message.contains("unknown") == c.unknown,
+        &format!("outcome unknown = {}: {ctx}", c.unknown),
+    )?;
+    for f in c.carries {
+        check(out.get(*f).is_some(), &format!("lacks {f}: {ctx}"))?;
+    }
+    for f in c.lacks {
+        check(out.get(*f).is_none(), &format!("carries {f}: {ctx}"))?;
+    }
+    // Everything the input had is kept (the secret of step 1 above all).
+    let before: Value = input
+        .lines()
+        .next()
+        .map_or(json!({}), |l| serde_json::from_str(l).expect("json"));
+    if let Some(o) = before.as_object() {
+        for (k, v) in o {
+            check(out.get(k) == Some(v), &format!("changed {k}: {ctx}"))?;
+        }
+    }
+    if let Some(s) = out["client_secret"].as_str() {
+        check(!run.stderr.contains(s), "the secret is on stderr")?;
+    }
+
+    // The consent a person gives between the two runs.
+    if c.wait_for_consent {
+        let ca = sim.sim().sim().ca_pem_path().to_path_buf();
+        let url = out["consent_url"].as_str().expect("consent_url");
+        person::consent(url, &ca, "accept").map_err(|e| format!("consent: {e}"))?;
+    }
+    // The same command on the interrupted output completes it; then the later steps.
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let rerun = run_cmd(sim.cmd(c.step.bin()), &args, &run.stdout);
+    check(
+        rerun.code == 0,
+        &format!("rerun: {}\n{}", rerun.stderr, rerun.stdout),
+    )?;
+    let end = run_steps(&sim, &c.step.from_here()[1..], &rerun.stdout);
+    check(!end.contains("\"error\""), &format!("end: {end}"))?;
+    let expected = Census {
+        passwords: c.passwords,
+        ..Census::after(Step::Reset)
+    };
+    let got = census(&sim);
+    check(got == expected, &format!("{got:?} != {expected:?}: {ctx}"))?;
+    check(
+        resets(&sim) == 1,
+        &format!("{} resets posted", resets(&sim)),
+    )?;
+    check(cluster_pulls(&sim), "the cluster does not pull")
+}
+
+fn check(ok: bool, what: &str) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(what.to_owned()) }
+}
+
+#[test]
+fn each_tool_interrupted_at_each_wait_and_between_requests_loses_nothing() {
+    let cases = cases();
+    let results = par_map(&cases, 3, run_case);
+    let failed: Vec<String> = cases
+        .iter()
+        .zip(&results)
+        .filter_map(|(c, r)| {
+            r.as_ref()
+                .err()
+                .map(|e| format!("{} ({:?}): {e}", c.name, c.sig))
+        })
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
+    println!(
+        "figure: interrupt points tried (SIGINT/SIGTERM, then a rerun): {}",
+        cases.len()
+    );
+}
+
+/// One run with several objects: the one being worked on is written with what it made, one
+/// carrying another step's error passes untouched, and one that arrives after the signal
+/// (stdin still open) is written as not started; then a second signal is not needed.
+#[test]
+fn an_interrupted_run_drains_stdin_and_writes_every_object() {
+    let sim = TestSim::start();
+    let first = run_steps(&sim, Step::App.before(), "");
+    let app = run_steps(&sim, &[Step::App], &first);
+    let other_error = json!({"app_id": "x", "error": {"step": "entra-app-create", "code": "Timeout", "message": "m"}});
+    let mut cmd = sim.cmd("consent-link");
+    cmd.args(args_of(&sim, Step::Consent, true))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{}", app.trim()).expect("write");
+    writeln!(stdin, "{other_error}").expect("write");
+    stdin.flush().expect("flush");
+    wait_for(&sim, &mut child, "the consent wait", &|r| {
+        logged(r, "GET", "/servicePrincipals(", Some(404)) >= 2
+    });
+    kill(&child.id().to_string(), Sig::Int);
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = sim.azure_requests().len();
+    // Still reading: an object that arrives now is written, not started.
+    writeln!(stdin, "{}", app.trim()).expect("the tool still reads stdin");
+    drop(stdin);
+    let run = collect(child);
+    assert_eq!(
+        sim.azure_requests().len(),
+        sent,
+        "a request was sent after the interrupt"
+    );
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    let objects = run.objects();
+    assert_eq!(objects.len(), 3, "{}", run.stdout);
+    assert_eq!(objects[0]["error"]["code"], "Interrupted");
+    assert!(objects[0]["consent_url"].is_string(), "{}", run.stdout);
+    assert_eq!(objects[1], other_error, "passed through untouched");
+    assert_eq!(objects[2]["error"]["code"], "Interrupted");
+    assert_eq!(objects[2]["error"]["step"], "consent-link");
+    assert!(
+        objects[2]["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("did not start"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        objects[2]["registry_tenant_id"],
+        sim.var("REGISTRY_TENANT_ID"),
+        "the flags are written"
+    );
+    assert!(run.stderr.contains("1 other"), "{}", run.stderr);
+}
+
+/// A second signal stops at once, even while a write's answer is awaited.
+#[test]
+fn a_second_signal_exits_at_once() {
+    let sim = TestSim::start();
+    let input = run_steps(&sim, Step::Reset.before(), "");
+    sim.sim()
+        .add_fault(json!({"method": "POST", "path": "/resetServicePrincipalProfile", "delay_after_ms": 60_000, "count": 1}))
+        .expect("hold");
+    let mut cmd = sim.cmd("aks-sp-update");
+    cmd.args(Step::Reset.args(&sim));
+    let mut child = spawn_with_input(&mut cmd, &input);
+    wait_for(&sim, &mut child, "the reset", &|r| {
+        logged(r, "POST", "/resetServicePrincipalProfile", None) >= 1
+    });
+    let pid = child.id().to_string();
+    kill(&pid, Sig::Int);
+    std::thread::sleep(Duration::from_millis(300));
+    let second = Instant::now();
+    kill(&pid, Sig::Int);
+    let run = collect(child);
+    assert!(
+        second.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        second.elapsed()
+    );
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert_eq!(run.stdout, "", "nothing more is written");
+    assert!(run.stderr.contains("stopping at once"), "{}", run.stderr);
+}
+
+/// Ctrl-C reaching every process of a pipeline (its process group) while step 2 waits for
+/// consent: every tool drains, the object with the secret reaches the end of the pipe, and
+/// the same pipeline rerun on it (once consent is given) completes the procedure.
+#[test]
+fn ctrl_c_on_a_whole_pipeline_drains_to_the_end_of_the_pipe() {
+    pipeline_interrupted(Step::Consent);
+}
+
+/// The story: Ctrl-C on the pipeline while aks-sp-update follows the reset. The
+/// object reaches `out.json` with the secret and the operation URL, and the same pipeline
+/// rerun on it resumes the reset instead of posting another.
+#[test]
+fn ctrl_c_on_a_pipeline_during_the_reset_keeps_the_secret_and_the_operation() {
+    pipeline_interrupted(Step::Reset);
+}
+
+/// Runs the four tools as `sh -c 'a | b | c | d'` in a process group of their own, sends
+/// SIGINT to the group while `at` waits, then reruns the same pipeline on the output.
+fn pipeline_interrupted(at: Step) {
+    let sim = TestSim::start_with(|c| {
+        c.lro_duration = Duration::from_secs(3);
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = |s: &str| xtenant_tests::bin_path(s).display().to_string();
+    let quote = |v: &[String]| {
+        v.iter()
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let stage = |name: &str, args: &[String]| {
+        // Each stage records its exit code; the shells wait for their tool (a trap, not death).
+        format!(
+            "{{ trap : INT TERM; {} {}; echo $? > '{}/{name}.code'; }}",
+            bin(name),
+            quote(args),
+            dir.path().display()
+        )
+    };
+    let consent_waits = at == Step::Consent;
+    let pipeline = Step::ALL
+        .iter()
+        .map(|s| stage(s.bin(), &args_of(&sim, *s, consent_waits)))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let script = format!("trap : INT TERM; {pipeline}");
+    let run_pipeline = |input: &str, interrupt: bool| -> Run {
+        let tool = sim.cmd("entra-app-create");
+        let mut sh = Command::new("sh");
+        sh.arg("-c").arg(&script).env_clear();
+        for (k, v) in tool.get_envs() {
+            if let Some(v) = v {
+                sh.env(k, v);
+            }
+        }
+        sh.process_group(0);
+        let mut child = spawn_with_input(&mut sh, input);
+        if interrupt {
+            wait_for(&sim, &mut child, "the wait", &|r| {
+                if consent_waits {
+                    logged(r, "GET", "/servicePrincipals(", Some(404)) >= 2
+                } else {
+                    logged(r, "GET", "/operations/", None) >= 1
+                }
+            });
+            kill(&format!("-{}", child.id()), Sig::Int);
+        }
+        collect(child)
+    };
+    let code = |name: &str| {
+        std::fs::read_to_string(dir.path().join(format!("{name}.code")))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+
+    let first = run_pipeline("", true);
+    let before = at.before();
+    for s in Step::ALL {
+        // The steps before `at` had ended; `at` and those after it drained.
+        let expected = if before.contains(&s) { "0" } else { "130" };
+        assert_eq!(code(s.bin()), expected, "{}: {}", s.bin(), first.stderr);
+    }
+    let out = first.object();
+    assert_eq!(out["error"]["step"], at.bin(), "{}", first.stdout);
+    assert_eq!(out["error"]["code"], "Interrupted");
+    let made: &[&str] = if consent_waits {
+        &[
+            "client_secret",
+            "client_secret_key_id",
+            "app_id",
+            "consent_url",
+        ]
+    } else {
+        &[
+            "client_secret",
+            "client_secret_key_id",
+            "app_id",
+            "role_assignment_id",
+            "cluster_operation_url",
+        ]
+    };
+    for f in made {
+        assert!(out[*f].is_string(), "{f} lost: {}", first.stdout);
+    }
+    if consent_waits {
+        let ca = sim.sim().sim().ca_pem_path().to_path_buf();
+        person::consent(out["consent_url"].as_str().expect("url"), &ca, "accept").expect("consent");
+    }
+
+    let second = run_pipeline(&first.stdout, false);
+    for s in Step::ALL {
+        assert_eq!(code(s.bin()), "0", "{}: {}", s.bin(), second.stderr);
+    }
+    let done = second.object();
+    assert!(done.get("error").is_none(), "{}", second.stdout);
+    assert_eq!(
+        done["client_secret"], out["client_secret"],
+        "the same secret"
+    );
+    assert_eq!(census(&sim), Census::after(Step::Reset));
+    assert_eq!(resets(&sim), 1);
+    assert!(cluster_pulls(&sim));
+}
