@@ -69,6 +69,9 @@ enum Held {
     OtherApp,
     /// The record names the object's key: the cluster holds the object's secret.
     Ours,
+    /// A switch to the app with the object's key was posted (by a run that lost its answer)
+    /// and the cluster now runs as the app: only that reset can have switched it.
+    Switched,
     /// The cluster runs as the app, but no record says which of its secrets it holds.
     Unrecorded,
     /// The record names another key of the app.
@@ -84,17 +87,30 @@ impl Held {
         }
         match (cluster.recorded_key(&inputs.app_id), &inputs.key_id) {
             (_, None) => Self::NoKeyInObject,
+            (None, Some(k))
+                if cluster
+                    .record
+                    .pending_key_of(&inputs.app_id)
+                    .is_some_and(|p| p.eq_ignore_ascii_case(k)) =>
+            {
+                Self::Switched
+            }
             (None, Some(_)) => Self::Unrecorded,
             (Some(r), Some(k)) if r.eq_ignore_ascii_case(k) => Self::Ours,
             (Some(r), Some(_)) => Self::OtherKey(r.to_owned()),
         }
     }
 
+    /// Whether the cluster holds the object's secret and is left alone (no `--force`).
+    fn left_alone(&self, force: bool) -> bool {
+        matches!(self, Self::Ours | Self::Switched) && !force
+    }
+
     /// Why the cluster is reset although it runs as the app ("" when it does not).
     fn why(&self, force: bool) -> String {
         match self {
-            Self::Ours if force => "; --force: it already held this secret".into(),
-            Self::OtherApp | Self::Ours => String::new(),
+            Self::Ours | Self::Switched if force => "; --force: it already held this secret".into(),
+            Self::OtherApp | Self::Ours | Self::Switched => String::new(),
             Self::Unrecorded => "; it ran as the app, but no record said which secret it held".into(),
             Self::OtherKey(k) => format!("; it held the app's secret {k}, not the object's"),
             Self::NoKeyInObject => {
@@ -129,7 +145,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     // operation) is waited out first: then the cluster may already run as the app.
     let cluster = settle(&arm, inputs, cluster).await?;
     let held = Held::of(inputs, &cluster);
-    if held == Held::Ours && !inputs.force {
+    if held.left_alone(inputs.force) {
         return Ok(already(ctx, inputs, &cluster).await?);
     }
     if held != Held::OtherApp {
@@ -156,7 +172,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         Err(e) if e.status() == Some(409) && e.is_code("OperationNotAllowed") => {
             let now = cluster::get(&arm, &inputs.cluster).await?;
             let now = settle(&arm, inputs, now).await?;
-            if Held::of(inputs, &now) == Held::Ours && !inputs.force {
+            if Held::of(inputs, &now).left_alone(inputs.force) {
                 return Ok(already(ctx, inputs, &now).await?);
             }
             arm.write(post).await?
@@ -165,26 +181,14 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
             return Err(e
                 .with_hint(format!(
                     "the rerun of the same command reads cluster {name}: it waits for the reset running on it and then finds \
-                     the cluster on the app, or posts the reset if it never arrived"
+                     the cluster on the app (a switch from another app, recorded as pending), or posts the reset again"
                 ))
                 .into());
         }
         other => other?,
     };
     let Sent::Done(r) = sent else {
-        return Ok(Done {
-            output: Output {
-                pull_verified_at,
-                ..Output::default()
-            },
-            changed: true,
-            summary: format!(
-                "would reset cluster {name} to app {} with secret {}{}",
-                inputs.app_id,
-                key_text(inputs),
-                held.why(inputs.force)
-            ),
-        });
+        return Ok(would_reset(inputs, &held, pull_verified_at));
     };
     ui::info(&format!(
         "posted the reset of cluster {name} to app {}",
@@ -205,8 +209,8 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         wait_for_cluster(&arm, inputs).await?;
     }
     let done = confirm(&arm, inputs, op.as_ref()).await?;
-    record.client_id = Some(inputs.app_id.clone());
-    record.key_id.clone_from(&inputs.key_id);
+    (record.client_id, record.key_id, record.pending_key_id) =
+        (Some(inputs.app_id.clone()), inputs.key_id.clone(), None);
     let recorded = record_after(&arm, inputs, &done, &record).await;
     Ok(Done {
         output: Output {
@@ -254,14 +258,19 @@ async fn prepare(
     // in between leaves a cluster the rerun resets again), the previous principal is kept.
     let record = if *held == Held::OtherApp {
         ClusterRecord {
+            client_id: Some(inputs.app_id.clone()),
+            key_id: None,
             previous_client_id: previous.app_id.clone(),
             previous_sp_object_id: roles.previous_sp.clone(),
-            ..ClusterRecord::default()
+            pending_key_id: inputs.key_id.clone(),
         }
     } else {
+        // A new secret for the same app: whether the reset was applied cannot be seen, so
+        // nothing is pending (a rerun that lost the answer resets again, which is safe).
         ClusterRecord {
             client_id: None,
             key_id: None,
+            pending_key_id: None,
             ..cluster.record.clone()
         }
     };
@@ -282,6 +291,24 @@ fn managed_identity(name: &str, why: &str) -> Error {
             ),
         )
         .with_hint("the cluster must use a service principal: use a service-principal cluster (az aks create --service-principal …) for pulls from another tenant; nothing was changed")
+}
+
+/// A dry run's output: the reset that would be posted.
+fn would_reset(inputs: &Inputs, held: &Held, pull_verified_at: Change<String>) -> Done<Output> {
+    Done {
+        output: Output {
+            pull_verified_at,
+            ..Output::default()
+        },
+        changed: true,
+        summary: format!(
+            "would reset cluster {} to app {} with secret {}{}",
+            inputs.cluster.name,
+            inputs.app_id,
+            key_text(inputs),
+            held.why(inputs.force)
+        ),
+    }
 }
 
 /// The previous principal the cluster's record keeps.
@@ -326,6 +353,23 @@ async fn record_after(
 /// record says so): the pull is checked again when the object names a registry, and the
 /// roles of the previous principal are given to the new one if it lacks them (a repair).
 async fn already(ctx: &Ctx, inputs: &Inputs, cluster: &Cluster) -> Result<Done<Output>> {
+    // A switch an earlier run posted and could not confirm: confirmed now, and recorded.
+    let mut recorded = false;
+    if cluster.record.key_id.is_none() && cluster.record.pending_key_id.is_some() {
+        let record = ClusterRecord {
+            client_id: Some(inputs.app_id.clone()),
+            key_id: inputs.key_id.clone(),
+            pending_key_id: None,
+            ..cluster.record.clone()
+        };
+        recorded = write_record(
+            &ctx.arm(&inputs.tenant),
+            &inputs.cluster.id(),
+            &cluster.tags,
+            &record,
+        )
+        .await?;
+    }
     let previous = recorded_previous(cluster);
     let roles = if previous.app_id.is_some() || previous.sp_object_id.is_some() {
         roles::compare(ctx, inputs, &previous).await?
@@ -344,12 +388,17 @@ async fn already(ctx: &Ctx, inputs: &Inputs, cluster: &Cluster) -> Result<Done<O
             pull_verified_at,
             ..Output::default()
         },
-        changed: roles.copied > 0,
+        changed: roles.copied > 0 || recorded,
         summary: format!(
-            "cluster {} already uses app {} with its secret {} (recorded on the cluster; state {}): nothing to do; --force resets it anyway{}",
+            "cluster {} already uses app {} with its secret {} ({}; state {}): nothing to do; --force resets it anyway{}",
             inputs.cluster.name,
             inputs.app_id,
             key_text(inputs),
+            if recorded {
+                "the reset an earlier run posted; now recorded on the cluster"
+            } else {
+                "recorded on the cluster"
+            },
             cluster.provisioning_state,
             roles.summary()
         ),
@@ -413,6 +462,7 @@ async fn resume(
     let record = ClusterRecord {
         client_id: Some(inputs.app_id.clone()),
         key_id: inputs.key_id.clone(),
+        pending_key_id: None,
         ..done.record.clone()
     };
     let recorded = record_after(arm, inputs, &done, &record).await;

@@ -685,3 +685,37 @@ fn a_rerun_gives_the_roles_a_reset_without_them_left_out() {
     );
     assert!(again.stderr.contains("(changed)"), "{}", again.stderr);
 }
+
+#[test]
+fn a_switch_whose_answer_was_lost_is_found_and_recorded_not_posted_again() {
+    // The reset reaches AKS but its answer never comes back: the record says which key the
+    // switch was posted with, so the rerun that finds the cluster on the app knows its secret.
+    let sim = sim();
+    let s = setup(&sim, true);
+    sim.sim()
+        .add_fault(json!({"method": "POST", "path": "/resetServicePrincipalProfile", "delay_after_ms": 8000}))
+        .unwrap();
+    let r = run(&sim, &["--timeout", "3s"], &envelope(&sim, &s));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        record(&sim)["xtenant-pending-client-secret-key-id"],
+        json!(s.key_id),
+        "{}",
+        record(&sim)
+    );
+    sim.sim().clear_faults();
+    let again = run(&sim, &[], &r.object());
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(resets(&sim), 1, "not posted again: {}", again.stderr);
+    assert!(again.stderr.contains("now recorded"), "{}", again.stderr);
+    assert_eq!(
+        record(&sim)["xtenant-client-secret-key-id"],
+        json!(s.key_id)
+    );
+    assert!(
+        record(&sim)
+            .get("xtenant-pending-client-secret-key-id")
+            .is_none()
+    );
+    assert!(pulled(&sim));
+}

@@ -28,12 +28,16 @@ pub const TAG_KEY_ID: &str = "xtenant-client-secret-key-id";
 pub const TAG_PREVIOUS_CLIENT_ID: &str = "xtenant-previous-client-id";
 /// The tag naming that app's service principal (object id) in tenant A.
 pub const TAG_PREVIOUS_SP: &str = "xtenant-previous-sp-object-id";
+/// The tag naming the key id of the secret a switch to [`TAG_CLIENT_ID`]'s app was posted
+/// with, until the reset is confirmed (a run that lost the reset's answer leaves it).
+pub const TAG_PENDING_KEY_ID: &str = "xtenant-pending-client-secret-key-id";
 
-const TAGS: [&str; 4] = [
+const TAGS: [&str; 5] = [
     TAG_CLIENT_ID,
     TAG_KEY_ID,
     TAG_PREVIOUS_CLIENT_ID,
     TAG_PREVIOUS_SP,
+    TAG_PENDING_KEY_ID,
 ];
 
 /// What the tools recorded on a cluster (every field a GUID, lower case, or absent).
@@ -47,6 +51,8 @@ pub struct ClusterRecord {
     pub previous_client_id: Option<String>,
     /// That app's service principal in tenant A.
     pub previous_sp_object_id: Option<String>,
+    /// The key id a switch from another app to `client_id` was posted with, unconfirmed.
+    pub pending_key_id: Option<String>,
 }
 
 impl ClusterRecord {
@@ -65,6 +71,7 @@ impl ClusterRecord {
             key_id: get(TAG_KEY_ID),
             previous_client_id: get(TAG_PREVIOUS_CLIENT_ID),
             previous_sp_object_id: get(TAG_PREVIOUS_SP),
+            pending_key_id: get(TAG_PENDING_KEY_ID),
         }
     }
 
@@ -72,6 +79,15 @@ impl ClusterRecord {
     pub fn key_of(&self, client_id: &str) -> Option<&str> {
         match (&self.client_id, &self.key_id) {
             (Some(c), Some(k)) if c.eq_ignore_ascii_case(client_id) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The key id a switch to `client_id` was posted with and not yet confirmed, if any: a
+    /// cluster found running as that app holds that secret (only such a reset switched it).
+    pub fn pending_key_of(&self, client_id: &str) -> Option<&str> {
+        match (&self.client_id, &self.key_id, &self.pending_key_id) {
+            (Some(c), None, Some(k)) if c.eq_ignore_ascii_case(client_id) => Some(k),
             _ => None,
         }
     }
@@ -88,6 +104,7 @@ impl ClusterRecord {
             (TAG_KEY_ID, &self.key_id),
             (TAG_PREVIOUS_CLIENT_ID, &self.previous_client_id),
             (TAG_PREVIOUS_SP, &self.previous_sp_object_id),
+            (TAG_PENDING_KEY_ID, &self.pending_key_id),
         ] {
             if let Some(v) = value {
                 out.insert(name.to_owned(), json!(v));
