@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use common::cli::{CommonArgs, SecretArgs};
-use common::envelope::{Field, fields};
+use common::envelope::{Field, fields, given};
 
 /// Assign the pull role on a registry in tenant B to the app's service principal there, and prove the pull works
 ///
@@ -74,15 +74,12 @@ pub struct Cli {
 impl Cli {
     /// The envelope fields the flags given set.
     pub(crate) fn fields(&self) -> Vec<(Field, String)> {
-        [
-            (fields::REGISTRY_TENANT_ID, &self.registry_tenant),
-            (fields::APP_ID, &self.app_id),
-            (fields::REGISTRY_ID, &self.registry),
-            (fields::ROLE_NAME, &self.role),
-        ]
-        .into_iter()
-        .filter_map(|(f, v)| v.clone().map(|v| (f, v)))
-        .collect()
+        given([
+            (fields::REGISTRY_TENANT_ID, self.registry_tenant.clone()),
+            (fields::APP_ID, self.app_id.clone()),
+            (fields::REGISTRY_ID, self.registry.clone()),
+            (fields::ROLE_NAME, self.role.clone()),
+        ])
     }
 }
 

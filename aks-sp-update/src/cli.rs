@@ -3,7 +3,7 @@
 use clap::Parser;
 use common::arm::ResourceId;
 use common::cli::{CommonArgs, SecretArgs};
-use common::envelope::{Field, fields};
+use common::envelope::{Field, fields, given};
 
 use crate::CLUSTER_TYPE;
 
@@ -103,15 +103,12 @@ impl Cli {
     /// refused by the inputs, and not written).
     pub(crate) fn fields(&self) -> Vec<(Field, String)> {
         let cluster = self.cluster_id().ok().flatten();
-        [
+        given([
             (fields::CLUSTER_ID, cluster),
             (fields::CLUSTER_TENANT_ID, self.cluster_tenant.clone()),
             (fields::APP_ID, self.app_id.clone()),
             (fields::REGISTRY_IMAGE, self.image.clone()),
-        ]
-        .into_iter()
-        .filter_map(|(f, v)| v.map(|v| (f, v)))
-        .collect()
+        ])
     }
 }
 

@@ -13,7 +13,7 @@ use crate::crypto::random_alnum;
 use crate::entra::{TenantError, resolve_tenant};
 use crate::graph::new_service_principal;
 use crate::http::{Req, empty, html, set_header, with_caller};
-use crate::model::now;
+use crate::model::{Application, State, Tenant, now};
 
 /// Which consent endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,7 @@ const GRAPH_PERMISSIONS: &[(&str, &str)] = &[
 ];
 
 /// The permissions an app requests (`requiredResourceAccess`): (resource, permission, type).
-fn requested(app: &crate::model::Application) -> Vec<(String, String, String)> {
+fn requested(app: &Application) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     let list = app
         .properties
@@ -126,129 +126,188 @@ fn redirect(to: &str) -> Response {
     r
 }
 
-/// Serve GET (the page) or POST (the decision).
-#[expect(
-    clippy::too_many_lines,
-    reason = "the consent decision reads best as one sequence of Entra's checks"
-)]
-pub(crate) fn handle(core: &Core, req: &Req, flow: Flow) -> Response {
-    let params: Vec<(String, String)> = if req.method == Method::POST {
-        req.form()
-    } else {
-        req.query.clone()
-    };
-    let get = |n: &str| {
-        params
+/// The request's parameters (the query of a GET, the form of a POST).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn of(req: &Req) -> Self {
+        Self(if req.method == Method::POST {
+            req.form()
+        } else {
+            req.query.clone()
+        })
+    }
+
+    /// A parameter's value; an empty one counts as absent.
+    fn get(&self, n: &str) -> Option<String> {
+        self.0
             .iter()
             .find(|(k, _)| k == n)
             .map(|(_, v)| v.clone())
             .filter(|v| !v.is_empty())
-    };
-    let seg = &req.segs[0];
+    }
+}
+
+/// Serve GET (the page) or POST (the decision), after Entra's checks in Entra's order.
+pub(crate) fn handle(core: &Core, req: &Req, flow: Flow) -> Response {
+    match consent(core, req, flow) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// The steps of [`handle`]; `Err` is the error page of the first check that fails.
+fn consent(core: &Core, req: &Req, flow: Flow) -> Result<Response, Response> {
+    let params = Params::of(req);
     let mut state = core.state();
-    let tenant = match resolve_tenant(&state, seg) {
-        Ok(t) => t.clone(),
-        Err(TenantError::Invalid) => {
-            return error_page(
-                900_023,
-                &format!(
-                    "Specified tenant identifier '{seg}' is neither a valid DNS name, nor a valid external domain."
-                ),
-            );
-        }
-        Err(TenantError::Unknown) => {
-            return error_page(
-                90_002,
-                &format!(
-                    "Tenant '{seg}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
-                ),
-            );
-        }
-    };
-    let Some(client_id) = get("client_id") else {
-        return error_page(
+    let tenant = tenant(&state, &req.segs[0])?;
+    let Some(client_id) = params.get("client_id") else {
+        return Err(error_page(
             900_144,
             "The request body must contain the following parameter: 'client_id'.",
-        );
+        ));
     };
     if flow == Flow::Authorize && req.method == Method::GET {
-        match get("response_type").as_deref() {
-            None => {
-                return error_page(
-                    900_144,
-                    "The request body must contain the following parameter: 'response_type'.",
-                );
-            }
-            Some(rt) if !rt.split_whitespace().any(|t| t == "code") => {
-                return error_page(
-                    900_144,
-                    &format!(
-                        "The provided value for the input parameter 'response_type' is not allowed for this request: '{rt}'. Expected 'code'."
-                    ),
-                );
-            }
-            Some(_) => {}
-        }
+        check_response_type(&params)?;
     }
+    let app = consenting_app(core, &state, &tenant, &client_id)?;
+    let perms = requested(&app);
+    if perms.is_empty() && state.behaviour.consent_requires_permissions {
+        return Err(misconfigured(&app.app_id));
+    }
+    let redirect_uri = redirect_target(&app, params.get("redirect_uri"))?;
+    if req.method == Method::GET {
+        let publisher = state
+            .tenant(&app.tenant_id)
+            .map(|t| (t.display_name.clone(), t.domains[0].clone()))
+            .unwrap_or_default();
+        let page = Page {
+            tenant: &tenant,
+            app: &app,
+            client_id: &client_id,
+            publisher,
+            redirect_uri: &redirect_uri,
+            perms: &perms,
+        };
+        return Ok(page.render(req, &params));
+    }
+    let mut tail = decide(&mut state, &app, &tenant, flow, &params);
+    if let Some(s) = params.get("state") {
+        tail.push(("state", s));
+    }
+    drop(state);
+    let pairs: Vec<(&str, &str)> = tail.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Ok(with_caller(
+        redirect(&append_query(&redirect_uri, &pairs)),
+        &app.app_id,
+        &tenant.id,
+    ))
+}
+
+/// The tenant the path names (AADSTS900023 malformed, AADSTS90002 unknown).
+fn tenant(state: &State, seg: &str) -> Result<Tenant, Response> {
+    match resolve_tenant(state, seg) {
+        Ok(t) => Ok(t.clone()),
+        Err(TenantError::Invalid) => Err(error_page(
+            900_023,
+            &format!(
+                "Specified tenant identifier '{seg}' is neither a valid DNS name, nor a valid external domain."
+            ),
+        )),
+        Err(TenantError::Unknown) => Err(error_page(
+            90_002,
+            &format!(
+                "Tenant '{seg}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
+        )),
+    }
+}
+
+/// The authorize page needs `response_type` with `code` (AADSTS900144).
+fn check_response_type(params: &Params) -> Result<(), Response> {
+    match params.get("response_type").as_deref() {
+        None => Err(error_page(
+            900_144,
+            "The request body must contain the following parameter: 'response_type'.",
+        )),
+        Some(rt) if !rt.split_whitespace().any(|t| t == "code") => Err(error_page(
+            900_144,
+            &format!(
+                "The provided value for the input parameter 'response_type' is not allowed for this request: '{rt}'. Expected 'code'."
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The app asked about, if it exists (and has replicated) and may be used from `tenant`
+/// (AADSTS700016 otherwise).
+fn consenting_app(
+    core: &Core,
+    state: &State,
+    tenant: &Tenant,
+    client_id: &str,
+) -> Result<Application, Response> {
     let not_found = format!(
         "Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
         tenant.domains[0]
     );
-    let Some(app) = state.app_by_app_id(&client_id).cloned() else {
-        return error_page(700_016, &not_found);
+    let Some(app) = state.app_by_app_id(client_id).cloned() else {
+        return Err(error_page(700_016, &not_found));
     };
     if now() < app.created_at.saturating_add(core.delay()) {
-        return error_page(700_016, &not_found);
+        return Err(error_page(700_016, &not_found));
     }
     let home_here = app.tenant_id.eq_ignore_ascii_case(&tenant.id);
     if !home_here && !app.is_multitenant() {
-        return error_page(
+        return Err(error_page(
             700_016,
             &format!(
                 "{not_found} The application '{}' is configured for use by accounts in its home organization only (signInAudience '{}').",
                 app.display_name, app.sign_in_audience
             ),
-        );
+        ));
     }
-    let perms = requested(&app);
-    if perms.is_empty() && state.behaviour.consent_requires_permissions {
-        return misconfigured(&app.app_id);
-    }
-    let redirect_uri = match get("redirect_uri") {
-        Some(u) => {
-            if !app.redirect_uris.iter().any(|r| r == &u) {
-                if app.redirect_uris.is_empty() {
-                    return error_page(
-                        500_113,
-                        "No reply address is registered for the application.",
-                    );
-                }
-                return error_page(
-                    50_011,
-                    &format!(
-                        "The redirect URI '{u}' specified in the request does not match the redirect URIs configured for the application '{}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this.",
-                        app.app_id
-                    ),
-                );
-            }
-            u
-        }
-        None => match app.redirect_uris.first() {
-            Some(u) => u.clone(),
-            None => {
-                return error_page(
-                    500_113,
-                    "No reply address is registered for the application.",
-                );
-            }
-        },
+    Ok(app)
+}
+
+/// Where the decision is sent: the requested redirect URI if the app has it (AADSTS50011
+/// otherwise), else the app's first (AADSTS500113 when it has none).
+fn redirect_target(app: &Application, requested: Option<String>) -> Result<String, Response> {
+    let no_reply = || {
+        error_page(
+            500_113,
+            "No reply address is registered for the application.",
+        )
     };
-    let publisher = state
-        .tenant(&app.tenant_id)
-        .map(|t| (t.display_name.clone(), t.domains[0].clone()))
-        .unwrap_or_default();
-    let st = get("state");
-    if req.method == Method::GET {
+    match requested {
+        Some(u) if app.redirect_uris.iter().any(|r| r == &u) => Ok(u),
+        Some(_) if app.redirect_uris.is_empty() => Err(no_reply()),
+        Some(u) => Err(error_page(
+            50_011,
+            &format!(
+                "The redirect URI '{u}' specified in the request does not match the redirect URIs configured for the application '{}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this.",
+                app.app_id
+            ),
+        )),
+        None => app.redirect_uris.first().cloned().ok_or_else(no_reply),
+    }
+}
+
+/// The consent page of a GET.
+struct Page<'a> {
+    tenant: &'a Tenant,
+    app: &'a Application,
+    /// The `client_id` as the request gave it.
+    client_id: &'a str,
+    /// The publisher's tenant: display name and first domain.
+    publisher: (String, String),
+    redirect_uri: &'a str,
+    perms: &'a [(String, String, String)],
+}
+
+impl Page<'_> {
+    fn render(&self, req: &Req, params: &Params) -> Response {
+        let (tenant, app) = (self.tenant, self.app);
         let hidden = |n: &str, v: &str| {
             format!(
                 "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
@@ -256,13 +315,13 @@ pub(crate) fn handle(core: &Core, req: &Req, flow: Flow) -> Response {
                 esc(v)
             )
         };
-        let mut fields = hidden("client_id", &client_id)
-            + &hidden("redirect_uri", &redirect_uri)
+        let mut fields = hidden("client_id", self.client_id)
+            + &hidden("redirect_uri", self.redirect_uri)
             + &hidden("tenant", &tenant.id);
-        if let Some(s) = &st {
-            fields += &hidden("state", s);
+        if let Some(s) = params.get("state") {
+            fields += &hidden("state", &s);
         }
-        if let Some(rt) = get("response_type") {
+        if let Some(rt) = params.get("response_type") {
             fields += &hidden("response_type", &rt);
         }
         let page = format!(
@@ -271,19 +330,29 @@ pub(crate) fn handle(core: &Core, req: &Req, flow: Flow) -> Response {
             tdomain = esc(&tenant.domains[0]),
             name = esc(&app.display_name),
             appid = esc(&app.app_id),
-            pname = esc(&publisher.0),
-            pdomain = esc(&publisher.1),
+            pname = esc(&self.publisher.0),
+            pdomain = esc(&self.publisher.1),
             ptid = esc(&app.tenant_id),
             action = esc(&req.path),
-            perms = permissions_html(&perms),
+            perms = permissions_html(self.perms),
         );
-        return html(StatusCode::OK, page);
+        html(StatusCode::OK, page)
     }
-    let mut tail: Vec<(&str, String)> = Vec::new();
-    let accepted = get("action").as_deref() == Some("accept");
-    if accepted {
+}
+
+/// The decision of a POST: Accept provisions the service principal in `tenant`; the
+/// redirect's query pairs, as Entra sends them for `flow`.
+fn decide(
+    state: &mut State,
+    app: &Application,
+    tenant: &Tenant,
+    flow: Flow,
+    params: &Params,
+) -> Vec<(&'static str, String)> {
+    let mut tail: Vec<(&'static str, String)> = Vec::new();
+    if params.get("action").as_deref() == Some("accept") {
         if state.sp_in_tenant(&app.app_id, &tenant.id).is_none() {
-            let sp = new_service_principal(&app, &tenant.id, serde_json::Map::new());
+            let sp = new_service_principal(app, &tenant.id, serde_json::Map::new());
             state.service_principals.push(sp);
         }
         match flow {
@@ -303,14 +372,5 @@ pub(crate) fn handle(core: &Core, req: &Req, flow: Flow) -> Response {
             tail.push(("admin_consent", "False".into()));
         }
     }
-    if let Some(s) = st {
-        tail.push(("state", s));
-    }
-    drop(state);
-    let pairs: Vec<(&str, &str)> = tail.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    with_caller(
-        redirect(&append_query(&redirect_uri, &pairs)),
-        &app.app_id,
-        &tenant.id,
-    )
+    tail
 }

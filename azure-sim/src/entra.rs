@@ -12,7 +12,7 @@ use crate::consent;
 use crate::core::{Core, audience_in};
 use crate::crypto::{decode_unverified, digest_eq, sha256_hex};
 use crate::http::{Req, entra_err, is_guid, json, with_caller};
-use crate::model::{State, Tenant, now};
+use crate::model::{Application, ServicePrincipal, State, Tenant, now};
 
 /// Resource identifiers (token audiences) the simulated Entra knows.
 pub(crate) fn known_resource(core: &Core, resource: &str) -> bool {
@@ -210,13 +210,17 @@ fn requested_resource(req: &Req, form: &[(String, String)], v2: bool) -> Result<
     }
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "the token endpoint reads best as one sequence of Entra's checks"
-)]
+/// The token endpoint: Entra's checks in Entra's order, then a token.
 fn token(core: &Core, req: &Req, v2: bool) -> Response {
+    match issue(core, req, v2) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// The steps of [`token`]; `Err` is the error answer of the first check that fails.
+fn issue(core: &Core, req: &Req, v2: bool) -> Result<Response, Response> {
     if req.method != Method::POST {
-        return entra_err(
+        return Err(entra_err(
             req,
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -225,121 +229,20 @@ fn token(core: &Core, req: &Req, v2: bool) -> Response {
                 "The endpoint only accepts POST, OPTIONS requests. Received a {} request.",
                 req.method
             ),
-        );
+        ));
     }
     let form = req.form();
     let state = core.state();
     let tenant = match resolve_tenant(&state, &req.segs[0]) {
         Ok(t) => t.clone(),
-        Err(e) => return tenant_error(req, &req.segs[0], &e),
+        Err(e) => return Err(tenant_error(req, &req.segs[0], &e)),
     };
-    let Some(grant) = param(&form, "grant_type") else {
-        return missing(req, "grant_type");
-    };
-    if grant != "client_credentials" {
-        return entra_err(
-            req,
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            70_003,
-            &format!("The app requested an unsupported grant type '{grant}'."),
-        );
-    }
-    let Some(client_id) = param(&form, "client_id") else {
-        return missing(req, "client_id");
-    };
-    let resource = match requested_resource(req, &form, v2) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let tenant_name = tenant.domains[0].clone();
-    let not_found = || {
-        entra_err(
-            req,
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            700_016,
-            &format!(
-                "Application with identifier '{client_id}' was not found in the directory '{tenant_name}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
-            ),
-        )
-    };
-    let Some(app) = state.app_by_app_id(client_id) else {
-        return not_found();
-    };
-    let Some(sp) = state.sp_in_tenant(&app.app_id, &tenant.id) else {
-        return not_found();
-    };
-    if !sp.account_enabled {
-        return entra_err(
-            req,
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            7_000_112,
-            &format!(
-                "Application '{}'({}) is disabled.",
-                app.app_id, app.display_name
-            ),
-        );
-    }
-    let t = now();
-    let appidacr = if let Some(secret) = param(&form, "client_secret") {
-        let h = sha256_hex(secret.as_bytes());
-        let Some(cred) = app
-            .password_credentials
-            .iter()
-            .find(|p| digest_eq(&p.secret_sha256, &h))
-        else {
-            return entra_err(
-                req,
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                7_000_215,
-                &format!(
-                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
-                    app.app_id
-                ),
-            );
-        };
-        if cred.end <= t || cred.start > t {
-            return entra_err(
-                req,
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                7_000_222,
-                &format!(
-                    "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.",
-                    app.app_id
-                ),
-            );
-        }
-        "1"
-    } else if let Some(assertion) = param(&form, "client_assertion") {
-        if let Err(r) = check_assertion(req, &form, assertion, app) {
-            return r;
-        }
-        "2"
-    } else {
-        return entra_err(
-            req,
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            7_000_216,
-            "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
-        );
-    };
-    if !known_resource(core, &resource) {
-        return entra_err(
-            req,
-            StatusCode::BAD_REQUEST,
-            "invalid_resource",
-            500_011,
-            &format!(
-                "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
-                tenant.display_name
-            ),
-        );
-    }
+    check_grant(req, &form)?;
+    let client_id = param(&form, "client_id").ok_or_else(|| missing(req, "client_id"))?;
+    let resource = requested_resource(req, &form, v2)?;
+    let (app, sp) = client(req, &state, &tenant, client_id)?;
+    let appidacr = authenticate(req, &form, app)?;
+    check_resource(core, req, &resource, &tenant)?;
     let graph = audience_in(
         &resource,
         &[
@@ -357,7 +260,143 @@ fn token(core: &Core, req: &Req, v2: bool) -> Response {
     drop(state);
     let (token, exp) =
         core.mint_entra_token(&tenant.id, &oid, &app_id, &resource, &roles, appidacr);
-    let body = if v2 {
+    let body = token_body(v2, &token, exp, &resource);
+    Ok(with_caller(
+        json(StatusCode::OK, &body),
+        &app_id,
+        &tenant.id,
+    ))
+}
+
+/// Only the client-credentials grant (AADSTS900144 without one, AADSTS70003 for another).
+fn check_grant(req: &Req, form: &[(String, String)]) -> Result<(), Response> {
+    let Some(grant) = param(form, "grant_type") else {
+        return Err(missing(req, "grant_type"));
+    };
+    if grant != "client_credentials" {
+        return Err(entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70_003,
+            &format!("The app requested an unsupported grant type '{grant}'."),
+        ));
+    }
+    Ok(())
+}
+
+/// The calling app and its enabled service principal in `tenant` (AADSTS700016 when either
+/// is missing, AADSTS7000112 when the principal is disabled).
+fn client<'s>(
+    req: &Req,
+    state: &'s State,
+    tenant: &Tenant,
+    client_id: &str,
+) -> Result<(&'s Application, &'s ServicePrincipal), Response> {
+    let tenant_name = &tenant.domains[0];
+    let not_found = || {
+        entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700_016,
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant_name}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+            ),
+        )
+    };
+    let app = state.app_by_app_id(client_id).ok_or_else(not_found)?;
+    let sp = state
+        .sp_in_tenant(&app.app_id, &tenant.id)
+        .ok_or_else(not_found)?;
+    if !sp.account_enabled {
+        return Err(entra_err(
+            req,
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            7_000_112,
+            &format!(
+                "Application '{}'({}) is disabled.",
+                app.app_id, app.display_name
+            ),
+        ));
+    }
+    Ok((app, sp))
+}
+
+/// The app's credential: a current client secret (`appidacr` 1) or a federated assertion
+/// (`appidacr` 2); AADSTS7000215, 7000222 or 7000216 otherwise.
+fn authenticate(
+    req: &Req,
+    form: &[(String, String)],
+    app: &Application,
+) -> Result<&'static str, Response> {
+    if let Some(secret) = param(form, "client_secret") {
+        let h = sha256_hex(secret.as_bytes());
+        let Some(cred) = app
+            .password_credentials
+            .iter()
+            .find(|p| digest_eq(&p.secret_sha256, &h))
+        else {
+            return Err(entra_err(
+                req,
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7_000_215,
+                &format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+                    app.app_id
+                ),
+            ));
+        };
+        let t = now();
+        if cred.end <= t || cred.start > t {
+            return Err(entra_err(
+                req,
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7_000_222,
+                &format!(
+                    "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.",
+                    app.app_id
+                ),
+            ));
+        }
+        return Ok("1");
+    }
+    if let Some(assertion) = param(form, "client_assertion") {
+        check_assertion(req, form, assertion, app)?;
+        return Ok("2");
+    }
+    Err(entra_err(
+        req,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        7_000_216,
+        "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+    ))
+}
+
+/// A resource Entra knows (AADSTS500011 otherwise).
+fn check_resource(core: &Core, req: &Req, resource: &str, tenant: &Tenant) -> Result<(), Response> {
+    if known_resource(core, resource) {
+        return Ok(());
+    }
+    Err(entra_err(
+        req,
+        StatusCode::BAD_REQUEST,
+        "invalid_resource",
+        500_011,
+        &format!(
+            "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+            tenant.display_name
+        ),
+    ))
+}
+
+/// The token answer: v2 numbers, v1 strings with `expires_on`, `not_before` and `resource`.
+fn token_body(v2: bool, token: &str, exp: i64, resource: &str) -> Value {
+    if v2 {
         json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
     } else {
         json!({
@@ -369,15 +408,14 @@ fn token(core: &Core, req: &Req, v2: bool) -> Response {
             "resource": resource,
             "access_token": token,
         })
-    };
-    with_caller(json(StatusCode::OK, &body), &app_id, &tenant.id)
+    }
 }
 
 fn check_assertion(
     req: &Req,
     form: &[(String, String)],
     assertion: &str,
-    app: &crate::model::Application,
+    app: &Application,
 ) -> Result<(), Response> {
     if param(form, "client_assertion_type")
         != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")

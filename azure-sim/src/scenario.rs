@@ -107,244 +107,66 @@ fn ra(name: &str, scope: &str, role: &str, principal: &str) -> RoleAssignment {
     }
 }
 
-/// The default scenario, before secrets are minted.
-#[expect(clippy::too_many_lines, reason = "the default scenario is one literal")]
-pub(crate) fn default_state() -> State {
-    let cluster_id = format!(
-        "{}/providers/Microsoft.ContainerService/managedClusters/aks-prod",
-        rg_a()
-    );
-    let msi_id = format!(
-        "{}/providers/Microsoft.ContainerService/managedClusters/aks-msi",
-        rg_a()
-    );
-    let vnet = format!(
-        "{}/providers/Microsoft.Network/virtualNetworks/vnet-aks",
-        rg_a()
-    );
-    let subnet = format!("{vnet}/subnets/snet-nodes");
-    let vault = format!(
-        "{}/providers/Microsoft.KeyVault/vaults/{VAULT_NAME}",
-        rg_a()
-    );
-    let acr = format!(
-        "{}/providers/Microsoft.ContainerRegistry/registries/fabrikamacr",
-        rg_b()
-    );
-    let abac = format!(
-        "{}/providers/Microsoft.ContainerRegistry/registries/fabrikamabac",
-        rg_b()
-    );
-    let mut operator = app(OPERATOR_APP_OBJ, OPERATOR_APP_ID, "xtenant-operator", true);
-    operator.federated_credentials.push(FederatedCredential {
-        issuer: "https://oidc.azure.sim/cluster-a".into(),
-        subject: "system:serviceaccount:xtenant:operator".into(),
-        audiences: vec!["api://AzureADTokenExchange".into()],
-    });
-    let images = |tags: &[&str]| {
-        let mut m = BTreeMap::new();
-        m.insert(
-            "samples/hello".to_string(),
-            tags.iter().map(ToString::to_string).collect(),
+/// The ARM ids of the default scenario's resources.
+struct Ids {
+    cluster: String,
+    msi_cluster: String,
+    vnet: String,
+    subnet: String,
+    vault: String,
+    acr: String,
+    abac: String,
+}
+
+impl Ids {
+    fn new() -> Self {
+        let vnet = format!(
+            "{}/providers/Microsoft.Network/virtualNetworks/vnet-aks",
+            rg_a()
         );
-        m
-    };
-    let mut env = Map::new();
-    for (k, v) in [
-        ("AZURE_CLIENT_ID", OPERATOR_APP_ID.to_string()),
-        ("READER_CLIENT_ID", READER_APP_ID.to_string()),
-        ("CLUSTER_TENANT_ID", TENANT_A.to_string()),
-        ("REGISTRY_TENANT_ID", TENANT_B.to_string()),
-        (
-            "CLUSTER_TENANT_DOMAIN",
-            "contoso-aks.onmicrosoft.com".to_string(),
-        ),
-        (
-            "REGISTRY_TENANT_DOMAIN",
-            "fabrikam-acr.onmicrosoft.com".to_string(),
-        ),
-        ("CLUSTER_SUBSCRIPTION_ID", SUB_A.to_string()),
-        ("REGISTRY_SUBSCRIPTION_ID", SUB_B.to_string()),
-        ("CLUSTER_ID", cluster_id.clone()),
-        ("CLUSTER_NAME", "aks-prod".to_string()),
-        ("MSI_CLUSTER_ID", msi_id.clone()),
-        ("REGISTRY_ID", acr.clone()),
-        ("REGISTRY_NAME", "fabrikamacr".to_string()),
-        (
-            "REGISTRY_LOGIN_SERVER",
-            "{login_server:fabrikamacr}".to_string(),
-        ),
-        ("ABAC_REGISTRY_ID", abac.clone()),
-        ("ABAC_REGISTRY_NAME", "fabrikamabac".to_string()),
-        (
-            "REGISTRY_IMAGE",
-            "{login_server:fabrikamacr}/samples/hello:1.0".to_string(),
-        ),
-        ("SUBNET_ID", subnet.clone()),
-        ("KEYVAULT_ID", vault.clone()),
-        ("KEYVAULT_NAME", VAULT_NAME.to_string()),
-        (
-            "KEYVAULT_URL",
-            format!("https://{VAULT_NAME}.{KEYVAULT_SUFFIX}:{{port}}"),
-        ),
-    ] {
-        env.insert(k.into(), Value::String(v));
+        Self {
+            cluster: format!(
+                "{}/providers/Microsoft.ContainerService/managedClusters/aks-prod",
+                rg_a()
+            ),
+            msi_cluster: format!(
+                "{}/providers/Microsoft.ContainerService/managedClusters/aks-msi",
+                rg_a()
+            ),
+            subnet: format!("{vnet}/subnets/snet-nodes"),
+            vnet,
+            vault: format!(
+                "{}/providers/Microsoft.KeyVault/vaults/{VAULT_NAME}",
+                rg_a()
+            ),
+            acr: format!(
+                "{}/providers/Microsoft.ContainerRegistry/registries/fabrikamacr",
+                rg_b()
+            ),
+            abac: format!(
+                "{}/providers/Microsoft.ContainerRegistry/registries/fabrikamabac",
+                rg_b()
+            ),
+        }
     }
+}
+
+/// The default scenario, before secrets are minted.
+pub(crate) fn default_state() -> State {
+    let ids = Ids::new();
+    let (cluster_id, msi_id) = (ids.cluster.clone(), ids.msi_cluster.clone());
     State {
         base: None,
         behaviour: crate::behaviour::Behaviour::default(),
-        env_template: env,
-        tenants: vec![
-            Tenant {
-                id: TENANT_A.into(),
-                display_name: "Contoso AKS".into(),
-                domains: vec!["contoso-aks.onmicrosoft.com".into()],
-                max_password_lifetime_days: Some(730),
-            },
-            Tenant {
-                id: TENANT_B.into(),
-                display_name: "Fabrikam ACR".into(),
-                domains: vec!["fabrikam-acr.onmicrosoft.com".into()],
-                max_password_lifetime_days: None,
-            },
-        ],
-        subscriptions: vec![
-            Subscription {
-                id: SUB_A.into(),
-                tenant_id: TENANT_A.into(),
-                display_name: "Contoso AKS Production".into(),
-                resource_groups: vec![ResourceGroup {
-                    name: "rg-aks".into(),
-                    location: "eastus".into(),
-                }],
-            },
-            Subscription {
-                id: SUB_B.into(),
-                tenant_id: TENANT_B.into(),
-                display_name: "Fabrikam Registry".into(),
-                resource_groups: vec![ResourceGroup {
-                    name: "rg-acr".into(),
-                    location: "eastus".into(),
-                }],
-            },
-        ],
-        applications: vec![
-            app(OLD_APP_OBJ, OLD_APP_ID, "aks-prod-legacy-sp", false),
-            operator,
-            app(READER_APP_OBJ, READER_APP_ID, "xtenant-reader", true),
-        ],
+        env_template: env_template(&ids),
+        tenants: tenants(),
+        subscriptions: subscriptions(),
+        applications: applications(),
         deleted_applications: Vec::new(),
-        service_principals: vec![
-            sp(OLD_SP_A, OLD_APP_ID, TENANT_A, &[]),
-            sp(
-                OPERATOR_SP_A,
-                OPERATOR_APP_ID,
-                TENANT_A,
-                &["Application.ReadWrite.All"],
-            ),
-            sp(
-                READER_SP_A,
-                READER_APP_ID,
-                TENANT_A,
-                &["Application.Read.All"],
-            ),
-            ServicePrincipal {
-                display_name: Some("aks-msi".into()),
-                service_principal_type: "ManagedIdentity".into(),
-                ..sp(MSI_SP_A, MSI_CLIENT_ID, TENANT_A, &[])
-            },
-            sp(
-                OPERATOR_SP_B,
-                OPERATOR_APP_ID,
-                TENANT_B,
-                &["Application.ReadWrite.All"],
-            ),
-            sp(
-                READER_SP_B,
-                READER_APP_ID,
-                TENANT_B,
-                &["Application.Read.All"],
-            ),
-        ],
+        service_principals: service_principals(),
         role_definitions: Vec::new(),
-        role_assignments: vec![
-            ra(
-                "a1a1a1a1-7a00-4000-8000-000000000001",
-                &subnet,
-                rbac::NETWORK_CONTRIBUTOR,
-                OLD_SP_A,
-            ),
-            ra(
-                "a1a1a1a1-7a00-4000-8000-000000000002",
-                &format!("/subscriptions/{SUB_A}"),
-                rbac::CONTRIBUTOR,
-                OPERATOR_SP_A,
-            ),
-            ra(
-                "a1a1a1a1-7a00-4000-8000-000000000003",
-                &format!("/subscriptions/{SUB_A}"),
-                rbac::USER_ACCESS_ADMIN,
-                OPERATOR_SP_A,
-            ),
-            ra(
-                "a1a1a1a1-7a00-4000-8000-000000000004",
-                &format!("/subscriptions/{SUB_A}"),
-                rbac::READER,
-                READER_SP_A,
-            ),
-            ra(
-                "a1a1a1a1-7a00-4000-8000-000000000005",
-                &vault,
-                keyvault::SECRETS_OFFICER,
-                OPERATOR_SP_A,
-            ),
-            ra(
-                "a1a1a1a1-7a00-4000-8000-000000000006",
-                &vault,
-                keyvault::SECRETS_USER,
-                READER_SP_A,
-            ),
-            ra(
-                "b2b2b2b2-7a00-4000-8000-000000000001",
-                &format!("/subscriptions/{SUB_B}"),
-                rbac::OWNER,
-                OPERATOR_SP_B,
-            ),
-            ra(
-                "b2b2b2b2-7a00-4000-8000-000000000002",
-                &format!("/subscriptions/{SUB_B}"),
-                rbac::READER,
-                READER_SP_B,
-            ),
-        ],
-        registries: vec![
-            Registry {
-                id: acr,
-                location: "eastus".into(),
-                role_assignment_mode: "LegacyRegistryPermissions".into(),
-                sku: "Standard".into(),
-                images: images(&["1.0", "latest"]),
-                created_at: now() - time::Duration::days(30),
-                network_rules: crate::firewall::NetworkRules::default(),
-                name: String::new(),
-                subscription_id: String::new(),
-                resource_group: String::new(),
-                tenant_id: String::new(),
-            },
-            Registry {
-                id: abac,
-                location: "eastus".into(),
-                role_assignment_mode: "AbacRepositoryPermissions".into(),
-                sku: "Premium".into(),
-                images: images(&["1.0"]),
-                created_at: now() - time::Duration::days(30),
-                network_rules: crate::firewall::NetworkRules::default(),
-                name: String::new(),
-                subscription_id: String::new(),
-                resource_group: String::new(),
-                tenant_id: String::new(),
-            },
-        ],
+        role_assignments: role_assignments(&ids),
+        registries: registries(&ids),
         clusters: vec![
             Cluster {
                 id: cluster_id,
@@ -382,7 +204,7 @@ pub(crate) fn default_state() -> State {
             },
         ],
         vaults: vec![Vault {
-            id: vault,
+            id: ids.vault,
             location: "eastus".into(),
             soft_delete_retention_days: 90,
             secrets: Vec::new(),
@@ -391,16 +213,249 @@ pub(crate) fn default_state() -> State {
         }],
         resources: vec![
             GenericResource {
-                id: vnet,
+                id: ids.vnet,
                 location: "eastus".into(),
             },
             GenericResource {
-                id: subnet,
+                id: ids.subnet,
                 location: "eastus".into(),
             },
         ],
         operations: Vec::new(),
     }
+}
+
+/// The `sim.env` template: the ids and names the tests and examples use.
+fn env_template(ids: &Ids) -> Map<String, Value> {
+    let mut env = Map::new();
+    for (k, v) in [
+        ("AZURE_CLIENT_ID", OPERATOR_APP_ID.to_string()),
+        ("READER_CLIENT_ID", READER_APP_ID.to_string()),
+        ("CLUSTER_TENANT_ID", TENANT_A.to_string()),
+        ("REGISTRY_TENANT_ID", TENANT_B.to_string()),
+        (
+            "CLUSTER_TENANT_DOMAIN",
+            "contoso-aks.onmicrosoft.com".to_string(),
+        ),
+        (
+            "REGISTRY_TENANT_DOMAIN",
+            "fabrikam-acr.onmicrosoft.com".to_string(),
+        ),
+        ("CLUSTER_SUBSCRIPTION_ID", SUB_A.to_string()),
+        ("REGISTRY_SUBSCRIPTION_ID", SUB_B.to_string()),
+        ("CLUSTER_ID", ids.cluster.clone()),
+        ("CLUSTER_NAME", "aks-prod".to_string()),
+        ("MSI_CLUSTER_ID", ids.msi_cluster.clone()),
+        ("REGISTRY_ID", ids.acr.clone()),
+        ("REGISTRY_NAME", "fabrikamacr".to_string()),
+        (
+            "REGISTRY_LOGIN_SERVER",
+            "{login_server:fabrikamacr}".to_string(),
+        ),
+        ("ABAC_REGISTRY_ID", ids.abac.clone()),
+        ("ABAC_REGISTRY_NAME", "fabrikamabac".to_string()),
+        (
+            "REGISTRY_IMAGE",
+            "{login_server:fabrikamacr}/samples/hello:1.0".to_string(),
+        ),
+        ("SUBNET_ID", ids.subnet.clone()),
+        ("KEYVAULT_ID", ids.vault.clone()),
+        ("KEYVAULT_NAME", VAULT_NAME.to_string()),
+        (
+            "KEYVAULT_URL",
+            format!("https://{VAULT_NAME}.{KEYVAULT_SUFFIX}:{{port}}"),
+        ),
+    ] {
+        env.insert(k.into(), Value::String(v));
+    }
+    env
+}
+
+/// Tenant A (the cluster's, with a 730-day secret lifetime policy) and tenant B.
+fn tenants() -> Vec<Tenant> {
+    vec![
+        Tenant {
+            id: TENANT_A.into(),
+            display_name: "Contoso AKS".into(),
+            domains: vec!["contoso-aks.onmicrosoft.com".into()],
+            max_password_lifetime_days: Some(730),
+        },
+        Tenant {
+            id: TENANT_B.into(),
+            display_name: "Fabrikam ACR".into(),
+            domains: vec!["fabrikam-acr.onmicrosoft.com".into()],
+            max_password_lifetime_days: None,
+        },
+    ]
+}
+
+/// One subscription per tenant, one resource group each.
+fn subscriptions() -> Vec<Subscription> {
+    vec![
+        Subscription {
+            id: SUB_A.into(),
+            tenant_id: TENANT_A.into(),
+            display_name: "Contoso AKS Production".into(),
+            resource_groups: vec![ResourceGroup {
+                name: "rg-aks".into(),
+                location: "eastus".into(),
+            }],
+        },
+        Subscription {
+            id: SUB_B.into(),
+            tenant_id: TENANT_B.into(),
+            display_name: "Fabrikam Registry".into(),
+            resource_groups: vec![ResourceGroup {
+                name: "rg-acr".into(),
+                location: "eastus".into(),
+            }],
+        },
+    ]
+}
+
+/// The cluster's old app, the operator (with a federated credential) and the reader.
+fn applications() -> Vec<Application> {
+    let mut operator = app(OPERATOR_APP_OBJ, OPERATOR_APP_ID, "xtenant-operator", true);
+    operator.federated_credentials.push(FederatedCredential {
+        issuer: "https://oidc.azure.sim/cluster-a".into(),
+        subject: "system:serviceaccount:xtenant:operator".into(),
+        audiences: vec!["api://AzureADTokenExchange".into()],
+    });
+    vec![
+        app(OLD_APP_OBJ, OLD_APP_ID, "aks-prod-legacy-sp", false),
+        operator,
+        app(READER_APP_OBJ, READER_APP_ID, "xtenant-reader", true),
+    ]
+}
+
+/// Their service principals, and the managed identity cluster's.
+fn service_principals() -> Vec<ServicePrincipal> {
+    vec![
+        sp(OLD_SP_A, OLD_APP_ID, TENANT_A, &[]),
+        sp(
+            OPERATOR_SP_A,
+            OPERATOR_APP_ID,
+            TENANT_A,
+            &["Application.ReadWrite.All"],
+        ),
+        sp(
+            READER_SP_A,
+            READER_APP_ID,
+            TENANT_A,
+            &["Application.Read.All"],
+        ),
+        ServicePrincipal {
+            display_name: Some("aks-msi".into()),
+            service_principal_type: "ManagedIdentity".into(),
+            ..sp(MSI_SP_A, MSI_CLIENT_ID, TENANT_A, &[])
+        },
+        sp(
+            OPERATOR_SP_B,
+            OPERATOR_APP_ID,
+            TENANT_B,
+            &["Application.ReadWrite.All"],
+        ),
+        sp(
+            READER_SP_B,
+            READER_APP_ID,
+            TENANT_B,
+            &["Application.Read.All"],
+        ),
+    ]
+}
+
+/// The old principal's Network Contributor on the subnet; the operator's and reader's roles.
+fn role_assignments(ids: &Ids) -> Vec<RoleAssignment> {
+    vec![
+        ra(
+            "a1a1a1a1-7a00-4000-8000-000000000001",
+            &ids.subnet,
+            rbac::NETWORK_CONTRIBUTOR,
+            OLD_SP_A,
+        ),
+        ra(
+            "a1a1a1a1-7a00-4000-8000-000000000002",
+            &format!("/subscriptions/{SUB_A}"),
+            rbac::CONTRIBUTOR,
+            OPERATOR_SP_A,
+        ),
+        ra(
+            "a1a1a1a1-7a00-4000-8000-000000000003",
+            &format!("/subscriptions/{SUB_A}"),
+            rbac::USER_ACCESS_ADMIN,
+            OPERATOR_SP_A,
+        ),
+        ra(
+            "a1a1a1a1-7a00-4000-8000-000000000004",
+            &format!("/subscriptions/{SUB_A}"),
+            rbac::READER,
+            READER_SP_A,
+        ),
+        ra(
+            "a1a1a1a1-7a00-4000-8000-000000000005",
+            &ids.vault,
+            keyvault::SECRETS_OFFICER,
+            OPERATOR_SP_A,
+        ),
+        ra(
+            "a1a1a1a1-7a00-4000-8000-000000000006",
+            &ids.vault,
+            keyvault::SECRETS_USER,
+            READER_SP_A,
+        ),
+        ra(
+            "b2b2b2b2-7a00-4000-8000-000000000001",
+            &format!("/subscriptions/{SUB_B}"),
+            rbac::OWNER,
+            OPERATOR_SP_B,
+        ),
+        ra(
+            "b2b2b2b2-7a00-4000-8000-000000000002",
+            &format!("/subscriptions/{SUB_B}"),
+            rbac::READER,
+            READER_SP_B,
+        ),
+    ]
+}
+
+/// A legacy-mode Standard registry and an ABAC-mode Premium one, with `samples/hello`.
+fn registries(ids: &Ids) -> Vec<Registry> {
+    let images = |tags: &[&str]| {
+        let mut m = BTreeMap::new();
+        m.insert(
+            "samples/hello".to_string(),
+            tags.iter().map(ToString::to_string).collect(),
+        );
+        m
+    };
+    vec![
+        Registry {
+            id: ids.acr.clone(),
+            location: "eastus".into(),
+            role_assignment_mode: "LegacyRegistryPermissions".into(),
+            sku: "Standard".into(),
+            images: images(&["1.0", "latest"]),
+            created_at: now() - time::Duration::days(30),
+            network_rules: crate::firewall::NetworkRules::default(),
+            name: String::new(),
+            subscription_id: String::new(),
+            resource_group: String::new(),
+            tenant_id: String::new(),
+        },
+        Registry {
+            id: ids.abac.clone(),
+            location: "eastus".into(),
+            role_assignment_mode: "AbacRepositoryPermissions".into(),
+            sku: "Premium".into(),
+            images: images(&["1.0"]),
+            created_at: now() - time::Duration::days(30),
+            network_rules: crate::firewall::NetworkRules::default(),
+            name: String::new(),
+            subscription_id: String::new(),
+            resource_group: String::new(),
+            tenant_id: String::new(),
+        },
+    ]
 }
 
 /// Give the default scenario's SP cluster a working secret of its old app.

@@ -313,6 +313,15 @@ impl Envelope {
     }
 }
 
+/// The fields set by the flags given: `(field, value)` for each flag that has a value, in
+/// order (what a tool's `Tool::flags` returns).
+pub fn given(flags: impl IntoIterator<Item = (Field, Option<String>)>) -> Vec<(Field, String)> {
+    flags
+        .into_iter()
+        .filter_map(|(f, v)| v.map(|v| (f, v)))
+        .collect()
+}
+
 /// The error for a missing field: which flag sets it, which step writes it.
 pub fn missing(field: &Field) -> Error {
     let how = match (field.flag, field.from) {
@@ -361,6 +370,17 @@ fn minify_into(json: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_keeps_the_flags_with_values_in_order() {
+        let got = given([
+            (fields::APP_ID, Some("a".to_owned())),
+            (fields::CLOUD, None),
+            (fields::REDIRECT_URI, Some("r".to_owned())),
+        ]);
+        let names: Vec<(&str, &str)> = got.iter().map(|(f, v)| (f.name, v.as_str())).collect();
+        assert_eq!(names, [("app_id", "a"), ("redirect_uri", "r")]);
+    }
 
     #[test]
     fn unknown_fields_pass_through_byte_for_byte() {

@@ -229,13 +229,16 @@ impl Error {
     /// The process exit code this failure leads to (see the README's table): the registry's
     /// for one of our codes (wherever it was made), else by kind for Azure's own codes.
     pub fn exit_code(&self) -> u8 {
+        // The signal decides an interrupt's exit (130 or 143; the registry lists SIGINT's).
+        if let ErrorKind::Interrupted { exit } = self.0.kind {
+            return exit;
+        }
         if let Some(c) = codes::find(&self.0.code) {
             return c.exit;
         }
         match self.0.kind {
             ErrorKind::Usage => 2,
             ErrorKind::Credential => 3,
-            ErrorKind::Interrupted { exit } => exit,
             _ => 1,
         }
     }
@@ -303,6 +306,9 @@ mod tests {
         let e = Error::new(ErrorKind::Transport, codes::UNTRUSTED_CERTIFICATE.name, "x");
         assert_eq!(e.exit_code(), 3);
         assert!(!e.is(codes::CONNECT_FAILED));
+        // An interrupt exits as its signal says (the registry lists SIGINT's 130).
+        let term = Error::interrupted(crate::interrupt::Signal::Term, "x");
+        assert_eq!((term.code(), term.exit_code()), ("Interrupted", 143));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use common::cli::CommonArgs;
-use common::envelope::{Field, fields};
+use common::envelope::{Field, fields, given};
 
 use crate::link::Form;
 
@@ -68,15 +68,12 @@ pub struct Cli {
 impl Cli {
     /// The envelope fields the flags given set.
     pub(crate) fn fields(&self) -> Vec<(Field, String)> {
-        [
-            (fields::REGISTRY_TENANT_ID, &self.registry_tenant),
-            (fields::APP_ID, &self.app_id),
-            (fields::CLUSTER_TENANT_ID, &self.cluster_tenant),
-            (fields::REDIRECT_URI, &self.redirect_uri),
-        ]
-        .into_iter()
-        .filter_map(|(f, v)| v.clone().map(|v| (f, v)))
-        .collect()
+        given([
+            (fields::REGISTRY_TENANT_ID, self.registry_tenant.clone()),
+            (fields::APP_ID, self.app_id.clone()),
+            (fields::CLUSTER_TENANT_ID, self.cluster_tenant.clone()),
+            (fields::REDIRECT_URI, self.redirect_uri.clone()),
+        ])
     }
 }
 

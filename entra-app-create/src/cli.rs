@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::cli::CommonArgs;
-use common::envelope::{Field, fields};
+use common::envelope::{Field, fields, given};
 
 /// Create (or find) the multitenant app for cross-tenant registry pulls, its service principal in the
 /// cluster's tenant, and a client secret
@@ -102,16 +102,13 @@ fn parse_secret_name(value: &str) -> Result<String, String> {
 impl Cli {
     /// The envelope fields the flags given set.
     pub(crate) fn fields(&self) -> Vec<(Field, String)> {
-        [
-            (fields::CLUSTER_TENANT_ID, &self.cluster_tenant),
-            (fields::APP_DISPLAY_NAME, &self.display_name),
-            (fields::APP_UNIQUE_NAME, &self.unique_name),
-            (fields::REDIRECT_URI, &self.redirect_uri),
-            (fields::APP_ID, &self.app_id),
-        ]
-        .into_iter()
-        .filter_map(|(f, v)| v.clone().map(|v| (f, v)))
-        .collect()
+        given([
+            (fields::CLUSTER_TENANT_ID, self.cluster_tenant.clone()),
+            (fields::APP_DISPLAY_NAME, self.display_name.clone()),
+            (fields::APP_UNIQUE_NAME, self.unique_name.clone()),
+            (fields::REDIRECT_URI, self.redirect_uri.clone()),
+            (fields::APP_ID, self.app_id.clone()),
+        ])
     }
 }
 
