@@ -45,8 +45,9 @@ check:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(MAKE) test
 
+# SCENARIO=azure-sim/scenarios/national.json runs it in a national cloud's simulator.
 demo: build
-	@scripts/demo.sh $(BIN)
+	@scripts/demo.sh $(BIN) $(SCENARIO)
 
 install:
 	$(CARGO) build --workspace --release --bins

@@ -4,7 +4,13 @@
 # while a stand-in for tenant B's administrator opens the consent link the pipeline
 # printed and accepts it. Ends with the simulator saying whether the cluster can pull.
 set -euo pipefail
+#   scripts/demo.sh [BIN_DIR] [SCENARIO_FILE]   (a scenario: e.g. azure-sim/scenarios/national.json)
 bin=$(cd "${1:-${CARGO_TARGET_DIR:-target}/debug}" && pwd)
+scenario=()
+if [ -n "${2:-}" ]; then
+  [ -r "$2" ] || { echo "scenario file $2 is not readable"; exit 2; }
+  scenario=(--scenario "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")")
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/xtenant-demo.XXXXXX")
 simpid=""
 adminpid=""
@@ -18,9 +24,9 @@ trap cleanup EXIT INT TERM
 
 say() { printf '\n== %s\n' "$*"; }
 
-say "starting azure-sim (replication delay 2s, AKS reset 3s)"
+say "starting azure-sim (replication delay 2s, AKS reset 3s${2:+, scenario $2})"
 mkdir -p "$work/sim"
-"$bin/azure-sim" --dir "$work/sim" --replication-delay 2s --lro-duration 3s > "$work/sim.json" &
+"$bin/azure-sim" --dir "$work/sim" --replication-delay 2s --lro-duration 3s "${scenario[@]}" > "$work/sim.json" &
 simpid=$!
 for _ in $(seq 200); do [ -s "$work/sim/sim.env" ] && break; sleep 0.05; done
 [ -s "$work/sim/sim.env" ] || { echo "azure-sim did not start"; exit 1; }

@@ -4,7 +4,7 @@
 use common::arm;
 use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Change, Envelope, fields};
-use common::error::{Error, Result};
+use common::error::{Error, Result, codes};
 use common::http::Api;
 use common::ui;
 use common::wait::human;
@@ -139,14 +139,7 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
         Some(check) => {
             let at = match verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await {
                 Ok(at) => at,
-                Err(e) => {
-                    return Err(Failed::with(
-                        e,
-                        Partial {
-                            assigned: Some(out),
-                        },
-                    ));
-                }
+                Err(e) => return Err(check_failed(e, &out, verb, &role.name, inp)),
             };
             out.pull_verified_at = Change::Set(at);
             summary.push_str("; pull verified");
@@ -166,9 +159,45 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
     })
 }
 
+/// A failed pull check, after the role assignment was made or found: the object keeps the
+/// assignment. A registry firewall that refuses this machine (`RegistryNetworkDenied`) only
+/// kept the check from being made: the message says the role was granted.
+fn check_failed(e: Error, out: &Output, verb: &str, role: &str, inp: &Inputs) -> Failed<Partial> {
+    let e = if e.is_code(codes::REGISTRY_NETWORK_DENIED.name) {
+        let message = format!(
+            "{verb} {role} on registry {} for app {}, but {}",
+            out.registry_id,
+            inp.app_id,
+            e.message()
+        );
+        e.with_message(message)
+    } else {
+        e
+    };
+    Failed::with(
+        e,
+        Partial {
+            assigned: Some(out.clone()),
+        },
+    )
+}
+
 /// The object id of the app's service principal in tenant B, from Graph (once per run).
 async fn find_service_principal(ctx: &Ctx, graph: &Api<'_>, inp: &Inputs) -> Result<String> {
-    let Some(id) = ctx.service_principal_id(graph, &inp.app_id).await? else {
+    // An input that carries registry_sp_object_id says step 2 saw (or made) the service
+    // principal: Graph may not show it yet (read lag), so it is waited for, boundedly. An
+    // input without it gets the answer at once.
+    let found = if inp.known_sp.is_some() {
+        common::graph::wait_until_readable(
+            &format!("the service principal of app {} in tenant B", inp.app_id),
+            ctx.deadline(),
+            || ctx.service_principal_id(graph, &inp.app_id),
+        )
+        .await?
+    } else {
+        ctx.service_principal_id(graph, &inp.app_id).await?
+    };
+    let Some(id) = found else {
         return Err(Error::step(
             "ServicePrincipalNotInRegistryTenant",
             format!(

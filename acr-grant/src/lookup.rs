@@ -2,13 +2,19 @@
 
 use common::arm::ResourceId;
 use common::error::{Error, Result};
-use common::http::Api;
+use common::http::{Api, ApiVersions};
 use serde_json::Value;
 
 use crate::inputs::{REGISTRY_TYPE, RegistryRef};
 
-/// The registry api-version (the newest stable one, with `roleAssignmentMode`).
-pub(crate) const REGISTRY_API: &str = "2025-11-01";
+/// The registry api-versions: written for the newest stable one (with `roleAssignmentMode`);
+/// `loginServer` is in every stable version since 2017-10-01, and a version without
+/// `roleAssignmentMode` describes a cloud without ABAC registries: the legacy mode.
+pub(crate) const REGISTRY_API: ApiVersions = ApiVersions {
+    resource_type: REGISTRY_TYPE,
+    pinned: "2025-11-01",
+    oldest: "2017-10-01",
+};
 /// The subscriptions api-version.
 pub(crate) const SUBSCRIPTIONS_API: &str = "2022-12-01";
 
@@ -104,7 +110,10 @@ pub(crate) async fn resolve(
     match r {
         RegistryRef::Id(id) => {
             let body = arm
-                .get_opt(&format!("{}?api-version={REGISTRY_API}", id.id()))
+                .with_api_version(&REGISTRY_API, |v| {
+                    let path = format!("{}?api-version={v}", id.id());
+                    async move { arm.get_opt(&path).await }
+                })
                 .await
                 .map_err(|e| tenant_hint(e, arm))?;
             match body {
@@ -197,9 +206,11 @@ async fn subscriptions(arm: &Api<'_>) -> Result<Vec<String>> {
 
 /// The registries of one subscription.
 async fn registries_in(arm: &Api<'_>, subscription: &str) -> Result<Vec<Value>> {
-    arm.list(&format!(
-        "/subscriptions/{subscription}/providers/{REGISTRY_TYPE}?api-version={REGISTRY_API}"
-    ))
+    arm.with_api_version(&REGISTRY_API, |v| {
+        let path =
+            format!("/subscriptions/{subscription}/providers/{REGISTRY_TYPE}?api-version={v}");
+        async move { arm.list(&path).await }
+    })
     .await
     .map_err(|e| {
         tenant_hint(

@@ -86,7 +86,10 @@ pub(crate) fn in_progress(state: &str) -> bool {
 /// GETs the cluster.
 pub(crate) async fn get(arm: &Api<'_>, id: &ResourceId) -> Result<Cluster> {
     let body = arm
-        .get(&format!("{}?api-version={AKS_API}", id.id()))
+        .with_api_version(&AKS_API, |v| {
+            let path = format!("{}?api-version={v}", id.id());
+            async move { arm.get(&path).await }
+        })
         .await
         .map_err(|e| {
             if e.status() == Some(404) {

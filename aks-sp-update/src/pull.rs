@@ -96,6 +96,13 @@ async fn pull_check(
         .with_hint("grant and verify first with acr-grant --verify (it waits for a new role to reach the registry); --force resets anyway"),
         // Interrupted: no reset is posted, --force or not.
         Err(e) if e.is_interrupted() => return Err(e),
+        Err(e) if e.is_code(codes::REGISTRY_NETWORK_DENIED.name) => {
+            let hint = format!(
+                "the cluster's nodes may well be allowed where this machine is not: --force resets without this check; or {}",
+                e.hint().unwrap_or("check from an allowed address")
+            );
+            e.with_hint(hint)
+        }
         Err(e) => e.context(format!("checking the pull from {}", t.login_server)),
     };
     if force {

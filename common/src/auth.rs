@@ -277,11 +277,14 @@ impl Credentials {
                 o.credential_options.client_options = self.client_options();
                 WorkloadIdentityCredential::new(Some(o)).map(|c| c as Arc<dyn TokenCredential>)
             }
-            Source::Cli => AzureCliCredential::new(Some(AzureCliCredentialOptions {
-                tenant_id: Some(tenant.to_owned()),
-                ..Default::default()
-            }))
-            .map(|c| c as Arc<dyn TokenCredential>),
+            Source::Cli => {
+                check_cli_cloud(&self.cloud.name, process_var)?;
+                AzureCliCredential::new(Some(AzureCliCredentialOptions {
+                    tenant_id: Some(tenant.to_owned()),
+                    ..Default::default()
+                }))
+                .map(|c| c as Arc<dyn TokenCredential>)
+            }
             Source::ManagedIdentity { client_id } => {
                 let o = ManagedIdentityCredentialOptions {
                     user_assigned_id: client_id.map(azure_identity::UserAssignedId::ClientId),
@@ -325,6 +328,66 @@ impl Credentials {
         *guard = Some((secret.clone(), tok.expires_on));
         Ok(secret)
     }
+}
+
+/// The clouds the Azure CLI knows by these names (`az cloud list`).
+const CLI_CLOUDS: [&str; 3] = ["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"];
+
+/// The Azure CLI's active cloud as its config file says, without running `az` (seconds per
+/// start): `[cloud] name` in `$AZURE_CONFIG_DIR/config` (default `~/.azure/config`), and
+/// `AzureCloud` (the CLI's default) when the file or the key is absent. Also the path read.
+fn cli_active_cloud(var: impl Fn(&str) -> Option<String>) -> (String, std::path::PathBuf) {
+    let dir = var(env::AZURE_CONFIG_DIR).map_or_else(
+        || {
+            std::path::PathBuf::from(
+                var("HOME")
+                    .or_else(|| var("USERPROFILE"))
+                    .unwrap_or_default(),
+            )
+            .join(".azure")
+        },
+        std::path::PathBuf::from,
+    );
+    let path = dir.join("config");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut section = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            s.trim().to_ascii_lowercase().clone_into(&mut section);
+        } else if section == "cloud"
+            && let Some((k, v)) = line.split_once(['=', ':'])
+            && k.trim().eq_ignore_ascii_case("name")
+            && !v.trim().is_empty()
+        {
+            return (v.trim().to_owned(), path);
+        }
+    }
+    ("AzureCloud".to_owned(), path)
+}
+
+/// `--auth cli` takes its tokens from the Azure CLI's active cloud, whatever `--cloud` says: a
+/// mismatch (a China user who never ran `az cloud set`) is refused here with the one command
+/// that fixes it, instead of a confusing token failure later. Only the clouds the CLI knows
+/// by name are compared (a custom cloud file's name is ours, not the CLI's).
+fn check_cli_cloud(wanted: &str, var: impl Fn(&str) -> Option<String>) -> Result<()> {
+    let Some(wanted) = CLI_CLOUDS.iter().find(|c| c.eq_ignore_ascii_case(wanted)) else {
+        return Ok(());
+    };
+    let (active, path) = cli_active_cloud(var);
+    if active.eq_ignore_ascii_case(wanted) {
+        return Ok(());
+    }
+    Err(Error::credential(
+        codes::CLI_CLOUD_MISMATCH.name,
+        format!(
+            "--auth cli: the Azure CLI's active cloud is {active} (as {} says), but --cloud is {wanted}: its tokens would be for the wrong cloud",
+            path.display()
+        ),
+    )
+    .with_hint(format!(
+        "az cloud set --name {wanted} (then az login, if you have not logged in to {wanted})"
+    )))
 }
 
 /// Turns an azure_identity failure into a credential error with a code and a hint.
@@ -470,6 +533,42 @@ fn first_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cli_cloud_must_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap().to_owned();
+        let var = |k: &str| (k == env::AZURE_CONFIG_DIR).then(|| d.clone());
+        // No config file: the CLI's default, AzureCloud.
+        assert!(check_cli_cloud("AzureCloud", var).is_ok());
+        let e = check_cli_cloud("AzureChinaCloud", var).unwrap_err();
+        assert_eq!(e.code(), codes::CLI_CLOUD_MISMATCH.name);
+        assert_eq!(e.exit_code(), 3);
+        assert!(
+            e.hint()
+                .unwrap()
+                .starts_with("az cloud set --name AzureChinaCloud"),
+            "{e:?}"
+        );
+        std::fs::write(
+            dir.path().join("config"),
+            "[core]\nname = x\n\n[cloud]\nname = AzureChinaCloud\n",
+        )
+        .unwrap();
+        assert!(check_cli_cloud("AzureChinaCloud", var).is_ok());
+        let e = check_cli_cloud("AzureUSGovernment", var).unwrap_err();
+        assert!(
+            e.message().contains("AzureChinaCloud") && e.message().contains("config"),
+            "{e}"
+        );
+        assert!(
+            e.hint()
+                .unwrap()
+                .contains("az cloud set --name AzureUSGovernment")
+        );
+        // A custom cloud (a cloud file) is not compared.
+        assert!(check_cli_cloud("AzureSim", var).is_ok());
+    }
 
     #[test]
     fn hosts_are_found_in_error_texts() {

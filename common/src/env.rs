@@ -14,3 +14,5 @@ pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
 pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
 /// Opt in to managed identity through the instance metadata service in `auto`.
 pub const XTENANT_USE_IMDS: &str = "XTENANT_USE_IMDS";
+/// Where the Azure CLI keeps its configuration (default `~/.azure`); its `config` file names the active cloud.
+pub const AZURE_CONFIG_DIR: &str = "AZURE_CONFIG_DIR";

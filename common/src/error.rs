@@ -395,6 +395,14 @@ pub mod codes {
     pub const KEY_VAULT_BAD_ANSWER: Code = c("KeyVaultBadAnswer", 1, false);
     /// Key Vault's sign-in challenge names no tenant or another audience.
     pub const KEY_VAULT_BAD_CHALLENGE: Code = c("KeyVaultBadChallenge", 1, false);
+    /// The cloud's ARM has no api-version of a resource type that the tool can use.
+    pub const API_VERSION_UNSUPPORTED: Code = c("ApiVersionUnsupported", 1, false);
+    /// A registry's firewall refuses this machine's address: the pull could not be checked from here.
+    pub const REGISTRY_NETWORK_DENIED: Code = c("RegistryNetworkDenied", 1, false);
+    /// `--auth cli`: the Azure CLI's active cloud is not `--cloud`.
+    pub const CLI_CLOUD_MISMATCH: Code = c("CliCloudMismatch", 3, false);
+    /// The app requests no permission: the consent page would fail (AADSTS650056).
+    pub const APP_REQUESTS_NO_PERMISSION: Code = c("AppRequestsNoPermission", 1, false);
     /// A listing longer than the page cap.
     pub const TOO_MANY_PAGES: Code = c("TooManyPages", 1, false);
     /// Azure's long-running operation ended Failed or Canceled without a code of its own.
@@ -482,6 +490,10 @@ pub mod codes {
         BAD_LOGIN_SERVER,
         KEY_VAULT_BAD_ANSWER,
         KEY_VAULT_BAD_CHALLENGE,
+        API_VERSION_UNSUPPORTED,
+        REGISTRY_NETWORK_DENIED,
+        CLI_CLOUD_MISMATCH,
+        APP_REQUESTS_NO_PERMISSION,
         TOO_MANY_PAGES,
         OPERATION_FAILED,
         APP_NOT_FOUND,

@@ -1,11 +1,57 @@
 //! Small helpers for Microsoft Graph paths and OData filters, and the lookups several tools share.
 
+use std::future::Future;
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result, codes};
 use crate::http::{Api, Sent};
-use crate::wait::{Poll, poll_until};
+use crate::wait::{Deadline, Poll, poll_until};
+
+/// How long an object that an earlier step (or this run) made is waited for while Graph
+/// still answers 404 for it: Microsoft's guidance on Entra's eventual consistency ("a newly
+/// created object may return Not Found" for a while, usually seconds). Within `--timeout`.
+pub const READ_LAG_GRACE: Duration = Duration::from_secs(120);
+
+/// Looks for an object known to exist (`look` answers `None` while Graph does not show it),
+/// for up to [`READ_LAG_GRACE`] within `deadline`, with progress naming `what`; `None` if
+/// it never appeared. For objects nobody said were made, call `look` once instead: a
+/// missing object is reported at once.
+pub async fn wait_until_readable<T, F, Fut>(
+    what: &str,
+    deadline: Deadline,
+    mut look: F,
+) -> Result<Option<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    if let Some(found) = look().await? {
+        return Ok(Some(found));
+    }
+    let grace = Deadline::after(READ_LAG_GRACE.min(deadline.remaining()));
+    let label = format!("waiting for Microsoft Graph to show {what}");
+    let waited = poll_until(&label, grace, || {
+        let found = look();
+        async move {
+            Ok(match found.await? {
+                Some(v) => Poll::Ready(v),
+                None => Poll::Pending(
+                    "not readable yet (a new object takes a while to reach every replica)".into(),
+                    None,
+                ),
+            })
+        }
+    })
+    .await;
+    match waited {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_timeout() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
 
 /// The one sign-in audience of an app the procedure can use: any organisation's directory.
 ///
@@ -62,7 +108,13 @@ pub async fn ensure_service_principal(
                     object_id(&r.body, app_id).map(|id| Poll::Ready(Some((id, true))))
                 }
                 // 204: it exists after all (made meanwhile, or the read was not yet consistent).
-                Ok(Sent::Done(_)) => match service_principal_id(api, app_id).await? {
+                Ok(Sent::Done(_)) => match wait_until_readable(
+                    &format!("the service principal of app {app_id}"),
+                    api.deadline(),
+                    || service_principal_id(api, app_id),
+                )
+                .await?
+                {
                     Some(id) => Ok(Poll::Ready(Some((id, false)))),
                     None => Err(Error::step(
                         codes::SERVICE_PRINCIPAL_MISSING.name,
@@ -92,6 +144,78 @@ fn object_id(body: &Value, app_id: &str) -> Result<String> {
                 ),
             )
         })
+}
+
+/// Microsoft Graph's app id (`resourceAppId` of its permissions).
+pub const MICROSOFT_GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+/// The id of Microsoft Graph's delegated `User.Read` permission (scope).
+pub const USER_READ_SCOPE_ID: &str = "e1fe6dd8-ba31-4d61-89e7-88639da4683d";
+
+/// Whether an application's `requiredResourceAccess` holds Microsoft Graph `User.Read`
+/// (delegated), the permission the portal gives every new registration.
+pub fn requests_user_read(app: &Value) -> bool {
+    app.get("requiredResourceAccess")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r.get("resourceAppId")
+                .and_then(Value::as_str)
+                .is_some_and(|a| a.eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID))
+        })
+        .filter_map(|r| r.get("resourceAccess").and_then(Value::as_array))
+        .flatten()
+        .any(|a| {
+            a.get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| id.eq_ignore_ascii_case(USER_READ_SCOPE_ID))
+                && a.get("type").and_then(Value::as_str) == Some("Scope")
+        })
+}
+
+/// Whether an application requests any permission at all (an app that requests none makes
+/// the consent page fail with AADSTS650056, "Misconfigured application").
+pub fn requests_any_permission(app: &Value) -> bool {
+    app.get("requiredResourceAccess")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|r| {
+            r.get("resourceAccess")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        })
+}
+
+/// `requiredResourceAccess` (replaced as a whole by a PATCH) with Microsoft Graph `User.Read`
+/// (delegated) added to what `current` holds.
+pub fn with_user_read(current: Option<&Value>) -> Value {
+    let user_read = json!({"id": USER_READ_SCOPE_ID, "type": "Scope"});
+    let mut list: Vec<Value> = current
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let graph = list.iter_mut().find(|r| {
+        r.get("resourceAppId")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID))
+    });
+    match graph {
+        Some(g) => match g.get_mut("resourceAccess").and_then(Value::as_array_mut) {
+            Some(a) => a.push(user_read),
+            None => g["resourceAccess"] = json!([user_read]),
+        },
+        None => list.push(json!({
+            "resourceAppId": MICROSOFT_GRAPH_APP_ID,
+            "resourceAccess": [user_read],
+        })),
+    }
+    Value::Array(list)
+}
+
+/// An OData `$filter` on a string collection holding `value`: `tags/any(t:t eq '…')`.
+pub fn any_eq_filter(collection: &str, value: &str) -> String {
+    format!("{collection}/any(t:t eq {})", quote(value))
 }
 
 /// Quotes a string for an OData literal: `'…'` with single quotes doubled.
@@ -133,6 +257,27 @@ pub async fn service_principal_id(api: &Api<'_>, app_id: &str) -> Result<Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_read_is_added_and_recognised() {
+        let none = json!({"requiredResourceAccess": []});
+        assert!(!requests_user_read(&none) && !requests_any_permission(&none));
+        let other = json!([{"resourceAppId": "00000002-0000-0000-c000-000000000000", "resourceAccess": [{"id": "x", "type": "Scope"}]},
+            {"resourceAppId": MICROSOFT_GRAPH_APP_ID, "resourceAccess": [{"id": "y", "type": "Role"}]}]);
+        let app = json!({"requiredResourceAccess": other});
+        assert!(requests_any_permission(&app) && !requests_user_read(&app));
+        let merged = with_user_read(Some(&other));
+        assert_eq!(merged.as_array().unwrap().len(), 2, "{merged}");
+        assert!(requests_user_read(
+            &json!({"requiredResourceAccess": merged})
+        ));
+        let fresh = with_user_read(None);
+        assert_eq!(fresh[0]["resourceAppId"], MICROSOFT_GRAPH_APP_ID);
+        assert!(requests_user_read(
+            &json!({"requiredResourceAccess": fresh})
+        ));
+        assert_eq!(any_eq_filter("tags", "a'b"), "tags/any(t:t eq 'a''b')");
+    }
 
     #[test]
     fn alternate_keys() {

@@ -191,7 +191,17 @@ async fn provision(
 async fn read_app_in_a(ctx: &Ctx, tenant_a: &str, inp: &Inputs) -> Result<()> {
     let api = ctx.graph(tenant_a);
     let path = graph::alt_key("applications", "appId", &inp.app_id);
-    match api.get_opt(&path).await {
+    let looked = if inp.app_made_earlier {
+        graph::wait_until_readable(
+            &format!("app {} (step 1 made it)", inp.app_id),
+            ctx.deadline(),
+            || api.get_opt(&path),
+        )
+        .await
+    } else {
+        api.get_opt(&path).await
+    };
+    match looked {
         Ok(Some(app)) => check_app(&app, &inp.app_id, tenant_a, &inp.redirect_uri),
         Ok(None) => Err(Error::step(
             codes::APP_NOT_FOUND.name,

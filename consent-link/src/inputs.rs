@@ -18,6 +18,10 @@ pub struct Inputs {
     pub(crate) open: bool,
     pub(crate) wait: bool,
     pub(crate) create: bool,
+    /// The envelope says step 1 made the app (it carries `app_object_id`): while Graph does
+    /// not show it yet (read lag), it is waited for rather than reported missing. It can only
+    /// make the check wait, boundedly; it changes nothing else.
+    pub(crate) app_made_earlier: bool,
 }
 
 impl Inputs {
@@ -51,6 +55,7 @@ impl Inputs {
             open: cli.open,
             wait: cli.wait,
             create: cli.create,
+            app_made_earlier: env.str(&fields::APP_OBJECT_ID)?.is_some(),
         })
     }
 }

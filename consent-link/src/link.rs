@@ -118,6 +118,19 @@ pub(crate) fn check_app(
             "pass --redirect-uri with one of {list} (exactly as registered), or add {redirect_uri:?} to the app's redirect URIs"
         )));
     }
+    if !common::graph::requests_any_permission(app) {
+        return Err(Error::step(
+            common::error::codes::APP_REQUESTS_NO_PERMISSION.name,
+            format!(
+                "the {which} requests no permission at all (empty requiredResourceAccess): the consent page would fail with \
+                 AADSTS650056 (\"Misconfigured application\")"
+            ),
+        )
+        .with_hint(
+            "rerun entra-app-create (with --app-id and --adopt for an app it did not create): it adds Microsoft Graph User.Read \
+             (delegated), as the portal does for every new registration; or add that permission in the portal (API permissions); then rerun this step",
+        ));
+    }
     Ok(())
 }
 
@@ -216,8 +229,18 @@ mod tests {
 
     #[test]
     fn app_checks() {
-        let good = json!({"displayName":"a","signInAudience":"AzureADMultipleOrgs","web":{"redirectUris":["https://www.microsoft.com"]}});
+        let good = json!({"displayName":"a","signInAudience":"AzureADMultipleOrgs","web":{"redirectUris":["https://www.microsoft.com"]},
+            "requiredResourceAccess":[{"resourceAppId":"00000003-0000-0000-c000-000000000000","resourceAccess":[{"id":"e1fe6dd8-ba31-4d61-89e7-88639da4683d","type":"Scope"}]}]});
         check_app(&good, APP, "ta", "https://www.microsoft.com").unwrap();
+        // An app that requests nothing: the consent page would fail with AADSTS650056.
+        let mut none = good.clone();
+        none["requiredResourceAccess"] = json!([]);
+        let e = check_app(&none, APP, "ta", "https://www.microsoft.com").unwrap_err();
+        assert_eq!(e.code(), "AppRequestsNoPermission");
+        assert!(
+            e.message().contains("AADSTS650056") && e.hint().unwrap().contains("User.Read"),
+            "{e}"
+        );
         // One rule for steps 1 and 2: personal accounts are not part of the procedure.
         for aud in [
             "AzureADMyOrg",

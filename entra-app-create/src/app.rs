@@ -1,14 +1,19 @@
 //! The app: found by uniqueName or app id, created when absent, fixed when adopted.
 
 use common::error::codes;
-use common::graph::{MULTITENANT_AUDIENCE, alt_key, is_multitenant};
+use common::graph::{
+    MULTITENANT_AUDIENCE, READ_LAG_GRACE, alt_key, any_eq_filter, is_multitenant,
+    wait_until_readable, with_user_read,
+};
 use common::http::Sent;
+use common::ui;
+use common::wait::human;
 use common::{Error, Result};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::act::Step;
-use crate::graph::{Application, MANAGED_TAG};
+use crate::graph::{Application, MANAGED_TAG, UNIQUE_NAME_TAG};
 use crate::inputs::AppKey;
 
 /// The app as this run leaves it.
@@ -36,13 +41,42 @@ impl Step<'_> {
         let app = match &inputs.key {
             AppKey::UniqueName(unique) => {
                 let path = alt_key("applications", "uniqueName", unique);
-                match self.api.get_opt(&path).await? {
-                    Some(v) => Application::parse(&v)?,
-                    None => match self.create_app(unique).await? {
+                match self.api.get_opt(&path).await {
+                    Ok(Some(v)) => Application::parse(&v)?,
+                    Err(e) if no_unique_name_key(&e) => {
+                        ui::info(&format!(
+                            "Microsoft Graph in this cloud has no uniqueName key ({}): the app is found by its tag {UNIQUE_NAME_TAG}{unique} instead",
+                            e.code()
+                        ));
+                        match self.find_or_create_by_tag(unique).await? {
+                            Tagged::Found(app) => app,
+                            Tagged::Created(app) => return Ok(AppState::Known(app)),
+                            Tagged::DryRun => return Ok(AppState::WouldCreate(unique.clone())),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                    Ok(None) => match self.create_app(unique).await? {
                         Upsert::Created(app) => return Ok(AppState::Known(app)),
                         Upsert::DryRun => return Ok(AppState::WouldCreate(unique.clone())),
-                        // 204: someone made it between our read and our upsert.
-                        Upsert::Existed => Application::parse(&self.api.get(&path).await?)?,
+                        // 204: it exists (made between our read and our upsert, or our read
+                        // came before Graph showed it): read it back, waiting out read lag.
+                        Upsert::Existed => {
+                            let api = &self.api;
+                            let v = wait_until_readable(
+                                &format!("the app with uniqueName {unique}"),
+                                api.deadline(),
+                                || api.get_opt(&path),
+                            )
+                            .await?
+                            .ok_or_else(|| {
+                                Error::step(
+                                    codes::APP_NOT_FOUND.name,
+                                    format!("Microsoft Graph accepted the upsert of the app with uniqueName {unique} (it exists) but did not show it within {}", human(READ_LAG_GRACE)),
+                                )
+                                .with_hint("rerun this step: it finds the app")
+                            })?;
+                            Application::parse(&v)?
+                        }
                     },
                 }
             }
@@ -80,6 +114,91 @@ impl Step<'_> {
         self.fix_app(app).await
     }
 
+    /// The apps carrying the unique-name tag (`$filter=tags/any(t:t eq '…')`).
+    async fn tagged(&self, unique: &str) -> Result<Vec<Value>> {
+        let filter = any_eq_filter("tags", &format!("{UNIQUE_NAME_TAG}{unique}"));
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("$filter", &filter)
+            .finish();
+        self.api.list(&format!("/applications?{query}")).await
+    }
+
+    /// Where Graph has no uniqueName key: find the app by its tag, else create it with the
+    /// tag, then find again. Idempotent: a rerun (or a run after a crash) finds the tagged
+    /// app; two runs that both created one both keep the oldest and delete their own.
+    async fn find_or_create_by_tag(&mut self, unique: &str) -> Result<Tagged> {
+        let found = self.tagged(unique).await?;
+        if let Some(v) = oldest(&found) {
+            if found.len() > 1 {
+                ui::warn(&format!(
+                    "{} apps carry the tag {UNIQUE_NAME_TAG}{unique}; using the oldest",
+                    found.len()
+                ));
+            }
+            return Ok(Tagged::Found(Application::parse(v)?));
+        }
+        let url = self.api.url("/applications")?;
+        let body = json!({
+            "displayName": self.inputs.display_name,
+            "signInAudience": MULTITENANT_AUDIENCE,
+            "web": {"redirectUris": [self.inputs.redirect_uri]},
+            "tags": [MANAGED_TAG, format!("{UNIQUE_NAME_TAG}{unique}")],
+            "requiredResourceAccess": with_user_read(None),
+        });
+        let Sent::Done(resp) = self
+            .api
+            .write(self.api.request(Method::POST, url).json(body))
+            .await?
+        else {
+            self.notes.push(format!(
+                "would create the multitenant app {:?} (tag {UNIQUE_NAME_TAG}{unique}) in tenant {}",
+                self.inputs.display_name, self.inputs.tenant
+            ));
+            return Ok(Tagged::DryRun);
+        };
+        let mine = Application::parse(&resp.body)?;
+        self.changed = true;
+        self.new_app = true;
+        // Find again: until the listing shows ours (bounded), then keep the oldest tagged app.
+        let api_deadline = self.api.deadline();
+        let listed = wait_until_readable(
+            &format!("the new app {} in the listing by tag", mine.app_id),
+            api_deadline,
+            || async {
+                let all = self.tagged(unique).await?;
+                Ok(all
+                    .iter()
+                    .any(|v| v.get("id").and_then(Value::as_str) == Some(mine.id.as_str()))
+                    .then_some(all))
+            },
+        )
+        .await?
+        .unwrap_or_default();
+        if let Some(first) = oldest(&listed)
+            && first.get("id").and_then(Value::as_str) != Some(mine.id.as_str())
+        {
+            // Another run made one first: keep that one, remove ours (it has no secret yet).
+            let keep = Application::parse(first)?;
+            let del = self.api.url(&format!("/applications/{}", mine.id))?;
+            // Not reached in a dry run (nothing was created); either outcome leaves no duplicate.
+            let _deleted: Sent = self
+                .api
+                .write(self.api.request(Method::DELETE, del).accept(&[404]))
+                .await?;
+            self.notes.push(format!(
+                "another run created the app {} first: using it, and deleted the duplicate {}",
+                keep.app_id, mine.app_id
+            ));
+            self.new_app = false;
+            return Ok(Tagged::Found(keep));
+        }
+        self.notes.push(format!(
+            "created the multitenant app {:?} (appId {}, tag {UNIQUE_NAME_TAG}{unique})",
+            mine.display_name, mine.app_id
+        ));
+        Ok(Tagged::Created(mine))
+    }
+
     /// The upsert by uniqueName (`Prefer: create-if-missing`).
     async fn create_app(&mut self, unique: &str) -> Result<Upsert> {
         let url = self
@@ -92,6 +211,9 @@ impl Step<'_> {
             "web": {"redirectUris": [self.inputs.redirect_uri]},
             // The mark that lets later runs change it on the strength of an input object.
             "tags": [MANAGED_TAG],
+            // What the portal gives every new registration; an app that requests no
+            // permission fails on the consent page (AADSTS650056).
+            "requiredResourceAccess": with_user_read(None),
         });
         let req = self
             .api
@@ -156,6 +278,14 @@ impl Step<'_> {
         if self.inputs.rename && app.display_name != self.inputs.display_name {
             body.insert("displayName".into(), json!(self.inputs.display_name));
         }
+        if !app.user_read() && (self.inputs.options.adopt || app.managed()) {
+            // What the portal gives every registration; without any permission the consent
+            // page fails (AADSTS650056). Only on an app this tool may change.
+            body.insert(
+                "requiredResourceAccess".into(),
+                with_user_read(app.required_resource_access.as_deref()),
+            );
+        }
         if self.inputs.options.adopt && !app.managed() {
             // Adopted on the reader's flags: marked, so later runs may change it.
             let mut tags = app.tags.clone();
@@ -195,10 +325,45 @@ impl Step<'_> {
             if let Some(n) = body.get("displayName").and_then(Value::as_str) {
                 n.clone_into(&mut app.display_name);
             }
+            if let Some(r) = body.get("requiredResourceAccess") {
+                app.required_resource_access = Some(Box::new(r.clone()));
+            }
             if body.contains_key("tags") {
                 app.tags.push(MANAGED_TAG.to_owned());
             }
         }
         Ok(AppState::Known(app))
     }
+}
+
+/// The app found or made by its unique-name tag.
+pub(crate) enum Tagged {
+    /// It existed.
+    Found(Application),
+    /// Made now.
+    Created(Application),
+    /// Only reported.
+    DryRun,
+}
+
+/// Whether Graph refused the `applications(uniqueName='…')` key as it refuses a key it does
+/// not support (400, "'uniqueName' is not a valid alternate key …"; microsoft/api-guidelines
+/// `graph/patterns/alternate-key.md`): the upsert is documented for the global service only.
+fn no_unique_name_key(e: &Error) -> bool {
+    let m = e.message().to_ascii_lowercase();
+    e.status() == Some(400) && (m.contains("alternate key") || m.contains("uniquename"))
+}
+
+/// The oldest of `apps` (`createdDateTime`, then object id): the one every run keeps.
+fn oldest(apps: &[Value]) -> Option<&Value> {
+    let key = |v: &Value| {
+        (
+            v.get("createdDateTime")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            v.get("id").and_then(Value::as_str).unwrap_or("").to_owned(),
+        )
+    };
+    apps.iter().min_by_key(|v| key(v))
 }

@@ -8,6 +8,10 @@ use serde_json::Value;
 /// such an app is changed on the strength of an input object (a new secret, a prune, fixes).
 pub(crate) const MANAGED_TAG: &str = "xtenant:managed";
 
+/// The prefix of the tag that carries the app's unique name where Graph has no `uniqueName`
+/// key (a national cloud): `xtenant:uniqueName:<name>`, found again with `$filter` on `tags`.
+pub(crate) const UNIQUE_NAME_TAG: &str = "xtenant:uniqueName:";
+
 /// An application object, as far as this step cares.
 #[derive(Debug, Clone)]
 pub(crate) struct Application {
@@ -27,6 +31,8 @@ pub(crate) struct Application {
     pub(crate) passwords: Vec<Password>,
     /// Its `tags`.
     pub(crate) tags: Vec<String>,
+    /// `requiredResourceAccess`, as Graph gave it (boxed: the app is moved around by value).
+    pub(crate) required_resource_access: Option<Box<Value>>,
 }
 
 /// A password credential's metadata (Graph never returns the secret again).
@@ -64,11 +70,27 @@ impl Application {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Password::parse).collect())
             .unwrap_or_default();
+        let tags: Vec<String> = v
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Where Graph has no uniqueName, the tag carries it.
+        let unique_name = text(v, "uniqueName").or_else(|| {
+            tags.iter()
+                .find_map(|t| t.strip_prefix(UNIQUE_NAME_TAG))
+                .map(str::to_owned)
+        });
         Ok(Self {
             id,
             app_id: app_id.to_ascii_lowercase(),
             display_name: text(v, "displayName").unwrap_or_default(),
-            unique_name: text(v, "uniqueName"),
+            unique_name,
             audience: text(v, "signInAudience").unwrap_or_default(),
             redirect_uris: v
                 .pointer("/web/redirectUris")
@@ -81,16 +103,15 @@ impl Application {
                 })
                 .unwrap_or_default(),
             passwords,
-            tags: v
-                .get("tags")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            tags,
+            required_resource_access: v.get("requiredResourceAccess").cloned().map(Box::new),
+        })
+    }
+
+    /// Whether it requests Microsoft Graph `User.Read` (delegated), as the portal registers apps.
+    pub(crate) fn user_read(&self) -> bool {
+        self.required_resource_access.as_deref().is_some_and(|r| {
+            common::graph::requests_user_read(&serde_json::json!({"requiredResourceAccess": r}))
         })
     }
 

@@ -279,9 +279,14 @@ impl Operator {
     /// besides, in this order: a secret, the service principal in A, the one in B.
     /// Asserts every answer is a success.
     pub fn create_app(&self, spec: &NewApp) -> App {
+        // As the portal registers an app: with Microsoft Graph User.Read (delegated).
         let mut body = json!({
             "displayName": spec.display_name,
             "signInAudience": spec.sign_in_audience,
+            "requiredResourceAccess": [{
+                "resourceAppId": "00000003-0000-0000-c000-000000000000",
+                "resourceAccess": [{"id": "e1fe6dd8-ba31-4d61-89e7-88639da4683d", "type": "Scope"}],
+            }],
         });
         if !spec.redirect_uris.is_empty() {
             body["web"] = json!({"redirectUris": spec.redirect_uris});

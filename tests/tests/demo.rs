@@ -8,6 +8,22 @@ use xtenant_tests::bin_dir;
 
 #[test]
 fn make_demo_works_with_cargo_target_dir_set() {
+    demo(&[]);
+}
+
+/// `make demo SCENARIO=…`: the whole procedure in the shipped national-cloud scenario
+/// (restricted api-versions, Graph read lag, no uniqueName key).
+#[test]
+fn make_demo_runs_the_national_cloud_scenario() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let file = repo.join("azure-sim/scenarios/national.json");
+    let stderr = demo(&[&format!("SCENARIO={}", file.display())]);
+    assert!(stderr.contains("this cloud has no api-version"), "{stderr}");
+    assert!(stderr.contains("no uniqueName key"), "{stderr}");
+}
+
+/// Runs `make demo` (with `extra` make arguments) from a copy of the Makefile; its stderr.
+fn demo(extra: &[&str]) -> String {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     // A copy of the Makefile and the demo script in a folder with no target/ of its own, so
     // that only CARGO_TARGET_DIR can lead the demo to the binaries.
@@ -25,6 +41,7 @@ fn make_demo_works_with_cargo_target_dir_set() {
         // The binaries are built already (make test builds them first); `true` stands in
         // for cargo so the copy does not start a build of its own.
         .args(["-s", "demo", "CARGO=true"])
+        .args(extra)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("XTENANT_CLOUD")
         .env_remove("AZURE_CLIENT_SECRET")
@@ -37,4 +54,5 @@ fn make_demo_works_with_cargo_target_dir_set() {
         stdout.contains("can now pull"),
         "the demo ends with the simulator's answer: {stdout}\n{stderr}"
     );
+    stderr.into_owned()
 }

@@ -11,12 +11,17 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result, codes};
-use crate::http::{Api, Sent};
+use crate::http::{Api, ApiVersions, Sent};
 use crate::validate::is_guid;
 use crate::wait::{follow_operation, operation_url};
 
-/// The api-version of the managed-cluster calls.
-pub const MANAGED_CLUSTER_API: &str = "2025-10-01";
+/// The api-versions of the managed-cluster calls here (the list and `UpdateTags`, both in
+/// the stable specs long before 2020-01-01): the pinned one, else the newest a cloud has.
+pub const MANAGED_CLUSTER_API: ApiVersions = ApiVersions {
+    resource_type: "Microsoft.ContainerService/managedClusters",
+    pinned: "2025-10-01",
+    oldest: "2020-01-01",
+};
 /// The api-version of the subscription list.
 pub const SUBSCRIPTIONS_API: &str = "2022-12-01";
 
@@ -175,12 +180,15 @@ pub async fn write_record(
     if &merged == tags {
         return Ok(false);
     }
-    let url = api.url(&format!("{cluster_id}?api-version={MANAGED_CLUSTER_API}"))?;
+    let body = json!({ "tags": merged });
     let sent = api
-        .write(
-            api.request(Method::PATCH, url)
-                .json(json!({"tags": merged})),
-        )
+        .with_api_version(&MANAGED_CLUSTER_API, |v| {
+            let body = body.clone();
+            async move {
+                let url = api.url(&format!("{cluster_id}?api-version={v}"))?;
+                api.write(api.request(Method::PATCH, url).json(body)).await
+            }
+        })
         .await
         .map_err(|e| e.context("writing the record on the cluster (its tags)"))?;
     let Sent::Done(r) = sent else {
@@ -250,9 +258,12 @@ pub async fn clusters_using(api: &Api<'_>, app_id: &str) -> Result<Vec<ManagedCl
     let mut out = Vec::new();
     for sub in subs {
         let listed = api
-            .list(&format!(
-                "/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters?api-version={MANAGED_CLUSTER_API}"
-            ))
+            .with_api_version(&MANAGED_CLUSTER_API, |v| {
+                let path = format!(
+                    "/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters?api-version={v}"
+                );
+                async move { api.list(&path).await }
+            })
             .await
             .map_err(|e| {
                 if e.status() == Some(403) {

@@ -11,7 +11,7 @@
 //! attempt with its authorization header), `retry` (the retry policy), `errors` (error
 //! bodies in every shape), `origin` (where a URL from an answer may be followed),
 //! `paging` ([`Api::list`]), `redact` (secret fields in reports), `request` (the request
-//! model), `api` ([`Api`], one service in one tenant); this file holds [`Http`] and the
+//! model), `api` ([`Api`], one service in one tenant), `versions` (ARM api-versions a cloud lacks); this file holds [`Http`] and the
 //! read/write split that carries `--dry-run`.
 
 mod api;
@@ -22,6 +22,7 @@ mod paging;
 mod redact;
 mod request;
 mod retry;
+mod versions;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +41,7 @@ pub use origin::{check_origin, same_origin};
 pub use redact::redact;
 pub use request::{Auth, Request, Response, Sent};
 pub use retry::retry_after;
+pub use versions::{ApiVersions, choose as choose_api_version, supported_versions};
 
 /// Which Azure service a request goes to (decides token audience and error shape).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,7 @@ pub struct Http {
     creds: Arc<Credentials>,
     dry_run: bool,
     sent: Arc<AtomicU64>,
+    versions: versions::Chosen,
 }
 
 impl Http {
@@ -79,6 +82,7 @@ impl Http {
             creds,
             dry_run,
             sent: Arc::new(AtomicU64::new(0)),
+            versions: versions::Chosen::default(),
         }
     }
 
