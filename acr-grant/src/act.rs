@@ -76,13 +76,22 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
     let graph = ctx.graph(&inp.tenant);
     let arm = ctx.arm(&inp.tenant);
 
-    // Independent reads (Graph and ARM, each with its own token): sent at once.
-    let (sp_id, reg) = futures::future::join(
+    // Independent reads (Graph, ARM, the vault holding the secret, each with its own token):
+    // sent at once, all before the role is assigned, so a secret that cannot be read stops
+    // the step before it writes anything.
+    let secret = async {
+        match &inp.check {
+            Some(c) => c.secret.fetch(ctx, &inp.app_id).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (sp_id, reg, secret) = futures::future::join3(
         find_service_principal(ctx, &graph, inp),
         lookup::resolve(&arm, &inp.registry, inp.subscription.as_deref()),
+        secret,
     )
     .await;
-    let (sp_id, reg) = (sp_id?, reg?);
+    let (sp_id, reg, secret) = (sp_id?, reg?, secret?);
     if let Some(image) = inp.check.as_ref().and_then(|c| c.image.as_ref())
         && let Some(server) = &image.login_server
         && !server.eq_ignore_ascii_case(&reg.login_server)
@@ -137,7 +146,10 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
             );
         }
         Some(check) => {
-            let at = match verify::run(ctx, &reg, &inp.app_id, &sp_id, check, &role).await {
+            let secret = secret.as_ref().ok_or_else(|| {
+                Error::usage("internal error: the client secret to verify with was not read")
+            })?;
+            let at = match verify::run(ctx, &reg, &inp.app_id, &sp_id, check, secret, &role).await {
                 Ok(at) => at,
                 Err(e) => return Err(check_failed(e, &out, verb, &role.name, inp)),
             };

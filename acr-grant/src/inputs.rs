@@ -2,8 +2,8 @@
 //!
 //! Length: over 400 lines with its tests (about 260 of code).
 
-use common::Secret;
 use common::arm::ResourceId;
+use common::client_secret::ClientSecret;
 use common::cloud::Cloud;
 use common::envelope::{Envelope, fields};
 use common::error::{Error, Result};
@@ -30,7 +30,8 @@ pub(crate) enum RegistryRef {
 /// What `--verify` checks with.
 #[derive(Debug, Clone)]
 pub(crate) struct Check {
-    pub secret: Secret,
+    /// The client secret, or the vault secret holding it (read in `act`).
+    pub secret: ClientSecret,
     pub image: Option<Image>,
     pub repository: String,
 }
@@ -158,10 +159,10 @@ impl Inputs {
             (None, None) => DEFAULT_REPOSITORY.to_owned(),
         };
         let check = if cli.verify {
-            let secret = cli.secret.resolve(env, cli.common.timeout)?.ok_or_else(|| {
+            let secret = cli.secret.resolve(env, cli.common.timeout, cloud)?.ok_or_else(|| {
                 Error::input(
                     fields::CLIENT_SECRET.name,
-                    "--verify needs the app's client secret: pipe in the output of entra-app-create (client_secret), or pass --client-secret-file PATH or --client-secret-env VAR",
+                    "--verify needs the app's client secret: pipe in the output of entra-app-create (client_secret or client_secret_ref), or pass --client-secret-file PATH, --client-secret-env VAR or --client-secret-ref URL",
                 )
             })?;
             Some(Check {
@@ -469,8 +470,41 @@ mod tests {
         let input = base().replace('}', r#","client_secret":"s3cret"}"#);
         let i = read(&["--verify"], &input).unwrap();
         let c = i.check.unwrap();
-        assert_eq!(c.secret.expose(), "s3cret");
+        assert!(matches!(&c.secret, ClientSecret::Value(s) if s.expose() == "s3cret"));
         assert_eq!(c.repository, DEFAULT_REPOSITORY);
+        // A vault secret: the envelope's reference, or --client-secret-ref (which wins);
+        // both a value and a reference in the input is refused, naming client_secret_ref.
+        let kv = "https://kv1.vault.azure.net/secrets/app/0123456789abcdef0123456789abcdef";
+        let with_ref = base().replace('}', &format!(r#","client_secret_ref":"{kv}"}}"#));
+        let c = read(&["--verify"], &with_ref).unwrap().check.unwrap();
+        assert!(
+            matches!(&c.secret, ClientSecret::Vault { secret, from_envelope: true } if secret.to_string() == kv)
+        );
+        let flag = "https://kv2.vault.azure.net/secrets/app/0123456789abcdef0123456789abcdef";
+        let c = read(&["--verify", "--client-secret-ref", flag], &input)
+            .unwrap()
+            .check
+            .unwrap();
+        assert!(matches!(
+            &c.secret,
+            ClientSecret::Vault {
+                from_envelope: false,
+                ..
+            }
+        ));
+        let both = input.replace('}', &format!(r#","client_secret_ref":"{kv}"}}"#));
+        assert_eq!(
+            field_of(&read(&["--verify"], &both).unwrap_err()),
+            "client_secret_ref"
+        );
+        let elsewhere = base().replace(
+            '}',
+            r#","client_secret_ref":"https://kv1.vault.azure.net.evil.example/secrets/app/0123456789abcdef0123456789abcdef"}"#,
+        );
+        assert_eq!(
+            field_of(&read(&["--verify"], &elsewhere).unwrap_err()),
+            "client_secret_ref"
+        );
         let i = read(
             &["--verify", "--image", "myreg.azurecr.io/samples/hello:1.0"],
             &input,

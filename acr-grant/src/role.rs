@@ -5,6 +5,7 @@ use common::driver::Ctx;
 use common::envelope::fields;
 use common::error::{Error, Result};
 use common::http::Api;
+use common::json::strings;
 use common::ui;
 use serde_json::Value;
 
@@ -173,17 +174,7 @@ fn grants_pull(def: &Value, mode: Mode) -> Option<bool> {
 /// Whether a role definition's `properties.permissions` grant pull in `mode`; `None` when they are not a list.
 fn permissions_grant_pull(permissions: &Value, mode: Mode) -> Option<bool> {
     let perms = permissions.as_array()?;
-    let list = |p: &Value, key: &str| -> Vec<String> {
-        p.get(key)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let list = |p: &Value, key: &str| strings(p.get(key));
     Some(perms.iter().any(|p| {
         match mode {
             // A registry's data plane ignores generic read wildcards such as Reader's `*/read`.

@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
+use common::Secret;
 use common::driver::Ctx;
 use common::error::{Error, ErrorKind, Result};
 use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
@@ -24,6 +25,7 @@ pub(crate) async fn run(
     app_id: &str,
     sp_id: &str,
     check: &Check,
+    secret: &Secret,
     role: &Role,
 ) -> Result<String> {
     let started = Instant::now();
@@ -36,7 +38,7 @@ pub(crate) async fn run(
     let pull = PullAs {
         login_server: &reg.login_server,
         app_id,
-        secret: &check.secret,
+        secret,
         repository: &check.repository,
         reference: check.image.as_ref().map(|i| i.reference.as_str()),
     };
@@ -97,7 +99,7 @@ fn failure(
                 "{message}; the app's service principal exists in tenant B ({sp_id}), so the client secret is what is wrong"
             );
             format!(
-                "check the client secret given (client_secret, --client-secret-file or --client-secret-env): it must be a current secret of app {app_id}; `entra-app-create --new-secret` mints a new one"
+                "check the client secret given (client_secret, client_secret_ref, --client-secret-file, --client-secret-env or --client-secret-ref): it must be a current secret of app {app_id}; `entra-app-create --new-secret` mints a new one"
             )
         }
         Denied::NoPullRole | Denied::ManifestRefused(_) if !role.can_pull => {
@@ -124,7 +126,7 @@ fn failure(
 mod tests {
     use super::*;
     use crate::lookup::Mode;
-    use common::Secret;
+    use common::client_secret::ClientSecret;
     use time::format_description::well_known::Rfc3339;
 
     fn parts() -> (Registry, Check, Role) {
@@ -135,7 +137,7 @@ mod tests {
             mode: Mode::Abac,
         };
         let check = Check {
-            secret: Secret::new("hunter2-secret"),
+            secret: ClientSecret::Value(Secret::new("hunter2-secret")),
             image: None,
             repository: common::registry::PROBE_REPOSITORY.into(),
         };

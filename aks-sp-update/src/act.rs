@@ -7,7 +7,7 @@ use common::error::codes;
 use common::http::{Api, Sent};
 use common::validate::is_guid;
 use common::wait::{Poll, follow_operation, human, operation_url, poll_until};
-use common::{Error, ErrorKind, Result, ui};
+use common::{Error, ErrorKind, Result, Secret, ui};
 use reqwest::Method;
 use serde_json::json;
 use url::Url;
@@ -158,9 +158,10 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         ));
     }
 
-    let (pull_verified_at, roles, mut record) = prepare(ctx, inputs, &arm, &cluster, &held).await?;
+    let (secret, pull_verified_at, roles, mut record) =
+        prepare(ctx, inputs, &arm, &cluster, &held).await?;
 
-    let sent = match post_reset(&arm, inputs).await? {
+    let sent = match post_reset(&arm, inputs, &secret).await? {
         Posted::Sent(s) => s,
         Posted::Already(now) => return Ok(already(ctx, inputs, &now).await?),
     };
@@ -216,8 +217,8 @@ async fn prepare(
     arm: &Api<'_>,
     cluster: &Cluster,
     held: &Held,
-) -> Result<(Change<String>, roles::Outcome, ClusterRecord)> {
-    let verified = pull::check_new_credential(inputs, ctx).await?;
+) -> Result<(Secret, Change<String>, roles::Outcome, ClusterRecord)> {
+    let (secret, verified) = pull::new_credential(inputs, ctx).await?;
     let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
 
     // The principal the cluster ran as before the app: the one it shows, or the record's.
@@ -255,7 +256,7 @@ async fn prepare(
         .await
         .map_err(|e| record_refused(e, &inputs.cluster.name))?;
 
-    Ok((pull_verified_at, roles, record))
+    Ok((secret, pull_verified_at, roles, record))
 }
 
 /// The refusal of a managed-identity cluster.
@@ -282,9 +283,9 @@ enum Posted {
 /// ("Another operation (Updating) is in progress", also when its `provisioningState` does
 /// not show it yet): that is waited out, within --timeout and with progress saying why, and
 /// the reset posted again — unless the operation it waited for made the cluster run as the app.
-async fn post_reset(arm: &Api<'_>, inputs: &Inputs) -> Result<Posted> {
+async fn post_reset(arm: &Api<'_>, inputs: &Inputs, secret: &Secret) -> Result<Posted> {
     let name = &inputs.cluster.name;
-    let body = json!({"clientId": inputs.app_id, "secret": inputs.secret.expose()});
+    let body = json!({"clientId": inputs.app_id, "secret": secret.expose()});
     let post = |v: String| {
         let body = body.clone();
         async move {
@@ -448,8 +449,9 @@ async fn already(ctx: &Ctx, inputs: &Inputs, cluster: &Cluster) -> Result<Done<O
         roles::Outcome::default()
     };
     let pull_verified_at = match &inputs.pull {
-        Some(_) => pull::check_new_credential(inputs, ctx)
+        Some(_) => pull::new_credential(inputs, ctx)
             .await?
+            .1
             .map_or(Change::Keep, Change::Set),
         None => Change::Keep,
     };

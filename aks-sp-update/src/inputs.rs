@@ -1,6 +1,7 @@
 //! The step's inputs, from the flags and the envelope, all checked before any request.
 
 use common::arm::ResourceId;
+use common::client_secret::ClientSecret;
 use common::cloud::Cloud;
 use common::envelope::{Envelope, fields, missing};
 use common::registry::{Image, LoginServer, PROBE_REPOSITORY};
@@ -24,7 +25,8 @@ pub struct Inputs {
     pub(crate) cluster: ResourceId,
     pub(crate) tenant: String,
     pub(crate) app_id: String,
-    pub(crate) secret: Secret,
+    /// The client secret, or the vault secret holding it (read in `act`, before any write).
+    pub(crate) secret: ClientSecret,
     /// The key id of the secret (`client_secret_key_id`), when the object names it.
     pub(crate) key_id: Option<String>,
     pub(crate) pull: Option<PullTarget>,
@@ -58,19 +60,10 @@ impl Inputs {
         )?;
         let secret = cli
             .secret
-            .resolve(env, cli.common.timeout)?
+            .resolve(env, cli.common.timeout, cloud)?
             .ok_or_else(|| missing(&fields::CLIENT_SECRET))?;
-        if secret.len() > MAX_SECRET_BYTES {
-            return Err(Error::input(
-                fields::CLIENT_SECRET.name,
-                format!(
-                    "`{}` is {} bytes long; AKS accepts a client secret of at most {MAX_SECRET_BYTES} bytes",
-                    fields::CLIENT_SECRET.name,
-                    secret.len()
-                ),
-            )
-            .with_code("SecretTooLong")
-            .with_hint("mint a shorter secret (entra-app-create --new-secret makes Entra's usual 40-character one)"));
+        if let ClientSecret::Value(v) = &secret {
+            check_length(v)?;
         }
         let key_id = env
             .str(&fields::CLIENT_SECRET_KEY_ID)?
@@ -96,6 +89,23 @@ impl Inputs {
             detach: cli.detach,
         })
     }
+}
+
+/// Refuses a secret longer than AKS accepts, without showing it.
+pub(crate) fn check_length(secret: &Secret) -> Result<()> {
+    if secret.len() > MAX_SECRET_BYTES {
+        return Err(Error::input(
+            fields::CLIENT_SECRET.name,
+            format!(
+                "`{}` is {} bytes long; AKS accepts a client secret of at most {MAX_SECRET_BYTES} bytes",
+                fields::CLIENT_SECRET.name,
+                secret.len()
+            ),
+        )
+        .with_code("SecretTooLong")
+        .with_hint("mint a shorter secret (entra-app-create --new-secret makes Entra's usual 40-character one)"));
+    }
+    Ok(())
 }
 
 /// The registry and repository to check the pull on, from `registry_login_server` and `registry_image`.

@@ -6,15 +6,28 @@ use common::driver::Ctx;
 use common::error::codes;
 use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
 use common::wait::now_rfc3339;
-use common::{Error, Result, ui};
+use common::{Error, Result, Secret, ui};
 
 use crate::inputs::{Inputs, PullTarget};
 
+/// The app's client secret — as given, or read from the vault the object names (before any
+/// write), no longer than AKS accepts — and when its pull was verified, if it was.
+pub(crate) async fn new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<(Secret, Option<String>)> {
+    let secret = inputs.secret.fetch(ctx, &inputs.app_id).await?;
+    crate::inputs::check_length(&secret)?;
+    let verified = check_new_credential(inputs, &secret, ctx).await?;
+    Ok((secret, verified))
+}
+
 /// Checks that the new credential can pull before the disruptive reset (unless `--force`).
 /// Returns when the pull was verified, if it was.
-pub(crate) async fn check_new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<Option<String>> {
+async fn check_new_credential(
+    inputs: &Inputs,
+    secret: &Secret,
+    ctx: &Ctx,
+) -> Result<Option<String>> {
     if let Some(target) = &inputs.pull {
-        if pull_check(ctx, inputs, target, inputs.force, inputs.granted).await? {
+        if pull_check(ctx, inputs, secret, target, inputs.force, inputs.granted).await? {
             return Ok(Some(now_rfc3339()));
         }
     } else if inputs.force {
@@ -43,6 +56,7 @@ const PROPAGATION_GRACE: Duration = Duration::from_secs(120);
 async fn pull_check(
     ctx: &Ctx,
     inputs: &Inputs,
+    secret: &Secret,
     t: &PullTarget,
     force: bool,
     granted: bool,
@@ -69,7 +83,7 @@ async fn pull_check(
     let pull = PullAs {
         login_server: &t.login_server,
         app_id: &inputs.app_id,
-        secret: &inputs.secret,
+        secret,
         repository: &t.repository,
         reference: t.reference.as_deref(),
     };

@@ -8,6 +8,8 @@ use clap::builder::TypedValueParser;
 use clap::{Args, ValueEnum};
 
 use crate::auth::AuthMethod;
+use crate::client_secret::ClientSecret;
+use crate::cloud::Cloud;
 use crate::envelope::{Envelope, fields};
 use crate::error::{Error, Result};
 use crate::secret::{Secret, read_secret_file};
@@ -159,15 +161,26 @@ pub struct SecretArgs {
     /// Read the app's client secret from the environment variable NAME (the name, not the value)
     #[arg(long, value_name = "NAME", value_parser = EnvVarName, conflicts_with = "client_secret_file")]
     pub client_secret_env: Option<String>,
+
+    /// Read the app's client secret from this Key Vault secret: https://VAULT.<Key Vault suffix>/secrets/NAME/VERSION (instead of the input's client_secret_ref) [field: client_secret_ref]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["client_secret_file", "client_secret_env"])]
+    pub client_secret_ref: Option<String>,
 }
 
 impl SecretArgs {
-    /// The secret: from the file or variable when given (flags win), else the envelope's
-    /// `client_secret`. The file is read as [`read_secret_file`] reads it, within `timeout`.
+    /// Where the secret is: the file, variable or vault secret when given (flags win), else
+    /// the envelope's `client_secret` or `client_secret_ref` ([`ClientSecret::from_envelope`]).
+    /// The file is read as [`read_secret_file`] reads it, within `timeout`; a vault secret is
+    /// only named here (and checked against `cloud`), read later by [`ClientSecret::fetch`].
     ///
     /// Errors name the flag and the problem, never the flag's value (a path or a name that
     /// may be the secret pasted in the wrong place).
-    pub fn resolve(&self, env: &Envelope, timeout: Duration) -> Result<Option<Secret>> {
+    pub fn resolve(
+        &self,
+        env: &Envelope,
+        timeout: Duration,
+        cloud: &Cloud,
+    ) -> Result<Option<ClientSecret>> {
         if let Some(path) = &self.client_secret_file {
             return read_secret_file(
                 path,
@@ -175,18 +188,21 @@ impl SecretArgs {
                 fields::CLIENT_SECRET.name,
                 timeout,
             )
-            .map(Some);
+            .map(|s| Some(ClientSecret::Value(s)));
         }
         if let Some(var) = &self.client_secret_env {
             return match std::env::var(var) {
-                Ok(v) if !v.is_empty() => Ok(Some(Secret::new(v))),
+                Ok(v) if !v.is_empty() => Ok(Some(ClientSecret::Value(Secret::new(v)))),
                 _ => Err(Error::input(
                     fields::CLIENT_SECRET.name,
                     "--client-secret-env: the variable it names is not set, is empty or is not text",
                 )),
             };
         }
-        env.secret(&fields::CLIENT_SECRET)
+        if let Some(r) = &self.client_secret_ref {
+            return ClientSecret::from_flag(r, cloud).map(Some);
+        }
+        ClientSecret::from_envelope(env, cloud)
     }
 }
 

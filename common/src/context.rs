@@ -70,6 +70,8 @@ pub(crate) struct Memos {
     roles: Memo<(String, String, String), RoleDefinition>,
     /// (tenant, role definition id) → its role name.
     role_names: Memo<(String, String), String>,
+    /// A vault's base URL → its tenant (from its challenge).
+    vault_tenants: Memo<String, String>,
 }
 
 pub(crate) struct Shared {
@@ -230,6 +232,24 @@ impl Ctx {
             .roles
             .get_or(key, || crate::arm::find_role(arm, scope, role_name))
             .await
+    }
+
+    /// The tenant of the vault `r` is in, from its challenge ([`crate::keyvault::vault_tenant`]),
+    /// learned once per run and vault.
+    pub async fn vault_tenant(&self, r: &crate::keyvault::SecretRef) -> Result<String> {
+        let found = self
+            .shared
+            .memos
+            .vault_tenants
+            .get_or(r.vault_url().to_ascii_lowercase(), || async {
+                crate::keyvault::vault_tenant(&self.shared.http, r, self.deadline)
+                    .await
+                    .map(Some)
+            })
+            .await?;
+        found.ok_or_else(|| {
+            crate::error::Error::usage("internal error: a vault's tenant was not kept")
+        })
     }
 
     /// The name of the role `role_definition_id`, read once per run; `None` when it cannot be read.

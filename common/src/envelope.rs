@@ -82,6 +82,13 @@ pub mod fields {
     /// The secret's expiry.
     pub const CLIENT_SECRET_EXPIRES_AT: Field =
         f("client_secret_expires_at", None, Some("entra-app-create"));
+    /// The Key Vault secret holding the client secret (its identifier, with its version),
+    /// written instead of `client_secret` by `entra-app-create --secret-keyvault`.
+    pub const CLIENT_SECRET_REF: Field = f(
+        "client_secret_ref",
+        Some("--client-secret-ref"),
+        Some("entra-app-create --secret-keyvault"),
+    );
     /// The admin-consent URL.
     pub const CONSENT_URL: Field = f("consent_url", None, Some("consent-link"));
     /// The app's service principal in tenant B.
@@ -128,6 +135,7 @@ pub mod fields {
         CLIENT_SECRET,
         CLIENT_SECRET_KEY_ID,
         CLIENT_SECRET_EXPIRES_AT,
+        CLIENT_SECRET_REF,
         CONSENT_URL,
         REGISTRY_SP_OBJECT_ID,
         REGISTRY_ID,

@@ -131,14 +131,20 @@ fn parse_vault(field: &str, value: &str, cloud: &Cloud) -> Result<(Url, String, 
             ))
         })?
         .to_owned();
-    let custom = !BUILT_IN.contains(&cloud.name.as_str());
+    // A custom cloud (the simulator) serves its vaults on its ARM endpoint's port; no other
+    // port is taken, so a reference cannot aim the vault's name at another local server.
+    let custom_port = cloud
+        .arm
+        .port()
+        .filter(|_| !BUILT_IN.contains(&cloud.name.as_str()));
     let base = match url.port() {
         None | Some(443) => format!("https://{host}"),
-        Some(p) if custom => format!("https://{host}:{p}"),
+        Some(p) if custom_port == Some(p) => format!("https://{host}:{p}"),
         Some(p) => {
             return Err(bad(format!(
-                "names port {p}; Key Vault in {} listens on 443 only",
-                cloud.name
+                "names port {p}; Key Vault in {} listens on {} only",
+                cloud.name,
+                custom_port.map_or_else(|| "443".to_owned(), |c| format!("443 and {c}"))
             )));
         }
     };
@@ -371,6 +377,24 @@ pub async fn set_secret(
     Ok(Some(target.at_version(version)))
 }
 
+/// A version read from a vault: its value, its identifier (with the version) and its tags.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The value.
+    pub value: Secret,
+    /// The version's identifier.
+    pub id: SecretRef,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Stored {
+    /// The tag `name`, if set.
+    pub fn tag(&self, name: &str) -> Option<&str> {
+        self.tags.get(name).map(String::as_str)
+    }
+}
+
 /// Reads exactly the version `r` names from the vault of tenant `tenant`.
 pub async fn get_secret(
     http: &Http,
@@ -378,6 +402,18 @@ pub async fn get_secret(
     r: &SecretRef,
     deadline: Deadline,
 ) -> Result<Secret> {
+    read_secret(http, tenant, r, deadline)
+        .await
+        .map(|s| s.value)
+}
+
+/// Reads exactly the version `r` names, with its tags.
+pub async fn read_secret(
+    http: &Http,
+    tenant: &str,
+    r: &SecretRef,
+    deadline: Deadline,
+) -> Result<Stored> {
     if r.version.is_none() {
         return Err(Error::input(
             &r.field,
@@ -389,25 +425,65 @@ pub async fn get_secret(
     }
     let url = r.url("")?;
     let resp = send(http, tenant, r, Method::GET, url, None, deadline).await?;
-    // The answer must be the version asked for: never another one's value.
-    let same = resp
-        .body
-        .get("id")
-        .and_then(Value::as_str)
-        .is_some_and(|id| {
-            id.to_ascii_lowercase().ends_with(&format!(
-                "/secrets/{}/{}",
-                r.name.to_ascii_lowercase(),
-                r.version.as_deref().unwrap_or_default()
-            ))
-        });
-    match resp.body.get("value").and_then(Value::as_str) {
-        Some(v) if same && !v.is_empty() => Ok(Secret::new(v)),
-        _ => Err(Error::step(
+    stored(&resp, r, r.version.as_deref())
+}
+
+/// Reads the current (latest) version of the secret `target` names, ignoring any version in
+/// it; `None` when the vault has no such secret.
+pub async fn read_current(
+    http: &Http,
+    tenant: &str,
+    target: &SecretRef,
+    deadline: Deadline,
+) -> Result<Option<Stored>> {
+    let unversioned = SecretRef {
+        version: None,
+        ..target.clone()
+    };
+    let url = unversioned.url("")?;
+    match send(http, tenant, &unversioned, Method::GET, url, None, deadline).await {
+        Ok(resp) => stored(&resp, &unversioned, None).map(Some),
+        Err(e) if e.status() == Some(404) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The version in a Key Vault answer: it must be `want` (or any version when `None`) of the
+/// secret `r` names, never another one's value.
+fn stored(resp: &Response, r: &SecretRef, want: Option<&str>) -> Result<Stored> {
+    let bad = || {
+        Error::step(
             "KeyVaultBadAnswer",
             format!("Key Vault did not return the value of {r}"),
-        )),
-    }
+        )
+    };
+    let id = resp.body.get("id").and_then(Value::as_str).unwrap_or("");
+    let prefix = format!("/secrets/{}/", r.name.to_ascii_lowercase());
+    let version = id
+        .to_ascii_lowercase()
+        .rsplit_once(&prefix)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| is_version(v) && want.is_none_or(|w| w.eq_ignore_ascii_case(v)))
+        .ok_or_else(bad)?;
+    let value = match resp.body.get("value").and_then(Value::as_str) {
+        Some(v) if !v.is_empty() => Secret::new(v),
+        _ => return Err(bad()),
+    };
+    let tags = resp
+        .body
+        .get("tags")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Stored {
+        value,
+        id: r.at_version(&version),
+        tags,
+    })
 }
 
 async fn send(
@@ -656,6 +732,7 @@ mod tests {
     fn sim_cloud() -> Cloud {
         let mut c = Cloud::azure_public();
         c.name = "AzureSim".into();
+        c.arm = Url::parse("https://127.0.0.1:8443").unwrap();
         c.keyvault_suffix = "vault.azure.sim".into();
         c
     }
@@ -690,6 +767,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sim.vault_url(), "https://kv1.vault.azure.sim:8443");
+        // Only the simulator's own port: not another local server's.
+        assert!(
+            SecretRef::parse(
+                "f",
+                "https://kv1.vault.azure.sim:9443/secrets/x",
+                &sim_cloud()
+            )
+            .is_err()
+        );
     }
 
     /// A vault request is Key Vault's own, and only on the vault's origin: a URL elsewhere

@@ -11,6 +11,7 @@
 pub mod arm;
 pub mod auth;
 pub mod cli;
+pub mod client_secret;
 pub mod cloud;
 mod context;
 pub mod driver;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod graph;
 pub mod http;
 pub mod interrupt;
+pub mod json;
 pub mod keyvault;
 pub mod registry;
 pub mod secret;

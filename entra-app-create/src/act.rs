@@ -1,5 +1,7 @@
 //! The step: find or create the app, its service principal in tenant A, and its secret.
 
+use std::io::IsTerminal;
+
 use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Envelope, fields};
 use common::error::codes;
@@ -19,12 +21,14 @@ pub enum SecretOut {
     /// Left as the input had them.
     #[default]
     Keep,
-    /// This secret (its value only when `shown`: `--no-secret-output` keeps it off stdout).
+    /// This secret (its value only when `shown`: `--no-secret-output` and a vault keep it off stdout).
     Set {
         /// The secret and its metadata.
         kept: KeptSecret,
         /// Whether `client_secret` is written.
         shown: bool,
+        /// The Key Vault version holding it, written as `client_secret_ref` (then never `client_secret`).
+        stored: Option<String>,
     },
     /// Removed (a dry run: the secret that would be minted does not exist).
     Remove,
@@ -68,13 +72,21 @@ impl Fields for Output {
         }
         match &self.secret {
             SecretOut::Keep => {}
-            SecretOut::Set { kept, shown } => {
+            SecretOut::Set {
+                kept,
+                shown,
+                stored,
+            } => {
                 object.set(fields::CLIENT_SECRET_KEY_ID.name, &kept.key_id);
                 match &kept.expires_at {
                     Some(at) => object.set(fields::CLIENT_SECRET_EXPIRES_AT.name, at),
                     None => object.remove(fields::CLIENT_SECRET_EXPIRES_AT.name),
                 }
-                if *shown {
+                match stored {
+                    Some(r) => object.set(fields::CLIENT_SECRET_REF.name, r),
+                    None => object.remove(fields::CLIENT_SECRET_REF.name),
+                }
+                if *shown && stored.is_none() {
                     object.set_secret(&fields::CLIENT_SECRET, &kept.secret);
                 } else {
                     object.remove(fields::CLIENT_SECRET.name);
@@ -83,6 +95,7 @@ impl Fields for Output {
             SecretOut::Remove => {
                 for f in [
                     &fields::CLIENT_SECRET,
+                    &fields::CLIENT_SECRET_REF,
                     &fields::CLIENT_SECRET_KEY_ID,
                     &fields::CLIENT_SECRET_EXPIRES_AT,
                 ] {
@@ -117,7 +130,7 @@ pub(crate) struct Step<'a> {
 pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Output>> {
     let pending = prepare_secret_file(inputs, ctx)?;
     let file_secret = match &inputs.options.secret_file {
-        Some(p) if inputs.secret.is_none() => {
+        Some(p) if inputs.secret.is_none() && inputs.secret_ref.is_none() => {
             secret_file::read_existing(p, ctx.deadline().remaining())?
         }
         _ => None,
@@ -152,6 +165,15 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
             })
         }
     }
+}
+
+/// What to say on stderr when the client secret is about to be written to a terminal.
+fn terminal_advice(shown: bool, stdout_is_terminal: bool) -> Option<&'static str> {
+    (shown && stdout_is_terminal).then_some(
+        "the client secret is about to be written to this terminal (and its scrollback): \
+         keep it out with --secret-keyvault URL (later steps read client_secret_ref), \
+         or --secret-file PATH --no-secret-output, or redirect stdout to a file",
+    )
 }
 
 /// Claims `--secret-file` for this object and opens its temporary file (not in a dry run).
@@ -197,12 +219,34 @@ impl Step<'_> {
 
         self.out.cluster_sp_object_id = self.ensure_sp(&app.app_id).await?;
 
-        let kept = self.ensure_secret(&app, file_secret).await?;
+        let found = self.found_secret(&app, file_secret).await?;
+        let kept = self.ensure_secret(&app, found.clone()).await?;
         match &kept {
             Some(k) => {
+                let minted = self.inputs.secret.as_ref() != Some(&k.secret)
+                    && found.as_ref().map(|f| &f.secret) != Some(&k.secret);
+                // Stored before the output is written: a rerun finds it in the vault.
+                let stored = self.store(&app, k, found.as_ref()).await.map_err(|e| {
+                    if minted {
+                        e.with_hint(format!(
+                            "the secret {} was added to the app but could not be stored in the vault: fix that, rerun with --new-secret, \
+                             then remove the lost one with --prune-secrets",
+                            k.key_id
+                        ))
+                    } else {
+                        e
+                    }
+                })?;
+                let shown = !self.inputs.options.no_secret_output
+                    && self.inputs.options.keyvault.is_none()
+                    && stored.is_none();
+                if let Some(advice) = terminal_advice(shown, std::io::stdout().is_terminal()) {
+                    ui::warn(advice);
+                }
                 self.out.secret = SecretOut::Set {
                     kept: k.clone(),
-                    shown: !self.inputs.options.no_secret_output,
+                    shown,
+                    stored: stored.map(|r| r.to_string()),
                 };
                 if let Some(p) = pending {
                     let target = p.target().display().to_string();
@@ -322,19 +366,40 @@ mod tests {
         assert_eq!(
             write(SecretOut::Set {
                 kept: kept(),
-                shown: true
+                shown: true,
+                stored: None,
             }),
             r#"{"client_secret":"s3cr3t-value","client_secret_key_id":"k1"}"#
+        );
+        // In a vault: the reference, never the value.
+        assert_eq!(
+            write(SecretOut::Set {
+                kept: kept(),
+                shown: true,
+                stored: Some(
+                    "https://kv1.vault.azure.net/secrets/x/0123456789abcdef0123456789abcdef".into()
+                ),
+            }),
+            r#"{"client_secret_key_id":"k1","client_secret_ref":"https://kv1.vault.azure.net/secrets/x/0123456789abcdef0123456789abcdef"}"#
         );
         // --no-secret-output: the key id, never the value.
         assert_eq!(
             write(SecretOut::Set {
                 kept: kept(),
-                shown: false
+                shown: false,
+                stored: None,
             }),
             r#"{"client_secret_key_id":"k1"}"#
         );
         assert_eq!(write(SecretOut::Remove), "{}");
         assert!(!format!("{:?}", kept()).contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_secret_bound_for_a_terminal_gets_advice() {
+        let advice = terminal_advice(true, true).unwrap();
+        assert!(advice.contains("--secret-keyvault") && advice.contains("--no-secret-output"));
+        assert_eq!(terminal_advice(true, false), None);
+        assert_eq!(terminal_advice(false, true), None);
     }
 }

@@ -60,6 +60,14 @@ pub struct Cli {
     #[arg(long, requires = "secret_file")]
     pub no_secret_output: bool,
 
+    /// Store the client secret in this Azure Key Vault, and write client_secret_ref (its identifier with the version) instead of client_secret: a vault URL (https://VAULT.vault.azure.net), optionally with /secrets/NAME [default name: the app's unique name + "-client-secret"]; needs Key Vault Secrets Officer on the vault
+    ///
+    /// The secret never reaches stdout or a file: later steps read it from the vault (Key Vault
+    /// Secrets User). A rerun that keeps the secret writes no new version; a new secret is a new
+    /// version. The vault is named only here, never by an input object.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["secret_file", "no_secret_output"])]
+    pub secret_keyvault: Option<String>,
+
     /// The client id of an existing app to use [field: app_id]; with --adopt, an app this tool did not create may be changed
     #[arg(long, value_name = "GUID")]
     pub app_id: Option<String>,
@@ -136,6 +144,12 @@ mod tests {
             &["--redirect-uri", "https://x.com/#f"],
             &["--secret-name", ""],
             &["--no-secret-output"],
+            &[
+                "--secret-keyvault",
+                "https://kv1.vault.azure.net",
+                "--secret-file",
+                "s",
+            ],
         ] {
             let args = std::iter::once("entra-app-create").chain(bad.iter().copied());
             let e = Cli::try_parse_from(args).unwrap_err();

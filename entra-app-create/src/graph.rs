@@ -1,6 +1,7 @@
 //! What this step reads from Microsoft Graph, and how it explains Graph's refusals.
 
 use common::graph::{MULTITENANT_AUDIENCE, is_multitenant};
+use common::json::strings;
 use common::{Error, Result};
 use serde_json::Value;
 
@@ -70,16 +71,7 @@ impl Application {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Password::parse).collect())
             .unwrap_or_default();
-        let tags: Vec<String> = v
-            .get("tags")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let tags = strings(v.get("tags"));
         // Where Graph has no uniqueName, the tag carries it.
         let unique_name = text(v, "uniqueName").or_else(|| {
             tags.iter()
@@ -92,16 +84,7 @@ impl Application {
             display_name: text(v, "displayName").unwrap_or_default(),
             unique_name,
             audience: text(v, "signInAudience").unwrap_or_default(),
-            redirect_uris: v
-                .pointer("/web/redirectUris")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            redirect_uris: strings(v.pointer("/web/redirectUris")),
             passwords,
             tags,
             required_resource_access: v.get("requiredResourceAccess").cloned().map(Box::new),

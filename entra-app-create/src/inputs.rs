@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use common::client_secret::ClientSecret;
+use common::cloud::Cloud;
 use common::envelope::{DEFAULT_REDIRECT_URI, Envelope, fields};
+use common::keyvault::SecretRef;
 use common::validate::{self, shown};
 use common::{Error, Result, Secret};
 
@@ -11,6 +14,9 @@ use crate::cli::Cli;
 
 /// The display name when neither `--display-name` nor `app_display_name` gives one.
 pub(crate) const DEFAULT_DISPLAY_NAME: &str = "xtenant-acr-pull";
+
+/// The pseudo-field errors about `--secret-keyvault` name.
+pub(crate) const KEYVAULT_FIELD: &str = "secret_keyvault";
 
 /// Graph's limit on an application's `displayName`.
 const MAX_DISPLAY_NAME: usize = 256;
@@ -43,6 +49,8 @@ pub struct Inputs {
     pub(crate) key_id: Option<String>,
     /// The input's `client_secret`, if any.
     pub(crate) secret: Option<Secret>,
+    /// The input's `client_secret_ref`, if any (used only if its tags name the app).
+    pub(crate) secret_ref: Option<SecretRef>,
     /// The web redirect URI, exactly as given (Entra compares them as strings).
     pub(crate) redirect_uri: String,
     /// What the flags ask beyond the fields.
@@ -60,13 +68,16 @@ pub(crate) struct Options {
     pub(crate) force: bool,
     pub(crate) secret_file: Option<PathBuf>,
     pub(crate) no_secret_output: bool,
+    /// `--secret-keyvault`: the vault URL (optionally with `/secrets/NAME`), checked against
+    /// the cloud; the secret's name is settled once the app is known.
+    pub(crate) keyvault: Option<String>,
     /// `--adopt` with the app named by the reader's own flags (`--app-id` or `--unique-name`).
     pub(crate) adopt: bool,
 }
 
 impl Inputs {
     /// Reads the flags (they win) and `env`, and checks every input; nothing is sent.
-    pub(crate) fn read(cli: &Cli, env: &Envelope) -> Result<Self> {
+    pub(crate) fn read(cli: &Cli, env: &Envelope, cloud: &Cloud) -> Result<Self> {
         let tenant = validate::tenant(
             fields::CLUSTER_TENANT_ID.name,
             &env.flag_or_require(&fields::CLUSTER_TENANT_ID, cli.cluster_tenant.as_deref())?,
@@ -98,7 +109,14 @@ impl Inputs {
             .str(&fields::CLIENT_SECRET_KEY_ID)?
             .map(|k| validate::guid(fields::CLIENT_SECRET_KEY_ID.name, &k))
             .transpose()?;
-        let secret = env.secret(&fields::CLIENT_SECRET)?;
+        let (secret, secret_ref) = match ClientSecret::from_envelope(env, cloud)? {
+            Some(ClientSecret::Value(v)) => (Some(v), None),
+            Some(ClientSecret::Vault { secret, .. }) => (None, Some(secret)),
+            None => (None, None),
+        };
+        if let Some(url) = &cli.secret_keyvault {
+            SecretRef::parse_target(KEYVAULT_FIELD, url, cloud, "checked")?;
+        }
         let redirect_uri = env
             .flag_or_str(&fields::REDIRECT_URI, cli.redirect_uri.as_deref())?
             .map_or_else(|| DEFAULT_REDIRECT_URI.to_owned(), |r| r.trim().to_owned());
@@ -124,6 +142,7 @@ impl Inputs {
             app_id,
             key_id,
             secret,
+            secret_ref,
             redirect_uri,
             options: Options {
                 secret_lifetime: cli.secret_lifetime,
@@ -133,6 +152,7 @@ impl Inputs {
                 force: cli.force,
                 secret_file: cli.secret_file.clone(),
                 no_secret_output: cli.no_secret_output,
+                keyvault: cli.secret_keyvault.clone(),
                 adopt: cli.adopt,
             },
         })
@@ -199,7 +219,11 @@ mod tests {
 
     fn read(line: &str, args: &[&str]) -> Result<Inputs> {
         let cli = Cli::try_parse_from(std::iter::once(&"entra-app-create").chain(args)).unwrap();
-        Inputs::read(&cli, &Envelope::parse(line).unwrap())
+        Inputs::read(
+            &cli,
+            &Envelope::parse(line).unwrap(),
+            &Cloud::azure_public(),
+        )
     }
 
     #[test]

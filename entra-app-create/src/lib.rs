@@ -9,8 +9,8 @@
 //!
 //! Layout (the same in every tool): `cli.rs` the flags, `inputs.rs` the checked inputs
 //! (the only code that reads the envelope), `act.rs` the step; `app.rs` (find, create or
-//! fix the app), `graph.rs` (the app as Graph shows it), `secrets.rs` (the client secret) and `secret_file.rs` (`--secret-file`) are
-//! particular to this step.
+//! fix the app), `graph.rs` (the app as Graph shows it), `secrets.rs` (the client secret), `secret_file.rs` (`--secret-file`)
+//! and `vault.rs` (`--secret-keyvault`) are particular to this step.
 
 mod act;
 mod app;
@@ -19,6 +19,7 @@ mod graph;
 mod inputs;
 mod secret_file;
 mod secrets;
+mod vault;
 
 pub use cli::Cli;
 
@@ -41,8 +42,8 @@ impl Tool for Cli {
         self.fields()
     }
 
-    fn inputs(&self, input: &Envelope, _cloud: &Cloud) -> Result<inputs::Inputs> {
-        inputs::Inputs::read(self, input)
+    fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<inputs::Inputs> {
+        inputs::Inputs::read(self, input, cloud)
     }
 
     async fn act(

@@ -13,18 +13,25 @@ use serde_json::{Value, json};
 
 use crate::act::{KeptSecret, Step};
 use crate::graph::{Application, Password, explain_lifetime};
+use crate::vault::Found;
 
 impl Step<'_> {
     /// Keeps the input's secret when it still works for this app; else adds one. `None` in a dry run.
     pub(crate) async fn ensure_secret(
         &mut self,
         app: &Application,
-        file_secret: Option<Secret>,
+        found: Option<Found>,
     ) -> Result<Option<KeptSecret>> {
-        let held = self.inputs.secret.clone().or(file_secret);
-        // Run from flags alone (a Makefile recipe) the input has no key id: a secret saved in
-        // --secret-file is recognised by its hint when exactly one live key of the app matches.
-        let key_id = self.inputs.key_id.clone().or_else(|| {
+        let held = self
+            .inputs
+            .secret
+            .clone()
+            .or_else(|| found.as_ref().map(|f| f.secret.clone()));
+        // Run from flags alone (a Makefile recipe) the input has no key id: a secret in a vault
+        // names its key in a tag; one saved in --secret-file is recognised by its hint when
+        // exactly one live key of the app matches.
+        let tagged = found.and_then(|f| f.key_id);
+        let key_id = self.inputs.key_id.clone().or(tagged).or_else(|| {
             let s = held.as_ref()?;
             let mut matching = app
                 .passwords
@@ -89,6 +96,7 @@ impl Step<'_> {
     }
 
     async fn add_password(&mut self, app: &Application) -> Result<Option<KeptSecret>> {
+        self.check_new_secret_has_a_home()?;
         let lifetime = self.inputs.options.secret_lifetime;
         let end = time::OffsetDateTime::now_utc()
             + time::Duration::try_from(lifetime)

@@ -192,12 +192,13 @@ fn argv_of(pid: u32) -> String {
 }
 
 /// Runs `step` with its first request held for a moment, and returns the argv `ps` shows meanwhile.
-fn argv_while_running(sim: &TestSim, step: Step, input: &str) -> String {
+fn argv_while_running(sim: &TestSim, step: Step, extra: &[&str], input: &str) -> String {
     sim.sim()
         .add_fault(json!({"method": "*", "delay_ms": 400, "count": 1}))
         .unwrap();
     let mut c = sim.cmd(step.bin());
     c.args(step.args(sim))
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -260,7 +261,7 @@ fn success_paths(
 ) -> String {
     let mut out = String::new();
     for s in Step::ALL {
-        ps.push(argv_while_running(sim, s, &out));
+        ps.push(argv_while_running(sim, s, &[], &out));
         let r = step_seen(sim, seen, s, &out, false, &[]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         out = r.stdout;
@@ -440,6 +441,207 @@ fn secrets_and_tokens_stay_out_of_stderr_errors_urls_and_argv() {
     );
 }
 
+/// The value of the vault secret `reference`, read as the operator.
+fn vault_value(sim: &TestSim, reference: &str) -> String {
+    use std::sync::Arc;
+    let cloud = Arc::new(
+        common::cloud::Cloud::from_file(std::path::Path::new(&sim.var("XTENANT_CLOUD"))).unwrap(),
+    );
+    let client = common::http::build_client(&cloud).unwrap();
+    let creds = Arc::new(common::auth::Credentials::client_secret(
+        &sim.var("AZURE_CLIENT_ID"),
+        common::Secret::new(sim.var("AZURE_CLIENT_SECRET")),
+        Arc::clone(&cloud),
+        client.clone(),
+    ));
+    let http = common::http::Http::new(client, Arc::clone(&cloud), creds, false);
+    let r = common::keyvault::SecretRef::parse("client_secret_ref", reference, &cloud).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(common::keyvault::get_secret(
+        &http,
+        &sim.var("CLUSTER_TENANT_ID"),
+        &r,
+        common::wait::Deadline::after(Duration::from_secs(30)),
+    ))
+    .unwrap()
+    .expose()
+    .to_owned()
+}
+
+/// Failures holding a vault secret: a version that does not exist, another app's secret (a
+/// tampered reference), the vault write refused after the secret was minted, and the reader
+/// (Key Vault Secrets User, no rights on the cluster) resetting with the secret in hand.
+/// Returns their stdouts.
+fn vault_failure_paths(
+    sim: &TestSim,
+    seen: &mut Seen,
+    app_secrets: &mut BTreeSet<String>,
+    done: &Value,
+    minted: &str,
+) -> Vec<String> {
+    let vault = sim.var("KEYVAULT_URL");
+    let kv: [&str; 2] = ["--secret-keyvault", &vault];
+    let reference = done["client_secret_ref"].as_str().unwrap().to_owned();
+    let mut stdouts = Vec::new();
+    let mut missing = done.clone();
+    missing["client_secret_ref"] = json!(format!(
+        "{}/{}",
+        reference.rsplit_once('/').unwrap().0,
+        "0".repeat(32)
+    ));
+    let other = run(
+        sim,
+        seen,
+        "entra-app-create",
+        &[
+            "--cluster-tenant",
+            &sim.var("CLUSTER_TENANT_ID"),
+            "--unique-name",
+            "other-app",
+            kv[0],
+            kv[1],
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(other.code, 0, "{}", other.stderr);
+    let o: Value = serde_json::from_str(other.stdout.trim()).unwrap();
+    app_secrets.insert(vault_value(sim, o["client_secret_ref"].as_str().unwrap()));
+    let mut tampered = done.clone();
+    tampered["client_secret_ref"] = o["client_secret_ref"].clone();
+    for input in [&missing, &tampered] {
+        for (bin, args) in [
+            ("acr-grant", vec!["--verify", "--timeout", "5s"]),
+            ("aks-sp-update", vec!["--force", "--timeout", "10s"]),
+        ] {
+            let r = run(sim, seen, bin, &args, &line(input), &[]);
+            assert_eq!(r.code, 1, "{bin}: {}", r.stderr);
+            stdouts.push(r.stdout);
+        }
+    }
+    sim.sim()
+        .add_fault(json!({"method": "PUT", "path": "/secrets/", "status": 403, "code": "Forbidden", "count": 1}))
+        .unwrap();
+    let refused = run(
+        sim,
+        seen,
+        "entra-app-create",
+        &["--new-secret", kv[0], kv[1]],
+        minted,
+        &[],
+    );
+    sim.sim().clear_faults();
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let e: Value = serde_json::from_str(refused.stdout.trim()).unwrap();
+    assert!(
+        e.get("client_secret").is_none(),
+        "a secret the vault refused went to stdout: {e}"
+    );
+    stdouts.push(refused.stdout);
+    let mut reader = sim.cmd_as_reader("aks-sp-update");
+    reader.arg("-vv");
+    let r = run_cmd(reader, &["--force", "--timeout", "10s"], minted);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    seen.add("aks-sp-update as reader", &r);
+    stdouts.push(r.stdout);
+
+    stdouts
+}
+
+#[test]
+fn the_vault_path_keeps_secrets_out_of_stdout_stderr_errors_urls_and_argv() {
+    let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_millis(300));
+    let operator = sim.var("AZURE_CLIENT_SECRET");
+    let vault = sim.var("KEYVAULT_URL");
+    let kv: [&str; 2] = ["--secret-keyvault", &vault];
+    let extra = |s: Step| if s == Step::App { &kv[..] } else { &[][..] };
+    let mut seen = Seen::default();
+    let mut stdouts = Vec::new();
+    let mut ps = Vec::new();
+    let mut app_secrets = BTreeSet::new();
+    // The procedure at -vv (argv read while each step runs), then each step with RUST_LOG=trace.
+    let mut out = String::new();
+    for s in Step::ALL {
+        ps.push(argv_while_running(&sim, s, extra(s), &out));
+        let mut args = s.args(&sim);
+        args.extend(extra(s).iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = run(&sim, &mut seen, s.bin(), &args, &out, &[]);
+        assert_eq!(r.code, 0, "{}: {}", s.bin(), r.stderr);
+        let t = run_traced(&sim, &mut seen, s.bin(), &args, &r.stdout);
+        assert_eq!(t.code, 0, "{}: {}", s.bin(), t.stderr);
+        stdouts.extend([r.stdout.clone(), t.stdout]);
+        out = r.stdout;
+    }
+    let done: Value = serde_json::from_str(out.trim()).unwrap();
+    let reference = done["client_secret_ref"].as_str().unwrap().to_owned();
+    app_secrets.insert(vault_value(&sim, &reference));
+    // A new secret (a new version), and the reset to it as a dry run.
+    let minted = run(
+        &sim,
+        &mut seen,
+        "entra-app-create",
+        &["--new-secret", kv[0], kv[1]],
+        &out,
+        &[],
+    );
+    assert_eq!(minted.code, 0, "{}", minted.stderr);
+    let m: Value = serde_json::from_str(minted.stdout.trim()).unwrap();
+    app_secrets.insert(vault_value(&sim, m["client_secret_ref"].as_str().unwrap()));
+    let dry = run(
+        &sim,
+        &mut seen,
+        "aks-sp-update",
+        &["--force", "--dry-run"],
+        &minted.stdout,
+        &[],
+    );
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    stdouts.extend([minted.stdout.clone(), dry.stdout]);
+    stdouts.extend(vault_failure_paths(
+        &sim,
+        &mut seen,
+        &mut app_secrets,
+        &done,
+        &minted.stdout,
+    ));
+    let (bearer, basic) = tokens_in_log(&sim);
+    let vault_tokens = sim
+        .requests()
+        .iter()
+        .filter(|q| q["host"].as_str().unwrap_or("").contains(".vault."))
+        .filter_map(|q| q["request_headers"]["authorization"].as_str())
+        .count();
+    assert!(vault_tokens >= 5, "the vault saw {vault_tokens} tokens");
+    let mut all: BTreeSet<String> = app_secrets.clone();
+    all.insert(operator.clone());
+    all.insert(sim.var("READER_CLIENT_SECRET"));
+    all.extend(bearer);
+    all.extend(basic);
+    let found = leaks(&seen, &all, &sim);
+    assert!(found.is_empty(), "secrets leaked:\n{}", found.join("\n"));
+    check_log(&sim, &app_secrets, &operator);
+    for s in &app_secrets {
+        for o in &stdouts {
+            assert!(
+                !o.contains(s.as_str()),
+                "an app secret on stdout in vault mode"
+            );
+        }
+        for cmdline in &ps {
+            assert!(!cmdline.contains(s.as_str()), "a secret in argv: {cmdline}");
+        }
+    }
+    println!(
+        "figure: secret-hygiene runs checked, vault path: {} ({} secret and token values looked for)",
+        seen.runs,
+        all.len()
+    );
+}
+
 #[test]
 fn no_flag_takes_a_secret_and_a_secret_flag_is_refused_without_echo() {
     let sim = TestSim::start();
@@ -447,6 +649,8 @@ fn no_flag_takes_a_secret_and_a_secret_flag_is_refused_without_echo() {
     let allowed = [
         ("--client-secret-file", "PATH"),
         ("--client-secret-env", "NAME"),
+        ("--client-secret-ref", "URL"),
+        ("--secret-keyvault", "URL"),
         ("--secret-file", "PATH"),
         ("--secret-lifetime", "DURATION"),
         ("--secret-name", "NAME"),

@@ -189,8 +189,13 @@ struct Victim {
 }
 
 impl Victim {
-    fn start(attackers: &Attackers) -> Self {
-        let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_millis(300));
+    /// A victim; `behaviour` (JSON) sets the simulator's switches, e.g. a Graph without the
+    /// uniqueName key.
+    fn start(attackers: &Attackers, behaviour: Option<&str>) -> Self {
+        let sim = TestSim::start_with(|c| {
+            c.lro_duration = Duration::from_millis(300);
+            c.behaviour = behaviour.map(|b| serde_json::from_str(b).expect("behaviour is JSON"));
+        });
         let op = Operator::new(&sim);
         let spec = |name: &str| {
             NewApp::multitenant(name)
@@ -331,6 +336,8 @@ struct Row {
     /// rule (a template, `{value}` being the row's value) is added to the victim, and
     /// `field` names the header or body key that carries the value.
     fault: Option<&'static str>,
+    /// The victim simulator's switches (JSON), when the row needs a rough edge of Azure.
+    behaviour: Option<&'static str>,
     /// The finding of issue 18 the row is about.
     finding: &'static str,
 }
@@ -351,6 +358,7 @@ const fn row(
         cloud: CloudArg::Sim,
         want: Want::Refused,
         fault: None,
+        behaviour: None,
         finding,
     }
 }
@@ -373,6 +381,11 @@ const fn setting(mut r: Row, set: &'static [(&'static str, &'static str)]) -> Ro
 const fn answered(mut r: Row, fault: &'static str) -> Row {
     r.fault = Some(fault);
     r.want = Want::Failed("UntrustedOrigin");
+    r
+}
+
+const fn on(mut r: Row, behaviour: &'static str) -> Row {
+    r.behaviour = Some(behaviour);
     r
 }
 
@@ -407,6 +420,11 @@ const REGISTRIES_NEXT: &str = r#"{"method": "GET", "path": "/subscriptions/{sub_
 const ROLE_DEFINITIONS_NEXT: &str = r#"{"method": "GET", "path": "/providers/Microsoft.Authorization/roleDefinitions", "count": 0, "body_patch": {"nextLink": "{value}"}}"#;
 /// The old cluster principal's role assignments listed with a next page on the row's URL.
 const ROLE_ASSIGNMENTS_NEXT: &str = r#"{"method": "GET", "path": "/providers/Microsoft.Authorization/roleAssignments", "count": 0, "body_patch": {"nextLink": "{value}"}}"#;
+/// Graph's applications listed (by tag, in a cloud without the uniqueName key) with a next
+/// page on the row's URL.
+const APPLICATIONS_NEXT: &str = r#"{"method": "GET", "path": "/v1.0/applications", "count": 0, "body_patch": {"@odata.nextLink": "{value}"}}"#;
+/// A Microsoft Graph without the `uniqueName` alternate key (a national cloud).
+const NO_UNIQUE_NAME_KEY: &str = r#"{"unique_name_key": false}"#;
 /// The same under Graph's key, which `Api::list` follows as well.
 const ROLE_DEFINITIONS_ODATA_NEXT: &str = r#"{"method": "GET", "path": "/providers/Microsoft.Authorization/roleDefinitions", "count": 0, "body_patch": {"@odata.nextLink": "{value}"}}"#;
 
@@ -455,6 +473,27 @@ const REGISTRY_HOSTS: &[Row] = &[
     answered(row("acr-grant", "nextLink", "https://127.0.0.1:{aport}/{tag}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01", F7N), ROLE_DEFINITIONS_NEXT),
     answered(row("acr-grant", "@odata.nextLink", "https://127.0.0.1:{aport}/{tag}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01", F7N), ROLE_DEFINITIONS_ODATA_NEXT),
     answered(with_flags(row(ASU, "nextLink", "https://127.0.0.1:{aport}/{tag}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01", F7N), &["--copy-role-assignments"]), ROLE_ASSIGNMENTS_NEXT),
+    // A Graph without the uniqueName key: step 1 lists the apps carrying its tag.
+    answered(on(dropping(row(EAC, "@odata.nextLink", "https://127.0.0.1:{aport}/v1.0/applications?{tag}", F7N), &["app_id"]), NO_UNIQUE_NAME_KEY), APPLICATIONS_NEXT),
+];
+
+const F8: &str = "issue 16: a Key Vault token sent to any host";
+const CSR: &str = "client_secret_ref";
+const CS: &str = "client_secret";
+const VERIFY: &[&str] = &["--verify"];
+
+/// Where a Key Vault token goes: `client_secret_ref` naming another host in every spelling
+/// (the steps that read the secret from it send a bearer token for the vault there).
+#[rustfmt::skip]
+const VAULT_REFS: &[Row] = &[
+    with_flags(dropping(row("acr-grant", CSR, "https://127.0.0.1:{aport}/secrets/{tag}/0123456789abcdef0123456789abcdef", F8), &[CS]), VERIFY),
+    with_flags(dropping(row("acr-grant", CSR, "https://contoso-kv.vault.azure.sim:{aport}/secrets/{tag}/0123456789abcdef0123456789abcdef", F8), &[CS]), VERIFY),
+    with_flags(dropping(row("acr-grant", CSR, "https://contoso-kv.vault.azure.sim:{simport}@127.0.0.1:{aport}/secrets/{tag}/0123456789abcdef0123456789abcdef", F8), &[CS]), VERIFY),
+    dropping(row(ASU, CSR, "https://localhost:{aport}/secrets/{tag}/0123456789abcdef0123456789abcdef", F8), &[CS]),
+    dropping(row(ASU, CSR, "https://{tag}.vault.azure.sim:{aport}/secrets/x/0123456789abcdef0123456789abcdef", F8), &[CS]),
+    dropping(row(ASU, CSR, "https://{tag}.vault.azure.sim.evil:{simport}/secrets/x/0123456789abcdef0123456789abcdef", F8), &[CS]),
+    dropping(row(ASU, CSR, "https://2130706433:{aport}/secrets/{tag}/0123456789abcdef0123456789abcdef", F8), &[CS]),
+    dropping(row(ASU, CSR, "https://contoso-kv.vault.azure.sim:{simport}\\@127.0.0.1:{aport}/secrets/{tag}/0123456789abcdef0123456789abcdef", F8), &[CS]),
 ];
 
 const F2: &str = "2: Owner instead of AcrPull";
@@ -724,7 +763,7 @@ fn detail(run: &Run) -> String {
 }
 
 fn run_row(r: &Row, i: usize, att: &Attackers) -> Outcome {
-    let v = Victim::start(att);
+    let v = Victim::start(att, r.behaviour);
     let tag = format!("t{i:02}q");
     let trap = Trap::start();
     let trap_dir = tempfile::tempdir().unwrap();
@@ -903,6 +942,11 @@ fn credentials_go_only_to_the_clouds_hosts() {
 }
 
 #[test]
+fn vault_tokens_go_only_to_the_clouds_vaults() {
+    run_table("Key Vault references", VAULT_REFS, false);
+}
+
+#[test]
 fn grants_are_pull_only_and_to_the_apps_own_principals() {
     run_table("roles and principals", GRANTS, false);
 }
@@ -975,7 +1019,7 @@ fn the_browser_inherits_no_secret() {
 #[test]
 fn stderr_shows_envelope_values_escaped() {
     let att = Attackers::start(false);
-    let v = Victim::start(&att);
+    let v = Victim::start(&att, None);
     let mut envelope = v.envelope();
     envelope[LS] = json!("fabrikam\u{1b}[1a\u{1b}[2k\u{202e}acr.azurecr.sim");
     let mut cmd = v.sim.cmd(ASU);
