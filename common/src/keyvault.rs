@@ -9,7 +9,7 @@
 //! read, Key Vault Secrets Officer to write) and the vault; a token of the wrong tenant names
 //! the vault's tenant from its challenge.
 //!
-//! Length: over 400 lines (about 630 of code, 220 of tests): the reference's validation, every
+//! Length: over 400 lines (about 730 of code, 230 of tests): the reference's validation, every
 //! way a URL could send the vault's token elsewhere refused, and the vault operations that build
 //! their requests from its private parts. The validation (`parse_vault`, `SecretRef::parse*`)
 //! is the part to move to its own file when either grows.
