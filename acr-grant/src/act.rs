@@ -3,7 +3,7 @@
 
 use common::arm;
 use common::driver::{Ctx, Done, Failed, Fields};
-use common::envelope::{Change, Envelope, fields};
+use common::envelope::{Change, Envelope, fields, is_placeholder, placeholder};
 use common::error::{Error, Result, codes};
 use common::http::Api;
 use common::ui;
@@ -108,12 +108,18 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
     let role = role::choose(ctx, &arm, &reg, inp.role.as_ref()).await?;
     let assigned = assign(&arm, &reg, &role, &sp_id, &inp.tenant).await?;
 
+    // A dry run made no assignment: its id would name nothing, so it is a placeholder.
+    let role_assignment_id = if assigned.created && ctx.dry_run() {
+        placeholder(&fields::ROLE_ASSIGNMENT_ID)
+    } else {
+        assigned.id.clone()
+    };
     let mut out = Output {
         registry_id: reg.id.clone(),
         registry_login_server: reg.login_server.clone(),
         registry_sp_object_id: sp_id.clone(),
         role_name: role.name.clone(),
-        role_assignment_id: assigned.id.clone(),
+        role_assignment_id,
         registry_image: Change::Keep,
         pull_verified_at: Change::Keep,
     };
@@ -141,9 +147,7 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
     );
     match &inp.check {
         Some(_) if ctx.dry_run() => {
-            ui::info(
-                "--dry-run: the pull check is skipped, since the role assignment was not made",
-            );
+            summary.push_str("; would verify the pull (not checked: nothing was assigned)");
         }
         Some(check) => {
             let secret = secret.as_ref().ok_or_else(|| {
@@ -196,6 +200,14 @@ fn check_failed(e: Error, out: &Output, verb: &str, role: &str, inp: &Inputs) ->
 
 /// The object id of the app's service principal in tenant B, from Graph (once per run).
 async fn find_service_principal(ctx: &Ctx, graph: &Api<'_>, inp: &Inputs) -> Result<String> {
+    // A dry run after one that planned the app, or its service principal in tenant B: the
+    // principal does not exist yet, and the plan goes on with the placeholder.
+    let planned = placeholder(&fields::REGISTRY_SP_OBJECT_ID);
+    if is_placeholder(&inp.app_id)
+        || (ctx.dry_run() && inp.known_sp.as_deref() == Some(planned.as_str()))
+    {
+        return Ok(planned);
+    }
     // An input that carries registry_sp_object_id says step 2 saw (or made) the service
     // principal: Graph may not show it yet (read lag), so it is waited for, boundedly. An
     // input without it gets the answer at once.
@@ -246,8 +258,8 @@ async fn assign(
     result.map_err(|e| {
         if e.is_code("AuthorizationFailed") || e.status() == Some(403) {
             e.context(format!("cannot assign {} on registry {}", role.name, reg.name)).with_hint(format!(
-                "assigning a role needs Owner, User Access Administrator or Role Based Access Control Administrator on the registry {} (or its resource group or subscription) in tenant B ({tenant}); ask an administrator of tenant B for one of these roles, or to run this step",
-                reg.id
+                "assigning a role needs Owner, User Access Administrator or Role Based Access Control Administrator on registry {} (or above) in tenant B ({tenant}): ask its administrator",
+                reg.name
             ))
         } else if e.is_timeout() {
             e.with_hint(format!(

@@ -36,6 +36,30 @@ pub(crate) struct Check {
     pub repository: String,
 }
 
+/// What `--verify` checks with: the app's secret (flags win), the image or repository.
+/// A dry run verifies nothing, and the secret a dry-run step 1 would mint does not exist:
+/// there, no secret is no check.
+fn verify_check(
+    cli: &Cli,
+    env: &Envelope,
+    cloud: &Cloud,
+    image: Option<Image>,
+    repository: String,
+) -> Result<Option<Check>> {
+    match cli.secret.resolve(env, cli.common.timeout, cloud)? {
+        Some(secret) => Ok(Some(Check {
+            secret,
+            image,
+            repository,
+        })),
+        None if cli.common.dry_run => Ok(None),
+        None => Err(Error::input(
+            fields::CLIENT_SECRET.name,
+            "--verify needs the app's client secret: pipe in the output of entra-app-create (client_secret or client_secret_ref), or pass --client-secret-file PATH, --client-secret-env VAR or --client-secret-ref URL",
+        )),
+    }
+}
+
 /// The role asked for, and who asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RoleRequest {
@@ -88,9 +112,10 @@ impl Inputs {
             fields::REGISTRY_TENANT_ID.name,
             &env.flag_or_require(&fields::REGISTRY_TENANT_ID, cli.registry_tenant.as_deref())?,
         )?;
-        let app_id = validate::guid(
-            fields::APP_ID.name,
+        let app_id = validate::guid_or_placeholder(
+            &fields::APP_ID,
             &env.flag_or_require(&fields::APP_ID, cli.app_id.as_deref())?,
+            cli.common.dry_run,
         )?;
         // The input's registry: its role_name was chosen for it.
         let earlier = Earlier {
@@ -146,7 +171,13 @@ impl Inputs {
         };
         let known_sp = env
             .str(&fields::REGISTRY_SP_OBJECT_ID)?
-            .map(|s| validate::guid(fields::REGISTRY_SP_OBJECT_ID.name, &s))
+            .map(|s| {
+                validate::guid_or_placeholder(
+                    &fields::REGISTRY_SP_OBJECT_ID,
+                    &s,
+                    cli.common.dry_run,
+                )
+            })
             .transpose()?;
         let image = cli
             .image
@@ -159,17 +190,7 @@ impl Inputs {
             (None, None) => DEFAULT_REPOSITORY.to_owned(),
         };
         let check = if cli.verify {
-            let secret = cli.secret.resolve(env, cli.common.timeout, cloud)?.ok_or_else(|| {
-                Error::input(
-                    fields::CLIENT_SECRET.name,
-                    "--verify needs the app's client secret: pipe in the output of entra-app-create (client_secret or client_secret_ref), or pass --client-secret-file PATH, --client-secret-env VAR or --client-secret-ref URL",
-                )
-            })?;
-            Some(Check {
-                secret,
-                image,
-                repository,
-            })
+            verify_check(cli, env, cloud, image, repository)?
         } else {
             None
         };

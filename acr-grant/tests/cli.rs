@@ -11,6 +11,15 @@ use time::format_description::well_known::Rfc3339;
 use xtenant_tests::azure::{App, NewApp, Operator, role_assignments_of};
 use xtenant_tests::{Run, TestSim, line, run_cmd};
 
+/// What an error object says: its message, then its hint.
+fn said(o: &Value) -> String {
+    format!(
+        "{} {}",
+        o["error"]["message"].as_str().unwrap_or_default(),
+        o["error"]["hint"].as_str().unwrap_or_default()
+    )
+}
+
 const BIN: &str = "acr-grant";
 const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 const REPOSITORY_READER: &str = "b93aa761-3e63-49ed-ac28-beffa264f7ac";
@@ -287,10 +296,7 @@ fn abac_registry_gets_the_repository_reader_role_and_acr_pull_fails_verify_there
         "{}",
         r.stderr
     );
-    assert!(
-        o["error"]["message"].as_str().unwrap().contains("no pull"),
-        "{o}"
-    );
+    assert!(said(&o).contains("no pull"), "{o}");
     let ras = role_assignments_of(&sim, app2.sp_b());
     assert_eq!(ras.len(), 1);
     assert_eq!(ras[0]["role_definition_id"], ACR_PULL);
@@ -310,10 +316,7 @@ fn abac_registry_gets_the_repository_reader_role_and_acr_pull_fails_verify_there
         &envelope(&sim, &app),
     );
     let o = assert_failed(&r, "InvalidInput");
-    assert!(
-        o["error"]["message"].as_str().unwrap().contains("--image"),
-        "{o}"
-    );
+    assert!(said(&o).contains("--image"), "{o}");
 
     // An unknown role is RoleNotFound, before any write.
     let before = sim.writes().len();
@@ -391,13 +394,7 @@ fn finds_the_registry_by_name_with_and_without_the_subscription() {
         &input,
     );
     let o = assert_failed(&r, "RegistryNotFound");
-    assert!(
-        o["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("nosuchregistry"),
-        "{o}"
-    );
+    assert!(said(&o).contains("nosuchregistry"), "{o}");
 }
 
 #[test]
@@ -445,7 +442,7 @@ fn an_ambiguous_registry_name_is_refused_listing_the_candidates() {
 
     let r = run(&sim, &["--registry", &name, "--timeout", "20s"], &input);
     let o = assert_failed(&r, "AmbiguousRegistryName");
-    let msg = o["error"]["message"].as_str().unwrap().to_ascii_lowercase();
+    let msg = said(&o).to_ascii_lowercase();
     assert!(
         msg.contains(&registry_id.to_ascii_lowercase())
             && msg.contains(&second_id.to_ascii_lowercase()),
@@ -505,13 +502,7 @@ fn a_missing_service_principal_in_tenant_b_points_to_consent_link() {
         &envelope(&sim, &app),
     );
     let o = assert_failed(&r, "ServicePrincipalNotInRegistryTenant");
-    assert!(
-        o["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("consent-link"),
-        "{o}"
-    );
+    assert!(said(&o).contains("consent-link"), "{o}");
     assert!(
         r.stderr.contains("hint:") && r.stderr.contains("consent-link"),
         "{}",
@@ -542,7 +533,7 @@ fn the_reader_identity_gets_authorization_failed_explained() {
     );
     println!("{}", r.stderr);
     let o = assert_failed(&r, "AuthorizationFailed");
-    let msg = o["error"]["message"].as_str().unwrap();
+    let msg = said(&o);
     for role in [
         "Owner",
         "User Access Administrator",
@@ -573,7 +564,7 @@ fn a_wrong_secret_fails_verify_naming_the_secret() {
         &input,
     );
     let o = assert_failed(&r, "PullVerificationFailed");
-    let msg = o["error"]["message"].as_str().unwrap();
+    let msg = said(&o);
     assert!(
         msg.contains("client secret") && msg.contains("credentials"),
         "{msg}"
@@ -641,7 +632,12 @@ fn principal_not_found_is_waited_out() {
         &envelope(&sim, &app),
     );
     assert_ok(&r);
-    assert!(r.stderr.contains("PrincipalNotFound"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("waiting for Azure to know service principal"),
+        "{}",
+        r.stderr
+    );
     let puts = sim.writes().iter().filter(|w| w["method"] == "PUT").count();
     assert_eq!(puts, 3, "two refused, one accepted");
     assert_eq!(role_assignments_of(&sim, app.sp_b()).len(), 1);
@@ -766,10 +762,7 @@ fn bad_inputs_are_refused_before_any_request() {
         let r = run(&sim, &args, input);
         let o = assert_failed(&r, "InvalidInput");
         assert!(
-            o["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains(field.trim_end_matches("_id")),
+            said(&o).contains(field.trim_end_matches("_id")),
             "{args:?}: {o}"
         );
         assert!(

@@ -230,7 +230,16 @@ async fn prepare(
     } else {
         recorded_previous(cluster)
     };
-    let roles = roles::compare(ctx, inputs, &previous).await?;
+    // A planned app (dry run) has no service principal whose roles could be compared.
+    let compare = match &previous.app_id {
+        Some(old) => inputs.replaces(old),
+        None => previous.sp_object_id.is_some() && is_guid(&inputs.app_id),
+    };
+    let roles = if compare {
+        roles::compare(ctx, inputs, &previous).await?
+    } else {
+        roles::Outcome::default()
+    };
 
     // The record before the reset: no secret is known until the reset is confirmed (a crash
     // in between leaves a cluster the rerun resets again), the previous principal is kept.

@@ -3,7 +3,7 @@
 use common::arm::ResourceId;
 use common::client_secret::ClientSecret;
 use common::cloud::Cloud;
-use common::envelope::{Envelope, fields, missing};
+use common::envelope::{Envelope, fields, is_placeholder, missing, placeholder};
 use common::registry::{Image, LoginServer, PROBE_REPOSITORY};
 use common::validate::{self, shown};
 use common::{Error, Result, Secret};
@@ -32,6 +32,8 @@ pub struct Inputs {
     pub(crate) pull: Option<PullTarget>,
     /// Whether the object says acr-grant assigned the role (it may still be on its way).
     pub(crate) granted: bool,
+    /// Whether earlier dry-run steps planned the app or its role (placeholders, nothing to check).
+    pub(crate) planned: bool,
     pub(crate) operation: Option<Url>,
     pub(crate) force: bool,
     pub(crate) copy_role_assignments: bool,
@@ -39,6 +41,13 @@ pub struct Inputs {
 }
 
 impl Inputs {
+    /// Whether the cluster's app `old_app` is another app than this one, both real: then the
+    /// old service principal's roles are compared (a planned app of a dry run has none).
+    pub(crate) fn replaces(&self, old_app: &str) -> bool {
+        validate::is_guid(old_app)
+            && validate::is_guid(&self.app_id)
+            && !old_app.eq_ignore_ascii_case(&self.app_id)
+    }
     /// Reads the flags (they win) and `env`, and checks every input; nothing is sent.
     ///
     /// The envelope's `cluster_sp_object_id` is not read: the principal the roles are given
@@ -54,14 +63,28 @@ impl Inputs {
             fields::CLUSTER_TENANT_ID.name,
             &env.flag_or_require(&fields::CLUSTER_TENANT_ID, cli.cluster_tenant.as_deref())?,
         )?;
-        let app_id = validate::guid(
-            fields::APP_ID.name,
+        let dry_run = cli.common.dry_run;
+        let app_id = validate::guid_or_placeholder(
+            &fields::APP_ID,
             &env.flag_or_require(&fields::APP_ID, cli.app_id.as_deref())?,
+            dry_run,
         )?;
-        let secret = cli
-            .secret
-            .resolve(env, cli.common.timeout, cloud)?
-            .ok_or_else(|| missing(&fields::CLIENT_SECRET))?;
+        let secret = match cli.secret.resolve(env, cli.common.timeout, cloud)? {
+            Some(s) => s,
+            // The secret a dry-run step 1 would mint does not exist: planned, redacted.
+            None if dry_run && is_placeholder(&app_id) => {
+                ClientSecret::Value(Secret::new(placeholder(&fields::CLIENT_SECRET)))
+            }
+            None => return Err(missing(&fields::CLIENT_SECRET)),
+        };
+        // Planned by earlier dry-run steps: the app, or its role on the registry, does not
+        // exist yet, so the new credential's pull cannot be checked.
+        let planned = is_placeholder(&app_id)
+            || env
+                .str(&fields::ROLE_ASSIGNMENT_ID)
+                .ok()
+                .flatten()
+                .is_some_and(|r| is_placeholder(&r));
         if let ClientSecret::Value(v) = &secret {
             check_length(v)?;
         }
@@ -83,6 +106,7 @@ impl Inputs {
             key_id,
             pull,
             granted: env.has(fields::ROLE_ASSIGNMENT_ID.name),
+            planned,
             operation,
             force: cli.force,
             copy_role_assignments: !cli.no_copy_role_assignments,

@@ -63,6 +63,30 @@ impl Tool for Cli {
         inputs: &inputs::Inputs,
         ctx: &Ctx,
     ) -> Result<Done<act::Output>, Failed<act::Partial>> {
-        act::run(inputs, ctx).await
+        act::run(inputs, ctx).await.map_err(|f| Failed {
+            error: explain_refusal(f.error, inputs),
+            partial: f.partial,
+        })
     }
+}
+
+/// An ARM refusal of the identity acting in tenant A, without a hint yet: the role it lacks.
+fn explain_refusal(e: common::Error, inputs: &inputs::Inputs) -> common::Error {
+    if e.status() != Some(403) || e.hint().is_some() {
+        return e;
+    }
+    let (cluster, tenant) = (inputs.cluster.id(), &inputs.tenant);
+    let text = format!("{} {}", e.message(), e.detail().unwrap_or(""));
+    let need = if text.contains("roleAssignments/write") {
+        "copying the old service principal's roles needs User Access Administrator (or Owner) where they are"
+    } else if text.contains("managedClusters/read")
+        && !text.contains("resetServicePrincipalProfile")
+    {
+        "reading the cluster needs Reader (resetting it, Contributor) on it"
+    } else {
+        "resetting the cluster's service principal needs Contributor (or Azure Kubernetes Service Contributor Role) on it"
+    };
+    e.with_hint(format!(
+        "{need}: cluster {cluster} in tenant {tenant}; ask an administrator of tenant A for the role, or to run this step"
+    ))
 }

@@ -26,6 +26,12 @@ async fn check_new_credential(
     secret: &Secret,
     ctx: &Ctx,
 ) -> Result<Option<String>> {
+    if inputs.planned {
+        ui::info(
+            "would check the new credential's pull (dry run: the app or its role is only planned)",
+        );
+        return Ok(None);
+    }
     if let Some(target) = &inputs.pull {
         if pull_check(ctx, inputs, secret, target, inputs.force, inputs.granted).await? {
             return Ok(Some(now_rfc3339()));

@@ -10,6 +10,15 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{App, NewApp, Operator, role_assignments_of};
 use xtenant_tests::{Run, TestSim, line};
 
+/// What an error object says: its message, then its hint.
+fn said(o: &Value) -> String {
+    format!(
+        "{} {}",
+        o["error"]["message"].as_str().unwrap_or_default(),
+        o["error"]["hint"].as_str().unwrap_or_default()
+    )
+}
+
 const BIN: &str = "aks-sp-update";
 const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 const NETWORK_CONTRIBUTOR: &str = "4d97b98b-1d4f-4787-a291-c67834d212e7";
@@ -193,7 +202,7 @@ fn a_managed_identity_cluster_is_refused_before_any_write() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let out = r.object();
     assert_eq!(out["error"]["code"], "ManagedIdentityCluster", "{out}");
-    let msg = out["error"]["message"].as_str().unwrap();
+    let msg = said(&out);
     assert!(
         msg.contains("managed identity") && msg.contains("service principal"),
         "{msg}"
@@ -256,13 +265,7 @@ fn a_failed_operation_reports_azures_error() {
         out["error"]["code"], "ReconcileVMSSAgentPoolFailed",
         "{out}"
     );
-    assert!(
-        out["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("node image upgrade failed"),
-        "{out}"
-    );
+    assert!(said(&out).contains("node image upgrade failed"), "{out}");
     assert!(
         out.get("cluster_operation_url").is_none(),
         "a failed operation is not resumed: {out}"
@@ -277,13 +280,7 @@ fn the_pull_check_refuses_a_missing_grant_unless_forced() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let out = r.object();
     assert_eq!(out["error"]["code"], "PullVerificationFailed", "{out}");
-    assert!(
-        out["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("pull role"),
-        "{out}"
-    );
+    assert!(said(&out).contains("pull role"), "{out}");
     assert_eq!(resets(&sim), 0);
 
     let forced = run(&sim, &["--force"], &envelope(&sim, &s));
@@ -308,13 +305,7 @@ fn an_input_naming_no_registry_is_refused_unless_forced() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let out = r.object();
     assert_eq!(out["error"]["code"], "PullNotVerified", "{out}");
-    assert!(
-        out["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("acr-grant --verify"),
-        "{out}"
-    );
+    assert!(said(&out).contains("acr-grant --verify"), "{out}");
     assert_eq!(resets(&sim), 0);
 
     let forced = run(&sim, &["--force"], &env);
@@ -450,10 +441,7 @@ fn bad_input_is_refused_before_any_request() {
         assert_eq!(r.code, 1, "{input}: {}", r.stderr);
         let out = r.object();
         assert_eq!(out["error"]["code"], code, "{out}");
-        assert!(
-            out["error"]["message"].as_str().unwrap().contains(field),
-            "{out}"
-        );
+        assert!(said(&out).contains(field), "{out}");
     }
     let r = sim.run(
         BIN,

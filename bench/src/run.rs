@@ -117,16 +117,23 @@ impl Tools<'_> {
         admin_delay: Duration,
     ) -> anyhow::Result<Run> {
         let mut c = self.cmd(bin);
+        // No input is /dev/null (a run from the flags); an empty pipe is refused.
         c.args(args)
-            .stdin(Stdio::piped())
+            .stdin(if stdin.is_empty() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let t0 = Instant::now();
         let mut child = c.spawn()?;
         let input = stdin.to_owned();
-        let mut i = child.stdin.take().expect("stdin piped");
+        let i = child.stdin.take();
         let writer = std::thread::spawn(move || {
-            let _ = i.write_all(input.as_bytes());
+            if let Some(mut i) = i {
+                let _ = i.write_all(input.as_bytes());
+            }
         });
         let err = child.stderr.take().expect("stderr piped");
         let ca = self.sim.ca().to_path_buf();
@@ -203,17 +210,24 @@ pub(crate) fn tool_cmd(bin_dir: &Path, bin: &str, sim: Option<&Sim>) -> Command 
 
 /// Runs a prepared command with `stdin` (written on its own thread) and collects its output.
 pub(crate) fn run_cmd(mut c: Command, args: &[String], stdin: &str) -> anyhow::Result<Run> {
+    // No input is /dev/null (a run from the flags); an empty pipe is refused.
     c.args(args)
-        .stdin(Stdio::piped())
+        .stdin(if stdin.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let t0 = Instant::now();
     let mut child = c.spawn().context("spawn")?;
     let input = stdin.to_owned();
-    let mut i = child.stdin.take().expect("stdin piped");
+    let i = child.stdin.take();
     let writer = std::thread::spawn(move || {
         // A tool may exit before reading everything: ignore EPIPE.
-        let _ = i.write_all(input.as_bytes());
+        if let Some(mut i) = i {
+            let _ = i.write_all(input.as_bytes());
+        }
     });
     let out = child.wait_with_output()?;
     let wall = t0.elapsed();

@@ -465,7 +465,9 @@ pub fn classify(err: &azure_core::Error, tenant: &str, who: &str) -> Error {
                     "check the identity's credentials and that it exists in that tenant".to_owned(),
                 )
             };
-            Error::credential(code, format!("{msg}: {detail}")).with_hint(hint)
+            Error::credential(code, msg)
+                .with_hint(hint)
+                .with_detail(detail)
         }
         K::Io | K::Connection => Error::credential(
             "CredentialNetworkError",

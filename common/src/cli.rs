@@ -19,8 +19,8 @@ use crate::validate::clap_duration;
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  every object succeeded
-  1  one or more objects failed (each carries error.code)
-  2  usage error, or input that is not JSON objects (nothing written for it)
+  1  one or more objects written carry an error (this step's, or an earlier step's passed on)
+  2  usage error, input that is not JSON objects, or a pipe that delivered no object
   3  no usable credential
   130, 143  interrupted by SIGINT or SIGTERM (every object written first)";
 

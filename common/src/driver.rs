@@ -138,8 +138,7 @@ pub fn main<T: Tool>() -> ExitCode {
     );
     init_tracing();
 
-    let stdin = std::io::stdin();
-    let interactive = stdin.is_terminal();
+    let source = Source::of_stdin();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -156,19 +155,68 @@ pub fn main<T: Tool>() -> ExitCode {
         ui::error(&e.full_message());
         return ExitCode::from(1);
     }
-    let input: Box<dyn BufRead + Send> = if interactive {
+    let input: Box<dyn BufRead + Send> = if source == Source::Terminal {
         Box::new(std::io::empty())
     } else {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     };
-    let code = rt.block_on(run_stream_with(
+    let code = rt.block_on(run_source_with(
         &tool,
         input,
+        source,
         &mut std::io::stdout().lock(),
         interrupt,
     ));
     ExitCode::from(code)
 }
+/// What stdin is, which decides what an input without a single object means.
+///
+/// A pipe (FIFO or socket) or a regular file carries the output of another command: when
+/// it delivers no object, that command wrote none (it failed on its flags, or its output
+/// file is empty), so the tool says so and does not run. A terminal, `/dev/null` (a
+/// character device) or a closed stdin means nothing was meant to be piped in: the tool
+/// runs once on its flags (a step rerun by hand, a Makefile recipe or a CI job; where a
+/// CI job's stdin is an empty pipe, give it `< /dev/null`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A terminal: nothing is read; one run on the flags alone.
+    Terminal,
+    /// `/dev/null` or another device, or no stdin at all: empty means one run on the flags.
+    Null,
+    /// A pipe, socket or file: the output of another command; empty is refused.
+    Stream,
+}
+
+impl Source {
+    /// What this process's stdin is (fstat of file descriptor 0).
+    pub fn of_stdin() -> Self {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            return Self::Terminal;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            use std::os::unix::fs::FileTypeExt;
+            let kind = stdin
+                .as_fd()
+                .try_clone_to_owned()
+                .and_then(|fd| std::fs::File::from(fd).metadata())
+                .map(|m| m.file_type());
+            match kind {
+                Ok(t) if t.is_fifo() || t.is_socket() || t.is_file() => Self::Stream,
+                _ => Self::Null,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Self::Stream
+        }
+    }
+}
+
+/// The refusal of a pipe or file that delivered no object.
+pub const NO_INPUT: &str = "no input objects: the previous step wrote none — see its error above (to run on the flags alone, give stdin </dev/null)";
 
 fn init_tracing() {
     let filter = match std::env::var("RUST_LOG") {
@@ -217,7 +265,10 @@ enum Item {
 }
 
 /// Reads objects on a thread, so a slow producer upstream never blocks the runtime.
-fn spawn_reader(input: Box<dyn BufRead + Send>) -> tokio::sync::mpsc::Receiver<Item> {
+fn spawn_reader(
+    input: Box<dyn BufRead + Send>,
+    source: Source,
+) -> tokio::sync::mpsc::Receiver<Item> {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     std::thread::spawn(move || {
         let stream = serde_json::Deserializer::from_reader(input)
@@ -244,8 +295,12 @@ fn spawn_reader(input: Box<dyn BufRead + Send>) -> tokio::sync::mpsc::Receiver<I
             }
         }
         if n == 0 {
-            // Empty stdin (a Makefile recipe, a CI job): one run from the flags alone.
-            let _ = tx.blocking_send(Item::Object(Envelope::new()));
+            let _ = tx.blocking_send(match source {
+                // The command before this one wrote nothing: it failed, and said why.
+                Source::Stream => Item::Fatal(Error::usage(NO_INPUT)),
+                // Nothing piped in (a terminal, /dev/null): one run from the flags alone.
+                Source::Terminal | Source::Null => Item::Object(Envelope::new()),
+            });
         }
     });
     rx
@@ -264,14 +319,28 @@ pub async fn run_stream<T: Tool>(
 /// stops, every object is written (unfinished ones, and those that arrive after, with
 /// `error.code` `Interrupted` — unless they already carry an error, which passes through
 /// untouched), stdin is read to its end, and the exit code is the signal's (130, 143).
+///
+/// An `input` without objects is one run on the flags alone (as [`Source::Null`]).
 pub async fn run_stream_with<T: Tool>(
     tool: &T,
     input: Box<dyn BufRead + Send>,
     out: &mut dyn Write,
     interrupt: &'static Interrupt,
 ) -> u8 {
+    run_source_with(tool, input, Source::Null, out, interrupt).await
+}
+
+/// [`run_stream_with`] on an input of kind `source`: a [`Source::Stream`] without objects
+/// is refused ([`NO_INPUT`], exit 2) instead of run on the flags.
+pub async fn run_source_with<T: Tool>(
+    tool: &T,
+    input: Box<dyn BufRead + Send>,
+    source: Source,
+    out: &mut dyn Write,
+    interrupt: &'static Interrupt,
+) -> u8 {
     let common = tool.common().clone();
-    let mut rx = spawn_reader(input);
+    let mut rx = spawn_reader(input, source);
     let first = rx.recv().await;
 
     let cloud = match pick_cloud(common.cloud.as_deref()) {
@@ -337,8 +406,12 @@ pub async fn run_stream_with<T: Tool>(
                 Outcome::Fatal(e) => return fatal(&e).max(code),
                 Outcome::Written(env, err) => {
                     tally.count(err.as_ref());
+                    // Any object written with an error fails the run, its own or one passed
+                    // through: the last tool of a pipe reports the pipeline's outcome.
                     if let Some(e) = err {
                         code = code.max(if e.exit_code() == 3 { 3 } else { 1 });
+                    } else if env.has_error() {
+                        code = code.max(1);
                     }
                     env.to_line()
                 }
@@ -432,12 +505,16 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
     if let Some(s) = interrupted {
         return not_started(T::NAME, input, &flags, &cloud, s);
     }
-    if let Err(e) = check_cloud(&input, &cloud) {
+    let dry_run = shared.common.dry_run;
+    if let Err(e) = check_cloud(&input, &cloud).and_then(|()| check_dry_run(&input, dry_run)) {
         return failed(T::NAME, input, &flags, &cloud, &(), e);
     }
     let inputs = match tool.inputs(&input, shared.http.cloud()) {
         Ok(i) => i,
-        Err(e) => return failed(T::NAME, input, &flags, &cloud, &(), e),
+        Err(e) => {
+            let out = failed(T::NAME, input, &flags, &cloud, &(), e);
+            return mark_dry_run(out, dry_run, Vec::new());
+        }
     };
     if let Some(s) = shared.interrupt.raised() {
         return not_started(T::NAME, input, &flags, &cloud, s);
@@ -446,18 +523,60 @@ async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
         shared: shared.clone(),
         deadline: shared.deadline(),
     };
-    match T::act(&inputs, &ctx).await {
+    let (result, planned) = crate::http::collect_plan(T::act(&inputs, &ctx)).await;
+    let out = match result {
         Ok(done) => {
-            let state = if done.changed { "changed" } else { "unchanged" };
-            let dry = if ctx.dry_run() { ", dry run" } else { "" };
-            ui::info(&format!("{} ({state}{dry})", done.summary));
+            if dry_run {
+                ui::info(&format!("{} (dry run)", done.summary));
+            } else {
+                let state = if done.changed { "changed" } else { "unchanged" };
+                ui::info(&format!("{} ({state})", done.summary));
+            }
             let mut out = input;
             write_flags(&mut out, &flags, &cloud);
             done.output.write_to(&mut out);
             Outcome::Written(out, None)
         }
         Err(Failed { error, partial }) => failed(T::NAME, input, &flags, &cloud, &partial, error),
+    };
+    mark_dry_run(out, dry_run, planned)
+}
+/// An object a `--dry-run` wrote holds placeholders and writes never made: only another
+/// `--dry-run` may take it.
+fn check_dry_run(input: &Envelope, dry_run: bool) -> Result<()> {
+    if input.is_dry_run() && !dry_run {
+        return Err(Error::input(
+            fields::DRY_RUN.name,
+            "`dry_run` is true: this object was written by a --dry-run, so its writes were never made and its new ids are placeholders",
+        )
+        .with_hint("run the earlier steps again without --dry-run, or add --dry-run to this step to extend the plan"));
     }
+    Ok(())
+}
+
+/// In a dry run: `dry_run: true`, and `planned` added to the input's `plan`.
+fn mark_dry_run(outcome: Outcome, dry_run: bool, planned: Vec<serde_json::Value>) -> Outcome {
+    let Outcome::Written(mut object, err) = outcome else {
+        return outcome;
+    };
+    if dry_run {
+        let mut plan = match object.get(fields::PLAN.name) {
+            Some(serde_json::Value::Array(a)) => a,
+            _ => Vec::new(),
+        };
+        plan.extend(planned);
+        // At the end, before `error`.
+        let error = object.get(fields::ERROR.name);
+        for f in [&fields::DRY_RUN, &fields::PLAN, &fields::ERROR] {
+            object.remove(f.name);
+        }
+        object.set(fields::DRY_RUN.name, true);
+        object.set(fields::PLAN.name, plan);
+        if let Some(e) = error {
+            object.set(fields::ERROR.name, e);
+        }
+    }
+    Outcome::Written(object, err)
 }
 
 /// An object that arrived after the interrupt, or was not started before it: written with
@@ -471,10 +590,7 @@ fn not_started(
 ) -> Outcome {
     let e = Error::interrupted(s, format!("{step} did not start on this object"));
     write_flags(&mut out, flags, cloud);
-    out.set(
-        fields::ERROR.name,
-        json!({"step": step, "code": e.code(), "message": e.full_message()}),
-    );
+    out.set(fields::ERROR.name, error_object(step, &e));
     Outcome::Written(out, Some(e))
 }
 
@@ -511,6 +627,12 @@ fn failed(
     if let Some(h) = e.hint() {
         ui::hint(h);
     }
+    if let Some(d) = e.detail() {
+        ui::debug(&format!("Azure said: {d}"));
+    }
+    if let Some(r) = e.request_id() {
+        ui::debug(&format!("request id: {r}"));
+    }
     if matches!(e.kind(), ErrorKind::Input { .. }) {
         ui::debug("nothing was sent for this object");
     }
@@ -519,11 +641,21 @@ fn failed(
         write_flags(&mut out, flags, cloud);
     }
     partial.write_to(&mut out);
-    out.set(
-        fields::ERROR.name,
-        json!({"step": step, "code": e.code(), "message": e.full_message()}),
-    );
+    out.set(fields::ERROR.name, error_object(step, &e));
     Outcome::Written(out, Some(e))
+}
+
+/// `error`: `{step, code, message}`, plus `hint` (what to do) and `request_id` (Azure's,
+/// for a support case) when there are.
+fn error_object(step: &str, e: &Error) -> serde_json::Value {
+    let mut obj = json!({"step": step, "code": e.code(), "message": e.message()});
+    if let Some(h) = e.hint() {
+        obj["hint"] = json!(h);
+    }
+    if let Some(r) = e.request_id() {
+        obj["request_id"] = json!(r);
+    }
+    obj
 }
 
 #[cfg(test)]

@@ -118,6 +118,11 @@ pub mod fields {
     /// The reset's operation URL while unfinished.
     pub const CLUSTER_OPERATION_URL: Field =
         f("cluster_operation_url", None, Some("aks-sp-update"));
+    /// `true` on every object a `--dry-run` wrote: it describes writes never made, and a
+    /// tool not in `--dry-run` refuses it.
+    pub const DRY_RUN: Field = f("dry_run", Some("--dry-run"), None);
+    /// The writes the `--dry-run` steps planned, one JSON object each, in order.
+    pub const PLAN: Field = f("plan", Some("--dry-run"), None);
     /// The error of a failed step.
     pub const ERROR: Field = f("error", None, None);
 
@@ -147,6 +152,8 @@ pub mod fields {
         CLUSTER_ID,
         CLUSTER_PROVISIONING_STATE,
         CLUSTER_OPERATION_URL,
+        DRY_RUN,
+        PLAN,
         ERROR,
     ];
 }
@@ -161,6 +168,20 @@ pub enum Change<T> {
     Set(T),
     /// Removed.
     Remove,
+}
+
+/// The value a `--dry-run` writes for an id that does not exist yet (the app a dry run
+/// would create, the role assignment it would make): `dry-run:<field>`. A later dry-run
+/// step plans against it; no real id has this shape, so no real run can act on it.
+pub fn placeholder(field: &Field) -> String {
+    format!("{PLACEHOLDER_PREFIX}{}", field.name)
+}
+
+const PLACEHOLDER_PREFIX: &str = "dry-run:";
+
+/// Whether `value` is a [`placeholder`].
+pub fn is_placeholder(value: &str) -> bool {
+    value.starts_with(PLACEHOLDER_PREFIX)
 }
 
 /// One envelope object.
@@ -292,6 +313,12 @@ impl Envelope {
     /// Removes a field.
     pub fn remove(&mut self, name: &str) {
         self.fields.shift_remove(name);
+    }
+
+    /// Whether a `--dry-run` wrote the object (`dry_run: true`).
+    pub fn is_dry_run(&self) -> bool {
+        self.get(fields::DRY_RUN.name)
+            .is_some_and(|v| v != serde_json::Value::Bool(false) && !v.is_null())
     }
 
     /// Whether the object carries an `error` from an earlier step.

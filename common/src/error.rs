@@ -60,6 +60,7 @@ struct Inner {
     message: String,
     hint: Option<String>,
     request_id: Option<String>,
+    detail: Option<String>,
     /// A write was sent and its answer never came: whether it took effect is unknown.
     outcome_unknown: bool,
 }
@@ -73,6 +74,7 @@ impl Error {
             message: message.into(),
             hint: None,
             request_id: None,
+            detail: None,
             outcome_unknown: false,
         }))
     }
@@ -182,6 +184,18 @@ impl Error {
         self
     }
 
+    /// Keeps Azure's full text (the message holds a short form of it): shown at `-v`.
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.0.detail = Some(detail.into());
+        self
+    }
+
+    /// Azure's full text, when the message shortened it.
+    pub fn detail(&self) -> Option<&str> {
+        self.0.detail.as_deref()
+    }
+
     /// The kind.
     pub fn kind(&self) -> &ErrorKind {
         &self.0.kind
@@ -259,6 +273,32 @@ impl Error {
     }
 }
 
+/// `text` in at most about `max` characters: whole when it fits, else its first sentence
+/// when that fits, else cut at a word and ended with `…`. A trailing `[Code]` (a precise
+/// cause appended to Azure's message) is kept.
+pub fn clip(text: &str, max: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let (body, tail) = match text.rfind(" [") {
+        Some(i) if text.ends_with(']') && text.len() - i < 60 => (&text[..i], &text[i..]),
+        _ => (text, ""),
+    };
+    let room = max.saturating_sub(tail.chars().count()).max(20);
+    if let Some(end) = body.find(". ").map(|i| i + 1)
+        && body[..end].chars().count() <= room
+    {
+        return format!("{}{tail}", &body[..end]);
+    }
+    let cut: String = body.chars().take(room.saturating_sub(1)).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > room / 2 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!("{}…{tail}", cut.trim_end_matches([' ', ',', ';', ':']))
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.0.message, self.0.code)
@@ -309,6 +349,27 @@ mod tests {
         // An interrupt exits as its signal says (the registry lists SIGINT's 130).
         let term = Error::interrupted(crate::interrupt::Signal::Term, "x");
         assert_eq!((term.code(), term.exit_code()), ("Interrupted", 143));
+    }
+
+    #[test]
+    fn clip_keeps_short_text_and_cuts_long_text() {
+        assert_eq!(clip("short.", 20), "short.");
+        assert_eq!(
+            clip(
+                "First sentence here. Then a very long second sentence follows it.",
+                30
+            ),
+            "First sentence here."
+        );
+        let long = "word ".repeat(60);
+        let c = clip(&long, 50);
+        assert!(c.chars().count() <= 50 && c.ends_with('…'), "{c}");
+        let with_code = format!("{} [NoBackingApplicationObject]", "x ".repeat(100));
+        let c = clip(&with_code, 80);
+        assert!(
+            c.ends_with("… [NoBackingApplicationObject]") && c.chars().count() <= 80,
+            "{c}"
+        );
     }
 
     #[test]

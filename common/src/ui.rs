@@ -3,7 +3,8 @@
 //! stdout carries only envelope objects (see [`crate::driver`]); this module is the one
 //! path to stderr. Every line starts with the tool's name. `-q` keeps only errors, `-v`
 //! adds one line per HTTP request, `-vv` also the Azure SDK's own logs. Progress of a
-//! long wait is a live line on a terminal and a plain line every few seconds otherwise.
+//! long wait is a live line on a terminal, and otherwise a plain line at 1 s, 10 s, 1 min and
+//! then every 3 minutes.
 //!
 //! Messages carry values read from envelopes, which come from other people: every line is
 //! passed through [`escape_controls`] on its way out, so a value holding a newline, a
@@ -99,6 +100,11 @@ pub fn error(text: &str) {
     line(&format!("error: {text}"));
 }
 
+/// Something a person must act on, e.g. a link to open (shown even with `-q`).
+pub fn notice(text: &str) {
+    line(text);
+}
+
 /// A warning (hidden by `-q`).
 pub fn warn(text: &str) {
     if verbosity() >= 0 {
@@ -143,11 +149,27 @@ pub fn json(value: &serde_json::Value) {
 pub struct Progress {
     label: String,
     started: Instant,
-    last_plain: Option<Instant>,
+    plain_shown: u64,
 }
 
-/// How often a plain (non-terminal) progress line is repeated.
-const PLAIN_EVERY: Duration = Duration::from_secs(5);
+/// When a plain (non-terminal) progress line is shown: once the wait passes 1 s, 10 s and
+/// 1 min, then every [`PLAIN_EVERY`] — a 10-minute wait is 6 lines, not one every few seconds.
+const PLAIN_AT: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(10),
+    Duration::from_secs(60),
+];
+/// The interval of plain progress lines after the first minute.
+const PLAIN_EVERY: Duration = Duration::from_secs(180);
+
+/// How many plain progress lines a wait of `elapsed` has earned ([`PLAIN_AT`], [`PLAIN_EVERY`]).
+pub fn plain_marks(elapsed: Duration) -> u64 {
+    let early = PLAIN_AT.iter().filter(|at| elapsed >= **at).count() as u64;
+    let late = elapsed
+        .checked_sub(PLAIN_AT[2])
+        .map_or(0, |after| after.as_secs() / PLAIN_EVERY.as_secs());
+    early + late
+}
 
 impl Progress {
     /// Starts showing progress for `label` (e.g. "waiting for the role to reach the registry").
@@ -155,7 +177,7 @@ impl Progress {
         Self {
             label: label.into(),
             started: Instant::now(),
-            last_plain: None,
+            plain_shown: 0,
         }
     }
 
@@ -174,9 +196,12 @@ impl Progress {
             let _ = write!(err, "\r\x1b[K{}: {}", tool(), escape_controls(&text));
             let _ = err.flush();
             LIVE_LINE.store(true, Ordering::Relaxed);
-        } else if self.last_plain.is_none_or(|t| t.elapsed() >= PLAIN_EVERY) {
-            self.last_plain = Some(Instant::now());
-            line(&text);
+        } else {
+            let due = plain_marks(self.started.elapsed());
+            if due > self.plain_shown {
+                self.plain_shown = due;
+                line(&text);
+            }
         }
     }
 
@@ -199,6 +224,25 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_progress_thins_out_as_the_wait_grows() {
+        let s = Duration::from_secs;
+        assert_eq!(plain_marks(Duration::from_millis(900)), 0);
+        assert_eq!(plain_marks(s(1)), 1);
+        assert_eq!(plain_marks(s(9)), 1);
+        assert_eq!(plain_marks(s(10)), 2);
+        assert_eq!(plain_marks(s(60)), 3);
+        assert_eq!(plain_marks(s(239)), 3);
+        assert_eq!(plain_marks(s(240)), 4);
+        // A 10-minute wait polled every second: 6 lines (the issue counted 68 before).
+        let lines = (0..=600)
+            .map(|t| plain_marks(s(t)))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            - 1;
+        assert_eq!(lines, 6);
+    }
 
     #[test]
     fn printable_text_is_unchanged() {

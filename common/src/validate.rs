@@ -35,6 +35,19 @@ pub fn guid(field: &str, value: &str) -> Result<String> {
     }
 }
 
+/// [`guid`], or in a dry run also the [`placeholder`](crate::envelope::placeholder) an
+/// earlier dry-run step wrote for `field` (an id that does not exist yet), kept as it is.
+pub fn guid_or_placeholder(
+    field: &crate::envelope::Field,
+    value: &str,
+    dry_run: bool,
+) -> Result<String> {
+    if dry_run && value.trim() == crate::envelope::placeholder(field) {
+        return Ok(value.trim().to_owned());
+    }
+    guid(field.name, value)
+}
+
 /// A tenant: a GUID, or a verified domain such as `contoso.onmicrosoft.com`.
 pub fn tenant(field: &str, value: &str) -> Result<String> {
     let v = value.trim();

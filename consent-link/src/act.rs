@@ -1,7 +1,7 @@
 //! The step: the consent link, then with `--create` / `--wait` the app's service principal in tenant B.
 
 use common::driver::{Ctx, Done, Failed, Fields};
-use common::envelope::{Envelope, fields};
+use common::envelope::{Envelope, fields, is_placeholder, placeholder};
 use common::error::{Error, ErrorKind, Result, codes};
 use common::http::Api;
 use common::wait::{Poll, human, poll_until};
@@ -49,7 +49,10 @@ impl Fields for Partial {
 
 /// Step 2 on one object.
 pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Partial>> {
+    let new_app = is_placeholder(&inp.app_id);
     match &inp.tenant_a {
+        // A dry run of a new app: nothing to read yet, in either tenant.
+        Some(_) if new_app => {}
         Some(a) => read_app_in_a(ctx, a, inp).await?,
         None => ui::debug(
             "no cluster_tenant_id: the app is not checked in its home tenant (pass --cluster-tenant to check it)",
@@ -63,25 +66,13 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
         &inp.redirect_uri,
         inp.form,
     )?;
-    ui::info(&format!(
-        "an administrator of tenant B ({}) must open this link, sign in, and click Accept (consent on behalf of the organization):",
-        inp.tenant_b
-    ));
-    ui::info(&format!("  {url}"));
-    if inp.open {
-        match browser::open(url.as_str()).await {
-            Ok(by) => ui::info(&format!("opened the link with {by}")),
-            Err(why) => ui::warn(&format!(
-                "could not open a browser ({why}): open the link yourself"
-            )),
-        }
-    }
     let mut out = Output {
         redirect_uri: inp.redirect_uri.clone(),
         consent_url: url.to_string(),
         registry_sp_object_id: None,
     };
     if !inp.wait && !inp.create {
+        ask_an_administrator(inp, url.as_str()).await;
         return Ok(Done {
             output: out,
             changed: false,
@@ -93,18 +84,37 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
     }
 
     let api = ctx.graph(&inp.tenant_b);
-    let (sp_id, created, summary) = provision(ctx, &api, inp, url.as_str())
+    let (sp_id, changed, summary) = provision(ctx, &api, inp, url.as_str())
         .await
         .map_err(|e| with_link(e, url.as_str()))?;
     out.registry_sp_object_id = sp_id;
     Ok(Done {
         output: out,
-        changed: created,
+        changed,
         summary,
     })
 }
 
-/// `--create` and/or `--wait`: the service principal id (None only in a dry run), whether it was created, a summary.
+/// Shows the link to the person who must act (even with `-q`: it is what they need), once,
+/// and opens it with `--open`.
+async fn ask_an_administrator(inp: &Inputs, url: &str) {
+    ui::notice(&format!(
+        "an administrator of tenant B ({}) must open this link and click Accept:",
+        inp.tenant_b
+    ));
+    ui::notice(&format!("  {url}"));
+    if inp.open {
+        match browser::open(url).await {
+            Ok(by) => ui::info(&format!("opened the link with {by}")),
+            Err(why) => ui::warn(&format!(
+                "could not open a browser ({why}): open the link yourself"
+            )),
+        }
+    }
+}
+
+/// `--create` and/or `--wait`: the service principal id (None only in a dry run), whether
+/// tenant B changed during the run, a summary.
 async fn provision(
     ctx: &Ctx,
     api: &Api<'_>,
@@ -112,9 +122,11 @@ async fn provision(
     url: &str,
 ) -> Result<(Option<String>, bool, String)> {
     let (app, b) = (&inp.app_id, &inp.tenant_b);
-    if let Some(id) = graph::service_principal_id(api, app)
-        .await
-        .map_err(|e| explain_read(e, b))?
+    let new_app = is_placeholder(app);
+    if !new_app
+        && let Some(id) = graph::service_principal_id(api, app)
+            .await
+            .map_err(|e| explain_read(e, b))?
     {
         return Ok((
             Some(id.clone()),
@@ -134,7 +146,7 @@ async fn provision(
             }
             Ok(None) => {
                 return Ok((
-                    None,
+                    Some(placeholder(&fields::REGISTRY_SP_OBJECT_ID)),
                     false,
                     format!("would create the service principal of app {app} in tenant {b}"),
                 ));
@@ -149,18 +161,25 @@ async fn provision(
             Err(e) if e.status() == Some(403) => {
                 return Err(e
                     .with_message(format!(
-                        "{} may not create the app's service principal in tenant {b} (it needs Application.ReadWrite.All there): \
-                         an administrator of tenant B must open the consent link and click Accept instead",
+                        "{} may not create the app's service principal in tenant {b} (needs Application.ReadWrite.All there)",
                         ctx.http().credentials().describe()
                     ))
                     .with_hint(format!(
-                        "send the link to an administrator of tenant B; rerun with --wait to continue once they have accepted: {url}"
+                        "an administrator of tenant B must open the link and click Accept; then rerun with --wait: {url}"
                     )));
             }
             Err(e) => return Err(e),
         }
     }
-    let label = format!("waiting for an administrator of tenant {b} to consent");
+    if ctx.dry_run() {
+        return Ok((
+            Some(placeholder(&fields::REGISTRY_SP_OBJECT_ID)),
+            false,
+            format!("would wait for an administrator of tenant {b} to consent to app {app}"),
+        ));
+    }
+    ask_an_administrator(inp, url).await;
+    let label = format!("waiting for tenant {b}'s administrator to consent");
     let waited = poll_until(&label, ctx.deadline(), || async {
         Ok(
             match graph::service_principal_id(api, app)
@@ -168,21 +187,25 @@ async fn provision(
                 .map_err(|e| explain_read(e, b))?
             {
                 Some(id) => Poll::Ready(id),
-                None => Poll::Pending("the app has no service principal there yet".into(), None),
+                None => Poll::Pending("no service principal yet".into(), None),
             },
         )
     })
     .await;
     match waited {
-        Ok(id) => Ok((Some(id.clone()), false, format!("consent given: app {app} has its service principal {id} in tenant {b}"))),
+        Ok(id) => Ok((
+            Some(id.clone()),
+            true,
+            format!("tenant {b}'s administrator consented: app {app} has its service principal {id} there"),
+        )),
         Err(e) if e.is_timeout() => Err(Error::step(
             codes::CONSENT_TIMEOUT.name,
             format!(
-                "nobody consented within {} (--timeout): app {app} still has no service principal in tenant {b}. The consent link is {url}",
+                "nobody consented within {} (--timeout): app {app} has no service principal in tenant {b} yet",
                 human(ctx.deadline().timeout())
             ),
         )
-        .with_hint("have an administrator of tenant B open the link and click Accept, then rerun this step (it returns at once when the consent has been given)")),
+        .with_hint("once an administrator of tenant B has opened the link and clicked Accept, rerun this step on this output (consent_url holds the link)")),
         Err(e) => Err(e),
     }
 }
@@ -231,14 +254,9 @@ fn explain_read(e: Error, tenant_b: &str) -> Error {
     }
 }
 
-/// Keeps the consent link in a failed object: as its `consent_url` field, and in the message.
+/// Keeps the consent link in a failed object, as its `consent_url` field (the message does
+/// not repeat it: it was shown once already, or the hint carries it).
 fn with_link(e: Error, url: &str) -> Failed<Partial> {
-    let e = if e.message().contains(url) || e.hint().is_some_and(|h| h.contains(url)) {
-        e
-    } else {
-        let m = format!("{} (consent link: {url})", e.message());
-        e.with_message(m)
-    };
     Failed::with(
         e,
         Partial {
@@ -252,11 +270,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_link_is_added_to_failures_once() {
+    fn the_link_is_kept_in_the_field_not_repeated_in_the_message() {
         let f = with_link(Error::step("X", "boom"), "https://l/x");
-        assert_eq!(f.error.message(), "boom (consent link: https://l/x)");
+        assert_eq!(f.error.message(), "boom");
         assert_eq!(f.partial.consent_url.as_deref(), Some("https://l/x"));
-        let f = with_link(Error::step("X", "see https://l/x"), "https://l/x");
-        assert_eq!(f.error.message(), "see https://l/x");
     }
 }

@@ -31,9 +31,10 @@ impl Inputs {
             fields::REGISTRY_TENANT_ID.name,
             &env.flag_or_require(&fields::REGISTRY_TENANT_ID, cli.registry_tenant.as_deref())?,
         )?;
-        let app_id = validate::guid(
-            fields::APP_ID.name,
+        let app_id = validate::guid_or_placeholder(
+            &fields::APP_ID,
             &env.flag_or_require(&fields::APP_ID, cli.app_id.as_deref())?,
+            cli.common.dry_run,
         )?;
         let tenant_a =
             match env.flag_or_str(&fields::CLUSTER_TENANT_ID, cli.cluster_tenant.as_deref())? {

@@ -10,6 +10,15 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{NewApp, Operator, service_principal_of};
 use xtenant_tests::{Run, TestSim, line, person, run_cmd};
 
+/// What an error object says: its message, then its hint.
+fn said(o: &Value) -> String {
+    format!(
+        "{} {}",
+        o["error"]["message"].as_str().unwrap_or_default(),
+        o["error"]["hint"].as_str().unwrap_or_default()
+    )
+}
+
 const BIN: &str = "consent-link";
 const APP: &str = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
 const GUID_B: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -77,16 +86,17 @@ struct Background {
 impl Background {
     fn start(mut c: Command, args: &[&str], stdin: &str) -> Self {
         c.args(args)
-            .stdin(Stdio::piped())
+            .stdin(if stdin.is_empty() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = c.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        if let Some(mut i) = child.stdin.take() {
+            i.write_all(stdin.as_bytes()).unwrap();
+        }
         let err = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -212,7 +222,9 @@ fn built_in_clouds_give_the_exact_link_without_any_request() {
                 r.stderr
             );
             assert!(
-                r.stderr.contains(&format!("an administrator of tenant B ({tenant}) must open this link, sign in, and click Accept")),
+                r.stderr.contains(&format!(
+                    "an administrator of tenant B ({tenant}) must open this link and click Accept"
+                )),
                 "{}",
                 r.stderr
             );
@@ -289,25 +301,22 @@ fn bad_inputs_fail_before_any_request() {
             "absolute",
         ),
     ];
-    for (args, field, said) in cases {
+    for (args, field, expected) in cases {
         let stdin = line(&json!({"cluster_tenant_id": a, "registry_tenant_id": b, "app_id": APP}));
         let mut all = vec!["--wait", "--create", "--timeout", "5s"];
         all.extend_from_slice(args);
         let r = sim.run(BIN, &all, &stdin);
         let o = failed(&r, "InvalidInput");
-        let msg = o["error"]["message"].as_str().unwrap();
-        assert!(msg.contains(field) && msg.contains(said), "{args:?}: {msg}");
+        let msg = said(&o);
+        assert!(
+            msg.contains(field) && msg.contains(expected),
+            "{args:?}: {msg}"
+        );
         assert!(o.get("consent_url").is_none());
     }
     let r = sim.run(BIN, &["--app-id", APP], "");
     let o = failed(&r, "InvalidInput");
-    assert!(
-        o["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("--registry-tenant"),
-        "{o}"
-    );
+    assert!(said(&o).contains("--registry-tenant"), "{o}");
     assert_eq!(sim.azure_requests(), Vec::<Value>::new());
 }
 
@@ -384,7 +393,7 @@ fn the_app_is_checked_in_tenant_a() {
         &sim.run(BIN, &["--wait", "--create"], &input(&sim, &single)),
         "AppNotMultitenant",
     );
-    let msg = o["error"]["message"].as_str().unwrap();
+    let msg = said(&o);
     assert!(
         msg.contains("AzureADMyOrg")
             && msg.contains("entra-app-create")
@@ -393,7 +402,7 @@ fn the_app_is_checked_in_tenant_a() {
     );
 
     let o = failed(&sim.run(BIN, &[], &input(&sim, APP)), "AppNotFound");
-    assert!(o["error"]["message"].as_str().unwrap().contains(APP), "{o}");
+    assert!(said(&o).contains(APP), "{o}");
 
     let o = failed(
         &sim.run(
@@ -403,7 +412,7 @@ fn the_app_is_checked_in_tenant_a() {
         ),
         "RedirectUriMismatch",
     );
-    let msg = o["error"]["message"].as_str().unwrap();
+    let msg = said(&o);
     assert!(
         msg.contains("AADSTS50011") && msg.contains("https://www.microsoft.com"),
         "{msg}"
@@ -487,10 +496,7 @@ fn wait_finishes_once_tenant_bs_administrator_accepts() {
         );
         let url = bg.wait_for(printed_url);
         // The tool is polling: no service principal yet.
-        bg.wait_for(|l| {
-            l.contains("waiting for an administrator of tenant")
-                .then_some(())
-        });
+        bg.wait_for(|l| l.contains("'s administrator to consent").then_some(()));
         assert!(service_principal_of(&sim, &b, &app).is_none());
 
         let (status, location) = admin_accepts(&sim, &url);
@@ -512,7 +518,7 @@ fn wait_finishes_once_tenant_bs_administrator_accepts() {
         assert_eq!(o["registry_sp_object_id"], sp.as_str());
         assert_eq!(o["consent_url"], url.as_str());
         assert!(
-            r.stderr.contains("consent given") && r.stderr.contains("(unchanged)"),
+            r.stderr.contains("'s administrator consented") && r.stderr.contains("(changed)"),
             "{}",
             r.stderr
         );
@@ -533,6 +539,27 @@ fn wait_finishes_once_tenant_bs_administrator_accepts() {
 }
 
 #[test]
+fn quiet_wait_still_shows_the_link_once() {
+    // Before, -q hid the link: the one thing tenant B's administrator needs.
+    let sim = TestSim::start();
+    let op = Operator::new(&sim);
+    let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    let r = sim.run(
+        BIN,
+        &["-q", "--wait", "--timeout", "2s"],
+        &input(&sim, &app),
+    );
+    let o = failed(&r, "ConsentTimeout");
+    let url = o["consent_url"].as_str().unwrap();
+    assert_eq!(r.stderr.matches(url).count(), 1, "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("waiting for"),
+        "-q shows no progress: {}",
+        r.stderr
+    );
+}
+
+#[test]
 fn wait_times_out_cleanly_when_nobody_accepts() {
     let sim = TestSim::start();
     let op = Operator::new(&sim);
@@ -545,8 +572,12 @@ fn wait_times_out_cleanly_when_nobody_accepts() {
         .as_str()
         .expect("the failed object keeps the link");
     assert!(url.contains(&app));
-    let msg = o["error"]["message"].as_str().unwrap();
-    assert!(msg.contains(url) && msg.contains("rerun"), "{msg}");
+    // The link is shown once, before the wait; the failure does not repeat it.
+    assert_eq!(r.stderr.matches(url).count(), 1, "{}", r.stderr);
+    let msg = said(&o);
+    assert!(!msg.contains(url), "{msg}");
+    let hint = o["error"]["hint"].as_str().unwrap();
+    assert!(hint.contains("rerun"), "{hint}");
     assert_eq!(o["keep"], json!({"n": 1}));
     assert!(o.get("registry_sp_object_id").is_none());
     assert!(sim.writes().len() == 1, "{:?}", sim.writes());
@@ -562,14 +593,29 @@ fn create_as_operator_then_reruns_send_no_writes() {
     let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
 
     let dry = ok(&sim.run(BIN, &["--create", "--dry-run"], &input(&sim, &app)));
-    assert!(dry.get("registry_sp_object_id").is_none());
+    assert_eq!(
+        dry["registry_sp_object_id"],
+        "dry-run:registry_sp_object_id"
+    );
+    assert_eq!(dry["dry_run"], true);
     assert_eq!(sim.writes().len(), 1);
 
     let r = sim.run(BIN, &["--create"], &input(&sim, &app));
     let o = ok(&r);
     let sp = service_principal_of(&sim, &b, &app).expect("created in tenant B");
     assert_eq!(o["registry_sp_object_id"], sp.as_str());
-    assert!(r.stderr.contains("(changed)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("created the service principal") && r.stderr.contains("(changed)"),
+        "{}",
+        r.stderr
+    );
+    // Nobody had to act: no link shown (before, the banner was printed anyway).
+    let url = o["consent_url"].as_str().unwrap();
+    assert!(
+        !r.stderr.contains(url) && !r.stderr.contains("must open"),
+        "{}",
+        r.stderr
+    );
     let writes = sim.writes();
     assert_eq!(writes.len(), 2, "{writes:?}");
     assert_eq!(writes[1]["method"], "PATCH");
@@ -601,12 +647,13 @@ fn create_as_reader_explains_that_an_administrator_must_consent() {
     let r = run_cmd(sim.cmd_as_reader(BIN), &["--create"], &input(&sim, &app));
     let o = failed(&r, "Authorization_RequestDenied");
     let url = o["consent_url"].as_str().unwrap();
-    let msg = o["error"]["message"].as_str().unwrap();
+    let hint = o["error"]["hint"].as_str().unwrap();
     assert!(
-        msg.contains("an administrator of tenant B must open the consent link")
-            && msg.contains(url),
-        "{msg}"
+        hint.contains("an administrator of tenant B must open the link") && hint.contains(url),
+        "{hint}"
     );
+    // Said once: in the hint, not in the message, nor as a banner before the attempt.
+    assert_eq!(r.stderr.matches(url).count(), 1, "{}", r.stderr);
     assert!(service_principal_of(&sim, &b, &app).is_none());
 
     // With --wait too: the refusal turns into waiting for the consent.

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use common::driver::{Ctx, Done, Failed, Fields};
-use common::envelope::{Envelope, fields};
+use common::envelope::{Envelope, fields, placeholder};
 use common::error::codes;
 use common::graph::ensure_service_principal;
 use common::http::Api;
@@ -13,7 +13,6 @@ use crate::app::AppState;
 use crate::graph::{Application, MANAGED_TAG, explain};
 use crate::inputs::Inputs;
 use crate::secret_file::{self, Pending};
-use crate::secrets::lifetime_text;
 
 /// What becomes of the secret fields.
 #[derive(Debug, Clone, Default)]
@@ -53,6 +52,8 @@ pub struct Output {
     pub cluster_sp_object_id: Option<String>,
     /// The client secret.
     pub secret: SecretOut,
+    /// The secret is not the input's: a pull verified with the input's no longer holds.
+    pub secret_changed: bool,
 }
 
 impl Fields for Output {
@@ -69,6 +70,9 @@ impl Fields for Output {
             if let Some(v) = value {
                 object.set(field.name, v);
             }
+        }
+        if self.secret_changed {
+            object.remove(fields::PULL_VERIFIED_AT.name);
         }
         match &self.secret {
             SecretOut::Keep => {}
@@ -200,16 +204,21 @@ impl Step<'_> {
     async fn run(&mut self, pending: Option<Pending>, file_secret: Option<Secret>) -> Result<()> {
         let app = match self.ensure_app().await? {
             AppState::Known(app) => app,
+            // A dry run: the app does not exist, so the later writes are planned against
+            // placeholders a later dry-run step plans against too.
             AppState::WouldCreate(unique) => {
-                self.out.app_display_name = Some(self.inputs.display_name.clone());
-                self.out.app_unique_name = Some(unique);
-                self.notes
-                    .push("would add its service principal in the tenant".into());
-                self.notes.push(format!(
-                    "would add a client secret valid for {}",
-                    lifetime_text(self.inputs.options.secret_lifetime)
-                ));
-                return Ok(());
+                self.new_app = true;
+                Application {
+                    id: placeholder(&fields::APP_OBJECT_ID),
+                    app_id: placeholder(&fields::APP_ID),
+                    display_name: self.inputs.display_name.clone(),
+                    unique_name: Some(unique),
+                    audience: common::graph::MULTITENANT_AUDIENCE.to_owned(),
+                    redirect_uris: vec![self.inputs.redirect_uri.clone()],
+                    passwords: Vec::new(),
+                    tags: vec![MANAGED_TAG.to_owned()],
+                    required_resource_access: Some(Box::new(common::graph::with_user_read(None))),
+                }
             }
         };
         self.out.app_display_name = Some(app.display_name.clone());
@@ -221,6 +230,9 @@ impl Step<'_> {
 
         let found = self.found_secret(&app, file_secret).await?;
         let kept = self.ensure_secret(&app, found.clone()).await?;
+        self.out.secret_changed = kept
+            .as_ref()
+            .is_none_or(|k| self.inputs.key_id.as_deref() != Some(k.key_id.as_str()));
         match &kept {
             Some(k) => {
                 let minted = self.inputs.secret.as_ref() != Some(&k.secret)
@@ -322,7 +334,7 @@ impl Step<'_> {
                     "would add its service principal in tenant {}",
                     self.inputs.tenant
                 ));
-                None
+                Some(placeholder(&fields::CLUSTER_SP_OBJECT_ID))
             }
             Some((id, created)) => {
                 if created {

@@ -175,7 +175,8 @@ pub(crate) fn explain(e: Error, tenant: &str) -> Error {
 /// Explains a refused secret lifetime, with the longest one allowed when Graph says it.
 pub(crate) fn explain_lifetime(e: Error, asked_days: f64) -> Error {
     let asked = format!("{asked_days:.0} days");
-    if let Some(max) = max_days(e.message()) {
+    // Azure's whole text (the message holds it shortened).
+    if let Some(max) = max_days(e.detail().unwrap_or(e.message())) {
         let msg = format!(
             "the tenant's app management policy refuses a secret lifetime of {asked}: it allows at most {max} days ({})",
             e.message()

@@ -131,8 +131,10 @@ impl Step<'_> {
                 }
             })?;
         let Sent::Done(resp) = sent else {
-            self.notes
-                .push(format!("would add a client secret valid until {end}"));
+            self.notes.push(format!(
+                "would add a client secret valid for {} (until {end})",
+                lifetime_text(lifetime)
+            ));
             return Ok(None);
         };
         self.changed = true;
@@ -159,6 +161,17 @@ impl Step<'_> {
             "added the client secret {} (expires {expires_at})",
             p.key_id
         ));
+        // A rerun from flags (or on an output whose secret was lost) adds a secret beside
+        // the ones the app has: say so, since each is a credential to the registry.
+        let others = app.passwords.iter().filter(|o| !o.expired()).count();
+        if others > 0 && !self.inputs.options.prune_secrets {
+            ui::warn(&format!(
+                "app {} now has {} live client secrets: this run added {} beside {others} it already had; to keep only the new one, rerun entra-app-create --prune-secrets on this output",
+                app.app_id,
+                others + 1,
+                p.key_id
+            ));
+        }
         Ok(Some(KeptSecret {
             secret,
             key_id: p.key_id,

@@ -7,6 +7,15 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{NewApp, Operator};
 use xtenant_tests::{Run, TestSim, line, run_cmd};
 
+/// What an error object says: its message, then its hint.
+fn said(o: &Value) -> String {
+    format!(
+        "{} {}",
+        o["error"]["message"].as_str().unwrap_or_default(),
+        o["error"]["hint"].as_str().unwrap_or_default()
+    )
+}
+
 const BIN: &str = "entra-app-create";
 const UNIQUE: &str = "xtenant-acr-pull";
 
@@ -214,13 +223,7 @@ fn new_secret_adds_exactly_one_and_prune_leaves_exactly_the_outputs() {
 fn prune_needs_a_key_to_keep_and_says_so_before_any_request() {
     let sim = TestSim::start();
     let o = failed(&first_run(&sim, &["--prune-secrets"]), 1);
-    assert!(
-        o["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("client_secret_key_id"),
-        "{o}"
-    );
+    assert!(said(&o).contains("client_secret_key_id"), "{o}");
     assert!(
         sim.azure_requests().is_empty(),
         "{:#?}",
@@ -239,7 +242,7 @@ fn the_reader_gets_the_permission_explained() {
     );
     let o = failed(&run, 1);
     assert_eq!(o["error"]["code"], "Authorization_RequestDenied", "{o}");
-    let msg = o["error"]["message"].as_str().unwrap();
+    let msg = said(&o);
     assert!(
         msg.contains("Application.ReadWrite.All") && msg.contains("Application Developer"),
         "{msg}"
@@ -395,13 +398,7 @@ fn secret_file_refuses_a_symlink_before_any_request() {
         &first_run(&sim, &["--secret-file", link.to_str().unwrap()]),
         1,
     );
-    assert!(
-        o["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("symbolic link"),
-        "{o}"
-    );
+    assert!(said(&o).contains("symbolic link"), "{o}");
     assert_eq!(std::fs::read_to_string(&real).unwrap(), "keep me");
     assert!(
         sim.azure_requests().is_empty(),
@@ -417,22 +414,10 @@ fn bad_inputs_fail_before_any_request() {
 
     let o = failed(&sim.run(BIN, &["--cluster-tenant", "not a tenant"], ""), 1);
     assert_eq!(o["error"]["code"], "InvalidInput");
-    assert!(
-        o["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("cluster_tenant_id"),
-        "{o}"
-    );
+    assert!(said(&o).contains("cluster_tenant_id"), "{o}");
 
     let o = failed(&sim.run(BIN, &[], ""), 1);
-    assert!(
-        o["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("--cluster-tenant"),
-        "{o}"
-    );
+    assert!(said(&o).contains("--cluster-tenant"), "{o}");
 
     for (flag, value) in [
         ("--redirect-uri", "http://x.com"),
@@ -472,7 +457,7 @@ fn a_lifetime_beyond_the_tenant_policy_is_explained() {
         o["error"]["code"], "CredentialInvalidLifetimeAsPerAppPolicy",
         "{o}"
     );
-    let msg = o["error"]["message"].as_str().unwrap();
+    let msg = said(&o);
     assert!(
         msg.contains("1000 days") && msg.contains("at most 730 days"),
         "{msg}"
@@ -491,13 +476,39 @@ fn dry_run_reports_what_it_would_create_and_writes_nothing() {
     let run = first_run(&sim, &["--dry-run"]);
     let out = ok(&run);
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
-    assert!(
-        out.get("app_id").is_none() && out.get("client_secret").is_none(),
-        "{out}"
-    );
+    // Ids that do not exist yet are explicit placeholders (before: no app_id at all, so
+    // consent-link asked for the output of entra-app-create it had been given).
+    assert_eq!(out["app_id"], "dry-run:app_id", "{out}");
+    assert_eq!(out["cluster_sp_object_id"], "dry-run:cluster_sp_object_id");
+    assert!(out.get("client_secret").is_none(), "{out}");
+    assert_eq!(out["dry_run"], true);
     assert_eq!(out["app_unique_name"], UNIQUE);
+    // Every planned write is one JSON line on stderr, and an entry of `plan`.
+    let plan = out["plan"].as_array().unwrap();
+    let lines: Vec<Value> = run
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("entra-app-create: dry-run: "))
+        .map(|j| serde_json::from_str(j).unwrap())
+        .collect();
+    assert_eq!(&lines, plan, "{}", run.stderr);
+    let writes: Vec<(&str, &str)> = plan
+        .iter()
+        .map(|w| (w["method"].as_str().unwrap(), w["url"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        writes.len(),
+        3,
+        "app, service principal, secret: {writes:?}"
+    );
+    assert!(writes[1].1.contains("servicePrincipals") && writes[2].1.ends_with("/addPassword"));
     assert!(
-        run.stderr.contains("dry-run:") && run.stderr.contains("would create the multitenant app"),
+        run.stderr.contains("would create the multitenant app") && run.stderr.contains("(dry run)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("(changed") && !run.stderr.contains("unchanged"),
         "{}",
         run.stderr
     );
@@ -533,10 +544,7 @@ fn a_single_tenant_app_is_refused_unless_adopted() {
 
     let o = failed(&first_run(&sim, &["--unique-name", "legacy"]), 1);
     assert_eq!(o["error"]["code"], "AppNotMultitenant", "{o}");
-    assert!(
-        o["error"]["message"].as_str().unwrap().contains("--adopt"),
-        "{o}"
-    );
+    assert!(said(&o).contains("--adopt"), "{o}");
     // Found by the input's app_id instead: the same refusal.
     let o = failed(
         &rerun(
@@ -610,7 +618,7 @@ fn an_app_it_did_not_create_is_changed_only_when_the_flags_name_it_with_adopt() 
     for extra in [&["--new-secret"][..], &["--new-secret", "--prune-secrets"]] {
         let o = failed(&rerun(&sim, &input, extra), 1);
         assert_eq!(o["error"]["code"], "AppNotManaged", "{o}");
-        let msg = o["error"]["message"].as_str().unwrap();
+        let msg = said(&o);
         assert!(
             msg.contains(&other.app_id) && msg.contains("--adopt"),
             "{msg}"

@@ -183,14 +183,22 @@ impl TestSim {
 }
 
 /// Starts a prepared command with piped stdout and stderr, writes `stdin` to it and closes it.
+///
+/// An empty `stdin` is `/dev/null`, as for a step run from its flags alone (a terminal, a
+/// Makefile recipe): an empty *pipe* means the step before wrote nothing, and is refused.
 pub fn spawn_with_input(c: &mut Command, stdin: &str) -> std::process::Child {
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.stdin(if stdin.is_empty() {
+        Stdio::null()
+    } else {
+        Stdio::piped()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = c.spawn().expect("spawn tool");
-    let mut i = child.stdin.take().expect("stdin");
-    // A tool may exit before reading everything (usage errors): ignore EPIPE.
-    let _ = i.write_all(stdin.as_bytes());
+    if let Some(mut i) = child.stdin.take() {
+        // A tool may exit before reading everything (usage errors): ignore EPIPE.
+        let _ = i.write_all(stdin.as_bytes());
+    }
     child
 }
 

@@ -596,8 +596,9 @@ fn a_persistent_failure_mid_pipeline_passes_through_and_a_rerun_completes() {
         .add_fault(json!({"method": "PUT", "path": "/roleAssignments/", "status": 500, "count": 0}))
         .unwrap();
     let (codes, out) = pipeline(&sim, "4s", "");
-    // acr-grant fails; aks-sp-update passes the failed object through untouched.
-    assert_eq!(codes, [0, 0, 1, 0], "{out}");
+    // acr-grant fails; aks-sp-update passes the failed object through untouched, and exits
+    // 1 for it: the last step of a pipe reports the pipeline's outcome.
+    assert_eq!(codes, [0, 0, 1, 1], "{out}");
     let o: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(
         (o["error"]["step"].as_str(), o["error"]["code"].as_str()),
@@ -608,10 +609,11 @@ fn a_persistent_failure_mid_pipeline_passes_through_and_a_rerun_completes() {
     let injected = applied(&sim);
     assert!(injected >= 2, "the PUT was retried: {injected}");
     sim.sim().clear_faults();
-    // The same pipeline on its own output: steps 1 and 2 pass it through, step 3 retries its own failure.
+    // The same pipeline on its own output: steps 1 and 2 pass it through (and exit 1 for
+    // the error they pass on), step 3 retries its own failure.
     sim.sim().clear_requests();
     let (codes, out) = pipeline(&sim, "20s", &out);
-    assert_eq!(codes, [0, 0, 0, 0], "{out}");
+    assert_eq!(codes, [1, 1, 0, 0], "{out}");
     let written_by: Vec<String> = sim
         .writes()
         .iter()
@@ -634,7 +636,7 @@ fn a_persistent_failure_mid_pipeline_passes_through_and_a_rerun_completes() {
 fn the_pipeline_with_replication_beyond_the_timeout_completes_on_rerun() {
     let sim = sim_for(Duration::from_millis(3500));
     let (codes, out) = pipeline(&sim, "2s", "");
-    assert_eq!(codes, [1, 0, 0, 0], "{out}");
+    assert_eq!(codes, [1, 1, 1, 1], "{out}");
     let o: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(o["error"]["step"], "entra-app-create", "{o}");
     assert_eq!(o["error"]["code"], "Timeout", "{o}");

@@ -36,13 +36,18 @@ fn run_bytes(sim: &TestSim, c: &Case) -> Run {
     for k in &c.unset {
         cmd.env_remove(k);
     }
+    // No input at all is /dev/null, as for a run from the flags (an empty pipe is refused).
+    let stdin = if c.stdin.is_empty() {
+        Stdio::null()
+    } else {
+        Stdio::piped()
+    };
     cmd.args(&c.args)
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
-    {
-        let mut i = child.stdin.take().unwrap();
+    if let Some(mut i) = child.stdin.take() {
         let _ = i.write_all(&c.stdin);
     }
     let out = child.wait_with_output().unwrap();

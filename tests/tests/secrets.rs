@@ -199,16 +199,17 @@ fn argv_while_running(sim: &TestSim, step: Step, extra: &[&str], input: &str) ->
     let mut c = sim.cmd(step.bin());
     c.args(step.args(sim))
         .args(extra)
-        .stdin(Stdio::piped())
+        .stdin(if input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    if let Some(mut i) = child.stdin.take() {
+        i.write_all(input.as_bytes()).unwrap();
+    }
     let started = Instant::now();
     while sim.sim().faults()[0]["applied"] != 1 && started.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(5));

@@ -98,7 +98,8 @@ fn an_untrusted_certificate_is_a_clear_error_naming_the_host() {
         );
         let m = obj["error"]["message"].as_str().unwrap();
         assert!(m.contains("127.0.0.1") && m.contains("not trusted"), "{m}");
-        assert!(m.contains("ca_file"), "the hint says what to do: {m}");
+        let hint = obj["error"]["hint"].as_str().unwrap();
+        assert!(hint.contains("ca_file"), "the hint says what to do: {hint}");
         assert!(
             run.stderr.contains("UntrustedCertificate"),
             "{}: {}",

@@ -189,14 +189,38 @@ pub fn error_from_response(service: Service, resp: &Response) -> Error {
         Service::Registry => "the registry",
         Service::KeyVault => "Key Vault",
     };
-    Error::new(
+    let short = summarize(&parsed.code, &parsed.message);
+    let mut e = Error::new(
         ErrorKind::Http {
             status: resp.status,
         },
         parsed.code,
-        format!("{svc} answered {}: {}", resp.status, parsed.message),
+        format!("{svc} answered {}: {short}", resp.status),
     )
-    .with_request_id(request_id(&resp.headers).or(parsed.request_id))
+    .with_request_id(request_id(&resp.headers).or(parsed.request_id));
+    if short != parsed.message {
+        e = e.with_detail(parsed.message);
+    }
+    e
+}
+
+/// The most Azure's message may take of one line on stderr (the rest is shown at `-v`).
+const MESSAGE_ROOM: usize = 120;
+
+/// Azure's message, short: ARM's `AuthorizationFailed` (which spells out the caller, its
+/// object id and the whole scope) as the action refused, anything else clipped.
+fn summarize(code: &str, message: &str) -> String {
+    if code.eq_ignore_ascii_case("AuthorizationFailed")
+        && let Some(start) = message.find("perform action '").map(|i| i + 16)
+        && let Some(len) = message[start..].find('\'')
+    {
+        return format!("not authorized to perform {}", &message[start..start + len]);
+    }
+    // The code is shown beside the message: a trailing `[Code]` naming it again goes.
+    let message = message
+        .strip_suffix(&format!(" [{code}]"))
+        .unwrap_or(message);
+    crate::error::clip(message, MESSAGE_ROOM)
 }
 
 #[cfg(test)]

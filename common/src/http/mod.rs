@@ -24,6 +24,7 @@ mod request;
 mod retry;
 mod versions;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -55,6 +56,29 @@ pub enum Service {
     /// A key vault's data plane (its origin is the vault's own host, `<vault>.<Key Vault
     /// suffix>`, so requests are built from a validated `keyvault::SecretRef`).
     KeyVault,
+}
+
+tokio::task_local! {
+    /// The writes a `--dry-run` planned for the object being processed.
+    static PLAN: std::cell::RefCell<Vec<serde_json::Value>>;
+}
+
+/// Reports one write a `--dry-run` would make (`{"method", "url", "body"}`, secrets already
+/// redacted): one JSON line on stderr, and an entry of the object's `plan` when it runs
+/// inside [`collect_plan`].
+pub fn plan(write: &serde_json::Value) {
+    ui::json(write);
+    let _ = PLAN.try_with(|p| p.borrow_mut().push(write.clone()));
+}
+
+/// Runs `work` (one object's step), returning its output and the writes it planned.
+pub async fn collect_plan<F: Future>(work: F) -> (F::Output, Vec<serde_json::Value>) {
+    PLAN.scope(std::cell::RefCell::new(Vec::new()), async move {
+        let out = work.await;
+        let planned = PLAN.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        (out, planned)
+    })
+    .await
 }
 
 /// The HTTP client shared by a run.
@@ -154,7 +178,7 @@ impl Http {
             )));
         }
         if self.dry_run {
-            ui::json(&serde_json::json!({
+            plan(&serde_json::json!({
                 "method": req.method.as_str(),
                 "url": req.url.as_str(),
                 "body": req.body.as_ref().map(redact),

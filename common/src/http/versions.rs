@@ -63,7 +63,8 @@ pub fn supported_versions(e: &Error) -> Option<Vec<String>> {
     if e.status() != Some(400) || !REFUSALS.iter().any(|c| e.is_code(c)) {
         return None;
     }
-    let m = e.message();
+    // Azure's whole text: the message holds it shortened.
+    let m = e.detail().unwrap_or(e.message());
     let lower = m.to_ascii_lowercase();
     let start = ["supported api-versions are '", "supported versions are '"]
         .iter()
