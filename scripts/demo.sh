@@ -58,7 +58,7 @@ adminpid=$!
 
 say "running the pipeline"
 set -x
-entra-app-create --cluster-tenant "$CLUSTER_TENANT_ID" --display-name xtenant-demo \
+entra-app-create --cluster-tenant "$CLUSTER_TENANT_ID" --display-name xtenant-demo < /dev/null \
   | consent-link --registry-tenant "$REGISTRY_TENANT_ID" --wait --timeout 60s 2> >(tee -a "$work/consent.log" >&2) \
   | acr-grant --registry "$REGISTRY_ID" --verify --image "$REGISTRY_IMAGE" --timeout 60s \
   | aks-sp-update --cluster "$CLUSTER_ID" --timeout 120s > "$work/envelope.json"
