@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 umask 077
 
 # One app, consented (or created) once in the registry tenant.
-entra-app-create --cluster-tenant "$cluster_tenant" \
+entra-app-create --cluster-tenant "$cluster_tenant" < /dev/null \
   | consent-link --registry-tenant "$registry_tenant" --create > "$work/app.json"
 
 # One envelope per registry, then per cluster: the app's object plus the target's id.

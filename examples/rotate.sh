@@ -37,8 +37,8 @@ if [ -n "$ref" ]; then
     mv "$work/2v.json" "$work/2.json"
 fi
 echo "rotate: 3/5 resetting the cluster to the new secret" >&2
-# The cluster already uses this app id: --force resets it to the new secret.
-aks-sp-update --force "${image_flag[@]}" < "$work/2.json" > "$work/3.json"
+# The cluster's record names the old secret's key id, not the new one's: it is reset to the new secret.
+aks-sp-update "${image_flag[@]}" < "$work/2.json" > "$work/3.json"
 echo "rotate: 4/5 verifying the pull again" >&2
 acr-grant --verify "${image_flag[@]}" < "$work/3.json" > "$work/4.json"
 echo "rotate: 5/5 pruning every other secret of the app" >&2

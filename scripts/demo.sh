@@ -58,10 +58,10 @@ adminpid=$!
 
 say "running the pipeline"
 set -x
-entra-app-create --cluster-tenant "$CLUSTER_TENANT_ID" --display-name xtenant-demo \
+entra-app-create --cluster-tenant "$CLUSTER_TENANT_ID" --display-name xtenant-demo < /dev/null \
   | consent-link --registry-tenant "$REGISTRY_TENANT_ID" --wait --timeout 60s 2> >(tee -a "$work/consent.log" >&2) \
   | acr-grant --registry "$REGISTRY_ID" --verify --image "$REGISTRY_IMAGE" --timeout 60s \
-  | aks-sp-update --cluster "$CLUSTER_ID" --copy-role-assignments --timeout 120s > "$work/envelope.json"
+  | aks-sp-update --cluster "$CLUSTER_ID" --timeout 120s > "$work/envelope.json"
 { set +x; } 2>/dev/null
 
 say "asking the simulator whether the cluster can pull $REGISTRY_IMAGE"

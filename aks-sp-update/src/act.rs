@@ -1,8 +1,11 @@
 //! The step: checks, the reset, following it, and reading the cluster back.
 
+use common::arm::clusters::{ClusterRecord, write_record};
 use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Change, Envelope, fields};
+use common::error::codes;
 use common::http::{Api, Sent};
+use common::validate::is_guid;
 use common::wait::{Poll, follow_operation, human, operation_url, poll_until};
 use common::{Error, ErrorKind, Result, Secret, ui};
 use reqwest::Method;
@@ -10,10 +13,8 @@ use serde_json::json;
 use url::Url;
 
 use crate::cluster::{self, Cluster, in_progress};
-use crate::early;
 use crate::inputs::Inputs;
 use crate::{AKS_API, pull, roles};
-use common::error::codes;
 
 /// The fields step 4 writes.
 #[derive(Debug, Clone, Default)]
@@ -24,14 +25,11 @@ pub struct Output {
     pub cluster_operation_url: Change<String>,
     /// When the new credential's pull was checked, if it was.
     pub pull_verified_at: Change<String>,
-    /// The proof of that check.
-    pub pull_proof: Change<String>,
 }
 
 impl Fields for Output {
     fn write_to(&self, object: &mut Envelope) {
         object.change(&fields::PULL_VERIFIED_AT, &self.pull_verified_at);
-        object.change(&fields::PULL_PROOF, &self.pull_proof);
         if let Some(s) = &self.cluster_provisioning_state {
             object.set(fields::CLUSTER_PROVISIONING_STATE.name, s);
         }
@@ -65,20 +63,79 @@ fn resumable(e: Error, operation: Option<&Url>) -> Fail {
     )
 }
 
+/// What the cluster's record says about the object's secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Held {
+    /// The cluster runs as another app (or none).
+    OtherApp,
+    /// The record names the object's key: the cluster holds the object's secret.
+    Ours,
+    /// A switch to the app with the object's key was posted (by a run that lost its answer)
+    /// and the cluster now runs as the app: only that reset can have switched it.
+    Switched,
+    /// The cluster runs as the app, but no record says which of its secrets it holds.
+    Unrecorded,
+    /// The record names another key of the app.
+    OtherKey(String),
+    /// The object names no key id to compare with.
+    NoKeyInObject,
+}
+
+impl Held {
+    fn of(inputs: &Inputs, cluster: &Cluster) -> Self {
+        if !cluster.uses(&inputs.app_id) {
+            return Self::OtherApp;
+        }
+        match (cluster.recorded_key(&inputs.app_id), &inputs.key_id) {
+            (_, None) => Self::NoKeyInObject,
+            (None, Some(k))
+                if cluster
+                    .record
+                    .pending_key_of(&inputs.app_id)
+                    .is_some_and(|p| p.eq_ignore_ascii_case(k)) =>
+            {
+                Self::Switched
+            }
+            (None, Some(_)) => Self::Unrecorded,
+            (Some(r), Some(k)) if r.eq_ignore_ascii_case(k) => Self::Ours,
+            (Some(r), Some(_)) => Self::OtherKey(r.to_owned()),
+        }
+    }
+
+    /// Whether the cluster holds the object's secret and is left alone (no `--force`).
+    fn left_alone(&self, force: bool) -> bool {
+        matches!(self, Self::Ours | Self::Switched) && !force
+    }
+
+    /// Why the cluster is reset although it runs as the app ("" when it does not).
+    fn why(&self, force: bool) -> String {
+        match self {
+            Self::Ours | Self::Switched if force => "; --force: it already held this secret".into(),
+            Self::OtherApp | Self::Ours | Self::Switched => String::new(),
+            Self::Unrecorded => "; it ran as the app, but no record said which secret it held".into(),
+            Self::OtherKey(k) => format!("; it held the app's secret {k}, not the object's"),
+            Self::NoKeyInObject => {
+                "; it ran as the app, and the object names no client_secret_key_id to compare with the record".into()
+            }
+        }
+    }
+}
+
+/// The key id for messages.
+fn key_text(inputs: &Inputs) -> &str {
+    inputs
+        .key_id
+        .as_deref()
+        .unwrap_or("(key id unknown: the object has no client_secret_key_id)")
+}
+
 /// Runs the step on one validated object.
 pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail> {
     let arm = ctx.arm(&inputs.tenant);
     let name = &inputs.cluster.name;
-    let cluster = early::cluster(ctx, &arm, inputs).await?;
+    let cluster = cluster::get(&arm, &inputs.cluster).await?;
     if let Some(why) = cluster.managed_identity() {
-        return Err(Error::step(
-            "ManagedIdentityCluster",
-            format!(
-                "cluster {name} cannot pull across tenants: {why}. A managed identity cannot authenticate to a registry in another \
-                 Microsoft Entra tenant; only a cluster that authenticates with a service principal can use the multitenant app"
-            ),
-        )
-        .with_hint("the cluster must use a service principal: use a service-principal cluster (az aks create --service-principal …) for pulls from another tenant; nothing was changed").into());
+        return Err(managed_identity(name, &why).into());
     }
 
     if let Some(op) = &inputs.operation {
@@ -88,33 +145,28 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     // A reset posted by a run killed before it wrote cluster_operation_url (or anyone's
     // operation) is waited out first: then the cluster may already run as the app.
     let cluster = settle(&arm, inputs, cluster).await?;
-    if cluster.uses(&inputs.app_id) && !inputs.force {
-        return Ok(already(inputs, &cluster));
+    let held = Held::of(inputs, &cluster);
+    if held.left_alone(inputs.force) {
+        return Ok(already(ctx, inputs, &cluster).await?);
+    }
+    if held != Held::OtherApp {
+        ui::info(&format!(
+            "resetting cluster {name} to app {}'s secret {}{}",
+            inputs.app_id,
+            key_text(inputs),
+            held.why(inputs.force)
+        ));
     }
 
-    let (secret, (pull_verified_at, pull_proof)) = pull::new_credential(inputs, ctx).await?;
-
-    let old_app = cluster.client_id.clone().unwrap_or_default();
-    let roles = if inputs.replaces(&old_app) {
-        roles::compare(ctx, inputs, &old_app).await?
-    } else {
-        roles::Outcome::default()
-    };
+    let (secret, pull_verified_at, roles, mut record) =
+        prepare(ctx, inputs, &arm, &cluster, &held).await?;
 
     let sent = match post_reset(&arm, inputs, &secret).await? {
         Posted::Sent(s) => s,
-        Posted::Already(now) => return Ok(already(inputs, &now)),
+        Posted::Already(now) => return Ok(already(ctx, inputs, &now).await?),
     };
     let Sent::Done(r) = sent else {
-        return Ok(Done {
-            output: Output {
-                pull_verified_at,
-                pull_proof,
-                ..Output::default()
-            },
-            changed: true,
-            summary: format!("would reset cluster {name} to app {}", inputs.app_id),
-        });
+        return Ok(would_reset(inputs, &held, pull_verified_at));
     };
     ui::info(&format!(
         "posted the reset of cluster {name} to app {}",
@@ -135,31 +187,104 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         wait_for_cluster(&arm, inputs).await?;
     }
     let done = confirm(&arm, inputs, op.as_ref()).await?;
-    let copied = match (roles.copied, roles.gaps.len()) {
-        (0, 0) => String::new(),
-        (0, n) => format!("; {n} role assignment(s) of the old service principal not copied"),
-        (c, _) => format!("; {c} role assignment(s) copied to the new service principal"),
-    };
+    (record.client_id, record.key_id, record.pending_key_id) =
+        (Some(inputs.app_id.clone()), inputs.key_id.clone(), None);
+    let recorded = record_after(&arm, inputs, &done, &record).await;
     Ok(Done {
         output: Output {
             cluster_provisioning_state: Some(done.provisioning_state.clone()),
             cluster_operation_url: Change::Remove,
             pull_verified_at,
-            pull_proof,
         },
         changed: true,
         summary: format!(
-            "cluster {name} now uses app {} (state {}){copied}",
-            inputs.app_id, done.provisioning_state
+            "cluster {name} now uses app {} with secret {}{} (state {}{recorded}){}",
+            inputs.app_id,
+            key_text(inputs),
+            held.why(inputs.force),
+            done.provisioning_state,
+            roles.summary()
         ),
     })
+}
+
+/// Everything before the reset: the new credential's pull, the roles of the previous
+/// principal, and the record cleared of any secret (a crash after the reset then leaves a
+/// cluster the rerun resets again).
+async fn prepare(
+    ctx: &Ctx,
+    inputs: &Inputs,
+    arm: &Api<'_>,
+    cluster: &Cluster,
+    held: &Held,
+) -> Result<(Secret, Change<String>, roles::Outcome, ClusterRecord)> {
+    let (secret, verified) = pull::new_credential(inputs, ctx).await?;
+    let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
+
+    // The principal the cluster ran as before the app: the one it shows, or the record's.
+    let previous = if *held == Held::OtherApp {
+        roles::Previous {
+            app_id: cluster.client_id.clone().filter(|c| is_guid(c)),
+            sp_object_id: None,
+        }
+    } else {
+        recorded_previous(cluster)
+    };
+    // A planned app (dry run) has no service principal whose roles could be compared.
+    let compare = match &previous.app_id {
+        Some(old) => inputs.replaces(old),
+        None => previous.sp_object_id.is_some() && is_guid(&inputs.app_id),
+    };
+    let roles = if compare {
+        roles::compare(ctx, inputs, &previous).await?
+    } else {
+        roles::Outcome::default()
+    };
+
+    // The record before the reset: no secret is known until the reset is confirmed (a crash
+    // in between leaves a cluster the rerun resets again), the previous principal is kept.
+    let record = if *held == Held::OtherApp {
+        ClusterRecord {
+            client_id: Some(inputs.app_id.clone()),
+            key_id: None,
+            previous_client_id: previous.app_id.clone(),
+            previous_sp_object_id: roles.previous_sp.clone(),
+            pending_key_id: inputs.key_id.clone(),
+        }
+    } else {
+        // A new secret for the same app: whether the reset was applied cannot be seen, so
+        // nothing is pending (a rerun that lost the answer resets again, which is safe).
+        ClusterRecord {
+            client_id: None,
+            key_id: None,
+            pending_key_id: None,
+            ..cluster.record.clone()
+        }
+    };
+    write_record(arm, &inputs.cluster.id(), &cluster.tags, &record)
+        .await
+        .map_err(|e| record_refused(e, &inputs.cluster.name))?;
+
+    Ok((secret, pull_verified_at, roles, record))
+}
+
+/// The refusal of a managed-identity cluster.
+fn managed_identity(name: &str, why: &str) -> Error {
+    Error::step(
+            "ManagedIdentityCluster",
+            format!(
+                "cluster {name} cannot pull across tenants: {why}. A managed identity cannot authenticate to a registry in another \
+                 Microsoft Entra tenant; only a cluster that authenticates with a service principal can use the multitenant app"
+            ),
+        )
+        .with_hint("the cluster must use a service principal: use a service-principal cluster (az aks create --service-principal …) for pulls from another tenant; nothing was changed")
 }
 
 /// What posting the reset came to.
 enum Posted {
     /// The answer (or, in a dry run, its report).
     Sent(Sent),
-    /// While it was busy, another operation made the cluster run as the app already.
+    /// While it was busy, another operation made the cluster run as the app with the object's secret.
     Already(Cluster),
 }
 
@@ -206,7 +331,7 @@ async fn post_reset(arm: &Api<'_>, inputs: &Inputs, secret: &Secret) -> Result<P
                     None,
                 ));
             }
-            if now.uses(&inputs.app_id) && !inputs.force {
+            if Held::of(inputs, &now).left_alone(inputs.force) {
                 return Ok(Poll::Ready(Posted::Already(now)));
             }
             match arm.with_api_version(&AKS_API, post).await {
@@ -242,26 +367,124 @@ fn outcome_unknown_hint(e: Error, name: &str) -> Error {
     if e.is_outcome_unknown() {
         e.with_hint(format!(
             "the rerun of the same command reads cluster {name}: it waits for the reset running on it and then finds \
-             the cluster on the app, or posts the reset if it never arrived"
+             the cluster on the app (a switch from another app, recorded as pending), or posts the reset again"
         ))
     } else {
         e
     }
 }
 
-/// The output for a cluster that already runs as the app.
-fn already(inputs: &Inputs, cluster: &Cluster) -> Done<Output> {
+/// A dry run's output: the reset that would be posted.
+fn would_reset(inputs: &Inputs, held: &Held, pull_verified_at: Change<String>) -> Done<Output> {
     Done {
         output: Output {
-            cluster_provisioning_state: Some(cluster.provisioning_state.clone()),
+            pull_verified_at,
             ..Output::default()
         },
-        changed: false,
+        changed: true,
         summary: format!(
-            "cluster {} already uses app {} (state {}): nothing to do; --force resets it anyway",
-            inputs.cluster.name, inputs.app_id, cluster.provisioning_state
+            "would reset cluster {} to app {} with secret {}{}",
+            inputs.cluster.name,
+            inputs.app_id,
+            key_text(inputs),
+            held.why(inputs.force)
         ),
     }
+}
+
+/// The previous principal the cluster's record keeps.
+fn recorded_previous(cluster: &Cluster) -> roles::Previous {
+    roles::Previous {
+        app_id: cluster.record.previous_client_id.clone(),
+        sp_object_id: cluster.record.previous_sp_object_id.clone(),
+    }
+}
+
+/// A record that could not be written before the reset: nothing was reset.
+fn record_refused(e: Error, name: &str) -> Error {
+    let hint = format!(
+        "the cluster's record (its tags) is written with Microsoft.ContainerService/managedClusters/write (Contributor on cluster {name}); nothing was reset"
+    );
+    e.with_hint(hint)
+}
+
+/// Writes the record of a confirmed reset; a failure leaves no record (the next run resets
+/// again, and --prune-secrets refuses), so it is reported, not fatal. The summary's note.
+async fn record_after(
+    arm: &Api<'_>,
+    inputs: &Inputs,
+    done: &Cluster,
+    record: &ClusterRecord,
+) -> String {
+    match write_record(arm, &inputs.cluster.id(), &done.tags, record).await {
+        Ok(_) if record.key_id.is_some() => "; recorded on the cluster".into(),
+        Ok(_) => "; key id unknown: the next run resets again".into(),
+        Err(e) => {
+            ui::warn(&format!(
+                "the reset of cluster {} is done but could not be recorded on it ({}): the next run resets it again, and entra-app-create --prune-secrets refuses until it is recorded",
+                inputs.cluster.name,
+                e.message()
+            ));
+            "; NOT recorded on the cluster".into()
+        }
+    }
+}
+
+/// The output for a cluster that already runs as the app with the object's secret (its
+/// record says so): the pull is checked again when the object names a registry, and the
+/// roles of the previous principal are given to the new one if it lacks them (a repair).
+async fn already(ctx: &Ctx, inputs: &Inputs, cluster: &Cluster) -> Result<Done<Output>> {
+    // A switch an earlier run posted and could not confirm: confirmed now, and recorded.
+    let mut recorded = false;
+    if cluster.record.key_id.is_none() && cluster.record.pending_key_id.is_some() {
+        let record = ClusterRecord {
+            client_id: Some(inputs.app_id.clone()),
+            key_id: inputs.key_id.clone(),
+            pending_key_id: None,
+            ..cluster.record.clone()
+        };
+        recorded = write_record(
+            &ctx.arm(&inputs.tenant),
+            &inputs.cluster.id(),
+            &cluster.tags,
+            &record,
+        )
+        .await?;
+    }
+    let previous = recorded_previous(cluster);
+    let roles = if previous.app_id.is_some() || previous.sp_object_id.is_some() {
+        roles::compare(ctx, inputs, &previous).await?
+    } else {
+        roles::Outcome::default()
+    };
+    let pull_verified_at = match &inputs.pull {
+        Some(_) => pull::new_credential(inputs, ctx)
+            .await?
+            .1
+            .map_or(Change::Keep, Change::Set),
+        None => Change::Keep,
+    };
+    Ok(Done {
+        output: Output {
+            cluster_provisioning_state: Some(cluster.provisioning_state.clone()),
+            pull_verified_at,
+            ..Output::default()
+        },
+        changed: roles.copied > 0 || recorded,
+        summary: format!(
+            "cluster {} already uses app {} with its secret {} ({}; state {}): nothing to do; --force resets it anyway{}",
+            inputs.cluster.name,
+            inputs.app_id,
+            key_text(inputs),
+            if recorded {
+                "the reset an earlier run posted; now recorded on the cluster"
+            } else {
+                "recorded on the cluster"
+            },
+            cluster.provisioning_state,
+            roles.summary()
+        ),
+    })
 }
 
 /// Waits until no operation runs on the cluster (up to --timeout); the cluster as it is then.
@@ -318,17 +541,25 @@ async fn resume(
         Err(f) => return Err(f),
     }
     let done = confirm(arm, inputs, Some(op)).await?;
+    let record = ClusterRecord {
+        client_id: Some(inputs.app_id.clone()),
+        key_id: inputs.key_id.clone(),
+        pending_key_id: None,
+        ..done.record.clone()
+    };
+    let recorded = record_after(arm, inputs, &done, &record).await;
     Ok(Done {
         output: Output {
             cluster_provisioning_state: Some(done.provisioning_state.clone()),
             cluster_operation_url: Change::Remove,
             pull_verified_at: Change::Keep,
-            pull_proof: Change::Keep,
         },
         changed: false,
         summary: format!(
-            "the reset of cluster {name} to app {} finished (state {})",
-            inputs.app_id, done.provisioning_state
+            "the reset of cluster {name} to app {} with secret {} finished (state {}{recorded})",
+            inputs.app_id,
+            key_text(inputs),
+            done.provisioning_state
         ),
     })
 }

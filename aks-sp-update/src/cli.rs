@@ -13,10 +13,13 @@ use crate::CLUSTER_TYPE;
 /// alone) and for each: reads the cluster and refuses a managed-identity cluster; checks
 /// that the app's credential gets a pull token from the registry the object names
 /// (registry_login_server); lists the role assignments in tenant A the old service
-/// principal has and the new one lacks (and with --copy-role-assignments creates them);
-/// posts resetServicePrincipalProfile and follows the operation; reads the cluster back to
-/// confirm. Writes cluster_id, cluster_provisioning_state, and while the reset is
-/// unfinished cluster_operation_url: a rerun with that object resumes the operation.
+/// principal has and the new one lacks and gives them to the new one (unless
+/// --no-copy-role-assignments); posts resetServicePrincipalProfile and follows the
+/// operation; reads the cluster back to confirm, and records on the cluster (tags) the app
+/// and the key id of the secret it now holds. A cluster already on the app is left alone
+/// only when that record names the object's client_secret_key_id. Writes cluster_id,
+/// cluster_provisioning_state, and while the reset is unfinished cluster_operation_url: a
+/// rerun with that object resumes the operation.
 #[derive(Debug, Parser)]
 #[command(name = "aks-sp-update", version)]
 pub struct Cli {
@@ -51,8 +54,12 @@ pub struct Cli {
     #[arg(long)]
     pub force: bool,
 
-    /// Give the new service principal the role assignments in tenant A the old one has, before the reset
+    /// Do not give the new service principal the role assignments in tenant A the old one has (they are copied by default, before the reset)
     #[arg(long)]
+    pub no_copy_role_assignments: bool,
+
+    /// The default (kept for compatibility): copy the old service principal's role assignments in tenant A
+    #[arg(long, hide = true, conflicts_with = "no_copy_role_assignments")]
     pub copy_role_assignments: bool,
 
     /// Post the reset and return at once: the object gets cluster_operation_url and error OperationStillRunning; rerun it to follow

@@ -2,8 +2,9 @@
 
 use common::Result;
 use common::arm::ResourceId;
+use common::arm::clusters::ClusterRecord;
 use common::http::Api;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::AKS_API;
 
@@ -16,13 +17,24 @@ pub(crate) struct Cluster {
     pub identity_type: Option<String>,
     /// `provisioningState`.
     pub provisioning_state: String,
+    /// Its tags, as they are (a tag update sends them all back).
+    pub tags: Map<String, Value>,
+    /// What the tools recorded in them.
+    pub record: ClusterRecord,
 }
 
 impl Cluster {
     /// Reads the fields from a GET body.
     pub(crate) fn from_value(v: &Value) -> Self {
         let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_owned);
+        let tags = v
+            .get("tags")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         Self {
+            record: ClusterRecord::from_tags(&tags),
+            tags,
             client_id: s("/properties/servicePrincipalProfile/clientId").filter(|c| !c.is_empty()),
             identity_type: s("/identity/type"),
             provisioning_state: s("/properties/provisioningState")
@@ -45,6 +57,15 @@ impl Cluster {
             ),
             None => Some("it has no service principal profile".to_owned()),
             Some(_) => None,
+        }
+    }
+
+    /// The key id of the secret the record says the cluster holds for `app_id` (it must run as it).
+    pub(crate) fn recorded_key(&self, app_id: &str) -> Option<&str> {
+        if self.uses(app_id) {
+            self.record.key_of(app_id)
+        } else {
+            None
         }
     }
 

@@ -27,11 +27,11 @@ pub struct Inputs {
     pub(crate) app_id: String,
     /// The client secret, or the vault secret holding it (read in `act`, before any write).
     pub(crate) secret: ClientSecret,
+    /// The key id of the secret (`client_secret_key_id`), when the object names it.
+    pub(crate) key_id: Option<String>,
     pub(crate) pull: Option<PullTarget>,
     /// Whether the object says acr-grant assigned the role (it may still be on its way).
     pub(crate) granted: bool,
-    /// A pull check recorded in the object: (`pull_verified_at`, `pull_proof`).
-    pub(crate) proof: Option<(String, String)>,
     /// Whether earlier dry-run steps planned the app or its role (placeholders, nothing to check).
     pub(crate) planned: bool,
     pub(crate) operation: Option<Url>,
@@ -88,6 +88,10 @@ impl Inputs {
         if let ClientSecret::Value(v) = &secret {
             check_length(v)?;
         }
+        let key_id = env
+            .str(&fields::CLIENT_SECRET_KEY_ID)?
+            .map(|k| validate::guid(fields::CLIENT_SECRET_KEY_ID.name, &k))
+            .transpose()?;
         let image = env.flag_or_str(&fields::REGISTRY_IMAGE, cli.image.as_deref())?;
         let pull = pull_target(env, image.as_deref(), cloud)?;
         let operation = match env.str(&fields::CLUSTER_OPERATION_URL)? {
@@ -99,15 +103,13 @@ impl Inputs {
             tenant,
             app_id,
             secret,
+            key_id,
             pull,
             granted: env.has(fields::ROLE_ASSIGNMENT_ID.name),
-            proof: env
-                .str(&fields::PULL_VERIFIED_AT)?
-                .zip(env.str(&fields::PULL_PROOF)?),
             planned,
             operation,
             force: cli.force,
-            copy_role_assignments: cli.copy_role_assignments,
+            copy_role_assignments: !cli.no_copy_role_assignments,
             detach: cli.detach,
         })
     }

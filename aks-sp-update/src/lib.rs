@@ -15,7 +15,6 @@
 mod act;
 mod cli;
 mod cluster;
-mod early;
 mod inputs;
 mod pull;
 mod roles;
@@ -54,10 +53,6 @@ impl Tool for Cli {
 
     fn flags(&self) -> Vec<(Field, String)> {
         self.fields()
-    }
-
-    fn prepare(&self, ctx: &Ctx) {
-        early::prepare(self, ctx);
     }
 
     fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<inputs::Inputs> {

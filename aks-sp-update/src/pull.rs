@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use common::driver::Ctx;
-use common::envelope::Change;
 use common::error::codes;
-use common::registry::{Denied, PullAs, PullCheck, proof, wait_for_pull};
+use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
 use common::wait::now_rfc3339;
 use common::{Error, Result, Secret, ui};
 
@@ -13,10 +12,7 @@ use crate::inputs::{Inputs, PullTarget};
 
 /// The app's client secret — as given, or read from the vault the object names (before any
 /// write), no longer than AKS accepts — and when its pull was verified, if it was.
-pub(crate) async fn new_credential(
-    inputs: &Inputs,
-    ctx: &Ctx,
-) -> Result<(Secret, (Change<String>, Change<String>))> {
+pub(crate) async fn new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<(Secret, Option<String>)> {
     let secret = inputs.secret.fetch(ctx, &inputs.app_id).await?;
     crate::inputs::check_length(&secret)?;
     let verified = check_new_credential(inputs, &secret, ctx).await?;
@@ -24,30 +20,21 @@ pub(crate) async fn new_credential(
 }
 
 /// Checks that the new credential can pull before the disruptive reset (unless `--force`).
-/// Returns `pull_verified_at` and `pull_proof` as they change: set when the pull was
-/// verified now, kept when it was not or when the object's own recent proof stands for it.
+/// Returns when the pull was verified, if it was.
 async fn check_new_credential(
     inputs: &Inputs,
     secret: &Secret,
     ctx: &Ctx,
-) -> Result<(Change<String>, Change<String>)> {
+) -> Result<Option<String>> {
     if inputs.planned {
         ui::info(
             "would check the new credential's pull (dry run: the app or its role is only planned)",
         );
-        return Ok((Change::Keep, Change::Keep));
+        return Ok(None);
     }
     if let Some(target) = &inputs.pull {
-        if recorded(inputs, secret, target) {
-            return Ok((Change::Keep, Change::Keep));
-        }
         if pull_check(ctx, inputs, secret, target, inputs.force, inputs.granted).await? {
-            let at = now_rfc3339();
-            let made = target.reference.as_deref().map_or(Change::Remove, |r| {
-                let image = proof::image_name(&target.login_server, &target.repository, r);
-                Change::Set(proof::make(secret, &inputs.app_id, &image, &at))
-            });
-            return Ok((Change::Set(at), made));
+            return Ok(Some(now_rfc3339()));
         }
     } else if inputs.force {
         ui::warn(
@@ -65,30 +52,7 @@ async fn check_new_credential(
         )
         .with_hint("run acr-grant --verify first and pipe its output here (it names the registry), or pass --force to reset without the check"));
     }
-    Ok((Change::Keep, Change::Keep))
-}
-
-/// Whether the object records a check of this very pull (same app, secret and image) made
-/// at most [`proof::FRESH_FOR`] ago: then it is not repeated.
-fn recorded(inputs: &Inputs, secret: &Secret, target: &PullTarget) -> bool {
-    let (Some((at, made)), Some(reference)) = (&inputs.proof, &target.reference) else {
-        return false;
-    };
-    let image = proof::image_name(&target.login_server, &target.repository, reference);
-    let now = time::OffsetDateTime::now_utc();
-    match proof::stale(made, secret, &inputs.app_id, &image, at, now) {
-        None => {
-            ui::info(&format!(
-                "the pull of {image} with this credential was checked at {at} (pull_proof, at most {} s ago): not repeated",
-                proof::FRESH_FOR.as_secs()
-            ));
-            true
-        }
-        Some(why) => {
-            ui::debug(&format!("the recorded pull check is not reused: {why}"));
-            false
-        }
-    }
+    Ok(None)
 }
 
 /// How long a pull check waits for a role the object says was just assigned.

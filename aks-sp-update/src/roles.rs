@@ -6,12 +6,12 @@
 //! one's; a gap is an assignment of the old whose role the new holds neither at the same
 //! scope nor above it.
 
-use common::arm::{RoleAssignment, ensure_listed_role_assignment, list_assignments};
+use common::arm::{RoleAssignment, ensure_role_assignment, list_assignments};
 use common::driver::Ctx;
+use common::error::codes;
 use common::http::Api;
 use common::{Error, Result, ui};
 
-use crate::early::{self, Early};
 use crate::inputs::Inputs;
 
 /// An assignment the new service principal lacks.
@@ -64,25 +64,44 @@ pub(crate) struct Outcome {
     pub gaps: Vec<Gap>,
     /// How many were created for it.
     pub copied: usize,
+    /// The previous service principal compared with (for the cluster's record).
+    pub previous_sp: Option<String>,
 }
 
-/// Compares the old and new service principals' role assignments in tenant A; lists the
-/// gaps on stderr, or with `copy` creates them for the new one.
+impl Outcome {
+    /// The outcome for the summary line ("" when there was nothing to copy).
+    pub(crate) fn summary(&self) -> String {
+        match (self.copied, self.gaps.len()) {
+            (0, 0) => String::new(),
+            (0, n) => format!(
+                "; {n} role assignment(s) of the old service principal not copied (--no-copy-role-assignments)"
+            ),
+            (c, _) => format!("; {c} role assignment(s) copied to the new service principal"),
+        }
+    }
+}
+
+/// The service principal the cluster ran as before the app: the one it shows now, or the
+/// one its record names once it runs as the app.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Previous {
+    /// Its app id.
+    pub app_id: Option<String>,
+    /// Its object id in tenant A, as the record keeps it (used when the app id finds none).
+    pub sp_object_id: Option<String>,
+}
+
+/// Compares the previous and new service principals' role assignments in tenant A; gives
+/// the new one those it lacks (unless `--no-copy-role-assignments`: then lists them).
 ///
 /// The new service principal is the app's in tenant A as Microsoft Graph says, never an
 /// object id from the input; roles are copied only at the scopes the old one holds them.
-pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> Result<Outcome> {
+/// Refused copies (`AuthorizationFailed`) end in `RoleCopyNotAllowed`, before the reset.
+pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, previous: &Previous) -> Result<Outcome> {
     let (copy, force) = (inputs.copy_role_assignments, inputs.force);
     let graph = ctx.graph(&inputs.tenant);
     let arm = ctx.arm(&inputs.tenant);
-    // The two service principals are independent lookups: at once (the old one's is
-    // usually known already, looked up before the object arrived).
-    let (new_sp, old_sp) = futures::future::join(
-        ctx.service_principal_id(&graph, &inputs.app_id),
-        ctx.service_principal_id(&graph, old_app),
-    )
-    .await;
-    let Some(new_sp) = new_sp? else {
+    let Some(new_sp) = ctx.service_principal_id(&graph, &inputs.app_id).await? else {
         let e = Error::step(
             "ServicePrincipalNotInClusterTenant",
             format!(
@@ -98,70 +117,78 @@ pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> Result
         return Err(e);
     };
     let scope = format!("/subscriptions/{}", inputs.cluster.subscription);
-    let Some(old_sp) = old_sp? else {
-        ui::warn(&format!(
-            "the cluster's current app {old_app} has no service principal in tenant {}: its role assignments cannot be compared",
-            inputs.tenant
-        ));
+    // The old app's service principal, looked up once per run (a fleet of clusters usually
+    // leaves the same old app); the record's object id when the app has none any more.
+    let looked_up = match &previous.app_id {
+        Some(app) => ctx.service_principal_id(&graph, app).await?,
+        None => None,
+    };
+    let Some(old_sp) = looked_up.or_else(|| previous.sp_object_id.clone()) else {
+        if let Some(app) = &previous.app_id {
+            ui::warn(&format!(
+                "the cluster's previous app {app} has no service principal in tenant {}: its role assignments cannot be compared",
+                inputs.tenant
+            ));
+        }
         return Ok(Outcome::default());
     };
-    // The two lists are independent reads: at once (the old one's may have been started
-    // before the object arrived).
-    let early = ctx.state::<Early>();
-    let old_key = early::assignments_key(&inputs.tenant, &scope, &old_sp);
+    if old_sp.eq_ignore_ascii_case(&new_sp) {
+        return Ok(Outcome::default());
+    }
+    let mut out = Outcome {
+        previous_sp: Some(old_sp.to_ascii_lowercase()),
+        ..Outcome::default()
+    };
+    // The two lists are independent reads: at once.
     let (old, new) = tokio::join!(
-        early
-            .assignments
-            .take_or(&old_key, || list_assignments(&arm, &scope, &old_sp)),
+        list_assignments(&arm, &scope, &old_sp),
         list_assignments(&arm, &scope, &new_sp)
     );
     let (old, new) = (old?, new?);
     let missing = gaps(&old, &new);
-    let mut out = Outcome::default();
-    if missing.is_empty() {
-        ui::debug(&format!(
-            "the new service principal holds every role the old one holds in subscription {}",
-            inputs.cluster.subscription
-        ));
-        return Ok(out);
-    }
-    // The roles' names (for messages) are independent reads: at once, and beside the copies,
-    // which need only the ids.
-    let names = futures::future::join_all(
-        missing
-            .iter()
-            .map(|a| role_name(ctx, &arm, &a.role_definition_id)),
-    );
-    let copies = async {
-        if copy {
-            copy_all(&arm, &missing, &new_sp).await
-        } else {
-            Ok(Vec::new())
-        }
-    };
-    let (names, made) = futures::future::join(names, copies).await;
-    let made = made?;
-    for (a, role_name) in missing.into_iter().zip(names) {
+    for a in missing {
+        let role_name = role_name(ctx, &arm, &a.role_definition_id).await;
         out.gaps.push(Gap {
             role_definition_id: a.role_definition_id.clone(),
             role_name,
             scope: a.scope.clone(),
         });
     }
+    if out.gaps.is_empty() {
+        ui::debug(&format!(
+            "the new service principal holds every role the old one holds in subscription {}",
+            inputs.cluster.subscription
+        ));
+        return Ok(out);
+    }
     if !copy {
         for g in &out.gaps {
             ui::warn(&format!(
-                "the new service principal lacks {} on {} (the old one has it)",
+                "the new service principal lacks {} on {} (the old one has it; --no-copy-role-assignments)",
                 g.role_name, g.scope
             ));
         }
         ui::hint(
-            "the cluster acts in tenant A as its service principal (load balancers, disks, a custom VNet's subnet): pass --copy-role-assignments to give the new one these roles before the reset",
+            "the cluster acts in tenant A as its service principal (load balancers, disks, a custom VNet's subnet): rerun without --no-copy-role-assignments to give the new one these roles",
         );
         return Ok(out);
     }
-    for (g, created) in out.gaps.iter().zip(made) {
-        if created {
+    for g in &out.gaps {
+        let label = format!(
+            "giving {} on {} to the new service principal",
+            g.role_name, g.scope
+        );
+        let assigned =
+            match ensure_role_assignment(&arm, &g.scope, &g.role_definition_id, &new_sp, &label)
+                .await
+            {
+                Ok(a) => a,
+                Err(e) if e.is_code("AuthorizationFailed") || e.status() == Some(403) => {
+                    return Err(not_allowed(inputs, &out, &e));
+                }
+                Err(e) => return Err(e.context(format!("copying {} on {}", g.role_name, g.scope))),
+            };
+        if assigned.created {
             out.copied += 1;
             ui::info(&format!(
                 "gave {} on {} to the new service principal",
@@ -172,23 +199,31 @@ pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> Result
     Ok(out)
 }
 
-/// Gives `new_sp` each of `missing` (its assignments were just listed, without these: no
-/// GET first); whether each was created.
-async fn copy_all(arm: &Api<'_>, missing: &[&RoleAssignment], new_sp: &str) -> Result<Vec<bool>> {
-    let mut made = Vec::new();
-    for a in missing {
-        let role = common::arm::guid_of(&a.role_definition_id);
-        let label = format!(
-            "giving role {role} on {} to the new service principal",
-            a.scope
-        );
-        let assigned =
-            ensure_listed_role_assignment(arm, &a.scope, &a.role_definition_id, new_sp, &label)
-                .await
-                .map_err(|e| e.context(format!("copying role {role} on {}", a.scope)))?;
-        made.push(assigned.created);
-    }
-    Ok(made)
+/// `RoleCopyNotAllowed`: the roles the new service principal lacks, and both ways forward.
+fn not_allowed(inputs: &Inputs, out: &Outcome, e: &Error) -> Error {
+    let roles: Vec<String> = out
+        .gaps
+        .iter()
+        .map(|g| format!("{} on {}", g.role_name, g.scope))
+        .collect();
+    let done = if out.copied > 0 {
+        format!(" ({} already given)", out.copied)
+    } else {
+        String::new()
+    };
+    Error::step(
+        codes::ROLE_COPY_NOT_ALLOWED.name,
+        format!(
+            "the cluster's new service principal (app {}) lacks role(s) the old one has in tenant A: {}; the identity may not give them ({}){done}; the cluster was not reset",
+            inputs.app_id,
+            roles.join(", "),
+            e.code()
+        ),
+    )
+    .with_hint(
+        "give this identity User Access Administrator (or Owner) where those roles are, and rerun; \
+         or give the roles yourself (az role assignment create) and rerun with --no-copy-role-assignments",
+    )
 }
 
 #[cfg(test)]

@@ -60,6 +60,7 @@ fn envelope(sim: &TestSim, s: &App) -> Value {
         "app_id": s.app_id,
         "cluster_sp_object_id": s.sp_a(),
         "client_secret": s.secret(),
+        "client_secret_key_id": s.key_id,
         "registry_id": sim.var("REGISTRY_ID"),
         "registry_login_server": sim.var("REGISTRY_LOGIN_SERVER"),
         "cluster_id": sim.var("CLUSTER_ID"),
@@ -90,6 +91,38 @@ fn resets(sim: &TestSim) -> usize {
                     .ends_with("/resetServicePrincipalProfile")
         })
         .count()
+}
+
+/// The tags of the cluster (where aks-sp-update keeps its record).
+fn record(sim: &TestSim) -> Value {
+    let id = sim.var("CLUSTER_ID");
+    sim.state()["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .map(|c| c["tags"].clone())
+        .unwrap()
+}
+
+/// Writes the cluster's tags directly (as anyone with write access on it could).
+fn set_tags(sim: &TestSim, tags: &Value) {
+    let (status, body) = Operator::new(sim).arm(
+        reqwest::Method::PATCH,
+        &sim.var("CLUSTER_TENANT_ID"),
+        &format!("{}?api-version=2025-10-01", sim.var("CLUSTER_ID")),
+        Some(&json!({ "tags": tags })),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Successful writes (a refused attempt writes nothing).
+fn made_writes(sim: &TestSim) -> Vec<String> {
+    sim.writes()
+        .iter()
+        .filter(|w| w["status"].as_u64().is_some_and(|s| s < 400))
+        .map(|w| format!("{} {} {}", w["method"], w["path"], w["status"]))
+        .collect()
 }
 
 fn has_assignment(sim: &TestSim, scope: &str, role: &str, principal: &str) -> bool {
@@ -125,19 +158,24 @@ fn the_reset_makes_the_cluster_pull_and_a_rerun_is_a_no_op() {
     assert_eq!(resets(&sim), 1);
     // The secret went in the POST body only: never to stderr, even at -vv.
     assert!(!r.stderr.contains(s.secret()), "{}", r.stderr);
-    // The old service principal's subnet role is listed, and not copied without the flag.
+    // The old service principal's subnet role is given to the new one by default.
     assert!(
         r.stderr.contains("Network Contributor") && r.stderr.contains(&sim.var("SUBNET_ID")),
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("--copy-role-assignments"), "{}", r.stderr);
-    assert!(!has_assignment(
+    assert!(has_assignment(
         &sim,
         &sim.var("SUBNET_ID"),
         NETWORK_CONTRIBUTOR,
         s.sp_a()
     ));
+    // The record names the app and the secret's key.
+    assert_eq!(record(&sim)["xtenant-client-id"], json!(s.app_id));
+    assert_eq!(
+        record(&sim)["xtenant-client-secret-key-id"],
+        json!(s.key_id)
+    );
 
     let writes = sim.writes().len();
     let again = run(&sim, &[], &out);
@@ -445,4 +483,227 @@ fn dry_run_reports_the_writes_without_the_secret_and_sends_none() {
     assert!(r.stderr.contains("roleAssignments"), "{}", r.stderr);
     assert!(!r.stderr.contains(s.secret()), "{}", r.stderr);
     assert!(!pulled(&sim));
+}
+
+#[test]
+fn the_record_decides_whether_a_cluster_on_the_app_is_reset() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    let first = run(&sim, &[], &envelope(&sim, &s));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(resets(&sim), 1);
+
+    // The same key: nothing to do.
+    let same = run(&sim, &[], &envelope(&sim, &s));
+    assert_eq!(same.code, 0, "{}", same.stderr);
+    assert_eq!(resets(&sim), 1, "{}", same.stderr);
+    assert!(same.stderr.contains("nothing to do"), "{}", same.stderr);
+
+    // Another key of the same app (a lost envelope's rerun minted it): reset to it.
+    let (secret2, key2) = Operator::new(&sim).add_secret(&s.object_id);
+    let mut second = envelope(&sim, &s);
+    second["client_secret"] = json!(secret2);
+    second["client_secret_key_id"] = json!(key2);
+    let r = run(&sim, &[], &second);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(resets(&sim), 2, "{}", r.stderr);
+    let key1 = s.key_id.clone().unwrap();
+    assert!(
+        r.stderr
+            .contains(&format!("it held the app's secret {key1}")),
+        "the summary says why: {}",
+        r.stderr
+    );
+    assert_eq!(record(&sim)["xtenant-client-secret-key-id"], json!(key2));
+    assert!(pulled(&sim));
+    assert!(!r.stderr.contains(&secret2), "{}", r.stderr);
+
+    // No record (a cluster reset before records, or by hand): reset.
+    set_tags(&sim, &json!({"team": "a"}));
+    let r = run(&sim, &[], &second);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(resets(&sim), 3, "{}", r.stderr);
+    assert!(r.stderr.contains("no record said"), "{}", r.stderr);
+    assert_eq!(record(&sim)["team"], "a", "other tags are kept");
+    assert_eq!(record(&sim)["xtenant-client-secret-key-id"], json!(key2));
+
+    // An object without a key id cannot be compared: reset.
+    let mut keyless = second.clone();
+    keyless
+        .as_object_mut()
+        .unwrap()
+        .remove("client_secret_key_id");
+    let r = run(&sim, &[], &keyless);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(resets(&sim), 4, "{}", r.stderr);
+    assert!(r.stderr.contains("no client_secret_key_id"), "{}", r.stderr);
+}
+
+#[test]
+fn a_reset_whose_record_was_not_written_is_reset_again_even_for_the_old_envelope() {
+    // Between the reset and its record (a crash, a refused tag write), the record names no
+    // secret: it was cleared before the reset. Then even the envelope of the secret the
+    // record named before must not be told "nothing to do".
+    let sim = sim();
+    let s = setup(&sim, true);
+    let old = envelope(&sim, &s);
+    assert_eq!(run(&sim, &[], &old).code, 0);
+    let (secret2, key2) = Operator::new(&sim).add_secret(&s.object_id);
+    let mut new = old.clone();
+    new["client_secret"] = json!(secret2);
+    new["client_secret_key_id"] = json!(key2);
+    // The tag write after the reset fails (the one before it passes).
+    sim.sim()
+        .add_fault(json!({"method": "PATCH", "path": "/managedClusters/", "skip": 1, "count": 0, "status": 403, "code": "AuthorizationFailed", "message": "no"}))
+        .unwrap();
+    let r = run(&sim, &[], &new);
+    assert_eq!(r.code, 0, "the reset is done: {}", r.stderr);
+    assert!(r.stderr.contains("NOT recorded"), "{}", r.stderr);
+    assert!(pulled(&sim));
+    assert!(
+        record(&sim).get("xtenant-client-secret-key-id").is_none(),
+        "{}",
+        record(&sim)
+    );
+    sim.sim().clear_faults();
+
+    // The old envelope: the cluster does not hold its secret; it is reset to it (safe).
+    let r = run(&sim, &[], &old);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(resets(&sim), 3, "{}", r.stderr);
+    assert!(r.stderr.contains("no record said"), "{}", r.stderr);
+    assert_eq!(
+        record(&sim)["xtenant-client-secret-key-id"],
+        json!(s.key_id)
+    );
+    assert!(pulled(&sim));
+}
+
+/// A simulator whose operator lacks User Access Administrator in tenant A (Contributor only).
+fn sim_without_uaa() -> TestSim {
+    let base = TestSim::start();
+    let mut state = base.state();
+    state["role_assignments"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|ra| ra["name"] != "a1a1a1a1-7a00-4000-8000-000000000003");
+    drop(base);
+    TestSim::start_with(|c| {
+        c.scenario = Some(state);
+        c.lro_duration = Duration::from_secs(1);
+        c.replication_delay = Duration::ZERO;
+    })
+}
+
+#[test]
+fn without_the_right_to_copy_roles_nothing_is_written_and_both_ways_are_named() {
+    let sim = sim_without_uaa();
+    let s = setup(&sim, true);
+    sim.sim().clear_requests();
+    let r = run(&sim, &[], &envelope(&sim, &s));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let e = &r.object()["error"];
+    assert_eq!(e["code"], "RoleCopyNotAllowed", "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("Network Contributor") && message.contains(&sim.var("SUBNET_ID")),
+        "{message}"
+    );
+    assert!(
+        r.stderr.contains("User Access Administrator"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("--no-copy-role-assignments"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        made_writes(&sim),
+        Vec::<String>::new(),
+        "nothing was written"
+    );
+    assert_eq!(resets(&sim), 0);
+
+    // The other way: the roles are someone else's job.
+    let r = run(&sim, &["--no-copy-role-assignments"], &envelope(&sim, &s));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("lacks Network Contributor"),
+        "{}",
+        r.stderr
+    );
+    assert!(pulled(&sim));
+}
+
+#[test]
+fn a_rerun_gives_the_roles_a_reset_without_them_left_out() {
+    // The old default (and --no-copy-role-assignments) reset without the roles; the cluster
+    // no longer shows the old principal, but its record does.
+    let sim = sim();
+    let s = setup(&sim, true);
+    let subnet = sim.var("SUBNET_ID");
+    let r = run(&sim, &["--no-copy-role-assignments"], &envelope(&sim, &s));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!has_assignment(
+        &sim,
+        &subnet,
+        NETWORK_CONTRIBUTOR,
+        s.sp_a()
+    ));
+    assert!(
+        record(&sim)["xtenant-previous-client-id"].is_string(),
+        "{}",
+        record(&sim)
+    );
+
+    let again = run(&sim, &[], &r.object());
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(resets(&sim), 1, "no second reset: {}", again.stderr);
+    assert!(
+        has_assignment(&sim, &subnet, NETWORK_CONTRIBUTOR, s.sp_a()),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("1 role assignment(s) copied"),
+        "{}",
+        again.stderr
+    );
+    assert!(again.stderr.contains("(changed)"), "{}", again.stderr);
+}
+
+#[test]
+fn a_switch_whose_answer_was_lost_is_found_and_recorded_not_posted_again() {
+    // The reset reaches AKS but its answer never comes back: the record says which key the
+    // switch was posted with, so the rerun that finds the cluster on the app knows its secret.
+    let sim = sim();
+    let s = setup(&sim, true);
+    sim.sim()
+        .add_fault(json!({"method": "POST", "path": "/resetServicePrincipalProfile", "delay_after_ms": 8000}))
+        .unwrap();
+    let r = run(&sim, &["--timeout", "3s"], &envelope(&sim, &s));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        record(&sim)["xtenant-pending-client-secret-key-id"],
+        json!(s.key_id),
+        "{}",
+        record(&sim)
+    );
+    sim.sim().clear_faults();
+    let again = run(&sim, &[], &r.object());
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(resets(&sim), 1, "not posted again: {}", again.stderr);
+    assert!(again.stderr.contains("now recorded"), "{}", again.stderr);
+    assert_eq!(
+        record(&sim)["xtenant-client-secret-key-id"],
+        json!(s.key_id)
+    );
+    assert!(
+        record(&sim)
+            .get("xtenant-pending-client-secret-key-id")
+            .is_none()
+    );
+    assert!(pulled(&sim));
 }

@@ -340,6 +340,9 @@ pub(crate) struct Cluster {
     pub provisioning_state: String,
     #[serde(default = "default_k8s")]
     pub kubernetes_version: String,
+    /// The cluster's ARM tags (written by `ManagedClusters_UpdateTags`, a PATCH).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
     #[serde(default, skip_deserializing)]
     pub name: String,
     #[serde(default, skip_deserializing)]

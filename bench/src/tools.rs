@@ -118,13 +118,7 @@ pub(crate) fn steps(sim: &Sim, display_name: &str) -> Vec<(&'static str, Vec<Str
         ),
         (
             "aks-sp-update",
-            vec![
-                "--cluster-tenant".into(),
-                sim.var("CLUSTER_TENANT_ID"),
-                "--cluster".into(),
-                sim.var("CLUSTER_ID"),
-                "--copy-role-assignments".into(),
-            ],
+            vec!["--cluster".into(), sim.var("CLUSTER_ID")],
         ),
     ]
 }
@@ -246,7 +240,7 @@ pub(crate) fn measure(args: &Args, bin_dir: &Path) -> anyhow::Result<Out> {
          four as one shell-style pipe (`a | b | c | d`, all four processes started at once), {} \
          repetitions, medians. Flags as in the e2e pipeline: `entra-app-create --cluster-tenant A \
          --display-name NAME`, `consent-link --registry-tenant B --create`, `acr-grant --registry ID \
-         --verify --image IMAGE`, `aks-sp-update --cluster ID --copy-role-assignments`. The simulator \
+         --verify --image IMAGE`, `aks-sp-update --cluster ID`. The simulator \
          runs with `--latency {} ms` and with `0`, no replication delay and `--lro-duration 0`, so the \
          time is the round trips and our own (waiting is measured in section 4).\n",
         args.reps, args.latency_ms
@@ -457,7 +451,12 @@ fn model(tool: &str) -> (&'static str, Vec<Need>) {
                 need(
                     "PUT ARM role assignment (deterministic name) (tenant A)",
                     0,
-                    "--copy-role-assignments: the old identity's Network Contributor on the cluster's subnet, which the procedure leaves to luck",
+                    "copied by default: the old identity's Network Contributor on the cluster's subnet, which the procedure leaves to luck",
+                ),
+                need(
+                    "PATCH ARM cluster (tenant A)",
+                    0,
+                    "the record in the cluster's tags (the app and the key id of its secret): cleared before the reset, written after it; Azure never shows a cluster's secret, and a rerun and --prune-secrets read the record",
                 ),
                 need("POST ARM resetServicePrincipalProfile (tenant A)", 1, ""),
                 need(

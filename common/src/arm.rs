@@ -2,6 +2,8 @@
 //!
 //! Length: over 400 lines with its tests (about 360 of code).
 
+pub mod clusters;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;

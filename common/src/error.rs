@@ -484,6 +484,10 @@ pub mod codes {
     pub const REDIRECT_URI_MISMATCH: Code = c("RedirectUriMismatch", 1, false);
     /// `--prune-secrets` would leave the app without a secret the output holds.
     pub const NO_SECRET_TO_KEEP: Code = c("NoSecretToKeep", 1, false);
+    /// `--prune-secrets` cannot list the clusters that may use the app's secrets (step 1).
+    pub const CLUSTERS_NOT_LISTED: Code = c("ClustersNotListed", 1, false);
+    /// `--prune-secrets`: a cluster uses the app and no record says which secret (step 1).
+    pub const CLUSTER_SECRET_UNKNOWN: Code = c("ClusterSecretUnknown", 1, false);
     /// The app's service principal vanished while being read.
     pub const SERVICE_PRINCIPAL_MISSING: Code = c("ServicePrincipalMissing", 1, true);
     /// No administrator consented before `--timeout` (step 2 `--wait`).
@@ -506,6 +510,8 @@ pub mod codes {
     pub const PULL_VERIFICATION_FAILED: Code = c("PullVerificationFailed", 1, true);
     /// Step 4 without a registry to check the pull on, and without `--force`.
     pub const PULL_NOT_VERIFIED: Code = c("PullNotVerified", 1, false);
+    /// Step 4 may not give the new service principal the old one's roles in tenant A.
+    pub const ROLE_COPY_NOT_ALLOWED: Code = c("RoleCopyNotAllowed", 1, false);
     /// The cluster uses a managed identity.
     pub const MANAGED_IDENTITY_CLUSTER: Code = c("ManagedIdentityCluster", 1, false);
     /// Another operation runs on the cluster past `--timeout`.
@@ -559,6 +565,8 @@ pub mod codes {
         NO_REDIRECT_URI,
         REDIRECT_URI_MISMATCH,
         NO_SECRET_TO_KEEP,
+        CLUSTERS_NOT_LISTED,
+        CLUSTER_SECRET_UNKNOWN,
         SERVICE_PRINCIPAL_MISSING,
         CONSENT_TIMEOUT,
         SERVICE_PRINCIPAL_NOT_IN_REGISTRY_TENANT,
@@ -569,6 +577,7 @@ pub mod codes {
         BAD_IMAGE,
         PULL_VERIFICATION_FAILED,
         PULL_NOT_VERIFIED,
+        ROLE_COPY_NOT_ALLOWED,
         MANAGED_IDENTITY_CLUSTER,
         CLUSTER_BUSY,
         OPERATION_STILL_RUNNING,

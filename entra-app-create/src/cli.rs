@@ -44,9 +44,13 @@ pub struct Cli {
     #[arg(long)]
     pub new_secret: bool,
 
-    /// Remove every client secret of the app except the one in the output (a rotation's last step)
+    /// Remove every client secret of the app except the one in the output (a rotation's last step); a secret a cluster uses (its record says so) is kept
     #[arg(long)]
     pub prune_secrets: bool,
+
+    /// With --prune-secrets: remove secrets clusters use too, or when the clusters cannot be listed (a warning names them)
+    #[arg(long, requires = "prune_secrets")]
+    pub force: bool,
 
     /// Also write the client secret to PATH (mode 0600, replaced atomically, never through a symlink); a rerun reuses the secret saved there
     #[arg(long, value_name = "PATH")]

@@ -64,6 +64,8 @@ pub(crate) struct Options {
     pub(crate) secret_name: String,
     pub(crate) new_secret: bool,
     pub(crate) prune_secrets: bool,
+    /// `--force`: prune secrets clusters use, or without knowing which clusters use them.
+    pub(crate) force: bool,
     pub(crate) secret_file: Option<PathBuf>,
     pub(crate) no_secret_output: bool,
     /// `--secret-keyvault`: the vault URL (optionally with `/secrets/NAME`), checked against
@@ -147,6 +149,7 @@ impl Inputs {
                 secret_name: cli.secret_name.clone(),
                 new_secret: cli.new_secret,
                 prune_secrets: cli.prune_secrets,
+                force: cli.force,
                 secret_file: cli.secret_file.clone(),
                 no_secret_output: cli.no_secret_output,
                 keyvault: cli.secret_keyvault.clone(),

@@ -1,7 +1,9 @@
 //! The app's client secret: kept when the input's still works, minted, pruned.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::arm::clusters::clusters_using;
 use common::error::codes;
 use common::http::Sent;
 use common::wait::human;
@@ -177,14 +179,39 @@ impl Step<'_> {
         }))
     }
 
-    /// Removes every password credential but `keep` (`None`: the one a dry run would add).
+    /// Removes every password credential but `keep` (`None`: the one a dry run would add),
+    /// and but those a cluster of tenant A uses (unless `--force`).
     pub(crate) async fn prune(&mut self, app: &Application, keep: Option<&str>) -> Result<()> {
         self.may_change(app, "remove client secrets of")?;
-        let others: Vec<&Password> = app
+        let mut others: Vec<&Password> = app
             .passwords
             .iter()
             .filter(|p| keep != Some(p.key_id.as_str()))
             .collect();
+        if !others.is_empty() {
+            let in_use = self.secrets_clusters_use(app).await?;
+            let force = self.inputs.options.force;
+            others.retain(|p| {
+                let Some(names) = in_use.get(&p.key_id.to_ascii_lowercase()) else {
+                    return true;
+                };
+                let names = names.join(", ");
+                if force {
+                    ui::warn(&format!(
+                        "--force: removing the secret {} that cluster(s) {names} use: they cannot pull until aks-sp-update resets them to this output's secret",
+                        p.key_id
+                    ));
+                } else {
+                    ui::warn(&format!(
+                        "kept the secret {}: cluster(s) {names} use it (their record says so); run aks-sp-update on this output for them, then --prune-secrets again",
+                        p.key_id
+                    ));
+                    self.notes
+                        .push(format!("kept the secret {} (used by {names})", p.key_id));
+                }
+                force
+            });
+        }
         let url = self
             .api
             .url(&format!("/applications/{}/removePassword", app.id))?;
@@ -212,6 +239,57 @@ impl Step<'_> {
                 .push(format!("removed {removed} other secret(s)")),
         }
         Ok(())
+    }
+}
+
+impl Step<'_> {
+    /// The app's secrets the clusters of tenant A use, by key id (lower case) with the
+    /// clusters' names, as their records say. A cluster on the app without a record, or
+    /// clusters that cannot be listed, end the prune unless `--force` (then a warning).
+    async fn secrets_clusters_use(
+        &self,
+        app: &Application,
+    ) -> Result<BTreeMap<String, Vec<String>>> {
+        let force = self.inputs.options.force;
+        let arm = self.ctx.arm(&self.inputs.tenant);
+        let clusters = match clusters_using(&arm, &app.app_id).await {
+            Ok(c) => c,
+            Err(e) if force => {
+                ui::warn(&format!(
+                    "--force: pruning without knowing which clusters use the app's secrets ({})",
+                    e.message()
+                ));
+                return Ok(BTreeMap::new());
+            }
+            Err(e) => return Err(e.context("--prune-secrets: nothing was removed")),
+        };
+        let mut used: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut unknown = Vec::new();
+        for c in &clusters {
+            match c.record.key_of(&app.app_id) {
+                Some(k) => used.entry(k.to_owned()).or_default().push(c.name.clone()),
+                None => unknown.push(c.name.clone()),
+            }
+        }
+        if !unknown.is_empty() {
+            let names = unknown.join(", ");
+            if force {
+                ui::warn(&format!(
+                    "--force: cluster(s) {names} use app {} and no record says which secret: removing secrets may cut them off",
+                    app.app_id
+                ));
+            } else {
+                return Err(Error::step(
+                    codes::CLUSTER_SECRET_UNKNOWN.name,
+                    format!(
+                        "cluster(s) {names} use app {} and no record on them says which of its secrets they hold: --prune-secrets could cut them off; nothing was removed",
+                        app.app_id
+                    ),
+                )
+                .with_hint("run aks-sp-update on this output for each (it resets the cluster to this secret and records it), then --prune-secrets again; or --force"));
+            }
+        }
+        Ok(used)
     }
 }
 

@@ -114,6 +114,8 @@ pub struct App {
     pub app_id: String,
     /// Its client secret, when one was asked for.
     pub secret: Option<String>,
+    /// That secret's key id.
+    pub key_id: Option<String>,
     /// Its service principal's object id in tenant A, when one was asked for.
     pub sp_a: Option<String>,
     /// Its service principal's object id in tenant B, when one was asked for.
@@ -294,16 +296,12 @@ impl Operator {
         assert_eq!(status, 201, "POST /applications: {app}");
         let object_id = app["id"].as_str().expect("application id").to_owned();
         let app_id = app["appId"].as_str().expect("appId").to_owned();
-        let secret = spec.secret.then(|| {
-            let (status, pw) = self.graph(
-                Method::POST,
-                a,
-                &format!("/applications/{object_id}/addPassword"),
-                Some(&json!({"passwordCredential": {"displayName": "test"}})),
-            );
-            assert_eq!(status, 200, "addPassword: {pw}");
-            pw["secretText"].as_str().expect("secretText").to_owned()
-        });
+        let (secret, key_id) = if spec.secret {
+            let (secret, key) = self.add_secret(&object_id);
+            (Some(secret), Some(key))
+        } else {
+            (None, None)
+        };
         let sp_a = spec
             .sp_in_a
             .then(|| self.create_service_principal(a, &app_id));
@@ -314,9 +312,25 @@ impl Operator {
             object_id,
             app_id,
             secret,
+            key_id,
             sp_a,
             sp_b,
         }
+    }
+
+    /// Adds a client secret to the application `object_id` in tenant A: its text and key id.
+    pub fn add_secret(&self, object_id: &str) -> (String, String) {
+        let (status, pw) = self.graph(
+            Method::POST,
+            &self.cluster_tenant,
+            &format!("/applications/{object_id}/addPassword"),
+            Some(&json!({"passwordCredential": {"displayName": "test"}})),
+        );
+        assert_eq!(status, 200, "addPassword: {pw}");
+        (
+            pw["secretText"].as_str().expect("secretText").to_owned(),
+            pw["keyId"].as_str().expect("keyId").to_owned(),
+        )
     }
 
     /// Creates the service principal of `app_id` in `tenant`, retrying while a new app is not

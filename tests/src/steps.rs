@@ -19,7 +19,7 @@ pub enum Step {
     Consent,
     /// `acr-grant --verify --image`.
     Grant,
-    /// `aks-sp-update --copy-role-assignments`.
+    /// `aks-sp-update` (the old service principal's roles are copied by default).
     Reset,
 }
 
@@ -54,11 +54,7 @@ impl Step {
                 "--image".into(),
                 v("REGISTRY_IMAGE"),
             ],
-            Step::Reset => vec![
-                "--cluster".into(),
-                v("CLUSTER_ID"),
-                "--copy-role-assignments".into(),
-            ],
+            Step::Reset => vec!["--cluster".into(), v("CLUSTER_ID")],
         }
     }
 

@@ -2,7 +2,7 @@
 //! binaries where cargo put them, not in `./target/debug`.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use xtenant_tests::bin_dir;
 
@@ -36,7 +36,8 @@ fn demo(extra: &[&str]) -> String {
     )
     .unwrap();
     let target = bin_dir().parent().unwrap().to_path_buf();
-    let out = Command::new("make")
+    // stdin an empty pipe, as some CI runners give a job: step 1 must still run on its flags.
+    let child = Command::new("make")
         .current_dir(dir.path())
         // The binaries are built already (make test builds them first); `true` stands in
         // for cargo so the copy does not start a build of its own.
@@ -45,8 +46,12 @@ fn demo(extra: &[&str]) -> String {
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("XTENANT_CLOUD")
         .env_remove("AZURE_CLIENT_SECRET")
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");

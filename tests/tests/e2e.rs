@@ -51,11 +51,7 @@ fn pipeline(sim: &TestSim, stdin: &str) -> (i32, Vec<Value>, String) {
         ),
         (
             "aks-sp-update",
-            vec![
-                "--cluster".into(),
-                sim.var("CLUSTER_ID"),
-                "--copy-role-assignments".into(),
-            ],
+            vec!["--cluster".into(), sim.var("CLUSTER_ID")],
         ),
     ];
     let mut children = Vec::new();

@@ -326,8 +326,28 @@ fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
     );
 
     // Step 4's reader refusal names the role it lacks (before: ARM's 403 and no hint).
+    // First the old service principal's roles, which it copies by default: it may not.
     let mut c = sim.cmd_as_reader("aks-sp-update");
     c.args(["--cluster", &sim.var("CLUSTER_ID"), "--force"]);
+    let r = run_with(c, &consented.stdout);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let e = &r.object()["error"];
+    assert_eq!(e["code"], "RoleCopyNotAllowed", "{e}");
+    assert!(
+        e["hint"]
+            .as_str()
+            .unwrap()
+            .contains("User Access Administrator"),
+        "{e}"
+    );
+    // Without the roles, its first write on the cluster.
+    let mut c = sim.cmd_as_reader("aks-sp-update");
+    c.args([
+        "--cluster",
+        &sim.var("CLUSTER_ID"),
+        "--force",
+        "--no-copy-role-assignments",
+    ]);
     let r = run_with(c, &consented.stdout);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let e = &r.object()["error"];

@@ -89,7 +89,7 @@ pub(super) fn cluster_json(state: &State, c: &Cluster) -> Value {
             "servicePrincipalProfile": {"clientId": c.service_principal_client_id},
             "upgradeSettings": {"overrideSettings": {"forceUpgrade": false, "until": null}},
         },
-        "tags": {},
+        "tags": c.tags,
     });
     if let Some(id) = &c.identity {
         v["identity"] =
@@ -417,4 +417,106 @@ pub(super) fn remaining(op: &Operation) -> u64 {
         i64::try_from(op.duration_ms).unwrap_or(i64::MAX),
     ));
     retry_after((ends - now()).as_seconds_f64(), op.outcome == "Hang")
+}
+
+/// `PATCH .../managedClusters/{name}` (`ManagedClusters_UpdateTags`): replaces the cluster's
+/// tags with the body's `tags` and answers 200 with the cluster.
+///
+/// Sources: the AKS REST spec, `stable/2025-10-01/examples/ManagedClustersUpdateTags.json`
+/// (Azure/azure-rest-api-specs: a `TagsObject` body, 200 with the cluster; the SDKs treat it
+/// as a long-running operation, and AKS answers 200 when no node change is needed); the
+/// tag limits in learn.microsoft.com/azure/azure-resource-manager/management/tag-resources
+/// (50 tags, names of at most 512 and values of at most 256 characters, no `<>%&\?/` in a
+/// name, writing tags needs the resource type's write action). Like any other AKS write it
+/// is refused while another operation runs on the cluster.
+pub(super) fn update_tags(req: &Req, p: &Principal, state: &mut State, id: &str) -> R {
+    let segs = &req.segs;
+    authorize(
+        state,
+        p,
+        id,
+        "Microsoft.ContainerService/managedClusters/write",
+    )?;
+    check_scope(
+        state,
+        p,
+        &format!("/subscriptions/{}/resourceGroups/{}", segs[1], segs[3]),
+    )?;
+    let cluster = state
+        .clusters
+        .iter()
+        .find(|c| c.id.eq_ignore_ascii_case(id))
+        .cloned()
+        .ok_or_else(|| resource_not_found(&segs[5], &[&segs[6], &segs[7]], &segs[3]))?;
+    let body = json_object(req)?;
+    let tags = parse_tags(body.get("tags"))?;
+    let busy = !matches!(
+        cluster.provisioning_state.as_str(),
+        "Succeeded" | "Failed" | "Canceled"
+    );
+    if busy || state.running_operation(&cluster.id).is_some() {
+        return Err(aks_err(
+            state,
+            StatusCode::CONFLICT,
+            "OperationNotAllowed",
+            "Operation is not allowed: Another operation (Updating) is in progress, please wait for it to finish before starting a new operation. See https://aka.ms/aks-pending-operation for more details",
+        ));
+    }
+    let c = state
+        .clusters
+        .iter_mut()
+        .find(|c| c.id.eq_ignore_ascii_case(id))
+        .ok_or_else(|| resource_not_found(&segs[5], &[&segs[6], &segs[7]], &segs[3]))?;
+    c.tags = tags;
+    let c = c.clone();
+    Ok(json(StatusCode::OK, &cluster_json(state, &c)))
+}
+
+/// A `TagsObject`'s `tags`, checked against ARM's tag limits.
+fn parse_tags(v: Option<&Value>) -> Result<std::collections::BTreeMap<String, String>, Response> {
+    let bad = |code: &str, m: &str| arm_err(StatusCode::BAD_REQUEST, code, m);
+    let mut out = std::collections::BTreeMap::new();
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(out);
+    };
+    let Some(map) = v.as_object() else {
+        return Err(bad(
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: 'tags' must be an object.",
+        ));
+    };
+    if map.len() > 50 {
+        return Err(bad(
+            "InvalidTag",
+            "The resource has more than 50 tags; a resource can have at most 50 tag name/value pairs.",
+        ));
+    }
+    for (k, val) in map {
+        let Some(val) = val.as_str() else {
+            return Err(bad(
+                "InvalidRequestContent",
+                &format!(
+                    "The request content was invalid and could not be deserialized: the value of tag '{k}' must be a string."
+                ),
+            ));
+        };
+        if k.is_empty() || k.chars().any(|c| "<>%&\\?/".contains(c) || c.is_control()) {
+            return Err(bad(
+                "InvalidTagNameCharacters",
+                &format!(
+                    "The tag names '{k}' have reserved characters '<,>,%,&,\\,?,/' or control characters."
+                ),
+            ));
+        }
+        if k.chars().count() > 512 || val.chars().count() > 256 {
+            return Err(bad(
+                "InvalidTag",
+                &format!(
+                    "The tag '{k}' is too long: a tag name has at most 512 characters and a value at most 256."
+                ),
+            ));
+        }
+        out.insert(k.clone(), val.to_owned());
+    }
+    Ok(out)
 }

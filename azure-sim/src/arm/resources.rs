@@ -4,7 +4,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::checks::{authorize, check_scope, check_sub, namespace_check, resource_not_found};
-use super::clusters::{cluster_json, get_cluster, reset};
+use super::clusters::{cluster_json, get_cluster, reset, update_tags};
 use super::registries::{get_registry, registry_json};
 use super::{R, lc, not_allowed};
 use crate::core::{Core, Principal};
@@ -95,6 +95,11 @@ pub(super) fn resource(
         }
         ("microsoft.containerservice", "managedclusters", 0, None) if req.method == Method::GET => {
             get_cluster(req, p, &state, &id)
+        }
+        ("microsoft.containerservice", "managedclusters", 0, None)
+            if req.method == Method::PATCH =>
+        {
+            update_tags(req, p, &mut state, &id)
         }
         (
             "microsoft.containerservice",

@@ -689,3 +689,69 @@ async fn write_throttling() {
     assert!(env.sim.requests().iter().any(|e| e["status"] == 429));
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_tags_are_replaced_by_a_patch() {
+    let env = start_with(|c| c.lro_duration = Duration::from_millis(1500)).await;
+    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
+    let cluster = env.var("CLUSTER_ID");
+    let url = format!("{cluster}?api-version=2025-10-01");
+    let patch = |tags: Value| json!({ "tags": tags });
+    let r = env.call("GET", &url, Some(&ta), None).await;
+    assert_eq!(r.body["tags"], json!({}));
+    let r = env
+        .call(
+            "PATCH",
+            &url,
+            Some(&ta),
+            Some(&patch(json!({"a": "1", "b": ""}))),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["tags"], json!({"a": "1", "b": ""}));
+    assert_eq!(r.body["id"], cluster.as_str());
+    // The whole set is replaced (TagsObject): a tag not sent is gone.
+    let r = env
+        .call("PATCH", &url, Some(&ta), Some(&patch(json!({"c": "3"}))))
+        .await;
+    assert_eq!(r.body["tags"], json!({"c": "3"}));
+    let r = env.call("GET", &url, Some(&ta), None).await;
+    assert_eq!(r.body["tags"], json!({"c": "3"}));
+    // ARM's tag limits.
+    for (bad, code) in [
+        (json!({"a/b": "x"}), "InvalidTagNameCharacters"),
+        (json!({"a": "x".repeat(257)}), "InvalidTag"),
+        (json!({"a": 1}), "InvalidRequestContent"),
+    ] {
+        let r = env
+            .call("PATCH", &url, Some(&ta), Some(&patch(bad.clone())))
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{bad}"
+        );
+    }
+    // The reader may read, not write.
+    let reader = env.reader("CLUSTER_TENANT_ID", ARM).await;
+    let r = env
+        .call(
+            "PATCH",
+            &url,
+            Some(&reader),
+            Some(&patch(json!({"x": "1"}))),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (403, Some("AuthorizationFailed"))
+    );
+    // Not while an operation runs on the cluster.
+    let (op, secret) = (env.var("AZURE_CLIENT_ID"), env.var("AZURE_CLIENT_SECRET"));
+    assert_eq!(reset(&env, &cluster, &op, &secret).await.status, 202);
+    let r = env
+        .call("PATCH", &url, Some(&ta), Some(&patch(json!({"x": "1"}))))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    env.stop().await;
+}
