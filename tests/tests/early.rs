@@ -149,5 +149,4 @@ fn an_early_failure_lands_on_the_object_that_needed_it() {
     assert_eq!(failed["error"]["step"], "acr-grant");
     assert_eq!(failed["error"]["code"], "RegistryNotFound", "{}", lines[1]);
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
-
 }
