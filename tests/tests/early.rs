@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use xtenant_tests::TestSim;
-use xtenant_tests::steps::{Step, cluster_pulls, run_steps};
+use xtenant_tests::steps::{Step, run_steps};
 
 /// Waits (bounded, no timing asserted) until the log holds requests matching every one of `wanted`.
 fn wait_for_log(sim: &TestSim, wanted: &[&dyn Fn(&Value) -> bool], what: &str) {
@@ -80,7 +80,7 @@ fn early_then_object(
 #[test]
 fn early_work_sends_no_write_before_its_object_arrives_and_is_used_when_it_does() {
     let sim = TestSim::start();
-    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
+    let b = sim.var("REGISTRY_TENANT_ID");
     let consented = run_steps(&sim, &[Step::App, Step::Consent], "");
 
     // Step 3: the registry and its built-in pull role are looked up from the flags.
@@ -111,7 +111,8 @@ fn early_work_sends_no_write_before_its_object_arrives_and_is_used_when_it_does(
         "the early answer was used, not asked again"
     );
 
-    let _ = granted;
+    let out: Value = serde_json::from_str(granted.trim()).expect("one object");
+    assert!(out["pull_proof"].is_string(), "{granted}");
 }
 
 #[test]
