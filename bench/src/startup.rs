@@ -10,13 +10,13 @@ use crate::run::{TOOLS, run_cmd, tool_cmd};
 use crate::sim::{Sim, SimFlags};
 use crate::tools::Reruns;
 
-/// Median wall time of `n` runs of `bin args` with `stdin`, in ms.
+/// Median wall time of `n` runs of `bin args` with `stdin`, each exiting `expect`, in ms.
 fn time_runs(
     bin_dir: &Path,
     bin: &str,
     sim: Option<&Sim>,
-    args: &[String],
-    stdin: &str,
+    (args, stdin): (&[String], &str),
+    expect: i32,
     n: usize,
 ) -> anyhow::Result<f64> {
     let mut v = Vec::with_capacity(n);
@@ -25,8 +25,8 @@ fn time_runs(
         let r = run_cmd(tool_cmd(bin_dir, bin, sim), args, stdin)?;
         let took = t0.elapsed().as_secs_f64() * 1000.0;
         anyhow::ensure!(
-            r.code == 0,
-            "{bin} {args:?} exited {}: {}",
+            r.code == expect,
+            "{bin} {args:?} exited {} (expected {expect}): {}",
             r.code,
             r.stderr
         );
@@ -48,11 +48,12 @@ pub(crate) fn measure(
     let mut rows = Vec::new();
     let mut worst: f64 = 0.0;
     for bin in TOOLS.iter().copied().chain(["azure-sim"]) {
-        let help = time_runs(bin_dir, bin, None, &["--help".into()], "", n)?;
+        let help = time_runs(bin_dir, bin, None, (&["--help".into()], ""), 0, n)?;
         let (pass, r20, r0) = if bin == "azure-sim" {
             (String::from("–"), String::from("–"), String::from("–"))
         } else {
-            let p = time_runs(bin_dir, bin, Some(&sim), &[], passthrough, n)?;
+            // An error passed through fails the stream (exit 1), so the pipe's last command tells.
+            let p = time_runs(bin_dir, bin, Some(&sim), (&[], passthrough), 1, n)?;
             worst = worst.max(p).max(help);
             let rr = |lat: u64| {
                 reruns
