@@ -133,9 +133,9 @@ pub(crate) fn measure(args: &Args, bin_dir: &Path) -> anyhow::Result<Section> {
         md,
         "The simulator answers each request after 100 ms (then 20 ms), as Azure takes 50–300 ms. The \
          same flags as section 1, tenants included (`--cluster-tenant A` for steps 1, 2 and 4, \
-         `--registry-tenant B` for steps 2 and 3): with them each tool starts, before its object \
-         arrives, everything its flags determine (tokens, the registry and its role, the cluster, \
-         the old service principal and its roles). {} repetitions, the median run.\n\n\
+         `--registry-tenant B` for steps 2 and 3): with them steps 1–3 start, before their object \
+         arrives, what their flags determine (tokens; step 3 also the registry, its pull role and \
+         the service principal); step 4 does not yet. {} repetitions, the median run.\n\n\
          *Critical path*: from the simulator's request log (each request's start and end), the \
          longest chain of requests each sent after the previous one was answered, by the time the \
          simulator spent on them; no client could finish those requests sooner. It is printed \
