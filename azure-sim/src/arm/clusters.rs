@@ -107,49 +107,52 @@ fn aks_err(state: &State, status: StatusCode, code: &str, message: &str) -> Resp
     }
 }
 
-/// `GET .../managedClusters/{name}`.
-pub(super) fn get_cluster(req: &Req, p: &Principal, state: &State, id: &str) -> R {
+/// The cluster `id`, after the checks every cluster request passes, in AKS's order: the
+/// caller may do `action` on it, may see its resource group, and it exists.
+fn find_cluster<'s>(
+    req: &Req,
+    p: &Principal,
+    state: &'s State,
+    id: &str,
+    action: &str,
+) -> Result<&'s Cluster, Response> {
     let segs = &req.segs;
-    authorize(
-        state,
-        p,
-        id,
-        "Microsoft.ContainerService/managedClusters/read",
-    )?;
+    authorize(state, p, id, action)?;
     check_scope(
         state,
         p,
         &format!("/subscriptions/{}/resourceGroups/{}", segs[1], segs[3]),
     )?;
-    let c = state
+    state
         .clusters
         .iter()
         .find(|c| c.id.eq_ignore_ascii_case(id))
-        .ok_or_else(|| resource_not_found(&segs[5], &[&segs[6], &segs[7]], &segs[3]))?;
+        .ok_or_else(|| resource_not_found(&segs[5], &[&segs[6], &segs[7]], &segs[3]))
+}
+
+/// `GET .../managedClusters/{name}`.
+pub(super) fn get_cluster(req: &Req, p: &Principal, state: &State, id: &str) -> R {
+    let c = find_cluster(
+        req,
+        p,
+        state,
+        id,
+        "Microsoft.ContainerService/managedClusters/read",
+    )?;
     Ok(json(StatusCode::OK, &cluster_json(state, c)))
 }
 
 /// `POST .../managedClusters/{name}/resetServicePrincipalProfile`: AKS checks a reset in one
 /// fixed order (permission, scope, cluster, body, credential), then starts the operation.
 pub(super) fn reset(core: &Core, req: &Req, p: &Principal, state: &mut State, id: &str) -> R {
-    let segs = &req.segs;
-    authorize(
-        state,
+    let cluster = find_cluster(
+        req,
         p,
+        state,
         id,
         "Microsoft.ContainerService/managedClusters/resetServicePrincipalProfile/action",
-    )?;
-    check_scope(
-        state,
-        p,
-        &format!("/subscriptions/{}/resourceGroups/{}", segs[1], segs[3]),
-    )?;
-    let cluster = state
-        .clusters
-        .iter()
-        .find(|c| c.id.eq_ignore_ascii_case(id))
-        .cloned()
-        .ok_or_else(|| resource_not_found(&segs[5], &[&segs[6], &segs[7]], &segs[3]))?;
+    )?
+    .clone();
     let body = json_object(req)?;
     let (client_id, secret) = reset_body(state, &cluster, &body)?;
     validate_sp_credentials(state, &cluster, &client_id, &secret)?;
@@ -431,23 +434,14 @@ pub(super) fn remaining(op: &Operation) -> u64 {
 /// is refused while another operation runs on the cluster.
 pub(super) fn update_tags(req: &Req, p: &Principal, state: &mut State, id: &str) -> R {
     let segs = &req.segs;
-    authorize(
-        state,
+    let cluster = find_cluster(
+        req,
         p,
+        state,
         id,
         "Microsoft.ContainerService/managedClusters/write",
-    )?;
-    check_scope(
-        state,
-        p,
-        &format!("/subscriptions/{}/resourceGroups/{}", segs[1], segs[3]),
-    )?;
-    let cluster = state
-        .clusters
-        .iter()
-        .find(|c| c.id.eq_ignore_ascii_case(id))
-        .cloned()
-        .ok_or_else(|| resource_not_found(&segs[5], &[&segs[6], &segs[7]], &segs[3]))?;
+    )?
+    .clone();
     let body = json_object(req)?;
     let tags = parse_tags(body.get("tags"))?;
     let busy = !matches!(
