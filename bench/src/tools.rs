@@ -118,7 +118,12 @@ pub(crate) fn steps(sim: &Sim, display_name: &str) -> Vec<(&'static str, Vec<Str
         ),
         (
             "aks-sp-update",
-            vec!["--cluster".into(), sim.var("CLUSTER_ID")],
+            vec![
+                "--cluster-tenant".into(),
+                sim.var("CLUSTER_TENANT_ID"),
+                "--cluster".into(),
+                sim.var("CLUSTER_ID"),
+            ],
         ),
     ]
 }
