@@ -8,8 +8,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use xtenant_tests::TestSim;
 use xtenant_tests::steps::{Step, run_steps};
+use xtenant_tests::{TestSim, overlap, span};
 
 /// Waits (bounded, no timing asserted) until the log holds requests matching every one of `wanted`.
 fn wait_for_log(sim: &TestSim, wanted: &[&dyn Fn(&Value) -> bool], what: &str) {
@@ -113,6 +113,54 @@ fn early_work_sends_no_write_before_its_object_arrives_and_is_used_when_it_does(
 
     let out: Value = serde_json::from_str(granted.trim()).expect("one object");
     assert!(out["pull_proof"].is_string(), "{granted}");
+}
+
+#[test]
+fn the_inputs_principal_has_its_assignment_read_beside_graphs_lookup() {
+    // 200 ms per answer: reads sent one after the other could not overlap.
+    let sim = TestSim::start_with(|c| c.latency = Duration::from_millis(200));
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let consented = run_steps(&sim, &[Step::App, Step::Consent], "");
+    let mut grant = vec!["--registry-tenant".to_owned(), b.clone()];
+    grant.extend(Step::Grant.args(&sim));
+    let early: [&dyn Fn(&Value) -> bool; 2] = [
+        &is("GET", "/providers/Microsoft.ContainerRegistry/registries/"),
+        &is("GET", "/roleDefinitions"),
+    ];
+    let named = |method: &'static str| {
+        let log = sim.azure_requests();
+        log.into_iter()
+            .filter(is(method, "/roleAssignments/"))
+            .collect::<Vec<_>>()
+    };
+
+    let (code, granted, err) = early_then_object(&sim, "acr-grant", &grant, &early, &consented);
+    assert_eq!(code, 0, "{err}");
+    let (gets, puts) = (named("GET"), named("PUT"));
+    assert_eq!((gets.len(), puts.len()), (1, 1), "one GET, one PUT");
+    let sp_reads: Vec<Value> = sim
+        .azure_requests()
+        .into_iter()
+        .filter(|r| {
+            is("GET", "/servicePrincipals(appId=")(r) && r["caller_tenant_id"] == b.as_str()
+        })
+        .collect();
+    assert_eq!(sp_reads.len(), 1);
+    assert!(
+        overlap(&gets[0], &sp_reads[0]),
+        "the assignment was read after Graph answered: {:?} then {:?}",
+        span(&sp_reads[0]),
+        span(&gets[0])
+    );
+
+    // A rerun: the same read, nothing written.
+    let (code, _, err) = early_then_object(&sim, "acr-grant", &grant, &early, &granted);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        (named("GET").len(), named("PUT").len()),
+        (1, 0),
+        "one GET, no PUT"
+    );
 }
 
 #[test]
