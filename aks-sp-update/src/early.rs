@@ -1,7 +1,7 @@
 //! What the flags alone determine, started before the first object arrives
 //! ([`common::driver::Tool::prepare`]): the tokens of tenant A (ARM and Graph), the cluster
-//! `--cluster` names, and the role assignments of the service principal the object's app
-//! will likely replace there. Only reads.
+//! `--cluster` names, the service principals it runs and ran as, and the role assignments
+//! of the one it runs as. Only reads.
 //!
 //! The cluster is read once early: the first object for it takes that answer, read while
 //! the object was on its way; later objects, and every read after a wait, ask afresh. The
@@ -63,15 +63,22 @@ pub(crate) async fn previous_assignments(
     Ok(listed.unwrap_or_default())
 }
 
-/// The app whose service principal's roles an object will most likely compare with: the
-/// one the cluster runs as, or, when its record says the tools reset it to that app, the
-/// one it ran as before (as `act` decides once it knows the object's app).
-fn likely_previous(c: &Cluster) -> Option<String> {
-    let current = c.client_id.clone().filter(|id| is_guid(id))?;
-    match (&c.record.client_id, &c.record.previous_client_id) {
-        (Some(now), Some(before)) if now.eq_ignore_ascii_case(&current) => Some(before.clone()),
-        _ => Some(current),
+/// The apps whose service principals an object will compare: the one the cluster runs as
+/// (the previous one of an object for another app, or the new one of a rerun or a new
+/// secret), with its assignments; and the one its record says it ran as before (the
+/// previous one of a rerun), without: which of the two is the previous one is known only
+/// once the object names its app, and either way both lookups are used.
+fn candidates(c: &Cluster) -> Vec<(String, bool)> {
+    let Some(current) = c.client_id.clone().filter(|id| is_guid(id)) else {
+        return Vec::new();
+    };
+    let mut out = vec![(current.clone(), true)];
+    if let Some(before) = &c.record.previous_client_id
+        && !before.eq_ignore_ascii_case(&current)
+    {
+        out.push((before.clone(), false));
     }
+    out
 }
 
 /// Starts what `--cluster-tenant` and `--cluster` determine (nothing without both).
@@ -97,21 +104,22 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
         .clusters
         .start(cluster_key(&tenant, &id), async move {
             let found = cluster::get(&run.arm(&tenant), &id).await?;
-            // Then, beside the wait for the object, the previous principal's roles.
-            if found.managed_identity().is_none()
-                && let Some(app) = likely_previous(&found)
-            {
-                let (roles, scope) = (
-                    run.next_object(),
-                    format!("/subscriptions/{}", id.subscription),
-                );
-                run.spawn(async move {
-                    let graph = roles.graph(&tenant);
-                    if let Some(sp) = roles.service_principal_id(&graph, &app).await? {
-                        previous_assignments(&roles, &roles.arm(&tenant), &scope, &sp).await?;
-                    }
-                    Ok(())
-                });
+            // Then, beside the wait for the object, the principals it will compare.
+            if found.managed_identity().is_none() {
+                for (app, list) in candidates(&found) {
+                    let (roles, tenant) = (run.next_object(), tenant.clone());
+                    let scope = format!("/subscriptions/{}", id.subscription);
+                    run.spawn(async move {
+                        let graph = roles.graph(&tenant);
+                        if let Some(sp) = roles.service_principal_id(&graph, &app).await?
+                            && list
+                        {
+                            previous_assignments(&roles, &roles.arm(&tenant), &scope, &sp)
+                                .await?;
+                        }
+                        Ok(())
+                    });
+                }
             }
             Ok(found)
         });
