@@ -107,7 +107,8 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
             ));
         }
         let role = role::choose(ctx, &arm, &reg, inp.role.as_ref()).await?;
-        Ok((reg, role))
+        let early = read_early(&arm, &reg, &role, inp.sp_hint.as_deref()).await;
+        Ok((reg, role, early))
     };
     let (sp_id, found, secret) = futures::future::join3(
         find_service_principal(ctx, &graph, inp),
@@ -115,8 +116,8 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
         secret,
     )
     .await;
-    let (sp_id, (reg, role), secret) = (sp_id?, found?, secret?);
-    let assigned = assign(&arm, &reg, &role, &sp_id, &inp.tenant).await?;
+    let (sp_id, (reg, role, early), secret) = (sp_id?, found?, secret?);
+    let assigned = assign(&arm, &reg, &role, &sp_id, &inp.tenant, early).await?;
 
     // A dry run made no assignment: its id would name nothing, so it is a placeholder.
     let role_assignment_id = if assigned.created && ctx.dry_run() {
@@ -258,16 +259,46 @@ async fn find_service_principal(ctx: &Ctx, graph: &Api<'_>, inp: &Inputs) -> Res
     Ok(id)
 }
 
-/// Assigns the role, waiting while ARM does not know the new service principal yet.
+/// A read of the role assignment of the principal the input named, sent before Graph
+/// confirmed that principal.
+struct Early {
+    /// The input's principal (lower case).
+    principal: String,
+    /// What the GET of its deterministic assignment answered.
+    read: Result<Option<arm::Assigned>>,
+}
+
+/// The assignment the input's principal (`hint`) would have, read while Graph names the
+/// principal: it saves the round trip of the GET `assign` would send if Graph names the
+/// same one; otherwise it is dropped, its error too.
+async fn read_early(
+    arm: &Api<'_>,
+    reg: &Registry,
+    role: &Role,
+    hint: Option<&str>,
+) -> Option<Early> {
+    let principal = hint?.to_owned();
+    let read = arm::find_role_assignment(arm, &reg.id, &role.id, &principal).await;
+    Some(Early { principal, read })
+}
+
+/// Assigns the role, waiting while ARM does not know the new service principal yet;
+/// `early`, when of `sp_id`, stands for the first GET.
 async fn assign(
     arm: &Api<'_>,
     reg: &Registry,
     role: &Role,
     sp_id: &str,
     tenant: &str,
+    early: Option<Early>,
 ) -> Result<arm::Assigned> {
     let label = format!("waiting for Azure to know service principal {sp_id}");
-    let result = arm::ensure_role_assignment(arm, &reg.id, &role.id, sp_id, &label).await;
+    let result = match early.filter(|e| e.principal.eq_ignore_ascii_case(sp_id)) {
+        Some(e) => {
+            arm::ensure_role_assignment_after(arm, &reg.id, &role.id, sp_id, &label, e.read).await
+        }
+        None => arm::ensure_role_assignment(arm, &reg.id, &role.id, sp_id, &label).await,
+    };
     result.map_err(|e| {
         if e.is_code("AuthorizationFailed") || e.status() == Some(403) {
             e.context(format!("cannot assign {} on registry {}", role.name, reg.name)).with_hint(format!(

@@ -101,6 +101,10 @@ pub struct Inputs {
     pub(crate) check: Option<Check>,
     /// The input's `registry_sp_object_id`, to compare with what Graph says.
     pub(crate) known_sp: Option<String>,
+    /// The same, when a GUID (lower case): untrusted, it only chooses what is read early
+    /// (the role assignment it would have, beside Graph's lookup). The role goes to the
+    /// principal Graph names, whatever this says.
+    pub(crate) sp_hint: Option<String>,
     /// The input's registry and app.
     pub(crate) earlier: Earlier,
 }
@@ -179,6 +183,10 @@ impl Inputs {
                 )
             })
             .transpose()?;
+        let sp_hint = known_sp
+            .as_deref()
+            .filter(|s| validate::is_guid(s))
+            .map(str::to_ascii_lowercase);
         let image = cli
             .image
             .as_deref()
@@ -202,6 +210,7 @@ impl Inputs {
             role,
             check,
             known_sp,
+            sp_hint,
             earlier,
         })
     }

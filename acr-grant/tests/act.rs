@@ -79,6 +79,83 @@ fn act_assigns_the_pull_role_once() {
     assert_eq!(again["role_assignment_id"], out["role_assignment_id"]);
 }
 
+/// AcrPull's role definition GUID (the built-in role the registry gets by default).
+const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+
+#[test]
+fn a_tampered_principal_in_the_input_is_only_read_and_the_apps_own_gets_the_role() {
+    let (sim, mut input, sp_b) = setup();
+    // Another service principal in tenant B, named by the input as the app's.
+    let other = Operator::new(&sim).create_app(&NewApp::multitenant("payroll").sp_in_b(true));
+    let other_sp = other.sp_b().to_owned();
+    input["registry_sp_object_id"] = json!(other_sp);
+    let name = |principal: &str| {
+        common::arm::assignment_name(&sim.var("REGISTRY_ID"), ACR_PULL, principal).to_string()
+    };
+    let (own, tampered) = (name(&sp_b), name(&other_sp));
+    // The early read of the tampered principal's assignment is refused: not the step's concern.
+    sim.sim()
+        .add_fault(json!({"method": "GET", "path": tampered, "status": 403, "code": "AuthorizationFailed"}))
+        .unwrap();
+    sim.sim().clear_requests();
+    let (out, changed) = step(&sim, &[], &input).unwrap();
+    assert!(changed);
+    assert_eq!(out["registry_sp_object_id"], sp_b.as_str());
+    assert!(role_assignments_of(&sim, &other_sp).is_empty());
+    let granted = role_assignments_of(&sim, &sp_b);
+    assert_eq!(granted.len(), 1, "{granted:?}");
+    assert!(same(&granted[0]["name"], &own), "{granted:?}");
+
+    // The tampered principal's assignment was read (early, before Graph answered), never written.
+    let log = sim.azure_requests();
+    let sent = |method: &str, name: &str| -> Vec<u64> {
+        log.iter()
+            .filter(|r| {
+                r["method"] == method
+                    && r["path"]
+                        .as_str()
+                        .unwrap()
+                        .to_ascii_lowercase()
+                        .ends_with(&format!("/roleassignments/{name}"))
+            })
+            .map(|r| r["status"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(sent("GET", &tampered), [403], "read early, refused");
+    assert!(sent("PUT", &tampered).is_empty(), "written");
+    assert_eq!(
+        (sent("GET", &own), sent("PUT", &own)),
+        (vec![404], vec![201]),
+        "the app's own, as without the input's id"
+    );
+}
+
+#[test]
+fn a_refused_early_read_of_the_apps_own_assignment_fails_as_the_read_did_before() {
+    let (sim, mut input, sp_b) = setup();
+    input["registry_sp_object_id"] = json!(sp_b);
+    let own = common::arm::assignment_name(&sim.var("REGISTRY_ID"), ACR_PULL, &sp_b).to_string();
+    sim.sim()
+        .add_fault(
+            json!({"method": "GET", "path": own, "status": 403, "code": "AuthorizationFailed"}),
+        )
+        .unwrap();
+    sim.sim().clear_requests();
+    let e = step(&sim, &[], &input).unwrap_err();
+    assert_eq!(e.code(), "AuthorizationFailed", "{e}");
+    assert!(
+        e.hint()
+            .is_some_and(|h| h.contains("assigning a role needs Owner")),
+        "{e}"
+    );
+    assert!(role_assignments_of(&sim, &sp_b).is_empty());
+    assert!(sim.writes().is_empty(), "{} writes", sim.writes().len());
+}
+
+fn same(v: &Value, s: &str) -> bool {
+    v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(s))
+}
+
 #[test]
 fn a_wider_role_from_the_envelope_is_refused_but_taken_from_the_flag() {
     // Before, the envelope's role_name was assigned as asked (with a warning when it could not pull).

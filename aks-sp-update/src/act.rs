@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::cluster::{self, Cluster, in_progress};
 use crate::inputs::Inputs;
-use crate::{AKS_API, pull, roles};
+use crate::{AKS_API, early, pull, roles};
 
 /// The fields step 4 writes.
 #[derive(Debug, Clone, Default)]
@@ -133,7 +133,7 @@ fn key_text(inputs: &Inputs) -> &str {
 pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail> {
     let arm = ctx.arm(&inputs.tenant);
     let name = &inputs.cluster.name;
-    let cluster = cluster::get(&arm, &inputs.cluster).await?;
+    let cluster = early::cluster(ctx, &arm, &inputs.cluster).await?;
     if let Some(why) = cluster.managed_identity() {
         return Err(managed_identity(name, &why).into());
     }
@@ -211,6 +211,10 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
 /// Everything before the reset: the new credential's pull, the roles of the previous
 /// principal, and the record cleared of any secret (a crash after the reset then leaves a
 /// cluster the rerun resets again).
+///
+/// In two rounds: first every read at once (the secret, the pull check, the principals and
+/// their roles), then, only once all of them passed, the writes at once (the roles the new
+/// principal lacks, the record). A role copy that fails puts the record back as it was.
 async fn prepare(
     ctx: &Ctx,
     inputs: &Inputs,
@@ -218,9 +222,6 @@ async fn prepare(
     cluster: &Cluster,
     held: &Held,
 ) -> Result<(Secret, Change<String>, roles::Outcome, ClusterRecord)> {
-    let (secret, verified) = pull::new_credential(inputs, ctx).await?;
-    let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
-
     // The principal the cluster ran as before the app: the one it shows, or the record's.
     let previous = if *held == Held::OtherApp {
         roles::Previous {
@@ -235,11 +236,21 @@ async fn prepare(
         Some(old) => inputs.replaces(old),
         None => previous.sp_object_id.is_some() && is_guid(&inputs.app_id),
     };
-    let roles = if compare {
-        roles::compare(ctx, inputs, &previous).await?
-    } else {
-        roles::Outcome::default()
+    let role_reads = async {
+        if compare {
+            roles::read(ctx, inputs, &previous).await
+        } else {
+            Ok(roles::Found::default())
+        }
     };
+    // Boxed: the two together make a large future.
+    let (credential, found) = tokio::join!(
+        Box::pin(pull::new_credential(inputs, ctx)),
+        Box::pin(role_reads)
+    );
+    let (secret, verified) = credential?;
+    let found = found?;
+    let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
 
     // The record before the reset: no secret is known until the reset is confirmed (a crash
     // in between leaves a cluster the rerun resets again), the previous principal is kept.
@@ -248,7 +259,7 @@ async fn prepare(
             client_id: Some(inputs.app_id.clone()),
             key_id: None,
             previous_client_id: previous.app_id.clone(),
-            previous_sp_object_id: roles.previous_sp.clone(),
+            previous_sp_object_id: found.previous_sp(),
             pending_key_id: inputs.key_id.clone(),
         }
     } else {
@@ -261,10 +272,29 @@ async fn prepare(
             ..cluster.record.clone()
         }
     };
-    write_record(arm, &inputs.cluster.id(), &cluster.tags, &record)
-        .await
-        .map_err(|e| record_refused(e, &inputs.cluster.name))?;
-
+    let id = inputs.cluster.id();
+    let (roles, recorded) = tokio::join!(
+        Box::pin(roles::apply(ctx, inputs, found)),
+        write_record(arm, &id, &cluster.tags, &record)
+    );
+    let recorded = recorded.map_err(|e| record_refused(e, &inputs.cluster.name));
+    let roles = match (roles, recorded) {
+        (Ok(roles), Ok(_)) => roles,
+        (Err(e), Ok(true)) => {
+            // Nothing will be reset: the record goes back to what it said.
+            let written = record.merged_into(&cluster.tags);
+            if let Err(undo) = write_record(arm, &id, &written, &cluster.record).await {
+                ui::warn(&format!(
+                    "the record on cluster {} could not be put back ({}): it names app {} as pending, which the next run rewrites",
+                    inputs.cluster.name,
+                    undo.message(),
+                    inputs.app_id
+                ));
+            }
+            return Err(e);
+        }
+        (Err(e), _) | (Ok(_), Err(e)) => return Err(e),
+    };
     Ok((secret, pull_verified_at, roles, record))
 }
 

@@ -30,6 +30,13 @@ pub struct Inputs {
     /// The key id of the secret (`client_secret_key_id`), when the object names it.
     pub(crate) key_id: Option<String>,
     pub(crate) pull: Option<PullTarget>,
+    /// Step 3's pull check as the object records it (`pull_proof`, `pull_verified_at`): it
+    /// stands for this step's own check only while fresh and of this app, secret and image.
+    pub(crate) recorded_check: Option<RecordedCheck>,
+    /// The object's `cluster_sp_object_id`: a guess at the app's service principal in tenant
+    /// A, only to start reading its role assignments beside the Graph lookup. Untrusted: the
+    /// principal the roles go to is always the one Microsoft Graph names for the app.
+    pub(crate) sp_hint: Option<String>,
     /// Whether the object says acr-grant assigned the role (it may still be on its way).
     pub(crate) granted: bool,
     /// Whether earlier dry-run steps planned the app or its role (placeholders, nothing to check).
@@ -38,6 +45,15 @@ pub struct Inputs {
     pub(crate) force: bool,
     pub(crate) copy_role_assignments: bool,
     pub(crate) detach: bool,
+}
+
+/// A pull check an earlier step recorded in the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecordedCheck {
+    /// `pull_proof` (see [`common::registry::proof`]).
+    pub proof: String,
+    /// `pull_verified_at`: when the check was made (part of what the proof binds).
+    pub at: String,
 }
 
 impl Inputs {
@@ -50,8 +66,9 @@ impl Inputs {
     }
     /// Reads the flags (they win) and `env`, and checks every input; nothing is sent.
     ///
-    /// The envelope's `cluster_sp_object_id` is not read: the principal the roles are given
-    /// to is looked up from the app id in tenant A, never taken from a file.
+    /// The envelope's `cluster_sp_object_id` only chooses what is read first (`sp_hint`): the
+    /// principal the roles are given to is looked up from the app id in tenant A, never taken
+    /// from a file.
     pub(crate) fn read(cli: &Cli, env: &Envelope, cloud: &Cloud) -> Result<Self> {
         // The cluster: --cluster, or the three parts, or the object's cluster_id.
         let cluster = match cli.cluster_id()? {
@@ -94,6 +111,19 @@ impl Inputs {
             .transpose()?;
         let image = env.flag_or_str(&fields::REGISTRY_IMAGE, cli.image.as_deref())?;
         let pull = pull_target(env, image.as_deref(), cloud)?;
+        let recorded_check = match (
+            env.str(&fields::PULL_PROOF).ok().flatten(),
+            env.str(&fields::PULL_VERIFIED_AT).ok().flatten(),
+        ) {
+            (Some(proof), Some(at)) => Some(RecordedCheck { proof, at }),
+            _ => None,
+        };
+        let sp_hint = env
+            .str(&fields::CLUSTER_SP_OBJECT_ID)
+            .ok()
+            .flatten()
+            .filter(|s| validate::is_guid(s))
+            .map(|s| s.to_ascii_lowercase());
         let operation = match env.str(&fields::CLUSTER_OPERATION_URL)? {
             Some(v) => Some(operation_url(&v, cloud)?),
             None => None,
@@ -105,6 +135,8 @@ impl Inputs {
             secret,
             key_id,
             pull,
+            recorded_check,
+            sp_hint,
             granted: env.has(fields::ROLE_ASSIGNMENT_ID.name),
             planned,
             operation,
@@ -355,19 +387,44 @@ mod tests {
     }
 
     #[test]
-    fn the_envelopes_sp_object_id_is_not_read() {
-        // Any value, even a malformed one: the principal is looked up from the app id.
-        let sp = "99999999-0000-0000-0000-000000000001";
+    fn the_envelopes_sp_object_id_is_only_a_hint() {
+        // Kept only as the guess whose roles are listed first (act gives roles to Graph's
+        // principal); a malformed one is no guess, and no error.
+        let sp = "99999999-0000-0000-0000-00000000000A";
         let e = env(&serde_json::json!({"cluster_sp_object_id": sp}));
         let i = read(&cli(&[]), &e).unwrap();
-        assert!(!format!("{i:?}").contains(sp), "{i:?}");
-        assert!(
-            read(
-                &cli(&[]),
-                &env(&serde_json::json!({"cluster_sp_object_id": "x"}))
-            )
-            .is_ok()
+        assert_eq!(i.sp_hint.as_deref(), Some(sp.to_ascii_lowercase().as_str()));
+        let i = read(
+            &cli(&[]),
+            &env(&serde_json::json!({"cluster_sp_object_id": "x"})),
+        )
+        .unwrap();
+        assert_eq!(i.sp_hint, None);
+    }
+
+    #[test]
+    fn a_recorded_check_needs_its_proof_and_its_time() {
+        let both = env(
+            &serde_json::json!({"pull_proof": "ab", "pull_verified_at": "2026-11-29T16:00:00Z"}),
         );
+        assert_eq!(
+            read(&cli(&[]), &both).unwrap().recorded_check,
+            Some(RecordedCheck {
+                proof: "ab".into(),
+                at: "2026-11-29T16:00:00Z".into()
+            })
+        );
+        for one in [
+            serde_json::json!({"pull_proof": "ab"}),
+            serde_json::json!({"pull_verified_at": "2026-11-29T16:00:00Z"}),
+            serde_json::json!({"pull_proof": 1, "pull_verified_at": "2026-11-29T16:00:00Z"}),
+        ] {
+            assert_eq!(
+                read(&cli(&[]), &env(&one)).unwrap().recorded_check,
+                None,
+                "{one}"
+            );
+        }
     }
 
     #[test]

@@ -8,13 +8,15 @@
 //! rerun with that object resumes it instead of posting again.
 //!
 //! Layout (the same in every tool): `cli.rs` the flags, `inputs.rs` the checked inputs
-//! (the only code that reads the envelope), `act.rs` the step; `cluster.rs` (the cluster
+//! (the only code that reads the envelope), `act.rs` the step; `early.rs` (what the flags
+//! alone determine, read before the object arrives), `cluster.rs` (the cluster
 //! as ARM shows it), `pull.rs` (the new credential's pull check) and `roles.rs` (tenant A
 //! role assignments) are particular to this step.
 
 mod act;
 mod cli;
 mod cluster;
+mod early;
 mod inputs;
 mod pull;
 mod roles;
@@ -57,6 +59,10 @@ impl Tool for Cli {
 
     fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<inputs::Inputs> {
         inputs::Inputs::read(self, input, cloud)
+    }
+
+    fn prepare(&self, ctx: &Ctx) {
+        early::prepare(self, ctx);
     }
 
     async fn act(

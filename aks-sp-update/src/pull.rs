@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use common::driver::Ctx;
 use common::error::codes;
-use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
+use common::registry::{Denied, PullAs, PullCheck, proof, wait_for_pull};
 use common::wait::now_rfc3339;
 use common::{Error, Result, Secret, ui};
 
@@ -33,6 +33,9 @@ async fn check_new_credential(
         return Ok(None);
     }
     if let Some(target) = &inputs.pull {
+        if let Some(at) = recorded_check_stands(inputs, secret, target) {
+            return Ok(Some(at));
+        }
         if pull_check(ctx, inputs, secret, target, inputs.force, inputs.granted).await? {
             return Ok(Some(now_rfc3339()));
         }
@@ -53,6 +56,40 @@ async fn check_new_credential(
         .with_hint("run acr-grant --verify first and pipe its output here (it names the registry), or pass --force to reset without the check"));
     }
     Ok(None)
+}
+
+/// The time of step 3's recorded pull check when it stands for this one: its proof is of
+/// this app, this secret and this image, made at most [`proof::FRESH_FOR`] ago. Anything
+/// else (no proof, another image, credential or app, an older or a future check) and the
+/// pull is checked again.
+fn recorded_check_stands(inputs: &Inputs, secret: &Secret, t: &PullTarget) -> Option<String> {
+    let recorded = inputs.recorded_check.as_ref()?;
+    let Some(reference) = &t.reference else {
+        ui::debug("the pull is checked again: no image to compare step 3's check with");
+        return None;
+    };
+    let image = proof::image_name(&t.login_server, &t.repository, reference);
+    let why = proof::stale(
+        &recorded.proof,
+        secret,
+        &inputs.app_id,
+        &image,
+        &recorded.at,
+        time::OffsetDateTime::now_utc(),
+    );
+    match why {
+        None => {
+            ui::info(&format!(
+                "app {} pulled {image} at {} (acr-grant --verify, with this secret): not checked again",
+                inputs.app_id, recorded.at
+            ));
+            Some(recorded.at.clone())
+        }
+        Some(why) => {
+            ui::debug(&format!("the pull is checked again: {why}"));
+            None
+        }
+    }
 }
 
 /// How long a pull check waits for a role the object says was just assigned.

@@ -6,12 +6,13 @@
 //! one's; a gap is an assignment of the old whose role the new holds neither at the same
 //! scope nor above it.
 
-use common::arm::{RoleAssignment, ensure_role_assignment, list_assignments};
+use common::arm::{RoleAssignment, ensure_listed_role_assignment, list_assignments};
 use common::driver::Ctx;
 use common::error::codes;
 use common::http::Api;
 use common::{Error, Result, ui};
 
+use crate::early;
 use crate::inputs::Inputs;
 
 /// An assignment the new service principal lacks.
@@ -91,17 +92,68 @@ pub(crate) struct Previous {
     pub sp_object_id: Option<String>,
 }
 
+/// What [`read`] found: the principals, and the old one's assignments the new one lacks.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    /// The app's service principal in tenant A, as Microsoft Graph names it (none: nothing to compare).
+    new_sp: Option<String>,
+    /// The previous service principal compared with.
+    previous_sp: Option<String>,
+    /// The assignments the new one lacks.
+    missing: Vec<RoleAssignment>,
+}
+
+impl Found {
+    /// The previous service principal compared with (for the cluster's record).
+    pub(crate) fn previous_sp(&self) -> Option<String> {
+        self.previous_sp.clone()
+    }
+}
+
 /// Compares the previous and new service principals' role assignments in tenant A; gives
 /// the new one those it lacks (unless `--no-copy-role-assignments`: then lists them).
+pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, previous: &Previous) -> Result<Outcome> {
+    let found = read(ctx, inputs, previous).await?;
+    apply(ctx, inputs, found).await
+}
+
+/// The reads of [`compare`], all at once: the app's service principal in tenant A (from
+/// Microsoft Graph), the previous one's assignments (found once per run, often before the
+/// object arrived), and the new one's — listed beside the Graph lookup for the object's
+/// `cluster_sp_object_id`, and again for Graph's answer when that differs.
 ///
 /// The new service principal is the app's in tenant A as Microsoft Graph says, never an
 /// object id from the input; roles are copied only at the scopes the old one holds them.
-/// Refused copies (`AuthorizationFailed`) end in `RoleCopyNotAllowed`, before the reset.
-pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, previous: &Previous) -> Result<Outcome> {
-    let (copy, force) = (inputs.copy_role_assignments, inputs.force);
+pub(crate) async fn read(ctx: &Ctx, inputs: &Inputs, previous: &Previous) -> Result<Found> {
     let graph = ctx.graph(&inputs.tenant);
     let arm = ctx.arm(&inputs.tenant);
-    let Some(new_sp) = ctx.service_principal_id(&graph, &inputs.app_id).await? else {
+    let scope = format!("/subscriptions/{}", inputs.cluster.subscription);
+    // The old app's service principal (once per run: a fleet of clusters usually leaves the
+    // same old app), the record's object id when the app has none any more; its assignments.
+    let old = async {
+        let looked_up = match &previous.app_id {
+            Some(app) => ctx.service_principal_id(&graph, app).await?,
+            None => None,
+        };
+        let Some(old_sp) = looked_up.or_else(|| previous.sp_object_id.clone()) else {
+            return Ok(None);
+        };
+        let listed = early::previous_assignments(ctx, &arm, &scope, &old_sp).await?;
+        Ok::<_, Error>(Some((old_sp, listed)))
+    };
+    let guessed = async {
+        match &inputs.sp_hint {
+            // A guess that fails to list is only a guess: Graph's answer is listed then.
+            Some(hint) => list_assignments(&arm, &scope, hint).await.ok(),
+            None => None,
+        }
+    };
+    let (new_sp, old, guessed) = tokio::join!(
+        ctx.service_principal_id(&graph, &inputs.app_id),
+        old,
+        guessed
+    );
+    let Some(new_sp) = new_sp? else {
         let e = Error::step(
             "ServicePrincipalNotInClusterTenant",
             format!(
@@ -110,56 +162,119 @@ pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, previous: &Previous) -> 
             ),
         )
         .with_hint("run entra-app-create, which creates the app's service principal in tenant A");
-        if force && !copy {
+        if inputs.force && !inputs.copy_role_assignments {
             ui::warn(&format!("{} (--force: resetting anyway)", e.message()));
-            return Ok(Outcome::default());
+            return Ok(Found::default());
         }
         return Err(e);
     };
-    let scope = format!("/subscriptions/{}", inputs.cluster.subscription);
-    // The old app's service principal, looked up once per run (a fleet of clusters usually
-    // leaves the same old app); the record's object id when the app has none any more.
-    let looked_up = match &previous.app_id {
-        Some(app) => ctx.service_principal_id(&graph, app).await?,
-        None => None,
-    };
-    let Some(old_sp) = looked_up.or_else(|| previous.sp_object_id.clone()) else {
+    let Some((old_sp, old)) = old? else {
         if let Some(app) = &previous.app_id {
             ui::warn(&format!(
                 "the cluster's previous app {app} has no service principal in tenant {}: its role assignments cannot be compared",
                 inputs.tenant
             ));
         }
-        return Ok(Outcome::default());
+        return Ok(Found::default());
     };
     if old_sp.eq_ignore_ascii_case(&new_sp) {
-        return Ok(Outcome::default());
+        return Ok(Found::default());
     }
-    let mut out = Outcome {
+    let new = match guessed {
+        Some(listed) if inputs.sp_hint.as_deref() == Some(new_sp.to_ascii_lowercase().as_str()) => {
+            listed
+        }
+        _ => list_assignments(&arm, &scope, &new_sp).await?,
+    };
+    let missing = gaps(&old, &new).into_iter().cloned().collect();
+    Ok(Found {
+        new_sp: Some(new_sp),
         previous_sp: Some(old_sp.to_ascii_lowercase()),
+        missing,
+    })
+}
+
+/// Gives the new service principal the roles [`read`] found it lacks (with
+/// `--no-copy-role-assignments`, lists them). The roles' names are read beside the copies.
+/// Refused copies (`AuthorizationFailed`) end in `RoleCopyNotAllowed`, before the reset.
+pub(crate) async fn apply(ctx: &Ctx, inputs: &Inputs, found: Found) -> Result<Outcome> {
+    let arm = ctx.arm(&inputs.tenant);
+    let mut out = Outcome {
+        previous_sp: found.previous_sp,
         ..Outcome::default()
     };
-    // The two lists are independent reads: at once.
-    let (old, new) = tokio::join!(
-        list_assignments(&arm, &scope, &old_sp),
-        list_assignments(&arm, &scope, &new_sp)
-    );
-    let (old, new) = (old?, new?);
-    let missing = gaps(&old, &new);
-    for a in missing {
-        let role_name = role_name(ctx, &arm, &a.role_definition_id).await;
-        out.gaps.push(Gap {
-            role_definition_id: a.role_definition_id.clone(),
-            role_name,
-            scope: a.scope.clone(),
-        });
-    }
-    if out.gaps.is_empty() {
-        ui::debug(&format!(
-            "the new service principal holds every role the old one holds in subscription {}",
-            inputs.cluster.subscription
-        ));
+    let Some(new_sp) = found.new_sp.filter(|_| !found.missing.is_empty()) else {
+        if out.previous_sp.is_some() {
+            ui::debug(&format!(
+                "the new service principal holds every role the old one holds in subscription {}",
+                inputs.cluster.subscription
+            ));
+        }
         return Ok(out);
+    };
+    let copy = inputs.copy_role_assignments;
+    // Each missing role: its name (for messages) and, unless told not to, its copy: at once.
+    let each = found.missing.iter().map(|a| {
+        let (arm, new_sp) = (&arm, &new_sp);
+        async move {
+            let guid = common::arm::guid_of(&a.role_definition_id);
+            let label = format!(
+                "giving role {guid} on {} to the new service principal",
+                a.scope
+            );
+            let give = async {
+                if copy {
+                    Some(
+                        ensure_listed_role_assignment(
+                            arm,
+                            &a.scope,
+                            &a.role_definition_id,
+                            new_sp,
+                            &label,
+                        )
+                        .await,
+                    )
+                } else {
+                    None
+                }
+            };
+            let (name, given) = tokio::join!(role_name(ctx, arm, &a.role_definition_id), give);
+            (
+                Gap {
+                    role_definition_id: a.role_definition_id.clone(),
+                    role_name: name,
+                    scope: a.scope.clone(),
+                },
+                given,
+            )
+        }
+    });
+    let results = futures::future::join_all(each).await;
+    let mut refused = None;
+    for (gap, given) in results {
+        match given {
+            Some(Ok(a)) if a.created => {
+                out.copied += 1;
+                ui::info(&format!(
+                    "gave {} on {} to the new service principal",
+                    gap.role_name, gap.scope
+                ));
+            }
+            Some(Ok(_)) | None => {}
+            Some(Err(e)) if e.is_code("AuthorizationFailed") || e.status() == Some(403) => {
+                refused.get_or_insert(Refusal::NotAllowed(e));
+            }
+            Some(Err(e)) => {
+                let what = format!("copying {} on {}", gap.role_name, gap.scope);
+                refused.get_or_insert(Refusal::Failed(e.context(what)));
+            }
+        }
+        out.gaps.push(gap);
+    }
+    match refused {
+        Some(Refusal::NotAllowed(e)) => return Err(not_allowed(inputs, &out, &e)),
+        Some(Refusal::Failed(e)) => return Err(e),
+        None => {}
     }
     if !copy {
         for g in &out.gaps {
@@ -171,32 +286,16 @@ pub(crate) async fn compare(ctx: &Ctx, inputs: &Inputs, previous: &Previous) -> 
         ui::hint(
             "the cluster acts in tenant A as its service principal (load balancers, disks, a custom VNet's subnet): rerun without --no-copy-role-assignments to give the new one these roles",
         );
-        return Ok(out);
-    }
-    for g in &out.gaps {
-        let label = format!(
-            "giving {} on {} to the new service principal",
-            g.role_name, g.scope
-        );
-        let assigned =
-            match ensure_role_assignment(&arm, &g.scope, &g.role_definition_id, &new_sp, &label)
-                .await
-            {
-                Ok(a) => a,
-                Err(e) if e.is_code("AuthorizationFailed") || e.status() == Some(403) => {
-                    return Err(not_allowed(inputs, &out, &e));
-                }
-                Err(e) => return Err(e.context(format!("copying {} on {}", g.role_name, g.scope))),
-            };
-        if assigned.created {
-            out.copied += 1;
-            ui::info(&format!(
-                "gave {} on {} to the new service principal",
-                g.role_name, g.scope
-            ));
-        }
     }
     Ok(out)
+}
+
+/// Why a copy did not happen.
+enum Refusal {
+    /// Azure refused the identity the write (403).
+    NotAllowed(Error),
+    /// Anything else.
+    Failed(Error),
 }
 
 /// `RoleCopyNotAllowed`: the roles the new service principal lacks, and both ways forward.

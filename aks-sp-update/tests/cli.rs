@@ -599,6 +599,7 @@ fn sim_without_uaa() -> TestSim {
 fn without_the_right_to_copy_roles_nothing_is_written_and_both_ways_are_named() {
     let sim = sim_without_uaa();
     let s = setup(&sim, true);
+    let tags_before = record(&sim);
     sim.sim().clear_requests();
     let r = run(&sim, &[], &envelope(&sim, &s));
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -619,11 +620,26 @@ fn without_the_right_to_copy_roles_nothing_is_written_and_both_ways_are_named() 
         "{}",
         r.stderr
     );
-    assert_eq!(
-        made_writes(&sim),
-        Vec::<String>::new(),
-        "nothing was written"
+    // The record (written beside the refused copy) is put back: the cluster is as it was.
+    let cluster = sim.var("CLUSTER_ID");
+    let writes = made_writes(&sim);
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.starts_with(&format!("\"PATCH\" \"{cluster}\""))),
+        "only the record and its undo were written: {writes:#?}"
     );
+    assert_eq!(
+        record(&sim),
+        tags_before,
+        "the cluster's tags are as before"
+    );
+    assert!(!has_assignment(
+        &sim,
+        &sim.var("SUBNET_ID"),
+        NETWORK_CONTRIBUTOR,
+        s.sp_a()
+    ));
     assert_eq!(resets(&sim), 0);
 
     // The other way: the roles are someone else's job.

@@ -133,14 +133,16 @@ pub(crate) fn measure(args: &Args, bin_dir: &Path) -> anyhow::Result<Section> {
         md,
         "The simulator answers each request after 100 ms (then 20 ms), as Azure takes 50–300 ms. The \
          same flags as section 1, tenants included (`--cluster-tenant A` for steps 1, 2 and 4, \
-         `--registry-tenant B` for steps 2 and 3): with them steps 1–3 start, before their object \
-         arrives, what their flags determine (tokens; step 3 also the registry, its pull role and \
-         the service principal); step 4 does not yet. {} repetitions, the median run.\n\n\
+         `--registry-tenant B` for steps 2 and 3): with them each step starts, before its object \
+         arrives, what its flags determine (tokens; step 3 also the registry and its pull role; \
+         step 4 the cluster and the role assignments of the service principal it runs as). {} \
+         repetitions, the median run.\n\n\
          *Critical path*: from the simulator's request log (each request's start and end), the \
          longest chain of requests each sent after the previous one was answered, by the time the \
          simulator spent on them; no client could finish those requests sooner. It is printed \
-         below, request by request: each link is a request that needs the answer of the one \
-         before it (an id, a token, a state) — or, where it does not, a wait a reader can see. \
+         below, request by request: each link is a request sent after the one before it was \
+         answered — mostly because it needs that answer (an id, a token, a state); an early read \
+         that ended before the next link started may stand in a chain it did not delay. \
          *Ratio* = wall ÷ critical path: what start-up, TLS, our own work and idle time add.\n",
         args.reps
     );

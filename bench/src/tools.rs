@@ -118,7 +118,12 @@ pub(crate) fn steps(sim: &Sim, display_name: &str) -> Vec<(&'static str, Vec<Str
         ),
         (
             "aks-sp-update",
-            vec!["--cluster".into(), sim.var("CLUSTER_ID")],
+            vec![
+                "--cluster-tenant".into(),
+                sim.var("CLUSTER_TENANT_ID"),
+                "--cluster".into(),
+                sim.var("CLUSTER_ID"),
+            ],
         ),
     ]
 }
@@ -238,9 +243,10 @@ pub(crate) fn measure(args: &Args, bin_dir: &Path) -> anyhow::Result<Out> {
         md,
         "Each step run on the previous step's output (files between them, as a Makefile does), then the \
          four as one shell-style pipe (`a | b | c | d`, all four processes started at once), {} \
-         repetitions, medians. Flags as in the e2e pipeline: `entra-app-create --cluster-tenant A \
-         --display-name NAME`, `consent-link --registry-tenant B --create`, `acr-grant --registry ID \
-         --verify --image IMAGE`, `aks-sp-update --cluster ID`. The simulator \
+         repetitions, medians. Flags as in the e2e pipeline, tenants given to each step: \
+         `entra-app-create --cluster-tenant A --display-name NAME`, `consent-link --registry-tenant B \
+         --cluster-tenant A --create`, `acr-grant --registry-tenant B --registry ID --verify --image \
+         IMAGE`, `aks-sp-update --cluster-tenant A --cluster ID`. The simulator \
          runs with `--latency {} ms` and with `0`, no replication delay and `--lro-duration 0`, so the \
          time is the round trips and our own (waiting is measured in section 4).\n",
         args.reps, args.latency_ms

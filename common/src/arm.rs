@@ -237,27 +237,14 @@ async fn assign_role_after(
     principal_id: &str,
     read_first: bool,
 ) -> Result<Assigned> {
-    let name = assignment_name(scope, &guid_of(role_definition_id), principal_id);
-    let path = format!(
-        "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version={AUTHORIZATION_API}"
-    );
-    let url = api.url(&path)?;
     // A GET first: a rerun then writes nothing.
-    let existing = if read_first {
-        Some(
-            api.read(api.request(Method::GET, url.clone()).accept(&[404]))
-                .await?,
-        )
-    } else {
-        None
-    };
-    if let Some(existing) = existing.filter(|r| r.status == 200) {
-        let id = existing.body.get("id").and_then(Value::as_str).map_or_else(
-            || format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
-            str::to_owned,
-        );
-        return Ok(Assigned { id, created: false });
+    if read_first
+        && let Some(found) =
+            find_role_assignment(api, scope, role_definition_id, principal_id).await?
+    {
+        return Ok(found);
     }
+    let (name, url) = assignment_url(api, scope, role_definition_id, principal_id)?;
     let body = json!({"properties": {
         "roleDefinitionId": role_definition_id,
         "principalId": principal_id,
@@ -298,6 +285,44 @@ async fn assign_role_after(
     }
 }
 
+/// The name and URL of the deterministic assignment of `role_definition_id` to `principal_id` at `scope`.
+fn assignment_url(
+    api: &Api<'_>,
+    scope: &str,
+    role_definition_id: &str,
+    principal_id: &str,
+) -> Result<(Uuid, url::Url)> {
+    let name = assignment_name(scope, &guid_of(role_definition_id), principal_id);
+    let path = format!(
+        "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version={AUTHORIZATION_API}"
+    );
+    Ok((name, api.url(&path)?))
+}
+
+/// The deterministic assignment [`assign_role`] would make, if it exists (one GET; 404 is `None`).
+///
+/// On its own for a principal not yet confirmed: the read can go out beside the lookup that
+/// confirms it, and [`ensure_role_assignment_after`] then goes on without reading again.
+pub async fn find_role_assignment(
+    api: &Api<'_>,
+    scope: &str,
+    role_definition_id: &str,
+    principal_id: &str,
+) -> Result<Option<Assigned>> {
+    let (name, url) = assignment_url(api, scope, role_definition_id, principal_id)?;
+    let r = api
+        .read(api.request(Method::GET, url).accept(&[404]))
+        .await?;
+    if r.status != 200 {
+        return Ok(None);
+    }
+    let id = r.body.get("id").and_then(Value::as_str).map_or_else(
+        || format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+        str::to_owned,
+    );
+    Ok(Some(Assigned { id, created: false }))
+}
+
 /// [`assign_role`], waiting (until `api`'s deadline, saying `label`) while ARM does not know
 /// the principal yet: a new service principal takes a while to reach ARM (`PrincipalNotFound`).
 pub async fn ensure_role_assignment(
@@ -314,6 +339,43 @@ pub async fn ensure_role_assignment(
                 Ok(Poll::Pending("PrincipalNotFound".into(), None))
             }
             Err(e) => Err(e),
+        }
+    })
+    .await
+}
+
+/// [`ensure_role_assignment`] whose first GET was [`find_role_assignment`] for the same
+/// assignment, sent earlier: `read` is its answer. Found: done, nothing written. Not found:
+/// the PUT, without a second GET. Failed: the wait ends with that error, as if the GET had
+/// failed here.
+/// Later looks (after `PrincipalNotFound`) are [`assign_role`]'s, a GET then a PUT.
+pub async fn ensure_role_assignment_after(
+    api: &Api<'_>,
+    scope: &str,
+    role_definition_id: &str,
+    principal_id: &str,
+    label: &str,
+    read: Result<Option<Assigned>>,
+) -> Result<Assigned> {
+    let mut read = Some(read);
+    poll_until(label, api.deadline(), || {
+        let earlier = read.take();
+        async move {
+            let looked = match earlier {
+                Some(Ok(Some(found))) => Ok(found),
+                Some(Ok(None)) => {
+                    assign_role_after(api, scope, role_definition_id, principal_id, false).await
+                }
+                Some(Err(e)) => Err(e),
+                None => assign_role(api, scope, role_definition_id, principal_id).await,
+            };
+            match looked {
+                Ok(a) => Ok(Poll::Ready(a)),
+                Err(e) if e.is_code("PrincipalNotFound") => {
+                    Ok(Poll::Pending("PrincipalNotFound".into(), None))
+                }
+                Err(e) => Err(e),
+            }
         }
     })
     .await

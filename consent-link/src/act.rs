@@ -50,14 +50,35 @@ impl Fields for Partial {
 /// Step 2 on one object.
 pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Partial>> {
     let new_app = is_placeholder(&inp.app_id);
-    match &inp.tenant_a {
-        // A dry run of a new app: nothing to read yet, in either tenant.
-        Some(_) if new_app => {}
-        Some(a) => read_app_in_a(ctx, a, inp).await?,
-        None => ui::debug(
-            "no cluster_tenant_id: the app is not checked in its home tenant (pass --cluster-tenant to check it)",
-        ),
-    }
+    let api = ctx.graph(&inp.tenant_b);
+    let check_in_a = async {
+        match &inp.tenant_a {
+            // A dry run of a new app: nothing to read yet, in either tenant.
+            Some(_) if new_app => Ok(()),
+            Some(a) => read_app_in_a(ctx, a, inp).await,
+            None => {
+                ui::debug(
+                    "no cluster_tenant_id: the app is not checked in its home tenant (pass --cluster-tenant to check it)",
+                );
+                Ok(())
+            }
+        }
+    };
+    // The first look for the service principal in tenant B goes out beside the check in
+    // tenant A: it is a read, and saves a round trip. Nothing is written to tenant B before
+    // that check has passed; when it fails, the look is dropped, answered or not, and its
+    // own error counts only after the check passed.
+    let look_in_b = async {
+        let found = if new_app || !(inp.wait || inp.create) {
+            Ok(None)
+        } else {
+            graph::service_principal_id(&api, &inp.app_id)
+                .await
+                .map_err(|e| explain_read(e, &inp.tenant_b))
+        };
+        Ok::<_, Error>(found)
+    };
+    let ((), found) = tokio::try_join!(check_in_a, look_in_b)?;
 
     let url = consent_url(
         &ctx.cloud().login,
@@ -83,8 +104,8 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
         });
     }
 
-    let api = ctx.graph(&inp.tenant_b);
-    let (sp_id, changed, summary) = provision(ctx, &api, inp, url.as_str())
+    let found = found.map_err(|e| with_link(e, url.as_str()))?;
+    let (sp_id, changed, summary) = provision(ctx, &api, inp, url.as_str(), found)
         .await
         .map_err(|e| with_link(e, url.as_str()))?;
     out.registry_sp_object_id = sp_id;
@@ -113,21 +134,18 @@ async fn ask_an_administrator(inp: &Inputs, url: &str) {
     }
 }
 
-/// `--create` and/or `--wait`: the service principal id (None only in a dry run), whether
-/// tenant B changed during the run, a summary.
+/// `--create` and/or `--wait`, after the first look for the service principal in tenant B
+/// (`found`; none for a dry run's new app): the service principal id (None only in a dry
+/// run), whether tenant B changed during the run, a summary.
 async fn provision(
     ctx: &Ctx,
     api: &Api<'_>,
     inp: &Inputs,
     url: &str,
+    found: Option<String>,
 ) -> Result<(Option<String>, bool, String)> {
     let (app, b) = (&inp.app_id, &inp.tenant_b);
-    let new_app = is_placeholder(app);
-    if !new_app
-        && let Some(id) = graph::service_principal_id(api, app)
-            .await
-            .map_err(|e| explain_read(e, b))?
-    {
+    if let Some(id) = found {
         return Ok((
             Some(id.clone()),
             false,

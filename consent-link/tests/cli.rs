@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{NewApp, Operator, service_principal_of};
-use xtenant_tests::{Run, TestSim, line, person, run_cmd};
+use xtenant_tests::{Run, TestSim, line, overlap, person, run_cmd, span};
 
 /// What an error object says: its message, then its hint.
 fn said(o: &Value) -> String {
@@ -418,7 +418,9 @@ fn the_app_is_checked_in_tenant_a() {
         "{msg}"
     );
 
-    // None of these reached tenant B, and nothing was written besides the test's two apps.
+    // Nothing was written besides the test's two apps. Tenant B saw at most the read of the
+    // service principal that `--wait --create` sends beside the check in tenant A (and its
+    // token): never a write.
     assert_eq!(sim.writes().len(), 2, "{:?}", sim.writes());
     assert!(service_principal_of(&sim, &b, &single).is_none());
     let in_b: Vec<Value> = sim
@@ -426,7 +428,109 @@ fn the_app_is_checked_in_tenant_a() {
         .into_iter()
         .filter(|r| r["caller_tenant_id"] == b.as_str() || r["path"].as_str().unwrap().contains(&b))
         .collect();
-    assert!(in_b.is_empty(), "{in_b:?}");
+    assert!(
+        in_b.iter().all(|r| {
+            let path = r["path"].as_str().unwrap();
+            (r["method"] == "POST" && path.ends_with("/oauth2/v2.0/token"))
+                || (r["method"] == "GET" && path.contains("/servicePrincipals(appId="))
+        }),
+        "{in_b:?}"
+    );
+}
+
+/// A request log as method, path and the tenant it acted in, one per line (no tokens).
+fn shown_log(log: &[Value]) -> String {
+    log.iter()
+        .map(|r| format!("{} {} ({})", r["method"], r["path"], r["caller_tenant_id"]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The one request in `log` with `method` whose path holds `has`.
+fn only<'a>(log: &'a [Value], method: &str, has: &str) -> &'a Value {
+    let found: Vec<&Value> = log
+        .iter()
+        .filter(|r| r["method"] == method && r["path"].as_str().unwrap().contains(has))
+        .collect();
+    assert_eq!(found.len(), 1, "{method} {has}:\n{}", shown_log(log));
+    found[0]
+}
+
+#[test]
+fn the_read_in_tenant_b_goes_out_beside_the_check_in_tenant_a_and_the_write_after_it() {
+    // 200 ms per answer: reads sent one after the other could not overlap.
+    let sim = TestSim::start_with(|c| c.latency = Duration::from_millis(200));
+    let op = Operator::new(&sim);
+    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
+    let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
+    sim.sim().clear_requests();
+    let o = ok(&sim.run(BIN, &["--create"], &input(&sim, &app)));
+    let sp = service_principal_of(&sim, &b, &app).expect("created in tenant B");
+    assert_eq!(o["registry_sp_object_id"], sp.as_str());
+
+    let log = sim.azure_requests();
+    let app_read = only(&log, "GET", "/applications(appId=");
+    let sp_read = only(&log, "GET", "/servicePrincipals(appId=");
+    let created = only(&log, "PATCH", "/servicePrincipals(appId=");
+    assert_eq!(app_read["caller_tenant_id"], a.as_str());
+    assert_eq!(sp_read["caller_tenant_id"], b.as_str());
+    assert_eq!(created["caller_tenant_id"], b.as_str());
+    assert!(
+        span(sp_read).0 < span(app_read).1 && overlap(app_read, sp_read),
+        "the read in tenant B waited for the check in tenant A: {:?} then {:?}",
+        span(app_read),
+        span(sp_read)
+    );
+    assert!(
+        span(created).0 >= span(app_read).1,
+        "tenant B was written before tenant A's answer: {:?} then {:?}",
+        span(app_read),
+        span(created)
+    );
+}
+
+#[test]
+fn a_failed_check_in_tenant_a_writes_nothing_to_tenant_b_whatever_its_read_found() {
+    let sim = TestSim::start();
+    let op = Operator::new(&sim);
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let single = create_app(&op, "AzureADMyOrg", &["https://www.microsoft.com"]);
+    // Already provisioned in tenant B: the read there finds it, and must not make it a success.
+    let no_redirect = op
+        .create_app(&NewApp::multitenant("no-redirect").sp_in_b(true))
+        .app_id;
+    // Tenant A answers late, so tenant B's answer is in first.
+    sim.sim()
+        .add_fault(
+            json!({"method": "GET", "path": "/v1.0/applications(", "delay_ms": 800, "count": 0}),
+        )
+        .unwrap();
+    for (app, code) in [
+        (&single, "AppNotMultitenant"),
+        (&no_redirect, "NoRedirectUri"),
+    ] {
+        // Without --create nothing reads tenant B: the error as it was before the read moved.
+        let alone = failed(&sim.run(BIN, &[], &input(&sim, app)), code);
+        sim.sim().clear_requests();
+        let r = sim.run(
+            BIN,
+            &["--create", "--wait", "--timeout", "5s"],
+            &input(&sim, app),
+        );
+        let o = failed(&r, code);
+        assert_eq!(o, alone, "{code}: the same object, error and all");
+        assert!(o.get("consent_url").is_none(), "{o}");
+        assert!(sim.writes().is_empty(), "{code}: {:#?}", sim.writes());
+        let log = sim.azure_requests();
+        assert!(
+            log.iter().any(|r| r["method"] == "GET"
+                && r["caller_tenant_id"] == b.as_str()
+                && r["path"].as_str().unwrap().contains("/servicePrincipals(")),
+            "{code}: tenant B was not read:\n{}",
+            shown_log(&log)
+        );
+    }
+    assert!(service_principal_of(&sim, &b, &single).is_none());
 }
 
 #[test]

@@ -214,6 +214,29 @@ pub fn run_cmd(mut c: Command, args: &[&str], stdin: &str) -> Run {
     }
 }
 
+/// When the simulator began and finished handling a logged request, in seconds since the
+/// epoch: its `time` is when it answered (after any latency), `duration_ms` how long it took.
+pub fn span(entry: &Value) -> (f64, f64) {
+    let at = entry["time"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a log entry without time: {entry}"));
+    let end = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("the log's time {at:?}: {e}"))
+        .unix_timestamp_nanos() as f64
+        / 1e9;
+    let took = entry["duration_ms"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("a log entry without duration_ms: {entry}"));
+    (end - took / 1000.0, end)
+}
+
+/// Whether the simulator was handling both logged requests at some moment: each began
+/// before the other ended.
+pub fn overlap(a: &Value, b: &Value) -> bool {
+    let ((a0, a1), (b0, b1)) = (span(a), span(b));
+    a0 < b1 && b0 < a1
+}
+
 /// One JSON object as an NDJSON line.
 pub fn line(v: &Value) -> String {
     format!("{v}\n")

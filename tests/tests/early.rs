@@ -8,8 +8,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use xtenant_tests::TestSim;
 use xtenant_tests::steps::{Step, run_steps};
+use xtenant_tests::{TestSim, overlap, span};
 
 /// Waits (bounded, no timing asserted) until the log holds requests matching every one of `wanted`.
 fn wait_for_log(sim: &TestSim, wanted: &[&dyn Fn(&Value) -> bool], what: &str) {
@@ -116,6 +116,54 @@ fn early_work_sends_no_write_before_its_object_arrives_and_is_used_when_it_does(
 }
 
 #[test]
+fn the_inputs_principal_has_its_assignment_read_beside_graphs_lookup() {
+    // 200 ms per answer: reads sent one after the other could not overlap.
+    let sim = TestSim::start_with(|c| c.latency = Duration::from_millis(200));
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let consented = run_steps(&sim, &[Step::App, Step::Consent], "");
+    let mut grant = vec!["--registry-tenant".to_owned(), b.clone()];
+    grant.extend(Step::Grant.args(&sim));
+    let early: [&dyn Fn(&Value) -> bool; 2] = [
+        &is("GET", "/providers/Microsoft.ContainerRegistry/registries/"),
+        &is("GET", "/roleDefinitions"),
+    ];
+    let named = |method: &'static str| {
+        let log = sim.azure_requests();
+        log.into_iter()
+            .filter(is(method, "/roleAssignments/"))
+            .collect::<Vec<_>>()
+    };
+
+    let (code, granted, err) = early_then_object(&sim, "acr-grant", &grant, &early, &consented);
+    assert_eq!(code, 0, "{err}");
+    let (gets, puts) = (named("GET"), named("PUT"));
+    assert_eq!((gets.len(), puts.len()), (1, 1), "one GET, one PUT");
+    let sp_reads: Vec<Value> = sim
+        .azure_requests()
+        .into_iter()
+        .filter(|r| {
+            is("GET", "/servicePrincipals(appId=")(r) && r["caller_tenant_id"] == b.as_str()
+        })
+        .collect();
+    assert_eq!(sp_reads.len(), 1);
+    assert!(
+        overlap(&gets[0], &sp_reads[0]),
+        "the assignment was read after Graph answered: {:?} then {:?}",
+        span(&sp_reads[0]),
+        span(&gets[0])
+    );
+
+    // A rerun: the same read, nothing written.
+    let (code, _, err) = early_then_object(&sim, "acr-grant", &grant, &early, &granted);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        (named("GET").len(), named("PUT").len()),
+        (1, 0),
+        "one GET, no PUT"
+    );
+}
+
+#[test]
 fn an_early_failure_lands_on_the_object_that_needed_it() {
     let sim = TestSim::start();
     let consented = run_steps(&sim, &[Step::App, Step::Consent], "");
@@ -150,4 +198,216 @@ fn an_early_failure_lands_on_the_object_that_needed_it() {
     assert_eq!(failed["error"]["step"], "acr-grant");
     assert_eq!(failed["error"]["code"], "RegistryNotFound", "{}", lines[1]);
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+}
+
+/// Step 4 (`--cluster-tenant`, `--cluster`): the cluster and the old service principal's
+/// roles are read while it waits for its object, nothing is written, and the early answers
+/// are what the object uses (the cluster is read once before the reset, not twice).
+#[test]
+fn step_4_reads_the_cluster_and_the_old_roles_before_its_object() {
+    let sim = TestSim::start();
+    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let cluster = sim.var("CLUSTER_ID");
+    let args = vec![
+        "--cluster-tenant".to_owned(),
+        sim.var("CLUSTER_TENANT_ID"),
+        "--cluster".to_owned(),
+        cluster.clone(),
+    ];
+    let (code, out, err) = early_then_object(
+        &sim,
+        "aks-sp-update",
+        &args,
+        &[
+            &is(
+                "GET",
+                "/providers/Microsoft.ContainerService/managedClusters/",
+            ),
+            &is("GET", "/providers/Microsoft.Authorization/roleAssignments"),
+        ],
+        &granted,
+    );
+    assert_eq!(code, 0, "{err}");
+    let out: Value = serde_json::from_str(out.trim()).expect("one object");
+    assert_eq!(out["cluster_provisioning_state"], "Succeeded", "{out}");
+    let log = sim.azure_requests();
+    let cluster_reads = log
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET"
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(&cluster))
+        })
+        .count();
+    assert_eq!(
+        cluster_reads, 2,
+        "the early read stood for the first one (the other confirms the reset): {log:#?}"
+    );
+    let lists = log
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET"
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("/roleAssignments"))
+        })
+        .count();
+    assert_eq!(
+        lists, 2,
+        "the old and the new principal's, once each: {log:#?}"
+    );
+}
+
+/// An early read that fails (the flag names no cluster) is the error of the object that
+/// needed it; an object that needed nothing passes untouched; nothing is written.
+#[test]
+fn step_4s_early_failure_lands_on_its_object() {
+    let sim = TestSim::start();
+    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let missing = sim
+        .var("CLUSTER_ID")
+        .rsplit_once('/')
+        .map(|(head, _)| format!("{head}/nosuchcluster"))
+        .expect("an id");
+    let passed =
+        r#"{"app_id":"x","error":{"step":"acr-grant","code":"RegistryNotFound","message":"m"}}"#;
+    sim.sim().clear_requests();
+    let r = sim.run(
+        "aks-sp-update",
+        &[
+            "--cluster-tenant",
+            &sim.var("CLUSTER_TENANT_ID"),
+            "--cluster",
+            &missing,
+        ],
+        &format!("{passed}\n{granted}"),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert_eq!(lines[0], passed);
+    let failed: Value = serde_json::from_str(lines[1]).expect("json");
+    assert_eq!(failed["error"]["step"], "aks-sp-update", "{}", lines[1]);
+    assert!(
+        failed["error"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("check the cluster id")),
+        "{}",
+        lines[1]
+    );
+    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+}
+
+/// Requests step 4 sent to the registry (its pull check: the token, the manifest).
+fn registry_requests(sim: &TestSim) -> usize {
+    sim.azure_requests()
+        .iter()
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/v2/") || p.starts_with("/oauth2/"))
+        })
+        .count()
+}
+
+/// Step 3's recorded check (`pull_proof`) stands for step 4's only when fresh and of the
+/// same app, secret and image: a fresh one saves the registry's two requests; an older one,
+/// one for another image, or a proof that does not match, and step 4 checks the pull itself.
+#[test]
+fn a_fresh_proof_stands_for_step_4s_pull_check_and_a_stale_or_different_one_does_not() {
+    use common::registry::proof;
+    use common::secret::Secret;
+
+    let sim = TestSim::start();
+    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let reset = Step::Reset.args(&sim);
+    let reset: Vec<&str> = reset.iter().map(String::as_str).collect();
+    sim.sim().clear_requests();
+    let r = sim.run("aks-sp-update", &reset, &granted);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        registry_requests(&sim),
+        0,
+        "the fresh proof stood: {}",
+        r.stderr
+    );
+    let done = r.object();
+    assert_eq!(
+        done["pull_verified_at"],
+        serde_json::from_str::<Value>(&granted).unwrap()["pull_verified_at"]
+    );
+
+    // The rerun on step 4's output (the cluster holds the app's secret) checks the pull
+    // again when the object names a registry: the same rule.
+    let with = |edit: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut v: Value = serde_json::from_str(&granted).unwrap();
+        edit(v.as_object_mut().unwrap());
+        v.to_string()
+    };
+    let secret = Secret::new(
+        serde_json::from_str::<Value>(&granted).unwrap()["client_secret"]
+            .as_str()
+            .unwrap(),
+    );
+    let app = serde_json::from_str::<Value>(&granted).unwrap()["app_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let image = sim.var("REGISTRY_IMAGE");
+    let old = (time::OffsetDateTime::now_utc() - time::Duration::minutes(10))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let other_image = image.replace(":1.0", ":latest");
+    let cases: Vec<(&str, String, bool)> = vec![
+        ("the same, fresh", granted.clone(), false),
+        (
+            "a true proof, ten minutes old",
+            with(&|o| {
+                o.insert("pull_verified_at".into(), old.clone().into());
+                o.insert(
+                    "pull_proof".into(),
+                    proof::make(&secret, &app, &image, &old).into(),
+                );
+            }),
+            true,
+        ),
+        (
+            "another image",
+            with(&|o| {
+                o.insert("registry_image".into(), other_image.clone().into());
+            }),
+            true,
+        ),
+        (
+            "a proof that does not match",
+            with(&|o| {
+                let p = o["pull_proof"].as_str().unwrap();
+                let flipped = if p.starts_with('0') { "1" } else { "0" };
+                o.insert("pull_proof".into(), format!("{flipped}{}", &p[1..]).into());
+            }),
+            true,
+        ),
+        (
+            "no proof",
+            with(&|o| {
+                o.remove("pull_proof");
+            }),
+            true,
+        ),
+    ];
+    for (what, input, checks) in cases {
+        sim.sim().clear_requests();
+        let r = sim.run("aks-sp-update", &reset, &input);
+        assert_eq!(r.code, 0, "{what}: {}", r.stderr);
+        assert_eq!(
+            registry_requests(&sim) > 0,
+            checks,
+            "{what}: the pull check {} sent: {}",
+            if checks { "was not" } else { "was" },
+            r.stderr
+        );
+        assert!(sim.writes().is_empty(), "{what}: a rerun writes nothing");
+    }
 }

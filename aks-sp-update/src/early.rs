@@ -1,0 +1,118 @@
+//! What the flags alone determine, started before the first object arrives
+//! ([`common::driver::Tool::prepare`]): the tokens of tenant A (ARM and Graph), the cluster
+//! `--cluster` names, and the role assignments of the service principal the object's app
+//! will likely replace there. Only reads.
+//!
+//! The cluster is read once early: the first object for it takes that answer, read while
+//! the object was on its way; later objects, and every read after a wait, ask afresh. The
+//! previous service principal's assignments are kept for the run: the step only ever adds
+//! roles to the new one, so a fleet of clusters leaving the same app lists them once.
+
+use common::Result;
+use common::arm::{ResourceId, RoleAssignment, list_assignments};
+use common::driver::{Ctx, Memo, Primed};
+use common::envelope::fields;
+use common::http::Api;
+use common::validate::{self, is_guid};
+
+use crate::cluster::{self, Cluster};
+use crate::{CLUSTER_TYPE, Cli};
+
+/// The run's early answers.
+#[derive(Default)]
+pub(crate) struct Early {
+    /// (tenant, cluster id) → the cluster, read before its first object arrived.
+    clusters: Primed<(String, String), Cluster>,
+    /// (tenant, scope, principal) → a previous service principal's role assignments there.
+    previous: Memo<(String, String, String), Vec<RoleAssignment>>,
+}
+
+fn cluster_key(tenant: &str, id: &ResourceId) -> (String, String) {
+    (tenant.to_ascii_lowercase(), id.id().to_ascii_lowercase())
+}
+
+/// The cluster: read before the object arrived if this is the first object asking for it,
+/// else read now.
+pub(crate) async fn cluster(ctx: &Ctx, arm: &Api<'_>, id: &ResourceId) -> Result<Cluster> {
+    ctx.state::<Early>()
+        .clusters
+        .take_or(&cluster_key(arm.tenant(), id), || cluster::get(arm, id))
+        .await
+}
+
+/// The role assignments of the previous service principal `principal` at or below `scope`,
+/// listed once per run.
+pub(crate) async fn previous_assignments(
+    ctx: &Ctx,
+    arm: &Api<'_>,
+    scope: &str,
+    principal: &str,
+) -> Result<Vec<RoleAssignment>> {
+    let key = (
+        arm.tenant().to_ascii_lowercase(),
+        scope.to_ascii_lowercase(),
+        principal.to_ascii_lowercase(),
+    );
+    let listed = ctx
+        .state::<Early>()
+        .previous
+        .get_or(key, || async {
+            list_assignments(arm, scope, principal).await.map(Some)
+        })
+        .await?;
+    Ok(listed.unwrap_or_default())
+}
+
+/// The app whose service principal's roles an object will most likely compare with: the
+/// one the cluster runs as, or, when its record says the tools reset it to that app, the
+/// one it ran as before (as `act` decides once it knows the object's app).
+fn likely_previous(c: &Cluster) -> Option<String> {
+    let current = c.client_id.clone().filter(|id| is_guid(id))?;
+    match (&c.record.client_id, &c.record.previous_client_id) {
+        (Some(now), Some(before)) if now.eq_ignore_ascii_case(&current) => Some(before.clone()),
+        _ => Some(current),
+    }
+}
+
+/// Starts what `--cluster-tenant` and `--cluster` determine (nothing without both).
+pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
+    let Some(tenant) = cli
+        .cluster_tenant
+        .as_deref()
+        .and_then(|t| validate::tenant(fields::CLUSTER_TENANT_ID.name, t).ok())
+    else {
+        return;
+    };
+    ctx.sign_in_early(&tenant, true, true);
+    let Some(id) = cli
+        .cluster_id()
+        .ok()
+        .flatten()
+        .and_then(|id| ResourceId::parse(fields::CLUSTER_ID.name, &id, CLUSTER_TYPE).ok())
+    else {
+        return;
+    };
+    let run = ctx.next_object();
+    ctx.state::<Early>()
+        .clusters
+        .start(cluster_key(&tenant, &id), async move {
+            let found = cluster::get(&run.arm(&tenant), &id).await?;
+            // Then, beside the wait for the object, the previous principal's roles.
+            if found.managed_identity().is_none()
+                && let Some(app) = likely_previous(&found)
+            {
+                let (roles, scope) = (
+                    run.next_object(),
+                    format!("/subscriptions/{}", id.subscription),
+                );
+                run.spawn(async move {
+                    let graph = roles.graph(&tenant);
+                    if let Some(sp) = roles.service_principal_id(&graph, &app).await? {
+                        previous_assignments(&roles, &roles.arm(&tenant), &scope, &sp).await?;
+                    }
+                    Ok(())
+                });
+            }
+            Ok(found)
+        });
+}
