@@ -13,7 +13,7 @@
 //! its `Retry-After` once. Other automation acting as the same principal spends the same
 //! bucket: the counts ARM returns include its writes, so the gate follows them too.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
@@ -40,6 +40,8 @@ pub const GLOBAL_WRITES_LEFT: &str = "x-ms-ratelimit-remaining-subscription-glob
 #[derive(Debug, Default)]
 pub(crate) struct Pacer {
     gates: std::sync::Mutex<HashMap<(String, String), Gate>>,
+    /// Woken whenever a write leaves a gate's queue: the next in line may go.
+    turn: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
@@ -51,6 +53,12 @@ struct Gate {
     in_flight: u32,
     /// No write before this (a 429's `Retry-After`).
     until: Option<Instant>,
+    /// The writes waiting, in the order they came: they go in that order, so that an
+    /// object's later writes (a reset, then its record) are not overtaken by other objects'
+    /// first ones, and the last operations of a fleet start as early as the bucket allows.
+    queue: VecDeque<u64>,
+    /// The next waiting write's number.
+    next: u64,
 }
 
 impl Default for Gate {
@@ -60,6 +68,8 @@ impl Default for Gate {
             at: Instant::now(),
             in_flight: 0,
             until: None,
+            queue: VecDeque::new(),
+            next: 0,
         }
     }
 }
@@ -135,33 +145,58 @@ impl Gate {
 }
 
 impl Pacer {
-    /// Waits until a write under `key` may go (at most `limit`: past it the write goes and
-    /// ARM's answer decides).
+    fn gates(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Gate>> {
+        self.gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until a write under `key` may go: its turn (writes go in the order they came)
+    /// and the bucket's (at most `limit`: past it the write goes and ARM's answer decides).
     pub(crate) async fn admit(&self, key: &(String, String), limit: Duration) {
         let give_up = Instant::now() + limit;
+        let ticket = {
+            let mut gates = self.gates();
+            let gate = gates.entry(key.clone()).or_default();
+            let t = gate.next;
+            gate.next += 1;
+            gate.queue.push_back(t);
+            t
+        };
+        // However the wait ends (admitted, or the write abandoned), the ticket leaves the line.
+        let _leave = Leave {
+            pacer: self,
+            key,
+            ticket,
+        };
         loop {
+            let turn = self.turn.notified();
             let wait = {
-                let mut gates = self
-                    .gates
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut gates = self.gates();
                 let gate = gates.entry(key.clone()).or_default();
                 let now = Instant::now();
-                match gate.admit(now) {
-                    Some(_) if now >= give_up => {
-                        gate.in_flight += 1;
-                        None
+                if now >= give_up {
+                    gate.in_flight += 1;
+                    return;
+                }
+                if gate.queue.front() == Some(&ticket) {
+                    match gate.admit(now) {
+                        None => return,
+                        Some(w) => Some(w),
                     }
-                    w => w,
+                } else {
+                    None
                 }
             };
+            let cap = give_up
+                .saturating_duration_since(Instant::now())
+                .max(MIN_WAIT);
             match wait {
-                None => return,
-                Some(w) => {
-                    let cap = give_up
-                        .saturating_duration_since(Instant::now())
-                        .max(MIN_WAIT);
-                    tokio::time::sleep(w.min(cap)).await;
+                // At the head: the bucket's wait.
+                Some(w) => tokio::time::sleep(w.min(cap)).await,
+                // In line: until the one ahead leaves.
+                None => {
+                    let _ = tokio::time::timeout(cap, turn).await;
                 }
             }
         }
@@ -174,13 +209,25 @@ impl Pacer {
         status: Option<u16>,
         headers: Option<&HeaderMap>,
     ) {
-        let mut gates = self
-            .gates
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(gate) = gates.get_mut(key) {
+        if let Some(gate) = self.gates().get_mut(key) {
             gate.answered(Instant::now(), status, headers);
         }
+    }
+}
+
+/// A write's place in its gate's line, given up when it goes or is abandoned.
+struct Leave<'a> {
+    pacer: &'a Pacer,
+    key: &'a (String, String),
+    ticket: u64,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        if let Some(gate) = self.pacer.gates().get_mut(self.key) {
+            gate.queue.retain(|t| *t != self.ticket);
+        }
+        self.pacer.turn.notify_waiters();
     }
 }
 
@@ -267,5 +314,36 @@ mod tests {
             ])),
         );
         assert!(g.admit(t0).is_some());
+    }
+
+    #[tokio::test]
+    async fn writes_go_in_the_order_they_came_and_an_abandoned_one_leaves_the_line() {
+        let pacer = std::sync::Arc::new(Pacer::default());
+        let key = ("t".to_owned(), "s".to_owned());
+        // An answer said nothing is left: each write waits 100 ms of refill.
+        pacer.admit(&key, Duration::from_secs(5)).await;
+        pacer.answered(
+            &key,
+            Some(201),
+            Some(&headers(&[(PRINCIPAL_WRITES_LEFT, "0")])),
+        );
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..4 {
+            let (pacer, key, order) = (pacer.clone(), key.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                pacer.admit(&key, Duration::from_secs(5)).await;
+                order.lock().unwrap().push(i);
+            }));
+            // Each comes after the one before it is in line.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // The second in line gives up its place (its write is abandoned).
+        tasks.remove(1).abort();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 2, 3]);
+        assert!(pacer.gates().get(&key).unwrap().queue.is_empty());
     }
 }
