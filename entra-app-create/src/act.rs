@@ -126,6 +126,8 @@ pub(crate) struct Step<'a> {
     pub(crate) changed: bool,
     /// The app was created by this run (so it has no service principal yet).
     pub(crate) new_app: bool,
+    /// This run added a secret to the app (Entra answered the addPassword).
+    pub(crate) minted: bool,
     /// What the run made so far: the partial output if it fails.
     out: Output,
 }
@@ -146,6 +148,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         notes: Vec::new(),
         changed: false,
         new_app: false,
+        minted: false,
         out: Output {
             cluster_tenant_id: Some(inputs.tenant.clone()),
             redirect_uri: Some(inputs.redirect_uri.clone()),
@@ -226,57 +229,12 @@ impl Step<'_> {
         self.out.app_id = Some(app.app_id.clone());
         self.out.app_object_id = Some(app.id.clone());
 
-        self.out.cluster_sp_object_id = self.ensure_sp(&app.app_id).await?;
-
-        let found = self.found_secret(&app, file_secret).await?;
-        let kept = self.ensure_secret(&app, found.clone()).await?;
-        self.out.secret_changed = kept
-            .as_ref()
-            .is_none_or(|k| self.inputs.key_id.as_deref() != Some(k.key_id.as_str()));
-        match &kept {
-            Some(k) => {
-                let minted = self.inputs.secret.as_ref() != Some(&k.secret)
-                    && found.as_ref().map(|f| &f.secret) != Some(&k.secret);
-                // Stored before the output is written: a rerun finds it in the vault.
-                let stored = self.store(&app, k, found.as_ref()).await.map_err(|e| {
-                    if minted {
-                        e.with_hint(format!(
-                            "the secret {} was added to the app but could not be stored in the vault: fix that, rerun with --new-secret, \
-                             then remove the lost one with --prune-secrets",
-                            k.key_id
-                        ))
-                    } else {
-                        e
-                    }
-                })?;
-                let shown = !self.inputs.options.no_secret_output
-                    && self.inputs.options.keyvault.is_none()
-                    && stored.is_none();
-                if let Some(advice) = terminal_advice(shown, std::io::stdout().is_terminal()) {
-                    ui::warn(advice);
-                }
-                self.out.secret = SecretOut::Set {
-                    kept: k.clone(),
-                    shown,
-                    stored: stored.map(|r| r.to_string()),
-                };
-                if let Some(p) = pending {
-                    let target = p.target().display().to_string();
-                    let wrote = p.commit(&k.secret).map_err(|e| {
-                        e.with_hint(format!(
-                            "the secret {} was added to the app but could not be saved: rerun with --new-secret, \
-                             then remove the lost one with --prune-secrets",
-                            k.key_id
-                        ))
-                    })?;
-                    if wrote {
-                        self.notes.push(format!("secret written to {target}"));
-                    }
-                }
-            }
-            // Dry run: the secret that would be minted does not exist.
-            None => self.out.secret = SecretOut::Remove,
-        }
+        let kept = if self.new_app && !self.ctx.dry_run() && self.mint_is_kept_at_once() {
+            self.sp_beside_secret(&app, pending, file_secret).await?
+        } else {
+            self.out.cluster_sp_object_id = Some(self.ensure_sp(&app.app_id).await?);
+            self.keep_secret(&app, pending, file_secret).await?
+        };
 
         if self.inputs.options.prune_secrets {
             let minted = kept
@@ -324,17 +282,138 @@ impl Step<'_> {
         )))
     }
 
+    /// Whether a secret minted now is kept, the moment it is minted, where a rerun from the
+    /// same input finds it: in the vault (`--secret-keyvault`) or the file (`--secret-file`),
+    /// for an input holding no secret of its own (a rerun would take that one instead). Only
+    /// then is it minted beside the service principal's wait: on stdout alone it lives in
+    /// memory until the object is written, and a kill meanwhile (SIGKILL, a crash: nothing
+    /// drains) loses a secret the one-after-the-other order would not have minted yet.
+    fn mint_is_kept_at_once(&self) -> bool {
+        let options = &self.inputs.options;
+        self.inputs.secret.is_none()
+            && self.inputs.secret_ref.is_none()
+            && (options.keyvault.is_some() || options.secret_file.is_some())
+    }
+
+    /// The service principal and the secret of an app this run created, at once (one round
+    /// trip fewer): nothing about either is refused for an app of our own, and neither write
+    /// needs the other. Only when [`Self::mint_is_kept_at_once`].
+    ///
+    /// Neither part stops the other: each runs to its end, so a secret minted while the
+    /// service principal fails (or waits for the app to replicate, and is interrupted) is
+    /// stored and set in the output as a success would have it (the partial output a rerun
+    /// keeps it from). When both fail, the error reported is the secret's if this run minted
+    /// one or may have (its fate is what the reader acts on: the error's hint says how),
+    /// else the service principal's, as the one-after-the-other order would report it.
+    async fn sp_beside_secret(
+        &mut self,
+        app: &Application,
+        pending: Option<Pending>,
+        file_secret: Option<Secret>,
+    ) -> Result<Option<KeptSecret>> {
+        let api = self.api.clone();
+        let before = self.notes.len();
+        let (sp, kept) = tokio::join!(
+            ensure_service_principal(&api, &app.app_id, false),
+            self.keep_secret(app, pending, file_secret),
+        );
+        // The notes in the order of the sequential path: the service principal's first.
+        let secret_notes = self.notes.split_off(before);
+        let sp = sp.map(|made| self.note_sp(made));
+        self.notes.extend(secret_notes);
+        match (sp, kept) {
+            (Ok(id), kept) => {
+                self.out.cluster_sp_object_id = Some(id);
+                kept
+            }
+            // The secret is in the output already (and in the vault or the file).
+            (Err(e), Ok(_)) => Err(e),
+            (Err(sp), Err(secret)) => Err(if self.minted || secret.is_outcome_unknown() {
+                secret
+            } else {
+                sp
+            }),
+        }
+    }
+
+    /// The secret the output carries: the input's (or the one `--secret-file` or the vault
+    /// holds) while it works for `app`, else a new one; stored in the vault before it is
+    /// set in the output, then written to `--secret-file`. `None` in a dry run.
+    async fn keep_secret(
+        &mut self,
+        app: &Application,
+        pending: Option<Pending>,
+        file_secret: Option<Secret>,
+    ) -> Result<Option<KeptSecret>> {
+        let found = self.found_secret(app, file_secret).await?;
+        let kept = self.ensure_secret(app, found.clone()).await?;
+        self.out.secret_changed = kept
+            .as_ref()
+            .is_none_or(|k| self.inputs.key_id.as_deref() != Some(k.key_id.as_str()));
+        match &kept {
+            Some(k) => {
+                let minted = self.inputs.secret.as_ref() != Some(&k.secret)
+                    && found.as_ref().map(|f| &f.secret) != Some(&k.secret);
+                // Stored before the output is written: a rerun finds it in the vault.
+                let stored = self.store(app, k, found.as_ref()).await.map_err(|e| {
+                    if minted {
+                        e.with_hint(format!(
+                            "the secret {} was added to the app but could not be stored in the vault: fix that, rerun with --new-secret, \
+                             then remove the lost one with --prune-secrets",
+                            k.key_id
+                        ))
+                    } else {
+                        e
+                    }
+                })?;
+                let shown = !self.inputs.options.no_secret_output
+                    && self.inputs.options.keyvault.is_none()
+                    && stored.is_none();
+                if let Some(advice) = terminal_advice(shown, std::io::stdout().is_terminal()) {
+                    ui::warn(advice);
+                }
+                self.out.secret = SecretOut::Set {
+                    kept: k.clone(),
+                    shown,
+                    stored: stored.map(|r| r.to_string()),
+                };
+                if let Some(p) = pending {
+                    let target = p.target().display().to_string();
+                    let wrote = p.commit(&k.secret).map_err(|e| {
+                        e.with_hint(format!(
+                            "the secret {} was added to the app but could not be saved: rerun with --new-secret, \
+                             then remove the lost one with --prune-secrets",
+                            k.key_id
+                        ))
+                    })?;
+                    if wrote {
+                        self.notes.push(format!("secret written to {target}"));
+                    }
+                }
+            }
+            // Dry run: the secret that would be minted does not exist.
+            None => self.out.secret = SecretOut::Remove,
+        }
+        Ok(kept)
+    }
+
     /// The app's service principal in tenant A: found, or created once the app backs one.
-    async fn ensure_sp(&mut self, app_id: &str) -> Result<Option<String>> {
+    async fn ensure_sp(&mut self, app_id: &str) -> Result<String> {
         // An app made a moment ago has no service principal: straight to the upsert.
         let made = ensure_service_principal(&self.api, app_id, !self.new_app).await?;
-        Ok(match made {
+        Ok(self.note_sp(made))
+    }
+
+    /// The service principal's id from its upsert (a placeholder in a dry run), noted
+    /// when it was created.
+    fn note_sp(&mut self, made: Option<(String, bool)>) -> String {
+        match made {
             None => {
                 self.notes.push(format!(
                     "would add its service principal in tenant {}",
                     self.inputs.tenant
                 ));
-                Some(placeholder(&fields::CLUSTER_SP_OBJECT_ID))
+                placeholder(&fields::CLUSTER_SP_OBJECT_ID)
             }
             Some((id, created)) => {
                 if created {
@@ -344,9 +423,9 @@ impl Step<'_> {
                         self.inputs.tenant
                     ));
                 }
-                Some(id)
+                id
             }
-        })
+        }
     }
 }
 

@@ -138,6 +138,7 @@ impl Step<'_> {
             return Ok(None);
         };
         self.changed = true;
+        self.minted = true;
         let p = Password::parse(&resp.body).ok_or_else(|| {
             Error::step(
                 codes::UNEXPECTED_RESPONSE.name,

@@ -656,3 +656,174 @@ fn the_apps_it_creates_are_marked() {
     let app = app_by_id(&sim, str_of(&out, "app_id"));
     assert!(app.to_string().contains("xtenant:managed"), "{app}");
 }
+
+/// Where a logged request began and ended, in seconds since the epoch: the log's `time` is
+/// when the simulator answered, `duration_ms` how long it spent on the request.
+fn span(r: &Value) -> (f64, f64) {
+    let end = time::OffsetDateTime::parse(
+        str_of(r, "time"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let end = end.unix_timestamp_nanos() as f64 / 1e9;
+    (end - r["duration_ms"].as_f64().unwrap() / 1000.0, end)
+}
+
+/// The spans of the first service-principal request `method` and of the first addPassword.
+fn principal_and_secret(sim: &TestSim, method: &str) -> ((f64, f64), (f64, f64)) {
+    let log = sim.azure_requests();
+    let first = |m: &str, path: &str| {
+        log.iter()
+            .find(|r| r["method"] == m && r["path"].as_str().unwrap_or("").contains(path))
+            .map_or_else(|| panic!("no {m} {path} in {log:#?}"), span)
+    };
+    (
+        first(method, "servicePrincipals"),
+        first("POST", "/addPassword"),
+    )
+}
+
+#[test]
+fn a_new_apps_principal_and_secret_are_sent_at_once_only_where_the_secret_is_kept_at_once() {
+    // Each request takes 300 ms: two sent one after the other cannot overlap. The tolerance
+    // below (far under it) is for the two clocks the log reads (wall, monotonic).
+    let sim = TestSim::start_with(|cfg| cfg.latency = Duration::from_millis(300));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.secret");
+    let p = path.to_str().unwrap();
+
+    // --secret-file: the secret is in the file the moment it is minted.
+    let out = ok(&first_run(&sim, &["--secret-file", p]));
+    let (sp, secret) = principal_and_secret(&sim, "PATCH");
+    assert!(
+        sp.0 < secret.1 && secret.0 < sp.1,
+        "the service principal ({sp:?}) and the secret ({secret:?}) of a new app overlap"
+    );
+    assert_eq!(sps_of(&sim, str_of(&out, "app_id")).len(), 1);
+
+    // An existing app: its service principal is looked up first (a refusal there comes
+    // before any secret is minted), then the secret.
+    sim.sim().clear_requests();
+    ok(&rerun(&sim, &out, &["--new-secret", "--secret-file", p]));
+    let (sp, secret) = principal_and_secret(&sim, "GET");
+    assert!(
+        secret.0 > sp.1 - 0.05,
+        "the secret ({secret:?}) of an existing app comes after its service principal ({sp:?})"
+    );
+
+    // On stdout alone the secret would live in memory through the service principal's
+    // wait (a kill loses it): one after the other.
+    sim.sim().clear_requests();
+    ok(&first_run(&sim, &["--unique-name", "on-stdout-only"]));
+    let (sp, secret) = principal_and_secret(&sim, "PATCH");
+    assert!(
+        secret.0 > sp.1 - 0.05,
+        "the secret ({secret:?}) on stdout alone comes after the service principal ({sp:?})"
+    );
+}
+
+/// Graph refusing every service principal write (tenant A).
+fn refuse_principals(sim: &TestSim) {
+    sim.sim()
+        .add_fault(json!({"method": "PATCH", "path": "servicePrincipals", "status": 403,
+            "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation.",
+            "count": 0}))
+        .unwrap();
+}
+
+#[test]
+fn a_secret_minted_beside_a_failed_service_principal_is_kept_and_the_rerun_makes_only_the_principal()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, shown) in [true, false].into_iter().enumerate() {
+        let path = dir.path().join(format!("app{i}.secret"));
+        let p = path.to_str().unwrap();
+        let mut flags = vec!["--secret-file", p];
+        if !shown {
+            flags.push("--no-secret-output");
+        }
+        let sim = TestSim::start();
+        refuse_principals(&sim);
+        let run = first_run(&sim, &flags);
+        let o = failed(&run, 1);
+        assert_eq!(o["error"]["code"], "Authorization_RequestDenied", "{o}");
+        assert!(o.get("cluster_sp_object_id").is_none(), "{o}");
+        let app_id = str_of(&o, "app_id");
+        let app = app_by_id(&sim, app_id);
+        assert_eq!(key_ids(&app), [str_of(&o, "client_secret_key_id")], "{o}");
+        assert!(o["client_secret_expires_at"].is_string(), "{o}");
+        // As a success would have it: in the file, and on stdout unless --no-secret-output.
+        let secret = std::fs::read_to_string(&path)
+            .unwrap()
+            .trim_end()
+            .to_owned();
+        assert!(secret.starts_with(app["password_credentials"][0]["hint"].as_str().unwrap()));
+        if shown {
+            assert_eq!(o["client_secret"], secret.as_str(), "{o}");
+        } else {
+            assert!(o.get("client_secret").is_none(), "{o}");
+        }
+        assert!(!run.stderr.contains(&secret), "{}", run.stderr);
+
+        // Once Graph lets it through: the service principal, the same secret, nothing else.
+        sim.sim().clear_faults();
+        sim.sim().clear_requests();
+        let done = ok(&rerun(&sim, &o, &flags));
+        let writes: Vec<String> = sim
+            .writes()
+            .iter()
+            .map(|w| format!("{} {}", w["method"], w["path"]))
+            .collect();
+        assert_eq!(writes.len(), 1, "{writes:#?}");
+        assert!(writes[0].contains("servicePrincipals"), "{writes:#?}");
+        assert_eq!(done["client_secret_key_id"], o["client_secret_key_id"]);
+        assert_eq!(done.get("client_secret"), o.get("client_secret"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim_end(), secret);
+        assert_eq!(key_ids(&app_by_id(&sim, app_id)).len(), 1);
+        let sps = sps_of(&sim, app_id);
+        assert_eq!(sps.len(), 1, "{sps:#?}");
+        assert_eq!(sps[0]["id"], done["cluster_sp_object_id"]);
+    }
+
+    // On stdout alone the service principal comes first: refused, nothing is minted.
+    let sim = TestSim::start();
+    refuse_principals(&sim);
+    let o = failed(&first_run(&sim, &[]), 1);
+    assert!(o.get("client_secret_key_id").is_none(), "{o}");
+    assert!(key_ids(&app_by_id(&sim, str_of(&o, "app_id"))).is_empty());
+}
+
+#[test]
+fn a_secret_that_fails_beside_a_created_service_principal_is_the_error_and_the_principal_is_kept() {
+    let sim = TestSim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.secret");
+    let flags = ["--secret-file", path.to_str().unwrap()];
+    sim.sim()
+        .add_fault(
+            json!({"method": "POST", "path": "/addPassword", "status": 400,
+            "code": "Request_BadRequest", "message": "Injected.", "count": 0}),
+        )
+        .unwrap();
+    let o = failed(&first_run(&sim, &flags), 1);
+    assert_eq!(o["error"]["code"], "Request_BadRequest", "{o}");
+    for f in ["client_secret", "client_secret_key_id"] {
+        assert!(o.get(f).is_none(), "{f}: {o}");
+    }
+    let app_id = str_of(&o, "app_id");
+    let sps = sps_of(&sim, app_id);
+    assert_eq!(sps.len(), 1, "{sps:#?}");
+    assert_eq!(sps[0]["id"], o["cluster_sp_object_id"], "{o}");
+    assert!(key_ids(&app_by_id(&sim, app_id)).is_empty());
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "no file, no temporary file: {left:?}");
+
+    sim.sim().clear_faults();
+    sim.sim().clear_requests();
+    let done = ok(&rerun(&sim, &o, &flags));
+    let writes = sim.writes();
+    assert_eq!(writes.len(), 1, "only the secret: {writes:#?}");
+    assert_eq!(done["cluster_sp_object_id"], o["cluster_sp_object_id"]);
+    assert_eq!(key_ids(&app_by_id(&sim, app_id)).len(), 1);
+    assert!(path.exists());
+}

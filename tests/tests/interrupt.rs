@@ -417,6 +417,175 @@ fn each_tool_interrupted_at_each_wait_and_between_requests_loses_nothing() {
     );
 }
 
+/// Where entra-app-create keeps a new secret the moment it is minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Home {
+    /// `--secret-file PATH --no-secret-output`.
+    File,
+    /// `--secret-keyvault URL`.
+    Vault,
+}
+
+/// The versions of step 1's secret in the simulator's vault.
+fn vault_versions(sim: &TestSim) -> Vec<Value> {
+    sim.state()["vaults"][0]["secrets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == "xtenant-acr-pull-client-secret")
+        .and_then(|s| s["versions"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// entra-app-create with a home for the secret (`home`), interrupted while the new app's
+/// service principal waits for NoBackingApplicationObject, after the secret minted beside
+/// that wait was kept (or, `held`, with its addPassword unanswered past the grace too).
+fn interrupted_beside_the_wait(home: Home, held: bool) -> Result<(), String> {
+    let sim = TestSim::start_with(|cfg| cfg.replication_delay = Duration::from_secs(3));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("app.secret");
+    let mut args = Step::App.args(&sim);
+    match home {
+        Home::File => args.extend([
+            "--secret-file".to_owned(),
+            file.display().to_string(),
+            "--no-secret-output".to_owned(),
+        ]),
+        Home::Vault => args.extend(["--secret-keyvault".to_owned(), sim.var("KEYVAULT_URL")]),
+    }
+    if held {
+        sim.sim()
+            .add_fault(json!({"method": "POST", "path": "/addPassword", "delay_after_ms": 60_000, "count": 1}))
+            .expect("add the hold");
+    }
+    let mut cmd = sim.cmd(Step::App.bin());
+    cmd.args(&args);
+    let mut child = spawn_with_input(&mut cmd, "");
+    let kept: fn(&[Value]) -> bool = if home == Home::Vault && !held {
+        |r| logged(r, "PUT", "/secrets/", None) >= 1
+    } else {
+        |r| logged(r, "POST", "/addPassword", None) >= 1
+    };
+    wait_for(&sim, &mut child, "the secret beside the wait", &|r| {
+        logged(r, "PATCH", "servicePrincipals", Some(400)) >= 1 && kept(r)
+    });
+    let signalled = Instant::now();
+    kill(&child.id().to_string(), Sig::Int);
+    let run = collect(child);
+    let took = signalled.elapsed();
+    sim.sim().clear_faults();
+    let ctx = format!("{home:?}, held {held}:\n{}\n{}", run.stderr, run.stdout);
+    check(run.code == 130, &format!("exit {}: {ctx}", run.code))?;
+    check(
+        took < Duration::from_secs(if held { 9 } else { 3 }),
+        &format!("took {took:?} after the signal: {ctx}"),
+    )?;
+    let out = run.object();
+    // Held, both parts failed: the secret's error, which says what became of it.
+    let message = out["error"]["message"].as_str().unwrap_or("");
+    check(
+        out["error"]["code"] == "Interrupted" && message.contains("unknown") == held,
+        &format!("error: {ctx}"),
+    )?;
+    check(
+        out.get("cluster_sp_object_id").is_none()
+            && out.get("client_secret").is_none()
+            && out["client_secret_key_id"].is_string() != held,
+        &format!("carries: {ctx}"),
+    )?;
+    check(census(&sim).passwords == 1, &format!("one mint: {ctx}"))?;
+    // Where a success keeps it: the file, or the vault (the reference in the object).
+    let stored = match home {
+        Home::File => std::fs::read_to_string(&file).ok(),
+        Home::Vault => vault_versions(&sim)
+            .last()
+            .map(|v| {
+                check(
+                    out["client_secret_ref"].is_string()
+                        && v["tags"]["key_id"] == out["client_secret_key_id"],
+                    &format!("the vault's version is not the output's: {ctx}"),
+                )
+                .map(|()| v.to_string())
+            })
+            .transpose()?,
+    };
+    check(
+        stored.is_some() != held,
+        &format!("stored: {stored:?}: {ctx}"),
+    )?;
+    let file = (home == Home::File).then_some(file.as_path());
+    rerun_after_the_wait(&sim, &args, &out, held, file, &ctx)
+}
+
+/// The same command on the interrupted object `out`: a kept secret is kept (the file
+/// unchanged) and only the service principal is written; a lost one (`held`) is replaced,
+/// one more password for --prune-secrets.
+fn rerun_after_the_wait(
+    sim: &TestSim,
+    args: &[String],
+    out: &Value,
+    held: bool,
+    file: Option<&std::path::Path>,
+    ctx: &str,
+) -> Result<(), String> {
+    let before = file.map(std::fs::read_to_string);
+    sim.sim().clear_requests();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let rerun = run_cmd(sim.cmd(Step::App.bin()), &args, &format!("{out}\n"));
+    check(
+        rerun.code == 0,
+        &format!("rerun: {}\n{}", rerun.stderr, rerun.stdout),
+    )?;
+    let got = census(sim);
+    check(
+        got.sps_a == 1 && got.passwords == if held { 2 } else { 1 },
+        &format!("{got:?}: {ctx}"),
+    )?;
+    if held {
+        return Ok(());
+    }
+    // Writes: only the service principal's upsert (resent while the app replicates).
+    let writes = sim.writes();
+    let only_the_principal = writes.iter().all(|w| {
+        w["method"] == "PATCH"
+            && w["path"]
+                .as_str()
+                .unwrap_or("")
+                .contains("servicePrincipals")
+    }) && writes.iter().filter(|w| w["status"] == 201).count() == 1;
+    check(
+        only_the_principal,
+        &format!("the rerun wrote {writes:#?}: {ctx}"),
+    )?;
+    let again = rerun.object();
+    check(
+        again["client_secret_key_id"] == out["client_secret_key_id"]
+            && again.get("client_secret_ref") == out.get("client_secret_ref"),
+        &format!("the rerun did not keep the secret: {}", rerun.stdout),
+    )?;
+    let after = file.map(std::fs::read_to_string);
+    check(
+        before.map(Result::ok) == after.map(Result::ok),
+        &format!("the file changed: {ctx}"),
+    )
+}
+
+#[test]
+fn entra_app_create_interrupted_in_the_principals_wait_keeps_the_secret_minted_beside_it() {
+    let cases = [
+        (Home::File, false),
+        (Home::Vault, false),
+        (Home::File, true),
+    ];
+    let failed: Vec<String> = par_map(&cases, 3, |&(home, held)| {
+        interrupted_beside_the_wait(home, held)
+    })
+    .into_iter()
+    .filter_map(Result::err)
+    .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
+}
+
 /// One run with several objects: the one being worked on is written with what it made, one
 /// carrying another step's error passes untouched, and one that arrives after the signal
 /// (stdin still open) is written as not started; then a second signal is not needed.
