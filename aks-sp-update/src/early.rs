@@ -114,8 +114,7 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
                         if let Some(sp) = roles.service_principal_id(&graph, &app).await?
                             && list
                         {
-                            previous_assignments(&roles, &roles.arm(&tenant), &scope, &sp)
-                                .await?;
+                            previous_assignments(&roles, &roles.arm(&tenant), &scope, &sp).await?;
                         }
                         Ok(())
                     });
