@@ -25,6 +25,7 @@ use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use futures::StreamExt;
@@ -36,7 +37,7 @@ use crate::cloud::Cloud;
 pub use crate::context::{Ctx, Memo, Primed};
 use crate::context::{Memos, Shared};
 use crate::envelope::{Envelope, Field, fields};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, codes};
 use crate::http::{Http, build_client};
 use crate::interrupt::{Interrupt, Signal, watch_signals};
 use crate::ui;
@@ -429,6 +430,9 @@ pub async fn run_source_with<T: Tool>(
                         code = code.max(if e.exit_code() == 3 { 3 } else { 1 });
                     } else if env.has_error() {
                         code = code.max(1);
+                        tally.upstream_interrupted |= env
+                            .get(fields::ERROR.name)
+                            .is_some_and(|e| e["code"] == codes::INTERRUPTED.name);
                     }
                     env.to_line()
                 }
@@ -442,7 +446,13 @@ pub async fn run_source_with<T: Tool>(
             }
         }
     }
-    match interrupt.raised() {
+    // An object an earlier step wrote as interrupted: the same Ctrl-C on the pipe's process
+    // group most likely reached this process too, and its watcher may be a moment behind.
+    let raised = match interrupt.raised() {
+        None if tally.upstream_interrupted => interrupt.raised_within(SIGNAL_SETTLE).await,
+        r => r,
+    };
+    match raised {
         Some(s) => {
             tally.report(s);
             s.exit_code()
@@ -451,6 +461,9 @@ pub async fn run_source_with<T: Tool>(
     }
 }
 
+/// How long a run that passed on an interrupted object waits for its own signal.
+const SIGNAL_SETTLE: Duration = Duration::from_millis(250);
+
 /// What an interrupted run wrote, for its last line on stderr.
 #[derive(Default)]
 struct Tally {
@@ -458,6 +471,8 @@ struct Tally {
     interrupted: usize,
     /// Objects written whole, or with another error.
     others: usize,
+    /// Whether an object came with an earlier step's `Interrupted` error.
+    upstream_interrupted: bool,
 }
 
 impl Tally {

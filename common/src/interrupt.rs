@@ -123,6 +123,11 @@ impl Interrupt {
         }
     }
 
+    /// The signal, if it is raised within `d`.
+    pub async fn raised_within(&self, d: Duration) -> Option<Signal> {
+        tokio::time::timeout(d, self.wait()).await.ok()
+    }
+
     /// `Err(Interrupted)` once raised: checked before anything new is started.
     pub fn check(&self, what: &str) -> Result<()> {
         match self.raised() {
