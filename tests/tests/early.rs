@@ -163,29 +163,22 @@ fn the_inputs_principal_has_its_assignment_read_beside_graphs_lookup() {
     );
 }
 
-#[test]
-fn an_early_failure_lands_on_the_object_that_needed_it() {
-    let sim = TestSim::start();
-    let consented = run_steps(&sim, &[Step::App, Step::Consent], "");
-    let missing = sim
-        .var("REGISTRY_ID")
+/// The id `var` names with its last segment replaced by `name`: a resource that does not exist.
+fn missing(sim: &TestSim, var: &str, name: &str) -> String {
+    sim.var(var)
         .rsplit_once('/')
-        .map(|(head, _)| format!("{head}/nosuchregistry"))
-        .expect("an id");
+        .map(|(head, _)| format!("{head}/{name}"))
+        .expect("an id")
+}
+
+/// Runs `bin args` on an object an earlier step failed, then `input`, whose early work
+/// fails: the first passes untouched, the second carries the failure; nothing is written.
+/// Returns the failed object.
+fn early_failure(sim: &TestSim, bin: &str, args: &[&str], input: &str) -> Value {
     let passed =
-        r#"{"app_id":"x","error":{"step":"consent-link","code":"ConsentTimeout","message":"m"}}"#;
-    let input = format!("{passed}\n{consented}");
+        r#"{"app_id":"x","error":{"step":"earlier","code":"SomethingFailed","message":"m"}}"#;
     sim.sim().clear_requests();
-    let r = sim.run(
-        "acr-grant",
-        &[
-            "--registry-tenant",
-            &sim.var("REGISTRY_TENANT_ID"),
-            "--registry",
-            &missing,
-        ],
-        &input,
-    );
+    let r = sim.run(bin, args, &format!("{passed}\n{input}"));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
@@ -194,10 +187,25 @@ fn an_early_failure_lands_on_the_object_that_needed_it() {
         lines[0], passed,
         "an object that needed nothing passes untouched"
     );
-    let failed: Value = serde_json::from_str(lines[1]).expect("json");
-    assert_eq!(failed["error"]["step"], "acr-grant");
-    assert_eq!(failed["error"]["code"], "RegistryNotFound", "{}", lines[1]);
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
+    let failed: Value = serde_json::from_str(lines[1]).expect("json");
+    assert_eq!(failed["error"]["step"], bin, "{}", lines[1]);
+    failed
+}
+
+#[test]
+fn an_early_failure_lands_on_the_object_that_needed_it() {
+    let sim = TestSim::start();
+    let consented = run_steps(&sim, &[Step::App, Step::Consent], "");
+    let registry = missing(&sim, "REGISTRY_ID", "nosuchregistry");
+    let tenant = sim.var("REGISTRY_TENANT_ID");
+    let failed = early_failure(
+        &sim,
+        "acr-grant",
+        &["--registry-tenant", &tenant, "--registry", &registry],
+        &consented,
+    );
+    assert_eq!(failed["error"]["code"], "RegistryNotFound", "{failed}");
 }
 
 /// Step 4 (`--cluster-tenant`, `--cluster`): the cluster and the old service principal's
@@ -265,39 +273,20 @@ fn step_4_reads_the_cluster_and_the_old_roles_before_its_object() {
 fn step_4s_early_failure_lands_on_its_object() {
     let sim = TestSim::start();
     let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
-    let missing = sim
-        .var("CLUSTER_ID")
-        .rsplit_once('/')
-        .map(|(head, _)| format!("{head}/nosuchcluster"))
-        .expect("an id");
-    let passed =
-        r#"{"app_id":"x","error":{"step":"acr-grant","code":"RegistryNotFound","message":"m"}}"#;
-    sim.sim().clear_requests();
-    let r = sim.run(
+    let cluster = missing(&sim, "CLUSTER_ID", "nosuchcluster");
+    let tenant = sim.var("CLUSTER_TENANT_ID");
+    let failed = early_failure(
+        &sim,
         "aks-sp-update",
-        &[
-            "--cluster-tenant",
-            &sim.var("CLUSTER_TENANT_ID"),
-            "--cluster",
-            &missing,
-        ],
-        &format!("{passed}\n{granted}"),
+        &["--cluster-tenant", &tenant, "--cluster", &cluster],
+        &granted,
     );
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{}", r.stdout);
-    assert_eq!(lines[0], passed);
-    let failed: Value = serde_json::from_str(lines[1]).expect("json");
-    assert_eq!(failed["error"]["step"], "aks-sp-update", "{}", lines[1]);
     assert!(
         failed["error"]["hint"]
             .as_str()
             .is_some_and(|h| h.contains("check the cluster id")),
-        "{}",
-        lines[1]
+        "{failed}"
     );
-    assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
 }
 
 /// Requests step 4 sent to the registry (its pull check: the token, the manifest).
