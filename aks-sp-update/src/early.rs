@@ -4,9 +4,12 @@
 //! of the one it runs as. Only reads.
 //!
 //! The cluster is read once early: the first object for it takes that answer, read while
-//! the object was on its way; later objects, and every read after a wait, ask afresh. The
+//! the object was on its way, if it came within 30 s; later objects, and every read after
+//! a wait, ask afresh. The
 //! previous service principal's assignments are kept for the run: the step only ever adds
 //! roles to the new one, so a fleet of clusters leaving the same app lists them once.
+
+use std::time::{Duration, Instant};
 
 use common::Result;
 use common::arm::{ResourceId, RoleAssignment, list_assignments};
@@ -21,8 +24,8 @@ use crate::{CLUSTER_TYPE, Cli};
 /// The run's early answers.
 #[derive(Default)]
 pub(crate) struct Early {
-    /// (tenant, cluster id) → the cluster, read before its first object arrived.
-    clusters: Primed<(String, String), Cluster>,
+    /// (tenant, cluster id) → the cluster, read before its first object arrived, and when.
+    clusters: Primed<(String, String), (Instant, Cluster)>,
     /// (tenant, scope, principal) → a previous service principal's role assignments there.
     previous: Memo<(String, String, String), Vec<RoleAssignment>>,
 }
@@ -31,13 +34,25 @@ fn cluster_key(tenant: &str, id: &ResourceId) -> (String, String) {
     (tenant.to_ascii_lowercase(), id.id().to_ascii_lowercase())
 }
 
-/// The cluster: read before the object arrived if this is the first object asking for it,
-/// else read now.
+/// How long an early read of the cluster stands for the object's own: the cluster's state
+/// and tags decide the step and are written back with its record, so an object that came
+/// much later (step 2 waited for a consent) reads it afresh.
+const CLUSTER_FRESH_FOR: Duration = Duration::from_secs(30);
+
+/// The cluster: read before the object arrived if this is the first object asking for it
+/// and that read is at most [`CLUSTER_FRESH_FOR`] old, else read now.
 pub(crate) async fn cluster(ctx: &Ctx, arm: &Api<'_>, id: &ResourceId) -> Result<Cluster> {
-    ctx.state::<Early>()
+    let (at, found) = ctx
+        .state::<Early>()
         .clusters
-        .take_or(&cluster_key(arm.tenant(), id), || cluster::get(arm, id))
-        .await
+        .take_or(&cluster_key(arm.tenant(), id), || async {
+            Ok((Instant::now(), cluster::get(arm, id).await?))
+        })
+        .await?;
+    if at.elapsed() <= CLUSTER_FRESH_FOR {
+        return Ok(found);
+    }
+    cluster::get(arm, id).await
 }
 
 /// The role assignments of the previous service principal `principal` at or below `scope`,
@@ -104,6 +119,7 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
         .clusters
         .start(cluster_key(&tenant, &id), async move {
             let found = cluster::get(&run.arm(&tenant), &id).await?;
+            let at = Instant::now();
             // Then, beside the wait for the object, the principals it will compare.
             if found.managed_identity().is_none() {
                 for (app, list) in candidates(&found) {
@@ -120,6 +136,6 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
                     });
                 }
             }
-            Ok(found)
+            Ok((at, found))
         });
 }

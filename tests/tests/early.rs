@@ -47,6 +47,18 @@ fn early_then_object(
     wanted: &[&dyn Fn(&Value) -> bool],
     input: &str,
 ) -> (i32, String, String) {
+    early_then_late_object(sim, bin, args, wanted, input, Duration::ZERO)
+}
+
+/// [`early_then_object`], the object written `late` after the early reads.
+fn early_then_late_object(
+    sim: &TestSim,
+    bin: &str,
+    args: &[String],
+    wanted: &[&dyn Fn(&Value) -> bool],
+    input: &str,
+    late: Duration,
+) -> (i32, String, String) {
     sim.sim().clear_requests();
     let mut c = sim.cmd(bin);
     c.args(args)
@@ -60,6 +72,7 @@ fn early_then_object(
         "{bin} wrote before its object arrived: {:#?}",
         sim.writes()
     );
+    std::thread::sleep(late);
     let before = sim.azure_requests().len();
     {
         let mut stdin = child.stdin.take().expect("stdin");
@@ -264,6 +277,47 @@ fn step_4_reads_the_cluster_and_the_old_roles_before_its_object() {
     assert_eq!(
         lists, 2,
         "the old and the new principal's, once each: {log:#?}"
+    );
+}
+
+/// An object that comes more than 30 s after the early read of its cluster (step 2 waited
+/// for a consent, say) reads the cluster afresh: its state and tags decide the step.
+#[test]
+fn step_4_reads_the_cluster_again_for_an_object_that_came_late() {
+    let sim = TestSim::start();
+    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let cluster = sim.var("CLUSTER_ID");
+    let args = vec![
+        "--cluster-tenant".to_owned(),
+        sim.var("CLUSTER_TENANT_ID"),
+        "--cluster".to_owned(),
+        cluster.clone(),
+    ];
+    let (code, _, err) = early_then_late_object(
+        &sim,
+        "aks-sp-update",
+        &args,
+        &[&is(
+            "GET",
+            "/providers/Microsoft.ContainerService/managedClusters/",
+        )],
+        &granted,
+        Duration::from_secs(31),
+    );
+    assert_eq!(code, 0, "{err}");
+    let reads = sim
+        .azure_requests()
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET"
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(&cluster))
+        })
+        .count();
+    assert_eq!(
+        reads, 3,
+        "early, afresh for the late object, and after the reset"
     );
 }
 
