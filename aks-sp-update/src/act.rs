@@ -6,7 +6,7 @@ use common::envelope::{Change, Envelope, fields};
 use common::error::codes;
 use common::http::{Api, Sent};
 use common::validate::is_guid;
-use common::wait::{Poll, follow_operation, human, operation_url, poll_until};
+use common::wait::{Deadline, Poll, follow_operation, human, operation_url, poll_until};
 use common::{Error, ErrorKind, Result, Secret, ui};
 use reqwest::Method;
 use serde_json::json;
@@ -281,9 +281,15 @@ async fn prepare(
     let roles = match (roles, recorded) {
         (Ok(roles), Ok(_)) => roles,
         (Err(e), Ok(true)) => {
-            // Nothing will be reset: the record goes back to what it said.
+            // Nothing will be reset: the record goes back to what it said. Under a deadline
+            // of its own, which an interrupt does not end: the copy may have failed because
+            // the object's --timeout passed, or on Ctrl-C, and the record must not stay.
             let written = record.merged_into(&cluster.tags);
-            if let Err(undo) = write_record(arm, &id, &written, &cluster.record).await {
+            let undo = ctx.http().arm(
+                &inputs.tenant,
+                Deadline::after(common::interrupt::WRITE_GRACE),
+            );
+            if let Err(undo) = write_record(&undo, &id, &written, &cluster.record).await {
                 ui::warn(&format!(
                     "the record on cluster {} could not be put back ({}): it names app {} as pending, which the next run rewrites",
                     inputs.cluster.name,

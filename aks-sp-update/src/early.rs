@@ -5,9 +5,9 @@
 //!
 //! The cluster is read once early: the first object for it takes that answer, read while
 //! the object was on its way, if it came within 30 s; later objects, and every read after
-//! a wait, ask afresh. The
-//! previous service principal's assignments are kept for the run: the step only ever adds
-//! roles to the new one, so a fleet of clusters leaving the same app lists them once.
+//! a wait, ask afresh. The previous service principal's assignments stand for 30 s: a fleet
+//! of clusters leaving the same app lists them once, and no object copies roles the old
+//! principal lost long ago.
 
 use std::time::{Duration, Instant};
 
@@ -26,8 +26,9 @@ use crate::{CLUSTER_TYPE, Cli};
 pub(crate) struct Early {
     /// (tenant, cluster id) → the cluster, read before its first object arrived, and when.
     clusters: Primed<(String, String), (Instant, Cluster)>,
-    /// (tenant, scope, principal) → a previous service principal's role assignments there.
-    previous: Memo<(String, String, String), Vec<RoleAssignment>>,
+    /// (tenant, scope, principal) → a previous service principal's role assignments there,
+    /// and when they were listed.
+    previous: Memo<(String, String, String), (Instant, Vec<RoleAssignment>)>,
 }
 
 fn cluster_key(tenant: &str, id: &ResourceId) -> (String, String) {
@@ -42,21 +43,28 @@ const CLUSTER_FRESH_FOR: Duration = Duration::from_secs(30);
 /// The cluster: read before the object arrived if this is the first object asking for it
 /// and that read is at most [`CLUSTER_FRESH_FOR`] old, else read now.
 pub(crate) async fn cluster(ctx: &Ctx, arm: &Api<'_>, id: &ResourceId) -> Result<Cluster> {
-    let (at, found) = ctx
+    let early = ctx
         .state::<Early>()
         .clusters
         .take_or(&cluster_key(arm.tenant(), id), || async {
             Ok((Instant::now(), cluster::get(arm, id).await?))
         })
-        .await?;
-    if at.elapsed() <= CLUSTER_FRESH_FOR {
-        return Ok(found);
+        .await;
+    match early {
+        Ok((at, found)) if at.elapsed() <= CLUSTER_FRESH_FOR => Ok(found),
+        // Too old, or it failed (perhaps a moment's fault long before the object came):
+        // the object's own read decides.
+        _ => cluster::get(arm, id).await,
     }
-    cluster::get(arm, id).await
 }
 
-/// The role assignments of the previous service principal `principal` at or below `scope`,
-/// listed once per run.
+/// How long a list of a previous principal's assignments stands for later objects: what is
+/// copied to the new principal is what the old one holds now, not what it held long ago.
+const LIST_FRESH_FOR: Duration = Duration::from_secs(30);
+
+/// The role assignments of the previous service principal `principal` at or below `scope`:
+/// listed once for the objects of the next [`LIST_FRESH_FOR`] (a fleet of clusters leaving
+/// the same app), afresh after that.
 pub(crate) async fn previous_assignments(
     ctx: &Ctx,
     arm: &Api<'_>,
@@ -72,10 +80,14 @@ pub(crate) async fn previous_assignments(
         .state::<Early>()
         .previous
         .get_or(key, || async {
-            list_assignments(arm, scope, principal).await.map(Some)
+            let listed = list_assignments(arm, scope, principal).await?;
+            Ok(Some((Instant::now(), listed)))
         })
         .await?;
-    Ok(listed.unwrap_or_default())
+    match listed {
+        Some((at, listed)) if at.elapsed() <= LIST_FRESH_FOR => Ok(listed),
+        _ => list_assignments(arm, scope, principal).await,
+    }
 }
 
 /// The apps whose service principals an object will compare: the one the cluster runs as

@@ -595,6 +595,39 @@ fn sim_without_uaa() -> TestSim {
     })
 }
 
+/// A copy that fails at --timeout (ARM never knows the new principal), beside a record
+/// written at once: the record is put back under a deadline of its own, the cluster is not
+/// reset, and its tags are as they were.
+#[test]
+fn a_copy_that_times_out_puts_the_record_back() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    let tags_before = record(&sim);
+    sim.sim()
+        .add_fault(json!({"method": "PUT", "path": "/roleAssignments/", "count": 0, "status": 400, "code": "PrincipalNotFound", "message": "Principal does not exist in the directory."}))
+        .expect("fault");
+    sim.sim().clear_requests();
+    let r = run(&sim, &["--timeout", "2s"], &envelope(&sim, &s));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.object()["error"]["code"], "Timeout", "{}", r.stdout);
+    let cluster = sim.var("CLUSTER_ID");
+    let record_writes = made_writes(&sim)
+        .iter()
+        .filter(|w| w.starts_with(&format!("\"PATCH\" \"{cluster}\"")))
+        .count();
+    assert_eq!(
+        record_writes, 2,
+        "the record, and its undo past the timeout: {}",
+        r.stderr
+    );
+    assert_eq!(
+        record(&sim),
+        tags_before,
+        "the cluster's tags are as before"
+    );
+    assert_eq!(resets(&sim), 0);
+}
+
 #[test]
 fn without_the_right_to_copy_roles_nothing_is_written_and_both_ways_are_named() {
     let sim = sim_without_uaa();

@@ -42,7 +42,7 @@ pub fn make(secret: &Secret, app_id: &str, image: &str, at: &str) -> String {
     let message = format!(
         "xtenant pull proof v1\n{}\n{}\n{at}",
         app_id.to_ascii_lowercase(),
-        image.to_ascii_lowercase()
+        canonical(image)
     );
     let tag = hmac::sign(&key, message.as_bytes());
     tag.as_ref()
@@ -51,6 +51,18 @@ pub fn make(secret: &Secret, app_id: &str, image: &str, at: &str) -> String {
             let _ = write!(hex, "{b:02x}");
             hex
         })
+}
+
+/// `image` as the proof binds it: the login server and repository in lowercase (names
+/// are compared so), the tag or digest as given (a tag is case-sensitive: `V1` is not `v1`).
+fn canonical(image: &str) -> String {
+    let name_end = image.rfind('/').unwrap_or(0);
+    let split = image
+        .find('@')
+        .or_else(|| image[name_end..].rfind(':').map(|i| name_end + i))
+        .unwrap_or(image.len());
+    let (name, reference) = image.split_at(split);
+    format!("{}{reference}", name.to_ascii_lowercase())
 }
 
 /// Why a recorded proof does not stand for a new check (`None`: it does).
@@ -95,6 +107,20 @@ mod tests {
 
     fn now(secs: i64) -> OffsetDateTime {
         OffsetDateTime::parse(AT, &Rfc3339).unwrap() + time::Duration::seconds(secs)
+    }
+
+    #[test]
+    fn names_compare_in_any_case_and_tags_exactly() {
+        let s = Secret::new("the-secret");
+        let p = make(&s, "app", "Reg.AzureCR.io/Samples/Hello:V1", AT);
+        assert_eq!(p, make(&s, "app", "reg.azurecr.io/samples/hello:V1", AT));
+        assert_ne!(p, make(&s, "app", "reg.azurecr.io/samples/hello:v1", AT));
+        assert_eq!(
+            canonical("reg.azurecr.io:5000/a/b:T"),
+            "reg.azurecr.io:5000/a/b:T"
+        );
+        assert_eq!(canonical("REG.io:5000/A/B"), "reg.io:5000/a/b");
+        assert_eq!(canonical("R.io/A@sha256:AB"), "r.io/a@sha256:AB");
     }
 
     #[test]
