@@ -332,16 +332,8 @@ pub async fn ensure_role_assignment(
     principal_id: &str,
     label: &str,
 ) -> Result<Assigned> {
-    poll_until(label, api.deadline(), || async {
-        match assign_role(api, scope, role_definition_id, principal_id).await {
-            Ok(a) => Ok(Poll::Ready(a)),
-            Err(e) if e.is_code("PrincipalNotFound") => {
-                Ok(Poll::Pending("PrincipalNotFound".into(), None))
-            }
-            Err(e) => Err(e),
-        }
-    })
-    .await
+    let target = (scope, role_definition_id, principal_id);
+    ensure_with(api, target, label, None, true).await
 }
 
 /// [`ensure_role_assignment`] whose first GET was [`find_role_assignment`] for the same
@@ -357,9 +349,37 @@ pub async fn ensure_role_assignment_after(
     label: &str,
     read: Result<Option<Assigned>>,
 ) -> Result<Assigned> {
-    let mut read = Some(read);
+    let target = (scope, role_definition_id, principal_id);
+    ensure_with(api, target, label, Some(read), true).await
+}
+
+/// [`ensure_role_assignment`] for a principal whose assignments at `scope` were just listed
+/// without this one: the PUT is sent without a GET first (and again without one after a
+/// `PrincipalNotFound`, which made nothing).
+pub async fn ensure_listed_role_assignment(
+    api: &Api<'_>,
+    scope: &str,
+    role_definition_id: &str,
+    principal_id: &str,
+    label: &str,
+) -> Result<Assigned> {
+    let target = (scope, role_definition_id, principal_id);
+    ensure_with(api, target, label, Some(Ok(None)), false).await
+}
+
+/// The wait the three `ensure_*` share: the first look from `first` when given (an earlier
+/// GET's answer: found, absent, or its error), then [`assign_role`]'s looks (with a GET
+/// before the PUT when `read_first`) while ARM answers `PrincipalNotFound`.
+async fn ensure_with(
+    api: &Api<'_>,
+    (scope, role_definition_id, principal_id): (&str, &str, &str),
+    label: &str,
+    first: Option<Result<Option<Assigned>>>,
+    read_first: bool,
+) -> Result<Assigned> {
+    let mut first = first;
     poll_until(label, api.deadline(), || {
-        let earlier = read.take();
+        let earlier = first.take();
         async move {
             let looked = match earlier {
                 Some(Ok(Some(found))) => Ok(found),
@@ -367,7 +387,10 @@ pub async fn ensure_role_assignment_after(
                     assign_role_after(api, scope, role_definition_id, principal_id, false).await
                 }
                 Some(Err(e)) => Err(e),
-                None => assign_role(api, scope, role_definition_id, principal_id).await,
+                None => {
+                    assign_role_after(api, scope, role_definition_id, principal_id, read_first)
+                        .await
+                }
             };
             match looked {
                 Ok(a) => Ok(Poll::Ready(a)),
@@ -376,27 +399,6 @@ pub async fn ensure_role_assignment_after(
                 }
                 Err(e) => Err(e),
             }
-        }
-    })
-    .await
-}
-
-/// [`ensure_role_assignment`] for a principal whose assignments at `scope` were just listed
-/// without this one: the PUT is sent without a GET first.
-pub async fn ensure_listed_role_assignment(
-    api: &Api<'_>,
-    scope: &str,
-    role_definition_id: &str,
-    principal_id: &str,
-    label: &str,
-) -> Result<Assigned> {
-    poll_until(label, api.deadline(), || async {
-        match assign_role_after(api, scope, role_definition_id, principal_id, false).await {
-            Ok(a) => Ok(Poll::Ready(a)),
-            Err(e) if e.is_code("PrincipalNotFound") => {
-                Ok(Poll::Pending("PrincipalNotFound".into(), None))
-            }
-            Err(e) => Err(e),
         }
     })
     .await

@@ -221,6 +221,13 @@ fn an_early_failure_lands_on_the_object_that_needed_it() {
     assert_eq!(failed["error"]["code"], "RegistryNotFound", "{failed}");
 }
 
+/// The GETs in `log` whose path `path` accepts.
+fn gets(log: &[Value], path: impl Fn(&str) -> bool) -> usize {
+    log.iter()
+        .filter(|r| r["method"] == "GET" && r["path"].as_str().is_some_and(&path))
+        .count()
+}
+
 /// Step 4 (`--cluster-tenant`, `--cluster`): the cluster and the old service principal's
 /// roles are read while it waits for its object, nothing is written, and the early answers
 /// are what the object uses (the cluster is read once before the reset, not twice).
@@ -252,30 +259,14 @@ fn step_4_reads_the_cluster_and_the_old_roles_before_its_object() {
     let out: Value = serde_json::from_str(out.trim()).expect("one object");
     assert_eq!(out["cluster_provisioning_state"], "Succeeded", "{out}");
     let log = sim.azure_requests();
-    let cluster_reads = log
-        .iter()
-        .filter(|r| {
-            r["method"] == "GET"
-                && r["path"]
-                    .as_str()
-                    .is_some_and(|p| p.eq_ignore_ascii_case(&cluster))
-        })
-        .count();
     assert_eq!(
-        cluster_reads, 2,
+        gets(&log, |p| p.eq_ignore_ascii_case(&cluster)),
+        2,
         "the early read stood for the first one (the other confirms the reset): {log:#?}"
     );
-    let lists = log
-        .iter()
-        .filter(|r| {
-            r["method"] == "GET"
-                && r["path"]
-                    .as_str()
-                    .is_some_and(|p| p.ends_with("/roleAssignments"))
-        })
-        .count();
     assert_eq!(
-        lists, 2,
+        gets(&log, |p| p.ends_with("/roleAssignments")),
+        2,
         "the old and the new principal's, once each: {log:#?}"
     );
 }
@@ -305,18 +296,9 @@ fn step_4_reads_the_cluster_again_for_an_object_that_came_late() {
         Duration::from_secs(31),
     );
     assert_eq!(code, 0, "{err}");
-    let reads = sim
-        .azure_requests()
-        .iter()
-        .filter(|r| {
-            r["method"] == "GET"
-                && r["path"]
-                    .as_str()
-                    .is_some_and(|p| p.eq_ignore_ascii_case(&cluster))
-        })
-        .count();
     assert_eq!(
-        reads, 3,
+        gets(&sim.azure_requests(), |p| p.eq_ignore_ascii_case(&cluster)),
+        3,
         "early, afresh for the late object, and after the reset"
     );
 }
