@@ -6,14 +6,16 @@ use common::envelope::{Change, Envelope, fields};
 use common::error::codes;
 use common::http::{Api, Sent};
 use common::validate::is_guid;
-use common::wait::{Deadline, Poll, follow_operation, human, operation_url, poll_until};
+use common::wait::{
+    Deadline, OperationKind, Poll, follow_operation, human, operation_url, poll_until,
+};
 use common::{Error, ErrorKind, Result, Secret, ui};
 use reqwest::Method;
 use serde_json::json;
 use url::Url;
 
 use crate::cluster::{self, Cluster, in_progress};
-use crate::inputs::Inputs;
+use crate::inputs::{Inputs, OperationRef};
 use crate::{AKS_API, early, pull, roles};
 
 /// The fields step 4 writes.
@@ -138,9 +140,13 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         return Err(managed_identity(name, &why).into());
     }
 
-    if let Some(op) = &inputs.operation {
-        return resume(inputs, &arm, &cluster, op).await;
-    }
+    let cluster = match &inputs.operation {
+        Some(op) => match resume(inputs, &arm, &cluster, op).await? {
+            Resumed::Done(done) => return Ok(done),
+            Resumed::NotThisReset(now) => now,
+        },
+        None => cluster,
+    };
 
     // A reset posted by a run killed before it wrote cluster_operation_url (or anyone's
     // operation) is waited out first: then the cluster may already run as the app.
@@ -172,16 +178,15 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         "posted the reset of cluster {name} to app {}",
         inputs.app_id
     ));
-    let op = if r.status == 200 {
-        None
-    } else {
-        operation_url(&r)
+    let (op, kind) = match operation_url(&r) {
+        Some((u, k)) if r.status != 200 => (Some(u), k),
+        _ => (None, OperationKind::Status),
     };
     if let Some(op) = &op {
         if inputs.detach {
             return Err(still_running(inputs, op, "--detach: not followed"));
         }
-        follow(&arm, inputs, op).await?;
+        follow(&arm, inputs, op, kind).await?;
     } else if r.status != 200 {
         // Accepted without an operation URL: watch the cluster itself.
         wait_for_cluster(&arm, inputs).await?;
@@ -504,7 +509,8 @@ async fn already(ctx: &Ctx, inputs: &Inputs, cluster: &Cluster) -> Result<Done<O
         output: Output {
             cluster_provisioning_state: Some(cluster.provisioning_state.clone()),
             pull_verified_at,
-            ..Output::default()
+            // An operation URL the envelope carried stood for nothing: gone.
+            cluster_operation_url: Change::Remove,
         },
         changed: roles.copied > 0 || recorded,
         summary: format!(
@@ -554,18 +560,48 @@ async fn settle(arm: &Api<'_>, inputs: &Inputs, cluster: Cluster) -> Result<Clus
     })
 }
 
-/// Resumes an operation an earlier run posted, instead of posting again.
+/// What following the envelope's `cluster_operation_url` came to.
+enum Resumed {
+    /// The envelope's reset finished: the output.
+    Done(Done<Output>),
+    /// The operation ended but does not stand for the envelope's reset (the record names no
+    /// reset pending with its key): the step goes on as if there were no URL, from the
+    /// cluster as it is now.
+    NotThisReset(Cluster),
+}
+
+/// Follows an operation an earlier run posted, instead of posting again.
+///
+/// The URL is a claim by whoever wrote the envelope: it may cause a read (the operation,
+/// then the cluster), never on its own a skipped reset or a record. Its shape and
+/// subscription were checked with the inputs; its location must be the cluster's. When it
+/// ends, the cluster must run as the app (else `ResetNotApplied`), and the envelope's key is
+/// recorded only when the record names a reset pending with that very key; otherwise the
+/// step goes on and resets the cluster unless the record already names the key.
 async fn resume(
     inputs: &Inputs,
     arm: &Api<'_>,
     cluster: &Cluster,
-    op: &Url,
-) -> Result<Done<Output>, Fail> {
+    op: &OperationRef,
+) -> Result<Resumed, Fail> {
     let name = &inputs.cluster.name;
+    if !cluster.in_location(&op.location) {
+        let field = fields::CLUSTER_OPERATION_URL.name;
+        return Err(Error::input(
+            field,
+            format!(
+                "`{field}` names an operation in location {}, but cluster {name} is in {}: it is not the cluster's operation",
+                op.location,
+                cluster.location.as_deref().unwrap_or("no location")
+            ),
+        )
+        .with_hint("remove the field to post the reset again, or pass the object exactly as aks-sp-update wrote it")
+        .into());
+    }
     ui::info(&format!(
         "resuming the reset of cluster {name} from cluster_operation_url"
     ));
-    match follow(arm, inputs, op).await {
+    match follow(arm, inputs, &op.url, op.kind).await {
         Ok(()) => {}
         // Operations expire: a cluster that already runs as the app is what the operation was for.
         Err(f) if f.error.status() == Some(404) && cluster.uses(&inputs.app_id) => {
@@ -576,7 +612,17 @@ async fn resume(
         }
         Err(f) => return Err(f),
     }
-    let done = confirm(arm, inputs, Some(op)).await?;
+    let done = confirm(arm, inputs, Some(&op.url)).await?;
+    let pending = done.record.pending_key_of(&inputs.app_id);
+    let ours = matches!((pending, &inputs.key_id), (Some(p), Some(k)) if p.eq_ignore_ascii_case(k));
+    if !ours {
+        ui::info(&format!(
+            "the operation in cluster_operation_url ended, but no reset of cluster {name} to app {}'s secret {} is recorded as pending: it does not stand for this object's reset",
+            inputs.app_id,
+            key_text(inputs)
+        ));
+        return Ok(Resumed::NotThisReset(done));
+    }
     let record = ClusterRecord {
         client_id: Some(inputs.app_id.clone()),
         key_id: inputs.key_id.clone(),
@@ -584,7 +630,7 @@ async fn resume(
         ..done.record.clone()
     };
     let recorded = record_after(arm, inputs, &done, &record).await;
-    Ok(Done {
+    Ok(Resumed::Done(Done {
         output: Output {
             cluster_provisioning_state: Some(done.provisioning_state.clone()),
             cluster_operation_url: Change::Remove,
@@ -597,16 +643,16 @@ async fn resume(
             key_text(inputs),
             done.provisioning_state
         ),
-    })
+    }))
 }
 
 /// Follows the operation; its failures say whether a rerun should resume it.
-async fn follow(arm: &Api<'_>, inputs: &Inputs, op: &Url) -> Result<(), Fail> {
+async fn follow(arm: &Api<'_>, inputs: &Inputs, op: &Url, kind: OperationKind) -> Result<(), Fail> {
     let label = format!(
         "resetting the service principal of cluster {}",
         inputs.cluster.name
     );
-    match follow_operation(arm, op, &label).await {
+    match follow_operation(arm, op, kind, &label).await {
         Ok(_) => Ok(()),
         Err(e) => Err(match e.kind() {
             ErrorKind::Timeout => still_running(inputs, op, &format!("not finished after --timeout {}", human(arm.deadline().timeout()))),

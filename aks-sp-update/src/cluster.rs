@@ -17,6 +17,8 @@ pub(crate) struct Cluster {
     pub identity_type: Option<String>,
     /// `provisioningState`.
     pub provisioning_state: String,
+    /// Its location (`eastus`), where its operations are.
+    pub location: Option<String>,
     /// Its tags, as they are (a tag update sends them all back).
     pub tags: Map<String, Value>,
     /// What the tools recorded in them.
@@ -39,6 +41,7 @@ impl Cluster {
             identity_type: s("/identity/type"),
             provisioning_state: s("/properties/provisioningState")
                 .unwrap_or_else(|| "Unknown".to_owned()),
+            location: s("/location"),
         }
     }
 
@@ -67,6 +70,15 @@ impl Cluster {
         } else {
             None
         }
+    }
+
+    /// Whether `location` (an operation URL's) is the cluster's: ARM's location names are
+    /// compared without case and spaces (`East US` is `eastus`).
+    pub(crate) fn in_location(&self, location: &str) -> bool {
+        let norm = |l: &str| l.replace(' ', "").to_ascii_lowercase();
+        self.location
+            .as_deref()
+            .is_some_and(|l| norm(l) == norm(location))
     }
 
     /// Whether the cluster already authenticates as `app_id`.
@@ -124,6 +136,10 @@ mod tests {
         let c = Cluster::from_value(&body);
         assert_eq!(c.provisioning_state, "Succeeded");
         assert!(c.uses("clientid"), "{c:?}");
+        assert!(
+            c.in_location("location1") && !c.in_location("eastus"),
+            "{c:?}"
+        );
         assert_eq!(c.managed_identity(), None);
     }
 

@@ -105,6 +105,12 @@ fn record(sim: &TestSim) -> Value {
         .unwrap()
 }
 
+/// Whether the record says the cluster holds `app`'s key `key`.
+fn record_names(sim: &TestSim, app: &str, key: &str) -> bool {
+    let r = record(sim);
+    r["xtenant-client-id"] == app && r["xtenant-client-secret-key-id"] == key
+}
+
 /// Writes the cluster's tags directly (as anyone with write access on it could).
 fn set_tags(sim: &TestSim, tags: &Value) {
     let (status, body) = Operator::new(sim).arm(
@@ -754,5 +760,127 @@ fn a_switch_whose_answer_was_lost_is_found_and_recorded_not_posted_again() {
             .get("xtenant-pending-client-secret-key-id")
             .is_none()
     );
+    assert!(pulled(&sim));
+}
+
+/// Issue 23, attack 2: during a rotation the other team adds an ARM URL that answers 200
+/// without `status` as the reset's operation. It was read as Succeeded: no reset, the
+/// envelope's key recorded, and the rotation's prune then removed the key the cluster held.
+#[test]
+fn a_forged_operation_url_is_refused_before_any_request() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    let first = run(&sim, &[], &envelope(&sim, &s));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let key1 = s.key_id.clone().unwrap();
+    let (secret2, key2) = Operator::new(&sim).add_secret(&s.object_id);
+    let mut rotation = envelope(&sim, &s);
+    rotation["client_secret"] = json!(secret2);
+    rotation["client_secret_key_id"] = json!(key2);
+    let base = sim.var("SIM_URL");
+    let (sub, other_sub) = (
+        sim.var("CLUSTER_SUBSCRIPTION_ID"),
+        sim.var("REGISTRY_SUBSCRIPTION_ID"),
+    );
+    let aks = |sub: &str, loc: &str, kind: &str| {
+        format!(
+            "{base}/subscriptions/{sub}/providers/Microsoft.ContainerService/locations/{loc}/{kind}/0f0f0f0f-0000-4000-8000-000000000001?api-version=2016-03-30"
+        )
+    };
+    for forged in [
+        format!("{base}/subscriptions?api-version=2022-12-01"),
+        format!("{base}/subscriptions/{sub}?api-version=2022-12-01"),
+        format!("{}?api-version=2025-10-01", sim.var("CLUSTER_ID")),
+        aks(&other_sub, "eastus", "operations"),
+        aks(&sub, "eastus", "deployments"),
+        aks(&sub, "eastus", "operations").replace("ContainerService", "Resources"),
+        format!(
+            "{base}/subscriptions/{sub}/providers/Microsoft.ContainerService/locations/eastus/operations/../../../../../../subscriptions?api-version=2022-12-01"
+        ),
+    ] {
+        let mut input = rotation.clone();
+        input["cluster_operation_url"] = json!(forged);
+        sim.sim().clear_requests();
+        let r = run(&sim, &[], &input);
+        assert_eq!(r.code, 1, "{forged}: {}", r.stderr);
+        let out = r.object();
+        assert_eq!(out["error"]["code"], "InvalidInput", "{forged}: {out}");
+        assert!(said(&out).contains("cluster_operation_url"), "{out}");
+        assert!(
+            sim.azure_requests().is_empty(),
+            "{forged}: refused before any request: {:?}",
+            sim.azure_requests()
+        );
+    }
+    // The cluster's own subscription in another location: refused once the cluster is read,
+    // before the URL is asked.
+    let mut input = rotation.clone();
+    input["cluster_operation_url"] = json!(aks(&sub, "westeurope", "operations"));
+    sim.sim().clear_requests();
+    let r = run(&sim, &[], &input);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.object()["error"]["code"], "InvalidInput", "{}", r.stdout);
+    assert!(said(&r.object()).contains("westeurope"), "{}", r.stdout);
+    assert!(
+        !sim.requests()
+            .iter()
+            .any(|q| q["path"].as_str().unwrap_or("").contains("/operations/")),
+        "{:?}",
+        sim.requests()
+    );
+    assert_eq!(resets(&sim), 0, "no reset posted");
+    assert!(
+        record_names(&sim, &s.app_id, &key1),
+        "the record still names the key the cluster holds"
+    );
+    assert!(pulled(&sim), "the cluster still holds its key");
+}
+
+/// A real operation of the cluster is only a claim about the envelope's reset: an answer
+/// without a terminal `status` is no success, and an operation that ends while the record
+/// names no pending reset to the envelope's key does not stand for its reset.
+#[test]
+fn an_operation_that_is_not_the_envelopes_reset_does_not_skip_it() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    let detached = run(&sim, &["--detach"], &envelope(&sim, &s));
+    assert_eq!(detached.code, 1, "{}", detached.stderr);
+    let url = detached.object()["cluster_operation_url"].clone();
+    assert!(url.is_string(), "{}", detached.stdout);
+
+    // The operation answers 200 without a status: no success, nothing recorded.
+    sim.sim()
+        .add_fault(json!({"method": "GET", "path": "/operations/", "count": 0, "body_patch": {"status": null}}))
+        .unwrap();
+    let r = run(&sim, &[], &detached.object());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        r.object()["error"]["code"],
+        "OperationStatusUnknown",
+        "{}",
+        r.stdout
+    );
+    assert!(
+        record(&sim).get("xtenant-client-secret-key-id").is_none(),
+        "{}",
+        record(&sim)
+    );
+    sim.sim().clear_faults();
+
+    // Another key with that (real, finished) operation: the reset to it is posted.
+    let (secret2, key2) = Operator::new(&sim).add_secret(&s.object_id);
+    let mut rotation = envelope(&sim, &s);
+    rotation["client_secret"] = json!(secret2);
+    rotation["client_secret_key_id"] = json!(key2);
+    rotation["cluster_operation_url"] = url;
+    let r = run(&sim, &[], &rotation);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        resets(&sim),
+        2,
+        "the envelope's reset was posted: {}",
+        r.stderr
+    );
+    assert!(record_names(&sim, &s.app_id, &key2), "{}", r.stderr);
     assert!(pulled(&sim));
 }

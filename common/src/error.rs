@@ -468,6 +468,8 @@ pub mod codes {
     pub const TOO_MANY_PAGES: Code = c("TooManyPages", 1, false);
     /// Azure's long-running operation ended Failed or Canceled without a code of its own.
     pub const OPERATION_FAILED: Code = c("OperationFailed", 1, false);
+    /// An operation URL answered without a status: the operation is not known to have succeeded.
+    pub const OPERATION_STATUS_UNKNOWN: Code = c("OperationStatusUnknown", 1, false);
     /// The app id names no app (step 1, 2).
     pub const APP_NOT_FOUND: Code = c("AppNotFound", 1, false);
     /// The app is not multitenant (`signInAudience` other than `AzureADMultipleOrgs`).
@@ -557,6 +559,7 @@ pub mod codes {
         APP_REQUESTS_NO_PERMISSION,
         TOO_MANY_PAGES,
         OPERATION_FAILED,
+        OPERATION_STATUS_UNKNOWN,
         APP_NOT_FOUND,
         APP_NOT_MULTITENANT,
         APP_REDIRECT_URI_MISSING,

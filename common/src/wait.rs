@@ -175,11 +175,23 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
+/// How an operation URL reports the operation's end (Azure Resource Manager's two patterns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationKind {
+    /// `Azure-AsyncOperation`: every answer is 200 with `{"status": …}`; it ended when
+    /// `status` is terminal, and only `Succeeded` is a success.
+    Status,
+    /// `Location`: 202 while it runs, 200 or 204 when it succeeded (a `status` in the body,
+    /// if any, is read as above).
+    Location,
+}
+
 /// Where to follow a long-running operation: `Azure-AsyncOperation`, else `Location`.
-pub fn operation_url(resp: &Response) -> Option<Url> {
-    resp.header("azure-asyncoperation")
-        .or_else(|| resp.header("location"))
-        .and_then(|u| Url::parse(u).ok())
+pub fn operation_url(resp: &Response) -> Option<(Url, OperationKind)> {
+    let parsed = |h: &str| resp.header(h).and_then(|u| Url::parse(u).ok());
+    parsed("azure-asyncoperation")
+        .map(|u| (u, OperationKind::Status))
+        .or_else(|| parsed("location").map(|u| (u, OperationKind::Location)))
 }
 
 /// The end of a long-running operation.
@@ -193,15 +205,21 @@ pub struct OperationDone {
 
 /// Follows an ARM long-running operation at `url` until it ends or the deadline passes.
 ///
-/// An `Azure-AsyncOperation` URL answers `{"status": …}`; a `Location` URL answers 202
-/// while running and 200/204 when done. `Failed`/`Canceled` become an error carrying
-/// the operation's own error code and message. On timeout the error's kind is
-/// [`ErrorKind::Timeout`]; the caller still holds `url` to resume later.
+/// A [`OperationKind::Status`] URL must answer a `status`: an answer without one (any other
+/// ARM URL answers 200 with some body) is no success but an error
+/// (`OperationStatusUnknown`). `Failed`/`Canceled` become an error carrying the operation's
+/// own error code and message. On timeout the error's kind is [`ErrorKind::Timeout`]; the
+/// caller still holds `url` to resume later.
 ///
 /// `url` is followed only on the origin of `api`'s endpoint (the ARM endpoint for ARM):
 /// an operation URL comes from Azure's answer or an envelope, and following it sends the
 /// bearer token. Elsewhere it is refused (code `UntrustedOrigin`) before any request.
-pub async fn follow_operation(api: &Api<'_>, url: &Url, label: &str) -> Result<OperationDone> {
+pub async fn follow_operation(
+    api: &Api<'_>,
+    url: &Url,
+    kind: OperationKind,
+    label: &str,
+) -> Result<OperationDone> {
     api.check_origin(url, "the long-running operation's URL")?;
     let deadline = api.deadline();
     poll_until(label, deadline, || async {
@@ -209,15 +227,21 @@ pub async fn follow_operation(api: &Api<'_>, url: &Url, label: &str) -> Result<O
             .read(api.request(Method::GET, url.clone()).accept(&[202]))
             .await?;
         let ra = r.retry_after();
-        if r.status == 202 && !r.body.get("status").is_some_and(Value::is_string) {
-            return Ok(Poll::Pending("running".into(), ra));
-        }
-        let status = r
-            .body
-            .get("status")
-            .and_then(Value::as_str)
-            .unwrap_or("Succeeded")
-            .to_owned();
+        let status = r.body.get("status").and_then(Value::as_str);
+        let status = match (status, kind, r.status) {
+            (Some(s), _, _) => s.to_owned(),
+            (None, _, 202) => return Ok(Poll::Pending("running".into(), ra)),
+            (None, OperationKind::Location, 200 | 204) => "Succeeded".to_owned(),
+            (None, _, code) => {
+                return Err(Error::new(
+                    ErrorKind::OperationFailed,
+                    crate::error::codes::OPERATION_STATUS_UNKNOWN.name,
+                    format!(
+                        "the operation's URL answered {code} without a status: it is no operation status, so the operation is not known to have succeeded"
+                    ),
+                ));
+            }
+        };
         match status.as_str() {
             s if s.eq_ignore_ascii_case("Succeeded") => Ok(Poll::Ready(OperationDone {
                 status,

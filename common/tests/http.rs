@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use common::auth::Credentials;
 use common::cloud::Cloud;
 use common::http::{Auth, Http, Request, Sent, Service, build_client};
+use common::wait::OperationKind::{Location, Status};
 use common::wait::{Deadline, follow_operation};
 use common::{ErrorKind, Secret};
 use hyper_util::rt::TokioIo;
@@ -396,13 +397,15 @@ async fn poller_follows_an_operation_to_its_end() {
         panic!("a write outside --dry-run is sent")
     };
     let op = common::wait::operation_url(&started)
-        .map(|u| url(&s, u.path()))
+        .map(|(u, _)| url(&s, u.path()))
         .or_else(|| Some(url(&s, started.header("azure-asyncoperation").unwrap())))
         .unwrap();
-    let done = follow_operation(&api, &op, "resetting").await.unwrap();
+    let done = follow_operation(&api, &op, Status, "resetting")
+        .await
+        .unwrap();
     assert_eq!(done.status, "Succeeded");
 
-    let e = follow_operation(&api, &url(&s, "/ops/fail/2"), "resetting")
+    let e = follow_operation(&api, &url(&s, "/ops/fail/2"), Status, "resetting")
         .await
         .unwrap_err();
     assert_eq!(e.code(), "ReconcileVMSSAgentPoolFailed");
@@ -413,9 +416,14 @@ async fn poller_follows_an_operation_to_its_end() {
 
     // Every terminal state of common::arm ends the wait; Azure spells cancelled both ways.
     for outcome in ["canceled", "cancelled"] {
-        let e = follow_operation(&api, &url(&s, &format!("/ops/{outcome}/4")), "resetting")
-            .await
-            .unwrap_err();
+        let e = follow_operation(
+            &api,
+            &url(&s, &format!("/ops/{outcome}/4")),
+            Status,
+            "resetting",
+        )
+        .await
+        .unwrap_err();
         assert_eq!(
             (e.kind(), e.code()),
             (&ErrorKind::OperationFailed, "OperationFailed"),
@@ -424,13 +432,24 @@ async fn poller_follows_an_operation_to_its_end() {
         assert!(e.message().to_lowercase().contains(outcome), "{e}");
     }
 
-    let done = follow_operation(&api, &url(&s, "/loc"), "location")
+    let done = follow_operation(&api, &url(&s, "/loc"), Location, "location")
         .await
         .unwrap();
     assert_eq!(done.status, "Succeeded");
 
+    // Any other ARM URL answers 200 with a body and no status: followed as an
+    // Azure-AsyncOperation, that is no success (issue 23: a forged operation URL).
+    let e = follow_operation(&api, &url(&s, "/page?n=1"), Status, "resetting")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (&ErrorKind::OperationFailed, "OperationStatusUnknown"),
+        "{e}"
+    );
+
     let short = http.arm("t.onmicrosoft.com", Deadline::after(Duration::from_secs(1)));
-    let e = follow_operation(&short, &url(&s, "/ops/hang/3"), "resetting")
+    let e = follow_operation(&short, &url(&s, "/ops/hang/3"), Status, "resetting")
         .await
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Timeout);
@@ -621,8 +640,10 @@ async fn an_operation_url_from_the_answer_is_followed_only_on_the_arm_origin() {
         else {
             panic!("a write outside --dry-run is sent")
         };
-        let url = common::wait::operation_url(&started).unwrap();
-        let e = follow_operation(&api, &url, "resetting").await.unwrap_err();
+        let (url, kind) = common::wait::operation_url(&started).unwrap();
+        let e = follow_operation(&api, &url, kind, "resetting")
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "UntrustedOrigin", "{op}: {e}");
         assert!(e.message().contains("operation"), "{e}");
         // Sent directly, it is refused as well, before any request.
@@ -636,7 +657,7 @@ async fn an_operation_url_from_the_answer_is_followed_only_on_the_arm_origin() {
 
     // The same operation on the ARM endpoint's origin is followed.
     let op = format!("https://{}/ops/ok/9", s.addr);
-    let done = follow_operation(&api, &url::Url::parse(&op).unwrap(), "resetting")
+    let done = follow_operation(&api, &url::Url::parse(&op).unwrap(), Status, "resetting")
         .await
         .unwrap();
     assert_eq!(done.status, "Succeeded");

@@ -196,9 +196,15 @@ pub async fn write_record(
     };
     // AKS may treat the tag update as a long-running operation.
     if r.status == 202
-        && let Some(op) = operation_url(&r)
+        && let Some((op, kind)) = operation_url(&r)
     {
-        follow_operation(api, &op, "recording the reset on the cluster (its tags)").await?;
+        follow_operation(
+            api,
+            &op,
+            kind,
+            "recording the reset on the cluster (its tags)",
+        )
+        .await?;
     }
     Ok(true)
 }
