@@ -131,8 +131,19 @@ fn key_text(inputs: &Inputs) -> &str {
         .unwrap_or("(key id unknown: the object has no client_secret_key_id)")
 }
 
-/// Runs the step on one validated object.
+/// Runs the step on one validated object. A failure whose reset did not happen removes the
+/// roles copied for it (see [`roles::undo`]).
 pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail> {
+    let ledger = roles::Ledger::default();
+    let result = switch(inputs, ctx, &ledger).await;
+    if let Err(f) = &result {
+        roles::undo(ctx, inputs, &ledger, &f.error).await;
+    }
+    result
+}
+
+/// The step itself ([`run`]); the roles it copies are noted in `ledger`.
+async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Done<Output>, Fail> {
     let arm = ctx.arm(&inputs.tenant);
     let name = &inputs.cluster.name;
     let cluster = early::cluster(ctx, &arm, &inputs.cluster).await?;
@@ -143,7 +154,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     let cluster = match &inputs.operation {
         Some(op) => match resume(inputs, &arm, &cluster, op).await? {
             Resumed::Done(done) => return Ok(done),
-            Resumed::NotThisReset(now) => now,
+            Resumed::NotThisReset(now) => *now,
         },
         None => cluster,
     };
@@ -165,7 +176,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     }
 
     let (secret, pull_verified_at, roles, mut record) =
-        prepare(ctx, inputs, &arm, &cluster, &held).await?;
+        prepare(ctx, inputs, &arm, &cluster, &held, ledger).await?;
 
     let sent = match post_reset(&arm, inputs, &secret).await? {
         Posted::Sent(s) => s,
@@ -213,9 +224,9 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     })
 }
 
-/// Everything before the reset: the new credential's pull, the roles of the previous
-/// principal, and the record cleared of any secret (a crash after the reset then leaves a
-/// cluster the rerun resets again).
+/// Everything before the reset: the new credential's pull, the roles of the principal the
+/// cluster runs as (a switch from another app only), and the record cleared of any secret
+/// (a crash after the reset then leaves a cluster the rerun resets again).
 ///
 /// In two rounds: first every read at once (the secret, the pull check, the principals and
 /// their roles), then, only once all of them passed, the writes at once (the roles the new
@@ -226,26 +237,25 @@ async fn prepare(
     arm: &Api<'_>,
     cluster: &Cluster,
     held: &Held,
+    ledger: &roles::Ledger,
 ) -> Result<(Secret, Change<String>, roles::Outcome, ClusterRecord)> {
-    // The principal the cluster ran as before the app: the one it shows, or the record's.
-    let previous = if *held == Held::OtherApp {
-        roles::Previous {
-            app_id: cluster.client_id.clone().filter(|c| is_guid(c)),
-            sp_object_id: None,
-        }
+    // The only source of roles: the principal ARM shows the cluster running as, before a
+    // switch from another app (never a record). A planned app (dry run) has no service
+    // principal whose roles could be compared.
+    let source = cluster
+        .client_id
+        .clone()
+        .filter(|c| *held == Held::OtherApp && inputs.replaces(c));
+    if source.is_some() {
+        ledger.switching();
     } else {
-        recorded_previous(cluster)
-    };
-    // A planned app (dry run) has no service principal whose roles could be compared.
-    let compare = match &previous.app_id {
-        Some(old) => inputs.replaces(old),
-        None => previous.sp_object_id.is_some() && is_guid(&inputs.app_id),
-    };
+        no_copy_on_the_app(inputs);
+    }
+    let previous_app_id = cluster.client_id.clone().filter(|c| is_guid(c));
     let role_reads = async {
-        if compare {
-            roles::read(ctx, inputs, &previous).await
-        } else {
-            Ok(roles::Found::default())
+        match &source {
+            Some(app) => roles::read(ctx, inputs, cluster, app).await,
+            None => Ok(roles::Found::default()),
         }
     };
     // Boxed: the two together make a large future.
@@ -263,7 +273,7 @@ async fn prepare(
         ClusterRecord {
             client_id: Some(inputs.app_id.clone()),
             key_id: None,
-            previous_client_id: previous.app_id.clone(),
+            previous_client_id: previous_app_id,
             previous_sp_object_id: found.previous_sp(),
             pending_key_id: inputs.key_id.clone(),
         }
@@ -279,7 +289,7 @@ async fn prepare(
     };
     let id = inputs.cluster.id();
     let (roles, recorded) = tokio::join!(
-        Box::pin(roles::apply(ctx, inputs, found)),
+        Box::pin(roles::apply(ctx, inputs, found, ledger)),
         write_record(arm, &id, &cluster.tags, &record)
     );
     let recorded = recorded.map_err(|e| record_refused(e, &inputs.cluster.name));
@@ -433,11 +443,17 @@ fn would_reset(inputs: &Inputs, held: &Held, pull_verified_at: Change<String>) -
     }
 }
 
-/// The previous principal the cluster's record keeps.
-fn recorded_previous(cluster: &Cluster) -> roles::Previous {
-    roles::Previous {
-        app_id: cluster.record.previous_client_id.clone(),
-        sp_object_id: cluster.record.previous_sp_object_id.clone(),
+/// Says, when the person asked for scopes, that a cluster already on the app gets no role
+/// copied: the only source is the principal a cluster runs as before its switch.
+fn no_copy_on_the_app(inputs: &Inputs) {
+    let line = format!(
+        "cluster {} already runs as app {}: no role is copied (roles come only from the principal a cluster runs as, before its switch)",
+        inputs.cluster.name, inputs.app_id
+    );
+    if inputs.copy_role_scopes.is_empty() {
+        ui::debug(&line);
+    } else {
+        ui::info(&format!("{line}; --copy-role-scope is not used"));
     }
 }
 
@@ -472,8 +488,8 @@ async fn record_after(
 }
 
 /// The output for a cluster that already runs as the app with the object's secret (its
-/// record says so): the pull is checked again when the object names a registry, and the
-/// roles of the previous principal are given to the new one if it lacks them (a repair).
+/// record says so): the pull is checked again when the object names a registry. No role is
+/// copied: a record's previous principal is a claim, never a source of grants.
 async fn already(ctx: &Ctx, inputs: &Inputs, cluster: &Cluster) -> Result<Done<Output>> {
     // A switch an earlier run posted and could not confirm: confirmed now, and recorded.
     let mut recorded = false;
@@ -492,12 +508,7 @@ async fn already(ctx: &Ctx, inputs: &Inputs, cluster: &Cluster) -> Result<Done<O
         )
         .await?;
     }
-    let previous = recorded_previous(cluster);
-    let roles = if previous.app_id.is_some() || previous.sp_object_id.is_some() {
-        roles::compare(ctx, inputs, &previous).await?
-    } else {
-        roles::Outcome::default()
-    };
+    no_copy_on_the_app(inputs);
     let pull_verified_at = match &inputs.pull {
         Some(_) => pull::new_credential(inputs, ctx)
             .await?
@@ -512,9 +523,9 @@ async fn already(ctx: &Ctx, inputs: &Inputs, cluster: &Cluster) -> Result<Done<O
             // An operation URL the envelope carried stood for nothing: gone.
             cluster_operation_url: Change::Remove,
         },
-        changed: roles.copied > 0 || recorded,
+        changed: recorded,
         summary: format!(
-            "cluster {} already uses app {} with its secret {} ({}; state {}): nothing to do; --force resets it anyway{}",
+            "cluster {} already uses app {} with its secret {} ({}; state {}): nothing to do; --force resets it anyway",
             inputs.cluster.name,
             inputs.app_id,
             key_text(inputs),
@@ -524,7 +535,6 @@ async fn already(ctx: &Ctx, inputs: &Inputs, cluster: &Cluster) -> Result<Done<O
                 "recorded on the cluster"
             },
             cluster.provisioning_state,
-            roles.summary()
         ),
     })
 }
@@ -567,7 +577,7 @@ enum Resumed {
     /// The operation ended but does not stand for the envelope's reset (the record names no
     /// reset pending with its key): the step goes on as if there were no URL, from the
     /// cluster as it is now.
-    NotThisReset(Cluster),
+    NotThisReset(Box<Cluster>),
 }
 
 /// Follows an operation an earlier run posted, instead of posting again.
@@ -621,7 +631,7 @@ async fn resume(
             inputs.app_id,
             key_text(inputs)
         ));
-        return Ok(Resumed::NotThisReset(done));
+        return Ok(Resumed::NotThisReset(Box::new(done)));
     }
     let record = ClusterRecord {
         client_id: Some(inputs.app_id.clone()),

@@ -12,9 +12,10 @@ use crate::CLUSTER_TYPE;
 /// Reads JSON objects on stdin (the output of acr-grant, or nothing: then the flags
 /// alone) and for each: reads the cluster and refuses a managed-identity cluster; checks
 /// that the app's credential gets a pull token from the registry the object names
-/// (registry_login_server); lists the role assignments in tenant A the old service
-/// principal has and the new one lacks and gives them to the new one (unless
-/// --no-copy-role-assignments); posts resetServicePrincipalProfile and follows the
+/// (registry_login_server); before a switch from another app, gives the new service
+/// principal the roles in tenant A a cluster needs that the one it runs as has at the
+/// cluster's own resources (unless --no-copy-role-assignments; see --copy-role-scope);
+/// posts resetServicePrincipalProfile and follows the
 /// operation; reads the cluster back to confirm, and records on the cluster (tags) the app
 /// and the key id of the secret it now holds. A cluster already on the app is left alone
 /// only when that record names the object's client_secret_key_id. Writes cluster_id,
@@ -61,6 +62,18 @@ pub struct Cli {
     /// The default (kept for compatibility): copy the old service principal's role assignments in tenant A
     #[arg(long, hide = true, conflicts_with = "no_copy_role_assignments")]
     pub copy_role_assignments: bool,
+
+    /// A scope where a role the cluster's identity needs may be copied besides its own resources (repeatable)
+    ///
+    /// Before a switch, the roles of the service principal the cluster runs as that a
+    /// cluster's identity needs (Network Contributor, Private DNS Zone Contributor, …: the
+    /// AKS documentation's list) are copied to the app's at or below the cluster's own
+    /// resources (its subnets and virtual networks, private DNS zone, outbound IPs, node
+    /// resource group) and at or below each scope named here (an ARM id under a
+    /// subscription, e.g. a virtual network in another resource group). Privileged roles
+    /// are never copied.
+    #[arg(long, value_name = "ARM_ID", value_parser = crate::roles::scopes::flag_value)]
+    pub copy_role_scope: Vec<String>,
 
     /// Post the reset and return at once: the object gets cluster_operation_url and error OperationStillRunning; rerun it to follow
     #[arg(long)]

@@ -23,6 +23,9 @@ pub(crate) struct Cluster {
     pub tags: Map<String, Value>,
     /// What the tools recorded in them.
     pub record: ClusterRecord,
+    /// The scopes of its own resources (subnets, virtual networks, …; see
+    /// [`crate::roles::scopes::of_cluster`]).
+    pub own_scopes: Vec<String>,
 }
 
 impl Cluster {
@@ -36,6 +39,7 @@ impl Cluster {
             .unwrap_or_default();
         Self {
             record: ClusterRecord::from_tags(&tags),
+            own_scopes: crate::roles::scopes::of_cluster(v),
             tags,
             client_id: s("/properties/servicePrincipalProfile/clientId").filter(|c| !c.is_empty()),
             identity_type: s("/identity/type"),

@@ -1,7 +1,6 @@
 //! What the flags alone determine, started before the first object arrives
 //! ([`common::driver::Tool::prepare`]): the tokens of tenant A (ARM and Graph), the cluster
-//! `--cluster` names, the service principals it runs and ran as, and the role assignments
-//! of the one it runs as. Only reads.
+//! `--cluster` names, the service principal it runs as and its role assignments. Only reads.
 //!
 //! The cluster is read once early: the first object for it takes that answer, read while
 //! the object was on its way, if it came within 30 s; later objects, and every read after
@@ -90,22 +89,15 @@ pub(crate) async fn previous_assignments(
     }
 }
 
-/// The apps whose service principals an object will compare: the one the cluster runs as
-/// (the previous one of an object for another app, or the new one of a rerun or a new
-/// secret), with its assignments; and the one its record says it ran as before (the
-/// previous one of a rerun), without: which of the two is the previous one is known only
-/// once the object names its app, and either way both lookups are used.
+/// The app whose service principal an object will compare: the one the cluster runs as
+/// (the source of a switch's roles, or the new one of a rerun or a new secret), with its
+/// assignments. Never one a record names: a record is not a source of roles.
 fn candidates(c: &Cluster) -> Vec<(String, bool)> {
-    let Some(current) = c.client_id.clone().filter(|id| is_guid(id)) else {
-        return Vec::new();
-    };
-    let mut out = vec![(current.clone(), true)];
-    if let Some(before) = &c.record.previous_client_id
-        && !before.eq_ignore_ascii_case(&current)
-    {
-        out.push((before.clone(), false));
-    }
-    out
+    c.client_id
+        .clone()
+        .filter(|id| is_guid(id))
+        .map(|current| vec![(current, true)])
+        .unwrap_or_default()
 }
 
 /// Starts what `--cluster-tenant` and `--cluster` determine (nothing without both).

@@ -45,6 +45,8 @@ pub struct Inputs {
     pub(crate) operation: Option<OperationRef>,
     pub(crate) force: bool,
     pub(crate) copy_role_assignments: bool,
+    /// `--copy-role-scope`: where roles may be copied besides the cluster's own resources.
+    pub(crate) copy_role_scopes: Vec<String>,
     pub(crate) detach: bool,
 }
 
@@ -143,6 +145,7 @@ impl Inputs {
             operation,
             force: cli.force,
             copy_role_assignments: !cli.no_copy_role_assignments,
+            copy_role_scopes: crate::roles::scopes::from_flags(&cli.copy_role_scope)?,
             detach: cli.detach,
         })
     }

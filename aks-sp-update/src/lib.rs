@@ -2,16 +2,17 @@
 //!
 //! The one disruptive step, so everything that can be checked is checked before the
 //! reset is posted: the inputs, that the cluster uses a service principal at all, that
-//! the new credential gets a pull token from the registry, and which of the old service
-//! principal's role assignments in tenant A the new one lacks. The reset is a
+//! the new credential gets a pull token from the registry, and which roles in tenant A of
+//! the service principal the cluster runs as the new one needs and lacks. The reset is a
 //! long-running operation; its URL is written to the object while unfinished, and a
 //! rerun with that object resumes it instead of posting again.
 //!
 //! Layout (the same in every tool): `cli.rs` the flags, `inputs.rs` the checked inputs
 //! (the only code that reads the envelope), `act.rs` the step; `early.rs` (what the flags
 //! alone determine, read before the object arrives), `cluster.rs` (the cluster
-//! as ARM shows it), `pull.rs` (the new credential's pull check) and `roles.rs` (tenant A
-//! role assignments) are particular to this step.
+//! as ARM shows it), `pull.rs` (the new credential's pull check) and `roles/` (tenant A
+//! role assignments: the allowlist, the scopes, the removal of unused copies) are
+//! particular to this step.
 
 mod act;
 mod cli;

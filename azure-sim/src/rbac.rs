@@ -20,6 +20,8 @@ pub(crate) const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 pub(crate) const USER_ACCESS_ADMIN: &str = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";
 /// Network Contributor.
 pub(crate) const NETWORK_CONTRIBUTOR: &str = "4d97b98b-1d4f-4787-a291-c67834d212e7";
+/// Azure Kubernetes Service Contributor Role: reads and writes clusters (their tags too), nothing else.
+pub(crate) const AKS_CONTRIBUTOR: &str = "ed7f3fbd-7b88-4dd4-9017-9adb7ce333f8";
 /// `AcrPull`.
 pub(crate) const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 
@@ -136,6 +138,37 @@ pub(crate) fn builtin_roles() -> Vec<RoleDefinition> {
                 "Microsoft.Resources/deployments/*",
                 "Microsoft.Resources/subscriptions/resourceGroups/read",
                 "Microsoft.Support/*",
+            ],
+            &[],
+            &[],
+        ),
+        role(
+            "b12aa53e-6015-4669-85d0-8515ebb3ae7f",
+            "Private DNS Zone Contributor",
+            "Lets you manage private DNS zone resources, but not the virtual networks they are linked to.",
+            &[
+                "Microsoft.Authorization/*/read",
+                "Microsoft.Insights/alertRules/*",
+                "Microsoft.Network/privateDnsZones/*",
+                "Microsoft.Network/privateDnsOperationResults/*",
+                "Microsoft.Network/privateDnsOperationStatuses/*",
+                "Microsoft.Network/virtualNetworks/read",
+                "Microsoft.Network/virtualNetworks/join/action",
+                "Microsoft.Resources/deployments/*",
+                "Microsoft.Resources/subscriptions/resourceGroups/read",
+                "Microsoft.Support/*",
+            ],
+            &[],
+            &[],
+        ),
+        role(
+            AKS_CONTRIBUTOR,
+            "Azure Kubernetes Service Contributor Role",
+            "Grants access to read and write Azure Kubernetes Service clusters",
+            &[
+                "Microsoft.ContainerService/managedClusters/read",
+                "Microsoft.ContainerService/managedClusters/write",
+                "Microsoft.Resources/deployments/*",
             ],
             &[],
             &[],

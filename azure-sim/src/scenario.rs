@@ -26,15 +26,20 @@ pub(crate) const SUB_B: &str = "b2b2b2b2-5000-4000-8000-000000000002";
 pub(crate) const OPERATOR_APP_ID: &str = "a1a1a1a1-a100-4000-8000-000000000002";
 /// The reader app's client id.
 pub(crate) const READER_APP_ID: &str = "a1a1a1a1-a100-4000-8000-000000000003";
+/// An identity with rights on the cluster only (Azure Kubernetes Service Contributor Role on
+/// it): it may write the cluster and its tags, never a role assignment.
+pub(crate) const CLUSTER_WRITER_APP_ID: &str = "a1a1a1a1-a100-4000-8000-000000000005";
 /// The old (single-tenant) app the SP cluster uses at start.
 pub(crate) const OLD_APP_ID: &str = "a1a1a1a1-a100-4000-8000-000000000001";
 
 const OLD_APP_OBJ: &str = "a1a1a1a1-a000-4000-8000-000000000001";
 const OPERATOR_APP_OBJ: &str = "a1a1a1a1-a000-4000-8000-000000000002";
 const READER_APP_OBJ: &str = "a1a1a1a1-a000-4000-8000-000000000003";
+const CLUSTER_WRITER_APP_OBJ: &str = "a1a1a1a1-a000-4000-8000-000000000005";
 const OLD_SP_A: &str = "a1a1a1a1-5900-4000-8000-000000000001";
 const OPERATOR_SP_A: &str = "a1a1a1a1-5900-4000-8000-000000000002";
 const READER_SP_A: &str = "a1a1a1a1-5900-4000-8000-000000000003";
+const CLUSTER_WRITER_SP_A: &str = "a1a1a1a1-5900-4000-8000-000000000005";
 const MSI_SP_A: &str = "a1a1a1a1-5900-4000-8000-000000000004";
 const MSI_CLIENT_ID: &str = "a1a1a1a1-a100-4000-8000-000000000004";
 const OPERATOR_SP_B: &str = "b2b2b2b2-5900-4000-8000-000000000002";
@@ -231,6 +236,10 @@ fn env_template(ids: &Ids) -> Map<String, Value> {
     for (k, v) in [
         ("AZURE_CLIENT_ID", OPERATOR_APP_ID.to_string()),
         ("READER_CLIENT_ID", READER_APP_ID.to_string()),
+        (
+            "CLUSTER_WRITER_CLIENT_ID",
+            CLUSTER_WRITER_APP_ID.to_string(),
+        ),
         ("CLUSTER_TENANT_ID", TENANT_A.to_string()),
         ("REGISTRY_TENANT_ID", TENANT_B.to_string()),
         (
@@ -313,7 +322,8 @@ fn subscriptions() -> Vec<Subscription> {
     ]
 }
 
-/// The cluster's old app, the operator (with a federated credential) and the reader.
+/// The cluster's old app, the operator (with a federated credential), the reader and the
+/// cluster-only writer.
 fn applications() -> Vec<Application> {
     let mut operator = app(OPERATOR_APP_OBJ, OPERATOR_APP_ID, "xtenant-operator", true);
     operator.federated_credentials.push(FederatedCredential {
@@ -325,6 +335,12 @@ fn applications() -> Vec<Application> {
         app(OLD_APP_OBJ, OLD_APP_ID, "aks-prod-legacy-sp", false),
         operator,
         app(READER_APP_OBJ, READER_APP_ID, "xtenant-reader", true),
+        app(
+            CLUSTER_WRITER_APP_OBJ,
+            CLUSTER_WRITER_APP_ID,
+            "aks-prod-cluster-writer",
+            false,
+        ),
     ]
 }
 
@@ -344,6 +360,7 @@ fn service_principals() -> Vec<ServicePrincipal> {
             TENANT_A,
             &["Application.Read.All"],
         ),
+        sp(CLUSTER_WRITER_SP_A, CLUSTER_WRITER_APP_ID, TENANT_A, &[]),
         ServicePrincipal {
             display_name: Some("aks-msi".into()),
             service_principal_type: "ManagedIdentity".into(),
@@ -364,7 +381,8 @@ fn service_principals() -> Vec<ServicePrincipal> {
     ]
 }
 
-/// The old principal's Network Contributor on the subnet; the operator's and reader's roles.
+/// The old principal's Network Contributor on the subnet; the operator's, reader's and
+/// cluster writer's roles.
 fn role_assignments(ids: &Ids) -> Vec<RoleAssignment> {
     vec![
         ra(
@@ -402,6 +420,12 @@ fn role_assignments(ids: &Ids) -> Vec<RoleAssignment> {
             &ids.vault,
             keyvault::SECRETS_USER,
             READER_SP_A,
+        ),
+        ra(
+            "a1a1a1a1-7a00-4000-8000-000000000007",
+            &ids.cluster,
+            rbac::AKS_CONTRIBUTOR,
+            CLUSTER_WRITER_SP_A,
         ),
         ra(
             "b2b2b2b2-7a00-4000-8000-000000000001",

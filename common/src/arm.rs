@@ -163,6 +163,8 @@ pub struct RoleAssignment {
     pub role_definition_id: String,
     /// The principal (object id).
     pub principal_id: String,
+    /// Its `description`: free text whoever made it wrote (a claim, never a fact).
+    pub description: Option<String>,
 }
 
 impl RoleAssignment {
@@ -174,6 +176,10 @@ impl RoleAssignment {
             scope: p.get("scope")?.as_str()?.to_owned(),
             role_definition_id: p.get("roleDefinitionId")?.as_str()?.to_owned(),
             principal_id: p.get("principalId")?.as_str()?.to_owned(),
+            description: p
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         })
     }
 
@@ -225,7 +231,7 @@ pub async fn assign_role(
     role_definition_id: &str,
     principal_id: &str,
 ) -> Result<Assigned> {
-    assign_role_after(api, scope, role_definition_id, principal_id, true).await
+    assign_role_after(api, scope, role_definition_id, principal_id, true, None).await
 }
 
 /// [`assign_role`]; `read_first: false` when the principal's assignments were just listed
@@ -236,6 +242,7 @@ async fn assign_role_after(
     role_definition_id: &str,
     principal_id: &str,
     read_first: bool,
+    description: Option<&str>,
 ) -> Result<Assigned> {
     // A GET first: a rerun then writes nothing.
     if read_first
@@ -245,11 +252,14 @@ async fn assign_role_after(
         return Ok(found);
     }
     let (name, url) = assignment_url(api, scope, role_definition_id, principal_id)?;
-    let body = json!({"properties": {
+    let mut body = json!({"properties": {
         "roleDefinitionId": role_definition_id,
         "principalId": principal_id,
         "principalType": "ServicePrincipal",
     }});
+    if let Some(d) = description {
+        body["properties"]["description"] = json!(d);
+    }
     match api.write(api.request(Method::PUT, url).json(body)).await {
         Ok(Sent::Skipped) => Ok(Assigned {
             id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
@@ -333,7 +343,7 @@ pub async fn ensure_role_assignment(
     label: &str,
 ) -> Result<Assigned> {
     let target = (scope, role_definition_id, principal_id);
-    ensure_with(api, target, label, None, true).await
+    ensure_with(api, target, label, None, true, None).await
 }
 
 /// [`ensure_role_assignment`] whose first GET was [`find_role_assignment`] for the same
@@ -350,21 +360,22 @@ pub async fn ensure_role_assignment_after(
     read: Result<Option<Assigned>>,
 ) -> Result<Assigned> {
     let target = (scope, role_definition_id, principal_id);
-    ensure_with(api, target, label, Some(read), true).await
+    ensure_with(api, target, label, Some(read), true, None).await
 }
 
 /// [`ensure_role_assignment`] for a principal whose assignments at `scope` were just listed
 /// without this one: the PUT is sent without a GET first (and again without one after a
-/// `PrincipalNotFound`, which made nothing).
+/// `PrincipalNotFound`, which made nothing). A new assignment gets `description`.
 pub async fn ensure_listed_role_assignment(
     api: &Api<'_>,
     scope: &str,
     role_definition_id: &str,
     principal_id: &str,
     label: &str,
+    description: Option<&str>,
 ) -> Result<Assigned> {
     let target = (scope, role_definition_id, principal_id);
-    ensure_with(api, target, label, Some(Ok(None)), false).await
+    ensure_with(api, target, label, Some(Ok(None)), false, description).await
 }
 
 /// The wait the three `ensure_*` share: the first look from `first` when given (an earlier
@@ -376,6 +387,7 @@ async fn ensure_with(
     label: &str,
     first: Option<Result<Option<Assigned>>>,
     read_first: bool,
+    description: Option<&str>,
 ) -> Result<Assigned> {
     let mut first = first;
     poll_until(label, api.deadline(), || {
@@ -384,12 +396,27 @@ async fn ensure_with(
             let looked = match earlier {
                 Some(Ok(Some(found))) => Ok(found),
                 Some(Ok(None)) => {
-                    assign_role_after(api, scope, role_definition_id, principal_id, false).await
+                    assign_role_after(
+                        api,
+                        scope,
+                        role_definition_id,
+                        principal_id,
+                        false,
+                        description,
+                    )
+                    .await
                 }
                 Some(Err(e)) => Err(e),
                 None => {
-                    assign_role_after(api, scope, role_definition_id, principal_id, read_first)
-                        .await
+                    assign_role_after(
+                        api,
+                        scope,
+                        role_definition_id,
+                        principal_id,
+                        read_first,
+                        description,
+                    )
+                    .await
                 }
             };
             match looked {

@@ -149,6 +149,12 @@ impl Operator {
     /// The operator of `sim` (`AZURE_CLIENT_ID`), trusting only what `SIM_CA_FILE` holds,
     /// with the endpoints and token audiences of the simulator's cloud file.
     pub fn new(sim: &TestSim) -> Self {
+        Self::acting_as(sim, "AZURE")
+    }
+
+    /// Another identity of `sim.env`: `{prefix}_CLIENT_ID` and `{prefix}_CLIENT_SECRET`
+    /// (e.g. `CLUSTER_WRITER`, which may write the cluster and nothing else).
+    pub fn acting_as(sim: &TestSim, prefix: &str) -> Self {
         let cloud_file = PathBuf::from(sim.var("XTENANT_CLOUD"));
         let cloud: Value = serde_json::from_str(
             &std::fs::read_to_string(&cloud_file)
@@ -175,8 +181,8 @@ impl Operator {
             arm: field("arm_endpoint"),
             graph_scope: format!("{}/.default", field("graph_audience")),
             arm_scope: format!("{}/.default", field("arm_audience")),
-            client_id: sim.var("AZURE_CLIENT_ID"),
-            client_secret: sim.var("AZURE_CLIENT_SECRET"),
+            client_id: sim.var(&format!("{prefix}_CLIENT_ID")),
+            client_secret: sim.var(&format!("{prefix}_CLIENT_SECRET")),
             cluster_tenant: sim.var("CLUSTER_TENANT_ID"),
             registry_tenant: sim.var("REGISTRY_TENANT_ID"),
             tokens: Mutex::new(HashMap::new()),

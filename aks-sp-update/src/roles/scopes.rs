@@ -1,0 +1,263 @@
+//! Where roles may be copied: the cluster's own resources, as ARM shows the cluster, and
+//! the scopes the person names with `--copy-role-scope`.
+
+use common::{Error, Result};
+use serde_json::Value;
+
+use common::validate::is_guid;
+
+/// The flag that names more scopes.
+pub(crate) const FLAG: &str = "--copy-role-scope";
+
+/// The scopes of a cluster's own resources, from its GET body: its agent pools' node and pod
+/// subnets and their virtual networks, the API server's subnet and virtual network, its
+/// private DNS zone (a resource id; not `system` or `none`), its load balancer's outbound
+/// public IPs and prefixes, and its node resource group. Only well-formed ARM ids are kept.
+pub(crate) fn of_cluster(v: &Value) -> Vec<String> {
+    let p = v.get("properties").unwrap_or(&Value::Null);
+    let s = |x: &Value, ptr: &str| x.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
+    let mut found: Vec<String> = Vec::new();
+    let subnet = |id: Option<String>, found: &mut Vec<String>| {
+        if let Some(id) = id {
+            if let Some(i) = id.to_ascii_lowercase().find("/subnets/") {
+                found.push(id[..i].to_owned());
+            }
+            found.push(id);
+        }
+    };
+    for pool in p
+        .get("agentPoolProfiles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        subnet(s(pool, "/vnetSubnetID"), &mut found);
+        subnet(s(pool, "/podSubnetID"), &mut found);
+    }
+    subnet(s(p, "/apiServerAccessProfile/subnetId"), &mut found);
+    found.extend(s(p, "/apiServerAccessProfile/privateDNSZone"));
+    for ptr in [
+        "/networkProfile/loadBalancerProfile/outboundIPs/publicIPs",
+        "/networkProfile/loadBalancerProfile/outboundIPPrefixes/publicIPPrefixes",
+    ] {
+        for ip in p
+            .pointer(ptr)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            found.extend(s(ip, "/id"));
+        }
+    }
+    let cluster_sub = s(v, "/id").and_then(|id| subscription_of(&id).map(str::to_owned));
+    if let (Some(sub), Some(rg)) = (cluster_sub, s(p, "/nodeResourceGroup")) {
+        found.push(format!("/subscriptions/{sub}/resourceGroups/{rg}"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for id in found {
+        let id = id.trim_end_matches('/').to_owned();
+        if well_formed(&id) && !out.iter().any(|o| o.eq_ignore_ascii_case(&id)) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// The subscription of an ARM id under `/subscriptions/{guid}`.
+pub(crate) fn subscription_of(id: &str) -> Option<&str> {
+    let mut parts = id.strip_prefix('/')?.split('/');
+    let (first, sub) = (parts.next()?, parts.next()?);
+    (first.eq_ignore_ascii_case("subscriptions") && is_guid(sub)).then_some(sub)
+}
+
+/// Whether `id` is a subscription or a resource (group) under one, safe to put in a path:
+/// `/subscriptions/{guid}` then non-empty segments of letters, digits and `-_.()`, none of
+/// them `.` or `..`.
+pub(crate) fn well_formed(id: &str) -> bool {
+    let Some(rest) = id.strip_prefix('/') else {
+        return false;
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    subscription_of(id).is_some()
+        && segments.iter().all(|seg| {
+            !seg.is_empty()
+                && *seg != "."
+                && *seg != ".."
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.()".contains(c))
+        })
+}
+
+/// One `--copy-role-scope` value, checked as the flags are parsed (before any request): a
+/// subscription or a resource under one, as `az role assignment create --scope` takes it.
+pub(crate) fn flag_value(v: &str) -> std::result::Result<String, String> {
+    let id = v.trim().trim_end_matches('/');
+    if well_formed(id) {
+        Ok(id.to_owned())
+    } else {
+        Err(format!(
+            "{FLAG} takes an ARM id under a subscription, as az role assignment create --scope takes it, e.g. /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/virtualNetworks/<name>; got {}",
+            common::validate::shown(v)
+        ))
+    }
+}
+
+/// The `--copy-role-scope` values, each checked ([`flag_value`]), without duplicates.
+pub(crate) fn from_flags(values: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        let id = flag_value(v).map_err(Error::usage)?;
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(&id)) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a role assignment at `outer` applies at `inner` (the same scope or below it).
+pub(crate) fn covers(outer: &str, inner: &str) -> bool {
+    let o = outer.trim_end_matches('/').to_ascii_lowercase();
+    let i = inner.trim_end_matches('/').to_ascii_lowercase();
+    o.is_empty() || i == o || i.strip_prefix(&o).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Whether two scopes overlap (one at or below the other).
+pub(crate) fn overlap(a: &str, b: &str) -> bool {
+    covers(a, b) || covers(b, a)
+}
+
+/// Where this object may copy roles: at or below one of the cluster's own resources, or one
+/// of the scopes the flags name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Allowed {
+    /// The cluster's own resources.
+    pub own: Vec<String>,
+    /// `--copy-role-scope`.
+    pub named: Vec<String>,
+}
+
+impl Allowed {
+    /// Whether `scope` is at or below one of them.
+    pub(crate) fn allows(&self, scope: &str) -> bool {
+        self.own.iter().chain(&self.named).any(|a| covers(a, scope))
+    }
+
+    /// The subscriptions to list role assignments in: the cluster's, and those of the scopes.
+    pub(crate) fn subscriptions(&self, cluster_subscription: &str) -> Vec<String> {
+        let mut out = vec![cluster_subscription.to_ascii_lowercase()];
+        for s in self.own.iter().chain(&self.named) {
+            if let Some(sub) = subscription_of(s).map(str::to_ascii_lowercase)
+                && !out.contains(&sub)
+            {
+                out.push(sub);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SUB: &str = "00000000-0000-0000-0000-00000000000a";
+
+    #[test]
+    fn the_recorded_cluster_has_its_node_resource_group() {
+        let v: Value = serde_json::from_str(include_str!(
+            "../../../azure-sim/tests/fixtures/recordings/ManagedClustersGet.json"
+        ))
+        .unwrap();
+        let body = &v["responses"]["200"]["body"];
+        let scopes = of_cluster(body);
+        let rg = body["properties"]["nodeResourceGroup"].as_str().unwrap();
+        assert!(
+            scopes
+                .iter()
+                .any(|s| s.ends_with(&format!("/resourceGroups/{rg}"))),
+            "{scopes:?}"
+        );
+    }
+
+    #[test]
+    fn subnets_vnets_dns_zone_and_outbound_ips_are_the_clusters() {
+        let net = format!("/subscriptions/{SUB}/resourceGroups/net/providers/Microsoft.Network");
+        let body = json!({
+            "id": format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c"),
+            "properties": {
+                "agentPoolProfiles": [
+                    {"vnetSubnetID": format!("{net}/virtualNetworks/v/subnets/nodes"), "podSubnetID": format!("{net}/virtualNetworks/v/subnets/pods")},
+                    {"vnetSubnetID": format!("{net}/virtualNetworks/v/subnets/nodes")},
+                    {"vnetSubnetID": "/subscriptions/x/../../evil"}
+                ],
+                "apiServerAccessProfile": {"privateDNSZone": format!("{net}/privateDnsZones/privatelink.eastus.azmk8s.io")},
+                "networkProfile": {"loadBalancerProfile": {"outboundIPs": {"publicIPs": [{"id": format!("{net}/publicIPAddresses/ip1")}]}}},
+                "nodeResourceGroup": "MC_rg_c_eastus",
+            }
+        });
+        let got = of_cluster(&body);
+        let want = [
+            format!("{net}/virtualNetworks/v"),
+            format!("{net}/virtualNetworks/v/subnets/nodes"),
+            format!("{net}/virtualNetworks/v/subnets/pods"),
+            format!("{net}/privateDnsZones/privatelink.eastus.azmk8s.io"),
+            format!("{net}/publicIPAddresses/ip1"),
+            format!("/subscriptions/{SUB}/resourceGroups/MC_rg_c_eastus"),
+        ];
+        assert_eq!(got, want);
+        let system =
+            json!({"properties": {"apiServerAccessProfile": {"privateDNSZone": "system"}}});
+        assert!(of_cluster(&system).is_empty());
+    }
+
+    #[test]
+    fn flags_take_subscriptions_and_resources_under_them_only() {
+        let ok = from_flags(&[
+            format!("/subscriptions/{SUB}"),
+            format!("/subscriptions/{SUB}/resourceGroups/net/"),
+            format!("/SUBSCRIPTIONS/{SUB}/resourceGroups/net"),
+        ])
+        .unwrap();
+        assert_eq!(ok.len(), 2, "{ok:?}");
+        for bad in [
+            "/",
+            "",
+            "/providers/Microsoft.Management/managementGroups/mg",
+            "/subscriptions/not-a-guid",
+            "subscriptions/00000000-0000-0000-0000-00000000000a",
+            "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/a b",
+            "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/..",
+            "/subscriptions/00000000-0000-0000-0000-00000000000a//x",
+            "/subscriptions/00000000-0000-0000-0000-00000000000a/x?y",
+            "/subscriptions/00000000-0000-0000-0000-00000000000a/x%2f",
+        ] {
+            let e = from_flags(&[bad.to_owned()]).unwrap_err();
+            assert!(e.message().contains(FLAG), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn allowed_scopes_are_at_or_below_the_clusters_or_the_named_ones() {
+        let a = Allowed {
+            own: vec!["/subscriptions/s/resourceGroups/net/providers/N/v/subnets/a".into()],
+            named: vec!["/subscriptions/t/resourceGroups/kv".into()],
+        };
+        assert!(a.allows("/subscriptions/S/resourceGroups/net/providers/N/v/subnets/a"));
+        assert!(!a.allows("/subscriptions/s/resourceGroups/net/providers/N/v"));
+        assert!(!a.allows("/subscriptions/s/resourceGroups/net/providers/N/v/subnets/ab"));
+        assert!(a.allows("/subscriptions/t/resourceGroups/kv/providers/K/vaults/x"));
+        assert!(!a.allows("/subscriptions/t"));
+        assert!(covers(
+            "/subscriptions/S",
+            "/subscriptions/s/resourceGroups/g"
+        ));
+        assert!(covers("/subscriptions/s/", "/subscriptions/s"));
+        assert!(!covers("/subscriptions/s", "/subscriptions/s2"));
+        assert!(overlap(
+            "/subscriptions/s/resourceGroups/g",
+            "/subscriptions/s"
+        ));
+    }
+}
