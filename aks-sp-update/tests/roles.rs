@@ -666,3 +666,51 @@ fn a_dry_run_plans_the_copy_and_the_right_it_needs() {
     );
     assert!(!r.stderr.contains("gave "), "{}", r.stderr);
 }
+
+/// Attack 3 as filed: team B swapped `app_id` for its own multitenant app (which has a
+/// service principal in tenant A); the operator, told the pull check failed, reran with
+/// `--force` and the real app's secret in a file. AKS refuses the secret for team B's app
+/// (AADSTS7000215): team B's principal keeps no role in tenant A.
+#[test]
+fn a_swapped_app_refused_by_aks_keeps_no_role() {
+    let sim = sim();
+    let (s, _) = setup(&sim);
+    let team_b = Operator::new(&sim).create_app(
+        &NewApp::multitenant("team-b-app")
+            .redirect_uris(&["https://www.microsoft.com"])
+            .sp_in_a(true)
+            .sp_in_b(true),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.secret");
+    std::fs::write(&file, s.secret()).unwrap();
+    let mut swapped = envelope(&sim, &s);
+    let o = swapped.as_object_mut().unwrap();
+    o.insert("app_id".into(), json!(team_b.app_id));
+    o.insert("cluster_sp_object_id".into(), json!(team_b.sp_a()));
+    o.remove("client_secret");
+    o.remove("client_secret_key_id");
+    let r = run(
+        &sim,
+        &["--force", "--client-secret-file", file.to_str().unwrap()],
+        &swapped,
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(
+        held(&sim, team_b.sp_a()).is_empty(),
+        "team B's principal holds roles in tenant A: {:?}\n{}",
+        held(&sim, team_b.sp_a()),
+        r.stderr
+    );
+    assert!(!r.stderr.contains(s.secret()), "{}", r.stderr);
+    assert_eq!(
+        live_sp(&sim),
+        xtenant_tests::azure::service_principal_of(
+            &sim,
+            &sim.var("CLUSTER_TENANT_ID"),
+            "a1a1a1a1-a100-4000-8000-000000000001"
+        )
+        .unwrap(),
+        "the cluster still runs as its old app"
+    );
+}
