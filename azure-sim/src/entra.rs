@@ -25,6 +25,7 @@ pub(crate) fn known_resource(core: &Core, resource: &str) -> bool {
             "https://management.core.windows.net",
             "https://containerregistry.azure.net",
             crate::keyvault::AUDIENCE,
+            crate::kube::AKS_SERVER_APP,
             &core.url,
         ],
     )

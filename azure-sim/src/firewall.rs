@@ -2,8 +2,9 @@
 //! client addresses reach its data plane; the others get 403 `DENIED` on every request (the
 //! token endpoints and `/v2/…` alike), as ACR answers a denied client.
 //!
-//! The truth endpoint's requests carry no client address: they stand for the cluster's nodes,
-//! which a registry behind a firewall allows (a VNet rule or private endpoint in real life).
+//! The truth endpoint (and a run-command pod's pull) meets the firewall with the cluster's
+//! egress address (`clusters[].egress_ip`); a cluster without one reaches registries over a
+//! private path (a private endpoint) the firewall admits.
 
 use std::net::IpAddr;
 

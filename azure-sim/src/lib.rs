@@ -35,6 +35,7 @@ mod firewall;
 mod graph;
 mod http;
 mod keyvault;
+mod kube;
 mod model;
 mod rbac;
 mod registry;

@@ -343,6 +343,9 @@ pub(crate) struct Cluster {
     /// The cluster's ARM tags (written by `ManagedClusters_UpdateTags`, a PATCH).
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// What reaches inside it: its egress address, run command, its pods (see [`crate::kube`]).
+    #[serde(flatten)]
+    pub kube: crate::kube::ClusterKube,
     #[serde(default, skip_deserializing)]
     pub name: String,
     #[serde(default, skip_deserializing)]

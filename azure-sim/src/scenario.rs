@@ -48,6 +48,12 @@ const READER_SP_B: &str = "b2b2b2b2-5900-4000-8000-000000000003";
 /// The default scenario's key vault (in tenant A, `rg-aks`).
 pub(crate) const VAULT_NAME: &str = "contoso-kv";
 
+/// The SP cluster's egress address (its load balancer's outbound IP; TEST-NET-2): what a
+/// registry's firewall sees of its nodes.
+pub(crate) const CLUSTER_EGRESS_IP: &str = "198.51.100.20";
+/// The managed-identity cluster's egress address.
+const MSI_CLUSTER_EGRESS_IP: &str = "198.51.100.21";
+
 /// The name the simulator gives the secrets it mints for `sim.env`.
 pub(crate) const SIM_SECRET_NAME: &str = "azure-sim";
 
@@ -183,6 +189,10 @@ pub(crate) fn default_state() -> State {
                 provisioning_state: "Succeeded".into(),
                 kubernetes_version: "1.31.2".into(),
                 tags: BTreeMap::new(),
+                kube: crate::kube::ClusterKube {
+                    egress_ip: Some(CLUSTER_EGRESS_IP.into()),
+                    ..crate::kube::ClusterKube::default()
+                },
                 name: String::new(),
                 subscription_id: String::new(),
                 resource_group: String::new(),
@@ -202,6 +212,10 @@ pub(crate) fn default_state() -> State {
                 provisioning_state: "Succeeded".into(),
                 kubernetes_version: "1.31.2".into(),
                 tags: BTreeMap::new(),
+                kube: crate::kube::ClusterKube {
+                    egress_ip: Some(MSI_CLUSTER_EGRESS_IP.into()),
+                    ..crate::kube::ClusterKube::default()
+                },
                 name: String::new(),
                 subscription_id: String::new(),
                 resource_group: String::new(),
@@ -254,6 +268,7 @@ fn env_template(ids: &Ids) -> Map<String, Value> {
         ("REGISTRY_SUBSCRIPTION_ID", SUB_B.to_string()),
         ("CLUSTER_ID", ids.cluster.clone()),
         ("CLUSTER_NAME", "aks-prod".to_string()),
+        ("CLUSTER_EGRESS_IP", CLUSTER_EGRESS_IP.to_string()),
         ("MSI_CLUSTER_ID", ids.msi_cluster.clone()),
         ("REGISTRY_ID", ids.acr.clone()),
         ("REGISTRY_NAME", "fabrikamacr".to_string()),

@@ -95,12 +95,13 @@ pub(super) fn cluster_json(state: &State, c: &Cluster) -> Value {
         v["identity"] =
             json!({"type": id.kind, "principalId": id.principal_id, "tenantId": id.tenant_id});
     }
+    crate::kube::cluster_properties(&c.kube, &mut v);
     v
 }
 
 /// An error of the AKS resource provider itself, in the shape the scenario sets (the AKS RP
 /// answers `{"code","message"}` at the top level; ARM's common shape wraps it in `error`).
-fn aks_err(state: &State, status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn aks_err(state: &State, status: StatusCode, code: &str, message: &str) -> Response {
     match state.behaviour.aks_error_shape {
         AksErrorShape::Wrapped => arm_err(status, code, message),
         AksErrorShape::TopLevel => json(status, &json!({"code": code, "message": message})),

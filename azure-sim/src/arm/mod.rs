@@ -10,6 +10,7 @@ mod registries;
 mod resources;
 mod role_assignments;
 mod roles;
+mod run_command;
 mod subscriptions;
 mod versions;
 
@@ -279,6 +280,18 @@ fn route(core: &Core, req: &Req, p: &Principal) -> R {
         ["subscriptions", _, "providers", ns, ty] => {
             list_resources(core, req, p, &segs[1], None, ns, ty)
         }
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            _,
+            "providers",
+            "microsoft.containerservice",
+            "managedclusters",
+            _,
+            "runcommand" | "commandresults",
+            ..,
+        ] => run_command::handle(core, req, p),
         ["subscriptions", _, "resourcegroups", _, "providers", ns, ty] => {
             list_resources(core, req, p, &segs[1], Some(&segs[3]), ns, ty)
         }

@@ -20,7 +20,7 @@ use crate::model::Registry;
 use content::{blob, manifest, tags};
 #[cfg(test)]
 pub(crate) use pull::body_bytes;
-pub(crate) use pull::pull;
+pub(crate) use pull::{Stage, pull, verdict};
 use token::{base, exchange, token_get, token_post};
 
 const ANON: &str = "00000000-0000-0000-0000-000000000000";

@@ -1,5 +1,7 @@
 //! The truth endpoint: can a cluster, with the credentials it holds now, pull an image? It
-//! takes the kubelet's steps through the same handlers as the HTTP endpoints.
+//! takes the kubelet's steps through the same handlers as the HTTP endpoints, over the
+//! cluster's network path (its egress address meets the registry's firewall). AKS run
+//! command's pods ([`crate::kube`]) pull through the same [`verdict`].
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -85,13 +87,63 @@ pub(super) fn diagnose(core: &Core, reg: &Registry, oid: &str) -> String {
     }
 }
 
-/// A truth-endpoint answer.
-fn verdict(pulled: bool, status: u16, reason: String) -> Value {
-    json!({"pulled": pulled, "status": status, "reason": Value::String(reason)})
+/// Where a pull stopped, or that it went through: what a kubelet's message says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// The login server names no registry here (its name would not resolve).
+    Resolve,
+    /// The registry's firewall denies the cluster's egress address.
+    Network,
+    /// The registry refused the cluster's credentials (no token).
+    Credentials,
+    /// The token grants no pull on the repository.
+    Authorization,
+    /// No such manifest (repository or tag).
+    Manifest,
+    /// A blob was missing or did not match.
+    Content,
+    /// The manifest and every blob came through.
+    Pulled,
 }
 
-/// A refusal of the truth endpoint: its HTTP status and verdict.
-type Refusal = (StatusCode, Value);
+/// A pull as the kubelet would see it: where it stopped, the registry's status, the reason in
+/// words, and the manifest's digest when it was read.
+#[derive(Debug, Clone)]
+pub(crate) struct Verdict {
+    /// The truth endpoint's own HTTP status (404 for an unknown cluster, 400 for a bad image).
+    pub http: StatusCode,
+    pub stage: Stage,
+    /// The registry's status at that stage (0: no registry answered).
+    pub status: u16,
+    pub reason: String,
+    /// `sha256:…` of the manifest, when it was read.
+    pub digest: Option<String>,
+}
+
+impl Verdict {
+    fn new(stage: Stage, status: u16, reason: String) -> Self {
+        Self {
+            http: StatusCode::OK,
+            stage,
+            status,
+            reason,
+            digest: None,
+        }
+    }
+
+    /// Whether the image came through.
+    pub(crate) fn pulled(&self) -> bool {
+        self.stage == Stage::Pulled
+    }
+
+    /// The truth endpoint's answer: `{"pulled","status","reason"}`.
+    pub(crate) fn json(&self) -> Value {
+        json!({"pulled": self.pulled(), "status": self.status, "reason": self.reason})
+    }
+}
+
+/// A refusal of the truth endpoint.
+type Refusal = Verdict;
 
 /// The registry token a cluster's credentials get, who it stands for, and its principal id.
 type Token = (String, String, String);
@@ -111,20 +163,24 @@ fn target(
         })
         .cloned()
     else {
-        return Err((
-            StatusCode::NOT_FOUND,
-            verdict(false, 0, format!("no cluster named '{cluster_name}'")),
-        ));
+        return Err(Verdict {
+            http: StatusCode::NOT_FOUND,
+            ..Verdict::new(
+                Stage::Resolve,
+                0,
+                format!("no cluster named '{cluster_name}'"),
+            )
+        });
     };
     let Some((host, path)) = image.split_once('/') else {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            verdict(
-                false,
+        return Err(Verdict {
+            http: StatusCode::BAD_REQUEST,
+            ..Verdict::new(
+                Stage::Resolve,
                 0,
                 format!("'{image}' is not <login server>/<repository>:<tag>"),
-            ),
-        ));
+            )
+        });
     };
     let (repo, reference) = if let Some((r, d)) = path.split_once('@') {
         (r.to_string(), d.to_string())
@@ -143,14 +199,11 @@ fn target(
         .and_then(|n| state.registries.iter().find(|r| r.name == n))
         .cloned()
     else {
-        return Err((
-            StatusCode::OK,
-            verdict(
-                false,
-                0,
-                format!(
-                    "'{host}' is not the login server of any registry here (the name would not resolve)"
-                ),
+        return Err(Verdict::new(
+            Stage::Resolve,
+            0,
+            format!(
+                "'{host}' is not the login server of any registry here (the name would not resolve)"
             ),
         ));
     };
@@ -186,15 +239,12 @@ fn mi_token(
     );
     if r.status() != StatusCode::OK {
         let (status, msg) = body_message(r);
-        return Err((
-            StatusCode::OK,
-            verdict(
-                false,
-                status,
-                format!(
-                    "the cluster uses a managed identity (tenant {}); the registry refused its token: {msg}",
-                    identity.tenant_id
-                ),
+        return Err(Verdict::new(
+            Stage::Credentials,
+            status,
+            format!(
+                "the cluster uses a managed identity (tenant {}); the registry refused its token: {msg}",
+                identity.tenant_id
             ),
         ));
     }
@@ -222,13 +272,10 @@ fn mi_token(
 /// Step 1 for a service-principal cluster: Basic client id and secret at the token endpoint.
 fn sp_token(core: &Core, reg: &Registry, cluster: &Cluster, scope: &str) -> Result<Token, Refusal> {
     let Some(hash) = cluster.secret_sha256.clone() else {
-        return Err((
-            StatusCode::OK,
-            verdict(
-                false,
-                401,
-                "the cluster holds no service principal secret".into(),
-            ),
+        return Err(Verdict::new(
+            Stage::Credentials,
+            401,
+            "the cluster holds no service principal secret".into(),
         ));
     };
     let client = cluster.service_principal_client_id.clone();
@@ -243,27 +290,44 @@ fn sp_token(core: &Core, reg: &Registry, cluster: &Cluster, scope: &str) -> Resu
         }
         Err(r) => {
             let (status, msg) = body_message(r);
-            Err((
-                StatusCode::OK,
-                verdict(
-                    false,
-                    status,
-                    format!(
-                        "the registry refused the cluster's credentials (client id {client}): {msg}"
-                    ),
+            Err(Verdict::new(
+                Stage::Credentials,
+                status,
+                format!(
+                    "the registry refused the cluster's credentials (client id {client}): {msg}"
                 ),
             ))
         }
     }
 }
 
-/// Whether `cluster_name` can pull `image` with the credentials it holds now: the kubelet's
-/// steps (token, manifest, blobs), told in order.
+/// Whether `cluster_name` can pull `image` with the credentials it holds now: the truth
+/// endpoint's status and answer (see [`verdict`]).
 pub(crate) fn pull(core: &Core, cluster_name: &str, image: &str) -> (StatusCode, Value) {
+    let v = verdict(core, cluster_name, image);
+    (v.http, v.json())
+}
+
+/// Whether `cluster_name` can pull `image` with the credentials it holds now, over its own
+/// network path: the kubelet's steps (the registry's firewall as the cluster's egress address
+/// meets it, token, manifest, blobs), told in order.
+pub(crate) fn verdict(core: &Core, cluster_name: &str, image: &str) -> Verdict {
     let (cluster, reg, repo, reference) = match target(core, cluster_name, image) {
         Ok(t) => t,
         Err(refusal) => return refusal,
     };
+    // The nodes' traffic leaves from the cluster's egress address; without one they reach
+    // the registry over a private path (a private endpoint) its firewall admits.
+    if let Some(ip) = cluster.kube.egress_address()
+        && !reg.network_rules.allows(ip)
+    {
+        let (status, msg) = body_message(crate::firewall::denied(ip));
+        return Verdict::new(
+            Stage::Network,
+            status,
+            format!("the registry's firewall denies the cluster's egress address {ip}: {msg}"),
+        );
+    }
     let scope = format!("repository:{repo}:pull");
     // Step 1: the registry token, as the kubelet's credential provider gets it.
     let step1 = match cluster.identity.clone() {
@@ -292,45 +356,45 @@ pub(crate) fn pull(core: &Core, cluster_name: &str, image: &str) -> (StatusCode,
     let status = r.status().as_u16();
     match status {
         200 => {
+            let digest = r
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|d| d.to_str().ok())
+                .map(str::to_owned);
             let manifest: Value = serde_json::from_slice(&body_bytes(r)).unwrap_or(Value::Null);
             match pull_blobs(core, &reg, &repo, &manifest, &bearer) {
-                Ok(n) => (
-                    StatusCode::OK,
-                    verdict(
-                        true,
+                Ok(n) => Verdict {
+                    digest,
+                    ..Verdict::new(
+                        Stage::Pulled,
                         200,
                         format!("pulled {image} as {who} (the manifest and {n} blobs)"),
-                    ),
-                ),
-                Err((status, msg)) => (
-                    StatusCode::OK,
-                    verdict(
-                        false,
-                        status,
-                        format!("the registry did not serve all of {image}: {msg}"),
-                    ),
+                    )
+                },
+                Err((status, msg)) => Verdict::new(
+                    Stage::Content,
+                    status,
+                    format!("the registry did not serve all of {image}: {msg}"),
                 ),
             }
         }
         401 => {
             drop(r);
-            (
-                StatusCode::OK,
-                verdict(
-                    false,
-                    401,
-                    format!(
-                        "the registry token for {who} grants no pull on '{repo}': {}",
-                        diagnose(core, &reg, &oid)
-                    ),
+            Verdict::new(
+                Stage::Authorization,
+                401,
+                format!(
+                    "the registry token for {who} grants no pull on '{repo}': {}",
+                    diagnose(core, &reg, &oid)
                 ),
             )
         }
         _ => {
             let (status, msg) = body_message(r);
-            (
-                StatusCode::OK,
-                verdict(false, status, format!("the image does not exist: {msg}")),
+            Verdict::new(
+                Stage::Manifest,
+                status,
+                format!("the image does not exist: {msg}"),
             )
         }
     }

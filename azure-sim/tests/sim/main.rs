@@ -15,3 +15,4 @@ mod recordings;
 mod registry;
 mod registry_pull;
 mod robustness;
+mod run_command;

@@ -37,7 +37,7 @@ fn sha(bytes: &[u8]) -> String {
 
 /// A multitenant app with SPs in both tenants, a secret, and AcrPull on the registry; the SP
 /// cluster is reset to it. Returns (app id, secret).
-async fn cluster_with_pull(env: &Env) -> (String, String) {
+pub(crate) async fn cluster_with_pull(env: &Env) -> (String, String) {
     let ga = env.op("CLUSTER_TENANT_ID", GRAPH).await;
     let app = env
         .create_app(
@@ -196,7 +196,7 @@ async fn a_standard_client_pulls_the_manifest_and_every_blob() {
 const DENIED_AT: &str = "client with IP '127.0.0.1' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_registry_firewall_denies_this_machine_but_not_the_cluster() {
+async fn a_registry_firewall_meets_this_machine_and_the_cluster_by_address() {
     let env = start().await;
     let (app_id, secret) = cluster_with_pull(&env).await;
     let mut state = env.sim.state();
@@ -258,11 +258,32 @@ async fn a_registry_firewall_denies_this_machine_but_not_the_cluster() {
         r.body["properties"]["networkRuleSet"]["ipRules"][0]["value"],
         "203.0.113.7"
     );
-    // the cluster's nodes are allowed: the truth endpoint still pulls
-    let v = env
-        .sim
-        .pull(&env.var("CLUSTER_NAME"), &format!("{ls}/samples/hello:1.0"));
+    // the cluster's nodes meet the firewall with their egress address: denied too
+    let image = format!("{ls}/samples/hello:1.0");
+    let v = env.sim.pull(&env.var("CLUSTER_NAME"), &image);
+    assert_eq!(
+        (v["pulled"].as_bool(), v["status"].as_u64()),
+        (Some(false), Some(403)),
+        "{v}"
+    );
+    let egress = env.var("CLUSTER_EGRESS_IP");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("client with IP '{egress}'")),
+        "{v}"
+    );
+    env.stop().await;
+    // admitting the cluster's egress lets the nodes through, not this machine
+    for r in state["registries"].as_array_mut().unwrap() {
+        r["network_rules"]["ip_rules"] = json!([egress.clone()]);
+    }
+    let env = start_with(|c| c.scenario = Some(state.clone())).await;
+    let v = env.sim.pull(&env.var("CLUSTER_NAME"), &image);
     assert_eq!(v["pulled"], true, "{v}");
+    let (status, _, _) = get(&env, "/v2/", None, None).await;
+    assert_eq!(status, 403);
     env.stop().await;
     // allowing this machine's address lets it through
     for r in state["registries"].as_array_mut().unwrap() {
