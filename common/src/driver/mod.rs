@@ -1,0 +1,222 @@
+//! The shared driver: the only place that reads stdin, writes stdout and ends the process.
+//!
+//! A tool's `main` is `common::driver::main::<Cli>()`. The driver parses the flags,
+//! reads JSON objects from stdin (NDJSON, or one pretty-printed object), runs the
+//! tool's step on each — up to `--jobs` at once, writing results in input order as soon
+//! as they are ready — and maps the outcome to the exit code of DESIGN.md. An object
+//! that already carries `error` passes through untouched.
+//!
+//! A step has two phases, and data goes one way through them:
+//! 1. [`Tool::inputs`] (pure, synchronous): the flags and the input object become the
+//!    step's typed inputs, every check that needs no request made. It is the only code of
+//!    a tool that reads the envelope.
+//! 2. [`Tool::act`] (async): the inputs and a [`Ctx`] become a typed [`Done`] (the fields
+//!    the step owns, whether anything changed, a summary), or a [`Failed`] (the error and
+//!    a typed partial output: what this run made that a rerun needs).
+//!
+//! The driver alone writes the object: the input, then the flags ([`Tool::flags`]), then
+//! the output — or, on failure, the partial output and `error: {step, code, message}`.
+//!
+//! Layout: this file holds the contract and the process's `main`; `input.rs` reads the
+//! objects, `run.rs` is the loop that runs them (up to `--jobs` at once, in order, drained
+//! on a signal), `object.rs` the step on one object and what is written for it. The step
+//! context and memos are in `context.rs`, the signal in `interrupt.rs`.
+use std::future::Future;
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{CommonArgs, EXIT_CODES, Generate};
+use crate::cloud::Cloud;
+pub use crate::context::{Ctx, Memo, Primed};
+use crate::envelope::{Envelope, Field};
+use crate::error::{Error, Result};
+use crate::interrupt::{Interrupt, watch_signals};
+use crate::ui;
+
+mod input;
+mod object;
+mod run;
+
+pub use input::{NO_INPUT, Source};
+pub use run::{run_source_with, run_stream, run_stream_with};
+
+/// A tool: its flags, its name, and its step on one object, in two phases.
+pub trait Tool: Parser + Send + Sync + 'static {
+    /// The tool's name, written as `error.step`.
+    const NAME: &'static str;
+
+    /// Every input of one object, checked.
+    type Inputs;
+    /// The fields the step writes when it succeeds.
+    type Output: Fields;
+    /// What a failed run made that its rerun needs (e.g. a new secret, an operation URL).
+    type Partial: Fields + Default;
+
+    /// The shared flags.
+    fn common(&self) -> &CommonArgs;
+
+    /// The envelope fields the flags given set (flags win over stdin). The driver writes
+    /// them onto the object, whether the step succeeds or not.
+    fn flags(&self) -> Vec<(Field, String)>;
+
+    /// Reads and checks every input of one object: the flags and `input` (the object as it
+    /// came, before the flags were written onto it). Pure: no request, no output.
+    fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<Self::Inputs>;
+
+    /// Starts, before the first object arrives, the work the flags alone determine: tokens
+    /// for the tenants the flags name, lookups of the resources they name. Called once per
+    /// run, while the driver waits for the first object; it only starts reads (never a
+    /// write) whose answers land in the run's memos ([`Ctx::state`], [`Ctx::spawn`]),
+    /// where the objects that need them find them. A failure of this work is the failure of
+    /// the first object that needs it, never of the run. By default, nothing.
+    fn prepare(&self, ctx: &Ctx) {
+        let _ = ctx;
+    }
+
+    /// Acts on Azure for one object.
+    fn act(
+        inputs: &Self::Inputs,
+        ctx: &Ctx,
+    ) -> impl Future<Output = Result<Done<Self::Output>, Failed<Self::Partial>>>;
+}
+
+/// Typed fields a step writes onto the object.
+pub trait Fields {
+    /// Writes the fields (sets, or removes those that no longer hold).
+    fn write_to(&self, object: &mut Envelope);
+}
+
+/// No fields.
+impl Fields for () {
+    fn write_to(&self, _: &mut Envelope) {}
+}
+
+/// A step's result for one object.
+#[derive(Debug)]
+pub struct Done<O> {
+    /// The fields the step owns.
+    pub output: O,
+    /// Whether anything was changed in Azure.
+    pub changed: bool,
+    /// One line for stderr saying what was done.
+    pub summary: String,
+}
+
+/// A step's failure for one object: the error, and what the run made before it failed.
+#[derive(Debug)]
+pub struct Failed<P> {
+    /// What went wrong.
+    pub error: Error,
+    /// The fields the failed object carries for its rerun.
+    pub partial: P,
+}
+
+impl<P: Default> From<Error> for Failed<P> {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            partial: P::default(),
+        }
+    }
+}
+
+impl<P> Failed<P> {
+    /// A failure that leaves `partial` for the rerun.
+    pub fn with(error: Error, partial: P) -> Self {
+        Self { error, partial }
+    }
+}
+
+/// Runs a tool as a process: flags, stdin, stdout, exit code.
+pub fn main<T: Tool>() -> ExitCode {
+    let cmd = T::command().after_long_help(EXIT_CODES);
+    let tool = match cmd.try_get_matches().and_then(|m| T::from_arg_matches(&m)) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let common = tool.common().clone();
+    if let Some(g) = common.generate {
+        return generate::<T>(g);
+    }
+    ui::init(
+        T::NAME,
+        i8::try_from(common.verbose).unwrap_or(9) - i8::try_from(common.quiet).unwrap_or(9),
+    );
+    init_tracing();
+
+    let source = Source::of_stdin();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            ui::error(&format!("cannot start the runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    // From here on SIGINT and SIGTERM drain the run instead of killing it (DESIGN.md).
+    let interrupt = Interrupt::for_run();
+    if let Err(e) = watch_signals(interrupt) {
+        ui::error(&e.full_message());
+        return ExitCode::from(1);
+    }
+    let input: Box<dyn BufRead + Send> = if source == Source::Terminal {
+        Box::new(std::io::empty())
+    } else {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    };
+    let code = rt.block_on(run_source_with(
+        &tool,
+        input,
+        source,
+        &mut std::io::stdout().lock(),
+        interrupt,
+    ));
+    ExitCode::from(code)
+}
+
+fn init_tracing() {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(f) if !f.is_empty() => f,
+        _ if ui::verbosity() >= 2 => {
+            "azure_core=debug,azure_identity=debug,typespec_client_core=debug".to_owned()
+        }
+        _ => return,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+fn generate<T: Tool>(what: Generate) -> ExitCode {
+    let mut cmd = T::command().after_long_help(EXIT_CODES);
+    let mut out = std::io::stdout().lock();
+    let ok = match what {
+        Generate::Man => clap_mangen::Man::new(cmd).render(&mut out).is_ok(),
+        Generate::Bash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, T::NAME, &mut out);
+            true
+        }
+        Generate::Zsh => {
+            clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, T::NAME, &mut out);
+            true
+        }
+        Generate::Fish => {
+            clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, T::NAME, &mut out);
+            true
+        }
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
