@@ -418,7 +418,7 @@ pub fn classify(err: &azure_core::Error, tenant: &str, who: &str) -> Error {
                 "the TLS certificate of {host} (the sign-in endpoint for tenant {tenant}) is not trusted: {why}"
             ),
         )
-        .with_hint("for a private or simulated cloud, name its CA in the cloud file's ca_file; elsewhere, something is intercepting TLS");
+        .with_hint("for a private or simulated cloud, trust its CA with --ca-file (or the cloud file's ca_file); elsewhere, something is intercepting TLS");
     }
     match inner.kind() {
         K::HttpResponse {

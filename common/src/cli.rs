@@ -12,6 +12,7 @@ use crate::client_secret::ClientSecret;
 use crate::cloud::Cloud;
 use crate::envelope::{Envelope, fields};
 use crate::error::{Error, Result};
+use crate::resolve::Resolve;
 use crate::secret::{Secret, read_secret_file};
 use crate::validate::clap_duration;
 
@@ -45,6 +46,19 @@ pub struct CommonArgs {
     /// Without it, AzureCloud. An input object whose `cloud` field differs is refused, never followed.
     #[arg(long, env = crate::env::XTENANT_CLOUD, value_name = "NAME|FILE", global = true)]
     pub cloud: Option<String>,
+
+    /// Connect to ADDR[:PORT] for HOST instead of looking it up, as curl --resolve (repeatable; comma-separated in XTENANT_RESOLVE)
+    ///
+    /// Only the connection moves: URLs, Host headers and the certificate's names stay the host's
+    /// own, so a built-in cloud runs against a stand-in (azure-sim) unchanged. HOST may be
+    /// *.SUFFIX (one label before it, as a registry or vault host). Rules are for port 443 only;
+    /// with any rule no proxy is used.
+    #[arg(long, env = crate::env::XTENANT_RESOLVE, value_delimiter = ',', value_parser = parse_resolve, value_name = "HOST:443:ADDR[:PORT]", global = true)]
+    pub resolve: Vec<Resolve>,
+
+    /// Trust this CA certificate (PEM) besides the system roots, for any cloud
+    #[arg(long, env = crate::env::XTENANT_CA_FILE, value_name = "FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
 
     /// Credential to act with: env (AZURE_CLIENT_ID + AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE), cli (az login), managed-identity, or auto
     #[arg(long, env = crate::env::XTENANT_AUTH, value_enum, default_value_t = AuthMethod::Auto, global = true)]
@@ -88,6 +102,11 @@ pub struct CommonArgs {
         value_parser = RefuseSecret
     )]
     pub secret_on_command_line: Option<Refused>,
+}
+
+/// One `--resolve` rule, or clap's error with [`Resolve::parse`]'s message.
+fn parse_resolve(rule: &str) -> std::result::Result<Resolve, String> {
+    Resolve::parse(rule).map_err(|e| e.message().to_owned())
 }
 
 /// What a refused flag leaves behind: nothing of its value.

@@ -33,6 +33,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::resolve::{self, Resolve};
 
 /// The names of the built-in clouds.
 pub const BUILT_IN: [&str; 3] = ["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"];
@@ -67,6 +68,8 @@ pub struct Cloud {
     pub keyvault_audience: String,
     /// Where to connect for key vault hosts instead of resolving them.
     pub keyvault_connect_addr: Option<IpAddr>,
+    /// Host names the user pointed elsewhere (`--resolve`), for any cloud.
+    pub resolve: Vec<Resolve>,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +154,7 @@ impl Cloud {
             keyvault_suffix: keyvault_suffix.to_owned(),
             keyvault_audience: format!("https://{keyvault_suffix}"),
             keyvault_connect_addr: None,
+            resolve: Vec::new(),
         }
     }
 
@@ -210,14 +214,7 @@ impl Cloud {
                 } else {
                     ca
                 };
-                let pem = std::fs::read(&ca)
-                    .map_err(|e| bad(format!("cannot read `ca_file` {}: {e}", ca.display())))?;
-                if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-                    return Err(bad(format!(
-                        "`ca_file` {} holds no PEM certificate",
-                        ca.display()
-                    )));
-                }
+                let pem = read_pem(&ca).map_err(|why| bad(format!("`ca_file` {why}")))?;
                 Some(pem)
             }
             None => None,
@@ -257,7 +254,28 @@ impl Cloud {
             keyvault_suffix,
             keyvault_audience,
             keyvault_connect_addr,
+            resolve: Vec::new(),
         })
+    }
+
+    /// This cloud reached the way the user says: `resolve` rules (`--resolve`) and a CA file
+    /// (`--ca-file`, PEM) trusted besides the system roots and the cloud file's `ca_file`.
+    /// An endpoint that names a port other than 443 for a host a rule covers is refused.
+    pub fn with_network(mut self, resolve: Vec<Resolve>, ca_file: Option<&Path>) -> Result<Self> {
+        for endpoint in [&self.login, &self.graph, &self.arm] {
+            resolve::check_url(&resolve, endpoint)?;
+        }
+        self.resolve = resolve;
+        if let Some(path) = ca_file {
+            let pem = read_pem(path).map_err(|why| Error::usage(format!("--ca-file: {why}")))?;
+            let mut all = self.ca_pem.take().unwrap_or_default();
+            if !all.is_empty() && !all.ends_with(b"\n") {
+                all.push(b'\n');
+            }
+            all.extend_from_slice(&pem);
+            self.ca_pem = Some(all);
+        }
+        Ok(self)
     }
 
     /// The scope for Graph tokens (`<audience>/.default`).
@@ -315,6 +333,15 @@ impl Cloud {
             && name.bytes().all(|b| b.is_ascii_alphanumeric())
             && suffix.eq_ignore_ascii_case(&self.registry_suffix)
     }
+}
+
+/// A PEM file holding at least one certificate; the error says which file and why.
+fn read_pem(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!("{} holds no PEM certificate", path.display()));
+    }
+    Ok(pem)
 }
 
 /// The shortest registry name Azure allows (Registries - Check Name Availability: "only
@@ -557,6 +584,56 @@ mod tests {
                 "arm_endpoint":"https://arm.example.com","registry_suffix":"azurecr.example"}"#,
         );
         assert_eq!(Cloud::from_file(&f).unwrap().registry_port, None);
+    }
+
+    #[test]
+    fn a_built_in_cloud_reached_where_the_user_says() {
+        let d = tempfile::tempdir().unwrap();
+        let ca = write(d.path(), "ca.pem", PEM);
+        let rules = Resolve::parse_list(
+            "login.chinacloudapi.cn:443:127.0.0.1:8443,*.azurecr.cn:443:127.0.0.1:8443",
+        )
+        .unwrap();
+        let c = Cloud::azure_china().with_network(rules, Some(&ca)).unwrap();
+        assert_eq!(c.resolve.len(), 2);
+        assert_eq!(c.ca_pem.as_deref(), Some(PEM.as_bytes()));
+        assert_eq!(c.sdk_config(), CloudConfiguration::AzureChina);
+        // A cloud file's CA and --ca-file are both trusted.
+        write(d.path(), "other.pem", PEM);
+        let f = write(
+            d.path(),
+            "cloud.json",
+            r#"{"name":"X","login_endpoint":"https://login.example.com","graph_endpoint":"https://graph.example.com",
+                "arm_endpoint":"https://arm.example.com:8443","registry_suffix":"azurecr.example","ca_file":"other.pem"}"#,
+        );
+        let both = Cloud::from_file(&f)
+            .unwrap()
+            .with_network(Vec::new(), Some(&ca))
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(both.ca_pem.unwrap())
+                .unwrap()
+                .matches("BEGIN CERTIFICATE")
+                .count(),
+            2
+        );
+        // A rule for a host an endpoint reaches on another port is refused.
+        let e = Cloud::from_file(&f)
+            .unwrap()
+            .with_network(
+                Resolve::parse_list("arm.example.com:443:127.0.0.1").unwrap(),
+                None,
+            )
+            .unwrap_err();
+        assert!(e.message().contains("arm.example.com:8443"), "{e}");
+        let e = Cloud::azure_china()
+            .with_network(Vec::new(), Some(&d.path().join("none.pem")))
+            .unwrap_err();
+        assert!(e.message().contains("--ca-file"), "{e}");
+        let e = Cloud::azure_china()
+            .with_network(Vec::new(), Some(&f))
+            .unwrap_err();
+        assert!(e.message().contains("no PEM certificate"), "{e}");
     }
 
     #[test]

@@ -2,6 +2,10 @@
 
 /// The cloud: a name or the path of a cloud file (`--cloud`).
 pub const XTENANT_CLOUD: &str = "XTENANT_CLOUD";
+/// Name resolution pointed elsewhere (`--resolve`): `HOST:443:ADDR[:PORT]`, comma-separated.
+pub const XTENANT_RESOLVE: &str = "XTENANT_RESOLVE";
+/// A CA certificate file (PEM) trusted besides the system roots, for any cloud (`--ca-file`).
+pub const XTENANT_CA_FILE: &str = "XTENANT_CA_FILE";
 /// The credential kind (`--auth`).
 pub const XTENANT_AUTH: &str = "XTENANT_AUTH";
 /// Client (app) id of the identity the tools act as (azure_identity's convention).

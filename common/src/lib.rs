@@ -24,6 +24,7 @@ pub mod interrupt;
 pub mod json;
 pub mod keyvault;
 pub mod registry;
+pub mod resolve;
 pub mod secret;
 pub mod ui;
 pub mod validate;

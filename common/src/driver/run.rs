@@ -55,7 +55,9 @@ pub async fn run_source_with<T: Tool>(
     let common = tool.common().clone();
     let mut rx = spawn_reader(input, source);
 
-    let cloud = match pick_cloud(common.cloud.as_deref()) {
+    let cloud = match pick_cloud(common.cloud.as_deref())
+        .and_then(|c| c.with_network(common.resolve.clone(), common.ca_file.as_deref()))
+    {
         Ok(c) => Arc::new(c),
         Err(e) => return fatal(&e),
     };

@@ -1,7 +1,7 @@
 //! The transport: the one reqwest client of a run (its CA, timeouts, no redirects, no
-//! proxy for loopback), the DNS override that sends a custom cloud's registry hosts to its
-//! connect address, one attempt of a request with its authorization header, and the
-//! mapping of transport failures to [`Error`]s.
+//! proxy for loopback), the DNS override (`--resolve` rules, then a custom cloud's connect
+//! addresses for its registry and vault hosts), one attempt of a request with its
+//! authorization header, and the mapping of transport failures to [`Error`]s.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -13,25 +13,33 @@ use url::Url;
 use super::{Auth, Http, Request, Response, Service};
 use crate::cloud::{Cloud, is_loopback_host};
 use crate::error::{Error, ErrorKind, Result, codes};
+use crate::resolve::{self, Resolve};
 use crate::wait::Deadline;
 
-/// Resolves registry (and key vault) hosts of a custom cloud to its connect addresses.
-struct RegistryResolver {
-    /// `(DNS suffix, address)` pairs.
+/// Resolves the hosts the user named (`--resolve`) to their addresses, and a custom cloud's
+/// registry (and key vault) hosts to its connect addresses; every other name as usual.
+struct Resolver {
+    /// The `--resolve` rules (their port is the one connected to: a URL without a port of
+    /// its own takes the resolved one, and [`resolve::check_url`] refuses URLs with another).
+    rules: Vec<Resolve>,
+    /// `(DNS suffix, address)` pairs of the cloud file.
     overrides: Vec<(String, std::net::IpAddr)>,
 }
 
-impl reqwest::dns::Resolve for RegistryResolver {
+impl reqwest::dns::Resolve for Resolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_ascii_lowercase();
-        let fixed = self
-            .overrides
-            .iter()
-            .find(|(suffix, _)| host.ends_with(&format!(".{suffix}")))
-            .map(|(_, addr)| *addr);
+        let fixed = resolve::find(&self.rules, &host)
+            .map(Resolve::addr)
+            .or_else(|| {
+                self.overrides
+                    .iter()
+                    .find(|(suffix, _)| host.ends_with(&format!(".{suffix}")))
+                    .map(|(_, addr)| SocketAddr::new(*addr, 0))
+            });
         Box::pin(async move {
-            if let Some(ip) = fixed {
-                let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(SocketAddr::new(ip, 0)));
+            if let Some(addr) = fixed {
+                let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(addr));
                 return Ok(addrs);
             }
             let found: Vec<SocketAddr> =
@@ -58,9 +66,11 @@ pub fn build_client(cloud: &Cloud) -> Result<reqwest::Client> {
         })?;
         b = b.tls_certs_merge(certs);
     }
-    if [&cloud.login, &cloud.graph, &cloud.arm]
-        .iter()
-        .any(|u| is_loopback_host(u))
+    // A proxy would look the names up itself: with `--resolve` rules, none is used.
+    if !cloud.resolve.is_empty()
+        || [&cloud.login, &cloud.graph, &cloud.arm]
+            .iter()
+            .any(|u| is_loopback_host(u))
     {
         b = b.no_proxy();
     }
@@ -72,8 +82,11 @@ pub fn build_client(cloud: &Cloud) -> Result<reqwest::Client> {
     .filter(|(suffix, _)| !suffix.is_empty())
     .filter_map(|(suffix, addr)| Some((suffix.clone(), addr?)))
     .collect();
-    if !overrides.is_empty() {
-        b = b.dns_resolver(RegistryResolver { overrides });
+    if !overrides.is_empty() || !cloud.resolve.is_empty() {
+        b = b.dns_resolver(Resolver {
+            rules: cloud.resolve.clone(),
+            overrides,
+        });
     }
     b.build()
         .map_err(|e| Error::usage(format!("cannot build the HTTP client: {e}")))
@@ -83,6 +96,7 @@ impl Http {
     /// One attempt of `req`: authorization header, body, and the answer read whole, all
     /// bound by `deadline`.
     pub(super) async fn send_once(&self, req: &Request, deadline: Deadline) -> Result<Response> {
+        resolve::check_url(&self.cloud.resolve, &req.url)?;
         let mut b = self.client.request(req.method.clone(), req.url.clone());
         match &req.auth {
             Auth::Tenant(tenant) => {
@@ -209,7 +223,7 @@ pub(super) fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
             .with_message(format!(
                 "the TLS certificate of {host} is not trusted: {text}"
             ))
-            .with_hint("for a private or simulated cloud, name its CA in the cloud file's ca_file");
+            .with_hint("for a private or simulated cloud, trust its CA with --ca-file (or the cloud file's ca_file)");
     }
     err
 }
