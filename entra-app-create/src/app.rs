@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::act::Step;
 use crate::graph::{Application, MANAGED_TAG, UNIQUE_NAME_TAG};
 use crate::inputs::AppKey;
+use crate::unique_key::{KeyUse, refuses_unique_name_key, short};
 
 /// The app as this run leaves it.
 pub(crate) enum AppState {
@@ -43,24 +44,30 @@ impl Step<'_> {
                 let path = alt_key("applications", "uniqueName", unique);
                 match self.api.get_opt(&path).await {
                     Ok(Some(v)) => Application::parse(&v)?,
-                    Err(e) if no_unique_name_key(&e) => {
-                        ui::info(&format!(
-                            "Microsoft Graph in this cloud has no uniqueName key ({}): the app is found by its tag {UNIQUE_NAME_TAG}{unique} instead",
-                            e.code()
-                        ));
-                        match self.find_or_create_by_tag(unique).await? {
+                    Err(e) if refuses_unique_name_key(&e, KeyUse::Read) => {
+                        match self.by_tag_instead(unique, &e).await? {
                             Tagged::Found(app) => app,
                             Tagged::Created(app) => return Ok(AppState::Known(app)),
                             Tagged::DryRun => return Ok(AppState::WouldCreate(unique.clone())),
                         }
                     }
                     Err(e) => return Err(e),
-                    Ok(None) => match self.create_app(unique).await? {
-                        Upsert::Created(app) => return Ok(AppState::Known(app)),
-                        Upsert::DryRun => return Ok(AppState::WouldCreate(unique.clone())),
+                    Ok(None) => match self.create_app(unique).await {
+                        Err(e) if refuses_unique_name_key(&e, KeyUse::Upsert) => {
+                            match self.by_tag_instead(unique, &e).await? {
+                                Tagged::Found(app) => app,
+                                Tagged::Created(app) => return Ok(AppState::Known(app)),
+                                Tagged::DryRun => {
+                                    return Ok(AppState::WouldCreate(unique.clone()));
+                                }
+                            }
+                        }
+                        Err(e) => return Err(e),
+                        Ok(Upsert::Created(app)) => return Ok(AppState::Known(app)),
+                        Ok(Upsert::DryRun) => return Ok(AppState::WouldCreate(unique.clone())),
                         // 204: it exists (made between our read and our upsert, or our read
                         // came before Graph showed it): read it back, waiting out read lag.
-                        Upsert::Existed => {
+                        Ok(Upsert::Existed) => {
                             let api = &self.api;
                             let v = wait_until_readable(
                                 &format!("the app with uniqueName {unique}"),
@@ -121,6 +128,17 @@ impl Step<'_> {
             .append_pair("$filter", &filter)
             .finish();
         self.api.list(&format!("/applications?{query}")).await
+    }
+
+    /// Graph refused the uniqueName key (`refusal`): says so, then finds or makes the app by its
+    /// tag. A real error met on that path (a refused POST, a missing permission) is the step's.
+    async fn by_tag_instead(&mut self, unique: &str, refusal: &Error) -> Result<Tagged> {
+        ui::info(&format!(
+            "Microsoft Graph in this cloud has no uniqueName key ({} [{}]): the app is found by its tag {UNIQUE_NAME_TAG}{unique} instead",
+            short(refusal.message()),
+            refusal.code(),
+        ));
+        self.find_or_create_by_tag(unique).await
     }
 
     /// Where Graph has no uniqueName key: find the app by its tag, else create it with the
@@ -344,14 +362,6 @@ pub(crate) enum Tagged {
     Created(Application),
     /// Only reported.
     DryRun,
-}
-
-/// Whether Graph refused the `applications(uniqueName='…')` key as it refuses a key it does
-/// not support (400, "'uniqueName' is not a valid alternate key …"; microsoft/api-guidelines
-/// `graph/patterns/alternate-key.md`): the upsert is documented for the global service only.
-fn no_unique_name_key(e: &Error) -> bool {
-    let m = e.message().to_ascii_lowercase();
-    e.status() == Some(400) && (m.contains("alternate key") || m.contains("uniquename"))
 }
 
 /// The oldest of `apps` (`createdDateTime`, then object id): the one every run keeps.

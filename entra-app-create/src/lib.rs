@@ -19,6 +19,7 @@ mod graph;
 mod inputs;
 mod secret_file;
 mod secrets;
+mod unique_key;
 mod vault;
 
 pub use cli::Cli;

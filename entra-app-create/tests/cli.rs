@@ -827,3 +827,130 @@ fn a_secret_that_fails_beside_a_created_service_principal_is_the_error_and_the_p
     assert_eq!(key_ids(&app_by_id(&sim, app_id)).len(), 1);
     assert!(path.exists());
 }
+
+/// Apps carrying the unique-name tag `xtenant:uniqueName:<unique>`.
+fn tagged(sim: &TestSim, unique: &str) -> Vec<Value> {
+    sim.state()["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            a["properties"]["tags"].as_array().is_some_and(|t| {
+                t.iter()
+                    .any(|t| t == &format!("xtenant:uniqueName:{unique}"))
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// A cloud whose Graph refuses the uniqueName key in any of the shapes Graph uses for an
+/// unsupported key, segment or method — on the read or only on the upsert: step 1 finds or
+/// makes the app by its tag, once, and says why. Real errors on the same requests fail the
+/// step with Graph's own answer and make no app.
+#[test]
+fn a_refused_unique_name_key_in_any_shape_falls_back_to_the_tag_and_real_errors_fail() {
+    let sim = TestSim::start();
+    let refusals = [
+        (
+            "GET",
+            400,
+            "BadRequest",
+            "Resource not found for the segment 'applications'.",
+        ),
+        ("GET", 400, "Request_UnsupportedQuery", "Unsupported query."),
+        (
+            "GET",
+            405,
+            "Request_BadRequest",
+            "The HTTP method is not allowed.",
+        ),
+        (
+            "GET",
+            501,
+            "NotImplemented",
+            "The requested feature is not implemented.",
+        ),
+        (
+            "PATCH",
+            404,
+            "Request_ResourceNotFound",
+            "Resource 'x' does not exist.",
+        ),
+        (
+            "PATCH",
+            405,
+            "BadRequest",
+            "The HTTP method 'PATCH' is not allowed.",
+        ),
+        (
+            "PATCH",
+            400,
+            "Request_BadRequest",
+            "'uniqueName' is not a valid alternate key for the resource type 'application'.",
+        ),
+    ];
+    for (i, (method, status, code, message)) in refusals.into_iter().enumerate() {
+        let unique = format!("shape-{i}");
+        let refuse = json!({"method": method, "path": "uniqueName", "status": status,
+            "code": code, "message": message, "count": 0});
+        sim.sim().add_fault(refuse.clone()).unwrap();
+        let r = first_run(&sim, &["--unique-name", &unique]);
+        let out = ok(&r);
+        assert_eq!(out["app_unique_name"], unique.as_str());
+        assert!(
+            r.stderr.contains("no uniqueName key")
+                && r.stderr.contains(&format!("answered {status}: "))
+                && r.stderr.contains(&format!("[{code}]")),
+            "{method} {status}: {}",
+            r.stderr
+        );
+        assert_eq!(
+            tagged(&sim, &unique).len(),
+            1,
+            "{method} {status}: {}",
+            sim.state()["applications"]
+        );
+        // The cloud keeps refusing: a rerun finds the same app by its tag.
+        let again = ok(&rerun(&sim, &out, &[]));
+        assert_eq!(again["app_id"], out["app_id"], "{method} {status}");
+        assert_eq!(tagged(&sim, &unique).len(), 1, "{method} {status}");
+        sim.sim().clear_faults();
+    }
+
+    // Real errors are the step's, whatever they say: nothing is made by tag.
+    let real = [
+        (
+            "GET",
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        ),
+        (
+            "PATCH",
+            400,
+            "Request_BadRequest",
+            "Property 'displayName' is required and cannot be empty.",
+        ),
+    ];
+    for (method, status, code, message) in real {
+        sim.sim().clear_requests();
+        sim.sim()
+            .add_fault(
+                json!({"method": method, "path": "uniqueName", "status": status,
+                "code": code, "message": message, "count": 0}),
+            )
+            .unwrap();
+        let r = first_run(&sim, &["--unique-name", "real-error"]);
+        let o = failed(&r, 1);
+        assert_eq!(o["error"]["code"], code, "{o}");
+        assert!(said(&o).contains(message), "{o}");
+        assert!(!r.stderr.contains("no uniqueName key"), "{}", r.stderr);
+        let posted = sim.requests().iter().any(|q| {
+            q["method"] == "POST" && q["path"].as_str().unwrap_or("").ends_with("/applications")
+        });
+        assert!(!posted, "{method} {status}: an app was posted");
+        assert!(tagged(&sim, "real-error").is_empty());
+        sim.sim().clear_faults();
+    }
+}
