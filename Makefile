@@ -45,9 +45,10 @@ check:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(MAKE) test
 
-# SCENARIO=azure-sim/scenarios/national.json runs it in a national cloud's simulator.
+# SCENARIO=china runs it in Azure China (the tools on --cloud AzureChinaCloud, names resolved to
+# the simulator), SCENARIO=national or a file in another world; SIM_FLAGS adds azure-sim flags.
 demo: build
-	@scripts/demo.sh $(BIN) $(SCENARIO)
+	@SIM_FLAGS="$(SIM_FLAGS)" scripts/demo.sh $(BIN) $(SCENARIO)
 
 install:
 	$(CARGO) build --workspace --release --bins

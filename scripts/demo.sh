@@ -4,13 +4,17 @@
 # while a stand-in for tenant B's administrator opens the consent link the pipeline
 # printed and accepts it. Ends with the simulator saying whether the cluster can pull.
 set -euo pipefail
-#   scripts/demo.sh [BIN_DIR] [SCENARIO_FILE]   (a scenario: e.g. azure-sim/scenarios/national.json)
+#   scripts/demo.sh [BIN_DIR] [SCENARIO]   (a file, or a shipped one by name: china, national)
+#   SIM_FLAGS: more azure-sim flags, e.g. SIM_FLAGS=--unique-name-key
 bin=$(cd "${1:-${CARGO_TARGET_DIR:-target}/debug}" && pwd)
 scenario=()
-if [ -n "${2:-}" ]; then
-  [ -r "$2" ] || { echo "scenario file $2 is not readable"; exit 2; }
-  scenario=(--scenario "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")")
+file=${2:-}
+case "$file" in "" | */* | *.json) ;; *) file="$(dirname "$0")/../azure-sim/scenarios/$file.json" ;; esac
+if [ -n "$file" ]; then
+  [ -r "$file" ] || { echo "scenario file $file is not readable"; exit 2; }
+  scenario=(--scenario "$(cd "$(dirname "$file")" && pwd)/$(basename "$file")")
 fi
+read -ra simflags <<< "${SIM_FLAGS:-}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/xtenant-demo.XXXXXX")
 simpid=""
 adminpid=""
@@ -26,7 +30,7 @@ say() { printf '\n== %s\n' "$*"; }
 
 say "starting azure-sim (replication delay 2s, AKS reset 3s${2:+, scenario $2})"
 mkdir -p "$work/sim"
-"$bin/azure-sim" --dir "$work/sim" --replication-delay 2s --lro-duration 3s "${scenario[@]}" > "$work/sim.json" &
+"$bin/azure-sim" --dir "$work/sim" --replication-delay 2s --lro-duration 3s "${scenario[@]}" "${simflags[@]}" > "$work/sim.json" &
 simpid=$!
 for _ in $(seq 200); do [ -s "$work/sim/sim.env" ] && break; sleep 0.05; done
 [ -s "$work/sim/sim.env" ] || { echo "azure-sim did not start"; exit 1; }
@@ -38,6 +42,10 @@ export PATH="$bin:$PATH" XTENANT_AUTH=env
 echo "cluster tenant (A): $CLUSTER_TENANT_ID   registry tenant (B): $REGISTRY_TENANT_ID"
 echo "cluster: $CLUSTER_ID"
 echo "registry: $REGISTRY_ID"
+if [ -n "${XTENANT_RESOLVE:-}" ]; then
+  # A built-in cloud (AzureChinaCloud): only its names are resolved to the simulator.
+  echo "cloud: $XTENANT_CLOUD (the tools' built-in table); XTENANT_RESOLVE=$XTENANT_RESOLVE"
+fi
 
 # Tenant B's administrator: waits for the link the pipeline prints, opens it, accepts.
 : > "$work/consent.log"

@@ -8,15 +8,18 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::WriteLimit;
+use crate::cloud::Presented;
 use crate::crypto::{JwtError, JwtKey, random_alnum};
 use crate::faults::FaultRule;
-use crate::http::{REGISTRY_SUFFIX, Req};
+use crate::http::Req;
 use crate::model::{State, now};
 
 /// Everything a handler needs.
 pub(crate) struct Core {
     pub url: String,
     pub port: u16,
+    /// The cloud presented: its hosts, audiences and suffixes.
+    pub cloud: Presented,
     pub dir: PathBuf,
     pub ca_file: PathBuf,
     pub cloud_file: PathBuf,
@@ -79,9 +82,9 @@ impl Core {
         time::Duration::try_from(self.replication_delay).unwrap_or(time::Duration::ZERO)
     }
 
-    /// A registry's login server (`name.azurecr.sim:PORT`).
+    /// A registry's login server (`name.azurecr.sim:PORT`, or `name.azurecr.cn` in China).
     pub(crate) fn login_server(&self, name: &str) -> String {
-        format!("{name}.{REGISTRY_SUFFIX}:{}", self.port)
+        self.cloud.login_server(name)
     }
 
     /// Issue an Entra access token.
@@ -96,16 +99,17 @@ impl Core {
     ) -> (String, i64) {
         let iat = now().unix_timestamp();
         let exp = iat + 3599;
+        let sts = self.cloud.sts();
         let mut claims = json!({
             "aud": aud,
-            "iss": format!("https://sts.windows.net/{tenant_id}/"),
+            "iss": format!("{sts}/{tenant_id}/"),
             "iat": iat,
             "nbf": iat,
             "exp": exp,
             "appid": app_id,
             "appidacr": appidacr,
             "azp": app_id,
-            "idp": format!("https://sts.windows.net/{tenant_id}/"),
+            "idp": format!("{sts}/{tenant_id}/"),
             "idtyp": "app",
             "oid": oid,
             "sub": oid,

@@ -14,21 +14,12 @@ use crate::crypto::{decode_unverified, digest_eq, sha256_hex};
 use crate::http::{Req, entra_err, is_guid, json, with_caller};
 use crate::model::{Application, ServicePrincipal, State, Tenant, now};
 
-/// Resource identifiers (token audiences) the simulated Entra knows.
+/// Resource identifiers (token audiences) the simulated Entra knows: the presented cloud's
+/// own (a national cloud issues no token for the public cloud's resources).
 pub(crate) fn known_resource(core: &Core, resource: &str) -> bool {
-    audience_in(
-        resource,
-        &[
-            "https://graph.microsoft.com",
-            "00000003-0000-0000-c000-000000000000",
-            "https://management.azure.com",
-            "https://management.core.windows.net",
-            "https://containerregistry.azure.net",
-            crate::keyvault::AUDIENCE,
-            crate::kube::AKS_SERVER_APP,
-            &core.url,
-        ],
-    )
+    let mut known = core.cloud.resources();
+    known.push(crate::kube::AKS_SERVER_APP);
+    audience_in(resource, &known)
 }
 
 /// Route a request under `/{tenant}/...`.
@@ -117,11 +108,11 @@ fn discovery(core: &Core, req: &Req, v2: bool) -> Response {
         Err(e) => return tenant_error(req, &req.segs[0], &e),
     };
     drop(state);
-    let u = &core.url;
+    let u = &core.cloud.login_url();
     let (ver, issuer) = if v2 {
         ("/v2.0", format!("{u}/{tenant}/v2.0"))
     } else {
-        ("", format!("https://sts.windows.net/{tenant}/"))
+        ("", format!("{}/{tenant}/", core.cloud.sts()))
     };
     let oauth = if v2 { "oauth2/v2.0" } else { "oauth2" };
     json(
@@ -244,14 +235,7 @@ fn issue(core: &Core, req: &Req, v2: bool) -> Result<Response, Response> {
     let (app, sp) = client(req, &state, &tenant, client_id)?;
     let appidacr = authenticate(req, &form, app)?;
     check_resource(core, req, &resource, &tenant)?;
-    let graph = audience_in(
-        &resource,
-        &[
-            "https://graph.microsoft.com",
-            "00000003-0000-0000-c000-000000000000",
-            &core.url,
-        ],
-    );
+    let graph = audience_in(&resource, &core.cloud.graph_audiences());
     let roles = if graph {
         sp.graph_app_roles.clone()
     } else {

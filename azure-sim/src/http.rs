@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use crate::cloud::{HostService, Presented};
 use crate::model::{fmt_secs, now};
 
 /// Which Azure service a request is addressed to.
@@ -27,12 +28,6 @@ pub(crate) enum Service {
     /// A key vault's data plane, by vault name (from the Host header).
     KeyVault(String),
 }
-
-/// The registry DNS suffix of the simulated cloud.
-pub(crate) const REGISTRY_SUFFIX: &str = "azurecr.sim";
-
-/// The Key Vault DNS suffix of the simulated cloud.
-pub(crate) const KEYVAULT_SUFFIX: &str = "vault.azure.sim";
 
 /// A request, read completely, with its path split and decoded.
 #[derive(Debug)]
@@ -146,14 +141,17 @@ impl Req {
             })
     }
 
-    /// Which service this request addresses.
-    pub(crate) fn service(&self) -> Service {
-        let host = self.hostname();
-        if let Some(name) = host.strip_suffix(&format!(".{REGISTRY_SUFFIX}")) {
-            return Service::Registry(name.to_string());
-        }
-        if let Some(name) = host.strip_suffix(&format!(".{KEYVAULT_SUFFIX}")) {
-            return Service::KeyVault(name.to_string());
+    /// Which service this request addresses: by Host when it names one of `cloud`'s hosts
+    /// (a registry, a vault, or China's login, Graph and ARM hosts), else by path (the local
+    /// cloud serves everything at its one URL; the control API is reached by IP).
+    pub(crate) fn service(&self, cloud: &Presented) -> Service {
+        match cloud.service_of(self.hostname()) {
+            Some(HostService::Registry(name)) => return Service::Registry(name),
+            Some(HostService::KeyVault(name)) => return Service::KeyVault(name),
+            Some(HostService::Entra) => return Service::Entra,
+            Some(HostService::Graph) => return Service::Graph,
+            Some(HostService::Arm) => return Service::Arm,
+            None => {}
         }
         match self.segs.first().map(|s| s.to_ascii_lowercase()).as_deref() {
             Some("_sim") => Service::Control,

@@ -1,4 +1,5 @@
-//! Azure Key Vault's data plane for secrets (`<vault>.vault.azure.sim`), routed by Host header.
+//! Azure Key Vault's data plane for secrets (`<vault>.vault.azure.sim`, in China
+//! `<vault>.vault.azure.cn`), routed by Host header.
 //!
 //! Set (`PUT /secrets/{name}`), get the latest or one version (`GET /secrets/{name}/{version?}`),
 //! list versions (`GET /secrets/{name}/versions`, paged by `nextLink`) and soft-delete
@@ -7,7 +8,8 @@
 //! `https://<vault host>/secrets/<name>/<version>`.
 //!
 //! Authentication is challenge based as in Azure: a request without a bearer token gets 401 with
-//! `WWW-Authenticate: Bearer authorization="<login>/<tenant>", resource="https://vault.azure.net"`,
+//! `WWW-Authenticate: Bearer authorization="<login>/<tenant>", resource="https://vault.azure.net"`
+//! (China: `https://vault.azure.cn`),
 //! which Azure SDK clients read to ask for a token for the vault's tenant. A token must be for
 //! the vault audience and issued by the vault's tenant. Authorization is the vault's Azure RBAC:
 //! data actions of role assignments at the secret, the vault or above (Key Vault Secrets
@@ -27,12 +29,10 @@ use time::OffsetDateTime;
 
 use crate::core::{AuthFail, Core, Principal, audience_in};
 use crate::crypto::sha256_hex;
-use crate::http::{KEYVAULT_SUFFIX, Req, json as json_resp, set_header, with_caller};
+use crate::http::{Req, json as json_resp, set_header, with_caller};
 use crate::model::{GenericResource, RoleDefinition, State, now, split_arm_id};
 use crate::rbac::{scope_covers, wildcard_match};
 
-/// The token audience (resource) of Key Vault in the simulated cloud, as in Azure's public cloud.
-pub(crate) const AUDIENCE: &str = "https://vault.azure.net";
 /// Key Vault Administrator.
 pub(crate) const ADMINISTRATOR: &str = "00482a5a-887f-4fb3-b363-3b7fe8e74483";
 /// Key Vault Secrets Officer.
@@ -268,13 +268,14 @@ fn data_action_allowed(
 
 /// The vault's base URL as clients address it (`https://<name>.vault.azure.sim:<port>`).
 fn base_url(core: &Core, vault: &str) -> String {
-    format!("https://{vault}.{KEYVAULT_SUFFIX}:{}", core.port)
+    core.cloud.vault_url(vault)
 }
 
 fn challenge(core: &Core, tenant: &str) -> String {
     format!(
-        "Bearer authorization=\"{}/{tenant}\", resource=\"{AUDIENCE}\"",
-        core.url
+        "Bearer authorization=\"{}/{tenant}\", resource=\"{}\"",
+        core.cloud.login_url(),
+        core.cloud.keyvault_audience()
     )
 }
 
@@ -360,17 +361,19 @@ pub(crate) fn handle(core: &Core, req: &Req, name: &str) -> Response {
         }
     };
     // Authentication comes first, as in Key Vault: the challenge tells a client where to sign in.
-    let principal = match core.bearer(req, &|aud| audience_in(aud, &[AUDIENCE])) {
+    let audience = core.cloud.keyvault_audience();
+    let principal = match core.bearer(req, &|aud| audience_in(aud, &[audience])) {
         Ok(p) => p,
-        Err(f) => return unauthorized(core, &vault_tenant, &auth_message(&f)),
+        Err(f) => return unauthorized(core, &vault_tenant, &auth_message(&f, audience)),
     };
     if !principal.tenant_id.eq_ignore_ascii_case(&vault_tenant) {
         return unauthorized(
             core,
             &vault_tenant,
             &format!(
-                "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{vault_tenant}/, found https://sts.windows.net/{}/.",
-                principal.tenant_id
+                "AKV10032: Invalid issuer. Expected one of {sts}/{vault_tenant}/, found {sts}/{}/.",
+                principal.tenant_id,
+                sts = core.cloud.sts()
             ),
         );
     }
@@ -387,7 +390,7 @@ pub(crate) fn handle(core: &Core, req: &Req, name: &str) -> Response {
     with_caller(r, &principal.app_id, &principal.tenant_id)
 }
 
-fn auth_message(f: &AuthFail) -> String {
+fn auth_message(f: &AuthFail, audience: &str) -> String {
     match f {
         AuthFail::Missing => "AKV10000: Request is missing a Bearer or PoP token.".into(),
         AuthFail::Malformed | AuthFail::BadSignature => {
@@ -396,7 +399,7 @@ fn auth_message(f: &AuthFail) -> String {
         AuthFail::Expired { exp } => format!("AKV10013: The token expired at {exp} (Unix time)."),
         AuthFail::NotYetValid => "AKV10013: The token is not valid yet.".into(),
         AuthFail::WrongAudience { aud } => {
-            format!("AKV10022: Invalid audience. Expected {AUDIENCE}, found: {aud}.")
+            format!("AKV10022: Invalid audience. Expected {audience}, found: {aud}.")
         }
     }
 }
@@ -437,9 +440,10 @@ fn authorized(
     let mut state = core.state();
     if !data_action_allowed(&state, &p.oid, &scope, op.action(), now(), core.delay()) {
         let message = format!(
-            "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid={};oid={};iss=https://sts.windows.net/{}/\r\nAction: '{}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: {vault_name};location={location}\r\n",
+            "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid={};oid={};iss={}/{}/\r\nAction: '{}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: {vault_name};location={location}\r\n",
             p.app_id,
             p.oid,
+            core.cloud.sts(),
             p.tenant_id,
             op.action(),
             scope.to_ascii_lowercase(),

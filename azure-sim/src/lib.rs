@@ -25,6 +25,7 @@
 mod arm;
 mod behaviour;
 mod blobs;
+mod cloud;
 mod consent;
 mod control;
 mod core;

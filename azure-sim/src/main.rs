@@ -43,6 +43,9 @@ struct Cli {
     /// Graph has no applications(uniqueName='…') key (as a national cloud may not).
     #[arg(long)]
     no_unique_name_key: bool,
+    /// Graph has the applications(uniqueName='…') key (over a scenario without it, e.g. china.json).
+    #[arg(long, conflicts_with = "no_unique_name_key")]
+    unique_name_key: bool,
     /// Check managed-cluster and registry api-versions against the public cloud's sets.
     #[arg(long)]
     strict_api_versions: bool,
@@ -63,8 +66,8 @@ fn behaviour_flags(cli: &Cli) -> Option<serde_json::Value> {
             u64::try_from(d.as_millis()).unwrap_or(u64::MAX).into(),
         );
     }
-    if cli.no_unique_name_key {
-        m.insert("unique_name_key".into(), false.into());
+    if cli.no_unique_name_key || cli.unique_name_key {
+        m.insert("unique_name_key".into(), cli.unique_name_key.into());
     }
     if cli.strict_api_versions {
         m.insert("strict_api_versions".into(), true.into());

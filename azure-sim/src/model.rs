@@ -77,6 +77,9 @@ pub(crate) struct State {
     /// `"default"`: start from the built-in default scenario and take only `behaviour` (and
     /// registries' `network_rules`) from this file.
     pub base: Option<String>,
+    /// The cloud presented: `AzureSim` (default, on 127.0.0.1) or `AzureChinaCloud` (its real
+    /// host names and audiences; see `cloud.rs`). Fixed at start.
+    pub cloud: crate::cloud::CloudName,
     /// How this cloud differs from the public one (see [`crate::behaviour::Behaviour`]).
     pub behaviour: crate::behaviour::Behaviour,
     /// `sim.env` lines besides the ones the simulator always writes; values may use

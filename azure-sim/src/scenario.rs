@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::cloud::{CloudName, Presented};
 use crate::crypto::{new_client_secret, sha256_hex};
-use crate::http::KEYVAULT_SUFFIX;
 use crate::keyvault::{self, Vault};
 use crate::model::{
     Application, Cluster, ClusterIdentity, FederatedCredential, GenericResource,
@@ -168,6 +168,7 @@ pub(crate) fn default_state() -> State {
     let (cluster_id, msi_id) = (ids.cluster.clone(), ids.msi_cluster.clone());
     State {
         base: None,
+        cloud: CloudName::AzureSim,
         behaviour: crate::behaviour::Behaviour::default(),
         env_template: env_template(&ids),
         tenants: tenants(),
@@ -285,10 +286,7 @@ fn env_template(ids: &Ids) -> Map<String, Value> {
         ("SUBNET_ID", ids.subnet.clone()),
         ("KEYVAULT_ID", ids.vault.clone()),
         ("KEYVAULT_NAME", VAULT_NAME.to_string()),
-        (
-            "KEYVAULT_URL",
-            format!("https://{VAULT_NAME}.{KEYVAULT_SUFFIX}:{{port}}"),
-        ),
+        ("KEYVAULT_URL", format!("{{vault_url:{VAULT_NAME}}}")),
     ] {
         env.insert(k.into(), Value::String(v));
     }
@@ -563,40 +561,58 @@ pub(crate) fn mint_env_secrets(state: &mut State) -> BTreeMap<String, String> {
     out
 }
 
-/// Render one template value.
-fn render(v: &str, url: &str, port: u16, dir: &str) -> String {
+/// Render one template value: `{url}`, `{port}`, `{dir}`, `{login_server:NAME}` and
+/// `{vault_url:NAME}` as the presented cloud writes them.
+fn render(v: &str, cloud: &Presented, dir: &str) -> String {
     let mut s = v
-        .replace("{url}", url)
-        .replace("{port}", &port.to_string())
+        .replace("{url}", &cloud.local_url())
+        .replace("{port}", &cloud.port().to_string())
         .replace("{dir}", dir);
-    while let Some(start) = s.find("{login_server:") {
-        let Some(len) = s[start..].find('}') else {
-            break;
-        };
-        let name = s[start + "{login_server:".len()..start + len].to_ascii_lowercase();
-        s.replace_range(start..=start + len, &format!("{name}.azurecr.sim:{port}"));
+    for (tag, make) in [
+        (
+            "{login_server:",
+            Presented::login_server as fn(&Presented, &str) -> String,
+        ),
+        ("{vault_url:", Presented::vault_url),
+    ] {
+        let mut from = 0;
+        while let Some(start) = s[from..].find(tag).map(|i| i + from) {
+            let Some(len) = s[start..].find('}') else {
+                break;
+            };
+            let name = s[start + tag.len()..start + len].to_ascii_lowercase();
+            let text = make(cloud, &name);
+            s.replace_range(start..=start + len, &text);
+            from = start + text.len();
+        }
     }
     s
 }
 
-/// The `sim.env` pairs, in order.
+/// The `sim.env` pairs, in order. For the China cloud the tools take `--cloud AzureChinaCloud`
+/// with `XTENANT_RESOLVE` (its hosts to the listening address `ip`) and `XTENANT_CA_FILE`.
 pub(crate) fn env_pairs(
     state: &State,
     secrets: &BTreeMap<String, String>,
-    url: &str,
-    port: u16,
+    cloud: &Presented,
+    ip: std::net::IpAddr,
     dir: &str,
     cloud_file: &str,
     ca_file: &str,
 ) -> Vec<(String, String)> {
-    let mut out = vec![
-        ("XTENANT_CLOUD".to_string(), cloud_file.to_string()),
-        ("SIM_URL".to_string(), url.to_string()),
-        ("SIM_CA_FILE".to_string(), ca_file.to_string()),
-    ];
+    let mut out = match cloud.resolve_rules(ip) {
+        Some(rules) => vec![
+            ("XTENANT_CLOUD".to_string(), "AzureChinaCloud".to_string()),
+            ("XTENANT_RESOLVE".to_string(), rules),
+            ("XTENANT_CA_FILE".to_string(), ca_file.to_string()),
+        ],
+        None => vec![("XTENANT_CLOUD".to_string(), cloud_file.to_string())],
+    };
+    out.push(("SIM_URL".to_string(), cloud.local_url()));
+    out.push(("SIM_CA_FILE".to_string(), ca_file.to_string()));
     for (k, v) in &state.env_template {
         let text = match v {
-            Value::String(s) => render(s, url, port, dir),
+            Value::String(s) => render(s, cloud, dir),
             other => other.to_string(),
         };
         out.push((k.clone(), text));
@@ -622,27 +638,35 @@ pub(crate) fn env_line(k: &str, v: &str) -> String {
     }
 }
 
-/// The custom cloud file.
-pub(crate) fn cloud_json(url: &str, ca_file: &str) -> Value {
-    json!({
-        "name": "AzureSim",
-        "login_endpoint": url,
-        "graph_endpoint": url,
-        "graph_audience": "https://graph.microsoft.com",
-        "arm_endpoint": url,
-        "arm_audience": "https://management.azure.com/",
-        "registry_suffix": "azurecr.sim",
+/// The custom cloud file: the local cloud at `url`, or China's real endpoints (usable with
+/// the resolve override of `sim.env`, as `--cloud AzureChinaCloud` is).
+pub(crate) fn cloud_json(url: &str, ca_file: &str, cloud: &Presented) -> Value {
+    let local = cloud.name == CloudName::AzureSim;
+    let mut v = json!({
+        "name": if local { "AzureSim" } else { "AzureChinaSim" },
+        "login_endpoint": cloud.login_url(),
+        "graph_endpoint": cloud.graph_url(),
+        "graph_audience": cloud.graph_audiences()[0],
+        "arm_endpoint": cloud.arm_url(),
+        "arm_audience": format!("{}/", cloud.arm_audiences()[0]),
+        "registry_suffix": cloud.registry_suffix(),
         "ca_file": ca_file,
-        "registry_connect_addr": "127.0.0.1",
-        "keyvault_suffix": KEYVAULT_SUFFIX,
-        "keyvault_audience": keyvault::AUDIENCE,
-        "keyvault_connect_addr": "127.0.0.1",
-    })
+        "keyvault_suffix": cloud.keyvault_suffix(),
+        "keyvault_audience": cloud.keyvault_audience(),
+    });
+    if local {
+        // Registries and vaults are named hosts served at the one local address.
+        v["registry_connect_addr"] = json!("127.0.0.1");
+        v["keyvault_connect_addr"] = json!("127.0.0.1");
+        debug_assert_eq!(cloud.login_url(), url);
+    }
+    v
 }
 
 #[cfg(test)]
 mod tests {
     use super::{env_line, render};
+    use crate::cloud::{CloudName, Presented};
 
     #[test]
     fn env_quoting() {
@@ -653,9 +677,15 @@ mod tests {
 
     #[test]
     fn template() {
+        let local = Presented::new(CloudName::AzureSim, "https://127.0.0.1:7", 7);
         assert_eq!(
-            render("{login_server:FAB}/x", "u", 7, "d"),
-            "fab.azurecr.sim:7/x"
+            render("{login_server:FAB}/x {vault_url:kv} {url}", &local, "d"),
+            "fab.azurecr.sim:7/x https://kv.vault.azure.sim:7 https://127.0.0.1:7"
+        );
+        let china = Presented::new(CloudName::AzureChinaCloud, "https://127.0.0.1:7", 7);
+        assert_eq!(
+            render("{login_server:fab}/x {login_server:b}", &china, "d"),
+            "fab.azurecr.cn/x b.azurecr.cn"
         );
     }
 }

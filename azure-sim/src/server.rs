@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::SimConfig;
+use crate::cloud::Presented;
 use crate::core::{Core, lock};
 use crate::crypto::JwtKey;
 use crate::http::{
@@ -54,6 +55,7 @@ fn build_core(cfg: &SimConfig, port: u16, ip: IpAddr) -> anyhow::Result<(Core, S
         let mut base = scenario::default_state();
         scenario::mint_cluster_secret(&mut base);
         base.behaviour = state.behaviour.clone();
+        base.cloud = state.cloud;
         state = base;
     } else if let Some(b) = &state.base {
         anyhow::bail!("the scenario's base '{b}' is unknown; the only base is 'default'");
@@ -69,14 +71,15 @@ fn build_core(cfg: &SimConfig, port: u16, ip: IpAddr) -> anyhow::Result<(Core, S
     }
     state.normalize().context("the scenario is inconsistent")?;
     let secrets = scenario::mint_env_secrets(&mut state);
+    let cloud = Presented::new(state.cloud, &url, port);
     let ca_file = dir.join("ca.pem");
     let cloud_file = dir.join("cloud.json");
     let env_file = dir.join("sim.env");
     let env = scenario::env_pairs(
         &state,
         &secrets,
-        &url,
-        port,
+        &cloud,
+        ip,
         &dir.to_string_lossy(),
         &cloud_file.to_string_lossy(),
         &ca_file.to_string_lossy(),
@@ -84,6 +87,7 @@ fn build_core(cfg: &SimConfig, port: u16, ip: IpAddr) -> anyhow::Result<(Core, S
     let core = Core {
         url: url.clone(),
         port,
+        cloud,
         dir,
         ca_file,
         cloud_file,
@@ -117,7 +121,7 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 fn write_files(core: &Core, ca_pem: &str) -> anyhow::Result<()> {
     std::fs::write(&core.ca_file, ca_pem)
         .with_context(|| format!("writing {}", core.ca_file.display()))?;
-    let cloud = scenario::cloud_json(&core.url, &core.ca_file.to_string_lossy());
+    let cloud = scenario::cloud_json(&core.url, &core.ca_file.to_string_lossy(), &core.cloud);
     std::fs::write(&core.cloud_file, format!("{cloud:#}\n"))
         .with_context(|| format!("writing {}", core.cloud_file.display()))?;
     let env: String = core
@@ -137,7 +141,6 @@ pub(crate) struct Started {
 
 /// Bind, write the files, and spawn the server loop on the current runtime.
 pub(crate) async fn start(cfg: SimConfig) -> anyhow::Result<Started> {
-    let tls = crate::tls::make()?;
     let listener = TcpListener::bind(cfg.addr)
         .await
         .with_context(|| format!("binding {}", cfg.addr))?;
@@ -148,6 +151,7 @@ pub(crate) async fn start(cfg: SimConfig) -> anyhow::Result<Started> {
         local.ip()
     };
     let (core, _) = build_core(&cfg, local.port(), ip)?;
+    let tls = crate::tls::make(&core.cloud.certificate_names(), ip)?;
     write_files(&core, &tls.ca_pem)?;
     let core = Arc::new(core);
     let (stop, stopped) = watch::channel(false);
@@ -234,7 +238,7 @@ async fn serve_request(
     let (parts, body) = req.into_parts();
     let Some(bytes) = read_body(body).await else {
         let req = Req::new(&parts, axum::body::Bytes::new());
-        let service = req.service();
+        let service = req.service(&core.cloud);
         let mut r = service_error(
             &service,
             &req,
@@ -250,7 +254,7 @@ async fn serve_request(
     };
     let mut req = Req::new(&parts, bytes);
     req.client_ip = Some(peer);
-    let service = req.service();
+    let service = req.service(&core.cloud);
     if service == Service::Control {
         return Ok(control::handle(&core, &req));
     }

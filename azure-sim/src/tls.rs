@@ -1,8 +1,10 @@
 //! The certificate authority and the server certificate made at start.
 //!
-//! The leaf covers `127.0.0.1`, `localhost`, `*.azurecr.sim` and `*.vault.azure.sim`, so a client
-//! trusting `ca.pem` can reach the simulator by IP, each registry by its login server name and
-//! each key vault by its host.
+//! The leaf covers `127.0.0.1`, `localhost` and the presented cloud's names: `*.azurecr.sim` and
+//! `*.vault.azure.sim`, or in China `login.chinacloudapi.cn`, `microsoftgraph.chinacloudapi.cn`,
+//! `management.chinacloudapi.cn`, `*.azurecr.cn` and `*.vault.azure.cn` — so a client trusting
+//! `ca.pem` can reach the simulator by IP, each service by its host, each registry by its login
+//! server name and each key vault by its host.
 
 use std::sync::Arc;
 
@@ -19,8 +21,9 @@ pub(crate) struct Tls {
     pub config: Arc<rustls::ServerConfig>,
 }
 
-/// Make a CA and a leaf certificate signed by it.
-pub(crate) fn make() -> anyhow::Result<Tls> {
+/// Make a CA and a leaf certificate signed by it, valid for `localhost`, `127.0.0.1`, the
+/// listening address `ip` and `names`.
+pub(crate) fn make(names: &[String], ip: std::net::IpAddr) -> anyhow::Result<Tls> {
     let now = time::OffsetDateTime::now_utc();
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -39,13 +42,14 @@ pub(crate) fn make() -> anyhow::Result<Tls> {
     let ca_cert = ca.self_signed(&ca_key).context("self-signing the CA")?;
     let issuer = Issuer::new(ca, ca_key);
 
-    let mut leaf = CertificateParams::new(vec![
-        "localhost".to_string(),
-        "*.azurecr.sim".to_string(),
-        "*.vault.azure.sim".to_string(),
-    ])?;
-    leaf.subject_alt_names
-        .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+    let mut dns = vec!["localhost".to_string()];
+    dns.extend_from_slice(names);
+    let mut leaf = CertificateParams::new(dns)?;
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    leaf.subject_alt_names.push(SanType::IpAddress(loopback));
+    if ip != loopback {
+        leaf.subject_alt_names.push(SanType::IpAddress(ip));
+    }
     leaf.distinguished_name
         .push(DnType::CommonName, "azure-sim");
     leaf.use_authority_key_identifier_extension = true;

@@ -155,7 +155,8 @@ impl Operator {
     /// Another identity of `sim.env`: `{prefix}_CLIENT_ID` and `{prefix}_CLIENT_SECRET`
     /// (e.g. `CLUSTER_WRITER`, which may write the cluster and nothing else).
     pub fn acting_as(sim: &TestSim, prefix: &str) -> Self {
-        let cloud_file = PathBuf::from(sim.var("XTENANT_CLOUD"));
+        // The cloud file (the China cloud's names its real endpoints, reached by XTENANT_RESOLVE).
+        let cloud_file = sim.sim().cloud_file_path().to_path_buf();
         let cloud: Value = serde_json::from_str(
             &std::fs::read_to_string(&cloud_file)
                 .unwrap_or_else(|e| panic!("read {}: {e}", cloud_file.display())),
@@ -168,8 +169,11 @@ impl Operator {
                 .trim_end_matches('/')
                 .to_owned()
         };
-        let client =
-            crate::person::client(&PathBuf::from(sim.var("SIM_CA_FILE"))).expect("HTTP client");
+        let client = crate::person::client_resolving(
+            &PathBuf::from(sim.var("SIM_CA_FILE")),
+            sim.var_opt("XTENANT_RESOLVE").as_deref(),
+        )
+        .expect("HTTP client");
         Self {
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_all()

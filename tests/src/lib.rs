@@ -114,14 +114,21 @@ impl TestSim {
 
     /// A value from `sim.env` (e.g. `CLUSTER_TENANT_ID`).
     pub fn var(&self, key: &str) -> String {
+        self.var_opt(key)
+            .unwrap_or_else(|| panic!("sim.env has no {key}"))
+    }
+
+    /// A value from `sim.env`, if it has one (`XTENANT_RESOLVE` only in the China cloud).
+    pub fn var_opt(&self, key: &str) -> Option<String> {
         self.env
             .iter()
             .find(|(k, _)| k == key)
-            .map_or_else(|| panic!("sim.env has no {key}"), |(_, v)| v.clone())
+            .map(|(_, v)| v.clone())
     }
 
     /// A command for a workspace binary with a clean environment pointing at this simulator:
-    /// `XTENANT_CLOUD`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` (the operator), `XTENANT_AUTH=env`.
+    /// `XTENANT_CLOUD`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` (the operator), `XTENANT_AUTH=env`,
+    /// and for the China cloud `XTENANT_RESOLVE` and `XTENANT_CA_FILE` (its names to the simulator).
     pub fn cmd(&self, bin: &str) -> Command {
         let mut c = Command::new(bin_path(bin));
         c.env_clear();
@@ -135,6 +142,11 @@ impl TestSim {
             .env("AZURE_CLIENT_ID", self.var("AZURE_CLIENT_ID"))
             .env("AZURE_CLIENT_SECRET", self.var("AZURE_CLIENT_SECRET"))
             .env("NO_COLOR", "1");
+        for key in ["XTENANT_RESOLVE", "XTENANT_CA_FILE"] {
+            if let Some(v) = self.var_opt(key) {
+                c.env(key, v);
+            }
+        }
         c
     }
 
@@ -248,14 +260,41 @@ pub mod person {
 
     use anyhow::{Context as _, bail};
 
-    /// An HTTP client that trusts the simulator's CA (`ca_pem`), uses no proxy and follows no redirect.
+    /// An HTTP client that trusts the simulator's CA (`ca_pem`), uses no proxy and follows no
+    /// redirect; with the resolve rules of `XTENANT_RESOLVE` (the China cloud's `sim.env`).
     pub(crate) fn client(ca_pem: &Path) -> anyhow::Result<reqwest::Client> {
+        client_resolving(ca_pem, std::env::var("XTENANT_RESOLVE").ok().as_deref())
+    }
+
+    /// [`client`] with the exact-host rules of `resolve` (`HOST:443:IP:PORT`, comma-separated,
+    /// as `sim.env` writes them; `*.` rules are skipped: the people of the tests reach only the
+    /// login host and the control API). Only loopback addresses are taken.
+    pub(crate) fn client_resolving(
+        ca_pem: &Path,
+        resolve: Option<&str>,
+    ) -> anyhow::Result<reqwest::Client> {
         let pem = std::fs::read(ca_pem).with_context(|| format!("read {}", ca_pem.display()))?;
-        Ok(reqwest::Client::builder()
+        let mut b = reqwest::Client::builder()
             .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem)?)
             .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?)
+            .redirect(reqwest::redirect::Policy::none());
+        for rule in resolve.unwrap_or("").split(',').filter(|r| !r.is_empty()) {
+            let mut parts = rule.splitn(3, ':');
+            let (Some(host), Some("443"), Some(to)) = (parts.next(), parts.next(), parts.next())
+            else {
+                bail!("XTENANT_RESOLVE rule {rule:?} is not HOST:443:IP:PORT");
+            };
+            let addr: std::net::SocketAddr = to
+                .parse()
+                .with_context(|| format!("XTENANT_RESOLVE rule {rule:?}"))?;
+            if !addr.ip().is_loopback() {
+                bail!("XTENANT_RESOLVE rule {rule:?}: the tests reach only loopback addresses");
+            }
+            if !host.starts_with("*.") {
+                b = b.resolve(host, addr);
+            }
+        }
+        Ok(b.build()?)
     }
 
     /// The value of the attribute `name` in one tag's text (`<input a="b" c='d'>`), unescaped.
@@ -334,11 +373,26 @@ pub mod person {
     /// Opens a consent URL and presses `button` ("accept" or "cancel") as an administrator would;
     /// returns the answer to the form as it is. Fails when the page is not a consent form.
     pub fn submit(url: &str, ca_pem: &Path, button: &str) -> anyhow::Result<Answer> {
+        submit_resolving(
+            url,
+            ca_pem,
+            std::env::var("XTENANT_RESOLVE").ok().as_deref(),
+            button,
+        )
+    }
+
+    /// [`submit`] with the resolve rules `resolve` (see [`client_resolving`]).
+    pub fn submit_resolving(
+        url: &str,
+        ca_pem: &Path,
+        resolve: Option<&str>,
+        button: &str,
+    ) -> anyhow::Result<Answer> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         rt.block_on(async {
-            let c = client(ca_pem)?;
+            let c = client_resolving(ca_pem, resolve)?;
             let page_resp = c.get(url).send().await.context("open the consent page")?;
             let status = page_resp.status();
             let page = page_resp.text().await?;
@@ -374,7 +428,22 @@ pub mod person {
     /// Opens a consent URL and presses `button` ("accept" or "cancel") as an administrator would;
     /// returns where the browser is sent next (the `Location` of the answer), which must be a redirect.
     pub fn consent(url: &str, ca_pem: &Path, button: &str) -> anyhow::Result<String> {
-        let answer = submit(url, ca_pem, button)?;
+        consent_resolving(
+            url,
+            ca_pem,
+            std::env::var("XTENANT_RESOLVE").ok().as_deref(),
+            button,
+        )
+    }
+
+    /// [`consent`] with the resolve rules `resolve` (see [`client_resolving`]).
+    pub fn consent_resolving(
+        url: &str,
+        ca_pem: &Path,
+        resolve: Option<&str>,
+        button: &str,
+    ) -> anyhow::Result<String> {
+        let answer = submit_resolving(url, ca_pem, resolve, button)?;
         match answer.location {
             Some(l) if (300..400).contains(&answer.status) => Ok(l),
             _ => bail!(

@@ -3,12 +3,13 @@
 //! registry firewall, the app as the portal registers it, a Graph without the `uniqueName`
 //! key, and the shipped national-cloud scenario end to end.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{App, Method, NewApp, Operator};
 use xtenant_tests::steps::{Step, cluster_pulls, run_step, run_steps};
-use xtenant_tests::{Run, TestSim, line};
+use xtenant_tests::{Run, TestSim, line, person};
 
 const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 const CLUSTERS: &str = "Microsoft.ContainerService/managedClusters";
@@ -16,8 +17,7 @@ const REGISTRIES: &str = "Microsoft.ContainerRegistry/registries";
 const USER_READ: &str = "e1fe6dd8-ba31-4d61-89e7-88639da4683d";
 
 fn national() -> Value {
-    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../azure-sim/scenarios/national.json");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../azure-sim/scenarios/national.json");
     serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
 }
 
@@ -379,4 +379,128 @@ fn without_the_unique_name_key_step_one_stays_idempotent_across_reruns_and_lost_
     assert_eq!(r.object()["app_id"], again.object()["app_id"]);
     assert_eq!(again.object()["app_unique_name"], "nat-app");
     assert_eq!(tagged(&sim, "nat-app").len(), 1);
+}
+
+fn china() -> Value {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../azure-sim/scenarios/china.json");
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+/// Runs `bin` with `--cloud AzureChinaCloud` and `args` on `input`; asserts exit 0.
+fn in_china(sim: &TestSim, bin: &str, args: &[&str], input: &str) -> Run {
+    let mut all = vec!["--cloud", "AzureChinaCloud", "--timeout", "60s"];
+    all.extend_from_slice(args);
+    let r = sim.run(bin, &all, input);
+    assert_eq!(r.code, 0, "{bin} {args:?}:\n{}\n{}", r.stderr, r.stdout);
+    r
+}
+
+/// The whole procedure in Azure China as the procedure's China edition runs it: the tools on
+/// their built-in `AzureChinaCloud` table, unchanged, with only name resolution pointed at
+/// the simulator (`XTENANT_RESOLVE`) and its CA trusted (`XTENANT_CA_FILE`); tenant B's
+/// administrator opens the consent link on `login.chinacloudapi.cn`. With Graph's
+/// `uniqueName` key and without it (sources disagree on China).
+#[test]
+fn the_whole_procedure_runs_in_azure_china_on_the_built_in_table() {
+    for key in [true, false] {
+        let scenario = china();
+        let sim = TestSim::start_with(|c| {
+            c.scenario = Some(scenario);
+            // The scenario's 2 s Graph read lag shortened: the test is about names, not time.
+            c.behaviour = Some(json!({"unique_name_key": key, "graph_read_lag_ms": 300}));
+            c.replication_delay = Duration::from_millis(300);
+            c.lro_duration = Duration::from_millis(500);
+        });
+        let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
+        assert_eq!(sim.var("XTENANT_CLOUD"), "AzureChinaCloud");
+        let r1 = in_china(&sim, "entra-app-create", &["--cluster-tenant", &a], "");
+        assert_eq!(
+            r1.stderr.contains("no uniqueName key"),
+            !key,
+            "uniqueName key {key}: {}",
+            r1.stderr
+        );
+        let r2 = in_china(&sim, "consent-link", &["--registry-tenant", &b], &r1.stdout);
+        let o2 = r2.object();
+        let app_id = o2["app_id"].as_str().unwrap();
+        // Exactly the link of the procedure's China edition.
+        assert_eq!(
+            o2["consent_url"],
+            format!(
+                "https://login.chinacloudapi.cn/{b}/oauth2/authorize?client_id={app_id}&response_type=code&redirect_uri=https%3A%2F%2Fwww.microsoft.com"
+            ),
+            "{o2}"
+        );
+        let to = person::consent_resolving(
+            o2["consent_url"].as_str().unwrap(),
+            Path::new(&sim.var("SIM_CA_FILE")),
+            sim.var_opt("XTENANT_RESOLVE").as_deref(),
+            "accept",
+        )
+        .expect("tenant B's administrator accepts");
+        assert!(to.starts_with("https://www.microsoft.com"), "{to}");
+        let r3 = in_china(
+            &sim,
+            "consent-link",
+            &["--registry-tenant", &b, "--wait"],
+            &r2.stdout,
+        );
+        let r4 = in_china(
+            &sim,
+            "acr-grant",
+            &[
+                "--registry",
+                &sim.var("REGISTRY_ID"),
+                "--verify",
+                "--image",
+                &sim.var("REGISTRY_IMAGE"),
+            ],
+            &r3.stdout,
+        );
+        let r5 = in_china(
+            &sim,
+            "aks-sp-update",
+            &["--cluster", &sim.var("CLUSTER_ID")],
+            &r4.stdout,
+        );
+        let o = r5.object();
+        assert!(o.get("error").is_none(), "{o}");
+        assert_eq!(o["cloud"], "AzureChinaCloud");
+        assert_eq!(o["registry_login_server"], "fabrikamacr.azurecr.cn");
+        assert_eq!(o["cluster_provisioning_state"], "Succeeded", "{o}");
+        assert!(o["pull_verified_at"].is_string(), "{o}");
+        assert!(cluster_pulls(&sim), "the cluster cannot pull");
+        // China's managed-cluster versions end at 2021-10-01: the tools fell back to it.
+        assert!(r5.stderr.contains("using 2021-10-01"), "{}", r5.stderr);
+
+        // Every request went to one of China's hosts — the sign-in too (azure_identity on the
+        // tools' transport) — and none to the simulator's own address.
+        let hosts: std::collections::BTreeSet<String> = sim
+            .azure_requests()
+            .iter()
+            .map(|r| r["host"].as_str().unwrap().to_owned())
+            .collect();
+        let china_hosts = [
+            "login.chinacloudapi.cn",
+            "microsoftgraph.chinacloudapi.cn",
+            "management.chinacloudapi.cn",
+            "fabrikamacr.azurecr.cn",
+        ];
+        for h in &hosts {
+            assert!(
+                china_hosts.contains(&h.as_str()),
+                "a request to {h}: {hosts:?}"
+            );
+        }
+        for h in china_hosts {
+            assert!(hosts.contains(h), "no request to {h}: {hosts:?}");
+        }
+        let token_requests = sim
+            .azure_requests()
+            .iter()
+            .filter(|r| r["path"].as_str().unwrap().ends_with("/oauth2/v2.0/token"))
+            .filter(|r| r["host"] == "login.chinacloudapi.cn")
+            .count();
+        assert!(token_requests >= 2, "the sign-in went elsewhere");
+    }
 }

@@ -22,8 +22,58 @@ fn make_demo_runs_the_national_cloud_scenario() {
     assert!(stderr.contains("no uniqueName key"), "{stderr}");
 }
 
+/// `make demo SCENARIO=china`: the procedure in Azure China with the tools on their built-in
+/// `AzureChinaCloud` table (names resolved to the simulator), ending in a pull, the consent
+/// link printed as the procedure's China edition writes it; Graph with the `uniqueName` key
+/// (`SIM_FLAGS=--unique-name-key`) and without it (the scenario's default).
+#[test]
+fn make_demo_runs_in_azure_china() {
+    for key in [false, true] {
+        let flags = if key {
+            "SIM_FLAGS=--unique-name-key"
+        } else {
+            "SIM_FLAGS="
+        };
+        let (stdout, stderr) = demo_out(&["SCENARIO=china", flags]);
+        let all = format!("{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("cloud: AzureChinaCloud (the tools' built-in table)"),
+            "{stdout}"
+        );
+        let prefix = "https://login.chinacloudapi.cn/b2b2b2b2-0000-4000-8000-00000000000b/oauth2/authorize?client_id=";
+        let at = all
+            .find(prefix)
+            .unwrap_or_else(|| panic!("no China consent link: {all}"));
+        let rest = &all[at + prefix.len()..];
+        let app_id = &rest[..36];
+        assert!(
+            app_id.len() == 36 && app_id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'),
+            "{rest}"
+        );
+        assert!(
+            rest[36..]
+                .starts_with("&response_type=code&redirect_uri=https%3A%2F%2Fwww.microsoft.com"),
+            "{rest}"
+        );
+        assert!(
+            stdout.contains(
+                "Yes: cluster aks-prod can now pull fabrikamacr.azurecr.cn/samples/hello:1.0."
+            ),
+            "{stdout}"
+        );
+        assert_eq!(stderr.contains("no uniqueName key"), !key, "{stderr}");
+        assert!(stderr.contains("using 2021-10-01"), "{stderr}");
+    }
+}
+
 /// Runs `make demo` (with `extra` make arguments) from a copy of the Makefile; its stderr.
 fn demo(extra: &[&str]) -> String {
+    demo_out(extra).1
+}
+
+/// Runs `make demo` (with `extra` make arguments) from a copy of the Makefile, the demo script
+/// and the shipped scenarios; its stdout and stderr.
+fn demo_out(extra: &[&str]) -> (String, String) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     // A copy of the Makefile and the demo script in a folder with no target/ of its own, so
     // that only CARGO_TARGET_DIR can lead the demo to the binaries.
@@ -35,6 +85,12 @@ fn demo(extra: &[&str]) -> String {
         dir.path().join("scripts/demo.sh"),
     )
     .unwrap();
+    let scenarios = dir.path().join("azure-sim/scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    for f in std::fs::read_dir(repo.join("azure-sim/scenarios")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, scenarios.join(f.file_name().unwrap())).unwrap();
+    }
     let target = bin_dir().parent().unwrap().to_path_buf();
     // stdin an empty pipe, as some CI runners give a job: step 1 must still run on its flags.
     let child = Command::new("make")
@@ -59,5 +115,5 @@ fn demo(extra: &[&str]) -> String {
         stdout.contains("can now pull"),
         "the demo ends with the simulator's answer: {stdout}\n{stderr}"
     );
-    stderr.into_owned()
+    (stdout.into_owned(), stderr.into_owned())
 }

@@ -292,7 +292,8 @@ fn start_reset(
     }
     let base = format!(
         "{}/subscriptions/{}/providers/Microsoft.ContainerService/locations/{loc}",
-        core.url, cluster.subscription_id
+        core.cloud.arm_url(),
+        cluster.subscription_id
     );
     let mut r = empty(StatusCode::ACCEPTED);
     set_header(
@@ -383,7 +384,9 @@ pub(super) fn operation(core: &Core, p: &Principal, sub: &str, op_id: &str, resu
                 let mut r = empty(StatusCode::ACCEPTED);
                 let base = format!(
                     "{}/subscriptions/{}/providers/Microsoft.ContainerService/locations/{}",
-                    core.url, op.subscription_id, op.location
+                    core.cloud.arm_url(),
+                    op.subscription_id,
+                    op.location
                 );
                 set_header(
                     &mut r,

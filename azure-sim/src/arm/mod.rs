@@ -29,11 +29,6 @@ use subscriptions::{get_subscription, list_subscriptions, list_tenants, resource
 
 type R = Result<Response, Response>;
 
-const ARM_AUDIENCES: &[&str] = &[
-    "https://management.azure.com",
-    "https://management.core.windows.net",
-];
-
 const KNOWN_NAMESPACES: &[&str] = &[
     "microsoft.containerregistry",
     "microsoft.containerservice",
@@ -47,9 +42,10 @@ const KNOWN_NAMESPACES: &[&str] = &[
 
 /// Serve an ARM request.
 pub(crate) fn handle(core: &Core, req: &Req) -> Response {
-    let p = match core.bearer(req, &|a| audience_in(a, ARM_AUDIENCES)) {
+    let audiences = core.cloud.arm_audiences();
+    let p = match core.bearer(req, &|a| audience_in(a, audiences)) {
         Ok(p) => p,
-        Err(e) => return auth_error(&e),
+        Err(e) => return auth_error(&e, audiences),
     };
     let r = (|| {
         if req.q("api-version").is_none_or(str::is_empty) {
@@ -79,7 +75,7 @@ pub(crate) fn handle(core: &Core, req: &Req) -> Response {
     with_caller(r, &p.app_id, &p.tenant_id)
 }
 
-fn auth_error(e: &AuthFail) -> Response {
+fn auth_error(e: &AuthFail, audiences: &[&str]) -> Response {
     let (code, msg, desc) = match e {
         AuthFail::Missing => (
             "AuthenticationFailed",
@@ -100,7 +96,13 @@ fn auth_error(e: &AuthFail) -> Response {
         AuthFail::WrongAudience { aud } => (
             "InvalidAuthenticationToken",
             format!(
-                "The access token has been obtained for wrong audience or resource '{aud}'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'."
+                "The access token has been obtained for wrong audience or resource '{aud}'. It should exactly match with one of the allowed audiences {}.",
+                audiences
+                    .iter()
+                    .rev()
+                    .flat_map(|a| [format!("'{a}/'"), format!("'{a}'")])
+                    .collect::<Vec<_>>()
+                    .join(",")
             ),
             "The access token has been obtained for wrong audience or resource.",
         ),
@@ -344,11 +346,28 @@ mod tests {
 
     #[test]
     fn expired_tokens_get_arm_codes() {
-        let r = auth_error(&AuthFail::Expired { exp: 1 });
+        let r = auth_error(&AuthFail::Expired { exp: 1 }, &[]);
         assert_eq!(r.status(), 401);
         assert!(r.headers().contains_key("www-authenticate"));
         let body = crate::registry::body_bytes(r);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["error"]["code"], "ExpiredAuthenticationToken");
+        let r = auth_error(
+            &AuthFail::WrongAudience {
+                aud: "https://management.azure.com".into(),
+            },
+            &[
+                "https://management.chinacloudapi.cn",
+                "https://management.core.chinacloudapi.cn",
+            ],
+        );
+        let body = crate::registry::body_bytes(r);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            v["error"]["message"].as_str().unwrap().ends_with(
+                "allowed audiences 'https://management.core.chinacloudapi.cn/','https://management.core.chinacloudapi.cn','https://management.chinacloudapi.cn/','https://management.chinacloudapi.cn'."
+            ),
+            "{v}"
+        );
     }
 }

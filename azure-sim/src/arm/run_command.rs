@@ -201,7 +201,7 @@ fn who(core: &Core, state: &State, cluster: &Cluster, token: &str) -> Result<Ide
 fn result_url(core: &Core, req: &Req, id: &str) -> String {
     format!(
         "{}{}/commandResults/{id}?api-version={}",
-        core.url,
+        core.cloud.arm_url(),
         cluster_id(req),
         req.q("api-version").unwrap_or_default()
     )

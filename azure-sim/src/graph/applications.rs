@@ -364,7 +364,9 @@ pub(super) fn insert_app(
     }
     let location = format!(
         "{}/v2/{}/directoryObjects/{}/Microsoft.DirectoryServices.Application",
-        core.url, p.tenant_id, app.id
+        core.cloud.graph_url(),
+        p.tenant_id,
+        app.id
     );
     state.applications.push(app);
     drop(state);

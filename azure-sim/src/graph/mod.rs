@@ -35,11 +35,7 @@ type R = Result<Response, Response>;
 
 /// Serve `/v1.0/...` (and `/beta/...`, answered the same way).
 pub(crate) fn handle(core: &Core, req: &Req) -> Response {
-    let graph_auds = [
-        "https://graph.microsoft.com",
-        "00000003-0000-0000-c000-000000000000",
-        core.url.as_str(),
-    ];
+    let graph_auds = core.cloud.graph_audiences();
     let p = match core.bearer(req, &|a| audience_in(a, &graph_auds)) {
         Ok(p) => p,
         Err(e) => return auth_error(req, &e),
@@ -208,7 +204,7 @@ fn route(core: &Core, req: &Req, p: &Principal) -> R {
 }
 
 fn base(core: &Core, req: &Req) -> String {
-    format!("{}/{}", core.url, req.segs[0])
+    format!("{}/{}", core.cloud.graph_url(), req.segs[0])
 }
 
 fn obj_body(req: &Req) -> Result<Map<String, Value>, Response> {

@@ -178,7 +178,7 @@ pub(super) fn list(core: &Core, req: &Req, items: Vec<Value>, set: &str, filtera
         let qs = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(q)
             .finish();
-        body["@odata.nextLink"] = json!(format!("{}{}?{qs}", core.url, req.path));
+        body["@odata.nextLink"] = json!(format!("{}{}?{qs}", core.cloud.graph_url(), req.path));
     }
     Ok(graph_json(StatusCode::OK, &body))
 }

@@ -213,7 +213,9 @@ pub(super) fn insert_sp(
     );
     let location = format!(
         "{}/v2/{}/directoryObjects/{}/Microsoft.DirectoryServices.ServicePrincipal",
-        core.url, p.tenant_id, sp.id
+        core.cloud.graph_url(),
+        p.tenant_id,
+        sp.id
     );
     state.service_principals.push(sp);
     drop(state);

@@ -195,7 +195,7 @@ fn target(
         .unwrap_or_default()
         .to_ascii_lowercase();
     let Some(reg) = hostname
-        .strip_suffix(".azurecr.sim")
+        .strip_suffix(&format!(".{}", core.cloud.registry_suffix()))
         .and_then(|n| state.registries.iter().find(|r| r.name == n))
         .cloned()
     else {

@@ -319,11 +319,7 @@ pub(super) fn exchange(core: &Core, req: &Req, reg: &Registry) -> Response {
             Value::Null,
         );
     };
-    let auds = [
-        "https://containerregistry.azure.net",
-        "https://management.azure.com",
-        "https://management.core.windows.net",
-    ];
+    let auds = core.cloud.registry_audiences();
     let Ok(p) = core.verify_entra_token(aad, &|a| audience_in(a, &auds)) else {
         return unauthorized(
             core,

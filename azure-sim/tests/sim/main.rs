@@ -6,6 +6,7 @@
 
 mod arm;
 mod binary;
+mod china;
 mod clouds;
 mod common;
 mod entra;
