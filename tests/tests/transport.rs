@@ -1,4 +1,6 @@
-//! Transport security: plain http only on loopback, and a certificate not signed by the cloud's CA refused by name.
+//! Transport security: plain http only on loopback, a certificate not signed by the cloud's CA
+//! refused by name, and `--resolve` / `--ca-file` pointing a built-in cloud's names only where
+//! the user says.
 
 use std::path::{Path, PathBuf};
 
@@ -113,4 +115,113 @@ fn an_untrusted_certificate_is_a_clear_error_naming_the_host() {
         "figure: untrusted certificates refused: {}",
         Step::ALL.len()
     );
+}
+
+fn china_sim() -> TestSim {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../azure-sim/scenarios/china.json");
+    let scenario: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    TestSim::start_with(|c| {
+        c.scenario = Some(scenario);
+        c.behaviour = Some(json!({"graph_read_lag_ms": 0}));
+    })
+}
+
+/// `--resolve` and `--ca-file` as flags do what `XTENANT_RESOLVE` and `XTENANT_CA_FILE` do; a
+/// rule points a name exactly where it says (an address where nothing listens is a connection
+/// failure naming the host, never a lookup elsewhere); a bad rule is a usage error before any
+/// request; without `--ca-file` the simulator's certificate is refused by name.
+#[test]
+fn resolve_and_ca_file_as_flags_point_names_only_where_they_say() {
+    let sim = china_sim();
+    let rules = sim.var("XTENANT_RESOLVE");
+    let ca = sim.var("XTENANT_CA_FILE");
+    let tenant = sim.var("CLUSTER_TENANT_ID");
+    let plain = |extra: &[&str]| {
+        let mut c = sim.cmd("entra-app-create");
+        c.env_remove("XTENANT_RESOLVE")
+            .env_remove("XTENANT_CA_FILE");
+        let mut args = vec![
+            "--cloud",
+            "AzureChinaCloud",
+            "--cluster-tenant",
+            tenant.as_str(),
+        ];
+        if !extra.contains(&"--timeout") {
+            args.extend(["--timeout", "30s"]);
+        }
+        args.extend_from_slice(extra);
+        run_cmd(c, &args, "")
+    };
+    let mut flags: Vec<String> = rules
+        .split(',')
+        .flat_map(|r| ["--resolve".to_owned(), r.to_owned()])
+        .collect();
+    flags.extend(["--ca-file".to_owned(), ca.clone()]);
+    let flag_refs: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let r = plain(&flag_refs);
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    assert_eq!(r.object()["cloud"], "AzureChinaCloud");
+
+    // Graph's host to a port where nothing listens: a connection failure naming the host,
+    // never a lookup of the name elsewhere (sign-in still reaches the simulator).
+    sim.sim().clear_requests();
+    let dead: Vec<String> = rules
+        .split(',')
+        .map(|r| {
+            if r.starts_with("microsoftgraph.") {
+                "--resolve=microsoftgraph.chinacloudapi.cn:443:127.0.0.1:9".to_owned()
+            } else {
+                format!("--resolve={r}")
+            }
+        })
+        .collect();
+    let mut args: Vec<&str> = dead.iter().map(String::as_str).collect();
+    args.extend(["--ca-file", ca.as_str(), "--timeout", "1s"]);
+    let r = plain(&args);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("request to microsoftgraph.chinacloudapi.cn failed")
+            && r.stderr.contains("Connection refused"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        sim.azure_requests()
+            .iter()
+            .all(|q| q["host"] == "login.chinacloudapi.cn"),
+        "{:?}",
+        sim.azure_requests()
+    );
+
+    // Without the CA the simulator is not China: refused by name, nothing retried.
+    let r = plain(&flag_refs[..flag_refs.len() - 2]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("login.chinacloudapi.cn"), "{}", r.stderr);
+    assert!(r.stderr.contains("--ca-file"), "{}", r.stderr);
+
+    // A bad rule: exit 2 with the form to use, before anything is sent.
+    sim.sim().clear_requests();
+    for bad in [
+        "login.chinacloudapi.cn:8443:127.0.0.1",
+        "login.chinacloudapi.cn:443:localhost",
+        "login.chinacloudapi.cn",
+    ] {
+        let r = plain(&["--resolve", bad]);
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains("HOST:443:ADDR"), "{bad}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+    }
+    let mut c = sim.cmd("entra-app-create");
+    c.env(
+        "XTENANT_RESOLVE",
+        "login.chinacloudapi.cn:443:127.0.0.1,bad",
+    );
+    let r = run_cmd(
+        c,
+        &["--cloud", "AzureChinaCloud", "--cluster-tenant", &tenant],
+        "",
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(sim.azure_requests().is_empty());
 }
