@@ -94,6 +94,10 @@ pub(crate) struct Behaviour {
     pub aks_error_shape: AksErrorShape,
     /// Whether the consent page refuses an app that requests no permission (AADSTS650056).
     pub consent_requires_permissions: bool,
+    /// How long a secret `addPassword` just made is refused (`AADSTS7000215` at the token
+    /// endpoint, by a registry's token service and by AKS's reset), in milliseconds:
+    /// microsoftgraph/microsoft-graph-docs#17966 reports 4–18 s.
+    pub secret_propagation_ms: u64,
 }
 
 /// The shape of the AKS resource provider's error bodies.
@@ -115,6 +119,7 @@ impl Default for Behaviour {
             unique_name_key: true,
             aks_error_shape: AksErrorShape::Wrapped,
             consent_requires_permissions: false,
+            secret_propagation_ms: 0,
         }
     }
 }
@@ -142,6 +147,11 @@ impl Behaviour {
         })?;
         v.sort_unstable_by(|a, b| b.cmp(a));
         Some(v)
+    }
+
+    /// How long a new secret is refused, as a `time::Duration`.
+    pub(crate) fn secret_propagation(&self) -> time::Duration {
+        time::Duration::milliseconds(i64::try_from(self.secret_propagation_ms).unwrap_or(i64::MAX))
     }
 
     /// The read lag as a `time::Duration`.

@@ -233,7 +233,7 @@ fn issue(core: &Core, req: &Req, v2: bool) -> Result<Response, Response> {
     let client_id = param(&form, "client_id").ok_or_else(|| missing(req, "client_id"))?;
     let resource = requested_resource(req, &form, v2)?;
     let (app, sp) = client(req, &state, &tenant, client_id)?;
-    let appidacr = authenticate(req, &form, app)?;
+    let appidacr = authenticate(req, &form, app, state.behaviour.secret_propagation())?;
     check_resource(core, req, &resource, &tenant)?;
     let graph = audience_in(&resource, &core.cloud.graph_audiences());
     let roles = if graph {
@@ -310,18 +310,22 @@ fn client<'s>(
 }
 
 /// The app's credential: a current client secret (`appidacr` 1) or a federated assertion
-/// (`appidacr` 2); AADSTS7000215, 7000222 or 7000216 otherwise.
+/// (`appidacr` 2); AADSTS7000215, 7000222 or 7000216 otherwise. A secret added less than
+/// `propagation` ago is not known yet: refused as invalid (AADSTS7000215), as Entra does.
 fn authenticate(
     req: &Req,
     form: &[(String, String)],
     app: &Application,
+    propagation: time::Duration,
 ) -> Result<&'static str, Response> {
     if let Some(secret) = param(form, "client_secret") {
         let h = sha256_hex(secret.as_bytes());
+        let t = now();
         let Some(cred) = app
             .password_credentials
             .iter()
             .find(|p| digest_eq(&p.secret_sha256, &h))
+            .filter(|p| !p.propagating(t, propagation))
         else {
             return Err(entra_err(
                 req,
@@ -334,7 +338,6 @@ fn authenticate(
                 ),
             ));
         };
-        let t = now();
         if cred.end <= t || cred.start > t {
             return Err(entra_err(
                 req,

@@ -55,6 +55,9 @@ struct Cli {
     /// The consent page refuses an app that requests no permission (AADSTS650056).
     #[arg(long)]
     consent_requires_permissions: bool,
+    /// A secret addPassword just made is refused (AADSTS7000215) for this long.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    secret_propagation: Option<Duration>,
 }
 
 /// The behaviour switches the flags set (over the scenario's), if any.
@@ -77,6 +80,12 @@ fn behaviour_flags(cli: &Cli) -> Option<serde_json::Value> {
     }
     if cli.consent_requires_permissions {
         m.insert("consent_requires_permissions".into(), true.into());
+    }
+    if let Some(d) = cli.secret_propagation {
+        m.insert(
+            "secret_propagation_ms".into(),
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX).into(),
+        );
     }
     (!m.is_empty()).then_some(serde_json::Value::Object(m))
 }

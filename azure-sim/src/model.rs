@@ -184,9 +184,25 @@ pub(crate) struct PasswordCredential {
     pub end: OffsetDateTime,
     #[serde(default)]
     pub secret_sha256: String,
+    /// When `addPassword` made it (`None`: a scenario's, long known everywhere): Entra refuses
+    /// a secret for a while after it was added (see `Behaviour::secret_propagation_ms`).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub minted: Option<OffsetDateTime>,
     /// Scenario convenience: a plain secret, hashed on load and never written back.
     #[serde(default, skip_serializing)]
     pub secret: Option<String>,
+}
+
+impl PasswordCredential {
+    /// Whether Entra has not yet spread this secret at `t` (it is refused as invalid then).
+    pub(crate) fn propagating(&self, t: OffsetDateTime, propagation: time::Duration) -> bool {
+        self.minted.is_some_and(|m| t < m.saturating_add(propagation))
+    }
+
+    /// Whether the secret signs in at `t`: within its dates and spread through Entra.
+    pub(crate) fn usable(&self, t: OffsetDateTime, propagation: time::Duration) -> bool {
+        self.start <= t && t < self.end && !self.propagating(t, propagation)
+    }
 }
 
 /// A federated identity credential (workload identity): assertions from `issuer` about `subject`.

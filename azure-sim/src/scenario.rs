@@ -511,6 +511,7 @@ pub(crate) fn mint_cluster_secret(state: &mut State) {
             start: now() - time::Duration::days(30),
             end: now() + time::Duration::days(300),
             secret_sha256: h.clone(),
+            minted: None,
             secret: None,
         });
     }
@@ -551,6 +552,7 @@ pub(crate) fn mint_env_secrets(state: &mut State) -> BTreeMap<String, String> {
             start: now() - time::Duration::minutes(5),
             end: now() + time::Duration::days(365),
             secret_sha256: sha256_hex(secret.as_bytes()),
+            minted: None,
             secret: None,
         });
         out.insert(

@@ -341,7 +341,7 @@ pub(super) fn validate_sp_credentials(
     if !app
         .password_credentials
         .iter()
-        .any(|p| digest_eq(&p.secret_sha256, &h) && p.start <= t && t < p.end)
+        .any(|p| digest_eq(&p.secret_sha256, &h) && p.usable(t, state.behaviour.secret_propagation()))
     {
         return Err(aks_err(
             state,

@@ -92,6 +92,7 @@ pub(super) fn new_password(
             start,
             end,
             secret_sha256: sha256_hex(secret.as_bytes()),
+            minted: Some(t),
             secret: None,
         },
         secret,

@@ -74,7 +74,7 @@ pub(super) fn authenticate(
     if !app
         .password_credentials
         .iter()
-        .any(|p| digest_eq(&p.secret_sha256, &h) && p.start <= t && t < p.end)
+        .any(|p| digest_eq(&p.secret_sha256, &h) && p.usable(t, state.behaviour.secret_propagation()))
     {
         return Err("Invalid clientid or client secret.".into());
     }

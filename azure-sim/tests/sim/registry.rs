@@ -453,3 +453,33 @@ async fn truth_flips_after_grant_and_reset() {
     assert_eq!(r.status, 404);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_secret_is_refused_everywhere_until_it_has_spread() {
+    // --secret-propagation: Entra, the registry's token service (and AKS) refuse a secret
+    // addPassword made a moment ago as invalid (microsoftgraph/microsoft-graph-docs#17966).
+    let spread = Duration::from_millis(900);
+    let env = start_with(|c| {
+        c.behaviour = Some(json!({"secret_propagation_ms": spread.as_millis()}));
+    })
+    .await;
+    let (app_id, secret, _) = cross_tenant_app(&env).await;
+    let minted = std::time::Instant::now();
+    let a = env.var("CLUSTER_TENANT_ID");
+    let ls = format!("fabrikamacr.azurecr.sim:{}", env.sim.port());
+    let q = format!("/oauth2/token?service={ls}&scope=repository:samples/hello:pull");
+    let r = env.token_resp(&a, &app_id, &secret, GRAPH).await;
+    assert_eq!((r.status, &r.body["error_codes"]), (401, &json!([7_000_215])));
+    let r = reg_get(&env, "fabrikamacr", &q, Some(&basic(&app_id, &secret))).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert!(minted.elapsed() < spread, "the test machine was too slow to see the refusal");
+    tokio::time::sleep(spread.saturating_sub(minted.elapsed()) + Duration::from_millis(50)).await;
+    let r = env.token_resp(&a, &app_id, &secret, GRAPH).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = reg_get(&env, "fabrikamacr", &q, Some(&basic(&app_id, &secret))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // A wrong secret is refused the same way, before and after.
+    let r = env.token_resp(&a, &app_id, "not-the-secret", GRAPH).await;
+    assert_eq!(r.body["error_codes"], json!([7_000_215]));
+    env.stop().await;
+}
