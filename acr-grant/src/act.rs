@@ -82,14 +82,8 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
     let arm = ctx.arm(&inp.tenant);
 
     // Independent reads (Graph, ARM, the vault holding the secret, each with its own token):
-    // sent at once, all before the role is assigned, so a secret that cannot be read stops
-    // the step before it writes anything.
-    let secret = async {
-        match &inp.check {
-            Some(c) => c.secret.fetch(ctx, &inp.app_id).await.map(Some),
-            None => Ok(None),
-        }
-    };
+    // sent at once, all before the role is assigned, so a secret that cannot be read, or is
+    // not the app's key the object names, stops the step before it writes anything.
     // The registry and its role may have been found before the object arrived (the flags
     // named them); the role is looked up beside the other reads, as soon as the registry is known.
     let registry_and_role = async {
@@ -110,13 +104,20 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
         let early = read_early(&arm, &reg, &role, inp.sp_hint.as_deref()).await;
         Ok((reg, role, early))
     };
+    let secret = Box::pin(verify::bound_secret(
+        ctx,
+        &graph,
+        &inp.app_id,
+        inp.check.as_ref(),
+    ));
     let (sp_id, found, secret) = futures::future::join3(
         find_service_principal(ctx, &graph, inp),
         registry_and_role,
         secret,
     )
     .await;
-    let (sp_id, (reg, role, early), secret) = (sp_id?, found?, secret?);
+    let (sp_id, (reg, role, early)) = (sp_id?, found?);
+    let secret = secret?.map(|b| b.secret);
     let assigned = assign(&arm, &reg, &role, &sp_id, &inp.tenant, early).await?;
 
     // A dry run made no assignment: its id would name nothing, so it is a placeholder.

@@ -34,6 +34,12 @@ pub(crate) struct Check {
     pub secret: ClientSecret,
     pub image: Option<Image>,
     pub repository: String,
+    /// The object's `cluster_tenant_id`: where the app is registered (tenant A), in which the
+    /// secret is proven to be its key before the role is assigned. `None`: the home tenant its
+    /// service principal in tenant B names.
+    pub home_tenant: Option<String>,
+    /// The object's `client_secret_key_id`: which of the app's keys the secret is said to be.
+    pub key_id: Option<String>,
 }
 
 /// What `--verify` checks with: the app's secret (flags win), the image or repository.
@@ -51,6 +57,14 @@ fn verify_check(
             secret,
             image,
             repository,
+            home_tenant: env
+                .str(&fields::CLUSTER_TENANT_ID)?
+                .map(|t| validate::tenant(fields::CLUSTER_TENANT_ID.name, &t))
+                .transpose()?,
+            key_id: env
+                .str(&fields::CLIENT_SECRET_KEY_ID)?
+                .map(|k| validate::guid(fields::CLIENT_SECRET_KEY_ID.name, &k))
+                .transpose()?,
         })),
         None if cli.common.dry_run => Ok(None),
         None => Err(Error::input(

@@ -4,8 +4,11 @@ use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use common::Secret;
+use common::binding::{Bound, Claims};
 use common::driver::Ctx;
+use common::envelope::{fields, is_placeholder};
 use common::error::{Error, ErrorKind, Result};
+use common::http::Api;
 use common::registry::{Denied, PullAs, PullCheck, wait_for_pull};
 use common::wait::{human, now_rfc3339};
 
@@ -16,6 +19,41 @@ use crate::role::{Role, cannot_pull};
 /// How long a refused credential counts as "not yet": a new secret or service principal
 /// takes a little while to reach the registry's token service, a wrong secret never does.
 const CREDENTIALS_GRACE: Duration = Duration::from_secs(120);
+
+/// The secret `check` names (none without `--verify`), proven to be the key of `app_id` the object names (see
+/// [`common::binding`]) in the app's home tenant: the object's `cluster_tenant_id`, else the
+/// tenant the app's service principal in tenant B (the Graph of `graph`) names as its owner.
+/// An app only planned by a dry run has no key (and a dry run verifies nothing): `None`.
+pub(crate) async fn bound_secret(
+    ctx: &Ctx,
+    graph: &Api<'_>,
+    app_id: &str,
+    check: Option<&Check>,
+) -> Result<Option<Bound>> {
+    let Some(check) = check.filter(|_| !is_placeholder(app_id)) else {
+        return Ok(None);
+    };
+    let home = match &check.home_tenant {
+        Some(t) => t.clone(),
+        None => common::binding::owner_tenant(graph, app_id)
+            .await?
+            .ok_or_else(|| {
+                Error::input(
+                    fields::CLUSTER_TENANT_ID.name,
+                    format!(
+                        "`cluster_tenant_id` is missing and app {app_id} has no service principal in tenant B to name its home tenant: the secret cannot be proven to be the app's before the role is assigned"
+                    ),
+                )
+                .with_hint("pipe in the output of entra-app-create (it carries cluster_tenant_id)")
+            })?,
+    };
+    let claims = Claims {
+        tenant: &home,
+        app_id,
+        key_id: check.key_id.as_deref(),
+    };
+    check.secret.fetch_bound(ctx, &claims).await.map(Some)
+}
 
 /// Waits until the app's credential gets a pull token (and the manifest, with an image);
 /// returns the moment it did, in RFC 3339 UTC.
@@ -140,6 +178,8 @@ mod tests {
             secret: ClientSecret::Value(Secret::new("hunter2-secret")),
             image: None,
             repository: common::registry::PROBE_REPOSITORY.into(),
+            home_tenant: None,
+            key_id: None,
         };
         let role = Role {
             id: "/d".into(),

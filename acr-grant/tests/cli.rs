@@ -552,6 +552,7 @@ fn a_wrong_secret_fails_verify_naming_the_secret() {
     let app = new_app(&op, "wrong-secret", true);
     let mut input = envelope(&sim, &app);
     input["client_secret"] = json!("not-the-secret-at-all");
+    let before = sim.writes().len();
     let r = run(
         &sim,
         &[
@@ -563,15 +564,18 @@ fn a_wrong_secret_fails_verify_naming_the_secret() {
         ],
         &input,
     );
-    let o = assert_failed(&r, "PullVerificationFailed");
+    // The secret is proven to be the app's before anything is granted.
+    let o = assert_failed(&r, "SecretNotBound");
     let msg = said(&o);
     assert!(
-        msg.contains("client secret") && msg.contains("credentials"),
+        msg.starts_with("client_secret:")
+            && msg.contains("none of app")
+            && msg.contains("--new-secret"),
         "{msg}"
     );
     assert!(!r.stderr.contains("not-the-secret-at-all"), "{}", r.stderr);
-    // The role itself was granted; only the secret is wrong.
-    assert_eq!(role_assignments_of(&sim, app.sp_b()).len(), 1);
+    assert_eq!(sim.writes().len(), before, "{:?}", sim.writes());
+    assert!(role_assignments_of(&sim, app.sp_b()).is_empty());
 }
 
 #[test]
@@ -823,4 +827,42 @@ fn many_registries_with_jobs_keep_their_order() {
     assert_eq!(out[3]["role_name"], "AcrPull");
     assert!(same_id(&out[3]["registry_id"], &sim.var("REGISTRY_ID")));
     assert_eq!(role_assignments_of(&sim, app.sp_b()).len(), 2);
+}
+
+#[test]
+fn a_wait_that_ends_in_a_refusal_never_says_done() {
+    // The registry refuses the credentials once (waited out: "not yet"), then the image is
+    // missing (final): the progress line ends "refused", not "done", and the step fails.
+    let sim = TestSim::start();
+    let op = Operator::new(&sim);
+    let app = new_app(&op, "never-done", true);
+    let input = envelope(&sim, &app);
+    sim.sim()
+        .add_fault(json!({"method": "*", "path": "/oauth2/token", "host": "azurecr", "status": 401, "count": 1}))
+        .unwrap();
+    let image = format!(
+        "{}:no-such-tag",
+        sim.var("REGISTRY_IMAGE").rsplit_once(':').unwrap().0
+    );
+    let r = run(
+        &sim,
+        &[
+            "--registry",
+            &sim.var("REGISTRY_ID"),
+            "--verify",
+            "--image",
+            &image,
+            "--timeout",
+            "30s",
+        ],
+        &input,
+    );
+    let o = assert_failed(&r, "PullVerificationFailed");
+    assert!(said(&o).contains("--image"), "{o}");
+    assert!(
+        r.stderr.contains("can pull from") && r.stderr.contains("refused (no such image) after"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("done after"), "{}", r.stderr);
 }

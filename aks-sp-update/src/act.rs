@@ -146,10 +146,17 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
 async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Done<Output>, Fail> {
     let arm = ctx.arm(&inputs.tenant);
     let name = &inputs.cluster.name;
-    let cluster = early::cluster(ctx, &arm, &inputs.cluster).await?;
+    // The secret in hand is proven to be the object's app and key (beside the cluster's read)
+    // before anything below may write: a resumed reset's record, a role copy, the reset.
+    let (cluster, bound) = tokio::join!(
+        early::cluster(ctx, &arm, &inputs.cluster),
+        Box::pin(pull::bind(inputs, ctx))
+    );
+    let cluster = cluster?;
     if let Some(why) = cluster.managed_identity() {
         return Err(managed_identity(name, &why).into());
     }
+    bound?;
 
     let cluster = match &inputs.operation {
         Some(op) => match resume(inputs, &arm, &cluster, op).await? {

@@ -71,7 +71,12 @@ impl Tool for Cli {
         ctx: &Ctx,
     ) -> Result<Done<act::Output>, Failed<act::Partial>> {
         act::run(inputs, ctx).await.map_err(|f| Failed {
-            error: explain_refusal(f.error, inputs),
+            error: pull::reset_refused(
+                explain_refusal(f.error, inputs),
+                &inputs.app_id,
+                inputs.key_id.as_deref(),
+                &inputs.tenant,
+            ),
             partial: f.partial,
         })
     }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use common::binding::{Claims, Key};
 use common::driver::Ctx;
+use common::envelope::is_placeholder;
 use common::error::codes;
 use common::registry::{Denied, PullAs, PullCheck, proof, wait_for_pull};
 use common::wait::now_rfc3339;
@@ -10,20 +12,73 @@ use common::{Error, Result, Secret, ui};
 
 use crate::inputs::{Inputs, PullTarget};
 
-/// The app's client secret — as given, or read from the vault the object names (before any
-/// write), no longer than AKS accepts — and when its pull was verified, if it was.
+/// The app's client secret — as given, or read from the vault the object names — proven to
+/// be the key of the app the object names, in tenant A (see [`common::binding`]: a sign-in as
+/// the app, its registration and the key's hint; `--force` does not skip it), and its key. A
+/// planned app (dry run) has no key to prove. Once per run and secret: every later call (the
+/// pull check, the reset) finds it in the run's memos without a request.
+pub(crate) async fn bind(inputs: &Inputs, ctx: &Ctx) -> Result<(Secret, Option<Key>)> {
+    if is_placeholder(&inputs.app_id) {
+        return Ok((inputs.secret.fetch(ctx, &inputs.app_id).await?, None));
+    }
+    let claims = Claims {
+        tenant: &inputs.tenant,
+        app_id: &inputs.app_id,
+        key_id: inputs.key_id.as_deref(),
+    };
+    let bound = inputs.secret.fetch_bound(ctx, &claims).await?;
+    Ok((bound.secret, Some(bound.key)))
+}
+
+/// The app's client secret — proven by [`bind`], no longer than AKS accepts — and when its
+/// pull was verified, if it was.
 pub(crate) async fn new_credential(inputs: &Inputs, ctx: &Ctx) -> Result<(Secret, Option<String>)> {
-    let secret = inputs.secret.fetch(ctx, &inputs.app_id).await?;
+    let (secret, key) = bind(inputs, ctx).await?;
     crate::inputs::check_length(&secret)?;
-    let verified = check_new_credential(inputs, &secret, ctx).await?;
+    // A new key may still be refused by the registry for a while, as by Entra.
+    let settling = key.map_or(Duration::ZERO, |k| {
+        k.settling(time::OffsetDateTime::now_utc())
+    });
+    let verified = check_new_credential(inputs, &secret, settling, ctx).await?;
     Ok((secret, verified))
 }
 
-/// Checks that the new credential can pull before the disruptive reset (unless `--force`).
-/// Returns when the pull was verified, if it was.
+/// The hint for a reset AKS refused for its credential (`ServicePrincipalValidationClientError`,
+/// `AADSTS7000215`): which credential it refused (app `app` in `tenant`, key `key_id`), and
+/// what to run.
+pub(crate) fn reset_refused(e: Error, app: &str, key_id: Option<&str>, tenant: &str) -> Error {
+    let text = format!("{} {}", e.message(), e.detail().unwrap_or(""));
+    let secret_refused = text.contains("AADSTS7000215") || text.contains("AADSTS7000222");
+    if e.hint().is_some() || !(e.is_code("ServicePrincipalValidationClientError") || secret_refused)
+    {
+        return e;
+    }
+    let key = key_id.map_or_else(
+        || "the secret in hand".to_owned(),
+        |k| format!("secret {k}"),
+    );
+    let hint = if secret_refused {
+        format!(
+            "AKS refused app {app}'s {key} (not a current secret of the app, or one minted moments ago that has not reached AKS yet): \
+             rerun in a minute if it is new; otherwise mint one with `entra-app-create --cluster-tenant {tenant} --app-id {app} --new-secret`, \
+             then run acr-grant --verify and aks-sp-update on its output"
+        )
+    } else {
+        format!(
+            "AKS could not validate app {app} in tenant {tenant} (its service principal there, with {key}): rerun \
+             `entra-app-create --cluster-tenant {tenant} --app-id {app}` (it makes the service principal), wait a minute, and rerun"
+        )
+    };
+    e.with_hint(hint)
+}
+
+/// Checks that the new credential can pull before the disruptive reset (unless `--force`),
+/// waiting up to `settling` while the registry refuses a new key's secret. Returns when the
+/// pull was verified, if it was.
 async fn check_new_credential(
     inputs: &Inputs,
     secret: &Secret,
+    settling: Duration,
     ctx: &Ctx,
 ) -> Result<Option<String>> {
     if inputs.planned {
@@ -36,7 +91,7 @@ async fn check_new_credential(
         if let Some(at) = recorded_check_stands(inputs, secret, target) {
             return Ok(Some(at));
         }
-        if pull_check(ctx, inputs, secret, target, inputs.force, inputs.granted).await? {
+        if pull_check(ctx, inputs, secret, target, settling).await? {
             return Ok(Some(now_rfc3339()));
         }
     } else if inputs.force {
@@ -101,9 +156,9 @@ async fn pull_check(
     inputs: &Inputs,
     secret: &Secret,
     t: &PullTarget,
-    force: bool,
-    granted: bool,
+    settling: Duration,
 ) -> Result<bool> {
+    let (force, granted) = (inputs.force, inputs.granted);
     let what = t.reference.as_ref().map_or_else(
         || format!("{} (token only)", t.repository),
         |r| format!("{}:{r}", t.repository),
@@ -135,9 +190,15 @@ async fn pull_check(
         pull,
         ctx.deadline(),
         &label,
-        |denied, waited| {
-            (matches!(denied, Denied::NoPullRole | Denied::ManifestRefused(_)) && waited < grace)
-                .then(|| "the role has not reached the registry yet".to_owned())
+        |denied, waited| match denied {
+            Denied::NoPullRole | Denied::ManifestRefused(_) if waited < grace => {
+                Some("the role has not reached the registry yet".to_owned())
+            }
+            Denied::Credentials(_) if waited < settling => Some(
+                "the registry does not accept the new secret yet (it takes seconds to spread)"
+                    .to_owned(),
+            ),
+            _ => None,
         },
     )
     .await;
@@ -171,5 +232,46 @@ async fn pull_check(
     } else {
         let hint = refusal.hint().unwrap_or("--force resets anyway").to_owned();
         Err(refusal.with_hint(format!("{hint}; nothing was changed")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const APP: &str = "11111111-2222-3333-4444-555555555555";
+    const KEY: &str = "aaaaaaaa-0000-0000-0000-000000000001";
+
+    #[test]
+    fn a_refused_reset_names_the_credential_and_what_to_run() {
+        let refused = Error::new(
+            common::ErrorKind::Http { status: 400 },
+            "ServicePrincipalValidationClientError",
+            "Azure Resource Manager answered 400: AADSTS7000215: Invalid client secret provided.",
+        );
+        let e = reset_refused(refused, APP, Some(KEY), "tenant-a");
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.contains(APP) && hint.contains(KEY) && hint.contains("--new-secret"),
+            "{hint}"
+        );
+        let missing = Error::new(
+            common::ErrorKind::Http { status: 400 },
+            "ServicePrincipalValidationClientError",
+            "Service principal clientID: x not found in Active Directory tenant t",
+        );
+        let hint = reset_refused(missing, APP, None, "tenant-a")
+            .hint()
+            .unwrap()
+            .to_owned();
+        assert!(
+            hint.contains("service principal") && hint.contains("the secret in hand"),
+            "{hint}"
+        );
+        // Anything else, or an error that already says what to do, is left as it is.
+        let other = Error::step("ClusterBusy", "busy");
+        assert!(reset_refused(other, APP, Some(KEY), "t").hint().is_none());
+        let hinted = Error::step("ServicePrincipalValidationClientError", "x").with_hint("h");
+        assert_eq!(reset_refused(hinted, APP, None, "t").hint(), Some("h"));
     }
 }

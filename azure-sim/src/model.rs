@@ -196,7 +196,8 @@ pub(crate) struct PasswordCredential {
 impl PasswordCredential {
     /// Whether Entra has not yet spread this secret at `t` (it is refused as invalid then).
     pub(crate) fn propagating(&self, t: OffsetDateTime, propagation: time::Duration) -> bool {
-        self.minted.is_some_and(|m| t < m.saturating_add(propagation))
+        self.minted
+            .is_some_and(|m| t < m.saturating_add(propagation))
     }
 
     /// Whether the secret signs in at `t`: within its dates and spread through Entra.

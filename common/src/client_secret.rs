@@ -10,10 +10,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::binding::{self, Bound, ClaimedKey, Claims};
 use crate::context::Ctx;
 use crate::envelope::{Envelope, fields};
 use crate::error::{Error, Result};
-use crate::keyvault::{SecretRef, read_secret};
+use crate::keyvault::SecretRef;
 use crate::secret::Secret;
 
 /// The tag naming the app whose client secret a Key Vault secret holds.
@@ -82,8 +83,13 @@ impl ClientSecret {
 
     /// The value: as held, or read from the vault (its tenant learned from its challenge).
     pub async fn fetch(&self, ctx: &Ctx, app_id: &str) -> Result<Secret> {
+        self.fetch_tagged(ctx, app_id).await.map(|(v, _)| v)
+    }
+
+    /// The value, and for a vault version the key id it is tagged with.
+    async fn fetch_tagged(&self, ctx: &Ctx, app_id: &str) -> Result<(Secret, Option<VaultKey>)> {
         let (r, from_envelope) = match self {
-            Self::Value(v) => return Ok(v.clone()),
+            Self::Value(v) => return Ok((v.clone(), None)),
             Self::Vault {
                 secret,
                 from_envelope,
@@ -97,8 +103,7 @@ impl ClientSecret {
                 ),
             ));
         }
-        let tenant = ctx.vault_tenant(r).await?;
-        let stored = read_secret(ctx.http(), &tenant, r, ctx.deadline()).await?;
+        let stored = ctx.vault_version(r).await?;
         let tagged = stored.tag(TAG_APP_ID);
         if from_envelope && !tagged.is_some_and(|a| a.eq_ignore_ascii_case(app_id)) {
             let is = tagged.map_or_else(
@@ -115,6 +120,129 @@ impl ClientSecret {
                 "pass the secret's identifier yourself with --client-secret-ref, or tag it {TAG_APP_ID}={app_id} in the vault"
             )));
         }
-        Ok(stored.value)
+        let key = VaultKey {
+            reference: r.to_string(),
+            key_id: stored.tag(TAG_KEY_ID).map(str::to_owned),
+            from_envelope,
+        };
+        Ok((stored.value, Some(key)))
+    }
+
+    /// The value, proven to be the key of `claims.app_id` the object names (see
+    /// [`crate::binding`]): the sign-in as the app and the read of its registration in tenant A
+    /// go at once, each once per run; a vault version's `key_id` tag must name the same key.
+    pub async fn fetch_bound(&self, ctx: &Ctx, claims: &Claims<'_>) -> Result<Bound> {
+        let graph = ctx.graph(claims.tenant);
+        let secret = async {
+            let (secret, vault) = self.fetch_tagged(ctx, claims.app_id).await?;
+            let signed = ctx.signed_in(claims.tenant, claims.app_id, &secret).await?;
+            Ok::<_, Error>((secret, vault, signed))
+        };
+        let (found, registration) =
+            futures::future::join(secret, ctx.registration(&graph, claims.app_id)).await;
+        let (secret, vault, signed) = found?;
+        let claimed = claimed_key(claims, vault.as_ref())?;
+        let registration = match registration.map_err(|e| registration_unread(e, claims))? {
+            Some(r) => r,
+            None => binding::registration_missing(ctx, &graph, claims, &signed).await?,
+        };
+        let key = binding::match_key(
+            claims,
+            claimed,
+            &registration,
+            &secret,
+            time::OffsetDateTime::now_utc(),
+        )?;
+        binding::settle(ctx, claims, &key, &secret, signed).await?;
+        Ok(Bound { secret, key })
+    }
+}
+
+/// A vault version's claim of the key it holds.
+#[derive(Debug, Clone)]
+struct VaultKey {
+    /// The version's identifier, for messages.
+    reference: String,
+    /// Its `key_id` tag.
+    key_id: Option<String>,
+    /// Whether the envelope named it (then the tag must be there).
+    from_envelope: bool,
+}
+
+/// The key the object claims its secret is: `client_secret_key_id`, else a vault version's
+/// `key_id` tag; the two must agree, and a version the envelope named must carry the tag.
+fn claimed_key<'a>(
+    claims: &Claims<'a>,
+    vault: Option<&'a VaultKey>,
+) -> Result<Option<ClaimedKey<'a>>> {
+    let field = fields::CLIENT_SECRET_REF.name;
+    if let Some(v) = vault {
+        match (&v.key_id, claims.key_id) {
+            (Some(tag), Some(k)) if !tag.eq_ignore_ascii_case(k) => {
+                return Err(binding::not_bound(
+                    field,
+                    format!(
+                        "the vault version {} holds key {tag} (its {TAG_KEY_ID} tag), but client_secret_key_id names key {k}",
+                        v.reference
+                    ),
+                    "pass the object entra-app-create wrote (its client_secret_ref and client_secret_key_id name one key), or --client-secret-ref with the version of that key".to_owned(),
+                ));
+            }
+            (None, _) if v.from_envelope => {
+                return Err(binding::not_bound(
+                    field,
+                    format!(
+                        "the vault version {} has no {TAG_KEY_ID} tag: an input object may only name a version entra-app-create stored (it tags the key id)",
+                        v.reference
+                    ),
+                    format!(
+                        "pass the secret's identifier yourself with --client-secret-ref, or tag the version {TAG_KEY_ID}=<key id>"
+                    ),
+                ));
+            }
+            (Some(tag), None) => {
+                return Ok(Some(ClaimedKey {
+                    id: tag.as_str(),
+                    field,
+                }));
+            }
+            _ => {}
+        }
+    }
+    Ok(claims.key_id.map(|id| ClaimedKey {
+        id,
+        field: fields::CLIENT_SECRET_KEY_ID.name,
+    }))
+}
+
+/// A read of the app's registration in tenant A that Graph refused: what it needs.
+fn registration_unread(e: Error, claims: &Claims<'_>) -> Error {
+    if e.status() == Some(403) || e.is_code("Authorization_RequestDenied") {
+        let hint = format!(
+            "proving the secret in hand is app {}'s key reads the app in tenant {} (Microsoft Graph): a member of that tenant may, a guest or another tenant's identity needs Application.Read.All there",
+            claims.app_id, claims.tenant
+        );
+        e.with_hint(hint)
+    } else {
+        e
+    }
+}
+
+impl Ctx {
+    /// Exactly the version `r` names ([`crate::keyvault::read_secret`], its tenant learned from
+    /// the vault's challenge), read once per run.
+    pub async fn vault_version(&self, r: &SecretRef) -> Result<crate::keyvault::Stored> {
+        let found = self
+            .shared
+            .memos
+            .vault_versions
+            .get_or(r.to_string().to_ascii_lowercase(), || async {
+                let tenant = self.vault_tenant(r).await?;
+                crate::keyvault::read_secret(&self.shared.http, &tenant, r, self.deadline)
+                    .await
+                    .map(Some)
+            })
+            .await?;
+        found.ok_or_else(|| Error::usage("internal error: a vault secret's version was not kept"))
     }
 }

@@ -124,6 +124,13 @@ pub(crate) struct Memos {
     role_names: Memo<(String, String), String>,
     /// A vault's base URL → its tenant (from its challenge).
     vault_tenants: Memo<String, String>,
+    /// A vault secret's identifier with its version → that version (a version never changes).
+    pub(crate) vault_versions: Memo<String, crate::keyvault::Stored>,
+    /// (tenant, app id) → the app's registration there, with its keys.
+    pub(crate) registrations: Memo<(String, String), crate::binding::Registration>,
+    /// (tenant, app id, SHA-256 of a secret) → the secret signed in as the app there (the
+    /// tenant's id from the token, if it said).
+    pub(crate) sign_ins: Memo<(String, String, String), Option<String>>,
 }
 
 pub(crate) struct Shared {

@@ -412,6 +412,9 @@ pub mod codes {
     pub const INVALID_INPUT: Code = c("InvalidInput", 1, false);
     /// The client secret is longer than AKS accepts.
     pub const SECRET_TOO_LONG: Code = c("SecretTooLong", 1, false);
+    /// The secret in hand is not the key of `app_id` the object names (`error.message` names
+    /// the field: `app_id`, `client_secret_key_id`, `client_secret_ref`): nothing was written.
+    pub const SECRET_NOT_BOUND: Code = c("SecretNotBound", 1, false);
     /// `--timeout` passed.
     pub const TIMEOUT: Code = c("Timeout", 1, true);
     /// A local file could not be read or written.
@@ -531,6 +534,7 @@ pub mod codes {
         USAGE_ERROR,
         INVALID_INPUT,
         SECRET_TOO_LONG,
+        SECRET_NOT_BOUND,
         TIMEOUT,
         IO_ERROR,
         CONNECT_FAILED,

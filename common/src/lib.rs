@@ -10,6 +10,7 @@
 
 pub mod arm;
 pub mod auth;
+pub mod binding;
 pub mod cli;
 pub mod client_secret;
 pub mod cloud;

@@ -70,6 +70,9 @@ pub enum Poll<T> {
     Ready(T),
     /// Not yet; the status to show, and the server's `Retry-After` if it gave one.
     Pending(String, Option<Duration>),
+    /// Over without what was waited for (a refusal that waiting will not change): the result,
+    /// and the status the progress line ends with — never "done".
+    Ended(T, String),
 }
 
 /// The shortest pause between two looks.
@@ -119,6 +122,12 @@ where
             Poll::Ready(v) => {
                 if let Some(p) = progress {
                     p.finish("done");
+                }
+                return Ok(v);
+            }
+            Poll::Ended(v, status) => {
+                if let Some(p) = progress {
+                    p.finish(&status);
                 }
                 return Ok(v);
             }

@@ -641,3 +641,48 @@ fn a_secret_bound_for_a_terminal_gets_advice_on_stderr() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_reference_to_another_version_than_the_objects_key_is_refused_before_any_write() {
+    // Issue 23: the version a client_secret_ref names must be tagged with the object's key
+    // id; an envelope pointing at another version (here the next one, of a newer key of the
+    // same app) is refused by steps 3 and 4, naming client_secret_ref, with nothing written.
+    let sim = sim();
+    let r1 = step_in_vault_mode(&sim, Step::App, &[], "");
+    assert_eq!(r1.code, 0, "{}", r1.stderr);
+    let first = object(&r1.stdout);
+    let r2 = step_in_vault_mode(&sim, Step::App, &["--new-secret"], &r1.stdout);
+    assert_eq!(r2.code, 0, "{}", r2.stderr);
+    let second = object(&r2.stdout);
+    assert_ne!(
+        first["client_secret_key_id"],
+        second["client_secret_key_id"]
+    );
+    let consented = step_in_vault_mode(&sim, Step::Consent, &[], &r1.stdout);
+    assert_eq!(consented.code, 0, "{}", consented.stderr);
+    let mut forged = object(&consented.stdout);
+    forged["client_secret_ref"] = second["client_secret_ref"].clone();
+    let secrets = [
+        value_of(&sim, first["client_secret_ref"].as_str().unwrap()),
+        value_of(&sim, second["client_secret_ref"].as_str().unwrap()),
+    ];
+    let before = sim.writes().len();
+    for step in [Step::Grant, Step::Reset] {
+        let r = step_in_vault_mode(&sim, step, &[], &line(&forged));
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        let e = &r.object()["error"];
+        assert_eq!(e["code"], "SecretNotBound", "{e}");
+        let m = e["message"].as_str().unwrap();
+        assert!(
+            m.starts_with("client_secret_ref:") && m.contains("key_id"),
+            "{m}"
+        );
+        for s in &secrets {
+            nowhere(s, &[&r]);
+        }
+    }
+    assert_eq!(sim.writes().len(), before, "{:?}", &sim.writes()[before..]);
+    // The object as written goes through.
+    let r = step_in_vault_mode(&sim, Step::Grant, &[], &consented.stdout);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -338,11 +338,9 @@ pub(super) fn validate_sp_credentials(
         .ok_or_else(not_found)?;
     let h = sha256_hex(secret.as_bytes());
     let t = now();
-    if !app
-        .password_credentials
-        .iter()
-        .any(|p| digest_eq(&p.secret_sha256, &h) && p.usable(t, state.behaviour.secret_propagation()))
-    {
+    if !app.password_credentials.iter().any(|p| {
+        digest_eq(&p.secret_sha256, &h) && p.usable(t, state.behaviour.secret_propagation())
+    }) {
         return Err(aks_err(
             state,
             StatusCode::BAD_REQUEST,

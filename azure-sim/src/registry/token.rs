@@ -71,11 +71,9 @@ pub(super) fn authenticate(
         Secret::Sha256(h) => (*h).to_string(),
     };
     let t = now();
-    if !app
-        .password_credentials
-        .iter()
-        .any(|p| digest_eq(&p.secret_sha256, &h) && p.usable(t, state.behaviour.secret_propagation()))
-    {
+    if !app.password_credentials.iter().any(|p| {
+        digest_eq(&p.secret_sha256, &h) && p.usable(t, state.behaviour.secret_propagation())
+    }) {
         return Err("Invalid clientid or client secret.".into());
     }
     Ok(Identity {

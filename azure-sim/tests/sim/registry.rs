@@ -469,10 +469,16 @@ async fn a_new_secret_is_refused_everywhere_until_it_has_spread() {
     let ls = format!("fabrikamacr.azurecr.sim:{}", env.sim.port());
     let q = format!("/oauth2/token?service={ls}&scope=repository:samples/hello:pull");
     let r = env.token_resp(&a, &app_id, &secret, GRAPH).await;
-    assert_eq!((r.status, &r.body["error_codes"]), (401, &json!([7_000_215])));
+    assert_eq!(
+        (r.status, &r.body["error_codes"]),
+        (401, &json!([7_000_215]))
+    );
     let r = reg_get(&env, "fabrikamacr", &q, Some(&basic(&app_id, &secret))).await;
     assert_eq!(r.status, 401, "{}", r.text);
-    assert!(minted.elapsed() < spread, "the test machine was too slow to see the refusal");
+    assert!(
+        minted.elapsed() < spread,
+        "the test machine was too slow to see the refusal"
+    );
     tokio::time::sleep(spread.saturating_sub(minted.elapsed()) + Duration::from_millis(50)).await;
     let r = env.token_resp(&a, &app_id, &secret, GRAPH).await;
     assert_eq!(r.status, 200, "{}", r.text);

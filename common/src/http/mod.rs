@@ -125,6 +125,12 @@ impl Http {
         &self.creds
     }
 
+    /// Credentials of their own for `client_id` with `secret`, on this client and cloud: a
+    /// sign-in as another identity (an app proving its secret) through the run's one client.
+    pub fn credentials_of(&self, client_id: &str, secret: crate::Secret) -> Credentials {
+        Credentials::client_secret(client_id, secret, self.cloud.clone(), self.client.clone())
+    }
+
     /// Whether writes are only reported.
     pub fn dry_run(&self) -> bool {
         self.dry_run

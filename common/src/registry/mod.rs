@@ -209,10 +209,19 @@ pub async fn wait_for_pull(
         )
         .await?;
         Ok(match outcome {
-            PullCheck::Denied(d) => match is_pending(&d, started.elapsed()) {
-                Some(status) => Poll::Pending(status, None),
-                None => Poll::Ready(PullCheck::Denied(d)),
-            },
+            PullCheck::Denied(d) => {
+                if let Some(status) = is_pending(&d, started.elapsed()) {
+                    Poll::Pending(status, None)
+                } else {
+                    let why = match &d {
+                        Denied::Credentials(_) => "the app's credentials",
+                        Denied::NoPullRole => "no pull granted",
+                        Denied::ManifestRefused(_) => "the manifest",
+                        Denied::ImageMissing => "no such image",
+                    };
+                    Poll::Ended(PullCheck::Denied(d), format!("refused ({why})"))
+                }
+            }
             allowed @ PullCheck::Allowed => Poll::Ready(allowed),
         })
     })

@@ -1,0 +1,368 @@
+//! Claims bound to the secret in hand (issue 23): before a grant, a record or a reset, a step
+//! proves that the secret it holds is a key of `app_id`, an app registered in tenant A, and
+//! the key `client_secret_key_id` names. A forged `app_id` or key id, or a secret of another
+//! app, is refused naming the field, and nothing is written: the simulator's request log
+//! shows no write after the refused run. `--force` skips only the pull check.
+//!
+//! Also the truthful pull proofs of issue 25: a pull proof stands only while its key still
+//! exists, and a secret whose key is gone fails at once, not after a wait.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use xtenant_tests::azure::{Method, NewApp, Operator, role_assignments_of, service_principal_of};
+use xtenant_tests::steps::{Step, run_step, run_steps};
+use xtenant_tests::{Run, TestSim, line};
+
+fn object(out: &str) -> Value {
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+/// The run's error object, asserting it is the refusal `SecretNotBound` naming `field`.
+#[track_caller]
+fn refused(r: &Run, field: &str) -> Value {
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    let e = r.object()["error"].clone();
+    assert_eq!(e["code"], "SecretNotBound", "{e}\n{}", r.stderr);
+    let m = e["message"].as_str().unwrap();
+    assert!(
+        m.starts_with(&format!("{field}:")),
+        "not naming {field}: {m}"
+    );
+    assert!(m.contains("nothing was written"), "{m}");
+    assert!(e["hint"].is_string(), "{e}");
+    e
+}
+
+/// Asserts that no secret of `secrets` shows on stderr (stdout carries an envelope's own
+/// `client_secret` field, so only other places are searched there: its error).
+#[track_caller]
+fn nowhere(r: &Run, secrets: &[&str]) {
+    for s in secrets {
+        assert!(
+            !r.stderr.contains(s),
+            "a secret is on stderr:\n{}",
+            r.stderr
+        );
+        for o in r.objects() {
+            assert!(
+                !o["error"].to_string().contains(s),
+                "a secret is in the error"
+            );
+        }
+    }
+}
+
+/// Team A's step 1 keeping its secret in `dir/app.secret`: the envelope (no secret in it).
+fn step1_with_secret_file(sim: &TestSim, dir: &Path) -> Value {
+    let file = dir.join("app.secret");
+    let r = run_step(
+        sim,
+        Step::App,
+        &[
+            "--secret-file",
+            file.to_str().unwrap(),
+            "--no-secret-output",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.object()
+}
+
+/// Team B's steps 2 and 3 without `--verify` (it holds no secret): `granted.json`.
+fn team_b(sim: &TestSim, input: &Value) -> Value {
+    let out = run_steps(sim, &[Step::Consent], &line(input));
+    let r = sim.run("acr-grant", &["--registry", &sim.var("REGISTRY_ID")], &out);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.object()
+}
+
+/// Team B's own multitenant app, registered in tenant B, with a service principal in tenant A
+/// (as an app another organisation's admin consented to) and in B: its app id.
+fn foreign_app(sim: &TestSim) -> String {
+    let op = Operator::new(sim);
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let (status, app) = op.graph(
+        Method::POST,
+        &b,
+        "/applications",
+        Some(
+            &json!({"displayName": "team-b-app", "signInAudience": "AzureADMultipleOrgs",
+            "web": {"redirectUris": ["https://www.microsoft.com"]}}),
+        ),
+    );
+    assert_eq!(status, 201, "{app}");
+    let app_id = app["appId"].as_str().unwrap().to_owned();
+    op.create_service_principal(&b, &app_id);
+    op.create_service_principal(&sim.var("CLUSTER_TENANT_ID"), &app_id);
+    app_id
+}
+
+/// The cluster's client id, from the simulator's state.
+fn cluster_client_id(sim: &TestSim) -> String {
+    let id = sim.var("CLUSTER_ID");
+    sim.state()["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["id"]
+                .as_str()
+                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
+        })
+        .map(|c| {
+            c["service_principal_client_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .unwrap()
+}
+
+#[test]
+fn attack_3_a_swapped_app_id_with_force_is_refused_before_any_role_copy_or_reset() {
+    // Team B's registry behind a firewall (this machine cannot check the pull, the hint
+    // suggests --force), from the start.
+    let mut state = TestSim::start().state();
+    for r in state["registries"].as_array_mut().unwrap() {
+        r["network_rules"] = json!({"default_action": "Deny", "ip_rules": ["203.0.113.7"]});
+    }
+    let sim = TestSim::start_with(|c| {
+        c.scenario = Some(state);
+        c.lro_duration = Duration::from_millis(300);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let app = step1_with_secret_file(&sim, dir.path());
+    let mut granted = team_b(&sim, &app);
+    // Team B hands back granted.json with its own app in place of team A's.
+    let theirs = foreign_app(&sim);
+    granted["app_id"] = json!(theirs);
+    let secret = std::fs::read_to_string(dir.path().join("app.secret")).unwrap();
+    let cluster_before = cluster_client_id(&sim);
+    let before = sim.writes().len();
+
+    let r = sim.run(
+        "aks-sp-update",
+        &[
+            "--cluster",
+            &sim.var("CLUSTER_ID"),
+            "--force",
+            "--client-secret-file",
+            dir.path().join("app.secret").to_str().unwrap(),
+            "--timeout",
+            "60s",
+        ],
+        &line(&granted),
+    );
+    let e = refused(&r, "app_id");
+    let m = e["message"].as_str().unwrap();
+    assert!(m.contains(&theirs) && m.contains("not in tenant"), "{m}");
+    assert_eq!(sim.writes()[before..], [] as [Value; 0], "a write was sent");
+    assert_eq!(cluster_client_id(&sim), cluster_before);
+    let their_sp = service_principal_of(&sim, &sim.var("CLUSTER_TENANT_ID"), &theirs).unwrap();
+    assert!(role_assignments_of(&sim, &their_sp).is_empty());
+    nowhere(&r, &[secret.trim()]);
+}
+
+#[test]
+fn a_forged_key_id_another_key_or_another_apps_secret_is_refused_by_steps_3_and_4() {
+    let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_millis(300));
+    let out = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let env = object(&out);
+    let op = Operator::new(&sim);
+    // Another current key of the same app, and another app of tenant A with its own secret.
+    let (other_secret, other_key) = op.add_secret(env["app_object_id"].as_str().unwrap());
+    let other_app = op.create_app(
+        &NewApp::multitenant("other-app")
+            .secret(true)
+            .sp_in_a(true)
+            .sp_in_b(true),
+    );
+    let mine = env["client_secret"].as_str().unwrap().to_owned();
+    let with = |k: &str, v: &str| {
+        let mut e = env.clone();
+        e[k] = json!(v);
+        e
+    };
+    let cases = [
+        (
+            "another key of the app",
+            with("client_secret_key_id", &other_key),
+            "client_secret_key_id",
+        ),
+        (
+            "a key the app does not have",
+            with(
+                "client_secret_key_id",
+                "0badc0de-0000-4000-8000-000000000001",
+            ),
+            "client_secret_key_id",
+        ),
+        (
+            "a secret of another app",
+            with("client_secret", other_app.secret()),
+            "client_secret_key_id",
+        ),
+        (
+            "another app of tenant A with this secret",
+            with("app_id", &other_app.app_id),
+            "client_secret_key_id",
+        ),
+    ];
+    let secrets = [mine.as_str(), other_secret.as_str(), other_app.secret()];
+    for (what, input, field) in &cases {
+        let before = sim.writes().len();
+        // Step 3 on a registry not granted yet (a grant would be a write), then step 4.
+        let r = sim.run(
+            "acr-grant",
+            &["--registry", &sim.var("ABAC_REGISTRY_ID"), "--verify"],
+            &line(input),
+        );
+        let e = refused(&r, field);
+        println!("{what} (acr-grant): {e}");
+        nowhere(&r, &secrets);
+        let r = sim.run(
+            "aks-sp-update",
+            &["--cluster", &sim.var("CLUSTER_ID"), "--force"],
+            &line(input),
+        );
+        let e = refused(&r, field);
+        println!("{what} (aks-sp-update): {e}");
+        nowhere(&r, &secrets);
+        assert_eq!(
+            sim.writes()[before..],
+            [] as [Value; 0],
+            "{what}: a write was sent"
+        );
+    }
+    // The envelope as written passes: the claims were the only thing wrong.
+    run_steps(&sim, &[Step::Reset], &out);
+}
+
+#[test]
+fn a_pull_proof_whose_key_was_removed_stands_for_nothing_and_fails_at_once() {
+    // Issue 25 finding 1: a fresh pull proof of a secret rotated out since.
+    let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_millis(300));
+    let out = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let env = object(&out);
+    assert!(env["pull_proof"].is_string(), "{env}");
+    let op = Operator::new(&sim);
+    let (status, body) = op.graph(
+        Method::POST,
+        &sim.var("CLUSTER_TENANT_ID"),
+        &format!(
+            "/applications/{}/removePassword",
+            env["app_object_id"].as_str().unwrap()
+        ),
+        Some(&json!({"keyId": env["client_secret_key_id"]})),
+    );
+    assert_eq!(status, 204, "{body}");
+    let before = sim.writes().len();
+    let started = Instant::now();
+    let r = run_step(&sim, Step::Reset, &[], &out);
+    let e = refused(&r, "client_secret_key_id");
+    assert!(e["message"].as_str().unwrap().contains("has no key"), "{e}");
+    assert!(!r.stderr.contains("not checked again"), "{}", r.stderr);
+    // Step 3 again: at once too, not after the 2-minute wait for a refused credential.
+    let r = run_step(&sim, Step::Grant, &[], &out);
+    refused(&r, "client_secret_key_id");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(sim.writes()[before..], [] as [Value; 0], "a write was sent");
+    nowhere(&r, &[env["client_secret"].as_str().unwrap()]);
+}
+
+#[test]
+fn an_old_key_that_entra_refuses_is_wrong_at_once_and_a_new_one_is_waited_for() {
+    // A secret that begins as the hint of a key a month old but is not it: no wait.
+    let sim = TestSim::start_with(|c| {
+        c.lro_duration = Duration::from_millis(300);
+        c.behaviour = Some(json!({"secret_propagation_ms": 3000}));
+    });
+    let state = sim.state();
+    let old = state["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| {
+            a["password_credentials"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|k| k["display_name"] == "aks-prod"))
+        })
+        .unwrap()
+        .clone();
+    let key = old["password_credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["display_name"] == "aks-prod")
+        .unwrap();
+    let forged = format!("{}-not-the-secret-at-all", key["hint"].as_str().unwrap());
+    let input = json!({
+        "cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"),
+        "app_id": old["app_id"],
+        "client_secret_key_id": key["key_id"],
+        "client_secret": forged,
+    });
+    let started = Instant::now();
+    let r = sim.run(
+        "aks-sp-update",
+        &["--cluster", &sim.var("CLUSTER_ID"), "--force"],
+        &line(&input),
+    );
+    let e = refused(&r, "app_id");
+    assert!(e["message"].as_str().unwrap().contains("refused"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    nowhere(&r, &[&forged]);
+
+    // A secret minted a moment ago: Entra refuses it for 3 s; step 3 waits, says so, and passes.
+    let r = run_step(&sim, Step::App, &[], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = run_steps(&sim, &[Step::Consent], &r.stdout);
+    let r = run_step(&sim, Step::Grant, &[], &out);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("waiting for Entra to accept app") && r.stderr.contains("done after"),
+        "{}",
+        r.stderr
+    );
+    let o = r.object();
+    assert!(o["pull_verified_at"].is_string(), "{o}");
+    nowhere(&r, &[o["client_secret"].as_str().unwrap()]);
+}
+
+#[test]
+fn a_reset_aks_refuses_for_its_credential_says_which_credential_and_what_to_run() {
+    let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_millis(300));
+    let out = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let env = object(&out);
+    // AKS's own check of the credential, after ours passed (e.g. a secret AKS has not seen yet).
+    sim.sim()
+        .add_fault(json!({"method": "POST", "path": "resetServicePrincipalProfile", "status": 400,
+            "code": "ServicePrincipalValidationClientError",
+            "message": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID."}))
+        .unwrap();
+    let r = run_step(&sim, Step::Reset, &[], &out);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let e = &r.object()["error"];
+    assert_eq!(e["code"], "ServicePrincipalValidationClientError", "{e}");
+    let hint = e["hint"].as_str().unwrap();
+    for part in [
+        env["app_id"].as_str().unwrap(),
+        env["client_secret_key_id"].as_str().unwrap(),
+        "--new-secret",
+        "rerun in a minute",
+    ] {
+        assert!(hint.contains(part), "{part} not in {hint}");
+    }
+    nowhere(&r, &[env["client_secret"].as_str().unwrap()]);
+}
