@@ -143,23 +143,25 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
 }
 
 /// The step itself ([`run`]); the roles it copies are noted in `ledger`.
+///
+/// Nothing is written before [`pull::bind`] proved the secret in hand to be the object's app
+/// and key: a resumed reset and a cluster left alone prove it first; a reset proves it in
+/// `prepare`, beside the other reads (the answer is kept for the run).
 async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Done<Output>, Fail> {
     let arm = ctx.arm(&inputs.tenant);
     let name = &inputs.cluster.name;
-    // The secret in hand is proven to be the object's app and key (beside the cluster's read)
-    // before anything below may write: a resumed reset's record, a role copy, the reset.
-    let (cluster, bound) = tokio::join!(
-        early::cluster(ctx, &arm, &inputs.cluster),
-        Box::pin(pull::bind(inputs, ctx))
-    );
-    let cluster = cluster?;
+    let cluster = early::cluster(ctx, &arm, &inputs.cluster).await?;
     if let Some(why) = cluster.managed_identity() {
         return Err(managed_identity(name, &why).into());
     }
-    bound?;
 
     let cluster = match &inputs.operation {
-        Some(op) => match resume(inputs, &arm, &cluster, op).await? {
+        Some(op) => match Box::pin(async {
+            pull::bind(inputs, ctx).await?;
+            resume(inputs, &arm, &cluster, op).await
+        })
+        .await?
+        {
             Resumed::Done(done) => return Ok(done),
             Resumed::NotThisReset(now) => *now,
         },
@@ -171,6 +173,7 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     let cluster = settle(&arm, inputs, cluster).await?;
     let held = Held::of(inputs, &cluster);
     if held.left_alone(inputs.force) {
+        Box::pin(pull::bind(inputs, ctx)).await?;
         return Ok(already(ctx, inputs, &cluster).await?);
     }
     if held != Held::OtherApp {
