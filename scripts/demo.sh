@@ -2,7 +2,8 @@
 # make demo: the whole procedure against azure-sim, as a user would run it.
 #   entra-app-create | consent-link --wait | acr-grant --verify | aks-sp-update
 # while a stand-in for tenant B's administrator opens the consent link the pipeline
-# printed and accepts it. Ends with the simulator saying whether the cluster can pull.
+# printed and accepts it. Ends with the cluster itself pulling the image: a probe through
+# AKS run command (aks-sp-update --probe-only --probe-image), whose verdict is the last line.
 set -euo pipefail
 #   scripts/demo.sh [BIN_DIR] [SCENARIO]   (a file, or a shipped one by name: china, national)
 #   SIM_FLAGS: more azure-sim flags, e.g. SIM_FLAGS=--unique-name-key
@@ -72,5 +73,7 @@ entra-app-create --cluster-tenant "$CLUSTER_TENANT_ID" --display-name xtenant-de
   | aks-sp-update --cluster "$CLUSTER_ID" --timeout 120s > "$work/envelope.json"
 { set +x; } 2>/dev/null
 
-say "asking the simulator whether the cluster can pull $REGISTRY_IMAGE"
-"$bin/sim-person" can-pull "$CLUSTER_NAME" "$REGISTRY_IMAGE"
+say "asking cluster $CLUSTER_NAME itself to pull $REGISTRY_IMAGE (a pod, through AKS run command)"
+# The probe's stderr is what the demo shows: its last line is the kubelet's verdict.
+aks-sp-update --probe-only --probe-image "$REGISTRY_IMAGE" --timeout 60s \
+  < "$work/envelope.json" 2>&1 > "$work/probed.json"

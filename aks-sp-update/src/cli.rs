@@ -20,7 +20,9 @@ use crate::CLUSTER_TYPE;
 /// and the key id of the secret it now holds. A cluster already on the app is left alone
 /// only when that record names the object's client_secret_key_id. Writes cluster_id,
 /// cluster_provisioning_state, and while the reset is unfinished cluster_operation_url: a
-/// rerun with that object resumes the operation.
+/// rerun with that object resumes the operation. With --probe-image, the cluster itself
+/// then pulls an image, in a short-lived pod run through AKS run command
+/// (cluster_pull_probe); --probe-only does only that.
 #[derive(Debug, Parser)]
 #[command(name = "aks-sp-update", version)]
 pub struct Cli {
@@ -86,6 +88,36 @@ pub struct Cli {
     /// conditions) needs an image from one of them.
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
+
+    /// After the step (or alone, with --probe-only), let the cluster itself pull IMAGE: <login server>/<repository>:<tag>, or <repository>:<tag> of the object's registry
+    ///
+    /// Through AKS run command, the cluster runs a short kubectl script in a pod of AKS's
+    /// own (namespace aks-command): it makes, if missing, the namespace xtenant-probe (left
+    /// in place, empty), deletes any pod a probe interrupted earlier left there (label
+    /// xtenant.io/probe), runs one pod of IMAGE with imagePullPolicy Always, waits for the
+    /// kubelet's verdict (pulled, whatever the container then does, or ErrImagePull /
+    /// ImagePullBackOff with the kubelet's message), and deletes the pod. Nothing else is
+    /// written in the cluster. The verdict goes to cluster_pull_probe {image, pulled, node,
+    /// at, message}; a failed pull is the object's error (ClusterPullFailed) with a hint
+    /// read from the kubelet's message: credentials, network, or a missing image. Rights:
+    /// Microsoft.ContainerService/managedClusters/runcommand/action and
+    /// …/managedClusters/commandResults/read on the cluster (Contributor has both); on a
+    /// cluster with Microsoft Entra integration the command runs as the operator, with a
+    /// token of the operator's identity for the AKS AAD server application
+    /// (6dae42f8-4368-4678-94ff-3960e28e3630), which then needs Kubernetes rights to create
+    /// the namespace and pods in it. A cluster with run command disabled
+    /// (apiServerAccessProfile.disableRunCommand) is refused (RunCommandRefused), never
+    /// reported as pulled.
+    #[arg(long, value_name = "IMAGE")]
+    pub probe_image: Option<String>,
+
+    /// Only the probe of --probe-image: no pull check with the app's credential, no reset, no record (needs only the cluster and its tenant)
+    #[arg(
+        long,
+        requires = "probe_image",
+        conflicts_with_all = ["force", "detach", "image", "app_id", "no_copy_role_assignments", "copy_role_scope"]
+    )]
+    pub probe_only: bool,
 
     #[command(flatten)]
     pub common: CommonArgs,

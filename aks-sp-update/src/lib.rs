@@ -10,8 +10,9 @@
 //! Layout (the same in every tool): `cli.rs` the flags, `inputs.rs` the checked inputs
 //! (the only code that reads the envelope), `act.rs` the step; `early.rs` (what the flags
 //! alone determine, read before the object arrives), `cluster.rs` (the cluster
-//! as ARM shows it), `pull.rs` (the new credential's pull check) and `roles/` (tenant A
-//! role assignments: the allowlist, the scopes, the removal of unused copies) are
+//! as ARM shows it), `pull.rs` (the new credential's pull check), `roles/` (tenant A
+//! role assignments: the allowlist, the scopes, the removal of unused copies) and `probe/`
+//! (`--probe-image`: a pull from inside the cluster, through AKS run command) are
 //! particular to this step.
 
 mod act;
@@ -19,6 +20,7 @@ mod cli;
 mod cluster;
 mod early;
 mod inputs;
+mod probe;
 mod pull;
 mod roles;
 
@@ -46,9 +48,9 @@ pub const MAX_SECRET_BYTES: usize = 190;
 
 impl Tool for Cli {
     const NAME: &'static str = "aks-sp-update";
-    type Inputs = inputs::Inputs;
-    type Output = act::Output;
-    type Partial = act::Partial;
+    type Inputs = probe::Planned;
+    type Output = probe::Output;
+    type Partial = probe::Partial;
 
     fn common(&self) -> &common::cli::CommonArgs {
         &self.common
@@ -58,27 +60,36 @@ impl Tool for Cli {
         self.fields()
     }
 
-    fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<inputs::Inputs> {
-        inputs::Inputs::read(self, input, cloud)
+    fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<probe::Planned> {
+        probe::plan(self, input, cloud)
     }
 
     fn prepare(&self, ctx: &Ctx) {
-        early::prepare(self, ctx);
+        if !self.probe_only {
+            early::prepare(self, ctx);
+        }
     }
 
     async fn act(
-        inputs: &inputs::Inputs,
+        planned: &probe::Planned,
         ctx: &Ctx,
-    ) -> Result<Done<act::Output>, Failed<act::Partial>> {
-        act::run(inputs, ctx).await.map_err(|f| Failed {
-            error: pull::reset_refused(
-                explain_refusal(f.error, inputs),
-                &inputs.app_id,
-                inputs.key_id.as_deref(),
-                &inputs.tenant,
-            ),
-            partial: f.partial,
-        })
+    ) -> Result<Done<probe::Output>, Failed<probe::Partial>> {
+        let done = match &planned.step {
+            Some(inputs) => Some(act::run(inputs, ctx).await.map_err(|f| Failed {
+                error: pull::reset_refused(
+                    explain_refusal(f.error, inputs),
+                    &inputs.app_id,
+                    inputs.key_id.as_deref(),
+                    &inputs.tenant,
+                ),
+                partial: probe::Partial {
+                    step: f.partial,
+                    ..probe::Partial::default()
+                },
+            })?),
+            None => None,
+        };
+        probe::after(planned, done, ctx).await
     }
 }
 

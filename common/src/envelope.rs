@@ -120,6 +120,13 @@ pub mod fields {
     /// The reset's operation URL while unfinished.
     pub const CLUSTER_OPERATION_URL: Field =
         f("cluster_operation_url", None, Some("aks-sp-update"));
+    /// The kubelet's verdict on a pull from inside the cluster (`aks-sp-update --probe-image`):
+    /// `{image, pulled, node, at, message}`.
+    pub const CLUSTER_PULL_PROBE: Field = f(
+        "cluster_pull_probe",
+        Some("--probe-image"),
+        Some("aks-sp-update"),
+    );
     /// `true` on every object a `--dry-run` wrote: it describes writes never made, and a
     /// tool not in `--dry-run` refuses it.
     pub const DRY_RUN: Field = f("dry_run", Some("--dry-run"), None);
@@ -155,6 +162,7 @@ pub mod fields {
         CLUSTER_ID,
         CLUSTER_PROVISIONING_STATE,
         CLUSTER_OPERATION_URL,
+        CLUSTER_PULL_PROBE,
         DRY_RUN,
         PLAN,
         ERROR,

@@ -525,6 +525,13 @@ pub mod codes {
     pub const OPERATION_STILL_RUNNING: Code = c("OperationStillRunning", 1, true);
     /// After the reset the cluster does not run as the app.
     pub const RESET_NOT_APPLIED: Code = c("ResetNotApplied", 1, true);
+    /// The kubelet could not pull the probe's image inside the cluster (`--probe-image`).
+    pub const CLUSTER_PULL_FAILED: Code = c("ClusterPullFailed", 1, false);
+    /// The probe's pod got no verdict from the kubelet in time.
+    pub const CLUSTER_PULL_UNDECIDED: Code = c("ClusterPullUndecided", 1, true);
+    /// AKS would not run the probe (run command disabled, no right, no cluster token), or its
+    /// pod could not be made.
+    pub const RUN_COMMAND_REFUSED: Code = c("RunCommandRefused", 1, false);
     /// SIGINT (exit 130) or SIGTERM (exit 143) stopped the step; the object carries what
     /// the run made, and a rerun of the same command on it completes it.
     pub const INTERRUPTED: Code = c("Interrupted", 130, true);
@@ -589,6 +596,9 @@ pub mod codes {
         CLUSTER_BUSY,
         OPERATION_STILL_RUNNING,
         RESET_NOT_APPLIED,
+        CLUSTER_PULL_FAILED,
+        CLUSTER_PULL_UNDECIDED,
+        RUN_COMMAND_REFUSED,
         INTERRUPTED,
     ];
 

@@ -57,9 +57,9 @@ fn make_demo_runs_in_azure_china() {
         );
         assert!(
             stdout.contains(
-                "Yes: cluster aks-prod can now pull fabrikamacr.azurecr.cn/samples/hello:1.0."
+                "aks-sp-update: cluster aks-prod pulled fabrikamacr.azurecr.cn/samples/hello:1.0 from inside (node "
             ),
-            "{stdout}"
+            "the cluster itself pulled, through AKS run command: {stdout}"
         );
         assert_eq!(stderr.contains("no uniqueName key"), !key, "{stderr}");
         assert!(stderr.contains("using 2021-10-01"), "{stderr}");
@@ -111,9 +111,12 @@ fn demo_out(extra: &[&str]) -> (String, String) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    // The last line is the probe's: the cluster itself pulled, through AKS run command.
+    let last = stdout.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
     assert!(
-        stdout.contains("can now pull"),
-        "the demo ends with the simulator's answer: {stdout}\n{stderr}"
+        last.starts_with("aks-sp-update: cluster aks-prod pulled ")
+            && last.contains("/samples/hello:1.0 from inside (node aks-nodepool1-"),
+        "the demo ends with the cluster's own pull: {last:?}\n{stdout}\n{stderr}"
     );
     (stdout.into_owned(), stderr.into_owned())
 }
