@@ -127,11 +127,8 @@ fn backoff(n: u32) -> Duration {
         .saturating_mul(1 << n.saturating_sub(1).min(8))
         .min(BACKOFF_CAP);
     // Equal jitter: half fixed, half random, so retries of parallel jobs spread out.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let frac = f64::from(nanos % 1000) / 1000.0;
-    exp / 2 + exp.mul_f64(frac / 2.0)
+    // (fastrand, seeded per thread; the clock's sub-second digits are 0 on a microsecond clock.)
+    exp / 2 + exp.mul_f64(fastrand::f64() / 2.0)
 }
 
 /// Parses `Retry-After` (seconds, or an HTTP date).
@@ -150,6 +147,28 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_jitter_varies_within_equal_jitter_bounds() {
+        for n in [1, 3, 9] {
+            let exp = BACKOFF_BASE
+                .saturating_mul(1 << (n - 1).min(8))
+                .min(BACKOFF_CAP);
+            let waits: std::collections::BTreeSet<Duration> = (0..64).map(|_| backoff(n)).collect();
+            assert!(
+                waits.len() > 32,
+                "attempt {n}: 64 backoffs gave only {} distinct waits",
+                waits.len()
+            );
+            for w in &waits {
+                assert!(
+                    *w >= exp / 2 && *w <= exp,
+                    "attempt {n}: {w:?} outside [{:?}, {exp:?}]",
+                    exp / 2
+                );
+            }
+        }
+    }
 
     #[test]
     fn retry_after_seconds_and_dates() {
