@@ -9,6 +9,7 @@
 mod content;
 mod pull;
 mod token;
+mod verdict;
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -20,8 +21,9 @@ use crate::model::Registry;
 use content::{blob, manifest, tags};
 #[cfg(test)]
 pub(crate) use pull::body_bytes;
-pub(crate) use pull::{Stage, pull, verdict};
+pub(crate) use pull::{pull, verdict};
 use token::{base, exchange, token_get, token_post};
+pub(crate) use verdict::Stage;
 
 const ANON: &str = "00000000-0000-0000-0000-000000000000";
 
