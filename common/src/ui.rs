@@ -44,19 +44,29 @@ fn is_tty() -> bool {
 }
 
 /// Whether `c` must be shown escaped: C0 and C1 controls and DEL (newline, carriage
-/// return, tab and ESC among them), the Unicode line and paragraph separators, and the
-/// bidirectional formatting characters (embeddings, overrides, isolates and marks).
+/// return, tab and ESC among them), the Unicode line and paragraph separators, the
+/// bidirectional formatting characters (embeddings, overrides, isolates and marks), the
+/// invisible ones (zero-width space, joiners, the byte order mark, word joiner and the
+/// invisible operators) and the tag characters: the union of fd's `sanitize` set and ours.
 fn must_escape(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
+            // bidi marks and controls
             '\u{061c}'
                 | '\u{200e}'
                 | '\u{200f}'
-                | '\u{2028}'
-                | '\u{2029}'
                 | '\u{202a}'..='\u{202e}'
                 | '\u{2066}'..='\u{2069}'
+                // line and paragraph separators
+                | '\u{2028}'
+                | '\u{2029}'
+                // zero-width space, non-joiner, joiner; word joiner and invisible operators; BOM
+                | '\u{200b}'..='\u{200d}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{feff}'
+                // tag characters (invisible, used to smuggle text)
+                | '\u{e0000}'..='\u{e007f}'
         )
 }
 
@@ -285,18 +295,92 @@ mod tests {
     #[test]
     fn bidi_formatting_is_escaped() {
         assert_eq!(escape_controls("app\u{202e}txt.exe"), "app\\u{202e}txt.exe");
-        for c in [
-            '\u{061c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
-            '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
-        ] {
+    }
+
+    fn each_is_escaped(class: &str, chars: impl IntoIterator<Item = char>) {
+        let mut n = 0;
+        for c in chars {
             let shown = escape_controls(&format!("a{c}b")).into_owned();
-            assert_eq!(shown, format!("a\\u{{{:x}}}b", u32::from(c)));
+            let want = match c {
+                '\n' => "a\\nb".to_owned(),
+                '\r' => "a\\rb".to_owned(),
+                '\t' => "a\\tb".to_owned(),
+                c => format!("a\\u{{{:x}}}b", u32::from(c)),
+            };
+            assert_eq!(shown, want, "{class}: U+{:04X}", u32::from(c));
+            n += 1;
+        }
+        assert!(n > 0, "{class}: no characters tested");
+    }
+
+    #[test]
+    fn zero_width_characters_are_escaped() {
+        each_is_escaped("zero-width", '\u{200b}'..='\u{200d}');
+        assert_eq!(escape_controls("ad\u{200b}min"), "ad\\u{200b}min");
+    }
+
+    #[test]
+    fn byte_order_mark_is_escaped() {
+        each_is_escaped("BOM", ['\u{feff}']);
+    }
+
+    #[test]
+    fn word_joiner_and_invisible_operators_are_escaped() {
+        each_is_escaped("word joiner, invisible operators", '\u{2060}'..='\u{2064}');
+    }
+
+    #[test]
+    fn bidi_controls_and_marks_are_escaped() {
+        each_is_escaped(
+            "bidi",
+            ('\u{202a}'..='\u{202e}')
+                .chain('\u{2066}'..='\u{2069}')
+                .chain(['\u{061c}', '\u{200e}', '\u{200f}']),
+        );
+    }
+
+    #[test]
+    fn tag_characters_are_escaped() {
+        each_is_escaped("tags", '\u{e0000}'..='\u{e007f}');
+        // "hi" smuggled as tag characters after a visible word.
+        assert_eq!(
+            escape_controls("ok\u{e0068}\u{e0069}"),
+            "ok\\u{e0068}\\u{e0069}"
+        );
+    }
+
+    #[test]
+    fn c0_and_c1_controls_are_escaped() {
+        each_is_escaped("C0", ('\u{0}'..='\u{1f}').chain(['\u{7f}']));
+        each_is_escaped("C1", '\u{80}'..='\u{9f}');
+    }
+
+    #[test]
+    fn neighbours_of_the_escaped_ranges_are_unchanged() {
+        for c in [
+            '\u{a0}',
+            '\u{200a}',
+            '\u{2010}',
+            '\u{205f}',
+            '\u{2065}',
+            '\u{fefe}',
+            '\u{e0080}',
+            '\u{e0100}',
+            'é',
+            '中',
+        ] {
+            let t = format!("a{c}b");
+            assert_eq!(escape_controls(&t), t, "U+{:04X}", u32::from(c));
         }
     }
 
     #[test]
     fn every_escaped_text_is_one_printable_line() {
-        let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
+        let all: String = (0u32..0x3000)
+            .chain(0xfe00..0x1_0000)
+            .chain(0xe0000..0xe0100)
+            .filter_map(char::from_u32)
+            .collect();
         let shown = escape_controls(&all);
         assert!(!shown.chars().any(must_escape));
     }
