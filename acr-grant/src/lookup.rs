@@ -2,40 +2,14 @@
 
 use common::arm::ResourceId;
 use common::error::{Error, Result};
-use common::http::{Api, ApiVersions};
+use common::http::Api;
 use serde_json::Value;
 
 use crate::inputs::{REGISTRY_TYPE, RegistryRef};
 
-/// The registry api-versions: written for the newest stable one (with `roleAssignmentMode`);
-/// `loginServer` is in every stable version since 2017-10-01, and a version without
-/// `roleAssignmentMode` describes a cloud without ABAC registries: the legacy mode.
-pub(crate) const REGISTRY_API: ApiVersions = ApiVersions {
-    resource_type: REGISTRY_TYPE,
-    pinned: "2025-11-01",
-    oldest: "2017-10-01",
-};
+pub(crate) use common::registry::access::{Mode, REGISTRY_API};
 /// The subscriptions api-version.
 pub(crate) const SUBSCRIPTIONS_API: &str = "2022-12-01";
-
-/// How the registry decides who may pull.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// `LegacyRegistryPermissions` (or no `roleAssignmentMode`): registry-wide roles such as AcrPull.
-    Legacy,
-    /// `AbacRepositoryPermissions`: only repository data actions; AcrPull is ignored.
-    Abac,
-}
-
-impl Mode {
-    /// The `roleAssignmentMode` value.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Legacy => "LegacyRegistryPermissions",
-            Self::Abac => "AbacRepositoryPermissions",
-        }
-    }
-}
 
 /// A registry as ARM describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,22 +46,14 @@ impl Registry {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| unexpected("properties.loginServer"))?
             .to_ascii_lowercase();
-        let mode = match props
-            .and_then(|p| p.get("roleAssignmentMode"))
-            .and_then(Value::as_str)
-        {
-            Some(m) if m.eq_ignore_ascii_case(Mode::Abac.as_str()) => Mode::Abac,
-            Some(m) if !m.eq_ignore_ascii_case(Mode::Legacy.as_str()) => {
-                common::ui::warn(&format!(
-                    "registry {} has the unknown roleAssignmentMode {m:?}; treating it as {}",
-                    id.name,
-                    Mode::Legacy.as_str()
-                ));
-                Mode::Legacy
-            }
-            // Older api-versions and registries omit the property: they are legacy.
-            _ => Mode::Legacy,
-        };
+        let mode = Mode::of(v).unwrap_or_else(|| {
+            common::ui::warn(&format!(
+                "registry {} has an unknown roleAssignmentMode; treating it as {}",
+                id.name,
+                Mode::Legacy.as_str()
+            ));
+            Mode::Legacy
+        });
         Ok(Self {
             name: id.name.clone(),
             id: id.id(),

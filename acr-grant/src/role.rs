@@ -5,7 +5,7 @@ use common::driver::Ctx;
 use common::envelope::fields;
 use common::error::{Error, Result};
 use common::http::Api;
-use common::json::strings;
+use common::registry::access::{ABAC_PULL, LEGACY_PULL, permissions_grant_pull};
 use common::ui;
 use serde_json::Value;
 
@@ -16,11 +16,6 @@ use crate::lookup::{Mode, Registry};
 pub(crate) const ACR_PULL: &str = "AcrPull";
 /// The pull role of a registry in ABAC mode.
 pub(crate) const REPOSITORY_READER: &str = "Container Registry Repository Reader";
-
-/// The action a legacy registry checks for a pull.
-const LEGACY_PULL: &str = "Microsoft.ContainerRegistry/registries/pull/read";
-/// The data action an ABAC registry checks for a pull.
-const ABAC_PULL: &str = "Microsoft.ContainerRegistry/registries/repositories/content/read";
 
 /// The actions a pull-only role may hold (AcrPull's).
 const PULL_ACTIONS: &[&str] = &[LEGACY_PULL];
@@ -179,41 +174,6 @@ fn grants_pull(def: &Value, mode: Mode) -> Option<bool> {
     permissions_grant_pull(def.pointer("/properties/permissions")?, mode)
 }
 
-/// Whether a role definition's `properties.permissions` grant pull in `mode`; `None` when they are not a list.
-fn permissions_grant_pull(permissions: &Value, mode: Mode) -> Option<bool> {
-    let perms = permissions.as_array()?;
-    let list = |p: &Value, key: &str| strings(p.get(key));
-    Some(perms.iter().any(|p| {
-        match mode {
-            // A registry's data plane ignores generic read wildcards such as Reader's `*/read`.
-            Mode::Legacy => {
-                list(p, "actions")
-                    .iter()
-                    .any(|a| !a.starts_with("*/") && glob(a, LEGACY_PULL))
-                    && !list(p, "notActions").iter().any(|a| glob(a, LEGACY_PULL))
-            }
-            Mode::Abac => {
-                list(p, "dataActions").iter().any(|a| glob(a, ABAC_PULL))
-                    && !list(p, "notDataActions").iter().any(|a| glob(a, ABAC_PULL))
-            }
-        }
-    }))
-}
-
-/// Case-insensitive match of an Azure permission pattern, where `*` matches any run of characters.
-fn glob(pattern: &str, action: &str) -> bool {
-    fn go(p: &[u8], a: &[u8]) -> bool {
-        match p.split_first() {
-            None => a.is_empty(),
-            Some((b'*', rest)) => (0..=a.len()).any(|i| go(rest, &a[i..])),
-            Some((c, rest)) => a
-                .split_first()
-                .is_some_and(|(d, more)| c.eq_ignore_ascii_case(d) && go(rest, more)),
-        }
-    }
-    go(pattern.as_bytes(), action.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,21 +181,6 @@ mod tests {
 
     fn def(actions: &[&str], not_actions: &[&str], data: &[&str]) -> Value {
         json!({"properties":{"permissions":[{"actions":actions,"notActions":not_actions,"dataActions":data,"notDataActions":[]}]}})
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob("*", LEGACY_PULL));
-        assert!(glob("microsoft.containerregistry/*", LEGACY_PULL));
-        assert!(glob(
-            "Microsoft.ContainerRegistry/registries/*/read",
-            LEGACY_PULL
-        ));
-        assert!(!glob(
-            "Microsoft.ContainerRegistry/registries/push/write",
-            LEGACY_PULL
-        ));
-        assert!(!glob("Microsoft.Network/*", LEGACY_PULL));
     }
 
     #[test]

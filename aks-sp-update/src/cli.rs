@@ -4,6 +4,7 @@ use clap::Parser;
 use common::arm::ResourceId;
 use common::cli::{CommonArgs, SecretArgs};
 use common::envelope::{Field, fields, given};
+use common::validate::clap_duration;
 
 use crate::CLUSTER_TYPE;
 
@@ -120,7 +121,48 @@ pub struct Cli {
     pub probe_only: bool,
 
     #[command(flatten)]
+    pub status: StatusArgs,
+
+    #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// The read-only report (`--status`) and its flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    /// Report on each cluster, read-only: its app, its key and when it expires, tenant B's principal and pull role, the nodes a reset would reimage
+    ///
+    /// For each cluster (--cluster, each input object's cluster_id, or --all) writes the
+    /// object with `status`: the app ARM shows it running as, the key id its record names
+    /// and whether that key still exists on the app and when it expires (Microsoft Graph),
+    /// whether the app's service principal in tenant B exists and holds a pull role on the
+    /// registry (with --registry-tenant / --registry or the object's registry_tenant_id /
+    /// registry_id; `unknown`, saying which right would tell, without an identity there),
+    /// and how many nodes the next reset would reimage. One line per cluster on stderr and a
+    /// summary at the end. Nothing is written to Azure. Exit 0: every cluster healthy; 1: one
+    /// is broken (key gone or expired, principal or role gone, on another app) or could not
+    /// be read; 4: nothing is broken, but a key expires within --warn-within.
+    ///
+    /// `--probe-image` does not combine with it yet: the report keeps a place for a pull
+    /// from inside the cluster (`status.probe`), to be filled by that probe.
+    #[arg(long, conflicts_with_all = ["force", "detach", "no_copy_role_assignments", "copy_role_assignments", "copy_role_scope", "probe_image", "probe_only"])]
+    pub status: bool,
+
+    /// With --status: every cluster in tenant A (--cluster-tenant) that runs as an app these tools made (tagged xtenant:managed); reads no input
+    #[arg(long, requires_all = ["status", "cluster_tenant"], conflicts_with_all = ["cluster", "resource_group", "app_id"])]
+    pub all: bool,
+
+    /// With --status: report a key that expires within this long (exit 4 when nothing is broken)
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = clap_duration)]
+    pub warn_within: std::time::Duration,
+
+    /// With --status: tenant B, where the app's service principal and pull role are checked (registry_tenant_id)
+    #[arg(long, value_name = "TENANT", requires = "status")]
+    pub registry_tenant: Option<String>,
+
+    /// With --status: the registry's ARM id whose pull role is checked (registry_id)
+    #[arg(long = "registry", value_name = "ID", requires = "status")]
+    pub registry: Option<String>,
 }
 
 impl Cli {
@@ -153,6 +195,11 @@ impl Cli {
             (fields::CLUSTER_TENANT_ID, self.cluster_tenant.clone()),
             (fields::APP_ID, self.app_id.clone()),
             (fields::REGISTRY_IMAGE, self.image.clone()),
+            (
+                fields::REGISTRY_TENANT_ID,
+                self.status.registry_tenant.clone(),
+            ),
+            (fields::REGISTRY_ID, self.status.registry.clone()),
         ])
     }
 }

@@ -13,7 +13,8 @@
 //! as ARM shows it), `pull.rs` (the new credential's pull check), `roles/` (tenant A
 //! role assignments: the allowlist, the scopes, the removal of unused copies) and `probe/`
 //! (`--probe-image`: a pull from inside the cluster, through AKS run command) are
-//! particular to this step.
+//! particular to this step; `status/` is `--status`, the read-only report (its own inputs
+//! and output: [`Mode`] and [`Output`] dispatch between the two).
 
 mod act;
 mod cli;
@@ -23,11 +24,12 @@ mod inputs;
 mod probe;
 mod pull;
 mod roles;
+mod status;
 
-pub use cli::Cli;
+pub use cli::{Cli, StatusArgs};
 
 use common::cloud::Cloud;
-use common::driver::{Ctx, Done, Failed, Tool};
+use common::driver::{Ctx, Done, Failed, Fields, Named, Tool, Verdict};
 use common::envelope::{Envelope, Field};
 use common::error::Result;
 use common::http::ApiVersions;
@@ -46,10 +48,44 @@ pub const CLUSTER_TYPE: &str = "Microsoft.ContainerService/managedClusters";
 /// AKS refuses longer client secrets ("make sure the secret isn't longer than 190 bytes").
 pub const MAX_SECRET_BYTES: usize = 190;
 
+/// What one object asks for: the reset (the step), or the report (`--status`).
+#[derive(Debug)]
+pub enum Mode {
+    /// Switch the cluster to the app (and, with `--probe-image`, probe its pull).
+    Reset(Box<probe::Planned>),
+    /// Report on the cluster, read-only.
+    Status(Box<status::Inputs>),
+}
+
+/// What one object came to.
+#[derive(Debug)]
+pub enum Output {
+    /// The reset's (and the probe's) fields.
+    Reset(probe::Output),
+    /// The report.
+    Status(Box<status::Report>),
+}
+
+impl Fields for Output {
+    fn write_to(&self, object: &mut Envelope) {
+        match self {
+            Self::Reset(o) => o.write_to(object),
+            Self::Status(r) => r.write_to(object),
+        }
+    }
+
+    fn verdict(&self) -> Verdict {
+        match self {
+            Self::Reset(o) => o.verdict(),
+            Self::Status(r) => r.verdict(),
+        }
+    }
+}
+
 impl Tool for Cli {
     const NAME: &'static str = "aks-sp-update";
-    type Inputs = probe::Planned;
-    type Output = probe::Output;
+    type Inputs = Mode;
+    type Output = Output;
     type Partial = probe::Partial;
 
     fn common(&self) -> &common::cli::CommonArgs {
@@ -60,20 +96,29 @@ impl Tool for Cli {
         self.fields()
     }
 
-    fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<probe::Planned> {
-        probe::plan(self, input, cloud)
+    fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<Mode> {
+        if self.status.status {
+            return status::Inputs::read(self, input).map(|i| Mode::Status(Box::new(i)));
+        }
+        probe::plan(self, input, cloud).map(|p| Mode::Reset(Box::new(p)))
     }
 
     fn prepare(&self, ctx: &Ctx) {
-        if !self.probe_only {
+        if !self.probe_only && !self.status.status {
             early::prepare(self, ctx);
         }
     }
 
-    async fn act(
-        planned: &probe::Planned,
-        ctx: &Ctx,
-    ) -> Result<Done<probe::Output>, Failed<probe::Partial>> {
+    async fn act(mode: &Mode, ctx: &Ctx) -> Result<Done<Output>, Failed<probe::Partial>> {
+        let planned = match mode {
+            Mode::Reset(planned) => planned,
+            Mode::Status(inputs) => {
+                return status::run(inputs, ctx)
+                    .await
+                    .map(|d| d.map(|r| Output::Status(Box::new(r))))
+                    .map_err(Failed::from);
+            }
+        };
         let done = match &planned.step {
             Some(inputs) => Some(act::run(inputs, ctx).await.map_err(|f| Failed {
                 error: pull::reset_refused(
@@ -89,7 +134,22 @@ impl Tool for Cli {
             })?),
             None => None,
         };
-        probe::after(planned, done, ctx).await
+        probe::after(planned, done, ctx)
+            .await
+            .map(|d| d.map(Output::Reset))
+    }
+
+    fn objects<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+    ) -> Option<futures::future::LocalBoxFuture<'a, Vec<Named>>> {
+        status::all_objects(self, ctx)
+    }
+
+    fn finish(&self, ctx: &Ctx) {
+        if self.status.status {
+            status::finish(ctx);
+        }
     }
 }
 

@@ -130,6 +130,8 @@ pub mod fields {
     /// `true` on every object a `--dry-run` wrote: it describes writes never made, and a
     /// tool not in `--dry-run` refuses it.
     pub const DRY_RUN: Field = f("dry_run", Some("--dry-run"), None);
+    /// A read-only report on the object's cluster (`aks-sp-update --status`).
+    pub const STATUS: Field = f("status", Some("--status"), Some("aks-sp-update --status"));
     /// The writes the `--dry-run` steps planned, one JSON object each, in order.
     pub const PLAN: Field = f("plan", Some("--dry-run"), None);
     /// The error of a failed step.
@@ -163,6 +165,7 @@ pub mod fields {
         CLUSTER_PROVISIONING_STATE,
         CLUSTER_OPERATION_URL,
         CLUSTER_PULL_PROBE,
+        STATUS,
         DRY_RUN,
         PLAN,
         ERROR,

@@ -53,6 +53,12 @@ where
     }
 }
 
+/// The tag `entra-app-create` puts on every app it creates (or is told to `--adopt` on the
+/// reader's own flags): the evidence that these tools made an app, and may change it or
+/// look after the clusters that run as it (`aks-sp-update --status --all`). Only the app's
+/// owners and directory administrators can write an app's tags.
+pub const MANAGED_TAG: &str = "xtenant:managed";
+
 /// The one sign-in audience of an app the procedure can use: any organisation's directory.
 ///
 /// `AzureADandPersonalMicrosoftAccount` does not count: it widens the app to personal

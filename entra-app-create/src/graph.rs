@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// The tag that marks an app this tool created (or was told to adopt with its flags): only
 /// such an app is changed on the strength of an input object (a new secret, a prune, fixes).
-pub(crate) const MANAGED_TAG: &str = "xtenant:managed";
+pub(crate) use common::graph::MANAGED_TAG;
 
 /// The prefix of the tag that carries the app's unique name where Graph has no `uniqueName`
 /// key (a national cloud): `xtenant:uniqueName:<name>`, found again with `$filter` on `tags`.

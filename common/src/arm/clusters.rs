@@ -263,32 +263,35 @@ pub async fn clusters_using(api: &Api<'_>, app_id: &str) -> Result<Vec<ManagedCl
     }
     let mut out = Vec::new();
     for sub in subs {
-        let listed = api
-            .with_api_version(&MANAGED_CLUSTER_API, |v| {
-                let path = format!(
-                    "/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters?api-version={v}"
-                );
-                async move { api.list(&path).await }
-            })
-            .await
-            .map_err(|e| {
-                if e.status() == Some(403) {
-                    cannot(format!(
-                        "may not list the clusters of subscription {sub} ({}): it cannot tell which use app {app_id}",
-                        e.code()
-                    ))
-                } else {
-                    e
-                }
-            })?;
-        out.extend(
-            listed
-                .iter()
-                .filter_map(ManagedCluster::from_value)
-                .filter(|c| c.uses(app_id)),
-        );
+        let listed = clusters_in(api, &sub).await.map_err(|e| {
+            if e.status() == Some(403) {
+                cannot(format!(
+                    "may not list the clusters of subscription {sub} ({}): it cannot tell which use app {app_id}",
+                    e.code()
+                ))
+            } else {
+                e
+            }
+        })?;
+        out.extend(listed.into_iter().filter(|c| c.uses(app_id)));
     }
     Ok(out)
+}
+
+/// The managed clusters of subscription `sub`, as the listing shows them.
+pub async fn clusters_in(api: &Api<'_>, sub: &str) -> Result<Vec<ManagedCluster>> {
+    let listed = api
+        .with_api_version(&MANAGED_CLUSTER_API, |v| {
+            let path = format!(
+                "/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters?api-version={v}"
+            );
+            async move { api.list(&path).await }
+        })
+        .await?;
+    Ok(listed
+        .iter()
+        .filter_map(ManagedCluster::from_value)
+        .collect())
 }
 
 #[cfg(test)]

@@ -57,6 +57,8 @@ pub const NO_INPUT: &str = "no input objects: the previous step wrote none — s
 pub(super) enum Item {
     /// An object.
     Object(Envelope),
+    /// An object the tool could not name ([`super::Named::Failed`]): written with its error.
+    Failed(Envelope, Error),
     /// The input is unusable from here on.
     Fatal(Error),
 }

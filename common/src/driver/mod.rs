@@ -26,6 +26,7 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Parser;
+use futures::future::LocalBoxFuture;
 
 use crate::cli::{CommonArgs, EXIT_CODES, Generate};
 use crate::cloud::Cloud;
@@ -80,12 +81,58 @@ pub trait Tool: Parser + Send + Sync + 'static {
         inputs: &Self::Inputs,
         ctx: &Ctx,
     ) -> impl Future<Output = Result<Done<Self::Output>, Failed<Self::Partial>>>;
+
+    /// The input objects the flags alone name (e.g. every cluster of a tenant that runs as
+    /// an app these tools made), found by reads, taken instead of stdin; `None` (the
+    /// default): the objects come from stdin. An object that could not be named (a listing
+    /// refused) is written as that failure, and the run goes on.
+    fn objects<'a>(&'a self, ctx: &'a Ctx) -> Option<LocalBoxFuture<'a, Vec<Named>>> {
+        let _ = ctx;
+        None
+    }
+
+    /// Called once the last object is written (not after a fatal error or a signal): e.g. a
+    /// report's summary line on stderr. By default, nothing.
+    fn finish(&self, ctx: &Ctx) {
+        let _ = ctx;
+    }
 }
+
+/// An input object a tool found itself ([`Tool::objects`]), or one it could not name.
+#[derive(Debug)]
+pub enum Named {
+    /// An object to act on.
+    Object(Envelope),
+    /// What could not be named, written with this tool's error (exit 1).
+    Failed(Envelope, Error),
+}
+
+/// How an object written without an error counts toward the exit code: most steps only
+/// succeed (`Fine`); a report (`aks-sp-update --status`) may find something broken (exit 1)
+/// or something that needs attention soon (exit 4, when nothing failed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Nothing to report.
+    #[default]
+    Fine,
+    /// Needs attention soon (e.g. a key that expires within the warning window): exit 4.
+    Soon,
+    /// Broken: exit 1.
+    Broken,
+}
+
+/// The exit code of a run in which nothing failed but something needs attention soon.
+pub const SOON_EXIT: u8 = 4;
 
 /// Typed fields a step writes onto the object.
 pub trait Fields {
     /// Writes the fields (sets, or removes those that no longer hold).
     fn write_to(&self, object: &mut Envelope);
+
+    /// How the object counts toward the exit code ([`Verdict::Fine`] unless a report says otherwise).
+    fn verdict(&self) -> Verdict {
+        Verdict::Fine
+    }
 }
 
 /// No fields.
@@ -111,6 +158,17 @@ pub struct Failed<P> {
     pub error: Error,
     /// The fields the failed object carries for its rerun.
     pub partial: P,
+}
+
+impl<O> Done<O> {
+    /// The same result with its output changed by `f` (a tool with several modes wraps each).
+    pub fn map<T>(self, f: impl FnOnce(O) -> T) -> Done<T> {
+        Done {
+            output: f(self.output),
+            changed: self.changed,
+            summary: self.summary,
+        }
+    }
 }
 
 impl<P: Default> From<Error> for Failed<P> {

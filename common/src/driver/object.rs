@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::input::Item;
-use super::{Failed, Fields, Tool};
+use super::{Failed, Fields, Tool, Verdict};
 use crate::context::{Ctx, Shared};
 use crate::envelope::{Envelope, Field, fields};
 use crate::error::{Error, ErrorKind, Result};
@@ -13,8 +13,8 @@ use crate::interrupt::Signal;
 use crate::ui;
 
 pub(super) enum Outcome {
-    /// The object to write, with this step's error if it failed.
-    Written(Envelope, Option<Error>),
+    /// The object to write, with this step's error if it failed, and how a report judged it.
+    Written(Envelope, Option<Error>, Verdict),
     /// The input is unusable: nothing more is written.
     Fatal(Error),
 }
@@ -22,6 +22,10 @@ pub(super) enum Outcome {
 pub(super) async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
     let mut input = match item {
         Item::Fatal(e) => return Outcome::Fatal(e),
+        Item::Failed(e, err) => {
+            let cloud = shared.http.cloud().name.clone();
+            return failed(T::NAME, e, &tool.flags(), &cloud, &(), err);
+        }
         Item::Object(e) => e,
     };
     let interrupted = shared.interrupt.raised();
@@ -33,7 +37,7 @@ pub(super) async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> 
             .get(fields::ERROR.name)
             .and_then(|e| e.get("step").and_then(|s| s.as_str().map(str::to_owned)));
         if own.as_deref() != Some(T::NAME) || interrupted.is_some() {
-            return Outcome::Written(input, None);
+            return Outcome::Written(input, None, Verdict::Fine);
         }
         input.remove(fields::ERROR.name);
     }
@@ -72,7 +76,7 @@ pub(super) async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> 
             let mut out = input;
             write_flags(&mut out, &flags, &cloud);
             done.output.write_to(&mut out);
-            Outcome::Written(out, None)
+            Outcome::Written(out, None, done.output.verdict())
         }
         Err(Failed { error, partial }) => failed(T::NAME, input, &flags, &cloud, &partial, error),
     };
@@ -93,7 +97,7 @@ fn check_dry_run(input: &Envelope, dry_run: bool) -> Result<()> {
 
 /// In a dry run: `dry_run: true`, and `planned` added to the input's `plan`.
 fn mark_dry_run(outcome: Outcome, dry_run: bool, planned: Vec<serde_json::Value>) -> Outcome {
-    let Outcome::Written(mut object, err) = outcome else {
+    let Outcome::Written(mut object, err, verdict) = outcome else {
         return outcome;
     };
     if dry_run {
@@ -113,7 +117,7 @@ fn mark_dry_run(outcome: Outcome, dry_run: bool, planned: Vec<serde_json::Value>
             object.set(fields::ERROR.name, e);
         }
     }
-    Outcome::Written(object, err)
+    Outcome::Written(object, err, verdict)
 }
 
 /// An object that arrived after the interrupt, or was not started before it: written with
@@ -128,7 +132,7 @@ fn not_started(
     let e = Error::interrupted(s, format!("{step} did not start on this object"));
     write_flags(&mut out, flags, cloud);
     out.set(fields::ERROR.name, error_object(step, &e));
-    Outcome::Written(out, Some(e))
+    Outcome::Written(out, Some(e), Verdict::Fine)
 }
 
 /// An object made in another cloud is refused, never adopted: the fix is the flag.
@@ -179,7 +183,7 @@ fn failed(
     }
     partial.write_to(&mut out);
     out.set(fields::ERROR.name, error_object(step, &e));
-    Outcome::Written(out, Some(e))
+    Outcome::Written(out, Some(e), Verdict::Fine)
 }
 
 /// `error`: `{step, code, message}`, plus `hint` (what to do) and `request_id` (Azure's,
@@ -215,7 +219,7 @@ mod tests {
         let input = Envelope::parse(r#"{"app_id":"a","keep":1}"#).unwrap();
         let flags = [(fields::CLUSTER_ID, "/subscriptions/s/c".to_owned())];
         let e = Error::step("OperationStillRunning", "still running");
-        let Outcome::Written(out, Some(err)) = failed(
+        let Outcome::Written(out, Some(err), _) = failed(
             "aks-sp-update",
             input,
             &flags,

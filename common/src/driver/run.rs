@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use super::Tool;
 use super::input::{Item, Source, spawn_reader};
 use super::object::{Outcome, one};
+use super::{Named, SOON_EXIT, Tool, Verdict};
 use crate::auth::Credentials;
 use crate::cloud::Cloud;
 use crate::context::{Ctx, Memos, Shared};
@@ -53,7 +53,7 @@ pub async fn run_source_with<T: Tool>(
     interrupt: &'static Interrupt,
 ) -> u8 {
     let common = tool.common().clone();
-    let mut rx = spawn_reader(input, source);
+    let rx = spawn_reader(input, source);
 
     let cloud = match pick_cloud(common.cloud.as_deref())
         .and_then(|c| c.with_network(common.resolve.clone(), common.ca_file.as_deref()))
@@ -76,16 +76,12 @@ pub async fn run_source_with<T: Tool>(
     });
     // In a pipe every step starts at once: what the flags alone determine is started now,
     // while the previous step works on the object this one waits for.
-    tool.prepare(&Ctx {
+    let ctx = Ctx {
         shared: shared.clone(),
         deadline: shared.deadline(),
-    });
-    let first = rx.recv().await;
-
-    let items = futures::stream::iter(first)
-        .chain(futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|i| (i, rx))
-        }));
+    };
+    tool.prepare(&ctx);
+    let items = input_items(tool, &ctx, rx).await;
     // Up to --jobs objects at once. A job is free again as soon as its object is done, not
     // when every earlier object is (one slow object must not idle the others); results are
     // written in input order, each as soon as those before it are written.
@@ -126,8 +122,9 @@ pub async fn run_source_with<T: Tool>(
             next_out += 1;
             let line = match result {
                 Outcome::Fatal(e) => return fatal(&e).max(code),
-                Outcome::Written(env, err) => {
+                Outcome::Written(env, err, verdict) => {
                     tally.count(err.as_ref());
+                    code = code.max(tally.judged(verdict));
                     // Any object written with an error fails the run, its own or one passed
                     // through: the last tool of a pipe reports the pipeline's outcome.
                     if let Some(e) = err {
@@ -156,19 +153,45 @@ pub async fn run_source_with<T: Tool>(
         None if tally.upstream_interrupted => interrupt.raised_within(SIGNAL_SETTLE).await,
         r => r,
     };
-    match raised {
-        Some(s) => {
-            tally.report(s);
-            s.exit_code()
-        }
-        None => code,
+    if let Some(s) = raised {
+        tally.report(s);
+        return s.exit_code();
     }
+    tool.finish(&ctx);
+    // Exit 4 only when nothing failed: a failure (1, 3) says more.
+    if code == 0 && tally.soon {
+        SOON_EXIT
+    } else {
+        code
+    }
+}
+
+/// The run's input: the objects the tool names itself ([`Tool::objects`]; stdin is then
+/// not read), or stdin's.
+async fn input_items<'a, T: Tool>(
+    tool: &'a T,
+    ctx: &'a Ctx,
+    mut rx: tokio::sync::mpsc::Receiver<Item>,
+) -> futures::stream::LocalBoxStream<'a, Item> {
+    if let Some(found) = tool.objects(ctx) {
+        return futures::stream::iter(found.await.into_iter().map(|n| match n {
+            Named::Object(e) => Item::Object(e),
+            Named::Failed(e, err) => Item::Failed(e, err),
+        }))
+        .boxed_local();
+    }
+    let first = rx.recv().await;
+    futures::stream::iter(first)
+        .chain(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|i| (i, rx))
+        }))
+        .boxed_local()
 }
 
 /// How long a run that passed on an interrupted object waits for its own signal.
 const SIGNAL_SETTLE: Duration = Duration::from_millis(250);
 
-/// What an interrupted run wrote, for its last line on stderr.
+/// What the run wrote: for an interrupted run's last line on stderr, and a report's exit 4.
 #[derive(Default)]
 struct Tally {
     /// Objects written with `error.code` `Interrupted`.
@@ -177,6 +200,8 @@ struct Tally {
     others: usize,
     /// Whether an object came with an earlier step's `Interrupted` error.
     upstream_interrupted: bool,
+    /// Whether a report found something that needs attention soon ([`Verdict::Soon`]).
+    soon: bool,
 }
 
 impl Tally {
@@ -185,6 +210,19 @@ impl Tally {
             self.interrupted += 1;
         } else {
             self.others += 1;
+        }
+    }
+
+    /// The exit code a report's verdict asks for (a `Soon` is kept for the end: exit 4
+    /// only when nothing failed).
+    fn judged(&mut self, v: Verdict) -> u8 {
+        match v {
+            Verdict::Broken => 1,
+            Verdict::Soon => {
+                self.soon = true;
+                0
+            }
+            Verdict::Fine => 0,
         }
     }
 

@@ -5,6 +5,7 @@
 //! and pulls with the token it gets. A registry's token service answers 200 with only
 //! the access it allows, so the token's `access` claim is read: a 200 alone proves nothing.
 
+pub mod access;
 mod image;
 mod login_server;
 pub mod proof;

@@ -1,0 +1,215 @@
+//! Tenant A's side of the report: the app a cluster runs as (Microsoft Graph), its keys,
+//! the record of which key the cluster holds, and Entra's clock.
+//!
+//! Which key a cluster holds is known only from the record the tools keep (Azure never
+//! shows a cluster's secret). Expiry is judged by Entra's clock: the `Date` of Graph's
+//! answer (this machine's clock when Graph sends none), so a machine whose clock is off
+//! still sees a key expire when Entra does.
+
+use std::time::{Duration, Instant};
+
+use common::arm::ResourceId;
+use common::driver::{Ctx, Memo};
+use common::graph::{MANAGED_TAG, alt_key};
+use common::http::Api;
+use common::json::strings;
+use common::validate::is_guid;
+use common::{Error, Result};
+use reqwest::Method;
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::{Rfc2822, Rfc3339};
+
+use super::report::{KeyReport, Problem, Report};
+use crate::cluster::Cluster;
+
+/// An app as the report needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct App {
+    /// Its display name.
+    pub display_name: Option<String>,
+    /// Whether these tools made it (or were told to adopt it): it carries [`MANAGED_TAG`].
+    pub managed: bool,
+    /// Its password credentials: key id (lower case) → end.
+    pub keys: Vec<(String, Option<OffsetDateTime>)>,
+    /// Entra's time when it was read, and when that was on this machine's clock.
+    read_at: (OffsetDateTime, Instant),
+}
+
+impl App {
+    /// Reads the fields from Graph's body; `date` is the answer's `Date` header.
+    pub(crate) fn from_body(body: &Value, date: Option<&str>) -> Self {
+        let keys = body
+            .get("passwordCredentials")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| {
+                        let id = p.get("keyId")?.as_str()?.to_ascii_lowercase();
+                        let end = p
+                            .get("endDateTime")
+                            .and_then(Value::as_str)
+                            .and_then(|e| OffsetDateTime::parse(e, &Rfc3339).ok());
+                        Some((id, end))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let entra_now = date
+            .and_then(|d| OffsetDateTime::parse(d.trim(), &Rfc2822).ok())
+            .unwrap_or_else(OffsetDateTime::now_utc);
+        Self {
+            display_name: body
+                .get("displayName")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            managed: strings(body.get("tags"))
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(MANAGED_TAG)),
+            keys,
+            read_at: (entra_now, Instant::now()),
+        }
+    }
+
+    /// Entra's time now: the answer's time, moved on by what passed since on this machine.
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        let (at, then) = self.read_at;
+        at.saturating_add(time::Duration::try_from(then.elapsed()).unwrap_or(time::Duration::ZERO))
+    }
+}
+
+/// The run's reads of apps: (tenant, app id) → the app, read once for every cluster on it.
+#[derive(Default)]
+struct Apps(Memo<(String, String), App>);
+
+/// The app `app_id` in `graph`'s tenant, read once per run (`None`: not registered there).
+pub(crate) async fn read(ctx: &Ctx, graph: &Api<'_>, app_id: &str) -> Result<Option<App>> {
+    if !is_guid(app_id) {
+        return Ok(None);
+    }
+    let key = (
+        graph.tenant().to_ascii_lowercase(),
+        app_id.to_ascii_lowercase(),
+    );
+    ctx.state::<Apps>()
+        .0
+        .get_or(key, || async {
+            let url = graph.url(&format!(
+                "{}?$select=id,appId,displayName,tags,passwordCredentials",
+                alt_key("applications", "appId", app_id)
+            ))?;
+            let r = graph
+                .read(graph.request(Method::GET, url).accept(&[404]))
+                .await
+                .map_err(|e| refused(e, graph.tenant()))?;
+            Ok((r.status != 404).then(|| App::from_body(&r.body, r.header("date"))))
+        })
+        .await
+}
+
+/// A refusal to read the app names the right that reads it.
+fn refused(e: Error, tenant: &str) -> Error {
+    if e.status() == Some(403) {
+        e.with_hint(format!(
+            "reading the app's keys needs Application.Read.All (or the Directory Readers role) in tenant {tenant}"
+        ))
+    } else {
+        e
+    }
+}
+
+/// Which key the cluster holds, from the tools' record, and where that record is.
+pub(crate) fn recorded_key(cluster: &Cluster, app_id: &str) -> Option<(String, &'static str)> {
+    cluster
+        .record
+        .key_of(app_id)
+        .map(|k| (k.to_owned(), "cluster tags"))
+}
+
+/// Judges the key the cluster holds on `app`: gone, expired, expiring or fine.
+pub(crate) fn judge(
+    r: &mut Report,
+    app: &App,
+    cluster: &Cluster,
+    id: &ResourceId,
+    warn_within: Duration,
+) {
+    r.app_display_name.clone_from(&app.display_name);
+    r.app_made_by_tools = Some(app.managed);
+    let now = app.now();
+    r.checked_at = now.format(&Rfc3339).ok();
+    let Some((key, source)) = recorded_key(cluster, &r.app_id) else {
+        r.problem(Problem::broken(
+            "KeyNotRecorded",
+            format!(
+                "no record says which of app {}'s keys cluster {} holds (it was switched outside these tools, or its record was lost): its expiry cannot be watched; renewing resets it and records the key",
+                r.app_id, id.name
+            ),
+        ));
+        return;
+    };
+    let end = app
+        .keys
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(&key))
+        .map(|(_, end)| *end);
+    let mut k = KeyReport {
+        id: key.clone(),
+        recorded_in: source,
+        exists: end.is_some(),
+        expires_at: None,
+        expires_in_days: None,
+    };
+    match end {
+        None => r.problem(Problem::broken(
+            "KeyGone",
+            format!(
+                "the key {key} the cluster holds is no longer on app {}: the cluster cannot sign in (nodes stop pulling once their token ends)",
+                r.app_id
+            ),
+        )),
+        Some(None) => {}
+        Some(Some(end)) => {
+            k.expires_at = end.format(&Rfc3339).ok();
+            let left = end - now;
+            k.expires_in_days = Some(left.whole_days());
+            let when = k.expires_at.clone().unwrap_or_default();
+            if left <= time::Duration::ZERO {
+                r.problem(Problem::broken(
+                    "KeyExpired",
+                    format!("the key {key} the cluster holds expired at {when}"),
+                ));
+            } else if left <= time::Duration::try_from(warn_within).unwrap_or(time::Duration::MAX) {
+                r.problem(Problem::soon(
+                    "KeyExpiresSoon",
+                    format!(
+                        "the key {key} the cluster holds expires at {when}, in {} day(s): renew it",
+                        left.whole_days()
+                    ),
+                ));
+            }
+        }
+    }
+    r.key = Some(k);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn entras_clock_comes_from_the_date_header() {
+        let body = json!({"displayName": "x", "tags": ["xtenant:managed"], "passwordCredentials": [
+            {"keyId": "AAAAAAAA-0000-0000-0000-000000000001", "endDateTime": "2030-01-01T00:00:00Z"}]});
+        let app = App::from_body(&body, Some("Tue, 01 Jan 2030 00:00:00 GMT"));
+        assert!(app.managed);
+        assert_eq!(
+            app.keys[0].0, "aaaaaaaa-0000-0000-0000-000000000001",
+            "key ids are compared in lower case"
+        );
+        assert_eq!(app.now().year(), 2030);
+        let here = App::from_body(&body, Some("not a date"));
+        assert!((here.now() - OffsetDateTime::now_utc()).abs() < time::Duration::minutes(1));
+    }
+}

@@ -1,0 +1,149 @@
+//! The report's inputs: which cluster, in which tenant, compared with which app, and where
+//! tenant B's checks look. Every value from an envelope here only causes reads.
+
+use std::time::Duration;
+
+use common::arm::ResourceId;
+use common::envelope::{Envelope, fields};
+use common::registry::access::REGISTRY_TYPE;
+use common::validate;
+use common::{Error, Result};
+
+use crate::{CLUSTER_TYPE, Cli};
+
+/// The checked inputs of one report.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// The cluster reported on.
+    pub(crate) cluster: ResourceId,
+    /// Tenant A.
+    pub(crate) tenant: String,
+    /// The app the object says the cluster runs as (`app_id`): a cluster on another is broken.
+    pub(crate) app_id: Option<String>,
+    /// Tenant B, when named.
+    pub(crate) registry_tenant: Option<String>,
+    /// The registry whose pull role is checked, when named.
+    pub(crate) registry: Option<ResourceId>,
+    /// A key that ends within this is reported as expiring.
+    pub(crate) warn_within: Duration,
+}
+
+impl Inputs {
+    /// The flags (they win) and the object's fields; nothing is sent.
+    pub(crate) fn read(cli: &Cli, env: &Envelope) -> Result<Self> {
+        let cluster = match cli.cluster_id()? {
+            Some(id) => id,
+            None => env.require_str(&fields::CLUSTER_ID).map_err(|e| {
+                e.with_hint("pass --cluster ID, pipe in objects with cluster_id, or --all")
+            })?,
+        };
+        let cluster = ResourceId::parse(fields::CLUSTER_ID.name, &cluster, CLUSTER_TYPE)?;
+        let tenant = validate::tenant(
+            fields::CLUSTER_TENANT_ID.name,
+            &env.flag_or_require(&fields::CLUSTER_TENANT_ID, cli.cluster_tenant.as_deref())?,
+        )?;
+        let app_id = env
+            .flag_or_str(&fields::APP_ID, cli.app_id.as_deref())?
+            .map(|a| validate::guid(fields::APP_ID.name, &a))
+            .transpose()?;
+        let registry_tenant = env
+            .flag_or_str(
+                &fields::REGISTRY_TENANT_ID,
+                cli.status.registry_tenant.as_deref(),
+            )?
+            .map(|t| validate::tenant(fields::REGISTRY_TENANT_ID.name, &t))
+            .transpose()?;
+        let registry = env
+            .flag_or_str(&fields::REGISTRY_ID, cli.status.registry.as_deref())?
+            .map(|r| {
+                ResourceId::parse(fields::REGISTRY_ID.name, &r, REGISTRY_TYPE).map_err(|e| {
+                    if cli.status.registry.is_some() {
+                        Error::usage(format!(
+                            "--registry takes the registry's ARM id (/subscriptions/…/providers/{REGISTRY_TYPE}/NAME): {}",
+                            e.message()
+                        ))
+                    } else {
+                        e
+                    }
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            cluster,
+            tenant,
+            app_id,
+            registry_tenant,
+            registry,
+            warn_within: cli.status.warn_within,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    const ID: &str = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1";
+    const T: &str = "aaaaaaaa-0000-0000-0000-000000000001";
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut v = vec!["aks-sp-update", "--status"];
+        v.extend_from_slice(args);
+        Cli::try_parse_from(v).unwrap()
+    }
+
+    #[test]
+    fn the_cluster_and_tenant_come_from_the_flags_or_the_object() {
+        let e = Envelope::parse(&format!(
+            r#"{{"cluster_id":"{ID}","cluster_tenant_id":"{T}","client_secret":"never read"}}"#
+        ))
+        .unwrap();
+        let i = Inputs::read(&cli(&[]), &e).unwrap();
+        assert_eq!(i.cluster.id(), ID);
+        assert_eq!(i.warn_within, Duration::from_secs(30 * 86_400));
+        assert_eq!(
+            (i.app_id, i.registry, i.registry_tenant),
+            (None, None, None)
+        );
+        let i = Inputs::read(&cli(&["--warn-within", "7d"]), &e).unwrap();
+        assert_eq!(i.warn_within, Duration::from_secs(7 * 86_400));
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        for (obj, field) in [
+            (format!(r#"{{"cluster_tenant_id":"{T}"}}"#), "cluster_id"),
+            (format!(r#"{{"cluster_id":"{ID}"}}"#), "cluster_tenant_id"),
+            (
+                format!(r#"{{"cluster_id":"{ID}","cluster_tenant_id":"{T}","app_id":"msi"}}"#),
+                "app_id",
+            ),
+            (
+                format!(
+                    r#"{{"cluster_id":"{ID}","cluster_tenant_id":"{T}","registry_id":"/subscriptions/x"}}"#
+                ),
+                "registry_id",
+            ),
+        ] {
+            let e = Inputs::read(&cli(&[]), &Envelope::parse(&obj).unwrap()).unwrap_err();
+            assert!(e.message().contains(field), "{obj}: {e}");
+        }
+    }
+
+    #[test]
+    fn status_flags_need_status_and_all_needs_the_tenant() {
+        let parse = |a: &[&str]| {
+            let mut v = vec!["aks-sp-update"];
+            v.extend_from_slice(a);
+            Cli::try_parse_from(v)
+        };
+        assert!(parse(&["--all"]).is_err());
+        assert!(parse(&["--status", "--all"]).is_err());
+        assert!(parse(&["--status", "--all", "--cluster-tenant", T]).is_ok());
+        assert!(parse(&["--status", "--all", "--cluster-tenant", T, "--cluster", ID]).is_err());
+        assert!(parse(&["--registry-tenant", T]).is_err());
+        assert!(parse(&["--status", "--force"]).is_err());
+        assert!(parse(&["--status", "--detach"]).is_err());
+    }
+}
