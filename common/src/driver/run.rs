@@ -158,12 +158,7 @@ pub async fn run_source_with<T: Tool>(
         return s.exit_code();
     }
     tool.finish(&ctx);
-    // Exit 4 only when nothing failed: a failure (1, 3) says more.
-    if code == 0 && tally.soon {
-        SOON_EXIT
-    } else {
-        code
-    }
+    tally.exit(code)
 }
 
 /// The run's input: the objects the tool names itself ([`Tool::objects`]; stdin is then
@@ -223,6 +218,15 @@ impl Tally {
                 0
             }
             Verdict::Fine => 0,
+        }
+    }
+
+    /// The run's exit code when no signal stopped it: exit 4 only when nothing failed.
+    fn exit(&self, code: u8) -> u8 {
+        if code == 0 && self.soon {
+            SOON_EXIT
+        } else {
+            code
         }
     }
 
