@@ -120,45 +120,73 @@ pub fn redirect_uri(field: &str, value: &str) -> Result<Url> {
     Ok(url)
 }
 
-/// Parses a duration such as `500ms`, `30s`, `10m`, `2h`, `365d` (a bare number is seconds).
+/// Parses a duration such as `500ms`, `30s`, `10m`, `2h`, `365d` or a compound one such as
+/// `2h30m` or `1m30s` (units largest first, each once; a bare number is seconds).
 pub fn duration(field: &str, value: &str) -> Result<Duration> {
     parse_duration(value).ok_or_else(|| {
         Error::input(
             field,
             format!(
-                "`{field}` must be a duration such as 90s, 10m, 2h or 365d, got {}",
+                "`{field}` must be a duration such as 90s, 10m, 2h30m or 365d, got {}",
                 shown(value)
             ),
         )
     })
 }
 
-/// The parser behind [`duration`], for clap's `value_parser`.
+/// The parser behind [`duration`], for clap's `value_parser`: one or more `<number><unit>`
+/// parts (`d`, `h`, `m`/`min`, `s`/`sec`, `ms`), units strictly largest first, so
+/// `2h30m`, `1m30s` and `1.5s` parse and `30s1m` or `1m1m` do not. Every duration
+/// [`crate::wait::human`] prints parses back to one it prints the same way.
 pub fn parse_duration(value: &str) -> Option<Duration> {
-    let v = value.trim();
-    let split = v
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(v.len());
-    let (num, unit) = v.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    if !n.is_finite() || n < 0.0 {
+    let mut rest = value.trim();
+    if rest.is_empty() {
         return None;
     }
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "" | "s" | "sec" => n,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86_400.0,
-        _ => return None,
-    };
-    (secs <= 1e10).then(|| Duration::from_secs_f64(secs))
+    if rest.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return seconds(rest.parse().ok()?);
+    }
+    let mut total = 0.0;
+    // The size of the previous part's unit: each next part must be smaller.
+    let mut previous = f64::INFINITY;
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let (num, tail) = rest.split_at(split);
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let n: f64 = num.parse().ok()?;
+        let size = match unit.trim() {
+            "ms" => 0.001,
+            "s" | "sec" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            "d" => 86_400.0,
+            _ => return None,
+        };
+        if size >= previous || !n.is_finite() {
+            return None;
+        }
+        previous = size;
+        total += n * size;
+        rest = tail.trim_start();
+    }
+    seconds(total)
+}
+
+fn seconds(secs: f64) -> Option<Duration> {
+    (0.0..=1e10)
+        .contains(&secs)
+        .then(|| Duration::from_secs_f64(secs))
 }
 
 /// A clap value parser for durations.
 pub fn clap_duration(value: &str) -> Result<Duration, String> {
     parse_duration(value)
-        .ok_or_else(|| format!("'{value}' is not a duration such as 90s, 10m, 2h or 365d"))
+        .ok_or_else(|| format!("'{value}' is not a duration such as 90s, 10m, 2h30m or 365d"))
 }
 
 /// Characters of a long value kept in messages: its head and its tail.
@@ -268,8 +296,72 @@ mod tests {
             Some(Duration::from_secs(365 * 86_400))
         );
         assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        for bad in ["", "abc", "10y", "-1s", "1e999"] {
+        for bad in [
+            "", "abc", "10y", "-1s", "1e999", "30s1m", "1m1m", "2h30", "h", "1h-30m", "1.2.3s",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn compound_durations() {
+        let h = |n: u64| Duration::from_secs(n * 3600);
+        assert_eq!(
+            parse_duration("2h30m"),
+            Some(h(2) + Duration::from_secs(1800))
+        );
+        assert_eq!(parse_duration("1h"), Some(h(1)));
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1s500ms"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1d2h"), Some(h(26)));
+        assert_eq!(
+            parse_duration(" 2h 30m "),
+            Some(h(2) + Duration::from_secs(1800))
+        );
+        assert_eq!(clap_duration("2h30m"), Ok(h(2) + Duration::from_secs(1800)));
+        let err = duration("timeout", "30s1m").unwrap_err().to_string();
+        assert!(err.contains("timeout") && err.contains("2h30m"), "{err}");
+    }
+
+    proptest::proptest! {
+        /// What `human` prints parses back, to a duration `human` prints the same way, no
+        /// longer than the original and shorter by less than the unit it printed.
+        #[test]
+        fn every_human_duration_parses_back(ms in 0u64..40 * 86_400_000) {
+            let d = Duration::from_millis(ms);
+            let shown = crate::wait::human(d);
+            let back = parse_duration(&shown);
+            proptest::prop_assert!(back.is_some(), "{} does not parse", shown);
+            let back = back.unwrap();
+            proptest::prop_assert_eq!(crate::wait::human(back), shown.clone());
+            proptest::prop_assert!(back <= d, "{} parsed to {:?} > {:?}", shown, back, d);
+            let unit = if d < Duration::from_secs(1) {
+                Duration::from_millis(1)
+            } else if d < Duration::from_secs(120) {
+                Duration::from_secs(1)
+            } else {
+                Duration::from_secs(60)
+            };
+            proptest::prop_assert!(d.saturating_sub(back) < unit, "{} parsed to {:?}, far from {:?}", shown, back, d);
+        }
+    }
+
+    #[test]
+    fn human_durations_at_the_unit_edges_parse_back() {
+        for secs in [
+            0, 1, 59, 60, 119, 120, 121, 3599, 3600, 7199, 7200, 7260, 86_400, 90_000,
+        ] {
+            let d = Duration::from_secs(secs);
+            let shown = crate::wait::human(d);
+            assert_eq!(
+                parse_duration(&shown),
+                Some(Duration::from_secs(
+                    secs - secs % if secs < 120 { 1 } else { 60 }
+                )),
+                "{shown}"
+            );
         }
     }
 }
