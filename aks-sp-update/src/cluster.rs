@@ -108,7 +108,17 @@ pub(crate) async fn get(arm: &Api<'_>, id: &ResourceId) -> Result<Cluster> {
         })
         .await
         .map_err(|e| {
-            if e.status() == Some(404) {
+            if let Some((token, holder)) = e
+                .is_code(common::tenants::WRONG_ISSUER)
+                .then(|| common::tenants::wrong_issuer(e.detail().unwrap_or_default()))
+                .flatten()
+            {
+                // The app and its secret were made in the wrong tenant: step 1 again.
+                let m = format!("cluster {} is not in tenant {token} (cluster_tenant_id)", id.name);
+                e.with_message(m).with_hint(format!(
+                    "it is in tenant {holder}: make the app there (entra-app-create --cluster-tenant with that tenant)"
+                ))
+            } else if e.status() == Some(404) {
                 e.with_hint(
                     "check the cluster id, and that --cluster-tenant is the cluster's tenant",
                 )

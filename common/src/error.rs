@@ -532,6 +532,8 @@ pub mod codes {
     /// AKS would not run the probe (run command disabled, no right, no cluster token), or its
     /// pod could not be made.
     pub const RUN_COMMAND_REFUSED: Code = c("RunCommandRefused", 1, false);
+    /// Tenant B is tenant A: refused where a step first knows both, unless `--same-tenant`.
+    pub const SAME_TENANT: Code = c("SameTenant", 1, false);
     /// SIGINT (exit 130) or SIGTERM (exit 143) stopped the step; the object carries what
     /// the run made, and a rerun of the same command on it completes it.
     pub const INTERRUPTED: Code = c("Interrupted", 130, true);
@@ -599,6 +601,7 @@ pub mod codes {
         CLUSTER_PULL_FAILED,
         CLUSTER_PULL_UNDECIDED,
         RUN_COMMAND_REFUSED,
+        SAME_TENANT,
         INTERRUPTED,
     ];
 

@@ -27,6 +27,7 @@ pub mod keyvault;
 pub mod registry;
 pub mod resolve;
 pub mod secret;
+pub mod tenants;
 pub mod ui;
 pub mod validate;
 pub mod wait;

@@ -49,6 +49,23 @@ impl Fields for Partial {
 
 /// Step 2 on one object.
 pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Partial>> {
+    if let Some(a) = &inp.tenant_a {
+        let (b_from, a_from) = inp.tenants_from;
+        common::tenants::refuse_same(
+            ctx.http(),
+            ctx.deadline(),
+            common::tenants::Named {
+                from: a_from,
+                tenant: a,
+            },
+            common::tenants::Named {
+                from: b_from,
+                tenant: &inp.tenant_b,
+            },
+            inp.same_tenant,
+        )
+        .await?;
+    }
     let new_app = is_placeholder(&inp.app_id);
     let api = ctx.graph(&inp.tenant_b);
     let check_in_a = async {

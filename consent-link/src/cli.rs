@@ -61,6 +61,10 @@ pub struct Cli {
     #[arg(long)]
     pub create: bool,
 
+    /// Tenant B may be tenant A (the registry and the cluster really are in one tenant); without it the same tenant twice is refused
+    #[arg(long)]
+    pub same_tenant: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }

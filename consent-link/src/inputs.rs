@@ -22,6 +22,10 @@ pub struct Inputs {
     /// not show it yet (read lag), it is waited for rather than reported missing. It can only
     /// make the check wait, boundedly; it changes nothing else.
     pub(crate) app_made_earlier: bool,
+    /// Where tenant B and tenant A came from (a flag or the input's field), and
+    /// `--same-tenant`: they are compared before anything is sent to tenant B.
+    pub(crate) tenants_from: (&'static str, &'static str),
+    pub(crate) same_tenant: bool,
 }
 
 impl Inputs {
@@ -57,7 +61,20 @@ impl Inputs {
             wait: cli.wait,
             create: cli.create,
             app_made_earlier: env.str(&fields::APP_OBJECT_ID)?.is_some(),
+            tenants_from: (
+                from(cli.registry_tenant.is_some(), &fields::REGISTRY_TENANT_ID),
+                from(cli.cluster_tenant.is_some(), &fields::CLUSTER_TENANT_ID),
+            ),
+            same_tenant: cli.same_tenant,
         })
+    }
+}
+
+/// How a value was given, for messages: its flag, or its field in the input.
+fn from(flag: bool, field: &common::envelope::Field) -> &'static str {
+    match field.flag {
+        Some(f) if flag => f,
+        _ => field.name,
     }
 }
 

@@ -134,6 +134,7 @@ pub(crate) struct Step<'a> {
 
 /// Step 1 on one object.
 pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<Output>> {
+    inputs.others.check(&inputs.tenant, ctx).await?;
     let pending = prepare_secret_file(inputs, ctx)?;
     let file_secret = match &inputs.options.secret_file {
         Some(p) if inputs.secret.is_none() && inputs.secret_ref.is_none() => {

@@ -76,6 +76,18 @@ pub struct Cli {
     #[arg(long)]
     pub adopt: bool,
 
+    /// Tenant B, the registry's tenant, when known: refused if it is tenant A (unless --same-tenant) [field: registry_tenant_id]
+    #[arg(long, value_name = "TENANT")]
+    pub registry_tenant: Option<String>,
+
+    /// Tenant B may be tenant A: the registry and the cluster really are in one tenant
+    #[arg(long)]
+    pub same_tenant: bool,
+
+    /// The cluster's ARM id, when known: warns if --cluster-tenant does not hold it [field: cluster_id]
+    #[arg(long, value_name = "ARM_ID")]
+    pub cluster: Option<String>,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -116,6 +128,8 @@ impl Cli {
             (fields::APP_UNIQUE_NAME, self.unique_name.clone()),
             (fields::REDIRECT_URI, self.redirect_uri.clone()),
             (fields::APP_ID, self.app_id.clone()),
+            (fields::REGISTRY_TENANT_ID, self.registry_tenant.clone()),
+            (fields::CLUSTER_ID, self.cluster.clone()),
         ])
     }
 }

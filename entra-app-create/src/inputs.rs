@@ -55,6 +55,8 @@ pub struct Inputs {
     pub(crate) redirect_uri: String,
     /// What the flags ask beyond the fields.
     pub(crate) options: Options,
+    /// Tenant B and the cluster, when given, to check tenant A against.
+    pub(crate) others: crate::tenants::Others,
 }
 
 /// What the flags ask of the step beyond the fields.
@@ -155,6 +157,7 @@ impl Inputs {
                 keyvault: cli.secret_keyvault.clone(),
                 adopt: cli.adopt,
             },
+            others: crate::tenants::Others::read(cli, env)?,
         })
     }
 }

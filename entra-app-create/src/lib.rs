@@ -19,6 +19,7 @@ mod graph;
 mod inputs;
 mod secret_file;
 mod secrets;
+mod tenants;
 mod unique_key;
 mod vault;
 
@@ -51,7 +52,7 @@ impl Tool for Cli {
             .as_deref()
             .and_then(|t| common::validate::tenant(field, t).ok())
         {
-            ctx.sign_in_early(&t, true, false);
+            ctx.sign_in_early(&t, true, tenants::Others::needs_arm(self));
         }
     }
 

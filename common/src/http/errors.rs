@@ -190,6 +190,7 @@ pub fn error_from_response(service: Service, resp: &Response) -> Error {
         Service::KeyVault => "Key Vault",
     };
     let short = summarize(&parsed.code, &parsed.message);
+    let tenants = wrong_tenant(&parsed.code, &parsed.message);
     let mut e = Error::new(
         ErrorKind::Http {
             status: resp.status,
@@ -199,9 +200,28 @@ pub fn error_from_response(service: Service, resp: &Response) -> Error {
     )
     .with_request_id(request_id(&resp.headers).or(parsed.request_id));
     if short != parsed.message {
-        e = e.with_detail(parsed.message);
+        e = e.with_detail(parsed.message.clone());
+    }
+    if let Some((token, holder)) = tenants {
+        // Both tenants, each on its own line: the one signed in to, and the one to name.
+        e = e
+            .with_detail(parsed.message.clone())
+            .with_message(format!(
+                "the token is for tenant {token}, but the subscription is in another tenant"
+            ))
+            .with_hint(format!(
+                "the subscription is in tenant {holder}: pass it as --cluster-tenant (steps 1, 4) or --registry-tenant (2, 3)"
+            ));
     }
     e
+}
+
+/// The two tenants of ARM's refusal of a token from another tenant than the subscription's.
+fn wrong_tenant(code: &str, message: &str) -> Option<(String, String)> {
+    if code != crate::tenants::WRONG_ISSUER {
+        return None;
+    }
+    crate::tenants::wrong_issuer(message)
 }
 
 /// The most Azure's message may take of one line on stderr (the rest is shown at `-v`).
