@@ -441,7 +441,7 @@ pub async fn list_assignments(
         "{scope}/providers/Microsoft.Authorization/roleAssignments"
     ))?;
     url.query_pairs_mut()
-        .append_pair("$filter", &format!("principalId eq '{principal_id}'"))
+        .append_pair("$filter", &crate::odata::eq("principalId", principal_id))
         .append_pair("api-version", AUTHORIZATION_API);
     let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
     Ok(api
@@ -474,10 +474,7 @@ pub async fn find_role(
         "{scope}/providers/Microsoft.Authorization/roleDefinitions"
     ))?;
     url.query_pairs_mut()
-        .append_pair(
-            "$filter",
-            &format!("roleName eq '{}'", role_name.replace('\'', "''")),
-        )
+        .append_pair("$filter", &crate::odata::eq("roleName", role_name))
         .append_pair("api-version", AUTHORIZATION_API);
     let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
     let found = api.list(&path).await?;

@@ -221,17 +221,12 @@ pub fn with_user_read(current: Option<&Value>) -> Value {
 
 /// An OData `$filter` on a string collection holding `value`: `tags/any(t:t eq '…')`.
 pub fn any_eq_filter(collection: &str, value: &str) -> String {
-    format!("{collection}/any(t:t eq {})", quote(value))
-}
-
-/// Quotes a string for an OData literal: `'…'` with single quotes doubled.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    format!("{collection}/any(t:t eq {})", crate::odata::quote(value))
 }
 
 /// An alternate-key path such as `/applications(appId='…')`, percent-encoded.
 pub fn alt_key(collection: &str, key: &str, value: &str) -> String {
-    let q = quote(value);
+    let q = crate::odata::quote(value);
     let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes())
         .collect::<String>()
         .replace('+', "%20");

@@ -24,6 +24,7 @@ pub mod http;
 pub mod interrupt;
 pub mod json;
 pub mod keyvault;
+pub mod odata;
 pub mod registry;
 pub mod resolve;
 pub mod secret;
