@@ -1,6 +1,7 @@
 //! Finding the registry in tenant B: by id, or by name in one or every visible subscription.
 
 use common::arm::ResourceId;
+use common::arm::subscriptions::subscriptions;
 use common::error::{Error, Result};
 use common::http::Api;
 use serde_json::Value;
@@ -8,8 +9,6 @@ use serde_json::Value;
 use crate::inputs::{REGISTRY_TYPE, RegistryRef};
 
 pub(crate) use common::registry::access::{Mode, REGISTRY_API};
-/// The subscriptions api-version.
-pub(crate) const SUBSCRIPTIONS_API: &str = "2022-12-01";
 
 /// A registry as ARM describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,34 +139,6 @@ pub(crate) async fn resolve(
             }
         }
     }
-}
-
-/// The ids of the subscriptions the caller sees in the tenant.
-async fn subscriptions(arm: &Api<'_>) -> Result<Vec<String>> {
-    let listed = arm
-        .list(&format!("/subscriptions?api-version={SUBSCRIPTIONS_API}"))
-        .await?;
-    let tenant = arm.tenant();
-    let mut ids: Vec<String> = listed
-        .iter()
-        .filter(|s| {
-            // A token for one tenant lists that tenant's subscriptions; skip any other that slips in.
-            let in_tenant = !common::validate::is_guid(tenant)
-                || s.get("tenantId")
-                    .and_then(Value::as_str)
-                    .is_none_or(|t| t.eq_ignore_ascii_case(tenant));
-            let usable = !s.get("state").and_then(Value::as_str).is_some_and(|st| {
-                st.eq_ignore_ascii_case("Disabled") || st.eq_ignore_ascii_case("Deleted")
-            });
-            in_tenant && usable
-        })
-        .filter_map(|s| s.get("subscriptionId").and_then(Value::as_str))
-        .filter(|s| common::validate::is_guid(s))
-        .map(str::to_ascii_lowercase)
-        .collect();
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
 }
 
 /// The registries of one subscription.

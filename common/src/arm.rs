@@ -3,6 +3,7 @@
 //! Length: over 400 lines with its tests (about 360 of code).
 
 pub mod clusters;
+pub mod subscriptions;
 
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -112,7 +112,10 @@ pub enum Holder {
 
 /// Which tenant holds `subscription`, asked with `arm`'s tenant: one GET.
 pub async fn subscription_holder(arm: &Api<'_>, subscription: &str) -> Holder {
-    let path = format!("/subscriptions/{subscription}?api-version={SUBSCRIPTIONS_API}");
+    let path = format!(
+        "/subscriptions/{subscription}?api-version={}",
+        crate::arm::subscriptions::SUBSCRIPTIONS_API
+    );
     match arm.get(&path).await {
         Ok(body) => match body.get("tenantId").and_then(Value::as_str) {
             Some(t) if !t.eq_ignore_ascii_case(arm.tenant()) && is_guid(arm.tenant()) => {
@@ -129,9 +132,6 @@ pub async fn subscription_holder(arm: &Api<'_>, subscription: &str) -> Holder {
 
 /// ARM's code for a token from another tenant than the subscription's.
 pub const WRONG_ISSUER: &str = "InvalidAuthenticationTokenTenant";
-
-/// The api-version of `GET /subscriptions/{id}`.
-const SUBSCRIPTIONS_API: &str = "2022-12-01";
 
 /// The two tenants of ARM's `InvalidAuthenticationTokenTenant` message: the token's, then
 /// the subscription's ("… wrong issuer 'https://sts.windows.net/X/'. It must match the tenant

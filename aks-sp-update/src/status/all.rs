@@ -10,7 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use common::arm::clusters::{clusters_in, subscriptions};
+use common::arm::clusters::clusters_in;
+use common::arm::subscriptions::subscriptions;
 use common::driver::{Ctx, Named};
 use common::envelope::{Envelope, fields};
 use common::error::codes;

@@ -15,6 +15,8 @@ use crate::http::{Api, ApiVersions, Sent};
 use crate::validate::is_guid;
 use crate::wait::{follow_operation, operation_url};
 
+use super::subscriptions::subscriptions;
+
 /// The api-versions of the managed-cluster calls here (the list and `UpdateTags`, both in
 /// the stable specs long before 2020-01-01): the pinned one, else the newest a cloud has.
 pub const MANAGED_CLUSTER_API: ApiVersions = ApiVersions {
@@ -22,8 +24,6 @@ pub const MANAGED_CLUSTER_API: ApiVersions = ApiVersions {
     pinned: "2025-10-01",
     oldest: "2020-01-01",
 };
-/// The api-version of the subscription list.
-pub const SUBSCRIPTIONS_API: &str = "2022-12-01";
 
 /// The tag naming the app id the tools last reset the cluster to.
 pub const TAG_CLIENT_ID: &str = "xtenant-client-id";
@@ -207,34 +207,6 @@ pub async fn write_record(
         .await?;
     }
     Ok(true)
-}
-
-/// The ids of the enabled subscriptions the caller sees in `api`'s tenant.
-pub async fn subscriptions(api: &Api<'_>) -> Result<Vec<String>> {
-    let listed = api
-        .list(&format!("/subscriptions?api-version={SUBSCRIPTIONS_API}"))
-        .await?;
-    let tenant = api.tenant();
-    let mut ids: Vec<String> = listed
-        .iter()
-        .filter(|s| {
-            // A token for one tenant lists that tenant's subscriptions; skip any other that slips in.
-            let in_tenant = !is_guid(tenant)
-                || s.get("tenantId")
-                    .and_then(Value::as_str)
-                    .is_none_or(|t| t.eq_ignore_ascii_case(tenant));
-            let usable = !s.get("state").and_then(Value::as_str).is_some_and(|st| {
-                st.eq_ignore_ascii_case("Disabled") || st.eq_ignore_ascii_case("Deleted")
-            });
-            in_tenant && usable
-        })
-        .filter_map(|s| s.get("subscriptionId").and_then(Value::as_str))
-        .filter(|s| is_guid(s))
-        .map(str::to_ascii_lowercase)
-        .collect();
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
 }
 
 /// The managed clusters running as `app_id` in every subscription the caller sees in
