@@ -493,6 +493,9 @@ pub mod codes {
     pub const CLUSTERS_NOT_LISTED: Code = c("ClustersNotListed", 1, false);
     /// `--prune-secrets`: a cluster uses the app and no record says which secret (step 1).
     pub const CLUSTER_SECRET_UNKNOWN: Code = c("ClusterSecretUnknown", 1, false);
+    /// An offboarding step (`--revoke`, `--remove`, `--delete`) while a cluster of tenant A
+    /// still runs as the app, or without knowing whether one does (no `--force`).
+    pub const APP_IN_USE: Code = c("AppInUse", 1, false);
     /// The app's service principal vanished while being read.
     pub const SERVICE_PRINCIPAL_MISSING: Code = c("ServicePrincipalMissing", 1, true);
     /// No administrator consented before `--timeout` (step 2 `--wait`).
@@ -583,6 +586,7 @@ pub mod codes {
         NO_SECRET_TO_KEEP,
         CLUSTERS_NOT_LISTED,
         CLUSTER_SECRET_UNKNOWN,
+        APP_IN_USE,
         SERVICE_PRINCIPAL_MISSING,
         CONSENT_TIMEOUT,
         SERVICE_PRINCIPAL_NOT_IN_REGISTRY_TENANT,

@@ -65,6 +65,27 @@ pub struct Cli {
     #[arg(long)]
     pub same_tenant: bool,
 
+    /// Offboarding: delete the app's service principal in tenant B (--registry-tenant, --app-id), undoing the consent; refused while a cluster runs as the app (unless --force)
+    ///
+    /// The undo of step 2, second of the three (acr-grant --revoke, consent-link --remove,
+    /// entra-app-create --delete). The tenant and the app are the ones the flags name (the
+    /// input's registry_tenant_id and app_id only with --targets-from-input). Before the
+    /// delete, tenant A (--cluster-tenant or the input's cluster_tenant_id) is read: while a
+    /// cluster there runs as the app, or when that cannot be told (no tenant A, no identity
+    /// or Reader there), nothing is removed (AppInUse, naming them) unless --force. Already
+    /// gone is success. Revoke the pull role first: a deleted principal's role assignments
+    /// are left behind. Works with --dry-run.
+    #[arg(long, conflicts_with_all = ["wait", "create", "open", "form", "redirect_uri"])]
+    pub remove: bool,
+
+    /// With --remove: act while clusters still run as the app, or when that cannot be told
+    #[arg(long, requires = "remove")]
+    pub force: bool,
+
+    /// With --remove: take tenant B and the app from each input object (your own files) instead of --registry-tenant and --app-id
+    #[arg(long)]
+    pub targets_from_input: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -7,26 +7,55 @@
 //!
 //! Layout (the same in every tool): `cli.rs` the flags, `inputs.rs` the checked inputs
 //! (the only code that reads the envelope), `act.rs` the step; `link.rs` (the link and the
-//! app's fitness for it) and `browser.rs` (`--open`) are particular to this step.
+//! app's fitness for it) and `browser.rs` (`--open`) are particular to this step; `remove.rs`
+//! is `--remove`, its undo (offboarding).
 
 mod act;
 mod browser;
 mod cli;
 mod inputs;
 mod link;
+mod remove;
 
 pub use cli::Cli;
 pub use link::Form;
 
 use common::cloud::Cloud;
-use common::driver::{Ctx, Done, Failed, Tool};
+use common::driver::{Ctx, Done, Failed, Fields, Tool};
 use common::envelope::{Envelope, Field, fields};
 use common::error::Result;
 
+/// What one object asks for: the consent (the step), or its undo (`--remove`).
+#[derive(Debug)]
+pub enum Mode {
+    /// Step 2.
+    Consent(inputs::Inputs),
+    /// `--remove`.
+    Remove(remove::Inputs),
+}
+
+/// What one object came to.
+#[derive(Debug)]
+pub enum Output {
+    /// Step 2's fields.
+    Consent(act::Output),
+    /// `--remove`'s.
+    Remove(remove::Removed),
+}
+
+impl Fields for Output {
+    fn write_to(&self, object: &mut Envelope) {
+        match self {
+            Self::Consent(o) => o.write_to(object),
+            Self::Remove(o) => o.write_to(object),
+        }
+    }
+}
+
 impl Tool for Cli {
     const NAME: &'static str = "consent-link";
-    type Inputs = inputs::Inputs;
-    type Output = act::Output;
+    type Inputs = Mode;
+    type Output = Output;
     type Partial = act::Partial;
 
     fn common(&self) -> &common::cli::CommonArgs {
@@ -49,9 +78,9 @@ impl Tool for Cli {
                 self.cluster_tenant.as_deref(),
             ),
         ];
-        // Only --wait and --create read tenant B.
+        // Only --wait, --create and --remove read tenant B.
         for (i, (field, tenant)) in tenants.into_iter().enumerate() {
-            if i == 0 && !(self.wait || self.create) {
+            if i == 0 && !(self.wait || self.create || self.remove) {
                 continue;
             }
             if let Some(t) = tenant.and_then(|t| common::validate::tenant(field, t).ok()) {
@@ -60,14 +89,17 @@ impl Tool for Cli {
         }
     }
 
-    fn inputs(&self, input: &Envelope, _cloud: &Cloud) -> Result<inputs::Inputs> {
-        inputs::Inputs::read(self, input)
+    fn inputs(&self, input: &Envelope, _cloud: &Cloud) -> Result<Mode> {
+        if self.remove {
+            return remove::Inputs::read(self, input).map(Mode::Remove);
+        }
+        inputs::Inputs::read(self, input).map(Mode::Consent)
     }
 
-    async fn act(
-        inputs: &inputs::Inputs,
-        ctx: &Ctx,
-    ) -> Result<Done<act::Output>, Failed<act::Partial>> {
-        act::run(inputs, ctx).await
+    async fn act(mode: &Mode, ctx: &Ctx) -> Result<Done<Output>, Failed<act::Partial>> {
+        match mode {
+            Mode::Consent(i) => act::run(i, ctx).await.map(|d| d.map(Output::Consent)),
+            Mode::Remove(i) => remove::run(i, ctx).await.map(|d| d.map(Output::Remove)),
+        }
     }
 }

@@ -15,6 +15,7 @@ use common::envelope::{Field, fields, given};
 /// client_secret_expires_at added. Rerunning on its own output changes nothing.
 #[derive(Debug, Parser)]
 #[command(name = "entra-app-create", version)]
+#[command(group(clap::ArgGroup::new("force_target").args(["prune_secrets", "delete"]).multiple(true)))]
 pub struct Cli {
     /// Tenant A, the cluster's tenant and the app's home: a tenant id or a verified domain [field: cluster_tenant_id]
     #[arg(long, value_name = "TENANT")]
@@ -48,9 +49,25 @@ pub struct Cli {
     #[arg(long)]
     pub prune_secrets: bool,
 
-    /// With --prune-secrets: remove secrets clusters use too, or when the clusters cannot be listed (a warning names them)
-    #[arg(long, requires = "prune_secrets")]
+    /// With --prune-secrets: remove secrets clusters use too, or when the clusters cannot be listed (a warning names them); with --delete: delete the app while clusters run as it, or when that cannot be told
+    #[arg(long, requires = "force_target")]
     pub force: bool,
+
+    /// Offboarding: delete the app (--app-id) in tenant A, its secrets and its service principal there with it; refused while a cluster runs as it (unless --force)
+    ///
+    /// The undo of step 1, last of the three (acr-grant --revoke, consent-link --remove,
+    /// entra-app-create --delete). Only an app these tools made (tag xtenant:managed) is
+    /// deleted. Before the delete, the clusters of every subscription of tenant A the identity
+    /// sees are listed: while one runs as the app, or when they cannot be listed, nothing is
+    /// deleted (AppInUse, naming them) unless --force. An app already gone is success; the
+    /// output keeps app_id and drops the secret. Entra keeps a deleted app 30 days in its
+    /// deleted items. Works with --dry-run.
+    #[arg(long, conflicts_with_all = ["new_secret", "prune_secrets", "secret_file", "no_secret_output", "secret_keyvault", "adopt", "display_name", "unique_name", "redirect_uri"])]
+    pub delete: bool,
+
+    /// With --delete: the app to delete is each input object's app_id (for your own files; otherwise name it with --app-id)
+    #[arg(long, requires = "delete")]
+    pub targets_from_input: bool,
 
     /// Also write the client secret to PATH (mode 0600, replaced atomically, never through a symlink); a rerun reuses the secret saved there
     #[arg(long, value_name = "PATH")]

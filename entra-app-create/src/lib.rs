@@ -10,11 +10,13 @@
 //! Layout (the same in every tool): `cli.rs` the flags, `inputs.rs` the checked inputs
 //! (the only code that reads the envelope), `act.rs` the step; `app.rs` (find, create or
 //! fix the app), `graph.rs` (the app as Graph shows it), `secrets.rs` (the client secret), `secret_file.rs` (`--secret-file`)
-//! and `vault.rs` (`--secret-keyvault`) are particular to this step.
+//! and `vault.rs` (`--secret-keyvault`) are particular to this step; `delete.rs` is
+//! `--delete`, its undo (offboarding).
 
 mod act;
 mod app;
 mod cli;
+mod delete;
 mod graph;
 mod inputs;
 mod secret_file;
@@ -30,9 +32,18 @@ use common::driver::{Ctx, Done, Failed, Tool};
 use common::envelope::{Envelope, Field};
 use common::error::Result;
 
+/// What one object asks for: the app (found, made, fixed, its secret), or its deletion.
+#[derive(Debug)]
+pub enum Mode {
+    /// Step 1.
+    Create(Box<inputs::Inputs>),
+    /// `--delete`.
+    Delete(delete::Inputs),
+}
+
 impl Tool for Cli {
     const NAME: &'static str = "entra-app-create";
-    type Inputs = inputs::Inputs;
+    type Inputs = Mode;
     type Output = act::Output;
     type Partial = act::Output;
 
@@ -56,14 +67,17 @@ impl Tool for Cli {
         }
     }
 
-    fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<inputs::Inputs> {
-        inputs::Inputs::read(self, input, cloud)
+    fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<Mode> {
+        if self.delete {
+            return delete::Inputs::read(self, input).map(Mode::Delete);
+        }
+        inputs::Inputs::read(self, input, cloud).map(|i| Mode::Create(Box::new(i)))
     }
 
-    async fn act(
-        inputs: &inputs::Inputs,
-        ctx: &Ctx,
-    ) -> Result<Done<act::Output>, Failed<act::Output>> {
-        act::run(inputs, ctx).await
+    async fn act(mode: &Mode, ctx: &Ctx) -> Result<Done<act::Output>, Failed<act::Output>> {
+        match mode {
+            Mode::Create(inputs) => act::run(inputs, ctx).await,
+            Mode::Delete(inputs) => delete::run(inputs, ctx).await,
+        }
     }
 }

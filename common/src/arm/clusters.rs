@@ -250,6 +250,77 @@ pub async fn clusters_using(api: &Api<'_>, app_id: &str) -> Result<Vec<ManagedCl
     Ok(out)
 }
 
+/// Refuses `what` (an offboarding step: revoking the app's pull role, removing its service
+/// principal in tenant B, deleting it) while a cluster of tenant A still runs as `app_id`,
+/// naming the clusters, or when it cannot tell — no tenant A named (`arm` is `None`), no
+/// identity there, no right to list its clusters. With `force`, says so and goes on.
+pub async fn refuse_while_in_use(
+    arm: Option<&Api<'_>>,
+    app_id: &str,
+    force: bool,
+    what: &str,
+) -> Result<()> {
+    let found = match arm {
+        Some(arm) => clusters_using(arm, app_id).await.map_err(|e| {
+            if matches!(e.kind(), crate::error::ErrorKind::Credential) {
+                Error::step(
+                    codes::APP_IN_USE.name,
+                    format!(
+                        "no identity for tenant {} ({}): cannot tell whether a cluster still runs as app {app_id}",
+                        arm.tenant(),
+                        e.message()
+                    ),
+                )
+            } else {
+                e
+            }
+        }),
+        None => Err(Error::step(
+            codes::APP_IN_USE.name,
+            format!(
+                "tenant A (cluster_tenant_id) is not named: cannot tell whether a cluster still runs as app {app_id}"
+            ),
+        )),
+    };
+    let unsure = |e: Error| {
+        let hint = "name tenant A (--cluster-tenant) with an identity that may read its clusters (Reader on their subscriptions), or pass --force if you know no cluster runs as the app";
+        if force {
+            crate::ui::warn(&format!("{}; --force: going on to {what}", e.message()));
+            Ok(())
+        } else {
+            Err(Error::step(
+                codes::APP_IN_USE.name,
+                format!("{}; nothing was changed", e.message()),
+            )
+            .with_hint(hint))
+        }
+    };
+    let clusters = match found {
+        Ok(c) => c,
+        Err(e) => return unsure(e),
+    };
+    if clusters.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
+    let msg = format!(
+        "{} cluster(s) still run as app {app_id}: {}",
+        names.len(),
+        names.join(", ")
+    );
+    if force {
+        crate::ui::warn(&format!(
+            "{msg}; --force: going on to {what}, and they stop pulling"
+        ));
+        return Ok(());
+    }
+    Err(Error::step(
+        codes::APP_IN_USE.name,
+        format!("refusing to {what}: {msg}; nothing was changed"),
+    )
+    .with_hint("switch those clusters to another identity first (aks-sp-update to another app, or az aks update-credentials), or pass --force to cut them off"))
+}
+
 /// The managed clusters of subscription `sub`, as the listing shows them.
 pub async fn clusters_in(api: &Api<'_>, sub: &str) -> Result<Vec<ManagedCluster>> {
     let listed = api
