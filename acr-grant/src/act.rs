@@ -262,7 +262,7 @@ async fn find_service_principal(ctx: &Ctx, graph: &Api<'_>, inp: &Inputs) -> Res
 
 /// A read of the role assignment of the principal the input named, sent before Graph
 /// confirmed that principal.
-struct Early {
+struct EarlyRead {
     /// The input's principal (lower case).
     principal: String,
     /// What the GET of its deterministic assignment answered.
@@ -277,10 +277,10 @@ async fn read_early(
     reg: &Registry,
     role: &Role,
     hint: Option<&str>,
-) -> Option<Early> {
+) -> Option<EarlyRead> {
     let principal = hint?.to_owned();
     let read = arm::find_role_assignment(arm, &reg.id, &role.id, &principal).await;
-    Some(Early { principal, read })
+    Some(EarlyRead { principal, read })
 }
 
 /// Assigns the role, waiting while ARM does not know the new service principal yet;
@@ -291,7 +291,7 @@ async fn assign(
     role: &Role,
     sp_id: &str,
     tenant: &str,
-    early: Option<Early>,
+    early: Option<EarlyRead>,
 ) -> Result<arm::Assigned> {
     let label = format!("waiting for Azure to know service principal {sp_id}");
     let result = match early.filter(|e| e.principal.eq_ignore_ascii_case(sp_id)) {

@@ -64,7 +64,7 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
     else {
         return;
     };
-    ctx.sign_in_early(&tenant, true, true);
+    ctx.sign_in_early(&tenant, common::driver::EarlyTokens::GraphAndArm);
     if let Some(app_id) = cli
         .app_id
         .as_deref()

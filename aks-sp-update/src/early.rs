@@ -109,7 +109,7 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
     else {
         return;
     };
-    ctx.sign_in_early(&tenant, true, true);
+    ctx.sign_in_early(&tenant, common::driver::EarlyTokens::GraphAndArm);
     let Some(id) = cli
         .cluster_id()
         .ok()

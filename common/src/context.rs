@@ -281,14 +281,14 @@ impl Ctx {
         }));
     }
 
-    /// Gets the tokens for Microsoft Graph and ARM in `tenant` now (cached for the run),
-    /// before an object asks: a failure here is only logged; the object's own request
-    /// asks again and fails with it.
-    pub fn sign_in_early(&self, tenant: &str, graph: bool, arm: bool) {
+    /// Gets the tokens for `apis` in `tenant` now (cached for the run), before an object
+    /// asks: a failure here is only logged; the object's own request asks again and fails
+    /// with it.
+    pub fn sign_in_early(&self, tenant: &str, apis: EarlyTokens) {
         let cloud = self.cloud();
         let scopes = [
-            graph.then(|| cloud.graph_scope()),
-            arm.then(|| cloud.arm_scope()),
+            Some(cloud.graph_scope()),
+            (apis == EarlyTokens::GraphAndArm).then(|| cloud.arm_scope()),
         ];
         for scope in scopes.into_iter().flatten() {
             let run = self.next_object();
@@ -445,4 +445,13 @@ mod tests {
         assert_eq!((a.unwrap(), b.unwrap()), (Some(1), Some(1)));
         assert_eq!(calls.get(), before + 1);
     }
+}
+
+/// Which tokens [`Ctx::sign_in_early`] gets ahead of the objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EarlyTokens {
+    /// Microsoft Graph's only.
+    Graph,
+    /// Microsoft Graph's and Azure Resource Manager's.
+    GraphAndArm,
 }

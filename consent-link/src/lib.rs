@@ -84,7 +84,7 @@ impl Tool for Cli {
                 continue;
             }
             if let Some(t) = tenant.and_then(|t| common::validate::tenant(field, t).ok()) {
-                ctx.sign_in_early(&t, true, false);
+                ctx.sign_in_early(&t, common::driver::EarlyTokens::Graph);
             }
         }
     }

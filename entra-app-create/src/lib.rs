@@ -63,7 +63,12 @@ impl Tool for Cli {
             .as_deref()
             .and_then(|t| common::validate::tenant(field, t).ok())
         {
-            ctx.sign_in_early(&t, true, tenants::Others::needs_arm(self));
+            let apis = if tenants::Others::needs_arm(self) {
+                common::driver::EarlyTokens::GraphAndArm
+            } else {
+                common::driver::EarlyTokens::Graph
+            };
+            ctx.sign_in_early(&t, apis);
         }
     }
 

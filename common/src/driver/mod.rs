@@ -30,7 +30,7 @@ use futures::future::LocalBoxFuture;
 
 use crate::cli::{CommonArgs, EXIT_CODES, Generate};
 use crate::cloud::Cloud;
-pub use crate::context::{Ctx, Memo, Primed};
+pub use crate::context::{Ctx, EarlyTokens, Memo, Primed};
 use crate::envelope::{Envelope, Field};
 use crate::error::{Error, Result};
 use crate::interrupt::{Interrupt, watch_signals};
