@@ -43,6 +43,8 @@ clippy:
 check:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@if command -v shellcheck >/dev/null; then shellcheck examples/*.sh scripts/*.sh; \
+	else echo "shellcheck is not installed: the shell scripts are not checked"; fi
 	$(MAKE) test
 
 # SCENARIO=china runs it in Azure China (the tools on --cloud AzureChinaCloud, names resolved to

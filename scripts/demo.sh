@@ -20,8 +20,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/xtenant-demo.XXXXXX")
 simpid=""
 adminpid=""
 cleanup() {
-  [ -n "$adminpid" ] && kill "$adminpid" 2>/dev/null || true
-  [ -n "$simpid" ] && kill "$simpid" 2>/dev/null || true
+  if [ -n "$adminpid" ]; then kill "$adminpid" 2>/dev/null || true; fi
+  if [ -n "$simpid" ]; then kill "$simpid" 2>/dev/null || true; fi
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -75,5 +75,5 @@ entra-app-create --cluster-tenant "$CLUSTER_TENANT_ID" --display-name xtenant-de
 
 say "asking cluster $CLUSTER_NAME itself to pull $REGISTRY_IMAGE (a pod, through AKS run command)"
 # The probe's stderr is what the demo shows: its last line is the kubelet's verdict.
-aks-sp-update --probe-only --probe-image "$REGISTRY_IMAGE" --timeout 60s \
+aks-sp-update --cluster "$CLUSTER_ID" --probe-only --probe-image "$REGISTRY_IMAGE" --timeout 60s \
   < "$work/envelope.json" 2>&1 > "$work/probed.json"

@@ -88,6 +88,7 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
     // named them); the role is looked up beside the other reads, as soon as the registry is known.
     let registry_and_role = async {
         let reg = early::registry(ctx, &arm, &inp.registry, inp.subscription.as_deref()).await?;
+        inp.confirm(&reg.id)?;
         if let Some(image) = inp.check.as_ref().and_then(|c| c.image.as_ref())
             && let Some(server) = &image.login_server
             && !server.eq_ignore_ascii_case(&reg.login_server)

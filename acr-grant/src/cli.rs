@@ -6,7 +6,8 @@ use common::envelope::{Field, fields, given};
 
 /// Assign the pull role on a registry in tenant B to the app's service principal there, and prove the pull works
 ///
-/// Reads envelope objects (NDJSON) on stdin, one per registry, and writes each back with
+/// Reads envelope objects (NDJSON) on stdin and writes each back, for the registry --registry
+/// names (or, with --targets-from-input, each object's registry_id), with
 /// registry_id, registry_login_server, registry_sp_object_id, role_name, role_assignment_id
 /// and, with --verify, pull_verified_at. With nothing on stdin it runs once on the flags.
 ///
@@ -30,6 +31,15 @@ pub struct Cli {
     /// The registry: its name (searched in tenant B's subscriptions) or its full ARM id [field: registry_id]
     #[arg(long, value_name = "NAME|ID")]
     pub registry: Option<String>,
+
+    /// Trust the input's registry_id: grant on the registry each input object names (for reruns on your own files, and fleets)
+    ///
+    /// Without it the registry is the one --registry names, and an input object whose
+    /// registry_id names another registry is refused: a file from another team cannot choose
+    /// which registry is granted on. With --registry too, the input's registry_id must name
+    /// the same registry.
+    #[arg(long)]
+    pub targets_from_input: bool,
 
     /// Look the registry name up in this subscription only (a GUID)
     #[arg(long, value_name = "GUID")]

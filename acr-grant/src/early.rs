@@ -11,8 +11,8 @@ use common::validate;
 use common::{Error, Result};
 
 use crate::Cli;
-use crate::inputs::{RegistryRef, registry_ref};
 use crate::lookup::{self, Registry};
+use crate::named::{RegistryRef, registry_ref};
 use crate::role;
 
 /// The run's early answers.

@@ -1,6 +1,6 @@
 //! The step's inputs, from flags and the envelope, all checked before any request.
 //!
-//! Length: over 400 lines with its tests (about 260 of code).
+//! Length: over 400 lines with its tests (about 230 of code). The registry is `named.rs`.
 
 use common::arm::ResourceId;
 use common::client_secret::ClientSecret;
@@ -11,21 +11,10 @@ use common::registry::Image;
 use common::validate::{self, shown};
 
 use crate::Cli;
-
-/// The ARM type of a registry.
-pub(crate) const REGISTRY_TYPE: &str = "Microsoft.ContainerRegistry/registries";
+use crate::named::{Named, RegistryRef};
 
 /// The repository a pull token is asked for when no image is given.
 pub(crate) use common::registry::PROBE_REPOSITORY as DEFAULT_REPOSITORY;
-
-/// How the registry was named.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RegistryRef {
-    /// Its full ARM id.
-    Id(ResourceId),
-    /// Its name, to be found in tenant B's subscriptions.
-    Name(String),
-}
 
 /// What `--verify` checks with.
 #[derive(Debug, Clone)]
@@ -121,6 +110,8 @@ pub struct Inputs {
     pub(crate) sp_hint: Option<String>,
     /// The input's registry and app.
     pub(crate) earlier: Earlier,
+    /// The input's `registry_id` when `--registry` gave a name: the registry found must have this id.
+    pub(crate) claimed: Option<ResourceId>,
 }
 
 impl Inputs {
@@ -140,15 +131,9 @@ impl Inputs {
             registry_id: env.str(&fields::REGISTRY_ID).ok().flatten(),
             app_id: env.str(&fields::APP_ID).ok().flatten(),
         };
-        let registry = match env.flag_or_str(&fields::REGISTRY_ID, cli.registry.as_deref())? {
-            Some(v) => registry_ref(&v)?,
-            None => {
-                return Err(Error::input(
-                    fields::REGISTRY_ID.name,
-                    "`registry_id` is missing: pass --registry NAME or --registry /subscriptions/…/providers/Microsoft.ContainerRegistry/registries/NAME",
-                ));
-            }
-        };
+        // The registry: --registry; the object's registry_id only with --targets-from-input,
+        // and never another than the flag's.
+        let Named { registry, claimed } = Named::choose(cli, env)?;
         let subscription = cli
             .registry_subscription
             .as_deref()
@@ -169,14 +154,7 @@ impl Inputs {
                 name,
                 from_flag: true,
             }),
-            // A role chosen for another registry (an earlier run piped on) says nothing about this one.
-            None if earlier
-                .registry_id
-                .as_deref()
-                .is_some_and(|e| !same_registry(e, &registry)) =>
-            {
-                None
-            }
+            // The input's registry, if it names one, is this one (another is refused above).
             None => env
                 .str(&fields::ROLE_NAME)?
                 .map(|r| role_name(&r))
@@ -226,36 +204,13 @@ impl Inputs {
             known_sp,
             sp_hint,
             earlier,
+            claimed,
         })
     }
-}
 
-/// A registry name (5 to 50 letters and digits) or a registry's full ARM id.
-pub(crate) fn registry_ref(value: &str) -> Result<RegistryRef> {
-    let v = value.trim();
-    if v.starts_with('/') {
-        return ResourceId::parse(fields::REGISTRY_ID.name, v, REGISTRY_TYPE).map(RegistryRef::Id);
-    }
-    if (5..=50).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_alphanumeric()) {
-        return Ok(RegistryRef::Name(v.to_owned()));
-    }
-    Err(Error::input(
-        fields::REGISTRY_ID.name,
-        format!(
-            "`registry_id` must be a registry name (5 to 50 letters and digits) or a registry's full id (/subscriptions/<guid>/resourceGroups/<group>/providers/{REGISTRY_TYPE}/<name>), got {}",
-            shown(value)
-        ),
-    ))
-}
-
-/// Whether the envelope value `earlier` names the registry `now` (ids, or a name and an id).
-fn same_registry(earlier: &str, now: &RegistryRef) -> bool {
-    match (registry_ref(earlier), now) {
-        (Ok(RegistryRef::Id(a)), RegistryRef::Id(b)) => a.id().eq_ignore_ascii_case(&b.id()),
-        (Ok(RegistryRef::Id(a)), RegistryRef::Name(b)) => a.name.eq_ignore_ascii_case(b),
-        (Ok(RegistryRef::Name(a)), RegistryRef::Id(b)) => a.eq_ignore_ascii_case(&b.name),
-        (Ok(RegistryRef::Name(a)), RegistryRef::Name(b)) => a.eq_ignore_ascii_case(b),
-        (Err(_), _) => false,
+    /// Refuses the registry found when the input's `registry_id` names another (see [`Named::confirm`]).
+    pub(crate) fn confirm(&self, found_id: &str) -> Result<()> {
+        Named::confirm_parts(&self.registry, self.claimed.as_ref(), found_id)
     }
 }
 
@@ -304,6 +259,7 @@ fn repository(value: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::named::registry_ref;
     use clap::Parser;
 
     const SUB: &str = "00000000-0000-0000-0000-0000000000b1";
@@ -315,7 +271,14 @@ mod tests {
         )
     }
 
+    /// The inputs of `args` on `input`, its registry_id trusted (the rule is tested on its own).
     fn read(args: &[&str], input: &str) -> Result<Inputs> {
+        let mut all = vec!["--targets-from-input"];
+        all.extend_from_slice(args);
+        bare_read(&all, input)
+    }
+
+    fn bare_read(args: &[&str], input: &str) -> Result<Inputs> {
         let cli = Cli::try_parse_from(std::iter::once(&"acr-grant").chain(args)).unwrap();
         let env = Envelope::parse(input).unwrap();
         Inputs::read(&cli, &env, &Cloud::azure_public())
@@ -340,44 +303,9 @@ mod tests {
     }
 
     #[test]
-    fn names_and_ids() {
-        assert_eq!(
-            registry_ref("myReg01").unwrap(),
-            RegistryRef::Name("myReg01".into())
-        );
-        match registry_ref(&id("MyReg")).unwrap() {
-            RegistryRef::Id(r) => assert_eq!(r.name, "MyReg"),
-            RegistryRef::Name(_) => panic!("an id"),
-        }
-        let wrong_provider = id("x").replace(
-            "ContainerRegistry/registries",
-            "ContainerService/managedClusters",
-        );
-        let not_guid = id("x").replace(SUB, "not-a-guid");
-        for bad in [
-            "abcd",
-            &"a".repeat(51),
-            "my-reg",
-            "my_reg",
-            "..",
-            "a?b",
-            "reg/../x",
-            "myreg?api-version=1",
-            &id(".."),
-            &id("a?b"),
-            &wrong_provider,
-            &not_guid,
-            "",
-        ] {
-            let e = registry_ref(bad).unwrap_err();
-            assert_eq!(field_of(&e), "registry_id", "{bad}");
-        }
-    }
-
-    #[test]
     fn flags_win() {
-        let i = read(&["--registry", "otherreg", "--role", "AcrPush"], &base()).unwrap();
-        assert_eq!(i.registry, RegistryRef::Name("otherreg".into()));
+        let i = read(&["--registry", "MYREG", "--role", "AcrPush"], &base()).unwrap();
+        assert_eq!(i.registry, RegistryRef::Name("MYREG".into()));
         assert_eq!(
             i.role,
             Some(RoleRequest {
@@ -421,21 +349,51 @@ mod tests {
     }
 
     #[test]
-    fn a_role_chosen_for_another_registry_is_not_carried_over() {
+    fn the_registry_is_the_one_a_flag_names() {
         let with_role = base().replace('}', r#","role_name":"AcrPull"}"#);
-        assert_eq!(role(&read(&[], &with_role).unwrap()), Some("AcrPull"));
-        assert_eq!(
-            role(&read(&["--registry", "MYREG"], &with_role).unwrap()),
-            Some("AcrPull")
+        let on = |args: &[&str]| bare_read(args, &with_role);
+        // The input alone names it only with --targets-from-input.
+        let e = on(&[]).unwrap_err();
+        assert_eq!(field_of(&e), "registry_id");
+        assert!(
+            e.full_message().contains("--targets-from-input") && e.message().contains("myreg"),
+            "{e}"
         );
         assert_eq!(
-            role(&read(&["--registry", &id("myreg")], &with_role).unwrap()),
-            Some("AcrPull")
+            on(&["--targets-from-input"]).unwrap().registry,
+            registry_ref(&id("myreg")).unwrap()
         );
-        let i = read(&["--registry", &id("abacreg")], &with_role).unwrap();
-        assert_eq!(i.role, None);
-        let i = read(&["--registry", "abacreg", "--role", "AcrPull"], &with_role).unwrap();
-        assert_eq!(role(&i), Some("AcrPull"));
+        // The flag, and the input naming the same registry: its role is kept.
+        for (flag, to_confirm) in [("MYREG", true), (&id("MyReg"), false)] {
+            let i = on(&["--registry", flag]).unwrap();
+            assert_eq!(role(&i), Some("AcrPull"), "{flag}");
+            assert_eq!(i.claimed.is_some(), to_confirm, "{flag}");
+        }
+        let by_name = base().replace(&id("myreg"), "myreg");
+        assert!(bare_read(&["--registry", &id("myreg")], &by_name).is_ok());
+        // Another registry in the input: a mismatch, with --targets-from-input too.
+        for flags in [
+            vec!["--registry", "otherreg"],
+            vec!["--registry", "/x"],
+            vec!["--registry", &id("otherreg")],
+            vec!["--registry", "otherreg", "--targets-from-input"],
+        ] {
+            let Err(e) = on(&flags) else {
+                panic!("{flags:?} passed")
+            };
+            assert_eq!(field_of(&e), "registry_id", "{flags:?}");
+        }
+        let e = on(&["--registry", &id("otherreg")]).unwrap_err();
+        assert!(e.message().contains("--registry names"), "{e}");
+        // A name and the input's id: the registry found must have that id.
+        let i = on(&["--registry", "myreg"]).unwrap();
+        assert_eq!(i.claimed.as_ref().map(ResourceId::id), Some(id("myreg")));
+        assert!(i.confirm(&id("MYREG")).is_ok());
+        let e = i
+            .confirm(&id("myreg").replace("/rg/", "/other/"))
+            .unwrap_err();
+        assert_eq!(field_of(&e), "registry_id");
+        assert!(e.message().contains("/other/"), "{e}");
     }
 
     #[test]
@@ -444,8 +402,6 @@ mod tests {
         assert!(i.earlier.same(&id("MYREG"), APP));
         assert!(!i.earlier.same(&id("other"), APP));
         assert!(!i.earlier.same(&id("myreg"), "b"));
-        let i = read(&["--registry", "otherreg"], &base()).unwrap();
-        assert!(i.earlier.same(&id("myreg"), APP), "what the input said");
         assert!(!Earlier::default().same("x", "a"));
     }
 

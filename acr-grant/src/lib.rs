@@ -6,7 +6,8 @@
 //! credential gets a pull token from the registry, as a kubelet in service-principal mode would.
 //!
 //! Layout (the same in every tool): `cli.rs` the flags, `inputs.rs` the checked inputs
-//! (the only code that reads the envelope), `act.rs` the step; `lookup.rs` (the registry),
+//! (the only code that reads the envelope, with `named.rs`: the registry the person named),
+//! `act.rs` the step; `lookup.rs` (the registry),
 //! `role.rs` (which role) and `verify.rs` (`--verify`) are particular to this step.
 
 mod act;
@@ -14,6 +15,7 @@ mod cli;
 mod early;
 mod inputs;
 mod lookup;
+mod named;
 mod role;
 mod verify;
 

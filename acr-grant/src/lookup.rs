@@ -6,7 +6,7 @@ use common::error::{Error, Result};
 use common::http::Api;
 use serde_json::Value;
 
-use crate::inputs::{REGISTRY_TYPE, RegistryRef};
+use crate::named::{REGISTRY_TYPE, RegistryRef};
 
 pub(crate) use common::registry::access::{Mode, REGISTRY_API};
 

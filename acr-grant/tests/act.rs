@@ -24,9 +24,11 @@ fn ctx(sim: &TestSim) -> Ctx {
     .unwrap()
 }
 
-/// Runs `inputs` then `act` as the driver does; the written fields, or the error.
+/// Runs `inputs` then `act` as the driver does, on the registry the input names; the
+/// written fields, or the error.
 fn step(sim: &TestSim, args: &[&str], input: &Value) -> Result<(Value, bool), common::Error> {
-    let cli = Cli::try_parse_from(std::iter::once(&"acr-grant").chain(args)).unwrap();
+    let cli =
+        Cli::try_parse_from(["acr-grant", "--targets-from-input"].iter().chain(args)).unwrap();
     let env = Envelope::parse(&input.to_string()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

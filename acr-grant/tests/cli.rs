@@ -183,11 +183,18 @@ fn grants_and_verifies_on_the_legacy_registry_and_a_rerun_writes_nothing() {
         "{put}"
     );
 
-    // A rerun on its own output writes nothing and still verifies.
+    // A rerun on its own output (its registry_id trusted) writes nothing and still verifies.
     let before = sim.writes().len();
     let r = run(
         &sim,
-        &["--verify", "--image", &image, "--timeout", "30s"],
+        &[
+            "--targets-from-input",
+            "--verify",
+            "--image",
+            &image,
+            "--timeout",
+            "30s",
+        ],
         &out,
     );
     let again = assert_ok(&r);
@@ -209,17 +216,32 @@ fn grants_and_verifies_on_the_legacy_registry_and_a_rerun_writes_nothing() {
     }
     assert_eq!(role_assignments_of(&sim, &sp_b).len(), 1);
 
-    // Piped on to another registry (ABAC): the role is chosen afresh, and the old verification dropped.
-    let r = run(
-        &sim,
-        &[
-            "--registry",
-            &sim.var("ABAC_REGISTRY_ID"),
-            "--timeout",
-            "20s",
-        ],
-        &again,
-    );
+    // Piped on to another registry (ABAC): a mismatch, refused before any write; without
+    // what the object says about the first registry (as the refusal's hint has it), the role
+    // is chosen afresh.
+    let to_abac = [
+        "--registry",
+        &sim.var("ABAC_REGISTRY_ID"),
+        "--timeout",
+        "20s",
+    ];
+    let before = sim.writes().len();
+    let o = assert_failed(&run(&sim, &to_abac, &again), "InvalidInput");
+    let hint = o["error"]["hint"].as_str().unwrap();
+    assert_eq!(sim.writes().len(), before);
+    let fields = hint
+        .split("jq 'del(")
+        .nth(1)
+        .and_then(|h| h.split(")'").next())
+        .unwrap_or_else(|| panic!("no jq in the hint: {hint}"));
+    let mut fresh = again.clone();
+    for f in fields.split(", ") {
+        fresh
+            .as_object_mut()
+            .unwrap()
+            .remove(f.trim_start_matches('.'));
+    }
+    let r = run(&sim, &to_abac, &fresh);
     let other = assert_ok(&r);
     assert_eq!(other["role_name"], "Container Registry Repository Reader");
     assert!(other.get("pull_verified_at").is_none(), "{other}");
@@ -800,7 +822,14 @@ fn many_registries_with_jobs_keep_their_order() {
     .concat();
     let r = sim.run(
         BIN,
-        &["--jobs", "4", "--verify", "--timeout", "30s"],
+        &[
+            "--targets-from-input",
+            "--jobs",
+            "4",
+            "--verify",
+            "--timeout",
+            "30s",
+        ],
         &input,
     );
     println!("{}", r.stderr);

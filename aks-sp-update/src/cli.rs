@@ -11,7 +11,8 @@ use crate::CLUSTER_TYPE;
 /// Switch an AKS cluster (tenant A) to the multitenant app's service principal, safely
 ///
 /// Reads JSON objects on stdin (the output of acr-grant, or nothing: then the flags
-/// alone) and for each: reads the cluster and refuses a managed-identity cluster; checks
+/// alone) and for each, on the cluster --cluster names (or, with --targets-from-input,
+/// the object's cluster_id): reads the cluster and refuses a managed-identity cluster; checks
 /// that the app's credential gets a pull token from the registry the object names
 /// (registry_login_server); before a switch from another app, gives the new service
 /// principal the roles in tenant A a cluster needs that the one it runs as has at the
@@ -42,6 +43,15 @@ pub struct Cli {
     /// The cluster's subscription id (with --resource-group and --name)
     #[arg(long, value_name = "GUID", requires_all = ["resource_group", "name"])]
     pub cluster_subscription: Option<String>,
+
+    /// Trust the input's cluster_id: reset the cluster each input object names (for reruns on your own files, and fleets)
+    ///
+    /// Without it the cluster is the one --cluster (or --resource-group, --name and
+    /// --cluster-subscription) names, and an input object whose cluster_id names another
+    /// cluster is refused: a file from another team cannot choose which cluster is reset.
+    /// With --cluster too, the input's cluster_id must name the same cluster.
+    #[arg(long)]
+    pub targets_from_input: bool,
 
     /// Tenant A, the cluster's tenant: id or verified domain (cluster_tenant_id)
     #[arg(long, value_name = "TENANT")]

@@ -10,7 +10,7 @@ use common::wait::OperationKind;
 use common::{Error, Result, Secret};
 use url::Url;
 
-use crate::{CLUSTER_TYPE, Cli, MAX_SECRET_BYTES};
+use crate::{Cli, MAX_SECRET_BYTES, named};
 
 /// Where the pull check asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,12 +73,9 @@ impl Inputs {
     /// principal the roles are given to is looked up from the app id in tenant A, never taken
     /// from a file.
     pub(crate) fn read(cli: &Cli, env: &Envelope, cloud: &Cloud) -> Result<Self> {
-        // The cluster: --cluster, or the three parts, or the object's cluster_id.
-        let cluster = match cli.cluster_id()? {
-            Some(id) => id,
-            None => env.require_str(&fields::CLUSTER_ID)?,
-        };
-        let cluster = ResourceId::parse(fields::CLUSTER_ID.name, &cluster, CLUSTER_TYPE)?;
+        // The cluster: --cluster (or the three parts); the object's cluster_id only with
+        // --targets-from-input, and never another than the flag's.
+        let cluster = named::cluster(cli, env)?;
         let tenant = validate::tenant(
             fields::CLUSTER_TENANT_ID.name,
             &env.flag_or_require(&fields::CLUSTER_TENANT_ID, cli.cluster_tenant.as_deref())?,
@@ -302,14 +299,16 @@ fn operation_url(value: &str, cloud: &Cloud, cluster: &ResourceId) -> Result<Ope
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::CLUSTER_TYPE;
     use clap::Parser;
 
     const ID: &str = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1";
     const APP: &str = "11111111-2222-3333-4444-555555555555";
     const TENANT: &str = "aaaaaaaa-0000-0000-0000-000000000001";
 
+    /// The flags `args`, with the object's cluster_id trusted (the rule is tested on its own).
     fn cli(args: &[&str]) -> Cli {
-        let mut v = vec!["aks-sp-update"];
+        let mut v = vec!["aks-sp-update", "--targets-from-input"];
         v.extend_from_slice(args);
         Cli::try_parse_from(v).unwrap()
     }

@@ -8,7 +8,8 @@
 //! rerun with that object resumes it instead of posting again.
 //!
 //! Layout (the same in every tool): `cli.rs` the flags, `inputs.rs` the checked inputs
-//! (the only code that reads the envelope), `act.rs` the step; `early.rs` (what the flags
+//! (the only code that reads the envelope, with `named.rs`: the cluster the person named),
+//! `act.rs` the step; `early.rs` (what the flags
 //! alone determine, read before the object arrives), `cluster.rs` (the cluster
 //! as ARM shows it), `pull.rs` (the new credential's pull check), `roles/` (tenant A
 //! role assignments: the allowlist, the scopes, the removal of unused copies) and `probe/`
@@ -21,6 +22,7 @@ mod cli;
 mod cluster;
 mod early;
 mod inputs;
+mod named;
 mod probe;
 mod pull;
 mod roles;

@@ -41,7 +41,14 @@ fn act_resets_the_cluster_and_writes_its_state() {
         "cluster_id": sim.var("CLUSTER_ID"),
         "cluster_operation_url": null,
     });
-    let cli = Cli::try_parse_from(["aks-sp-update", "--timeout", "30s"]).unwrap();
+    let cli = Cli::try_parse_from([
+        "aks-sp-update",
+        "--cluster",
+        &sim.var("CLUSTER_ID"),
+        "--timeout",
+        "30s",
+    ])
+    .unwrap();
     let env = Envelope::parse(&input.to_string()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

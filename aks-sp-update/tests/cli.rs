@@ -67,8 +67,12 @@ fn envelope(sim: &TestSim, s: &App) -> Value {
     })
 }
 
+/// Runs the tool on `input`, the cluster its `cluster_id` names (`--targets-from-input`: these
+/// tests are about the reset; which cluster a flag or the input names is `tests/tests/targets.rs`).
 fn run(sim: &TestSim, args: &[&str], input: &Value) -> Run {
-    sim.run(BIN, args, &line(input))
+    let mut all = vec!["--targets-from-input"];
+    all.extend_from_slice(args);
+    sim.run(BIN, &all, &line(input))
 }
 
 fn pulled(sim: &TestSim) -> bool {

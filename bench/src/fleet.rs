@@ -190,7 +190,12 @@ fn one_run(
     sim.clear_requests()?;
     let granted = tools.run(
         "acr-grant",
-        &["--jobs".into(), jobs.clone(), "--verify".into()],
+        &[
+            "--targets-from-input".into(),
+            "--jobs".into(),
+            jobs.clone(),
+            "--verify".into(),
+        ],
         &stream(&app, "registry_id", regs),
     )?;
     let g_reqs = log::parse(&sim.requests()?);
@@ -219,7 +224,7 @@ fn one_run(
     sim.clear_requests()?;
     let updated = tools.run(
         "aks-sp-update",
-        &["--jobs".into(), jobs.clone()],
+        &["--targets-from-input".into(), "--jobs".into(), jobs.clone()],
         &stream(&one, "cluster_id", cls),
     )?;
     let u_reqs = log::parse(&sim.requests()?);

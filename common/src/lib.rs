@@ -28,6 +28,7 @@ pub mod odata;
 pub mod registry;
 pub mod resolve;
 pub mod secret;
+pub mod target;
 pub mod tenants;
 pub mod ui;
 pub mod validate;

@@ -20,7 +20,9 @@ use crate::link::Form;
 ///
 /// --wait polls tenant B (with a credential for tenant B) until the service principal
 /// exists, up to --timeout, then writes `registry_sp_object_id`.
-/// --create makes the service principal in tenant B directly (Graph upsert by appId); it
+/// --create makes the service principal in tenant B directly (Graph upsert by appId), in the
+/// tenant --registry-tenant names (the input's registry_tenant_id only with
+/// --targets-from-input, never another than the flag's); it
 /// needs Application.ReadWrite.All there (an administrator's rights), else it fails with an
 /// explanation. Both together: create when allowed, otherwise wait for an administrator to
 /// consent. Either way, a service principal that already exists is taken as is (no write).
@@ -82,7 +84,13 @@ pub struct Cli {
     #[arg(long, requires = "remove")]
     pub force: bool,
 
-    /// With --remove: take tenant B and the app from each input object (your own files) instead of --registry-tenant and --app-id
+    /// Trust the input's registry_tenant_id (and, with --remove, app_id): --create makes, and --remove deletes, the service principal in the tenant each input object names (for reruns on your own files, and fleets)
+    ///
+    /// Without it --create and --remove act only in the tenant --registry-tenant names (and
+    /// --remove on the app --app-id names), and an input object whose registry_tenant_id
+    /// names another tenant is refused: a file from another team cannot choose the tenant the
+    /// app is brought into or removed from. The link and --wait only read, and take the
+    /// input's registry_tenant_id as before.
     #[arg(long)]
     pub targets_from_input: bool,
 

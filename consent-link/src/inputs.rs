@@ -2,6 +2,7 @@
 
 use common::envelope::{DEFAULT_REDIRECT_URI, Envelope, fields};
 use common::error::Result;
+use common::target::{Same, Target};
 use common::validate;
 
 use crate::cli::Cli;
@@ -31,10 +32,14 @@ pub struct Inputs {
 impl Inputs {
     /// Reads the flags (they win) and `env`, and validates every input; nothing is sent before this.
     pub(crate) fn read(cli: &Cli, env: &Envelope) -> Result<Self> {
-        let tenant_b = validate::tenant(
-            fields::REGISTRY_TENANT_ID.name,
-            &env.flag_or_require(&fields::REGISTRY_TENANT_ID, cli.registry_tenant.as_deref())?,
-        )?;
+        let tenant_b = if cli.create {
+            create_in(cli, env)?
+        } else {
+            // The link and --wait only read: the input's tenant may make them.
+            parse_tenant(
+                &env.flag_or_require(&fields::REGISTRY_TENANT_ID, cli.registry_tenant.as_deref())?,
+            )?
+        };
         let app_id = validate::guid_or_placeholder(
             &fields::APP_ID,
             &env.flag_or_require(&fields::APP_ID, cli.app_id.as_deref())?,
@@ -76,6 +81,54 @@ fn from(flag: bool, field: &common::envelope::Field) -> &'static str {
         Some(f) if flag => f,
         _ => field.name,
     }
+}
+
+/// Tenant B, where `--create` writes: named by `--registry-tenant`, or by the input with
+/// `--targets-from-input`.
+const TENANT_B: Target = Target {
+    field: fields::REGISTRY_TENANT_ID,
+    flag: "--registry-tenant TENANT",
+    what: "tenant",
+    write: "gets the app's service principal (--create)",
+    fields: &[
+        fields::REGISTRY_TENANT_ID.name,
+        fields::CONSENT_URL.name,
+        fields::REGISTRY_SP_OBJECT_ID.name,
+    ],
+};
+
+fn parse_tenant(value: &str) -> Result<String> {
+    validate::tenant(fields::REGISTRY_TENANT_ID.name, value)
+}
+
+/// The tenant `--create` makes the service principal in (see [`TENANT_B`]).
+fn create_in(cli: &Cli, env: &Envelope) -> Result<String> {
+    let flag = cli
+        .registry_tenant
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .map(parse_tenant)
+        .transpose()?;
+    let input = env.str(&fields::REGISTRY_TENANT_ID)?;
+    // Which tenant a domain is only Entra knows: an id and a domain are not taken as the same.
+    if let (Some(f), Some(i)) = (&flag, &input)
+        && validate::is_guid(f) != validate::is_guid(i.trim())
+        && parse_tenant(i).is_ok()
+    {
+        return Err(TENANT_B
+            .mismatch(&format!("{f:?}"), &format!("{:?}", i.trim()))
+            .with_hint("give --registry-tenant as the input writes it (both tenant ids, or both domains), or remove `registry_tenant_id` from the input (jq 'del(.registry_tenant_id)')"));
+    }
+    let same = |a: &String, b: &String| if a == b { Same::Yes } else { Same::No };
+    Ok(TENANT_B
+        .choose(
+            flag,
+            input.as_deref(),
+            cli.targets_from_input,
+            parse_tenant,
+            same,
+        )?
+        .target)
 }
 
 #[cfg(test)]
@@ -150,5 +203,65 @@ mod tests {
             r#"{"app_id":"11111111-2222-3333-4444-555555555555","registry_tenant_id":5}"#,
             "registry_tenant_id",
         );
+    }
+
+    #[test]
+    fn create_writes_only_in_the_tenant_the_person_names() {
+        let b = "bbbbbbbb-0000-0000-0000-00000000000b";
+        let input = format!(
+            r#"{{"app_id":"11111111-2222-3333-4444-555555555555","registry_tenant_id":"{b}"}}"#
+        );
+        let env = Envelope::parse(&input).unwrap();
+        let read = |args: &[&str]| Inputs::read(&cli(args), &env);
+        let said = |args: &[&str]| {
+            let e = read(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} passed"));
+            assert_eq!(
+                e.kind(),
+                &ErrorKind::Input {
+                    field: "registry_tenant_id".into()
+                },
+                "{e}"
+            );
+            e.full_message()
+        };
+        // The link and --wait read only: the input's tenant makes them, a flag wins.
+        assert_eq!(read(&[]).unwrap().tenant_b, b);
+        assert_eq!(read(&["--wait"]).unwrap().tenant_b, b);
+        assert_eq!(
+            read(&["--registry-tenant", "a.example.com"])
+                .unwrap()
+                .tenant_b,
+            "a.example.com"
+        );
+        // --create: the flag, or the input with --targets-from-input.
+        let m = said(&["--create"]);
+        assert!(m.contains("--targets-from-input") && m.contains(b), "{m}");
+        let upper = b.to_ascii_uppercase();
+        assert_eq!(
+            read(&["--create", "--registry-tenant", &upper])
+                .unwrap()
+                .tenant_b,
+            b
+        );
+        assert_eq!(
+            read(&["--create", "--targets-from-input"])
+                .unwrap()
+                .tenant_b,
+            b
+        );
+        for other in ["cccccccc-0000-0000-0000-00000000000c", "b.example.com"] {
+            let m = said(&["--create", "--registry-tenant", other]);
+            assert!(m.contains("mismatch") && m.contains(other), "{m}");
+            let m = said(&[
+                "--create",
+                "--targets-from-input",
+                "--registry-tenant",
+                other,
+            ]);
+            assert!(m.contains("mismatch"), "{m}");
+        }
+        assert!(said(&["--create", "--registry-tenant", "b.example.com"]).contains("both domains"));
     }
 }

@@ -26,7 +26,7 @@ fn act_creates_the_service_principal_in_tenant_b_once() {
         "app_id": app.app_id,
     });
     let env = Envelope::parse(&input.to_string()).unwrap();
-    let cli = Cli::try_parse_from(["consent-link", "--create"]).unwrap();
+    let cli = Cli::try_parse_from(["consent-link", "--create", "--targets-from-input"]).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -303,7 +303,13 @@ fn bad_inputs_fail_before_any_request() {
     ];
     for (args, field, expected) in cases {
         let stdin = line(&json!({"cluster_tenant_id": a, "registry_tenant_id": b, "app_id": APP}));
-        let mut all = vec!["--wait", "--create", "--timeout", "5s"];
+        let mut all = vec![
+            "--wait",
+            "--create",
+            "--targets-from-input",
+            "--timeout",
+            "5s",
+        ];
         all.extend_from_slice(args);
         let r = sim.run(BIN, &all, &stdin);
         let o = failed(&r, "InvalidInput");
@@ -390,7 +396,11 @@ fn the_app_is_checked_in_tenant_a() {
 
     let single = create_app(&op, "AzureADMyOrg", &["https://www.microsoft.com"]);
     let o = failed(
-        &sim.run(BIN, &["--wait", "--create"], &input(&sim, &single)),
+        &sim.run(
+            BIN,
+            &["--wait", "--create", "--targets-from-input"],
+            &input(&sim, &single),
+        ),
         "AppNotMultitenant",
     );
     let msg = said(&o);
@@ -464,7 +474,11 @@ fn the_read_in_tenant_b_goes_out_beside_the_check_in_tenant_a_and_the_write_afte
     let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
     let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
     sim.sim().clear_requests();
-    let o = ok(&sim.run(BIN, &["--create"], &input(&sim, &app)));
+    let o = ok(&sim.run(
+        BIN,
+        &["--create", "--targets-from-input"],
+        &input(&sim, &app),
+    ));
     let sp = service_principal_of(&sim, &b, &app).expect("created in tenant B");
     assert_eq!(o["registry_sp_object_id"], sp.as_str());
 
@@ -514,7 +528,13 @@ fn a_failed_check_in_tenant_a_writes_nothing_to_tenant_b_whatever_its_read_found
         sim.sim().clear_requests();
         let r = sim.run(
             BIN,
-            &["--create", "--wait", "--timeout", "5s"],
+            &[
+                "--create",
+                "--targets-from-input",
+                "--wait",
+                "--timeout",
+                "5s",
+            ],
             &input(&sim, app),
         );
         let o = failed(&r, code);
@@ -696,7 +716,11 @@ fn create_as_operator_then_reruns_send_no_writes() {
     let b = sim.var("REGISTRY_TENANT_ID");
     let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
 
-    let dry = ok(&sim.run(BIN, &["--create", "--dry-run"], &input(&sim, &app)));
+    let dry = ok(&sim.run(
+        BIN,
+        &["--create", "--targets-from-input", "--dry-run"],
+        &input(&sim, &app),
+    ));
     assert_eq!(
         dry["registry_sp_object_id"],
         "dry-run:registry_sp_object_id"
@@ -704,7 +728,11 @@ fn create_as_operator_then_reruns_send_no_writes() {
     assert_eq!(dry["dry_run"], true);
     assert_eq!(sim.writes().len(), 1);
 
-    let r = sim.run(BIN, &["--create"], &input(&sim, &app));
+    let r = sim.run(
+        BIN,
+        &["--create", "--targets-from-input"],
+        &input(&sim, &app),
+    );
     let o = ok(&r);
     let sp = service_principal_of(&sim, &b, &app).expect("created in tenant B");
     assert_eq!(o["registry_sp_object_id"], sp.as_str());
@@ -725,7 +753,11 @@ fn create_as_operator_then_reruns_send_no_writes() {
     assert_eq!(writes[1]["method"], "PATCH");
     assert_eq!(writes[1]["caller_tenant_id"], b.as_str());
 
-    for args in [&["--create"][..], &["--wait"], &["--create", "--wait"]] {
+    for args in [
+        &["--create", "--targets-from-input"][..],
+        &["--wait"],
+        &["--create", "--targets-from-input", "--wait"],
+    ] {
         let t = Instant::now();
         let r = sim.run(BIN, args, &r.stdout);
         let again = ok(&r);
@@ -748,7 +780,11 @@ fn create_as_reader_explains_that_an_administrator_must_consent() {
     let b = sim.var("REGISTRY_TENANT_ID");
     let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
 
-    let r = run_cmd(sim.cmd_as_reader(BIN), &["--create"], &input(&sim, &app));
+    let r = run_cmd(
+        sim.cmd_as_reader(BIN),
+        &["--create", "--targets-from-input"],
+        &input(&sim, &app),
+    );
     let o = failed(&r, "Authorization_RequestDenied");
     let url = o["consent_url"].as_str().unwrap();
     let hint = o["error"]["hint"].as_str().unwrap();
@@ -763,7 +799,13 @@ fn create_as_reader_explains_that_an_administrator_must_consent() {
     // With --wait too: the refusal turns into waiting for the consent.
     let r = run_cmd(
         sim.cmd_as_reader(BIN),
-        &["--create", "--wait", "--timeout", "2s"],
+        &[
+            "--create",
+            "--targets-from-input",
+            "--wait",
+            "--timeout",
+            "2s",
+        ],
         &input(&sim, &app),
     );
     failed(&r, "ConsentTimeout");
@@ -781,7 +823,11 @@ fn create_waits_out_replication_of_a_new_app() {
     let op = Operator::new(&sim);
     let b = sim.var("REGISTRY_TENANT_ID");
     let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
-    let r = sim.run(BIN, &["--create", "--timeout", "30s"], &input(&sim, &app));
+    let r = sim.run(
+        BIN,
+        &["--create", "--targets-from-input", "--timeout", "30s"],
+        &input(&sim, &app),
+    );
     let o = ok(&r);
     assert_eq!(
         o["registry_sp_object_id"],

@@ -97,7 +97,11 @@ fn a_cloud_without_a_usable_api_version_fails_clearly_before_any_write() {
     sim.sim().clear_requests();
     let input = json!({"cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"), "app_id": app.app_id,
         "client_secret": app.secret(), "cluster_id": sim.var("CLUSTER_ID")});
-    let r = sim.run("aks-sp-update", &["--force"], &line(&input));
+    let r = sim.run(
+        "aks-sp-update",
+        &["--cluster", &sim.var("CLUSTER_ID"), "--force"],
+        &line(&input),
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(error_code(&r), "ApiVersionUnsupported", "{}", r.stdout);
     assert!(r.stdout.contains("2019-02-01"), "{}", r.stdout);
@@ -143,7 +147,11 @@ fn a_busy_cluster_is_waited_out_with_progress() {
     sim.sim().add_fault(json!({"method": "POST", "path": "resetServicePrincipalProfile",
         "status": 409, "code": "OperationNotAllowed", "count": 2,
         "message": "Operation is not allowed: Another operation (Updating) is in progress, please wait for it to finish before starting a new operation. See https://aka.ms/aks-pending-operation for more details"})).unwrap();
-    let r = sim.run("aks-sp-update", &["--timeout", "60s"], &line(&env));
+    let r = sim.run(
+        "aks-sp-update",
+        &["--cluster", &sim.var("CLUSTER_ID"), "--timeout", "60s"],
+        &line(&env),
+    );
     assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
     assert!(r.stderr.contains("busy"), "{}", r.stderr);
     assert!(r.stderr.contains("Another operation"), "{}", r.stderr);
@@ -253,13 +261,23 @@ fn a_registry_firewall_is_named_as_such_and_force_resets_anyway() {
     assert!(!r.stderr.contains(secret) && !r.stdout.replace(secret, "").contains(secret));
 
     // aks-sp-update: refuses for the right reason, and says --force resets anyway.
-    let r = sim.run("aks-sp-update", &[], &line(&env));
+    let r = sim.run(
+        "aks-sp-update",
+        &["--cluster", &sim.var("CLUSTER_ID")],
+        &line(&env),
+    );
     assert_eq!(error_code(&r), "RegistryNetworkDenied", "{}", r.stdout);
     assert!(r.stderr.contains("--force"), "{}", r.stderr);
     assert!(!r.stderr.contains(secret));
     let r = sim.run(
         "aks-sp-update",
-        &["--force", "--timeout", "60s"],
+        &[
+            "--cluster",
+            &sim.var("CLUSTER_ID"),
+            "--force",
+            "--timeout",
+            "60s",
+        ],
         &line(&env),
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);

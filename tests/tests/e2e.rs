@@ -228,7 +228,7 @@ fn four_separate_steps_with_files_and_every_rerun_changes_nothing() {
     let before = timeless(&sim.state());
     sim.sim().clear_requests();
     let read = |n: u8| std::fs::read_to_string(dir.path().join(format!("{n}.json"))).unwrap();
-    // Each step rerun on its own output: no writes, same output, same state.
+    // Each step rerun on its own output (its targets trusted): no writes, same output, same state.
     for (bin, n) in [
         ("entra-app-create", 1),
         ("consent-link", 2),
@@ -236,8 +236,9 @@ fn four_separate_steps_with_files_and_every_rerun_changes_nothing() {
         ("aks-sp-update", 4),
     ] {
         let args: &[&str] = match bin {
-            "consent-link" => &["--create"],
-            "acr-grant" => &["--verify"],
+            "consent-link" => &["--create", "--targets-from-input"],
+            "acr-grant" => &["--verify", "--targets-from-input"],
+            "aks-sp-update" => &["--targets-from-input"],
             _ => &[],
         };
         let r = step(&sim, bin, args, &read(n));
@@ -444,7 +445,14 @@ fn twenty_registries_in_one_stream_with_four_jobs() {
     let r3 = step(
         &sim,
         "acr-grant",
-        &["--jobs", "4", "--verify", "--image", "samples/hello:1.0"],
+        &[
+            "--targets-from-input",
+            "--jobs",
+            "4",
+            "--verify",
+            "--image",
+            "samples/hello:1.0",
+        ],
         &stream,
     );
     let objs = r3.objects();
@@ -470,7 +478,12 @@ fn throttled_writes_are_waited_out_not_failed() {
     // within --timeout is not a failure, however many times it takes.
     let (sim, ids) = sim_with_registries(10, |c| c.arm_write_limit = Some("1/1".parse().unwrap()));
     let stream = app_per_registry(&sim, &ids);
-    let r3 = step(&sim, "acr-grant", &["--jobs", "10"], &stream);
+    let r3 = step(
+        &sim,
+        "acr-grant",
+        &["--targets-from-input", "--jobs", "10"],
+        &stream,
+    );
     let objs = r3.objects();
     assert_eq!(objs.len(), ids.len());
     assert!(objs.iter().all(|o| o.get("error").is_none()), "{objs:?}");
@@ -674,8 +687,13 @@ fn example_rotation_replaces_the_secret_in_the_safe_order() {
         shell(&sim, "bash"),
         &[
             "examples/rotate.sh",
-            env_file.to_str().unwrap(),
+            "--cluster",
+            &sim.var("CLUSTER_ID"),
+            "--registry",
+            &sim.var("REGISTRY_NAME"),
+            "--image",
             &sim.var("REGISTRY_IMAGE"),
+            env_file.to_str().unwrap(),
         ],
         "",
     );

@@ -198,6 +198,16 @@ fn flag_case(bin: &'static str, base: &Value, args: &[&str], want: Want) -> Case
     }
 }
 
+/// The cases run with `--targets-from-input`, so a hostile target in the input is read (and
+/// refused naming its field); and the input's own target without it, refused naming `field`.
+fn trust_the_input(cases: &mut Vec<Case>, base: &Value, field: &'static str) {
+    let bin = cases[0].bin;
+    for c in cases.iter_mut() {
+        c.args.insert(0, "--targets-from-input".into());
+    }
+    cases.push(flag_case(bin, base, &[], Want::Field(field)));
+}
+
 /// Input that is not a stream of JSON objects, for any tool.
 fn not_objects(bin: &'static str) -> Vec<Case> {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
@@ -562,6 +572,7 @@ fn acr_grant_refuses_hostile_input_before_any_request() {
         want: Want::Field("client_secret"),
         unset: vec![],
     });
+    trust_the_input(&mut cases, &base, "registry_id");
     let n = check(&sim, &cases);
     println!("figure: hostile inputs tried (acr-grant): {n}");
 }
@@ -651,6 +662,7 @@ fn aks_sp_update_refuses_hostile_input_before_any_request() {
         &["--image", "evil.example/x:1"],
         Want::Field("registry_image"),
     ));
+    trust_the_input(&mut cases, &base, "cluster_id");
     let n = check(&sim, &cases);
     println!("figure: hostile inputs tried (aks-sp-update): {n}");
 }

@@ -43,8 +43,16 @@ fn granted(sim: &TestSim) -> String {
     run_steps(sim, &[Step::App, Step::Consent, Step::Grant], "")
 }
 
+/// The probe on `input`, the cluster its objects name (`--targets-from-input`: the test's own
+/// outputs, as a rerun or a fleet gives them).
 fn probe(sim: &TestSim, extra: &[&str], input: &str) -> Run {
-    let mut args = vec!["--probe-image", "samples/hello:1.0", "--timeout", "60s"];
+    let mut args = vec![
+        "--targets-from-input",
+        "--probe-image",
+        "samples/hello:1.0",
+        "--timeout",
+        "60s",
+    ];
     args.extend_from_slice(extra);
     run_cmd(sim.cmd("aks-sp-update"), &args, input)
 }
@@ -267,7 +275,12 @@ fn a_missing_tag_fails_inside_and_from_here() {
     let missing = sim.var("REGISTRY_IMAGE").replace(":1.0", ":9.9");
     let r = run_cmd(
         sim.cmd("aks-sp-update"),
-        &["--probe-only", "--probe-image", &missing],
+        &[
+            "--targets-from-input",
+            "--probe-only",
+            "--probe-image",
+            &missing,
+        ],
         &done,
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -417,6 +430,7 @@ fn an_interrupted_probe_leaves_no_pod_after_the_rerun() {
         .unwrap();
     let mut c = sim.cmd("aks-sp-update");
     c.args([
+        "--targets-from-input",
         "--probe-only",
         "--probe-image",
         "samples/hello:1.0",
@@ -462,6 +476,7 @@ fn an_interrupted_probe_leaves_no_pod_after_the_rerun() {
     let r = run_cmd(
         sim.cmd("aks-sp-update"),
         &[
+            "--targets-from-input",
             "--probe-only",
             "--probe-image",
             "samples/hello:1.0",

@@ -17,6 +17,7 @@ use xtenant_tests::{Run, TestSim, line, run_cmd};
 const SECRET: &str = "Zq8Q~k3yV4lu3.th4t-must_n0t-b3-3ch0ed00";
 
 /// An input object for `bin` valid up to the point where the secret is read.
+/// A step's input naming its target (run with `--targets-from-input`).
 fn input_for(bin: &str) -> Option<Value> {
     let tenant = "11111111-1111-1111-1111-111111111111";
     let app = "22222222-2222-2222-2222-222222222222";
@@ -108,7 +109,11 @@ fn client_secret_env_takes_a_name_and_never_shows_a_value() {
         }
         // A name that is not set: the error names the flag, not the name.
         let input = line(&input_for(bin).unwrap());
-        let mut args = vec!["--client-secret-env", "XTENANT_TEST_UNSET_VAR"];
+        let mut args = vec![
+            "--targets-from-input",
+            "--client-secret-env",
+            "XTENANT_TEST_UNSET_VAR",
+        ];
         if bin == "acr-grant" {
             args.push("--verify");
         }
@@ -124,7 +129,11 @@ fn client_secret_env_takes_a_name_and_never_shows_a_value() {
         // And a set one is used: the run gets past the secret (it then fails for other reasons).
         let mut c = sim.cmd(bin);
         c.env("XTENANT_TEST_SECRET_VAR", SECRET);
-        let mut args = vec!["--client-secret-env", "XTENANT_TEST_SECRET_VAR"];
+        let mut args = vec![
+            "--targets-from-input",
+            "--client-secret-env",
+            "XTENANT_TEST_SECRET_VAR",
+        ];
         if bin == "acr-grant" {
             args.push("--verify");
         }
@@ -165,7 +174,13 @@ fn client_secret_file_reads_only_a_small_regular_file_and_never_shows_the_path()
     for bin in ["acr-grant", "aks-sp-update"] {
         let input = line(&input_for(bin).unwrap());
         for (path, why) in cases {
-            let mut args = vec!["--client-secret-file", path, "--timeout", "20s"];
+            let mut args = vec![
+                "--targets-from-input",
+                "--client-secret-file",
+                path,
+                "--timeout",
+                "20s",
+            ];
             if bin == "acr-grant" {
                 args.push("--verify");
             }

@@ -515,8 +515,14 @@ fn vault_failure_paths(
     tampered["client_secret_ref"] = o["client_secret_ref"].clone();
     for input in [&missing, &tampered] {
         for (bin, args) in [
-            ("acr-grant", vec!["--verify", "--timeout", "5s"]),
-            ("aks-sp-update", vec!["--force", "--timeout", "10s"]),
+            (
+                "acr-grant",
+                vec!["--targets-from-input", "--verify", "--timeout", "5s"],
+            ),
+            (
+                "aks-sp-update",
+                vec!["--targets-from-input", "--force", "--timeout", "10s"],
+            ),
         ] {
             let r = run(sim, seen, bin, &args, &line(input), &[]);
             assert_eq!(r.code, 1, "{bin}: {}", r.stderr);
@@ -544,7 +550,11 @@ fn vault_failure_paths(
     stdouts.push(refused.stdout);
     let mut reader = sim.cmd_as_reader("aks-sp-update");
     reader.arg("-vv");
-    let r = run_cmd(reader, &["--force", "--timeout", "10s"], minted);
+    let r = run_cmd(
+        reader,
+        &["--targets-from-input", "--force", "--timeout", "10s"],
+        minted,
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     seen.add("aks-sp-update as reader", &r);
     stdouts.push(r.stdout);
@@ -596,7 +606,7 @@ fn the_vault_path_keeps_secrets_out_of_stdout_stderr_errors_urls_and_argv() {
         &sim,
         &mut seen,
         "aks-sp-update",
-        &["--force", "--dry-run"],
+        &["--targets-from-input", "--force", "--dry-run"],
         &minted.stdout,
         &[],
     );

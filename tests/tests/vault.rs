@@ -424,12 +424,21 @@ fn rotation_through_the_vault_makes_the_new_secret_current_only_after_its_pull_i
     for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
         c.env(k, sim.var(k));
     }
+    // The vault secret, the cluster and the registry are named by the person, as flags.
+    let vault_secret_url = format!("{}/secrets/{SECRET_NAME}", sim.var("KEYVAULT_URL"));
     let r = run_cmd(
         c,
         &[
             "examples/rotate.sh",
-            env_file.to_str().unwrap(),
+            "--cluster",
+            &sim.var("CLUSTER_ID"),
+            "--registry",
+            &sim.var("REGISTRY_ID"),
+            "--secret-keyvault",
+            &vault_secret_url,
+            "--image",
             &sim.var("REGISTRY_IMAGE"),
+            env_file.to_str().unwrap(),
         ],
         "",
     );

@@ -1,7 +1,6 @@
 //! The probe's inputs: the step's (unless `--probe-only`), the cluster and its tenant, and the
 //! image as a full reference of a registry of this cloud.
 
-use common::arm::ResourceId;
 use common::cloud::Cloud;
 use common::envelope::{Envelope, fields};
 use common::registry::{Image, LoginServer};
@@ -10,7 +9,7 @@ use common::{Error, Result};
 
 use super::Planned;
 use crate::inputs::Inputs;
-use crate::{CLUSTER_TYPE, Cli};
+use crate::{Cli, named};
 
 /// The flag the image comes from (it has no envelope field of its own).
 const FLAG: &str = "--probe-image";
@@ -31,11 +30,8 @@ pub(crate) fn plan(cli: &Cli, env: &Envelope, cloud: &Cloud) -> Result<Planned> 
             step: Some(step),
         });
     }
-    let cluster = match cli.cluster_id()? {
-        Some(id) => id,
-        None => env.require_str(&fields::CLUSTER_ID)?,
-    };
-    let cluster = ResourceId::parse(fields::CLUSTER_ID.name, &cluster, CLUSTER_TYPE)?;
+    // A run command acts on the cluster: the one the person named, as for the reset.
+    let cluster = named::cluster(cli, env)?;
     let tenant = validate::tenant(
         fields::CLUSTER_TENANT_ID.name,
         &env.flag_or_require(&fields::CLUSTER_TENANT_ID, cli.cluster_tenant.as_deref())?,
@@ -91,8 +87,9 @@ mod tests {
     const ID: &str = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1";
     const TENANT: &str = "aaaaaaaa-0000-0000-0000-000000000001";
 
+    /// The flags `args`, the object's cluster_id trusted (as a rerun on one's own output).
     fn cli(args: &[&str]) -> Cli {
-        let mut v = vec!["aks-sp-update"];
+        let mut v = vec!["aks-sp-update", "--targets-from-input"];
         v.extend_from_slice(args);
         Cli::try_parse_from(v).unwrap()
     }
@@ -127,6 +124,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message().contains("cluster_tenant_id"), "{e}");
+        // The run command acts on the cluster the person names: the object's alone is refused.
+        let named = |args: &[&str]| {
+            let mut v = vec!["aks-sp-update", "--probe-only", "--probe-image", "x:1"];
+            v.extend_from_slice(args);
+            let c = Cli::try_parse_from(v).unwrap();
+            let other = ID.replace("/aks1", "/aks2");
+            plan(
+                &c,
+                &env(
+                    &serde_json::json!({"cluster_id": other, "cluster_tenant_id": TENANT, "registry_login_server": "myreg.azurecr.io"}),
+                ),
+                &Cloud::azure_public(),
+            )
+        };
+        for args in [&[][..], &["--cluster", ID]] {
+            let e = named(args).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                &common::ErrorKind::Input {
+                    field: "cluster_id".into()
+                },
+                "{args:?}: {e}"
+            );
+        }
     }
 
     #[test]
