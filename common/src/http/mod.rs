@@ -40,7 +40,9 @@ pub use api::Api;
 pub use client::build_client;
 pub use errors::{ErrorBody, error_from_response, parse_error_body};
 pub use origin::{check_origin, same_origin};
-pub use pace::{GLOBAL_WRITES_LEFT, PRINCIPAL_WRITES_LEFT};
+pub use pace::{
+    GLOBAL_READS_LEFT, GLOBAL_WRITES_LEFT, PRINCIPAL_READS_LEFT, PRINCIPAL_WRITES_LEFT,
+};
 pub use redact::redact;
 pub use request::{Auth, Request, Response, Sent};
 pub use retry::retry_after;
@@ -92,7 +94,7 @@ pub struct Http {
     dry_run: bool,
     sent: Arc<AtomicU64>,
     versions: versions::Chosen,
-    /// ARM writes paced per principal and subscription, across the run's jobs.
+    /// ARM reads and writes paced per principal and subscription, across the run's jobs.
     pacer: Arc<pace::Pacer>,
 }
 

@@ -1,25 +1,51 @@
-//! Pacing ARM writes: one gate per principal (the run's credential in a tenant) and
-//! subscription, shared by every job of the run, fed by what ARM says is left.
+//! Pacing ARM requests: one gate per kind (reads, writes), principal (the run's credential
+//! in a tenant) and subscription, shared by every job of the run, fed by what ARM says is left.
 //!
-//! Since 2024 ARM throttles writes with a token bucket per principal and subscription
-//! (200 tokens, refilled at 10 per second) and one per subscription for every principal
-//! together (15 times that). Each write's answer says what is left:
-//! `x-ms-ratelimit-remaining-subscription-writes` (the principal's bucket) and
-//! `x-ms-ratelimit-remaining-subscription-global-writes` (the subscription's). A throttled
-//! write (429) says when to come back (`Retry-After`). Sending 64 jobs' writes regardless
-//! and letting each retry on its own 429 makes five throttled answers per write; instead a
-//! write waits at the gate until the last answer's count, refilled at the documented rate
-//! since, covers it and the writes already in flight, and after a 429 every job waits out
-//! its `Retry-After` once. Other automation acting as the same principal spends the same
-//! bucket: the counts ARM returns include its writes, so the gate follows them too.
+//! Since 2024 ARM throttles with a token bucket per principal and subscription — writes:
+//! 200 tokens, refilled at 10 per second; reads: 250, refilled at 25 per second — and one
+//! per subscription for every principal together (15 times that). Each answer says what is
+//! left: `x-ms-ratelimit-remaining-subscription-writes` (or `-reads`: the principal's bucket)
+//! and `x-ms-ratelimit-remaining-subscription-global-writes` (or `-global-reads`: the
+//! subscription's). A throttled request (429) says when to come back (`Retry-After`).
+//! Sending 64 jobs' requests regardless and letting each retry on its own 429 makes five
+//! throttled answers per request; instead a request waits at the gate until the last
+//! answer's count, refilled at the documented rate since, covers it and those already in
+//! flight, and after a 429 every job waits out its `Retry-After` once. Other automation
+//! acting as the same principal spends the same bucket: the counts ARM returns include its
+//! requests, so the gate follows them too. A fleet's status (`aks-sp-update --status
+//! --jobs 32`, a cluster read each) runs at the read limit this way.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 
-/// The documented refill rate of a principal's write bucket, per second.
-const REFILL_PER_SECOND: f64 = 10.0;
+/// What a gate paces: ARM's reads and writes have a bucket each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    /// GET and HEAD.
+    Read,
+    /// PUT, PATCH, POST, DELETE.
+    Write,
+}
+
+impl Kind {
+    /// The documented refill rate of a principal's bucket, per second.
+    fn refill(self) -> f64 {
+        match self {
+            Self::Read => 25.0,
+            Self::Write => 10.0,
+        }
+    }
+
+    /// The headers with the principal's and the subscription's tokens left.
+    fn headers(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Read => (PRINCIPAL_READS_LEFT, GLOBAL_READS_LEFT),
+            Self::Write => (PRINCIPAL_WRITES_LEFT, GLOBAL_WRITES_LEFT),
+        }
+    }
+}
 /// The shortest wait worth sleeping.
 const MIN_WAIT: Duration = Duration::from_millis(5);
 
@@ -30,22 +56,35 @@ const FIRST_ANSWER_POLL: Duration = Duration::from_millis(10);
 /// bucket another principal's automation emptied costs at most that many 429s. A bucket
 /// holds 200 writes.
 const BEFORE_FIRST_ANSWER: u32 = 4;
+/// Reads let through at once before any answer said what is left (a bucket holds 250, and
+/// an ARM that sends no count — a cloud or a simulator without the headers — still gets
+/// this many at a time).
+const READS_BEFORE_FIRST_ANSWER: u32 = 32;
 
 /// The header with the principal's writes left.
 pub const PRINCIPAL_WRITES_LEFT: &str = "x-ms-ratelimit-remaining-subscription-writes";
 /// The header with the subscription's writes left (every principal together).
 pub const GLOBAL_WRITES_LEFT: &str = "x-ms-ratelimit-remaining-subscription-global-writes";
+/// The header with the principal's reads left.
+pub const PRINCIPAL_READS_LEFT: &str = "x-ms-ratelimit-remaining-subscription-reads";
+/// The header with the subscription's reads left (every principal together).
+pub const GLOBAL_READS_LEFT: &str = "x-ms-ratelimit-remaining-subscription-global-reads";
 
-/// The gates of a run, by (tenant, subscription).
+/// A gate's key: the kind, the tenant (the principal acting) and the subscription.
+pub(crate) type Key = (Kind, String, String);
+
+/// The gates of a run, by (kind, tenant, subscription).
 #[derive(Debug, Default)]
 pub(crate) struct Pacer {
-    gates: std::sync::Mutex<HashMap<(String, String), Gate>>,
+    gates: std::sync::Mutex<HashMap<Key, Gate>>,
     /// Woken whenever a write leaves a gate's queue: the next in line may go.
     turn: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
 struct Gate {
+    /// Reads or writes.
+    kind: Kind,
     /// Writes left at `at`, as the last answer said (`None`: no answer yet).
     left: Option<f64>,
     at: Instant,
@@ -61,9 +100,10 @@ struct Gate {
     next: u64,
 }
 
-impl Default for Gate {
-    fn default() -> Self {
+impl Gate {
+    fn new(kind: Kind) -> Self {
         Self {
+            kind,
             left: None,
             at: Instant::now(),
             in_flight: 0,
@@ -74,12 +114,13 @@ impl Default for Gate {
     }
 }
 
-/// The gate's key for a write to `path` acting in `tenant` (`None`: not a subscription's write).
-pub(crate) fn key(tenant: &str, path: &str) -> Option<(String, String)> {
+/// The gate's key for a request of `kind` to `path` acting in `tenant` (`None`: not a
+/// subscription's request).
+pub(crate) fn key(kind: Kind, tenant: &str, path: &str) -> Option<Key> {
     let mut segs = path.trim_start_matches('/').split('/');
     match (segs.next(), segs.next()) {
         (Some(s), Some(sub)) if s.eq_ignore_ascii_case("subscriptions") && !sub.is_empty() => {
-            Some((tenant.to_ascii_lowercase(), sub.to_ascii_lowercase()))
+            Some((kind, tenant.to_ascii_lowercase(), sub.to_ascii_lowercase()))
         }
         _ => None,
     }
@@ -96,19 +137,24 @@ impl Gate {
         }
         let Some(left) = self.left else {
             // Until an answer says what is left, a few writes at a time.
-            if self.in_flight >= BEFORE_FIRST_ANSWER {
+            let first = match self.kind {
+                Kind::Read => READS_BEFORE_FIRST_ANSWER,
+                Kind::Write => BEFORE_FIRST_ANSWER,
+            };
+            if self.in_flight >= first {
                 return Some(FIRST_ANSWER_POLL);
             }
             self.in_flight += 1;
             return None;
         };
-        let refilled = now.duration_since(self.at).as_secs_f64() * REFILL_PER_SECOND;
+        let rate = self.kind.refill();
+        let refilled = now.duration_since(self.at).as_secs_f64() * rate;
         let free = left + refilled - f64::from(self.in_flight);
         if free >= 1.0 {
             self.in_flight += 1;
             return None;
         }
-        Some(Duration::from_secs_f64((1.0 - free) / REFILL_PER_SECOND).max(MIN_WAIT))
+        Some(Duration::from_secs_f64((1.0 - free) / rate).max(MIN_WAIT))
     }
 
     /// Takes in what an answer said.
@@ -125,7 +171,8 @@ impl Gate {
         };
         // The global bucket refills 15 times faster; while it has more left than the
         // principal's, the principal's decides.
-        let left = match (count(PRINCIPAL_WRITES_LEFT), count(GLOBAL_WRITES_LEFT)) {
+        let (principal, global) = self.kind.headers();
+        let left = match (count(principal), count(global)) {
             (Some(p), Some(g)) => Some(p.min(g)),
             (p, g) => p.or(g),
         };
@@ -145,7 +192,7 @@ impl Gate {
 }
 
 impl Pacer {
-    fn gates(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Gate>> {
+    fn gates(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Gate>> {
         self.gates
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -153,11 +200,11 @@ impl Pacer {
 
     /// Waits until a write under `key` may go: its turn (writes go in the order they came)
     /// and the bucket's (at most `limit`: past it the write goes and ARM's answer decides).
-    pub(crate) async fn admit(&self, key: &(String, String), limit: Duration) {
+    pub(crate) async fn admit(&self, key: &Key, limit: Duration) {
         let give_up = Instant::now() + limit;
         let ticket = {
             let mut gates = self.gates();
-            let gate = gates.entry(key.clone()).or_default();
+            let gate = gates.entry(key.clone()).or_insert_with(|| Gate::new(key.0));
             let t = gate.next;
             gate.next += 1;
             gate.queue.push_back(t);
@@ -173,7 +220,7 @@ impl Pacer {
             let turn = self.turn.notified();
             let wait = {
                 let mut gates = self.gates();
-                let gate = gates.entry(key.clone()).or_default();
+                let gate = gates.entry(key.clone()).or_insert_with(|| Gate::new(key.0));
                 let now = Instant::now();
                 if now >= give_up {
                     gate.in_flight += 1;
@@ -203,12 +250,7 @@ impl Pacer {
     }
 
     /// Takes in a write's answer (`None`: no answer, e.g. a connection error).
-    pub(crate) fn answered(
-        &self,
-        key: &(String, String),
-        status: Option<u16>,
-        headers: Option<&HeaderMap>,
-    ) {
+    pub(crate) fn answered(&self, key: &Key, status: Option<u16>, headers: Option<&HeaderMap>) {
         if let Some(gate) = self.gates().get_mut(key) {
             gate.answered(Instant::now(), status, headers);
         }
@@ -218,7 +260,7 @@ impl Pacer {
 /// A write's place in its gate's line, given up when it goes or is abandoned.
 struct Leave<'a> {
     pacer: &'a Pacer,
-    key: &'a (String, String),
+    key: &'a Key,
     ticket: u64,
 }
 
@@ -247,16 +289,19 @@ mod tests {
     #[test]
     fn keys_are_per_tenant_and_subscription() {
         assert_eq!(
-            key("T", "/subscriptions/S/resourceGroups/g"),
-            Some(("t".into(), "s".into()))
+            key(Kind::Write, "T", "/subscriptions/S/resourceGroups/g"),
+            Some((Kind::Write, "t".into(), "s".into()))
         );
-        assert_eq!(key("t", "/providers/Microsoft.Authorization/x"), None);
+        assert_eq!(
+            key(Kind::Read, "t", "/providers/Microsoft.Authorization/x"),
+            None
+        );
     }
 
     #[test]
     fn a_gate_lets_writes_through_while_the_counts_cover_them() {
         let t0 = Instant::now();
-        let mut g = Gate::default();
+        let mut g = Gate::new(Kind::Write);
         // No count yet: a few writes go, the next waits for an answer.
         for _ in 0..BEFORE_FIRST_ANSWER {
             assert_eq!(g.admit(t0), None);
@@ -301,9 +346,47 @@ mod tests {
     }
 
     #[test]
+    fn reads_have_a_gate_of_their_own_refilled_at_the_read_rate() {
+        let t0 = Instant::now();
+        let mut g = Gate::new(Kind::Read);
+        // Before any count, many reads at once (a cluster read per job of a fleet's status).
+        for _ in 0..READS_BEFORE_FIRST_ANSWER {
+            assert_eq!(g.admit(t0), None);
+        }
+        assert!(g.admit(t0).is_some());
+        for _ in 0..READS_BEFORE_FIRST_ANSWER {
+            // A write's count says nothing about reads.
+            g.answered(
+                t0,
+                Some(200),
+                Some(&headers(&[(PRINCIPAL_WRITES_LEFT, "0")])),
+            );
+        }
+        assert_eq!(g.admit(t0), None, "no read count yet");
+        g.answered(
+            t0,
+            Some(200),
+            Some(&headers(&[
+                (PRINCIPAL_READS_LEFT, "0"),
+                (GLOBAL_READS_LEFT, "9000"),
+            ])),
+        );
+        // None left: the next read waits one refill, 40 ms at 25/s.
+        let w = g.admit(t0).unwrap();
+        assert!(
+            w > Duration::from_millis(35) && w <= Duration::from_millis(40),
+            "{w:?}"
+        );
+        assert_eq!(
+            key(Kind::Read, "t", "/subscriptions/s/x").map(|k| k.0),
+            Some(Kind::Read)
+        );
+    }
+
+    #[test]
     fn the_global_count_decides_when_it_is_lower() {
         let t0 = Instant::now();
-        let mut g = Gate::default();
+        let mut g = Gate::new(Kind::Write);
         assert_eq!(g.admit(t0), None);
         g.answered(
             t0,
@@ -319,7 +402,7 @@ mod tests {
     #[tokio::test]
     async fn writes_go_in_the_order_they_came_and_an_abandoned_one_leaves_the_line() {
         let pacer = std::sync::Arc::new(Pacer::default());
-        let key = ("t".to_owned(), "s".to_owned());
+        let key = (Kind::Write, "t".to_owned(), "s".to_owned());
         // An answer said nothing is left: each write waits 100 ms of refill.
         pacer.admit(&key, Duration::from_secs(5)).await;
         pacer.answered(

@@ -30,10 +30,15 @@ impl Http {
         let mut throttled = 0u32;
         loop {
             attempt += 1;
-            // An ARM write waits at its principal's and subscription's gate (see `pace`).
+            // An ARM request waits at its principal's and subscription's gate (see `pace`).
             let gate = match (&req.service, &req.auth) {
-                (Service::Arm, Auth::Tenant(tenant)) if req.is_write() => {
-                    super::pace::key(tenant, req.url.path())
+                (Service::Arm, Auth::Tenant(tenant)) => {
+                    let kind = if req.is_write() {
+                        super::pace::Kind::Write
+                    } else {
+                        super::pace::Kind::Read
+                    };
+                    super::pace::key(kind, tenant, req.url.path())
                 }
                 _ => None,
             };
