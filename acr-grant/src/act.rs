@@ -238,17 +238,15 @@ async fn find_service_principal(ctx: &Ctx, graph: &Api<'_>, inp: &Inputs) -> Res
         ctx.service_principal_id(graph, &inp.app_id).await?
     };
     let Some(id) = found else {
+        // The envelope holds the secret: the fix is step 2 rerun on it, never a command
+        // without it.
         return Err(Error::step(
             "ServicePrincipalNotInRegistryTenant",
-            format!(
-                "the app {} has no service principal in the registry's tenant {}: an administrator of that tenant has not consented to it yet",
-                inp.app_id, inp.tenant
-            ),
+            "no administrator of tenant B has consented to the app yet: it has no service principal there",
         )
-        .with_hint(format!(
-            "run `consent-link --registry-tenant {} --app-id {} --wait` and have an administrator of tenant B open the link, or `consent-link ... --create` if you may create service principals there",
-            inp.tenant, inp.app_id
-        )));
+        .with_hint(
+            "rerun step 2 on the envelope (consent-link --wait < app.json | acr-grant …) and have tenant B's administrator open the link",
+        ));
     };
     let id = id.to_ascii_lowercase();
     if let Some(known) = &inp.known_sp

@@ -204,14 +204,17 @@ async fn pull_check(
     .await;
     let refusal = match looked {
         Ok(PullCheck::Allowed) => {
-            ui::info(&format!("the app's credential can pull {what} from {}", t.login_server));
+            ui::info(&format!(
+                "the app's credential can pull {what} from {}",
+                t.login_server
+            ));
             return Ok(true);
         }
         Ok(PullCheck::Denied(d)) => Error::step(
             codes::PULL_VERIFICATION_FAILED.name,
-            format!("the new credential cannot pull from {}: {}", t.login_server, d.explain()),
+            format!("the new credential cannot pull {what}: {}", d.explain()),
         )
-        .with_hint("grant and verify first with acr-grant --verify (it waits for a new role to reach the registry); --force resets anyway"),
+        .with_hint(denied_hint(&d, t)),
         // Interrupted: no reset is posted, --force or not.
         Err(e) if e.is_interrupted() => return Err(e),
         Err(e) if e.is_code(codes::REGISTRY_NETWORK_DENIED.name) => {
@@ -232,6 +235,23 @@ async fn pull_check(
     } else {
         let hint = refusal.hint().unwrap_or("--force resets anyway").to_owned();
         Err(refusal.with_hint(format!("{hint}; nothing was changed")))
+    }
+}
+
+/// What to run when the pull was refused, by what refused it.
+fn denied_hint(d: &Denied, t: &PullTarget) -> String {
+    match d {
+        Denied::ImageMissing => {
+            let registry = t.login_server.split('.').next().unwrap_or(&t.login_server);
+            format!(
+                "push it, or --image a tag that exists: az acr repository show-tags -n {registry} --repository {}",
+                t.repository
+            )
+        }
+        Denied::Credentials(_) => "run consent-link --wait and acr-grant --verify on this object first".to_owned(),
+        Denied::NoPullRole | Denied::ManifestRefused(_) => {
+            "run acr-grant --verify on this object first (it gives the role and waits for it to work)".to_owned()
+        }
     }
 }
 

@@ -235,6 +235,7 @@ fn issue(core: &Core, req: &Req, v2: bool) -> Result<Response, Response> {
     let (app, sp) = client(req, &state, &tenant, client_id)?;
     let appidacr = authenticate(req, &form, app, state.behaviour.secret_propagation())?;
     check_resource(core, req, &resource, &tenant)?;
+    crate::sign_in_policy::check(req, &tenant, &app.app_id, &resource)?;
     let graph = audience_in(&resource, &core.cloud.graph_audiences());
     let roles = if graph {
         sp.graph_app_roles.clone()

@@ -42,6 +42,7 @@ mod rbac;
 mod registry;
 mod scenario;
 mod server;
+mod sign_in_policy;
 mod tls;
 
 use std::net::SocketAddr;

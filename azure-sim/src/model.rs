@@ -111,6 +111,9 @@ pub(crate) struct Tenant {
     /// Password lifetime policy (`passwordLifetime` restriction), in days.
     #[serde(default)]
     pub max_password_lifetime_days: Option<u32>,
+    /// Conditional Access policies a sign-in meets (none by default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditional_access: Vec<crate::sign_in_policy::SignInPolicy>,
 }
 
 /// A subscription and its resource groups.

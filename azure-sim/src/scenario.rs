@@ -301,12 +301,14 @@ fn tenants() -> Vec<Tenant> {
             display_name: "Contoso AKS".into(),
             domains: vec!["contoso-aks.onmicrosoft.com".into()],
             max_password_lifetime_days: Some(730),
+            conditional_access: Vec::new(),
         },
         Tenant {
             id: TENANT_B.into(),
             display_name: "Fabrikam ACR".into(),
             domains: vec!["fabrikam-acr.onmicrosoft.com".into()],
             max_password_lifetime_days: None,
+            conditional_access: Vec::new(),
         },
     ]
 }

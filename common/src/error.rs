@@ -441,6 +441,10 @@ pub mod codes {
     pub const UNKNOWN_TENANT: Code = c("UnknownTenant", 3, false);
     /// Sign-in refused for another reason.
     pub const CREDENTIAL_REJECTED: Code = c("CredentialRejected", 3, false);
+    /// The tenant requires multi-factor authentication of the identity (AADSTS50076).
+    pub const MFA_REQUIRED: Code = c("MfaRequired", 3, false);
+    /// Conditional Access blocked the sign-in (AADSTS53003).
+    pub const BLOCKED_BY_CONDITIONAL_ACCESS: Code = c("BlockedByConditionalAccess", 3, false);
     /// Azure answered in a shape the tool does not understand.
     pub const UNEXPECTED_RESPONSE: Code = c("UnexpectedResponse", 1, false);
     /// Microsoft Graph answered without a field it always sends.
@@ -560,6 +564,8 @@ pub mod codes {
         UNKNOWN_APPLICATION,
         UNKNOWN_TENANT,
         CREDENTIAL_REJECTED,
+        MFA_REQUIRED,
+        BLOCKED_BY_CONDITIONAL_ACCESS,
         UNEXPECTED_RESPONSE,
         UNEXPECTED_GRAPH_ANSWER,
         UNEXPECTED_ARM_ANSWER,

@@ -200,7 +200,7 @@ async fn provision(
                         ctx.http().credentials().describe()
                     ))
                     .with_hint(format!(
-                        "an administrator of tenant B must open the link and click Accept; then rerun with --wait: {url}"
+                        "an administrator of tenant B must open the link and accept; then run consent-link --wait on this output: {url}"
                     )));
             }
             Err(e) => return Err(e),
@@ -267,9 +267,9 @@ async fn read_app_in_a(ctx: &Ctx, tenant_a: &str, inp: &Inputs) -> Result<()> {
         )
         .with_hint("check app_id and cluster_tenant_id, or create the app with entra-app-create")),
         Err(e) if matches!(e.kind(), ErrorKind::Credential) || matches!(e.status(), Some(401 | 403)) => {
+            ui::debug(e.message());
             ui::warn(&format!(
-                "could not read the app in tenant A ({tenant_a}) to check it: {} ({}); giving the link unchecked",
-                e.message(),
+                "the app is not checked in tenant A ({}: -v says why); the link is given unchecked",
                 e.code()
             ));
             Ok(())

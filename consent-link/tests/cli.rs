@@ -566,7 +566,7 @@ fn a_refused_read_in_tenant_a_is_only_a_warning() {
     assert!(o["consent_url"].as_str().unwrap().contains(&app));
     assert!(
         r.stderr
-            .contains("warning: could not read the app in tenant A"),
+            .contains("warning: the app is not checked in tenant A"),
         "{}",
         r.stderr
     );
@@ -580,7 +580,7 @@ fn a_refused_read_in_tenant_a_is_only_a_warning() {
     assert!(o["consent_url"].as_str().unwrap().contains(&app));
     assert!(
         r.stderr
-            .contains("warning: could not read the app in tenant A")
+            .contains("warning: the app is not checked in tenant A")
             && !r.stderr.contains("not-the-secret"),
         "{}",
         r.stderr

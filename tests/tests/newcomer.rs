@@ -2,6 +2,8 @@
 //! that point the right way, sign-in refusals explained, dry runs that plan every write,
 //! short messages, and a simulator quick start that works as written.
 
+use std::os::unix::fs::PermissionsExt as _;
+
 use serde_json::{Value, json};
 use xtenant_tests::{Run, TestSim, line};
 
@@ -180,9 +182,12 @@ fn guids(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i + 36 <= b.len() {
-        let c = &text[i..i + 36];
         let edge = |j: usize| j >= b.len() || !b[j].is_ascii_hexdigit();
-        if (i == 0 || edge(i - 1)) && edge(i + 36) && common::validate::is_guid(c) {
+        if let Some(c) = text.get(i..i + 36)
+            && (i == 0 || edge(i - 1))
+            && edge(i + 36)
+            && common::validate::is_guid(c)
+        {
             out.push(c.to_ascii_lowercase());
             i += 36;
         } else {
@@ -190,4 +195,229 @@ fn guids(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+// ------------------------------------------------------------------ sign-in refusals
+
+/// The default world with Conditional Access on the operator: tenant A requires MFA of it,
+/// tenant B blocks it.
+fn sim_with_policies() -> TestSim {
+    let plain = TestSim::start();
+    let operator = plain.var("AZURE_CLIENT_ID");
+    let mut world = plain.state();
+    for t in world["tenants"].as_array_mut().unwrap() {
+        let grant = if t["id"] == plain.var("CLUSTER_TENANT_ID") {
+            "mfa"
+        } else {
+            "block"
+        };
+        t["conditional_access"] = json!([{"apps": [operator], "grant": grant}]);
+    }
+    drop(plain);
+    TestSim::start_with(|cfg| cfg.scenario = Some(world))
+}
+
+/// What a sign-in refusal looks like on stderr: short lines, no SDK text.
+#[track_caller]
+fn assert_plain(stderr: &str) {
+    assert_short(stderr);
+    for bad in ["\\n", "reqwest", "Trace ID", "troubleshoot"] {
+        assert!(!stderr.contains(bad), "{bad:?} in:\n{stderr}");
+    }
+}
+
+/// `--auth env` (a client secret) meets a tenant that requires MFA, and one whose Conditional
+/// Access blocks it: each is its own code (exit 3) with what to do.
+#[test]
+fn mfa_and_conditional_access_are_explained_for_a_client_secret() {
+    let sim = sim_with_policies();
+    let a = sim.var("CLUSTER_TENANT_ID");
+    let r = sim.run("entra-app-create", &["--cluster-tenant", &a], "");
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let o = r.object();
+    assert_eq!(o["error"]["code"], "MfaRequired", "{o}");
+    let m = said(&o);
+    assert!(
+        m.contains("AADSTS50076") && m.contains("az login --tenant"),
+        "{m}"
+    );
+    assert_plain(&r.stderr);
+
+    let input = line(&json!({
+        "cluster_tenant_id": a,
+        "app_id": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+    }));
+    let r = sim.run(
+        "consent-link",
+        &[
+            "--registry-tenant",
+            &sim.var("REGISTRY_TENANT_ID"),
+            "--wait",
+        ],
+        &input,
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let o = r.object();
+    assert_eq!(o["error"]["code"], "BlockedByConditionalAccess", "{o}");
+    assert!(
+        said(&o).contains("AADSTS53003") && said(&o).contains("sign-in logs"),
+        "{o}"
+    );
+    assert_plain(&r.stderr);
+}
+
+/// A stand-in `az` for `--auth cli`: it says what the Azure CLI says in each case on stderr
+/// and exits 1, and notes that it ran.
+fn stand_in_az(dir: &std::path::Path, stderr: &str) {
+    let script = format!(
+        "#!/bin/sh\ntouch \"{}/ran\"\ncat >&2 <<'AZ'\n{stderr}\nAZ\nexit 1\n",
+        dir.display()
+    );
+    let path = dir.join("az");
+    std::fs::write(&path, script).unwrap();
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `--auth cli` when the Azure CLI is not logged in, needs MFA for the tenant (as after a
+/// login to another tenant), has no account in it, or is set to another cloud: each with the
+/// command that fixes it, the one the Azure CLI suggests where it suggests one.
+#[test]
+fn the_azure_clis_refusals_are_explained() {
+    let sim = TestSim::start();
+    let a = sim.var("CLUSTER_TENANT_ID");
+    let graph = "https://graph.microsoft.com//.default";
+    let cases = [
+        (
+            "ERROR: Please run 'az login' to setup account.".to_owned(),
+            "NotLoggedIn",
+            format!("az login --tenant {a} --scope https://graph.microsoft.com/.default"),
+        ),
+        (
+            format!(
+                "ERROR: AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '00000003-0000-0000-c000-000000000000'. Trace ID: 0 Correlation ID: 0 Timestamp: 2026-12-07 10:00:00Z\nRun the command below to authenticate interactively; additional arguments may be added as needed:\naz logout\naz login --tenant \"{a}\" --scope \"{graph}\""
+            ),
+            "MfaRequired",
+            format!("az login --tenant \"{a}\" --scope \"{graph}\""),
+        ),
+        (
+            "ERROR: AADSTS50020: User account 'dev@example.com' from identity provider 'live.com' does not exist in tenant 'Contoso AKS' and cannot access the application '04b07795-8ddb-461a-bbee-02f9e1bf7b46'(Microsoft Azure CLI) in that tenant. The account needs to be added as an external user in the tenant first.".to_owned(),
+            "NotLoggedIn",
+            format!("az login --tenant {a}"),
+        ),
+    ];
+    for (stderr, code, hint) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        stand_in_az(dir.path(), &stderr);
+        let mut c = sim.cmd("entra-app-create");
+        c.env("XTENANT_AUTH", "cli").env(
+            "PATH",
+            format!(
+                "{}:{}",
+                dir.path().display(),
+                std::env::var("PATH").unwrap()
+            ),
+        );
+        let r = xtenant_tests::run_cmd(c, &["--cluster-tenant", &a], "");
+        assert_eq!(r.code, 3, "{code}: {}", r.stderr);
+        let o = r.object();
+        assert_eq!(o["error"]["code"], code, "{o}");
+        let given = o["error"]["hint"].as_str().unwrap();
+        assert!(given.starts_with(&hint), "{code}: {given}");
+        assert!(dir.path().join("ran").exists());
+        assert_plain(&r.stderr);
+    }
+    // The Azure CLI set to another cloud: refused before it is asked, with `az cloud set`.
+    let dir = tempfile::tempdir().unwrap();
+    stand_in_az(dir.path(), "not to be run");
+    std::fs::write(dir.path().join("config"), "[cloud]\nname = AzureCloud\n").unwrap();
+    let mut c = sim.cmd("entra-app-create");
+    c.env("XTENANT_AUTH", "cli")
+        .env("AZURE_CONFIG_DIR", dir.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                dir.path().display(),
+                std::env::var("PATH").unwrap()
+            ),
+        );
+    let r = xtenant_tests::run_cmd(
+        c,
+        &["--cluster-tenant", &a, "--cloud", "AzureChinaCloud"],
+        "",
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let o = r.object();
+    assert_eq!(o["error"]["code"], "CliCloudMismatch", "{o}");
+    assert!(
+        said(&o).contains("az cloud set --name AzureChinaCloud"),
+        "{o}"
+    );
+    assert!(!dir.path().join("ran").exists(), "az was asked");
+    assert_plain(&r.stderr);
+}
+
+// ------------------------------------------------------------------ hints
+
+/// Step 4 given an image the registry does not have says so, and how to find one that
+/// exists — not to grant and verify again; nothing is changed.
+#[test]
+fn a_missing_image_at_step_4_is_named_with_what_to_run() {
+    use xtenant_tests::steps::{Step, run_steps};
+    let sim = TestSim::start();
+    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let missing = format!("{}/samples/hello:9.9", sim.var("REGISTRY_LOGIN_SERVER"));
+    let r = sim.run(
+        "aks-sp-update",
+        &["--cluster", &sim.var("CLUSTER_ID"), "--image", &missing],
+        &granted,
+    );
+    let o = failed(&r, "aks-sp-update", "PullVerificationFailed");
+    let m = said(&o);
+    assert!(
+        m.contains("no such image") && m.contains("samples/hello:9.9"),
+        "{m}"
+    );
+    assert!(
+        m.contains("az acr repository show-tags -n fabrikamacr --repository samples/hello"),
+        "{m}"
+    );
+    assert!(!m.contains("acr-grant"), "{m}");
+    assert!(
+        !xtenant_tests::steps::cluster_pulls(&sim),
+        "the cluster was reset"
+    );
+    assert_short(&r.stderr);
+}
+
+/// Step 3 after a step 2 without --wait (no administrator consented yet): the hint reruns
+/// step 2 on the envelope, which holds the secret — never a command without it.
+#[test]
+fn a_forgotten_wait_is_fixed_on_the_envelope() {
+    let sim = TestSim::start();
+    let made = sim.run(
+        "entra-app-create",
+        &["--cluster-tenant", &sim.var("CLUSTER_TENANT_ID")],
+        "",
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let linked = sim.run(
+        "consent-link",
+        &["--registry-tenant", &sim.var("REGISTRY_TENANT_ID")],
+        &made.stdout,
+    );
+    assert_eq!(linked.code, 0, "{}", linked.stderr);
+    let r = sim.run(
+        "acr-grant",
+        &["--registry", &sim.var("REGISTRY_NAME")],
+        &linked.stdout,
+    );
+    let o = failed(&r, "acr-grant", "ServicePrincipalNotInRegistryTenant");
+    let hint = o["error"]["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("consent-link --wait <") && !hint.contains("--app-id"),
+        "{hint}"
+    );
+    assert_short(&r.stderr);
 }

@@ -43,11 +43,11 @@ impl Denied {
     pub fn explain(&self) -> String {
         match self {
             Self::Credentials(d) => format!(
-                "the registry refused the app's credentials ({d}): the client secret is wrong or expired, or the app has no service principal in the registry's tenant"
+                "the registry refused the app's credentials ({d}): a wrong or expired secret, or no service principal in tenant B"
             ),
-            Self::NoPullRole => "the registry authenticated the app but its token grants no pull on the repository: the pull role is missing or has not reached the registry yet".to_owned(),
-            Self::ManifestRefused(s) => format!("the token grants pull, but the manifest request was refused (HTTP {s})"),
-            Self::ImageMissing => "the credentials and role work, but the image does not exist in the registry".to_owned(),
+            Self::NoPullRole => "the app's token grants no pull: the pull role is missing or has not reached the registry yet".to_owned(),
+            Self::ManifestRefused(s) => format!("the token grants pull, but the manifest was refused (HTTP {s})"),
+            Self::ImageMissing => "there is no such image (the credentials and role work)".to_owned(),
         }
     }
 }

@@ -5,10 +5,8 @@
 //! does the token protocol; our one reqwest client is its transport (our timeouts and
 //! CA), and its retry is kept short so a dead endpoint fails in seconds, not 80.
 //!
-//! Length: over 400 lines (about 530 of code): the credential sources (with the Azure CLI's
-//! active cloud), the sign-in transport, the token cache per tenant and scope, and
-//! [`classify`], which maps every sign-in failure to one of our codes; `classify` and its text
-//! helpers are the part to move out next.
+//! [`classify`] (in `refusal`) maps every sign-in failure to one of our codes, with the
+//! command that fixes it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,6 +25,11 @@ use crate::cloud::Cloud;
 use crate::env;
 use crate::error::{Error, Result, codes};
 use crate::secret::Secret;
+
+mod refusal;
+
+use refusal::chain;
+pub use refusal::classify;
 
 /// Which credential to act with (`--auth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -177,7 +180,7 @@ impl azure_core::http::HttpClient for SignInTransport {
 }
 
 /// Whether an error text says a TLS certificate was not accepted.
-fn is_certificate_error(text: &str) -> bool {
+pub(crate) fn is_certificate_error(text: &str) -> bool {
     text.contains("invalid peer certificate") || text.contains("UnknownIssuer")
 }
 
@@ -294,7 +297,7 @@ impl Credentials {
                 ManagedIdentityCredential::new(Some(o)).map(|c| c as Arc<dyn TokenCredential>)
             }
         };
-        let cred = built.map_err(|e| classify(&e, tenant, &self.describe()))?;
+        let cred = built.map_err(|e| classify(&e, tenant, scope, &self.describe()))?;
         map.insert(key, cred.clone());
         Ok(cred)
     }
@@ -324,7 +327,7 @@ impl Credentials {
         let tok = cred
             .get_token(&[scope], None)
             .await
-            .map_err(|e| classify(&e, tenant, &self.describe()))?;
+            .map_err(|e| classify(&e, tenant, scope, &self.describe()))?;
         let secret = Secret::from(tok.token);
         *guard = Some((secret.clone(), tok.expires_on));
         Ok(secret)
@@ -382,155 +385,13 @@ fn check_cli_cloud(wanted: &str, var: impl Fn(&str) -> Option<String>) -> Result
     Err(Error::credential(
         codes::CLI_CLOUD_MISMATCH.name,
         format!(
-            "--auth cli: the Azure CLI's active cloud is {active} (as {} says), but --cloud is {wanted}: its tokens would be for the wrong cloud",
+            "--auth cli: the Azure CLI's active cloud is {active} ({}), not {wanted}",
             path.display()
         ),
     )
     .with_hint(format!(
         "az cloud set --name {wanted} (then az login, if you have not logged in to {wanted})"
     )))
-}
-
-/// Turns an azure_identity failure into a credential error with a code and a hint.
-pub fn classify(err: &azure_core::Error, tenant: &str, who: &str) -> Error {
-    use azure_core::error::ErrorKind as K;
-    let mut inner: &azure_core::Error = err;
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(a) = e.downcast_ref::<azure_core::Error>() {
-            inner = a;
-            if matches!(a.kind(), K::HttpResponse { .. } | K::Io | K::Connection) {
-                break;
-            }
-        }
-        cur = e.source();
-    }
-    let detail = first_line(&inner.to_string());
-    let text = chain(err);
-    if !matches!(inner.kind(), K::HttpResponse { .. }) && is_certificate_error(&text) {
-        let host = host_in(&text).unwrap_or_else(|| "the sign-in endpoint".to_owned());
-        let why = text
-            .find("invalid peer certificate")
-            .map_or(text.as_str(), |i| &text[i..]);
-        return Error::credential(
-            codes::UNTRUSTED_CERTIFICATE.name,
-            format!(
-                "the TLS certificate of {host} (the sign-in endpoint for tenant {tenant}) is not trusted: {why}"
-            ),
-        )
-        .with_hint("for a private or simulated cloud, trust its CA with --ca-file (or the cloud file's ca_file); elsewhere, something is intercepting TLS");
-    }
-    match inner.kind() {
-        K::HttpResponse {
-            status, error_code, ..
-        } => {
-            let codes = error_code.clone().unwrap_or_default();
-            let has = |c: &str| codes.split(',').any(|x| x == c);
-            let transient = matches!(u16::from(*status), 408 | 429 | 500..=599);
-            let (code, msg, hint) = if transient && !has("7000215") && !has("7000222") {
-                // The endpoint failed, not the credential: say so, or the user checks the wrong thing.
-                (
-                    "SignInUnavailable",
-                    format!(
-                        "the sign-in endpoint for tenant {tenant} failed (HTTP {status}) after retries; the credential itself was not judged"
-                    ),
-                    "Microsoft Entra ID is unavailable or throttling: rerun later (the step is safe to rerun)".to_owned(),
-                )
-            } else if has("7000215") || has("7000222") {
-                (
-                    "InvalidClientSecret",
-                    format!(
-                        "{who} was refused by tenant {tenant}: the client secret is wrong or expired"
-                    ),
-                    "check AZURE_CLIENT_SECRET, or create a new secret for that app".to_owned(),
-                )
-            } else if has("700016") {
-                (
-                    "UnknownApplication",
-                    format!("{who} is not known in tenant {tenant}"),
-                    format!(
-                        "the identity must exist in tenant {tenant}: for the registry's tenant, use an identity of that tenant, or a multitenant app consented there"
-                    ),
-                )
-            } else if has("90002") || has("90023") {
-                (
-                    "UnknownTenant",
-                    format!("tenant {tenant} was not found"),
-                    "check the tenant id or domain".to_owned(),
-                )
-            } else {
-                (
-                    "CredentialRejected",
-                    format!("{who} could not get a token in tenant {tenant} (HTTP {status})"),
-                    "check the identity's credentials and that it exists in that tenant".to_owned(),
-                )
-            };
-            Error::credential(code, msg)
-                .with_hint(hint)
-                .with_detail(detail)
-        }
-        K::Io | K::Connection => Error::credential(
-            "CredentialNetworkError",
-            format!(
-                "could not reach the sign-in endpoint for tenant {tenant}: {}",
-                chain(err)
-            ),
-        )
-        .with_hint("check the network, proxy settings and --cloud"),
-        _ => {
-            let text = chain(err);
-            if text.contains("az login")
-                || text.contains("az not found")
-                || text.contains("Please run 'az login'")
-            {
-                Error::credential("NotLoggedIn", format!("the Azure CLI has no usable login for tenant {tenant}: {}", first_line(&text)))
-                    .with_hint(format!("run 'az login --tenant {tenant}', or set AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"))
-            } else {
-                Error::credential(
-                    "CredentialUnavailable",
-                    format!("no token for tenant {tenant}: {}", first_line(&text)),
-                )
-            }
-        }
-    }
-}
-
-/// The host of the URL a request failed on, from an error text: reqwest's `for url (…)`, else
-/// the last https URL (azure_identity puts a troubleshooting link first).
-fn host_in(text: &str) -> Option<String> {
-    let start = text
-        .find("for url (")
-        .map(|i| i + "for url (".len())
-        .or_else(|| text.rfind("https://"))?;
-    let end = text[start..]
-        .find(|c: char| c == ')' || c.is_whitespace())
-        .map_or(text.len(), |e| start + e);
-    url::Url::parse(&text[start..end])
-        .ok()?
-        .host_str()
-        .map(str::to_owned)
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut s = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        let t = e.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = e.source();
-    }
-    s
-}
-
-fn first_line(s: &str) -> String {
-    s.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim()
-        .to_owned()
 }
 
 #[cfg(test)]
@@ -571,61 +432,6 @@ mod tests {
         );
         // A custom cloud (a cloud file) is not compared.
         assert!(check_cli_cloud("AzureSim", var).is_ok());
-    }
-
-    #[test]
-    fn hosts_are_found_in_error_texts() {
-        assert_eq!(
-            host_in(
-                "error sending request for url (https://127.0.0.1:8443/t/oauth2/v2.0/token): x"
-            )
-            .as_deref(),
-            Some("127.0.0.1")
-        );
-        assert_eq!(host_in("no url here"), None);
-        assert_eq!(
-            host_in("see https://aka.ms/troubleshoot: error sending request for url (https://login.example/x): e")
-                .as_deref(),
-            Some("login.example")
-        );
-    }
-
-    #[test]
-    fn sign_in_failures_are_classified() {
-        use azure_core::http::StatusCode;
-        let io = azure_core::Error::with_message(
-            azure_core::error::ErrorKind::Io,
-            "error sending request for url (https://login.example/t/oauth2/v2.0/token): invalid peer certificate: UnknownIssuer",
-        );
-        let e = classify(&io, "t", "me");
-        assert_eq!((e.code(), e.exit_code()), ("UntrustedCertificate", 3));
-        assert!(
-            e.message().contains("login.example") && e.message().contains("UnknownIssuer"),
-            "{e}"
-        );
-        let down =
-            azure_core::Error::with_message(azure_core::error::ErrorKind::Io, "connection refused");
-        assert_eq!(classify(&down, "t", "me").code(), "CredentialNetworkError");
-        let http = |status, code: Option<&str>| {
-            azure_core::Error::with_message(
-                azure_core::error::ErrorKind::HttpResponse {
-                    status,
-                    error_code: code.map(str::to_owned),
-                    raw_response: None,
-                },
-                "answer",
-            )
-        };
-        let outage = classify(&http(StatusCode::ServiceUnavailable, None), "t", "me");
-        assert_eq!(
-            (outage.code(), outage.exit_code()),
-            ("SignInUnavailable", 3)
-        );
-        assert!(outage.hint().unwrap().contains("rerun later"));
-        let throttled = classify(&http(StatusCode::TooManyRequests, None), "t", "me");
-        assert_eq!(throttled.code(), "SignInUnavailable");
-        let wrong = classify(&http(StatusCode::Unauthorized, Some("7000215")), "t", "me");
-        assert_eq!(wrong.code(), "InvalidClientSecret");
     }
 }
 
