@@ -32,7 +32,7 @@ pub struct Cli {
     #[arg(long, value_name = "NAME|ID")]
     pub registry: Option<String>,
 
-    /// Trust the input's registry_id: grant on the registry each input object names (for reruns on your own files, and fleets)
+    /// Trust the input's registry_id: grant on (with --revoke: revoke on, for the input's app_id) the registry each input object names (for reruns on your own files, and fleets)
     ///
     /// Without it the registry is the one --registry names, and an input object whose
     /// registry_id names another registry is refused: a file from another team cannot choose
@@ -74,6 +74,28 @@ pub struct Cli {
     )]
     pub repository: Option<String>,
 
+    /// Offboarding: remove the app's pull role on the registry (--registry, --app-id); refused while a cluster runs as the app (unless --force)
+    ///
+    /// The undo of step 3, first of the three (acr-grant --revoke, consent-link --remove,
+    /// entra-app-create --delete). The registry and the app are the ones the flags name (the
+    /// input's registry_id and app_id only with --targets-from-input). Removed: the
+    /// assignments of the app's service principal in tenant B at the registry itself whose
+    /// role grants only pull (what this tool gives); anything else that still lets it pull is
+    /// named in a warning. Before the removal, tenant A (--cluster-tenant or the input's
+    /// cluster_tenant_id) is read: while a cluster there runs as the app, or when that cannot
+    /// be told, nothing is removed (AppInUse) unless --force. Nothing to remove is success.
+    /// Works with --dry-run.
+    #[arg(long, conflicts_with_all = ["verify", "role", "image", "repository"])]
+    pub revoke: bool,
+
+    /// With --revoke: act while clusters still run as the app, or when that cannot be told
+    #[arg(long, requires = "revoke")]
+    pub force: bool,
+
+    /// With --revoke: tenant A, where the clusters that may still run as the app are looked for [field: cluster_tenant_id]
+    #[arg(long, value_name = "TENANT", requires = "revoke")]
+    pub cluster_tenant: Option<String>,
+
     #[command(flatten)]
     pub secret: SecretArgs,
 
@@ -89,6 +111,7 @@ impl Cli {
             (fields::APP_ID, self.app_id.clone()),
             (fields::REGISTRY_ID, self.registry.clone()),
             (fields::ROLE_NAME, self.role.clone()),
+            (fields::CLUSTER_TENANT_ID, self.cluster_tenant.clone()),
         ])
     }
 }

@@ -8,7 +8,8 @@
 //! Layout (the same in every tool): `cli.rs` the flags, `inputs.rs` the checked inputs
 //! (the only code that reads the envelope, with `named.rs`: the registry the person named),
 //! `act.rs` the step; `lookup.rs` (the registry),
-//! `role.rs` (which role) and `verify.rs` (`--verify`) are particular to this step.
+//! `role.rs` (which role) and `verify.rs` (`--verify`) are particular to this step;
+//! `revoke.rs` is `--revoke`, its undo (offboarding).
 
 mod act;
 mod cli;
@@ -16,20 +17,48 @@ mod early;
 mod inputs;
 mod lookup;
 mod named;
+mod revoke;
 mod role;
 mod verify;
 
 pub use cli::Cli;
 
 use common::cloud::Cloud;
-use common::driver::{Ctx, Done, Failed, Tool};
+use common::driver::{Ctx, Done, Failed, Fields, Tool};
 use common::envelope::{Envelope, Field};
 use common::error::Result;
 
+/// What one object asks for: the grant (the step), or its undo (`--revoke`).
+#[derive(Debug)]
+pub enum Mode {
+    /// Step 3.
+    Grant(Box<inputs::Inputs>),
+    /// `--revoke`.
+    Revoke(Box<revoke::Inputs>),
+}
+
+/// What one object came to.
+#[derive(Debug)]
+pub enum Output {
+    /// Step 3's fields.
+    Grant(act::Output),
+    /// `--revoke`'s.
+    Revoke(revoke::Revoked),
+}
+
+impl Fields for Output {
+    fn write_to(&self, object: &mut Envelope) {
+        match self {
+            Self::Grant(o) => o.write_to(object),
+            Self::Revoke(o) => o.write_to(object),
+        }
+    }
+}
+
 impl Tool for Cli {
     const NAME: &'static str = "acr-grant";
-    type Inputs = inputs::Inputs;
-    type Output = act::Output;
+    type Inputs = Mode;
+    type Output = Output;
     type Partial = act::Partial;
 
     fn common(&self) -> &common::cli::CommonArgs {
@@ -41,17 +70,26 @@ impl Tool for Cli {
     }
 
     fn prepare(&self, ctx: &Ctx) {
-        early::prepare(self, ctx);
+        if !self.revoke {
+            early::prepare(self, ctx);
+        }
     }
 
-    fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<inputs::Inputs> {
-        inputs::Inputs::read(self, input, cloud)
+    fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<Mode> {
+        if self.revoke {
+            return revoke::Inputs::read(self, input).map(|i| Mode::Revoke(Box::new(i)));
+        }
+        inputs::Inputs::read(self, input, cloud).map(|i| Mode::Grant(Box::new(i)))
     }
 
-    async fn act(
-        inputs: &inputs::Inputs,
-        ctx: &Ctx,
-    ) -> Result<Done<act::Output>, Failed<act::Partial>> {
-        Box::pin(act::run(inputs, ctx)).await
+    async fn act(mode: &Mode, ctx: &Ctx) -> Result<Done<Output>, Failed<act::Partial>> {
+        match mode {
+            Mode::Grant(i) => Box::pin(act::run(i, ctx))
+                .await
+                .map(|d| d.map(Output::Grant)),
+            Mode::Revoke(i) => Box::pin(revoke::run(i, ctx))
+                .await
+                .map(|d| d.map(Output::Revoke)),
+        }
     }
 }

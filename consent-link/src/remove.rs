@@ -9,13 +9,14 @@
 //! unless `--force`. A service principal already gone is success. Remove the pull role first
 //! (`acr-grant --revoke`): a deleted principal's role assignments are left behind, orphaned.
 
+use common::Result;
 use common::arm::clusters::refuse_while_in_use;
 use common::driver::{Ctx, Done, Failed};
-use common::envelope::{Envelope, Field, fields};
+use common::envelope::{Envelope, fields};
 use common::graph::alt_key;
 use common::http::Sent;
+use common::target::{Same, Target};
 use common::validate;
-use common::{Error, Result};
 use reqwest::Method;
 
 use crate::act::Partial;
@@ -34,50 +35,57 @@ pub struct Inputs {
     pub(crate) force: bool,
 }
 
-/// The value a flag gives, else the input's only with `--targets-from-input`; a flag and
-/// another value in the input are a mismatch.
-pub(crate) fn named(
-    field: &Field,
+/// The tenant and the app whose service principal goes: named by the flags, or by the input
+/// with `--targets-from-input`.
+const TENANT_B: Target = Target {
+    field: fields::REGISTRY_TENANT_ID,
+    flag: "--registry-tenant TENANT",
+    what: "tenant",
+    write: "loses the app's service principal (--remove)",
+    fields: &[
+        fields::REGISTRY_TENANT_ID.name,
+        fields::REGISTRY_SP_OBJECT_ID.name,
+    ],
+};
+const APP: Target = Target {
+    field: fields::APP_ID,
+    flag: "--app-id GUID",
+    what: "app",
+    write: "loses its service principal in tenant B (--remove)",
+    fields: &[fields::APP_ID.name],
+};
+
+/// The target `t` names: the flag's, or the input's with `--targets-from-input` (the same
+/// value in another case is the same target).
+fn named(
+    t: &Target,
     flag: Option<&str>,
     env: &Envelope,
-    trust_input: bool,
+    trust: bool,
     parse: impl Fn(&str) -> Result<String>,
 ) -> Result<String> {
-    let name = field.name;
-    let flag_name = field.flag.unwrap_or(name);
-    let input = env.str(field)?;
-    match (flag.map(&parse).transpose()?, input) {
-        (Some(f), Some(i)) if !parse(&i).is_ok_and(|i| i.eq_ignore_ascii_case(&f)) => {
-            Err(Error::input(
-                name,
-                format!("{flag_name} {f} and the input's `{name}` {i:?} differ: refusing to act on either"),
-            ))
+    let same = |a: &String, b: &String| {
+        if a.eq_ignore_ascii_case(b) {
+            Same::Yes
+        } else {
+            Same::No
         }
-        (Some(f), _) => Ok(f),
-        (None, Some(i)) if trust_input => parse(&i),
-        (None, Some(i)) => Err(Error::input(
-            name,
-            format!("the input's `{name}` {i:?} names what is removed, but a removal acts only on what you name"),
-        )
-        .with_hint(format!(
-            "pass {flag_name}, or --targets-from-input to act on the `{name}` of each input object (your own files)"
-        ))),
-        (None, None) => Err(Error::input(name, format!("`{name}` is missing: pass {flag_name}"))),
-    }
+    };
+    let flag = flag.map(&parse).transpose()?;
+    Ok(
+        t.choose(flag, env.str(&t.field)?.as_deref(), trust, parse, same)?
+            .target,
+    )
 }
 
 impl Inputs {
     /// The flags, and the object only where they allow it; nothing is sent.
     pub(crate) fn read(cli: &Cli, env: &Envelope) -> Result<Self> {
         let trust = cli.targets_from_input;
-        let tenant_b = named(
-            &fields::REGISTRY_TENANT_ID,
-            cli.registry_tenant.as_deref(),
-            env,
-            trust,
-            |t| validate::tenant(fields::REGISTRY_TENANT_ID.name, t),
-        )?;
-        let app_id = named(&fields::APP_ID, cli.app_id.as_deref(), env, trust, |a| {
+        let tenant_b = named(&TENANT_B, cli.registry_tenant.as_deref(), env, trust, |t| {
+            validate::tenant(fields::REGISTRY_TENANT_ID.name, t)
+        })?;
+        let app_id = named(&APP, cli.app_id.as_deref(), env, trust, |a| {
             validate::guid(fields::APP_ID.name, a)
         })?;
         // Only where clusters are looked for (a read): the input may name it.

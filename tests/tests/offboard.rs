@@ -52,12 +52,22 @@ fn offboarding_refuses_while_a_cluster_runs_as_the_app_then_leaves_nothing() {
         args.extend_from_slice(extra);
         sim.run("consent-link", &args, input)
     };
+    let reg = sim.var("REGISTRY_ID");
+    let revoke = |extra: &[&str], input: &str| {
+        let mut args = vec!["--revoke", "--registry", &reg, "--app-id", &app];
+        args.extend_from_slice(extra);
+        sim.run("acr-grant", &args, input)
+    };
     let delete = |extra: &[&str], input: &str| {
         let mut args = vec!["--delete", "--app-id", &app];
         args.extend_from_slice(extra);
         sim.run("entra-app-create", &args, input)
     };
-    for r in [remove(&[], &envelope), delete(&[], &envelope)] {
+    for r in [
+        revoke(&[], &envelope),
+        remove(&[], &envelope),
+        delete(&[], &envelope),
+    ] {
         assert_eq!(r.code, 1, "{}", r.stderr);
         let o = object(&r);
         assert_eq!(o["error"]["code"], "AppInUse", "{o}");
@@ -73,10 +83,14 @@ fn offboarding_refuses_while_a_cluster_runs_as_the_app_then_leaves_nothing() {
     let r = remove(&[], "");
     assert_eq!(object(&r)["error"]["code"], "AppInUse", "{}", r.stderr);
     assert!(r.stderr.contains("tenant A"), "{}", r.stderr);
-    // A dry run with --force plans the delete and sends none.
-    let r = delete(&["--force", "--dry-run"], &envelope);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("DELETE"), "{}", r.stderr);
+    // A dry run with --force plans the deletes and sends none.
+    for r in [
+        revoke(&["--force", "--dry-run"], &envelope),
+        delete(&["--force", "--dry-run"], &envelope),
+    ] {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stderr.contains("DELETE"), "{}", r.stderr);
+    }
     assert!(sim.writes().is_empty(), "{:?}", sim.writes());
     assert!(app_ids(&sim).contains(&app));
 
@@ -89,8 +103,15 @@ fn offboarding_refuses_while_a_cluster_runs_as_the_app_then_leaves_nothing() {
     let next = run_steps(&sim, &Step::ALL[1..], &other.stdout);
     assert!(next.contains("cluster_provisioning_state"), "{next}");
 
-    // Undo 2 then 1 on the same envelope, each piped into the next.
-    let r2 = remove(&[], &envelope);
+    // Undo 3, 2 then 1 on the same envelope, each piped into the next.
+    let r3 = revoke(&[], &envelope);
+    assert_eq!(r3.code, 0, "{}", r3.stderr);
+    assert!(
+        role_assignments_of(&sim, &sp_b).is_empty(),
+        "no role left in B"
+    );
+    assert!(object(&r3).get("role_assignment_id").is_none());
+    let r2 = remove(&[], &r3.stdout);
     assert_eq!(r2.code, 0, "{}", r2.stderr);
     assert!(object(&r2).get("registry_sp_object_id").is_none());
     assert_eq!(service_principal_of(&sim, &b, &app), None);
@@ -107,7 +128,10 @@ fn offboarding_refuses_while_a_cluster_runs_as_the_app_then_leaves_nothing() {
 
     // Reruns: already gone, success, nothing written.
     sim.sim().clear_requests();
-    let again = remove(&[], &r1.stdout);
+    let again = revoke(&[], &r1.stdout);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("already gone"), "{}", again.stderr);
+    let again = remove(&[], &again.stdout);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stderr.contains("already gone"), "{}", again.stderr);
     let again = delete(&[], &again.stdout);
@@ -132,6 +156,18 @@ fn what_is_removed_is_what_the_person_names() {
     assert!(r.stderr.contains("--targets-from-input"), "{}", r.stderr);
     let r = sim.run("entra-app-create", &["--delete", "--force"], &envelope);
     assert_eq!(object(&r)["error"]["code"], "InvalidInput", "{}", r.stderr);
+    let r = sim.run(
+        "acr-grant",
+        &[
+            "--revoke",
+            "--app-id",
+            e["app_id"].as_str().unwrap(),
+            "--force",
+        ],
+        &envelope,
+    );
+    assert_eq!(object(&r)["error"]["code"], "InvalidInput", "{}", r.stderr);
+    assert!(r.stderr.contains("registry"), "{}", r.stderr);
     // A flag and another app in the input: refused.
     let r = sim.run(
         "entra-app-create",

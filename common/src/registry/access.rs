@@ -105,6 +105,8 @@ pub struct Held {
     pub assignment: RoleAssignment,
     /// Whether its role grants pull in the registry's mode.
     pub pulls: Option<bool>,
+    /// Its role's `properties.permissions`, as the definition lists them.
+    pub permissions: Option<Value>,
 }
 
 /// The role assignments `principal` holds at the registry `registry_id` (inherited ones
@@ -125,12 +127,14 @@ pub async fn held_at(
                 a.role_definition_id
             ))
             .await?;
-        let pulls = def
-            .pointer("/properties/permissions")
+        let permissions = def.pointer("/properties/permissions").cloned();
+        let pulls = permissions
+            .as_ref()
             .and_then(|p| permissions_grant_pull(p, mode));
         out.push(Held {
             assignment: a,
             pulls,
+            permissions,
         });
     }
     Ok(out)
