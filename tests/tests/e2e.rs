@@ -769,18 +769,24 @@ fn example_fleet_grants_many_registries_and_resets_many_clusters() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("registries"), registries.join("\n") + "\n").unwrap();
     std::fs::write(dir.path().join("clusters"), clusters.join("\n") + "\n").unwrap();
-    let r = run_cmd(
-        shell(&sim, "bash"),
-        &[
-            "examples/fleet.sh",
-            &sim.var("CLUSTER_TENANT_ID"),
-            &sim.var("REGISTRY_TENANT_ID"),
-            dir.path().join("registries").to_str().unwrap(),
-            dir.path().join("clusters").to_str().unwrap(),
-            "4",
-        ],
-        "",
-    );
+    let state_dir = dir.path().join("state");
+    let fleet = || {
+        run_cmd(
+            shell(&sim, "bash"),
+            &[
+                "examples/fleet.sh",
+                "--state",
+                state_dir.to_str().unwrap(),
+                &sim.var("CLUSTER_TENANT_ID"),
+                &sim.var("REGISTRY_TENANT_ID"),
+                dir.path().join("registries").to_str().unwrap(),
+                dir.path().join("clusters").to_str().unwrap(),
+                "4",
+            ],
+            "",
+        )
+    };
+    let r = fleet();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let objs = r.objects();
     assert_eq!(objs.len(), registries.len() + clusters.len());
@@ -789,6 +795,19 @@ fn example_fleet_grants_many_registries_and_resets_many_clusters() {
         let v = sim.sim().pull(name, &sim.var("REGISTRY_IMAGE"));
         assert_eq!(v["pulled"], true, "{name}: {v}");
     }
+    // The envelopes are kept: a rerun reuses the app and its secret and resets nothing.
+    for f in ["app.json", "registries.ndjson", "clusters.ndjson"] {
+        assert!(state_dir.join(f).is_file(), "{f}");
+    }
+    sim.sim().clear_requests();
+    let again = fleet();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.objects().len(), objs.len());
+    assert!(
+        sim.writes().is_empty(),
+        "the rerun wrote (a new secret, a grant or a reset): {:?}",
+        sim.writes()
+    );
 }
 
 #[test]

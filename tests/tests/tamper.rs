@@ -1105,6 +1105,8 @@ fn fleet_input_lines_cannot_add_fields() {
         shell(&sim),
         &[
             "examples/fleet.sh",
+            "--state",
+            dir.path().join("state").to_str().unwrap(),
             &sim.var("CLUSTER_TENANT_ID"),
             &sim.var("REGISTRY_TENANT_ID"),
             dir.path().join("registries").to_str().unwrap(),
