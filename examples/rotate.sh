@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Rotates the app's client secret in the safe order:
 #   new secret → verify the pull with it → reset the cluster to it → verify → prune the old secret.
-# Usage: examples/rotate.sh --cluster ID --registry NAME|ID [--secret-keyvault URL] [--image IMAGE] ENVELOPE
+# Usage: examples/rotate.sh --cluster ID --registry NAME|ID [--within DURATION] [--secret-keyvault URL] [--image IMAGE] ENVELOPE
 #   --cluster, --registry: the cluster reset and the registry verified on. They come from you,
 #     never from the envelope: a step refuses an envelope that names another cluster or registry.
 #   --secret-keyvault: the Key Vault secret that holds the app's secret,
 #     https://VAULT/secrets/NAME, when the envelope keeps it there (client_secret_ref, one of
 #     that secret's versions); the new secret becomes a new version of it.
+#   --within: renew only when the key the cluster holds ends within DURATION (e.g. 30d), is
+#     already expired or gone, or no record says which it is (aks-sp-update --status decides);
+#     otherwise say so and change nothing. For cron and CI: exit 0 when nothing was due or
+#     the renewal worked, 1 when it failed or the cluster is broken in a way a new secret
+#     does not fix (another app, no principal or pull role in tenant B).
 #   ENVELOPE: the last envelope of the pipeline (one object), rewritten in place.
+# Resumable: each step's output is kept in ENVELOPE.rotate/ until the rotation is done, and
+# a rerun of the same command goes on from the first step not finished (the new secret is
+# not minted twice); a step that failed is rerun on its own output, as the tools expect.
 # At every step the cluster keeps a working credential: the old secret is removed only
 # after the cluster runs on the new one. With Key Vault, the new secret is stored under a
 # staging name (<name>-next) first, and becomes a new version of the vault's secret (the
@@ -15,7 +23,7 @@
 # Each value is passed to the tools as one argument (--flag=value), so it can neither run a
 # command nor add a flag; a value that is not one word is refused before anything runs.
 set -euo pipefail
-usage="usage: rotate.sh --cluster ID --registry NAME|ID [--secret-keyvault URL] [--image IMAGE] ENVELOPE"
+usage="usage: rotate.sh --cluster ID --registry NAME|ID [--within DURATION] [--secret-keyvault URL] [--image IMAGE] ENVELOPE"
 die() { echo "rotate: $*" >&2; exit 2; }
 q() { printf '%q' "$1"; }
 lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
@@ -23,10 +31,10 @@ lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
 word() { # NAME VALUE
   [[ -n $2 && $2 != -* && $2 != *[[:space:][:cntrl:]]* ]] || die "$1 must be one word, not starting with - (got $(q "$2"))"
 }
-cluster="" registry="" vault="" image="" envelope=""
+cluster="" registry="" vault="" image="" envelope="" within=""
 while [ "$#" -gt 0 ]; do
   case $1 in
-    --cluster|--registry|--secret-keyvault|--image)
+    --cluster|--registry|--secret-keyvault|--image|--within)
       [ "$#" -ge 2 ] || die "$1 needs a value; $usage"
       word "$1" "$2"
       case $1 in
@@ -34,6 +42,7 @@ while [ "$#" -gt 0 ]; do
         --registry) registry=$2 ;;
         --secret-keyvault) vault=${2%/} ;;
         --image) image=$2 ;;
+        --within) within=$2 ;;
       esac
       shift 2 ;;
     --) shift; [ "$#" -eq 1 ] || die "$usage"; envelope=$1; shift ;;
@@ -56,6 +65,7 @@ sub='/subscriptions/[0-9a-f-]+/resourceGroups/[^/]+/providers'
 [[ -z $image || $image =~ ^[a-z0-9][a-z0-9._/:@-]*$ ]] || die "--image must be <login server>/<repository>:<tag> (got $(q "$image"))"
 [[ -z $vault || $vault =~ ^https://[a-z0-9.-]+(:[0-9]+)?/secrets/[a-z0-9-]+$ ]] \
   || die "--secret-keyvault must be https://VAULT/secrets/NAME (got $(q "$vault"))"
+[[ -z $within || $within =~ ^[0-9]+(ms|s|m|h|d)?$ ]] || die "--within must be a duration such as 30d or 12h (got $(q "$within"))"
 shopt -u nocasematch
 # What the envelope says is only compared with what you named, never acted on.
 field() { jq -r --arg f "$1" '.[$f] // empty' < "$envelope"; }
@@ -88,25 +98,71 @@ fi
 target_cluster=(--cluster="$cluster")
 target_registry=(--registry="$registry")
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 umask 077
+work="$envelope.rotate"
 
-echo "rotate: 1/5 minting a new secret" >&2
-entra-app-create --new-secret "${staged[@]}" < "$envelope" > "$work/1.json"
-echo "rotate: 2/5 verifying the new secret can pull" >&2
-acr-grant "${target_registry[@]}" --verify "${image_flag[@]}" < "$work/1.json" > "$work/2.json"
-if [ -n "$vault" ]; then
+# --within: only what is due. The status reads the cluster, the app's keys and tenant B's
+# principal; it writes nothing.
+if [ -n "$within" ] && [ ! -d "$work" ]; then
+  code=0
+  report=$(aks-sp-update --status "${target_cluster[@]}" --warn-within="$within" < "$envelope") || code=$?
+  health=$(printf '%s\n' "$report" | jq -r '.status.health // empty')
+  # Broken in a way a new secret mends: its key ended, is gone, or is not recorded.
+  mendable=$(printf '%s\n' "$report" | jq -r '
+    [.status.problems[]?.code] as $c
+    | ($c | length > 0) and all($c[]; . == "KeyExpired" or . == "KeyGone" or . == "KeyNotRecorded" or . == "KeyExpiresSoon")')
+  case "$code:$health" in
+    0:healthy)
+      echo "rotate: the key cluster $cluster holds does not end within $within: nothing to renew" >&2
+      exit 0 ;;
+    4:expiring) echo "rotate: the key cluster $cluster holds ends within $within: renewing" >&2 ;;
+    1:broken)
+      if [ "$mendable" != true ]; then
+        echo "rotate: cluster $cluster is broken in a way a new secret does not mend: $(printf '%s\n' "$report" | jq -c '[.status.problems[]?.code]')" >&2
+        exit 1
+      fi
+      echo "rotate: the key cluster $cluster holds is expired, gone or not recorded: renewing" >&2 ;;
+    *)
+      echo "rotate: the status of cluster $cluster could not be read (exit $code):" >&2
+      printf '%s\n' "$report" | jq -c '.error // .' >&2
+      exit 1 ;;
+  esac
+fi
+
+mkdir -p -- "$work"
+# Step N reads step N-1's output (ENVELOPE for the first) or, when an earlier attempt of
+# step N failed, that attempt's own output; its output is kept once the step succeeded.
+step() { # N LABEL COMMAND...
+  local n=$1 label=$2
+  shift 2
+  if [ -s "$work/$n.json" ]; then
+    echo "rotate: $n/5 $label: done in an earlier run" >&2
+    return
+  fi
+  local in="$envelope"
+  [ "$n" -gt 1 ] && in="$work/$((n - 1)).json"
+  [ -s "$work/$n.failed.json" ] && in="$work/$n.failed.json"
+  echo "rotate: $n/5 $label" >&2
+  if "$@" < "$in" > "$work/$n.out.json"; then
+    mv -- "$work/$n.out.json" "$work/$n.json"
+    rm -f -- "$work/$n.failed.json"
+  else
+    mv -- "$work/$n.out.json" "$work/$n.failed.json"
+    echo "rotate: step $n failed (the object is in $work/$n.failed.json); rerun the same command to go on from there" >&2
+    exit 1
+  fi
+}
+step 1 "minting a new secret" entra-app-create --new-secret "${staged[@]}"
+step 2 "verifying the new secret can pull" acr-grant "${target_registry[@]}" --verify "${image_flag[@]}"
+if [ -n "$vault" ] && [ ! -s "$work/3.json" ]; then
   echo "rotate: 2/5 verified: the new secret becomes the vault's current version" >&2
   entra-app-create "${current[@]}" < "$work/2.json" > "$work/2v.json"
-  mv "$work/2v.json" "$work/2.json"
+  mv -- "$work/2v.json" "$work/2.json"
 fi
-echo "rotate: 3/5 resetting the cluster to the new secret" >&2
 # The cluster's record names the old secret's key id, not the new one's: it is reset to the new secret.
-aks-sp-update "${target_cluster[@]}" "${image_flag[@]}" < "$work/2.json" > "$work/3.json"
-echo "rotate: 4/5 verifying the pull again" >&2
-acr-grant "${target_registry[@]}" --verify "${image_flag[@]}" < "$work/3.json" > "$work/4.json"
-echo "rotate: 5/5 pruning every other secret of the app" >&2
-entra-app-create --prune-secrets "${current[@]}" < "$work/4.json" > "$work/5.json"
-mv "$work/5.json" "$envelope"
+step 3 "resetting the cluster to the new secret" aks-sp-update "${target_cluster[@]}" "${image_flag[@]}"
+step 4 "verifying the pull again" acr-grant "${target_registry[@]}" --verify "${image_flag[@]}"
+step 5 "pruning every other secret of the app" entra-app-create --prune-secrets "${current[@]}"
+mv -- "$work/5.json" "$envelope"
+rm -rf -- "$work"
 echo "rotate: done; $envelope holds the new secret" >&2

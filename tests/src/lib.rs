@@ -16,6 +16,8 @@ pub mod steps;
 
 pub mod azure;
 
+pub mod world;
+
 /// The directory holding the workspace's built binaries (`target/debug`).
 pub fn bin_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XTENANT_BIN_DIR") {

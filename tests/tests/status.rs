@@ -7,104 +7,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{Method, Operator, service_principal_of};
+use xtenant_tests::world::{
+    cluster_id, expire_key, granted_app as app, new_secret, reset, start, state_with_clusters,
+};
 use xtenant_tests::{Run, TestSim, line, run_cmd};
 
 /// The clusters of the world, beside the default `aks-prod` (healthy).
 const OTHERS: [&str; 4] = ["aks-soon", "aks-expired", "aks-moved", "aks-revoked"];
-
-/// The simulator's default world with [`OTHERS`] cloned from its service-principal cluster.
-fn state_with_clusters(extra: &[&str]) -> Value {
-    let base = TestSim::start();
-    let mut state = base.state();
-    let first = base.var("CLUSTER_ID");
-    let prefix = first.rsplit_once('/').unwrap().0.to_owned();
-    let template = state["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == first.as_str())
-        .cloned()
-        .unwrap();
-    for name in extra {
-        let mut c = template.clone();
-        c["id"] = json!(format!("{prefix}/{name}"));
-        c.as_object_mut().unwrap().remove("name");
-        state["clusters"].as_array_mut().unwrap().push(c);
-    }
-    state
-}
-
-fn start(state: Value) -> TestSim {
-    TestSim::start_with(|c| {
-        c.scenario = Some(state);
-        c.lro_duration = Duration::from_millis(300);
-        c.replication_delay = Duration::from_millis(100);
-    })
-}
-
-fn cluster_id(sim: &TestSim, name: &str) -> String {
-    let first = sim.var("CLUSTER_ID");
-    format!("{}/{name}", first.rsplit_once('/').unwrap().0)
-}
-
-fn ok(r: &Run, what: &str) -> String {
-    assert_eq!(r.code, 0, "{what}:\n{}\n{}", r.stderr, r.stdout);
-    r.stdout.clone()
-}
-
-/// Steps 1–3 for a new app (display name `name`), one envelope.
-fn app(sim: &TestSim, name: &str) -> String {
-    let a = sim.run(
-        "entra-app-create",
-        &[
-            "--cluster-tenant",
-            &sim.var("CLUSTER_TENANT_ID"),
-            "--display-name",
-            name,
-        ],
-        "",
-    );
-    let b = sim.run(
-        "consent-link",
-        &[
-            "--registry-tenant",
-            &sim.var("REGISTRY_TENANT_ID"),
-            "--create",
-        ],
-        &ok(&a, "entra-app-create"),
-    );
-    let c = sim.run(
-        "acr-grant",
-        &[
-            "--registry",
-            &sim.var("REGISTRY_ID"),
-            "--verify",
-            "--image",
-            &sim.var("REGISTRY_IMAGE"),
-        ],
-        &ok(&b, "consent-link"),
-    );
-    ok(&c, "acr-grant")
-}
-
-/// A new secret for the envelope's app, ending in `lifetime`.
-fn new_secret(sim: &TestSim, envelope: &str, lifetime: &str) -> String {
-    let r = sim.run(
-        "entra-app-create",
-        &["--new-secret", "--secret-lifetime", lifetime],
-        envelope,
-    );
-    ok(&r, "entra-app-create --new-secret")
-}
-
-fn reset(sim: &TestSim, envelope: &str, cluster: &str) -> String {
-    let r = sim.run(
-        "aks-sp-update",
-        &["--cluster", &cluster_id(sim, cluster)],
-        envelope,
-    );
-    ok(&r, &format!("aks-sp-update on {cluster}"))
-}
 
 /// The world of day two, and each cluster's envelope (as step 4 wrote it).
 struct World {
@@ -161,30 +70,17 @@ fn world() -> World {
 
     // Time passes: the key of aks-expired ended yesterday.
     let e: Value = serde_json::from_str(envelopes["aks-expired"].trim()).unwrap();
-    let key = e["client_secret_key_id"].as_str().unwrap().to_owned();
     let mut state = sim.state();
     drop(sim);
-    let yesterday = time::OffsetDateTime::now_utc() - time::Duration::days(1);
-    let mut moved = false;
-    for a in state["applications"].as_array_mut().unwrap() {
-        for p in a["password_credentials"].as_array_mut().unwrap() {
-            if p["key_id"] == key.as_str() {
-                p["start"] = json!(fmt(yesterday - time::Duration::days(20)));
-                p["end"] = json!(fmt(yesterday));
-                moved = true;
-            }
-        }
-    }
-    assert!(moved, "the key {key} is in the state");
+    expire_key(
+        &mut state,
+        e["client_secret_key_id"].as_str().unwrap(),
+        time::Duration::days(1),
+    );
     World {
         sim: start(state),
         envelopes,
     }
-}
-
-fn fmt(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
 }
 
 fn status(sim: &TestSim, args: &[&str], stdin: &str) -> Run {

@@ -1,0 +1,139 @@
+//! Worlds for day-two tests: more clusters than the default scenario has, and time passed
+//! (a key's end date moved), built from the simulator's own state and loaded into a new one.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::{Run, TestSim};
+
+/// The simulator's default world with the clusters `extra` (names) cloned from its
+/// service-principal cluster, same resource group.
+pub fn state_with_clusters(extra: &[&str]) -> Value {
+    let base = TestSim::start();
+    let mut state = base.state();
+    let first = base.var("CLUSTER_ID");
+    let prefix = first.rsplit_once('/').expect("a cluster id").0.to_owned();
+    let template = state["clusters"]
+        .as_array()
+        .expect("state has clusters")
+        .iter()
+        .find(|c| c["id"] == first.as_str())
+        .cloned()
+        .expect("the default cluster");
+    for name in extra {
+        let mut c = template.clone();
+        c["id"] = json!(format!("{prefix}/{name}"));
+        c.as_object_mut().expect("a cluster object").remove("name");
+        state["clusters"]
+            .as_array_mut()
+            .expect("state has clusters")
+            .push(c);
+    }
+    state
+}
+
+/// A simulator on `state`, with short operations and replication.
+pub fn start(state: Value) -> TestSim {
+    TestSim::start_with(|c| {
+        c.scenario = Some(state);
+        c.lro_duration = Duration::from_millis(300);
+        c.replication_delay = Duration::from_millis(100);
+    })
+}
+
+/// The id of the cluster `name` in the default cluster's resource group.
+pub fn cluster_id(sim: &TestSim, name: &str) -> String {
+    let first = sim.var("CLUSTER_ID");
+    format!("{}/{name}", first.rsplit_once('/').expect("a cluster id").0)
+}
+
+/// Time passed: the key `key_id` ended `ago` before now (its start moved back with it).
+/// Panics when no app has the key.
+pub fn expire_key(state: &mut Value, key_id: &str, ago: time::Duration) {
+    let end = time::OffsetDateTime::now_utc() - ago;
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .expect("a time")
+    };
+    let mut moved = false;
+    for a in state["applications"].as_array_mut().expect("applications") {
+        for p in a["password_credentials"].as_array_mut().expect("passwords") {
+            if p["key_id"] == key_id {
+                p["start"] = json!(fmt(end - time::Duration::days(20)));
+                p["end"] = json!(fmt(end));
+                moved = true;
+            }
+        }
+    }
+    assert!(moved, "no app has the key {key_id}");
+}
+
+/// An envelope of the simulator `old` (its `REGISTRY_IMAGE`) as it reads in a new
+/// simulator loaded with its state: the registry's login server carries the new port.
+pub fn moved(envelope: &str, old_image: &str, new: &TestSim) -> String {
+    let server = |image: &str| image.split('/').next().unwrap_or("").to_owned();
+    envelope.replace(&server(old_image), &server(&new.var("REGISTRY_IMAGE")))
+}
+
+/// Asserts the run exited 0; its stdout.
+#[track_caller]
+pub fn ok(r: &Run, what: &str) -> String {
+    assert_eq!(r.code, 0, "{what}:\n{}\n{}", r.stderr, r.stdout);
+    r.stdout.clone()
+}
+
+/// Steps 1–3 for a new app (display name `name`): its envelope.
+pub fn granted_app(sim: &TestSim, name: &str) -> String {
+    let a = sim.run(
+        "entra-app-create",
+        &[
+            "--cluster-tenant",
+            &sim.var("CLUSTER_TENANT_ID"),
+            "--display-name",
+            name,
+        ],
+        "",
+    );
+    let b = sim.run(
+        "consent-link",
+        &[
+            "--registry-tenant",
+            &sim.var("REGISTRY_TENANT_ID"),
+            "--create",
+        ],
+        &ok(&a, "entra-app-create"),
+    );
+    let c = sim.run(
+        "acr-grant",
+        &[
+            "--registry",
+            &sim.var("REGISTRY_ID"),
+            "--verify",
+            "--image",
+            &sim.var("REGISTRY_IMAGE"),
+        ],
+        &ok(&b, "consent-link"),
+    );
+    ok(&c, "acr-grant")
+}
+
+/// A new secret for the envelope's app, ending in `lifetime`: the envelope with it.
+pub fn new_secret(sim: &TestSim, envelope: &str, lifetime: &str) -> String {
+    let r = sim.run(
+        "entra-app-create",
+        &["--new-secret", "--secret-lifetime", lifetime],
+        envelope,
+    );
+    ok(&r, "entra-app-create --new-secret")
+}
+
+/// Step 4 on the cluster `name`: the envelope it wrote.
+pub fn reset(sim: &TestSim, envelope: &str, name: &str) -> String {
+    let r = sim.run(
+        "aks-sp-update",
+        &["--cluster", &cluster_id(sim, name)],
+        envelope,
+    );
+    ok(&r, &format!("aks-sp-update on {name}"))
+}

@@ -1,0 +1,220 @@
+//! Day two, renewal: `examples/rotate.sh --within 30d` renews only the key that is due, in
+//! the safe order, idempotently (a rerun renews nothing), and resumes a rotation that stopped
+//! halfway without minting a second secret.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+use xtenant_tests::world::{
+    cluster_id, expire_key, granted_app, moved, new_secret, reset, start, state_with_clusters,
+};
+use xtenant_tests::{Run, TestSim, bin_dir, run_cmd};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// bash with the simulator's environment and the built tools first on PATH.
+fn bash(sim: &TestSim) -> Command {
+    let mut c = Command::new("bash");
+    c.env_clear();
+    let path = format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    c.env("PATH", path)
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .env("XTENANT_AUTH", "env");
+    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
+        c.env(k, sim.var(k));
+    }
+    c.current_dir(repo_root());
+    c
+}
+
+fn rotate(sim: &TestSim, cluster: &str, file: &Path) -> Run {
+    run_cmd(
+        bash(sim),
+        &[
+            "examples/rotate.sh",
+            "--within",
+            "30d",
+            "--cluster",
+            &cluster_id(sim, cluster),
+            "--registry",
+            &sim.var("REGISTRY_ID"),
+            file.to_str().unwrap(),
+        ],
+        "",
+    )
+}
+
+fn keys(sim: &TestSim, app_id: &str) -> Vec<String> {
+    sim.state()["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["app_id"] == app_id)
+        .map(|a| {
+            a["password_credentials"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["key_id"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn read(file: &Path) -> Value {
+    serde_json::from_str(std::fs::read_to_string(file).unwrap().trim()).unwrap()
+}
+
+fn pulls(sim: &TestSim, cluster: &str) -> bool {
+    sim.sim().pull(cluster, &sim.var("REGISTRY_IMAGE"))["pulled"] == true
+}
+
+fn resets(sim: &TestSim) -> usize {
+    sim.writes()
+        .iter()
+        .filter(|w| {
+            w["path"]
+                .as_str()
+                .unwrap_or("")
+                .contains("resetServicePrincipalProfile")
+        })
+        .count()
+}
+
+#[test]
+fn renewal_renews_only_what_is_due_and_a_rerun_renews_nothing() {
+    let sim = start(state_with_clusters(&["aks-soon", "aks-expired"]));
+    let one = granted_app(&sim, "xtenant-renew");
+    let prod = reset(&sim, &one, "aks-prod");
+    let soon = reset(&sim, &new_secret(&sim, &one, "10d"), "aks-soon");
+    let expired = reset(&sim, &new_secret(&sim, &one, "20d"), "aks-expired");
+    // Time passes: the key of aks-expired ended an hour ago.
+    let old_expired = read_line(&expired)["client_secret_key_id"].clone();
+    let mut state = sim.state();
+    let old_image = sim.var("REGISTRY_IMAGE");
+    drop(sim);
+    expire_key(
+        &mut state,
+        old_expired.as_str().unwrap(),
+        time::Duration::hours(1),
+    );
+    let sim = start(state);
+    let (prod, soon, expired) = (
+        moved(&prod, &old_image, &sim),
+        moved(&soon, &old_image, &sim),
+        moved(&expired, &old_image, &sim),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, body: &str| {
+        let p = dir.path().join(format!("{name}.json"));
+        std::fs::write(&p, body).unwrap();
+        p
+    };
+    let (fprod, fsoon, fexp) = (
+        file("prod", &prod),
+        file("soon", &soon),
+        file("expired", &expired),
+    );
+    let app_id = read(&fprod)["app_id"].as_str().unwrap().to_owned();
+    let prod_key = read(&fprod)["client_secret_key_id"].clone();
+
+    // Not due: nothing is written.
+    sim.sim().clear_requests();
+    let r = rotate(&sim, "aks-prod", &fprod);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing to renew"), "{}", r.stderr);
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+    assert_eq!(read(&fprod)["client_secret_key_id"], prod_key);
+
+    // Due within 30 days, and expired: each renewed in the safe order.
+    for (cluster, f) in [("aks-soon", &fsoon), ("aks-expired", &fexp)] {
+        let before = read(f)["client_secret_key_id"].clone();
+        let r = rotate(&sim, cluster, f);
+        assert_eq!(r.code, 0, "{cluster}: {}", r.stderr);
+        assert!(r.stderr.contains("renewing"), "{}", r.stderr);
+        let after = read(f);
+        assert_ne!(after["client_secret_key_id"], before, "{cluster}");
+        assert!(pulls(&sim, cluster), "{cluster} pulls with its new key");
+        assert!(!keys(&sim, &app_id).contains(&before.as_str().unwrap().to_owned()));
+    }
+    // aks-prod kept its key (its record names it: the prunes left it) and still pulls.
+    assert!(keys(&sim, &app_id).contains(&prod_key.as_str().unwrap().to_owned()));
+    assert!(pulls(&sim, "aks-prod"));
+
+    // Idempotent: the same commands again renew nothing.
+    sim.sim().clear_requests();
+    for (cluster, f) in [
+        ("aks-prod", &fprod),
+        ("aks-soon", &fsoon),
+        ("aks-expired", &fexp),
+    ] {
+        let r = rotate(&sim, cluster, f);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("nothing to renew"),
+            "{cluster}: {}",
+            r.stderr
+        );
+    }
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+}
+
+#[test]
+fn a_renewal_stopped_at_the_reset_resumes_without_a_second_secret() {
+    let sim = start(state_with_clusters(&["aks-soon"]));
+    let one = granted_app(&sim, "xtenant-resume");
+    let soon = reset(&sim, &new_secret(&sim, &one, "10d"), "aks-soon");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("soon.json");
+    std::fs::write(&f, &soon).unwrap();
+    let app_id = read(&f)["app_id"].as_str().unwrap().to_owned();
+    // AKS refuses the reset once.
+    sim.sim()
+        .add_fault(
+            json!({"method": "POST", "path": "resetServicePrincipalProfile", "status": 400,
+            "code": "BadRequest", "message": "A transient refusal.", "count": 1}),
+        )
+        .unwrap();
+    let r = rotate(&sim, "aks-soon", &f);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("step 3 failed"), "{}", r.stderr);
+    let minted = keys(&sim, &app_id).len();
+    assert!(dir.path().join("soon.json.rotate/2.json").is_file());
+
+    sim.sim().clear_requests();
+    let r = rotate(&sim, "aks-soon", &f);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("1/5 minting a new secret: done in an earlier run"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(resets(&sim), 1, "one reset, on the resumed run");
+    let added = sim
+        .writes()
+        .iter()
+        .filter(|w| w["path"].as_str().unwrap_or("").contains("addPassword"))
+        .count();
+    assert_eq!(added, 0, "no second secret");
+    assert!(
+        keys(&sim, &app_id).len() < minted,
+        "the old keys were pruned"
+    );
+    assert!(pulls(&sim, "aks-soon"));
+    assert!(!dir.path().join("soon.json.rotate").exists());
+}
+
+fn read_line(s: &str) -> Value {
+    serde_json::from_str(s.trim()).unwrap()
+}
