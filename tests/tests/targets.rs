@@ -754,11 +754,14 @@ fn fleet_refuses_hostile_arguments_and_its_lines_stay_single_values() {
     let log = Logged::new();
     let registries = log.path("registries");
     let clusters = log.path("clusters");
+    let state = log.path("state");
     let fleet = |a: &str, b: &str, jobs: &str| {
         run_cmd(
             log.cmd(&sim, "bash"),
             &[
                 "examples/fleet.sh",
+                "--state",
+                state.to_str().unwrap(),
                 a,
                 b,
                 registries.to_str().unwrap(),
