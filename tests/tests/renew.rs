@@ -218,3 +218,92 @@ fn a_renewal_stopped_at_the_reset_resumes_without_a_second_secret() {
 fn read_line(s: &str) -> Value {
     serde_json::from_str(s.trim()).unwrap()
 }
+
+/// examples/fleet.sh, then examples/renew.sh on its state.
+#[test]
+fn a_fleet_is_renewed_with_one_new_secret_and_only_when_due() {
+    let sim = start(state_with_clusters(&["aks-fleet1", "aks-fleet2"]));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let names = ["aks-prod", "aks-fleet1", "aks-fleet2"];
+    let ids: Vec<String> = names.iter().map(|n| cluster_id(&sim, n)).collect();
+    std::fs::write(dir.path().join("clusters"), ids.join("\n") + "\n").unwrap();
+    std::fs::write(dir.path().join("registries"), sim.var("REGISTRY_ID") + "\n").unwrap();
+    let fleet = || {
+        run_cmd(
+            bash(&sim),
+            &[
+                "examples/fleet.sh",
+                "--state",
+                state.to_str().unwrap(),
+                &sim.var("CLUSTER_TENANT_ID"),
+                &sim.var("REGISTRY_TENANT_ID"),
+                dir.path().join("registries").to_str().unwrap(),
+                dir.path().join("clusters").to_str().unwrap(),
+                "2",
+            ],
+            "",
+        )
+    };
+    let renew = |within: &str| {
+        run_cmd(
+            bash(&sim),
+            &[
+                "examples/renew.sh",
+                "--within",
+                within,
+                "--state",
+                state.to_str().unwrap(),
+                "--jobs",
+                "2",
+            ],
+            "",
+        )
+    };
+    let r = fleet();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let app = read(&state.join("app.json"));
+    let (app_id, old_key) = (
+        app["app_id"].as_str().unwrap().to_owned(),
+        app["client_secret_key_id"].as_str().unwrap().to_owned(),
+    );
+
+    // The key ends in a year: not within 30 days.
+    sim.sim().clear_requests();
+    let r = renew("30d");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing to renew"), "{}", r.stderr);
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+
+    // Within 400 days: the whole fleet, on one new secret.
+    sim.sim().clear_requests();
+    let r = renew("400d");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("3 cluster(s) due"), "{}", r.stderr);
+    let added = sim
+        .writes()
+        .iter()
+        .filter(|w| w["path"].as_str().unwrap_or("").contains("addPassword"))
+        .count();
+    assert_eq!(added, 1, "one new secret for the fleet");
+    assert_eq!(resets(&sim), 3);
+    let new_key = read(&state.join("app.json"))["client_secret_key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_key, old_key);
+    assert_eq!(keys(&sim, &app_id), vec![new_key.clone()], "the old key is pruned");
+    for n in names {
+        assert!(pulls(&sim, n), "{n}");
+    }
+    let kept = std::fs::read_to_string(state.join("clusters.ndjson")).unwrap();
+    assert_eq!(kept.matches(&new_key).count(), 3, "{kept}");
+    assert!(!state.join("renew").exists());
+
+    // Done: neither a renewal nor fleet.sh writes anything now.
+    sim.sim().clear_requests();
+    assert_eq!(renew("30d").code, 0);
+    let r = fleet();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+}

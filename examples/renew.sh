@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Renews a fleet's secret before it ends: the fleet examples/fleet.sh keeps in --state DIR.
+# Usage: examples/renew.sh --within DURATION [--state DIR] [--jobs N]
+#   --within: renew the clusters whose key ends within DURATION (e.g. 30d), has expired, is
+#     gone or is not recorded (aks-sp-update --status decides); the others are left alone.
+#   --state: fleet.sh's directory (default ./xtenant-fleet): app.json, registries.ndjson,
+#     clusters.ndjson, rewritten when the renewal is done. Needs jq.
+# One new secret for the app, in the safe order: mint it → verify the pull with it on every
+# registry → reset the clusters that are due (--jobs at once) → verify again → prune the app's
+# other secrets (a key a cluster's record names is kept). Exit 0 when nothing was due or all
+# went well; 1 when a step failed, or a cluster is broken in a way a new secret does not mend.
+# Resumable: each step's output is kept in DIR/renew/ until the renewal is done; a rerun goes
+# on from the first step not finished (no second secret), a failed step rerun on its output.
+set -euo pipefail
+usage="usage: renew.sh --within DURATION [--state DIR] [--jobs N]"
+die() { echo "renew: $*" >&2; exit 2; }
+say() { echo "renew: $*" >&2; }
+command -v jq >/dev/null || die "jq is required (apt-get install jq)"
+within="" state=./xtenant-fleet jobs=4
+while [ "$#" -gt 0 ]; do
+  case $1 in
+    --within|--state|--jobs)
+      [ "$#" -ge 2 ] || die "$1 needs a value; $usage"
+      case $1 in
+        --within) within=$2 ;;
+        --state) state=$2 ;;
+        --jobs) jobs=$2 ;;
+      esac
+      shift 2 ;;
+    *) die "unknown argument $(printf '%q' "$1"); $usage" ;;
+  esac
+done
+[[ $within =~ ^[0-9]+(ms|s|m|h|d)?$ ]] || die "--within must be a duration such as 30d (got $(printf '%q' "$within")); $usage"
+[[ $jobs =~ ^[0-9]+$ ]] || die "--jobs must be a number (got $(printf '%q' "$jobs"))"
+for f in app.json registries.ndjson clusters.ndjson; do
+  [ -s "$state/$f" ] || die "$state/$f is missing: run examples/fleet.sh --state $(printf '%q' "$state") first"
+done
+umask 077
+work="$state/renew"
+status=0
+
+# Which clusters are due. The status only reads.
+if [ ! -d "$work" ]; then
+  code=0
+  aks-sp-update --status --warn-within="$within" --jobs="$jobs" < "$state/clusters.ndjson" > "$state/status.ndjson" || code=$?
+  # Due: expiring, or broken only in ways a new secret mends.
+  jq -r '
+    [.status.problems[]?.code] as $c
+    | select(.status.health == "expiring"
+        or (.status.health == "broken" and all($c[]; . == "KeyExpired" or . == "KeyGone" or . == "KeyNotRecorded" or . == "KeyExpiresSoon")))
+    | .cluster_id' < "$state/status.ndjson" > "$state/due.txt"
+  other=$(jq -c 'select(has("error") or (.status.health == "broken"
+      and any(.status.problems[]?.code; . != "KeyExpired" and . != "KeyGone" and . != "KeyNotRecorded" and . != "KeyExpiresSoon")))
+    | .cluster_id // .error.message' < "$state/status.ndjson")
+  if [ -n "$other" ]; then
+    say "broken in a way a new secret does not mend (see $state/status.ndjson): $other"
+    status=1
+  fi
+  if [ ! -s "$state/due.txt" ]; then
+    say "no cluster's key ends within $within: nothing to renew (status exit $code)"
+    exit "$status"
+  fi
+  say "$(wc -l < "$state/due.txt") cluster(s) due: renewing"
+  mkdir -p -- "$work"
+  mv -- "$state/due.txt" "$work/due.txt"
+fi
+
+# Step N: its output kept once it succeeded; an earlier failed attempt is rerun on its own output.
+step() { # N LABEL INPUT-FILE COMMAND...
+  local n=$1 label=$2 in=$3
+  shift 3
+  if [ -s "$work/$n.ndjson" ]; then
+    say "$n/5 $label: done in an earlier run"
+    return
+  fi
+  [ -s "$work/$n.failed.ndjson" ] && in="$work/$n.failed.ndjson"
+  say "$n/5 $label"
+  if "$@" < "$in" > "$work/$n.out.ndjson"; then
+    mv -- "$work/$n.out.ndjson" "$work/$n.ndjson"
+    rm -f -- "$work/$n.failed.ndjson"
+  else
+    mv -- "$work/$n.out.ndjson" "$work/$n.failed.ndjson"
+    say "step $n failed (the objects are in $work/$n.failed.ndjson); rerun the same command to go on from there"
+    exit 1
+  fi
+}
+# The objects of FILE with the new secret of $work/1.ndjson (a pull proof made with the old
+# one no longer holds): with IDS, the objects whose FIELD is listed there (their own earlier
+# error dropped: the status read them), else those without an error.
+with_new_secret() { # FILE [FIELD IDS]
+  jq -c --slurpfile new "$work/1.ndjson" --arg field "${2:-}" --rawfile ids "${3:-/dev/null}" '
+    ($ids | split("\n") | map(select(length > 0))) as $due
+    | if $field == "" then select(has("error") | not)
+      else select(.[$field] as $v | $due | index($v)) | del(.error) end
+    | del(.pull_verified_at, .pull_proof)
+    + ($new[0] | {app_id, client_secret, client_secret_key_id, client_secret_expires_at})' "$1"
+}
+# FILE with each object replaced by the one of DONE with the same FIELD, if any.
+merged() { # FILE FIELD DONE
+  jq -c --arg field "$2" --slurpfile done "$3" '
+    . as $o | (first($done[] | select(.[$field] == $o[$field])) // $o)' "$1"
+}
+
+step 1 "minting a new secret" "$state/app.json" entra-app-create --new-secret
+with_new_secret "$state/registries.ndjson" > "$work/registries-new.ndjson"
+step 2 "verifying the new secret can pull from every registry" "$work/registries-new.ndjson" \
+  acr-grant --targets-from-input --verify --jobs="$jobs"
+with_new_secret "$state/clusters.ndjson" cluster_id "$work/due.txt" > "$work/clusters-new.ndjson"
+step 3 "resetting the clusters that are due to the new secret" "$work/clusters-new.ndjson" \
+  aks-sp-update --targets-from-input --jobs="$jobs"
+step 4 "verifying the pull again" "$work/2.ndjson" acr-grant --targets-from-input --verify --jobs="$jobs"
+step 5 "pruning the app's other secrets (a key a cluster holds is kept)" "$work/1.ndjson" entra-app-create --prune-secrets
+
+# Done: the state holds the new secret; each renewed cluster's envelope is its reset's output.
+merged "$state/registries.ndjson" registry_id "$work/4.ndjson" > "$work/registries.ndjson"
+merged "$state/clusters.ndjson" cluster_id "$work/3.ndjson" > "$work/clusters.ndjson"
+mv -- "$work/5.ndjson" "$state/app.json"
+mv -- "$work/registries.ndjson" "$state/registries.ndjson"
+mv -- "$work/clusters.ndjson" "$state/clusters.ndjson"
+rm -rf -- "$work"
+say "done: $(wc -l < "$state/clusters.ndjson") cluster(s) in $state/clusters.ndjson, the renewed ones on the new secret"
+exit "$status"
