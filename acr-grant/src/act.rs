@@ -157,7 +157,7 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
     );
     match &inp.check {
         Some(_) if ctx.dry_run() => {
-            summary.push_str("; would verify the pull (not checked: nothing was assigned)");
+            summary.push_str("; would verify the pull once the role is there");
         }
         Some(check) => {
             let secret = secret.as_ref().ok_or_else(|| {

@@ -143,7 +143,7 @@ fn auto_role(reg: &Registry) -> &'static str {
         Mode::Legacy => ACR_PULL,
         Mode::Abac => {
             ui::info(&format!(
-                "registry {} is in ABAC mode (roleAssignmentMode {}), which ignores AcrPull: assigning {REPOSITORY_READER} on the whole registry",
+                "registry {} is in ABAC mode (roleAssignmentMode {}), which ignores AcrPull: the role is {REPOSITORY_READER}, on the whole registry",
                 reg.name,
                 Mode::Abac.as_str()
             ));

@@ -188,16 +188,16 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     let (secret, pull_verified_at, roles, mut record) =
         prepare(ctx, inputs, &arm, &cluster, &held, ledger).await?;
 
-    let sent = match post_reset(&arm, inputs, &secret).await? {
+    let sent = match post_reset(&arm, inputs, &secret, &cluster.reimage()).await? {
         Posted::Sent(s) => s,
         Posted::Already(now) => return Ok(already(ctx, inputs, &now).await?),
     };
     let Sent::Done(r) = sent else {
-        return Ok(would_reset(inputs, &held, pull_verified_at));
+        return Ok(would_reset(inputs, &held, pull_verified_at, &cluster));
     };
     ui::info(&format!(
-        "posted the reset of cluster {name} to app {}",
-        inputs.app_id
+        "posted the reset of cluster {name}: {}",
+        cluster.reimage()
     ));
     let (op, kind) = match operation_url(&r) {
         Some((u, k)) if r.status != 200 => (Some(u), k),
@@ -353,7 +353,12 @@ enum Posted {
 /// ("Another operation (Updating) is in progress", also when its `provisioningState` does
 /// not show it yet): that is waited out, within --timeout and with progress saying why, and
 /// the reset posted again — unless the operation it waited for made the cluster run as the app.
-async fn post_reset(arm: &Api<'_>, inputs: &Inputs, secret: &Secret) -> Result<Posted> {
+async fn post_reset(
+    arm: &Api<'_>,
+    inputs: &Inputs,
+    secret: &Secret,
+    reimage: &str,
+) -> Result<Posted> {
     let name = &inputs.cluster.name;
     let body = json!({"clientId": inputs.app_id, "secret": secret.expose()});
     let post = |v: String| {
@@ -364,7 +369,8 @@ async fn post_reset(arm: &Api<'_>, inputs: &Inputs, secret: &Secret) -> Result<P
                 inputs.cluster.id()
             ))?;
             // A POST: never resent after an unknown outcome (the transport retries only 429 and 503).
-            arm.write(arm.request(Method::POST, url).json(body)).await
+            arm.write(arm.request(Method::POST, url).json(body).note(reimage))
+                .await
         }
     };
     let busy = |e: &Error| e.status() == Some(409) && e.is_code("OperationNotAllowed");
@@ -436,7 +442,12 @@ fn outcome_unknown_hint(e: Error, name: &str) -> Error {
 }
 
 /// A dry run's output: the reset that would be posted.
-fn would_reset(inputs: &Inputs, held: &Held, pull_verified_at: Change<String>) -> Done<Output> {
+fn would_reset(
+    inputs: &Inputs,
+    held: &Held,
+    pull_verified_at: Change<String>,
+    cluster: &Cluster,
+) -> Done<Output> {
     Done {
         output: Output {
             pull_verified_at,
@@ -444,8 +455,9 @@ fn would_reset(inputs: &Inputs, held: &Held, pull_verified_at: Change<String>) -
         },
         changed: true,
         summary: format!(
-            "would reset cluster {} to app {} with secret {}{}",
+            "would reset cluster {}: {}, to app {} with secret {}{}",
             inputs.cluster.name,
+            cluster.reimage(),
             inputs.app_id,
             key_text(inputs),
             held.why(inputs.force)

@@ -26,6 +26,8 @@ pub(crate) struct Cluster {
     /// The scopes of its own resources (subnets, virtual networks, …; see
     /// [`crate::roles::scopes::of_cluster`]).
     pub own_scopes: Vec<String>,
+    /// The nodes a reset reimages, and the node pools they are in.
+    pub nodes: (u64, usize),
 }
 
 impl Cluster {
@@ -40,6 +42,7 @@ impl Cluster {
         Self {
             record: ClusterRecord::from_tags(&tags),
             own_scopes: crate::roles::scopes::of_cluster(v),
+            nodes: node_count(v),
             tags,
             client_id: s("/properties/servicePrincipalProfile/clientId").filter(|c| !c.is_empty()),
             identity_type: s("/identity/type"),
@@ -91,6 +94,28 @@ impl Cluster {
             .as_deref()
             .is_some_and(|c| c.eq_ignore_ascii_case(app_id))
     }
+}
+
+impl Cluster {
+    /// What a reset does to the nodes: "AKS reimages 3 nodes in 1 pool".
+    pub(crate) fn reimage(&self) -> String {
+        let (n, p) = self.nodes;
+        let s = |k: u64| if k == 1 { "" } else { "s" };
+        format!("AKS reimages {n} node{} in {p} pool{}", s(n), s(p as u64))
+    }
+}
+
+/// The nodes of a cluster's GET body (the sum of its agent pools' counts) and its pools.
+pub(crate) fn node_count(v: &Value) -> (u64, usize) {
+    let pools = v
+        .pointer("/properties/agentPoolProfiles")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let nodes = pools
+        .iter()
+        .filter_map(|p| p.get("count").and_then(Value::as_u64))
+        .sum();
+    (nodes, pools.len())
 }
 
 /// Whether a provisioning state says an operation is still running on the cluster. A

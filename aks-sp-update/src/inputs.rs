@@ -60,12 +60,13 @@ pub(crate) struct RecordedCheck {
 }
 
 impl Inputs {
-    /// Whether the cluster's app `old_app` is another app than this one, both real: then the
-    /// old service principal's roles are compared (a planned app of a dry run has none).
+    /// Whether the cluster's app `old_app` (a real one) is another app than this one, or a dry
+    /// run's planned app: then the old service principal's roles are compared with the new
+    /// one's (a planned principal holds none, so the dry run plans every copy).
     pub(crate) fn replaces(&self, old_app: &str) -> bool {
         validate::is_guid(old_app)
-            && validate::is_guid(&self.app_id)
-            && !old_app.eq_ignore_ascii_case(&self.app_id)
+            && (is_placeholder(&self.app_id)
+                || (validate::is_guid(&self.app_id) && !old_app.eq_ignore_ascii_case(&self.app_id)))
     }
     /// Reads the flags (they win) and `env`, and checks every input; nothing is sent.
     ///

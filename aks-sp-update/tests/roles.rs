@@ -652,9 +652,10 @@ fn a_dry_run_plans_the_copy_and_the_right_it_needs() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(sim.writes().len(), before);
     let subnet = sim.var("SUBNET_ID");
+    let name = subnet.rsplit('/').next().unwrap();
     assert!(
         r.stderr
-            .contains(&format!("would give Network Contributor on {subnet} to")),
+            .contains(&format!("would give the app Network Contributor on subnet {name} (")),
         "{}",
         r.stderr
     );

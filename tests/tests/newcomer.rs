@@ -159,6 +159,26 @@ fn a_token_from_the_wrong_tenant_names_both_tenants() {
     assert_short(&run.stderr);
 }
 
+/// `sh` with the tools on PATH and the simulator's operator, as a user's shell.
+fn shell(sim: &TestSim) -> std::process::Command {
+    let mut c = std::process::Command::new("sh");
+    c.env_clear()
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                xtenant_tests::bin_dir().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("XTENANT_AUTH", "env")
+        .env("NO_COLOR", "1");
+    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
+        c.env(k, sim.var(k));
+    }
+    c
+}
+
 /// Every line at most 160 characters, each GUID in it at most once.
 #[track_caller]
 fn assert_short(stderr: &str) {
@@ -420,4 +440,134 @@ fn a_forgotten_wait_is_fixed_on_the_envelope() {
         "{hint}"
     );
     assert_short(&r.stderr);
+}
+
+// ------------------------------------------------------------------ dry runs
+
+/// Words that say a write happened.
+const DONE_WORDS: [&str; 16] = [
+    "added", "created", "assigned", "gave", "given", "posted", "recorded", "removed", "stored",
+    "granted", "deleted", "updated", "copied", "minted", "changed", "now uses",
+];
+
+/// The lines of a dry run's stderr that say a write happened (the `dry-run: {…}` lines of
+/// the plan aside).
+fn past_tense(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| !l.contains(": dry-run: {"))
+        .filter(|l| {
+            let lower = l.to_ascii_lowercase();
+            DONE_WORDS.iter().any(|w| {
+                lower.match_indices(w).any(|(i, _)| {
+                    let before = lower[..i].chars().next_back();
+                    let after = lower[i + w.len()..].chars().next();
+                    !before.is_some_and(char::is_alphanumeric)
+                        && !after.is_some_and(char::is_alphanumeric)
+                })
+            })
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The whole chain's dry run plans every write — step 4's role copy for the service principal
+/// step 1 would make, and the reset with the nodes AKS reimages — and no line of any dry run
+/// says a write happened.
+#[test]
+fn dry_runs_plan_every_write_in_the_future_tense() {
+    use xtenant_tests::steps::{Step, run_steps};
+    let sim = TestSim::start();
+    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
+    let chain = format!(
+        "entra-app-create --dry-run --cluster-tenant {a} \
+         | consent-link --dry-run --registry-tenant {b} --wait \
+         | acr-grant --dry-run --registry {} --verify --image {} \
+         | aks-sp-update --dry-run --cluster {}",
+        sim.var("REGISTRY_NAME"),
+        sim.var("REGISTRY_IMAGE"),
+        sim.var("CLUSTER_ID")
+    );
+    let r = xtenant_tests::run_cmd(shell(&sim), &["-c", &chain], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+    let o = r.object();
+    let plan = o["plan"].as_array().unwrap();
+    let copy = plan
+        .iter()
+        .find(|w| {
+            w["method"] == "PUT"
+                && w["url"].as_str().unwrap().contains(
+                    "/subnets/snet-nodes/providers/Microsoft.Authorization/roleAssignments/",
+                )
+        })
+        .unwrap_or_else(|| panic!("no role copy in the plan: {plan:#?}"));
+    assert_eq!(
+        copy["body"]["properties"]["principalId"], "dry-run:cluster_sp_object_id",
+        "{copy}"
+    );
+    let reset = plan
+        .iter()
+        .find(|w| {
+            w["url"]
+                .as_str()
+                .unwrap()
+                .contains("resetServicePrincipalProfile")
+        })
+        .unwrap();
+    let note = reset["note"].as_str().unwrap_or_default();
+    assert!(note.contains("reimages 3 nodes in 1 pool"), "{reset}");
+    let said = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("aks-sp-update: would give the app Network Contributor"))
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    assert!(said.contains("User Access Administrator"), "{said}");
+    assert!(
+        r.stderr
+            .contains("would reset cluster aks-prod: AKS reimages 3 nodes in 1 pool"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(past_tense(&r.stderr), Vec::<String>::new(), "{}", r.stderr);
+
+    // Each step alone on what exists: the same.
+    let app = run_steps(&sim, &[Step::App], "");
+    let consented = run_steps(&sim, &[Step::Consent], &app);
+    let granted = run_steps(&sim, &[Step::Grant], &consented);
+    let cluster = sim.var("CLUSTER_ID");
+    let runs = [
+        (
+            "entra-app-create",
+            vec!["--new-secret", "--prune-secrets"],
+            &granted,
+        ),
+        (
+            "consent-link",
+            vec!["--registry-tenant", &b, "--create"],
+            &app,
+        ),
+        (
+            "acr-grant",
+            vec!["--registry", "fabrikamabac", "--verify"],
+            &consented,
+        ),
+        ("aks-sp-update", vec!["--cluster", &cluster], &granted),
+    ];
+    for (bin, mut args, input) in runs {
+        args.push("--dry-run");
+        let r = sim.run(bin, &args, input);
+        assert_eq!(r.code, 0, "{bin}: {}", r.stderr);
+        assert_eq!(
+            past_tense(&r.stderr),
+            Vec::<String>::new(),
+            "{bin}: {}",
+            r.stderr
+        );
+    }
+    assert!(
+        sim.writes()
+            .iter()
+            .all(|w| !w["path"].as_str().unwrap().contains("reset"))
+    );
 }

@@ -16,6 +16,7 @@ mod undo;
 
 use common::arm::{RoleAssignment, ensure_listed_role_assignment, list_assignments};
 use common::driver::Ctx;
+use common::envelope::{fields, is_placeholder, placeholder};
 use common::error::codes;
 use common::{Error, Result, ui};
 
@@ -161,16 +162,22 @@ pub(crate) async fn read(
     };
     let guessed = async {
         match &inputs.sp_hint {
+            _ if is_placeholder(&inputs.app_id) => None,
             // A guess that fails to list is only a guess: Graph's answer is listed then.
             Some(hint) if subs.len() == 1 => list_assignments(&arm, &scope, hint).await.ok(),
             _ => None,
         }
     };
-    let (new_sp, old, guessed) = tokio::join!(
-        ctx.service_principal_id(&graph, &inputs.app_id),
-        old,
-        guessed
-    );
+    // A dry run's planned app has a planned service principal, which holds no role yet.
+    let planned = is_placeholder(&inputs.app_id);
+    let new_sp = async {
+        if planned {
+            Ok(Some(placeholder(&fields::CLUSTER_SP_OBJECT_ID)))
+        } else {
+            ctx.service_principal_id(&graph, &inputs.app_id).await
+        }
+    };
+    let (new_sp, old, guessed) = tokio::join!(new_sp, old, guessed);
     let Some(new_sp) = new_sp? else {
         return no_service_principal(inputs);
     };
@@ -185,6 +192,7 @@ pub(crate) async fn read(
         return Ok(Found::default());
     }
     let new = match guessed {
+        _ if planned => Vec::new(),
         Some(listed) if inputs.sp_hint.as_deref() == Some(new_sp.to_ascii_lowercase().as_str()) => {
             listed
         }
@@ -337,8 +345,9 @@ pub(crate) async fn apply(
         let guid = common::arm::guid_of(&gap.role_definition_id);
         match given {
             Ok(_) if dry => ui::info(&format!(
-                "would give {} on {} to app {}'s service principal {new_sp} (this needs User Access Administrator or Role Based Access Control Administrator on {})",
-                gap.role_name, gap.scope, inputs.app_id, gap.scope
+                "would give the app {} on {} (needs User Access Administrator or Role Based Access Control Administrator there)",
+                gap.role_name,
+                scopes::short(&gap.scope)
             )),
             Ok(a) => {
                 rely(ctx, &new_sp, &gap.scope, &guid, &id);
@@ -351,8 +360,9 @@ pub(crate) async fn apply(
                         role_name: gap.role_name.clone(),
                     });
                     ui::info(&format!(
-                        "gave {} on {} to the new service principal",
-                        gap.role_name, gap.scope
+                        "gave the app {} on {}",
+                        gap.role_name,
+                        scopes::short(&gap.scope)
                     ));
                 }
             }

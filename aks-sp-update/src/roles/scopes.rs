@@ -157,6 +157,21 @@ impl Allowed {
     }
 }
 
+/// A scope in a few words for a message, its last `type/name` pair: `subnet snet-nodes`,
+/// `resourceGroup MC_rg` (the whole id goes in the plan and at `-v`).
+pub(crate) fn short(scope: &str) -> String {
+    let segs: Vec<&str> = scope.trim_end_matches('/').split('/').collect();
+    let [.., kind, name] = segs.as_slice() else {
+        return scope.to_owned();
+    };
+    let kind = if kind.ends_with("sses") || kind.ends_with("xes") {
+        &kind[..kind.len() - 2]
+    } else {
+        kind.strip_suffix('s').unwrap_or(kind)
+    };
+    format!("{kind} {name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +274,27 @@ mod tests {
             "/subscriptions/s/resourceGroups/g",
             "/subscriptions/s"
         ));
+    }
+
+    #[test]
+    fn scopes_are_shown_short() {
+        let sub = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network";
+        assert_eq!(
+            short(&format!("{sub}/virtualNetworks/v/subnets/a")),
+            "subnet a"
+        );
+        assert_eq!(
+            short(&format!("{sub}/publicIPAddresses/ip")),
+            "publicIPAddress ip"
+        );
+        assert_eq!(
+            short(&format!("{sub}/publicIPPrefixes/p")),
+            "publicIPPrefix p"
+        );
+        assert_eq!(
+            short("/subscriptions/s/resourceGroups/MC_rg"),
+            "resourceGroup MC_rg"
+        );
+        assert_eq!(short("/subscriptions/s"), "subscription s");
     }
 }

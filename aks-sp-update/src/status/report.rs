@@ -107,11 +107,7 @@ pub struct Report {
 impl Report {
     /// A report on `cluster` (running as `app_id`, GET body `body`) with nothing found yet.
     pub(crate) fn new(cluster: &Cluster, app_id: &str, body: &Value) -> Self {
-        let pools: Vec<&Value> = body
-            .pointer("/properties/agentPoolProfiles")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().collect())
-            .unwrap_or_default();
+        let (nodes, node_pools) = crate::cluster::node_count(body);
         Self {
             health: Health::Healthy,
             problems: Vec::new(),
@@ -122,11 +118,8 @@ impl Report {
             registry_principal: None,
             registry_pull_role: None,
             provisioning_state: cluster.provisioning_state.clone(),
-            nodes: pools
-                .iter()
-                .filter_map(|p| p.get("count").and_then(Value::as_u64))
-                .sum(),
-            node_pools: pools.len(),
+            nodes,
+            node_pools,
             checked_at: None,
             probe: None,
         }

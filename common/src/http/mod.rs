@@ -191,11 +191,15 @@ impl Http {
             )));
         }
         if self.dry_run {
-            plan(&serde_json::json!({
+            let mut planned = serde_json::json!({
                 "method": req.method.as_str(),
                 "url": req.url.as_str(),
                 "body": req.body.as_ref().map(redact),
-            }));
+            });
+            if let Some(note) = &req.note {
+                planned["note"] = note.as_str().into();
+            }
+            plan(&planned);
             return Ok(Sent::Skipped);
         }
         self.send(req, deadline).await.map(Sent::Done)

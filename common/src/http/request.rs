@@ -96,6 +96,9 @@ pub struct Request {
     pub idempotent: bool,
     /// Statuses returned as `Ok` instead of an error (e.g. 404 for an existence check).
     pub accept: Vec<u16>,
+    /// What the write does beyond its body, for a `--dry-run` plan (e.g. the nodes a reset
+    /// reimages).
+    pub note: Option<String>,
 }
 
 impl Request {
@@ -111,7 +114,15 @@ impl Request {
             headers: Vec::new(),
             idempotent,
             accept: Vec::new(),
+            note: None,
         }
+    }
+
+    /// Says what the write does beyond its body, in a `--dry-run` plan entry (`note`).
+    #[must_use]
+    pub fn note(mut self, text: impl Into<String>) -> Self {
+        self.note = Some(text.into());
+        self
     }
 
     /// Adds a JSON body.
