@@ -654,8 +654,9 @@ fn a_dry_run_plans_the_copy_and_the_right_it_needs() {
     let subnet = sim.var("SUBNET_ID");
     let name = subnet.rsplit('/').next().unwrap();
     assert!(
-        r.stderr
-            .contains(&format!("would give the app Network Contributor on subnet {name} (")),
+        r.stderr.contains(&format!(
+            "would give the app Network Contributor on subnet {name} ("
+        )),
         "{}",
         r.stderr
     );

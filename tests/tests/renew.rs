@@ -292,7 +292,11 @@ fn a_fleet_is_renewed_with_one_new_secret_and_only_when_due() {
         .unwrap()
         .to_owned();
     assert_ne!(new_key, old_key);
-    assert_eq!(keys(&sim, &app_id), vec![new_key.clone()], "the old key is pruned");
+    assert_eq!(
+        keys(&sim, &app_id),
+        vec![new_key.clone()],
+        "the old key is pruned"
+    );
     for n in names {
         assert!(pulls(&sim, n), "{n}");
     }
