@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Rotates the app's client secret in the safe order:
 #   new secret → verify the pull with it → reset the cluster to it → verify → prune the old secret.
-# Usage: examples/rotate.sh --cluster ID --registry NAME|ID [--within DURATION] [--secret-keyvault URL] [--image IMAGE] ENVELOPE
+# Usage: examples/rotate.sh --cluster ID --registry NAME|ID [--within DURATION] [--secret-keyvault URL | --secret-file PATH] [--image IMAGE] ENVELOPE
 #   --cluster, --registry: the cluster reset and the registry verified on. They come from you,
 #     never from the envelope: a step refuses an envelope that names another cluster or registry.
 #   --secret-keyvault: the Key Vault secret that holds the app's secret,
 #     https://VAULT/secrets/NAME, when the envelope keeps it there (client_secret_ref, one of
 #     that secret's versions); the new secret becomes a new version of it.
+#   --secret-file: the file that holds the app's secret, when the envelope keeps it out
+#     (entra-app-create --secret-file PATH --no-secret-output, as examples/Makefile does); the
+#     new secret is written to PATH.next and replaces PATH once the cluster runs on it.
 #   --within: renew only when the key the cluster holds ends within DURATION (e.g. 30d), is
 #     already expired or gone, or no record says which it is (aks-sp-update --status decides);
 #     otherwise say so and change nothing. For cron and CI: exit 0 when nothing was due or
@@ -23,7 +26,7 @@
 # Each value is passed to the tools as one argument (--flag=value), so it can neither run a
 # command nor add a flag; a value that is not one word is refused before anything runs.
 set -euo pipefail
-usage="usage: rotate.sh --cluster ID --registry NAME|ID [--within DURATION] [--secret-keyvault URL] [--image IMAGE] ENVELOPE"
+usage="usage: rotate.sh --cluster ID --registry NAME|ID [--within DURATION] [--secret-keyvault URL | --secret-file PATH] [--image IMAGE] ENVELOPE"
 die() { echo "rotate: $*" >&2; exit 2; }
 q() { printf '%q' "$1"; }
 lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
@@ -31,16 +34,17 @@ lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
 word() { # NAME VALUE
   [[ -n $2 && $2 != -* && $2 != *[[:space:][:cntrl:]]* ]] || die "$1 must be one word, not starting with - (got $(q "$2"))"
 }
-cluster="" registry="" vault="" image="" envelope="" within=""
+cluster="" registry="" vault="" image="" envelope="" within="" secret_file=""
 while [ "$#" -gt 0 ]; do
   case $1 in
-    --cluster|--registry|--secret-keyvault|--image|--within)
+    --cluster|--registry|--secret-keyvault|--secret-file|--image|--within)
       [ "$#" -ge 2 ] || die "$1 needs a value; $usage"
       word "$1" "$2"
       case $1 in
         --cluster) cluster=$2 ;;
         --registry) registry=$2 ;;
         --secret-keyvault) vault=${2%/} ;;
+        --secret-file) secret_file=$2 ;;
         --image) image=$2 ;;
         --within) within=$2 ;;
       esac
@@ -87,13 +91,26 @@ image_flag=()
 ref=$(field client_secret_ref)
 staged=()
 current=()
-if [ -n "$vault" ]; then
+# The secret in hand for steps 2 and 3 (the new one), and 4 (the new one, in its place).
+new_secret=()
+kept_secret=()
+if [ -n "$secret_file" ]; then
+  [ -z "$vault" ] || die "--secret-file and --secret-keyvault: the secret is kept in one of them"
+  [ -z "$ref" ] || die "the envelope keeps its secret in Key Vault (client_secret_ref): pass --secret-keyvault, not --secret-file"
+  [ -f "$secret_file" ] || die "--secret-file $(q "$secret_file") is not a file: it is where entra-app-create --secret-file kept the secret"
+  staged=(--secret-file="$secret_file.next" --no-secret-output)
+  new_secret=(--client-secret-file="$secret_file.next")
+  kept_secret=(--client-secret-file="$secret_file")
+  current=(--secret-file="$secret_file" --no-secret-output)
+elif [ -n "$vault" ]; then
   [[ -z $ref || $(lower "$ref") == "$(lower "$vault")"/* ]] \
     || die "the envelope's client_secret_ref $(q "$ref") is not a version of --secret-keyvault $(q "$vault")"
   staged=(--secret-keyvault="$vault-next")
   current=(--secret-keyvault="$vault")
 elif [ -n "$ref" ]; then
   die "the envelope keeps its secret in Key Vault (client_secret_ref): pass --secret-keyvault https://VAULT/secrets/NAME, the secret it is a version of"
+elif [ -z "$(field client_secret)" ]; then
+  die "the envelope holds no secret: pass --secret-file PATH (where entra-app-create --secret-file keeps it) or --secret-keyvault URL"
 fi
 target_cluster=(--cluster="$cluster")
 target_registry=(--registry="$registry")
@@ -153,16 +170,25 @@ step() { # N LABEL COMMAND...
   fi
 }
 step 1 "minting a new secret" entra-app-create --new-secret "${staged[@]}"
-step 2 "verifying the new secret can pull" acr-grant "${target_registry[@]}" --verify "${image_flag[@]}"
+step 2 "verifying the new secret can pull" acr-grant "${target_registry[@]}" --verify "${image_flag[@]}" "${new_secret[@]}"
 if [ -n "$vault" ] && [ ! -s "$work/3.json" ]; then
   echo "rotate: 2/5 verified: the new secret becomes the vault's current version" >&2
   entra-app-create "${current[@]}" < "$work/2.json" > "$work/2v.json"
   mv -- "$work/2v.json" "$work/2.json"
 fi
 # The cluster's record names the old secret's key id, not the new one's: it is reset to the new secret.
-step 3 "resetting the cluster to the new secret" aks-sp-update "${target_cluster[@]}" "${image_flag[@]}"
-step 4 "verifying the pull again" acr-grant "${target_registry[@]}" --verify "${image_flag[@]}"
+step 3 "resetting the cluster to the new secret" aks-sp-update "${target_cluster[@]}" "${image_flag[@]}" "${new_secret[@]}"
+# The cluster runs on the new secret: it takes the old one's place in the file.
+if [ -n "$secret_file" ] && [ -f "$secret_file.next" ]; then
+  mv -- "$secret_file.next" "$secret_file"
+  echo "rotate: 3/5 done: $secret_file holds the new secret" >&2
+fi
+step 4 "verifying the pull again" acr-grant "${target_registry[@]}" --verify "${image_flag[@]}" "${kept_secret[@]}"
 step 5 "pruning every other secret of the app" entra-app-create --prune-secrets "${current[@]}"
 mv -- "$work/5.json" "$envelope"
 rm -rf -- "$work"
-echo "rotate: done; $envelope holds the new secret" >&2
+if [ -n "$secret_file" ]; then
+  echo "rotate: done; $envelope names the new secret's key, $secret_file holds it" >&2
+else
+  echo "rotate: done; $envelope holds the new secret" >&2
+fi

@@ -7,6 +7,13 @@ use std::os::unix::fs::PermissionsExt as _;
 use serde_json::{Value, json};
 use xtenant_tests::{Run, TestSim, line};
 
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
 /// What an error object says: its message, then its hint.
 fn said(o: &Value) -> String {
     format!(
@@ -161,8 +168,15 @@ fn a_token_from_the_wrong_tenant_names_both_tenants() {
 
 /// `sh` with the tools on PATH and the simulator's operator, as a user's shell.
 fn shell(sim: &TestSim) -> std::process::Command {
-    let mut c = std::process::Command::new("sh");
+    program(sim, "sh")
+}
+
+/// `program` with the tools on PATH and the simulator's operator, in the repository.
+fn program(sim: &TestSim, program: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(program);
+    c.current_dir(repo_root());
     c.env_clear()
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
         .env(
             "PATH",
             format!(
@@ -570,4 +584,180 @@ fn dry_runs_plan_every_write_in_the_future_tense() {
             .iter()
             .all(|w| !w["path"].as_str().unwrap().contains("reset"))
     );
+}
+
+// ------------------------------------------------------------------ examples
+
+/// The keys of the app `app_id` in the simulator.
+fn keys_of(sim: &TestSim, app_id: &Value) -> Vec<Value> {
+    sim.state()["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| &a["app_id"] == app_id)
+        .map(|a| {
+            a["password_credentials"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["key_id"].clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The default world and a second cluster like the first; the second's id.
+fn sim_with_a_second_cluster() -> (TestSim, String) {
+    let base = TestSim::start();
+    let mut world = base.state();
+    let first = base.var("CLUSTER_ID");
+    let second = format!("{}/aks-fleet1", first.rsplit_once('/').unwrap().0);
+    let mut twin = world["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == first.as_str())
+        .cloned()
+        .unwrap();
+    twin["id"] = json!(second);
+    world["clusters"].as_array_mut().unwrap().push(twin);
+    drop(base);
+    (TestSim::start_with(|c| c.scenario = Some(world)), second)
+}
+
+/// fleet.sh started from `envelope` and its `secret` file, on the default registries and the
+/// two clusters.
+fn fleet_on(
+    sim: &TestSim,
+    dir: &std::path::Path,
+    envelope: &std::path::Path,
+    secret: &std::path::Path,
+    second: &str,
+) -> Run {
+    let registries = dir.join("registries");
+    let clusters = dir.join("clusters");
+    std::fs::write(
+        &registries,
+        format!(
+            "{}\n{}\n",
+            sim.var("REGISTRY_ID"),
+            sim.var("ABAC_REGISTRY_ID")
+        ),
+    )
+    .unwrap();
+    std::fs::write(&clusters, format!("{}\n{second}\n", sim.var("CLUSTER_ID"))).unwrap();
+    let fleet_state = dir.join("fleet");
+    xtenant_tests::run_cmd(
+        program(sim, "bash"),
+        &[
+            "examples/fleet.sh",
+            "--state",
+            fleet_state.to_str().unwrap(),
+            "--envelope",
+            envelope.to_str().unwrap(),
+            "--secret-file",
+            secret.to_str().unwrap(),
+            &sim.var("CLUSTER_TENANT_ID"),
+            &sim.var("REGISTRY_TENANT_ID"),
+            registries.to_str().unwrap(),
+            clusters.to_str().unwrap(),
+            "2",
+        ],
+        "",
+    )
+}
+
+/// The three examples in sequence on one envelope: the Makefile (its settings in a file) makes
+/// the app and switches the cluster; `make rotate` replaces the secret through rotate.sh and
+/// leaves it in the Makefile's secret file, so `make grant` works on it at once; fleet.sh then
+/// takes the same app and secret to another registry and another cluster, minting nothing.
+#[test]
+fn the_three_examples_compose_on_one_envelope() {
+    let (sim, second) = sim_with_a_second_cluster();
+    let first = sim.var("CLUSTER_ID");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let settings = dir.path().join("xtenant.mk");
+    std::fs::write(
+        &settings,
+        format!(
+            "CLUSTER_TENANT = {}\nREGISTRY_TENANT = {}\nREGISTRY = {}\nCLUSTER = {first}\nIMAGE = {}\nCONSENT = --create\nSTATE = {}\n",
+            sim.var("CLUSTER_TENANT_ID"),
+            sim.var("REGISTRY_TENANT_ID"),
+            sim.var("REGISTRY_NAME"),
+            sim.var("REGISTRY_IMAGE"),
+            state.display()
+        ),
+    )
+    .unwrap();
+    let make = |target: &str| {
+        let mut c = program(&sim, "make");
+        c.stdin(std::process::Stdio::null());
+        let settings = format!("SETTINGS={}", settings.display());
+        xtenant_tests::run_cmd(c, &["-s", "-f", "examples/Makefile", &settings, target], "")
+    };
+    let all = make("all");
+    assert_eq!(all.code, 0, "{}\n{}", all.stdout, all.stderr);
+    assert_eq!(
+        sim.sim().pull("aks-prod", &sim.var("REGISTRY_IMAGE"))["pulled"],
+        true
+    );
+    let envelope = state.join("4-cluster.json");
+    let read = |p: &std::path::Path| -> Value {
+        serde_json::from_str(std::fs::read_to_string(p).unwrap().trim()).unwrap()
+    };
+    let before = read(&envelope);
+    let old_secret = std::fs::read_to_string(state.join("secret")).unwrap();
+
+    let rotated = make("rotate");
+    assert_eq!(rotated.code, 0, "{}\n{}", rotated.stdout, rotated.stderr);
+    let after = read(&envelope);
+    let new_secret = std::fs::read_to_string(state.join("secret")).unwrap();
+    assert_ne!(
+        new_secret, old_secret,
+        "the Makefile's secret file holds the new secret"
+    );
+    assert!(!state.join("secret.next").exists());
+    assert_ne!(
+        after["client_secret_key_id"],
+        before["client_secret_key_id"]
+    );
+    assert_eq!(
+        keys_of(&sim, &after["app_id"]),
+        vec![after["client_secret_key_id"].clone()]
+    );
+    assert!(after.get("client_secret").is_none(), "{after}");
+    assert_eq!(
+        sim.sim().pull("aks-prod", &sim.var("REGISTRY_IMAGE"))["pulled"],
+        true
+    );
+
+    // Step 3 rerun by the Makefile works with the new secret at once, writing nothing.
+    sim.sim().clear_requests();
+    let t = std::time::Instant::now();
+    let grant = make("grant");
+    assert_eq!(grant.code, 0, "{}", grant.stderr);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(!grant.stderr.contains("waiting"), "{}", grant.stderr);
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+
+    // fleet.sh on the same envelope and secret: another registry, another cluster.
+    let fleet = fleet_on(&sim, dir.path(), &envelope, &state.join("secret"), &second);
+    assert_eq!(fleet.code, 0, "{}\n{}", fleet.stdout, fleet.stderr);
+    for o in fleet.objects() {
+        assert_eq!(o["app_id"], after["app_id"], "{o}");
+        assert!(o.get("client_secret").is_none(), "{o}");
+    }
+    assert_eq!(
+        keys_of(&sim, &after["app_id"]),
+        vec![after["client_secret_key_id"].clone()]
+    );
+    for name in ["aks-prod", "aks-fleet1"] {
+        let v = sim.sim().pull(name, &sim.var("REGISTRY_IMAGE"));
+        assert_eq!(v["pulled"], true, "{name}: {v}");
+    }
 }
