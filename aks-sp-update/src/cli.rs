@@ -18,9 +18,10 @@ use crate::CLUSTER_TYPE;
 /// principal the roles in tenant A a cluster needs that the one it runs as has at the
 /// cluster's own resources (unless --no-copy-role-assignments; see --copy-role-scope);
 /// posts resetServicePrincipalProfile and follows the
-/// operation; reads the cluster back to confirm, and records on the cluster (tags) the app
-/// and the key id of the secret it now holds. A cluster already on the app is left alone
-/// only when that record names the object's client_secret_key_id. Writes cluster_id,
+/// operation; reads the cluster back to confirm, and records on the app (its tags in tenant
+/// A; the cluster gets no write but the reset) the key id of the secret the cluster now
+/// holds. A cluster already on the app is left alone only when ARM shows it Succeeded on
+/// the app and that record names the object's client_secret_key_id. Writes cluster_id,
 /// cluster_provisioning_state, and while the reset is unfinished cluster_operation_url: a
 /// rerun with that object resumes the operation. With --probe-image, the cluster itself
 /// then pulls an image, in a short-lived pod run through AKS run command
@@ -87,6 +88,10 @@ pub struct Cli {
     /// are never copied.
     #[arg(long, value_name = "ARM_ID", value_parser = crate::roles::scopes::flag_value)]
     pub copy_role_scope: Vec<String>,
+
+    /// Also remove the cluster's xtenant-* tags (the record of earlier versions, now kept on the app): a cluster write (ManagedClusters_UpdateTags, a managed-cluster update on AKS)
+    #[arg(long)]
+    pub remove_legacy_tags: bool,
 
     /// Post the reset and return at once: the object gets cluster_operation_url and error OperationStillRunning; rerun it to follow
     #[arg(long)]

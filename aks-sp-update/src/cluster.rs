@@ -2,7 +2,6 @@
 
 use common::Result;
 use common::arm::ResourceId;
-use common::arm::clusters::ClusterRecord;
 use common::http::Api;
 use serde_json::{Map, Value};
 
@@ -19,10 +18,8 @@ pub(crate) struct Cluster {
     pub provisioning_state: String,
     /// Its location (`eastus`), where its operations are.
     pub location: Option<String>,
-    /// Its tags, as they are (a tag update sends them all back).
+    /// Its tags, as they are (`--remove-legacy-tags` sends the others back).
     pub tags: Map<String, Value>,
-    /// What the tools recorded in them.
-    pub record: ClusterRecord,
     /// The scopes of its own resources (subnets, virtual networks, …; see
     /// [`crate::roles::scopes::of_cluster`]).
     pub own_scopes: Vec<String>,
@@ -40,7 +37,6 @@ impl Cluster {
             .cloned()
             .unwrap_or_default();
         Self {
-            record: ClusterRecord::from_tags(&tags),
             own_scopes: crate::roles::scopes::of_cluster(v),
             nodes: node_count(v),
             tags,
@@ -67,15 +63,6 @@ impl Cluster {
             ),
             None => Some("it has no service principal profile".to_owned()),
             Some(_) => None,
-        }
-    }
-
-    /// The key id of the secret the record says the cluster holds for `app_id` (it must run as it).
-    pub(crate) fn recorded_key(&self, app_id: &str) -> Option<&str> {
-        if self.uses(app_id) {
-            self.record.key_of(app_id)
-        } else {
-            None
         }
     }
 

@@ -35,8 +35,8 @@ fn cluster_key(tenant: &str, id: &ResourceId) -> (String, String) {
 }
 
 /// How long an early read of the cluster stands for the object's own: the cluster's state
-/// and tags decide the step and are written back with its record, so an object that came
-/// much later (step 2 waited for a consent) reads it afresh.
+/// and principal decide the step, so an object that came much later (step 2 waited for a
+/// consent) reads it afresh.
 const CLUSTER_FRESH_FOR: Duration = Duration::from_secs(30);
 
 /// The cluster: read before the object arrived if this is the first object asking for it

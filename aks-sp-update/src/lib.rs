@@ -11,11 +11,12 @@
 //! (the only code that reads the envelope, with `named.rs`: the cluster the person named),
 //! `act.rs` the step; `early.rs` (what the flags
 //! alone determine, read before the object arrives), `cluster.rs` (the cluster
-//! as ARM shows it), `pull.rs` (the new credential's pull check), `roles/` (tenant A
-//! role assignments: the allowlist, the scopes, the removal of unused copies) and `probe/`
-//! (`--probe-image`: a pull from inside the cluster, through AKS run command) are
-//! particular to this step; `status/` is `--status`, the read-only report (its own inputs
-//! and output: [`Mode`] and [`Output`] dispatch between the two).
+//! as ARM shows it), `operation.rs` (following the reset), `record.rs` (the entry on the
+//! app saying which key the cluster holds), `pull.rs` (the new credential's pull check),
+//! `roles/` (tenant A role assignments: the allowlist, the scopes, the removal of unused
+//! copies) and `probe/` (`--probe-image`: a pull from inside the cluster, through AKS run
+//! command) are particular to this step; `status/` is `--status`, the read-only report (its
+//! own inputs and output: [`Mode`] and [`Output`] dispatch between the two).
 
 mod act;
 mod cli;
@@ -23,8 +24,10 @@ mod cluster;
 mod early;
 mod inputs;
 mod named;
+mod operation;
 mod probe;
 mod pull;
+mod record;
 mod roles;
 mod status;
 

@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use xtenant_tests::azure::{App, NewApp, Operator, role_assignments_of};
+use xtenant_tests::azure::{
+    App, NewApp, Operator, record_entry, role_assignments_of, set_app_tags,
+};
 use xtenant_tests::{Run, TestSim, line};
 
 /// What an error object says: its message, then its hint.
@@ -97,8 +99,8 @@ fn resets(sim: &TestSim) -> usize {
         .count()
 }
 
-/// The tags of the cluster (where aks-sp-update keeps its record).
-fn record(sim: &TestSim) -> Value {
+/// The tags of the cluster (where aks-sp-update kept its record before: now it writes none).
+fn cluster_tags(sim: &TestSim) -> Value {
     let id = sim.var("CLUSTER_ID");
     sim.state()["clusters"]
         .as_array()
@@ -109,21 +111,32 @@ fn record(sim: &TestSim) -> Value {
         .unwrap()
 }
 
-/// Whether the record says the cluster holds `app`'s key `key`.
-fn record_names(sim: &TestSim, app: &str, key: &str) -> bool {
-    let r = record(sim);
-    r["xtenant-client-id"] == app && r["xtenant-client-secret-key-id"] == key
+/// The cluster's entry in the record on the app `app` (`Null`: none).
+fn entry(sim: &TestSim, app: &str) -> Value {
+    record_entry(sim, app, &sim.var("CLUSTER_ID")).unwrap_or(Value::Null)
 }
 
-/// Writes the cluster's tags directly (as anyone with write access on it could).
-fn set_tags(sim: &TestSim, tags: &Value) {
-    let (status, body) = Operator::new(sim).arm(
-        reqwest::Method::PATCH,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &format!("{}?api-version=2025-10-01", sim.var("CLUSTER_ID")),
-        Some(&json!({ "tags": tags })),
-    );
-    assert_eq!(status, 200, "{body}");
+/// Whether the record on the app says the cluster holds `app`'s key `key`, confirmed.
+fn record_names(sim: &TestSim, app: &str, key: &str) -> bool {
+    let e = entry(sim, app);
+    e["key"] == key && e.get("pending").is_none()
+}
+
+/// The writes that changed a cluster (its tags): step 4 makes none but the reset.
+fn cluster_writes(sim: &TestSim) -> Vec<String> {
+    let cluster = sim.var("CLUSTER_ID");
+    made_writes(sim)
+        .into_iter()
+        .filter(|w| w.starts_with(&format!("\"PATCH\" \"{cluster}")))
+        .collect()
+}
+
+/// The writes of the record on the app.
+fn record_writes(sim: &TestSim) -> usize {
+    made_writes(sim)
+        .iter()
+        .filter(|w| w.starts_with("\"PATCH\" \"/v1.0/applications"))
+        .count()
 }
 
 /// Successful writes (a refused attempt writes nothing).
@@ -180,12 +193,14 @@ fn the_reset_makes_the_cluster_pull_and_a_rerun_is_a_no_op() {
         NETWORK_CONTRIBUTOR,
         s.sp_a()
     ));
-    // The record names the app and the secret's key.
-    assert_eq!(record(&sim)["xtenant-client-id"], json!(s.app_id));
-    assert_eq!(
-        record(&sim)["xtenant-client-secret-key-id"],
-        json!(s.key_id)
+    // The record on the app names the secret's key; the cluster got no write but the reset.
+    assert!(
+        record_names(&sim, &s.app_id, s.key_id.as_deref().unwrap()),
+        "{}",
+        entry(&sim, &s.app_id)
     );
+    assert_eq!(cluster_writes(&sim), Vec::<String>::new());
+    assert_eq!(cluster_tags(&sim), json!({}));
 
     let writes = sim.writes().len();
     let again = run(&sim, &[], &out);
@@ -524,18 +539,25 @@ fn the_record_decides_whether_a_cluster_on_the_app_is_reset() {
         "the summary says why: {}",
         r.stderr
     );
-    assert_eq!(record(&sim)["xtenant-client-secret-key-id"], json!(key2));
+    assert!(record_names(&sim, &s.app_id, &key2));
     assert!(pulled(&sim));
     assert!(!r.stderr.contains(&secret2), "{}", r.stderr);
 
-    // No record (a cluster reset before records, or by hand): reset.
-    set_tags(&sim, &json!({"team": "a"}));
+    // No entry (a cluster reset before records, or by hand): reset.
+    set_app_tags(&sim, &s.app_id, &["team-a"]);
     let r = run(&sim, &[], &second);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(resets(&sim), 3, "{}", r.stderr);
-    assert!(r.stderr.contains("no record said"), "{}", r.stderr);
-    assert_eq!(record(&sim)["team"], "a", "other tags are kept");
-    assert_eq!(record(&sim)["xtenant-client-secret-key-id"], json!(key2));
+    assert!(
+        r.stderr.contains("said nothing of which secret"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        xtenant_tests::azure::app_tags(&sim, &s.app_id).contains(&"team-a".to_owned()),
+        "the app's other tags are kept"
+    );
+    assert!(record_names(&sim, &s.app_id, &key2));
 
     // An object without a key id cannot be compared: reset.
     let mut keyless = second.clone();
@@ -551,9 +573,9 @@ fn the_record_decides_whether_a_cluster_on_the_app_is_reset() {
 
 #[test]
 fn a_reset_whose_record_was_not_written_is_reset_again_even_for_the_old_envelope() {
-    // Between the reset and its record (a crash, a refused tag write), the record names no
-    // secret: it was cleared before the reset. Then even the envelope of the secret the
-    // record named before must not be told "nothing to do".
+    // Between the reset and its record (a crash, a refused write), the entry names the old
+    // key and the new one as pending: then even the envelope of the secret the entry names
+    // as confirmed must not be told "nothing to do", and a prune keeps both keys.
     let sim = sim();
     let s = setup(&sim, true);
     let old = envelope(&sim, &s);
@@ -562,30 +584,28 @@ fn a_reset_whose_record_was_not_written_is_reset_again_even_for_the_old_envelope
     let mut new = old.clone();
     new["client_secret"] = json!(secret2);
     new["client_secret_key_id"] = json!(key2);
-    // The tag write after the reset fails (the one before it passes).
+    // The record's write after the reset fails (the one before it passes).
     sim.sim()
-        .add_fault(json!({"method": "PATCH", "path": "/managedClusters/", "skip": 1, "count": 0, "status": 403, "code": "AuthorizationFailed", "message": "no"}))
+        .add_fault(json!({"method": "PATCH", "path": "/applications", "skip": 1, "count": 0, "status": 403, "code": "Authorization_RequestDenied", "message": "no"}))
         .unwrap();
     let r = run(&sim, &[], &new);
     assert_eq!(r.code, 0, "the reset is done: {}", r.stderr);
     assert!(r.stderr.contains("NOT recorded"), "{}", r.stderr);
     assert!(pulled(&sim));
-    assert!(
-        record(&sim).get("xtenant-client-secret-key-id").is_none(),
-        "{}",
-        record(&sim)
+    let key1 = s.key_id.clone().unwrap();
+    assert_eq!(
+        entry(&sim, &s.app_id),
+        json!({"key": key1, "pending": key2}),
+        "the old key, and the new one pending"
     );
     sim.sim().clear_faults();
 
-    // The old envelope: the cluster does not hold its secret; it is reset to it (safe).
+    // The old envelope: the cluster may not hold its secret; it is reset to it (safe).
     let r = run(&sim, &[], &old);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(resets(&sim), 3, "{}", r.stderr);
-    assert!(r.stderr.contains("no record said"), "{}", r.stderr);
-    assert_eq!(
-        record(&sim)["xtenant-client-secret-key-id"],
-        json!(s.key_id)
-    );
+    assert!(r.stderr.contains("never confirmed"), "{}", r.stderr);
+    assert!(record_names(&sim, &s.app_id, &key1));
     assert!(pulled(&sim));
 }
 
@@ -606,13 +626,12 @@ fn sim_without_uaa() -> TestSim {
 }
 
 /// A copy that fails at --timeout (ARM never knows the new principal), beside a record
-/// written at once: the record is put back under a deadline of its own, the cluster is not
-/// reset, and its tags are as they were.
+/// written at once: the record is put back under a deadline of its own, and the cluster is
+/// neither reset nor written.
 #[test]
 fn a_copy_that_times_out_puts_the_record_back() {
     let sim = sim();
     let s = setup(&sim, true);
-    let tags_before = record(&sim);
     sim.sim()
         .add_fault(json!({"method": "PUT", "path": "/roleAssignments/", "count": 0, "status": 400, "code": "PrincipalNotFound", "message": "Principal does not exist in the directory."}))
         .expect("fault");
@@ -620,21 +639,18 @@ fn a_copy_that_times_out_puts_the_record_back() {
     let r = run(&sim, &["--timeout", "2s"], &envelope(&sim, &s));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.object()["error"]["code"], "Timeout", "{}", r.stdout);
-    let cluster = sim.var("CLUSTER_ID");
-    let record_writes = made_writes(&sim)
-        .iter()
-        .filter(|w| w.starts_with(&format!("\"PATCH\" \"{cluster}\"")))
-        .count();
     assert_eq!(
-        record_writes, 2,
+        record_writes(&sim),
+        2,
         "the record, and its undo past the timeout: {}",
         r.stderr
     );
     assert_eq!(
-        record(&sim),
-        tags_before,
-        "the cluster's tags are as before"
+        entry(&sim, &s.app_id),
+        Value::Null,
+        "the record is as before"
     );
+    assert_eq!(cluster_writes(&sim), Vec::<String>::new());
     assert_eq!(resets(&sim), 0);
 }
 
@@ -642,7 +658,6 @@ fn a_copy_that_times_out_puts_the_record_back() {
 fn without_the_right_to_copy_roles_nothing_is_written_and_both_ways_are_named() {
     let sim = sim_without_uaa();
     let s = setup(&sim, true);
-    let tags_before = record(&sim);
     sim.sim().clear_requests();
     let r = run(&sim, &[], &envelope(&sim, &s));
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -663,19 +678,18 @@ fn without_the_right_to_copy_roles_nothing_is_written_and_both_ways_are_named() 
         "{}",
         r.stderr
     );
-    // The record (written beside the refused copy) is put back: the cluster is as it was.
-    let cluster = sim.var("CLUSTER_ID");
+    // The record (written beside the refused copy) is put back; the cluster is untouched.
     let writes = made_writes(&sim);
     assert!(
         writes
             .iter()
-            .all(|w| w.starts_with(&format!("\"PATCH\" \"{cluster}\""))),
+            .all(|w| w.starts_with("\"PATCH\" \"/v1.0/applications")),
         "only the record and its undo were written: {writes:#?}"
     );
     assert_eq!(
-        record(&sim),
-        tags_before,
-        "the cluster's tags are as before"
+        entry(&sim, &s.app_id),
+        Value::Null,
+        "the record is as before"
     );
     assert!(!has_assignment(
         &sim,
@@ -750,25 +764,16 @@ fn a_switch_whose_answer_was_lost_is_found_and_recorded_not_posted_again() {
     let r = run(&sim, &["--timeout", "3s"], &envelope(&sim, &s));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(
-        record(&sim)["xtenant-pending-client-secret-key-id"],
-        json!(s.key_id),
-        "{}",
-        record(&sim)
+        entry(&sim, &s.app_id),
+        json!({"pending": s.key_id, "switch": "1"}),
+        "a switch from the old app, pending"
     );
     sim.sim().clear_faults();
     let again = run(&sim, &[], &r.object());
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(resets(&sim), 1, "not posted again: {}", again.stderr);
     assert!(again.stderr.contains("now recorded"), "{}", again.stderr);
-    assert_eq!(
-        record(&sim)["xtenant-client-secret-key-id"],
-        json!(s.key_id)
-    );
-    assert!(
-        record(&sim)
-            .get("xtenant-pending-client-secret-key-id")
-            .is_none()
-    );
+    assert!(record_names(&sim, &s.app_id, s.key_id.as_deref().unwrap()));
     assert!(pulled(&sim));
 }
 
@@ -870,9 +875,9 @@ fn an_operation_that_is_not_the_envelopes_reset_does_not_skip_it() {
         r.stdout
     );
     assert!(
-        record(&sim).get("xtenant-client-secret-key-id").is_none(),
+        entry(&sim, &s.app_id).get("key").is_none(),
         "{}",
-        record(&sim)
+        entry(&sim, &s.app_id)
     );
     sim.sim().clear_faults();
 
@@ -891,5 +896,90 @@ fn an_operation_that_is_not_the_envelopes_reset_does_not_skip_it() {
         r.stderr
     );
     assert!(record_names(&sim, &s.app_id, &key2), "{}", r.stderr);
+    assert!(pulled(&sim));
+}
+
+/// A new secret for the app the cluster runs as, left running (`--detach`): the rerun
+/// follows the operation the record binds to the pending key and records it without a
+/// second reset; an older operation of the same cluster does not stand for it.
+#[test]
+fn a_rotation_left_running_is_resumed_only_from_its_own_operation() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    let key1 = s.key_id.clone().unwrap();
+    let first = run(&sim, &["--detach"], &envelope(&sim, &s));
+    let old_url = first.object()["cluster_operation_url"].clone();
+    assert!(old_url.is_string(), "{}", first.stdout);
+    assert_eq!(run(&sim, &[], &first.object()).code, 0);
+    assert!(record_names(&sim, &s.app_id, &key1));
+
+    let (secret2, key2) = Operator::new(&sim).add_secret(&s.object_id);
+    let mut rotation = envelope(&sim, &s);
+    rotation["client_secret"] = json!(secret2);
+    rotation["client_secret_key_id"] = json!(key2);
+    let left = run(&sim, &["--detach"], &rotation);
+    assert_eq!(left.code, 1, "{}", left.stderr);
+    assert_eq!(resets(&sim), 2);
+    let e = entry(&sim, &s.app_id);
+    assert_eq!(
+        (&e["key"], &e["pending"]),
+        (&json!(key1), &json!(key2)),
+        "{e}"
+    );
+    assert!(
+        e["op"].is_string(),
+        "the operation is bound to the pending key: {e}"
+    );
+
+    // The older operation (real, of this cluster, finished): not followed; reset again.
+    let mut stale = rotation.clone();
+    stale["cluster_operation_url"] = old_url;
+    sim.sim().clear_requests();
+    let r = run(&sim, &[], &stale);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("not followed"), "{}", r.stderr);
+    assert_eq!(resets(&sim), 1, "the reset is posted again: {}", r.stderr);
+    assert!(record_names(&sim, &s.app_id, &key2));
+
+    // Left running again, then resumed from its own operation: recorded, not posted again.
+    let (secret3, key3) = Operator::new(&sim).add_secret(&s.object_id);
+    rotation["client_secret"] = json!(secret3);
+    rotation["client_secret_key_id"] = json!(key3);
+    let left = run(&sim, &["--detach"], &rotation);
+    assert_eq!(left.code, 1, "{}", left.stderr);
+    sim.sim().clear_requests();
+    let resumed = run(&sim, &[], &left.object());
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert!(resumed.stderr.contains("resuming"), "{}", resumed.stderr);
+    assert_eq!(resets(&sim), 0, "not posted again: {}", resumed.stderr);
+    assert!(record_names(&sim, &s.app_id, &key3));
+    assert!(pulled(&sim));
+}
+
+/// A record entry is a claim: one naming the object's key while ARM shows the cluster on
+/// another app, or not Succeeded, skips nothing.
+#[test]
+fn a_record_entry_alone_never_skips_the_reset() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    let key = s.key_id.clone().unwrap();
+    // As an owner of the app could write it: the cluster (still on its old app) "holds" the key.
+    let ns = common::record::cluster_key(&sim.var("CLUSTER_ID"));
+    set_app_tags(
+        &sim,
+        &s.app_id,
+        &[
+            "xtenant:managed",
+            &format!("xtenant-cluster:{ns};key={key}"),
+        ],
+    );
+    let r = run(&sim, &[], &envelope(&sim, &s));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        resets(&sim),
+        1,
+        "reset although the record named the key: {}",
+        r.stderr
+    );
     assert!(pulled(&sim));
 }

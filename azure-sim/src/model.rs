@@ -163,9 +163,18 @@ pub(crate) struct Application {
         skip_serializing_if = "Option::is_none"
     )]
     pub deleted_at: Option<OffsetDateTime>,
+    /// The object ids of its owners (service principals here): with
+    /// `Application.ReadWrite.OwnedBy` a caller may change only the apps it owns.
+    #[serde(default)]
+    pub owners: Vec<String>,
 }
 
 impl Application {
+    /// Whether `oid` is one of its owners.
+    pub(crate) fn owned_by(&self, oid: &str) -> bool {
+        self.owners.iter().any(|o| o.eq_ignore_ascii_case(oid))
+    }
+
     /// Whether service principals of this app may exist outside its home tenant.
     pub(crate) fn is_multitenant(&self) -> bool {
         self.sign_in_audience == "AzureADMultipleOrgs"

@@ -83,6 +83,7 @@ fn app(id: &str, app_id: &str, name: &str, multi: bool) -> Application {
         federated_credentials: Vec::new(),
         properties: Map::new(),
         deleted_at: None,
+        owners: Vec::new(),
     }
 }
 

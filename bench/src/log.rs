@@ -72,6 +72,16 @@ impl Req {
             && matches!(self.method.as_str(), "PUT" | "POST" | "PATCH" | "DELETE")
     }
 
+    /// A write to a managed cluster: the reset, or any other update of it (its tags). On AKS
+    /// each is a managed-cluster operation; step 4 should make one per run, the reset.
+    pub(crate) fn is_cluster_write(&self) -> bool {
+        self.is_arm_write()
+            && self
+                .path
+                .to_ascii_lowercase()
+                .contains("/providers/microsoft.containerservice/managedclusters/")
+    }
+
     /// A label naming the kind of request (ids left out), with the tenant it acted in.
     pub(crate) fn label(&self, tenant_a: &str, tenant_b: &str) -> String {
         let which = |t: &str| {
@@ -221,6 +231,27 @@ mod tests {
         let v = [r(0.0, 1.0), r(0.5, 1.5), r(3.0, 4.0)];
         assert!((busy_ms(&v) - 2500.0).abs() < 1e-6);
         assert!(busy_ms(&[]).abs() < 1e-9);
+    }
+
+    #[test]
+    fn cluster_writes_are_the_reset_and_any_update_of_the_cluster() {
+        let cluster = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerService/managedClusters/c";
+        let w = |m: &str, path: &str| Req {
+            method: m.into(),
+            path: path.into(),
+            ..r(0.0, 1.0)
+        };
+        assert!(w("POST", &format!("{cluster}/resetServicePrincipalProfile")).is_cluster_write());
+        assert!(w("PATCH", cluster).is_cluster_write());
+        assert!(!w("GET", cluster).is_cluster_write());
+        assert!(!w("PATCH", "/v1.0/applications(appId='a')").is_cluster_write());
+        assert!(
+            !w(
+                "PUT",
+                "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/x"
+            )
+            .is_cluster_write()
+        );
     }
 
     #[test]

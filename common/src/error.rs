@@ -500,6 +500,10 @@ pub mod codes {
     /// An offboarding step (`--revoke`, `--remove`, `--delete`) while a cluster of tenant A
     /// still runs as the app, or without knowing whether one does (no `--force`).
     pub const APP_IN_USE: Code = c("AppInUse", 1, false);
+    /// The record on the app was replaced by another writer's each time it was written (step 4).
+    pub const RECORD_NOT_KEPT: Code = c("RecordNotKept", 1, true);
+    /// The record on the app already names the most clusters the tools keep on one app (step 4).
+    pub const RECORD_FULL: Code = c("RecordFull", 1, false);
     /// The app's service principal vanished while being read.
     pub const SERVICE_PRINCIPAL_MISSING: Code = c("ServicePrincipalMissing", 1, true);
     /// No administrator consented before `--timeout` (step 2 `--wait`).
@@ -593,6 +597,8 @@ pub mod codes {
         CLUSTERS_NOT_LISTED,
         CLUSTER_SECRET_UNKNOWN,
         APP_IN_USE,
+        RECORD_NOT_KEPT,
+        RECORD_FULL,
         SERVICE_PRINCIPAL_MISSING,
         CONSENT_TIMEOUT,
         SERVICE_PRINCIPAL_NOT_IN_REGISTRY_TENANT,

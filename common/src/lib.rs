@@ -25,6 +25,7 @@ pub mod interrupt;
 pub mod json;
 pub mod keyvault;
 pub mod odata;
+pub mod record;
 pub mod registry;
 pub mod resolve;
 pub mod secret;

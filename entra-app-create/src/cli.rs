@@ -45,7 +45,7 @@ pub struct Cli {
     #[arg(long)]
     pub new_secret: bool,
 
-    /// Remove every client secret of the app except the one in the output (a rotation's last step); a secret a cluster uses (its record says so) is kept
+    /// Remove every client secret of the app except the one in the output (a rotation's last step); a secret the record on the app names for a cluster is kept
     #[arg(long)]
     pub prune_secrets: bool,
 

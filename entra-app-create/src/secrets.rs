@@ -6,6 +6,7 @@ use std::time::Duration;
 use common::arm::clusters::clusters_using;
 use common::error::codes;
 use common::http::Sent;
+use common::record;
 use common::wait::human;
 use common::{Error, Result, Secret, ui};
 use reqwest::Method;
@@ -204,7 +205,7 @@ impl Step<'_> {
                     ));
                 } else {
                     ui::warn(&format!(
-                        "kept the secret {}: cluster(s) {names} use it (their record says so); run aks-sp-update on this output for them, then --prune-secrets again",
+                        "kept the secret {}: cluster(s) {names} may hold it (the record on the app says so); run aks-sp-update on this output for them, then --prune-secrets again",
                         p.key_id
                     ));
                     self.notes
@@ -244,32 +245,49 @@ impl Step<'_> {
 }
 
 impl Step<'_> {
-    /// The app's secrets the clusters of tenant A use, by key id (lower case) with the
-    /// clusters' names, as their records say. A cluster on the app without a record, or
-    /// clusters that cannot be listed, end the prune unless `--force` (then a warning).
+    /// The app's secrets the clusters of tenant A may hold, by key id (lower case) with the
+    /// clusters' names: every key the record on the app names (confirmed or pending, for a
+    /// cluster seen or not), and every key a cluster's old `xtenant-*` tags name for the app
+    /// (a fallback that may only keep more). A cluster ARM shows running as the app with no
+    /// entry in the record, or clusters that cannot be listed, end the prune unless
+    /// `--force` (then a warning): the old tags never stand for an entry.
     async fn secrets_clusters_use(
         &self,
         app: &Application,
     ) -> Result<BTreeMap<String, Vec<String>>> {
         let force = self.inputs.options.force;
         let arm = self.ctx.arm(&self.inputs.tenant);
-        let clusters = match clusters_using(&arm, &app.app_id).await {
+        let (clusters, record) = tokio::join!(
+            clusters_using(&arm, &app.app_id),
+            record::read(&self.api, &app.app_id)
+        );
+        let record = record.map_err(|e| e.context("--prune-secrets: nothing was removed"))?;
+        let mut used: BTreeMap<String, Vec<String>> =
+            record.keys().into_iter().map(|k| (k, Vec::new())).collect();
+        let clusters = match clusters {
             Ok(c) => c,
             Err(e) if force => {
                 ui::warn(&format!(
                     "--force: pruning without knowing which clusters use the app's secrets ({})",
                     e.message()
                 ));
-                return Ok(BTreeMap::new());
+                return Ok(name_unseen(used));
             }
             Err(e) => return Err(e.context("--prune-secrets: nothing was removed")),
         };
-        let mut used: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut unknown = Vec::new();
         for c in &clusters {
-            match c.record.key_of(&app.app_id) {
-                Some(k) => used.entry(k.to_owned()).or_default().push(c.name.clone()),
-                None => unknown.push(c.name.clone()),
+            let entry = record.entry(&c.id);
+            for k in entry
+                .iter()
+                .flat_map(|e| [e.key.clone(), e.pending.clone()])
+                .flatten()
+                .chain(record::legacy_keys(&c.tags, &app.app_id))
+            {
+                used.entry(k).or_default().push(c.name.clone());
+            }
+            if entry.is_none() {
+                unknown.push(c.name.clone());
             }
         }
         if !unknown.is_empty() {
@@ -283,15 +301,26 @@ impl Step<'_> {
                 return Err(Error::step(
                     codes::CLUSTER_SECRET_UNKNOWN.name,
                     format!(
-                        "cluster(s) {names} use app {} and no record on them says which of its secrets they hold: --prune-secrets could cut them off; nothing was removed",
+                        "cluster(s) {names} use app {} and the record on the app names no secret for them: --prune-secrets could cut them off; nothing was removed",
                         app.app_id
                     ),
                 )
-                .with_hint("run aks-sp-update on this output for each (it resets the cluster to this secret and records it), then --prune-secrets again; or --force"));
+                .with_hint("run aks-sp-update on this output for each (it resets the cluster to this secret and records it on the app), then --prune-secrets again; or --force"));
             }
         }
-        Ok(used)
+        Ok(name_unseen(used))
     }
+}
+
+/// Keys only an entry of an unlisted cluster names are kept for "a recorded cluster".
+fn name_unseen(mut used: BTreeMap<String, Vec<String>>) -> BTreeMap<String, Vec<String>> {
+    for names in used.values_mut() {
+        names.dedup();
+        if names.is_empty() {
+            names.push("a cluster recorded on the app but not seen".to_owned());
+        }
+    }
+    used
 }
 
 /// A lifetime for messages: whole days as days (`365 days`), else `90m`-style.

@@ -412,3 +412,56 @@ pub fn role_assignments_of(sim: &TestSim, principal: &str) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+/// The tags of the app `app_id` (where step 4 keeps its record), from the simulator's state.
+pub fn app_tags(sim: &TestSim, app_id: &str) -> Vec<String> {
+    sim.state()["applications"]
+        .as_array()
+        .expect("state has applications")
+        .iter()
+        .find(|a| same_id(&a["app_id"], app_id))
+        .and_then(|a| a["properties"]["tags"].as_array())
+        .map(|t| {
+            t.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The record entry of the cluster `cluster_id` on the app `app_id`, read as the README
+/// documents it (independently of the tools' code): the tag
+/// `xtenant-cluster:<UUID v5 of the lower-cased cluster id>;key=…;pending=…;switch=1;op=…`,
+/// as `{"key", "pending", "switch", "op"}` with the parts it has; `None` without one.
+pub fn record_entry(sim: &TestSim, app_id: &str, cluster_id: &str) -> Option<Value> {
+    let ns = uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        b"https://xtenant.invalid/cluster-record",
+    );
+    let key = uuid::Uuid::new_v5(&ns, cluster_id.to_ascii_lowercase().as_bytes());
+    let prefix = format!("xtenant-cluster:{key}");
+    let tags = app_tags(sim, app_id);
+    let mut found = tags.iter().filter(|t| {
+        t.strip_prefix(&prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(';'))
+    });
+    let tag = found.next()?;
+    assert!(found.next().is_none(), "one entry per cluster: {tags:?}");
+    let mut entry = serde_json::Map::new();
+    for part in tag.split(';').skip(1) {
+        let (name, value) = part.split_once('=').unwrap_or((part, ""));
+        entry.insert(name.to_owned(), json!(value));
+    }
+    Some(Value::Object(entry))
+}
+
+/// Replaces the tags of the app `app_id` (as its owner could), asserting Graph took them.
+pub fn set_app_tags(sim: &TestSim, app_id: &str, tags: &[&str]) {
+    let (status, body) = Operator::new(sim).graph(
+        Method::PATCH,
+        &sim.var("CLUSTER_TENANT_ID"),
+        &format!("/applications(appId='{app_id}')"),
+        Some(&json!({ "tags": tags })),
+    );
+    assert_eq!(status, 204, "{body}");
+}

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use xtenant_tests::azure::Operator;
+use xtenant_tests::azure::{app_tags, record_entry, set_app_tags};
 use xtenant_tests::steps::{Step, run_step, run_steps};
 use xtenant_tests::{Run, TestSim, bin_dir, line, run_cmd};
 
@@ -46,16 +46,9 @@ fn keys(sim: &TestSim, app_id: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The cluster's tags (its record).
-fn tags(sim: &TestSim) -> Value {
-    let id = sim.var("CLUSTER_ID");
-    sim.state()["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id.as_str())
-        .map(|c| c["tags"].clone())
-        .unwrap()
+/// The key the record on the app `app_id` says the cluster holds (`Null`: none).
+fn recorded_key(sim: &TestSim, app_id: &str) -> Value {
+    record_entry(sim, app_id, &sim.var("CLUSTER_ID")).map_or(Value::Null, |e| e["key"].clone())
 }
 
 fn object(text: &str) -> Value {
@@ -175,7 +168,7 @@ fn a_lost_envelope_is_recovered_by_the_readmes_advice_with_the_cluster_pulling_t
     let lost = full_procedure(&sim);
     let app_id = lost["app_id"].as_str().unwrap().to_owned();
     let lost_key = lost["client_secret_key_id"].as_str().unwrap().to_owned();
-    assert_eq!(tags(&sim)["xtenant-client-secret-key-id"], json!(lost_key));
+    assert_eq!(recorded_key(&sim, &app_id), json!(lost_key));
     drop(lost); // the envelope is lost: nothing below reads it
 
     let dir = tempfile::tempdir().unwrap();
@@ -209,7 +202,7 @@ fn a_lost_envelope_is_recovered_by_the_readmes_advice_with_the_cluster_pulling_t
                 "the lost secret and the new one"
             );
             assert_eq!(
-                tags(&sim)["xtenant-client-secret-key-id"],
+                recorded_key(&sim, &app_id),
                 json!(new_key),
                 "the cluster was reset to the new secret: {}",
                 r.stderr
@@ -291,14 +284,17 @@ fn pruning_refuses_while_a_cluster_on_the_app_has_no_record() {
     let sim = sim();
     let first = full_procedure(&sim);
     let app_id = first["app_id"].as_str().unwrap().to_owned();
-    // A cluster reset before records existed (or by hand): on the app, no record.
-    let (status, body) = Operator::new(&sim).arm(
-        reqwest::Method::PATCH,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &format!("{}?api-version=2025-10-01", sim.var("CLUSTER_ID")),
-        Some(&json!({"tags": {}})),
+    // A cluster reset before records existed (or by hand): on the app, no entry for it.
+    let others: Vec<String> = app_tags(&sim, &app_id)
+        .into_iter()
+        .filter(|t| !t.starts_with("xtenant-cluster:"))
+        .collect();
+    set_app_tags(
+        &sim,
+        &app_id,
+        &others.iter().map(String::as_str).collect::<Vec<_>>(),
     );
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(recorded_key(&sim, &app_id), Value::Null);
     let minted = run_step(&sim, Step::App, &["--new-secret"], &line(&first));
     assert_eq!(minted.code, 0, "{}", minted.stderr);
     let prune = run_step(&sim, Step::App, &["--prune-secrets"], &minted.stdout);

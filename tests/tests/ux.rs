@@ -340,7 +340,7 @@ fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
             .contains("User Access Administrator"),
         "{e}"
     );
-    // Without the roles, its first write on the cluster.
+    // Without the roles, its first write: the record on the app, which it may not change.
     let mut c = sim.cmd_as_reader("aks-sp-update");
     c.args([
         "--cluster",
@@ -351,8 +351,11 @@ fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
     let r = run_with(c, &consented.stdout);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let e = &r.object()["error"];
-    assert_eq!(e["code"], "AuthorizationFailed", "{e}");
-    assert!(e["hint"].as_str().unwrap().contains("Contributor"), "{e}");
+    assert_eq!(e["code"], "Authorization_RequestDenied", "{e}");
+    assert!(
+        e["hint"].as_str().unwrap().contains("owner of the app"),
+        "{e}"
+    );
     assert!(r.stderr.contains("hint: "), "{}", r.stderr);
 }
 

@@ -105,13 +105,6 @@ pub(crate) struct Found {
     left: Vec<(Gap, Left)>,
 }
 
-impl Found {
-    /// The previous service principal compared with (for the cluster's record).
-    pub(crate) fn previous_sp(&self) -> Option<String> {
-        self.previous_sp.clone()
-    }
-}
-
 /// The reads before a switch of `cluster` from the app `source` (the one ARM shows it
 /// running as) to the object's app, all at once: both service principals in tenant A (from
 /// Microsoft Graph), their assignments in the subscriptions of the cluster and of the

@@ -13,6 +13,7 @@ use common::driver::{Ctx, Memo};
 use common::graph::{MANAGED_TAG, alt_key};
 use common::http::Api;
 use common::json::strings;
+use common::record::Record;
 use common::validate::is_guid;
 use common::{Error, Result};
 use reqwest::Method;
@@ -32,6 +33,8 @@ pub(crate) struct App {
     pub managed: bool,
     /// Its password credentials: key id (lower case) → end.
     pub keys: Vec<(String, Option<OffsetDateTime>)>,
+    /// The record the tools keep in its tags: which key each cluster holds.
+    pub record: Record,
     /// Entra's time when it was read, and when that was on this machine's clock.
     read_at: (OffsetDateTime, Instant),
 }
@@ -67,6 +70,7 @@ impl App {
                 .iter()
                 .any(|t| t.eq_ignore_ascii_case(MANAGED_TAG)),
             keys,
+            record: Record::from_app(body),
             read_at: (entra_now, Instant::now()),
         }
     }
@@ -118,12 +122,23 @@ fn refused(e: Error, tenant: &str) -> Error {
     }
 }
 
-/// Which key the cluster holds, from the tools' record, and where that record is.
-pub(crate) fn recorded_key(cluster: &Cluster, app_id: &str) -> Option<(String, &'static str)> {
-    cluster
-        .record
-        .key_of(app_id)
-        .map(|k| (k.to_owned(), "cluster tags"))
+/// Which key the cluster holds, from the tools' record on the app (only while it runs as the
+/// app and no reset to another key is pending), and where that record is.
+pub(crate) fn recorded_key(
+    cluster: &Cluster,
+    app: &App,
+    app_id: &str,
+    cluster_id: &str,
+) -> Option<(String, &'static str)> {
+    if !cluster.uses(app_id) {
+        return None;
+    }
+    let entry = app.record.entry(cluster_id)?;
+    match (&entry.key, &entry.pending) {
+        (Some(k), None) => Some((k.clone(), "the app's tags")),
+        (Some(k), Some(p)) if k == p => Some((k.clone(), "the app's tags")),
+        _ => None,
+    }
 }
 
 /// Judges the key the cluster holds on `app`: gone, expired, expiring or fine.
@@ -138,7 +153,7 @@ pub(crate) fn judge(
     r.app_made_by_tools = Some(app.managed);
     let now = app.now();
     r.checked_at = now.format(&Rfc3339).ok();
-    let Some((key, source)) = recorded_key(cluster, &r.app_id) else {
+    let Some((key, source)) = recorded_key(cluster, app, &r.app_id, &id.id()) else {
         r.problem(Problem::broken(
             "KeyNotRecorded",
             format!(

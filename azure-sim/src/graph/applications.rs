@@ -8,8 +8,8 @@ use super::keys::Key;
 use super::passwords::{new_password, password_json};
 use super::query::list;
 use super::{
-    R, READ_ROLES, WRITE_ROLES, bad, base, check_key, lagging, need, not_found, obj_body, select,
-    with_context,
+    APP_WRITE_ROLES, OWNED_BY, R, READ_ROLES, WRITE_ROLES, bad, base, check_key, lagging,
+    may_write_app, need, not_found, obj_body, select, with_context,
 };
 use crate::core::{Core, Principal};
 use crate::http::{Req, empty, graph_err, graph_json, set_header};
@@ -147,12 +147,17 @@ pub(super) fn find_app<'a>(state: &'a State, tenant: &str, k: &Key) -> Option<&'
 }
 
 pub(super) fn list_apps(core: &Core, req: &Req, p: &Principal) -> R {
-    need(req, p, READ_ROLES)?;
+    // OwnedBy alone: the caller's own apps.
+    let all = need(req, p, READ_ROLES).is_ok();
+    if !all {
+        need(req, p, &[OWNED_BY])?;
+    }
     let state = core.state();
     let items = state
         .applications
         .iter()
         .filter(|a| a.tenant_id.eq_ignore_ascii_case(&p.tenant_id))
+        .filter(|a| all || a.owned_by(&p.oid))
         .map(|a| app_json(&state, a))
         .collect();
     drop(state);
@@ -160,13 +165,19 @@ pub(super) fn list_apps(core: &Core, req: &Req, p: &Principal) -> R {
 }
 
 pub(super) fn get_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
-    need(req, p, READ_ROLES)?;
+    let all = need(req, p, READ_ROLES).is_ok();
+    if !all {
+        need(req, p, &[OWNED_BY])?;
+    }
     check_key(req, k)?;
     let state = core.state();
     let lag = state.behaviour.read_lag();
     let app = find_app(&state, &p.tenant_id, k)
         .filter(|a| !lagging(a.created_at, lag))
         .ok_or_else(|| not_found(req, k.text()))?;
+    if !all {
+        may_write_app(req, p, app)?;
+    }
     let v = with_context(
         app_json(&state, app),
         format!("{}/$metadata#applications/$entity", base(core, req)),
@@ -231,9 +242,10 @@ pub(super) fn apply_app_props(
                 ));
             }
             "web" => apply_web(req, app, v)?,
-            "tags" | "identifierUris"
-                if !v.as_array().is_some_and(|a| a.iter().all(Value::is_string)) =>
-            {
+            "tags" => {
+                app.properties.insert(k.clone(), tags(req, v)?);
+            }
+            "identifierUris" if !v.as_array().is_some_and(|a| a.iter().all(Value::is_string)) => {
                 return Err(bad(
                     req,
                     &format!(
@@ -245,6 +257,92 @@ pub(super) fn apply_app_props(
                 app.properties.insert(k.clone(), v.clone());
             }
         }
+    }
+    Ok(())
+}
+
+/// An application's `tags`, as Entra checks them ("Understand the app manifest (Microsoft
+/// Graph format)", tags attribute: each 1–256 characters, no whitespace, no duplicates).
+/// The value replaces the whole collection.
+fn tags(req: &Req, v: &Value) -> Result<Value, Response> {
+    let invalid = |why: &str| {
+        bad(
+            req,
+            &format!(
+                "Invalid value specified for property 'tags' of resource 'Application': {why}."
+            ),
+        )
+    };
+    let arr = v
+        .as_array()
+        .ok_or_else(|| invalid("a collection of strings is expected"))?;
+    let mut seen = std::collections::HashSet::new();
+    for t in arr {
+        let t = t
+            .as_str()
+            .ok_or_else(|| invalid("a collection of strings is expected"))?;
+        let n = t.chars().count();
+        if !(1..=256).contains(&n) {
+            return Err(invalid("a tag must be between 1 and 256 characters"));
+        }
+        if t.chars().any(char::is_whitespace) {
+            return Err(invalid("a tag must not contain whitespace"));
+        }
+        if !seen.insert(t) {
+            return Err(invalid("duplicate tags are not allowed"));
+        }
+    }
+    Ok(v.clone())
+}
+
+/// The most entries all of an application's collections may hold together (same page,
+/// "Manifest limits").
+const MANIFEST_ENTRIES: usize = 1200;
+
+/// How many entries an application's collections hold together (tags, redirect URIs,
+/// identifier URIs, credentials, app roles, required resources, …).
+fn manifest_entries(app: &Application) -> usize {
+    let count = |v: Option<&Value>| v.and_then(Value::as_array).map_or(0, Vec::len);
+    let props = &app.properties;
+    app.redirect_uris.len()
+        + app.password_credentials.len()
+        + app.federated_credentials.len()
+        + [
+            "tags",
+            "identifierUris",
+            "appRoles",
+            "keyCredentials",
+            "requiredResourceAccess",
+            "addIns",
+        ]
+        .iter()
+        .map(|k| count(props.get(*k)))
+        .sum::<usize>()
+        + count(props.get("spa").and_then(|s| s.get("redirectUris")))
+        + count(
+            props
+                .get("publicClient")
+                .and_then(|s| s.get("redirectUris")),
+        )
+        + count(
+            props
+                .get("api")
+                .and_then(|a| a.get("oauth2PermissionScopes")),
+        )
+        + count(
+            props
+                .get("api")
+                .and_then(|a| a.get("knownClientApplications")),
+        )
+}
+
+/// Refuses an application past [`MANIFEST_ENTRIES`], with the portal's documented message.
+pub(super) fn check_manifest(req: &Req, app: &Application) -> Result<(), Response> {
+    if manifest_entries(app) > MANIFEST_ENTRIES {
+        return Err(bad(
+            req,
+            "The size of the manifest has exceeded its limit. Please reduce the number of values and retry your request.",
+        ));
     }
     Ok(())
 }
@@ -319,8 +417,15 @@ pub(super) fn insert_app(
         federated_credentials: Vec::new(),
         properties: Map::new(),
         deleted_at: None,
+        // Made with OwnedBy only: the caller owns it (and may change only its own apps).
+        owners: if need(req, p, WRITE_ROLES).is_ok() {
+            Vec::new()
+        } else {
+            vec![p.oid.clone()]
+        },
     };
     apply_app_props(req, &mut app, body, true)?;
+    check_manifest(req, &app)?;
     if let Some(u) = &app.unique_name
         && find_app(&state, &p.tenant_id, &Key::UniqueName(u.clone())).is_some()
     {
@@ -376,7 +481,7 @@ pub(super) fn insert_app(
 }
 
 pub(super) fn create_app(core: &Core, req: &Req, p: &Principal) -> R {
-    need(req, p, WRITE_ROLES)?;
+    need(req, p, APP_WRITE_ROLES)?;
     let body = obj_body(req)?;
     let unique = body
         .get("uniqueName")
@@ -386,7 +491,7 @@ pub(super) fn create_app(core: &Core, req: &Req, p: &Principal) -> R {
 }
 
 pub(super) fn patch_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
-    need(req, p, WRITE_ROLES)?;
+    need(req, p, APP_WRITE_ROLES)?;
     check_key(req, k)?;
     let body = obj_body(req)?;
     let mut state = core.state();
@@ -408,8 +513,10 @@ pub(super) fn patch_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
         }
         return Err(not_found(req, k.text()));
     };
+    may_write_app(req, p, &state.applications[idx])?;
     let mut app = state.applications[idx].clone();
     apply_app_props(req, &mut app, &body, false)?;
+    check_manifest(req, &app)?;
     state.applications[idx] = app;
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -420,10 +527,11 @@ pub(super) fn app_index(state: &State, tenant: &str, k: &Key) -> Option<usize> {
 }
 
 pub(super) fn delete_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
-    need(req, p, WRITE_ROLES)?;
+    need(req, p, APP_WRITE_ROLES)?;
     check_key(req, k)?;
     let mut state = core.state();
     let idx = app_index(&state, &p.tenant_id, k).ok_or_else(|| not_found(req, k.text()))?;
+    may_write_app(req, p, &state.applications[idx])?;
     let mut app = state.applications.remove(idx);
     state.service_principals.retain(|s| {
         !(s.app_id.eq_ignore_ascii_case(&app.app_id)

@@ -2,7 +2,10 @@
 //!
 //! Every call acts in the tenant of its token. Reads need `Application.Read.All` (or
 //! ReadWrite, or `Directory.*`) among the token's `roles`, writes `Application.ReadWrite.All`
-//! (or `Directory.ReadWrite.All`). Objects and errors follow the recorded shapes.
+//! (or `Directory.ReadWrite.All`); `Application.ReadWrite.OwnedBy` reads, changes (its
+//! properties, secrets) and deletes only the applications the caller owns, and makes the
+//! caller an owner of those it creates (Microsoft Graph permissions reference). Objects and
+//! errors follow the recorded shapes.
 mod applications;
 mod directory;
 mod keys;
@@ -30,6 +33,14 @@ const READ_ROLES: &[&str] = &[
     "Directory.ReadWrite.All",
 ];
 const WRITE_ROLES: &[&str] = &["Application.ReadWrite.All", "Directory.ReadWrite.All"];
+/// The permission to manage only the applications the caller owns.
+const OWNED_BY: &str = "Application.ReadWrite.OwnedBy";
+/// Any role that may write some application.
+const APP_WRITE_ROLES: &[&str] = &[
+    "Application.ReadWrite.All",
+    "Directory.ReadWrite.All",
+    OWNED_BY,
+];
 
 type R = Result<Response, Response>;
 
@@ -79,6 +90,21 @@ fn need(req: &Req, p: &Principal, roles: &[&str]) -> Result<(), Response> {
     if p.roles
         .iter()
         .any(|r| roles.iter().any(|x| x.eq_ignore_ascii_case(r)))
+    {
+        Ok(())
+    } else {
+        Err(denied(req))
+    }
+}
+
+/// Whether the caller may change `app`: a tenant-wide write role, or `OwnedBy` on an app it owns.
+fn may_write_app(
+    req: &Req,
+    p: &Principal,
+    app: &crate::model::Application,
+) -> Result<(), Response> {
+    if need(req, p, WRITE_ROLES).is_ok()
+        || (need(req, p, &[OWNED_BY]).is_ok() && app.owned_by(&p.oid))
     {
         Ok(())
     } else {
@@ -268,6 +294,43 @@ fn check_key(req: &Req, k: &Key) -> Result<(), Response> {
 
 #[cfg(test)]
 mod tests {
+    fn req() -> crate::http::Req {
+        let parts = axum::http::Request::builder()
+            .uri("/v1.0/applications")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        crate::http::Req::new(&parts, axum::body::Bytes::new())
+    }
+
+    #[test]
+    fn owned_by_writes_only_the_callers_own_apps() {
+        let mut app: crate::model::Application = serde_json::from_value(serde_json::json!({
+            "id": "o", "app_id": "a", "tenant_id": "t", "display_name": "d"
+        }))
+        .unwrap();
+        let caller = |roles: &[&str]| crate::core::Principal {
+            app_id: "c".into(),
+            tenant_id: "t".into(),
+            oid: "sp-of-c".into(),
+            roles: roles.iter().map(ToString::to_string).collect(),
+        };
+        let owned_by = caller(&[super::OWNED_BY]);
+        assert_eq!(
+            super::may_write_app(&req(), &owned_by, &app)
+                .unwrap_err()
+                .status(),
+            403
+        );
+        app.owners.push("SP-OF-C".into());
+        assert!(super::may_write_app(&req(), &owned_by, &app).is_ok());
+        assert!(
+            super::may_write_app(&req(), &caller(&["Application.ReadWrite.All"]), &app).is_ok()
+        );
+        assert!(super::may_write_app(&req(), &caller(&["Application.Read.All"]), &app).is_err());
+    }
+
     #[test]
     fn expired_tokens_get_graph_codes() {
         let parts = axum::http::Request::builder()

@@ -6,9 +6,12 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use super::applications::app_index;
+use super::applications::{app_index, check_manifest};
 use super::keys::Key;
-use super::{R, WRITE_ROLES, bad, base, check_key, need, not_found, obj_body, with_context};
+use super::{
+    APP_WRITE_ROLES, R, bad, base, check_key, may_write_app, need, not_found, obj_body,
+    with_context,
+};
 use crate::core::{Core, Principal};
 use crate::crypto::{new_client_secret, sha256_hex};
 use crate::http::{Req, empty, graph_err_details, graph_json, is_guid};
@@ -100,7 +103,7 @@ pub(super) fn new_password(
 }
 
 pub(super) fn add_password(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
-    need(req, p, WRITE_ROLES)?;
+    need(req, p, APP_WRITE_ROLES)?;
     check_key(req, k)?;
     let body = if req.body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
@@ -119,7 +122,11 @@ pub(super) fn add_password(core: &Core, req: &Req, p: &Principal, k: &Key) -> R 
     };
     let mut state = core.state();
     let idx = app_index(&state, &p.tenant_id, k).ok_or_else(|| not_found(req, k.text()))?;
+    may_write_app(req, p, &state.applications[idx])?;
     let (cred, secret) = new_password(req, &state, &p.tenant_id, &spec)?;
+    let mut grown = state.applications[idx].clone();
+    grown.password_credentials.push(cred.clone());
+    check_manifest(req, &grown)?;
     let v = with_context(
         password_json(&cred, Some(&secret)),
         format!(
@@ -132,7 +139,7 @@ pub(super) fn add_password(core: &Core, req: &Req, p: &Principal, k: &Key) -> R 
 }
 
 pub(super) fn remove_password(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
-    need(req, p, WRITE_ROLES)?;
+    need(req, p, APP_WRITE_ROLES)?;
     check_key(req, k)?;
     let body = obj_body(req)?;
     let key_id = body
@@ -148,6 +155,7 @@ pub(super) fn remove_password(core: &Core, req: &Req, p: &Principal, k: &Key) ->
         .to_string();
     let mut state = core.state();
     let idx = app_index(&state, &p.tenant_id, k).ok_or_else(|| not_found(req, k.text()))?;
+    may_write_app(req, p, &state.applications[idx])?;
     let creds = &mut state.applications[idx].password_credentials;
     let before = creds.len();
     creds.retain(|c| !c.key_id.eq_ignore_ascii_case(&key_id));

@@ -536,3 +536,69 @@ async fn replication_delay_blocks_new_app_backing() {
     env.create_sp(&ta, app["appId"].as_str().unwrap()).await;
     env.stop().await;
 }
+
+/// An application's `tags` as Entra keeps them: a PATCH replaces the whole collection; each
+/// tag 1–256 characters, no whitespace, no duplicates; 1200 entries over all collections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_tags_are_replaced_whole_within_entras_limits() {
+    let env = start().await;
+    let t = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let app = env
+        .create_app(&t, json!({"displayName": "tagged", "tags": ["a", "b"]}))
+        .await;
+    let app_path = format!(
+        "/v1.0/applications(appId='{}')",
+        app["appId"].as_str().unwrap()
+    );
+    let set_tags = |tags: serde_json::Value| {
+        let (env, t, path) = (&env, &t, &app_path);
+        async move {
+            env.call("PATCH", path, Some(t), Some(&json!({ "tags": tags })))
+                .await
+        }
+    };
+    assert_eq!(set_tags(json!(["c"])).await.status, 204);
+    let r = env
+        .call("GET", &format!("{app_path}?$select=tags"), Some(&t), None)
+        .await;
+    assert_eq!(r.body["tags"], json!(["c"]), "replaced, not merged");
+    for bad in [
+        json!(["x".repeat(257)]),
+        json!([""]),
+        json!(["two words"]),
+        json!(["tab\there"]),
+        json!(["d", "d"]),
+        json!([1]),
+        json!("e"),
+    ] {
+        let r = set_tags(bad.clone()).await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (400, Some("Request_BadRequest")),
+            "{bad}: {}",
+            r.text
+        );
+    }
+    assert_eq!(set_tags(json!(["y".repeat(256)])).await.status, 204);
+    // The manifest limit counts every collection: 1200 entries in all.
+    let many: Vec<String> = (0..1200).map(|i| format!("t{i}")).collect();
+    assert_eq!(set_tags(json!(many)).await.status, 204);
+    let r = set_tags(json!([many.clone(), vec!["one-more".to_owned()]].concat())).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.text
+            .contains("size of the manifest has exceeded its limit"),
+        "{}",
+        r.text
+    );
+    let r = env
+        .call(
+            "POST",
+            &format!("/v1.0/applications/{}/addPassword", app["id"].as_str().unwrap()),
+            Some(&t),
+            Some(&json!({"passwordCredential": {"displayName": "x", "endDateTime": end_in_days(30)}})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "a secret is an entry too: {}", r.text);
+    env.stop().await;
+}

@@ -1,0 +1,238 @@
+//! The record's part in step 4: what the entry for the cluster on the app says about the
+//! object's secret, and the entries step 4 writes (see [`common::record`] for where the
+//! record lives and who may write it).
+//!
+//! Claims rules, in this step's terms: an entry may cause a read, a check or a reset; on its
+//! own it never skips a reset, and never writes another entry.
+//! - The reset is skipped ("nothing to do") only when ARM shows the cluster running as the
+//!   app in state `Succeeded` and the entry names the object's key.
+//! - A pending entry becomes a confirmed one only when the cluster is then seen running as
+//!   the app and the pending key is the object's: after a switch from another app (only a
+//!   reset switches it), or when the very operation the entry names has ended.
+//! - Step 4 writes nothing to the cluster but the reset: the pending entry before it and the
+//!   confirmed one after it go to the app (and the old `xtenant-*` tags go only when
+//!   `--remove-legacy-tags` asks).
+
+use common::driver::Ctx;
+use common::interrupt::WRITE_GRACE;
+use common::record::{self, Entry, Written, operation_key};
+use common::wait::Deadline;
+use common::{Error, Result, ui};
+use url::Url;
+
+use crate::cluster::{self, Cluster};
+use crate::inputs::Inputs;
+
+/// What the record and ARM say about the object's secret on the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// The cluster runs as another app (or none).
+    OtherApp,
+    /// It runs as the app in state Succeeded and the entry names the object's key.
+    Ours,
+    /// A switch to the app with the object's key was posted (by a run that lost its answer)
+    /// and the cluster now runs as the app, Succeeded: only that reset can have switched it.
+    Switched,
+    /// It runs as the app, but the record names none of its keys for it.
+    Unrecorded,
+    /// The record names another key of the app.
+    OtherKey(String),
+    /// A reset to this key was posted and never confirmed: which key it holds is unknown.
+    Unconfirmed(String),
+    /// It runs as the app with the object's key recorded, but its state is not Succeeded.
+    NotSucceeded(String),
+    /// The object names no key id to compare with.
+    NoKeyInObject,
+}
+
+impl Held {
+    /// What `entry` (the cluster's on the app) and ARM's `cluster` say about the object's key.
+    pub(crate) fn of(inputs: &Inputs, cluster: &Cluster, entry: Option<&Entry>) -> Self {
+        if !cluster.uses(&inputs.app_id) {
+            return Self::OtherApp;
+        }
+        let Some(k) = &inputs.key_id else {
+            return Self::NoKeyInObject;
+        };
+        let succeeded = cluster.provisioning_state.eq_ignore_ascii_case("Succeeded");
+        let not_succeeded = || Self::NotSucceeded(cluster.provisioning_state.clone());
+        match entry {
+            Some(e) if e.switch && e.pending_is(k) => {
+                if succeeded {
+                    Self::Switched
+                } else {
+                    not_succeeded()
+                }
+            }
+            // Only while no reset to another key is pending: that one may have been applied.
+            Some(e)
+                if e.holds(k)
+                    && e.pending
+                        .as_deref()
+                        .is_none_or(|p| p.eq_ignore_ascii_case(k)) =>
+            {
+                if succeeded {
+                    Self::Ours
+                } else {
+                    not_succeeded()
+                }
+            }
+            Some(Entry {
+                pending: Some(p), ..
+            }) => Self::Unconfirmed(p.clone()),
+            Some(Entry { key: Some(r), .. }) => Self::OtherKey(r.clone()),
+            _ => Self::Unrecorded,
+        }
+    }
+
+    /// Whether the cluster holds the object's secret and is left alone (no `--force`).
+    pub(crate) fn left_alone(&self, force: bool) -> bool {
+        matches!(self, Self::Ours | Self::Switched) && !force
+    }
+
+    /// Why the cluster is reset although it runs as the app ("" when it does not).
+    pub(crate) fn why(&self, force: bool) -> String {
+        match self {
+            Self::Ours | Self::Switched if force => "; --force: it already held this secret".into(),
+            Self::OtherApp | Self::Ours | Self::Switched => String::new(),
+            Self::Unrecorded => {
+                "; it ran as the app, but the record on the app said nothing of which secret it held".into()
+            }
+            Self::OtherKey(k) => format!("; it held the app's secret {k}, not the object's"),
+            Self::Unconfirmed(p) => format!(
+                "; a reset to the app's secret {p} was posted and never confirmed: which secret it held was unknown"
+            ),
+            Self::NotSucceeded(s) => format!("; it ran as the app in state {s}, not Succeeded"),
+            Self::NoKeyInObject => {
+                "; it ran as the app, and the object names no client_secret_key_id to compare with the record".into()
+            }
+        }
+    }
+}
+
+/// The entry written before the reset: the object's key pending (a switch when the cluster
+/// runs as another app); the confirmed key kept only while the cluster runs as the app and
+/// the object names the key it moves to (a prune then keeps both). An object without a key
+/// id leaves no entry: nothing is claimed, the next run resets and a prune refuses.
+pub(crate) fn pending(inputs: &Inputs, cluster: &Cluster, entry: Option<&Entry>) -> Entry {
+    let switch = !cluster.uses(&inputs.app_id);
+    let key = match (&inputs.key_id, switch) {
+        (Some(_), false) => entry.and_then(|e| e.key.clone()),
+        _ => None,
+    };
+    Entry {
+        key,
+        pending: inputs.key_id.clone(),
+        switch,
+        operation: None,
+    }
+}
+
+/// The entry of a confirmed reset to the object's key (none without a key id).
+pub(crate) fn confirmed(inputs: &Inputs) -> Option<Entry> {
+    inputs.key_id.as_ref().map(|k| Entry {
+        key: Some(k.clone()),
+        ..Entry::default()
+    })
+}
+
+/// Whether the envelope's operation `op` is the reset `entry` names as pending with the
+/// object's key: its own operation, or a switch (then the cluster found on the app says it).
+pub(crate) fn is_pending_reset(inputs: &Inputs, entry: Option<&Entry>, op: &Url) -> bool {
+    let (Some(e), Some(k)) = (entry, &inputs.key_id) else {
+        return false;
+    };
+    e.pending_is(k) && (e.switch || e.operation.as_deref() == Some(operation_key(op).as_str()))
+}
+
+/// Writes the cluster's entry on the app.
+pub(crate) async fn write(ctx: &Ctx, inputs: &Inputs, entry: Option<Entry>) -> Result<Written> {
+    let graph = ctx.graph(&inputs.tenant);
+    record::write(ctx, &graph, &inputs.app_id, &inputs.cluster.id(), entry).await
+}
+
+/// Writes `entry` under a deadline of its own, which an interrupt does not end (after a
+/// failure at --timeout or on Ctrl-C); a failure is a warning naming `what`.
+pub(crate) async fn write_anyway(ctx: &Ctx, inputs: &Inputs, entry: Option<Entry>, what: &str) {
+    let graph = ctx
+        .http()
+        .graph(&inputs.tenant, Deadline::after(WRITE_GRACE));
+    if let Err(e) = record::write(ctx, &graph, &inputs.app_id, &inputs.cluster.id(), entry).await {
+        ui::warn(&format!(
+            "the record of cluster {} on app {} could not be written ({what}): {}",
+            inputs.cluster.name,
+            inputs.app_id,
+            e.message()
+        ));
+    }
+}
+
+/// Binds the posted reset's operation to the pending entry: a rerun's
+/// `cluster_operation_url` stands for the reset only if it is this operation. A failure is
+/// a warning: the rerun of a reset left running then resets again instead of following it.
+pub(crate) async fn bind_operation(ctx: &Ctx, inputs: &Inputs, pending: &Entry, op: &Url) {
+    if pending.pending.is_none() {
+        return;
+    }
+    let bound = Entry {
+        operation: Some(operation_key(op)),
+        ..pending.clone()
+    };
+    if let Err(e) = write(ctx, inputs, Some(bound)).await {
+        ui::warn(&format!(
+            "the reset's operation could not be noted in the record of cluster {} on app {} ({}): a rerun resets again instead of following it",
+            inputs.cluster.name,
+            inputs.app_id,
+            e.message()
+        ));
+    }
+}
+
+/// Writes the entry of a confirmed reset; a failure leaves the pending entry (the next run
+/// resets again; a prune keeps both keys), so it is reported, not fatal. The summary's note.
+pub(crate) async fn record_confirmed(ctx: &Ctx, inputs: &Inputs) -> String {
+    match write(ctx, inputs, confirmed(inputs)).await {
+        Ok(_) if inputs.key_id.is_some() => "; recorded on the app".into(),
+        Ok(_) => "; key id unknown: the next run resets again".into(),
+        Err(e) => {
+            ui::warn(&format!(
+                "the reset of cluster {} is done but could not be recorded on app {} ({}): the next run resets it again",
+                inputs.cluster.name,
+                inputs.app_id,
+                e.message()
+            ));
+            "; NOT recorded on the app".into()
+        }
+    }
+}
+
+/// A pending entry that could not be written before the reset: nothing was reset.
+pub(crate) fn refused(e: Error, inputs: &Inputs) -> Error {
+    if e.hint().is_some() {
+        return e.context("writing the record on the app before the reset");
+    }
+    e.with_hint(format!(
+        "the record of which secret cluster {} holds is kept on app {} in tenant {}: writing it needs an owner of the app or Application.ReadWrite.All; nothing was reset",
+        inputs.cluster.name, inputs.app_id, inputs.tenant
+    ))
+}
+
+/// `--remove-legacy-tags`: removes the old record's `xtenant-*` tags from the cluster (a
+/// cluster write); the note for the summary.
+pub(crate) async fn remove_legacy(ctx: &Ctx, inputs: &Inputs) -> Result<String> {
+    if !inputs.remove_legacy_tags {
+        return Ok(String::new());
+    }
+    let arm = ctx.arm(&inputs.tenant);
+    let now = cluster::get(&arm, &inputs.cluster).await?;
+    let removed = record::remove_legacy_tags(&arm, &inputs.cluster.id(), &now.tags)
+        .await
+        .map_err(|e| {
+            e.with_hint("the step itself is done; a rerun finds it done and removes the tags")
+        })?;
+    Ok(if removed {
+        "; the old xtenant-* tags removed from the cluster (--remove-legacy-tags)".into()
+    } else {
+        String::new()
+    })
+}

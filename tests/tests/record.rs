@@ -1,0 +1,385 @@
+//! The record of which secret each cluster holds, on the app registration in tenant A
+//! (issues 23 and 24): no cluster write but the reset, no entry lost to concurrent writers
+//! (32 clusters at `--jobs 32`, two processes at once, a stale write between a write and its
+//! read-back), and the old `xtenant-*` cluster tags only ever making the tools more careful.
+
+use std::process::Stdio;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use xtenant_tests::azure::{Method, Operator, app_tags, record_entry, set_app_tags};
+use xtenant_tests::steps::{Step, run_step, run_steps};
+use xtenant_tests::{TestSim, line, spawn_with_input};
+
+/// A simulator whose scenario has `extra` more service-principal clusters on the old app,
+/// named `aks-01`… beside `aks-prod`.
+fn sim_with_clusters(extra: usize) -> TestSim {
+    let base = TestSim::start();
+    let mut state = base.state();
+    let clusters = state["clusters"].as_array_mut().unwrap();
+    let prod = clusters
+        .iter()
+        .find(|c| c["id"].as_str().unwrap().ends_with("/aks-prod"))
+        .unwrap()
+        .clone();
+    for i in 1..=extra {
+        let mut c = prod.clone();
+        let id = prod["id"]
+            .as_str()
+            .unwrap()
+            .replace("/aks-prod", &format!("/aks-{i:02}"));
+        c["id"] = json!(id);
+        for k in ["name", "subscription_id", "resource_group", "tenant_id"] {
+            c[k] = json!("");
+        }
+        clusters.push(c);
+    }
+    drop(base);
+    TestSim::start_with(|c| {
+        c.scenario = Some(state);
+        c.replication_delay = Duration::ZERO;
+        c.lro_duration = Duration::from_millis(300);
+    })
+}
+
+/// The SP clusters' ids (`aks-prod` first).
+fn cluster_ids(sim: &TestSim) -> Vec<String> {
+    let mut ids: Vec<String> = sim.state()["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["service_principal_client_id"] != "msi")
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort_by_key(|id| !id.ends_with("/aks-prod"));
+    ids
+}
+
+/// Steps 1–3, once: the envelope step 4 gets.
+fn granted(sim: &TestSim) -> Value {
+    let out = run_steps(sim, &[Step::App, Step::Consent, Step::Grant], "");
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+/// The envelope for each of `ids`.
+fn per_cluster(env: &Value, ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| {
+            let mut o = env.clone();
+            o["cluster_id"] = json!(id);
+            line(&o)
+        })
+        .collect()
+}
+
+/// aks-sp-update with `args` on `input`, started (not waited for); without `--cluster`,
+/// each object's `cluster_id` names its cluster (`--targets-from-input`).
+fn start_reset(sim: &TestSim, args: &[&str], input: &str) -> std::process::Child {
+    let mut c = sim.cmd("aks-sp-update");
+    if !args.contains(&"--cluster") {
+        c.arg("--targets-from-input");
+    }
+    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    spawn_with_input(&mut c, input)
+}
+
+/// Waits for a started run; asserts it exited 0 with one object per input line, none failed.
+fn finished(child: std::process::Child, objects: usize) -> String {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}\n{stdout}");
+    assert_eq!(stdout.lines().count(), objects, "{stdout}");
+    assert!(!stdout.contains("\"error\""), "{stdout}");
+    stderr
+}
+
+/// Every cluster in `ids` has its entry naming `key`, confirmed.
+fn assert_recorded(sim: &TestSim, app: &str, ids: &[String], key: &str) {
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| record_entry(sim, app, id) != Some(json!({ "key": key })))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} entries missing or pending: {missing:?}\n{:?}",
+        missing.len(),
+        ids.len(),
+        app_tags(sim, app)
+    );
+}
+
+/// How many writes of each kind: (the app's record, cluster updates, resets).
+fn write_counts(sim: &TestSim) -> (usize, usize, usize) {
+    let w = sim.writes();
+    let path = |r: &Value| r["path"].as_str().unwrap_or("").to_owned();
+    let ok = |r: &Value| r["status"].as_u64().is_some_and(|s| s < 400);
+    (
+        w.iter()
+            .filter(|r| ok(r) && r["method"] == "PATCH" && path(r).contains("/applications"))
+            .count(),
+        w.iter()
+            .filter(|r| ok(r) && r["method"] == "PATCH" && path(r).contains("/managedClusters/"))
+            .count(),
+        w.iter()
+            .filter(|r| path(r).ends_with("/resetServicePrincipalProfile"))
+            .count(),
+    )
+}
+
+#[test]
+fn thirty_two_clusters_of_one_app_at_jobs_32_lose_no_entry_and_get_no_write_but_the_reset() {
+    let sim = sim_with_clusters(31);
+    let ids = cluster_ids(&sim);
+    assert_eq!(ids.len(), 32);
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let key = env["client_secret_key_id"].as_str().unwrap().to_owned();
+    sim.sim().clear_requests();
+    let started = Instant::now();
+    let stderr = finished(
+        start_reset(&sim, &["--jobs", "32"], &per_cluster(&env, &ids)),
+        32,
+    );
+    let took = started.elapsed();
+    assert_recorded(&sim, &app, &ids, &key);
+    let (record, cluster_updates, resets) = write_counts(&sim);
+    assert_eq!((cluster_updates, resets), (0, 32), "{stderr}");
+    // Three writes of each entry (pending, its operation, confirmed), in batches: far fewer
+    // than 96 writes.
+    assert!(record < 96, "{record} record writes for 32 clusters");
+    eprintln!("32 clusters at --jobs 32: {record} record writes, {took:?}");
+}
+
+#[test]
+fn two_processes_at_once_on_clusters_of_one_app_lose_no_entry() {
+    let sim = sim_with_clusters(15);
+    let ids = cluster_ids(&sim);
+    assert_eq!(ids.len(), 16);
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let key = env["client_secret_key_id"].as_str().unwrap().to_owned();
+    let (a, b) = ids.split_at(8);
+    let one = start_reset(&sim, &["--jobs", "8"], &per_cluster(&env, a));
+    let two = start_reset(&sim, &["--jobs", "8"], &per_cluster(&env, b));
+    finished(one, 8);
+    finished(two, 8);
+    assert_recorded(&sim, &app, &ids, &key);
+}
+
+/// Another writer's stale write lands between this run's write and its read-back (as a
+/// second process that read the tags before): the lost entry is written again.
+#[test]
+fn an_entry_replaced_by_another_writer_is_written_again() {
+    let sim = sim_with_clusters(0);
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let key = env["client_secret_key_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    let before: Vec<String> = app_tags(&sim, &app);
+    // The record's first write lands at once; its answer comes 700 ms later.
+    sim.sim()
+        .add_fault(
+            json!({"method": "PATCH", "path": "/applications", "count": 1, "delay_after_ms": 700}),
+        )
+        .unwrap();
+    let child = start_reset(&sim, &["-vv", "--cluster", &cluster], &line(&env));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while record_entry(&sim, &app, &cluster).is_none() {
+        if Instant::now() > deadline {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the pending entry never came: {}\n{:?}",
+                String::from_utf8_lossy(&out.stderr),
+                sim.requests()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The other writer sends back the tags it read before: the entry is gone.
+    let before: Vec<&str> = before.iter().map(String::as_str).collect();
+    set_app_tags(&sim, &app, &before);
+    let stderr = finished(child, 1);
+    assert!(stderr.contains("writing it again"), "{stderr}");
+    // The pending entry was back before the reset was posted: the tool's write, the other
+    // writer's, and the tool's again.
+    let log = sim.writes();
+    let reset = log
+        .iter()
+        .position(|r| {
+            r["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("/resetServicePrincipalProfile")
+        })
+        .expect("the reset");
+    let record_writes = log[..reset]
+        .iter()
+        .filter(|r| r["method"] == "PATCH" && r["path"].as_str().unwrap().contains("/applications"))
+        .count();
+    assert!(record_writes >= 3, "{:#?}", &log[..reset]);
+    assert_recorded(&sim, &app, &[cluster], &key);
+}
+
+#[test]
+fn the_old_cluster_tags_only_keep_keys_and_are_removed_only_when_asked() {
+    let sim = sim_with_clusters(0);
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let key1 = env["client_secret_key_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    let tenant = sim.var("CLUSTER_TENANT_ID");
+    let reset = run_step(&sim, Step::Reset, &[], &line(&env));
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    // Another key of the app, and the old record's tags naming it on the cluster (as an
+    // earlier version wrote them, or anyone who may write the cluster's tags).
+    let op = Operator::new(&sim);
+    let object_id = env["app_object_id"].as_str().unwrap();
+    let (secret2, key2) = op.add_secret(object_id);
+    let legacy =
+        json!({"team": "a", "xtenant-client-id": app, "xtenant-client-secret-key-id": key2});
+    let (status, body) = op.arm(
+        Method::PATCH,
+        &tenant,
+        &format!("{cluster}?api-version=2025-10-01"),
+        Some(&json!({ "tags": legacy })),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // A prune keeps the key the old tags name (and the one the record names).
+    let prune = run_step(&sim, Step::App, &["--prune-secrets"], &line(&env));
+    assert_eq!(prune.code, 0, "{}", prune.stderr);
+    assert!(
+        prune.stderr.contains(&format!("kept the secret {key2}")),
+        "{}",
+        prune.stderr
+    );
+    let left: Vec<String> = sim.state()["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["app_id"] == app.as_str())
+        .map(|a| {
+            a["password_credentials"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["key_id"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap();
+    assert!(left.contains(&key1) && left.contains(&key2), "{left:?}");
+
+    // They never skip a reset: the cluster holds key1, the tags say key2.
+    let mut env2 = env.clone();
+    env2["client_secret"] = json!(secret2);
+    env2["client_secret_key_id"] = json!(key2);
+    sim.sim().clear_requests();
+    let r = run_step(&sim, Step::Reset, &[], &line(&env2));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("--remove-legacy-tags"), "{}", r.stderr);
+    assert_eq!(
+        write_counts(&sim),
+        (3, 0, 1),
+        "the entry (pending, its operation, confirmed), the reset: {}",
+        r.stderr
+    );
+    assert_eq!(
+        record_entry(&sim, &app, &cluster),
+        Some(json!({ "key": key2 }))
+    );
+
+    // Removed only when asked: one cluster update, the other tags kept.
+    sim.sim().clear_requests();
+    let r = run_step(&sim, Step::Reset, &["--remove-legacy-tags"], &line(&env2));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing to do"), "{}", r.stderr);
+    assert_eq!(write_counts(&sim), (0, 1, 0), "{}", r.stderr);
+    let tags = sim.state()["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == cluster.as_str())
+        .map(|c| c["tags"].clone())
+        .unwrap();
+    assert_eq!(tags, json!({"team": "a"}));
+}
+
+/// The sim of `base`'s state with the operator's Graph permissions in tenant A set to
+/// `roles`, and the owners of the app `app_id` to `owners`.
+fn with_graph_rights(base: &TestSim, app_id: &str, roles: &[&str], owners: &[&str]) -> TestSim {
+    let mut state = base.state();
+    let (operator, tenant) = (base.var("AZURE_CLIENT_ID"), base.var("CLUSTER_TENANT_ID"));
+    for sp in state["service_principals"].as_array_mut().unwrap() {
+        if sp["app_id"] == operator.as_str() && sp["tenant_id"] == tenant.as_str() {
+            sp["graph_app_roles"] = json!(roles);
+        }
+    }
+    for app in state["applications"].as_array_mut().unwrap() {
+        if app["app_id"] == app_id {
+            app["owners"] = json!(owners);
+        }
+    }
+    TestSim::start_with(|c| {
+        c.scenario = Some(state);
+        c.replication_delay = Duration::ZERO;
+        c.lro_duration = Duration::from_millis(300);
+    })
+}
+
+/// `env` as it reads against `sim` (another simulator of the same state: another port).
+fn moved(env: &Value, sim: &TestSim) -> String {
+    let mut o = env.clone();
+    o["registry_login_server"] = json!(sim.var("REGISTRY_LOGIN_SERVER"));
+    o["registry_image"] = json!(sim.var("REGISTRY_IMAGE"));
+    line(&o)
+}
+
+/// The record is kept where only the app's owners and directory administrators may write:
+/// an identity that may reset the cluster but not change the app is refused before the
+/// reset (the same people may add or remove the app's secrets anyway).
+#[test]
+fn the_record_is_written_only_by_who_may_change_the_app() {
+    let base = sim_with_clusters(0);
+    let env = granted(&base);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let operator_sp_a = base.state()["service_principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|sp| {
+            sp["app_id"] == base.var("AZURE_CLIENT_ID").as_str()
+                && sp["tenant_id"] == base.var("CLUSTER_TENANT_ID").as_str()
+        })
+        .map(|sp| sp["id"].as_str().unwrap().to_owned())
+        .unwrap();
+
+    let sim = with_graph_rights(&base, &app, &["Application.Read.All"], &[]);
+    let r = run_step(&sim, Step::Reset, &[], &moved(&env, &sim));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let e = &r.object()["error"];
+    assert_eq!(e["code"], "Authorization_RequestDenied", "{e}");
+    assert!(
+        e["hint"].as_str().unwrap().contains("owner of the app"),
+        "{e}"
+    );
+    assert_eq!(
+        write_counts(&sim),
+        (0, 0, 0),
+        "nothing written, nothing reset"
+    );
+
+    // Application.ReadWrite.OwnedBy (beside the directory reads): only on an app it owns.
+    let owned_by = ["Application.Read.All", "Application.ReadWrite.OwnedBy"];
+    let sim = with_graph_rights(&base, &app, &owned_by, &[]);
+    let r = run_step(&sim, Step::Reset, &[], &moved(&env, &sim));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.object()["error"]["code"], "Authorization_RequestDenied");
+    assert_eq!(write_counts(&sim), (0, 0, 0));
+    let sim = with_graph_rights(&base, &app, &owned_by, &[&operator_sp_a]);
+    let r = run_step(&sim, Step::Reset, &[], &moved(&env, &sim));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let key = env["client_secret_key_id"].as_str().unwrap();
+    assert_recorded(&sim, &app, &[sim.var("CLUSTER_ID")], key);
+}
