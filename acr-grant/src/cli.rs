@@ -26,7 +26,11 @@ use common::envelope::{Field, fields, given};
 /// credential counts as not yet propagated for 2 minutes at most (a new secret takes a moment to
 /// work), then fails the check, saying which part is wrong.
 #[derive(Debug, Parser)]
-#[command(name = "acr-grant", version)]
+#[command(
+    name = "acr-grant",
+    version,
+    override_usage = "acr-grant [OPTIONS] --registry NAME|ID < ENVELOPE"
+)]
 pub struct Cli {
     /// The registry: its name (searched in tenant B's subscriptions) or its full ARM id [field: registry_id]
     #[arg(long, value_name = "NAME|ID")]

@@ -27,23 +27,36 @@ use crate::CLUSTER_TYPE;
 /// then pulls an image, in a short-lived pod run through AKS run command
 /// (cluster_pull_probe); --probe-only does only that.
 #[derive(Debug, Parser)]
-#[command(name = "aks-sp-update", version)]
+#[command(
+    name = "aks-sp-update",
+    version,
+    override_usage = "aks-sp-update [OPTIONS] --cluster ID < ENVELOPE\n       aks-sp-update [OPTIONS] -g GROUP -n NAME [--subscription SUB] < ENVELOPE"
+)]
 pub struct Cli {
     /// The cluster's ARM id (/subscriptions/…/resourceGroups/…/providers/Microsoft.ContainerService/managedClusters/…)
-    #[arg(long, value_name = "ID", conflicts_with_all = ["resource_group", "name", "cluster_subscription"])]
+    #[arg(long, value_name = "ID", conflicts_with_all = ["resource_group", "name", "subscription"])]
     pub cluster: Option<String>,
 
-    /// The cluster's resource group (with --name and --cluster-subscription, instead of --cluster)
-    #[arg(long, value_name = "GROUP", requires_all = ["name", "cluster_subscription"])]
+    /// The cluster's resource group, as az aks takes it (with -n, instead of --cluster)
+    ///
+    /// The subscription is --subscription; else, with --auth cli, the Azure CLI's default
+    /// (az account set); else the one subscription of tenant A (--cluster-tenant) that holds
+    /// a cluster of this group and name, looked up before the run (refused, naming them, when
+    /// several do).
+    #[arg(short = 'g', long, value_name = "GROUP", requires = "name")]
     pub resource_group: Option<String>,
 
-    /// The cluster's name (with --resource-group and --cluster-subscription)
-    #[arg(long, value_name = "NAME", requires_all = ["resource_group", "cluster_subscription"])]
+    /// The cluster's name (with -g)
+    #[arg(short = 'n', long, value_name = "NAME", requires = "resource_group")]
     pub name: Option<String>,
 
-    /// The cluster's subscription id (with --resource-group and --name)
-    #[arg(long, value_name = "GUID", requires_all = ["resource_group", "name"])]
-    pub cluster_subscription: Option<String>,
+    /// The cluster's subscription, its id or name (with -g and -n)
+    #[arg(long, visible_alias = "cluster-subscription", value_name = "SUB", requires_all = ["resource_group", "name"])]
+    pub subscription: Option<String>,
+
+    /// The cluster's id as looked up for -g and -n before the run (see [`crate::lookup`]).
+    #[arg(skip)]
+    pub(crate) looked_up: std::sync::OnceLock<common::Result<String>>,
 
     /// Trust the input's cluster_id: reset the cluster each input object names (for reruns on your own files, and fleets)
     ///
@@ -181,24 +194,47 @@ pub struct StatusArgs {
 }
 
 impl Cli {
-    /// The cluster's id the flags give: `--cluster`, or built from its three parts.
+    /// The cluster's id the flags give: `--cluster`, or built from `-g` and `-n` with the
+    /// subscription they name (see [`Cli::known_subscription`]) or the one looked up for them.
     pub(crate) fn cluster_id(&self) -> common::Result<Option<String>> {
         if let Some(c) = &self.cluster {
             return Ok(Some(c.clone()));
         }
-        if let (Some(rg), Some(name), Some(sub)) =
-            (&self.resource_group, &self.name, &self.cluster_subscription)
-        {
-            let id = ResourceId::new(
-                fields::CLUSTER_ID.name,
-                sub.trim(),
-                rg.trim(),
-                CLUSTER_TYPE,
-                name.trim(),
-            )?;
-            return Ok(Some(id.id()));
+        let (Some(rg), Some(name)) = (&self.resource_group, &self.name) else {
+            return Ok(None);
+        };
+        let Some(sub) = self.known_subscription() else {
+            return match self.looked_up.get() {
+                Some(found) => found.clone().map(Some),
+                None => Err(common::Error::input(
+                    fields::CLUSTER_ID.name,
+                    format!(
+                        "the subscription of cluster {rg}/{name} is not known: pass --subscription"
+                    ),
+                )),
+            };
+        };
+        let id = ResourceId::new(
+            fields::CLUSTER_ID.name,
+            &sub,
+            rg.trim(),
+            CLUSTER_TYPE,
+            name.trim(),
+        )?;
+        Ok(Some(id.id()))
+    }
+
+    /// The subscription of `-g`/`-n` known without a request: `--subscription` as an id, or
+    /// with `--auth cli` (and no `--subscription`) the Azure CLI's default subscription.
+    pub(crate) fn known_subscription(&self) -> Option<String> {
+        match self.subscription.as_deref().map(str::trim) {
+            Some(s) if common::validate::is_guid(s) => Some(s.to_ascii_lowercase()),
+            None if self.common.auth == common::auth::AuthMethod::Cli => {
+                common::auth::cli_default_subscription()
+            }
+            // A name is looked up.
+            _ => None,
         }
-        Ok(None)
     }
 
     /// The envelope fields the flags given set (a cluster whose parts are malformed is
@@ -233,11 +269,11 @@ mod tests {
     fn the_three_parts_build_the_cluster_id() {
         let c = Cli::try_parse_from([
             "aks-sp-update",
-            "--resource-group",
+            "-g",
             "rg",
-            "--name",
+            "-n",
             "aks1",
-            "--cluster-subscription",
+            "--subscription",
             "00000000-0000-0000-0000-00000000000A",
             "--cluster-tenant",
             "contoso.onmicrosoft.com",

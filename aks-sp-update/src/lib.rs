@@ -23,6 +23,7 @@ mod cli;
 mod cluster;
 mod early;
 mod inputs;
+mod lookup;
 mod named;
 mod operation;
 mod probe;
@@ -106,6 +107,16 @@ impl Tool for Cli {
             return status::Inputs::read(self, input).map(|i| Mode::Status(Box::new(i)));
         }
         probe::plan(self, input, cloud).map(|p| Mode::Reset(Box::new(p)))
+    }
+
+    fn settle<'a>(&'a self, ctx: &'a Ctx) -> Option<futures::future::LocalBoxFuture<'a, ()>> {
+        lookup::needed(self).then(|| {
+            let looked: futures::future::LocalBoxFuture<'a, ()> = Box::pin(async move {
+                let found = lookup::cluster(self, ctx).await;
+                let _ = self.looked_up.set(found);
+            });
+            looked
+        })
     }
 
     fn prepare(&self, ctx: &Ctx) {

@@ -12,7 +12,7 @@ use crate::{CLUSTER_TYPE, Cli};
 /// The cluster, the target of the reset: named by a flag, or by the input with --targets-from-input.
 const CLUSTER: Target = Target {
     field: fields::CLUSTER_ID,
-    flag: "--cluster ID (or --resource-group, --name and --cluster-subscription)",
+    flag: "--cluster ID (or -g GROUP -n NAME)",
     what: "cluster",
     write: "is reset",
     fields: &[

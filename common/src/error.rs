@@ -518,6 +518,10 @@ pub mod codes {
     pub const REGISTRY_NOT_FOUND: Code = c("RegistryNotFound", 1, false);
     /// More than one registry of that name.
     pub const AMBIGUOUS_REGISTRY_NAME: Code = c("AmbiguousRegistryName", 1, false);
+    /// No cluster of that resource group and name in the subscriptions seen (`-g`/`-n`).
+    pub const CLUSTER_NOT_FOUND: Code = c("ClusterNotFound", 1, false);
+    /// A cluster of that resource group and name in more than one subscription (`-g`/`-n`).
+    pub const AMBIGUOUS_CLUSTER_NAME: Code = c("AmbiguousClusterName", 1, false);
     /// No role of that name.
     pub const ROLE_NOT_FOUND: Code = c("RoleNotFound", 1, false);
     /// An image reference the registry cannot serve.
@@ -605,6 +609,8 @@ pub mod codes {
         SERVICE_PRINCIPAL_NOT_IN_CLUSTER_TENANT,
         REGISTRY_NOT_FOUND,
         AMBIGUOUS_REGISTRY_NAME,
+        CLUSTER_NOT_FOUND,
+        AMBIGUOUS_CLUSTER_NAME,
         ROLE_NOT_FOUND,
         BAD_IMAGE,
         PULL_VERIFICATION_FAILED,

@@ -27,7 +27,11 @@ use crate::link::Form;
 /// explanation. Both together: create when allowed, otherwise wait for an administrator to
 /// consent. Either way, a service principal that already exists is taken as is (no write).
 #[derive(Debug, Clone, Parser)]
-#[command(name = "consent-link", version)]
+#[command(
+    name = "consent-link",
+    version,
+    override_usage = "consent-link [OPTIONS] --registry-tenant TENANT < ENVELOPE"
+)]
 pub struct Cli {
     /// Tenant B, the registry's tenant: its id or a verified domain [field: registry_tenant_id]
     #[arg(long, value_name = "TENANT")]

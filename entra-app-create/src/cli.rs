@@ -14,7 +14,11 @@ use common::envelope::{Field, fields, given};
 /// app_id, app_object_id, cluster_sp_object_id, client_secret, client_secret_key_id and
 /// client_secret_expires_at added. Rerunning on its own output changes nothing.
 #[derive(Debug, Parser)]
-#[command(name = "entra-app-create", version)]
+#[command(
+    name = "entra-app-create",
+    version,
+    override_usage = "entra-app-create [OPTIONS] --cluster-tenant TENANT [< ENVELOPE]"
+)]
 #[command(group(clap::ArgGroup::new("force_target").args(["prune_secrets", "delete"]).multiple(true)))]
 pub struct Cli {
     /// Tenant A, the cluster's tenant and the app's home: a tenant id or a verified domain [field: cluster_tenant_id]

@@ -761,3 +761,178 @@ fn the_three_examples_compose_on_one_envelope() {
         assert_eq!(v["pulled"], true, "{name}: {v}");
     }
 }
+
+// ------------------------------------------------------------------ az-style names
+
+/// The default world with a second subscription in tenant A ("Contoso AKS Staging") holding a
+/// cluster of the same group and name, which the operator sees.
+fn sim_with_a_twin_subscription() -> TestSim {
+    let base = TestSim::start();
+    let mut world = base.state();
+    let sub_a = base.var("CLUSTER_SUBSCRIPTION_ID");
+    let staging = "a1a1a1a1-5000-4000-8000-0000000000ff";
+    let subs = world["subscriptions"].as_array_mut().unwrap();
+    let mut twin_sub = subs
+        .iter()
+        .find(|s| s["id"] == sub_a.as_str())
+        .cloned()
+        .unwrap();
+    twin_sub["id"] = json!(staging);
+    twin_sub["display_name"] = json!("Contoso AKS Staging");
+    subs.push(twin_sub);
+    let first = base.var("CLUSTER_ID");
+    let mut twin = world["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == first.as_str())
+        .cloned()
+        .unwrap();
+    twin["id"] = json!(first.replace(&sub_a, staging));
+    world["clusters"].as_array_mut().unwrap().push(twin);
+    let operator_a = world["role_assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["scope"] == format!("/subscriptions/{sub_a}").as_str())
+        .cloned()
+        .unwrap();
+    let mut reader = operator_a;
+    reader["name"] = json!("a1a1a1a1-7a00-4000-8000-0000000000ff");
+    reader["scope"] = json!(format!("/subscriptions/{staging}"));
+    world["role_assignments"]
+        .as_array_mut()
+        .unwrap()
+        .push(reader);
+    drop(base);
+    TestSim::start_with(|c| c.scenario = Some(world))
+}
+
+/// `aks-sp-update -g GROUP -n NAME`, as az aks users type it: the subscription from
+/// --subscription (its id or name), or looked up in tenant A when one subscription holds such
+/// a cluster; several are refused, naming them, before anything is written.
+#[test]
+fn step_4_takes_the_cluster_as_az_names_it() {
+    use xtenant_tests::steps::{Step, run_steps};
+    let sim = sim_with_a_twin_subscription();
+    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let tenant_a = sim.var("CLUSTER_TENANT_ID");
+    let az = ["-g", "rg-aks", "-n", "aks-prod"];
+    let with = |extra: &[&str]| {
+        let mut args = az.to_vec();
+        args.extend_from_slice(extra);
+        args.push("--dry-run");
+        sim.run("aks-sp-update", &args, &granted)
+    };
+    // Two subscriptions hold rg-aks/aks-prod: refused, both named, nothing written.
+    let r = with(&["--cluster-tenant", &tenant_a]);
+    let o = failed(&r, "aks-sp-update", "AmbiguousClusterName");
+    let m = said(&o);
+    assert!(
+        m.contains("Contoso AKS Production")
+            && m.contains("Contoso AKS Staging")
+            && m.contains("--subscription"),
+        "{m}"
+    );
+    assert_short(&r.stderr);
+    // Without a tenant to look in: what to pass.
+    let r = with(&[]);
+    let o = failed(&r, "aks-sp-update", "InvalidInput");
+    assert!(said(&o).contains("--subscription"), "{o}");
+    // By the subscription's name or id.
+    for sub in [
+        "Contoso AKS Production",
+        &sim.var("CLUSTER_SUBSCRIPTION_ID"),
+    ] {
+        let r = with(&["--cluster-tenant", &tenant_a, "--subscription", sub]);
+        assert_eq!(r.code, 0, "{sub}: {}", r.stderr);
+        assert_eq!(r.object()["cluster_id"], sim.var("CLUSTER_ID"), "{sub}");
+    }
+    assert!(
+        sim.writes()
+            .iter()
+            .all(|w| !w["path"].as_str().unwrap().contains("managedClusters"))
+    );
+}
+
+/// The only subscription holding the cluster is found, and the reset done there.
+#[test]
+fn a_cluster_named_by_group_and_name_is_found_and_reset() {
+    use xtenant_tests::steps::{Step, run_steps};
+    let sim = TestSim::start();
+    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let r = sim.run(
+        "aks-sp-update",
+        &[
+            "-g",
+            "rg-aks",
+            "-n",
+            "aks-prod",
+            "--cluster-tenant",
+            &sim.var("CLUSTER_TENANT_ID"),
+        ],
+        &granted,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.object()["cluster_id"], sim.var("CLUSTER_ID"));
+    assert!(xtenant_tests::steps::cluster_pulls(&sim));
+}
+
+/// With --auth cli, -g/-n take the Azure CLI's default subscription (its azureProfile.json),
+/// without a lookup; a usage error's usage line does not show the variables' flags
+/// (--cloud, --auth) as if they were required.
+#[test]
+fn the_azure_clis_default_subscription_and_a_plain_usage_line() {
+    let sim = TestSim::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("azureProfile.json"),
+        format!(
+            "\u{feff}{{\"subscriptions\":[{{\"id\":\"{}\",\"isDefault\":true}}]}}",
+            sim.var("CLUSTER_SUBSCRIPTION_ID")
+        ),
+    )
+    .unwrap();
+    stand_in_az(dir.path(), "ERROR: Please run 'az login' to setup account.");
+    let mut c = sim.cmd("aks-sp-update");
+    c.env("XTENANT_AUTH", "cli")
+        .env("AZURE_CONFIG_DIR", dir.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                dir.path().display(),
+                std::env::var("PATH").unwrap()
+            ),
+        );
+    let r = xtenant_tests::run_cmd(
+        c,
+        &["-g", "rg-aks", "-n", "aks-prod"],
+        "{\"cluster_tenant_id\":\"x.example.com\"}",
+    );
+    let o = r.object();
+    assert_eq!(o["cluster_id"], sim.var("CLUSTER_ID"), "{o}");
+    assert!(
+        sim.azure_requests().is_empty(),
+        "{:?}",
+        sim.azure_requests()
+    );
+
+    for (bin, args) in [
+        ("aks-sp-update", vec!["-g", "rg-aks"]),
+        ("acr-grant", vec!["--bogus"]),
+        ("entra-app-create", vec!["--no-secret-output"]),
+    ] {
+        let r = sim.run(bin, &args, "");
+        assert_eq!(r.code, 2, "{bin}: {}", r.stderr);
+        let usage = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("Usage:"))
+            .unwrap_or_else(|| panic!("{}", r.stderr));
+        assert!(
+            !usage.contains("--cloud <") && !usage.contains("--auth <"),
+            "{bin}: {usage}"
+        );
+    }
+}

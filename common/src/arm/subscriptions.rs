@@ -12,11 +12,21 @@ pub const SUBSCRIPTIONS_API: &str = "2022-12-01";
 
 /// The ids of the enabled subscriptions the caller sees in `api`'s tenant.
 pub async fn subscriptions(api: &Api<'_>) -> Result<Vec<String>> {
+    Ok(subscriptions_named(api)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// The enabled subscriptions the caller sees in `api`'s tenant, with their display names
+/// (sorted by id).
+pub async fn subscriptions_named(api: &Api<'_>) -> Result<Vec<(String, String)>> {
     let listed = api
         .list(&format!("/subscriptions?api-version={SUBSCRIPTIONS_API}"))
         .await?;
     let tenant = api.tenant();
-    let mut ids: Vec<String> = listed
+    let mut found: Vec<(String, String)> = listed
         .iter()
         .filter(|s| {
             // A token for one tenant lists that tenant's subscriptions; skip any other that slips in.
@@ -29,11 +39,13 @@ pub async fn subscriptions(api: &Api<'_>) -> Result<Vec<String>> {
             });
             in_tenant && usable
         })
-        .filter_map(|s| s.get("subscriptionId").and_then(Value::as_str))
-        .filter(|s| is_guid(s))
-        .map(str::to_ascii_lowercase)
+        .filter_map(|s| {
+            let id = s.get("subscriptionId").and_then(Value::as_str)?;
+            let name = s.get("displayName").and_then(Value::as_str).unwrap_or("");
+            is_guid(id).then(|| (id.to_ascii_lowercase(), name.to_owned()))
+        })
         .collect();
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
+    found.sort();
+    found.dedup_by(|a, b| a.0 == b.0);
+    Ok(found)
 }

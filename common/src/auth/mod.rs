@@ -341,18 +341,7 @@ const CLI_CLOUDS: [&str; 3] = ["AzureCloud", "AzureChinaCloud", "AzureUSGovernme
 /// start): `[cloud] name` in `$AZURE_CONFIG_DIR/config` (default `~/.azure/config`), and
 /// `AzureCloud` (the CLI's default) when the file or the key is absent. Also the path read.
 fn cli_active_cloud(var: impl Fn(&str) -> Option<String>) -> (String, std::path::PathBuf) {
-    let dir = var(env::AZURE_CONFIG_DIR).map_or_else(
-        || {
-            std::path::PathBuf::from(
-                var("HOME")
-                    .or_else(|| var("USERPROFILE"))
-                    .unwrap_or_default(),
-            )
-            .join(".azure")
-        },
-        std::path::PathBuf::from,
-    );
-    let path = dir.join("config");
+    let path = cli_config_dir(&var).join("config");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let mut section = String::new();
     for line in text.lines() {
@@ -368,6 +357,42 @@ fn cli_active_cloud(var: impl Fn(&str) -> Option<String>) -> (String, std::path:
         }
     }
     ("AzureCloud".to_owned(), path)
+}
+
+/// The Azure CLI's configuration folder: `$AZURE_CONFIG_DIR`, default `~/.azure`.
+fn cli_config_dir(var: &impl Fn(&str) -> Option<String>) -> std::path::PathBuf {
+    var(env::AZURE_CONFIG_DIR).map_or_else(
+        || {
+            std::path::PathBuf::from(
+                var("HOME")
+                    .or_else(|| var("USERPROFILE"))
+                    .unwrap_or_default(),
+            )
+            .join(".azure")
+        },
+        std::path::PathBuf::from,
+    )
+}
+
+/// The Azure CLI's default subscription (`az account set`), as its `azureProfile.json` says
+/// (the one `az aks` commands act in), without running `az`: its id, if there is one.
+pub fn cli_default_subscription() -> Option<String> {
+    cli_default_subscription_with(process_var)
+}
+
+fn cli_default_subscription_with(var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let text = std::fs::read_to_string(cli_config_dir(&var).join("azureProfile.json")).ok()?;
+    // The CLI writes it with a byte order mark.
+    let profile: serde_json::Value =
+        serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
+    profile
+        .get("subscriptions")?
+        .as_array()?
+        .iter()
+        .find(|s| s.get("isDefault").and_then(serde_json::Value::as_bool) == Some(true))
+        .and_then(|s| s.get("id").and_then(serde_json::Value::as_str))
+        .filter(|id| crate::validate::is_guid(id))
+        .map(str::to_ascii_lowercase)
 }
 
 /// `--auth cli` takes its tokens from the Azure CLI's active cloud, whatever `--cloud` says: a
@@ -432,6 +457,23 @@ mod tests {
         );
         // A custom cloud (a cloud file) is not compared.
         assert!(check_cli_cloud("AzureSim", var).is_ok());
+    }
+
+    #[test]
+    fn the_cli_default_subscription_is_read_from_its_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap().to_owned();
+        let var = |k: &str| (k == env::AZURE_CONFIG_DIR).then(|| d.clone());
+        assert_eq!(cli_default_subscription_with(var), None);
+        std::fs::write(
+            dir.path().join("azureProfile.json"),
+            "\u{feff}{\"subscriptions\":[{\"id\":\"11111111-1111-1111-1111-111111111111\",\"isDefault\":false},{\"id\":\"22222222-2222-2222-2222-22222222222A\",\"isDefault\":true}]}",
+        )
+        .unwrap();
+        assert_eq!(
+            cli_default_subscription_with(var).as_deref(),
+            Some("22222222-2222-2222-2222-22222222222a")
+        );
     }
 }
 

@@ -66,6 +66,15 @@ pub trait Tool: Parser + Send + Sync + 'static {
     /// came, before the flags were written onto it). Pure: no request, no output.
     fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<Self::Inputs>;
 
+    /// Settles, once and before anything else of the run, what the flags name only through
+    /// a lookup (e.g. the subscription of a cluster named by resource group and name). Reads
+    /// only; what it finds, or why it could not, is the tool's to keep (a failure is the
+    /// failure of each object that needs it, never of the run). By default, nothing.
+    fn settle<'a>(&'a self, ctx: &'a Ctx) -> Option<LocalBoxFuture<'a, ()>> {
+        let _ = ctx;
+        None
+    }
+
     /// Starts, before the first object arrives, the work the flags alone determine: tokens
     /// for the tenants the flags name, lookups of the resources they name. Called once per
     /// run, while the driver waits for the first object; it only starts reads (never a

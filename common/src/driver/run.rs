@@ -80,6 +80,9 @@ pub async fn run_source_with<T: Tool>(
         shared: shared.clone(),
         deadline: shared.deadline(),
     };
+    if let Some(settling) = tool.settle(&ctx) {
+        settling.await;
+    }
     tool.prepare(&ctx);
     let items = input_items(tool, &ctx, rx).await;
     // Up to --jobs objects at once. A job is free again as soon as its object is done, not
