@@ -28,6 +28,7 @@ pub(crate) struct Core {
     pub lro_duration: Duration,
     pub latency: Duration,
     pub write_limit: Option<WriteLimit>,
+    pub read_limit: Option<WriteLimit>,
     pub state: Mutex<State>,
     pub log: Mutex<Vec<Value>>,
     pub seq: Mutex<u64>,

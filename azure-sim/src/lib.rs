@@ -72,6 +72,9 @@ pub struct SimConfig {
     pub latency: Duration,
     /// ARM write throttling per calling principal, if any.
     pub arm_write_limit: Option<WriteLimit>,
+    /// ARM read throttling (GET, HEAD) per calling principal, if any (the same bucket shape:
+    /// ARM refills reads at 25 per second into a bucket of 250).
+    pub arm_read_limit: Option<WriteLimit>,
     /// Switches merged over the scenario's `behaviour` object (same fields, e.g.
     /// `{"graph_read_lag_ms": 2000, "unique_name_key": false}`); `None` keeps the scenario's.
     pub behaviour: Option<Value>,
@@ -98,6 +101,7 @@ impl SimConfig {
             lro_duration: Duration::from_secs(2),
             latency: Duration::ZERO,
             arm_write_limit: None,
+            arm_read_limit: None,
             behaviour: None,
         }
     }

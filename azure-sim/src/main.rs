@@ -37,6 +37,9 @@ struct Cli {
     /// Throttle ARM writes per calling principal: RATE/BURST (e.g. 10/20).
     #[arg(long, value_name = "RATE/BURST")]
     arm_write_limit: Option<WriteLimit>,
+    /// Throttle ARM reads per calling principal: RATE/BURST (ARM's: 25/250).
+    #[arg(long, value_name = "RATE/BURST")]
+    arm_read_limit: Option<WriteLimit>,
     /// Graph answers reads of a just-created app or service principal with 404 for this long.
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     graph_read_lag: Option<Duration>,
@@ -136,6 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         lro_duration: cli.lro_duration,
         latency: cli.latency,
         arm_write_limit: cli.arm_write_limit,
+        arm_read_limit: cli.arm_read_limit,
         behaviour,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -96,6 +96,7 @@ fn build_core(cfg: &SimConfig, port: u16, ip: IpAddr) -> anyhow::Result<(Core, S
         lro_duration: cfg.lro_duration,
         latency: cfg.latency,
         write_limit: cfg.arm_write_limit,
+        read_limit: cfg.arm_read_limit,
         state: Mutex::new(state),
         log: Mutex::new(Vec::new()),
         seq: Mutex::new(0),

@@ -149,6 +149,7 @@ fn one_run(
         replication_ms: 0,
         lro_ms: LRO_MS,
         write_limit: Some(args.write_limit),
+        read_limit: None,
     };
     let sim = Sim::start(bin_dir, &flags, Some(scenario))?;
     let tools = Tools {

@@ -1,5 +1,6 @@
 //! `xtenant-bench`: how fast the tools are, how few requests they send, how close they wait
-//! to the moment Azure is ready, and how close a fleet run gets to ARM's write limit.
+//! to the moment Azure is ready, and how close a fleet run gets to ARM's write limit (and a
+//! fleet's status to its read limit).
 //!
 //! It drives the release binaries of the four tools as separate processes (as users run
 //! them) against the release binary of `azure-sim`, started with the flags each measurement
@@ -18,6 +19,7 @@ mod report;
 mod run;
 mod sim;
 mod startup;
+mod status;
 mod tools;
 
 use std::io::Write as _;
@@ -66,7 +68,11 @@ pub(crate) struct Args {
     #[arg(long, default_value = "10/10", value_name = "RATE/BURST", value_parser = parse_limit)]
     pub(crate) write_limit: (u32, u32),
 
-    /// Skip a section: tools, startup, precision, fleet (repeatable)
+    /// Clusters in the fleet status run (`aks-sp-update --status --all`)
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub(crate) status_clusters: usize,
+
+    /// Skip a section: tools, latency, startup, precision, fleet, status (repeatable)
     #[arg(long, value_name = "SECTION")]
     pub(crate) skip: Vec<String>,
 }

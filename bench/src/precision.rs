@@ -76,6 +76,7 @@ fn one(bin_dir: &Path, latency: u64, d: u64, l: u64) -> anyhow::Result<Vec<Row>>
             replication_ms: d,
             lro_ms: l,
             write_limit: None,
+            read_limit: None,
         },
         None,
     )?;

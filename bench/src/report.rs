@@ -164,6 +164,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         progress("fleet");
         sections.push(fleet::measure(args, &bin_dir)?);
     }
+    if !skip("status") {
+        progress("fleet status");
+        sections.push(crate::status::measure(args, &bin_dir)?);
+    }
 
     let mut md = String::from("# xtenant benchmarks\n\n");
     md.push_str(

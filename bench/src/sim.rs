@@ -19,6 +19,8 @@ pub(crate) struct SimFlags {
     pub(crate) lro_ms: u64,
     /// `--arm-write-limit RATE/BURST`.
     pub(crate) write_limit: Option<(u32, u32)>,
+    /// `--arm-read-limit RATE/BURST`.
+    pub(crate) read_limit: Option<(u32, u32)>,
 }
 
 impl SimFlags {
@@ -34,6 +36,10 @@ impl SimFlags {
         ];
         if let Some((rate, burst)) = self.write_limit {
             a.push("--arm-write-limit".to_owned());
+            a.push(format!("{rate}/{burst}"));
+        }
+        if let Some((rate, burst)) = self.read_limit {
+            a.push("--arm-read-limit".to_owned());
             a.push(format!("{rate}/{burst}"));
         }
         a

@@ -60,11 +60,8 @@ pub(crate) fn handle(core: &Core, req: &Req) -> Response {
             req.method,
             Method::PUT | Method::POST | Method::PATCH | Method::DELETE
         );
-        let remaining = if write {
-            throttle(core, &p, subscription_of(req))?
-        } else {
-            None
-        };
+        let kind = if write { Kind::Write } else { Kind::Read };
+        let remaining = throttle(core, &p, subscription_of(req), kind)?;
         let mut r = route(core, req, &p)?;
         if let Some(left) = remaining {
             left.set_on(&mut r);
@@ -131,27 +128,45 @@ fn subscription_of(req: &Req) -> &str {
     }
 }
 
-/// The write tokens left after a write, as ARM reports them (since the 2024 token buckets):
-/// `x-ms-ratelimit-remaining-subscription-writes` for the caller's own bucket (per principal
-/// and subscription), `x-ms-ratelimit-remaining-subscription-global-writes` for the
-/// subscription's bucket shared by every principal (15 times the size and rate). A real
-/// answer to a role assignment PUT carries both (reference recording
-/// `test_role_assignment_at_scope.yaml`: 199 and 2999 of 200 and 3000).
+/// What a request spends: ARM throttles reads and writes with a bucket each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Read,
+    Write,
+}
+
+impl Kind {
+    fn word(self) -> &'static str {
+        match self {
+            Self::Read => "reads",
+            Self::Write => "writes",
+        }
+    }
+}
+
+/// The tokens left after a request, as ARM reports them (since the 2024 token buckets):
+/// `x-ms-ratelimit-remaining-subscription-writes` (or `-reads`) for the caller's own bucket
+/// (per principal and subscription), `x-ms-ratelimit-remaining-subscription-global-writes`
+/// (or `-global-reads`) for the subscription's bucket shared by every principal (15 times
+/// the size and rate). A real answer to a role assignment PUT carries both (reference
+/// recording `test_role_assignment_at_scope.yaml`: 199 and 2999 of 200 and 3000).
 struct Remaining {
+    kind: Kind,
     principal: u64,
     global: u64,
 }
 
 impl Remaining {
     fn set_on(&self, r: &mut Response) {
+        let word = self.kind.word();
         set_header(
             r,
-            "x-ms-ratelimit-remaining-subscription-writes",
+            &format!("x-ms-ratelimit-remaining-subscription-{word}"),
             &self.principal.to_string(),
         );
         set_header(
             r,
-            "x-ms-ratelimit-remaining-subscription-global-writes",
+            &format!("x-ms-ratelimit-remaining-subscription-global-{word}"),
             &self.global.to_string(),
         );
     }
@@ -160,10 +175,20 @@ impl Remaining {
 /// How many times a principal's limit the subscription's global limit is.
 const GLOBAL_FACTOR: f64 = 15.0;
 
-/// Take one write token for the caller in `subscription` (its own bucket and the
-/// subscription's global one), or answer 429 as ARM does.
-fn throttle(core: &Core, p: &Principal, subscription: &str) -> Result<Option<Remaining>, Response> {
-    let Some(limit) = core.write_limit else {
+/// Take one token of `kind` for the caller in `subscription` (its own bucket and the
+/// subscription's global one), or answer 429 as ARM does. A request outside a subscription
+/// (tenant-level) is not throttled here.
+fn throttle(
+    core: &Core,
+    p: &Principal,
+    subscription: &str,
+    kind: Kind,
+) -> Result<Option<Remaining>, Response> {
+    let limit = match kind {
+        Kind::Write => core.write_limit,
+        Kind::Read => core.read_limit.filter(|_| !subscription.is_empty()),
+    };
+    let Some(limit) = limit else {
         return Ok(None);
     };
     let mut buckets = lock(&core.buckets);
@@ -180,13 +205,14 @@ fn throttle(core: &Core, p: &Principal, subscription: &str) -> Result<Option<Rem
         b.at = t;
         key
     };
+    let word = kind.word();
     let own = refill(
-        format!("{}/{}/{sub}", p.tenant_id, p.oid),
+        format!("{word}/{}/{}/{sub}", p.tenant_id, p.oid),
         burst,
         limit.per_second,
     );
     let global = refill(
-        format!("global/{sub}"),
+        format!("{word}/global/{sub}"),
         burst * GLOBAL_FACTOR,
         limit.per_second * GLOBAL_FACTOR,
     );
@@ -198,6 +224,7 @@ fn throttle(core: &Core, p: &Principal, subscription: &str) -> Result<Option<Rem
             }
         }
         return Ok(Some(Remaining {
+            kind,
             principal: (mine - 1.0).floor() as u64,
             global: (all - 1.0).floor() as u64,
         }));
@@ -216,12 +243,17 @@ fn throttle(core: &Core, p: &Principal, subscription: &str) -> Result<Option<Rem
         StatusCode::TOO_MANY_REQUESTS,
         "SubscriptionRequestsThrottled",
         &format!(
-            "Number of 'write' requests for subscription actor '{}' exceeded. Please try again after '{wait}' seconds after the additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information.",
+            "Number of '{}' requests for subscription actor '{}' exceeded. Please try again after '{wait}' seconds after the additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information.",
+            match kind {
+                Kind::Read => "read",
+                Kind::Write => "write",
+            },
             p.oid
         ),
     );
     set_header(&mut r, "retry-after", &wait.to_string());
     Remaining {
+        kind,
         principal: mine.max(0.0).floor() as u64,
         global: all.max(0.0).floor() as u64,
     }

@@ -691,6 +691,53 @@ async fn write_throttling() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_throttling_has_buckets_of_its_own() {
+    let env = start_with(|c| {
+        c.arm_read_limit = Some(azure_sim::WriteLimit {
+            per_second: 2.0,
+            burst: 3,
+        });
+    })
+    .await;
+    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
+    let url = format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID"));
+    let mut statuses = Vec::new();
+    let mut left = Vec::new();
+    for _ in 0..5 {
+        let r = env.call("GET", &url, Some(&ta), None).await;
+        if r.status == 429 {
+            assert_eq!(r.body["error"]["code"], "SubscriptionRequestsThrottled");
+            assert!(r.text.contains("'read' requests"), "{}", r.text);
+            assert_eq!(r.header("retry-after").as_deref(), Some("1"));
+        }
+        left.push(r.header("x-ms-ratelimit-remaining-subscription-reads"));
+        statuses.push(r.status);
+    }
+    assert_eq!(&statuses[..3], &[200, 200, 200], "{statuses:?}");
+    assert!(statuses[3..].contains(&429), "{statuses:?}");
+    assert_eq!(left[0].as_deref(), Some("2"));
+    assert!(
+        env.call("GET", &url, Some(&ta), None)
+            .await
+            .header("x-ms-ratelimit-remaining-subscription-global-reads")
+            .is_some()
+    );
+    // A write spends the write bucket, which is not throttled here.
+    let r = env
+        .call("PATCH", &url, Some(&ta), Some(&json!({"tags": {"a": "1"}})))
+        .await;
+    assert!(r.status < 300, "{}", r.text);
+    // Tenant-level reads (no subscription) are not counted.
+    let tenants = env
+        .call("GET", "/tenants?api-version=2022-12-01", Some(&ta), None)
+        .await;
+    assert_eq!(tenants.status, 200, "{}", tenants.text);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(env.call("GET", &url, Some(&ta), None).await.status, 200);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_tags_are_replaced_by_a_patch() {
     let env = start_with(|c| c.lro_duration = Duration::from_millis(1500)).await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
