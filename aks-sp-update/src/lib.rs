@@ -162,10 +162,12 @@ impl Tool for Cli {
         status::all_objects(self, ctx)
     }
 
-    fn finish(&self, ctx: &Ctx) {
+    /// A `--status` run ends with its report's summary line (it stands for the driver's).
+    fn finish(&self, ctx: &Ctx) -> bool {
         if self.status.status {
             status::finish(ctx);
         }
+        self.status.status
     }
 }
 

@@ -22,11 +22,12 @@ Exit codes:
   0  every object succeeded
   1  one or more objects written carry an error (this step's, or an earlier step's passed on),
      or aks-sp-update --status found a cluster broken
-  2  usage error, input that is not JSON objects, or a pipe that delivered no object
+  2  usage error, input that is not JSON objects (or one over 1 MiB), or a pipe that delivered no object
   3  no usable credential
   4  nothing failed, but something needs attention soon (aks-sp-update --status: a key
      expires within --warn-within)
-  130, 143  interrupted by SIGINT or SIGTERM (every object written first)";
+  130, 143  interrupted by SIGINT or SIGTERM (every object written first)
+  141  stdout closed before every object was delivered";
 
 /// What `--generate` writes to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -249,6 +249,13 @@ impl Envelope {
             .and_then(|v| serde_json::from_str(v.get()).ok())
     }
 
+    /// The field parsed as `T`; `None` when absent or of another shape.
+    pub fn get_as<T: serde::de::DeserializeOwned>(&self, name: &str) -> Option<T> {
+        self.fields
+            .get(name)
+            .and_then(|v| serde_json::from_str(v.get()).ok())
+    }
+
     /// The field as a string; `None` when absent or null; an error naming the field when of another type.
     pub fn str(&self, field: &Field) -> Result<Option<String>> {
         let Some(raw) = self.fields.get(field.name) else {

@@ -30,6 +30,9 @@ pub enum Signal {
     Int,
     /// SIGTERM (a cancelled job): exit 143.
     Term,
+    /// Not a signal the process received: stdout was closed (the next command ended), so no
+    /// object can be delivered; the run stops as for a signal, exit 141 (as SIGPIPE's).
+    Pipe,
 }
 
 impl Signal {
@@ -38,14 +41,16 @@ impl Signal {
         match self {
             Self::Int => 130,
             Self::Term => 143,
+            Self::Pipe => 141,
         }
     }
 
-    /// `SIGINT` or `SIGTERM`.
+    /// `SIGINT`, `SIGTERM` or `SIGPIPE`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Int => "SIGINT",
             Self::Term => "SIGTERM",
+            Self::Pipe => "SIGPIPE",
         }
     }
 
@@ -53,6 +58,7 @@ impl Signal {
         match v {
             1 => Some(Self::Int),
             2 => Some(Self::Term),
+            3 => Some(Self::Pipe),
             _ => None,
         }
     }
@@ -61,6 +67,7 @@ impl Signal {
         match self {
             Self::Int => 1,
             Self::Term => 2,
+            Self::Pipe => 3,
         }
     }
 }
@@ -195,7 +202,7 @@ impl Interrupt {
 
 /// Watches SIGINT and SIGTERM for the process, on a thread of its own (so a second signal
 /// is seen even while the run is blocked writing to a full pipe): the first raises
-/// `interrupt` and says on stderr what happens now; the second ends the process at once.
+/// `interrupt` (the run says on stderr what happens now); the second ends the process at once.
 ///
 /// Returns once the handlers are in place, so no signal between here and the run's end
 /// kills the process without its objects.
@@ -234,8 +241,10 @@ pub fn watch_signals(interrupt: &'static Interrupt) -> Result<()> {
                         _ = int.recv() => Signal::Int,
                         _ = term.recv() => Signal::Term,
                     };
+                    // The first raises the interrupt: the run says so (when it has work
+                    // under way) and drains. A second, or one after stdout closed, ends it.
                     if interrupt.raise(s) {
-                        crate::ui::warn(&format!(
+                        crate::ui::debug(&format!(
                             "{}: starting nothing new; writing every object (unfinished ones with error Interrupted) and passing on the rest of stdin; a second signal stops at once",
                             s.name()
                         ));

@@ -92,17 +92,31 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `text` cut to at most `max` characters, ending in `…` when cut: for a value from an
+/// envelope shown inside a message (a step's name, an error code), which may be of any length.
+pub fn short(text: &str, max: usize) -> Cow<'_, str> {
+    if text.char_indices().nth(max).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let cut = text
+        .char_indices()
+        .nth(max.saturating_sub(1))
+        .map_or(text.len(), |(i, _)| i);
+    Cow::Owned(format!("{}…", &text[..cut]))
+}
+
 /// Writes one line to stderr, after clearing a live progress line; controls in `text` are
-/// escaped ([`escape_controls`]).
+/// escaped ([`escape_controls`]). The line goes out in one write, so the lines of the
+/// tools of a pipe, which share stderr, do not interleave within a line.
 fn line(text: &str) {
     let _guard = LOCK
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut err = std::io::stderr().lock();
+    let mut text = format!("{}: {}\n", tool(), escape_controls(text));
     if LIVE_LINE.swap(false, Ordering::Relaxed) {
-        let _ = write!(err, "\r\x1b[K");
+        text.insert_str(0, "\r\x1b[K");
     }
-    let _ = writeln!(err, "{}: {}", tool(), escape_controls(text));
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// An error message (always shown).
@@ -172,7 +186,8 @@ const PLAIN_AT: [Duration; 3] = [
 /// The interval of plain progress lines after the first minute.
 const PLAIN_EVERY: Duration = Duration::from_secs(180);
 
-/// How many plain progress lines a wait of `elapsed` has earned ([`PLAIN_AT`], [`PLAIN_EVERY`]).
+/// How many plain progress lines a wait of `elapsed` has earned (at 1 s, 10 s and 1 min,
+/// then every 3 minutes).
 pub fn plain_marks(elapsed: Duration) -> u64 {
     let early = PLAIN_AT.iter().filter(|at| elapsed >= **at).count() as u64;
     let late = elapsed
@@ -252,6 +267,15 @@ mod tests {
             .len()
             - 1;
         assert_eq!(lines, 6);
+    }
+
+    #[test]
+    fn long_values_are_shortened_on_a_character_boundary() {
+        assert_eq!(short("consent-link", 48), "consent-link");
+        assert_eq!(short("abcdef", 6), "abcdef");
+        assert_eq!(short("abcdefg", 6), "abcde…");
+        assert_eq!(short("ééééééé", 4), "ééé…");
+        assert_eq!(short(&"x".repeat(10_000), 48).chars().count(), 48);
     }
 
     #[test]

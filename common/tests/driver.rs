@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::cloud::Cloud;
-use common::driver::{Ctx, Done, Failed, Fields, Tool, run_stream, run_stream_with};
+use common::driver::{Ctx, Done, Failed, Fields, Tool, Undo, run_stream, run_stream_with};
 use common::envelope::{Envelope, Field};
 use common::interrupt::{Interrupt, Signal};
 use common::{Error, Result};
@@ -26,15 +26,33 @@ const TAG: Field = Field {
     from: None,
 };
 
+const MINT: Field = Field {
+    name: "mint",
+    flag: None,
+    from: None,
+};
+
 struct FakeInputs {
     delay_ms: Option<u64>,
     fail: bool,
     nocred: bool,
     stamp: bool,
+    /// Wait until the test's input has been read to its end (this many lines) or stops
+    /// being read, then report how much was read.
+    wait_read: Option<u64>,
+    /// "Mint" something only the object holds (its undo is recorded in `UNDONE`).
+    mint: Option<String>,
 }
+
+/// Lines the test's counted input has handed out.
+static LINES_READ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// What undelivered objects' undos removed.
+static UNDONE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 struct FakeOutput {
     finished_us: Option<u64>,
+    read_at_end: Option<u64>,
+    minted: Option<String>,
 }
 
 impl Fields for FakeOutput {
@@ -42,7 +60,24 @@ impl Fields for FakeOutput {
         if let Some(at) = self.finished_us {
             object.set("finished_us", at);
         }
+        if let Some(n) = self.read_at_end {
+            object.set("read_at_end", n);
+        }
         object.set("done", true);
+    }
+
+    fn undelivered(&self) -> Option<Undo> {
+        let minted = self.minted.clone()?;
+        Some(Undo {
+            what: format!("the thing {minted}"),
+            by_hand: "nothing".into(),
+            remove: Box::new(move |_ctx| {
+                Box::pin(async move {
+                    UNDONE.lock().unwrap().push(minted);
+                    Ok("removed it again".to_owned())
+                })
+            }),
+        })
     }
 }
 
@@ -79,6 +114,8 @@ impl Tool for Fake {
             fail: input.has("fail"),
             nocred: input.has("nocred"),
             stamp: input.has("stamp"),
+            wait_read: input.get("wait_read").and_then(|v| v.as_u64()),
+            mint: input.str(&MINT)?,
         })
     }
 
@@ -99,6 +136,10 @@ impl Tool for Fake {
                 ));
             }
         }
+        let read_at_end = match i.wait_read {
+            Some(total) => Some(wait_for_the_input(total).await),
+            None => None,
+        };
         if i.fail {
             return Err(Failed::with(
                 Error::step("Boom", "it failed as asked"),
@@ -116,10 +157,31 @@ impl Tool for Fake {
             u64::try_from(EPOCH.get_or_init(Instant::now).elapsed().as_micros()).unwrap()
         });
         Ok(Done {
-            output: FakeOutput { finished_us },
+            output: FakeOutput {
+                finished_us,
+                read_at_end,
+                minted: i.mint.clone(),
+            },
             changed: true,
             summary: "did it".into(),
         })
+    }
+}
+
+/// Waits until `total` lines of the input were read, or none more were for 300 ms; how many were.
+async fn wait_for_the_input(total: u64) -> u64 {
+    let (mut last, mut still) = (u64::MAX, 0);
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let read = LINES_READ.load(std::sync::atomic::Ordering::SeqCst);
+        if read >= total {
+            return read;
+        }
+        still = if read == last { still + 1 } else { 0 };
+        if still >= 6 {
+            return read;
+        }
+        last = read;
     }
 }
 
@@ -191,13 +253,14 @@ async fn a_slow_object_does_not_hold_back_the_jobs_after_it() {
 }
 
 #[tokio::test]
-async fn error_objects_pass_through_untouched_and_failures_are_written() {
+async fn error_objects_pass_through_with_the_flags_and_failures_are_written() {
     let input = "{\"error\":{\"step\":\"earlier\",\"code\":\"X\",\"message\":\"m\"},\"keep\":1.50}\n{\"fail\":true,\"keep\":2}\n{\"ok\":true}\n";
     let (code, objs, text) = run(&["--tag", "t"], input).await;
     assert_eq!(code, 1);
+    // Passed through as it came, plus this step's flags (the procedure it was part of).
     assert_eq!(
         text.lines().next().unwrap(),
-        "{\"error\":{\"step\":\"earlier\",\"code\":\"X\",\"message\":\"m\"},\"keep\":1.50}"
+        "{\"error\":{\"step\":\"earlier\",\"code\":\"X\",\"message\":\"m\"},\"keep\":1.50,\"cloud\":\"AzureCloud\",\"tag\":\"t\"}"
     );
     assert_eq!(objs[1]["error"]["step"], "fake");
     assert_eq!(objs[1]["error"]["code"], "Boom");
@@ -341,9 +404,17 @@ async fn an_interrupt_drains_the_run_and_exits_130() {
         "the partial output is kept"
     );
     assert_eq!(first["tag"], "t", "the flags are written");
-    // Objects with an error pass untouched once interrupted, this tool's own too.
-    assert_eq!(lines[1], other);
-    assert_eq!(lines[3], own);
+    // Objects with an error pass through once interrupted, this tool's own too: as they
+    // came, plus the flags.
+    let flags = r#","cloud":"AzureCloud","tag":"t"}"#;
+    assert_eq!(
+        lines[1],
+        format!("{}{flags}", other.strip_suffix('}').unwrap())
+    );
+    assert_eq!(
+        lines[3],
+        format!("{}{flags}", own.strip_suffix('}').unwrap())
+    );
     let third: Value = serde_json::from_str(lines[2]).unwrap();
     assert_eq!(third["error"]["code"], "Interrupted");
     assert!(
@@ -355,4 +426,102 @@ async fn an_interrupt_drains_the_run_and_exits_130() {
     );
     assert_eq!(third["tag"], "t");
     assert!(third.get("done").is_none());
+}
+
+/// Lines `{"n":i,"error":…}` made as they are read (nothing held in the test), counted in
+/// `LINES_READ`.
+struct Lines {
+    first: Option<Vec<u8>>,
+    next: u64,
+    total: u64,
+    line: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for Lines {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.line.len() {
+            if let Some(first) = self.first.take() {
+                self.line = first;
+            } else if self.next < self.total {
+                self.line = format!(
+                    "{{\"n\":{},\"error\":{{\"step\":\"earlier\",\"code\":\"X\",\"message\":\"m\"}}}}\n",
+                    self.next
+                )
+                .into_bytes();
+                self.next += 1;
+            } else {
+                return Ok(0);
+            }
+            self.at = 0;
+            LINES_READ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        let n = buf.len().min(self.line.len() - self.at);
+        buf[..n].copy_from_slice(&self.line[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Issue 23: a slow first object holds back the reading of stdin once the few objects
+/// after it are done (at most 4 × --jobs held, plus what the reader's buffers hold), not
+/// the rest of stdin; then every object is written, in order.
+#[tokio::test]
+async fn a_slow_first_object_holds_back_stdin_not_all_of_it() {
+    let total = 20_000u64;
+    let input = Lines {
+        first: Some(format!("{{\"n\":-1,\"wait_read\":{}}}\n", total + 1).into_bytes()),
+        next: 0,
+        total,
+        line: Vec::new(),
+        at: 0,
+    };
+    let tool = Fake::parse_from(["fake", "--cloud", "AzureCloud", "--jobs", "2"]);
+    let mut out = Vec::new();
+    let code = run_stream(&tool, Box::new(std::io::BufReader::new(input)), &mut out).await;
+    assert_eq!(code, 1, "the objects passed through carry an error");
+    let text = String::from_utf8(out).unwrap();
+    let mut lines = text.lines();
+    let first: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let read = first["read_at_end"].as_u64().unwrap();
+    // Lines of ~70 bytes: 64 KiB buffered by the reader (~940), two batches in the channel
+    // and one in hand (≤ 64 each), the window (8), the test's own BufReader (8 KiB, ~120).
+    assert!(
+        read < 1_400,
+        "{read} of {total} lines were read while the first object was running"
+    );
+    assert_eq!(
+        lines.count() as u64,
+        total,
+        "and then every object was written"
+    );
+}
+
+/// Issue 25: an object that cannot be delivered (stdout closed) has what only it held
+/// removed again; nothing new starts; the run exits 141.
+#[tokio::test]
+async fn an_undelivered_object_has_what_it_held_removed_and_nothing_new_starts() {
+    struct Closed;
+    impl std::io::Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let tool = Fake::parse_from(["fake", "--cloud", "AzureCloud"]);
+    let input = "{\"mint\":\"k1\"}\n{\"mint\":\"k2\"}\n{\"stamp\":true}\n";
+    let code = run_stream(
+        &tool,
+        Box::new(Cursor::new(input.as_bytes().to_vec())),
+        &mut Closed,
+    )
+    .await;
+    assert_eq!(code, 141);
+    assert_eq!(
+        *UNDONE.lock().unwrap(),
+        ["k1"],
+        "the first object's thing is removed, and the second was never made"
+    );
 }

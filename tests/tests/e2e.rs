@@ -320,7 +320,7 @@ fn step_four_before_step_three_refuses_then_the_full_order_succeeds() {
 }
 
 #[test]
-fn an_early_error_passes_through_the_later_steps_untouched() {
+fn an_early_error_passes_through_the_later_steps_with_their_flags() {
     let sim = sim();
     // Step 1 fails for this object (a tenant that does not exist); the others go on.
     let input = format!(
@@ -360,12 +360,22 @@ fn an_early_error_passes_through_the_later_steps_untouched() {
         "the last step passes the error through, and reports it (a pipe's outcome): {}",
         r4.stderr
     );
-    assert_eq!(
-        r4.stdout.lines().next().unwrap(),
-        first_line,
-        "byte for byte"
-    );
+    // As it came (byte for byte), plus each later step's flags: the procedure it was part of.
     let objs = r4.objects();
+    let came: Value = serde_json::from_str(&first_line).unwrap();
+    for (k, v) in came.as_object().unwrap() {
+        assert_eq!(&objs[0][k], v, "{k}");
+    }
+    assert!(
+        r4.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with(first_line.strip_suffix('}').unwrap()),
+        "byte for byte, then the flags"
+    );
+    assert_eq!(objs[0]["registry_tenant_id"], sim.var("REGISTRY_TENANT_ID"));
+    assert_eq!(objs[0]["cluster_id"], sim.var("CLUSTER_ID"));
     assert_eq!(objs[1]["cluster_provisioning_state"], "Succeeded");
     assert_eq!(objs[0]["error"]["step"], "entra-app-create");
 
@@ -389,8 +399,16 @@ fn an_early_error_passes_through_the_later_steps_untouched() {
         &["--cluster", &sim.var("CLUSTER_ID")],
         &r3.stdout,
     );
-    assert_eq!(r4.stdout, r3.stdout, "passed through untouched");
-    assert_eq!(r4.object()["error"]["step"], "acr-grant");
+    let (passed, failed) = (r4.object(), r3.object());
+    for (k, v) in failed.as_object().unwrap() {
+        assert_eq!(&passed[k], v, "{k} passed through as it came");
+    }
+    assert_eq!(
+        passed["cluster_id"],
+        sim.var("CLUSTER_ID"),
+        "with the flags"
+    );
+    assert_eq!(passed["error"]["step"], "acr-grant");
 }
 
 /// A simulator whose tenant B holds `n` more legacy registries (with `samples/hello:1.0`),

@@ -615,7 +615,7 @@ fn a_persistent_failure_mid_pipeline_passes_through_and_a_rerun_completes() {
         .add_fault(json!({"method": "PUT", "path": "/roleAssignments/", "status": 500, "count": 0}))
         .unwrap();
     let (codes, out) = pipeline(&sim, "4s", "");
-    // acr-grant fails; aks-sp-update passes the failed object through untouched, and exits
+    // acr-grant fails; aks-sp-update passes the failed object through (with its flags), and exits
     // 1 for it: the last step of a pipe reports the pipeline's outcome.
     assert_eq!(codes, [0, 0, 1, 1], "{out}");
     let o: Value = serde_json::from_str(out.trim()).unwrap();

@@ -587,7 +587,7 @@ fn entra_app_create_interrupted_in_the_principals_wait_keeps_the_secret_minted_b
 }
 
 /// One run with several objects: the one being worked on is written with what it made, one
-/// carrying another step's error passes untouched, and one that arrives after the signal
+/// carrying another step's error passes through, and one that arrives after the signal
 /// (stdin still open) is written as not started; then a second signal is not needed.
 #[test]
 fn an_interrupted_run_drains_stdin_and_writes_every_object() {
@@ -625,7 +625,18 @@ fn an_interrupted_run_drains_stdin_and_writes_every_object() {
     assert_eq!(objects.len(), 3, "{}", run.stdout);
     assert_eq!(objects[0]["error"]["code"], "Interrupted");
     assert!(objects[0]["consent_url"].is_string(), "{}", run.stdout);
-    assert_eq!(objects[1], other_error, "passed through untouched");
+    for (k, v) in other_error.as_object().unwrap() {
+        assert_eq!(
+            &objects[1][k], v,
+            "passed through as it came: {}",
+            objects[1]
+        );
+    }
+    assert_eq!(
+        objects[1]["registry_tenant_id"],
+        sim.var("REGISTRY_TENANT_ID"),
+        "with the flags"
+    );
     assert_eq!(objects[2]["error"]["code"], "Interrupted");
     assert_eq!(objects[2]["error"]["step"], "consent-link");
     assert!(
@@ -641,7 +652,13 @@ fn an_interrupted_run_drains_stdin_and_writes_every_object() {
         sim.var("REGISTRY_TENANT_ID"),
         "the flags are written"
     );
-    assert!(run.stderr.contains("1 other"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "SIGINT: 3 objects: 0 changed, 0 unchanged, 1 failed, 1 skipped, 1 not started; rerun the same command on the output to finish"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 /// A second signal stops at once, even while a write's answer is awaited.
@@ -698,10 +715,25 @@ fn exit_on_rerun(s: Step, at: Step) -> &'static str {
     if at.before().contains(&s) { "1" } else { "0" }
 }
 
+/// Issue 25: one Ctrl-C, at most two lines (the step that was stopped says what to do;
+/// the steps that only passed its object on say nothing more).
+fn said_in_two_lines_at_most(stderr: &str) {
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("SIGINT") || l.to_ascii_lowercase().contains("interrupt"))
+        .collect();
+    assert!(
+        (1..=2).contains(&said.len()) && !stderr.contains("skipped:"),
+        "{stderr}"
+    );
+    assert!(
+        said.last().unwrap().contains("rerun the same command"),
+        "{said:?}"
+    );
+}
+
 fn pipeline_interrupted(at: Step) {
-    let sim = TestSim::start_with(|c| {
-        c.lro_duration = Duration::from_secs(3);
-    });
+    let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_secs(3));
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = |s: &str| xtenant_tests::bin_path(s).display().to_string();
     let quote = |v: &[String]| {
@@ -765,6 +797,7 @@ fn pipeline_interrupted(at: Step) {
     }
     let out = first.object();
     assert_eq!(out["error"]["step"], at.bin(), "{}", first.stdout);
+    said_in_two_lines_at_most(&first.stderr);
     assert_eq!(out["error"]["code"], "Interrupted");
     let made: &[&str] = if consent_waits {
         &[

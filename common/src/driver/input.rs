@@ -1,6 +1,7 @@
 //! The input: what stdin is, and the objects read from it on a thread of their own.
 use std::io::{BufRead, IsTerminal};
 
+use super::reader::Reader;
 use crate::envelope::Envelope;
 use crate::error::Error;
 
@@ -63,43 +64,56 @@ pub(super) enum Item {
     Fatal(Error),
 }
 
-/// Reads objects on a thread, so a slow producer upstream never blocks the runtime.
+/// A batch handed over at most this many items, or (about) this many bytes of input: one
+/// wake-up of the run per batch rather than per object.
+const BATCH_ITEMS: usize = 64;
+const BATCH_BYTES: u64 = 256 << 10;
+
+/// Reads objects on a thread, so a slow producer upstream never blocks the runtime. They
+/// are handed over in batches: what is read before a read that may wait for the producer
+/// (or [`BATCH_ITEMS`]). The channel holds two, and the thread blocks when it is full:
+/// stdin is read only as fast as the run takes objects ([`MAX_OBJECT`](super::MAX_OBJECT) and the run's
+/// window bound what is held).
 pub(super) fn spawn_reader(
     input: Box<dyn BufRead + Send>,
     source: Source,
-) -> tokio::sync::mpsc::Receiver<Item> {
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
+) -> tokio::sync::mpsc::Receiver<Vec<Item>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
     std::thread::spawn(move || {
-        let stream = serde_json::Deserializer::from_reader(input)
-            .into_iter::<Box<serde_json::value::RawValue>>();
+        let mut reader = Reader::new(std::io::BufReader::with_capacity(64 << 10, input));
         let mut n = 0usize;
-        for item in stream {
-            n += 1;
-            let sent = match item {
-                Ok(raw) => match Envelope::parse(raw.get()) {
-                    Ok(e) => tx.blocking_send(Item::Object(e)),
-                    Err(why) => tx.blocking_send(Item::Fatal(Error::usage(format!(
-                        "input object {n}: {why}"
-                    )))),
-                },
-                Err(e) => {
-                    let _ = tx.blocking_send(Item::Fatal(Error::usage(format!(
-                        "input is not valid JSON: {e}"
-                    ))));
+        let mut batch = Vec::new();
+        loop {
+            let full = batch.len() >= BATCH_ITEMS || reader.read >= BATCH_BYTES;
+            if !batch.is_empty() && (full || reader.would_wait()) {
+                if tx.blocking_send(std::mem::take(&mut batch)).is_err() {
                     return;
                 }
+                reader.read = 0;
+            }
+            let item = match reader.next() {
+                Ok(Some(Ok(object))) => Item::Object(object),
+                Ok(Some(Err(why))) | Err(why) => Item::Fatal(Error::usage(why)),
+                Ok(None) => break,
             };
-            if sent.is_err() {
+            n += 1;
+            let fatal = matches!(item, Item::Fatal(_));
+            batch.push(item);
+            if fatal {
+                let _ = tx.blocking_send(batch);
                 return;
             }
         }
         if n == 0 {
-            let _ = tx.blocking_send(match source {
+            batch.push(match source {
                 // The command before this one wrote nothing: it failed, and said why.
                 Source::Stream => Item::Fatal(Error::usage(NO_INPUT)),
                 // Nothing piped in (a terminal, /dev/null): one run from the flags alone.
                 Source::Terminal | Source::Null => Item::Object(Envelope::new()),
             });
+        }
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
         }
     });
     rx

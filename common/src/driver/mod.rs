@@ -4,7 +4,12 @@
 //! reads JSON objects from stdin (NDJSON, or one pretty-printed object), runs the
 //! tool's step on each — up to `--jobs` at once, writing results in input order as soon
 //! as they are ready — and maps the outcome to the exit code of DESIGN.md. An object
-//! that already carries `error` passes through untouched.
+//! that already carries an earlier step's `error` passes through: the flags are written
+//! onto it and one stderr line says so. A multi-object run ends with a summary line.
+//!
+//! Memory is bounded: an input object over [`MAX_OBJECT`] is refused unread, and objects
+//! finished while an earlier one still runs are held only up to 4 × `--jobs`, after which
+//! stdin is not read until the earlier one is written.
 //!
 //! A step has two phases, and data goes one way through them:
 //! 1. [`Tool::inputs`] (pure, synchronous): the flags and the input object become the
@@ -18,9 +23,10 @@
 //! the output — or, on failure, the partial output and `error: {step, code, message}`.
 //!
 //! Layout: this file holds the contract and the process's `main`; `input.rs` reads the
-//! objects, `run.rs` is the loop that runs them (up to `--jobs` at once, in order, drained
-//! on a signal), `object.rs` the step on one object and what is written for it. The step
-//! context and memos are in `context.rs`, the signal in `interrupt.rs`.
+//! objects (`reader.rs` splits them), `run.rs` is the loop that runs them (up to `--jobs` at once, drained on a
+//! signal), `object.rs` the step on one object and what is written for it, `output.rs`
+//! writes the objects in order (and undoes what an undelivered one held) and counts them.
+//! The step context and memos are in `context.rs`, the signal in `interrupt.rs`.
 use std::future::Future;
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -38,9 +44,12 @@ use crate::ui;
 
 mod input;
 mod object;
+mod output;
+mod reader;
 mod run;
 
 pub use input::{NO_INPUT, Source};
+pub use reader::MAX_OBJECT;
 pub use run::{run_source_with, run_stream, run_stream_with};
 
 /// A tool: its flags, its name, and its step on one object, in two phases.
@@ -101,9 +110,11 @@ pub trait Tool: Parser + Send + Sync + 'static {
     }
 
     /// Called once the last object is written (not after a fatal error or a signal): e.g. a
-    /// report's summary line on stderr. By default, nothing.
-    fn finish(&self, ctx: &Ctx) {
+    /// report's summary line on stderr. Returns whether it said the run's last line, which
+    /// then stands for the driver's summary of a multi-object run. By default, nothing.
+    fn finish(&self, ctx: &Ctx) -> bool {
         let _ = ctx;
+        false
     }
 }
 
@@ -141,6 +152,36 @@ pub trait Fields {
     /// How the object counts toward the exit code ([`Verdict::Fine`] unless a report says otherwise).
     fn verdict(&self) -> Verdict {
         Verdict::Fine
+    }
+
+    /// What this run made that only the object holds (a client secret Entra shows once),
+    /// and how to remove it again: the driver runs it when the object cannot be delivered
+    /// (stdout closed: the next command ended), so nothing is left behind that no one
+    /// knows of. By default, nothing.
+    fn undelivered(&self) -> Option<Undo> {
+        None
+    }
+}
+
+/// The future an [`Undo`] runs.
+pub type UndoFuture<'c> = std::pin::Pin<Box<dyn Future<Output = Result<String>> + 'c>>;
+
+/// Something a step made that is lost with an undelivered object, and its removal.
+pub struct Undo {
+    /// What it is, for stderr (e.g. `the new client secret <key id> of app <app id>`).
+    pub what: String,
+    /// How a person removes it when the driver could not (a command).
+    pub by_hand: String,
+    /// Removes it (with a context of its own, not cut short by the run's end); says what it did.
+    pub remove: Box<dyn for<'c> FnOnce(&'c Ctx) -> UndoFuture<'c> + Send>,
+}
+
+impl std::fmt::Debug for Undo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Undo")
+            .field("what", &self.what)
+            .field("by_hand", &self.by_hand)
+            .finish_non_exhaustive()
     }
 }
 
@@ -236,7 +277,10 @@ pub fn main<T: Tool>() -> ExitCode {
     let input: Box<dyn BufRead + Send> = if source == Source::Terminal {
         Box::new(std::io::empty())
     } else {
-        Box::new(std::io::BufReader::new(std::io::stdin()))
+        Box::new(std::io::BufReader::with_capacity(
+            64 << 10,
+            std::io::stdin(),
+        ))
     };
     let code = rt.block_on(run_source_with(
         &tool,

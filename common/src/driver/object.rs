@@ -1,69 +1,200 @@
 //! The step on one object, and what is written for it: the input, the flags, then the
-//! output — or the partial output and `error`.
+//! output — or the partial output and `error`. An object that carries an earlier step's
+//! error passes through with the flags and a line saying so.
 use std::sync::Arc;
 
 use serde_json::json;
 
 use super::input::Item;
-use super::{Failed, Fields, Tool, Verdict};
+use super::{Failed, Fields, Tool, Undo, Verdict};
 use crate::context::{Ctx, Shared};
 use crate::envelope::{Envelope, Field, fields};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, codes};
 use crate::interrupt::Signal;
 use crate::ui;
 
+/// What the driver writes onto every object of the run: the flags given and the cloud.
+pub(super) struct Stamp {
+    /// The tool's name (`error.step`).
+    pub(super) step: &'static str,
+    flags: Vec<(Field, String)>,
+    cloud: String,
+    dry_run: bool,
+}
+
+impl Stamp {
+    pub(super) fn new<T: Tool>(tool: &T, shared: &Shared) -> Self {
+        Self {
+            step: T::NAME,
+            flags: tool.flags(),
+            cloud: shared.http.cloud().name.clone(),
+            dry_run: shared.common.dry_run,
+        }
+    }
+
+    /// The flags' fields and the cloud, written onto the object.
+    fn write(&self, out: &mut Envelope) {
+        out.set(fields::CLOUD.name, &self.cloud);
+        self.write_flags(out);
+    }
+
+    /// On an object passed through: the flags, and the cloud only where it has none.
+    fn write_passed(&self, out: &mut Envelope) {
+        if !out.has(fields::CLOUD.name) {
+            out.set(fields::CLOUD.name, &self.cloud);
+        }
+        self.write_flags(out);
+    }
+
+    fn write_flags(&self, out: &mut Envelope) {
+        for (field, value) in &self.flags {
+            out.set(field.name, value);
+        }
+    }
+}
+
+/// What becomes of one input item.
 pub(super) enum Outcome {
-    /// The object to write, with this step's error if it failed, and how a report judged it.
-    Written(Envelope, Option<Error>, Verdict),
+    /// An object to write.
+    Written(Written),
     /// The input is unusable: nothing more is written.
     Fatal(Error),
 }
 
-pub(super) async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> Outcome {
+/// An object to write, and how it came out.
+pub(super) struct Written {
+    pub(super) object: Envelope,
+    pub(super) status: Status,
+    /// What only this object holds, removed again if it cannot be delivered.
+    pub(super) undo: Option<Undo>,
+}
+
+/// How an object came out, for the exit code and the summary.
+pub(super) enum Status {
+    /// The step succeeded.
+    Done {
+        /// Whether it changed anything.
+        changed: bool,
+        /// How a report judged it (for the exit code).
+        verdict: Verdict,
+    },
+    /// The step failed (or was interrupted while it ran).
+    Failed(Error),
+    /// Passed through with an earlier step's error.
+    Skipped {
+        /// That error is `Interrupted`.
+        interrupted: bool,
+        /// The line that says so ([`skipped_line`]).
+        line: String,
+    },
+    /// Not started: the run was interrupted first.
+    NotStarted(Error),
+}
+
+fn written(object: Envelope, status: Status) -> Outcome {
+    Outcome::Written(Written {
+        object,
+        status,
+        undo: None,
+    })
+}
+
+/// What to do with one item, decided without a request.
+pub(super) enum Next<I> {
+    /// Written as it is now: passed through, refused, not started, unusable input.
+    Write(Outcome),
+    /// The step acts on it.
+    Act(Envelope, I),
+}
+
+/// Decides, without a request, what becomes of `item`; reads its inputs when it is acted on.
+pub(super) fn start<T: Tool>(
+    tool: &T,
+    stamp: &Stamp,
+    shared: &Shared,
+    item: Item,
+) -> Next<T::Inputs> {
     let mut input = match item {
-        Item::Fatal(e) => return Outcome::Fatal(e),
-        Item::Failed(e, err) => {
-            let cloud = shared.http.cloud().name.clone();
-            return failed(T::NAME, e, &tool.flags(), &cloud, &(), err);
-        }
+        Item::Fatal(e) => return Next::Write(Outcome::Fatal(e)),
+        Item::Failed(e, err) => return Next::Write(failed(stamp, e, &(), err)),
         Item::Object(e) => e,
     };
     let interrupted = shared.interrupt.raised();
     if input.has_error() {
-        // A failure of an earlier step passes through untouched; this tool's own failure
-        // is retried, so a rerun on a failed output (e.g. a timed-out wait) completes it —
-        // but not once interrupted: then it passes through as it came.
-        let own = input
-            .get(fields::ERROR.name)
-            .and_then(|e| e.get("step").and_then(|s| s.as_str().map(str::to_owned)));
-        if own.as_deref() != Some(T::NAME) || interrupted.is_some() {
-            return Outcome::Written(input, None, Verdict::Fine);
+        // A failure of an earlier step passes through; this tool's own failure is retried,
+        // so a rerun on a failed output (e.g. a timed-out wait) completes it — but not once
+        // interrupted: then it passes through too.
+        let origin: Origin = input.get_as(fields::ERROR.name).unwrap_or_default();
+        let text = |v: Option<serde_json::Value>| v.and_then(|v| v.as_str().map(str::to_owned));
+        let (step, code) = (text(origin.step), text(origin.code));
+        if step.as_deref() != Some(stamp.step) || interrupted.is_some() {
+            // The flags go on it (the procedure it was part of); its cloud stays as it came.
+            stamp.write_passed(&mut input);
+            let status = Status::Skipped {
+                interrupted: code.as_deref() == Some(codes::INTERRUPTED.name),
+                line: skipped_line(step.as_deref(), code.as_deref()),
+            };
+            return Next::Write(written(input, status));
         }
         input.remove(fields::ERROR.name);
     }
-    let flags = tool.flags();
-    let cloud = shared.http.cloud().name.clone();
     if let Some(s) = interrupted {
-        return not_started(T::NAME, input, &flags, &cloud, s);
+        return Next::Write(not_started(stamp, input, s));
     }
-    let dry_run = shared.common.dry_run;
-    if let Err(e) = check_cloud(&input, &cloud).and_then(|()| check_dry_run(&input, dry_run)) {
-        return failed(T::NAME, input, &flags, &cloud, &(), e);
+    let dry_run = stamp.dry_run;
+    let cloud = &stamp.cloud;
+    if let Err(e) = check_cloud(&input, cloud).and_then(|()| check_dry_run(&input, dry_run)) {
+        return Next::Write(failed(stamp, input, &(), e));
     }
-    let inputs = match tool.inputs(&input, shared.http.cloud()) {
-        Ok(i) => i,
+    match tool.inputs(&input, shared.http.cloud()) {
+        Ok(inputs) => Next::Act(input, inputs),
         Err(e) => {
-            let out = failed(T::NAME, input, &flags, &cloud, &(), e);
-            return mark_dry_run(out, dry_run, Vec::new());
+            let out = failed(stamp, input, &(), e);
+            Next::Write(mark_dry_run(out, dry_run, Vec::new()))
         }
-    };
+    }
+}
+
+/// Whose error an object carries: `error.step` and `error.code`, as they came.
+#[derive(Default, serde::Deserialize)]
+struct Origin {
+    #[serde(default)]
+    step: Option<serde_json::Value>,
+    #[serde(default)]
+    code: Option<serde_json::Value>,
+}
+
+/// The stderr line for an object passed through: whose error it carries and what to
+/// rerun (values from the object: escaped on the way out, and shortened here).
+fn skipped_line(step: Option<&str>, code: Option<&str>) -> String {
+    let code = code.map(|c| ui::short(c, 48));
+    match (step.map(|s| ui::short(s, 48)), code) {
+        (Some(s), Some(c)) => format!("skipped: carries {s}'s {c}; rerun {s} on this output"),
+        (Some(s), None) => format!("skipped: carries an error of {s}; rerun {s} on this output"),
+        (None, Some(c)) => {
+            format!("skipped: carries an earlier step's {c}; rerun that step on this output")
+        }
+        (None, None) => {
+            "skipped: carries an earlier step's error; rerun that step on this output".to_owned()
+        }
+    }
+}
+
+/// The step on an object [`start`] gave to act on.
+pub(super) async fn act<T: Tool>(
+    stamp: &Stamp,
+    shared: &Arc<Shared>,
+    input: Envelope,
+    inputs: T::Inputs,
+) -> Outcome {
     if let Some(s) = shared.interrupt.raised() {
-        return not_started(T::NAME, input, &flags, &cloud, s);
+        return not_started(stamp, input, s);
     }
     let ctx = Ctx {
         shared: shared.clone(),
         deadline: shared.deadline(),
     };
+    let dry_run = stamp.dry_run;
     let (result, planned) = crate::http::collect_plan(T::act(&inputs, &ctx)).await;
     let out = match result {
         Ok(done) => {
@@ -74,14 +205,22 @@ pub(super) async fn one<T: Tool>(tool: &T, shared: &Arc<Shared>, item: Item) -> 
                 ui::info(&format!("{} ({state})", done.summary));
             }
             let mut out = input;
-            write_flags(&mut out, &flags, &cloud);
+            stamp.write(&mut out);
             done.output.write_to(&mut out);
-            Outcome::Written(out, None, done.output.verdict())
+            Outcome::Written(Written {
+                object: out,
+                status: Status::Done {
+                    changed: done.changed,
+                    verdict: done.output.verdict(),
+                },
+                undo: done.output.undelivered(),
+            })
         }
-        Err(Failed { error, partial }) => failed(T::NAME, input, &flags, &cloud, &partial, error),
+        Err(Failed { error, partial }) => failed(stamp, input, &partial, error),
     };
     mark_dry_run(out, dry_run, planned)
 }
+
 /// An object a `--dry-run` wrote holds placeholders and writes never made: only another
 /// `--dry-run` may take it.
 fn check_dry_run(input: &Envelope, dry_run: bool) -> Result<()> {
@@ -96,8 +235,8 @@ fn check_dry_run(input: &Envelope, dry_run: bool) -> Result<()> {
 }
 
 /// In a dry run: `dry_run: true`, and `planned` added to the input's `plan`.
-fn mark_dry_run(outcome: Outcome, dry_run: bool, planned: Vec<serde_json::Value>) -> Outcome {
-    let Outcome::Written(mut object, err, verdict) = outcome else {
+fn mark_dry_run(mut outcome: Outcome, dry_run: bool, planned: Vec<serde_json::Value>) -> Outcome {
+    let Outcome::Written(Written { object, .. }) = &mut outcome else {
         return outcome;
     };
     if dry_run {
@@ -117,22 +256,16 @@ fn mark_dry_run(outcome: Outcome, dry_run: bool, planned: Vec<serde_json::Value>
             object.set(fields::ERROR.name, e);
         }
     }
-    Outcome::Written(object, err, verdict)
+    outcome
 }
 
 /// An object that arrived after the interrupt, or was not started before it: written with
 /// the flags and `error.code` `Interrupted`, which a rerun of the same command completes.
-fn not_started(
-    step: &str,
-    mut out: Envelope,
-    flags: &[(Field, String)],
-    cloud: &str,
-    s: Signal,
-) -> Outcome {
-    let e = Error::interrupted(s, format!("{step} did not start on this object"));
-    write_flags(&mut out, flags, cloud);
-    out.set(fields::ERROR.name, error_object(step, &e));
-    Outcome::Written(out, Some(e), Verdict::Fine)
+fn not_started(stamp: &Stamp, mut out: Envelope, s: Signal) -> Outcome {
+    let e = Error::interrupted(s, format!("{} did not start on this object", stamp.step));
+    stamp.write(&mut out);
+    out.set(fields::ERROR.name, error_object(stamp.step, &e));
+    written(out, Status::NotStarted(e))
 }
 
 /// An object made in another cloud is refused, never adopted: the fix is the flag.
@@ -148,25 +281,16 @@ fn check_cloud(input: &Envelope, cloud: &str) -> Result<()> {
     }
 }
 
-/// The flags' fields and the cloud, written onto the object.
-fn write_flags(out: &mut Envelope, flags: &[(Field, String)], cloud: &str) {
-    out.set(fields::CLOUD.name, cloud);
-    for (field, value) in flags {
-        out.set(field.name, value);
-    }
-}
-
-fn failed(
-    step: &str,
-    mut out: Envelope,
-    flags: &[(Field, String)],
-    cloud: &str,
-    partial: &dyn Fields,
-    e: Error,
-) -> Outcome {
-    ui::error(&format!("{} ({})", e.message(), e.code()));
-    if let Some(h) = e.hint() {
-        ui::hint(h);
+/// The object of a failed step: the flags, what the run made, and `error`. Said on stderr
+/// at once, but for an interrupt (the run's last line says it; the details with -v).
+fn failed(stamp: &Stamp, mut out: Envelope, partial: &dyn Fields, e: Error) -> Outcome {
+    if e.is_interrupted() {
+        ui::debug(&format!("{} ({})", e.message(), e.code()));
+    } else {
+        ui::error(&format!("{} ({})", e.message(), e.code()));
+        if let Some(h) = e.hint() {
+            ui::hint(h);
+        }
     }
     if let Some(d) = e.detail() {
         ui::debug(&format!("Azure said: {d}"));
@@ -179,11 +303,15 @@ fn failed(
     }
     // The cloud of a refused object is kept as it came: it is what the error is about.
     if !matches!(e.kind(), ErrorKind::Input { field } if field == fields::CLOUD.name) {
-        write_flags(&mut out, flags, cloud);
+        stamp.write(&mut out);
     }
     partial.write_to(&mut out);
-    out.set(fields::ERROR.name, error_object(step, &e));
-    Outcome::Written(out, Some(e), Verdict::Fine)
+    out.set(fields::ERROR.name, error_object(stamp.step, &e));
+    Outcome::Written(Written {
+        object: out,
+        status: Status::Failed(e),
+        undo: partial.undelivered(),
+    })
 }
 
 /// `error`: `{step, code, message}`, plus `hint` (what to do) and `request_id` (Azure's,
@@ -217,18 +345,22 @@ mod tests {
     #[test]
     fn a_failed_object_carries_the_flags_and_the_partial_output() {
         let input = Envelope::parse(r#"{"app_id":"a","keep":1}"#).unwrap();
-        let flags = [(fields::CLUSTER_ID, "/subscriptions/s/c".to_owned())];
+        let stamp = Stamp {
+            step: "aks-sp-update",
+            flags: vec![(fields::CLUSTER_ID, "/subscriptions/s/c".to_owned())],
+            cloud: "AzureCloud".into(),
+            dry_run: false,
+        };
         let e = Error::step("OperationStillRunning", "still running");
-        let Outcome::Written(out, Some(err), _) = failed(
-            "aks-sp-update",
-            input,
-            &flags,
-            "AzureCloud",
-            &Made {
-                url: "https://arm/op/1",
-            },
-            e,
-        ) else {
+        let made = Made {
+            url: "https://arm/op/1",
+        };
+        let Outcome::Written(Written {
+            object: out,
+            status: Status::Failed(err),
+            ..
+        }) = failed(&stamp, input, &made, e)
+        else {
             panic!("not written")
         };
         assert_eq!(err.code(), "OperationStillRunning");
