@@ -2,12 +2,14 @@
 
 use std::io::IsTerminal;
 
-use common::driver::{Ctx, Done, Failed, Fields};
+use common::driver::{Ctx, Done, Failed, Fields, Undo};
 use common::envelope::{Envelope, fields, placeholder};
 use common::error::codes;
 use common::graph::ensure_service_principal;
 use common::http::Api;
 use common::{Error, Result, Secret, ui};
+use reqwest::Method;
+use serde_json::json;
 
 use crate::app::AppState;
 use crate::graph::{Application, MANAGED_TAG, explain};
@@ -54,9 +56,35 @@ pub struct Output {
     pub secret: SecretOut,
     /// The secret is not the input's: a pull verified with the input's no longer holds.
     pub secret_changed: bool,
+    /// A secret this run minted that only the object holds (not kept in a vault or a
+    /// file): removed again when the object cannot be delivered.
+    pub only_here: Option<OnlyHere>,
+}
+
+/// The secret a run minted into its object alone.
+#[derive(Debug, Clone)]
+pub struct OnlyHere {
+    tenant: String,
+    app_id: String,
+    app_object_id: String,
+    key_id: String,
 }
 
 impl Fields for Output {
+    /// The secret minted into this object alone: lost with it (Entra shows a secret once),
+    /// so removed from the app again (`removePassword`).
+    fn undelivered(&self) -> Option<Undo> {
+        let m = self.only_here.clone()?;
+        Some(Undo {
+            what: format!("the new client secret {} of app {}", m.key_id, m.app_id),
+            by_hand: format!(
+                "az ad app credential delete --id {} --key-id {}",
+                m.app_id, m.key_id
+            ),
+            remove: Box::new(move |ctx| Box::pin(remove_password(ctx, m))),
+        })
+    }
+
     fn write_to(&self, object: &mut Envelope) {
         for (field, value) in [
             (&fields::CLUSTER_TENANT_ID, &self.cluster_tenant_id),
@@ -108,6 +136,24 @@ impl Fields for Output {
             }
         }
     }
+}
+
+/// Removes the secret `m` from its app.
+async fn remove_password(ctx: &Ctx, m: OnlyHere) -> Result<String> {
+    let api = ctx.graph(&m.tenant);
+    let url = api.url(&format!("/applications/{}/removePassword", m.app_object_id))?;
+    let sent = api
+        .write(
+            api.request(Method::POST, url)
+                .json(json!({"keyId": m.key_id})),
+        )
+        .await?;
+    Ok(if sent.is_skipped() {
+        "it would be removed from the app (dry run)"
+    } else {
+        "removed it from the app again"
+    }
+    .to_owned())
 }
 
 /// The secret the output carries.
@@ -372,6 +418,14 @@ impl Step<'_> {
                     && stored.is_none();
                 if let Some(advice) = terminal_advice(shown, std::io::stdout().is_terminal()) {
                     ui::warn(advice);
+                }
+                if minted && stored.is_none() && pending.is_none() {
+                    self.out.only_here = Some(OnlyHere {
+                        tenant: self.inputs.tenant.clone(),
+                        app_id: app.app_id.clone(),
+                        app_object_id: app.id.clone(),
+                        key_id: k.key_id.clone(),
+                    });
                 }
                 self.out.secret = SecretOut::Set {
                     kept: k.clone(),
