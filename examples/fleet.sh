@@ -13,7 +13,9 @@
 # each object from them and runs the steps with --targets-from-input on those objects only.
 # A rerun starts from the kept envelopes: the app and its secret are reused (no new secret),
 # a registry or cluster already done is only read again, a failed or not-started one is
-# completed, a line added to a file is started.
+# completed, a line added to a file is started. The clusters' resets start one at a time
+# first (a canary) and stop after the first failure (aks-sp-update --max-failures, default
+# 1): fix the cause and rerun this script to finish them.
 set -euo pipefail
 usage="usage: fleet.sh [--state DIR] [--envelope FILE [--secret-file PATH]] CLUSTER_TENANT REGISTRY_TENANT REGISTRIES_FILE CLUSTERS_FILE [JOBS]"
 die() { echo "fleet: $*" >&2; exit 2; }

@@ -6,7 +6,8 @@
 #   --state: fleet.sh's directory (default ./xtenant-fleet): app.json, registries.ndjson,
 #     clusters.ndjson, rewritten when the renewal is done. Needs jq.
 # One new secret for the app, in the safe order: mint it → verify the pull with it on every
-# registry → reset the clusters that are due (--jobs at once) → verify again → prune the app's
+# registry → reset the clusters that are due (one first, then --jobs at once; the resets stop
+# at the first failure, the rest written NotStarted) → verify again → prune the app's
 # other secrets (a key a cluster's record names is kept). Exit 0 when nothing was due or all
 # went well; 1 when a step failed, or a cluster is broken in a way a new secret does not mend.
 # Resumable: each step's output is kept in DIR/renew/ until the renewal is done; a rerun goes

@@ -110,6 +110,16 @@ pub struct Cli {
     #[arg(long)]
     pub detach: bool,
 
+    /// In a run of many objects: stop starting new resets after N failed; the rest are written with error NotStarted, which a rerun of the same command on the output starts
+    ///
+    /// Each reset reimages every node of its cluster, so a fleet is rolled out to see a
+    /// failure before it is touched: the first object runs alone (a canary), then up to
+    /// --jobs at once, and after N failures no new reset starts (those already running
+    /// finish). The rerun on the output retries the failed objects, starts the NotStarted
+    /// ones, and only reads the ones already done.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_failures: u32,
+
     /// An image to check the pull with, <login server>/<repository>:<tag> or <repository>:<tag> (registry_image)
     ///
     /// Without it, the pull check asks for a token on the repository xtenant/verify and

@@ -35,7 +35,7 @@ mod status;
 pub use cli::{Cli, StatusArgs};
 
 use common::cloud::Cloud;
-use common::driver::{Ctx, Done, Failed, Fields, Named, Tool, Verdict};
+use common::driver::{Ctx, Done, Failed, Fields, Named, Rollout, Tool, Verdict};
 use common::envelope::{Envelope, Field};
 use common::error::Result;
 use common::http::ApiVersions;
@@ -160,6 +160,17 @@ impl Tool for Cli {
         ctx: &'a Ctx,
     ) -> Option<futures::future::LocalBoxFuture<'a, Vec<Named>>> {
         status::all_objects(self, ctx)
+    }
+
+    /// A fleet's resets: one alone first, then `--jobs`; none started after `--max-failures`.
+    fn rollout(&self) -> Rollout {
+        if self.status.status || self.probe_only {
+            return Rollout::default();
+        }
+        Rollout {
+            canary: true,
+            max_failures: Some(self.max_failures),
+        }
     }
 
     /// A `--status` run ends with its report's summary line (it stands for the driver's).

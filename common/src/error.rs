@@ -504,6 +504,9 @@ pub mod codes {
     pub const RECORD_NOT_KEPT: Code = c("RecordNotKept", 1, true);
     /// The record on the app already names the most clusters the tools keep on one app (step 4).
     pub const RECORD_FULL: Code = c("RecordFull", 1, false);
+    /// A multi-object run stopped starting new objects after `--max-failures` failures: this
+    /// one was not started; a rerun of the same command on the output starts it.
+    pub const NOT_STARTED: Code = c("NotStarted", 1, true);
     /// The app's service principal vanished while being read.
     pub const SERVICE_PRINCIPAL_MISSING: Code = c("ServicePrincipalMissing", 1, true);
     /// No administrator consented before `--timeout` (step 2 `--wait`).
@@ -624,6 +627,7 @@ pub mod codes {
         CLUSTER_PULL_UNDECIDED,
         RUN_COMMAND_REFUSED,
         SAME_TENANT,
+        NOT_STARTED,
         INTERRUPTED,
     ];
 

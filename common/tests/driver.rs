@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::cloud::Cloud;
-use common::driver::{Ctx, Done, Failed, Fields, Tool, Undo, run_stream, run_stream_with};
+use common::driver::{Ctx, Done, Failed, Fields, Rollout, Tool, Undo, run_stream, run_stream_with};
 use common::envelope::{Envelope, Field};
 use common::interrupt::{Interrupt, Signal};
 use common::{Error, Result};
@@ -18,6 +18,9 @@ struct Fake {
     common: CommonArgs,
     #[arg(long)]
     tag: Option<String>,
+    /// A rollout (a canary, then stop after this many failures).
+    #[arg(long)]
+    max_failures: Option<u32>,
 }
 
 const TAG: Field = Field {
@@ -33,6 +36,7 @@ const MINT: Field = Field {
 };
 
 struct FakeInputs {
+    n: Option<u64>,
     delay_ms: Option<u64>,
     fail: bool,
     nocred: bool,
@@ -110,6 +114,7 @@ impl Tool for Fake {
 
     fn inputs(&self, input: &Envelope, _cloud: &Cloud) -> Result<FakeInputs> {
         Ok(FakeInputs {
+            n: input.get("n").and_then(|v| v.as_u64()),
             delay_ms: input.get("delay_ms").and_then(|v| v.as_u64()),
             fail: input.has("fail"),
             nocred: input.has("nocred"),
@@ -119,7 +124,30 @@ impl Tool for Fake {
         })
     }
 
+    fn rollout(&self) -> Rollout {
+        Rollout {
+            canary: self.max_failures.is_some(),
+            max_failures: self.max_failures,
+        }
+    }
+
     async fn act(i: &FakeInputs, ctx: &Ctx) -> Result<Done<FakeOutput>, Failed<FakePartial>> {
+        if let Some(n) = i.n {
+            EVENTS.lock().unwrap().push(format!("start {n}"));
+        }
+        let r = Self::act_inner(i, ctx).await;
+        if let Some(n) = i.n {
+            EVENTS.lock().unwrap().push(format!("end {n}"));
+        }
+        r
+    }
+}
+
+/// The order in which objects (their `n`) started and ended.
+static EVENTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+impl Fake {
+    async fn act_inner(i: &FakeInputs, ctx: &Ctx) -> Result<Done<FakeOutput>, Failed<FakePartial>> {
         if let Some(ms) = i.delay_ms {
             // A wait as a step's: it ends on the run's interrupt, keeping what was made.
             let waited = ctx
@@ -523,5 +551,80 @@ async fn an_undelivered_object_has_what_it_held_removed_and_nothing_new_starts()
         *UNDONE.lock().unwrap(),
         ["k1"],
         "the first object's thing is removed, and the second was never made"
+    );
+}
+
+#[tokio::test]
+async fn a_rollout_runs_a_canary_alone_and_starts_nothing_after_the_first_failure() {
+    let lines = [
+        r#"{"n":0,"delay_ms":100}"#,
+        r#"{"n":1,"fail":true}"#,
+        r#"{"n":2,"delay_ms":200}"#,
+        r#"{"n":3}"#,
+        r#"{"n":4}"#,
+        r#"{"n":5}"#,
+        r#"{"n":6,"error":{"step":"acr-grant","code":"X","message":"earlier"}}"#,
+    ];
+    let input = lines.join("\n") + "\n";
+    let (code, objs, _) = run(&["--jobs", "3", "--max-failures", "1"], &input).await;
+    assert_eq!(code, 1);
+    let events = EVENTS.lock().unwrap().clone();
+    assert_eq!(
+        &events[..2],
+        ["start 0", "end 0"],
+        "the first object runs alone: {events:?}"
+    );
+    for n in [4, 5] {
+        assert!(!events.contains(&format!("start {n}")), "{events:?}");
+    }
+    let codes: Vec<&str> = objs
+        .iter()
+        .map(|o| o["error"]["code"].as_str().unwrap_or("-"))
+        .collect();
+    // 1 failed; 2 and 3 had started beside it and finish; 4 and 5 are not started; 6 passes.
+    assert_eq!(
+        codes,
+        ["-", "Boom", "-", "-", "NotStarted", "NotStarted", "X"]
+    );
+    assert_eq!(objs[4]["error"]["step"], "fake");
+    assert!(
+        objs[4]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 earlier object(s) failed")
+    );
+
+    // The cause fixed, the rerun on the output completes the failed and the not started.
+    EVENTS.lock().unwrap().clear();
+    let fixed = objs.iter().fold(String::new(), |mut s, o| {
+        let mut o = o.clone();
+        o.as_object_mut().unwrap().remove("fail");
+        s.push_str(&o.to_string());
+        s.push('\n');
+        s
+    });
+    let (code, objs, _) = run(&["--jobs", "3", "--max-failures", "1"], &fixed).await;
+    assert_eq!(
+        code, 1,
+        "only the object of an earlier step still carries its error"
+    );
+    let done = objs.iter().filter(|o| o["done"] == true).count();
+    assert_eq!(done, 6);
+    assert_eq!(objs[6]["error"]["code"], "X");
+}
+
+#[tokio::test]
+async fn without_a_rollout_every_object_starts_whatever_fails() {
+    let input = (0..5).fold(String::new(), |mut s, n| {
+        s.push_str(&serde_json::json!({"n": n, "fail": true}).to_string());
+        s.push('\n');
+        s
+    });
+    let (code, objs, _) = run(&["--jobs", "2"], &input).await;
+    assert_eq!(code, 1);
+    let failed = objs.iter().filter(|o| o["error"]["code"] == "Boom").count();
+    assert_eq!(
+        failed, 5,
+        "every object was started, none held back: {objs:?}"
     );
 }

@@ -46,10 +46,12 @@ mod input;
 mod object;
 mod output;
 mod reader;
+mod rollout;
 mod run;
 
 pub use input::{NO_INPUT, Source};
 pub use reader::MAX_OBJECT;
+pub use rollout::Rollout;
 pub use run::{run_source_with, run_stream, run_stream_with};
 
 /// A tool: its flags, its name, and its step on one object, in two phases.
@@ -107,6 +109,12 @@ pub trait Tool: Parser + Send + Sync + 'static {
     fn objects<'a>(&'a self, ctx: &'a Ctx) -> Option<LocalBoxFuture<'a, Vec<Named>>> {
         let _ = ctx;
         None
+    }
+
+    /// How a run of many objects is rolled out ([`Rollout`]): by default every object, up to
+    /// `--jobs` at once, whatever fails.
+    fn rollout(&self) -> Rollout {
+        Rollout::default()
     }
 
     /// Called once the last object is written (not after a fatal error or a signal): e.g. a

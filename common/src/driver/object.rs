@@ -261,6 +261,25 @@ fn mark_dry_run(mut outcome: Outcome, dry_run: bool, planned: Vec<serde_json::Va
 
 /// An object that arrived after the interrupt, or was not started before it: written with
 /// the flags and `error.code` `Interrupted`, which a rerun of the same command completes.
+/// An object a rollout did not start after too many failures ([`super::rollout`]): written
+/// with the flags and `error` (`NotStarted`), which a rerun of the same command starts.
+pub(super) fn held_back(stamp: &Stamp, mut out: Envelope, e: Error) -> Outcome {
+    stamp.write(&mut out);
+    out.set(fields::ERROR.name, error_object(stamp.step, &e));
+    written(out, Status::NotStarted(e))
+}
+
+/// The error of an object the step acted on and failed, if it failed.
+pub(super) fn failure(o: &Outcome) -> Option<&Error> {
+    match o {
+        Outcome::Written(Written {
+            status: Status::Failed(e),
+            ..
+        }) => Some(e),
+        _ => None,
+    }
+}
+
 fn not_started(stamp: &Stamp, mut out: Envelope, s: Signal) -> Outcome {
     let e = Error::interrupted(s, format!("{} did not start on this object", stamp.step));
     stamp.write(&mut out);

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use super::input::{Item, Source, spawn_reader};
-use super::object::{Next, Stamp, act, start};
+use super::object::{Next, Outcome, Stamp, act, failure, held_back, start};
 use super::output::{Flow, Output};
+use super::rollout::Gate;
 use super::{Named, Tool};
 use crate::auth::Credentials;
 use crate::cli::CommonArgs;
@@ -45,6 +46,10 @@ pub async fn run_stream_with<T: Tool>(
 
 /// [`run_stream_with`] on an input of kind `source`: a [`Source::Stream`] without objects
 /// is refused ([`NO_INPUT`](super::NO_INPUT), exit 2) instead of run on the flags.
+#[expect(
+    clippy::too_many_lines,
+    reason = "the one loop (taking, the rollout's gate, writing in order, signals) reads top to bottom; split, its state would be threaded through every part"
+)]
 pub async fn run_source_with<T: Tool>(
     tool: &T,
     input: Box<dyn BufRead + Send>,
@@ -81,11 +86,13 @@ pub async fn run_source_with<T: Tool>(
     let mut output = Output::new(out);
     let mut next_in = 0usize;
     let mut announced = false;
+    let mut gate = Gate::new(tool.rollout());
     let (shared, stamp) = (&shared, &stamp);
     loop {
         // Once interrupted, what still arrives is only written (at once), so no job limit.
         let can_take = |running: usize, next_in: usize, written: usize| {
-            next_in - written < window && (running < jobs || interrupt.raised().is_some())
+            next_in - written < window
+                && (running < gate.width(jobs) || interrupt.raised().is_some())
         };
         while can_take(running.len(), next_in, output.next()) {
             let Some(item) = batch.pop_front() else {
@@ -100,6 +107,9 @@ pub async fn run_source_with<T: Tool>(
             next_in += 1;
             match start(tool, stamp, shared, item) {
                 Next::Write(outcome) => output.put(i, outcome),
+                Next::Act(input, _) if gate.stopped() => {
+                    output.put(i, held_back(stamp, input, gate.not_started(stamp.step)));
+                }
                 Next::Act(input, inputs) => {
                     running.push(async move { (i, act::<T>(stamp, shared, input, inputs).await) });
                 }
@@ -136,7 +146,10 @@ pub async fn run_source_with<T: Tool>(
         }
         tokio::select! {
             biased;
-            Some((i, outcome)) = running.next(), if !running.is_empty() => output.put(i, outcome),
+            Some((i, outcome)) = running.next(), if !running.is_empty() => {
+                finished(&mut gate, &outcome, running.len());
+                output.put(i, outcome);
+            }
             s = interrupt.wait(), if !announced => {
                 announced = true;
                 say_stopping(s, !running.is_empty());
@@ -199,6 +212,18 @@ fn shared_for(common: &CommonArgs, interrupt: &'static Interrupt) -> Result<Arc<
 
 /// How many objects per job may be held, finished, while an earlier one still runs.
 const HELD_PER_JOB: usize = 4;
+
+/// Notes an acted object's end in the rollout; says so when its failure stops the run
+/// from starting more ([`Gate`]).
+fn finished(gate: &mut Gate, outcome: &Outcome, still_running: usize) {
+    if !gate.finished(failure(outcome)) {
+        return;
+    }
+    ui::warn(&format!(
+        "{} object(s) failed (--max-failures): no new one starts; {still_running} running finish, the rest are written NotStarted — fix the cause and rerun the same command on the output",
+        gate.failures()
+    ));
+}
 
 /// The first line of an interrupt, when this run has work under way (else only with -v).
 fn say_stopping(s: Signal, busy: bool) {
