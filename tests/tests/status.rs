@@ -281,4 +281,23 @@ fn a_cluster_that_cannot_be_reported_on_is_its_own_error_and_the_run_goes_on() {
     let r2 = run_cmd(c, &[], &input);
     assert_eq!(r2.code, 1, "{}", r2.stderr);
     assert_eq!(codes(&r2.objects()[0]), ["KeyNotRecorded"], "{}", r2.stderr);
+    // An identity that may read one cluster only: the other is its own error, naming the
+    // right, and the run goes on.
+    let mut c = sim.cmd("aks-sp-update");
+    c.env("AZURE_CLIENT_ID", sim.var("CLUSTER_WRITER_CLIENT_ID"))
+        .env(
+            "AZURE_CLIENT_SECRET",
+            sim.var("CLUSTER_WRITER_CLIENT_SECRET"),
+        )
+        .arg("--status");
+    let r3 = run_cmd(c, &[], &input);
+    assert_eq!(r3.code, 1, "{}", r3.stderr);
+    let o = r3.objects();
+    assert_eq!(o.len(), 3, "{}", r3.stdout);
+    assert_eq!(o[1]["error"]["code"], "AuthorizationFailed", "{}", o[1]);
+    assert!(
+        o[1]["error"]["hint"].as_str().unwrap().contains("Reader"),
+        "{}",
+        o[1]
+    );
 }
