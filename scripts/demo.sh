@@ -40,9 +40,8 @@ set -a
 . "$work/sim/sim.env"
 set +a
 export PATH="$bin:$PATH" XTENANT_AUTH=env
-echo "cluster tenant (A): $CLUSTER_TENANT_ID   registry tenant (B): $REGISTRY_TENANT_ID"
-echo "cluster: $CLUSTER_ID"
-echo "registry: $REGISTRY_ID"
+echo "cluster tenant (A): $CLUSTER_TENANT_DOMAIN   registry tenant (B): $REGISTRY_TENANT_DOMAIN"
+echo "cluster: $CLUSTER_NAME (resource group rg-aks)   registry: $REGISTRY_NAME"
 if [ -n "${XTENANT_RESOLVE:-}" ]; then
   # A built-in cloud (AzureChinaCloud): only its names are resolved to the simulator.
   echo "cloud: $XTENANT_CLOUD (the tools' built-in table); XTENANT_RESOLVE=$XTENANT_RESOLVE"
@@ -55,7 +54,7 @@ fi
     url=$(grep -o 'https://[^ ]*/oauth2/authorize?[^ ]*' "$work/consent.log" | head -n 1 || true)
     if [ -n "$url" ]; then
       sleep 1
-      echo "admin of tenant B: opening $url" >&2
+      echo "admin of tenant B: opening the consent link" >&2
       exec "$bin/sim-person" accept "$url" >&2
     fi
     sleep 0.1
@@ -67,10 +66,10 @@ adminpid=$!
 
 say "running the pipeline"
 set -x
-entra-app-create --cluster-tenant "$CLUSTER_TENANT_ID" --display-name xtenant-demo < /dev/null \
-  | consent-link --registry-tenant "$REGISTRY_TENANT_ID" --wait --timeout 60s 2> >(tee -a "$work/consent.log" >&2) \
-  | acr-grant --registry "$REGISTRY_ID" --verify --image "$REGISTRY_IMAGE" --timeout 60s \
-  | aks-sp-update --cluster "$CLUSTER_ID" --timeout 120s > "$work/envelope.json"
+entra-app-create --cluster-tenant "$CLUSTER_TENANT_DOMAIN" --display-name xtenant-demo < /dev/null \
+  | consent-link --registry-tenant "$REGISTRY_TENANT_DOMAIN" --wait --timeout 60s 2> >(tee -a "$work/consent.log" >&2) \
+  | acr-grant --registry "$REGISTRY_NAME" --verify --image "$REGISTRY_IMAGE" --timeout 60s \
+  | aks-sp-update -g rg-aks -n "$CLUSTER_NAME" --cluster-tenant "$CLUSTER_TENANT_DOMAIN" --timeout 120s > "$work/envelope.json"
 { set +x; } 2>/dev/null
 
 say "asking cluster $CLUSTER_NAME itself to pull $REGISTRY_IMAGE (a pod, through AKS run command)"

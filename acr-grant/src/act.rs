@@ -152,8 +152,8 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
         (false, _) => "found",
     };
     let mut summary = format!(
-        "{verb} {} on registry {} for app {} (service principal {sp_id} in tenant B)",
-        role.name, reg.name, inp.app_id
+        "{verb} {} on registry {} to the app's service principal in tenant B",
+        role.name, reg.name
     );
     match &inp.check {
         Some(_) if ctx.dry_run() => {

@@ -69,10 +69,7 @@ pub(crate) async fn run(
     let started = Instant::now();
     let last: RefCell<Option<Denied>> = RefCell::new(None);
     let fail = |d: &Denied| failure(d, reg, app_id, sp_id, check, role, started.elapsed());
-    let label = format!(
-        "waiting until app {app_id} can pull from {}",
-        reg.login_server
-    );
+    let label = format!("waiting until the app can pull from {}", reg.login_server);
     let pull = PullAs {
         login_server: &reg.login_server,
         app_id,

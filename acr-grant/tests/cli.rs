@@ -622,7 +622,7 @@ fn replication_delay_is_waited_out_and_verify_ends_soon_after_the_grant_takes_ef
     let out = assert_ok(&r);
     assert!(out["pull_verified_at"].is_string());
     assert!(
-        r.stderr.contains("waiting until app"),
+        r.stderr.contains("waiting until the app can pull"),
         "no progress shown:\n{}",
         r.stderr
     );

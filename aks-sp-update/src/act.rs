@@ -15,6 +15,7 @@ use crate::cluster::{self, Cluster, in_progress};
 use crate::inputs::Inputs;
 use crate::operation::{Resumed, confirm, follow, resume, settle, still_running, wait_for_cluster};
 use crate::record::{self, Held};
+use crate::verdict::{can_pull, declared_too, verdict};
 use crate::{AKS_API, early, pull, roles};
 
 /// The fields step 4 writes.
@@ -26,6 +27,10 @@ pub struct Output {
     pub cluster_operation_url: Change<String>,
     /// When the new credential's pull was checked, if it was.
     pub pull_verified_at: Change<String>,
+    /// The verdict: which image the cluster can now pull, as checked with the secret it now
+    /// holds, and when (`{image, at}`); gone when this run did not check one (see
+    /// [`crate::verdict`]).
+    pub cluster_pull_verified: Change<serde_json::Value>,
 }
 
 impl Fields for Output {
@@ -35,6 +40,7 @@ impl Fields for Output {
             object.set(fields::CLUSTER_PROVISIONING_STATE.name, s);
         }
         object.change(&fields::CLUSTER_OPERATION_URL, &self.cluster_operation_url);
+        object.change(&fields::CLUSTER_PULL_VERIFIED, &self.cluster_pull_verified);
     }
 }
 
@@ -81,6 +87,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         roles::undo(ctx, inputs, &ledger, &f.error).await;
     }
     let mut done = result?;
+    done.output.cluster_pull_verified = verdict(inputs, &done.output, ctx.dry_run());
     done.summary
         .push_str(&record::remove_legacy(ctx, inputs).await?);
     Ok(done)
@@ -178,20 +185,20 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     let done = confirm(&arm, inputs, op.as_ref()).await?;
     let recorded = record::record_confirmed(ctx, inputs).await;
     Ok(Done {
+        summary: format!(
+            "cluster {name} {}{}{}{recorded}{}",
+            can_pull(inputs, &pull_verified_at),
+            held.why(inputs.force),
+            roles.summary(),
+            declared_too(ctx)
+        ),
         output: Output {
             cluster_provisioning_state: Some(done.provisioning_state.clone()),
             cluster_operation_url: Change::Remove,
             pull_verified_at,
+            cluster_pull_verified: Change::Keep,
         },
         changed: true,
-        summary: format!(
-            "cluster {name} now uses app {} with secret {}{} (state {}{recorded}){}",
-            inputs.app_id,
-            key_text(inputs),
-            held.why(inputs.force),
-            done.provisioning_state,
-            roles.summary()
-        ),
     })
 }
 
@@ -466,25 +473,25 @@ async fn already(
             .map_or(Change::Keep, Change::Set),
         None => Change::Keep,
     };
+    let summary = format!(
+        "cluster {} already runs as the app with this secret{}: nothing to do (--force resets it); it {}",
+        inputs.cluster.name,
+        if recorded {
+            " (the reset an earlier run posted, now recorded)"
+        } else {
+            ""
+        },
+        can_pull(inputs, &pull_verified_at),
+    );
     Ok(Done {
         output: Output {
             cluster_provisioning_state: Some(cluster.provisioning_state.clone()),
             pull_verified_at,
             // An operation URL the envelope carried stood for nothing: gone.
             cluster_operation_url: Change::Remove,
+            cluster_pull_verified: Change::Keep,
         },
         changed: recorded,
-        summary: format!(
-            "cluster {} already uses app {} with its secret {} ({}; state {}): nothing to do; --force resets it anyway",
-            inputs.cluster.name,
-            inputs.app_id,
-            key_text(inputs),
-            if recorded {
-                "the reset an earlier run posted; now recorded on the app"
-            } else {
-                "recorded on the app"
-            },
-            cluster.provisioning_state,
-        ),
+        summary,
     })
 }

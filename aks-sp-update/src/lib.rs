@@ -31,6 +31,7 @@ mod pull;
 mod record;
 mod roles;
 mod status;
+mod verdict;
 
 pub use cli::{Cli, StatusArgs};
 
@@ -67,7 +68,7 @@ pub enum Mode {
 #[derive(Debug)]
 pub enum Output {
     /// The reset's (and the probe's) fields.
-    Reset(probe::Output),
+    Reset(Box<probe::Output>),
     /// The report.
     Status(Box<status::Report>),
 }
@@ -152,7 +153,7 @@ impl Tool for Cli {
         };
         probe::after(planned, done, ctx)
             .await
-            .map(|d| d.map(Output::Reset))
+            .map(|d| d.map(|o| Output::Reset(Box::new(o))))
     }
 
     fn objects<'a>(

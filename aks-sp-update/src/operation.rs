@@ -199,6 +199,7 @@ pub(crate) async fn resume(
             cluster_provisioning_state: Some(done.provisioning_state.clone()),
             cluster_operation_url: Change::Remove,
             pull_verified_at: Change::Keep,
+            cluster_pull_verified: Change::Keep,
         },
         changed: false,
         summary: format!(

@@ -135,8 +135,8 @@ fn recorded_check_stands(inputs: &Inputs, secret: &Secret, t: &PullTarget) -> Op
     match why {
         None => {
             ui::info(&format!(
-                "app {} pulled {image} at {} (acr-grant --verify, with this secret): not checked again",
-                inputs.app_id, recorded.at
+                "the app pulled {image} at {} (acr-grant --verify, this secret): not checked again",
+                recorded.at
             ));
             Some(recorded.at.clone())
         }
@@ -174,10 +174,7 @@ async fn pull_check(
     } else {
         Duration::ZERO
     };
-    let label = format!(
-        "waiting until app {} can pull from {}",
-        inputs.app_id, t.login_server
-    );
+    let label = format!("waiting until the app can pull from {}", t.login_server);
     let pull = PullAs {
         login_server: &t.login_server,
         app_id: &inputs.app_id,

@@ -192,7 +192,8 @@ pub(crate) async fn bind_operation(ctx: &Ctx, inputs: &Inputs, pending: &Entry, 
 /// resets again; a prune keeps both keys), so it is reported, not fatal. The summary's note.
 pub(crate) async fn record_confirmed(ctx: &Ctx, inputs: &Inputs) -> String {
     match write(ctx, inputs, confirmed(inputs)).await {
-        Ok(_) if inputs.key_id.is_some() => "; recorded on the app".into(),
+        // Recorded: nothing to say on the step's line.
+        Ok(_) if inputs.key_id.is_some() => String::new(),
         Ok(_) => "; key id unknown: the next run resets again".into(),
         Err(e) => {
             ui::warn(&format!(

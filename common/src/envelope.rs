@@ -127,6 +127,10 @@ pub mod fields {
         Some("--probe-image"),
         Some("aks-sp-update"),
     );
+    /// Which image the cluster can now pull, as step 4 checked it with the secret the cluster
+    /// now holds, and when: `{image, at}` (gone when a run did not check one).
+    pub const CLUSTER_PULL_VERIFIED: Field =
+        f("cluster_pull_verified", None, Some("aks-sp-update"));
     /// `true` on every object a `--dry-run` wrote: it describes writes never made, and a
     /// tool not in `--dry-run` refuses it.
     pub const DRY_RUN: Field = f("dry_run", Some("--dry-run"), None);
@@ -164,6 +168,7 @@ pub mod fields {
         CLUSTER_ID,
         CLUSTER_PROVISIONING_STATE,
         CLUSTER_OPERATION_URL,
+        CLUSTER_PULL_VERIFIED,
         CLUSTER_PULL_PROBE,
         STATUS,
         DRY_RUN,

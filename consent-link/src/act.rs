@@ -166,7 +166,7 @@ async fn provision(
         return Ok((
             Some(id.clone()),
             false,
-            format!("app {app} already has its service principal {id} in tenant {b}"),
+            format!("the app already has its service principal in tenant {b}"),
         ));
     }
     if inp.create {
@@ -176,7 +176,7 @@ async fn provision(
                 return Ok((
                     Some(id.clone()),
                     created,
-                    format!("{verb} the service principal {id} of app {app} in tenant {b}"),
+                    format!("{verb} the app's service principal in tenant {b}"),
                 ));
             }
             Ok(None) => {
@@ -214,8 +214,8 @@ async fn provision(
         ));
     }
     ask_an_administrator(inp, url).await;
-    let label = format!("waiting for tenant {b}'s administrator to consent");
-    let waited = poll_until(&label, ctx.deadline(), || async {
+    let label = "waiting for tenant B's administrator to consent";
+    let waited = poll_until(label, ctx.deadline(), || async {
         Ok(
             match graph::service_principal_id(api, app)
                 .await
@@ -231,7 +231,7 @@ async fn provision(
         Ok(id) => Ok((
             Some(id.clone()),
             true,
-            format!("tenant {b}'s administrator consented: app {app} has its service principal {id} there"),
+            "tenant B's administrator consented: the app has its service principal there".to_owned(),
         )),
         Err(e) if e.is_timeout() => Err(Error::step(
             codes::CONSENT_TIMEOUT.name,

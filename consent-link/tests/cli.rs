@@ -737,7 +737,7 @@ fn create_as_operator_then_reruns_send_no_writes() {
     let sp = service_principal_of(&sim, &b, &app).expect("created in tenant B");
     assert_eq!(o["registry_sp_object_id"], sp.as_str());
     assert!(
-        r.stderr.contains("created the service principal") && r.stderr.contains("(changed)"),
+        r.stderr.contains("created the app's service principal") && r.stderr.contains("(changed)"),
         "{}",
         r.stderr
     );

@@ -473,10 +473,7 @@ impl Step<'_> {
             Some((id, created)) => {
                 if created {
                     self.changed = true;
-                    self.notes.push(format!(
-                        "added its service principal {id} in tenant {}",
-                        self.inputs.tenant
-                    ));
+                    self.notes.push("made its service principal".to_owned());
                 }
                 id
             }

@@ -211,7 +211,7 @@ impl Step<'_> {
             return Ok(Tagged::Found(keep));
         }
         self.notes.push(format!(
-            "created the multitenant app {:?} (appId {}, tag {UNIQUE_NAME_TAG}{unique})",
+            "created app {} (appId {}, tag {UNIQUE_NAME_TAG}{unique})",
             mine.display_name, mine.app_id
         ));
         Ok(Tagged::Created(mine))
@@ -252,7 +252,7 @@ impl Step<'_> {
         self.changed = true;
         self.new_app = true;
         self.notes.push(format!(
-            "created the multitenant app {:?} (appId {})",
+            "created app {} (appId {})",
             app.display_name, app.app_id
         ));
         Ok(Upsert::Created(app))

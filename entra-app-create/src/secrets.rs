@@ -159,9 +159,10 @@ impl Step<'_> {
                 )
             })?;
         let expires_at = p.end.clone().unwrap_or(end);
+        // The key id is in the output; the line says what a person acts on: until when.
         self.notes.push(format!(
-            "added the client secret {} (expires {expires_at})",
-            p.key_id
+            "added a secret until {}",
+            expires_at.get(..10).unwrap_or(&expires_at)
         ));
         // A rerun from flags (or on an output whose secret was lost) adds a secret beside
         // the ones the app has: say so, since each is a credential to the registry.

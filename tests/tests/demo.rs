@@ -40,7 +40,7 @@ fn make_demo_runs_in_azure_china() {
             stdout.contains("cloud: AzureChinaCloud (the tools' built-in table)"),
             "{stdout}"
         );
-        let prefix = "https://login.chinacloudapi.cn/b2b2b2b2-0000-4000-8000-00000000000b/oauth2/authorize?client_id=";
+        let prefix = "https://login.chinacloudapi.cn/fabrikam-acr.onmicrosoft.com/oauth2/authorize?client_id=";
         let at = all
             .find(prefix)
             .unwrap_or_else(|| panic!("no China consent link: {all}"));

@@ -936,3 +936,154 @@ fn the_azure_clis_default_subscription_and_a_plain_usage_line() {
         );
     }
 }
+
+// ------------------------------------------------------------------ short messages
+
+/// Runs `make demo` from a copy of the Makefile, the demo script and the scenarios (the
+/// binaries already built); its stdout and stderr.
+fn make_demo() -> (String, String) {
+    let repo = repo_root();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("scripts")).unwrap();
+    std::fs::copy(repo.join("Makefile"), dir.path().join("Makefile")).unwrap();
+    std::fs::copy(
+        repo.join("scripts/demo.sh"),
+        dir.path().join("scripts/demo.sh"),
+    )
+    .unwrap();
+    let scenarios = dir.path().join("azure-sim/scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    for f in std::fs::read_dir(repo.join("azure-sim/scenarios")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, scenarios.join(f.file_name().unwrap())).unwrap();
+    }
+    let out = std::process::Command::new("make")
+        .current_dir(dir.path())
+        .args(["-s", "demo", "CARGO=true"])
+        .env(
+            "CARGO_TARGET_DIR",
+            xtenant_tests::bin_dir().parent().unwrap(),
+        )
+        .env_remove("XTENANT_CLOUD")
+        .env_remove("AZURE_CLIENT_SECRET")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// `make demo` at default verbosity: every stderr line at most 160 characters (a line that is
+/// only the consent link is as long as the link), each GUID at most once in a line, the app
+/// and the tenants named by their names, and step 4's last line says which image the cluster
+/// can now pull.
+#[test]
+fn make_demo_speaks_in_short_plain_lines() {
+    let (_, stderr) = make_demo();
+    for l in stderr.lines() {
+        let link = l
+            .rsplit(": ")
+            .next()
+            .is_some_and(|u| u.trim().starts_with("https://") && !u.trim().contains(' '));
+        if !link {
+            assert!(
+                l.chars().count() <= 160,
+                "{} characters: {l}",
+                l.chars().count()
+            );
+        }
+        let mut g = guids(l);
+        let n = g.len();
+        g.sort();
+        g.dedup();
+        assert_eq!(g.len(), n, "a GUID twice: {l}");
+    }
+    assert!(stderr.contains("app xtenant-demo"), "{stderr}");
+    assert!(
+        !stderr.contains("tenant a1a1a1a1") && !stderr.contains("tenant b2b2b2b2"),
+        "{stderr}"
+    );
+    let last = stderr
+        .lines()
+        .rfind(|l| l.starts_with("aks-sp-update: ") && !l.contains("probe"))
+        .unwrap();
+    assert!(
+        last.contains("can now pull fabrikamacr.azurecr.sim:")
+            && last.contains("/samples/hello:1.0")
+            && last.contains("Terraform/Bicep"),
+        "{last}"
+    );
+}
+
+/// Step 4's object says which image the cluster can now pull, and since when
+/// (`cluster_pull_verified`); a run that did not check an image drops an earlier one.
+#[test]
+fn the_final_object_carries_the_pull_verdict() {
+    use xtenant_tests::steps::{Step, run_steps};
+    let sim = TestSim::start();
+    let done = run_steps(&sim, &Step::ALL, "");
+    let o: Value = serde_json::from_str(done.trim()).unwrap();
+    let v = &o["cluster_pull_verified"];
+    assert_eq!(v["image"], sim.var("REGISTRY_IMAGE"), "{o}");
+    assert_eq!(v["at"], o["pull_verified_at"], "{o}");
+    // Rerun with --force and no image: the pull is not checked, the verdict goes.
+    let mut stale = o.clone();
+    for k in [
+        "registry_image",
+        "pull_proof",
+        "pull_verified_at",
+        "registry_login_server",
+    ] {
+        stale.as_object_mut().unwrap().remove(k);
+    }
+    let r = sim.run(
+        "aks-sp-update",
+        &["--cluster", &sim.var("CLUSTER_ID"), "--force"],
+        &line(&stale),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.object().get("cluster_pull_verified").is_none(),
+        "{}",
+        r.stdout
+    );
+}
+
+/// Step 4's line reminds that infrastructure as code declaring the cluster's service principal
+/// would undo the switch — once per run, however many clusters it switches.
+#[test]
+fn clusters_managed_as_code_are_reminded_once_per_run() {
+    use xtenant_tests::steps::{Step, run_steps};
+    let (sim, second) = sim_with_a_second_cluster();
+    let granted: Value =
+        serde_json::from_str(run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "").trim())
+            .unwrap();
+    let objects: String = [sim.var("CLUSTER_ID"), second]
+        .iter()
+        .map(|c| {
+            let mut o = granted.clone();
+            o["cluster_id"] = json!(c);
+            line(&o)
+        })
+        .collect();
+    let r = sim.run("aks-sp-update", &["--targets-from-input"], &objects);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("can now pull"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", r.stderr);
+    assert_eq!(
+        r.stderr
+            .matches("a Terraform/Bicep apply would undo it")
+            .count(),
+        1,
+        "{}",
+        r.stderr
+    );
+}

@@ -189,7 +189,7 @@ async fn probe(planned: &Planned, image: &str, ctx: &Ctx) -> Result<Option<Probe
     let pod = script::pod_name();
     let command = script::build(image, &pod)?;
     ui::info(&format!(
-        "probing the pull of {image} from inside cluster {name}: a run command makes pod {}/{pod}, waits for the kubelet, deletes it",
+        "probing {image} from inside cluster {name} (run command: pod {}/{pod}, deleted after)",
         script::NAMESPACE
     ));
     let finished = run_command::run(&arm, cluster, &command, token.as_ref())

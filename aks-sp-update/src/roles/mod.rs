@@ -82,12 +82,12 @@ pub(crate) struct Outcome {
 impl Outcome {
     /// The outcome for the summary line ("" when there was nothing to copy).
     pub(crate) fn summary(&self) -> String {
+        // Each copy had its own line ("gave the app …"); what was not given is said here.
         match (self.copied, self.gaps.len()) {
-            (0, 0) => String::new(),
-            (0, n) => format!(
-                "; {n} role assignment(s) of the old service principal not copied (--no-copy-role-assignments)"
+            (0, n) if n > 0 => format!(
+                "; {n} role(s) of the old principal not copied (--no-copy-role-assignments)"
             ),
-            (c, _) => format!("; {c} role assignment(s) copied to the new service principal"),
+            _ => String::new(),
         }
     }
 }

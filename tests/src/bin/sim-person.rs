@@ -20,8 +20,11 @@ fn main() -> ExitCode {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["accept", url] => xtenant_tests::person::consent(url, &ca, "accept")
-            .map(|loc| format!("tenant B's administrator accepted; the browser went on to {loc}")),
+        ["accept", url] => xtenant_tests::person::consent(url, &ca, "accept").map(|loc| {
+            // The page the browser went on to, without the code it carries.
+            let page = loc.split('?').next().unwrap_or(&loc);
+            format!("tenant B's administrator accepted; the browser went on to {page}")
+        }),
         ["can-pull", cluster, image] => xtenant_tests::person::can_pull(&sim, &ca, cluster, image)
             .map(|v| {
                 if v["pulled"].as_bool() == Some(true) {
