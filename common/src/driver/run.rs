@@ -220,7 +220,7 @@ fn finished(gate: &mut Gate, outcome: &Outcome, still_running: usize) {
         return;
     }
     ui::warn(&format!(
-        "{} object(s) failed (--max-failures): no new one starts; {still_running} running finish, the rest are written NotStarted — fix the cause and rerun the same command on the output",
+        "{} failed (--max-failures): no new one starts, {still_running} running finish, the rest are NotStarted; fix it and rerun on the output",
         gate.failures()
     ));
 }
