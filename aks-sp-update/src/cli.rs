@@ -128,7 +128,7 @@ pub struct Cli {
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
 
-    /// After the step (or alone, with --probe-only), let the cluster itself pull IMAGE: <login server>/<repository>:<tag>, or <repository>:<tag> of the object's registry
+    /// After the step (alone with --probe-only; in the report with --status), let the cluster itself pull IMAGE: <login server>/<repository>:<tag>, or <repository>:<tag> of the object's registry
     ///
     /// Through AKS run command, the cluster runs a short kubectl script in a pod of AKS's
     /// own (namespace aks-command): it makes, if missing, the namespace xtenant-probe (left
@@ -177,13 +177,15 @@ pub struct StatusArgs {
     /// registry (with --registry-tenant / --registry or the object's registry_tenant_id /
     /// registry_id; `unknown`, saying which right would tell, without an identity there),
     /// and how many nodes the next reset would reimage. One line per cluster on stderr and a
-    /// summary at the end. Nothing is written to Azure. Exit 0: every cluster healthy; 1: one
-    /// is broken (key gone or expired, principal or role gone, on another app) or could not
-    /// be read; 4: nothing is broken, but a key expires within --warn-within.
-    ///
-    /// `--probe-image` does not combine with it yet: the report keeps a place for a pull
-    /// from inside the cluster (`status.probe`), to be filled by that probe.
-    #[arg(long, conflicts_with_all = ["force", "detach", "no_copy_role_assignments", "copy_role_assignments", "copy_role_scope", "probe_image", "probe_only"])]
+    /// summary at the end. Nothing is written to Azure, except with --probe-image: then each
+    /// cluster also pulls IMAGE itself, in a short-lived pod run through AKS run command and
+    /// deleted after (see --probe-image: what it makes in the cluster, the rights it needs);
+    /// the kubelet's verdict goes to status.probe, and a pull that failed (or a probe that
+    /// could not run) makes the cluster broken, with a hint read from the kubelet's message.
+    /// Exit 0: every cluster healthy; 1: one is broken (key gone or expired, principal or
+    /// role gone, on another app, no pull from inside) or could not be read; 4: nothing is
+    /// broken, but a key expires within --warn-within.
+    #[arg(long, conflicts_with_all = ["force", "detach", "no_copy_role_assignments", "copy_role_assignments", "copy_role_scope", "probe_only"])]
     pub status: bool,
 
     /// With --status: every cluster in tenant A (--cluster-tenant) that runs as an app these tools made (tagged xtenant:managed); reads no input

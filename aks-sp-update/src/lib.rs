@@ -105,7 +105,7 @@ impl Tool for Cli {
 
     fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<Mode> {
         if self.status.status {
-            return status::Inputs::read(self, input).map(|i| Mode::Status(Box::new(i)));
+            return status::Inputs::read(self, input, cloud).map(|i| Mode::Status(Box::new(i)));
         }
         probe::plan(self, input, cloud).map(|p| Mode::Reset(Box::new(p)))
     }

@@ -301,3 +301,177 @@ fn a_cluster_that_cannot_be_reported_on_is_its_own_error_and_the_run_goes_on() {
         o[1]
     );
 }
+
+/// The posted run commands (the probe's) of the request log.
+fn run_commands(sim: &TestSim) -> usize {
+    sim.writes()
+        .iter()
+        .filter(|w| w["path"].as_str().unwrap_or("").ends_with("/runCommand"))
+        .count()
+}
+
+/// The address `aks-walled`'s nodes leave from: the registry's firewall does not admit it.
+const WALLED_IP: &str = "203.0.113.77";
+
+/// `aks-prod`, `aks-walled` (its own egress address, which the registry's firewall does not
+/// admit; it admits this machine and `aks-prod`'s) and `aks-closed` (run command disabled),
+/// each reset to one app: the simulator, that app's envelope and the three clusters' ones.
+fn probe_world() -> (TestSim, String, String) {
+    let mut state = state_with_clusters(&["aks-walled", "aks-closed"]);
+    let prod_ip = start(state.clone()).var("CLUSTER_EGRESS_IP");
+    for reg in state["registries"].as_array_mut().unwrap() {
+        reg["network_rules"] =
+            json!({"default_action": "Deny", "ip_rules": ["127.0.0.0/8", prod_ip]});
+    }
+    for c in state["clusters"].as_array_mut().unwrap() {
+        let id = c["id"].as_str().unwrap().to_owned();
+        if id.ends_with("/aks-walled") {
+            c["egress_ip"] = json!(WALLED_IP);
+        } else if id.ends_with("/aks-closed") {
+            c["disable_run_command"] = json!(true);
+        }
+    }
+    let sim = start(state);
+    let env = app(&sim, "xtenant-status-probe");
+    let envelopes = ["aks-prod", "aks-walled", "aks-closed"]
+        .iter()
+        .map(|n| reset(&sim, &env, n))
+        .collect();
+    (sim, env, envelopes)
+}
+
+fn pods(sim: &TestSim) -> Vec<Value> {
+    sim.state()["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["pods"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// `--status --probe-image` (issue 27): each cluster pulls the image itself; a pull refused
+/// from inside (a registry firewall that admits this machine but not the cluster's egress) or
+/// a cluster that runs no command is broken with the probe's hint, while the rest of the
+/// report stands; the probe's pod is the only thing made, and it is gone.
+#[test]
+fn status_with_a_probe_proves_the_pull_from_inside_each_cluster() {
+    let (sim, _, envelopes) = probe_world();
+    let image = sim.var("REGISTRY_IMAGE");
+    sim.sim().clear_requests();
+    let run = status(
+        &sim,
+        &["--jobs", "3", "--probe-image", &image, "--timeout", "60s"],
+        &envelopes,
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stderr, run.stdout);
+    let got = by_cluster(&run);
+    assert_eq!(got.len(), 3, "{}", run.stdout);
+    // aks-prod: healthy, and proven from inside.
+    let prod = &got["aks-prod"]["status"];
+    assert_eq!(prod["health"], "healthy", "{prod}");
+    assert_eq!(prod["probe"]["pulled"], true, "{prod}");
+    assert_eq!(prod["probe"]["image"], image.as_str());
+    assert!(
+        prod["probe"]["node"]
+            .as_str()
+            .unwrap()
+            .starts_with("aks-nodepool1-"),
+        "{prod}"
+    );
+    let line_of = |c: &str| {
+        run.stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("aks-sp-update: cluster {c}: ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line_of("aks-prod").contains("healthy")
+            && line_of("aks-prod").contains("pulled from inside"),
+        "{:?}\n{}",
+        line_of("aks-prod"),
+        run.stderr
+    );
+    // aks-walled: its key is fine, but its nodes cannot reach the registry.
+    let walled = &got["aks-walled"]["status"];
+    assert_eq!(codes(&got["aks-walled"]), ["ClusterPullFailed"], "{walled}");
+    assert_eq!(walled["health"], "broken");
+    assert_eq!(walled["probe"]["pulled"], false, "{walled}");
+    let problem = &walled["problems"][0];
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("client with IP '{WALLED_IP}'")),
+        "{problem}"
+    );
+    let hint = problem["hint"].as_str().unwrap();
+    assert!(
+        hint.starts_with("network:") && hint.contains(WALLED_IP),
+        "{hint}"
+    );
+    assert_eq!(
+        walled["key"]["exists"], true,
+        "the rest of the report stands: {walled}"
+    );
+    assert!(
+        line_of("aks-walled").contains("no pull from inside"),
+        "{}",
+        run.stderr
+    );
+    // aks-closed: no command runs there: a refusal, never a pull.
+    let closed = &got["aks-closed"]["status"];
+    assert_eq!(codes(&got["aks-closed"]), ["RunCommandRefused"], "{closed}");
+    assert!(closed.get("probe").is_none(), "{closed}");
+    assert!(
+        closed["problems"][0]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("enable-run-command"),
+        "{closed}"
+    );
+    assert!(
+        run.stderr
+            .contains("status of 3 cluster(s): 1 healthy, 0 expiring, 2 broken, 0 not readable"),
+        "{}",
+        run.stderr
+    );
+    // The only writes: one run command per cluster that runs them; no pod is left.
+    assert_eq!(run_commands(&sim), 2, "{:?}", sim.writes());
+    assert_eq!(sim.writes().len(), 2, "{:?}", sim.writes());
+    assert!(pods(&sim).is_empty(), "{:?}", pods(&sim));
+    // The secret the envelopes carry reaches no stderr.
+    let secret = got["aks-prod"]["client_secret"].as_str().unwrap();
+    assert!(!run.stderr.contains(secret));
+}
+
+/// One cluster: exit 0 when it pulls from inside, 1 with the missing image's hint for a tag
+/// the registry lacks; without `--probe-image` nothing is made and there is no probe.
+#[test]
+fn status_with_a_probe_of_a_missing_tag_is_broken_with_its_hint() {
+    let sim = start(state_with_clusters(&[]));
+    let env = app(&sim, "xtenant-status-tag");
+    let prod = reset(&sim, &env, "aks-prod");
+    let image = sim.var("REGISTRY_IMAGE");
+    let run = status(&sim, &["--probe-image", &image], &prod);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.object()["status"]["probe"]["pulled"], true);
+    let missing = image.replace(":1.0", ":9.9");
+    let run = status(&sim, &["--probe-image", &missing], &prod);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let o = run.object();
+    assert_eq!(codes(&o), ["ClusterPullFailed"], "{o}");
+    assert!(
+        o["status"]["problems"][0]["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("missing image:"),
+        "{o}"
+    );
+    assert!(pods(&sim).is_empty());
+    sim.sim().clear_requests();
+    let run = status(&sim, &[], &prod);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.object()["status"].get("probe").is_none());
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+}

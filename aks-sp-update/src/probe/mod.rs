@@ -23,8 +23,9 @@ use common::{Error, Result, ui};
 
 use crate::act;
 use crate::inputs::Inputs;
-pub(crate) use plan::plan;
-use verdict::{Cause, Outcome, Probe, cause, denied_address};
+pub(crate) use plan::{plan, probe_image};
+pub(crate) use verdict::Probe;
+use verdict::{Cause, Outcome, cause, denied_address};
 
 /// What one object asks for: the step (absent with `--probe-only`) and the probe.
 #[derive(Debug)]
@@ -99,7 +100,7 @@ pub(crate) async fn after(
         return Ok(d);
     };
     let name = &planned.cluster.name;
-    match probe(planned, image, ctx).await {
+    match pull(&planned.cluster, &planned.tenant, image, ctx).await {
         Ok(None) => Ok(finish(
             step,
             changed,
@@ -154,10 +155,15 @@ fn finish(
     }
 }
 
-/// Runs the probe: `None` in a dry run, else the kubelet's verdict; refusals as errors.
-async fn probe(planned: &Planned, image: &str, ctx: &Ctx) -> Result<Option<Probe>> {
-    let arm = ctx.arm(&planned.tenant);
-    let cluster = &planned.cluster;
+/// Runs the probe of `image` in `cluster` (tenant `tenant`): `None` in a dry run, else the
+/// kubelet's verdict; refusals as errors. Also `--status --probe-image`'s.
+pub(crate) async fn pull(
+    cluster: &ResourceId,
+    tenant: &str,
+    image: &str,
+    ctx: &Ctx,
+) -> Result<Option<Probe>> {
+    let arm = ctx.arm(tenant);
     let name = &cluster.name;
     let access = run_command::access(&arm, cluster).await?;
     if access.disabled {
@@ -174,7 +180,7 @@ async fn probe(planned: &Planned, image: &str, ctx: &Ctx) -> Result<Option<Probe
         Some(
             ctx.http()
                 .credentials()
-                .token(&planned.tenant, &scope)
+                .token(tenant, &scope)
                 .await
                 .map_err(|e| {
                     e.context(format!(
@@ -264,7 +270,7 @@ fn refused_command(e: Error, name: &str, access: &run_command::Access) -> Error 
 }
 
 /// The object's error for a pull the kubelet refused: its message, and what it points at.
-fn refused_pull(p: &Probe, name: &str) -> Error {
+pub(crate) fn refused_pull(p: &Probe, name: &str) -> Error {
     let image = &p.image;
     let hint = match cause("", &p.message) {
         Cause::Credentials => format!(

@@ -46,7 +46,7 @@ pub(crate) fn plan(cli: &Cli, env: &Envelope, cloud: &Cloud) -> Result<Planned> 
 
 /// `--probe-image` as a full reference: a registry of this cloud, named in it or taken from
 /// the object's `registry_login_server`.
-fn probe_image(value: &str, env: &Envelope, cloud: &Cloud) -> Result<String> {
+pub(crate) fn probe_image(value: &str, env: &Envelope, cloud: &Cloud) -> Result<String> {
     let image = Image::parse(FLAG, value, cloud)?;
     let server = match image.login_server {
         Some(s) => s,

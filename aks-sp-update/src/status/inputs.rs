@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use common::arm::ResourceId;
+use common::cloud::Cloud;
 use common::envelope::{Envelope, fields};
 use common::registry::access::REGISTRY_TYPE;
 use common::validate;
@@ -26,11 +27,13 @@ pub struct Inputs {
     pub(crate) registry: Option<ResourceId>,
     /// A key that ends within this is reported as expiring.
     pub(crate) warn_within: Duration,
+    /// `--probe-image`, as a full reference: the cluster itself pulls it (a run command).
+    pub(crate) probe_image: Option<String>,
 }
 
 impl Inputs {
     /// The flags (they win) and the object's fields; nothing is sent.
-    pub(crate) fn read(cli: &Cli, env: &Envelope) -> Result<Self> {
+    pub(crate) fn read(cli: &Cli, env: &Envelope, cloud: &Cloud) -> Result<Self> {
         let cluster = match cli.cluster_id()? {
             Some(id) => id,
             None => env.require_str(&fields::CLUSTER_ID).map_err(|e| {
@@ -68,7 +71,13 @@ impl Inputs {
                 })
             })
             .transpose()?;
+        let probe_image = cli
+            .probe_image
+            .as_deref()
+            .map(|v| crate::probe::probe_image(v, env, cloud))
+            .transpose()?;
         Ok(Self {
+            probe_image,
             cluster,
             tenant,
             app_id,
@@ -99,14 +108,14 @@ mod tests {
             r#"{{"cluster_id":"{ID}","cluster_tenant_id":"{T}","client_secret":"never read"}}"#
         ))
         .unwrap();
-        let i = Inputs::read(&cli(&[]), &e).unwrap();
+        let i = Inputs::read(&cli(&[]), &e, &Cloud::azure_public()).unwrap();
         assert_eq!(i.cluster.id(), ID);
         assert_eq!(i.warn_within, Duration::from_secs(30 * 86_400));
         assert_eq!(
             (i.app_id, i.registry, i.registry_tenant),
             (None, None, None)
         );
-        let i = Inputs::read(&cli(&["--warn-within", "7d"]), &e).unwrap();
+        let i = Inputs::read(&cli(&["--warn-within", "7d"]), &e, &Cloud::azure_public()).unwrap();
         assert_eq!(i.warn_within, Duration::from_secs(7 * 86_400));
     }
 
@@ -126,7 +135,12 @@ mod tests {
                 "registry_id",
             ),
         ] {
-            let e = Inputs::read(&cli(&[]), &Envelope::parse(&obj).unwrap()).unwrap_err();
+            let e = Inputs::read(
+                &cli(&[]),
+                &Envelope::parse(&obj).unwrap(),
+                &Cloud::azure_public(),
+            )
+            .unwrap_err();
             assert!(e.message().contains(field), "{obj}: {e}");
         }
     }
@@ -145,5 +159,30 @@ mod tests {
         assert!(parse(&["--registry-tenant", T]).is_err());
         assert!(parse(&["--status", "--force"]).is_err());
         assert!(parse(&["--status", "--detach"]).is_err());
+        assert!(parse(&["--status", "--probe-only", "--probe-image", "x:1"]).is_err());
+    }
+
+    #[test]
+    fn the_probe_image_is_a_full_reference_of_the_objects_registry() {
+        let e = Envelope::parse(&format!(
+            r#"{{"cluster_id":"{ID}","cluster_tenant_id":"{T}","registry_login_server":"myreg.azurecr.io"}}"#
+        ))
+        .unwrap();
+        let cloud = Cloud::azure_public();
+        let i = Inputs::read(&cli(&["--probe-image", "samples/hello:1.0"]), &e, &cloud).unwrap();
+        assert_eq!(
+            i.probe_image.as_deref(),
+            Some("myreg.azurecr.io/samples/hello:1.0")
+        );
+        let bare = Envelope::parse(&format!(
+            r#"{{"cluster_id":"{ID}","cluster_tenant_id":"{T}"}}"#
+        ))
+        .unwrap();
+        let err =
+            Inputs::read(&cli(&["--probe-image", "samples/hello:1.0"]), &bare, &cloud).unwrap_err();
+        assert!(err.message().contains("--probe-image"), "{err}");
+        let err =
+            Inputs::read(&cli(&["--probe-image", "evil.example.com/x:1"]), &e, &cloud).unwrap_err();
+        assert!(err.message().contains("--probe-image"), "{err}");
     }
 }

@@ -13,8 +13,10 @@
 //! `tenant_b.rs` (principal and role), `all.rs` (`--all`: which clusters), `report.rs` (the
 //! object's `status`, the stderr lines, the summary).
 //!
-//! A hook for `--probe-image` (a pull from inside the cluster): [`Report::probe`] is the
-//! place its result goes, and [`report::Problem`] the way a failed probe makes a cluster broken.
+//! With `--probe-image` the cluster itself pulls an image (see `crate::probe`): the kubelet's
+//! verdict goes to [`Report::probe`], and a failed pull (or a probe that could not run) is a
+//! broken [`report::Problem`] carrying the probe's hint. Its short-lived pod is the one thing
+//! a report makes (and deletes) in Azure's resources.
 
 mod all;
 mod app;
@@ -30,6 +32,7 @@ use common::{Error, Result};
 use serde_json::Value;
 
 use crate::cluster::Cluster;
+use crate::probe::Probe;
 use crate::{AKS_API, Cli};
 
 pub(crate) use all::objects;
@@ -89,11 +92,12 @@ async fn report(inputs: &Inputs, ctx: &Ctx) -> Result<Report> {
         ));
     }
 
-    // Tenant A's app, and tenant B's principal, at once.
+    // Tenant A's app, tenant B's principal, and the pull from inside, at once.
     let graph = ctx.graph(&inputs.tenant);
-    let (found, b) = tokio::join!(
+    let (found, b, probed) = tokio::join!(
         app::read(ctx, &graph, &app_id),
-        tenant_b::check(ctx, inputs, &app_id)
+        tenant_b::check(ctx, inputs, &app_id),
+        probe(inputs, ctx)
     );
     match found? {
         Some(app) => app::judge(&mut r, &app, &cluster, &inputs.cluster, inputs.warn_within),
@@ -106,7 +110,46 @@ async fn report(inputs: &Inputs, ctx: &Ctx) -> Result<Report> {
         )),
     }
     b.apply(&mut r);
+    probed.apply(&mut r, &inputs.cluster.name);
     Ok(r)
+}
+
+/// What `--probe-image` found: nothing asked (or a dry run), the kubelet's verdict, or why
+/// the probe could not run.
+enum Probed {
+    NotAsked,
+    Verdict(Probe),
+    Refused(Error),
+}
+
+impl Probed {
+    /// Into the report: a pull that failed, or a probe that could not run, breaks the
+    /// cluster (the report was asked to prove the pull and does not say healthy without it).
+    fn apply(self, r: &mut Report, name: &str) {
+        match self {
+            Self::NotAsked => {}
+            Self::Verdict(p) => {
+                if !p.pulled {
+                    r.problem(Problem::from_error(&crate::probe::refused_pull(&p, name)));
+                }
+                r.probe = Some(p);
+            }
+            Self::Refused(e) => r.problem(Problem::from_error(&e)),
+        }
+    }
+}
+
+/// `--probe-image`: the cluster pulls the image in a short-lived pod (a run command), the only
+/// thing a report makes in Azure, and deletes it.
+async fn probe(inputs: &Inputs, ctx: &Ctx) -> Probed {
+    let Some(image) = &inputs.probe_image else {
+        return Probed::NotAsked;
+    };
+    match crate::probe::pull(&inputs.cluster, &inputs.tenant, image, ctx).await {
+        Ok(None) => Probed::NotAsked,
+        Ok(Some(p)) => Probed::Verdict(p),
+        Err(e) => Probed::Refused(e),
+    }
 }
 
 /// GETs the cluster's body: a missing cluster or a refusal is this cluster's error.

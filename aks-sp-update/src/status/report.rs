@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::tenant_b::Check;
 use crate::cluster::Cluster;
+use crate::probe::Probe;
 
 /// A cluster's health, worst first in what a person must do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -28,9 +29,12 @@ pub enum Health {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct Problem {
     /// What (e.g. `KeyExpired`).
-    pub code: &'static str,
+    pub code: String,
     /// The sentence for a person.
     pub message: String,
+    /// What to do, when the finding says more than its message (a failed probe's cause).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     /// How bad.
     #[serde(skip)]
     pub health: Health,
@@ -40,8 +44,19 @@ impl Problem {
     /// A problem that breaks the cluster's pulls.
     pub(crate) fn broken(code: &'static str, message: String) -> Self {
         Self {
-            code,
+            code: code.to_owned(),
             message,
+            hint: None,
+            health: Health::Broken,
+        }
+    }
+
+    /// A broken problem from an error of the tools (its code, message and hint).
+    pub(crate) fn from_error(e: &common::Error) -> Self {
+        Self {
+            code: e.code().to_owned(),
+            message: e.message().to_owned(),
+            hint: e.hint().map(str::to_owned),
             health: Health::Broken,
         }
     }
@@ -49,8 +64,9 @@ impl Problem {
     /// A problem that will break them soon.
     pub(crate) fn soon(code: &'static str, message: String) -> Self {
         Self {
-            code,
+            code: code.to_owned(),
             message,
+            hint: None,
             health: Health::Expiring,
         }
     }
@@ -98,10 +114,10 @@ pub struct Report {
     pub(crate) node_pools: usize,
     /// Entra's time when the keys were judged.
     pub(crate) checked_at: Option<String>,
-    /// A pull from inside the cluster (`--probe-image`), when one was made: left for the
-    /// probe to fill; a failed probe adds a broken [`Problem`].
+    /// A pull from inside the cluster (`--probe-image`): the kubelet's verdict, when the probe
+    /// ran; a failed pull, or a probe that could not run, adds a broken [`Problem`].
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) probe: Option<Value>,
+    pub(crate) probe: Option<Probe>,
 }
 
 impl Report {
@@ -153,10 +169,15 @@ impl Report {
             (_, Some(Check::Absent(_))) => "tenant B: no pull role",
             _ => "tenant B: unknown",
         };
+        let inside = match &self.probe {
+            Some(p) if p.pulled => ", pulled from inside",
+            Some(_) => ", no pull from inside",
+            None => "",
+        };
         let what = if self.health == Health::Healthy {
             "healthy".to_owned()
         } else {
-            let codes: Vec<&str> = self.problems.iter().map(|p| p.code).collect();
+            let codes: Vec<&str> = self.problems.iter().map(|p| p.code.as_str()).collect();
             format!(
                 "{}: {}",
                 format!("{:?}", self.health).to_lowercase(),
@@ -164,7 +185,7 @@ impl Report {
             )
         };
         format!(
-            "cluster {name}: {what} — {app}, {key}, {b}; a reset reimages {} node(s) in {} pool(s)",
+            "cluster {name}: {what} — {app}, {key}, {b}{inside}; a reset reimages {} node(s) in {} pool(s)",
             self.nodes, self.node_pools
         )
     }
