@@ -48,10 +48,10 @@ if [ ! -d "$work" ]; then
   jq -r '
     [.status.problems[]?.code] as $c
     | select(.status.health == "expiring"
-        or (.status.health == "broken" and all($c[]; . == "KeyExpired" or . == "KeyGone" or . == "KeyNotRecorded" or . == "KeyExpiresSoon")))
+        or (.status.health == "broken" and all($c[]; . == "KeyExpired" or . == "KeyGone" or . == "KeyNotRecorded" or . == "KeyExpiresSoon" or . == "LegacyRecord")))
     | .cluster_id' < "$state/status.ndjson" > "$state/due.txt"
   other=$(jq -c 'select(has("error") or (.status.health == "broken"
-      and any(.status.problems[]?.code; . != "KeyExpired" and . != "KeyGone" and . != "KeyNotRecorded" and . != "KeyExpiresSoon")))
+      and any(.status.problems[]?.code; . != "KeyExpired" and . != "KeyGone" and . != "KeyNotRecorded" and . != "KeyExpiresSoon" and . != "LegacyRecord")))
     | .cluster_id // .error.message' < "$state/status.ndjson")
   if [ -n "$other" ]; then
     say "broken in a way a new secret does not mend (see $state/status.ndjson): $other"

@@ -127,7 +127,7 @@ if [ -n "$within" ] && [ ! -d "$work" ]; then
   # Broken in a way a new secret mends: its key ended, is gone, or is not recorded.
   mendable=$(printf '%s\n' "$report" | jq -r '
     [.status.problems[]?.code] as $c
-    | ($c | length > 0) and all($c[]; . == "KeyExpired" or . == "KeyGone" or . == "KeyNotRecorded" or . == "KeyExpiresSoon")')
+    | ($c | length > 0) and all($c[]; . == "KeyExpired" or . == "KeyGone" or . == "KeyNotRecorded" or . == "KeyExpiresSoon" or . == "LegacyRecord")')
   case "$code:$health" in
     0:healthy)
       echo "rotate: the key cluster $cluster holds does not end within $within: nothing to renew" >&2

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use xtenant_tests::azure::{Method, Operator, service_principal_of};
 use xtenant_tests::world::{
-    cluster_id, expire_key, granted_app as app, new_secret, reset, start, state_with_clusters,
+    cluster_id, expire_key, granted_app as app, moved, new_secret, reset, start,
+    state_with_clusters,
 };
 use xtenant_tests::{Run, TestSim, line, run_cmd};
 
@@ -474,4 +475,101 @@ fn status_with_a_probe_of_a_missing_tag_is_broken_with_its_hint() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.object()["status"].get("probe").is_none());
     assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+}
+
+/// A cluster whose record is only in the `xtenant-*` tags an earlier version wrote on it
+/// (no entry on the app): the key they name is read and reported, said to be legacy with the
+/// flag that moves it, and never trusted for "healthy" (`LegacyRecord`, exit 4); a key they
+/// name that the app no longer has is broken as any. `--remove-legacy-tags` on the envelope
+/// moves the record to the app, and the report is healthy.
+#[test]
+fn status_reads_a_legacy_record_in_the_cluster_tags_and_never_trusts_it() {
+    let sim = start(state_with_clusters(&["aks-old", "aks-gone"]));
+    let env = app(&sim, "xtenant-legacy");
+    let old = reset(&sim, &env, "aks-old");
+    let gone = reset(&sim, &env, "aks-gone");
+    let e: Value = serde_json::from_str(old.trim()).unwrap();
+    let (app_id, key) = (
+        e["app_id"].as_str().unwrap().to_owned(),
+        e["client_secret_key_id"].as_str().unwrap().to_owned(),
+    );
+    let gone_key = "0badc0de-0000-4000-8000-000000000000";
+    // As an earlier version left them: no entry on the app, the old tags on the cluster.
+    let image = sim.var("REGISTRY_IMAGE");
+    let mut state = sim.state();
+    let ids = [cluster_id(&sim, "aks-old"), cluster_id(&sim, "aks-gone")];
+    drop(sim);
+    let entries: Vec<String> = ids
+        .iter()
+        .map(|c| format!("xtenant-cluster:{}", common::record::cluster_key(c)))
+        .collect();
+    for a in state["applications"].as_array_mut().unwrap() {
+        if a["app_id"] == app_id.as_str() {
+            let tags = a["properties"]["tags"].as_array_mut().unwrap();
+            let before = tags.len();
+            tags.retain(|t| !entries.iter().any(|e| t.as_str().unwrap().starts_with(e)));
+            assert_eq!(tags.len(), before - 2, "{tags:?}");
+        }
+    }
+    for c in state["clusters"].as_array_mut().unwrap() {
+        let named = if c["id"] == ids[0].as_str() {
+            key.as_str()
+        } else if c["id"] == ids[1].as_str() {
+            gone_key
+        } else {
+            continue;
+        };
+        c["tags"] = json!({"team": "a", "xtenant-client-id": app_id, "xtenant-client-secret-key-id": named});
+    }
+    let sim = start(state);
+    let (old, gone) = (moved(&old, &image, &sim), moved(&gone, &image, &sim));
+    sim.sim().clear_requests();
+
+    let r = status(&sim, &[], &old);
+    assert_eq!(r.code, 4, "reported, not trusted: {}", r.stderr);
+    let s = &r.object()["status"];
+    assert_eq!(s["health"], "expiring", "{s}");
+    assert_eq!(codes(&r.object()), ["LegacyRecord"], "{s}");
+    assert_eq!(s["key"]["id"], key.as_str());
+    assert_eq!(s["key"]["exists"], true);
+    assert_eq!(
+        s["key"]["recorded_in"],
+        "the cluster's xtenant-* tags (legacy)"
+    );
+    assert_eq!(s["legacy_tags"], true);
+    assert!(
+        s["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--remove-legacy-tags"),
+        "{s}"
+    );
+    assert!(r.stderr.contains("(legacy tags)"), "{}", r.stderr);
+    let r = status(&sim, &[], &gone);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        codes(&r.object()),
+        ["LegacyRecord", "KeyGone"],
+        "{}",
+        r.stdout
+    );
+    assert!(sim.writes().is_empty(), "status wrote: {:?}", sim.writes());
+
+    // Moved to the app: a reset to the envelope's secret, recorded there, the tags removed.
+    let r = sim.run(
+        "aks-sp-update",
+        &[
+            "--cluster",
+            &cluster_id(&sim, "aks-old"),
+            "--remove-legacy-tags",
+        ],
+        &old,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = status(&sim, &[], &r.stdout);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = &r.object()["status"];
+    assert_eq!(s["health"], "healthy", "{s}");
+    assert_eq!(s["key"]["recorded_in"], "the app's tags");
+    assert!(s.get("legacy_tags").is_none(), "{s}");
 }

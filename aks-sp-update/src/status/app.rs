@@ -13,7 +13,7 @@ use common::driver::{Ctx, Memo};
 use common::graph::{MANAGED_TAG, alt_key};
 use common::http::Api;
 use common::json::strings;
-use common::record::Record;
+use common::record::{LEGACY_TAGS, Record, has_legacy_tags};
 use common::validate::is_guid;
 use common::{Error, Result};
 use reqwest::Method;
@@ -122,22 +122,67 @@ fn refused(e: Error, tenant: &str) -> Error {
     }
 }
 
+/// Where the record naming a cluster's key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The tools' record on the app (its tags in tenant A): trusted for which key to watch.
+    App,
+    /// Only the `xtenant-*` tags earlier versions wrote on the cluster: anyone who may write
+    /// the cluster's tags could have written them, so the key is read and reported, never
+    /// trusted for a verdict of healthy.
+    LegacyTags,
+}
+
+impl Source {
+    /// Where, for the report.
+    pub(crate) fn place(self) -> &'static str {
+        match self {
+            Self::App => "the app's tags",
+            Self::LegacyTags => "the cluster's xtenant-* tags (legacy)",
+        }
+    }
+}
+
 /// Which key the cluster holds, from the tools' record on the app (only while it runs as the
-/// app and no reset to another key is pending), and where that record is.
+/// app and no reset to another key is pending) or, without an entry there, from the old
+/// record in the cluster's `xtenant-*` tags; and where that record is.
 pub(crate) fn recorded_key(
     cluster: &Cluster,
     app: &App,
     app_id: &str,
     cluster_id: &str,
-) -> Option<(String, &'static str)> {
+) -> Option<(String, Source)> {
     if !cluster.uses(app_id) {
         return None;
     }
-    let entry = app.record.entry(cluster_id)?;
+    let Some(entry) = app.record.entry(cluster_id) else {
+        return legacy_key(&cluster.tags, app_id).map(|k| (k, Source::LegacyTags));
+    };
     match (&entry.key, &entry.pending) {
-        (Some(k), None) => Some((k.clone(), "the app's tags")),
-        (Some(k), Some(p)) if k == p => Some((k.clone(), "the app's tags")),
+        (Some(k), None) => Some((k.clone(), Source::App)),
+        (Some(k), Some(p)) if k == p => Some((k.clone(), Source::App)),
         _ => None,
+    }
+}
+
+/// The key the old record in the cluster's tags names for `app_id`: its key tag, when its app
+/// tag is `app_id` and no other key is pending.
+fn legacy_key(tags: &serde_json::Map<String, Value>, app_id: &str) -> Option<String> {
+    let tag = |name: &str| {
+        tags.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| is_guid(v))
+    };
+    let [app_tag, key_tag, _, _, pending_tag] = LEGACY_TAGS;
+    if !tag(app_tag).is_some_and(|a| a.eq_ignore_ascii_case(app_id)) {
+        return None;
+    }
+    let key = tag(key_tag)?;
+    match tag(pending_tag) {
+        Some(p) if p != key => None,
+        _ => Some(key),
     }
 }
 
@@ -153,16 +198,31 @@ pub(crate) fn judge(
     r.app_made_by_tools = Some(app.managed);
     let now = app.now();
     r.checked_at = now.format(&Rfc3339).ok();
+    r.legacy_tags = has_legacy_tags(&cluster.tags);
     let Some((key, source)) = recorded_key(cluster, app, &r.app_id, &id.id()) else {
+        let legacy = if r.legacy_tags {
+            "; the xtenant-* tags of earlier versions on the cluster name no key of this app alone"
+        } else {
+            ""
+        };
         r.problem(Problem::broken(
             "KeyNotRecorded",
             format!(
-                "no record says which of app {}'s keys cluster {} holds (it was switched outside these tools, or its record was lost): its expiry cannot be watched; renewing resets it and records the key",
+                "no record says which of app {}'s keys cluster {} holds (it was switched outside these tools, or its record was lost{legacy}): its expiry cannot be watched; renewing resets it and records the key",
                 r.app_id, id.name
             ),
         ));
         return;
     };
+    if source == Source::LegacyTags {
+        r.problem(Problem::soon(
+            "LegacyRecord",
+            format!(
+                "which key cluster {} holds is known only from the xtenant-* tags an earlier version wrote on the cluster: anyone who may write its tags could have written them, so the key {key} is reported, not trusted; move the record to the app: rerun aks-sp-update --remove-legacy-tags on the cluster's envelope (it resets the cluster to the envelope's secret, records it on app {}, and removes the tags), or renew it",
+                id.name, r.app_id
+            ),
+        ));
+    }
     let end = app
         .keys
         .iter()
@@ -170,7 +230,7 @@ pub(crate) fn judge(
         .map(|(_, end)| *end);
     let mut k = KeyReport {
         id: key.clone(),
-        recorded_in: source,
+        recorded_in: source.place(),
         exists: end.is_some(),
         expires_at: None,
         expires_in_days: None,
@@ -212,6 +272,26 @@ pub(crate) fn judge(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_legacy_tags_name_a_key_only_for_their_app_and_with_nothing_else_pending() {
+        const APP: &str = "11111111-2222-3333-4444-555555555555";
+        const KEY: &str = "66666666-2222-3333-4444-555555555555";
+        let tags = |v: Value| v.as_object().unwrap().clone();
+        let t = tags(
+            json!({"XTENANT-CLIENT-ID": APP.to_uppercase(), "xtenant-client-secret-key-id": KEY.to_uppercase()}),
+        );
+        assert_eq!(legacy_key(&t, APP).as_deref(), Some(KEY));
+        assert_eq!(legacy_key(&t, KEY), None, "another app's");
+        let t = tags(
+            json!({"xtenant-client-id": APP, "xtenant-client-secret-key-id": KEY,
+            "xtenant-pending-client-secret-key-id": APP}),
+        );
+        assert_eq!(legacy_key(&t, APP), None, "another key pending");
+        let t = tags(json!({"xtenant-client-id": APP, "xtenant-client-secret-key-id": "x"}));
+        assert_eq!(legacy_key(&t, APP), None, "not a key id");
+        assert_eq!(legacy_key(&tags(json!({})), APP), None);
+    }
 
     #[test]
     fn entras_clock_comes_from_the_date_header() {

@@ -106,6 +106,10 @@ pub struct Report {
     pub(crate) registry_principal: Option<Check>,
     /// Its pull role on the registry.
     pub(crate) registry_pull_role: Option<Check>,
+    /// Whether the cluster carries the `xtenant-*` tags of earlier versions (a record read
+    /// only as a fallback; `--remove-legacy-tags` removes them).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) legacy_tags: bool,
     /// The cluster's state.
     pub(crate) provisioning_state: String,
     /// The nodes the next reset reimages (the sum of its node pools' counts).
@@ -133,6 +137,7 @@ impl Report {
             key: None,
             registry_principal: None,
             registry_pull_role: None,
+            legacy_tags: false,
             provisioning_state: cluster.provisioning_state.clone(),
             nodes,
             node_pools,
@@ -155,7 +160,15 @@ impl Report {
         );
         let key = match &self.key {
             Some(k) => match (&k.expires_at, k.expires_in_days) {
-                (Some(at), Some(d)) => format!("key {} ends {at} ({d} d)", short(&k.id)),
+                (Some(at), Some(d)) => format!(
+                    "key {}{} ends {at} ({d} d)",
+                    short(&k.id),
+                    if k.recorded_in.contains("legacy") {
+                        " (legacy tags)"
+                    } else {
+                        ""
+                    }
+                ),
                 _ if !k.exists => format!("key {} gone", short(&k.id)),
                 _ => format!("key {}", short(&k.id)),
             },
