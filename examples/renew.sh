@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Renews a fleet's secret before it ends: the fleet examples/fleet.sh keeps in --state DIR.
-# Usage: examples/renew.sh --within DURATION [--state DIR] [--jobs N]
+# Usage: examples/renew.sh --within DURATION [--state DIR] [--jobs N] [--probe-image IMAGE]
 #   --within: renew the clusters whose key ends within DURATION (e.g. 30d), has expired, is
 #     gone or is not recorded (aks-sp-update --status decides); the others are left alone.
 #   --state: fleet.sh's directory (default ./xtenant-fleet): app.json, registries.ndjson,
 #     clusters.ndjson, rewritten when the renewal is done. Needs jq.
+#   --probe-image: each renewed cluster then pulls IMAGE itself (<login server>/<repository>:<tag>),
+#     in a short-lived pod through AKS run command, right after its reset (aks-sp-update
+#     --probe-image): a cluster that cannot pull with the new secret from inside fails its
+#     reset step, which stops the rollout (the canary's failure stops the rest) before the
+#     old secret is pruned.
 # One new secret for the app, in the safe order: mint it → verify the pull with it on every
 # registry → reset the clusters that are due (one first, then --jobs at once; the resets stop
 # at the first failure, the rest written NotStarted) → verify again → prune the app's
@@ -13,16 +18,17 @@
 # Resumable: each step's output is kept in DIR/renew/ until the renewal is done; a rerun goes
 # on from the first step not finished (no second secret), a failed step rerun on its output.
 set -euo pipefail
-usage="usage: renew.sh --within DURATION [--state DIR] [--jobs N]"
+usage="usage: renew.sh --within DURATION [--state DIR] [--jobs N] [--probe-image IMAGE]"
 die() { echo "renew: $*" >&2; exit 2; }
 say() { echo "renew: $*" >&2; }
 command -v jq >/dev/null || die "jq is required (apt-get install jq)"
-within="" state=./xtenant-fleet jobs=4
+within="" state=./xtenant-fleet jobs=4 probe=""
 while [ "$#" -gt 0 ]; do
   case $1 in
-    --within|--state|--jobs)
+    --within|--state|--jobs|--probe-image)
       [ "$#" -ge 2 ] || die "$1 needs a value; $usage"
       case $1 in
+        --probe-image) probe=$2 ;;
         --within) within=$2 ;;
         --state) state=$2 ;;
         --jobs) jobs=$2 ;;
@@ -33,6 +39,11 @@ while [ "$#" -gt 0 ]; do
 done
 [[ $within =~ ^[0-9]+(ms|s|m|h|d)?$ ]] || die "--within must be a duration such as 30d (got $(printf '%q' "$within")); $usage"
 [[ $jobs =~ ^[0-9]+$ ]] || die "--jobs must be a number (got $(printf '%q' "$jobs"))"
+# One word, passed as one argument (--probe-image=IMAGE): it can neither run a command nor add a flag.
+[[ -z $probe || $probe =~ ^[a-z0-9][a-z0-9._/:@-]*$ ]] \
+  || die "--probe-image must be <login server>/<repository>:<tag> (got $(printf '%q' "$probe"))"
+probe_flag=()
+[ -n "$probe" ] && probe_flag=(--probe-image="$probe")
 for f in app.json registries.ndjson clusters.ndjson; do
   [ -s "$state/$f" ] || die "$state/$f is missing: run examples/fleet.sh --state $(printf '%q' "$state") first"
 done
@@ -107,8 +118,8 @@ with_new_secret "$state/registries.ndjson" > "$work/registries-new.ndjson"
 step 2 "verifying the new secret can pull from every registry" "$work/registries-new.ndjson" \
   acr-grant --targets-from-input --verify --jobs="$jobs"
 with_new_secret "$state/clusters.ndjson" cluster_id "$work/due.txt" > "$work/clusters-new.ndjson"
-step 3 "resetting the clusters that are due to the new secret" "$work/clusters-new.ndjson" \
-  aks-sp-update --targets-from-input --jobs="$jobs"
+step 3 "resetting the clusters that are due to the new secret${probe:+, each proven from inside}" "$work/clusters-new.ndjson" \
+  aks-sp-update --targets-from-input --jobs="$jobs" "${probe_flag[@]}"
 step 4 "verifying the pull again" "$work/2.ndjson" acr-grant --targets-from-input --verify --jobs="$jobs"
 step 5 "pruning the app's other secrets (a key a cluster holds is kept)" "$work/1.ndjson" entra-app-create --prune-secrets
 

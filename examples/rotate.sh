@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rotates the app's client secret in the safe order:
 #   new secret → verify the pull with it → reset the cluster to it → verify → prune the old secret.
-# Usage: examples/rotate.sh --cluster ID --registry NAME|ID [--within DURATION] [--secret-keyvault URL | --secret-file PATH] [--image IMAGE] ENVELOPE
+# Usage: examples/rotate.sh --cluster ID --registry NAME|ID [--within DURATION] [--secret-keyvault URL | --secret-file PATH] [--image IMAGE] [--probe-image IMAGE] ENVELOPE
 #   --cluster, --registry: the cluster reset and the registry verified on. They come from you,
 #     never from the envelope: a step refuses an envelope that names another cluster or registry.
 #   --secret-keyvault: the Key Vault secret that holds the app's secret,
@@ -15,6 +15,11 @@
 #     otherwise say so and change nothing. For cron and CI: exit 0 when nothing was due or
 #     the renewal worked, 1 when it failed or the cluster is broken in a way a new secret
 #     does not fix (another app, no principal or pull role in tenant B).
+#   --probe-image: after the reset, the cluster itself pulls IMAGE (<login server>/<repository>:<tag>)
+#     in a short-lived pod through AKS run command (aks-sp-update --probe-image): the renewal
+#     goes on to the prune only once the cluster proved, from inside, that it pulls with the
+#     new secret; a failed probe stops it at step 3 (the old secret is still there), and a
+#     rerun probes again without a second reset.
 #   ENVELOPE: the last envelope of the pipeline (one object), rewritten in place.
 # Resumable: each step's output is kept in ENVELOPE.rotate/ until the rotation is done, and
 # a rerun of the same command goes on from the first step not finished (the new secret is
@@ -26,7 +31,7 @@
 # Each value is passed to the tools as one argument (--flag=value), so it can neither run a
 # command nor add a flag; a value that is not one word is refused before anything runs.
 set -euo pipefail
-usage="usage: rotate.sh --cluster ID --registry NAME|ID [--within DURATION] [--secret-keyvault URL | --secret-file PATH] [--image IMAGE] ENVELOPE"
+usage="usage: rotate.sh --cluster ID --registry NAME|ID [--within DURATION] [--secret-keyvault URL | --secret-file PATH] [--image IMAGE] [--probe-image IMAGE] ENVELOPE"
 die() { echo "rotate: $*" >&2; exit 2; }
 q() { printf '%q' "$1"; }
 lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
@@ -34,10 +39,10 @@ lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
 word() { # NAME VALUE
   [[ -n $2 && $2 != -* && $2 != *[[:space:][:cntrl:]]* ]] || die "$1 must be one word, not starting with - (got $(q "$2"))"
 }
-cluster="" registry="" vault="" image="" envelope="" within="" secret_file=""
+cluster="" registry="" vault="" image="" envelope="" within="" secret_file="" probe=""
 while [ "$#" -gt 0 ]; do
   case $1 in
-    --cluster|--registry|--secret-keyvault|--secret-file|--image|--within)
+    --cluster|--registry|--secret-keyvault|--secret-file|--image|--probe-image|--within)
       [ "$#" -ge 2 ] || die "$1 needs a value; $usage"
       word "$1" "$2"
       case $1 in
@@ -46,6 +51,7 @@ while [ "$#" -gt 0 ]; do
         --secret-keyvault) vault=${2%/} ;;
         --secret-file) secret_file=$2 ;;
         --image) image=$2 ;;
+        --probe-image) probe=$2 ;;
         --within) within=$2 ;;
       esac
       shift 2 ;;
@@ -67,6 +73,7 @@ sub='/subscriptions/[0-9a-f-]+/resourceGroups/[^/]+/providers'
 [[ $registry =~ ^[a-z0-9]{5,50}$ || $registry =~ ^$sub/Microsoft\.ContainerRegistry/registries/[a-z0-9]{5,50}$ ]] \
   || die "--registry must be a registry's name or ARM id (got $(q "$registry"))"
 [[ -z $image || $image =~ ^[a-z0-9][a-z0-9._/:@-]*$ ]] || die "--image must be <login server>/<repository>:<tag> (got $(q "$image"))"
+[[ -z $probe || $probe =~ ^[a-z0-9][a-z0-9._/:@-]*$ ]] || die "--probe-image must be <login server>/<repository>:<tag> (got $(q "$probe"))"
 [[ -z $vault || $vault =~ ^https://[a-z0-9.-]+(:[0-9]+)?/secrets/[a-z0-9-]+$ ]] \
   || die "--secret-keyvault must be https://VAULT/secrets/NAME (got $(q "$vault"))"
 [[ -z $within || $within =~ ^[0-9]+(ms|s|m|h|d)?$ ]] || die "--within must be a duration such as 30d or 12h (got $(q "$within"))"
@@ -86,6 +93,8 @@ if [ -n "$env_registry" ] && [ "$mine" != "$theirs" ]; then
 fi
 image_flag=()
 [ -n "$image" ] && image_flag=(--image="$image")
+probe_flag=()
+[ -n "$probe" ] && probe_flag=(--probe-image="$probe")
 
 # The vault secret is yours to name; the envelope's reference must be one of its versions.
 ref=$(field client_secret_ref)
@@ -177,7 +186,7 @@ if [ -n "$vault" ] && [ ! -s "$work/3.json" ]; then
   mv -- "$work/2v.json" "$work/2.json"
 fi
 # The cluster's record names the old secret's key id, not the new one's: it is reset to the new secret.
-step 3 "resetting the cluster to the new secret" aks-sp-update "${target_cluster[@]}" "${image_flag[@]}" "${new_secret[@]}"
+step 3 "resetting the cluster to the new secret${probe:+, then its pull proven from inside}" aks-sp-update "${target_cluster[@]}" "${image_flag[@]}" "${probe_flag[@]}" "${new_secret[@]}"
 # The cluster runs on the new secret: it takes the old one's place in the file.
 if [ -n "$secret_file" ] && [ -f "$secret_file.next" ]; then
   mv -- "$secret_file.next" "$secret_file"

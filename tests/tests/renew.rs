@@ -311,3 +311,152 @@ fn a_fleet_is_renewed_with_one_new_secret_and_only_when_due() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(sim.writes().is_empty(), "{:?}", sim.writes());
 }
+
+/// examples/rotate.sh with its flags and `extra` before the envelope.
+fn rotate_with(sim: &TestSim, cluster: &str, file: &Path, extra: &[&str]) -> Run {
+    let id = cluster_id(sim, cluster);
+    let registry = sim.var("REGISTRY_ID");
+    let mut args = vec![
+        "examples/rotate.sh",
+        "--within",
+        "400d",
+        "--cluster",
+        &id,
+        "--registry",
+        &registry,
+    ];
+    args.extend_from_slice(extra);
+    args.push(file.to_str().unwrap());
+    run_cmd(bash(sim), &args, "")
+}
+
+fn run_commands(sim: &TestSim) -> usize {
+    sim.writes()
+        .iter()
+        .filter(|w| w["path"].as_str().unwrap_or("").ends_with("/runCommand"))
+        .count()
+}
+
+/// `rotate.sh --probe-image`: the renewed cluster proves the pull from inside before the old
+/// secret is pruned; a probe that fails (a tag the registry lacks) stops the rotation at the
+/// reset with the old secret still on the app, and the rerun with the right image probes
+/// again without a second reset or secret. A value that is not one image reference is
+/// refused before anything runs.
+#[test]
+fn a_rotation_with_a_probe_prunes_only_once_the_cluster_pulls_from_inside() {
+    let sim = start(state_with_clusters(&[]));
+    let one = granted_app(&sim, "xtenant-probe-renew");
+    let prod = reset(&sim, &one, "aks-prod");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("prod.json");
+    std::fs::write(&f, &prod).unwrap();
+    let (app_id, old_key) = (
+        read(&f)["app_id"].as_str().unwrap().to_owned(),
+        read(&f)["client_secret_key_id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    sim.sim().clear_requests();
+    for bad in ["-x", "a b", "$(touch /tmp/x):1", ""] {
+        let r = rotate_with(&sim, "aks-prod", &f, &["--probe-image", bad]);
+        assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
+        assert!(r.stderr.contains("--probe-image"), "{}", r.stderr);
+    }
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+
+    let image = sim.var("REGISTRY_IMAGE");
+    let missing = image.replace(":1.0", ":9.9");
+    let r = rotate_with(&sim, "aks-prod", &f, &["--probe-image", &missing]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("step 3 failed"), "{}", r.stderr);
+    let failed = read(&dir.path().join("prod.json.rotate/3.failed.json"));
+    assert_eq!(failed["error"]["code"], "ClusterPullFailed", "{failed}");
+    assert!(
+        keys(&sim, &app_id).contains(&old_key),
+        "the old secret stays until the cluster proved the pull"
+    );
+    assert_eq!(resets(&sim), 1);
+
+    sim.sim().clear_requests();
+    let r = rotate_with(&sim, "aks-prod", &f, &["--probe-image", &image]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("proven from inside"), "{}", r.stderr);
+    assert_eq!(resets(&sim), 0, "the reset was done: only probed again");
+    assert_eq!(run_commands(&sim), 1);
+    let done = read(&f);
+    assert_eq!(done["cluster_pull_probe"]["pulled"], true, "{done}");
+    assert_eq!(done["cluster_pull_probe"]["image"], image.as_str());
+    assert_ne!(done["client_secret_key_id"], old_key.as_str());
+    assert_eq!(
+        keys(&sim, &app_id),
+        vec![done["client_secret_key_id"].as_str().unwrap().to_owned()],
+        "pruned once proven"
+    );
+}
+
+/// examples/fleet.sh on `names` (one registry), state kept in `state`, `opts` before the
+/// positional arguments.
+fn fleet_run(sim: &TestSim, dir: &Path, state: &Path, names: &[&str], opts: &[&str]) -> Run {
+    let ids: Vec<String> = names.iter().map(|n| cluster_id(sim, n)).collect();
+    std::fs::write(dir.join("clusters"), ids.join("\n") + "\n").unwrap();
+    std::fs::write(dir.join("registries"), sim.var("REGISTRY_ID") + "\n").unwrap();
+    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
+    let (registries, clusters) = (dir.join("registries"), dir.join("clusters"));
+    let mut args = vec!["examples/fleet.sh", "--state", state.to_str().unwrap()];
+    args.extend_from_slice(opts);
+    args.extend_from_slice(&[
+        &a,
+        &b,
+        registries.to_str().unwrap(),
+        clusters.to_str().unwrap(),
+        "2",
+    ]);
+    run_cmd(bash(sim), &args, "")
+}
+
+/// examples/renew.sh on the fleet kept in `state`.
+fn renew_run(sim: &TestSim, state: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "examples/renew.sh",
+        "--state",
+        state.to_str().unwrap(),
+        "--jobs",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    run_cmd(bash(sim), &args, "")
+}
+
+/// `renew.sh --probe-image`: each renewed cluster is probed from inside right after its
+/// reset, and the verdicts are kept in the fleet's state; a value that is not one image
+/// reference is refused before anything runs.
+#[test]
+fn a_fleet_renewal_with_a_probe_proves_each_cluster_from_inside() {
+    let names = ["aks-prod", "aks-fleet1", "aks-fleet2"];
+    let sim = start(state_with_clusters(&names[1..]));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let r = fleet_run(&sim, dir.path(), &state, &names, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    sim.sim().clear_requests();
+    for bad in ["--x", "a;b c", "x\ty"] {
+        let r = renew_run(&sim, &state, &["--within", "400d", "--probe-image", bad]);
+        assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
+        assert!(r.stderr.contains("--probe-image"), "{}", r.stderr);
+    }
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+
+    let image = sim.var("REGISTRY_IMAGE");
+    let r = renew_run(&sim, &state, &["--within", "400d", "--probe-image", &image]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("each proven from inside"), "{}", r.stderr);
+    assert_eq!(resets(&sim), 3);
+    assert_eq!(run_commands(&sim), 3, "one probe per renewed cluster");
+    let kept = std::fs::read_to_string(state.join("clusters.ndjson")).unwrap();
+    for l in kept.lines() {
+        let o: Value = serde_json::from_str(l).unwrap();
+        assert_eq!(o["cluster_pull_probe"]["pulled"], true, "{o}");
+    }
+    assert!(!state.join("renew").exists());
+}

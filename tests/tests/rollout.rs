@@ -127,3 +127,102 @@ fn max_failures_lets_more_fail_before_it_stops() {
         r.stderr
     );
 }
+
+/// The run commands (the probe's) the simulator saw for the cluster `name`.
+fn probes_of(sim: &TestSim, name: &str) -> usize {
+    let tail = format!("/{name}/runCommand");
+    sim.writes()
+        .iter()
+        .filter(|w| w["path"].as_str().unwrap_or("").ends_with(&tail))
+        .count()
+}
+
+/// With `--probe-image` each cluster is probed from inside right after its reset, and a
+/// probe that fails is the object's failure: the canary's (its nodes' egress is not admitted
+/// by the registry's firewall, which admits this machine) stops the rollout before any other
+/// cluster is reset; once the firewall admits it, the rerun on the output finishes the rest,
+/// each proven from inside.
+#[test]
+fn a_canary_whose_probe_fails_stops_the_rollout_and_the_rerun_finishes_it_probed() {
+    let names = ["aks-prod", "aks-f1", "aks-f2"];
+    let mut state = state_with_clusters(&names[1..]);
+    for r in state["registries"].as_array_mut().unwrap() {
+        r["network_rules"] = json!({"default_action": "Deny", "ip_rules": ["127.0.0.0/8"]});
+    }
+    // aks-f1 and aks-f2 reach the registry over a private endpoint (no public egress).
+    for c in state["clusters"].as_array_mut().unwrap() {
+        let id = c["id"].as_str().unwrap().to_owned();
+        if names[1..].iter().any(|n| id.ends_with(&format!("/{n}"))) {
+            c.as_object_mut().unwrap().remove("egress_ip");
+        }
+    }
+    let sim = start(state);
+    let app: Value = serde_json::from_str(granted_app(&sim, "xtenant-probed").trim()).unwrap();
+    let stream = stream(&sim, &app, &names);
+    let image = sim.var("REGISTRY_IMAGE");
+    sim.sim().clear_requests();
+    let args = [
+        "--targets-from-input",
+        "--jobs",
+        "2",
+        "--probe-image",
+        &image,
+        "--timeout",
+        "60s",
+    ];
+    let r = sim.run("aks-sp-update", &args, &stream);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let objs = r.objects();
+    let code = |o: &Value| o["error"]["code"].as_str().unwrap_or("-").to_owned();
+    assert_eq!(code(&objs[0]), "ClusterPullFailed", "{}", objs[0]);
+    assert_eq!(objs[0]["cluster_provisioning_state"], "Succeeded");
+    assert_eq!(objs[0]["cluster_pull_probe"]["pulled"], false);
+    assert!(
+        objs[0]["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("network:"),
+        "{}",
+        objs[0]
+    );
+    for o in &objs[1..] {
+        assert_eq!(code(o), "NotStarted", "{o}");
+    }
+    assert_eq!(resets_of(&sim, "aks-prod"), 1);
+    assert_eq!(probes_of(&sim, "aks-prod"), 1);
+    for n in &names[1..] {
+        assert_eq!(resets_of(&sim, n) + probes_of(&sim, n), 0, "{n} untouched");
+    }
+    assert!(r.stderr.contains("2 not started"), "{}", r.stderr);
+
+    // The firewall admits the canary's egress now: the rerun on the output.
+    let old_image = image.clone();
+    let egress = sim.var("CLUSTER_EGRESS_IP");
+    let mut state = sim.state();
+    drop(sim);
+    for r in state["registries"].as_array_mut().unwrap() {
+        r["network_rules"]["ip_rules"] = json!(["127.0.0.0/8", egress]);
+    }
+    let sim = start(state);
+    let out = xtenant_tests::world::moved(&r.stdout, &old_image, &sim);
+    let image = sim.var("REGISTRY_IMAGE");
+    let args = [
+        "--targets-from-input",
+        "--jobs",
+        "2",
+        "--probe-image",
+        &image,
+        "--timeout",
+        "60s",
+    ];
+    let again = sim.run("aks-sp-update", &args, &out);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    for o in again.objects() {
+        assert!(o.get("error").is_none(), "{o}");
+        assert_eq!(o["cluster_pull_probe"]["pulled"], true, "{o}");
+    }
+    for (n, resets) in [("aks-prod", 0), ("aks-f1", 1), ("aks-f2", 1)] {
+        assert_eq!(resets_of(&sim, n), resets, "{n}");
+        assert_eq!(probes_of(&sim, n), 1, "{n}");
+    }
+}
