@@ -257,7 +257,11 @@ mod tests {
             vec!["t", "--client-secret"],
         ] {
             let e = WithSecret::try_parse_from(&args).unwrap_err();
-            assert_eq!(e.exit_code(), 2, "{args:?}");
+            assert_eq!(
+                e.exit_code(),
+                i32::from(crate::exit::ExitCode::Usage.code()),
+                "{args:?}"
+            );
             let text = e.render().to_string();
             assert!(text.contains(SECRET_ON_COMMAND_LINE), "{args:?}: {text}");
             assert!(!text.contains("s3cr3t"), "{args:?}: {text}");
@@ -277,7 +281,11 @@ mod tests {
         assert_eq!(t.secret.client_secret_env.as_deref(), Some("_App_SECRET2"));
         for bad in ["s3cr3t~value", "2ABC", "A-B", "", "A B", "ÄB"] {
             let e = WithSecret::try_parse_from(["t", "--client-secret-env", bad]).unwrap_err();
-            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert_eq!(
+                e.exit_code(),
+                i32::from(crate::exit::ExitCode::Usage.code()),
+                "{bad}"
+            );
             let text = e.render().to_string();
             assert!(text.contains("takes the NAME"), "{bad}: {text}");
             assert!(bad.is_empty() || !text.contains(bad), "{bad}: {text}");

@@ -435,6 +435,7 @@ pub fn check_endpoint(url: &Url) -> std::result::Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::ExitCode;
 
     #[test]
     fn built_in_clouds_have_their_endpoints() {
@@ -528,7 +529,7 @@ mod tests {
     #[test]
     fn unknown_cloud_name_is_a_usage_error() {
         let e = Cloud::from_arg("AzureGermanCloud").unwrap_err();
-        assert_eq!(e.exit_code(), 2);
+        assert_eq!(e.exit_code(), ExitCode::Usage);
         assert!(e.message().contains("AzureChinaCloud"), "{e}");
     }
 
@@ -731,7 +732,7 @@ mod tests {
                 assert!(r.is_ok(), "{name}: {:?}", r.err());
             } else {
                 let e = r.unwrap_err();
-                assert_eq!(e.exit_code(), 2, "{name}");
+                assert_eq!(e.exit_code(), ExitCode::Usage, "{name}");
                 assert!(e.message().contains(expected), "{name}: {e}");
             }
         }

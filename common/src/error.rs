@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use crate::exit::{ExitCode, Signal};
+
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -42,8 +44,8 @@ pub enum ErrorKind {
     Step,
     /// SIGINT or SIGTERM stopped the step; a rerun of the same command completes it.
     Interrupted {
-        /// 130 (SIGINT) or 143 (SIGTERM).
-        exit: u8,
+        /// The signal (its exit: 130 for SIGINT, 143 for SIGTERM).
+        signal: Signal,
     },
 }
 
@@ -116,12 +118,10 @@ impl Error {
     }
 
     /// SIGINT or SIGTERM stopped the step (code `Interrupted`).
-    pub fn interrupted(signal: crate::interrupt::Signal, message: impl Into<String>) -> Self {
+    pub fn interrupted(signal: Signal, message: impl Into<String>) -> Self {
         let message = message.into();
         Self::new(
-            ErrorKind::Interrupted {
-                exit: signal.exit_code(),
-            },
+            ErrorKind::Interrupted { signal },
             codes::INTERRUPTED.name,
             format!("interrupted by {}: {message}", signal.name()),
         )
@@ -242,18 +242,18 @@ impl Error {
 
     /// The process exit code this failure leads to (see the README's table): the registry's
     /// for one of our codes (wherever it was made), else by kind for Azure's own codes.
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self) -> ExitCode {
         // The signal decides an interrupt's exit (130 or 143; the registry lists SIGINT's).
-        if let ErrorKind::Interrupted { exit } = self.0.kind {
-            return exit;
+        if let ErrorKind::Interrupted { signal } = self.0.kind {
+            return ExitCode::Stopped(signal);
         }
         if let Some(c) = codes::find(&self.0.code) {
             return c.exit;
         }
         match self.0.kind {
-            ErrorKind::Usage => 2,
-            ErrorKind::Credential => 3,
-            _ => 1,
+            ErrorKind::Usage => ExitCode::Usage,
+            ErrorKind::Credential => ExitCode::Credential,
+            _ => ExitCode::Failure,
         }
     }
 
@@ -313,16 +313,22 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_table() {
-        assert_eq!(Error::usage("x").exit_code(), 2);
-        assert_eq!(Error::credential("C", "x").exit_code(), 3);
-        assert_eq!(Error::input("app_id", "x").exit_code(), 1);
+        assert_eq!(Error::usage("x").exit_code(), ExitCode::Usage);
+        assert_eq!(
+            Error::credential("C", "x").exit_code(),
+            ExitCode::Credential
+        );
+        assert_eq!(Error::input("app_id", "x").exit_code(), ExitCode::Failure);
         assert_eq!(
             Error::new(ErrorKind::Http { status: 403 }, "AuthorizationFailed", "x").exit_code(),
-            1
+            ExitCode::Failure
         );
-        assert_eq!(Error::timeout("x").exit_code(), 1);
+        assert_eq!(Error::timeout("x").exit_code(), ExitCode::Failure);
         // Azure's own code on a credential failure: by kind.
-        assert_eq!(Error::credential("AADSTS90002", "x").exit_code(), 3);
+        assert_eq!(
+            Error::credential("AADSTS90002", "x").exit_code(),
+            ExitCode::Credential
+        );
     }
 
     /// One of our codes exits as the registry says, whatever kind of failure carried it
@@ -344,11 +350,11 @@ mod tests {
             }
         }
         let e = Error::new(ErrorKind::Transport, codes::UNTRUSTED_CERTIFICATE.name, "x");
-        assert_eq!(e.exit_code(), 3);
+        assert_eq!(e.exit_code(), ExitCode::Credential);
         assert!(!e.is(codes::CONNECT_FAILED));
         // An interrupt exits as its signal says (the registry lists SIGINT's 130).
-        let term = Error::interrupted(crate::interrupt::Signal::Term, "x");
-        assert_eq!((term.code(), term.exit_code()), ("Interrupted", 143));
+        let term = Error::interrupted(Signal::Term, "x");
+        assert_eq!((term.code(), term.exit_code().code()), ("Interrupted", 143));
     }
 
     #[test]
@@ -386,19 +392,21 @@ mod tests {
 /// the one list, with exit code and whether a rerun on the failed object may complete it.
 /// README.md's "Error codes" table lists exactly these (a test checks).
 pub mod codes {
+    use crate::exit::{ExitCode, Signal};
+
     /// An error code of the tools.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct Code {
         /// The code, as written in `error.code`.
         pub name: &'static str,
         /// The process exit code it leads to.
-        pub exit: u8,
+        pub exit: ExitCode,
         /// Whether a rerun on the failed output, unchanged, may complete it (a wait that
         /// ran out, a transient failure); otherwise something must be fixed first.
         pub resumable: bool,
     }
 
-    const fn c(name: &'static str, exit: u8, resumable: bool) -> Code {
+    const fn c(name: &'static str, exit: ExitCode, resumable: bool) -> Code {
         Code {
             name,
             exit,
@@ -407,154 +415,168 @@ pub mod codes {
     }
 
     /// Bad flags, or input that is not JSON objects.
-    pub const USAGE_ERROR: Code = c("UsageError", 2, false);
+    pub const USAGE_ERROR: Code = c("UsageError", ExitCode::Usage, false);
     /// A field is missing or malformed (`error.message` names it and the fix).
-    pub const INVALID_INPUT: Code = c("InvalidInput", 1, false);
+    pub const INVALID_INPUT: Code = c("InvalidInput", ExitCode::Failure, false);
     /// The client secret is longer than AKS accepts.
-    pub const SECRET_TOO_LONG: Code = c("SecretTooLong", 1, false);
+    pub const SECRET_TOO_LONG: Code = c("SecretTooLong", ExitCode::Failure, false);
     /// The secret in hand is not the key of `app_id` the object names (`error.message` names
     /// the field: `app_id`, `client_secret_key_id`, `client_secret_ref`): nothing was written.
-    pub const SECRET_NOT_BOUND: Code = c("SecretNotBound", 1, false);
+    pub const SECRET_NOT_BOUND: Code = c("SecretNotBound", ExitCode::Failure, false);
     /// `--timeout` passed.
-    pub const TIMEOUT: Code = c("Timeout", 1, true);
+    pub const TIMEOUT: Code = c("Timeout", ExitCode::Failure, true);
     /// A local file could not be read or written.
-    pub const IO_ERROR: Code = c("IoError", 1, false);
+    pub const IO_ERROR: Code = c("IoError", ExitCode::Failure, false);
     /// The connection could not be made.
-    pub const CONNECT_FAILED: Code = c("ConnectFailed", 1, true);
+    pub const CONNECT_FAILED: Code = c("ConnectFailed", ExitCode::Failure, true);
     /// The connection failed during a request.
-    pub const CONNECTION_ERROR: Code = c("ConnectionError", 1, true);
+    pub const CONNECTION_ERROR: Code = c("ConnectionError", ExitCode::Failure, true);
     /// A certificate the cloud file does not trust.
-    pub const UNTRUSTED_CERTIFICATE: Code = c("UntrustedCertificate", 3, false);
+    pub const UNTRUSTED_CERTIFICATE: Code = c("UntrustedCertificate", ExitCode::Credential, false);
     /// No credential source is configured.
-    pub const CREDENTIAL_UNAVAILABLE: Code = c("CredentialUnavailable", 3, false);
+    pub const CREDENTIAL_UNAVAILABLE: Code =
+        c("CredentialUnavailable", ExitCode::Credential, false);
     /// The Azure CLI is not logged in.
-    pub const NOT_LOGGED_IN: Code = c("NotLoggedIn", 3, false);
+    pub const NOT_LOGGED_IN: Code = c("NotLoggedIn", ExitCode::Credential, false);
     /// The sign-in endpoint could not be reached.
-    pub const CREDENTIAL_NETWORK_ERROR: Code = c("CredentialNetworkError", 3, true);
+    pub const CREDENTIAL_NETWORK_ERROR: Code =
+        c("CredentialNetworkError", ExitCode::Credential, true);
     /// The sign-in endpoint answered with a server error or throttling.
-    pub const SIGN_IN_UNAVAILABLE: Code = c("SignInUnavailable", 3, true);
+    pub const SIGN_IN_UNAVAILABLE: Code = c("SignInUnavailable", ExitCode::Credential, true);
     /// The operator's client secret is wrong.
-    pub const INVALID_CLIENT_SECRET: Code = c("InvalidClientSecret", 3, false);
+    pub const INVALID_CLIENT_SECRET: Code = c("InvalidClientSecret", ExitCode::Credential, false);
     /// The operator's client id is unknown in the tenant.
-    pub const UNKNOWN_APPLICATION: Code = c("UnknownApplication", 3, false);
+    pub const UNKNOWN_APPLICATION: Code = c("UnknownApplication", ExitCode::Credential, false);
     /// The tenant is unknown.
-    pub const UNKNOWN_TENANT: Code = c("UnknownTenant", 3, false);
+    pub const UNKNOWN_TENANT: Code = c("UnknownTenant", ExitCode::Credential, false);
     /// Sign-in refused for another reason.
-    pub const CREDENTIAL_REJECTED: Code = c("CredentialRejected", 3, false);
+    pub const CREDENTIAL_REJECTED: Code = c("CredentialRejected", ExitCode::Credential, false);
     /// The tenant requires multi-factor authentication of the identity (AADSTS50076).
-    pub const MFA_REQUIRED: Code = c("MfaRequired", 3, false);
+    pub const MFA_REQUIRED: Code = c("MfaRequired", ExitCode::Credential, false);
     /// Conditional Access blocked the sign-in (AADSTS53003).
-    pub const BLOCKED_BY_CONDITIONAL_ACCESS: Code = c("BlockedByConditionalAccess", 3, false);
+    pub const BLOCKED_BY_CONDITIONAL_ACCESS: Code =
+        c("BlockedByConditionalAccess", ExitCode::Credential, false);
     /// Azure answered in a shape the tool does not understand.
-    pub const UNEXPECTED_RESPONSE: Code = c("UnexpectedResponse", 1, false);
+    pub const UNEXPECTED_RESPONSE: Code = c("UnexpectedResponse", ExitCode::Failure, false);
     /// Microsoft Graph answered without a field it always sends.
-    pub const UNEXPECTED_GRAPH_ANSWER: Code = c("UnexpectedGraphAnswer", 1, false);
+    pub const UNEXPECTED_GRAPH_ANSWER: Code = c("UnexpectedGraphAnswer", ExitCode::Failure, false);
     /// ARM answered without a field it always sends.
-    pub const UNEXPECTED_ARM_ANSWER: Code = c("UnexpectedArmAnswer", 1, false);
+    pub const UNEXPECTED_ARM_ANSWER: Code = c("UnexpectedArmAnswer", ExitCode::Failure, false);
     /// A registry answered in an unexpected shape.
-    pub const UNEXPECTED_REGISTRY_ANSWER: Code = c("UnexpectedRegistryAnswer", 1, false);
+    pub const UNEXPECTED_REGISTRY_ANSWER: Code =
+        c("UnexpectedRegistryAnswer", ExitCode::Failure, false);
     /// A next-page link that is not a URL.
-    pub const BAD_NEXT_LINK: Code = c("BadNextLink", 1, false);
+    pub const BAD_NEXT_LINK: Code = c("BadNextLink", ExitCode::Failure, false);
     /// A URL from an answer or an input on another origin than the service's: not followed, no token sent.
-    pub const UNTRUSTED_ORIGIN: Code = c("UntrustedOrigin", 1, false);
+    pub const UNTRUSTED_ORIGIN: Code = c("UntrustedOrigin", ExitCode::Failure, false);
     /// A registry login server that does not make a URL.
-    pub const BAD_LOGIN_SERVER: Code = c("BadLoginServer", 1, false);
+    pub const BAD_LOGIN_SERVER: Code = c("BadLoginServer", ExitCode::Failure, false);
     /// Key Vault answered in a shape the tool does not understand.
-    pub const KEY_VAULT_BAD_ANSWER: Code = c("KeyVaultBadAnswer", 1, false);
+    pub const KEY_VAULT_BAD_ANSWER: Code = c("KeyVaultBadAnswer", ExitCode::Failure, false);
     /// Key Vault's sign-in challenge names no tenant or another audience.
-    pub const KEY_VAULT_BAD_CHALLENGE: Code = c("KeyVaultBadChallenge", 1, false);
+    pub const KEY_VAULT_BAD_CHALLENGE: Code = c("KeyVaultBadChallenge", ExitCode::Failure, false);
     /// The cloud's ARM has no api-version of a resource type that the tool can use.
-    pub const API_VERSION_UNSUPPORTED: Code = c("ApiVersionUnsupported", 1, false);
+    pub const API_VERSION_UNSUPPORTED: Code = c("ApiVersionUnsupported", ExitCode::Failure, false);
     /// A registry's firewall refuses this machine's address: the pull could not be checked from here.
-    pub const REGISTRY_NETWORK_DENIED: Code = c("RegistryNetworkDenied", 1, false);
+    pub const REGISTRY_NETWORK_DENIED: Code = c("RegistryNetworkDenied", ExitCode::Failure, false);
     /// `--auth cli`: the Azure CLI's active cloud is not `--cloud`.
-    pub const CLI_CLOUD_MISMATCH: Code = c("CliCloudMismatch", 3, false);
+    pub const CLI_CLOUD_MISMATCH: Code = c("CliCloudMismatch", ExitCode::Credential, false);
     /// The app requests no permission: the consent page would fail (AADSTS650056).
-    pub const APP_REQUESTS_NO_PERMISSION: Code = c("AppRequestsNoPermission", 1, false);
+    pub const APP_REQUESTS_NO_PERMISSION: Code =
+        c("AppRequestsNoPermission", ExitCode::Failure, false);
     /// A listing longer than the page cap.
-    pub const TOO_MANY_PAGES: Code = c("TooManyPages", 1, false);
+    pub const TOO_MANY_PAGES: Code = c("TooManyPages", ExitCode::Failure, false);
     /// Azure's long-running operation ended Failed or Canceled without a code of its own.
-    pub const OPERATION_FAILED: Code = c("OperationFailed", 1, false);
+    pub const OPERATION_FAILED: Code = c("OperationFailed", ExitCode::Failure, false);
     /// An operation URL answered without a status: the operation is not known to have succeeded.
-    pub const OPERATION_STATUS_UNKNOWN: Code = c("OperationStatusUnknown", 1, false);
+    pub const OPERATION_STATUS_UNKNOWN: Code =
+        c("OperationStatusUnknown", ExitCode::Failure, false);
     /// The app id names no app (step 1, 2).
-    pub const APP_NOT_FOUND: Code = c("AppNotFound", 1, false);
+    pub const APP_NOT_FOUND: Code = c("AppNotFound", ExitCode::Failure, false);
     /// The app is not multitenant (`signInAudience` other than `AzureADMultipleOrgs`).
-    pub const APP_NOT_MULTITENANT: Code = c("AppNotMultitenant", 1, false);
+    pub const APP_NOT_MULTITENANT: Code = c("AppNotMultitenant", ExitCode::Failure, false);
     /// The app lacks the redirect URI (step 1, on an app it did not make).
-    pub const APP_REDIRECT_URI_MISSING: Code = c("AppRedirectUriMissing", 1, false);
+    pub const APP_REDIRECT_URI_MISSING: Code = c("AppRedirectUriMissing", ExitCode::Failure, false);
     /// The app was not created by entra-app-create, and not adopted with `--app-id … --adopt`.
-    pub const APP_NOT_MANAGED: Code = c("AppNotManaged", 1, false);
+    pub const APP_NOT_MANAGED: Code = c("AppNotManaged", ExitCode::Failure, false);
     /// The app's unique name belongs to another app id.
-    pub const APP_ID_MISMATCH: Code = c("AppIdMismatch", 1, false);
+    pub const APP_ID_MISMATCH: Code = c("AppIdMismatch", ExitCode::Failure, false);
     /// The app has no web redirect URI.
-    pub const NO_REDIRECT_URI: Code = c("NoRedirectUri", 1, false);
+    pub const NO_REDIRECT_URI: Code = c("NoRedirectUri", ExitCode::Failure, false);
     /// The app's redirect URIs do not include the one asked for.
-    pub const REDIRECT_URI_MISMATCH: Code = c("RedirectUriMismatch", 1, false);
+    pub const REDIRECT_URI_MISMATCH: Code = c("RedirectUriMismatch", ExitCode::Failure, false);
     /// `--prune-secrets` would leave the app without a secret the output holds.
-    pub const NO_SECRET_TO_KEEP: Code = c("NoSecretToKeep", 1, false);
+    pub const NO_SECRET_TO_KEEP: Code = c("NoSecretToKeep", ExitCode::Failure, false);
     /// `--prune-secrets` cannot list the clusters that may use the app's secrets (step 1).
-    pub const CLUSTERS_NOT_LISTED: Code = c("ClustersNotListed", 1, false);
+    pub const CLUSTERS_NOT_LISTED: Code = c("ClustersNotListed", ExitCode::Failure, false);
     /// `--prune-secrets`: a cluster uses the app and no record says which secret (step 1).
-    pub const CLUSTER_SECRET_UNKNOWN: Code = c("ClusterSecretUnknown", 1, false);
+    pub const CLUSTER_SECRET_UNKNOWN: Code = c("ClusterSecretUnknown", ExitCode::Failure, false);
     /// An offboarding step (`--revoke`, `--remove`, `--delete`) while a cluster of tenant A
     /// still runs as the app, or without knowing whether one does (no `--force`).
-    pub const APP_IN_USE: Code = c("AppInUse", 1, false);
+    pub const APP_IN_USE: Code = c("AppInUse", ExitCode::Failure, false);
     /// The record on the app was replaced by another writer's each time it was written (step 4).
-    pub const RECORD_NOT_KEPT: Code = c("RecordNotKept", 1, true);
+    pub const RECORD_NOT_KEPT: Code = c("RecordNotKept", ExitCode::Failure, true);
     /// The record on the app already names the most clusters the tools keep on one app (step 4).
-    pub const RECORD_FULL: Code = c("RecordFull", 1, false);
+    pub const RECORD_FULL: Code = c("RecordFull", ExitCode::Failure, false);
     /// A multi-object run stopped starting new objects after `--max-failures` failures: this
     /// one was not started; a rerun of the same command on the output starts it.
-    pub const NOT_STARTED: Code = c("NotStarted", 1, true);
+    pub const NOT_STARTED: Code = c("NotStarted", ExitCode::Failure, true);
     /// The app's service principal vanished while being read.
-    pub const SERVICE_PRINCIPAL_MISSING: Code = c("ServicePrincipalMissing", 1, true);
+    pub const SERVICE_PRINCIPAL_MISSING: Code =
+        c("ServicePrincipalMissing", ExitCode::Failure, true);
     /// No administrator consented before `--timeout` (step 2 `--wait`).
-    pub const CONSENT_TIMEOUT: Code = c("ConsentTimeout", 1, true);
+    pub const CONSENT_TIMEOUT: Code = c("ConsentTimeout", ExitCode::Failure, true);
     /// The app has no service principal in tenant B (step 3).
-    pub const SERVICE_PRINCIPAL_NOT_IN_REGISTRY_TENANT: Code =
-        c("ServicePrincipalNotInRegistryTenant", 1, false);
+    pub const SERVICE_PRINCIPAL_NOT_IN_REGISTRY_TENANT: Code = c(
+        "ServicePrincipalNotInRegistryTenant",
+        ExitCode::Failure,
+        false,
+    );
     /// The app has no service principal in tenant A (step 4).
-    pub const SERVICE_PRINCIPAL_NOT_IN_CLUSTER_TENANT: Code =
-        c("ServicePrincipalNotInClusterTenant", 1, false);
+    pub const SERVICE_PRINCIPAL_NOT_IN_CLUSTER_TENANT: Code = c(
+        "ServicePrincipalNotInClusterTenant",
+        ExitCode::Failure,
+        false,
+    );
     /// No registry of that name.
-    pub const REGISTRY_NOT_FOUND: Code = c("RegistryNotFound", 1, false);
+    pub const REGISTRY_NOT_FOUND: Code = c("RegistryNotFound", ExitCode::Failure, false);
     /// More than one registry of that name.
-    pub const AMBIGUOUS_REGISTRY_NAME: Code = c("AmbiguousRegistryName", 1, false);
+    pub const AMBIGUOUS_REGISTRY_NAME: Code = c("AmbiguousRegistryName", ExitCode::Failure, false);
     /// No cluster of that resource group and name in the subscriptions seen (`-g`/`-n`).
-    pub const CLUSTER_NOT_FOUND: Code = c("ClusterNotFound", 1, false);
+    pub const CLUSTER_NOT_FOUND: Code = c("ClusterNotFound", ExitCode::Failure, false);
     /// A cluster of that resource group and name in more than one subscription (`-g`/`-n`).
-    pub const AMBIGUOUS_CLUSTER_NAME: Code = c("AmbiguousClusterName", 1, false);
+    pub const AMBIGUOUS_CLUSTER_NAME: Code = c("AmbiguousClusterName", ExitCode::Failure, false);
     /// No role of that name.
-    pub const ROLE_NOT_FOUND: Code = c("RoleNotFound", 1, false);
+    pub const ROLE_NOT_FOUND: Code = c("RoleNotFound", ExitCode::Failure, false);
     /// An image reference the registry cannot serve.
-    pub const BAD_IMAGE: Code = c("BadImage", 1, false);
+    pub const BAD_IMAGE: Code = c("BadImage", ExitCode::Failure, false);
     /// The app's credential cannot pull from the registry (steps 3 and 4).
-    pub const PULL_VERIFICATION_FAILED: Code = c("PullVerificationFailed", 1, true);
+    pub const PULL_VERIFICATION_FAILED: Code = c("PullVerificationFailed", ExitCode::Failure, true);
     /// Step 4 without a registry to check the pull on, and without `--force`.
-    pub const PULL_NOT_VERIFIED: Code = c("PullNotVerified", 1, false);
+    pub const PULL_NOT_VERIFIED: Code = c("PullNotVerified", ExitCode::Failure, false);
     /// Step 4 may not give the new service principal the old one's roles in tenant A.
-    pub const ROLE_COPY_NOT_ALLOWED: Code = c("RoleCopyNotAllowed", 1, false);
+    pub const ROLE_COPY_NOT_ALLOWED: Code = c("RoleCopyNotAllowed", ExitCode::Failure, false);
     /// The cluster uses a managed identity.
-    pub const MANAGED_IDENTITY_CLUSTER: Code = c("ManagedIdentityCluster", 1, false);
+    pub const MANAGED_IDENTITY_CLUSTER: Code =
+        c("ManagedIdentityCluster", ExitCode::Failure, false);
     /// Another operation runs on the cluster past `--timeout`.
-    pub const CLUSTER_BUSY: Code = c("ClusterBusy", 1, true);
+    pub const CLUSTER_BUSY: Code = c("ClusterBusy", ExitCode::Failure, true);
     /// The reset was posted and still runs: a rerun follows `cluster_operation_url`.
-    pub const OPERATION_STILL_RUNNING: Code = c("OperationStillRunning", 1, true);
+    pub const OPERATION_STILL_RUNNING: Code = c("OperationStillRunning", ExitCode::Failure, true);
     /// After the reset the cluster does not run as the app.
-    pub const RESET_NOT_APPLIED: Code = c("ResetNotApplied", 1, true);
+    pub const RESET_NOT_APPLIED: Code = c("ResetNotApplied", ExitCode::Failure, true);
     /// The kubelet could not pull the probe's image inside the cluster (`--probe-image`).
-    pub const CLUSTER_PULL_FAILED: Code = c("ClusterPullFailed", 1, false);
+    pub const CLUSTER_PULL_FAILED: Code = c("ClusterPullFailed", ExitCode::Failure, false);
     /// The probe's pod got no verdict from the kubelet in time.
-    pub const CLUSTER_PULL_UNDECIDED: Code = c("ClusterPullUndecided", 1, true);
+    pub const CLUSTER_PULL_UNDECIDED: Code = c("ClusterPullUndecided", ExitCode::Failure, true);
     /// AKS would not run the probe (run command disabled, no right, no cluster token), or its
     /// pod could not be made.
-    pub const RUN_COMMAND_REFUSED: Code = c("RunCommandRefused", 1, false);
+    pub const RUN_COMMAND_REFUSED: Code = c("RunCommandRefused", ExitCode::Failure, false);
     /// Tenant B is tenant A: refused where a step first knows both, unless `--same-tenant`.
-    pub const SAME_TENANT: Code = c("SameTenant", 1, false);
+    pub const SAME_TENANT: Code = c("SameTenant", ExitCode::Failure, false);
     /// SIGINT (exit 130) or SIGTERM (exit 143) stopped the step; the object carries what
     /// the run made, and a rerun of the same command on it completes it.
-    pub const INTERRUPTED: Code = c("Interrupted", 130, true);
+    pub const INTERRUPTED: Code = c("Interrupted", ExitCode::Stopped(Signal::Int), true);
 
     /// Every code, in the README's order.
     pub const ALL: &[Code] = &[

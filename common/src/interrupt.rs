@@ -19,56 +19,28 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
+use crate::exit::ExitCode;
 
 /// How long a write already sent is waited for after the signal.
 pub const WRITE_GRACE: Duration = Duration::from_secs(5);
 
-/// The signal that interrupted a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    /// SIGINT (Ctrl-C): exit 130.
-    Int,
-    /// SIGTERM (a cancelled job): exit 143.
-    Term,
-    /// Not a signal the process received: stdout was closed (the next command ended), so no
-    /// object can be delivered; the run stops as for a signal, exit 141 (as SIGPIPE's).
-    Pipe,
+pub use crate::exit::Signal;
+
+/// The signal as stored in an [`Interrupt`] (0: not raised).
+fn signal_from_u8(v: u8) -> Option<Signal> {
+    match v {
+        1 => Some(Signal::Int),
+        2 => Some(Signal::Term),
+        3 => Some(Signal::Pipe),
+        _ => None,
+    }
 }
 
-impl Signal {
-    /// The exit code after draining: 128 + the signal's number.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Self::Int => 130,
-            Self::Term => 143,
-            Self::Pipe => 141,
-        }
-    }
-
-    /// `SIGINT`, `SIGTERM` or `SIGPIPE`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Int => "SIGINT",
-            Self::Term => "SIGTERM",
-            Self::Pipe => "SIGPIPE",
-        }
-    }
-
-    fn from_u8(v: u8) -> Option<Self> {
-        match v {
-            1 => Some(Self::Int),
-            2 => Some(Self::Term),
-            3 => Some(Self::Pipe),
-            _ => None,
-        }
-    }
-
-    fn to_u8(self) -> u8 {
-        match self {
-            Self::Int => 1,
-            Self::Term => 2,
-            Self::Pipe => 3,
-        }
+fn signal_to_u8(s: Signal) -> u8 {
+    match s {
+        Signal::Int => 1,
+        Signal::Term => 2,
+        Signal::Pipe => 3,
     }
 }
 
@@ -106,7 +78,7 @@ impl Interrupt {
     pub fn raise(&self, signal: Signal) -> bool {
         let first = self
             .signal
-            .compare_exchange(0, signal.to_u8(), Ordering::SeqCst, Ordering::SeqCst)
+            .compare_exchange(0, signal_to_u8(signal), Ordering::SeqCst, Ordering::SeqCst)
             .is_ok();
         self.notify.notify_waiters();
         first
@@ -114,7 +86,7 @@ impl Interrupt {
 
     /// The signal, once raised.
     pub fn raised(&self) -> Option<Signal> {
-        Signal::from_u8(self.signal.load(Ordering::SeqCst))
+        signal_from_u8(self.signal.load(Ordering::SeqCst))
     }
 
     /// Resolves when the signal is raised (at once if it was).
@@ -255,7 +227,7 @@ pub fn watch_signals(interrupt: &'static Interrupt) -> Result<()> {
                         ));
                         // The one exit outside the driver's return: the user asked for it twice.
                         #[allow(clippy::exit)]
-                        std::process::exit(i32::from(s.exit_code()));
+                        std::process::exit(i32::from(ExitCode::Stopped(s).code()));
                     }
                 }
             });
@@ -322,9 +294,10 @@ mod tests {
     }
 
     #[test]
-    fn exit_codes_are_128_plus_the_signal() {
-        assert_eq!(Signal::Int.exit_code(), 130);
-        assert_eq!(Signal::Term.exit_code(), 143);
+    fn signals_are_stored_and_read_back() {
+        for s in [Signal::Int, Signal::Term, Signal::Pipe] {
+            assert_eq!(signal_from_u8(signal_to_u8(s)), Some(s));
+        }
         assert!(Interrupt::unwatched().raised().is_none());
     }
 }

@@ -19,6 +19,7 @@ pub mod driver;
 pub mod env;
 pub mod envelope;
 pub mod error;
+pub mod exit;
 pub mod graph;
 pub mod http;
 pub mod interrupt;

@@ -156,6 +156,7 @@ fn is_dns_name(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::ExitCode;
 
     #[test]
     fn rules_parse_as_curl_writes_them_plus_a_port() {
@@ -212,7 +213,7 @@ mod tests {
             ("a.*.cn:443:127.0.0.1", "DNS name"),
         ] {
             let e = Resolve::parse(bad).unwrap_err();
-            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert_eq!(e.exit_code(), ExitCode::Usage, "{bad}");
             assert!(e.message().contains(why), "{bad}: {e}");
             assert!(e.message().contains("HOST:443:ADDR"), "{bad}: {e}");
         }

@@ -8,6 +8,7 @@ use common::cli::CommonArgs;
 use common::cloud::Cloud;
 use common::driver::{Ctx, Done, Failed, Fields, Rollout, Tool, Undo, run_stream, run_stream_with};
 use common::envelope::{Envelope, Field};
+use common::exit::ExitCode;
 use common::interrupt::{Interrupt, Signal};
 use common::{Error, Result};
 use serde_json::Value;
@@ -213,7 +214,7 @@ async fn wait_for_the_input(total: u64) -> u64 {
     }
 }
 
-async fn run(args: &[&str], input: &str) -> (u8, Vec<Value>, String) {
+async fn run(args: &[&str], input: &str) -> (ExitCode, Vec<Value>, String) {
     let mut command_line = vec!["fake", "--cloud", "AzureCloud"];
     command_line.extend_from_slice(args);
     let tool = Fake::parse_from(command_line);
@@ -242,7 +243,7 @@ async fn jobs_run_concurrently_and_keep_input_order() {
     let started = Instant::now();
     let (code, objs, _) = run(&["--jobs", "4"], &input).await;
     let took = started.elapsed();
-    assert_eq!(code, 0);
+    assert_eq!(code, ExitCode::Success);
     let order: Vec<u64> = objs.iter().map(|o| o["n"].as_u64().unwrap()).collect();
     assert_eq!(order, (0..8).collect::<Vec<_>>());
     let serial: u64 = (1..=8).map(|k| k * 40).sum();
@@ -267,7 +268,7 @@ async fn a_slow_object_does_not_hold_back_the_jobs_after_it() {
         s
     });
     let (code, objs, _) = run(&["--jobs", "2"], &input).await;
-    assert_eq!(code, 0);
+    assert_eq!(code, ExitCode::Success);
     let order: Vec<u64> = objs.iter().map(|o| o["n"].as_u64().unwrap()).collect();
     assert_eq!(order, (0..6).collect::<Vec<_>>());
     let slow = objs[0]["finished_us"].as_u64().unwrap();
@@ -284,7 +285,7 @@ async fn a_slow_object_does_not_hold_back_the_jobs_after_it() {
 async fn error_objects_pass_through_with_the_flags_and_failures_are_written() {
     let input = "{\"error\":{\"step\":\"earlier\",\"code\":\"X\",\"message\":\"m\"},\"keep\":1.50}\n{\"fail\":true,\"keep\":2}\n{\"ok\":true}\n";
     let (code, objs, text) = run(&["--tag", "t"], input).await;
-    assert_eq!(code, 1);
+    assert_eq!(code, ExitCode::Failure);
     // Passed through as it came, plus this step's flags (the procedure it was part of).
     assert_eq!(
         text.lines().next().unwrap(),
@@ -302,7 +303,7 @@ async fn error_objects_pass_through_with_the_flags_and_failures_are_written() {
 async fn a_rerun_retries_the_tools_own_failures() {
     let input = "{\"error\":{\"step\":\"fake\",\"code\":\"Boom\",\"message\":\"m\"},\"keep\":1}\n";
     let (code, objs, _) = run(&[], input).await;
-    assert_eq!(code, 0);
+    assert_eq!(code, ExitCode::Success);
     assert_eq!(objs[0]["done"], true);
     assert_eq!(objs[0]["keep"], 1);
     assert!(objs[0].get("error").is_none());
@@ -311,7 +312,7 @@ async fn a_rerun_retries_the_tools_own_failures() {
 #[tokio::test]
 async fn a_credential_failure_exits_3() {
     let (code, objs, _) = run(&[], "{\"nocred\":1}\n{}\n").await;
-    assert_eq!(code, 3);
+    assert_eq!(code, ExitCode::Credential);
     assert_eq!(objs[0]["error"]["code"], "InvalidClientSecret");
     assert_eq!(objs[1]["done"], true);
 }
@@ -319,7 +320,7 @@ async fn a_credential_failure_exits_3() {
 #[tokio::test]
 async fn empty_input_runs_once_from_flags() {
     let (code, objs, _) = run(&["--tag", "x"], "").await;
-    assert_eq!(code, 0);
+    assert_eq!(code, ExitCode::Success);
     assert_eq!(objs.len(), 1);
     assert_eq!(objs[0]["tag"], "x");
 }
@@ -327,7 +328,7 @@ async fn empty_input_runs_once_from_flags() {
 #[tokio::test]
 async fn pretty_printed_single_object_is_accepted() {
     let (code, objs, text) = run(&[], "{\n  \"a\": [1, 2],\n  \"b\": \"c\"\n}\n").await;
-    assert_eq!(code, 0);
+    assert_eq!(code, ExitCode::Success);
     assert_eq!(objs.len(), 1);
     assert!(text.starts_with("{\"a\":[1,2],\"b\":\"c\""), "{text}");
 }
@@ -336,12 +337,12 @@ async fn pretty_printed_single_object_is_accepted() {
 async fn input_that_is_not_json_objects_exits_2() {
     for bad in ["[1,2]\n", "42\n", "\"s\"\n", "{\"a\":\n", "not json\n"] {
         let (code, objs, _) = run(&[], bad).await;
-        assert_eq!(code, 2, "{bad}");
+        assert_eq!(code, ExitCode::Usage, "{bad}");
         assert!(objs.is_empty(), "{bad}");
     }
     // Objects before the bad line are written; nothing after it.
     let (code, objs, _) = run(&[], "{\"n\":1}\nnot json\n{\"n\":2}\n").await;
-    assert_eq!(code, 2);
+    assert_eq!(code, ExitCode::Usage);
     assert_eq!(objs.len(), 1);
 }
 
@@ -349,7 +350,7 @@ async fn input_that_is_not_json_objects_exits_2() {
 async fn an_object_from_another_cloud_is_refused() {
     let (code, objs, _) = run(&[], "{\"cloud\":\"AzureChinaCloud\"}\n").await;
     assert_eq!(objs[0]["cloud"], "AzureChinaCloud", "kept as it came");
-    assert_eq!(code, 1);
+    assert_eq!(code, ExitCode::Failure);
     assert_eq!(objs[0]["error"]["code"], "InvalidInput");
     assert!(
         objs[0]["error"]["message"]
@@ -386,7 +387,7 @@ async fn the_inputs_cloud_never_chooses_the_cloud() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(code, 1);
+    assert_eq!(code, ExitCode::Failure);
     assert_eq!(objs[0]["error"]["code"], "InvalidInput");
     let message = objs[0]["error"]["message"].as_str().unwrap();
     assert!(
@@ -420,7 +421,7 @@ async fn an_interrupt_drains_the_run_and_exits_130() {
         }
     );
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(code, 130);
+    assert_eq!(code, ExitCode::Stopped(Signal::Int));
     let text = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
@@ -507,7 +508,11 @@ async fn a_slow_first_object_holds_back_stdin_not_all_of_it() {
     let tool = Fake::parse_from(["fake", "--cloud", "AzureCloud", "--jobs", "2"]);
     let mut out = Vec::new();
     let code = run_stream(&tool, Box::new(std::io::BufReader::new(input)), &mut out).await;
-    assert_eq!(code, 1, "the objects passed through carry an error");
+    assert_eq!(
+        code,
+        ExitCode::Failure,
+        "the objects passed through carry an error"
+    );
     let text = String::from_utf8(out).unwrap();
     let mut lines = text.lines();
     let first: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
@@ -546,7 +551,7 @@ async fn an_undelivered_object_has_what_it_held_removed_and_nothing_new_starts()
         &mut Closed,
     )
     .await;
-    assert_eq!(code, 141);
+    assert_eq!(code, ExitCode::Stopped(Signal::Pipe));
     assert_eq!(
         *UNDONE.lock().unwrap(),
         ["k1"],
@@ -567,7 +572,7 @@ async fn a_rollout_runs_a_canary_alone_and_starts_nothing_after_the_first_failur
     ];
     let input = lines.join("\n") + "\n";
     let (code, objs, _) = run(&["--jobs", "3", "--max-failures", "1"], &input).await;
-    assert_eq!(code, 1);
+    assert_eq!(code, ExitCode::Failure);
     let events = EVENTS.lock().unwrap().clone();
     assert_eq!(
         &events[..2],
@@ -605,7 +610,8 @@ async fn a_rollout_runs_a_canary_alone_and_starts_nothing_after_the_first_failur
     });
     let (code, objs, _) = run(&["--jobs", "3", "--max-failures", "1"], &fixed).await;
     assert_eq!(
-        code, 1,
+        code,
+        ExitCode::Failure,
         "only the object of an earlier step still carries its error"
     );
     let done = objs.iter().filter(|o| o["done"] == true).count();
@@ -621,7 +627,7 @@ async fn without_a_rollout_every_object_starts_whatever_fails() {
         s
     });
     let (code, objs, _) = run(&["--jobs", "2"], &input).await;
-    assert_eq!(code, 1);
+    assert_eq!(code, ExitCode::Failure);
     let failed = objs.iter().filter(|o| o["error"]["code"] == "Boom").count();
     assert_eq!(
         failed, 5,

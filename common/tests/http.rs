@@ -472,7 +472,7 @@ async fn untrusted_certificate_is_a_clear_error_naming_the_host() {
     .unwrap_err();
     assert_eq!(e.code(), "UntrustedCertificate", "{e}");
     // Exit 3 as the registry (and the README) say, as when the sign-in meets it.
-    assert_eq!(e.exit_code(), 3, "{e}");
+    assert_eq!(e.exit_code(), common::exit::ExitCode::Credential, "{e}");
     assert!(e.message().contains("127.0.0.1"), "{e}");
     // Retrying cannot make a certificate trusted: one attempt, no backoff.
     assert_eq!(http.requests_sent(), 1, "{e}");

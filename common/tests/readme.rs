@@ -5,6 +5,7 @@ use std::path::Path;
 
 use common::envelope::fields;
 use common::error::codes;
+use common::exit::ExitCode;
 
 fn readme() -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
@@ -74,7 +75,7 @@ fn the_readmes_error_table_lists_exactly_the_codes() {
         .collect();
     let in_code: Vec<(String, u8, bool)> = codes::ALL
         .iter()
-        .map(|c| (c.name.to_owned(), c.exit, c.resumable))
+        .map(|c| (c.name.to_owned(), c.exit.code(), c.resumable))
         .collect();
     assert_eq!(
         in_readme, in_code,
@@ -133,4 +134,30 @@ fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// README's exit-code table lists exactly the codes of [`ExitCode`].
+#[test]
+fn readme_exit_codes_match_the_exit_code_type() {
+    let text = readme();
+    let rows = table_after(&text, "## Exit codes");
+    let mut in_readme: Vec<u8> = rows
+        .iter()
+        .flat_map(|r| {
+            r[0].split(',')
+                .map(|n| {
+                    n.trim()
+                        .parse()
+                        .unwrap_or_else(|_| panic!("exit code {r:?}"))
+                })
+                .collect::<Vec<u8>>()
+        })
+        .collect();
+    let mut in_code: Vec<u8> = ExitCode::ALL.iter().map(|c| c.code()).collect();
+    in_readme.sort_unstable();
+    in_code.sort_unstable();
+    assert_eq!(
+        in_readme, in_code,
+        "README's exit-code table vs ExitCode::ALL"
+    );
 }

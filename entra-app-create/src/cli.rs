@@ -188,7 +188,11 @@ mod tests {
         ] {
             let args = std::iter::once("entra-app-create").chain(bad.iter().copied());
             let e = Cli::try_parse_from(args).unwrap_err();
-            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            assert_eq!(
+                e.exit_code(),
+                i32::from(common::exit::ExitCode::Usage.code()),
+                "{bad:?}"
+            );
         }
         // The redirect URI is kept as typed (no trailing slash added).
         let c = Cli::try_parse_from([

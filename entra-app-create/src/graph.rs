@@ -332,7 +332,7 @@ mod tests {
             e.full_message().contains("Application.ReadWrite.All")
                 && e.full_message().contains("Application Developer")
         );
-        assert_eq!(e.exit_code(), 1);
+        assert_eq!(e.exit_code(), common::exit::ExitCode::Failure);
         let other = explain(Error::step("X", "m"), "t1");
         assert_eq!(other.message(), "m");
     }

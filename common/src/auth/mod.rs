@@ -422,6 +422,7 @@ fn check_cli_cloud(wanted: &str, var: impl Fn(&str) -> Option<String>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::ExitCode;
 
     #[test]
     fn the_cli_cloud_must_match() {
@@ -432,7 +433,7 @@ mod tests {
         assert!(check_cli_cloud("AzureCloud", var).is_ok());
         let e = check_cli_cloud("AzureChinaCloud", var).unwrap_err();
         assert_eq!(e.code(), codes::CLI_CLOUD_MISMATCH.name);
-        assert_eq!(e.exit_code(), 3);
+        assert_eq!(e.exit_code(), ExitCode::Credential);
         assert!(
             e.hint()
                 .unwrap()
@@ -480,6 +481,7 @@ mod tests {
 #[cfg(test)]
 mod resolve_tests {
     use super::*;
+    use crate::exit::ExitCode;
 
     fn pick(method: AuthMethod, vars: &[(&str, &str)], az: bool) -> Result<Source> {
         let vars: HashMap<String, String> = vars
@@ -528,7 +530,7 @@ mod resolve_tests {
         let none = pick(AuthMethod::Auto, &[], false).unwrap_err();
         assert_eq!(
             (none.code(), none.exit_code()),
-            ("CredentialUnavailable", 3)
+            ("CredentialUnavailable", ExitCode::Credential)
         );
         assert!(none.hint().is_some());
     }
@@ -536,7 +538,7 @@ mod resolve_tests {
     #[test]
     fn explicit_methods_do_not_fall_through() {
         let e = pick(AuthMethod::Env, &[("AZURE_CLIENT_ID", "id")], true).unwrap_err();
-        assert_eq!(e.exit_code(), 3);
+        assert_eq!(e.exit_code(), ExitCode::Credential);
         assert!(matches!(
             pick(
                 AuthMethod::Cli,

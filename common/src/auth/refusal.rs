@@ -296,6 +296,7 @@ fn first_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::ExitCode;
 
     const SCOPE: &str = "https://graph.microsoft.com/.default";
 
@@ -335,7 +336,10 @@ mod tests {
             "error sending request for url (https://login.example/t/oauth2/v2.0/token): invalid peer certificate: UnknownIssuer",
         );
         let e = classify(&io, "t", SCOPE, "me");
-        assert_eq!((e.code(), e.exit_code()), ("UntrustedCertificate", 3));
+        assert_eq!(
+            (e.code(), e.exit_code()),
+            ("UntrustedCertificate", ExitCode::Credential)
+        );
         assert!(
             e.message().contains("login.example") && e.message().contains("UnknownIssuer"),
             "{e}"
@@ -353,7 +357,7 @@ mod tests {
         );
         assert_eq!(
             (outage.code(), outage.exit_code()),
-            ("SignInUnavailable", 3)
+            ("SignInUnavailable", ExitCode::Credential)
         );
         assert!(outage.hint().unwrap().contains("rerun later"));
         let throttled = classify(&http(StatusCode::TooManyRequests, None), "t", SCOPE, "me");
@@ -372,7 +376,10 @@ mod tests {
             SCOPE,
             "me",
         );
-        assert_eq!((mfa.code(), mfa.exit_code()), ("MfaRequired", 3));
+        assert_eq!(
+            (mfa.code(), mfa.exit_code()),
+            ("MfaRequired", ExitCode::Credential)
+        );
         assert!(mfa.message().contains("AADSTS50076"), "{mfa}");
         assert!(
             mfa.hint().unwrap().contains("az login --tenant t"),
@@ -425,7 +432,10 @@ mod tests {
         let mfa = cli(
             "ERROR: AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '00000003-0000-0000-c000-000000000000'. Trace ID: x Correlation ID: y Timestamp: 2026-01-01 00:00:00Z\nRun the command below to authenticate interactively; additional arguments may be added as needed:\naz logout\naz login --tenant \"tenant-a\" --scope \"https://graph.microsoft.com//.default\"\n",
         );
-        assert_eq!((mfa.code(), mfa.exit_code()), ("MfaRequired", 3));
+        assert_eq!(
+            (mfa.code(), mfa.exit_code()),
+            ("MfaRequired", ExitCode::Credential)
+        );
         assert_eq!(
             mfa.hint(),
             Some(

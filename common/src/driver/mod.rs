@@ -39,6 +39,7 @@ use crate::cloud::Cloud;
 pub use crate::context::{Ctx, EarlyTokens, Memo, Primed};
 use crate::envelope::{Envelope, Field};
 use crate::error::{Error, Result};
+use crate::exit::ExitCode as Exit;
 use crate::interrupt::{Interrupt, watch_signals};
 use crate::ui;
 
@@ -149,9 +150,6 @@ pub enum Verdict {
     Broken,
 }
 
-/// The exit code of a run in which nothing failed but something needs attention soon.
-pub const SOON_EXIT: u8 = 4;
-
 /// Typed fields a step writes onto the object.
 pub trait Fields {
     /// Writes the fields (sets, or removes those that no longer hold).
@@ -252,7 +250,13 @@ pub fn main<T: Tool>() -> ExitCode {
         Ok(t) => t,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            // `--help` and `--version` are printed to stdout and succeed.
+            let code = if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Success
+            };
+            return code.into();
         }
     };
     let common = tool.common().clone();
@@ -273,14 +277,14 @@ pub fn main<T: Tool>() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             ui::error(&format!("cannot start the runtime: {e}"));
-            return ExitCode::from(1);
+            return Exit::Failure.into();
         }
     };
     // From here on SIGINT and SIGTERM drain the run instead of killing it (DESIGN.md).
     let interrupt = Interrupt::for_run();
     if let Err(e) = watch_signals(interrupt) {
         ui::error(&e.full_message());
-        return ExitCode::from(1);
+        return Exit::Failure.into();
     }
     let input: Box<dyn BufRead + Send> = if source == Source::Terminal {
         Box::new(std::io::empty())
@@ -297,7 +301,7 @@ pub fn main<T: Tool>() -> ExitCode {
         &mut std::io::stdout().lock(),
         interrupt,
     ));
-    ExitCode::from(code)
+    code.into()
 }
 
 fn init_tracing() {
@@ -333,9 +337,5 @@ fn generate<T: Tool>(what: Generate) -> ExitCode {
             true
         }
     };
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    if ok { Exit::Success } else { Exit::Failure }.into()
 }

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::object::{Outcome, Status, Written};
-use super::{SOON_EXIT, Undo, Verdict};
+use super::{Undo, Verdict};
 use crate::context::{Ctx, Shared};
 use crate::error::Error;
+use crate::exit::ExitCode;
 use crate::interrupt::{Interrupt, Signal};
 use crate::ui;
 use crate::wait::Deadline;
@@ -43,8 +44,8 @@ pub(super) struct Output<'o> {
     unflushed: usize,
     /// The counts so far.
     pub(super) tally: Tally,
-    /// The exit code the objects written so far make (0, 1 or 3).
-    pub(super) code: u8,
+    /// The exit code the objects written so far make (0, 1, 3 or 4).
+    pub(super) code: ExitCode,
     /// Whether the run waited for its own signal after an interrupted object came.
     settled: bool,
 }
@@ -57,7 +58,7 @@ impl<'o> Output<'o> {
             next: 0,
             unflushed: 0,
             tally: Tally::default(),
-            code: 0,
+            code: ExitCode::Success,
             settled: false,
         }
     }
@@ -177,18 +178,19 @@ impl<'o> Output<'o> {
     fn count(&mut self, status: &Status) {
         self.tally.count(status);
         let code = match status {
-            // A report may find something broken (1), or that needs attention soon (4,
-            // decided at the end: only when nothing failed).
-            Status::Done { verdict, .. } => {
-                self.tally.soon |= *verdict == Verdict::Soon;
-                u8::from(*verdict == Verdict::Broken)
-            }
+            // A report may find something broken (1), or that needs attention soon (4:
+            // only when nothing failed, which the merge sees to).
+            Status::Done { verdict, .. } => match verdict {
+                Verdict::Fine => ExitCode::Success,
+                Verdict::Soon => ExitCode::Soon,
+                Verdict::Broken => ExitCode::Failure,
+            },
             // A credential failure exits 3; any other error written (this step's, or an
             // earlier one passed through: the last tool of a pipe reports the pipe) 1.
-            Status::Failed(e) if e.exit_code() == 3 => 3,
-            Status::Failed(_) | Status::Skipped { .. } | Status::NotStarted(_) => 1,
+            Status::Failed(e) if e.exit_code() == ExitCode::Credential => ExitCode::Credential,
+            Status::Failed(_) | Status::Skipped { .. } | Status::NotStarted(_) => ExitCode::Failure,
         };
-        self.code = self.code.max(code);
+        self.code = self.code.merge(code);
     }
 }
 
@@ -227,8 +229,6 @@ pub(super) struct Tally {
     first_interrupt: Option<String>,
     /// Whether a write of a stopped object has an unknown outcome.
     outcome_unknown: bool,
-    /// Whether a report found something that needs attention soon ([`Verdict::Soon`]).
-    soon: bool,
 }
 
 impl Tally {
@@ -256,16 +256,6 @@ impl Tally {
             if self.first_interrupt.is_none() {
                 self.first_interrupt = Some(e.message().to_owned());
             }
-        }
-    }
-
-    /// The run's exit code when no signal stopped it: 4 for something needing attention
-    /// soon only when nothing failed.
-    pub(super) fn exit(&self, code: u8) -> u8 {
-        if code == 0 && self.soon {
-            SOON_EXIT
-        } else {
-            code
         }
     }
 

@@ -16,6 +16,7 @@ use crate::cli::CommonArgs;
 use crate::cloud::Cloud;
 use crate::context::{Ctx, Memos, Shared};
 use crate::error::{Error, Result};
+use crate::exit::ExitCode;
 use crate::http::{Http, build_client};
 use crate::interrupt::{Interrupt, Signal};
 use crate::ui;
@@ -25,7 +26,7 @@ pub async fn run_stream<T: Tool>(
     tool: &T,
     input: Box<dyn BufRead + Send>,
     out: &mut dyn Write,
-) -> u8 {
+) -> ExitCode {
     run_stream_with(tool, input, out, Interrupt::unwatched()).await
 }
 
@@ -40,7 +41,7 @@ pub async fn run_stream_with<T: Tool>(
     input: Box<dyn BufRead + Send>,
     out: &mut dyn Write,
     interrupt: &'static Interrupt,
-) -> u8 {
+) -> ExitCode {
     run_source_with(tool, input, Source::Null, out, interrupt).await
 }
 
@@ -56,7 +57,7 @@ pub async fn run_source_with<T: Tool>(
     source: Source,
     out: &mut dyn Write,
     interrupt: &'static Interrupt,
-) -> u8 {
+) -> ExitCode {
     let common = tool.common().clone();
     let mut rx = spawn_reader(input, source);
     let shared = match shared_for(&common, interrupt) {
@@ -131,7 +132,7 @@ pub async fn run_source_with<T: Tool>(
                 interrupt.raise(Signal::Pipe);
             }
             Flow::Fatal(e) => {
-                let code = fatal(&e).max(output.code);
+                let code = fatal(&e).merge(output.code);
                 output.tally.say_end(interrupt.raised());
                 return code;
             }
@@ -164,12 +165,12 @@ pub async fn run_source_with<T: Tool>(
     let raised = interrupt.raised();
     if let Some(s) = raised {
         output.tally.say_end(Some(s));
-        return s.exit_code();
+        return ExitCode::Stopped(s);
     }
     if !tool.finish(&ctx) {
         output.tally.say_end(None);
     }
-    output.tally.exit(output.code)
+    output.code
 }
 
 /// The run's first items: the objects the tool names itself ([`Tool::objects`]; stdin is
@@ -242,9 +243,10 @@ fn say_stopping(s: Signal, busy: bool) {
     }
 }
 
-fn fatal(e: &Error) -> u8 {
+/// An error that ends the run: at least a usage error (exit 2), whatever it is.
+fn fatal(e: &Error) -> ExitCode {
     ui::error(&e.full_message());
-    e.exit_code().max(2)
+    e.exit_code().merge(ExitCode::Usage)
 }
 
 /// The cloud: `--cloud` (or `XTENANT_CLOUD`), else AzureCloud. Never the input's `cloud`
