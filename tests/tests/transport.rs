@@ -176,7 +176,7 @@ fn resolve_and_ca_file_as_flags_point_names_only_where_they_say() {
         })
         .collect();
     let mut args: Vec<&str> = dead.iter().map(String::as_str).collect();
-    args.extend(["--ca-file", ca.as_str(), "--timeout", "1s"]);
+    args.extend(["--ca-file", ca.as_str(), "--timeout", "8s"]);
     let r = plain(&args);
     assert_ne!(r.code, 0, "{}", r.stderr);
     assert!(
