@@ -16,10 +16,7 @@ const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 
 #[test]
 fn act_resets_the_cluster_and_writes_its_state() {
-    let sim = TestSim::start_with(|cfg| {
-        cfg.lro_duration = Duration::from_secs(1);
-        cfg.replication_delay = Duration::ZERO;
-    });
+    let sim = TestSim::start();
     let op = Operator::new(&sim);
     let app = op.create_app(
         &NewApp::multitenant("act-aks")

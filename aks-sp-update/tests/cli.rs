@@ -4,8 +4,6 @@
 //! operator (create the multitenant app in A, a secret, its service principals in A and
 //! B, AcrPull on the registry for B's), so these tests depend on no other tool.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use xtenant_tests::azure::{
     App, NewApp, Operator, record_entry, role_assignments_of, set_app_tags,
@@ -26,10 +24,7 @@ const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 const NETWORK_CONTRIBUTOR: &str = "4d97b98b-1d4f-4787-a291-c67834d212e7";
 
 fn sim() -> TestSim {
-    TestSim::start_with(|cfg| {
-        cfg.lro_duration = Duration::from_secs(1);
-        cfg.replication_delay = Duration::ZERO;
-    })
+    TestSim::start()
 }
 
 /// Steps 1–3: the multitenant app and its secret, its service principals in A and B, and
@@ -618,11 +613,7 @@ fn sim_without_uaa() -> TestSim {
         .unwrap()
         .retain(|ra| ra["name"] != "a1a1a1a1-7a00-4000-8000-000000000003");
     drop(base);
-    TestSim::start_with(|c| {
-        c.scenario = Some(state);
-        c.lro_duration = Duration::from_secs(1);
-        c.replication_delay = Duration::ZERO;
-    })
+    TestSim::start_with(|c| c.scenario = Some(state))
 }
 
 /// A copy that fails at --timeout (ARM never knows the new principal), beside a record

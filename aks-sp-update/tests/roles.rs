@@ -24,11 +24,7 @@ const NETWORK_CONTRIBUTOR: &str = "4d97b98b-1d4f-4787-a291-c67834d212e7";
 const KV_SECRETS_USER: &str = "4633458b-17de-408a-b874-0445c86b69e6";
 
 fn sim_with(state: Option<Value>) -> TestSim {
-    TestSim::start_with(|cfg| {
-        cfg.scenario = state;
-        cfg.lro_duration = Duration::from_millis(500);
-        cfg.replication_delay = Duration::ZERO;
-    })
+    TestSim::start_with(|cfg| cfg.scenario = state)
 }
 
 fn sim() -> TestSim {
@@ -174,13 +170,9 @@ fn warnings(r: &Run) -> Vec<&str> {
 fn forge_tags(sim: &TestSim, tags: &Value) {
     let writer = Operator::acting_as(sim, "CLUSTER_WRITER");
     let tenant = sim.var("CLUSTER_TENANT_ID");
-    let (status, body) = writer.arm(
-        Method::PATCH,
-        &tenant,
-        &format!("{}?api-version=2025-10-01", sim.var("CLUSTER_ID")),
-        Some(&json!({ "tags": tags })),
-    );
-    assert_eq!(status, 200, "the cluster writer may write the tags: {body}");
+    let (status, body) =
+        xtenant_tests::azure::write_cluster_tags(sim, &writer, &sim.var("CLUSTER_ID"), tags);
+    assert_eq!(status, 202, "the cluster writer may write the tags: {body}");
     let (status, body) = writer.arm(
         Method::PUT,
         &tenant,

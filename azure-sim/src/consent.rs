@@ -13,7 +13,7 @@ use crate::crypto::random_alnum;
 use crate::entra::{TenantError, resolve_tenant};
 use crate::graph::new_service_principal;
 use crate::http::{Req, empty, html, set_header, with_caller};
-use crate::model::{Application, State, Tenant, now};
+use crate::model::{Application, State, Tenant};
 
 /// Which consent endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +190,7 @@ fn consent(core: &Core, req: &Req, flow: Flow) -> Result<Response, Response> {
         };
         return Ok(page.render(req, &params));
     }
-    let mut tail = decide(&mut state, &app, &tenant, flow, &params);
+    let mut tail = decide(req.at, &mut state, &app, &tenant, flow, &params);
     if let Some(s) = params.get("state") {
         tail.push(("state", s));
     }
@@ -254,7 +254,7 @@ fn consenting_app(
     let Some(app) = state.app_by_app_id(client_id).cloned() else {
         return Err(error_page(700_016, &not_found));
     };
-    if now() < app.created_at.saturating_add(core.delay()) {
+    if core.now() < app.created_at.saturating_add(core.delay()) {
         return Err(error_page(700_016, &not_found));
     }
     let home_here = app.tenant_id.eq_ignore_ascii_case(&tenant.id);
@@ -343,6 +343,7 @@ impl Page<'_> {
 /// The decision of a POST: Accept provisions the service principal in `tenant`; the
 /// redirect's query pairs, as Entra sends them for `flow`.
 fn decide(
+    at: time::OffsetDateTime,
     state: &mut State,
     app: &Application,
     tenant: &Tenant,
@@ -352,7 +353,7 @@ fn decide(
     let mut tail: Vec<(&'static str, String)> = Vec::new();
     if params.get("action").as_deref() == Some("accept") {
         if state.sp_in_tenant(&app.app_id, &tenant.id).is_none() {
-            let sp = new_service_principal(app, &tenant.id, serde_json::Map::new());
+            let sp = new_service_principal(at, app, &tenant.id, serde_json::Map::new());
             state.service_principals.push(sp);
         }
         match flow {

@@ -1,5 +1,5 @@
 //! The control API under `/_sim/` (no authentication, not logged, no latency or faults):
-//! state, request log, faults, environment, and the pull truth endpoint.
+//! state, request log, faults, environment, Azure's clock, and the pull truth endpoint.
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -18,7 +18,41 @@ fn err(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// The state as JSON (what `GET /_sim/state` returns).
 pub(crate) fn state_json(core: &Core) -> Value {
-    serde_json::to_value(&*core.state()).unwrap_or(Value::Null)
+    let mut state = core.state();
+    state.azure_time = Some(core.now());
+    serde_json::to_value(&*state).unwrap_or(Value::Null)
+}
+
+/// Azure's clock: its time, its scale, and how far it was moved on.
+fn clock_json(core: &Core) -> Value {
+    json!({
+        "now": crate::model::fmt_ticks(core.now()),
+        "time_scale": core.clock.scale(),
+        "advanced_ms": u64::try_from(core.clock.advanced().as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+/// `POST /_sim/clock/advance` with `{"by": "90s"}`: moves Azure's clock on.
+fn advance(core: &Core, req: &Req) -> Response {
+    let by = match req.json() {
+        Ok(v) => v
+            .get("by")
+            .and_then(Value::as_str)
+            .map(crate::parse_duration),
+        Err(m) => return err(StatusCode::BAD_REQUEST, "InvalidJson", &m),
+    };
+    match by {
+        Some(Ok(d)) => {
+            core.clock.advance(d);
+            json_resp(StatusCode::OK, &clock_json(core))
+        }
+        Some(Err(m)) => err(StatusCode::BAD_REQUEST, "InvalidDuration", &m),
+        None => err(
+            StatusCode::BAD_REQUEST,
+            "MissingDuration",
+            "the body must be {\"by\": \"<duration>\"}, e.g. {\"by\": \"1h\"}",
+        ),
+    }
 }
 
 /// Serve `/_sim/...`.
@@ -48,6 +82,8 @@ pub(crate) fn handle(core: &Core, req: &Req) -> Response {
             lock(&core.faults).clear();
             empty(StatusCode::NO_CONTENT)
         }
+        (["clock"], &Method::GET) => json_resp(StatusCode::OK, &clock_json(core)),
+        (["clock", "advance"], &Method::POST) => advance(core, req),
         (["env"], &Method::GET) => json_resp(
             StatusCode::OK,
             &Value::Object(

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::WriteLimit;
+use crate::clock::{Clock, wall};
 use crate::cloud::Presented;
 use crate::crypto::{JwtError, JwtKey, random_alnum};
 use crate::faults::FaultRule;
 use crate::http::Req;
-use crate::model::{State, now};
+use crate::model::State;
 
 /// Everything a handler needs.
 pub(crate) struct Core {
@@ -24,11 +25,21 @@ pub(crate) struct Core {
     pub ca_file: PathBuf,
     pub cloud_file: PathBuf,
     pub env_file: PathBuf,
+    /// Azure's time for new objects to replicate (see [`crate::SimConfig`]).
     pub replication_delay: Duration,
-    pub lro_duration: Duration,
+    /// Azure's time per node of a reset.
+    pub node_reimage_time: Duration,
+    /// A fixed duration for every reset, if set.
+    pub lro_duration: Option<Duration>,
+    /// Azure's time a cluster update reconciles.
+    pub cluster_update_time: Duration,
+    /// A tag update is a plain write, answered at once (`--lenient cluster-updates`).
+    pub lenient_cluster_updates: bool,
     pub latency: Duration,
     pub write_limit: Option<WriteLimit>,
     pub read_limit: Option<WriteLimit>,
+    /// Azure's clock (compressed by the time scale, moved on by the control API).
+    pub clock: Clock,
     pub state: Mutex<State>,
     pub log: Mutex<Vec<Value>>,
     pub seq: Mutex<u64>,
@@ -74,8 +85,13 @@ impl Core {
     /// The state, with finished operations applied.
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         let mut s = lock(&self.state);
-        s.settle(now());
+        s.settle(self.clock.now());
         s
+    }
+
+    /// Azure's now (see [`Clock`]).
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
     }
 
     /// The replication delay as a `time::Duration`.
@@ -98,7 +114,8 @@ impl Core {
         roles: &[String],
         appidacr: &str,
     ) -> (String, i64) {
-        let iat = now().unix_timestamp();
+        // A token's lifetime is timed by its holder's own clock: the real one.
+        let iat = wall().unix_timestamp();
         let exp = iat + 3599;
         let sts = self.cloud.sts();
         let mut claims = json!({
@@ -135,7 +152,7 @@ impl Core {
             JwtError::Malformed => AuthFail::Malformed,
             JwtError::BadSignature => AuthFail::BadSignature,
         })?;
-        principal_from_claims(&claims, now().unix_timestamp(), audience_ok)
+        principal_from_claims(&claims, wall().unix_timestamp(), audience_ok)
     }
 
     /// The bearer token of a request, verified.

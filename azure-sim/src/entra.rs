@@ -8,11 +8,12 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use crate::clock::wall;
 use crate::consent;
 use crate::core::{Core, audience_in};
 use crate::crypto::{decode_unverified, digest_eq, sha256_hex};
 use crate::http::{Req, entra_err, is_guid, json, with_caller};
-use crate::model::{Application, ServicePrincipal, State, Tenant, now};
+use crate::model::{Application, ServicePrincipal, State, Tenant};
 
 /// Resource identifiers (token audiences) the simulated Entra knows: the presented cloud's
 /// own (a national cloud issues no token for the public cloud's resources).
@@ -233,7 +234,13 @@ fn issue(core: &Core, req: &Req, v2: bool) -> Result<Response, Response> {
     let client_id = param(&form, "client_id").ok_or_else(|| missing(req, "client_id"))?;
     let resource = requested_resource(req, &form, v2)?;
     let (app, sp) = client(req, &state, &tenant, client_id)?;
-    let appidacr = authenticate(req, &form, app, state.behaviour.secret_propagation())?;
+    let appidacr = authenticate(
+        req,
+        &form,
+        app,
+        core.now(),
+        state.behaviour.secret_propagation(),
+    )?;
     check_resource(core, req, &resource, &tenant)?;
     crate::sign_in_policy::check(req, &tenant, &app.app_id, &resource)?;
     let graph = audience_in(&resource, &core.cloud.graph_audiences());
@@ -311,17 +318,18 @@ fn client<'s>(
 }
 
 /// The app's credential: a current client secret (`appidacr` 1) or a federated assertion
-/// (`appidacr` 2); AADSTS7000215, 7000222 or 7000216 otherwise. A secret added less than
-/// `propagation` ago is not known yet: refused as invalid (AADSTS7000215), as Entra does.
+/// (`appidacr` 2); AADSTS7000215, 7000222 or 7000216 otherwise. `t` is Azure's now. A secret
+/// added less than `propagation` ago is not known yet: refused as invalid (AADSTS7000215), as
+/// Entra does.
 fn authenticate(
     req: &Req,
     form: &[(String, String)],
     app: &Application,
+    t: time::OffsetDateTime,
     propagation: time::Duration,
 ) -> Result<&'static str, Response> {
     if let Some(secret) = param(form, "client_secret") {
         let h = sha256_hex(secret.as_bytes());
-        let t = now();
         let Some(cred) = app
             .password_credentials
             .iter()
@@ -420,7 +428,8 @@ fn check_assertion(
             "JWT token is invalid or malformed.",
         ));
     };
-    let t = now().unix_timestamp();
+    // The assertion's lifetime is timed by its maker's clock: the real one.
+    let t = wall().unix_timestamp();
     let exp = claims["exp"].as_i64().unwrap_or(0);
     if exp <= t || claims["nbf"].as_i64().unwrap_or(0) > t + 300 {
         return Err(entra_err(

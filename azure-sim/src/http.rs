@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::cloud::{HostService, Presented};
-use crate::model::{fmt_secs, now};
+use crate::model::fmt_secs;
 
 /// Which Azure service a request is addressed to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,8 @@ pub(crate) struct Req {
     pub client_request_id: String,
     /// The client's `x-ms-correlation-request-id`, or `request_id`.
     pub correlation_id: String,
+    /// Azure's time when it arrived (the server sets it from the clock; the real time until then).
+    pub at: time::OffsetDateTime,
 }
 
 impl Req {
@@ -97,6 +99,7 @@ impl Req {
             body,
             request_id,
             client_ip: None,
+            at: crate::clock::wall(),
         }
     }
 
@@ -222,6 +225,26 @@ pub(crate) fn html(status: StatusCode, page: String) -> Response {
 }
 
 /// Add a header (silently skipping values that are not valid header text).
+/// Sets `Retry-After` for a wait of `azure_secs` seconds of Azure's time, told in real time:
+/// at Azure's pace whole seconds, as Azure answers; on a compressed clock the whole seconds
+/// rounded down and the exact wait in `retry-after-ms` (the header Azure SDKs read first), so
+/// a client polls at the compressed pace.
+pub(crate) fn set_retry_after(r: &mut Response, clock: &crate::clock::Clock, azure_secs: u64) {
+    #[expect(
+        clippy::float_cmp,
+        reason = "1.0 is Azure's pace exactly, as configured"
+    )]
+    if clock.scale() == 1.0 {
+        set_header(r, "retry-after", &azure_secs.to_string());
+        return;
+    }
+    let real = clock.real(time::Duration::seconds(
+        i64::try_from(azure_secs).unwrap_or(i64::MAX),
+    ));
+    set_header(r, "retry-after", &real.as_secs().to_string());
+    set_header(r, "retry-after-ms", &real.as_millis().to_string());
+}
+
 pub(crate) fn set_header(r: &mut Response, name: &str, value: &str) {
     if let (Ok(n), Ok(v)) = (
         HeaderName::from_bytes(name.as_bytes()),
@@ -265,7 +288,7 @@ pub(crate) fn graph_err_details(
         "code": code,
         "message": message,
         "innerError": {
-            "date": fmt_secs(now()).trim_end_matches('Z'),
+            "date": fmt_secs(req.at).trim_end_matches('Z'),
             "request-id": req.request_id,
             "client-request-id": req.client_request_id,
         }
@@ -284,7 +307,7 @@ pub(crate) fn entra_err(
     code: u32,
     text: &str,
 ) -> Response {
-    let ts = now();
+    let ts = req.at;
     let stamp = format!(
         "{} {}Z",
         ts.date(),
@@ -331,6 +354,10 @@ pub(crate) fn is_guid(s: &str) -> bool {
 
 /// Add the headers every response of `service` carries.
 pub(crate) fn add_service_headers(r: &mut Response, service: &Service, req: &Req) {
+    if *service != Service::Control {
+        // Azure's clock, as Azure's `Date` is (hyper would write the real time).
+        set_header(r, "date", &http_date(req.at));
+    }
     match service {
         Service::Graph => {
             set_header(r, "request-id", &req.request_id);
@@ -361,6 +388,15 @@ pub(crate) fn add_service_headers(r: &mut Response, service: &Service, req: &Req
         }
         Service::Control => {}
     }
+}
+
+/// An HTTP date (RFC 9110 IMF-fixdate): `Mon, 07 Dec 2026 11:09:31 GMT`.
+pub(crate) fn http_date(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.format(time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    ))
+    .unwrap_or_default()
 }
 
 /// The default error code for an injected status.
@@ -398,7 +434,7 @@ pub(crate) fn service_error(
                     "error": code,
                     "error_description": message,
                     "error_codes": [],
-                    "timestamp": fmt_secs(now()),
+                    "timestamp": fmt_secs(req.at),
                     "trace_id": req.request_id,
                     "correlation_id": req.correlation_id,
                 }),

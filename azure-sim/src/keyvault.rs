@@ -30,7 +30,7 @@ use time::OffsetDateTime;
 use crate::core::{AuthFail, Core, Principal, audience_in};
 use crate::crypto::sha256_hex;
 use crate::http::{Req, json as json_resp, set_header, with_caller};
-use crate::model::{GenericResource, RoleDefinition, State, now, split_arm_id};
+use crate::model::{GenericResource, RoleDefinition, State, split_arm_id};
 use crate::rbac::{scope_covers, wildcard_match};
 
 /// Key Vault Administrator.
@@ -438,7 +438,8 @@ fn authorized(
     }
     let scope = format!("{vault_id}/secrets/{name}");
     let mut state = core.state();
-    if !data_action_allowed(&state, &p.oid, &scope, op.action(), now(), core.delay()) {
+    let t = core.now();
+    if !data_action_allowed(&state, &p.oid, &scope, op.action(), t, core.delay()) {
         let message = format!(
             "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid={};oid={};iss={}/{}/\r\nAction: '{}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: {vault_name};location={location}\r\n",
             p.app_id,
@@ -474,7 +475,7 @@ fn authorized(
         .iter()
         .position(|s| s.name.eq_ignore_ascii_case(name));
     match op {
-        Op::Set(_) => set(req, vault, pos, name, &base, retention),
+        Op::Set(_) => set(t, req, vault, pos, name, &base, retention),
         Op::Get(_, version) => get(
             live(vault, pos, name, *version)?,
             *version,
@@ -485,10 +486,15 @@ fn authorized(
             let s = live(vault, pos, name, None)?;
             Ok(versions(req, api, &base, s, retention))
         }
-        Op::Delete(_) => Ok(delete(live_mut(vault, pos, name)?, &base, retention)),
-        Op::Update(_, version) => {
-            update(req, live_mut(vault, pos, name)?, version, &base, retention)
-        }
+        Op::Delete(_) => Ok(delete(t, live_mut(vault, pos, name)?, &base, retention)),
+        Op::Update(_, version) => update(
+            t,
+            req,
+            live_mut(vault, pos, name)?,
+            version,
+            &base,
+            retention,
+        ),
     }
 }
 
@@ -521,8 +527,7 @@ fn get(
 }
 
 /// Soft-delete: the secret keeps its name (see [`set`]) until purged.
-fn delete(s: &mut VaultSecret, base: &str, retention: u32) -> Response {
-    let t = now();
+fn delete(t: OffsetDateTime, s: &mut VaultSecret, base: &str, retention: u32) -> Response {
     s.deleted_at = Some(t);
     let mut b = s
         .versions
@@ -613,6 +618,7 @@ fn bad_body(message: &str) -> Response {
 }
 
 fn set(
+    now: OffsetDateTime,
     req: &Req,
     vault: &mut Vault,
     pos: Option<usize>,
@@ -648,7 +654,7 @@ fn set(
         )));
     }
     let meta = parse_meta(&body)?;
-    let t = now().unix_timestamp();
+    let t = now.unix_timestamp();
     let ver = SecretVersion {
         version: uuid::Uuid::new_v4().simple().to_string(),
         value: Some(value.to_string()),
@@ -736,6 +742,7 @@ fn parse_meta(body: &Value) -> Result<Meta, Response> {
 /// `PATCH /secrets/{name}/{version}`: change a version's attributes, content type or tags (the
 /// value never changes); the answer is a bundle without the value.
 fn update(
+    now: OffsetDateTime,
     req: &Req,
     s: &mut VaultSecret,
     version: &str,
@@ -772,7 +779,7 @@ fn update(
     if let Some(t) = meta.tags {
         v.tags = t;
     }
-    v.updated = now().unix_timestamp();
+    v.updated = now.unix_timestamp();
     Ok(json_resp(
         StatusCode::OK,
         &bundle(base, &name, v, false, retention),

@@ -22,10 +22,13 @@
     reason = "handlers return an HTTP response on both arms; boxing the error arm buys nothing"
 )]
 
+mod api_versions;
 mod arm;
 mod behaviour;
 mod blobs;
+mod clock;
 mod cloud;
+mod config;
 mod consent;
 mod control;
 mod core;
@@ -38,6 +41,8 @@ mod http;
 mod keyvault;
 mod kube;
 mod model;
+mod nodes;
+mod policy;
 mod rbac;
 mod registry;
 mod scenario;
@@ -45,120 +50,19 @@ mod server;
 mod sign_in_policy;
 mod tls;
 
-use std::net::SocketAddr;
 use std::ops::Deref;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+pub use crate::clock::TIME_SCALE_RANGE;
+pub use crate::config::{
+    CLUSTER_UPDATE_TIME, Leniency, NODE_REIMAGE_TIME, REPLICATION_DELAY, SimConfig, WriteLimit,
+    parse_duration, parse_time_scale,
+};
 use crate::core::{Core, lock};
-
-/// How to run the simulator.
-#[derive(Debug, Clone)]
-pub struct SimConfig {
-    /// Where `ca.pem`, `cloud.json` and `sim.env` are written (created if missing).
-    pub dir: PathBuf,
-    /// Address to listen on; port 0 picks a free one.
-    pub addr: SocketAddr,
-    /// A scenario in the `GET /_sim/state` format, instead of the built-in default.
-    pub scenario: Option<Value>,
-    /// How long new directory objects and role assignments take to be seen elsewhere.
-    pub replication_delay: Duration,
-    /// How long a service-principal reset runs.
-    pub lro_duration: Duration,
-    /// Latency added before every Azure response.
-    pub latency: Duration,
-    /// ARM write throttling per calling principal, if any.
-    pub arm_write_limit: Option<WriteLimit>,
-    /// ARM read throttling (GET, HEAD) per calling principal, if any (the same bucket shape:
-    /// ARM refills reads at 25 per second into a bucket of 250).
-    pub arm_read_limit: Option<WriteLimit>,
-    /// Switches merged over the scenario's `behaviour` object (same fields, e.g.
-    /// `{"graph_read_lag_ms": 2000, "unique_name_key": false}`); `None` keeps the scenario's.
-    pub behaviour: Option<Value>,
-}
-
-/// A token bucket for ARM writes (PUT, POST, PATCH, DELETE) per calling principal.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WriteLimit {
-    /// Tokens added per second.
-    pub per_second: f64,
-    /// Bucket size (and the number of writes allowed at once after a pause).
-    pub burst: u32,
-}
-
-impl SimConfig {
-    /// Defaults: `127.0.0.1:0`, the default scenario, no replication delay, a 2 s reset, no
-    /// latency, no throttling.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self {
-            dir: dir.into(),
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            scenario: None,
-            replication_delay: Duration::ZERO,
-            lro_duration: Duration::from_secs(2),
-            latency: Duration::ZERO,
-            arm_write_limit: None,
-            arm_read_limit: None,
-            behaviour: None,
-        }
-    }
-}
-
-impl std::str::FromStr for WriteLimit {
-    type Err = String;
-
-    /// Parse `RATE/BURST`, e.g. `10/20` or `0.5/3`.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (rate, burst) = s
-            .split_once('/')
-            .ok_or_else(|| format!("'{s}' is not RATE/BURST (e.g. 10/20)"))?;
-        let per_second: f64 = rate
-            .trim()
-            .parse()
-            .ok()
-            .filter(|r: &f64| r.is_finite() && *r > 0.0)
-            .ok_or_else(|| format!("'{rate}' is not a positive rate per second"))?;
-        let burst: u32 = burst
-            .trim()
-            .parse()
-            .ok()
-            .filter(|b| *b > 0)
-            .ok_or_else(|| format!("'{burst}' is not a positive burst size"))?;
-        Ok(Self { per_second, burst })
-    }
-}
-
-/// Parse a duration like `500ms`, `2s`, `1.5s`, `1m`, `1h`, or `0`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    if t == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("'{s}' has no unit: use ms, s, m or h (e.g. 500ms, 2s, 1m)"))?;
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .ok()
-        .filter(|n: &f64| n.is_finite() && *n >= 0.0)
-        .ok_or_else(|| format!("'{s}' does not start with a number"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit '{other}' in '{s}': use ms, s, m or h"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("'{s}': {e}"))
-}
 
 /// A running simulator's view: addresses, files, state, log, faults, truth.
 #[derive(Clone)]
@@ -249,6 +153,23 @@ impl Sim {
     /// Remove every fault rule.
     pub fn clear_faults(&self) {
         lock(&self.core.faults).clear();
+    }
+
+    /// Azure's time now on this simulator's clock.
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.core.now()
+    }
+
+    /// Moves Azure's clock on by `by` (Azure's time), as `POST /_sim/clock/advance` does:
+    /// every delay and operation due meanwhile is due now, so a test of an hour-long reset
+    /// does not wait an hour.
+    pub fn advance(&self, by: Duration) {
+        self.core.clock.advance(by);
+    }
+
+    /// Real seconds per second of Azure's time.
+    pub fn time_scale(&self) -> f64 {
+        self.core.clock.scale()
     }
 
     /// Whether the cluster (by name or id) can pull `image` now: `{"pulled","status","reason"}`.
@@ -405,35 +326,5 @@ pub fn spawn(cfg: SimConfig) -> anyhow::Result<SimHandle> {
             let _ = thread.join();
             anyhow::bail!("the simulator thread ended before it was ready")
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{WriteLimit, parse_duration};
-    use std::time::Duration;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
-        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
-        assert!(parse_duration("5").is_err());
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("ms").is_err());
-    }
-
-    #[test]
-    fn write_limits() {
-        assert_eq!(
-            "10/20".parse::<WriteLimit>().unwrap(),
-            WriteLimit {
-                per_second: 10.0,
-                burst: 20
-            }
-        );
-        assert!("10".parse::<WriteLimit>().is_err());
-        assert!("0/1".parse::<WriteLimit>().is_err());
     }
 }

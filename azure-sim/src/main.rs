@@ -6,13 +6,17 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use azure_sim::{SimConfig, WriteLimit, parse_duration};
+use azure_sim::{Leniency, SimConfig, WriteLimit, parse_duration, parse_time_scale};
 use clap::Parser;
 
 /// A local simulator of the Azure endpoints the xtenant tools use.
 ///
 /// Writes ca.pem, cloud.json and sim.env into DIR, prints one JSON line on stdout
 /// (url, dir, ca_file, cloud_file, env_file, pid), then serves until SIGINT or SIGTERM.
+///
+/// Its default world is Azure as documented, at Azure's pace: every duration below is Azure's
+/// own, and --time-scale compresses them all at once (0.01: a 15-minute reset in 9 seconds).
+/// A run that needs Azure to be kinder names each leniency with --lenient.
 #[derive(Debug, Parser)]
 #[command(name = "azure-sim", version)]
 struct Cli {
@@ -25,13 +29,27 @@ struct Cli {
     /// A scenario file in the format of GET /_sim/state (replaces the default scenario).
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
-    /// How long new apps, service principals and role assignments take to replicate.
-    #[arg(long, default_value = "0", value_parser = parse_duration, value_name = "DUR")]
+    /// Real seconds per second of Azure's time: 1 is Azure's pace, 0.01 a hundred times faster.
+    #[arg(long, default_value = "1", value_parser = parse_time_scale, value_name = "SCALE")]
+    time_scale: f64,
+    /// How long new apps and service principals take to be seen beyond Graph, and new role
+    /// assignments to reach a registry (Azure's time).
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
     replication_delay: Duration,
-    /// How long a service-principal reset operation runs.
-    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DUR")]
-    lro_duration: Duration,
-    /// Latency added before every Azure response.
+    /// How long a reset's node image upgrade takes per node (Azure's time).
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DUR")]
+    node_reimage_time: Duration,
+    /// Every reset lasts DUR (Azure's time) instead of nodes × --node-reimage-time.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    lro_duration: Option<Duration>,
+    /// How long a cluster update (a tag update) reconciles (Azure's time).
+    #[arg(long, default_value = "3m", value_parser = parse_duration, value_name = "DUR")]
+    cluster_update_time: Duration,
+    /// Where the simulator is kinder than Azure, by name: api-versions, consent, graph-lag,
+    /// secret-propagation, replication, cluster-updates (e.g. --lenient api-versions,consent).
+    #[arg(long, value_parser = Leniency::parse_list, value_name = "NAME,…")]
+    lenient: Option<std::collections::BTreeSet<Leniency>>,
+    /// Latency added before every Azure response (real time).
     #[arg(long, default_value = "0", value_parser = parse_duration, value_name = "DUR")]
     latency: Duration,
     /// Throttle ARM writes per calling principal: RATE/BURST (e.g. 10/20).
@@ -40,25 +58,25 @@ struct Cli {
     /// Throttle ARM reads per calling principal: RATE/BURST (ARM's: 25/250).
     #[arg(long, value_name = "RATE/BURST")]
     arm_read_limit: Option<WriteLimit>,
-    /// Graph answers reads of a just-created app or service principal with 404 for this long.
+    /// Graph answers reads of a just-created app or service principal with 404 for this long
+    /// (Azure's time; default 5s).
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     graph_read_lag: Option<Duration>,
+    /// Graph answers writes to a just-created app (addPassword, PATCH, its service principal)
+    /// with 404 for this long (Azure's time; default 10s).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    graph_write_lag: Option<Duration>,
     /// Graph has no applications(uniqueName='…') key (as a national cloud may not).
     #[arg(long)]
     no_unique_name_key: bool,
     /// Graph has the applications(uniqueName='…') key (over a scenario without it, e.g. china.json).
     #[arg(long, conflicts_with = "no_unique_name_key")]
     unique_name_key: bool,
-    /// Check managed-cluster and registry api-versions against the public cloud's sets.
-    #[arg(long)]
-    strict_api_versions: bool,
     /// AKS errors in the AKS RP's top-level {"code","message"} shape instead of ARM's wrapped one.
     #[arg(long)]
     aks_top_level_errors: bool,
-    /// The consent page refuses an app that requests no permission (AADSTS650056).
-    #[arg(long)]
-    consent_requires_permissions: bool,
-    /// A secret addPassword just made is refused (AADSTS7000215) for this long.
+    /// A secret addPassword just made is refused (AADSTS7000215) for this long (Azure's time;
+    /// default 10s).
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     secret_propagation: Option<Duration>,
 }
@@ -66,29 +84,23 @@ struct Cli {
 /// The behaviour switches the flags set (over the scenario's), if any.
 fn behaviour_flags(cli: &Cli) -> Option<serde_json::Value> {
     let mut m = serde_json::Map::new();
-    if let Some(d) = cli.graph_read_lag {
-        m.insert(
-            "graph_read_lag_ms".into(),
-            u64::try_from(d.as_millis()).unwrap_or(u64::MAX).into(),
-        );
+    for (key, d) in [
+        ("graph_read_lag_ms", cli.graph_read_lag),
+        ("graph_write_lag_ms", cli.graph_write_lag),
+        ("secret_propagation_ms", cli.secret_propagation),
+    ] {
+        if let Some(d) = d {
+            m.insert(
+                key.into(),
+                u64::try_from(d.as_millis()).unwrap_or(u64::MAX).into(),
+            );
+        }
     }
     if cli.no_unique_name_key || cli.unique_name_key {
         m.insert("unique_name_key".into(), cli.unique_name_key.into());
     }
-    if cli.strict_api_versions {
-        m.insert("strict_api_versions".into(), true.into());
-    }
     if cli.aks_top_level_errors {
         m.insert("aks_error_shape".into(), "top_level".into());
-    }
-    if cli.consent_requires_permissions {
-        m.insert("consent_requires_permissions".into(), true.into());
-    }
-    if let Some(d) = cli.secret_propagation {
-        m.insert(
-            "secret_propagation_ms".into(),
-            u64::try_from(d.as_millis()).unwrap_or(u64::MAX).into(),
-        );
     }
     (!m.is_empty()).then_some(serde_json::Value::Object(m))
 }
@@ -135,8 +147,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         dir: cli.dir,
         addr: cli.addr,
         scenario,
+        time_scale: cli.time_scale,
         replication_delay: cli.replication_delay,
+        node_reimage_time: cli.node_reimage_time,
         lro_duration: cli.lro_duration,
+        cluster_update_time: cli.cluster_update_time,
+        lenient: cli.lenient.unwrap_or_default(),
         latency: cli.latency,
         arm_write_limit: cli.arm_write_limit,
         arm_read_limit: cli.arm_read_limit,

@@ -13,11 +13,6 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::crypto::sha256_hex;
 
-/// Now, in UTC.
-pub(crate) fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
-}
-
 /// `2022-05-07T06:56:29Z` (Graph's form: whole seconds).
 pub(crate) fn fmt_secs(t: OffsetDateTime) -> String {
     let t = t.replace_nanosecond(0).unwrap_or(t);
@@ -37,7 +32,7 @@ pub(crate) fn parse_time(s: &str) -> Option<OffsetDateTime> {
 }
 
 fn default_now() -> OffsetDateTime {
-    now() - time::Duration::days(1)
+    crate::clock::wall() - time::Duration::days(1)
 }
 fn default_true() -> bool {
     true
@@ -66,9 +61,17 @@ fn default_sku() -> String {
 fn default_succeeded() -> String {
     "Succeeded".into()
 }
+fn default_reset() -> String {
+    RESET.into()
+}
 fn default_k8s() -> String {
     "1.31.2".into()
 }
+
+/// An [`Operation`]'s kind: the service-principal reset (a node image upgrade).
+pub(crate) const RESET: &str = "resetServicePrincipalProfile";
+/// An [`Operation`]'s kind: a tag update (a cluster update that reconciles the cluster).
+pub(crate) const UPDATE_TAGS: &str = "updateTags";
 
 /// The whole simulated world.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -82,6 +85,10 @@ pub(crate) struct State {
     pub cloud: crate::cloud::CloudName,
     /// How this cloud differs from the public one (see [`crate::behaviour::Behaviour`]).
     pub behaviour: crate::behaviour::Behaviour,
+    /// Azure's time when this state was dumped: a simulator loading it starts its clock there
+    /// (or at the real time, if later), so what the dump holds is never from the future.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub azure_time: Option<OffsetDateTime>,
     /// `sim.env` lines besides the ones the simulator always writes; values may use
     /// `{url}`, `{port}`, `{dir}`, `{login_server:NAME}`.
     pub env_template: Map<String, Value>,
@@ -98,6 +105,8 @@ pub(crate) struct State {
     pub vaults: Vec<crate::keyvault::Vault>,
     pub resources: Vec<GenericResource>,
     pub operations: Vec<Operation>,
+    /// Tag policies (see [`crate::policy`]; none by default).
+    pub policies: Vec<crate::policy::TagPolicy>,
 }
 
 /// An Entra tenant.
@@ -378,6 +387,13 @@ pub(crate) struct Cluster {
     /// What reaches inside it: its egress address, run command, its pods (see [`crate::kube`]).
     #[serde(flatten)]
     pub kube: crate::kube::ClusterKube,
+    /// Its node pools (`agentPoolProfiles`; one system pool of 3 nodes when absent).
+    #[serde(default = "crate::nodes::default_pools")]
+    pub agent_pools: Vec<crate::nodes::AgentPool>,
+    /// The tags on the resources of its node resource group: AKS copies the cluster's tags
+    /// there on every update.
+    #[serde(default)]
+    pub node_resource_tags: BTreeMap<String, String>,
     #[serde(default, skip_deserializing)]
     pub name: String,
     #[serde(default, skip_deserializing)]
@@ -406,10 +422,16 @@ pub(crate) struct GenericResource {
     pub location: String,
 }
 
-/// A long-running operation (a service-principal reset).
+/// A long-running operation on a cluster: a service-principal reset or a tag update.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Operation {
     pub id: String,
+    /// `resetServicePrincipalProfile` or `updateTags`.
+    #[serde(default = "default_reset")]
+    pub kind: String,
+    /// The tags an update copies onto the node resource group's resources when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_tags: Option<BTreeMap<String, String>>,
     pub cluster_id: String,
     pub subscription_id: String,
     pub location: String,
@@ -575,31 +597,50 @@ impl State {
             .find(|d| d.id.eq_ignore_ascii_case(guid))
     }
 
-    /// Finish every operation whose time is up, applying its effect to its cluster.
+    /// Finish every operation whose time is up, applying its effect to its cluster; show a
+    /// running reset's progress on the cluster's node pools.
     pub(crate) fn settle(&mut self, at: OffsetDateTime) {
         for op in &mut self.operations {
-            if op.status != "InProgress" || op.outcome == "Hang" {
+            if op.status != "InProgress" {
                 continue;
             }
+            let Some(c) = self
+                .clusters
+                .iter_mut()
+                .find(|c| c.id.eq_ignore_ascii_case(&op.cluster_id))
+            else {
+                continue;
+            };
             let ends = op.started_at.saturating_add(time::Duration::milliseconds(
                 i64::try_from(op.duration_ms).unwrap_or(i64::MAX),
             ));
-            if ends > at {
+            if op.outcome == "Hang" || ends > at {
+                if op.kind == RESET {
+                    let ran = (at - op.started_at).as_seconds_f64();
+                    let total = (ends - op.started_at).as_seconds_f64().max(f64::EPSILON);
+                    let done = if op.outcome == "Hang" {
+                        (ran / total).min(0.999)
+                    } else {
+                        ran / total
+                    };
+                    crate::nodes::progress(&mut c.agent_pools, done);
+                }
                 continue;
             }
             op.status.clone_from(&op.outcome);
             op.ended_at = Some(ends);
-            if let Some(c) = self
-                .clusters
-                .iter_mut()
-                .find(|c| c.id.eq_ignore_ascii_case(&op.cluster_id))
-            {
-                if op.outcome == "Succeeded" {
+            crate::nodes::settle(&mut c.agent_pools);
+            if op.outcome == "Succeeded" {
+                if op.kind == UPDATE_TAGS {
+                    if let Some(tags) = &op.new_tags {
+                        c.node_resource_tags.clone_from(tags);
+                    }
+                } else {
                     c.service_principal_client_id.clone_from(&op.new_client_id);
                     c.secret_sha256.clone_from(&op.new_secret_sha256);
                 }
-                c.provisioning_state.clone_from(&op.outcome);
             }
+            c.provisioning_state.clone_from(&op.outcome);
         }
     }
 

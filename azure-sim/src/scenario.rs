@@ -10,8 +10,11 @@ use crate::keyvault::{self, Vault};
 use crate::model::{
     Application, Cluster, ClusterIdentity, FederatedCredential, GenericResource,
     PasswordCredential, Registry, ResourceGroup, RoleAssignment, ServicePrincipal, State,
-    Subscription, Tenant, now,
+    Subscription, Tenant,
 };
+
+/// The scenario is built at start, when Azure's clock and the real one agree.
+use crate::clock::wall as now;
 use crate::rbac;
 
 /// Tenant A (the cluster's).
@@ -171,6 +174,7 @@ pub(crate) fn default_state() -> State {
         base: None,
         cloud: CloudName::AzureSim,
         behaviour: crate::behaviour::Behaviour::default(),
+        azure_time: None,
         env_template: env_template(&ids),
         tenants: tenants(),
         subscriptions: subscriptions(),
@@ -195,6 +199,8 @@ pub(crate) fn default_state() -> State {
                     egress_ip: Some(CLUSTER_EGRESS_IP.into()),
                     ..crate::kube::ClusterKube::default()
                 },
+                agent_pools: crate::nodes::default_pools(),
+                node_resource_tags: BTreeMap::new(),
                 name: String::new(),
                 subscription_id: String::new(),
                 resource_group: String::new(),
@@ -218,6 +224,8 @@ pub(crate) fn default_state() -> State {
                     egress_ip: Some(MSI_CLUSTER_EGRESS_IP.into()),
                     ..crate::kube::ClusterKube::default()
                 },
+                agent_pools: crate::nodes::default_pools(),
+                node_resource_tags: BTreeMap::new(),
                 name: String::new(),
                 subscription_id: String::new(),
                 resource_group: String::new(),
@@ -243,6 +251,7 @@ pub(crate) fn default_state() -> State {
             },
         ],
         operations: Vec::new(),
+        policies: Vec::new(),
     }
 }
 

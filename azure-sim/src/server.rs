@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::SimConfig;
+use crate::clock::{Clock, wall};
 use crate::cloud::Presented;
 use crate::core::{Core, lock};
 use crate::crypto::JwtKey;
@@ -30,7 +30,8 @@ use crate::http::{
     Caller, DropConnection, Req, Service, add_service_headers, default_code, service_error,
     set_header,
 };
-use crate::model::{State, fmt_ticks, now};
+use crate::model::{State, fmt_ticks};
+use crate::{Leniency, SimConfig};
 use crate::{arm, control, entra, faults, graph, keyvault, registry, scenario};
 
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -40,6 +41,10 @@ const LOG_LIMIT: usize = 100_000;
 
 /// Build the core: state, keys, files. Binds nothing.
 fn build_core(cfg: &SimConfig, port: u16, ip: IpAddr) -> anyhow::Result<(Core, String)> {
+    if !crate::clock::valid_scale(cfg.time_scale) {
+        let (lo, hi) = crate::clock::TIME_SCALE_RANGE;
+        anyhow::bail!("the time scale {} is outside {lo}..={hi}", cfg.time_scale);
+    }
     std::fs::create_dir_all(&cfg.dir).with_context(|| format!("creating {}", cfg.dir.display()))?;
     let dir = std::fs::canonicalize(&cfg.dir)
         .with_context(|| format!("resolving {}", cfg.dir.display()))?;
@@ -69,6 +74,7 @@ fn build_core(cfg: &SimConfig, port: u16, ip: IpAddr) -> anyhow::Result<(Core, S
         }
         state.behaviour = serde_json::from_value(merged).context("the behaviour switches")?;
     }
+    state.behaviour.lenient(&cfg.lenient);
     state.normalize().context("the scenario is inconsistent")?;
     let secrets = scenario::mint_env_secrets(&mut state);
     let cloud = Presented::new(state.cloud, &url, port);
@@ -92,8 +98,16 @@ fn build_core(cfg: &SimConfig, port: u16, ip: IpAddr) -> anyhow::Result<(Core, S
         ca_file,
         cloud_file,
         env_file,
-        replication_delay: cfg.replication_delay,
+        replication_delay: if cfg.lenient.contains(&Leniency::Replication) {
+            Duration::ZERO
+        } else {
+            cfg.replication_delay
+        },
+        node_reimage_time: cfg.node_reimage_time,
         lro_duration: cfg.lro_duration,
+        cluster_update_time: cfg.cluster_update_time,
+        lenient_cluster_updates: cfg.lenient.contains(&Leniency::ClusterUpdates),
+        clock: Clock::new(cfg.time_scale, state.azure_time),
         latency: cfg.latency,
         write_limit: cfg.arm_write_limit,
         read_limit: cfg.arm_read_limit,
@@ -238,7 +252,8 @@ async fn serve_request(
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let Some(bytes) = read_body(body).await else {
-        let req = Req::new(&parts, axum::body::Bytes::new());
+        let mut req = Req::new(&parts, axum::body::Bytes::new());
+        req.at = core.now();
         let service = req.service(&core.cloud);
         let mut r = service_error(
             &service,
@@ -255,6 +270,7 @@ async fn serve_request(
     };
     let mut req = Req::new(&parts, bytes);
     req.client_ip = Some(peer);
+    req.at = core.now();
     let service = req.service(&core.cloud);
     if service == Service::Control {
         return Ok(control::handle(&core, &req));
@@ -382,7 +398,10 @@ fn log(
     };
     let entry = json!({
         "seq": seq,
-        "time": fmt_ticks(now()),
+        // When it was answered, on the real clock (with `duration_ms`, a span a test can
+        // compare with another's); `azure_time` is the same moment on Azure's clock.
+        "time": fmt_ticks(wall()),
+        "azure_time": fmt_ticks(core.now()),
         "method": req.method.as_str(),
         "host": req.host,
         "path": req.path,

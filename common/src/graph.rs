@@ -53,6 +53,86 @@ where
     }
 }
 
+/// An object younger than this (by its `createdDateTime` and Graph's own `Date`) may still be
+/// missing on the replica that serves a write: Graph answers 404 `Request_ResourceNotFound`
+/// for seconds after an app is made (msgraph-sdk-javascript#1999; terraform-provider-azuread#118
+/// waits for it). Older objects are not waited for: their 404 is an answer.
+pub const YOUNG: Duration = Duration::from_secs(5 * 60);
+
+/// Whether an object made at `created` (its `createdDateTime`) was younger than [`YOUNG`] at
+/// `server_now` (the `Date` of the answer that showed it: Graph's clock, not ours).
+pub fn is_young(created: Option<&str>, server_now: Option<time::OffsetDateTime>) -> bool {
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    match (
+        created.and_then(|c| time::OffsetDateTime::parse(c, rfc3339).ok()),
+        server_now,
+    ) {
+        (Some(made), Some(now)) => now - made < YOUNG,
+        _ => false,
+    }
+}
+
+/// Sends the write `send` makes until Graph takes it, while it answers 404
+/// `Request_ResourceNotFound` for an object made a moment ago (Graph's write lag: a 404 means
+/// Graph did nothing, so the write is sent again), for up to [`READ_LAG_GRACE`] within
+/// `deadline`, with progress naming `what`. For an object that is not young, send once.
+pub async fn write_despite_lag<T, F, Fut>(what: &str, deadline: Deadline, mut send: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let first = match send().await {
+        Err(e) if too_new(&e) => e,
+        done => return done,
+    };
+    let grace = READ_LAG_GRACE.min(deadline.remaining());
+    let label = format!("waiting for Microsoft Graph to take {what}");
+    let last = std::sync::Mutex::new(first);
+    let waited = poll_until(
+        &label,
+        Deadline::watched(grace, deadline.interrupt()),
+        || {
+            let sent = send();
+            let last = &last;
+            async move {
+                match sent.await {
+                    Ok(v) => Ok(Poll::Ready(v)),
+                    Err(e) if too_new(&e) => {
+                        *last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = e;
+                        Ok(Poll::Pending(
+                            "404: not yet on the replica that serves writes (a new object takes a while to reach every replica)".into(),
+                            None,
+                        ))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        },
+    )
+    .await;
+    match waited {
+        Err(e) if e.is_timeout() => {
+            let last = last
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Err(last
+                .context(format!(
+                    "Microsoft Graph still refused {what} after {}",
+                    crate::wait::human(grace)
+                ))
+                .with_hint(
+                    "a new object reaches every replica within seconds, usually: rerun this step",
+                ))
+        }
+        other => other,
+    }
+}
+
+/// Graph's answer to a write on an object its replica does not have (yet).
+fn too_new(e: &Error) -> bool {
+    e.status() == Some(404) && e.is_code("Request_ResourceNotFound")
+}
+
 /// The tag `entra-app-create` puts on every app it creates (or is told to `--adopt` on the
 /// reader's own flags): the evidence that these tools made an app, and may change it or
 /// look after the clusters that run as it (`aks-sp-update --status --all`). Only the app's
@@ -87,7 +167,8 @@ pub fn not_multitenant(which: &str, tenant: &str, audience: &str, why: &str) -> 
 
 /// The app's service principal in the Graph tenant of `api`: found, or created (upsert by
 /// appId), waiting (until the deadline) while the app does not back one yet
-/// (`NoBackingApplicationObject`: a new app takes a while to replicate). `look_first`:
+/// (`NoBackingApplicationObject`: a new app takes a while to replicate; 404 in its home tenant
+/// while Graph's write replica lacks it). `look_first`:
 /// read before writing (skip it for an app made a moment ago). `Ok(None)` in a dry run;
 /// else the object id and whether this call created it.
 pub async fn ensure_service_principal(
@@ -130,6 +211,13 @@ pub async fn ensure_service_principal(
                 Err(e) if e.is_code("NoBackingApplicationObject") => {
                     Ok(Poll::Pending("the app is not replicated yet".into(), None))
                 }
+                // In the app's home tenant, a new app is missing on the replica that serves
+                // the write (Graph's write lag; an app Graph does not know is answered
+                // NoBackingApplicationObject, not 404).
+                Err(e) if too_new(&e) => Ok(Poll::Pending(
+                    "the new app is not yet on the replica that serves writes".into(),
+                    None,
+                )),
                 Err(e) => Err(e),
             }
         },

@@ -819,7 +819,7 @@ fn create_as_reader_explains_that_an_administrator_must_consent() {
 
 #[test]
 fn create_waits_out_replication_of_a_new_app() {
-    let sim = TestSim::start_with(|c| c.replication_delay = Duration::from_secs(2));
+    let sim = TestSim::start_with(|c| c.replication_delay = c.azure_time(Duration::from_secs(2)));
     let op = Operator::new(&sim);
     let b = sim.var("REGISTRY_TENANT_ID");
     let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);

@@ -3,7 +3,7 @@
 use common::error::codes;
 use common::graph::{
     MULTITENANT_AUDIENCE, READ_LAG_GRACE, alt_key, any_eq_filter, is_multitenant,
-    wait_until_readable, with_user_read,
+    wait_until_readable, with_user_read, write_despite_lag,
 };
 use common::http::Sent;
 use common::ui;
@@ -42,8 +42,8 @@ impl Step<'_> {
         let app = match &inputs.key {
             AppKey::UniqueName(unique) => {
                 let path = alt_key("applications", "uniqueName", unique);
-                match self.api.get_opt(&path).await {
-                    Ok(Some(v)) => Application::parse(&v)?,
+                match self.read_app(&path).await {
+                    Ok(Some(app)) => app,
                     Err(e) if refuses_unique_name_key(&e, KeyUse::Read) => {
                         match self.by_tag_instead(unique, &e).await? {
                             Tagged::Found(app) => app,
@@ -82,17 +82,15 @@ impl Step<'_> {
                                 )
                                 .with_hint("rerun this step: it finds the app")
                             })?;
-                            Application::parse(&v)?
+                            // Graph's read missed it: it is new.
+                            Application::parse(&v)?.made_now()
                         }
                     },
                 }
             }
             AppKey::AppId(a) => {
-                let found = self
-                    .api
-                    .get_opt(&alt_key("applications", "appId", a))
-                    .await?;
-                let Some(v) = found else {
+                let found = self.read_app(&alt_key("applications", "appId", a)).await?;
+                let Some(app) = found else {
                     return Err(Error::step(
                         codes::APP_NOT_FOUND.name,
                         format!("the input's app_id {a} is not an app registered in tenant {}", inputs.tenant),
@@ -101,7 +99,7 @@ impl Step<'_> {
                         "check cluster_tenant_id (the app's home tenant), or drop app_id and pass --unique-name to create one",
                     ));
                 };
-                Application::parse(&v)?
+                app
             }
         };
         if let Some(want) = &inputs.app_id
@@ -119,6 +117,34 @@ impl Step<'_> {
             .with_hint("pass the --unique-name that app was made with, or drop app_id from the input"));
         }
         self.fix_app(app).await
+    }
+
+    /// The app at `path` (`None` on 404), young when Graph's answer dates it recent.
+    async fn read_app(&self, path: &str) -> Result<Option<Application>> {
+        let url = self.api.url(path)?;
+        let r = self
+            .api
+            .read(self.api.request(Method::GET, url).accept(&[404]))
+            .await?;
+        if r.status == 404 {
+            return Ok(None);
+        }
+        Application::from_answer(&r).map(Some)
+    }
+
+    /// A write on `app` built by `req`: for an app made a moment ago, sent again while Graph's
+    /// write replica lacks it (404), within `--timeout`; else sent once.
+    pub(crate) async fn write_app(
+        &self,
+        app: &Application,
+        what: &str,
+        req: impl Fn() -> common::http::Request,
+    ) -> Result<Sent> {
+        if !app.young {
+            return self.api.write(req()).await;
+        }
+        let what = format!("{what} (app {}, made a moment ago)", app.app_id);
+        write_despite_lag(&what, self.api.deadline(), || self.api.write(req())).await
     }
 
     /// The apps carrying the unique-name tag (`$filter=tags/any(t:t eq '…')`).
@@ -174,7 +200,7 @@ impl Step<'_> {
             ));
             return Ok(Tagged::DryRun);
         };
-        let mine = Application::parse(&resp.body)?;
+        let mine = Application::parse(&resp.body)?.made_now();
         self.changed = true;
         self.new_app = true;
         // Find again: until the listing shows ours (bounded), then keep the oldest tagged app.
@@ -198,10 +224,12 @@ impl Step<'_> {
             // Another run made one first: keep that one, remove ours (it has no secret yet).
             let keep = Application::parse(first)?;
             let del = self.api.url(&format!("/applications/{}", mine.id))?;
-            // Not reached in a dry run (nothing was created); either outcome leaves no duplicate.
+            // Not reached in a dry run (nothing was created). Ours is new: a 404 is Graph's
+            // write lag, not a deletion, and is waited out.
             let _deleted: Sent = self
-                .api
-                .write(self.api.request(Method::DELETE, del).accept(&[404]))
+                .write_app(&mine, "the removal of the duplicate", || {
+                    self.api.request(Method::DELETE, del.clone())
+                })
                 .await?;
             self.notes.push(format!(
                 "another run created the app {} first: using it, and deleted the duplicate {}",
@@ -248,7 +276,7 @@ impl Step<'_> {
         if resp.status != 201 {
             return Ok(Upsert::Existed);
         }
-        let app = Application::parse(&resp.body)?;
+        let app = Application::parse(&resp.body)?.made_now();
         self.changed = true;
         self.new_app = true;
         self.notes.push(format!(
@@ -322,12 +350,11 @@ impl Step<'_> {
         self.may_change(&app, &format!("update {what} of"))?;
         let url = self.api.url(&format!("/applications/{}", app.id))?;
         let sent = self
-            .api
-            .write(
+            .write_app(&app, &format!("the update of {what}"), || {
                 self.api
-                    .request(Method::PATCH, url)
-                    .json(Value::Object(body.clone())),
-            )
+                    .request(Method::PATCH, url.clone())
+                    .json(Value::Object(body.clone()))
+            })
             .await?;
         if sent.is_skipped() {
             self.notes.push(format!(

@@ -34,6 +34,11 @@ pub(crate) struct Application {
     pub(crate) tags: Vec<String>,
     /// `requiredResourceAccess`, as Graph gave it (boxed: the app is moved around by value).
     pub(crate) required_resource_access: Option<Box<Value>>,
+    /// `createdDateTime`, as Graph gave it.
+    pub(crate) created: Option<String>,
+    /// Made a moment ago (by this run, or younger than `common::graph::YOUNG` by Graph's
+    /// clock): a 404 to a write on it is Graph's write lag, waited out.
+    pub(crate) young: bool,
 }
 
 /// A password credential's metadata (Graph never returns the secret again).
@@ -88,7 +93,23 @@ impl Application {
             passwords,
             tags,
             required_resource_access: v.get("requiredResourceAccess").cloned().map(Box::new),
+            created: text(v, "createdDateTime"),
+            young: false,
         })
+    }
+
+    /// Read from Graph's answer `r`: young when its `createdDateTime` is recent by the answer's
+    /// `Date`.
+    pub(crate) fn from_answer(r: &common::http::Response) -> Result<Self> {
+        let mut app = Self::parse(&r.body)?;
+        app.young = common::graph::is_young(app.created.as_deref(), r.date());
+        Ok(app)
+    }
+
+    /// The same app, known to be new (this run made it, or Graph showed it only now).
+    pub(crate) fn made_now(mut self) -> Self {
+        self.young = true;
+        self
     }
 
     /// Whether it requests Microsoft Graph `User.Read` (delegated), as the portal registers apps.

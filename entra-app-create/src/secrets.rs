@@ -116,8 +116,9 @@ impl Step<'_> {
             .url(&format!("/applications/{}/addPassword", app.id))?;
         let body = json!({"passwordCredential": {"displayName": self.inputs.options.secret_name, "endDateTime": end}});
         let sent = self
-            .api
-            .write(self.api.request(Method::POST, url).json(body))
+            .write_app(app, "the new client secret", || {
+                self.api.request(Method::POST, url.clone()).json(body.clone())
+            })
             .await
             .map_err(|e| {
                 if e.is_code("CredentialInvalidLifetimeAsPerAppPolicy") {
@@ -220,13 +221,12 @@ impl Step<'_> {
             .url(&format!("/applications/{}/removePassword", app.id))?;
         let mut removed = 0usize;
         for p in &others {
-            let req = self
-                .api
-                .request(Method::POST, url.clone())
-                .json(json!({"keyId": p.key_id}));
             let sent = self
-                .api
-                .write(req)
+                .write_app(app, &format!("the removal of secret {}", p.key_id), || {
+                    self.api
+                        .request(Method::POST, url.clone())
+                        .json(json!({"keyId": p.key_id}))
+                })
                 .await
                 .map_err(|e| e.context(format!("removing the secret {}", p.key_id)))?;
             if !sent.is_skipped() {

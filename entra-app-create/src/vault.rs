@@ -237,6 +237,8 @@ mod tests {
             passwords: Vec::new(),
             tags: Vec::new(),
             required_resource_access: None,
+            created: None,
+            young: false,
         }
     }
 

@@ -328,14 +328,30 @@ impl Operator {
         }
     }
 
+    /// Sends `call` again while Graph answers 404 for an app made a moment ago (its write lag:
+    /// the replica serving the write lacks it), as a client must; the last answer.
+    fn while_too_new(&self, call: impl Fn() -> (u16, Value)) -> (u16, Value) {
+        let mut answer = call();
+        for _ in 0..200 {
+            if answer.0 != 404 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            answer = call();
+        }
+        answer
+    }
+
     /// Adds a client secret to the application `object_id` in tenant A: its text and key id.
     pub fn add_secret(&self, object_id: &str) -> (String, String) {
-        let (status, pw) = self.graph(
-            Method::POST,
-            &self.cluster_tenant,
-            &format!("/applications/{object_id}/addPassword"),
-            Some(&json!({"passwordCredential": {"displayName": "test"}})),
-        );
+        let (status, pw) = self.while_too_new(|| {
+            self.graph(
+                Method::POST,
+                &self.cluster_tenant,
+                &format!("/applications/{object_id}/addPassword"),
+                Some(&json!({"passwordCredential": {"displayName": "test"}})),
+            )
+        });
         assert_eq!(status, 200, "addPassword: {pw}");
         (
             pw["secretText"].as_str().expect("secretText").to_owned(),
@@ -347,8 +363,10 @@ impl Operator {
     /// replicated yet (`NoBackingApplicationObject`); its object id.
     pub fn create_service_principal(&self, tenant: &str, app_id: &str) -> String {
         let body = json!({"appId": app_id});
-        for _ in 0..100 {
-            let (status, v) = self.graph(Method::POST, tenant, "/servicePrincipals", Some(&body));
+        for _ in 0..200 {
+            let (status, v) = self.while_too_new(|| {
+                self.graph(Method::POST, tenant, "/servicePrincipals", Some(&body))
+            });
             if status == 201 {
                 return v["id"].as_str().expect("service principal id").to_owned();
             }
@@ -356,7 +374,7 @@ impl Operator {
                 v.to_string().contains("NoBackingApplicationObject"),
                 "POST /servicePrincipals in {tenant}: {status} {v}"
             );
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(25));
         }
         panic!("the app {app_id} never backed a service principal in {tenant}");
     }
@@ -453,6 +471,27 @@ pub fn record_entry(sim: &TestSim, app_id: &str, cluster_id: &str) -> Option<Val
         entry.insert(name.to_owned(), json!(value));
     }
     Some(Value::Object(entry))
+}
+
+/// Replaces the tags of the cluster `cluster_id` as `op` (an identity that may write the
+/// cluster): on AKS a cluster update, accepted (202) and then reconciled; the update is let
+/// end (Azure's clock moved past it) before this returns. The answer's status and body.
+pub fn write_cluster_tags(
+    sim: &TestSim,
+    op: &Operator,
+    cluster_id: &str,
+    tags: &Value,
+) -> (u16, Value) {
+    let answer = op.arm(
+        Method::PATCH,
+        &sim.var("CLUSTER_TENANT_ID"),
+        &format!("{cluster_id}?api-version=2025-10-01"),
+        Some(&json!({ "tags": tags })),
+    );
+    if answer.0 == 202 {
+        sim.sim().advance(azure_sim::CLUSTER_UPDATE_TIME);
+    }
+    answer
 }
 
 /// Replaces the tags of the app `app_id` (as its owner could), asserting Graph took them.

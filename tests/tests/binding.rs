@@ -129,10 +129,7 @@ fn attack_3_a_swapped_app_id_with_force_is_refused_before_any_role_copy_or_reset
     for r in state["registries"].as_array_mut().unwrap() {
         r["network_rules"] = json!({"default_action": "Deny", "ip_rules": ["203.0.113.7"]});
     }
-    let sim = TestSim::start_with(|c| {
-        c.scenario = Some(state);
-        c.lro_duration = Duration::from_millis(300);
-    });
+    let sim = TestSim::start_with(|c| c.scenario = Some(state));
     let dir = tempfile::tempdir().unwrap();
     let app = step1_with_secret_file(&sim, dir.path());
     let mut granted = team_b(&sim, &app);
@@ -168,7 +165,7 @@ fn attack_3_a_swapped_app_id_with_force_is_refused_before_any_role_copy_or_reset
 
 #[test]
 fn a_forged_key_id_another_key_or_another_apps_secret_is_refused_by_steps_3_and_4() {
-    let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_millis(300));
+    let sim = TestSim::start();
     let out = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
     let env = object(&out);
     let op = Operator::new(&sim);
@@ -254,7 +251,7 @@ fn a_forged_key_id_another_key_or_another_apps_secret_is_refused_by_steps_3_and_
 #[test]
 fn a_pull_proof_whose_key_was_removed_stands_for_nothing_and_fails_at_once() {
     // Issue 25 finding 1: a fresh pull proof of a secret rotated out since.
-    let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_millis(300));
+    let sim = TestSim::start();
     let out = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
     let env = object(&out);
     assert!(env["pull_proof"].is_string(), "{env}");
@@ -290,9 +287,10 @@ fn a_pull_proof_whose_key_was_removed_stands_for_nothing_and_fails_at_once() {
 #[test]
 fn an_old_key_that_entra_refuses_is_wrong_at_once_and_a_new_one_is_waited_for() {
     // A secret that begins as the hint of a key a month old but is not it: no wait.
+    // Entra refuses a new secret for 3 real seconds.
     let sim = TestSim::start_with(|c| {
-        c.lro_duration = Duration::from_millis(300);
-        c.behaviour = Some(json!({"secret_propagation_ms": 3000}));
+        let ms = u64::try_from(c.azure_time(Duration::from_secs(3)).as_millis()).unwrap();
+        c.behaviour = Some(json!({ "secret_propagation_ms": ms }));
     });
     let state = sim.state();
     let old = state["applications"]
@@ -352,7 +350,7 @@ fn an_old_key_that_entra_refuses_is_wrong_at_once_and_a_new_one_is_waited_for() 
 
 #[test]
 fn a_reset_aks_refuses_for_its_credential_says_which_credential_and_what_to_run() {
-    let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_millis(300));
+    let sim = TestSim::start();
     let out = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
     let env = object(&out);
     // AKS's own check of the credential, after ours passed (e.g. a secret AKS has not seen yet).

@@ -18,10 +18,8 @@
 //! Each group of rows builds its world once (one pipeline), and every row starts its own
 //! simulator from that world's state: the rows run in parallel and none sees another's.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
-use xtenant_tests::azure::{App, Method, NewApp, Operator};
+use xtenant_tests::azure::{App, NewApp, Operator};
 use xtenant_tests::steps::{Step, par_map, run_step, run_steps};
 use xtenant_tests::{Run, TestSim, bin_dir, line};
 
@@ -34,11 +32,7 @@ const TAG_PREV_SP: &str = "xtenant-previous-sp-object-id";
 const THREADS: usize = 2;
 
 fn start(state: Option<Value>) -> TestSim {
-    TestSim::start_with(|c| {
-        c.scenario = state;
-        c.lro_duration = Duration::from_millis(100);
-        c.replication_delay = Duration::ZERO;
-    })
+    TestSim::start_with(|c| c.scenario = state)
 }
 
 /// The world every row starts from, as state and the values the rows forge with.
@@ -191,13 +185,9 @@ fn forge_tags(sim: &TestSim, f: &dyn Fn(&mut Value)) {
     let writer = Operator::acting_as(sim, "CLUSTER_WRITER");
     let mut tags = cluster(sim);
     f(&mut tags);
-    let (status, body) = writer.arm(
-        Method::PATCH,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &format!("{}?api-version=2025-10-01", sim.var("CLUSTER_ID")),
-        Some(&json!({ "tags": tags })),
-    );
-    assert_eq!(status, 200, "the cluster writer may write the tags: {body}");
+    let (status, body) =
+        xtenant_tests::azure::write_cluster_tags(sim, &writer, &sim.var("CLUSTER_ID"), &tags);
+    assert_eq!(status, 202, "the cluster writer may write the tags: {body}");
 }
 
 /// What a row does once its simulator runs the world.

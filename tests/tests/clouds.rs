@@ -139,7 +139,6 @@ fn granted(sim: &TestSim) -> (App, Value) {
 #[test]
 fn a_busy_cluster_is_waited_out_with_progress() {
     let sim = TestSim::start_with(|c| {
-        c.lro_duration = Duration::from_secs(1);
         c.behaviour = Some(json!({"aks_error_shape": "top_level"}));
     });
     let (_, env) = granted(&sim);
@@ -227,10 +226,7 @@ fn a_registry_firewall_is_named_as_such_and_force_resets_anyway() {
     for r in state["registries"].as_array_mut().unwrap() {
         r["network_rules"] = json!({"default_action": "Deny", "ip_rules": ["203.0.113.7", egress]});
     }
-    let sim = TestSim::start_with(|c| {
-        c.scenario = Some(state);
-        c.lro_duration = Duration::from_secs(1);
-    });
+    let sim = TestSim::start_with(|c| c.scenario = Some(state));
     let secret = app.secret();
     // The envelope names the new simulator's registry port.
     let mut env = env;
@@ -424,10 +420,7 @@ fn the_whole_procedure_runs_in_azure_china_on_the_built_in_table() {
         let scenario = china();
         let sim = TestSim::start_with(|c| {
             c.scenario = Some(scenario);
-            // The scenario's 2 s Graph read lag shortened: the test is about names, not time.
-            c.behaviour = Some(json!({"unique_name_key": key, "graph_read_lag_ms": 300}));
-            c.replication_delay = Duration::from_millis(300);
-            c.lro_duration = Duration::from_millis(500);
+            c.behaviour = Some(json!({ "unique_name_key": key }));
         });
         let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
         assert_eq!(sim.var("XTENANT_CLOUD"), "AzureChinaCloud");

@@ -4,16 +4,12 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use xtenant_tests::{Run, TestSim, bin_dir, line, person, run_cmd};
 
 fn sim() -> TestSim {
-    TestSim::start_with(|c| {
-        c.replication_delay = Duration::from_millis(500);
-        c.lro_duration = Duration::from_secs(1);
-    })
+    TestSim::start()
 }
 
 fn pulled(sim: &TestSim) -> Value {
@@ -207,6 +203,7 @@ fn timeless(v: &Value) -> Value {
                         "start_time",
                         "end_time",
                         "last_used",
+                        "azure_time",
                     ]
                     .contains(&k.as_str())
                 })
@@ -780,10 +777,7 @@ fn example_fleet_grants_many_registries_and_resets_many_clusters() {
         state["clusters"].as_array_mut().unwrap().push(c);
     }
     drop(base);
-    let sim = TestSim::start_with(|c| {
-        c.scenario = Some(state);
-        c.lro_duration = Duration::from_secs(1);
-    });
+    let sim = TestSim::start_with(|c| c.scenario = Some(state));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("registries"), registries.join("\n") + "\n").unwrap();
     std::fs::write(dir.path().join("clusters"), clusters.join("\n") + "\n").unwrap();

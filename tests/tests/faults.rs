@@ -349,10 +349,7 @@ fn secs(t: &str) -> Duration {
 }
 
 fn sim_for(replication: Duration) -> TestSim {
-    TestSim::start_with(|c| {
-        c.replication_delay = replication;
-        c.lro_duration = Duration::from_millis(300);
-    })
+    TestSim::start_with(|c| c.replication_delay = c.azure_time(replication))
 }
 
 /// Faults the simulator applied (requests answered with a fault, operations ended by one).
@@ -571,8 +568,7 @@ fn pipeline(sim: &TestSim, timeout: &str, input: &str) -> (Vec<i32>, String) {
 #[test]
 fn the_pipeline_survives_transient_faults_in_every_service() {
     let sim = TestSim::start_with(|c| {
-        c.replication_delay = Duration::from_secs(1);
-        c.lro_duration = Duration::from_millis(300);
+        c.replication_delay = c.azure_time(Duration::from_secs(1));
         c.latency = Duration::from_millis(10);
     });
     let faults = json!([

@@ -294,8 +294,8 @@ fn between_requests() -> Vec<Case> {
 /// Runs one case; returns a description of what failed, if anything.
 fn run_case(c: &Case) -> Result<(), String> {
     let sim = TestSim::start_with(|cfg| {
-        cfg.replication_delay = c.replication;
-        cfg.lro_duration = c.lro;
+        cfg.replication_delay = cfg.azure_time(c.replication);
+        cfg.lro_duration = Some(cfg.azure_time(c.lro));
     });
     let input = run_steps(&sim, c.step.before(), "");
     let args = args_of(&sim, c.step, c.wait_for_consent);
@@ -441,7 +441,8 @@ fn vault_versions(sim: &TestSim) -> Vec<Value> {
 /// service principal waits for NoBackingApplicationObject, after the secret minted beside
 /// that wait was kept (or, `held`, with its addPassword unanswered past the grace too).
 fn interrupted_beside_the_wait(home: Home, held: bool) -> Result<(), String> {
-    let sim = TestSim::start_with(|cfg| cfg.replication_delay = Duration::from_secs(3));
+    let sim =
+        TestSim::start_with(|cfg| cfg.replication_delay = cfg.azure_time(Duration::from_secs(3)));
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("app.secret");
     let mut args = Step::App.args(&sim);
@@ -733,7 +734,7 @@ fn said_in_two_lines_at_most(stderr: &str) {
 }
 
 fn pipeline_interrupted(at: Step) {
-    let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_secs(3));
+    let sim = TestSim::start_with(|c| c.lro_duration = Some(c.azure_time(Duration::from_secs(3))));
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = |s: &str| xtenant_tests::bin_path(s).display().to_string();
     let quote = |v: &[String]| {

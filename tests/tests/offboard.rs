@@ -2,18 +2,13 @@
 //! --remove`, `entra-app-create --delete`) on the same envelope, refused while a cluster
 //! still runs as the app, dry-runnable, and "already gone" on a rerun.
 
-use std::time::Duration;
-
 use serde_json::Value;
 use xtenant_tests::azure::{role_assignments_of, service_principal_of};
 use xtenant_tests::steps::{Step, run_steps};
 use xtenant_tests::{Run, TestSim};
 
 fn sim() -> TestSim {
-    TestSim::start_with(|c| {
-        c.lro_duration = Duration::from_millis(300);
-        c.replication_delay = Duration::from_millis(100);
-    })
+    TestSim::start()
 }
 
 fn object(r: &Run) -> Value {

@@ -19,14 +19,11 @@ fn sim_with(f: impl FnOnce(&mut Value)) -> TestSim {
     let mut state = first.state();
     drop(first);
     f(&mut state);
-    TestSim::start_with(|c| {
-        c.scenario = Some(state);
-        c.lro_duration = Duration::from_millis(500);
-    })
+    TestSim::start_with(|c| c.scenario = Some(state))
 }
 
 fn sim() -> TestSim {
-    TestSim::start_with(|c| c.lro_duration = Duration::from_millis(500))
+    TestSim::start()
 }
 
 fn sp_cluster(state: &mut Value) -> &mut Value {

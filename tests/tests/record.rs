@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use xtenant_tests::azure::{Method, Operator, app_tags, record_entry, set_app_tags};
+use xtenant_tests::azure::{Operator, app_tags, record_entry, set_app_tags};
 use xtenant_tests::steps::{Step, run_step, run_steps};
 use xtenant_tests::{TestSim, line, spawn_with_input};
 
@@ -36,11 +36,7 @@ fn sim_with_clusters(extra: usize) -> TestSim {
         clusters.push(c);
     }
     drop(base);
-    TestSim::start_with(|c| {
-        c.scenario = Some(state);
-        c.replication_delay = Duration::ZERO;
-        c.lro_duration = Duration::from_millis(300);
-    })
+    TestSim::start_with(|c| c.scenario = Some(state))
 }
 
 /// The SP clusters' ids (`aks-prod` first).
@@ -229,7 +225,6 @@ fn the_old_cluster_tags_only_keep_keys_and_are_removed_only_when_asked() {
     let app = env["app_id"].as_str().unwrap().to_owned();
     let key1 = env["client_secret_key_id"].as_str().unwrap().to_owned();
     let cluster = sim.var("CLUSTER_ID");
-    let tenant = sim.var("CLUSTER_TENANT_ID");
     let reset = run_step(&sim, Step::Reset, &[], &line(&env));
     assert_eq!(reset.code, 0, "{}", reset.stderr);
     // Another key of the app, and the old record's tags naming it on the cluster (as an
@@ -239,13 +234,8 @@ fn the_old_cluster_tags_only_keep_keys_and_are_removed_only_when_asked() {
     let (secret2, key2) = op.add_secret(object_id);
     let legacy =
         json!({"team": "a", "xtenant-client-id": app, "xtenant-client-secret-key-id": key2});
-    let (status, body) = op.arm(
-        Method::PATCH,
-        &tenant,
-        &format!("{cluster}?api-version=2025-10-01"),
-        Some(&json!({ "tags": legacy })),
-    );
-    assert_eq!(status, 200, "{body}");
+    let (status, body) = xtenant_tests::azure::write_cluster_tags(&sim, &op, &cluster, &legacy);
+    assert_eq!(status, 202, "{body}");
 
     // A prune keeps the key the old tags name (and the one the record names).
     let prune = run_step(&sim, Step::App, &["--prune-secrets"], &line(&env));
@@ -321,11 +311,7 @@ fn with_graph_rights(base: &TestSim, app_id: &str, roles: &[&str], owners: &[&st
             app["owners"] = json!(owners);
         }
     }
-    TestSim::start_with(|c| {
-        c.scenario = Some(state);
-        c.replication_delay = Duration::ZERO;
-        c.lro_duration = Duration::from_millis(300);
-    })
+    TestSim::start_with(|c| c.scenario = Some(state))
 }
 
 /// `env` as it reads against `sim` (another simulator of the same state: another port).

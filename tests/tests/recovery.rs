@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{app_tags, record_entry, set_app_tags};
@@ -12,10 +11,7 @@ use xtenant_tests::steps::{Step, run_step, run_steps};
 use xtenant_tests::{Run, TestSim, bin_dir, line, run_cmd};
 
 fn sim() -> TestSim {
-    TestSim::start_with(|c| {
-        c.replication_delay = Duration::ZERO;
-        c.lro_duration = Duration::from_millis(500);
-    })
+    TestSim::start()
 }
 
 /// The truth: whether the cluster, with the credential it holds, pulls the image.
@@ -341,10 +337,7 @@ fn pruning_refuses_when_the_clusters_cannot_be_listed_unless_forced() {
         .unwrap()
         .retain(|ra| ra["principal_id"] != operator_sp_a);
     drop(base);
-    let sim = TestSim::start_with(|c| {
-        c.scenario = Some(state);
-        c.replication_delay = Duration::ZERO;
-    });
+    let sim = TestSim::start_with(|c| c.scenario = Some(state));
     let first = run_step(&sim, Step::App, &[], "");
     assert_eq!(first.code, 0, "{}", first.stderr);
     let app_id = first.object()["app_id"].as_str().unwrap().to_owned();

@@ -392,7 +392,7 @@ fn failure_paths(
 
 #[test]
 fn secrets_and_tokens_stay_out_of_stderr_errors_urls_and_argv() {
-    let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_millis(300));
+    let sim = TestSim::start();
     let operator = sim.var("AZURE_CLIENT_SECRET");
     let mut seen = Seen::default();
     let mut app_secrets = BTreeSet::new();
@@ -564,7 +564,7 @@ fn vault_failure_paths(
 
 #[test]
 fn the_vault_path_keeps_secrets_out_of_stdout_stderr_errors_urls_and_argv() {
-    let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_millis(300));
+    let sim = TestSim::start();
     let operator = sim.var("AZURE_CLIENT_SECRET");
     let vault = sim.var("KEYVAULT_URL");
     let kv: [&str; 2] = ["--secret-keyvault", &vault];

@@ -66,8 +66,8 @@ fn world() -> World {
     );
     assert_eq!(status, 204, "{v}");
     drop(op);
-    // Let the manual reset finish before the state is dumped.
-    std::thread::sleep(Duration::from_millis(800));
+    // Let the manual reset (3 nodes × 5 minutes) finish before the state is dumped.
+    sim.sim().advance(Duration::from_secs(15 * 60));
 
     // Time passes: the key of aks-expired ended yesterday.
     let e: Value = serde_json::from_str(envelopes["aks-expired"].trim()).unwrap();

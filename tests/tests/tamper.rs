@@ -193,7 +193,6 @@ impl Victim {
     /// uniqueName key.
     fn start(attackers: &Attackers, behaviour: Option<&str>) -> Self {
         let sim = TestSim::start_with(|c| {
-            c.lro_duration = Duration::from_millis(300);
             c.behaviour = behaviour.map(|b| serde_json::from_str(b).expect("behaviour is JSON"));
         });
         let op = Operator::new(&sim);
@@ -1083,7 +1082,7 @@ fn owners(sim: &TestSim) -> usize {
 /// examples/fleet.sh: a line of its input files is only ever an id's value.
 #[test]
 fn fleet_input_lines_cannot_add_fields() {
-    let sim = TestSim::start_with(|c| c.lro_duration = Duration::from_millis(300));
+    let sim = TestSim::start();
     let dir = tempfile::tempdir().unwrap();
     let registry = sim.var("REGISTRY_ID");
     let cluster = sim.var("CLUSTER_ID");

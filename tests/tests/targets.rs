@@ -38,11 +38,7 @@ fn sim_with_two_clusters() -> (TestSim, String) {
     copy["id"] = json!(other);
     state["clusters"].as_array_mut().unwrap().push(copy);
     drop(base);
-    let sim = TestSim::start_with(|c| {
-        c.scenario = Some(state);
-        c.lro_duration = Duration::from_millis(500);
-        c.replication_delay = Duration::ZERO;
-    });
+    let sim = TestSim::start_with(|c| c.scenario = Some(state));
     (sim, other)
 }
 

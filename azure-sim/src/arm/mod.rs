@@ -7,11 +7,13 @@
 mod checks;
 mod clusters;
 mod registries;
+mod reset;
 mod resources;
 mod role_assignments;
 mod roles;
 mod run_command;
 mod subscriptions;
+mod tags;
 mod versions;
 
 use axum::http::{Method, StatusCode};
@@ -20,9 +22,8 @@ use serde_json::Value;
 
 use crate::core::{AuthFail, Bucket, Core, Principal, audience_in, lock};
 use crate::http::{Req, arm_err, set_header, with_caller};
-use crate::model::now;
 use crate::rbac::normalize_scope;
-use clusters::operation;
+use reset::operation;
 use resources::{list_resources, resource};
 use roles::authorization;
 use subscriptions::{get_subscription, list_subscriptions, list_tenants, resource_groups};
@@ -86,7 +87,7 @@ fn auth_error(e: &AuthFail, audiences: &[&str]) -> Response {
                 time::OffsetDateTime::from_unix_timestamp(*exp)
                     .map(crate::model::fmt_secs)
                     .unwrap_or_default(),
-                crate::model::fmt_secs(now())
+                crate::model::fmt_secs(crate::clock::wall())
             ),
             "The access token expired.",
         ),

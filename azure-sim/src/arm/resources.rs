@@ -4,8 +4,10 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::checks::{authorize, check_scope, check_sub, namespace_check, resource_not_found};
-use super::clusters::{cluster_json, get_cluster, reset, update_tags};
+use super::clusters::{cluster_json, get_cluster};
 use super::registries::{get_registry, registry_json};
+use super::reset::reset;
+use super::tags::update_tags;
 use super::{R, lc, not_allowed};
 use crate::core::{Core, Principal};
 use crate::http::{Req, arm_err, json};
@@ -99,7 +101,7 @@ pub(super) fn resource(
         ("microsoft.containerservice", "managedclusters", 0, None)
             if req.method == Method::PATCH =>
         {
-            update_tags(req, p, &mut state, &id)
+            update_tags(core, req, p, &mut state, &id)
         }
         (
             "microsoft.containerservice",

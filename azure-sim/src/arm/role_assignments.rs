@@ -8,7 +8,7 @@ use super::checks::{authorize, check_scope};
 use super::{R, json_object};
 use crate::core::{Core, Principal};
 use crate::http::{Req, arm_err, empty, is_guid, json};
-use crate::model::{RoleAssignment, State, fmt_ticks, now};
+use crate::model::{RoleAssignment, State, fmt_ticks};
 use crate::rbac::{normalize_scope, scope_covers};
 
 pub(super) fn ra_json(state: &State, ra: &RoleAssignment, fresh: bool) -> Value {
@@ -253,7 +253,7 @@ pub(super) fn put_role_assignment(
             ),
         ));
     }
-    let t = now();
+    let t = core.now();
     let ra = RoleAssignment {
         name: name.to_ascii_lowercase(),
         scope: scope.to_string(),
@@ -284,7 +284,7 @@ fn principal_visible(
     let visible = state.service_principals.iter().any(|s| {
         s.id.eq_ignore_ascii_case(principal_id)
             && s.tenant_id.eq_ignore_ascii_case(tenant)
-            && s.created_at.saturating_add(core.delay()) <= now()
+            && s.created_at.saturating_add(core.delay()) <= core.now()
     });
     if visible {
         return Ok(());

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::lc;
-use crate::behaviour::{MANAGED_CLUSTERS, REGISTRIES};
+use crate::api_versions::{MANAGED_CLUSTERS, REGISTRIES};
 use crate::core::Core;
 use crate::http::{Req, arm_err};
 use crate::model::State;

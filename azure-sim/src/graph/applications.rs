@@ -13,7 +13,7 @@ use super::{
 };
 use crate::core::{Core, Principal};
 use crate::http::{Req, empty, graph_err, graph_json, set_header};
-use crate::model::{Application, State, fmt_secs, now};
+use crate::model::{Application, State, fmt_secs};
 
 /// The properties `$filter` may name on applications.
 const FILTERABLE_APP: &[&str] = &[
@@ -173,7 +173,7 @@ pub(super) fn get_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
     let state = core.state();
     let lag = state.behaviour.read_lag();
     let app = find_app(&state, &p.tenant_id, k)
-        .filter(|a| !lagging(a.created_at, lag))
+        .filter(|a| !lagging(core.now(), a.created_at, lag))
         .ok_or_else(|| not_found(req, k.text()))?;
     if !all {
         may_write_app(req, p, app)?;
@@ -412,7 +412,7 @@ pub(super) fn insert_app(
         unique_name,
         sign_in_audience: "AzureADMyOrg".into(),
         redirect_uris: Vec::new(),
-        created_at: now(),
+        created_at: core.now(),
         password_credentials: Vec::new(),
         federated_credentials: Vec::new(),
         properties: Map::new(),
@@ -451,7 +451,7 @@ pub(super) fn insert_app(
                     "Invalid value specified for property 'passwordCredentials'.",
                 )
             })?;
-            let (cred, secret) = new_password(req, &state, &p.tenant_id, spec)?;
+            let (cred, secret) = new_password(core.now(), req, &state, &p.tenant_id, spec)?;
             secrets.push((cred.key_id.clone(), secret));
             app.password_credentials.push(cred);
         }
@@ -513,12 +513,41 @@ pub(super) fn patch_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
         }
         return Err(not_found(req, k.text()));
     };
+    if write_lagging(core, &state, idx, k) {
+        return Err(not_found(req, k.text()));
+    }
     may_write_app(req, p, &state.applications[idx])?;
     let mut app = state.applications[idx].clone();
     apply_app_props(req, &mut app, &body, false)?;
     check_manifest(req, &app)?;
     state.applications[idx] = app;
     Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// Whether Graph's write lag hides the app at `idx` from a write addressed by `k` (its object
+/// id or appId; an upsert by `uniqueName` creates or finds it wherever it lands).
+pub(super) fn write_lagging(core: &Core, state: &State, idx: usize, k: &Key) -> bool {
+    !matches!(k, Key::UniqueName(_))
+        && lagging(
+            core.now(),
+            state.applications[idx].created_at,
+            state.behaviour.write_lag(),
+        )
+}
+
+/// The index of the app `k` names, for a write: 404 when there is none, or when it was made
+/// so recently that the replica serving the write does not have it yet (Graph's write lag).
+pub(super) fn app_to_write(
+    core: &Core,
+    req: &Req,
+    state: &State,
+    tenant: &str,
+    k: &Key,
+) -> Result<usize, Response> {
+    match app_index(state, tenant, k) {
+        Some(idx) if !write_lagging(core, state, idx, k) => Ok(idx),
+        _ => Err(not_found(req, k.text())),
+    }
 }
 
 pub(super) fn app_index(state: &State, tenant: &str, k: &Key) -> Option<usize> {
@@ -530,14 +559,14 @@ pub(super) fn delete_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
     need(req, p, APP_WRITE_ROLES)?;
     check_key(req, k)?;
     let mut state = core.state();
-    let idx = app_index(&state, &p.tenant_id, k).ok_or_else(|| not_found(req, k.text()))?;
+    let idx = app_to_write(core, req, &state, &p.tenant_id, k)?;
     may_write_app(req, p, &state.applications[idx])?;
     let mut app = state.applications.remove(idx);
     state.service_principals.retain(|s| {
         !(s.app_id.eq_ignore_ascii_case(&app.app_id)
             && s.tenant_id.eq_ignore_ascii_case(&app.tenant_id))
     });
-    app.deleted_at = Some(now());
+    app.deleted_at = Some(core.now());
     state.deleted_applications.push(app);
     Ok(empty(StatusCode::NO_CONTENT))
 }

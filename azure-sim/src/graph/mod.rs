@@ -114,8 +114,12 @@ fn may_write_app(
 
 /// A just-created object is not yet readable on every replica: within the scenario's read lag,
 /// a read by key answers as if it did not exist.
-fn lagging(created_at: time::OffsetDateTime, lag: time::Duration) -> bool {
-    lag > time::Duration::ZERO && crate::model::now() < created_at.saturating_add(lag)
+fn lagging(
+    now: time::OffsetDateTime,
+    created_at: time::OffsetDateTime,
+    lag: time::Duration,
+) -> bool {
+    lag > time::Duration::ZERO && now < created_at.saturating_add(lag)
 }
 
 fn not_found(req: &Req, id: &str) -> Response {

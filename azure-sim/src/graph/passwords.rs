@@ -6,16 +6,15 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use super::applications::{app_index, check_manifest};
+use super::applications::{app_to_write, check_manifest};
 use super::keys::Key;
 use super::{
-    APP_WRITE_ROLES, R, bad, base, check_key, may_write_app, need, not_found, obj_body,
-    with_context,
+    APP_WRITE_ROLES, R, bad, base, check_key, may_write_app, need, obj_body, with_context,
 };
 use crate::core::{Core, Principal};
 use crate::crypto::{new_client_secret, sha256_hex};
 use crate::http::{Req, empty, graph_err_details, graph_json, is_guid};
-use crate::model::{PasswordCredential, State, fmt_secs, now, parse_time};
+use crate::model::{PasswordCredential, State, fmt_secs, parse_time};
 
 pub(super) fn password_json(pc: &PasswordCredential, secret: Option<&str>) -> Value {
     json!({
@@ -31,12 +30,12 @@ pub(super) fn password_json(pc: &PasswordCredential, secret: Option<&str>) -> Va
 
 /// Make a password credential from an addPassword-style body, enforcing the tenant's policy.
 pub(super) fn new_password(
+    t: OffsetDateTime,
     req: &Req,
     state: &State,
     tenant_id: &str,
     spec: &Map<String, Value>,
 ) -> Result<(PasswordCredential, String), Response> {
-    let t = now();
     let time_field = |name: &str| -> Result<Option<OffsetDateTime>, Response> {
         match spec.get(name) {
             None | Some(Value::Null) => Ok(None),
@@ -121,9 +120,9 @@ pub(super) fn add_password(core: &Core, req: &Req, p: &Principal, k: &Key) -> R 
         }
     };
     let mut state = core.state();
-    let idx = app_index(&state, &p.tenant_id, k).ok_or_else(|| not_found(req, k.text()))?;
+    let idx = app_to_write(core, req, &state, &p.tenant_id, k)?;
     may_write_app(req, p, &state.applications[idx])?;
-    let (cred, secret) = new_password(req, &state, &p.tenant_id, &spec)?;
+    let (cred, secret) = new_password(core.now(), req, &state, &p.tenant_id, &spec)?;
     let mut grown = state.applications[idx].clone();
     grown.password_credentials.push(cred.clone());
     check_manifest(req, &grown)?;
@@ -154,7 +153,7 @@ pub(super) fn remove_password(core: &Core, req: &Req, p: &Principal, k: &Key) ->
         })?
         .to_string();
     let mut state = core.state();
-    let idx = app_index(&state, &p.tenant_id, k).ok_or_else(|| not_found(req, k.text()))?;
+    let idx = app_to_write(core, req, &state, &p.tenant_id, k)?;
     may_write_app(req, p, &state.applications[idx])?;
     let creds = &mut state.applications[idx].password_credentials;
     let before = creds.len();

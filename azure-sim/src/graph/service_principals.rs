@@ -12,7 +12,7 @@ use super::{
 };
 use crate::core::{Core, Principal};
 use crate::http::{Req, empty, graph_err, graph_err_details, graph_json, is_guid, set_header};
-use crate::model::{Application, ServicePrincipal, State, fmt_secs, now};
+use crate::model::{Application, ServicePrincipal, State, fmt_secs};
 
 /// The properties `$filter` may name on service principals.
 const FILTERABLE_SP: &[&str] = &[
@@ -95,6 +95,7 @@ pub(super) fn sp_json(state: &State, sp: &ServicePrincipal) -> Value {
 
 /// A new service principal of `app` in `tenant_id`.
 pub(crate) fn new_service_principal(
+    created_at: time::OffsetDateTime,
     app: &Application,
     tenant_id: &str,
     properties: Map<String, Value>,
@@ -110,7 +111,7 @@ pub(crate) fn new_service_principal(
             .get("accountEnabled")
             .and_then(Value::as_bool)
             .unwrap_or(true),
-        created_at: now(),
+        created_at,
         properties: properties
             .into_iter()
             .filter(|(k, _)| k != "appId" && k != "accountEnabled")
@@ -186,7 +187,14 @@ pub(super) fn insert_sp(
         .app_by_app_id(app_id)
         .cloned()
         .ok_or_else(no_backing)?;
-    if now() < app.created_at.saturating_add(core.delay()) {
+    if app.tenant_id.eq_ignore_ascii_case(&p.tenant_id) {
+        // In its home tenant, a new app is not yet on the replica serving the write (Graph's
+        // write lag: KelvinTegelaar/CIPP-API#1955, Azure/azure-cli#1332).
+        if lagging(core.now(), app.created_at, state.behaviour.write_lag()) {
+            return Err(not_found(req, app_id));
+        }
+    } else if core.now() < app.created_at.saturating_add(core.delay()) {
+        // Elsewhere it backs no principal until it replicated.
         return Err(no_backing());
     }
     if !app.tenant_id.eq_ignore_ascii_case(&p.tenant_id) && !app.is_multitenant() {
@@ -206,7 +214,7 @@ pub(super) fn insert_sp(
             "Another object with the same value for property servicePrincipalNames already exists.",
         ));
     }
-    let sp = new_service_principal(&app, &p.tenant_id, props);
+    let sp = new_service_principal(core.now(), &app, &p.tenant_id, props);
     let v = with_context(
         sp_json(&state, &sp),
         format!("{}/$metadata#servicePrincipals/$entity", base(core, req)),
@@ -260,7 +268,7 @@ pub(super) fn get_sp(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
     let state = core.state();
     let lag = state.behaviour.read_lag();
     let sp = find_sp(&state, &p.tenant_id, k)
-        .filter(|s| !lagging(s.created_at, lag))
+        .filter(|s| !lagging(core.now(), s.created_at, lag))
         .ok_or_else(|| not_found(req, k.text()))?;
     let v = with_context(
         sp_json(&state, sp),

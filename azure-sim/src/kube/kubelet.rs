@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Pod, Pull, nodes};
 use crate::core::Core;
-use crate::model::{Cluster, fmt_secs, now};
+use crate::model::{Cluster, fmt_secs};
 use crate::registry::{Stage, verdict};
 
 /// How long a pull that goes through takes, in the cluster's time.
@@ -47,7 +47,7 @@ pub(super) fn schedule(core: &Core, cluster: &Cluster, spec: &Spec<'_>) -> Pod {
         image: spec.image.to_owned(),
         image_pull_policy: policy.to_owned(),
         node,
-        created_at: now(),
+        created_at: core.now(),
         pull,
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::core::Core;
 use crate::http::Req;
-use crate::model::{Cluster, ClusterIdentity, Registry, now};
+use crate::model::{Cluster, ClusterIdentity, Registry};
 use crate::rbac::registry_grants;
 
 use super::token::basic_token;
@@ -47,7 +47,7 @@ pub(crate) fn body_bytes(r: Response) -> Vec<u8> {
 /// Why a principal has no pull on a registry, in words.
 pub(super) fn diagnose(core: &Core, reg: &Registry, oid: &str) -> String {
     let state = core.state();
-    let t = now();
+    let t = core.now();
     let mut pending = false;
     let mut wrong_mode = Vec::new();
     for ra in state.role_assignments.iter().filter(|ra| {
@@ -414,5 +414,7 @@ pub(super) fn synthetic(
         .body(())
         .unwrap_or_else(|_| axum::http::Request::new(()))
         .into_parts();
-    Req::new(&parts, axum::body::Bytes::from(body))
+    let mut req = Req::new(&parts, axum::body::Bytes::from(body));
+    req.at = core.now();
+    req
 }

@@ -7,10 +7,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use crate::clock::wall;
 use crate::core::{Core, audience_in};
 use crate::crypto::{digest_eq, sha256_hex};
 use crate::http::{Req, json as json_resp, registry_err, with_caller};
-use crate::model::{Registry, State, now};
+use crate::model::{Registry, State};
 use crate::rbac::registry_grants;
 
 use super::{ANON, AUTH_REQUIRED, Identity, Secret, unauthorized};
@@ -70,7 +71,7 @@ pub(super) fn authenticate(
         Secret::Plain(s) => sha256_hex(s.as_bytes()),
         Secret::Sha256(h) => (*h).to_string(),
     };
-    let t = now();
+    let t = core.now();
     if !app.password_credentials.iter().any(|p| {
         digest_eq(&p.secret_sha256, &h) && p.usable(t, state.behaviour.secret_propagation())
     }) {
@@ -102,7 +103,8 @@ pub(super) fn verify_registry_token(
     {
         return Err("the token was issued for another registry".into());
     }
-    if c["exp"].as_i64().unwrap_or(0) <= now().unix_timestamp() {
+    // A registry token's lifetime is timed by its holder's clock: the real one.
+    if c["exp"].as_i64().unwrap_or(0) <= wall().unix_timestamp() {
         return Err("the token has expired".into());
     }
     Ok(c)
@@ -115,7 +117,7 @@ pub(super) fn registry_claims(
     kind: &str,
     grant: &str,
 ) -> Value {
-    let t = now().unix_timestamp();
+    let t = wall().unix_timestamp();
     json!({
         "jti": uuid::Uuid::new_v4().to_string(),
         "sub": id.app_id,
@@ -148,7 +150,7 @@ pub(super) fn access_token(
         .iter()
         .map(|(ty, name, actions)| {
             let allowed = if ty == "repository" {
-                registry_grants(state, reg, &id.oid, name, actions, now(), core.delay())
+                registry_grants(state, reg, &id.oid, name, actions, core.now(), core.delay())
             } else {
                 Vec::new()
             };

@@ -110,12 +110,12 @@ async fn subscriptions_registries_definitions() {
     let r = env.call("GET", &format!("/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries?api-version=2025-11-01"), Some(&tb), None).await;
     assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
     // unknown registry, unknown group
-    let r = env.call("GET", &format!("/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/nope?api-version=1"), Some(&tb), None).await;
+    let r = env.call("GET", &format!("/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/nope?api-version=2025-11-01"), Some(&tb), None).await;
     assert_eq!(
         (r.status, r.body["error"]["code"].as_str()),
         (404, Some("ResourceNotFound"))
     );
-    let r = env.call("GET", &format!("/subscriptions/{sub}/resourceGroups/nope/providers/Microsoft.ContainerRegistry/registries/x?api-version=1"), Some(&tb), None).await;
+    let r = env.call("GET", &format!("/subscriptions/{sub}/resourceGroups/nope/providers/Microsoft.ContainerRegistry/registries/x?api-version=2025-11-01"), Some(&tb), None).await;
     assert_eq!(
         (r.status, r.body["error"]["code"].as_str()),
         (404, Some("ResourceGroupNotFound"))
@@ -186,7 +186,7 @@ async fn arm_auth_errors() {
     let r = env
         .call(
             "GET",
-            &format!("/subscriptions/{sub_b}?api-version=1"),
+            &format!("/subscriptions/{sub_b}?api-version=2022-12-01"),
             None,
             None,
         )
@@ -197,7 +197,7 @@ async fn arm_auth_errors() {
     let r = env
         .call(
             "GET",
-            &format!("/subscriptions/{sub_b}?api-version=1"),
+            &format!("/subscriptions/{sub_b}?api-version=2022-12-01"),
             Some(&graph),
             None,
         )
@@ -213,7 +213,7 @@ async fn arm_auth_errors() {
     assert_eq!(
         env.call(
             "GET",
-            &format!("/subscriptions/{sub_b}?api-version=1"),
+            &format!("/subscriptions/{sub_b}?api-version=2022-12-01"),
             Some(&core),
             None
         )
@@ -232,7 +232,7 @@ async fn arm_auth_errors() {
     let r = env
         .call(
             "GET",
-            "/subscriptions/not-a-guid?api-version=1",
+            "/subscriptions/not-a-guid?api-version=2022-12-01",
             Some(&tb),
             None,
         )
@@ -244,7 +244,7 @@ async fn arm_auth_errors() {
     let r = env
         .call(
             "GET",
-            "/subscriptions/99999999-9999-4999-8999-999999999999?api-version=1",
+            "/subscriptions/99999999-9999-4999-8999-999999999999?api-version=2022-12-01",
             Some(&tb),
             None,
         )
@@ -419,7 +419,8 @@ async fn role_assignments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn principal_not_found_during_replication() {
-    let env = start_with(|c| c.replication_delay = Duration::from_millis(1200)).await;
+    // At Azure's pace: a new principal stays unknown to ARM for the whole replication delay.
+    let env = start_with(|c| c.time_scale = 1.0).await;
     let ta = env.op("CLUSTER_TENANT_ID", GRAPH).await;
     let app = env
         .create_app(
@@ -427,7 +428,7 @@ async fn principal_not_found_during_replication() {
             json!({"displayName": "r", "signInAudience": "AzureADMultipleOrgs"}),
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(1250)).await;
+    env.sim.advance(azure_sim::REPLICATION_DELAY);
     let gb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
     let sp = env.create_sp(&gb, app["appId"].as_str().unwrap()).await;
     let sp_id = sp["id"].as_str().unwrap();
@@ -470,7 +471,8 @@ async fn reset(env: &Env, cluster_id: &str, client_id: &str, secret: &str) -> cr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_lifecycle() {
-    let env = start_with(|c| c.lro_duration = Duration::from_millis(1500)).await;
+    // At Azure's pace: the reset of the default cluster's three nodes runs for 15 minutes.
+    let env = start_with(|c| c.time_scale = 1.0).await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let cluster = env.var("CLUSTER_ID");
     let r = env
@@ -498,7 +500,11 @@ async fn reset_lifecycle() {
     );
     assert!(location.contains("/operationresults/"));
     let ra: u64 = r.header("retry-after").unwrap().parse().unwrap();
-    assert!((1..=2).contains(&ra), "{ra}");
+    assert_eq!(ra, 10, "at most 10 s between polls");
+    assert!(
+        r.header("retry-after-ms").is_none(),
+        "at Azure's pace, as Azure answers"
+    );
     // while running
     let r = env
         .call(
@@ -521,7 +527,10 @@ async fn reset_lifecycle() {
         (r.status, r.body["error"]["code"].as_str()),
         (409, Some("OperationNotAllowed"))
     );
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    env.sim.advance(Duration::from_secs(14 * 60));
+    let r = env.call("GET", &async_url, Some(&ta), None).await;
+    assert_eq!(r.body["status"], "InProgress", "3 nodes × 5 minutes");
+    env.sim.advance(Duration::from_secs(60));
     let r = env.call("GET", &async_url, Some(&ta), None).await;
     assert_eq!(r.body["status"], "Succeeded");
     assert!(r.body["endTime"].is_string());
@@ -593,7 +602,7 @@ async fn reset_refusals_and_outcomes() {
         assert_eq!(r.status, 202);
         let url = r.header("azure-asyncoperation").unwrap();
         let loc = r.header("location").unwrap();
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        env.sim.advance(Duration::from_secs(15 * 60));
         let s = env.call("GET", &url, Some(&ta), None).await;
         assert_eq!(s.body["status"], status);
         assert_eq!(s.body["error"]["code"], code);
@@ -620,7 +629,7 @@ async fn reset_refusals_and_outcomes() {
     env.sim.add_fault(json!({"operation": "Hang"})).unwrap();
     let r = reset(&env, &cluster, &op, &secret).await;
     let url = r.header("azure-asyncoperation").unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    env.sim.advance(Duration::from_secs(24 * 3600));
     assert_eq!(
         env.call("GET", &url, Some(&ta), None).await.body["status"],
         "InProgress"
@@ -690,6 +699,14 @@ async fn write_throttling() {
     env.stop().await;
 }
 
+/// The operation a 202 names, followed to its end.
+async fn follow(env: &Env, token: &str, r: &crate::common::Resp) -> Value {
+    let url = r
+        .header("azure-asyncoperation")
+        .expect("Azure-AsyncOperation");
+    env.call("GET", &url, Some(token), None).await.body
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_throttling_has_buckets_of_its_own() {
     let env = start_with(|c| {
@@ -738,8 +755,9 @@ async fn read_throttling_has_buckets_of_its_own() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_tags_are_replaced_by_a_patch() {
-    let env = start_with(|c| c.lro_duration = Duration::from_millis(1500)).await;
+async fn a_tag_update_is_a_cluster_update_that_copies_the_tags_onto_the_node_resources() {
+    // At Azure's pace, the clock moved on by the test.
+    let env = start_with(|c| c.time_scale = 1.0).await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let cluster = env.var("CLUSTER_ID");
     let url = format!("{cluster}?api-version=2025-10-01");
@@ -754,16 +772,41 @@ async fn cluster_tags_are_replaced_by_a_patch() {
             Some(&patch(json!({"a": "1", "b": ""}))),
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    // Accepted: the tags are the cluster's at once, the cluster reconciles meanwhile.
+    assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(r.body["tags"], json!({"a": "1", "b": ""}));
     assert_eq!(r.body["id"], cluster.as_str());
+    assert_eq!(r.body["properties"]["provisioningState"], "Updating");
+    assert!(r.header("location").unwrap().contains("/operationresults/"));
+    assert_eq!(r.header("retry-after").as_deref(), Some("10"));
+    assert_eq!(follow(&env, &ta, &r).await["status"], "InProgress");
+    let node_tags = |env: &Env| env.sim.state()["clusters"][0]["node_resource_tags"].clone();
+    assert_eq!(node_tags(&env), json!({}), "not copied before it ends");
+    // Every other write is refused meanwhile: another tag update, a reset.
+    let again = env
+        .call("PATCH", &url, Some(&ta), Some(&patch(json!({"c": "3"}))))
+        .await;
+    assert_eq!(
+        (again.status, again.body["error"]["code"].as_str()),
+        (409, Some("OperationNotAllowed"))
+    );
+    let (op, secret) = (env.var("AZURE_CLIENT_ID"), env.var("AZURE_CLIENT_SECRET"));
+    assert_eq!(reset(&env, &cluster, &op, &secret).await.status, 409);
+    // Three minutes later: done, and the node resource group's resources carry the tags.
+    env.sim.advance(azure_sim::CLUSTER_UPDATE_TIME);
+    assert_eq!(follow(&env, &ta, &r).await["status"], "Succeeded");
+    let g = env.call("GET", &url, Some(&ta), None).await;
+    assert_eq!(g.body["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(node_tags(&env), json!({"a": "1", "b": ""}));
     // The whole set is replaced (TagsObject): a tag not sent is gone.
     let r = env
         .call("PATCH", &url, Some(&ta), Some(&patch(json!({"c": "3"}))))
         .await;
     assert_eq!(r.body["tags"], json!({"c": "3"}));
+    env.sim.advance(azure_sim::CLUSTER_UPDATE_TIME);
     let r = env.call("GET", &url, Some(&ta), None).await;
     assert_eq!(r.body["tags"], json!({"c": "3"}));
+    assert_eq!(node_tags(&env), json!({"c": "3"}));
     // ARM's tag limits.
     for (bad, code) in [
         (json!({"a/b": "x"}), "InvalidTagNameCharacters"),
@@ -793,12 +836,89 @@ async fn cluster_tags_are_replaced_by_a_patch() {
         (r.status, r.body["error"]["code"].as_str()),
         (403, Some("AuthorizationFailed"))
     );
-    // Not while an operation runs on the cluster.
-    let (op, secret) = (env.var("AZURE_CLIENT_ID"), env.var("AZURE_CLIENT_SECRET"));
+    // Not while a reset runs on the cluster.
     assert_eq!(reset(&env, &cluster, &op, &secret).await.status, 202);
     let r = env
         .call("PATCH", &url, Some(&ta), Some(&patch(json!({"x": "1"}))))
         .await;
     assert_eq!(r.status, 409, "{}", r.text);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_policy_on_the_node_resource_group_fails_the_whole_update() {
+    let base = start().await;
+    let mut state = base.sim.state();
+    let node_rg = format!(
+        "/subscriptions/{}/resourceGroups/MC_rg-aks_aks-prod_eastus",
+        base.var("CLUSTER_SUBSCRIPTION_ID")
+    );
+    base.stop().await;
+    state["policies"] =
+        json!([{"name": "no-xtenant-tags", "scope": node_rg, "deny_tags": ["xtenant-*"]}]);
+    let env = start_with(|c| {
+        c.time_scale = 1.0;
+        c.scenario = Some(state);
+    })
+    .await;
+    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
+    let url = format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID"));
+    let r = env
+        .call(
+            "PATCH",
+            &url,
+            Some(&ta),
+            Some(&json!({"tags": {"team": "a", "xtenant-client-id": "x"}})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "ARM took the write: {}", r.text);
+    env.sim.advance(azure_sim::CLUSTER_UPDATE_TIME);
+    let status = follow(&env, &ta, &r).await;
+    assert_eq!(status["status"], "Failed", "{status}");
+    assert_eq!(status["error"]["code"], "RequestDisallowedByPolicy");
+    let message = status["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("MC_rg-aks_aks-prod_eastus")
+            && message.contains("no-xtenant-tags")
+            && message.contains("xtenant-client-id"),
+        "{message}"
+    );
+    let g = env.call("GET", &url, Some(&ta), None).await;
+    assert_eq!(g.body["properties"]["provisioningState"], "Failed");
+    assert_eq!(
+        env.sim.state()["clusters"][0]["node_resource_tags"],
+        json!({}),
+        "nothing copied"
+    );
+    // Tags the policy allows go through.
+    let r = env
+        .call(
+            "PATCH",
+            &url,
+            Some(&ta),
+            Some(&json!({"tags": {"team": "a"}})),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    env.sim.advance(azure_sim::CLUSTER_UPDATE_TIME);
+    assert_eq!(follow(&env, &ta, &r).await["status"], "Succeeded");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_update_is_a_plain_write_only_by_name() {
+    let env = start_with(|c| {
+        c.time_scale = 1.0;
+        c.lenient.insert(azure_sim::Leniency::ClusterUpdates);
+    })
+    .await;
+    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
+    let url = format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID"));
+    let r = env
+        .call("PATCH", &url, Some(&ta), Some(&json!({"tags": {"a": "1"}})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.header("azure-asyncoperation").is_none());
+    assert_eq!(r.body["properties"]["provisioningState"], "Succeeded");
     env.stop().await;
 }

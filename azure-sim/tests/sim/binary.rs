@@ -20,6 +20,10 @@ fn starts_fast_prints_one_line_and_stops_on_sigterm() {
             "500ms",
             "--replication-delay",
             "1s",
+            "--time-scale",
+            "0.5",
+            "--lenient",
+            "replication",
             "--latency",
             "0",
             "--arm-write-limit",
@@ -50,16 +54,27 @@ fn starts_fast_prints_one_line_and_stops_on_sigterm() {
         .enable_all()
         .build()
         .unwrap();
-    let status = rt.block_on(async {
+    let (status, clock) = rt.block_on(async {
         let http = crate::common::client(&ca, 0);
-        http.get(format!("{url}/_sim/state"))
+        let status = http
+            .get(format!("{url}/_sim/state"))
             .send()
             .await
             .unwrap()
             .status()
-            .as_u16()
+            .as_u16();
+        let clock: serde_json::Value = http
+            .get(format!("{url}/_sim/clock"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (status, clock)
     });
     assert_eq!(status, 200);
+    assert_eq!(clock["time_scale"], 0.5);
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -85,6 +100,12 @@ fn bad_flags_are_clear_errors() {
         vec!["--dir", "/tmp/x", "--lro-duration", "5"],
         vec!["--dir", "/tmp/x", "--arm-write-limit", "fast"],
         vec!["--lro-duration", "1s"],
+        vec!["--dir", "/tmp/x", "--time-scale", "0"],
+        vec!["--dir", "/tmp/x", "--time-scale", "fast"],
+        vec!["--dir", "/tmp/x", "--lenient", "speed"],
+        // the old opt-ins are Azure's default now: named leniencies undo them
+        vec!["--dir", "/tmp/x", "--strict-api-versions"],
+        vec!["--dir", "/tmp/x", "--consent-requires-permissions"],
     ] {
         let o = bin().args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
@@ -97,6 +118,15 @@ fn bad_flags_are_clear_errors() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stderr).contains("unit"));
+    let o = bin()
+        .args(["--dir", "/tmp/x", "--lenient", "replication,speed"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("unknown leniency 'speed'") && err.contains("replication"),
+        "{err}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("s.json");
     std::fs::write(&bad, "{not json").unwrap();
@@ -125,9 +155,13 @@ fn behaviour_flags_and_the_national_scenario_reach_the_state() {
             national,
             "--graph-read-lag",
             "3s",
+            "--graph-write-lag",
+            "7s",
+            "--secret-propagation",
+            "4s",
             "--aks-top-level-errors",
-            "--consent-requires-permissions",
-            "--strict-api-versions",
+            "--lenient",
+            "consent",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -162,9 +196,14 @@ fn behaviour_flags_and_the_national_scenario_reach_the_state() {
     let b = &state["behaviour"];
     assert_eq!(b["graph_read_lag_ms"], 3000, "the flag overrides the file");
     assert_eq!(b["unique_name_key"], false, "from the file");
+    assert_eq!(b["graph_write_lag_ms"], 7000);
+    assert_eq!(b["secret_propagation_ms"], 4000);
     assert_eq!(b["aks_error_shape"], "top_level");
-    assert_eq!(b["consent_requires_permissions"], true);
-    assert_eq!(b["strict_api_versions"], true);
+    assert_eq!(
+        b["consent_requires_permissions"], false,
+        "--lenient consent"
+    );
+    assert_eq!(b["strict_api_versions"], true, "Azure's default");
     assert!(b["api_versions"]["Microsoft.ContainerRegistry/registries"].is_array());
 }
 

@@ -354,7 +354,10 @@ async fn new_multitenant_app(env: &Env, multi: bool) -> serde_json::Value {
     } else {
         "AzureADMyOrg"
     };
-    env.create_app(&t, json!({"displayName": "consent-test", "signInAudience": audience, "web": {"redirectUris": ["https://www.microsoft.com"]}})).await
+    // As the portal registers one: with Microsoft Graph User.Read (the consent page refuses an
+    // app that requests nothing).
+    env.create_app(&t, json!({"displayName": "consent-test", "signInAudience": audience, "web": {"redirectUris": ["https://www.microsoft.com"]},
+        "requiredResourceAccess": [{"resourceAppId": "00000003-0000-0000-c000-000000000000", "resourceAccess": [{"id": "e1fe6dd8-ba31-4d61-89e7-88639da4683d", "type": "Scope"}]}]})).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,6 +365,8 @@ async fn consent_flow_accept_and_cancel() {
     let env = start().await;
     let b = env.var("REGISTRY_TENANT_ID");
     let app = new_multitenant_app(&env, true).await;
+    // Known to tenant B's consent page once replicated.
+    env.sim.advance(azure_sim::REPLICATION_DELAY);
     let app_id = app["appId"].as_str().unwrap();
     let page = env
         .call("GET", &format!("/{b}/oauth2/authorize?client_id={app_id}&response_type=code&redirect_uri=https%3A%2F%2Fwww.microsoft.com&state=xyz"), None, None)
@@ -417,6 +422,8 @@ async fn consent_flow_accept_and_cancel() {
     assert_eq!(r.status(), 302);
     let loc = r.headers()["location"].to_str().unwrap().to_string();
     assert!(loc.contains("code=") && loc.contains("state=xyz"), "{loc}");
+    // Readable once past Graph's read lag.
+    env.sim.advance(std::time::Duration::from_secs(5));
     let r = env
         .call(
             "GET",
@@ -433,6 +440,7 @@ async fn consent_flow_accept_and_cancel() {
 
     // adminconsent by domain
     let app2 = new_multitenant_app(&env, true).await;
+    env.sim.advance(azure_sim::REPLICATION_DELAY);
     let id2 = app2["appId"].as_str().unwrap();
     let page = env
         .call(
@@ -465,7 +473,8 @@ async fn consent_flow_accept_and_cancel() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_errors() {
-    let env = start_with(|c| c.replication_delay = std::time::Duration::from_millis(1500)).await;
+    // At Azure's pace: a new app stays unknown to other tenants for the replication delay.
+    let env = start_with(|c| c.time_scale = 1.0).await;
     let b = env.var("REGISTRY_TENANT_ID");
     let code = |text: &str| {
         text.split("data-code=\"")
@@ -495,7 +504,7 @@ async fn consent_errors() {
     // single-tenant app in a foreign tenant
     let single = new_multitenant_app(&env, false).await;
     let multi = new_multitenant_app(&env, true).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    env.sim.advance(azure_sim::REPLICATION_DELAY);
     let r = env
         .call(
             "GET",

@@ -1,14 +1,15 @@
 //! Microsoft Graph: applications, passwords, service principals, permissions, replication.
 
-use std::time::Duration;
-
 use serde_json::json;
 
-use crate::common::{ARM, GRAPH, end_in_days, start, start_with};
+use azure_sim::Leniency::{GraphLag, SecretPropagation};
+
+use crate::common::{ARM, GRAPH, end_in_days, lenient, start_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn application_lifecycle_and_queries() {
-    let env = start().await;
+    // About shapes and rules, not Graph's lags.
+    let env = lenient(&[GraphLag]).await;
     let t = env.op("CLUSTER_TENANT_ID", GRAPH).await;
     let app = env
         .create_app(&t, json!({"displayName": "xt-app", "signInAudience": "AzureADMultipleOrgs", "web": {"redirectUris": ["https://www.microsoft.com"]}, "tags": ["a"]}))
@@ -179,7 +180,8 @@ async fn application_lifecycle_and_queries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upsert_by_unique_name() {
-    let env = start().await;
+    // About shapes and rules, not Graph's lags.
+    let env = lenient(&[GraphLag]).await;
     let t = env.op("CLUSTER_TENANT_ID", GRAPH).await;
     let path = "/v1.0/applications(uniqueName='xt-unique')";
     let body = json!({"displayName": "xt-unique", "signInAudience": "AzureADMultipleOrgs"});
@@ -230,7 +232,8 @@ async fn upsert_by_unique_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_and_lifetime_policy() {
-    let env = start().await;
+    // About shapes and rules, not Graph's lags or a new secret's propagation.
+    let env = lenient(&[GraphLag, SecretPropagation]).await;
     let t = env.op("CLUSTER_TENANT_ID", GRAPH).await;
     let app = env.create_app(&t, json!({"displayName": "pw"})).await;
     let (id, app_id) = (app["id"].as_str().unwrap(), app["appId"].as_str().unwrap());
@@ -307,7 +310,8 @@ async fn passwords_and_lifetime_policy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_principals_and_rules() {
-    let env = start().await;
+    // About rules, not Graph's lags or a new secret's propagation.
+    let env = lenient(&[GraphLag, SecretPropagation]).await;
     let ta = env.op("CLUSTER_TENANT_ID", GRAPH).await;
     let tb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
     let multi = env
@@ -317,6 +321,7 @@ async fn service_principals_and_rules() {
         )
         .await;
     let single = env.create_app(&ta, json!({"displayName": "s"})).await;
+    env.sim.advance(azure_sim::REPLICATION_DELAY);
     let mid = multi["appId"].as_str().unwrap();
     // single-tenant app cannot have an SP in B
     let r = env
@@ -433,7 +438,8 @@ async fn service_principals_and_rules() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permissions_and_auth_errors() {
-    let env = start().await;
+    // About rules, not Graph's lags or a new secret's propagation.
+    let env = lenient(&[GraphLag, SecretPropagation]).await;
     let reader = env.reader("CLUSTER_TENANT_ID", GRAPH).await;
     let r = env
         .call("GET", "/v1.0/applications", Some(&reader), None)
@@ -507,8 +513,10 @@ async fn permissions_and_auth_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replication_delay_blocks_new_app_backing() {
-    let env = start_with(|c| c.replication_delay = Duration::from_millis(1200)).await;
+async fn a_new_app_refuses_writes_for_the_write_lag_and_backs_no_principal_elsewhere_until_replicated()
+ {
+    // At Azure's pace, the clock moved on by the test.
+    let env = start_with(|c| c.time_scale = 1.0).await;
     let ta = env.op("CLUSTER_TENANT_ID", GRAPH).await;
     let app = env
         .create_app(
@@ -516,13 +524,80 @@ async fn replication_delay_blocks_new_app_backing() {
             json!({"displayName": "fresh", "signInAudience": "AzureADMultipleOrgs"}),
         )
         .await;
+    let (id, app_id) = (app["id"].as_str().unwrap(), app["appId"].as_str().unwrap());
+    let not_found = |r: &crate::common::Resp, what: &str| {
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (404, Some("Request_ResourceNotFound")),
+            "{what}: {}",
+            r.text
+        );
+    };
+    // Writes addressed to it, in its home tenant: the replica serving them lacks it.
+    let pw = json!({"passwordCredential": {"displayName": "t"}});
     let r = env
         .call(
             "POST",
-            "/v1.0/servicePrincipals",
+            &format!("/v1.0/applications/{id}/addPassword"),
             Some(&ta),
-            Some(&json!({"appId": app["appId"]})),
+            Some(&pw),
         )
+        .await;
+    not_found(&r, "addPassword");
+    let r = env
+        .call(
+            "PATCH",
+            &format!("/v1.0/applications/{id}"),
+            Some(&ta),
+            Some(&json!({"notes": "n"})),
+        )
+        .await;
+    not_found(&r, "PATCH by id");
+    let r = env
+        .call(
+            "PATCH",
+            &format!("/v1.0/applications(appId='{app_id}')"),
+            Some(&ta),
+            Some(&json!({"notes": "n"})),
+        )
+        .await;
+    not_found(&r, "PATCH by appId");
+    let sp = json!({"appId": app_id});
+    let r = env
+        .call("POST", "/v1.0/servicePrincipals", Some(&ta), Some(&sp))
+        .await;
+    not_found(&r, "its service principal");
+    let upsert = env
+        .call_h(
+            "PATCH",
+            &format!("/v1.0/servicePrincipals(appId='{app_id}')"),
+            Some(&ta),
+            Some(&json!({})),
+            &[("Prefer", "create-if-missing")],
+        )
+        .await;
+    not_found(&upsert, "its service principal's upsert");
+    // A refused write made nothing.
+    let state = env.sim.state();
+    let made = state["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["app_id"] == app_id)
+        .unwrap();
+    assert!(made["password_credentials"].as_array().unwrap().is_empty());
+    assert!(
+        !state["service_principals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["app_id"] == app_id)
+    );
+    // In another tenant it backs no principal until it replicated.
+    let gb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
+    env.sim.advance(std::time::Duration::from_secs(10));
+    let r = env
+        .call("POST", "/v1.0/servicePrincipals", Some(&gb), Some(&sp))
         .await;
     assert_eq!(
         (r.status, r.body["error"]["code"].as_str()),
@@ -532,8 +607,62 @@ async fn replication_delay_blocks_new_app_backing() {
         r.body["error"]["details"][0]["code"],
         "NoBackingApplicationObject"
     );
-    tokio::time::sleep(Duration::from_millis(1300)).await;
-    env.create_sp(&ta, app["appId"].as_str().unwrap()).await;
+    // Past the write lag (10 s) the home tenant takes the writes.
+    let r = env
+        .call(
+            "POST",
+            &format!("/v1.0/applications/{id}/addPassword"),
+            Some(&ta),
+            Some(&pw),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    env.create_sp(&ta, app_id).await;
+    // Past the replication delay (30 s) another tenant too.
+    env.sim.advance(azure_sim::REPLICATION_DELAY);
+    env.create_sp(&gb, app_id).await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphs_lags_are_defaults_and_a_leniency_by_name() {
+    let env = start_with(|c| c.time_scale = 1.0).await;
+    let b = env.sim.state()["behaviour"].clone();
+    assert_eq!(
+        (
+            b["graph_read_lag_ms"].as_u64(),
+            b["graph_write_lag_ms"].as_u64()
+        ),
+        (Some(5_000), Some(10_000))
+    );
+    let ta = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let app = env
+        .create_app(&ta, json!({"displayName": "read-lag"}))
+        .await;
+    let path = format!("/v1.0/applications/{}", app["id"].as_str().unwrap());
+    assert_eq!(env.call("GET", &path, Some(&ta), None).await.status, 404);
+    env.sim.advance(std::time::Duration::from_secs(5));
+    assert_eq!(env.call("GET", &path, Some(&ta), None).await.status, 200);
+    env.stop().await;
+    let env = start_with(|c| {
+        c.time_scale = 1.0;
+        c.lenient.insert(GraphLag);
+    })
+    .await;
+    let ta = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let app = env.create_app(&ta, json!({"displayName": "no-lag"})).await;
+    let id = app["id"].as_str().unwrap();
+    let path = format!("/v1.0/applications/{id}");
+    assert_eq!(env.call("GET", &path, Some(&ta), None).await.status, 200);
+    let r = env
+        .call(
+            "POST",
+            &format!("{path}/addPassword"),
+            Some(&ta),
+            Some(&json!({"passwordCredential": {}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     env.stop().await;
 }
 
@@ -541,7 +670,8 @@ async fn replication_delay_blocks_new_app_backing() {
 /// tag 1–256 characters, no whitespace, no duplicates; 1200 entries over all collections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn application_tags_are_replaced_whole_within_entras_limits() {
-    let env = start().await;
+    // About shapes and rules, not Graph's lags.
+    let env = lenient(&[GraphLag]).await;
     let t = env.op("CLUSTER_TENANT_ID", GRAPH).await;
     let app = env
         .create_app(&t, json!({"displayName": "tagged", "tags": ["a", "b"]}))

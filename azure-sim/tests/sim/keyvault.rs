@@ -334,7 +334,7 @@ async fn a_deleted_name_cannot_be_reused_and_values_stay_out_of_logs() {
 
 #[tokio::test]
 async fn a_new_role_assignment_counts_once_propagated_and_faults_use_key_vault_shape() {
-    let env = start_with(|c| c.replication_delay = std::time::Duration::from_millis(1500)).await;
+    let env = start_with(|c| c.time_scale = 1.0).await;
     let reader = env.reader("CLUSTER_TENANT_ID", VAULT).await;
     let r = env.put_secret(&reader, "x", &json!({"value": "v"})).await;
     assert_eq!(r.status, 403);
@@ -363,7 +363,7 @@ async fn a_new_role_assignment_counts_once_propagated_and_faults_use_key_vault_s
         early.status, 403,
         "a new assignment is not effective at once"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
+    env.sim.advance(azure_sim::REPLICATION_DELAY);
     let late = env.put_secret(&reader, "x", &json!({"value": "v"})).await;
     assert_eq!(late.status, 200, "{}", late.text);
 

@@ -7,11 +7,13 @@
 mod arm;
 mod binary;
 mod china;
+mod clock;
 mod clouds;
 mod common;
 mod entra;
 mod graph;
 mod keyvault;
+mod realism;
 mod recordings;
 mod registry;
 mod registry_pull;

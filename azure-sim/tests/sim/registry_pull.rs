@@ -47,6 +47,7 @@ pub(crate) async fn cluster_with_pull(env: &Env) -> (String, String) {
         .await;
     let app_id = app["appId"].as_str().unwrap().to_string();
     let secret = env.add_password(&ga, app["id"].as_str().unwrap()).await;
+    env.sim.advance(azure_sim::REPLICATION_DELAY);
     env.create_sp(&ga, &app_id).await;
     let gb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
     let sp_b = env.create_sp(&gb, &app_id).await["id"]
@@ -81,7 +82,7 @@ pub(crate) async fn cluster_with_pull(env: &Env) -> (String, String) {
         )
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    env.sim.advance(std::time::Duration::from_secs(15 * 60));
     (app_id, secret)
 }
 

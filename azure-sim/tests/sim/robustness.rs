@@ -45,14 +45,14 @@ async fn malformed_and_unknown_requests_get_azure_shaped_4xx() {
         (
             "PUT",
             format!(
-                "{reg}/providers/Microsoft.Authorization/roleAssignments/11111111-1111-4111-8111-111111111111?api-version=1"
+                "{reg}/providers/Microsoft.Authorization/roleAssignments/11111111-1111-4111-8111-111111111111?api-version=2022-04-01"
             ),
             "{\"properties\": {\"roleDefinitionId\": \"nope\"}}",
         ),
         (
             "PUT",
             format!(
-                "{reg}/providers/Microsoft.Authorization/roleAssignments/11111111-1111-4111-8111-111111111111?api-version=1"
+                "{reg}/providers/Microsoft.Authorization/roleAssignments/11111111-1111-4111-8111-111111111111?api-version=2022-04-01"
             ),
             "\u{0}\u{1}",
         ),
@@ -64,20 +64,20 @@ async fn malformed_and_unknown_requests_get_azure_shaped_4xx() {
         (
             "GET",
             format!(
-                "/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/fabrikamacr/bogus/x?api-version=1"
+                "/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/fabrikamacr/bogus/x?api-version=2025-11-01"
             ),
             "",
         ),
         (
             "GET",
-            format!("/subscriptions/{sub}/bogus?api-version=1"),
+            format!("/subscriptions/{sub}/bogus?api-version=2022-12-01"),
             "",
         ),
-        ("DELETE", format!("{reg}?api-version=1"), ""),
+        ("DELETE", format!("{reg}?api-version=2025-11-01"), ""),
         (
             "GET",
             format!(
-                "/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/..%2F..?api-version=1"
+                "/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/..%2F..?api-version=2025-11-01"
             ),
             "",
         ),
@@ -248,7 +248,12 @@ async fn faults_status_skip_count_delay_drop() {
     // ARM-shaped 503 over HTTP, and at registry-shaped one
     env.sim.add_fault(json!({"path": "/subscriptions", "status": 503, "code": "ServiceUnavailable", "message": "try later"})).unwrap();
     let r = env
-        .call("GET", "/subscriptions?api-version=1", Some(&at), None)
+        .call(
+            "GET",
+            "/subscriptions?api-version=2022-12-01",
+            Some(&at),
+            None,
+        )
         .await;
     assert_eq!(
         (

@@ -113,11 +113,7 @@ async fn restarted(env: Env, f: impl FnOnce(&mut Value)) -> Env {
     let mut state = env.sim.state();
     env.stop().await;
     f(&mut state);
-    start_with(|c| {
-        c.scenario = Some(state);
-        c.lro_duration = Duration::from_millis(300);
-    })
-    .await
+    start_with(|c| c.scenario = Some(state)).await
 }
 
 fn sp_cluster(state: &mut Value) -> &mut Value {
@@ -131,7 +127,7 @@ fn sp_cluster(state: &mut Value) -> &mut Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_spec_shapes_and_a_probe_that_pulls() {
-    let env = start_with(|c| c.lro_duration = Duration::from_millis(300)).await;
+    let env = start().await;
     cluster_with_pull(&env).await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let image = env.var("REGISTRY_IMAGE");
@@ -219,7 +215,7 @@ async fn the_spec_shapes_and_a_probe_that_pulls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kubelet_says_why_a_pull_failed() {
-    let env = start_with(|c| c.lro_duration = Duration::from_millis(300)).await;
+    let env = start().await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let image = env.var("REGISTRY_IMAGE");
     // Before the procedure the cluster's app has no principal in the registry's tenant.

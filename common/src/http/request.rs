@@ -62,6 +62,15 @@ impl Response {
     pub fn retry_after(&self) -> Option<Duration> {
         retry_after(&self.headers)
     }
+
+    /// The server's `Date` (its clock when it answered), if it sent a valid one.
+    pub fn date(&self) -> Option<time::OffsetDateTime> {
+        time::OffsetDateTime::parse(
+            self.header("date")?,
+            &time::format_description::well_known::Rfc2822,
+        )
+        .ok()
+    }
 }
 
 /// Authorization of one request.

@@ -136,8 +136,19 @@ fn backoff(n: u32) -> Duration {
     exp / 2 + exp.mul_f64(fastrand::f64() / 2.0)
 }
 
-/// Parses `Retry-After` (seconds, or an HTTP date).
+/// The wait a server asked for: `x-ms-retry-after-ms` or `retry-after-ms` (milliseconds, read
+/// first, as azure_core's retry policy reads them), else `Retry-After` (seconds, or an HTTP date).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
+        let ms = headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|ms| ms.is_finite() && *ms >= 0.0);
+        if let Some(ms) = ms {
+            return Some(Duration::from_secs_f64(ms.min(3_600_000.0) / 1000.0));
+        }
+    }
     let v = headers.get("retry-after")?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0)
@@ -190,6 +201,14 @@ mod tests {
         );
         assert_eq!(retry_after(&h("soon")), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
+        // Milliseconds win over whole seconds (a compressed simulator says both).
+        let mut m = h("0");
+        m.insert("retry-after-ms", "90".parse().unwrap());
+        assert_eq!(retry_after(&m), Some(Duration::from_millis(90)));
+        m.insert("x-ms-retry-after-ms", "40".parse().unwrap());
+        assert_eq!(retry_after(&m), Some(Duration::from_millis(40)));
+        m.insert("x-ms-retry-after-ms", "-1".parse().unwrap());
+        assert_eq!(retry_after(&m), Some(Duration::from_millis(90)));
     }
 
     #[test]

@@ -1,0 +1,97 @@
+//! Azure Policy, as far as a cluster update meets it: a tag policy that denies a write carrying
+//! a tag it does not allow, anywhere under its scope (a subscription, a resource group).
+//!
+//! AKS copies a cluster's tags onto the resources of its node resource group on every update
+//! (azure-cli#16055's help text for `az aks update --tags`, Azure/AKS#3707); a policy there that
+//! refuses one of them fails the whole operation (Azure/AKS#5856; the AKS troubleshooting page
+//! aka.ms/aks-requestdisallowedbypolicy; the message's form as AKS reported it for a node resource
+//! group in MicrosoftDocs/azure-docs#99846).
+
+use serde::{Deserialize, Serialize};
+
+/// A policy assignment that denies tags.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TagPolicy {
+    /// The assignment's name, as a refusal names it.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Where it applies: an ARM id; everything under it is governed.
+    pub scope: String,
+    /// The tag names it refuses, case-insensitive; a trailing `*` matches any rest.
+    pub deny_tags: Vec<String>,
+}
+
+fn default_name() -> String {
+    "deny-tags".into()
+}
+
+fn matches(pattern: &str, name: &str) -> bool {
+    let (p, n) = (pattern.to_ascii_lowercase(), name.to_ascii_lowercase());
+    match p.strip_suffix('*') {
+        Some(prefix) => n.starts_with(prefix),
+        None => p == n,
+    }
+}
+
+/// The first policy that refuses writing `tags` on `resource_id`, and the tag it refuses.
+pub(crate) fn denied<'p, 't>(
+    policies: &'p [TagPolicy],
+    resource_id: &str,
+    mut tags: impl Iterator<Item = &'t String>,
+) -> Option<(&'p TagPolicy, String)> {
+    let id = resource_id.to_ascii_lowercase();
+    let governing: Vec<&TagPolicy> = policies
+        .iter()
+        .filter(|p| {
+            let scope = p.scope.trim_end_matches('/').to_ascii_lowercase();
+            id == scope || id.starts_with(&format!("{scope}/"))
+        })
+        .collect();
+    tags.find_map(|t| {
+        governing
+            .iter()
+            .find(|p| p.deny_tags.iter().any(|d| matches(d, t)))
+            .map(|p| (*p, t.clone()))
+    })
+}
+
+/// AKS's error for a node resource group write a policy refused.
+pub(crate) fn refusal(policy: &TagPolicy, resource_id: &str, tag: &str) -> String {
+    let rg = resource_id.rsplit('/').next().unwrap_or(resource_id);
+    format!(
+        "Resource request failed due to RequestDisallowedByPolicy. Please see https://aka.ms/aks-requestdisallowedbypolicy for more details. The detailed error message: Code=\"RequestDisallowedByPolicy\" Message=\"Resource '{rg}' was disallowed by policy. Policy identifiers: '[{{\"policyAssignment\":{{\"name\":\"{}\",\"id\":\"{}/providers/Microsoft.Authorization/policyAssignments/{}\"}}}}]'. Reasons: 'The tag '{tag}' is not allowed.'.\" Target=\"{rg}\"",
+        policy.name,
+        policy.scope.trim_end_matches('/'),
+        policy.name
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TagPolicy, denied, refusal};
+
+    #[test]
+    fn a_policy_denies_its_tags_under_its_scope_only() {
+        let p = vec![TagPolicy {
+            name: "no-xtenant".into(),
+            scope: "/subscriptions/S/resourceGroups/MC_rg_aks_eastus".into(),
+            deny_tags: vec!["xtenant-*".into(), "Owner".into()],
+        }];
+        let tags = ["team".to_string(), "XTENANT-client-id".to_string()];
+        let node_rg = "/subscriptions/S/resourceGroups/MC_rg_aks_eastus";
+        let (policy, tag) = denied(&p, node_rg, tags.iter()).unwrap();
+        assert_eq!(
+            (policy.name.as_str(), tag.as_str()),
+            ("no-xtenant", "XTENANT-client-id")
+        );
+        assert!(denied(&p, &format!("{node_rg}/providers/X/y/z"), tags.iter()).is_some());
+        assert!(denied(&p, "/subscriptions/S/resourceGroups/rg", tags.iter()).is_none());
+        assert!(denied(&p, node_rg, ["team".to_string()].iter()).is_none());
+        assert!(denied(&p, node_rg, ["owner".to_string()].iter()).is_some());
+        let m = refusal(policy, node_rg, &tag);
+        assert!(
+            m.contains("RequestDisallowedByPolicy") && m.contains("MC_rg_aks_eastus"),
+            "{m}"
+        );
+    }
+}
