@@ -86,21 +86,23 @@ where
         done => return done,
     };
     let grace = READ_LAG_GRACE.min(deadline.remaining());
-    let label = format!("waiting for Microsoft Graph to take {what}");
+    let label = format!("waiting for Graph to take {what}");
     let last = std::sync::Mutex::new(first);
     let waited = poll_until(
         &label,
         Deadline::watched(grace, deadline.interrupt()),
         || {
-            let sent = send();
+            let attempt = send();
             let last = &last;
             async move {
-                match sent.await {
+                match attempt.await {
                     Ok(v) => Ok(Poll::Ready(v)),
                     Err(e) if too_new(&e) => {
-                        *last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = e;
+                        *last
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = e;
                         Ok(Poll::Pending(
-                            "404: not yet on the replica that serves writes (a new object takes a while to reach every replica)".into(),
+                            "404 until the new app reaches Graph's replicas".into(),
                             None,
                         ))
                     }

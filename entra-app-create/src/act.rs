@@ -268,7 +268,6 @@ impl Step<'_> {
                     passwords: Vec::new(),
                     tags: vec![MANAGED_TAG.to_owned()],
                     required_resource_access: Some(Box::new(common::graph::with_user_read(None))),
-                    created: None,
                     young: true,
                 }
             }

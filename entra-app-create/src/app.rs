@@ -28,7 +28,7 @@ pub(crate) enum AppState {
 /// What the upsert of the app did.
 pub(crate) enum Upsert {
     /// 201: made now.
-    Created(Application),
+    Created(Box<Application>),
     /// 204: it existed.
     Existed,
     /// Only reported.
@@ -63,7 +63,7 @@ impl Step<'_> {
                             }
                         }
                         Err(e) => return Err(e),
-                        Ok(Upsert::Created(app)) => return Ok(AppState::Known(app)),
+                        Ok(Upsert::Created(app)) => return Ok(AppState::Known(*app)),
                         Ok(Upsert::DryRun) => return Ok(AppState::WouldCreate(unique.clone())),
                         // 204: it exists (made between our read and our upsert, or our read
                         // came before Graph showed it): read it back, waiting out read lag.
@@ -143,8 +143,10 @@ impl Step<'_> {
         if !app.young {
             return self.api.write(req()).await;
         }
-        let what = format!("{what} (app {}, made a moment ago)", app.app_id);
-        write_despite_lag(&what, self.api.deadline(), || self.api.write(req())).await
+        Box::pin(write_despite_lag(what, self.api.deadline(), || {
+            self.api.write(req())
+        }))
+        .await
     }
 
     /// The apps carrying the unique-name tag (`$filter=tags/any(t:t eq '…')`).
@@ -283,7 +285,7 @@ impl Step<'_> {
             "created app {} (appId {})",
             app.display_name, app.app_id
         ));
-        Ok(Upsert::Created(app))
+        Ok(Upsert::Created(Box::new(app)))
     }
 
     /// Refuses an app that does not fit unless `--adopt`; makes it fit (and renames it) when asked.

@@ -34,8 +34,6 @@ pub(crate) struct Application {
     pub(crate) tags: Vec<String>,
     /// `requiredResourceAccess`, as Graph gave it (boxed: the app is moved around by value).
     pub(crate) required_resource_access: Option<Box<Value>>,
-    /// `createdDateTime`, as Graph gave it.
-    pub(crate) created: Option<String>,
     /// Made a moment ago (by this run, or younger than `common::graph::YOUNG` by Graph's
     /// clock): a 404 to a write on it is Graph's write lag, waited out.
     pub(crate) young: bool,
@@ -93,7 +91,6 @@ impl Application {
             passwords,
             tags,
             required_resource_access: v.get("requiredResourceAccess").cloned().map(Box::new),
-            created: text(v, "createdDateTime"),
             young: false,
         })
     }
@@ -102,7 +99,8 @@ impl Application {
     /// `Date`.
     pub(crate) fn from_answer(r: &common::http::Response) -> Result<Self> {
         let mut app = Self::parse(&r.body)?;
-        app.young = common::graph::is_young(app.created.as_deref(), r.date());
+        let created = r.body.get("createdDateTime").and_then(Value::as_str);
+        app.young = common::graph::is_young(created, r.date());
         Ok(app)
     }
 

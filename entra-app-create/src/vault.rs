@@ -237,7 +237,6 @@ mod tests {
             passwords: Vec::new(),
             tags: Vec::new(),
             required_resource_access: None,
-            created: None,
             young: false,
         }
     }

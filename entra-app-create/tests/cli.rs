@@ -324,7 +324,7 @@ fn a_new_apps_write_lag_is_waited_out_and_nothing_is_made_twice() {
         assert_eq!(sps_of(&sim, str_of(&out, "app_id")).len(), 1);
         assert_eq!(
             run.stderr
-                .contains("waiting for Microsoft Graph to take the new client secret"),
+                .contains("waiting for Graph to take the new client secret"),
             beside,
             "{}",
             run.stderr
@@ -364,7 +364,7 @@ fn a_404_on_an_old_apps_write_fails_at_once() {
         started.elapsed()
     );
     assert!(
-        !run.stderr.contains("waiting for Microsoft Graph to take"),
+        !run.stderr.contains("waiting for Graph to take"),
         "{}",
         run.stderr
     );

@@ -330,7 +330,7 @@ impl Operator {
 
     /// Sends `call` again while Graph answers 404 for an app made a moment ago (its write lag:
     /// the replica serving the write lacks it), as a client must; the last answer.
-    fn while_too_new(&self, call: impl Fn() -> (u16, Value)) -> (u16, Value) {
+    fn while_too_new(call: impl Fn() -> (u16, Value)) -> (u16, Value) {
         let mut answer = call();
         for _ in 0..200 {
             if answer.0 != 404 {
@@ -344,7 +344,7 @@ impl Operator {
 
     /// Adds a client secret to the application `object_id` in tenant A: its text and key id.
     pub fn add_secret(&self, object_id: &str) -> (String, String) {
-        let (status, pw) = self.while_too_new(|| {
+        let (status, pw) = Self::while_too_new(|| {
             self.graph(
                 Method::POST,
                 &self.cluster_tenant,
@@ -364,7 +364,7 @@ impl Operator {
     pub fn create_service_principal(&self, tenant: &str, app_id: &str) -> String {
         let body = json!({"appId": app_id});
         for _ in 0..200 {
-            let (status, v) = self.while_too_new(|| {
+            let (status, v) = Self::while_too_new(|| {
                 self.graph(Method::POST, tenant, "/servicePrincipals", Some(&body))
             });
             if status == 201 {

@@ -187,14 +187,15 @@ pub(super) fn insert_sp(
         .app_by_app_id(app_id)
         .cloned()
         .ok_or_else(no_backing)?;
-    if app.tenant_id.eq_ignore_ascii_case(&p.tenant_id) {
+    if app.tenant_id.eq_ignore_ascii_case(&p.tenant_id)
+        && lagging(core.now(), app.created_at, state.behaviour.write_lag())
+    {
         // In its home tenant, a new app is not yet on the replica serving the write (Graph's
         // write lag: KelvinTegelaar/CIPP-API#1955, Azure/azure-cli#1332).
-        if lagging(core.now(), app.created_at, state.behaviour.write_lag()) {
-            return Err(not_found(req, app_id));
-        }
-    } else if core.now() < app.created_at.saturating_add(core.delay()) {
-        // Elsewhere it backs no principal until it replicated.
+        return Err(not_found(req, app_id));
+    }
+    if core.now() < app.created_at.saturating_add(core.delay()) {
+        // It backs no principal until it replicated (in its home tenant too).
         return Err(no_backing());
     }
     if !app.tenant_id.eq_ignore_ascii_case(&p.tenant_id) && !app.is_multitenant() {
