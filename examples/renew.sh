@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Renews a fleet's secret before it ends: the fleet examples/fleet.sh keeps in --state DIR.
-# Usage: examples/renew.sh --within DURATION [--state DIR] [--jobs N] [--probe-image IMAGE]
+# Usage: examples/renew.sh --within DURATION [--state DIR] [--jobs N] [--probe-image IMAGE] [--secret-keyvault URL]
 #   --within: renew the clusters whose key ends within DURATION (e.g. 30d), has expired, is
 #     gone or is not recorded (aks-sp-update --status decides); the others are left alone.
 #   --state: fleet.sh's directory (default ./xtenant-fleet): app.json, registries.ndjson,
@@ -10,6 +10,12 @@
 #     --probe-image): a cluster that cannot pull with the new secret from inside fails its
 #     reset step, which stops the rollout (the canary's failure stops the rest) before the
 #     old secret is pruned.
+#   --secret-keyvault: the Key Vault secret that holds the app's secret, https://VAULT/secrets/NAME,
+#     when the fleet's envelopes keep it there (client_secret_ref, one of that secret's
+#     versions; fleet.sh --envelope with an envelope of entra-app-create --secret-keyvault):
+#     the new secret is staged under NAME-next, and becomes a new version of NAME (the one
+#     readers of its current version get) once its pull is verified on every registry, before
+#     any cluster is reset to it. No file and no envelope ever holds it.
 # One new secret for the app, in the safe order: mint it → verify the pull with it on every
 # registry → reset the clusters that are due (one first, then --jobs at once; the resets stop
 # at the first failure, the rest written NotStarted) → verify again → prune the app's
@@ -18,16 +24,17 @@
 # Resumable: each step's output is kept in DIR/renew/ until the renewal is done; a rerun goes
 # on from the first step not finished (no second secret), a failed step rerun on its output.
 set -euo pipefail
-usage="usage: renew.sh --within DURATION [--state DIR] [--jobs N] [--probe-image IMAGE]"
+usage="usage: renew.sh --within DURATION [--state DIR] [--jobs N] [--probe-image IMAGE] [--secret-keyvault URL]"
 die() { echo "renew: $*" >&2; exit 2; }
 say() { echo "renew: $*" >&2; }
 command -v jq >/dev/null || die "jq is required (apt-get install jq)"
-within="" state=./xtenant-fleet jobs=4 probe=""
+within="" state=./xtenant-fleet jobs=4 probe="" vault=""
 while [ "$#" -gt 0 ]; do
   case $1 in
-    --within|--state|--jobs|--probe-image)
+    --within|--state|--jobs|--probe-image|--secret-keyvault)
       [ "$#" -ge 2 ] || die "$1 needs a value; $usage"
       case $1 in
+        --secret-keyvault) vault=${2%/} ;;
         --probe-image) probe=$2 ;;
         --within) within=$2 ;;
         --state) state=$2 ;;
@@ -44,9 +51,26 @@ done
   || die "--probe-image must be <login server>/<repository>:<tag> (got $(printf '%q' "$probe"))"
 probe_flag=()
 [ -n "$probe" ] && probe_flag=(--probe-image="$probe")
+shopt -s nocasematch
+[[ -z $vault || $vault =~ ^https://[a-z0-9.-]+(:[0-9]+)?/secrets/[a-z0-9-]+$ ]] \
+  || die "--secret-keyvault must be https://VAULT/secrets/NAME (got $(printf '%q' "$vault"))"
+shopt -u nocasematch
 for f in app.json registries.ndjson clusters.ndjson; do
   [ -s "$state/$f" ] || die "$state/$f is missing: run examples/fleet.sh --state $(printf '%q' "$state") first"
 done
+# The vault secret is yours to name; the fleet's reference must be one of its versions.
+lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
+ref=$(jq -r '.client_secret_ref // empty' < "$state/app.json")
+staged=()
+current=()
+if [ -n "$vault" ]; then
+  [[ -z $ref || $(lower "$ref") == "$(lower "$vault")"/* ]] \
+    || die "$state/app.json's client_secret_ref $(printf '%q' "$ref") is not a version of --secret-keyvault $(printf '%q' "$vault")"
+  staged=(--secret-keyvault="$vault-next")
+  current=(--secret-keyvault="$vault")
+elif [ -n "$ref" ]; then
+  die "the fleet keeps its secret in Key Vault (client_secret_ref in $state/app.json): pass --secret-keyvault https://VAULT/secrets/NAME, the secret it is a version of"
+fi
 umask 077
 work="$state/renew"
 status=0
@@ -104,8 +128,9 @@ with_new_secret() { # FILE [FIELD IDS]
     ($ids | split("\n") | map(select(length > 0))) as $due
     | if $field == "" then select(has("error") | not)
       else select(.[$field] as $v | $due | index($v)) | del(.error) end
-    | del(.pull_verified_at, .pull_proof)
-    + ($new[0] | {app_id, client_secret, client_secret_key_id, client_secret_expires_at})' "$1"
+    | del(.pull_verified_at, .pull_proof, .client_secret, .client_secret_ref)
+    + ($new[0] | {app_id, client_secret, client_secret_ref, client_secret_key_id, client_secret_expires_at}
+        | with_entries(select(.value != null)))' "$1"
 }
 # FILE with each object replaced by the one of DONE with the same FIELD, if any.
 merged() { # FILE FIELD DONE
@@ -113,15 +138,23 @@ merged() { # FILE FIELD DONE
     . as $o | (first($done[] | select(.[$field] == $o[$field])) // $o)' "$1"
 }
 
-step 1 "minting a new secret" "$state/app.json" entra-app-create --new-secret
+step 1 "minting a new secret" "$state/app.json" entra-app-create --new-secret "${staged[@]}"
 with_new_secret "$state/registries.ndjson" > "$work/registries-new.ndjson"
 step 2 "verifying the new secret can pull from every registry" "$work/registries-new.ndjson" \
   acr-grant --targets-from-input --verify --jobs="$jobs"
+# Verified on every registry: in Key Vault mode, the staged secret becomes the vault's current
+# version (once: a rerun finds the reference already there).
+if [ -n "$vault" ] && [[ $(lower "$(jq -r '.client_secret_ref // empty' < "$work/1.ndjson")") != "$(lower "$vault")"/* ]]; then
+  say "2/5 verified: the new secret becomes the vault's current version"
+  entra-app-create "${current[@]}" < "$work/1.ndjson" > "$work/1v.ndjson"
+  mv -- "$work/1v.ndjson" "$work/1.ndjson"
+fi
 with_new_secret "$state/clusters.ndjson" cluster_id "$work/due.txt" > "$work/clusters-new.ndjson"
 step 3 "resetting the clusters that are due to the new secret${probe:+, each proven from inside}" "$work/clusters-new.ndjson" \
   aks-sp-update --targets-from-input --jobs="$jobs" "${probe_flag[@]}"
-step 4 "verifying the pull again" "$work/2.ndjson" acr-grant --targets-from-input --verify --jobs="$jobs"
-step 5 "pruning the app's other secrets (a key a cluster holds is kept)" "$work/1.ndjson" entra-app-create --prune-secrets
+with_new_secret "$work/2.ndjson" > "$work/registries-again.ndjson"
+step 4 "verifying the pull again" "$work/registries-again.ndjson" acr-grant --targets-from-input --verify --jobs="$jobs"
+step 5 "pruning the app's other secrets (a key a cluster holds is kept)" "$work/1.ndjson" entra-app-create --prune-secrets "${current[@]}"
 
 # Done: the state holds the new secret; each renewed cluster's envelope is its reset's output.
 merged "$state/registries.ndjson" registry_id "$work/4.ndjson" > "$work/registries.ndjson"

@@ -460,3 +460,145 @@ fn a_fleet_renewal_with_a_probe_proves_each_cluster_from_inside() {
     }
     assert!(!state.join("renew").exists());
 }
+
+/// The value of the vault secret `reference`, read as the operator.
+fn vault_value(sim: &TestSim, reference: &str) -> String {
+    use common::http::{Http, build_client};
+    use std::sync::Arc;
+    let cloud =
+        Arc::new(common::cloud::Cloud::from_file(Path::new(&sim.var("XTENANT_CLOUD"))).unwrap());
+    let client = build_client(&cloud).unwrap();
+    let creds = Arc::new(common::auth::Credentials::client_secret(
+        &sim.var("AZURE_CLIENT_ID"),
+        common::Secret::new(sim.var("AZURE_CLIENT_SECRET")),
+        Arc::clone(&cloud),
+        client.clone(),
+    ));
+    let http = Http::new(client, Arc::clone(&cloud), creds, false);
+    let r = common::keyvault::SecretRef::parse("client_secret_ref", reference, &cloud).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(common::keyvault::get_secret(
+        &http,
+        &sim.var("CLUSTER_TENANT_ID"),
+        &r,
+        common::wait::Deadline::after(std::time::Duration::from_secs(30)),
+    ))
+    .unwrap()
+    .expose()
+    .to_owned()
+}
+
+/// Every file under `dir`, as text.
+fn files(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else if let Ok(text) = std::fs::read_to_string(&p) {
+            out.push((p, text));
+        }
+    }
+    out
+}
+
+/// A fleet whose secret is kept in Key Vault (`entra-app-create --secret-keyvault`, then
+/// `fleet.sh --envelope`): `renew.sh --secret-keyvault` puts the new secret in the vault as
+/// a new version of the same secret (after its pull is verified), every kept envelope names
+/// it by reference, and no file, stdout or stderr holds it; without the flag the renewal is
+/// refused before anything is written.
+#[test]
+fn a_fleet_renewal_with_the_secret_in_key_vault_updates_the_vault_not_a_file() {
+    let names = ["aks-prod", "aks-fleet1"];
+    let sim = start(state_with_clusters(&names[1..]));
+    let dir = tempfile::tempdir().unwrap();
+    let secret_url = format!("{}/secrets/fleet-secret", sim.var("KEYVAULT_URL"));
+    let app = sim.run(
+        "entra-app-create",
+        &[
+            "--cluster-tenant",
+            &sim.var("CLUSTER_TENANT_ID"),
+            "--display-name",
+            "xtenant-vault-fleet",
+            "--secret-keyvault",
+            &secret_url,
+        ],
+        "",
+    );
+    assert_eq!(app.code, 0, "{}", app.stderr);
+    let envelope = dir.path().join("app.json");
+    std::fs::write(&envelope, &app.stdout).unwrap();
+    let state = dir.path().join("state");
+    let r = fleet_run(
+        &sim,
+        dir.path(),
+        &state,
+        &names,
+        &["--envelope", envelope.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let before = read(&state.join("app.json"));
+    assert!(before.get("client_secret").is_none(), "{before}");
+    let (app_id, old_key) = (
+        before["app_id"].as_str().unwrap().to_owned(),
+        before["client_secret_key_id"].as_str().unwrap().to_owned(),
+    );
+
+    // The vault is yours to name: without it, nothing runs.
+    sim.sim().clear_requests();
+    let r = renew_run(&sim, &state, &["--within", "400d"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--secret-keyvault"), "{}", r.stderr);
+    let other = format!("{}/secrets/another", sim.var("KEYVAULT_URL"));
+    let r = renew_run(
+        &sim,
+        &state,
+        &["--within", "400d", "--secret-keyvault", &other],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+
+    let r = renew_run(
+        &sim,
+        &state,
+        &["--within", "400d", "--secret-keyvault", &secret_url],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("2 cluster(s) due"), "{}", r.stderr);
+    let after = read(&state.join("app.json"));
+    let new_key = after["client_secret_key_id"].as_str().unwrap().to_owned();
+    assert_ne!(new_key, old_key);
+    let reference = after["client_secret_ref"].as_str().unwrap();
+    assert!(
+        reference
+            .to_ascii_lowercase()
+            .starts_with(&format!("{}/", secret_url.to_ascii_lowercase())),
+        "a version of the same vault secret: {reference}"
+    );
+    // The vault's secret has the new version, tagged with the new key; the app only the new key.
+    let versions = sim.state()["vaults"][0]["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "fleet-secret")
+        .map(|s| s["versions"].as_array().unwrap().clone())
+        .unwrap();
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    assert_eq!(versions[1]["tags"]["key_id"], new_key.as_str());
+    assert_eq!(keys(&sim, &app_id), vec![new_key.clone()]);
+    for n in names {
+        assert!(pulls(&sim, n), "{n}");
+    }
+    // Every kept envelope names the new version; none holds a secret.
+    let secret = vault_value(&sim, reference);
+    for (p, text) in files(dir.path()) {
+        assert!(!text.contains(&secret), "{} holds the secret", p.display());
+        assert!(!text.contains("\"client_secret\""), "{}", p.display());
+    }
+    let kept = std::fs::read_to_string(state.join("clusters.ndjson")).unwrap();
+    assert_eq!(kept.matches(reference).count(), 2, "{kept}");
+    assert!(!r.stdout.contains(&secret) && !r.stderr.contains(&secret));
+}
