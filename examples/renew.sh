@@ -150,8 +150,10 @@ if [ -n "$vault" ] && [[ $(lower "$(jq -r '.client_secret_ref // empty' < "$work
   mv -- "$work/1v.ndjson" "$work/1.ndjson"
 fi
 with_new_secret "$state/clusters.ndjson" cluster_id "$work/due.txt" > "$work/clusters-new.ndjson"
+# --remove-legacy-tags: the xtenant-* tags an earlier version left on a cluster name its old
+# key, which the prune would keep; the reset records the new key on the app, and they go.
 step 3 "resetting the clusters that are due to the new secret${probe:+, each proven from inside}" "$work/clusters-new.ndjson" \
-  aks-sp-update --targets-from-input --jobs="$jobs" "${probe_flag[@]}"
+  aks-sp-update --targets-from-input --jobs="$jobs" --remove-legacy-tags "${probe_flag[@]}"
 with_new_secret "$work/2.ndjson" > "$work/registries-again.ndjson"
 step 4 "verifying the pull again" "$work/registries-again.ndjson" acr-grant --targets-from-input --verify --jobs="$jobs"
 step 5 "pruning the app's other secrets (a key a cluster holds is kept)" "$work/1.ndjson" entra-app-create --prune-secrets "${current[@]}"

@@ -186,7 +186,10 @@ if [ -n "$vault" ] && [ ! -s "$work/3.json" ]; then
   mv -- "$work/2v.json" "$work/2.json"
 fi
 # The cluster's record names the old secret's key id, not the new one's: it is reset to the new secret.
-step 3 "resetting the cluster to the new secret${probe:+, then its pull proven from inside}" aks-sp-update "${target_cluster[@]}" "${image_flag[@]}" "${probe_flag[@]}" "${new_secret[@]}"
+# --remove-legacy-tags: the xtenant-* tags an earlier version left on the cluster name the old
+# key, which a prune would keep; the reset records the new key on the app, and they go (a
+# cluster update only where they are).
+step 3 "resetting the cluster to the new secret${probe:+, then its pull proven from inside}" aks-sp-update "${target_cluster[@]}" --remove-legacy-tags "${image_flag[@]}" "${probe_flag[@]}" "${new_secret[@]}"
 # The cluster runs on the new secret: it takes the old one's place in the file.
 if [ -n "$secret_file" ] && [ -f "$secret_file.next" ]; then
   mv -- "$secret_file.next" "$secret_file"

@@ -602,3 +602,67 @@ fn a_fleet_renewal_with_the_secret_in_key_vault_updates_the_vault_not_a_file() {
     assert_eq!(kept.matches(reference).count(), 2, "{kept}");
     assert!(!r.stdout.contains(&secret) && !r.stderr.contains(&secret));
 }
+
+/// A cluster whose record is only in the `xtenant-*` tags an earlier version left on it: the
+/// status calls it due (`LegacyRecord`), and the renewal resets it, records the new key on the
+/// app and removes the tags, so the prune removes the old key they named.
+#[test]
+fn renewing_a_cluster_known_only_from_legacy_tags_moves_its_record_and_prunes_the_old_key() {
+    let sim = start(state_with_clusters(&[]));
+    let one = granted_app(&sim, "xtenant-legacy-renew");
+    let prod = reset(&sim, &one, "aks-prod");
+    let e = read_line(&prod);
+    let (app_id, old_key) = (
+        e["app_id"].as_str().unwrap().to_owned(),
+        e["client_secret_key_id"].as_str().unwrap().to_owned(),
+    );
+    let id = cluster_id(&sim, "aks-prod");
+    let old_image = sim.var("REGISTRY_IMAGE");
+    let mut state = sim.state();
+    drop(sim);
+    // As an earlier version left it: no entry on the app, the old tags on the cluster.
+    let entry = format!("xtenant-cluster:{}", common::record::cluster_key(&id));
+    for a in state["applications"].as_array_mut().unwrap() {
+        if a["app_id"] == app_id.as_str() {
+            let tags = a["properties"]["tags"].as_array_mut().unwrap();
+            let before = tags.len();
+            tags.retain(|t| !t.as_str().unwrap().starts_with(&entry));
+            assert_eq!(tags.len(), before - 1, "{tags:?}");
+        }
+    }
+    for c in state["clusters"].as_array_mut().unwrap() {
+        if c["id"] == id.as_str() {
+            c["tags"] = json!({"team": "a", "xtenant-client-id": app_id,
+                "xtenant-client-secret-key-id": old_key});
+        }
+    }
+    let sim = start(state);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("prod.json");
+    std::fs::write(&f, moved(&prod, &old_image, &sim)).unwrap();
+
+    let r = rotate(&sim, "aks-prod", &f);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("renewing"), "{}", r.stderr);
+    let new_key = read(&f)["client_secret_key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_key, old_key);
+    assert_eq!(keys(&sim, &app_id), vec![new_key], "the old key is pruned");
+    let tags = sim.state()["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .map(|c| c["tags"].clone())
+        .unwrap();
+    assert_eq!(tags, json!({"team": "a"}), "the old tags are gone");
+    assert!(pulls(&sim, "aks-prod"));
+    // Renewed: nothing is due any more.
+    sim.sim().clear_requests();
+    let r = rotate(&sim, "aks-prod", &f);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing to renew"), "{}", r.stderr);
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+}
