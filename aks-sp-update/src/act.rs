@@ -1,11 +1,12 @@
 //! The step: checks, the reset, following it, and reading the cluster back.
 
+use common::arm::{OperationKind, operation_url};
 use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Change, Envelope, fields};
 use common::error::codes;
 use common::http::{Api, Sent};
 use common::record::{self as app_record, Entry, Written};
-use common::wait::{OperationKind, Poll, operation_url, poll_until};
+use common::wait::{Poll, poll_until};
 use common::{Error, Result, Secret, ui};
 use reqwest::Method;
 use serde_json::json;

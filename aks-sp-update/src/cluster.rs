@@ -121,8 +121,8 @@ pub(crate) async fn get(arm: &Api<'_>, id: &ResourceId) -> Result<Cluster> {
         .await
         .map_err(|e| {
             if let Some((token, holder)) = e
-                .is_code(common::tenants::WRONG_ISSUER)
-                .then(|| common::tenants::wrong_issuer(e.detail().unwrap_or_default()))
+                .is_code(common::http::WRONG_ISSUER)
+                .then(|| common::http::wrong_issuer(e.detail().unwrap_or_default()))
                 .flatten()
             {
                 // The app and its secret were made in the wrong tenant: step 1 again.

@@ -2,13 +2,14 @@
 //! reset (or the envelope's `cluster_operation_url`) followed, and the cluster read back.
 
 use common::arm::ResourceId;
+use common::arm::{OperationKind, follow_operation};
 use common::cloud::Cloud;
 use common::driver::{Ctx, Done};
 use common::envelope::{Change, fields};
 use common::http::Api;
 use common::record::Entry;
 use common::validate::shown;
-use common::wait::{OperationKind, Poll, follow_operation, human, poll_until};
+use common::wait::{Poll, human, poll_until};
 use common::{Error, ErrorKind, Result, ui};
 use url::Url;
 

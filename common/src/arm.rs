@@ -3,7 +3,10 @@
 //! Length: over 400 lines with its tests (about 360 of code).
 
 pub mod clusters;
+pub mod operation;
 pub mod subscriptions;
+
+pub use operation::{OperationDone, OperationKind, follow_operation, operation_url};
 
 use reqwest::Method;
 use serde_json::{Value, json};

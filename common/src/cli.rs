@@ -8,12 +8,7 @@ use clap::builder::TypedValueParser;
 use clap::{Args, ValueEnum};
 
 use crate::auth::AuthMethod;
-use crate::client_secret::ClientSecret;
-use crate::cloud::Cloud;
-use crate::envelope::{Envelope, fields};
-use crate::error::{Error, Result};
 use crate::resolve::Resolve;
-use crate::secret::{Secret, read_secret_file};
 use crate::validate::clap_duration;
 
 /// The exit-code table, appended to every tool's `--help`.
@@ -109,7 +104,7 @@ pub struct CommonArgs {
 }
 
 /// One `--resolve` rule, or clap's error with [`Resolve::parse`]'s message.
-fn parse_resolve(rule: &str) -> std::result::Result<Resolve, String> {
+fn parse_resolve(rule: &str) -> Result<Resolve, String> {
     Resolve::parse(rule).map_err(|e| e.message().to_owned())
 }
 
@@ -132,7 +127,7 @@ impl TypedValueParser for RefuseSecret {
         _cmd: &clap::Command,
         _arg: Option<&clap::Arg>,
         _value: &OsStr,
-    ) -> std::result::Result<Refused, clap::Error> {
+    ) -> Result<Refused, clap::Error> {
         // A raw error: clap's own value errors quote the value.
         Err(clap::Error::raw(
             clap::error::ErrorKind::ValueValidation,
@@ -163,7 +158,7 @@ impl TypedValueParser for EnvVarName {
         _cmd: &clap::Command,
         _arg: Option<&clap::Arg>,
         value: &OsStr,
-    ) -> std::result::Result<String, clap::Error> {
+    ) -> Result<String, clap::Error> {
         match value.to_str() {
             Some(name) if is_env_var_name(name) => Ok(name.to_owned()),
             _ => Err(clap::Error::raw(
@@ -188,45 +183,6 @@ pub struct SecretArgs {
     /// Read the app's client secret from this Key Vault secret: https://VAULT.<Key Vault suffix>/secrets/NAME/VERSION (instead of the input's client_secret_ref) [field: client_secret_ref]
     #[arg(long, value_name = "URL", conflicts_with_all = ["client_secret_file", "client_secret_env"])]
     pub client_secret_ref: Option<String>,
-}
-
-impl SecretArgs {
-    /// Where the secret is: the file, variable or vault secret when given (flags win), else
-    /// the envelope's `client_secret` or `client_secret_ref` ([`ClientSecret::from_envelope`]).
-    /// The file is read as [`read_secret_file`] reads it, within `timeout`; a vault secret is
-    /// only named here (and checked against `cloud`), read later by [`ClientSecret::fetch`].
-    ///
-    /// Errors name the flag and the problem, never the flag's value (a path or a name that
-    /// may be the secret pasted in the wrong place).
-    pub fn resolve(
-        &self,
-        env: &Envelope,
-        timeout: Duration,
-        cloud: &Cloud,
-    ) -> Result<Option<ClientSecret>> {
-        if let Some(path) = &self.client_secret_file {
-            return read_secret_file(
-                path,
-                "--client-secret-file",
-                fields::CLIENT_SECRET.name,
-                timeout,
-            )
-            .map(|s| Some(ClientSecret::Value(s)));
-        }
-        if let Some(var) = &self.client_secret_env {
-            return match std::env::var(var) {
-                Ok(v) if !v.is_empty() => Ok(Some(ClientSecret::Value(Secret::new(v)))),
-                _ => Err(Error::input(
-                    fields::CLIENT_SECRET.name,
-                    "--client-secret-env: the variable it names is not set, is empty or is not text",
-                )),
-            };
-        }
-        if let Some(r) = &self.client_secret_ref {
-            return ClientSecret::from_flag(r, cloud).map(Some);
-        }
-        ClientSecret::from_envelope(env, cloud)
-    }
 }
 
 #[cfg(test)]

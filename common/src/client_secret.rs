@@ -9,13 +9,16 @@
 //! checked to be a vault of the cloud ([`SecretRef::parse`]), so no token goes elsewhere.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::binding::{self, Bound, ClaimedKey, Claims};
+use crate::cli::SecretArgs;
+use crate::cloud::Cloud;
 use crate::context::Ctx;
 use crate::envelope::{Envelope, fields};
 use crate::error::{Error, Result};
 use crate::keyvault::SecretRef;
-use crate::secret::Secret;
+use crate::secret::{Secret, read_secret_file};
 
 /// The tag naming the app whose client secret a Key Vault secret holds.
 pub const TAG_APP_ID: &str = "app_id";
@@ -55,7 +58,7 @@ pub enum ClientSecret {
 impl ClientSecret {
     /// What `env` holds: `client_secret`, or `client_secret_ref` (checked against `cloud`).
     /// Both at once is refused: which one is meant cannot be told.
-    pub fn from_envelope(env: &Envelope, cloud: &crate::cloud::Cloud) -> Result<Option<Self>> {
+    pub fn from_envelope(env: &Envelope, cloud: &Cloud) -> Result<Option<Self>> {
         let value = env.secret(&fields::CLIENT_SECRET)?;
         let reference = env.str(&fields::CLIENT_SECRET_REF)?;
         match (value, reference) {
@@ -74,7 +77,7 @@ impl ClientSecret {
     }
 
     /// A reference the reader gave (`--client-secret-ref`).
-    pub fn from_flag(value: &str, cloud: &crate::cloud::Cloud) -> Result<Self> {
+    pub fn from_flag(value: &str, cloud: &Cloud) -> Result<Self> {
         Ok(Self::Vault {
             secret: SecretRef::parse(fields::CLIENT_SECRET_REF.name, value, cloud)?,
             from_envelope: false,
@@ -155,6 +158,45 @@ impl ClientSecret {
         )?;
         binding::settle(ctx, claims, &key, &secret, signed).await?;
         Ok(Bound { secret, key })
+    }
+}
+
+impl SecretArgs {
+    /// Where the secret is: the file, variable or vault secret when given (flags win), else
+    /// the envelope's `client_secret` or `client_secret_ref` ([`ClientSecret::from_envelope`]).
+    /// The file is read as [`read_secret_file`] reads it, within `timeout`; a vault secret is
+    /// only named here (and checked against `cloud`), read later by [`ClientSecret::fetch`].
+    ///
+    /// Errors name the flag and the problem, never the flag's value (a path or a name that
+    /// may be the secret pasted in the wrong place).
+    pub fn resolve(
+        &self,
+        env: &Envelope,
+        timeout: Duration,
+        cloud: &Cloud,
+    ) -> Result<Option<ClientSecret>> {
+        if let Some(path) = &self.client_secret_file {
+            return read_secret_file(
+                path,
+                "--client-secret-file",
+                fields::CLIENT_SECRET.name,
+                timeout,
+            )
+            .map(|s| Some(ClientSecret::Value(s)));
+        }
+        if let Some(var) = &self.client_secret_env {
+            return match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(Some(ClientSecret::Value(Secret::new(v)))),
+                _ => Err(Error::input(
+                    fields::CLIENT_SECRET.name,
+                    "--client-secret-env: the variable it names is not set, is empty or is not text",
+                )),
+            };
+        }
+        if let Some(r) = &self.client_secret_ref {
+            return ClientSecret::from_flag(r, cloud).map(Some);
+        }
+        ClientSecret::from_envelope(env, cloud)
     }
 }
 

@@ -127,7 +127,7 @@ pub(crate) struct Memos {
     /// A vault secret's identifier with its version → that version (a version never changes).
     pub(crate) vault_versions: Memo<String, crate::keyvault::Stored>,
     /// (tenant, app id) → the app's registration there, with its keys.
-    pub(crate) registrations: Memo<(String, String), crate::binding::Registration>,
+    pub(crate) registrations: Memo<(String, String), crate::app_keys::Registration>,
     /// (tenant, app id, SHA-256 of a secret) → the secret signed in as the app there (the
     /// tenant's id from the token, if it said).
     pub(crate) sign_ins: Memo<(String, String, String), Option<String>>,

@@ -163,7 +163,7 @@ impl Interrupt {
             s,
             format!(
                 "{what} was sent, and its answer did not come within {} of the {}: whether it took effect is unknown",
-                crate::wait::human(grace),
+                crate::duration::human(grace),
                 s.name()
             ),
         )

@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod app_keys;
 pub mod arm;
 pub mod auth;
 pub mod binding;
@@ -16,6 +17,7 @@ pub mod client_secret;
 pub mod cloud;
 mod context;
 pub mod driver;
+pub mod duration;
 pub mod env;
 pub mod envelope;
 pub mod error;

@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::error::{Error, Result, codes};
-use crate::http::{Api, Auth, Http, Request, Service};
+use crate::http::{Api, Auth, Http, Request, Service, WRONG_ISSUER, wrong_issuer};
 use crate::validate::is_guid;
 use crate::wait::Deadline;
 
@@ -128,22 +128,6 @@ pub async fn subscription_holder(arm: &Api<'_>, subscription: &str) -> Holder {
             _ => Holder::Unknown(format!("{} ({})", e.message(), e.code())),
         },
     }
-}
-
-/// ARM's code for a token from another tenant than the subscription's.
-pub const WRONG_ISSUER: &str = "InvalidAuthenticationTokenTenant";
-
-/// The two tenants of ARM's `InvalidAuthenticationTokenTenant` message: the token's, then
-/// the subscription's ("… wrong issuer 'https://sts.windows.net/X/'. It must match the tenant
-/// 'https://sts.windows.net/Y/' associated with this subscription …").
-pub fn wrong_issuer(message: &str) -> Option<(String, String)> {
-    let mut ids = message
-        .split(['/', '\''])
-        .filter(|s| is_guid(s))
-        .map(str::to_ascii_lowercase);
-    let token = ids.next()?;
-    let holder = ids.next()?;
-    Some((token, holder))
 }
 
 #[cfg(test)]

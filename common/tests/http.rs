@@ -13,11 +13,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use common::arm::OperationKind::{Location, Status};
+use common::arm::follow_operation;
 use common::auth::Credentials;
 use common::cloud::Cloud;
 use common::http::{Auth, Http, Request, Sent, Service, build_client};
-use common::wait::OperationKind::{Location, Status};
-use common::wait::{Deadline, follow_operation};
+use common::wait::Deadline;
 use common::{ErrorKind, Secret};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
@@ -396,7 +397,7 @@ async fn poller_follows_an_operation_to_its_end() {
     else {
         panic!("a write outside --dry-run is sent")
     };
-    let op = common::wait::operation_url(&started)
+    let op = common::arm::operation_url(&started)
         .map(|(u, _)| url(&s, u.path()))
         .or_else(|| Some(url(&s, started.header("azure-asyncoperation").unwrap())))
         .unwrap();
@@ -640,7 +641,7 @@ async fn an_operation_url_from_the_answer_is_followed_only_on_the_arm_origin() {
         else {
             panic!("a write outside --dry-run is sent")
         };
-        let (url, kind) = common::wait::operation_url(&started).unwrap();
+        let (url, kind) = common::arm::operation_url(&started).unwrap();
         let e = follow_operation(&api, &url, kind, "resetting")
             .await
             .unwrap_err();

@@ -21,8 +21,6 @@
 mod keys;
 mod sign_in;
 
-use std::time::Duration;
-
 use serde_json::Value;
 
 use crate::context::Ctx;
@@ -32,13 +30,9 @@ use crate::http::Api;
 use crate::secret::Secret;
 use crate::validate::is_guid;
 
+pub use crate::app_keys::{Key, NEW_KEY_SETTLES, Registration};
 pub(crate) use keys::match_key;
-pub use keys::{Key, Registration};
 pub(crate) use sign_in::{SignIn, claim, settle};
-
-/// How long after its start a key may still be refused for being new; a refused key older
-/// than this is wrong, not new (microsoft-graph-docs#17966 reports 4–18 s, with margin).
-pub const NEW_KEY_SETTLES: Duration = Duration::from_secs(60);
 
 /// What an object claims of the secret it carries.
 #[derive(Debug, Clone, Copy)]
@@ -162,7 +156,7 @@ pub(crate) async fn registration_missing(
 }
 
 impl Ctx {
-    /// [`keys::read_registration`] of `app_id` in the tenant of `graph`, once per run (`None`,
+    /// [`crate::app_keys::read_registration`] of `app_id` in the tenant of `graph`, once per run (`None`,
     /// not registered there, is asked again).
     pub(crate) async fn registration(
         &self,
@@ -176,7 +170,7 @@ impl Ctx {
         self.shared
             .memos
             .registrations
-            .get_or(key, || keys::read_registration(graph, app_id))
+            .get_or(key, || crate::app_keys::read_registration(graph, app_id))
             .await
     }
 }

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use super::{Response, Service};
 use crate::error::{Error, ErrorKind};
+use crate::validate::is_guid;
 
 /// The error an answer's body carries, whatever its shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,10 +219,26 @@ pub fn error_from_response(service: Service, resp: &Response) -> Error {
 
 /// The two tenants of ARM's refusal of a token from another tenant than the subscription's.
 fn wrong_tenant(code: &str, message: &str) -> Option<(String, String)> {
-    if code != crate::tenants::WRONG_ISSUER {
+    if code != WRONG_ISSUER {
         return None;
     }
-    crate::tenants::wrong_issuer(message)
+    wrong_issuer(message)
+}
+
+/// ARM's code for a token from another tenant than the subscription's.
+pub const WRONG_ISSUER: &str = "InvalidAuthenticationTokenTenant";
+
+/// The two tenants of ARM's `InvalidAuthenticationTokenTenant` message: the token's, then
+/// the subscription's ("… wrong issuer 'https://sts.windows.net/X/'. It must match the tenant
+/// 'https://sts.windows.net/Y/' associated with this subscription …").
+pub fn wrong_issuer(message: &str) -> Option<(String, String)> {
+    let mut ids = message
+        .split(['/', '\''])
+        .filter(|s| is_guid(s))
+        .map(str::to_ascii_lowercase);
+    let token = ids.next()?;
+    let holder = ids.next()?;
+    Some((token, holder))
 }
 
 /// The most Azure's message may take of one line on stderr (the rest is shown at `-v`).

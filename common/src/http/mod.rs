@@ -38,7 +38,7 @@ use client::host_path;
 
 pub use api::Api;
 pub use client::build_client;
-pub use errors::{ErrorBody, error_from_response, parse_error_body};
+pub use errors::{ErrorBody, WRONG_ISSUER, error_from_response, parse_error_body, wrong_issuer};
 pub use origin::{check_origin, same_origin};
 pub use pace::{
     GLOBAL_READS_LEFT, GLOBAL_WRITES_LEFT, PRINCIPAL_READS_LEFT, PRINCIPAL_WRITES_LEFT,

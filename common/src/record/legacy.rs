@@ -10,10 +10,10 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::arm::clusters::MANAGED_CLUSTER_API;
+use crate::arm::{follow_operation, operation_url};
 use crate::error::Result;
 use crate::http::{Api, Sent};
 use crate::validate::is_guid;
-use crate::wait::{follow_operation, operation_url};
 
 /// The tags of the old record: the app id, its key id, the previous app and its service
 /// principal, and a pending key id.

@@ -19,7 +19,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::{Entry, MAX_ENTRIES, Record, app_path, cluster_key, read};
-use crate::driver::Ctx;
+use crate::context::Ctx;
 use crate::error::{Error, Result, codes};
 use crate::http::{Api, Sent};
 use crate::ui;
