@@ -9,6 +9,8 @@ use anyhow::Context as _;
 use azure_sim::{Leniency, SimConfig, WriteLimit, parse_duration, parse_time_scale};
 use clap::Parser;
 
+mod print_env;
+
 /// A local simulator of the Azure endpoints the xtenant tools use.
 ///
 /// Writes ca.pem, cloud.json and sim.env into DIR, prints one JSON line on stdout
@@ -21,8 +23,13 @@ use clap::Parser;
 #[command(name = "azure-sim", version)]
 struct Cli {
     /// Directory for ca.pem, cloud.json and sim.env (created if missing).
-    #[arg(long, value_name = "DIR")]
-    dir: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "print_env")]
+    dir: Option<PathBuf>,
+    /// Print the sim.env of the simulator serving from DIR as `export` lines for a shell's
+    /// `eval`, with XTENANT_AUTH=env (the operator it names), once it answers (waiting up
+    /// to 10 s for it to start), then exit.
+    #[arg(long, value_name = "DIR", conflicts_with = "dir")]
+    print_env: Option<PathBuf>,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     addr: SocketAddr,
@@ -107,6 +114,18 @@ fn behaviour_flags(cli: &Cli) -> Option<serde_json::Value> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(dir) = &cli.print_env {
+        return match print_env::exports(dir, Duration::from_secs(10)) {
+            Ok(text) => {
+                report(text.trim_end(), true);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                report(&format!("azure-sim: error: {e:#}"), false);
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -144,7 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let behaviour = behaviour_flags(&cli);
     let cfg = SimConfig {
-        dir: cli.dir,
+        dir: cli.dir.context("--dir is required")?,
         addr: cli.addr,
         scenario,
         time_scale: cli.time_scale,

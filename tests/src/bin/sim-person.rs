@@ -1,8 +1,9 @@
 //! Plays the people of the demo against azure-sim: tenant B's administrator who opens
 //! the consent link and accepts, and the operator who asks whether the cluster can pull.
 //!
-//! `sim-person accept <consent-url>` and `sim-person can-pull <cluster> <image>`; the
-//! simulator's URL and CA come from `SIM_URL` and `SIM_CA_FILE` (its `sim.env`).
+//! `sim-person accept <consent-url>` (or `sim-person accept < envelope.json`: the link in
+//! the object's `consent_url`) and `sim-person can-pull <cluster> <image>`; the simulator's
+//! URL and CA come from `SIM_URL` and `SIM_CA_FILE` (its `sim.env`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,11 +21,12 @@ fn main() -> ExitCode {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["accept", url] => xtenant_tests::person::consent(url, &ca, "accept").map(|loc| {
-            // The page the browser went on to, without the code it carries.
-            let page = loc.split('?').next().unwrap_or(&loc);
-            format!("tenant B's administrator accepted; the browser went on to {page}")
+        ["accept"] => consent_url_on_stdin().and_then(|url| {
+            xtenant_tests::person::consent(&url, &ca, "accept").map(|loc| accepted(&loc))
         }),
+        ["accept", url] => {
+            xtenant_tests::person::consent(url, &ca, "accept").map(|loc| accepted(&loc))
+        }
         ["can-pull", cluster, image] => xtenant_tests::person::can_pull(&sim, &ca, cluster, image)
             .map(|v| {
                 if v["pulled"].as_bool() == Some(true) {
@@ -37,7 +39,7 @@ fn main() -> ExitCode {
                 }
             }),
         _ => Err(anyhow::anyhow!(
-            "usage: sim-person accept <consent-url> | sim-person can-pull <cluster> <image>"
+            "usage: sim-person accept [<consent-url>] | sim-person can-pull <cluster> <image>"
         )),
     };
     match result {
@@ -54,4 +56,23 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// What the administrator saw after accepting: the page the browser went on to, without the
+/// code it carries.
+fn accepted(loc: &str) -> String {
+    let page = loc.split('?').next().unwrap_or(loc);
+    format!("tenant B's administrator accepted; the browser went on to {page}")
+}
+
+/// The `consent_url` of the one object on stdin (consent-link's output).
+fn consent_url_on_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+    let v: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
+        anyhow::anyhow!("stdin is not consent-link's output (one JSON object): {e}")
+    })?;
+    v["consent_url"].as_str().map(str::to_owned).ok_or_else(|| {
+        anyhow::anyhow!("the object on stdin has no consent_url: run consent-link first")
+    })
 }
