@@ -18,6 +18,8 @@ pub mod azure;
 
 pub mod world;
 
+pub mod readme;
+
 /// The directory holding the workspace's built binaries (`target/debug`).
 pub fn bin_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XTENANT_BIN_DIR") {

@@ -2,11 +2,12 @@
 //! followed line by line, with the simulator's truth endpoint asked after every step whether
 //! the cluster pulls. And `--prune-secrets` never cutting a cluster off unasked.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{app_tags, record_entry, set_app_tags};
+use xtenant_tests::readme::readme_block;
 use xtenant_tests::steps::{Step, run_step, run_steps};
 use xtenant_tests::{Run, TestSim, bin_dir, line, run_cmd};
 
@@ -51,23 +52,9 @@ fn object(text: &str) -> Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// The commands of README.md's recovery advice: the `sh` block after the `recovery:` marker.
+/// The commands of README.md's recovery advice: its sh block marked `recovery`.
 fn readme_recovery() -> Vec<String> {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let at = readme
-        .find("<!-- recovery:")
-        .expect("README.md has the recovery advice (<!-- recovery: … -->)");
-    let rest = &readme[at..];
-    let start = rest.find("```sh").expect("a sh block after the marker") + "```sh".len();
-    let end = rest[start..].find("```").expect("the block ends") + start;
-    rest[start..end]
+    readme_block("recovery")
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))

@@ -4,18 +4,11 @@
 //! writes them, the simulator's names put in.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
+use xtenant_tests::readme::{readme_block_for, repo_root};
 use xtenant_tests::{Run, TestSim, bin_dir, line, run_cmd};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// `sh` with the tools on PATH and the operator's credential, as a user's shell.
 fn shell(sim: &TestSim) -> Command {
@@ -35,27 +28,6 @@ fn shell(sim: &TestSim) -> Command {
     }
     c.current_dir(repo_root());
     c
-}
-
-/// The first `sh` block of the README that starts with `first_line`, the simulator's names
-/// put in for the README's examples.
-fn readme_pipeline(sim: &TestSim, first_line: &str) -> String {
-    let text = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let start = text
-        .find(first_line)
-        .unwrap_or_else(|| panic!("README has no {first_line:?}"));
-    let end = start + text[start..].find("\n```").unwrap();
-    text[start..end]
-        .replace("contoso.onmicrosoft.com", &sim.var("CLUSTER_TENANT_ID"))
-        .replace("fabrikam.onmicrosoft.com", &sim.var("REGISTRY_TENANT_ID"))
-        .replace(
-            "fabrikamacr.azurecr.io/samples/hello:1.0",
-            &sim.var("REGISTRY_IMAGE"),
-        )
-        .replace(
-            "/subscriptions/…/resourceGroups/aks/providers/Microsoft.ContainerService/managedClusters/aks-prod",
-            &sim.var("CLUSTER_ID"),
-        )
 }
 
 /// Runs `script` under `sh -c` with `set -e` (and no pipefail).
@@ -89,7 +61,7 @@ fn with_empty_pipe(sim: &TestSim, bin: &str, args: &[&str]) -> Run {
 #[test]
 fn the_readme_pipeline_fails_under_set_e_without_pipefail_when_step_1_fails() {
     let sim = TestSim::start();
-    let pipeline = readme_pipeline(&sim, "entra-app-create --cluster-tenant contoso");
+    let pipeline = readme_block_for(&sim, "pipeline");
     assert!(pipeline.contains("| aks-sp-update --cluster"), "{pipeline}");
 
     // Step 1 fails on an object (a tenant the operator cannot sign in to): its error object
@@ -189,7 +161,7 @@ fn an_empty_pipe_is_refused_but_dev_null_runs_from_the_flags() {
 #[test]
 fn the_readme_dry_run_plans_the_whole_procedure_and_a_real_run_refuses_it() {
     let sim = TestSim::start();
-    let pipeline = readme_pipeline(&sim, "entra-app-create --dry-run --cluster-tenant contoso");
+    let pipeline = readme_block_for(&sim, "dry-run");
     assert_eq!(pipeline.matches("--dry-run").count(), 4, "{pipeline}");
     let r = sh_set_e(&sim, &pipeline);
     assert_eq!(r.code, 0, "{}", r.stderr);

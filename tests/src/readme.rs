@@ -1,0 +1,129 @@
+//! README.md's shell blocks, as the tests run them. Each ```` ```sh ```` block of the README
+//! follows a marker `<!-- test: ID -->`; the test that runs the block takes it by that ID
+//! (`readme_block("ID")`, `readme_block_for(&sim, "ID")`), and
+//! `tests/tests/readme.rs` checks that every block is taken by some test.
+
+use std::path::PathBuf;
+
+use crate::TestSim;
+
+/// The workspace's root directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace")
+        .to_path_buf()
+}
+
+/// The text of README.md.
+pub fn readme() -> String {
+    let p = repo_root().join("README.md");
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Every ```` ```sh ```` block of the README, in order, with the ID of the marker on the
+/// line before it (`None`: no marker).
+pub fn readme_blocks() -> Vec<(Option<String>, String)> {
+    let text = readme();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim() == "```sh" {
+            let id = i
+                .checked_sub(1)
+                .and_then(|j| lines[j].trim().strip_prefix("<!-- test: "))
+                .and_then(|rest| rest.strip_suffix(" -->"))
+                .map(|id| id.trim().to_owned());
+            let end = (i + 1..lines.len())
+                .find(|&j| lines[j].trim() == "```")
+                .unwrap_or_else(|| panic!("README line {}: a sh block that never ends", i + 1));
+            out.push((id, lines[i + 1..end].join("\n") + "\n"));
+            i = end;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The README's sh block marked `<!-- test: ID -->`, as written.
+pub fn readme_block(id: &str) -> String {
+    let blocks: Vec<String> = readme_blocks()
+        .into_iter()
+        .filter(|(i, _)| i.as_deref() == Some(id))
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(
+        blocks.len(),
+        1,
+        "README.md has {} sh blocks marked <!-- test: {id} -->",
+        blocks.len()
+    );
+    blocks.into_iter().next().unwrap_or_default()
+}
+
+/// The README's block `id` with its example names made the simulator's: the tenants
+/// (`contoso.onmicrosoft.com` or `A`, `fabrikam.onmicrosoft.com` or `B`), the registry
+/// (`fabrikamacr`, `myacr`), its image, the cluster's id and the vault.
+pub fn readme_block_for(sim: &TestSim, id: &str) -> String {
+    let a = sim.var("CLUSTER_TENANT_ID");
+    let b = sim.var("REGISTRY_TENANT_ID");
+    let registry = sim.var("REGISTRY_NAME");
+    let mut text = readme_block(id)
+        .replace("contoso.onmicrosoft.com", &a)
+        .replace("fabrikam.onmicrosoft.com", &b)
+        .replace(
+            "fabrikamacr.azurecr.io/samples/hello:1.0",
+            &sim.var("REGISTRY_IMAGE"),
+        )
+        .replace(
+            "/subscriptions/…/resourceGroups/aks/providers/Microsoft.ContainerService/managedClusters/aks-prod",
+            &sim.var("CLUSTER_ID"),
+        )
+        .replace("https://kv-platform.vault.azure.net", &sim.var("KEYVAULT_URL"));
+    for (word, value) in [
+        ("--cluster-tenant A", a.as_str()),
+        ("--registry-tenant B", b.as_str()),
+        ("--registry fabrikamacr", registry.as_str()),
+        ("--registry myacr", registry.as_str()),
+    ] {
+        let flag = word.rsplit_once(' ').map_or(word, |(f, _)| f);
+        text = replace_word(&text, word, &format!("{flag} {value}"));
+    }
+    text
+}
+
+/// `text` with `word` replaced where it ends at a space, a line's end or the text's end.
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let after = &rest[at + word.len()..];
+        out.push_str(&rest[..at]);
+        if after.is_empty() || after.starts_with([' ', '\n']) {
+            out.push_str(with);
+        } else {
+            out.push_str(word);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_word;
+
+    #[test]
+    fn a_word_is_replaced_only_whole() {
+        assert_eq!(
+            replace_word(
+                "--cluster-tenant A | x --cluster-tenant AB\n--cluster-tenant A",
+                "--cluster-tenant A",
+                "--cluster-tenant T"
+            ),
+            "--cluster-tenant T | x --cluster-tenant AB\n--cluster-tenant T"
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! README.md's commands, run as a newcomer runs them (issue 25): every ```` ```sh ```` block
+//! is taken by a test by its marker (`<!-- test: ID -->`); this file runs the ones no other
+//! test does — `make demo` and `make test`, the install, the simulator quick start (verbatim,
+//! in a shell with none of the simulator's variables set), and the real-Azure walkthroughs
+//! with the simulator's names put in. `ux.rs` runs `pipeline` and `dry-run`, `recovery.rs`
+//! runs `recovery`.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use xtenant_tests::readme::{readme_block, readme_block_for, readme_blocks, repo_root};
+use xtenant_tests::steps::cluster_pulls;
+use xtenant_tests::{Run, TestSim, bin_dir, run_cmd};
+
+/// Every sh block of the README has a marker, and every marker's ID is taken by a test:
+/// a `readme_block…("ID"…)` call in `tests/tests/*.rs`.
+#[test]
+fn every_sh_block_of_the_readme_is_run_by_a_test() {
+    let blocks = readme_blocks();
+    assert!(blocks.len() >= 6, "{blocks:#?}");
+    let mut calls = String::new();
+    for entry in std::fs::read_dir(repo_root().join("tests/tests")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for (i, _) in text.match_indices("readme_block") {
+            let call = &text[i..];
+            let call = &call[..call.find(')').unwrap_or(call.len())];
+            calls.push_str(call);
+            calls.push('\n');
+        }
+    }
+    let mut untested = Vec::new();
+    for (id, block) in &blocks {
+        match id {
+            None => untested.push(format!("no <!-- test: ID --> marker:\n{block}")),
+            Some(id) if !calls.contains(&format!("\"{id}\"")) => {
+                untested.push(format!("no test takes {id}:\n{block}"));
+            }
+            Some(_) => {}
+        }
+    }
+    assert!(untested.is_empty(), "{}", untested.join("\n"));
+}
+
+/// `make demo` and `make test` are what the README says: the demo script (which `demo.rs`
+/// runs for real) and the whole workspace's tests (which cannot run inside one of them).
+#[test]
+fn the_readmes_make_commands_run_the_demo_and_every_test() {
+    let block = readme_block("make");
+    let commands: Vec<&str> = block
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(commands, ["make demo", "make test"], "{block}");
+    let dry = |target: &str| {
+        let out = Command::new("make")
+            .args(["-n", target])
+            .current_dir(repo_root())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "make -n {target}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let demo = dry("demo");
+    assert!(
+        demo.contains("cargo build --workspace --bins") && demo.contains("scripts/demo.sh"),
+        "{demo}"
+    );
+    let test = dry("test");
+    assert!(
+        test.contains("cargo build --workspace --bins")
+            && test.contains("nextest run --workspace")
+            && test.contains("cargo test --workspace"),
+        "{test}"
+    );
+}
+
+/// `make install PREFIX=~/.local` installs the four tools and `azure-sim` with their man
+/// pages and completions. The release build is not repeated here (`CARGO=true`; the
+/// Makefile takes `CARGO` and `TARGET_DIR` from the environment): the debug binaries stand
+/// in for it, and everything after the build runs as written.
+#[test]
+fn the_readmes_install_installs_the_tools_man_pages_and_completions() {
+    let block = readme_block("install");
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let target = dir.path().join("target");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&target).unwrap();
+    std::os::unix::fs::symlink(bin_dir(), target.join("release")).unwrap();
+    let mut c = Command::new("sh");
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("CARGO", "true")
+        .env("TARGET_DIR", &target)
+        .current_dir(repo_root());
+    let r = run_cmd(c, &["-e", "-c", &block], "");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let prefix = home.join(".local");
+    for tool in [
+        "entra-app-create",
+        "consent-link",
+        "acr-grant",
+        "aks-sp-update",
+    ] {
+        let bin = prefix.join("bin").join(tool);
+        let out = Command::new(&bin).arg("--version").output().unwrap();
+        assert!(out.status.success(), "{}", bin.display());
+        for f in [
+            format!("share/man/man1/{tool}.1"),
+            format!("share/bash-completion/completions/{tool}"),
+            format!("share/zsh/site-functions/_{tool}"),
+            format!("share/fish/vendor_completions.d/{tool}.fish"),
+        ] {
+            let len = std::fs::metadata(prefix.join(&f)).map_or(0, |m| m.len());
+            assert!(len > 100, "{f}: {len} bytes");
+        }
+    }
+    assert!(prefix.join("bin/azure-sim").is_file());
+}
+
+/// The process group a shell was started in, stopped when the test ends however it ends
+/// (the simulator the quick start puts in the background included).
+struct Group(u32);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.0)])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The quick start as written, from the repository, in a shell with none of the
+/// simulator's variables (nor `XTENANT_AUTH`): the build, the simulator started and its
+/// environment exported by `azure-sim --print-env`, the steps by hand and piped, tenant B's
+/// administrator accepting, and the cluster pulling at the end.
+#[test]
+fn the_readmes_simulator_quick_start_works_as_written() {
+    let block = readme_block("quick-start");
+    let dir = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        std::env::var("PATH").unwrap_or_default(),
+        bin_dir().display()
+    );
+    let mut c = Command::new("sh");
+    c.env_clear().env("PATH", path).env("TMPDIR", dir.path());
+    for k in [
+        "HOME",
+        "LANG",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+        "CARGO_TARGET_DIR",
+    ] {
+        if let Some(v) = std::env::var_os(k) {
+            c.env(k, v);
+        }
+    }
+    let out = dir.path().join("stdout");
+    let err = dir.path().join("stderr");
+    c.args(["-e", "-c", &block])
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .process_group(0);
+    let mut child = c.spawn().unwrap();
+    let group = Group(child.id());
+    let status = child.wait().unwrap();
+    let stdout = std::fs::read_to_string(&out).unwrap();
+    let stderr = std::fs::read_to_string(&err).unwrap();
+    assert!(status.success(), "{status}\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Yes: cluster aks-prod can now pull "),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("aks-sp-update: cluster aks-prod can now pull"),
+        "{stderr}"
+    );
+    let work = only_dir(dir.path());
+    let done = object(&work.join("done.json"));
+    assert!(done["cluster_pull_verified"]["image"].is_string(), "{done}");
+    let env = std::fs::read_to_string(work.join("sim/sim.env")).unwrap();
+    assert!(
+        env.contains("CLUSTER_TENANT_DOMAIN=") && !env.contains("XTENANT_AUTH"),
+        "the auth comes from --print-env, not the file: {env}"
+    );
+    // The block's last line stopped the simulator.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let left: Vec<String> = in_group(group.0)
+        .into_iter()
+        .filter(|p| {
+            p.split_whitespace()
+                .nth(2)
+                .is_some_and(|s| !s.starts_with('Z'))
+        })
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the quick start left processes running: {left:?}"
+    );
+}
+
+/// The processes of process group `group` as `ps` shows them (pgid, pid, state, command).
+fn in_group(group: u32) -> Vec<String> {
+    let out = Command::new("ps")
+        .args(["-e", "-o", "pgid=,pid=,stat=,args="])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(&group.to_string()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The one directory `mktemp -d` made in `dir`.
+fn only_dir(dir: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.into_iter().next().unwrap()
+}
+
+fn object(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{}: {e}: {text}", path.display()))
+}
+
+/// bash in `dir` with `set -euo pipefail`, the tools on PATH, the operator's credential
+/// (for both teams: the simulator's operator may act in both tenants) and `CLUSTER_ID`.
+fn walkthrough(sim: &TestSim, dir: &Path, script: &str) -> Run {
+    let mut c = Command::new("bash");
+    c.env_clear()
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("XTENANT_AUTH", "env")
+        .env("NO_COLOR", "1")
+        .env("CLUSTER_ID", sim.var("CLUSTER_ID"))
+        .current_dir(dir);
+    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
+        c.env(k, sim.var(k));
+    }
+    run_cmd(c, &["-euo", "pipefail", "-c", script], "")
+}
+
+#[test]
+fn the_readmes_two_teams_walkthrough_keeps_the_secret_in_its_file() {
+    let sim = TestSim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let r = walkthrough(&sim, dir.path(), &readme_block_for(&sim, "two-teams"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(cluster_pulls(&sim), "{}", r.stderr);
+    let secret_file = dir.path().join("app.secret");
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    let mode = std::fs::metadata(&secret_file)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    for f in ["app.json", "granted.json"] {
+        let text = std::fs::read_to_string(dir.path().join(f)).unwrap();
+        assert!(
+            !text.contains("\"client_secret\"") && !text.contains(secret.trim()),
+            "{f}: {text}"
+        );
+    }
+    assert!(!r.stderr.contains(secret.trim()));
+}
+
+#[test]
+fn the_readmes_key_vault_walkthrough_keeps_the_secret_in_the_vault() {
+    let sim = TestSim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let r = walkthrough(&sim, dir.path(), &readme_block_for(&sim, "key-vault"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(cluster_pulls(&sim), "{}", r.stderr);
+    let app = object(&dir.path().join("app.json"));
+    assert!(
+        app["client_secret_ref"].is_string() && app.get("client_secret").is_none(),
+        "{app}"
+    );
+    let granted = object(&dir.path().join("granted.json"));
+    assert!(
+        granted["pull_verified_at"].is_string(),
+        "team B verified: {granted}"
+    );
+    assert!(granted.get("client_secret").is_none(), "{granted}");
+}
