@@ -28,8 +28,8 @@ FUZZ_CASES ?= 100000
 fuzz:
 	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release -p common --test props -- --test-threads 2
 
-# Benchmarks against azure-sim, release build: writes bench/RESULTS.md (the README's
-# Performance section quotes it). A couple of minutes on 2 cores, after the build.
+# Benchmarks against azure-sim, release build: writes bench/RESULTS.md (docs/performance.md's
+# figures quote it). A couple of minutes on 2 cores, after the build.
 bench:
 	$(CARGO) build --release --workspace --bins
 	$(TARGET_DIR)/release/xtenant-bench --out bench/RESULTS.md $(BENCH_ARGS)

@@ -141,7 +141,7 @@ pub mod fields {
     /// The error of a failed step.
     pub const ERROR: Field = f("error", None, None);
 
-    /// Every field, in the README's order.
+    /// Every field, in the order of docs/envelope.md's table.
     pub const ALL: &[Field] = &[
         CLOUD,
         CLUSTER_TENANT_ID,

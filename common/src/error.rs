@@ -6,7 +6,7 @@
 //! from the kind in one place, [`Error::exit_code`].
 //!
 //! Length: over 400 lines because it holds the registry of every error code (`codes`), one
-//! documented constant each: the one list the README table is checked against.
+//! documented constant each: the one list docs/errors.md and the README are checked against.
 
 use std::fmt;
 
@@ -240,7 +240,7 @@ impl Error {
         self.0.code == code.name
     }
 
-    /// The process exit code this failure leads to (see the README's table): the registry's
+    /// The process exit code this failure leads to (see docs/errors.md): the registry's
     /// for one of our codes (wherever it was made), else by kind for Azure's own codes.
     pub fn exit_code(&self) -> ExitCode {
         // The signal decides an interrupt's exit (130 or 143; the registry lists SIGINT's).
@@ -390,7 +390,8 @@ mod tests {
 
 /// Every error code the tools make (Azure's own codes pass through as Azure sent them):
 /// the one list, with exit code and whether a rerun on the failed object may complete it.
-/// README.md's "Error codes" table lists exactly these (a test checks).
+/// docs/errors.md's "Error codes" table lists exactly these, and README.md's Troubleshooting
+/// says what to run after each (tests in common/tests/readme.rs check both).
 pub mod codes {
     use crate::exit::{ExitCode, Signal};
 
@@ -578,7 +579,7 @@ pub mod codes {
     /// the run made, and a rerun of the same command on it completes it.
     pub const INTERRUPTED: Code = c("Interrupted", ExitCode::Stopped(Signal::Int), true);
 
-    /// Every code, in the README's order.
+    /// Every code, in the order of docs/errors.md's table.
     pub const ALL: &[Code] = &[
         USAGE_ERROR,
         INVALID_INPUT,

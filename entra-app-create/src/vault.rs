@@ -4,7 +4,7 @@
 //! version is read before anything is minted (a rerun after a run killed between the vault
 //! write and its output finds its secret there and keeps it, writing nothing); a new secret is
 //! stored at once, before the output is written. A run killed between Entra's answer and the
-//! vault write loses that secret, as any secret whose answer is lost (README, "A lost
+//! vault write loses that secret, as any secret whose answer is lost (docs/reliability.md, "A lost
 //! secret"): the rerun mints another and `--prune-secrets` removes the lost one.
 
 use common::client_secret::{CONTENT_TYPE, TAG_APP_ID, TAG_KEY_ID, tags};

@@ -58,7 +58,7 @@ fn kill_everywhere(step: Step) -> usize {
         let mut out = rerun.stdout;
         let mut now = census(&sim);
         // A secret minted by the killed run whose answer was lost cannot be recovered: the
-        // rerun mints another, and --prune-secrets (README, "Reliability") removes the lost one.
+        // rerun mints another, and --prune-secrets (docs/reliability.md; README, "I lost the envelope") removes the lost one.
         let lost_secret = step == Step::App && how == Kill::AnswerLost && k == n;
         if lost_secret {
             assert_eq!(now.passwords, 2, "{ctx}: {now:?}");
