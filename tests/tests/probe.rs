@@ -542,3 +542,35 @@ fn the_probe_is_planned_in_a_dry_run_and_refuses_bad_images_first() {
         assert!(sim.azure_requests().is_empty(), "{bad}: nothing sent");
     }
 }
+
+/// A run command that ends `Failed` after a wait (AKS could not run it) ends its progress
+/// line saying so: a progress line never says "done" for a wait that ended in failure
+/// (issue 25).
+#[test]
+fn a_run_command_that_could_not_run_ends_its_wait_without_done() {
+    let sim = sim();
+    let env = granted(&sim);
+    let env = run_step(&sim, Step::Reset, &[], &env).stdout;
+    // The first look: still running; every later one: AKS could not run the command.
+    sim.sim()
+        .add_fault(json!({"method": "GET", "path": "commandResults", "status": 202, "count": 1}))
+        .unwrap();
+    sim.sim()
+        .add_fault(
+            json!({"method": "GET", "path": "commandResults", "count": 0,
+        "body_patch": {"properties": {"provisioningState": "Failed", "exitCode": null,
+            "reason": "the command's pod could not be scheduled"}}}),
+        )
+        .unwrap();
+    let r = probe(&sim, &["--probe-only"], &env);
+    assert_eq!(r.code, 1, "{}\n{}", r.stderr, r.stdout);
+    let o = r.object();
+    assert_eq!(o["error"]["code"], "RunCommandRefused", "{o}");
+    assert!(
+        r.stderr
+            .contains("running the probe in cluster aks-prod: could not run (Failed) after"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("done after"), "{}", r.stderr);
+}

@@ -164,7 +164,12 @@ pub(crate) async fn run(
                 return Ok(Poll::Pending(state, r.retry_after()));
             }
             Ok(match Finished::from_value(&r.body) {
-                Some(f) => Poll::Ready(f),
+                Some(f) if f.state.eq_ignore_ascii_case("Succeeded") => Poll::Ready(f),
+                // The command could not run: the progress line ends so, never "done".
+                Some(f) => {
+                    let status = format!("could not run ({})", f.state);
+                    Poll::Ended(f, status)
+                }
                 None => Poll::Pending(state, r.retry_after()),
             })
         }
