@@ -336,7 +336,7 @@ fn every_relative_link_of_the_readme_and_docs_leads_to_a_file_and_heading() {
                 }
                 continue;
             };
-            if !frag.is_empty() && rel.ends_with(".md") {
+            if !frag.is_empty() && Path::new(&rel).extension().is_some_and(|e| e == "md") {
                 let heads = anchors(&std::fs::read_to_string(root.join(&rel)).unwrap());
                 if !heads.contains(frag) {
                     broken.push(format!("{name} (no heading #{frag} in {rel})"));
