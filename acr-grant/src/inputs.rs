@@ -41,7 +41,7 @@ fn verify_check(
     image: Option<Image>,
     repository: String,
 ) -> Result<Option<Check>> {
-    match cli.secret.resolve(env, cli.common.timeout, cloud)? {
+    match cli.secret.resolve(env, cli.common.timeout(), cloud)? {
         Some(secret) => Ok(Some(Check {
             secret,
             image,

@@ -14,7 +14,9 @@ use url::Url;
 
 use crate::cluster::{self, Cluster, in_progress};
 use crate::inputs::Inputs;
-use crate::operation::{Resumed, confirm, follow, resume, settle, still_running, wait_for_cluster};
+use crate::operation::{
+    self, Resumed, confirm, follow, resume, settle, still_running, wait_for_cluster,
+};
 use crate::record::{self, Held};
 use crate::verdict::{can_pull, declared_too, verdict};
 use crate::{AKS_API, early, pull, roles};
@@ -108,7 +110,8 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     let cluster = match &inputs.operation {
         Some(op) => match Box::pin(async {
             pull::bind(inputs, ctx).await?;
-            resume(ctx, inputs, &arm, &cluster, entry.as_ref(), op).await
+            let waiting = operation::for_the_reset(ctx, &arm, &cluster);
+            resume(ctx, inputs, &waiting, &cluster, entry.as_ref(), op).await
         })
         .await?
         {
@@ -122,7 +125,12 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     // operation) is waited out first: then the cluster may already run as the app (and the
     // record may have changed meanwhile).
     let waited = in_progress(&cluster.provisioning_state);
-    let cluster = settle(&arm, inputs, cluster).await?;
+    let cluster = settle(
+        &operation::for_the_reset(ctx, &arm, &cluster),
+        inputs,
+        cluster,
+    )
+    .await?;
     if waited {
         entry = app_record::read(&graph, &inputs.app_id)
             .await?
@@ -145,21 +153,21 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     let (secret, pull_verified_at, roles, pending) =
         prepare(ctx, inputs, &cluster, entry.as_ref(), &held, ledger).await?;
 
-    let sent = match post_reset(&arm, inputs, &secret, &cluster.reimage(), entry.as_ref()).await? {
-        Posted::Sent(s) => s,
-        Posted::Already(now, was) => {
-            // Another operation made the cluster hold the object's key: the entry goes back.
-            record::write(ctx, inputs, entry.clone()).await?;
-            return Ok(already(ctx, inputs, &now, &was).await?);
-        }
-    };
+    let waiting = operation::for_the_reset(ctx, &arm, &cluster);
+    operation::announce(ctx, name, &waiting, &cluster);
+    let sent =
+        match post_reset(&arm, inputs, &secret, &cluster.disruption(), entry.as_ref()).await? {
+            Posted::Sent(s) => s,
+            Posted::Already(now, was) => {
+                // Another operation made the cluster hold the object's key: the entry goes back.
+                record::write(ctx, inputs, entry.clone()).await?;
+                return Ok(already(ctx, inputs, &now, &was).await?);
+            }
+        };
     let Sent::Done(r) = sent else {
         return Ok(would_reset(inputs, &held, pull_verified_at, &cluster));
     };
-    ui::info(&format!(
-        "posted the reset of cluster {name}: {}",
-        cluster.reimage()
-    ));
+    ui::info(&format!("posted the reset of cluster {name}"));
     let (op, kind) = match operation_url(&r) {
         Some((u, k)) if r.status != 200 => (Some(u), k),
         _ => (None, OperationKind::Status),
@@ -171,7 +179,7 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
             if inputs.detach {
                 Err(still_running(inputs, op, "--detach: not followed"))
             } else {
-                follow(&arm, inputs, op, kind).await
+                follow(&waiting, inputs, op, kind).await
             }
         };
         let ((), followed) = tokio::join!(
@@ -181,7 +189,7 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
         followed?;
     } else if r.status != 200 {
         // Accepted without an operation URL: watch the cluster itself.
-        wait_for_cluster(&arm, inputs).await?;
+        wait_for_cluster(&waiting, inputs).await?;
     }
     let done = confirm(&arm, inputs, op.as_ref()).await?;
     let recorded = record::record_confirmed(ctx, inputs).await;

@@ -18,7 +18,10 @@ use crate::CLUSTER_TYPE;
 /// principal the roles in tenant A a cluster needs that the one it runs as has at the
 /// cluster's own resources (unless --no-copy-role-assignments; see --copy-role-scope);
 /// posts resetServicePrincipalProfile and follows the
-/// operation; reads the cluster back to confirm, and records on the app (its tags in tenant
+/// operation — the reset reimages every node of the cluster (a node image upgrade: pods
+/// restart, PodDisruptionBudgets apply), which stderr says before the post ("reimages 12
+/// nodes in 3 pools") and the --dry-run plan notes, and takes minutes a node: without
+/// --timeout it is waited for 10 minutes a node, at least an hour; reads the cluster back to confirm, and records on the app (its tags in tenant
 /// A; the cluster gets no write but the reset) the key id of the secret the cluster now
 /// holds. A cluster already on the app is left alone only when ARM shows it Succeeded on
 /// the app and that record names the object's client_secret_key_id. Writes cluster_id,

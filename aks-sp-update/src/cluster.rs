@@ -1,11 +1,22 @@
 //! The cluster as ARM shows it: who it authenticates as, and its state.
 
+use std::time::Duration;
+
 use common::Result;
 use common::arm::ResourceId;
 use common::http::Api;
 use serde_json::{Map, Value};
 
 use crate::AKS_API;
+
+/// How long a reset may take per node, by default: on scale-set clusters the reset is a node
+/// image upgrade, node after node (surge, drain, reimage, ready: minutes each; AKS docs "Reset
+/// the credentials for a cluster" and "Upgrade node images"), with margin.
+pub(crate) const RESET_PER_NODE: Duration = Duration::from_secs(10 * 60);
+
+/// The shortest default wait for a reset: a real one took 57 minutes
+/// (jenkins-infra/helpdesk#3026).
+pub(crate) const RESET_WAIT_AT_LEAST: Duration = Duration::from_secs(60 * 60);
 
 /// What the step reads from a managed cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +101,24 @@ impl Cluster {
         let s = |k: u64| if k == 1 { "" } else { "s" };
         format!("AKS reimages {n} node{} in {p} pool{}", s(n), s(p as u64))
     }
+
+    /// What a reset does to the workloads: "AKS reimages 3 nodes in 1 pool; pods restart,
+    /// PodDisruptionBudgets apply".
+    pub(crate) fn disruption(&self) -> String {
+        format!(
+            "{}; pods restart, PodDisruptionBudgets apply",
+            self.reimage()
+        )
+    }
+
+    /// How long a reset is waited for without `--timeout`: [`RESET_PER_NODE`] per node, never
+    /// less than [`RESET_WAIT_AT_LEAST`].
+    pub(crate) fn reset_wait(&self) -> Duration {
+        let nodes = u32::try_from(self.nodes.0).unwrap_or(u32::MAX);
+        RESET_PER_NODE
+            .saturating_mul(nodes)
+            .max(RESET_WAIT_AT_LEAST)
+    }
 }
 
 /// The nodes of a cluster's GET body (the sum of its agent pools' counts) and its pools.
@@ -154,6 +183,23 @@ mod tests {
         ))
         .unwrap();
         v["responses"]["200"]["body"].clone()
+    }
+
+    #[test]
+    fn a_resets_default_wait_is_an_hour_or_ten_minutes_a_node() {
+        let with = |counts: &[u64]| {
+            let pools: Vec<Value> = counts.iter().map(|c| json!({"count": c})).collect();
+            Cluster::from_value(&json!({"properties": {"agentPoolProfiles": pools}}))
+        };
+        assert_eq!(with(&[]).reset_wait(), Duration::from_secs(3600));
+        assert_eq!(with(&[3]).reset_wait(), Duration::from_secs(3600));
+        assert_eq!(with(&[4, 4, 4]).reset_wait(), Duration::from_secs(12 * 600));
+        let c = with(&[4, 4, 4]);
+        assert_eq!(
+            c.disruption(),
+            "AKS reimages 12 nodes in 3 pools; pods restart, PodDisruptionBudgets apply"
+        );
+        assert_eq!(with(&[1]).reimage(), "AKS reimages 1 node in 1 pool");
     }
 
     #[test]

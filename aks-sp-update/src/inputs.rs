@@ -87,7 +87,7 @@ impl Inputs {
             &env.flag_or_require(&fields::APP_ID, cli.app_id.as_deref())?,
             dry_run,
         )?;
-        let secret = match cli.secret.resolve(env, cli.common.timeout, cloud)? {
+        let secret = match cli.secret.resolve(env, cli.common.timeout(), cloud)? {
             Some(s) => s,
             // The secret a dry-run step 1 would mint does not exist: planned, redacted.
             None if dry_run && is_placeholder(&app_id) => {

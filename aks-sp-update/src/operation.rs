@@ -9,7 +9,7 @@ use common::envelope::{Change, fields};
 use common::http::Api;
 use common::record::Entry;
 use common::validate::shown;
-use common::wait::{Poll, human, poll_until};
+use common::wait::{Deadline, Poll, human, poll_until};
 use common::{Error, ErrorKind, Result, ui};
 use url::Url;
 
@@ -98,6 +98,34 @@ impl OperationRef {
             url,
         })
     }
+}
+
+/// ARM, to wait for a reset of `cluster` with: until `--timeout` when it was given; else for
+/// [`Cluster::reset_wait`] from now (at least an hour: AKS reimages node after node).
+pub(crate) fn for_the_reset<'a>(ctx: &Ctx, arm: &Api<'a>, cluster: &Cluster) -> Api<'a> {
+    if ctx.common().timeout.is_some() {
+        return arm.clone();
+    }
+    let wait = cluster.reset_wait().max(arm.deadline().remaining());
+    arm.until(Deadline::watched(wait, arm.deadline().interrupt()))
+}
+
+/// Says, before the reset is posted, what it does to the nodes and how long it is waited for
+/// (not in a dry run: its plan says it).
+pub(crate) fn announce(ctx: &Ctx, name: &str, waiting: &Api<'_>, cluster: &Cluster) {
+    if ctx.dry_run() {
+        return;
+    }
+    let given = if ctx.common().timeout.is_some() {
+        "--timeout "
+    } else {
+        ""
+    };
+    ui::info(&format!(
+        "resetting cluster {name} now: {} (waiting up to {given}{})",
+        cluster.disruption(),
+        human(waiting.deadline().timeout())
+    ));
 }
 
 /// Waits until no operation runs on the cluster (up to --timeout); the cluster as it is then.
@@ -226,7 +254,7 @@ pub(crate) async fn follow(
     match follow_operation(arm, op, kind, &label).await {
         Ok(_) => Ok(()),
         Err(e) => Err(match e.kind() {
-            ErrorKind::Timeout => still_running(inputs, op, &format!("not finished after --timeout {}", human(arm.deadline().timeout()))),
+            ErrorKind::Timeout => still_running(inputs, op, &format!("not finished after {}", human(arm.deadline().timeout()))),
             // The operation ended Failed or Canceled: Azure's code; a rerun posts again.
             ErrorKind::OperationFailed => resumable(e.context(format!("the reset of cluster {}", inputs.cluster.name)), None),
             ErrorKind::Http { status: 404 } => resumable(

@@ -209,6 +209,66 @@ fn the_reset_makes_the_cluster_pull_and_a_rerun_is_a_no_op() {
     assert_eq!(again.object()["cluster_provisioning_state"], "Succeeded");
 }
 
+/// The default world with the service-principal cluster's node pools of `counts` nodes.
+fn sim_with_pools(counts: &[u64]) -> TestSim {
+    let base = sim();
+    let mut state = base.state();
+    let id = base.var("CLUSTER_ID");
+    drop(base);
+    let pools: Vec<Value> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| json!({"name": format!("pool{i}"), "count": c, "mode": if i == 0 { "System" } else { "User" }}))
+        .collect();
+    let mut found = false;
+    for c in state["clusters"].as_array_mut().unwrap() {
+        if c["id"].as_str() == Some(id.as_str()) {
+            c["agent_pools"] = json!(pools);
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "no cluster in the state");
+    TestSim::start_with(|c| c.scenario = Some(state))
+}
+
+/// Issue 24: before it posts the reset, step 4 says how many nodes in how many pools AKS
+/// reimages and how long it waits: without --timeout, 10 minutes a node, at least an hour
+/// (here 12 nodes: 2h); AKS's own 5 minutes a node (an hour of Azure's time) is waited out.
+#[test]
+fn the_reset_is_announced_with_its_nodes_before_the_post_and_waited_for_as_aks_takes() {
+    let sim = sim_with_pools(&[3, 4, 5]);
+    let s = setup(&sim, true);
+    let r = run(&sim, &[], &envelope(&sim, &s));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let announced = r
+        .stderr
+        .find("resetting cluster aks-prod now: AKS reimages 12 nodes in 3 pools; pods restart, PodDisruptionBudgets apply (waiting up to 2h)")
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    let posted = r
+        .stderr
+        .find("posted the reset of cluster aks-prod")
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    assert!(announced < posted, "{}", r.stderr);
+    assert!(
+        r.stderr.lines().all(|l| l.chars().count() <= 160),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.object()["cluster_provisioning_state"], "Succeeded");
+    assert_eq!(resets(&sim), 1);
+    assert!(pulled(&sim));
+    // The dry run's plan notes the same, and no line says it would be waited for.
+    let plan = run(&sim, &["--dry-run", "--force"], &envelope(&sim, &s));
+    assert!(
+        plan.stderr
+            .contains("AKS reimages 12 nodes in 3 pools; pods restart, PodDisruptionBudgets apply")
+            && !plan.stderr.contains("resetting cluster aks-prod now"),
+        "{}",
+        plan.stderr
+    );
+}
+
 #[test]
 fn a_managed_identity_cluster_is_refused_before_any_write() {
     let sim = sim();
@@ -267,8 +327,15 @@ fn past_the_timeout_the_object_keeps_the_operation() {
         .expect("fault");
     let r = run(&sim, &["--timeout", "3s"], &envelope(&sim, &s));
     assert_eq!(r.code, 1, "{}", r.stderr);
+    // A --timeout given bounds the reset's wait too, and says so.
+    assert!(
+        r.stderr.contains("(waiting up to --timeout 3s)"),
+        "{}",
+        r.stderr
+    );
     let out = r.object();
     assert_eq!(out["error"]["code"], "OperationStillRunning", "{out}");
+    assert!(said(&out).contains("not finished after 3s"), "{out}");
     assert!(out["cluster_operation_url"].is_string(), "{out}");
     assert_eq!(out["cluster_id"], sim.var("CLUSTER_ID"));
 }

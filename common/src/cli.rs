@@ -63,9 +63,9 @@ pub struct CommonArgs {
     #[arg(long, env = crate::env::XTENANT_AUTH, value_enum, default_value_t = AuthMethod::Auto, global = true)]
     pub auth: AuthMethod,
 
-    /// Give up on an object after this long (waits included), e.g. 90s, 10m
-    #[arg(long, value_parser = clap_duration, default_value = "15m", value_name = "DURATION", global = true)]
-    pub timeout: Duration,
+    /// Give up on an object after this long (waits included), e.g. 90s, 10m [default: 15m; aks-sp-update waits for a reset at least 1h, longer for many nodes]
+    #[arg(long, value_parser = clap_duration, value_name = "DURATION", global = true)]
+    pub timeout: Option<Duration>,
 
     /// Process up to N input objects at once (output stays in input order)
     #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64), global = true)]
@@ -101,6 +101,16 @@ pub struct CommonArgs {
         value_parser = RefuseSecret
     )]
     pub secret_on_command_line: Option<Refused>,
+}
+
+/// `--timeout` when none is given.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+impl CommonArgs {
+    /// `--timeout`, or [`DEFAULT_TIMEOUT`].
+    pub fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_TIMEOUT)
+    }
 }
 
 /// One `--resolve` rule, or clap's error with [`Resolve::parse`]'s message.
@@ -252,13 +262,14 @@ mod tests {
     #[test]
     fn defaults_are_the_documented_ones() {
         let t = T::parse_from(["t"]);
-        assert_eq!(t.common.timeout, Duration::from_secs(15 * 60));
+        assert_eq!(t.common.timeout(), Duration::from_secs(15 * 60));
+        assert_eq!(t.common.timeout, None);
         assert_eq!(t.common.jobs, 1);
         assert!(!t.common.dry_run);
         assert!(T::try_parse_from(["t", "--jobs", "0"]).is_err());
         assert!(T::try_parse_from(["t", "--timeout", "soon"]).is_err());
         assert_eq!(
-            T::parse_from(["t", "--timeout", "90s"]).common.timeout,
+            T::parse_from(["t", "--timeout", "90s"]).common.timeout(),
             Duration::from_secs(90)
         );
     }

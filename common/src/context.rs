@@ -148,7 +148,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// A deadline for one object: `--timeout` from now, ending early on the run's interrupt.
     pub(crate) fn deadline(&self) -> Deadline {
-        Deadline::watched(self.common.timeout, self.interrupt)
+        Deadline::watched(self.common.timeout(), self.interrupt)
     }
 }
 
@@ -187,7 +187,7 @@ impl Ctx {
             client.clone(),
         ));
         let mut common = default_common();
-        common.timeout = timeout;
+        common.timeout = Some(timeout);
         common.dry_run = dry_run;
         let shared = Arc::new(Shared {
             http: Http::new(client, cloud, creds, dry_run),

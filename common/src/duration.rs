@@ -12,6 +12,8 @@ pub fn human(d: Duration) -> String {
         format!("{s}s")
     } else if s < 7200 {
         format!("{}m", s / 60)
+    } else if s % 3600 < 60 {
+        format!("{}h", s / 3600)
     } else {
         format!("{}h{}m", s / 3600, (s % 3600) / 60)
     }
@@ -28,5 +30,6 @@ mod tests {
         assert_eq!(human(Duration::from_secs(900)), "15m");
         assert_eq!(human(Duration::from_secs(5400)), "90m");
         assert_eq!(human(Duration::from_secs(9000)), "2h30m");
+        assert_eq!(human(Duration::from_secs(7200)), "2h");
     }
 }

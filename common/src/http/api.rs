@@ -60,6 +60,16 @@ impl Api<'_> {
         self.deadline
     }
 
+    /// The same service and tenant until `deadline` instead (a wait that has a bound of its
+    /// own, e.g. a reset sized by the cluster's nodes).
+    #[must_use]
+    pub fn until(&self, deadline: Deadline) -> Self {
+        Self {
+            deadline,
+            ..self.clone()
+        }
+    }
+
     /// A request on `url` with this service's auth.
     pub fn request(&self, method: Method, url: Url) -> Request {
         Request::new(method, url, self.service, Auth::Tenant(self.tenant.clone()))
