@@ -73,7 +73,7 @@ sub='/subscriptions/[0-9a-f-]+/resourceGroups/[^/]+/providers'
 [[ $registry =~ ^[a-z0-9]{5,50}$ || $registry =~ ^$sub/Microsoft\.ContainerRegistry/registries/[a-z0-9]{5,50}$ ]] \
   || die "--registry must be a registry's name or ARM id (got $(q "$registry"))"
 [[ -z $image || $image =~ ^[a-z0-9][a-z0-9._/:@-]*$ ]] || die "--image must be <login server>/<repository>:<tag> (got $(q "$image"))"
-[[ -z $probe || $probe =~ ^[a-z0-9][a-z0-9._/:@-]*$ ]] || die "--probe-image must be <login server>/<repository>:<tag> (got $(q "$probe"))"
+[[ -z $probe || $probe =~ ^[a-z0-9][a-z0-9-]*\.[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/:@-]+$ ]] || die "--probe-image must be <login server>/<repository>:<tag> (got $(q "$probe"))"
 [[ -z $vault || $vault =~ ^https://[a-z0-9.-]+(:[0-9]+)?/secrets/[a-z0-9-]+$ ]] \
   || die "--secret-keyvault must be https://VAULT/secrets/NAME (got $(q "$vault"))"
 [[ -z $within || $within =~ ^[0-9]+(ms|s|m|h|d)?$ ]] || die "--within must be a duration such as 30d or 12h (got $(q "$within"))"

@@ -14,7 +14,8 @@
 //! principal, no such assignment) is success.
 
 use common::arm::AUTHORIZATION_API;
-use common::arm::clusters::refuse_while_in_use;
+use common::arm::clusters::refuse_while_in_use_at_home;
+use common::binding::owner_tenant;
 use common::driver::{Ctx, Done, Failed, Fields};
 use common::envelope::{Envelope, fields};
 use common::http::Sent;
@@ -180,8 +181,10 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Revoked>, Fai
         )));
     }
     let arm_a = inputs.cluster_tenant.as_deref().map(|a| ctx.arm(a));
+    // The object's tenant A is a claim: the app's home tenant (Graph) is looked in too.
+    let home = owner_tenant(&graph, app).await?.map(|h| ctx.arm(&h));
     let what = format!("revoke app {app}'s pull role on registry {}", reg.name);
-    refuse_while_in_use(arm_a.as_ref(), app, inputs.force, &what).await?;
+    refuse_while_in_use_at_home(arm_a.as_ref(), home.as_ref(), app, inputs.force, &what).await?;
 
     let mut removed = 0;
     for h in &ours {

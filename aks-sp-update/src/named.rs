@@ -22,12 +22,27 @@ const CLUSTER: Target = Target {
     ],
 };
 
+/// The cluster `--status --probe-image` runs its command in (a write, unlike the report).
+const PROBED: Target = Target {
+    write: "runs the probe's command (--status --probe-image)",
+    ..CLUSTER
+};
+
 fn parse_cluster(value: &str) -> Result<ResourceId> {
     ResourceId::parse(fields::CLUSTER_ID.name, value, CLUSTER_TYPE)
 }
 
 /// The cluster of one object.
 pub(crate) fn cluster(cli: &Cli, env: &Envelope) -> Result<ResourceId> {
+    chosen(&CLUSTER, cli, env)
+}
+
+/// The cluster a report's probe runs its command in: named as the reset's is.
+pub(crate) fn probed(cli: &Cli, env: &Envelope) -> Result<ResourceId> {
+    chosen(&PROBED, cli, env)
+}
+
+fn chosen(t: &Target, cli: &Cli, env: &Envelope) -> Result<ResourceId> {
     let flag = cli
         .cluster_id()?
         .as_deref()
@@ -40,15 +55,14 @@ pub(crate) fn cluster(cli: &Cli, env: &Envelope) -> Result<ResourceId> {
             Same::No
         }
     };
-    Ok(CLUSTER
-        .choose(
-            flag,
-            env.str(&fields::CLUSTER_ID)?.as_deref(),
-            cli.targets_from_input,
-            parse_cluster,
-            same,
-        )?
-        .target)
+    Ok(t.choose(
+        flag,
+        env.str(&fields::CLUSTER_ID)?.as_deref(),
+        cli.targets_from_input,
+        parse_cluster,
+        same,
+    )?
+    .target)
 }
 
 #[cfg(test)]

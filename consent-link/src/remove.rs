@@ -10,7 +10,8 @@
 //! (`acr-grant --revoke`): a deleted principal's role assignments are left behind, orphaned.
 
 use common::Result;
-use common::arm::clusters::refuse_while_in_use;
+use common::arm::clusters::refuse_while_in_use_at_home;
+use common::binding::owner_tenant;
 use common::driver::{Ctx, Done, Failed};
 use common::envelope::{Envelope, fields};
 use common::graph::alt_key;
@@ -110,8 +111,10 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Removed>, Fai
         return Ok(gone(app, b));
     };
     let arm_a = inputs.tenant_a.as_deref().map(|a| ctx.arm(a));
+    // The object's tenant A is a claim: the app's home tenant (Graph) is looked in too.
+    let home = owner_tenant(&graph, app).await?.map(|h| ctx.arm(&h));
     let what = format!("remove app {app}'s service principal in tenant {b}");
-    refuse_while_in_use(arm_a.as_ref(), app, inputs.force, &what).await?;
+    refuse_while_in_use_at_home(arm_a.as_ref(), home.as_ref(), app, inputs.force, &what).await?;
     let url = graph.url(&alt_key("servicePrincipals", "appId", app))?;
     let sent = graph
         .write(graph.request(Method::DELETE, url).accept(&[404]))

@@ -206,7 +206,7 @@ fn a_stale_secret_is_named_by_the_kubelet_while_the_new_one_pulls_from_here() {
         &[
             "--force",
             "--probe-image",
-            "samples/hello:1.0",
+            &sim.var("REGISTRY_IMAGE"),
             "--timeout",
             "60s",
         ],
@@ -228,7 +228,12 @@ fn a_firewall_that_admits_this_machine_but_not_the_cluster() {
     let r = run_step(
         &sim,
         Step::Reset,
-        &["--probe-image", "samples/hello:1.0", "--timeout", "60s"],
+        &[
+            "--probe-image",
+            &sim.var("REGISTRY_IMAGE"),
+            "--timeout",
+            "60s",
+        ],
         &env,
     );
     assert_eq!(r.code, 1, "{}\n{}", r.stderr, r.stdout);
@@ -322,7 +327,12 @@ fn clusters_that_do_not_run_commands_are_refused_never_pulled() {
     let r = run_step(
         &sim,
         Step::Reset,
-        &["--probe-image", "samples/hello:1.0", "--timeout", "60s"],
+        &[
+            "--probe-image",
+            &sim.var("REGISTRY_IMAGE"),
+            "--timeout",
+            "60s",
+        ],
         &env,
     );
     assert_eq!(r.code, 1, "{}\n{}", r.stderr, r.stdout);
@@ -378,7 +388,12 @@ fn an_entra_cluster_without_local_accounts_runs_the_probe_as_the_operator() {
     let r = run_step(
         &sim,
         Step::Reset,
-        &["--probe-image", "samples/hello:1.0", "--timeout", "60s"],
+        &[
+            "--probe-image",
+            &sim.var("REGISTRY_IMAGE"),
+            "--timeout",
+            "60s",
+        ],
         &env,
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);

@@ -358,7 +358,8 @@ fn a_rotation_with_a_probe_prunes_only_once_the_cluster_pulls_from_inside() {
             .to_owned(),
     );
     sim.sim().clear_requests();
-    for bad in ["-x", "a b", "$(touch /tmp/x):1", ""] {
+    // A bare repository:tag too: the registry is the person's to name, never the envelope's.
+    for bad in ["-x", "a b", "$(touch /tmp/x):1", "", "samples/hello:1.0"] {
         let r = rotate_with(&sim, "aks-prod", &f, &["--probe-image", bad]);
         assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
         assert!(r.stderr.contains("--probe-image"), "{}", r.stderr);

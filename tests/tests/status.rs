@@ -361,7 +361,15 @@ fn status_with_a_probe_proves_the_pull_from_inside_each_cluster() {
     sim.sim().clear_requests();
     let run = status(
         &sim,
-        &["--jobs", "3", "--probe-image", &image, "--timeout", "60s"],
+        &[
+            "--targets-from-input",
+            "--jobs",
+            "3",
+            "--probe-image",
+            &image,
+            "--timeout",
+            "60s",
+        ],
         &envelopes,
     );
     assert_eq!(run.code, 1, "{}\n{}", run.stderr, run.stdout);
@@ -454,11 +462,19 @@ fn status_with_a_probe_of_a_missing_tag_is_broken_with_its_hint() {
     let env = app(&sim, "xtenant-status-tag");
     let prod = reset(&sim, &env, "aks-prod");
     let image = sim.var("REGISTRY_IMAGE");
-    let run = status(&sim, &["--probe-image", &image], &prod);
+    let run = status(
+        &sim,
+        &["--targets-from-input", "--probe-image", &image],
+        &prod,
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.object()["status"]["probe"]["pulled"], true);
     let missing = image.replace(":1.0", ":9.9");
-    let run = status(&sim, &["--probe-image", &missing], &prod);
+    let run = status(
+        &sim,
+        &["--targets-from-input", "--probe-image", &missing],
+        &prod,
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
     let o = run.object();
     assert_eq!(codes(&o), ["ClusterPullFailed"], "{o}");

@@ -19,7 +19,7 @@ pub(crate) fn plan(cli: &Cli, env: &Envelope, cloud: &Cloud) -> Result<Planned> 
     let image = cli
         .probe_image
         .as_deref()
-        .map(|v| probe_image(v, env, cloud))
+        .map(|v| probe_image(v, env, cli.targets_from_input, cloud))
         .transpose()?;
     if !cli.probe_only {
         let step = Inputs::read(cli, env, cloud)?;
@@ -44,15 +44,35 @@ pub(crate) fn plan(cli: &Cli, env: &Envelope, cloud: &Cloud) -> Result<Planned> 
     })
 }
 
-/// `--probe-image` as a full reference: a registry of this cloud, named in it or taken from
-/// the object's `registry_login_server`.
-pub(crate) fn probe_image(value: &str, env: &Envelope, cloud: &Cloud) -> Result<String> {
+/// `--probe-image` as a full reference: a registry of this cloud, named in it or — with
+/// `--targets-from-input` (`trust`: the person's own files) — taken from the object's
+/// `registry_login_server`. The image runs in the cluster: a file from another team never
+/// chooses its registry.
+pub(crate) fn probe_image(
+    value: &str,
+    env: &Envelope,
+    trust: bool,
+    cloud: &Cloud,
+) -> Result<String> {
     let image = Image::parse(FLAG, value, cloud)?;
     let server = match image.login_server {
         Some(s) => s,
         None => match env.str(&fields::REGISTRY_LOGIN_SERVER)? {
-            Some(s) => {
+            Some(s) if trust => {
                 LoginServer::parse(fields::REGISTRY_LOGIN_SERVER.name, &s, cloud)?.to_string()
+            }
+            Some(s) => {
+                return Err(Error::input(
+                    FLAG,
+                    format!(
+                        "`{FLAG}` {} names no registry, and the registry whose image runs in the cluster is one you name: the object's registry_login_server ({}) is taken only with --targets-from-input",
+                        validate::shown(value),
+                        validate::shown(&s)
+                    ),
+                )
+                .with_hint(format!(
+                    "give {FLAG} <login server>/<repository>:<tag>, or --targets-from-input for your own files"
+                )));
             }
             None => {
                 return Err(Error::input(
@@ -126,7 +146,12 @@ mod tests {
         assert!(e.message().contains("cluster_tenant_id"), "{e}");
         // The run command acts on the cluster the person names: the object's alone is refused.
         let named = |args: &[&str]| {
-            let mut v = vec!["aks-sp-update", "--probe-only", "--probe-image", "x:1"];
+            let mut v = vec![
+                "aks-sp-update",
+                "--probe-only",
+                "--probe-image",
+                "myreg.azurecr.io/x:1",
+            ];
             v.extend_from_slice(args);
             let c = Cli::try_parse_from(v).unwrap();
             let other = ID.replace("/aks1", "/aks2");
@@ -163,6 +188,22 @@ mod tests {
         let c = cli(&["--probe-only", "--probe-image", &digest]);
         let p = plan(&c, &env(&with), &Cloud::azure_public()).unwrap();
         assert_eq!(p.image.unwrap(), format!("myreg.azurecr.io/{digest}"));
+        // A file from another team does not choose the registry: its login server is taken
+        // only with --targets-from-input.
+        let untrusted = Cli::try_parse_from([
+            "aks-sp-update",
+            "--probe-only",
+            "--cluster",
+            ID,
+            "--probe-image",
+            "samples/hello:1.0",
+        ])
+        .unwrap();
+        let e = plan(&untrusted, &env(&with), &Cloud::azure_public()).unwrap_err();
+        assert!(
+            e.message().contains("--probe-image") && e.message().contains("--targets-from-input"),
+            "{e}"
+        );
         let c = cli(&["--probe-only", "--probe-image", "samples/hello:1.0"]);
         let without = serde_json::json!({"cluster_id": ID, "cluster_tenant_id": TENANT});
         let e = plan(&c, &env(&without), &Cloud::azure_public()).unwrap_err();

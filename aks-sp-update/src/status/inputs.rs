@@ -34,13 +34,18 @@ pub struct Inputs {
 impl Inputs {
     /// The flags (they win) and the object's fields; nothing is sent.
     pub(crate) fn read(cli: &Cli, env: &Envelope, cloud: &Cloud) -> Result<Self> {
-        let cluster = match cli.cluster_id()? {
-            Some(id) => id,
-            None => env.require_str(&fields::CLUSTER_ID).map_err(|e| {
-                e.with_hint("pass --cluster ID, pipe in objects with cluster_id, or --all")
-            })?,
+        let cluster = if cli.probe_image.is_some() && !cli.status.all {
+            // The probe is a write (a run command): only in the cluster the person names.
+            crate::named::probed(cli, env)?
+        } else {
+            let cluster = match cli.cluster_id()? {
+                Some(id) => id,
+                None => env.require_str(&fields::CLUSTER_ID).map_err(|e| {
+                    e.with_hint("pass --cluster ID, pipe in objects with cluster_id, or --all")
+                })?,
+            };
+            ResourceId::parse(fields::CLUSTER_ID.name, &cluster, CLUSTER_TYPE)?
         };
-        let cluster = ResourceId::parse(fields::CLUSTER_ID.name, &cluster, CLUSTER_TYPE)?;
         let tenant = validate::tenant(
             fields::CLUSTER_TENANT_ID.name,
             &env.flag_or_require(&fields::CLUSTER_TENANT_ID, cli.cluster_tenant.as_deref())?,
@@ -74,7 +79,7 @@ impl Inputs {
         let probe_image = cli
             .probe_image
             .as_deref()
-            .map(|v| crate::probe::probe_image(v, env, cloud))
+            .map(|v| crate::probe::probe_image(v, env, cli.targets_from_input, cloud))
             .transpose()?;
         Ok(Self {
             probe_image,
@@ -169,20 +174,43 @@ mod tests {
         ))
         .unwrap();
         let cloud = Cloud::azure_public();
-        let i = Inputs::read(&cli(&["--probe-image", "samples/hello:1.0"]), &e, &cloud).unwrap();
+        let mine = ["--targets-from-input", "--probe-image", "samples/hello:1.0"];
+        let i = Inputs::read(&cli(&mine), &e, &cloud).unwrap();
         assert_eq!(
             i.probe_image.as_deref(),
             Some("myreg.azurecr.io/samples/hello:1.0")
         );
+        // The probe runs a command in the cluster: the object's alone does not name it, nor
+        // the registry whose image runs there.
+        let err =
+            Inputs::read(&cli(&["--probe-image", "samples/hello:1.0"]), &e, &cloud).unwrap_err();
+        assert!(err.full_message().contains("--targets-from-input"), "{err}");
+        let named = ["--cluster", ID, "--probe-image", "samples/hello:1.0"];
+        let err = Inputs::read(&cli(&named), &e, &cloud).unwrap_err();
+        assert!(
+            err.message().contains("--probe-image")
+                && err.message().contains("--targets-from-input"),
+            "{err}"
+        );
+        let full = [
+            "--cluster",
+            ID,
+            "--probe-image",
+            "myreg.azurecr.io/samples/hello:1.0",
+        ];
+        assert!(Inputs::read(&cli(&full), &e, &cloud).is_ok());
         let bare = Envelope::parse(&format!(
             r#"{{"cluster_id":"{ID}","cluster_tenant_id":"{T}"}}"#
         ))
         .unwrap();
-        let err =
-            Inputs::read(&cli(&["--probe-image", "samples/hello:1.0"]), &bare, &cloud).unwrap_err();
+        let err = Inputs::read(&cli(&mine), &bare, &cloud).unwrap_err();
         assert!(err.message().contains("--probe-image"), "{err}");
-        let err =
-            Inputs::read(&cli(&["--probe-image", "evil.example.com/x:1"]), &e, &cloud).unwrap_err();
+        let evil = [
+            "--targets-from-input",
+            "--probe-image",
+            "evil.example.com/x:1",
+        ];
+        let err = Inputs::read(&cli(&evil), &e, &cloud).unwrap_err();
         assert!(err.message().contains("--probe-image"), "{err}");
     }
 }

@@ -173,6 +173,31 @@ pub async fn refuse_while_in_use(
     .with_hint("switch those clusters to another identity first (aks-sp-update to another app, or az aks update-credentials), or pass --force to cut them off"))
 }
 
+/// [`refuse_while_in_use`] in each tenant of `named` (the flag's or the object's tenant A) and
+/// in the app's home tenant `home` (Graph's `appOwnerOrganizationId`): a tenant an object
+/// names may add a tenant to look in, never move the look away from the app's home. With no
+/// tenant named, refuses as [`refuse_while_in_use`] does.
+pub async fn refuse_while_in_use_at_home(
+    named: Option<&Api<'_>>,
+    home: Option<&Api<'_>>,
+    app_id: &str,
+    force: bool,
+    what: &str,
+) -> Result<()> {
+    refuse_while_in_use(named, app_id, force, what).await?;
+    match (named, home) {
+        (Some(n), Some(h)) if !n.tenant().eq_ignore_ascii_case(h.tenant()) => {
+            crate::ui::debug(&format!(
+                "app {app_id}'s home is tenant {}, not the named tenant {}: its clusters are looked for there too",
+                h.tenant(),
+                n.tenant()
+            ));
+            refuse_while_in_use(Some(h), app_id, force, what).await
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The managed clusters of subscription `sub`, as the listing shows them.
 pub async fn clusters_in(api: &Api<'_>, sub: &str) -> Result<Vec<ManagedCluster>> {
     let listed = api
