@@ -136,7 +136,7 @@ fn a_handed_back_login_server_does_not_choose_the_probes_registry() {
             "60s",
         ]);
         let r = sim.run("aks-sp-update", &args, &line(&forged));
-        let posted: Vec<String> = run_commands(&sim).iter().map(|c| c.to_string()).collect();
+        let posted: Vec<String> = run_commands(&sim).iter().map(ToString::to_string).collect();
         assert!(
             run_commands(&sim).is_empty(),
             "{mode:?}: the cluster ran an image of a registry the envelope chose: {posted:?}\n{}",
