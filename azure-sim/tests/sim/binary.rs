@@ -216,3 +216,37 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// Every flag `--help` lists, and every leniency `--lenient` takes, is in the crate README (its
+/// flags table and "Clouds and rough edges", where each default behaviour cites its source).
+#[test]
+fn every_flag_and_leniency_is_documented_in_the_readme() {
+    let out = bin().arg("--help").output().expect("run azure-sim --help");
+    let help = String::from_utf8_lossy(&out.stdout);
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let flags: Vec<&str> = help
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(','))
+        .filter(|w| {
+            w.starts_with("--")
+                && w.len() > 2
+                && w[2..].chars().all(|c| c.is_ascii_lowercase() || c == '-')
+        })
+        .filter(|w| !matches!(*w, "--help" | "--version"))
+        .collect();
+    assert!(flags.len() > 10, "{help}");
+    for flag in flags {
+        assert!(
+            readme.contains(&format!("`{flag}")),
+            "{flag} is not in azure-sim/README.md"
+        );
+    }
+    for (name, _) in azure_sim::Leniency::ALL {
+        assert!(
+            readme.contains(&format!("`--lenient {name}`"))
+                && readme.contains(&format!("`{name}`")),
+            "leniency {name} is not in azure-sim/README.md"
+        );
+    }
+}
