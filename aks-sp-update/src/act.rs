@@ -260,7 +260,8 @@ async fn prepare(
         .client_id
         .clone()
         .filter(|c| *held == Held::OtherApp && inputs.replaces(c));
-    if source.is_some() {
+    if let Some(old) = &source {
+        record::switch_named(ctx, inputs, old).await?;
         ledger.switching();
     } else {
         no_copy_on_the_app(inputs);

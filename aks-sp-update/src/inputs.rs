@@ -25,6 +25,8 @@ pub struct Inputs {
     pub(crate) cluster: ResourceId,
     pub(crate) tenant: String,
     pub(crate) app_id: String,
+    /// Whether `--app-id` named the app (the person's word), not only the object.
+    pub(crate) app_named: bool,
     /// The client secret, or the vault secret holding it (read in `act`, before any write).
     pub(crate) secret: ClientSecret,
     /// The key id of the secret (`client_secret_key_id`), when the object names it.
@@ -133,6 +135,7 @@ impl Inputs {
             cluster,
             tenant,
             app_id,
+            app_named: cli.app_id.is_some(),
             secret,
             key_id,
             pull,

@@ -14,6 +14,7 @@
 //!   `--remove-legacy-tags` asks).
 
 use common::driver::Ctx;
+use common::error::codes;
 use common::interrupt::WRITE_GRACE;
 use common::record::{self, Entry, Written, operation_key};
 use common::wait::Deadline;
@@ -143,6 +144,37 @@ pub(crate) fn is_pending_reset(inputs: &Inputs, entry: Option<&Entry>, op: &Url)
         return false;
     };
     e.pending_is(k) && (e.switch || e.operation.as_deref() == Some(operation_key(op).as_str()))
+}
+
+/// Refuses to switch the cluster away from `old_app` to the object's app, copying `old_app`'s
+/// roles, when the record on `old_app` names the cluster (these tools set it up on that app)
+/// and only the object names the new app: the object is a claim, and a swapped `app_id` with
+/// that app's own secret would otherwise take the cluster and its roles (issue 23). The
+/// person names the app with `--app-id`, or copies no role (`--no-copy-role-assignments`).
+pub(crate) async fn switch_named(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> Result<()> {
+    if inputs.app_named || !inputs.copy_role_assignments {
+        return Ok(());
+    }
+    let graph = ctx.graph(&inputs.tenant);
+    let Some(entry) = record::read(&graph, old_app)
+        .await?
+        .entry(&inputs.cluster.id())
+    else {
+        return Ok(());
+    };
+    let held = entry.key.or(entry.pending).unwrap_or_default();
+    Err(Error::step(
+        codes::ROLE_COPY_NOT_ALLOWED.name,
+        format!(
+            "cluster {} runs as app {old_app}, whose record names it (secret {held}): the object names another app, {}, and only the object does; \
+             switching would give that app's service principal the roles of app {old_app}'s; the cluster was not reset",
+            inputs.cluster.name, inputs.app_id
+        ),
+    )
+    .with_hint(format!(
+        "if the cluster is meant to move to app {}, say so: --app-id {}; else use the object of app {old_app} (a file from another team may carry another app)",
+        inputs.app_id, inputs.app_id
+    )))
 }
 
 /// Writes the cluster's entry on the app.

@@ -250,7 +250,7 @@ impl Step<'_> {
     /// clusters' names: every key the record on the app names (confirmed or pending, for a
     /// cluster seen or not), and every key a cluster's old `xtenant-*` tags name for the app
     /// (a fallback that may only keep more). A cluster ARM shows running as the app with no
-    /// entry in the record, or clusters that cannot be listed, end the prune unless
+    /// entry in the record, or one naming no key the app has, or clusters that cannot be listed, end the prune unless
     /// `--force` (then a warning): the old tags never stand for an entry.
     async fn secrets_clusters_use(
         &self,
@@ -287,7 +287,18 @@ impl Step<'_> {
             {
                 used.entry(k).or_default().push(c.name.clone());
             }
-            if entry.is_none() {
+            // An entry naming no key the app has is a claim shown false: the cluster holds
+            // some other key, as unknown as with no entry (issue 23).
+            let live = entry
+                .iter()
+                .flat_map(|e| [&e.key, &e.pending])
+                .flatten()
+                .any(|k| {
+                    app.passwords
+                        .iter()
+                        .any(|p| p.key_id.eq_ignore_ascii_case(k))
+                });
+            if !live {
                 unknown.push(c.name.clone());
             }
         }
