@@ -51,6 +51,8 @@ pub(crate) async fn bound_secret(
         tenant: &home,
         app_id,
         key_id: check.key_id.as_deref(),
+        // Step 3 may run seconds after step 1: Graph's read lag is waited out.
+        settled: false,
     };
     check.secret.fetch_bound(ctx, &claims).await.map(Some)
 }

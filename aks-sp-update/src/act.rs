@@ -260,8 +260,7 @@ async fn prepare(
         .client_id
         .clone()
         .filter(|c| *held == Held::OtherApp && inputs.replaces(c));
-    if let Some(old) = &source {
-        record::switch_named(ctx, inputs, old).await?;
+    if source.is_some() {
         ledger.switching();
     } else {
         no_copy_on_the_app(inputs);
@@ -278,6 +277,10 @@ async fn prepare(
         Box::pin(role_reads)
     );
     let (secret, verified) = credential?;
+    // The secret is proven the object's app's (a mistyped app_id is refused as such first).
+    if let Some(old) = &source {
+        record::switch_named(ctx, inputs, old).await?;
+    }
     let found = found?;
     let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
 

@@ -25,6 +25,9 @@ pub(crate) async fn bind(inputs: &Inputs, ctx: &Ctx) -> Result<(Secret, Option<K
         tenant: &inputs.tenant,
         app_id: &inputs.app_id,
         key_id: inputs.key_id.as_deref(),
+        // acr-grant gave the app's principal in tenant B a role: the app is minutes old at
+        // least, so one Graph does not show in tenant A is mistyped, refused at once.
+        settled: inputs.granted,
     };
     let bound = inputs.secret.fetch_bound(ctx, &claims).await?;
     Ok((bound.secret, Some(bound.key)))

@@ -115,6 +115,7 @@ mod tests {
             tenant: "tenant-a",
             app_id: APP,
             key_id,
+            settled: false,
         }
     }
 

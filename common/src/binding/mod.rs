@@ -43,6 +43,11 @@ pub struct Claims<'a> {
     pub app_id: &'a str,
     /// `client_secret_key_id`, when the object names it.
     pub key_id: Option<&'a str>,
+    /// Whether the object shows the app older than Graph's read lag (an earlier step gave
+    /// its service principal in tenant B a role): an app Graph does not show in tenant A is
+    /// then refused at once (a mistyped `app_id`), not waited for. A claim that can only make
+    /// the step refuse sooner.
+    pub settled: bool,
 }
 
 /// A secret proven to be a current key of the app.
@@ -126,8 +131,9 @@ pub async fn owner_tenant(graph: &Api<'_>, app_id: &str) -> Result<Option<String
 }
 
 /// The registration of an app Graph did not show in tenant A: another tenant's app (its
-/// service principal in A names its home) is refused at once; else Graph's read lag on a new
-/// app is waited out (boundedly, with progress) before the app is called unregistered.
+/// service principal in A names its home) is refused at once, and so is an app the object
+/// shows older than the read lag ([`Claims::settled`]); else Graph's read lag on a new app is
+/// waited out (boundedly, with progress) before the app is called unregistered.
 pub(crate) async fn registration_missing(
     ctx: &Ctx,
     graph: &Api<'_>,
@@ -143,6 +149,12 @@ pub(crate) async fn registration_missing(
         && o != t
     {
         return Err(not_registered(claims, Some(o)));
+    }
+    if claims.settled {
+        return ctx
+            .registration(graph, claims.app_id)
+            .await?
+            .ok_or_else(|| not_registered(claims, None));
     }
     let what = format!(
         "the registration of app {} in tenant {}",
