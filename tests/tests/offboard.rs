@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use xtenant_tests::azure::{role_assignments_of, service_principal_of};
-use xtenant_tests::steps::{Step, run_steps};
+use xtenant_tests::steps::{Step, run_step, run_steps};
 use xtenant_tests::{Run, TestSim};
 
 fn sim() -> TestSim {
@@ -95,8 +95,24 @@ fn offboarding_refuses_while_a_cluster_runs_as_the_app_then_leaves_nothing() {
         &["--cluster-tenant", &a, "--display-name", "xtenant-next"],
         "",
     );
-    let next = run_steps(&sim, &Step::ALL[1..], &other.stdout);
-    assert!(next.contains("cluster_provisioning_state"), "{next}");
+    let granted = run_steps(&sim, &[Step::Consent, Step::Grant], &other.stdout);
+    let new_app: Value = serde_json::from_str(granted.trim()).unwrap();
+    let new_app = new_app["app_id"].as_str().unwrap().to_owned();
+    // The cluster runs as an app these tools set up: the person names the app it moves to.
+    let refused = run_step(&sim, Step::Reset, &[], &granted);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("RoleCopyNotAllowed"),
+        "{}",
+        refused.stderr
+    );
+    let next = run_step(&sim, Step::Reset, &["--app-id", &new_app], &granted);
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    assert!(
+        next.stdout.contains("cluster_provisioning_state"),
+        "{}",
+        next.stdout
+    );
 
     // Undo 3, 2 then 1 on the same envelope, each piped into the next.
     let r3 = revoke(&[], &envelope);
