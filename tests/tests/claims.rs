@@ -30,7 +30,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
-use xtenant_tests::azure::{App, Method, NewApp, Operator, app_tags, record_entry};
+use xtenant_tests::azure::{
+    App, Method, NewApp, Operator, app_tags, record_entry, write_cluster_tags,
+};
 use xtenant_tests::steps::{Step, par_map, run_step, run_steps};
 use xtenant_tests::world::{start, state_with_clusters};
 use xtenant_tests::{Run, TestSim, bin_dir, line};
@@ -91,7 +93,7 @@ fn world(n: usize) -> World {
         .collect();
     let r = first.run(
         "aks-sp-update",
-        &["--targets-from-input", "--jobs", "8"],
+        &["--targets-from-input", "--jobs", "40"],
         &input,
     );
     assert_eq!(r.code, 0, "step 4 on every cluster: {}", r.stderr);
@@ -376,12 +378,7 @@ fn forge(w: &World, f: &Forge, id: &str, tags: &mut Vec<String>, writer: &Operat
         }
         Forge::ExtraTags(extra) => tags.extend(extra.iter().cloned()),
         Forge::ClusterTags(t) => {
-            let (status, body) = writer.arm(
-                Method::PATCH,
-                &w.sim.var("CLUSTER_TENANT_ID"),
-                &format!("{id}?api-version=2025-10-01"),
-                Some(&json!({ "tags": t })),
-            );
+            let (status, body) = write_cluster_tags(&w.sim, writer, id, t);
             assert!(
                 (200..300).contains(&status),
                 "the cluster-only contributor may write the cluster's tags: {status} {body}"
@@ -1252,12 +1249,7 @@ fn run_prune_cases(w: &World, id: &str, cases: &[PruneCase]) -> String {
                 .map(|f| format!("{}: {f} [{detail}]", c.label)),
         );
         // Undo the forgery for the next case.
-        let (status, body) = writer.arm(
-            Method::PATCH,
-            &tenant,
-            &format!("{id}?api-version=2025-10-01"),
-            Some(&json!({ "tags": cluster_tags })),
-        );
+        let (status, body) = write_cluster_tags(&w.sim, &writer, id, &cluster_tags);
         assert!((200..300).contains(&status), "{body}");
     }
     assert!(

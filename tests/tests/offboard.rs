@@ -90,29 +90,7 @@ fn offboarding_refuses_while_a_cluster_runs_as_the_app_then_leaves_nothing() {
     assert!(app_ids(&sim).contains(&app));
 
     // The cluster moves to another app (a new partnership); then the old app goes.
-    let other = sim.run(
-        "entra-app-create",
-        &["--cluster-tenant", &a, "--display-name", "xtenant-next"],
-        "",
-    );
-    let granted = run_steps(&sim, &[Step::Consent, Step::Grant], &other.stdout);
-    let new_app: Value = serde_json::from_str(granted.trim()).unwrap();
-    let new_app = new_app["app_id"].as_str().unwrap().to_owned();
-    // The cluster runs as an app these tools set up: the person names the app it moves to.
-    let refused = run_step(&sim, Step::Reset, &[], &granted);
-    assert_eq!(refused.code, 1, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("RoleCopyNotAllowed"),
-        "{}",
-        refused.stderr
-    );
-    let next = run_step(&sim, Step::Reset, &["--app-id", &new_app], &granted);
-    assert_eq!(next.code, 0, "{}", next.stderr);
-    assert!(
-        next.stdout.contains("cluster_provisioning_state"),
-        "{}",
-        next.stdout
-    );
+    move_to_another_app(&sim, &a);
 
     // Undo 3, 2 then 1 on the same envelope, each piped into the next.
     let r3 = revoke(&[], &envelope);
@@ -215,5 +193,33 @@ fn what_is_removed_is_what_the_person_names() {
     assert_eq!(
         service_principal_of(&sim, &b, e["app_id"].as_str().unwrap()),
         None
+    );
+}
+
+/// Steps 1–4 for another app (`xtenant-next`) on the cluster. It runs as an app these tools
+/// set up, so the switch needs the person's word (`--app-id`): refused without it.
+fn move_to_another_app(sim: &TestSim, a: &str) {
+    let other = sim.run(
+        "entra-app-create",
+        &["--cluster-tenant", a, "--display-name", "xtenant-next"],
+        "",
+    );
+    let granted = run_steps(sim, &[Step::Consent, Step::Grant], &other.stdout);
+    let new_app: Value = serde_json::from_str(granted.trim()).unwrap();
+    let new_app = new_app["app_id"].as_str().unwrap().to_owned();
+    // The cluster runs as an app these tools set up: the person names the app it moves to.
+    let refused = run_step(sim, Step::Reset, &[], &granted);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("RoleCopyNotAllowed"),
+        "{}",
+        refused.stderr
+    );
+    let next = run_step(sim, Step::Reset, &["--app-id", &new_app], &granted);
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    assert!(
+        next.stdout.contains("cluster_provisioning_state"),
+        "{}",
+        next.stdout
     );
 }
