@@ -33,6 +33,9 @@ pub struct Inputs {
     pub(crate) app_id: String,
     /// `--force`: delete while clusters run as it (or when that cannot be told).
     pub(crate) force: bool,
+    /// Whether the person named the tenant (`--cluster-tenant`, or the input's with
+    /// `--targets-from-input`): only then is an app not found there "already gone".
+    pub(crate) tenant_named: bool,
 }
 
 impl Inputs {
@@ -78,6 +81,7 @@ impl Inputs {
             tenant,
             app_id,
             force: cli.force,
+            tenant_named: cli.cluster_tenant.is_some() || cli.targets_from_input,
         })
     }
 }
@@ -91,6 +95,19 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         .get_opt(&format!("{path}?$select=id,appId,displayName,tags"))
         .await?;
     let Some(app) = found else {
+        if !inputs.tenant_named {
+            // The input's cluster_tenant_id is a claim: another tenant there would make an
+            // app that lives on look deleted.
+            return Err(Error::step(
+                codes::APP_NOT_FOUND.name,
+                format!(
+                    "{shown} is not in tenant {}, which only the input's cluster_tenant_id names: it may be gone, or live in another tenant; nothing was changed",
+                    inputs.tenant
+                ),
+            )
+            .with_hint("name the app's tenant with --cluster-tenant (or --targets-from-input for your own files) to delete it there, or to confirm it is gone")
+            .into());
+        }
         return Ok(gone(&shown, &inputs.tenant, None));
     };
     let app_id = text(&app, "appId").filter(|a| is_guid(a)).ok_or_else(|| {

@@ -207,3 +207,43 @@ fn a_handed_back_cluster_tenant_does_not_skip_the_in_use_check_of_offboarding() 
     refused(&r, "AppInUse", &[&sim.var("CLUSTER_ID")]);
     assert!(sim.writes().is_empty(), "{:?}", sim.writes());
 }
+
+/// Persona (d): the envelope handed back for offboarding names tenant B as
+/// `cluster_tenant_id`. `entra-app-create --delete --app-id APP` must not look for the app
+/// there and call it "already gone" (exit 0, the secret dropped from the object) while it
+/// lives on in tenant A with its secrets — the person believes the partner's credential dead.
+#[test]
+fn a_handed_back_cluster_tenant_does_not_make_a_live_app_look_deleted() {
+    let sim = TestSim::start();
+    let out = run_steps(&sim, &Step::ALL, "");
+    let made = parse(&out);
+    let app = made["app_id"].as_str().unwrap().to_owned();
+    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
+    let mut forged = made.clone();
+    forged["cluster_tenant_id"] = json!(b);
+
+    sim.sim().clear_requests();
+    let r = sim.run(
+        "entra-app-create",
+        &["--delete", "--force", "--app-id", &app],
+        &line(&forged),
+    );
+    assert!(
+        service_principal_of(&sim, &a, &app).is_some(),
+        "the app was deleted from a tenant the person did not name"
+    );
+    assert!(
+        !r.stderr.contains("already gone"),
+        "a live app reported gone: {}",
+        r.stderr
+    );
+    refused(&r, "AppNotFound", &["--cluster-tenant"]);
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+    // Named by the flag: found in tenant A, and refused there while aks-prod runs as it.
+    let r = sim.run(
+        "entra-app-create",
+        &["--delete", "--cluster-tenant", &a, "--app-id", &app],
+        &line(&forged),
+    );
+    refused(&r, "AppInUse", &[&sim.var("CLUSTER_ID")]);
+}
