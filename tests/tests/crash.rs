@@ -35,11 +35,17 @@ fn sim_for(step: Step) -> TestSim {
 
 /// Kills `step` at every request; returns the number of kill points tried.
 fn kill_everywhere(step: Step) -> usize {
-    let n = {
-        let sim = sim_for(step);
-        let input = run_steps(&sim, step.before(), "");
-        count_requests(&sim, step, &input) as u64
-    };
+    // The fewest requests of three undisturbed runs: how often a running reset is polled
+    // depends on the machine's speed against Azure's (compressed) clock, so a kill point
+    // past the fewest may never be reached.
+    let n = (0..3)
+        .map(|_| {
+            let sim = sim_for(step);
+            let input = run_steps(&sim, step.before(), "");
+            count_requests(&sim, step, &input) as u64
+        })
+        .min()
+        .unwrap_or(0);
     assert!(n >= 3, "{} made only {n} requests", step.bin());
     let points: Vec<(u64, Kill)> = (1..=n)
         .flat_map(|k| [(k, Kill::AnswerLost), (k, Kill::RequestLost)])
