@@ -143,8 +143,12 @@ pub(crate) async fn settle(arm: &Api<'_>, inputs: &Inputs, cluster: Cluster) -> 
         let c = cluster::get(arm, &inputs.cluster).await?;
         Ok(if in_progress(&c.provisioning_state) {
             Poll::Pending(c.provisioning_state, None)
-        } else {
+        } else if c.provisioning_state.eq_ignore_ascii_case("Succeeded") {
             Poll::Ready(c)
+        } else {
+            // It ended Failed or Canceled: the progress line says so, never "done".
+            let status = format!("it ended {}", c.provisioning_state);
+            Poll::Ended(c, status)
         })
     })
     .await

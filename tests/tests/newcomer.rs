@@ -5,6 +5,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 
 use serde_json::{Value, json};
+use xtenant_tests::steps::{Step, cluster_pulls, run_step, run_steps};
 use xtenant_tests::{Run, TestSim, line};
 
 fn repo_root() -> std::path::PathBuf {
@@ -418,10 +419,7 @@ fn a_missing_image_at_step_4_is_named_with_what_to_run() {
         "{m}"
     );
     assert!(!m.contains("acr-grant"), "{m}");
-    assert!(
-        !xtenant_tests::steps::cluster_pulls(&sim),
-        "the cluster was reset"
-    );
+    assert!(!cluster_pulls(&sim), "the cluster was reset");
     assert_short(&r.stderr);
 }
 
@@ -875,7 +873,7 @@ fn a_cluster_named_by_group_and_name_is_found_and_reset() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.object()["cluster_id"], sim.var("CLUSTER_ID"));
-    assert!(xtenant_tests::steps::cluster_pulls(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 /// With --auth cli, -g/-n take the Azure CLI's default subscription (its azureProfile.json),
@@ -1086,4 +1084,38 @@ fn clusters_managed_as_code_are_reminded_once_per_run() {
         "{}",
         r.stderr
     );
+}
+
+/// A reset another run left behind that ends `Failed` while step 4 waits for it: the wait's
+/// line says how it ended, never "done", and step 4 then makes its own reset (issue 25).
+#[test]
+fn a_running_operation_that_ends_failed_ends_the_wait_without_done() {
+    let sim = TestSim::start();
+    let env = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    sim.sim()
+        .add_fault(json!({"operation": "Failed", "code": "InternalOperationError", "count": 1}))
+        .unwrap();
+    let detached = run_step(&sim, Step::Reset, &["--detach"], &env);
+    assert!(
+        detached.object()["cluster_operation_url"].is_string(),
+        "{}",
+        detached.stderr
+    );
+    // The envelope before the detached run: nothing in it names that operation.
+    let r = run_step(&sim, Step::Reset, &[], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "waiting for the running operation on cluster aks-prod: it ended Failed after"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr
+            .contains("waiting for the running operation on cluster aks-prod: done"),
+        "{}",
+        r.stderr
+    );
+    assert!(cluster_pulls(&sim));
 }
