@@ -259,10 +259,6 @@ fn readme_exit_codes_match_the_exit_code_type() {
     );
 }
 
-/// Files a link may name before they exist: written by another issue's work.
-/// `docs/security.md`: the security rules and their evidence (issue 23).
-const PENDING: &[&str] = &["docs/security.md"];
-
 /// A heading's anchor as GitHub makes it: lower case, spaces to hyphens, punctuation
 /// other than hyphens and underscores dropped.
 fn anchor(heading: &str) -> String {
@@ -328,12 +324,7 @@ fn every_relative_link_of_the_readme_and_docs_leads_to_a_file_and_heading() {
             });
             let name = format!("{}: {link}", file.display());
             let Some(rel) = rel else {
-                let pending = PENDING
-                    .iter()
-                    .any(|p| root.join(p) == target || dir.join(path).ends_with(p));
-                if !pending {
-                    broken.push(format!("{name} (no such file)"));
-                }
+                broken.push(format!("{name} (no such file)"));
                 continue;
             };
             if !frag.is_empty() && Path::new(&rel).extension().is_some_and(|e| e == "md") {
