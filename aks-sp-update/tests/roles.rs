@@ -708,3 +708,44 @@ fn a_swapped_app_refused_by_aks_keeps_no_role() {
         "the cluster still runs as its old app"
     );
 }
+
+/// A kubenet cluster's route table and its subnet's network security group are attached to
+/// the subnet, not named by the cluster: step 4 reads the subnet and copies the old
+/// principal's Network Contributor on them too (issue 23's gap: it was only warned about).
+#[test]
+fn the_route_table_and_nsg_on_the_clusters_subnet_are_its_own_scopes() {
+    let base = TestSim::start();
+    let subnet = base.var("SUBNET_ID");
+    let rg = subnet[..subnet.find("/providers/").unwrap()].to_owned();
+    let rt = format!("{rg}/providers/Microsoft.Network/routeTables/rt-aks");
+    let nsg = format!("{rg}/providers/Microsoft.Network/networkSecurityGroups/nsg-aks");
+    drop(base);
+    let state = scenario(|s| {
+        let resources = s["resources"].as_array_mut().unwrap();
+        for r in resources.iter_mut() {
+            if r["id"] == subnet.as_str() {
+                r["properties"] =
+                    json!({"routeTable": {"id": rt}, "networkSecurityGroup": {"id": nsg}});
+            }
+        }
+        resources.push(json!({"id": rt, "location": "eastus"}));
+        resources.push(json!({"id": nsg, "location": "eastus"}));
+    });
+    let sim = sim_with(Some(state));
+    let (s, _) = setup(&sim);
+    let old = live_sp(&sim);
+    let op = Operator::new(&sim);
+    let tenant = sim.var("CLUSTER_TENANT_ID");
+    op.assign_role(&tenant, &rt, NETWORK_CONTRIBUTOR, &old);
+    op.assign_role(&tenant, &nsg, NETWORK_CONTRIBUTOR, &old);
+    let r = run(&sim, &[], &envelope(&sim, &s));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for scope in [&rt, &nsg, &subnet] {
+        assert!(
+            has(&sim, s.sp_a(), NETWORK_CONTRIBUTOR, scope),
+            "{scope}: {}",
+            r.stderr
+        );
+    }
+    assert!(!warnings(&r).join("\n").contains("rt-aks"), "{}", r.stderr);
+}

@@ -153,6 +153,7 @@ pub(crate) fn normalize(
             state.resources.push(GenericResource {
                 id: v.id.clone(),
                 location: v.location.clone(),
+                properties: None,
             });
         }
     }

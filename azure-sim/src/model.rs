@@ -420,6 +420,10 @@ pub(crate) struct GenericResource {
     pub id: String,
     #[serde(default = "default_location")]
     pub location: String,
+    /// Its `properties` as ARM shows them beside `provisioningState` (a subnet's
+    /// `routeTable` and `networkSecurityGroup`, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Value>,
 }
 
 /// A long-running operation on a cluster: a service-principal reset or a tag update.

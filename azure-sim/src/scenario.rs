@@ -244,10 +244,12 @@ pub(crate) fn default_state() -> State {
             GenericResource {
                 id: ids.vnet,
                 location: "eastus".into(),
+                properties: None,
             },
             GenericResource {
                 id: ids.subnet,
                 location: "eastus".into(),
+                properties: None,
             },
         ],
         operations: Vec::new(),

@@ -123,7 +123,7 @@ pub(crate) async fn read(
     let graph = ctx.graph(&inputs.tenant);
     let arm = ctx.arm(&inputs.tenant);
     let allowed = Allowed {
-        own: cluster.own_scopes.clone(),
+        own: scopes::with_attached(&arm, &cluster.own_scopes).await,
         named: inputs.copy_role_scopes.clone(),
     };
     let subs = allowed.subscriptions(&inputs.cluster.subscription);

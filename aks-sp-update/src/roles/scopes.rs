@@ -1,7 +1,9 @@
-//! Where roles may be copied: the cluster's own resources, as ARM shows the cluster, and
-//! the scopes the person names with `--copy-role-scope`.
+//! Where roles may be copied: the cluster's own resources, as ARM shows the cluster (and its
+//! subnets show what is attached to them), and the scopes the person names with
+//! `--copy-role-scope`.
 
-use common::{Error, Result};
+use common::http::Api;
+use common::{Error, Result, ui};
 use serde_json::Value;
 
 use common::validate::is_guid;
@@ -120,6 +122,47 @@ pub(crate) fn covers(outer: &str, inner: &str) -> bool {
     let o = outer.trim_end_matches('/').to_ascii_lowercase();
     let i = inner.trim_end_matches('/').to_ascii_lowercase();
     o.is_empty() || i == o || i.strip_prefix(&o).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Microsoft.Network's version for reading a subnet.
+const NETWORK_API: &str = "2024-05-01";
+
+/// `own` and what is attached to the cluster's subnets in it: each subnet's route table and
+/// network security group (`properties.routeTable.id`, `properties.networkSecurityGroup.id`),
+/// read from the subnet. They are the cluster's resources too: a kubenet cluster's identity
+/// needs Network Contributor on its own route table ("Use kubenet networking with your own
+/// IP address ranges in AKS", learn.microsoft.com/azure/aks/configure-kubenet). A subnet that
+/// cannot be read adds nothing (a role there is then named in the warning, not copied).
+pub(crate) async fn with_attached(arm: &Api<'_>, own: &[String]) -> Vec<String> {
+    let subnets = own
+        .iter()
+        .filter(|s| s.to_ascii_lowercase().contains("/subnets/"));
+    let reads = subnets.map(|s| async move {
+        match arm.get_opt(&format!("{s}?api-version={NETWORK_API}")).await {
+            Ok(Some(v)) => ["/properties/routeTable/id", "/properties/networkSecurityGroup/id"]
+                .iter()
+                .filter_map(|p| v.pointer(p).and_then(Value::as_str))
+                .map(|id| id.trim_end_matches('/').to_owned())
+                .filter(|id| well_formed(id))
+                .collect(),
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                ui::debug(&format!(
+                    "subnet {} could not be read ({}): its route table and network security group are not known",
+                    short(s),
+                    e.code()
+                ));
+                Vec::new()
+            }
+        }
+    });
+    let mut out = own.to_vec();
+    for id in futures::future::join_all(reads).await.concat() {
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(&id)) {
+            out.push(id);
+        }
+    }
+    out
 }
 
 /// Whether two scopes overlap (one at or below the other).

@@ -210,7 +210,7 @@ async fn cleanup(ctx: &Ctx, inputs: &Inputs, created: Vec<Created>) -> Result<()
         return Ok(());
     }
     let allowed = Allowed {
-        own: now.own_scopes.clone(),
+        own: scopes::with_attached(&arm, &now.own_scopes).await,
         named: inputs.copy_role_scopes.clone(),
     };
     let id = inputs.cluster.id();

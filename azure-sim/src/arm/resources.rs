@@ -151,6 +151,10 @@ fn get_generic(req: &Req, p: &Principal, state: &State, id: &str, id_len: usize)
         .filter(|(i, _)| i % 2 == 1 || *i == 0)
         .map(|(_, s)| s.as_str())
         .collect();
+    let mut properties = json!({"provisioningState": "Succeeded"});
+    if let (Some(Value::Object(more)), Some(p)) = (&r.properties, properties.as_object_mut()) {
+        p.extend(more.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     Ok(json(
         StatusCode::OK,
         &json!({
@@ -158,7 +162,7 @@ fn get_generic(req: &Req, p: &Principal, state: &State, id: &str, id_len: usize)
             "name": r.id.rsplit('/').next(),
             "type": types.join("/"),
             "location": r.location,
-            "properties": {"provisioningState": "Succeeded"},
+            "properties": properties,
         }),
     ))
 }
