@@ -127,11 +127,19 @@ target_registry=(--registry="$registry")
 umask 077
 work="$envelope.rotate"
 
-# --within: only what is due. The status reads the cluster, the app's keys and tenant B's
-# principal; it writes nothing.
-if [ -n "$within" ] && [ ! -d "$work" ]; then
+# The status reads the cluster, the app's keys and tenant B's principal; it writes nothing.
+# A rotation renews the secret of the app the cluster runs as: an envelope naming another
+# app (its app_id is only a claim) would mint on, switch the cluster to and prune that app.
+if [ ! -d "$work" ]; then
   code=0
-  report=$(aks-sp-update --status "${target_cluster[@]}" --warn-within="$within" < "$envelope") || code=$?
+  report=$(aks-sp-update --status "${target_cluster[@]}" --warn-within="${within:-30d}" < "$envelope") || code=$?
+  if printf '%s\n' "$report" | jq -e 'any(.status.problems[]?; .code == "ClusterOnAnotherApp")' > /dev/null; then
+    echo "rotate: cluster $cluster does not run as the envelope's app_id $(q "$(field app_id)") (ClusterOnAnotherApp): a rotation renews the secret of the app the cluster runs as; nothing was changed" >&2
+    exit 1
+  fi
+fi
+# --within: only what is due.
+if [ -n "$within" ] && [ ! -d "$work" ]; then
   health=$(printf '%s\n' "$report" | jq -r '.status.health // empty')
   # Broken in a way a new secret mends: its key ended, is gone, or is not recorded.
   mendable=$(printf '%s\n' "$report" | jq -r '

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{role_assignments_of, service_principal_of};
 use xtenant_tests::steps::{Step, run_steps};
 use xtenant_tests::world::{cluster_id, granted_app, reset, start, state_with_clusters};
-use xtenant_tests::{Run, TestSim, line};
+use xtenant_tests::{Run, TestSim, bin_dir, line, run_cmd};
 
 /// The run commands posted, by cluster name.
 fn run_commands_on(sim: &TestSim, name: &str) -> Vec<Value> {
@@ -246,4 +246,99 @@ fn a_handed_back_cluster_tenant_does_not_make_a_live_app_look_deleted() {
         &line(&forged),
     );
     refused(&r, "AppInUse", &[&sim.var("CLUSTER_ID")]);
+}
+
+/// The app's key ids, from the simulator's state.
+fn keys(sim: &TestSim, app_id: &str) -> Vec<String> {
+    sim.state()["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["app_id"] == app_id)
+        .map(|a| {
+            a["password_credentials"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["key_id"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Persona (d): the envelope `examples/rotate.sh` renews (one team B handed back) names as
+/// `app_id` another app of the reader's — tagged `xtenant:managed`, consented in tenant B,
+/// with a key something else uses. Without `--within` the rotation must not mint a secret on
+/// that app, switch the cluster to it, or prune its key: the cluster runs as another app.
+#[test]
+fn a_handed_back_app_id_does_not_turn_a_rotation_into_a_switch_and_a_prune() {
+    let sim = TestSim::start();
+    let out = run_steps(&sim, &Step::ALL, "");
+    let made = parse(&out);
+    let theirs = parse(&granted_app(&sim, "xtenant-other-partnership"));
+    let other = theirs["app_id"].as_str().unwrap().to_owned();
+    let other_keys = keys(&sim, &other);
+    assert_eq!(other_keys.len(), 1);
+    let mut forged = made.clone();
+    forged["app_id"] = theirs["app_id"].clone();
+    for f in ["app_object_id", "app_unique_name", "app_display_name"] {
+        forged[f] = theirs[f].clone();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cluster.json");
+    std::fs::write(&file, line(&forged)).unwrap();
+
+    sim.sim().clear_requests();
+    let mut c = std::process::Command::new("bash");
+    c.env_clear()
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .env("XTENANT_AUTH", "env")
+        .current_dir(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap(),
+        );
+    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
+        c.env(k, sim.var(k));
+    }
+    let r = run_cmd(
+        c,
+        &[
+            "examples/rotate.sh",
+            "--cluster",
+            &sim.var("CLUSTER_ID"),
+            "--registry",
+            &sim.var("REGISTRY_ID"),
+            file.to_str().unwrap(),
+        ],
+        "",
+    );
+    let cluster_app = sim.state()["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == sim.var("CLUSTER_ID").as_str())
+        .unwrap()["service_principal_client_id"]
+        .clone();
+    assert_eq!(
+        cluster_app, made["app_id"],
+        "the rotation switched the cluster to the envelope's app: {}",
+        r.stderr
+    );
+    assert_eq!(
+        keys(&sim, &other),
+        other_keys,
+        "the other app's keys changed: {}",
+        r.stderr
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("ClusterOnAnotherApp"), "{}", r.stderr);
 }
