@@ -241,7 +241,7 @@ async fn find_service_principal(ctx: &Ctx, graph: &Api<'_>, inp: &Inputs) -> Res
         // The envelope holds the secret: the fix is step 2 rerun on it, never a command
         // without it.
         return Err(Error::step(
-            "ServicePrincipalNotInRegistryTenant",
+            codes::SERVICE_PRINCIPAL_NOT_IN_REGISTRY_TENANT,
             "no administrator of tenant B has consented to the app yet: it has no service principal there",
         )
         .with_hint(

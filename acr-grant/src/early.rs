@@ -52,7 +52,12 @@ pub(crate) async fn registry(
             lookup::resolve(arm, r, subscription).await.map(Some)
         })
         .await?
-        .ok_or_else(|| Error::step("RegistryNotFound", "the registry was not found"))
+        .ok_or_else(|| {
+            Error::step(
+                common::error::codes::REGISTRY_NOT_FOUND,
+                "the registry was not found",
+            )
+        })
 }
 
 /// Starts what `--registry-tenant`, `--registry` and `--app-id` determine (nothing without the tenant).

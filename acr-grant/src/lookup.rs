@@ -25,7 +25,7 @@ impl Registry {
     pub(crate) fn from_value(v: &Value) -> Result<Self> {
         let unexpected = |what: &str| {
             Error::step(
-                "UnexpectedArmAnswer",
+                common::error::codes::UNEXPECTED_ARM_ANSWER,
                 format!(
                     "Azure Resource Manager described a registry without {what}: {}",
                     short(v)
@@ -84,7 +84,7 @@ pub(crate) async fn resolve(
             match body {
                 Some(b) => Registry::from_value(&b),
                 None => Err(Error::step(
-                    "RegistryNotFound",
+                    common::error::codes::REGISTRY_NOT_FOUND,
                     format!("there is no registry {} in tenant {} (or the caller cannot see it)", id.id(), arm.tenant()),
                 )
                 .with_hint("check the registry id and --registry-tenant; a registry's id is shown by `az acr show -n NAME --query id`")),
@@ -97,7 +97,7 @@ pub(crate) async fn resolve(
             };
             if subs.is_empty() {
                 return Err(Error::step(
-                    "RegistryNotFound",
+                    common::error::codes::REGISTRY_NOT_FOUND,
                     format!("the caller sees no subscription in tenant {}, so the registry {name} cannot be found", arm.tenant()),
                 )
                 .with_hint("pass the registry's full id as --registry, or give the caller a role on the registry's subscription in tenant B"));
@@ -124,11 +124,11 @@ pub(crate) async fn resolve(
                 ),
             };
             match matches.len() {
-                0 => Err(Error::step("RegistryNotFound", format!("there is no registry named {name} in {where_}"))
+                0 => Err(Error::step(common::error::codes::REGISTRY_NOT_FOUND, format!("there is no registry named {name} in {where_}"))
                     .with_hint("check the name and --registry-tenant, or pass the registry's full id as --registry")),
                 1 => Ok(matches.remove(0)),
                 _ => Err(Error::step(
-                    "AmbiguousRegistryName",
+                    common::error::codes::AMBIGUOUS_REGISTRY_NAME,
                     format!(
                         "{} registries are named {name} in {where_}: {}",
                         matches.len(),

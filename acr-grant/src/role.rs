@@ -52,7 +52,7 @@ pub(crate) async fn choose(
         None => auto_role(reg),
     };
     let not_found = || {
-        Error::step("RoleNotFound", format!("there is no role named {name:?} at the registry {}", reg.id)).with_hint(
+        Error::step(common::error::codes::ROLE_NOT_FOUND, format!("there is no role named {name:?} at the registry {}", reg.id)).with_hint(
             "give a role name as `az role definition list --query [].roleName` shows it, or --role auto",
         )
     };

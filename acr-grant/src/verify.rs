@@ -156,7 +156,7 @@ fn failure(
             format!("check --image: {image} is not in {}", reg.login_server)
         }
     };
-    Error::step("PullVerificationFailed", message).with_hint(hint)
+    Error::step(common::error::codes::PULL_VERIFICATION_FAILED, message).with_hint(hint)
 }
 
 #[cfg(test)]

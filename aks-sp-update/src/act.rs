@@ -313,7 +313,7 @@ async fn prepare(
 /// The refusal of a managed-identity cluster.
 fn managed_identity(name: &str, why: &str) -> Error {
     Error::step(
-            "ManagedIdentityCluster",
+            codes::MANAGED_IDENTITY_CLUSTER,
             format!(
                 "cluster {name} cannot pull across tenants: {why}. A managed identity cannot authenticate to a registry in another \
                  Microsoft Entra tenant; only a cluster that authenticates with a service principal can use the multitenant app"
@@ -405,7 +405,7 @@ async fn post_reset(
     }
     result.map_err(|e| {
         if e.is_timeout() {
-            Error::step(codes::CLUSTER_BUSY.name, e.message()).with_hint(format!(
+            Error::step(codes::CLUSTER_BUSY, e.message()).with_hint(format!(
                 "another operation kept running on cluster {name} (OperationNotAllowed); nothing was changed: rerun when it has ended"
             ))
         } else {

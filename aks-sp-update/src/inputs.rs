@@ -164,7 +164,7 @@ pub(crate) fn check_length(secret: &Secret) -> Result<()> {
                 secret.len()
             ),
         )
-        .with_code("SecretTooLong")
+        .with_code(common::error::codes::SECRET_TOO_LONG)
         .with_hint("mint a shorter secret (entra-app-create --new-secret makes Entra's usual 40-character one)"));
     }
     Ok(())

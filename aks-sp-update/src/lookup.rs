@@ -115,7 +115,7 @@ async fn holding(
                 format!("; not readable in {}", unknown.join(", "))
             };
             Err(Error::step(
-                codes::CLUSTER_NOT_FOUND.name,
+                codes::CLUSTER_NOT_FOUND,
                 format!(
                     "no cluster {group}/{name} in the {} subscription(s) this identity sees in tenant {tenant}{also}",
                     subs.len()
@@ -136,7 +136,7 @@ async fn holding(
                 })
                 .collect();
             Err(Error::step(
-                codes::AMBIGUOUS_CLUSTER_NAME.name,
+                codes::AMBIGUOUS_CLUSTER_NAME,
                 format!(
                     "cluster {group}/{name} is in {} subscriptions: {}",
                     many.len(),

@@ -154,7 +154,7 @@ pub(crate) async fn settle(arm: &Api<'_>, inputs: &Inputs, cluster: Cluster) -> 
     .await
     .map_err(|e| {
         if e.is_timeout() {
-            Error::step("ClusterBusy", e.message()).with_hint(format!(
+            Error::step(common::error::codes::CLUSTER_BUSY, e.message()).with_hint(format!(
                 "another operation is running on cluster {name}; nothing was changed: rerun when it has ended"
             ))
         } else {
@@ -307,7 +307,7 @@ pub(crate) async fn confirm(
         let now_uses = c.client_id.as_deref().unwrap_or("no service principal");
         return Err(resumable(
             Error::step(
-                "ResetNotApplied",
+                common::error::codes::RESET_NOT_APPLIED,
                 format!(
                     "after the reset, cluster {} uses {now_uses} in state {} (expected app {} in state Succeeded)",
                     inputs.cluster.name, c.provisioning_state, inputs.app_id
@@ -323,7 +323,7 @@ pub(crate) async fn confirm(
 /// The error of a reset left running: the object keeps the URL, and a rerun resumes.
 pub(crate) fn still_running(inputs: &Inputs, op: &Url, why: &str) -> Fail {
     resumable(
-        Error::step("OperationStillRunning", format!("the reset of cluster {} is still running ({why})", inputs.cluster.name))
+        Error::step(common::error::codes::OPERATION_STILL_RUNNING, format!("the reset of cluster {} is still running ({why})", inputs.cluster.name))
             .with_hint("rerun aks-sp-update on this object: it follows cluster_operation_url instead of posting again"),
         Some(op),
     )

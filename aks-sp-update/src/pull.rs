@@ -105,7 +105,7 @@ async fn check_new_credential(
         // Step 4 before step 3: nothing shows the new credential can pull, and the reset
         // would leave the cluster unable to pull from the other tenant.
         return Err(Error::step(
-            "PullNotVerified",
+            codes::PULL_NOT_VERIFIED,
             format!(
                 "nothing in the input shows that app {} can pull from the registry: the object names no registry (registry_login_server), so the reset of cluster {} could leave it unable to pull",
                 inputs.app_id, inputs.cluster.name
@@ -211,7 +211,7 @@ async fn pull_check(
             return Ok(true);
         }
         Ok(PullCheck::Denied(d)) => Error::step(
-            codes::PULL_VERIFICATION_FAILED.name,
+            codes::PULL_VERIFICATION_FAILED,
             format!("the new credential cannot pull {what}: {}", d.explain()),
         )
         .with_hint(denied_hint(&d, t)),
@@ -289,9 +289,14 @@ mod tests {
             "{hint}"
         );
         // Anything else, or an error that already says what to do, is left as it is.
-        let other = Error::step("ClusterBusy", "busy");
+        let other = Error::step(codes::CLUSTER_BUSY, "busy");
         assert!(reset_refused(other, APP, Some(KEY), "t").hint().is_none());
-        let hinted = Error::step("ServicePrincipalValidationClientError", "x").with_hint("h");
+        let hinted = Error::new(
+            common::ErrorKind::Http { status: 400 },
+            "ServicePrincipalValidationClientError",
+            "x",
+        )
+        .with_hint("h");
         assert_eq!(reset_refused(hinted, APP, None, "t").hint(), Some("h"));
     }
 }

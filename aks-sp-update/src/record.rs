@@ -164,7 +164,7 @@ pub(crate) async fn switch_named(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> R
     };
     let held = entry.key.or(entry.pending).unwrap_or_default();
     Err(Error::step(
-        codes::ROLE_COPY_NOT_ALLOWED.name,
+        codes::ROLE_COPY_NOT_ALLOWED,
         format!(
             "cluster {} runs as app {old_app}, whose record names it (secret {held}): the object names another app, {}, and only the object does; \
              switching would give that app's service principal the roles of app {old_app}'s; the cluster was not reset",

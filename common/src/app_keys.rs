@@ -70,7 +70,7 @@ impl Registration {
     pub(crate) fn parse(body: &Value, app_id: &str) -> Result<Self> {
         let object_id = body.get("id").and_then(Value::as_str).ok_or_else(|| {
             Error::step(
-                codes::UNEXPECTED_GRAPH_ANSWER.name,
+                codes::UNEXPECTED_GRAPH_ANSWER,
                 format!("Microsoft Graph answered the application {app_id} without an id"),
             )
         })?;

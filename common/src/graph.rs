@@ -160,7 +160,7 @@ pub fn not_multitenant(which: &str, tenant: &str, audience: &str, why: &str) -> 
         audience
     };
     Error::step(
-        codes::APP_NOT_MULTITENANT.name,
+        codes::APP_NOT_MULTITENANT,
         format!(
             "the {which} in tenant {tenant} is not multitenant (signInAudience {shown:?}, needed {MULTITENANT_AUDIENCE}): {why}"
         ),
@@ -206,7 +206,7 @@ pub async fn ensure_service_principal(
                 {
                     Some(id) => Ok(Poll::Ready(Some((id, false)))),
                     None => Err(Error::step(
-                        codes::SERVICE_PRINCIPAL_MISSING.name,
+                        codes::SERVICE_PRINCIPAL_MISSING,
                         format!("Graph accepted the upsert of app {app_id}'s service principal but it cannot be read back"),
                     )),
                 },
@@ -234,7 +234,7 @@ fn object_id(body: &Value, app_id: &str) -> Result<String> {
         .map(str::to_owned)
         .ok_or_else(|| {
             Error::step(
-                codes::UNEXPECTED_GRAPH_ANSWER.name,
+                codes::UNEXPECTED_GRAPH_ANSWER,
                 format!(
                     "Microsoft Graph answered the service principal of app {app_id} without an id"
                 ),
@@ -338,7 +338,7 @@ pub async fn service_principal_id(api: &Api<'_>, app_id: &str) -> Result<Option<
     };
     let id = sp.get("id").and_then(Value::as_str).ok_or_else(|| {
         Error::step(
-            "UnexpectedGraphAnswer",
+            codes::UNEXPECTED_GRAPH_ANSWER,
             format!("Microsoft Graph answered the service principal of app {app_id} without an id"),
         )
     })?;

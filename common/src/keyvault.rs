@@ -367,7 +367,7 @@ pub async fn set_secret(
         .filter(|v| is_version(v))
         .ok_or_else(|| {
             Error::step(
-                "KeyVaultBadAnswer",
+                crate::error::codes::KEY_VAULT_BAD_ANSWER,
                 format!(
                     "Key Vault {} stored secret {} but its answer names no version",
                     target.vault, target.name
@@ -453,7 +453,7 @@ pub async fn read_current(
 fn stored(resp: &Response, r: &SecretRef, want: Option<&str>) -> Result<Stored> {
     let bad = || {
         Error::step(
-            "KeyVaultBadAnswer",
+            crate::error::codes::KEY_VAULT_BAD_ANSWER,
             format!("Key Vault did not return the value of {r}"),
         )
     };
@@ -592,7 +592,7 @@ pub async fn vault_tenant(http: &Http, r: &SecretRef, deadline: Deadline) -> Res
         .map_err(|e| e.context(format!("key vault {}", r.vault)))?;
     let bad = |why: &str| {
         Error::step(
-            "KeyVaultBadChallenge",
+            crate::error::codes::KEY_VAULT_BAD_CHALLENGE,
             format!(
                 "key vault {} answered a request without a token {} (status {}), so its tenant is unknown",
                 r.vault, why, resp.status

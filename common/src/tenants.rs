@@ -58,7 +58,7 @@ pub async fn refuse_same(
     }
     let shown = |n: Named<'_>| format!("{} {}", n.from, n.tenant);
     Err(Error::step(
-        codes::SAME_TENANT.name,
+        codes::SAME_TENANT,
         format!(
             "tenant B ({}) is tenant A ({}): the registry's tenant and the cluster's are one",
             shown(b),

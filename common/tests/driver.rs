@@ -171,7 +171,7 @@ impl Fake {
         };
         if i.fail {
             return Err(Failed::with(
-                Error::step("Boom", "it failed as asked"),
+                Error::new(common::ErrorKind::Step, "Boom", "it failed as asked"),
                 FakePartial {
                     made: Some("half".into()),
                 },

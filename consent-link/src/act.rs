@@ -234,7 +234,7 @@ async fn provision(
             "tenant B's administrator consented: the app has its service principal there".to_owned(),
         )),
         Err(e) if e.is_timeout() => Err(Error::step(
-            codes::CONSENT_TIMEOUT.name,
+            codes::CONSENT_TIMEOUT,
             format!(
                 "nobody consented within {} (--timeout): app {app} has no service principal in tenant {b} yet",
                 human(ctx.deadline().timeout())
@@ -262,7 +262,7 @@ async fn read_app_in_a(ctx: &Ctx, tenant_a: &str, inp: &Inputs) -> Result<()> {
     match looked {
         Ok(Some(app)) => check_app(&app, &inp.app_id, tenant_a, &inp.redirect_uri),
         Ok(None) => Err(Error::step(
-            codes::APP_NOT_FOUND.name,
+            codes::APP_NOT_FOUND,
             format!("no app with app id {} exists in tenant A ({tenant_a}): there is nothing tenant B could consent to", inp.app_id),
         )
         .with_hint("check app_id and cluster_tenant_id, or create the app with entra-app-create")),
@@ -306,7 +306,7 @@ mod tests {
 
     #[test]
     fn the_link_is_kept_in_the_field_not_repeated_in_the_message() {
-        let f = with_link(Error::step("X", "boom"), "https://l/x");
+        let f = with_link(Error::step(codes::OPERATION_FAILED, "boom"), "https://l/x");
         assert_eq!(f.error.message(), "boom");
         assert_eq!(f.partial.consent_url.as_deref(), Some("https://l/x"));
     }

@@ -91,7 +91,7 @@ pub(crate) fn check_app(
         .unwrap_or_default();
     if registered.is_empty() {
         return Err(Error::step(
-            "NoRedirectUri",
+            common::error::codes::NO_REDIRECT_URI,
             format!(
                 "the {which} has no web redirect URI: the consent page would fail with AADSTS500113 \
                  (no reply address is registered for the application)"
@@ -108,7 +108,7 @@ pub(crate) fn check_app(
             .collect::<Vec<_>>()
             .join(", ");
         return Err(Error::step(
-            "RedirectUriMismatch",
+            common::error::codes::REDIRECT_URI_MISMATCH,
             format!(
                 "the redirect URI {redirect_uri:?} is not one of the {which}'s web redirect URIs ({list}): \
                  the consent page would fail with AADSTS50011"
@@ -120,7 +120,7 @@ pub(crate) fn check_app(
     }
     if !common::graph::requests_any_permission(app) {
         return Err(Error::step(
-            common::error::codes::APP_REQUESTS_NO_PERMISSION.name,
+            common::error::codes::APP_REQUESTS_NO_PERMISSION,
             format!(
                 "the {which} requests no permission at all (empty requiredResourceAccess): the consent page would fail with \
                  AADSTS650056 (\"Misconfigured application\")"

@@ -317,7 +317,7 @@ impl Step<'_> {
             return Ok(());
         }
         Err(Error::step(
-            codes::APP_NOT_MANAGED.name,
+            codes::APP_NOT_MANAGED,
             format!(
                 "refusing to {what} the app {:?} (app_id {}) in tenant {}: entra-app-create did not create it (it has no tag {MANAGED_TAG}), \
                  and an input object may not choose which existing app is changed",

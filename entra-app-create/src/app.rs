@@ -77,7 +77,7 @@ impl Step<'_> {
                             .await?
                             .ok_or_else(|| {
                                 Error::step(
-                                    codes::APP_NOT_FOUND.name,
+                                    codes::APP_NOT_FOUND,
                                     format!("Microsoft Graph accepted the upsert of the app with uniqueName {unique} (it exists) but did not show it within {}", human(READ_LAG_GRACE)),
                                 )
                                 .with_hint("rerun this step: it finds the app")
@@ -92,7 +92,7 @@ impl Step<'_> {
                 let found = self.read_app(&alt_key("applications", "appId", a)).await?;
                 let Some(app) = found else {
                     return Err(Error::step(
-                        codes::APP_NOT_FOUND.name,
+                        codes::APP_NOT_FOUND,
                         format!("the input's app_id {a} is not an app registered in tenant {}", inputs.tenant),
                     )
                     .with_hint(
@@ -106,7 +106,7 @@ impl Step<'_> {
             && *want != app.app_id
         {
             return Err(Error::step(
-                "AppIdMismatch",
+                codes::APP_ID_MISMATCH,
                 format!(
                     "the input's app_id {want} is not the app with uniqueName {} in tenant {} (that one is {})",
                     app.unique_name.as_deref().unwrap_or("?"),
@@ -294,9 +294,9 @@ impl Step<'_> {
         let problems = app.problems(redirect);
         if !problems.is_empty() && !self.inputs.options.adopt {
             let code = if is_multitenant(&app.audience) {
-                codes::APP_REDIRECT_URI_MISSING.name
+                codes::APP_REDIRECT_URI_MISSING
             } else {
-                codes::APP_NOT_MULTITENANT.name
+                codes::APP_NOT_MULTITENANT
             };
             return Err(Error::step(
                 code,

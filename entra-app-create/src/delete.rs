@@ -99,7 +99,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
             // The input's cluster_tenant_id is a claim: another tenant there would make an
             // app that lives on look deleted.
             return Err(Error::step(
-                codes::APP_NOT_FOUND.name,
+                codes::APP_NOT_FOUND,
                 format!(
                     "{shown} is not in tenant {}, which only the input's cluster_tenant_id names: it may be gone, or live in another tenant; nothing was changed",
                     inputs.tenant
@@ -112,7 +112,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     };
     let app_id = text(&app, "appId").filter(|a| is_guid(a)).ok_or_else(|| {
         Error::step(
-            codes::UNEXPECTED_GRAPH_ANSWER.name,
+            codes::UNEXPECTED_GRAPH_ANSWER,
             format!("Microsoft Graph answered {shown} without an appId"),
         )
     })?;
@@ -122,7 +122,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         .any(|t| t.eq_ignore_ascii_case(MANAGED_TAG))
     {
         return Err(Error::step(
-            codes::APP_NOT_MANAGED.name,
+            codes::APP_NOT_MANAGED,
             format!(
                 "refusing to delete the app {name:?} (app_id {app_id}) in tenant {}: these tools did not make it (it has no tag {MANAGED_TAG})",
                 inputs.tenant

@@ -59,7 +59,7 @@ fn text(v: &Value, key: &str) -> Option<String> {
 
 fn unexpected(what: &str, missing: &str) -> Error {
     Error::step(
-        "UnexpectedResponse",
+        common::error::codes::UNEXPECTED_RESPONSE,
         format!("Microsoft Graph returned {what} without `{missing}`"),
     )
 }
@@ -352,7 +352,10 @@ mod tests {
                 && e.full_message().contains("Application Developer")
         );
         assert_eq!(e.exit_code(), common::exit::ExitCode::Failure);
-        let other = explain(Error::step("X", "m"), "t1");
+        let other = explain(
+            Error::step(common::error::codes::OPERATION_FAILED, "m"),
+            "t1",
+        );
         assert_eq!(other.message(), "m");
     }
 }

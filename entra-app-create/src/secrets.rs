@@ -64,7 +64,7 @@ impl Step<'_> {
                 None => "the input has no client_secret_key_id".to_owned(),
             };
             return Err(Error::step(
-                codes::NO_SECRET_TO_KEEP.name,
+                codes::NO_SECRET_TO_KEEP,
                 format!("--prune-secrets would remove every secret of the app but {why}; nothing was removed"),
             )
             .with_hint("use --new-secret --prune-secrets to mint a new secret and keep only that one"));
@@ -143,7 +143,7 @@ impl Step<'_> {
         self.minted = true;
         let p = Password::parse(&resp.body).ok_or_else(|| {
             Error::step(
-                codes::UNEXPECTED_RESPONSE.name,
+                codes::UNEXPECTED_RESPONSE,
                 "Microsoft Graph's addPassword answer has no keyId",
             )
         })?;
@@ -155,7 +155,7 @@ impl Step<'_> {
             .map(Secret::new)
             .ok_or_else(|| {
                 Error::step(
-                    codes::UNEXPECTED_RESPONSE.name,
+                    codes::UNEXPECTED_RESPONSE,
                     "Microsoft Graph's addPassword answer has no secretText",
                 )
             })?;
@@ -311,7 +311,7 @@ impl Step<'_> {
                 ));
             } else {
                 return Err(Error::step(
-                    codes::CLUSTER_SECRET_UNKNOWN.name,
+                    codes::CLUSTER_SECRET_UNKNOWN,
                     format!(
                         "cluster(s) {names} use app {} and the record on the app names no secret for them: --prune-secrets could cut them off; nothing was removed",
                         app.app_id

@@ -168,7 +168,7 @@ pub(crate) async fn pull(
     let access = run_command::access(&arm, cluster).await?;
     if access.disabled {
         return Err(Error::step(
-            codes::RUN_COMMAND_REFUSED.name,
+            codes::RUN_COMMAND_REFUSED,
             format!(
                 "cluster {name} does not run commands (apiServerAccessProfile.disableRunCommand is true): the pull cannot be probed from inside; nothing was run"
             ),
@@ -206,7 +206,7 @@ pub(crate) async fn pull(
     };
     if !finished.ran() {
         return Err(Error::step(
-            codes::RUN_COMMAND_REFUSED.name,
+            codes::RUN_COMMAND_REFUSED,
             format!(
                 "AKS could not run the probe in cluster {name}: the command ended {} ({})",
                 finished.state,
@@ -227,12 +227,12 @@ pub(crate) async fn pull(
         Outcome::Pulled { node, message } => Ok(Some(probe(true, node, message))),
         Outcome::NotPulled { node, message, .. } => Ok(Some(probe(false, node, message))),
         Outcome::Undecided { tail } => Err(Error::step(
-            codes::CLUSTER_PULL_UNDECIDED.name,
+            codes::CLUSTER_PULL_UNDECIDED,
             format!("the kubelet gave no verdict on {image} in cluster {name} within the probe's wait: {tail}"),
         )
         .with_hint("the probe's pod was not scheduled or is still pulling (a large image, a busy cluster); the pod was deleted: rerun to probe again")),
         Outcome::Broken { exit_code, tail } => Err(Error::step(
-            codes::RUN_COMMAND_REFUSED.name,
+            codes::RUN_COMMAND_REFUSED,
             format!("the probe in cluster {name} could not make its pod (exit {exit_code}): {tail}"),
         )
         .with_hint(format!(
@@ -258,7 +258,7 @@ fn refused_command(e: Error, name: &str, access: &run_command::Access) -> Error 
         "AKS refused it".to_owned()
     };
     Error::step(
-        codes::RUN_COMMAND_REFUSED.name,
+        codes::RUN_COMMAND_REFUSED,
         format!(
             "cluster {name} would not run the probe ({} {}: {}); nothing was run",
             status,
@@ -296,7 +296,7 @@ pub(crate) fn refused_pull(p: &Probe, name: &str) -> Error {
         .map(|n| format!(" (node {n})"))
         .unwrap_or_default();
     Error::step(
-        codes::CLUSTER_PULL_FAILED.name,
+        codes::CLUSTER_PULL_FAILED,
         format!(
             "cluster {name} could not pull {image} from inside{node}: {}",
             p.message

@@ -139,7 +139,7 @@ pub(crate) async fn run(
         .and_then(|l| Url::parse(l).ok())
         .ok_or_else(|| {
             Error::step(
-                common::error::codes::UNEXPECTED_ARM_ANSWER.name,
+                common::error::codes::UNEXPECTED_ARM_ANSWER,
                 format!(
                     "AKS accepted the run command on cluster {} (status {}) without a location to read its result from",
                     cluster.name, r.status
@@ -191,7 +191,7 @@ fn check_location(arm: &Api<'_>, cluster: &ResourceId, location: &Url) -> Result
         Ok(())
     } else {
         Err(Error::step(
-            common::error::codes::UNTRUSTED_ORIGIN.name,
+            common::error::codes::UNTRUSTED_ORIGIN,
             format!(
                 "the run command's result location is not a command result of cluster {}: {}",
                 cluster.name,

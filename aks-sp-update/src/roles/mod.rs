@@ -209,7 +209,7 @@ pub(crate) async fn read(
 /// `--no-copy-role-assignments`, a warning and nothing to compare).
 fn no_service_principal(inputs: &Inputs) -> Result<Found> {
     let e = Error::step(
-        "ServicePrincipalNotInClusterTenant",
+        codes::SERVICE_PRINCIPAL_NOT_IN_CLUSTER_TENANT,
         format!(
             "app {} has no service principal in the cluster's tenant {}: the cluster could not sign in as it",
             inputs.app_id, inputs.tenant
@@ -397,7 +397,7 @@ fn not_allowed(inputs: &Inputs, out: &Outcome, e: &Error) -> Error {
         String::new()
     };
     Error::step(
-        codes::ROLE_COPY_NOT_ALLOWED.name,
+        codes::ROLE_COPY_NOT_ALLOWED,
         format!(
             "the cluster's new service principal (app {}) lacks role(s) the old one has in tenant A: {}; the identity may not give them ({}){done}; the cluster was not reset",
             inputs.app_id,

@@ -407,13 +407,21 @@ mod tests {
     #[test]
     fn a_reset_that_may_still_happen_removes_nothing() {
         assert!(may_still_apply(&Error::timeout("t")));
-        assert!(may_still_apply(&Error::step("X", "x").outcome_unknown()));
-        assert!(may_still_apply(&Error::step("OperationStillRunning", "x")));
+        assert!(may_still_apply(
+            &Error::step(common::error::codes::OPERATION_FAILED, "x").outcome_unknown()
+        ));
+        assert!(may_still_apply(&Error::step(
+            common::error::codes::OPERATION_STILL_RUNNING,
+            "x"
+        )));
         assert!(!may_still_apply(&Error::new(
             ErrorKind::Http { status: 400 },
             "ServicePrincipalValidationClientError",
             "AADSTS7000215"
         )));
-        assert!(!may_still_apply(&Error::step("ResetNotApplied", "x")));
+        assert!(!may_still_apply(&Error::step(
+            common::error::codes::RESET_NOT_APPLIED,
+            "x"
+        )));
     }
 }

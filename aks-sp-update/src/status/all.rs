@@ -40,7 +40,7 @@ pub(crate) async fn objects(cli: &Cli, ctx: &Ctx) -> Vec<Named> {
         Ok(s) if !s.is_empty() => s,
         Ok(_) => {
             let e = Error::step(
-                codes::CLUSTERS_NOT_LISTED.name,
+                codes::CLUSTERS_NOT_LISTED,
                 format!(
                     "the identity sees no subscription in tenant {tenant}: no cluster to report on"
                 ),
@@ -77,7 +77,7 @@ pub(crate) async fn objects(cli: &Cli, ctx: &Ctx) -> Vec<Named> {
             }
             Err(e) => {
                 let e = Error::step(
-                    codes::CLUSTERS_NOT_LISTED.name,
+                    codes::CLUSTERS_NOT_LISTED,
                     format!(
                         "cannot list the clusters of subscription {sub} in tenant {tenant}: {} ({})",
                         e.message(),

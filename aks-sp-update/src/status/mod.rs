@@ -63,7 +63,7 @@ async fn report(inputs: &Inputs, ctx: &Ctx) -> Result<Report> {
     let cluster = Cluster::from_value(&body);
     if let Some(why) = cluster.managed_identity() {
         return Err(Error::step(
-            common::error::codes::MANAGED_IDENTITY_CLUSTER.name,
+            common::error::codes::MANAGED_IDENTITY_CLUSTER,
             format!(
                 "cluster {} {why}: it does not run as an app, so there is no key to report on",
                 inputs.cluster.name

@@ -66,7 +66,7 @@ impl ManagedCluster {
 /// subscription or may not list the clusters of one: then it cannot know.
 pub async fn clusters_using(api: &Api<'_>, app_id: &str) -> Result<Vec<ManagedCluster>> {
     let cannot = |why: String| {
-        Error::step(codes::CLUSTERS_NOT_LISTED.name, why).with_hint(format!(
+        Error::step(codes::CLUSTERS_NOT_LISTED, why).with_hint(format!(
             "give the identity Reader (Microsoft.ContainerService/managedClusters/read) on the subscriptions of tenant {}'s clusters, \
              or pass --force if you know no cluster uses the secrets to be removed",
             api.tenant()
@@ -116,7 +116,7 @@ pub async fn refuse_while_in_use(
         Some(arm) => clusters_using(arm, app_id).await.map_err(|e| {
             if matches!(e.kind(), crate::error::ErrorKind::Credential) {
                 Error::step(
-                    codes::APP_IN_USE.name,
+                    codes::APP_IN_USE,
                     format!(
                         "no identity for tenant {} ({}): cannot tell whether a cluster still runs as app {app_id}",
                         arm.tenant(),
@@ -128,7 +128,7 @@ pub async fn refuse_while_in_use(
             }
         }),
         None => Err(Error::step(
-            codes::APP_IN_USE.name,
+            codes::APP_IN_USE,
             format!(
                 "tenant A (cluster_tenant_id) is not named: cannot tell whether a cluster still runs as app {app_id}"
             ),
@@ -141,7 +141,7 @@ pub async fn refuse_while_in_use(
             Ok(())
         } else {
             Err(Error::step(
-                codes::APP_IN_USE.name,
+                codes::APP_IN_USE,
                 format!("{}; nothing was changed", e.message()),
             )
             .with_hint(hint))
@@ -167,7 +167,7 @@ pub async fn refuse_while_in_use(
         return Ok(());
     }
     Err(Error::step(
-        codes::APP_IN_USE.name,
+        codes::APP_IN_USE,
         format!("refusing to {what}: {msg}; nothing was changed"),
     )
     .with_hint("switch those clusters to another identity first (aks-sp-update to another app, or az aks update-credentials), or pass --force to cut them off"))

@@ -71,7 +71,7 @@ pub(crate) struct ClaimedKey<'a> {
 pub(crate) fn not_bound(field: &str, message: String, hint: String) -> Error {
     let mut said = format!("{field}: ");
     said.push_str(&(message + "; nothing was written"));
-    Error::step(codes::SECRET_NOT_BOUND.name, said).with_hint(hint)
+    Error::step(codes::SECRET_NOT_BOUND, said).with_hint(hint)
 }
 
 /// The command that mints a current secret of `app_id` (whose output names its key).

@@ -3,13 +3,11 @@
 //! error passes through with the flags and a line saying so.
 use std::sync::Arc;
 
-use serde_json::json;
-
 use super::input::Item;
 use super::{Failed, Fields, Tool, Undo, Verdict};
 use crate::context::{Ctx, Shared};
 use crate::envelope::{Envelope, Field, fields};
-use crate::error::{Error, ErrorKind, Result, codes};
+use crate::error::{Error, ErrorField, ErrorKind, Result, codes};
 use crate::interrupt::Signal;
 use crate::ui;
 
@@ -124,15 +122,13 @@ pub(super) fn start<T: Tool>(
         // A failure of an earlier step passes through; this tool's own failure is retried,
         // so a rerun on a failed output (e.g. a timed-out wait) completes it — but not once
         // interrupted: then it passes through too.
-        let origin: Origin = input.get_as(fields::ERROR.name).unwrap_or_default();
-        let text = |v: Option<serde_json::Value>| v.and_then(|v| v.as_str().map(str::to_owned));
-        let (step, code) = (text(origin.step), text(origin.code));
-        if step.as_deref() != Some(stamp.step) || interrupted.is_some() {
+        let origin: ErrorField = input.get_as(fields::ERROR.name).unwrap_or_default();
+        if origin.step.as_deref() != Some(stamp.step) || interrupted.is_some() {
             // The flags go on it (the procedure it was part of); its cloud stays as it came.
             stamp.write_passed(&mut input);
             let status = Status::Skipped {
-                interrupted: code.as_deref() == Some(codes::INTERRUPTED.name),
-                line: skipped_line(step.as_deref(), code.as_deref()),
+                interrupted: origin.our_code() == Some(codes::INTERRUPTED),
+                line: skipped_line(origin.step.as_deref(), origin.code.as_deref()),
             };
             return Next::Write(written(input, status));
         }
@@ -153,15 +149,6 @@ pub(super) fn start<T: Tool>(
             Next::Write(mark_dry_run(out, dry_run, Vec::new()))
         }
     }
-}
-
-/// Whose error an object carries: `error.step` and `error.code`, as they came.
-#[derive(Default, serde::Deserialize)]
-struct Origin {
-    #[serde(default)]
-    step: Option<serde_json::Value>,
-    #[serde(default)]
-    code: Option<serde_json::Value>,
 }
 
 /// The stderr line for an object passed through: whose error it carries and what to
@@ -265,7 +252,10 @@ fn mark_dry_run(mut outcome: Outcome, dry_run: bool, planned: Vec<serde_json::Va
 /// with the flags and `error` (`NotStarted`), which a rerun of the same command starts.
 pub(super) fn held_back(stamp: &Stamp, mut out: Envelope, e: Error) -> Outcome {
     stamp.write(&mut out);
-    out.set(fields::ERROR.name, error_object(stamp.step, &e));
+    out.set(
+        fields::ERROR.name,
+        ErrorField::of(stamp.step, &e).to_value(),
+    );
     written(out, Status::NotStarted(e))
 }
 
@@ -283,7 +273,10 @@ pub(super) fn failure(o: &Outcome) -> Option<&Error> {
 fn not_started(stamp: &Stamp, mut out: Envelope, s: Signal) -> Outcome {
     let e = Error::interrupted(s, format!("{} did not start on this object", stamp.step));
     stamp.write(&mut out);
-    out.set(fields::ERROR.name, error_object(stamp.step, &e));
+    out.set(
+        fields::ERROR.name,
+        ErrorField::of(stamp.step, &e).to_value(),
+    );
     written(out, Status::NotStarted(e))
 }
 
@@ -325,25 +318,15 @@ fn failed(stamp: &Stamp, mut out: Envelope, partial: &dyn Fields, e: Error) -> O
         stamp.write(&mut out);
     }
     partial.write_to(&mut out);
-    out.set(fields::ERROR.name, error_object(stamp.step, &e));
+    out.set(
+        fields::ERROR.name,
+        ErrorField::of(stamp.step, &e).to_value(),
+    );
     Outcome::Written(Written {
         object: out,
         status: Status::Failed(e),
         undo: partial.undelivered(),
     })
-}
-
-/// `error`: `{step, code, message}`, plus `hint` (what to do) and `request_id` (Azure's,
-/// for a support case) when there are.
-fn error_object(step: &str, e: &Error) -> serde_json::Value {
-    let mut obj = json!({"step": step, "code": e.code(), "message": e.message()});
-    if let Some(h) = e.hint() {
-        obj["hint"] = json!(h);
-    }
-    if let Some(r) = e.request_id() {
-        obj["request_id"] = json!(r);
-    }
-    obj
 }
 
 #[cfg(test)]
@@ -370,7 +353,7 @@ mod tests {
             cloud: "AzureCloud".into(),
             dry_run: false,
         };
-        let e = Error::step("OperationStillRunning", "still running");
+        let e = Error::step(codes::OPERATION_STILL_RUNNING, "still running");
         let made = Made {
             url: "https://arm/op/1",
         };

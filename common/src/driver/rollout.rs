@@ -83,7 +83,7 @@ impl Gate {
     /// The error an object not started is written with.
     pub(super) fn not_started(&self, step: &str) -> Error {
         Error::step(
-            codes::NOT_STARTED.name,
+            codes::NOT_STARTED,
             format!(
                 "{step} did not start on this object: {} earlier object(s) failed (--max-failures {})",
                 self.failures,
@@ -108,7 +108,7 @@ mod tests {
         assert!(!g.finished(None));
         assert_eq!(g.width(8), 8);
         assert!(!g.stopped());
-        let e = Error::step("ResetNotApplied", "no");
+        let e = Error::step(codes::RESET_NOT_APPLIED, "no");
         assert!(g.finished(Some(&e)), "this failure stops the run");
         assert!(g.stopped());
         assert!(!g.finished(Some(&e)), "already stopped");
@@ -129,7 +129,7 @@ mod tests {
         assert_eq!(g.failures(), 0);
         let mut d = Gate::new(Rollout::default());
         for _ in 0..10 {
-            d.finished(Some(&Error::step("X", "x")));
+            d.finished(Some(&Error::step(codes::OPERATION_FAILED, "x")));
         }
         assert!(!d.stopped());
     }

@@ -219,7 +219,7 @@ pub(super) fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
     );
     if text.contains("UnknownIssuer") || text.contains("certificate") {
         err = err
-            .with_code(codes::UNTRUSTED_CERTIFICATE.name)
+            .with_code(codes::UNTRUSTED_CERTIFICATE)
             .with_message(format!(
                 "the TLS certificate of {host} is not trusted: {text}"
             ))

@@ -22,7 +22,7 @@ pub fn check_origin(found: &Url, expected: &Url, what: &str) -> Result<()> {
         return Ok(());
     }
     Err(Error::step(
-        "UntrustedOrigin",
+        crate::error::codes::UNTRUSTED_ORIGIN,
         format!(
             "{what} points to {}, not to {}: not followed, and no credential was sent there",
             shown(&found.origin().ascii_serialization()),

@@ -31,7 +31,10 @@ impl Api<'_> {
             {
                 Some(next) if !next.is_empty() => {
                     let parsed = Url::parse(next).map_err(|e| {
-                        Error::step("BadNextLink", format!("bad nextLink {}: {e}", shown(next)))
+                        Error::step(
+                            crate::error::codes::BAD_NEXT_LINK,
+                            format!("bad nextLink {}: {e}", shown(next)),
+                        )
                     })?;
                     // The next page is fetched with the same token: only from the same origin.
                     check_origin(
@@ -46,7 +49,7 @@ impl Api<'_> {
         }
         // A partial list must not pass for the whole one.
         Err(Error::step(
-            "TooManyPages",
+            crate::error::codes::TOO_MANY_PAGES,
             format!(
                 "{} has more than {MAX_PAGES} pages; the list was not read to its end",
                 host_path(&url)

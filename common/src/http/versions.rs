@@ -123,7 +123,7 @@ impl Api<'_> {
         };
         let Some(next) = choose(versions, &listed).filter(|v| *v != first) else {
             return Err(Error::step(
-                codes::API_VERSION_UNSUPPORTED.name,
+                codes::API_VERSION_UNSUPPORTED,
                 format!(
                     "this cloud's Azure Resource Manager has no api-version of {} that the tool can use: it refused {first} and has {}; the tool needs {} or newer, up to {}",
                     versions.resource_type,

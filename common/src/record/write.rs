@@ -177,7 +177,7 @@ async fn apply(
         return Ok(Written::Written);
     }
     Err(Error::step(
-        codes::RECORD_NOT_KEPT.name,
+        codes::RECORD_NOT_KEPT,
         format!(
             "the record on app {app_id} was written {MAX_ATTEMPTS} times and each time replaced by another writer's"
         ),
@@ -207,7 +207,7 @@ async fn pause(graph: &Api<'_>, took: Duration, attempt: u32) {
 /// The refusal of a record on an app that records [`MAX_ENTRIES`] clusters.
 fn full(app_id: &str, n: usize) -> Error {
     Error::step(
-        codes::RECORD_FULL.name,
+        codes::RECORD_FULL,
         format!("the record on app {app_id} already names {n} clusters, the most the tools keep on one app (Entra caps an app's collections at 1200 entries in all)"),
     )
     .with_hint("use another app for more clusters, or remove the entries of clusters that no longer exist from the app's tags")

@@ -98,7 +98,7 @@ impl LoginServer {
     /// `https://<login server><path>`; `path` starts with `/`.
     pub fn url(&self, path: &str) -> Result<Url> {
         let mut url = Url::parse(&format!("https://{}/", self.text))
-            .map_err(|e| Error::step("BadLoginServer", e.to_string()))?;
+            .map_err(|e| Error::step(crate::error::codes::BAD_LOGIN_SERVER, e.to_string()))?;
         url.set_path(path);
         Ok(url)
     }

@@ -105,7 +105,7 @@ pub async fn check_pull(
         .and_then(Value::as_str)
         .ok_or_else(|| {
             Error::step(
-                "UnexpectedRegistryAnswer",
+                codes::UNEXPECTED_REGISTRY_ANSWER,
                 format!("{server} answered the token request without an access_token"),
             )
         })?;
@@ -154,7 +154,7 @@ fn network_denied(server: &LoginServer, body: &Value) -> Option<Error> {
         .map_or("this machine's address", |(ip, _)| ip);
     Some(
         Error::step(
-            codes::REGISTRY_NETWORK_DENIED.name,
+            codes::REGISTRY_NETWORK_DENIED,
             format!(
                 "the firewall of registry {server} refuses requests from {address} (its network rules; https://aka.ms/acr/firewall): \
                  the pull could not be checked from this machine — this says nothing about the app's credential"
