@@ -1,0 +1,172 @@
+//! What Key Vault's answers mean: the tenant its challenge names, and its refusals turned
+//! into errors that say what to do.
+
+use serde_json::Value;
+
+use super::{READ_ROLE, SecretRef, WRITE_ROLE};
+use crate::error::{Error, ErrorKind};
+use crate::http::Response;
+
+/// A quoted parameter of a Key Vault challenge (`Bearer authorization="…", resource="…"`).
+pub(super) fn challenge_param(resp: &Response, name: &str) -> Option<String> {
+    let h = resp.header("www-authenticate")?;
+    let key = format!("{name}=\"");
+    let start = h.find(&key)? + key.len();
+    let quoted = &h[start..];
+    Some(quoted[..quoted.find('"')?].to_owned())
+}
+
+/// The tenant named in a Key Vault challenge (`Bearer authorization="<login>/<tenant>", ...`).
+pub(super) fn challenge_tenant(resp: &Response) -> Option<String> {
+    let uri = challenge_param(resp, "authorization")?;
+    uri.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+/// What a refusal of the vault means, and what to do about it.
+pub(super) fn explain(resp: &Response, r: &SecretRef, tenant: &str, write: bool) -> Error {
+    let code = resp
+        .body
+        .pointer("/error/code")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let inner = resp
+        .body
+        .pointer("/error/innererror/code")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let azure_message = resp
+        .body
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .and_then(|m| m.lines().next())
+        .unwrap_or("")
+        .to_owned();
+    let vault = &r.vault;
+    let (what, role) = if write {
+        ("write secrets to", WRITE_ROLE)
+    } else {
+        ("read secrets of", READ_ROLE)
+    };
+    let status = resp.status;
+    let err = |code: &str, message: String| {
+        Error::new(ErrorKind::Http { status }, code, message)
+            .with_request_id(resp.header("x-ms-request-id").map(str::to_owned))
+    };
+    match (status, inner) {
+        (401, _) => {
+            let vault_tenant = challenge_tenant(resp);
+            let msg = match &vault_tenant {
+                Some(t) if !t.eq_ignore_ascii_case(tenant) => format!(
+                    "key vault {vault} belongs to tenant {t}, but the token was for tenant {tenant}: {azure_message}"
+                ),
+                _ => format!("key vault {vault} refused the token of tenant {tenant}: {azure_message}"),
+            };
+            err(if code.is_empty() { "Unauthorized" } else { &code }, msg).with_hint(format!(
+                "sign in to the vault's tenant{} with an identity that holds {role} on the vault",
+                vault_tenant.map(|t| format!(" ({t})")).unwrap_or_default()
+            ))
+        }
+        (403, "SecretDisabled") => err(
+            "SecretDisabled",
+            format!("secret {} in key vault {vault} is disabled: {azure_message}", r.name),
+        )
+        .with_hint("enable that version of the secret, or use another version"),
+        (403, _) => err(
+            if code.is_empty() { "Forbidden" } else { &code },
+            format!(
+                "the identity may not {what} key vault {vault}: it needs the role {role} on the vault (or on secret {}) [{inner}]",
+                r.name
+            ),
+        )
+        .with_hint(format!(
+            "ask the vault's owner: az role assignment create --role \"{role}\" --assignee <this identity's app id> --scope <the vault's resource id>; a new assignment takes a few minutes to apply"
+        )),
+        (404, _) => err(
+            if code.is_empty() { "SecretNotFound" } else { &code },
+            format!("{r} was not found in key vault {vault}: {azure_message}"),
+        ),
+        (409, _) => err(
+            if inner.is_empty() { &code } else { inner },
+            format!(
+                "secret {} in key vault {vault} is deleted but recoverable, so its name cannot be reused: {azure_message}",
+                r.name
+            ),
+        )
+        .with_hint(format!(
+            "recover it (az keyvault secret recover --vault-name {vault} --name {n}), purge it (az keyvault secret purge --vault-name {vault} --name {n}), or write to another secret name",
+            n = r.name
+        )),
+        _ => err(
+            if code.is_empty() { "KeyVaultError" } else { &code },
+            format!("key vault {vault} answered {status}: {azure_message}"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::Cloud;
+    use serde_json::json;
+
+    #[test]
+    fn challenge_names_the_vault_tenant() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "www-authenticate",
+            "Bearer authorization=\"https://login.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47\", resource=\"https://vault.azure.net\""
+                .parse()
+                .unwrap(),
+        );
+        let resp = Response {
+            status: 401,
+            headers,
+            body: json!({"error": {"code": "Unauthorized", "message": "AKV10032: Invalid issuer."}}),
+        };
+        assert_eq!(
+            challenge_tenant(&resp).as_deref(),
+            Some("72f988bf-86f1-41af-91ab-2d7cd011db47")
+        );
+        let r = SecretRef::parse(
+            "f",
+            "https://kv1.vault.azure.net/secrets/x/0123456789abcdef0123456789abcdef",
+            &Cloud::azure_public(),
+        )
+        .unwrap();
+        let e = explain(&resp, &r, "other-tenant", false);
+        assert!(
+            e.message().contains("72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            "{e}"
+        );
+        assert!(e.hint().unwrap().contains(READ_ROLE));
+    }
+
+    #[test]
+    fn a_deleted_name_is_explained_with_the_way_out() {
+        let resp = Response {
+            status: 409,
+            headers: reqwest::header::HeaderMap::new(),
+            body: json!({"error": {"code": "Conflict", "message": "Secret x is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.", "innererror": {"code": "ObjectIsDeletedButRecoverable"}}}),
+        };
+        let r = SecretRef::parse(
+            "f",
+            "https://kv1.vault.azure.net/secrets/x",
+            &Cloud::azure_public(),
+        )
+        .unwrap();
+        let e = explain(&resp, &r, "t", true);
+        assert_eq!(e.code(), "ObjectIsDeletedButRecoverable");
+        assert_eq!(e.status(), Some(409));
+        assert!(e.message().contains("kv1"), "{e}");
+        assert!(
+            e.hint()
+                .unwrap()
+                .contains("az keyvault secret recover --vault-name kv1 --name x")
+        );
+    }
+}
