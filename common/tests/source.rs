@@ -355,7 +355,6 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
 /// Module cycles not yet broken, by crate: this list may only shrink. A cycle found that is
 /// not here fails the test, and so does an entry here that is no longer a cycle.
 const KNOWN_CYCLES: &[(&str, &[&str])] = &[
-    ("entra-app-create", &["act", "app"]),
     (
         "aks-sp-update",
         &[
@@ -515,7 +514,6 @@ const LONG_FILES: &[(&str, usize)] = &[
     ("aks-sp-update/src/act.rs", 510),
     ("acr-grant/src/inputs.rs", 531),
     ("common/src/envelope.rs", 539),
-    ("entra-app-create/src/act.rs", 549),
     ("common/src/auth/mod.rs", 566),
     ("azure-sim/src/graph/applications.rs", 572),
     ("common/src/arm.rs", 575),

@@ -14,7 +14,6 @@
 //! `--delete`, its undo (offboarding).
 
 mod act;
-mod app;
 mod cli;
 mod delete;
 mod graph;
