@@ -505,7 +505,6 @@ const MAX_LINES: usize = 450;
 const LONG_FILES: &[(&str, usize)] = &[
     ("azure-sim/src/http.rs", 451),
     ("azure-sim/src/kube/exec.rs", 452),
-    ("common/src/context.rs", 459),
     ("azure-sim/src/entra.rs", 469),
     ("common/src/auth/refusal.rs", 469),
     ("tests/src/lib.rs", 488),
