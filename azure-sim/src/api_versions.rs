@@ -1,8 +1,11 @@
 //! The public cloud's api-versions of every resource type the tools call, as ARM lists them
 //! when it refuses one (the crate README, "Clouds and rough edges", cites each list).
 
-/// The public cloud's stable `Microsoft.ContainerService/managedClusters` versions: the list
-/// ARM printed in Azure/azure-cli#28368 (through 2023-11-01) and the spec's 2025-10-01.
+/// The public cloud's `Microsoft.ContainerService/managedClusters` versions: the stable ones
+/// ARM printed in Azure/azure-cli#28368 (through 2023-11-01) and azure-rest-api-specs
+/// `specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/*`
+/// since (2024-01-01 … 2026-10-01; there is no 2024-03, 2024-04, 2024-06, 2025-11, 2025-12 or
+/// 2026-09), and the previews that folder's `readme.md` tags list (through 2024-06-02-preview).
 const AKS_VERSIONS: &[&str] = &[
     "2017-08-31",
     "2018-03-31",
@@ -48,18 +51,91 @@ const AKS_VERSIONS: &[&str] = &[
     "2023-09-01",
     "2023-10-01",
     "2023-11-01",
+    "2024-01-01",
+    "2024-02-01",
+    "2024-05-01",
+    "2024-07-01",
+    "2024-08-01",
+    "2024-09-01",
+    "2024-10-01",
+    "2025-01-01",
+    "2025-02-01",
+    "2025-03-01",
+    "2025-04-01",
+    "2025-05-01",
+    "2025-06-01",
+    "2025-07-01",
+    "2025-08-01",
+    "2025-09-01",
     "2025-10-01",
+    "2026-01-01",
+    "2026-02-01",
+    "2026-03-01",
+    "2026-04-01",
+    "2026-05-01",
+    "2026-06-01",
+    "2026-07-01",
+    "2026-08-01",
+    "2026-10-01",
+    "2021-11-01-preview",
+    "2022-01-02-preview",
+    "2022-02-02-preview",
+    "2022-03-02-preview",
+    "2022-04-02-preview",
+    "2022-05-02-preview",
+    "2022-06-02-preview",
+    "2022-07-02-preview",
+    "2022-08-02-preview",
+    "2022-08-03-preview",
+    "2022-09-02-preview",
+    "2022-10-02-preview",
+    "2022-11-02-preview",
+    "2023-01-02-preview",
+    "2023-02-02-preview",
+    "2023-03-02-preview",
+    "2023-04-02-preview",
+    "2023-05-02-preview",
+    "2023-06-02-preview",
+    "2023-07-02-preview",
+    "2023-08-02-preview",
+    "2023-09-02-preview",
+    "2023-10-02-preview",
+    "2023-11-02-preview",
+    "2024-01-02-preview",
+    "2024-02-02-preview",
+    "2024-03-02-preview",
+    "2024-04-02-preview",
+    "2024-05-02-preview",
+    "2024-06-02-preview",
 ];
 
-/// The public cloud's stable `Microsoft.ContainerRegistry/registries` versions (azure-rest-api-specs
-/// `Microsoft.ContainerRegistry/stable/*`).
+/// The public cloud's `Microsoft.ContainerRegistry/registries` versions: the `readme.md` tags of
+/// azure-rest-api-specs `specification/containerregistry/resource-manager/
+/// Microsoft.ContainerRegistry/Registry` (stable 2017-03-01 … 2025-04-01 and previews through
+/// 2025-05-01-preview) and its `stable/2025-11-01`.
 const ACR_VERSIONS: &[&str] = &[
+    "2017-03-01",
     "2017-10-01",
     "2019-05-01",
     "2021-09-01",
     "2022-12-01",
     "2023-07-01",
+    "2025-04-01",
     "2025-11-01",
+    "2019-05-01-preview",
+    "2019-12-01-preview",
+    "2020-11-01-preview",
+    "2021-06-01-preview",
+    "2021-08-01-preview",
+    "2021-12-01-preview",
+    "2022-02-01-preview",
+    "2023-01-01-preview",
+    "2023-06-01-preview",
+    "2023-08-01-preview",
+    "2023-11-01-preview",
+    "2024-11-01-preview",
+    "2025-03-01-preview",
+    "2025-05-01-preview",
 ];
 
 /// ARM's own types (`Microsoft.Resources`: subscriptions, tenants, resource groups): the list
@@ -125,9 +201,10 @@ const RESOURCES_VERSIONS: &[&str] = &[
     "2024-08-01",
 ];
 
-/// `Microsoft.Authorization` role assignments and definitions: the list ARM printed in
-/// Azure/bicep#3543 (2021, through 2021-04-01-preview) and the stable versions since in
-/// azure-rest-api-specs (`Microsoft.Authorization/stable/2022-04-01`, the tools' version).
+/// `Microsoft.Authorization` role assignments and definitions: the list ARM printed for
+/// `roleAssignments?api-version=dummyapi` in December 2024 (with Get-AzResourceProvider's
+/// identical list), which Azure/azure-sdk-for-java#28334 (2022) shows through
+/// 2022-01-01-preview; it has 2020-10-01-preview, which Azure/bicep#3543's 2021 list lacked.
 const AUTHORIZATION_VERSIONS: &[&str] = &[
     "2014-04-01-preview",
     "2014-07-01-preview",
@@ -147,6 +224,7 @@ const AUTHORIZATION_VERSIONS: &[&str] = &[
     "2020-03-01-preview",
     "2020-04-01-preview",
     "2020-08-01-preview",
+    "2020-10-01-preview",
     "2021-04-01-preview",
     "2022-01-01-preview",
     "2022-04-01",

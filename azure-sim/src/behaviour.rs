@@ -17,8 +17,10 @@ pub(crate) const GRAPH_READ_LAG_MS: u64 = 5_000;
 /// A just-created app refuses writes addressed to it this long (msgraph-sdk-javascript#1999,
 /// azure-cli#1332, KelvinTegelaar/CIPP-API#1955; terraform-provider-azuread#118 waits for it).
 pub(crate) const GRAPH_WRITE_LAG_MS: u64 = 10_000;
-/// A new secret is refused this long (microsoft-graph-docs#17966: 4–18 s).
-pub(crate) const SECRET_PROPAGATION_MS: u64 = 10_000;
+/// A new secret is refused this long: the longest its source reports
+/// (microsoftgraph/microsoft-graph-docs#17966: 4–18 s), as every lag here is the documented
+/// worst case.
+pub(crate) const SECRET_PROPAGATION_MS: u64 = 18_000;
 
 /// The switches; every field has a default (Azure as documented).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,7 +139,7 @@ mod tests {
     fn versions_strict_by_default_and_lenient_by_name() {
         let b = Behaviour::default();
         let aks = b.versions(MANAGED_CLUSTERS).unwrap();
-        assert_eq!(aks[0], "2025-10-01");
+        assert_eq!(aks[0], "2026-10-01");
         let ra = b
             .versions("Microsoft.Authorization/roleAssignments")
             .unwrap();

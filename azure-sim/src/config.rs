@@ -9,9 +9,17 @@ use std::time::Duration;
 use serde_json::Value;
 
 /// How long a new application or service principal takes to be seen beyond Graph's front end
-/// (ARM's `PrincipalNotFound`, `NoBackingApplicationObject`, a consent page's AADSTS700016) and
-/// a new role assignment to reach the registry's data plane, in Azure's time.
+/// (ARM's `PrincipalNotFound`, `NoBackingApplicationObject`, AADSTS700016 at the token endpoint
+/// and a consent page, AKS's `ServicePrincipalValidationClientError`, a registry's "Application
+/// not registered with AAD"), in Azure's time: the simulator's estimate of Entra's replication
+/// ("a few seconds to minutes": aka.ms/aks-sp-help, MicrosoftDocs/azure-docs#4701).
 pub const REPLICATION_DELAY: Duration = Duration::from_secs(30);
+
+/// How long a new role assignment takes to reach a registry's and a key vault's data plane, in
+/// Azure's time: the documented worst case, "it can take up to 10 minutes for changes to take
+/// effect" (learn.microsoft.com/azure/role-based-access-control/troubleshooting, "Role
+/// assignment changes are not being detected").
+pub const ROLE_PROPAGATION: Duration = Duration::from_secs(10 * 60);
 
 /// How long AKS takes to reimage one node in a reset's node image upgrade, in Azure's time.
 pub const NODE_REIMAGE_TIME: Duration = Duration::from_secs(5 * 60);
@@ -35,9 +43,11 @@ pub struct SimConfig {
     /// Real seconds per second of Azure's time: 1 is Azure's pace, 0.001 runs every one of
     /// Azure's durations a thousand times faster.
     pub time_scale: f64,
-    /// How long new directory objects take to be seen beyond Graph, and new role assignments
-    /// to reach a registry ([`REPLICATION_DELAY`]).
+    /// How long new directory objects take to be seen beyond Graph ([`REPLICATION_DELAY`]).
     pub replication_delay: Duration,
+    /// How long new role assignments take to reach a registry or a key vault
+    /// ([`ROLE_PROPAGATION`]).
+    pub role_propagation: Duration,
     /// How long a reset takes per node of the cluster ([`NODE_REIMAGE_TIME`]).
     pub node_reimage_time: Duration,
     /// A fixed duration for every reset instead of nodes × `node_reimage_time`.
@@ -79,7 +89,8 @@ pub enum Leniency {
     GraphLag,
     /// `secret-propagation`: a new secret signs in at once.
     SecretPropagation,
-    /// `replication`: new objects and role assignments are seen everywhere at once.
+    /// `replication`: new objects and role assignments are seen everywhere at once (no
+    /// replication delay, no role propagation).
     Replication,
     /// `cluster-updates`: a cluster's tag update is answered at once (200), as a plain write.
     ClusterUpdates,
@@ -133,6 +144,7 @@ impl SimConfig {
             scenario: None,
             time_scale: 1.0,
             replication_delay: REPLICATION_DELAY,
+            role_propagation: ROLE_PROPAGATION,
             node_reimage_time: NODE_REIMAGE_TIME,
             lro_duration: None,
             cluster_update_time: CLUSTER_UPDATE_TIME,

@@ -27,6 +27,8 @@ pub(crate) struct Core {
     pub env_file: PathBuf,
     /// Azure's time for new objects to replicate (see [`crate::SimConfig`]).
     pub replication_delay: Duration,
+    /// Azure's time for new role assignments to reach a data plane.
+    pub role_propagation: Duration,
     /// Azure's time per node of a reset.
     pub node_reimage_time: Duration,
     /// A fixed duration for every reset, if set.
@@ -97,6 +99,11 @@ impl Core {
     /// The replication delay as a `time::Duration`.
     pub(crate) fn delay(&self) -> time::Duration {
         time::Duration::try_from(self.replication_delay).unwrap_or(time::Duration::ZERO)
+    }
+
+    /// The role propagation as a `time::Duration`.
+    pub(crate) fn role_delay(&self) -> time::Duration {
+        time::Duration::try_from(self.role_propagation).unwrap_or(time::Duration::ZERO)
     }
 
     /// A registry's login server (`name.azurecr.sim:PORT`, or `name.azurecr.cn` in China).

@@ -3,7 +3,7 @@
 //!
 //! Set (`PUT /secrets/{name}`), get the latest or one version (`GET /secrets/{name}/{version?}`),
 //! list versions (`GET /secrets/{name}/versions`, paged by `nextLink`) and soft-delete
-//! (`DELETE /secrets/{name}`), with api-versions 7.0 to 7.6. Shapes follow the Key Vault REST
+//! (`DELETE /secrets/{name}`), with the published api-versions ([`API_VERSIONS`]). Shapes follow the Key Vault REST
 //! API (secrets, data plane): attributes carry Unix seconds, ids are
 //! `https://<vault host>/secrets/<name>/<version>`.
 //!
@@ -40,7 +40,30 @@ pub(crate) const SECRETS_OFFICER: &str = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
 /// Key Vault Secrets User.
 pub(crate) const SECRETS_USER: &str = "4633458b-17de-408a-b874-0445c86b69e6";
 
-const API_VERSIONS: &[&str] = &["7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6"];
+/// The secrets data plane's api-versions, oldest first: the stable ones of azure-rest-api-specs
+/// `specification/keyvault/data-plane` (the swagger's 2016-10-01 and 7.0–7.4, the TypeSpec
+/// `Secrets/main.tsp` `Versions`: 7.5, 7.6, 2025-07-01, 2026-04-01) and that enum's previews.
+pub(crate) const API_VERSIONS: &[&str] = &[
+    "2016-10-01",
+    "7.0",
+    "7.1",
+    "7.2",
+    "7.3",
+    "7.4",
+    "7.5",
+    "7.6-preview.2",
+    "7.6",
+    "2025-06-01-preview",
+    "2025-07-01",
+    "2026-01-01-preview",
+    "2026-03-01-preview",
+    "2026-04-01",
+    "2026-05-01-preview",
+    "2026-07-01-preview",
+];
+
+/// The newest stable version, which a refusal recommends.
+const LATEST_STABLE: &str = "2026-04-01";
 const GET_SECRET: &str = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
 const SET_SECRET: &str = "Microsoft.KeyVault/vaults/secrets/setSecret/action";
 const READ_METADATA: &str = "Microsoft.KeyVault/vaults/secrets/readMetadata/action";
@@ -415,13 +438,13 @@ fn authorized(
     location: &str,
 ) -> Result<Response, Response> {
     let Some(api) = req.q("api-version").filter(|v| API_VERSIONS.contains(v)) else {
+        // Key Vault's own words (Azure/azure-sdk-for-python#28595, Azure/azure-sdk-for-net#14789).
         return Err(kv_err(
             StatusCode::BAD_REQUEST,
             "BadParameter",
             &format!(
-                "The specified api-version {:?} is not supported; use one of {}.",
-                req.q("api-version").unwrap_or(""),
-                API_VERSIONS.join(", ")
+                "The specified version ({}) is not recognized. Consider using the latest supported version ({LATEST_STABLE}).",
+                req.q("api-version").unwrap_or("")
             ),
             None,
         ));
@@ -440,7 +463,7 @@ fn authorized(
     let scope = format!("{vault_id}/secrets/{name}");
     let mut state = core.state();
     let t = core.now();
-    if !data_action_allowed(&state, &p.oid, &scope, op.action(), t, core.delay()) {
+    if !data_action_allowed(&state, &p.oid, &scope, op.action(), t, core.role_delay()) {
         let message = format!(
             "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid={};oid={};iss={}/{}/\r\nAction: '{}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: {vault_name};location={location}\r\n",
             p.app_id,

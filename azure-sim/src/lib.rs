@@ -59,8 +59,8 @@ use serde_json::Value;
 
 pub use crate::clock::TIME_SCALE_RANGE;
 pub use crate::config::{
-    CLUSTER_UPDATE_TIME, Leniency, NODE_REIMAGE_TIME, REPLICATION_DELAY, SimConfig, WriteLimit,
-    parse_duration, parse_time_scale,
+    CLUSTER_UPDATE_TIME, Leniency, NODE_REIMAGE_TIME, REPLICATION_DELAY, ROLE_PROPAGATION,
+    SimConfig, WriteLimit, parse_duration, parse_time_scale,
 };
 use crate::core::{Core, lock};
 

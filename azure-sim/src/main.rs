@@ -39,10 +39,12 @@ struct Cli {
     /// Real seconds per second of Azure's time: 1 is Azure's pace, 0.01 a hundred times faster.
     #[arg(long, default_value = "1", value_parser = parse_time_scale, value_name = "SCALE")]
     time_scale: f64,
-    /// How long new apps and service principals take to be seen beyond Graph, and new role
-    /// assignments to reach a registry (Azure's time).
+    /// How long new apps and service principals take to be seen beyond Graph (Azure's time).
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
     replication_delay: Duration,
+    /// How long new role assignments take to reach a registry or key vault (Azure's time).
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DUR")]
+    role_propagation: Duration,
     /// How long a reset's node image upgrade takes per node (Azure's time).
     #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DUR")]
     node_reimage_time: Duration,
@@ -83,7 +85,7 @@ struct Cli {
     #[arg(long)]
     aks_top_level_errors: bool,
     /// A secret addPassword just made is refused (AADSTS7000215) for this long (Azure's time;
-    /// default 10s).
+    /// default 18s).
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     secret_propagation: Option<Duration>,
 }
@@ -168,6 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         scenario,
         time_scale: cli.time_scale,
         replication_delay: cli.replication_delay,
+        role_propagation: cli.role_propagation,
         node_reimage_time: cli.node_reimage_time,
         lro_duration: cli.lro_duration,
         cluster_update_time: cli.cluster_update_time,

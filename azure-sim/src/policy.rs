@@ -55,6 +55,51 @@ pub(crate) fn denied<'p, 't>(
     })
 }
 
+/// ARM's own refusal of a write a deny policy governs (the resource itself, its group or its
+/// subscription): 403 `RequestDisallowedByPolicy` before the request reaches the resource
+/// provider, so nothing of it is kept (learn.microsoft.com/azure/governance/policy/concepts/
+/// effect-deny: "deny prevents the request before being sent to the Resource Provider. The
+/// request is returned as a 403 (Forbidden)"; the body as learn.microsoft.com/azure/
+/// azure-resource-manager/troubleshooting/error-policy-requestdisallowedbypolicy shows it, with
+/// ARM's `additionalInfo` of type `PolicyViolation`).
+pub(crate) fn arm_refusal(policy: &TagPolicy, resource_id: &str, tag: &str) -> serde_json::Value {
+    let name = resource_id.rsplit('/').next().unwrap_or(resource_id);
+    let scope = policy.scope.trim_end_matches('/');
+    let assignment = format!(
+        "{scope}/providers/Microsoft.Authorization/policyAssignments/{}",
+        policy.name
+    );
+    let sub = scope
+        .split('/')
+        .nth(2)
+        .map_or_else(String::new, |s| format!("/subscriptions/{s}"));
+    let definition = format!(
+        "{sub}/providers/Microsoft.Authorization/policyDefinitions/{}",
+        policy.name
+    );
+    serde_json::json!({"error": {
+        "code": "RequestDisallowedByPolicy",
+        "target": name,
+        "message": format!(
+            "Resource '{name}' was disallowed by policy. Policy identifiers: '[{{\"policyAssignment\":{{\"name\":\"{}\",\"id\":\"{assignment}\"}},\"policyDefinition\":{{\"name\":\"{}\",\"id\":\"{definition}\"}}}}]'. Reasons: 'The tag '{tag}' is not allowed.'.",
+            policy.name, policy.name
+        ),
+        "additionalInfo": [{
+            "type": "PolicyViolation",
+            "info": {
+                "policyDefinitionDisplayName": policy.name,
+                "policyDefinitionId": definition,
+                "policyDefinitionName": policy.name,
+                "policyDefinitionEffect": "deny",
+                "policyAssignmentId": assignment,
+                "policyAssignmentName": policy.name,
+                "policyAssignmentDisplayName": policy.name,
+                "policyAssignmentScope": scope,
+            },
+        }],
+    }})
+}
+
 /// AKS's error for a node resource group write a policy refused.
 pub(crate) fn refusal(policy: &TagPolicy, resource_id: &str, tag: &str) -> String {
     let rg = resource_id.rsplit('/').next().unwrap_or(resource_id);

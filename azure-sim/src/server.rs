@@ -103,6 +103,11 @@ fn build_core(cfg: &SimConfig, port: u16, ip: IpAddr) -> anyhow::Result<(Core, S
         } else {
             cfg.replication_delay
         },
+        role_propagation: if cfg.lenient.contains(&Leniency::Replication) {
+            Duration::ZERO
+        } else {
+            cfg.role_propagation
+        },
         node_reimage_time: cfg.node_reimage_time,
         lro_duration: cfg.lro_duration,
         cluster_update_time: cfg.cluster_update_time,

@@ -349,6 +349,28 @@ fn an_old_key_that_entra_refuses_is_wrong_at_once_and_a_new_one_is_waited_for() 
 }
 
 #[test]
+fn a_new_service_principal_sign_in_does_not_know_yet_is_waited_for() {
+    // Entra's sign-in knows a new service principal only once it replicated (AADSTS700016 until
+    // then): here 4 real seconds. Step 1 makes tenant A's principal at its end; step 3's proof
+    // that the secret is the app's signs in there at once, waits, says so, and passes.
+    let sim = TestSim::start_with(|c| c.replication_delay = c.azure_time(Duration::from_secs(4)));
+    let r = run_step(&sim, Step::App, &[], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = run_steps(&sim, &[Step::Consent], &r.stdout);
+    let r = run_step(&sim, Step::Grant, &[], &out);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // (The secret itself propagates in 18 ms here: the wait is for the principal.)
+    assert!(
+        r.stderr.contains("waiting for Entra to accept app") && r.stderr.contains("done after"),
+        "{}",
+        r.stderr
+    );
+    let o = r.object();
+    assert!(o["pull_verified_at"].is_string(), "{o}");
+    nowhere(&r, &[o["client_secret"].as_str().unwrap()]);
+}
+
+#[test]
 fn a_reset_aks_refuses_for_its_credential_says_which_credential_and_what_to_run() {
     let sim = TestSim::start();
     let out = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");

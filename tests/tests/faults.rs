@@ -352,8 +352,12 @@ fn secs(t: &str) -> Duration {
     )
 }
 
+/// A simulator whose new objects replicate, and new roles propagate, in `replication` (real time).
 fn sim_for(replication: Duration) -> TestSim {
-    TestSim::start_with(|c| c.replication_delay = c.azure_time(replication))
+    TestSim::start_with(|c| {
+        c.replication_delay = c.azure_time(replication);
+        c.role_propagation = c.replication_delay;
+    })
 }
 
 /// Faults the simulator applied (requests answered with a fault, operations ended by one).

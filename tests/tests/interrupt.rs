@@ -295,6 +295,7 @@ fn between_requests() -> Vec<Case> {
 fn run_case(c: &Case) -> Result<(), String> {
     let sim = TestSim::start_with(|cfg| {
         cfg.replication_delay = cfg.azure_time(c.replication);
+        cfg.role_propagation = cfg.replication_delay;
         cfg.lro_duration = Some(cfg.azure_time(c.lro));
     });
     let input = run_steps(&sim, c.step.before(), "");

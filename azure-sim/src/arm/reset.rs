@@ -27,7 +27,7 @@ pub(super) fn reset(core: &Core, req: &Req, p: &Principal, state: &mut State, id
     .clone();
     let body = json_object(req)?;
     let (client_id, secret) = reset_body(state, &cluster, &body)?;
-    validate_sp_credentials(core.now(), state, &cluster, &client_id, &secret)?;
+    validate_sp_credentials(core, state, &cluster, &client_id, &secret)?;
     Ok(start_reset(core, state, &cluster, client_id, &secret))
 }
 
@@ -196,9 +196,12 @@ pub(super) fn follow_me(
     set_retry_after(r, &core.clock, poll_interval(lasts.as_secs_f64(), false));
 }
 
-/// AKS checks the new credential before accepting a reset.
+/// AKS checks the new credential before accepting a reset: the app's service principal in the
+/// cluster's tenant must have replicated beyond Graph (a just-created one is "not found in
+/// Active Directory tenant", aka.ms/aks-sp-help, MicrosoftDocs/azure-docs#4701), the secret
+/// must be current and have propagated.
 pub(super) fn validate_sp_credentials(
-    t: time::OffsetDateTime,
+    core: &Core,
     state: &State,
     cluster: &Cluster,
     client_id: &str,
@@ -216,8 +219,9 @@ pub(super) fn validate_sp_credentials(
         )
     };
     let app = state.app_by_app_id(client_id).ok_or_else(not_found)?;
+    let t = core.now();
     state
-        .sp_in_tenant(client_id, &cluster.tenant_id)
+        .sp_replicated(client_id, &cluster.tenant_id, t, core.delay())
         .ok_or_else(not_found)?;
     let h = sha256_hex(secret.as_bytes());
     if !app.password_credentials.iter().any(|p| {

@@ -1,7 +1,9 @@
-//! `PATCH …/managedClusters/{name}` (`ManagedClusters_UpdateTags`): a cluster update. ARM keeps
-//! the new tags at once; AKS then reconciles the cluster (`Updating`, every other write refused
-//! with 409 meanwhile) and copies its tags onto the resources of its node resource group, where a
-//! tag policy can fail the whole operation.
+//! `PATCH …/managedClusters/{name}` (`ManagedClusters_UpdateTags`): a cluster update. A deny
+//! policy governing the cluster itself (its scope, group or subscription) refuses it at once
+//! (403 `RequestDisallowedByPolicy`, nothing kept: ARM evaluates it before the resource
+//! provider). Otherwise ARM keeps the new tags at once; AKS then reconciles the cluster
+//! (`Updating`, every other write refused with 409 meanwhile) and copies its tags onto the
+//! resources of its node resource group, where a tag policy can fail the whole operation.
 //!
 //! Sources: the AKS REST spec (`ManagedClusters_UpdateTags` is `x-ms-long-running-operation`;
 //! `stable/2025-10-01/examples/ManagedClustersUpdateTags.json`: a `TagsObject` body answered with
@@ -46,6 +48,10 @@ pub(super) fn update_tags(core: &Core, req: &Req, p: &Principal, state: &mut Sta
     .clone();
     let body = json_object(req)?;
     let tags = parse_tags(body.get("tags"))?;
+    if let Some((policy, tag)) = crate::policy::denied(&state.policies, &cluster.id, tags.keys()) {
+        let body = crate::policy::arm_refusal(policy, &cluster.id, &tag);
+        return Err(json(StatusCode::FORBIDDEN, &body));
+    }
     let busy = !matches!(
         cluster.provisioning_state.as_str(),
         "Succeeded" | "Failed" | "Canceled"

@@ -1,7 +1,12 @@
 //! API versions per resource type: a version the cloud does not have is answered as ARM does,
-//! `NoRegisteredProviderFound` for the regional types (managed clusters, registries) and
-//! `InvalidApiVersionParameter` for ARM's own and `Microsoft.Authorization` types, both listing
-//! the supported versions.
+//! listing the supported versions: `NoRegisteredProviderFound` for the regional types (managed
+//! clusters, registries) and role definitions (Azure/azure-sdk-for-java#28334: "for location
+//! '…' … for type 'roleDefinitions' … The supported locations are ''"), `InvalidResourceType`
+//! for role assignments ("The resource type 'roleAssignments' could not be found in the
+//! namespace 'Microsoft.Authorization' for api version '…'", Azure/azure-sdk-for-java#28334,
+//! Azure/azure-sdk-for-go#15624, Azure/acs-engine#4037, Azure/azure-powershell#6628: oldest
+//! first, no spaces), and `InvalidApiVersionParameter` for ARM's own types
+//! (pulumi/pulumi-azure-native#3637).
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -19,7 +24,12 @@ fn resource_type(segs: &[String]) -> Option<String> {
         .rev()
         .find(|&i| l[i] == "providers" && l[i + 1] == "microsoft.authorization")
     {
-        return Some(format!("Microsoft.Authorization/{}", segs[i + 2]));
+        let ty = match l[i + 2].as_str() {
+            "roleassignments" => "roleAssignments",
+            "roledefinitions" => "roleDefinitions",
+            _ => segs[i + 2].as_str(),
+        };
+        return Some(format!("Microsoft.Authorization/{ty}"));
     }
     let l: Vec<&str> = l.iter().map(String::as_str).collect();
     match l.as_slice() {
@@ -125,6 +135,30 @@ pub(super) fn check(core: &Core, req: &Req) -> Result<(), Response> {
                 "No registered resource provider found for location '{loc}' and API version '{version}' for type '{short}'. The supported api-versions are '{}'. The supported locations are '{}'.",
                 supported.join(", "),
                 offered.join(", ")
+            ),
+        ));
+    }
+    if let Some(short) = ty.strip_prefix("Microsoft.Authorization/") {
+        let mut oldest_first = supported.clone();
+        oldest_first.reverse();
+        if short.eq_ignore_ascii_case("roleDefinitions") {
+            let offered = locations(&state, MANAGED_CLUSTERS);
+            let loc = offered.first().map_or("eastus", String::as_str);
+            return Err(arm_err(
+                StatusCode::BAD_REQUEST,
+                "NoRegisteredProviderFound",
+                &format!(
+                    "No registered resource provider found for location '{loc}' and API version '{version}' for type 'roleDefinitions'. The supported api-versions are '{}'. The supported locations are ''.",
+                    oldest_first.join(", ")
+                ),
+            ));
+        }
+        return Err(arm_err(
+            StatusCode::BAD_REQUEST,
+            "InvalidResourceType",
+            &format!(
+                "The resource type '{short}' could not be found in the namespace 'Microsoft.Authorization' for api version '{version}'. The supported api-versions are '{}'.",
+                oldest_first.join(",")
             ),
         ));
     }

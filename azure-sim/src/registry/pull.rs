@@ -63,17 +63,17 @@ pub(super) fn diagnose(core: &Core, reg: &Registry, oid: &str) -> String {
             oid,
             "x",
             &["pull".to_string()],
-            t.saturating_add(core.delay()),
-            core.delay(),
+            t.saturating_add(core.role_delay()),
+            core.role_delay(),
         );
-        if ra.created_at.saturating_add(core.delay()) > t && !alone.is_empty() {
+        if ra.created_at.saturating_add(core.role_delay()) > t && !alone.is_empty() {
             pending = true;
         } else {
             wrong_mode.push(name);
         }
     }
     if pending {
-        return "a role allowing pull is assigned but has not propagated to the registry yet (replication delay)".into();
+        return "a role allowing pull is assigned but has not propagated to the registry yet (role propagation)".into();
     }
     let mode = &reg.role_assignment_mode;
     if wrong_mode.is_empty() {

@@ -64,14 +64,16 @@ pub(super) fn authenticate(
     let app = state
         .app_by_app_id(user)
         .ok_or_else(|| "Application not registered with AAD.".to_string())?;
+    // The registry's token service asks Entra, which knows a new principal only once it
+    // replicated (AADSTS700016 until then): ACR answers it as an unregistered application.
+    let t = core.now();
     let sp = state
-        .sp_in_tenant(&app.app_id, &reg.tenant_id)
+        .sp_replicated(&app.app_id, &reg.tenant_id, t, core.delay())
         .ok_or_else(|| format!("Application not registered with AAD: the application '{}' has no service principal in the registry's tenant {}.", app.app_id, reg.tenant_id))?;
     let h = match secret {
         Secret::Plain(s) => sha256_hex(s.as_bytes()),
         Secret::Sha256(h) => (*h).to_string(),
     };
-    let t = core.now();
     if !app.password_credentials.iter().any(|p| {
         digest_eq(&p.secret_sha256, &h) && p.usable(t, state.behaviour.secret_propagation())
     }) {
@@ -150,7 +152,15 @@ pub(super) fn access_token(
         .iter()
         .map(|(ty, name, actions)| {
             let allowed = if ty == "repository" {
-                registry_grants(state, reg, &id.oid, name, actions, core.now(), core.delay())
+                registry_grants(
+                    state,
+                    reg,
+                    &id.oid,
+                    name,
+                    actions,
+                    core.now(),
+                    core.role_delay(),
+                )
             } else {
                 Vec::new()
             };

@@ -88,11 +88,11 @@ async fn api_versions_the_cloud_lacks_are_refused_listing_the_supported_ones() {
     let msg = r.body["error"]["message"].as_str().unwrap();
     assert!(
         msg.contains(
-            "for type 'registries'. The supported api-versions are '2025-11-01, 2023-07-01,"
+            "for type 'registries'. The supported api-versions are '2025-11-01, 2025-05-01-preview, 2025-04-01,"
         ),
         "{msg}"
     );
-    // a global type: ARM's InvalidApiVersionParameter
+    // role assignments: Microsoft.Authorization's InvalidResourceType
     let r = env
         .call(
             "GET",
@@ -104,10 +104,10 @@ async fn api_versions_the_cloud_lacks_are_refused_listing_the_supported_ones() {
         )
         .await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.body["error"]["code"], "InvalidApiVersionParameter");
+    assert_eq!(r.body["error"]["code"], "InvalidResourceType");
     assert_eq!(
         r.body["error"]["message"],
-        "The api-version '2015-07-01' is invalid. The supported versions are '2022-04-01'."
+        "The resource type 'roleAssignments' could not be found in the namespace 'Microsoft.Authorization' for api version '2015-07-01'. The supported api-versions are '2022-04-01'."
     );
     env.stop().await;
     // by default (Azure) the public cloud's sets are checked; leniency by name serves any

@@ -271,8 +271,9 @@ async fn passwords_and_lifetime_policy() {
     let state = env.sim.state().to_string();
     assert!(!state.contains(&secret));
     assert!(state.contains("secret_sha256"));
-    // the secret works (after an SP exists in A)
+    // the secret works (after an SP exists in A and replicated to the sign-in service)
     env.create_sp(&t, app_id).await;
+    env.sim.advance(azure_sim::REPLICATION_DELAY);
     env.token(&env.var("CLUSTER_TENANT_ID"), app_id, &secret, ARM)
         .await;
     // policy: tenant A allows 730 days
@@ -495,6 +496,8 @@ async fn permissions_and_auth_errors() {
     let app = env.create_app(&t, json!({"displayName": "noroles"})).await;
     let secret = env.add_password(&t, app["id"].as_str().unwrap()).await;
     env.create_sp(&t, app["appId"].as_str().unwrap()).await;
+    // Known to the sign-in service once it replicated.
+    env.sim.advance(azure_sim::REPLICATION_DELAY);
     let weak = env
         .token(
             &env.var("CLUSTER_TENANT_ID"),

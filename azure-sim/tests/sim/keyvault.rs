@@ -363,7 +363,7 @@ async fn a_new_role_assignment_counts_once_propagated_and_faults_use_key_vault_s
         early.status, 403,
         "a new assignment is not effective at once"
     );
-    env.sim.advance(azure_sim::REPLICATION_DELAY);
+    env.sim.advance(azure_sim::ROLE_PROPAGATION);
     let late = env.put_secret(&reader, "x", &json!({"value": "v"})).await;
     assert_eq!(late.status, 200, "{}", late.text);
 

@@ -11,6 +11,7 @@ mod clock;
 mod clouds;
 mod common;
 mod entra;
+mod fidelity;
 mod graph;
 mod keyvault;
 mod realism;

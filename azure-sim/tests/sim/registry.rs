@@ -55,6 +55,9 @@ async fn cross_tenant_app(env: &Env) -> (String, String, String) {
         );
         env.sim.advance(Duration::from_secs(5));
     }
+    // The new principals are known beyond Graph (to the registry's token service) once they
+    // replicated.
+    env.sim.advance(azure_sim::REPLICATION_DELAY);
     (
         app_id,
         secret,
@@ -136,7 +139,7 @@ async fn token_protocol_and_manifests() {
             .status,
         200
     );
-    // AcrPull on the registry: effective after the replication delay
+    // AcrPull on the registry: effective once the role propagated
     assign(
         &env,
         &env.var("REGISTRY_ID"),
@@ -149,7 +152,7 @@ async fn token_protocol_and_manifests() {
         access(r.body["access_token"].as_str().unwrap())[0]["actions"],
         json!([])
     );
-    env.sim.advance(azure_sim::REPLICATION_DELAY);
+    env.sim.advance(azure_sim::ROLE_PROPAGATION);
     let r = reg_get(
         &env,
         "fabrikamacr",
@@ -309,7 +312,7 @@ async fn exchange_and_abac_mode() {
     )
     .await;
     // Once the assignment reached the registry.
-    env.sim.advance(azure_sim::REPLICATION_DELAY);
+    env.sim.advance(azure_sim::ROLE_PROPAGATION);
     // Entra token for the registry audience → exchange → refresh → access
     let aad = env
         .token(&b, &app_id, &secret, "https://containerregistry.azure.net")

@@ -69,6 +69,8 @@ pub(crate) async fn cluster_with_pull(env: &Env) -> (String, String) {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
+    // AKS knows the new principal once it replicated.
+    env.sim.advance(azure_sim::REPLICATION_DELAY);
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let r = env
         .call(

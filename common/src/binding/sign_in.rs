@@ -75,7 +75,10 @@ pub(crate) fn claim(token: &str, name: &str) -> Option<String> {
 
 /// The sign-in's verdict on `key` (the key the secret was matched to): `Ok` when accepted; a
 /// refusal of a key younger than [`NEW_KEY_SETTLES`] is waited out (within the deadline), with
-/// progress, signing in again; any other refusal names the field at fault.
+/// progress, signing in again — the secret's refusal (AADSTS7000215) and the app's
+/// (AADSTS700016: its service principal, made with the key, is known to sign-in only once it
+/// replicated; aka.ms/aks-sp-help, MicrosoftDocs/azure-docs#4701); any other refusal names the
+/// field at fault.
 pub(crate) async fn settle(
     ctx: &Ctx,
     claims: &Claims<'_>,
@@ -107,13 +110,12 @@ pub(crate) async fn settle(
             ),
         )
     };
+    let settled = || key.settling(OffsetDateTime::now_utc()).is_zero();
     match first {
         SignIn::Accepted { .. } => return Ok(()),
-        SignIn::UnknownApp(e) => return Err(unknown(&e)),
-        SignIn::SecretRefused(e) if key.settling(OffsetDateTime::now_utc()).is_zero() => {
-            return Err(refused(&e));
-        }
-        SignIn::SecretRefused(_) => {}
+        SignIn::UnknownApp(e) if settled() => return Err(unknown(&e)),
+        SignIn::SecretRefused(e) if settled() => return Err(refused(&e)),
+        SignIn::UnknownApp(_) | SignIn::SecretRefused(_) => {}
     }
     let label = format!(
         "waiting for Entra to accept app {app}'s new secret {}",
@@ -123,7 +125,17 @@ pub(crate) async fn settle(
     let waited = poll_until(&label, ctx.deadline(), || async {
         match sign_in(ctx, tenant, app, secret).await? {
             SignIn::Accepted { .. } => Ok(Poll::Ready(())),
-            SignIn::UnknownApp(e) => Err(unknown(&e)),
+            SignIn::UnknownApp(e) => {
+                let left = key.settling(OffsetDateTime::now_utc());
+                if left.is_zero() {
+                    return Err(unknown(&e));
+                }
+                *last.borrow_mut() = Some(e);
+                Ok(Poll::Pending(
+                    format!("app not known to sign-in yet (AADSTS700016); a new service principal takes a moment to replicate, up to {} more", human(left)),
+                    None,
+                ))
+            }
             SignIn::SecretRefused(e) => {
                 let left = key.settling(OffsetDateTime::now_utc());
                 if left.is_zero() {
