@@ -131,6 +131,18 @@ fn failure(
         d.explain()
     );
     let hint = match d {
+        // Refused for less than the grace: --timeout ended the wait, nothing says the secret is
+        // wrong (a new principal is unknown to the registry until it replicated).
+        Denied::Credentials(_) if waited < CREDENTIALS_GRACE => {
+            message = format!(
+                "{message}; refused for {} only: a new service principal or secret takes a while to reach the registry",
+                human(waited)
+            );
+            format!(
+                "rerun with a longer --timeout (a refusal lasting {} means the client secret is wrong)",
+                human(CREDENTIALS_GRACE)
+            )
+        }
         Denied::Credentials(_) => {
             message = format!(
                 "{message}; the app's service principal exists in tenant B ({sp_id}), so the client secret is what is wrong"
@@ -198,11 +210,28 @@ mod tests {
             "sp",
             &check,
             &role,
-            Duration::ZERO,
+            CREDENTIALS_GRACE,
         );
         assert_eq!(e.code(), "PullVerificationFailed");
         assert!(
-            e.message().contains("secret") && e.hint().unwrap().contains("client secret"),
+            e.message().contains("the client secret is what is wrong")
+                && e.hint().unwrap().contains("client secret"),
+            "{e}"
+        );
+        // Refused for a moment only (--timeout ended the wait): not called wrong.
+        let e = failure(
+            &Denied::Credentials("UNAUTHORIZED: Application not registered with AAD".into()),
+            &reg,
+            "app",
+            "sp",
+            &check,
+            &role,
+            Duration::from_secs(2),
+        );
+        assert!(
+            !e.message().contains("is what is wrong")
+                && e.message().contains("takes a while")
+                && e.hint().unwrap().contains("--timeout"),
             "{e}"
         );
         assert!(!e.full_message().contains("hunter2"));

@@ -34,6 +34,8 @@ pub struct Operator {
     cluster_tenant: String,
     registry_tenant: String,
     tokens: Mutex<HashMap<(String, String), String>>,
+    /// The simulator, whose clock a role assigned by hand is waited out on.
+    sim: azure_sim::Sim,
 }
 
 /// An app registration to create in tenant A (the cluster's): see [`Operator::create_app`].
@@ -190,6 +192,7 @@ impl Operator {
             cluster_tenant: sim.var("CLUSTER_TENANT_ID"),
             registry_tenant: sim.var("REGISTRY_TENANT_ID"),
             tokens: Mutex::new(HashMap::new()),
+            sim: azure_sim::Sim::clone(sim.sim()),
         }
     }
 
@@ -286,8 +289,10 @@ impl Operator {
     }
 
     /// Step 1 (and 2) by hand: creates `spec`'s app in tenant A, then what it asks for
-    /// besides, in this order: a secret, the service principal in A, the one in B.
-    /// Asserts every answer is a success.
+    /// besides, in this order: a secret, the service principal in A, the one in B; service
+    /// principals are waited out on Azure's clock (moved on by [`azure_sim::REPLICATION_DELAY`])
+    /// until the sign-in service, AKS and the registries know them, as ones made a while before
+    /// the tools run. Asserts every answer is a success.
     pub fn create_app(&self, spec: &NewApp) -> App {
         // As the portal registers an app: with Microsoft Graph User.Read (delegated).
         let mut body = json!({
@@ -318,6 +323,9 @@ impl Operator {
         let sp_b = spec
             .sp_in_b
             .then(|| self.create_service_principal(&self.registry_tenant, &app_id));
+        if spec.sp_in_a || spec.sp_in_b {
+            self.sim.advance(azure_sim::REPLICATION_DELAY);
+        }
         App {
             object_id,
             app_id,
@@ -381,7 +389,9 @@ impl Operator {
 
     /// Assigns the built-in role `role` (its definition GUID) to the service principal
     /// `principal` at `scope` (an ARM id under `/subscriptions/{id}`), as a new assignment
-    /// in `tenant`. Asserts success; the assignment's id.
+    /// in `tenant`, and waits on Azure's clock (moved on by [`azure_sim::ROLE_PROPAGATION`])
+    /// until it reached the registries' and vaults' data planes: a role set up by hand is one
+    /// given a while before the tools run. Asserts success; the assignment's id.
     pub fn assign_role(&self, tenant: &str, scope: &str, role: &str, principal: &str) -> String {
         let subscription = scope
             .strip_prefix("/subscriptions/")
@@ -401,6 +411,7 @@ impl Operator {
             (200..300).contains(&status),
             "PUT role assignment at {scope}: {status} {v}"
         );
+        self.sim.advance(azure_sim::ROLE_PROPAGATION);
         v["id"].as_str().expect("role assignment id").to_owned()
     }
 }
