@@ -493,6 +493,8 @@ async fn state_round_trips_as_a_scenario() {
             .1,
         "secrets are new per start"
     );
+    // The app's new principal is known to the sign-in service once it replicated.
+    env2.sim.advance(azure_sim::REPLICATION_DELAY);
     env2.token(
         &env2.var("CLUSTER_TENANT_ID"),
         app["appId"].as_str().unwrap(),
