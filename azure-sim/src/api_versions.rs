@@ -230,6 +230,30 @@ const AUTHORIZATION_VERSIONS: &[&str] = &[
     "2022-04-01",
 ];
 
+/// Key Vault's secrets data plane's api-versions, oldest first: the stable ones of
+/// azure-rest-api-specs `specification/keyvault/data-plane` (the swagger's 2016-10-01 and 7.0–7.4, the TypeSpec
+/// `Secrets/main.tsp` `Versions`: 7.5, 7.6, 2025-07-01, 2026-04-01) and that enum's previews.
+pub(crate) const KEY_VAULT_SECRETS: &[&str] = &[
+    "2016-10-01",
+    "7.0",
+    "7.1",
+    "7.2",
+    "7.3",
+    "7.4",
+    "7.5",
+    "7.6-preview.2",
+    "7.6",
+    "2025-06-01-preview",
+    "2025-07-01",
+    "2026-01-01-preview",
+    "2026-03-01-preview",
+    "2026-04-01",
+    "2026-05-01-preview",
+    "2026-07-01-preview",
+];
+
+/// Key Vault's newest stable version, which its refusal recommends.
+pub(crate) const KEY_VAULT_LATEST: &str = "2026-04-01";
 /// The regional resource types whose versions are checked, as ARM spells them in its message.
 pub(crate) const MANAGED_CLUSTERS: &str = "Microsoft.ContainerService/managedClusters";
 /// The registry resource type.

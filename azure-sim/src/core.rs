@@ -101,6 +101,21 @@ impl Core {
         time::Duration::try_from(self.replication_delay).unwrap_or(time::Duration::ZERO)
     }
 
+    /// The service principal of `app_id` in `tenant` as services beyond Graph see it (the token
+    /// endpoint, AKS, a registry's token service): only once it replicated, the replication
+    /// delay after its creation (aka.ms/aks-sp-help; MicrosoftDocs/azure-docs#4701).
+    pub(crate) fn sp_replicated<'s>(
+        &self,
+        state: &'s State,
+        app_id: &str,
+        tenant: &str,
+    ) -> Option<&'s crate::model::ServicePrincipal> {
+        let t = self.now();
+        state
+            .sp_in_tenant(app_id, tenant)
+            .filter(|s| s.created_at.saturating_add(self.delay()) <= t)
+    }
+
     /// The role propagation as a `time::Duration`.
     pub(crate) fn role_delay(&self) -> time::Duration {
         time::Duration::try_from(self.role_propagation).unwrap_or(time::Duration::ZERO)

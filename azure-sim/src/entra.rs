@@ -233,8 +233,7 @@ fn issue(core: &Core, req: &Req, v2: bool) -> Result<Response, Response> {
     check_grant(req, &form)?;
     let client_id = param(&form, "client_id").ok_or_else(|| missing(req, "client_id"))?;
     let resource = requested_resource(req, &form, v2)?;
-    let seen = (core.now(), core.delay());
-    let (app, sp) = client(req, &state, &tenant, client_id, seen)?;
+    let (app, sp) = client(core, req, &state, &tenant, client_id)?;
     let appidacr = authenticate(
         req,
         &form,
@@ -279,15 +278,13 @@ fn check_grant(req: &Req, form: &[(String, String)]) -> Result<(), Response> {
     Ok(())
 }
 
-/// The calling app and its enabled service principal in `tenant` (AADSTS700016 when either
-/// is missing, or the principal was created less than the replication delay ago: `seen` is
-/// Azure's now and that delay; AADSTS7000112 when the principal is disabled).
+/// The app and its enabled principal in `tenant`, replicated (AADSTS700016, AADSTS7000112).
 fn client<'s>(
+    core: &Core,
     req: &Req,
     state: &'s State,
     tenant: &Tenant,
     client_id: &str,
-    seen: (time::OffsetDateTime, time::Duration),
 ) -> Result<(&'s Application, &'s ServicePrincipal), Response> {
     let tenant_name = &tenant.domains[0];
     let not_found = || {
@@ -302,8 +299,8 @@ fn client<'s>(
         )
     };
     let app = state.app_by_app_id(client_id).ok_or_else(not_found)?;
-    let sp = state
-        .sp_replicated(&app.app_id, &tenant.id, seen.0, seen.1)
+    let sp = core
+        .sp_replicated(state, &app.app_id, &tenant.id)
         .ok_or_else(not_found)?;
     if !sp.account_enabled {
         return Err(entra_err(

@@ -3,7 +3,7 @@
 //!
 //! Set (`PUT /secrets/{name}`), get the latest or one version (`GET /secrets/{name}/{version?}`),
 //! list versions (`GET /secrets/{name}/versions`, paged by `nextLink`) and soft-delete
-//! (`DELETE /secrets/{name}`), with the published api-versions ([`API_VERSIONS`]). Shapes follow the Key Vault REST
+//! (`DELETE /secrets/{name}`), with the published api-versions. Shapes follow the Key Vault REST
 //! API (secrets, data plane): attributes carry Unix seconds, ids are
 //! `https://<vault host>/secrets/<name>/<version>`.
 //!
@@ -40,30 +40,7 @@ pub(crate) const SECRETS_OFFICER: &str = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
 /// Key Vault Secrets User.
 pub(crate) const SECRETS_USER: &str = "4633458b-17de-408a-b874-0445c86b69e6";
 
-/// The secrets data plane's api-versions, oldest first: the stable ones of azure-rest-api-specs
-/// `specification/keyvault/data-plane` (the swagger's 2016-10-01 and 7.0–7.4, the TypeSpec
-/// `Secrets/main.tsp` `Versions`: 7.5, 7.6, 2025-07-01, 2026-04-01) and that enum's previews.
-pub(crate) const API_VERSIONS: &[&str] = &[
-    "2016-10-01",
-    "7.0",
-    "7.1",
-    "7.2",
-    "7.3",
-    "7.4",
-    "7.5",
-    "7.6-preview.2",
-    "7.6",
-    "2025-06-01-preview",
-    "2025-07-01",
-    "2026-01-01-preview",
-    "2026-03-01-preview",
-    "2026-04-01",
-    "2026-05-01-preview",
-    "2026-07-01-preview",
-];
-
-/// The newest stable version, which a refusal recommends.
-const LATEST_STABLE: &str = "2026-04-01";
+use crate::api_versions::{KEY_VAULT_LATEST as LATEST_STABLE, KEY_VAULT_SECRETS as API_VERSIONS};
 const GET_SECRET: &str = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
 const SET_SECRET: &str = "Microsoft.KeyVault/vaults/secrets/setSecret/action";
 const READ_METADATA: &str = "Microsoft.KeyVault/vaults/secrets/readMetadata/action";

@@ -594,20 +594,6 @@ impl State {
         })
     }
 
-    /// The service principal of `app_id` in `tenant_id` as services beyond Graph see it (the
-    /// token endpoint, AKS, a registry's token service): only once it replicated, `delay` of
-    /// Azure's time after its creation (aka.ms/aks-sp-help; MicrosoftDocs/azure-docs#4701).
-    pub(crate) fn sp_replicated(
-        &self,
-        app_id: &str,
-        tenant_id: &str,
-        t: OffsetDateTime,
-        delay: time::Duration,
-    ) -> Option<&ServicePrincipal> {
-        self.sp_in_tenant(app_id, tenant_id)
-            .filter(|s| s.created_at.saturating_add(delay) <= t)
-    }
-
     /// A role definition by GUID.
     pub(crate) fn role_definition(&self, guid: &str) -> Option<&RoleDefinition> {
         self.role_definitions

@@ -220,8 +220,7 @@ pub(super) fn validate_sp_credentials(
     };
     let app = state.app_by_app_id(client_id).ok_or_else(not_found)?;
     let t = core.now();
-    state
-        .sp_replicated(client_id, &cluster.tenant_id, t, core.delay())
+    core.sp_replicated(state, client_id, &cluster.tenant_id)
         .ok_or_else(not_found)?;
     let h = sha256_hex(secret.as_bytes());
     if !app.password_credentials.iter().any(|p| {

@@ -67,8 +67,8 @@ pub(super) fn authenticate(
     // The registry's token service asks Entra, which knows a new principal only once it
     // replicated (AADSTS700016 until then): ACR answers it as an unregistered application.
     let t = core.now();
-    let sp = state
-        .sp_replicated(&app.app_id, &reg.tenant_id, t, core.delay())
+    let sp = core
+        .sp_replicated(state, &app.app_id, &reg.tenant_id)
         .ok_or_else(|| format!("Application not registered with AAD: the application '{}' has no service principal in the registry's tenant {}.", app.app_id, reg.tenant_id))?;
     let h = match secret {
         Secret::Plain(s) => sha256_hex(s.as_bytes()),
