@@ -200,8 +200,10 @@ pub(crate) async fn write_anyway(ctx: &Ctx, inputs: &Inputs, entry: Option<Entry
 }
 
 /// Binds the posted reset's operation to the pending entry: a rerun's
-/// `cluster_operation_url` stands for the reset only if it is this operation. A failure is
-/// a warning: the rerun of a reset left running then resets again instead of following it.
+/// `cluster_operation_url` stands for the reset only if it is this operation. Written under
+/// a deadline of its own that an interrupt does not end (a Ctrl-C just after the post must
+/// not cost a second reimage). A failure is a warning: the rerun of a reset left running
+/// then resets again instead of following it.
 pub(crate) async fn bind_operation(ctx: &Ctx, inputs: &Inputs, pending: &Entry, op: &Url) {
     if pending.pending.is_none() {
         return;
@@ -210,7 +212,11 @@ pub(crate) async fn bind_operation(ctx: &Ctx, inputs: &Inputs, pending: &Entry, 
         operation: Some(operation_key(op)),
         ..pending.clone()
     };
-    if let Err(e) = write(ctx, inputs, Some(bound)).await {
+    let graph = ctx
+        .http()
+        .graph(&inputs.tenant, Deadline::after(WRITE_GRACE));
+    let cluster = inputs.cluster.id();
+    if let Err(e) = record::write(ctx, &graph, &inputs.app_id, &cluster, Some(bound)).await {
         ui::warn(&format!(
             "the reset's operation could not be noted in the record of cluster {} on app {} ({}): a rerun resets again instead of following it",
             inputs.cluster.name,
