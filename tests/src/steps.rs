@@ -154,6 +154,25 @@ fn arr<'a>(state: &'a Value, key: &str) -> &'a [Value] {
     state[key].as_array().map_or(&[], Vec::as_slice)
 }
 
+/// The key ids of `app_id`'s secrets (its password credentials), from the simulator's state.
+#[track_caller]
+pub fn app_key_ids(sim: &TestSim, app_id: &str) -> Vec<String> {
+    sim.state()["applications"]
+        .as_array()
+        .expect("applications")
+        .iter()
+        .find(|a| a["app_id"] == app_id)
+        .map(|a| {
+            a["password_credentials"]
+                .as_array()
+                .expect("password_credentials")
+                .iter()
+                .map(|p| p["key_id"].as_str().expect("key_id").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Counts what exists now.
 pub fn census(sim: &TestSim) -> Census {
     let state = sim.state();

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{role_assignments_of, service_principal_of};
-use xtenant_tests::steps::{Step, run_steps};
+use xtenant_tests::steps::{Step, app_key_ids, run_steps};
 use xtenant_tests::world::{cluster_id, granted_app, reset, start, state_with_clusters};
 use xtenant_tests::{Run, TestSim, bin_dir, line, run_cmd};
 
@@ -248,24 +248,6 @@ fn a_handed_back_cluster_tenant_does_not_make_a_live_app_look_deleted() {
     refused(&r, "AppInUse", &[&sim.var("CLUSTER_ID")]);
 }
 
-/// The app's key ids, from the simulator's state.
-fn keys(sim: &TestSim, app_id: &str) -> Vec<String> {
-    sim.state()["applications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["app_id"] == app_id)
-        .map(|a| {
-            a["password_credentials"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p["key_id"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Persona (d): the envelope `examples/rotate.sh` renews (one team B handed back) names as
 /// `app_id` another app of the reader's — tagged `xtenant:managed`, consented in tenant B,
 /// with a key something else uses. Without `--within` the rotation must not mint a secret on
@@ -277,7 +259,7 @@ fn a_handed_back_app_id_does_not_turn_a_rotation_into_a_switch_and_a_prune() {
     let made = parse(&out);
     let theirs = parse(&granted_app(&sim, "xtenant-other-partnership"));
     let other = theirs["app_id"].as_str().unwrap().to_owned();
-    let other_keys = keys(&sim, &other);
+    let other_keys = app_key_ids(&sim, &other);
     assert_eq!(other_keys.len(), 1);
     let mut forged = made.clone();
     forged["app_id"] = theirs["app_id"].clone();
@@ -334,7 +316,7 @@ fn a_handed_back_app_id_does_not_turn_a_rotation_into_a_switch_and_a_prune() {
         r.stderr
     );
     assert_eq!(
-        keys(&sim, &other),
+        app_key_ids(&sim, &other),
         other_keys,
         "the other app's keys changed: {}",
         r.stderr

@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 use xtenant_tests::azure::{app_tags, record_entry, set_app_tags};
 use xtenant_tests::readme::readme_block;
-use xtenant_tests::steps::{Step, run_step, run_steps};
+use xtenant_tests::steps::{Step, app_key_ids, run_step, run_steps};
 use xtenant_tests::{Run, TestSim, bin_dir, line, run_cmd};
 
 fn sim() -> TestSim {
@@ -23,24 +23,6 @@ fn pulls(sim: &TestSim) -> bool {
     v["pulled"]
         .as_bool()
         .unwrap_or_else(|| panic!("truth endpoint: {v}"))
-}
-
-/// The key ids of the procedure's app's secrets.
-fn keys(sim: &TestSim, app_id: &str) -> Vec<String> {
-    sim.state()["applications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["app_id"] == app_id)
-        .map(|a| {
-            a["password_credentials"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p["key_id"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The key the record on the app `app_id` says the cluster holds (`Null`: none).
@@ -180,7 +162,7 @@ fn a_lost_envelope_is_recovered_by_the_readmes_advice_with_the_cluster_pulling_t
             let new_key = recovered["client_secret_key_id"].as_str().unwrap();
             assert_ne!(new_key, lost_key, "a new secret was minted");
             assert_eq!(
-                keys(&sim, &app_id).len(),
+                app_key_ids(&sim, &app_id).len(),
                 2,
                 "the lost secret and the new one"
             );
@@ -201,7 +183,7 @@ fn a_lost_envelope_is_recovered_by_the_readmes_advice_with_the_cluster_pulling_t
     let final_envelope =
         object(&std::fs::read_to_string(dir.path().join("envelope.json")).unwrap());
     assert_eq!(
-        keys(&sim, &app_id),
+        app_key_ids(&sim, &app_id),
         vec![
             final_envelope["client_secret_key_id"]
                 .as_str()
@@ -235,7 +217,7 @@ fn pruning_first_keeps_the_secret_the_cluster_uses_and_force_removes_it() {
         prune.stderr
     );
     assert_eq!(
-        keys(&sim, &app_id).len(),
+        app_key_ids(&sim, &app_id).len(),
         2,
         "nothing the cluster uses was removed"
     );
@@ -254,7 +236,7 @@ fn pruning_first_keeps_the_secret_the_cluster_uses_and_force_removes_it() {
         "{}",
         forced.stderr
     );
-    assert_eq!(keys(&sim, &app_id).len(), 1);
+    assert_eq!(app_key_ids(&sim, &app_id).len(), 1);
     assert!(!pulls(&sim), "forced: the cluster's secret is gone");
 
     // The rest of the pipeline on the new envelope puts the cluster on the new secret.
@@ -292,14 +274,14 @@ fn pruning_refuses_while_a_cluster_on_the_app_has_no_record() {
         "{e}"
     );
     assert!(prune.stderr.contains("aks-sp-update"), "{}", prune.stderr);
-    assert_eq!(keys(&sim, &app_id).len(), 2, "nothing was removed");
+    assert_eq!(app_key_ids(&sim, &app_id).len(), 2, "nothing was removed");
     assert!(pulls(&sim));
 
     // The way the hint gives: step 4 on the new output records the cluster; then the prune.
     let reset = run_steps(&sim, &[Step::Reset], &minted.stdout);
     let pruned = run_step(&sim, Step::App, &["--prune-secrets"], &reset);
     assert_eq!(pruned.code, 0, "{}", pruned.stderr);
-    assert_eq!(keys(&sim, &app_id).len(), 1);
+    assert_eq!(app_key_ids(&sim, &app_id).len(), 1);
     assert!(pulls(&sim));
 }
 
@@ -339,7 +321,7 @@ fn pruning_refuses_when_the_clusters_cannot_be_listed_unless_forced() {
         "names the right: {}",
         prune.stderr
     );
-    assert_eq!(keys(&sim, &app_id).len(), 2, "nothing was removed");
+    assert_eq!(app_key_ids(&sim, &app_id).len(), 2, "nothing was removed");
 
     let forced = run_step(
         &sim,
@@ -349,5 +331,5 @@ fn pruning_refuses_when_the_clusters_cannot_be_listed_unless_forced() {
     );
     assert_eq!(forced.code, 0, "{}", forced.stderr);
     assert!(forced.stderr.contains("--force"), "{}", forced.stderr);
-    assert_eq!(keys(&sim, &app_id).len(), 1);
+    assert_eq!(app_key_ids(&sim, &app_id).len(), 1);
 }

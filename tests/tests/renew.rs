@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
+use xtenant_tests::steps::app_key_ids;
 use xtenant_tests::world::{
     cluster_id, expire_key, granted_app, moved, new_secret, reset, start, state_with_clusters,
 };
@@ -52,23 +53,6 @@ fn rotate(sim: &TestSim, cluster: &str, file: &Path) -> Run {
         ],
         "",
     )
-}
-
-fn keys(sim: &TestSim, app_id: &str) -> Vec<String> {
-    sim.state()["applications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["app_id"] == app_id)
-        .map(|a| {
-            a["password_credentials"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p["key_id"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn read(file: &Path) -> Value {
@@ -145,10 +129,10 @@ fn renewal_renews_only_what_is_due_and_a_rerun_renews_nothing() {
         let after = read(f);
         assert_ne!(after["client_secret_key_id"], before, "{cluster}");
         assert!(pulls(&sim, cluster), "{cluster} pulls with its new key");
-        assert!(!keys(&sim, &app_id).contains(&before.as_str().unwrap().to_owned()));
+        assert!(!app_key_ids(&sim, &app_id).contains(&before.as_str().unwrap().to_owned()));
     }
     // aks-prod kept its key (its record names it: the prunes left it) and still pulls.
-    assert!(keys(&sim, &app_id).contains(&prod_key.as_str().unwrap().to_owned()));
+    assert!(app_key_ids(&sim, &app_id).contains(&prod_key.as_str().unwrap().to_owned()));
     assert!(pulls(&sim, "aks-prod"));
 
     // Idempotent: the same commands again renew nothing.
@@ -188,7 +172,7 @@ fn a_renewal_stopped_at_the_reset_resumes_without_a_second_secret() {
     let r = rotate(&sim, "aks-soon", &f);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("step 3 failed"), "{}", r.stderr);
-    let minted = keys(&sim, &app_id).len();
+    let minted = app_key_ids(&sim, &app_id).len();
     assert!(dir.path().join("soon.json.rotate/2.json").is_file());
 
     sim.sim().clear_requests();
@@ -208,7 +192,7 @@ fn a_renewal_stopped_at_the_reset_resumes_without_a_second_secret() {
         .count();
     assert_eq!(added, 0, "no second secret");
     assert!(
-        keys(&sim, &app_id).len() < minted,
+        app_key_ids(&sim, &app_id).len() < minted,
         "the old keys were pruned"
     );
     assert!(pulls(&sim, "aks-soon"));
@@ -293,7 +277,7 @@ fn a_fleet_is_renewed_with_one_new_secret_and_only_when_due() {
         .to_owned();
     assert_ne!(new_key, old_key);
     assert_eq!(
-        keys(&sim, &app_id),
+        app_key_ids(&sim, &app_id),
         vec![new_key.clone()],
         "the old key is pruned"
     );
@@ -374,7 +358,7 @@ fn a_rotation_with_a_probe_prunes_only_once_the_cluster_pulls_from_inside() {
     let failed = read(&dir.path().join("prod.json.rotate/3.failed.json"));
     assert_eq!(failed["error"]["code"], "ClusterPullFailed", "{failed}");
     assert!(
-        keys(&sim, &app_id).contains(&old_key),
+        app_key_ids(&sim, &app_id).contains(&old_key),
         "the old secret stays until the cluster proved the pull"
     );
     assert_eq!(resets(&sim), 1);
@@ -390,7 +374,7 @@ fn a_rotation_with_a_probe_prunes_only_once_the_cluster_pulls_from_inside() {
     assert_eq!(done["cluster_pull_probe"]["image"], image.as_str());
     assert_ne!(done["client_secret_key_id"], old_key.as_str());
     assert_eq!(
-        keys(&sim, &app_id),
+        app_key_ids(&sim, &app_id),
         vec![done["client_secret_key_id"].as_str().unwrap().to_owned()],
         "pruned once proven"
     );
@@ -589,7 +573,7 @@ fn a_fleet_renewal_with_the_secret_in_key_vault_updates_the_vault_not_a_file() {
         .unwrap();
     assert_eq!(versions.len(), 2, "{versions:?}");
     assert_eq!(versions[1]["tags"]["key_id"], new_key.as_str());
-    assert_eq!(keys(&sim, &app_id), vec![new_key.clone()]);
+    assert_eq!(app_key_ids(&sim, &app_id), vec![new_key.clone()]);
     for n in names {
         assert!(pulls(&sim, n), "{n}");
     }
@@ -650,7 +634,11 @@ fn renewing_a_cluster_known_only_from_legacy_tags_moves_its_record_and_prunes_th
         .unwrap()
         .to_owned();
     assert_ne!(new_key, old_key);
-    assert_eq!(keys(&sim, &app_id), vec![new_key], "the old key is pruned");
+    assert_eq!(
+        app_key_ids(&sim, &app_id),
+        vec![new_key],
+        "the old key is pruned"
+    );
     let tags = sim.state()["clusters"]
         .as_array()
         .unwrap()

@@ -15,7 +15,7 @@ use common::http::{Http, build_client};
 use common::keyvault::{SecretRef, get_secret};
 use common::wait::Deadline;
 use serde_json::{Value, json};
-use xtenant_tests::steps::{Kill, Step, census, par_map, run_killed_at, run_step};
+use xtenant_tests::steps::{Kill, Step, app_key_ids, census, par_map, run_killed_at, run_step};
 use xtenant_tests::{Leniency, Run, TestSim, bin_dir, line, run_cmd};
 
 /// The default secret name for the default app (`xtenant-acr-pull`).
@@ -94,23 +94,6 @@ fn step_in_vault_mode(sim: &TestSim, step: Step, extra: &[&str], input: &str) ->
 
 fn object(out: &str) -> Value {
     serde_json::from_str(out.trim()).unwrap()
-}
-
-fn passwords(sim: &TestSim, app_id: &str) -> Vec<String> {
-    sim.state()["applications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["app_id"] == app_id)
-        .map(|a| {
-            a["password_credentials"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p["key_id"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Asserts that `runs` never show `secret` on stdout or stderr.
@@ -228,7 +211,7 @@ fn a_secret_minted_beside_a_refused_service_principal_is_in_the_vault_and_the_re
     );
     let app_id = o1["app_id"].as_str().unwrap();
     assert_eq!(
-        passwords(&sim, app_id),
+        app_key_ids(&sim, app_id),
         [o1["client_secret_key_id"].as_str().unwrap()]
     );
     let secret = value_of(&sim, &reference);
@@ -251,7 +234,7 @@ fn a_secret_minted_beside_a_refused_service_principal_is_in_the_vault_and_the_re
     assert_eq!(o2["client_secret_ref"], json!(reference));
     assert!(o2["cluster_sp_object_id"].is_string(), "{o2}");
     assert_eq!(versions(&sim, SECRET_NAME), 1);
-    assert_eq!(passwords(&sim, app_id).len(), 1);
+    assert_eq!(app_key_ids(&sim, app_id).len(), 1);
     nowhere(&secret, &[&r1, &r2]);
 }
 
@@ -468,7 +451,7 @@ fn rotation_through_the_vault_makes_the_new_secret_current_only_after_its_pull_i
         new["client_secret_key_id"]
     );
     assert_eq!(
-        passwords(&sim, new["app_id"].as_str().unwrap()),
+        app_key_ids(&sim, new["app_id"].as_str().unwrap()),
         vec![new["client_secret_key_id"].as_str().unwrap().to_owned()]
     );
     assert!(xtenant_tests::steps::cluster_pulls(&sim));
@@ -581,7 +564,7 @@ fn entra_app_create_killed_around_the_vault_write_loses_nothing_the_vault_holds(
         assert_eq!(r.code, 0, "{ctx}: {}", r.stderr);
         let o = object(&r.stdout);
         assert!(o.get("client_secret").is_none(), "{ctx}: {o}");
-        let keys = passwords(&sim, o["app_id"].as_str().unwrap());
+        let keys = app_key_ids(&sim, o["app_id"].as_str().unwrap());
         assert_eq!(keys.len(), if lost { 2 } else { 1 }, "{ctx}: {keys:?}");
         assert_eq!(
             versions(&sim, SECRET_NAME),
@@ -599,7 +582,7 @@ fn entra_app_create_killed_around_the_vault_write_loses_nothing_the_vault_holds(
             assert_eq!(pruned.code, 0, "{ctx}: {}", pruned.stderr);
             out = pruned.stdout;
             assert_eq!(
-                passwords(&sim, o["app_id"].as_str().unwrap()).len(),
+                app_key_ids(&sim, o["app_id"].as_str().unwrap()).len(),
                 1,
                 "{ctx}"
             );
