@@ -168,12 +168,6 @@ pub(crate) fn cannot_pull(role: &str, reg: &Registry) -> String {
     }
 }
 
-/// Whether a role definition body grants pull in `mode`; `None` when the body has no permissions.
-#[cfg(test)]
-fn grants_pull(def: &Value, mode: Mode) -> Option<bool> {
-    permissions_grant_pull(def.pointer("/properties/permissions")?, mode)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,31 +175,6 @@ mod tests {
 
     fn def(actions: &[&str], not_actions: &[&str], data: &[&str]) -> Value {
         json!({"properties":{"permissions":[{"actions":actions,"notActions":not_actions,"dataActions":data,"notDataActions":[]}]}})
-    }
-
-    #[test]
-    fn which_roles_pull_in_which_mode() {
-        let acr_pull = def(&[LEGACY_PULL], &[], &[]);
-        let owner = def(&["*"], &[], &[]);
-        let reader = def(&["*/read"], &[], &[]);
-        let repo_reader = def(
-            &[],
-            &[],
-            &[
-                "Microsoft.ContainerRegistry/registries/repositories/metadata/read",
-                ABAC_PULL,
-            ],
-        );
-        let no_pull = def(&["*"], &["Microsoft.ContainerRegistry/*"], &[]);
-        assert_eq!(grants_pull(&acr_pull, Mode::Legacy), Some(true));
-        assert_eq!(grants_pull(&owner, Mode::Legacy), Some(true));
-        assert_eq!(grants_pull(&reader, Mode::Legacy), Some(false));
-        assert_eq!(grants_pull(&no_pull, Mode::Legacy), Some(false));
-        assert_eq!(grants_pull(&repo_reader, Mode::Legacy), Some(false));
-        assert_eq!(grants_pull(&acr_pull, Mode::Abac), Some(false));
-        assert_eq!(grants_pull(&owner, Mode::Abac), Some(false));
-        assert_eq!(grants_pull(&repo_reader, Mode::Abac), Some(true));
-        assert_eq!(grants_pull(&json!({"properties":{}}), Mode::Abac), None);
     }
 
     #[test]
