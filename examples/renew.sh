@@ -134,8 +134,8 @@ with_new_secret() { # FILE [FIELD IDS]
 }
 # FILE with each object replaced by the one of DONE with the same FIELD, if any.
 merged() { # FILE FIELD DONE
-  jq -c --arg field "$2" --slurpfile done "$3" '
-    . as $o | (first($done[] | select(.[$field] == $o[$field])) // $o)' "$1"
+  jq -c --arg field "$2" --slurpfile finished "$3" '
+    . as $o | (first($finished[] | select(.[$field] == $o[$field])) // $o)' "$1"
 }
 
 step 1 "minting a new secret" "$state/app.json" entra-app-create --new-secret "${staged[@]}"

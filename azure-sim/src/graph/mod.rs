@@ -6,6 +6,7 @@
 //! properties, secrets) and deletes only the applications the caller owns, and makes the
 //! caller an owner of those it creates (Microsoft Graph permissions reference). Objects and
 //! errors follow the recorded shapes.
+mod app_props;
 mod applications;
 mod directory;
 mod keys;

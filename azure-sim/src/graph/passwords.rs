@@ -6,7 +6,8 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use super::applications::{app_to_write, check_manifest};
+use super::app_props::check_manifest;
+use super::applications::app_to_write;
 use super::keys::Key;
 use super::{
     APP_WRITE_ROLES, R, bad, base, check_key, may_write_app, need, obj_body, with_context,

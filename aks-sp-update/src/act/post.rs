@@ -1,0 +1,119 @@
+//! Posting the reset: a cluster busy with another operation waited out, a reset whose answer
+//! never came explained.
+
+use common::error::codes;
+use common::http::{Api, Sent};
+use common::record::Entry;
+use common::wait::{Poll, poll_until};
+use common::{Error, Result, Secret, ui};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::AKS_API;
+use crate::cluster::{self, Cluster, in_progress};
+use crate::inputs::Inputs;
+use crate::record::Held;
+
+/// What posting the reset came to.
+pub(super) enum Posted {
+    /// The answer (or, in a dry run, its report).
+    Sent(Sent),
+    /// While it was busy, another operation made the cluster run as the app with the
+    /// object's secret (as ARM and the entry read before this run's own show it).
+    Already(Cluster, Held),
+}
+
+/// Posts the reset. A cluster busy with another operation answers 409 `OperationNotAllowed`
+/// ("Another operation (Updating) is in progress", also when its `provisioningState` does
+/// not show it yet): that is waited out, within --timeout and with progress saying why, and
+/// the reset posted again — unless the operation it waited for made the cluster hold the
+/// object's key by `entry`, the cluster's entry as it was before this run wrote its own.
+pub(super) async fn post_reset(
+    arm: &Api<'_>,
+    inputs: &Inputs,
+    secret: &Secret,
+    reimage: &str,
+    entry: Option<&Entry>,
+) -> Result<Posted> {
+    let name = &inputs.cluster.name;
+    let body = json!({"clientId": inputs.app_id, "secret": secret.expose()});
+    let post = |v: String| {
+        let body = body.clone();
+        async move {
+            let url = arm.url(&format!(
+                "{}/resetServicePrincipalProfile?api-version={v}",
+                inputs.cluster.id()
+            ))?;
+            // A POST: never resent after an unknown outcome (the transport retries only 429 and 503).
+            arm.write(arm.request(Method::POST, url).json(body).note(reimage))
+                .await
+        }
+    };
+    let busy = |e: &Error| e.status() == Some(409) && e.is_code("OperationNotAllowed");
+    match arm.with_api_version(&AKS_API, &post).await {
+        Ok(sent) => return Ok(Posted::Sent(sent)),
+        Err(e) if busy(&e) => ui::info(&format!(
+            "cluster {name} is busy, Azure refused the reset for now: {}",
+            e.message()
+        )),
+        Err(e) => return Err(outcome_unknown_hint(e, name)),
+    }
+    let label = format!("waiting for the operation running on cluster {name} to end");
+    // A failure of a later POST (e.g. its answer lost at --timeout) is reported as itself,
+    // not as the busy cluster: it may have started the reset.
+    let failed: std::cell::RefCell<Option<Error>> = std::cell::RefCell::new(None);
+    let result = poll_until(&label, arm.deadline(), || {
+        let (post, failed) = (&post, &failed);
+        async move {
+            // The cluster is read before posting again: a busy cluster is not posted to, and
+            // one that the awaited operation moved to the app is left alone.
+            let now = cluster::get(arm, &inputs.cluster).await?;
+            if in_progress(&now.provisioning_state) {
+                return Ok(Poll::Pending(
+                    format!("another operation is in progress (cluster {})", now.provisioning_state),
+                    None,
+                ));
+            }
+            let held = Held::of(inputs, &now, entry);
+            if held.left_alone(inputs.force) {
+                return Ok(Poll::Ready(Posted::Already(now, held)));
+            }
+            match arm.with_api_version(&AKS_API, post).await {
+                Ok(sent) => Ok(Poll::Ready(Posted::Sent(sent))),
+                Err(e) if busy(&e) => Ok(Poll::Pending(
+                    "Azure refuses the reset: another operation is in progress (OperationNotAllowed)".into(),
+                    None,
+                )),
+                Err(e) => {
+                    *failed.borrow_mut() = Some(e.clone());
+                    Err(e)
+                }
+            }
+        }
+    })
+    .await;
+    if let Some(e) = failed.take() {
+        return Err(outcome_unknown_hint(e, name));
+    }
+    result.map_err(|e| {
+        if e.is_timeout() {
+            Error::step(codes::CLUSTER_BUSY, e.message()).with_hint(format!(
+                "another operation kept running on cluster {name} (OperationNotAllowed); nothing was changed: rerun when it has ended"
+            ))
+        } else {
+            e
+        }
+    })
+}
+
+/// A reset whose answer never came (it may run now): what the rerun of the same command does.
+fn outcome_unknown_hint(e: Error, name: &str) -> Error {
+    if e.is_outcome_unknown() {
+        e.with_hint(format!(
+            "the rerun of the same command reads cluster {name}: it waits for the reset running on it and then finds \
+             the cluster on the app (a switch from another app, recorded as pending), or posts the reset again"
+        ))
+    } else {
+        e
+    }
+}
