@@ -101,6 +101,11 @@ fn demo_out(extra: &[&str]) -> (String, String) {
         .args(["-s", "demo", "CARGO=true", "TIME_SCALE=0.002"])
         .args(extra)
         .env("CARGO_TARGET_DIR", &target)
+        // Run from `make check` (a make above this one), the inherited flags would print
+        // "make[2]: Entering directory" lines around the demo's own.
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .env_remove("MAKELEVEL")
         .env_remove("XTENANT_CLOUD")
         .env_remove("AZURE_CLIENT_SECRET")
         .stdin(Stdio::piped())
