@@ -510,7 +510,6 @@ const LONG_FILES: &[(&str, usize)] = &[
     ("tests/src/azure.rs", 506),
     ("common/src/envelope.rs", 539),
     ("common/src/auth/mod.rs", 566),
-    ("common/src/arm.rs", 575),
     ("bench/src/tools.rs", 595),
     ("azure-sim/src/model.rs", 675),
     ("azure-sim/src/scenario.rs", 707),

@@ -1,0 +1,28 @@
+//! Azure Resource Manager, used by more than one step: resource ids (`resource_id`), role
+//! assignments and definitions (`roles`), clusters, subscriptions, and long-running
+//! operations (`operation`).
+
+pub mod clusters;
+pub mod operation;
+mod resource_id;
+mod roles;
+pub mod subscriptions;
+
+pub use operation::{OperationDone, OperationKind, follow_operation, operation_url};
+pub use resource_id::ResourceId;
+pub use roles::{
+    AUTHORIZATION_API, Assigned, RoleAssignment, RoleDefinition, assign_role, assignment_name,
+    ensure_listed_role_assignment, ensure_role_assignment, ensure_role_assignment_after, find_role,
+    find_role_assignment, guid_of, list_assignments,
+};
+
+/// The states in which a long-running operation, or a resource's `provisioningState`, has
+/// ended: the one list every step polls against.
+pub const TERMINAL_STATES: &[&str] = &["Succeeded", "Failed", "Canceled", "Cancelled"];
+
+/// Whether `state` is one of [`TERMINAL_STATES`] (case-insensitively).
+pub fn is_terminal(state: &str) -> bool {
+    TERMINAL_STATES
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(state))
+}
