@@ -26,7 +26,7 @@ test: build
 # parser, long: 100000 cases each (make test runs 256), optimised so it ends in minutes.
 FUZZ_CASES ?= 100000
 fuzz:
-	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release -p common --test props -- --test-threads 2
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release -p common --test it -- props:: --test-threads 2
 
 # Benchmarks against azure-sim, release build: writes bench/RESULTS.md (docs/performance.md's
 # figures quote it). A couple of minutes on 2 cores, after the build.

@@ -1,7 +1,7 @@
 //! README.md's shell blocks, as the tests run them. Each ```` ```sh ```` block of the README
 //! follows a marker `<!-- test: ID -->`; the test that runs the block takes it by that ID
 //! (`readme_block("ID")`, `readme_block_for(&sim, "ID")`), and
-//! `tests/tests/readme.rs` checks that every block is taken by some test.
+//! `tests/tests/it/readme.rs` checks that every block is taken by some test.
 
 use std::path::PathBuf;
 

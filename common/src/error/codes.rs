@@ -1,7 +1,7 @@
 //! Every error code the tools make (Azure's own codes pass through as Azure sent them):
 //! the one list, with exit code and whether a rerun on the failed object may complete it.
 //! docs/errors.md's "Error codes" table lists exactly these, and README.md's Troubleshooting
-//! says what to run after each (tests in common/tests/readme.rs check both).
+//! says what to run after each (tests in common/tests/it/readme.rs check both).
 
 use crate::exit::{ExitCode, Signal};
 

@@ -16,13 +16,13 @@ use xtenant_tests::steps::cluster_pulls;
 use xtenant_tests::{Run, TestSim, bin_dir, run_cmd};
 
 /// Every sh block of the README has a marker, and every marker's ID is taken by a test:
-/// a `readme_block…("ID"…)` call in `tests/tests/*.rs`.
+/// a `readme_block…("ID"…)` call in `tests/tests/it/*.rs`.
 #[test]
 fn every_sh_block_of_the_readme_is_run_by_a_test() {
     let blocks = readme_blocks();
     assert!(blocks.len() >= 6, "{blocks:#?}");
     let mut calls = String::new();
-    for entry in std::fs::read_dir(repo_root().join("tests/tests")).unwrap() {
+    for entry in std::fs::read_dir(repo_root().join("tests/tests/it")).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         for (i, _) in text.match_indices("readme_block") {
             let call = &text[i..];

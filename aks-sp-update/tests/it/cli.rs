@@ -65,7 +65,7 @@ fn envelope(sim: &TestSim, s: &App) -> Value {
 }
 
 /// Runs the tool on `input`, the cluster its `cluster_id` names (`--targets-from-input`: these
-/// tests are about the reset; which cluster a flag or the input names is `tests/tests/targets.rs`).
+/// tests are about the reset; which cluster a flag or the input names is `tests/tests/it/targets.rs`).
 fn run(sim: &TestSim, args: &[&str], input: &Value) -> Run {
     let mut all = vec!["--targets-from-input"];
     all.extend_from_slice(args);

@@ -1,0 +1,4 @@
+//! acr-grant's integration tests: one test binary, one module per subject.
+
+mod act;
+mod cli;

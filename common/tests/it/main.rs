@@ -1,0 +1,8 @@
+//! common's integration tests: one test binary, one module per subject.
+
+mod deps;
+mod driver;
+mod http;
+mod props;
+mod readme;
+mod source;
