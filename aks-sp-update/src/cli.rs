@@ -6,7 +6,7 @@ use common::cli::{CommonArgs, SecretArgs};
 use common::envelope::{Field, fields, given};
 use common::validate::clap_duration;
 
-use crate::CLUSTER_TYPE;
+use common::arm::clusters::CLUSTER_TYPE;
 
 /// Switch an AKS cluster (tenant A) to the multitenant app's service principal, safely
 ///

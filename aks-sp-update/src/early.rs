@@ -17,14 +17,17 @@ use common::envelope::fields;
 use common::http::Api;
 use common::validate::{self, is_guid};
 
-use crate::cluster::{self, Cluster};
-use crate::{CLUSTER_TYPE, Cli};
+use crate::cluster;
+use common::arm::clusters::CLUSTER_TYPE;
+use common::arm::clusters::ManagedCluster;
+
+use crate::Cli;
 
 /// The run's early answers.
 #[derive(Default)]
 pub(crate) struct Early {
     /// (tenant, cluster id) → the cluster, read before its first object arrived, and when.
-    clusters: Primed<(String, String), (Instant, Cluster)>,
+    clusters: Primed<(String, String), (Instant, ManagedCluster)>,
     /// (tenant, scope, principal) → a previous service principal's role assignments there,
     /// and when they were listed.
     previous: Memo<(String, String, String), (Instant, Vec<RoleAssignment>)>,
@@ -41,7 +44,7 @@ const CLUSTER_FRESH_FOR: Duration = Duration::from_secs(30);
 
 /// The cluster: read before the object arrived if this is the first object asking for it
 /// and that read is at most [`CLUSTER_FRESH_FOR`] old, else read now.
-pub(crate) async fn cluster(ctx: &Ctx, arm: &Api<'_>, id: &ResourceId) -> Result<Cluster> {
+pub(crate) async fn cluster(ctx: &Ctx, arm: &Api<'_>, id: &ResourceId) -> Result<ManagedCluster> {
     let early = ctx
         .state::<Early>()
         .clusters
@@ -92,11 +95,10 @@ pub(crate) async fn previous_assignments(
 /// The app whose service principal an object will compare: the one the cluster runs as
 /// (the source of a switch's roles, or the new one of a rerun or a new secret), with its
 /// assignments. Never one a record names: a record is not a source of roles.
-fn candidates(c: &Cluster) -> Vec<(String, bool)> {
-    c.client_id
-        .clone()
+fn candidates(c: &ManagedCluster) -> Vec<(String, bool)> {
+    c.client_id()
         .filter(|id| is_guid(id))
-        .map(|current| vec![(current, true)])
+        .map(|current| vec![(current.to_owned(), true)])
         .unwrap_or_default()
 }
 

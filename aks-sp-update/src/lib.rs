@@ -39,19 +39,7 @@ use common::cloud::Cloud;
 use common::driver::{Ctx, Done, Failed, Fields, Named, Rollout, Tool, Verdict};
 use common::envelope::{Envelope, Field};
 use common::error::Result;
-use common::http::ApiVersions;
 
-/// The AKS api-versions of every cluster call: written for 2025-10-01; the step reads
-/// `servicePrincipalProfile`, `identity` and `provisioningState` and posts
-/// `resetServicePrincipalProfile`, all in the stable specs long before 2020-01-01, the oldest
-/// one it accepts in a cloud without the newer ones.
-pub const AKS_API: ApiVersions = ApiVersions {
-    resource_type: CLUSTER_TYPE,
-    pinned: "2025-10-01",
-    oldest: "2020-01-01",
-};
-/// The ARM type of a cluster.
-pub const CLUSTER_TYPE: &str = "Microsoft.ContainerService/managedClusters";
 /// AKS refuses longer client secrets ("make sure the secret isn't longer than 190 bytes").
 pub const MAX_SECRET_BYTES: usize = 190;
 

@@ -3,14 +3,16 @@
 //! its display name (`--subscription NAME`), or as the only one that holds a cluster of that
 //! group and name. Reads only; several candidates are refused, naming them.
 
-use common::arm::ResourceId;
 use common::arm::subscriptions::subscriptions_named;
+use common::arm::{ResourceId, clusters};
 use common::driver::Ctx;
 use common::envelope::fields;
 use common::error::codes;
 use common::{Error, Result, validate};
 
-use crate::{AKS_API, CLUSTER_TYPE, Cli};
+use common::arm::clusters::CLUSTER_TYPE;
+
+use crate::Cli;
 
 /// Whether the flags name the cluster by group and name, its subscription unknown.
 pub(crate) fn needed(cli: &Cli) -> bool {
@@ -81,14 +83,10 @@ async fn holding(
     name: &str,
     tenant: &str,
 ) -> Result<String> {
+    let field = fields::CLUSTER_ID.name;
     let looks = futures::future::join_all(subs.iter().map(|(sub, _)| async move {
-        arm.with_api_version(&AKS_API, |v| {
-            let p = format!(
-                "/subscriptions/{sub}/resourceGroups/{group}/providers/{CLUSTER_TYPE}/{name}?api-version={v}"
-            );
-            async move { arm.get_opt(&p).await }
-        })
-        .await
+        let id = ResourceId::new(field, sub, group, CLUSTER_TYPE, name)?;
+        clusters::get_opt(arm, &id).await
     }))
     .await;
     let mut found = Vec::new();

@@ -7,7 +7,9 @@ use common::arm::ResourceId;
 use common::envelope::{Envelope, fields};
 use common::target::{Same, Target};
 
-use crate::{CLUSTER_TYPE, Cli};
+use common::arm::clusters::CLUSTER_TYPE;
+
+use crate::Cli;
 
 /// The cluster, the target of the reset: named by a flag, or by the input with --targets-from-input.
 const CLUSTER: Target = Target {

@@ -14,9 +14,10 @@ use common::{Error, ErrorKind, Result, ui};
 use url::Url;
 
 use crate::act::{Fail, Output, key_text, resumable};
-use crate::cluster::{self, Cluster, in_progress};
+use crate::cluster;
 use crate::inputs::Inputs;
 use crate::record;
+use common::arm::clusters::ManagedCluster;
 
 /// An operation URL from an earlier run, checked as far as the flags and the envelope allow:
 /// an operation of `Microsoft.ContainerService` in the cluster's own subscription, on this
@@ -101,18 +102,18 @@ impl OperationRef {
 }
 
 /// ARM, to wait for a reset of `cluster` with: until `--timeout` when it was given; else for
-/// [`Cluster::reset_wait`] from now (at least an hour: AKS reimages node after node).
-pub(crate) fn for_the_reset<'a>(ctx: &Ctx, arm: &Api<'a>, cluster: &Cluster) -> Api<'a> {
+/// [`ManagedCluster::reset_wait`] from now (at least an hour: AKS reimages node after node).
+pub(crate) fn for_the_reset<'a>(ctx: &Ctx, arm: &Api<'a>, cluster: &ManagedCluster) -> Api<'a> {
     if ctx.common().timeout.is_some() {
         return arm.clone();
     }
-    let wait = cluster.reset_wait().max(arm.deadline().remaining());
+    let wait = cluster::reset_wait(cluster).max(arm.deadline().remaining());
     arm.until(Deadline::watched(wait, arm.deadline().interrupt()))
 }
 
 /// Says, before the reset is posted, what it does to the nodes and how long it is waited for
 /// (not in a dry run: its plan says it).
-pub(crate) fn announce(ctx: &Ctx, name: &str, waiting: &Api<'_>, cluster: &Cluster) {
+pub(crate) fn announce(ctx: &Ctx, name: &str, waiting: &Api<'_>, cluster: &ManagedCluster) {
     if ctx.dry_run() {
         return;
     }
@@ -123,31 +124,35 @@ pub(crate) fn announce(ctx: &Ctx, name: &str, waiting: &Api<'_>, cluster: &Clust
     };
     ui::info(&format!(
         "resetting cluster {name} now: {} (waiting up to {given}{})",
-        cluster.disruption(),
+        cluster::disruption(cluster),
         human(waiting.deadline().timeout())
     ));
 }
 
 /// Waits until no operation runs on the cluster (up to --timeout); the cluster as it is then.
-pub(crate) async fn settle(arm: &Api<'_>, inputs: &Inputs, cluster: Cluster) -> Result<Cluster> {
-    if !in_progress(&cluster.provisioning_state) {
+pub(crate) async fn settle(
+    arm: &Api<'_>,
+    inputs: &Inputs,
+    cluster: ManagedCluster,
+) -> Result<ManagedCluster> {
+    if !cluster.in_progress() {
         return Ok(cluster);
     }
     let name = &inputs.cluster.name;
     ui::info(&format!(
         "cluster {name} is {}: an operation is running on it (perhaps a reset an interrupted run posted); waiting for it to end",
-        cluster.provisioning_state
+        cluster.provisioning_state()
     ));
     let label = format!("waiting for the running operation on cluster {name}");
     poll_until(&label, arm.deadline(), || async {
         let c = cluster::get(arm, &inputs.cluster).await?;
-        Ok(if in_progress(&c.provisioning_state) {
-            Poll::Pending(c.provisioning_state, None)
-        } else if c.provisioning_state.eq_ignore_ascii_case("Succeeded") {
+        Ok(if c.in_progress() {
+            Poll::Pending(c.provisioning_state().to_owned(), None)
+        } else if c.provisioning_state().eq_ignore_ascii_case("Succeeded") {
             Poll::Ready(c)
         } else {
             // It ended Failed or Canceled: the progress line says so, never "done".
-            let status = format!("it ended {}", c.provisioning_state);
+            let status = format!("it ended {}", c.provisioning_state());
             Poll::Ended(c, status)
         })
     })
@@ -169,7 +174,7 @@ pub(crate) enum Resumed {
     Done(Done<Output>),
     /// The operation does not stand for the envelope's reset (the record names no reset
     /// pending with its key and this operation): the step goes on as if there were no URL.
-    NotThisReset(Box<Cluster>),
+    NotThisReset(Box<ManagedCluster>),
 }
 
 /// Follows an operation an earlier run posted, instead of posting again.
@@ -185,7 +190,7 @@ pub(crate) async fn resume(
     ctx: &Ctx,
     inputs: &Inputs,
     arm: &Api<'_>,
-    cluster: &Cluster,
+    cluster: &ManagedCluster,
     entry: Option<&Entry>,
     op: &OperationRef,
 ) -> Result<Resumed, Fail> {
@@ -229,7 +234,7 @@ pub(crate) async fn resume(
     let recorded = record::record_confirmed(ctx, inputs).await;
     Ok(Resumed::Done(Done {
         output: Output {
-            cluster_provisioning_state: Some(done.provisioning_state.clone()),
+            cluster_provisioning_state: Some(done.provisioning_state().to_owned()),
             cluster_operation_url: Change::Remove,
             pull_verified_at: Change::Keep,
             cluster_pull_verified: Change::Keep,
@@ -239,7 +244,7 @@ pub(crate) async fn resume(
             "the reset of cluster {name} to app {} with secret {} finished (state {}{recorded})",
             inputs.app_id,
             key_text(inputs),
-            done.provisioning_state
+            done.provisioning_state()
         ),
     }))
 }
@@ -278,8 +283,8 @@ pub(crate) async fn wait_for_cluster(arm: &Api<'_>, inputs: &Inputs) -> Result<(
     );
     poll_until(&label, arm.deadline(), || async {
         let c = cluster::get(arm, &inputs.cluster).await?;
-        Ok(if in_progress(&c.provisioning_state) {
-            Poll::Pending(c.provisioning_state, None)
+        Ok(if c.in_progress() {
+            Poll::Pending(c.provisioning_state().to_owned(), None)
         } else {
             Poll::Ready(())
         })
@@ -299,18 +304,18 @@ pub(crate) async fn confirm(
     arm: &Api<'_>,
     inputs: &Inputs,
     op: Option<&Url>,
-) -> Result<Cluster, Fail> {
+) -> Result<ManagedCluster, Fail> {
     let c = cluster::get(arm, &inputs.cluster)
         .await
         .map_err(|e| resumable(e, op))?;
-    if !c.uses(&inputs.app_id) || !c.provisioning_state.eq_ignore_ascii_case("Succeeded") {
-        let now_uses = c.client_id.as_deref().unwrap_or("no service principal");
+    if !c.uses(&inputs.app_id) || !c.provisioning_state().eq_ignore_ascii_case("Succeeded") {
+        let now_uses = c.client_id().unwrap_or("no service principal");
         return Err(resumable(
             Error::step(
                 common::error::codes::RESET_NOT_APPLIED,
                 format!(
                     "after the reset, cluster {} uses {now_uses} in state {} (expected app {} in state Succeeded)",
-                    inputs.cluster.name, c.provisioning_state, inputs.app_id
+                    inputs.cluster.name, c.provisioning_state(), inputs.app_id
                 ),
             )
             .with_hint("check the cluster's activity log; a rerun posts the reset again"),
@@ -332,7 +337,7 @@ pub(crate) fn still_running(inputs: &Inputs, op: &Url, why: &str) -> Fail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::CLUSTER_TYPE;
+    use common::arm::clusters::CLUSTER_TYPE;
 
     const ID: &str = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1";
 

@@ -21,8 +21,9 @@ use common::wait::Deadline;
 use common::{Error, Result, ui};
 use url::Url;
 
-use crate::cluster::{self, Cluster};
+use crate::cluster;
 use crate::inputs::Inputs;
+use common::arm::clusters::ManagedCluster;
 
 /// What the record and ARM say about the object's secret on the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,15 +49,17 @@ pub(crate) enum Held {
 
 impl Held {
     /// What `entry` (the cluster's on the app) and ARM's `cluster` say about the object's key.
-    pub(crate) fn of(inputs: &Inputs, cluster: &Cluster, entry: Option<&Entry>) -> Self {
+    pub(crate) fn of(inputs: &Inputs, cluster: &ManagedCluster, entry: Option<&Entry>) -> Self {
         if !cluster.uses(&inputs.app_id) {
             return Self::OtherApp;
         }
         let Some(k) = &inputs.key_id else {
             return Self::NoKeyInObject;
         };
-        let succeeded = cluster.provisioning_state.eq_ignore_ascii_case("Succeeded");
-        let not_succeeded = || Self::NotSucceeded(cluster.provisioning_state.clone());
+        let succeeded = cluster
+            .provisioning_state()
+            .eq_ignore_ascii_case("Succeeded");
+        let not_succeeded = || Self::NotSucceeded(cluster.provisioning_state().to_owned());
         match entry {
             Some(e) if e.switch && e.pending_is(k) => {
                 if succeeded {
@@ -115,7 +118,7 @@ impl Held {
 /// runs as another app); the confirmed key kept only while the cluster runs as the app and
 /// the object names the key it moves to (a prune then keeps both). An object without a key
 /// id leaves no entry: nothing is claimed, the next run resets and a prune refuses.
-pub(crate) fn pending(inputs: &Inputs, cluster: &Cluster, entry: Option<&Entry>) -> Entry {
+pub(crate) fn pending(inputs: &Inputs, cluster: &ManagedCluster, entry: Option<&Entry>) -> Entry {
     let switch = !cluster.uses(&inputs.app_id);
     let key = match (&inputs.key_id, switch) {
         (Some(_), false) => entry.and_then(|e| e.key.clone()),

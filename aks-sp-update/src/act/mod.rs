@@ -9,7 +9,9 @@ use common::record::{self as app_record, Entry, Written};
 use common::{Error, Result, Secret, ui};
 use url::Url;
 
-use crate::cluster::{Cluster, in_progress};
+use common::arm::clusters::ManagedCluster;
+
+use crate::cluster;
 use crate::inputs::Inputs;
 use crate::operation::{
     self, Resumed, confirm, follow, resume, settle, still_running, wait_for_cluster,
@@ -124,7 +126,7 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     // A reset posted by a run killed before it wrote cluster_operation_url (or anyone's
     // operation) is waited out first: then the cluster may already run as the app (and the
     // record may have changed meanwhile).
-    let waited = in_progress(&cluster.provisioning_state);
+    let waited = cluster.in_progress();
     let cluster = settle(
         &operation::for_the_reset(ctx, &arm, &cluster),
         inputs,
@@ -155,15 +157,15 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
 
     let waiting = operation::for_the_reset(ctx, &arm, &cluster);
     operation::announce(ctx, name, &waiting, &cluster);
-    let sent =
-        match post_reset(&arm, inputs, &secret, &cluster.disruption(), entry.as_ref()).await? {
-            Posted::Sent(s) => s,
-            Posted::Already(now, was) => {
-                // Another operation made the cluster hold the object's key: the entry goes back.
-                record::write(ctx, inputs, entry.clone()).await?;
-                return Ok(already(ctx, inputs, &now, &was).await?);
-            }
-        };
+    let disruption = cluster::disruption(&cluster);
+    let sent = match post_reset(&arm, inputs, &secret, &disruption, entry.as_ref()).await? {
+        Posted::Sent(s) => s,
+        Posted::Already(now, was) => {
+            // Another operation made the cluster hold the object's key: the entry goes back.
+            record::write(ctx, inputs, entry.clone()).await?;
+            return Ok(already(ctx, inputs, &now, &was).await?);
+        }
+    };
     let Sent::Done(r) = sent else {
         return Ok(would_reset(inputs, &held, pull_verified_at, &cluster));
     };
@@ -202,7 +204,7 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
             declared_too(ctx)
         ),
         output: Output {
-            cluster_provisioning_state: Some(done.provisioning_state.clone()),
+            cluster_provisioning_state: Some(done.provisioning_state().to_owned()),
             cluster_operation_url: Change::Remove,
             pull_verified_at,
             cluster_pull_verified: Change::Keep,
@@ -218,7 +220,7 @@ async fn first_reads(
     inputs: &Inputs,
     arm: &Api<'_>,
     graph: &Api<'_>,
-) -> Result<(Cluster, Option<Entry>)> {
+) -> Result<(ManagedCluster, Option<Entry>)> {
     let name = &inputs.cluster.name;
     let (cluster, read) = tokio::join!(
         early::cluster(ctx, arm, &inputs.cluster),
@@ -248,7 +250,7 @@ async fn first_reads(
 async fn prepare(
     ctx: &Ctx,
     inputs: &Inputs,
-    cluster: &Cluster,
+    cluster: &ManagedCluster,
     entry: Option<&Entry>,
     held: &Held,
     ledger: &roles::Ledger,
@@ -257,8 +259,8 @@ async fn prepare(
     // switch from another app (never a record). A planned app (dry run) has no service
     // principal whose roles could be compared.
     let source = cluster
-        .client_id
-        .clone()
+        .client_id()
+        .map(str::to_owned)
         .filter(|c| *held == Held::OtherApp && inputs.replaces(c));
     if source.is_some() {
         ledger.switching();
@@ -327,7 +329,7 @@ fn would_reset(
     inputs: &Inputs,
     held: &Held,
     pull_verified_at: Change<String>,
-    cluster: &Cluster,
+    cluster: &ManagedCluster,
 ) -> Done<Output> {
     Done {
         output: Output {
@@ -338,7 +340,7 @@ fn would_reset(
         summary: format!(
             "would reset cluster {}: {}, to app {} with secret {}{}",
             inputs.cluster.name,
-            cluster.reimage(),
+            cluster::reimage(cluster),
             inputs.app_id,
             key_text(inputs),
             held.why(inputs.force)
@@ -367,7 +369,7 @@ fn no_copy_on_the_app(inputs: &Inputs) {
 async fn already(
     ctx: &Ctx,
     inputs: &Inputs,
-    cluster: &Cluster,
+    cluster: &ManagedCluster,
     held: &Held,
 ) -> Result<Done<Output>> {
     // The cluster is seen on the app and the pending key is the object's: only that reset
@@ -394,7 +396,7 @@ async fn already(
     );
     Ok(Done {
         output: Output {
-            cluster_provisioning_state: Some(cluster.provisioning_state.clone()),
+            cluster_provisioning_state: Some(cluster.provisioning_state().to_owned()),
             pull_verified_at,
             // An operation URL the envelope carried stood for nothing: gone.
             cluster_operation_url: Change::Remove,

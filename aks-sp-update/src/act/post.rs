@@ -9,10 +9,10 @@ use common::{Error, Result, Secret, ui};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::AKS_API;
-use crate::cluster::{self, Cluster, in_progress};
+use crate::cluster;
 use crate::inputs::Inputs;
 use crate::record::Held;
+use common::arm::clusters::{MANAGED_CLUSTER_API, ManagedCluster};
 
 /// What posting the reset came to.
 pub(super) enum Posted {
@@ -20,7 +20,7 @@ pub(super) enum Posted {
     Sent(Sent),
     /// While it was busy, another operation made the cluster run as the app with the
     /// object's secret (as ARM and the entry read before this run's own show it).
-    Already(Cluster, Held),
+    Already(Box<ManagedCluster>, Held),
 }
 
 /// Posts the reset. A cluster busy with another operation answers 409 `OperationNotAllowed`
@@ -50,7 +50,7 @@ pub(super) async fn post_reset(
         }
     };
     let busy = |e: &Error| e.status() == Some(409) && e.is_code("OperationNotAllowed");
-    match arm.with_api_version(&AKS_API, &post).await {
+    match arm.with_api_version(&MANAGED_CLUSTER_API, &post).await {
         Ok(sent) => return Ok(Posted::Sent(sent)),
         Err(e) if busy(&e) => ui::info(&format!(
             "cluster {name} is busy, Azure refused the reset for now: {}",
@@ -68,17 +68,17 @@ pub(super) async fn post_reset(
             // The cluster is read before posting again: a busy cluster is not posted to, and
             // one that the awaited operation moved to the app is left alone.
             let now = cluster::get(arm, &inputs.cluster).await?;
-            if in_progress(&now.provisioning_state) {
+            if now.in_progress() {
                 return Ok(Poll::Pending(
-                    format!("another operation is in progress (cluster {})", now.provisioning_state),
+                    format!("another operation is in progress (cluster {})", now.provisioning_state()),
                     None,
                 ));
             }
             let held = Held::of(inputs, &now, entry);
             if held.left_alone(inputs.force) {
-                return Ok(Poll::Ready(Posted::Already(now, held)));
+                return Ok(Poll::Ready(Posted::Already(Box::new(now), held)));
             }
-            match arm.with_api_version(&AKS_API, post).await {
+            match arm.with_api_version(&MANAGED_CLUSTER_API, post).await {
                 Ok(sent) => Ok(Poll::Ready(Posted::Sent(sent))),
                 Err(e) if busy(&e) => Ok(Poll::Pending(
                     "Azure refuses the reset: another operation is in progress (OperationNotAllowed)".into(),

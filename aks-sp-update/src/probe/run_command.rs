@@ -17,7 +17,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::{AKS_API, CLUSTER_TYPE};
+use common::arm::clusters;
+use common::arm::clusters::{CLUSTER_TYPE, ManagedCluster};
 
 /// The AKS AAD server application: the audience of a `clusterToken`, the same in every cloud.
 pub(crate) const AKS_SERVER_APP: &str = "6dae42f8-4368-4678-94ff-3960e28e3630";
@@ -41,13 +42,21 @@ pub(crate) struct Access {
 }
 
 impl Access {
-    /// Reads them from a cluster's GET body.
-    pub(crate) fn from_value(v: &Value) -> Self {
-        let flag = |p: &str| v.pointer(p).and_then(Value::as_bool).unwrap_or(false);
+    /// Reads them from the cluster.
+    pub(crate) fn of(c: &ManagedCluster) -> Self {
+        let p = &c.properties;
         Self {
-            disabled: flag("/properties/apiServerAccessProfile/disableRunCommand"),
-            entra: flag("/properties/aadProfile/managed"),
-            no_local_accounts: flag("/properties/disableLocalAccounts"),
+            disabled: p
+                .api_server_access_profile
+                .as_ref()
+                .and_then(|a| a.disable_run_command)
+                .unwrap_or(false),
+            entra: p
+                .aad_profile
+                .as_ref()
+                .and_then(|a| a.managed)
+                .unwrap_or(false),
+            no_local_accounts: p.disable_local_accounts.unwrap_or(false),
         }
     }
 
@@ -59,13 +68,7 @@ impl Access {
 
 /// Reads the cluster's run command settings.
 pub(crate) async fn access(arm: &Api<'_>, cluster: &ResourceId) -> Result<Access> {
-    let body = arm
-        .with_api_version(&AKS_API, |v| {
-            let path = format!("{}?api-version={v}", cluster.id());
-            async move { arm.get(&path).await }
-        })
-        .await?;
-    Ok(Access::from_value(&body))
+    Ok(Access::of(&clusters::get(arm, cluster).await?))
 }
 
 /// A command's end, as the result says.
@@ -204,7 +207,12 @@ fn check_location(arm: &Api<'_>, cluster: &ResourceId, location: &Url) -> Result
 #[cfg(test)]
 mod tests {
     use super::{Access, Finished};
+    use common::arm::clusters::ManagedCluster;
     use serde_json::Value;
+
+    fn cluster(v: &Value) -> ManagedCluster {
+        ManagedCluster::from_value(&v["responses"]["200"]["body"], "example").unwrap()
+    }
 
     fn example(file: &str) -> Value {
         let path = format!(
@@ -230,12 +238,9 @@ mod tests {
         assert_eq!(Finished::from_value(&running), None);
 
         let disabled = example("ManagedClustersCreate_DisableRunCommand.json");
-        let a = Access::from_value(&disabled["responses"]["200"]["body"]);
+        let a = Access::of(&cluster(&disabled));
         assert!(a.disabled && !a.needs_token());
         let get = example("ManagedClustersGet.json");
-        assert_eq!(
-            Access::from_value(&get["responses"]["200"]["body"]),
-            Access::default()
-        );
+        assert_eq!(Access::of(&cluster(&get)), Access::default());
     }
 }

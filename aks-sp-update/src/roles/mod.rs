@@ -25,9 +25,9 @@ pub(crate) use undo::{Ledger, undo};
 use self::allowlist::{Kind, classify};
 use self::scopes::{Allowed, covers};
 use self::undo::{Created, mark, rely};
-use crate::cluster::Cluster;
 use crate::early;
 use crate::inputs::Inputs;
+use common::arm::clusters::ManagedCluster;
 
 /// An assignment the new service principal lacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,13 +117,13 @@ pub(crate) struct Found {
 pub(crate) async fn read(
     ctx: &Ctx,
     inputs: &Inputs,
-    cluster: &Cluster,
+    cluster: &ManagedCluster,
     source: &str,
 ) -> Result<Found> {
     let graph = ctx.graph(&inputs.tenant);
     let arm = ctx.arm(&inputs.tenant);
     let allowed = Allowed {
-        own: scopes::with_attached(&arm, &cluster.own_scopes).await,
+        own: scopes::with_attached(&arm, &scopes::of_cluster(cluster)).await,
         named: inputs.copy_role_scopes.clone(),
     };
     let subs = allowed.subscriptions(&inputs.cluster.subscription);

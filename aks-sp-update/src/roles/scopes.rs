@@ -2,6 +2,7 @@
 //! subnets show what is attached to them), and the scopes the person names with
 //! `--copy-role-scope`.
 
+use common::arm::clusters::ManagedCluster;
 use common::http::Api;
 use common::{Error, Result, ui};
 use serde_json::Value;
@@ -15,44 +16,38 @@ pub(crate) const FLAG: &str = "--copy-role-scope";
 /// subnets and their virtual networks, the API server's subnet and virtual network, its
 /// private DNS zone (a resource id; not `system` or `none`), its load balancer's outbound
 /// public IPs and prefixes, and its node resource group. Only well-formed ARM ids are kept.
-pub(crate) fn of_cluster(v: &Value) -> Vec<String> {
-    let p = v.get("properties").unwrap_or(&Value::Null);
-    let s = |x: &Value, ptr: &str| x.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
+pub(crate) fn of_cluster(c: &ManagedCluster) -> Vec<String> {
+    let p = &c.properties;
     let mut found: Vec<String> = Vec::new();
-    let subnet = |id: Option<String>, found: &mut Vec<String>| {
+    let subnet = |id: Option<&String>, found: &mut Vec<String>| {
         if let Some(id) = id {
             if let Some(i) = id.to_ascii_lowercase().find("/subnets/") {
                 found.push(id[..i].to_owned());
             }
-            found.push(id);
+            found.push(id.clone());
         }
     };
-    for pool in p
-        .get("agentPoolProfiles")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    for pool in &p.agent_pool_profiles {
+        subnet(pool.vnet_subnet_id.as_ref(), &mut found);
+        subnet(pool.pod_subnet_id.as_ref(), &mut found);
+    }
+    if let Some(api) = &p.api_server_access_profile {
+        subnet(api.subnet_id.as_ref(), &mut found);
+        found.extend(api.private_dns_zone.clone());
+    }
+    if let Some(lb) = p
+        .network_profile
+        .as_ref()
+        .and_then(|n| n.load_balancer_profile.as_ref())
     {
-        subnet(s(pool, "/vnetSubnetID"), &mut found);
-        subnet(s(pool, "/podSubnetID"), &mut found);
+        let ips = lb.outbound_ips.iter().flat_map(|o| &o.public_ips);
+        let prefixes = lb
+            .outbound_ip_prefixes
+            .iter()
+            .flat_map(|o| &o.public_ip_prefixes);
+        found.extend(ips.chain(prefixes).map(|r| r.id.clone()));
     }
-    subnet(s(p, "/apiServerAccessProfile/subnetId"), &mut found);
-    found.extend(s(p, "/apiServerAccessProfile/privateDNSZone"));
-    for ptr in [
-        "/networkProfile/loadBalancerProfile/outboundIPs/publicIPs",
-        "/networkProfile/loadBalancerProfile/outboundIPPrefixes/publicIPPrefixes",
-    ] {
-        for ip in p
-            .pointer(ptr)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            found.extend(s(ip, "/id"));
-        }
-    }
-    let cluster_sub = s(v, "/id").and_then(|id| subscription_of(&id).map(str::to_owned));
-    if let (Some(sub), Some(rg)) = (cluster_sub, s(p, "/nodeResourceGroup")) {
+    if let (Some(sub), Some(rg)) = (subscription_of(&c.id), &p.node_resource_group) {
         found.push(format!("/subscriptions/{sub}/resourceGroups/{rg}"));
     }
     let mut out: Vec<String> = Vec::new();
@@ -225,11 +220,11 @@ mod tests {
     #[test]
     fn the_recorded_cluster_has_its_node_resource_group() {
         let v: Value = serde_json::from_str(include_str!(
-            "../../../azure-sim/tests/fixtures/recordings/ManagedClustersGet.json"
+            "../../../common/tests/fixtures/recordings/ManagedClustersGet.json"
         ))
         .unwrap();
         let body = &v["responses"]["200"]["body"];
-        let scopes = of_cluster(body);
+        let scopes = of_cluster(&ManagedCluster::from_value(body, "recorded").unwrap());
         let rg = body["properties"]["nodeResourceGroup"].as_str().unwrap();
         assert!(
             scopes
@@ -255,7 +250,7 @@ mod tests {
                 "nodeResourceGroup": "MC_rg_c_eastus",
             }
         });
-        let got = of_cluster(&body);
+        let got = of_cluster(&ManagedCluster::from_value(&body, "c").unwrap());
         let want = [
             format!("{net}/virtualNetworks/v"),
             format!("{net}/virtualNetworks/v/subnets/nodes"),
@@ -265,9 +260,8 @@ mod tests {
             format!("/subscriptions/{SUB}/resourceGroups/MC_rg_c_eastus"),
         ];
         assert_eq!(got, want);
-        let system =
-            json!({"properties": {"apiServerAccessProfile": {"privateDNSZone": "system"}}});
-        assert!(of_cluster(&system).is_empty());
+        let system = json!({"id": "/c", "properties": {"apiServerAccessProfile": {"privateDNSZone": "system"}}});
+        assert!(of_cluster(&ManagedCluster::from_value(&system, "c").unwrap()).is_empty());
     }
 
     #[test]

@@ -25,17 +25,15 @@
 
 use std::sync::Mutex;
 
-use common::arm::{AUTHORIZATION_API, RoleAssignment, list_assignments};
+use common::arm::{AUTHORIZATION_API, RoleAssignment, clusters, list_assignments};
 use common::driver::Ctx;
 use common::validate::is_guid;
 use common::{Error, Result, ui};
 use reqwest::Method;
-use serde_json::Value;
 
 use super::allowlist;
 use super::scopes::{self, Allowed, overlap};
-use crate::AKS_API;
-use crate::cluster::{self, Cluster, in_progress};
+use crate::cluster;
 use crate::inputs::Inputs;
 
 /// The start of every copy's mark.
@@ -199,18 +197,18 @@ async fn cleanup(ctx: &Ctx, inputs: &Inputs, created: Vec<Created>) -> Result<()
         ));
         return Ok(());
     }
-    if in_progress(&now.provisioning_state) {
+    if now.in_progress() {
         if !created.is_empty() {
             ui::warn(&format!(
                 "an operation runs on cluster {name} ({}): the role assignment(s) copied for its switch stay for now: {}; a rerun that does not reset removes them",
-                now.provisioning_state,
+                now.provisioning_state(),
                 listed(&created)
             ));
         }
         return Ok(());
     }
     let allowed = Allowed {
-        own: scopes::with_attached(&arm, &now.own_scopes).await,
+        own: scopes::with_attached(&arm, &scopes::of_cluster(&now)).await,
         named: inputs.copy_role_scopes.clone(),
     };
     let id = inputs.cluster.id();
@@ -346,24 +344,16 @@ async fn users_of_the_app(
     }
     let mut out = Vec::new();
     for s in subs {
-        let listed = arm
-            .with_api_version(&AKS_API, |v| {
-                let path = format!(
-                    "/subscriptions/{s}/providers/Microsoft.ContainerService/managedClusters?api-version={v}"
-                );
-                async move { arm.list(&path).await }
-            })
+        let listed = clusters::clusters_in(arm, &s)
             .await
             .map_err(|e| e.message().to_owned())?;
-        for v in listed {
-            let id = v.get("id").and_then(Value::as_str).unwrap_or("");
-            if id.eq_ignore_ascii_case(this) {
+        for c in listed {
+            if c.id.eq_ignore_ascii_case(this) {
                 continue;
             }
-            let c = Cluster::from_value(&v);
-            if c.uses(&inputs.app_id) || in_progress(&c.provisioning_state) {
-                let name = v.get("name").and_then(Value::as_str).unwrap_or(id);
-                out.push((name.to_owned(), c.own_scopes));
+            if c.uses(&inputs.app_id) || c.in_progress() {
+                let name = if c.name.is_empty() { &c.id } else { &c.name };
+                out.push((name.clone(), scopes::of_cluster(&c)));
             }
         }
     }

@@ -64,7 +64,7 @@ pub(crate) async fn objects(cli: &Cli, ctx: &Ctx) -> Vec<Named> {
         match found {
             Ok(clusters) => {
                 for c in clusters {
-                    let Some(app) = c.client_id.as_deref().map(str::to_ascii_lowercase) else {
+                    let Some(app) = c.client_id().map(str::to_ascii_lowercase) else {
                         continue;
                     };
                     if apps.contains_key(&app) {

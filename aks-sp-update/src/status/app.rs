@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::{Rfc2822, Rfc3339};
 
 use super::report::{KeyReport, Problem, Report};
-use crate::cluster::Cluster;
+use common::arm::clusters::{ManagedCluster, Tags};
 
 /// An app as the report needs it.
 #[derive(Debug, Clone)]
@@ -147,7 +147,7 @@ impl Source {
 /// app and no reset to another key is pending) or, without an entry there, from the old
 /// record in the cluster's `xtenant-*` tags; and where that record is.
 pub(crate) fn recorded_key(
-    cluster: &Cluster,
+    cluster: &ManagedCluster,
     app: &App,
     app_id: &str,
     cluster_id: &str,
@@ -167,12 +167,11 @@ pub(crate) fn recorded_key(
 
 /// The key the old record in the cluster's tags names for `app_id`: its key tag, when its app
 /// tag is `app_id` and no other key is pending.
-fn legacy_key(tags: &serde_json::Map<String, Value>, app_id: &str) -> Option<String> {
+fn legacy_key(tags: &Tags, app_id: &str) -> Option<String> {
     let tag = |name: &str| {
         tags.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.as_str())
-            .map(|v| v.trim().to_ascii_lowercase())
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
             .filter(|v| is_guid(v))
     };
     let [app_tag, key_tag, _, _, pending_tag] = LEGACY_TAGS;
@@ -190,7 +189,7 @@ fn legacy_key(tags: &serde_json::Map<String, Value>, app_id: &str) -> Option<Str
 pub(crate) fn judge(
     r: &mut Report,
     app: &App,
-    cluster: &Cluster,
+    cluster: &ManagedCluster,
     id: &ResourceId,
     warn_within: Duration,
 ) {
@@ -277,7 +276,7 @@ mod tests {
     fn the_legacy_tags_name_a_key_only_for_their_app_and_with_nothing_else_pending() {
         const APP: &str = "11111111-2222-3333-4444-555555555555";
         const KEY: &str = "66666666-2222-3333-4444-555555555555";
-        let tags = |v: Value| v.as_object().unwrap().clone();
+        let tags = |v: Value| -> Tags { serde_json::from_value(v).unwrap() };
         let t = tags(
             json!({"XTENANT-CLIENT-ID": APP.to_uppercase(), "xtenant-client-secret-key-id": KEY.to_uppercase()}),
         );

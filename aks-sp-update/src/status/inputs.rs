@@ -10,7 +10,9 @@ use common::registry::access::REGISTRY_TYPE;
 use common::validate;
 use common::{Error, Result};
 
-use crate::{CLUSTER_TYPE, Cli};
+use common::arm::clusters::CLUSTER_TYPE;
+
+use crate::Cli;
 
 /// The checked inputs of one report.
 #[derive(Debug, Clone)]

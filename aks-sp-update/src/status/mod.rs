@@ -26,14 +26,13 @@ mod tenant_b;
 
 use std::time::Instant;
 
-use common::arm::ResourceId;
+use common::arm::{ResourceId, clusters};
 use common::driver::{Ctx, Done, Named};
 use common::{Error, Result};
-use serde_json::Value;
 
-use crate::cluster::Cluster;
+use crate::Cli;
 use crate::probe::Probe;
-use crate::{AKS_API, Cli};
+use common::arm::clusters::ManagedCluster;
 
 pub(crate) use all::objects;
 pub(crate) use inputs::Inputs;
@@ -59,8 +58,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Report>> {
 
 async fn report(inputs: &Inputs, ctx: &Ctx) -> Result<Report> {
     let arm = ctx.arm(&inputs.tenant);
-    let body = read_cluster(&arm, &inputs.cluster).await?;
-    let cluster = Cluster::from_value(&body);
+    let cluster = read_cluster(&arm, &inputs.cluster).await?;
     if let Some(why) = cluster.managed_identity() {
         return Err(Error::step(
             common::error::codes::MANAGED_IDENTITY_CLUSTER,
@@ -70,8 +68,8 @@ async fn report(inputs: &Inputs, ctx: &Ctx) -> Result<Report> {
             ),
         ));
     }
-    let app_id = cluster.client_id.clone().unwrap_or_default();
-    let mut r = Report::new(&cluster, &app_id, &body);
+    let app_id = cluster.client_id().unwrap_or_default().to_owned();
+    let mut r = Report::new(&cluster, &app_id);
     if let Some(want) = &inputs.app_id
         && !want.eq_ignore_ascii_case(&app_id)
     {
@@ -80,14 +78,16 @@ async fn report(inputs: &Inputs, ctx: &Ctx) -> Result<Report> {
             format!("the cluster runs as app {app_id}, not the object's app {want}"),
         ));
     }
-    if !cluster.provisioning_state.eq_ignore_ascii_case("Succeeded")
-        && !crate::cluster::in_progress(&cluster.provisioning_state)
+    if !cluster
+        .provisioning_state()
+        .eq_ignore_ascii_case("Succeeded")
+        && !cluster.in_progress()
     {
         r.problem(Problem::broken(
             "ClusterNotSucceeded",
             format!(
                 "the cluster's state is {}: its last operation did not succeed",
-                cluster.provisioning_state
+                cluster.provisioning_state()
             ),
         ));
     }
@@ -152,14 +152,10 @@ async fn probe(inputs: &Inputs, ctx: &Ctx) -> Probed {
     }
 }
 
-/// GETs the cluster's body: a missing cluster or a refusal is this cluster's error.
-async fn read_cluster(arm: &common::http::Api<'_>, id: &ResourceId) -> Result<Value> {
+/// GETs the cluster: a missing cluster or a refusal is this cluster's error.
+async fn read_cluster(arm: &common::http::Api<'_>, id: &ResourceId) -> Result<ManagedCluster> {
     let started = Instant::now();
-    let body = arm
-        .with_api_version(&AKS_API, |v| {
-            let path = format!("{}?api-version={v}", id.id());
-            async move { arm.get(&path).await }
-        })
+    let cluster = clusters::get(arm, id)
         .await
         .map_err(|e| match e.status() {
             Some(404) => e.with_hint(
@@ -177,7 +173,7 @@ async fn read_cluster(arm: &common::http::Api<'_>, id: &ResourceId) -> Result<Va
         id.name,
         started.elapsed().as_millis()
     ));
-    Ok(body)
+    Ok(cluster)
 }
 
 /// The objects `--all` names (see [`all::objects`]), for the driver.

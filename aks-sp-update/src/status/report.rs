@@ -7,11 +7,10 @@ use common::driver::{Fields, Verdict};
 use common::envelope::{Envelope, fields};
 use common::ui;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::tenant_b::Check;
-use crate::cluster::Cluster;
 use crate::probe::Probe;
+use common::arm::clusters::ManagedCluster;
 
 /// A cluster's health, worst first in what a person must do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -125,9 +124,9 @@ pub struct Report {
 }
 
 impl Report {
-    /// A report on `cluster` (running as `app_id`, GET body `body`) with nothing found yet.
-    pub(crate) fn new(cluster: &Cluster, app_id: &str, body: &Value) -> Self {
-        let (nodes, node_pools) = crate::cluster::node_count(body);
+    /// A report on `cluster` (running as `app_id`) with nothing found yet.
+    pub(crate) fn new(cluster: &ManagedCluster, app_id: &str) -> Self {
+        let (nodes, node_pools) = cluster.nodes();
         Self {
             health: Health::Healthy,
             problems: Vec::new(),
@@ -138,7 +137,7 @@ impl Report {
             registry_principal: None,
             registry_pull_role: None,
             legacy_tags: false,
-            provisioning_state: cluster.provisioning_state.clone(),
+            provisioning_state: cluster.provisioning_state().to_owned(),
             nodes,
             node_pools,
             checked_at: None,

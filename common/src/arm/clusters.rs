@@ -1,64 +1,41 @@
 //! Managed clusters as more than one step needs them: the clusters of tenant A that run as
 //! an app. (Which secret each holds is recorded on the app: [`crate::record`].)
 
-use serde_json::{Map, Value};
-
 use crate::error::{Error, Result, codes};
-use crate::http::{Api, ApiVersions};
+use crate::http::Api;
 
+use super::ResourceId;
 use super::subscriptions::subscriptions;
 
-/// The api-versions of the managed-cluster calls here (the list and `UpdateTags`, both in
-/// the stable specs long before 2020-01-01): the pinned one, else the newest a cloud has.
-pub const MANAGED_CLUSTER_API: ApiVersions = ApiVersions {
-    resource_type: "Microsoft.ContainerService/managedClusters",
-    pinned: "2025-10-01",
-    oldest: "2020-01-01",
+mod model;
+
+pub use model::{
+    AadProfile, AgentPool, ApiServerAccessProfile, CLUSTER_TYPE, Identity, LoadBalancerProfile,
+    MANAGED_CLUSTER_API, ManagedCluster, NetworkProfile, OutboundIpPrefixes, OutboundIps,
+    PowerState, Properties, ServicePrincipalProfile, SubResource, Tags,
 };
 
-/// A managed cluster as the listing and the GET show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManagedCluster {
-    /// Its ARM id.
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// `servicePrincipalProfile.clientId`: an app id, or `msi`.
-    pub client_id: Option<String>,
-    /// Its tags, as they are (the old record's among them, read only as a fallback).
-    pub tags: Map<String, Value>,
+/// GETs the cluster `id`.
+pub async fn get(api: &Api<'_>, id: &ResourceId) -> Result<ManagedCluster> {
+    let body = api
+        .with_api_version(&MANAGED_CLUSTER_API, |v| {
+            let path = format!("{}?api-version={v}", id.id());
+            async move { api.get(&path).await }
+        })
+        .await?;
+    ManagedCluster::from_value(&body, &id.id())
 }
 
-impl ManagedCluster {
-    /// Reads a cluster from an ARM body.
-    pub fn from_value(v: &Value) -> Option<Self> {
-        let tags = v
-            .get("tags")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        Some(Self {
-            id: v.get("id")?.as_str()?.to_owned(),
-            name: v
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            client_id: v
-                .pointer("/properties/servicePrincipalProfile/clientId")
-                .and_then(Value::as_str)
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned),
-            tags,
+/// GETs the cluster `id`, `None` when there is none.
+pub async fn get_opt(api: &Api<'_>, id: &ResourceId) -> Result<Option<ManagedCluster>> {
+    let body = api
+        .with_api_version(&MANAGED_CLUSTER_API, |v| {
+            let path = format!("{}?api-version={v}", id.id());
+            async move { api.get_opt(&path).await }
         })
-    }
-
-    /// Whether the cluster runs as `app_id`.
-    pub fn uses(&self, app_id: &str) -> bool {
-        self.client_id
-            .as_deref()
-            .is_some_and(|c| c.eq_ignore_ascii_case(app_id))
-    }
+        .await?;
+    body.map(|b| ManagedCluster::from_value(&b, &id.id()))
+        .transpose()
 }
 
 /// The managed clusters running as `app_id` in every subscription the caller sees in
@@ -198,18 +175,17 @@ pub async fn refuse_while_in_use_at_home(
     }
 }
 
-/// The managed clusters of subscription `sub`, as the listing shows them.
+/// The managed clusters of subscription `sub`, as the listing shows them: one that does not
+/// fit the model is an error, never skipped (it may be one that runs as the app).
 pub async fn clusters_in(api: &Api<'_>, sub: &str) -> Result<Vec<ManagedCluster>> {
     let listed = api
         .with_api_version(&MANAGED_CLUSTER_API, |v| {
-            let path = format!(
-                "/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters?api-version={v}"
-            );
+            let path = format!("/subscriptions/{sub}/providers/{CLUSTER_TYPE}?api-version={v}");
             async move { api.list(&path).await }
         })
         .await?;
-    Ok(listed
+    listed
         .iter()
-        .filter_map(ManagedCluster::from_value)
-        .collect())
+        .map(|v| ManagedCluster::from_value(v, &format!("listed in subscription {sub}")))
+        .collect()
 }

@@ -7,9 +7,9 @@
 //! update on AKS), made only on `aks-sp-update --remove-legacy-tags`.
 
 use reqwest::Method;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use crate::arm::clusters::MANAGED_CLUSTER_API;
+use crate::arm::clusters::{MANAGED_CLUSTER_API, Tags};
 use crate::arm::{follow_operation, operation_url};
 use crate::error::Result;
 use crate::http::{Api, Sent};
@@ -30,18 +30,17 @@ fn is_legacy(name: &str) -> bool {
 }
 
 /// Whether a cluster's tags carry any of the old record's.
-pub fn has_legacy_tags(tags: &Map<String, Value>) -> bool {
+pub fn has_legacy_tags(tags: &Tags) -> bool {
     tags.keys().any(|k| is_legacy(k))
 }
 
 /// The key ids the old record names for `app_id` (its key and pending key, when its app id
 /// tag is `app_id`): keys a prune keeps, nothing more.
-pub fn legacy_keys(tags: &Map<String, Value>, app_id: &str) -> Vec<String> {
+pub fn legacy_keys(tags: &Tags, app_id: &str) -> Vec<String> {
     let get = |name: &str| {
         tags.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.as_str())
-            .map(str::trim)
+            .map(|(_, v)| v.trim())
             .filter(|v| is_guid(v))
             .map(str::to_ascii_lowercase)
     };
@@ -58,15 +57,11 @@ pub fn legacy_keys(tags: &Map<String, Value>, app_id: &str) -> Vec<String> {
 /// (`ManagedClusters_UpdateTags` replaces every tag: the others are sent back), following
 /// the update when AKS answers it as a long-running operation. `false`: there were none,
 /// or a dry run.
-pub async fn remove_legacy_tags(
-    arm: &Api<'_>,
-    cluster_id: &str,
-    tags: &Map<String, Value>,
-) -> Result<bool> {
+pub async fn remove_legacy_tags(arm: &Api<'_>, cluster_id: &str, tags: &Tags) -> Result<bool> {
     if !has_legacy_tags(tags) {
         return Ok(false);
     }
-    let kept: Map<String, Value> = tags
+    let kept: Tags = tags
         .iter()
         .filter(|(k, _)| !is_legacy(k))
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -109,15 +104,22 @@ mod tests {
 
     #[test]
     fn legacy_tags_name_keys_only_for_their_app() {
-        let tags = json!({"XTENANT-CLIENT-ID": APP.to_uppercase(), "xtenant-client-secret-key-id": KEY,
-            "xtenant-pending-client-secret-key-id": PENDING, "xtenant-previous-client-id": "not a guid", "team": "a"});
-        let tags = tags.as_object().unwrap();
+        let tags: &Tags = &[
+            ("XTENANT-CLIENT-ID", APP.to_uppercase().as_str()),
+            ("xtenant-client-secret-key-id", KEY),
+            ("xtenant-pending-client-secret-key-id", PENDING),
+            ("xtenant-previous-client-id", "not a guid"),
+            ("team", "a"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
         assert!(has_legacy_tags(tags));
         assert_eq!(
             legacy_keys(tags, APP),
             vec![KEY.to_owned(), PENDING.to_owned()]
         );
         assert!(legacy_keys(tags, PENDING).is_empty());
-        assert!(!has_legacy_tags(json!({"team": "a"}).as_object().unwrap()));
+        assert!(!has_legacy_tags(&Tags::from([("team".into(), "a".into())])));
     }
 }

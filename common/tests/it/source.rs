@@ -360,7 +360,6 @@ const KNOWN_CYCLES: &[(&str, &[&str])] = &[
         &[
             "act",
             "cli",
-            "cluster",
             "early",
             "inputs",
             "named",
