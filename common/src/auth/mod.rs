@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 use crate::cloud::Cloud;
 use crate::env;
 use crate::error::{Error, Result, codes};
+use crate::http::{Http, TokenFuture, Tokens};
 use crate::secret::Secret;
 
 mod refusal;
@@ -227,6 +228,12 @@ impl Credentials {
         }
     }
 
+    /// Credentials of their own for `client_id` with `secret`, on `http`'s client and cloud:
+    /// a sign-in as another identity (an app proving its secret) through the run's one client.
+    pub fn of_app(http: &Http, client_id: &str, secret: Secret) -> Self {
+        Self::client_secret(client_id, secret, http.shared_cloud(), http.client().clone())
+    }
+
     /// The identity acted as, for messages (never the secret).
     pub fn describe(&self) -> String {
         match &self.source {
@@ -331,6 +338,16 @@ impl Credentials {
         let secret = Secret::from(tok.token);
         *guard = Some((secret.clone(), tok.expires_on));
         Ok(secret)
+    }
+}
+
+impl Tokens for Credentials {
+    fn token<'a>(&'a self, tenant: &'a str, scope: &'a str) -> TokenFuture<'a> {
+        Box::pin(Credentials::token(self, tenant, scope))
+    }
+
+    fn describe(&self) -> String {
+        Credentials::describe(self)
     }
 }
 

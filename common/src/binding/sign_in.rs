@@ -33,7 +33,7 @@ pub(crate) async fn sign_in(
     app_id: &str,
     secret: &Secret,
 ) -> Result<SignIn> {
-    let creds = ctx.http().credentials_of(app_id, secret.clone());
+    let creds = crate::auth::Credentials::of_app(ctx.http(), app_id, secret.clone());
     let scope = ctx.cloud().graph_scope();
     let deadline = ctx.deadline();
     let what = format!("signing in as app {app_id} in tenant {tenant}");

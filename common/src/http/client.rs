@@ -110,7 +110,7 @@ impl Http {
                 };
                 // The sign-in endpoint is bound by the same --timeout as everything else.
                 let fetch = async {
-                    tokio::time::timeout(deadline.remaining(), self.creds.token(tenant, &scope))
+                    tokio::time::timeout(deadline.remaining(), self.tokens.token(tenant, &scope))
                         .await
                         .map_err(|_| {
                             Error::timeout(format!(

@@ -26,12 +26,13 @@ mod retry;
 mod versions;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::auth::Credentials;
 use crate::cloud::Cloud;
 use crate::error::{Error, Result};
+use crate::secret::Secret;
 use crate::ui;
 use crate::wait::Deadline;
 use client::host_path;
@@ -62,6 +63,18 @@ pub enum Service {
     KeyVault,
 }
 
+/// A bearer token on its way.
+pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Secret>> + Send + 'a>>;
+
+/// Who gives the bearer tokens requests carry: `auth::Credentials`, the layer above, which
+/// signs in through this client; http knows it only as this.
+pub trait Tokens: std::fmt::Debug + Send + Sync {
+    /// A bearer token for `scope` in `tenant`.
+    fn token<'a>(&'a self, tenant: &'a str, scope: &'a str) -> TokenFuture<'a>;
+    /// The identity acted as, for messages (never a secret).
+    fn describe(&self) -> String;
+}
+
 tokio::task_local! {
     /// The writes a `--dry-run` planned for the object being processed.
     static PLAN: std::cell::RefCell<Vec<serde_json::Value>>;
@@ -90,7 +103,7 @@ pub async fn collect_plan<F: Future>(work: F) -> (F::Output, Vec<serde_json::Val
 pub struct Http {
     client: reqwest::Client,
     cloud: Arc<Cloud>,
-    creds: Arc<Credentials>,
+    tokens: Arc<dyn Tokens>,
     dry_run: bool,
     sent: Arc<AtomicU64>,
     versions: versions::Chosen,
@@ -99,17 +112,17 @@ pub struct Http {
 }
 
 impl Http {
-    /// A client for `cloud` acting with `creds`.
+    /// A client for `cloud` acting with `tokens`.
     pub fn new(
         client: reqwest::Client,
         cloud: Arc<Cloud>,
-        creds: Arc<Credentials>,
+        tokens: Arc<dyn Tokens>,
         dry_run: bool,
     ) -> Self {
         Self {
             client,
             cloud,
-            creds,
+            tokens,
             dry_run,
             sent: Arc::new(AtomicU64::new(0)),
             versions: versions::Chosen::default(),
@@ -122,15 +135,19 @@ impl Http {
         &self.cloud
     }
 
-    /// The credentials.
-    pub fn credentials(&self) -> &Credentials {
-        &self.creds
+    /// The cloud, shared (for a sign-in of its own through this client: `auth::Credentials::of_app`).
+    pub fn shared_cloud(&self) -> Arc<Cloud> {
+        self.cloud.clone()
     }
 
-    /// Credentials of their own for `client_id` with `secret`, on this client and cloud: a
-    /// sign-in as another identity (an app proving its secret) through the run's one client.
-    pub fn credentials_of(&self, client_id: &str, secret: crate::Secret) -> Credentials {
-        Credentials::client_secret(client_id, secret, self.cloud.clone(), self.client.clone())
+    /// The reqwest client every request of the run goes through.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The credentials requests are signed with.
+    pub fn credentials(&self) -> &dyn Tokens {
+        &*self.tokens
     }
 
     /// Whether writes are only reported.
