@@ -1,8 +1,16 @@
-//! Reading values out of Azure's JSON answers.
+//! Reading Azure's JSON answers into types.
+//!
+//! Every answer a step decides on is read into a `Deserialize` struct: lenient to fields it
+//! does not name (Azure adds them), strict about the ones it does. [`typed`] names the field
+//! that does not fit ([`Mismatch`]), [`read`] makes that an error saying who answered;
+//! [`lenient`] is for a field that only informs, whose odd value is taken as absent rather
+//! than failing the answer.
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Deserializer, IgnoredAny};
 use serde_json::Value;
+
+use crate::error::{Error, codes::Code};
 
 /// A field of an answer that is not what its type says: where (`properties.servicePrincipalProfile.clientId`)
 /// and what is wrong (`invalid type: integer `5`, expected a string`).
@@ -29,34 +37,102 @@ pub fn typed<T: DeserializeOwned>(v: &Value) -> Result<T, Mismatch> {
     })
 }
 
+/// `body` read as a `T`; when it does not fit, an error with `code` saying `what` answered
+/// and the path of the field that did not fit (e.g. `` at `value[0]`: missing field `keyId` ``).
+pub fn read<T: DeserializeOwned>(body: &Value, code: Code, what: &str) -> crate::Result<T> {
+    typed(body).map_err(|m| {
+        let at = if m.path == "." {
+            String::new()
+        } else {
+            format!(" at `{}`", m.path)
+        };
+        Error::step(
+            code,
+            format!("{what} does not have the expected shape{at}: {}", m.problem),
+        )
+    })
+}
+
 /// For `#[serde(deserialize_with)]`: an explicit `null` (Azure writes some empty fields so)
 /// read as the type's default, as an absent field is with `#[serde(default)]`.
 pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
-    D: serde::Deserializer<'de>,
+    D: Deserializer<'de>,
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// A field read leniently: its value when it has the type asked for, else the type's
+/// default (`None`, empty) — for fields that inform a message but decide nothing.
+///
+/// # Errors
+/// Only when the input itself is not JSON.
+pub fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Maybe::<T>::deserialize(d)?.or_default())
+}
+
+/// A value of type `T`, or anything else.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Maybe<T> {
+    /// It has the type.
+    Is(T),
+    /// It does not.
+    Not(IgnoredAny),
+}
+
+impl<T> Maybe<T> {
+    /// The value, if it had the type.
+    pub fn ok(self) -> Option<T> {
+        match self {
+            Self::Is(t) => Some(t),
+            Self::Not(_) => None,
+        }
+    }
+}
+
+impl<T: Default> Maybe<T> {
+    /// The value, or the default when it did not have the type.
+    pub fn or_default(self) -> T {
+        self.ok().unwrap_or_default()
+    }
+}
+
 /// The strings of the array `v` (other items skipped); empty when `v` is absent or not an
 /// array, as Azure omits an empty list.
 pub fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+    v.map(|v| {
+        <Vec<Maybe<String>>>::deserialize(v)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(Maybe::ok)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// A list of strings read leniently (the [`strings`] of a field, for a struct):
+/// `#[serde(default, deserialize_with = "json::string_list")]`.
+///
+/// # Errors
+/// Only when the input itself is not JSON.
+pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let items: Vec<Maybe<String>> = lenient(d)?;
+    Ok(items.into_iter().filter_map(Maybe::ok).collect())
 }
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
     use serde_json::json;
 
-    use super::{Mismatch, strings, typed};
+    use super::*;
+    use crate::error::codes;
 
     #[test]
     fn strings_of_an_array_or_none() {
@@ -91,5 +167,37 @@ mod tests {
                 problem: "missing field `_p`".into()
             }
         );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Answer {
+        key_id: String,
+        #[serde(default, deserialize_with = "lenient")]
+        hint: Option<String>,
+        #[serde(default, deserialize_with = "string_list")]
+        tags: Vec<String>,
+    }
+
+    #[test]
+    fn a_field_decided_on_is_named_when_missing_or_wrong() {
+        let ok: Vec<Answer> = read(
+            &json!([{"keyId": "k", "hint": 5, "tags": ["a", 1], "extra": {}}]),
+            codes::UNEXPECTED_GRAPH_ANSWER,
+            "Graph",
+        )
+        .unwrap();
+        assert_eq!((ok[0].key_id.as_str(), ok[0].hint.as_deref()), ("k", None));
+        assert_eq!(ok[0].tags, ["a"]);
+        for (body, path) in [
+            (json!([{"keyId": "k"}, {"hint": "h"}]), "[1]"),
+            (json!([{"keyId": 7}]), "[0].keyId"),
+        ] {
+            let e = read::<Vec<Answer>>(&body, codes::UNEXPECTED_GRAPH_ANSWER, "Graph")
+                .unwrap_err();
+            assert_eq!(e.code(), "UnexpectedGraphAnswer");
+            assert!(e.message().contains(&format!("`{path}`")), "{e}");
+            assert!(e.message().contains("keyId"), "{e}");
+        }
     }
 }

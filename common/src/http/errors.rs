@@ -14,10 +14,13 @@
 //! - legacy OData: `{"odata.error": {"code", "message": {"value"}}}`.
 
 use reqwest::header::HeaderMap;
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::Value;
 
 use super::{Response, Service};
 use crate::error::{Error, ErrorKind};
+use crate::json::lenient;
 use crate::validate::is_guid;
 
 /// The error an answer's body carries, whatever its shape.
@@ -36,88 +39,178 @@ pub struct ErrorBody {
 /// Codes so generic that a more precise code in `details` is the one to report.
 const GENERIC: [&str; 3] = ["Request_BadRequest", "BadRequest", "InvalidRequest"];
 
+/// Every shape an error body comes in, read at once: each service fills its own fields.
+#[derive(Deserialize)]
+struct Shapes {
+    /// ARM, Graph, Key Vault: an object; Entra's token endpoint: a code.
+    #[serde(default)]
+    error: Option<Slot>,
+    /// Registries: one per refused scope.
+    #[serde(default, deserialize_with = "lenient")]
+    errors: Vec<Slot>,
+    /// Legacy OData.
+    #[serde(rename = "odata.error", default, deserialize_with = "lenient")]
+    odata: Option<ODataError>,
+    /// Entra's token endpoint, beside `error`.
+    #[serde(default, deserialize_with = "lenient")]
+    error_description: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    trace_id: Option<String>,
+    /// The AKS resource provider: the error object itself, at the top level.
+    #[serde(flatten)]
+    top: Option<ErrorObject>,
+}
+
+/// What an `error` (or an `errors` item) holds.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Slot {
+    /// `{"code", "message", …}`.
+    Object(ErrorObject),
+    /// Entra's `"invalid_client"`.
+    Code(String),
+    /// An object of another shape (its code not a string): no error body.
+    Malformed(
+        #[expect(dead_code, reason = "matched for its shape, never read")]
+        serde_json::Map<String, Value>,
+    ),
+    /// Anything else: not this shape.
+    Other(IgnoredAny),
+}
+
+/// `{"code", "message", "details"?, "innererror"?}`, the error object of most services.
+#[derive(Deserialize)]
+struct ErrorObject {
+    /// Decides the error's code: a body whose code is absent is no error body.
+    code: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    message: Option<String>,
+    /// Graph's precise cause of a generic code.
+    #[serde(default, deserialize_with = "lenient")]
+    details: Vec<Detail>,
+    /// Key Vault's precise cause (Graph's `innerError` holds the request id).
+    #[serde(default, deserialize_with = "lenient")]
+    innererror: Option<Box<Inner>>,
+    #[serde(rename = "innerError", default, deserialize_with = "lenient")]
+    inner_error: Option<Box<Inner>>,
+}
+
+/// An entry of `details`.
+#[derive(Default, Deserialize)]
+struct Detail {
+    #[serde(default, deserialize_with = "lenient")]
+    code: Option<String>,
+}
+
+/// An `innererror`, which may nest another.
+#[derive(Default, Deserialize)]
+struct Inner {
+    #[serde(default, deserialize_with = "lenient")]
+    code: Option<String>,
+    #[serde(rename = "request-id", default, deserialize_with = "lenient")]
+    request_id: Option<String>,
+    #[serde(rename = "innererror", default, deserialize_with = "lenient")]
+    nested: Option<Box<Inner>>,
+    #[serde(rename = "innerError", default, deserialize_with = "lenient")]
+    nested_camel: Option<Box<Inner>>,
+}
+
+impl Inner {
+    fn next(&self) -> Option<&Inner> {
+        self.nested.as_deref().or(self.nested_camel.as_deref())
+    }
+}
+
+/// Legacy OData: `{"code", "message": {"lang", "value"}}` (or the message as text).
+#[derive(Deserialize)]
+struct ODataError {
+    code: String,
+    #[serde(default, deserialize_with = "lenient")]
+    message: Option<ODataMessage>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ODataMessage {
+    Text(String),
+    Localized {
+        #[serde(default, deserialize_with = "lenient")]
+        value: String,
+    },
+}
+
 impl ErrorBody {
     /// Reads an error body, if `body` has one of the known shapes.
     ///
     /// Meant for answers with an error status: a success body is not looked at.
     pub fn parse(body: &Value) -> Option<Self> {
-        let obj = body.as_object()?;
-        match obj.get("error") {
+        let shapes = Shapes::deserialize(body).ok()?;
+        match shapes.error {
             // ARM, Graph, Key Vault.
-            Some(Value::Object(e)) => return Self::from_object(e),
+            Some(Slot::Object(e)) => return Self::from_object(e),
+            Some(Slot::Malformed(_)) => return None,
             // Entra's token endpoint.
-            Some(Value::String(code)) => return Some(Self::from_entra(code, obj)),
-            _ => {}
+            Some(Slot::Code(code)) => {
+                return Some(Self::from_entra(
+                    code,
+                    shapes.error_description.as_deref(),
+                    shapes.trace_id,
+                ));
+            }
+            Some(Slot::Other(_)) | None => {}
         }
         // Registries: the first of the errors (they list one per refused scope).
-        if let Some(Value::Object(e)) = obj
-            .get("errors")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-        {
-            return Self::from_object(e);
+        match shapes.errors.into_iter().next() {
+            Some(Slot::Object(e)) => return Self::from_object(e),
+            Some(Slot::Malformed(_)) => return None,
+            _ => {}
         }
-        if let Some(Value::Object(e)) = obj.get("odata.error") {
-            let message = e
-                .get("message")
-                .and_then(|m| m.get("value").or(Some(m)))
-                .and_then(Value::as_str)
-                .unwrap_or("");
+        if let Some(e) = shapes.odata {
+            let message = match e.message {
+                Some(ODataMessage::Text(m) | ODataMessage::Localized { value: m }) => m,
+                None => String::new(),
+            };
             return Some(Self {
-                code: e.get("code").and_then(Value::as_str)?.to_owned(),
-                message: message.to_owned(),
+                code: e.code,
+                message,
                 request_id: None,
             });
         }
-        // The AKS resource provider: the error object itself, at the top level. Both a
-        // code and a message are required, so an unrelated body is not taken for one.
-        if obj.get("message").is_some_and(Value::is_string) {
-            return Self::from_object(obj);
+        // The AKS resource provider: both a code and a message are required, so an
+        // unrelated body is not taken for one.
+        match shapes.top {
+            Some(top) if top.message.is_some() => Self::from_object(top),
+            _ => None,
         }
-        None
     }
 
-    /// `{"code", "message", "details"?, "innererror"?}`, the error object of most services.
-    fn from_object(e: &Map<String, Value>) -> Option<Self> {
-        let mut code = e.get("code").and_then(Value::as_str)?.to_owned();
-        let mut message = e
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
+    fn from_object(e: ErrorObject) -> Option<Self> {
+        let mut code = e.code?;
+        let mut message = e.message.unwrap_or_default();
         // Graph puts the precise cause (e.g. NoBackingApplicationObject) in details.
-        if let Some(dc) = e
-            .get("details")
-            .and_then(Value::as_array)
-            .and_then(|d| d.first())
-            .and_then(|d| d.get("code"))
-            .and_then(Value::as_str)
-        {
-            if !message.contains(dc) {
+        if let Some(dc) = e.details.into_iter().next().and_then(|d| d.code) {
+            if !message.contains(&dc) {
                 message = format!("{message} [{dc}]");
             }
             if GENERIC.contains(&code.as_str()) {
-                dc.clone_into(&mut code);
+                code = dc;
             }
         }
         // Key Vault nests the precise cause in innererror.code (innererrors may nest).
-        let inner = e.get("innererror").or_else(|| e.get("innerError"));
-        let mut cur = inner;
+        let inner = e.innererror.or(e.inner_error);
+        let mut cur = inner.as_deref();
         while let Some(i) = cur {
-            if let Some(ic) = i.get("code").and_then(Value::as_str)
-                && ic != code
+            if let Some(ic) = &i.code
+                && *ic != code
             {
                 if !message.contains(&code) {
                     message = format!("{message} [{code}]");
                 }
                 ic.clone_into(&mut code);
             }
-            cur = i.get("innererror").or_else(|| i.get("innerError"));
+            cur = i.next();
         }
-        let request_id = inner
-            .and_then(|i| i.get("request-id"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let request_id = inner.and_then(|i| i.request_id);
         Some(Self {
             code,
             message,
@@ -126,18 +219,12 @@ impl ErrorBody {
     }
 
     /// `{"error": "invalid_client", "error_description": "AADSTS…\r\nTrace ID: …", …}`.
-    fn from_entra(code: &str, obj: &Map<String, Value>) -> Self {
-        let description = obj
-            .get("error_description")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+    fn from_entra(code: String, description: Option<&str>, trace_id: Option<String>) -> Self {
+        let description = description.unwrap_or("");
         Self {
-            code: code.to_owned(),
+            code,
             message: description.lines().next().unwrap_or("").trim().to_owned(),
-            request_id: obj
-                .get("trace_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            request_id: trace_id,
         }
     }
 }
