@@ -2,6 +2,7 @@
 //! the request that returned it, so a page cannot send the service's token elsewhere.
 
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
@@ -9,7 +10,20 @@ use super::Api;
 use super::client::host_path;
 use super::origin::check_origin;
 use crate::error::{Error, Result};
+use crate::json::lenient;
 use crate::validate::shown;
+
+/// A page of a list: its items and the link to the next page (ARM's `nextLink`, Graph's
+/// `@odata.nextLink`).
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default, deserialize_with = "lenient")]
+    value: Vec<Value>,
+    #[serde(rename = "nextLink", default, deserialize_with = "lenient")]
+    next_link: Option<String>,
+    #[serde(rename = "@odata.nextLink", default, deserialize_with = "lenient")]
+    odata_next_link: Option<String>,
+}
 
 impl Api<'_> {
     /// GET a list, following `nextLink` / `@odata.nextLink`; all `value` items.
@@ -21,14 +35,14 @@ impl Api<'_> {
                 .read(self.request(Method::GET, url.clone()))
                 .await?
                 .body;
-            if let Some(v) = body.get("value").and_then(Value::as_array) {
-                items.extend(v.iter().cloned());
-            }
-            match body
-                .get("nextLink")
-                .or_else(|| body.get("@odata.nextLink"))
-                .and_then(Value::as_str)
-            {
+            // Not an object: no items, no next page (as a body without them).
+            let page = Page::deserialize(body).unwrap_or(Page {
+                value: Vec::new(),
+                next_link: None,
+                odata_next_link: None,
+            });
+            items.extend(page.value);
+            match page.next_link.or(page.odata_next_link).as_deref() {
                 Some(next) if !next.is_empty() => {
                     let parsed = Url::parse(next).map_err(|e| {
                         Error::step(

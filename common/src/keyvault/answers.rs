@@ -1,11 +1,60 @@
 //! What Key Vault's answers mean: the tenant its challenge names, and its refusals turned
 //! into errors that say what to do.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
 
 use super::{READ_ROLE, SecretRef, WRITE_ROLE};
 use crate::error::{Error, ErrorKind};
 use crate::http::Response;
+use crate::json::{Maybe, lenient};
+
+/// A secret as Key Vault answers a read or a write of it (no `Debug`: it holds the value).
+#[derive(Deserialize)]
+pub(super) struct SecretBundle {
+    /// `https://<vault>/secrets/<name>/<version>`: which version this is.
+    pub(super) id: String,
+    /// The value (a read decides on it; checked where it is taken).
+    #[serde(default)]
+    pub(super) value: Option<String>,
+    /// Its tags; a tag whose value is not text is left out.
+    #[serde(default, deserialize_with = "lenient")]
+    tags: BTreeMap<String, Maybe<String>>,
+}
+
+impl SecretBundle {
+    /// The tags with text values.
+    pub(super) fn tags(&mut self) -> BTreeMap<String, String> {
+        std::mem::take(&mut self.tags)
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.ok()?)))
+            .collect()
+    }
+}
+
+/// Key Vault's error body: `{"error": {"code", "message", "innererror": {"code"}}}`.
+#[derive(Default, Deserialize)]
+struct Refusal {
+    #[serde(default, deserialize_with = "lenient")]
+    error: RefusalError,
+}
+
+#[derive(Default, Deserialize)]
+struct RefusalError {
+    #[serde(default, deserialize_with = "lenient")]
+    code: String,
+    #[serde(default, deserialize_with = "lenient")]
+    message: String,
+    #[serde(default, deserialize_with = "lenient")]
+    innererror: RefusalInner,
+}
+
+#[derive(Default, Deserialize)]
+struct RefusalInner {
+    #[serde(default, deserialize_with = "lenient")]
+    code: String,
+}
 
 /// A quoted parameter of a Key Vault challenge (`Bearer authorization="…", resource="…"`).
 pub(super) fn challenge_param(resp: &Response, name: &str) -> Option<String> {
@@ -28,24 +77,12 @@ pub(super) fn challenge_tenant(resp: &Response) -> Option<String> {
 
 /// What a refusal of the vault means, and what to do about it.
 pub(super) fn explain(resp: &Response, r: &SecretRef, tenant: &str, write: bool) -> Error {
-    let code = resp
-        .body
-        .pointer("/error/code")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let inner = resp
-        .body
-        .pointer("/error/innererror/code")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let azure_message = resp
-        .body
-        .pointer("/error/message")
-        .and_then(Value::as_str)
-        .and_then(|m| m.lines().next())
-        .unwrap_or("")
-        .to_owned();
+    let refusal = Refusal::deserialize(&resp.body)
+        .unwrap_or_default()
+        .error;
+    let code = refusal.code;
+    let inner = refusal.innererror.code.as_str();
+    let azure_message = refusal.message.lines().next().unwrap_or("").to_owned();
     let vault = &r.vault;
     let (what, role) = if write {
         ("write secrets to", WRITE_ROLE)

@@ -18,15 +18,16 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use url::Url;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, codes};
 use crate::http::{Auth, Http, Response, Sent};
+use crate::json::read;
 use crate::secret::{REDACTED, Secret};
 use crate::wait::Deadline;
 
 mod answers;
 mod reference;
 
-use answers::{challenge_param, challenge_tenant, explain};
+use answers::{SecretBundle, challenge_param, challenge_tenant, explain};
 use reference::is_version;
 pub use reference::{SecretRef, is_secret_name, is_vault_name};
 
@@ -115,15 +116,16 @@ pub async fn set_secret(
         deadline,
     )
     .await?;
-    let version = resp
-        .body
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(|id| id.rsplit('/').next())
+    let what = format!("Key Vault's answer to the write of {}", target.name);
+    let bundle: SecretBundle = read(&resp.body, codes::KEY_VAULT_BAD_ANSWER, &what)?;
+    let version = bundle
+        .id
+        .rsplit('/')
+        .next()
         .filter(|v| is_version(v))
         .ok_or_else(|| {
             Error::step(
-                crate::error::codes::KEY_VAULT_BAD_ANSWER,
+                codes::KEY_VAULT_BAD_ANSWER,
                 format!(
                     "Key Vault {} stored secret {} but its answer names no version",
                     target.vault, target.name
@@ -209,32 +211,25 @@ pub async fn read_current(
 fn stored(resp: &Response, r: &SecretRef, want: Option<&str>) -> Result<Stored> {
     let bad = || {
         Error::step(
-            crate::error::codes::KEY_VAULT_BAD_ANSWER,
+            codes::KEY_VAULT_BAD_ANSWER,
             format!("Key Vault did not return the value of {r}"),
         )
     };
-    let id = resp.body.get("id").and_then(Value::as_str).unwrap_or("");
+    let what = format!("Key Vault's answer for {r}");
+    let mut bundle: SecretBundle = read(&resp.body, codes::KEY_VAULT_BAD_ANSWER, &what)?;
     let prefix = format!("/secrets/{}/", r.name.to_ascii_lowercase());
-    let version = id
+    let version = bundle
+        .id
         .to_ascii_lowercase()
         .rsplit_once(&prefix)
         .map(|(_, v)| v.to_owned())
         .filter(|v| is_version(v) && want.is_none_or(|w| w.eq_ignore_ascii_case(v)))
         .ok_or_else(bad)?;
-    let value = match resp.body.get("value").and_then(Value::as_str) {
+    let value = match bundle.value.take() {
         Some(v) if !v.is_empty() => Secret::new(v),
         _ => return Err(bad()),
     };
-    let tags = resp
-        .body
-        .get("tags")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default();
+    let tags = bundle.tags();
     Ok(Stored {
         value,
         id: r.at_version(&version),
@@ -348,7 +343,7 @@ pub async fn vault_tenant(http: &Http, r: &SecretRef, deadline: Deadline) -> Res
         .map_err(|e| e.context(format!("key vault {}", r.vault)))?;
     let bad = |why: &str| {
         Error::step(
-            crate::error::codes::KEY_VAULT_BAD_CHALLENGE,
+            codes::KEY_VAULT_BAD_CHALLENGE,
             format!(
                 "key vault {} answered a request without a token {} (status {}), so its tenant is unknown",
                 r.vault, why, resp.status
