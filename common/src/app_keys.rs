@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::error::{Error, Result, codes};
-use crate::graph::alt_key;
+use crate::error::{Result, codes};
+use crate::graph::{Application, alt_key};
 use crate::http::Api;
+use crate::json::read;
 use crate::secret::Secret;
 
 /// How long after its start a key may still be refused for being new; a refused key older
@@ -68,33 +68,20 @@ pub struct Registration {
 impl Registration {
     /// From Graph's application body (`id`, `passwordCredentials`).
     pub(crate) fn parse(body: &Value, app_id: &str) -> Result<Self> {
-        let object_id = body.get("id").and_then(Value::as_str).ok_or_else(|| {
-            Error::step(
-                codes::UNEXPECTED_GRAPH_ANSWER,
-                format!("Microsoft Graph answered the application {app_id} without an id"),
-            )
-        })?;
-        let time = |v: &Value, k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-        };
-        let keys = body
-            .get("passwordCredentials")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| {
-                Some(Key {
-                    key_id: p.get("keyId")?.as_str()?.to_ascii_lowercase(),
-                    hint: p.get("hint").and_then(Value::as_str).map(str::to_owned),
-                    start: time(p, "startDateTime"),
-                    end: time(p, "endDateTime"),
-                })
+        let what = format!("Microsoft Graph's application {app_id}");
+        let app: Application = read(body, codes::UNEXPECTED_GRAPH_ANSWER, &what)?;
+        let keys = app
+            .password_credentials
+            .iter()
+            .map(|p| Key {
+                key_id: p.key_id.to_ascii_lowercase(),
+                hint: p.hint.clone(),
+                start: p.start(),
+                end: p.end(),
             })
             .collect();
         Ok(Self {
-            object_id: object_id.to_owned(),
+            object_id: app.id,
             keys,
         })
     }

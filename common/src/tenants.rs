@@ -9,10 +9,11 @@
 //! subscription ([`subscription_holder`]).
 
 use reqwest::Method;
-use serde_json::Value;
+use serde::Deserialize;
 
 use crate::error::{Error, Result, codes};
 use crate::http::{Api, Auth, Http, Request, Service, WRONG_ISSUER, wrong_issuer};
+use crate::json::lenient;
 use crate::validate::is_guid;
 use crate::wait::Deadline;
 
@@ -91,12 +92,27 @@ pub async fn tenant_id(http: &Http, tenant: &str, deadline: Deadline) -> Result<
         return Ok(None);
     }
     // The issuer is `https://<login>/<tenant id>/v2.0`.
-    Ok(answer
-        .body
-        .get("issuer")
-        .and_then(Value::as_str)
+    let discovery = Discovery::deserialize(&answer.body).unwrap_or_default();
+    Ok(discovery
+        .issuer
+        .as_deref()
         .and_then(|i| i.split('/').find(|s| is_guid(s)))
         .map(str::to_ascii_lowercase))
+}
+
+/// Entra's OpenID discovery document: its `issuer` alone.
+#[derive(Default, Deserialize)]
+struct Discovery {
+    #[serde(default, deserialize_with = "lenient")]
+    issuer: Option<String>,
+}
+
+/// A subscription as ARM shows it: its `tenantId` alone.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscriptionTenant {
+    #[serde(default, deserialize_with = "lenient")]
+    tenant_id: Option<String>,
 }
 
 /// Which tenant holds a subscription, as ARM tells a caller signed in to another.
@@ -117,7 +133,10 @@ pub async fn subscription_holder(arm: &Api<'_>, subscription: &str) -> Holder {
         crate::arm::subscriptions::SUBSCRIPTIONS_API
     );
     match arm.get(&path).await {
-        Ok(body) => match body.get("tenantId").and_then(Value::as_str) {
+        Ok(body) => match SubscriptionTenant::deserialize(&body)
+            .unwrap_or_default()
+            .tenant_id
+        {
             Some(t) if !t.eq_ignore_ascii_case(arm.tenant()) && is_guid(arm.tenant()) => {
                 Holder::Other(t.to_ascii_lowercase())
             }

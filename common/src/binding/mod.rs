@@ -21,11 +21,11 @@
 mod keys;
 mod sign_in;
 
-use serde_json::Value;
+use serde::Deserialize;
 
 use crate::context::Ctx;
 use crate::error::{Error, Result, codes};
-use crate::graph::alt_key;
+use crate::graph::{AppOwner, alt_key};
 use crate::http::Api;
 use crate::secret::Secret;
 use crate::validate::is_guid;
@@ -123,11 +123,13 @@ pub async fn owner_tenant(graph: &Api<'_>, app_id: &str) -> Result<Option<String
         "{}?$select=id,appOwnerOrganizationId",
         alt_key("servicePrincipals", "appId", app_id)
     );
-    Ok(graph.get_opt(&path).await?.and_then(|sp| {
-        sp.get("appOwnerOrganizationId")
-            .and_then(Value::as_str)
-            .map(str::to_ascii_lowercase)
-    }))
+    let Some(body) = graph.get_opt(&path).await? else {
+        return Ok(None);
+    };
+    Ok(AppOwner::deserialize(&body)
+        .unwrap_or_default()
+        .app_owner_organization_id
+        .map(|t| t.to_ascii_lowercase()))
 }
 
 /// The registration of an app Graph did not show in tenant A: another tenant's app (its

@@ -8,14 +8,17 @@
 //! a write's outcome says so: [`Sent::Skipped`].
 //!
 //! One job per module: [`client`](build_client) (the reqwest client, DNS override, one
-//! attempt with its authorization header), `retry` (the retry policy), `errors` (error
-//! bodies in every shape), `origin` (where a URL from an answer may be followed),
-//! `paging` ([`Api::list`]), `redact` (secret fields in reports), `request` (the request
-//! model), `api` ([`Api`], one service in one tenant), `versions` (ARM api-versions a cloud lacks); this file holds [`Http`] and the
-//! read/write split that carries `--dry-run`.
+//! attempt with its authorization header), `retry` (the retry policy), `error_body` (error
+//! bodies in every shape), `errors` (error answers into errors), `origin` (where a URL from
+//! an answer may be followed), `paging` ([`Api::list`]), `redact` (secret fields in
+//! reports), `request` (the request model), `api` ([`Api`], one service in one tenant),
+//! `versions` (ARM api-versions a cloud lacks); this file holds [`Http`], the [`Tokens`]
+//! that sign requests (given by `auth`, the layer above), and the read/write split that
+//! carries `--dry-run`.
 
 mod api;
 mod client;
+mod error_body;
 mod errors;
 mod origin;
 mod pace;
@@ -39,7 +42,8 @@ use client::host_path;
 
 pub use api::Api;
 pub use client::build_client;
-pub use errors::{ErrorBody, WRONG_ISSUER, error_from_response, parse_error_body, wrong_issuer};
+pub use error_body::{ErrorBody, parse_error_body};
+pub use errors::{WRONG_ISSUER, error_from_response, wrong_issuer};
 pub use origin::{check_origin, same_origin};
 pub use pace::{
     GLOBAL_READS_LEFT, GLOBAL_WRITES_LEFT, PRINCIPAL_READS_LEFT, PRINCIPAL_WRITES_LEFT,

@@ -77,9 +77,7 @@ pub(super) fn challenge_tenant(resp: &Response) -> Option<String> {
 
 /// What a refusal of the vault means, and what to do about it.
 pub(super) fn explain(resp: &Response, r: &SecretRef, tenant: &str, write: bool) -> Error {
-    let refusal = Refusal::deserialize(&resp.body)
-        .unwrap_or_default()
-        .error;
+    let refusal = Refusal::deserialize(&resp.body).unwrap_or_default().error;
     let code = refusal.code;
     let inner = refusal.innererror.code.as_str();
     let azure_message = refusal.message.lines().next().unwrap_or("").to_owned();

@@ -48,12 +48,13 @@ mod write;
 
 use std::collections::BTreeSet;
 
+use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::graph::alt_key;
+use crate::graph::{Tags, alt_key};
 use crate::http::Api;
 use crate::validate::is_guid;
 
@@ -190,16 +191,7 @@ pub struct Record {
 impl Record {
     /// The record in an application's body.
     pub fn from_app(body: &Value) -> Self {
-        let tags = body
-            .get("tags")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let tags = Tags::deserialize(body).unwrap_or_default().tags;
         Self { tags }
     }
 

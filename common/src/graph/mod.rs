@@ -4,11 +4,20 @@ use std::future::Future;
 use std::time::Duration;
 
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result, codes};
 use crate::http::{Api, Sent};
+use crate::json::read;
 use crate::wait::{Deadline, Poll, poll_until};
+
+mod answers;
+
+pub use answers::{
+    AppOwner, Application, PasswordCredential, Permissions, RequiredResourceAccess, ResourceAccess,
+    ServicePrincipal, Tags,
+};
 
 /// How long an object that an earlier step (or this run) made is waited for while Graph
 /// still answers 404 for it: Microsoft's guidance on Entra's eventual consistency ("a newly
@@ -229,17 +238,8 @@ pub async fn ensure_service_principal(
 
 /// The `id` of a service principal body.
 fn object_id(body: &Value, app_id: &str) -> Result<String> {
-    body.get("id")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            Error::step(
-                codes::UNEXPECTED_GRAPH_ANSWER,
-                format!(
-                    "Microsoft Graph answered the service principal of app {app_id} without an id"
-                ),
-            )
-        })
+    let what = format!("Microsoft Graph's service principal of app {app_id}");
+    read::<ServicePrincipal>(body, codes::UNEXPECTED_GRAPH_ANSWER, &what).map(|sp| sp.id)
 }
 
 /// Microsoft Graph's app id (`resourceAppId` of its permissions).
@@ -250,37 +250,13 @@ pub const USER_READ_SCOPE_ID: &str = "e1fe6dd8-ba31-4d61-89e7-88639da4683d";
 /// Whether an application's `requiredResourceAccess` holds Microsoft Graph `User.Read`
 /// (delegated), the permission the portal gives every new registration.
 pub fn requests_user_read(app: &Value) -> bool {
-    app.get("requiredResourceAccess")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|r| {
-            r.get("resourceAppId")
-                .and_then(Value::as_str)
-                .is_some_and(|a| a.eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID))
-        })
-        .filter_map(|r| r.get("resourceAccess").and_then(Value::as_array))
-        .flatten()
-        .any(|a| {
-            a.get("id")
-                .and_then(Value::as_str)
-                .is_some_and(|id| id.eq_ignore_ascii_case(USER_READ_SCOPE_ID))
-                && a.get("type").and_then(Value::as_str) == Some("Scope")
-        })
+    Permissions::deserialize(app).is_ok_and(|p| p.user_read())
 }
 
 /// Whether an application requests any permission at all (an app that requests none makes
 /// the consent page fail with AADSTS650056, "Misconfigured application").
 pub fn requests_any_permission(app: &Value) -> bool {
-    app.get("requiredResourceAccess")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .any(|r| {
-            r.get("resourceAccess")
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty())
-        })
+    Permissions::deserialize(app).is_ok_and(|p| p.any())
 }
 
 /// `requiredResourceAccess` (replaced as a whole by a PATCH) with Microsoft Graph `User.Read`
@@ -291,11 +267,10 @@ pub fn with_user_read(current: Option<&Value>) -> Value {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let graph = list.iter_mut().find(|r| {
-        r.get("resourceAppId")
-            .and_then(Value::as_str)
-            .is_some_and(|a| a.eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID))
-    });
+    // The entries are written back as they came (unknown fields kept): only read here.
+    let graph = list
+        .iter_mut()
+        .find(|r| RequiredResourceAccess::deserialize(&**r).is_ok_and(|r| r.is_graph()));
     match graph {
         Some(g) => match g.get_mut("resourceAccess").and_then(Value::as_array_mut) {
             Some(a) => a.push(user_read),
@@ -336,13 +311,7 @@ pub async fn service_principal_id(api: &Api<'_>, app_id: &str) -> Result<Option<
     let Some(sp) = api.get_opt(&path).await? else {
         return Ok(None);
     };
-    let id = sp.get("id").and_then(Value::as_str).ok_or_else(|| {
-        Error::step(
-            codes::UNEXPECTED_GRAPH_ANSWER,
-            format!("Microsoft Graph answered the service principal of app {app_id} without an id"),
-        )
-    })?;
-    Ok(Some(id.to_owned()))
+    object_id(&sp, app_id).map(Some)
 }
 
 #[cfg(test)]

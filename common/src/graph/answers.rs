@@ -1,0 +1,143 @@
+//! Microsoft Graph's answers, typed: the fields a step decides on are required (an answer
+//! without them is an error naming the field), the others lenient, unknown ones ignored.
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{MICROSOFT_GRAPH_APP_ID, USER_READ_SCOPE_ID};
+use crate::json::{Maybe, lenient, string_list};
+
+/// An application (`GET /applications(appId='…')`): its object id and its password
+/// credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    /// The object id: the object later requests address.
+    pub id: String,
+    /// Its password credentials (never their secrets: Graph shows only a hint).
+    #[serde(default)]
+    pub password_credentials: Vec<PasswordCredential>,
+}
+
+/// One password credential of an application.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordCredential {
+    /// `keyId`: which key it is, the one field every use decides on.
+    pub key_id: String,
+    /// The secret's first three characters.
+    #[serde(default, deserialize_with = "lenient")]
+    pub hint: Option<String>,
+    /// `startDateTime`, RFC 3339.
+    #[serde(default, deserialize_with = "lenient")]
+    pub start_date_time: Option<String>,
+    /// `endDateTime`, RFC 3339.
+    #[serde(default, deserialize_with = "lenient")]
+    pub end_date_time: Option<String>,
+}
+
+impl PasswordCredential {
+    /// When it starts to be valid, if Graph says so in RFC 3339.
+    pub fn start(&self) -> Option<OffsetDateTime> {
+        rfc3339(self.start_date_time.as_deref())
+    }
+
+    /// When it ends, if Graph says so in RFC 3339.
+    pub fn end(&self) -> Option<OffsetDateTime> {
+        rfc3339(self.end_date_time.as_deref())
+    }
+}
+
+fn rfc3339(t: Option<&str>) -> Option<OffsetDateTime> {
+    t.and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+}
+
+/// A service principal: its object id.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServicePrincipal {
+    /// The object id.
+    pub id: String,
+}
+
+/// A service principal's `appOwnerOrganizationId` alone: the app's home tenant, if it says.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppOwner {
+    /// The tenant, when it is text.
+    #[serde(default, deserialize_with = "lenient")]
+    pub app_owner_organization_id: Option<String>,
+}
+
+/// An application's tags alone (`$select=tags`), all of them.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Tags {
+    /// The tags that are text.
+    #[serde(default, deserialize_with = "string_list")]
+    pub tags: Vec<String>,
+}
+
+/// The API permissions an application requests (`requiredResourceAccess`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Permissions {
+    /// One entry per API; an entry of another shape is left out.
+    #[serde(default, deserialize_with = "lenient")]
+    pub required_resource_access: Vec<Maybe<RequiredResourceAccess>>,
+}
+
+/// The permissions requested of one API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequiredResourceAccess {
+    /// The API's app id.
+    pub resource_app_id: String,
+    /// The scopes and roles requested; one of another shape is left out.
+    #[serde(default, deserialize_with = "lenient")]
+    pub resource_access: Vec<Maybe<ResourceAccess>>,
+}
+
+/// One scope (delegated) or role (application) requested.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResourceAccess {
+    /// The scope's or role's id.
+    pub id: String,
+    /// `Scope` or `Role`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl RequiredResourceAccess {
+    /// Whether these are Microsoft Graph's permissions.
+    pub fn is_graph(&self) -> bool {
+        self.resource_app_id
+            .eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID)
+    }
+}
+
+impl Permissions {
+    /// The well-formed entries.
+    fn entries(&self) -> impl Iterator<Item = &RequiredResourceAccess> {
+        self.required_resource_access
+            .iter()
+            .filter_map(|m| match m {
+                Maybe::Is(r) => Some(r),
+                Maybe::Not(_) => None,
+            })
+    }
+
+    /// Whether Microsoft Graph `User.Read` (delegated) is among them.
+    pub fn user_read(&self) -> bool {
+        self.entries()
+            .filter(|r| r.is_graph())
+            .flat_map(|r| &r.resource_access)
+            .any(|a| {
+                matches!(a, Maybe::Is(a) if a.id.eq_ignore_ascii_case(USER_READ_SCOPE_ID) && a.kind == "Scope")
+            })
+    }
+
+    /// Whether any permission at all is requested.
+    pub fn any(&self) -> bool {
+        self.entries().any(|r| !r.resource_access.is_empty())
+    }
+}
