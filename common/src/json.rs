@@ -193,8 +193,8 @@ mod tests {
             (json!([{"keyId": "k"}, {"hint": "h"}]), "[1]"),
             (json!([{"keyId": 7}]), "[0].keyId"),
         ] {
-            let e = read::<Vec<Answer>>(&body, codes::UNEXPECTED_GRAPH_ANSWER, "Graph")
-                .unwrap_err();
+            let e =
+                read::<Vec<Answer>>(&body, codes::UNEXPECTED_GRAPH_ANSWER, "Graph").unwrap_err();
             assert_eq!(e.code(), "UnexpectedGraphAnswer");
             assert!(e.message().contains(&format!("`{path}`")), "{e}");
             assert!(e.message().contains("keyId"), "{e}");
