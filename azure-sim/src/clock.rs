@@ -46,20 +46,20 @@ impl Clock {
     /// Azure's now.
     pub(crate) fn now(&self) -> OffsetDateTime {
         let ran = self.origin.elapsed().div_f64(self.scale);
-        let advanced = *crate::core::lock(&self.advanced);
+        let advanced = *crate::sync::lock(&self.advanced);
         self.origin_at
             .saturating_add(time::Duration::try_from(ran + advanced).unwrap_or(time::Duration::MAX))
     }
 
     /// Moves Azure's time on by `by` (what was due meanwhile is due now).
     pub(crate) fn advance(&self, by: Duration) {
-        let mut a = crate::core::lock(&self.advanced);
+        let mut a = crate::sync::lock(&self.advanced);
         *a = a.saturating_add(by);
     }
 
     /// How far it was moved on so far.
     pub(crate) fn advanced(&self) -> Duration {
-        *crate::core::lock(&self.advanced)
+        *crate::sync::lock(&self.advanced)
     }
 
     /// Real seconds per second of Azure's time.

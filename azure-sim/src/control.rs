@@ -5,9 +5,10 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::core::{Core, lock};
+use crate::core::Core;
 use crate::faults;
 use crate::http::{Req, empty, json as json_resp};
+use crate::sync::lock;
 
 fn err(status: StatusCode, code: &str, message: &str) -> Response {
     json_resp(
@@ -26,7 +27,7 @@ pub(crate) fn state_json(core: &Core) -> Value {
 /// Azure's clock: its time, its scale, and how far it was moved on.
 fn clock_json(core: &Core) -> Value {
     json!({
-        "now": crate::model::fmt_ticks(core.now()),
+        "now": crate::dates::fmt_ticks(core.now()),
         "time_scale": core.clock.scale(),
         "advanced_ms": u64::try_from(core.clock.advanced().as_millis()).unwrap_or(u64::MAX),
     })
@@ -72,7 +73,7 @@ pub(crate) fn handle(core: &Core, req: &Req) -> Response {
             &serde_json::to_value(&*lock(&core.faults)).unwrap_or(Value::Null),
         ),
         (["faults"], &Method::POST) => match req.json() {
-            Ok(v) => match faults::add(core, v) {
+            Ok(v) => match faults::add(&core.faults, v) {
                 Ok(n) => json_resp(StatusCode::CREATED, &json!({"added": n})),
                 Err(m) => err(StatusCode::BAD_REQUEST, "InvalidFault", &m),
             },

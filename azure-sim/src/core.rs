@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -14,6 +14,7 @@ use crate::crypto::{JwtError, JwtKey, random_alnum};
 use crate::faults::FaultRule;
 use crate::http::Req;
 use crate::model::State;
+use crate::sync::lock;
 
 /// Everything a handler needs.
 pub(crate) struct Core {
@@ -56,11 +57,6 @@ pub(crate) struct Core {
 pub(crate) struct Bucket {
     pub tokens: f64,
     pub at: Instant,
-}
-
-/// Lock a mutex, ignoring poisoning (a panicked handler leaves consistent data behind).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A verified Entra access token's caller.

@@ -2,12 +2,13 @@
 //! and outcomes for the next long-running operations.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::core::{Core, lock};
 use crate::http::Req;
+use crate::sync::lock;
 
 fn star() -> String {
     "*".into()
@@ -156,7 +157,7 @@ pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 /// Parse and add one rule or an array of rules.
-pub(crate) fn add(core: &Core, v: Value) -> Result<usize, String> {
+pub(crate) fn add(faults: &Mutex<Vec<FaultRule>>, v: Value) -> Result<usize, String> {
     let items = match v {
         Value::Array(a) => a,
         other => vec![other],
@@ -168,13 +169,13 @@ pub(crate) fn add(core: &Core, v: Value) -> Result<usize, String> {
         rules.push(r);
     }
     let n = rules.len();
-    lock(&core.faults).extend(rules);
+    lock(faults).extend(rules);
     Ok(n)
 }
 
 /// The request fault to apply to `req`, if any (counting it).
-pub(crate) fn take(core: &Core, req: &Req) -> Option<FaultRule> {
-    let mut rules = lock(&core.faults);
+pub(crate) fn take(faults: &Mutex<Vec<FaultRule>>, req: &Req) -> Option<FaultRule> {
+    let mut rules = lock(faults);
     for r in rules.iter_mut().filter(|r| r.operation.is_none()) {
         if !r.has_budget() || !r.matches(req) {
             continue;
@@ -189,8 +190,8 @@ pub(crate) fn take(core: &Core, req: &Req) -> Option<FaultRule> {
 }
 
 /// The outcome the next operation must have, if a rule says so (counting it).
-pub(crate) fn take_operation_outcome(core: &Core) -> Option<Outcome> {
-    let mut rules = lock(&core.faults);
+pub(crate) fn take_operation_outcome(faults: &Mutex<Vec<FaultRule>>) -> Option<Outcome> {
+    let mut rules = lock(faults);
     for r in rules.iter_mut() {
         let Some(op) = r.operation.clone() else {
             continue;

@@ -29,10 +29,10 @@ mod blobs;
 mod clock;
 mod cloud;
 mod config;
-mod consent;
 mod control;
 mod core;
 mod crypto;
+mod dates;
 mod entra;
 mod faults;
 mod firewall;
@@ -48,6 +48,7 @@ mod registry;
 mod scenario;
 mod server;
 mod sign_in_policy;
+mod sync;
 mod tls;
 
 use std::ops::Deref;
@@ -62,7 +63,8 @@ pub use crate::config::{
     CLUSTER_UPDATE_TIME, Leniency, NODE_REIMAGE_TIME, REPLICATION_DELAY, ROLE_PROPAGATION,
     SimConfig, WriteLimit, parse_duration, parse_time_scale,
 };
-use crate::core::{Core, lock};
+use crate::core::Core;
+use crate::sync::lock;
 
 /// A running simulator's view: addresses, files, state, log, faults, truth.
 #[derive(Clone)]
@@ -140,7 +142,7 @@ impl Sim {
 
     /// Add a fault rule (or an array of rules), as `POST /_sim/faults` does.
     pub fn add_fault(&self, rule: Value) -> anyhow::Result<()> {
-        faults::add(&self.core, rule)
+        faults::add(&self.core.faults, rule)
             .map(|_| ())
             .map_err(anyhow::Error::msg)
     }

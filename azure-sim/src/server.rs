@@ -24,13 +24,15 @@ use tokio::task::JoinSet;
 
 use crate::clock::{Clock, wall};
 use crate::cloud::Presented;
-use crate::core::{Core, lock};
+use crate::core::Core;
 use crate::crypto::JwtKey;
+use crate::dates::fmt_ticks;
 use crate::http::{
     Caller, DropConnection, Req, Service, add_service_headers, default_code, service_error,
     set_header,
 };
-use crate::model::{State, fmt_ticks};
+use crate::model::State;
+use crate::sync::lock;
 use crate::{Leniency, SimConfig};
 use crate::{arm, control, entra, faults, graph, keyvault, registry, scenario};
 
@@ -288,7 +290,7 @@ async fn serve_request(
     if service == Service::Control {
         return Ok(control::handle(&core, &req));
     }
-    let fault = faults::take(&core, &req);
+    let fault = faults::take(&core.faults, &req);
     let delay = core.latency + Duration::from_millis(fault.as_ref().map_or(0, |f| f.delay_ms));
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

@@ -9,7 +9,6 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use crate::http::{Req, entra_err};
-use crate::model::Tenant;
 
 /// One policy of a tenant (`tenants[].conditional_access[]` in a scenario).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,23 +30,18 @@ pub(crate) enum Grant {
     Mfa,
 }
 
-/// The first policy of `tenant` that refuses `app_id`'s sign-in for `resource`, as Entra
+/// The first of a tenant's `policies` that refuses `app_id`'s sign-in for `resource`, as Entra
 /// answers it.
 pub(crate) fn check(
     req: &Req,
-    tenant: &Tenant,
+    policies: &[SignInPolicy],
     app_id: &str,
     resource: &str,
 ) -> Result<(), Response> {
     let applies = |p: &&SignInPolicy| {
         p.apps.is_empty() || p.apps.iter().any(|a| a.eq_ignore_ascii_case(app_id))
     };
-    match tenant
-        .conditional_access
-        .iter()
-        .find(applies)
-        .map(|p| p.grant)
-    {
+    match policies.iter().find(applies).map(|p| p.grant) {
         None => Ok(()),
         Some(Grant::Block) => Err(entra_err(
             req,

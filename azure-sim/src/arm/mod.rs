@@ -20,9 +20,10 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::core::{AuthFail, Bucket, Core, Principal, audience_in, lock};
+use crate::core::{AuthFail, Bucket, Core, Principal, audience_in};
 use crate::http::{Req, arm_err, set_header, with_caller};
 use crate::rbac::normalize_scope;
+use crate::sync::lock;
 use reset::operation;
 use resources::{list_resources, resource};
 use roles::authorization;
@@ -85,9 +86,9 @@ fn auth_error(e: &AuthFail, audiences: &[&str]) -> Response {
             format!(
                 "The access token expiry UTC time '{}' is earlier than current UTC time '{}'.",
                 time::OffsetDateTime::from_unix_timestamp(*exp)
-                    .map(crate::model::fmt_secs)
+                    .map(crate::dates::fmt_secs)
                     .unwrap_or_default(),
-                crate::model::fmt_secs(crate::clock::wall())
+                crate::dates::fmt_secs(crate::clock::wall())
             ),
             "The access token expired.",
         ),

@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use super::R;
 use super::checks::{authorize, check_scope, resource_not_found};
 use crate::core::{Core, Principal};
+use crate::dates::fmt_ticks;
 use crate::http::{Req, json};
-use crate::model::{Registry, State, fmt_ticks};
+use crate::model::{Registry, State};
 
 pub(super) fn registry_json(core: &Core, r: &Registry) -> Value {
     json!({

@@ -10,8 +10,9 @@ use super::clusters::{aks_err, find_cluster};
 use super::{R, json_object};
 use crate::core::{Core, Principal};
 use crate::crypto::{digest_eq, sha256_hex};
+use crate::dates::fmt_ticks;
 use crate::http::{Req, arm_err, empty, json, set_header, set_retry_after};
-use crate::model::{Cluster, Operation, State, fmt_ticks};
+use crate::model::{Cluster, Operation, State};
 use crate::nodes::node_count;
 
 /// `POST .../managedClusters/{name}/resetServicePrincipalProfile`: AKS checks a reset in one
@@ -116,7 +117,7 @@ fn start_reset(
     client_id: String,
     secret: &str,
 ) -> Response {
-    let outcome = crate::faults::take_operation_outcome(core);
+    let outcome = crate::faults::take_operation_outcome(&core.faults);
     let op_id = uuid::Uuid::new_v4().to_string();
     let loc = cluster.location.clone();
     let (final_status, fault_code, fault_message) = match &outcome {

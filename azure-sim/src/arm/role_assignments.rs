@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 use super::checks::{authorize, check_scope};
 use super::{R, json_object};
 use crate::core::{Core, Principal};
+use crate::dates::fmt_ticks;
 use crate::http::{Req, arm_err, empty, is_guid, json};
-use crate::model::{RoleAssignment, State, fmt_ticks};
+use crate::model::{RoleAssignment, State};
 use crate::rbac::{normalize_scope, scope_covers};
 
 pub(super) fn ra_json(state: &State, ra: &RoleAssignment, fresh: bool) -> Value {

@@ -22,13 +22,14 @@ use axum::response::Response;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::checks::{authorize, check_scope, check_sub, resource_not_found};
-use super::clusters::aks_err;
+use super::checks::{check_sub, resource_not_found};
+use super::clusters::{aks_err, find_cluster};
 use super::{R, json_object, not_allowed};
 use crate::core::{Core, Principal, audience_in};
+use crate::dates::fmt_secs;
 use crate::http::{Req, empty, json, set_header};
 use crate::kube::{AKS_SERVER_APP, Command, Identity, MAX_COMMANDS, run_script};
-use crate::model::{Cluster, State, fmt_secs};
+use crate::model::{Cluster, State};
 
 /// How long after it was submitted a command's result is ready, besides its own time, in
 /// Azure's time: a real command takes seconds more (AKS starts a pod that runs it).
@@ -62,20 +63,8 @@ fn find<'s>(
     state: &'s State,
     action: &str,
 ) -> Result<&'s Cluster, Response> {
-    let segs = &req.segs;
-    check_sub(state, p, &segs[1])?;
-    let id = cluster_id(req);
-    authorize(state, p, &id, action)?;
-    check_scope(
-        state,
-        p,
-        &format!("/subscriptions/{}/resourceGroups/{}", segs[1], segs[3]),
-    )?;
-    state
-        .clusters
-        .iter()
-        .find(|c| c.id.eq_ignore_ascii_case(&id))
-        .ok_or_else(|| resource_not_found(&segs[5], &[&segs[6], &segs[7]], &segs[3]))
+    check_sub(state, p, &req.segs[1])?;
+    find_cluster(req, p, state, &cluster_id(req), action)
 }
 
 /// `POST …/runCommand`: checks, then the command runs (in the cluster's own time) and its

@@ -8,12 +8,12 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::consent;
 use crate::core::{Core, audience_in};
 use crate::http::{Req, entra_err, is_guid, json, with_caller};
 use crate::model::{State, Tenant};
 
 mod client;
+mod consent;
 use client::{authenticate, client};
 
 /// Resource identifiers (token audiences) the simulated Entra knows: the presented cloud's
@@ -243,7 +243,7 @@ fn issue(core: &Core, req: &Req, v2: bool) -> Result<Response, Response> {
         state.behaviour.secret_propagation(),
     )?;
     check_resource(core, req, &resource, &tenant)?;
-    crate::sign_in_policy::check(req, &tenant, &app.app_id, &resource)?;
+    crate::sign_in_policy::check(req, &tenant.conditional_access, &app.app_id, &resource)?;
     let graph = audience_in(&resource, &core.cloud.graph_audiences());
     let roles = if graph {
         sp.graph_app_roles.clone()

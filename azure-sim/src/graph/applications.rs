@@ -13,8 +13,9 @@ use super::{
     may_write_app, need, not_found, obj_body, select, with_context,
 };
 use crate::core::{Core, Principal};
+use crate::dates::fmt_secs;
 use crate::http::{Req, empty, graph_err, graph_json, set_header};
-use crate::model::{Application, State, fmt_secs};
+use crate::model::{Application, State};
 
 /// The properties `$filter` may name on applications.
 const FILTERABLE_APP: &[&str] = &[

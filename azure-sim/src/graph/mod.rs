@@ -147,6 +147,43 @@ fn method_not_allowed(req: &Req) -> Response {
     )
 }
 
+/// A collection's handlers: list and create on the collection; get, patch and delete on an item.
+struct Collection {
+    list: fn(&Core, &Req, &Principal) -> R,
+    create: fn(&Core, &Req, &Principal) -> R,
+    get: fn(&Core, &Req, &Principal, &Key) -> R,
+    patch: fn(&Core, &Req, &Principal, &Key) -> R,
+    delete: fn(&Core, &Req, &Principal, &Key) -> R,
+}
+
+const APPLICATIONS: Collection = Collection {
+    list: list_apps,
+    create: create_app,
+    get: get_app,
+    patch: patch_app,
+    delete: delete_app,
+};
+
+const SERVICE_PRINCIPALS: Collection = Collection {
+    list: list_sps,
+    create: create_sp_post,
+    get: get_sp,
+    patch: patch_sp,
+    delete: delete_sp,
+};
+
+/// A request to collection `c` (`key`: to one of its items), by method.
+fn collection(core: &Core, req: &Req, p: &Principal, c: &Collection, key: Option<&Key>) -> R {
+    match (key, &req.method) {
+        (None, &Method::GET) => (c.list)(core, req, p),
+        (None, &Method::POST) => (c.create)(core, req, p),
+        (Some(k), &Method::GET) => (c.get)(core, req, p, k),
+        (Some(k), &Method::PATCH) => (c.patch)(core, req, p, k),
+        (Some(k), &Method::DELETE) => (c.delete)(core, req, p, k),
+        _ => Err(method_not_allowed(req)),
+    }
+}
+
 fn route(core: &Core, req: &Req, p: &Principal) -> R {
     let segs = &req.segs[1..];
     let Some(first) = segs.first() else {
@@ -190,34 +227,14 @@ fn route(core: &Core, req: &Req, p: &Principal) -> R {
     }
     let m = &req.method;
     match (name.as_str(), key, action.as_deref()) {
-        ("applications", None, None) => match *m {
-            Method::GET => list_apps(core, req, p),
-            Method::POST => create_app(core, req, p),
-            _ => Err(method_not_allowed(req)),
-        },
-        ("applications", Some(k), None) => match *m {
-            Method::GET => get_app(core, req, p, &k),
-            Method::PATCH => patch_app(core, req, p, &k),
-            Method::DELETE => delete_app(core, req, p, &k),
-            _ => Err(method_not_allowed(req)),
-        },
+        ("applications", k, None) => collection(core, req, p, &APPLICATIONS, k.as_ref()),
         ("applications", Some(k), Some("addpassword")) if *m == Method::POST => {
             add_password(core, req, p, &k)
         }
         ("applications", Some(k), Some("removepassword")) if *m == Method::POST => {
             remove_password(core, req, p, &k)
         }
-        ("serviceprincipals", None, None) => match *m {
-            Method::GET => list_sps(core, req, p),
-            Method::POST => create_sp_post(core, req, p),
-            _ => Err(method_not_allowed(req)),
-        },
-        ("serviceprincipals", Some(k), None) => match *m {
-            Method::GET => get_sp(core, req, p, &k),
-            Method::PATCH => patch_sp(core, req, p, &k),
-            Method::DELETE => delete_sp(core, req, p, &k),
-            _ => Err(method_not_allowed(req)),
-        },
+        ("serviceprincipals", k, None) => collection(core, req, p, &SERVICE_PRINCIPALS, k.as_ref()),
         ("organization", None, None) if *m == Method::GET => Ok(organization(core, req, p)),
         (_, _, Some(a)) if name == "applications" || name == "serviceprincipals" => Err(graph_err(
             req,

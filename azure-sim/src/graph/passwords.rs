@@ -14,8 +14,9 @@ use super::{
 };
 use crate::core::{Core, Principal};
 use crate::crypto::{new_client_secret, sha256_hex};
+use crate::dates::{fmt_secs, parse_time};
 use crate::http::{Req, empty, graph_err_details, graph_json, is_guid};
-use crate::model::{PasswordCredential, State, fmt_secs, parse_time};
+use crate::model::{PasswordCredential, State};
 
 pub(super) fn password_json(pc: &PasswordCredential, secret: Option<&str>) -> Value {
     json!({

@@ -11,8 +11,9 @@ use super::{
     with_context,
 };
 use crate::core::{Core, Principal};
+use crate::dates::fmt_secs;
 use crate::http::{Req, empty, graph_err, graph_err_details, graph_json, is_guid, set_header};
-use crate::model::{Application, ServicePrincipal, State, fmt_secs};
+use crate::model::{Application, ServicePrincipal, State};
 
 /// The properties `$filter` may name on service principals.
 const FILTERABLE_SP: &[&str] = &[

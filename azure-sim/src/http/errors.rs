@@ -1,4 +1,4 @@
-//! Each service's error body: ARM's, Graph's, Entra's OAuth, a registry's, and an injected
+//! Each service's error body: ARM's, Graph's, Entra's OAuth, a registry's, Key Vault's, and an injected
 //! fault's in the shape of the service it hits.
 
 use axum::http::StatusCode;
@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::{Req, Service, json, json_with, set_header};
-use crate::model::fmt_secs;
+use crate::dates::fmt_secs;
 
 /// ARM's error body: `{"error":{"code","message"}}`.
 pub(crate) fn arm_err(status: StatusCode, code: &str, message: &str) -> Response {
@@ -92,6 +92,20 @@ pub(crate) fn registry_err(
     json(status, &json!({"errors": [Value::Object(e)]}))
 }
 
+/// Key Vault's error body: `{"error":{"code","message","innererror"?}}`.
+pub(crate) fn kv_err(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    inner: Option<&str>,
+) -> Response {
+    let mut e = json!({"code": code, "message": message});
+    if let Some(i) = inner {
+        e["innererror"] = json!({"code": i});
+    }
+    json(status, &json!({"error": e}))
+}
+
 /// The default error code for an injected status.
 pub(crate) fn default_code(status: u16) -> &'static str {
     match status {
@@ -138,7 +152,7 @@ pub(crate) fn service_error(
         Service::Registry(_) => {
             registry_err(status, &code.to_ascii_uppercase(), message, Value::Null)
         }
-        Service::KeyVault(_) => crate::keyvault::fault_error(status, code, message),
+        Service::KeyVault(_) => kv_err(status, code, message, None),
         Service::Arm | Service::Control => arm_err(status, code, message),
     }
 }

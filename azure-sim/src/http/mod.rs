@@ -13,7 +13,8 @@ use crate::cloud::{HostService, Presented};
 
 mod errors;
 pub(crate) use errors::{
-    arm_err, default_code, entra_err, graph_err, graph_err_details, registry_err, service_error,
+    arm_err, default_code, entra_err, graph_err, graph_err_details, kv_err, registry_err,
+    service_error,
 };
 
 /// Which Azure service a request is addressed to.

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use super::{Pod, Pull, nodes};
 use crate::core::Core;
-use crate::model::{Cluster, fmt_secs};
+use crate::dates::fmt_secs;
+use crate::model::Cluster;
 use crate::registry::{Stage, verdict};
 
 /// How long a pull that goes through takes, in the cluster's time.

@@ -238,6 +238,11 @@ pub(super) fn form_value<'a>(form: &'a [(String, String)], k: &str) -> Option<&'
         .filter(|v| !v.is_empty())
 }
 
+/// A token endpoint's 400 with `code`.
+fn bad(code: &str, message: &str) -> Response {
+    registry_err(StatusCode::BAD_REQUEST, code, message, Value::Null)
+}
+
 pub(super) fn token_post(core: &Core, req: &Req, reg: &Registry) -> Response {
     let form = req.form();
     let scopes_raw: Vec<&str> = form
@@ -248,12 +253,7 @@ pub(super) fn token_post(core: &Core, req: &Req, reg: &Registry) -> Response {
     let id = match form_value(&form, "grant_type") {
         Some("refresh_token") => {
             let Some(rt) = form_value(&form, "refresh_token") else {
-                return registry_err(
-                    StatusCode::BAD_REQUEST,
-                    "BAD_REQUEST",
-                    "refresh_token is required",
-                    Value::Null,
-                );
+                return bad("BAD_REQUEST", "refresh_token is required");
             };
             let state = core.state();
             authenticate(core, &state, reg, ANON, &Secret::Plain(rt))
@@ -261,25 +261,18 @@ pub(super) fn token_post(core: &Core, req: &Req, reg: &Registry) -> Response {
         Some("password") => {
             let (Some(u), Some(p)) = (form_value(&form, "username"), form_value(&form, "password"))
             else {
-                return registry_err(
-                    StatusCode::BAD_REQUEST,
-                    "BAD_REQUEST",
-                    "username and password are required",
-                    Value::Null,
-                );
+                return bad("BAD_REQUEST", "username and password are required");
             };
             let state = core.state();
             authenticate(core, &state, reg, u, &Secret::Plain(p))
         }
         other => {
-            return registry_err(
-                StatusCode::BAD_REQUEST,
+            return bad(
                 "UNSUPPORTED",
                 &format!(
                     "grant type '{}' is not supported",
                     other.unwrap_or_default()
                 ),
-                Value::Null,
             );
         }
     };
@@ -310,24 +303,17 @@ pub(super) fn exchange(core: &Core, req: &Req, reg: &Registry) -> Response {
     match form_value(&form, "grant_type") {
         Some("access_token" | "access_token_refresh_token") => {}
         other => {
-            return registry_err(
-                StatusCode::BAD_REQUEST,
+            return bad(
                 "UNSUPPORTED",
                 &format!(
                     "grant type '{}' is not supported",
                     other.unwrap_or_default()
                 ),
-                Value::Null,
             );
         }
     }
     let Some(aad) = form_value(&form, "access_token") else {
-        return registry_err(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            "access_token is required",
-            Value::Null,
-        );
+        return bad("BAD_REQUEST", "access_token is required");
     };
     let auds = core.cloud.registry_audiences();
     let Ok(p) = core.verify_entra_token(aad, &|a| audience_in(a, &auds)) else {

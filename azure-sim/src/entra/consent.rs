@@ -8,9 +8,9 @@
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
+use super::{TenantError, resolve_tenant};
 use crate::core::Core;
 use crate::crypto::random_alnum;
-use crate::entra::{TenantError, resolve_tenant};
 use crate::graph::new_service_principal;
 use crate::http::{Req, empty, html, set_header, with_caller};
 use crate::model::{Application, State, Tenant};
