@@ -8,9 +8,9 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
 use crate::log::{self, Req};
-use crate::report::{Goal, Section, table};
 use crate::run::{Run, Tools};
-use crate::sim::{Sim, SimFlags};
+use crate::section::{Goal, Section, table};
+use crate::sim::{Sim, SimFlags, copy_cluster};
 use crate::{Args, progress};
 
 /// The operation duration of the fleet's resets.
@@ -104,25 +104,10 @@ fn scenario(
             .context("registries")?
             .push(json!({"id": id, "location": "westus", "role_assignment_mode": "LegacyRegistryPermissions", "images": {"samples/hello": ["1.0"]}}));
     }
-    let template = state["clusters"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["id"] == first_cluster.as_str()))
-        .cloned()
-        .context("the default cluster")?;
     let cls: Vec<String> = std::iter::once(first_cluster)
         .chain((1..clusters).map(|i| format!("{cl_prefix}/aks-fleet{i:02}")))
         .collect();
-    for id in &cls[1..] {
-        let mut c = template.clone();
-        c["id"] = json!(id);
-        if let Some(o) = c.as_object_mut() {
-            o.remove("name");
-        }
-        state["clusters"]
-            .as_array_mut()
-            .context("clusters")?
-            .push(c);
-    }
+    copy_cluster(&mut state, &cls[0], &cls[1..])?;
     Ok((state, regs, cls))
 }
 
@@ -152,11 +137,8 @@ fn one_run(
         read_limit: None,
     };
     let sim = Sim::start(bin_dir, &flags, Some(scenario))?;
-    let tools = Tools {
-        bin_dir: bin_dir.to_path_buf(),
-        sim: &sim,
-    };
-    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
+    let tools = Tools::new(bin_dir, &sim);
+    let (a, b) = sim.tenants();
     let jobs = jobs.to_string();
 
     // One app, consented (created) once in the registry tenant, as examples/fleet.sh does.

@@ -4,11 +4,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::log::{self, Req};
-use crate::report::{Goal, Section, median, ms, table};
-use crate::run::{TOOLS, Tools};
-use crate::sim::{Sim, SimFlags};
-use crate::tools::steps;
-use crate::{Args, progress};
+use crate::run::{TOOLS, Tools, steps};
+use crate::section::{Goal, Section, median, ms, table};
+use crate::sim::Sim;
+use crate::{Args, progress_repetition};
 
 /// The latencies measured, in ms per answer.
 const LATENCIES: [u64; 2] = [100, 20];
@@ -57,41 +56,21 @@ pub(crate) fn measure(args: &Args, bin_dir: &Path) -> anyhow::Result<Section> {
     let mut chains = String::new();
     let mut goals = Vec::new();
     for lat in LATENCIES {
-        let sim = Sim::start(
-            bin_dir,
-            &SimFlags {
-                latency_ms: lat,
-                ..SimFlags::default()
-            },
-            None,
-        )?;
-        let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
-        let tools = Tools {
-            bin_dir: bin_dir.to_path_buf(),
-            sim: &sim,
-        };
+        let sim = Sim::at_latency(bin_dir, lat)?;
+        let (a, b) = sim.tenants();
+        let tools = Tools::new(bin_dir, &sim);
         let mut pipes = Vec::new();
         let mut per_tool: Vec<Vec<One>> = TOOLS.iter().map(|_| Vec::new()).collect();
         for rep in 0..args.reps {
-            progress(&format!(
-                "  latency {lat} ms, repetition {}/{}",
-                rep + 1,
-                args.reps
-            ));
+            progress_repetition(lat, rep, args.reps);
             let name = format!("xtenant-bench-latency-{lat}ms-{rep}");
             let mut input = String::new();
             for (k, (bin, flags)) in steps(&sim, &name).into_iter().enumerate() {
-                sim.clear_requests()?;
-                let r = tools.run(bin, &flags, &input)?;
-                anyhow::ensure!(r.code == 0, "{bin} exited {}: {}", r.code, r.stderr);
-                let reqs = log::parse(&sim.requests()?);
+                let (r, reqs) = tools.step(bin, &flags, &input)?;
                 per_tool[k].push(one(r.wall.as_secs_f64() * 1000.0, &reqs, &a, &b));
                 input = r.stdout;
             }
-            sim.clear_requests()?;
-            let p = tools.pipeline(&steps(&sim, &format!("{name}-piped")))?;
-            anyhow::ensure!(p.code == 0, "the pipe exited {}: {}", p.code, p.stderr);
-            let reqs = log::parse(&sim.requests()?);
+            let (p, reqs) = tools.piped(&steps(&sim, &format!("{name}-piped")))?;
             pipes.push(one(p.wall.as_secs_f64() * 1000.0, &reqs, &a, &b));
         }
         let walls: Vec<f64> = pipes.iter().map(|o| o.wall).collect();

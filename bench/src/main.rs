@@ -17,6 +17,8 @@ mod log;
 mod precision;
 mod report;
 mod run;
+mod section;
+mod sequences;
 mod sim;
 mod startup;
 mod status;
@@ -89,6 +91,14 @@ fn parse_limit(s: &str) -> Result<(u32, u32), String> {
 /// Progress on stderr.
 pub(crate) fn progress(msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "bench: {msg}");
+}
+
+/// Tells repetition `rep` (from 0) of `reps` at `latency_ms` per answer has begun.
+pub(crate) fn progress_repetition(latency_ms: u64, rep: usize, reps: usize) {
+    progress(&format!(
+        "  latency {latency_ms} ms, repetition {}/{reps}",
+        rep + 1
+    ));
 }
 
 fn main() -> ExitCode {

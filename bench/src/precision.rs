@@ -4,14 +4,13 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use serde_json::Value;
 
 use crate::log::{self, Req, epoch, epoch_of};
-use crate::report::{Goal, Section, ms, table};
-use crate::run::{Run, Tools};
+use crate::run::{Run, Tools, steps};
+use crate::section::{Goal, Section, ms, table};
 use crate::sim::{Sim, SimFlags};
-use crate::tools::steps;
 use crate::{Args, progress};
 
 /// The (replication delay, operation duration) pairs measured, in ms.
@@ -53,18 +52,72 @@ fn time_of(v: &Value, key: &str) -> anyhow::Result<f64> {
 
 /// The start of the last request of kind `label` (the poll that saw "ready").
 fn last_poll(reqs: &[Req], sim: &Sim, label: &str) -> f64 {
-    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
+    let (a, b) = sim.tenants();
     reqs.iter()
         .rev()
         .find(|r| r.label(&a, &b) == label)
         .map_or(f64::NAN, |r| r.start)
 }
 
-fn ok(bin: &str, r: &Run) -> anyhow::Result<()> {
-    if r.code != 0 {
-        bail!("{bin} exited {}:\n{}", r.code, r.stderr.trim());
+/// What a step waits out: the replication delay D or the operation's duration L.
+#[derive(Clone, Copy)]
+enum Lasts {
+    D,
+    L,
+}
+
+/// One waiting step: what it waits for, for how long, and the request that looks.
+struct Wait {
+    step: &'static str,
+    what: &'static str,
+    lasts: Lasts,
+    poll: &'static str,
+}
+
+/// The four steps' waits, in pipeline order.
+const WAITS: [Wait; 4] = [
+    Wait {
+        step: "entra-app-create",
+        what: "the new app backs a service principal (app created + D)",
+        lasts: Lasts::D,
+        poll: "PATCH Graph service principal by appId (tenant A)",
+    },
+    Wait {
+        step: "consent-link --wait",
+        what: "an administrator accepted (service principal in B created), D after the link was shown",
+        lasts: Lasts::D,
+        poll: "GET Graph service principal by appId (tenant B)",
+    },
+    Wait {
+        step: "acr-grant --verify",
+        what: "the pull role reaches the registry (assignment created + D)",
+        lasts: Lasts::D,
+        poll: "GET registry /oauth2/token (app's Basic credential)",
+    },
+    Wait {
+        step: "aks-sp-update",
+        what: "the reset operation ends (posted + L)",
+        lasts: Lasts::L,
+        poll: "GET ARM reset operation status (tenant A)",
+    },
+];
+
+/// The row of step `k` run at `(d, l)` as `run`, which sent `reqs`, its wait over at `ready`
+/// (Unix seconds).
+fn row(sim: &Sim, (d, l): (u64, u64), k: usize, ready: f64, (run, reqs): (&Run, &[Req])) -> Row {
+    let w = &WAITS[k];
+    Row {
+        d,
+        l,
+        step: w.step,
+        what: w.what,
+        wait_ms: match w.lasts {
+            Lasts::D => d,
+            Lasts::L => l,
+        },
+        poll_after: (last_poll(reqs, sim, w.poll) - ready) * 1000.0,
+        done_after: (epoch_of(run.ended) - ready) * 1000.0,
     }
-    Ok(())
 }
 
 /// One pipeline at replication delay `d` and operation duration `l`; a row per waiting step.
@@ -80,38 +133,18 @@ fn one(bin_dir: &Path, latency: u64, d: u64, l: u64) -> anyhow::Result<Vec<Row>>
         },
         None,
     )?;
-    let tools = Tools {
-        bin_dir: bin_dir.to_path_buf(),
-        sim: &sim,
-    };
+    let tools = Tools::new(bin_dir, &sim);
     let st = steps(&sim, "xtenant-bench-wait");
-    let ms_ = |s: f64| s * 1000.0;
     let mut rows = Vec::new();
 
     // Step 1: the new app backs its service principal D after it was made.
-    sim.clear_requests()?;
-    let r1 = tools.run(st[0].0, &st[0].1, "")?;
-    ok(st[0].0, &r1)?;
+    let (r1, reqs1) = tools.step(st[0].0, &st[0].1, "")?;
     let o1: Value = serde_json::from_str(r1.stdout.trim())?;
     let app_id = o1["app_id"].as_str().context("app_id")?.to_owned();
     let state = sim.state()?;
     let app = find(&state, "applications", |a| a["app_id"] == app_id.as_str())?;
     let ready = time_of(app, "created_at")? + d as f64 / 1000.0;
-    let reqs = log::parse(&sim.requests()?);
-    let poll = last_poll(
-        &reqs,
-        &sim,
-        "PATCH Graph service principal by appId (tenant A)",
-    );
-    rows.push(Row {
-        d,
-        l,
-        step: "entra-app-create",
-        what: "the new app backs a service principal (app created + D)",
-        wait_ms: d,
-        poll_after: ms_(poll - ready),
-        done_after: ms_(epoch_of(r1.ended) - ready),
-    });
+    rows.push(row(&sim, (d, l), 0, ready, (&r1, &reqs1)));
 
     // Step 2: an administrator accepts the consent link D after it is shown; --wait sees it.
     sim.clear_requests()?;
@@ -123,7 +156,8 @@ fn one(bin_dir: &Path, latency: u64, d: u64, l: u64) -> anyhow::Result<Vec<Row>>
         "120s".to_owned(),
     ];
     let r2 = tools.run_with_admin("consent-link", &args2, &r1.stdout, Duration::from_millis(d))?;
-    ok("consent-link", &r2)?;
+    r2.ok("consent-link")?;
+    let reqs2 = log::parse(&sim.requests()?);
     let state = sim.state()?;
     let b = sim.var("REGISTRY_TENANT_ID");
     let sp = find(&state, "service_principals", |s| {
@@ -133,26 +167,10 @@ fn one(bin_dir: &Path, latency: u64, d: u64, l: u64) -> anyhow::Result<Vec<Row>>
                 .is_some_and(|t| t.eq_ignore_ascii_case(&b))
     })?;
     let ready = time_of(sp, "created_at")?;
-    let reqs = log::parse(&sim.requests()?);
-    let poll = last_poll(
-        &reqs,
-        &sim,
-        "GET Graph service principal by appId (tenant B)",
-    );
-    rows.push(Row {
-        d,
-        l,
-        step: "consent-link --wait",
-        what: "an administrator accepted (service principal in B created), D after the link was shown",
-        wait_ms: d,
-        poll_after: ms_(poll - ready),
-        done_after: ms_(epoch_of(r2.ended) - ready),
-    });
+    rows.push(row(&sim, (d, l), 1, ready, (&r2, &reqs2)));
 
     // Step 3: the new role assignment reaches the registry D after it was made.
-    sim.clear_requests()?;
-    let r3 = tools.run(st[2].0, &st[2].1, &r2.stdout)?;
-    ok(st[2].0, &r3)?;
+    let (r3, reqs3) = tools.step(st[2].0, &st[2].1, &r2.stdout)?;
     let o3: Value = serde_json::from_str(r3.stdout.trim())?;
     let sp_b = o3["registry_sp_object_id"]
         .as_str()
@@ -160,42 +178,16 @@ fn one(bin_dir: &Path, latency: u64, d: u64, l: u64) -> anyhow::Result<Vec<Row>>
     let state = sim.state()?;
     let ra = find(&state, "role_assignments", |r| r["principal_id"] == sp_b)?;
     let ready = time_of(ra, "created_at")? + d as f64 / 1000.0;
-    let reqs = log::parse(&sim.requests()?);
-    let poll = last_poll(
-        &reqs,
-        &sim,
-        "GET registry /oauth2/token (app's Basic credential)",
-    );
-    rows.push(Row {
-        d,
-        l,
-        step: "acr-grant --verify",
-        what: "the pull role reaches the registry (assignment created + D)",
-        wait_ms: d,
-        poll_after: ms_(poll - ready),
-        done_after: ms_(epoch_of(r3.ended) - ready),
-    });
+    rows.push(row(&sim, (d, l), 2, ready, (&r3, &reqs3)));
 
     // Step 4: the reset operation ends L after it was posted.
-    sim.clear_requests()?;
-    let r4 = tools.run(st[3].0, &st[3].1, &r3.stdout)?;
-    ok(st[3].0, &r4)?;
+    let (r4, reqs4) = tools.step(st[3].0, &st[3].1, &r3.stdout)?;
     let state = sim.state()?;
     let op = find(&state, "operations", |o| {
         o["new_client_id"] == app_id.as_str()
     })?;
     let ready = time_of(op, "started_at")? + op["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0;
-    let reqs = log::parse(&sim.requests()?);
-    let poll = last_poll(&reqs, &sim, "GET ARM reset operation status (tenant A)");
-    rows.push(Row {
-        d,
-        l,
-        step: "aks-sp-update",
-        what: "the reset operation ends (posted + L)",
-        wait_ms: l,
-        poll_after: ms_(poll - ready),
-        done_after: ms_(epoch_of(r4.ended) - ready),
-    });
+    rows.push(row(&sim, (d, l), 3, ready, (&r4, &reqs4)));
     Ok(rows)
 }
 

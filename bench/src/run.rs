@@ -3,12 +3,14 @@
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use serde_json::Value;
 
+use crate::log::{self, Req};
 use crate::sim::Sim;
 
 /// The four tools, in pipeline order.
@@ -18,6 +20,52 @@ pub(crate) const TOOLS: [&str; 4] = [
     "acr-grant",
     "aks-sp-update",
 ];
+
+/// The four steps of one run, with the flags of the e2e pipeline.
+pub(crate) fn steps(sim: &Sim, display_name: &str) -> Vec<(&'static str, Vec<String>)> {
+    vec![
+        (
+            "entra-app-create",
+            vec![
+                "--cluster-tenant".into(),
+                sim.var("CLUSTER_TENANT_ID"),
+                "--display-name".into(),
+                display_name.into(),
+            ],
+        ),
+        (
+            "consent-link",
+            vec![
+                "--registry-tenant".into(),
+                sim.var("REGISTRY_TENANT_ID"),
+                "--cluster-tenant".into(),
+                sim.var("CLUSTER_TENANT_ID"),
+                "--create".into(),
+            ],
+        ),
+        (
+            "acr-grant",
+            vec![
+                "--registry-tenant".into(),
+                sim.var("REGISTRY_TENANT_ID"),
+                "--registry".into(),
+                sim.var("REGISTRY_ID"),
+                "--verify".into(),
+                "--image".into(),
+                sim.var("REGISTRY_IMAGE"),
+            ],
+        ),
+        (
+            "aks-sp-update",
+            vec![
+                "--cluster-tenant".into(),
+                sim.var("CLUSTER_TENANT_ID"),
+                "--cluster".into(),
+                sim.var("CLUSTER_ID"),
+            ],
+        ),
+    ]
+}
 
 /// What one process run produced.
 #[derive(Debug, Clone)]
@@ -35,6 +83,19 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// An error naming `what` with its exit code and output, unless it exited 0.
+    pub(crate) fn ok(&self, what: &str) -> anyhow::Result<()> {
+        if self.code != 0 {
+            anyhow::bail!(
+                "{what} exited {}:\n{}\n{}",
+                self.code,
+                self.stderr.trim(),
+                self.stdout.trim()
+            );
+        }
+        Ok(())
+    }
+
     /// stdout's lines as JSON objects.
     pub(crate) fn objects(&self) -> Vec<Value> {
         self.stdout
@@ -52,7 +113,15 @@ pub(crate) struct Tools<'a> {
     pub(crate) sim: &'a Sim,
 }
 
-impl Tools<'_> {
+impl<'a> Tools<'a> {
+    /// The binaries in `bin_dir`, acting on `sim`.
+    pub(crate) fn new(bin_dir: &Path, sim: &'a Sim) -> Self {
+        Self {
+            bin_dir: bin_dir.to_path_buf(),
+            sim,
+        }
+    }
+
     /// A command for `bin` with a clean environment pointing at the simulator (the operator identity).
     pub(crate) fn cmd(&self, bin: &str) -> Command {
         tool_cmd(&self.bin_dir, bin, Some(self.sim))
@@ -61,6 +130,28 @@ impl Tools<'_> {
     /// Runs `bin args` with `stdin`; measures the wall time from spawn to exit.
     pub(crate) fn run(&self, bin: &str, args: &[String], stdin: &str) -> anyhow::Result<Run> {
         run_cmd(self.cmd(bin), args, stdin)
+    }
+
+    /// Runs `bin args` on `stdin` as one measured step: the simulator's request log cleared
+    /// first, the run checked (exit 0); with the requests it sent.
+    pub(crate) fn step(
+        &self,
+        bin: &str,
+        args: &[String],
+        stdin: &str,
+    ) -> anyhow::Result<(Run, Vec<Req>)> {
+        self.sim.clear_requests()?;
+        let r = self.run(bin, args, stdin)?;
+        r.ok(bin)?;
+        Ok((r, log::parse(&self.sim.requests()?)))
+    }
+
+    /// [`Self::pipeline`] measured as [`Self::step`] is.
+    pub(crate) fn piped(&self, steps: &[(&str, Vec<String>)]) -> anyhow::Result<(Run, Vec<Req>)> {
+        self.sim.clear_requests()?;
+        let p = self.pipeline(steps)?;
+        p.ok("the pipe")?;
+        Ok((p, log::parse(&self.sim.requests()?)))
     }
 
     /// Runs the four steps as one pipeline of processes (stdout to stdin), as a shell would.
@@ -116,25 +207,7 @@ impl Tools<'_> {
         stdin: &str,
         admin_delay: Duration,
     ) -> anyhow::Result<Run> {
-        let mut c = self.cmd(bin);
-        // No input is /dev/null (a run from the flags); an empty pipe is refused.
-        c.args(args)
-            .stdin(if stdin.is_empty() {
-                Stdio::null()
-            } else {
-                Stdio::piped()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let t0 = Instant::now();
-        let mut child = c.spawn()?;
-        let input = stdin.to_owned();
-        let i = child.stdin.take();
-        let writer = std::thread::spawn(move || {
-            if let Some(mut i) = i {
-                let _ = i.write_all(input.as_bytes());
-            }
-        });
+        let (mut child, t0, writer) = spawn_fed(self.cmd(bin), args, stdin)?;
         let err = child.stderr.take().expect("stderr piped");
         let ca = self.sim.ca().to_path_buf();
         let reader = std::thread::spawn(move || {
@@ -209,7 +282,28 @@ pub(crate) fn tool_cmd(bin_dir: &Path, bin: &str, sim: Option<&Sim>) -> Command 
 }
 
 /// Runs a prepared command with `stdin` (written on its own thread) and collects its output.
-pub(crate) fn run_cmd(mut c: Command, args: &[String], stdin: &str) -> anyhow::Result<Run> {
+pub(crate) fn run_cmd(c: Command, args: &[String], stdin: &str) -> anyhow::Result<Run> {
+    let (child, t0, writer) = spawn_fed(c, args, stdin)?;
+    let out = child.wait_with_output()?;
+    let wall = t0.elapsed();
+    let ended = SystemTime::now();
+    let _ = writer.join();
+    Ok(Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        wall,
+        ended,
+    })
+}
+
+/// Spawns `c` with `args`, stdout and stderr piped and `stdin` written on its own thread (the
+/// writer); returns the child, when it was spawned, and the writer.
+fn spawn_fed(
+    mut c: Command,
+    args: &[String],
+    stdin: &str,
+) -> anyhow::Result<(Child, Instant, JoinHandle<()>)> {
     // No input is /dev/null (a run from the flags); an empty pipe is refused.
     c.args(args)
         .stdin(if stdin.is_empty() {
@@ -229,15 +323,5 @@ pub(crate) fn run_cmd(mut c: Command, args: &[String], stdin: &str) -> anyhow::R
             let _ = i.write_all(input.as_bytes());
         }
     });
-    let out = child.wait_with_output()?;
-    let wall = t0.elapsed();
-    let ended = SystemTime::now();
-    let _ = writer.join();
-    Ok(Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        wall,
-        ended,
-    })
+    Ok((child, t0, writer))
 }

@@ -108,6 +108,23 @@ impl Sim {
         })
     }
 
+    /// A simulator answering each request after `latency_ms`, with the default flags otherwise.
+    pub(crate) fn at_latency(bin_dir: &Path, latency_ms: u64) -> anyhow::Result<Self> {
+        let flags = SimFlags {
+            latency_ms,
+            ..SimFlags::default()
+        };
+        Self::start(bin_dir, &flags, None)
+    }
+
+    /// The default scenario's tenants: the cluster's (A) and the registry's (B).
+    pub(crate) fn tenants(&self) -> (String, String) {
+        (
+            self.var("CLUSTER_TENANT_ID"),
+            self.var("REGISTRY_TENANT_ID"),
+        )
+    }
+
     /// One `sim.env` value.
     pub(crate) fn var(&self, key: &str) -> String {
         self.env
@@ -174,6 +191,32 @@ impl Drop for Sim {
 }
 
 /// `KEY=value` lines (values single-quoted when needed).
+/// Adds to a state dump a copy of its cluster `template_id` under each of `ids` (AKS names
+/// them from their ids on load).
+pub(crate) fn copy_cluster(
+    state: &mut Value,
+    template_id: &str,
+    ids: &[String],
+) -> anyhow::Result<()> {
+    let template = state["clusters"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == template_id))
+        .cloned()
+        .context("the default cluster")?;
+    for id in ids {
+        let mut c = template.clone();
+        c["id"] = Value::String(id.clone());
+        if let Some(o) = c.as_object_mut() {
+            o.remove("name");
+        }
+        state["clusters"]
+            .as_array_mut()
+            .context("clusters")?
+            .push(c);
+    }
+    Ok(())
+}
+
 fn parse_env(text: &str) -> Vec<(String, String)> {
     text.lines()
         .filter_map(|l| l.split_once('='))

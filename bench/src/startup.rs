@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::Args;
-use crate::report::{Goal, Section, median, ms, table};
 use crate::run::{TOOLS, run_cmd, tool_cmd};
+use crate::section::{Goal, Section, median, ms, table};
 use crate::sim::{Sim, SimFlags};
 use crate::tools::Reruns;
 

@@ -8,9 +8,9 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
 use crate::log::{self, Req};
-use crate::report::{Goal, Section, table};
 use crate::run::Tools;
-use crate::sim::{Sim, SimFlags};
+use crate::section::{Goal, Section, table};
+use crate::sim::{Sim, SimFlags, copy_cluster};
 use crate::{Args, progress};
 
 /// The read limit the status runs against: ARM's refill rate (25 reads/s per principal and
@@ -25,35 +25,17 @@ fn fleet_on_one_app(bin_dir: &Path, clusters: usize) -> anyhow::Result<Value> {
     let first = base.var("CLUSTER_ID");
     drop(base);
     let prefix = first.rsplit_once('/').context("cluster id")?.0.to_owned();
-    let template = state["clusters"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["id"] == first.as_str()))
-        .cloned()
-        .context("the default cluster")?;
     let ids: Vec<String> = std::iter::once(first)
         .chain((1..clusters).map(|i| format!("{prefix}/aks-status{i:03}")))
         .collect();
-    for id in &ids[1..] {
-        let mut c = template.clone();
-        c["id"] = json!(id);
-        if let Some(o) = c.as_object_mut() {
-            o.remove("name");
-        }
-        state["clusters"]
-            .as_array_mut()
-            .context("clusters")?
-            .push(c);
-    }
+    copy_cluster(&mut state, &ids[0], &ids[1..])?;
     let flags = SimFlags {
         lro_ms: 50,
         ..SimFlags::default()
     };
     let sim = Sim::start(bin_dir, &flags, Some(&state))?;
-    let tools = Tools {
-        bin_dir: bin_dir.to_path_buf(),
-        sim: &sim,
-    };
-    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
+    let tools = Tools::new(bin_dir, &sim);
+    let (a, b) = sim.tenants();
     let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
     let app = tools.run(
         "entra-app-create",
@@ -123,10 +105,7 @@ pub(crate) fn measure(args: &Args, bin_dir: &Path) -> anyhow::Result<Section> {
             ..SimFlags::default()
         };
         let sim = Sim::start(bin_dir, &flags, Some(&state))?;
-        let tools = Tools {
-            bin_dir: bin_dir.to_path_buf(),
-            sim: &sim,
-        };
+        let tools = Tools::new(bin_dir, &sim);
         sim.clear_requests()?;
         let run = tools.run(
             "aks-sp-update",
