@@ -9,6 +9,27 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// How `sim-person` ends: the exit code a script (the demo, the README's quick start) reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// 0: accepted, or the cluster can pull.
+    Yes,
+    /// 1: the cluster cannot pull (the reason is printed).
+    No,
+    /// 2: the question could not be asked: usage, input, or the simulator's answer.
+    Error,
+}
+
+impl From<Answer> for ExitCode {
+    fn from(a: Answer) -> Self {
+        Self::from(match a {
+            Answer::Yes => 0,
+            Answer::No => 1,
+            Answer::Error => 2,
+        })
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ca = PathBuf::from(std::env::var("SIM_CA_FILE").unwrap_or_default());
@@ -46,14 +67,14 @@ fn main() -> ExitCode {
         Ok(text) => {
             let _ = writeln!(out, "{text}");
             if text.starts_with("No:") {
-                ExitCode::from(1)
+                Answer::No.into()
             } else {
-                ExitCode::SUCCESS
+                Answer::Yes.into()
             }
         }
         Err(e) => {
             let _ = writeln!(err, "sim-person: {e:#}");
-            ExitCode::from(2)
+            Answer::Error.into()
         }
     }
 }
