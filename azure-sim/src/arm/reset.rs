@@ -169,6 +169,14 @@ fn start_reset(
     r
 }
 
+/// Where AKS keeps the operations of a subscription's clusters in `location`.
+fn operations_base(core: &Core, subscription: &str, location: &str) -> String {
+    format!(
+        "{}/subscriptions/{subscription}/providers/Microsoft.ContainerService/locations/{location}",
+        core.cloud.arm_url()
+    )
+}
+
 /// The headers of an accepted AKS operation: `Azure-AsyncOperation` and `Location` (AKS's
 /// operation URLs, api-version 2016-03-30 as AKS gives them) and `Retry-After`.
 pub(super) fn follow_me(
@@ -178,12 +186,7 @@ pub(super) fn follow_me(
     op_id: &str,
     lasts: std::time::Duration,
 ) {
-    let base = format!(
-        "{}/subscriptions/{}/providers/Microsoft.ContainerService/locations/{}",
-        core.cloud.arm_url(),
-        cluster.subscription_id,
-        cluster.location
-    );
+    let base = operations_base(core, &cluster.subscription_id, &cluster.location);
     set_header(
         r,
         "azure-asyncoperation",
@@ -267,12 +270,7 @@ pub(crate) fn operation(core: &Core, p: &Principal, sub: &str, op_id: &str, resu
         return Ok(match op.status.as_str() {
             "InProgress" => {
                 let mut r = empty(StatusCode::ACCEPTED);
-                let base = format!(
-                    "{}/subscriptions/{}/providers/Microsoft.ContainerService/locations/{}",
-                    core.cloud.arm_url(),
-                    op.subscription_id,
-                    op.location
-                );
+                let base = operations_base(core, &op.subscription_id, &op.location);
                 set_header(
                     &mut r,
                     "location",

@@ -355,14 +355,7 @@ mod tests {
 
     #[test]
     fn expired_tokens_get_graph_codes() {
-        let parts = axum::http::Request::builder()
-            .uri("/v1.0/applications")
-            .body(())
-            .unwrap()
-            .into_parts()
-            .0;
-        let req = crate::http::Req::new(&parts, axum::body::Bytes::new());
-        let r = super::auth_error(&req, &crate::core::AuthFail::Expired { exp: 1 });
+        let r = super::auth_error(&req(), &crate::core::AuthFail::Expired { exp: 1 });
         assert_eq!(r.status(), 401);
         let v: serde_json::Value = serde_json::from_slice(&crate::registry::body_bytes(r)).unwrap();
         assert_eq!(v["error"]["code"], "InvalidAuthenticationToken");

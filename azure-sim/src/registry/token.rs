@@ -238,6 +238,17 @@ pub(super) fn form_value<'a>(form: &'a [(String, String)], k: &str) -> Option<&'
         .filter(|v| !v.is_empty())
 }
 
+/// A token endpoint's 400 for a `grant_type` it does not take.
+fn unsupported_grant(grant_type: Option<&str>) -> Response {
+    bad(
+        "UNSUPPORTED",
+        &format!(
+            "grant type '{}' is not supported",
+            grant_type.unwrap_or_default()
+        ),
+    )
+}
+
 /// A token endpoint's 400 with `code`.
 fn bad(code: &str, message: &str) -> Response {
     registry_err(StatusCode::BAD_REQUEST, code, message, Value::Null)
@@ -267,13 +278,7 @@ pub(super) fn token_post(core: &Core, req: &Req, reg: &Registry) -> Response {
             authenticate(core, &state, reg, u, &Secret::Plain(p))
         }
         other => {
-            return bad(
-                "UNSUPPORTED",
-                &format!(
-                    "grant type '{}' is not supported",
-                    other.unwrap_or_default()
-                ),
-            );
+            return unsupported_grant(other);
         }
     };
     let id = match id {
@@ -303,13 +308,7 @@ pub(super) fn exchange(core: &Core, req: &Req, reg: &Registry) -> Response {
     match form_value(&form, "grant_type") {
         Some("access_token" | "access_token_refresh_token") => {}
         other => {
-            return bad(
-                "UNSUPPORTED",
-                &format!(
-                    "grant type '{}' is not supported",
-                    other.unwrap_or_default()
-                ),
-            );
+            return unsupported_grant(other);
         }
     }
     let Some(aad) = form_value(&form, "access_token") else {
