@@ -56,13 +56,14 @@ pub(crate) fn measure(args: &Args, bin_dir: &Path) -> anyhow::Result<Section> {
     let mut chains = String::new();
     let mut goals = Vec::new();
     for lat in LATENCIES {
-        let sim = Sim::at_latency(bin_dir, lat)?;
-        let (a, b) = sim.tenants();
-        let tools = Tools::new(bin_dir, &sim);
         let mut pipes = Vec::new();
         let mut per_tool: Vec<Vec<One>> = TOOLS.iter().map(|_| Vec::new()).collect();
         for rep in 0..args.reps {
             progress_repetition(lat, rep, args.reps);
+            // Each run of the four on a fresh simulator (see section 1).
+            let sim = Sim::at_latency(bin_dir, lat)?;
+            let (a, b) = sim.tenants();
+            let tools = Tools::new(bin_dir, &sim);
             let name = format!("xtenant-bench-latency-{lat}ms-{rep}");
             let mut input = String::new();
             for (k, (bin, flags)) in steps(&sim, &name).into_iter().enumerate() {
@@ -70,6 +71,10 @@ pub(crate) fn measure(args: &Args, bin_dir: &Path) -> anyhow::Result<Section> {
                 per_tool[k].push(one(r.wall.as_secs_f64() * 1000.0, &reqs, &a, &b));
                 input = r.stdout;
             }
+            drop(tools);
+            drop(sim);
+            let sim = Sim::at_latency(bin_dir, lat)?;
+            let tools = Tools::new(bin_dir, &sim);
             let (p, reqs) = tools.piped(&steps(&sim, &format!("{name}-piped")))?;
             pipes.push(one(p.wall.as_secs_f64() * 1000.0, &reqs, &a, &b));
         }

@@ -148,6 +148,8 @@ impl Req {
             "registry"
         } else if lp == "/subscriptions" {
             "subscriptions (list)"
+        } else if lp.contains("/subnets/") {
+            "subnet"
         } else {
             p
         };

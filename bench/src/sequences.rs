@@ -98,6 +98,16 @@ fn model(tool: &str) -> (&'static str, Vec<Need>) {
              `HEAD` manifest: 7",
             vec![
                 need("POST Entra token (tenant B)", 2, ""),
+                need(
+                    "POST Entra token (tenant A)",
+                    0,
+                    "a Graph token in the app's home tenant (the object's cluster_tenant_id), to prove the secret is the app's before the role is assigned",
+                ),
+                need(
+                    "GET Graph application by appId (tenant A)",
+                    0,
+                    "the app's key ids in its home tenant: the secret given must be one of them (an envelope is a claim)",
+                ),
                 need("GET Graph service principal by appId (tenant B)", 1, ""),
                 need("GET ARM registry (tenant B)", 1, ""),
                 need(
@@ -156,6 +166,11 @@ fn model(tool: &str) -> (&'static str, Vec<Need>) {
                     "GET ARM role assignments of a principal (list) (tenant A)",
                     0,
                     "the old and the new service principal's assignments in the cluster's subscription, to find what the new one lacks",
+                ),
+                need(
+                    "GET ARM subnet (tenant A)",
+                    0,
+                    "the cluster's subnet, for its route table and network security group: the identity needs its roles there too (kubenet)",
                 ),
                 need(
                     "GET ARM role definition by id (tenant A)",

@@ -24,13 +24,24 @@ pub(crate) struct SimFlags {
 }
 
 impl SimFlags {
-    /// The flags as azure-sim takes them.
+    /// The flags as azure-sim takes them. A new role assignment reaches a registry after the
+    /// replication delay too; Graph's read and write lags and a new secret's propagation are
+    /// off, so that what a section measures is the delay it sets (they have defaults of
+    /// seconds to minutes, which would otherwise add to every wait).
     pub(crate) fn args(&self) -> Vec<String> {
         let mut a = vec![
             "--latency".to_owned(),
             format!("{}ms", self.latency_ms),
             "--replication-delay".to_owned(),
             format!("{}ms", self.replication_ms),
+            "--role-propagation".to_owned(),
+            format!("{}ms", self.replication_ms),
+            "--graph-read-lag".to_owned(),
+            "0ms".to_owned(),
+            "--graph-write-lag".to_owned(),
+            "0ms".to_owned(),
+            "--secret-propagation".to_owned(),
+            "0ms".to_owned(),
             "--lro-duration".to_owned(),
             format!("{}ms", self.lro_ms),
         ];
