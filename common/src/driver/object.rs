@@ -122,7 +122,7 @@ pub(super) fn start<T: Tool>(
         // A failure of an earlier step passes through; this tool's own failure is retried,
         // so a rerun on a failed output (e.g. a timed-out wait) completes it — but not once
         // interrupted: then it passes through too.
-        let origin: ErrorField = input.get_as(fields::ERROR.name).unwrap_or_default();
+        let origin = input.error();
         if origin.step.as_deref() != Some(stamp.step) || interrupted.is_some() {
             // The flags go on it (the procedure it was part of); its cloud stays as it came.
             stamp.write_passed(&mut input);
@@ -232,16 +232,13 @@ fn mark_dry_run(mut outcome: Outcome, dry_run: bool, planned: Vec<serde_json::Va
             _ => Vec::new(),
         };
         plan.extend(planned);
-        // At the end, before `error`.
-        let error = object.get(fields::ERROR.name);
-        for f in [&fields::DRY_RUN, &fields::PLAN, &fields::ERROR] {
+        // At the end, before `error` (moved as it is).
+        for f in [&fields::DRY_RUN, &fields::PLAN] {
             object.remove(f.name);
         }
         object.set(fields::DRY_RUN.name, true);
         object.set(fields::PLAN.name, plan);
-        if let Some(e) = error {
-            object.set(fields::ERROR.name, e);
-        }
+        object.move_to_end(fields::ERROR.name);
     }
     outcome
 }
@@ -252,10 +249,7 @@ fn mark_dry_run(mut outcome: Outcome, dry_run: bool, planned: Vec<serde_json::Va
 /// with the flags and `error` (`NotStarted`), which a rerun of the same command starts.
 pub(super) fn held_back(stamp: &Stamp, mut out: Envelope, e: Error) -> Outcome {
     stamp.write(&mut out);
-    out.set(
-        fields::ERROR.name,
-        ErrorField::of(stamp.step, &e).to_value(),
-    );
+    out.set_error(&ErrorField::of(stamp.step, &e));
     written(out, Status::NotStarted(e))
 }
 
@@ -273,10 +267,7 @@ pub(super) fn failure(o: &Outcome) -> Option<&Error> {
 fn not_started(stamp: &Stamp, mut out: Envelope, s: Signal) -> Outcome {
     let e = Error::interrupted(s, format!("{} did not start on this object", stamp.step));
     stamp.write(&mut out);
-    out.set(
-        fields::ERROR.name,
-        ErrorField::of(stamp.step, &e).to_value(),
-    );
+    out.set_error(&ErrorField::of(stamp.step, &e));
     written(out, Status::NotStarted(e))
 }
 
@@ -318,10 +309,7 @@ fn failed(stamp: &Stamp, mut out: Envelope, partial: &dyn Fields, e: Error) -> O
         stamp.write(&mut out);
     }
     partial.write_to(&mut out);
-    out.set(
-        fields::ERROR.name,
-        ErrorField::of(stamp.step, &e).to_value(),
-    );
+    out.set_error(&ErrorField::of(stamp.step, &e));
     Outcome::Written(Written {
         object: out,
         status: Status::Failed(e),

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorField, Result};
 use crate::secret::Secret;
 
 /// A field of the public contract: its name, the flag that sets it, the step that writes it.
@@ -203,6 +203,24 @@ impl Envelope {
         self.has(fields::ERROR.name)
     }
 
+    /// The `error` an earlier step wrote, typed: a claim, so every field of it is optional
+    /// and one of another shape reads as absent (an `error` that is no object reads empty).
+    pub fn error(&self) -> ErrorField {
+        self.get_as(fields::ERROR.name).unwrap_or_default()
+    }
+
+    /// Writes `error` (replacing one the object had, in its place).
+    pub fn set_error(&mut self, error: &ErrorField) {
+        self.set(fields::ERROR.name, error);
+    }
+
+    /// Moves `name` to the end, its value untouched (nothing when it is absent).
+    pub fn move_to_end(&mut self, name: &str) {
+        if let Some(raw) = self.fields.shift_remove(name) {
+            self.fields.insert(name.to_owned(), raw);
+        }
+    }
+
     /// The keys, in order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.fields.keys().map(String::as_str)
@@ -304,6 +322,34 @@ mod tests {
         assert_eq!(
             e.to_line(),
             r#"{"z":1.50,"big":123456789012345678901234567890,"nested":{"b":[1,2.0e3,{"x":null}],"a":"é\u00e9\n"},"app_id":"11111111-1111-1111-1111-111111111111","new":true}"#
+        );
+    }
+
+    #[test]
+    fn the_error_is_read_typed_and_moved_byte_for_byte() {
+        let line = r#"{"a":1,"error":{"step":"acr-grant","code":5,"extra":2.0e3},"b":2}"#;
+        let mut e = Envelope::parse(line).unwrap();
+        let error = e.error();
+        assert_eq!(
+            (error.step.as_deref(), error.code.as_deref()),
+            (Some("acr-grant"), None)
+        );
+        e.move_to_end(fields::ERROR.name);
+        assert_eq!(
+            e.to_line(),
+            r#"{"a":1,"b":2,"error":{"step":"acr-grant","code":5,"extra":2.0e3}}"#
+        );
+        e.move_to_end("absent");
+        assert_eq!(e.keys().count(), 3);
+        // An `error` that is no object reads empty; one written is the typed field.
+        e.set(fields::ERROR.name, "text");
+        assert_eq!(e.error(), ErrorField::default());
+        let written = ErrorField::of("s", &Error::usage("m"));
+        e.set_error(&written);
+        assert_eq!(e.error(), written);
+        assert!(
+            e.to_line()
+                .ends_with(r#""error":{"step":"s","code":"UsageError","message":"m"}}"#)
         );
     }
 

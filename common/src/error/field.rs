@@ -60,11 +60,6 @@ impl ErrorField {
     pub fn our_code(&self) -> Option<codes::Code> {
         self.code.as_deref().and_then(codes::find)
     }
-
-    /// As a JSON value, for the envelope.
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
 }
 
 #[cfg(test)]
@@ -100,7 +95,7 @@ mod tests {
         let e = Error::new(super::super::ErrorKind::Http { status: 403 }, "X", "m")
             .with_request_id(Some("rid".into()));
         assert_eq!(
-            ErrorField::of("s", &e).to_value(),
+            serde_json::to_value(ErrorField::of("s", &e)).unwrap(),
             serde_json::json!({"step": "s", "code": "X", "message": "m", "request_id": "rid"})
         );
     }
