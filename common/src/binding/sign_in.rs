@@ -4,12 +4,12 @@
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{Claims, Key, mint_hint, not_bound};
 use crate::context::Ctx;
 use crate::error::{Error, Result, codes};
+use crate::json::Maybe;
 use crate::secret::Secret;
 use crate::ui;
 use crate::wait::{Poll, human, poll_until};
@@ -69,8 +69,9 @@ pub(crate) fn claim(token: &str, name: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    v.get(name)?.as_str().map(str::to_owned)
+    let mut claims: std::collections::BTreeMap<String, Maybe<String>> =
+        serde_json::from_slice(&bytes).ok()?;
+    claims.remove(name)?.ok()
 }
 
 /// The sign-in's verdict on `key` (the key the secret was matched to): `Ok` when accepted; a
@@ -217,8 +218,9 @@ mod tests {
 
     #[test]
     fn jwt_claims_are_read_and_anything_else_is_none() {
-        let b64 =
-            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let b64 = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
         let t = format!(
             "{}.{}.sig",
             b64(&json!({"alg": "RS256"})),
