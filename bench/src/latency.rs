@@ -4,9 +4,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::log::{self, Req};
-use crate::run::{TOOLS, Tools, steps};
+use crate::run::{TOOLS, repetition};
 use crate::section::{Goal, Section, median, ms, table};
-use crate::sim::Sim;
 use crate::{Args, progress_repetition};
 
 /// The latencies measured, in ms per answer.
@@ -60,23 +59,15 @@ pub(crate) fn measure(args: &Args, bin_dir: &Path) -> anyhow::Result<Section> {
         let mut per_tool: Vec<Vec<One>> = TOOLS.iter().map(|_| Vec::new()).collect();
         for rep in 0..args.reps {
             progress_repetition(lat, rep, args.reps);
-            // Each run of the four on a fresh simulator (see section 1).
-            let sim = Sim::at_latency(bin_dir, lat)?;
-            let (a, b) = sim.tenants();
-            let tools = Tools::new(bin_dir, &sim);
             let name = format!("xtenant-bench-latency-{lat}ms-{rep}");
-            let mut input = String::new();
-            for (k, (bin, flags)) in steps(&sim, &name).into_iter().enumerate() {
-                let (r, reqs) = tools.step(bin, &flags, &input)?;
-                per_tool[k].push(one(r.wall.as_secs_f64() * 1000.0, &reqs, &a, &b));
-                input = r.stdout;
-            }
-            drop(tools);
-            drop(sim);
-            let sim = Sim::at_latency(bin_dir, lat)?;
-            let tools = Tools::new(bin_dir, &sim);
-            let (p, reqs) = tools.piped(&steps(&sim, &format!("{name}-piped")))?;
-            pipes.push(one(p.wall.as_secs_f64() * 1000.0, &reqs, &a, &b));
+            let p = repetition(bin_dir, lat, &name, |tools, s| {
+                let (a, b) = tools.sim.tenants();
+                let wall = s.run.wall.as_secs_f64() * 1000.0;
+                per_tool[s.k].push(one(wall, s.reqs, &a, &b));
+                Ok(())
+            })?;
+            let (a, b) = &p.tenants;
+            pipes.push(one(p.run.wall.as_secs_f64() * 1000.0, &p.reqs, a, b));
         }
         let walls: Vec<f64> = pipes.iter().map(|o| o.wall).collect();
         let wall = median(&walls);

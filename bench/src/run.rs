@@ -325,3 +325,60 @@ fn spawn_fed(
     });
     Ok((child, t0, writer))
 }
+
+/// One step of a [`repetition`], as it ran.
+pub(crate) struct Step<'a> {
+    /// Its place in the pipeline (0 to 3).
+    pub(crate) k: usize,
+    /// The tool.
+    pub(crate) bin: &'a str,
+    /// Its flags.
+    pub(crate) flags: &'a [String],
+    /// The run (checked: exit 0).
+    pub(crate) run: &'a Run,
+    /// The requests it sent.
+    pub(crate) reqs: &'a [Req],
+}
+
+/// The pipe of a [`repetition`]: its run, its requests, and the simulator's tenants (A, B).
+pub(crate) struct Piped {
+    pub(crate) run: Run,
+    pub(crate) reqs: Vec<Req>,
+    pub(crate) tenants: (String, String),
+}
+
+/// One repetition at `latency_ms`: the four steps one after another, each on the previous
+/// one's output, `each` told of every step (with the tools, to rerun it); then the four as one
+/// pipe. Each on a fresh simulator: step 4 moves the cluster to the run's new app, and
+/// aks-sp-update refuses to move it on to another app unasked.
+pub(crate) fn repetition(
+    bin_dir: &Path,
+    latency_ms: u64,
+    name: &str,
+    mut each: impl FnMut(&Tools<'_>, &Step<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<Piped> {
+    {
+        let sim = Sim::at_latency(bin_dir, latency_ms)?;
+        let tools = Tools::new(bin_dir, &sim);
+        let mut input = String::new();
+        for (k, (bin, flags)) in steps(&sim, name).into_iter().enumerate() {
+            let (run, reqs) = tools.step(bin, &flags, &input)?;
+            let step = Step {
+                k,
+                bin,
+                flags: &flags,
+                run: &run,
+                reqs: &reqs,
+            };
+            each(&tools, &step)?;
+            input = run.stdout;
+        }
+    }
+    let sim = Sim::at_latency(bin_dir, latency_ms)?;
+    let (run, reqs) = Tools::new(bin_dir, &sim).piped(&steps(&sim, &format!("{name}-piped")))?;
+    Ok(Piped {
+        run,
+        reqs,
+        tenants: sim.tenants(),
+    })
+}

@@ -8,10 +8,9 @@ use std::path::Path;
 use anyhow::bail;
 
 use crate::log::{self, Req};
-use crate::run::{TOOLS, Tools, steps};
+use crate::run::{Step, TOOLS, repetition};
 use crate::section::{Goal, Section, median, ms, table};
 use crate::sequences::{Counts, MINIMAL_TOTAL, counts, sequences_md};
-use crate::sim::Sim;
 use crate::{Args, progress_repetition};
 
 /// Medians of one row over the repetitions.
@@ -98,26 +97,27 @@ pub(crate) fn measure(args: &Args, bin_dir: &Path) -> anyhow::Result<Out> {
     for &lat in &latencies {
         for rep in 0..args.reps {
             progress_repetition(lat, rep, args.reps);
-            // Each run of the four on a fresh simulator: step 4 moves the cluster to the run's
-            // new app, and aks-sp-update refuses to move it on to another app unasked.
-            let sim = Sim::at_latency(bin_dir, lat)?;
-            let (a, b) = sim.tenants();
-            let tools = Tools::new(bin_dir, &sim);
             let name = format!("xtenant-bench-{lat}ms-{rep}");
-            let mut input = String::new();
-            for (bin, a_) in steps(&sim, &name) {
-                let (r, reqs) = tools.step(bin, &a_, &input)?;
+            let p = repetition(bin_dir, lat, &name, |tools, step| {
+                let Step {
+                    bin,
+                    flags,
+                    run: r,
+                    reqs,
+                    ..
+                } = *step;
+                let (a, b) = tools.sim.tenants();
                 if bin == "aks-sp-update" {
                     cluster_writes.push(reqs.iter().filter(|q| q.is_cluster_write()).count());
                 }
                 rows.entry((lat, bin.to_owned()))
                     .or_default()
-                    .add(r.wall.as_secs_f64() * 1000.0, &reqs);
+                    .add(r.wall.as_secs_f64() * 1000.0, reqs);
                 if lat == 0 && rep == 0 {
-                    sequences.insert(bin.to_owned(), counts(&reqs, &a, &b));
+                    sequences.insert(bin.to_owned(), counts(reqs, &a, &b));
                 }
                 // The same command on its own output: a no-op.
-                let (again, rerun_reqs) = tools.step(bin, &a_, &r.stdout)?;
+                let (again, rerun_reqs) = tools.step(bin, flags, &r.stdout)?;
                 if !again.stderr.contains("(unchanged)") {
                     bail!("{bin} rerun changed something:\n{}", again.stderr);
                 }
@@ -134,16 +134,11 @@ pub(crate) fn measure(args: &Args, bin_dir: &Path) -> anyhow::Result<Out> {
                 if lat == 0 && rep == 0 {
                     rerun_sequences.insert(bin.to_owned(), counts(&rerun_reqs, &a, &b));
                 }
-                input = r.stdout;
-            }
-            drop(tools);
-            drop(sim);
-            let sim = Sim::at_latency(bin_dir, lat)?;
-            let tools = Tools::new(bin_dir, &sim);
-            let (p, reqs) = tools.piped(&steps(&sim, &format!("{name}-piped")))?;
+                Ok(())
+            })?;
             rows.entry((lat, "pipeline".to_owned()))
                 .or_default()
-                .add(p.wall.as_secs_f64() * 1000.0, &reqs);
+                .add(p.run.wall.as_secs_f64() * 1000.0, &p.reqs);
         }
         for bin in TOOLS {
             let s = rows[&(lat, bin.to_owned())].clone();
