@@ -89,6 +89,42 @@ pub(crate) fn split_arm_id(id: &str) -> (String, String, String) {
     (sub, rg, name)
 }
 
+/// Where a resource lives, derived from its ARM id.
+#[derive(Debug)]
+pub(crate) struct Place {
+    pub subscription: String,
+    pub resource_group: String,
+    pub name: String,
+    /// The subscription's tenant.
+    pub tenant: String,
+}
+
+impl Place {
+    /// The place of `id`, a `what` (`registry`, `cluster`, ...); `sub_tenant` maps lower-case
+    /// subscription ids to their tenants.
+    pub(crate) fn of(
+        id: &str,
+        what: &str,
+        sub_tenant: &BTreeMap<String, String>,
+    ) -> anyhow::Result<Self> {
+        let (subscription, resource_group, name) = split_arm_id(id);
+        anyhow::ensure!(
+            !subscription.is_empty() && !resource_group.is_empty(),
+            "bad {what} id {id}"
+        );
+        let tenant = sub_tenant
+            .get(&subscription.to_ascii_lowercase())
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("{what} {id} is in an unknown subscription"))?;
+        Ok(Self {
+            subscription,
+            resource_group,
+            name,
+            tenant,
+        })
+    }
+}
+
 impl State {
     /// Fill derived fields, hash plain secrets, normalise ids, and check references.
     pub(crate) fn normalize(&mut self) -> anyhow::Result<()> {
@@ -135,32 +171,18 @@ impl State {
             }
         }
         for r in &mut self.registries {
-            let (sub, rg, name) = split_arm_id(&r.id);
-            anyhow::ensure!(
-                !sub.is_empty() && !rg.is_empty(),
-                "bad registry id {}",
-                r.id
-            );
-            r.tenant_id = sub_tenant
-                .get(&sub.to_ascii_lowercase())
-                .cloned()
-                .ok_or_else(|| {
-                    anyhow::anyhow!("registry {} is in an unknown subscription", r.id)
-                })?;
-            r.name = name.to_ascii_lowercase();
-            r.subscription_id = sub;
-            r.resource_group = rg;
+            let p = Place::of(&r.id, "registry", &sub_tenant)?;
+            r.tenant_id = p.tenant;
+            r.name = p.name.to_ascii_lowercase();
+            r.subscription_id = p.subscription;
+            r.resource_group = p.resource_group;
         }
         for c in &mut self.clusters {
-            let (sub, rg, name) = split_arm_id(&c.id);
-            anyhow::ensure!(!sub.is_empty() && !rg.is_empty(), "bad cluster id {}", c.id);
-            c.tenant_id = sub_tenant
-                .get(&sub.to_ascii_lowercase())
-                .cloned()
-                .ok_or_else(|| anyhow::anyhow!("cluster {} is in an unknown subscription", c.id))?;
-            c.name = name;
-            c.subscription_id = sub;
-            c.resource_group = rg;
+            let p = Place::of(&c.id, "cluster", &sub_tenant)?;
+            c.tenant_id = p.tenant;
+            c.name = p.name;
+            c.subscription_id = p.subscription;
+            c.resource_group = p.resource_group;
             if let Some(secret) = c.secret.take() {
                 c.secret_sha256 = Some(sha256_hex(secret.as_bytes()));
             }
@@ -273,11 +295,41 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use super::split_arm_id;
+    use std::collections::BTreeMap;
+
+    use super::{Place, split_arm_id};
 
     #[test]
     fn arm_id_parts() {
         let (s, g, n) = split_arm_id("/subscriptions/S/resourceGroups/G/providers/A.B/c/N");
         assert_eq!((s.as_str(), g.as_str(), n.as_str()), ("S", "G", "N"));
+    }
+
+    #[test]
+    fn a_place_is_in_its_subscriptions_tenant() {
+        let tenants = BTreeMap::from([("s".to_owned(), "t".to_owned())]);
+        let p = Place::of(
+            "/subscriptions/S/resourceGroups/G/providers/A.B/c/N",
+            "x",
+            &tenants,
+        )
+        .unwrap();
+        assert_eq!(
+            [p.subscription, p.resource_group, p.name, p.tenant],
+            ["S", "G", "N", "t"]
+        );
+        let elsewhere = "/subscriptions/u/resourceGroups/G/providers/A.B/c/N";
+        assert_eq!(
+            Place::of(elsewhere, "cluster", &tenants)
+                .unwrap_err()
+                .to_string(),
+            format!("cluster {elsewhere} is in an unknown subscription")
+        );
+        assert_eq!(
+            Place::of("/providers/A.B/c/N", "registry", &tenants)
+                .unwrap_err()
+                .to_string(),
+            "bad registry id /providers/A.B/c/N"
+        );
     }
 }

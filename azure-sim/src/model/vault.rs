@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{GenericResource, State, default_location, split_arm_id};
+use super::{GenericResource, Place, State, default_location, split_arm_id};
 use crate::crypto::sha256_hex;
 
 fn default_retention() -> u32 {
@@ -89,10 +89,7 @@ pub(crate) fn normalize(
             "bad key vault id {} (a vault name is 3-24 letters, digits and hyphens)",
             v.id
         );
-        v.tenant_id = sub_tenant
-            .get(&sub.to_ascii_lowercase())
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("key vault {} is in an unknown subscription", v.id))?;
+        v.tenant_id = Place::of(&v.id, "key vault", sub_tenant)?.tenant;
         v.name = name.to_ascii_lowercase();
         for s in &mut v.secrets {
             for ver in &mut s.versions {
