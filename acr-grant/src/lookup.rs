@@ -4,11 +4,11 @@ use common::arm::ResourceId;
 use common::arm::subscriptions::subscriptions;
 use common::error::{Error, Result};
 use common::http::Api;
-use serde_json::Value;
+use common::registry::resource::{self, REGISTRY_TYPE, RegistryResource};
 
-use crate::named::{REGISTRY_TYPE, RegistryRef};
+use crate::named::RegistryRef;
 
-pub(crate) use common::registry::access::{Mode, REGISTRY_API};
+pub(crate) use common::registry::resource::Mode;
 
 /// A registry as ARM describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,31 +21,27 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// Reads a registry from an ARM body.
-    pub(crate) fn from_value(v: &Value) -> Result<Self> {
+    /// The registry ARM shows: its id canonical, its login server present.
+    pub(crate) fn of(r: &RegistryResource) -> Result<Self> {
         let unexpected = |what: &str| {
             Error::step(
                 common::error::codes::UNEXPECTED_ARM_ANSWER,
                 format!(
-                    "Azure Resource Manager described a registry without {what}: {}",
-                    short(v)
+                    "Azure Resource Manager described registry {} without {what}",
+                    common::validate::shown(&r.id)
                 ),
             )
         };
-        let raw_id = v
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| unexpected("an id"))?;
-        let id = ResourceId::parse("registry_id", raw_id, REGISTRY_TYPE)
+        let id = ResourceId::parse("registry_id", &r.id, REGISTRY_TYPE)
             .map_err(|_| unexpected("a valid id"))?;
-        let props = v.get("properties");
-        let login_server = props
-            .and_then(|p| p.get("loginServer"))
-            .and_then(Value::as_str)
+        let login_server = r
+            .properties
+            .login_server
+            .as_deref()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| unexpected("properties.loginServer"))?
             .to_ascii_lowercase();
-        let mode = Mode::of(v).unwrap_or_else(|| {
+        let mode = r.mode().unwrap_or_else(|| {
             common::ui::warn(&format!(
                 "registry {} has an unknown roleAssignmentMode; treating it as {}",
                 id.name,
@@ -62,10 +58,6 @@ impl Registry {
     }
 }
 
-fn short(v: &Value) -> String {
-    v.to_string().chars().take(200).collect()
-}
-
 /// Finds the registry named by `r` in the tenant `arm` acts in.
 pub(crate) async fn resolve(
     arm: &Api<'_>,
@@ -74,15 +66,11 @@ pub(crate) async fn resolve(
 ) -> Result<Registry> {
     match r {
         RegistryRef::Id(id) => {
-            let body = arm
-                .with_api_version(&REGISTRY_API, |v| {
-                    let path = format!("{}?api-version={v}", id.id());
-                    async move { arm.get_opt(&path).await }
-                })
+            let found = resource::get_opt(arm, id)
                 .await
                 .map_err(|e| tenant_hint(e, arm))?;
-            match body {
-                Some(b) => Registry::from_value(&b),
+            match found {
+                Some(r) => Registry::of(&r),
                 None => Err(Error::step(
                     common::error::codes::REGISTRY_NOT_FOUND,
                     format!("there is no registry {} in tenant {} (or the caller cannot see it)", id.id(), arm.tenant()),
@@ -105,12 +93,9 @@ pub(crate) async fn resolve(
             let found = futures::future::join_all(subs.iter().map(|s| registries_in(arm, s))).await;
             let mut matches = Vec::new();
             for listed in found {
-                for v in listed? {
-                    if v.get("name")
-                        .and_then(Value::as_str)
-                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
-                    {
-                        matches.push(Registry::from_value(&v)?);
+                for r in listed? {
+                    if r.name.eq_ignore_ascii_case(name) {
+                        matches.push(Registry::of(&r)?);
                     }
                 }
             }
@@ -142,21 +127,17 @@ pub(crate) async fn resolve(
 }
 
 /// The registries of one subscription.
-async fn registries_in(arm: &Api<'_>, subscription: &str) -> Result<Vec<Value>> {
-    arm.with_api_version(&REGISTRY_API, |v| {
-        let path =
-            format!("/subscriptions/{subscription}/providers/{REGISTRY_TYPE}?api-version={v}");
-        async move { arm.list(&path).await }
-    })
-    .await
-    .map_err(|e| {
-        tenant_hint(
-            e.context(format!(
-                "listing the registries of subscription {subscription}"
-            )),
-            arm,
-        )
-    })
+async fn registries_in(arm: &Api<'_>, subscription: &str) -> Result<Vec<RegistryResource>> {
+    resource::registries_in(arm, subscription)
+        .await
+        .map_err(|e| {
+            tenant_hint(
+                e.context(format!(
+                    "listing the registries of subscription {subscription}"
+                )),
+                arm,
+            )
+        })
 }
 
 /// Adds a hint when the subscription is not in the tenant the token is for.
@@ -174,18 +155,22 @@ fn tenant_hint(e: Error, arm: &Api<'_>) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn read(v: &Value) -> Result<Registry> {
+        Registry::of(&RegistryResource::from_value(v, "r")?)
+    }
 
     #[test]
     fn reads_the_recorded_registry() {
         // The recorded `RegistryGet` spec example (compiled in: never skipped; source noted in
-        // `azure-sim/tests/fixtures/recordings/README.md`).
+        // `common/tests/fixtures/recordings/README.md`).
         let recorded: Value = serde_json::from_str(include_str!(
-            "../../azure-sim/tests/fixtures/recordings/RegistryGet.json"
+            "../../common/tests/fixtures/recordings/RegistryGet.json"
         ))
         .unwrap();
         let body = recorded["responses"]["200"]["body"].clone();
-        let r = Registry::from_value(&body).unwrap();
+        let r = read(&body).unwrap();
         assert_eq!(r.mode, Mode::Legacy);
         assert!(r.login_server.ends_with(".azurecr.io"), "{r:?}");
         assert!(
@@ -196,8 +181,8 @@ mod tests {
 
     #[test]
     fn modes_and_canonical_ids() {
-        let v = json!({"id":"/subscriptions/00000000-0000-0000-0000-00000000000B/resourcegroups/RG/providers/microsoft.containerregistry/registries/Abc12","properties":{"loginServer":"Abc12.azurecr.io","roleAssignmentMode":"AbacRepositoryPermissions"}});
-        let r = Registry::from_value(&v).unwrap();
+        let v = json!({"id":"/subscriptions/00000000-0000-0000-0000-00000000000B/resourcegroups/RG/providers/microsoft.containerregistry/registries/Abc12","name":"Abc12","properties":{"loginServer":"Abc12.azurecr.io","roleAssignmentMode":"AbacRepositoryPermissions"}});
+        let r = read(&v).unwrap();
         assert_eq!(r.mode, Mode::Abac);
         assert_eq!(
             r.id,
@@ -209,15 +194,12 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .remove("roleAssignmentMode");
-        assert_eq!(Registry::from_value(&missing).unwrap().mode, Mode::Legacy);
+        assert_eq!(read(&missing).unwrap().mode, Mode::Legacy);
         let mut no_server = v;
         no_server["properties"]
             .as_object_mut()
             .unwrap()
             .remove("loginServer");
-        assert_eq!(
-            Registry::from_value(&no_server).unwrap_err().code(),
-            "UnexpectedArmAnswer"
-        );
+        assert_eq!(read(&no_server).unwrap_err().code(), "UnexpectedArmAnswer");
     }
 }

@@ -10,8 +10,7 @@ use common::validate::shown;
 
 use crate::Cli;
 
-/// The ARM type of a registry.
-pub(crate) const REGISTRY_TYPE: &str = "Microsoft.ContainerRegistry/registries";
+pub(crate) use common::registry::resource::REGISTRY_TYPE;
 
 /// How the registry was named.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -155,7 +155,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Revoked>, Fai
     let held = held_at(&arm, &reg.id, reg.mode, &sp).await?;
     let (ours, others): (Vec<_>, Vec<_>) = held.into_iter().partition(|h| {
         h.assignment.scope.eq_ignore_ascii_case(&reg.id)
-            && h.permissions.as_ref().is_some_and(pull_only)
+            && h.permissions.as_deref().is_some_and(pull_only)
     });
     let still: Vec<String> = others
         .iter()

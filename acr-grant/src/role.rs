@@ -1,13 +1,12 @@
 //! Choosing the pull role the registry's mode honours, and telling when a chosen role cannot pull.
 
-use common::arm;
+use common::arm::{self, Permission};
 use common::driver::Ctx;
 use common::envelope::fields;
 use common::error::{Error, Result};
 use common::http::Api;
 use common::registry::access::{ABAC_PULL, LEGACY_PULL, permissions_grant_pull};
 use common::ui;
-use serde_json::Value;
 
 use crate::inputs::RoleRequest;
 use crate::lookup::{Mode, Registry};
@@ -71,7 +70,7 @@ pub(crate) async fn choose(
     let def = arm::find_role(arm, &reg.id, name)
         .await?
         .ok_or_else(not_found)?;
-    if !requested.from_flag && !def.permissions.as_ref().is_some_and(pull_only) {
+    if !requested.from_flag && !def.permissions.as_deref().is_some_and(pull_only) {
         return Err(Error::input(
             fields::ROLE_NAME.name,
             format!(
@@ -83,8 +82,8 @@ pub(crate) async fn choose(
     // The listing already holds the definition's permissions: no second read.
     let can_pull = def
         .permissions
-        .as_ref()
-        .and_then(|p| permissions_grant_pull(p, reg.mode));
+        .as_deref()
+        .map(|p| permissions_grant_pull(p, reg.mode));
     if can_pull.is_none() {
         ui::debug(&format!(
             "the definition of role {} lists no permissions",
@@ -103,22 +102,14 @@ pub(crate) async fn choose(
 
 /// Whether a role definition's `properties.permissions` grant pull and nothing else: every
 /// action and data action is one of the pull actions (no wildcard), and there is one.
-pub(crate) fn pull_only(permissions: &Value) -> bool {
-    let Some(perms) = permissions.as_array() else {
-        return false;
-    };
+pub(crate) fn pull_only(permissions: &[Permission]) -> bool {
     let mut any = false;
-    for p in perms {
-        for (key, allowed) in [
-            ("actions", PULL_ACTIONS),
-            ("dataActions", PULL_DATA_ACTIONS),
+    for p in permissions {
+        for (list, allowed) in [
+            (&p.actions, PULL_ACTIONS),
+            (&p.data_actions, PULL_DATA_ACTIONS),
         ] {
-            let Some(list) = p.get(key) else { continue };
-            let Some(list) = list.as_array() else {
-                return false;
-            };
             for a in list {
-                let Some(a) = a.as_str() else { return false };
                 if !allowed.iter().any(|x| x.eq_ignore_ascii_case(a)) {
                     return false;
                 }
@@ -173,17 +164,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn def(actions: &[&str], not_actions: &[&str], data: &[&str]) -> Value {
-        json!({"properties":{"permissions":[{"actions":actions,"notActions":not_actions,"dataActions":data,"notDataActions":[]}]}})
+    fn def(actions: &[&str], not_actions: &[&str], data: &[&str]) -> Vec<Permission> {
+        serde_json::from_value(
+            json!([{"actions":actions,"notActions":not_actions,"dataActions":data,"notDataActions":[]}]),
+        )
+        .unwrap()
     }
 
     #[test]
     fn only_pull_roles_are_pull_only() {
-        let perms = |d: &Value| d.pointer("/properties/permissions").unwrap().clone();
         let acr_pull = def(&[LEGACY_PULL], &[], &[]);
         let repo_reader = def(&[], &[], PULL_DATA_ACTIONS);
-        assert!(pull_only(&perms(&acr_pull)));
-        assert!(pull_only(&perms(&repo_reader)));
+        assert!(pull_only(&acr_pull));
+        assert!(pull_only(&repo_reader));
         for wider in [
             def(&["*"], &[], &[]),
             def(
@@ -199,9 +192,9 @@ mod tests {
             def(&["*/read"], &[], &[]),
             def(&[], &[], &[]),
         ] {
-            assert!(!pull_only(&perms(&wider)), "{wider}");
+            assert!(!pull_only(&wider), "{wider:?}");
         }
-        assert!(!pull_only(&json!(null)));
+        assert!(!pull_only(&[]));
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //! `Microsoft.Authorization/*/write` or `Microsoft.Authorization/roleAssignments/write`
 //! (wildcards read as ARM reads them) are never copied.
 
-use common::arm::AUTHORIZATION_API;
+use common::arm::{Permission, role_definition};
 use common::driver::{Ctx, Memo};
 use common::http::Api;
 use common::validate::is_guid;
@@ -131,15 +131,13 @@ const GUARDED: [&str; 2] = [
 /// `*`, or one whose wildcards cover assigning or defining roles (`Microsoft.Authorization/*`,
 /// `*/write`, …). `notActions` are not subtracted: a role granting `*` is privileged whatever
 /// it excludes (Contributor). Unreadable permissions count as privileged.
-pub(crate) fn privileged(permissions: Option<&serde_json::Value>) -> bool {
-    let Some(entries) = permissions.and_then(serde_json::Value::as_array) else {
+pub(crate) fn privileged(permissions: Option<&[Permission]>) -> bool {
+    let Some(entries) = permissions else {
         return true;
     };
     entries
         .iter()
-        .filter_map(|e| e.get("actions").and_then(serde_json::Value::as_array))
-        .flatten()
-        .filter_map(serde_json::Value::as_str)
+        .flat_map(|e| &e.actions)
         .any(|a| a.trim() == "*" || GUARDED.iter().any(|g| wildcard_match(a.trim(), g)))
 }
 
@@ -188,18 +186,13 @@ pub(crate) async fn classify(
         .state::<Definitions>()
         .0
         .get_or(key, || async {
-            let def = arm
-                .get_opt(&format!(
-                    "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{guid}?api-version={AUTHORIZATION_API}"
-                ))
-                .await?;
-            Ok(def.map(|v| {
-                let name = v
-                    .pointer("/properties/roleName")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or(guid)
-                    .to_owned();
-                (name, privileged(v.pointer("/properties/permissions")))
+            let id = format!(
+                "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+            );
+            let def = role_definition(arm, &id).await?;
+            Ok(def.map(|d| {
+                let privileged = privileged(d.permissions.as_deref());
+                (d.role_name, privileged)
             }))
         })
         .await;
@@ -236,8 +229,11 @@ mod tests {
 
     #[test]
     fn roles_that_may_assign_roles_or_do_anything_are_privileged() {
-        let p =
-            |actions: &[&str]| privileged(Some(&json!([{"actions": actions, "notActions": []}])));
+        let p = |actions: &[&str]| {
+            let perms: Vec<Permission> =
+                serde_json::from_value(json!([{"actions": actions, "notActions": []}])).unwrap();
+            privileged(Some(&perms))
+        };
         assert!(p(&["*"]));
         assert!(p(&[
             "Microsoft.Network/*",
@@ -255,7 +251,11 @@ mod tests {
         assert!(!p(&["Microsoft.Compute/disks/write"]));
         assert!(!p(&[]));
         assert!(privileged(None), "unreadable permissions are privileged");
-        assert!(privileged(Some(&json!({"actions": ["x"]}))));
+        // Permissions that are not a list do not make a definition: `classify` counts a role
+        // whose definition cannot be read as privileged.
+        let unreadable =
+            json!({"id": "/d", "properties": {"roleName": "x", "permissions": {"actions": ["x"]}}});
+        assert!(serde_json::from_value::<common::arm::RoleDefinition>(unreadable).is_err());
     }
 
     #[test]

@@ -424,6 +424,7 @@ mod tests {
             ),
             principal_id: "p".into(),
             description: None,
+            condition: None,
         }
     }
 

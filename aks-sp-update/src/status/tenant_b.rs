@@ -9,7 +9,8 @@ use common::arm::ResourceId;
 use common::driver::{Ctx, Memo};
 use common::error::ErrorKind;
 use common::http::Api;
-use common::registry::access::{self, Mode, REGISTRY_API};
+use common::registry::access;
+use common::registry::resource::{self, Mode};
 use common::{Error, Result};
 use serde::Serialize;
 
@@ -149,20 +150,14 @@ async fn read(ctx: &Ctx, tenant: &str, registry: Option<&ResourceId>, app_id: &s
 /// Whether `principal` holds a role that lets it pull from `registry` (in its mode).
 async fn pull_role(arm: &Api<'_>, registry: &ResourceId, principal: &str) -> Result<Check> {
     let id = registry.id();
-    let body = arm
-        .with_api_version(&REGISTRY_API, |v| {
-            let path = format!("{id}?api-version={v}");
-            async move { arm.get_opt(&path).await }
-        })
-        .await?;
-    let Some(body) = body else {
+    let Some(found) = resource::get_opt(arm, registry).await? else {
         return Ok(Check::Absent(format!(
             "registry {} is not found in tenant {}: nothing can pull from it",
             registry.name,
             arm.tenant()
         )));
     };
-    let mode = Mode::of(&body).unwrap_or(Mode::Legacy);
+    let mode = found.mode().unwrap_or(Mode::Legacy);
     let held = access::held_at(arm, &id, mode, principal).await?;
     let pulling: Vec<String> = held
         .iter()

@@ -11,9 +11,10 @@ pub mod subscriptions;
 pub use operation::{OperationDone, OperationKind, follow_operation, operation_url};
 pub use resource_id::ResourceId;
 pub use roles::{
-    AUTHORIZATION_API, Assigned, RoleAssignment, RoleDefinition, assign_role, assignment_name,
-    ensure_listed_role_assignment, ensure_role_assignment, ensure_role_assignment_after, find_role,
-    find_role_assignment, guid_of, list_assignments,
+    AUTHORIZATION_API, Assigned, Permission, RoleAssignment, RoleDefinition, assign_role,
+    assignment_name, ensure_listed_role_assignment, ensure_role_assignment,
+    ensure_role_assignment_after, find_role, find_role_assignment, guid_of, list_assignments,
+    role_definition,
 };
 
 /// The states in which a long-running operation, or a resource's `provisioningState`, has

@@ -2,7 +2,7 @@
 //! assignment of a role to a principal at a scope, found, made, or waited for.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -12,51 +12,9 @@ use crate::wait::{Poll, poll_until};
 /// The api-version used for role assignments and role definitions.
 pub const AUTHORIZATION_API: &str = "2022-04-01";
 
-/// A role assignment as ARM lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleAssignment {
-    /// Full id.
-    pub id: String,
-    /// The scope it applies at.
-    pub scope: String,
-    /// The role definition id.
-    pub role_definition_id: String,
-    /// The principal (object id).
-    pub principal_id: String,
-    /// Its `description`: free text whoever made it wrote (a claim, never a fact).
-    pub description: Option<String>,
-}
+mod model;
 
-impl RoleAssignment {
-    /// Reads one from an ARM body.
-    pub fn from_value(v: &Value) -> Option<Self> {
-        let p = v.get("properties")?;
-        Some(Self {
-            id: v.get("id")?.as_str()?.to_owned(),
-            scope: p.get("scope")?.as_str()?.to_owned(),
-            role_definition_id: p.get("roleDefinitionId")?.as_str()?.to_owned(),
-            principal_id: p.get("principalId")?.as_str()?.to_owned(),
-            description: p
-                .get("description")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        })
-    }
-
-    /// The role definition's GUID (last segment), lower case.
-    pub fn role_guid(&self) -> String {
-        guid_of(&self.role_definition_id)
-    }
-}
-
-/// The last segment of a role definition id, lower case.
-pub fn guid_of(role_definition_id: &str) -> String {
-    role_definition_id
-        .rsplit('/')
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase()
-}
+pub use model::{Permission, RoleAssignment, RoleDefinition, find_role, guid_of, role_definition};
 
 /// The deterministic name of the assignment of `role_guid` to `principal` at `scope` (UUID v5).
 pub fn assignment_name(scope: &str, role_guid: &str, principal: &str) -> Uuid {
@@ -125,16 +83,10 @@ async fn assign_role_after(
             id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
             created: true,
         }),
-        Ok(Sent::Done(r)) => {
-            let id = r.body.get("id").and_then(Value::as_str).map_or_else(
-                || format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
-                str::to_owned,
-            );
-            Ok(Assigned {
-                id,
-                created: r.status == 201,
-            })
-        }
+        Ok(Sent::Done(r)) => Ok(Assigned {
+            id: RoleAssignment::from_value(&r.body, &format!("role assignment {name}"))?.id,
+            created: r.status == 201,
+        }),
         Err(e) if e.is_code("RoleAssignmentExists") => {
             let found = list_assignments(api, scope, principal_id)
                 .await?
@@ -186,11 +138,11 @@ pub async fn find_role_assignment(
     if r.status != 200 {
         return Ok(None);
     }
-    let id = r.body.get("id").and_then(Value::as_str).map_or_else(
-        || format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
-        str::to_owned,
-    );
-    Ok(Some(Assigned { id, created: false }))
+    let found = RoleAssignment::from_value(&r.body, &format!("role assignment {name}"))?;
+    Ok(Some(Assigned {
+        id: found.id,
+        created: false,
+    }))
 }
 
 /// [`assign_role`], waiting (until `api`'s deadline, saying `label`) while ARM does not know
@@ -304,50 +256,12 @@ pub async fn list_assignments(
         .append_pair("$filter", &crate::odata::eq("principalId", principal_id))
         .append_pair("api-version", AUTHORIZATION_API);
     let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
-    Ok(api
-        .list(&path)
+    let what = format!("a role assignment of {principal_id} at {scope}");
+    api.list(&path)
         .await?
         .iter()
-        .filter_map(RoleAssignment::from_value)
-        .collect())
-}
-
-/// A role definition found by name.
-#[derive(Debug, Clone)]
-pub struct RoleDefinition {
-    /// Its id at the scope it was looked up at.
-    pub id: String,
-    /// Its name, e.g. `AcrPull`.
-    pub role_name: String,
-    /// Its `properties.permissions` as the listing gave them (`actions`, `notActions`,
-    /// `dataActions`, `notDataActions` per entry); `None` when the listing had none.
-    pub permissions: Option<Value>,
-}
-
-/// Finds the role definition called `role_name` at `scope`.
-pub async fn find_role(
-    api: &Api<'_>,
-    scope: &str,
-    role_name: &str,
-) -> Result<Option<RoleDefinition>> {
-    let mut url = api.url(&format!(
-        "{scope}/providers/Microsoft.Authorization/roleDefinitions"
-    ))?;
-    url.query_pairs_mut()
-        .append_pair("$filter", &crate::odata::eq("roleName", role_name))
-        .append_pair("api-version", AUTHORIZATION_API);
-    let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
-    let found = api.list(&path).await?;
-    Ok(found.iter().find_map(|v| {
-        let name = v.pointer("/properties/roleName")?.as_str()?;
-        let id = v.get("id")?.as_str()?.to_owned();
-        name.eq_ignore_ascii_case(role_name)
-            .then(|| RoleDefinition {
-                id,
-                role_name: name.to_owned(),
-                permissions: v.pointer("/properties/permissions").cloned(),
-            })
-    }))
+        .map(|v| RoleAssignment::from_value(v, &what))
+        .collect()
 }
 
 #[cfg(test)]
@@ -376,13 +290,5 @@ mod tests {
                 "q"
             )
         );
-    }
-
-    #[test]
-    fn reads_recorded_role_assignment() {
-        let v = serde_json::json!({"properties":{"roleDefinitionId":"/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d","principalId":"p","principalType":"ServicePrincipal","scope":"/subscriptions/s/resourceGroups/g"},"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Authorization/roleAssignments/n","type":"Microsoft.Authorization/roleAssignments","name":"n"});
-        let a = RoleAssignment::from_value(&v).unwrap();
-        assert_eq!(a.role_guid(), "7f951dda-4ed3-4680-a7ca-43fe172d538d");
-        assert_eq!(a.scope, "/subscriptions/s/resourceGroups/g");
     }
 }

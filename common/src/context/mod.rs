@@ -296,17 +296,8 @@ impl Ctx {
             .memos
             .role_names
             .get_or(key, || async {
-                let def = arm
-                    .get_opt(&format!(
-                        "{role_definition_id}?api-version={}",
-                        crate::arm::AUTHORIZATION_API
-                    ))
-                    .await?;
-                Ok(def.and_then(|v| {
-                    v.pointer("/properties/roleName")
-                        .and_then(serde_json::Value::as_str)
-                        .map(str::to_owned)
-                }))
+                let def = crate::arm::role_definition(arm, role_definition_id).await?;
+                Ok(def.map(|d| d.role_name))
             })
             .await
     }

@@ -4,83 +4,34 @@
 //! Used by `acr-grant` (choosing and revoking the pull role) and by `aks-sp-update --status`
 //! (does the app's service principal in tenant B still hold one).
 
-use serde_json::Value;
+pub use super::resource::{Mode, REGISTRY_API, REGISTRY_TYPE};
 
-use crate::arm::{AUTHORIZATION_API, RoleAssignment, list_assignments};
-use crate::error::Result;
-use crate::http::{Api, ApiVersions};
-use crate::json::strings;
-
-/// The ARM type of a registry.
-pub const REGISTRY_TYPE: &str = "Microsoft.ContainerRegistry/registries";
-
-/// The registry api-versions: written for the newest stable one (with `roleAssignmentMode`);
-/// `loginServer` is in every stable version since 2017-10-01, and a version without
-/// `roleAssignmentMode` describes a cloud without ABAC registries: the legacy mode.
-pub const REGISTRY_API: ApiVersions = ApiVersions {
-    resource_type: REGISTRY_TYPE,
-    pinned: "2025-11-01",
-    oldest: "2017-10-01",
-};
+use crate::arm::{Permission, RoleAssignment, list_assignments, role_definition};
+use crate::error::{Error, Result, codes};
+use crate::http::Api;
 
 /// The action a legacy registry checks for a pull.
 pub const LEGACY_PULL: &str = "Microsoft.ContainerRegistry/registries/pull/read";
 /// The data action an ABAC registry checks for a pull.
 pub const ABAC_PULL: &str = "Microsoft.ContainerRegistry/registries/repositories/content/read";
 
-/// How the registry decides who may pull.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// `LegacyRegistryPermissions` (or no `roleAssignmentMode`): registry-wide roles such as AcrPull.
-    Legacy,
-    /// `AbacRepositoryPermissions`: only repository data actions; AcrPull is ignored.
-    Abac,
-}
-
-impl Mode {
-    /// The `roleAssignmentMode` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Legacy => "LegacyRegistryPermissions",
-            Self::Abac => "AbacRepositoryPermissions",
-        }
-    }
-
-    /// The mode a registry's ARM body names; `None` for a value this code does not know
-    /// (the caller says so, and treats it as legacy). Older api-versions and registries
-    /// omit the property: they are legacy.
-    pub fn of(registry: &Value) -> Option<Self> {
-        match registry
-            .pointer("/properties/roleAssignmentMode")
-            .and_then(Value::as_str)
-        {
-            Some(m) if m.eq_ignore_ascii_case(Self::Abac.as_str()) => Some(Self::Abac),
-            Some(m) if !m.eq_ignore_ascii_case(Self::Legacy.as_str()) => None,
-            _ => Some(Self::Legacy),
-        }
-    }
-}
-
-/// Whether a role definition's `properties.permissions` grant pull in `mode`; `None` when
-/// they are not a list.
-pub fn permissions_grant_pull(permissions: &Value, mode: Mode) -> Option<bool> {
-    let perms = permissions.as_array()?;
-    let list = |p: &Value, key: &str| strings(p.get(key));
-    Some(perms.iter().any(|p| {
+/// Whether a role definition's `properties.permissions` grant pull in `mode`.
+pub fn permissions_grant_pull(permissions: &[Permission], mode: Mode) -> bool {
+    permissions.iter().any(|p| {
         match mode {
             // A registry's data plane ignores generic read wildcards such as Reader's `*/read`.
             Mode::Legacy => {
-                list(p, "actions")
+                p.actions
                     .iter()
                     .any(|a| !a.starts_with("*/") && glob(a, LEGACY_PULL))
-                    && !list(p, "notActions").iter().any(|a| glob(a, LEGACY_PULL))
+                    && !p.not_actions.iter().any(|a| glob(a, LEGACY_PULL))
             }
             Mode::Abac => {
-                list(p, "dataActions").iter().any(|a| glob(a, ABAC_PULL))
-                    && !list(p, "notDataActions").iter().any(|a| glob(a, ABAC_PULL))
+                p.data_actions.iter().any(|a| glob(a, ABAC_PULL))
+                    && !p.not_data_actions.iter().any(|a| glob(a, ABAC_PULL))
             }
         }
-    }))
+    })
 }
 
 /// Case-insensitive match of an Azure permission pattern, where `*` matches any run of characters.
@@ -106,7 +57,7 @@ pub struct Held {
     /// Whether its role grants pull in the registry's mode.
     pub pulls: Option<bool>,
     /// Its role's `properties.permissions`, as the definition lists them.
-    pub permissions: Option<Value>,
+    pub permissions: Option<Vec<Permission>>,
 }
 
 /// The role assignments `principal` holds at the registry `registry_id` (inherited ones
@@ -121,16 +72,21 @@ pub async fn held_at(
     let assignments = list_assignments(arm, registry_id, principal).await?;
     let mut out = Vec::with_capacity(assignments.len());
     for a in assignments {
-        let def = arm
-            .get(&format!(
-                "{}?api-version={AUTHORIZATION_API}",
-                a.role_definition_id
-            ))
-            .await?;
-        let permissions = def.pointer("/properties/permissions").cloned();
+        let def = role_definition(arm, &a.role_definition_id)
+            .await?
+            .ok_or_else(|| {
+                Error::step(
+                    codes::UNEXPECTED_ARM_ANSWER,
+                    format!(
+                        "role assignment {} names role definition {}, which ARM does not show",
+                        a.id, a.role_definition_id
+                    ),
+                )
+            })?;
+        let permissions = def.permissions;
         let pulls = permissions
-            .as_ref()
-            .and_then(|p| permissions_grant_pull(p, mode));
+            .as_deref()
+            .map(|p| permissions_grant_pull(p, mode));
         out.push(Held {
             assignment: a,
             pulls,
@@ -145,8 +101,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn def(actions: &[&str], not_actions: &[&str], data: &[&str]) -> Value {
-        json!([{"actions":actions,"notActions":not_actions,"dataActions":data,"notDataActions":[]}])
+    fn def(actions: &[&str], not_actions: &[&str], data: &[&str]) -> Vec<Permission> {
+        serde_json::from_value(
+            json!([{"actions":actions,"notActions":not_actions,"dataActions":data,"notDataActions":[]}]),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -179,25 +138,14 @@ mod tests {
         );
         let no_pull = def(&["*"], &["Microsoft.ContainerRegistry/*"], &[]);
         let g = permissions_grant_pull;
-        assert_eq!(g(&acr_pull, Mode::Legacy), Some(true));
-        assert_eq!(g(&owner, Mode::Legacy), Some(true));
-        assert_eq!(g(&reader, Mode::Legacy), Some(false));
-        assert_eq!(g(&no_pull, Mode::Legacy), Some(false));
-        assert_eq!(g(&repo_reader, Mode::Legacy), Some(false));
-        assert_eq!(g(&acr_pull, Mode::Abac), Some(false));
-        assert_eq!(g(&owner, Mode::Abac), Some(false));
-        assert_eq!(g(&repo_reader, Mode::Abac), Some(true));
-        assert_eq!(g(&json!({}), Mode::Abac), None);
-    }
-
-    #[test]
-    fn the_mode_comes_from_the_body() {
-        let m = |v: Value| Mode::of(&json!({"properties": v}));
-        assert_eq!(
-            m(json!({"roleAssignmentMode": "AbacRepositoryPermissions"})),
-            Some(Mode::Abac)
-        );
-        assert_eq!(m(json!({})), Some(Mode::Legacy));
-        assert_eq!(m(json!({"roleAssignmentMode": "Other"})), None);
+        assert!(g(&acr_pull, Mode::Legacy));
+        assert!(g(&owner, Mode::Legacy));
+        assert!(!g(&reader, Mode::Legacy));
+        assert!(!g(&no_pull, Mode::Legacy));
+        assert!(!g(&repo_reader, Mode::Legacy));
+        assert!(!g(&acr_pull, Mode::Abac));
+        assert!(!g(&owner, Mode::Abac));
+        assert!(g(&repo_reader, Mode::Abac));
+        assert!(!g(&[], Mode::Abac));
     }
 }

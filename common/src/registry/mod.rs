@@ -9,13 +9,16 @@ pub mod access;
 mod image;
 mod login_server;
 pub mod proof;
+pub mod resource;
 
 use base64::Engine;
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result, codes};
 use crate::http::{Auth, Http, Request, Service};
+use crate::json::{null_as_default, typed};
 use crate::secret::Secret;
 use crate::wait::{Deadline, Poll, poll_until};
 
@@ -99,16 +102,17 @@ pub async fn check_pull(
         );
         return Ok(PullCheck::Denied(Denied::Credentials(detail)));
     }
-    let token = r
-        .body
-        .get("access_token")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
+    let token = typed::<TokenAnswer>(&r.body)
+        .map_err(|m| {
             Error::step(
                 codes::UNEXPECTED_REGISTRY_ANSWER,
-                format!("{server} answered the token request without an access_token"),
+                format!(
+                    "{server} answered the token request without a usable access_token (`{m}`)"
+                ),
             )
-        })?;
+        })?
+        .access_token;
+    let token = token.as_str();
     if !grants_pull(token, repository) {
         return Ok(PullCheck::Denied(Denied::NoPullRole));
     }
@@ -229,7 +233,31 @@ pub async fn wait_for_pull(
     .await
 }
 
-/// Whether a registry token's `access` claim grants `pull` on `repository`.
+/// A registry token service's answer.
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+}
+
+/// A registry token's claims: what it grants.
+#[derive(Deserialize)]
+struct Claims {
+    #[serde(default, deserialize_with = "null_as_default")]
+    access: Vec<Grant>,
+}
+
+/// One entry of a registry token's `access` claim.
+#[derive(Deserialize)]
+struct Grant {
+    #[serde(rename = "type")]
+    kind: String,
+    name: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    actions: Vec<String>,
+}
+
+/// Whether a registry token's `access` claim grants `pull` on `repository` (claims that do
+/// not fit their documented shape grant nothing).
 pub fn grants_pull(token: &str, repository: &str) -> bool {
     let Some(payload) = token.split('.').nth(1) else {
         return false;
@@ -239,22 +267,14 @@ pub fn grants_pull(token: &str, repository: &str) -> bool {
     else {
         return false;
     };
-    let Ok(claims) = serde_json::from_slice::<Value>(&bytes) else {
+    let Ok(claims) = serde_json::from_slice::<Claims>(&bytes) else {
         return false;
     };
-    claims
-        .get("access")
-        .and_then(Value::as_array)
-        .is_some_and(|entries| {
-            entries.iter().any(|e| {
-                e.get("type").and_then(Value::as_str) == Some("repository")
-                    && e.get("name").and_then(Value::as_str) == Some(repository)
-                    && e.get("actions").and_then(Value::as_array).is_some_and(|a| {
-                        a.iter()
-                            .any(|x| x.as_str() == Some("pull") || x.as_str() == Some("*"))
-                    })
-            })
-        })
+    claims.access.iter().any(|g| {
+        g.kind == "repository"
+            && g.name == repository
+            && g.actions.iter().any(|a| a == "pull" || a == "*")
+    })
 }
 
 #[cfg(test)]

@@ -10,9 +10,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{Error, Result, codes};
+use crate::error::{Result, codes};
 use crate::http::ApiVersions;
-use crate::json::{null_as_default, typed};
+use crate::json::{null_as_default, read};
 
 /// The ARM type of a managed cluster.
 pub const CLUSTER_TYPE: &str = "Microsoft.ContainerService/managedClusters";
@@ -184,12 +184,11 @@ impl ManagedCluster {
     /// Reads a cluster from an ARM body; `what` names it in the error (its id, or where it
     /// was listed).
     pub fn from_value(v: &Value, what: &str) -> Result<Self> {
-        typed(v).map_err(|m| {
-            Error::step(
-                codes::UNEXPECTED_ARM_ANSWER,
-                format!("ARM's answer for managed cluster {what} has an unexpected `{m}`"),
-            )
-        })
+        read(
+            v,
+            codes::UNEXPECTED_ARM_ANSWER,
+            &format!("ARM's answer for managed cluster {what}"),
+        )
     }
 
     /// `servicePrincipalProfile.clientId`, when not empty: an app id, or `msi`.
@@ -366,11 +365,12 @@ mod tests {
         ] {
             let e = ManagedCluster::from_value(&body, "c").unwrap_err();
             assert_eq!(e.code(), "UnexpectedArmAnswer", "{body}");
-            assert!(
-                e.message().contains(&format!("`{field}: ")),
-                "{body}: {}",
-                e.message()
-            );
+            let at = if field == "." {
+                "shape: ".to_owned()
+            } else {
+                format!("at `{field}`: ")
+            };
+            assert!(e.message().contains(&at), "{body}: {}", e.message());
         }
     }
 
