@@ -3,17 +3,9 @@
 //! (`readme_block("ID")`, `readme_block_for(&sim, "ID")`), and
 //! `tests/tests/it/readme.rs` checks that every block is taken by some test.
 
-use std::path::PathBuf;
-
 use crate::TestSim;
 
-/// The workspace's root directory.
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-        .to_path_buf()
-}
+pub use crate::repo_root;
 
 /// The text of README.md.
 pub fn readme() -> String {

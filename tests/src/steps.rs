@@ -162,14 +162,7 @@ pub fn app_key_ids(sim: &TestSim, app_id: &str) -> Vec<String> {
         .expect("applications")
         .iter()
         .find(|a| a["app_id"] == app_id)
-        .map(|a| {
-            a["password_credentials"]
-                .as_array()
-                .expect("password_credentials")
-                .iter()
-                .map(|p| p["key_id"].as_str().expect("key_id").to_owned())
-                .collect()
-        })
+        .map(crate::azure::key_ids)
         .unwrap_or_default()
 }
 

@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use acr_grant::Cli;
 use clap::Parser;
-use common::Secret;
-use common::cloud::Cloud;
 use common::driver::{Ctx, Done, Fields, Tool};
 use common::envelope::Envelope;
 use serde_json::{Value, json};
@@ -13,15 +11,7 @@ use xtenant_tests::TestSim;
 use xtenant_tests::azure::{NewApp, Operator, role_assignments_of};
 
 fn ctx(sim: &TestSim) -> Ctx {
-    let cloud = Cloud::from_arg(&sim.var("XTENANT_CLOUD")).unwrap();
-    Ctx::new(
-        cloud,
-        &sim.var("AZURE_CLIENT_ID"),
-        Secret::new(sim.var("AZURE_CLIENT_SECRET")),
-        Duration::from_secs(20),
-        false,
-    )
-    .unwrap()
+    sim.ctx(Duration::from_secs(20))
 }
 
 /// Runs `inputs` then `act` as the driver does, on the registry the input names; the

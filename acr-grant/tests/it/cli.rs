@@ -9,16 +9,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use xtenant_tests::azure::{App, NewApp, Operator, role_assignments_of};
-use xtenant_tests::{Run, TestSim, line, run_cmd};
-
-/// What an error object says: its message, then its hint.
-fn said(o: &Value) -> String {
-    format!(
-        "{} {}",
-        o["error"]["message"].as_str().unwrap_or_default(),
-        o["error"]["hint"].as_str().unwrap_or_default()
-    )
-}
+use xtenant_tests::{Run, TestSim, line, run_cmd, said};
 
 const BIN: &str = "acr-grant";
 const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
@@ -60,19 +51,6 @@ fn run(sim: &TestSim, args: &[&str], input: &Value) -> Run {
     r
 }
 
-fn assert_ok(r: &Run) -> Value {
-    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-    r.object()
-}
-
-fn assert_failed(r: &Run, code: &str) -> Value {
-    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-    let o = r.object();
-    assert_eq!(o["error"]["code"], code, "{o}\nstderr:\n{}", r.stderr);
-    assert_eq!(o["error"]["step"], BIN);
-    o
-}
-
 fn same_id(a: &Value, b: &str) -> bool {
     a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(b))
 }
@@ -99,7 +77,7 @@ fn grants_and_verifies_on_the_legacy_registry_and_a_rerun_writes_nothing() {
         &["--registry", &registry_id, "--dry-run", "--timeout", "20s"],
         &input,
     );
-    let o = assert_ok(&r);
+    let o = r.ok();
     assert_eq!(
         sim.writes().len(),
         before,
@@ -127,7 +105,7 @@ fn grants_and_verifies_on_the_legacy_registry_and_a_rerun_writes_nothing() {
         ],
         &input,
     );
-    let out = assert_ok(&r);
+    let out = r.ok();
     assert!(same_id(&out["registry_id"], &registry_id), "{out}");
     assert!(
         same_id(
@@ -197,7 +175,7 @@ fn grants_and_verifies_on_the_legacy_registry_and_a_rerun_writes_nothing() {
         ],
         &out,
     );
-    let again = assert_ok(&r);
+    let again = r.ok();
     assert_eq!(
         sim.writes().len(),
         before,
@@ -226,7 +204,7 @@ fn grants_and_verifies_on_the_legacy_registry_and_a_rerun_writes_nothing() {
         "20s",
     ];
     let before = sim.writes().len();
-    let o = assert_failed(&run(&sim, &to_abac, &again), "InvalidInput");
+    let o = run(&sim, &to_abac, &again).failed(BIN, "InvalidInput");
     let hint = o["error"]["hint"].as_str().unwrap();
     assert_eq!(sim.writes().len(), before);
     let fields = hint
@@ -242,7 +220,7 @@ fn grants_and_verifies_on_the_legacy_registry_and_a_rerun_writes_nothing() {
             .remove(f.trim_start_matches('.'));
     }
     let r = run(&sim, &to_abac, &fresh);
-    let other = assert_ok(&r);
+    let other = r.ok();
     assert_eq!(other["role_name"], "Container Registry Repository Reader");
     assert!(other.get("pull_verified_at").is_none(), "{other}");
     assert!(same_id(&other["registry_id"], &sim.var("ABAC_REGISTRY_ID")));
@@ -274,7 +252,7 @@ fn abac_registry_gets_the_repository_reader_role_and_acr_pull_fails_verify_there
         ],
         &input,
     );
-    let out = assert_ok(&r);
+    let out = r.ok();
     assert_eq!(out["role_name"], "Container Registry Repository Reader");
     assert!(out["pull_verified_at"].is_string(), "{out}");
     assert!(
@@ -306,7 +284,7 @@ fn abac_registry_gets_the_repository_reader_role_and_acr_pull_fails_verify_there
         ],
         &envelope(&sim, &app2),
     );
-    let o = assert_failed(&r, "PullVerificationFailed");
+    let o = r.failed(BIN, "PullVerificationFailed");
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "it waited for a role that cannot work"
@@ -337,7 +315,7 @@ fn abac_registry_gets_the_repository_reader_role_and_acr_pull_fails_verify_there
         ],
         &envelope(&sim, &app),
     );
-    let o = assert_failed(&r, "InvalidInput");
+    let o = r.failed(BIN, "InvalidInput");
     assert!(said(&o).contains("--image"), "{o}");
 
     // An unknown role is RoleNotFound, before any write.
@@ -354,7 +332,7 @@ fn abac_registry_gets_the_repository_reader_role_and_acr_pull_fails_verify_there
         ],
         &envelope(&sim, &app),
     );
-    assert_failed(&r, "RoleNotFound");
+    r.failed(BIN, "RoleNotFound");
     assert_eq!(sim.writes().len(), before);
 }
 
@@ -376,7 +354,7 @@ fn finds_the_registry_by_name_with_and_without_the_subscription() {
     };
 
     let r = run(&sim, &["--registry", &name, "--timeout", "20s"], &input);
-    let out = assert_ok(&r);
+    let out = r.ok();
     assert!(same_id(&out["registry_id"], &registry_id), "{out}");
     assert_eq!(list_subs(&sim), 1);
     assert_eq!(out["registry_sp_object_id"], app.sp_b());
@@ -402,7 +380,7 @@ fn finds_the_registry_by_name_with_and_without_the_subscription() {
         ],
         &input,
     );
-    let out = assert_ok(&r);
+    let out = r.ok();
     assert!(same_id(&out["registry_id"], &registry_id), "{out}");
     assert_eq!(
         list_subs(&sim),
@@ -415,7 +393,7 @@ fn finds_the_registry_by_name_with_and_without_the_subscription() {
         &["--registry", "nosuchregistry", "--timeout", "20s"],
         &input,
     );
-    let o = assert_failed(&r, "RegistryNotFound");
+    let o = r.failed(BIN, "RegistryNotFound");
     assert!(said(&o).contains("nosuchregistry"), "{o}");
 }
 
@@ -463,7 +441,7 @@ fn an_ambiguous_registry_name_is_refused_listing_the_candidates() {
     let registry_id = sim.var("REGISTRY_ID");
 
     let r = run(&sim, &["--registry", &name, "--timeout", "20s"], &input);
-    let o = assert_failed(&r, "AmbiguousRegistryName");
+    let o = r.failed(BIN, "AmbiguousRegistryName");
     let msg = said(&o).to_ascii_lowercase();
     assert!(
         msg.contains(&registry_id.to_ascii_lowercase())
@@ -509,7 +487,7 @@ fn an_ambiguous_registry_name_is_refused_listing_the_candidates() {
         ],
         &input,
     );
-    let out = assert_ok(&r);
+    let out = r.ok();
     assert!(same_id(&out["registry_id"], &second_id), "{out}");
 }
 
@@ -523,7 +501,7 @@ fn a_missing_service_principal_in_tenant_b_points_to_consent_link() {
         &["--registry", &sim.var("REGISTRY_ID"), "--timeout", "20s"],
         &envelope(&sim, &app),
     );
-    let o = assert_failed(&r, "ServicePrincipalNotInRegistryTenant");
+    let o = r.failed(BIN, "ServicePrincipalNotInRegistryTenant");
     assert!(said(&o).contains("consent-link"), "{o}");
     assert!(
         r.stderr.contains("hint:") && r.stderr.contains("consent-link"),
@@ -554,7 +532,7 @@ fn the_reader_identity_gets_authorization_failed_explained() {
         &line(&envelope(&sim, &app)),
     );
     println!("{}", r.stderr);
-    let o = assert_failed(&r, "AuthorizationFailed");
+    let o = r.failed(BIN, "AuthorizationFailed");
     let msg = said(&o);
     for role in [
         "Owner",
@@ -587,7 +565,7 @@ fn a_wrong_secret_fails_verify_naming_the_secret() {
         &input,
     );
     // The secret is proven to be the app's before anything is granted.
-    let o = assert_failed(&r, "SecretNotBound");
+    let o = r.failed(BIN, "SecretNotBound");
     let msg = said(&o);
     assert!(
         msg.starts_with("client_secret:")
@@ -623,7 +601,7 @@ fn replication_delay_is_waited_out_and_verify_ends_soon_after_the_grant_takes_ef
     );
     // On Azure's clock (a thousand times faster than the real one here).
     let exited = sim.sim().now();
-    let out = assert_ok(&r);
+    let out = r.ok();
     assert!(out["pull_verified_at"].is_string());
     assert!(
         r.stderr.contains("waiting until the app can pull"),
@@ -660,7 +638,7 @@ fn principal_not_found_is_waited_out() {
         &["--registry", &sim.var("REGISTRY_ID"), "--timeout", "30s"],
         &envelope(&sim, &app),
     );
-    assert_ok(&r);
+    r.ok();
     assert!(
         r.stderr
             .contains("waiting for Azure to know service principal"),
@@ -789,7 +767,7 @@ fn bad_inputs_are_refused_before_any_request() {
     for (args, input, field) in &cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = run(&sim, &args, input);
-        let o = assert_failed(&r, "InvalidInput");
+        let o = r.failed(BIN, "InvalidInput");
         assert!(
             said(&o).contains(field.trim_end_matches("_id")),
             "{args:?}: {o}"
@@ -889,7 +867,7 @@ fn a_wait_that_ends_in_a_refusal_never_says_done() {
         ],
         &input,
     );
-    let o = assert_failed(&r, "PullVerificationFailed");
+    let o = r.failed(BIN, "PullVerificationFailed");
     assert!(said(&o).contains("--image"), "{o}");
     assert!(
         r.stderr.contains("can pull from") && r.stderr.contains("refused (no such image) after"),

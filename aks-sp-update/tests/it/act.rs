@@ -4,32 +4,16 @@ use std::time::Duration;
 
 use aks_sp_update::Cli;
 use clap::Parser;
-use common::Secret;
-use common::cloud::Cloud;
-use common::driver::{Ctx, Fields, Tool};
+use common::driver::{Fields, Tool};
 use common::envelope::Envelope;
 use serde_json::{Value, json};
 use xtenant_tests::TestSim;
-use xtenant_tests::azure::{NewApp, Operator};
-
-const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+use xtenant_tests::azure::Operator;
 
 #[test]
 fn act_resets_the_cluster_and_writes_its_state() {
     let sim = TestSim::start();
-    let op = Operator::new(&sim);
-    let app = op.create_app(
-        &NewApp::multitenant("act-aks")
-            .secret(true)
-            .sp_in_a(true)
-            .sp_in_b(true),
-    );
-    op.assign_role(
-        &sim.var("REGISTRY_TENANT_ID"),
-        &sim.var("REGISTRY_ID"),
-        ACR_PULL,
-        app.sp_b(),
-    );
+    let app = Operator::new(&sim).granted_app("act-aks");
     let input = json!({
         "cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"),
         "app_id": app.app_id,
@@ -52,14 +36,7 @@ fn act_resets_the_cluster_and_writes_its_state() {
         .build()
         .unwrap();
     let (out, changed) = rt.block_on(async {
-        let ctx = Ctx::new(
-            Cloud::from_arg(&sim.var("XTENANT_CLOUD")).unwrap(),
-            &sim.var("AZURE_CLIENT_ID"),
-            Secret::new(sim.var("AZURE_CLIENT_SECRET")),
-            Duration::from_secs(30),
-            false,
-        )
-        .unwrap();
+        let ctx = sim.ctx(Duration::from_secs(30));
         let inputs = cli.inputs(&env, ctx.cloud()).unwrap();
         let done = Cli::act(&inputs, &ctx)
             .await

@@ -8,19 +8,9 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{
     App, NewApp, Operator, record_entry, role_assignments_of, set_app_tags,
 };
-use xtenant_tests::{Run, TestSim, line};
-
-/// What an error object says: its message, then its hint.
-fn said(o: &Value) -> String {
-    format!(
-        "{} {}",
-        o["error"]["message"].as_str().unwrap_or_default(),
-        o["error"]["hint"].as_str().unwrap_or_default()
-    )
-}
+use xtenant_tests::{Run, TestSim, line, said};
 
 const BIN: &str = "aks-sp-update";
-const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 const NETWORK_CONTRIBUTOR: &str = "4d97b98b-1d4f-4787-a291-c67834d212e7";
 
 fn sim() -> TestSim {
@@ -31,37 +21,11 @@ fn sim() -> TestSim {
 /// (with `grant`) AcrPull on the registry for B's.
 fn setup(sim: &TestSim, grant: bool) -> App {
     let op = Operator::new(sim);
-    let app = op.create_app(
-        &NewApp::multitenant("aks-acr-cross-tenant")
-            .redirect_uris(&["https://www.microsoft.com"])
-            .secret(true)
-            .sp_in_a(true)
-            .sp_in_b(true),
-    );
+    let app = op.create_app(&NewApp::procedure("aks-acr-cross-tenant"));
     if grant {
-        op.assign_role(
-            &sim.var("REGISTRY_TENANT_ID"),
-            &sim.var("REGISTRY_ID"),
-            ACR_PULL,
-            app.sp_b(),
-        );
+        op.grant_pull(&app);
     }
     app
-}
-
-/// The envelope acr-grant would have written.
-fn envelope(sim: &TestSim, s: &App) -> Value {
-    json!({
-        "cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"),
-        "registry_tenant_id": sim.var("REGISTRY_TENANT_ID"),
-        "app_id": s.app_id,
-        "cluster_sp_object_id": s.sp_a(),
-        "client_secret": s.secret(),
-        "client_secret_key_id": s.key_id,
-        "registry_id": sim.var("REGISTRY_ID"),
-        "registry_login_server": sim.var("REGISTRY_LOGIN_SERVER"),
-        "cluster_id": sim.var("CLUSTER_ID"),
-    })
 }
 
 /// Runs the tool on `input`, the cluster its `cluster_id` names (`--targets-from-input`: these
@@ -163,7 +127,7 @@ fn the_reset_makes_the_cluster_pull_and_a_rerun_is_a_no_op() {
     let r = run(
         &sim,
         &["-vv", "--image", &sim.var("REGISTRY_IMAGE")],
-        &envelope(&sim, &s),
+        &s.envelope(&sim),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let out = r.object();
@@ -239,7 +203,7 @@ fn sim_with_pools(counts: &[u64]) -> TestSim {
 fn the_reset_is_announced_with_its_nodes_before_the_post_and_waited_for_as_aks_takes() {
     let sim = sim_with_pools(&[3, 4, 5]);
     let s = setup(&sim, true);
-    let r = run(&sim, &[], &envelope(&sim, &s));
+    let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let announced = r
         .stderr
@@ -259,7 +223,7 @@ fn the_reset_is_announced_with_its_nodes_before_the_post_and_waited_for_as_aks_t
     assert_eq!(resets(&sim), 1);
     assert!(pulled(&sim));
     // The dry run's plan notes the same, and no line says it would be waited for.
-    let plan = run(&sim, &["--dry-run", "--force"], &envelope(&sim, &s));
+    let plan = run(&sim, &["--dry-run", "--force"], &s.envelope(&sim));
     assert!(
         plan.stderr
             .contains("AKS reimages 12 nodes in 3 pools; pods restart, PodDisruptionBudgets apply")
@@ -294,7 +258,7 @@ fn a_managed_identity_cluster_is_refused_before_any_write() {
 fn detach_then_a_rerun_resumes_without_posting_again() {
     let sim = sim();
     let s = setup(&sim, true);
-    let r = run(&sim, &["--detach"], &envelope(&sim, &s));
+    let r = run(&sim, &["--detach"], &s.envelope(&sim));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let out = r.object();
     assert_eq!(out["error"]["code"], "OperationStillRunning", "{out}");
@@ -325,7 +289,7 @@ fn past_the_timeout_the_object_keeps_the_operation() {
     sim.sim()
         .add_fault(json!({"operation": "Hang"}))
         .expect("fault");
-    let r = run(&sim, &["--timeout", "3s"], &envelope(&sim, &s));
+    let r = run(&sim, &["--timeout", "3s"], &s.envelope(&sim));
     assert_eq!(r.code, 1, "{}", r.stderr);
     // A --timeout given bounds the reset's wait too, and says so.
     assert!(
@@ -345,7 +309,7 @@ fn a_failed_operation_reports_azures_error() {
     let sim = sim();
     let s = setup(&sim, true);
     sim.sim().add_fault(json!({"operation": "Failed", "code": "ReconcileVMSSAgentPoolFailed", "message": "node image upgrade failed"})).expect("fault");
-    let r = run(&sim, &[], &envelope(&sim, &s));
+    let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let out = r.object();
     assert_eq!(
@@ -363,14 +327,14 @@ fn a_failed_operation_reports_azures_error() {
 fn the_pull_check_refuses_a_missing_grant_unless_forced() {
     let sim = sim();
     let s = setup(&sim, false);
-    let r = run(&sim, &[], &envelope(&sim, &s));
+    let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let out = r.object();
     assert_eq!(out["error"]["code"], "PullVerificationFailed", "{out}");
     assert!(said(&out).contains("pull role"), "{out}");
     assert_eq!(resets(&sim), 0);
 
-    let forced = run(&sim, &["--force"], &envelope(&sim, &s));
+    let forced = run(&sim, &["--force"], &s.envelope(&sim));
     assert_eq!(forced.code, 0, "{}", forced.stderr);
     assert!(forced.stderr.contains("--force"), "{}", forced.stderr);
     assert_eq!(forced.object()["cluster_provisioning_state"], "Succeeded");
@@ -386,7 +350,7 @@ fn an_input_naming_no_registry_is_refused_unless_forced() {
     // Step 4 before step 3: nothing in the envelope shows the new credential can pull.
     let sim = sim();
     let s = setup(&sim, true);
-    let mut env = envelope(&sim, &s);
+    let mut env = s.envelope(&sim);
     env.as_object_mut().unwrap().remove("registry_login_server");
     let r = run(&sim, &[], &env);
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -415,7 +379,7 @@ fn copy_role_assignments_gives_the_subnet_role_to_the_new_service_principal() {
         NETWORK_CONTRIBUTOR,
         s.sp_a()
     ));
-    let r = run(&sim, &["--copy-role-assignments"], &envelope(&sim, &s));
+    let r = run(&sim, &["--copy-role-assignments"], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         has_assignment(&sim, &subnet, NETWORK_CONTRIBUTOR, s.sp_a()),
@@ -455,7 +419,7 @@ fn copied_roles_go_to_the_apps_service_principal_never_the_envelopes() {
     let s = setup(&sim, true);
     let other = Operator::new(&sim).create_app(&NewApp::multitenant("bystander").sp_in_a(true));
     let subnet = sim.var("SUBNET_ID");
-    let mut input = envelope(&sim, &s);
+    let mut input = s.envelope(&sim);
     input["cluster_sp_object_id"] = json!(other.sp_a());
     let r = run(&sim, &["--copy-role-assignments"], &input);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -558,7 +522,7 @@ fn dry_run_reports_the_writes_without_the_secret_and_sends_none() {
     let r = run(
         &sim,
         &["--dry-run", "--copy-role-assignments"],
-        &envelope(&sim, &s),
+        &s.envelope(&sim),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(sim.writes().len(), before, "{:?}", sim.writes());
@@ -576,19 +540,19 @@ fn dry_run_reports_the_writes_without_the_secret_and_sends_none() {
 fn the_record_decides_whether_a_cluster_on_the_app_is_reset() {
     let sim = sim();
     let s = setup(&sim, true);
-    let first = run(&sim, &[], &envelope(&sim, &s));
+    let first = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(resets(&sim), 1);
 
     // The same key: nothing to do.
-    let same = run(&sim, &[], &envelope(&sim, &s));
+    let same = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(same.code, 0, "{}", same.stderr);
     assert_eq!(resets(&sim), 1, "{}", same.stderr);
     assert!(same.stderr.contains("nothing to do"), "{}", same.stderr);
 
     // Another key of the same app (a lost envelope's rerun minted it): reset to it.
     let (secret2, key2) = Operator::new(&sim).add_secret(&s.object_id);
-    let mut second = envelope(&sim, &s);
+    let mut second = s.envelope(&sim);
     second["client_secret"] = json!(secret2);
     second["client_secret_key_id"] = json!(key2);
     let r = run(&sim, &[], &second);
@@ -640,7 +604,7 @@ fn a_reset_whose_record_was_not_written_is_reset_again_even_for_the_old_envelope
     // as confirmed must not be told "nothing to do", and a prune keeps both keys.
     let sim = sim();
     let s = setup(&sim, true);
-    let old = envelope(&sim, &s);
+    let old = s.envelope(&sim);
     assert_eq!(run(&sim, &[], &old).code, 0);
     let (secret2, key2) = Operator::new(&sim).add_secret(&s.object_id);
     let mut new = old.clone();
@@ -694,7 +658,7 @@ fn a_copy_that_times_out_puts_the_record_back() {
         .add_fault(json!({"method": "PUT", "path": "/roleAssignments/", "count": 0, "status": 400, "code": "PrincipalNotFound", "message": "Principal does not exist in the directory."}))
         .expect("fault");
     sim.sim().clear_requests();
-    let r = run(&sim, &["--timeout", "2s"], &envelope(&sim, &s));
+    let r = run(&sim, &["--timeout", "2s"], &s.envelope(&sim));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.object()["error"]["code"], "Timeout", "{}", r.stdout);
     assert_eq!(
@@ -717,7 +681,7 @@ fn without_the_right_to_copy_roles_nothing_is_written_and_both_ways_are_named() 
     let sim = sim_without_uaa();
     let s = setup(&sim, true);
     sim.sim().clear_requests();
-    let r = run(&sim, &[], &envelope(&sim, &s));
+    let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let e = &r.object()["error"];
     assert_eq!(e["code"], "RoleCopyNotAllowed", "{e}");
@@ -758,7 +722,7 @@ fn without_the_right_to_copy_roles_nothing_is_written_and_both_ways_are_named() 
     assert_eq!(resets(&sim), 0);
 
     // The other way: the roles are someone else's job.
-    let r = run(&sim, &["--no-copy-role-assignments"], &envelope(&sim, &s));
+    let r = run(&sim, &["--no-copy-role-assignments"], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr.contains("lacks Network Contributor"),
@@ -776,7 +740,7 @@ fn a_rerun_on_the_app_copies_no_role_a_reset_without_them_left_out() {
     let sim = sim();
     let s = setup(&sim, true);
     let subnet = sim.var("SUBNET_ID");
-    let r = run(&sim, &["--no-copy-role-assignments"], &envelope(&sim, &s));
+    let r = run(&sim, &["--no-copy-role-assignments"], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr.contains("lacks Network Contributor"),
@@ -819,7 +783,7 @@ fn a_switch_whose_answer_was_lost_is_found_and_recorded_not_posted_again() {
     sim.sim()
         .add_fault(json!({"method": "POST", "path": "/resetServicePrincipalProfile", "delay_after_ms": 8000}))
         .unwrap();
-    let r = run(&sim, &["--timeout", "3s"], &envelope(&sim, &s));
+    let r = run(&sim, &["--timeout", "3s"], &s.envelope(&sim));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(
         entry(&sim, &s.app_id),
@@ -842,11 +806,11 @@ fn a_switch_whose_answer_was_lost_is_found_and_recorded_not_posted_again() {
 fn a_forged_operation_url_is_refused_before_any_request() {
     let sim = sim();
     let s = setup(&sim, true);
-    let first = run(&sim, &[], &envelope(&sim, &s));
+    let first = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(first.code, 0, "{}", first.stderr);
     let key1 = s.key_id.clone().unwrap();
     let (secret2, key2) = Operator::new(&sim).add_secret(&s.object_id);
-    let mut rotation = envelope(&sim, &s);
+    let mut rotation = s.envelope(&sim);
     rotation["client_secret"] = json!(secret2);
     rotation["client_secret_key_id"] = json!(key2);
     let base = sim.var("SIM_URL");
@@ -915,7 +879,7 @@ fn a_forged_operation_url_is_refused_before_any_request() {
 fn an_operation_that_is_not_the_envelopes_reset_does_not_skip_it() {
     let sim = sim();
     let s = setup(&sim, true);
-    let detached = run(&sim, &["--detach"], &envelope(&sim, &s));
+    let detached = run(&sim, &["--detach"], &s.envelope(&sim));
     assert_eq!(detached.code, 1, "{}", detached.stderr);
     let url = detached.object()["cluster_operation_url"].clone();
     assert!(url.is_string(), "{}", detached.stdout);
@@ -941,7 +905,7 @@ fn an_operation_that_is_not_the_envelopes_reset_does_not_skip_it() {
 
     // Another key with that (real, finished) operation: the reset to it is posted.
     let (secret2, key2) = Operator::new(&sim).add_secret(&s.object_id);
-    let mut rotation = envelope(&sim, &s);
+    let mut rotation = s.envelope(&sim);
     rotation["client_secret"] = json!(secret2);
     rotation["client_secret_key_id"] = json!(key2);
     rotation["cluster_operation_url"] = url;
@@ -965,14 +929,14 @@ fn a_rotation_left_running_is_resumed_only_from_its_own_operation() {
     let sim = sim();
     let s = setup(&sim, true);
     let key1 = s.key_id.clone().unwrap();
-    let first = run(&sim, &["--detach"], &envelope(&sim, &s));
+    let first = run(&sim, &["--detach"], &s.envelope(&sim));
     let old_url = first.object()["cluster_operation_url"].clone();
     assert!(old_url.is_string(), "{}", first.stdout);
     assert_eq!(run(&sim, &[], &first.object()).code, 0);
     assert!(record_names(&sim, &s.app_id, &key1));
 
     let (secret2, key2) = Operator::new(&sim).add_secret(&s.object_id);
-    let mut rotation = envelope(&sim, &s);
+    let mut rotation = s.envelope(&sim);
     rotation["client_secret"] = json!(secret2);
     rotation["client_secret_key_id"] = json!(key2);
     let left = run(&sim, &["--detach"], &rotation);
@@ -1031,7 +995,7 @@ fn a_record_entry_alone_never_skips_the_reset() {
             &format!("xtenant-cluster:{ns};key={key}"),
         ],
     );
-    let r = run(&sim, &[], &envelope(&sim, &s));
+    let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         resets(&sim),

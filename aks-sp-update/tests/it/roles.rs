@@ -43,34 +43,9 @@ fn scenario(f: impl FnOnce(&mut Value)) -> Value {
 /// the registry for B's; the app and that grant's id.
 fn setup(sim: &TestSim) -> (App, String) {
     let op = Operator::new(sim);
-    let app = op.create_app(
-        &NewApp::multitenant("aks-acr-cross-tenant")
-            .redirect_uris(&["https://www.microsoft.com"])
-            .secret(true)
-            .sp_in_a(true)
-            .sp_in_b(true),
-    );
-    let grant = op.assign_role(
-        &sim.var("REGISTRY_TENANT_ID"),
-        &sim.var("REGISTRY_ID"),
-        ACR_PULL,
-        app.sp_b(),
-    );
+    let app = op.create_app(&NewApp::procedure("aks-acr-cross-tenant"));
+    let grant = op.grant_pull(&app);
     (app, grant)
-}
-
-fn envelope(sim: &TestSim, s: &App) -> Value {
-    json!({
-        "cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"),
-        "registry_tenant_id": sim.var("REGISTRY_TENANT_ID"),
-        "app_id": s.app_id,
-        "cluster_sp_object_id": s.sp_a(),
-        "client_secret": s.secret(),
-        "client_secret_key_id": s.key_id,
-        "registry_id": sim.var("REGISTRY_ID"),
-        "registry_login_server": sim.var("REGISTRY_LOGIN_SERVER"),
-        "cluster_id": sim.var("CLUSTER_ID"),
-    })
 }
 
 /// The step on `input`, for the cluster the flags name (`--cluster`, the default one unless
@@ -224,7 +199,7 @@ fn owner_of_subscription_a(sim: &TestSim) -> App {
 fn forged_previous_principal_tags_give_the_app_nothing() {
     let sim = sim();
     let (s, _) = setup(&sim);
-    let first = run(&sim, &[], &envelope(&sim, &s));
+    let first = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(first.code, 0, "{}", first.stderr);
     let boss = owner_of_subscription_a(&sim);
     let before = held(&sim, s.sp_a());
@@ -253,7 +228,7 @@ fn forged_previous_principal_tags_give_the_app_nothing() {
     tags["xtenant-previous-sp-object-id"] = json!(boss.sp_a());
     forge_tags(&sim, &tags);
     let (secret2, key2) = Operator::new(&sim).add_secret(&s.object_id);
-    let mut rotated = envelope(&sim, &s);
+    let mut rotated = s.envelope(&sim);
     rotated["client_secret"] = json!(secret2);
     rotated["client_secret_key_id"] = json!(key2);
     let r = run(&sim, &[], &rotated);
@@ -296,7 +271,7 @@ fn only_needed_roles_at_the_clusters_resources_are_copied_privileged_ones_never(
     ] {
         op.assign_role(&tenant, scope, role, &old);
     }
-    let r = run(&sim, &[], &envelope(&sim, &s));
+    let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut expected = vec![
         (NETWORK_CONTRIBUTOR.to_owned(), subnet.to_ascii_lowercase()),
@@ -356,7 +331,7 @@ fn a_custom_role_is_not_copied_and_one_that_may_assign_roles_is_named_privileged
     let (subnet, vnet) = (sim.var("SUBNET_ID"), vnet(&sim));
     op.assign_role(&tenant, &vnet, SPOOF, &old);
     op.assign_role(&tenant, &subnet, ASSIGNER, &old);
-    let r = run(&sim, &[], &envelope(&sim, &s));
+    let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         held(&sim, s.sp_a()),
@@ -397,7 +372,7 @@ fn copy_role_scope_names_more_scopes_and_bad_ones_are_refused() {
         "/subscriptions/a1a1a1a1-5000-4000-8000-000000000001/resourceGroups/../x",
     ] {
         sim.sim().clear_requests();
-        let r = run(&sim, &["--copy-role-scope", bad], &envelope(&sim, &s));
+        let r = run(&sim, &["--copy-role-scope", bad], &s.envelope(&sim));
         assert_ne!(r.code, 0, "{bad}: {}", r.stderr);
         assert!(
             r.stderr.contains("--copy-role-scope") || r.stdout.contains("--copy-role-scope"),
@@ -408,7 +383,7 @@ fn copy_role_scope_names_more_scopes_and_bad_ones_are_refused() {
         assert!(sim.azure_requests().is_empty(), "{bad}: requests were sent");
     }
 
-    let r = run(&sim, &["--copy-role-scope", &vault], &envelope(&sim, &s));
+    let r = run(&sim, &["--copy-role-scope", &vault], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(has(&sim, s.sp_a(), KV_SECRETS_USER, &vault), "{}", r.stderr);
     assert!(!has(&sim, s.sp_a(), READER, &vault), "{}", r.stderr);
@@ -445,7 +420,7 @@ fn roles_copied_for_a_reset_aks_refuses_are_removed_again() {
             "code": "ServicePrincipalValidationClientError",
             "message": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value."}))
         .unwrap();
-    let r = run(&sim, &["--copy-role-scope", &vault], &envelope(&sim, &s));
+    let r = run(&sim, &["--copy-role-scope", &vault], &s.envelope(&sim));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(
         r.object()["error"]["code"],
@@ -478,13 +453,13 @@ fn roles_copied_for_a_reset_aks_refuses_are_removed_again() {
     sim.sim()
         .add_fault(json!({"operation": "Failed", "code": "ReconcileVMSSAgentPoolFailed", "message": "failed"}))
         .unwrap();
-    let r = run(&sim, &["--copy-role-scope", &vault], &envelope(&sim, &s));
+    let r = run(&sim, &["--copy-role-scope", &vault], &s.envelope(&sim));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(held(&sim, s.sp_a()), before, "{}", r.stderr);
 
     // And when AKS accepts, the copy stays.
     sim.sim().clear_faults();
-    let r = run(&sim, &["--copy-role-scope", &vault], &envelope(&sim, &s));
+    let r = run(&sim, &["--copy-role-scope", &vault], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(has(&sim, s.sp_a(), KV_SECRETS_USER, &vault), "{}", r.stderr);
     assert!(pulled(&sim));
@@ -529,7 +504,7 @@ fn a_rerun_after_a_crash_between_copy_and_reset_finishes_the_cleanup() {
     let sim = sim();
     let (s, grant) = setup(&sim);
     let subnet = sim.var("SUBNET_ID");
-    killed_before_the_reset(&sim, &envelope(&sim, &s), &sim.var("CLUSTER_ID"));
+    killed_before_the_reset(&sim, &s.envelope(&sim), &sim.var("CLUSTER_ID"));
     assert!(has(&sim, s.sp_a(), NETWORK_CONTRIBUTOR, &subnet));
     let mark = description(&sim, s.sp_a(), &subnet);
     assert!(
@@ -547,7 +522,7 @@ fn a_rerun_after_a_crash_between_copy_and_reset_finishes_the_cleanup() {
         None,
     );
     assert!(status < 300, "{body}");
-    let r = run(&sim, &[], &envelope(&sim, &s));
+    let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(resets(&sim), 0);
     assert!(
@@ -563,7 +538,7 @@ fn a_rerun_after_a_crash_between_copy_and_reset_finishes_the_cleanup() {
         ACR_PULL,
         s.sp_b(),
     );
-    let r = run(&sim, &[], &envelope(&sim, &s));
+    let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(has(&sim, s.sp_a(), NETWORK_CONTRIBUTOR, &subnet));
     assert!(pulled(&sim));
@@ -588,10 +563,10 @@ fn a_marked_copy_a_cluster_on_the_app_needs_is_kept() {
     let edge = sim.var("CLUSTER_ID").replace("aks-prod", second);
     // aks-prod's switch copies the subnet's role and dies before its reset; aks-edge (on the
     // same subnet) then switches to the app, using that assignment.
-    killed_before_the_reset(&sim, &envelope(&sim, &s), &sim.var("CLUSTER_ID"));
+    killed_before_the_reset(&sim, &s.envelope(&sim), &sim.var("CLUSTER_ID"));
     let mark = description(&sim, s.sp_a(), &subnet);
     assert!(!mark.is_empty());
-    let mut for_edge = envelope(&sim, &s);
+    let mut for_edge = s.envelope(&sim);
     for_edge["cluster_id"] = json!(edge);
     let r = run(&sim, &["--cluster", &edge], &for_edge);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -624,7 +599,7 @@ fn a_marked_copy_a_cluster_on_the_app_needs_is_kept() {
         None,
     );
     assert!(status < 300, "{body}");
-    let r = run(&sim, &[], &envelope(&sim, &s));
+    let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(held(&sim, s.sp_a()), before, "{}", r.stderr);
     assert!(
@@ -640,7 +615,7 @@ fn a_dry_run_plans_the_copy_and_the_right_it_needs() {
     let sim = sim();
     let (s, _) = setup(&sim);
     let before = sim.writes().len();
-    let r = run(&sim, &["--dry-run"], &envelope(&sim, &s));
+    let r = run(&sim, &["--dry-run"], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(sim.writes().len(), before);
     let subnet = sim.var("SUBNET_ID");
@@ -678,7 +653,7 @@ fn a_swapped_app_refused_by_aks_keeps_no_role() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("app.secret");
     std::fs::write(&file, s.secret()).unwrap();
-    let mut swapped = envelope(&sim, &s);
+    let mut swapped = s.envelope(&sim);
     let o = swapped.as_object_mut().unwrap();
     o.insert("app_id".into(), json!(team_b.app_id));
     o.insert("cluster_sp_object_id".into(), json!(team_b.sp_a()));
@@ -738,7 +713,7 @@ fn the_route_table_and_nsg_on_the_clusters_subnet_are_its_own_scopes() {
     let tenant = sim.var("CLUSTER_TENANT_ID");
     op.assign_role(&tenant, &rt, NETWORK_CONTRIBUTOR, &old);
     op.assign_role(&tenant, &nsg, NETWORK_CONTRIBUTOR, &old);
-    let r = run(&sim, &[], &envelope(&sim, &s));
+    let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     for scope in [&rt, &nsg, &subnet] {
         assert!(

@@ -4,7 +4,9 @@
 //! read as text, the sources searched for `name::`, `use name` or `extern crate name`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::tree::{root, rust_files};
 
 /// Dependencies declared for what they do, not for a path the code names, each with its reason.
 const USED_WITHOUT_A_PATH: &[(&str, &str, &str)] = &[(
@@ -13,10 +15,6 @@ const USED_WITHOUT_A_PATH: &[(&str, &str, &str)] = &[(
     "proptest's features (unicode) in the normal build too: cargo build and cargo test then \
      build tracing-subscriber, common and the tools once, not each their own way",
 )];
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// The workspace's member directories, from the root Cargo.toml's `members`.
 fn members() -> Vec<String> {
@@ -56,24 +54,13 @@ fn declared(manifest: &str) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
-
 fn sources(crate_dir: &Path, dirs: &[&str]) -> String {
     let mut files = Vec::new();
     for d in dirs {
-        rust_files(&crate_dir.join(d), &mut files);
+        let dir = crate_dir.join(d);
+        if dir.is_dir() {
+            files.extend(rust_files(&dir));
+        }
     }
     files
         .iter()

@@ -6,3 +6,4 @@ mod http;
 mod props;
 mod readme;
 mod source;
+mod tree;

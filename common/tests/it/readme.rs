@@ -10,9 +10,7 @@ use common::envelope::fields;
 use common::error::codes;
 use common::exit::ExitCode;
 
-fn root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use crate::tree::{root, rust_files};
 
 fn doc(name: &str) -> String {
     let p = root().join(name);
@@ -132,20 +130,6 @@ fn every_code_the_code_makes_is_registered() {
         unknown.is_empty(),
         "codes not in common::error::codes: {unknown:#?}"
     );
-}
-
-/// The `.rs` files under `dir`, in its subfolders too (`http/`, `registry/`, …).
-fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(rust_files(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// The README's sections, in the order a newcomer needs them (issue 25).

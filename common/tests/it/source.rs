@@ -3,25 +3,9 @@
 //! source file is over 450 lines (beyond a list that may only shrink).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(rust_files(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
-}
+use crate::tree::{root, rust_files};
 
 /// Whether `text` after `at` starts with an integer literal (spaces aside).
 fn integer_after(text: &str, at: usize) -> bool {
@@ -507,7 +491,7 @@ const MAX_LINES: usize = 450;
 
 /// Files over [`MAX_LINES`] not yet split, each with the length it may not grow past: this
 /// list may only shrink (a file back under the limit must leave it).
-const LONG_FILES: &[(&str, usize)] = &[("tests/src/lib.rs", 488), ("tests/src/azure.rs", 506)];
+const LONG_FILES: &[(&str, usize)] = &[];
 
 /// No source file under any crate's `src` is over [`MAX_LINES`] lines, beyond [`LONG_FILES`].
 #[test]

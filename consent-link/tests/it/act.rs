@@ -3,8 +3,6 @@
 use std::time::Duration;
 
 use clap::Parser;
-use common::Secret;
-use common::cloud::Cloud;
 use common::driver::{Ctx, Fields, Tool};
 use common::envelope::Envelope;
 use consent_link::Cli;
@@ -31,14 +29,7 @@ fn act_creates_the_service_principal_in_tenant_b_once() {
         .enable_all()
         .build()
         .unwrap();
-    let ctx = Ctx::new(
-        Cloud::from_arg(&sim.var("XTENANT_CLOUD")).unwrap(),
-        &sim.var("AZURE_CLIENT_ID"),
-        Secret::new(sim.var("AZURE_CLIENT_SECRET")),
-        Duration::from_secs(20),
-        false,
-    )
-    .unwrap();
+    let ctx = sim.ctx(Duration::from_secs(20));
     let step = |ctx: &Ctx| {
         rt.block_on(async {
             let inputs = cli.inputs(&env, ctx.cloud()).unwrap();

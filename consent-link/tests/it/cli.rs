@@ -1,25 +1,18 @@
 //! consent-link against azure-sim (and, for the built-in clouds, against nothing at all).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{NewApp, Operator, service_principal_of};
-use xtenant_tests::{Run, TestSim, line, overlap, person, run_cmd, span};
-
-/// What an error object says: its message, then its hint.
-fn said(o: &Value) -> String {
-    format!(
-        "{} {}",
-        o["error"]["message"].as_str().unwrap_or_default(),
-        o["error"]["hint"].as_str().unwrap_or_default()
-    )
-}
+use xtenant_tests::{Run, TestSim, line, overlap, person, run_cmd, said, span, spawn_with_input};
 
 const BIN: &str = "consent-link";
+/// The field [`input`] adds for the tool to pass through.
+const KEEP: &[&str] = &["keep"];
 const APP: &str = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
 const GUID_B: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const MS: &str = "https%3A%2F%2Fwww.microsoft.com";
@@ -63,19 +56,6 @@ fn input(sim: &TestSim, app_id: &str) -> String {
     }))
 }
 
-fn ok(r: &Run) -> Value {
-    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-    r.object()
-}
-
-fn failed(r: &Run, code: &str) -> Value {
-    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-    let o = r.object();
-    assert_eq!(o["error"]["code"], code, "{o}\nstderr:\n{}", r.stderr);
-    assert_eq!(o["error"]["step"], BIN);
-    o
-}
-
 /// A tool run in the background whose stderr is read line by line as it comes.
 struct Background {
     child: std::process::Child,
@@ -85,18 +65,8 @@ struct Background {
 
 impl Background {
     fn start(mut c: Command, args: &[&str], stdin: &str) -> Self {
-        c.args(args)
-            .stdin(if stdin.is_empty() {
-                Stdio::null()
-            } else {
-                Stdio::piped()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        if let Some(mut i) = child.stdin.take() {
-            i.write_all(stdin.as_bytes()).unwrap();
-        }
+        c.args(args);
+        let mut child = spawn_with_input(&mut c, stdin);
         let err = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -201,7 +171,7 @@ fn built_in_clouds_give_the_exact_link_without_any_request() {
                 form,
             ];
             let r = run_cmd(bare(), &args, "");
-            let o = ok(&r);
+            let o = r.ok_passing(KEEP);
             let expected = if form == "authorize" {
                 format!(
                     "https://{host}/{tenant}/oauth2/authorize?client_id={APP}&response_type=code&redirect_uri={encoded}"
@@ -240,7 +210,7 @@ fn the_simulators_cloud_gives_its_login_endpoint_with_port_and_sends_nothing() {
     assert!(base.starts_with("https://127.0.0.1:"), "{base}");
     let stdin = line(&json!({"registry_tenant_id": b, "app_id": APP, "other": [1, 2]}));
     let r = sim.run(BIN, &[], &stdin);
-    let o = ok(&r);
+    let o = r.ok_passing(&["other"]);
     assert_eq!(
         o["consent_url"],
         format!("{base}/{b}/oauth2/authorize?client_id={APP}&response_type=code&redirect_uri={MS}")
@@ -258,7 +228,7 @@ fn the_simulators_cloud_gives_its_login_endpoint_with_port_and_sends_nothing() {
         &stdin,
     );
     assert_eq!(
-        ok(&r)["consent_url"],
+        r.ok_passing(&["other"])["consent_url"],
         format!(
             "{base}/fabrikam-acr.onmicrosoft.com/adminconsent?client_id={APP}&redirect_uri={MS}"
         )
@@ -312,7 +282,7 @@ fn bad_inputs_fail_before_any_request() {
         ];
         all.extend_from_slice(args);
         let r = sim.run(BIN, &all, &stdin);
-        let o = failed(&r, "InvalidInput");
+        let o = r.failed_passing(BIN, "InvalidInput", KEEP);
         let msg = said(&o);
         assert!(
             msg.contains(field) && msg.contains(expected),
@@ -321,7 +291,7 @@ fn bad_inputs_fail_before_any_request() {
         assert!(o.get("consent_url").is_none());
     }
     let r = sim.run(BIN, &["--app-id", APP], "");
-    let o = failed(&r, "InvalidInput");
+    let o = r.failed_passing(BIN, "InvalidInput", KEEP);
     assert!(said(&o).contains("--registry-tenant"), "{o}");
     assert_eq!(sim.azure_requests(), Vec::<Value>::new());
 }
@@ -348,7 +318,7 @@ fn open_uses_browser_with_substitution_and_a_failure_is_only_a_warning() {
     )
     .env("OPENED", &out);
     let r = run_cmd(c, &["--open"], &stdin);
-    let o = ok(&r);
+    let o = r.ok_passing(KEEP);
     let url = o["consent_url"].as_str().unwrap();
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
@@ -359,14 +329,14 @@ fn open_uses_browser_with_substitution_and_a_failure_is_only_a_warning() {
     // Without %s the URL is appended.
     let mut c = sim.cmd(BIN);
     c.env("BROWSER", script.as_os_str()).env("OPENED", &out);
-    ok(&run_cmd(c, &["--open"], &stdin));
+    run_cmd(c, &["--open"], &stdin).ok_passing(KEEP);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("{url}|"));
 
     // A browser that fails: a warning, the link still written.
     let mut c = sim.cmd(BIN);
     c.env("BROWSER", "false");
     let r = run_cmd(c, &["--open"], &stdin);
-    assert_eq!(ok(&r)["consent_url"], url);
+    assert_eq!(r.ok_passing(KEEP)["consent_url"], url);
     assert!(
         r.stderr.contains("warning: could not open a browser"),
         "{}",
@@ -385,7 +355,7 @@ fn the_app_is_checked_in_tenant_a() {
 
     let good = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
     let r = sim.run(BIN, &[], &input(&sim, &good));
-    let o = ok(&r);
+    let o = r.ok_passing(KEEP);
     assert!(o["consent_url"].as_str().unwrap().contains(&good));
     assert_eq!(o["keep"], json!({"n": 1}));
     assert!(
@@ -395,14 +365,13 @@ fn the_app_is_checked_in_tenant_a() {
     );
 
     let single = create_app(&op, "AzureADMyOrg", &["https://www.microsoft.com"]);
-    let o = failed(
-        &sim.run(
+    let o = sim
+        .run(
             BIN,
             &["--wait", "--create", "--targets-from-input"],
             &input(&sim, &single),
-        ),
-        "AppNotMultitenant",
-    );
+        )
+        .failed_passing(BIN, "AppNotMultitenant", KEEP);
     let msg = said(&o);
     assert!(
         msg.contains("AzureADMyOrg")
@@ -411,17 +380,18 @@ fn the_app_is_checked_in_tenant_a() {
         "{msg}"
     );
 
-    let o = failed(&sim.run(BIN, &[], &input(&sim, APP)), "AppNotFound");
+    let o = sim
+        .run(BIN, &[], &input(&sim, APP))
+        .failed_passing(BIN, "AppNotFound", KEEP);
     assert!(said(&o).contains(APP), "{o}");
 
-    let o = failed(
-        &sim.run(
+    let o = sim
+        .run(
             BIN,
             &["--redirect-uri", "https://app.example.com/cb"],
             &input(&sim, &good),
-        ),
-        "RedirectUriMismatch",
-    );
+        )
+        .failed_passing(BIN, "RedirectUriMismatch", KEEP);
     let msg = said(&o);
     assert!(
         msg.contains("AADSTS50011") && msg.contains("https://www.microsoft.com"),
@@ -474,11 +444,13 @@ fn the_read_in_tenant_b_goes_out_beside_the_check_in_tenant_a_and_the_write_afte
     let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
     let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
     sim.sim().clear_requests();
-    let o = ok(&sim.run(
-        BIN,
-        &["--create", "--targets-from-input"],
-        &input(&sim, &app),
-    ));
+    let o = sim
+        .run(
+            BIN,
+            &["--create", "--targets-from-input"],
+            &input(&sim, &app),
+        )
+        .ok_passing(KEEP);
     let sp = service_principal_of(&sim, &b, &app).expect("created in tenant B");
     assert_eq!(o["registry_sp_object_id"], sp.as_str());
 
@@ -524,7 +496,9 @@ fn a_failed_check_in_tenant_a_writes_nothing_to_tenant_b_whatever_its_read_found
         (&no_redirect, "NoRedirectUri"),
     ] {
         // Without --create nothing reads tenant B: the error as it was before the read moved.
-        let alone = failed(&sim.run(BIN, &[], &input(&sim, app)), code);
+        let alone = sim
+            .run(BIN, &[], &input(&sim, app))
+            .failed_passing(BIN, code, KEEP);
         sim.sim().clear_requests();
         let r = sim.run(
             BIN,
@@ -537,7 +511,7 @@ fn a_failed_check_in_tenant_a_writes_nothing_to_tenant_b_whatever_its_read_found
             ],
             &input(&sim, app),
         );
-        let o = failed(&r, code);
+        let o = r.failed_passing(BIN, code, KEEP);
         assert_eq!(o, alone, "{code}: the same object, error and all");
         assert!(o.get("consent_url").is_none(), "{o}");
         assert!(sim.writes().is_empty(), "{code}: {:#?}", sim.writes());
@@ -562,7 +536,7 @@ fn a_refused_read_in_tenant_a_is_only_a_warning() {
         .add_fault(json!({"method": "GET", "path": "/v1.0/applications(", "status": 403, "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation."}))
         .unwrap();
     let r = sim.run(BIN, &[], &input(&sim, &app));
-    let o = ok(&r);
+    let o = r.ok_passing(KEEP);
     assert!(o["consent_url"].as_str().unwrap().contains(&app));
     assert!(
         r.stderr
@@ -576,7 +550,7 @@ fn a_refused_read_in_tenant_a_is_only_a_warning() {
     let mut c = sim.cmd(BIN);
     c.env("AZURE_CLIENT_SECRET", "not-the-secret");
     let r = run_cmd(c, &[], &input(&sim, &app));
-    let o = ok(&r);
+    let o = r.ok_passing(KEEP);
     assert!(o["consent_url"].as_str().unwrap().contains(&app));
     assert!(
         r.stderr
@@ -636,7 +610,7 @@ fn wait_finishes_once_tenant_bs_administrator_accepts() {
         );
 
         let r = bg.finish();
-        let o = ok(&r);
+        let o = r.ok_passing(KEEP);
         let sp =
             service_principal_of(&sim, &b, &app).expect("the consent made the service principal");
         assert_eq!(o["registry_sp_object_id"], sp.as_str());
@@ -651,11 +625,13 @@ fn wait_finishes_once_tenant_bs_administrator_accepts() {
         // A rerun on its own output returns at once, with no writes.
         let writes = sim.writes().len();
         let t = Instant::now();
-        let again = ok(&sim.run(
-            BIN,
-            &["--wait", "--form", form, "--redirect-uri", redirect],
-            &r.stdout,
-        ));
+        let again = sim
+            .run(
+                BIN,
+                &["--wait", "--form", form, "--redirect-uri", redirect],
+                &r.stdout,
+            )
+            .ok_passing(KEEP);
         assert_eq!(again["registry_sp_object_id"], sp.as_str());
         assert!(t.elapsed() < Duration::from_secs(5));
         assert_eq!(sim.writes().len(), writes);
@@ -673,7 +649,7 @@ fn quiet_wait_still_shows_the_link_once() {
         &["-q", "--wait", "--timeout", "2s"],
         &input(&sim, &app),
     );
-    let o = failed(&r, "ConsentTimeout");
+    let o = r.failed_passing(BIN, "ConsentTimeout", KEEP);
     let url = o["consent_url"].as_str().unwrap();
     assert_eq!(r.stderr.matches(url).count(), 1, "{}", r.stderr);
     assert!(
@@ -691,7 +667,7 @@ fn wait_times_out_cleanly_when_nobody_accepts() {
     let t = Instant::now();
     let r = sim.run(BIN, &["--wait", "--timeout", "2s"], &input(&sim, &app));
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
-    let o = failed(&r, "ConsentTimeout");
+    let o = r.failed_passing(BIN, "ConsentTimeout", KEEP);
     let url = o["consent_url"]
         .as_str()
         .expect("the failed object keeps the link");
@@ -716,11 +692,13 @@ fn create_as_operator_then_reruns_send_no_writes() {
     let b = sim.var("REGISTRY_TENANT_ID");
     let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
 
-    let dry = ok(&sim.run(
-        BIN,
-        &["--create", "--targets-from-input", "--dry-run"],
-        &input(&sim, &app),
-    ));
+    let dry = sim
+        .run(
+            BIN,
+            &["--create", "--targets-from-input", "--dry-run"],
+            &input(&sim, &app),
+        )
+        .ok_passing(KEEP);
     assert_eq!(
         dry["registry_sp_object_id"],
         "dry-run:registry_sp_object_id"
@@ -733,7 +711,7 @@ fn create_as_operator_then_reruns_send_no_writes() {
         &["--create", "--targets-from-input"],
         &input(&sim, &app),
     );
-    let o = ok(&r);
+    let o = r.ok_passing(KEEP);
     let sp = service_principal_of(&sim, &b, &app).expect("created in tenant B");
     assert_eq!(o["registry_sp_object_id"], sp.as_str());
     assert!(
@@ -760,7 +738,7 @@ fn create_as_operator_then_reruns_send_no_writes() {
     ] {
         let t = Instant::now();
         let r = sim.run(BIN, args, &r.stdout);
-        let again = ok(&r);
+        let again = r.ok_passing(KEEP);
         assert_eq!(again["registry_sp_object_id"], sp.as_str(), "{args:?}");
         assert!(
             r.stderr.contains("already has its service principal")
@@ -785,7 +763,7 @@ fn create_as_reader_explains_that_an_administrator_must_consent() {
         &["--create", "--targets-from-input"],
         &input(&sim, &app),
     );
-    let o = failed(&r, "Authorization_RequestDenied");
+    let o = r.failed_passing(BIN, "Authorization_RequestDenied", KEEP);
     let url = o["consent_url"].as_str().unwrap();
     let hint = o["error"]["hint"].as_str().unwrap();
     assert!(
@@ -808,7 +786,7 @@ fn create_as_reader_explains_that_an_administrator_must_consent() {
         ],
         &input(&sim, &app),
     );
-    failed(&r, "ConsentTimeout");
+    r.failed_passing(BIN, "ConsentTimeout", KEEP);
     assert!(
         r.stderr.contains("may not create service principals"),
         "{}",
@@ -828,7 +806,7 @@ fn create_waits_out_replication_of_a_new_app() {
         &["--create", "--targets-from-input", "--timeout", "30s"],
         &input(&sim, &app),
     );
-    let o = ok(&r);
+    let o = r.ok_passing(KEEP);
     assert_eq!(
         o["registry_sp_object_id"],
         service_principal_of(&sim, &b, &app).unwrap().as_str()

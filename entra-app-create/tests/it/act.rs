@@ -3,8 +3,6 @@
 use std::time::Duration;
 
 use clap::Parser;
-use common::Secret;
-use common::cloud::Cloud;
 use common::driver::{Ctx, Fields, Tool};
 use common::envelope::Envelope;
 use entra_app_create::Cli;
@@ -20,14 +18,7 @@ fn act_creates_the_app_its_service_principal_and_a_secret_then_keeps_them() {
         .enable_all()
         .build()
         .unwrap();
-    let ctx = Ctx::new(
-        Cloud::from_arg(&sim.var("XTENANT_CLOUD")).unwrap(),
-        &sim.var("AZURE_CLIENT_ID"),
-        Secret::new(sim.var("AZURE_CLIENT_SECRET")),
-        Duration::from_secs(30),
-        false,
-    )
-    .unwrap();
+    let ctx = sim.ctx(Duration::from_secs(30));
     let step = |ctx: &Ctx, input: &Envelope| {
         rt.block_on(async {
             let inputs = cli.inputs(input, ctx.cloud()).unwrap();

@@ -4,17 +4,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use xtenant_tests::azure::{NewApp, Operator};
-use xtenant_tests::{Run, TestSim, line, run_cmd};
-
-/// What an error object says: its message, then its hint.
-fn said(o: &Value) -> String {
-    format!(
-        "{} {}",
-        o["error"]["message"].as_str().unwrap_or_default(),
-        o["error"]["hint"].as_str().unwrap_or_default()
-    )
-}
+use xtenant_tests::azure::{NewApp, Operator, key_ids};
+use xtenant_tests::{Run, TestSim, line, run_cmd, said};
 
 const BIN: &str = "entra-app-create";
 const UNIQUE: &str = "xtenant-acr-pull";
@@ -38,28 +29,6 @@ fn rerun(sim: &TestSim, input: &Value, extra: &[&str]) -> Run {
     sim.run(BIN, &args, &line(input))
 }
 
-fn ok(run: &Run) -> Value {
-    assert_eq!(
-        run.code, 0,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
-    let o = run.object();
-    assert!(o.get("error").is_none(), "{o}");
-    o
-}
-
-fn failed(run: &Run, code: i32) -> Value {
-    assert_eq!(
-        run.code, code,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
-    let o = run.object();
-    assert_eq!(o["error"]["step"], BIN, "{o}");
-    o
-}
-
 fn apps_named(sim: &TestSim, unique: &str) -> Vec<Value> {
     sim.state()["applications"]
         .as_array()
@@ -78,15 +47,6 @@ fn app_by_id(sim: &TestSim, app_id: &str) -> Value {
         .find(|a| a["app_id"] == app_id)
         .cloned()
         .unwrap_or_else(|| panic!("no app {app_id} in the sim"))
-}
-
-fn key_ids(app: &Value) -> Vec<String> {
-    app["password_credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["key_id"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn sps_of(sim: &TestSim, app_id: &str) -> Vec<Value> {
@@ -112,7 +72,7 @@ fn first_run_creates_one_app_one_sp_one_secret_and_a_rerun_writes_nothing() {
     assert!(apps_named(&sim, UNIQUE).is_empty());
 
     let run = first_run(&sim, &[]);
-    let out = ok(&run);
+    let out = run.ok();
     // Those Azure made (a write refused while the new app replicates is tried again).
     let writes: Vec<String> = sim
         .writes()
@@ -158,7 +118,7 @@ fn first_run_creates_one_app_one_sp_one_secret_and_a_rerun_writes_nothing() {
 
     // Rerun on the output: reads only, the same object back.
     sim.sim().clear_requests();
-    let again = ok(&rerun(&sim, &out, &[]));
+    let again = rerun(&sim, &out, &[]).ok();
     assert!(
         sim.writes().is_empty(),
         "a rerun must not write: {:#?}",
@@ -173,14 +133,10 @@ fn first_run_creates_one_app_one_sp_one_secret_and_a_rerun_writes_nothing() {
 #[test]
 fn new_secret_adds_exactly_one_and_prune_leaves_exactly_the_outputs() {
     let sim = TestSim::start();
-    let first = ok(&first_run(&sim, &[]));
+    let first = first_run(&sim, &[]).ok();
     let app_id = str_of(&first, "app_id");
 
-    let rotated = ok(&rerun(
-        &sim,
-        &first,
-        &["--new-secret", "--secret-name", "rotation"],
-    ));
+    let rotated = rerun(&sim, &first, &["--new-secret", "--secret-name", "rotation"]).ok();
     assert_eq!(rotated["app_id"], first["app_id"]);
     assert_ne!(
         rotated["client_secret_key_id"],
@@ -192,7 +148,7 @@ fn new_secret_adds_exactly_one_and_prune_leaves_exactly_the_outputs() {
     assert!(keys.contains(&str_of(&rotated, "client_secret_key_id").to_owned()));
 
     sim.sim().clear_requests();
-    let pruned = ok(&rerun(&sim, &rotated, &["--prune-secrets"]));
+    let pruned = rerun(&sim, &rotated, &["--prune-secrets"]).ok();
     assert_eq!(pruned, rotated);
     let removes: Vec<Value> = sim.writes();
     assert_eq!(removes.len(), 1, "{removes:#?}");
@@ -210,12 +166,12 @@ fn new_secret_adds_exactly_one_and_prune_leaves_exactly_the_outputs() {
 
     // Pruning again has nothing to do.
     sim.sim().clear_requests();
-    ok(&rerun(&sim, &pruned, &["--prune-secrets"]));
+    rerun(&sim, &pruned, &["--prune-secrets"]).ok();
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
 
     // Pruning with the old, removed secret would leave the app with none it can vouch for: refused.
     sim.sim().clear_requests();
-    let o = failed(&rerun(&sim, &first, &["--prune-secrets"]), 1);
+    let o = rerun(&sim, &first, &["--prune-secrets"]).failed_exit(1, BIN);
     assert_eq!(o["error"]["code"], "NoSecretToKeep", "{o}");
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
     assert_eq!(key_ids(&app_by_id(&sim, app_id)).len(), 1);
@@ -224,7 +180,7 @@ fn new_secret_adds_exactly_one_and_prune_leaves_exactly_the_outputs() {
 #[test]
 fn prune_needs_a_key_to_keep_and_says_so_before_any_request() {
     let sim = TestSim::start();
-    let o = failed(&first_run(&sim, &["--prune-secrets"]), 1);
+    let o = first_run(&sim, &["--prune-secrets"]).failed_exit(1, BIN);
     assert!(said(&o).contains("client_secret_key_id"), "{o}");
     assert!(
         sim.azure_requests().is_empty(),
@@ -242,7 +198,7 @@ fn the_reader_gets_the_permission_explained() {
         &["--cluster-tenant", &t, "--timeout", "30s"],
         "",
     );
-    let o = failed(&run, 1);
+    let o = run.failed_exit(1, BIN);
     assert_eq!(o["error"]["code"], "Authorization_RequestDenied", "{o}");
     let msg = said(&o);
     assert!(
@@ -270,7 +226,7 @@ fn an_unknown_tenant_is_a_credential_error() {
         ],
         "",
     );
-    let o = failed(&run, 3);
+    let o = run.failed_exit(3, BIN);
     assert_eq!(o["error"]["code"], "UnknownTenant", "{o}");
 }
 
@@ -298,7 +254,7 @@ fn a_new_apps_write_lag_is_waited_out_and_nothing_is_made_twice() {
             c.behaviour = Some(json!({ "graph_write_lag_ms": ms }));
         });
         let run = first_run(&sim, &extra);
-        let out = ok(&run);
+        let out = run.ok();
         let beside = !extra.is_empty();
         for (what, path, first_refused) in [
             ("its service principal", "servicePrincipals", true),
@@ -345,7 +301,7 @@ fn a_new_apps_write_lag_is_waited_out_and_nothing_is_made_twice() {
 #[test]
 fn a_404_on_an_old_apps_write_fails_at_once() {
     let sim = TestSim::start();
-    let out = ok(&first_run(&sim, &[]));
+    let out = first_run(&sim, &[]).ok();
     // Much later, the app is gone from every replica's view of writes (injected): an answer.
     sim.sim().advance(Duration::from_secs(3600));
     sim.sim()
@@ -356,7 +312,7 @@ fn a_404_on_an_old_apps_write_fails_at_once() {
         .unwrap();
     let started = std::time::Instant::now();
     let run = rerun(&sim, &out, &["--new-secret"]);
-    let o = failed(&run, 1);
+    let o = run.failed_exit(1, BIN);
     assert_eq!(o["error"]["code"], "Request_ResourceNotFound", "{o}");
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -374,7 +330,7 @@ fn a_404_on_an_old_apps_write_fails_at_once() {
 fn the_secret_stays_out_of_stderr_even_at_vv() {
     let sim = TestSim::start();
     let run = first_run(&sim, &["-vv"]);
-    let out = ok(&run);
+    let out = run.ok();
     let secret = str_of(&out, "client_secret");
     assert!(secret.len() >= 16);
     assert!(!run.stderr.contains(secret), "{}", run.stderr);
@@ -390,7 +346,7 @@ fn the_secret_stays_out_of_stderr_even_at_vv() {
         &out,
         &["-vv", "--new-secret", "--prune-secrets", "--dry-run"],
     );
-    ok(&again);
+    again.ok();
     assert!(!again.stderr.contains(secret), "{}", again.stderr);
     let help = sim.run(BIN, &["--help"], "");
     assert!(
@@ -407,7 +363,7 @@ fn secret_file_is_private_and_no_secret_output_keeps_stdout_clean() {
     let p = path.to_str().unwrap();
 
     let run = first_run(&sim, &["--secret-file", p, "--no-secret-output"]);
-    let out = ok(&run);
+    let out = run.ok();
     assert!(out.get("client_secret").is_none(), "{out}");
     let secret = std::fs::read_to_string(&path)
         .unwrap()
@@ -429,21 +385,14 @@ fn secret_file_is_private_and_no_secret_output_keeps_stdout_clean() {
 
     // Rerun: the secret in the file still belongs to the key, so nothing is minted.
     sim.sim().clear_requests();
-    let again = ok(&rerun(
-        &sim,
-        &out,
-        &["--secret-file", p, "--no-secret-output"],
-    ));
+    let again = rerun(&sim, &out, &["--secret-file", p, "--no-secret-output"]).ok();
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
     assert_eq!(again["client_secret_key_id"], out["client_secret_key_id"]);
     assert_eq!(std::fs::read_to_string(&path).unwrap().trim_end(), secret);
 
     // Rerun from the flags alone (a Makefile recipe, nothing piped in): the saved secret is
     // recognised by its hint, so nothing is minted either.
-    let again = ok(&first_run(
-        &sim,
-        &["--secret-file", p, "--no-secret-output"],
-    ));
+    let again = first_run(&sim, &["--secret-file", p, "--no-secret-output"]).ok();
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
     assert_eq!(again["client_secret_key_id"], out["client_secret_key_id"]);
     assert_eq!(key_ids(&app_by_id(&sim, str_of(&out, "app_id"))).len(), 1);
@@ -465,10 +414,7 @@ fn secret_file_refuses_a_symlink_before_any_request() {
     std::fs::write(&real, "keep me").unwrap();
     let link = dir.path().join("link");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let o = failed(
-        &first_run(&sim, &["--secret-file", link.to_str().unwrap()]),
-        1,
-    );
+    let o = first_run(&sim, &["--secret-file", link.to_str().unwrap()]).failed_exit(1, BIN);
     assert!(said(&o).contains("symbolic link"), "{o}");
     assert_eq!(std::fs::read_to_string(&real).unwrap(), "keep me");
     assert!(
@@ -483,11 +429,13 @@ fn bad_inputs_fail_before_any_request() {
     let sim = TestSim::start();
     let t = tenant(&sim);
 
-    let o = failed(&sim.run(BIN, &["--cluster-tenant", "not a tenant"], ""), 1);
+    let o = sim
+        .run(BIN, &["--cluster-tenant", "not a tenant"], "")
+        .failed_exit(1, BIN);
     assert_eq!(o["error"]["code"], "InvalidInput");
     assert!(said(&o).contains("cluster_tenant_id"), "{o}");
 
-    let o = failed(&sim.run(BIN, &[], ""), 1);
+    let o = sim.run(BIN, &[], "").failed_exit(1, BIN);
     assert!(said(&o).contains("--cluster-tenant"), "{o}");
 
     for (flag, value) in [
@@ -506,7 +454,7 @@ fn bad_inputs_fail_before_any_request() {
         &[],
     );
     assert!(
-        failed(&run, 1)["error"]["message"]
+        run.failed_exit(1, BIN)["error"]["message"]
             .as_str()
             .unwrap()
             .contains("app_unique_name")
@@ -523,7 +471,7 @@ fn bad_inputs_fail_before_any_request() {
 fn a_lifetime_beyond_the_tenant_policy_is_explained() {
     let sim = TestSim::start();
     // Tenant A of the default scenario allows 730 days.
-    let o = failed(&first_run(&sim, &["--secret-lifetime", "1000d"]), 1);
+    let o = first_run(&sim, &["--secret-lifetime", "1000d"]).failed_exit(1, BIN);
     assert_eq!(
         o["error"]["code"], "CredentialInvalidLifetimeAsPerAppPolicy",
         "{o}"
@@ -536,7 +484,7 @@ fn a_lifetime_beyond_the_tenant_policy_is_explained() {
     assert!(msg.contains("--secret-lifetime 730d"), "{msg}");
 
     // The app and its SP were made; a shorter lifetime completes the step without a second app.
-    let out = ok(&first_run(&sim, &["--secret-lifetime", "700d"]));
+    let out = first_run(&sim, &["--secret-lifetime", "700d"]).ok();
     assert_eq!(apps_named(&sim, UNIQUE).len(), 1);
     assert_eq!(key_ids(&app_by_id(&sim, str_of(&out, "app_id"))).len(), 1);
 }
@@ -545,7 +493,7 @@ fn a_lifetime_beyond_the_tenant_policy_is_explained() {
 fn dry_run_reports_what_it_would_create_and_writes_nothing() {
     let sim = TestSim::start();
     let run = first_run(&sim, &["--dry-run"]);
-    let out = ok(&run);
+    let out = run.ok();
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
     // Ids that do not exist yet are explicit placeholders (before: no app_id at all, so
     // consent-link asked for the output of entra-app-create it had been given).
@@ -613,22 +561,20 @@ fn a_single_tenant_app_is_refused_unless_adopted() {
     let (sim, legacy) = sim_with_single_tenant_app();
     let apps_before = sim.state()["applications"].as_array().unwrap().len();
 
-    let o = failed(&first_run(&sim, &["--unique-name", "legacy"]), 1);
+    let o = first_run(&sim, &["--unique-name", "legacy"]).failed_exit(1, BIN);
     assert_eq!(o["error"]["code"], "AppNotMultitenant", "{o}");
     assert!(said(&o).contains("--adopt"), "{o}");
     // Found by the input's app_id instead: the same refusal.
-    let o = failed(
-        &rerun(
-            &sim,
-            &json!({"cluster_tenant_id": tenant(&sim), "app_id": legacy}),
-            &[],
-        ),
-        1,
-    );
+    let o = rerun(
+        &sim,
+        &json!({"cluster_tenant_id": tenant(&sim), "app_id": legacy}),
+        &[],
+    )
+    .failed_exit(1, BIN);
     assert_eq!(o["error"]["code"], "AppNotMultitenant", "{o}");
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
 
-    let out = ok(&first_run(&sim, &["--unique-name", "legacy", "--adopt"]));
+    let out = first_run(&sim, &["--unique-name", "legacy", "--adopt"]).ok();
     assert_eq!(out["app_id"], legacy.as_str());
     let app = app_by_id(&sim, &legacy);
     assert_eq!(app["sign_in_audience"], "AzureADMultipleOrgs");
@@ -644,20 +590,20 @@ fn a_single_tenant_app_is_refused_unless_adopted() {
 
     // Adopted, it fits: a rerun without --adopt writes nothing.
     sim.sim().clear_requests();
-    ok(&rerun(&sim, &out, &[]));
+    rerun(&sim, &out, &[]).ok();
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
 }
 
 #[test]
 fn a_failed_prune_after_minting_keeps_the_new_secret_in_the_output() {
     let sim = TestSim::start();
-    let out = ok(&first_run(&sim, &[]));
+    let out = first_run(&sim, &[]).ok();
     sim.sim()
         .add_fault(json!({"method": "POST", "path": "removePassword", "status": 503, "count": 0}))
         .unwrap();
     let run = rerun(&sim, &out, &["--new-secret", "--prune-secrets"]);
     // Failing here would lose the secret just minted: it is written, with a warning.
-    let again = ok(&run);
+    let again = run.ok();
     assert_ne!(again["client_secret_key_id"], out["client_secret_key_id"]);
     assert!(again["client_secret"].is_string());
     assert!(run.stderr.contains("--prune-secrets"), "{}", run.stderr);
@@ -665,7 +611,7 @@ fn a_failed_prune_after_minting_keeps_the_new_secret_in_the_output() {
 
     // Once Graph answers again, pruning on that output leaves exactly its secret.
     sim.sim().clear_faults();
-    let pruned = ok(&rerun(&sim, &again, &["--prune-secrets"]));
+    let pruned = rerun(&sim, &again, &["--prune-secrets"]).ok();
     let keys = key_ids(&app_by_id(&sim, str_of(&out, "app_id")));
     assert_eq!(
         keys,
@@ -687,7 +633,7 @@ fn an_app_it_did_not_create_is_changed_only_when_the_flags_name_it_with_adopt() 
     sim.sim().clear_requests();
     let input = json!({"cluster_tenant_id": tenant(&sim), "app_id": other.app_id});
     for extra in [&["--new-secret"][..], &["--new-secret", "--prune-secrets"]] {
-        let o = failed(&rerun(&sim, &input, extra), 1);
+        let o = rerun(&sim, &input, extra).failed_exit(1, BIN);
         assert_eq!(o["error"]["code"], "AppNotManaged", "{o}");
         let msg = said(&o);
         assert!(
@@ -699,16 +645,17 @@ fn an_app_it_did_not_create_is_changed_only_when_the_flags_name_it_with_adopt() 
     assert_eq!(key_ids(&app_by_id(&sim, &other.app_id)), keys_before);
 
     // --adopt alone does not let the input choose the app.
-    let o = failed(&rerun(&sim, &input, &["--new-secret", "--adopt"]), 1);
+    let o = rerun(&sim, &input, &["--new-secret", "--adopt"]).failed_exit(1, BIN);
     assert_eq!(o["error"]["code"], "InvalidInput", "{o}");
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
 
     // Named by the reader's flag with --adopt: changed, and marked as managed.
-    let out = ok(&rerun(
+    let out = rerun(
         &sim,
         &input,
         &["--app-id", &other.app_id, "--adopt", "--new-secret"],
-    ));
+    )
+    .ok();
     let app = app_by_id(&sim, &other.app_id);
     assert_eq!(key_ids(&app).len(), keys_before.len() + 1);
     assert!(
@@ -716,14 +663,14 @@ fn an_app_it_did_not_create_is_changed_only_when_the_flags_name_it_with_adopt() 
         "not marked: {app}"
     );
     // From then on its own output may rotate it.
-    ok(&rerun(&sim, &out, &["--new-secret", "--prune-secrets"]));
+    rerun(&sim, &out, &["--new-secret", "--prune-secrets"]).ok();
     assert_eq!(key_ids(&app_by_id(&sim, &other.app_id)).len(), 1);
 }
 
 #[test]
 fn the_apps_it_creates_are_marked() {
     let sim = TestSim::start();
-    let out = ok(&first_run(&sim, &[]));
+    let out = first_run(&sim, &[]).ok();
     let app = app_by_id(&sim, str_of(&out, "app_id"));
     assert!(app.to_string().contains("xtenant:managed"), "{app}");
 }
@@ -764,7 +711,7 @@ fn a_new_apps_principal_and_secret_are_sent_at_once_only_where_the_secret_is_kep
     let p = path.to_str().unwrap();
 
     // --secret-file: the secret is in the file the moment it is minted.
-    let out = ok(&first_run(&sim, &["--secret-file", p]));
+    let out = first_run(&sim, &["--secret-file", p]).ok();
     let (sp, secret) = principal_and_secret(&sim, "PATCH");
     assert!(
         sp.0 < secret.1 && secret.0 < sp.1,
@@ -775,7 +722,7 @@ fn a_new_apps_principal_and_secret_are_sent_at_once_only_where_the_secret_is_kep
     // An existing app: its service principal is looked up first (a refusal there comes
     // before any secret is minted), then the secret.
     sim.sim().clear_requests();
-    ok(&rerun(&sim, &out, &["--new-secret", "--secret-file", p]));
+    rerun(&sim, &out, &["--new-secret", "--secret-file", p]).ok();
     let (sp, secret) = principal_and_secret(&sim, "GET");
     assert!(
         secret.0 > sp.1 - 0.05,
@@ -785,7 +732,7 @@ fn a_new_apps_principal_and_secret_are_sent_at_once_only_where_the_secret_is_kep
     // On stdout alone the secret would live in memory through the service principal's
     // wait (a kill loses it): one after the other.
     sim.sim().clear_requests();
-    ok(&first_run(&sim, &["--unique-name", "on-stdout-only"]));
+    first_run(&sim, &["--unique-name", "on-stdout-only"]).ok();
     let (sp, secret) = principal_and_secret(&sim, "PATCH");
     assert!(
         secret.0 > sp.1 - 0.05,
@@ -816,7 +763,7 @@ fn a_secret_minted_beside_a_failed_service_principal_is_kept_and_the_rerun_makes
         let sim = TestSim::start();
         refuse_principals(&sim);
         let run = first_run(&sim, &flags);
-        let o = failed(&run, 1);
+        let o = run.failed_exit(1, BIN);
         assert_eq!(o["error"]["code"], "Authorization_RequestDenied", "{o}");
         assert!(o.get("cluster_sp_object_id").is_none(), "{o}");
         let app_id = str_of(&o, "app_id");
@@ -839,7 +786,7 @@ fn a_secret_minted_beside_a_failed_service_principal_is_kept_and_the_rerun_makes
         // Once Graph lets it through: the service principal, the same secret, nothing else.
         sim.sim().clear_faults();
         sim.sim().clear_requests();
-        let done = ok(&rerun(&sim, &o, &flags));
+        let done = rerun(&sim, &o, &flags).ok();
         let writes: Vec<String> = sim
             .writes()
             .iter()
@@ -859,7 +806,7 @@ fn a_secret_minted_beside_a_failed_service_principal_is_kept_and_the_rerun_makes
     // On stdout alone the service principal comes first: refused, nothing is minted.
     let sim = TestSim::start();
     refuse_principals(&sim);
-    let o = failed(&first_run(&sim, &[]), 1);
+    let o = first_run(&sim, &[]).failed_exit(1, BIN);
     assert!(o.get("client_secret_key_id").is_none(), "{o}");
     assert!(key_ids(&app_by_id(&sim, str_of(&o, "app_id"))).is_empty());
 }
@@ -876,7 +823,7 @@ fn a_secret_that_fails_beside_a_created_service_principal_is_the_error_and_the_p
             "code": "Request_BadRequest", "message": "Injected.", "count": 0}),
         )
         .unwrap();
-    let o = failed(&first_run(&sim, &flags), 1);
+    let o = first_run(&sim, &flags).failed_exit(1, BIN);
     assert_eq!(o["error"]["code"], "Request_BadRequest", "{o}");
     for f in ["client_secret", "client_secret_key_id"] {
         assert!(o.get(f).is_none(), "{f}: {o}");
@@ -891,7 +838,7 @@ fn a_secret_that_fails_beside_a_created_service_principal_is_the_error_and_the_p
 
     sim.sim().clear_faults();
     sim.sim().clear_requests();
-    let done = ok(&rerun(&sim, &o, &flags));
+    let done = rerun(&sim, &o, &flags).ok();
     let writes = sim.writes();
     assert_eq!(writes.len(), 1, "only the secret: {writes:#?}");
     assert_eq!(done["cluster_sp_object_id"], o["cluster_sp_object_id"]);
@@ -967,7 +914,7 @@ fn a_refused_unique_name_key_in_any_shape_falls_back_to_the_tag_and_real_errors_
             "code": code, "message": message, "count": 0});
         sim.sim().add_fault(refuse.clone()).unwrap();
         let r = first_run(&sim, &["--unique-name", &unique]);
-        let out = ok(&r);
+        let out = r.ok();
         assert_eq!(out["app_unique_name"], unique.as_str());
         assert!(
             r.stderr.contains("no uniqueName key")
@@ -983,7 +930,7 @@ fn a_refused_unique_name_key_in_any_shape_falls_back_to_the_tag_and_real_errors_
             sim.state()["applications"]
         );
         // The cloud keeps refusing: a rerun finds the same app by its tag.
-        let again = ok(&rerun(&sim, &out, &[]));
+        let again = rerun(&sim, &out, &[]).ok();
         assert_eq!(again["app_id"], out["app_id"], "{method} {status}");
         assert_eq!(tagged(&sim, &unique).len(), 1, "{method} {status}");
         sim.sim().clear_faults();
@@ -1013,7 +960,7 @@ fn a_refused_unique_name_key_in_any_shape_falls_back_to_the_tag_and_real_errors_
             )
             .unwrap();
         let r = first_run(&sim, &["--unique-name", "real-error"]);
-        let o = failed(&r, 1);
+        let o = r.failed_exit(1, BIN);
         assert_eq!(o["error"]["code"], code, "{o}");
         assert!(said(&o).contains(message), "{o}");
         assert!(!r.stderr.contains("no uniqueName key"), "{}", r.stderr);

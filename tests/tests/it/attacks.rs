@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{role_assignments_of, service_principal_of};
 use xtenant_tests::steps::{Step, app_key_ids, run_steps};
 use xtenant_tests::world::{cluster_id, granted_app, reset, start, state_with_clusters};
-use xtenant_tests::{Run, TestSim, bin_dir, line, run_cmd};
+use xtenant_tests::{Run, TestSim, line, run_cmd};
 
 /// The run commands posted, by cluster name.
 fn run_commands_on(sim: &TestSim, name: &str) -> Vec<Value> {
@@ -271,26 +271,7 @@ fn a_handed_back_app_id_does_not_turn_a_rotation_into_a_switch_and_a_prune() {
     std::fs::write(&file, line(&forged)).unwrap();
 
     sim.sim().clear_requests();
-    let mut c = std::process::Command::new("bash");
-    c.env_clear()
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin_dir().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .env("XTENANT_AUTH", "env")
-        .current_dir(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .unwrap(),
-        );
-    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
-        c.env(k, sim.var(k));
-    }
+    let c = sim.shell("bash");
     let r = run_cmd(
         c,
         &[

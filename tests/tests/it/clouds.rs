@@ -11,7 +11,6 @@ use xtenant_tests::azure::{App, Method, NewApp, Operator};
 use xtenant_tests::steps::{Step, cluster_pulls, run_step, run_steps};
 use xtenant_tests::{Run, TestSim, line, person};
 
-const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 const CLUSTERS: &str = "Microsoft.ContainerService/managedClusters";
 const REGISTRIES: &str = "Microsoft.ContainerRegistry/registries";
 const USER_READ: &str = "e1fe6dd8-ba31-4d61-89e7-88639da4683d";
@@ -110,20 +109,7 @@ fn a_cloud_without_a_usable_api_version_fails_clearly_before_any_write() {
 
 /// The app of steps 1–3 made by hand, and the envelope acr-grant would have written.
 fn granted(sim: &TestSim) -> (App, Value) {
-    let op = Operator::new(sim);
-    let app = op.create_app(
-        &NewApp::multitenant("rough-edges")
-            .redirect_uris(&["https://www.microsoft.com"])
-            .secret(true)
-            .sp_in_a(true)
-            .sp_in_b(true),
-    );
-    op.assign_role(
-        &sim.var("REGISTRY_TENANT_ID"),
-        &sim.var("REGISTRY_ID"),
-        ACR_PULL,
-        app.sp_b(),
-    );
+    let app = Operator::new(sim).granted_app("rough-edges");
     let env = json!({
         "cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"),
         "registry_tenant_id": sim.var("REGISTRY_TENANT_ID"),

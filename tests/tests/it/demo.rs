@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use xtenant_tests::bin_dir;
+use xtenant_tests::{bin_dir, demo_copy};
 
 #[test]
 fn make_demo_works_with_cargo_target_dir_set() {
@@ -74,23 +74,9 @@ fn demo(extra: &[&str]) -> String {
 /// Runs `make demo` (with `extra` make arguments) from a copy of the Makefile, the demo script
 /// and the shipped scenarios; its stdout and stderr.
 fn demo_out(extra: &[&str]) -> (String, String) {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     // A copy of the Makefile and the demo script in a folder with no target/ of its own, so
     // that only CARGO_TARGET_DIR can lead the demo to the binaries.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("scripts")).unwrap();
-    std::fs::copy(repo.join("Makefile"), dir.path().join("Makefile")).unwrap();
-    std::fs::copy(
-        repo.join("scripts/demo.sh"),
-        dir.path().join("scripts/demo.sh"),
-    )
-    .unwrap();
-    let scenarios = dir.path().join("azure-sim/scenarios");
-    std::fs::create_dir_all(&scenarios).unwrap();
-    for f in std::fs::read_dir(repo.join("azure-sim/scenarios")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, scenarios.join(f.file_name().unwrap())).unwrap();
-    }
+    let dir = demo_copy();
     let target = bin_dir().parent().unwrap().to_path_buf();
     // stdin an empty pipe, as some CI runners give a job: step 1 must still run on its flags.
     let child = Command::new("make")

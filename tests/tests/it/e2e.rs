@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use xtenant_tests::{Run, TestSim, bin_dir, line, person, run_cmd};
+use xtenant_tests::{Run, TestSim, line, person, run_cmd, run_on_empty_pipe};
 
 fn sim() -> TestSim {
     TestSim::start()
@@ -586,32 +586,6 @@ fn a_step_run_from_flags_alone_with_empty_stdin() {
 
 // ---- the examples, each run against the simulator ----
 
-fn repo_root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// A command with the simulator's environment and the built tools first on PATH.
-fn shell(sim: &TestSim, program: &str) -> Command {
-    let mut c = Command::new(program);
-    c.env_clear();
-    let path = format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    c.env("PATH", path)
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .env("XTENANT_AUTH", "env");
-    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
-        c.env(k, sim.var(k));
-    }
-    c.current_dir(repo_root());
-    c
-}
-
 #[test]
 fn example_makefile_runs_each_step_and_make_grant_reruns_only_step_three() {
     let sim = sim();
@@ -631,19 +605,7 @@ fn example_makefile_runs_each_step_and_make_grant_reruns_only_step_three() {
         args.extend(vars.iter().map(String::as_str));
         args.push(target);
         // make's stdin an empty pipe, as some CI runners give: the recipes do not read it.
-        let mut c = shell(&sim, "make");
-        c.args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        drop(child.stdin.take());
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        run_on_empty_pipe(sim.shell("make"), &args)
     };
     let all = make("all");
     assert_eq!(all.code, 0, "{}\n{}", all.stdout, all.stderr);
@@ -699,7 +661,7 @@ fn example_rotation_replaces_the_secret_in_the_safe_order() {
     let old: Value =
         serde_json::from_str(std::fs::read_to_string(&env_file).unwrap().trim()).unwrap();
     let r = run_cmd(
-        shell(&sim, "bash"),
+        sim.shell("bash"),
         &[
             "examples/rotate.sh",
             "--cluster",
@@ -784,7 +746,7 @@ fn example_fleet_grants_many_registries_and_resets_many_clusters() {
     let state_dir = dir.path().join("state");
     let fleet = || {
         run_cmd(
-            shell(&sim, "bash"),
+            sim.shell("bash"),
             &[
                 "examples/fleet.sh",
                 "--state",

@@ -6,31 +6,7 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use serde_json::{Value, json};
 use xtenant_tests::steps::{Step, cluster_pulls, run_step, run_steps};
-use xtenant_tests::{Run, TestSim, line};
-
-fn repo_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// What an error object says: its message, then its hint.
-fn said(o: &Value) -> String {
-    format!(
-        "{} {}",
-        o["error"]["message"].as_str().unwrap_or_default(),
-        o["error"]["hint"].as_str().unwrap_or_default()
-    )
-}
-
-fn failed(r: &Run, step: &str, code: &str) -> Value {
-    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-    let o = r.object();
-    assert_eq!(o["error"]["code"], code, "{o}\nstderr:\n{}", r.stderr);
-    assert_eq!(o["error"]["step"], step, "{o}");
-    o
-}
+use xtenant_tests::{Run, TestSim, line, said};
 
 // ------------------------------------------------------------------ tenants
 
@@ -49,7 +25,7 @@ fn step_2_refuses_tenant_b_equal_to_tenant_a_unless_meant() {
     for b in [a.as_str(), &a.to_ascii_uppercase(), a_domain.as_str()] {
         sim.sim().clear_requests();
         let r = sim.run("consent-link", &["--registry-tenant", b, "--wait"], &input);
-        let o = failed(&r, "consent-link", "SameTenant");
+        let o = r.failed("consent-link", "SameTenant");
         let m = said(&o);
         assert!(
             m.contains(&b.to_ascii_lowercase()) && m.contains(&a) && m.contains("--same-tenant"),
@@ -73,7 +49,7 @@ fn step_2_refuses_tenant_b_equal_to_tenant_a_unless_meant() {
         ["--registry-tenant", &a, "--same-tenant"],
     ] {
         let r = sim.run("consent-link", &args, &input);
-        failed(&r, "consent-link", "AppNotFound");
+        r.failed("consent-link", "AppNotFound");
     }
 }
 
@@ -95,7 +71,7 @@ fn step_1_checks_the_tenants_it_is_told_before_writing() {
         ],
         "",
     );
-    let o = failed(&r, "entra-app-create", "SameTenant");
+    let o = r.failed("entra-app-create", "SameTenant");
     assert!(said(&o).contains("--same-tenant"), "{o}");
     assert!(sim.writes().is_empty(), "{:?}", sim.writes());
 
@@ -158,40 +134,13 @@ fn a_token_from_the_wrong_tenant_names_both_tenants() {
         &["--cluster", &sim.var("CLUSTER_ID"), "--force"],
         &input,
     );
-    let o = failed(&run, "aks-sp-update", "InvalidAuthenticationTokenTenant");
+    let o = run.failed("aks-sp-update", "InvalidAuthenticationTokenTenant");
     let m = said(&o);
     assert!(
         m.contains(&tenant_a) && m.contains(&tenant_b) && m.contains("--cluster-tenant"),
         "{m}"
     );
     assert_short(&run.stderr);
-}
-
-/// `sh` with the tools on PATH and the simulator's operator, as a user's shell.
-fn shell(sim: &TestSim) -> std::process::Command {
-    program(sim, "sh")
-}
-
-/// `program` with the tools on PATH and the simulator's operator, in the repository.
-fn program(sim: &TestSim, program: &str) -> std::process::Command {
-    let mut c = std::process::Command::new(program);
-    c.current_dir(repo_root());
-    c.env_clear()
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                xtenant_tests::bin_dir().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("XTENANT_AUTH", "env")
-        .env("NO_COLOR", "1");
-    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
-        c.env(k, sim.var(k));
-    }
-    c
 }
 
 /// Every line at most 160 characters, each GUID in it at most once.
@@ -408,7 +357,7 @@ fn a_missing_image_at_step_4_is_named_with_what_to_run() {
         &["--cluster", &sim.var("CLUSTER_ID"), "--image", &missing],
         &granted,
     );
-    let o = failed(&r, "aks-sp-update", "PullVerificationFailed");
+    let o = r.failed("aks-sp-update", "PullVerificationFailed");
     let m = said(&o);
     assert!(
         m.contains("no such image") && m.contains("samples/hello:9.9"),
@@ -428,16 +377,11 @@ fn a_missing_image_at_step_4_is_named_with_what_to_run() {
 #[test]
 fn a_forgotten_wait_is_fixed_on_the_envelope() {
     let sim = TestSim::start();
-    let made = sim.run(
-        "entra-app-create",
-        &["--cluster-tenant", &sim.var("CLUSTER_TENANT_ID")],
-        "",
-    );
-    assert_eq!(made.code, 0, "{}", made.stderr);
+    let made = run_steps(&sim, &[Step::App], "");
     let linked = sim.run(
         "consent-link",
         &["--registry-tenant", &sim.var("REGISTRY_TENANT_ID")],
-        &made.stdout,
+        &made,
     );
     assert_eq!(linked.code, 0, "{}", linked.stderr);
     let r = sim.run(
@@ -445,7 +389,7 @@ fn a_forgotten_wait_is_fixed_on_the_envelope() {
         &["--registry", &sim.var("REGISTRY_NAME")],
         &linked.stdout,
     );
-    let o = failed(&r, "acr-grant", "ServicePrincipalNotInRegistryTenant");
+    let o = r.failed("acr-grant", "ServicePrincipalNotInRegistryTenant");
     let hint = o["error"]["hint"].as_str().unwrap();
     assert!(
         hint.contains("consent-link --wait <") && !hint.contains("--app-id"),
@@ -500,7 +444,7 @@ fn dry_runs_plan_every_write_in_the_future_tense() {
         sim.var("REGISTRY_IMAGE"),
         sim.var("CLUSTER_ID")
     );
-    let r = xtenant_tests::run_cmd(shell(&sim), &["-c", &chain], "");
+    let r = xtenant_tests::run_cmd(sim.shell("sh"), &["-c", &chain], "");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(sim.writes().is_empty(), "{:?}", sim.writes());
     let o = r.object();
@@ -646,7 +590,7 @@ fn fleet_on(
     std::fs::write(&clusters, format!("{}\n{second}\n", sim.var("CLUSTER_ID"))).unwrap();
     let fleet_state = dir.join("fleet");
     xtenant_tests::run_cmd(
-        program(sim, "bash"),
+        sim.shell("bash"),
         &[
             "examples/fleet.sh",
             "--state",
@@ -689,7 +633,7 @@ fn the_three_examples_compose_on_one_envelope() {
     )
     .unwrap();
     let make = |target: &str| {
-        let mut c = program(&sim, "make");
+        let mut c = sim.shell("make");
         c.stdin(std::process::Stdio::null());
         let settings = format!("SETTINGS={}", settings.display());
         xtenant_tests::run_cmd(c, &["-s", "-f", "examples/Makefile", &settings, target], "")
@@ -824,7 +768,7 @@ fn step_4_takes_the_cluster_as_az_names_it() {
     };
     // Two subscriptions hold rg-aks/aks-prod: refused, both named, nothing written.
     let r = with(&["--cluster-tenant", &tenant_a]);
-    let o = failed(&r, "aks-sp-update", "AmbiguousClusterName");
+    let o = r.failed("aks-sp-update", "AmbiguousClusterName");
     let m = said(&o);
     assert!(
         m.contains("Contoso AKS Production")
@@ -835,7 +779,7 @@ fn step_4_takes_the_cluster_as_az_names_it() {
     assert_short(&r.stderr);
     // Without a tenant to look in: what to pass.
     let r = with(&[]);
-    let o = failed(&r, "aks-sp-update", "InvalidInput");
+    let o = r.failed("aks-sp-update", "InvalidInput");
     assert!(said(&o).contains("--subscription"), "{o}");
     // By the subscription's name or id.
     for sub in [
@@ -940,21 +884,7 @@ fn the_azure_clis_default_subscription_and_a_plain_usage_line() {
 /// Runs `make demo` from a copy of the Makefile, the demo script and the scenarios (the
 /// binaries already built); its stdout and stderr.
 fn make_demo() -> (String, String) {
-    let repo = repo_root();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("scripts")).unwrap();
-    std::fs::copy(repo.join("Makefile"), dir.path().join("Makefile")).unwrap();
-    std::fs::copy(
-        repo.join("scripts/demo.sh"),
-        dir.path().join("scripts/demo.sh"),
-    )
-    .unwrap();
-    let scenarios = dir.path().join("azure-sim/scenarios");
-    std::fs::create_dir_all(&scenarios).unwrap();
-    for f in std::fs::read_dir(repo.join("azure-sim/scenarios")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, scenarios.join(f.file_name().unwrap())).unwrap();
-    }
+    let dir = xtenant_tests::demo_copy();
     let out = std::process::Command::new("make")
         .current_dir(dir.path())
         .args(["-s", "demo", "CARGO=true"])

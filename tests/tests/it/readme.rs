@@ -241,23 +241,8 @@ fn object(path: &Path) -> Value {
 /// bash in `dir` with `set -euo pipefail`, the tools on PATH, the operator's credential
 /// (for both teams: the simulator's operator may act in both tenants) and `CLUSTER_ID`.
 fn walkthrough(sim: &TestSim, dir: &Path, script: &str) -> Run {
-    let mut c = Command::new("bash");
-    c.env_clear()
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin_dir().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("XTENANT_AUTH", "env")
-        .env("NO_COLOR", "1")
-        .env("CLUSTER_ID", sim.var("CLUSTER_ID"))
-        .current_dir(dir);
-    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
-        c.env(k, sim.var(k));
-    }
+    let mut c = sim.shell("bash");
+    c.env("CLUSTER_ID", sim.var("CLUSTER_ID")).current_dir(dir);
     run_cmd(c, &["-euo", "pipefail", "-c", script], "")
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{app_tags, record_entry, set_app_tags};
 use xtenant_tests::readme::readme_block;
 use xtenant_tests::steps::{Step, app_key_ids, run_step, run_steps};
-use xtenant_tests::{Run, TestSim, bin_dir, line, run_cmd};
+use xtenant_tests::{Run, TestSim, line, run_cmd};
 
 fn sim() -> TestSim {
     TestSim::start()
@@ -61,25 +61,12 @@ fn tools_of(command: &str) -> Vec<String> {
 /// bash in `dir` with the simulator's environment, the built tools first on PATH, and the
 /// variables the README's advice names.
 fn shell(sim: &TestSim, dir: &Path) -> Command {
-    let mut c = Command::new("bash");
-    c.env_clear();
-    let path = format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    c.env("PATH", path)
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .env("XTENANT_AUTH", "env")
-        .env("NO_COLOR", "1")
-        .env("TENANT_A", sim.var("CLUSTER_TENANT_ID"))
+    let mut c = sim.shell("bash");
+    c.env("TENANT_A", sim.var("CLUSTER_TENANT_ID"))
         .env("TENANT_B", sim.var("REGISTRY_TENANT_ID"))
         .env("REGISTRY", sim.var("REGISTRY_ID"))
-        .env("CLUSTER_ID", sim.var("CLUSTER_ID"));
-    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
-        c.env(k, sim.var(k));
-    }
-    c.current_dir(dir);
+        .env("CLUSTER_ID", sim.var("CLUSTER_ID"))
+        .current_dir(dir);
     c
 }
 

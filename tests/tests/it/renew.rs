@@ -3,44 +3,17 @@
 //! halfway without minting a second secret.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 use xtenant_tests::steps::app_key_ids;
 use xtenant_tests::world::{
     cluster_id, expire_key, granted_app, moved, new_secret, reset, start, state_with_clusters,
 };
-use xtenant_tests::{Run, TestSim, bin_dir, run_cmd};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// bash with the simulator's environment and the built tools first on PATH.
-fn bash(sim: &TestSim) -> Command {
-    let mut c = Command::new("bash");
-    c.env_clear();
-    let path = format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    c.env("PATH", path)
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .env("XTENANT_AUTH", "env");
-    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
-        c.env(k, sim.var(k));
-    }
-    c.current_dir(repo_root());
-    c
-}
+use xtenant_tests::{Run, TestSim, run_cmd};
 
 fn rotate(sim: &TestSim, cluster: &str, file: &Path) -> Run {
     run_cmd(
-        bash(sim),
+        sim.shell("bash"),
         &[
             "examples/rotate.sh",
             "--within",
@@ -215,7 +188,7 @@ fn a_fleet_is_renewed_with_one_new_secret_and_only_when_due() {
     std::fs::write(dir.path().join("registries"), sim.var("REGISTRY_ID") + "\n").unwrap();
     let fleet = || {
         run_cmd(
-            bash(&sim),
+            sim.shell("bash"),
             &[
                 "examples/fleet.sh",
                 "--state",
@@ -231,7 +204,7 @@ fn a_fleet_is_renewed_with_one_new_secret_and_only_when_due() {
     };
     let renew = |within: &str| {
         run_cmd(
-            bash(&sim),
+            sim.shell("bash"),
             &[
                 "examples/renew.sh",
                 "--within",
@@ -311,7 +284,7 @@ fn rotate_with(sim: &TestSim, cluster: &str, file: &Path, extra: &[&str]) -> Run
     ];
     args.extend_from_slice(extra);
     args.push(file.to_str().unwrap());
-    run_cmd(bash(sim), &args, "")
+    run_cmd(sim.shell("bash"), &args, "")
 }
 
 fn run_commands(sim: &TestSim) -> usize {
@@ -397,7 +370,7 @@ fn fleet_run(sim: &TestSim, dir: &Path, state: &Path, names: &[&str], opts: &[&s
         clusters.to_str().unwrap(),
         "2",
     ]);
-    run_cmd(bash(sim), &args, "")
+    run_cmd(sim.shell("bash"), &args, "")
 }
 
 /// examples/renew.sh on the fleet kept in `state`.
@@ -410,7 +383,7 @@ fn renew_run(sim: &TestSim, state: &Path, extra: &[&str]) -> Run {
         "2",
     ];
     args.extend_from_slice(extra);
-    run_cmd(bash(sim), &args, "")
+    run_cmd(sim.shell("bash"), &args, "")
 }
 
 /// `renew.sh --probe-image`: each renewed cluster is probed from inside right after its
@@ -444,36 +417,6 @@ fn a_fleet_renewal_with_a_probe_proves_each_cluster_from_inside() {
         assert_eq!(o["cluster_pull_probe"]["pulled"], true, "{o}");
     }
     assert!(!state.join("renew").exists());
-}
-
-/// The value of the vault secret `reference`, read as the operator.
-fn vault_value(sim: &TestSim, reference: &str) -> String {
-    use common::http::{Http, build_client};
-    use std::sync::Arc;
-    let cloud =
-        Arc::new(common::cloud::Cloud::from_file(Path::new(&sim.var("XTENANT_CLOUD"))).unwrap());
-    let client = build_client(&cloud).unwrap();
-    let creds = Arc::new(common::auth::Credentials::client_secret(
-        &sim.var("AZURE_CLIENT_ID"),
-        common::Secret::new(sim.var("AZURE_CLIENT_SECRET")),
-        Arc::clone(&cloud),
-        client.clone(),
-    ));
-    let http = Http::new(client, Arc::clone(&cloud), creds, false);
-    let r = common::keyvault::SecretRef::parse("client_secret_ref", reference, &cloud).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(common::keyvault::get_secret(
-        &http,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &r,
-        common::wait::Deadline::after(std::time::Duration::from_secs(30)),
-    ))
-    .unwrap()
-    .expose()
-    .to_owned()
 }
 
 /// Every file under `dir`, as text.
@@ -578,7 +521,7 @@ fn a_fleet_renewal_with_the_secret_in_key_vault_updates_the_vault_not_a_file() {
         assert!(pulls(&sim, n), "{n}");
     }
     // Every kept envelope names the new version; none holds a secret.
-    let secret = vault_value(&sim, reference);
+    let secret = sim.vault_value(reference);
     for (p, text) in files(dir.path()) {
         assert!(!text.contains(&secret), "{} holds the secret", p.display());
         assert!(!text.contains("\"client_secret\""), "{}", p.display());

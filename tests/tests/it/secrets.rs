@@ -9,15 +9,13 @@
 //! mode of the files written with a secret.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{Value, json};
 use xtenant_tests::steps::{Step, run_step};
-use xtenant_tests::{Run, TestSim, line, run_cmd};
+use xtenant_tests::{Run, TestSim, line, run_cmd, spawn_with_input};
 
 /// Everything the runs of one test printed, and what they were given.
 #[derive(Default)]
@@ -197,19 +195,8 @@ fn argv_while_running(sim: &TestSim, step: Step, extra: &[&str], input: &str) ->
         .add_fault(json!({"method": "*", "delay_ms": 400, "count": 1}))
         .unwrap();
     let mut c = sim.cmd(step.bin());
-    c.args(step.args(sim))
-        .args(extra)
-        .stdin(if input.is_empty() {
-            Stdio::null()
-        } else {
-            Stdio::piped()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(mut i) = child.stdin.take() {
-        i.write_all(input.as_bytes()).unwrap();
-    }
+    c.args(step.args(sim)).args(extra);
+    let child = spawn_with_input(&mut c, input);
     let started = Instant::now();
     while sim.sim().faults()[0]["applied"] != 1 && started.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(5));
@@ -442,36 +429,6 @@ fn secrets_and_tokens_stay_out_of_stderr_errors_urls_and_argv() {
     );
 }
 
-/// The value of the vault secret `reference`, read as the operator.
-fn vault_value(sim: &TestSim, reference: &str) -> String {
-    use std::sync::Arc;
-    let cloud = Arc::new(
-        common::cloud::Cloud::from_file(std::path::Path::new(&sim.var("XTENANT_CLOUD"))).unwrap(),
-    );
-    let client = common::http::build_client(&cloud).unwrap();
-    let creds = Arc::new(common::auth::Credentials::client_secret(
-        &sim.var("AZURE_CLIENT_ID"),
-        common::Secret::new(sim.var("AZURE_CLIENT_SECRET")),
-        Arc::clone(&cloud),
-        client.clone(),
-    ));
-    let http = common::http::Http::new(client, Arc::clone(&cloud), creds, false);
-    let r = common::keyvault::SecretRef::parse("client_secret_ref", reference, &cloud).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(common::keyvault::get_secret(
-        &http,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &r,
-        common::wait::Deadline::after(Duration::from_secs(30)),
-    ))
-    .unwrap()
-    .expose()
-    .to_owned()
-}
-
 /// Failures holding a vault secret: a version that does not exist, another app's secret (a
 /// tampered reference), the vault write refused after the secret was minted, and the reader
 /// (Key Vault Secrets User, no rights on the cluster) resetting with the secret in hand.
@@ -510,7 +467,7 @@ fn vault_failure_paths(
     );
     assert_eq!(other.code, 0, "{}", other.stderr);
     let o: Value = serde_json::from_str(other.stdout.trim()).unwrap();
-    app_secrets.insert(vault_value(sim, o["client_secret_ref"].as_str().unwrap()));
+    app_secrets.insert(sim.vault_value(o["client_secret_ref"].as_str().unwrap()));
     let mut tampered = done.clone();
     tampered["client_secret_ref"] = o["client_secret_ref"].clone();
     for input in [&missing, &tampered] {
@@ -589,7 +546,7 @@ fn the_vault_path_keeps_secrets_out_of_stdout_stderr_errors_urls_and_argv() {
     }
     let done: Value = serde_json::from_str(out.trim()).unwrap();
     let reference = done["client_secret_ref"].as_str().unwrap().to_owned();
-    app_secrets.insert(vault_value(&sim, &reference));
+    app_secrets.insert(sim.vault_value(&reference));
     // A new secret (a new version), and the reset to it as a dry run.
     let minted = run(
         &sim,
@@ -601,7 +558,7 @@ fn the_vault_path_keeps_secrets_out_of_stdout_stderr_errors_urls_and_argv() {
     );
     assert_eq!(minted.code, 0, "{}", minted.stderr);
     let m: Value = serde_json::from_str(minted.stdout.trim()).unwrap();
-    app_secrets.insert(vault_value(&sim, m["client_secret_ref"].as_str().unwrap()));
+    app_secrets.insert(sim.vault_value(m["client_secret_ref"].as_str().unwrap()));
     let dry = run(
         &sim,
         &mut seen,

@@ -23,7 +23,6 @@ use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -1050,25 +1049,6 @@ fn stderr_shows_envelope_values_escaped() {
     );
 }
 
-/// `bash` in the repository, with the tools on `PATH` and the simulator's cloud and operator.
-fn shell(sim: &TestSim) -> Command {
-    let mut c = Command::new("bash");
-    let path = format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    c.env_clear()
-        .env("PATH", path)
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .env("XTENANT_AUTH", "env")
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap());
-    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
-        c.env(k, sim.var(k));
-    }
-    c
-}
-
 /// How many Owner assignments exist.
 fn owners(sim: &TestSim) -> usize {
     sim.state()["role_assignments"]
@@ -1101,7 +1081,7 @@ fn fleet_input_lines_cannot_add_fields() {
     .unwrap();
     let owners_before = owners(&sim);
     let r = run_cmd(
-        shell(&sim),
+        sim.shell("bash"),
         &[
             "examples/fleet.sh",
             "--state",

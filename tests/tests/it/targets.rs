@@ -19,8 +19,6 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{App, NewApp, Operator, role_assignments_of};
 use xtenant_tests::{Run, TestSim, bin_dir, line, run_cmd};
 
-const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
-
 /// A simulator whose tenant A holds a second service-principal cluster, `aks-other` (a copy
 /// of `aks-prod`): another of the reader's clusters. Returns it and that cluster's id.
 fn sim_with_two_clusters() -> (TestSim, String) {
@@ -45,21 +43,7 @@ fn sim_with_two_clusters() -> (TestSim, String) {
 /// The multitenant app with a secret, its service principals in A and B, and AcrPull on the
 /// scenario's registry for B's (what steps 1–3 leave).
 fn granted_app(sim: &TestSim) -> App {
-    let op = Operator::new(sim);
-    let app = op.create_app(
-        &NewApp::multitenant("xtenant-targets")
-            .redirect_uris(&["https://www.microsoft.com"])
-            .secret(true)
-            .sp_in_a(true)
-            .sp_in_b(true),
-    );
-    op.assign_role(
-        &sim.var("REGISTRY_TENANT_ID"),
-        &sim.var("REGISTRY_ID"),
-        ACR_PULL,
-        app.sp_b(),
-    );
-    app
+    Operator::new(sim).granted_app("xtenant-targets")
 }
 
 /// The object team B hands back after step 3, naming `cluster_id` (the reader's own
@@ -475,23 +459,16 @@ impl Logged {
 
     /// `program` with the simulator's environment, the logging tools first on PATH, in the repo.
     fn cmd(&self, sim: &TestSim, program: &str) -> Command {
-        let mut c = Command::new(program);
-        c.env_clear()
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    self.path("bin").display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            )
-            .env("HOME", std::env::var("HOME").unwrap_or_default())
-            .env("XTENANT_AUTH", "env")
-            .env("XT_CALLS", self.path("calls"))
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap());
-        for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
-            c.env(k, sim.var(k));
-        }
+        let mut c = sim.shell(program);
+        c.env(
+            "PATH",
+            format!(
+                "{}:{}",
+                self.path("bin").display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("XT_CALLS", self.path("calls"));
         c
     }
 

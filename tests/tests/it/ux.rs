@@ -7,33 +7,14 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use xtenant_tests::readme::{readme_block_for, repo_root};
-use xtenant_tests::{Run, TestSim, bin_dir, line, run_cmd};
-
-/// `sh` with the tools on PATH and the operator's credential, as a user's shell.
-fn shell(sim: &TestSim) -> Command {
-    let mut c = Command::new("sh");
-    c.env_clear();
-    c.env(
-        "PATH",
-        format!(
-            "{}:{}",
-            bin_dir().display(),
-            std::env::var("PATH").unwrap_or_default()
-        ),
-    )
-    .env("XTENANT_AUTH", "env");
-    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
-        c.env(k, sim.var(k));
-    }
-    c.current_dir(repo_root());
-    c
-}
+use xtenant_tests::readme::readme_block_for;
+use xtenant_tests::steps::{Step, run_steps};
+use xtenant_tests::{Run, TestSim, line, run_cmd, run_on_empty_pipe};
 
 /// Runs `script` under `sh -c` with `set -e` (and no pipefail).
 fn sh_set_e(sim: &TestSim, script: &str) -> Run {
     run_cmd(
-        shell(sim),
+        sim.shell("sh"),
         &["-c", &format!("set -e\n{script}\necho REACHED >&2")],
         "",
     )
@@ -41,19 +22,7 @@ fn sh_set_e(sim: &TestSim, script: &str) -> Run {
 
 /// A tool with stdin an empty pipe (the step before wrote nothing).
 fn with_empty_pipe(sim: &TestSim, bin: &str, args: &[&str]) -> Run {
-    let mut c = sim.cmd(bin);
-    c.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_on_empty_pipe(sim.cmd(bin), args)
 }
 
 // ------------------------------------------------------------------ exit codes
@@ -255,28 +224,13 @@ fn the_readme_dry_run_plans_the_whole_procedure_and_a_real_run_refuses_it() {
 fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
     let sim = TestSim::start();
     // An app with its service principal in B, as the operator makes it.
-    let app = sim.run(
-        "entra-app-create",
-        &["--cluster-tenant", &sim.var("CLUSTER_TENANT_ID")],
-        "",
-    );
-    assert_eq!(app.code, 0, "{}", app.stderr);
-    let consented = sim.run(
-        "consent-link",
-        &[
-            "--registry-tenant",
-            &sim.var("REGISTRY_TENANT_ID"),
-            "--create",
-        ],
-        &app.stdout,
-    );
-    assert_eq!(consented.code, 0, "{}", consented.stderr);
+    let consented = run_steps(&sim, &[Step::App, Step::Consent], "");
 
     // The reader may not assign roles in B: ARM's long AuthorizationFailed.
     let args = ["--registry", &sim.var("REGISTRY_NAME")];
     let mut c = sim.cmd_as_reader("acr-grant");
     c.args(args);
-    let r = run_with(c, &consented.stdout);
+    let r = run_with(c, &consented);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let e = &r.object()["error"];
     assert_eq!(e["code"], "AuthorizationFailed");
@@ -300,7 +254,7 @@ fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
     );
     let mut c = sim.cmd_as_reader("acr-grant");
     c.args(args).arg("-v");
-    let v = run_with(c, &consented.stdout);
+    let v = run_with(c, &consented);
     assert!(
         v.stderr.contains("does not have authorization"),
         "{}",
@@ -311,7 +265,7 @@ fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
     // First the old service principal's roles, which it copies by default: it may not.
     let mut c = sim.cmd_as_reader("aks-sp-update");
     c.args(["--cluster", &sim.var("CLUSTER_ID"), "--force"]);
-    let r = run_with(c, &consented.stdout);
+    let r = run_with(c, &consented);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let e = &r.object()["error"];
     assert_eq!(e["code"], "RoleCopyNotAllowed", "{e}");
@@ -330,7 +284,7 @@ fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
         "--force",
         "--no-copy-role-assignments",
     ]);
-    let r = run_with(c, &consented.stdout);
+    let r = run_with(c, &consented);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let e = &r.object()["error"];
     assert_eq!(e["code"], "Authorization_RequestDenied", "{e}");

@@ -16,7 +16,7 @@ use common::keyvault::{SecretRef, get_secret};
 use common::wait::Deadline;
 use serde_json::{Value, json};
 use xtenant_tests::steps::{Kill, Step, app_key_ids, census, par_map, run_killed_at, run_step};
-use xtenant_tests::{Leniency, Run, TestSim, bin_dir, line, run_cmd};
+use xtenant_tests::{Leniency, Run, TestSim, line, run_cmd};
 
 /// The default secret name for the default app (`xtenant-acr-pull`).
 const SECRET_NAME: &str = "xtenant-acr-pull-client-secret";
@@ -244,18 +244,8 @@ fn two_teams_hand_over_through_the_vault_and_no_file_holds_the_secret() {
     let sim = sim();
     let dir = tempfile::tempdir().unwrap();
     let shell = |script: &str| {
-        let mut c = Command::new("bash");
-        c.env_clear()
-            .env(
-                "PATH",
-                format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap()),
-            )
-            .env("XTENANT_AUTH", "env")
-            .env("TMPDIR", dir.path())
-            .current_dir(dir.path());
-        for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
-            c.env(k, sim.var(k));
-        }
+        let mut c = sim.shell("bash");
+        c.env("TMPDIR", dir.path()).current_dir(dir.path());
         run_cmd(c, &["-euo", "pipefail", "-c", script], "")
     };
     let team_a = shell(&format!(
@@ -404,18 +394,7 @@ fn rotation_through_the_vault_makes_the_new_secret_current_only_after_its_pull_i
     let env_file = dir.path().join("envelope.json");
     std::fs::write(&env_file, &out).unwrap();
     sim.sim().clear_requests();
-    let mut c = Command::new("bash");
-    c.env_clear()
-        .env(
-            "PATH",
-            format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap()),
-        )
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .env("XTENANT_AUTH", "env")
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap());
-    for k in ["XTENANT_CLOUD", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
-        c.env(k, sim.var(k));
-    }
+    let c = sim.shell("bash");
     // The vault secret, the cluster and the registry are named by the person, as flags.
     let vault_secret_url = format!("{}/secrets/{SECRET_NAME}", sim.var("KEYVAULT_URL"));
     let r = run_cmd(

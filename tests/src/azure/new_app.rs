@@ -23,6 +23,16 @@ impl NewApp {
         Self::new(display_name, "AzureADMultipleOrgs")
     }
 
+    /// The app steps 1 and 2 leave: multitenant, redirecting to the procedure's default URI,
+    /// with a secret and its service principals in tenants A and B.
+    pub fn procedure(display_name: &str) -> Self {
+        Self::multitenant(display_name)
+            .redirect_uris(&["https://www.microsoft.com"])
+            .secret(true)
+            .sp_in_a(true)
+            .sp_in_b(true)
+    }
+
     /// A single-tenant app (`AzureADMyOrg`), with no redirect URI, secret or service principal.
     pub fn single_tenant(display_name: &str) -> Self {
         Self::new(display_name, "AzureADMyOrg")

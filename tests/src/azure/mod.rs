@@ -38,10 +38,17 @@ pub struct Operator {
     sim: azure_sim::Sim,
 }
 
-// The spec of an app made by hand, in its own file.
-#[path = "new_app.rs"]
 mod new_app;
 pub use new_app::NewApp;
+
+mod state;
+pub use state::{
+    app_tags, key_ids, record_entry, role_assignments_of, service_principal_of, set_app_tags,
+    write_cluster_tags,
+};
+
+/// The built-in role AcrPull (its GUID, the same in every cloud).
+pub const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 
 /// An app [`Operator::create_app`] made, with what was asked for besides.
 #[derive(Debug, Clone)]
@@ -80,6 +87,22 @@ impl App {
         self.sp_b
             .as_deref()
             .expect("the app was made without a service principal in tenant B")
+    }
+
+    /// The envelope acr-grant would have written for this app (made with a secret and its
+    /// service principals in both tenants), naming the scenario's registry and cluster.
+    pub fn envelope(&self, sim: &TestSim) -> Value {
+        json!({
+            "cluster_tenant_id": sim.var("CLUSTER_TENANT_ID"),
+            "registry_tenant_id": sim.var("REGISTRY_TENANT_ID"),
+            "app_id": self.app_id,
+            "cluster_sp_object_id": self.sp_a(),
+            "client_secret": self.secret(),
+            "client_secret_key_id": self.key_id,
+            "registry_id": sim.var("REGISTRY_ID"),
+            "registry_login_server": sim.var("REGISTRY_LOGIN_SERVER"),
+            "cluster_id": sim.var("CLUSTER_ID"),
+        })
     }
 }
 
@@ -350,104 +373,27 @@ impl Operator {
         self.sim.advance(azure_sim::ROLE_PROPAGATION);
         v["id"].as_str().expect("role assignment id").to_owned()
     }
-}
 
-fn same_id(v: &Value, id: &str) -> bool {
-    v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(id))
-}
-
-/// The object id of `app_id`'s service principal in `tenant`, from the simulator's state
-/// (no request is sent).
-pub fn service_principal_of(sim: &TestSim, tenant: &str, app_id: &str) -> Option<String> {
-    sim.state()["service_principals"]
-        .as_array()
-        .expect("state has service_principals")
-        .iter()
-        .find(|s| same_id(&s["tenant_id"], tenant) && same_id(&s["app_id"], app_id))
-        .map(|s| s["id"].as_str().expect("service principal id").to_owned())
-}
-
-/// The role assignments of `principal` (an object id), from the simulator's state.
-pub fn role_assignments_of(sim: &TestSim, principal: &str) -> Vec<Value> {
-    sim.state()["role_assignments"]
-        .as_array()
-        .expect("state has role_assignments")
-        .iter()
-        .filter(|ra| same_id(&ra["principal_id"], principal))
-        .cloned()
-        .collect()
-}
-
-/// The tags of the app `app_id` (where step 4 keeps its record), from the simulator's state.
-pub fn app_tags(sim: &TestSim, app_id: &str) -> Vec<String> {
-    sim.state()["applications"]
-        .as_array()
-        .expect("state has applications")
-        .iter()
-        .find(|a| same_id(&a["app_id"], app_id))
-        .and_then(|a| a["properties"]["tags"].as_array())
-        .map(|t| {
-            t.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The record entry of the cluster `cluster_id` on the app `app_id`, read as the README
-/// documents it (independently of the tools' code): the tag
-/// `xtenant-cluster:<UUID v5 of the lower-cased cluster id>;key=…;pending=…;switch=1;op=…`,
-/// as `{"key", "pending", "switch", "op"}` with the parts it has; `None` without one.
-pub fn record_entry(sim: &TestSim, app_id: &str, cluster_id: &str) -> Option<Value> {
-    let ns = uuid::Uuid::new_v5(
-        &uuid::Uuid::NAMESPACE_URL,
-        b"https://xtenant.invalid/cluster-record",
-    );
-    let key = uuid::Uuid::new_v5(&ns, cluster_id.to_ascii_lowercase().as_bytes());
-    let prefix = format!("xtenant-cluster:{key}");
-    let tags = app_tags(sim, app_id);
-    let mut found = tags.iter().filter(|t| {
-        t.strip_prefix(&prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(';'))
-    });
-    let tag = found.next()?;
-    assert!(found.next().is_none(), "one entry per cluster: {tags:?}");
-    let mut entry = serde_json::Map::new();
-    for part in tag.split(';').skip(1) {
-        let (name, value) = part.split_once('=').unwrap_or((part, ""));
-        entry.insert(name.to_owned(), json!(value));
+    /// AcrPull on the scenario's registry for the app's service principal in tenant B (step
+    /// 3 by hand). The assignment's id.
+    pub fn grant_pull(&self, app: &App) -> String {
+        let var = |k: &str| {
+            self.sim
+                .env_var(k)
+                .unwrap_or_else(|| panic!("sim.env has no {k}"))
+        };
+        self.assign_role(
+            &var("REGISTRY_TENANT_ID"),
+            &var("REGISTRY_ID"),
+            ACR_PULL,
+            app.sp_b(),
+        )
     }
-    Some(Value::Object(entry))
-}
 
-/// Replaces the tags of the cluster `cluster_id` as `op` (an identity that may write the
-/// cluster): on AKS a cluster update, accepted (202) and then reconciled; the update is let
-/// end (Azure's clock moved past it) before this returns. The answer's status and body.
-pub fn write_cluster_tags(
-    sim: &TestSim,
-    op: &Operator,
-    cluster_id: &str,
-    tags: &Value,
-) -> (u16, Value) {
-    let answer = op.arm(
-        Method::PATCH,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &format!("{cluster_id}?api-version=2025-10-01"),
-        Some(&json!({ "tags": tags })),
-    );
-    if answer.0 == 202 {
-        sim.sim().advance(azure_sim::CLUSTER_UPDATE_TIME);
+    /// Steps 1–3 by hand for a new app `name`: [`NewApp::procedure`], then [`Self::grant_pull`].
+    pub fn granted_app(&self, name: &str) -> App {
+        let app = self.create_app(&NewApp::procedure(name));
+        self.grant_pull(&app);
+        app
     }
-    answer
-}
-
-/// Replaces the tags of the app `app_id` (as its owner could), asserting Graph took them.
-pub fn set_app_tags(sim: &TestSim, app_id: &str, tags: &[&str]) {
-    let (status, body) = Operator::new(sim).graph(
-        Method::PATCH,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &format!("/applications(appId='{app_id}')"),
-        Some(&json!({ "tags": tags })),
-    );
-    assert_eq!(status, 204, "{body}");
 }
