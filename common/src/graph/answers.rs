@@ -141,3 +141,96 @@ impl Permissions {
         self.entries().any(|r| !r.resource_access.is_empty())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::error::codes;
+    use crate::json::read;
+
+    /// The single-line JSON bodies of a recorded azure-cli cassette, whose `@odata.context`
+    /// ends with `entity` (e.g. `applications/$entity`).
+    fn recorded(entity: &str) -> Value {
+        let cassette =
+            include_str!("../../tests/fixtures/recordings/test_create_for_rbac_password.yaml");
+        cassette
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("string: '")?.strip_suffix('\''))
+            .filter_map(|b| serde_json::from_str::<Value>(&b.replace("''", "'")).ok())
+            .find(|v| {
+                v["@odata.context"]
+                    .as_str()
+                    .is_some_and(|c| c.ends_with(&format!("#{entity}")))
+            })
+            .unwrap_or_else(|| panic!("no {entity} in the recording"))
+    }
+
+    #[test]
+    fn a_recorded_application_and_service_principal_read() {
+        let app: Application = read(
+            &recorded("applications/$entity"),
+            codes::UNEXPECTED_GRAPH_ANSWER,
+            "Graph",
+        )
+        .unwrap();
+        assert_eq!(app.id, "51237a6a-e342-4e26-9aab-f6b6542d14bd");
+        let key = &app.password_credentials[0];
+        assert_eq!(key.key_id, "fd7cbcb2-127e-4bfa-8859-8fb6b6e809c9");
+        assert_eq!(key.hint.as_deref(), Some("hVW"));
+        assert_eq!(key.start().unwrap().year(), 2022);
+        assert_eq!(key.end().unwrap().year(), 2023);
+        let sp_body = recorded("servicePrincipals/$entity");
+        let sp: ServicePrincipal = read(&sp_body, codes::UNEXPECTED_GRAPH_ANSWER, "Graph").unwrap();
+        assert_eq!(sp.id, "c8e350b1-2f68-4330-b03e-a9ad2d2ea942");
+        let owner = AppOwner::deserialize(&sp_body).unwrap();
+        assert_eq!(
+            owner.app_owner_organization_id.as_deref(),
+            Some("54826b22-38d6-4fb2-bad9-b7b93a3e9c5a")
+        );
+    }
+
+    #[test]
+    fn the_fields_decided_on_are_required_the_others_lenient() {
+        let e = read::<Application>(
+            &json!({"id": "o", "passwordCredentials": [{"keyId": "k"}, {"hint": "abc"}]}),
+            codes::UNEXPECTED_GRAPH_ANSWER,
+            "Microsoft Graph's application a",
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "UnexpectedGraphAnswer");
+        assert!(
+            e.message().contains("`passwordCredentials[1]`") && e.message().contains("keyId"),
+            "{e}"
+        );
+        let e = read::<ServicePrincipal>(
+            &json!({"appId": "a"}),
+            codes::UNEXPECTED_GRAPH_ANSWER,
+            "Graph",
+        )
+        .unwrap_err();
+        assert!(e.message().contains("missing field `id`"), "{e}");
+        // A hint or a date of another type only informs: read as absent.
+        let app: Application = read(
+            &json!({"id": "o", "passwordCredentials": [{"keyId": "k", "hint": 3, "startDateTime": "yesterday"}]}),
+            codes::UNEXPECTED_GRAPH_ANSWER,
+            "Graph",
+        )
+        .unwrap();
+        assert_eq!(app.password_credentials[0].hint, None);
+        assert_eq!(app.password_credentials[0].start(), None);
+        // Permissions: Graph's User.Read found; an entry of another shape left out.
+        let p = Permissions::deserialize(&json!({"requiredResourceAccess": [
+            7,
+            {"resourceAppId": MICROSOFT_GRAPH_APP_ID, "resourceAccess": [{"id": USER_READ_SCOPE_ID.to_uppercase(), "type": "Scope"}]}
+        ]}))
+        .unwrap();
+        assert!(p.user_read() && p.any());
+        let role = Permissions::deserialize(&json!({"requiredResourceAccess": [
+            {"resourceAppId": MICROSOFT_GRAPH_APP_ID, "resourceAccess": [{"id": USER_READ_SCOPE_ID, "type": "Role"}]}
+        ]}))
+        .unwrap();
+        assert!(!role.user_read() && role.any());
+    }
+}

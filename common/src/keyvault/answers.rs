@@ -150,6 +150,33 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn a_secret_bundle_needs_its_id_and_reads_tags_leniently() {
+        let body = json!({"value": "s3cret", "id": "https://v.vault.azure.net/secrets/n/0123456789abcdef0123456789abcdef", "attributes": {"enabled": true}, "tags": {"a": "1", "b": 2}});
+        let mut b: SecretBundle = crate::json::read(
+            &body,
+            crate::error::codes::KEY_VAULT_BAD_ANSWER,
+            "Key Vault",
+        )
+        .unwrap();
+        assert!(b.id.ends_with("/secrets/n/0123456789abcdef0123456789abcdef"));
+        assert_eq!(b.value.as_deref(), Some("s3cret"));
+        assert_eq!(
+            b.tags().into_iter().collect::<Vec<_>>(),
+            [("a".to_owned(), "1".to_owned())]
+        );
+        let Err(e) = crate::json::read::<SecretBundle>(
+            &json!({"value": "s3cret"}),
+            crate::error::codes::KEY_VAULT_BAD_ANSWER,
+            "Key Vault's answer for v/n",
+        ) else {
+            panic!("a bundle without an id was read");
+        };
+        assert_eq!(e.code(), "KeyVaultBadAnswer");
+        assert!(e.message().contains("missing field `id`"), "{e}");
+        assert!(!e.message().contains("s3cret"), "{e}");
+    }
+
+    #[test]
     fn challenge_names_the_vault_tenant() {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(
