@@ -4,7 +4,7 @@
 use clap::ValueEnum;
 
 use crate::env;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, codes};
 use crate::secret::Secret;
 
 /// Which credential to act with (`--auth`).
@@ -86,7 +86,7 @@ fn resolve_with(
     match method {
         AuthMethod::Env => env_source().ok_or_else(|| {
             Error::credential(
-                "CredentialUnavailable",
+                codes::CREDENTIAL_UNAVAILABLE.name,
                 "--auth env: AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE is not set",
             )
             .with_hint("export AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), or use --auth cli after 'az login'")
@@ -102,7 +102,7 @@ fn resolve_with(
                 Ok(Source::ManagedIdentity { client_id })
             } else {
                 Err(Error::credential(
-                    "CredentialUnavailable",
+                    codes::CREDENTIAL_UNAVAILABLE.name,
                     "no credential found: AZURE_CLIENT_ID/AZURE_CLIENT_SECRET are not set, the Azure CLI (az) is not on PATH, and no managed identity is configured",
                 )
                 .with_hint("export AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or install the Azure CLI and run 'az login --tenant <tenant>'"))
