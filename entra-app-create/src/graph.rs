@@ -1,7 +1,8 @@
 //! What this step reads from Microsoft Graph, and how it explains Graph's refusals.
 
-use common::graph::{MULTITENANT_AUDIENCE, is_multitenant};
-use common::json::strings;
+use common::error::codes;
+use common::graph::{self, MULTITENANT_AUDIENCE, is_multitenant};
+use common::json::{read, typed};
 use common::{Error, Result};
 use serde_json::Value;
 
@@ -50,57 +51,66 @@ pub(crate) struct Password {
     pub(crate) end: Option<String>,
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+/// A text that says something: empty is as absent.
+fn said(t: Option<String>) -> Option<String> {
+    t.filter(|s| !s.is_empty())
 }
 
 fn unexpected(what: &str, missing: &str) -> Error {
     Error::step(
-        common::error::codes::UNEXPECTED_RESPONSE,
+        codes::UNEXPECTED_RESPONSE,
         format!("Microsoft Graph returned {what} without `{missing}`"),
     )
 }
 
 impl Application {
-    /// Reads an application object.
+    /// Reads an application object: `id` and `appId` are required (an answer that lacks one,
+    /// or a password credential without its `keyId`, is an error naming the field).
     pub(crate) fn parse(v: &Value) -> Result<Self> {
-        let id = text(v, "id").ok_or_else(|| unexpected("an application", "id"))?;
-        let app_id = text(v, "appId").ok_or_else(|| unexpected("an application", "appId"))?;
-        let passwords = v
-            .get("passwordCredentials")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Password::parse).collect())
-            .unwrap_or_default();
-        let tags = strings(v.get("tags"));
+        Self::read(v).map(|(app, _)| app)
+    }
+
+    /// [`Self::parse`], and the app's `createdDateTime`.
+    fn read(v: &Value) -> Result<(Self, Option<String>)> {
+        let app: graph::Application = read(
+            v,
+            codes::UNEXPECTED_RESPONSE,
+            "Microsoft Graph's application",
+        )?;
+        let id = said(Some(app.id)).ok_or_else(|| unexpected("an application", "id"))?;
+        let app_id = said(app.app_id).ok_or_else(|| unexpected("an application", "appId"))?;
+        let passwords = app
+            .password_credentials
+            .into_iter()
+            .map(Password::from)
+            .collect();
         // Where Graph has no uniqueName, the tag carries it.
-        let unique_name = text(v, "uniqueName").or_else(|| {
-            tags.iter()
+        let unique_name = said(app.unique_name).or_else(|| {
+            app.tags
+                .iter()
                 .find_map(|t| t.strip_prefix(UNIQUE_NAME_TAG))
                 .map(str::to_owned)
         });
-        Ok(Self {
+        let app_made = Self {
             id,
             app_id: app_id.to_ascii_lowercase(),
-            display_name: text(v, "displayName").unwrap_or_default(),
+            display_name: said(app.display_name).unwrap_or_default(),
             unique_name,
-            audience: text(v, "signInAudience").unwrap_or_default(),
-            redirect_uris: strings(v.pointer("/web/redirectUris")),
+            audience: said(app.sign_in_audience).unwrap_or_default(),
+            redirect_uris: app.web.redirect_uris,
             passwords,
-            tags,
-            required_resource_access: v.get("requiredResourceAccess").cloned().map(Box::new),
+            tags: app.tags,
+            required_resource_access: app.required_resource_access.map(Box::new),
             young: false,
-        })
+        };
+        Ok((app_made, said(app.created_date_time)))
     }
 
     /// Read from Graph's answer `r`: young when its `createdDateTime` is recent by the answer's
     /// `Date`.
     pub(crate) fn from_answer(r: &common::http::Response) -> Result<Self> {
-        let mut app = Self::parse(&r.body)?;
-        let created = r.body.get("createdDateTime").and_then(Value::as_str);
-        app.young = common::graph::is_young(created, r.date());
+        let (mut app, created) = Self::read(&r.body)?;
+        app.young = graph::is_young(created.as_deref(), r.date());
         Ok(app)
     }
 
@@ -113,7 +123,7 @@ impl Application {
     /// Whether it requests Microsoft Graph `User.Read` (delegated), as the portal registers apps.
     pub(crate) fn user_read(&self) -> bool {
         self.required_resource_access.as_deref().is_some_and(|r| {
-            common::graph::requests_user_read(&serde_json::json!({"requiredResourceAccess": r}))
+            graph::requests_user_read(&serde_json::json!({"requiredResourceAccess": r}))
         })
     }
 
@@ -156,13 +166,9 @@ impl Application {
 }
 
 impl Password {
-    /// Reads a `passwordCredential` (also the answer of `addPassword`).
+    /// Reads a `passwordCredential` (also the answer of `addPassword`): `None` without a `keyId`.
     pub(crate) fn parse(v: &Value) -> Option<Self> {
-        Some(Self {
-            key_id: text(v, "keyId")?.to_ascii_lowercase(),
-            hint: text(v, "hint"),
-            end: text(v, "endDateTime"),
-        })
+        typed::<graph::PasswordCredential>(v).ok().map(Self::from)
     }
 
     /// Whether `end` lies in the past.
@@ -173,6 +179,16 @@ impl Password {
                 time::OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339).ok()
             })
             .is_some_and(|end| end <= time::OffsetDateTime::now_utc())
+    }
+}
+
+impl From<graph::PasswordCredential> for Password {
+    fn from(p: graph::PasswordCredential) -> Self {
+        Self {
+            key_id: p.key_id.to_ascii_lowercase(),
+            hint: said(p.hint),
+            end: said(p.end_date_time),
+        }
     }
 }
 
@@ -352,10 +368,7 @@ mod tests {
                 && e.full_message().contains("Application Developer")
         );
         assert_eq!(e.exit_code(), common::exit::ExitCode::Failure);
-        let other = explain(
-            Error::step(common::error::codes::OPERATION_FAILED, "m"),
-            "t1",
-        );
+        let other = explain(Error::step(codes::OPERATION_FAILED, "m"), "t1");
         assert_eq!(other.message(), "m");
     }
 }

@@ -8,16 +8,50 @@ use time::format_description::well_known::Rfc3339;
 use super::{MICROSOFT_GRAPH_APP_ID, USER_READ_SCOPE_ID};
 use crate::json::{Maybe, lenient, string_list};
 
-/// An application (`GET /applications(appId='…')`): its object id and its password
-/// credentials.
+/// An application (`GET /applications(appId='…')`, a `$select` of it, or the answer of a
+/// create): its object id, its client id, its password credentials, and what step 1 reads.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Application {
     /// The object id: the object later requests address.
     pub id: String,
-    /// Its password credentials (never their secrets: Graph shows only a hint).
+    /// The client id (absent from a `$select` without it).
     #[serde(default)]
+    pub app_id: Option<String>,
+    /// Its password credentials (never their secrets: Graph shows only a hint).
+    #[serde(default, deserialize_with = "crate::json::null_as_default")]
     pub password_credentials: Vec<PasswordCredential>,
+    /// `displayName`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub display_name: Option<String>,
+    /// `uniqueName` (a national cloud's Graph has none).
+    #[serde(default, deserialize_with = "lenient")]
+    pub unique_name: Option<String>,
+    /// `signInAudience`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub sign_in_audience: Option<String>,
+    /// `web` (its redirect URIs).
+    #[serde(default, deserialize_with = "lenient")]
+    pub web: Web,
+    /// `tags`, those that are text.
+    #[serde(default, deserialize_with = "string_list")]
+    pub tags: Vec<String>,
+    /// `requiredResourceAccess` as Graph gave it: a PATCH sends it back whole, unknown
+    /// fields kept ([`Permissions`] reads it).
+    #[serde(default)]
+    pub required_resource_access: Option<serde_json::Value>,
+    /// `createdDateTime`, RFC 3339.
+    #[serde(default, deserialize_with = "lenient")]
+    pub created_date_time: Option<String>,
+}
+
+/// An application's `web` settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Web {
+    /// `redirectUris`, those that are text.
+    #[serde(default, deserialize_with = "string_list")]
+    pub redirect_uris: Vec<String>,
 }
 
 /// One password credential of an application.

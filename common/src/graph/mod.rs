@@ -16,7 +16,7 @@ mod answers;
 
 pub use answers::{
     AppOwner, Application, PasswordCredential, Permissions, RequiredResourceAccess, ResourceAccess,
-    ServicePrincipal, Tags,
+    ServicePrincipal, Tags, Web,
 };
 
 /// How long an object that an earlier step (or this run) made is waited for while Graph
