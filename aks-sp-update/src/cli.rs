@@ -102,7 +102,7 @@ pub struct Cli {
     /// resource group) and at or below each scope named here (an ARM id under a
     /// subscription, e.g. a virtual network in another resource group). Privileged roles
     /// are never copied.
-    #[arg(long, value_name = "ARM_ID", value_parser = crate::roles::scopes::flag_value)]
+    #[arg(long, value_name = "ARM_ID", value_parser = crate::scopes::flag_value)]
     pub copy_role_scope: Vec<String>,
 
     /// Also remove the cluster's xtenant-* tags (the record of earlier versions, now kept on the app): a cluster write (ManagedClusters_UpdateTags, a managed-cluster update on AKS)

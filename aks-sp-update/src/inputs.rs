@@ -8,7 +8,7 @@ use common::registry::{Image, LoginServer, PROBE_REPOSITORY};
 use common::validate;
 use common::{Error, Result, Secret};
 
-use crate::operation::OperationRef;
+use crate::operation_ref::OperationRef;
 use crate::{Cli, MAX_SECRET_BYTES, named};
 
 /// Where the pull check asks.
@@ -62,6 +62,13 @@ pub(crate) struct RecordedCheck {
 }
 
 impl Inputs {
+    /// The key id, for messages.
+    pub(crate) fn key_text(&self) -> &str {
+        self.key_id
+            .as_deref()
+            .unwrap_or("(key id unknown: the object has no client_secret_key_id)")
+    }
+
     /// Whether the cluster's app `old_app` (a real one) is another app than this one, or a dry
     /// run's planned app: then the old service principal's roles are compared with the new
     /// one's (a planned principal holds none, so the dry run plans every copy).
@@ -146,7 +153,7 @@ impl Inputs {
             operation,
             force: cli.force,
             copy_role_assignments: !cli.no_copy_role_assignments,
-            copy_role_scopes: crate::roles::scopes::from_flags(&cli.copy_role_scope)?,
+            copy_role_scopes: crate::scopes::from_flags(&cli.copy_role_scope)?,
             detach: cli.detach,
             remove_legacy_tags: cli.remove_legacy_tags,
         })

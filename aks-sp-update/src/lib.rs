@@ -9,14 +9,21 @@
 //!
 //! Layout (the same in every tool): `cli.rs` the flags, `inputs.rs` the checked inputs
 //! (the only code that reads the envelope, with `named.rs`: the cluster the person named),
-//! `act.rs` the step; `early.rs` (what the flags
-//! alone determine, read before the object arrives), `cluster.rs` (the cluster
-//! as ARM shows it), `operation.rs` (following the reset), `record.rs` (the entry on the
-//! app saying which key the cluster holds), `pull.rs` (the new credential's pull check),
-//! `roles/` (tenant A role assignments: the allowlist, the scopes, the removal of unused
-//! copies) and `probe/` (`--probe-image`: a pull from inside the cluster, through AKS run
-//! command) are particular to this step; `status/` is `--status`, the read-only report (its
-//! own inputs and output: [`Mode`] and [`Output`] dispatch between the two).
+//! `act/` the step. Particular to this step: `early.rs` (what the flags alone determine,
+//! read before the object arrives), `cluster.rs` (what a reset costs the cluster, which is
+//! common's `ManagedCluster`), `operation.rs` (following the reset; `operation_ref.rs` checks
+//! the envelope's operation URL), `output.rs` (the fields the step writes, and what a failed
+//! run leaves), `record.rs` (the entry on the app saying which key the cluster holds),
+//! `pull.rs` (the new credential's pull check), `scopes.rs` (where roles may be copied),
+//! `roles/` (tenant A role assignments: the allowlist, the copies and their removal) and
+//! `probe/` (`--probe-image`: a pull from inside the cluster, through AKS run command);
+//! `status/` is `--status`, the read-only report (its own inputs and output: [`Mode`] and
+//! [`Output`] dispatch between the two).
+//!
+//! Layers, bottom up (a module never imports one above it; `common/tests/it/source.rs` checks
+//! there is no cycle): `scopes`, `operation_ref`, `output`, `cluster`; `cli`, `named`,
+//! `inputs`; `early`, `pull`, `record`, `verdict`; `roles`, `operation`; `act`; `probe`,
+//! `status`, `lookup`; this file.
 
 mod act;
 mod cli;
@@ -26,10 +33,13 @@ mod inputs;
 mod lookup;
 mod named;
 mod operation;
+mod operation_ref;
+mod output;
 mod probe;
 mod pull;
 mod record;
 mod roles;
+mod scopes;
 mod status;
 mod verdict;
 

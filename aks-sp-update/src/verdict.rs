@@ -7,8 +7,8 @@ use common::envelope::Change;
 use common::registry::proof;
 use serde_json::json;
 
-use crate::act::Output;
 use crate::inputs::Inputs;
+use crate::output::Output;
 
 /// The image the object names for the pull check, with its tag or digest.
 pub(crate) fn checked_image(inputs: &Inputs) -> Option<String> {

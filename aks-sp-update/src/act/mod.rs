@@ -1,13 +1,12 @@
 //! The step: checks, the reset, following it, and reading the cluster back.
 
 use common::arm::{OperationKind, operation_url};
-use common::driver::{Ctx, Done, Failed, Fields};
-use common::envelope::{Change, Envelope, fields};
+use common::driver::{Ctx, Done};
+use common::envelope::Change;
 use common::error::codes;
 use common::http::{Api, Sent};
 use common::record::{self as app_record, Entry, Written};
 use common::{Error, Result, Secret, ui};
-use url::Url;
 
 use common::arm::clusters::ManagedCluster;
 
@@ -23,65 +22,7 @@ use crate::{early, pull, roles};
 mod post;
 use post::{Posted, post_reset};
 
-/// The fields step 4 writes.
-#[derive(Debug, Clone, Default)]
-pub struct Output {
-    /// The cluster's state after the reset (none in a dry run).
-    pub cluster_provisioning_state: Option<String>,
-    /// The reset's operation, gone once the reset is confirmed.
-    pub cluster_operation_url: Change<String>,
-    /// When the new credential's pull was checked, if it was.
-    pub pull_verified_at: Change<String>,
-    /// The verdict: which image the cluster can now pull, as checked with the secret it now
-    /// holds, and when (`{image, at}`); gone when this run did not check one (see
-    /// [`crate::verdict`]).
-    pub cluster_pull_verified: Change<serde_json::Value>,
-}
-
-impl Fields for Output {
-    fn write_to(&self, object: &mut Envelope) {
-        object.change(&fields::PULL_VERIFIED_AT, &self.pull_verified_at);
-        if let Some(s) = &self.cluster_provisioning_state {
-            object.set(fields::CLUSTER_PROVISIONING_STATE.name, s);
-        }
-        object.change(&fields::CLUSTER_OPERATION_URL, &self.cluster_operation_url);
-        object.change(&fields::CLUSTER_PULL_VERIFIED, &self.cluster_pull_verified);
-    }
-}
-
-/// What a failed run leaves for its rerun: the reset's operation while it may still run
-/// (a rerun follows it instead of posting again), or its removal when a rerun must post again.
-#[derive(Debug, Clone, Default)]
-pub struct Partial {
-    /// The reset's operation URL.
-    pub cluster_operation_url: Change<String>,
-}
-
-impl Fields for Partial {
-    fn write_to(&self, object: &mut Envelope) {
-        object.change(&fields::CLUSTER_OPERATION_URL, &self.cluster_operation_url);
-    }
-}
-
-pub(crate) type Fail = Failed<Partial>;
-
-/// A failure a rerun resumes from `operation` (`None`: the rerun posts the reset again).
-pub(crate) fn resumable(e: Error, operation: Option<&Url>) -> Fail {
-    Failed::with(
-        e,
-        Partial {
-            cluster_operation_url: operation.map_or(Change::Remove, |u| Change::Set(u.to_string())),
-        },
-    )
-}
-
-/// The key id for messages.
-pub(crate) fn key_text(inputs: &Inputs) -> &str {
-    inputs
-        .key_id
-        .as_deref()
-        .unwrap_or("(key id unknown: the object has no client_secret_key_id)")
-}
+use crate::output::{Fail, Output};
 
 /// Runs the step on one validated object. A failure whose reset did not happen removes the
 /// roles copied for it (see [`roles::undo`]); `--remove-legacy-tags` comes last.
@@ -147,7 +88,7 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
         ui::info(&format!(
             "resetting cluster {name} to app {}'s secret {}{}",
             inputs.app_id,
-            key_text(inputs),
+            inputs.key_text(),
             held.why(inputs.force)
         ));
     }
@@ -342,7 +283,7 @@ fn would_reset(
             inputs.cluster.name,
             cluster::reimage(cluster),
             inputs.app_id,
-            key_text(inputs),
+            inputs.key_text(),
             held.why(inputs.force)
         ),
     }

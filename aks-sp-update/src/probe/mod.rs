@@ -21,8 +21,8 @@ use common::envelope::{Change, Envelope, fields};
 use common::error::codes;
 use common::{Error, Result, ui};
 
-use crate::act;
 use crate::inputs::Inputs;
+use crate::output;
 pub(crate) use plan::{plan, probe_image};
 pub(crate) use verdict::Probe;
 use verdict::{Cause, Outcome, cause, denied_address};
@@ -42,7 +42,7 @@ pub struct Planned {
 #[derive(Debug, Clone, Default)]
 pub struct Output {
     /// The step's fields.
-    pub step: Option<act::Output>,
+    pub step: Option<output::Output>,
     /// `cluster_pull_probe`.
     pub probe: Change<Probe>,
 }
@@ -61,9 +61,9 @@ impl Fields for Output {
 #[derive(Debug, Clone, Default)]
 pub struct Partial {
     /// What the failed step leaves for its rerun.
-    pub step: act::Partial,
+    pub step: output::Partial,
     /// The step's fields, when it went through.
-    pub done: Option<act::Output>,
+    pub done: Option<output::Output>,
     /// `cluster_pull_probe`.
     pub probe: Change<Probe>,
 }
@@ -81,7 +81,7 @@ impl Fields for Partial {
 /// After the step went through (`done`; `None` with `--probe-only`): the probe, if asked.
 pub(crate) async fn after(
     planned: &Planned,
-    done: Option<Done<act::Output>>,
+    done: Option<Done<output::Output>>,
     ctx: &Ctx,
 ) -> std::result::Result<Done<Output>, Failed<Partial>> {
     let (step, changed, summary) = match done {
@@ -135,7 +135,7 @@ pub(crate) async fn after(
 
 /// The step's output and summary with the probe's line.
 fn finish(
-    step: Option<act::Output>,
+    step: Option<output::Output>,
     changed: bool,
     summary: Option<String>,
     line: String,

@@ -11,7 +11,6 @@
 //! decide. Copies made for a switch that does not happen are removed again ([`undo`]).
 
 mod allowlist;
-pub(crate) mod scopes;
 mod undo;
 
 use common::arm::{RoleAssignment, ensure_listed_role_assignment, list_assignments};
@@ -23,10 +22,10 @@ use common::{Error, Result, ui};
 pub(crate) use undo::{Ledger, undo};
 
 use self::allowlist::{Kind, classify};
-use self::scopes::{Allowed, covers};
 use self::undo::{Created, mark, rely};
 use crate::early;
 use crate::inputs::Inputs;
+use crate::scopes::{self, Allowed, covers};
 use common::arm::clusters::ManagedCluster;
 
 /// An assignment the new service principal lacks.

@@ -32,9 +32,9 @@ use common::{Error, Result, ui};
 use reqwest::Method;
 
 use super::allowlist;
-use super::scopes::{self, Allowed, overlap};
 use crate::cluster;
 use crate::inputs::Inputs;
+use crate::scopes::{self, Allowed, overlap};
 
 /// The start of every copy's mark.
 const MARK: &str = "xtenant aks-sp-update: copied for the switch of cluster";

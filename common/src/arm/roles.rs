@@ -49,21 +49,28 @@ pub async fn assign_role(
     role_definition_id: &str,
     principal_id: &str,
 ) -> Result<Assigned> {
-    assign_role_after(api, scope, role_definition_id, principal_id, true, None).await
+    let target = (scope, role_definition_id, principal_id);
+    assign_role_after(api, target, Before::Read, None).await
 }
 
-/// [`assign_role`]; `read_first: false` when the principal's assignments were just listed
-/// and this one is not among them: the GET would only repeat what the list said.
+/// What [`assign_role`] knows before its PUT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Before {
+    /// Nothing: a GET first (a rerun then writes nothing).
+    Read,
+    /// The principal's assignments were just listed without this one: the GET would only
+    /// repeat what the list said.
+    Listed,
+}
+
+/// [`assign_role`] of `target` (scope, role definition, principal), after `before`.
 async fn assign_role_after(
     api: &Api<'_>,
-    scope: &str,
-    role_definition_id: &str,
-    principal_id: &str,
-    read_first: bool,
+    (scope, role_definition_id, principal_id): (&str, &str, &str),
+    before: Before,
     description: Option<&str>,
 ) -> Result<Assigned> {
-    // A GET first: a rerun then writes nothing.
-    if read_first
+    if before == Before::Read
         && let Some(found) =
             find_role_assignment(api, scope, role_definition_id, principal_id).await?
     {
@@ -155,7 +162,7 @@ pub async fn ensure_role_assignment(
     label: &str,
 ) -> Result<Assigned> {
     let target = (scope, role_definition_id, principal_id);
-    ensure_with(api, target, label, None, true, None).await
+    ensure_with(api, target, label, None, Before::Read, None).await
 }
 
 /// [`ensure_role_assignment`] whose first GET was [`find_role_assignment`] for the same
@@ -172,7 +179,7 @@ pub async fn ensure_role_assignment_after(
     read: Result<Option<Assigned>>,
 ) -> Result<Assigned> {
     let target = (scope, role_definition_id, principal_id);
-    ensure_with(api, target, label, Some(read), true, None).await
+    ensure_with(api, target, label, Some(read), Before::Read, None).await
 }
 
 /// [`ensure_role_assignment`] for a principal whose assignments at `scope` were just listed
@@ -187,18 +194,26 @@ pub async fn ensure_listed_role_assignment(
     description: Option<&str>,
 ) -> Result<Assigned> {
     let target = (scope, role_definition_id, principal_id);
-    ensure_with(api, target, label, Some(Ok(None)), false, description).await
+    ensure_with(
+        api,
+        target,
+        label,
+        Some(Ok(None)),
+        Before::Listed,
+        description,
+    )
+    .await
 }
 
 /// The wait the three `ensure_*` share: the first look from `first` when given (an earlier
-/// GET's answer: found, absent, or its error), then [`assign_role`]'s looks (with a GET
-/// before the PUT when `read_first`) while ARM answers `PrincipalNotFound`.
+/// GET's answer: found, absent, or its error), then [`assign_role`]'s looks (after `before`)
+/// while ARM answers `PrincipalNotFound`.
 async fn ensure_with(
     api: &Api<'_>,
-    (scope, role_definition_id, principal_id): (&str, &str, &str),
+    target: (&str, &str, &str),
     label: &str,
     first: Option<Result<Option<Assigned>>>,
-    read_first: bool,
+    before: Before,
     description: Option<&str>,
 ) -> Result<Assigned> {
     let mut first = first;
@@ -207,29 +222,9 @@ async fn ensure_with(
         async move {
             let looked = match earlier {
                 Some(Ok(Some(found))) => Ok(found),
-                Some(Ok(None)) => {
-                    assign_role_after(
-                        api,
-                        scope,
-                        role_definition_id,
-                        principal_id,
-                        false,
-                        description,
-                    )
-                    .await
-                }
+                Some(Ok(None)) => assign_role_after(api, target, Before::Listed, description).await,
                 Some(Err(e)) => Err(e),
-                None => {
-                    assign_role_after(
-                        api,
-                        scope,
-                        role_definition_id,
-                        principal_id,
-                        read_first,
-                        description,
-                    )
-                    .await
-                }
+                None => assign_role_after(api, target, before, description).await,
             };
             match looked {
                 Ok(a) => Ok(Poll::Ready(a)),
