@@ -2,10 +2,11 @@
 //! subnets show what is attached to them), and the scopes the person names with
 //! `--copy-role-scope`.
 
-use common::arm::clusters::ManagedCluster;
+use common::arm::clusters::{ManagedCluster, SubResource};
 use common::http::Api;
+use common::json::{null_as_default, typed};
 use common::{Error, Result, ui};
-use serde_json::Value;
+use serde::Deserialize;
 
 use common::validate::is_guid;
 
@@ -122,6 +123,20 @@ pub(crate) fn covers(outer: &str, inner: &str) -> bool {
 /// Microsoft.Network's version for reading a subnet.
 const NETWORK_API: &str = "2024-05-01";
 
+/// A subnet, as far as [`with_attached`] reads it.
+#[derive(Deserialize)]
+struct Subnet {
+    #[serde(default, deserialize_with = "null_as_default")]
+    properties: SubnetProperties,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubnetProperties {
+    route_table: Option<SubResource>,
+    network_security_group: Option<SubResource>,
+}
+
 /// `own` and what is attached to the cluster's subnets in it: each subnet's route table and
 /// network security group (`properties.routeTable.id`, `properties.networkSecurityGroup.id`),
 /// read from the subnet. They are the cluster's resources too: a kubenet cluster's identity
@@ -134,12 +149,21 @@ pub(crate) async fn with_attached(arm: &Api<'_>, own: &[String]) -> Vec<String> 
         .filter(|s| s.to_ascii_lowercase().contains("/subnets/"));
     let reads = subnets.map(|s| async move {
         match arm.get_opt(&format!("{s}?api-version={NETWORK_API}")).await {
-            Ok(Some(v)) => ["/properties/routeTable/id", "/properties/networkSecurityGroup/id"]
-                .iter()
-                .filter_map(|p| v.pointer(p).and_then(Value::as_str))
-                .map(|id| id.trim_end_matches('/').to_owned())
-                .filter(|id| well_formed(id))
-                .collect(),
+            Ok(Some(v)) => match typed::<Subnet>(&v) {
+                Ok(s) => [s.properties.route_table, s.properties.network_security_group]
+                    .into_iter()
+                    .flatten()
+                    .map(|r| r.id.trim_end_matches('/').to_owned())
+                    .filter(|id| well_formed(id))
+                    .collect(),
+                Err(m) => {
+                    ui::debug(&format!(
+                        "subnet {} has an unexpected `{m}`: its route table and network security group are not known",
+                        short(s)
+                    ));
+                    Vec::new()
+                }
+            },
             Ok(None) => Vec::new(),
             Err(e) => {
                 ui::debug(&format!(
@@ -213,7 +237,7 @@ pub(crate) fn short(scope: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     const SUB: &str = "00000000-0000-0000-0000-00000000000a";
 

@@ -11,9 +11,11 @@
 
 use common::arm::ResourceId;
 use common::http::{Api, ApiVersions, Sent};
+use common::json::{lenient, null_as_default, read, typed};
 use common::wait::{Poll, poll_until};
 use common::{Error, Result, Secret};
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
@@ -82,28 +84,52 @@ pub(crate) struct Finished {
     pub reason: Option<String>,
 }
 
+/// A command result's body (`…/commandResults/{id}`, the recorded `RunCommandResult*`
+/// examples): strict about what the probe decides on (its state, exit code and reason).
+#[derive(Debug, Default, Deserialize)]
+struct ResultBody {
+    #[serde(default, deserialize_with = "null_as_default")]
+    properties: ResultProperties,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultProperties {
+    provisioning_state: Option<String>,
+    exit_code: Option<i64>,
+    #[serde(default, deserialize_with = "lenient")]
+    logs: Option<String>,
+    reason: Option<String>,
+}
+
 impl Finished {
-    /// The result's properties, once they are terminal.
-    pub(crate) fn from_value(v: &Value) -> Option<Self> {
-        let p = v.get("properties")?;
-        let state = p.get("provisioningState")?.as_str()?.to_owned();
-        if !common::arm::is_terminal(&state) {
-            return None;
-        }
-        Some(Self {
+    /// The result's properties, once they are terminal (`None` while it runs); a result
+    /// whose state, exit code or reason does not fit is an error naming the field.
+    pub(crate) fn from_value(v: &Value) -> Result<Option<Self>> {
+        let b: ResultBody = read(
+            v,
+            common::error::codes::UNEXPECTED_ARM_ANSWER,
+            "AKS's run command result",
+        )?;
+        let p = b.properties;
+        let Some(state) = p.provisioning_state.filter(|s| common::arm::is_terminal(s)) else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
             state,
-            exit_code: p.get("exitCode").and_then(Value::as_i64),
-            logs: p
-                .get("logs")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            reason: p
-                .get("reason")
-                .and_then(Value::as_str)
-                .filter(|r| !r.is_empty())
-                .map(str::to_owned),
-        })
+            exit_code: p.exit_code,
+            logs: p.logs.unwrap_or_default(),
+            reason: p.reason.filter(|r| !r.is_empty()),
+        }))
+    }
+
+    /// The state a result still running shows, for the progress line (`Running` when it
+    /// shows none: it informs, decides nothing).
+    fn progress(v: &Value) -> String {
+        typed::<ResultBody>(v)
+            .ok()
+            .and_then(|b| b.properties.provisioning_state)
+            .unwrap_or_else(|| "Running".to_owned())
     }
 
     /// Whether the command ran (whatever its exit code).
@@ -157,16 +183,11 @@ pub(crate) async fn run(
             let r = arm
                 .read(arm.request(Method::GET, location).accept(&[202]))
                 .await?;
-            let state = r
-                .body
-                .pointer("/properties/provisioningState")
-                .and_then(Value::as_str)
-                .unwrap_or("Running")
-                .to_owned();
+            let state = Finished::progress(&r.body);
             if r.status == 202 {
                 return Ok(Poll::Pending(state, r.retry_after()));
             }
-            Ok(match Finished::from_value(&r.body) {
+            Ok(match Finished::from_value(&r.body)? {
                 Some(f) if f.state.eq_ignore_ascii_case("Succeeded") => Poll::Ready(f),
                 // The command could not run: the progress line ends so, never "done".
                 Some(f) => {
@@ -225,17 +246,26 @@ mod tests {
     #[test]
     fn reads_the_spec_examples() {
         let ok = example("RunCommandResultSucceed.json");
-        let f = Finished::from_value(&ok["responses"]["200"]["body"]).unwrap();
+        let f = Finished::from_value(&ok["responses"]["200"]["body"])
+            .unwrap()
+            .unwrap();
         assert!(f.ran(), "the examples spell it in lower case");
         assert_eq!(f.exit_code, Some(0));
         assert_eq!(f.logs, "namespace dummy created");
         let failed = example("RunCommandResultFailed.json");
-        let f = Finished::from_value(&failed["responses"]["200"]["body"]).unwrap();
+        let f = Finished::from_value(&failed["responses"]["200"]["body"])
+            .unwrap()
+            .unwrap();
         assert!(!f.ran());
         assert_eq!(f.reason.as_deref(), Some("ImagePullBackoff"));
         assert_eq!(f.exit_code, None);
         let running = serde_json::json!({"properties": {"provisioningState": "Running"}});
-        assert_eq!(Finished::from_value(&running), None);
+        assert_eq!(Finished::from_value(&running).unwrap(), None);
+        let odd =
+            serde_json::json!({"properties": {"provisioningState": "Succeeded", "exitCode": "0"}});
+        let e = Finished::from_value(&odd).unwrap_err();
+        assert!(e.message().contains("at `properties.exitCode`"), "{e}");
+        assert_eq!(Finished::progress(&serde_json::json!(null)), "Running");
 
         let disabled = example("ManagedClustersCreate_DisableRunCommand.json");
         let a = Access::of(&cluster(&disabled));
