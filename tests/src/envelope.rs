@@ -113,6 +113,16 @@ impl Envelope {
         }
     }
 
+    /// The write of its `plan` whose URL contains `part`; panics when there is none.
+    #[track_caller]
+    pub fn planned(&self, part: &str) -> &PlannedWrite {
+        let plan = self.plan.as_deref().unwrap_or_default();
+        match plan.iter().find(|w| w.url.contains(part)) {
+            Some(w) => w,
+            None => panic!("no write to {part} in the plan: {plan:#?}"),
+        }
+    }
+
     /// Its `error`; panics when it has none.
     #[track_caller]
     pub fn error(&self) -> &StepError {

@@ -224,6 +224,20 @@ impl TestSim {
             .collect()
     }
 
+    /// How many cluster resets (`POST …/resetServicePrincipalProfile`) Azure saw.
+    pub fn resets(&self) -> usize {
+        self.writes()
+            .iter()
+            .filter(|r| {
+                r["method"] == "POST"
+                    && r["path"]
+                        .as_str()
+                        .unwrap_or("")
+                        .ends_with("/resetServicePrincipalProfile")
+            })
+            .count()
+    }
+
     /// Every request but those to `/_sim/` (what the tools sent).
     pub fn azure_requests(&self) -> Vec<Value> {
         self.requests()

@@ -216,10 +216,15 @@ pub fn census(sim: &TestSim) -> Census {
 }
 
 /// Whether the SP cluster can pull the scenario's image now (the simulator's truth).
+#[track_caller]
 pub fn cluster_pulls(sim: &TestSim) -> bool {
-    sim.sim()
-        .pull(&sim.var("CLUSTER_NAME"), &sim.var("REGISTRY_IMAGE"))["pulled"]
-        == true
+    let v = sim
+        .sim()
+        .pull(&sim.var("CLUSTER_NAME"), &sim.var("REGISTRY_IMAGE"));
+    match v["pulled"].as_bool() {
+        Some(pulled) => pulled,
+        None => panic!("truth endpoint: {v}"),
+    }
 }
 
 /// Where a killed run is held when it is killed.

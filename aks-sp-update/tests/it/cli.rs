@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{
     App, NewApp, Operator, record_entry, role_assignments_of, set_app_tags,
 };
+use xtenant_tests::steps::cluster_pulls;
 use xtenant_tests::{Run, TestSim, line, said};
 
 const BIN: &str = "aks-sp-update";
@@ -34,28 +35,6 @@ fn run(sim: &TestSim, args: &[&str], input: &Value) -> Run {
     let mut all = vec!["--targets-from-input"];
     all.extend_from_slice(args);
     sim.run(BIN, &all, &line(input))
-}
-
-fn pulled(sim: &TestSim) -> bool {
-    let v = sim
-        .sim()
-        .pull(&sim.var("CLUSTER_NAME"), &sim.var("REGISTRY_IMAGE"));
-    v["pulled"]
-        .as_bool()
-        .unwrap_or_else(|| panic!("truth endpoint: {v}"))
-}
-
-fn resets(sim: &TestSim) -> usize {
-    sim.writes()
-        .iter()
-        .filter(|r| {
-            r["method"] == "POST"
-                && r["path"]
-                    .as_str()
-                    .unwrap_or("")
-                    .ends_with("/resetServicePrincipalProfile")
-        })
-        .count()
 }
 
 /// The tags of the cluster (where aks-sp-update kept its record before: now it writes none).
@@ -122,7 +101,10 @@ fn has_assignment(sim: &TestSim, scope: &str, role: &str, principal: &str) -> bo
 fn the_reset_makes_the_cluster_pull_and_a_rerun_is_a_no_op() {
     let sim = sim();
     let s = setup(&sim, true);
-    assert!(!pulled(&sim), "the cluster must not pull before the reset");
+    assert!(
+        !cluster_pulls(&sim),
+        "the cluster must not pull before the reset"
+    );
 
     let r = run(
         &sim,
@@ -136,8 +118,8 @@ fn the_reset_makes_the_cluster_pull_and_a_rerun_is_a_no_op() {
     assert!(out.get("cluster_operation_url").is_none(), "{out}");
     assert!(out["pull_verified_at"].is_string(), "{out}");
     assert_eq!(out["registry_image"], sim.var("REGISTRY_IMAGE"));
-    assert!(pulled(&sim), "the cluster pulls after the reset");
-    assert_eq!(resets(&sim), 1);
+    assert!(cluster_pulls(&sim), "the cluster pulls after the reset");
+    assert_eq!(sim.resets(), 1);
     // The secret went in the POST body only: never to stderr, even at -vv.
     assert!(!r.stderr.contains(s.secret()), "{}", r.stderr);
     // The old service principal's subnet role is given to the new one by default.
@@ -220,8 +202,8 @@ fn the_reset_is_announced_with_its_nodes_before_the_post_and_waited_for_as_aks_t
         r.stderr
     );
     assert_eq!(r.object()["cluster_provisioning_state"], "Succeeded");
-    assert_eq!(resets(&sim), 1);
-    assert!(pulled(&sim));
+    assert_eq!(sim.resets(), 1);
+    assert!(cluster_pulls(&sim));
     // The dry run's plan notes the same, and no line says it would be waited for.
     let plan = run(&sim, &["--dry-run", "--force"], &s.envelope(&sim));
     assert!(
@@ -243,9 +225,7 @@ fn a_managed_identity_cluster_is_refused_before_any_write() {
         "client_secret": "not-a-real-secret",
     });
     let r = run(&sim, &[], &input);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let out = r.object();
-    assert_eq!(out["error"]["code"], "ManagedIdentityCluster", "{out}");
+    let out = r.failed(BIN, "ManagedIdentityCluster");
     let msg = said(&out);
     assert!(
         msg.contains("managed identity") && msg.contains("service principal"),
@@ -259,14 +239,12 @@ fn detach_then_a_rerun_resumes_without_posting_again() {
     let sim = sim();
     let s = setup(&sim, true);
     let r = run(&sim, &["--detach"], &s.envelope(&sim));
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let out = r.object();
-    assert_eq!(out["error"]["code"], "OperationStillRunning", "{out}");
+    let out = r.failed(BIN, "OperationStillRunning");
     let url = out["cluster_operation_url"]
         .as_str()
         .expect("cluster_operation_url");
     assert!(url.starts_with(&sim.var("SIM_URL")), "{url}");
-    assert_eq!(resets(&sim), 1);
+    assert_eq!(sim.resets(), 1);
 
     // The failed object as written: the tool retries its own failure and resumes.
     let again = run(&sim, &[], &out);
@@ -275,11 +253,11 @@ fn detach_then_a_rerun_resumes_without_posting_again() {
     assert_eq!(done["cluster_provisioning_state"], "Succeeded", "{done}");
     assert!(done.get("cluster_operation_url").is_none(), "{done}");
     assert_eq!(
-        resets(&sim),
+        sim.resets(),
         1,
         "the rerun followed the operation instead of posting again"
     );
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 #[test]
@@ -328,19 +306,17 @@ fn the_pull_check_refuses_a_missing_grant_unless_forced() {
     let sim = sim();
     let s = setup(&sim, false);
     let r = run(&sim, &[], &s.envelope(&sim));
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let out = r.object();
-    assert_eq!(out["error"]["code"], "PullVerificationFailed", "{out}");
+    let out = r.failed(BIN, "PullVerificationFailed");
     assert!(said(&out).contains("pull role"), "{out}");
-    assert_eq!(resets(&sim), 0);
+    assert_eq!(sim.resets(), 0);
 
     let forced = run(&sim, &["--force"], &s.envelope(&sim));
     assert_eq!(forced.code, 0, "{}", forced.stderr);
     assert!(forced.stderr.contains("--force"), "{}", forced.stderr);
     assert_eq!(forced.object()["cluster_provisioning_state"], "Succeeded");
-    assert_eq!(resets(&sim), 1);
+    assert_eq!(sim.resets(), 1);
     assert!(
-        !pulled(&sim),
+        !cluster_pulls(&sim),
         "without the grant the cluster still cannot pull"
     );
 }
@@ -353,17 +329,15 @@ fn an_input_naming_no_registry_is_refused_unless_forced() {
     let mut env = s.envelope(&sim);
     env.as_object_mut().unwrap().remove("registry_login_server");
     let r = run(&sim, &[], &env);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let out = r.object();
-    assert_eq!(out["error"]["code"], "PullNotVerified", "{out}");
+    let out = r.failed(BIN, "PullNotVerified");
     assert!(said(&out).contains("acr-grant --verify"), "{out}");
-    assert_eq!(resets(&sim), 0);
+    assert_eq!(sim.resets(), 0);
 
     let forced = run(&sim, &["--force"], &env);
     assert_eq!(forced.code, 0, "{}", forced.stderr);
-    assert_eq!(resets(&sim), 1);
+    assert_eq!(sim.resets(), 1);
     assert!(
-        pulled(&sim),
+        cluster_pulls(&sim),
         "the grant was there, so the forced reset works"
     );
 }
@@ -533,7 +507,7 @@ fn dry_run_reports_the_writes_without_the_secret_and_sends_none() {
     );
     assert!(r.stderr.contains("roleAssignments"), "{}", r.stderr);
     assert!(!r.stderr.contains(s.secret()), "{}", r.stderr);
-    assert!(!pulled(&sim));
+    assert!(!cluster_pulls(&sim));
 }
 
 #[test]
@@ -542,12 +516,12 @@ fn the_record_decides_whether_a_cluster_on_the_app_is_reset() {
     let s = setup(&sim, true);
     let first = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(first.code, 0, "{}", first.stderr);
-    assert_eq!(resets(&sim), 1);
+    assert_eq!(sim.resets(), 1);
 
     // The same key: nothing to do.
     let same = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(same.code, 0, "{}", same.stderr);
-    assert_eq!(resets(&sim), 1, "{}", same.stderr);
+    assert_eq!(sim.resets(), 1, "{}", same.stderr);
     assert!(same.stderr.contains("nothing to do"), "{}", same.stderr);
 
     // Another key of the same app (a lost envelope's rerun minted it): reset to it.
@@ -557,7 +531,7 @@ fn the_record_decides_whether_a_cluster_on_the_app_is_reset() {
     second["client_secret_key_id"] = json!(key2);
     let r = run(&sim, &[], &second);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(resets(&sim), 2, "{}", r.stderr);
+    assert_eq!(sim.resets(), 2, "{}", r.stderr);
     let key1 = s.key_id.clone().unwrap();
     assert!(
         r.stderr
@@ -566,14 +540,14 @@ fn the_record_decides_whether_a_cluster_on_the_app_is_reset() {
         r.stderr
     );
     assert!(record_names(&sim, &s.app_id, &key2));
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
     assert!(!r.stderr.contains(&secret2), "{}", r.stderr);
 
     // No entry (a cluster reset before records, or by hand): reset.
     set_app_tags(&sim, &s.app_id, &["team-a"]);
     let r = run(&sim, &[], &second);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(resets(&sim), 3, "{}", r.stderr);
+    assert_eq!(sim.resets(), 3, "{}", r.stderr);
     assert!(
         r.stderr.contains("said nothing of which secret"),
         "{}",
@@ -593,7 +567,7 @@ fn the_record_decides_whether_a_cluster_on_the_app_is_reset() {
         .remove("client_secret_key_id");
     let r = run(&sim, &[], &keyless);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(resets(&sim), 4, "{}", r.stderr);
+    assert_eq!(sim.resets(), 4, "{}", r.stderr);
     assert!(r.stderr.contains("no client_secret_key_id"), "{}", r.stderr);
 }
 
@@ -617,7 +591,7 @@ fn a_reset_whose_record_was_not_written_is_reset_again_even_for_the_old_envelope
     let r = run(&sim, &[], &new);
     assert_eq!(r.code, 0, "the reset is done: {}", r.stderr);
     assert!(r.stderr.contains("NOT recorded"), "{}", r.stderr);
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
     let key1 = s.key_id.clone().unwrap();
     assert_eq!(
         entry(&sim, &s.app_id),
@@ -629,10 +603,10 @@ fn a_reset_whose_record_was_not_written_is_reset_again_even_for_the_old_envelope
     // The old envelope: the cluster may not hold its secret; it is reset to it (safe).
     let r = run(&sim, &[], &old);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(resets(&sim), 3, "{}", r.stderr);
+    assert_eq!(sim.resets(), 3, "{}", r.stderr);
     assert!(r.stderr.contains("never confirmed"), "{}", r.stderr);
     assert!(record_names(&sim, &s.app_id, &key1));
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 /// A simulator whose operator lacks User Access Administrator in tenant A (Contributor only).
@@ -673,7 +647,7 @@ fn a_copy_that_times_out_puts_the_record_back() {
         "the record is as before"
     );
     assert_eq!(cluster_writes(&sim), Vec::<String>::new());
-    assert_eq!(resets(&sim), 0);
+    assert_eq!(sim.resets(), 0);
 }
 
 #[test]
@@ -719,7 +693,7 @@ fn without_the_right_to_copy_roles_nothing_is_written_and_both_ways_are_named() 
         NETWORK_CONTRIBUTOR,
         s.sp_a()
     ));
-    assert_eq!(resets(&sim), 0);
+    assert_eq!(sim.resets(), 0);
 
     // The other way: the roles are someone else's job.
     let r = run(&sim, &["--no-copy-role-assignments"], &s.envelope(&sim));
@@ -729,7 +703,7 @@ fn without_the_right_to_copy_roles_nothing_is_written_and_both_ways_are_named() 
         "{}",
         r.stderr
     );
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 #[test]
@@ -759,7 +733,7 @@ fn a_rerun_on_the_app_copies_no_role_a_reset_without_them_left_out() {
         &r.object(),
     );
     assert_eq!(again.code, 0, "{}", again.stderr);
-    assert_eq!(resets(&sim), 1, "no second reset: {}", again.stderr);
+    assert_eq!(sim.resets(), 1, "no second reset: {}", again.stderr);
     assert!(!has_assignment(
         &sim,
         &subnet,
@@ -793,10 +767,10 @@ fn a_switch_whose_answer_was_lost_is_found_and_recorded_not_posted_again() {
     sim.sim().clear_faults();
     let again = run(&sim, &[], &r.object());
     assert_eq!(again.code, 0, "{}", again.stderr);
-    assert_eq!(resets(&sim), 1, "not posted again: {}", again.stderr);
+    assert_eq!(sim.resets(), 1, "not posted again: {}", again.stderr);
     assert!(again.stderr.contains("now recorded"), "{}", again.stderr);
     assert!(record_names(&sim, &s.app_id, s.key_id.as_deref().unwrap()));
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 /// Issue 23, attack 2: during a rotation the other team adds an ARM URL that answers 200
@@ -838,9 +812,7 @@ fn a_forged_operation_url_is_refused_before_any_request() {
         input["cluster_operation_url"] = json!(forged);
         sim.sim().clear_requests();
         let r = run(&sim, &[], &input);
-        assert_eq!(r.code, 1, "{forged}: {}", r.stderr);
-        let out = r.object();
-        assert_eq!(out["error"]["code"], "InvalidInput", "{forged}: {out}");
+        let out = r.failed(BIN, "InvalidInput");
         assert!(said(&out).contains("cluster_operation_url"), "{out}");
         assert!(
             sim.azure_requests().is_empty(),
@@ -864,12 +836,12 @@ fn a_forged_operation_url_is_refused_before_any_request() {
         "{:?}",
         sim.requests()
     );
-    assert_eq!(resets(&sim), 0, "no reset posted");
+    assert_eq!(sim.resets(), 0, "no reset posted");
     assert!(
         record_names(&sim, &s.app_id, &key1),
         "the record still names the key the cluster holds"
     );
-    assert!(pulled(&sim), "the cluster still holds its key");
+    assert!(cluster_pulls(&sim), "the cluster still holds its key");
 }
 
 /// A real operation of the cluster is only a claim about the envelope's reset: an answer
@@ -912,13 +884,13 @@ fn an_operation_that_is_not_the_envelopes_reset_does_not_skip_it() {
     let r = run(&sim, &[], &rotation);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
-        resets(&sim),
+        sim.resets(),
         2,
         "the envelope's reset was posted: {}",
         r.stderr
     );
     assert!(record_names(&sim, &s.app_id, &key2), "{}", r.stderr);
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 /// A new secret for the app the cluster runs as, left running (`--detach`): the rerun
@@ -941,7 +913,7 @@ fn a_rotation_left_running_is_resumed_only_from_its_own_operation() {
     rotation["client_secret_key_id"] = json!(key2);
     let left = run(&sim, &["--detach"], &rotation);
     assert_eq!(left.code, 1, "{}", left.stderr);
-    assert_eq!(resets(&sim), 2);
+    assert_eq!(sim.resets(), 2);
     let e = entry(&sim, &s.app_id);
     assert_eq!(
         (&e["key"], &e["pending"]),
@@ -960,7 +932,7 @@ fn a_rotation_left_running_is_resumed_only_from_its_own_operation() {
     let r = run(&sim, &[], &stale);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("not followed"), "{}", r.stderr);
-    assert_eq!(resets(&sim), 1, "the reset is posted again: {}", r.stderr);
+    assert_eq!(sim.resets(), 1, "the reset is posted again: {}", r.stderr);
     assert!(record_names(&sim, &s.app_id, &key2));
 
     // Left running again, then resumed from its own operation: recorded, not posted again.
@@ -973,9 +945,9 @@ fn a_rotation_left_running_is_resumed_only_from_its_own_operation() {
     let resumed = run(&sim, &[], &left.object());
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
     assert!(resumed.stderr.contains("resuming"), "{}", resumed.stderr);
-    assert_eq!(resets(&sim), 0, "not posted again: {}", resumed.stderr);
+    assert_eq!(sim.resets(), 0, "not posted again: {}", resumed.stderr);
     assert!(record_names(&sim, &s.app_id, &key3));
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 /// A record entry is a claim: one naming the object's key while ARM shows the cluster on
@@ -998,10 +970,10 @@ fn a_record_entry_alone_never_skips_the_reset() {
     let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
-        resets(&sim),
+        sim.resets(),
         1,
         "reset although the record named the key: {}",
         r.stderr
     );
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
 }

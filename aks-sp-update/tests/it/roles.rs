@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{App, Method, NewApp, Operator, role_assignments_of};
+use xtenant_tests::steps::cluster_pulls;
 use xtenant_tests::{Run, TestSim, line, spawn_with_input};
 
 const BIN: &str = "aks-sp-update";
@@ -116,25 +117,6 @@ fn has(sim: &TestSim, principal: &str, role: &str, scope: &str) -> bool {
     held(sim, principal).contains(&(role.to_owned(), scope.to_ascii_lowercase()))
 }
 
-fn resets(sim: &TestSim) -> usize {
-    sim.writes()
-        .iter()
-        .filter(|r| {
-            r["method"] == "POST"
-                && r["path"]
-                    .as_str()
-                    .unwrap_or("")
-                    .ends_with("/resetServicePrincipalProfile")
-        })
-        .count()
-}
-
-fn pulled(sim: &TestSim) -> bool {
-    sim.sim()
-        .pull(&sim.var("CLUSTER_NAME"), &sim.var("REGISTRY_IMAGE"))["pulled"]
-        == true
-}
-
 /// The lines of stderr that warn.
 fn warnings(r: &Run) -> Vec<&str> {
     r.stderr.lines().filter(|l| l.contains("warning")).collect()
@@ -233,14 +215,14 @@ fn forged_previous_principal_tags_give_the_app_nothing() {
     rotated["client_secret_key_id"] = json!(key2);
     let r = run(&sim, &[], &rotated);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(resets(&sim), 2, "the rotation resets: {}", r.stderr);
+    assert_eq!(sim.resets(), 2, "the rotation resets: {}", r.stderr);
     assert_eq!(
         held(&sim, s.sp_a()),
         before,
         "a forged record gave the app roles on a rotation: {}",
         r.stderr
     );
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 /// The cluster's live principal holds privileged roles and roles elsewhere: only the roles
@@ -305,7 +287,7 @@ fn only_needed_roles_at_the_clusters_resources_are_copied_privileged_ones_never(
         );
     }
     assert!(warned[0].contains("privileged"), "{}", warned[0]);
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 /// Custom roles are matched by their GUID, never their name, and one that may assign roles
@@ -462,7 +444,7 @@ fn roles_copied_for_a_reset_aks_refuses_are_removed_again() {
     let r = run(&sim, &["--copy-role-scope", &vault], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(has(&sim, s.sp_a(), KV_SECRETS_USER, &vault), "{}", r.stderr);
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 /// Runs the step and kills it while its reset POST is held (the copy made, the reset not).
@@ -512,7 +494,7 @@ fn a_rerun_after_a_crash_between_copy_and_reset_finishes_the_cleanup() {
             .contains(&sim.var("CLUSTER_ID").to_ascii_lowercase()),
         "the copy names the cluster: {mark:?}"
     );
-    assert_eq!(resets(&sim), 0);
+    assert_eq!(sim.resets(), 0);
 
     // The pull grant is gone: the rerun refuses before the reset, and cleans up.
     let (status, body) = Operator::new(&sim).arm(
@@ -524,7 +506,7 @@ fn a_rerun_after_a_crash_between_copy_and_reset_finishes_the_cleanup() {
     assert!(status < 300, "{body}");
     let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert_eq!(resets(&sim), 0);
+    assert_eq!(sim.resets(), 0);
     assert!(
         !has(&sim, s.sp_a(), NETWORK_CONTRIBUTOR, &subnet),
         "{}",
@@ -541,7 +523,7 @@ fn a_rerun_after_a_crash_between_copy_and_reset_finishes_the_cleanup() {
     let r = run(&sim, &[], &s.envelope(&sim));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(has(&sim, s.sp_a(), NETWORK_CONTRIBUTOR, &subnet));
-    assert!(pulled(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 /// A copy's mark is a claim: it removes an assignment only of the app's own principal, of an

@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use xtenant_tests::azure::{NewApp, Operator, key_ids};
+use xtenant_tests::azure::{NewApp, Operator, apps_tagged, key_ids};
 use xtenant_tests::{Run, TestSim, line, run_cmd, said};
 
 const BIN: &str = "entra-app-create";
@@ -846,22 +846,6 @@ fn a_secret_that_fails_beside_a_created_service_principal_is_the_error_and_the_p
     assert!(path.exists());
 }
 
-/// Apps carrying the unique-name tag `xtenant:uniqueName:<unique>`.
-fn tagged(sim: &TestSim, unique: &str) -> Vec<Value> {
-    sim.state()["applications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| {
-            a["properties"]["tags"].as_array().is_some_and(|t| {
-                t.iter()
-                    .any(|t| t == &format!("xtenant:uniqueName:{unique}"))
-            })
-        })
-        .cloned()
-        .collect()
-}
-
 /// A cloud whose Graph refuses the uniqueName key in any of the shapes Graph uses for an
 /// unsupported key, segment or method — on the read or only on the upsert: step 1 finds or
 /// makes the app by its tag, once, and says why. Real errors on the same requests fail the
@@ -924,7 +908,7 @@ fn a_refused_unique_name_key_in_any_shape_falls_back_to_the_tag_and_real_errors_
             r.stderr
         );
         assert_eq!(
-            tagged(&sim, &unique).len(),
+            apps_tagged(&sim, &unique).len(),
             1,
             "{method} {status}: {}",
             sim.state()["applications"]
@@ -932,7 +916,7 @@ fn a_refused_unique_name_key_in_any_shape_falls_back_to_the_tag_and_real_errors_
         // The cloud keeps refusing: a rerun finds the same app by its tag.
         let again = rerun(&sim, &out, &[]).ok();
         assert_eq!(again["app_id"], out["app_id"], "{method} {status}");
-        assert_eq!(tagged(&sim, &unique).len(), 1, "{method} {status}");
+        assert_eq!(apps_tagged(&sim, &unique).len(), 1, "{method} {status}");
         sim.sim().clear_faults();
     }
 
@@ -968,7 +952,7 @@ fn a_refused_unique_name_key_in_any_shape_falls_back_to_the_tag_and_real_errors_
             q["method"] == "POST" && q["path"].as_str().unwrap_or("").ends_with("/applications")
         });
         assert!(!posted, "{method} {status}: an app was posted");
-        assert!(tagged(&sim, "real-error").is_empty());
+        assert!(apps_tagged(&sim, "real-error").is_empty());
         sim.sim().clear_faults();
     }
 }

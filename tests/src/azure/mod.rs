@@ -43,8 +43,8 @@ pub use new_app::NewApp;
 
 mod state;
 pub use state::{
-    app_tags, key_ids, record_entry, role_assignments_of, service_principal_of, set_app_tags,
-    write_cluster_tags,
+    app_tags, apps_tagged, key_ids, record_entry, role_assignments_of, service_principal_of,
+    set_app_tags, write_cluster_tags,
 };
 
 /// The built-in role AcrPull (its GUID, the same in every cloud).
@@ -372,6 +372,19 @@ impl Operator {
         );
         self.sim.advance(azure_sim::ROLE_PROPAGATION);
         v["id"].as_str().expect("role assignment id").to_owned()
+    }
+
+    /// Removes the secret `key_id` of the app `app_object_id` in tenant A (as its owner could),
+    /// asserting Graph took it (204).
+    #[track_caller]
+    pub fn remove_secret(&self, app_object_id: &str, key_id: &str) {
+        let (status, body) = self.graph(
+            Method::POST,
+            &self.cluster_tenant,
+            &format!("/applications/{app_object_id}/removePassword"),
+            Some(&json!({ "keyId": key_id })),
+        );
+        assert_eq!(status, 204, "removePassword: {body}");
     }
 
     /// AcrPull on the scenario's registry for the app's service principal in tenant B (step

@@ -33,6 +33,23 @@ pub fn key_ids(app: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The apps carrying the unique-name tag `xtenant:uniqueName:<unique>` (step 1's without
+/// Graph's uniqueName key), from the simulator's state.
+pub fn apps_tagged(sim: &TestSim, unique: &str) -> Vec<Value> {
+    let tag = format!("xtenant:uniqueName:{unique}");
+    sim.state()["applications"]
+        .as_array()
+        .expect("state has applications")
+        .iter()
+        .filter(|a| {
+            a["properties"]["tags"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t == &tag))
+        })
+        .cloned()
+        .collect()
+}
+
 /// The role assignments of `principal` (an object id), from the simulator's state.
 pub fn role_assignments_of(sim: &TestSim, principal: &str) -> Vec<Value> {
     sim.state()["role_assignments"]

@@ -255,17 +255,10 @@ fn a_pull_proof_whose_key_was_removed_stands_for_nothing_and_fails_at_once() {
     let out = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
     let env = object(&out);
     assert!(env["pull_proof"].is_string(), "{env}");
-    let op = Operator::new(&sim);
-    let (status, body) = op.graph(
-        Method::POST,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &format!(
-            "/applications/{}/removePassword",
-            env["app_object_id"].as_str().unwrap()
-        ),
-        Some(&json!({"keyId": env["client_secret_key_id"]})),
+    Operator::new(&sim).remove_secret(
+        env["app_object_id"].as_str().unwrap(),
+        env["client_secret_key_id"].as_str().unwrap(),
     );
-    assert_eq!(status, 204, "{body}");
     let before = sim.writes().len();
     let started = Instant::now();
     let r = run_step(&sim, Step::Reset, &[], &out);

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use xtenant_tests::azure::{App, Method, NewApp, Operator};
+use xtenant_tests::azure::{App, Method, NewApp, Operator, apps_tagged};
 use xtenant_tests::steps::{Step, cluster_pulls, run_step, run_steps};
 use xtenant_tests::{Run, TestSim, line, person};
 
@@ -342,20 +342,6 @@ fn the_app_requests_user_read_as_the_portal_registers_it() {
     assert!(requests_user_read(&sim, bare_id));
 }
 
-/// The applications of tenant A carrying the unique-name tag of `unique`.
-fn tagged(sim: &TestSim, unique: &str) -> Vec<Value> {
-    sim.state()["applications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| {
-            a.to_string()
-                .contains(&format!("xtenant:uniqueName:{unique}"))
-        })
-        .cloned()
-        .collect()
-}
-
 #[test]
 fn without_the_unique_name_key_step_one_stays_idempotent_across_reruns_and_lost_answers() {
     let sim = TestSim::start_with(|c| {
@@ -370,7 +356,7 @@ fn without_the_unique_name_key_step_one_stays_idempotent_across_reruns_and_lost_
         .unwrap();
     let r = run_step(&sim, Step::App, &args, "");
     assert_ne!(r.code, 0, "{}", r.stderr);
-    assert_eq!(tagged(&sim, "nat-app").len(), 1);
+    assert_eq!(apps_tagged(&sim, "nat-app").len(), 1);
     // Reruns find it by its tag: no second app.
     let r = run_step(&sim, Step::App, &["--unique-name", "nat-app"], "");
     assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
@@ -378,7 +364,7 @@ fn without_the_unique_name_key_step_one_stays_idempotent_across_reruns_and_lost_
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(r.object()["app_id"], again.object()["app_id"]);
     assert_eq!(again.object()["app_unique_name"], "nat-app");
-    assert_eq!(tagged(&sim, "nat-app").len(), 1);
+    assert_eq!(apps_tagged(&sim, "nat-app").len(), 1);
 }
 
 fn china() -> Value {

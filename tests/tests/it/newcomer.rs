@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use serde_json::{Value, json};
 use xtenant_tests::steps::{Step, cluster_pulls, run_step, run_steps};
-use xtenant_tests::{Run, TestSim, line, said};
+use xtenant_tests::{Envelope, Run, TestSim, line, said};
 
 // ------------------------------------------------------------------ tenants
 
@@ -462,17 +462,10 @@ fn dry_runs_plan_every_write_in_the_future_tense() {
         copy["body"]["properties"]["principalId"], "dry-run:cluster_sp_object_id",
         "{copy}"
     );
-    let reset = plan
-        .iter()
-        .find(|w| {
-            w["url"]
-                .as_str()
-                .unwrap()
-                .contains("resetServicePrincipalProfile")
-        })
-        .unwrap();
-    let note = reset["note"].as_str().unwrap_or_default();
-    assert!(note.contains("reimages 3 nodes in 1 pool"), "{reset}");
+    let envelope = Envelope::of(&o);
+    let reset = envelope.planned("resetServicePrincipalProfile");
+    let note = reset.note.as_deref().unwrap_or_default();
+    assert!(note.contains("reimages 3 nodes in 1 pool"), "{reset:?}");
     let said = r
         .stderr
         .lines()

@@ -5,14 +5,12 @@
 //! difference where it can; run command disabled is a refusal; an interrupted probe leaves
 //! no pod after the rerun.
 
-use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use xtenant_tests::azure::{Method, Operator};
+use xtenant_tests::azure::Operator;
 use xtenant_tests::steps::{Step, run_step, run_steps};
-use xtenant_tests::{Run, TestSim, line, run_cmd};
+use xtenant_tests::{Run, TestSim, line, run_cmd, spawn_with_input};
 
 fn sim_with(f: impl FnOnce(&mut Value)) -> TestSim {
     let first = TestSim::start();
@@ -160,17 +158,10 @@ fn a_stale_secret_is_named_by_the_kubelet_while_the_new_one_pulls_from_here() {
         rotated["client_secret_key_id"],
         done["client_secret_key_id"]
     );
-    let op = Operator::new(&sim);
-    let (status, body) = op.graph(
-        Method::POST,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &format!(
-            "/applications/{}/removePassword",
-            rotated["app_object_id"].as_str().unwrap()
-        ),
-        Some(&json!({"keyId": done["client_secret_key_id"]})),
+    Operator::new(&sim).remove_secret(
+        rotated["app_object_id"].as_str().unwrap(),
+        done["client_secret_key_id"].as_str().unwrap(),
     );
-    assert!(status == 204 || status == 200, "{status} {body}");
     // From this machine the new secret pulls.
     let r = run_step(&sim, Step::Grant, &[], &line(&rotated));
     assert_eq!(
@@ -180,9 +171,7 @@ fn a_stale_secret_is_named_by_the_kubelet_while_the_new_one_pulls_from_here() {
     );
     // From inside, the cluster's (old) secret does not.
     let r = probe(&sim, &["--probe-only"], &line(&rotated));
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let o = r.object();
-    assert_eq!(o["error"]["code"], "ClusterPullFailed", "{o}");
+    let o = r.failed("aks-sp-update", "ClusterPullFailed");
     assert!(
         o["error"]["message"]
             .as_str()
@@ -236,9 +225,7 @@ fn a_firewall_that_admits_this_machine_but_not_the_cluster() {
         ],
         &env,
     );
-    assert_eq!(r.code, 1, "{}\n{}", r.stderr, r.stdout);
-    let o = r.object();
-    assert_eq!(o["error"]["code"], "ClusterPullFailed", "{o}");
+    let o = r.failed("aks-sp-update", "ClusterPullFailed");
     let egress = sim.var("CLUSTER_EGRESS_IP");
     assert!(
         o["error"]["message"]
@@ -285,9 +272,7 @@ fn a_missing_tag_fails_inside_and_from_here() {
         ],
         &done,
     );
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let o = r.object();
-    assert_eq!(o["error"]["code"], "ClusterPullFailed", "{o}");
+    let o = r.failed("aks-sp-update", "ClusterPullFailed");
     assert!(
         o["error"]["message"]
             .as_str()
@@ -335,9 +320,7 @@ fn clusters_that_do_not_run_commands_are_refused_never_pulled() {
         ],
         &env,
     );
-    assert_eq!(r.code, 1, "{}\n{}", r.stderr, r.stdout);
-    let o = r.object();
-    assert_eq!(o["error"]["code"], "RunCommandRefused", "{o}");
+    let o = r.failed("aks-sp-update", "RunCommandRefused");
     assert!(
         o["error"]["message"]
             .as_str()
@@ -365,9 +348,7 @@ fn clusters_that_do_not_run_commands_are_refused_never_pulled() {
         ],
         "",
     );
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let o = r.object();
-    assert_eq!(o["error"]["code"], "RunCommandRefused", "{o}");
+    let o = r.failed("aks-sp-update", "RunCommandRefused");
     assert!(
         o["error"]["hint"]
             .as_str()
@@ -448,17 +429,8 @@ fn an_interrupted_probe_leaves_no_pod_after_the_rerun() {
         "samples/hello:1.0",
         "--timeout",
         "60s",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(done.as_bytes())
-        .unwrap();
+    ]);
+    let child = spawn_with_input(&mut c, &done);
     let started = Instant::now();
     while posted_commands(&sim) == 0 {
         assert!(
@@ -544,9 +516,7 @@ fn the_probe_is_planned_in_a_dry_run_and_refuses_bad_images_first() {
             ],
             &env,
         );
-        assert_eq!(r.code, 1, "{bad}: {}", r.stderr);
-        let o = r.object();
-        assert_eq!(o["error"]["code"], "InvalidInput", "{bad}: {o}");
+        let o = r.failed("aks-sp-update", "InvalidInput");
         assert!(
             o["error"]["message"]
                 .as_str()
@@ -578,9 +548,7 @@ fn a_run_command_that_could_not_run_ends_its_wait_without_done() {
         )
         .unwrap();
     let r = probe(&sim, &["--probe-only"], &env);
-    assert_eq!(r.code, 1, "{}\n{}", r.stderr, r.stdout);
-    let o = r.object();
-    assert_eq!(o["error"]["code"], "RunCommandRefused", "{o}");
+    r.failed("aks-sp-update", "RunCommandRefused");
     assert!(
         r.stderr
             .contains("running the probe in cluster aks-prod: could not run (Failed) after"),

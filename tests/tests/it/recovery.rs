@@ -8,21 +8,11 @@ use std::process::Command;
 use serde_json::{Value, json};
 use xtenant_tests::azure::{app_tags, record_entry, set_app_tags};
 use xtenant_tests::readme::readme_block;
-use xtenant_tests::steps::{Step, app_key_ids, run_step, run_steps};
+use xtenant_tests::steps::{Step, app_key_ids, cluster_pulls, run_step, run_steps};
 use xtenant_tests::{Run, TestSim, line, run_cmd};
 
 fn sim() -> TestSim {
     TestSim::start()
-}
-
-/// The truth: whether the cluster, with the credential it holds, pulls the image.
-fn pulls(sim: &TestSim) -> bool {
-    let v = sim
-        .sim()
-        .pull(&sim.var("CLUSTER_NAME"), &sim.var("REGISTRY_IMAGE"));
-    v["pulled"]
-        .as_bool()
-        .unwrap_or_else(|| panic!("truth endpoint: {v}"))
 }
 
 /// The key the record on the app `app_id` says the cluster holds (`Null`: none).
@@ -73,11 +63,11 @@ fn shell(sim: &TestSim, dir: &Path) -> Command {
 /// The full procedure, undisturbed; its envelope (which the caller may then "lose").
 fn full_procedure(sim: &TestSim) -> Value {
     assert!(
-        !pulls(sim),
+        !cluster_pulls(sim),
         "the cluster must not pull before the procedure"
     );
     let out = object(&run_steps(sim, &Step::ALL, ""));
-    assert!(pulls(sim), "the cluster pulls after the procedure");
+    assert!(cluster_pulls(sim), "the cluster pulls after the procedure");
     out
 }
 
@@ -138,7 +128,7 @@ fn a_lost_envelope_is_recovered_by_the_readmes_advice_with_the_cluster_pulling_t
             r.stderr
         );
         assert!(
-            pulls(&sim),
+            cluster_pulls(&sim),
             "README recovery line {} reported success, but the cluster cannot pull: {command}\n{}",
             i + 1,
             r.stderr
@@ -179,7 +169,7 @@ fn a_lost_envelope_is_recovered_by_the_readmes_advice_with_the_cluster_pulling_t
         ],
         "only the envelope's secret is left"
     );
-    assert!(pulls(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 #[test]
@@ -208,7 +198,7 @@ fn pruning_first_keeps_the_secret_the_cluster_uses_and_force_removes_it() {
         2,
         "nothing the cluster uses was removed"
     );
-    assert!(pulls(&sim), "the prune did not cut the cluster off");
+    assert!(cluster_pulls(&sim), "the prune did not cut the cluster off");
 
     // --force removes it, saying which cluster loses its pull.
     let forced = run_step(
@@ -224,11 +214,11 @@ fn pruning_first_keeps_the_secret_the_cluster_uses_and_force_removes_it() {
         forced.stderr
     );
     assert_eq!(app_key_ids(&sim, &app_id).len(), 1);
-    assert!(!pulls(&sim), "forced: the cluster's secret is gone");
+    assert!(!cluster_pulls(&sim), "forced: the cluster's secret is gone");
 
     // The rest of the pipeline on the new envelope puts the cluster on the new secret.
     let out = run_steps(&sim, Step::Consent.from_here(), &forced.stdout);
-    assert!(pulls(&sim), "{out}");
+    assert!(cluster_pulls(&sim), "{out}");
 }
 
 #[test]
@@ -262,14 +252,14 @@ fn pruning_refuses_while_a_cluster_on_the_app_has_no_record() {
     );
     assert!(prune.stderr.contains("aks-sp-update"), "{}", prune.stderr);
     assert_eq!(app_key_ids(&sim, &app_id).len(), 2, "nothing was removed");
-    assert!(pulls(&sim));
+    assert!(cluster_pulls(&sim));
 
     // The way the hint gives: step 4 on the new output records the cluster; then the prune.
     let reset = run_steps(&sim, &[Step::Reset], &minted.stdout);
     let pruned = run_step(&sim, Step::App, &["--prune-secrets"], &reset);
     assert_eq!(pruned.code, 0, "{}", pruned.stderr);
     assert_eq!(app_key_ids(&sim, &app_id).len(), 1);
-    assert!(pulls(&sim));
+    assert!(cluster_pulls(&sim));
 }
 
 #[test]

@@ -3,13 +3,12 @@
 //! step 1 on a later step's envelope. The README's pipelines are run as the README
 //! writes them, the simulator's names put in.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::{Value, json};
 use xtenant_tests::readme::readme_block_for;
 use xtenant_tests::steps::{Step, run_steps};
-use xtenant_tests::{Run, TestSim, line, run_cmd, run_on_empty_pipe};
+use xtenant_tests::{Envelope, Run, TestSim, line, run_cmd, run_on_empty_pipe};
 
 /// Runs `script` under `sh -c` with `set -e` (and no pipefail).
 fn sh_set_e(sim: &TestSim, script: &str) -> Run {
@@ -172,17 +171,10 @@ fn the_readme_dry_run_plans_the_whole_procedure_and_a_real_run_refuses_it() {
         .map(|j| serde_json::from_str(j).unwrap())
         .collect();
     assert_eq!(&lines, plan, "{}", r.stderr);
-    let reset = plan
-        .iter()
-        .find(|w| {
-            w["url"]
-                .as_str()
-                .unwrap()
-                .contains("resetServicePrincipalProfile")
-        })
-        .unwrap();
-    assert_eq!(reset["body"]["clientId"], "dry-run:app_id");
-    assert_eq!(reset["body"]["secret"], "[redacted]", "{reset}");
+    let envelope = Envelope::of(&o);
+    let reset = envelope.planned("resetServicePrincipalProfile");
+    assert_eq!(reset.body["clientId"], "dry-run:app_id");
+    assert_eq!(reset.body["secret"], "[redacted]", "{reset:?}");
     // Labels: "would …" and "(dry run)", never "(changed, dry run)".
     for tool in [
         "entra-app-create",
@@ -230,7 +222,7 @@ fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
     let args = ["--registry", &sim.var("REGISTRY_NAME")];
     let mut c = sim.cmd_as_reader("acr-grant");
     c.args(args);
-    let r = run_with(c, &consented);
+    let r = run_cmd(c, &[], &consented);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let e = &r.object()["error"];
     assert_eq!(e["code"], "AuthorizationFailed");
@@ -254,7 +246,7 @@ fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
     );
     let mut c = sim.cmd_as_reader("acr-grant");
     c.args(args).arg("-v");
-    let v = run_with(c, &consented);
+    let v = run_cmd(c, &[], &consented);
     assert!(
         v.stderr.contains("does not have authorization"),
         "{}",
@@ -265,7 +257,7 @@ fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
     // First the old service principal's roles, which it copies by default: it may not.
     let mut c = sim.cmd_as_reader("aks-sp-update");
     c.args(["--cluster", &sim.var("CLUSTER_ID"), "--force"]);
-    let r = run_with(c, &consented);
+    let r = run_cmd(c, &[], &consented);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let e = &r.object()["error"];
     assert_eq!(e["code"], "RoleCopyNotAllowed", "{e}");
@@ -284,7 +276,7 @@ fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
         "--force",
         "--no-copy-role-assignments",
     ]);
-    let r = run_with(c, &consented);
+    let r = run_cmd(c, &[], &consented);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let e = &r.object()["error"];
     assert_eq!(e["code"], "Authorization_RequestDenied", "{e}");
@@ -293,25 +285,6 @@ fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
         "{e}"
     );
     assert!(r.stderr.contains("hint: "), "{}", r.stderr);
-}
-
-fn run_with(mut c: Command, stdin: &str) -> Run {
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 // ------------------------------------------------------------------ step 1 again
