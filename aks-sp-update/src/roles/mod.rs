@@ -11,9 +11,10 @@
 //! decide. Copies made for a switch that does not happen are removed again ([`undo`]).
 
 mod allowlist;
+mod gaps;
 mod undo;
 
-use common::arm::{RoleAssignment, ensure_listed_role_assignment, list_assignments};
+use common::arm::{ensure_listed_role_assignment, list_assignments};
 use common::driver::Ctx;
 use common::envelope::{fields, is_placeholder, placeholder};
 use common::error::codes;
@@ -21,51 +22,15 @@ use common::{Error, Result, ui};
 
 pub(crate) use undo::{Ledger, undo};
 
-use self::allowlist::{Kind, classify};
+use self::allowlist::classify;
 use self::undo::{Created, mark, rely};
 use crate::early;
 use crate::inputs::Inputs;
-use crate::scopes::{self, Allowed, covers};
+use crate::scopes::{self, Allowed};
 use common::arm::clusters::ManagedCluster;
 
-/// An assignment the new service principal lacks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Gap {
-    pub role_definition_id: String,
-    pub role_name: String,
-    pub scope: String,
-}
-
-/// Why a role the old principal holds is not copied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Left {
-    /// It may assign roles, or do anything.
-    Privileged,
-    /// Not a role a cluster's identity needs.
-    NotNeeded,
-    /// Needed, but not at the cluster's resources or a scope the flags name.
-    Elsewhere,
-}
-
-/// The assignments of `old` whose role `new` holds neither at their scope nor above it.
-pub(crate) fn gaps<'a>(
-    old: &'a [RoleAssignment],
-    new: &[RoleAssignment],
-) -> Vec<&'a RoleAssignment> {
-    let mut out: Vec<&RoleAssignment> = Vec::new();
-    for a in old {
-        let held = new
-            .iter()
-            .any(|b| b.role_guid() == a.role_guid() && covers(&b.scope, &a.scope));
-        let dup = out
-            .iter()
-            .any(|g| g.role_guid() == a.role_guid() && g.scope.eq_ignore_ascii_case(&a.scope));
-        if !held && !dup {
-            out.push(a);
-        }
-    }
-    out
-}
+pub(crate) use gaps::Gap;
+use gaps::{Left, gaps, warn_left};
 
 /// What [`apply`] found and did.
 #[derive(Debug, Default)]
@@ -222,54 +187,6 @@ fn no_service_principal(inputs: &Inputs) -> Result<Found> {
     Err(e)
 }
 
-impl Found {
-    /// Puts each missing assignment, with its role's name and kind, where it belongs: copied
-    /// (a needed role at an allowed scope) or left for a person.
-    fn sort<'a>(
-        &mut self,
-        allowed: &Allowed,
-        missing: impl Iterator<Item = (&'a RoleAssignment, (String, Kind))>,
-    ) {
-        for (a, (role_name, kind)) in missing {
-            let gap = Gap {
-                role_definition_id: a.role_definition_id.clone(),
-                role_name,
-                scope: a.scope.clone(),
-            };
-            match kind {
-                Kind::Needed if allowed.allows(&a.scope) => self.copy.push(gap),
-                Kind::Needed => self.left.push((gap, Left::Elsewhere)),
-                Kind::Privileged => self.left.push((gap, Left::Privileged)),
-                Kind::Other => self.left.push((gap, Left::NotNeeded)),
-            }
-        }
-    }
-}
-
-/// The one warning naming what is not copied, for a person to decide.
-fn warn_left(inputs: &Inputs, left: &[(Gap, Left)]) {
-    if left.is_empty() {
-        return;
-    }
-    let items: Vec<String> = left
-        .iter()
-        .map(|(g, why)| {
-            let why = match why {
-                Left::Privileged => "privileged: it may assign roles, or do anything",
-                Left::NotNeeded => "not a role the cluster's identity needs",
-                Left::Elsewhere => "not at the cluster's own resources; name the scope with --copy-role-scope to copy it",
-            };
-            format!("{} on {} ({why})", g.role_name, g.scope)
-        })
-        .collect();
-    ui::warn(&format!(
-        "role assignment(s) of the service principal cluster {} runs as are not copied to app {}'s, for a person to decide: {}",
-        inputs.cluster.name,
-        inputs.app_id,
-        items.join(", ")
-    ));
-}
-
 /// Gives the new service principal the roles [`read`] chose (with
 /// `--no-copy-role-assignments`, lists them), each marked for the cluster and noted in
 /// `ledger`. Refused copies (`AuthorizationFailed`) end in `RoleCopyNotAllowed`, before the reset.
@@ -408,40 +325,4 @@ fn not_allowed(inputs: &Inputs, out: &Outcome, e: &Error) -> Error {
         "give this identity User Access Administrator or Role Based Access Control Administrator where those roles are, and rerun; \
          or give the roles yourself (az role assignment create) and rerun with --no-copy-role-assignments",
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ra(scope: &str, role: &str) -> RoleAssignment {
-        RoleAssignment {
-            id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/x"),
-            scope: scope.into(),
-            role_definition_id: format!(
-                "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/{role}"
-            ),
-            principal_id: "p".into(),
-            description: None,
-            condition: None,
-        }
-    }
-
-    const SUBNET: &str = "/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/a";
-
-    #[test]
-    fn gaps_are_roles_the_new_one_lacks_there_or_above() {
-        let old = vec![
-            ra(SUBNET, "NC"),
-            ra("/subscriptions/s/resourceGroups/g", "R"),
-            ra(SUBNET, "NC"),
-        ];
-        assert_eq!(gaps(&old, &[]).len(), 2, "duplicates counted once");
-        let new = vec![ra("/subscriptions/s/resourceGroups/net", "nc")];
-        let g = gaps(&old, &new);
-        assert_eq!(g.len(), 1);
-        assert_eq!(g[0].role_guid(), "r");
-        let other_role = vec![ra(SUBNET, "Reader")];
-        assert_eq!(gaps(&old, &other_role).len(), 2);
-    }
 }
