@@ -37,9 +37,13 @@ pub fn typed<T: DeserializeOwned>(v: &Value) -> Result<T, Mismatch> {
     })
 }
 
-/// `body` read as a `T`; when it does not fit, an error with `code` saying `what` answered
-/// and the path of the field that did not fit (e.g. `` at `value[0]`: missing field `keyId` ``).
+/// `body`, an object (as every answer of Azure's is), read as a `T`; when it is no object or
+/// does not fit, an error with `code` saying `what` answered and the path of the field that
+/// did not fit (e.g. `` at `value[0]`: missing field `keyId` ``).
 pub fn read<T: DeserializeOwned>(body: &Value, code: Code, what: &str) -> crate::Result<T> {
+    if !body.is_object() {
+        return Err(Error::step(code, format!("{what} is not a JSON object")));
+    }
     typed(body).map_err(|m| {
         let at = if m.path == "." {
             String::new()
@@ -51,6 +55,12 @@ pub fn read<T: DeserializeOwned>(body: &Value, code: Code, what: &str) -> crate:
             format!("{what} does not have the expected shape{at}: {}", m.problem),
         )
     })
+}
+
+/// `v` read as a `T` when it is an object that fits, for an answer that only informs (a
+/// struct would also read an array, by position: that is no answer of Azure's).
+pub fn object<T: DeserializeOwned>(v: &Value) -> Option<T> {
+    v.is_object().then(|| T::deserialize(v).ok()).flatten()
 }
 
 /// For `#[serde(deserialize_with)]`: an explicit `null` (Azure writes some empty fields so)
@@ -179,22 +189,40 @@ mod tests {
         tags: Vec<String>,
     }
 
+    #[derive(Debug, Deserialize)]
+    struct List {
+        value: Vec<Answer>,
+    }
+
+    #[test]
+    fn an_answer_is_an_object_never_read_by_position() {
+        // A struct reads an array by position: ["k"] would be an Answer with keyId k.
+        let e = read::<Answer>(&json!(["k"]), codes::UNEXPECTED_GRAPH_ANSWER, "Graph").unwrap_err();
+        assert_eq!(e.message(), "Graph is not a JSON object");
+        assert!(object::<Answer>(&json!(["k"])).is_none());
+        assert!(object::<Answer>(&json!({"keyId": "k"})).is_some());
+        assert!(object::<Answer>(&json!({"keyId": 1})).is_none());
+    }
+
     #[test]
     fn a_field_decided_on_is_named_when_missing_or_wrong() {
-        let ok: Vec<Answer> = read(
-            &json!([{"keyId": "k", "hint": 5, "tags": ["a", 1], "extra": {}}]),
+        let ok: List = read(
+            &json!({"value": [{"keyId": "k", "hint": 5, "tags": ["a", 1], "extra": {}}]}),
             codes::UNEXPECTED_GRAPH_ANSWER,
             "Graph",
         )
         .unwrap();
+        let ok = ok.value;
         assert_eq!((ok[0].key_id.as_str(), ok[0].hint.as_deref()), ("k", None));
         assert_eq!(ok[0].tags, ["a"]);
         for (body, path) in [
-            (json!([{"keyId": "k"}, {"hint": "h"}]), "[1]"),
-            (json!([{"keyId": 7}]), "[0].keyId"),
+            (
+                json!({"value": [{"keyId": "k"}, {"hint": "h"}]}),
+                "value[1]",
+            ),
+            (json!({"value": [{"keyId": 7}]}), "value[0].keyId"),
         ] {
-            let e =
-                read::<Vec<Answer>>(&body, codes::UNEXPECTED_GRAPH_ANSWER, "Graph").unwrap_err();
+            let e = read::<List>(&body, codes::UNEXPECTED_GRAPH_ANSWER, "Graph").unwrap_err();
             assert_eq!(e.code(), "UnexpectedGraphAnswer");
             assert!(e.message().contains(&format!("`{path}`")), "{e}");
             assert!(e.message().contains("keyId"), "{e}");

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result, codes};
 use crate::http::{Api, Auth, Http, Request, Service, WRONG_ISSUER, wrong_issuer};
-use crate::json::lenient;
+use crate::json::{lenient, object};
 use crate::validate::is_guid;
 use crate::wait::Deadline;
 
@@ -92,7 +92,7 @@ pub async fn tenant_id(http: &Http, tenant: &str, deadline: Deadline) -> Result<
         return Ok(None);
     }
     // The issuer is `https://<login>/<tenant id>/v2.0`.
-    let discovery = Discovery::deserialize(&answer.body).unwrap_or_default();
+    let discovery = object::<Discovery>(&answer.body).unwrap_or_default();
     Ok(discovery
         .issuer
         .as_deref()
@@ -133,7 +133,7 @@ pub async fn subscription_holder(arm: &Api<'_>, subscription: &str) -> Holder {
         crate::arm::subscriptions::SUBSCRIPTIONS_API
     );
     match arm.get(&path).await {
-        Ok(body) => match SubscriptionTenant::deserialize(&body)
+        Ok(body) => match object::<SubscriptionTenant>(&body)
             .unwrap_or_default()
             .tenant_id
         {

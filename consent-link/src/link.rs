@@ -2,6 +2,9 @@
 
 use clap::ValueEnum;
 use common::Error;
+use common::error::codes;
+use common::graph::AppSettings;
+use common::json::read;
 use serde_json::Value;
 use url::Url;
 
@@ -61,15 +64,17 @@ pub(crate) fn check_app(
     tenant_a: &str,
     redirect_uri: &str,
 ) -> Result<(), Error> {
-    let name = app.get("displayName").and_then(Value::as_str).unwrap_or("");
+    let what = format!("Microsoft Graph's app {app_id}");
+    let settings: AppSettings = read(app, codes::UNEXPECTED_GRAPH_ANSWER, &what)?;
+    let name = settings.display_name.as_deref().unwrap_or("");
     let which = if name.is_empty() {
         format!("app {app_id}")
     } else {
         format!("app {app_id} ({name:?})")
     };
-    let audience = app
-        .get("signInAudience")
-        .and_then(Value::as_str)
+    let audience = settings
+        .sign_in_audience
+        .as_deref()
         .unwrap_or("AzureADMyOrg");
     if !common::graph::is_multitenant(audience) {
         return Err(common::graph::not_multitenant(
@@ -84,14 +89,15 @@ pub(crate) fn check_app(
              to 'Accounts in any organizational directory'; then rerun this step",
         ));
     }
-    let registered: Vec<&str> = app
-        .pointer("/web/redirectUris")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let registered: Vec<&str> = settings
+        .web
+        .redirect_uris
+        .iter()
+        .map(String::as_str)
+        .collect();
     if registered.is_empty() {
         return Err(Error::step(
-            common::error::codes::NO_REDIRECT_URI,
+            codes::NO_REDIRECT_URI,
             format!(
                 "the {which} has no web redirect URI: the consent page would fail with AADSTS500113 \
                  (no reply address is registered for the application)"
@@ -108,7 +114,7 @@ pub(crate) fn check_app(
             .collect::<Vec<_>>()
             .join(", ");
         return Err(Error::step(
-            common::error::codes::REDIRECT_URI_MISMATCH,
+            codes::REDIRECT_URI_MISMATCH,
             format!(
                 "the redirect URI {redirect_uri:?} is not one of the {which}'s web redirect URIs ({list}): \
                  the consent page would fail with AADSTS50011"
@@ -120,7 +126,7 @@ pub(crate) fn check_app(
     }
     if !common::graph::requests_any_permission(app) {
         return Err(Error::step(
-            common::error::codes::APP_REQUESTS_NO_PERMISSION,
+            codes::APP_REQUESTS_NO_PERMISSION,
             format!(
                 "the {which} requests no permission at all (empty requiredResourceAccess): the consent page would fail with \
                  AADSTS650056 (\"Misconfigured application\")"
@@ -264,6 +270,13 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code(), "NoRedirectUri");
 
+        // An answer that is no application at all is said as such, not as a setting.
+        let e = check_app(&json!(["x"]), APP, "ta", "https://www.microsoft.com").unwrap_err();
+        assert_eq!(e.code(), "UnexpectedGraphAnswer", "{e}");
+        // A redirect URI of another type is as none: refused, never taken for one.
+        let odd = json!({"signInAudience": "AzureADMultipleOrgs", "web": {"redirectUris": [7]}, "requiredResourceAccess": good["requiredResourceAccess"].clone()});
+        let e = check_app(&odd, APP, "ta", "https://www.microsoft.com").unwrap_err();
+        assert_eq!(e.code(), "NoRedirectUri", "{e}");
         let e = check_app(&good, APP, "ta", "https://www.microsoft.com/").unwrap_err();
         assert_eq!(e.code(), "RedirectUriMismatch");
         assert!(

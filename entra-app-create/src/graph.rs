@@ -2,7 +2,7 @@
 
 use common::error::codes;
 use common::graph::{self, MULTITENANT_AUDIENCE, is_multitenant};
-use common::json::{read, typed};
+use common::json::{object, read};
 use common::{Error, Result};
 use serde_json::Value;
 
@@ -94,10 +94,10 @@ impl Application {
         let app_made = Self {
             id,
             app_id: app_id.to_ascii_lowercase(),
-            display_name: said(app.display_name).unwrap_or_default(),
+            display_name: said(app.settings.display_name).unwrap_or_default(),
             unique_name,
-            audience: said(app.sign_in_audience).unwrap_or_default(),
-            redirect_uris: app.web.redirect_uris,
+            audience: said(app.settings.sign_in_audience).unwrap_or_default(),
+            redirect_uris: app.settings.web.redirect_uris,
             passwords,
             tags: app.tags,
             required_resource_access: app.required_resource_access.map(Box::new),
@@ -168,7 +168,7 @@ impl Application {
 impl Password {
     /// Reads a `passwordCredential` (also the answer of `addPassword`): `None` without a `keyId`.
     pub(crate) fn parse(v: &Value) -> Option<Self> {
-        typed::<graph::PasswordCredential>(v).ok().map(Self::from)
+        object::<graph::PasswordCredential>(v).map(Self::from)
     }
 
     /// Whether `end` lies in the past.

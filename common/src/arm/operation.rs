@@ -7,7 +7,7 @@ use url::Url;
 
 use crate::error::{Error, ErrorKind, Result, codes};
 use crate::http::{Api, Response};
-use crate::json::{lenient, read};
+use crate::json::{lenient, object, read};
 use crate::wait::{Poll, poll_until};
 
 /// How an operation URL reports the operation's end (Azure Resource Manager's two patterns).
@@ -64,7 +64,7 @@ impl OperationStatus {
                 "the operation's status",
             )
             .map_err(|e| Error::new(ErrorKind::OperationFailed, e.code(), e.message())),
-            _ => Ok(Self::deserialize(&resp.body).unwrap_or_default()),
+            _ => Ok(object::<Self>(&resp.body).unwrap_or_default()),
         }
     }
 }

@@ -21,12 +21,11 @@
 mod keys;
 mod sign_in;
 
-use serde::Deserialize;
-
 use crate::context::Ctx;
 use crate::error::{Error, Result, codes};
 use crate::graph::{AppOwner, alt_key};
 use crate::http::Api;
+use crate::json::object;
 use crate::secret::Secret;
 use crate::validate::is_guid;
 
@@ -126,7 +125,7 @@ pub async fn owner_tenant(graph: &Api<'_>, app_id: &str) -> Result<Option<String
     let Some(body) = graph.get_opt(&path).await? else {
         return Ok(None);
     };
-    Ok(AppOwner::deserialize(&body)
+    Ok(object::<AppOwner>(&body)
         .unwrap_or_default()
         .app_owner_organization_id
         .map(|t| t.to_ascii_lowercase()))

@@ -21,18 +21,12 @@ pub struct Application {
     /// Its password credentials (never their secrets: Graph shows only a hint).
     #[serde(default, deserialize_with = "crate::json::null_as_default")]
     pub password_credentials: Vec<PasswordCredential>,
-    /// `displayName`.
-    #[serde(default, deserialize_with = "lenient")]
-    pub display_name: Option<String>,
+    /// `displayName`, `signInAudience`, `web`.
+    #[serde(flatten)]
+    pub settings: AppSettings,
     /// `uniqueName` (a national cloud's Graph has none).
     #[serde(default, deserialize_with = "lenient")]
     pub unique_name: Option<String>,
-    /// `signInAudience`.
-    #[serde(default, deserialize_with = "lenient")]
-    pub sign_in_audience: Option<String>,
-    /// `web` (its redirect URIs).
-    #[serde(default, deserialize_with = "lenient")]
-    pub web: Web,
     /// `tags`, those that are text.
     #[serde(default, deserialize_with = "string_list")]
     pub tags: Vec<String>,
@@ -43,6 +37,24 @@ pub struct Application {
     /// `createdDateTime`, RFC 3339.
     #[serde(default, deserialize_with = "lenient")]
     pub created_date_time: Option<String>,
+}
+
+/// What the consent page needs of an application: its name, who may sign in to it, where
+/// sign-in returns (`$select=displayName,signInAudience,web`). Each is read leniently: a
+/// value of another type is as absent, which the checks refuse (not multitenant, no
+/// redirect URI).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppSettings {
+    /// `displayName`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub display_name: Option<String>,
+    /// `signInAudience`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub sign_in_audience: Option<String>,
+    /// `web` (its redirect URIs).
+    #[serde(default, deserialize_with = "lenient")]
+    pub web: Web,
 }
 
 /// An application's `web` settings.

@@ -4,19 +4,18 @@ use std::future::Future;
 use std::time::Duration;
 
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result, codes};
 use crate::http::{Api, Sent};
-use crate::json::read;
+use crate::json::{object, read};
 use crate::wait::{Deadline, Poll, poll_until};
 
 mod answers;
 
 pub use answers::{
-    AppOwner, Application, PasswordCredential, Permissions, RequiredResourceAccess, ResourceAccess,
-    ServicePrincipal, Tags, Web,
+    AppOwner, AppSettings, Application, PasswordCredential, Permissions, RequiredResourceAccess,
+    ResourceAccess, ServicePrincipal, Tags, Web,
 };
 
 /// How long an object that an earlier step (or this run) made is waited for while Graph
@@ -250,13 +249,13 @@ pub const USER_READ_SCOPE_ID: &str = "e1fe6dd8-ba31-4d61-89e7-88639da4683d";
 /// Whether an application's `requiredResourceAccess` holds Microsoft Graph `User.Read`
 /// (delegated), the permission the portal gives every new registration.
 pub fn requests_user_read(app: &Value) -> bool {
-    Permissions::deserialize(app).is_ok_and(|p| p.user_read())
+    object::<Permissions>(app).is_some_and(|p| p.user_read())
 }
 
 /// Whether an application requests any permission at all (an app that requests none makes
 /// the consent page fail with AADSTS650056, "Misconfigured application").
 pub fn requests_any_permission(app: &Value) -> bool {
-    Permissions::deserialize(app).is_ok_and(|p| p.any())
+    object::<Permissions>(app).is_some_and(|p| p.any())
 }
 
 /// `requiredResourceAccess` (replaced as a whole by a PATCH) with Microsoft Graph `User.Read`
@@ -270,7 +269,7 @@ pub fn with_user_read(current: Option<&Value>) -> Value {
     // The entries are written back as they came (unknown fields kept): only read here.
     let graph = list
         .iter_mut()
-        .find(|r| RequiredResourceAccess::deserialize(&**r).is_ok_and(|r| r.is_graph()));
+        .find(|r| object::<RequiredResourceAccess>(r).is_some_and(|r| r.is_graph()));
     match graph {
         Some(g) => match g.get_mut("resourceAccess").and_then(Value::as_array_mut) {
             Some(a) => a.push(user_read),

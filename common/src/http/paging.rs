@@ -10,7 +10,7 @@ use super::Api;
 use super::client::host_path;
 use super::origin::check_origin;
 use crate::error::{Error, Result};
-use crate::json::lenient;
+use crate::json::{lenient, object};
 use crate::validate::shown;
 
 /// A page of a list: its items and the link to the next page (ARM's `nextLink`, Graph's
@@ -36,7 +36,7 @@ impl Api<'_> {
                 .await?
                 .body;
             // Not an object: no items, no next page (as a body without them).
-            let page = Page::deserialize(body).unwrap_or(Page {
+            let page = object::<Page>(&body).unwrap_or(Page {
                 value: Vec::new(),
                 next_link: None,
                 odata_next_link: None,

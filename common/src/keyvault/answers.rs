@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::{READ_ROLE, SecretRef, WRITE_ROLE};
 use crate::error::{Error, ErrorKind};
 use crate::http::Response;
-use crate::json::{Maybe, lenient};
+use crate::json::{Maybe, lenient, object};
 
 /// A secret as Key Vault answers a read or a write of it (no `Debug`: it holds the value).
 #[derive(Deserialize)]
@@ -77,7 +77,7 @@ pub(super) fn challenge_tenant(resp: &Response) -> Option<String> {
 
 /// What a refusal of the vault means, and what to do about it.
 pub(super) fn explain(resp: &Response, r: &SecretRef, tenant: &str, write: bool) -> Error {
-    let refusal = Refusal::deserialize(&resp.body).unwrap_or_default().error;
+    let refusal = object::<Refusal>(&resp.body).unwrap_or_default().error;
     let code = refusal.code;
     let inner = refusal.innererror.code.as_str();
     let azure_message = refusal.message.lines().next().unwrap_or("").to_owned();

@@ -48,7 +48,6 @@ mod write;
 
 use std::collections::BTreeSet;
 
-use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 use uuid::Uuid;
@@ -56,6 +55,7 @@ use uuid::Uuid;
 use crate::error::Result;
 use crate::graph::{Tags, alt_key};
 use crate::http::Api;
+use crate::json::object;
 use crate::validate::is_guid;
 
 pub use legacy::{LEGACY_TAGS, has_legacy_tags, legacy_keys, remove_legacy_tags};
@@ -191,7 +191,7 @@ pub struct Record {
 impl Record {
     /// The record in an application's body.
     pub fn from_app(body: &Value) -> Self {
-        let tags = Tags::deserialize(body).unwrap_or_default().tags;
+        let tags = object::<Tags>(body).unwrap_or_default().tags;
         Self { tags }
     }
 
