@@ -4,10 +4,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{ARM, Env, GRAPH, start, start_with};
+use crate::common::{ACR_PULL, ARM, Env, GRAPH, start, start_with};
 
 const V: &str = "api-version=2022-04-01";
-const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 
 fn ra_path(scope: &str, name: &str) -> String {
     format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?{V}")
@@ -24,12 +23,7 @@ fn ra_body(sub: &str, role: &str, principal: &str, ptype: Option<&str>) -> Value
 async fn sp_in_b(env: &Env, app_id: &str) -> String {
     let tb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
     let r = env
-        .call(
-            "GET",
-            &format!("/v1.0/servicePrincipals(appId='{app_id}')"),
-            Some(&tb),
-            None,
-        )
+        .get(&format!("/v1.0/servicePrincipals(appId='{app_id}')"), &tb)
         .await;
     r.body["id"].as_str().unwrap().to_string()
 }
@@ -38,14 +32,7 @@ async fn sp_in_b(env: &Env, app_id: &str) -> String {
 async fn subscriptions_registries_definitions() {
     let env = start().await;
     let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
-    let r = env
-        .call(
-            "GET",
-            "/subscriptions?api-version=2022-12-01",
-            Some(&tb),
-            None,
-        )
-        .await;
+    let r = env.get("/subscriptions?api-version=2022-12-01", &tb).await;
     assert_eq!(r.status, 200);
     let subs = r.body["value"].as_array().unwrap();
     assert_eq!(subs.len(), 1);
@@ -58,28 +45,24 @@ async fn subscriptions_registries_definitions() {
         r.header("x-ms-request-id").is_some() && r.header("x-ms-correlation-request-id").is_some()
     );
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!(
                 "/subscriptions/{}?api-version=2022-12-01",
                 env.var("REGISTRY_SUBSCRIPTION_ID")
             ),
-            Some(&tb),
-            None,
+            &tb,
         )
         .await;
     assert_eq!(r.body["tenantId"], env.var("REGISTRY_TENANT_ID"));
     // registry get, case-insensitive path
     let id = env.var("REGISTRY_ID");
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!(
                 "{}?api-version=2025-11-01",
                 id.to_uppercase().replace("SUBSCRIPTIONS", "subscriptions")
             ),
-            Some(&tb),
-            None,
+            &tb,
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -92,11 +75,9 @@ async fn subscriptions_registries_definitions() {
         "LegacyRegistryPermissions"
     );
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("{}?api-version=2025-11-01", env.var("ABAC_REGISTRY_ID")),
-            Some(&tb),
-            None,
+            &tb,
         )
         .await;
     assert_eq!(
@@ -105,21 +86,15 @@ async fn subscriptions_registries_definitions() {
     );
     // lists
     let sub = env.var("REGISTRY_SUBSCRIPTION_ID");
-    let r = env.call("GET", &format!("/subscriptions/{sub}/providers/Microsoft.ContainerRegistry/registries?api-version=2025-11-01"), Some(&tb), None).await;
+    let r = env.get(&format!("/subscriptions/{sub}/providers/Microsoft.ContainerRegistry/registries?api-version=2025-11-01"), &tb).await;
     assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
-    let r = env.call("GET", &format!("/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries?api-version=2025-11-01"), Some(&tb), None).await;
+    let r = env.get(&format!("/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries?api-version=2025-11-01"), &tb).await;
     assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
     // unknown registry, unknown group
-    let r = env.call("GET", &format!("/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/nope?api-version=2025-11-01"), Some(&tb), None).await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (404, Some("ResourceNotFound"))
-    );
-    let r = env.call("GET", &format!("/subscriptions/{sub}/resourceGroups/nope/providers/Microsoft.ContainerRegistry/registries/x?api-version=2025-11-01"), Some(&tb), None).await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (404, Some("ResourceGroupNotFound"))
-    );
+    let r = env.get(&format!("/subscriptions/{sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/nope?api-version=2025-11-01"), &tb).await;
+    assert_eq!((r.status, r.code()), (404, Some("ResourceNotFound")));
+    let r = env.get(&format!("/subscriptions/{sub}/resourceGroups/nope/providers/Microsoft.ContainerRegistry/registries/x?api-version=2025-11-01"), &tb).await;
+    assert_eq!((r.status, r.code()), (404, Some("ResourceGroupNotFound")));
     // role definitions by filter, by id, at a resource scope
     let r = env
         .http
@@ -157,10 +132,10 @@ async fn subscriptions_registries_definitions() {
             "b93aa761-3e63-49ed-ac28-beffa264f7ac",
         ),
     ] {
-        let r = env.call("GET", &format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}?{V}"), Some(&tb), None).await;
+        let r = env.get(&format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}?{V}"), &tb).await;
         assert_eq!(r.body["properties"]["roleName"], name);
     }
-    let r = env.call("GET", &format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/99999999-9999-4999-8999-999999999999?{V}"), Some(&tb), None).await;
+    let r = env.get(&format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/99999999-9999-4999-8999-999999999999?{V}"), &tb).await;
     assert_eq!(r.status, 404);
     env.stop().await;
 }
@@ -172,15 +147,13 @@ async fn arm_auth_errors() {
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     // a token from A on B's subscription
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("{}?api-version=2025-11-01", env.var("REGISTRY_ID")),
-            Some(&ta),
-            None,
+            &ta,
         )
         .await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (401, Some("InvalidAuthenticationTokenTenant"))
     );
     let r = env
@@ -195,15 +168,13 @@ async fn arm_auth_errors() {
     assert!(r.header("www-authenticate").is_some());
     let graph = env.op("REGISTRY_TENANT_ID", GRAPH).await;
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("/subscriptions/{sub_b}?api-version=2022-12-01"),
-            Some(&graph),
-            None,
+            &graph,
         )
         .await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (401, Some("InvalidAuthenticationToken"))
     );
     // the other ARM audience works too
@@ -211,48 +182,31 @@ async fn arm_auth_errors() {
         .op("REGISTRY_TENANT_ID", "https://management.core.windows.net/")
         .await;
     assert_eq!(
-        env.call(
-            "GET",
+        env.get(
             &format!("/subscriptions/{sub_b}?api-version=2022-12-01"),
-            Some(&core),
-            None
+            &core
         )
         .await
         .status,
         200
     );
     let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
-    let r = env
-        .call("GET", &format!("/subscriptions/{sub_b}"), Some(&tb), None)
-        .await;
+    let r = env.get(&format!("/subscriptions/{sub_b}"), &tb).await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (400, Some("MissingApiVersionParameter"))
     );
     let r = env
-        .call(
-            "GET",
-            "/subscriptions/not-a-guid?api-version=2022-12-01",
-            Some(&tb),
-            None,
-        )
+        .get("/subscriptions/not-a-guid?api-version=2022-12-01", &tb)
         .await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (400, Some("InvalidSubscriptionId"))
-    );
+    assert_eq!((r.status, r.code()), (400, Some("InvalidSubscriptionId")));
     let r = env
-        .call(
-            "GET",
+        .get(
             "/subscriptions/99999999-9999-4999-8999-999999999999?api-version=2022-12-01",
-            Some(&tb),
-            None,
+            &tb,
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (404, Some("SubscriptionNotFound"))
-    );
+    assert_eq!((r.status, r.code()), (404, Some("SubscriptionNotFound")));
     env.stop().await;
 }
 
@@ -286,17 +240,14 @@ async fn role_assignments() {
             Some(&body),
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (409, Some("RoleAssignmentExists"))
-    );
+    assert_eq!((r.status, r.code()), (409, Some("RoleAssignmentExists")));
     let msg = r.body["error"]["message"].as_str().unwrap();
     assert!(
         msg.ends_with(&format!("{}.", name.replace('-', ""))),
         "{msg}"
     );
     // GET, lists with filters (inherited from the subscription included)
-    let r = env.call("GET", &ra_path(&reg, name), Some(&tb), None).await;
+    let r = env.get(&ra_path(&reg, name), &tb).await;
     assert_eq!(r.status, 200);
     let list = |filter: String| {
         let env = &env;
@@ -356,10 +307,7 @@ async fn role_assignments() {
             )),
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (400, Some("PrincipalNotFound"))
-    );
+    assert_eq!((r.status, r.code()), (400, Some("PrincipalNotFound")));
     assert!(
         r.body["error"]["message"]
             .as_str()
@@ -376,10 +324,7 @@ async fn role_assignments() {
             Some(&body),
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (403, Some("AuthorizationFailed"))
-    );
+    assert_eq!((r.status, r.code()), (403, Some("AuthorizationFailed")));
     let m = r.body["error"]["message"].as_str().unwrap();
     assert!(
         m.contains(&env.var("READER_CLIENT_ID"))
@@ -400,20 +345,14 @@ async fn role_assignments() {
             "{nope",
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (400, Some("InvalidRequestContent"))
-    );
+    assert_eq!((r.status, r.code()), (400, Some("InvalidRequestContent")));
     // delete
     let r = env
         .call("DELETE", &ra_path(&reg, name), Some(&tb), None)
         .await;
     assert_eq!(r.status, 200);
-    let r = env.call("GET", &ra_path(&reg, name), Some(&tb), None).await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (404, Some("RoleAssignmentNotFound"))
-    );
+    let r = env.get(&ra_path(&reg, name), &tb).await;
+    assert_eq!((r.status, r.code()), (404, Some("RoleAssignmentNotFound")));
     env.stop().await;
 }
 
@@ -442,10 +381,7 @@ async fn principal_not_found_during_replication() {
             Some(&ra_body(&sub, ACR_PULL, sp_id, None)),
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (400, Some("PrincipalNotFound"))
-    );
+    assert_eq!((r.status, r.code()), (400, Some("PrincipalNotFound")));
     let r = env
         .call(
             "PUT",
@@ -458,17 +394,6 @@ async fn principal_not_found_during_replication() {
     env.stop().await;
 }
 
-async fn reset(env: &Env, cluster_id: &str, client_id: &str, secret: &str) -> crate::common::Resp {
-    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
-    env.call(
-        "POST",
-        &format!("{cluster_id}/resetServicePrincipalProfile?api-version=2025-10-01"),
-        Some(&ta),
-        Some(&json!({"clientId": client_id, "secret": secret})),
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_lifecycle() {
     // At Azure's pace: the reset of the default cluster's three nodes runs for 15 minutes.
@@ -476,12 +401,7 @@ async fn reset_lifecycle() {
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let cluster = env.var("CLUSTER_ID");
     let r = env
-        .call(
-            "GET",
-            &format!("{cluster}?api-version=2025-10-01"),
-            Some(&ta),
-            None,
-        )
+        .get(&format!("{cluster}?api-version=2025-10-01"), &ta)
         .await;
     assert_eq!(
         r.body["properties"]["servicePrincipalProfile"]["clientId"],
@@ -490,7 +410,7 @@ async fn reset_lifecycle() {
     assert_eq!(r.body["properties"]["provisioningState"], "Succeeded");
     assert!(r.body.get("identity").is_none());
     let (op, secret) = (env.var("AZURE_CLIENT_ID"), env.var("AZURE_CLIENT_SECRET"));
-    let r = reset(&env, &cluster, &op, &secret).await;
+    let r = env.reset(&cluster, &op, &secret).await;
     assert_eq!(r.status, 202, "{}", r.text);
     let async_url = r.header("azure-asyncoperation").unwrap();
     let location = r.header("location").unwrap();
@@ -507,44 +427,25 @@ async fn reset_lifecycle() {
     );
     // while running
     let r = env
-        .call(
-            "GET",
-            &format!("{cluster}?api-version=2025-10-01"),
-            Some(&ta),
-            None,
-        )
+        .get(&format!("{cluster}?api-version=2025-10-01"), &ta)
         .await;
     assert_eq!(r.body["properties"]["provisioningState"], "Updating");
-    let r = env.call("GET", &async_url, Some(&ta), None).await;
+    let r = env.get(&async_url, &ta).await;
     assert_eq!(r.body["status"], "InProgress");
     assert!(r.body["startTime"].is_string() && r.body["name"].is_string());
-    assert_eq!(
-        env.call("GET", &location, Some(&ta), None).await.status,
-        202
-    );
-    let r = reset(&env, &cluster, &op, &secret).await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (409, Some("OperationNotAllowed"))
-    );
+    assert_eq!(env.get(&location, &ta).await.status, 202);
+    let r = env.reset(&cluster, &op, &secret).await;
+    assert_eq!((r.status, r.code()), (409, Some("OperationNotAllowed")));
     env.sim.advance(Duration::from_secs(14 * 60));
-    let r = env.call("GET", &async_url, Some(&ta), None).await;
+    let r = env.get(&async_url, &ta).await;
     assert_eq!(r.body["status"], "InProgress", "3 nodes × 5 minutes");
     env.sim.advance(Duration::from_secs(60));
-    let r = env.call("GET", &async_url, Some(&ta), None).await;
+    let r = env.get(&async_url, &ta).await;
     assert_eq!(r.body["status"], "Succeeded");
     assert!(r.body["endTime"].is_string());
-    assert_eq!(
-        env.call("GET", &location, Some(&ta), None).await.status,
-        204
-    );
+    assert_eq!(env.get(&location, &ta).await.status, 204);
     let r = env
-        .call(
-            "GET",
-            &format!("{cluster}?api-version=2025-10-01"),
-            Some(&ta),
-            None,
-        )
+        .get(&format!("{cluster}?api-version=2025-10-01"), &ta)
         .await;
     assert_eq!(
         r.body["properties"]["servicePrincipalProfile"]["clientId"],
@@ -562,17 +463,17 @@ async fn reset_refusals_and_outcomes() {
     let env = start().await;
     let (op, secret) = (env.var("AZURE_CLIENT_ID"), env.var("AZURE_CLIENT_SECRET"));
     let cluster = env.var("CLUSTER_ID");
-    let r = reset(&env, &env.var("MSI_CLUSTER_ID"), &op, &secret).await;
+    let r = env.reset(&env.var("MSI_CLUSTER_ID"), &op, &secret).await;
     assert_eq!(r.status, 400);
     assert_eq!(
         r.body["error"]["message"],
         "This action cannot be performed on a cluster that is not using a service principal"
     );
-    let r = reset(&env, &cluster, &op, &"x".repeat(191)).await;
+    let r = env.reset(&cluster, &op, &"x".repeat(191)).await;
     assert_eq!(r.status, 400);
-    let r = reset(&env, &cluster, &op, "wrong").await;
+    let r = env.reset(&cluster, &op, "wrong").await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (400, Some("ServicePrincipalValidationClientError"))
     );
     // a reader may not reset
@@ -585,10 +486,7 @@ async fn reset_refusals_and_outcomes() {
             Some(&json!({"clientId": op, "secret": secret})),
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (403, Some("AuthorizationFailed"))
-    );
+    assert_eq!((r.status, r.code()), (403, Some("AuthorizationFailed")));
     // outcomes: Failed, Canceled, Hang
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     for (outcome, status, code) in [
@@ -598,27 +496,22 @@ async fn reset_refusals_and_outcomes() {
         env.sim
             .add_fault(json!({"operation": outcome, "code": code, "message": "injected"}))
             .unwrap();
-        let r = reset(&env, &cluster, &op, &secret).await;
+        let r = env.reset(&cluster, &op, &secret).await;
         assert_eq!(r.status, 202);
         let url = r.header("azure-asyncoperation").unwrap();
         let loc = r.header("location").unwrap();
         env.sim.advance(Duration::from_secs(15 * 60));
-        let s = env.call("GET", &url, Some(&ta), None).await;
+        let s = env.get(&url, &ta).await;
         assert_eq!(s.body["status"], status);
         assert_eq!(s.body["error"]["code"], code);
-        let l = env.call("GET", &loc, Some(&ta), None).await;
+        let l = env.get(&loc, &ta).await;
         assert!(
             l.status >= 400 && l.body["error"]["code"] == code,
             "{}",
             l.text
         );
         let c = env
-            .call(
-                "GET",
-                &format!("{cluster}?api-version=2025-10-01"),
-                Some(&ta),
-                None,
-            )
+            .get(&format!("{cluster}?api-version=2025-10-01"), &ta)
             .await;
         assert_eq!(c.body["properties"]["provisioningState"], status);
         assert_eq!(
@@ -627,14 +520,11 @@ async fn reset_refusals_and_outcomes() {
         );
     }
     env.sim.add_fault(json!({"operation": "Hang"})).unwrap();
-    let r = reset(&env, &cluster, &op, &secret).await;
+    let r = env.reset(&cluster, &op, &secret).await;
     let url = r.header("azure-asyncoperation").unwrap();
     env.sim.advance(Duration::from_secs(24 * 3600));
-    assert_eq!(
-        env.call("GET", &url, Some(&ta), None).await.body["status"],
-        "InProgress"
-    );
-    assert_eq!(reset(&env, &cluster, &op, &secret).await.status, 409);
+    assert_eq!(env.get(&url, &ta).await.body["status"], "InProgress");
+    assert_eq!(env.reset(&cluster, &op, &secret).await.status, 409);
     env.stop().await;
 }
 
@@ -673,14 +563,9 @@ async fn write_throttling() {
     assert_eq!(retry.as_deref(), Some("1"));
     // reads are not throttled
     assert_eq!(
-        env.call(
-            "GET",
-            &ra_path(&reg, "66666666-2222-4333-8444-555555555555"),
-            Some(&tb),
-            None
-        )
-        .await
-        .status,
+        env.get(&ra_path(&reg, "66666666-2222-4333-8444-555555555555"), &tb)
+            .await
+            .status,
         200
     );
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -704,7 +589,7 @@ async fn follow(env: &Env, token: &str, r: &crate::common::Resp) -> Value {
     let url = r
         .header("azure-asyncoperation")
         .expect("Azure-AsyncOperation");
-    env.call("GET", &url, Some(token), None).await.body
+    env.get(&url, token).await.body
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -721,7 +606,7 @@ async fn read_throttling_has_buckets_of_its_own() {
     let mut statuses = Vec::new();
     let mut left = Vec::new();
     for _ in 0..5 {
-        let r = env.call("GET", &url, Some(&ta), None).await;
+        let r = env.get(&url, &ta).await;
         if r.status == 429 {
             assert_eq!(r.body["error"]["code"], "SubscriptionRequestsThrottled");
             assert!(r.text.contains("'read' requests"), "{}", r.text);
@@ -734,7 +619,7 @@ async fn read_throttling_has_buckets_of_its_own() {
     assert!(statuses[3..].contains(&429), "{statuses:?}");
     assert_eq!(left[0].as_deref(), Some("2"));
     assert!(
-        env.call("GET", &url, Some(&ta), None)
+        env.get(&url, &ta)
             .await
             .header("x-ms-ratelimit-remaining-subscription-global-reads")
             .is_some()
@@ -745,12 +630,10 @@ async fn read_throttling_has_buckets_of_its_own() {
         .await;
     assert!(r.status < 300, "{}", r.text);
     // Tenant-level reads (no subscription) are not counted.
-    let tenants = env
-        .call("GET", "/tenants?api-version=2022-12-01", Some(&ta), None)
-        .await;
+    let tenants = env.get("/tenants?api-version=2022-12-01", &ta).await;
     assert_eq!(tenants.status, 200, "{}", tenants.text);
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(env.call("GET", &url, Some(&ta), None).await.status, 200);
+    assert_eq!(env.get(&url, &ta).await.status, 200);
     env.stop().await;
 }
 
@@ -762,7 +645,7 @@ async fn a_tag_update_is_a_cluster_update_that_copies_the_tags_onto_the_node_res
     let cluster = env.var("CLUSTER_ID");
     let url = format!("{cluster}?api-version=2025-10-01");
     let patch = |tags: Value| json!({ "tags": tags });
-    let r = env.call("GET", &url, Some(&ta), None).await;
+    let r = env.get(&url, &ta).await;
     assert_eq!(r.body["tags"], json!({}));
     let r = env
         .call(
@@ -787,15 +670,15 @@ async fn a_tag_update_is_a_cluster_update_that_copies_the_tags_onto_the_node_res
         .call("PATCH", &url, Some(&ta), Some(&patch(json!({"c": "3"}))))
         .await;
     assert_eq!(
-        (again.status, again.body["error"]["code"].as_str()),
+        (again.status, again.code()),
         (409, Some("OperationNotAllowed"))
     );
     let (op, secret) = (env.var("AZURE_CLIENT_ID"), env.var("AZURE_CLIENT_SECRET"));
-    assert_eq!(reset(&env, &cluster, &op, &secret).await.status, 409);
+    assert_eq!(env.reset(&cluster, &op, &secret).await.status, 409);
     // Three minutes later: done, and the node resource group's resources carry the tags.
     env.sim.advance(azure_sim::CLUSTER_UPDATE_TIME);
     assert_eq!(follow(&env, &ta, &r).await["status"], "Succeeded");
-    let g = env.call("GET", &url, Some(&ta), None).await;
+    let g = env.get(&url, &ta).await;
     assert_eq!(g.body["properties"]["provisioningState"], "Succeeded");
     assert_eq!(node_tags(&env), json!({"a": "1", "b": ""}));
     // The whole set is replaced (TagsObject): a tag not sent is gone.
@@ -804,7 +687,7 @@ async fn a_tag_update_is_a_cluster_update_that_copies_the_tags_onto_the_node_res
         .await;
     assert_eq!(r.body["tags"], json!({"c": "3"}));
     env.sim.advance(azure_sim::CLUSTER_UPDATE_TIME);
-    let r = env.call("GET", &url, Some(&ta), None).await;
+    let r = env.get(&url, &ta).await;
     assert_eq!(r.body["tags"], json!({"c": "3"}));
     assert_eq!(node_tags(&env), json!({"c": "3"}));
     // ARM's tag limits.
@@ -816,11 +699,7 @@ async fn a_tag_update_is_a_cluster_update_that_copies_the_tags_onto_the_node_res
         let r = env
             .call("PATCH", &url, Some(&ta), Some(&patch(bad.clone())))
             .await;
-        assert_eq!(
-            (r.status, r.body["error"]["code"].as_str()),
-            (400, Some(code)),
-            "{bad}"
-        );
+        assert_eq!((r.status, r.code()), (400, Some(code)), "{bad}");
     }
     // The reader may read, not write.
     let reader = env.reader("CLUSTER_TENANT_ID", ARM).await;
@@ -832,12 +711,9 @@ async fn a_tag_update_is_a_cluster_update_that_copies_the_tags_onto_the_node_res
             Some(&patch(json!({"x": "1"}))),
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (403, Some("AuthorizationFailed"))
-    );
+    assert_eq!((r.status, r.code()), (403, Some("AuthorizationFailed")));
     // Not while a reset runs on the cluster.
-    assert_eq!(reset(&env, &cluster, &op, &secret).await.status, 202);
+    assert_eq!(env.reset(&cluster, &op, &secret).await.status, 202);
     let r = env
         .call("PATCH", &url, Some(&ta), Some(&patch(json!({"x": "1"}))))
         .await;
@@ -883,7 +759,7 @@ async fn a_tag_policy_on_the_node_resource_group_fails_the_whole_update() {
             && message.contains("xtenant-client-id"),
         "{message}"
     );
-    let g = env.call("GET", &url, Some(&ta), None).await;
+    let g = env.get(&url, &ta).await;
     assert_eq!(g.body["properties"]["provisioningState"], "Failed");
     assert_eq!(
         env.sim.state()["clusters"][0]["node_resource_tags"],

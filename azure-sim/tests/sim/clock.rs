@@ -5,22 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{ARM, Env, GRAPH, start_with};
-
-async fn reset(env: &Env) -> crate::common::Resp {
-    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
-    let (op, secret) = (env.var("AZURE_CLIENT_ID"), env.var("AZURE_CLIENT_SECRET"));
-    env.call(
-        "POST",
-        &format!(
-            "{}/resetServicePrincipalProfile?api-version=2025-10-01",
-            env.var("CLUSTER_ID")
-        ),
-        Some(&ta),
-        Some(&json!({"clientId": op, "secret": secret})),
-    )
-    .await
-}
+use crate::common::{ARM, GRAPH, start_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_control_api_shows_and_advances_the_clock() {
@@ -64,14 +49,14 @@ async fn the_control_api_shows_and_advances_the_clock() {
 async fn a_compressed_reset_runs_its_realistic_length_and_says_when_to_poll_in_real_time() {
     // A hundred times faster: the default cluster's 3 nodes × 5 minutes end in 9 real seconds.
     let env = start_with(|c| c.time_scale = 0.01).await;
-    let r = reset(&env).await;
+    let r = env.reset_to_operator(&env.var("CLUSTER_ID")).await;
     assert_eq!(r.status, 202, "{}", r.text);
     // Azure says 10 s between polls; compressed, that is 100 ms.
     assert_eq!(r.header("retry-after").as_deref(), Some("0"));
     assert_eq!(r.header("retry-after-ms").as_deref(), Some("100"));
     let url = r.header("azure-asyncoperation").unwrap();
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
-    let s = env.call("GET", &url, Some(&ta), None).await;
+    let s = env.get(&url, &ta).await;
     assert_eq!(s.body["status"], "InProgress");
     assert_eq!(s.header("retry-after-ms").as_deref(), Some("100"));
     // Its record in the state is Azure's: 15 minutes.
@@ -79,7 +64,7 @@ async fn a_compressed_reset_runs_its_realistic_length_and_says_when_to_poll_in_r
     assert_eq!(state["operations"][0]["duration_ms"], 900_000);
     // Moving the clock on ends it without waiting.
     env.sim.advance(Duration::from_secs(15 * 60));
-    let s = env.call("GET", &url, Some(&ta), None).await;
+    let s = env.get(&url, &ta).await;
     assert_eq!(s.body["status"], "Succeeded", "{}", s.text);
     assert!(s.header("retry-after").is_none());
     env.stop().await;
@@ -92,7 +77,10 @@ async fn the_reset_lasts_nodes_times_the_reimage_time_or_a_fixed_duration() {
         c.node_reimage_time = Duration::from_secs(60);
     })
     .await;
-    assert_eq!(reset(&env).await.status, 202);
+    assert_eq!(
+        env.reset_to_operator(&env.var("CLUSTER_ID")).await.status,
+        202
+    );
     assert_eq!(env.sim.state()["operations"][0]["duration_ms"], 180_000);
     env.stop().await;
     let env = start_with(|c| {
@@ -100,7 +88,10 @@ async fn the_reset_lasts_nodes_times_the_reimage_time_or_a_fixed_duration() {
         c.lro_duration = Some(Duration::from_secs(7));
     })
     .await;
-    assert_eq!(reset(&env).await.status, 202);
+    assert_eq!(
+        env.reset_to_operator(&env.var("CLUSTER_ID")).await.status,
+        202
+    );
     assert_eq!(env.sim.state()["operations"][0]["duration_ms"], 7_000);
     env.stop().await;
 }
@@ -111,7 +102,7 @@ async fn tokens_keep_the_real_clock_when_azure_time_moves_on() {
     let ga = env.op("CLUSTER_TENANT_ID", GRAPH).await;
     // A day of Azure's time later, a token the client times with its own clock still works.
     env.sim.advance(Duration::from_secs(24 * 3600));
-    let r = env.call("GET", "/v1.0/organization", Some(&ga), None).await;
+    let r = env.get("/v1.0/organization", &ga).await;
     assert_eq!(r.status, 200, "{}", r.text);
     // Its Date is Azure's, as a client dating Azure's objects reads it.
     let date = time::OffsetDateTime::parse(

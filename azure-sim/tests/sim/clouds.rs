@@ -31,12 +31,7 @@ async fn api_versions_the_cloud_lacks_are_refused_listing_the_supported_ones() {
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let cluster = env.var("CLUSTER_ID");
     let r = env
-        .call(
-            "GET",
-            &format!("{cluster}?api-version=2025-10-01"),
-            Some(&ta),
-            None,
-        )
+        .get(&format!("{cluster}?api-version=2025-10-01"), &ta)
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.body["error"]["code"], "NoRegisteredProviderFound");
@@ -56,34 +51,15 @@ async fn api_versions_the_cloud_lacks_are_refused_listing_the_supported_ones() {
     assert_eq!(r.body["error"]["code"], "NoRegisteredProviderFound");
     assert!(env.sim.state()["operations"].as_array().unwrap().is_empty());
     let r = env
-        .call(
-            "GET",
-            &format!("{cluster}?api-version=2024-02-01"),
-            Some(&ta),
-            None,
-        )
+        .get(&format!("{cluster}?api-version=2024-02-01"), &ta)
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     // registries: strict mode uses the public cloud's set
     let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
     let reg = env.var("REGISTRY_ID");
-    let r = env
-        .call(
-            "GET",
-            &format!("{reg}?api-version=2025-11-01"),
-            Some(&tb),
-            None,
-        )
-        .await;
+    let r = env.get(&format!("{reg}?api-version=2025-11-01"), &tb).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = env
-        .call(
-            "GET",
-            &format!("{reg}?api-version=2099-01-01"),
-            Some(&tb),
-            None,
-        )
-        .await;
+    let r = env.get(&format!("{reg}?api-version=2099-01-01"), &tb).await;
     assert_eq!(r.body["error"]["code"], "NoRegisteredProviderFound");
     let msg = r.body["error"]["message"].as_str().unwrap();
     assert!(
@@ -94,13 +70,11 @@ async fn api_versions_the_cloud_lacks_are_refused_listing_the_supported_ones() {
     );
     // role assignments: Microsoft.Authorization's InvalidResourceType
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!(
                 "{reg}/providers/Microsoft.Authorization/roleAssignments?api-version=2015-07-01"
             ),
-            Some(&tb),
-            None,
+            &tb,
         )
         .await;
     assert_eq!(r.status, 400);
@@ -114,15 +88,10 @@ async fn api_versions_the_cloud_lacks_are_refused_listing_the_supported_ones() {
     let env = start().await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let r = env
-        .call(
-            "GET",
-            &format!("{cluster}?api-version=2099-01-01"),
-            Some(&ta),
-            None,
-        )
+        .get(&format!("{cluster}?api-version=2099-01-01"), &ta)
         .await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (400, Some("NoRegisteredProviderFound"))
     );
     env.stop().await;
@@ -132,26 +101,10 @@ async fn api_versions_the_cloud_lacks_are_refused_listing_the_supported_ones() {
     .await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let r = env
-        .call(
-            "GET",
-            &format!("{cluster}?api-version=2099-01-01"),
-            Some(&ta),
-            None,
-        )
+        .get(&format!("{cluster}?api-version=2099-01-01"), &ta)
         .await;
     assert_eq!(r.status, 200);
     env.stop().await;
-}
-
-async fn reset(env: &Env, cluster: &str) -> crate::common::Resp {
-    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
-    env.call(
-        "POST",
-        &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
-        Some(&ta),
-        Some(&json!({"clientId": env.var("AZURE_CLIENT_ID"), "secret": env.var("AZURE_CLIENT_SECRET")})),
-    )
-    .await
 }
 
 const BUSY: &str = "Operation is not allowed: Another operation (Updating) is in progress, please wait for it to finish before starting a new operation. See https://aka.ms/aks-pending-operation for more details";
@@ -160,13 +113,13 @@ const BUSY: &str = "Operation is not allowed: Another operation (Updating) is in
 async fn aks_errors_are_top_level_and_a_busy_cluster_refuses_a_reset() {
     let env = behaving(json!({"aks_error_shape": "top_level"})).await;
     let cluster = env.var("CLUSTER_ID");
-    assert_eq!(reset(&env, &cluster).await.status, 202);
-    let r = reset(&env, &cluster).await;
+    assert_eq!(env.reset_to_operator(&cluster).await.status, 202);
+    let r = env.reset_to_operator(&cluster).await;
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(r.body["code"], "OperationNotAllowed");
     assert_eq!(r.body["message"], BUSY);
     assert!(r.body.get("error").is_none(), "{}", r.text);
-    let r = reset(&env, &env.var("MSI_CLUSTER_ID")).await;
+    let r = env.reset_to_operator(&env.var("MSI_CLUSTER_ID")).await;
     assert_eq!(
         (r.status, r.body["code"].as_str()),
         (400, Some("BadRequest"))
@@ -185,8 +138,8 @@ async fn aks_errors_are_top_level_and_a_busy_cluster_refuses_a_reset() {
     env.stop().await;
     // wrapped by default, with the same text
     let env = behaving(json!({})).await;
-    assert_eq!(reset(&env, &cluster).await.status, 202);
-    let r = reset(&env, &cluster).await;
+    assert_eq!(env.reset_to_operator(&cluster).await.status, 202);
+    let r = env.reset_to_operator(&cluster).await;
     assert_eq!(r.body["error"]["code"], "OperationNotAllowed");
     assert_eq!(r.body["error"]["message"], BUSY);
     env.stop().await;
@@ -201,7 +154,7 @@ async fn a_cluster_busy_with_another_operation_refuses_a_reset() {
         c["provisioning_state"] = json!("Upgrading");
     }
     let env = start_with(|c| c.scenario = Some(state)).await;
-    let r = reset(&env, &env.var("CLUSTER_ID")).await;
+    let r = env.reset_to_operator(&env.var("CLUSTER_ID")).await;
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(
         r.body["error"]["message"],
@@ -230,52 +183,36 @@ async fn graph_reads_of_new_objects_lag_separately_from_replication() {
         format!("/v1.0/applications(appId='{app_id}')"),
         "/v1.0/applications(uniqueName='lagging-1')".to_string(),
     ] {
-        let r = env.call("GET", &path, Some(&ga), None).await;
+        let r = env.get(&path, &ga).await;
         assert_eq!(r.status, 404, "{path}: {}", r.text);
         assert_eq!(r.body["error"]["code"], "Request_ResourceNotFound");
     }
     // replication (the SP's backing-app check) is a separate delay, zero here
     let sp = env.create_sp(&ga, &app_id).await;
     let r = env
-        .call(
-            "GET",
-            &format!("/v1.0/servicePrincipals(appId='{app_id}')"),
-            Some(&ga),
-            None,
-        )
+        .get(&format!("/v1.0/servicePrincipals(appId='{app_id}')"), &ga)
         .await;
     assert_eq!(r.status, 404, "{}", r.text);
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("/v1.0/servicePrincipals/{}", sp["id"].as_str().unwrap()),
-            Some(&ga),
-            None,
+            &ga,
         )
         .await;
     assert_eq!(r.status, 404);
     // older objects read at once
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("/v1.0/applications(appId='{}')", env.var("AZURE_CLIENT_ID")),
-            Some(&ga),
-            None,
+            &ga,
         )
         .await;
     assert_eq!(r.status, 200);
     env.sim.advance(Duration::from_millis(1600));
-    let r = env
-        .call("GET", &format!("/v1.0/applications/{id}"), Some(&ga), None)
-        .await;
+    let r = env.get(&format!("/v1.0/applications/{id}"), &ga).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = env
-        .call(
-            "GET",
-            &format!("/v1.0/servicePrincipals(appId='{app_id}')"),
-            Some(&ga),
-            None,
-        )
+        .get(&format!("/v1.0/servicePrincipals(appId='{app_id}')"), &ga)
         .await;
     assert_eq!(r.status, 200);
     env.stop().await;
@@ -288,9 +225,7 @@ const NO_KEY: &str =
 async fn graph_without_the_unique_name_key_answers_as_for_an_unsupported_key() {
     let env = behaving(json!({"unique_name_key": false})).await;
     let ga = env.op("CLUSTER_TENANT_ID", GRAPH).await;
-    let r = env
-        .call("GET", "/v1.0/applications(uniqueName='x')", Some(&ga), None)
-        .await;
+    let r = env.get("/v1.0/applications(uniqueName='x')", &ga).await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.body["error"]["code"], "Request_BadRequest");
     assert_eq!(r.body["error"]["message"], NO_KEY);
@@ -314,25 +249,16 @@ async fn graph_without_the_unique_name_key_answers_as_for_an_unsupported_key() {
         "no app was made"
     );
     // any other unsupported key answers the same way
-    let r = env
-        .call(
-            "GET",
-            "/v1.0/applications(displayName='x')",
-            Some(&ga),
-            None,
-        )
-        .await;
+    let r = env.get("/v1.0/applications(displayName='x')", &ga).await;
     assert_eq!(
         r.body["error"]["message"],
         "'displayName' is not a valid alternate key for the resource type 'application'."
     );
     // the appId key and $filter still work
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("/v1.0/applications(appId='{}')", env.var("AZURE_CLIENT_ID")),
-            Some(&ga),
-            None,
+            &ga,
         )
         .await;
     assert_eq!(r.status, 200);
@@ -412,12 +338,7 @@ async fn the_consent_page_lists_permissions_and_refuses_an_app_requesting_none()
     }
     let gb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
     let r = env
-        .call(
-            "GET",
-            &format!("/v1.0/servicePrincipals(appId='{without}')"),
-            Some(&gb),
-            None,
-        )
+        .get(&format!("/v1.0/servicePrincipals(appId='{without}')"), &gb)
         .await;
     assert_eq!(r.status, 404, "no service principal was made");
     env.stop().await;
@@ -458,11 +379,9 @@ async fn the_national_cloud_scenario_combines_versions_read_lag_and_no_unique_na
     // the default world, with the national cloud's behaviour
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID")),
-            Some(&ta),
-            None,
+            &ta,
         )
         .await;
     assert_eq!(r.body["error"]["code"], "NoRegisteredProviderFound");
@@ -474,37 +393,29 @@ async fn the_national_cloud_scenario_combines_versions_read_lag_and_no_unique_na
     );
     let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("{}?api-version=2025-11-01", env.var("REGISTRY_ID")),
-            Some(&tb),
-            None,
+            &tb,
         )
         .await;
     assert_eq!(r.body["error"]["code"], "NoRegisteredProviderFound");
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("{}?api-version=2023-07-01", env.var("REGISTRY_ID")),
-            Some(&tb),
-            None,
+            &tb,
         )
         .await;
     assert_eq!(r.status, 200);
     let ga = env.op("CLUSTER_TENANT_ID", GRAPH).await;
-    let r = env
-        .call("GET", "/v1.0/applications(uniqueName='x')", Some(&ga), None)
-        .await;
+    let r = env.get("/v1.0/applications(uniqueName='x')", &ga).await;
     assert_eq!(r.body["error"]["message"], NO_KEY);
     let app = env
         .create_app(&ga, json!({"displayName": "national"}))
         .await;
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("/v1.0/applications/{}", app["id"].as_str().unwrap()),
-            Some(&ga),
-            None,
+            &ga,
         )
         .await;
     assert_eq!(r.status, 404);

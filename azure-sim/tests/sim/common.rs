@@ -21,6 +21,11 @@ pub(crate) struct Resp {
 }
 
 impl Resp {
+    /// The body's `error.code` (ARM's and Graph's error shape).
+    pub(crate) fn code(&self) -> Option<&str> {
+        self.body["error"]["code"].as_str()
+    }
+
     pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
@@ -77,11 +82,59 @@ pub(crate) async fn start_with(f: impl FnOnce(&mut SimConfig)) -> Env {
     }
 }
 
+/// The built-in role AcrPull (its GUID, the same in every cloud).
+pub(crate) const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+
 pub(crate) const GRAPH: &str = "https://graph.microsoft.com";
 pub(crate) const ARM: &str = "https://management.azure.com/";
 pub(crate) const VAULT: &str = "https://vault.azure.net";
 
 impl Env {
+    /// `POST {cluster_id}/resetServicePrincipalProfile` as the operator in tenant A, to the
+    /// app `client_id` and its `secret`.
+    pub(crate) async fn reset(&self, cluster_id: &str, client_id: &str, secret: &str) -> Resp {
+        let ta = self.op("CLUSTER_TENANT_ID", ARM).await;
+        self.call(
+            "POST",
+            &format!("{cluster_id}/resetServicePrincipalProfile?api-version=2025-10-01"),
+            Some(&ta),
+            Some(&serde_json::json!({"clientId": client_id, "secret": secret})),
+        )
+        .await
+    }
+
+    /// [`Env::reset`] of `cluster_id` to the operator's own identity.
+    pub(crate) async fn reset_to_operator(&self, cluster_id: &str) -> Resp {
+        let (op, secret) = (self.var("AZURE_CLIENT_ID"), self.var("AZURE_CLIENT_SECRET"));
+        self.reset(cluster_id, &op, &secret).await
+    }
+
+    /// Assigns AcrPull on the default registry to the principal `sp` in tenant B; asserts 201.
+    pub(crate) async fn grant_pull(&self, sp: &str) {
+        let tb = self.op("REGISTRY_TENANT_ID", ARM).await;
+        let body = serde_json::json!({"properties": {
+            "roleDefinitionId": format!(
+                "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{ACR_PULL}",
+                self.var("REGISTRY_SUBSCRIPTION_ID")
+            ),
+            "principalId": sp,
+            "principalType": "ServicePrincipal",
+        }});
+        let r = self
+            .call(
+                "PUT",
+                &format!(
+                    "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+                    self.var("REGISTRY_ID"),
+                    uuid::Uuid::new_v4()
+                ),
+                Some(&tb),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+
     pub(crate) fn var(&self, k: &str) -> String {
         self.sim
             .env_var(k)
@@ -159,6 +212,11 @@ impl Env {
             resource,
         )
         .await
+    }
+
+    /// `GET path` with the bearer `token`.
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call("GET", path, Some(token), None).await
     }
 
     pub(crate) async fn call(

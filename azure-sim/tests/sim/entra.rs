@@ -64,9 +64,7 @@ async fn azure_identity_gets_tokens_and_sees_bad_secret() {
         assert!(!c[k].is_null(), "claim {k}");
     }
     // the token works against Graph
-    let r = env
-        .call("GET", "/v1.0/applications", Some(t.token.secret()), None)
-        .await;
+    let r = env.get("/v1.0/applications", t.token.secret()).await;
     assert_eq!(r.status, 200);
     // by domain, for ARM
     let cred = credential(
@@ -401,12 +399,7 @@ async fn consent_flow_accept_and_cancel() {
     );
     let t_b = env.op("REGISTRY_TENANT_ID", GRAPH).await;
     let r = env
-        .call(
-            "GET",
-            &format!("/v1.0/servicePrincipals(appId='{app_id}')"),
-            Some(&t_b),
-            None,
-        )
+        .get(&format!("/v1.0/servicePrincipals(appId='{app_id}')"), &t_b)
         .await;
     assert_eq!(r.status, 404);
     // then accept
@@ -425,12 +418,7 @@ async fn consent_flow_accept_and_cancel() {
     // Readable once past Graph's read lag.
     env.sim.advance(std::time::Duration::from_secs(5));
     let r = env
-        .call(
-            "GET",
-            &format!("/v1.0/servicePrincipals(appId='{app_id}')"),
-            Some(&t_b),
-            None,
-        )
+        .get(&format!("/v1.0/servicePrincipals(appId='{app_id}')"), &t_b)
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(

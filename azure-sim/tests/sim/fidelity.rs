@@ -55,20 +55,6 @@ async fn registry_token(env: &Env, app_id: &str, secret: &str) -> Resp {
     to_resp(r).await
 }
 
-async fn reset(env: &Env, client_id: &str, secret: &str) -> Resp {
-    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
-    env.call(
-        "POST",
-        &format!(
-            "{}/resetServicePrincipalProfile?api-version=2025-10-01",
-            env.var("CLUSTER_ID")
-        ),
-        Some(&ta),
-        Some(&json!({"clientId": client_id, "secret": secret})),
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_service_principal_is_unknown_beyond_graph_until_it_replicated() {
     // At Azure's pace: the clock moves only when the test moves it (and by the real seconds).
@@ -108,9 +94,9 @@ async fn a_new_service_principal_is_unknown_beyond_graph_until_it_replicated() {
         r.text
     );
     // AKS's credential check during the reset (aka.ms/aks-sp-help).
-    let r = reset(&env, &app_id, &secret).await;
+    let r = env.reset(&env.var("CLUSTER_ID"), &app_id, &secret).await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (400, Some("ServicePrincipalValidationClientError")),
         "{}",
         r.text
@@ -137,7 +123,7 @@ async fn a_new_service_principal_is_unknown_beyond_graph_until_it_replicated() {
     }
     let r = registry_token(&env, &app_id, &secret).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = reset(&env, &app_id, &secret).await;
+    let r = env.reset(&env.var("CLUSTER_ID"), &app_id, &secret).await;
     assert_eq!(r.status, 202, "{}", r.text);
     env.stop().await;
 }
@@ -180,7 +166,7 @@ async fn a_tag_deny_policy_on_the_clusters_own_scope_refuses_the_patch_at_once()
     .await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let url = format!("{cluster}?api-version=2025-10-01");
-    let before = env.call("GET", &url, Some(&ta), None).await;
+    let before = env.get(&url, &ta).await;
     assert_eq!(before.status, 200, "{}", before.text);
     let r = env
         .call(
@@ -191,7 +177,7 @@ async fn a_tag_deny_policy_on_the_clusters_own_scope_refuses_the_patch_at_once()
         )
         .await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (403, Some("RequestDisallowedByPolicy")),
         "{}",
         r.text
@@ -214,7 +200,7 @@ async fn a_tag_deny_policy_on_the_clusters_own_scope_refuses_the_patch_at_once()
     );
     assert!(r.header("azure-asyncoperation").is_none());
     // Nothing kept, no update started: the cluster and its tags are as they were.
-    let after = env.call("GET", &url, Some(&ta), None).await;
+    let after = env.get(&url, &ta).await;
     assert_eq!(after.body["tags"], before.body["tags"]);
     assert_eq!(after.body["properties"]["provisioningState"], "Succeeded");
     assert_eq!(
@@ -242,14 +228,7 @@ async fn authorization_refuses_a_version_as_azure_does_and_has_2020_10_01_previe
     let ra = format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments");
     // The list as ARM printed it for api-version=dummyapi (December 2024), oldest first.
     let listed = "2014-04-01-preview,2014-07-01-preview,2014-10-01-preview,2015-05-01-preview,2015-06-01,2015-07-01,2016-07-01,2017-05-01,2017-09-01,2017-10-01-preview,2018-01-01-preview,2018-07-01,2018-09-01-preview,2018-12-01-preview,2019-04-01-preview,2020-03-01-preview,2020-04-01-preview,2020-08-01-preview,2020-10-01-preview,2021-04-01-preview,2022-01-01-preview,2022-04-01";
-    let r = env
-        .call(
-            "GET",
-            &format!("{ra}?api-version=dummyapi"),
-            Some(&ta),
-            None,
-        )
-        .await;
+    let r = env.get(&format!("{ra}?api-version=dummyapi"), &ta).await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(
         r.body,
@@ -258,12 +237,7 @@ async fn authorization_refuses_a_version_as_azure_does_and_has_2020_10_01_previe
     // The type named as ARM spells it whatever the path's case.
     let lower = ra.replace("roleAssignments", "roleassignments");
     let r = env
-        .call(
-            "GET",
-            &format!("{lower}?api-version=2020-07-01-preview"),
-            Some(&ta),
-            None,
-        )
+        .get(&format!("{lower}?api-version=2020-07-01-preview"), &ta)
         .await;
     assert!(
         r.body["error"]["message"]
@@ -274,23 +248,16 @@ async fn authorization_refuses_a_version_as_azure_does_and_has_2020_10_01_previe
         r.text
     );
     for good in ["2020-10-01-preview", "2022-04-01"] {
-        let r = env
-            .call("GET", &format!("{ra}?api-version={good}"), Some(&ta), None)
-            .await;
+        let r = env.get(&format!("{ra}?api-version={good}"), &ta).await;
         assert_eq!(r.status, 200, "{good}: {}", r.text);
     }
     // Role definitions: NoRegisteredProviderFound, no locations (azure-sdk-for-java#28334).
     let rd = format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions");
     let r = env
-        .call(
-            "GET",
-            &format!("{rd}?api-version=2020-07-01-preview"),
-            Some(&ta),
-            None,
-        )
+        .get(&format!("{rd}?api-version=2020-07-01-preview"), &ta)
         .await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (400, Some("NoRegisteredProviderFound")),
         "{}",
         r.text
@@ -303,25 +270,6 @@ async fn authorization_refuses_a_version_as_azure_does_and_has_2020_10_01_previe
         "{m}"
     );
     env.stop().await;
-}
-
-/// Assigns AcrPull on the default registry to the principal `sp` in tenant B.
-async fn grant_pull(env: &Env, sp: &str) {
-    let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
-    let body = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d", env.var("REGISTRY_SUBSCRIPTION_ID")), "principalId": sp, "principalType": "ServicePrincipal"}});
-    let r = env
-        .call(
-            "PUT",
-            &format!(
-                "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
-                env.var("REGISTRY_ID"),
-                uuid::Uuid::new_v4()
-            ),
-            Some(&tb),
-            Some(&body),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
 }
 
 /// The pull actions a registry token of the app's grants on `samples/hello`.
@@ -338,7 +286,7 @@ async fn a_role_reaches_the_registry_after_the_documented_ten_minutes() {
     let env = start_with(|c| c.time_scale = 1.0).await;
     let (app_id, secret, sp_b) = new_app_with_principals(&env).await;
     env.sim.advance(azure_sim::REPLICATION_DELAY);
-    grant_pull(&env, &sp_b).await;
+    env.grant_pull(&sp_b).await;
     // Past the directory's replication, a minute short of the role's propagation: no pull.
     env.sim.advance(Duration::from_secs(9 * 60));
     assert_eq!(pull_actions(&env, &app_id, &secret).await, json!([]));
@@ -353,7 +301,7 @@ async fn the_time_scale_compresses_the_role_propagation_too() {
     let env = crate::common::start().await;
     let (app_id, secret, sp_b) = new_app_with_principals(&env).await;
     env.sim.advance(azure_sim::REPLICATION_DELAY);
-    grant_pull(&env, &sp_b).await;
+    env.grant_pull(&sp_b).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(pull_actions(&env, &app_id, &secret).await, json!(["pull"]));
     env.stop().await;

@@ -31,21 +31,14 @@ async fn application_lifecycle_and_queries() {
             .ends_with("$metadata#applications/$entity")
     );
     // get by id, by appId
-    let r = env
-        .call("GET", &format!("/v1.0/applications/{id}"), Some(&t), None)
-        .await;
+    let r = env.get(&format!("/v1.0/applications/{id}"), &t).await;
     assert_eq!(
         (r.status, r.body["appId"].as_str()),
         (200, Some(app_id.as_str()))
     );
     assert!(r.header("request-id").is_some() && r.header("client-request-id").is_some());
     let r = env
-        .call(
-            "GET",
-            &format!("/v1.0/applications(appId='{app_id}')"),
-            Some(&t),
-            None,
-        )
+        .get(&format!("/v1.0/applications(appId='{app_id}')"), &t)
         .await;
     assert_eq!(r.body["id"], id.as_str());
     // filters
@@ -89,7 +82,7 @@ async fn application_lifecycle_and_queries() {
         .unwrap();
     let r = crate::common::to_resp(r).await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (400, Some("Request_UnsupportedQuery"))
     );
     // patch
@@ -103,9 +96,7 @@ async fn application_lifecycle_and_queries() {
         .await;
     assert_eq!(r.status, 204);
     assert_eq!(r.text, "");
-    let r = env
-        .call("GET", &format!("/v1.0/applications/{id}"), Some(&t), None)
-        .await;
+    let r = env.get(&format!("/v1.0/applications/{id}"), &t).await;
     assert_eq!(r.body["displayName"], "xt-app-2");
     // unknown property, bad id, missing object
     let r = env
@@ -116,32 +107,23 @@ async fn application_lifecycle_and_queries() {
             Some(&json!({"bogus": 1})),
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (400, Some("Request_BadRequest"))
-    );
-    let r = env
-        .call("GET", "/v1.0/applications/not-a-guid", Some(&t), None)
-        .await;
+    assert_eq!((r.status, r.code()), (400, Some("Request_BadRequest")));
+    let r = env.get("/v1.0/applications/not-a-guid", &t).await;
     assert_eq!(r.status, 400);
     let r = env
-        .call(
-            "GET",
+        .get(
             "/v1.0/applications/99999999-9999-4999-8999-999999999999",
-            Some(&t),
-            None,
+            &t,
         )
         .await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (404, Some("Request_ResourceNotFound"))
     );
     assert!(r.body["error"]["innerError"]["request-id"].is_string());
     // the app lives in A: tenant B does not see it
     let tb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
-    let r = env
-        .call("GET", &format!("/v1.0/applications/{id}"), Some(&tb), None)
-        .await;
+    let r = env.get(&format!("/v1.0/applications/{id}"), &tb).await;
     assert_eq!(r.status, 404);
     // delete, then deleted item
     let r = env
@@ -153,17 +135,10 @@ async fn application_lifecycle_and_queries() {
         )
         .await;
     assert_eq!(r.status, 204);
-    let r = env
-        .call("GET", &format!("/v1.0/applications/{id}"), Some(&t), None)
-        .await;
+    let r = env.get(&format!("/v1.0/applications/{id}"), &t).await;
     assert_eq!(r.status, 404);
     let r = env
-        .call(
-            "GET",
-            &format!("/v1.0/directory/deletedItems/{id}"),
-            Some(&t),
-            None,
-        )
+        .get(&format!("/v1.0/directory/deletedItems/{id}"), &t)
         .await;
     assert_eq!(r.status, 200);
     let r = env
@@ -187,7 +162,7 @@ async fn upsert_by_unique_name() {
     let body = json!({"displayName": "xt-unique", "signInAudience": "AzureADMultipleOrgs"});
     let r = env.call("PATCH", path, Some(&t), Some(&body)).await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (404, Some("Request_ResourceNotFound"))
     );
     let prefer = [("Prefer", "create-if-missing")];
@@ -207,7 +182,7 @@ async fn upsert_by_unique_name() {
         )
         .await;
     assert_eq!((r.status, r.text.as_str()), (204, ""));
-    let r = env.call("GET", path, Some(&t), None).await;
+    let r = env.get(path, &t).await;
     assert_eq!(
         (r.body["id"].as_str(), r.body["notes"].as_str()),
         (Some(id.as_str()), Some("n"))
@@ -261,9 +236,7 @@ async fn passwords_and_lifetime_policy() {
         assert!(r.body.get(k).is_some(), "{k}");
     }
     // later reads show secretText null; the state has only a hash
-    let r = env
-        .call("GET", &format!("/v1.0/applications/{id}"), Some(&t), None)
-        .await;
+    let r = env.get(&format!("/v1.0/applications/{id}"), &t).await;
     assert_eq!(
         r.body["passwordCredentials"][0]["secretText"],
         serde_json::Value::Null
@@ -286,7 +259,7 @@ async fn passwords_and_lifetime_policy() {
         )
         .await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (400, Some("CredentialInvalidLifetimeAsPerAppPolicy"))
     );
     assert_eq!(r.body["error"]["details"][0]["code"], "InvalidKeyEndDate");
@@ -333,10 +306,7 @@ async fn service_principals_and_rules() {
             Some(&json!({"appId": single["appId"]})),
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (400, Some("Request_BadRequest"))
-    );
+    assert_eq!((r.status, r.code()), (400, Some("Request_BadRequest")));
     assert!(
         r.body["error"]["message"]
             .as_str()
@@ -345,7 +315,7 @@ async fn service_principals_and_rules() {
     );
     // GET missing → 404; upsert creates (201) then updates (204)
     let path = format!("/v1.0/servicePrincipals(appId='{mid}')");
-    assert_eq!(env.call("GET", &path, Some(&tb), None).await.status, 404);
+    assert_eq!(env.get(&path, &tb).await.status, 404);
     let prefer = [("Prefer", "create-if-missing")];
     let r = env
         .call_h(
@@ -400,12 +370,7 @@ async fn service_principals_and_rules() {
         assert_eq!(r.body["value"][0]["id"], sp_id.as_str(), "{f}");
     }
     let r = env
-        .call(
-            "GET",
-            &format!("/v1.0/servicePrincipals/{sp_id}"),
-            Some(&tb),
-            None,
-        )
+        .get(&format!("/v1.0/servicePrincipals/{sp_id}"), &tb)
         .await;
     assert_eq!(r.status, 200);
     // unknown app → NoBackingApplicationObject
@@ -433,7 +398,7 @@ async fn service_principals_and_rules() {
         .status,
         204
     );
-    assert_eq!(env.call("GET", &path, Some(&tb), None).await.status, 404);
+    assert_eq!(env.get(&path, &tb).await.status, 404);
     env.stop().await;
 }
 
@@ -442,9 +407,7 @@ async fn permissions_and_auth_errors() {
     // About rules, not Graph's lags or a new secret's propagation.
     let env = lenient(&[GraphLag, SecretPropagation]).await;
     let reader = env.reader("CLUSTER_TENANT_ID", GRAPH).await;
-    let r = env
-        .call("GET", "/v1.0/applications", Some(&reader), None)
-        .await;
+    let r = env.get("/v1.0/applications", &reader).await;
     assert_eq!(r.status, 200);
     let r = env
         .call(
@@ -455,7 +418,7 @@ async fn permissions_and_auth_errors() {
         )
         .await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (403, Some("Authorization_RequestDenied"))
     );
     assert_eq!(
@@ -468,29 +431,20 @@ async fn permissions_and_auth_errors() {
     // no token, garbage token, ARM token
     let r = env.call("GET", "/v1.0/applications", None, None).await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (401, Some("InvalidAuthenticationToken"))
     );
-    let r = env
-        .call("GET", "/v1.0/applications", Some("a.b.c"), None)
-        .await;
+    let r = env.get("/v1.0/applications", "a.b.c").await;
     assert_eq!(r.status, 401);
     let arm = env.op("CLUSTER_TENANT_ID", ARM).await;
-    let r = env
-        .call("GET", "/v1.0/applications", Some(&arm), None)
-        .await;
+    let r = env.get("/v1.0/applications", &arm).await;
     assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
+        (r.status, r.code()),
         (401, Some("InvalidAuthenticationToken"))
     );
     // the simulator's own URL is a valid Graph audience (a custom cloud's resource id)
     let own = env.op("CLUSTER_TENANT_ID", &env.sim.url()).await;
-    assert_eq!(
-        env.call("GET", "/v1.0/applications", Some(&own), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(env.get("/v1.0/applications", &own).await.status, 200);
     // an identity without Graph roles cannot even read
     let t = env.op("CLUSTER_TENANT_ID", GRAPH).await;
     let app = env.create_app(&t, json!({"displayName": "noroles"})).await;
@@ -506,12 +460,7 @@ async fn permissions_and_auth_errors() {
             GRAPH,
         )
         .await;
-    assert_eq!(
-        env.call("GET", "/v1.0/applications", Some(&weak), None)
-            .await
-            .status,
-        403
-    );
+    assert_eq!(env.get("/v1.0/applications", &weak).await.status, 403);
     env.stop().await;
 }
 
@@ -530,7 +479,7 @@ async fn a_new_app_refuses_writes_for_the_write_lag_and_backs_no_principal_elsew
     let (id, app_id) = (app["id"].as_str().unwrap(), app["appId"].as_str().unwrap());
     let not_found = |r: &crate::common::Resp, what: &str| {
         assert_eq!(
-            (r.status, r.body["error"]["code"].as_str()),
+            (r.status, r.code()),
             (404, Some("Request_ResourceNotFound")),
             "{what}: {}",
             r.text
@@ -602,10 +551,7 @@ async fn a_new_app_refuses_writes_for_the_write_lag_and_backs_no_principal_elsew
     let r = env
         .call("POST", "/v1.0/servicePrincipals", Some(&gb), Some(&sp))
         .await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (400, Some("Request_BadRequest"))
-    );
+    assert_eq!((r.status, r.code()), (400, Some("Request_BadRequest")));
     assert_eq!(
         r.body["error"]["details"][0]["code"],
         "NoBackingApplicationObject"
@@ -643,9 +589,9 @@ async fn graphs_lags_are_defaults_and_a_leniency_by_name() {
         .create_app(&ta, json!({"displayName": "read-lag"}))
         .await;
     let path = format!("/v1.0/applications/{}", app["id"].as_str().unwrap());
-    assert_eq!(env.call("GET", &path, Some(&ta), None).await.status, 404);
+    assert_eq!(env.get(&path, &ta).await.status, 404);
     env.sim.advance(std::time::Duration::from_secs(5));
-    assert_eq!(env.call("GET", &path, Some(&ta), None).await.status, 200);
+    assert_eq!(env.get(&path, &ta).await.status, 200);
     env.stop().await;
     let env = start_with(|c| {
         c.time_scale = 1.0;
@@ -656,7 +602,7 @@ async fn graphs_lags_are_defaults_and_a_leniency_by_name() {
     let app = env.create_app(&ta, json!({"displayName": "no-lag"})).await;
     let id = app["id"].as_str().unwrap();
     let path = format!("/v1.0/applications/{id}");
-    assert_eq!(env.call("GET", &path, Some(&ta), None).await.status, 200);
+    assert_eq!(env.get(&path, &ta).await.status, 200);
     let r = env
         .call(
             "POST",
@@ -691,9 +637,7 @@ async fn application_tags_are_replaced_whole_within_entras_limits() {
         }
     };
     assert_eq!(set_tags(json!(["c"])).await.status, 204);
-    let r = env
-        .call("GET", &format!("{app_path}?$select=tags"), Some(&t), None)
-        .await;
+    let r = env.get(&format!("{app_path}?$select=tags"), &t).await;
     assert_eq!(r.body["tags"], json!(["c"]), "replaced, not merged");
     for bad in [
         json!(["x".repeat(257)]),
@@ -706,7 +650,7 @@ async fn application_tags_are_replaced_whole_within_entras_limits() {
     ] {
         let r = set_tags(bad.clone()).await;
         assert_eq!(
-            (r.status, r.body["error"]["code"].as_str()),
+            (r.status, r.code()),
             (400, Some("Request_BadRequest")),
             "{bad}: {}",
             r.text

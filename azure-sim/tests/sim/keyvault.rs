@@ -104,19 +104,12 @@ async fn the_operator_sets_versions_and_reads_each_one_back() {
     assert_ne!(id1, id2);
 
     let latest = env
-        .call(
-            "GET",
-            &env.kv(&format!("/secrets/xtenant-app?{API}")),
-            Some(&tok),
-            None,
-        )
+        .get(&env.kv(&format!("/secrets/xtenant-app?{API}")), &tok)
         .await;
     assert_eq!(latest.status, 200, "{}", latest.text);
     assert_eq!(latest.body["value"], "second-value~2");
     assert_eq!(latest.body["id"], id2.as_str());
-    let first = env
-        .call("GET", &format!("{id1}?{API}"), Some(&tok), None)
-        .await;
+    let first = env.get(&format!("{id1}?{API}"), &tok).await;
     assert_eq!(first.status, 200, "{}", first.text);
     assert_eq!(first.body["value"], "first-value~1");
     assert_eq!(first.body["attributes"]["exp"], exp);
@@ -125,7 +118,7 @@ async fn the_operator_sets_versions_and_reads_each_one_back() {
     let mut url = env.kv(&format!("/secrets/xtenant-app/versions?{API}&maxresults=1"));
     let mut ids = Vec::new();
     for _ in 0..5 {
-        let page = env.call("GET", &url, Some(&tok), None).await;
+        let page = env.get(&url, &tok).await;
         assert_eq!(page.status, 200, "{}", page.text);
         for item in page.body["value"].as_array().unwrap() {
             assert!(item.get("value").is_none(), "{item}");
@@ -151,9 +144,7 @@ async fn the_operator_sets_versions_and_reads_each_one_back() {
     assert!(patched.body.get("value").is_none());
     assert_eq!(patched.body["attributes"]["enabled"], false);
     assert_eq!(patched.body["tags"], json!({"state": "old"}));
-    let disabled = env
-        .call("GET", &format!("{id1}?{API}"), Some(&tok), None)
-        .await;
+    let disabled = env.get(&format!("{id1}?{API}"), &tok).await;
     assert_eq!(disabled.status, 403, "{}", disabled.text);
     assert_eq!(
         disabled.body["error"]["innererror"]["code"],
@@ -170,20 +161,16 @@ async fn the_operator_sets_versions_and_reads_each_one_back() {
     assert_eq!(no_value.status, 400, "{}", no_value.text);
 
     let missing = env
-        .call(
-            "GET",
+        .get(
             &env.kv(&format!(
                 "/secrets/xtenant-app/0123456789abcdef0123456789abcdef?{API}"
             )),
-            Some(&tok),
-            None,
+            &tok,
         )
         .await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.body["error"]["code"], "SecretNotFound");
-    let no_api = env
-        .call("GET", &env.kv("/secrets/xtenant-app"), Some(&tok), None)
-        .await;
+    let no_api = env.get(&env.kv("/secrets/xtenant-app"), &tok).await;
     assert_eq!(no_api.status, 400, "{}", no_api.text);
     assert_eq!(no_api.body["error"]["code"], "BadParameter");
     env.stop().await;
@@ -201,9 +188,7 @@ async fn rbac_decides_by_role_tenant_and_audience() {
 
     // Key Vault Secrets User reads but cannot write.
     let reader = env.reader("CLUSTER_TENANT_ID", VAULT).await;
-    let got = env
-        .call("GET", &format!("{id}?{API}"), Some(&reader), None)
-        .await;
+    let got = env.get(&format!("{id}?{API}"), &reader).await;
     assert_eq!(got.status, 200, "{}", got.text);
     assert_eq!(got.body["value"], "s3cret-shared");
     let denied = env
@@ -228,9 +213,7 @@ async fn rbac_decides_by_role_tenant_and_audience() {
 
     // A token of another tenant: 401 naming the vault's tenant in the challenge.
     let other = env.op("REGISTRY_TENANT_ID", VAULT).await;
-    let wrong = env
-        .call("GET", &format!("{id}?{API}"), Some(&other), None)
-        .await;
+    let wrong = env.get(&format!("{id}?{API}"), &other).await;
     assert_eq!(wrong.status, 401, "{}", wrong.text);
     assert!(
         wrong.body["error"]["message"]
@@ -246,9 +229,7 @@ async fn rbac_decides_by_role_tenant_and_audience() {
     );
     // An ARM token is not a vault token.
     let arm = env.op("CLUSTER_TENANT_ID", ARM).await;
-    let aud = env
-        .call("GET", &format!("{id}?{API}"), Some(&arm), None)
-        .await;
+    let aud = env.get(&format!("{id}?{API}"), &arm).await;
     assert_eq!(aud.status, 401, "{}", aud.text);
     assert!(
         aud.body["error"]["message"]
@@ -293,14 +274,7 @@ async fn a_deleted_name_cannot_be_reused_and_values_stay_out_of_logs() {
     );
     assert!(del.body["scheduledPurgeDate"].is_i64());
     assert!(del.body.get("value").is_none());
-    let get = env
-        .call(
-            "GET",
-            &env.kv(&format!("/secrets/gone?{API}")),
-            Some(&op),
-            None,
-        )
-        .await;
+    let get = env.get(&env.kv(&format!("/secrets/gone?{API}")), &op).await;
     assert_eq!(get.status, 404);
     let again = env.put_secret(&op, "gone", &json!({"value": "new"})).await;
     assert_eq!(again.status, 409, "{}", again.text);
@@ -377,14 +351,12 @@ async fn a_new_role_assignment_counts_once_propagated_and_faults_use_key_vault_s
     let ok = env.put_secret(&op, "x", &json!({"value": "v"})).await;
     assert_eq!(ok.status, 200, "{}", ok.text);
     let unknown = env
-        .call(
-            "GET",
+        .get(
             &format!(
                 "https://nosuchkv.vault.azure.sim:{}/secrets/x?{API}",
                 env.sim.port()
             ),
-            Some(&op),
-            None,
+            &op,
         )
         .await;
     assert_eq!(unknown.status, 404);

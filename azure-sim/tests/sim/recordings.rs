@@ -223,14 +223,12 @@ async fn cassettes_replay_with_same_status_and_fields() {
     // is played by the reader's service principal in tenant B.
     let gb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
     let reader_sp = env
-        .call(
-            "GET",
+        .get(
             &format!(
                 "/v1.0/servicePrincipals(appId='{}')",
                 env.var("READER_CLIENT_ID")
             ),
-            Some(&gb),
-            None,
+            &gb,
         )
         .await
         .body["id"]
@@ -295,11 +293,9 @@ async fn spec_examples_have_the_same_fields() {
     {
         let ex = example("RegistryGet.json");
         let r = env
-            .call(
-                "GET",
+            .get(
                 &format!("{}?api-version=2025-11-01", env.var("REGISTRY_ID")),
-                Some(&ab),
-                None,
+                &ab,
             )
             .await;
         assert_eq!(r.status, 200);
@@ -312,11 +308,9 @@ async fn spec_examples_have_the_same_fields() {
     {
         let ex = example("ManagedClustersGet.json");
         let r = env
-            .call(
-                "GET",
+            .get(
                 &format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID")),
-                Some(&aa),
-                None,
+                &aa,
             )
             .await;
         assert_eq!(r.status, 200);

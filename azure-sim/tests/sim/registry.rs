@@ -420,18 +420,7 @@ async fn truth_flips_after_grant_and_reset() {
         "the cluster still holds the old credentials"
     );
     // step 4: reset
-    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
-    let r = env
-        .call(
-            "POST",
-            &format!(
-                "{}/resetServicePrincipalProfile?api-version=2025-10-01",
-                env.var("CLUSTER_ID")
-            ),
-            Some(&ta),
-            Some(&json!({"clientId": app_id, "secret": secret})),
-        )
-        .await;
+    let r = env.reset(&env.var("CLUSTER_ID"), &app_id, &secret).await;
     assert_eq!(r.status, 202, "{}", r.text);
     env.sim.advance(Duration::from_secs(15 * 60));
     let v = pull(&env).await;

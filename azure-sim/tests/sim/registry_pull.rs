@@ -6,8 +6,6 @@ use serde_json::{Value, json};
 
 use crate::common::{ARM, Env, GRAPH, start, start_with, to_resp};
 
-const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
-
 async fn get(
     env: &Env,
     path: &str,
@@ -54,35 +52,10 @@ pub(crate) async fn cluster_with_pull(env: &Env) -> (String, String) {
         .as_str()
         .unwrap()
         .to_string();
-    let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
-    let body = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{ACR_PULL}", env.var("REGISTRY_SUBSCRIPTION_ID")), "principalId": sp_b, "principalType": "ServicePrincipal"}});
-    let r = env
-        .call(
-            "PUT",
-            &format!(
-                "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
-                env.var("REGISTRY_ID"),
-                uuid::Uuid::new_v4()
-            ),
-            Some(&tb),
-            Some(&body),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    env.grant_pull(&sp_b).await;
     // AKS knows the new principal once it replicated.
     env.sim.advance(azure_sim::REPLICATION_DELAY);
-    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
-    let r = env
-        .call(
-            "POST",
-            &format!(
-                "{}/resetServicePrincipalProfile?api-version=2025-10-01",
-                env.var("CLUSTER_ID")
-            ),
-            Some(&ta),
-            Some(&json!({"clientId": app_id, "secret": secret})),
-        )
-        .await;
+    let r = env.reset(&env.var("CLUSTER_ID"), &app_id, &secret).await;
     assert_eq!(r.status, 202, "{}", r.text);
     env.sim.advance(std::time::Duration::from_secs(15 * 60));
     (app_id, secret)
@@ -246,11 +219,9 @@ async fn a_registry_firewall_meets_this_machine_and_the_cluster_by_address() {
     // ARM shows the rules
     let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("{}?api-version=2025-11-01", env.var("REGISTRY_ID")),
-            Some(&tb),
-            None,
+            &tb,
         )
         .await;
     assert_eq!(

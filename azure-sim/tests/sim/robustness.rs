@@ -116,12 +116,7 @@ async fn malformed_and_unknown_requests_get_azure_shaped_4xx() {
     let r = env.raw("POST", "/v1.0/applications", Some(&g), &big).await;
     assert_eq!(r.status, 413);
     // the server is still fine
-    assert_eq!(
-        env.call("GET", "/v1.0/applications", Some(&g), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(env.get("/v1.0/applications", &g).await.status, 200);
     env.stop().await;
 }
 
@@ -189,14 +184,7 @@ async fn faults_patch_the_answers_body() {
             json!({"method": "GET", "path": "/subscriptions", "body_patch": {"nextLink": next}}),
         )
         .unwrap();
-    let r = env
-        .call(
-            "GET",
-            "/subscriptions?api-version=2022-12-01",
-            Some(&at),
-            None,
-        )
-        .await;
+    let r = env.get("/subscriptions?api-version=2022-12-01", &at).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["nextLink"], next);
     assert!(
@@ -205,20 +193,13 @@ async fn faults_patch_the_answers_body() {
         r.body
     );
     // count 1: the next answer is the real one again
-    let r = env
-        .call(
-            "GET",
-            "/subscriptions?api-version=2022-12-01",
-            Some(&at),
-            None,
-        )
-        .await;
+    let r = env.get("/subscriptions?api-version=2022-12-01", &at).await;
     assert!(r.body.get("nextLink").is_none(), "{}", r.body);
     // Graph's key, with a status; null removes a key
     env.sim
         .add_fault(json!({"path": "/v1.0/applications", "status": 200, "body_patch": {"@odata.nextLink": next, "error": null}}))
         .unwrap();
-    let r = env.call("GET", "/v1.0/applications", Some(&gt), None).await;
+    let r = env.get("/v1.0/applications", &gt).await;
     assert_eq!((r.status, &r.body["@odata.nextLink"]), (200, &json!(next)));
     assert!(r.body.get("error").is_none(), "{}", r.body);
     for bad in [json!({"body_patch": [1]}), json!({"body_patch": "x"})] {
@@ -236,7 +217,7 @@ async fn faults_status_skip_count_delay_drop() {
     env.sim.add_fault(json!({"method": "GET", "path": "/v1.0/applications", "skip": 1, "count": 2, "status": 429, "headers": {"Retry-After": "1"}})).unwrap();
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        let r = env.call("GET", "/v1.0/applications", Some(&gt), None).await;
+        let r = env.get("/v1.0/applications", &gt).await;
         if r.status == 429 {
             assert_eq!(r.header("retry-after").as_deref(), Some("1"));
             assert_eq!(r.body["error"]["code"], "TooManyRequests", "Graph-shaped");
@@ -247,20 +228,9 @@ async fn faults_status_skip_count_delay_drop() {
     assert_eq!(statuses, vec![200, 429, 429, 200]);
     // ARM-shaped 503 over HTTP, and at registry-shaped one
     env.sim.add_fault(json!({"path": "/subscriptions", "status": 503, "code": "ServiceUnavailable", "message": "try later"})).unwrap();
-    let r = env
-        .call(
-            "GET",
-            "/subscriptions?api-version=2022-12-01",
-            Some(&at),
-            None,
-        )
-        .await;
+    let r = env.get("/subscriptions?api-version=2022-12-01", &at).await;
     assert_eq!(
-        (
-            r.status,
-            r.body["error"]["code"].as_str(),
-            r.body["error"]["message"].as_str()
-        ),
+        (r.status, r.code(), r.body["error"]["message"].as_str()),
         (503, Some("ServiceUnavailable"), Some("try later"))
     );
     let r = env
@@ -302,12 +272,7 @@ async fn faults_status_skip_count_delay_drop() {
         .add_fault(json!({"path": "/v1.0/servicePrincipals", "delay_ms": 400}))
         .unwrap();
     let started = Instant::now();
-    assert_eq!(
-        env.call("GET", "/v1.0/servicePrincipals", Some(&gt), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(env.get("/v1.0/servicePrincipals", &gt).await.status, 200);
     assert!(started.elapsed() >= Duration::from_millis(400));
     // delay_after: the effect is made and logged at once, the answer comes late; a caller that
     // gives up never sees it, but the write stands
@@ -346,12 +311,7 @@ async fn faults_status_skip_count_delay_drop() {
         .send()
         .await;
     assert!(e.is_err(), "{e:?}");
-    assert_eq!(
-        env.call("GET", "/v1.0/organization", Some(&gt), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(env.get("/v1.0/organization", &gt).await.status, 200);
     // the log shows faults; rules show counters; bad rules are refused
     let log = env.sim.requests();
     assert!(

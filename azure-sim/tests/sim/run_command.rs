@@ -73,9 +73,7 @@ async fn submit(env: &Env, token: &str, body: &Value) -> Result<String, (u16, Va
 async fn result(env: &Env, token: &str, location: &str) -> Value {
     let path = location.strip_prefix(&env.url("")).unwrap().to_owned();
     for _ in 0..40 {
-        let r = env
-            .call("GET", &format!("/{path}"), Some(token), None)
-            .await;
+        let r = env.get(&format!("/{path}"), token).await;
         match r.status {
             202 => {
                 assert_eq!(r.body["properties"]["provisioningState"], "Running");
@@ -368,11 +366,9 @@ async fn clusters_that_refuse_commands_and_a_narrow_shell() {
     .await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID")),
-            Some(&ta),
-            None,
+            &ta,
         )
         .await;
     let ex = example("ManagedClustersCreate_DisableRunCommand.json");
@@ -402,11 +398,9 @@ async fn clusters_that_refuse_commands_and_a_narrow_shell() {
     .await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let r = env
-        .call(
-            "GET",
+        .get(
             &format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID")),
-            Some(&ta),
-            None,
+            &ta,
         )
         .await;
     assert_eq!(r.body["properties"]["aadProfile"]["managed"], true);
