@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
-use crate::json::lenient;
+use crate::json::{Maybe, lenient};
 
 /// The error an answer's body carries, whatever its shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,9 +80,10 @@ struct ErrorObject {
     code: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     message: Option<String>,
-    /// Graph's precise cause of a generic code.
+    /// Graph's precise cause of a generic code: the first entry's, each entry read on its
+    /// own (a malformed sibling does not hide the first entry's code).
     #[serde(default, deserialize_with = "lenient")]
-    details: Vec<Detail>,
+    details: Vec<Maybe<Detail>>,
     /// Key Vault's precise cause (Graph's `innerError` holds the request id).
     #[serde(default, deserialize_with = "lenient")]
     innererror: Option<Box<Inner>>,
@@ -183,7 +184,13 @@ impl ErrorBody {
         let mut code = e.code?;
         let mut message = e.message.unwrap_or_default();
         // Graph puts the precise cause (e.g. NoBackingApplicationObject) in details.
-        if let Some(dc) = e.details.into_iter().next().and_then(|d| d.code) {
+        if let Some(dc) = e
+            .details
+            .into_iter()
+            .next()
+            .and_then(Maybe::ok)
+            .and_then(|d| d.code)
+        {
             if !message.contains(&dc) {
                 message = format!("{message} [{dc}]");
             }

@@ -175,6 +175,11 @@ mod tests {
         let e = error_from_response(Service::Graph, &resp(400, lifetime, &[]));
         assert_eq!(e.code(), "CredentialInvalidLifetimeAsPerAppPolicy");
         assert!(e.message().contains("[InvalidKeyEndDate]"), "{e}");
+
+        // A malformed later entry does not hide the first entry's precise code.
+        let junk = json!({"error":{"code":"Request_BadRequest","message":"m","details":[{"code":"NoBackingApplicationObject"},"junk"]}});
+        let e = error_from_response(Service::Graph, &resp(400, junk, &[]));
+        assert_eq!(e.code(), "NoBackingApplicationObject");
     }
 
     #[test]
