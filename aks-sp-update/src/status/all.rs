@@ -15,10 +15,9 @@ use common::arm::subscriptions::subscriptions;
 use common::driver::{Ctx, Named};
 use common::envelope::{Envelope, fields};
 use common::error::codes;
-use common::graph::{MANAGED_TAG, any_eq_filter};
+use common::graph::{Application, MANAGED_TAG, any_eq_filter};
 use common::validate::{self, is_guid};
 use common::{Error, Result, ui};
-use serde_json::Value;
 
 use crate::Cli;
 
@@ -106,7 +105,7 @@ async fn managed_apps(ctx: &Ctx, tenant: &str) -> Result<BTreeMap<String, String
     let graph = ctx.graph(tenant);
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("$filter", &any_eq_filter("tags", MANAGED_TAG))
-        .append_pair("$select", "appId,displayName")
+        .append_pair("$select", "id,appId,displayName")
         .finish();
     let listed = graph
         .list(&format!("/applications?{query}"))
@@ -121,12 +120,19 @@ async fn managed_apps(ctx: &Ctx, tenant: &str) -> Result<BTreeMap<String, String
                 e
             }
         })?;
-    Ok(listed
-        .iter()
-        .filter_map(|a| {
-            let id = a.get("appId")?.as_str().filter(|s| is_guid(s))?;
-            let name = a.get("displayName").and_then(Value::as_str).unwrap_or("");
-            Some((id.to_ascii_lowercase(), name.to_owned()))
-        })
-        .collect())
+    let mut out = BTreeMap::new();
+    for v in &listed {
+        let a: Application = common::json::read(
+            v,
+            codes::UNEXPECTED_GRAPH_ANSWER,
+            "Microsoft Graph's list of the apps these tools made",
+        )?;
+        if let Some(id) = a.app_id.filter(|s| is_guid(s)) {
+            out.insert(
+                id.to_ascii_lowercase(),
+                a.settings.display_name.unwrap_or_default(),
+            );
+        }
+    }
+    Ok(out)
 }

@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::arm::ResourceId;
 use common::driver::{Ctx, Memo};
-use common::graph::{MANAGED_TAG, alt_key};
+use common::graph::{Application, MANAGED_TAG, alt_key};
 use common::http::Api;
-use common::json::strings;
 use common::record::{LEGACY_TAGS, Record, has_legacy_tags};
 use common::validate::is_guid;
 use common::{Error, Result};
@@ -40,39 +39,29 @@ pub(crate) struct App {
 }
 
 impl App {
-    /// Reads the fields from Graph's body; `date` is the answer's `Date` header.
-    pub(crate) fn from_body(body: &Value, date: Option<&str>) -> Self {
-        let keys = body
-            .get("passwordCredentials")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|p| {
-                        let id = p.get("keyId")?.as_str()?.to_ascii_lowercase();
-                        let end = p
-                            .get("endDateTime")
-                            .and_then(Value::as_str)
-                            .and_then(|e| OffsetDateTime::parse(e, &Rfc3339).ok());
-                        Some((id, end))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+    /// Reads the fields from Graph's body (common's [`Application`]: a credential without
+    /// its `keyId` is an error naming it); `date` is the answer's `Date` header.
+    pub(crate) fn from_body(body: &Value, date: Option<&str>) -> Result<Self> {
+        let app: Application = common::json::read(
+            body,
+            common::error::codes::UNEXPECTED_GRAPH_ANSWER,
+            "Microsoft Graph's answer for the cluster's app",
+        )?;
+        let keys = app
+            .password_credentials
+            .iter()
+            .map(|p| (p.key_id.to_ascii_lowercase(), p.end()))
+            .collect();
         let entra_now = date
             .and_then(|d| OffsetDateTime::parse(d.trim(), &Rfc2822).ok())
             .unwrap_or_else(OffsetDateTime::now_utc);
-        Self {
-            display_name: body
-                .get("displayName")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            managed: strings(body.get("tags"))
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(MANAGED_TAG)),
+        Ok(Self {
+            managed: app.tags.iter().any(|t| t.eq_ignore_ascii_case(MANAGED_TAG)),
+            display_name: app.settings.display_name,
             keys,
             record: Record::from_app(body),
             read_at: (entra_now, Instant::now()),
-        }
+        })
     }
 
     /// Entra's time now: the answer's time, moved on by what passed since on this machine.
@@ -106,7 +95,9 @@ pub(crate) async fn read(ctx: &Ctx, graph: &Api<'_>, app_id: &str) -> Result<Opt
                 .read(graph.request(Method::GET, url).accept(&[404]))
                 .await
                 .map_err(|e| refused(e, graph.tenant()))?;
-            Ok((r.status != 404).then(|| App::from_body(&r.body, r.header("date"))))
+            (r.status != 404)
+                .then(|| App::from_body(&r.body, r.header("date")))
+                .transpose()
         })
         .await
 }
@@ -294,16 +285,20 @@ mod tests {
 
     #[test]
     fn entras_clock_comes_from_the_date_header() {
-        let body = json!({"displayName": "x", "tags": ["xtenant:managed"], "passwordCredentials": [
+        let body = json!({"id": "o", "displayName": "x", "tags": ["xtenant:managed"], "passwordCredentials": [
             {"keyId": "AAAAAAAA-0000-0000-0000-000000000001", "endDateTime": "2030-01-01T00:00:00Z"}]});
-        let app = App::from_body(&body, Some("Tue, 01 Jan 2030 00:00:00 GMT"));
+        let app = App::from_body(&body, Some("Tue, 01 Jan 2030 00:00:00 GMT")).unwrap();
         assert!(app.managed);
         assert_eq!(
             app.keys[0].0, "aaaaaaaa-0000-0000-0000-000000000001",
             "key ids are compared in lower case"
         );
         assert_eq!(app.now().year(), 2030);
-        let here = App::from_body(&body, Some("not a date"));
+        let here = App::from_body(&body, Some("not a date")).unwrap();
+        let no_key_id =
+            json!({"id": "o", "passwordCredentials": [{"endDateTime": "2030-01-01T00:00:00Z"}]});
+        let e = App::from_body(&no_key_id, None).unwrap_err();
+        assert!(e.message().contains("passwordCredentials[0]"), "{e}");
         assert!((here.now() - OffsetDateTime::now_utc()).abs() < time::Duration::minutes(1));
     }
 }
