@@ -880,7 +880,9 @@ fn make_demo() -> (String, String) {
     let dir = xtenant_tests::demo_copy();
     let out = std::process::Command::new("make")
         .current_dir(dir.path())
-        .args(["-s", "demo", "CARGO=true"])
+        // Azure's durations compressed further than the demo's own 0.01 (as the demo tests
+        // do): the reset in 1.8 s instead of 9; the lines are the same.
+        .args(["-s", "demo", "CARGO=true", "TIME_SCALE=0.002"])
         .env(
             "CARGO_TARGET_DIR",
             xtenant_tests::bin_dir().parent().unwrap(),
