@@ -143,6 +143,19 @@ fn a_token_from_the_wrong_tenant_names_both_tenants() {
     assert_short(&run.stderr);
 }
 
+/// `bin` signing in with the Azure CLI (`XTENANT_AUTH=cli`): the stand-in `az` and its
+/// config in `dir`, first on `PATH`.
+fn with_az_cli(sim: &TestSim, bin: &str, dir: &std::path::Path) -> std::process::Command {
+    let mut c = sim.cmd(bin);
+    c.env("XTENANT_AUTH", "cli")
+        .env("AZURE_CONFIG_DIR", dir)
+        .env(
+            "PATH",
+            format!("{}:{}", dir.display(), std::env::var("PATH").unwrap()),
+        );
+    c
+}
+
 /// Every line at most 160 characters, each GUID in it at most once.
 #[track_caller]
 fn assert_short(stderr: &str) {
@@ -315,17 +328,7 @@ fn the_azure_clis_refusals_are_explained() {
     let dir = tempfile::tempdir().unwrap();
     stand_in_az(dir.path(), "not to be run");
     std::fs::write(dir.path().join("config"), "[cloud]\nname = AzureCloud\n").unwrap();
-    let mut c = sim.cmd("entra-app-create");
-    c.env("XTENANT_AUTH", "cli")
-        .env("AZURE_CONFIG_DIR", dir.path())
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                dir.path().display(),
-                std::env::var("PATH").unwrap()
-            ),
-        );
+    let c = with_az_cli(&sim, "entra-app-create", dir.path());
     let r = xtenant_tests::run_cmd(
         c,
         &["--cluster-tenant", &a, "--cloud", "AzureChinaCloud"],
@@ -829,17 +832,7 @@ fn the_azure_clis_default_subscription_and_a_plain_usage_line() {
     )
     .unwrap();
     stand_in_az(dir.path(), "ERROR: Please run 'az login' to setup account.");
-    let mut c = sim.cmd("aks-sp-update");
-    c.env("XTENANT_AUTH", "cli")
-        .env("AZURE_CONFIG_DIR", dir.path())
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                dir.path().display(),
-                std::env::var("PATH").unwrap()
-            ),
-        );
+    let c = with_az_cli(&sim, "aks-sp-update", dir.path());
     let r = xtenant_tests::run_cmd(
         c,
         &["-g", "rg-aks", "-n", "aks-prod"],

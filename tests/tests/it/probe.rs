@@ -70,12 +70,10 @@ fn posted_commands(sim: &TestSim) -> usize {
         .count()
 }
 
-#[test]
-fn after_the_procedure_the_cluster_pulls_from_inside() {
-    let sim = sim();
-    let env = granted(&sim);
-    let r = run_step(
-        &sim,
+/// Step 4 with `--probe-image` the scenario's image, on `input`.
+fn probe_reset(sim: &TestSim, input: &str) -> Run {
+    run_step(
+        sim,
         Step::Reset,
         &[
             "--probe-image",
@@ -83,8 +81,15 @@ fn after_the_procedure_the_cluster_pulls_from_inside() {
             "--timeout",
             "60s",
         ],
-        &env,
-    );
+        input,
+    )
+}
+
+#[test]
+fn after_the_procedure_the_cluster_pulls_from_inside() {
+    let sim = sim();
+    let env = granted(&sim);
+    let r = probe_reset(&sim, &env);
     assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
     let o = r.object();
     let p = &o["cluster_pull_probe"];
@@ -214,17 +219,7 @@ fn a_firewall_that_admits_this_machine_but_not_the_cluster() {
     });
     // acr-grant --verify passes: it checks from here.
     let env = granted(&sim);
-    let r = run_step(
-        &sim,
-        Step::Reset,
-        &[
-            "--probe-image",
-            &sim.var("REGISTRY_IMAGE"),
-            "--timeout",
-            "60s",
-        ],
-        &env,
-    );
+    let r = probe_reset(&sim, &env);
     let o = r.failed("aks-sp-update", "ClusterPullFailed");
     let egress = sim.var("CLUSTER_EGRESS_IP");
     assert!(
@@ -309,17 +304,7 @@ fn clusters_that_do_not_run_commands_are_refused_never_pulled() {
         sp_cluster(s)["disable_run_command"] = json!(true);
     });
     let env = granted(&sim);
-    let r = run_step(
-        &sim,
-        Step::Reset,
-        &[
-            "--probe-image",
-            &sim.var("REGISTRY_IMAGE"),
-            "--timeout",
-            "60s",
-        ],
-        &env,
-    );
+    let r = probe_reset(&sim, &env);
     let o = r.failed("aks-sp-update", "RunCommandRefused");
     assert!(
         o["error"]["message"]
@@ -366,17 +351,7 @@ fn an_entra_cluster_without_local_accounts_runs_the_probe_as_the_operator() {
         c["disable_local_accounts"] = json!(true);
     });
     let env = granted(&sim);
-    let r = run_step(
-        &sim,
-        Step::Reset,
-        &[
-            "--probe-image",
-            &sim.var("REGISTRY_IMAGE"),
-            "--timeout",
-            "60s",
-        ],
-        &env,
-    );
+    let r = probe_reset(&sim, &env);
     assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
     assert_eq!(r.object()["cluster_pull_probe"]["pulled"], true);
     // The cluster token is shown nowhere.

@@ -3,8 +3,8 @@
 //! starts, the rest are written `NotStarted`, and the rerun on the output finishes them.
 
 use serde_json::{Value, json};
-use xtenant_tests::TestSim;
 use xtenant_tests::world::{cluster_id, granted_app, start, state_with_clusters};
+use xtenant_tests::{Run, TestSim};
 
 /// The reset requests the simulator saw for the cluster `name`.
 fn resets_of(sim: &TestSim, name: &str) -> usize {
@@ -28,6 +28,21 @@ fn stream(sim: &TestSim, app: &Value, names: &[&str]) -> String {
 
 fn pulls(sim: &TestSim, name: &str) -> bool {
     sim.sim().pull(name, &sim.var("REGISTRY_IMAGE"))["pulled"] == true
+}
+
+/// Step 4 on every cluster of `stream`, two at once, each probed with the scenario's image.
+fn probe_rollout(sim: &TestSim, stream: &str) -> Run {
+    let image = sim.var("REGISTRY_IMAGE");
+    let args = [
+        "--targets-from-input",
+        "--jobs",
+        "2",
+        "--probe-image",
+        &image,
+        "--timeout",
+        "60s",
+    ];
+    sim.run("aks-sp-update", &args, stream)
 }
 
 #[test]
@@ -159,18 +174,8 @@ fn a_canary_whose_probe_fails_stops_the_rollout_and_the_rerun_finishes_it_probed
     let sim = start(state);
     let app: Value = serde_json::from_str(granted_app(&sim, "xtenant-probed").trim()).unwrap();
     let stream = stream(&sim, &app, &names);
-    let image = sim.var("REGISTRY_IMAGE");
     sim.sim().clear_requests();
-    let args = [
-        "--targets-from-input",
-        "--jobs",
-        "2",
-        "--probe-image",
-        &image,
-        "--timeout",
-        "60s",
-    ];
-    let r = sim.run("aks-sp-update", &args, &stream);
+    let r = probe_rollout(&sim, &stream);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let objs = r.objects();
     let code = |o: &Value| o["error"]["code"].as_str().unwrap_or("-").to_owned();
@@ -196,7 +201,7 @@ fn a_canary_whose_probe_fails_stops_the_rollout_and_the_rerun_finishes_it_probed
     assert!(r.stderr.contains("2 not started"), "{}", r.stderr);
 
     // The firewall admits the canary's egress now: the rerun on the output.
-    let old_image = image.clone();
+    let old_image = sim.var("REGISTRY_IMAGE");
     let egress = sim.var("CLUSTER_EGRESS_IP");
     let mut state = sim.state();
     drop(sim);
@@ -205,17 +210,7 @@ fn a_canary_whose_probe_fails_stops_the_rollout_and_the_rerun_finishes_it_probed
     }
     let sim = start(state);
     let out = xtenant_tests::world::moved(&r.stdout, &old_image, &sim);
-    let image = sim.var("REGISTRY_IMAGE");
-    let args = [
-        "--targets-from-input",
-        "--jobs",
-        "2",
-        "--probe-image",
-        &image,
-        "--timeout",
-        "60s",
-    ];
-    let again = sim.run("aks-sp-update", &args, &out);
+    let again = probe_rollout(&sim, &out);
     assert_eq!(again.code, 0, "{}", again.stderr);
     for o in again.objects() {
         assert!(o.get("error").is_none(), "{o}");
