@@ -278,8 +278,7 @@ fn step_four_before_step_three_refuses_then_the_full_order_succeeds() {
         &["--cluster", &sim.var("CLUSTER_ID")],
         &r2.stdout,
     );
-    assert_eq!(early.code, 1, "{}", early.stderr);
-    assert_eq!(early.object()["error"]["code"], "PullNotVerified");
+    early.failed("aks-sp-update", "PullNotVerified");
     assert!(!sim.writes().iter().any(|w| {
         w["path"]
             .as_str()
@@ -294,12 +293,7 @@ fn step_four_before_step_three_refuses_then_the_full_order_succeeds() {
         &["--cluster", &sim.var("CLUSTER_ID")],
         &line(&named),
     );
-    assert_eq!(
-        refused.object()["error"]["code"],
-        "PullVerificationFailed",
-        "{}",
-        refused.stderr
-    );
+    refused.failed("aks-sp-update", "PullVerificationFailed");
 
     let r3 = step(
         &sim,
@@ -532,7 +526,7 @@ fn a_step_run_from_flags_alone_with_empty_stdin() {
         ],
         "",
     );
-    let app_id = r1.object()["app_id"].as_str().unwrap().to_owned();
+    let app_id = r1.ok()["app_id"].as_str().unwrap().to_owned();
     let b = sim.var("REGISTRY_TENANT_ID");
     step(
         &sim,
@@ -557,7 +551,7 @@ fn a_step_run_from_flags_alone_with_empty_stdin() {
         ],
         "",
     );
-    let o = r3.object();
+    let o = r3.ok();
     assert_eq!(o["app_id"], app_id.as_str());
     assert!(o["pull_verified_at"].is_string());
     assert!(
@@ -580,7 +574,7 @@ fn a_step_run_from_flags_alone_with_empty_stdin() {
         ],
         "",
     );
-    assert_eq!(r4.object()["cluster_provisioning_state"], "Succeeded");
+    assert_eq!(r4.ok()["cluster_provisioning_state"], "Succeeded");
     assert_eq!(pulled(&sim)["pulled"], true);
 }
 
@@ -816,7 +810,7 @@ fn two_teams_hand_over_files_and_the_secret_stays_in_its_file() {
         &["--registry", &sim.var("REGISTRY_NAME")],
         &r2.stdout,
     );
-    let handed = r3.object();
+    let handed = r3.ok();
     assert!(
         handed.get("client_secret").is_none() && handed["registry_login_server"].is_string(),
         "{handed}"
@@ -832,7 +826,7 @@ fn two_teams_hand_over_files_and_the_secret_stays_in_its_file() {
         ],
         &r3.stdout,
     );
-    let out = r4.object();
+    let out = r4.ok();
     assert!(
         out["pull_verified_at"].is_string(),
         "step 4 checked the pull itself: {out}"
