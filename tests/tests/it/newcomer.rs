@@ -1008,7 +1008,10 @@ fn clusters_managed_as_code_are_reminded_once_per_run() {
 /// line says how it ended, never "done", and step 4 then makes its own reset (issue 25).
 #[test]
 fn a_running_operation_that_ends_failed_ends_the_wait_without_done() {
-    let sim = TestSim::start();
+    // Each reset lasts two hours of Azure's clock, which moves on only when the test says:
+    // the detached reset is still running however slowly the rerun starts.
+    let two_hours = std::time::Duration::from_secs(2 * 3600);
+    let sim = TestSim::start_with(|c| c.lro_duration = Some(two_hours));
     let env = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
     sim.sim()
         .add_fault(json!({"operation": "Failed", "code": "InternalOperationError", "count": 1}))
@@ -1019,8 +1022,36 @@ fn a_running_operation_that_ends_failed_ends_the_wait_without_done() {
         "{}",
         detached.stderr
     );
+    sim.sim().clear_requests();
     // The envelope before the detached run: nothing in it names that operation.
-    let r = run_step(&sim, Step::Reset, &[], &env);
+    let r = std::thread::scope(|s| {
+        let rerun = s.spawn(|| run_step(&sim, Step::Reset, &[], &env));
+        // The rerun reads the cluster, finds it Updating and reads it again to wait: then
+        // the running operation ends (Failed); once the rerun has posted its own reset, that
+        // one ends too.
+        let waited = until(&rerun, || {
+            sim.requests()
+                .iter()
+                .filter(|q| {
+                    q["method"] == "GET"
+                        && q["path"]
+                            .as_str()
+                            .is_some_and(|p| p.ends_with("/managedClusters/aks-prod"))
+                })
+                .count()
+                >= 2
+        });
+        sim.sim().advance(two_hours);
+        let posted = waited && until(&rerun, || sim.resets() > 0);
+        sim.sim().advance(two_hours);
+        let r = rerun.join().unwrap();
+        assert!(
+            waited && posted,
+            "the rerun was not seen waiting, then resetting: {}",
+            r.stderr
+        );
+        r
+    });
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr.contains(
@@ -1036,4 +1067,16 @@ fn a_running_operation_that_ends_failed_ends_the_wait_without_done() {
         r.stderr
     );
     assert!(cluster_pulls(&sim));
+}
+
+/// Polls `seen` until it holds (true), or `run` ends or 30 s of a loaded machine pass first.
+fn until(run: &std::thread::ScopedJoinHandle<'_, Run>, seen: impl Fn() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !seen() {
+        if run.is_finished() || std::time::Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
 }
