@@ -518,3 +518,82 @@ fn no_source_file_over_the_limit() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The code table of docs/development.md ("Code layout"): per crate, its modules in layers,
+/// bottom up, separated by `→` (backticked names; a layer may have a name before them).
+fn code_table() -> BTreeMap<String, Vec<Vec<String>>> {
+    let doc = std::fs::read_to_string(root().join("docs/development.md")).unwrap();
+    let section = doc
+        .split("\n## Code layout")
+        .nth(1)
+        .expect("docs/development.md has a `## Code layout` section");
+    let section = section.split("\n## ").next().unwrap();
+    let ticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut table = BTreeMap::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        assert_eq!(cells.len(), 2, "a row is | crate | layers |: {line}");
+        let krate = ticked(cells[0]).concat();
+        let layers = cells[1].split('→').map(ticked).collect();
+        table.insert(krate, layers);
+    }
+    table
+}
+
+/// docs/development.md's code table names every module of every crate once, in layers a
+/// module never reaches above (what it uses is in its own layer or below); `common`'s row
+/// is [`COMMON_LAYERS`].
+#[test]
+fn the_code_table_matches_the_layout() {
+    let table = code_table();
+    let mut wrong = Vec::new();
+    let listed: BTreeSet<&str> = table.keys().map(String::as_str).collect();
+    let crates: BTreeSet<&str> = CYCLE_CRATES.into_iter().collect();
+    if listed != crates {
+        wrong.push(format!(
+            "crates: the table has {listed:?}, the workspace {crates:?}"
+        ));
+    }
+    for (krate, layers) in &table {
+        let layer_of = |m: &str| layers.iter().position(|l| l.iter().any(|x| x == m));
+        let graph = module_graph(krate);
+        let named: Vec<&String> = layers.iter().flatten().collect();
+        let named_set: BTreeSet<&str> = named.iter().map(|s| s.as_str()).collect();
+        let real: BTreeSet<&str> = graph.keys().map(String::as_str).collect();
+        if named.len() != named_set.len() {
+            wrong.push(format!("{krate}: a module is named twice"));
+        }
+        for m in real.difference(&named_set) {
+            wrong.push(format!("{krate}: module {m} is not in the table"));
+        }
+        for m in named_set.difference(&real) {
+            wrong.push(format!("{krate}: the table names {m}, which is no module"));
+        }
+        for (module, uses) in &graph {
+            for u in uses {
+                if let (Some(a), Some(b)) = (layer_of(module), layer_of(u))
+                    && b > a
+                {
+                    wrong.push(format!("{krate}: {module} uses {u}, a layer above it"));
+                }
+            }
+        }
+    }
+    let common: Vec<Vec<String>> = COMMON_LAYERS
+        .iter()
+        .map(|(_, ms)| ms.iter().map(|m| (*m).to_owned()).collect())
+        .collect();
+    let sorted = |ls: &[Vec<String>]| -> Vec<BTreeSet<String>> {
+        ls.iter().map(|l| l.iter().cloned().collect()).collect()
+    };
+    if table.get("common").map(|l| sorted(l)) != Some(sorted(&common)) {
+        wrong.push("common's row is not COMMON_LAYERS".to_owned());
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
