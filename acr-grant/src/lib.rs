@@ -24,7 +24,7 @@ mod verify;
 pub use cli::Cli;
 
 use common::cloud::Cloud;
-use common::driver::{Ctx, Done, Failed, Fields, Tool};
+use common::driver::{Ctx, Done, Either, Failed, Tool};
 use common::envelope::{Envelope, Field};
 use common::error::Result;
 
@@ -37,23 +37,8 @@ pub enum Mode {
     Revoke(Box<revoke::Inputs>),
 }
 
-/// What one object came to.
-#[derive(Debug)]
-pub enum Output {
-    /// Step 3's fields.
-    Grant(act::Output),
-    /// `--revoke`'s.
-    Revoke(revoke::Revoked),
-}
-
-impl Fields for Output {
-    fn write_to(&self, object: &mut Envelope) {
-        match self {
-            Self::Grant(o) => o.write_to(object),
-            Self::Revoke(o) => o.write_to(object),
-        }
-    }
-}
+/// What one object came to: step 3's fields, or `--revoke`'s.
+pub type Output = Either<act::Output, revoke::Revoked>;
 
 impl Tool for Cli {
     const NAME: &'static str = "acr-grant";
@@ -86,10 +71,10 @@ impl Tool for Cli {
         match mode {
             Mode::Grant(i) => Box::pin(act::run(i, ctx))
                 .await
-                .map(|d| d.map(Output::Grant)),
+                .map(|d| d.map(Output::Step)),
             Mode::Revoke(i) => Box::pin(revoke::run(i, ctx))
                 .await
-                .map(|d| d.map(Output::Revoke)),
+                .map(|d| d.map(Output::Undo)),
         }
     }
 }

@@ -21,7 +21,7 @@ pub use cli::Cli;
 pub use link::Form;
 
 use common::cloud::Cloud;
-use common::driver::{Ctx, Done, Failed, Fields, Tool};
+use common::driver::{Ctx, Done, Either, Failed, Tool};
 use common::envelope::{Envelope, Field, fields};
 use common::error::Result;
 
@@ -34,23 +34,8 @@ pub enum Mode {
     Remove(remove::Inputs),
 }
 
-/// What one object came to.
-#[derive(Debug)]
-pub enum Output {
-    /// Step 2's fields.
-    Consent(act::Output),
-    /// `--remove`'s.
-    Remove(remove::Removed),
-}
-
-impl Fields for Output {
-    fn write_to(&self, object: &mut Envelope) {
-        match self {
-            Self::Consent(o) => o.write_to(object),
-            Self::Remove(o) => o.write_to(object),
-        }
-    }
-}
+/// What one object came to: step 2's fields, or `--remove`'s.
+pub type Output = Either<act::Output, remove::Removed>;
 
 impl Tool for Cli {
     const NAME: &'static str = "consent-link";
@@ -98,8 +83,8 @@ impl Tool for Cli {
 
     async fn act(mode: &Mode, ctx: &Ctx) -> Result<Done<Output>, Failed<act::Partial>> {
         match mode {
-            Mode::Consent(i) => act::run(i, ctx).await.map(|d| d.map(Output::Consent)),
-            Mode::Remove(i) => remove::run(i, ctx).await.map(|d| d.map(Output::Remove)),
+            Mode::Consent(i) => act::run(i, ctx).await.map(|d| d.map(Output::Step)),
+            Mode::Remove(i) => remove::run(i, ctx).await.map(|d| d.map(Output::Undo)),
         }
     }
 }

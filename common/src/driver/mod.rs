@@ -169,6 +169,39 @@ pub trait Fields {
     }
 }
 
+/// What one object of a tool with two modes came to: the step's fields, or its undo's
+/// (`acr-grant --revoke`, `consent-link --remove`). Each side says what it writes.
+#[derive(Debug)]
+pub enum Either<S, U> {
+    /// The step's.
+    Step(S),
+    /// The undo's.
+    Undo(U),
+}
+
+impl<S: Fields, U: Fields> Fields for Either<S, U> {
+    fn write_to(&self, object: &mut Envelope) {
+        match self {
+            Self::Step(o) => o.write_to(object),
+            Self::Undo(o) => o.write_to(object),
+        }
+    }
+
+    fn verdict(&self) -> Verdict {
+        match self {
+            Self::Step(o) => o.verdict(),
+            Self::Undo(o) => o.verdict(),
+        }
+    }
+
+    fn undelivered(&self) -> Option<Undo> {
+        match self {
+            Self::Step(o) => o.undelivered(),
+            Self::Undo(o) => o.undelivered(),
+        }
+    }
+}
+
 /// The future an [`Undo`] runs.
 pub type UndoFuture<'c> = std::pin::Pin<Box<dyn Future<Output = Result<String>> + 'c>>;
 
