@@ -96,13 +96,7 @@ impl Image {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sim_cloud() -> Cloud {
-        let mut c = Cloud::azure_public();
-        "azurecr.sim".clone_into(&mut c.registry_suffix);
-        c.registry_port = Some(8443);
-        c
-    }
+    use crate::registry::sim_cloud;
 
     #[test]
     fn image_registries_are_login_servers_of_the_cloud() {

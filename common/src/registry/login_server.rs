@@ -113,13 +113,7 @@ impl std::fmt::Display for LoginServer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sim_cloud() -> Cloud {
-        let mut c = Cloud::azure_public();
-        "azurecr.sim".clone_into(&mut c.registry_suffix);
-        c.registry_port = Some(8443);
-        c
-    }
+    use crate::registry::sim_cloud;
 
     #[test]
     fn login_servers_are_a_registry_host_of_the_cloud_and_nothing_else() {

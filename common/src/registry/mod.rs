@@ -25,6 +25,16 @@ use crate::wait::{Deadline, Poll, poll_until};
 pub use image::Image;
 pub use login_server::LoginServer;
 
+/// A cloud whose registries are the simulator's (`<name>.azurecr.sim:8443`), for the tests
+/// of the login server and image parsers.
+#[cfg(test)]
+fn sim_cloud() -> crate::cloud::Cloud {
+    let mut c = crate::cloud::Cloud::azure_public();
+    "azurecr.sim".clone_into(&mut c.registry_suffix);
+    c.registry_port = Some(8443);
+    c
+}
+
 /// The repository a pull token is asked for when no image is named (steps 3 and 4).
 pub const PROBE_REPOSITORY: &str = "xtenant/verify";
 
