@@ -203,12 +203,12 @@ mod tests {
     #[test]
     fn failures_say_which_part_is_wrong() {
         let (reg, check, role) = parts();
-        let e = failure(
+        // The same registry, app and check each time: what failed, the role and the wait differ.
+        let fail = |denied: &Denied, role: &Role, waited: Duration| {
+            failure(denied, &reg, "app", "sp", &check, role, waited)
+        };
+        let e = fail(
             &Denied::Credentials("UNAUTHORIZED: x".into()),
-            &reg,
-            "app",
-            "sp",
-            &check,
             &role,
             CREDENTIALS_GRACE,
         );
@@ -219,12 +219,8 @@ mod tests {
             "{e}"
         );
         // Refused for a moment only (--timeout ended the wait): not called wrong.
-        let e = failure(
+        let e = fail(
             &Denied::Credentials("UNAUTHORIZED: Application not registered with AAD".into()),
-            &reg,
-            "app",
-            "sp",
-            &check,
             &role,
             Duration::from_secs(2),
         );
@@ -235,29 +231,13 @@ mod tests {
             "{e}"
         );
         assert!(!e.full_message().contains("hunter2"));
-        let e = failure(
-            &Denied::NoPullRole,
-            &reg,
-            "app",
-            "sp",
-            &check,
-            &role,
-            Duration::ZERO,
-        );
+        let e = fail(&Denied::NoPullRole, &role, Duration::ZERO);
         assert!(e.hint().unwrap().contains("ABAC"), "{:?}", e.hint());
         let ok_role = Role {
             can_pull: true,
             ..role
         };
-        let e = failure(
-            &Denied::NoPullRole,
-            &reg,
-            "app",
-            "sp",
-            &check,
-            &ok_role,
-            Duration::from_secs(90),
-        );
+        let e = fail(&Denied::NoPullRole, &ok_role, Duration::from_secs(90));
         assert!(
             e.hint().unwrap().contains("90s") && e.hint().unwrap().contains("--timeout"),
             "{:?}",
