@@ -232,9 +232,9 @@ fn login_server(field: &str, value: &str, cloud: &Cloud) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::named::tests::{ID, PARTS};
     use clap::Parser;
 
-    const ID: &str = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1";
     const APP: &str = "11111111-2222-3333-4444-555555555555";
     const TENANT: &str = "aaaaaaaa-0000-0000-0000-000000000001";
 
@@ -264,17 +264,15 @@ mod tests {
     #[test]
     fn flags_fill_the_object_and_build_the_id() {
         let c = cli(&[
-            "--resource-group",
-            "rg",
-            "--name",
-            "aks1",
-            "--cluster-subscription",
-            "00000000-0000-0000-0000-00000000000A",
-            "--app-id",
-            APP,
-            "--cluster-tenant",
-            "contoso.onmicrosoft.com",
-        ]);
+            &PARTS[..],
+            &[
+                "--app-id",
+                APP,
+                "--cluster-tenant",
+                "contoso.onmicrosoft.com",
+            ],
+        ]
+        .concat());
         let e = Envelope::parse(r#"{"client_secret":"x","keep":1}"#).unwrap();
         let i = read(&c, &e).unwrap();
         assert_eq!(i.cluster.id(), ID);

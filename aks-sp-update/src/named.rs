@@ -68,12 +68,23 @@ fn chosen(t: &Target, cli: &Cli, env: &Envelope) -> Result<ResourceId> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use clap::Parser;
     use common::Error;
 
-    const ID: &str = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1";
+    /// A cluster's id, as ARM spells it (the inputs' tests name it too).
+    pub(crate) const ID: &str = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1";
+
+    /// The three flags that name [`ID`] by its parts (the subscription in another spelling).
+    pub(crate) const PARTS: [&str; 6] = [
+        "--resource-group",
+        "rg",
+        "--name",
+        "aks1",
+        "--cluster-subscription",
+        "00000000-0000-0000-0000-00000000000A",
+    ];
 
     fn cli(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once(&"aks-sp-update").chain(args)).unwrap()
@@ -104,14 +115,7 @@ mod tests {
         // The flag, and the input naming the same cluster in another spelling.
         let shouted = ID.to_ascii_uppercase();
         assert_eq!(on(&["--cluster", ID], Some(&shouted)).unwrap().id(), ID);
-        let parts = [
-            "--resource-group",
-            "rg",
-            "--name",
-            "aks1",
-            "--cluster-subscription",
-            "00000000-0000-0000-0000-00000000000A",
-        ];
+        let parts = PARTS;
         assert_eq!(on(&parts, Some(ID)).unwrap().id(), ID);
         assert_eq!(on(&parts, None).unwrap().id(), ID);
         // Another cluster in the input: a mismatch, with --targets-from-input too.
