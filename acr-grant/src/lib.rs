@@ -28,14 +28,8 @@ use common::driver::{Ctx, Done, Either, Failed, Tool};
 use common::envelope::{Envelope, Field};
 use common::error::Result;
 
-/// What one object asks for: the grant (the step), or its undo (`--revoke`).
-#[derive(Debug)]
-pub enum Mode {
-    /// Step 3.
-    Grant(Box<inputs::Inputs>),
-    /// `--revoke`.
-    Revoke(Box<revoke::Inputs>),
-}
+/// What one object asks for: step 3 (its inputs), or its undo (`--revoke`).
+pub type Mode = Either<Box<inputs::Inputs>, Box<revoke::Inputs>>;
 
 /// What one object came to: step 3's fields, or `--revoke`'s.
 pub type Output = Either<act::Output, revoke::Revoked>;
@@ -62,17 +56,17 @@ impl Tool for Cli {
 
     fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<Mode> {
         if self.revoke {
-            return revoke::Inputs::read(self, input).map(|i| Mode::Revoke(Box::new(i)));
+            return revoke::Inputs::read(self, input).map(|i| Mode::Undo(Box::new(i)));
         }
-        inputs::Inputs::read(self, input, cloud).map(|i| Mode::Grant(Box::new(i)))
+        inputs::Inputs::read(self, input, cloud).map(|i| Mode::Step(Box::new(i)))
     }
 
     async fn act(mode: &Mode, ctx: &Ctx) -> Result<Done<Output>, Failed<act::Partial>> {
         match mode {
-            Mode::Grant(i) => Box::pin(act::run(i, ctx))
+            Mode::Step(i) => Box::pin(act::run(i, ctx))
                 .await
                 .map(|d| d.map(Output::Step)),
-            Mode::Revoke(i) => Box::pin(revoke::run(i, ctx))
+            Mode::Undo(i) => Box::pin(revoke::run(i, ctx))
                 .await
                 .map(|d| d.map(Output::Undo)),
         }

@@ -25,14 +25,8 @@ use common::driver::{Ctx, Done, Either, Failed, Tool};
 use common::envelope::{Envelope, Field, fields};
 use common::error::Result;
 
-/// What one object asks for: the consent (the step), or its undo (`--remove`).
-#[derive(Debug)]
-pub enum Mode {
-    /// Step 2.
-    Consent(inputs::Inputs),
-    /// `--remove`.
-    Remove(remove::Inputs),
-}
+/// What one object asks for: step 2 (its inputs), or its undo (`--remove`).
+pub type Mode = Either<inputs::Inputs, remove::Inputs>;
 
 /// What one object came to: step 2's fields, or `--remove`'s.
 pub type Output = Either<act::Output, remove::Removed>;
@@ -76,15 +70,15 @@ impl Tool for Cli {
 
     fn inputs(&self, input: &Envelope, _cloud: &Cloud) -> Result<Mode> {
         if self.remove {
-            return remove::Inputs::read(self, input).map(Mode::Remove);
+            return remove::Inputs::read(self, input).map(Mode::Undo);
         }
-        inputs::Inputs::read(self, input).map(Mode::Consent)
+        inputs::Inputs::read(self, input).map(Mode::Step)
     }
 
     async fn act(mode: &Mode, ctx: &Ctx) -> Result<Done<Output>, Failed<act::Partial>> {
         match mode {
-            Mode::Consent(i) => act::run(i, ctx).await.map(|d| d.map(Output::Step)),
-            Mode::Remove(i) => remove::run(i, ctx).await.map(|d| d.map(Output::Undo)),
+            Mode::Step(i) => act::run(i, ctx).await.map(|d| d.map(Output::Step)),
+            Mode::Undo(i) => remove::run(i, ctx).await.map(|d| d.map(Output::Undo)),
         }
     }
 }

@@ -169,8 +169,9 @@ pub trait Fields {
     }
 }
 
-/// What one object of a tool with two modes came to: the step's fields, or its undo's
-/// (`acr-grant --revoke`, `consent-link --remove`). Each side says what it writes.
+/// One object's side of a tool with two modes: the step's, or its undo's (`acr-grant --revoke`,
+/// `consent-link --remove`); what it asks for (its inputs) or what it came to (its fields,
+/// which each side writes itself).
 #[derive(Debug)]
 pub enum Either<S, U> {
     /// The step's.
