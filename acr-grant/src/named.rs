@@ -6,7 +6,7 @@ use common::arm::ResourceId;
 use common::envelope::{Envelope, fields};
 use common::error::{Error, Result};
 use common::target::{Same, Target};
-use common::validate::shown;
+use common::validate::{self, shown};
 
 use crate::Cli;
 
@@ -87,6 +87,27 @@ impl Named {
     }
 }
 
+/// `--registry-subscription`, checked: a GUID, and the subscription of `registry` when that
+/// is an id (a name is looked for in it). The grant and `--revoke` read it alike.
+pub(crate) fn registry_subscription(cli: &Cli, registry: &RegistryRef) -> Result<Option<String>> {
+    let subscription = cli
+        .registry_subscription
+        .as_deref()
+        .map(|s| validate::guid("registry_subscription", s))
+        .transpose()?;
+    if let (RegistryRef::Id(id), Some(sub)) = (registry, &subscription)
+        && !id.subscription.eq_ignore_ascii_case(sub)
+    {
+        return Err(Error::input(
+            "registry_subscription",
+            format!(
+                "--registry-subscription {sub} differs from the subscription in the registry id {id}: drop one of them"
+            ),
+        ));
+    }
+    Ok(subscription)
+}
+
 /// A registry name (5 to 50 letters and digits) or a registry's full ARM id.
 pub(crate) fn registry_ref(value: &str) -> Result<RegistryRef> {
     let v = value.trim();
@@ -155,6 +176,51 @@ mod tests {
         match e.kind() {
             common::ErrorKind::Input { field } => field.clone(),
             other => panic!("not an input error: {other:?} {e}"),
+        }
+    }
+
+    /// The grant and `--revoke` refuse a `--registry-subscription` other than the registry
+    /// id's, naming the flag, before anything is sent (`--revoke` ignored it before).
+    #[test]
+    fn a_registry_subscription_other_than_the_ids_is_refused_by_grant_and_revoke() {
+        use clap::Parser as _;
+        let other = "00000000-0000-0000-0000-0000000000b2";
+        let app = "11111111-2222-3333-4444-555555555555";
+        let input =
+            format!(r#"{{"registry_tenant_id":"contoso.onmicrosoft.com","app_id":"{app}"}}"#);
+        let env = Envelope::parse(&input).unwrap();
+        let reg = id("myreg");
+        for revoke in [false, true] {
+            let mut args = vec!["acr-grant", "--registry", &reg, "--registry-subscription"];
+            args.push(other);
+            if revoke {
+                args.extend(["--revoke", "--app-id", app]);
+            }
+            let cli = Cli::try_parse_from(&args).unwrap();
+            let e = if revoke {
+                crate::revoke::Inputs::read(&cli, &env)
+                    .map(drop)
+                    .unwrap_err()
+            } else {
+                crate::inputs::Inputs::read(&cli, &env, &common::cloud::Cloud::azure_public())
+                    .map(drop)
+                    .unwrap_err()
+            };
+            assert_eq!(
+                field_of(&e),
+                "registry_subscription",
+                "revoke: {revoke}: {e}"
+            );
+            assert!(e.to_string().contains("drop one of them"), "{e}");
+            // The id's own subscription is accepted.
+            let same = Cli::try_parse_from(args.iter().map(|a| if *a == other { SUB } else { a }))
+                .unwrap();
+            assert_eq!(
+                registry_subscription(&same, &registry_ref(&reg).unwrap())
+                    .unwrap()
+                    .as_deref(),
+                Some(SUB)
+            );
         }
     }
 

@@ -28,7 +28,7 @@ use reqwest::Method;
 use crate::Cli;
 use crate::act::Partial;
 use crate::lookup;
-use crate::named::{Named, RegistryRef};
+use crate::named::{self, Named, RegistryRef};
 use crate::role::pull_only;
 
 /// The app whose pull role ends: named by `--app-id`, or by the input with `--targets-from-input`.
@@ -85,11 +85,7 @@ impl Inputs {
             )?
             .target;
         let Named { registry, claimed } = Named::choose(cli, env)?;
-        let subscription = cli
-            .registry_subscription
-            .as_deref()
-            .map(|s| validate::guid("registry_subscription", s))
-            .transpose()?;
+        let subscription = named::registry_subscription(cli, &registry)?;
         // Only where clusters are looked for (a read): the input may name it.
         let cluster_tenant = env
             .flag_or_str(&fields::CLUSTER_TENANT_ID, cli.cluster_tenant.as_deref())?

@@ -11,7 +11,7 @@ use common::registry::Image;
 use common::validate::{self, shown};
 
 use crate::Cli;
-use crate::named::{Named, RegistryRef};
+use crate::named::{self, Named, RegistryRef};
 
 /// The repository a pull token is asked for when no image is given.
 pub(crate) use common::registry::PROBE_REPOSITORY as DEFAULT_REPOSITORY;
@@ -134,21 +134,7 @@ impl Inputs {
         // The registry: --registry; the object's registry_id only with --targets-from-input,
         // and never another than the flag's.
         let Named { registry, claimed } = Named::choose(cli, env)?;
-        let subscription = cli
-            .registry_subscription
-            .as_deref()
-            .map(|s| validate::guid("registry_subscription", s))
-            .transpose()?;
-        if let (RegistryRef::Id(id), Some(sub)) = (&registry, &subscription)
-            && !id.subscription.eq_ignore_ascii_case(sub)
-        {
-            return Err(Error::input(
-                "registry_subscription",
-                format!(
-                    "--registry-subscription {sub} differs from the subscription in the registry id {id}: drop one of them"
-                ),
-            ));
-        }
+        let subscription = named::registry_subscription(cli, &registry)?;
         let role = match cli.role.as_deref() {
             Some(flag) => role_name(flag)?.map(|name| RoleRequest {
                 name,
