@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{ACR_PULL, ARM, Env, GRAPH, start, start_with};
+use crate::common::{ACR_PULL, ARM, Env, GRAPH, start, start_with, start_with_policies};
 
 const V: &str = "api-version=2022-04-01";
 
@@ -75,10 +75,7 @@ async fn subscriptions_registries_definitions() {
         "LegacyRegistryPermissions"
     );
     let r = env
-        .get(
-            &format!("{}?api-version=2025-11-01", env.var("ABAC_REGISTRY_ID")),
-            &tb,
-        )
+        .get_resource("ABAC_REGISTRY_ID", "2025-11-01", &tb)
         .await;
     assert_eq!(
         r.body["properties"]["roleAssignmentMode"],
@@ -146,12 +143,7 @@ async fn arm_auth_errors() {
     let sub_b = env.var("REGISTRY_SUBSCRIPTION_ID");
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     // a token from A on B's subscription
-    let r = env
-        .get(
-            &format!("{}?api-version=2025-11-01", env.var("REGISTRY_ID")),
-            &ta,
-        )
-        .await;
+    let r = env.get_resource("REGISTRY_ID", "2025-11-01", &ta).await;
     assert_eq!(
         (r.status, r.code()),
         (401, Some("InvalidAuthenticationTokenTenant"))
@@ -479,11 +471,10 @@ async fn reset_refusals_and_outcomes() {
     // a reader may not reset
     let reader = env.reader("CLUSTER_TENANT_ID", ARM).await;
     let r = env
-        .call(
-            "POST",
-            &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
-            Some(&reader),
-            Some(&json!({"clientId": op, "secret": secret})),
+        .reset_as(
+            &reader,
+            &cluster,
+            &json!({"clientId": op, "secret": secret}),
         )
         .await;
     assert_eq!((r.status, r.code()), (403, Some("AuthorizationFailed")));
@@ -625,9 +616,7 @@ async fn read_throttling_has_buckets_of_its_own() {
             .is_some()
     );
     // A write spends the write bucket, which is not throttled here.
-    let r = env
-        .call("PATCH", &url, Some(&ta), Some(&json!({"tags": {"a": "1"}})))
-        .await;
+    let r = env.patch_tags(&url, &ta, json!({"a": "1"})).await;
     assert!(r.status < 300, "{}", r.text);
     // Tenant-level reads (no subscription) are not counted.
     let tenants = env.get("/tenants?api-version=2022-12-01", &ta).await;
@@ -723,29 +712,18 @@ async fn a_tag_update_is_a_cluster_update_that_copies_the_tags_onto_the_node_res
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tag_policy_on_the_node_resource_group_fails_the_whole_update() {
-    let base = start().await;
-    let mut state = base.sim.state();
-    let node_rg = format!(
-        "/subscriptions/{}/resourceGroups/MC_rg-aks_aks-prod_eastus",
-        base.var("CLUSTER_SUBSCRIPTION_ID")
-    );
-    base.stop().await;
-    state["policies"] =
-        json!([{"name": "no-xtenant-tags", "scope": node_rg, "deny_tags": ["xtenant-*"]}]);
-    let env = start_with(|c| {
-        c.time_scale = 1.0;
-        c.scenario = Some(state);
+    let env = start_with_policies(|base| {
+        let node_rg = format!(
+            "/subscriptions/{}/resourceGroups/MC_rg-aks_aks-prod_eastus",
+            base.var("CLUSTER_SUBSCRIPTION_ID")
+        );
+        json!([{"name": "no-xtenant-tags", "scope": node_rg, "deny_tags": ["xtenant-*"]}])
     })
     .await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let url = format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID"));
     let r = env
-        .call(
-            "PATCH",
-            &url,
-            Some(&ta),
-            Some(&json!({"tags": {"team": "a", "xtenant-client-id": "x"}})),
-        )
+        .patch_tags(&url, &ta, json!({"team": "a", "xtenant-client-id": "x"}))
         .await;
     assert_eq!(r.status, 202, "ARM took the write: {}", r.text);
     env.sim.advance(azure_sim::CLUSTER_UPDATE_TIME);
@@ -767,14 +745,7 @@ async fn a_tag_policy_on_the_node_resource_group_fails_the_whole_update() {
         "nothing copied"
     );
     // Tags the policy allows go through.
-    let r = env
-        .call(
-            "PATCH",
-            &url,
-            Some(&ta),
-            Some(&json!({"tags": {"team": "a"}})),
-        )
-        .await;
+    let r = env.patch_tags(&url, &ta, json!({"team": "a"})).await;
     assert_eq!(r.status, 202);
     env.sim.advance(azure_sim::CLUSTER_UPDATE_TIME);
     assert_eq!(follow(&env, &ta, &r).await["status"], "Succeeded");
@@ -790,9 +761,7 @@ async fn a_tag_update_is_a_plain_write_only_by_name() {
     .await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let url = format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID"));
-    let r = env
-        .call("PATCH", &url, Some(&ta), Some(&json!({"tags": {"a": "1"}})))
-        .await;
+    let r = env.patch_tags(&url, &ta, json!({"a": "1"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.header("azure-asyncoperation").is_none());
     assert_eq!(r.body["properties"]["provisioningState"], "Succeeded");

@@ -40,13 +40,7 @@ async fn api_versions_the_cloud_lacks_are_refused_listing_the_supported_ones() {
         "No registered resource provider found for location 'eastus' and API version '2025-10-01' for type 'managedClusters'. The supported api-versions are '2024-02-01, 2023-11-01'. The supported locations are 'eastus'."
     );
     // the reset is refused the same way, before anything happens
-    let r = env
-        .call(
-            "POST",
-            &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
-            Some(&ta),
-            Some(&json!({"clientId": env.var("AZURE_CLIENT_ID"), "secret": env.var("AZURE_CLIENT_SECRET")})),
-        )
+    let r = env.reset_as(&ta, &cluster, &json!({"clientId": env.var("AZURE_CLIENT_ID"), "secret": env.var("AZURE_CLIENT_SECRET")}))
         .await;
     assert_eq!(r.body["error"]["code"], "NoRegisteredProviderFound");
     assert!(env.sim.state()["operations"].as_array().unwrap().is_empty());
@@ -127,12 +121,7 @@ async fn aks_errors_are_top_level_and_a_busy_cluster_refuses_a_reset() {
     // ARM's own errors keep ARM's shape
     let reader = env.reader("CLUSTER_TENANT_ID", ARM).await;
     let r = env
-        .call(
-            "POST",
-            &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
-            Some(&reader),
-            Some(&json!({"clientId": "x", "secret": "y"})),
-        )
+        .reset_as(&reader, &cluster, &json!({"clientId": "x", "secret": "y"}))
         .await;
     assert_eq!(r.body["error"]["code"], "AuthorizationFailed");
     env.stop().await;
@@ -378,12 +367,7 @@ async fn the_national_cloud_scenario_combines_versions_read_lag_and_no_unique_na
     .await;
     // the default world, with the national cloud's behaviour
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
-    let r = env
-        .get(
-            &format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID")),
-            &ta,
-        )
-        .await;
+    let r = env.get_resource("CLUSTER_ID", "2025-10-01", &ta).await;
     assert_eq!(r.body["error"]["code"], "NoRegisteredProviderFound");
     assert!(
         r.body["error"]["message"]
@@ -392,19 +376,9 @@ async fn the_national_cloud_scenario_combines_versions_read_lag_and_no_unique_na
             .contains("The supported api-versions are '2023-11-01, 2023-10-01,")
     );
     let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
-    let r = env
-        .get(
-            &format!("{}?api-version=2025-11-01", env.var("REGISTRY_ID")),
-            &tb,
-        )
-        .await;
+    let r = env.get_resource("REGISTRY_ID", "2025-11-01", &tb).await;
     assert_eq!(r.body["error"]["code"], "NoRegisteredProviderFound");
-    let r = env
-        .get(
-            &format!("{}?api-version=2023-07-01", env.var("REGISTRY_ID")),
-            &tb,
-        )
-        .await;
+    let r = env.get_resource("REGISTRY_ID", "2023-07-01", &tb).await;
     assert_eq!(r.status, 200);
     let ga = env.op("CLUSTER_TENANT_ID", GRAPH).await;
     let r = env.get("/v1.0/applications(uniqueName='x')", &ga).await;

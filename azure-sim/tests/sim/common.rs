@@ -55,6 +55,20 @@ pub(crate) async fn start() -> Env {
 }
 
 /// A simulator kinder than Azure where the test names it, for a test about something else.
+/// A fresh simulator on real time whose world is the default one with the ARM `policies` built
+/// from it (by `policies`, given the default world's simulator).
+pub(crate) async fn start_with_policies(policies: impl FnOnce(&Env) -> Value) -> Env {
+    let base = start().await;
+    let mut state = base.sim.state();
+    state["policies"] = policies(&base);
+    base.stop().await;
+    start_with(|c| {
+        c.time_scale = 1.0;
+        c.scenario = Some(state);
+    })
+    .await
+}
+
 pub(crate) async fn lenient(names: &[azure_sim::Leniency]) -> Env {
     start_with(|c| c.lenient.extend(names.iter().copied())).await
 }
@@ -94,13 +108,38 @@ impl Env {
     /// app `client_id` and its `secret`.
     pub(crate) async fn reset(&self, cluster_id: &str, client_id: &str, secret: &str) -> Resp {
         let ta = self.op("CLUSTER_TENANT_ID", ARM).await;
+        let body = serde_json::json!({"clientId": client_id, "secret": secret});
+        self.reset_as(&ta, cluster_id, &body).await
+    }
+
+    /// `POST {cluster_id}/resetServicePrincipalProfile` with `token` and the request `body`.
+    pub(crate) async fn reset_as(&self, token: &str, cluster_id: &str, body: &Value) -> Resp {
         self.call(
             "POST",
             &format!("{cluster_id}/resetServicePrincipalProfile?api-version=2025-10-01"),
-            Some(&ta),
-            Some(&serde_json::json!({"clientId": client_id, "secret": secret})),
+            Some(token),
+            Some(body),
         )
         .await
+    }
+
+    /// `GET` the ARM resource whose id is the variable `id_var`, at `api_version`.
+    pub(crate) async fn get_resource(&self, id_var: &str, api_version: &str, token: &str) -> Resp {
+        let url = format!("{}?api-version={api_version}", self.var(id_var));
+        self.get(&url, token).await
+    }
+
+    /// `PATCH` of the resource `url` (with its api-version) setting its `tags`.
+    pub(crate) async fn patch_tags(&self, url: &str, token: &str, tags: Value) -> Resp {
+        let body = serde_json::json!({ "tags": tags });
+        self.call("PATCH", url, Some(token), Some(&body)).await
+    }
+
+    /// A Graph/ARM token in tenant A for the app `app` (a created application) and its `secret`.
+    pub(crate) async fn app_token(&self, app: &Value, secret: &str, resource: &str) -> String {
+        let app_id = app["appId"].as_str().unwrap();
+        self.token(&self.var("CLUSTER_TENANT_ID"), app_id, secret, resource)
+            .await
     }
 
     /// [`Env::reset`] of `cluster_id` to the operator's own identity.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::common::{ARM, Env, GRAPH, Resp, start_with, to_resp};
+use crate::common::{ARM, Env, GRAPH, Resp, start_with, start_with_policies, to_resp};
 
 /// A new multitenant app with a secret and a service principal in both tenants, made as a
 /// client must (Graph's lags and the app's replication waited out on Azure's clock); returns
@@ -150,31 +150,24 @@ async fn the_replication_leniency_makes_a_new_principal_known_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tag_deny_policy_on_the_clusters_own_scope_refuses_the_patch_at_once() {
-    let base = crate::common::start().await;
-    let mut state = base.sim.state();
-    let (sub, cluster) = (base.var("CLUSTER_SUBSCRIPTION_ID"), base.var("CLUSTER_ID"));
-    base.stop().await;
-    let group = format!("/subscriptions/{sub}/resourceGroups/rg-aks");
-    assert!(cluster.starts_with(&format!("{group}/")), "{cluster}");
-    // Assigned at the cluster's resource group: it governs the cluster itself.
-    state["policies"] =
-        json!([{"name": "no-xtenant-tags", "scope": group, "deny_tags": ["xtenant-*"]}]);
-    let env = start_with(|c| {
-        c.time_scale = 1.0;
-        c.scenario = Some(state);
+    let env = start_with_policies(|base| {
+        let group = format!(
+            "/subscriptions/{}/resourceGroups/rg-aks",
+            base.var("CLUSTER_SUBSCRIPTION_ID")
+        );
+        // Assigned at the cluster's resource group: it governs the cluster itself.
+        json!([{"name": "no-xtenant-tags", "scope": group, "deny_tags": ["xtenant-*"]}])
     })
     .await;
+    let (sub, cluster) = (env.var("CLUSTER_SUBSCRIPTION_ID"), env.var("CLUSTER_ID"));
+    let group = format!("/subscriptions/{sub}/resourceGroups/rg-aks");
+    assert!(cluster.starts_with(&format!("{group}/")), "{cluster}");
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let url = format!("{cluster}?api-version=2025-10-01");
     let before = env.get(&url, &ta).await;
     assert_eq!(before.status, 200, "{}", before.text);
     let r = env
-        .call(
-            "PATCH",
-            &url,
-            Some(&ta),
-            Some(&json!({"tags": {"team": "a", "xtenant-client-id": "x"}})),
-        )
+        .patch_tags(&url, &ta, json!({"team": "a", "xtenant-client-id": "x"}))
         .await;
     assert_eq!(
         (r.status, r.code()),
@@ -208,14 +201,7 @@ async fn a_tag_deny_policy_on_the_clusters_own_scope_refuses_the_patch_at_once()
         0
     );
     // Tags the policy allows go through as the usual cluster update.
-    let r = env
-        .call(
-            "PATCH",
-            &url,
-            Some(&ta),
-            Some(&json!({"tags": {"team": "a"}})),
-        )
-        .await;
+    let r = env.patch_tags(&url, &ta, json!({"team": "a"})).await;
     assert_eq!(r.status, 202, "{}", r.text);
     env.stop().await;
 }

@@ -452,14 +452,7 @@ async fn permissions_and_auth_errors() {
     env.create_sp(&t, app["appId"].as_str().unwrap()).await;
     // Known to the sign-in service once it replicated.
     env.sim.advance(azure_sim::REPLICATION_DELAY);
-    let weak = env
-        .token(
-            &env.var("CLUSTER_TENANT_ID"),
-            app["appId"].as_str().unwrap(),
-            &secret,
-            GRAPH,
-        )
-        .await;
+    let weak = env.app_token(&app, &secret, GRAPH).await;
     assert_eq!(env.get("/v1.0/applications", &weak).await.status, 403);
     env.stop().await;
 }

@@ -126,12 +126,7 @@ async fn the_reset_reimages_every_node_pool_after_pool_and_refuses_other_writes(
     assert_eq!(pools(&before.body).iter().map(|p| p.1).sum::<u64>(), 12);
     let (op, secret) = (env.var("AZURE_CLIENT_ID"), env.var("AZURE_CLIENT_SECRET"));
     let r = env
-        .call(
-            "POST",
-            &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
-            Some(&ta),
-            Some(&json!({"clientId": op, "secret": secret})),
-        )
+        .reset_as(&ta, &cluster, &json!({"clientId": op, "secret": secret}))
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
     let status_url = r.header("azure-asyncoperation").unwrap();

@@ -258,14 +258,7 @@ async fn cassettes_replay_with_same_status_and_fields() {
         .await;
     let secret = env.add_password(&ga, app["id"].as_str().unwrap()).await;
     env.create_sp(&ga, app["appId"].as_str().unwrap()).await;
-    let weak = env
-        .token(
-            &env.var("CLUSTER_TENANT_ID"),
-            app["appId"].as_str().unwrap(),
-            &secret,
-            GRAPH,
-        )
-        .await;
+    let weak = env.app_token(&app, &secret, GRAPH).await;
     let f = replay(
         &env,
         "test_app_credential.yaml",
@@ -292,12 +285,7 @@ async fn spec_examples_have_the_same_fields() {
     let aa = env.op("CLUSTER_TENANT_ID", ARM).await;
     {
         let ex = example("RegistryGet.json");
-        let r = env
-            .get(
-                &format!("{}?api-version=2025-11-01", env.var("REGISTRY_ID")),
-                &ab,
-            )
-            .await;
+        let r = env.get_resource("REGISTRY_ID", "2025-11-01", &ab).await;
         assert_eq!(r.status, 200);
         crate::common::assert_keys_subset(
             &without_tags(&ex["responses"]["200"]["body"]),
@@ -307,12 +295,7 @@ async fn spec_examples_have_the_same_fields() {
     }
     {
         let ex = example("ManagedClustersGet.json");
-        let r = env
-            .get(
-                &format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID")),
-                &aa,
-            )
-            .await;
+        let r = env.get_resource("CLUSTER_ID", "2025-10-01", &aa).await;
         assert_eq!(r.status, 200);
         crate::common::assert_keys_subset(
             &without_tags(&ex["responses"]["200"]["body"]),

@@ -218,12 +218,7 @@ async fn a_registry_firewall_meets_this_machine_and_the_cluster_by_address() {
     assert_eq!(r.status, 403);
     // ARM shows the rules
     let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
-    let r = env
-        .get(
-            &format!("{}?api-version=2025-11-01", env.var("REGISTRY_ID")),
-            &tb,
-        )
-        .await;
+    let r = env.get_resource("REGISTRY_ID", "2025-11-01", &tb).await;
     assert_eq!(
         r.body["properties"]["networkRuleSet"]["defaultAction"],
         "Deny"

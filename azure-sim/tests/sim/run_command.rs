@@ -365,12 +365,7 @@ async fn clusters_that_refuse_commands_and_a_narrow_shell() {
     })
     .await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
-    let r = env
-        .get(
-            &format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID")),
-            &ta,
-        )
-        .await;
+    let r = env.get_resource("CLUSTER_ID", "2025-10-01", &ta).await;
     let ex = example("ManagedClustersCreate_DisableRunCommand.json");
     assert_eq!(
         r.body["properties"]["apiServerAccessProfile"],
@@ -397,12 +392,7 @@ async fn clusters_that_refuse_commands_and_a_narrow_shell() {
     })
     .await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
-    let r = env
-        .get(
-            &format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID")),
-            &ta,
-        )
-        .await;
+    let r = env.get_resource("CLUSTER_ID", "2025-10-01", &ta).await;
     assert_eq!(r.body["properties"]["aadProfile"]["managed"], true);
     assert_eq!(r.body["properties"]["disableLocalAccounts"], true);
     let (status, body) = submit(&env, &ta, &json!({"command": "kubectl get pods"}))
