@@ -76,6 +76,20 @@ impl Run {
         o
     }
 
+    /// Asserts the run exited 1 because the caller does not own the app (Graph's
+    /// `Authorization_RequestDenied`, with the hint to ask the app's owner); the error.
+    #[track_caller]
+    pub fn refused_not_owner(&self) -> Value {
+        assert_eq!(self.code, 1, "{}", self.stderr);
+        let e = self.object()["error"].clone();
+        assert_eq!(e["code"], "Authorization_RequestDenied", "{e}");
+        assert!(
+            e["hint"].as_str().unwrap().contains("owner of the app"),
+            "{e}"
+        );
+        e
+    }
+
     /// stdout's lines parsed as JSON objects.
     #[track_caller]
     pub fn objects(&self) -> Vec<Value> {

@@ -79,6 +79,16 @@ pub fn run_step(sim: &TestSim, step: Step, extra: &[&str], input: &str) -> Run {
     run_cmd(sim.cmd(step.bin()), &args, input)
 }
 
+/// Every cluster's pods (the probes the clusters run), in the simulator's state.
+pub fn pods(sim: &TestSim) -> Vec<Value> {
+    sim.state()["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["pods"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
 /// Runs `steps` one after the other, undisturbed, each on the previous one's output; panics
 /// unless each exits 0. Returns the last output (`input` when there are none).
 pub fn run_steps(sim: &TestSim, steps: &[Step], input: &str) -> String {

@@ -1,8 +1,11 @@
 //! Worlds for day-two tests: more clusters than the default scenario has, and time passed
 //! (a key's end date moved), built from the simulator's own state and loaded into a new one.
 
+use std::path::Path;
+
 use serde_json::{Value, json};
 
+use crate::steps::{Step, run_step};
 use crate::{Run, TestSim};
 
 /// The simulator's default world with the clusters `extra` (names) cloned from its
@@ -79,36 +82,9 @@ pub fn ok(r: &Run, what: &str) -> String {
 
 /// Steps 1–3 for a new app (display name `name`): its envelope.
 pub fn granted_app(sim: &TestSim, name: &str) -> String {
-    let a = sim.run(
-        "entra-app-create",
-        &[
-            "--cluster-tenant",
-            &sim.var("CLUSTER_TENANT_ID"),
-            "--display-name",
-            name,
-        ],
-        "",
-    );
-    let b = sim.run(
-        "consent-link",
-        &[
-            "--registry-tenant",
-            &sim.var("REGISTRY_TENANT_ID"),
-            "--create",
-        ],
-        &ok(&a, "entra-app-create"),
-    );
-    let c = sim.run(
-        "acr-grant",
-        &[
-            "--registry",
-            &sim.var("REGISTRY_ID"),
-            "--verify",
-            "--image",
-            &sim.var("REGISTRY_IMAGE"),
-        ],
-        &ok(&b, "consent-link"),
-    );
+    let a = run_step(sim, Step::App, &["--display-name", name], "");
+    let b = run_step(sim, Step::Consent, &[], &ok(&a, "entra-app-create"));
+    let c = run_step(sim, Step::Grant, &[], &ok(&b, "consent-link"));
     ok(&c, "acr-grant")
 }
 
@@ -130,4 +106,37 @@ pub fn reset(sim: &TestSim, envelope: &str, name: &str) -> String {
         envelope,
     );
     ok(&r, &format!("aks-sp-update on {name}"))
+}
+
+/// `examples/rotate.sh --cluster <CLUSTER_ID> --registry <REGISTRY_ID>` and then `rest` (more
+/// flags, the envelope file), run by bash in the person's shell with no input.
+pub fn rotate(sim: &TestSim, rest: &[&str]) -> Run {
+    let (cluster, registry) = (sim.var("CLUSTER_ID"), sim.var("REGISTRY_ID"));
+    let mut args = vec![
+        "examples/rotate.sh",
+        "--cluster",
+        &cluster,
+        "--registry",
+        &registry,
+    ];
+    args.extend_from_slice(rest);
+    crate::run_cmd(sim.shell("bash"), &args, "")
+}
+
+/// `examples/fleet.sh --state <state> <opts> <tenant A> <tenant B> <dir>/registries
+/// <dir>/clusters <jobs>` (the lists the test wrote in `dir`), run by bash in the person's
+/// shell with no input.
+pub fn fleet_sh(sim: &TestSim, dir: &Path, state: &Path, opts: &[&str], jobs: &str) -> Run {
+    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
+    let (registries, clusters) = (dir.join("registries"), dir.join("clusters"));
+    let mut args = vec!["examples/fleet.sh", "--state", state.to_str().unwrap()];
+    args.extend_from_slice(opts);
+    args.extend_from_slice(&[
+        &a,
+        &b,
+        registries.to_str().unwrap(),
+        clusters.to_str().unwrap(),
+        jobs,
+    ]);
+    crate::run_cmd(sim.shell("bash"), &args, "")
 }

@@ -7,8 +7,8 @@
 use serde_json::{Value, json};
 use xtenant_tests::azure::{role_assignments_of, service_principal_of};
 use xtenant_tests::steps::{Step, app_key_ids, run_steps};
-use xtenant_tests::world::{cluster_id, granted_app, reset, start, state_with_clusters};
-use xtenant_tests::{Run, TestSim, line, run_cmd};
+use xtenant_tests::world::{cluster_id, granted_app, reset, rotate, start, state_with_clusters};
+use xtenant_tests::{Run, TestSim, line};
 
 /// The run commands posted, by cluster name.
 fn run_commands_on(sim: &TestSim, name: &str) -> Vec<Value> {
@@ -271,19 +271,7 @@ fn a_handed_back_app_id_does_not_turn_a_rotation_into_a_switch_and_a_prune() {
     std::fs::write(&file, line(&forged)).unwrap();
 
     sim.sim().clear_requests();
-    let c = sim.shell("bash");
-    let r = run_cmd(
-        c,
-        &[
-            "examples/rotate.sh",
-            "--cluster",
-            &sim.var("CLUSTER_ID"),
-            "--registry",
-            &sim.var("REGISTRY_ID"),
-            file.to_str().unwrap(),
-        ],
-        "",
-    );
+    let r = rotate(&sim, &[file.to_str().unwrap()]);
     let cluster_app = sim.state()["clusters"]
         .as_array()
         .unwrap()

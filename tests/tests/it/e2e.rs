@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
+use xtenant_tests::world::fleet_sh;
 use xtenant_tests::{Run, TestSim, line, person, run_cmd, run_on_empty_pipe};
 
 fn sim() -> TestSim {
@@ -738,22 +739,7 @@ fn example_fleet_grants_many_registries_and_resets_many_clusters() {
     std::fs::write(dir.path().join("registries"), registries.join("\n") + "\n").unwrap();
     std::fs::write(dir.path().join("clusters"), clusters.join("\n") + "\n").unwrap();
     let state_dir = dir.path().join("state");
-    let fleet = || {
-        run_cmd(
-            sim.shell("bash"),
-            &[
-                "examples/fleet.sh",
-                "--state",
-                state_dir.to_str().unwrap(),
-                &sim.var("CLUSTER_TENANT_ID"),
-                &sim.var("REGISTRY_TENANT_ID"),
-                dir.path().join("registries").to_str().unwrap(),
-                dir.path().join("clusters").to_str().unwrap(),
-                "4",
-            ],
-            "",
-        )
-    };
+    let fleet = || fleet_sh(&sim, dir.path(), &state_dir, &[], "4");
     let r = fleet();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let objs = r.objects();

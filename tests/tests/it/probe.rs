@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::Operator;
-use xtenant_tests::steps::{Step, run_step, run_steps};
+use xtenant_tests::steps::{Step, pods, run_step, run_steps};
 use xtenant_tests::{Run, TestSim, line, run_cmd, spawn_with_input};
 
 fn sim_with(f: impl FnOnce(&mut Value)) -> TestSim {
@@ -50,15 +50,6 @@ fn probe(sim: &TestSim, extra: &[&str], input: &str) -> Run {
     ];
     args.extend_from_slice(extra);
     run_cmd(sim.cmd("aks-sp-update"), &args, input)
-}
-
-fn pods(sim: &TestSim) -> Vec<Value> {
-    sim.state()["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| c["pods"].as_array().cloned().unwrap_or_default())
-        .collect()
 }
 
 fn posted_commands(sim: &TestSim) -> usize {

@@ -343,13 +343,7 @@ fn the_record_is_written_only_by_who_may_change_the_app() {
 
     let sim = with_graph_rights(&base, &app, &["Application.Read.All"], &[]);
     let r = run_step(&sim, Step::Reset, &[], &moved(&env, &sim));
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let e = &r.object()["error"];
-    assert_eq!(e["code"], "Authorization_RequestDenied", "{e}");
-    assert!(
-        e["hint"].as_str().unwrap().contains("owner of the app"),
-        "{e}"
-    );
+    r.refused_not_owner();
     assert_eq!(
         write_counts(&sim),
         (0, 0, 0),

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use xtenant_tests::steps::app_key_ids;
 use xtenant_tests::world::{
-    cluster_id, expire_key, granted_app, moved, new_secret, reset, start, state_with_clusters,
+    cluster_id, expire_key, fleet_sh, granted_app, moved, new_secret, reset, start,
+    state_with_clusters,
 };
 use xtenant_tests::{Run, TestSim, run_cmd};
 
@@ -186,22 +187,7 @@ fn a_fleet_is_renewed_with_one_new_secret_and_only_when_due() {
     let ids: Vec<String> = names.iter().map(|n| cluster_id(&sim, n)).collect();
     std::fs::write(dir.path().join("clusters"), ids.join("\n") + "\n").unwrap();
     std::fs::write(dir.path().join("registries"), sim.var("REGISTRY_ID") + "\n").unwrap();
-    let fleet = || {
-        run_cmd(
-            sim.shell("bash"),
-            &[
-                "examples/fleet.sh",
-                "--state",
-                state.to_str().unwrap(),
-                &sim.var("CLUSTER_TENANT_ID"),
-                &sim.var("REGISTRY_TENANT_ID"),
-                dir.path().join("registries").to_str().unwrap(),
-                dir.path().join("clusters").to_str().unwrap(),
-                "2",
-            ],
-            "",
-        )
-    };
+    let fleet = || fleet_sh(&sim, dir.path(), &state, &[], "2");
     let renew = |within: &str| {
         run_cmd(
             sim.shell("bash"),
@@ -359,18 +345,7 @@ fn fleet_run(sim: &TestSim, dir: &Path, state: &Path, names: &[&str], opts: &[&s
     let ids: Vec<String> = names.iter().map(|n| cluster_id(sim, n)).collect();
     std::fs::write(dir.join("clusters"), ids.join("\n") + "\n").unwrap();
     std::fs::write(dir.join("registries"), sim.var("REGISTRY_ID") + "\n").unwrap();
-    let (a, b) = (sim.var("CLUSTER_TENANT_ID"), sim.var("REGISTRY_TENANT_ID"));
-    let (registries, clusters) = (dir.join("registries"), dir.join("clusters"));
-    let mut args = vec!["examples/fleet.sh", "--state", state.to_str().unwrap()];
-    args.extend_from_slice(opts);
-    args.extend_from_slice(&[
-        &a,
-        &b,
-        registries.to_str().unwrap(),
-        clusters.to_str().unwrap(),
-        "2",
-    ]);
-    run_cmd(sim.shell("bash"), &args, "")
+    fleet_sh(sim, dir, state, opts, "2")
 }
 
 /// examples/renew.sh on the fleet kept in `state`.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{Method, Operator, service_principal_of};
+use xtenant_tests::steps::pods;
 use xtenant_tests::world::{
     cluster_id, expire_key, granted_app as app, moved, new_secret, reset, start,
     state_with_clusters,
@@ -339,15 +340,6 @@ fn probe_world() -> (TestSim, String, String) {
         .map(|n| reset(&sim, &env, n))
         .collect();
     (sim, env, envelopes)
-}
-
-fn pods(sim: &TestSim) -> Vec<Value> {
-    sim.state()["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| c["pods"].as_array().cloned().unwrap_or_default())
-        .collect()
 }
 
 /// `--status --probe-image` (issue 27): each cluster pulls the image itself; a pull refused

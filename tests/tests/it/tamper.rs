@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use xtenant_tests::azure::{App, Method, NewApp, Operator};
 use xtenant_tests::steps::par_map;
+use xtenant_tests::world::fleet_sh;
 use xtenant_tests::{Run, SimConfig, SimHandle, TestSim, bin_dir, line, run_cmd};
 
 /// The redirect URI of the procedure (and of the foreign app: the current guard passes it).
@@ -1080,20 +1081,7 @@ fn fleet_input_lines_cannot_add_fields() {
     )
     .unwrap();
     let owners_before = owners(&sim);
-    let r = run_cmd(
-        sim.shell("bash"),
-        &[
-            "examples/fleet.sh",
-            "--state",
-            dir.path().join("state").to_str().unwrap(),
-            &sim.var("CLUSTER_TENANT_ID"),
-            &sim.var("REGISTRY_TENANT_ID"),
-            dir.path().join("registries").to_str().unwrap(),
-            dir.path().join("clusters").to_str().unwrap(),
-            "2",
-        ],
-        "",
-    );
+    let r = fleet_sh(&sim, dir.path(), &dir.path().join("state"), &[], "2");
     assert_eq!(
         r.code, 1,
         "the hostile lines fail, the others work:\n{}\n{}",

@@ -277,13 +277,7 @@ fn refusals_are_short_with_the_hint_apart_and_azures_text_at_v() {
         "--no-copy-role-assignments",
     ]);
     let r = run_cmd(c, &[], &consented);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let e = &r.object()["error"];
-    assert_eq!(e["code"], "Authorization_RequestDenied", "{e}");
-    assert!(
-        e["hint"].as_str().unwrap().contains("owner of the app"),
-        "{e}"
-    );
+    r.refused_not_owner();
     assert!(r.stderr.contains("hint: "), "{}", r.stderr);
 }
 

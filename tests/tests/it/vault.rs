@@ -16,6 +16,7 @@ use common::keyvault::{SecretRef, get_secret};
 use common::wait::Deadline;
 use serde_json::{Value, json};
 use xtenant_tests::steps::{Kill, Step, app_key_ids, census, par_map, run_killed_at, run_step};
+use xtenant_tests::world::rotate;
 use xtenant_tests::{Leniency, Run, TestSim, line, run_cmd};
 
 /// The default secret name for the default app (`xtenant-acr-pull`).
@@ -394,24 +395,17 @@ fn rotation_through_the_vault_makes_the_new_secret_current_only_after_its_pull_i
     let env_file = dir.path().join("envelope.json");
     std::fs::write(&env_file, &out).unwrap();
     sim.sim().clear_requests();
-    let c = sim.shell("bash");
     // The vault secret, the cluster and the registry are named by the person, as flags.
     let vault_secret_url = format!("{}/secrets/{SECRET_NAME}", sim.var("KEYVAULT_URL"));
-    let r = run_cmd(
-        c,
+    let r = rotate(
+        &sim,
         &[
-            "examples/rotate.sh",
-            "--cluster",
-            &sim.var("CLUSTER_ID"),
-            "--registry",
-            &sim.var("REGISTRY_ID"),
             "--secret-keyvault",
             &vault_secret_url,
             "--image",
             &sim.var("REGISTRY_IMAGE"),
             env_file.to_str().unwrap(),
         ],
-        "",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let new = object(&std::fs::read_to_string(&env_file).unwrap());
