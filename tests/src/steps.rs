@@ -89,6 +89,18 @@ pub fn pods(sim: &TestSim) -> Vec<Value> {
         .collect()
 }
 
+/// The tags of the default cluster (`CLUSTER_ID`) in the simulator's state.
+pub fn cluster_tags(sim: &TestSim) -> Value {
+    let id = sim.var("CLUSTER_ID");
+    sim.state()["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .map(|c| c["tags"].clone())
+        .unwrap()
+}
+
 /// Runs `steps` one after the other, undisturbed, each on the previous one's output; panics
 /// unless each exits 0. Returns the last output (`input` when there are none).
 pub fn run_steps(sim: &TestSim, steps: &[Step], input: &str) -> String {

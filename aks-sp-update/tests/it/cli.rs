@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{
     App, NewApp, Operator, record_entry, role_assignments_of, set_app_tags,
 };
-use xtenant_tests::steps::cluster_pulls;
+use xtenant_tests::steps::{cluster_pulls, cluster_tags};
 use xtenant_tests::{Run, TestSim, line, said};
 
 const BIN: &str = "aks-sp-update";
@@ -35,18 +35,6 @@ fn run(sim: &TestSim, args: &[&str], input: &Value) -> Run {
     let mut all = vec!["--targets-from-input"];
     all.extend_from_slice(args);
     sim.run(BIN, &all, &line(input))
-}
-
-/// The tags of the cluster (where aks-sp-update kept its record before: now it writes none).
-fn cluster_tags(sim: &TestSim) -> Value {
-    let id = sim.var("CLUSTER_ID");
-    sim.state()["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id.as_str())
-        .map(|c| c["tags"].clone())
-        .unwrap()
 }
 
 /// The cluster's entry in the record on the app `app` (`Null`: none).

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{App, Method, NewApp, Operator, role_assignments_of};
-use xtenant_tests::steps::cluster_pulls;
+use xtenant_tests::steps::{cluster_pulls, cluster_tags};
 use xtenant_tests::{Run, TestSim, line, spawn_with_input};
 
 const BIN: &str = "aks-sp-update";
@@ -148,17 +148,6 @@ fn forge_tags(sim: &TestSim, tags: &Value) {
         status, 403,
         "the cluster writer may not assign roles itself: {body}"
     );
-}
-
-fn cluster_tags(sim: &TestSim) -> Value {
-    let id = sim.var("CLUSTER_ID");
-    sim.state()["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id.as_str())
-        .map(|c| c["tags"].clone())
-        .unwrap()
 }
 
 /// A principal that is Owner of subscription A (what an attacker wants the app to become).
