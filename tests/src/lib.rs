@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-pub use azure_sim::{Leniency, SimConfig, SimHandle};
+pub use azure_sim::{Leniency, SimConfig, SimHandle, sp_cluster};
 use serde_json::Value;
 
 pub mod steps;

@@ -367,3 +367,14 @@ pub(crate) fn mint_cluster_secret(state: &mut State) {
         c.secret_sha256 = Some(h);
     }
 }
+
+/// The first cluster of a state document ([`crate::Running::state`], a scenario) that runs as
+/// a service principal (not a managed identity): the one a scenario edits.
+pub fn sp_cluster(state: &mut serde_json::Value) -> &mut serde_json::Value {
+    state["clusters"]
+        .as_array_mut()
+        .expect("a state document has clusters")
+        .iter_mut()
+        .find(|c| c["service_principal_client_id"] != "msi")
+        .expect("a cluster runs as a service principal")
+}

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use azure_sim::sp_cluster;
 use serde_json::{Value, json};
 
 use crate::common::{ARM, Env, assert_keys_subset, start, start_with};
@@ -112,15 +113,6 @@ async fn restarted(env: Env, f: impl FnOnce(&mut Value)) -> Env {
     env.stop().await;
     f(&mut state);
     start_with(|c| c.scenario = Some(state)).await
-}
-
-fn sp_cluster(state: &mut Value) -> &mut Value {
-    state["clusters"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|c| c["service_principal_client_id"] != "msi")
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

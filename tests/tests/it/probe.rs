@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use xtenant_tests::azure::Operator;
 use xtenant_tests::steps::{Step, pods, run_step, run_steps};
-use xtenant_tests::{Run, TestSim, line, run_cmd, spawn_with_input};
+use xtenant_tests::{Run, TestSim, line, run_cmd, sp_cluster, spawn_with_input};
 
 fn sim_with(f: impl FnOnce(&mut Value)) -> TestSim {
     let first = TestSim::start();
@@ -22,15 +22,6 @@ fn sim_with(f: impl FnOnce(&mut Value)) -> TestSim {
 
 fn sim() -> TestSim {
     TestSim::start()
-}
-
-fn sp_cluster(state: &mut Value) -> &mut Value {
-    state["clusters"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|c| c["service_principal_client_id"] != "msi")
-        .unwrap()
 }
 
 /// The envelope after steps 1 to 3 (acr-grant --verify passed from this machine).
