@@ -211,25 +211,21 @@ async fn role_assignments() {
     let reader_sp = sp_in_b(&env, &env.var("READER_CLIENT_ID")).await;
     let name = "11111111-2222-4333-8444-555555555555";
     let body = ra_body(&sub, ACR_PULL, &reader_sp, Some("ServicePrincipal"));
-    let r = env
-        .call("PUT", &ra_path(&reg, name), Some(&tb), Some(&body))
-        .await;
+    let r = env.send("PUT", &ra_path(&reg, name), &tb, &body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["name"], name);
     assert_eq!(r.body["type"], "Microsoft.Authorization/roleAssignments");
     assert_eq!(r.body["properties"]["scope"], reg.as_str());
     // the same again is fine
-    let r = env
-        .call("PUT", &ra_path(&reg, name), Some(&tb), Some(&body))
-        .await;
+    let r = env.send("PUT", &ra_path(&reg, name), &tb, &body).await;
     assert_eq!(r.status, 201);
     // same principal+role+scope under another name conflicts
     let r = env
-        .call(
+        .send(
             "PUT",
             &ra_path(&reg, "99999999-2222-4333-8444-555555555555"),
-            Some(&tb),
-            Some(&body),
+            &tb,
+            &body,
         )
         .await;
     assert_eq!((r.status, r.code()), (409, Some("RoleAssignmentExists")));
@@ -309,11 +305,11 @@ async fn role_assignments() {
     // a caller without roleAssignments/write
     let reader = env.reader("REGISTRY_TENANT_ID", ARM).await;
     let r = env
-        .call(
+        .send(
             "PUT",
             &ra_path(&reg, "33333333-2222-4333-8444-555555555555"),
-            Some(&reader),
-            Some(&body),
+            &reader,
+            &body,
         )
         .await;
     assert_eq!((r.status, r.code()), (403, Some("AuthorizationFailed")));
@@ -326,7 +322,7 @@ async fn role_assignments() {
     );
     // bad ids, bad bodies
     let r = env
-        .call("PUT", &ra_path(&reg, "not-a-guid"), Some(&tb), Some(&body))
+        .send("PUT", &ra_path(&reg, "not-a-guid"), &tb, &body)
         .await;
     assert_eq!(r.status, 400);
     let r = env
@@ -339,9 +335,7 @@ async fn role_assignments() {
         .await;
     assert_eq!((r.status, r.code()), (400, Some("InvalidRequestContent")));
     // delete
-    let r = env
-        .call("DELETE", &ra_path(&reg, name), Some(&tb), None)
-        .await;
+    let r = env.delete(&ra_path(&reg, name), &tb).await;
     assert_eq!(r.status, 200);
     let r = env.get(&ra_path(&reg, name), &tb).await;
     assert_eq!((r.status, r.code()), (404, Some("RoleAssignmentNotFound")));
@@ -536,11 +530,11 @@ async fn write_throttling() {
     let mut retry = None;
     for _ in 0..5 {
         let r = env
-            .call(
+            .send(
                 "PUT",
                 &ra_path(&reg, "66666666-2222-4333-8444-555555555555"),
-                Some(&tb),
-                Some(&body),
+                &tb,
+                &body,
             )
             .await;
         if r.status == 429 {
@@ -561,11 +555,11 @@ async fn write_throttling() {
     );
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(
-        env.call(
+        env.send(
             "PUT",
             &ra_path(&reg, "66666666-2222-4333-8444-555555555555"),
-            Some(&tb),
-            Some(&body)
+            &tb,
+            &body
         )
         .await
         .status,

@@ -258,6 +258,16 @@ impl Env {
         self.call("GET", path, Some(token), None).await
     }
 
+    /// `method path` (a write) with `token` and the JSON `body`.
+    pub(crate) async fn send(&self, method: &str, path: &str, token: &str, body: &Value) -> Resp {
+        self.call(method, path, Some(token), Some(body)).await
+    }
+
+    /// `DELETE path` with `token`.
+    pub(crate) async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.call("DELETE", path, Some(token), None).await
+    }
+
     pub(crate) async fn call(
         &self,
         method: &str,

@@ -311,15 +311,11 @@ async fn key_vault_takes_its_published_versions_and_refuses_others_in_its_own_wo
         "2025-07-01",
         "2026-04-01",
     ] {
-        let r = env
-            .call("PUT", &url(v), Some(&tok), Some(&json!({"value": "v"})))
-            .await;
+        let r = env.send("PUT", &url(v), &tok, &json!({"value": "v"})).await;
         assert_eq!(r.status, 200, "{v}: {}", r.text);
     }
     for v in ["7.7", "2016-10-02", "1"] {
-        let r = env
-            .call("PUT", &url(v), Some(&tok), Some(&json!({"value": "v"})))
-            .await;
+        let r = env.send("PUT", &url(v), &tok, &json!({"value": "v"})).await;
         assert_eq!(r.status, 400, "{v}: {}", r.text);
         assert_eq!(
             r.body,

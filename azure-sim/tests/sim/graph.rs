@@ -87,11 +87,11 @@ async fn application_lifecycle_and_queries() {
     );
     // patch
     let r = env
-        .call(
+        .send(
             "PATCH",
             &format!("/v1.0/applications/{id}"),
-            Some(&t),
-            Some(&json!({"displayName": "xt-app-2"})),
+            &t,
+            &json!({"displayName": "xt-app-2"}),
         )
         .await;
     assert_eq!(r.status, 204);
@@ -100,11 +100,11 @@ async fn application_lifecycle_and_queries() {
     assert_eq!(r.body["displayName"], "xt-app-2");
     // unknown property, bad id, missing object
     let r = env
-        .call(
+        .send(
             "PATCH",
             &format!("/v1.0/applications/{id}"),
-            Some(&t),
-            Some(&json!({"bogus": 1})),
+            &t,
+            &json!({"bogus": 1}),
         )
         .await;
     assert_eq!((r.status, r.code()), (400, Some("Request_BadRequest")));
@@ -126,14 +126,7 @@ async fn application_lifecycle_and_queries() {
     let r = env.get(&format!("/v1.0/applications/{id}"), &tb).await;
     assert_eq!(r.status, 404);
     // delete, then deleted item
-    let r = env
-        .call(
-            "DELETE",
-            &format!("/v1.0/applications/{id}"),
-            Some(&t),
-            None,
-        )
-        .await;
+    let r = env.delete(&format!("/v1.0/applications/{id}"), &t).await;
     assert_eq!(r.status, 204);
     let r = env.get(&format!("/v1.0/applications/{id}"), &t).await;
     assert_eq!(r.status, 404);
@@ -142,12 +135,7 @@ async fn application_lifecycle_and_queries() {
         .await;
     assert_eq!(r.status, 200);
     let r = env
-        .call(
-            "DELETE",
-            &format!("/v1.0/directory/deletedItems/{id}"),
-            Some(&t),
-            None,
-        )
+        .delete(&format!("/v1.0/directory/deletedItems/{id}"), &t)
         .await;
     assert_eq!(r.status, 204);
     env.stop().await;
@@ -214,11 +202,11 @@ async fn passwords_and_lifetime_policy() {
     let (id, app_id) = (app["id"].as_str().unwrap(), app["appId"].as_str().unwrap());
     let end = end_in_days(30);
     let r = env
-        .call(
+        .send(
             "POST",
             &format!("/v1.0/applications(appId='{app_id}')/addPassword"),
-            Some(&t),
-            Some(&json!({"passwordCredential": {"displayName": "p1", "endDateTime": end}})),
+            &t,
+            &json!({"passwordCredential": {"displayName": "p1", "endDateTime": end}}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -251,11 +239,11 @@ async fn passwords_and_lifetime_policy() {
         .await;
     // policy: tenant A allows 730 days
     let r = env
-        .call(
+        .send(
             "POST",
             &format!("/v1.0/applications/{id}/addPassword"),
-            Some(&t),
-            Some(&json!({"passwordCredential": {"endDateTime": end_in_days(800)}})),
+            &t,
+            &json!({"passwordCredential": {"endDateTime": end_in_days(800)}}),
         )
         .await;
     assert_eq!(
@@ -267,11 +255,11 @@ async fn passwords_and_lifetime_policy() {
     assert!(r.body["error"]["message"].as_str().unwrap().contains("730"));
     // remove
     let r = env
-        .call(
+        .send(
             "POST",
             &format!("/v1.0/applications/{id}/removePassword"),
-            Some(&t),
-            Some(&json!({"keyId": key_id})),
+            &t,
+            &json!({"keyId": key_id}),
         )
         .await;
     assert_eq!(r.status, 204);
@@ -299,11 +287,11 @@ async fn service_principals_and_rules() {
     let mid = multi["appId"].as_str().unwrap();
     // single-tenant app cannot have an SP in B
     let r = env
-        .call(
+        .send(
             "POST",
             "/v1.0/servicePrincipals",
-            Some(&tb),
-            Some(&json!({"appId": single["appId"]})),
+            &tb,
+            &json!({"appId": single["appId"]}),
         )
         .await;
     assert_eq!((r.status, r.code()), (400, Some("Request_BadRequest")));
@@ -345,11 +333,11 @@ async fn service_principals_and_rules() {
     assert_eq!(r.status, 204);
     // duplicate POST conflicts
     let r = env
-        .call(
+        .send(
             "POST",
             "/v1.0/servicePrincipals",
-            Some(&tb),
-            Some(&json!({"appId": mid})),
+            &tb,
+            &json!({"appId": mid}),
         )
         .await;
     assert_eq!(r.status, 409);
@@ -375,11 +363,11 @@ async fn service_principals_and_rules() {
     assert_eq!(r.status, 200);
     // unknown app → NoBackingApplicationObject
     let r = env
-        .call(
+        .send(
             "POST",
             "/v1.0/servicePrincipals",
-            Some(&tb),
-            Some(&json!({"appId": "99999999-9999-4999-8999-999999999999"})),
+            &tb,
+            &json!({"appId": "99999999-9999-4999-8999-999999999999"}),
         )
         .await;
     assert_eq!(
@@ -388,14 +376,9 @@ async fn service_principals_and_rules() {
     );
     // delete
     assert_eq!(
-        env.call(
-            "DELETE",
-            &format!("/v1.0/servicePrincipals/{sp_id}"),
-            Some(&tb),
-            None
-        )
-        .await
-        .status,
+        env.delete(&format!("/v1.0/servicePrincipals/{sp_id}"), &tb)
+            .await
+            .status,
         204
     );
     assert_eq!(env.get(&path, &tb).await.status, 404);
@@ -410,11 +393,11 @@ async fn permissions_and_auth_errors() {
     let r = env.get("/v1.0/applications", &reader).await;
     assert_eq!(r.status, 200);
     let r = env
-        .call(
+        .send(
             "POST",
             "/v1.0/applications",
-            Some(&reader),
-            Some(&json!({"displayName": "no"})),
+            &reader,
+            &json!({"displayName": "no"}),
         )
         .await;
     assert_eq!(
@@ -481,36 +464,34 @@ async fn a_new_app_refuses_writes_for_the_write_lag_and_backs_no_principal_elsew
     // Writes addressed to it, in its home tenant: the replica serving them lacks it.
     let pw = json!({"passwordCredential": {"displayName": "t"}});
     let r = env
-        .call(
+        .send(
             "POST",
             &format!("/v1.0/applications/{id}/addPassword"),
-            Some(&ta),
-            Some(&pw),
+            &ta,
+            &pw,
         )
         .await;
     not_found(&r, "addPassword");
     let r = env
-        .call(
+        .send(
             "PATCH",
             &format!("/v1.0/applications/{id}"),
-            Some(&ta),
-            Some(&json!({"notes": "n"})),
+            &ta,
+            &json!({"notes": "n"}),
         )
         .await;
     not_found(&r, "PATCH by id");
     let r = env
-        .call(
+        .send(
             "PATCH",
             &format!("/v1.0/applications(appId='{app_id}')"),
-            Some(&ta),
-            Some(&json!({"notes": "n"})),
+            &ta,
+            &json!({"notes": "n"}),
         )
         .await;
     not_found(&r, "PATCH by appId");
     let sp = json!({"appId": app_id});
-    let r = env
-        .call("POST", "/v1.0/servicePrincipals", Some(&ta), Some(&sp))
-        .await;
+    let r = env.send("POST", "/v1.0/servicePrincipals", &ta, &sp).await;
     not_found(&r, "its service principal");
     let upsert = env
         .call_h(
@@ -541,9 +522,7 @@ async fn a_new_app_refuses_writes_for_the_write_lag_and_backs_no_principal_elsew
     // In another tenant it backs no principal until it replicated.
     let gb = env.op("REGISTRY_TENANT_ID", GRAPH).await;
     env.sim.advance(std::time::Duration::from_secs(10));
-    let r = env
-        .call("POST", "/v1.0/servicePrincipals", Some(&gb), Some(&sp))
-        .await;
+    let r = env.send("POST", "/v1.0/servicePrincipals", &gb, &sp).await;
     assert_eq!((r.status, r.code()), (400, Some("Request_BadRequest")));
     assert_eq!(
         r.body["error"]["details"][0]["code"],
@@ -551,11 +530,11 @@ async fn a_new_app_refuses_writes_for_the_write_lag_and_backs_no_principal_elsew
     );
     // Past the write lag (10 s) the home tenant takes the writes.
     let r = env
-        .call(
+        .send(
             "POST",
             &format!("/v1.0/applications/{id}/addPassword"),
-            Some(&ta),
-            Some(&pw),
+            &ta,
+            &pw,
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -597,11 +576,11 @@ async fn graphs_lags_are_defaults_and_a_leniency_by_name() {
     let path = format!("/v1.0/applications/{id}");
     assert_eq!(env.get(&path, &ta).await.status, 200);
     let r = env
-        .call(
+        .send(
             "POST",
             &format!("{path}/addPassword"),
-            Some(&ta),
-            Some(&json!({"passwordCredential": {}})),
+            &ta,
+            &json!({"passwordCredential": {}}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -662,11 +641,14 @@ async fn application_tags_are_replaced_whole_within_entras_limits() {
         r.text
     );
     let r = env
-        .call(
+        .send(
             "POST",
-            &format!("/v1.0/applications/{}/addPassword", app["id"].as_str().unwrap()),
-            Some(&t),
-            Some(&json!({"passwordCredential": {"displayName": "x", "endDateTime": end_in_days(30)}})),
+            &format!(
+                "/v1.0/applications/{}/addPassword",
+                app["id"].as_str().unwrap()
+            ),
+            &t,
+            &json!({"passwordCredential": {"displayName": "x", "endDateTime": end_in_days(30)}}),
         )
         .await;
     assert_eq!(r.status, 400, "a secret is an entry too: {}", r.text);

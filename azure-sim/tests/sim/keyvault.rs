@@ -133,11 +133,11 @@ async fn the_operator_sets_versions_and_reads_each_one_back() {
 
     // PATCH changes attributes, never the value; a disabled version cannot be read.
     let patched = env
-        .call(
+        .send(
             "PATCH",
             &format!("{id1}?{API}"),
-            Some(&tok),
-            Some(&json!({"attributes": {"enabled": false}, "tags": {"state": "old"}})),
+            &tok,
+            &json!({"attributes": {"enabled": false}, "tags": {"state": "old"}}),
         )
         .await;
     assert_eq!(patched.status, 200, "{}", patched.text);
@@ -151,11 +151,11 @@ async fn the_operator_sets_versions_and_reads_each_one_back() {
         "SecretDisabled"
     );
     let no_value = env
-        .call(
+        .send(
             "PATCH",
             &format!("{id1}?{API}"),
-            Some(&tok),
-            Some(&json!({"value": "x"})),
+            &tok,
+            &json!({"value": "x"}),
         )
         .await;
     assert_eq!(no_value.status, 400, "{}", no_value.text);
@@ -259,12 +259,7 @@ async fn a_deleted_name_cannot_be_reused_and_values_stay_out_of_logs() {
     let r = env.put_secret(&op, "gone", &json!({"value": value})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let del = env
-        .call(
-            "DELETE",
-            &env.kv(&format!("/secrets/gone?{API}")),
-            Some(&op),
-            None,
-        )
+        .delete(&env.kv(&format!("/secrets/gone?{API}")), &op)
         .await;
     assert_eq!(del.status, 200, "{}", del.text);
     assert_eq!(
@@ -315,22 +310,17 @@ async fn a_new_role_assignment_counts_once_propagated_and_faults_use_key_vault_s
     // The operator (User Access Administrator on subscription A) makes the reader an officer.
     let arm = env.op("CLUSTER_TENANT_ID", ARM).await;
     let sub = env.var("CLUSTER_SUBSCRIPTION_ID");
-    let ra = env
-        .call(
-            "PUT",
-            &format!(
-                "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
-                env.var("KEYVAULT_ID"),
-                uuid_like()
-            ),
-            Some(&arm),
-            Some(&json!({"properties": {
-                "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7"),
-                "principalId": READER_SP_A,
-                "principalType": "ServicePrincipal",
-            }})),
-        )
-        .await;
+    let url = format!(
+        "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+        env.var("KEYVAULT_ID"),
+        uuid_like()
+    );
+    let body = json!({"properties": {
+        "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7"),
+        "principalId": READER_SP_A,
+        "principalType": "ServicePrincipal",
+    }});
+    let ra = env.send("PUT", &url, &arm, &body).await;
     assert_eq!(ra.status, 201, "{}", ra.text);
     let early = env.put_secret(&reader, "x", &json!({"value": "v"})).await;
     assert_eq!(

@@ -143,7 +143,7 @@ async fn the_reset_reimages_every_node_pool_after_pool_and_refuses_other_writes(
     assert_eq!(states(&g), ["Succeeded", "Updating", "Updating"]);
     // Every other write to the cluster is refused meanwhile.
     let tags = env
-        .call("PATCH", &url, Some(&ta), Some(&json!({"tags": {"a": "1"}})))
+        .send("PATCH", &url, &ta, &json!({"tags": {"a": "1"}}))
         .await;
     assert_eq!(
         (tags.status, tags.code()),

@@ -307,14 +307,14 @@ async fn spec_examples_have_the_same_fields() {
         let ex = example("ManagedClustersResetServicePrincipalProfile.json");
         let body = json!({"clientId": env.var("AZURE_CLIENT_ID"), "secret": env.var("AZURE_CLIENT_SECRET")});
         let r = env
-            .call(
+            .send(
                 "POST",
                 &format!(
                     "{}/resetServicePrincipalProfile?api-version=2025-10-01",
                     env.var("CLUSTER_ID")
                 ),
-                Some(&aa),
-                Some(&body),
+                &aa,
+                &body,
             )
             .await;
         let recorded = ex["responses"].as_object().unwrap();

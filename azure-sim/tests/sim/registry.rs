@@ -38,11 +38,11 @@ async fn cross_tenant_app(env: &Env) -> (String, String, String) {
     let mut sp_b = None;
     for _ in 0..100 {
         let ra = env
-            .call(
+            .send(
                 "POST",
                 "/v1.0/servicePrincipals",
-                Some(&ga),
-                Some(&json!({"appId": app_id})),
+                &ga,
+                &json!({"appId": app_id}),
             )
             .await;
         if ra.status == 201 {
@@ -69,7 +69,10 @@ async fn assign(env: &Env, scope: &str, role: &str, principal: &str) {
     let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
     let name = uuid::Uuid::new_v4();
     let body = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{role}", env.var("REGISTRY_SUBSCRIPTION_ID")), "principalId": principal, "principalType": "ServicePrincipal"}});
-    let r = env.call("PUT", &format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01"), Some(&tb), Some(&body)).await;
+    let url = format!(
+        "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01"
+    );
+    let r = env.send("PUT", &url, &tb, &body).await;
     assert_eq!(r.status, 201, "{}", r.text);
 }
 
