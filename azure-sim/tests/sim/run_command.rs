@@ -203,15 +203,21 @@ async fn the_spec_shapes_and_a_probe_that_pulls() {
     env.stop().await;
 }
 
+/// Runs the probe of `image` as pod `pod`; asserts it exits 1 (the pull failed): its logs.
+async fn failed_probe(env: &Env, token: &str, image: &str, pod: &str) -> String {
+    let v = run(env, token, &probe_script(image, pod)).await;
+    let logs = v["properties"]["logs"].as_str().unwrap().to_owned();
+    assert_eq!(v["properties"]["exitCode"], 1, "{logs}");
+    logs
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kubelet_says_why_a_pull_failed() {
     let env = start().await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let image = env.var("REGISTRY_IMAGE");
     // Before the procedure the cluster's app has no principal in the registry's tenant.
-    let v = run(&env, &ta, &probe_script(&image, "xtenant-probe-1")).await;
-    let logs = v["properties"]["logs"].as_str().unwrap();
-    assert_eq!(v["properties"]["exitCode"], 1, "{logs}");
+    let logs = failed_probe(&env, &ta, &image, "xtenant-probe-1").await;
     assert!(
         logs.contains(&format!(
             "Warning\tFailed\tFailed to pull image \"{image}\": failed to pull and unpack image"
@@ -228,9 +234,7 @@ async fn the_kubelet_says_why_a_pull_failed() {
     cluster_with_pull(&env).await;
     // A tag the registry does not have.
     let missing = image.replace(":1.0", ":9.9");
-    let v = run(&env, &ta, &probe_script(&missing, "xtenant-probe-2")).await;
-    let logs = v["properties"]["logs"].as_str().unwrap();
-    assert_eq!(v["properties"]["exitCode"], 1, "{logs}");
+    let logs = failed_probe(&env, &ta, &missing, "xtenant-probe-2").await;
     assert!(logs.contains(&format!("{missing}: not found")), "{logs}");
     // Not a reference at all.
     let v = run(
@@ -255,9 +259,7 @@ async fn the_kubelet_says_why_a_pull_failed() {
     .await;
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
     let image = env.var("REGISTRY_IMAGE");
-    let v = run(&env, &ta, &probe_script(&image, "xtenant-probe-4")).await;
-    let logs = v["properties"]["logs"].as_str().unwrap();
-    assert_eq!(v["properties"]["exitCode"], 1, "{logs}");
+    let logs = failed_probe(&env, &ta, &image, "xtenant-probe-4").await;
     assert!(
         logs.contains(&format!(
             "403 Forbidden: client with IP '{egress}' is not allowed access"

@@ -24,6 +24,14 @@ fn sim() -> TestSim {
     TestSim::start()
 }
 
+/// Step 4 (without a probe) on the envelope of steps 1 to 3; asserts it exits 0.
+#[track_caller]
+fn reset_granted(sim: &TestSim) -> Run {
+    let r = run_step(sim, Step::Reset, &["--timeout", "60s"], &granted(sim));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r
+}
+
 /// The envelope after steps 1 to 3 (acr-grant --verify passed from this machine).
 fn granted(sim: &TestSim) -> String {
     run_steps(sim, &[Step::App, Step::Consent, Step::Grant], "")
@@ -124,9 +132,7 @@ fn after_the_procedure_the_cluster_pulls_from_inside() {
 #[test]
 fn a_stale_secret_is_named_by_the_kubelet_while_the_new_one_pulls_from_here() {
     let sim = sim();
-    let env = granted(&sim);
-    let r = run_step(&sim, Step::Reset, &["--timeout", "60s"], &env);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = reset_granted(&sim);
     let done = r.object();
     // A new secret is minted, and the one the cluster holds is removed (a rotation that
     // forgot step 4).
@@ -234,9 +240,7 @@ fn a_firewall_that_admits_this_machine_but_not_the_cluster() {
 #[test]
 fn a_missing_tag_fails_inside_and_from_here() {
     let sim = sim();
-    let env = granted(&sim);
-    let r = run_step(&sim, Step::Reset, &["--timeout", "60s"], &env);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = reset_granted(&sim);
     let done = r.stdout;
     let missing = sim.var("REGISTRY_IMAGE").replace(":1.0", ":9.9");
     let r = run_cmd(
@@ -367,9 +371,7 @@ fn an_interrupted_probe_leaves_no_pod_after_the_rerun() {
             "pull": {"outcome": "ErrImagePull", "error": "x", "took_ms": 500}
         }]);
     });
-    let env = granted(&sim);
-    let r = run_step(&sim, Step::Reset, &["--timeout", "60s"], &env);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = reset_granted(&sim);
     let done = r.stdout;
     assert_eq!(pods(&sim).len(), 1);
     // The result is held: the tool is interrupted while it waits for it.
