@@ -163,18 +163,7 @@ fn graph_read_lag_is_waited_for_only_where_an_earlier_step_made_the_object() {
     // An app nobody made is reported at once, not after the lag.
     let ghost = "0f0f0f0f-1111-4222-8333-444444444444";
     let started = Instant::now();
-    let r = sim.run(
-        "consent-link",
-        &[
-            "--registry-tenant",
-            &sim.var("REGISTRY_TENANT_ID"),
-            "--cluster-tenant",
-            &sim.var("CLUSTER_TENANT_ID"),
-            "--app-id",
-            ghost,
-        ],
-        "",
-    );
+    let r = consent_by_app_id(&sim, ghost);
     assert_eq!(error_code(&r), "AppNotFound", "{}", r.stdout);
     let r2 = sim.run(
         "acr-grant",
@@ -312,18 +301,7 @@ fn the_app_requests_user_read_as_the_portal_registers_it() {
     );
     assert_eq!(status, 201, "{bare}");
     let bare_id = bare["appId"].as_str().unwrap();
-    let r = sim.run(
-        "consent-link",
-        &[
-            "--registry-tenant",
-            &sim.var("REGISTRY_TENANT_ID"),
-            "--cluster-tenant",
-            &sim.var("CLUSTER_TENANT_ID"),
-            "--app-id",
-            bare_id,
-        ],
-        "",
-    );
+    let r = consent_by_app_id(&sim, bare_id);
     assert_eq!(error_code(&r), "AppRequestsNoPermission", "{}", r.stdout);
     assert!(r.stdout.contains("AADSTS650056"), "{}", r.stdout);
     assert!(!requests_user_read(&sim, bare_id));
@@ -373,6 +351,22 @@ fn china() -> Value {
 }
 
 /// Runs `bin` with `--cloud AzureChinaCloud` and `args` on `input`; asserts exit 0.
+/// consent-link on no input, the app named by `--app-id` (with both tenants).
+fn consent_by_app_id(sim: &TestSim, app_id: &str) -> Run {
+    sim.run(
+        "consent-link",
+        &[
+            "--registry-tenant",
+            &sim.var("REGISTRY_TENANT_ID"),
+            "--cluster-tenant",
+            &sim.var("CLUSTER_TENANT_ID"),
+            "--app-id",
+            app_id,
+        ],
+        "",
+    )
+}
+
 fn in_china(sim: &TestSim, bin: &str, args: &[&str], input: &str) -> Run {
     let mut all = vec!["--cloud", "AzureChinaCloud", "--timeout", "60s"];
     all.extend_from_slice(args);
