@@ -18,7 +18,7 @@ use crate::record;
 use common::arm::clusters::ManagedCluster;
 
 /// ARM, to wait for a reset of `cluster` with: until `--timeout` when it was given; else for
-/// [`ManagedCluster::reset_wait`] from now (at least an hour: AKS reimages node after node).
+/// [`crate::cluster::reset_wait`] from now (at least an hour: AKS reimages node after node).
 pub(crate) fn for_the_reset<'a>(ctx: &Ctx, arm: &Api<'a>, cluster: &ManagedCluster) -> Api<'a> {
     if ctx.common().timeout.is_some() {
         return arm.clone();
@@ -64,7 +64,7 @@ pub(crate) async fn settle(
         let c = cluster::get(arm, &inputs.cluster).await?;
         Ok(if c.in_progress() {
             Poll::Pending(c.provisioning_state().to_owned(), None)
-        } else if c.provisioning_state().eq_ignore_ascii_case("Succeeded") {
+        } else if c.succeeded() {
             Poll::Ready(c)
         } else {
             // It ended Failed or Canceled: the progress line says so, never "done".
@@ -224,7 +224,7 @@ pub(crate) async fn confirm(
     let c = cluster::get(arm, &inputs.cluster)
         .await
         .map_err(|e| resumable(e, op))?;
-    if !c.uses(&inputs.app_id) || !c.provisioning_state().eq_ignore_ascii_case("Succeeded") {
+    if !c.uses(&inputs.app_id) || !c.succeeded() {
         let now_uses = c.client_id().unwrap_or("no service principal");
         return Err(resumable(
             Error::step(

@@ -36,15 +36,7 @@ impl OperationRef {
                 .with_hint("remove the field to post the reset again, or pass the object exactly as aks-sp-update wrote it")
         };
         let url = Url::parse(value.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
-        let same_origin = url.scheme() == cloud.arm.scheme()
-            && url.host_str().is_some_and(|h| {
-                cloud
-                    .arm
-                    .host_str()
-                    .is_some_and(|a| a.eq_ignore_ascii_case(h))
-            })
-            && url.port_or_known_default() == cloud.arm.port_or_known_default();
-        if !same_origin {
+        if !common::http::same_origin(&url, &cloud.arm) {
             return Err(bad(&format!(
                 "is not on this cloud's Resource Manager endpoint ({})",
                 cloud.arm.origin().ascii_serialization()

@@ -56,9 +56,7 @@ impl Held {
         let Some(k) = &inputs.key_id else {
             return Self::NoKeyInObject;
         };
-        let succeeded = cluster
-            .provisioning_state()
-            .eq_ignore_ascii_case("Succeeded");
+        let succeeded = cluster.succeeded();
         let not_succeeded = || Self::NotSucceeded(cluster.provisioning_state().to_owned());
         match entry {
             Some(e) if e.switch && e.pending_is(k) => {

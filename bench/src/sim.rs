@@ -201,7 +201,6 @@ impl Drop for Sim {
     }
 }
 
-/// `KEY=value` lines (values single-quoted when needed).
 /// Adds to a state dump a copy of its cluster `template_id` under each of `ids` (AKS names
 /// them from their ids on load).
 pub(crate) fn copy_cluster(
@@ -228,6 +227,7 @@ pub(crate) fn copy_cluster(
     Ok(())
 }
 
+/// `KEY=value` lines (values single-quoted when needed).
 fn parse_env(text: &str) -> Vec<(String, String)> {
     text.lines()
         .filter_map(|l| l.split_once('='))

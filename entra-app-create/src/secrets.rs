@@ -293,11 +293,7 @@ impl Step<'_> {
                 .iter()
                 .flat_map(|e| [&e.key, &e.pending])
                 .flatten()
-                .any(|k| {
-                    app.passwords
-                        .iter()
-                        .any(|p| p.key_id.eq_ignore_ascii_case(k))
-                });
+                .any(|k| app.password(k).is_some());
             if !live {
                 unknown.push(c.name.clone());
             }

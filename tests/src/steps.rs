@@ -156,20 +156,6 @@ impl Census {
             cluster_state: "Succeeded".into(),
         }
     }
-
-    /// The census before any step.
-    pub fn nothing() -> Self {
-        Self {
-            apps: 0,
-            sps_a: 0,
-            sps_b: 0,
-            roles_b: 0,
-            roles_a: 0,
-            passwords: 0,
-            cluster_on_app: false,
-            cluster_state: "Succeeded".into(),
-        }
-    }
 }
 
 fn arr<'a>(state: &'a Value, key: &str) -> &'a [Value] {

@@ -78,11 +78,7 @@ async fn report(inputs: &Inputs, ctx: &Ctx) -> Result<Report> {
             format!("the cluster runs as app {app_id}, not the object's app {want}"),
         ));
     }
-    if !cluster
-        .provisioning_state()
-        .eq_ignore_ascii_case("Succeeded")
-        && !cluster.in_progress()
-    {
+    if !cluster.succeeded() && !cluster.in_progress() {
         r.problem(Problem::broken(
             "ClusterNotSucceeded",
             format!(

@@ -2,6 +2,10 @@
 //! assignments and definitions (`roles`), clusters, subscriptions, and long-running
 //! operations (`operation`).
 
+use serde_json::Value;
+
+use crate::error::{Result, codes};
+
 pub mod clusters;
 pub mod operation;
 mod resource_id;
@@ -26,4 +30,14 @@ pub fn is_terminal(state: &str) -> bool {
     TERMINAL_STATES
         .iter()
         .any(|t| t.eq_ignore_ascii_case(state))
+}
+
+/// An ARM answer read as a `T`, or `UnexpectedArmAnswer` naming the field that does not fit
+/// (`what` names the answer: "role assignment …", "managed cluster …").
+pub(crate) fn arm_typed<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T> {
+    crate::json::read(
+        v,
+        codes::UNEXPECTED_ARM_ANSWER,
+        &format!("ARM's answer for {what}"),
+    )
 }

@@ -88,7 +88,7 @@ impl Error {
 
     /// A usage error (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Usage, "UsageError", message)
+        Self::new(ErrorKind::Usage, codes::USAGE_ERROR.name, message)
     }
 
     /// A missing or malformed field: the message names the field and the fix.
@@ -97,7 +97,7 @@ impl Error {
             ErrorKind::Input {
                 field: field.to_owned(),
             },
-            "InvalidInput",
+            codes::INVALID_INPUT.name,
             message,
         )
     }
@@ -114,7 +114,7 @@ impl Error {
 
     /// The deadline passed.
     pub fn timeout(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Timeout, "Timeout", message)
+        Self::new(ErrorKind::Timeout, codes::TIMEOUT.name, message)
     }
 
     /// Whether the deadline passed (the kind, never the code text).
@@ -151,7 +151,11 @@ impl Error {
 
     /// A local I/O failure about `what`.
     pub fn io(what: &str, err: &std::io::Error) -> Self {
-        Self::new(ErrorKind::Io, "IoError", format!("{what}: {err}"))
+        Self::new(
+            ErrorKind::Io,
+            codes::IO_ERROR.name,
+            format!("{what}: {err}"),
+        )
     }
 
     /// Adds a hint: what the user can do about it.

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::arm::ResourceId;
-use crate::error::{Result, codes};
+use crate::error::Result;
 use crate::http::{Api, ApiVersions};
-use crate::json::{null_as_default, read};
+use crate::json::null_as_default;
 
 /// The ARM type of a registry.
 pub const REGISTRY_TYPE: &str = "Microsoft.ContainerRegistry/registries";
@@ -71,11 +71,7 @@ pub struct RegistryProperties {
 impl RegistryResource {
     /// Reads a registry from an ARM body; `what` names it in the error.
     pub fn from_value(v: &Value, what: &str) -> Result<Self> {
-        read(
-            v,
-            codes::UNEXPECTED_ARM_ANSWER,
-            &format!("ARM's answer for registry {what}"),
-        )
+        crate::arm::arm_typed(v, &format!("registry {what}"))
     }
 
     /// The mode its `roleAssignmentMode` names; `None` for a value this code does not know

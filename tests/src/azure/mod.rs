@@ -155,16 +155,6 @@ impl Operator {
         }
     }
 
-    /// The scope of Graph tokens (`https://graph.microsoft.com/.default`).
-    pub fn graph_scope(&self) -> &str {
-        &self.graph_scope
-    }
-
-    /// The scope of ARM tokens (`https://management.azure.com/.default`).
-    pub fn arm_scope(&self) -> &str {
-        &self.arm_scope
-    }
-
     /// An access token for `scope` in `tenant` (client credentials), fetched once and reused.
     pub fn token(&self, tenant: &str, scope: &str) -> String {
         let key = (tenant.to_owned(), scope.to_owned());

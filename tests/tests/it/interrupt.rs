@@ -102,15 +102,6 @@ fn logged(reqs: &[Value], method: &str, path: &str, status: Option<u64>) -> usiz
         .count()
 }
 
-fn resets(sim: &TestSim) -> usize {
-    logged(
-        &sim.requests(),
-        "POST",
-        "/resetServicePrincipalProfile",
-        None,
-    )
-}
-
 /// Where a case interrupts, what it holds, and what the interrupted object must carry.
 struct Case {
     name: &'static str,
@@ -388,8 +379,8 @@ fn run_case(c: &Case) -> Result<(), String> {
     let got = census(&sim);
     check(got == expected, &format!("{got:?} != {expected:?}: {ctx}"))?;
     check(
-        resets(&sim) == 1,
-        &format!("{} resets posted", resets(&sim)),
+        sim.resets() == 1,
+        &format!("{} resets posted", sim.resets()),
     )?;
     check(cluster_pulls(&sim), "the cluster does not pull")
 }
@@ -840,6 +831,6 @@ fn pipeline_interrupted(at: Step) {
         "the same secret"
     );
     assert_eq!(census(&sim), Census::after(Step::Reset));
-    assert_eq!(resets(&sim), 1);
+    assert_eq!(sim.resets(), 1);
     assert!(cluster_pulls(&sim));
 }

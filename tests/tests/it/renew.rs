@@ -37,18 +37,6 @@ fn pulls(sim: &TestSim, cluster: &str) -> bool {
     sim.sim().pull(cluster, &sim.var("REGISTRY_IMAGE"))["pulled"] == true
 }
 
-fn resets(sim: &TestSim) -> usize {
-    sim.writes()
-        .iter()
-        .filter(|w| {
-            w["path"]
-                .as_str()
-                .unwrap_or("")
-                .contains("resetServicePrincipalProfile")
-        })
-        .count()
-}
-
 #[test]
 fn renewal_renews_only_what_is_due_and_a_rerun_renews_nothing() {
     let sim = start(state_with_clusters(&["aks-soon", "aks-expired"]));
@@ -158,7 +146,7 @@ fn a_renewal_stopped_at_the_reset_resumes_without_a_second_secret() {
         "{}",
         r.stderr
     );
-    assert_eq!(resets(&sim), 1, "one reset, on the resumed run");
+    assert_eq!(sim.resets(), 1, "one reset, on the resumed run");
     let added = sim
         .writes()
         .iter()
@@ -229,7 +217,7 @@ fn a_fleet_is_renewed_with_one_new_secret_and_only_when_due() {
         .filter(|w| w["path"].as_str().unwrap_or("").contains("addPassword"))
         .count();
     assert_eq!(added, 1, "one new secret for the fleet");
-    assert_eq!(resets(&sim), 3);
+    assert_eq!(sim.resets(), 3);
     let new_key = read(&state.join("app.json"))["client_secret_key_id"]
         .as_str()
         .unwrap()
@@ -320,13 +308,13 @@ fn a_rotation_with_a_probe_prunes_only_once_the_cluster_pulls_from_inside() {
         app_key_ids(&sim, &app_id).contains(&old_key),
         "the old secret stays until the cluster proved the pull"
     );
-    assert_eq!(resets(&sim), 1);
+    assert_eq!(sim.resets(), 1);
 
     sim.sim().clear_requests();
     let r = rotate_with(&sim, "aks-prod", &f, &["--probe-image", &image]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("proven from inside"), "{}", r.stderr);
-    assert_eq!(resets(&sim), 0, "the reset was done: only probed again");
+    assert_eq!(sim.resets(), 0, "the reset was done: only probed again");
     assert_eq!(run_commands(&sim), 1);
     let done = read(&f);
     assert_eq!(done["cluster_pull_probe"]["pulled"], true, "{done}");
@@ -384,7 +372,7 @@ fn a_fleet_renewal_with_a_probe_proves_each_cluster_from_inside() {
     let r = renew_run(&sim, &state, &["--within", "400d", "--probe-image", &image]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("each proven from inside"), "{}", r.stderr);
-    assert_eq!(resets(&sim), 3);
+    assert_eq!(sim.resets(), 3);
     assert_eq!(run_commands(&sim), 3, "one probe per renewed cluster");
     let kept = std::fs::read_to_string(state.join("clusters.ndjson")).unwrap();
     for l in kept.lines() {

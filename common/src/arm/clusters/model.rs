@@ -10,9 +10,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{Result, codes};
+use crate::error::Result;
 use crate::http::ApiVersions;
-use crate::json::{null_as_default, read};
+use crate::json::null_as_default;
 
 /// The ARM type of a managed cluster.
 pub const CLUSTER_TYPE: &str = "Microsoft.ContainerService/managedClusters";
@@ -184,11 +184,7 @@ impl ManagedCluster {
     /// Reads a cluster from an ARM body; `what` names it in the error (its id, or where it
     /// was listed).
     pub fn from_value(v: &Value, what: &str) -> Result<Self> {
-        read(
-            v,
-            codes::UNEXPECTED_ARM_ANSWER,
-            &format!("ARM's answer for managed cluster {what}"),
-        )
+        crate::arm::arm_typed(v, &format!("managed cluster {what}"))
     }
 
     /// `servicePrincipalProfile.clientId`, when not empty: an app id, or `msi`.
@@ -213,12 +209,9 @@ impl ManagedCluster {
             .unwrap_or("Unknown")
     }
 
-    /// `powerState.code` (`Running`, `Stopped`), when shown.
-    pub fn power_state(&self) -> Option<&str> {
-        self.properties
-            .power_state
-            .as_ref()
-            .and_then(|p| p.code.as_deref())
+    /// Whether its last operation succeeded (`provisioningState` `Succeeded`, in any case).
+    pub fn succeeded(&self) -> bool {
+        self.provisioning_state().eq_ignore_ascii_case("Succeeded")
     }
 
     /// Whether the cluster runs as `app_id`.

@@ -6,9 +6,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::AUTHORIZATION_API;
-use crate::error::{Result, codes};
+use crate::arm::arm_typed;
+use crate::error::Result;
 use crate::http::Api;
-use crate::json::{null_as_default, read};
+use crate::json::null_as_default;
 
 /// A role assignment as ARM lists it (the shape of the recorded `az role assignment`
 /// answers): lenient to the fields it does not name, strict about those it does.
@@ -58,16 +59,6 @@ impl From<AssignmentBody> for RoleAssignment {
             condition: p.condition.filter(|c| !c.trim().is_empty()),
         }
     }
-}
-
-/// An ARM answer read as a `T`, or `UnexpectedArmAnswer` naming the field that does not fit
-/// (`what` names the answer: "role assignment …").
-pub(crate) fn arm_typed<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T> {
-    read(
-        v,
-        codes::UNEXPECTED_ARM_ANSWER,
-        &format!("ARM's answer for {what}"),
-    )
 }
 
 impl RoleAssignment {
