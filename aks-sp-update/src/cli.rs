@@ -1,5 +1,7 @@
 //! The flags of `aks-sp-update`.
 
+use std::time::Duration;
+
 use clap::Parser;
 use common::arm::ResourceId;
 use common::cli::{CommonArgs, SecretArgs};
@@ -109,6 +111,16 @@ pub struct Cli {
     #[arg(long)]
     pub remove_legacy_tags: bool,
 
+    /// How long a read of the cluster made before its object arrived stands for it, at most 30s (0: every object reads afresh)
+    ///
+    /// While it waits for its first object, aks-sp-update reads the cluster --cluster names
+    /// and the role assignments of the service principal it runs as. The object uses those
+    /// answers only if it came within this time (judged on this machine's clock), and the
+    /// assignments stand for later objects as long. Shorter makes the tool more careful
+    /// (e.g. when something else may change the cluster meanwhile); longer than 30s is refused.
+    #[arg(long, env = common::env::XTENANT_EARLY_READ_MAX_AGE, value_name = "DURATION", default_value = "30s", value_parser = early_read_max_age)]
+    pub early_read_max_age: Duration,
+
     /// Post the reset and return at once: the object gets cluster_operation_url and error OperationStillRunning; rerun it to follow
     #[arg(long)]
     pub detach: bool,
@@ -197,7 +209,7 @@ pub struct StatusArgs {
 
     /// With --status: report a key that expires within this long (exit 4 when nothing is broken)
     #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = clap_duration)]
-    pub warn_within: std::time::Duration,
+    pub warn_within: Duration,
 
     /// With --status: tenant B, where the app's service principal and pull role are checked (registry_tenant_id)
     #[arg(long, value_name = "TENANT", requires = "status")]
@@ -270,6 +282,36 @@ impl Cli {
     }
 }
 
+/// The longest an early read stands for an object (early.rs): the default early-read
+/// window, and the most `--early-read-max-age` may say (it can only make the tool more
+/// careful). The cluster's state and principal decide the step, so an object that came much
+/// later (step 2 waited for a consent) reads it afresh; what is copied to a new principal is
+/// what the old one holds now, not what it held long ago.
+pub(crate) const EARLY_READ_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// Parses `--early-read-max-age` / `XTENANT_EARLY_READ_MAX_AGE` (clap's value parser: a bad
+/// value is a usage error, exit 2, before anything is sent): a duration from `0` to
+/// [`EARLY_READ_MAX_AGE`]. A longer one is refused, not clamped: the setting exists to make
+/// the tool more careful, so a value that asks for less care is a mistake to point out.
+pub(crate) fn early_read_max_age(value: &str) -> Result<Duration, String> {
+    let setting = format!(
+        "{} (--early-read-max-age)",
+        common::env::XTENANT_EARLY_READ_MAX_AGE
+    );
+    let most = common::duration::human(EARLY_READ_MAX_AGE);
+    let Some(age) = common::validate::parse_duration(value) else {
+        return Err(format!(
+            "{setting} must be a duration from 0 to {most}, such as 5s or 300ms (0: every object reads afresh)"
+        ));
+    };
+    if age > EARLY_READ_MAX_AGE {
+        return Err(format!(
+            "{setting} may only shorten how long a read made before an object arrived stands for it: at most {most} (the default); give {most} or less, or unset it"
+        ));
+    }
+    Ok(age)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,5 +344,27 @@ mod tests {
                 ("cluster_tenant_id", "contoso.onmicrosoft.com".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn the_setting_takes_0_to_30s_and_refuses_more_or_nonsense_naming_itself() {
+        assert_eq!(early_read_max_age("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(early_read_max_age("0"), Ok(Duration::ZERO));
+        assert_eq!(early_read_max_age("0s"), Ok(Duration::ZERO));
+        assert_eq!(early_read_max_age("30s"), Ok(EARLY_READ_MAX_AGE));
+        assert_eq!(early_read_max_age("5"), Ok(Duration::from_secs(5)));
+        for (bad, says) in [
+            ("31s", "at most 30s"),
+            ("30.5s", "at most 30s"),
+            ("1m", "at most 30s"),
+            ("soon", "must be a duration"),
+            ("-1s", "must be a duration"),
+            ("", "must be a duration"),
+        ] {
+            let e = early_read_max_age(bad).expect_err(bad);
+            assert!(e.contains("XTENANT_EARLY_READ_MAX_AGE"), "{bad}: {e}");
+            assert!(e.contains("--early-read-max-age"), "{bad}: {e}");
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 }

@@ -3,10 +3,15 @@
 //! `--cluster` names, the service principal it runs as and its role assignments. Only reads.
 //!
 //! The cluster is read once early: the first object for it takes that answer, read while
-//! the object was on its way, if it came within 30 s; later objects, and every read after
-//! a wait, ask afresh. The previous service principal's assignments stand for 30 s: a fleet
-//! of clusters leaving the same app lists them once, and no object copies roles the old
-//! principal lost long ago.
+//! the object was on its way, if it came within the early-read window; later objects, and
+//! every read after a wait, ask afresh. The previous service principal's assignments stand
+//! for the same window: a fleet of clusters leaving the same app lists them once, and no
+//! object copies roles the old principal lost long ago.
+//!
+//! The window is judged on the tool's own clock (how long the object took to come down
+//! the pipe is this process's time, not Azure's): [`crate::cli::EARLY_READ_MAX_AGE`], or
+//! shorter with `--early-read-max-age` / `XTENANT_EARLY_READ_MAX_AGE`; `0` reads nothing
+//! early for an object, and every object reads afresh.
 
 use std::time::{Duration, Instant};
 
@@ -37,14 +42,24 @@ fn cluster_key(tenant: &str, id: &ResourceId) -> (String, String) {
     (tenant.to_ascii_lowercase(), id.id().to_ascii_lowercase())
 }
 
-/// How long an early read of the cluster stands for the object's own: the cluster's state
-/// and principal decide the step, so an object that came much later (step 2 waited for a
-/// consent) reads it afresh.
-const CLUSTER_FRESH_FOR: Duration = Duration::from_secs(30);
+/// Whether a read made at `read_at` still stands at `now` for an object, within `window`
+/// (the run's early-read window): at most `window` old, and never with a `window` of 0.
+pub(crate) fn stands(read_at: Instant, now: Instant, window: Duration) -> bool {
+    !window.is_zero() && now.saturating_duration_since(read_at) <= window
+}
 
 /// The cluster: read before the object arrived if this is the first object asking for it
-/// and that read is at most [`CLUSTER_FRESH_FOR`] old, else read now.
-pub(crate) async fn cluster(ctx: &Ctx, arm: &Api<'_>, id: &ResourceId) -> Result<ManagedCluster> {
+/// and that read stands within `window` ([`stands`]), else read now.
+pub(crate) async fn cluster(
+    ctx: &Ctx,
+    arm: &Api<'_>,
+    id: &ResourceId,
+    window: Duration,
+) -> Result<ManagedCluster> {
+    if window.is_zero() {
+        // Nothing was read early (see `prepare`): the object's own read.
+        return cluster::get(arm, id).await;
+    }
     let early = ctx
         .state::<Early>()
         .clusters
@@ -53,26 +68,26 @@ pub(crate) async fn cluster(ctx: &Ctx, arm: &Api<'_>, id: &ResourceId) -> Result
         })
         .await;
     match early {
-        Ok((at, found)) if at.elapsed() <= CLUSTER_FRESH_FOR => Ok(found),
+        Ok((at, found)) if stands(at, Instant::now(), window) => Ok(found),
         // Too old, or it failed (perhaps a moment's fault long before the object came):
         // the object's own read decides.
         _ => cluster::get(arm, id).await,
     }
 }
 
-/// How long a list of a previous principal's assignments stands for later objects: what is
-/// copied to the new principal is what the old one holds now, not what it held long ago.
-const LIST_FRESH_FOR: Duration = Duration::from_secs(30);
-
 /// The role assignments of the previous service principal `principal` at or below `scope`:
-/// listed once for the objects of the next [`LIST_FRESH_FOR`] (a fleet of clusters leaving
-/// the same app), afresh after that.
+/// listed once for the objects of the next `window` (a fleet of clusters leaving the same
+/// app), afresh after that; with a `window` of 0, for each object.
 pub(crate) async fn previous_assignments(
     ctx: &Ctx,
     arm: &Api<'_>,
     scope: &str,
     principal: &str,
+    window: Duration,
 ) -> Result<Vec<RoleAssignment>> {
+    if window.is_zero() {
+        return list_assignments(arm, scope, principal).await;
+    }
     let key = (
         arm.tenant().to_ascii_lowercase(),
         scope.to_ascii_lowercase(),
@@ -87,7 +102,7 @@ pub(crate) async fn previous_assignments(
         })
         .await?;
     match listed {
-        Some((at, listed)) if at.elapsed() <= LIST_FRESH_FOR => Ok(listed),
+        Some((at, listed)) if stands(at, Instant::now(), window) => Ok(listed),
         _ => list_assignments(arm, scope, principal).await,
     }
 }
@@ -102,7 +117,8 @@ fn candidates(c: &ManagedCluster) -> Vec<(String, bool)> {
         .unwrap_or_default()
 }
 
-/// Starts what `--cluster-tenant` and `--cluster` determine (nothing without both).
+/// Starts what `--cluster-tenant` and `--cluster` determine (nothing without both; only the
+/// tokens with an early-read window of 0, since no object would use an early read).
 pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
     let Some(tenant) = cli
         .cluster_tenant
@@ -112,6 +128,10 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
         return;
     };
     ctx.sign_in_early(&tenant, common::driver::EarlyTokens::GraphAndArm);
+    let window = cli.early_read_max_age;
+    if window.is_zero() {
+        return;
+    }
     let Some(id) = cli
         .cluster_id()
         .ok()
@@ -136,7 +156,8 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
                         if let Some(sp) = roles.service_principal_id(&graph, &app).await?
                             && list
                         {
-                            previous_assignments(&roles, &roles.arm(&tenant), &scope, &sp).await?;
+                            let arm = roles.arm(&tenant);
+                            previous_assignments(&roles, &arm, &scope, &sp, window).await?;
                         }
                         Ok(())
                     });
@@ -144,4 +165,41 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
             }
             Ok((at, found))
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_early_read_stands_up_to_the_window_and_not_a_moment_longer() {
+        let read = Instant::now();
+        let at = |ms: u64| read + Duration::from_millis(ms);
+        let window = crate::cli::EARLY_READ_MAX_AGE;
+        assert!(stands(read, read, window));
+        assert!(stands(read, at(29_999), window));
+        assert!(
+            stands(read, at(30_000), window),
+            "the boundary itself stands"
+        );
+        assert!(!stands(
+            read,
+            read + window + Duration::from_nanos(1),
+            window
+        ));
+        assert!(!stands(read, at(31_000), window));
+        // A shorter window, as XTENANT_EARLY_READ_MAX_AGE=300ms sets it.
+        let short = Duration::from_millis(300);
+        assert!(stands(read, at(300), short));
+        assert!(!stands(read, at(301), short));
+        // A read stamped after `now` (clock readings raced) is no older than now.
+        assert!(stands(at(5), read, short));
+    }
+
+    #[test]
+    fn a_window_of_zero_never_lets_an_early_read_stand() {
+        let read = Instant::now();
+        assert!(!stands(read, read, Duration::ZERO));
+        assert!(!stands(read + Duration::from_secs(1), read, Duration::ZERO));
+    }
 }

@@ -50,6 +50,8 @@ pub struct Inputs {
     pub(crate) copy_role_scopes: Vec<String>,
     pub(crate) detach: bool,
     pub(crate) remove_legacy_tags: bool,
+    /// `--early-read-max-age`: how long a read made before the object came stands for it.
+    pub(crate) early_read_max_age: std::time::Duration,
 }
 
 /// A pull check an earlier step recorded in the object.
@@ -156,6 +158,7 @@ impl Inputs {
             copy_role_scopes: crate::scopes::from_flags(&cli.copy_role_scope)?,
             detach: cli.detach,
             remove_legacy_tags: cli.remove_legacy_tags,
+            early_read_max_age: cli.early_read_max_age,
         })
     }
 }

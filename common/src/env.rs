@@ -6,6 +6,9 @@ pub const XTENANT_CLOUD: &str = "XTENANT_CLOUD";
 pub const XTENANT_RESOLVE: &str = "XTENANT_RESOLVE";
 /// A CA certificate file (PEM) trusted besides the system roots, for any cloud (`--ca-file`).
 pub const XTENANT_CA_FILE: &str = "XTENANT_CA_FILE";
+/// How long a read made before an object arrived stands for it, at most 30 s
+/// (`aks-sp-update --early-read-max-age`; `0`: every object reads afresh).
+pub const XTENANT_EARLY_READ_MAX_AGE: &str = "XTENANT_EARLY_READ_MAX_AGE";
 /// The credential kind (`--auth`).
 pub const XTENANT_AUTH: &str = "XTENANT_AUTH";
 /// Client (app) id of the identity the tools act as (azure_identity's convention).

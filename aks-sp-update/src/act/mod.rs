@@ -164,7 +164,7 @@ async fn first_reads(
 ) -> Result<(ManagedCluster, Option<Entry>)> {
     let name = &inputs.cluster.name;
     let (cluster, read) = tokio::join!(
-        early::cluster(ctx, arm, &inputs.cluster),
+        early::cluster(ctx, arm, &inputs.cluster, inputs.early_read_max_age),
         app_record::read(graph, &inputs.app_id)
     );
     let cluster = cluster?;

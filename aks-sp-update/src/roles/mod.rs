@@ -72,9 +72,10 @@ pub(crate) struct Found {
 /// The reads before a switch of `cluster` from the app `source` (the one ARM shows it
 /// running as) to the object's app, all at once: both service principals in tenant A (from
 /// Microsoft Graph), their assignments in the subscriptions of the cluster and of the
-/// scopes concerned (the old one's found once per run for 30 s; the new one's beside the
-/// Graph lookup for the object's `cluster_sp_object_id`, and again for Graph's answer when
-/// that differs), and the definitions of roles the tool does not know.
+/// scopes concerned (the old one's found once per run for the early-read window, 30 s at
+/// most; the new one's beside the Graph lookup for the object's `cluster_sp_object_id`, and
+/// again for Graph's answer when that differs), and the definitions of roles the tool does
+/// not know.
 ///
 /// The new service principal is the app's in tenant A as Microsoft Graph says, never an
 /// object id from the input.
@@ -99,7 +100,8 @@ pub(crate) async fn read(
                 let (sp, s) = (sp.clone(), format!("/subscriptions/{s}"));
                 async move {
                     if lister {
-                        early::previous_assignments(ctx, arm, &s, &sp).await
+                        early::previous_assignments(ctx, arm, &s, &sp, inputs.early_read_max_age)
+                            .await
                     } else {
                         list_assignments(arm, &s, &sp).await
                     }

@@ -47,21 +47,26 @@ fn early_then_object(
     wanted: &[&dyn Fn(&Value) -> bool],
     input: &str,
 ) -> (i32, String, String) {
-    early_then_late_object(sim, bin, args, wanted, input, Duration::ZERO)
+    let (code, out, err, _) =
+        early_then_late_object(sim, bin, args, &[], wanted, input, Duration::ZERO);
+    (code, out, err)
 }
 
-/// [`early_then_object`], the object written `late` after the early reads.
+/// [`early_then_object`] with `env` added to the tool's environment, the object written
+/// `late` after the early reads; also returns the requests sent before the object was.
 fn early_then_late_object(
     sim: &TestSim,
     bin: &str,
     args: &[String],
+    env: &[(&str, &str)],
     wanted: &[&dyn Fn(&Value) -> bool],
     input: &str,
     late: Duration,
-) -> (i32, String, String) {
+) -> (i32, String, String, Vec<Value>) {
     sim.sim().clear_requests();
     let mut c = sim.cmd(bin);
     c.args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -73,20 +78,21 @@ fn early_then_late_object(
         sim.writes()
     );
     std::thread::sleep(late);
-    let before = sim.azure_requests().len();
+    let before = sim.azure_requests();
     {
         let mut stdin = child.stdin.take().expect("stdin");
         stdin.write_all(input.as_bytes()).expect("write the object");
     }
     let out = child.wait_with_output().expect("wait");
     assert!(
-        sim.azure_requests().len() > before,
+        sim.azure_requests().len() > before.len(),
         "{bin} acted on the object"
     );
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
+        before,
     )
 }
 
@@ -237,16 +243,10 @@ fn step_4_reads_the_cluster_and_the_old_roles_before_its_object() {
     let sim = TestSim::start();
     let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
     let cluster = sim.var("CLUSTER_ID");
-    let args = vec![
-        "--cluster-tenant".to_owned(),
-        sim.var("CLUSTER_TENANT_ID"),
-        "--cluster".to_owned(),
-        cluster.clone(),
-    ];
     let (code, out, err) = early_then_object(
         &sim,
         "aks-sp-update",
-        &args,
+        &cluster_args(&sim),
         &[
             &is(
                 "GET",
@@ -272,36 +272,108 @@ fn step_4_reads_the_cluster_and_the_old_roles_before_its_object() {
     );
 }
 
-/// An object that comes more than 30 s after the early read of its cluster (step 2 waited
-/// for a consent, say) reads the cluster afresh: its state and tags decide the step.
+/// The flags naming step 4's cluster, in tenant A.
+fn cluster_args(sim: &TestSim) -> Vec<String> {
+    vec![
+        "--cluster-tenant".to_owned(),
+        sim.var("CLUSTER_TENANT_ID"),
+        "--cluster".to_owned(),
+        sim.var("CLUSTER_ID"),
+    ]
+}
+
+/// An object that comes later than the early-read window after the early read of its
+/// cluster (step 2 waited for a consent, say) reads the cluster afresh: its state and tags
+/// decide the step. The window is 30 s by default; `XTENANT_EARLY_READ_MAX_AGE` shortens
+/// it, here to 300 ms, so the object comes 800 ms late (the margin absorbs a loaded machine
+/// between the simulator's answer and the tool's reading of it).
 #[test]
 fn step_4_reads_the_cluster_again_for_an_object_that_came_late() {
     let sim = TestSim::start();
     let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
     let cluster = sim.var("CLUSTER_ID");
-    let args = vec![
-        "--cluster-tenant".to_owned(),
-        sim.var("CLUSTER_TENANT_ID"),
-        "--cluster".to_owned(),
-        cluster.clone(),
-    ];
-    let (code, _, err) = early_then_late_object(
+    let (code, _, err, before) = early_then_late_object(
         &sim,
         "aks-sp-update",
-        &args,
+        &cluster_args(&sim),
+        &[("XTENANT_EARLY_READ_MAX_AGE", "300ms")],
         &[&is(
             "GET",
             "/providers/Microsoft.ContainerService/managedClusters/",
         )],
         &granted,
-        Duration::from_secs(31),
+        Duration::from_millis(800),
     );
     assert_eq!(code, 0, "{err}");
+    assert_eq!(gets(&before, |p| p.eq_ignore_ascii_case(&cluster)), 1);
     assert_eq!(
         gets(&sim.azure_requests(), |p| p.eq_ignore_ascii_case(&cluster)),
         3,
         "early, afresh for the late object, and after the reset"
     );
+}
+
+/// `XTENANT_EARLY_READ_MAX_AGE=0`: nothing is read early for an object (only the tokens),
+/// and the object reads its cluster itself, once before the reset and once after.
+#[test]
+fn step_4_with_an_early_read_window_of_0_reads_the_cluster_only_for_its_object() {
+    let sim = TestSim::start();
+    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let cluster = sim.var("CLUSTER_ID");
+    let tenant = sim.var("CLUSTER_TENANT_ID");
+    let token_a = move |r: &Value| {
+        r["method"] == "POST"
+            && r["path"]
+                .as_str()
+                .is_some_and(|p| p.contains(&tenant) && p.contains("/oauth2/"))
+    };
+    // The tokens are signed in early; then the time a cluster read made beside them would
+    // take to show, before the object is written.
+    let (code, _, err, before) = early_then_late_object(
+        &sim,
+        "aks-sp-update",
+        &cluster_args(&sim),
+        &[("XTENANT_EARLY_READ_MAX_AGE", "0")],
+        &[&token_a],
+        &granted,
+        Duration::from_millis(300),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        before.iter().all(|r| r["method"] != "GET"),
+        "nothing read before the object came: {before:#?}"
+    );
+    assert_eq!(
+        gets(&sim.azure_requests(), |p| p.eq_ignore_ascii_case(&cluster)),
+        2,
+        "the object's own read, and after the reset"
+    );
+}
+
+/// A bad `XTENANT_EARLY_READ_MAX_AGE` (longer than 30 s, or no duration) is a usage error
+/// naming the variable and the limit: exit 2, nothing on stdout, no request sent.
+#[test]
+fn step_4_refuses_a_bad_early_read_window_before_any_request() {
+    let sim = TestSim::start();
+    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let args = cluster_args(&sim);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    for (value, says) in [("45s", "at most 30s"), ("soon", "a duration from 0 to 30s")] {
+        sim.sim().clear_requests();
+        let mut c = sim.cmd("aks-sp-update");
+        c.env("XTENANT_EARLY_READ_MAX_AGE", value);
+        let r = xtenant_tests::run_cmd(c, &args, &granted);
+        assert_eq!(r.code, 2, "{value}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{value}: {}", r.stdout);
+        for part in ["XTENANT_EARLY_READ_MAX_AGE", says] {
+            assert!(r.stderr.contains(part), "{value}: {part}: {}", r.stderr);
+        }
+        assert!(
+            sim.azure_requests().is_empty(),
+            "{value}: {:#?}",
+            sim.azure_requests()
+        );
+    }
 }
 
 /// An early read that fails (the flag names no cluster) is the error of the object that
