@@ -54,6 +54,14 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Read from an answer straight into the redacting type (Key Vault's value, Graph's
+/// `secretText`): never a plain `String` on the way.
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self)
+    }
+}
+
 impl From<azure_core::credentials::Secret> for Secret {
     fn from(s: azure_core::credentials::Secret) -> Self {
         Self(s.secret().to_owned())

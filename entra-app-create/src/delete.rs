@@ -13,13 +13,12 @@ use common::arm::clusters::refuse_while_in_use;
 use common::driver::{Ctx, Done, Failed};
 use common::envelope::{Envelope, fields};
 use common::error::codes;
-use common::graph::{MANAGED_TAG, alt_key};
+use common::graph::{Application, MANAGED_TAG, alt_key};
 use common::http::Sent;
-use common::json::strings;
+use common::json::read;
 use common::validate::{self, is_guid};
 use common::{Error, Result, ui};
 use reqwest::Method;
-use serde_json::Value;
 
 use crate::act::{Output, SecretOut};
 use crate::cli::Cli;
@@ -110,17 +109,19 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         }
         return Ok(gone(&shown, &inputs.tenant, None));
     };
-    let app_id = text(&app, "appId").filter(|a| is_guid(a)).ok_or_else(|| {
+    let app: Application = read(
+        &app,
+        codes::UNEXPECTED_GRAPH_ANSWER,
+        &format!("Microsoft Graph's answer for {shown}"),
+    )?;
+    let app_id = app.app_id.filter(|a| is_guid(a)).ok_or_else(|| {
         Error::step(
             codes::UNEXPECTED_GRAPH_ANSWER,
             format!("Microsoft Graph answered {shown} without an appId"),
         )
     })?;
-    let name = text(&app, "displayName").unwrap_or_default();
-    if !strings(app.get("tags"))
-        .iter()
-        .any(|t| t.eq_ignore_ascii_case(MANAGED_TAG))
-    {
+    let name = app.settings.display_name.unwrap_or_default();
+    if !app.tags.iter().any(|t| t.eq_ignore_ascii_case(MANAGED_TAG)) {
         return Err(Error::step(
             codes::APP_NOT_MANAGED,
             format!(
@@ -196,8 +197,4 @@ fn gone(shown: &str, tenant: &str, app_id: Option<&str>) -> Done<Output> {
         changed: false,
         summary: format!("{shown} is not in tenant {tenant}: already gone"),
     }
-}
-
-fn text(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_owned)
 }

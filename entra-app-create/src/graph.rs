@@ -2,7 +2,7 @@
 
 use common::error::codes;
 use common::graph::{self, MULTITENANT_AUDIENCE, is_multitenant};
-use common::json::{object, read};
+use common::json::read;
 use common::{Error, Result};
 use serde_json::Value;
 
@@ -72,11 +72,16 @@ impl Application {
 
     /// [`Self::parse`], and the app's `createdDateTime`.
     fn read(v: &Value) -> Result<(Self, Option<String>)> {
-        let app: graph::Application = read(
+        Self::of(read(
             v,
             codes::UNEXPECTED_RESPONSE,
             "Microsoft Graph's application",
-        )?;
+        )?)
+    }
+
+    /// The step's view of common's [`graph::Application`] (`id` and `appId` required, as in
+    /// [`Self::parse`]), and its `createdDateTime`.
+    pub(crate) fn of(app: graph::Application) -> Result<(Self, Option<String>)> {
         let id = said(Some(app.id)).ok_or_else(|| unexpected("an application", "id"))?;
         let app_id = said(app.app_id).ok_or_else(|| unexpected("an application", "appId"))?;
         let passwords = app
@@ -166,11 +171,6 @@ impl Application {
 }
 
 impl Password {
-    /// Reads a `passwordCredential` (also the answer of `addPassword`): `None` without a `keyId`.
-    pub(crate) fn parse(v: &Value) -> Option<Self> {
-        object::<graph::PasswordCredential>(v).map(Self::from)
-    }
-
     /// Whether `end` lies in the past.
     pub(crate) fn expired(&self) -> bool {
         self.end

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use common::arm::clusters::clusters_using;
 use common::error::codes;
+use common::graph::AddedPassword;
 use common::http::Sent;
+use common::json::read;
 use common::record;
 use common::wait::human;
 use common::{Error, Result, Secret, ui};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::act::{KeptSecret, Step};
 use crate::graph::{Application, Password, explain_lifetime};
@@ -141,24 +143,21 @@ impl Step<'_> {
         };
         self.changed = true;
         self.minted = true;
-        let p = Password::parse(&resp.body).ok_or_else(|| {
-            Error::step(
+        // Its keyId and secretText are required (an error names the one missing); the secret
+        // goes straight into the redacting type.
+        let added: AddedPassword = read(
+            &resp.body,
+            codes::UNEXPECTED_RESPONSE,
+            "Microsoft Graph's addPassword answer",
+        )?;
+        let secret = added.secret_text;
+        if secret.is_empty() {
+            return Err(Error::step(
                 codes::UNEXPECTED_RESPONSE,
-                "Microsoft Graph's addPassword answer has no keyId",
-            )
-        })?;
-        let secret = resp
-            .body
-            .get("secretText")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(Secret::new)
-            .ok_or_else(|| {
-                Error::step(
-                    codes::UNEXPECTED_RESPONSE,
-                    "Microsoft Graph's addPassword answer has no secretText",
-                )
-            })?;
+                "Microsoft Graph's addPassword answer has an empty `secretText`",
+            ));
+        }
+        let p = Password::from(added.credential);
         let expires_at = p.end.clone().unwrap_or(end);
         // The key id is in the output; the line says what a person acts on: until when.
         self.notes.push(format!(

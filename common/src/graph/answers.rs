@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{MICROSOFT_GRAPH_APP_ID, USER_READ_SCOPE_ID};
+use crate::Secret;
 use crate::json::{Maybe, lenient, string_list};
 
 /// An application (`GET /applications(appId='…')`, a `$select` of it, or the answer of a
@@ -81,6 +82,18 @@ pub struct PasswordCredential {
     /// `endDateTime`, RFC 3339.
     #[serde(default, deserialize_with = "lenient")]
     pub end_date_time: Option<String>,
+}
+
+/// The answer of `addPassword`: the new password credential, with its secret (Graph shows
+/// it this once), read straight into a [`Secret`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddedPassword {
+    /// The credential (`keyId` required, as in every password credential).
+    #[serde(flatten)]
+    pub credential: PasswordCredential,
+    /// `secretText`: required, the one thing the call is made for.
+    pub secret_text: Secret,
 }
 
 impl PasswordCredential {
@@ -235,6 +248,49 @@ mod tests {
             owner.app_owner_organization_id.as_deref(),
             Some("54826b22-38d6-4fb2-bad9-b7b93a3e9c5a")
         );
+    }
+
+    /// The recorded `addPassword` answer (its YAML string folded over lines).
+    fn recorded_add_password() -> Value {
+        let cassette =
+            include_str!("../../tests/fixtures/recordings/test_create_for_rbac_password.yaml");
+        let at = cassette
+            .find("/addPassword\n")
+            .expect("an addPassword call");
+        let body = &cassette[at..];
+        let body = &body[body.find("string: '").unwrap() + "string: '".len()..];
+        let body = &body[..body.find("'\n").unwrap()];
+        serde_json::from_str(&body.lines().map(str::trim).collect::<Vec<_>>().join(" ")).unwrap()
+    }
+
+    #[test]
+    fn a_recorded_added_password_reads_its_secret_into_a_secret() {
+        let body = recorded_add_password();
+        let added: AddedPassword =
+            read(&body, codes::UNEXPECTED_GRAPH_ANSWER, "addPassword").unwrap();
+        assert_eq!(
+            added.credential.key_id,
+            "fd7cbcb2-127e-4bfa-8859-8fb6b6e809c9"
+        );
+        assert_eq!(added.credential.end().unwrap().year(), 2023);
+        let value = "replaced-microsoft-graph-password";
+        assert_eq!(added.secret_text.expose(), value);
+        assert!(!format!("{added:?}").contains(value), "{added:?}");
+        // Without its keyId or its secretText it is an error naming the field, never the secret.
+        for (field, mut body) in [("keyId", body.clone()), ("secretText", body)] {
+            body.as_object_mut().unwrap().remove(field);
+            let e = read::<AddedPassword>(&body, codes::UNEXPECTED_GRAPH_ANSWER, "addPassword")
+                .unwrap_err();
+            assert!(e.message().contains(&format!("`{field}`")), "{e}");
+            assert!(!e.message().contains(value), "{e}");
+        }
+        let e = read::<AddedPassword>(
+            &json!({"keyId": "k", "secretText": 5}),
+            codes::UNEXPECTED_GRAPH_ANSWER,
+            "addPassword",
+        )
+        .unwrap_err();
+        assert!(e.message().contains("secretText"), "{e}");
     }
 
     #[test]

@@ -14,8 +14,8 @@ use crate::wait::{Deadline, Poll, poll_until};
 mod answers;
 
 pub use answers::{
-    AppOwner, AppSettings, Application, PasswordCredential, Permissions, RequiredResourceAccess,
-    ResourceAccess, ServicePrincipal, Tags, Web,
+    AddedPassword, AppOwner, AppSettings, Application, PasswordCredential, Permissions,
+    RequiredResourceAccess, ResourceAccess, ServicePrincipal, Tags, Web,
 };
 
 /// How long an object that an earlier step (or this run) made is waited for while Graph

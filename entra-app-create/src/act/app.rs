@@ -1,11 +1,13 @@
 //! The app: found by uniqueName or app id, created when absent, fixed when adopted.
 
 use common::error::codes;
+use common::graph;
 use common::graph::{
     MULTITENANT_AUDIENCE, READ_LAG_GRACE, alt_key, any_eq_filter, is_multitenant,
     wait_until_readable, with_user_read, write_despite_lag,
 };
 use common::http::Sent;
+use common::json::read;
 use common::ui;
 use common::wait::human;
 use common::{Error, Result};
@@ -149,13 +151,21 @@ impl Step<'_> {
         .await
     }
 
-    /// The apps carrying the unique-name tag (`$filter=tags/any(t:t eq '…')`).
-    async fn tagged(&self, unique: &str) -> Result<Vec<Value>> {
+    /// The apps carrying the unique-name tag (`$filter=tags/any(t:t eq '…')`); one without
+    /// its `id` is an error naming it.
+    async fn tagged(&self, unique: &str) -> Result<Vec<graph::Application>> {
         let filter = any_eq_filter("tags", &format!("{UNIQUE_NAME_TAG}{unique}"));
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("$filter", &filter)
             .finish();
-        self.api.list(&format!("/applications?{query}")).await
+        let what =
+            format!("Microsoft Graph's application listed by its tag {UNIQUE_NAME_TAG}{unique}");
+        self.api
+            .list(&format!("/applications?{query}"))
+            .await?
+            .iter()
+            .map(|v| read(v, codes::UNEXPECTED_RESPONSE, &what))
+            .collect()
     }
 
     /// Graph refused the uniqueName key (`refusal`): says so, then finds or makes the app by its
@@ -174,14 +184,14 @@ impl Step<'_> {
     /// app; two runs that both created one both keep the oldest and delete their own.
     async fn find_or_create_by_tag(&mut self, unique: &str) -> Result<Tagged> {
         let found = self.tagged(unique).await?;
-        if let Some(v) = oldest(&found) {
+        if let Some(first) = oldest(&found) {
             if found.len() > 1 {
                 ui::warn(&format!(
                     "{} apps carry the tag {UNIQUE_NAME_TAG}{unique}; using the oldest",
                     found.len()
                 ));
             }
-            return Ok(Tagged::Found(Application::parse(v)?));
+            return Ok(Tagged::Found(Application::of(first.clone())?.0));
         }
         let url = self.api.url("/applications")?;
         let body = json!({
@@ -212,19 +222,16 @@ impl Step<'_> {
             api_deadline,
             || async {
                 let all = self.tagged(unique).await?;
-                Ok(all
-                    .iter()
-                    .any(|v| v.get("id").and_then(Value::as_str) == Some(mine.id.as_str()))
-                    .then_some(all))
+                Ok(all.iter().any(|a| a.id == mine.id).then_some(all))
             },
         )
         .await?
         .unwrap_or_default();
         if let Some(first) = oldest(&listed)
-            && first.get("id").and_then(Value::as_str) != Some(mine.id.as_str())
+            && first.id != mine.id
         {
             // Another run made one first: keep that one, remove ours (it has no secret yet).
-            let keep = Application::parse(first)?;
+            let keep = Application::of(first.clone())?.0;
             let del = self.api.url(&format!("/applications/{}", mine.id))?;
             // Not reached in a dry run (nothing was created). Ours is new: a 404 is Graph's
             // write lag, not a deletion, and is waited out.
@@ -369,11 +376,12 @@ impl Step<'_> {
                 "updated {what} of the app {:?} (appId {})",
                 app.display_name, app.app_id
             ));
-            if let Some(n) = body.get("displayName").and_then(Value::as_str) {
-                n.clone_into(&mut app.display_name);
+            // The app as written: the fields the PATCH sent, sent back in the step's view.
+            if body.contains_key("displayName") {
+                self.inputs.display_name.clone_into(&mut app.display_name);
             }
-            if let Some(r) = body.get("requiredResourceAccess") {
-                app.required_resource_access = Some(Box::new(r.clone()));
+            if let Some(r) = body.remove("requiredResourceAccess") {
+                app.required_resource_access = Some(Box::new(r));
             }
             if body.contains_key("tags") {
                 app.tags.push(MANAGED_TAG.to_owned());
@@ -394,15 +402,44 @@ pub(crate) enum Tagged {
 }
 
 /// The oldest of `apps` (`createdDateTime`, then object id): the one every run keeps.
-fn oldest(apps: &[Value]) -> Option<&Value> {
-    let key = |v: &Value| {
-        (
-            v.get("createdDateTime")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            v.get("id").and_then(Value::as_str).unwrap_or("").to_owned(),
+fn oldest(apps: &[graph::Application]) -> Option<&graph::Application> {
+    apps.iter()
+        .min_by_key(|a| (a.created_date_time.as_deref().unwrap_or(""), a.id.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use common::json::read;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_oldest_tagged_app_is_kept_and_one_without_an_id_is_refused() {
+        let app = |id: &str, at: Value| {
+            read::<graph::Application>(
+                &json!({"id": id, "appId": "a", "createdDateTime": at}),
+                codes::UNEXPECTED_RESPONSE,
+                "app",
+            )
+            .unwrap()
+        };
+        let apps = [
+            app("b", json!("2024-01-02T00:00:00Z")),
+            app("c", json!("2024-01-01T00:00:00Z")),
+            app("a", json!("2024-01-01T00:00:00Z")),
+        ];
+        assert_eq!(oldest(&apps).unwrap().id, "a");
+        // A date of another type is as absent: it sorts first, as before.
+        let odd = [app("z", json!(5)), app("y", json!("2024-01-01T00:00:00Z"))];
+        assert_eq!(oldest(&odd).unwrap().id, "z");
+        assert!(oldest(&[]).is_none());
+        let e = read::<graph::Application>(
+            &json!({"appId": "a"}),
+            codes::UNEXPECTED_RESPONSE,
+            "Microsoft Graph's application listed by its tag",
         )
-    };
-    apps.iter().min_by_key(|v| key(v))
+        .unwrap_err();
+        assert!(e.message().contains("missing field `id`"), "{e}");
+    }
 }
