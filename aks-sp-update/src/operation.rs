@@ -208,7 +208,11 @@ pub(crate) async fn wait_for_cluster(arm: &Api<'_>, inputs: &Inputs) -> Result<(
     .await
     .map_err(|e| {
         if e.is_timeout() {
-            Error::new(ErrorKind::Timeout, "OperationStillRunning", e.message())
+            Error::new(
+                ErrorKind::Timeout,
+                common::error::codes::OPERATION_STILL_RUNNING,
+                e.message(),
+            )
         } else {
             e
         }

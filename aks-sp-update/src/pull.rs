@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_refused_reset_names_the_credential_and_what_to_run() {
-        let refused = Error::new(
+        let refused = Error::azure(
             common::ErrorKind::Http { status: 400 },
             "ServicePrincipalValidationClientError",
             "Azure Resource Manager answered 400: AADSTS7000215: Invalid client secret provided.",
@@ -275,7 +275,7 @@ mod tests {
             hint.contains(APP) && hint.contains(KEY) && hint.contains("--new-secret"),
             "{hint}"
         );
-        let missing = Error::new(
+        let missing = Error::azure(
             common::ErrorKind::Http { status: 400 },
             "ServicePrincipalValidationClientError",
             "Service principal clientID: x not found in Active Directory tenant t",
@@ -291,7 +291,7 @@ mod tests {
         // Anything else, or an error that already says what to do, is left as it is.
         let other = Error::step(codes::CLUSTER_BUSY, "busy");
         assert!(reset_refused(other, APP, Some(KEY), "t").hint().is_none());
-        let hinted = Error::new(
+        let hinted = Error::azure(
             common::ErrorKind::Http { status: 400 },
             "ServicePrincipalValidationClientError",
             "x",

@@ -327,7 +327,7 @@ mod tests {
         );
         assert_eq!(max_days("Policy P2 forbids it"), None);
 
-        let e = Error::new(
+        let e = Error::azure(
             ErrorKind::Http { status: 400 },
             "CredentialInvalidLifetimeAsPerAppPolicy",
             "Microsoft Graph answered 400: ... is 90 days (P90D).",
@@ -340,7 +340,7 @@ mod tests {
         );
         assert_eq!(e.hint(), Some("pass --secret-lifetime 90d or less"));
         let e = explain_lifetime(
-            Error::new(
+            Error::azure(
                 ErrorKind::Http { status: 400 },
                 "CredentialInvalidLifetimeAsPerAppPolicy",
                 "no number",
@@ -356,7 +356,7 @@ mod tests {
     #[test]
     fn permission_errors_say_which_permission() {
         let e = explain(
-            Error::new(
+            Error::azure(
                 ErrorKind::Http { status: 403 },
                 "Authorization_RequestDenied",
                 "Insufficient privileges.",

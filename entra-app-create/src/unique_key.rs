@@ -67,7 +67,7 @@ mod tests {
     use common::error::ErrorKind;
 
     fn http(status: u16, code: &str, message: &str) -> Error {
-        Error::new(ErrorKind::Http { status }, code, message)
+        Error::azure(ErrorKind::Http { status }, code, message)
     }
 
     #[test]
@@ -132,7 +132,11 @@ mod tests {
             assert!(!refuses_unique_name_key(&e, KeyUse::Read), "{e}");
             assert!(!refuses_unique_name_key(&e, KeyUse::Upsert), "{e}");
         }
-        let transport = Error::new(ErrorKind::Transport, "ConnectFailed", "uniqueName");
+        let transport = Error::new(
+            ErrorKind::Transport,
+            common::error::codes::CONNECT_FAILED,
+            "uniqueName",
+        );
         assert!(!refuses_unique_name_key(&transport, KeyUse::Read));
     }
 }

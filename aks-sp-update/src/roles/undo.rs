@@ -404,7 +404,7 @@ mod tests {
             common::error::codes::OPERATION_STILL_RUNNING,
             "x"
         )));
-        assert!(!may_still_apply(&Error::new(
+        assert!(!may_still_apply(&Error::azure(
             ErrorKind::Http { status: 400 },
             "ServicePrincipalValidationClientError",
             "AADSTS7000215"

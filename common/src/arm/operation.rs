@@ -63,7 +63,7 @@ impl OperationStatus {
                 codes::OPERATION_STATUS_UNKNOWN,
                 "the operation's status",
             )
-            .map_err(|e| Error::new(ErrorKind::OperationFailed, e.code(), e.message())),
+            .map_err(|e| e.rekind(ErrorKind::OperationFailed, e.message())),
             _ => Ok(object::<Self>(&resp.body).unwrap_or_default()),
         }
     }
@@ -110,7 +110,7 @@ pub async fn follow_operation(
             (None, _, code) => {
                 return Err(Error::new(
                     ErrorKind::OperationFailed,
-                    codes::OPERATION_STATUS_UNKNOWN.name,
+                    codes::OPERATION_STATUS_UNKNOWN,
                     format!(
                         "the operation's URL answered {code} without a status: it is no operation status, so the operation is not known to have succeeded"
                     ),
@@ -123,13 +123,13 @@ pub async fn follow_operation(
                 body: r.body,
             })),
             s if super::is_terminal(s) => {
-                let code = answer.error.code.as_deref().unwrap_or("OperationFailed");
                 let msg = answer.error.message.as_deref().unwrap_or("no message");
-                Err(Error::new(
-                    ErrorKind::OperationFailed,
-                    code,
-                    format!("the operation ended {status}: {msg}"),
-                ))
+                let msg = format!("the operation ended {status}: {msg}");
+                let kind = ErrorKind::OperationFailed;
+                Err(match answer.error.code {
+                    Some(code) => Error::azure(kind, code, msg),
+                    None => Error::new(kind, codes::OPERATION_FAILED, msg),
+                })
             }
             _ => {
                 let pct = answer

@@ -94,7 +94,7 @@ pub(super) fn check_cli_cloud(wanted: &str, var: impl Fn(&str) -> Option<String>
         return Ok(());
     }
     Err(Error::credential(
-        codes::CLI_CLOUD_MISMATCH.name,
+        codes::CLI_CLOUD_MISMATCH,
         format!(
             "--auth cli: the Azure CLI's active cloud is {active} ({}), not {wanted}",
             path.display()

@@ -42,7 +42,7 @@ pub fn classify(err: &azure_core::Error, tenant: &str, scope: &str, who: &str) -
             K::Io | K::Connection => {
                 let host = host_in(&text).unwrap_or_else(|| "the sign-in endpoint".to_owned());
                 Error::credential(
-                    codes::CREDENTIAL_NETWORK_ERROR.name,
+                    codes::CREDENTIAL_NETWORK_ERROR,
                     format!(
                         "could not reach the sign-in endpoint {host} for tenant {tenant}: {}",
                         root_cause(&text)
@@ -63,7 +63,7 @@ fn untrusted(text: &str, tenant: &str) -> Error {
         .find("invalid peer certificate")
         .map_or(text, |i| &text[i..]);
     Error::credential(
-        codes::UNTRUSTED_CERTIFICATE.name,
+        codes::UNTRUSTED_CERTIFICATE,
         format!(
             "the TLS certificate of {host} (the sign-in endpoint for tenant {tenant}) is not trusted: {}",
             first_line(why)
@@ -82,7 +82,7 @@ fn refused(status: u16, codes_: &str, tenant: &str, who: &str) -> Error {
         .map_or_else(|| format!("HTTP {status}"), |c| format!("AADSTS{c}"));
     let (code, msg, hint) = if has(7_000_215) || has(7_000_222) {
         (
-            codes::INVALID_CLIENT_SECRET.name,
+            codes::INVALID_CLIENT_SECRET,
             format!(
                 "{who} was refused by tenant {tenant}: the client secret is wrong or expired ({aadsts})"
             ),
@@ -91,7 +91,7 @@ fn refused(status: u16, codes_: &str, tenant: &str, who: &str) -> Error {
     } else if matches!(status, 408 | 429 | 500..=599) {
         // The endpoint failed, not the credential: say so, or the user checks the wrong thing.
         (
-            codes::SIGN_IN_UNAVAILABLE.name,
+            codes::SIGN_IN_UNAVAILABLE,
             format!(
                 "the sign-in endpoint for tenant {tenant} failed (HTTP {status}) after retries; the credential itself was not judged"
             ),
@@ -99,19 +99,19 @@ fn refused(status: u16, codes_: &str, tenant: &str, who: &str) -> Error {
         )
     } else if has(700_016) {
         (
-            codes::UNKNOWN_APPLICATION.name,
+            codes::UNKNOWN_APPLICATION,
             format!("{who} is not known in tenant {tenant} ({aadsts})"),
             "the identity must exist in that tenant: for the registry's tenant, an identity of it, or a multitenant app consented there".to_owned(),
         )
     } else if has(90_002) || has(90_023) {
         (
-            codes::UNKNOWN_TENANT.name,
+            codes::UNKNOWN_TENANT,
             format!("tenant {tenant} was not found ({aadsts})"),
             "check the tenant id or domain".to_owned(),
         )
     } else if let Some(c) = MFA.iter().find(|c| has(**c)) {
         (
-            codes::MFA_REQUIRED.name,
+            codes::MFA_REQUIRED,
             format!("tenant {tenant} requires MFA (AADSTS{c}), which a client secret cannot give"),
             format!(
                 "sign in as a person (az login --tenant {tenant}, then --auth cli), or have the policy exclude this app"
@@ -119,13 +119,13 @@ fn refused(status: u16, codes_: &str, tenant: &str, who: &str) -> Error {
         )
     } else if let Some(c) = BLOCKED.iter().find(|c| has(**c)) {
         (
-            codes::BLOCKED_BY_CONDITIONAL_ACCESS.name,
+            codes::BLOCKED_BY_CONDITIONAL_ACCESS,
             format!("Conditional Access in tenant {tenant} blocked this sign-in (AADSTS{c})"),
             "the tenant's sign-in logs name the policy: exclude this app from it, or run where it allows".to_owned(),
         )
     } else {
         (
-            codes::CREDENTIAL_REJECTED.name,
+            codes::CREDENTIAL_REJECTED,
             format!("{who} could not get a token in tenant {tenant} ({aadsts})"),
             "check the identity's credentials and that it exists in that tenant".to_owned(),
         )
@@ -154,7 +154,7 @@ fn cli(text: &str, tenant: &str, scope: &str) -> Error {
     let is = |codes_: &[u32]| aadsts.is_some_and(|c| codes_.contains(&c));
     if is(&MFA) {
         return Error::credential(
-            codes::MFA_REQUIRED.name,
+            codes::MFA_REQUIRED,
             format!(
                 "the Azure CLI's login needs multi-factor authentication for tenant {tenant} (AADSTS{})",
                 aadsts.unwrap_or_default()
@@ -164,7 +164,7 @@ fn cli(text: &str, tenant: &str, scope: &str) -> Error {
     }
     if is(&BLOCKED) {
         return Error::credential(
-            codes::BLOCKED_BY_CONDITIONAL_ACCESS.name,
+            codes::BLOCKED_BY_CONDITIONAL_ACCESS,
             format!(
                 "Conditional Access in tenant {tenant} blocked the Azure CLI's sign-in (AADSTS{})",
                 aadsts.unwrap_or_default()
@@ -176,7 +176,7 @@ fn cli(text: &str, tenant: &str, scope: &str) -> Error {
     }
     if is(&[50_020, 50_034, 500_200]) || text.contains("does not exist in tenant") {
         return Error::credential(
-            codes::NOT_LOGGED_IN.name,
+            codes::NOT_LOGGED_IN,
             format!(
                 "the Azure CLI's account is not in tenant {tenant} (AADSTS{})",
                 aadsts.unwrap_or_default()
@@ -188,14 +188,14 @@ fn cli(text: &str, tenant: &str, scope: &str) -> Error {
     }
     if text.contains("az login") || text.contains("Please run") {
         return Error::credential(
-            codes::NOT_LOGGED_IN.name,
+            codes::NOT_LOGGED_IN,
             format!("the Azure CLI is not logged in to tenant {tenant}: {said}"),
         )
         .with_hint(login);
     }
     if text.contains("not found on PATH") || text.contains("wasn't found on PATH") {
         return Error::credential(
-            codes::CREDENTIAL_UNAVAILABLE.name,
+            codes::CREDENTIAL_UNAVAILABLE,
             "--auth cli: the Azure CLI (az) is not on PATH",
         )
         .with_hint(
@@ -203,7 +203,7 @@ fn cli(text: &str, tenant: &str, scope: &str) -> Error {
         );
     }
     Error::credential(
-        codes::CREDENTIAL_UNAVAILABLE.name,
+        codes::CREDENTIAL_UNAVAILABLE,
         format!("no token for tenant {tenant}: {said}"),
     )
 }

@@ -86,7 +86,7 @@ fn resolve_with(
     match method {
         AuthMethod::Env => env_source().ok_or_else(|| {
             Error::credential(
-                codes::CREDENTIAL_UNAVAILABLE.name,
+                codes::CREDENTIAL_UNAVAILABLE,
                 "--auth env: AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE is not set",
             )
             .with_hint("export AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), or use --auth cli after 'az login'")
@@ -102,7 +102,7 @@ fn resolve_with(
                 Ok(Source::ManagedIdentity { client_id })
             } else {
                 Err(Error::credential(
-                    codes::CREDENTIAL_UNAVAILABLE.name,
+                    codes::CREDENTIAL_UNAVAILABLE,
                     "no credential found: AZURE_CLIENT_ID/AZURE_CLIENT_SECRET are not set, the Azure CLI (az) is not on PATH, and no managed identity is configured",
                 )
                 .with_hint("export AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or install the Azure CLI and run 'az login --tenant <tenant>'"))

@@ -49,16 +49,16 @@ pub(crate) async fn sign_in(
         Err(e) if e.is(codes::INVALID_CLIENT_SECRET) => Ok(SignIn::SecretRefused(e)),
         Err(e) if e.is(codes::UNKNOWN_APPLICATION) => Ok(SignIn::UnknownApp(e)),
         // The endpoint failed, not the secret: a step error of this object, not the operator's credential.
-        Err(e) if matches!(e.kind(), crate::ErrorKind::Credential) => Err(Error::new(
-            crate::ErrorKind::Step,
-            e.code(),
-            format!("{what} to prove its secret: {}", e.message()),
-        )
-        .with_hint(
-            e.hint()
-                .unwrap_or("rerun later (the step is safe to rerun)")
-                .to_owned(),
-        )),
+        Err(e) if matches!(e.kind(), crate::ErrorKind::Credential) => Err(e
+            .rekind(
+                crate::ErrorKind::Step,
+                format!("{what} to prove its secret: {}", e.message()),
+            )
+            .with_hint(
+                e.hint()
+                    .unwrap_or("rerun later (the step is safe to rerun)")
+                    .to_owned(),
+            )),
         Err(e) => Err(e),
     }
 }

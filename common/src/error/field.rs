@@ -92,7 +92,7 @@ mod tests {
         assert_eq!(read.step, None);
         assert_eq!(read.code.as_deref(), Some("AuthorizationFailed"));
         assert_eq!(read.our_code(), None, "Azure's own code is not ours");
-        let e = Error::new(super::super::ErrorKind::Http { status: 403 }, "X", "m")
+        let e = Error::azure(super::super::ErrorKind::Http { status: 403 }, "X", "m")
             .with_request_id(Some("rid".into()));
         assert_eq!(
             serde_json::to_value(ErrorField::of("s", &e)).unwrap(),

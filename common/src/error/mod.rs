@@ -73,8 +73,15 @@ struct Inner {
 }
 
 impl Error {
-    /// A new error of `kind` with `code` and `message`.
-    pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A new error of `kind` with one of our codes and `message`: an unknown code does not
+    /// compile ([`codes`] is the registry).
+    pub fn new(kind: ErrorKind, code: codes::Code, message: impl Into<String>) -> Self {
+        Self::azure(kind, code.name, message)
+    }
+
+    /// A new error of `kind` with Azure's own `code`, passed through as Azure sent it (never
+    /// a code of ours: those are [`codes::Code`]s, through [`Self::new`]).
+    pub fn azure(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
         Self(Box::new(Inner {
             kind,
             code: code.into(),
@@ -88,7 +95,7 @@ impl Error {
 
     /// A usage error (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Usage, codes::USAGE_ERROR.name, message)
+        Self::new(ErrorKind::Usage, codes::USAGE_ERROR, message)
     }
 
     /// A missing or malformed field: the message names the field and the fix.
@@ -97,24 +104,31 @@ impl Error {
             ErrorKind::Input {
                 field: field.to_owned(),
             },
-            codes::INVALID_INPUT.name,
+            codes::INVALID_INPUT,
             message,
         )
     }
 
-    /// A credential failure (exit 3).
-    pub fn credential(code: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A credential failure (exit 3) with one of our codes.
+    pub fn credential(code: codes::Code, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Credential, code, message)
     }
 
-    /// A step-specific failure with one of our codes (Azure's own pass through [`Self::new`]).
+    /// A step-specific failure with one of our codes (Azure's own pass through [`Self::azure`]).
     pub fn step(code: codes::Code, message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Step, code.name, message)
+        Self::new(ErrorKind::Step, code, message)
+    }
+
+    /// A new error of `kind` with this one's code (ours or Azure's, unchanged) and `message`;
+    /// nothing else is carried over.
+    #[must_use]
+    pub fn rekind(&self, kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self::azure(kind, self.0.code.clone(), message)
     }
 
     /// The deadline passed.
     pub fn timeout(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Timeout, codes::TIMEOUT.name, message)
+        Self::new(ErrorKind::Timeout, codes::TIMEOUT, message)
     }
 
     /// Whether the deadline passed (the kind, never the code text).
@@ -127,7 +141,7 @@ impl Error {
         let message = message.into();
         Self::new(
             ErrorKind::Interrupted { signal },
-            codes::INTERRUPTED.name,
+            codes::INTERRUPTED,
             format!("interrupted by {}: {message}", signal.name()),
         )
     }
@@ -151,11 +165,7 @@ impl Error {
 
     /// A local I/O failure about `what`.
     pub fn io(what: &str, err: &std::io::Error) -> Self {
-        Self::new(
-            ErrorKind::Io,
-            codes::IO_ERROR.name,
-            format!("{what}: {err}"),
-        )
+        Self::new(ErrorKind::Io, codes::IO_ERROR, format!("{what}: {err}"))
     }
 
     /// Adds a hint: what the user can do about it.
@@ -324,18 +334,18 @@ mod tests {
     fn exit_codes_follow_the_table() {
         assert_eq!(Error::usage("x").exit_code(), ExitCode::Usage);
         assert_eq!(
-            Error::credential("C", "x").exit_code(),
+            Error::credential(codes::CREDENTIAL_REJECTED, "x").exit_code(),
             ExitCode::Credential
         );
         assert_eq!(Error::input("app_id", "x").exit_code(), ExitCode::Failure);
         assert_eq!(
-            Error::new(ErrorKind::Http { status: 403 }, "AuthorizationFailed", "x").exit_code(),
+            Error::azure(ErrorKind::Http { status: 403 }, "AuthorizationFailed", "x").exit_code(),
             ExitCode::Failure
         );
         assert_eq!(Error::timeout("x").exit_code(), ExitCode::Failure);
         // Azure's own code on a credential failure: by kind.
         assert_eq!(
-            Error::credential("AADSTS90002", "x").exit_code(),
+            Error::azure(ErrorKind::Credential, "AADSTS90002", "x").exit_code(),
             ExitCode::Credential
         );
     }
@@ -353,17 +363,34 @@ mod tests {
         ];
         for c in codes::ALL {
             for k in &kinds {
-                let e = Error::new(k.clone(), c.name, "x");
+                let e = Error::new(k.clone(), *c, "x");
                 assert_eq!(e.exit_code(), c.exit, "{} as {k:?}", c.name);
                 assert!(e.is(*c));
             }
         }
-        let e = Error::new(ErrorKind::Transport, codes::UNTRUSTED_CERTIFICATE.name, "x");
+        let e = Error::new(ErrorKind::Transport, codes::UNTRUSTED_CERTIFICATE, "x");
         assert_eq!(e.exit_code(), ExitCode::Credential);
         assert!(!e.is(codes::CONNECT_FAILED));
         // An interrupt exits as its signal says (the registry lists SIGINT's 130).
         let term = Error::interrupted(Signal::Term, "x");
         assert_eq!((term.code(), term.exit_code().code()), ("Interrupted", 143));
+    }
+
+    /// A failure seen as another kind keeps its code, ours or Azure's, and nothing else.
+    #[test]
+    fn rekind_keeps_the_code_only() {
+        let azure = Error::azure(ErrorKind::Credential, "AADSTS700016", "x")
+            .with_hint("h")
+            .with_request_id(Some("r".into()));
+        let step = azure.rekind(ErrorKind::Step, "y");
+        assert_eq!(
+            (step.kind(), step.code(), step.message()),
+            (&ErrorKind::Step, "AADSTS700016", "y")
+        );
+        assert_eq!((step.hint(), step.request_id()), (None, None));
+        let ours = Error::credential(codes::SIGN_IN_UNAVAILABLE, "x").rekind(ErrorKind::Step, "y");
+        assert!(ours.is(codes::SIGN_IN_UNAVAILABLE));
+        assert_eq!(ours.exit_code(), codes::SIGN_IN_UNAVAILABLE.exit);
     }
 
     #[test]

@@ -214,7 +214,7 @@ pub(super) fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
     };
     let mut err = Error::new(
         ErrorKind::Transport,
-        code.name,
+        code,
         format!("request to {host} failed: {text}"),
     );
     if text.contains("UnknownIssuer") || text.contains("certificate") {

@@ -55,7 +55,7 @@ pub fn error_from_response(service: Service, resp: &Response) -> Error {
     };
     let short = summarize(&parsed.code, &parsed.message);
     let tenants = wrong_tenant(&parsed.code, &parsed.message);
-    let mut e = Error::new(
+    let mut e = Error::azure(
         ErrorKind::Http {
             status: resp.status,
         },

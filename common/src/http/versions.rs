@@ -155,7 +155,7 @@ mod tests {
     };
 
     fn refusal(code: &str, message: &str) -> Error {
-        Error::new(ErrorKind::Http { status: 400 }, code, message)
+        Error::azure(ErrorKind::Http { status: 400 }, code, message)
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub(super) fn explain(resp: &Response, r: &SecretRef, tenant: &str, write: bool)
     };
     let status = resp.status;
     let err = |code: &str, message: String| {
-        Error::new(ErrorKind::Http { status }, code, message)
+        Error::azure(ErrorKind::Http { status }, code, message)
             .with_request_id(resp.header("x-ms-request-id").map(str::to_owned))
     };
     match (status, inner) {

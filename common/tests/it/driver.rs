@@ -171,14 +171,18 @@ impl Fake {
         };
         if i.fail {
             return Err(Failed::with(
-                Error::new(common::ErrorKind::Step, "Boom", "it failed as asked"),
+                Error::azure(common::ErrorKind::Step, "Boom", "it failed as asked"),
                 FakePartial {
                     made: Some("half".into()),
                 },
             ));
         }
         if i.nocred {
-            return Err(Error::credential("InvalidClientSecret", "wrong secret").into());
+            return Err(Error::credential(
+                common::error::codes::INVALID_CLIENT_SECRET,
+                "wrong secret",
+            )
+            .into());
         }
         let finished_us = i.stamp.then(|| {
             // When it finished, in µs since the first stamped object finished (one clock for all).
