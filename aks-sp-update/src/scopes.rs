@@ -244,7 +244,7 @@ mod tests {
     #[test]
     fn the_recorded_cluster_has_its_node_resource_group() {
         let v: Value = serde_json::from_str(include_str!(
-            "../../common/tests/fixtures/recordings/ManagedClustersGet.json"
+            "../tests/fixtures/recordings/ManagedClustersGet.json"
         ))
         .unwrap();
         let body = &v["responses"]["200"]["body"];

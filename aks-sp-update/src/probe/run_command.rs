@@ -237,7 +237,7 @@ mod tests {
 
     fn example(file: &str) -> Value {
         let path = format!(
-            "{}/../azure-sim/tests/fixtures/recordings/{file}",
+            "{}/tests/fixtures/recordings/{file}",
             env!("CARGO_MANIFEST_DIR")
         );
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
