@@ -56,7 +56,7 @@ impl Tool for Cli {
 
     fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<Mode> {
         if self.revoke {
-            return revoke::Inputs::read(self, input).map(|i| Mode::Undo(Box::new(i)));
+            return revoke::Inputs::read(self, input).map(|i| Mode::Other(Box::new(i)));
         }
         inputs::Inputs::read(self, input, cloud).map(|i| Mode::Step(Box::new(i)))
     }
@@ -66,9 +66,9 @@ impl Tool for Cli {
             Mode::Step(i) => Box::pin(act::run(i, ctx))
                 .await
                 .map(|d| d.map(Output::Step)),
-            Mode::Undo(i) => Box::pin(revoke::run(i, ctx))
+            Mode::Other(i) => Box::pin(revoke::run(i, ctx))
                 .await
-                .map(|d| d.map(Output::Undo)),
+                .map(|d| d.map(Output::Other)),
         }
     }
 }

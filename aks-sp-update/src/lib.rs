@@ -46,46 +46,19 @@ mod verdict;
 pub use cli::{Cli, StatusArgs};
 
 use common::cloud::Cloud;
-use common::driver::{Ctx, Done, Failed, Fields, Named, Rollout, Tool, Verdict};
+use common::driver::{Ctx, Done, Either, Failed, Named, Rollout, Tool};
 use common::envelope::{Envelope, Field};
 use common::error::Result;
 
 /// AKS refuses longer client secrets ("make sure the secret isn't longer than 190 bytes").
 pub const MAX_SECRET_BYTES: usize = 190;
 
-/// What one object asks for: the reset (the step), or the report (`--status`).
-#[derive(Debug)]
-pub enum Mode {
-    /// Switch the cluster to the app (and, with `--probe-image`, probe its pull).
-    Reset(Box<probe::Planned>),
-    /// Report on the cluster, read-only.
-    Status(Box<status::Inputs>),
-}
+/// What one object asks for: the reset, with `--probe-image` the probe of its pull (the
+/// step), or the report (`--status`, read-only).
+pub type Mode = Either<Box<probe::Planned>, Box<status::Inputs>>;
 
-/// What one object came to.
-#[derive(Debug)]
-pub enum Output {
-    /// The reset's (and the probe's) fields.
-    Reset(Box<probe::Output>),
-    /// The report.
-    Status(Box<status::Report>),
-}
-
-impl Fields for Output {
-    fn write_to(&self, object: &mut Envelope) {
-        match self {
-            Self::Reset(o) => o.write_to(object),
-            Self::Status(r) => r.write_to(object),
-        }
-    }
-
-    fn verdict(&self) -> Verdict {
-        match self {
-            Self::Reset(o) => o.verdict(),
-            Self::Status(r) => r.verdict(),
-        }
-    }
-}
+/// What one object came to: the reset's (and the probe's) fields, or the report.
+pub type Output = Either<Box<probe::Output>, Box<status::Report>>;
 
 impl Tool for Cli {
     const NAME: &'static str = "aks-sp-update";
@@ -103,9 +76,9 @@ impl Tool for Cli {
 
     fn inputs(&self, input: &Envelope, cloud: &Cloud) -> Result<Mode> {
         if self.status.status {
-            return status::Inputs::read(self, input, cloud).map(|i| Mode::Status(Box::new(i)));
+            return status::Inputs::read(self, input, cloud).map(|i| Mode::Other(Box::new(i)));
         }
-        probe::plan(self, input, cloud).map(|p| Mode::Reset(Box::new(p)))
+        probe::plan(self, input, cloud).map(|p| Mode::Step(Box::new(p)))
     }
 
     fn settle<'a>(&'a self, ctx: &'a Ctx) -> Option<futures::future::LocalBoxFuture<'a, ()>> {
@@ -126,11 +99,11 @@ impl Tool for Cli {
 
     async fn act(mode: &Mode, ctx: &Ctx) -> Result<Done<Output>, Failed<probe::Partial>> {
         let planned = match mode {
-            Mode::Reset(planned) => planned,
-            Mode::Status(inputs) => {
+            Mode::Step(planned) => planned,
+            Mode::Other(inputs) => {
                 return status::run(inputs, ctx)
                     .await
-                    .map(|d| d.map(|r| Output::Status(Box::new(r))))
+                    .map(|d| d.map(|r| Output::Other(Box::new(r))))
                     .map_err(Failed::from);
             }
         };
@@ -151,7 +124,7 @@ impl Tool for Cli {
         };
         probe::after(planned, done, ctx)
             .await
-            .map(|d| d.map(|o| Output::Reset(Box::new(o))))
+            .map(|d| d.map(|o| Output::Step(Box::new(o))))
     }
 
     fn objects<'a>(

@@ -70,7 +70,7 @@ impl Tool for Cli {
 
     fn inputs(&self, input: &Envelope, _cloud: &Cloud) -> Result<Mode> {
         if self.remove {
-            return remove::Inputs::read(self, input).map(Mode::Undo);
+            return remove::Inputs::read(self, input).map(Mode::Other);
         }
         inputs::Inputs::read(self, input).map(Mode::Step)
     }
@@ -78,7 +78,7 @@ impl Tool for Cli {
     async fn act(mode: &Mode, ctx: &Ctx) -> Result<Done<Output>, Failed<act::Partial>> {
         match mode {
             Mode::Step(i) => act::run(i, ctx).await.map(|d| d.map(Output::Step)),
-            Mode::Undo(i) => remove::run(i, ctx).await.map(|d| d.map(Output::Undo)),
+            Mode::Other(i) => remove::run(i, ctx).await.map(|d| d.map(Output::Other)),
         }
     }
 }

@@ -169,36 +169,37 @@ pub trait Fields {
     }
 }
 
-/// One object's side of a tool with two modes: the step's, or its undo's (`acr-grant --revoke`,
-/// `consent-link --remove`); what it asks for (its inputs) or what it came to (its fields,
+/// One object's side of a tool with two modes: the step's, or the one a flag turns on
+/// instead of it (an undo: `acr-grant --revoke`, `consent-link --remove`; a read-only report:
+/// `aks-sp-update --status`); what it asks for (its inputs) or what it came to (its fields,
 /// which each side writes itself).
 #[derive(Debug)]
-pub enum Either<S, U> {
+pub enum Either<S, O> {
     /// The step's.
     Step(S),
-    /// The undo's.
-    Undo(U),
+    /// The other mode's.
+    Other(O),
 }
 
-impl<S: Fields, U: Fields> Fields for Either<S, U> {
+impl<S: Fields, O: Fields> Fields for Either<S, O> {
     fn write_to(&self, object: &mut Envelope) {
         match self {
             Self::Step(o) => o.write_to(object),
-            Self::Undo(o) => o.write_to(object),
+            Self::Other(o) => o.write_to(object),
         }
     }
 
     fn verdict(&self) -> Verdict {
         match self {
             Self::Step(o) => o.verdict(),
-            Self::Undo(o) => o.verdict(),
+            Self::Other(o) => o.verdict(),
         }
     }
 
     fn undelivered(&self) -> Option<Undo> {
         match self {
             Self::Step(o) => o.undelivered(),
-            Self::Undo(o) => o.undelivered(),
+            Self::Other(o) => o.undelivered(),
         }
     }
 }
@@ -228,6 +229,21 @@ impl std::fmt::Debug for Undo {
 /// No fields.
 impl Fields for () {
     fn write_to(&self, _: &mut Envelope) {}
+}
+
+/// A large side of an [`Either`], boxed: its own fields.
+impl<T: Fields> Fields for Box<T> {
+    fn write_to(&self, object: &mut Envelope) {
+        (**self).write_to(object);
+    }
+
+    fn verdict(&self) -> Verdict {
+        (**self).verdict()
+    }
+
+    fn undelivered(&self) -> Option<Undo> {
+        (**self).undelivered()
+    }
 }
 
 /// A step's result for one object.
