@@ -27,9 +27,9 @@ pub(crate) struct Core {
     pub cloud_file: PathBuf,
     pub env_file: PathBuf,
     /// Azure's time for new objects to replicate (see [`crate::SimConfig`]).
-    pub replication_delay: Duration,
+    pub replication_delay: time::Duration,
     /// Azure's time for new role assignments to reach a data plane.
-    pub role_propagation: Duration,
+    pub role_propagation: time::Duration,
     /// Azure's time per node of a reset.
     pub node_reimage_time: Duration,
     /// A fixed duration for every reset, if set.
@@ -92,9 +92,10 @@ impl Core {
         self.clock.now()
     }
 
-    /// The replication delay as a `time::Duration`.
-    pub(crate) fn delay(&self) -> time::Duration {
-        time::Duration::try_from(self.replication_delay).unwrap_or(time::Duration::ZERO)
+    /// Whether an object made at `created_at` has replicated beyond Graph by now (the token
+    /// endpoint, ARM's directory look-ups, AKS and the registries see it).
+    pub(crate) fn replicated(&self, created_at: time::OffsetDateTime) -> bool {
+        created_at.saturating_add(self.replication_delay) <= self.now()
     }
 
     /// The service principal of `app_id` in `tenant` as services beyond Graph see it (the token
@@ -106,15 +107,9 @@ impl Core {
         app_id: &str,
         tenant: &str,
     ) -> Option<&'s crate::model::ServicePrincipal> {
-        let t = self.now();
         state
             .sp_in_tenant(app_id, tenant)
-            .filter(|s| s.created_at.saturating_add(self.delay()) <= t)
-    }
-
-    /// The role propagation as a `time::Duration`.
-    pub(crate) fn role_delay(&self) -> time::Duration {
-        time::Duration::try_from(self.role_propagation).unwrap_or(time::Duration::ZERO)
+            .filter(|s| self.replicated(s.created_at))
     }
 
     /// A registry's login server (`name.azurecr.sim:PORT`, or `name.azurecr.cn` in China).

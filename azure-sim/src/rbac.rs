@@ -162,6 +162,39 @@ pub(crate) fn condition_allows_repo(condition: Option<&str>, repo: &str) -> bool
     false
 }
 
+/// The assignments of `principal_id` at `scope` or above it that have reached the data plane
+/// by `at`: made `delay` (the role propagation) or more before it.
+fn propagated<'s>(
+    state: &'s State,
+    principal_id: &'s str,
+    scope: &'s str,
+    at: OffsetDateTime,
+    delay: time::Duration,
+) -> impl Iterator<Item = &'s RoleAssignment> {
+    state.role_assignments.iter().filter(move |ra| {
+        ra.principal_id.eq_ignore_ascii_case(principal_id)
+            && scope_covers(&ra.scope, scope)
+            && ra.created_at.saturating_add(delay) <= at
+    })
+}
+
+/// Whether `principal_id` holds `data_action` on `scope` through a propagated assignment (a
+/// Key Vault's data plane).
+pub(crate) fn data_action_allowed(
+    state: &State,
+    principal_id: &str,
+    scope: &str,
+    data_action: &str,
+    at: OffsetDateTime,
+    delay: time::Duration,
+) -> bool {
+    propagated(state, principal_id, scope, at, delay).any(|ra| {
+        state
+            .role_definition(&ra.role_definition_id)
+            .is_some_and(|rd| grants_data_action(rd, data_action))
+    })
+}
+
 /// The data-plane actions (`pull`, `push`, `delete`) `principal_id` holds on `repo` of `reg`,
 /// counting only assignments older than `delay` (propagated).
 pub(crate) fn registry_grants(
@@ -173,15 +206,8 @@ pub(crate) fn registry_grants(
     at: OffsetDateTime,
     delay: time::Duration,
 ) -> Vec<String> {
-    let effective: Vec<&RoleAssignment> = state
-        .role_assignments
-        .iter()
-        .filter(|ra| {
-            ra.principal_id.eq_ignore_ascii_case(principal_id)
-                && scope_covers(&ra.scope, &reg.id)
-                && ra.created_at.saturating_add(delay) <= at
-        })
-        .collect();
+    let effective: Vec<&RoleAssignment> =
+        propagated(state, principal_id, &reg.id, at, delay).collect();
     let mut out = Vec::new();
     for want in requested {
         let names: Vec<&str> = if want == "*" {

@@ -100,16 +100,8 @@ fn build_core(cfg: &SimConfig, port: u16, ip: IpAddr) -> anyhow::Result<(Core, S
         ca_file,
         cloud_file,
         env_file,
-        replication_delay: if cfg.lenient.contains(&Leniency::Replication) {
-            Duration::ZERO
-        } else {
-            cfg.replication_delay
-        },
-        role_propagation: if cfg.lenient.contains(&Leniency::Replication) {
-            Duration::ZERO
-        } else {
-            cfg.role_propagation
-        },
+        replication_delay: azure_time(cfg, cfg.replication_delay),
+        role_propagation: azure_time(cfg, cfg.role_propagation),
         node_reimage_time: cfg.node_reimage_time,
         lro_duration: cfg.lro_duration,
         cluster_update_time: cfg.cluster_update_time,
@@ -131,6 +123,15 @@ fn build_core(cfg: &SimConfig, port: u16, ip: IpAddr) -> anyhow::Result<(Core, S
 
 /// Written whole or not at all (a new file, readable by its owner only from the start,
 /// renamed over it), so a reader such as `azure-sim --print-env` never sees half of it.
+/// One of Azure's delays as the handlers compare it with Azure's clock: none when
+/// `--lenient replication` says new objects and role assignments are seen everywhere at once.
+fn azure_time(cfg: &SimConfig, delay: Duration) -> time::Duration {
+    if cfg.lenient.contains(&Leniency::Replication) {
+        return time::Duration::ZERO;
+    }
+    time::Duration::try_from(delay).unwrap_or(time::Duration::ZERO)
+}
+
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     let tmp = path.with_extension("tmp");

@@ -285,7 +285,7 @@ fn principal_visible(
     let visible = state.service_principals.iter().any(|s| {
         s.id.eq_ignore_ascii_case(principal_id)
             && s.tenant_id.eq_ignore_ascii_case(tenant)
-            && s.created_at.saturating_add(core.delay()) <= core.now()
+            && core.replicated(s.created_at)
     });
     if visible {
         return Ok(());

@@ -254,7 +254,7 @@ fn consenting_app(
     let Some(app) = state.app_by_app_id(client_id).cloned() else {
         return Err(error_page(700_016, &not_found));
     };
-    if core.now() < app.created_at.saturating_add(core.delay()) {
+    if !core.replicated(app.created_at) {
         return Err(error_page(700_016, &not_found));
     }
     let home_here = app.tenant_id.eq_ignore_ascii_case(&tenant.id);

@@ -195,7 +195,7 @@ pub(super) fn insert_sp(
         // write lag: KelvinTegelaar/CIPP-API#1955, Azure/azure-cli#1332).
         return Err(not_found(req, app_id));
     }
-    if core.now() < app.created_at.saturating_add(core.delay()) {
+    if !core.replicated(app.created_at) {
         // It backs no principal until it replicated (in its home tenant too).
         return Err(no_backing());
     }

@@ -21,13 +21,11 @@
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use time::OffsetDateTime;
 
 use crate::core::{AuthFail, Core, Principal, audience_in};
 use crate::http::{Req, kv_err, set_header, with_caller};
-use crate::model::State;
 use crate::model::roles::{DELETE_SECRET, GET_SECRET, READ_METADATA, SET_SECRET, UPDATE_SECRET};
-use crate::rbac::{grants_data_action, scope_covers};
+use crate::rbac::data_action_allowed;
 
 use crate::api_versions::{KEY_VAULT_LATEST as LATEST_STABLE, KEY_VAULT_SECRETS as API_VERSIONS};
 
@@ -37,25 +35,6 @@ use secrets::{delete, get, live, live_mut, set, update, versions};
 /// A secret name: 1-127 letters, digits and hyphens.
 fn valid_secret_name(name: &str) -> bool {
     (1..=127).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
-
-/// Whether `principal_id` holds `data_action` on `scope` through a propagated assignment.
-fn data_action_allowed(
-    state: &State,
-    principal_id: &str,
-    scope: &str,
-    data_action: &str,
-    at: OffsetDateTime,
-    delay: time::Duration,
-) -> bool {
-    state.role_assignments.iter().any(|ra| {
-        ra.principal_id.eq_ignore_ascii_case(principal_id)
-            && scope_covers(&ra.scope, scope)
-            && ra.created_at.saturating_add(delay) <= at
-            && state
-                .role_definition(&ra.role_definition_id)
-                .is_some_and(|rd| grants_data_action(rd, data_action))
-    })
 }
 
 /// The vault's base URL as clients address it (`https://<name>.vault.azure.sim:<port>`).
@@ -231,7 +210,14 @@ fn authorized(
     let scope = format!("{vault_id}/secrets/{name}");
     let mut state = core.state();
     let t = core.now();
-    if !data_action_allowed(&state, &p.oid, &scope, op.action(), t, core.role_delay()) {
+    if !data_action_allowed(
+        &state,
+        &p.oid,
+        &scope,
+        op.action(),
+        t,
+        core.role_propagation,
+    ) {
         let message = format!(
             "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid={};oid={};iss={}/{}/\r\nAction: '{}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: {vault_name};location={location}\r\n",
             p.app_id,

@@ -63,10 +63,10 @@ pub(super) fn diagnose(core: &Core, reg: &Registry, oid: &str) -> String {
             oid,
             "x",
             &["pull".to_string()],
-            t.saturating_add(core.role_delay()),
-            core.role_delay(),
+            t.saturating_add(core.role_propagation),
+            core.role_propagation,
         );
-        if ra.created_at.saturating_add(core.role_delay()) > t && !alone.is_empty() {
+        if ra.created_at.saturating_add(core.role_propagation) > t && !alone.is_empty() {
             pending = true;
         } else {
             wrong_mode.push(name);

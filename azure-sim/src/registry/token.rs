@@ -159,7 +159,7 @@ pub(super) fn access_token(
                     name,
                     actions,
                     core.now(),
-                    core.role_delay(),
+                    core.role_propagation,
                 )
             } else {
                 Vec::new()
