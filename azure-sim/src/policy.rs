@@ -65,10 +65,7 @@ pub(crate) fn denied<'p, 't>(
 pub(crate) fn arm_refusal(policy: &TagPolicy, resource_id: &str, tag: &str) -> serde_json::Value {
     let name = resource_id.rsplit('/').next().unwrap_or(resource_id);
     let scope = policy.scope.trim_end_matches('/');
-    let assignment = format!(
-        "{scope}/providers/Microsoft.Authorization/policyAssignments/{}",
-        policy.name
-    );
+    let assignment = assignment_id(policy);
     let sub = scope
         .split('/')
         .nth(2)
@@ -80,9 +77,13 @@ pub(crate) fn arm_refusal(policy: &TagPolicy, resource_id: &str, tag: &str) -> s
     serde_json::json!({"error": {
         "code": "RequestDisallowedByPolicy",
         "target": name,
-        "message": format!(
-            "Resource '{name}' was disallowed by policy. Policy identifiers: '[{{\"policyAssignment\":{{\"name\":\"{}\",\"id\":\"{assignment}\"}},\"policyDefinition\":{{\"name\":\"{}\",\"id\":\"{definition}\"}}}}]'. Reasons: 'The tag '{tag}' is not allowed.'.",
-            policy.name, policy.name
+        "message": disallowed(
+            name,
+            &format!(
+                "{{\"policyAssignment\":{{\"name\":\"{}\",\"id\":\"{assignment}\"}},\"policyDefinition\":{{\"name\":\"{}\",\"id\":\"{definition}\"}}}}",
+                policy.name, policy.name
+            ),
+            tag
         ),
         "additionalInfo": [{
             "type": "PolicyViolation",
@@ -100,20 +101,41 @@ pub(crate) fn arm_refusal(policy: &TagPolicy, resource_id: &str, tag: &str) -> s
     }})
 }
 
-/// AKS's error for a node resource group write a policy refused.
+/// AKS's error for a node resource group write a policy refused (its identifiers name the
+/// assignment only).
 pub(crate) fn refusal(policy: &TagPolicy, resource_id: &str, tag: &str) -> String {
     let rg = resource_id.rsplit('/').next().unwrap_or(resource_id);
-    format!(
-        "Resource request failed due to RequestDisallowedByPolicy. Please see https://aka.ms/aks-requestdisallowedbypolicy for more details. The detailed error message: Code=\"RequestDisallowedByPolicy\" Message=\"Resource '{rg}' was disallowed by policy. Policy identifiers: '[{{\"policyAssignment\":{{\"name\":\"{}\",\"id\":\"{}/providers/Microsoft.Authorization/policyAssignments/{}\"}}}}]'. Reasons: 'The tag '{tag}' is not allowed.'.\" Target=\"{rg}\"",
+    let identifier = format!(
+        "{{\"policyAssignment\":{{\"name\":\"{}\",\"id\":\"{}\"}}}}",
         policy.name,
+        assignment_id(policy)
+    );
+    format!(
+        "Resource request failed due to RequestDisallowedByPolicy. Please see https://aka.ms/aks-requestdisallowedbypolicy for more details. The detailed error message: Code=\"RequestDisallowedByPolicy\" Message=\"{}\" Target=\"{rg}\"",
+        disallowed(rg, &identifier, tag)
+    )
+}
+
+/// The policy assignment's ARM id.
+fn assignment_id(policy: &TagPolicy) -> String {
+    format!(
+        "{}/providers/Microsoft.Authorization/policyAssignments/{}",
         policy.scope.trim_end_matches('/'),
         policy.name
     )
 }
 
+/// Azure Policy's words for a write it denied: the resource, the policy (its identifier, a
+/// JSON object) and the tag.
+fn disallowed(resource: &str, identifier: &str, tag: &str) -> String {
+    format!(
+        "Resource '{resource}' was disallowed by policy. Policy identifiers: '[{identifier}]'. Reasons: 'The tag '{tag}' is not allowed.'."
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{TagPolicy, denied, refusal};
+    use super::{TagPolicy, arm_refusal, denied, refusal};
 
     #[test]
     fn a_policy_denies_its_tags_under_its_scope_only() {
@@ -137,6 +159,39 @@ mod tests {
         assert!(
             m.contains("RequestDisallowedByPolicy") && m.contains("MC_rg_aks_eastus"),
             "{m}"
+        );
+    }
+
+    /// The two refusals' words, as ARM and AKS write them (the same sentence, ARM's naming
+    /// the definition too).
+    #[test]
+    fn the_refusals_read_as_azure_writes_them() {
+        let p = TagPolicy {
+            name: "no-x".into(),
+            scope: "/subscriptions/S/resourceGroups/rg/".into(),
+            deny_tags: vec!["x".into()],
+        };
+        let assignment = "/subscriptions/S/resourceGroups/rg/providers/Microsoft.Authorization/policyAssignments/no-x";
+        assert_eq!(
+            refusal(&p, "/subscriptions/S/resourceGroups/rg", "x"),
+            format!(
+                r#"Resource request failed due to RequestDisallowedByPolicy. Please see https://aka.ms/aks-requestdisallowedbypolicy for more details. The detailed error message: Code="RequestDisallowedByPolicy" Message="Resource 'rg' was disallowed by policy. Policy identifiers: '[{{"policyAssignment":{{"name":"no-x","id":"{assignment}"}}}}]'. Reasons: 'The tag 'x' is not allowed.'." Target="rg""#
+            )
+        );
+        let arm = arm_refusal(
+            &p,
+            "/subscriptions/S/resourceGroups/rg/providers/P/t/aks",
+            "x",
+        );
+        assert_eq!(
+            arm["error"]["message"],
+            format!(
+                r#"Resource 'aks' was disallowed by policy. Policy identifiers: '[{{"policyAssignment":{{"name":"no-x","id":"{assignment}"}},"policyDefinition":{{"name":"no-x","id":"/subscriptions/S/providers/Microsoft.Authorization/policyDefinitions/no-x"}}}}]'. Reasons: 'The tag 'x' is not allowed.'."#
+            )
+        );
+        assert_eq!(
+            arm["error"]["additionalInfo"][0]["info"]["policyAssignmentId"],
+            assignment
         );
     }
 }
