@@ -64,7 +64,7 @@ pub use crate::config::{
     SimConfig, WriteLimit, parse_duration, parse_time_scale,
 };
 use crate::core::Core;
-pub use crate::scenario::sp_cluster;
+pub use crate::model::sp_cluster;
 use crate::sync::lock;
 
 /// A running simulator's view: addresses, files, state, log, faults, truth.

@@ -51,11 +51,7 @@ fn reset_body(
             "Required parameter servicePrincipalProfile.clientId is missing (null).",
         ));
     }
-    if cluster
-        .service_principal_client_id
-        .eq_ignore_ascii_case("msi")
-        || cluster.identity.is_some()
-    {
+    if cluster.runs_as_msi() || cluster.identity.is_some() {
         return Err(aks_err(
             state,
             StatusCode::BAD_REQUEST,

@@ -156,7 +156,7 @@ pub(crate) struct Cluster {
     pub id: String,
     #[serde(default = "default_location")]
     pub location: String,
-    /// The app id the cluster authenticates as, or `msi`.
+    /// The app id the cluster authenticates as, or [`MSI`].
     pub service_principal_client_id: String,
     #[serde(default)]
     pub secret_sha256: Option<String>,
@@ -190,6 +190,32 @@ pub(crate) struct Cluster {
     pub resource_group: String,
     #[serde(default, skip_deserializing)]
     pub tenant_id: String,
+}
+
+/// A managed-identity cluster's `servicePrincipalProfile.clientId`, as AKS shows it (in any case).
+pub(crate) const MSI: &str = "msi";
+
+impl Cluster {
+    /// Whether it runs as a managed identity (its client id says [`MSI`]) rather than as
+    /// a service principal.
+    pub(crate) fn runs_as_msi(&self) -> bool {
+        self.service_principal_client_id.eq_ignore_ascii_case(MSI)
+    }
+}
+
+/// The first cluster of a state document ([`crate::Running::state`], a scenario) that runs as
+/// a service principal (not a managed identity): the one a scenario edits.
+pub fn sp_cluster(state: &mut Value) -> &mut Value {
+    state["clusters"]
+        .as_array_mut()
+        .expect("a state document has clusters")
+        .iter_mut()
+        .find(|c| {
+            !c["service_principal_client_id"]
+                .as_str()
+                .is_some_and(|id| id.eq_ignore_ascii_case(MSI))
+        })
+        .expect("a cluster runs as a service principal")
 }
 
 /// A cluster's managed identity.

@@ -21,8 +21,9 @@ use time::OffsetDateTime;
 
 use crate::crypto::sha256_hex;
 
+pub use arm::sp_cluster;
 pub(crate) use arm::{
-    Cluster, ClusterIdentity, GenericResource, Operation, RESET, Registry, ResourceGroup,
+    Cluster, ClusterIdentity, GenericResource, MSI, Operation, RESET, Registry, ResourceGroup,
     RoleAssignment, RoleDefinition, Subscription, UPDATE_TAGS,
 };
 pub(crate) use directory::{

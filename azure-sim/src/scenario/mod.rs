@@ -12,7 +12,7 @@ use crate::model::kube::ClusterKube;
 use crate::model::roles;
 use crate::model::vault::Vault;
 use crate::model::{
-    Cluster, ClusterIdentity, GenericResource, PasswordCredential, Registry, ResourceGroup,
+    Cluster, ClusterIdentity, GenericResource, MSI, PasswordCredential, Registry, ResourceGroup,
     RoleAssignment, State, Subscription,
 };
 
@@ -155,7 +155,7 @@ pub(crate) fn default_state() -> State {
             cluster(cluster_id, OLD_APP_ID, None, CLUSTER_EGRESS_IP),
             cluster(
                 msi_id,
-                "msi",
+                MSI,
                 Some(ClusterIdentity {
                     kind: "SystemAssigned".into(),
                     principal_id: MSI_SP_A.into(),
@@ -366,15 +366,4 @@ pub(crate) fn mint_cluster_secret(state: &mut State) {
     {
         c.secret_sha256 = Some(h);
     }
-}
-
-/// The first cluster of a state document ([`crate::Running::state`], a scenario) that runs as
-/// a service principal (not a managed identity): the one a scenario edits.
-pub fn sp_cluster(state: &mut serde_json::Value) -> &mut serde_json::Value {
-    state["clusters"]
-        .as_array_mut()
-        .expect("a state document has clusters")
-        .iter_mut()
-        .find(|c| c["service_principal_client_id"] != "msi")
-        .expect("a cluster runs as a service principal")
 }
