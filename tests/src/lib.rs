@@ -51,6 +51,14 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The machine's trust store as the tools under test see it (`SSL_CERT_FILE`): one public
+/// root (ISRG Root X1), never the simulator's CA. A tool trusts the simulator only where its
+/// cloud says so (`ca_file`), as on a user's machine; and it does not read and parse the
+/// machine's few hundred roots at every start.
+pub fn system_roots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/system-roots.pem")
+}
+
 /// What `make demo` needs — the Makefile, `scripts/demo.sh`, the simulator's scenarios —
 /// copied into a new folder with no `target/` of its own.
 pub fn demo_copy() -> tempfile::TempDir {
@@ -153,6 +161,7 @@ impl TestSim {
             }
         }
         c.env("XTENANT_CLOUD", self.var("XTENANT_CLOUD"))
+            .env("SSL_CERT_FILE", system_roots())
             .env("XTENANT_AUTH", "env")
             .env("AZURE_CLIENT_ID", self.var("AZURE_CLIENT_ID"))
             .env("AZURE_CLIENT_SECRET", self.var("AZURE_CLIENT_SECRET"))
@@ -180,6 +189,7 @@ impl TestSim {
                 ),
             )
             .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .env("SSL_CERT_FILE", system_roots())
             .env("XTENANT_AUTH", "env")
             .env("NO_COLOR", "1")
             .current_dir(repo_root());
