@@ -4,12 +4,11 @@
 //! is an HS256 JWT signed with a key made at start, so tokens from an earlier run never verify.
 //! Secrets are kept only as SHA-256 hex digests and compared in constant time.
 
-use aws_lc_rs::constant_time::verify_slices_are_equal;
-use aws_lc_rs::digest::{SHA256, digest};
-use aws_lc_rs::hmac;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::digest::{SHA256, digest};
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Value, json};
 
 /// The SHA-256 digest of `data`, lower-case hex.
@@ -28,9 +27,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// Whether two hex digests are equal, compared in constant time.
+/// Whether two hex digests are equal, compared in constant time: every byte pair is looked
+/// at, wherever they differ (`black_box` keeps the compiler from stopping at the first).
 pub(crate) fn digest_eq(a: &str, b: &str) -> bool {
-    verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |diff, (x, y)| std::hint::black_box(diff | (x ^ y)))
+            == 0
 }
 
 /// `n` random bytes from the system generator.
@@ -135,7 +139,7 @@ fn decode_part(part: &str) -> Option<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::{JwtError, JwtKey, decode_unverified, new_client_secret, sha256_hex};
+    use super::{JwtError, JwtKey, decode_unverified, digest_eq, new_client_secret, sha256_hex};
     use serde_json::json;
 
     #[test]
@@ -156,5 +160,18 @@ mod tests {
         assert!(s.starts_with(&hint));
         assert_eq!(&s[3..6], "8Q~");
         assert_eq!(sha256_hex(b"abc").len(), 64);
+    }
+
+    #[test]
+    fn digest_eq_compares_every_byte() {
+        let a = sha256_hex(b"abc");
+        assert!(digest_eq(&a, &sha256_hex(b"abc")));
+        assert!(!digest_eq(&a, &sha256_hex(b"abd")));
+        let mut last = a.clone();
+        last.replace_range(63.., if a.ends_with('0') { "1" } else { "0" });
+        assert!(!digest_eq(&a, &last), "a difference in the last byte");
+        assert!(!digest_eq(&a, &a[..63]), "a prefix");
+        assert!(!digest_eq("", &a));
+        assert!(digest_eq("", ""));
     }
 }

@@ -65,7 +65,7 @@ pub(crate) fn make(names: &[String], ip: std::net::IpAddr) -> anyhow::Result<Tls
         .signed_by(&leaf_key, &issuer)
         .context("signing the server certificate")?;
 
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?

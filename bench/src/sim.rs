@@ -100,6 +100,7 @@ impl Sim {
         let ca = PathBuf::from(s("ca_file")?);
         let env = parse_env(&std::fs::read_to_string(s("env_file")?)?);
         let pem = std::fs::read(&ca)?;
+        common::http::install_crypto();
         let client = reqwest::Client::builder()
             .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem)?)
             .no_proxy()

@@ -18,6 +18,7 @@ pub(crate) fn client_resolving(
     resolve: Option<&str>,
 ) -> anyhow::Result<reqwest::Client> {
     let pem = std::fs::read(ca_pem).with_context(|| format!("read {}", ca_pem.display()))?;
+    common::http::install_crypto();
     let mut b = reqwest::Client::builder()
         .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem)?)
         .no_proxy()

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{Env, Resp, start_with, to_resp};
+use crate::common::{Env, Resp, builder, start_with, to_resp};
 
 const LOGIN: &str = "https://login.chinacloudapi.cn";
 const GRAPH: &str = "https://microsoftgraph.chinacloudapi.cn";
@@ -22,7 +22,7 @@ fn china() -> Value {
 fn china_client(env: &Env) -> reqwest::Client {
     let ca = std::fs::read(env.sim.ca_pem_path()).unwrap();
     let to = std::net::SocketAddr::from(([127, 0, 0, 1], env.sim.port()));
-    let mut b = reqwest::Client::builder()
+    let mut b = builder()
         .tls_certs_merge([reqwest::Certificate::from_pem(&ca).unwrap()])
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -250,7 +250,7 @@ async fn the_certificate_names_china_and_not_the_local_cloud_hosts_it_does_not_p
     let ca = std::fs::read(env.sim.ca_pem_path()).unwrap();
     let to = std::net::SocketAddr::from(([127, 0, 0, 1], env.sim.port()));
     // A name the certificate does not carry fails the TLS check, even resolved here.
-    let other = reqwest::Client::builder()
+    let other = builder()
         .tls_certs_merge([reqwest::Certificate::from_pem(&ca).unwrap()])
         .no_proxy()
         .resolve("management.azure.com", to)

@@ -34,9 +34,17 @@ impl Resp {
     }
 }
 
+/// A reqwest client builder, ring installed first as the process's TLS crypto (reqwest is
+/// built without a provider of its own, as the tools' client is).
+pub(crate) fn builder() -> reqwest::ClientBuilder {
+    // Err: already installed by an earlier test of this process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 pub(crate) fn client(ca: &[u8], port: u16) -> reqwest::Client {
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    reqwest::Client::builder()
+    builder()
         .tls_certs_merge([reqwest::Certificate::from_pem(ca).unwrap()])
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

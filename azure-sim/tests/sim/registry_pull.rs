@@ -26,7 +26,7 @@ async fn get(
 
 fn sha(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
     d.as_ref().iter().fold("sha256:".to_string(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s

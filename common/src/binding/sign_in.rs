@@ -170,8 +170,7 @@ impl Ctx {
         app_id: &str,
         secret: &Secret,
     ) -> Result<SignIn> {
-        let digest =
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.expose().as_bytes());
+        let digest = ring::digest::digest(&ring::digest::SHA256, secret.expose().as_bytes());
         let fingerprint = digest
             .as_ref()
             .iter()

@@ -50,8 +50,18 @@ impl reqwest::dns::Resolve for Resolver {
     }
 }
 
+/// Makes ring the process's TLS crypto (rustls's default provider), once: reqwest is built
+/// without a provider of its own and takes the process default, so this must run before any
+/// reqwest client is built ([`build_client`] calls it; a test or program that builds its own
+/// client calls it first). Calling it again, from any thread, changes nothing.
+pub fn install_crypto() {
+    // Err: a provider is already installed (by an earlier call): it stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Builds the reqwest client for a cloud: its CA, sane timeouts, no redirects, no proxy for loopback.
 pub fn build_client(cloud: &Cloud) -> Result<reqwest::Client> {
+    install_crypto();
     let mut b = reqwest::Client::builder()
         .user_agent(concat!("xtenant/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(20))

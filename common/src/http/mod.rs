@@ -41,7 +41,7 @@ use crate::wait::Deadline;
 use client::host_path;
 
 pub use api::Api;
-pub use client::build_client;
+pub use client::{build_client, install_crypto};
 pub use error_body::{ErrorBody, parse_error_body};
 pub use errors::{WRONG_ISSUER, error_from_response, wrong_issuer};
 pub use origin::{check_origin, same_origin};

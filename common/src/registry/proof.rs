@@ -15,7 +15,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use aws_lc_rs::hmac;
+use ring::hmac;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
