@@ -13,6 +13,8 @@ use serde_json::Value;
 
 pub mod steps;
 
+pub mod clock;
+
 pub mod azure;
 
 pub mod world;

@@ -7,10 +7,10 @@
 //! must complete, and the rest of the pipeline must then reach the state an undisturbed
 //! run reaches, with the cluster pulling.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use xtenant_tests::clock::{azure, fast_forward};
 use xtenant_tests::steps::{Census, Step, census, cluster_pulls, par_map, run_step, run_steps};
 use xtenant_tests::{Run, TestSim};
 
@@ -367,40 +367,6 @@ fn secs(t: &str) -> Duration {
     )
 }
 
-/// `real` as a span of Azure's time on a test simulator's clock.
-fn azure(real: Duration) -> Duration {
-    real.div_f64(xtenant_tests::TIME_SCALE)
-}
-
-/// Runs `f` while Azure's clock is moved on by half of `replication` (real, as [`sim_for`]
-/// takes it) every 50 ms: the steps still wait for what they made to replicate, but it does
-/// within 100 ms, as in a run made long after the objects before it. For the steps before
-/// the one under test and the rest of the pipeline after it; the step under test runs on the
-/// clock alone, its replication beyond its `--timeout`.
-fn fast_forward<R>(sim: &TestSim, replication: Duration, f: impl FnOnce() -> R) -> R {
-    struct Stop<'a>(&'a AtomicBool);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
-    if replication.is_zero() {
-        return f();
-    }
-    let done = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            while !done.load(Ordering::Relaxed) {
-                sim.sim().advance(azure(replication) / 2);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        // Stops the clock's driver however `f` ends (a failed assertion included).
-        let _stop = Stop(&done);
-        f()
-    })
-}
-
 /// A simulator whose new objects replicate, and new roles propagate, in `replication` (real time).
 fn sim_for(replication: Duration) -> TestSim {
     TestSim::start_with(|c| {
@@ -421,7 +387,9 @@ fn applied(sim: &TestSim) -> u64 {
 /// how many answers and operations they changed. All survived when it returns.
 fn run_case(c: &Case) -> (usize, u64) {
     let sim = sim_for(c.replication);
-    let input = fast_forward(&sim, c.replication, || run_steps(&sim, c.step.before(), ""));
+    let input = fast_forward(&sim, azure(c.replication) / 2, || {
+        run_steps(&sim, c.step.before(), "")
+    });
     // Step 3's recorded pull check would stand for step 4's (pull_proof): without it, step 4
     // checks the pull itself, and the matrix covers the faults of that check too.
     let input = without_pull_proof(&input);
@@ -571,7 +539,7 @@ fn converge(sim: &TestSim, c: &Case, ctx: &str, first: &Run) {
         out = pruned.stdout;
     }
     assert_eq!(census(sim), Census::after(c.step), "{ctx}: converged");
-    fast_forward(sim, c.replication, || {
+    fast_forward(sim, azure(c.replication) / 2, || {
         run_steps(sim, &c.step.from_here()[1..], &out)
     });
     assert_eq!(census(sim), Census::after(Step::Reset), "{ctx}: at the end");
@@ -732,7 +700,7 @@ fn the_pipeline_with_replication_beyond_the_timeout_completes_on_rerun() {
     let mut out = out;
     let mut runs = 1;
     loop {
-        let (codes, next) = fast_forward(&sim, Duration::from_millis(3500), || {
+        let (codes, next) = fast_forward(&sim, azure(Duration::from_millis(3500)) / 2, || {
             pipeline(&sim, "10s", &out)
         });
         out = next;

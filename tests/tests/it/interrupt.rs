@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use xtenant_tests::clock::{azure, fast_forward};
 use xtenant_tests::steps::{Census, Step, census, cluster_pulls, par_map, run_steps};
 use xtenant_tests::{Run, TestSim, person, run_cmd, spawn_with_input};
 
@@ -289,7 +290,10 @@ fn run_case(c: &Case) -> Result<(), String> {
         cfg.role_propagation = cfg.replication_delay;
         cfg.lro_duration = Some(cfg.azure_time(c.lro));
     });
-    let input = run_steps(&sim, c.step.before(), "");
+    // The steps before, and after the rerun, on a clock moved on: only the interrupted run
+    // waits for the replication or the operation in real time.
+    let ahead = azure(c.replication.max(c.lro)) / 2;
+    let input = fast_forward(&sim, ahead, || run_steps(&sim, c.step.before(), ""));
     let args = args_of(&sim, c.step, c.wait_for_consent);
     if let Some(rule) = &c.hold {
         let mut rule = rule.clone();
@@ -365,12 +369,17 @@ fn run_case(c: &Case) -> Result<(), String> {
     }
     // The same command on the interrupted output completes it; then the later steps.
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let rerun = run_cmd(sim.cmd(c.step.bin()), &args, &run.stdout);
+    let (rerun, end) = fast_forward(&sim, ahead, || {
+        let rerun = run_cmd(sim.cmd(c.step.bin()), &args, &run.stdout);
+        let end =
+            (rerun.code == 0).then(|| run_steps(&sim, &c.step.from_here()[1..], &rerun.stdout));
+        (rerun, end)
+    });
     check(
         rerun.code == 0,
         &format!("rerun: {}\n{}", rerun.stderr, rerun.stdout),
     )?;
-    let end = run_steps(&sim, &c.step.from_here()[1..], &rerun.stdout);
+    let end = end.unwrap_or_default();
     check(!end.contains("\"error\""), &format!("end: {end}"))?;
     let expected = Census {
         passwords: c.passwords,

@@ -1,0 +1,45 @@
+//! Azure's clock moved on while a test's setup or follow-up runs, so what the tools wait for
+//! (replication, a reset's operation) happens at once instead of in real seconds.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::{TIME_SCALE, TestSim};
+
+/// How often [`fast_forward`] moves the clock on.
+const TICK: Duration = Duration::from_millis(50);
+
+/// `real` as a span of Azure's time on a test simulator's clock (the inverse of what
+/// [`azure_sim::SimConfig::azure_time`] sets from real time).
+pub fn azure(real: Duration) -> Duration {
+    real.div_f64(TIME_SCALE)
+}
+
+/// Runs `f` while Azure's clock is moved on by `by` (Azure's time) every 50 ms. The tools
+/// still wait for what they made to replicate or finish — each wait just ends within a tick
+/// or two of `by` — as in a run made long after the objects before it: for the steps before
+/// the one a test is about and the rest of the pipeline after it, never for the step whose
+/// wait the test needs on the clock alone. `by` zero: `f` alone.
+pub fn fast_forward<R>(sim: &TestSim, by: Duration, f: impl FnOnce() -> R) -> R {
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    if by.is_zero() {
+        return f();
+    }
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                sim.sim().advance(by);
+                std::thread::sleep(TICK);
+            }
+        });
+        // Stops the clock's driver however `f` ends (a failed assertion included).
+        let _stop = Stop(&done);
+        f()
+    })
+}
