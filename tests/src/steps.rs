@@ -27,6 +27,10 @@ impl Step {
     /// The four steps in order.
     pub const ALL: [Step; 4] = [Step::App, Step::Consent, Step::Grant, Step::Reset];
 
+    /// Steps 1–3: the app, its service principal in tenant B and the pull grant (the envelope
+    /// step 4 takes).
+    pub const FIRST_THREE: [Step; 3] = [Step::App, Step::Consent, Step::Grant];
+
     /// The tool's binary.
     pub fn bin(self) -> &'static str {
         match self {

@@ -166,7 +166,7 @@ fn attack_3_a_swapped_app_id_with_force_is_refused_before_any_role_copy_or_reset
 #[test]
 fn a_forged_key_id_another_key_or_another_apps_secret_is_refused_by_steps_3_and_4() {
     let sim = TestSim::start();
-    let out = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let out = run_steps(&sim, &Step::FIRST_THREE, "");
     let env = object(&out);
     let op = Operator::new(&sim);
     // Another current key of the same app, and another app of tenant A with its own secret.
@@ -252,7 +252,7 @@ fn a_forged_key_id_another_key_or_another_apps_secret_is_refused_by_steps_3_and_
 fn a_pull_proof_whose_key_was_removed_stands_for_nothing_and_fails_at_once() {
     // Issue 25 finding 1: a fresh pull proof of a secret rotated out since.
     let sim = TestSim::start();
-    let out = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let out = run_steps(&sim, &Step::FIRST_THREE, "");
     let env = object(&out);
     assert!(env["pull_proof"].is_string(), "{env}");
     Operator::new(&sim).remove_secret(
@@ -361,7 +361,7 @@ fn grant_waits_for_entra(sim: &TestSim) {
 #[test]
 fn a_reset_aks_refuses_for_its_credential_says_which_credential_and_what_to_run() {
     let sim = TestSim::start();
-    let out = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let out = run_steps(&sim, &Step::FIRST_THREE, "");
     let env = object(&out);
     // AKS's own check of the credential, after ours passed (e.g. a secret AKS has not seen yet).
     sim.sim()

@@ -79,10 +79,8 @@ fn world(n: usize) -> World {
         .0
         .to_owned();
     let clusters: Vec<String> = names.iter().map(|n| format!("{prefix}/{n}")).collect();
-    let granted: Value = serde_json::from_str(
-        run_steps(&first, &[Step::App, Step::Consent, Step::Grant], "").trim(),
-    )
-    .unwrap();
+    let granted: Value =
+        serde_json::from_str(run_steps(&first, &Step::FIRST_THREE, "").trim()).unwrap();
     let input: String = clusters
         .iter()
         .map(|id| {

@@ -241,7 +241,7 @@ fn gets(log: &[Value], path: impl Fn(&str) -> bool) -> usize {
 #[test]
 fn step_4_reads_the_cluster_and_the_old_roles_before_its_object() {
     let sim = TestSim::start();
-    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let granted = run_steps(&sim, &Step::FIRST_THREE, "");
     let cluster = sim.var("CLUSTER_ID");
     let (code, out, err) = early_then_object(
         &sim,
@@ -290,7 +290,7 @@ fn cluster_args(sim: &TestSim) -> Vec<String> {
 #[test]
 fn step_4_reads_the_cluster_again_for_an_object_that_came_late() {
     let sim = TestSim::start();
-    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let granted = run_steps(&sim, &Step::FIRST_THREE, "");
     let cluster = sim.var("CLUSTER_ID");
     let (code, _, err, before) = early_then_late_object(
         &sim,
@@ -318,7 +318,7 @@ fn step_4_reads_the_cluster_again_for_an_object_that_came_late() {
 #[test]
 fn step_4_with_an_early_read_window_of_0_reads_the_cluster_only_for_its_object() {
     let sim = TestSim::start();
-    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let granted = run_steps(&sim, &Step::FIRST_THREE, "");
     let cluster = sim.var("CLUSTER_ID");
     let tenant = sim.var("CLUSTER_TENANT_ID");
     let token_a = move |r: &Value| {
@@ -355,7 +355,7 @@ fn step_4_with_an_early_read_window_of_0_reads_the_cluster_only_for_its_object()
 #[test]
 fn step_4_refuses_a_bad_early_read_window_before_any_request() {
     let sim = TestSim::start();
-    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let granted = run_steps(&sim, &Step::FIRST_THREE, "");
     let args = cluster_args(&sim);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     for (value, says) in [("45s", "at most 30s"), ("soon", "a duration from 0 to 30s")] {
@@ -381,7 +381,7 @@ fn step_4_refuses_a_bad_early_read_window_before_any_request() {
 #[test]
 fn step_4s_early_failure_lands_on_its_object() {
     let sim = TestSim::start();
-    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let granted = run_steps(&sim, &Step::FIRST_THREE, "");
     let cluster = missing(&sim, "CLUSTER_ID", "nosuchcluster");
     let tenant = sim.var("CLUSTER_TENANT_ID");
     let failed = early_failure(
@@ -419,7 +419,7 @@ fn a_fresh_proof_stands_for_step_4s_pull_check_and_a_stale_or_different_one_does
     use common::secret::Secret;
 
     let sim = TestSim::start();
-    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let granted = run_steps(&sim, &Step::FIRST_THREE, "");
     let reset = Step::Reset.args(&sim);
     let reset: Vec<&str> = reset.iter().map(String::as_str).collect();
     sim.sim().clear_requests();

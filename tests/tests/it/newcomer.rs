@@ -353,7 +353,7 @@ fn the_azure_clis_refusals_are_explained() {
 fn a_missing_image_at_step_4_is_named_with_what_to_run() {
     use xtenant_tests::steps::{Step, run_steps};
     let sim = TestSim::start();
-    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let granted = run_steps(&sim, &Step::FIRST_THREE, "");
     let missing = format!("{}/samples/hello:9.9", sim.var("REGISTRY_LOGIN_SERVER"));
     let r = sim.run(
         "aks-sp-update",
@@ -753,7 +753,7 @@ fn sim_with_a_twin_subscription() -> TestSim {
 fn step_4_takes_the_cluster_as_az_names_it() {
     use xtenant_tests::steps::{Step, run_steps};
     let sim = sim_with_a_twin_subscription();
-    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let granted = run_steps(&sim, &Step::FIRST_THREE, "");
     let tenant_a = sim.var("CLUSTER_TENANT_ID");
     let az = ["-g", "rg-aks", "-n", "aks-prod"];
     let with = |extra: &[&str]| {
@@ -798,7 +798,7 @@ fn step_4_takes_the_cluster_as_az_names_it() {
 fn a_cluster_named_by_group_and_name_is_found_and_reset() {
     use xtenant_tests::steps::{Step, run_steps};
     let sim = TestSim::start();
-    let granted = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let granted = run_steps(&sim, &Step::FIRST_THREE, "");
     let r = sim.run(
         "aks-sp-update",
         &[
@@ -976,8 +976,7 @@ fn clusters_managed_as_code_are_reminded_once_per_run() {
     use xtenant_tests::steps::{Step, run_steps};
     let (sim, second) = sim_with_a_second_cluster();
     let granted: Value =
-        serde_json::from_str(run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "").trim())
-            .unwrap();
+        serde_json::from_str(run_steps(&sim, &Step::FIRST_THREE, "").trim()).unwrap();
     let objects: String = [sim.var("CLUSTER_ID"), second]
         .iter()
         .map(|c| {
@@ -1012,7 +1011,7 @@ fn a_running_operation_that_ends_failed_ends_the_wait_without_done() {
     // the detached reset is still running however slowly the rerun starts.
     let two_hours = std::time::Duration::from_secs(2 * 3600);
     let sim = TestSim::start_with(|c| c.lro_duration = Some(two_hours));
-    let env = run_steps(&sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let env = run_steps(&sim, &Step::FIRST_THREE, "");
     sim.sim()
         .add_fault(json!({"operation": "Failed", "code": "InternalOperationError", "count": 1}))
         .unwrap();

@@ -34,7 +34,7 @@ fn reset_granted(sim: &TestSim) -> Run {
 
 /// The envelope after steps 1 to 3 (acr-grant --verify passed from this machine).
 fn granted(sim: &TestSim) -> String {
-    run_steps(sim, &[Step::App, Step::Consent, Step::Grant], "")
+    run_steps(sim, &Step::FIRST_THREE, "")
 }
 
 /// The probe on `input`, the cluster its objects name (`--targets-from-input`: the test's own

@@ -54,7 +54,7 @@ fn cluster_ids(sim: &TestSim) -> Vec<String> {
 
 /// Steps 1–3, once: the envelope step 4 gets.
 fn granted(sim: &TestSim) -> Value {
-    let out = run_steps(sim, &[Step::App, Step::Consent, Step::Grant], "");
+    let out = run_steps(sim, &Step::FIRST_THREE, "");
     serde_json::from_str(out.trim()).unwrap()
 }
 
