@@ -18,6 +18,17 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// A finished child process's exit code (-1 when a signal ended it) and output as text.
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Run {
     /// Asserts the run exited 0 with one object and no `error`; the object, read strictly as
     /// an envelope ([`Envelope`]).
@@ -143,12 +154,7 @@ pub fn spawn_with_input(c: &mut Command, stdin: &str) -> std::process::Child {
 pub fn run_cmd(mut c: Command, args: &[&str], stdin: &str) -> Run {
     c.args(args);
     let child = spawn_with_input(&mut c, stdin);
-    let out = child.wait_with_output().expect("wait for tool");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    child.wait_with_output().expect("wait for tool").into()
 }
 
 /// Runs a prepared command with stdin an empty pipe (as a step whose step before wrote
@@ -160,12 +166,7 @@ pub fn run_on_empty_pipe(mut c: Command, args: &[&str]) -> Run {
         .stderr(Stdio::piped());
     let mut child = c.spawn().expect("spawn");
     drop(child.stdin.take());
-    let out = child.wait_with_output().expect("wait");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    child.wait_with_output().expect("wait").into()
 }
 
 /// When the simulator began and finished handling a logged request, in seconds since the

@@ -296,12 +296,7 @@ pub fn run_killed_at(
         return None;
     }
     sim.sim().clear_faults();
-    let out = child.wait_with_output().expect("wait");
-    Some(Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    Some(child.wait_with_output().expect("wait").into())
 }
 
 /// How many requests (token requests included) `step` makes on `input`, undisturbed.

@@ -50,12 +50,7 @@ fn run_bytes(sim: &TestSim, c: &Case) -> Run {
     if let Some(mut i) = child.stdin.take() {
         let _ = i.write_all(&c.stdin);
     }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    child.wait_with_output().unwrap().into()
 }
 
 const APP: &str = "11111111-2222-4333-8444-555555555555";

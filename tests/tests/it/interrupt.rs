@@ -74,12 +74,7 @@ fn wait_for(sim: &TestSim, child: &mut Child, what: &str, ready: &dyn Fn(&[Value
 }
 
 fn collect(child: Child) -> Run {
-    let out = child.wait_with_output().expect("wait");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    child.wait_with_output().expect("wait").into()
 }
 
 fn args_of(sim: &TestSim, step: Step, wait_for_consent: bool) -> Vec<String> {

@@ -867,39 +867,13 @@ fn the_azure_clis_default_subscription_and_a_plain_usage_line() {
 
 // ------------------------------------------------------------------ short messages
 
-/// Runs `make demo` from a copy of the Makefile, the demo script and the scenarios (the
-/// binaries already built); its stdout and stderr.
-fn make_demo() -> (String, String) {
-    let dir = xtenant_tests::demo_copy();
-    let out = std::process::Command::new("make")
-        .current_dir(dir.path())
-        // Azure's durations compressed further than the demo's own 0.01 (as the demo tests
-        // do): the reset in 1.8 s instead of 9; the lines are the same.
-        .args(["-s", "demo", "CARGO=true", "TIME_SCALE=0.002"])
-        .env(
-            "CARGO_TARGET_DIR",
-            xtenant_tests::bin_dir().parent().unwrap(),
-        )
-        .env_remove("XTENANT_CLOUD")
-        .env_remove("AZURE_CLIENT_SECRET")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    (stdout, stderr)
-}
-
 /// `make demo` at default verbosity: every stderr line at most 160 characters (a line that is
 /// only the consent link is as long as the link), each GUID at most once in a line, the app
 /// and the tenants named by their names, and step 4's last line says which image the cluster
 /// can now pull.
 #[test]
 fn make_demo_speaks_in_short_plain_lines() {
-    let (_, stderr) = make_demo();
+    let (_, stderr) = xtenant_tests::make_demo(&[]);
     for l in stderr.lines() {
         let link = l
             .rsplit(": ")
