@@ -13,25 +13,24 @@ use crate::{Run, TestSim};
 pub fn state_with_clusters(extra: &[&str]) -> Value {
     let base = TestSim::start();
     let mut state = base.state();
-    let first = base.var("CLUSTER_ID");
-    let prefix = first.rsplit_once('/').expect("a cluster id").0.to_owned();
-    let template = state["clusters"]
-        .as_array()
-        .expect("state has clusters")
-        .iter()
-        .find(|c| c["id"] == first.as_str())
-        .cloned()
-        .expect("the default cluster");
     for name in extra {
-        let mut c = template.clone();
-        c["id"] = json!(format!("{prefix}/{name}"));
-        c.as_object_mut().expect("a cluster object").remove("name");
-        state["clusters"]
-            .as_array_mut()
-            .expect("state has clusters")
-            .push(c);
+        add_cluster(&mut state, &cluster_id(&base, name));
     }
     state
+}
+
+/// A copy of the state's service-principal cluster ([`crate::sp_cluster`]: the default one,
+/// `CLUSTER_ID`) with the id `id`, added to `state`; the copy, for a test to change further.
+pub fn add_cluster<'s>(state: &'s mut Value, id: &str) -> &'s mut Value {
+    let mut c = crate::sp_cluster(state).clone();
+    c["id"] = json!(id);
+    // Derived from the id when the state is loaded.
+    c.as_object_mut().expect("a cluster object").remove("name");
+    let clusters = state["clusters"]
+        .as_array_mut()
+        .expect("state has clusters");
+    clusters.push(c);
+    clusters.last_mut().expect("the copy")
 }
 
 /// A simulator on `state` (Azure as documented, compressed as the kit runs it).
@@ -121,6 +120,17 @@ pub fn rotate(sim: &TestSim, rest: &[&str]) -> Run {
     ];
     args.extend_from_slice(rest);
     crate::run_cmd(sim.shell("bash"), &args, "")
+}
+
+/// The lists `examples/fleet.sh` reads, written in `dir`: `registries` and `clusters` (an id
+/// a line).
+pub fn fleet_lists(dir: &Path, registries: &[impl AsRef<str>], clusters: &[impl AsRef<str>]) {
+    std::fs::write(dir.join("registries"), lines(registries)).expect("write the registries");
+    std::fs::write(dir.join("clusters"), lines(clusters)).expect("write the clusters");
+}
+
+fn lines(ids: &[impl AsRef<str>]) -> String {
+    ids.iter().flat_map(|i| [i.as_ref(), "\n"]).collect()
 }
 
 /// `examples/fleet.sh --state <state> <opts> <tenant A> <tenant B> <dir>/registries

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use xtenant_tests::azure::{App, Method, NewApp, Operator, role_assignments_of};
 use xtenant_tests::steps::{cluster_pulls, cluster_tags};
-use xtenant_tests::{Run, TestSim, line, spawn_with_input};
+use xtenant_tests::world::add_cluster;
+use xtenant_tests::{Run, TestSim, line, sp_cluster, spawn_with_input};
 
 const BIN: &str = "aks-sp-update";
 const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
@@ -521,12 +522,11 @@ fn a_rerun_after_a_crash_between_copy_and_reset_finishes_the_cleanup() {
 fn a_marked_copy_a_cluster_on_the_app_needs_is_kept() {
     let second = "aks-edge";
     let state = scenario(|st| {
-        let clusters = st["clusters"].as_array_mut().unwrap();
-        let mut edge = clusters[0].clone();
-        let id = edge["id"].as_str().unwrap().replace("aks-prod", second);
-        edge["id"] = json!(id);
-        edge["tags"] = json!({});
-        clusters.push(edge);
+        let id = sp_cluster(st)["id"]
+            .as_str()
+            .unwrap()
+            .replace("aks-prod", second);
+        add_cluster(st, &id)["tags"] = json!({});
     });
     let sim = sim_with(Some(state));
     let (s, grant) = setup(&sim);

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use xtenant_tests::world::fleet_sh;
+use xtenant_tests::world::{add_cluster, fleet_lists, fleet_sh};
 use xtenant_tests::{Run, TestSim, line, person, run_cmd, run_on_empty_pipe};
 
 fn sim() -> TestSim {
@@ -718,26 +718,16 @@ fn example_fleet_grants_many_registries_and_resets_many_clusters() {
     for id in &registries[1..] {
         state["registries"].as_array_mut().unwrap().push(json!({"id": id, "role_assignment_mode": "LegacyRegistryPermissions", "images": {"samples/hello": ["1.0"]}}));
     }
-    let template = state["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == cl0.as_str())
-        .cloned()
-        .unwrap();
     let clusters: Vec<String> = std::iter::once(cl0.clone())
         .chain((1..3).map(|i| format!("{cl_prefix}/aks-fleet{i}")))
         .collect();
     for id in &clusters[1..] {
-        let mut c = template.clone();
-        c["id"] = json!(id);
-        state["clusters"].as_array_mut().unwrap().push(c);
+        add_cluster(&mut state, id);
     }
     drop(base);
     let sim = TestSim::start_with(|c| c.scenario = Some(state));
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("registries"), registries.join("\n") + "\n").unwrap();
-    std::fs::write(dir.path().join("clusters"), clusters.join("\n") + "\n").unwrap();
+    fleet_lists(dir.path(), &registries, &clusters);
     let state_dir = dir.path().join("state");
     let fleet = || fleet_sh(&sim, dir.path(), &state_dir, &[], "4");
     let r = fleet();

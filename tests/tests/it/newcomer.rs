@@ -6,6 +6,9 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use serde_json::{Value, json};
 use xtenant_tests::steps::{Step, cluster_pulls, run_step, run_steps};
+use xtenant_tests::world::{
+    add_cluster, cluster_id, fleet_lists, fleet_sh, start, state_with_clusters,
+};
 use xtenant_tests::{Envelope, Run, TestSim, line, said};
 
 // ------------------------------------------------------------------ tenants
@@ -546,63 +549,9 @@ fn keys_of(sim: &TestSim, app_id: &Value) -> Vec<Value> {
 
 /// The default world and a second cluster like the first; the second's id.
 fn sim_with_a_second_cluster() -> (TestSim, String) {
-    let base = TestSim::start();
-    let mut world = base.state();
-    let first = base.var("CLUSTER_ID");
-    let second = format!("{}/aks-fleet1", first.rsplit_once('/').unwrap().0);
-    let mut twin = world["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == first.as_str())
-        .cloned()
-        .unwrap();
-    twin["id"] = json!(second);
-    world["clusters"].as_array_mut().unwrap().push(twin);
-    drop(base);
-    (TestSim::start_with(|c| c.scenario = Some(world)), second)
-}
-
-/// fleet.sh started from `envelope` and its `secret` file, on the default registries and the
-/// two clusters.
-fn fleet_on(
-    sim: &TestSim,
-    dir: &std::path::Path,
-    envelope: &std::path::Path,
-    secret: &std::path::Path,
-    second: &str,
-) -> Run {
-    let registries = dir.join("registries");
-    let clusters = dir.join("clusters");
-    std::fs::write(
-        &registries,
-        format!(
-            "{}\n{}\n",
-            sim.var("REGISTRY_ID"),
-            sim.var("ABAC_REGISTRY_ID")
-        ),
-    )
-    .unwrap();
-    std::fs::write(&clusters, format!("{}\n{second}\n", sim.var("CLUSTER_ID"))).unwrap();
-    let fleet_state = dir.join("fleet");
-    xtenant_tests::run_cmd(
-        sim.shell("bash"),
-        &[
-            "examples/fleet.sh",
-            "--state",
-            fleet_state.to_str().unwrap(),
-            "--envelope",
-            envelope.to_str().unwrap(),
-            "--secret-file",
-            secret.to_str().unwrap(),
-            &sim.var("CLUSTER_TENANT_ID"),
-            &sim.var("REGISTRY_TENANT_ID"),
-            registries.to_str().unwrap(),
-            clusters.to_str().unwrap(),
-            "2",
-        ],
-        "",
-    )
+    let sim = start(state_with_clusters(&["aks-fleet1"]));
+    let second = cluster_id(&sim, "aks-fleet1");
+    (sim, second)
 }
 
 /// The three examples in sequence on one envelope: the Makefile (its settings in a file) makes
@@ -684,7 +633,21 @@ fn the_three_examples_compose_on_one_envelope() {
     assert!(sim.writes().is_empty(), "{:?}", sim.writes());
 
     // fleet.sh on the same envelope and secret: another registry, another cluster.
-    let fleet = fleet_on(&sim, dir.path(), &envelope, &state.join("secret"), &second);
+    let registries = [sim.var("REGISTRY_ID"), sim.var("ABAC_REGISTRY_ID")];
+    fleet_lists(dir.path(), &registries, &[first.clone(), second]);
+    let secret = state.join("secret");
+    let fleet = fleet_sh(
+        &sim,
+        dir.path(),
+        &dir.path().join("fleet"),
+        &[
+            "--envelope",
+            envelope.to_str().unwrap(),
+            "--secret-file",
+            secret.to_str().unwrap(),
+        ],
+        "2",
+    );
     assert_eq!(fleet.code, 0, "{}\n{}", fleet.stdout, fleet.stderr);
     for o in fleet.objects() {
         assert_eq!(o["app_id"], after["app_id"], "{o}");
@@ -719,15 +682,7 @@ fn sim_with_a_twin_subscription() -> TestSim {
     twin_sub["display_name"] = json!("Contoso AKS Staging");
     subs.push(twin_sub);
     let first = base.var("CLUSTER_ID");
-    let mut twin = world["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == first.as_str())
-        .cloned()
-        .unwrap();
-    twin["id"] = json!(first.replace(&sub_a, staging));
-    world["clusters"].as_array_mut().unwrap().push(twin);
+    add_cluster(&mut world, &first.replace(&sub_a, staging));
     let operator_a = world["role_assignments"]
         .as_array()
         .unwrap()

@@ -10,33 +10,14 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use xtenant_tests::azure::{Operator, app_tags, record_entry, set_app_tags};
 use xtenant_tests::steps::{Step, run_step, run_steps};
-use xtenant_tests::{TestSim, line, spawn_with_input};
+use xtenant_tests::{TestSim, line, spawn_with_input, world};
 
 /// A simulator whose scenario has `extra` more service-principal clusters on the old app,
 /// named `aks-01`… beside `aks-prod`.
 fn sim_with_clusters(extra: usize) -> TestSim {
-    let base = TestSim::start();
-    let mut state = base.state();
-    let clusters = state["clusters"].as_array_mut().unwrap();
-    let prod = clusters
-        .iter()
-        .find(|c| c["id"].as_str().unwrap().ends_with("/aks-prod"))
-        .unwrap()
-        .clone();
-    for i in 1..=extra {
-        let mut c = prod.clone();
-        let id = prod["id"]
-            .as_str()
-            .unwrap()
-            .replace("/aks-prod", &format!("/aks-{i:02}"));
-        c["id"] = json!(id);
-        for k in ["name", "subscription_id", "resource_group", "tenant_id"] {
-            c[k] = json!("");
-        }
-        clusters.push(c);
-    }
-    drop(base);
-    TestSim::start_with(|c| c.scenario = Some(state))
+    let names: Vec<String> = (1..=extra).map(|i| format!("aks-{i:02}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    world::start(world::state_with_clusters(&names))
 }
 
 /// The SP clusters' ids (`aks-prod` first).

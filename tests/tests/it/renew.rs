@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use xtenant_tests::steps::app_key_ids;
 use xtenant_tests::world::{
-    cluster_id, expire_key, fleet_sh, granted_app, moved, new_secret, reset, start,
+    cluster_id, expire_key, fleet_lists, fleet_sh, granted_app, moved, new_secret, reset, start,
     state_with_clusters,
 };
 use xtenant_tests::{Run, TestSim, run_cmd};
@@ -173,8 +173,7 @@ fn a_fleet_is_renewed_with_one_new_secret_and_only_when_due() {
     let state = dir.path().join("state");
     let names = ["aks-prod", "aks-fleet1", "aks-fleet2"];
     let ids: Vec<String> = names.iter().map(|n| cluster_id(&sim, n)).collect();
-    std::fs::write(dir.path().join("clusters"), ids.join("\n") + "\n").unwrap();
-    std::fs::write(dir.path().join("registries"), sim.var("REGISTRY_ID") + "\n").unwrap();
+    fleet_lists(dir.path(), &[sim.var("REGISTRY_ID")], &ids);
     let fleet = || fleet_sh(&sim, dir.path(), &state, &[], "2");
     let renew = |within: &str| {
         run_cmd(
@@ -331,8 +330,7 @@ fn a_rotation_with_a_probe_prunes_only_once_the_cluster_pulls_from_inside() {
 /// positional arguments.
 fn fleet_run(sim: &TestSim, dir: &Path, state: &Path, names: &[&str], opts: &[&str]) -> Run {
     let ids: Vec<String> = names.iter().map(|n| cluster_id(sim, n)).collect();
-    std::fs::write(dir.join("clusters"), ids.join("\n") + "\n").unwrap();
-    std::fs::write(dir.join("registries"), sim.var("REGISTRY_ID") + "\n").unwrap();
+    fleet_lists(dir, &[sim.var("REGISTRY_ID")], &ids);
     fleet_sh(sim, dir, state, opts, "2")
 }
 

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use xtenant_tests::azure::{App, Method, NewApp, Operator};
 use xtenant_tests::steps::par_map;
-use xtenant_tests::world::fleet_sh;
+use xtenant_tests::world::{fleet_lists, fleet_sh};
 use xtenant_tests::{Run, SimConfig, SimHandle, TestSim, bin_dir, line, run_cmd};
 
 /// The redirect URI of the procedure (and of the foreign app: the current guard passes it).
@@ -1070,16 +1070,11 @@ fn fleet_input_lines_cannot_add_fields() {
     let hostile_registry = format!("{registry}\",\"role_name\":\"Owner");
     let hostile_cluster =
         format!("{cluster}\",\"cluster_sp_object_id\":\"0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0");
-    std::fs::write(
-        dir.path().join("registries"),
-        format!("{hostile_registry}\n{registry}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("clusters"),
-        format!("{hostile_cluster}\n{cluster}\n"),
-    )
-    .unwrap();
+    fleet_lists(
+        dir.path(),
+        &[&hostile_registry, &registry],
+        &[&hostile_cluster, &cluster],
+    );
     let owners_before = owners(&sim);
     let r = fleet_sh(&sim, dir.path(), &dir.path().join("state"), &[], "2");
     assert_eq!(
