@@ -6,11 +6,12 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
+use xtenant_tests::world::add_cluster;
 
 use crate::log::{self, Req};
 use crate::run::{Run, Tools};
 use crate::section::{Goal, Section, table};
-use crate::sim::{Sim, SimFlags, copy_cluster};
+use crate::sim::{Sim, SimFlags};
 use crate::{Args, progress};
 
 /// The operation duration of the fleet's resets.
@@ -107,7 +108,9 @@ fn scenario(
     let cls: Vec<String> = std::iter::once(first_cluster)
         .chain((1..clusters).map(|i| format!("{cl_prefix}/aks-fleet{i:02}")))
         .collect();
-    copy_cluster(&mut state, &cls[0], &cls[1..])?;
+    for id in &cls[1..] {
+        add_cluster(&mut state, id);
+    }
     Ok((state, regs, cls))
 }
 

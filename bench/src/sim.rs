@@ -202,32 +202,6 @@ impl Drop for Sim {
     }
 }
 
-/// Adds to a state dump a copy of its cluster `template_id` under each of `ids` (AKS names
-/// them from their ids on load).
-pub(crate) fn copy_cluster(
-    state: &mut Value,
-    template_id: &str,
-    ids: &[String],
-) -> anyhow::Result<()> {
-    let template = state["clusters"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["id"] == template_id))
-        .cloned()
-        .context("the default cluster")?;
-    for id in ids {
-        let mut c = template.clone();
-        c["id"] = Value::String(id.clone());
-        if let Some(o) = c.as_object_mut() {
-            o.remove("name");
-        }
-        state["clusters"]
-            .as_array_mut()
-            .context("clusters")?
-            .push(c);
-    }
-    Ok(())
-}
-
 /// `KEY=value` lines (values single-quoted when needed).
 fn parse_env(text: &str) -> Vec<(String, String)> {
     text.lines()

@@ -6,11 +6,12 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
+use xtenant_tests::world::add_cluster;
 
 use crate::log::{self, Req};
 use crate::run::Tools;
 use crate::section::{Goal, Section, table};
-use crate::sim::{Sim, SimFlags, copy_cluster};
+use crate::sim::{Sim, SimFlags};
 use crate::{Args, progress};
 
 /// The read limit the status runs against: ARM's refill rate (25 reads/s per principal and
@@ -28,7 +29,9 @@ fn fleet_on_one_app(bin_dir: &Path, clusters: usize) -> anyhow::Result<Value> {
     let ids: Vec<String> = std::iter::once(first)
         .chain((1..clusters).map(|i| format!("{prefix}/aks-status{i:03}")))
         .collect();
-    copy_cluster(&mut state, &ids[0], &ids[1..])?;
+    for id in &ids[1..] {
+        add_cluster(&mut state, id);
+    }
     let flags = SimFlags {
         lro_ms: 50,
         ..SimFlags::default()
