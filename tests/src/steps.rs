@@ -94,15 +94,20 @@ pub fn pods(sim: &TestSim) -> Vec<Value> {
 }
 
 /// The tags of the default cluster (`CLUSTER_ID`) in the simulator's state.
+#[track_caller]
 pub fn cluster_tags(sim: &TestSim) -> Value {
-    let id = sim.var("CLUSTER_ID");
+    tags_of(sim, &sim.var("CLUSTER_ID"))
+}
+
+/// The tags of the cluster `id` in the simulator's state.
+#[track_caller]
+pub fn tags_of(sim: &TestSim, id: &str) -> Value {
     sim.state()["clusters"]
         .as_array()
-        .unwrap()
+        .expect("state has clusters")
         .iter()
-        .find(|c| c["id"] == id.as_str())
-        .map(|c| c["tags"].clone())
-        .unwrap()
+        .find(|c| c["id"] == id)
+        .map_or_else(|| panic!("no cluster {id}"), |c| c["tags"].clone())
 }
 
 /// Runs `steps` one after the other, undisturbed, each on the previous one's output; panics

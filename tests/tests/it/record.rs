@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{Operator, app_tags, record_entry, set_app_tags};
-use xtenant_tests::steps::{Step, run_step, run_steps};
+use xtenant_tests::steps::{Step, run_step, run_steps, tags_of};
 use xtenant_tests::{TestSim, line, spawn_with_input, world};
 
 /// A simulator whose scenario has `extra` more service-principal clusters on the old app,
@@ -267,13 +267,7 @@ fn the_old_cluster_tags_only_keep_keys_and_are_removed_only_when_asked() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("nothing to do"), "{}", r.stderr);
     assert_eq!(write_counts(&sim), (0, 1, 0), "{}", r.stderr);
-    let tags = sim.state()["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == cluster.as_str())
-        .map(|c| c["tags"].clone())
-        .unwrap();
+    let tags = tags_of(&sim, &cluster);
     assert_eq!(tags, json!({"team": "a"}));
 }
 

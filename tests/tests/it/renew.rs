@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use xtenant_tests::steps::app_key_ids;
+use xtenant_tests::steps::{app_key_ids, tags_of};
 use xtenant_tests::world::{
     cluster_id, expire_key, fleet_lists, fleet_sh, granted_app, moved, new_secret, reset, start,
     state_with_clusters,
@@ -543,13 +543,7 @@ fn renewing_a_cluster_known_only_from_legacy_tags_moves_its_record_and_prunes_th
         vec![new_key],
         "the old key is pruned"
     );
-    let tags = sim.state()["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id.as_str())
-        .map(|c| c["tags"].clone())
-        .unwrap();
+    let tags = tags_of(&sim, &id);
     assert_eq!(tags, json!({"team": "a"}), "the old tags are gone");
     assert!(pulls(&sim, "aks-prod"));
     // Renewed: nothing is due any more.
