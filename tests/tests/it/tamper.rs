@@ -138,12 +138,22 @@ impl Trap {
                 match listener.accept() {
                     Ok((mut conn, _)) => {
                         let _ = conn.set_nonblocking(false);
-                        let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+                        let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
                         let mut buf = [0u8; 512];
-                        let n = conn.read(&mut buf).unwrap_or(0);
-                        let text = String::from_utf8_lossy(&buf[..n]);
-                        let first = text.lines().next().unwrap_or("").to_owned();
-                        s.lock().unwrap().push(first);
+                        let first = match conn.read(&mut buf) {
+                            // Closed before it sent a byte (a tool that ended before its early
+                            // sign-in, on a loaded machine): nothing reached the trap.
+                            Ok(0) => None,
+                            Ok(n) => Some(
+                                String::from_utf8_lossy(&buf[..n])
+                                    .lines()
+                                    .next()
+                                    .unwrap_or("")
+                                    .to_owned(),
+                            ),
+                            Err(e) => Some(format!("(a connection that sent no request: {e})")),
+                        };
+                        s.lock().unwrap().extend(first);
                         let _ = conn
                             .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
                     }
