@@ -599,7 +599,12 @@ fn a_failed_prune_after_minting_keeps_the_new_secret_in_the_output() {
     let sim = TestSim::start();
     let out = first_run(&sim, &[]).ok();
     sim.sim()
-        .add_fault(json!({"method": "POST", "path": "removePassword", "status": 503, "count": 0}))
+        // Graph's 503s say when to come back (retry-after-ms, read first): the prune gives up
+        // after its attempts in milliseconds rather than seconds of backoff.
+        .add_fault(
+            json!({"method": "POST", "path": "removePassword", "status": 503, "count": 0,
+            "headers": {"Retry-After": "1", "retry-after-ms": "20"}}),
+        )
         .unwrap();
     let run = rerun(&sim, &out, &["--new-secret", "--prune-secrets"]);
     // Failing here would lose the secret just minted: it is written, with a warning.
