@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use xtenant_tests::azure::{Method, NewApp, Operator, role_assignments_of, service_principal_of};
 use xtenant_tests::steps::{Step, run_step, run_steps};
-use xtenant_tests::{Run, TestSim, line};
+use xtenant_tests::{Run, TestSim, line, spawn_with_input};
 
 fn object(out: &str) -> Value {
     serde_json::from_str(out.trim()).unwrap()
@@ -280,9 +280,10 @@ fn a_pull_proof_whose_key_was_removed_stands_for_nothing_and_fails_at_once() {
 #[test]
 fn an_old_key_that_entra_refuses_is_wrong_at_once_and_a_new_one_is_waited_for() {
     // A secret that begins as the hint of a key a month old but is not it: no wait.
-    // Entra refuses a new secret for 3 real seconds.
+    // Entra refuses a new secret for 10 hours of Azure's time (until the clock is moved on).
+    let propagation = Duration::from_secs(10 * 3600);
     let sim = TestSim::start_with(|c| {
-        let ms = u64::try_from(c.azure_time(Duration::from_secs(3)).as_millis()).unwrap();
+        let ms = u64::try_from(propagation.as_millis()).unwrap();
         c.behaviour = Some(json!({ "secret_propagation_ms": ms }));
     });
     let state = sim.state();
@@ -325,31 +326,114 @@ fn an_old_key_that_entra_refuses_is_wrong_at_once_and_a_new_one_is_waited_for() 
     );
     nowhere(&r, &[&forged]);
 
-    // A secret minted a moment ago: Entra refuses it for 3 s; step 3 waits, says so, and passes.
-    grant_waits_for_entra(&sim);
+    // A secret minted a moment ago: Entra refuses it; step 3 waits, says so, and passes.
+    let made = run_step(&sim, Step::App, &[], "");
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    grant_waits_for_entra(&sim, &made.stdout, propagation);
 }
 
 #[test]
 fn a_new_service_principal_sign_in_does_not_know_yet_is_waited_for() {
     // Entra's sign-in knows a new service principal only once it replicated (AADSTS700016 until
-    // then): here 4 real seconds. Step 1 makes tenant A's principal at its end; step 3's proof
-    // that the secret is the app's signs in there at once, waits, says so, and passes.
-    let sim = TestSim::start_with(|c| c.replication_delay = c.azure_time(Duration::from_secs(4)));
-    // (The secret itself propagates in 18 ms here: the wait is for the principal.)
-    grant_waits_for_entra(&sim);
+    // then): here 10 hours of Azure's time. Step 1 waits for its app to replicate (the clock
+    // moved on until it made tenant A's principal) and makes that principal at its end; step
+    // 3's proof that the secret is the app's signs in there at once, is refused, waits, says
+    // so, and passes once the clock is moved on past the replication.
+    let replication = Duration::from_secs(10 * 3600);
+    let sim = TestSim::start_with(|c| c.replication_delay = replication);
+    // (The secret itself propagates in seconds of Azure's time: the wait is for the principal.)
+    let made = step_1_until_its_principal(&sim, replication / 4);
+    grant_waits_for_entra(&sim, &made, replication);
 }
 
-/// Steps 1 and 2, then step 3 at once: it waits for Entra to accept the new secret or
-/// principal, says so, and passes; no secret leaks.
+/// Step 1, with Azure's clock moved on by `tick` every 50 ms until the log shows tenant A's
+/// service principal made (its app had to replicate first), then on the clock alone; its
+/// output.
+fn step_1_until_its_principal(sim: &TestSim, tick: Duration) -> String {
+    let a = sim.var("CLUSTER_TENANT_ID");
+    let made = |log: &[Value]| {
+        log.iter().any(|r| {
+            matches!(r["method"].as_str(), Some("POST" | "PATCH"))
+                && matches!(r["status"].as_u64(), Some(200 | 201))
+                && r["caller_tenant_id"] == a.as_str()
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.contains("/servicePrincipals"))
+        })
+    };
+    let mut args = Step::App.args(sim);
+    args.push("--timeout".into());
+    args.push("60s".into());
+    let mut c = sim.cmd(Step::App.bin());
+    c.args(&args);
+    let mut child = spawn_with_input(&mut c, "");
+    let started = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() && !made(&sim.requests()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "step 1 never made its principal"
+        );
+        sim.sim().advance(tick);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("wait for step 1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Step 2 on step 1's output `made`, then step 3 at once: Entra refuses the app's sign-in (its
+/// new secret or principal not known yet, for hours of Azure's time); once step 3 says it
+/// waits for that, Azure's clock is moved on by `past`, and step 3 says it is done and
+/// passes; no secret leaks.
 #[track_caller]
-fn grant_waits_for_entra(sim: &TestSim) {
-    let r = run_step(sim, Step::App, &[], "");
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let out = run_steps(sim, &[Step::Consent], &r.stdout);
-    let r = run_step(sim, Step::Grant, &[], &out);
+fn grant_waits_for_entra(sim: &TestSim, made: &str, past: Duration) {
+    use std::io::{BufRead, BufReader, Read};
+    let out = run_steps(sim, &[Step::Consent], made);
+    let mut args = Step::Grant.args(sim);
+    args.push("--timeout".into());
+    args.push("60s".into());
+    let mut c = sim.cmd(Step::Grant.bin());
+    c.args(&args);
+    let mut child = spawn_with_input(&mut c, &out);
+    let (said_waiting, waiting) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("waiting for Entra to accept app") {
+                let _ = said_waiting.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let refused = waiting.recv_timeout(Duration::from_secs(60));
+    sim.sim().advance(past);
+    let status = child.wait().expect("wait for step 3");
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    let r = Run {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr: reader.join().expect("stderr reader"),
+    };
+    assert!(
+        refused.is_ok(),
+        "step 3 never waited for Entra:\n{}",
+        r.stderr
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stderr.contains("waiting for Entra to accept app") && r.stderr.contains("done after"),
+        r.stderr
+            .lines()
+            .any(|l| l.contains("waiting for Entra to accept app") && l.contains("done after")),
         "{}",
         r.stderr
     );
