@@ -126,6 +126,17 @@ pub fn strings(v: Option<&Value>) -> Vec<String> {
     .unwrap_or_default()
 }
 
+/// A JWT's payload (its second part, base64url) read as a `T`; `None` when the token has
+/// none or it does not fit. Not verified: for a token that came over TLS from who made it.
+pub fn jwt_payload<T: DeserializeOwned>(token: &str) -> Option<T> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// A list of strings read leniently (the [`strings`] of a field, for a struct):
 /// `#[serde(default, deserialize_with = "json::string_list")]`.
 ///
@@ -143,6 +154,28 @@ mod tests {
 
     use super::*;
     use crate::error::codes;
+
+    #[test]
+    fn a_jwt_payload_is_read_padded_or_not_and_anything_else_is_none() {
+        use base64::Engine as _;
+        #[derive(Debug, PartialEq, Deserialize)]
+        struct Tid {
+            tid: String,
+        }
+        let b64 = |t: &str| base64::engine::general_purpose::URL_SAFE.encode(t);
+        // Padded (`=`) as some issuers write it, or not.
+        for payload in [b64(r#"{"tid":"T"}"#), b64(r#"{"tid":"T1"}"#)] {
+            let t = format!("{}.{payload}.sig", b64("{}"));
+            assert!(
+                jwt_payload::<Tid>(&t).is_some_and(|c| c.tid.starts_with('T')),
+                "{t}"
+            );
+        }
+        assert_eq!(jwt_payload::<Tid>("opaque"), None);
+        assert_eq!(jwt_payload::<Tid>("a.!!.c"), None);
+        let other = format!("a.{}.c", b64(r#"{"tid":5}"#));
+        assert_eq!(jwt_payload::<Tid>(&other), None);
+    }
 
     #[test]
     fn strings_of_an_array_or_none() {

@@ -3,13 +3,12 @@
 
 use std::fmt::Write as _;
 
-use base64::Engine as _;
 use time::OffsetDateTime;
 
 use super::{Claims, Key, mint_hint, not_bound};
 use crate::context::Ctx;
 use crate::error::{Error, Result, codes};
-use crate::json::Maybe;
+use crate::json::{Maybe, jwt_payload};
 use crate::secret::Secret;
 use crate::ui;
 use crate::wait::{Poll, human, poll_until};
@@ -65,12 +64,7 @@ pub(crate) async fn sign_in(
 
 /// A string claim of a JWT's payload (not verified: it came from the sign-in endpoint over TLS).
 pub(crate) fn claim(token: &str, name: &str) -> Option<String> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let mut claims: std::collections::BTreeMap<String, Maybe<String>> =
-        serde_json::from_slice(&bytes).ok()?;
+    let mut claims: std::collections::BTreeMap<String, Maybe<String>> = jwt_payload(token)?;
     claims.remove(name)?.ok()
 }
 
@@ -213,6 +207,7 @@ impl Ctx {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use serde_json::json;
 
     #[test]

@@ -11,14 +11,13 @@ mod login_server;
 pub mod proof;
 pub mod resource;
 
-use base64::Engine;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result, codes};
 use crate::http::{Auth, Http, Request, Service};
-use crate::json::{null_as_default, typed};
+use crate::json::{jwt_payload, null_as_default, typed};
 use crate::secret::Secret;
 use crate::wait::{Deadline, Poll, poll_until};
 
@@ -269,15 +268,7 @@ struct Grant {
 /// Whether a registry token's `access` claim grants `pull` on `repository` (claims that do
 /// not fit their documented shape grant nothing).
 pub fn grants_pull(token: &str, repository: &str) -> bool {
-    let Some(payload) = token.split('.').nth(1) else {
-        return false;
-    };
-    let Ok(bytes) =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
-    else {
-        return false;
-    };
-    let Ok(claims) = serde_json::from_slice::<Claims>(&bytes) else {
+    let Some(claims) = jwt_payload::<Claims>(token) else {
         return false;
     };
     claims.access.iter().any(|g| {
@@ -290,6 +281,7 @@ pub fn grants_pull(token: &str, repository: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn token(claims: &Value) -> String {
