@@ -12,7 +12,7 @@ use common::arm::ResourceId;
 use common::driver::{Ctx, Memo};
 use common::graph::{Application, MANAGED_TAG, alt_key};
 use common::http::Api;
-use common::record::{LEGACY_TAGS, Record, has_legacy_tags};
+use common::record::{Record, has_legacy_tags, legacy_key};
 use common::validate::is_guid;
 use common::{Error, Result};
 use reqwest::Method;
@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::{Rfc2822, Rfc3339};
 
 use super::report::{KeyReport, Problem, Report};
-use common::arm::clusters::{ManagedCluster, Tags};
+use common::arm::clusters::ManagedCluster;
 
 /// An app as the report needs it.
 #[derive(Debug, Clone)]
@@ -156,26 +156,6 @@ pub(crate) fn recorded_key(
     }
 }
 
-/// The key the old record in the cluster's tags names for `app_id`: its key tag, when its app
-/// tag is `app_id` and no other key is pending.
-fn legacy_key(tags: &Tags, app_id: &str) -> Option<String> {
-    let tag = |name: &str| {
-        tags.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_ascii_lowercase())
-            .filter(|v| is_guid(v))
-    };
-    let [app_tag, key_tag, _, _, pending_tag] = LEGACY_TAGS;
-    if !tag(app_tag).is_some_and(|a| a.eq_ignore_ascii_case(app_id)) {
-        return None;
-    }
-    let key = tag(key_tag)?;
-    match tag(pending_tag) {
-        Some(p) if p != key => None,
-        _ => Some(key),
-    }
-}
-
 /// Judges the key the cluster holds on `app`: gone, expired, expiring or fine.
 pub(crate) fn judge(
     r: &mut Report,
@@ -262,26 +242,6 @@ pub(crate) fn judge(
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn the_legacy_tags_name_a_key_only_for_their_app_and_with_nothing_else_pending() {
-        const APP: &str = "11111111-2222-3333-4444-555555555555";
-        const KEY: &str = "66666666-2222-3333-4444-555555555555";
-        let tags = |v: Value| -> Tags { serde_json::from_value(v).unwrap() };
-        let t = tags(
-            json!({"XTENANT-CLIENT-ID": APP.to_uppercase(), "xtenant-client-secret-key-id": KEY.to_uppercase()}),
-        );
-        assert_eq!(legacy_key(&t, APP).as_deref(), Some(KEY));
-        assert_eq!(legacy_key(&t, KEY), None, "another app's");
-        let t = tags(
-            json!({"xtenant-client-id": APP, "xtenant-client-secret-key-id": KEY,
-            "xtenant-pending-client-secret-key-id": APP}),
-        );
-        assert_eq!(legacy_key(&t, APP), None, "another key pending");
-        let t = tags(json!({"xtenant-client-id": APP, "xtenant-client-secret-key-id": "x"}));
-        assert_eq!(legacy_key(&t, APP), None, "not a key id");
-        assert_eq!(legacy_key(&tags(json!({})), APP), None);
-    }
 
     #[test]
     fn entras_clock_comes_from_the_date_header() {

@@ -34,23 +34,38 @@ pub fn has_legacy_tags(tags: &Tags) -> bool {
     tags.keys().any(|k| is_legacy(k))
 }
 
-/// The key ids the old record names for `app_id` (its key and pending key, when its app id
-/// tag is `app_id`): keys a prune keeps, nothing more.
-pub fn legacy_keys(tags: &Tags, app_id: &str) -> Vec<String> {
-    let get = |name: &str| {
+/// The old record's key and pending key (GUIDs, lower case) when its app id tag is `app_id`:
+/// the one reader of the tags' values.
+fn entry(tags: &Tags, app_id: &str) -> Option<(Option<String>, Option<String>)> {
+    let tag = |name: &str| {
         tags.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.trim())
             .filter(|v| is_guid(v))
             .map(str::to_ascii_lowercase)
     };
-    if !get(LEGACY_TAGS[0]).is_some_and(|a| a.eq_ignore_ascii_case(app_id)) {
-        return Vec::new();
+    let [app_tag, key_tag, _, _, pending_tag] = LEGACY_TAGS;
+    tag(app_tag).filter(|a| a.eq_ignore_ascii_case(app_id))?;
+    Some((tag(key_tag), tag(pending_tag)))
+}
+
+/// The key ids the old record names for `app_id` (its key and pending key, when its app id
+/// tag is `app_id`): keys a prune keeps, nothing more.
+pub fn legacy_keys(tags: &Tags, app_id: &str) -> Vec<String> {
+    entry(tags, app_id)
+        .map(|(key, pending)| [key, pending].into_iter().flatten().collect())
+        .unwrap_or_default()
+}
+
+/// The key the old record says the cluster holds for `app_id`: its key tag, when its app tag
+/// is `app_id` and no other key is pending (reported, never trusted for a verdict).
+pub fn legacy_key(tags: &Tags, app_id: &str) -> Option<String> {
+    let (key, pending) = entry(tags, app_id)?;
+    let key = key?;
+    match pending {
+        Some(p) if p != key => None,
+        _ => Some(key),
     }
-    [get(LEGACY_TAGS[1]), get(LEGACY_TAGS[4])]
-        .into_iter()
-        .flatten()
-        .collect()
 }
 
 /// Removes the old record's tags from the cluster `cluster_id` whose tags are now `tags`
@@ -97,6 +112,7 @@ pub async fn remove_legacy_tags(arm: &Api<'_>, cluster_id: &str, tags: &Tags) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const APP: &str = "11111111-2222-3333-4444-555555555555";
     const KEY: &str = "66666666-2222-3333-4444-555555555555";
@@ -121,5 +137,24 @@ mod tests {
         );
         assert!(legacy_keys(tags, PENDING).is_empty());
         assert!(!has_legacy_tags(&Tags::from([("team".into(), "a".into())])));
+    }
+
+    #[test]
+    fn the_legacy_tags_name_a_held_key_only_for_their_app_and_with_nothing_else_pending() {
+        let tags = |v: serde_json::Value| -> Tags { serde_json::from_value(v).unwrap() };
+        let t = tags(
+            json!({"XTENANT-CLIENT-ID": APP.to_uppercase(), "xtenant-client-secret-key-id": KEY.to_uppercase()}),
+        );
+        assert_eq!(legacy_key(&t, APP).as_deref(), Some(KEY));
+        assert_eq!(legacy_key(&t, KEY), None, "another app's");
+        let t = tags(
+            json!({"xtenant-client-id": APP, "xtenant-client-secret-key-id": KEY,
+            "xtenant-pending-client-secret-key-id": PENDING}),
+        );
+        assert_eq!(legacy_key(&t, APP), None, "another key pending");
+        assert_eq!(legacy_keys(&t, APP), [KEY, PENDING], "both kept by a prune");
+        let t = tags(json!({"xtenant-client-id": APP, "xtenant-client-secret-key-id": "x"}));
+        assert_eq!(legacy_key(&t, APP), None, "not a key id");
+        assert_eq!(legacy_key(&tags(json!({})), APP), None);
     }
 }

@@ -58,7 +58,7 @@ use crate::http::Api;
 use crate::json::object;
 use crate::validate::is_guid;
 
-pub use legacy::{LEGACY_TAGS, has_legacy_tags, legacy_keys, remove_legacy_tags};
+pub use legacy::{LEGACY_TAGS, has_legacy_tags, legacy_key, legacy_keys, remove_legacy_tags};
 pub use write::{MAX_ATTEMPTS, Written, write};
 
 /// The prefix of every entry.
