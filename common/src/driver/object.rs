@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::input::Item;
 use super::{Failed, Fields, Tool, Undo, Verdict};
 use crate::context::{Ctx, Shared};
-use crate::envelope::{Envelope, Field, fields};
-use crate::error::{Error, ErrorField, ErrorKind, Result, codes};
+use crate::envelope::{Envelope, ErrorField, Field, fields};
+use crate::error::{Error, ErrorKind, Result, codes};
 use crate::interrupt::Signal;
 use crate::ui;
 

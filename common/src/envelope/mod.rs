@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, ErrorField, Result};
+use crate::error::{Error, Result};
 use crate::secret::Secret;
 
 /// A field of the public contract: its name, the flag that sets it, the step that writes it.
@@ -26,7 +26,10 @@ pub struct Field {
 /// The redirect URI of the procedure: the default of `redirect_uri` (steps 1 and 2).
 pub const DEFAULT_REDIRECT_URI: &str = "https://www.microsoft.com";
 
+mod error_field;
 pub mod fields;
+
+pub use error_field::ErrorField;
 
 /// What a step does with a field it owns: leave it, set it, or remove it (it no longer holds).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

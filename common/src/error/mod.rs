@@ -6,16 +6,13 @@
 //! from the kind in one place, [`Error::exit_code`].
 //!
 //! The registry of our codes is [`codes`]; the envelope's `error` object, as written and
-//! read, is [`ErrorField`].
+//! read, is [`crate::envelope::ErrorField`].
 
 use std::fmt;
 
 use crate::exit::{ExitCode, Signal};
 
 pub mod codes;
-mod field;
-
-pub use field::ErrorField;
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

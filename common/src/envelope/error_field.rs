@@ -1,9 +1,10 @@
 //! The envelope's `error` object: `{step, code, message}`, plus `hint` (what to do) and
 //! `request_id` (Azure's, for a support case) when there are. One type writes it and reads it.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
-use super::{Error, codes};
+use crate::error::{Error, codes};
+use crate::json::lenient;
 
 /// The envelope's `error`, as written and as read back.
 ///
@@ -12,36 +13,28 @@ use super::{Error, codes};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorField {
     /// The step that failed (a tool's name).
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "lenient")]
     pub step: Option<String>,
     /// Azure's code, or one of ours ([`codes`]).
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "lenient")]
     pub code: Option<String>,
     /// What happened (the message alone: the hint is its own field).
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "lenient")]
     pub message: Option<String>,
     /// What to do about it.
     #[serde(
         default,
-        deserialize_with = "text",
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub hint: Option<String>,
     /// Azure's request id.
     #[serde(
         default,
-        deserialize_with = "text",
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub request_id: Option<String>,
-}
-
-/// A string, or absent for anything else (a number, an object, null).
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::String(s) => Some(s),
-        _ => None,
-    })
 }
 
 impl ErrorField {
@@ -88,11 +81,12 @@ mod tests {
     #[test]
     fn an_input_error_of_any_shape_reads_without_failing() {
         let read: ErrorField =
-            serde_json::from_str(r#"{"step":7,"code":"AuthorizationFailed","extra":[1]}"#).unwrap();
+            serde_json::from_str(r#"{"step":7,"code":"AuthorizationFailed","message":null,"hint":{"a":1},"request_id":["r"],"extra":[1]}"#).unwrap();
         assert_eq!(read.step, None);
+        assert!(read.message.is_none() && read.hint.is_none() && read.request_id.is_none());
         assert_eq!(read.code.as_deref(), Some("AuthorizationFailed"));
         assert_eq!(read.our_code(), None, "Azure's own code is not ours");
-        let e = Error::azure(super::super::ErrorKind::Http { status: 403 }, "X", "m")
+        let e = Error::azure(crate::error::ErrorKind::Http { status: 403 }, "X", "m")
             .with_request_id(Some("rid".into()));
         assert_eq!(
             serde_json::to_value(ErrorField::of("s", &e)).unwrap(),
