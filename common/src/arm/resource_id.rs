@@ -17,8 +17,19 @@ pub struct ResourceId {
     pub name: String,
 }
 
+/// Which segment of an id is checked: ARM allows Unicode letters in a resource group's
+/// name, not in a resource's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    /// A resource group: letters (Unicode), digits, `-_.()`.
+    ResourceGroup,
+    /// A resource's name: ASCII letters, digits, `-_.()`.
+    Name,
+}
+
 /// Whether a resource group or resource name segment is safe to put in a path.
-fn segment_ok(s: &str, unicode: bool) -> bool {
+fn segment_ok(s: &str, segment: Segment) -> bool {
+    let unicode = segment == Segment::ResourceGroup;
     !s.is_empty()
         && s.len() <= 90
         && s != "."
@@ -47,7 +58,7 @@ impl ResourceId {
                 ),
             ));
         }
-        if !segment_ok(resource_group, true) {
+        if !segment_ok(resource_group, Segment::ResourceGroup) {
             return Err(Error::input(
                 field,
                 format!(
@@ -56,7 +67,7 @@ impl ResourceId {
                 ),
             ));
         }
-        if !segment_ok(name, false) {
+        if !segment_ok(name, Segment::Name) {
             return Err(Error::input(
                 field,
                 format!(
@@ -174,5 +185,16 @@ mod tests {
             let e = ResourceId::parse("registry_id", &bad, REG).unwrap_err();
             assert!(e.message().contains("registry_id"), "{bad}: {e}");
         }
+    }
+
+    /// A resource group may have Unicode letters, a resource's name may not.
+    #[test]
+    fn unicode_letters_only_in_a_resource_group() {
+        let sub = "00000000-0000-0000-0000-000000000000";
+        assert!(ResourceId::new("f", sub, "grüppe", REG, "reg").is_ok());
+        assert!(segment_ok("grüppe", Segment::ResourceGroup));
+        assert!(!segment_ok("grüppe", Segment::Name));
+        let e = ResourceId::new("f", sub, "rg", REG, "rüg").unwrap_err();
+        assert!(e.message().contains("not a valid resource name"), "{e}");
     }
 }
