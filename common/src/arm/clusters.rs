@@ -9,6 +9,8 @@ use super::subscriptions::subscriptions;
 
 mod model;
 
+use model::CLUSTER_NOUN;
+
 pub use model::{
     AadProfile, AgentPool, ApiServerAccessProfile, CLUSTER_TYPE, Identity, LoadBalancerProfile,
     MANAGED_CLUSTER_API, ManagedCluster, NetworkProfile, OutboundIpPrefixes, OutboundIps,
@@ -17,25 +19,12 @@ pub use model::{
 
 /// GETs the cluster `id`.
 pub async fn get(api: &Api<'_>, id: &ResourceId) -> Result<ManagedCluster> {
-    let body = api
-        .with_api_version(&MANAGED_CLUSTER_API, |v| {
-            let path = format!("{}?api-version={v}", id.id());
-            async move { api.get(&path).await }
-        })
-        .await?;
-    ManagedCluster::from_value(&body, &id.id())
+    super::get_typed(api, &MANAGED_CLUSTER_API, id, CLUSTER_NOUN).await
 }
 
 /// GETs the cluster `id`, `None` when there is none.
 pub async fn get_opt(api: &Api<'_>, id: &ResourceId) -> Result<Option<ManagedCluster>> {
-    let body = api
-        .with_api_version(&MANAGED_CLUSTER_API, |v| {
-            let path = format!("{}?api-version={v}", id.id());
-            async move { api.get_opt(&path).await }
-        })
-        .await?;
-    body.map(|b| ManagedCluster::from_value(&b, &id.id()))
-        .transpose()
+    super::get_opt_typed(api, &MANAGED_CLUSTER_API, id, CLUSTER_NOUN).await
 }
 
 /// The managed clusters running as `app_id` in every subscription the caller sees in
@@ -178,14 +167,5 @@ pub async fn refuse_while_in_use_at_home(
 /// The managed clusters of subscription `sub`, as the listing shows them: one that does not
 /// fit the model is an error, never skipped (it may be one that runs as the app).
 pub async fn clusters_in(api: &Api<'_>, sub: &str) -> Result<Vec<ManagedCluster>> {
-    let listed = api
-        .with_api_version(&MANAGED_CLUSTER_API, |v| {
-            let path = format!("/subscriptions/{sub}/providers/{CLUSTER_TYPE}?api-version={v}");
-            async move { api.list(&path).await }
-        })
-        .await?;
-    listed
-        .iter()
-        .map(|v| ManagedCluster::from_value(v, &format!("listed in subscription {sub}")))
-        .collect()
+    super::list_typed(api, &MANAGED_CLUSTER_API, sub, CLUSTER_NOUN).await
 }

@@ -25,6 +25,9 @@ pub const REGISTRY_API: ApiVersions = ApiVersions {
     oldest: "2017-10-01",
 };
 
+/// What an error calls a registry ARM answered in an unexpected shape.
+const REGISTRY_NOUN: &str = "registry";
+
 /// How the registry decides who may pull.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -71,7 +74,7 @@ pub struct RegistryProperties {
 impl RegistryResource {
     /// Reads a registry from an ARM body; `what` names it in the error.
     pub fn from_value(v: &Value, what: &str) -> Result<Self> {
-        crate::arm::arm_typed(v, &format!("registry {what}"))
+        crate::arm::arm_typed(v, &format!("{REGISTRY_NOUN} {what}"))
     }
 
     /// The mode its `roleAssignmentMode` names; `None` for a value this code does not know
@@ -88,28 +91,12 @@ impl RegistryResource {
 
 /// GETs the registry `id`: `None` when there is none.
 pub async fn get_opt(api: &Api<'_>, id: &ResourceId) -> Result<Option<RegistryResource>> {
-    let body = api
-        .with_api_version(&REGISTRY_API, |v| {
-            let path = format!("{}?api-version={v}", id.id());
-            async move { api.get_opt(&path).await }
-        })
-        .await?;
-    body.map(|b| RegistryResource::from_value(&b, &id.id()))
-        .transpose()
+    crate::arm::get_opt_typed(api, &REGISTRY_API, id, REGISTRY_NOUN).await
 }
 
 /// The registries of subscription `sub`; one that does not fit the model is an error.
 pub async fn registries_in(api: &Api<'_>, sub: &str) -> Result<Vec<RegistryResource>> {
-    let listed = api
-        .with_api_version(&REGISTRY_API, |v| {
-            let path = format!("/subscriptions/{sub}/providers/{REGISTRY_TYPE}?api-version={v}");
-            async move { api.list(&path).await }
-        })
-        .await?;
-    listed
-        .iter()
-        .map(|v| RegistryResource::from_value(v, &format!("listed in subscription {sub}")))
-        .collect()
+    crate::arm::list_typed(api, &REGISTRY_API, sub, REGISTRY_NOUN).await
 }
 
 #[cfg(test)]

@@ -27,6 +27,9 @@ pub const MANAGED_CLUSTER_API: ApiVersions = ApiVersions {
     oldest: "2020-01-01",
 };
 
+/// What an error calls a cluster ARM answered in an unexpected shape.
+pub(crate) const CLUSTER_NOUN: &str = "managed cluster";
+
 /// A resource's tags, in ARM's order (`UpdateTags` sends them all back).
 pub type Tags = IndexMap<String, String>;
 
@@ -184,7 +187,7 @@ impl ManagedCluster {
     /// Reads a cluster from an ARM body; `what` names it in the error (its id, or where it
     /// was listed).
     pub fn from_value(v: &Value, what: &str) -> Result<Self> {
-        crate::arm::arm_typed(v, &format!("managed cluster {what}"))
+        crate::arm::arm_typed(v, &format!("{CLUSTER_NOUN} {what}"))
     }
 
     /// `servicePrincipalProfile.clientId`, when not empty: an app id, or `msi`.
