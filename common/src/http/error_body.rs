@@ -31,6 +31,19 @@ pub struct ErrorBody {
     pub request_id: Option<String>,
 }
 
+/// An `{"error": {"code", "message", "innererror"?}}` body's parts as the service wrote them,
+/// for a caller that explains the code and its first inner cause apart (Key Vault's
+/// refusals: `Forbidden` and `ForbiddenByRbac`, `Conflict` and `ObjectIsDeletedButRecoverable`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorParts {
+    /// `error.code` (empty when it is absent).
+    pub code: String,
+    /// `error.message`, whole (empty when it is absent).
+    pub message: String,
+    /// `error.innererror.code` (or `innerError`), the first level's.
+    pub inner_code: Option<String>,
+}
+
 /// Codes so generic that a more precise code in `details` is the one to report.
 const GENERIC: [&str; 3] = ["Request_BadRequest", "BadRequest", "InvalidRequest"];
 
@@ -178,6 +191,18 @@ impl ErrorBody {
             Some(top) if top.message.is_some() => Self::from_object(top),
             _ => None,
         }
+    }
+
+    /// The parts of `body`'s `error` object, when it has one (ARM, Graph, Key Vault).
+    pub fn parts(body: &Value) -> Option<ErrorParts> {
+        let Some(Slot::Object(e)) = Shapes::deserialize(body).ok()?.error else {
+            return None;
+        };
+        Some(ErrorParts {
+            code: e.code.unwrap_or_default(),
+            message: e.message.unwrap_or_default(),
+            inner_code: e.innererror.or(e.inner_error).and_then(|i| i.code),
+        })
     }
 
     fn from_object(e: ErrorObject) -> Option<Self> {

@@ -152,6 +152,29 @@ mod tests {
         };
     }
 
+    /// The `error` object's parts as written: Key Vault's outer code and inner cause apart.
+    #[test]
+    fn error_parts_keep_the_code_and_its_inner_cause_apart() {
+        let kv = ErrorBody::parts(&fixture!("keyvault-403-forbidden-by-rbac.json")).unwrap();
+        assert_eq!(
+            (kv.code.as_str(), kv.inner_code.as_deref()),
+            ("Forbidden", Some("ForbiddenByRbac"))
+        );
+        assert!(kv.message.starts_with("Caller is not authorized"), "{kv:?}");
+        // Other shapes have no `error` object.
+        assert_eq!(
+            ErrorBody::parts(&fixture!("entra-401-invalid-client.json")),
+            None
+        );
+        assert_eq!(
+            ErrorBody::parts(&fixture!("aks-409-operation-not-allowed.json")),
+            None
+        );
+        assert_eq!(ErrorBody::parts(&json!({"error": {"code": 5}})), None);
+        let bare = ErrorBody::parts(&json!({"error": {"message": 7}})).unwrap();
+        assert_eq!(bare, super::super::ErrorParts::default());
+    }
+
     #[test]
     fn graph_403_recorded() {
         let body = fixture!("graph-403-authorization-request-denied.json");

@@ -42,7 +42,7 @@ use client::host_path;
 
 pub use api::Api;
 pub use client::{build_client, install_crypto};
-pub use error_body::{ErrorBody, parse_error_body};
+pub use error_body::{ErrorBody, ErrorParts, parse_error_body};
 pub use errors::{WRONG_ISSUER, error_from_response, wrong_issuer};
 pub use origin::{check_origin, same_origin};
 pub use pace::{

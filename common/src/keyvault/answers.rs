@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::{READ_ROLE, SecretRef, WRITE_ROLE};
 use crate::error::{Error, ErrorKind};
-use crate::http::Response;
-use crate::json::{Maybe, lenient, object};
+use crate::http::{ErrorBody, Response};
+use crate::json::{Maybe, lenient};
 
 /// A secret as Key Vault answers a read or a write of it (no `Debug`: it holds the value).
 #[derive(Deserialize)]
@@ -33,29 +33,6 @@ impl SecretBundle {
     }
 }
 
-/// Key Vault's error body: `{"error": {"code", "message", "innererror": {"code"}}}`.
-#[derive(Default, Deserialize)]
-struct Refusal {
-    #[serde(default, deserialize_with = "lenient")]
-    error: RefusalError,
-}
-
-#[derive(Default, Deserialize)]
-struct RefusalError {
-    #[serde(default, deserialize_with = "lenient")]
-    code: String,
-    #[serde(default, deserialize_with = "lenient")]
-    message: String,
-    #[serde(default, deserialize_with = "lenient")]
-    innererror: RefusalInner,
-}
-
-#[derive(Default, Deserialize)]
-struct RefusalInner {
-    #[serde(default, deserialize_with = "lenient")]
-    code: String,
-}
-
 /// A quoted parameter of a Key Vault challenge (`Bearer authorization="…", resource="…"`).
 pub(super) fn challenge_param(resp: &Response, name: &str) -> Option<String> {
     let h = resp.header("www-authenticate")?;
@@ -77,9 +54,10 @@ pub(super) fn challenge_tenant(resp: &Response) -> Option<String> {
 
 /// What a refusal of the vault means, and what to do about it.
 pub(super) fn explain(resp: &Response, r: &SecretRef, tenant: &str, write: bool) -> Error {
-    let refusal = object::<Refusal>(&resp.body).unwrap_or_default().error;
+    // Key Vault's error body, `{"error": {"code", "message", "innererror": {"code"}}}`.
+    let refusal = ErrorBody::parts(&resp.body).unwrap_or_default();
     let code = refusal.code;
-    let inner = refusal.innererror.code.as_str();
+    let inner = refusal.inner_code.as_deref().unwrap_or("");
     let azure_message = refusal.message.lines().next().unwrap_or("").to_owned();
     let vault = &r.vault;
     let (what, role) = if write {
@@ -206,6 +184,29 @@ mod tests {
             "{e}"
         );
         assert!(e.hint().unwrap().contains(READ_ROLE));
+    }
+
+    /// The recorded RBAC refusal: Key Vault's code, its inner cause named, the role to ask for.
+    #[test]
+    fn a_recorded_rbac_refusal_names_the_role() {
+        let resp = Response {
+            status: 403,
+            headers: reqwest::header::HeaderMap::new(),
+            body: serde_json::from_str(include_str!(
+                "../../tests/fixtures/error-bodies/keyvault-403-forbidden-by-rbac.json"
+            ))
+            .unwrap(),
+        };
+        let r = SecretRef::parse(
+            "f",
+            "https://kv1.vault.azure.net/secrets/x",
+            &Cloud::azure_public(),
+        )
+        .unwrap();
+        let e = explain(&resp, &r, "t", false);
+        assert_eq!((e.code(), e.status()), ("Forbidden", Some(403)));
+        assert!(e.message().ends_with("[ForbiddenByRbac]"), "{e}");
+        assert!(e.hint().unwrap().contains(READ_ROLE), "{e:?}");
     }
 
     #[test]
