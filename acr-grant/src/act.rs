@@ -195,7 +195,7 @@ pub(crate) async fn run(inp: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Failed<
 /// assignment. A registry firewall that refuses this machine (`RegistryNetworkDenied`) only
 /// kept the check from being made: the message says the role was granted.
 fn check_failed(e: Error, out: &Output, verb: &str, role: &str, inp: &Inputs) -> Failed<Partial> {
-    let e = if e.is_code(codes::REGISTRY_NETWORK_DENIED.name) {
+    let e = if e.is(codes::REGISTRY_NETWORK_DENIED) {
         let message = format!(
             "{verb} {role} on registry {} for app {}, but {}",
             out.registry_id,

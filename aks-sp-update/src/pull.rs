@@ -217,7 +217,7 @@ async fn pull_check(
         .with_hint(denied_hint(&d, t)),
         // Interrupted: no reset is posted, --force or not.
         Err(e) if e.is_interrupted() => return Err(e),
-        Err(e) if e.is_code(codes::REGISTRY_NETWORK_DENIED.name) => {
+        Err(e) if e.is(codes::REGISTRY_NETWORK_DENIED) => {
             let hint = format!(
                 "the cluster's nodes may well be allowed where this machine is not: --force resets without this check; or {}",
                 e.hint().unwrap_or("check from an allowed address")
