@@ -797,15 +797,36 @@ fn create_as_reader_explains_that_an_administrator_must_consent() {
 
 #[test]
 fn create_waits_out_replication_of_a_new_app() {
-    let sim = TestSim::start_with(|c| c.replication_delay = c.azure_time(Duration::from_secs(2)));
+    // A new app replicates in 10 hours of Azure's time: once the first upsert met
+    // NoBackingApplicationObject, the clock is moved on past it, and the waiting tool's next
+    // try makes the principal.
+    let replication = Duration::from_secs(10 * 3600);
+    let sim = TestSim::start_with(|c| c.replication_delay = replication);
     let op = Operator::new(&sim);
     let b = sim.var("REGISTRY_TENANT_ID");
     let app = create_app(&op, "AzureADMultipleOrgs", &["https://www.microsoft.com"]);
-    let r = sim.run(
-        BIN,
-        &["--create", "--targets-from-input", "--timeout", "30s"],
-        &input(&sim, &app),
-    );
+    let mut c = sim.cmd(BIN);
+    c.args(["--create", "--targets-from-input", "--timeout", "30s"]);
+    let child = spawn_with_input(&mut c, &input(&sim, &app));
+    let started = Instant::now();
+    while !sim
+        .requests()
+        .iter()
+        .any(|r| r["method"] == "PATCH" && r["status"] == 400)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no upsert met NoBackingApplicationObject"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sim.sim().advance(replication);
+    let out = child.wait_with_output().expect("wait");
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
     let o = r.ok_passing(KEEP);
     assert_eq!(
         o["registry_sp_object_id"],
