@@ -27,6 +27,7 @@ use std::sync::Mutex;
 
 use common::arm::{AUTHORIZATION_API, RoleAssignment, clusters, list_assignments};
 use common::driver::Ctx;
+use common::error::codes;
 use common::validate::is_guid;
 use common::{Error, Result, ui};
 use reqwest::Method;
@@ -136,7 +137,7 @@ fn may_still_apply(e: &Error) -> bool {
     e.is_outcome_unknown()
         || e.is_timeout()
         || e.is_interrupted()
-        || e.is_code("OperationStillRunning")
+        || e.is(codes::OPERATION_STILL_RUNNING)
 }
 
 /// After a failed object: removes the copies made for a switch that did not happen (this
@@ -398,10 +399,10 @@ mod tests {
     fn a_reset_that_may_still_happen_removes_nothing() {
         assert!(may_still_apply(&Error::timeout("t")));
         assert!(may_still_apply(
-            &Error::step(common::error::codes::OPERATION_FAILED, "x").outcome_unknown()
+            &Error::step(codes::OPERATION_FAILED, "x").outcome_unknown()
         ));
         assert!(may_still_apply(&Error::step(
-            common::error::codes::OPERATION_STILL_RUNNING,
+            codes::OPERATION_STILL_RUNNING,
             "x"
         )));
         assert!(!may_still_apply(&Error::azure(
@@ -410,7 +411,7 @@ mod tests {
             "AADSTS7000215"
         )));
         assert!(!may_still_apply(&Error::step(
-            common::error::codes::RESET_NOT_APPLIED,
+            codes::RESET_NOT_APPLIED,
             "x"
         )));
     }

@@ -84,6 +84,8 @@ pub const BAD_LOGIN_SERVER: Code = c("BadLoginServer", ExitCode::Failure, false)
 pub const KEY_VAULT_BAD_ANSWER: Code = c("KeyVaultBadAnswer", ExitCode::Failure, false);
 /// Key Vault's sign-in challenge names no tenant or another audience.
 pub const KEY_VAULT_BAD_CHALLENGE: Code = c("KeyVaultBadChallenge", ExitCode::Failure, false);
+/// Key Vault refused without a code of its own (its status and message say what).
+pub const KEY_VAULT_ERROR: Code = c("KeyVaultError", ExitCode::Failure, false);
 /// The cloud's ARM has no api-version of a resource type that the tool can use.
 pub const API_VERSION_UNSUPPORTED: Code = c("ApiVersionUnsupported", ExitCode::Failure, false);
 /// A registry's firewall refuses this machine's address: the pull could not be checked from here.
@@ -213,6 +215,7 @@ pub const ALL: &[Code] = &[
     BAD_LOGIN_SERVER,
     KEY_VAULT_BAD_ANSWER,
     KEY_VAULT_BAD_CHALLENGE,
+    KEY_VAULT_ERROR,
     API_VERSION_UNSUPPORTED,
     REGISTRY_NETWORK_DENIED,
     CLI_CLOUD_MISMATCH,

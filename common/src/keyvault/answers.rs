@@ -6,18 +6,20 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{READ_ROLE, SecretRef, WRITE_ROLE};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, codes};
 use crate::http::{ErrorBody, Response};
 use crate::json::{Maybe, lenient};
+use crate::secret::Secret;
 
 /// A secret as Key Vault answers a read or a write of it (no `Debug`: it holds the value).
 #[derive(Deserialize)]
 pub(super) struct SecretBundle {
     /// `https://<vault>/secrets/<name>/<version>`: which version this is.
     pub(super) id: String,
-    /// The value (a read decides on it; checked where it is taken).
+    /// The value, straight into the redacting type (a read decides on it; checked where
+    /// it is taken).
     #[serde(default)]
-    pub(super) value: Option<String>,
+    pub(super) value: Option<Secret>,
     /// Its tags; a tag whose value is not text is left out.
     #[serde(default, deserialize_with = "lenient")]
     tags: BTreeMap<String, Maybe<String>>,
@@ -66,9 +68,15 @@ pub(super) fn explain(resp: &Response, r: &SecretRef, tenant: &str, write: bool)
         ("read secrets of", READ_ROLE)
     };
     let status = resp.status;
+    // Key Vault's own code when it sent one, else ours (never a code made up here).
     let err = |code: &str, message: String| {
-        Error::azure(ErrorKind::Http { status }, code, message)
-            .with_request_id(resp.header("x-ms-request-id").map(str::to_owned))
+        let kind = ErrorKind::Http { status };
+        if code.is_empty() {
+            Error::new(kind, codes::KEY_VAULT_ERROR, message)
+        } else {
+            Error::azure(kind, code, message)
+        }
+        .with_request_id(resp.header("x-ms-request-id").map(str::to_owned))
     };
     match (status, inner) {
         (401, _) => {
@@ -79,18 +87,18 @@ pub(super) fn explain(resp: &Response, r: &SecretRef, tenant: &str, write: bool)
                 ),
                 _ => format!("key vault {vault} refused the token of tenant {tenant}: {azure_message}"),
             };
-            err(if code.is_empty() { "Unauthorized" } else { &code }, msg).with_hint(format!(
+            err(&code, msg).with_hint(format!(
                 "sign in to the vault's tenant{} with an identity that holds {role} on the vault",
                 vault_tenant.map(|t| format!(" ({t})")).unwrap_or_default()
             ))
         }
         (403, "SecretDisabled") => err(
-            "SecretDisabled",
+            inner,
             format!("secret {} in key vault {vault} is disabled: {azure_message}", r.name),
         )
         .with_hint("enable that version of the secret, or use another version"),
         (403, _) => err(
-            if code.is_empty() { "Forbidden" } else { &code },
+            &code,
             format!(
                 "the identity may not {what} key vault {vault}: it needs the role {role} on the vault (or on secret {}) [{inner}]",
                 r.name
@@ -100,7 +108,7 @@ pub(super) fn explain(resp: &Response, r: &SecretRef, tenant: &str, write: bool)
             "ask the vault's owner: az role assignment create --role \"{role}\" --assignee <this identity's app id> --scope <the vault's resource id>; a new assignment takes a few minutes to apply"
         )),
         (404, _) => err(
-            if code.is_empty() { "SecretNotFound" } else { &code },
+            &code,
             format!("{r} was not found in key vault {vault}: {azure_message}"),
         ),
         (409, _) => err(
@@ -115,7 +123,7 @@ pub(super) fn explain(resp: &Response, r: &SecretRef, tenant: &str, write: bool)
             n = r.name
         )),
         _ => err(
-            if code.is_empty() { "KeyVaultError" } else { &code },
+            &code,
             format!("key vault {vault} answered {status}: {azure_message}"),
         ),
     }
@@ -130,21 +138,17 @@ mod tests {
     #[test]
     fn a_secret_bundle_needs_its_id_and_reads_tags_leniently() {
         let body = json!({"value": "s3cret", "id": "https://v.vault.azure.net/secrets/n/0123456789abcdef0123456789abcdef", "attributes": {"enabled": true}, "tags": {"a": "1", "b": 2}});
-        let mut b: SecretBundle = crate::json::read(
-            &body,
-            crate::error::codes::KEY_VAULT_BAD_ANSWER,
-            "Key Vault",
-        )
-        .unwrap();
+        let mut b: SecretBundle =
+            crate::json::read(&body, codes::KEY_VAULT_BAD_ANSWER, "Key Vault").unwrap();
         assert!(b.id.ends_with("/secrets/n/0123456789abcdef0123456789abcdef"));
-        assert_eq!(b.value.as_deref(), Some("s3cret"));
+        assert_eq!(b.value.as_ref().map(Secret::expose), Some("s3cret"));
         assert_eq!(
             b.tags().into_iter().collect::<Vec<_>>(),
             [("a".to_owned(), "1".to_owned())]
         );
         let Err(e) = crate::json::read::<SecretBundle>(
             &json!({"value": "s3cret"}),
-            crate::error::codes::KEY_VAULT_BAD_ANSWER,
+            codes::KEY_VAULT_BAD_ANSWER,
             "Key Vault's answer for v/n",
         ) else {
             panic!("a bundle without an id was read");
@@ -207,6 +211,29 @@ mod tests {
         assert_eq!((e.code(), e.status()), ("Forbidden", Some(403)));
         assert!(e.message().ends_with("[ForbiddenByRbac]"), "{e}");
         assert!(e.hint().unwrap().contains(READ_ROLE), "{e:?}");
+    }
+
+    /// A refusal without a body (a proxy's 401/403/404/409/500): the registered
+    /// `KeyVaultError`, never a code made up per status, and never an empty one.
+    #[test]
+    fn a_refusal_without_a_code_is_key_vault_error() {
+        let r = SecretRef::parse(
+            "f",
+            "https://kv1.vault.azure.net/secrets/x",
+            &Cloud::azure_public(),
+        )
+        .unwrap();
+        for status in [401, 403, 404, 409, 500] {
+            let resp = Response {
+                status,
+                headers: reqwest::header::HeaderMap::new(),
+                body: serde_json::Value::Null,
+            };
+            let e = explain(&resp, &r, "t", true);
+            assert!(e.is(codes::KEY_VAULT_ERROR), "{status}: {e:?}");
+            assert_eq!(e.status(), Some(status));
+            assert!(e.message().contains("kv1"), "{e}");
+        }
     }
 
     #[test]

@@ -226,7 +226,7 @@ fn stored(resp: &Response, r: &SecretRef, want: Option<&str>) -> Result<Stored> 
         .filter(|v| is_version(v) && want.is_none_or(|w| w.eq_ignore_ascii_case(v)))
         .ok_or_else(bad)?;
     let value = match bundle.value.take() {
-        Some(v) if !v.is_empty() => Secret::new(v),
+        Some(v) if !v.is_empty() => v,
         _ => return Err(bad()),
     };
     let tags = bundle.tags();

@@ -373,6 +373,17 @@ fn step_4_refuses_a_bad_early_read_window_before_any_request() {
             "{value}: {:#?}",
             sim.azure_requests()
         );
+        // Every mode checks it, --status too (the README says so).
+        let mut c = sim.cmd("aks-sp-update");
+        c.env("XTENANT_EARLY_READ_MAX_AGE", value);
+        let r = xtenant_tests::run_cmd(c, &[&args[..], &["--status"]].concat(), "");
+        assert_eq!(r.code, 2, "--status, {value}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("XTENANT_EARLY_READ_MAX_AGE"),
+            "{}",
+            r.stderr
+        );
+        assert!(sim.azure_requests().is_empty(), "--status, {value}");
     }
 }
 
