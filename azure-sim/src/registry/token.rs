@@ -91,7 +91,7 @@ pub(super) fn verify_registry_token(
     reg: &Registry,
     token: &str,
     kind: &str,
-) -> Result<Value, String> {
+) -> Result<std::sync::Arc<Value>, String> {
     let c = core
         .key
         .verify(token)
