@@ -11,7 +11,7 @@ use crate::behaviour::AksErrorShape;
 use crate::core::Principal;
 use crate::crypto::sha256_hex;
 use crate::http::{Req, arm_err, json};
-use crate::model::{Cluster, State};
+use crate::model::{Cluster, State, same_id};
 
 pub(super) fn cluster_json(state: &State, c: &Cluster) -> Value {
     let subnet = state
@@ -135,7 +135,7 @@ pub(super) fn find_cluster<'s>(
     state
         .clusters
         .iter()
-        .find(|c| c.id.eq_ignore_ascii_case(id))
+        .find(|c| same_id(&c.id, id))
         .ok_or_else(|| resource_not_found(&segs[5], &[&segs[6], &segs[7]], &segs[3]))
 }
 

@@ -249,7 +249,7 @@ impl State {
             let Some(c) = self
                 .clusters
                 .iter_mut()
-                .find(|c| c.id.eq_ignore_ascii_case(&op.cluster_id))
+                .find(|c| same_id(&c.id, &op.cluster_id))
             else {
                 continue;
             };
@@ -290,15 +290,54 @@ impl State {
     pub(crate) fn running_operation(&self, cluster_id: &str) -> Option<&Operation> {
         self.operations
             .iter()
-            .find(|o| o.status == "InProgress" && o.cluster_id.eq_ignore_ascii_case(cluster_id))
+            .find(|o| o.status == "InProgress" && same_id(&o.cluster_id, cluster_id))
     }
+}
+
+/// Whether two ARM ids name the same resource (ARM ids ignore case), compared from their end:
+/// the ids of one type differ in their name, after a long common prefix that a search through
+/// many clusters would otherwise walk for each one (the state is settled at every request).
+pub(crate) fn same_id(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = a.len();
+    while i > 0 {
+        i -= 1;
+        if !a[i].eq_ignore_ascii_case(&b[i]) {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{Place, split_arm_id};
+    use super::{Place, same_id, split_arm_id};
+
+    #[test]
+    fn same_id_ignores_case_only() {
+        assert!(same_id(
+            "/subscriptions/S/x/aks-Prod",
+            "/SUBSCRIPTIONS/s/X/AKS-prod"
+        ));
+        assert!(!same_id(
+            "/subscriptions/s/x/aks-prod",
+            "/subscriptions/s/x/aks-prot"
+        ));
+        assert!(!same_id(
+            "/subscriptions/s/x/aks-prod",
+            "/subscriptions/t/x/aks-prod"
+        ));
+        assert!(!same_id(
+            "/subscriptions/s/x/aks",
+            "/subscriptions/s/x/aks2"
+        ));
+        assert!(same_id("", ""));
+    }
 
     #[test]
     fn arm_id_parts() {
