@@ -33,6 +33,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use futures::future::LocalBoxFuture;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::cli::{CommonArgs, EXIT_CODES, Generate};
 use crate::cloud::Cloud;
@@ -363,10 +365,30 @@ fn init_tracing() {
         _ => return,
     };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .finish()
+        .with(log_targets(&filter))
         .try_init();
+}
+
+/// `RUST_LOG`'s directives (`level`, `target=level`, comma-separated) as a static filter,
+/// without env-filter's regex engine (issue 28: two crates fewer to build). A directive it
+/// does not understand (env-filter's span and field filters) is left out with a warning.
+fn log_targets(filter: &str) -> tracing_subscriber::filter::Targets {
+    let mut all = tracing_subscriber::filter::Targets::new();
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        match directive.parse::<tracing_subscriber::filter::Targets>() {
+            Ok(one) => {
+                if let Some(level) = one.default_level() {
+                    all = all.with_default(level);
+                }
+                all = all.with_targets(one);
+            }
+            Err(e) => ui::warn(&format!("RUST_LOG: {directive:?} left out ({e})")),
+        }
+    }
+    all
 }
 
 fn generate<T: Tool>(what: Generate) -> ExitCode {
@@ -388,4 +410,34 @@ fn generate<T: Tool>(what: Generate) -> ExitCode {
         }
     };
     if ok { Exit::Success } else { Exit::Failure }.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+
+    use super::log_targets;
+
+    fn on(t: &Targets, target: &str, level: LevelFilter) -> bool {
+        t.would_enable(target, &level.into_level().expect("a level"))
+    }
+
+    #[test]
+    fn rust_log_reads_levels_and_targets_and_leaves_out_the_rest() {
+        let t = log_targets("warn, azure_core=debug,[span{x=1}]=debug,bogus=loud");
+        assert!(on(&t, "azure_core::http", LevelFilter::DEBUG));
+        assert!(!on(&t, "azure_core::http", LevelFilter::TRACE));
+        assert!(on(&t, "reqwest", LevelFilter::WARN));
+        assert!(!on(&t, "reqwest", LevelFilter::INFO));
+        assert!(
+            !on(&t, "bogus", LevelFilter::INFO),
+            "a bad level is left out"
+        );
+        assert!(on(
+            &log_targets("trace"),
+            "typespec_client_core",
+            LevelFilter::TRACE
+        ));
+        assert!(!on(&log_targets(""), "azure_core", LevelFilter::ERROR));
+    }
 }
