@@ -24,6 +24,27 @@ pub(crate) fn state_json(core: &Core) -> Value {
     serde_json::to_value(&*state).unwrap_or(Value::Null)
 }
 
+/// Some collections of the state, by name, as [`state_json`] has them (see `Sim::state_of`).
+pub(crate) fn state_of(core: &Core, names: &[&str]) -> Value {
+    let state = core.state();
+    let mut out = serde_json::Map::new();
+    for &name in names {
+        let part = match name {
+            "applications" => serde_json::to_value(&state.applications),
+            "service_principals" => serde_json::to_value(&state.service_principals),
+            "role_assignments" => serde_json::to_value(&state.role_assignments),
+            "clusters" => serde_json::to_value(&state.clusters),
+            "operations" => serde_json::to_value(&state.operations),
+            "registries" => serde_json::to_value(&state.registries),
+            _ => panic!(
+                "state_of: {name:?} is not one of applications, service_principals, role_assignments, clusters, operations, registries"
+            ),
+        };
+        out.insert(name.to_owned(), part.unwrap_or(Value::Null));
+    }
+    Value::Object(out)
+}
+
 /// Azure's clock: its time, its scale, and how far it was moved on.
 fn clock_json(core: &Core) -> Value {
     json!({

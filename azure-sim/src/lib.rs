@@ -131,6 +131,17 @@ impl Sim {
         control::state_json(&self.core)
     }
 
+    /// Some collections of the state (`applications`, `service_principals`,
+    /// `role_assignments`, `clusters`, `operations`, `registries`), each as [`Sim::state`] has
+    /// it, in an object without the rest: a test checking one app's tags serializes only
+    /// the apps, not the whole world.
+    ///
+    /// # Panics
+    /// When a name is not one of those collections.
+    pub fn state_of(&self, names: &[&str]) -> Value {
+        control::state_of(&self.core, names)
+    }
+
     /// The request log, as `GET /_sim/requests` returns it.
     pub fn requests(&self) -> Vec<Value> {
         lock(&self.core.log).clone()

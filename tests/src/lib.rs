@@ -305,4 +305,10 @@ impl TestSim {
     pub fn state(&self) -> Value {
         self.handle.state()
     }
+
+    /// One collection of the state (`applications`, `clusters`, …) as `state()[name]` has it,
+    /// without serializing the rest of the world ([`SimHandle::state_of`]).
+    pub fn collection(&self, name: &str) -> Value {
+        self.handle.state_of(&[name])[name].take()
+    }
 }

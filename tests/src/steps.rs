@@ -85,7 +85,7 @@ pub fn run_step(sim: &TestSim, step: Step, extra: &[&str], input: &str) -> Run {
 
 /// Every cluster's pods (the probes the clusters run), in the simulator's state.
 pub fn pods(sim: &TestSim) -> Vec<Value> {
-    sim.state()["clusters"]
+    sim.collection("clusters")
         .as_array()
         .unwrap()
         .iter()
@@ -102,7 +102,7 @@ pub fn cluster_tags(sim: &TestSim) -> Value {
 /// The tags of the cluster `id` in the simulator's state.
 #[track_caller]
 pub fn tags_of(sim: &TestSim, id: &str) -> Value {
-    sim.state()["clusters"]
+    sim.collection("clusters")
         .as_array()
         .expect("state has clusters")
         .iter()
@@ -174,7 +174,7 @@ fn arr<'a>(state: &'a Value, key: &str) -> &'a [Value] {
 /// The key ids of `app_id`'s secrets (its password credentials), from the simulator's state.
 #[track_caller]
 pub fn app_key_ids(sim: &TestSim, app_id: &str) -> Vec<String> {
-    sim.state()["applications"]
+    sim.collection("applications")
         .as_array()
         .expect("applications")
         .iter()

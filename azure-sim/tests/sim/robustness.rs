@@ -524,3 +524,39 @@ fn spawn_handle_serves_and_stops() {
         "stopped"
     );
 }
+
+#[test]
+fn state_of_gives_the_collections_as_the_whole_state_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = azure_sim::spawn(azure_sim::SimConfig::new(dir.path())).unwrap();
+    let names = [
+        "applications",
+        "service_principals",
+        "role_assignments",
+        "clusters",
+        "operations",
+        "registries",
+    ];
+    let whole = h.state();
+    let part = h.state_of(&names);
+    let keys: Vec<&str> = part
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, names);
+    for name in names {
+        assert!(whole[name].is_array(), "{name}");
+        assert_eq!(part[name], whole[name], "{name}");
+    }
+    assert!(
+        !h.state_of(&["clusters"])["clusters"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let unknown =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.state_of(&["tenant"])));
+    assert!(unknown.is_err(), "an unknown name is refused");
+}

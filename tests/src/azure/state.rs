@@ -13,7 +13,7 @@ fn same_id(v: &Value, id: &str) -> bool {
 /// The object id of `app_id`'s service principal in `tenant`, from the simulator's state
 /// (no request is sent).
 pub fn service_principal_of(sim: &TestSim, tenant: &str, app_id: &str) -> Option<String> {
-    sim.state()["service_principals"]
+    sim.collection("service_principals")
         .as_array()
         .expect("state has service_principals")
         .iter()
@@ -37,7 +37,7 @@ pub fn key_ids(app: &Value) -> Vec<String> {
 /// Graph's uniqueName key), from the simulator's state.
 pub fn apps_tagged(sim: &TestSim, unique: &str) -> Vec<Value> {
     let tag = format!("xtenant:uniqueName:{unique}");
-    sim.state()["applications"]
+    sim.collection("applications")
         .as_array()
         .expect("state has applications")
         .iter()
@@ -52,7 +52,7 @@ pub fn apps_tagged(sim: &TestSim, unique: &str) -> Vec<Value> {
 
 /// The role assignments of `principal` (an object id), from the simulator's state.
 pub fn role_assignments_of(sim: &TestSim, principal: &str) -> Vec<Value> {
-    sim.state()["role_assignments"]
+    sim.collection("role_assignments")
         .as_array()
         .expect("state has role_assignments")
         .iter()
@@ -63,7 +63,7 @@ pub fn role_assignments_of(sim: &TestSim, principal: &str) -> Vec<Value> {
 
 /// The tags of the app `app_id` (where step 4 keeps its record), from the simulator's state.
 pub fn app_tags(sim: &TestSim, app_id: &str) -> Vec<String> {
-    sim.state()["applications"]
+    sim.collection("applications")
         .as_array()
         .expect("state has applications")
         .iter()

@@ -213,7 +213,7 @@ impl World {
     }
 
     fn holds(&self, id: &str) -> Option<String> {
-        self.holds_in(&self.sim.state(), id)
+        self.holds_in(&self.sim.sim().state_of(&["clusters", "applications"]), id)
     }
 
     /// The app `app_id`'s keys: (key id, secret hash).
