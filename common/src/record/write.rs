@@ -193,11 +193,9 @@ async fn pause(graph: &Api<'_>, took: Duration, attempt: u32) {
         .max(MIN_PAUSE)
         .saturating_mul(1 << attempt.saturating_sub(1).min(4))
         .min(MAX_PAUSE);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let wait =
-        (base + base.mul_f64(f64::from(nanos % 1000) / 2000.0)).min(graph.deadline().remaining());
+    // Up to half as long again, at random (as the retries' jitter): two writers that met
+    // do not read back in step.
+    let wait = (base + base.mul_f64(fastrand::f64() / 2.0)).min(graph.deadline().remaining());
     tokio::select! {
         () = tokio::time::sleep(wait) => {}
         _ = graph.deadline().interrupt().wait() => {}
