@@ -9,6 +9,7 @@
 //! command that fixes it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use azure_core::credentials::TokenCredential;
@@ -37,7 +38,21 @@ use said::chain;
 pub use source::AuthMethod;
 use source::{Source, process_var, resolve};
 
-type TokenSlot = Arc<tokio::sync::Mutex<Option<(Secret, OffsetDateTime)>>>;
+/// One (tenant, scope)'s token, fetched by one caller at a time.
+#[derive(Default)]
+struct TokenSlot {
+    /// Attempts ended so far: a caller that saw fewer before it waited waited on one.
+    ended: AtomicU64,
+    last: tokio::sync::Mutex<Fetched>,
+}
+
+/// What the last attempt got.
+#[derive(Default)]
+struct Fetched {
+    token: Option<(Secret, OffsetDateTime)>,
+    /// Its failure (after azure_identity's retries), for the callers that waited on it.
+    failed: Option<crate::error::Error>,
+}
 
 /// The run's credentials: one per tenant, tokens per (tenant, scope).
 pub struct Credentials {
@@ -47,7 +62,7 @@ pub struct Credentials {
     http: reqwest::Client,
     /// Per (tenant, scope): see [`Credentials::credential`].
     creds: Mutex<HashMap<(String, String), Arc<dyn TokenCredential>>>,
-    tokens: Mutex<HashMap<(String, String), TokenSlot>>,
+    tokens: Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -215,7 +230,11 @@ impl Credentials {
         Ok(cred)
     }
 
-    /// A bearer token for `scope` in `tenant`; concurrent callers share one request.
+    /// A bearer token for `scope` in `tenant`; concurrent callers share one request, and
+    /// its failure: a caller that waited while an attempt ran gets that attempt's answer
+    /// rather than a second round of retries (an endpoint that is down is reported after
+    /// one round, however many objects or early sign-ins asked at once). A caller that
+    /// comes after a failure asks again.
     pub async fn token(&self, tenant: &str, scope: &str) -> Result<Secret> {
         let slot = {
             let mut map = self
@@ -226,24 +245,42 @@ impl Credentials {
                 .or_default()
                 .clone()
         };
-        let mut guard = slot.lock().await;
-        if let Some((tok, exp)) = guard.as_ref()
+        let seen = slot.ended.load(Ordering::Acquire);
+        let mut guard = slot.last.lock().await;
+        if let Some((tok, exp)) = guard.token.as_ref()
             && *exp - OffsetDateTime::now_utc() > time::Duration::minutes(2)
         {
             return Ok(tok.clone());
         }
+        if slot.ended.load(Ordering::Acquire) != seen
+            && let Some(e) = &guard.failed
+        {
+            return Err(e.clone());
+        }
+        let fetched = self.fetch(tenant, scope).await;
+        // (An attempt cut short — its caller gone — ends nothing: the next caller asks.)
+        guard.failed = fetched.as_ref().err().cloned();
+        slot.ended.fetch_add(1, Ordering::Release);
+        let tok = fetched?;
+        let secret = Secret::from(tok.token);
+        guard.token = Some((secret.clone(), tok.expires_on));
+        Ok(secret)
+    }
+
+    /// One attempt (azure_identity's retries included) at a token for `scope` in `tenant`.
+    async fn fetch(
+        &self,
+        tenant: &str,
+        scope: &str,
+    ) -> Result<azure_core::credentials::AccessToken> {
         let cred = self.credential(tenant, scope)?;
         crate::ui::debug(&format!(
             "token: {scope} in tenant {tenant} as {}",
             self.describe()
         ));
-        let tok = cred
-            .get_token(&[scope], None)
+        cred.get_token(&[scope], None)
             .await
-            .map_err(|e| classify(&e, tenant, scope, &self.describe()))?;
-        let secret = Secret::from(tok.token);
-        *guard = Some((secret.clone(), tok.expires_on));
-        Ok(secret)
+            .map_err(|e| classify(&e, tenant, scope, &self.describe()))
     }
 }
 

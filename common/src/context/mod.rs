@@ -193,8 +193,8 @@ impl Ctx {
     }
 
     /// Gets the tokens for `apis` in `tenant` now (cached for the run), before an object
-    /// asks: a failure here is only logged; the object's own request asks again and fails
-    /// with it.
+    /// asks: a failure here is only logged; an object that asked meanwhile shares it
+    /// ([`Credentials::token`]), a later one asks again, and each fails with it.
     pub fn sign_in_early(&self, tenant: &str, apis: EarlyTokens) {
         let cloud = self.cloud();
         let scopes = [

@@ -43,11 +43,24 @@ impl Counters {
 
 type S = Arc<Counters>;
 
-async fn token(State(c): State<S>) -> impl IntoResponse {
+/// A token; for tenant `down`, a refusal after 300 ms (counted as `token-down`).
+async fn token(State(c): State<S>, Path(tenant): Path<String>) -> Response {
+    if tenant == "down" {
+        c.hit("token-down");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(
+                json!({"error":"invalid_request","error_description":"AADSTS90002: Tenant 'down' not found."}),
+            ),
+        )
+            .into_response();
+    }
     c.tokens.fetch_add(1, Ordering::Relaxed);
     axum::Json(
         json!({"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0eXAi.test-token-value.sig"}),
     )
+    .into_response()
 }
 
 /// 429 with Retry-After for the first `n` calls, then 200.
@@ -293,6 +306,25 @@ async fn retry_honours_retry_after_then_succeeds() {
     );
     assert!(took < Duration::from_secs(4), "{took:?}");
     assert_eq!(s.counters.hit("throttled"), 3, "2 requests were made");
+}
+
+#[tokio::test]
+async fn callers_waiting_on_a_failed_sign_in_share_its_failure() {
+    let s = serve().await;
+    let http = http_for(&s);
+    let creds = http.credentials();
+    let scope = "https://management.azure.com/.default";
+    // The second caller waits while the first one's attempt runs (300 ms): it gets that
+    // attempt's failure instead of making one of its own.
+    let (a, b) = tokio::join!(creds.token("down", scope), creds.token("down", scope));
+    let (a, b) = (a.unwrap_err(), b.unwrap_err());
+    assert_eq!(a.code(), b.code());
+    assert_eq!(a.message(), b.message());
+    let tries = |s: &Server| s.counters.hits.lock().unwrap().get("token-down").copied();
+    assert_eq!(tries(&s), Some(1), "one attempt for both callers");
+    // A caller after the failure asks again.
+    assert!(creds.token("down", scope).await.is_err());
+    assert_eq!(tries(&s), Some(2));
 }
 
 #[tokio::test]
