@@ -13,9 +13,11 @@ all: build
 build:
 	$(CARGO) build --workspace --bins
 
-# All tests: unit, per-tool against azure-sim, end-to-end pipelines. Binaries first, so
-# tests that run another tool's binary find it built.
-test: build
+# All tests: unit, per-tool against azure-sim, end-to-end pipelines. One cargo build of the
+# tests and, with them, every binary a test runs (each tool's, azure-sim's and sim-person
+# come with their package's tests), so the two cores are never left with one link to do
+# between two builds (issue 28).
+test:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
