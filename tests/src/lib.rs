@@ -19,6 +19,8 @@ pub mod azure;
 
 pub mod world;
 
+pub mod snapshot;
+
 pub mod readme;
 
 pub mod person;

@@ -7,41 +7,47 @@
 //! the later steps run undisturbed; the end state must be the one an undisturbed pipeline
 //! reaches: one app, one service principal per tenant, one role assignment per tenant, one
 //! client secret, the cluster on the new app and pulling.
+//!
+//! The steps before the one killed run once per test, undisturbed; every kill point's
+//! simulator is loaded with the state they left ([`Setup`]), as is each run counting N.
 
 use std::time::Duration;
 
+use xtenant_tests::snapshot::Setup;
 use xtenant_tests::steps::{
     Census, Kill, Step, census, cluster_pulls, count_requests, par_map, run_killed_at, run_step,
     run_steps,
 };
-use xtenant_tests::{Leniency, TestSim};
+use xtenant_tests::{Leniency, SimConfig};
 
-fn sim_for(step: Step) -> TestSim {
-    TestSim::start_with(|c| {
-        // The kill points are counted in one run and used in the next: Azure's waits (a new
-        // app backing its principal, a role reaching the registry) would make the count vary.
-        c.lenient.insert(Leniency::Replication);
-        // And Graph's write-after-create lag: a 404 answered first adds a request, or not,
-        // by how fast the machine is.
-        c.lenient.insert(Leniency::GraphLag);
-        // Long enough that a rerun of step 4 meets its own reset still running.
-        c.lro_duration = Some(if step == Step::Reset {
-            c.azure_time(Duration::from_millis(600))
-        } else {
-            Duration::ZERO
-        });
-    })
+fn config_for(step: Step, c: &mut SimConfig) {
+    // The kill points are counted in one run and used in the next: Azure's waits (a new
+    // app backing its principal, a role reaching the registry) would make the count vary.
+    c.lenient.insert(Leniency::Replication);
+    // And Graph's write-after-create lag: a 404 answered first adds a request, or not,
+    // by how fast the machine is.
+    c.lenient.insert(Leniency::GraphLag);
+    // Long enough that a rerun of step 4 meets its own reset still running.
+    c.lro_duration = Some(if step == Step::Reset {
+        c.azure_time(Duration::from_millis(600))
+    } else {
+        Duration::ZERO
+    });
 }
 
 /// Kills `step` at every request; returns the number of kill points tried.
 fn kill_everywhere(step: Step) -> usize {
+    // The steps before, undisturbed, once: every run below starts from what they left.
+    let setup = Setup::make(
+        |c| config_for(step, c),
+        |sim| run_steps(sim, step.before(), ""),
+    );
     // The fewest requests of three undisturbed runs: how often a running reset is polled
     // depends on the machine's speed against Azure's (compressed) clock, so a kill point
     // past the fewest may never be reached.
     let n = (0..3)
         .map(|_| {
-            let sim = sim_for(step);
-            let input = run_steps(&sim, step.before(), "");
+            let (sim, input) = setup.start(|c| config_for(step, c));
             count_requests(&sim, step, &input) as u64
         })
         .min()
@@ -51,8 +57,7 @@ fn kill_everywhere(step: Step) -> usize {
         .flat_map(|k| [(k, Kill::AnswerLost), (k, Kill::RequestLost)])
         .collect();
     par_map(&points, 6, |&(k, how)| {
-        let sim = sim_for(step);
-        let input = run_steps(&sim, step.before(), "");
+        let (sim, input) = setup.start(|c| config_for(step, c));
         let ctx = format!("{} killed at request {k}/{n} ({how:?})", step.bin());
         let finished = run_killed_at(&sim, step.bin(), &step.args(&sim), &input, k, how);
         assert!(finished.is_none(), "{ctx}: it ended first: {finished:?}");

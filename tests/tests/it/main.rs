@@ -25,6 +25,7 @@ mod renew;
 mod rollout;
 mod secret_flags;
 mod secrets;
+mod snapshot;
 mod status;
 mod tamper;
 mod targets;
