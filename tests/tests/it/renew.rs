@@ -3,8 +3,10 @@
 //! halfway without minting a second secret.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::{Value, json};
+use xtenant_tests::clock::fast_forward;
 use xtenant_tests::steps::{app_key_ids, tags_of};
 use xtenant_tests::world::{
     cluster_id, expire_key, fleet_lists, fleet_sh, granted_app, moved, new_secret, reset, start,
@@ -12,21 +14,30 @@ use xtenant_tests::world::{
 };
 use xtenant_tests::{Run, TestSim, run_cmd};
 
+/// Runs `f` (a script) on Azure's clock moved on five minutes every 50 ms ([`fast_forward`]):
+/// these tests are about what a renewal renews, in which order and how often, not about how
+/// long Azure takes; every wait of the tools still happens, and ends within a tick or two.
+fn later<R>(sim: &TestSim, f: impl FnOnce() -> R) -> R {
+    fast_forward(sim, Duration::from_secs(300), f)
+}
+
 fn rotate(sim: &TestSim, cluster: &str, file: &Path) -> Run {
-    run_cmd(
-        sim.shell("bash"),
-        &[
-            "examples/rotate.sh",
-            "--within",
-            "30d",
-            "--cluster",
-            &cluster_id(sim, cluster),
-            "--registry",
-            &sim.var("REGISTRY_ID"),
-            file.to_str().unwrap(),
-        ],
-        "",
-    )
+    later(sim, || {
+        run_cmd(
+            sim.shell("bash"),
+            &[
+                "examples/rotate.sh",
+                "--within",
+                "30d",
+                "--cluster",
+                &cluster_id(sim, cluster),
+                "--registry",
+                &sim.var("REGISTRY_ID"),
+                file.to_str().unwrap(),
+            ],
+            "",
+        )
+    })
 }
 
 fn read(file: &Path) -> Value {
@@ -174,21 +185,23 @@ fn a_fleet_is_renewed_with_one_new_secret_and_only_when_due() {
     let names = ["aks-prod", "aks-fleet1", "aks-fleet2"];
     let ids: Vec<String> = names.iter().map(|n| cluster_id(&sim, n)).collect();
     fleet_lists(dir.path(), &[sim.var("REGISTRY_ID")], &ids);
-    let fleet = || fleet_sh(&sim, dir.path(), &state, &[], "2");
+    let fleet = || later(&sim, || fleet_sh(&sim, dir.path(), &state, &[], "2"));
     let renew = |within: &str| {
-        run_cmd(
-            sim.shell("bash"),
-            &[
-                "examples/renew.sh",
-                "--within",
-                within,
-                "--state",
-                state.to_str().unwrap(),
-                "--jobs",
-                "2",
-            ],
-            "",
-        )
+        later(&sim, || {
+            run_cmd(
+                sim.shell("bash"),
+                &[
+                    "examples/renew.sh",
+                    "--within",
+                    within,
+                    "--state",
+                    state.to_str().unwrap(),
+                    "--jobs",
+                    "2",
+                ],
+                "",
+            )
+        })
     };
     let r = fleet();
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -257,7 +270,7 @@ fn rotate_with(sim: &TestSim, cluster: &str, file: &Path, extra: &[&str]) -> Run
     ];
     args.extend_from_slice(extra);
     args.push(file.to_str().unwrap());
-    run_cmd(sim.shell("bash"), &args, "")
+    later(sim, || run_cmd(sim.shell("bash"), &args, ""))
 }
 
 fn run_commands(sim: &TestSim) -> usize {
@@ -331,7 +344,7 @@ fn a_rotation_with_a_probe_prunes_only_once_the_cluster_pulls_from_inside() {
 fn fleet_run(sim: &TestSim, dir: &Path, state: &Path, names: &[&str], opts: &[&str]) -> Run {
     let ids: Vec<String> = names.iter().map(|n| cluster_id(sim, n)).collect();
     fleet_lists(dir, &[sim.var("REGISTRY_ID")], &ids);
-    fleet_sh(sim, dir, state, opts, "2")
+    later(sim, || fleet_sh(sim, dir, state, opts, "2"))
 }
 
 /// examples/renew.sh on the fleet kept in `state`.
@@ -344,7 +357,7 @@ fn renew_run(sim: &TestSim, state: &Path, extra: &[&str]) -> Run {
         "2",
     ];
     args.extend_from_slice(extra);
-    run_cmd(sim.shell("bash"), &args, "")
+    later(sim, || run_cmd(sim.shell("bash"), &args, ""))
 }
 
 /// `renew.sh --probe-image`: each renewed cluster is probed from inside right after its
