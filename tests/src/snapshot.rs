@@ -12,6 +12,8 @@
 //! made again for the moved image, with the same app, secret and time. Key Vault secret
 //! values are not in a dump: a setup that writes one cannot be loaded.
 
+use std::sync::OnceLock;
+
 use common::Secret;
 use common::registry::proof;
 use serde_json::Value;
@@ -135,4 +137,37 @@ fn reproved(here: &str, there: &str) -> String {
         return there.to_owned();
     }
     there.replace(&was, &proof::make(&secret, &app, &moved_image, &at))
+}
+
+/// Setups keyed by what makes them differ (a step, a delay), each made once, by the first
+/// case that needs it (the others wait for it), for a matrix whose cases run at once.
+pub struct Setups<K> {
+    made: Vec<(K, OnceLock<Setup>)>,
+}
+
+impl<K: PartialEq> Setups<K> {
+    /// One setup for each distinct key of `keys`, none made yet.
+    pub fn new(keys: impl IntoIterator<Item = K>) -> Self {
+        let mut made: Vec<(K, OnceLock<Setup>)> = Vec::new();
+        for k in keys {
+            if !made.iter().any(|(m, _)| *m == k) {
+                made.push((k, OnceLock::new()));
+            }
+        }
+        Self { made }
+    }
+
+    /// The setup of `key`, made by `make` if no case made it yet.
+    ///
+    /// # Panics
+    /// When `key` was not one of the keys given to [`Setups::new`].
+    #[track_caller]
+    pub fn get(&self, key: &K, make: impl FnOnce() -> Setup) -> &Setup {
+        self.made
+            .iter()
+            .find(|(k, _)| k == key)
+            .expect("a setup for every key")
+            .1
+            .get_or_init(make)
+    }
 }

@@ -18,7 +18,7 @@ use xtenant_tests::steps::{
     Census, Kill, Step, census, cluster_pulls, count_requests, par_map, run_killed_at, run_step,
     run_steps,
 };
-use xtenant_tests::{Leniency, SimConfig};
+use xtenant_tests::{Leniency, SimConfig, TestSim};
 
 fn config_for(step: Step, c: &mut SimConfig) {
     // The kill points are counted in one run and used in the next: Azure's waits (a new
@@ -37,17 +37,24 @@ fn config_for(step: Step, c: &mut SimConfig) {
 
 /// Kills `step` at every request; returns the number of kill points tried.
 fn kill_everywhere(step: Step) -> usize {
-    // The steps before, undisturbed, once: every run below starts from what they left.
-    let setup = Setup::make(
-        |c| config_for(step, c),
-        |sim| run_steps(sim, step.before(), ""),
-    );
+    // The steps before, undisturbed, once: every run below starts from what they left
+    // (step 1's: from a new simulator).
+    let setup = (!step.before().is_empty()).then(|| {
+        Setup::make(
+            |c| config_for(step, c),
+            |sim| run_steps(sim, step.before(), ""),
+        )
+    });
+    let start = || match &setup {
+        Some(setup) => setup.start(|c| config_for(step, c)),
+        None => (TestSim::start_with(|c| config_for(step, c)), String::new()),
+    };
     // The fewest requests of three undisturbed runs: how often a running reset is polled
     // depends on the machine's speed against Azure's (compressed) clock, so a kill point
     // past the fewest may never be reached.
     // (The three side by side: each its own simulator.)
     let n = par_map(&[0; 3], 3, |_| {
-        let (sim, input) = setup.start(|c| config_for(step, c));
+        let (sim, input) = start();
         count_requests(&sim, step, &input) as u64
     })
     .into_iter()
@@ -58,7 +65,7 @@ fn kill_everywhere(step: Step) -> usize {
         .flat_map(|k| [(k, Kill::AnswerLost), (k, Kill::RequestLost)])
         .collect();
     par_map(&points, 6, |&(k, how)| {
-        let (sim, input) = setup.start(|c| config_for(step, c));
+        let (sim, input) = start();
         let ctx = format!("{} killed at request {k}/{n} ({how:?})", step.bin());
         let finished = run_killed_at(&sim, step.bin(), &step.args(&sim), &input, k, how);
         assert!(finished.is_none(), "{ctx}: it ended first: {finished:?}");

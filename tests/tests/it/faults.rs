@@ -1,8 +1,9 @@
 //! The fault matrix: each step, and the whole pipeline, under the simulator's injected faults.
 //!
-//! Every case starts its own simulator, runs the steps before the one under test
-//! undisturbed, injects its faults, and runs the step. The outcome must be the expected
-//! one — success, or an `error` object with the expected code and exit code — with no
+//! Every case starts its own simulator, loaded with what the steps before the one under test
+//! left (run undisturbed once per matrix and replication delay: [`Setup`]), injects its
+//! faults, and runs the step. The outcome must be the expected one — success, or an `error`
+//! object with the expected code and exit code — with no
 //! duplicate resources in the simulator's state; a failed object rerun (the faults gone)
 //! must complete, and the rest of the pipeline must then reach the state an undisturbed
 //! run reaches, with the cluster pulling.
@@ -11,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xtenant_tests::clock::{azure, fast_forward};
+use xtenant_tests::snapshot::{Setup, Setups};
 use xtenant_tests::steps::{Census, Step, census, cluster_pulls, par_map, run_step, run_steps};
-use xtenant_tests::{Run, TestSim};
+use xtenant_tests::{Run, SimConfig, TestSim};
 
 /// How a case's first run must end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -373,10 +375,34 @@ fn secs(t: &str) -> Duration {
 
 /// A simulator whose new objects replicate, and new roles propagate, in `replication` (real time).
 fn sim_for(replication: Duration) -> TestSim {
-    TestSim::start_with(|c| {
-        c.replication_delay = c.azure_time(replication);
-        c.role_propagation = c.replication_delay;
-    })
+    TestSim::start_with(|c| replicating(c, replication))
+}
+
+/// New objects replicate, and new roles propagate, in `replication` (real time).
+fn replicating(c: &mut SimConfig, replication: Duration) {
+    c.replication_delay = c.azure_time(replication);
+    c.role_propagation = c.replication_delay;
+}
+
+/// A case's simulator and its input: loaded with what the steps before its step left, run
+/// undisturbed once per matrix and replication delay (on a simulator with that delay, Azure's
+/// clock moved on meanwhile as a case's own setup would have it); step 1's: a new simulator
+/// and no input.
+fn start(c: &Case, setups: &Setups<Duration>) -> (TestSim, String) {
+    if c.step.before().is_empty() {
+        return (sim_for(c.replication), String::new());
+    }
+    let setup = setups.get(&c.replication, || {
+        Setup::make(
+            |cfg| replicating(cfg, c.replication),
+            |sim| {
+                fast_forward(sim, azure(c.replication) / 2, || {
+                    run_steps(sim, c.step.before(), "")
+                })
+            },
+        )
+    });
+    setup.start(|cfg| replicating(cfg, c.replication))
 }
 
 /// Faults the simulator applied (requests answered with a fault, operations ended by one).
@@ -389,11 +415,8 @@ fn applied(sim: &TestSim) -> u64 {
 
 /// Runs one case; returns the faults injected — its rules, and its replication delay — and
 /// how many answers and operations they changed. All survived when it returns.
-fn run_case(c: &Case) -> (usize, u64) {
-    let sim = sim_for(c.replication);
-    let input = fast_forward(&sim, azure(c.replication) / 2, || {
-        run_steps(&sim, c.step.before(), "")
-    });
+fn run_case(c: &Case, setups: &Setups<Duration>) -> (usize, u64) {
+    let (sim, input) = start(c, setups);
     // Step 3's recorded pull check would stand for step 4's (pull_proof): without it, step 4
     // checks the pull itself, and the matrix covers the faults of that check too.
     let input = without_pull_proof(&input);
@@ -554,7 +577,12 @@ fn converge(sim: &TestSim, c: &Case, ctx: &str, first: &Run) {
 
 /// Runs a step's cases; returns (cases, faults injected and survived, answers they changed).
 fn run_matrix(cases: &[Case]) -> (usize, usize, u64) {
-    let counts = par_map(cases, 8, run_case);
+    assert!(
+        cases.iter().all(|c| c.step == cases[0].step),
+        "one step per matrix"
+    );
+    let setups = Setups::new(cases.iter().map(|c| c.replication));
+    let counts = par_map(cases, 8, |c| run_case(c, &setups));
     (
         cases.len(),
         counts.iter().map(|c| c.0).sum(),

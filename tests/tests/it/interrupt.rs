@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xtenant_tests::clock::{azure, fast_forward};
+use xtenant_tests::snapshot::{Setup, Setups};
 use xtenant_tests::steps::{Census, Step, census, cluster_pulls, par_map, run_steps};
-use xtenant_tests::{Run, TestSim, person, run_cmd, spawn_with_input};
+use xtenant_tests::{Run, SimConfig, TestSim, person, run_cmd, spawn_with_input};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sig {
@@ -278,17 +279,39 @@ fn between_requests() -> Vec<Case> {
     v
 }
 
-/// Runs one case; returns a description of what failed, if anything.
-fn run_case(c: &Case) -> Result<(), String> {
-    let sim = TestSim::start_with(|cfg| {
+/// What makes a case's setup differ from another's: its step and its simulator's delays.
+type SetupKey = (Step, Duration, Duration);
+
+fn setup_key(c: &Case) -> SetupKey {
+    (c.step, c.replication, c.lro)
+}
+
+/// The case's simulator and its input: what the steps before its step made, on a clock moved
+/// on `ahead` meanwhile (only the interrupted run waits for the replication or the operation
+/// in real time). They run once for the cases of one step and delays, each case's simulator
+/// loaded with what they left; step 1's cases start from a new simulator.
+fn start(c: &Case, setups: &Setups<SetupKey>, ahead: Duration) -> (TestSim, String) {
+    let config = |cfg: &mut SimConfig| {
         cfg.replication_delay = cfg.azure_time(c.replication);
         cfg.role_propagation = cfg.replication_delay;
         cfg.lro_duration = Some(cfg.azure_time(c.lro));
+    };
+    if c.step.before().is_empty() {
+        return (TestSim::start_with(config), String::new());
+    }
+    let setup = setups.get(&setup_key(c), || {
+        Setup::make(config, |sim| {
+            fast_forward(sim, ahead, || run_steps(sim, c.step.before(), ""))
+        })
     });
-    // The steps before, and after the rerun, on a clock moved on: only the interrupted run
-    // waits for the replication or the operation in real time.
+    setup.start(config)
+}
+
+/// Runs one case; returns a description of what failed, if anything.
+fn run_case(c: &Case, setups: &Setups<SetupKey>) -> Result<(), String> {
+    // The steps before, and after the rerun, on a clock moved on.
     let ahead = azure(c.replication.max(c.lro)) / 2;
-    let input = fast_forward(&sim, ahead, || run_steps(&sim, c.step.before(), ""));
+    let (sim, input) = start(c, setups, ahead);
     let args = args_of(&sim, c.step, c.wait_for_consent);
     if let Some(rule) = &c.hold {
         let mut rule = rule.clone();
@@ -396,7 +419,8 @@ fn check(ok: bool, what: &str) -> Result<(), String> {
 #[test]
 fn each_tool_interrupted_at_each_wait_and_between_requests_loses_nothing() {
     let cases = cases();
-    let results = par_map(&cases, 3, run_case);
+    let setups = Setups::new(cases.iter().map(setup_key));
+    let results = par_map(&cases, 3, |c| run_case(c, &setups));
     let failed: Vec<String> = cases
         .iter()
         .zip(&results)
