@@ -115,27 +115,31 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
         Some((u, k)) if r.status != 200 => (Some(u), k),
         _ => (None, OperationKind::Status),
     };
-    if let Some(op) = &op {
-        // The entry names this operation beside the wait for it: a run that leaves it
-        // running hands the rerun an operation the record binds (and no other is followed).
-        let followed = async {
+    // The entry names this operation beside the wait for it: a run that leaves it running
+    // hands the rerun an operation the record binds (and no other is followed). The
+    // confirmed entry, once the reset ended, is queued behind it and ends its read-back
+    // pause (common::record's write: a pause another write of the same entries makes moot).
+    // The binding is polled first, so it is queued first.
+    let bind = async {
+        if let Some(op) = &op {
+            record::bind_operation(ctx, inputs, &pending, op).await;
+        }
+    };
+    let finish = async {
+        if let Some(op) = &op {
             if inputs.detach {
-                Err(still_running(inputs, op, "--detach: not followed"))
-            } else {
-                follow(&waiting, inputs, op, kind).await
+                return Err(still_running(inputs, op, "--detach: not followed"));
             }
-        };
-        let ((), followed) = tokio::join!(
-            Box::pin(record::bind_operation(ctx, inputs, &pending, op)),
-            Box::pin(followed)
-        );
-        followed?;
-    } else if r.status != 200 {
-        // Accepted without an operation URL: watch the cluster itself.
-        wait_for_cluster(&waiting, inputs).await?;
-    }
-    let done = confirm(&arm, inputs, op.as_ref()).await?;
-    let recorded = record::record_confirmed(ctx, inputs).await;
+            follow(&waiting, inputs, op, kind).await?;
+        } else if r.status != 200 {
+            // Accepted without an operation URL: watch the cluster itself.
+            wait_for_cluster(&waiting, inputs).await?;
+        }
+        let done = confirm(&arm, inputs, op.as_ref()).await?;
+        Ok((done, record::record_confirmed(ctx, inputs).await))
+    };
+    let ((), finished) = tokio::join!(Box::pin(bind), Box::pin(finish));
+    let (done, recorded) = finished?;
     Ok(Done {
         summary: format!(
             "cluster {name} {}{}{}{recorded}{}",

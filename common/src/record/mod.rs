@@ -38,7 +38,8 @@
 //! Graph replaces the whole collection on `PATCH` and has no `If-Match` for applications.
 //! Writers for one app are serialised inside a process ([`write`]: one batch at a time, a
 //! group commit), and across processes each writer reads back what it wrote and writes a
-//! lost entry again ([`MAX_ATTEMPTS`], after a jittered pause). An entry lost anyway only
+//! lost entry again ([`MAX_ATTEMPTS`], after a jittered pause as long as its run's reads and
+//! writes take: `write.rs` says why that is long enough). An entry lost anyway only
 //! makes the tools more careful (the next run resets, `--prune-secrets` refuses). What
 //! remains: a write held in flight longer than the other writer's pause can put back an
 //! older entry (see docs/DESIGN.md, "Records and claims").

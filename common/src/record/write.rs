@@ -6,11 +6,63 @@
 //! each send back theirs plus one entry lose one of the two. Inside a process, every writer
 //! of an app queues its entry and whoever holds the app's turn sends all queued entries in
 //! one read and one write, so `--jobs 32` on 32 clusters of one app loses nothing and writes
-//! a few times, not 32. Across processes, the writer reads the tags back after a pause as
-//! long as its own read-and-write took (two round trips: longer than another writer's window
-//! between its read and its write), and writes again every entry of its batch that is not there, up to [`MAX_ATTEMPTS`] times.
+//! a few times, not 32. Across processes, the writer reads the tags back after a pause and
+//! writes again every entry of its batch that is not there, up to [`MAX_ATTEMPTS`] times.
+//!
+//! # How long the pause must be
+//! Another writer Q loses this writer P's entry when Graph takes Q's read before P's write
+//! lands and Q's write after it: Q sends back the tags it read, without P's entry. P sees that
+//! only in a read Graph takes after Q's write. Q's window — from the moment Graph took its
+//! read to the moment its write landed — lies within Q's own read-and-write as Q's clock sees
+//! it (its read sent to its write answered), and P's write landed inside the window; so P's
+//! read-back, sent a pause after P's write was answered, shows Q's write whenever the pause is
+//! at least as long as Q's window. P cannot see Q, so it measures a like writer's window by
+//! its own read-and-write: from its read sent to its write answered, two round trips and its
+//! work between them, where Q's window holds about one round trip and that work (Graph takes a
+//! read somewhere in its round trip, and applies a write somewhere in its). The pause is the
+//! longest of this run's last [`RECENT`] reads-and-writes (a slow link or a busy machine shows
+//! in all of them, not only in this one), at least [`MIN_PAUSE`]; up to half as long again at
+//! random, so that two writers that met do not read back in step, and doubled on each
+//! further attempt, up to [`MAX_PAUSE`].
+//!
+//! Against Graph (round trips of tens to hundreds of milliseconds) the measure is the pause
+//! and the floor never binds. [`MIN_PAUSE`] is for what the measure may miss where round
+//! trips take a few milliseconds, the simulator on the same machine: another writer held up
+//! between its read and its write a little longer than this one's last writes were. There it
+//! is all of the pause, three times over for the three writes of a reset: at 100 ms it made
+//! step 4 alone at 0 latency take 391 ms (13.8 ms before its record moved to the app). A read-and-write
+//! there takes 2 to 10 ms in a debug build (one process at a time); on a machine loaded 4
+//! times over its cores (two runs of 8 clusters each at `--jobs 8` beside 19 other tests), a
+//! median 9 ms, 49 ms at the 90th percentile and up to 190 ms — and then a run's own last
+//! writes show it, and its pause with them. `record::two_writers_whose_windows_overlap_lose_no_entry`
+//! (in `tests/`) holds a writer's write on its way so that another's lands inside its window,
+//! and fails when the pause is sized from the write's round trip alone.
+//!
+//! What no pause covers: a write held in flight (a transport retry, a stalled connection)
+//! longer than the other writer's pause, from a read made before it. See [`super`]'s
+//! *Concurrency*.
+//!
+//! # A pause another write of the same entries makes moot
+//! A batch whose every entry is queued again behind it, saying something else, ends its
+//! pause at once and is not read back: the next batch reads the tags after this write
+//! landed, writes its entries over them (whether or not another writer's write took this
+//! batch's away meanwhile), and is read back after its own pause. Step 4 notes the reset's
+//! operation beside the wait for it; when the reset ends first (the simulator, a short
+//! operation), the confirmed entry is queued behind that write and ends its pause. A queued
+//! entry that says the same does not count: it may find itself already there and be written
+//! (and read back) by no one. An entry lost all the same (the later batch abandoned with its
+//! process) is one the later write was to replace, and only makes the tools more careful
+//! (see [`super`]'s *Claims*).
+//!
+//! # Pauses step 4 still waits for
+//! The pending entry is read back before the reset is posted, not beside it: a run killed
+//! just after the post must leave an entry that names the new key, or a prune could remove
+//! the secret the cluster now holds. The confirmed entry is read back before the step ends:
+//! if another writer took it away, the next run would see only the pending entry and reset
+//! the cluster again (every node reimaged). No read-back state proves that no other write is
+//! still on its way, so none is skipped on what it shows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -27,8 +79,8 @@ use crate::ui;
 /// How many times a batch is written before it is given up as lost to other writers.
 pub const MAX_ATTEMPTS: u32 = 5;
 
-/// The shortest pause before the read-back.
-const MIN_PAUSE: Duration = Duration::from_millis(100);
+/// The shortest pause before the read-back (see the module's *How long the pause must be*).
+const MIN_PAUSE: Duration = Duration::from_millis(20);
 /// The longest.
 const MAX_PAUSE: Duration = Duration::from_secs(2);
 
@@ -54,13 +106,52 @@ struct Queued {
 #[derive(Default)]
 struct AppWriter {
     queue: Mutex<Vec<Queued>>,
+    /// Told of every entry queued: a batch in its pause may be superseded.
+    queued: tokio::sync::Notify,
     turn: tokio::sync::Mutex<()>,
+}
+
+impl AppWriter {
+    /// Whether an entry other than the batch's own is queued for every cluster it changes.
+    fn supersedes(&self, changes: &[(String, Option<Entry>)]) -> bool {
+        let queue = lock(&self.queue);
+        changes.iter().all(|(c, e)| {
+            queue
+                .iter()
+                .rev()
+                .find(|q| q.cluster == *c)
+                .is_some_and(|q| says(q.entry.as_ref()) != says(e.as_ref()))
+        })
+    }
+}
+
+/// What a change leaves in the record: an empty entry is none.
+fn says(e: Option<&Entry>) -> Option<&Entry> {
+    e.filter(|e| !e.is_empty())
 }
 
 /// Every app's writers in this run (a [`Ctx::state`]).
 #[derive(Default)]
 struct Writers {
     apps: Mutex<HashMap<(String, String), Arc<AppWriter>>>,
+    /// What this run's last [`RECENT`] reads-and-writes took (see [`pause`]).
+    recent: Mutex<VecDeque<Duration>>,
+}
+
+/// How many of this run's reads-and-writes the pause looks back on.
+const RECENT: usize = 8;
+
+impl Writers {
+    /// Notes what a read-and-write took; the longest of the last [`RECENT`], this one's
+    /// included.
+    fn took(&self, took: Duration) -> Duration {
+        let mut recent = lock(&self.recent);
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(took);
+        recent.iter().copied().max().unwrap_or(took)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -82,8 +173,8 @@ pub async fn write(
 ) -> Result<Written> {
     let cluster = cluster_key(cluster_id);
     let entry = entry.map(Entry::normalized);
+    let writers = ctx.state::<Writers>();
     let writer = {
-        let writers = ctx.state::<Writers>();
         let mut apps = lock(&writers.apps);
         apps.entry((
             graph.tenant().to_ascii_lowercase(),
@@ -98,6 +189,7 @@ pub async fn write(
         entry: entry.clone(),
         done: tx,
     });
+    writer.queued.notify_waiters();
     let _turn = writer.turn.lock().await;
     // Written by the batch of an earlier turn; else still queued (this turn writes it with
     // the others queued), or taken by a batch abandoned on the way (written again here).
@@ -112,7 +204,7 @@ pub async fn write(
     if !batch.iter().any(|q| q.cluster == cluster) {
         changes.push((cluster, entry));
     }
-    let result = apply(graph, app_id, &changes).await;
+    let result = apply(&writers, &writer, graph, app_id, &changes).await;
     for q in batch {
         // A waiter that gave up is gone: nothing to tell.
         let _ = q.done.send(result.clone());
@@ -131,10 +223,13 @@ fn shows(record: &Record, changes: &[(String, Option<Entry>)]) -> bool {
 /// Reads, writes the changes over what it read, reads back; again while another writer's
 /// replaced them.
 async fn apply(
+    writers: &Writers,
+    writer: &AppWriter,
     graph: &Api<'_>,
     app_id: &str,
     changes: &[(String, Option<Entry>)],
 ) -> Result<Written> {
+    let mut read_at = Instant::now();
     let mut current = read(graph, app_id).await?;
     let mut wrote = false;
     for attempt in 1..=MAX_ATTEMPTS {
@@ -157,7 +252,6 @@ async fn apply(
         if next.len() > MAX_ENTRIES && next.len() > current.len() {
             return Err(full(app_id, current.len()));
         }
-        let started = Instant::now();
         let url = graph.url(&app_path(app_id))?;
         let req = graph
             .request(Method::PATCH, url)
@@ -170,7 +264,14 @@ async fn apply(
             Sent::Skipped => return Ok(Written::DryRun),
             Sent::Done(_) => wrote = true,
         }
-        pause(graph, started.elapsed(), attempt).await;
+        let took = writers.took(read_at.elapsed());
+        if pause(writer, graph, changes, took, attempt).await == Paused::Superseded {
+            ui::debug(&format!(
+                "the record on app {app_id}: every entry just written is queued again, read back after that write"
+            ));
+            return Ok(Written::Written);
+        }
+        read_at = Instant::now();
         current = read(graph, app_id).await?;
     }
     if shows(&current, changes) {
@@ -185,10 +286,27 @@ async fn apply(
     .with_hint("another run writes the same app's record at the same time; rerun when it has ended"))
 }
 
-/// The pause before a read-back: what this read-and-write took (two round trips; another
-/// process's window between its read and its write is one, plus its own work), jittered,
-/// growing with the attempt; never past the deadline, and cut short by an interrupt.
-async fn pause(graph: &Api<'_>, took: Duration, attempt: u32) {
+/// How a pause before a read-back ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Paused {
+    /// Its time passed (or the deadline, or an interrupt, came).
+    Over,
+    /// Every entry of the batch is queued again behind it.
+    Superseded,
+}
+
+/// The pause before a read-back: the longest of this run's last reads-and-writes (`took`, each
+/// from the read sent to the write answered), at least [`MIN_PAUSE`], jittered, growing with
+/// the attempt; never
+/// past the deadline, cut short by an interrupt, and ended when `writer` queues another
+/// entry for every cluster in `changes` (see the module's doc comment for each).
+async fn pause(
+    writer: &AppWriter,
+    graph: &Api<'_>,
+    changes: &[(String, Option<Entry>)],
+    took: Duration,
+    attempt: u32,
+) -> Paused {
     let base = took
         .max(MIN_PAUSE)
         .saturating_mul(1 << attempt.saturating_sub(1).min(4))
@@ -196,9 +314,22 @@ async fn pause(graph: &Api<'_>, took: Duration, attempt: u32) {
     // Up to half as long again, at random (as the retries' jitter): two writers that met
     // do not read back in step.
     let wait = (base + base.mul_f64(fastrand::f64() / 2.0)).min(graph.deadline().remaining());
-    tokio::select! {
-        () = tokio::time::sleep(wait) => {}
-        _ = graph.deadline().interrupt().wait() => {}
+    ui::trace(&format!(
+        "the record: read back in {wait:?} (this run's reads-and-writes took up to {took:?})"
+    ));
+    let sleep = tokio::time::sleep(wait);
+    tokio::pin!(sleep);
+    loop {
+        // Registered before the look at the queue: an entry queued after it still wakes.
+        let queued = writer.queued.notified();
+        if writer.supersedes(changes) {
+            return Paused::Superseded;
+        }
+        tokio::select! {
+            () = &mut sleep => return Paused::Over,
+            _ = graph.deadline().interrupt().wait() => return Paused::Over,
+            () = queued => {}
+        }
     }
 }
 
@@ -222,5 +353,66 @@ fn refused(e: Error, app_id: &str, tenant: &str) -> Error {
             "app {app_id} reached Entra's limit of 1200 entries over all its collections (tags, redirect URIs, secrets, …): remove the entries of clusters that no longer exist from its tags"
         )),
         _ => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K1: &str = "11111111-2222-3333-4444-555555555555";
+    const K2: &str = "66666666-2222-3333-4444-555555555555";
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn key(k: &str) -> Entry {
+        Entry {
+            key: Some(k.into()),
+            ..Entry::default()
+        }
+    }
+
+    fn queue(w: &AppWriter, cluster: &str, entry: Option<Entry>) {
+        let (done, _) = oneshot::channel();
+        lock(&w.queue).push(Queued {
+            cluster: cluster.into(),
+            entry,
+            done,
+        });
+    }
+
+    #[test]
+    fn the_pause_looks_back_on_the_runs_last_reads_and_writes() {
+        let w = Writers::default();
+        assert_eq!(w.took(ms(3)), ms(3));
+        assert_eq!(w.took(ms(50)), ms(50));
+        for _ in 1..RECENT {
+            assert_eq!(w.took(ms(1)), ms(50));
+        }
+        assert_eq!(w.took(ms(1)), ms(1), "the 50 ms is {RECENT} writes back");
+    }
+
+    #[test]
+    fn a_batch_is_superseded_only_when_each_entry_is_queued_again_saying_something_else() {
+        let w = AppWriter::default();
+        let changes = vec![
+            ("a".to_owned(), Some(key(K1))),
+            ("b".to_owned(), Some(key(K1))),
+        ];
+        assert!(!w.supersedes(&changes));
+        queue(&w, "a", Some(key(K2)));
+        assert!(!w.supersedes(&changes), "b is not queued again");
+        queue(&w, "b", Some(key(K1)));
+        assert!(!w.supersedes(&changes), "b is queued saying the same");
+        queue(&w, "b", None);
+        assert!(
+            w.supersedes(&changes),
+            "the last entry queued for b removes it"
+        );
+        let removal = vec![("c".to_owned(), None)];
+        queue(&w, "c", Some(Entry::default()));
+        assert!(!w.supersedes(&removal), "an empty entry is a removal too");
     }
 }

@@ -7,8 +7,9 @@ use std::process::Stdio;
 
 use std::time::{Duration, Instant};
 
+use common::record::{self, Entry, Written};
 use serde_json::{Value, json};
-use xtenant_tests::azure::{Operator, app_tags, record_entry, set_app_tags};
+use xtenant_tests::azure::{NewApp, Operator, app_tags, record_entry, set_app_tags};
 use xtenant_tests::steps::{Step, run_step, run_steps, tags_of};
 use xtenant_tests::{TestSim, line, spawn_with_input, world};
 
@@ -337,4 +338,164 @@ fn the_record_is_written_only_by_who_may_change_the_app() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let key = env["client_secret_key_id"].as_str().unwrap();
     assert_recorded(&sim, &app, &[sim.var("CLUSTER_ID")], key);
+}
+
+/// The PATCHes of the app's record the simulator logged, in the order they landed: whether
+/// each was held by a fault (`delay_ms`) on its way.
+fn record_patches(sim: &TestSim) -> Vec<bool> {
+    sim.requests()
+        .iter()
+        .filter(|r| {
+            r["method"] == "PATCH" && r["path"].as_str().unwrap_or("").contains("/applications")
+        })
+        .map(|r| r["fault"]["delay_ms"].as_u64().is_some_and(|d| d > 0))
+        .collect()
+}
+
+/// Two writers that share nothing (two runs' contexts, as in two processes: no turn in
+/// common, each its own connections and clock) write an entry each on one app, and their
+/// windows overlap: Graph takes Q's read before P's write lands and Q's write after it (Q's
+/// write is held 300 ms on its way, a slow link), so Q's write sends back the tags without
+/// P's entry. P's round trips are slow too (its read is held 150 ms): its pause before the
+/// read-back, as long as its own read-and-write (two round trips, not the write's one), ends
+/// after Q's write landed, and P writes its lost entry again. Both entries are kept.
+#[test]
+fn two_writers_whose_windows_overlap_lose_no_entry() {
+    let sim = TestSim::start();
+    let app = Operator::new(&sim)
+        .create_app(&NewApp::multitenant("xtenant-record-race"))
+        .app_id;
+    let tenant = sim.var("CLUSTER_TENANT_ID");
+    let (p_cluster, q_cluster) = (
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/p",
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/q",
+    );
+    let (p_key, q_key) = (
+        "11111111-2222-3333-4444-555555555555",
+        "66666666-7777-8888-9999-000000000000",
+    );
+    let entry = |k: &str| Entry {
+        key: Some(k.to_owned()),
+        ..Entry::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (p, q) = (
+        sim.ctx(Duration::from_secs(30)),
+        sim.ctx(Duration::from_secs(30)),
+    );
+    let (p_wrote, q_wrote) = rt.block_on(async {
+        let (gp, gq) = (p.graph(&tenant), q.graph(&tenant));
+        // Each with its token and connection, as a run has them by its first write.
+        record::read(&gp, &app).await.unwrap();
+        record::read(&gq, &app).await.unwrap();
+        sim.sim().clear_requests();
+        sim.sim()
+            .add_fault(
+                json!({"method": "PATCH", "path": "/applications", "count": 1, "delay_ms": 300}),
+            )
+            .unwrap();
+        let q_writes = record::write(&q, &gq, &app, q_cluster, Some(entry(q_key)));
+        let p_writes = async {
+            // Q has read, and its write is on its way: P reads now, slowly, and writes.
+            while sim.sim().faults()[0]["matched"] == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            sim.sim()
+                .add_fault(
+                    json!({"method": "GET", "path": "/applications", "count": 1, "delay_ms": 150}),
+                )
+                .unwrap();
+            record::write(&p, &gp, &app, p_cluster, Some(entry(p_key))).await
+        };
+        tokio::join!(p_writes, q_writes)
+    });
+    assert_eq!(p_wrote.unwrap(), Written::Written);
+    assert_eq!(q_wrote.unwrap(), Written::Written);
+    // P's write landed while Q's was held, Q's replaced it, P's again: the windows overlapped
+    // and the lost entry was written again.
+    assert_eq!(
+        record_patches(&sim),
+        [false, true, false],
+        "{:#?}",
+        sim.requests()
+    );
+    assert_eq!(
+        record_entry(&sim, &app, p_cluster),
+        Some(json!({ "key": p_key }))
+    );
+    assert_eq!(
+        record_entry(&sim, &app, q_cluster),
+        Some(json!({ "key": q_key }))
+    );
+}
+
+/// A write of an entry queued behind the write of the same cluster's entry takes over its
+/// read-back (as step 4's confirmed entry does the operation's, when the reset ends first):
+/// the first write's pause ends at once and it is not read back; the second is.
+#[test]
+fn a_write_queued_behind_another_of_the_same_entry_takes_over_its_read_back() {
+    let sim = TestSim::start();
+    let app = Operator::new(&sim)
+        .create_app(&NewApp::multitenant("xtenant-record-superseded"))
+        .app_id;
+    let tenant = sim.var("CLUSTER_TENANT_ID");
+    let cluster =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c";
+    let (bound, confirmed) = (
+        Entry {
+            pending: Some("11111111-2222-3333-4444-555555555555".into()),
+            operation: Some("66666666-7777-8888-9999-000000000000".into()),
+            ..Entry::default()
+        },
+        Entry {
+            key: Some("11111111-2222-3333-4444-555555555555".into()),
+            ..Entry::default()
+        },
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ctx = sim.ctx(Duration::from_secs(30));
+    let (first, second) = rt.block_on(async {
+        let graph = ctx.graph(&tenant);
+        record::read(&graph, &app).await.unwrap();
+        sim.sim().clear_requests();
+        // The first write's read is slow: its pause (as long as its read-and-write) would be.
+        sim.sim()
+            .add_fault(
+                json!({"method": "GET", "path": "/applications", "count": 1, "delay_ms": 400}),
+            )
+            .unwrap();
+        let first = record::write(&ctx, &graph, &app, cluster, Some(bound));
+        let second = async {
+            while record_patches(&sim).is_empty() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            record::write(&ctx, &graph, &app, cluster, Some(confirmed)).await
+        };
+        tokio::join!(first, second)
+    });
+    assert_eq!(first.unwrap(), Written::Written);
+    assert_eq!(second.unwrap(), Written::Written);
+    let gets = sim
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "GET")
+        .count();
+    // The first write's read, the second's read and its read-back.
+    assert_eq!(
+        (gets, record_patches(&sim).len()),
+        (3, 2),
+        "{:#?}",
+        sim.requests()
+    );
+    assert_eq!(
+        record_entry(&sim, &app, cluster),
+        Some(json!({ "key": "11111111-2222-3333-4444-555555555555" }))
+    );
 }
