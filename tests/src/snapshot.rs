@@ -140,15 +140,16 @@ fn reproved(here: &str, there: &str) -> String {
 }
 
 /// Setups keyed by what makes them differ (a step, a delay), each made once, by the first
-/// case that needs it (the others wait for it), for a matrix whose cases run at once.
-pub struct Setups<K> {
-    made: Vec<(K, OnceLock<Setup>)>,
+/// case that needs it (the others wait for it), for a matrix whose cases run at once. A
+/// setup is a [`Setup`], or one with what else its cases need (`V`).
+pub struct Setups<K, V = Setup> {
+    made: Vec<(K, OnceLock<V>)>,
 }
 
-impl<K: PartialEq> Setups<K> {
+impl<K: PartialEq, V> Setups<K, V> {
     /// One setup for each distinct key of `keys`, none made yet.
     pub fn new(keys: impl IntoIterator<Item = K>) -> Self {
-        let mut made: Vec<(K, OnceLock<Setup>)> = Vec::new();
+        let mut made: Vec<(K, OnceLock<V>)> = Vec::new();
         for k in keys {
             if !made.iter().any(|(m, _)| *m == k) {
                 made.push((k, OnceLock::new()));
@@ -162,7 +163,7 @@ impl<K: PartialEq> Setups<K> {
     /// # Panics
     /// When `key` was not one of the keys given to [`Setups::new`].
     #[track_caller]
-    pub fn get(&self, key: &K, make: impl FnOnce() -> Setup) -> &Setup {
+    pub fn get(&self, key: &K, make: impl FnOnce() -> V) -> &V {
         self.made
             .iter()
             .find(|(k, _)| k == key)

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{App, Method, NewApp, Operator};
+use xtenant_tests::snapshot::{Setup, Setups};
 use xtenant_tests::steps::par_map;
 use xtenant_tests::world::{fleet_lists, fleet_sh};
 use xtenant_tests::{Run, SimConfig, SimHandle, TestSim, bin_dir, line, run_cmd};
@@ -186,7 +187,8 @@ impl Drop for Trap {
 // ------------------------------------------------------------------ the victim
 
 /// A fresh simulator in the state a pipeline leaves after step 3, plus an app the operator
-/// did not make with this procedure ("payroll"), with its secret and principals in A and B.
+/// did not make with this procedure ("payroll"), with its secret and principals in A and B
+/// (made once per behaviour and loaded: [`Made`]).
 struct Victim {
     sim: TestSim,
     /// The victim's cloud file, trusting the attackers' CAs besides its own.
@@ -198,47 +200,107 @@ struct Victim {
     _dir: tempfile::TempDir,
 }
 
+/// What every victim of one behaviour starts from, made once per table: the simulator's
+/// state with the procedure's app (its secret, principals and pull role) and the foreign one.
+struct Made {
+    setup: Setup,
+    mine: App,
+    foreign: App,
+    foreign_key: String,
+}
+
+impl Made {
+    fn new(behaviour: Option<&str>) -> Self {
+        let mut apps = None;
+        let setup = Setup::make(
+            |c| c.behaviour = behaviour_of(behaviour),
+            |sim| {
+                apps = Some(victims_apps(sim));
+                String::new()
+            },
+        );
+        let (mine, foreign, foreign_key) = apps.expect("the setup ran");
+        Self {
+            setup,
+            mine,
+            foreign,
+            foreign_key,
+        }
+    }
+}
+
+/// A row's switches (JSON), e.g. a Graph without the uniqueName key.
+fn behaviour_of(behaviour: Option<&str>) -> Option<Value> {
+    behaviour.map(|b| serde_json::from_str(b).expect("behaviour is JSON"))
+}
+
+/// The procedure's app after step 3 and the foreign one, made on `sim`; the foreign app's
+/// first key id.
+fn victims_apps(sim: &TestSim) -> (App, App, String) {
+    let op = Operator::new(sim);
+    let spec = |name: &str| {
+        NewApp::multitenant(name)
+            .redirect_uris(&[MS])
+            .secret(true)
+            .sp_in_a(true)
+            .sp_in_b(true)
+    };
+    let mine = op.create_app(&spec("xtenant-acr-pull"));
+    let foreign = op.create_app(&spec("payroll"));
+    let (status, second) = op.graph(
+        Method::POST,
+        &sim.var("CLUSTER_TENANT_ID"),
+        &format!("/applications/{}/addPassword", foreign.object_id),
+        Some(&json!({"passwordCredential": {"displayName": "payroll-2"}})),
+    );
+    assert_eq!(status, 200, "{second}");
+    let foreign_key = sim.state()["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["app_id"] == foreign.app_id.as_str())
+        .and_then(|a| {
+            a["password_credentials"][0]["key_id"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .expect("the foreign app's first secret");
+    op.assign_role(
+        &sim.var("REGISTRY_TENANT_ID"),
+        &sim.var("REGISTRY_ID"),
+        ACR_PULL,
+        mine.sp_b(),
+    );
+    (mine, foreign, foreign_key)
+}
+
 impl Victim {
-    /// A victim; `behaviour` (JSON) sets the simulator's switches, e.g. a Graph without the
-    /// uniqueName key.
-    fn start(attackers: &Attackers, behaviour: Option<&str>) -> Self {
-        let sim = TestSim::start_with(|c| {
-            c.behaviour = behaviour.map(|b| serde_json::from_str(b).expect("behaviour is JSON"));
-        });
-        let op = Operator::new(&sim);
-        let spec = |name: &str| {
-            NewApp::multitenant(name)
-                .redirect_uris(&[MS])
-                .secret(true)
-                .sp_in_a(true)
-                .sp_in_b(true)
-        };
-        let mine = op.create_app(&spec("xtenant-acr-pull"));
-        let foreign = op.create_app(&spec("payroll"));
-        let (status, second) = op.graph(
-            Method::POST,
-            &sim.var("CLUSTER_TENANT_ID"),
-            &format!("/applications/{}/addPassword", foreign.object_id),
-            Some(&json!({"passwordCredential": {"displayName": "payroll-2"}})),
-        );
-        assert_eq!(status, 200, "{second}");
-        let foreign_key = sim.state()["applications"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["app_id"] == foreign.app_id.as_str())
-            .and_then(|a| {
-                a["password_credentials"][0]["key_id"]
-                    .as_str()
-                    .map(str::to_owned)
-            })
-            .expect("the foreign app's first secret");
-        op.assign_role(
-            &sim.var("REGISTRY_TENANT_ID"),
-            &sim.var("REGISTRY_ID"),
-            ACR_PULL,
-            mine.sp_b(),
-        );
+    /// A victim with the row's `behaviour`: a new simulator loaded with what [`Made`] made
+    /// for it (made by the first row that needs it).
+    fn start(
+        attackers: &Attackers,
+        behaviour: Option<&'static str>,
+        made: &Setups<Option<&'static str>, Made>,
+    ) -> Self {
+        let m = made.get(&behaviour, || Made::new(behaviour));
+        let (sim, _) = m.setup.start(|c| c.behaviour = behaviour_of(behaviour));
+        let apps = (m.mine.clone(), m.foreign.clone(), m.foreign_key.clone());
+        Self::on(sim, attackers, apps)
+    }
+
+    /// A victim of Azure as documented, its apps made on its own simulator.
+    fn fresh(attackers: &Attackers) -> Self {
+        let sim = TestSim::start();
+        let apps = victims_apps(&sim);
+        Self::on(sim, attackers, apps)
+    }
+
+    /// The victim on `sim`, which holds `mine`, `foreign` and its key `foreign_key`.
+    fn on(
+        sim: TestSim,
+        attackers: &Attackers,
+        (mine, foreign, foreign_key): (App, App, String),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut bundle = std::fs::read(sim.var("SIM_CA_FILE")).unwrap();
         for ca in attackers.cas() {
@@ -778,8 +840,13 @@ fn detail(run: &Run) -> String {
     }
 }
 
-fn run_row(r: &Row, i: usize, att: &Attackers) -> Outcome {
-    let v = Victim::start(att, r.behaviour);
+fn run_row(
+    r: &Row,
+    i: usize,
+    att: &Attackers,
+    made: &Setups<Option<&'static str>, Made>,
+) -> Outcome {
+    let v = Victim::start(att, r.behaviour, made);
     let tag = format!("t{i:02}q");
     let trap = Trap::start();
     let trap_dir = tempfile::tempdir().unwrap();
@@ -890,7 +957,9 @@ fn run_table(name: &str, rows: &[Row], with_443: bool) {
     let att = Attackers::start(with_443);
     let started = Instant::now();
     let indexed: Vec<(usize, &Row)> = rows.iter().enumerate().collect();
-    let outcomes = par_map(&indexed, THREADS, |(i, r)| run_row(r, *i, &att));
+    // The victims' apps are made once per behaviour; each row's victim loads them.
+    let made = Setups::new(rows.iter().map(|r| r.behaviour));
+    let outcomes = par_map(&indexed, THREADS, |(i, r)| run_row(r, *i, &att, &made));
     // A request the attackers saw that no row's tag explains is a failure too.
     let unexplained: Vec<String> = att
         .requests()
@@ -1035,7 +1104,7 @@ fn the_browser_inherits_no_secret() {
 #[test]
 fn stderr_shows_envelope_values_escaped() {
     let att = Attackers::start(false);
-    let v = Victim::start(&att, None);
+    let v = Victim::fresh(&att);
     let mut envelope = v.envelope();
     envelope[LS] = json!("fabrikam\u{1b}[1a\u{1b}[2k\u{202e}acr.azurecr.sim");
     let mut cmd = v.sim.cmd(ASU);
