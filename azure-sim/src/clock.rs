@@ -2,12 +2,12 @@
 //! moved on by the control API.
 //!
 //! Everything Azure does at its own pace (replication, Graph's lags, a secret reaching every
-//! sign-in replica, a reset's node image upgrade, a cluster update) is timed on this clock in
-//! Azure's own, realistic durations. At time scale `s` it runs `1/s` times as fast as the real
-//! one (0.001: an hour of Azure's time passes in 3.6 real seconds), and `POST
-//! /_sim/clock/advance` jumps it forward. What a client times with its own clock stays on the
-//! real one: token lifetimes (`iat`/`exp`, `expires_in`), ARM's throttling buckets, the
-//! injected latency and fault delays.
+//! sign-in replica, a reset's node image upgrade, a cluster update, ARM refilling its
+//! throttling buckets) is timed on this clock in Azure's own, realistic durations. At time
+//! scale `s` it runs `1/s` times as fast as the real one (0.001: an hour of Azure's time
+//! passes in 3.6 real seconds), and `POST /_sim/clock/advance` jumps it forward. What a client
+//! times with its own clock stays on the real one: token lifetimes (`iat`/`exp`,
+//! `expires_in`), the injected latency and fault delays.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -71,7 +71,7 @@ pub struct SimConfig {
 /// A token bucket for ARM writes (PUT, POST, PATCH, DELETE) per calling principal.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WriteLimit {
-    /// Tokens added per second.
+    /// Tokens added per second of Azure's time.
     pub per_second: f64,
     /// Bucket size (and the number of writes allowed at once after a pause).
     pub burst: u32,

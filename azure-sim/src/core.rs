@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -52,11 +52,11 @@ pub(crate) struct Core {
     pub env: Vec<(String, String)>,
 }
 
-/// A token bucket for one principal's ARM writes.
+/// A token bucket for one principal's ARM writes, refilled on Azure's clock.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Bucket {
     pub tokens: f64,
-    pub at: Instant,
+    pub at: time::OffsetDateTime,
 }
 
 /// A verified Entra access token's caller.

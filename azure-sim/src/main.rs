@@ -61,7 +61,7 @@ struct Cli {
     /// Latency added before every Azure response (real time).
     #[arg(long, default_value = "0", value_parser = parse_duration, value_name = "DUR")]
     latency: Duration,
-    /// Throttle ARM writes per calling principal: RATE/BURST (e.g. 10/20).
+    /// Throttle ARM writes per calling principal: RATE/BURST, RATE a second of Azure's time (e.g. 10/20).
     #[arg(long, value_name = "RATE/BURST")]
     arm_write_limit: Option<WriteLimit>,
     /// Throttle ARM reads per calling principal: RATE/BURST (ARM's: 25/250).

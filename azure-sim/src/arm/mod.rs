@@ -21,7 +21,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use crate::core::{AuthFail, Bucket, Core, Principal, audience_in};
-use crate::http::{Req, arm_err, set_header, with_caller};
+use crate::http::{Req, arm_err, set_header, set_retry_after, with_caller};
 use crate::rbac::normalize_scope;
 use crate::sync::lock;
 use reset::operation;
@@ -193,9 +193,11 @@ fn throttle(
     let Some(limit) = limit else {
         return Ok(None);
     };
+    // ARM refills its buckets at its own pace: on Azure's clock (compressed by the time
+    // scale, moved on by the control API).
+    let t = core.now();
     let mut buckets = lock(&core.buckets);
     let sub = subscription.to_ascii_lowercase();
-    let t = std::time::Instant::now();
     let burst = f64::from(limit.burst.max(1));
     // Refills a bucket to now; its tokens.
     let mut refill = |key: String, size: f64, rate: f64| {
@@ -203,7 +205,8 @@ fn throttle(
             tokens: size,
             at: t,
         });
-        b.tokens = (b.tokens + t.duration_since(b.at).as_secs_f64() * rate).min(size);
+        let ran = (t - b.at).as_seconds_f64().max(0.0);
+        b.tokens = (b.tokens + ran * rate).min(size);
         b.at = t;
         key
     };
@@ -253,7 +256,9 @@ fn throttle(
             p.oid
         ),
     );
-    set_header(&mut r, "retry-after", &wait.to_string());
+    // Whole seconds of Azure's time, as ARM says it; on a compressed clock also the exact
+    // real wait in `retry-after-ms`.
+    set_retry_after(&mut r, &core.clock, wait);
     Remaining {
         kind,
         principal: mine.max(0.0).floor() as u64,

@@ -515,7 +515,9 @@ async fn reset_refusals_and_outcomes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_throttling() {
+    // At ARM's pace: Retry-After in whole seconds, and nothing else.
     let env = start_with(|c| {
+        c.time_scale = 1.0;
         c.arm_write_limit = Some(azure_sim::WriteLimit {
             per_second: 2.0,
             burst: 3,
@@ -539,6 +541,7 @@ async fn write_throttling() {
             .await;
         if r.status == 429 {
             assert_eq!(r.body["error"]["code"], "SubscriptionRequestsThrottled");
+            assert_eq!(r.header("retry-after-ms"), None, "ARM's own headers only");
             retry = r.header("retry-after");
         }
         statuses.push(r.status);
@@ -553,7 +556,8 @@ async fn write_throttling() {
             .status,
         200
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The bucket refills on Azure's clock: moved on, it has tokens again.
+    env.sim.advance(Duration::from_secs(1));
     assert_eq!(
         env.send(
             "PUT",
@@ -569,6 +573,33 @@ async fn write_throttling() {
     env.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_compressed_clock_a_throttled_write_is_told_its_wait_in_real_milliseconds() {
+    // One write per 200 s of Azure's time: 200 ms at the compressed scale.
+    let env = start_with(|c| {
+        c.arm_write_limit = Some(azure_sim::WriteLimit {
+            per_second: 0.005,
+            burst: 1,
+        });
+    })
+    .await;
+    let tb = env.op("REGISTRY_TENANT_ID", ARM).await;
+    let (sub, reg) = (env.var("REGISTRY_SUBSCRIPTION_ID"), env.var("REGISTRY_ID"));
+    let reader_sp = sp_in_b(&env, &env.var("READER_CLIENT_ID")).await;
+    let body = ra_body(&sub, ACR_PULL, &reader_sp, Some("ServicePrincipal"));
+    let path = ra_path(&reg, "66666666-2222-4333-8444-555555555555");
+    assert_eq!(env.send("PUT", &path, &tb, &body).await.status, 201);
+    let r = env.send("PUT", &path, &tb, &body).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    // Azure's wait (up to 200 s) in whole real seconds, and exactly in retry-after-ms.
+    assert_eq!(r.header("retry-after").as_deref(), Some("0"));
+    let ms: u64 = r.header("retry-after-ms").unwrap().parse().unwrap();
+    assert!((100..=200).contains(&ms), "{ms}");
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    assert_eq!(env.send("PUT", &path, &tb, &body).await.status, 201);
+    env.stop().await;
+}
+
 /// The operation a 202 names, followed to its end.
 async fn follow(env: &Env, token: &str, r: &crate::common::Resp) -> Value {
     let url = r
@@ -580,6 +611,7 @@ async fn follow(env: &Env, token: &str, r: &crate::common::Resp) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_throttling_has_buckets_of_its_own() {
     let env = start_with(|c| {
+        c.time_scale = 1.0;
         c.arm_read_limit = Some(azure_sim::WriteLimit {
             per_second: 2.0,
             burst: 3,
@@ -615,7 +647,7 @@ async fn read_throttling_has_buckets_of_its_own() {
     // Tenant-level reads (no subscription) are not counted.
     let tenants = env.get("/tenants?api-version=2022-12-01", &ta).await;
     assert_eq!(tenants.status, 200, "{}", tenants.text);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    env.sim.advance(Duration::from_secs(1));
     assert_eq!(env.get(&url, &ta).await.status, 200);
     env.stop().await;
 }

@@ -483,10 +483,17 @@ fn twenty_registries_in_one_stream_with_four_jobs() {
 
 #[test]
 fn throttled_writes_are_waited_out_not_failed() {
-    // ARM's write throttling (429 + Retry-After) at its harshest: one write a second for ten
-    // jobs at once. The last registry's PUT is sent away nine times; honouring Retry-After
-    // within --timeout is not a failure, however many times it takes.
-    let (sim, ids) = sim_with_registries(10, |c| c.arm_write_limit = Some("1/1".parse().unwrap()));
+    // ARM's write throttling (429 + Retry-After) far harsher than ARM's: one write per five
+    // minutes of Azure's time (300 ms at the tests' scale, a third of the 10 a second the
+    // tools pace themselves to, so that they are sent away) for ten jobs at once. Writes are
+    // sent away nine times or more; honouring Retry-After within --timeout is not a failure,
+    // however many times it takes.
+    let (sim, ids) = sim_with_registries(10, |c| {
+        c.arm_write_limit = Some(azure_sim::WriteLimit {
+            per_second: 1.0 / 300.0,
+            burst: 1,
+        });
+    });
     let stream = app_per_registry(&sim, &ids);
     let r3 = step(
         &sim,
