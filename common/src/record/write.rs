@@ -23,20 +23,31 @@
 //! longest of this run's last [`RECENT`] reads-and-writes (a slow link or a busy machine shows
 //! in all of them, not only in this one), at least [`MIN_PAUSE`]; up to half as long again at
 //! random, so that two writers that met do not read back in step, and doubled on each
-//! further attempt, up to [`MAX_PAUSE`].
+//! further attempt, up to [`MAX_PAUSE`]. The margin: between P's write landing and Graph
+//! taking P's read-back lie, besides the pause, the way back of P's write's answer and the
+//! way out of its read-back, about one more round trip; so the pause outlasts the window of a
+//! writer whose round trips are up to about three times as long as P's (a pause of the
+//! write's round trip alone, as it was sized before, about twice), and one whose path is
+//! slower one way (its write held up on its way) by up to about two of P's round trips.
 //!
-//! Against Graph (round trips of tens to hundreds of milliseconds) the measure is the pause
-//! and the floor never binds. [`MIN_PAUSE`] is for what the measure may miss where round
-//! trips take a few milliseconds, the simulator on the same machine: another writer held up
-//! between its read and its write a little longer than this one's last writes were. There it
-//! is all of the pause, three times over for the three writes of a reset: at 100 ms it made
-//! step 4 alone at 0 latency take 391 ms (13.8 ms before its record moved to the app). A read-and-write
-//! there takes 2 to 10 ms in a debug build (one process at a time); on a machine loaded 4
-//! times over its cores (two runs of 8 clusters each at `--jobs 8` beside 19 other tests), a
-//! median 9 ms, 49 ms at the 90th percentile and up to 190 ms — and then a run's own last
-//! writes show it, and its pause with them. `record::two_writers_whose_windows_overlap_lose_no_entry`
-//! (in `tests/`) holds a writer's write on its way so that another's lands inside its window,
-//! and fails when the pause is sized from the write's round trip alone.
+//! Against Graph (round trips of tens to hundreds of milliseconds) the measure is the pause:
+//! two of its round trips take longer than the floor. [`MIN_PAUSE`] is for what the measure
+//! may miss where round trips take a few milliseconds, the simulator on the same machine:
+//! another writer held up between its read and its write longer than this one's last writes
+//! were. There it is all of the pause, three times over for the three writes of a reset: at
+//! 100 ms it made step 4 alone at 0 latency take 391 ms (13.8 ms before its record moved to
+//! the app). A read-and-write there takes 2 to 10 ms in a debug build (one process at a
+//! time); on a machine loaded 4 times over its cores (two runs of 8 clusters each at
+//! `--jobs 8` beside 19 other tests), a median 9 ms, 49 ms at the 90th percentile and up to
+//! 190 ms — and then a run's own last writes show it, and its pause with them. What 20 ms
+//! no longer covers that 100 ms did: there, another writer held up 20 to 100 ms longer than
+//! this run's last writes were (its process descheduled while this one's was not). Step 4's
+//! next write of the entry puts back a pending or bound entry lost so (unless the process
+//! dies first); a confirmed entry lost so leaves the pending one, and the next run resets
+//! again: more careful, never more generous (see [`super`]'s *Claims*).
+//! `record::two_writers_whose_windows_overlap_lose_no_entry` (in `tests/`) holds one writer's
+//! write on its way so that another's lands inside its window, and fails when the pause is
+//! sized from the write's round trip alone.
 //!
 //! What no pause covers: a write held in flight (a transport retry, a stalled connection)
 //! longer than the other writer's pause, from a read made before it. See [`super`]'s
