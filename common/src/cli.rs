@@ -75,6 +75,15 @@ pub struct CommonArgs {
     #[arg(long, global = true)]
     pub dry_run: bool,
 
+    /// After SIGINT or SIGTERM, how long a write already sent is waited for, at most 5s (0: not at all)
+    ///
+    /// Its answer says whether it took effect; past the grace the object says its outcome
+    /// is unknown, and the rerun of the same command reads what exists before it writes.
+    /// Shorter suits a supervisor that kills soon after its SIGTERM (a CI job, a pod's
+    /// termination grace period); longer than 5s is refused.
+    #[arg(long, env = crate::env::XTENANT_WRITE_GRACE, value_name = "DURATION", default_value = "5s", value_parser = write_grace, global = true)]
+    pub write_grace: Duration,
+
     /// More detail on stderr (-v: each request, -vv: also the Azure SDK's logs)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -111,6 +120,27 @@ impl CommonArgs {
     pub fn timeout(&self) -> Duration {
         self.timeout.unwrap_or(DEFAULT_TIMEOUT)
     }
+}
+
+/// Parses `--write-grace` / `XTENANT_WRITE_GRACE` (clap's value parser: a bad value is a
+/// usage error, exit 2, before anything is sent): a duration from `0` to
+/// [`crate::interrupt::WRITE_GRACE`]. A longer one is refused, not clamped: the setting
+/// exists to end an interrupted run sooner, so a value that asks for more is a mistake to
+/// point out.
+fn write_grace(value: &str) -> Result<Duration, String> {
+    let setting = format!("{} (--write-grace)", crate::env::XTENANT_WRITE_GRACE);
+    let most = crate::duration::human(crate::interrupt::WRITE_GRACE);
+    let Some(grace) = crate::validate::parse_duration(value) else {
+        return Err(format!(
+            "{setting} must be a duration from 0 to {most}, such as 1s or 500ms (0: a write in flight is not waited for)"
+        ));
+    };
+    if grace > crate::interrupt::WRITE_GRACE {
+        return Err(format!(
+            "{setting} may only shorten how long a write already sent is waited for after a signal: at most {most} (the default); give {most} or less, or unset it"
+        ));
+    }
+    Ok(grace)
 }
 
 /// One `--resolve` rule, or clap's error with [`Resolve::parse`]'s message.
@@ -272,5 +302,30 @@ mod tests {
             T::parse_from(["t", "--timeout", "90s"]).common.timeout(),
             Duration::from_secs(90)
         );
+        assert_eq!(t.common.write_grace, crate::interrupt::WRITE_GRACE);
+    }
+
+    #[test]
+    fn the_write_grace_can_only_be_shortened() {
+        for (given, grace) in [
+            ("0", Duration::ZERO),
+            ("300ms", Duration::from_millis(300)),
+            ("1s", Duration::from_secs(1)),
+            ("5s", Duration::from_secs(5)),
+        ] {
+            assert_eq!(write_grace(given), Ok(grace), "{given}");
+            let t = T::parse_from(["t", "--write-grace", given]);
+            assert_eq!(t.common.write_grace, grace, "{given}");
+        }
+        for bad in ["6s", "1m", "5.1s", "soon", "-1s", ""] {
+            let e = write_grace(bad).expect_err(bad);
+            assert!(e.contains("XTENANT_WRITE_GRACE"), "{bad}: {e}");
+            assert!(e.contains("--write-grace"), "{bad}: {e}");
+            assert!(e.contains("5s"), "{bad}: {e}");
+            assert!(
+                T::try_parse_from(["t", "--write-grace", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

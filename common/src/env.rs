@@ -9,6 +9,9 @@ pub const XTENANT_CA_FILE: &str = "XTENANT_CA_FILE";
 /// How long a read made before an object arrived stands for it, at most 30 s
 /// (`aks-sp-update --early-read-max-age`; `0`: every object reads afresh).
 pub const XTENANT_EARLY_READ_MAX_AGE: &str = "XTENANT_EARLY_READ_MAX_AGE";
+/// How long a write already sent is waited for after SIGINT or SIGTERM, at most 5 s
+/// (`--write-grace`; `0`: not at all).
+pub const XTENANT_WRITE_GRACE: &str = "XTENANT_WRITE_GRACE";
 /// The credential kind (`--auth`).
 pub const XTENANT_AUTH: &str = "XTENANT_AUTH";
 /// Client (app) id of the identity the tools act as (azure_identity's convention).

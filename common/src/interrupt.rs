@@ -13,7 +13,7 @@
 //! [`Deadline`]: crate::wait::Deadline
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -21,7 +21,8 @@ use tokio::sync::Notify;
 use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 
-/// How long a write already sent is waited for after the signal.
+/// How long a write already sent is waited for after the signal (at most: `--write-grace`
+/// shortens it, [`Interrupt::shorten_write_grace`]).
 pub const WRITE_GRACE: Duration = Duration::from_secs(5);
 
 pub use crate::exit::Signal;
@@ -49,6 +50,8 @@ fn signal_to_u8(s: Signal) -> u8 {
 pub struct Interrupt {
     signal: AtomicU8,
     notify: Notify,
+    /// The write grace, in milliseconds.
+    grace_ms: AtomicU64,
 }
 
 /// The interrupt of deadlines made outside a run (tests, programs): never raised by the driver.
@@ -60,7 +63,20 @@ impl Interrupt {
         Self {
             signal: AtomicU8::new(0),
             notify: Notify::const_new(),
+            grace_ms: AtomicU64::new(WRITE_GRACE.as_secs() * 1000),
         }
+    }
+
+    /// Waits for a write already sent at most `grace` after the signal (`--write-grace`):
+    /// never longer than [`WRITE_GRACE`].
+    pub fn shorten_write_grace(&self, grace: Duration) {
+        let ms = u64::try_from(grace.min(WRITE_GRACE).as_millis()).unwrap_or(0);
+        self.grace_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// How long a write already sent is waited for after the signal.
+    pub fn write_grace(&self) -> Duration {
+        Duration::from_millis(self.grace_ms.load(Ordering::SeqCst))
     }
 
     /// The interrupt of a run: one per run, living as long as the process (a deadline,
@@ -134,14 +150,16 @@ impl Interrupt {
         }
     }
 
-    /// Runs `fut`, a write already being sent: after the signal it is given
-    /// [`WRITE_GRACE`] to answer; past that the error says its outcome is unknown.
+    /// Runs `fut`, a write already being sent: after the signal it is given the write
+    /// grace ([`Interrupt::write_grace`]) to answer; past that the error says its outcome
+    /// is unknown.
     pub async fn finish_write<T>(
         &self,
         what: &str,
         fut: impl Future<Output = Result<T>>,
     ) -> Result<T> {
-        self.finish_write_within(WRITE_GRACE, what, fut).await
+        self.finish_write_within(self.write_grace(), what, fut)
+            .await
     }
 
     async fn finish_write_within<T>(
@@ -291,6 +309,29 @@ mod tests {
             .unwrap_err();
         assert!(e.is_interrupted() && e.is_outcome_unknown(), "{e}");
         assert!(e.message().contains("POST /reset") && e.message().contains("unknown"));
+    }
+
+    #[tokio::test]
+    async fn a_shortened_grace_is_the_one_waited_and_it_never_grows() {
+        let i = Interrupt::for_run();
+        assert_eq!(i.write_grace(), WRITE_GRACE);
+        i.shorten_write_grace(Duration::from_secs(60));
+        assert_eq!(
+            i.write_grace(),
+            WRITE_GRACE,
+            "never longer than WRITE_GRACE"
+        );
+        i.shorten_write_grace(Duration::from_millis(100));
+        assert_eq!(i.write_grace(), Duration::from_millis(100));
+        i.raise(Signal::Term);
+        let started = Instant::now();
+        let e = i
+            .finish_write("POST /addPassword", std::future::pending::<Result<()>>())
+            .await
+            .unwrap_err();
+        assert!(e.is_outcome_unknown(), "{e}");
+        assert!(e.message().contains("within 100ms"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 
     #[test]

@@ -334,6 +334,7 @@ pub fn main<T: Tool>() -> ExitCode {
     };
     // From here on SIGINT and SIGTERM drain the run instead of killing it (DESIGN.md).
     let interrupt = Interrupt::for_run();
+    interrupt.shorten_write_grace(common.write_grace);
     if let Err(e) = watch_signals(interrupt) {
         ui::error(&e.full_message());
         return Exit::Failure.into();
