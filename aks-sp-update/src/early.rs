@@ -31,8 +31,9 @@ use crate::Cli;
 /// The run's early answers.
 #[derive(Default)]
 pub(crate) struct Early {
-    /// (tenant, cluster id) → the cluster, read before its first object arrived, and when.
-    clusters: Primed<(String, String), (Instant, ManagedCluster)>,
+    /// (tenant, cluster id) → the cluster (or why it could not be read), read before its
+    /// first object arrived, and when the read ended.
+    clusters: Primed<(String, String), (Instant, Result<ManagedCluster>)>,
     /// (tenant, scope, principal) → a previous service principal's role assignments there,
     /// and when they were listed.
     previous: Memo<(String, String, String), (Instant, Vec<RoleAssignment>)>,
@@ -60,19 +61,30 @@ pub(crate) async fn cluster(
         // Nothing was read early (see `prepare`): the object's own read.
         return cluster::get(arm, id).await;
     }
+    let asked = Instant::now();
     let early = ctx
         .state::<Early>()
         .clusters
         .take_or(&cluster_key(arm.tenant(), id), || async {
-            Ok((Instant::now(), cluster::get(arm, id).await?))
+            Ok((Instant::now(), cluster::get(arm, id).await))
         })
         .await;
     match early {
-        Ok((at, found)) if stands(at, Instant::now(), window) => Ok(found),
-        // Too old, or it failed (perhaps a moment's fault long before the object came):
-        // the object's own read decides.
+        Ok((at, Ok(found))) if stands(at, Instant::now(), window) => Ok(found),
+        Ok((at, Err(e))) if failed_while_asked(at, asked, &e) => Err(e),
+        // Too old, or it failed before the object came (perhaps a moment's fault long
+        // before): the object's own read decides.
         _ => cluster::get(arm, id).await,
     }
+}
+
+/// Whether a read that ended at `ended` with `e` is the object's own answer, the object
+/// having asked at `asked`: it failed while the object waited for it (or it was the
+/// object's own read), so a read made now would meet the same outage or refusal after a
+/// second round of retries — but not a deadline or an interrupt of its own, which the
+/// object's may outlast.
+fn failed_while_asked(ended: Instant, asked: Instant, e: &common::Error) -> bool {
+    ended >= asked && !e.is(common::error::codes::TIMEOUT) && !e.is_interrupted()
 }
 
 /// The role assignments of the previous service principal `principal` at or below `scope`:
@@ -144,7 +156,10 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
     ctx.state::<Early>()
         .clusters
         .start(cluster_key(&tenant, &id), async move {
-            let found = cluster::get(&run.arm(&tenant), &id).await?;
+            let found = match cluster::get(&run.arm(&tenant), &id).await {
+                Ok(found) => found,
+                Err(e) => return Ok((Instant::now(), Err(e))),
+            };
             let at = Instant::now();
             // Then, beside the wait for the object, the principals it will compare.
             if found.managed_identity().is_none() {
@@ -163,7 +178,7 @@ pub(crate) fn prepare(cli: &Cli, ctx: &Ctx) {
                     });
                 }
             }
-            Ok((at, found))
+            Ok((at, Ok(found)))
         });
 }
 
@@ -194,6 +209,37 @@ mod tests {
         assert!(!stands(read, at(301), short));
         // A read stamped after `now` (clock readings raced) is no older than now.
         assert!(stands(at(5), read, short));
+    }
+
+    #[test]
+    fn a_failed_read_is_the_objects_only_if_it_ended_after_the_object_asked() {
+        let asked = Instant::now();
+        let refused = common::Error::credential(common::error::codes::SIGN_IN_UNAVAILABLE, "down");
+        assert!(failed_while_asked(asked, asked, &refused));
+        assert!(failed_while_asked(
+            asked + Duration::from_secs(4),
+            asked,
+            &refused
+        ));
+        // Before the object came: perhaps a moment's fault, the object reads again.
+        assert!(!failed_while_asked(
+            asked,
+            asked + Duration::from_millis(1),
+            &refused
+        ));
+        // The early read's own deadline, or an interrupt: the object's may outlast it.
+        let timeout = common::Error::step(common::error::codes::TIMEOUT, "late");
+        assert!(!failed_while_asked(
+            asked + Duration::from_secs(1),
+            asked,
+            &timeout
+        ));
+        let stopped = common::Error::interrupted(common::interrupt::Signal::Int, "stopped");
+        assert!(!failed_while_asked(
+            asked + Duration::from_secs(1),
+            asked,
+            &stopped
+        ));
     }
 
     #[test]

@@ -582,7 +582,12 @@ fn run_matrix(cases: &[Case]) -> (usize, usize, u64) {
         "one step per matrix"
     );
     let setups = Setups::new(cases.iter().map(|c| c.replication));
-    let counts = par_map(cases, 8, |c| run_case(c, &setups));
+    // The cases whose first run fails are the longest (it waits out --timeout or a whole
+    // round of sign-in retries, then a rerun follows): they start first, so that none of
+    // them is left running alone at the end.
+    let mut longest_first: Vec<&Case> = cases.iter().collect();
+    longest_first.sort_by_key(|c| c.expect == Expect::Ok);
+    let counts = par_map(&longest_first, 8, |c| run_case(c, &setups));
     (
         cases.len(),
         counts.iter().map(|c| c.0).sum(),
