@@ -9,7 +9,8 @@
 //! after the setup on the same simulator. It starts with no request log and no fault rules,
 //! new operator secrets and a new port; the envelope is [`moved`] to that port, and a pull
 //! check it records (`pull_proof`, which binds the image and so the registry's address) is
-//! made again for the moved image, with the same app, secret and time. Key Vault secret
+//! made again for the moved image, with the same app, secret and time (a case run when that
+//! proof is within a minute of its freshness fails, rather than take another path). Key Vault secret
 //! values are not in a dump: a setup that writes one cannot be loaded.
 
 use std::sync::OnceLock;
@@ -136,6 +137,17 @@ fn reproved(here: &str, there: &str) -> String {
     if proof::make(&secret, &app, &image, &at) != was {
         return there.to_owned();
     }
+    // A proof ages from the setup, not from the case: one near the end of its freshness would
+    // send step 4 on another path (checking the pull itself) than the case was made for.
+    let made = time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
+        .expect("pull_verified_at is an RFC 3339 time");
+    let age = time::OffsetDateTime::now_utc() - made;
+    let margin = proof::FRESH_FOR.saturating_sub(std::time::Duration::from_secs(60));
+    assert!(
+        age < margin,
+        "the setup's pull proof is {age} old, near its {}s freshness: a case would not take the path its setup made; make the setup nearer its cases",
+        proof::FRESH_FOR.as_secs()
+    );
     there.replace(&was, &proof::make(&secret, &app, &moved_image, &at))
 }
 

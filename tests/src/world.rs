@@ -81,7 +81,7 @@ pub fn ok(r: &Run, what: &str) -> String {
 
 /// Steps 1–3 for a new app (display name `name`): its envelope.
 pub fn granted_app(sim: &TestSim, name: &str) -> String {
-    made_earlier(sim, || {
+    crate::clock::later(sim, || {
         let a = run_step(sim, Step::App, &["--display-name", name], "");
         let b = run_step(sim, Step::Consent, &[], &ok(&a, "entra-app-create"));
         let c = run_step(sim, Step::Grant, &[], &ok(&b, "consent-link"));
@@ -89,16 +89,9 @@ pub fn granted_app(sim: &TestSim, name: &str) -> String {
     })
 }
 
-/// A world's setup, made on Azure's clock moved on by five minutes every 50 ms: what the
-/// steps wait for (replication, a reset's node image upgrade) ends within a tick or few
-/// instead of real seconds; a world is made over hours of Azure's time.
-fn made_earlier<R>(sim: &TestSim, f: impl FnOnce() -> R) -> R {
-    crate::clock::fast_forward(sim, std::time::Duration::from_secs(300), f)
-}
-
 /// A new secret for the envelope's app, ending in `lifetime`: the envelope with it.
 pub fn new_secret(sim: &TestSim, envelope: &str, lifetime: &str) -> String {
-    let r = made_earlier(sim, || {
+    let r = crate::clock::later(sim, || {
         sim.run(
             "entra-app-create",
             &["--new-secret", "--secret-lifetime", lifetime],
@@ -110,7 +103,7 @@ pub fn new_secret(sim: &TestSim, envelope: &str, lifetime: &str) -> String {
 
 /// Step 4 on the cluster `name`: the envelope it wrote.
 pub fn reset(sim: &TestSim, envelope: &str, name: &str) -> String {
-    let r = made_earlier(sim, || {
+    let r = crate::clock::later(sim, || {
         sim.run(
             "aks-sp-update",
             &["--cluster", &cluster_id(sim, name)],

@@ -43,7 +43,16 @@ impl Http {
                 _ => None,
             };
             if let Some(k) = &gate {
-                self.pacer.admit(k, deadline.remaining()).await;
+                // A wait at the gate (ARM's Retry-After, up to the deadline) ends at a signal,
+                // as every other wait does.
+                let what = format!("{} {}", req.method, host_path(&req.url));
+                deadline
+                    .interrupt()
+                    .abandon(&what, async {
+                        self.pacer.admit(k, deadline.remaining()).await;
+                        Ok(())
+                    })
+                    .await?;
             }
             let started = Instant::now();
             let outcome = self.send_once(&req, deadline).await;

@@ -183,6 +183,18 @@ async fn serve_with(ck: &rcgen::CertifiedKey<rcgen::KeyPair>) -> Server {
     let app = Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/throttled/{n}", get(throttled))
+        .route(
+            "/subscriptions/{sub}/long-throttle",
+            get(|State(c): State<S>| async move {
+                c.hit("long-throttle");
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", "600")],
+                    axum::Json(json!({"error":{"code":"TooManyRequests","message":"slow down"}})),
+                )
+                    .into_response()
+            }),
+        )
         .route("/unavailable", get(unavailable))
         .route("/failing", post(failing_post))
         .route("/forbidden", get(forbidden))
@@ -364,6 +376,53 @@ async fn retry_gives_up_at_the_deadline() {
     .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Timeout);
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// An ARM request waiting at its subscription's gate, behind a 429 that asked for ten
+/// minutes, ends at the run's signal, not at its deadline.
+#[tokio::test]
+async fn a_wait_behind_arms_retry_after_ends_at_the_signal() {
+    let s = serve().await;
+    let http = http_for(&s);
+    let arm = |deadline: Deadline| {
+        let req = Request::new(
+            reqwest::Method::GET,
+            url(&s, "/subscriptions/s1/long-throttle"),
+            Service::Arm,
+            Auth::Tenant("t1".into()),
+        );
+        http.read(req, deadline)
+    };
+    // Told to come back in 600 s with 30 s left: it gives up at once, and the gate holds
+    // every request to the subscription until then.
+    let e = arm(Deadline::after(Duration::from_secs(30)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(429), "{e}");
+    let interrupt = common::interrupt::Interrupt::for_run();
+    let started = Instant::now();
+    let (r, ()) = tokio::join!(
+        arm(Deadline::watched(Duration::from_secs(60), interrupt)),
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            interrupt.raise(common::exit::Signal::Int);
+        }
+    );
+    let e = r.unwrap_err();
+    assert_eq!(e.code(), "Interrupted", "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let sent = s
+        .counters
+        .hits
+        .lock()
+        .unwrap()
+        .get("long-throttle")
+        .copied();
+    assert_eq!(sent, Some(1), "the waiting request was never sent");
 }
 
 #[tokio::test]

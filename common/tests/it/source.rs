@@ -597,3 +597,25 @@ fn the_code_table_matches_the_layout() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Cargo.lock keeps idna on its unicode-rs back end (`idna_adapter` 1.1, as Cargo.toml says
+/// beside `url`): a `cargo update` that moved it back to ICU4X would bring 22 crates and
+/// their derive macros into every build. Non-ASCII hosts still work either way
+/// (consent-link's `built_in_clouds_give_the_exact_link_without_any_request`).
+#[test]
+fn the_lock_keeps_idna_on_unicode_rs() {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).unwrap();
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("\nname = \"idna_adapter\"\n"))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .expect("idna_adapter is in Cargo.lock");
+    assert!(
+        version.starts_with("1.1."),
+        "idna_adapter {version}: run `cargo update -p idna_adapter --precise 1.1.0` (see Cargo.toml)"
+    );
+    assert!(
+        !lock.contains("\nname = \"icu_normalizer\"\n"),
+        "ICU4X is back in Cargo.lock"
+    );
+}

@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{
     App, Method, NewApp, Operator, app_tags, record_entry, write_cluster_tags,
 };
-use xtenant_tests::clock::fast_forward;
+use xtenant_tests::clock::later;
 use xtenant_tests::steps::{Step, par_map, run_step, run_steps};
 use xtenant_tests::world::{start, state_with_clusters};
 use xtenant_tests::{Run, TestSim, bin_dir, line};
@@ -83,7 +83,7 @@ fn world(n: usize) -> World {
     let clusters: Vec<String> = names.iter().map(|n| format!("{prefix}/{n}")).collect();
     // The world is made on Azure's clock moved on five minutes every 50 ms: its replications
     // and 35 resets end within a tick or few instead of real seconds.
-    let (held, rotated) = fast_forward(&first, Duration::from_secs(300), || {
+    let (held, rotated) = later(&first, || {
         let granted: Value =
             serde_json::from_str(run_steps(&first, &Step::FIRST_THREE, "").trim()).unwrap();
         let input: String = clusters

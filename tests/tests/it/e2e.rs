@@ -4,10 +4,9 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use xtenant_tests::clock::fast_forward;
+use xtenant_tests::clock::later;
 use xtenant_tests::world::{add_cluster, fleet_lists, fleet_sh};
 use xtenant_tests::{Run, TestSim, line, person, run_cmd, run_on_empty_pipe};
 
@@ -662,13 +661,13 @@ fn example_rotation_replaces_the_secret_in_the_safe_order() {
     let dir = tempfile::tempdir().unwrap();
     // The procedure, then the rotation, on Azure's clock moved on five minutes every 50 ms:
     // the test is about the rotation's order and outcome, not how long Azure takes.
-    fast_forward(&sim, Duration::from_secs(300), || {
+    later(&sim, || {
         four_files(&sim, dir.path());
     });
     let env_file = dir.path().join("4.json");
     let old: Value =
         serde_json::from_str(std::fs::read_to_string(&env_file).unwrap().trim()).unwrap();
-    let r = fast_forward(&sim, Duration::from_secs(300), || {
+    let r = later(&sim, || {
         run_cmd(
             sim.shell("bash"),
             &[
@@ -746,11 +745,7 @@ fn example_fleet_grants_many_registries_and_resets_many_clusters() {
     let state_dir = dir.path().join("state");
     // On Azure's clock moved on five minutes every 50 ms: the test is about what the fleet
     // does and that a rerun does nothing, not how long each reset takes.
-    let fleet = || {
-        fast_forward(&sim, Duration::from_secs(300), || {
-            fleet_sh(&sim, dir.path(), &state_dir, &[], "4")
-        })
-    };
+    let fleet = || later(&sim, || fleet_sh(&sim, dir.path(), &state_dir, &[], "4"));
     let r = fleet();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let objs = r.objects();

@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use xtenant_tests::clock::{azure, fast_forward};
+use xtenant_tests::clock::{LATER, azure, fast_forward};
 use xtenant_tests::snapshot::{Setup, Setups};
 use xtenant_tests::steps::{Census, Step, census, cluster_pulls, par_map, run_step, run_steps};
 use xtenant_tests::{Run, SimConfig, TestSim};
@@ -95,10 +95,6 @@ fn first_read(step: Step) -> &'static str {
 }
 
 const TOKEN: &str = "/oauth2/v2.0/token";
-
-/// How far Azure's clock is moved on every 50 ms while the steps after a case's step run
-/// ([`fast_forward`]): five minutes, so that a 15-minute reset ends within a few ticks.
-const LATER: Duration = Duration::from_secs(300);
 
 /// A 429's headers: `Retry-After` in whole seconds as Azure sends it, and `retry-after-ms`,
 /// which Azure's SDKs (and the tools) read first. A throttled client waits on its own clock,

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use xtenant_tests::clock::fast_forward;
+use xtenant_tests::clock::later;
 use xtenant_tests::steps::{Step, cluster_pulls, run_step, run_steps};
 use xtenant_tests::world::{
     add_cluster, cluster_id, fleet_lists, fleet_sh, start, state_with_clusters,
@@ -589,7 +589,7 @@ fn the_three_examples_compose_on_one_envelope() {
     // resets, a new secret reaching the registry) is not what this test is about, so they
     // run on Azure's clock moved on five minutes every 50 ms — but for `make grant`, which
     // must not wait at all.
-    let later = |f: &dyn Fn() -> Run| fast_forward(&sim, Duration::from_secs(300), f);
+    let later = |f: &dyn Fn() -> Run| later(&sim, f);
     let all = later(&|| make("all"));
     assert_eq!(all.code, 0, "{}\n{}", all.stdout, all.stderr);
     assert_eq!(

@@ -3,10 +3,9 @@
 //! halfway without minting a second secret.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use xtenant_tests::clock::fast_forward;
+use xtenant_tests::clock::later;
 use xtenant_tests::steps::{app_key_ids, tags_of};
 use xtenant_tests::world::{
     cluster_id, expire_key, fleet_lists, fleet_sh, granted_app, moved, new_secret, reset, start,
@@ -14,13 +13,9 @@ use xtenant_tests::world::{
 };
 use xtenant_tests::{Run, TestSim, run_cmd};
 
-/// Runs `f` (a script) on Azure's clock moved on five minutes every 50 ms ([`fast_forward`]):
-/// these tests are about what a renewal renews, in which order and how often, not about how
+/// Runs a script [`later`] (Azure's clock moved on five minutes every 50 ms): these tests
+/// are about what a renewal renews, in which order and how often, not about how
 /// long Azure takes; every wait of the tools still happens, and ends within a tick or two.
-fn later<R>(sim: &TestSim, f: impl FnOnce() -> R) -> R {
-    fast_forward(sim, Duration::from_secs(300), f)
-}
-
 fn rotate(sim: &TestSim, cluster: &str, file: &Path) -> Run {
     later(sim, || {
         run_cmd(
