@@ -204,7 +204,8 @@ pub(crate) async fn write_anyway(ctx: &Ctx, inputs: &Inputs, entry: Option<Entry
 /// `cluster_operation_url` stands for the reset only if it is this operation. Written under
 /// a deadline of its own that an interrupt does not end (a Ctrl-C just after the post must
 /// not cost a second reimage). A failure is a warning: the rerun of a reset left running
-/// then resets again instead of following it.
+/// then resets again instead of following it. When the reset ends first, the confirmed entry
+/// queued behind this write ends its pause and is read back instead (`common::record`).
 pub(crate) async fn bind_operation(ctx: &Ctx, inputs: &Inputs, pending: &Entry, op: &Url) {
     if pending.pending.is_none() {
         return;

@@ -315,10 +315,10 @@ enum Paused {
     Superseded,
 }
 
-/// The pause before a read-back: this read-and-write or the median of the run's last ones if
-/// longer (`took`, each from the read sent to the write answered) plus [`MARGIN`], jittered, growing with the
-/// attempt; never past the deadline, cut short by an interrupt, and ended when `writer` queues
-/// another entry for every cluster in `changes` (see the module's doc comment for each).
+/// The pause before a read-back: `took` (this read-and-write, from the read sent to the write
+/// answered, or the median of the run's last ones if longer) plus [`MARGIN`], jittered, growing
+/// with the attempt; never past the deadline, cut short by an interrupt, and ended when
+/// `writer` queues another entry for every cluster in `changes` (see the module's doc comment).
 async fn pause(
     writer: &AppWriter,
     graph: &Api<'_>,
