@@ -16,7 +16,7 @@
 use common::driver::Ctx;
 use common::error::codes;
 use common::interrupt::WRITE_GRACE;
-use common::record::{self, Entry, Written, operation_key};
+use common::record::{self, Entry, ReadBack, Written, operation_key};
 use common::wait::Deadline;
 use common::{Error, Result, ui};
 use url::Url;
@@ -178,10 +178,24 @@ pub(crate) async fn switch_named(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> R
     )))
 }
 
-/// Writes the cluster's entry on the app.
-pub(crate) async fn write(ctx: &Ctx, inputs: &Inputs, entry: Option<Entry>) -> Result<Written> {
+/// Writes the cluster's entry on the app, read back as `read_back` says (`Guarded` for the
+/// pending entry before a reset: its loss would let a prune remove the key the cluster holds).
+pub(crate) async fn write(
+    ctx: &Ctx,
+    inputs: &Inputs,
+    entry: Option<Entry>,
+    read_back: ReadBack,
+) -> Result<Written> {
     let graph = ctx.graph(&inputs.tenant);
-    record::write(ctx, &graph, &inputs.app_id, &inputs.cluster.id(), entry).await
+    record::write(
+        ctx,
+        &graph,
+        &inputs.app_id,
+        &inputs.cluster.id(),
+        entry,
+        read_back,
+    )
+    .await
 }
 
 /// Writes `entry` under a deadline of its own, which an interrupt does not end (after a
@@ -190,7 +204,16 @@ pub(crate) async fn write_anyway(ctx: &Ctx, inputs: &Inputs, entry: Option<Entry
     let graph = ctx
         .http()
         .graph(&inputs.tenant, Deadline::after(WRITE_GRACE));
-    if let Err(e) = record::write(ctx, &graph, &inputs.app_id, &inputs.cluster.id(), entry).await {
+    let cluster = inputs.cluster.id();
+    let written = record::write(
+        ctx,
+        &graph,
+        &inputs.app_id,
+        &cluster,
+        entry,
+        ReadBack::Measured,
+    );
+    if let Err(e) = written.await {
         ui::warn(&format!(
             "the record of cluster {} on app {} could not be written ({what}): {}",
             inputs.cluster.name,
@@ -218,7 +241,16 @@ pub(crate) async fn bind_operation(ctx: &Ctx, inputs: &Inputs, pending: &Entry, 
         .http()
         .graph(&inputs.tenant, Deadline::after(WRITE_GRACE));
     let cluster = inputs.cluster.id();
-    if let Err(e) = record::write(ctx, &graph, &inputs.app_id, &cluster, Some(bound)).await {
+    // Its read-back may be left to the confirmed entry, queued behind it once the reset ends.
+    let written = record::write(
+        ctx,
+        &graph,
+        &inputs.app_id,
+        &cluster,
+        Some(bound),
+        ReadBack::Supersedable,
+    );
+    if let Err(e) = written.await {
         ui::warn(&format!(
             "the reset's operation could not be noted in the record of cluster {} on app {} ({}): a rerun resets again instead of following it",
             inputs.cluster.name,
@@ -231,7 +263,7 @@ pub(crate) async fn bind_operation(ctx: &Ctx, inputs: &Inputs, pending: &Entry, 
 /// Writes the entry of a confirmed reset; a failure leaves the pending entry (the next run
 /// resets again; a prune keeps both keys), so it is reported, not fatal. The summary's note.
 pub(crate) async fn record_confirmed(ctx: &Ctx, inputs: &Inputs) -> String {
-    match write(ctx, inputs, confirmed(inputs)).await {
+    match write(ctx, inputs, confirmed(inputs), ReadBack::Measured).await {
         // Recorded: nothing to say on the step's line.
         Ok(_) if inputs.key_id.is_some() => String::new(),
         Ok(_) => "; key id unknown: the next run resets again".into(),

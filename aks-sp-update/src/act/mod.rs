@@ -5,7 +5,7 @@ use common::driver::{Ctx, Done};
 use common::envelope::Change;
 use common::error::codes;
 use common::http::{Api, Sent};
-use common::record::{self as app_record, Entry, Written};
+use common::record::{self as app_record, Entry, ReadBack, Written};
 use common::{Error, Result, Secret, ui};
 
 use common::arm::clusters::ManagedCluster;
@@ -103,7 +103,7 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
         Posted::Sent(s) => s,
         Posted::Already(now, was) => {
             // Another operation made the cluster hold the object's key: the entry goes back.
-            record::write(ctx, inputs, entry.clone()).await?;
+            record::write(ctx, inputs, entry.clone(), ReadBack::Measured).await?;
             return Ok(already(ctx, inputs, &now, &was).await?);
         }
     };
@@ -234,7 +234,12 @@ async fn prepare(
     let pending = record::pending(inputs, cluster, entry);
     let (roles, recorded) = tokio::join!(
         Box::pin(roles::apply(ctx, inputs, found, ledger)),
-        Box::pin(record::write(ctx, inputs, Some(pending.clone())))
+        Box::pin(record::write(
+            ctx,
+            inputs,
+            Some(pending.clone()),
+            ReadBack::Guarded
+        ))
     );
     let recorded = recorded.map_err(|e| record::refused(e, inputs));
     let roles = match (roles, recorded) {
@@ -320,7 +325,8 @@ async fn already(
     // The cluster is seen on the app and the pending key is the object's: only that reset
     // can have switched it, so the entry is confirmed.
     let recorded = *held == Held::Switched
-        && record::write(ctx, inputs, record::confirmed(inputs)).await? == Written::Written;
+        && record::write(ctx, inputs, record::confirmed(inputs), ReadBack::Measured).await?
+            == Written::Written;
     no_copy_on_the_app(inputs);
     let pull_verified_at = match &inputs.pull {
         Some(_) => pull::new_credential(inputs, ctx)

@@ -45,6 +45,7 @@
 //! older entry (see docs/DESIGN.md, "Records and claims").
 
 mod legacy;
+mod pause;
 mod write;
 
 use std::collections::BTreeSet;
@@ -60,6 +61,7 @@ use crate::json::object;
 use crate::validate::is_guid;
 
 pub use legacy::{LEGACY_TAGS, has_legacy_tags, legacy_key, legacy_keys, remove_legacy_tags};
+pub use pause::ReadBack;
 pub use write::{MAX_ATTEMPTS, Written, write};
 
 /// The prefix of every entry.

@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use std::time::{Duration, Instant};
 
-use common::record::{self, Entry, Written};
+use common::record::{self, Entry, ReadBack, Written};
 use serde_json::{Value, json};
 use xtenant_tests::azure::{NewApp, Operator, app_tags, record_entry, set_app_tags};
 use xtenant_tests::steps::{Step, run_step, run_steps, tags_of};
@@ -406,7 +406,14 @@ fn two_writers_whose_windows_overlap_lose_no_entry() {
             )
             .unwrap();
         let (p_wrote, q_wrote) = rt.block_on(async {
-            let q_writes = record::write(&q, &gq, &app, &q_cluster, Some(entry(q_key)));
+            let q_writes = record::write(
+                &q,
+                &gq,
+                &app,
+                &q_cluster,
+                Some(entry(q_key)),
+                ReadBack::Measured,
+            );
             let p_writes = async {
                 // Q has read, and its write is on its way: P reads now, slowly, and writes.
                 while sim.sim().faults()[0]["matched"] == 0 {
@@ -417,7 +424,15 @@ fn two_writers_whose_windows_overlap_lose_no_entry() {
                         json!({"method": "GET", "path": "/applications", "count": 1, "delay_ms": 150}),
                     )
                     .unwrap();
-                record::write(&p, &gp, &app, &p_cluster, Some(entry(p_key))).await
+                record::write(
+                    &p,
+                    &gp,
+                    &app,
+                    &p_cluster,
+                    Some(entry(p_key)),
+                    ReadBack::Measured,
+                )
+                .await
             };
             tokio::join!(p_writes, q_writes)
         });
@@ -443,9 +458,11 @@ fn two_writers_whose_windows_overlap_lose_no_entry() {
     );
 }
 
-/// A write of an entry queued behind the write of the same cluster's entry takes over its
-/// read-back (as step 4's confirmed entry does the operation's, when the reset ends first):
-/// the first write's pause ends at once and it is not read back; the second is.
+/// A write of an entry queued behind a `Supersedable` write of the same cluster's entry takes
+/// over its read-back (as step 4's confirmed entry does the operation's note, when the reset
+/// ends first): the first write's pause ends at once and it is not read back; the second is.
+/// A first write that did not ask for it (`Measured`: the confirmed entry; `Guarded`: the
+/// pending one) is read back by itself all the same.
 #[test]
 fn a_write_queued_behind_another_of_the_same_entry_takes_over_its_read_back() {
     let sim = TestSim::start();
@@ -471,41 +488,114 @@ fn a_write_queued_behind_another_of_the_same_entry_takes_over_its_read_back() {
         .build()
         .unwrap();
     let ctx = sim.ctx(Duration::from_secs(30));
-    let (first, second) = rt.block_on(async {
-        let graph = ctx.graph(&tenant);
-        record::read(&graph, &app).await.unwrap();
+    // (the first write's stake, the reads expected: the first write's read, its read-back
+    // unless superseded, the second's read and its read-back)
+    for (first_asks, gets) in [
+        (ReadBack::Supersedable, 3),
+        (ReadBack::Measured, 4),
+        (ReadBack::Guarded, 4),
+    ] {
+        set_app_tags(&sim, &app, &[]);
+        let (first, second) = rt.block_on(async {
+            let graph = ctx.graph(&tenant);
+            record::read(&graph, &app).await.unwrap();
+            sim.sim().clear_requests();
+            // The first write's read is slow: its pause (as long as its read-and-write) would be.
+            sim.sim()
+                .add_fault(
+                    json!({"method": "GET", "path": "/applications", "count": 1, "delay_ms": 400}),
+                )
+                .unwrap();
+            let first = record::write(&ctx, &graph, &app, cluster, Some(bound.clone()), first_asks);
+            let second = async {
+                while record_patches(&sim).is_empty() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                let c = Some(confirmed.clone());
+                record::write(&ctx, &graph, &app, cluster, c, ReadBack::Measured).await
+            };
+            tokio::join!(first, second)
+        });
+        assert_eq!(first.unwrap(), Written::Written, "{first_asks:?}");
+        assert_eq!(second.unwrap(), Written::Written, "{first_asks:?}");
+        let reads = sim
+            .requests()
+            .iter()
+            .filter(|r| r["method"] == "GET")
+            .count();
+        assert_eq!(
+            (reads, record_patches(&sim).len()),
+            (gets, 2),
+            "{first_asks:?}: {:#?}",
+            sim.requests()
+        );
+        assert_eq!(
+            record_entry(&sim, &app, cluster),
+            Some(json!({ "key": "11111111-2222-3333-4444-555555555555" }))
+        );
+    }
+}
+
+/// The pending entry before a reset (`Guarded`) is read back at least 100 ms after its write
+/// was answered, however fast this run's reads and writes are: a writer on a slower link may
+/// have a longer window than this run can measure.
+#[test]
+fn a_guarded_write_is_read_back_after_at_least_100_ms() {
+    let sim = TestSim::start();
+    let app = Operator::new(&sim)
+        .create_app(&NewApp::multitenant("xtenant-record-guarded"))
+        .app_id;
+    let tenant = sim.var("CLUSTER_TENANT_ID");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ctx = sim.ctx(Duration::from_secs(30));
+    let key = |k: &str| Entry {
+        key: Some(k.into()),
+        ..Entry::default()
+    };
+    // The gap between a PATCH's answer and the next GET's arrival, by the simulator's log.
+    let gap = |asks: ReadBack, cluster: &str, k: &str| {
         sim.sim().clear_requests();
-        // The first write's read is slow: its pause (as long as its read-and-write) would be.
-        sim.sim()
-            .add_fault(
-                json!({"method": "GET", "path": "/applications", "count": 1, "delay_ms": 400}),
-            )
-            .unwrap();
-        let first = record::write(&ctx, &graph, &app, cluster, Some(bound));
-        let second = async {
-            while record_patches(&sim).is_empty() {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            record::write(&ctx, &graph, &app, cluster, Some(confirmed)).await
+        let graph = ctx.graph(&tenant);
+        let written = rt.block_on(record::write(
+            &ctx,
+            &graph,
+            &app,
+            cluster,
+            Some(key(k)),
+            asks,
+        ));
+        assert_eq!(written.unwrap(), Written::Written);
+        let log = sim.requests();
+        let at = |r: &Value, field: &str| {
+            let t = r[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {field}: {r}"));
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap()
         };
-        tokio::join!(first, second)
-    });
-    assert_eq!(first.unwrap(), Written::Written);
-    assert_eq!(second.unwrap(), Written::Written);
-    let gets = sim
-        .requests()
-        .iter()
-        .filter(|r| r["method"] == "GET")
-        .count();
-    // The first write's read, the second's read and its read-back.
-    assert_eq!(
-        (gets, record_patches(&sim).len()),
-        (3, 2),
-        "{:#?}",
-        sim.requests()
-    );
-    assert_eq!(
-        record_entry(&sim, &app, cluster),
-        Some(json!({ "key": "11111111-2222-3333-4444-555555555555" }))
-    );
+        let patch = log
+            .iter()
+            .position(|r| r["method"] == "PATCH")
+            .expect("a PATCH");
+        let back = log[patch + 1..]
+            .iter()
+            .find(|r| r["method"] == "GET")
+            .expect("a read-back");
+        at(back, "time") - at(&log[patch], "time")
+    };
+    let c = |n: &str| {
+        format!(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{n}"
+        )
+    };
+    for i in 0..2 {
+        let guarded = gap(
+            ReadBack::Guarded,
+            &c(&format!("g{i}")),
+            "11111111-2222-3333-4444-555555555555",
+        );
+        assert!(guarded >= time::Duration::milliseconds(100), "{guarded}");
+    }
 }
