@@ -64,11 +64,18 @@ fn kill_everywhere(step: Step) -> usize {
     let points: Vec<(u64, Kill)> = (1..=n)
         .flat_map(|k| [(k, Kill::AnswerLost), (k, Kill::RequestLost)])
         .collect();
-    par_map(&points, 6, |&(k, how)| {
+    let killed = par_map(&points, 6, |&(k, how)| {
         let (sim, input) = start();
         let ctx = format!("{} killed at request {k}/{n} ({how:?})", step.bin());
         let finished = run_killed_at(&sim, step.bin(), &step.args(&sim), &input, k, how);
-        assert!(finished.is_none(), "{ctx}: it ended first: {finished:?}");
+        if let Some(run) = finished {
+            // This run made fewer than k requests (a reset polled once less, the operation's
+            // note left to the confirmed entry when the reset ended during its pause): it
+            // ran undisturbed, and must have ended as an undisturbed run does.
+            assert_eq!(run.code, 0, "{ctx}: it ended first, and failed: {run:?}");
+            assert_eq!(census(&sim), Census::after(step), "{ctx}: it ended first");
+            return false;
+        }
         let held_add_password = sim.requests().iter().any(|r| {
             !r["fault"].is_null()
                 && r["path"]
@@ -107,7 +114,15 @@ fn kill_everywhere(step: Step) -> usize {
             "{ctx}: at the end"
         );
         assert!(cluster_pulls(&sim), "{ctx}: the cluster cannot pull");
+        true
     });
+    // A run makes fewer requests than the fewest counted only at its end, now and then.
+    let unreached = killed.iter().filter(|k| !**k).count();
+    assert!(
+        unreached <= 2,
+        "{unreached} of {} kill points were never reached",
+        points.len()
+    );
     points.len()
 }
 
