@@ -50,7 +50,7 @@ pub use pace::{
 };
 pub use redact::redact;
 pub use request::{Auth, Request, Response, Sent};
-pub use retry::retry_after;
+pub use retry::{resend_wait, retry_after};
 pub use versions::{ApiVersions, choose as choose_api_version, supported_versions};
 
 /// Which Azure service a request goes to (decides token audience and error shape).

@@ -103,6 +103,8 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// Whether resending after an unknown outcome is safe (true for GET/PUT/PATCH/DELETE).
     pub idempotent: bool,
+    /// Whether the retry loop may send it again at all (see [`Request::never_resent`]).
+    pub resend: bool,
     /// Statuses returned as `Ok` instead of an error (e.g. 404 for an existence check).
     pub accept: Vec<u16>,
     /// What the write does beyond its body, for a `--dry-run` plan (e.g. the nodes a reset
@@ -122,6 +124,7 @@ impl Request {
             body: None,
             headers: Vec::new(),
             idempotent,
+            resend: true,
             accept: Vec::new(),
             note: None,
         }
@@ -159,6 +162,15 @@ impl Request {
     #[must_use]
     pub fn idempotent(mut self, yes: bool) -> Self {
         self.idempotent = yes;
+        self
+    }
+
+    /// Never sent again by the retry loop, not even after a 429: its body was made from a read
+    /// that a later send would carry stale (the record's tags, which Graph replaces as a
+    /// whole). The caller waits ([`super::resend_wait`]), reads again and writes again.
+    #[must_use]
+    pub fn never_resent(mut self) -> Self {
+        self.resend = false;
         self
     }
 

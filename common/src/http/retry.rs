@@ -30,30 +30,7 @@ impl Http {
         let mut throttled = 0u32;
         loop {
             attempt += 1;
-            // An ARM request waits at its principal's and subscription's gate (see `pace`).
-            let gate = match (&req.service, &req.auth) {
-                (Service::Arm, Auth::Tenant(tenant)) => {
-                    let kind = if req.is_write() {
-                        super::pace::Kind::Write
-                    } else {
-                        super::pace::Kind::Read
-                    };
-                    super::pace::key(kind, tenant, req.url.path())
-                }
-                _ => None,
-            };
-            if let Some(k) = &gate {
-                // A wait at the gate (ARM's Retry-After, up to the deadline) ends at a signal,
-                // as every other wait does.
-                let what = format!("{} {}", req.method, host_path(&req.url));
-                deadline
-                    .interrupt()
-                    .abandon(&what, async {
-                        self.pacer.admit(k, deadline.remaining()).await;
-                        Ok(())
-                    })
-                    .await?;
-            }
+            let gate = self.wait_at_gate(&req, deadline).await?;
             let started = Instant::now();
             let outcome = self.send_once(&req, deadline).await;
             if let Some(k) = &gate {
@@ -75,7 +52,7 @@ impl Http {
                     // An unknown outcome is only resent when resending is safe; 429 and 503 mean "not done".
                     let safe = req.idempotent || matches!(resp.status, 429 | 503);
                     let err = error_from_response(req.service, &resp);
-                    if !(transient && safe) {
+                    if !(transient && safe && req.resend) {
                         return Err(err);
                     }
                     let ra = resp.retry_after();
@@ -96,7 +73,8 @@ impl Http {
                     // A certificate that is not trusted stays so: no retry.
                     let retry = matches!(e.kind(), ErrorKind::Transport)
                         && !e.is(codes::UNTRUSTED_CERTIFICATE)
-                        && (req.idempotent || e.is(codes::CONNECT_FAILED));
+                        && (req.idempotent || e.is(codes::CONNECT_FAILED))
+                        && req.resend;
                     if !retry {
                         return Err(e);
                     }
@@ -133,6 +111,52 @@ impl Http {
                 .map_err(|i| i.context(err.message()))?;
         }
     }
+}
+
+impl Http {
+    /// An ARM request waits at its principal's and subscription's gate (see `pace`): its key,
+    /// once admitted. The wait (ARM's Retry-After, up to the deadline) ends at a signal, as
+    /// every other wait does.
+    async fn wait_at_gate(
+        &self,
+        req: &Request,
+        deadline: Deadline,
+    ) -> Result<Option<super::pace::Key>> {
+        let gate = match (&req.service, &req.auth) {
+            (Service::Arm, Auth::Tenant(tenant)) => {
+                let kind = if req.is_write() {
+                    super::pace::Kind::Write
+                } else {
+                    super::pace::Kind::Read
+                };
+                super::pace::key(kind, tenant, req.url.path())
+            }
+            _ => None,
+        };
+        if let Some(k) = &gate {
+            let what = format!("{} {}", req.method, host_path(&req.url));
+            deadline
+                .interrupt()
+                .abandon(&what, async {
+                    self.pacer.admit(k, deadline.remaining()).await;
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(gate)
+    }
+}
+
+/// How long to wait before a request [`Request::never_resent`] that failed with `e` is made
+/// again from a fresh read (its `n`-th time, 1-based): the backoff a resend would have had, or
+/// `None` when `e` is no failure a resend would have followed (a refusal, an untrusted
+/// certificate, an interrupt, the deadline).
+pub fn resend_wait(e: &crate::Error, n: u32) -> Option<Duration> {
+    let transient = match e.status() {
+        Some(s) => matches!(s, 408 | 429 | 500 | 502 | 503 | 504),
+        None => matches!(e.kind(), ErrorKind::Transport) && !e.is(codes::UNTRUSTED_CERTIFICATE),
+    };
+    (transient && n < MAX_ATTEMPTS).then(|| backoff(n))
 }
 
 /// Jittered exponential backoff for attempt `n` (1-based).

@@ -47,8 +47,11 @@
 //! write on its way so that another's lands inside its window, and fails when the pause is
 //! sized from the write's round trip alone.
 //!
-//! What no pause covers: a write held in flight (a transport retry, a stalled connection)
-//! longer than the other writer's pause, from a read made before it. See [`super`]'s
+//! What no pause covers: a write held in flight (a stalled connection, a proxy) longer than
+//! the other writer's pause, from a read made before it. Our own retries never make one: a
+//! record write that fails on its way (a 429, a 5xx, no answer) is not sent again as it was
+//! but made again from a fresh read (`Request::never_resent`,
+//! `record::a_throttled_record_write_is_made_again_from_a_fresh_read` in `tests/`). See [`super`]'s
 //! *Concurrency*.
 
 use std::collections::VecDeque;

@@ -196,6 +196,9 @@ async fn apply(
     let mut read_at = Instant::now();
     let mut current = read(graph, app_id).await?;
     let mut wrote = false;
+    // Writes that failed on the way (throttled, unavailable, no answer): each is made again
+    // from a fresh read, up to the retry policy's tries.
+    let mut resends = 0;
     for attempt in 1..=MAX_ATTEMPTS {
         if shows(&current, changes) {
             return Ok(if wrote {
@@ -217,16 +220,34 @@ async fn apply(
             return Err(full(app_id, current.len()));
         }
         let url = graph.url(&app_path(app_id))?;
+        // Never resent as it is: a resend seconds later (a 429's Retry-After, a backoff) would
+        // put back the tags read before it, over what another writer wrote meanwhile.
         let req = graph
             .request(Method::PATCH, url)
-            .json(json!({ "tags": next.tags }));
-        match graph
-            .write(req)
-            .await
-            .map_err(|e| refused(e, app_id, graph.tenant()))?
-        {
-            Sent::Skipped => return Ok(Written::DryRun),
-            Sent::Done(_) => wrote = true,
+            .json(json!({ "tags": next.tags }))
+            .never_resent();
+        match graph.write(req).await {
+            Ok(Sent::Skipped) => return Ok(Written::DryRun),
+            Ok(Sent::Done(_)) => wrote = true,
+            Err(e) => {
+                resends += 1;
+                let wait = crate::http::resend_wait(&e, resends)
+                    .filter(|w| *w < graph.deadline().remaining())
+                    .ok_or_else(|| refused(e.clone(), app_id, graph.tenant()))?;
+                ui::debug(&format!(
+                    "the record on app {app_id}: {}; read again and written again in {:.1}s",
+                    e.message(),
+                    wait.as_secs_f64()
+                ));
+                let what = format!("the write of the record on app {app_id}");
+                graph.deadline().interrupt().sleep(wait, &what).await?;
+                // The write may have landed (an answer lost): the read says, and a write that
+                // shows counts as made.
+                wrote |= e.status().is_none_or(|s| !matches!(s, 429 | 503));
+                read_at = Instant::now();
+                current = read(graph, app_id).await?;
+                continue;
+            }
         }
         let took = writers.measure.took(read_at.elapsed());
         let superseded = || read_back == ReadBack::Supersedable && writer.supersedes(changes);

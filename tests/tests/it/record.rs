@@ -599,3 +599,83 @@ fn a_guarded_write_is_read_back_after_at_least_100_ms() {
         assert!(guarded >= time::Duration::milliseconds(100), "{guarded}");
     }
 }
+
+/// A record write refused on its way (Graph's 429) is made again from a fresh read, not sent
+/// again as it was: another writer Q writes its entry, and reads it back, while P waits to
+/// write again; P's second write carries Q's entry. Resent as it was (the retry loop's
+/// resend), P's write would put back the tags read before Q's write, and Q's entry would be
+/// lost with no one left to see it.
+#[test]
+fn a_throttled_record_write_is_made_again_from_a_fresh_read() {
+    let sim = TestSim::start();
+    let app = Operator::new(&sim)
+        .create_app(&NewApp::multitenant("xtenant-record-throttled"))
+        .app_id;
+    let tenant = sim.var("CLUSTER_TENANT_ID");
+    let cluster = |name: &str| {
+        format!(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{name}"
+        )
+    };
+    let (p_key, q_key) = (
+        "11111111-2222-3333-4444-555555555555",
+        "66666666-7777-8888-9999-000000000000",
+    );
+    let entry = |k: &str| Entry {
+        key: Some(k.to_owned()),
+        ..Entry::default()
+    };
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let (p, q) = (
+        sim.ctx(Duration::from_secs(30)),
+        sim.ctx(Duration::from_secs(30)),
+    );
+    sim.sim()
+        .add_fault(json!({"method": "PATCH", "path": "/applications", "count": 1, "status": 429}))
+        .unwrap();
+    let p_wrote = std::thread::scope(|s| {
+        let p_writes = s.spawn(|| {
+            let gp = p.graph(&tenant);
+            let e = Some(entry(p_key));
+            runtime().block_on(record::write(
+                &p,
+                &gp,
+                &app,
+                &cluster("p"),
+                e,
+                ReadBack::Measured,
+            ))
+        });
+        // P's write was refused: Q writes, and reads back, while P waits.
+        while sim.sim().faults()[0]["applied"] == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let gq = q.graph(&tenant);
+        let q_wrote = runtime().block_on(record::write(
+            &q,
+            &gq,
+            &app,
+            &cluster("q"),
+            Some(entry(q_key)),
+            ReadBack::Measured,
+        ));
+        assert_eq!(q_wrote.unwrap(), Written::Written);
+        p_writes.join().unwrap()
+    });
+    assert_eq!(p_wrote.unwrap(), Written::Written);
+    assert_eq!(
+        record_entry(&sim, &app, &cluster("p")),
+        Some(json!({ "key": p_key }))
+    );
+    assert_eq!(
+        record_entry(&sim, &app, &cluster("q")),
+        Some(json!({ "key": q_key })),
+        "{:#?}",
+        sim.requests()
+    );
+}
