@@ -27,6 +27,7 @@ use crate::output::{Fail, Output};
 /// Runs the step on one validated object. A failure whose reset did not happen removes the
 /// roles copied for it (see [`roles::undo`]); `--remove-legacy-tags` comes last.
 pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail> {
+    claim(ctx, inputs)?;
     let ledger = roles::Ledger::default();
     let result = switch(inputs, ctx, &ledger).await;
     if let Err(f) = &result {
@@ -37,6 +38,40 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
     done.summary
         .push_str(&record::remove_legacy(ctx, inputs).await?);
     Ok(done)
+}
+
+/// The clusters this run's objects were for, with the app and key each was to hold (a
+/// [`Ctx::state`]).
+#[derive(Default)]
+struct Claimed(std::sync::Mutex<std::collections::HashMap<String, (String, Option<String>)>>);
+
+/// Refuses an object for a cluster an earlier object of this run was for with another app or
+/// key, before anything is sent: the two would race for the cluster and for its entry in the
+/// record (`--jobs`), each told its entry was written while the other's won. The same object
+/// again is a rerun: it finds the cluster on the app.
+fn claim(ctx: &Ctx, inputs: &Inputs) -> Result<()> {
+    let id = inputs.cluster.id().to_ascii_lowercase();
+    let wants = (
+        inputs.app_id.to_ascii_lowercase(),
+        inputs.key_id.as_deref().map(str::to_ascii_lowercase),
+    );
+    let claimed = ctx.state::<Claimed>();
+    let mut claimed = claimed
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let first = claimed.entry(id).or_insert_with(|| wants.clone());
+    if *first == wants {
+        return Ok(());
+    }
+    Err(Error::input(
+        "cluster_id",
+        format!(
+            "cluster {} is the cluster of an earlier object of this run, for another app or secret: one cluster, one secret in a run",
+            inputs.cluster.name
+        ),
+    )
+    .with_hint("give each cluster the one object whose secret it should hold; nothing was sent for this one"))
 }
 
 /// The step itself ([`run`]); the roles it copies are noted in `ledger`.

@@ -85,6 +85,41 @@ fn has_assignment(sim: &TestSim, scope: &str, role: &str, principal: &str) -> bo
     })
 }
 
+/// Two objects for one cluster in one run (`--jobs 2`) with two secrets of the app: the first
+/// is reset, the second is refused before anything is sent for it, naming `cluster_id` —
+/// they would race for the cluster and for its entry in the record. (The same object twice
+/// is a rerun: `probe::after_the_procedure_the_cluster_pulls_from_inside` in `tests/`.)
+#[test]
+fn a_second_object_for_the_same_cluster_with_another_secret_is_refused() {
+    let sim = sim();
+    let s = setup(&sim, true);
+    let first = s.envelope(&sim);
+    let mut second = first.clone();
+    second["client_secret_key_id"] = "0f0f0f0f-1111-4222-8333-444444444444".into();
+    let args = [
+        "--targets-from-input",
+        "--jobs",
+        "2",
+        "--image",
+        &sim.var("REGISTRY_IMAGE"),
+    ];
+    let r = sim.run(BIN, &args, &format!("{}{}", line(&first), line(&second)));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let objects: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 2, "{}", r.stdout);
+    assert!(objects[0].get("error").is_none(), "{}", r.stdout);
+    assert_eq!(objects[1]["error"]["code"], "InvalidInput", "{}", r.stdout);
+    let message = objects[1]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("earlier object of this run"), "{message}");
+    assert_eq!(sim.resets(), 1, "one reset, for the first object");
+    assert!(cluster_pulls(&sim));
+    assert!(record_names(&sim, &s.app_id, s.key_id.as_deref().unwrap()));
+}
+
 #[test]
 fn the_reset_makes_the_cluster_pull_and_a_rerun_is_a_no_op() {
     let sim = sim();
