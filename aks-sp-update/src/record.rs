@@ -198,22 +198,24 @@ pub(crate) async fn write(
     .await
 }
 
-/// Writes `entry` under a deadline of its own, which an interrupt does not end (after a
-/// failure at --timeout or on Ctrl-C); a failure is a warning naming `what`.
-pub(crate) async fn write_anyway(ctx: &Ctx, inputs: &Inputs, entry: Option<Entry>, what: &str) {
+/// Writes `entry` under a deadline of its own ([`WRITE_GRACE`]), which an interrupt does not end.
+async fn write_in_grace(
+    ctx: &Ctx,
+    inputs: &Inputs,
+    entry: Option<Entry>,
+    read_back: ReadBack,
+) -> Result<Written> {
     let graph = ctx
         .http()
         .graph(&inputs.tenant, Deadline::after(WRITE_GRACE));
     let cluster = inputs.cluster.id();
-    let written = record::write(
-        ctx,
-        &graph,
-        &inputs.app_id,
-        &cluster,
-        entry,
-        ReadBack::Measured,
-    );
-    if let Err(e) = written.await {
+    record::write(ctx, &graph, &inputs.app_id, &cluster, entry, read_back).await
+}
+
+/// Writes `entry` under a deadline of its own, which an interrupt does not end (after a
+/// failure at --timeout or on Ctrl-C); a failure is a warning naming `what`.
+pub(crate) async fn write_anyway(ctx: &Ctx, inputs: &Inputs, entry: Option<Entry>, what: &str) {
+    if let Err(e) = write_in_grace(ctx, inputs, entry, ReadBack::Measured).await {
         ui::warn(&format!(
             "the record of cluster {} on app {} could not be written ({what}): {}",
             inputs.cluster.name,
@@ -237,20 +239,8 @@ pub(crate) async fn bind_operation(ctx: &Ctx, inputs: &Inputs, pending: &Entry, 
         operation: Some(operation_key(op)),
         ..pending.clone()
     };
-    let graph = ctx
-        .http()
-        .graph(&inputs.tenant, Deadline::after(WRITE_GRACE));
-    let cluster = inputs.cluster.id();
     // Its read-back may be left to the confirmed entry, queued behind it once the reset ends.
-    let written = record::write(
-        ctx,
-        &graph,
-        &inputs.app_id,
-        &cluster,
-        Some(bound),
-        ReadBack::Supersedable,
-    );
-    if let Err(e) = written.await {
+    if let Err(e) = write_in_grace(ctx, inputs, Some(bound), ReadBack::Supersedable).await {
         ui::warn(&format!(
             "the reset's operation could not be noted in the record of cluster {} on app {} ({}): a rerun resets again instead of following it",
             inputs.cluster.name,

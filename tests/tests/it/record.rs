@@ -352,6 +352,35 @@ fn record_patches(sim: &TestSim) -> Vec<bool> {
         .collect()
 }
 
+/// The two writers' keys in the races below (P's, Q's).
+const P_KEY: &str = "11111111-2222-3333-4444-555555555555";
+const Q_KEY: &str = "66666666-7777-8888-9999-000000000000";
+
+/// The id of a cluster `name` (the record keys it; no such cluster needs to exist).
+fn cluster_named(name: &str) -> String {
+    format!(
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{name}"
+    )
+}
+
+/// An entry naming the key `k`.
+fn key_entry(k: &str) -> Entry {
+    Entry {
+        key: Some(k.to_owned()),
+        ..Entry::default()
+    }
+}
+
+/// A simulator with a new multitenant app `name`: the simulator, the app's id, tenant A.
+fn race_world(name: &str) -> (TestSim, String, String) {
+    let sim = TestSim::start();
+    let app = Operator::new(&sim)
+        .create_app(&NewApp::multitenant(name))
+        .app_id;
+    let tenant = sim.var("CLUSTER_TENANT_ID");
+    (sim, app, tenant)
+}
+
 /// Two writers that share nothing (two runs' contexts, as in two processes: no turn in
 /// common, each its own connections and clock) write an entry each on one app, and their
 /// windows overlap: Graph takes Q's read before P's write lands and Q's write after it (Q's
@@ -361,24 +390,9 @@ fn record_patches(sim: &TestSim) -> Vec<bool> {
 /// after Q's write landed, and P writes its lost entry again. Both entries are kept.
 #[test]
 fn two_writers_whose_windows_overlap_lose_no_entry() {
-    let sim = TestSim::start();
-    let app = Operator::new(&sim)
-        .create_app(&NewApp::multitenant("xtenant-record-race"))
-        .app_id;
-    let tenant = sim.var("CLUSTER_TENANT_ID");
-    let cluster = |name: String| {
-        format!(
-            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{name}"
-        )
-    };
-    let (p_key, q_key) = (
-        "11111111-2222-3333-4444-555555555555",
-        "66666666-7777-8888-9999-000000000000",
-    );
-    let entry = |k: &str| Entry {
-        key: Some(k.to_owned()),
-        ..Entry::default()
-    };
+    let (sim, app, tenant) = race_world("xtenant-record-race");
+    let cluster = |name: String| cluster_named(&name);
+    let (p_key, q_key, entry) = (P_KEY, Q_KEY, key_entry);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -607,24 +621,8 @@ fn a_guarded_write_is_read_back_after_at_least_100_ms() {
 /// lost with no one left to see it.
 #[test]
 fn a_throttled_record_write_is_made_again_from_a_fresh_read() {
-    let sim = TestSim::start();
-    let app = Operator::new(&sim)
-        .create_app(&NewApp::multitenant("xtenant-record-throttled"))
-        .app_id;
-    let tenant = sim.var("CLUSTER_TENANT_ID");
-    let cluster = |name: &str| {
-        format!(
-            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{name}"
-        )
-    };
-    let (p_key, q_key) = (
-        "11111111-2222-3333-4444-555555555555",
-        "66666666-7777-8888-9999-000000000000",
-    );
-    let entry = |k: &str| Entry {
-        key: Some(k.to_owned()),
-        ..Entry::default()
-    };
+    let (sim, app, tenant) = race_world("xtenant-record-throttled");
+    let (cluster, p_key, q_key, entry) = (cluster_named, P_KEY, Q_KEY, key_entry);
     let runtime = || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
