@@ -479,13 +479,8 @@ fn two_writers_whose_windows_overlap_lose_no_entry() {
 /// pending one) is read back by itself all the same.
 #[test]
 fn a_write_queued_behind_another_of_the_same_entry_takes_over_its_read_back() {
-    let sim = TestSim::start();
-    let app = Operator::new(&sim)
-        .create_app(&NewApp::multitenant("xtenant-record-superseded"))
-        .app_id;
-    let tenant = sim.var("CLUSTER_TENANT_ID");
-    let cluster =
-        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c";
+    let (sim, app, tenant) = race_world("xtenant-record-superseded");
+    let cluster = &cluster_named("c");
     let (bound, confirmed) = (
         Entry {
             pending: Some("11111111-2222-3333-4444-555555555555".into()),
@@ -555,20 +550,12 @@ fn a_write_queued_behind_another_of_the_same_entry_takes_over_its_read_back() {
 /// have a longer window than this run can measure.
 #[test]
 fn a_guarded_write_is_read_back_after_at_least_100_ms() {
-    let sim = TestSim::start();
-    let app = Operator::new(&sim)
-        .create_app(&NewApp::multitenant("xtenant-record-guarded"))
-        .app_id;
-    let tenant = sim.var("CLUSTER_TENANT_ID");
+    let (sim, app, tenant) = race_world("xtenant-record-guarded");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let ctx = sim.ctx(Duration::from_secs(30));
-    let key = |k: &str| Entry {
-        key: Some(k.into()),
-        ..Entry::default()
-    };
     // The gap between a PATCH's answer and the next GET's arrival, by the simulator's log.
     let gap = |asks: ReadBack, cluster: &str, k: &str| {
         sim.sim().clear_requests();
@@ -578,7 +565,7 @@ fn a_guarded_write_is_read_back_after_at_least_100_ms() {
             &graph,
             &app,
             cluster,
-            Some(key(k)),
+            Some(key_entry(k)),
             asks,
         ));
         assert_eq!(written.unwrap(), Written::Written);
@@ -599,17 +586,8 @@ fn a_guarded_write_is_read_back_after_at_least_100_ms() {
             .expect("a read-back");
         at(back, "time") - at(&log[patch], "time")
     };
-    let c = |n: &str| {
-        format!(
-            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{n}"
-        )
-    };
     for i in 0..2 {
-        let guarded = gap(
-            ReadBack::Guarded,
-            &c(&format!("g{i}")),
-            "11111111-2222-3333-4444-555555555555",
-        );
+        let guarded = gap(ReadBack::Guarded, &cluster_named(&format!("g{i}")), P_KEY);
         assert!(guarded >= time::Duration::milliseconds(100), "{guarded}");
     }
 }
