@@ -125,6 +125,9 @@ pub const CLUSTER_SECRET_UNKNOWN: Code = c("ClusterSecretUnknown", ExitCode::Fai
 pub const APP_IN_USE: Code = c("AppInUse", ExitCode::Failure, false);
 /// The record on the app was replaced by another writer's each time it was written (step 4).
 pub const RECORD_NOT_KEPT: Code = c("RecordNotKept", ExitCode::Failure, true);
+/// Step 1's update of an existing app (`--adopt`, a rename, a missing permission) was taken
+/// away by another writer's write each time it was written.
+pub const APP_UPDATE_NOT_KEPT: Code = c("AppUpdateNotKept", ExitCode::Failure, true);
 /// The record on the app already names the most clusters the tools keep on one app (step 4).
 pub const RECORD_FULL: Code = c("RecordFull", ExitCode::Failure, false);
 /// A multi-object run stopped starting new objects after `--max-failures` failures: this
@@ -235,6 +238,7 @@ pub const ALL: &[Code] = &[
     CLUSTER_SECRET_UNKNOWN,
     APP_IN_USE,
     RECORD_NOT_KEPT,
+    APP_UPDATE_NOT_KEPT,
     RECORD_FULL,
     SERVICE_PRINCIPAL_MISSING,
     CONSENT_TIMEOUT,

@@ -44,6 +44,7 @@
 //! remains: a write held in flight longer than the other writer's pause can put back an
 //! older entry (see docs/DESIGN.md, "Records and claims").
 
+mod fields;
 mod legacy;
 mod pause;
 mod write;
@@ -60,6 +61,7 @@ use crate::http::Api;
 use crate::json::object;
 use crate::validate::is_guid;
 
+pub use fields::{Updated, update_app};
 pub use legacy::{LEGACY_TAGS, has_legacy_tags, legacy_key, legacy_keys, remove_legacy_tags};
 pub use pause::ReadBack;
 pub use write::{MAX_ATTEMPTS, Written, write};

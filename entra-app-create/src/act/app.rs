@@ -3,8 +3,8 @@
 use common::error::codes;
 use common::graph;
 use common::graph::{
-    MULTITENANT_AUDIENCE, READ_LAG_GRACE, alt_key, any_eq_filter, is_multitenant,
-    wait_until_readable, with_user_read, write_despite_lag,
+    MULTITENANT_AUDIENCE, READ_LAG_GRACE, alt_key, any_eq_filter, wait_until_readable,
+    with_user_read, write_despite_lag,
 };
 use common::http::Sent;
 use common::json::read;
@@ -12,7 +12,7 @@ use common::ui;
 use common::wait::human;
 use common::{Error, Result};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::act::Step;
 use crate::graph::{Application, MANAGED_TAG, UNIQUE_NAME_TAG};
@@ -294,101 +294,6 @@ impl Step<'_> {
         ));
         Ok(Upsert::Created(Box::new(app)))
     }
-
-    /// Refuses an app that does not fit unless `--adopt`; makes it fit (and renames it) when asked.
-    async fn fix_app(&mut self, mut app: Application) -> Result<AppState> {
-        let redirect = self.inputs.redirect_uri.as_str();
-        let problems = app.problems(redirect);
-        if !problems.is_empty() && !self.inputs.options.adopt {
-            let code = if is_multitenant(&app.audience) {
-                codes::APP_REDIRECT_URI_MISSING
-            } else {
-                codes::APP_NOT_MULTITENANT
-            };
-            return Err(Error::step(
-                code,
-                format!(
-                    "the app {:?} (appId {}) in tenant {} does not fit: {}; it was not made by this tool, or was changed since",
-                    app.display_name,
-                    app.app_id,
-                    self.inputs.tenant,
-                    problems.join(", ")
-                ),
-            )
-            .with_hint(format!(
-                "pass --app-id {} --adopt to make it multitenant with the redirect URI {redirect}, or choose another --unique-name",
-                app.app_id
-            )));
-        }
-        let mut body = serde_json::Map::new();
-        if !is_multitenant(&app.audience) {
-            body.insert("signInAudience".into(), json!(MULTITENANT_AUDIENCE));
-        }
-        if !app.redirect_uris.iter().any(|u| u == redirect) {
-            // web.redirectUris is replaced as a whole: keep the ones it has.
-            let mut uris = app.redirect_uris.clone();
-            uris.push(redirect.to_owned());
-            body.insert("web".into(), json!({"redirectUris": uris}));
-        }
-        if self.inputs.rename && app.display_name != self.inputs.display_name {
-            body.insert("displayName".into(), json!(self.inputs.display_name));
-        }
-        if !app.user_read() && (self.inputs.options.adopt || app.managed()) {
-            // What the portal gives every registration; without any permission the consent
-            // page fails (AADSTS650056). Only on an app this tool may change.
-            body.insert(
-                "requiredResourceAccess".into(),
-                with_user_read(app.required_resource_access.as_deref()),
-            );
-        }
-        if self.inputs.options.adopt && !app.managed() {
-            // Adopted on the reader's flags: marked, so later runs may change it.
-            let mut tags = app.tags.clone();
-            tags.push(MANAGED_TAG.to_owned());
-            body.insert("tags".into(), json!(tags));
-        }
-        if body.is_empty() {
-            self.notes.push(format!(
-                "the app {:?} (appId {}) exists",
-                app.display_name, app.app_id
-            ));
-            return Ok(AppState::Known(app));
-        }
-        let what: Vec<&str> = body.keys().map(String::as_str).collect();
-        let what = what.join(", ");
-        self.may_change(&app, &format!("update {what} of"))?;
-        let url = self.api.url(&format!("/applications/{}", app.id))?;
-        let sent = self
-            .write_app(&app, &format!("the update of {what}"), || {
-                self.api
-                    .request(Method::PATCH, url.clone())
-                    .json(Value::Object(body.clone()))
-            })
-            .await?;
-        if sent.is_skipped() {
-            self.notes.push(format!(
-                "would update {what} of the app {:?} (appId {})",
-                app.display_name, app.app_id
-            ));
-        } else {
-            self.changed = true;
-            self.notes.push(format!(
-                "updated {what} of the app {:?} (appId {})",
-                app.display_name, app.app_id
-            ));
-            // The app as written: the fields the PATCH sent, sent back in the step's view.
-            if body.contains_key("displayName") {
-                self.inputs.display_name.clone_into(&mut app.display_name);
-            }
-            if let Some(r) = body.remove("requiredResourceAccess") {
-                app.required_resource_access = Some(Box::new(r));
-            }
-            if body.contains_key("tags") {
-                app.tags.push(MANAGED_TAG.to_owned());
-            }
-        }
-        Ok(AppState::Known(app))
-    }
 }
 
 /// The app found or made by its unique-name tag.
@@ -410,7 +315,7 @@ fn oldest(apps: &[graph::Application]) -> Option<&graph::Application> {
 #[cfg(test)]
 mod tests {
     use common::json::read;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 

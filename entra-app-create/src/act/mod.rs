@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 
 mod app;
+mod fix;
 mod output;
 
 use common::driver::{Ctx, Done, Failed};
