@@ -16,7 +16,7 @@
 use common::driver::Ctx;
 use common::error::codes;
 use common::interrupt::WRITE_GRACE;
-use common::record::{self, Entry, ReadBack, Written, operation_key};
+use common::record::{self, Entry, ReadBack, Update, Written, operation_key};
 use common::wait::Deadline;
 use common::{Error, Result, ui};
 use url::Url;
@@ -112,21 +112,91 @@ impl Held {
     }
 }
 
-/// The entry written before the reset: the object's key pending (a switch when the cluster
-/// runs as another app); the confirmed key kept only while the cluster runs as the app and
-/// the object names the key it moves to (a prune then keeps both). An object without a key
-/// id leaves no entry: nothing is claimed, the next run resets and a prune refuses.
-pub(crate) fn pending(inputs: &Inputs, cluster: &ManagedCluster, entry: Option<&Entry>) -> Entry {
-    let switch = !cluster.uses(&inputs.app_id);
-    let key = match (&inputs.key_id, switch) {
-        (Some(_), false) => entry.and_then(|e| e.key.clone()),
-        _ => None,
-    };
-    Entry {
-        key,
-        pending: inputs.key_id.clone(),
-        switch,
-        operation: None,
+/// This run's claim on the cluster's entry before its reset. Every entry it writes is made
+/// from the entry that write reads ([`Update`]), never from the one read before: another
+/// run's write that landed since (a confirmation) is kept, not written over.
+#[derive(Debug, Clone)]
+pub(crate) struct Claim {
+    key_id: Option<String>,
+    /// The reset switches the cluster from another app (as ARM showed it before the reset).
+    switch: bool,
+    /// The entry read before this run wrote its own.
+    read: Option<Entry>,
+}
+
+impl Claim {
+    /// The claim of a reset of `cluster` (as ARM showed it) whose entry was `read`.
+    pub(crate) fn new(inputs: &Inputs, cluster: &ManagedCluster, read: Option<&Entry>) -> Self {
+        Self {
+            key_id: inputs.key_id.clone(),
+            switch: !cluster.uses(&inputs.app_id),
+            read: read
+                .cloned()
+                .map(Entry::normalized)
+                .filter(|e| !e.is_empty()),
+        }
+    }
+
+    /// The entry written before the reset over `now`: the object's key pending (a switch when
+    /// the cluster runs as another app); the confirmed key `now` names kept while the cluster
+    /// runs as the app and the object names the key it moves to (a prune then keeps both). A
+    /// confirmation another writer recorded after this run's read is kept too, and then no
+    /// switch is claimed (another reset may have switched the cluster since). An object
+    /// without a key id leaves no entry: nothing is claimed, the next run resets and a prune
+    /// refuses.
+    fn pending(&self, now: Option<&Entry>) -> Entry {
+        let Some(k) = &self.key_id else {
+            return Entry::default();
+        };
+        let now = now.filter(|e| !e.is_empty());
+        let newer_key = now.is_some_and(|e| e.key.is_some()) && now != self.read.as_ref();
+        let switch = self.switch && !newer_key;
+        Entry {
+            key: now.and_then(|e| e.key.clone()).filter(|_| !switch),
+            pending: Some(k.clone()),
+            switch,
+            operation: None,
+        }
+        .normalized()
+    }
+
+    /// The pending entry, made from the entry each write reads.
+    pub(crate) fn pending_update(&self) -> Update {
+        let claim = self.clone();
+        Update::with(move |now| Some(claim.pending(now)))
+    }
+
+    /// The pending entry with the posted reset's operation `op` (none without a key id); left
+    /// as it is when it confirms the object's key with nothing pending (this reset's
+    /// confirmation, or another run's of the same key, landed first).
+    fn bound(&self, op: &Url) -> Option<Update> {
+        let k = self.key_id.clone()?;
+        let (claim, op) = (self.clone(), operation_key(op));
+        Some(Update::with(move |now| {
+            if now.is_some_and(|e| e.holds(&k) && e.pending.is_none()) {
+                return now.cloned();
+            }
+            Some(Entry {
+                operation: Some(op.clone()),
+                ..claim.pending(now)
+            })
+        }))
+    }
+
+    /// What goes back when nothing was reset after the pending entry was written: the entry
+    /// read before, only over the pending entry made from it. Any other entry is left as it is:
+    /// the one read (already back), another run's newer confirmation or claim, or this run's
+    /// pending entry made over another writer's (a prune keeps every key it names).
+    pub(crate) fn put_back(&self) -> Update {
+        let claim = self.clone();
+        Update::with(move |now| {
+            let ours = Some(claim.pending(claim.read.as_ref())).filter(|e| !e.is_empty());
+            if now.cloned().filter(|e| !e.is_empty()) == ours {
+                claim.read.clone()
+            } else {
+                now.cloned()
+            }
+        })
     }
 }
 
@@ -178,44 +248,39 @@ pub(crate) async fn switch_named(ctx: &Ctx, inputs: &Inputs, old_app: &str) -> R
     )))
 }
 
-/// Writes the cluster's entry on the app, read back as `read_back` says (`Guarded` for the
-/// pending entry before a reset: its loss would let a prune remove the key the cluster holds).
+/// Writes the cluster's entry on the app as `update` makes it from the entry each attempt
+/// reads, read back as `read_back` says (`Guarded` for the pending entry before a reset: its
+/// loss would let a prune remove the key the cluster holds).
 pub(crate) async fn write(
     ctx: &Ctx,
     inputs: &Inputs,
-    entry: Option<Entry>,
+    update: Update,
     read_back: ReadBack,
 ) -> Result<Written> {
     let graph = ctx.graph(&inputs.tenant);
-    record::write(
-        ctx,
-        &graph,
-        &inputs.app_id,
-        &inputs.cluster.id(),
-        entry,
-        read_back,
-    )
-    .await
+    let cluster = inputs.cluster.id();
+    record::update(ctx, &graph, &inputs.app_id, &cluster, update, read_back).await
 }
 
-/// Writes `entry` under a deadline of its own ([`WRITE_GRACE`]), which an interrupt does not end.
+/// Writes as `update` says under a deadline of its own ([`WRITE_GRACE`]), which an interrupt
+/// does not end.
 async fn write_in_grace(
     ctx: &Ctx,
     inputs: &Inputs,
-    entry: Option<Entry>,
+    update: Update,
     read_back: ReadBack,
 ) -> Result<Written> {
     let graph = ctx
         .http()
         .graph(&inputs.tenant, Deadline::after(WRITE_GRACE));
     let cluster = inputs.cluster.id();
-    record::write(ctx, &graph, &inputs.app_id, &cluster, entry, read_back).await
+    record::update(ctx, &graph, &inputs.app_id, &cluster, update, read_back).await
 }
 
-/// Writes `entry` under a deadline of its own, which an interrupt does not end (after a
-/// failure at --timeout or on Ctrl-C); a failure is a warning naming `what`.
-pub(crate) async fn write_anyway(ctx: &Ctx, inputs: &Inputs, entry: Option<Entry>, what: &str) {
-    if let Err(e) = write_in_grace(ctx, inputs, entry, ReadBack::Measured).await {
+/// Writes as `update` says under a deadline of its own, which an interrupt does not end
+/// (after a failure at --timeout or on Ctrl-C); a failure is a warning naming `what`.
+pub(crate) async fn write_anyway(ctx: &Ctx, inputs: &Inputs, update: Update, what: &str) {
+    if let Err(e) = write_in_grace(ctx, inputs, update, ReadBack::Measured).await {
         ui::warn(&format!(
             "the record of cluster {} on app {} could not be written ({what}): {}",
             inputs.cluster.name,
@@ -231,16 +296,12 @@ pub(crate) async fn write_anyway(ctx: &Ctx, inputs: &Inputs, entry: Option<Entry
 /// not cost a second reimage). A failure is a warning: the rerun of a reset left running
 /// then resets again instead of following it. When the reset ends first, the confirmed entry
 /// queued behind this write ends its pause and is read back instead (`common::record`).
-pub(crate) async fn bind_operation(ctx: &Ctx, inputs: &Inputs, pending: &Entry, op: &Url) {
-    if pending.pending.is_none() {
+pub(crate) async fn bind_operation(ctx: &Ctx, inputs: &Inputs, claim: &Claim, op: &Url) {
+    let Some(bound) = claim.bound(op) else {
         return;
-    }
-    let bound = Entry {
-        operation: Some(operation_key(op)),
-        ..pending.clone()
     };
     // Its read-back may be left to the confirmed entry, queued behind it once the reset ends.
-    if let Err(e) = write_in_grace(ctx, inputs, Some(bound), ReadBack::Supersedable).await {
+    if let Err(e) = write_in_grace(ctx, inputs, bound, ReadBack::Supersedable).await {
         ui::warn(&format!(
             "the reset's operation could not be noted in the record of cluster {} on app {} ({}): a rerun resets again instead of following it",
             inputs.cluster.name,
@@ -253,7 +314,8 @@ pub(crate) async fn bind_operation(ctx: &Ctx, inputs: &Inputs, pending: &Entry, 
 /// Writes the entry of a confirmed reset; a failure leaves the pending entry (the next run
 /// resets again; a prune keeps both keys), so it is reported, not fatal. The summary's note.
 pub(crate) async fn record_confirmed(ctx: &Ctx, inputs: &Inputs) -> String {
-    match write(ctx, inputs, confirmed(inputs), ReadBack::Measured).await {
+    let confirmed = Update::set(confirmed(inputs));
+    match write(ctx, inputs, confirmed, ReadBack::Measured).await {
         // Recorded: nothing to say on the step's line.
         Ok(_) if inputs.key_id.is_some() => String::new(),
         Ok(_) => "; key id unknown: the next run resets again".into(),

@@ -128,7 +128,7 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
         ));
     }
 
-    let (secret, pull_verified_at, roles, pending) =
+    let (secret, pull_verified_at, roles, claim) =
         prepare(ctx, inputs, &cluster, entry.as_ref(), &held, ledger).await?;
 
     let waiting = operation::for_the_reset(ctx, &arm, &cluster);
@@ -137,8 +137,9 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     let sent = match post_reset(&arm, inputs, &secret, &disruption, entry.as_ref()).await? {
         Posted::Sent(s) => s,
         Posted::Already(now, was) => {
-            // Another operation made the cluster hold the object's key: the entry goes back.
-            record::write(ctx, inputs, entry.clone(), ReadBack::Measured).await?;
+            // Another operation made the cluster hold the object's key: the entry goes back,
+            // over this run's pending entry only (a newer one another run wrote stays).
+            record::write(ctx, inputs, claim.put_back(), ReadBack::Measured).await?;
             return Ok(already(ctx, inputs, &now, &was).await?);
         }
     };
@@ -157,7 +158,7 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     // The binding is polled first, so it is queued first.
     let bind = async {
         if let Some(op) = &op {
-            record::bind_operation(ctx, inputs, &pending, op).await;
+            record::bind_operation(ctx, inputs, &claim, op).await;
         }
     };
     let finish = async {
@@ -234,7 +235,7 @@ async fn prepare(
     entry: Option<&Entry>,
     held: &Held,
     ledger: &roles::Ledger,
-) -> Result<(Secret, Change<String>, roles::Outcome, Entry)> {
+) -> Result<(Secret, Change<String>, roles::Outcome, record::Claim)> {
     // The only source of roles: the principal ARM shows the cluster running as, before a
     // switch from another app (never a record). A planned app (dry run) has no service
     // principal whose roles could be compared.
@@ -266,13 +267,15 @@ async fn prepare(
     let found = found?;
     let pull_verified_at = verified.map_or(Change::Keep, Change::Set);
 
-    let pending = record::pending(inputs, cluster, entry);
+    // Made from the entry the write reads, not from `entry`: another run's write may have
+    // landed since.
+    let claim = record::Claim::new(inputs, cluster, entry);
     let (roles, recorded) = tokio::join!(
         Box::pin(roles::apply(ctx, inputs, found, ledger)),
         Box::pin(record::write(
             ctx,
             inputs,
-            Some(pending.clone()),
+            claim.pending_update(),
             ReadBack::Guarded
         ))
     );
@@ -286,7 +289,7 @@ async fn prepare(
             record::write_anyway(
                 ctx,
                 inputs,
-                entry.cloned(),
+                claim.put_back(),
                 "putting back the entry the refused role copy was written beside",
             )
             .await;
@@ -294,7 +297,7 @@ async fn prepare(
         }
         (Err(e), _) | (Ok(_), Err(e)) => return Err(e),
     };
-    Ok((secret, pull_verified_at, roles, pending))
+    Ok((secret, pull_verified_at, roles, claim))
 }
 
 /// The refusal of a managed-identity cluster.
@@ -360,7 +363,13 @@ async fn already(
     // The cluster is seen on the app and the pending key is the object's: only that reset
     // can have switched it, so the entry is confirmed.
     let recorded = *held == Held::Switched
-        && record::write(ctx, inputs, record::confirmed(inputs), ReadBack::Measured).await?
+        && record::write(
+            ctx,
+            inputs,
+            app_record::Update::set(record::confirmed(inputs)),
+            ReadBack::Measured,
+        )
+        .await?
             == Written::Written;
     no_copy_on_the_app(inputs);
     let pull_verified_at = match &inputs.pull {

@@ -47,6 +47,7 @@
 mod fields;
 mod legacy;
 mod pause;
+mod update;
 mod write;
 
 use std::collections::BTreeSet;
@@ -64,7 +65,8 @@ use crate::validate::is_guid;
 pub use fields::{Updated, update_app};
 pub use legacy::{LEGACY_TAGS, has_legacy_tags, legacy_key, legacy_keys, remove_legacy_tags};
 pub use pause::ReadBack;
-pub use write::{MAX_ATTEMPTS, Written, write};
+pub use update::Update;
+pub use write::{MAX_ATTEMPTS, Written, update, write};
 
 /// The prefix of every entry.
 pub const TAG_PREFIX: &str = "xtenant-cluster:";

@@ -46,7 +46,8 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::pause::{Measure, Paused, ReadBack, pause};
-use super::{Entry, MAX_ENTRIES, Record, app_path, cluster_key, read};
+use super::update::{Update, Wanted, shows, wanted};
+use super::{Entry, MAX_ENTRIES, app_path, cluster_key, read};
 use crate::context::Ctx;
 use crate::error::{Error, Result, codes};
 use crate::http::{Api, Sent};
@@ -69,7 +70,7 @@ pub enum Written {
 /// One entry waiting for its app's turn.
 struct Queued {
     cluster: String,
-    entry: Option<Entry>,
+    update: Update,
     read_back: ReadBack,
     done: oneshot::Sender<Result<Written>>,
 }
@@ -84,22 +85,15 @@ struct AppWriter {
 }
 
 impl AppWriter {
-    /// Whether an entry other than the batch's own is queued for every cluster it changes.
-    fn supersedes(&self, changes: &[(String, Option<Entry>)]) -> bool {
+    /// Whether the writes queued for every cluster the batch wrote change what it wrote.
+    fn supersedes(&self, wrote: &[Wanted]) -> bool {
         let queue = lock(&self.queue);
-        changes.iter().all(|(c, e)| {
-            queue
-                .iter()
-                .rev()
-                .find(|q| q.cluster == *c)
-                .is_some_and(|q| says(q.entry.as_ref()) != says(e.as_ref()))
+        wrote.iter().all(|w| {
+            let mut later = queue.iter().filter(|q| q.cluster == w.cluster).peekable();
+            later.peek().is_some()
+                && later.fold(w.want.clone(), |e, q| q.update.of(e.as_ref())) != w.want
         })
     }
-}
-
-/// What a change leaves in the record: an empty entry is none.
-fn says(e: Option<&Entry>) -> Option<&Entry> {
-    e.filter(|e| !e.is_empty())
 }
 
 /// Every app's writers in this run (a [`Ctx::state`]).
@@ -129,8 +123,20 @@ pub async fn write(
     entry: Option<Entry>,
     read_back: ReadBack,
 ) -> Result<Written> {
+    let update = Update::set(entry);
+    self::update(ctx, graph, app_id, cluster_id, update, read_back).await
+}
+
+/// As [`write`], the entry made by `update` from the one each attempt reads.
+pub async fn update(
+    ctx: &Ctx,
+    graph: &Api<'_>,
+    app_id: &str,
+    cluster_id: &str,
+    update: Update,
+    read_back: ReadBack,
+) -> Result<Written> {
     let cluster = cluster_key(cluster_id);
-    let entry = entry.map(Entry::normalized);
     let writers = ctx.state::<Writers>();
     let writer = {
         let mut apps = lock(&writers.apps);
@@ -144,7 +150,7 @@ pub async fn write(
     let (tx, mut rx) = oneshot::channel();
     lock(&writer.queue).push(Queued {
         cluster: cluster.clone(),
-        entry: entry.clone(),
+        update: update.clone(),
         read_back,
         done: tx,
     });
@@ -156,12 +162,12 @@ pub async fn write(
         return result;
     }
     let batch = std::mem::take(&mut *lock(&writer.queue));
-    let mut changes: Vec<(String, Option<Entry>)> = batch
+    let mut changes: Vec<(String, Update)> = batch
         .iter()
-        .map(|q| (q.cluster.clone(), q.entry.clone()))
+        .map(|q| (q.cluster.clone(), q.update.clone()))
         .collect();
     if !batch.iter().any(|q| q.cluster == cluster) {
-        changes.push((cluster, entry));
+        changes.push((cluster, update));
     }
     let read_back = batch
         .iter()
@@ -175,14 +181,6 @@ pub async fn write(
     result
 }
 
-/// Whether `record` shows every change (the last one per cluster).
-fn shows(record: &Record, changes: &[(String, Option<Entry>)]) -> bool {
-    changes.iter().enumerate().all(|(i, (c, e))| {
-        changes[i + 1..].iter().any(|(later, _)| later == c)
-            || record.entry_by_key(c) == e.clone().filter(|e| !e.is_empty())
-    })
-}
-
 /// Reads, writes the changes over what it read, reads back; again while another writer's
 /// replaced them.
 async fn apply(
@@ -190,7 +188,7 @@ async fn apply(
     writer: &AppWriter,
     graph: &Api<'_>,
     app_id: &str,
-    changes: &[(String, Option<Entry>)],
+    changes: &[(String, Update)],
     read_back: ReadBack,
 ) -> Result<Written> {
     let mut read_at = Instant::now();
@@ -200,7 +198,9 @@ async fn apply(
     // from a fresh read, up to the retry policy's tries.
     let mut resends = 0;
     for attempt in 1..=MAX_ATTEMPTS {
-        if shows(&current, changes) {
+        // Made again from this read: what another writer wrote since is seen.
+        let wants = wanted(&current, changes);
+        if shows(&wants) {
             return Ok(if wrote {
                 Written::Written
             } else {
@@ -213,8 +213,8 @@ async fn apply(
             ));
         }
         let mut next = current.clone();
-        for (c, e) in changes {
-            next.tags = next.with(c, e.as_ref());
+        for w in &wants {
+            next.tags = next.with(&w.cluster, w.want.as_ref());
         }
         if next.len() > MAX_ENTRIES && next.len() > current.len() {
             return Err(full(app_id, current.len()));
@@ -250,7 +250,7 @@ async fn apply(
             }
         }
         let took = writers.measure.took(read_at.elapsed());
-        let superseded = || read_back == ReadBack::Supersedable && writer.supersedes(changes);
+        let superseded = || read_back == ReadBack::Supersedable && writer.supersedes(&wants);
         let paused = pause(graph, &writer.queued, superseded, took, read_back, attempt).await;
         if paused == Paused::Superseded {
             ui::debug(&format!(
@@ -261,7 +261,7 @@ async fn apply(
         read_at = Instant::now();
         current = read(graph, app_id).await?;
     }
-    if shows(&current, changes) {
+    if shows(&wanted(&current, changes)) {
         return Ok(Written::Written);
     }
     Err(Error::step(
@@ -314,7 +314,7 @@ mod tests {
         let (done, _) = oneshot::channel();
         lock(&w.queue).push(Queued {
             cluster: cluster.into(),
-            entry,
+            update: Update::set(entry),
             read_back: ReadBack::Supersedable,
             done,
         });
@@ -323,10 +323,12 @@ mod tests {
     #[test]
     fn a_batch_is_superseded_only_when_each_entry_is_queued_again_saying_something_else() {
         let w = AppWriter::default();
-        let changes = vec![
-            ("a".to_owned(), Some(key(K1))),
-            ("b".to_owned(), Some(key(K1))),
-        ];
+        let wrote = |c: &str, e: Option<Entry>| Wanted {
+            cluster: c.to_owned(),
+            now: None,
+            want: e,
+        };
+        let changes = vec![wrote("a", Some(key(K1))), wrote("b", Some(key(K1)))];
         assert!(!w.supersedes(&changes));
         queue(&w, "a", Some(key(K2)));
         assert!(!w.supersedes(&changes), "b is not queued again");
@@ -337,7 +339,7 @@ mod tests {
             w.supersedes(&changes),
             "the last entry queued for b removes it"
         );
-        let removal = vec![("c".to_owned(), None)];
+        let removal = vec![wrote("c", None)];
         queue(&w, "c", Some(Entry::default()));
         assert!(!w.supersedes(&removal), "an empty entry is a removal too");
     }

@@ -15,7 +15,7 @@ use xtenant_tests::{TestSim, line, spawn_with_input, world};
 
 /// A simulator whose scenario has `extra` more service-principal clusters on the old app,
 /// named `aks-01`… beside `aks-prod`.
-fn sim_with_clusters(extra: usize) -> TestSim {
+pub(super) fn sim_with_clusters(extra: usize) -> TestSim {
     let names: Vec<String> = (1..=extra).map(|i| format!("aks-{i:02}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     world::start(world::state_with_clusters(&names))
@@ -35,7 +35,7 @@ fn cluster_ids(sim: &TestSim) -> Vec<String> {
 }
 
 /// Steps 1–3, once: the envelope step 4 gets.
-fn granted(sim: &TestSim) -> Value {
+pub(super) fn granted(sim: &TestSim) -> Value {
     let out = run_steps(sim, &Step::FIRST_THREE, "");
     serde_json::from_str(out.trim()).unwrap()
 }
@@ -53,7 +53,7 @@ fn per_cluster(env: &Value, ids: &[String]) -> String {
 
 /// aks-sp-update with `args` on `input`, started (not waited for); without `--cluster`,
 /// each object's `cluster_id` names its cluster (`--targets-from-input`).
-fn start_reset(sim: &TestSim, args: &[&str], input: &str) -> std::process::Child {
+pub(super) fn start_reset(sim: &TestSim, args: &[&str], input: &str) -> std::process::Child {
     let mut c = sim.cmd("aks-sp-update");
     if !args.contains(&"--cluster") {
         c.arg("--targets-from-input");
@@ -353,18 +353,18 @@ fn record_patches(sim: &TestSim) -> Vec<bool> {
 }
 
 /// The two writers' keys in the races below (P's, Q's).
-const P_KEY: &str = "11111111-2222-3333-4444-555555555555";
-const Q_KEY: &str = "66666666-7777-8888-9999-000000000000";
+pub(super) const P_KEY: &str = "11111111-2222-3333-4444-555555555555";
+pub(super) const Q_KEY: &str = "66666666-7777-8888-9999-000000000000";
 
 /// The id of a cluster `name` (the record keys it; no such cluster needs to exist).
-fn cluster_named(name: &str) -> String {
+pub(super) fn cluster_named(name: &str) -> String {
     format!(
         "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{name}"
     )
 }
 
 /// An entry naming the key `k`.
-fn key_entry(k: &str) -> Entry {
+pub(super) fn key_entry(k: &str) -> Entry {
     Entry {
         key: Some(k.to_owned()),
         ..Entry::default()
@@ -372,7 +372,7 @@ fn key_entry(k: &str) -> Entry {
 }
 
 /// A simulator with a new multitenant app `name`: the simulator, the app's id, tenant A.
-fn race_world(name: &str) -> (TestSim, String, String) {
+pub(super) fn race_world(name: &str) -> (TestSim, String, String) {
     let sim = TestSim::start();
     let app = Operator::new(&sim)
         .create_app(&NewApp::multitenant(name))

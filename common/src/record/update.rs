@@ -1,0 +1,120 @@
+//! What a write makes of a cluster's entry, from the entry each attempt reads.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::{Entry, Record};
+
+/// What a write makes of a cluster's entry: from the entry the record shows when the write
+/// reads it (`None`: none) to the entry to leave there (`None`: none, an empty entry alike).
+/// Made again from each attempt's read, so an entry another writer wrote between an earlier
+/// read and this write is seen, never written over from what was read before. Giving back the
+/// entry it was given writes nothing for the cluster.
+#[derive(Clone)]
+pub struct Update(Arc<Make>);
+
+/// The function of an [`Update`].
+type Make = dyn Fn(Option<&Entry>) -> Option<Entry> + Send + Sync;
+
+impl Update {
+    /// The entry `entry` whatever the record shows (`None`: removes it).
+    pub fn set(entry: Option<Entry>) -> Self {
+        Self(Arc::new(move |_| entry.clone()))
+    }
+
+    /// The entry `f` makes of the one the record shows.
+    pub fn with(f: impl Fn(Option<&Entry>) -> Option<Entry> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// What it leaves of `now`, as it reads back.
+    pub fn of(&self, now: Option<&Entry>) -> Option<Entry> {
+        says((self.0)(now).map(Entry::normalized))
+    }
+}
+
+impl fmt::Debug for Update {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Update(..)")
+    }
+}
+
+/// What a change leaves in the record: an empty entry is none.
+fn says(e: Option<Entry>) -> Option<Entry> {
+    e.filter(|e| !e.is_empty())
+}
+
+/// One cluster's entry in a batch: as the record shows it, and as the batch's writes make it.
+pub(super) struct Wanted {
+    pub(super) cluster: String,
+    pub(super) now: Option<Entry>,
+    pub(super) want: Option<Entry>,
+}
+
+/// What `changes` make of each cluster's entry in `record` (the writes for one cluster in
+/// the order they were queued, each from what the one before made), by cluster.
+pub(super) fn wanted(record: &Record, changes: &[(String, Update)]) -> Vec<Wanted> {
+    let mut out: Vec<Wanted> = Vec::new();
+    for (c, u) in changes {
+        if let Some(w) = out.iter_mut().find(|w| w.cluster == *c) {
+            w.want = u.of(w.want.as_ref());
+        } else {
+            let now = record.entry_by_key(c);
+            let want = u.of(now.as_ref());
+            out.push(Wanted {
+                cluster: c.clone(),
+                now,
+                want,
+            });
+        }
+    }
+    out
+}
+
+/// Whether the record already shows what the writes make of it.
+pub(super) fn shows(wanted: &[Wanted]) -> bool {
+    wanted.iter().all(|w| w.now == w.want)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K1: &str = "11111111-2222-3333-4444-555555555555";
+    const K2: &str = "66666666-2222-3333-4444-555555555555";
+
+    fn key(k: &str) -> Entry {
+        Entry {
+            key: Some(k.into()),
+            ..Entry::default()
+        }
+    }
+
+    #[test]
+    fn each_attempt_makes_the_entries_from_what_it_read_in_the_order_queued() {
+        let c = "0123abcd-0000-4000-8000-000000000000".to_owned();
+        let pend = Update::with(|now| {
+            Some(Entry {
+                pending: Some(K2.into()),
+                ..now.cloned().unwrap_or_default()
+            })
+        });
+        let record = |e: &Entry| Record {
+            tags: vec!["team".into(), e.tag(&c)],
+        };
+        let changes = vec![(c.clone(), pend.clone())];
+        let w = wanted(&record(&key(K1)), &changes);
+        let made = Entry {
+            pending: Some(K2.into()),
+            ..key(K1)
+        };
+        assert_eq!(w[0].want, Some(made.clone()), "made from the entry read");
+        assert!(!shows(&w) && shows(&wanted(&record(&made), &changes)));
+        let then_set = vec![(c.clone(), pend), (c.clone(), Update::set(None))];
+        assert_eq!(
+            wanted(&record(&key(K1)), &then_set)[0].want,
+            None,
+            "in order"
+        );
+    }
+}
