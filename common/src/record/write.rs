@@ -10,6 +10,13 @@
 //! ([`super::pause`]: how long, and why) and writes again every entry of its batch that is
 //! not there, up to [`MAX_ATTEMPTS`] times.
 //!
+//! A batch holds only the writes one interrupt stops alike: a write under a deadline the
+//! signal does not end (step 4's in their grace) is never batched with one it does end, so
+//! a Ctrl-C does not stop another cluster's write that must land. It runs until the latest
+//! deadline among its writers: a writer near its `--timeout` does not fail the others'
+//! entries (its own is written a little past it). A cluster's writes land in the order they
+//! were queued (see `next_batch`).
+//!
 //! # A pause another write of the same entries makes moot
 //! A batch whose every entry is queued again behind it, saying something else, ends its
 //! pause at once and is not read back: the next batch reads the tags after this write
@@ -37,13 +44,13 @@
 //! cluster again (every node reimaged). No read-back state proves that no other write is
 //! still on its way, so none is skipped on what it shows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use reqwest::Method;
 use serde_json::json;
-use tokio::sync::oneshot;
+use tokio::sync::oneshot::{self, error::TryRecvError};
 
 use super::pause::{Measure, Paused, ReadBack, pause};
 use super::update::{Update, Wanted, shows, wanted};
@@ -52,6 +59,7 @@ use crate::context::Ctx;
 use crate::error::{Error, Result, codes};
 use crate::http::{Api, Sent};
 use crate::ui;
+use crate::wait::Deadline;
 
 /// How many times a batch is written before it is given up as lost to other writers.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -72,6 +80,8 @@ struct Queued {
     cluster: String,
     update: Update,
     read_back: ReadBack,
+    /// The writer's deadline, and the interrupt it observes.
+    deadline: Deadline,
     done: oneshot::Sender<Result<Written>>,
 }
 
@@ -147,38 +157,75 @@ pub async fn update(
         .or_default()
         .clone()
     };
-    let (tx, mut rx) = oneshot::channel();
-    lock(&writer.queue).push(Queued {
+    let queued = |done| Queued {
         cluster: cluster.clone(),
         update: update.clone(),
         read_back,
-        done: tx,
-    });
+        deadline: graph.deadline(),
+        done,
+    };
+    let (tx, mut rx) = oneshot::channel();
+    lock(&writer.queue).push(queued(tx));
     writer.queued.notify_waiters();
     let _turn = writer.turn.lock().await;
-    // Written by the batch of an earlier turn; else still queued (this turn writes it with
-    // the others queued), or taken by a batch abandoned on the way (written again here).
-    if let Ok(result) = rx.try_recv() {
-        return result;
+    loop {
+        match rx.try_recv() {
+            // Written by the batch of an earlier turn, or of this one.
+            Ok(result) => return result,
+            // Still queued: this turn writes the next batch, and again until it wrote this one.
+            Err(TryRecvError::Empty) if !lock(&writer.queue).is_empty() => {}
+            // Taken by a batch abandoned on the way: queued again, first (whatever is queued
+            // came after it).
+            Err(_) => {
+                let (tx, again) = oneshot::channel();
+                rx = again;
+                lock(&writer.queue).insert(0, queued(tx));
+            }
+        }
+        let batch = next_batch(&mut lock(&writer.queue));
+        let deadline = batch
+            .iter()
+            .map(|q| q.deadline)
+            .max_by_key(Deadline::remaining);
+        let Some(deadline) = deadline else { continue };
+        let changes: Vec<(String, Update)> = batch
+            .iter()
+            .map(|q| (q.cluster.clone(), q.update.clone()))
+            .collect();
+        let read_back = batch
+            .iter()
+            .map(|q| q.read_back)
+            .fold(read_back, ReadBack::max);
+        let graph = graph.until(deadline);
+        let result = apply(&writers, &writer, &graph, app_id, &changes, read_back).await;
+        for q in batch {
+            // A waiter that gave up is gone: nothing to tell.
+            let _ = q.done.send(result.clone());
+        }
     }
-    let batch = std::mem::take(&mut *lock(&writer.queue));
-    let mut changes: Vec<(String, Update)> = batch
-        .iter()
-        .map(|q| (q.cluster.clone(), q.update.clone()))
-        .collect();
-    if !batch.iter().any(|q| q.cluster == cluster) {
-        changes.push((cluster, update));
-    }
-    let read_back = batch
-        .iter()
-        .map(|q| q.read_back)
-        .fold(read_back, ReadBack::max);
-    let result = apply(&writers, &writer, graph, app_id, &changes, read_back).await;
-    for q in batch {
-        // A waiter that gave up is gone: nothing to tell.
-        let _ = q.done.send(result.clone());
-    }
-    result
+}
+
+/// Takes the next batch from `queue`: the writes under the same interrupt as the first one
+/// queued, in the order queued, but none of a cluster an earlier write left queued is for
+/// (a cluster's writes land in the order they were queued). Its writes are made under the
+/// latest deadline among them: none fails for another's `--timeout`, and an interrupt stops
+/// them all alike, or none (a write in its grace, which the signal does not stop, is never
+/// batched with one the signal stops).
+fn next_batch(queue: &mut Vec<Queued>) -> Vec<Queued> {
+    let Some(interrupt) = queue.first().map(|q| q.deadline.interrupt()) else {
+        return Vec::new();
+    };
+    let mut left_for = HashSet::new();
+    let (batch, left) = std::mem::take(queue).into_iter().partition(|q| {
+        let taken =
+            std::ptr::eq(q.deadline.interrupt(), interrupt) && !left_for.contains(&q.cluster);
+        if !taken {
+            left_for.insert(q.cluster.clone());
+        }
+        taken
+    });
+    *queue = left;
+    batch
 }
 
 /// Reads, writes the changes over what it read, reads back; again while another writer's
@@ -316,6 +363,7 @@ mod tests {
             cluster: cluster.into(),
             update: Update::set(entry),
             read_back: ReadBack::Supersedable,
+            deadline: Deadline::after(std::time::Duration::from_secs(1)),
             done,
         });
     }
@@ -342,5 +390,31 @@ mod tests {
         let removal = vec![wrote("c", None)];
         queue(&w, "c", Some(Entry::default()));
         assert!(!w.supersedes(&removal), "an empty entry is a removal too");
+    }
+
+    #[test]
+    fn a_batch_holds_the_writes_one_interrupt_stops_in_the_order_queued() {
+        let w = AppWriter::default();
+        let run = crate::interrupt::Interrupt::for_run();
+        let watched = Deadline::watched(std::time::Duration::from_secs(1), run);
+        for (cluster, watch) in [
+            ("a", false),
+            ("b", true),
+            ("c", false),
+            ("b", false),
+            ("a", true),
+        ] {
+            queue(&w, cluster, Some(key(K1)));
+            if watch {
+                lock(&w.queue).last_mut().unwrap().deadline = watched;
+            }
+        }
+        let clusters = |b: &[Queued]| b.iter().map(|q| q.cluster.clone()).collect::<Vec<_>>();
+        let mut queue = lock(&w.queue);
+        // b's second write waits for its first; a's second (another interrupt) for the next batch.
+        assert_eq!(clusters(&next_batch(&mut queue)), ["a", "c"]);
+        assert_eq!(clusters(&next_batch(&mut queue)), ["b", "a"]);
+        assert_eq!(clusters(&next_batch(&mut queue)), ["b"]);
+        assert!(next_batch(&mut queue).is_empty());
     }
 }

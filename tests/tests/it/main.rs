@@ -20,6 +20,7 @@ mod pipes;
 mod probe;
 mod readme;
 mod record;
+mod record_batch;
 mod record_stale;
 mod recovery;
 mod renew;
