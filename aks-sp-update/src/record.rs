@@ -183,6 +183,27 @@ impl Claim {
         }))
     }
 
+    /// The entry a decision on the reset goes by, from the entry the record shows `now`,
+    /// after this run wrote its pending entry (never evidence of anything itself): the entry
+    /// read before while the record shows the pending entry made from it; none while it
+    /// shows this run's pending entry made over another writer's (what that one said is
+    /// lost: the cluster is reset); else what it shows (another run's write, landed since).
+    pub(crate) fn judged(&self, now: Option<&Entry>) -> Option<Entry> {
+        let now = now.cloned().filter(|e| !e.is_empty());
+        if now == self.ours() {
+            return self.read.clone();
+        }
+        if now.as_ref().is_some_and(|e| self.pending(Some(e)) == *e) {
+            return None;
+        }
+        now
+    }
+
+    /// The pending entry made from the entry read (none without a key id).
+    fn ours(&self) -> Option<Entry> {
+        Some(self.pending(self.read.as_ref())).filter(|e| !e.is_empty())
+    }
+
     /// What goes back when nothing was reset after the pending entry was written: the entry
     /// read before, only over the pending entry made from it. Any other entry is left as it is:
     /// the one read (already back), another run's newer confirmation or claim, or this run's
@@ -190,8 +211,7 @@ impl Claim {
     pub(crate) fn put_back(&self) -> Update {
         let claim = self.clone();
         Update::with(move |now| {
-            let ours = Some(claim.pending(claim.read.as_ref())).filter(|e| !e.is_empty());
-            if now.cloned().filter(|e| !e.is_empty()) == ours {
+            if now.cloned().filter(|e| !e.is_empty()) == claim.ours() {
                 claim.read.clone()
             } else {
                 now.cloned()

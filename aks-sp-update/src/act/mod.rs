@@ -134,11 +134,11 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     let waiting = operation::for_the_reset(ctx, &arm, &cluster);
     operation::announce(ctx, name, &waiting, &cluster);
     let disruption = cluster::disruption(&cluster);
-    let sent = match post_reset(&arm, inputs, &secret, &disruption, entry.as_ref()).await? {
+    let sent = match post_reset((&arm, &graph), inputs, &secret, &disruption, &claim).await? {
         Posted::Sent(s) => s,
         Posted::Already(now, was) => {
-            // Another operation made the cluster hold the object's key: the entry goes back,
-            // over this run's pending entry only (a newer one another run wrote stays).
+            // Another operation made the cluster hold the object's key: the entry read goes
+            // back, over this run's pending entry only (a newer one another run wrote stays).
             record::write(ctx, inputs, claim.put_back(), ReadBack::Measured).await?;
             return Ok(already(ctx, inputs, &now, &was).await?);
         }

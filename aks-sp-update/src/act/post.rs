@@ -3,7 +3,7 @@
 
 use common::error::codes;
 use common::http::{Api, Sent};
-use common::record::Entry;
+use common::record;
 use common::wait::{Poll, poll_until};
 use common::{Error, Result, Secret, ui};
 use reqwest::Method;
@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::cluster;
 use crate::inputs::Inputs;
-use crate::record::Held;
+use crate::record::{Claim, Held};
 use common::arm::clusters::{MANAGED_CLUSTER_API, ManagedCluster};
 
 /// What posting the reset came to.
@@ -19,7 +19,7 @@ pub(super) enum Posted {
     /// The answer (or, in a dry run, its report).
     Sent(Sent),
     /// While it was busy, another operation made the cluster run as the app with the
-    /// object's secret (as ARM and the entry read before this run's own show it).
+    /// object's secret (as ARM and the record show it, [`Claim::judged`]).
     Already(Box<ManagedCluster>, Held),
 }
 
@@ -27,13 +27,14 @@ pub(super) enum Posted {
 /// ("Another operation (Updating) is in progress", also when its `provisioningState` does
 /// not show it yet): that is waited out, within --timeout and with progress saying why, and
 /// the reset posted again — unless the operation it waited for made the cluster hold the
-/// object's key by `entry`, the cluster's entry as it was before this run wrote its own.
+/// object's key by the record as it is then (`claim` says how this run's own pending entry
+/// counts: another run's write may have landed since, its reset the operation waited for).
 pub(super) async fn post_reset(
-    arm: &Api<'_>,
+    (arm, graph): (&Api<'_>, &Api<'_>),
     inputs: &Inputs,
     secret: &Secret,
     reimage: &str,
-    entry: Option<&Entry>,
+    claim: &Claim,
 ) -> Result<Posted> {
     let name = &inputs.cluster.name;
     let body = json!({"clientId": inputs.app_id, "secret": secret.expose()});
@@ -74,7 +75,9 @@ pub(super) async fn post_reset(
                     None,
                 ));
             }
-            let held = Held::of(inputs, &now, entry);
+            let read = record::read(graph, &inputs.app_id).await?;
+            let entry = claim.judged(read.entry(&inputs.cluster.id()).as_ref());
+            let held = Held::of(inputs, &now, entry.as_ref());
             if held.left_alone(inputs.force) {
                 return Ok(Poll::Ready(Posted::Already(Box::new(now), held)));
             }

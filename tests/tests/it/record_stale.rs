@@ -1,7 +1,8 @@
 //! Step 4's entries are made from the tags each write reads, never from an earlier read (an
 //! attack on the record, issue 28): another run's confirmation that lands between this run's
-//! read of the record and its write is kept, and the entry this run puts back after another
-//! operation did its reset is put back only over its own pending entry.
+//! read of the record and its write is kept; a reset refused while another operation runs is
+//! judged again by the record as it is then, and the entry this run puts back when that
+//! operation did its reset goes back only over its own pending entry.
 
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -103,14 +104,41 @@ fn a_confirmation_landing_before_the_pending_entry_is_written_is_kept() {
     );
 }
 
-/// Step 4's reset meets another operation (409); that operation makes the cluster run as the
-/// app, and the entry read before this run wrote its own names the object's key: nothing to
-/// do, and the entry it read goes back over its pending entry. But the other run confirmed
-/// its own key K3 meanwhile (its reset is the operation waited for): the confirmation stays.
-/// Put back regardless, the record would name a key the cluster does not hold, and a prune
-/// could remove K3, which it does.
+/// The other run: its reset of `cluster` to the app with `secret` (the operation step 4's
+/// reset is refused for), then its confirmed entry naming `key`.
+fn another_run_resets(sim: &TestSim, app: &str, cluster: &str, secret: &str, key: &str) {
+    let (status, body) = Operator::new(sim).arm(
+        Method::POST,
+        &sim.var("CLUSTER_TENANT_ID"),
+        &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
+        Some(&json!({"clientId": app, "secret": secret})),
+    );
+    assert!(status == 200 || status == 202, "{status}: {body}");
+    another_run_confirms(sim, app, cluster, key);
+}
+
+/// Step 4 with `env` on the simulator's cluster, its reset refused once while another
+/// operation runs (409, answered 800 ms after it came); `other` runs meanwhile. The exit code
+/// and stderr.
+fn refused_while(sim: &TestSim, env: &Value, other: impl FnOnce()) -> (Option<i32>, String) {
+    sim.sim()
+        .add_fault(json!({"method": "POST", "path": "/resetServicePrincipalProfile", "status": 409, "code": "OperationNotAllowed", "delay_ms": 800, "count": 1}))
+        .unwrap();
+    let cluster = sim.var("CLUSTER_ID");
+    let child = start_reset(sim, &["-v", "--cluster", &cluster], &line(env));
+    let child = held_at_first_fault(sim, child);
+    other();
+    later(sim, || ended(child))
+}
+
+/// Step 4's reset is refused (409) while another run's reset to another key of the app, K3,
+/// runs; that run records K3. The cluster then runs as the app, and the entry step 4 read
+/// before it wrote its own named the object's key; but the record now names K3: the reset is
+/// posted again, and recorded. Judged by the entry read before, the step said "nothing to
+/// do" while the cluster held K3, and put that entry back over K3's (a prune could then
+/// remove the key the cluster holds).
 #[test]
-fn a_put_back_after_another_operation_keeps_a_newer_confirmation() {
+fn a_reset_refused_while_another_run_resets_to_another_key_goes_on() {
     let sim = sim_with_clusters(0);
     let env = granted(&sim);
     let app = env["app_id"].as_str().unwrap().to_owned();
@@ -119,26 +147,44 @@ fn a_put_back_after_another_operation_keeps_a_newer_confirmation() {
     // An older entry naming the envelope's key (the cluster ran as the app before).
     another_run_confirms(&sim, &app, &cluster, &key);
     let (secret3, k3) = another_key(&sim, &env);
-    sim.sim()
-        .add_fault(json!({"method": "POST", "path": "/resetServicePrincipalProfile", "status": 409, "code": "OperationNotAllowed", "delay_ms": 800, "count": 1}))
-        .unwrap();
-    let child = start_reset(&sim, &["-v", "--cluster", &cluster], &line(&env));
-    let child = held_at_first_fault(&sim, child);
-    // The other run: its reset to K3 (the operation step 4 is refused for), then its entry.
-    let (status, body) = Operator::new(&sim).arm(
-        Method::POST,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
-        Some(&json!({"clientId": app, "secret": secret3})),
-    );
-    assert!(status == 200 || status == 202, "{status}: {body}");
-    another_run_confirms(&sim, &app, &cluster, &k3);
-    let (code, stderr) = later(&sim, || ended(child));
+    let (code, stderr) = refused_while(&sim, &env, || {
+        another_run_resets(&sim, &app, &cluster, &secret3, &k3);
+    });
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("nothing to do"), "{stderr}");
+    assert!(
+        stderr.contains("posted the reset") && !stderr.contains("nothing to do"),
+        "{stderr}"
+    );
     assert_eq!(
         record_entry(&sim, &app, &cluster),
-        Some(json!({"key": k3})),
+        Some(json!({"key": key})),
+        "{stderr}"
+    );
+}
+
+/// Step 4's reset is refused (409) while another run of the same object resets the cluster to
+/// the object's key and records it: nothing is left to do, nothing is posted again (a second
+/// reimage), and the other run's entry stays. Put back regardless, the entry read before
+/// (none) would replace it.
+#[test]
+fn a_reset_refused_while_another_run_of_the_same_key_resets_is_not_posted_again() {
+    let sim = sim_with_clusters(0);
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let key = env["client_secret_key_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    let secret = env["client_secret"].as_str().unwrap().to_owned();
+    let (code, stderr) = refused_while(&sim, &env, || {
+        another_run_resets(&sim, &app, &cluster, &secret, &key);
+    });
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("nothing to do") && !stderr.contains("posted the reset"),
+        "{stderr}"
+    );
+    assert_eq!(
+        record_entry(&sim, &app, &cluster),
+        Some(json!({"key": key})),
         "{stderr}"
     );
 }
