@@ -197,7 +197,7 @@ pub(crate) fn cloud_json(url: &str, ca_file: &str, cloud: &Presented) -> Value {
         // Registries and vaults are named hosts served at the one local address.
         v["registry_connect_addr"] = json!("127.0.0.1");
         v["keyvault_connect_addr"] = json!("127.0.0.1");
-        debug_assert_eq!(cloud.login_url(), url);
+        assert_eq!(cloud.login_url(), url);
     }
     v
 }

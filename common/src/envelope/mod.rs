@@ -278,26 +278,33 @@ fn kind_of(raw: &str) -> &'static str {
 }
 
 /// Copies JSON text without whitespace outside strings (pretty input becomes one line).
+///
+/// `json` is valid JSON (a value the parser kept raw), whose only whitespace outside strings
+/// is JSON's four ASCII bytes. The text between two of them is copied at once, and a string is
+/// crossed byte by byte without decoding it: an object passed through is mostly strings.
 fn minify_into(json: &str, out: &mut String) {
-    let mut in_str = false;
-    let mut esc = false;
-    for c in json.chars() {
-        if in_str {
-            out.push(c);
-            if esc {
-                esc = false;
-            } else if c == '\\' {
-                esc = true;
-            } else if c == '"' {
-                in_str = false;
+    let bytes = json.as_bytes();
+    // `json[copied..i]` is kept, not yet copied.
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // To the closing quote; an escaped byte (`\"`, `\\`) is stepped over.
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
             }
-        } else if c == '"' {
-            in_str = true;
-            out.push(c);
-        } else if !c.is_whitespace() {
-            out.push(c);
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                out.push_str(&json[copied..i]);
+                copied = i + 1;
+            }
+            _ => {}
         }
+        i += 1;
     }
+    out.push_str(&json[copied..]);
 }
 
 #[cfg(test)]
