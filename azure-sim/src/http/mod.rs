@@ -231,9 +231,10 @@ pub(crate) fn html(status: StatusCode, page: String) -> Response {
 
 /// Add a header (silently skipping values that are not valid header text).
 /// Sets `Retry-After` for a wait of `azure_secs` seconds of Azure's time, told in real time:
-/// at Azure's pace whole seconds, as Azure answers; on a compressed clock the whole seconds
-/// rounded down and the exact wait in `retry-after-ms` (the header Azure SDKs read first), so
-/// a client polls at the compressed pace.
+/// at Azure's pace whole seconds, as Azure answers; on a compressed clock the exact wait in
+/// `retry-after-ms` (the header Azure SDKs read first), so a client polls at the compressed
+/// pace, and in `Retry-After` the whole seconds rounded up: never `0`, which Azure does not
+/// send, and never less than the wait for a client that reads only whole seconds.
 pub(crate) fn set_retry_after(r: &mut Response, clock: &crate::clock::Clock, azure_secs: u64) {
     #[expect(
         clippy::float_cmp,
@@ -246,7 +247,8 @@ pub(crate) fn set_retry_after(r: &mut Response, clock: &crate::clock::Clock, azu
     let real = clock.real(time::Duration::seconds(
         i64::try_from(azure_secs).unwrap_or(i64::MAX),
     ));
-    set_header(r, "retry-after", &real.as_secs().to_string());
+    let whole = u64::try_from(real.as_millis().div_ceil(1000)).unwrap_or(u64::MAX);
+    set_header(r, "retry-after", &whole.max(1).to_string());
     set_header(r, "retry-after-ms", &real.as_millis().to_string());
 }
 

@@ -51,8 +51,8 @@ async fn a_compressed_reset_runs_its_realistic_length_and_says_when_to_poll_in_r
     let env = start_with(|c| c.time_scale = 0.01).await;
     let r = env.reset_to_operator(&env.var("CLUSTER_ID")).await;
     assert_eq!(r.status, 202, "{}", r.text);
-    // Azure says 10 s between polls; compressed, that is 100 ms.
-    assert_eq!(r.header("retry-after").as_deref(), Some("0"));
+    // Azure says 10 s between polls; compressed, that is 100 ms (whole seconds: 1, never 0).
+    assert_eq!(r.header("retry-after").as_deref(), Some("1"));
     assert_eq!(r.header("retry-after-ms").as_deref(), Some("100"));
     let url = r.header("azure-asyncoperation").unwrap();
     let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
