@@ -82,9 +82,13 @@ pub(crate) async fn cluster(
 /// having asked at `asked`: it failed while the object waited for it (or it was the
 /// object's own read), so a read made now would meet the same outage or refusal after a
 /// second round of retries — but not a deadline or an interrupt of its own, which the
-/// object's may outlast.
+/// object's may outlast: a `Timeout`, or Azure's failure (a 503, a 429) whose retries the
+/// early read's deadline cut short.
 fn failed_while_asked(ended: Instant, asked: Instant, e: &common::Error) -> bool {
-    ended >= asked && !e.is(common::error::codes::TIMEOUT) && !e.is_interrupted()
+    ended >= asked
+        && !e.is(common::error::codes::TIMEOUT)
+        && !e.is_cut_by_deadline()
+        && !e.is_interrupted()
 }
 
 /// The role assignments of the previous service principal `principal` at or below `scope`:
@@ -233,6 +237,18 @@ mod tests {
             asked + Duration::from_secs(1),
             asked,
             &timeout
+        ));
+        // Azure's 503 whose retries the early read's deadline cut: its code is Azure's.
+        let cut = common::Error::azure(
+            common::ErrorKind::Http { status: 503 },
+            "ServiceUnavailable",
+            "busy",
+        )
+        .cut_by_deadline();
+        assert!(!failed_while_asked(
+            asked + Duration::from_secs(1),
+            asked,
+            &cut
         ));
         let stopped = common::Error::interrupted(common::interrupt::Signal::Int, "stopped");
         assert!(!failed_while_asked(

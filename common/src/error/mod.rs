@@ -67,6 +67,9 @@ struct Inner {
     detail: Option<String>,
     /// A write was sent and its answer never came: whether it took effect is unknown.
     outcome_unknown: bool,
+    /// The retries stopped because the deadline would pass first: another caller with more
+    /// time could still succeed.
+    cut_by_deadline: bool,
 }
 
 impl Error {
@@ -87,6 +90,7 @@ impl Error {
             request_id: None,
             detail: None,
             outcome_unknown: false,
+            cut_by_deadline: false,
         }))
     }
 
@@ -158,6 +162,20 @@ impl Error {
     /// Whether a write was sent and whether it took effect is unknown.
     pub fn is_outcome_unknown(&self) -> bool {
         self.0.outcome_unknown
+    }
+
+    /// Marks a failure whose retries stopped because the deadline would pass before the next
+    /// one: Azure's code is kept (a 503 is still a 503), and a caller with more time than the
+    /// one that met it may try again ([`Self::is_cut_by_deadline`]).
+    #[must_use]
+    pub fn cut_by_deadline(mut self) -> Self {
+        self.0.cut_by_deadline = true;
+        self
+    }
+
+    /// Whether the retries stopped at the deadline of the caller that met the failure.
+    pub fn is_cut_by_deadline(&self) -> bool {
+        self.0.cut_by_deadline
     }
 
     /// A local I/O failure about `what`.

@@ -92,9 +92,11 @@ impl Http {
             let wait = hint.unwrap_or_else(|| backoff(attempt));
             if deadline.remaining() <= wait {
                 let tries = attempt + throttled;
-                return Err(err.context(format!(
-                    "gave up: --timeout would pass before retry {tries}"
-                )));
+                return Err(err
+                    .context(format!(
+                        "gave up: --timeout would pass before retry {tries}"
+                    ))
+                    .cut_by_deadline());
             }
             ui::debug(&format!(
                 "retrying in {:.1}s: {}",

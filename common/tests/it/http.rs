@@ -356,6 +356,9 @@ async fn retry_gives_up_at_the_deadline() {
     assert_eq!(e.status(), Some(503));
     assert_eq!(e.code(), "ServiceUnavailable");
     assert!(e.message().contains("--timeout"), "{e}");
+    // Azure's code, marked as cut by this caller's deadline: a caller with more time (an
+    // object taking an early read's failure) tries again.
+    assert!(e.is_cut_by_deadline(), "{e}");
     // Tried, waited the Retry-After once, tried again, and gave up with 0.5 s left.
     assert!(
         started.elapsed() < Duration::from_secs(2),
