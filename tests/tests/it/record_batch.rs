@@ -38,6 +38,19 @@ async fn write_key(
     record::write(ctx, graph, app, &cluster, Some(key_entry(key)), asks).await
 }
 
+/// How many writes of an app the simulator answered.
+fn record_writes(sim: &TestSim) -> usize {
+    sim.writes()
+        .iter()
+        .filter(|r| {
+            r["method"] == "PATCH"
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.contains("/applications"))
+        })
+        .count()
+}
+
 /// Holds the read of the second batch on its way 300 ms: the first batch (one write, read
 /// and read back) lets the two writers queued behind it through, as one batch.
 fn hold_the_second_batch(sim: &TestSim) {
@@ -65,7 +78,7 @@ fn an_interrupt_does_not_stop_a_write_of_its_own_grace_batched_with_another() {
     let rt = runtime();
     rt.block_on(record::read(&step, &app)).unwrap();
     hold_the_second_batch(&sim);
-    let (first, second, noted) = rt.block_on(async {
+    let (first, second, noted, before) = rt.block_on(async {
         let first = write_key(&ctx, &step, &app, "first", P_KEY, ReadBack::Measured);
         let second = write_key(&ctx, &step, &app, "second", P_KEY, ReadBack::Measured);
         let noted = write_key(&ctx, &grace, &app, "noted", Q_KEY, ReadBack::Supersedable);
@@ -74,10 +87,16 @@ fn an_interrupt_does_not_stop_a_write_of_its_own_grace_batched_with_another() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             interrupt.raise(Signal::Int);
+            record_writes(&sim)
         };
-        let (first, second, noted, ()) = tokio::join!(first, second, noted, signal);
-        (first, second, noted)
+        // `join!` polls them in this order first: the first takes the app's turn and its batch
+        // before the others queue.
+        let (first, second, noted, before) = tokio::join!(first, second, noted, signal);
+        (first, second, noted, before)
     });
+    // The premise, from the simulator's log: the held read is the second batch's, after the
+    // first batch (the first writer alone) wrote once.
+    assert_eq!(before, 1, "{:#?}", sim.requests());
     assert_eq!(first.unwrap(), Written::Written);
     assert!(
         second.as_ref().is_err_and(common::Error::is_interrupted),
