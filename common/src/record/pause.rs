@@ -47,6 +47,17 @@
 //! write on its way so that another's lands inside its window, and fails when the pause is
 //! sized from the write's round trip alone.
 //!
+//! # A second look
+//! A [`ReadBack::Measured`] batch (step 4's confirmed entries) that was written and read back
+//! is read once more after a pause twice as long, and written again if an entry is gone: the
+//! write of another process from a read taken before this one landed, held up between its
+//! read and its write longer than the first pause (on a loaded machine, its process
+//! descheduled, or the server slow to take it), lands after the read-back and puts back
+//! the older entries (step 4's pending ones: the next run would reset those clusters again).
+//! The second look covers a hold-up about three times as long as the read-back alone. A look
+//! cut short (a signal, the deadline, a failed read) leaves the batch written: it was read
+//! back once.
+//!
 //! What no pause covers: a write held in flight (a stalled connection, a proxy) longer than
 //! the other writer's pause, from a read made before it. Our own retries never make one: a
 //! record write that fails on its way (a 429, a 5xx, no answer) is not sent again as it was
@@ -60,6 +71,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::update::{shows, wanted};
+use super::{Record, Update, read};
 use crate::http::Api;
 use crate::ui;
 
@@ -165,6 +178,27 @@ pub(super) async fn pause(
             () = notified => {}
         }
     }
+}
+
+/// The second look at a `Measured` batch already read back, after a pause twice as long as
+/// the first: the record as it reads then when an entry is gone (written again), else `None`.
+/// A look cut short (a signal, the deadline, a failed read) leaves it at the read-back.
+pub(super) async fn second_look(
+    graph: &Api<'_>,
+    queued: &Notify,
+    app_id: &str,
+    changes: &[(String, Update)],
+    took: Duration,
+) -> Option<Record> {
+    pause(graph, queued, || false, took, ReadBack::Measured, 2).await;
+    let now = read(graph, app_id).await.ok()?;
+    if shows(&wanted(&now, changes)) {
+        return None;
+    }
+    ui::debug(&format!(
+        "the record on app {app_id} lost an entry after its read-back (another writer's write from an older read): writing it again"
+    ));
+    Some(now)
 }
 
 #[cfg(test)]

@@ -32,6 +32,10 @@
 //! Only a write that asks for it ([`ReadBack::Supersedable`]) leaves its read-back so: a
 //! batch with any other entry in it is read back by itself.
 //!
+//! # A second look
+//! A [`ReadBack::Measured`] batch (step 4's confirmed entries) written and read back is read
+//! once more ([`super::pause`]'s *A second look*), and written again if an entry is gone.
+//!
 //! # Pauses step 4 still waits for
 //! The pending entry is read back before the reset is posted, not beside it, and after at
 //! least [`GUARDED_PAUSE`](super::pause) whatever this run measures ([`ReadBack::Guarded`]):
@@ -52,7 +56,7 @@ use reqwest::Method;
 use serde_json::json;
 use tokio::sync::oneshot::{self, error::TryRecvError};
 
-use super::pause::{Measure, Paused, ReadBack, pause};
+use super::pause::{Measure, Paused, ReadBack, pause, second_look};
 use super::update::{Update, Wanted, shows, wanted};
 use super::{Entry, MAX_ENTRIES, app_path, cluster_key, read};
 use crate::context::Ctx;
@@ -244,10 +248,27 @@ async fn apply(
     // Writes that failed on the way (throttled, unavailable, no answer): each is made again
     // from a fresh read, up to the retry policy's tries.
     let mut resends = 0;
+    // What the last read-and-write took, and whether its entries were looked at again.
+    let mut took = None;
+    let mut looked_again = false;
     for attempt in 1..=MAX_ATTEMPTS {
         // Made again from this read: what another writer wrote since is seen.
         let wants = wanted(&current, changes);
         if shows(&wants) {
+            // A confirmation is looked at once more, after a pause twice as long: another
+            // process's write from an older read, held up longer than the first pause, is seen
+            // and written over (see the module's *A second look*).
+            if let (Some(took), false, ReadBack::Measured) = (took, looked_again, read_back) {
+                looked_again = true;
+                read_at = Instant::now();
+                match second_look(graph, &writer.queued, app_id, changes, took).await {
+                    Some(now) => {
+                        current = now;
+                        continue;
+                    }
+                    None => return Ok(Written::Written),
+                }
+            }
             return Ok(if wrote {
                 Written::Written
             } else {
@@ -296,9 +317,18 @@ async fn apply(
                 continue;
             }
         }
-        let took = writers.measure.took(read_at.elapsed());
+        let measured = writers.measure.took(read_at.elapsed());
+        took = Some(measured);
         let superseded = || read_back == ReadBack::Supersedable && writer.supersedes(&wants);
-        let paused = pause(graph, &writer.queued, superseded, took, read_back, attempt).await;
+        let paused = pause(
+            graph,
+            &writer.queued,
+            superseded,
+            measured,
+            read_back,
+            attempt,
+        )
+        .await;
         if paused == Paused::Superseded {
             ui::debug(&format!(
                 "the record on app {app_id}: every entry just written is queued again, read back after that write"

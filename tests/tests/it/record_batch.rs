@@ -51,11 +51,11 @@ fn record_writes(sim: &TestSim) -> usize {
         .count()
 }
 
-/// Holds the read of the second batch on its way 300 ms: the first batch (one write, read
-/// and read back) lets the two writers queued behind it through, as one batch.
+/// Holds the read of the second batch on its way 300 ms: the first batch (one write, read,
+/// read back and looked at again) lets the two writers queued behind it through, as one batch.
 fn hold_the_second_batch(sim: &TestSim) {
     sim.sim()
-        .add_fault(json!({"method": "GET", "path": "/applications", "skip": 2, "count": 1, "delay_ms": 300}))
+        .add_fault(json!({"method": "GET", "path": "/applications", "skip": 3, "count": 1, "delay_ms": 300}))
         .unwrap();
 }
 
