@@ -58,8 +58,10 @@ impl Held {
         };
         let succeeded = cluster.succeeded();
         let not_succeeded = || Self::NotSucceeded(cluster.provisioning_state().to_owned());
+        // Keys an entry kept from another run's reset (`was`) may be the one the cluster
+        // holds: never "nothing to do", never a confirmed switch.
         match entry {
-            Some(e) if e.switch && e.pending_is(k) => {
+            Some(e) if e.switch && e.pending_is(k) && e.was.is_empty() => {
                 if succeeded {
                     Self::Switched
                 } else {
@@ -69,6 +71,7 @@ impl Held {
             // Only while no reset to another key is pending: that one may have been applied.
             Some(e)
                 if e.holds(k)
+                    && e.was.is_empty()
                     && e.pending
                         .as_deref()
                         .is_none_or(|p| p.eq_ignore_ascii_case(k)) =>
@@ -82,6 +85,7 @@ impl Held {
             Some(Entry {
                 pending: Some(p), ..
             }) => Self::Unconfirmed(p.clone()),
+            Some(e) if !e.was.is_empty() => Self::Unconfirmed(e.was[0].clone()),
             Some(Entry { key: Some(r), .. }) => Self::OtherKey(r.clone()),
             _ => Self::Unrecorded,
         }
@@ -141,9 +145,10 @@ impl Claim {
     /// the cluster runs as another app); the confirmed key `now` names kept while the cluster
     /// runs as the app and the object names the key it moves to (a prune then keeps both). A
     /// confirmation another writer recorded after this run's read is kept too, and then no
-    /// switch is claimed (another reset may have switched the cluster since). An object
-    /// without a key id leaves no entry: nothing is claimed, the next run resets and a prune
-    /// refuses.
+    /// switch is claimed (another reset may have switched the cluster since). Another run's
+    /// pending key, and the keys `now` kept from others (`was`), stay in `was`: that reset may
+    /// have landed or land yet, and a prune must keep its key. An object without a key id
+    /// leaves no entry: nothing is claimed, the next run resets and a prune refuses.
     fn pending(&self, now: Option<&Entry>) -> Entry {
         let Some(k) = &self.key_id else {
             return Entry::default();
@@ -156,6 +161,11 @@ impl Claim {
             pending: Some(k.clone()),
             switch,
             operation: None,
+            was: now
+                .iter()
+                .flat_map(|e| e.pending.iter().chain(&e.was))
+                .cloned()
+                .collect(),
         }
         .normalized()
     }
@@ -185,13 +195,15 @@ impl Claim {
 
     /// The entry a decision on the reset goes by, from the entry the record shows `now`,
     /// after this run wrote its pending entry (never evidence of anything itself): the entry
-    /// read before while the record shows the pending entry made from it; none while it
-    /// shows this run's pending entry made over another writer's (what that one said is
-    /// lost: the cluster is reset); else what it shows (another run's write, landed since).
+    /// read before while the record shows the pending entry made from it, if it was read
+    /// while the cluster ran as the app (read while it ran as another app, it says nothing of
+    /// what the operation waited for did: none, the cluster is reset); none while it shows
+    /// this run's pending entry made over another writer's (what that one said is lost: the
+    /// cluster is reset); else what it shows (another run's write, landed since).
     pub(crate) fn judged(&self, now: Option<&Entry>) -> Option<Entry> {
         let now = now.cloned().filter(|e| !e.is_empty());
         if now == self.ours() {
-            return self.read.clone();
+            return self.read.clone().filter(|_| !self.switch);
         }
         if now.as_ref().is_some_and(|e| self.pending(Some(e)) == *e) {
             return None;
@@ -220,12 +232,35 @@ impl Claim {
     }
 }
 
-/// The entry of a confirmed reset to the object's key (none without a key id).
-pub(crate) fn confirmed(inputs: &Inputs) -> Option<Entry> {
-    inputs.key_id.as_ref().map(|k| Entry {
-        key: Some(k.clone()),
-        ..Entry::default()
-    })
+/// The entry of a confirmed reset to the object's key, made from the entry each write reads
+/// (`now`): another run's pending reset it shows (a key other than the object's) stays
+/// pending, with its operation and switch — that reset may land after this one. Keys kept
+/// from displaced resets (`was`) stay when `keep_was` (a switch found done: which reset
+/// switched the cluster is not known); after this run's own reset ended they go: a reset
+/// posted before it was superseded by it, one posted after it names its key again in its
+/// own entry. Without a key id none (the next run resets, a prune refuses).
+fn confirmed(key_id: Option<&str>, now: Option<&Entry>, keep_was: bool) -> Option<Entry> {
+    let k = key_id?;
+    let other = now.filter(|e| e.pending.is_some() && !e.pending_is(k));
+    Some(
+        Entry {
+            key: Some(k.to_owned()),
+            pending: other.and_then(|e| e.pending.clone()),
+            switch: other.is_some_and(|e| e.switch),
+            operation: other.and_then(|e| e.operation.clone()),
+            was: now
+                .filter(|_| keep_was)
+                .map(|e| e.was.clone())
+                .unwrap_or_default(),
+        }
+        .normalized(),
+    )
+}
+
+/// [`confirmed`] as the update each write makes.
+pub(crate) fn confirmed_update(inputs: &Inputs, keep_was: bool) -> Update {
+    let k = inputs.key_id.clone();
+    Update::with(move |now| confirmed(k.as_deref(), now, keep_was))
 }
 
 /// Whether the envelope's operation `op` is the reset `entry` names as pending with the
@@ -334,7 +369,7 @@ pub(crate) async fn bind_operation(ctx: &Ctx, inputs: &Inputs, claim: &Claim, op
 /// Writes the entry of a confirmed reset; a failure leaves the pending entry (the next run
 /// resets again; a prune keeps both keys), so it is reported, not fatal. The summary's note.
 pub(crate) async fn record_confirmed(ctx: &Ctx, inputs: &Inputs) -> String {
-    let confirmed = Update::set(confirmed(inputs));
+    let confirmed = confirmed_update(inputs, false);
     match write(ctx, inputs, confirmed, ReadBack::Measured).await {
         // Recorded: nothing to say on the step's line.
         Ok(_) if inputs.key_id.is_some() => String::new(),
@@ -381,3 +416,7 @@ pub(crate) async fn remove_legacy(ctx: &Ctx, inputs: &Inputs) -> Result<String> 
         String::new()
     })
 }
+
+#[cfg(test)]
+#[path = "record_tests.rs"]
+mod tests;

@@ -280,8 +280,7 @@ impl Step<'_> {
             let entry = record.entry(&c.id);
             for k in entry
                 .iter()
-                .flat_map(|e| [e.key.clone(), e.pending.clone()])
-                .flatten()
+                .flat_map(|e| e.keys().cloned().collect::<Vec<_>>())
                 .chain(record::legacy_keys(&c.tags, &app.app_id))
             {
                 used.entry(k).or_default().push(c.name.clone());
@@ -290,8 +289,7 @@ impl Step<'_> {
             // some other key, as unknown as with no entry (issue 23).
             let live = entry
                 .iter()
-                .flat_map(|e| [&e.key, &e.pending])
-                .flatten()
+                .flat_map(record::Entry::keys)
                 .any(|k| app.password(k).is_some());
             if !live {
                 unknown.push(c.name.clone());

@@ -20,7 +20,7 @@ use crate::verdict::{can_pull, declared_too, verdict};
 use crate::{early, pull, roles};
 
 mod post;
-use post::{Posted, post_reset};
+use post::{Posted, posted};
 
 use crate::output::{Fail, Output};
 
@@ -134,7 +134,7 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     let waiting = operation::for_the_reset(ctx, &arm, &cluster);
     operation::announce(ctx, name, &waiting, &cluster);
     let disruption = cluster::disruption(&cluster);
-    let sent = match post_reset((&arm, &graph), inputs, &secret, &disruption, &claim).await? {
+    let sent = match posted(ctx, (&arm, &graph), inputs, &secret, &disruption, &claim).await? {
         Posted::Sent(s) => s,
         Posted::Already(now, was) => {
             // Another operation made the cluster hold the object's key: the entry read goes
@@ -282,23 +282,27 @@ async fn prepare(
     let recorded = recorded.map_err(|e| record::refused(e, inputs));
     let roles = match (roles, recorded) {
         (Ok(roles), Ok(_)) => roles,
-        (Err(e), Ok(Written::Written)) => {
-            // Nothing will be reset: the entry goes back to what it said. Under a deadline
-            // of its own, which an interrupt does not end: the copy may have failed because
-            // the object's --timeout passed, or on Ctrl-C, and the entry must not stay.
-            record::write_anyway(
-                ctx,
-                inputs,
-                claim.put_back(),
-                "putting back the entry the refused role copy was written beside",
-            )
-            .await;
+        // Nothing will be reset: the entry goes back to what it said, when it was written or
+        // its write failed after it may have landed (only over this run's pending entry).
+        // Under a deadline of its own, which an interrupt does not end: the copy may have
+        // failed because the object's --timeout passed, or on Ctrl-C, and the entry must not
+        // stay.
+        (Err(e), recorded) => {
+            if matches!(recorded, Ok(Written::Written) | Err(_)) {
+                record::write_anyway(ctx, inputs, claim.put_back(), UNDONE).await;
+            }
             return Err(e);
         }
-        (Err(e), _) | (Ok(_), Err(e)) => return Err(e),
+        (Ok(_), Err(e)) => {
+            record::write_anyway(ctx, inputs, claim.put_back(), UNDONE).await;
+            return Err(e);
+        }
     };
     Ok((secret, pull_verified_at, roles, claim))
 }
+
+/// What a put-back after a failure before the reset is, in its warning.
+const UNDONE: &str = "putting back the entry written before a reset that did not happen";
 
 /// The refusal of a managed-identity cluster.
 fn managed_identity(name: &str, why: &str) -> Error {
@@ -366,7 +370,7 @@ async fn already(
         && record::write(
             ctx,
             inputs,
-            app_record::Update::set(record::confirmed(inputs)),
+            record::confirmed_update(inputs, true),
             ReadBack::Measured,
         )
         .await?

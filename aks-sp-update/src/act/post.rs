@@ -1,6 +1,7 @@
 //! Posting the reset: a cluster busy with another operation waited out, a reset whose answer
 //! never came explained.
 
+use common::driver::Ctx;
 use common::error::codes;
 use common::http::{Api, Sent};
 use common::record;
@@ -23,33 +24,86 @@ pub(super) enum Posted {
     Already(Box<ManagedCluster>, Held),
 }
 
+/// Posting the reset failed: why, and whether Azure may have accepted a POST (`false` only
+/// when every POST sent was answered with a refusal, 4xx: then nothing was reset).
+struct Unposted {
+    error: Error,
+    maybe_posted: bool,
+}
+
+impl Unposted {
+    fn new(error: Error, maybe_posted: &std::cell::Cell<bool>) -> Self {
+        Self {
+            error,
+            maybe_posted: maybe_posted.get(),
+        }
+    }
+}
+
+/// Posts the reset ([`post_reset`]). When it fails and Azure took no POST (every one was
+/// refused, or none was sent: a 409 wait that ended at --timeout or on Ctrl-C), nothing was
+/// reset: the entry read goes back over this run's pending entry, under a deadline of its
+/// own (its switch claim must not outlive the run: a rerun would take another reset's
+/// switch of the cluster for its own).
+pub(super) async fn posted(
+    ctx: &Ctx,
+    apis: (&Api<'_>, &Api<'_>),
+    inputs: &Inputs,
+    secret: &Secret,
+    reimage: &str,
+    claim: &Claim,
+) -> Result<Posted> {
+    let u = match post_reset(apis, inputs, secret, reimage, claim).await {
+        Ok(p) => return Ok(p),
+        Err(u) => u,
+    };
+    if !u.maybe_posted {
+        let what = "putting back the entry of a reset Azure did not take";
+        crate::record::write_anyway(ctx, inputs, claim.put_back(), what).await;
+    }
+    Err(u.error)
+}
+
 /// Posts the reset. A cluster busy with another operation answers 409 `OperationNotAllowed`
 /// ("Another operation (Updating) is in progress", also when its `provisioningState` does
 /// not show it yet): that is waited out, within --timeout and with progress saying why, and
 /// the reset posted again — unless the operation it waited for made the cluster hold the
 /// object's key by the record as it is then (`claim` says how this run's own pending entry
 /// counts: another run's write may have landed since, its reset the operation waited for).
-pub(super) async fn post_reset(
+async fn post_reset(
     (arm, graph): (&Api<'_>, &Api<'_>),
     inputs: &Inputs,
     secret: &Secret,
     reimage: &str,
     claim: &Claim,
-) -> Result<Posted> {
+) -> std::result::Result<Posted, Unposted> {
     let name = &inputs.cluster.name;
     let body = json!({"clientId": inputs.app_id, "secret": secret.expose()});
+    // Whether a POST may have been accepted: set as one is sent, cleared when Azure answered
+    // it with a refusal (a 4xx: nothing started). An answer lost, a 5xx, a write cut short by
+    // --timeout or a signal may have started the reset.
+    let maybe_posted = std::cell::Cell::new(false);
     let post = |v: String| {
         let body = body.clone();
+        let maybe_posted = &maybe_posted;
         async move {
             let url = arm.url(&format!(
                 "{}/resetServicePrincipalProfile?api-version={v}",
                 inputs.cluster.id()
             ))?;
+            maybe_posted.set(true);
             // A POST: never resent after an unknown outcome (the transport retries only 429 and 503).
-            arm.write(arm.request(Method::POST, url).json(body).note(reimage))
-                .await
+            let r = arm
+                .write(arm.request(Method::POST, url).json(body).note(reimage))
+                .await;
+            let refused = |e: &Error| e.status().is_some_and(|s| (400..500).contains(&s));
+            if r.as_ref().is_err_and(refused) {
+                maybe_posted.set(false);
+            }
+            r
         }
     };
+    let fail = |e: Error| Unposted::new(e, &maybe_posted);
     let busy = |e: &Error| e.status() == Some(409) && e.is_code("OperationNotAllowed");
     match arm.with_api_version(&MANAGED_CLUSTER_API, &post).await {
         Ok(sent) => return Ok(Posted::Sent(sent)),
@@ -57,7 +111,7 @@ pub(super) async fn post_reset(
             "cluster {name} is busy, Azure refused the reset for now: {}",
             e.message()
         )),
-        Err(e) => return Err(outcome_unknown_hint(e, name)),
+        Err(e) => return Err(fail(outcome_unknown_hint(e, name))),
     }
     let label = format!("waiting for the operation running on cluster {name} to end");
     // A failure of a later POST (e.g. its answer lost at --timeout) is reported as itself,
@@ -96,16 +150,16 @@ pub(super) async fn post_reset(
     })
     .await;
     if let Some(e) = failed.take() {
-        return Err(outcome_unknown_hint(e, name));
+        return Err(fail(outcome_unknown_hint(e, name)));
     }
     result.map_err(|e| {
-        if e.is_timeout() {
+        fail(if e.is_timeout() {
             Error::step(codes::CLUSTER_BUSY, e.message()).with_hint(format!(
                 "another operation kept running on cluster {name} (OperationNotAllowed); nothing was changed: rerun when it has ended"
             ))
         } else {
             e
-        }
+        })
     })
 }
 

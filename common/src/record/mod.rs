@@ -22,10 +22,14 @@
 //!   when a cluster that ARM shows running as the app has no entry.
 //!
 //! # Format
-//! `xtenant-cluster:<cluster>;key=<key id>;pending=<key id>;switch=1;op=<operation>`, where
+//! `xtenant-cluster:<cluster>;key=<key id>;pending=<key id>;switch=1;op=<operation>;was=<key id>…`, where
 //! `<cluster>` is the UUID v5 of the cluster's lower-cased ARM id (the id itself is up to
 //! ~300 characters), `<operation>` the UUID v5 of a reset's operation path, and every part
-//! after the cluster is optional. At most ~190 characters: Entra's limits for an
+//! after the cluster is optional. `was` (none or more) names the keys of other runs' resets
+//! that this entry's pending reset displaced from the entry (another run's pending key: its
+//! reset may have landed, or land yet): kept so that no key an entry named is ever lost, and
+//! never trusted as held (a reset follows). Earlier versions ignore the part and their prunes
+//! keep its keys ([`Record::keys`]). Without `was`, at most ~190 characters: Entra's limits for an
 //! application's tags are 1–256 characters each, no whitespace, no duplicates, and 1200
 //! entries over all of an application's collections ("Understand the app manifest
 //! (Microsoft Graph format)", tags attribute and "Manifest limits",
@@ -47,6 +51,7 @@
 mod fields;
 mod legacy;
 mod pause;
+mod refusals;
 mod update;
 mod write;
 
@@ -114,6 +119,9 @@ pub struct Entry {
     /// That reset's operation ([`operation_key`]), once a run left it running: a rerun's
     /// `cluster_operation_url` stands for the reset only if it is this operation.
     pub operation: Option<String>,
+    /// Keys of other runs' resets this entry's pending reset displaced (never confirmed:
+    /// the cluster may hold one of them), sorted.
+    pub was: Vec<String>,
 }
 
 impl Entry {
@@ -129,8 +137,13 @@ impl Entry {
         } else {
             ""
         };
+        let was = self.was.iter().fold(String::new(), |mut s, k| {
+            s.push_str(";was=");
+            s.push_str(k);
+            s
+        });
         format!(
-            "{TAG_PREFIX}{cluster}{}{}{switch}{}",
+            "{TAG_PREFIX}{cluster}{}{}{switch}{}{was}",
             part("key", &self.key),
             part("pending", &self.pending),
             part("op", &self.operation)
@@ -151,26 +164,40 @@ impl Entry {
                 "pending" => e.pending = guid,
                 "op" => e.operation = guid,
                 "switch" => e.switch = value == "1",
+                "was" => e.was.extend(guid),
                 _ => {}
             }
         }
-        e.switch &= e.pending.is_some();
-        Some((cluster, e))
+        Some((cluster, e.normalized()))
     }
 
-    /// The same entry as it reads back: key ids in lower case, `switch` only with a pending key.
+    /// The same entry as it reads back: key ids in lower case, `switch` only with a pending
+    /// key, `was` sorted without the keys the entry names otherwise.
     #[must_use]
     pub fn normalized(mut self) -> Self {
         for v in [&mut self.key, &mut self.pending, &mut self.operation] {
             *v = v.take().map(|s| s.to_ascii_lowercase());
         }
         self.switch &= self.pending.is_some();
+        for k in &mut self.was {
+            k.make_ascii_lowercase();
+        }
+        self.was.sort();
+        self.was.dedup();
+        let (key, pending) = (self.key.clone(), self.pending.clone());
+        self.was
+            .retain(|k| Some(k) != key.as_ref() && Some(k) != pending.as_ref());
         self
     }
 
     /// Whether it names nothing (then it is left out of the record).
     pub fn is_empty(&self) -> bool {
-        self.key.is_none() && self.pending.is_none()
+        self.key.is_none() && self.pending.is_none() && self.was.is_empty()
+    }
+
+    /// Every key id it names: confirmed, pending and displaced (what a prune keeps).
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.key.iter().chain(&self.pending).chain(&self.was)
     }
 
     /// Whether it names `key` as the confirmed key.
@@ -296,6 +323,7 @@ mod tests {
     const CLUSTER: &str = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1";
     const K1: &str = "11111111-2222-3333-4444-555555555555";
     const K2: &str = "66666666-2222-3333-4444-555555555555";
+    const K3: &str = "77777777-2222-3333-4444-555555555555";
 
     #[test]
     fn the_cluster_key_is_stable_and_ignores_case() {
@@ -313,6 +341,7 @@ mod tests {
             pending: Some(K2.into()),
             switch: true,
             operation: Some(operation_key(&op)),
+            was: vec![K3.into()],
         };
         let tag = full.tag(&cluster_key(CLUSTER));
         assert!(

@@ -57,8 +57,9 @@ use serde_json::json;
 use tokio::sync::oneshot::{self, error::TryRecvError};
 
 use super::pause::{Measure, Paused, ReadBack, pause, second_look};
+use super::refusals::{fits, refused};
 use super::update::{Update, Wanted, shows, wanted};
-use super::{Entry, MAX_ENTRIES, app_path, cluster_key, read};
+use super::{Entry, app_path, cluster_key, read};
 use crate::context::Ctx;
 use crate::error::{Error, Result, codes};
 use crate::http::{Api, Sent};
@@ -128,7 +129,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Writers of one app in this run are served one batch at a time; the batch is read back
 /// (as `read_back` says, the strictest of a batch's entries for the batch) and what another
 /// process replaced is written again. Fails with `RecordNotKept` when the entries are still
-/// lost after [`MAX_ATTEMPTS`] writes, `RecordFull` past [`MAX_ENTRIES`].
+/// lost after [`MAX_ATTEMPTS`] writes, `RecordFull` past [`MAX_ENTRIES`](super::MAX_ENTRIES).
 pub async fn write(
     ctx: &Ctx,
     graph: &Api<'_>,
@@ -284,9 +285,7 @@ async fn apply(
         for w in &wants {
             next.tags = next.with(&w.cluster, w.want.as_ref());
         }
-        if next.len() > MAX_ENTRIES && next.len() > current.len() {
-            return Err(full(app_id, current.len()));
-        }
+        fits(app_id, &current, &next, &wants)?;
         let url = graph.url(&app_path(app_id))?;
         // Never resent as it is: a resend seconds later (a 429's Retry-After, a backoff) would
         // put back the tags read before it, over what another writer wrote meanwhile.
@@ -348,29 +347,6 @@ async fn apply(
         ),
     )
     .with_hint("another run writes the same app's record at the same time; rerun when it has ended"))
-}
-
-/// The refusal of a record on an app that records [`MAX_ENTRIES`] clusters.
-fn full(app_id: &str, n: usize) -> Error {
-    Error::step(
-        codes::RECORD_FULL,
-        format!("the record on app {app_id} already names {n} clusters, the most the tools keep on one app (Entra caps an app's collections at 1200 entries in all)"),
-    )
-    .with_hint("use another app for more clusters, or remove the entries of clusters that no longer exist from the app's tags")
-}
-
-/// A write Graph refused: who may write the record, or the app's size limit.
-fn refused(e: Error, app_id: &str, tenant: &str) -> Error {
-    match e.status() {
-        Some(401 | 403) => e.with_hint(format!(
-            "the record of which secret each cluster holds is kept in the tags of app {app_id} in tenant {tenant}: writing it needs an owner of the app, \
-             or Application.ReadWrite.All (e.g. Cloud Application Administrator); nothing was reset"
-        )),
-        Some(400) if e.message().contains("manifest") => e.with_hint(format!(
-            "app {app_id} reached Entra's limit of 1200 entries over all its collections (tags, redirect URIs, secrets, …): remove the entries of clusters that no longer exist from its tags"
-        )),
-        _ => e,
-    }
 }
 
 #[cfg(test)]

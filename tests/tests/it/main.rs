@@ -21,6 +21,7 @@ mod probe;
 mod readme;
 mod record;
 mod record_batch;
+mod record_claims;
 mod record_stale;
 mod recovery;
 mod renew;

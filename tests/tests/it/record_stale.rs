@@ -35,7 +35,7 @@ fn held_at_first_fault(sim: &TestSim, child: Child) -> Child {
 
 /// Another run's confirmed entry for `cluster` naming `key`, written over whatever entry the
 /// cluster has (the app's other tags kept), as that run's own write lands.
-fn another_run_confirms(sim: &TestSim, app: &str, cluster: &str, key: &str) {
+pub(super) fn another_run_confirms(sim: &TestSim, app: &str, cluster: &str, key: &str) {
     let c = cluster_key(cluster);
     let entry = Entry {
         key: Some(key.to_owned()),
@@ -52,7 +52,7 @@ fn another_run_confirms(sim: &TestSim, app: &str, cluster: &str, key: &str) {
 }
 
 /// The run's exit code and stderr.
-fn ended(child: Child) -> (Option<i32>, String) {
+pub(super) fn ended(child: Child) -> (Option<i32>, String) {
     let out = child.wait_with_output().unwrap();
     (
         out.status.code(),
@@ -62,7 +62,7 @@ fn ended(child: Child) -> (Option<i32>, String) {
 
 /// A key of the app besides the envelope's, usable by AKS (Azure's clock moved past its
 /// propagation): its secret and key id.
-fn another_key(sim: &TestSim, env: &Value) -> (String, String) {
+pub(super) fn another_key(sim: &TestSim, env: &Value) -> (String, String) {
     let (secret, key) = Operator::new(sim).add_secret(env["app_object_id"].as_str().unwrap());
     sim.sim().advance(Duration::from_secs(300));
     (secret, key)
@@ -120,7 +120,11 @@ fn another_run_resets(sim: &TestSim, app: &str, cluster: &str, secret: &str, key
 /// Step 4 with `env` on the simulator's cluster, its reset refused once while another
 /// operation runs (409, answered 800 ms after it came); `other` runs meanwhile. The exit code
 /// and stderr.
-fn refused_while(sim: &TestSim, env: &Value, other: impl FnOnce()) -> (Option<i32>, String) {
+pub(super) fn refused_while(
+    sim: &TestSim,
+    env: &Value,
+    other: impl FnOnce(),
+) -> (Option<i32>, String) {
     sim.sim()
         .add_fault(json!({"method": "POST", "path": "/resetServicePrincipalProfile", "status": 409, "code": "OperationNotAllowed", "delay_ms": 800, "count": 1}))
         .unwrap();

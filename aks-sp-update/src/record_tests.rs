@@ -1,0 +1,110 @@
+//! The entries step 4 makes: no key another entry named is dropped.
+
+use super::*;
+
+const K1: &str = "11111111-2222-3333-4444-555555555555";
+const K2: &str = "66666666-2222-3333-4444-555555555555";
+const K3: &str = "77777777-2222-3333-4444-555555555555";
+
+fn claim(switch: bool, read: Option<Entry>) -> Claim {
+    Claim {
+        key_id: Some(K2.into()),
+        switch,
+        read,
+    }
+}
+
+fn pending(k: &str, switch: bool) -> Entry {
+    Entry {
+        pending: Some(k.into()),
+        switch,
+        ..Entry::default()
+    }
+}
+
+#[test]
+fn the_pending_entry_keeps_another_runs_pending_key_as_displaced() {
+    // Another run's switch to K3, its reset landed: the cluster runs as the app.
+    let other = Entry {
+        key: Some(K1.into()),
+        ..pending(K3, true)
+    };
+    let c = claim(false, Some(other.clone()));
+    let made = c.pending(Some(&other));
+    assert_eq!(
+        made,
+        Entry {
+            key: Some(K1.into()),
+            pending: Some(K2.into()),
+            was: vec![K3.into()],
+            ..Entry::default()
+        }
+    );
+    // Made again over itself (a read-back, an operation bound), it keeps what it kept.
+    assert_eq!(c.pending(Some(&made)), made);
+    let bound = Entry {
+        operation: Some(K1.into()),
+        ..made.clone()
+    };
+    assert_eq!(c.pending(Some(&bound)), made);
+    // A third run displaces both.
+    let c3 = Claim {
+        key_id: Some(K1.into()),
+        switch: false,
+        read: Some(made.clone()),
+    };
+    let third = c3.pending(Some(&made));
+    assert_eq!(third.was, vec![K2.to_owned(), K3.to_owned()]);
+    let tag = third.tag("0123abcd-0000-4000-8000-000000000000");
+    assert_eq!(Entry::parse(&tag).map(|(_, e)| e), Some(third));
+}
+
+#[test]
+fn a_confirmation_keeps_another_runs_pending_reset() {
+    let other = Entry {
+        key: Some(K1.into()),
+        operation: Some(K1.into()),
+        was: vec![K1.into()],
+        ..pending(K3, true)
+    };
+    let after_own_reset = confirmed(Some(K2), Some(&other), false).unwrap();
+    assert_eq!(
+        after_own_reset,
+        Entry {
+            key: Some(K2.into()),
+            was: Vec::new(),
+            ..other.clone()
+        }
+    );
+    // This run's own pending entry: confirmed alone; a found switch keeps displaced keys.
+    let ours = Entry {
+        was: vec![K3.into()],
+        ..pending(K2, true)
+    };
+    assert_eq!(
+        confirmed(Some(K2), Some(&ours), false),
+        Some(Entry {
+            key: Some(K2.into()),
+            ..Entry::default()
+        })
+    );
+    assert_eq!(
+        confirmed(Some(K2), Some(&ours), true).unwrap().was,
+        vec![K3]
+    );
+    assert_eq!(confirmed(None, Some(&ours), true), None);
+}
+
+#[test]
+fn an_entry_read_before_a_switch_is_no_evidence() {
+    let read = Entry {
+        key: Some(K2.into()),
+        ..Entry::default()
+    };
+    let switching = claim(true, Some(read.clone()));
+    let ours = switching.ours();
+    assert_eq!(switching.judged(ours.as_ref()), None);
+    let on_the_app = claim(false, Some(read.clone()));
+    let ours = on_the_app.ours();
+    assert_eq!(on_the_app.judged(ours.as_ref()), Some(read));
+}

@@ -1,0 +1,263 @@
+//! Step 4's record after a security review of it (attack9, issue 28): an entry never drops a
+//! key another entry named (a prune would then remove the key a cluster holds), a
+//! confirmation never writes over another run's newer pending key, an entry read before a
+//! switch is no evidence once the switch was refused (409) and another operation ran, and a
+//! refused reset leaves no switch claim behind.
+
+use std::time::{Duration, Instant};
+
+use common::record::{Entry, cluster_key};
+use reqwest::Method;
+use serde_json::{Value, json};
+use xtenant_tests::azure::{Operator, app_tags, record_entry, set_app_tags};
+use xtenant_tests::clock::later;
+use xtenant_tests::{TestSim, line};
+
+use super::record::{granted, sim_with_clusters, start_reset};
+use super::record_stale::{another_key, another_run_confirms, ended, refused_while};
+
+/// How many resets of `cluster` Azure accepted a POST for (202), anyone's.
+fn resets_posted(sim: &TestSim, cluster: &str) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| {
+            r["method"] == "POST"
+                && r["path"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_ascii_lowercase()
+                    .starts_with(&format!(
+                        "{}/resetserviceprincipalprofile",
+                        cluster.to_ascii_lowercase()
+                    ))
+                && r["status"] == 202
+        })
+        .count()
+}
+
+/// The cluster's held secret, as the simulator's state hashes it.
+fn held_secret(sim: &TestSim, cluster: &str) -> Value {
+    sim.state()["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"].as_str().unwrap().eq_ignore_ascii_case(cluster))
+        .unwrap()["secret_sha256"]
+        .clone()
+}
+
+/// The record names the envelope's key K2 from a time the cluster ran as the app (a stale
+/// entry: it runs as another app now). Step 4 switches it; its POST is refused (409) while
+/// another operation (someone's reset of the cluster to the app with another key, K3,
+/// recorded nowhere) runs. When that ends the cluster runs as the app on K3, and the record
+/// shows only this run's pending entry made from the stale read: the entry read while the
+/// cluster ran as another app says nothing of what the awaited operation did, so the reset
+/// is posted. Taken as evidence, it said "nothing to do" and put {key K2} back while the
+/// cluster held K3 (a prune by K2's envelope then removed it).
+#[test]
+fn a_stale_entry_read_before_a_switch_is_no_evidence_after_a_409() {
+    let sim = sim_with_clusters(0);
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let key = env["client_secret_key_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    another_run_confirms(&sim, &app, &cluster, &key);
+    let (secret3, _k3) = another_key(&sim, &env);
+    let before = resets_posted(&sim, &cluster);
+    let (code, stderr) = refused_while(&sim, &env, || {
+        let (status, body) = Operator::new(&sim).arm(
+            Method::POST,
+            &sim.var("CLUSTER_TENANT_ID"),
+            &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
+            Some(&json!({"clientId": app, "secret": secret3})),
+        );
+        assert!(status == 200 || status == 202, "{status}: {body}");
+    });
+    let held_by_other = resets_posted(&sim, &cluster) == before + 1;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !held_by_other && !stderr.contains("nothing to do"),
+        "the cluster holds the other reset's key K3 (no reset of step 4 was accepted), yet: record {:?}; {stderr}",
+        record_entry(&sim, &app, &cluster)
+    );
+}
+
+/// A run killed after its reset to K3 was accepted leaves {pending K3, switch=1}; the reset
+/// lands, the cluster holds K3. Step 4 with the envelope of K2 reads it (unconfirmed: it
+/// resets); its pending entry keeps K3 (`was`), and when AKS refuses this reset (400) the
+/// entry read goes back. Either way `--prune-secrets` on K2's envelope keeps K3, the key the
+/// cluster holds (a pending entry that kept only the old entry's `key` let it go).
+#[test]
+fn a_pending_key_of_a_landed_reset_survives_a_refused_reset() {
+    let sim = sim_with_clusters(0);
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    let (secret3, k3) = another_key(&sim, &env);
+    // Run B: its pending entry (a switch to K3), its reset accepted; killed before anything else.
+    let c = cluster_key(&cluster);
+    let pending = Entry {
+        pending: Some(k3.clone()),
+        switch: true,
+        ..Entry::default()
+    }
+    .tag(&c);
+    let mut tags = app_tags(&sim, &app);
+    tags.push(pending);
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    set_app_tags(&sim, &app, &tags);
+    let (status, body) = Operator::new(&sim).arm(
+        Method::POST,
+        &sim.var("CLUSTER_TENANT_ID"),
+        &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
+        Some(&json!({"clientId": app, "secret": secret3})),
+    );
+    assert!(status == 200 || status == 202, "{status}: {body}");
+    // B's reset lands (Azure's clock moved on).
+    sim.sim().advance(Duration::from_secs(3600));
+    sim.sim()
+        .add_fault(json!({"method": "POST", "path": "/resetServicePrincipalProfile", "status": 400, "code": "BadRequest", "count": 1}))
+        .unwrap();
+    let child = start_reset(&sim, &["-v", "--cluster", &cluster], &line(&env));
+    let (code, stderr) = later(&sim, || ended(child));
+    assert_eq!(code, Some(1), "AKS refused this reset: {stderr}");
+    assert_eq!(
+        resets_posted(&sim, &cluster),
+        1,
+        "only B's reset was accepted: the cluster holds K3 ({}): {stderr}",
+        held_secret(&sim, &cluster)
+    );
+    let tags = app_tags(&sim, &app);
+    // Step 1's prune on K2's envelope (the one just run) keeps what the record names.
+    let prune = xtenant_tests::steps::run_step(
+        &sim,
+        xtenant_tests::steps::Step::App,
+        &["--prune-secrets"],
+        &line(&env),
+    );
+    let keys = xtenant_tests::steps::app_key_ids(&sim, &app);
+    assert!(
+        keys.iter().any(|k| k.eq_ignore_ascii_case(&k3)),
+        "the prune removed K3, which the cluster holds (record {tags:?}; prune exit {}: {})\n{stderr}",
+        prune.code,
+        prune.stderr.lines().last().unwrap_or("")
+    );
+}
+
+/// Step 4 switching the cluster from another app writes {pending K2, switch=1}; AKS refuses
+/// the reset (400; the same after a 409 wait that ends at --timeout, ClusterBusy, or on
+/// Ctrl-C): nothing was reset, and the entry goes back. Later someone else switches the
+/// cluster to the app with K3 (a manual `az aks update-credentials`, or a run killed before
+/// it wrote more): the rerun resets. Had the `switch=1` stayed, the rerun took it as proof
+/// that its own reset switched the cluster: "nothing to do", K2 recorded as held while the
+/// cluster held K3.
+#[test]
+fn a_refused_switch_leaves_no_switch_claim_behind() {
+    let sim = sim_with_clusters(0);
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    let (secret3, _k3) = another_key(&sim, &env);
+    sim.sim()
+        .add_fault(json!({"method": "POST", "path": "/resetServicePrincipalProfile", "status": 400, "code": "BadRequest", "count": 1}))
+        .unwrap();
+    let child = start_reset(&sim, &["-v", "--cluster", &cluster], &line(&env));
+    let (code, stderr) = later(&sim, || ended(child));
+    assert_eq!(code, Some(1), "AKS refused the reset: {stderr}");
+    let left = record_entry(&sim, &app, &cluster);
+    let (status, body) = Operator::new(&sim).arm(
+        Method::POST,
+        &sim.var("CLUSTER_TENANT_ID"),
+        &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
+        Some(&json!({"clientId": app, "secret": secret3})),
+    );
+    assert!(status == 200 || status == 202, "{status}: {body}");
+    sim.sim().advance(Duration::from_secs(3600));
+    let before = resets_posted(&sim, &cluster);
+    let child = start_reset(&sim, &["-v", "--cluster", &cluster], &line(&env));
+    let (code, stderr) = later(&sim, || ended(child));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        resets_posted(&sim, &cluster),
+        before + 1,
+        "the cluster holds K3, the rerun did not reset it (entry left by the refused run: {left:?}; now {:?}): {stderr}",
+        record_entry(&sim, &app, &cluster)
+    );
+}
+
+/// Step 4 finds the cluster switched by its earlier run ({pending K2, switch=1}, the cluster
+/// on the app): it confirms K2. Between its read and that write, run B writes its pending
+/// entry for K3 and posts its reset (B is then killed). The confirmation is made from the
+/// entry it reads and keeps B's pending K3: B's reset lands, the cluster holds K3, and a
+/// prune by K2's envelope keeps K3 (a confirmation written as a whole removed it).
+#[test]
+fn a_confirmation_keeps_another_runs_newer_pending_key() {
+    let sim = sim_with_clusters(0);
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let key = env["client_secret_key_id"].as_str().unwrap().to_owned();
+    let secret = env["client_secret"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    let (secret3, k3) = another_key(&sim, &env);
+    let c = cluster_key(&cluster);
+    let set_entry = |e: Entry| {
+        let mut tags: Vec<String> = app_tags(&sim, &app)
+            .into_iter()
+            .filter(|t| !t.starts_with(&format!("xtenant-cluster:{c}")))
+            .collect();
+        tags.push(e.tag(&c));
+        let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+        set_app_tags(&sim, &app, &tags);
+    };
+    let reset_to = |s: &str| {
+        let (status, body) = Operator::new(&sim).arm(
+            Method::POST,
+            &sim.var("CLUSTER_TENANT_ID"),
+            &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
+            Some(&json!({"clientId": app, "secret": s})),
+        );
+        assert!(status == 200 || status == 202, "{status}: {body}");
+    };
+    // The earlier run of K2's envelope: its switch posted, its answer lost.
+    set_entry(Entry {
+        pending: Some(key.clone()),
+        switch: true,
+        ..Entry::default()
+    });
+    reset_to(&secret);
+    sim.sim().advance(Duration::from_secs(3600));
+    // Held at the proof of its secret (the app's second read), after it read the record.
+    sim.sim()
+        .add_fault(json!({"method": "GET", "path": "/applications(appId=", "skip": 1, "delay_ms": 900, "count": 1}))
+        .unwrap();
+    let child = start_reset(&sim, &["-v", "--cluster", &cluster], &line(&env));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sim.sim().faults()[0]["applied"] == 0 {
+        assert!(Instant::now() < deadline, "never held");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Run B: its pending entry for K3, its reset posted; then killed.
+    set_entry(Entry {
+        key: Some(key.clone()),
+        pending: Some(k3.clone()),
+        ..Entry::default()
+    });
+    reset_to(&secret3);
+    let (code, stderr) = later(&sim, || ended(child));
+    assert_eq!(code, Some(0), "{stderr}");
+    sim.sim().advance(Duration::from_secs(3600));
+    let tags = app_tags(&sim, &app);
+    let prune = xtenant_tests::steps::run_step(
+        &sim,
+        xtenant_tests::steps::Step::App,
+        &["--prune-secrets"],
+        &line(&env),
+    );
+    let keys = xtenant_tests::steps::app_key_ids(&sim, &app);
+    assert!(
+        keys.iter().any(|k| k.eq_ignore_ascii_case(&k3)),
+        "the prune removed K3, which B's reset gave the cluster (record {tags:?}; prune exit {}: {})\n{stderr}",
+        prune.code,
+        prune.stderr.lines().last().unwrap_or("")
+    );
+}
