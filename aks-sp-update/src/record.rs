@@ -148,10 +148,12 @@ impl Claim {
     /// switch is claimed (another reset may have switched the cluster since). Another run's
     /// pending key, and the keys `now` kept from others (`was`), stay in `was`: that reset may
     /// have landed or land yet, and a prune must keep its key. An object without a key id
-    /// leaves no entry: nothing is claimed, the next run resets and a prune refuses.
+    /// claims nothing: no entry where there was none (the next run resets, a prune refuses),
+    /// and one another run wrote since this run's read ([`keyless`] refused one read) is
+    /// left as it is.
     fn pending(&self, now: Option<&Entry>) -> Entry {
         let Some(k) = &self.key_id else {
-            return Entry::default();
+            return now.cloned().unwrap_or_default();
         };
         let now = now.filter(|e| !e.is_empty());
         let newer_key = now.is_some_and(|e| e.key.is_some()) && now != self.read.as_ref();
@@ -230,6 +232,24 @@ impl Claim {
             }
         })
     }
+}
+
+/// Refuses an object without `client_secret_key_id` for a cluster the record has an entry
+/// for (`entry`, read before anything is written): its reset could only leave the cluster's
+/// entry naming no key, and the keys the entry names (another run's pending reset among
+/// them) would be lost to a prune.
+pub(crate) fn keyless(inputs: &Inputs, entry: Option<&Entry>) -> Result<()> {
+    if inputs.key_id.is_some() || entry.is_none_or(Entry::is_empty) {
+        return Ok(());
+    }
+    Err(Error::input(
+        "client_secret_key_id",
+        format!(
+            "the object names no client_secret_key_id, and the record on app {} has an entry for cluster {}: a reset would have to drop the keys it names; nothing was changed",
+            inputs.app_id, inputs.cluster.name
+        ),
+    )
+    .with_hint("give the object the key id of its client_secret (entra-app-create's output carries it as client_secret_key_id)"))
 }
 
 /// The entry of a confirmed reset to the object's key, made from the entry each write reads

@@ -582,16 +582,22 @@ fn the_record_decides_whether_a_cluster_on_the_app_is_reset() {
     );
     assert!(record_names(&sim, &s.app_id, &key2));
 
-    // An object without a key id cannot be compared: reset.
+    // An object without a key id cannot be compared, and its reset could only drop the
+    // entry's keys: refused, nothing reset, the entry kept.
     let mut keyless = second.clone();
     keyless
         .as_object_mut()
         .unwrap()
         .remove("client_secret_key_id");
     let r = run(&sim, &[], &keyless);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(sim.resets(), 4, "{}", r.stderr);
-    assert!(r.stderr.contains("no client_secret_key_id"), "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(sim.resets(), 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no client_secret_key_id") && r.stderr.contains("InvalidInput"),
+        "{}",
+        r.stderr
+    );
+    assert!(record_names(&sim, &s.app_id, &key2));
 }
 
 #[test]

@@ -261,3 +261,40 @@ fn a_confirmation_keeps_another_runs_newer_pending_key() {
         prune.stderr.lines().last().unwrap_or("")
     );
 }
+
+/// An envelope without `client_secret_key_id` for a cluster the record has an entry for
+/// (here another run's pending switch to K3) is refused before anything is written: its
+/// pending entry could name no key, and replacing the entry with none lost K3 (a prune by
+/// any envelope then removed the key the cluster may hold).
+#[test]
+fn an_envelope_without_a_key_id_leaves_the_clusters_entry_alone() {
+    let sim = sim_with_clusters(0);
+    let mut env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    let (_, k3) = another_key(&sim, &env);
+    let c = cluster_key(&cluster);
+    let mut tags = app_tags(&sim, &app);
+    tags.push(
+        Entry {
+            pending: Some(k3.clone()),
+            switch: true,
+            ..Entry::default()
+        }
+        .tag(&c),
+    );
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    set_app_tags(&sim, &app, &tags);
+    let before = record_entry(&sim, &app, &cluster);
+    env.as_object_mut().unwrap().remove("client_secret_key_id");
+    let child = start_reset(&sim, &["-v", "--cluster", &cluster], &line(&env));
+    let (code, stderr) = later(&sim, || ended(child));
+    assert_eq!(code, Some(1), "the object failed: {stderr}");
+    assert!(
+        stderr.contains("InvalidInput") && stderr.contains("client_secret_key_id"),
+        "{stderr}"
+    );
+    assert_eq!(resets_posted(&sim, &cluster), 0, "{stderr}");
+    assert_eq!(record_entry(&sim, &app, &cluster), before, "{stderr}");
+    assert!(!stderr.contains("PATCH"), "nothing written: {stderr}");
+}
