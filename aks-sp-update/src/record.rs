@@ -337,8 +337,8 @@ pub(crate) async fn write(
     record::update(ctx, &graph, &inputs.app_id, &cluster, update, read_back).await
 }
 
-/// Writes as `update` says under a deadline of its own ([`WRITE_GRACE`]), which an interrupt
-/// does not end.
+/// Writes as `update` says under a deadline of its own ([`WRITE_GRACE`] from the moment its
+/// batch starts, not from when it was queued behind others), which an interrupt does not end.
 async fn write_in_grace(
     ctx: &Ctx,
     inputs: &Inputs,
@@ -348,8 +348,8 @@ async fn write_in_grace(
     let graph = ctx
         .http()
         .graph(&inputs.tenant, Deadline::after(WRITE_GRACE));
-    let cluster = inputs.cluster.id();
-    record::update(ctx, &graph, &inputs.app_id, &cluster, update, read_back).await
+    let ids = (inputs.app_id.as_str(), inputs.cluster.id());
+    record::update_in_grace(ctx, &graph, (ids.0, &ids.1), update, read_back, WRITE_GRACE).await
 }
 
 /// Writes as `update` says under a deadline of its own, which an interrupt does not end

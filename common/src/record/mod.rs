@@ -71,7 +71,7 @@ pub use fields::{Updated, update_app};
 pub use legacy::{LEGACY_TAGS, has_legacy_tags, legacy_key, legacy_keys, remove_legacy_tags};
 pub use pause::ReadBack;
 pub use update::Update;
-pub use write::{MAX_ATTEMPTS, Written, update, write};
+pub use write::{MAX_ATTEMPTS, Written, update, update_in_grace, write};
 
 /// The prefix of every entry.
 pub const TAG_PREFIX: &str = "xtenant-cluster:";

@@ -50,7 +50,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
@@ -87,6 +87,9 @@ struct Queued {
     read_back: ReadBack,
     /// The writer's deadline, and the interrupt it observes.
     deadline: Deadline,
+    /// A write in a grace of its own: this long from the moment its batch starts (not from
+    /// when it was queued: waiting behind other batches does not use it up).
+    grace: Option<Duration>,
     done: oneshot::Sender<Result<Written>>,
 }
 
@@ -151,6 +154,33 @@ pub async fn update(
     update: Update,
     read_back: ReadBack,
 ) -> Result<Written> {
+    queue_and_write(ctx, graph, (app_id, cluster_id), update, read_back, None).await
+}
+
+/// As [`update`], in a grace of its own that a signal does not end: `grace` from the moment
+/// its batch starts (`graph`'s deadline, which must not observe the run's interrupt, is
+/// replaced by it). Waiting behind another batch of the app does not use it up.
+pub async fn update_in_grace(
+    ctx: &Ctx,
+    graph: &Api<'_>,
+    (app_id, cluster_id): (&str, &str),
+    update: Update,
+    read_back: ReadBack,
+    grace: Duration,
+) -> Result<Written> {
+    let (ids, grace) = ((app_id, cluster_id), Some(grace));
+    queue_and_write(ctx, graph, ids, update, read_back, grace).await
+}
+
+/// Queues the write for its app's turn, and writes batches until it was written.
+async fn queue_and_write(
+    ctx: &Ctx,
+    graph: &Api<'_>,
+    (app_id, cluster_id): (&str, &str),
+    update: Update,
+    read_back: ReadBack,
+    grace: Option<Duration>,
+) -> Result<Written> {
     let cluster = cluster_key(cluster_id);
     let writers = ctx.state::<Writers>();
     let writer = {
@@ -167,6 +197,7 @@ pub async fn update(
         update: update.clone(),
         read_back,
         deadline: graph.deadline(),
+        grace,
         done,
     };
     let (tx, mut rx) = oneshot::channel();
@@ -188,11 +219,9 @@ pub async fn update(
             }
         }
         let batch = next_batch(&mut lock(&writer.queue));
-        let deadline = batch
-            .iter()
-            .map(|q| q.deadline)
-            .max_by_key(Deadline::remaining);
-        let Some(deadline) = deadline else { continue };
+        let Some(deadline) = batch_deadline(&batch) else {
+            continue;
+        };
         let changes: Vec<(String, Update)> = batch
             .iter()
             .map(|q| (q.cluster.clone(), q.update.clone()))
@@ -208,6 +237,16 @@ pub async fn update(
             let _ = q.done.send(result.clone());
         }
     }
+}
+
+/// The deadline a batch is made under, as it starts: the latest among its writes (a grace
+/// counted from now).
+fn batch_deadline(batch: &[Queued]) -> Option<Deadline> {
+    let started = |q: &Queued| {
+        q.grace
+            .map_or(q.deadline, |g| Deadline::watched(g, q.deadline.interrupt()))
+    };
+    batch.iter().map(started).max_by_key(Deadline::remaining)
 }
 
 /// Takes the next batch from `queue`: the writes under the same interrupt as the first one
@@ -350,77 +389,5 @@ async fn apply(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const K1: &str = "11111111-2222-3333-4444-555555555555";
-    const K2: &str = "66666666-2222-3333-4444-555555555555";
-
-    fn key(k: &str) -> Entry {
-        Entry {
-            key: Some(k.into()),
-            ..Entry::default()
-        }
-    }
-
-    fn queue(w: &AppWriter, cluster: &str, entry: Option<Entry>) {
-        let (done, _) = oneshot::channel();
-        lock(&w.queue).push(Queued {
-            cluster: cluster.into(),
-            update: Update::set(entry),
-            read_back: ReadBack::Supersedable,
-            deadline: Deadline::after(std::time::Duration::from_secs(1)),
-            done,
-        });
-    }
-
-    #[test]
-    fn a_batch_is_superseded_only_when_each_entry_is_queued_again_saying_something_else() {
-        let w = AppWriter::default();
-        let wrote = |c: &str, e: Option<Entry>| Wanted {
-            cluster: c.to_owned(),
-            now: None,
-            want: e,
-        };
-        let changes = vec![wrote("a", Some(key(K1))), wrote("b", Some(key(K1)))];
-        assert!(!w.supersedes(&changes));
-        queue(&w, "a", Some(key(K2)));
-        assert!(!w.supersedes(&changes), "b is not queued again");
-        queue(&w, "b", Some(key(K1)));
-        assert!(!w.supersedes(&changes), "b is queued saying the same");
-        queue(&w, "b", None);
-        assert!(
-            w.supersedes(&changes),
-            "the last entry queued for b removes it"
-        );
-        let removal = vec![wrote("c", None)];
-        queue(&w, "c", Some(Entry::default()));
-        assert!(!w.supersedes(&removal), "an empty entry is a removal too");
-    }
-
-    #[test]
-    fn a_batch_holds_the_writes_one_interrupt_stops_in_the_order_queued() {
-        let w = AppWriter::default();
-        let run = crate::interrupt::Interrupt::for_run();
-        let watched = Deadline::watched(std::time::Duration::from_secs(1), run);
-        for (cluster, watch) in [
-            ("a", false),
-            ("b", true),
-            ("c", false),
-            ("b", false),
-            ("a", true),
-        ] {
-            queue(&w, cluster, Some(key(K1)));
-            if watch {
-                lock(&w.queue).last_mut().unwrap().deadline = watched;
-            }
-        }
-        let clusters = |b: &[Queued]| b.iter().map(|q| q.cluster.clone()).collect::<Vec<_>>();
-        let mut queue = lock(&w.queue);
-        // b's second write waits for its first; a's second (another interrupt) for the next batch.
-        assert_eq!(clusters(&next_batch(&mut queue)), ["a", "c"]);
-        assert_eq!(clusters(&next_batch(&mut queue)), ["b", "a"]);
-        assert_eq!(clusters(&next_batch(&mut queue)), ["b"]);
-        assert!(next_batch(&mut queue).is_empty());
-    }
-}
+#[path = "write_tests.rs"]
+mod tests;

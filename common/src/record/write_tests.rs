@@ -1,0 +1,93 @@
+//! The write queue's batches: which writes go together, under which deadline.
+
+use super::*;
+
+const K1: &str = "11111111-2222-3333-4444-555555555555";
+const K2: &str = "66666666-2222-3333-4444-555555555555";
+
+fn key(k: &str) -> Entry {
+    Entry {
+        key: Some(k.into()),
+        ..Entry::default()
+    }
+}
+
+fn queue(w: &AppWriter, cluster: &str, entry: Option<Entry>) {
+    let (done, _) = oneshot::channel();
+    lock(&w.queue).push(Queued {
+        cluster: cluster.into(),
+        update: Update::set(entry),
+        read_back: ReadBack::Supersedable,
+        deadline: Deadline::after(Duration::from_secs(1)),
+        grace: None,
+        done,
+    });
+}
+
+#[test]
+fn a_batch_is_superseded_only_when_each_entry_is_queued_again_saying_something_else() {
+    let w = AppWriter::default();
+    let wrote = |c: &str, e: Option<Entry>| Wanted {
+        cluster: c.to_owned(),
+        now: None,
+        want: e,
+    };
+    let changes = vec![wrote("a", Some(key(K1))), wrote("b", Some(key(K1)))];
+    assert!(!w.supersedes(&changes));
+    queue(&w, "a", Some(key(K2)));
+    assert!(!w.supersedes(&changes), "b is not queued again");
+    queue(&w, "b", Some(key(K1)));
+    assert!(!w.supersedes(&changes), "b is queued saying the same");
+    queue(&w, "b", None);
+    assert!(
+        w.supersedes(&changes),
+        "the last entry queued for b removes it"
+    );
+    let removal = vec![wrote("c", None)];
+    queue(&w, "c", Some(Entry::default()));
+    assert!(!w.supersedes(&removal), "an empty entry is a removal too");
+}
+
+#[test]
+fn a_batch_holds_the_writes_one_interrupt_stops_in_the_order_queued() {
+    let w = AppWriter::default();
+    let run = crate::interrupt::Interrupt::for_run();
+    let watched = Deadline::watched(Duration::from_secs(1), run);
+    for (cluster, watch) in [
+        ("a", false),
+        ("b", true),
+        ("c", false),
+        ("b", false),
+        ("a", true),
+    ] {
+        queue(&w, cluster, Some(key(K1)));
+        if watch {
+            lock(&w.queue).last_mut().unwrap().deadline = watched;
+        }
+    }
+    let clusters = |b: &[Queued]| b.iter().map(|q| q.cluster.clone()).collect::<Vec<_>>();
+    let mut queue = lock(&w.queue);
+    // b's second write waits for its first; a's second (another interrupt) for the next batch.
+    assert_eq!(clusters(&next_batch(&mut queue)), ["a", "c"]);
+    assert_eq!(clusters(&next_batch(&mut queue)), ["b", "a"]);
+    assert_eq!(clusters(&next_batch(&mut queue)), ["b"]);
+    assert!(next_batch(&mut queue).is_empty());
+}
+
+#[test]
+fn a_grace_starts_when_its_batch_does() {
+    let w = AppWriter::default();
+    queue(&w, "a", Some(key(K1)));
+    queue(&w, "b", Some(key(K1)));
+    let mut queue = lock(&w.queue);
+    // Queued long enough ago that a deadline set then has passed.
+    for q in queue.iter_mut() {
+        q.deadline = Deadline::after(Duration::ZERO);
+    }
+    assert!(batch_deadline(&queue).unwrap().passed());
+    queue[1].grace = Some(Duration::from_secs(5));
+    let d = batch_deadline(&queue).unwrap();
+    assert!(d.remaining() > Duration::from_secs(4), "{d:?}");
+    assert!(std::ptr::eq(d.interrupt(), queue[1].deadline.interrupt()));
+    assert!(batch_deadline(&next_batch(&mut queue)).is_some());
+}
