@@ -89,6 +89,28 @@ fn a_stale_entry_read_before_a_switch_is_no_evidence_after_a_409() {
 /// cluster holds (a pending entry that kept only the old entry's `key` let it go).
 #[test]
 fn a_pending_key_of_a_landed_reset_survives_a_refused_reset() {
+    let (sim, env, cluster, k3) = after_a_landed_reset_step_4_fails_with(400);
+    let app = env["app_id"].as_str().unwrap();
+    // Nothing was reset: the entry read went back.
+    let entry = record_entry(&sim, app, &cluster);
+    assert_eq!(entry, Some(json!({"pending": k3, "switch": "1"})));
+}
+
+/// As above, the POST answered 500: it may have started the reset, so this run's pending
+/// entry stays, and it names K3 as displaced (`was`). Made from the entry read keeping only its
+/// `key`, it dropped K3.
+#[test]
+fn a_pending_key_of_a_landed_reset_survives_a_reset_of_unknown_outcome() {
+    let (sim, env, cluster, k3) = after_a_landed_reset_step_4_fails_with(500);
+    let app = env["app_id"].as_str().unwrap();
+    let key = &env["client_secret_key_id"];
+    let entry = record_entry(&sim, app, &cluster);
+    assert_eq!(entry, Some(json!({"pending": key, "was": k3})));
+}
+
+/// The run of [`a_pending_key_of_a_landed_reset_survives_a_refused_reset`], its POST answered
+/// `answer`; checks the prune on K2's envelope keeps K3. The simulator, envelope, cluster, K3.
+fn after_a_landed_reset_step_4_fails_with(answer: u16) -> (TestSim, Value, String, String) {
     let sim = sim_with_clusters(0);
     let env = granted(&sim);
     let app = env["app_id"].as_str().unwrap().to_owned();
@@ -116,11 +138,11 @@ fn a_pending_key_of_a_landed_reset_survives_a_refused_reset() {
     // B's reset lands (Azure's clock moved on).
     sim.sim().advance(Duration::from_secs(3600));
     sim.sim()
-        .add_fault(json!({"method": "POST", "path": "/resetServicePrincipalProfile", "status": 400, "code": "BadRequest", "count": 1}))
+        .add_fault(json!({"method": "POST", "path": "/resetServicePrincipalProfile", "status": answer, "code": "BadRequest", "count": 1}))
         .unwrap();
     let child = start_reset(&sim, &["-v", "--cluster", &cluster], &line(&env));
     let (code, stderr) = later(&sim, || ended(child));
-    assert_eq!(code, Some(1), "AKS refused this reset: {stderr}");
+    assert_eq!(code, Some(1), "AKS answered {answer}: {stderr}");
     assert_eq!(
         resets_posted(&sim, &cluster),
         1,
@@ -142,6 +164,7 @@ fn a_pending_key_of_a_landed_reset_survives_a_refused_reset() {
         prune.code,
         prune.stderr.lines().last().unwrap_or("")
     );
+    (sim, env, cluster, k3)
 }
 
 /// Step 4 switching the cluster from another app writes {pending K2, switch=1}; AKS refuses
