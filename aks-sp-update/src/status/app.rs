@@ -149,6 +149,10 @@ pub(crate) fn recorded_key(
     let Some(entry) = app.record.entry(cluster_id) else {
         return legacy_key(&cluster.tags, app_id).map(|k| (k, Source::LegacyTags));
     };
+    // A key kept from another run's reset (`was`) may be the one the cluster holds.
+    if !entry.was.is_empty() {
+        return None;
+    }
     match (&entry.key, &entry.pending) {
         (Some(k), None) => Some((k.clone(), Source::App)),
         (Some(k), Some(p)) if k == p => Some((k.clone(), Source::App)),
@@ -260,5 +264,25 @@ mod tests {
         let e = App::from_body(&no_key_id, None).unwrap_err();
         assert!(e.message().contains("passwordCredentials[0]"), "{e}");
         assert!((here.now() - OffsetDateTime::now_utc()).abs() < time::Duration::minutes(1));
+    }
+
+    #[test]
+    fn an_entry_keeping_another_runs_key_names_no_held_key() {
+        let (app_id, id) = ("a1a1a1a1-a100-4000-8000-000000000002", "/c/aks");
+        let cluster = ManagedCluster::from_value(
+            &json!({"id": id, "properties": {"servicePrincipalProfile": {"clientId": app_id}}}),
+            "aks",
+        )
+        .unwrap();
+        let c = common::record::cluster_key(id);
+        let k = "aaaaaaaa-0000-0000-0000-000000000001";
+        let app = |tag: String| App::from_body(&json!({"id": "o", "tags": [tag]}), None).unwrap();
+        let confirmed = format!("xtenant-cluster:{c};key={k}");
+        assert_eq!(
+            recorded_key(&cluster, &app(confirmed.clone()), app_id, id),
+            Some((k.to_owned(), Source::App))
+        );
+        let kept = format!("{confirmed};was=bbbbbbbb-0000-0000-0000-000000000001");
+        assert_eq!(recorded_key(&cluster, &app(kept), app_id, id), None);
     }
 }
