@@ -13,7 +13,7 @@
 //! read before the object arrives), `cluster.rs` (what a reset costs the cluster, which is
 //! common's `ManagedCluster`), `operation.rs` (following the reset; `operation_ref.rs` checks
 //! the envelope's operation URL), `output.rs` (the fields the step writes, and what a failed
-//! run leaves), `record.rs` (the entry on the app saying which key the cluster holds),
+//! run leaves), `record/` (the entry on the app saying which key the cluster holds),
 //! `pull.rs` (the new credential's pull check), `scopes.rs` (where roles may be copied),
 //! `roles/` (tenant A role assignments: the allowlist, the copies and their removal) and
 //! `probe/` (`--probe-image`: a pull from inside the cluster, through AKS run command);

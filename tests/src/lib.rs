@@ -283,15 +283,14 @@ impl TestSim {
 
     /// How many cluster resets (`POST …/resetServicePrincipalProfile`) Azure saw.
     pub fn resets(&self) -> usize {
+        self.writes().iter().filter(|r| is_reset(r, "")).count()
+    }
+
+    /// How many resets of `cluster` (its ARM id) Azure accepted (202), anyone's.
+    pub fn resets_accepted(&self, cluster: &str) -> usize {
         self.writes()
             .iter()
-            .filter(|r| {
-                r["method"] == "POST"
-                    && r["path"]
-                        .as_str()
-                        .unwrap_or("")
-                        .ends_with("/resetServicePrincipalProfile")
-            })
+            .filter(|r| is_reset(r, cluster) && r["status"] == 202)
             .count()
     }
 
@@ -313,4 +312,14 @@ impl TestSim {
     pub fn collection(&self, name: &str) -> Value {
         self.handle.state_of(&[name])[name].take()
     }
+}
+
+/// Whether a logged request is a reset (`POST …/resetServicePrincipalProfile`) of the cluster
+/// with the ARM id `cluster` (of any cluster: `""`), in any case.
+fn is_reset(r: &Value, cluster: &str) -> bool {
+    let path = r["path"].as_str().unwrap_or("").to_ascii_lowercase();
+    let Some(of) = path.strip_suffix("/resetserviceprincipalprofile") else {
+        return false;
+    };
+    r["method"] == "POST" && (cluster.is_empty() || of == cluster.to_ascii_lowercase())
 }

@@ -16,25 +16,6 @@ use xtenant_tests::{TestSim, line};
 use super::record::{granted, sim_with_clusters, start_reset};
 use super::record_stale::{another_key, another_run_confirms, ended, refused_while};
 
-/// How many resets of `cluster` Azure accepted a POST for (202), anyone's.
-fn resets_posted(sim: &TestSim, cluster: &str) -> usize {
-    sim.requests()
-        .iter()
-        .filter(|r| {
-            r["method"] == "POST"
-                && r["path"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_ascii_lowercase()
-                    .starts_with(&format!(
-                        "{}/resetserviceprincipalprofile",
-                        cluster.to_ascii_lowercase()
-                    ))
-                && r["status"] == 202
-        })
-        .count()
-}
-
 /// The cluster's held secret, as the simulator's state hashes it.
 fn held_secret(sim: &TestSim, cluster: &str) -> Value {
     sim.state()["clusters"]
@@ -63,7 +44,7 @@ fn a_stale_entry_read_before_a_switch_is_no_evidence_after_a_409() {
     let cluster = sim.var("CLUSTER_ID");
     another_run_confirms(&sim, &app, &cluster, &key);
     let (secret3, _k3) = another_key(&sim, &env);
-    let before = resets_posted(&sim, &cluster);
+    let before = sim.resets_accepted(&cluster);
     let (code, stderr) = refused_while(&sim, &env, || {
         let (status, body) = Operator::new(&sim).arm(
             Method::POST,
@@ -73,7 +54,7 @@ fn a_stale_entry_read_before_a_switch_is_no_evidence_after_a_409() {
         );
         assert!(status == 200 || status == 202, "{status}: {body}");
     });
-    let held_by_other = resets_posted(&sim, &cluster) == before + 1;
+    let held_by_other = sim.resets_accepted(&cluster) == before + 1;
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         !held_by_other && !stderr.contains("nothing to do"),
@@ -144,7 +125,7 @@ fn after_a_landed_reset_step_4_fails_with(answer: u16) -> (TestSim, Value, Strin
     let (code, stderr) = later(&sim, || ended(child));
     assert_eq!(code, Some(1), "AKS answered {answer}: {stderr}");
     assert_eq!(
-        resets_posted(&sim, &cluster),
+        sim.resets_accepted(&cluster),
         1,
         "only B's reset was accepted: the cluster holds K3 ({}): {stderr}",
         held_secret(&sim, &cluster)
@@ -196,12 +177,12 @@ fn a_refused_switch_leaves_no_switch_claim_behind() {
     );
     assert!(status == 200 || status == 202, "{status}: {body}");
     sim.sim().advance(Duration::from_secs(3600));
-    let before = resets_posted(&sim, &cluster);
+    let before = sim.resets_accepted(&cluster);
     let child = start_reset(&sim, &["-v", "--cluster", &cluster], &line(&env));
     let (code, stderr) = later(&sim, || ended(child));
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
-        resets_posted(&sim, &cluster),
+        sim.resets_accepted(&cluster),
         before + 1,
         "the cluster holds K3, the rerun did not reset it (entry left by the refused run: {left:?}; now {:?}): {stderr}",
         record_entry(&sim, &app, &cluster)
@@ -317,7 +298,7 @@ fn an_envelope_without_a_key_id_leaves_the_clusters_entry_alone() {
         stderr.contains("InvalidInput") && stderr.contains("client_secret_key_id"),
         "{stderr}"
     );
-    assert_eq!(resets_posted(&sim, &cluster), 0, "{stderr}");
+    assert_eq!(sim.resets_accepted(&cluster), 0, "{stderr}");
     assert_eq!(record_entry(&sim, &app, &cluster), before, "{stderr}");
     assert!(!stderr.contains("PATCH"), "nothing written: {stderr}");
 }

@@ -438,5 +438,4 @@ pub(crate) async fn remove_legacy(ctx: &Ctx, inputs: &Inputs) -> Result<String> 
 }
 
 #[cfg(test)]
-#[path = "record_tests.rs"]
 mod tests;
