@@ -268,8 +268,10 @@ fn confirmed(key_id: Option<&str>, now: Option<&Entry>, keep_was: bool) -> Optio
             pending: other.and_then(|e| e.pending.clone()),
             switch: other.is_some_and(|e| e.switch),
             operation: other.and_then(|e| e.operation.clone()),
+            // Another run's newer pending entry is kept whole, with the keys it kept: only
+            // this run's own entry loses them after its own reset.
             was: now
-                .filter(|_| keep_was)
+                .filter(|_| keep_was || other.is_some())
                 .map(|e| e.was.clone())
                 .unwrap_or_default(),
         }

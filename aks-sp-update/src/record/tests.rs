@@ -67,12 +67,12 @@ fn a_confirmation_keeps_another_runs_pending_reset() {
         was: vec![K1.into()],
         ..pending(K3, true)
     };
+    // Kept whole, with the keys it kept (`was`), even after this run's own reset.
     let after_own_reset = confirmed(Some(K2), Some(&other), false).unwrap();
     assert_eq!(
         after_own_reset,
         Entry {
             key: Some(K2.into()),
-            was: Vec::new(),
             ..other.clone()
         }
     );
@@ -107,4 +107,36 @@ fn an_entry_read_before_a_switch_is_no_evidence() {
     let on_the_app = claim(false, Some(read.clone()));
     let ours = on_the_app.ours();
     assert_eq!(on_the_app.judged(ours.as_ref()), Some(read));
+}
+
+const K4: &str = "88888888-2222-3333-4444-555555555555";
+
+fn keyed(k: &str, c: Option<Entry>) -> Claim {
+    Claim {
+        key_id: Some(k.into()),
+        switch: false,
+        read: c,
+    }
+}
+
+/// A confirmation keeps another run's newer pending entry whole: run C's pending entry kept
+/// K2 and K3 (`was`); B's confirmation of K2 read it and must not drop K3 (a prune would then
+/// remove a key C's displaced run may have set on the cluster).
+#[test]
+fn a_confirmation_keeps_the_keys_another_runs_newer_entry_kept() {
+    let b_pending = Entry {
+        key: Some(K1.into()),
+        pending: Some(K2.into()),
+        was: vec![K3.into()],
+        ..Entry::default()
+    };
+    let c = keyed(K4, Some(b_pending.clone()));
+    let c_pending = c.pending(Some(&b_pending));
+    assert_eq!(c_pending.was, vec![K2.to_owned(), K3.to_owned()]);
+    let b_confirmed = confirmed(Some(K2), Some(&c_pending), false).unwrap();
+    assert!(
+        b_confirmed.keys().any(|k| k == K3),
+        "K3, kept by C's entry, dropped by B's confirmation: {b_confirmed:?}"
+    );
+    assert_eq!(b_confirmed.pending.as_deref(), Some(K4));
 }
