@@ -8,19 +8,26 @@ use crate::error::{Error, Result, codes};
 /// Refuses `next` (made from `current` by `wants`) before it is sent when it records more
 /// than [`MAX_ENTRIES`] clusters (and more than `current`), or when an entry is longer
 /// than a tag may be.
-pub(super) fn fits(app_id: &str, current: &Record, next: &Record, wants: &[Wanted]) -> Result<()> {
+pub(super) fn fits(app_id: &str, current: &Record, next: &Record) -> Result<()> {
     if next.len() > MAX_ENTRIES && next.len() > current.len() {
         return Err(full(app_id, current.len()));
     }
-    let long = wants.iter().find(|w| {
-        w.want
-            .as_ref()
-            .is_some_and(|e| e.tag(&w.cluster).len() > MAX_TAG)
-    });
-    match long {
-        Some(w) => Err(too_long(app_id, &w.cluster)),
-        None => Ok(()),
-    }
+    Ok(())
+}
+
+/// The clusters whose entry a write would change to one longer than a tag, each with its
+/// refusal: refused alone, never the other writes of its batch.
+pub(super) fn too_long(app_id: &str, wants: &[Wanted]) -> Vec<(String, Error)> {
+    wants
+        .iter()
+        .filter(|w| w.now != w.want)
+        .filter(|w| {
+            w.want
+                .as_ref()
+                .is_some_and(|e| e.tag(&w.cluster).len() > MAX_TAG)
+        })
+        .map(|w| (w.cluster.clone(), too_long_entry(app_id, &w.cluster)))
+        .collect()
 }
 
 /// Entra's longest tag.
@@ -28,7 +35,7 @@ const MAX_TAG: usize = 256;
 
 /// The refusal of an entry longer than a tag may be: it names the keys of too many resets
 /// that were never confirmed (`was`), none of which may be dropped.
-fn too_long(app_id: &str, cluster: &str) -> Error {
+fn too_long_entry(app_id: &str, cluster: &str) -> Error {
     Error::step(
         codes::RECORD_FULL,
         format!("the entry {TAG_PREFIX}{cluster} on app {app_id} would name more keys of unconfirmed resets than one tag holds ({MAX_TAG} characters); nothing was written"),

@@ -57,7 +57,7 @@ use serde_json::json;
 use tokio::sync::oneshot::{self, error::TryRecvError};
 
 use super::pause::{Measure, Paused, ReadBack, pause, second_look};
-use super::refusals::{fits, refused};
+use super::refusals::{fits, refused, too_long};
 use super::update::{Update, Wanted, shows, wanted};
 use super::{Entry, app_path, cluster_key, read};
 use crate::context::Ctx;
@@ -222,7 +222,7 @@ async fn queue_and_write(
         let Some(deadline) = batch_deadline(&batch) else {
             continue;
         };
-        let changes: Vec<(String, Update)> = batch
+        let mut changes: Vec<(String, Update)> = batch
             .iter()
             .map(|q| (q.cluster.clone(), q.update.clone()))
             .collect();
@@ -231,12 +231,41 @@ async fn queue_and_write(
             .map(|q| q.read_back)
             .fold(read_back, ReadBack::max);
         let graph = graph.until(deadline);
-        let result = apply(&writers, &writer, &graph, app_id, &changes, read_back).await;
+        let mut alone = HashMap::new();
+        let result = apply(
+            &writers,
+            &writer,
+            &graph,
+            app_id,
+            (&mut changes, &mut alone),
+            read_back,
+        )
+        .await;
         for q in batch {
-            // A waiter that gave up is gone: nothing to tell.
-            let _ = q.done.send(result.clone());
+            // A waiter that gave up is gone: nothing to tell. A write refused alone (its entry
+            // too long) is told its refusal; the others, the batch's result.
+            let told = alone
+                .get(&q.cluster)
+                .map_or_else(|| result.clone(), |e: &Error| Err(e.clone()));
+            let _ = q.done.send(told);
         }
     }
+}
+
+/// What the changes make of `current`, after taking out each change whose entry would be
+/// longer than a tag: refused alone (`alone`), the batch's other writes go on without it.
+fn wanted_alone(
+    app_id: &str,
+    current: &super::Record,
+    changes: &mut Vec<(String, Update)>,
+    alone: &mut HashMap<String, Error>,
+) -> Vec<Wanted> {
+    let long = too_long(app_id, &wanted(current, changes));
+    for (cluster, e) in long {
+        changes.retain(|(c, _)| *c != cluster);
+        alone.insert(cluster, e);
+    }
+    wanted(current, changes)
 }
 
 /// The deadline a batch is made under, as it starts: the latest among its writes (a grace
@@ -279,7 +308,7 @@ async fn apply(
     writer: &AppWriter,
     graph: &Api<'_>,
     app_id: &str,
-    changes: &[(String, Update)],
+    (changes, alone): (&mut Vec<(String, Update)>, &mut HashMap<String, Error>),
     read_back: ReadBack,
 ) -> Result<Written> {
     let mut read_at = Instant::now();
@@ -293,7 +322,7 @@ async fn apply(
     let mut looked_again = false;
     for attempt in 1..=MAX_ATTEMPTS {
         // Made again from this read: what another writer wrote since is seen.
-        let wants = wanted(&current, changes);
+        let wants = wanted_alone(app_id, &current, changes, alone);
         if shows(&wants) {
             // A confirmation is looked at once more, after a pause twice as long: another
             // process's write from an older read, held up longer than the first pause, is seen
@@ -324,7 +353,7 @@ async fn apply(
         for w in &wants {
             next.tags = next.with(&w.cluster, w.want.as_ref());
         }
-        fits(app_id, &current, &next, &wants)?;
+        fits(app_id, &current, &next)?;
         let url = graph.url(&app_path(app_id))?;
         // Never resent as it is: a resend seconds later (a 429's Retry-After, a backoff) would
         // put back the tags read before it, over what another writer wrote meanwhile.

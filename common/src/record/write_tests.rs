@@ -91,3 +91,40 @@ fn a_grace_starts_when_its_batch_does() {
     assert!(std::ptr::eq(d.interrupt(), queue[1].deadline.interrupt()));
     assert!(batch_deadline(&next_batch(&mut queue)).is_some());
 }
+
+/// One cluster's entry too long for a tag is refused alone: the other cluster's write in its
+/// batch is not (it was refused with `RecordFull` naming the first cluster), and an entry
+/// already as long, which the write does not change, refuses nothing.
+#[test]
+fn a_long_entry_is_refused_alone_not_with_its_batch() {
+    let (x, y) = (
+        "0123abcd-0000-4000-8000-000000000001".to_owned(),
+        "0123abcd-0000-4000-8000-000000000002".to_owned(),
+    );
+    let current = super::super::Record::default();
+    let long = Entry {
+        key: Some(K1.into()),
+        pending: Some(K2.into()),
+        was: (0..3)
+            .map(|i| format!("{i}aaaaaaa-2222-3333-4444-555555555555"))
+            .collect(),
+        ..Entry::default()
+    };
+    let changes = vec![
+        (x.clone(), Update::set(Some(key(K1)))),
+        (y.clone(), Update::set(Some(long.clone()))),
+    ];
+    let wants = wanted(&current, &changes);
+    let refused = too_long("app", &wants);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, y);
+    assert!(refused[0].1.is(codes::RECORD_FULL), "{:?}", refused[0].1);
+    let mut next = current.clone();
+    next.tags = next.with(&x, Some(&key(K1)));
+    assert!(fits("app", &current, &next).is_ok());
+    // Already there, unchanged: nothing to refuse.
+    let mut has_it = current.clone();
+    has_it.tags = has_it.with(&y, Some(&long));
+    let unchanged = wanted(&has_it, &[(y.clone(), Update::set(Some(long)))]);
+    assert!(too_long("app", &unchanged).is_empty());
+}
