@@ -4,7 +4,7 @@
 use common::driver::Ctx;
 use common::error::codes;
 use common::http::{Api, Sent};
-use common::record;
+use common::record::{self, ReadBack};
 use common::wait::{Poll, poll_until};
 use common::{Error, Result, Secret, ui};
 use reqwest::Method;
@@ -53,7 +53,7 @@ pub(super) async fn posted(
     reimage: &str,
     claim: &Claim,
 ) -> Result<Posted> {
-    let u = match post_reset(apis, inputs, secret, reimage, claim).await {
+    let u = match post_reset(ctx, apis, inputs, secret, reimage, claim).await {
         Ok(p) => return Ok(p),
         Err(u) => u,
     };
@@ -71,6 +71,7 @@ pub(super) async fn posted(
 /// object's key by the record as it is then (`claim` says how this run's own pending entry
 /// counts: another run's write may have landed since, its reset the operation waited for).
 async fn post_reset(
+    ctx: &Ctx,
     (arm, graph): (&Api<'_>, &Api<'_>),
     inputs: &Inputs,
     secret: &Secret,
@@ -130,10 +131,21 @@ async fn post_reset(
                 ));
             }
             let read = record::read(graph, &inputs.app_id).await?;
-            let entry = claim.judged(read.entry(&inputs.cluster.id()).as_ref());
+            let found = read.entry(&inputs.cluster.id());
+            let entry = claim.judged(found.as_ref());
             let held = Held::of(inputs, &now, entry.as_ref());
             if held.left_alone(inputs.force) {
                 return Ok(Poll::Ready(Posted::Already(Box::new(now), held)));
+            }
+            // Posted again only with an entry naming this run's key: another run's
+            // confirmation may have replaced this run's pending entry while the cluster was
+            // busy (a reset of that key, landing now, must stay known to a prune).
+            if let Some(k) = &inputs.key_id
+                && !found.as_ref().is_some_and(|e| e.pending_is(k))
+            {
+                crate::record::write(ctx, inputs, claim.pending_update(), ReadBack::Guarded)
+                    .await
+                    .map_err(|e| crate::record::refused(e, inputs))?;
             }
             match arm.with_api_version(&MANAGED_CLUSTER_API, post).await {
                 Ok(sent) => Ok(Poll::Ready(Posted::Sent(sent))),

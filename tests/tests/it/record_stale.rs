@@ -106,7 +106,7 @@ fn a_confirmation_landing_before_the_pending_entry_is_written_is_kept() {
 
 /// The other run: its reset of `cluster` to the app with `secret` (the operation step 4's
 /// reset is refused for), then its confirmed entry naming `key`.
-fn another_run_resets(sim: &TestSim, app: &str, cluster: &str, secret: &str, key: &str) {
+pub(super) fn another_run_resets(sim: &TestSim, app: &str, cluster: &str, secret: &str, key: &str) {
     let (status, body) = Operator::new(sim).arm(
         Method::POST,
         &sim.var("CLUSTER_TENANT_ID"),
