@@ -287,11 +287,18 @@ pub(crate) fn confirmed_update(inputs: &Inputs, keep_was: bool) -> Update {
 
 /// Whether the envelope's operation `op` is the reset `entry` names as pending with the
 /// object's key: its own operation, or a switch (then the cluster found on the app says it).
+/// A switch claim counts only with no displaced key (`was`): another run's reset may have
+/// switched the cluster to one of those, and confirming over it would drop that key.
 pub(crate) fn is_pending_reset(inputs: &Inputs, entry: Option<&Entry>, op: &Url) -> bool {
-    let (Some(e), Some(k)) = (entry, &inputs.key_id) else {
+    names_pending_reset(inputs.key_id.as_deref(), entry, &operation_key(op))
+}
+
+/// [`is_pending_reset`] on the object's key id and the operation's key.
+fn names_pending_reset(key_id: Option<&str>, entry: Option<&Entry>, op_key: &str) -> bool {
+    let (Some(e), Some(k)) = (entry, key_id) else {
         return false;
     };
-    e.pending_is(k) && (e.switch || e.operation.as_deref() == Some(operation_key(op).as_str()))
+    e.pending_is(k) && ((e.switch && e.was.is_empty()) || e.operation.as_deref() == Some(op_key))
 }
 
 /// Refuses to switch the cluster away from `old_app` to the object's app, copying `old_app`'s

@@ -140,3 +140,25 @@ fn a_confirmation_keeps_the_keys_another_runs_newer_entry_kept() {
     );
     assert_eq!(b_confirmed.pending.as_deref(), Some(K4));
 }
+
+/// An operation URL is followed as this entry's pending reset only for the object's key: its
+/// own operation, or a switch claim with no displaced key (with `was`, another run's reset may
+/// have switched the cluster to one of those keys).
+#[test]
+fn a_switch_claim_with_displaced_keys_is_no_pending_reset_to_follow() {
+    let op = "0123abcd-0000-5000-8000-00000000000f";
+    let switch = pending(K2, true);
+    assert!(names_pending_reset(Some(K2), Some(&switch), op));
+    assert!(!names_pending_reset(Some(K3), Some(&switch), op));
+    let displaced = Entry {
+        was: vec![K3.into()],
+        ..switch.clone()
+    };
+    assert!(!names_pending_reset(Some(K2), Some(&displaced), op));
+    let own_op = Entry {
+        operation: Some(op.into()),
+        ..displaced
+    };
+    assert!(names_pending_reset(Some(K2), Some(&own_op), op));
+    assert!(!names_pending_reset(None, Some(&switch), op));
+}
