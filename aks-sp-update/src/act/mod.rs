@@ -119,7 +119,7 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
         Box::pin(pull::bind(inputs, ctx)).await?;
         return Ok(already(ctx, inputs, &cluster, &held).await?);
     }
-    record::keyless(inputs, entry.as_ref())?;
+    record::may_claim(inputs, &cluster, entry.as_ref())?;
     if held != Held::OtherApp {
         ui::info(&format!(
             "resetting cluster {name} to app {}'s secret {}{}",

@@ -234,24 +234,6 @@ impl Claim {
     }
 }
 
-/// Refuses an object without `client_secret_key_id` for a cluster the record has an entry
-/// for (`entry`, read before anything is written): its reset could only leave the cluster's
-/// entry naming no key, and the keys the entry names (another run's pending reset among
-/// them) would be lost to a prune.
-pub(crate) fn keyless(inputs: &Inputs, entry: Option<&Entry>) -> Result<()> {
-    if inputs.key_id.is_some() || entry.is_none_or(Entry::is_empty) {
-        return Ok(());
-    }
-    Err(Error::input(
-        "client_secret_key_id",
-        format!(
-            "the object names no client_secret_key_id, and the record on app {} has an entry for cluster {}: a reset would have to drop the keys it names; nothing was changed",
-            inputs.app_id, inputs.cluster.name
-        ),
-    )
-    .with_hint("give the object the key id of its client_secret (entra-app-create's output carries it as client_secret_key_id)"))
-}
-
 /// The entry of a confirmed reset to the object's key, made from the entry each write reads
 /// (`now`): another run's pending reset it shows (a key other than the object's) stays
 /// pending, with its operation and switch — that reset may land after this one. Keys kept
@@ -445,6 +427,9 @@ pub(crate) async fn remove_legacy(ctx: &Ctx, inputs: &Inputs) -> Result<String> 
         String::new()
     })
 }
+
+mod checks;
+pub(crate) use checks::may_claim;
 
 #[cfg(test)]
 mod tests;

@@ -70,6 +70,7 @@ use crate::validate::is_guid;
 pub use fields::{Updated, update_app};
 pub use legacy::{LEGACY_TAGS, has_legacy_tags, legacy_key, legacy_keys, remove_legacy_tags};
 pub use pause::ReadBack;
+pub use refusals::entry_fits;
 pub use update::Update;
 pub use write::{MAX_ATTEMPTS, Written, update, update_in_grace, write};
 

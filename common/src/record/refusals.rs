@@ -2,12 +2,12 @@
 //! refused.
 
 use super::update::Wanted;
-use super::{MAX_ENTRIES, Record, TAG_PREFIX};
+use super::{Entry, MAX_ENTRIES, Record, TAG_PREFIX};
 use crate::error::{Error, Result, codes};
 
-/// Refuses `next` (made from `current` by `wants`) before it is sent when it records more
-/// than [`MAX_ENTRIES`] clusters (and more than `current`), or when an entry is longer
-/// than a tag may be.
+/// Refuses `next` (made from `current`) before it is sent when it records more than
+/// [`MAX_ENTRIES`] clusters (and more than `current`); an entry longer than a tag is refused
+/// alone ([`too_long`]).
 pub(super) fn fits(app_id: &str, current: &Record, next: &Record) -> Result<()> {
     if next.len() > MAX_ENTRIES && next.len() > current.len() {
         return Err(full(app_id, current.len()));
@@ -32,6 +32,16 @@ pub(super) fn too_long(app_id: &str, wants: &[Wanted]) -> Vec<(String, Error)> {
 
 /// Entra's longest tag.
 const MAX_TAG: usize = 256;
+
+/// Whether `entry` of the cluster with the ARM id `cluster_id` fits in one tag; if not, the
+/// refusal a write of it gets (`RecordFull`), for a step to give before anything is written.
+pub fn entry_fits(app_id: &str, cluster_id: &str, entry: &Entry) -> Result<()> {
+    let cluster = super::cluster_key(cluster_id);
+    if entry.tag(&cluster).len() > MAX_TAG {
+        return Err(too_long_entry(app_id, &cluster));
+    }
+    Ok(())
+}
 
 /// The refusal of an entry longer than a tag may be: it names the keys of too many resets
 /// that were never confirmed (`was`), none of which may be dropped.

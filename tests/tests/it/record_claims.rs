@@ -359,3 +359,41 @@ fn a_reset_posted_again_after_a_409_is_named_by_the_record_first() {
         "{stderr}"
     );
 }
+
+/// The record names the keys of so many unconfirmed resets for the cluster (`was`) that the
+/// pending entry step 4 would write is longer than a tag: step 4 refuses (`RecordFull`)
+/// before anything is written — no role copied to the app's principal, no entry, no reset.
+/// Found only at the record's write, the refusal came after the roles were copied.
+#[test]
+fn an_entry_too_long_for_a_tag_is_refused_before_anything_is_written() {
+    let sim = sim_with_clusters(0);
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    let c = cluster_key(&cluster);
+    let long = Entry {
+        pending: Some("77777777-2222-3333-4444-555555555555".into()),
+        was: (1..=3)
+            .map(|i| format!("{i}aaaaaaa-2222-3333-4444-555555555555"))
+            .collect(),
+        ..Entry::default()
+    };
+    let mut tags = app_tags(&sim, &app);
+    tags.push(long.tag(&c));
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    set_app_tags(&sim, &app, &tags);
+    let before = sim.writes().len();
+    let child = start_reset(&sim, &["-v", "--cluster", &cluster], &line(&env));
+    let (code, stderr) = later(&sim, || ended(child));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("RecordFull") || stderr.contains("one tag holds"),
+        "{stderr}"
+    );
+    let written: Vec<Value> = sim.writes().split_off(before);
+    assert!(
+        written.is_empty(),
+        "nothing may be written: {written:#?}\n{stderr}"
+    );
+    assert_eq!(sim.resets_accepted(&cluster), 0, "{stderr}");
+}
