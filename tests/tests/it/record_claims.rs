@@ -14,9 +14,27 @@ use xtenant_tests::clock::later;
 use xtenant_tests::{TestSim, line};
 
 use super::record::{granted, sim_with_clusters, start_reset};
-use super::record_stale::{
-    another_key, another_run_confirms, another_run_resets, ended, refused_while,
-};
+use super::record_stale::{another_key, another_run_confirms, ended, refused_while};
+
+/// Step 1's `--prune-secrets` on `env` (K2's envelope) keeps `k3`, `held` says why it must.
+#[track_caller]
+fn prune_keeps(sim: &TestSim, env: &Value, k3: &str, held: &str, stderr: &str) {
+    let app = env["app_id"].as_str().unwrap();
+    let tags = app_tags(sim, app);
+    let prune = xtenant_tests::steps::run_step(
+        sim,
+        xtenant_tests::steps::Step::App,
+        &["--prune-secrets"],
+        &line(env),
+    );
+    let keys = xtenant_tests::steps::app_key_ids(sim, app);
+    assert!(
+        keys.iter().any(|k| k.eq_ignore_ascii_case(k3)),
+        "the prune removed K3, {held} (record {tags:?}; prune exit {}: {})\n{stderr}",
+        prune.code,
+        prune.stderr.lines().last().unwrap_or("")
+    );
+}
 
 /// The cluster's held secret, as the simulator's state hashes it.
 fn held_secret(sim: &TestSim, cluster: &str) -> Value {
@@ -132,21 +150,8 @@ fn after_a_landed_reset_step_4_fails_with(answer: u16) -> (TestSim, Value, Strin
         "only B's reset was accepted: the cluster holds K3 ({}): {stderr}",
         held_secret(&sim, &cluster)
     );
-    let tags = app_tags(&sim, &app);
     // Step 1's prune on K2's envelope (the one just run) keeps what the record names.
-    let prune = xtenant_tests::steps::run_step(
-        &sim,
-        xtenant_tests::steps::Step::App,
-        &["--prune-secrets"],
-        &line(&env),
-    );
-    let keys = xtenant_tests::steps::app_key_ids(&sim, &app);
-    assert!(
-        keys.iter().any(|k| k.eq_ignore_ascii_case(&k3)),
-        "the prune removed K3, which the cluster holds (record {tags:?}; prune exit {}: {})\n{stderr}",
-        prune.code,
-        prune.stderr.lines().last().unwrap_or("")
-    );
+    prune_keeps(&sim, &env, &k3, "which the cluster holds", &stderr);
     (sim, env, cluster, k3)
 }
 
@@ -252,20 +257,7 @@ fn a_confirmation_keeps_another_runs_newer_pending_key() {
     let (code, stderr) = later(&sim, || ended(child));
     assert_eq!(code, Some(0), "{stderr}");
     sim.sim().advance(Duration::from_secs(3600));
-    let tags = app_tags(&sim, &app);
-    let prune = xtenant_tests::steps::run_step(
-        &sim,
-        xtenant_tests::steps::Step::App,
-        &["--prune-secrets"],
-        &line(&env),
-    );
-    let keys = xtenant_tests::steps::app_key_ids(&sim, &app);
-    assert!(
-        keys.iter().any(|k| k.eq_ignore_ascii_case(&k3)),
-        "the prune removed K3, which B's reset gave the cluster (record {tags:?}; prune exit {}: {})\n{stderr}",
-        prune.code,
-        prune.stderr.lines().last().unwrap_or("")
-    );
+    prune_keeps(&sim, &env, &k3, "which B's reset gave the cluster", &stderr);
 }
 
 /// An envelope without `client_secret_key_id` for a cluster the record has an entry for
@@ -303,61 +295,6 @@ fn an_envelope_without_a_key_id_leaves_the_clusters_entry_alone() {
     assert_eq!(sim.resets_accepted(&cluster), 0, "{stderr}");
     assert_eq!(record_entry(&sim, &app, &cluster), before, "{stderr}");
     assert!(!stderr.contains("PATCH"), "nothing written: {stderr}");
-}
-
-/// Step 4's reset is refused (409) while another run resets the cluster to another key of the
-/// app, K3, and confirms it: that confirmation replaces this run's pending entry. Step 4 then
-/// posts its reset again; before it does, the record names its key again (a pending entry,
-/// K3 kept). Posted with no entry naming the envelope's key, a run killed before its
-/// operation's note (or a failed confirmation) would leave the cluster on a key a prune
-/// removes.
-#[test]
-fn a_reset_posted_again_after_a_409_is_named_by_the_record_first() {
-    let sim = sim_with_clusters(0);
-    let env = granted(&sim);
-    let app = env["app_id"].as_str().unwrap().to_owned();
-    let key = env["client_secret_key_id"].as_str().unwrap().to_owned();
-    let cluster = sim.var("CLUSTER_ID");
-    let (secret3, k3) = another_key(&sim, &env);
-    let (code, stderr) = refused_while(&sim, &env, || {
-        another_run_resets(&sim, &app, &cluster, &secret3, &k3);
-    });
-    assert_eq!(code, Some(0), "{stderr}");
-    let log = sim.requests();
-    let accepted: Vec<usize> = log
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| {
-            r["method"] == "POST"
-                && r["status"] == 202
-                && r["path"]
-                    .as_str()
-                    .unwrap_or("")
-                    .ends_with("/resetServicePrincipalProfile")
-        })
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(
-        accepted.len(),
-        2,
-        "the other run's reset, then step 4's: {stderr}"
-    );
-    // Between the two: the other run's confirmation, then step 4's pending entry again.
-    let record_writes = log[accepted[0]..accepted[1]]
-        .iter()
-        .filter(|r| {
-            r["method"] == "PATCH" && r["path"].as_str().unwrap_or("").contains("/applications")
-        })
-        .count();
-    assert!(
-        record_writes >= 2,
-        "step 4 posted again with no entry naming its key ({record_writes} record write(s) since the other reset): {stderr}"
-    );
-    assert_eq!(
-        record_entry(&sim, &app, &cluster),
-        Some(json!({"key": key})),
-        "{stderr}"
-    );
 }
 
 /// The record names the keys of so many unconfirmed resets for the cluster (`was`) that the

@@ -106,7 +106,7 @@ fn a_confirmation_landing_before_the_pending_entry_is_written_is_kept() {
 
 /// The other run: its reset of `cluster` to the app with `secret` (the operation step 4's
 /// reset is refused for), then its confirmed entry naming `key`.
-pub(super) fn another_run_resets(sim: &TestSim, app: &str, cluster: &str, secret: &str, key: &str) {
+fn another_run_resets(sim: &TestSim, app: &str, cluster: &str, secret: &str, key: &str) {
     let (status, body) = Operator::new(sim).arm(
         Method::POST,
         &sim.var("CLUSTER_TENANT_ID"),
@@ -158,6 +158,37 @@ fn a_reset_refused_while_another_run_resets_to_another_key_goes_on() {
     assert!(
         stderr.contains("posted the reset") && !stderr.contains("nothing to do"),
         "{stderr}"
+    );
+    // Posted again only once the record names its key again: between the other run's reset
+    // and step 4's, the other run's confirmation and then step 4's pending entry (posted with
+    // no entry naming its key, a run killed before its operation's note would leave the
+    // cluster on a key a prune removes).
+    let log = sim.requests();
+    let accepted: Vec<usize> = (0..log.len())
+        .filter(|&i| {
+            let r = &log[i];
+            r["method"] == "POST"
+                && r["status"] == 202
+                && r["path"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with("/resetServicePrincipalProfile")
+        })
+        .collect();
+    assert_eq!(
+        accepted.len(),
+        2,
+        "the other run's reset, then step 4's: {stderr}"
+    );
+    let record_writes = log[accepted[0]..accepted[1]]
+        .iter()
+        .filter(|r| {
+            r["method"] == "PATCH" && r["path"].as_str().unwrap_or("").contains("/applications")
+        })
+        .count();
+    assert!(
+        record_writes >= 2,
+        "step 4 posted again with no entry naming its key ({record_writes} record write(s) since the other reset): {stderr}"
     );
     assert_eq!(
         record_entry(&sim, &app, &cluster),
