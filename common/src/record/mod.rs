@@ -397,3 +397,20 @@ mod tests {
         assert!(odd.keys().contains(K2) && odd.is_empty());
     }
 }
+
+/// Key ids and entries the record's unit tests share.
+#[cfg(test)]
+mod test_keys {
+    use super::Entry;
+
+    pub(super) const K1: &str = "11111111-2222-3333-4444-555555555555";
+    pub(super) const K2: &str = "66666666-2222-3333-4444-555555555555";
+
+    /// An entry confirming `k`.
+    pub(super) fn key(k: &str) -> Entry {
+        Entry {
+            key: Some(k.into()),
+            ..Entry::default()
+        }
+    }
+}

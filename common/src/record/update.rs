@@ -80,15 +80,7 @@ pub(super) fn shows(wanted: &[Wanted]) -> bool {
 mod tests {
     use super::*;
 
-    const K1: &str = "11111111-2222-3333-4444-555555555555";
-    const K2: &str = "66666666-2222-3333-4444-555555555555";
-
-    fn key(k: &str) -> Entry {
-        Entry {
-            key: Some(k.into()),
-            ..Entry::default()
-        }
-    }
+    use crate::record::test_keys::{K1, K2, key};
 
     #[test]
     fn each_attempt_makes_the_entries_from_what_it_read_in_the_order_queued() {

@@ -2,15 +2,7 @@
 
 use super::*;
 
-const K1: &str = "11111111-2222-3333-4444-555555555555";
-const K2: &str = "66666666-2222-3333-4444-555555555555";
-
-fn key(k: &str) -> Entry {
-    Entry {
-        key: Some(k.into()),
-        ..Entry::default()
-    }
-}
+use crate::record::test_keys::{K1, K2, key};
 
 fn queue(w: &AppWriter, cluster: &str, entry: Option<Entry>) {
     let (done, _) = oneshot::channel();

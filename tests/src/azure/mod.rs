@@ -215,6 +215,19 @@ impl Operator {
         self.call(method, tenant, &self.arm_scope, &url, body)
     }
 
+    /// Resets the cluster `cluster_id` (tenant A) to `client_id` with `secret` by hand, as
+    /// `az aks update-credentials` or another run of step 4 does; asserts Azure took it.
+    #[track_caller]
+    pub fn reset_cluster(&self, cluster_id: &str, client_id: &Value, secret: &Value) {
+        let (status, body) = self.arm(
+            Method::POST,
+            &self.cluster_tenant,
+            &format!("{cluster_id}/resetServicePrincipalProfile?api-version=2025-10-01"),
+            Some(&serde_json::json!({"clientId": client_id, "secret": secret})),
+        );
+        assert!(status == 200 || status == 202, "{status}: {body}");
+    }
+
     /// One call to `url` with a token for `scope` in `tenant`.
     fn call(
         &self,

@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use common::record::{Entry, cluster_key};
-use reqwest::Method;
 use serde_json::{Value, json};
 use xtenant_tests::azure::{Operator, app_tags, record_entry, set_app_tags};
 use xtenant_tests::clock::later;
@@ -66,13 +65,7 @@ fn a_stale_entry_read_before_a_switch_is_no_evidence_after_a_409() {
     let (secret3, _k3) = another_key(&sim, &env);
     let before = sim.resets_accepted(&cluster);
     let (code, stderr) = refused_while(&sim, &env, || {
-        let (status, body) = Operator::new(&sim).arm(
-            Method::POST,
-            &sim.var("CLUSTER_TENANT_ID"),
-            &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
-            Some(&json!({"clientId": app, "secret": secret3})),
-        );
-        assert!(status == 200 || status == 202, "{status}: {body}");
+        Operator::new(&sim).reset_cluster(&cluster, &json!(app), &json!(secret3));
     });
     let held_by_other = sim.resets_accepted(&cluster) == before + 1;
     assert_eq!(code, Some(0), "{stderr}");
@@ -129,13 +122,7 @@ fn after_a_landed_reset_step_4_fails_with(answer: u16) -> (TestSim, Value, Strin
     tags.push(pending);
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     set_app_tags(&sim, &app, &tags);
-    let (status, body) = Operator::new(&sim).arm(
-        Method::POST,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
-        Some(&json!({"clientId": app, "secret": secret3})),
-    );
-    assert!(status == 200 || status == 202, "{status}: {body}");
+    Operator::new(&sim).reset_cluster(&cluster, &json!(app), &json!(secret3));
     // B's reset lands (Azure's clock moved on).
     sim.sim().advance(Duration::from_secs(3600));
     sim.sim()
@@ -176,13 +163,7 @@ fn a_refused_switch_leaves_no_switch_claim_behind() {
     let (code, stderr) = later(&sim, || ended(child));
     assert_eq!(code, Some(1), "AKS refused the reset: {stderr}");
     let left = record_entry(&sim, &app, &cluster);
-    let (status, body) = Operator::new(&sim).arm(
-        Method::POST,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
-        Some(&json!({"clientId": app, "secret": secret3})),
-    );
-    assert!(status == 200 || status == 202, "{status}: {body}");
+    Operator::new(&sim).reset_cluster(&cluster, &json!(app), &json!(secret3));
     sim.sim().advance(Duration::from_secs(3600));
     let before = sim.resets_accepted(&cluster);
     let child = start_reset(&sim, &["-v", "--cluster", &cluster], &line(&env));
@@ -221,13 +202,7 @@ fn a_confirmation_keeps_another_runs_newer_pending_key() {
         set_app_tags(&sim, &app, &tags);
     };
     let reset_to = |s: &str| {
-        let (status, body) = Operator::new(&sim).arm(
-            Method::POST,
-            &sim.var("CLUSTER_TENANT_ID"),
-            &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
-            Some(&json!({"clientId": app, "secret": s})),
-        );
-        assert!(status == 200 || status == 202, "{status}: {body}");
+        Operator::new(&sim).reset_cluster(&cluster, &json!(app), &json!(s));
     };
     // The earlier run of K2's envelope: its switch posted, its answer lost.
     set_entry(Entry {

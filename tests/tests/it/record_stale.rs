@@ -8,7 +8,6 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::record::{Entry, cluster_key};
-use reqwest::Method;
 use serde_json::{Value, json};
 use xtenant_tests::azure::{Operator, app_tags, record_entry, set_app_tags};
 use xtenant_tests::clock::later;
@@ -107,13 +106,7 @@ fn a_confirmation_landing_before_the_pending_entry_is_written_is_kept() {
 /// The other run: its reset of `cluster` to the app with `secret` (the operation step 4's
 /// reset is refused for), then its confirmed entry naming `key`.
 fn another_run_resets(sim: &TestSim, app: &str, cluster: &str, secret: &str, key: &str) {
-    let (status, body) = Operator::new(sim).arm(
-        Method::POST,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &format!("{cluster}/resetServicePrincipalProfile?api-version=2025-10-01"),
-        Some(&json!({"clientId": app, "secret": secret})),
-    );
-    assert!(status == 200 || status == 202, "{status}: {body}");
+    Operator::new(sim).reset_cluster(cluster, &json!(app), &json!(secret));
     another_run_confirms(sim, app, cluster, key);
 }
 

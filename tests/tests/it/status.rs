@@ -45,16 +45,11 @@ fn world() -> World {
     // Outside the tools: aks-moved reset by hand to app three (its secret from the envelope).
     let op = Operator::new(&sim);
     let e3: Value = serde_json::from_str(three.trim()).unwrap();
-    let (status, v) = op.arm(
-        Method::POST,
-        &sim.var("CLUSTER_TENANT_ID"),
-        &format!(
-            "{}/resetServicePrincipalProfile?api-version=2025-10-01",
-            cluster_id(&sim, "aks-moved")
-        ),
-        Some(&json!({"clientId": e3["app_id"], "secret": e3["client_secret"]})),
+    op.reset_cluster(
+        &cluster_id(&sim, "aks-moved"),
+        &e3["app_id"],
+        &e3["client_secret"],
     );
-    assert!((200..300).contains(&status), "{status} {v}");
     // Tenant B's administrator removes app two's service principal (the consent).
     let e2: Value = serde_json::from_str(two.trim()).unwrap();
     let b = sim.var("REGISTRY_TENANT_ID");
