@@ -5,7 +5,7 @@ use common::driver::{Ctx, Done};
 use common::envelope::Change;
 use common::error::codes;
 use common::http::{Api, Sent};
-use common::record::{self as app_record, Entry, ReadBack, Written};
+use common::record::{self as app_record, AppKeys, Entry, ReadBack, Written};
 use common::{Error, Result, Secret, ui};
 
 use common::arm::clusters::ManagedCluster;
@@ -83,7 +83,7 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     let arm = ctx.arm(&inputs.tenant);
     let graph = ctx.graph(&inputs.tenant);
     let name = &inputs.cluster.name;
-    let (cluster, mut entry) = first_reads(ctx, inputs, &arm, &graph).await?;
+    let (cluster, mut entry, mut keys) = first_reads(ctx, inputs, &arm, &graph).await?;
 
     let cluster = match &inputs.operation {
         Some(op) => match Box::pin(async {
@@ -110,16 +110,16 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     )
     .await?;
     if waited {
-        entry = app_record::read(&graph, &inputs.app_id)
-            .await?
-            .entry(&inputs.cluster.id());
+        let read = app_record::read(&graph, &inputs.app_id).await?;
+        entry = read.entry(&inputs.cluster.id());
+        keys = read.app_keys;
     }
     let held = Held::of(inputs, &cluster, entry.as_ref());
     if held.left_alone(inputs.force) {
         Box::pin(pull::bind(inputs, ctx)).await?;
         return Ok(already(ctx, inputs, &cluster, &held).await?);
     }
-    record::may_claim(inputs, &cluster, entry.as_ref())?;
+    record::may_claim(inputs, &cluster, entry.as_ref(), &keys)?;
     if held != Held::OtherApp {
         ui::info(&format!(
             "resetting cluster {name} to app {}'s secret {}{}",
@@ -195,14 +195,14 @@ async fn switch(inputs: &Inputs, ctx: &Ctx, ledger: &roles::Ledger) -> Result<Do
     })
 }
 
-/// The cluster as ARM shows it (refused when it uses a managed identity) and its entry in the
-/// record on the app, read at once.
+/// The cluster as ARM shows it (refused when it uses a managed identity), and its entry in the
+/// record on the app with the app's keys, read at once.
 async fn first_reads(
     ctx: &Ctx,
     inputs: &Inputs,
     arm: &Api<'_>,
     graph: &Api<'_>,
-) -> Result<(ManagedCluster, Option<Entry>)> {
+) -> Result<(ManagedCluster, Option<Entry>, AppKeys)> {
     let name = &inputs.cluster.name;
     let (cluster, read) = tokio::join!(
         early::cluster(ctx, arm, &inputs.cluster, inputs.early_read_max_age),
@@ -212,13 +212,14 @@ async fn first_reads(
     if let Some(why) = cluster.managed_identity() {
         return Err(managed_identity(name, &why));
     }
-    let entry = read?.entry(&inputs.cluster.id());
+    let read = read?;
+    let entry = read.entry(&inputs.cluster.id());
     if app_record::has_legacy_tags(&cluster.tags) && !inputs.remove_legacy_tags {
         ui::info(&format!(
             "cluster {name} carries the xtenant-* tags of earlier versions: no longer trusted nor written (the record is on the app); --remove-legacy-tags removes them"
         ));
     }
-    Ok((cluster, entry))
+    Ok((cluster, entry, read.app_keys))
 }
 
 /// Everything before the reset: the new credential's pull, the roles of the principal the

@@ -132,7 +132,7 @@ async fn post_reset(
             }
             let read = record::read(graph, &inputs.app_id).await?;
             let found = read.entry(&inputs.cluster.id());
-            let entry = claim.judged(found.as_ref());
+            let entry = claim.judged(found.as_ref(), &read.app_keys);
             let held = Held::of(inputs, &now, entry.as_ref());
             if held.left_alone(inputs.force) {
                 return Ok(Poll::Ready(Posted::Already(Box::new(now), held)));

@@ -2,7 +2,7 @@
 //! anything is written (no role copied, no entry, no reset).
 
 use common::arm::clusters::ManagedCluster;
-use common::record::{self, Entry};
+use common::record::{self, AppKeys, Entry};
 use common::{Error, Result};
 
 use super::Claim;
@@ -15,16 +15,22 @@ pub(crate) fn may_claim(
     inputs: &Inputs,
     cluster: &ManagedCluster,
     entry: Option<&Entry>,
+    keys: &AppKeys,
 ) -> Result<()> {
     keyless(inputs, entry)?;
-    pending_fits(inputs, cluster, entry)
+    pending_fits(inputs, cluster, entry, keys)
 }
 
 /// Refuses the reset when the pending entry it would write, made from the entry read, is
-/// longer than a tag (`RecordFull`: the keys of too many unconfirmed resets). The write itself
-/// checks again on each fresh read.
-fn pending_fits(inputs: &Inputs, cluster: &ManagedCluster, entry: Option<&Entry>) -> Result<()> {
-    let pending = Claim::new(inputs, cluster, entry).pending(entry);
+/// longer than a tag (`RecordFull`: the keys of too many unconfirmed resets the app still has,
+/// `keys` as read with `entry`). The write itself checks again on each fresh read.
+fn pending_fits(
+    inputs: &Inputs,
+    cluster: &ManagedCluster,
+    entry: Option<&Entry>,
+    keys: &AppKeys,
+) -> Result<()> {
+    let pending = Claim::new(inputs, cluster, entry).pending(entry, keys);
     record::entry_fits(&inputs.app_id, &inputs.cluster.id(), &pending)
 }
 

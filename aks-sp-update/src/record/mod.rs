@@ -16,7 +16,7 @@
 use common::driver::Ctx;
 use common::error::codes;
 use common::interrupt::WRITE_GRACE;
-use common::record::{self, Entry, ReadBack, Update, Written, operation_key};
+use common::record::{self, Entry, ReadBack, Update, Written};
 use common::wait::Deadline;
 use common::{Error, Result, ui};
 use url::Url;
@@ -114,173 +114,6 @@ impl Held {
             }
         }
     }
-}
-
-/// This run's claim on the cluster's entry before its reset. Every entry it writes is made
-/// from the entry that write reads ([`Update`]), never from the one read before: another
-/// run's write that landed since (a confirmation) is kept, not written over.
-#[derive(Debug, Clone)]
-pub(crate) struct Claim {
-    key_id: Option<String>,
-    /// The reset switches the cluster from another app (as ARM showed it before the reset).
-    switch: bool,
-    /// The entry read before this run wrote its own.
-    read: Option<Entry>,
-}
-
-impl Claim {
-    /// The claim of a reset of `cluster` (as ARM showed it) whose entry was `read`.
-    pub(crate) fn new(inputs: &Inputs, cluster: &ManagedCluster, read: Option<&Entry>) -> Self {
-        Self {
-            key_id: inputs.key_id.clone(),
-            switch: !cluster.uses(&inputs.app_id),
-            read: read
-                .cloned()
-                .map(Entry::normalized)
-                .filter(|e| !e.is_empty()),
-        }
-    }
-
-    /// The entry written before the reset over `now`: the object's key pending (a switch when
-    /// the cluster runs as another app); the confirmed key `now` names kept while the cluster
-    /// runs as the app and the object names the key it moves to (a prune then keeps both). A
-    /// confirmation another writer recorded after this run's read is kept too, and then no
-    /// switch is claimed (another reset may have switched the cluster since). Another run's
-    /// pending key, and the keys `now` kept from others (`was`), stay in `was`: that reset may
-    /// have landed or land yet, and a prune must keep its key. An object without a key id
-    /// claims nothing: no entry where there was none (the next run resets, a prune refuses),
-    /// and one another run wrote since this run's read ([`keyless`] refused one read) is
-    /// left as it is.
-    fn pending(&self, now: Option<&Entry>) -> Entry {
-        let Some(k) = &self.key_id else {
-            return now.cloned().unwrap_or_default();
-        };
-        let now = now.filter(|e| !e.is_empty());
-        let newer_key = now.is_some_and(|e| e.key.is_some()) && now != self.read.as_ref();
-        let switch = self.switch && !newer_key;
-        Entry {
-            key: now.and_then(|e| e.key.clone()).filter(|_| !switch),
-            pending: Some(k.clone()),
-            switch,
-            operation: None,
-            was: now
-                .iter()
-                .flat_map(|e| e.pending.iter().chain(&e.was))
-                .cloned()
-                .collect(),
-        }
-        .normalized()
-    }
-
-    /// The pending entry, made from the entry each write reads.
-    pub(crate) fn pending_update(&self) -> Update {
-        let claim = self.clone();
-        Update::with(move |now| Some(claim.pending(now)))
-    }
-
-    /// The pending entry with the posted reset's operation `op` (none without a key id); left
-    /// as it is when it confirms the object's key with nothing pending (this reset's
-    /// confirmation, or another run's of the same key, landed first).
-    fn bound(&self, op: &Url) -> Option<Update> {
-        let k = self.key_id.clone()?;
-        let (claim, op) = (self.clone(), operation_key(op));
-        Some(Update::with(move |now| {
-            if now.is_some_and(|e| e.holds(&k) && e.pending.is_none()) {
-                return now.cloned();
-            }
-            Some(Entry {
-                operation: Some(op.clone()),
-                ..claim.pending(now)
-            })
-        }))
-    }
-
-    /// The entry a decision on the reset goes by, from the entry the record shows `now`,
-    /// after this run wrote its pending entry (never evidence of anything itself): the entry
-    /// read before while the record shows the pending entry made from it, if it was read
-    /// while the cluster ran as the app (read while it ran as another app, it says nothing of
-    /// what the operation waited for did: none, the cluster is reset); none while it shows
-    /// this run's pending entry made over another writer's (what that one said is lost: the
-    /// cluster is reset); else what it shows (another run's write, landed since).
-    pub(crate) fn judged(&self, now: Option<&Entry>) -> Option<Entry> {
-        let now = now.cloned().filter(|e| !e.is_empty());
-        if now == self.ours() {
-            return self.read.clone().filter(|_| !self.switch);
-        }
-        if now.as_ref().is_some_and(|e| self.pending(Some(e)) == *e) {
-            return None;
-        }
-        now
-    }
-
-    /// The pending entry made from the entry read (none without a key id).
-    fn ours(&self) -> Option<Entry> {
-        Some(self.pending(self.read.as_ref())).filter(|e| !e.is_empty())
-    }
-
-    /// What goes back when nothing was reset after the pending entry was written: the entry
-    /// read before, only over the pending entry made from it. Any other entry is left as it is:
-    /// the one read (already back), another run's newer confirmation or claim, or this run's
-    /// pending entry made over another writer's (a prune keeps every key it names).
-    pub(crate) fn put_back(&self) -> Update {
-        let claim = self.clone();
-        Update::with(move |now| {
-            if now.cloned().filter(|e| !e.is_empty()) == claim.ours() {
-                claim.read.clone()
-            } else {
-                now.cloned()
-            }
-        })
-    }
-}
-
-/// The entry of a confirmed reset to the object's key, made from the entry each write reads
-/// (`now`): another run's pending reset it shows (a key other than the object's) stays
-/// pending, with its operation and switch — that reset may land after this one. Keys kept
-/// from displaced resets (`was`) stay when `keep_was` (a switch found done: which reset
-/// switched the cluster is not known); after this run's own reset ended they go: a reset
-/// posted before it was superseded by it, one posted after it names its key again in its
-/// own entry. Without a key id none (the next run resets, a prune refuses).
-fn confirmed(key_id: Option<&str>, now: Option<&Entry>, keep_was: bool) -> Option<Entry> {
-    let k = key_id?;
-    let other = now.filter(|e| e.pending.is_some() && !e.pending_is(k));
-    Some(
-        Entry {
-            key: Some(k.to_owned()),
-            pending: other.and_then(|e| e.pending.clone()),
-            switch: other.is_some_and(|e| e.switch),
-            operation: other.and_then(|e| e.operation.clone()),
-            // Another run's newer pending entry is kept whole, with the keys it kept: only
-            // this run's own entry loses them after its own reset.
-            was: now
-                .filter(|_| keep_was || other.is_some())
-                .map(|e| e.was.clone())
-                .unwrap_or_default(),
-        }
-        .normalized(),
-    )
-}
-
-/// [`confirmed`] as the update each write makes.
-pub(crate) fn confirmed_update(inputs: &Inputs, keep_was: bool) -> Update {
-    let k = inputs.key_id.clone();
-    Update::with(move |now| confirmed(k.as_deref(), now, keep_was))
-}
-
-/// Whether the envelope's operation `op` is the reset `entry` names as pending with the
-/// object's key: its own operation, or a switch (then the cluster found on the app says it).
-/// A switch claim counts only with no displaced key (`was`): another run's reset may have
-/// switched the cluster to one of those, and confirming over it would drop that key.
-pub(crate) fn is_pending_reset(inputs: &Inputs, entry: Option<&Entry>, op: &Url) -> bool {
-    names_pending_reset(inputs.key_id.as_deref(), entry, &operation_key(op))
-}
-
-/// [`is_pending_reset`] on the object's key id and the operation's key.
-fn names_pending_reset(key_id: Option<&str>, entry: Option<&Entry>, op_key: &str) -> bool {
-    let (Some(e), Some(k)) = (entry, key_id) else {
-        return false;
-    };
-    e.pending_is(k) && ((e.switch && e.was.is_empty()) || e.operation.as_deref() == Some(op_key))
 }
 
 /// Refuses to switch the cluster away from `old_app` to the object's app, copying `old_app`'s
@@ -429,7 +262,9 @@ pub(crate) async fn remove_legacy(ctx: &Ctx, inputs: &Inputs) -> Result<String> 
 }
 
 mod checks;
+mod claim;
 pub(crate) use checks::may_claim;
+pub(crate) use claim::{Claim, confirmed_update, is_pending_reset};
 
 #[cfg(test)]
 mod tests;

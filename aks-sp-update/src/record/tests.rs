@@ -1,6 +1,8 @@
 //! The entries step 4 makes: no key another entry named is dropped.
 
+use super::claim::{confirmed, names_pending_reset};
 use super::*;
+use common::record::{AppKeys, operation_key};
 
 const K1: &str = "11111111-2222-3333-4444-555555555555";
 const K2: &str = "66666666-2222-3333-4444-555555555555";
@@ -30,7 +32,7 @@ fn the_pending_entry_keeps_another_runs_pending_key_as_displaced() {
         ..pending(K3, true)
     };
     let c = claim(false, Some(other.clone()));
-    let made = c.pending(Some(&other));
+    let made = c.pending(Some(&other), &AppKeys::default());
     assert_eq!(
         made,
         Entry {
@@ -41,19 +43,19 @@ fn the_pending_entry_keeps_another_runs_pending_key_as_displaced() {
         }
     );
     // Made again over itself (a read-back, an operation bound), it keeps what it kept.
-    assert_eq!(c.pending(Some(&made)), made);
+    assert_eq!(c.pending(Some(&made), &AppKeys::default()), made);
     let bound = Entry {
         operation: Some(K1.into()),
         ..made.clone()
     };
-    assert_eq!(c.pending(Some(&bound)), made);
+    assert_eq!(c.pending(Some(&bound), &AppKeys::default()), made);
     // A third run displaces both.
     let c3 = Claim {
         key_id: Some(K1.into()),
         switch: false,
         read: Some(made.clone()),
     };
-    let third = c3.pending(Some(&made));
+    let third = c3.pending(Some(&made), &AppKeys::default());
     assert_eq!(third.was, vec![K2.to_owned(), K3.to_owned()]);
     let tag = third.tag("0123abcd-0000-4000-8000-000000000000");
     assert_eq!(Entry::parse(&tag).map(|(_, e)| e), Some(third));
@@ -102,11 +104,14 @@ fn an_entry_read_before_a_switch_is_no_evidence() {
         ..Entry::default()
     };
     let switching = claim(true, Some(read.clone()));
-    let ours = switching.ours();
-    assert_eq!(switching.judged(ours.as_ref()), None);
+    let ours = switching.ours(&AppKeys::default());
+    assert_eq!(switching.judged(ours.as_ref(), &AppKeys::default()), None);
     let on_the_app = claim(false, Some(read.clone()));
-    let ours = on_the_app.ours();
-    assert_eq!(on_the_app.judged(ours.as_ref()), Some(read));
+    let ours = on_the_app.ours(&AppKeys::default());
+    assert_eq!(
+        on_the_app.judged(ours.as_ref(), &AppKeys::default()),
+        Some(read)
+    );
 }
 
 const K4: &str = "88888888-2222-3333-4444-555555555555";
@@ -131,7 +136,7 @@ fn a_confirmation_keeps_the_keys_another_runs_newer_entry_kept() {
         ..Entry::default()
     };
     let c = keyed(K4, Some(b_pending.clone()));
-    let c_pending = c.pending(Some(&b_pending));
+    let c_pending = c.pending(Some(&b_pending), &AppKeys::default());
     assert_eq!(c_pending.was, vec![K2.to_owned(), K3.to_owned()]);
     let b_confirmed = confirmed(Some(K2), Some(&c_pending), false).unwrap();
     assert!(
@@ -161,4 +166,65 @@ fn a_switch_claim_with_displaced_keys_is_no_pending_reset_to_follow() {
     };
     assert!(names_pending_reset(Some(K2), Some(&own_op), op));
     assert!(!names_pending_reset(None, Some(&switch), op));
+}
+
+/// Keys the app no longer has leave the pending entry (no prune can delete them, none is the
+/// one the cluster authenticates with), but one stays while no other `was` key keeps the
+/// entry unconfirmed: the cluster may hold a removed key, and {key K2, pending K2} alone would
+/// say "nothing to do" to K2's envelope. Keys the app has all stay.
+#[test]
+fn keys_the_app_no_longer_has_leave_the_pending_entry_which_stays_unconfirmed() {
+    let gone = [
+        "aaaaaaaa-0000-4000-8000-000000000001",
+        "bbbbbbbb-0000-4000-8000-000000000001",
+    ];
+    let keys = AppKeys::known([K1, K2, K3]);
+    let read = Entry {
+        key: Some(K2.into()),
+        was: gone.iter().map(|&k| k.to_owned()).collect(),
+        ..pending("cccccccc-0000-4000-8000-000000000001", false)
+    };
+    let made = claim(false, Some(read.clone())).pending(Some(&read), &keys);
+    assert_eq!(
+        made,
+        Entry {
+            key: Some(K2.into()),
+            was: vec![gone[0].into()],
+            ..pending(K2, false)
+        },
+        "one removed key stays: the entry is never trusted as held"
+    );
+    let live = Entry {
+        was: vec![K3.into(), gone[1].into()],
+        ..read
+    };
+    let made = claim(false, Some(live.clone())).pending(Some(&live), &keys);
+    assert_eq!(made.was, [K3], "K3 keeps it unconfirmed");
+    let forged = Entry {
+        was: vec![K1.into(), K3.into()],
+        ..pending(K1, true)
+    };
+    let made = claim(true, Some(forged.clone())).pending(Some(&forged), &keys);
+    assert_eq!(made.was, [K1, K3], "keys the app has all stay");
+}
+
+/// The operation is noted only when the entry still fits in a tag with it; else the pending
+/// entry is written without it (never refused: another writer may have replaced it).
+#[test]
+fn an_operation_that_does_not_fit_is_left_out_of_the_pending_entry() {
+    let op = Url::parse("https://arm.test/subscriptions/s/providers/Microsoft.ContainerService/locations/l/operations/o").unwrap();
+    let keys = AppKeys::default();
+    let short = pending(K1, false);
+    let c = claim(false, Some(short.clone()));
+    let bound = c.bound(&op).unwrap().of(Some(&short), &keys).unwrap();
+    assert_eq!(bound.operation, Some(operation_key(&op)), "{bound:?}");
+    let long = Entry {
+        key: Some(K1.into()),
+        was: vec![K3.into()],
+        ..pending("cccccccc-0000-4000-8000-000000000001", false)
+    };
+    let c = claim(false, Some(long.clone()));
+    let bound = c.bound(&op).unwrap().of(Some(&long), &keys).unwrap();
+    assert!(bound.fits(), "{bound:?}");
+    assert_eq!(bound, c.pending(Some(&long), &keys));
 }

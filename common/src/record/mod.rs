@@ -27,8 +27,9 @@
 //! ~300 characters), `<operation>` the UUID v5 of a reset's operation path, and every part
 //! after the cluster is optional. `was` (none or more) names the keys of other runs' resets
 //! that this entry's pending reset displaced from the entry (another run's pending key: its
-//! reset may have landed, or land yet): kept so that no key an entry named is ever lost, and
-//! never trusted as held (a reset follows). Earlier versions ignore the part and their prunes
+//! reset may have landed, or land yet): kept so that no key an entry named is lost while the
+//! app has it ([`AppKeys`]: one the app no longer has may go), and never trusted as held (a
+//! reset follows). Earlier versions ignore the part and their prunes
 //! keep its keys ([`Record::keys`]). Without `was`, at most ~190 characters: Entra's limits for an
 //! application's tags are 1–256 characters each, no whitespace, no duplicates, and 1200
 //! entries over all of an application's collections ("Understand the app manifest
@@ -49,6 +50,7 @@
 //! older entry (see docs/DESIGN.md, "Records and claims").
 
 mod fields;
+mod keys;
 mod legacy;
 mod pause;
 mod refusals;
@@ -68,6 +70,7 @@ use crate::json::object;
 use crate::validate::is_guid;
 
 pub use fields::{Updated, update_app};
+pub use keys::AppKeys;
 pub use legacy::{LEGACY_TAGS, has_legacy_tags, legacy_key, legacy_keys, remove_legacy_tags};
 pub use pause::ReadBack;
 pub use refusals::entry_fits;
@@ -221,13 +224,16 @@ impl Entry {
 pub struct Record {
     /// The application's tags, all of them (others' included: a write sends them back).
     pub tags: Vec<String>,
+    /// The app's keys, as the same read showed them (unknown when it did not ask).
+    pub app_keys: AppKeys,
 }
 
 impl Record {
     /// The record in an application's body.
     pub fn from_app(body: &Value) -> Self {
         let tags = object::<Tags>(body).unwrap_or_default().tags;
-        Self { tags }
+        let app_keys = AppKeys::from_app(body);
+        Self { tags, app_keys }
     }
 
     /// The entry for the cluster `cluster_id` (an ARM id), if any names a key.
@@ -301,7 +307,8 @@ pub(crate) fn app_path(app_id: &str) -> String {
     alt_key("applications", "appId", app_id)
 }
 
-/// Reads the record on the app `app_id` in `graph`'s tenant. An app id that is no GUID (a
+/// Reads the record on the app `app_id` in `graph`'s tenant, with the app's keys
+/// ([`Record::app_keys`]). An app id that is no GUID (a
 /// dry run's planned app) has an empty record, read from nowhere; so has an app that is not
 /// registered in this tenant (another tenant's app: nothing there may be trusted, and the
 /// proof of the secret in hand refuses it before any write).
@@ -309,7 +316,10 @@ pub async fn read(graph: &Api<'_>, app_id: &str) -> Result<Record> {
     if !is_guid(app_id) {
         return Ok(Record::default());
     }
-    let path = format!("{}?$select=id,appId,tags", app_path(app_id));
+    let path = format!(
+        "{}?$select=id,appId,tags,passwordCredentials",
+        app_path(app_id)
+    );
     Ok(graph
         .get_opt(&path)
         .await?
@@ -374,6 +384,7 @@ mod tests {
                 }
                 .tag(&c),
             ],
+            ..Record::default()
         };
         assert!(r.entry(CLUSTER).unwrap().holds(K1));
         let e = Entry {
@@ -384,7 +395,10 @@ mod tests {
         let tags = r.with(&c, Some(&e));
         assert_eq!(tags[0], "team-a");
         assert_eq!(tags.len(), 2);
-        let r2 = Record { tags };
+        let r2 = Record {
+            tags,
+            ..Record::default()
+        };
         assert_eq!(
             r2.keys(),
             [K1.to_owned(), K2.to_owned()].into_iter().collect()
@@ -393,6 +407,7 @@ mod tests {
         // A tag with the prefix that is no entry still keeps the key ids it names.
         let odd = Record {
             tags: vec![format!("{TAG_PREFIX}x;key={K2}")],
+            ..Record::default()
         };
         assert!(odd.keys().contains(K2) && odd.is_empty());
     }

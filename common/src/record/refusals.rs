@@ -33,6 +33,14 @@ pub(super) fn too_long(app_id: &str, wants: &[Wanted]) -> Vec<(String, Error)> {
 /// Entra's longest tag.
 const MAX_TAG: usize = 256;
 
+impl Entry {
+    /// Whether it fits in one tag, for any cluster (a cluster's id in the record is a GUID: every
+    /// cluster's tag of one entry is as long).
+    pub fn fits(&self) -> bool {
+        self.tag(&uuid::Uuid::nil().to_string()).len() <= MAX_TAG
+    }
+}
+
 /// Whether `entry` of the cluster with the ARM id `cluster_id` fits in one tag; if not, the
 /// refusal a write of it gets (`RecordFull`), for a step to give before anything is written.
 pub fn entry_fits(app_id: &str, cluster_id: &str, entry: &Entry) -> Result<()> {
@@ -44,13 +52,13 @@ pub fn entry_fits(app_id: &str, cluster_id: &str, entry: &Entry) -> Result<()> {
 }
 
 /// The refusal of an entry longer than a tag may be: it names the keys of too many resets
-/// that were never confirmed (`was`), none of which may be dropped.
+/// that were never confirmed (`was`), none of which may be dropped while the app has it.
 fn too_long_entry(app_id: &str, cluster: &str) -> Error {
     Error::step(
         codes::RECORD_FULL,
         format!("the entry {TAG_PREFIX}{cluster} on app {app_id} would name more keys of unconfirmed resets than one tag holds ({MAX_TAG} characters); nothing was written"),
     )
-    .with_hint("each key it names may be the one the cluster holds: once you know which (the app's sign-ins show the key id the cluster uses), remove the others from the entry, or remove the keys the app no longer has")
+    .with_hint("each key it names that the app still has may be the one the cluster holds: once you know which (the app's sign-ins show the key id the cluster uses), remove the others from the app (az ad app credential delete): keys the app no longer has leave the entry")
 }
 
 /// The refusal of a record on an app that records [`MAX_ENTRIES`] clusters.

@@ -3,33 +3,41 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Entry, Record};
+use super::{AppKeys, Entry, Record};
 
 /// What a write makes of a cluster's entry: from the entry the record shows when the write
 /// reads it (`None`: none) to the entry to leave there (`None`: none, an empty entry alike).
 /// Made again from each attempt's read, so an entry another writer wrote between an earlier
-/// read and this write is seen, never written over from what was read before. Giving back the
-/// entry it was given writes nothing for the cluster.
+/// read and this write is seen, never written over from what was read before; the same read's
+/// keys of the app ([`AppKeys`]) are at hand ([`Update::with_keys`]). Giving back the entry it
+/// was given writes nothing for the cluster.
 #[derive(Clone)]
 pub struct Update(Arc<Make>);
 
 /// The function of an [`Update`].
-type Make = dyn Fn(Option<&Entry>) -> Option<Entry> + Send + Sync;
+type Make = dyn Fn(Option<&Entry>, &AppKeys) -> Option<Entry> + Send + Sync;
 
 impl Update {
     /// The entry `entry` whatever the record shows (`None`: removes it).
     pub fn set(entry: Option<Entry>) -> Self {
-        Self(Arc::new(move |_| entry.clone()))
+        Self(Arc::new(move |_, _| entry.clone()))
     }
 
     /// The entry `f` makes of the one the record shows.
     pub fn with(f: impl Fn(Option<&Entry>) -> Option<Entry> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(move |now, _| f(now)))
+    }
+
+    /// The entry `f` makes of the one the record shows and the app's keys the same read showed.
+    pub fn with_keys(
+        f: impl Fn(Option<&Entry>, &AppKeys) -> Option<Entry> + Send + Sync + 'static,
+    ) -> Self {
         Self(Arc::new(f))
     }
 
-    /// What it leaves of `now`, as it reads back.
-    pub fn of(&self, now: Option<&Entry>) -> Option<Entry> {
-        says((self.0)(now).map(Entry::normalized))
+    /// What it leaves of `now`, as it reads back, the app's keys being `keys`.
+    pub fn of(&self, now: Option<&Entry>, keys: &AppKeys) -> Option<Entry> {
+        says((self.0)(now, keys).map(Entry::normalized))
     }
 }
 
@@ -57,10 +65,10 @@ pub(super) fn wanted(record: &Record, changes: &[(String, Update)]) -> Vec<Wante
     let mut out: Vec<Wanted> = Vec::new();
     for (c, u) in changes {
         if let Some(w) = out.iter_mut().find(|w| w.cluster == *c) {
-            w.want = u.of(w.want.as_ref());
+            w.want = u.of(w.want.as_ref(), &record.app_keys);
         } else {
             let now = record.entry_by_key(c);
-            let want = u.of(now.as_ref());
+            let want = u.of(now.as_ref(), &record.app_keys);
             out.push(Wanted {
                 cluster: c.clone(),
                 now,
@@ -93,6 +101,7 @@ mod tests {
         });
         let record = |e: &Entry| Record {
             tags: vec!["team".into(), e.tag(&c)],
+            ..Record::default()
         };
         let changes = vec![(c.clone(), pend.clone())];
         let w = wanted(&record(&key(K1)), &changes);

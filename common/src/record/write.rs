@@ -104,12 +104,12 @@ struct AppWriter {
 
 impl AppWriter {
     /// Whether the writes queued for every cluster the batch wrote change what it wrote.
-    fn supersedes(&self, wrote: &[Wanted]) -> bool {
+    fn supersedes(&self, wrote: &[Wanted], keys: &super::AppKeys) -> bool {
         let queue = lock(&self.queue);
         wrote.iter().all(|w| {
             let mut later = queue.iter().filter(|q| q.cluster == w.cluster).peekable();
             later.peek().is_some()
-                && later.fold(w.want.clone(), |e, q| q.update.of(e.as_ref())) != w.want
+                && later.fold(w.want.clone(), |e, q| q.update.of(e.as_ref(), keys)) != w.want
         })
     }
 }
@@ -386,7 +386,8 @@ async fn apply(
         }
         let measured = writers.measure.took(read_at.elapsed());
         took = Some(measured);
-        let superseded = || read_back == ReadBack::Supersedable && writer.supersedes(&wants);
+        let superseded =
+            || read_back == ReadBack::Supersedable && writer.supersedes(&wants, &current.app_keys);
         let paused = pause(
             graph,
             &writer.queued,

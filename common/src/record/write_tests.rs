@@ -2,6 +2,7 @@
 
 use super::*;
 
+use crate::record::AppKeys;
 use crate::record::test_keys::{K1, K2, key};
 
 fn queue(w: &AppWriter, cluster: &str, entry: Option<Entry>) {
@@ -25,19 +26,28 @@ fn a_batch_is_superseded_only_when_each_entry_is_queued_again_saying_something_e
         want: e,
     };
     let changes = vec![wrote("a", Some(key(K1))), wrote("b", Some(key(K1)))];
-    assert!(!w.supersedes(&changes));
+    assert!(!w.supersedes(&changes, &AppKeys::default()));
     queue(&w, "a", Some(key(K2)));
-    assert!(!w.supersedes(&changes), "b is not queued again");
+    assert!(
+        !w.supersedes(&changes, &AppKeys::default()),
+        "b is not queued again"
+    );
     queue(&w, "b", Some(key(K1)));
-    assert!(!w.supersedes(&changes), "b is queued saying the same");
+    assert!(
+        !w.supersedes(&changes, &AppKeys::default()),
+        "b is queued saying the same"
+    );
     queue(&w, "b", None);
     assert!(
-        w.supersedes(&changes),
+        w.supersedes(&changes, &AppKeys::default()),
         "the last entry queued for b removes it"
     );
     let removal = vec![wrote("c", None)];
     queue(&w, "c", Some(Entry::default()));
-    assert!(!w.supersedes(&removal), "an empty entry is a removal too");
+    assert!(
+        !w.supersedes(&removal, &AppKeys::default()),
+        "an empty entry is a removal too"
+    );
 }
 
 #[test]

@@ -22,6 +22,7 @@ mod readme;
 mod record;
 mod record_batch;
 mod record_claims;
+mod record_gone;
 mod record_stale;
 mod recovery;
 mod renew;
