@@ -1,7 +1,7 @@
 //! This run's claim on the cluster's entry: the entries step 4 writes before, during and
 //! after its reset, each made from the entry (and the app's keys) its write reads.
 
-use common::record::{AppKeys, Entry, Update, operation_key};
+use common::record::{self, AppKeys, Entry, Update, operation_key};
 use url::Url;
 
 use crate::inputs::Inputs;
@@ -17,6 +17,9 @@ pub(crate) struct Claim {
     pub(super) switch: bool,
     /// The entry read before this run wrote its own.
     pub(super) read: Option<Entry>,
+    /// This run's mark in its pending entry ([`record::run_mark`]): another process's
+    /// identical claim (same object, same entry read) is not this run's to put back.
+    pub(super) run: String,
 }
 
 impl Claim {
@@ -29,6 +32,7 @@ impl Claim {
                 .cloned()
                 .map(Entry::normalized)
                 .filter(|e| !e.is_empty()),
+            run: record::run_mark(),
         }
     }
 
@@ -57,6 +61,7 @@ impl Claim {
             pending: Some(k.clone()),
             switch,
             operation: None,
+            run: Some(self.run.clone()),
             was: now
                 .iter()
                 .flat_map(|e| e.pending.iter().chain(&e.was))
@@ -124,8 +129,10 @@ impl Claim {
 
     /// What goes back when nothing was reset after the pending entry was written: the entry
     /// read before, only over the pending entry made from it. Any other entry is left as it is:
-    /// the one read (already back), another run's newer confirmation or claim, or this run's
-    /// pending entry made over another writer's (a prune keeps every key it names).
+    /// the one read (already back), another run's newer confirmation or claim — an identical
+    /// one of another process too (its mark differs: its reset may have been accepted, and
+    /// putting the read entry back over it lost its key) — or this run's pending entry made
+    /// over another writer's (a prune keeps every key it names).
     pub(crate) fn put_back(&self) -> Update {
         let claim = self.clone();
         Update::with_keys(move |now, keys| {
@@ -158,6 +165,7 @@ pub(super) fn confirmed(
             pending: other.and_then(|e| e.pending.clone()),
             switch: other.is_some_and(|e| e.switch),
             operation: other.and_then(|e| e.operation.clone()),
+            run: other.and_then(|e| e.run.clone()),
             // Another run's newer pending entry is kept whole, with the keys it kept: only
             // this run's own entry loses them after its own reset.
             was: now

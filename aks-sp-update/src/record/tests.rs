@@ -13,6 +13,7 @@ fn claim(switch: bool, read: Option<Entry>) -> Claim {
         key_id: Some(K2.into()),
         switch,
         read,
+        run: "0000000a".into(),
     }
 }
 
@@ -38,6 +39,7 @@ fn the_pending_entry_keeps_another_runs_pending_key_as_displaced() {
         Entry {
             key: Some(K1.into()),
             pending: Some(K2.into()),
+            run: Some("0000000a".into()),
             was: vec![K3.into()],
             ..Entry::default()
         }
@@ -54,6 +56,7 @@ fn the_pending_entry_keeps_another_runs_pending_key_as_displaced() {
         key_id: Some(K1.into()),
         switch: false,
         read: Some(made.clone()),
+        run: "0000000b".into(),
     };
     let third = c3.pending(Some(&made), &AppKeys::default());
     assert_eq!(third.was, vec![K2.to_owned(), K3.to_owned()]);
@@ -121,6 +124,7 @@ fn keyed(k: &str, c: Option<Entry>) -> Claim {
         key_id: Some(k.into()),
         switch: false,
         read: c,
+        run: format!("{:08x}", k.len() + k.as_bytes()[0] as usize),
     }
 }
 
@@ -189,6 +193,7 @@ fn keys_the_app_no_longer_has_leave_the_pending_entry_which_stays_unconfirmed() 
         made,
         Entry {
             key: Some(K2.into()),
+            run: Some("0000000a".into()),
             was: vec![gone[0].into()],
             ..pending(K2, false)
         },
@@ -227,4 +232,36 @@ fn an_operation_that_does_not_fit_is_left_out_of_the_pending_entry() {
     let bound = c.bound(&op).unwrap().of(Some(&long), &keys).unwrap();
     assert!(bound.fits(), "{bound:?}");
     assert_eq!(bound, c.pending(Some(&long), &keys));
+}
+
+/// Two processes with the same object read the same entry and make the same pending entry but
+/// for their marks: one's put-back (its reset refused, or its 409 wait ended) leaves the
+/// other's, whose reset may have been accepted; over its own it puts back the entry read.
+#[test]
+fn a_put_back_leaves_another_processs_identical_claim() {
+    let read = Entry {
+        key: Some(K1.into()),
+        ..Entry::default()
+    };
+    let (a, b) = (
+        claim(false, Some(read.clone())),
+        Claim {
+            run: "0000000b".into(),
+            ..claim(false, Some(read.clone()))
+        },
+    );
+    let keys = AppKeys::default();
+    let b_pending = b.pending(Some(&read), &keys);
+    assert_eq!(
+        a.put_back().of(Some(&b_pending), &keys),
+        Some(b_pending.clone())
+    );
+    let a_pending = a.pending(Some(&read), &keys);
+    assert_ne!(a_pending, b_pending);
+    assert_eq!(a.put_back().of(Some(&a_pending), &keys), Some(read));
+    assert_eq!(
+        a.judged(Some(&b_pending), &keys),
+        Some(b_pending),
+        "another run's claim"
+    );
 }

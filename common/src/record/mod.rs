@@ -22,9 +22,10 @@
 //!   when a cluster that ARM shows running as the app has no entry.
 //!
 //! # Format
-//! `xtenant-cluster:<cluster>;key=<key id>;pending=<key id>;switch=1;op=<operation>;was=<key id>…`, where
+//! `xtenant-cluster:<cluster>;key=<key id>;pending=<key id>;switch=1;op=<operation>;run=<mark>;was=<key id>…`, where
 //! `<cluster>` is the UUID v5 of the cluster's lower-cased ARM id (the id itself is up to
-//! ~300 characters), `<operation>` the UUID v5 of a reset's operation path, and every part
+//! ~300 characters), `<operation>` the UUID v5 of a reset's operation path, `<mark>` the
+//! pending entry's writer ([`run_mark`]: 8 hex digits), and every part
 //! after the cluster is optional. `was` (none or more) names the keys of other runs' resets
 //! that this entry's pending reset displaced from the entry (another run's pending key: its
 //! reset may have landed, or land yet): kept so that no key an entry named is lost while the
@@ -92,6 +93,18 @@ fn namespace() -> Uuid {
     )
 }
 
+/// A new run mark for a pending entry: 8 random hex digits (two runs writing one cluster's
+/// entry at once share one in 4 billion times; then a put-back takes the other's for its own,
+/// as before marks).
+pub fn run_mark() -> String {
+    format!("{:08x}", fastrand::u32(..))
+}
+
+/// Whether `v` is a run mark.
+fn is_mark(v: &str) -> bool {
+    v.len() == 8 && v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The short stable id of a cluster in the record: the UUID v5 of its lower-cased ARM id.
 pub fn cluster_key(cluster_id: &str) -> String {
     Uuid::new_v5(
@@ -123,6 +136,9 @@ pub struct Entry {
     /// That reset's operation ([`operation_key`]), once a run left it running: a rerun's
     /// `cluster_operation_url` stands for the reset only if it is this operation.
     pub operation: Option<String>,
+    /// The mark of the run that wrote the pending entry ([`run_mark`]): a run puts back the
+    /// entry it read only over its own pending entry, never over another run's identical one.
+    pub run: Option<String>,
     /// Keys of other runs' resets this entry's pending reset displaced (never confirmed:
     /// the cluster may hold one of them), sorted.
     pub was: Vec<String>,
@@ -147,10 +163,11 @@ impl Entry {
             s
         });
         format!(
-            "{TAG_PREFIX}{cluster}{}{}{switch}{}{was}",
+            "{TAG_PREFIX}{cluster}{}{}{switch}{}{}{was}",
             part("key", &self.key),
             part("pending", &self.pending),
-            part("op", &self.operation)
+            part("op", &self.operation),
+            part("run", &self.run)
         )
     }
 
@@ -168,6 +185,7 @@ impl Entry {
                 "pending" => e.pending = guid,
                 "op" => e.operation = guid,
                 "switch" => e.switch = value == "1",
+                "run" => e.run = is_mark(value).then(|| value.to_ascii_lowercase()),
                 "was" => e.was.extend(guid),
                 _ => {}
             }
@@ -175,14 +193,20 @@ impl Entry {
         Some((cluster, e.normalized()))
     }
 
-    /// The same entry as it reads back: key ids in lower case, `switch` only with a pending
-    /// key, `was` sorted without the keys the entry names otherwise.
+    /// The same entry as it reads back: key ids in lower case, `switch` and `run` only with a
+    /// pending key, `was` sorted without the keys the entry names otherwise.
     #[must_use]
     pub fn normalized(mut self) -> Self {
-        for v in [&mut self.key, &mut self.pending, &mut self.operation] {
+        for v in [
+            &mut self.key,
+            &mut self.pending,
+            &mut self.operation,
+            &mut self.run,
+        ] {
             *v = v.take().map(|s| s.to_ascii_lowercase());
         }
         self.switch &= self.pending.is_some();
+        self.run = self.run.filter(|_| self.pending.is_some());
         for k in &mut self.was {
             k.make_ascii_lowercase();
         }
@@ -328,90 +352,7 @@ pub async fn read(graph: &Api<'_>, app_id: &str) -> Result<Record> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const CLUSTER: &str = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1";
-    const K1: &str = "11111111-2222-3333-4444-555555555555";
-    const K2: &str = "66666666-2222-3333-4444-555555555555";
-    const K3: &str = "77777777-2222-3333-4444-555555555555";
-
-    #[test]
-    fn the_cluster_key_is_stable_and_ignores_case() {
-        let k = cluster_key(CLUSTER);
-        assert!(is_guid(&k));
-        assert_eq!(k, cluster_key(&CLUSTER.to_uppercase()));
-        assert_ne!(k, cluster_key(&CLUSTER.replace("aks1", "aks2")));
-    }
-
-    #[test]
-    fn entries_round_trip_within_entras_limits() {
-        let op = Url::parse("https://management.azure.com/subscriptions/s/providers/Microsoft.ContainerService/locations/eastus/operations/x?t=1").unwrap();
-        let full = Entry {
-            key: Some(K1.into()),
-            pending: Some(K2.into()),
-            switch: true,
-            operation: Some(operation_key(&op)),
-            was: vec![K3.into()],
-        };
-        let tag = full.tag(&cluster_key(CLUSTER));
-        assert!(
-            tag.len() <= 256 && !tag.contains(char::is_whitespace),
-            "{tag}"
-        );
-        assert_eq!(Entry::parse(&tag), Some((cluster_key(CLUSTER), full)));
-        assert_eq!(
-            Entry::parse(&format!(
-                "{TAG_PREFIX}{};key=nope;switch=1",
-                cluster_key(CLUSTER)
-            )),
-            Some((cluster_key(CLUSTER), Entry::default())),
-            "a malformed key names nothing; switch without pending is nothing"
-        );
-        assert_eq!(Entry::parse("team=a"), None);
-        assert_eq!(Entry::parse("xtenant-cluster:not-a-guid;key=x"), None);
-    }
-
-    #[test]
-    fn a_record_keeps_other_tags_and_names_every_key() {
-        let c = cluster_key(CLUSTER);
-        let r = Record {
-            tags: vec![
-                "team-a".into(),
-                Entry {
-                    key: Some(K1.into()),
-                    ..Entry::default()
-                }
-                .tag(&c),
-            ],
-            ..Record::default()
-        };
-        assert!(r.entry(CLUSTER).unwrap().holds(K1));
-        let e = Entry {
-            key: Some(K1.into()),
-            pending: Some(K2.into()),
-            ..Entry::default()
-        };
-        let tags = r.with(&c, Some(&e));
-        assert_eq!(tags[0], "team-a");
-        assert_eq!(tags.len(), 2);
-        let r2 = Record {
-            tags,
-            ..Record::default()
-        };
-        assert_eq!(
-            r2.keys(),
-            [K1.to_owned(), K2.to_owned()].into_iter().collect()
-        );
-        assert_eq!(r2.with(&c, None), vec!["team-a".to_owned()]);
-        // A tag with the prefix that is no entry still keeps the key ids it names.
-        let odd = Record {
-            tags: vec![format!("{TAG_PREFIX}x;key={K2}")],
-            ..Record::default()
-        };
-        assert!(odd.keys().contains(K2) && odd.is_empty());
-    }
-}
+mod tests;
 
 /// Key ids and entries the record's unit tests share.
 #[cfg(test)]

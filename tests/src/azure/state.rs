@@ -80,7 +80,8 @@ pub fn app_tags(sim: &TestSim, app_id: &str) -> Vec<String> {
 /// The record entry of the cluster `cluster_id` on the app `app_id`, read as the README
 /// documents it (independently of the tools' code): the tag
 /// `xtenant-cluster:<UUID v5 of the lower-cased cluster id>;key=…;pending=…;switch=1;op=…`,
-/// as `{"key", "pending", "switch", "op"}` with the parts it has; `None` without one.
+/// as `{"key", "pending", "switch", "op", "was"}` with the parts it has (the writer's mark,
+/// `run`, left out); `None` without one.
 pub fn record_entry(sim: &TestSim, app_id: &str, cluster_id: &str) -> Option<Value> {
     let ns = uuid::Uuid::new_v5(
         &uuid::Uuid::NAMESPACE_URL,
@@ -96,9 +97,13 @@ pub fn record_entry(sim: &TestSim, app_id: &str, cluster_id: &str) -> Option<Val
     let tag = found.next()?;
     assert!(found.next().is_none(), "one entry per cluster: {tags:?}");
     let mut entry = serde_json::Map::new();
+    // The pending entry's writer's mark (`run`) names no key: left out (a test that needs it
+    // reads the tags).
     for part in tag.split(';').skip(1) {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
-        entry.insert(name.to_owned(), json!(value));
+        if name != "run" {
+            entry.insert(name.to_owned(), json!(value));
+        }
     }
     Some(Value::Object(entry))
 }

@@ -216,3 +216,73 @@ fn a_reset_refused_while_another_run_of_the_same_key_resets_is_not_posted_again(
         "{stderr}"
     );
 }
+
+/// Two processes run the same object on a cluster holding K0 ({key K0}): both write the same
+/// pending entry {key K0, pending K}. B's reset is accepted (B is killed before it notes its
+/// operation); A's is refused (409) while B's runs, and A's wait ends (Ctrl-C). A puts back
+/// only its own pending entry: B's, identical but for its writer's mark, stays, and names K,
+/// which B's reset gives the cluster. Taken for A's own, {key K0} went back: a prune by K0's
+/// envelope could then remove the key the cluster holds.
+#[test]
+fn a_put_back_leaves_another_processs_identical_claim() {
+    let hundred_hours = Duration::from_secs(100 * 3600);
+    let sim = TestSim::start_with(|c| c.lro_duration = Some(hundred_hours));
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let key = env["client_secret_key_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    let (secret0, k0) = another_key(&sim, &env);
+    Operator::new(&sim).reset_cluster(&cluster, &json!(app), &json!(secret0));
+    sim.sim().advance(hundred_hours);
+    another_run_confirms(&sim, &app, &cluster, &k0);
+    sim.sim()
+        .add_fault(json!({"method": "POST", "path": "/resetServicePrincipalProfile", "status": 409, "code": "OperationNotAllowed", "delay_ms": 800, "count": 1}))
+        .unwrap();
+    let child = start_reset(&sim, &["-v", "--cluster", &cluster], &line(&env));
+    let child = held_at_first_fault(&sim, child);
+    // B: its pending entry (A's but for B's mark, as B's write made over A's), its reset.
+    let c = cluster_key(&cluster);
+    let b = Entry {
+        key: Some(k0.clone()),
+        pending: Some(key.clone()),
+        ..Entry::default()
+    };
+    let mut tags: Vec<String> = app_tags(&sim, &app)
+        .into_iter()
+        .filter(|t| !t.starts_with(&format!("xtenant-cluster:{c}")))
+        .collect();
+    tags.push(format!("{};run=0000000b", b.tag(&c)));
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    set_app_tags(&sim, &app, &tags);
+    Operator::new(&sim).reset_cluster(&cluster, &json!(app), &env["client_secret"]);
+    // A waits (the cluster runs B's reset): its 409, then a read of the cluster; then Ctrl-C.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let waiting = || {
+        let log = sim.requests();
+        let refused = log.iter().position(|q| q["status"] == 409);
+        refused.is_some_and(|i| {
+            log[i + 1..].iter().any(|q| {
+                q["method"] == "GET" && q["path"].as_str().is_some_and(|p| p.ends_with(&cluster))
+            })
+        })
+    };
+    while !waiting() {
+        assert!(Instant::now() < deadline, "A never waited");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, stderr) = ended(child);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert_eq!(
+        record_entry(&sim, &app, &cluster),
+        Some(json!({"key": k0, "pending": key})),
+        "B's pending entry was taken for A's own and put back: {stderr}"
+    );
+}
