@@ -50,13 +50,15 @@ if [ -n "${XTENANT_RESOLVE:-}" ]; then
   echo "cloud: $XTENANT_CLOUD (the tools' built-in table); XTENANT_RESOLVE=$XTENANT_RESOLVE"
 fi
 
-# Tenant B's administrator: waits for the link the pipeline prints, opens it, accepts.
+# Tenant B's administrator: waits for the link the pipeline prints, opens it a while later
+# (100 s of Azure's time: 1 s at the default scale), accepts.
 : > "$work/consent.log"
+reading=$(awk -v s="$scale" 'BEGIN { printf "%.3f", 100 * s }')
 (
   for _ in $(seq 600); do
     url=$(grep -o 'https://[^ ]*/oauth2/authorize?[^ ]*' "$work/consent.log" | head -n 1 || true)
     if [ -n "$url" ]; then
-      sleep 1
+      sleep "$reading"
       echo "admin of tenant B: opening the consent link" >&2
       exec "$bin/sim-person" accept "$url" >&2
     fi

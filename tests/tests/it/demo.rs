@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use xtenant_tests::make_demo;
+use xtenant_tests::steps::par_map;
 
 #[test]
 fn make_demo_works_with_cargo_target_dir_set() {
@@ -27,13 +28,16 @@ fn make_demo_runs_the_national_cloud_scenario() {
 /// (`SIM_FLAGS=--unique-name-key`) and without it (the scenario's default).
 #[test]
 fn make_demo_runs_in_azure_china() {
-    for key in [false, true] {
+    // The two demos side by side (each its own simulator and copy of the Makefile).
+    let runs = par_map(&[false, true], 2, |&key| {
         let flags = if key {
             "SIM_FLAGS=--unique-name-key"
         } else {
             "SIM_FLAGS="
         };
-        let (stdout, stderr) = make_demo(&["SCENARIO=china", flags]);
+        (key, make_demo(&["SCENARIO=china", flags]))
+    });
+    for (key, (stdout, stderr)) in runs {
         let all = format!("{stdout}\n{stderr}");
         assert!(
             stdout.contains("cloud: AzureChinaCloud (the tools' built-in table)"),
