@@ -12,7 +12,7 @@ use common::arm::ResourceId;
 use common::driver::{Ctx, Memo};
 use common::graph::{Application, MANAGED_TAG, alt_key};
 use common::http::Api;
-use common::record::{Record, has_legacy_tags, legacy_key};
+use common::record::{Entry, Record, has_legacy_tags, legacy_key};
 use common::validate::is_guid;
 use common::{Error, Result};
 use reqwest::Method;
@@ -160,6 +160,30 @@ pub(crate) fn recorded_key(
     }
 }
 
+/// What an entry naming no held key says (`KeyUnconfirmed`), for a cluster that runs as the
+/// app `app_id`: the resets it names were never confirmed, and what step 4 does about it, as
+/// step 4 decides (`crate::record::Held`).
+fn unconfirmed(e: &Entry, app_id: &str, name: &str) -> String {
+    let unwatched = "which key it holds is not confirmed, so its expiry cannot be watched";
+    if let (Some(p), true, true) = (&e.pending, e.switch, e.was.is_empty()) {
+        return format!(
+            "a switch of cluster {name} to app {app_id} with key {p} was posted and never confirmed (its run lost the answer): {unwatched}; \
+             aks-sp-update on the envelope of key {p} confirms it without a reset while the cluster is Succeeded (only that reset can have switched it to the app; \
+             it waits for an operation running on it), and resets the cluster in any other state or on another key's envelope"
+        );
+    }
+    let keys: Vec<&str> = e.pending.iter().chain(&e.was).map(String::as_str).collect();
+    let before = e
+        .key
+        .as_ref()
+        .map(|k| format!(", after key {k} was confirmed"))
+        .unwrap_or_default();
+    format!(
+        "the record on app {app_id} names resets of cluster {name} that were never confirmed (keys {}{before}): any of them may be the one it holds, so {unwatched}; aks-sp-update resets it to its envelope's key and records it (every node reimaged)",
+        keys.join(", ")
+    )
+}
+
 /// Judges the key the cluster holds on `app`: gone, expired, expiring or fine.
 pub(crate) fn judge(
     r: &mut Report,
@@ -174,6 +198,15 @@ pub(crate) fn judge(
     r.checked_at = now.format(&Rfc3339).ok();
     r.legacy_tags = has_legacy_tags(&cluster.tags);
     let Some((key, source)) = recorded_key(cluster, app, &r.app_id, &id.id()) else {
+        if let Some(e) = app
+            .record
+            .entry(&id.id())
+            .filter(|_| cluster.uses(&r.app_id))
+        {
+            let message = unconfirmed(&e, &r.app_id, &id.name);
+            r.problem(Problem::broken("KeyUnconfirmed", message));
+            return;
+        }
         let legacy = if r.legacy_tags {
             "; the xtenant-* tags of earlier versions on the cluster name no key of this app alone"
         } else {

@@ -576,3 +576,67 @@ fn status_reads_a_legacy_record_in_the_cluster_tags_and_never_trusts_it() {
     assert_eq!(s["key"]["recorded_in"], "the app's tags");
     assert!(s.get("legacy_tags").is_none(), "{s}");
 }
+
+/// `--status` says what step 4 would do with an entry naming no held key (`KeyUnconfirmed`),
+/// and they agree: a switch to the envelope's key posted and never confirmed, the cluster on
+/// the app — step 4 confirms it without a reset; an entry keeping another run's key (`was`) —
+/// step 4 resets. Both were `KeyNotRecorded` ("switched outside these tools, or its record was
+/// lost"), which neither is.
+#[test]
+fn status_says_what_step_4_does_with_an_unconfirmed_entry() {
+    use common::record::Entry;
+    let sim = super::record::sim_with_clusters(0);
+    let env = super::record::granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let key = env["client_secret_key_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    Operator::new(&sim).reset_cluster(&cluster, &json!(app), &env["client_secret"]);
+    sim.sim().advance(Duration::from_secs(3600));
+    let problem = |r: &Run| {
+        let o = r.object();
+        (codes(&o), o["status"]["problems"][0]["message"].clone())
+    };
+    let step_4 = |extra: &[&str]| {
+        let mut args = vec!["--cluster", &cluster];
+        args.extend_from_slice(extra);
+        xtenant_tests::clock::later(&sim, || sim.run("aks-sp-update", &args, &line(&env)))
+    };
+    // A switch to K posted by a run that lost its answer.
+    let switch = Entry {
+        pending: Some(key.clone()),
+        switch: true,
+        ..Entry::default()
+    };
+    super::record_gone::set_entry(&sim, &app, &cluster, &switch);
+    let (codes1, message) = problem(&status(&sim, &["--cluster", &cluster], &line(&env)));
+    assert_eq!(codes1, ["KeyUnconfirmed"], "{message}");
+    let said = message.as_str().unwrap();
+    assert!(
+        said.contains(&format!(
+            "envelope of key {key} confirms it without a reset"
+        )),
+        "{said}"
+    );
+    let before = sim.resets_accepted(&cluster);
+    let r = step_4(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(sim.resets_accepted(&cluster), before, "{}", r.stderr);
+    let after = status(&sim, &["--cluster", &cluster], &line(&env));
+    assert!(codes(&after.object()).is_empty(), "{}", after.stdout);
+    // An entry keeping another run's key K3: unconfirmed, step 4 resets.
+    let (_, k3) = Operator::new(&sim).add_secret(env["app_object_id"].as_str().unwrap());
+    let kept = Entry {
+        key: Some(key.clone()),
+        pending: Some(key.clone()),
+        was: vec![k3.clone()],
+        ..Entry::default()
+    };
+    super::record_gone::set_entry(&sim, &app, &cluster, &kept);
+    let (codes2, message) = problem(&status(&sim, &["--cluster", &cluster], &line(&env)));
+    assert_eq!(codes2, ["KeyUnconfirmed"], "{message}");
+    let said = message.as_str().unwrap();
+    assert!(said.contains(&k3) && said.contains("resets it"), "{said}");
+    let r = step_4(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(sim.resets_accepted(&cluster), before + 1, "{}", r.stderr);
+}
