@@ -272,6 +272,65 @@ fn an_envelope_without_a_key_id_leaves_the_clusters_entry_alone() {
     assert!(!stderr.contains("PATCH"), "nothing written: {stderr}");
 }
 
+/// The same refusal in fleet runs (an object per cluster, none with a key id). Each object is
+/// independent — its own reads, checks and result, and a run reads its objects as a stream —
+/// so the refusal is of the cluster with an entry alone, before anything is written for it; a
+/// cluster with no entry is reset as if run alone (it leaves no entry: the next run resets it,
+/// a prune refuses). The rollout stops the fleet at the refusal: first (the canary), nothing
+/// else starts (`NotStarted`); with `--jobs 2 --max-failures 2`, the clusters before and
+/// beside it are reset. Either run fails (exit 1).
+#[test]
+fn without_a_key_id_a_fleet_run_refuses_only_the_cluster_with_an_entry() {
+    let sim = sim_with_clusters(2);
+    let mut env = granted(&sim);
+    env.as_object_mut().unwrap().remove("client_secret_key_id");
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let id = |name: &str| xtenant_tests::world::cluster_id(&sim, name);
+    let (first, held, last) = (sim.var("CLUSTER_ID"), id("aks-01"), id("aks-02"));
+    let (_, k3) = another_key(&sim, &env);
+    let mut tags = app_tags(&sim, &app);
+    tags.push(
+        Entry {
+            pending: Some(k3.clone()),
+            switch: true,
+            ..Entry::default()
+        }
+        .tag(&cluster_key(&held)),
+    );
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    set_app_tags(&sim, &app, &tags);
+    let before = record_entry(&sim, &app, &held);
+    let fleet = |ids: &[&String]| -> String {
+        ids.iter()
+            .map(|id| {
+                let mut o = env.clone();
+                o["cluster_id"] = json!(id);
+                line(&o)
+            })
+            .collect()
+    };
+    // The refused cluster first: the canary fails, nothing else starts.
+    let child = start_reset(&sim, &["-v"], &fleet(&[&held, &first]));
+    let (code, stderr) = later(&sim, || ended(child));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("client_secret_key_id") && stderr.contains("1 not started"),
+        "{stderr}"
+    );
+    assert_eq!(sim.resets_accepted(&first), 0, "{stderr}");
+    // Before it (the canary) and beside it: reset, no entry left.
+    let args = ["-v", "--jobs", "2", "--max-failures", "2"];
+    let child = start_reset(&sim, &args, &fleet(&[&first, &held, &last]));
+    let (code, stderr) = later(&sim, || ended(child));
+    assert_eq!(code, Some(1), "{stderr}");
+    for c in [&first, &last] {
+        assert_eq!(sim.resets_accepted(c), 1, "{c}: {stderr}");
+        assert_eq!(record_entry(&sim, &app, c), None, "{c}: {stderr}");
+    }
+    assert_eq!(sim.resets_accepted(&held), 0, "{stderr}");
+    assert_eq!(record_entry(&sim, &app, &held), before, "{stderr}");
+}
+
 /// The record names the keys of so many unconfirmed resets for the cluster (`was`), all of
 /// them keys the app has, that the pending entry step 4 would write is longer than a tag:
 /// step 4 refuses (`RecordFull`) before anything is written — no role copied to the app's
