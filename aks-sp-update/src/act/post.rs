@@ -106,6 +106,15 @@ async fn post_reset(
     };
     let fail = |e: Error| Unposted::new(e, &maybe_posted);
     let busy = |e: &Error| e.status() == Some(409) && e.is_code("OperationNotAllowed");
+    // An object without a key id wrote no claim: it posts only while no entry came since.
+    let keyless = || async {
+        if inputs.key_id.is_some() {
+            return Ok(());
+        }
+        let now = record::read(graph, &inputs.app_id).await?;
+        crate::record::keyless(inputs, now.entry(&inputs.cluster.id()).as_ref())
+    };
+    keyless().await.map_err(fail)?;
     match arm.with_api_version(&MANAGED_CLUSTER_API, &post).await {
         Ok(sent) => return Ok(Posted::Sent(sent)),
         Err(e) if busy(&e) => ui::info(&format!(
@@ -132,6 +141,7 @@ async fn post_reset(
             }
             let read = record::read(graph, &inputs.app_id).await?;
             let found = read.entry(&inputs.cluster.id());
+            crate::record::keyless(inputs, found.as_ref())?;
             let entry = claim.judged(found.as_ref(), &read.app_keys);
             let held = Held::of(inputs, &now, entry.as_ref());
             if held.left_alone(inputs.force) {

@@ -37,8 +37,10 @@ fn pending_fits(
 /// Refuses an object without `client_secret_key_id` for a cluster the record has an entry
 /// for (`entry`, read before anything is written): its reset could only leave the cluster's
 /// entry naming no key, and the keys the entry names (another run's pending reset among
-/// them) would be lost to a prune.
-fn keyless(inputs: &Inputs, entry: Option<&Entry>) -> Result<()> {
+/// them) would be lost to a prune. Checked again on the record as it is just before the reset
+/// is posted (another run's entry may have come since the first read: reset over it, the cluster
+/// would hold this object's key while the entry names that run's).
+pub(crate) fn keyless(inputs: &Inputs, entry: Option<&Entry>) -> Result<()> {
     if inputs.key_id.is_some() || entry.is_none_or(Entry::is_empty) {
         return Ok(());
     }

@@ -263,7 +263,7 @@ pub(crate) async fn remove_legacy(ctx: &Ctx, inputs: &Inputs) -> Result<String> 
 
 mod checks;
 mod claim;
-pub(crate) use checks::may_claim;
+pub(crate) use checks::{keyless, may_claim};
 pub(crate) use claim::{Claim, confirmed_update, is_pending_reset};
 
 #[cfg(test)]

@@ -331,6 +331,54 @@ fn without_a_key_id_a_fleet_run_refuses_only_the_cluster_with_an_entry() {
     assert_eq!(record_entry(&sim, &app, &held), before, "{stderr}");
 }
 
+/// An envelope without `client_secret_key_id`, the cluster with no entry when step 4 read the
+/// record; while its pull check runs, another run writes its pending entry (a switch to K3) and
+/// is killed after its post. Step 4 checks the record again before its own post and refuses:
+/// reset over that entry, the cluster held this envelope's key while the record named only K3
+/// (a prune by K3's envelope removed the key the cluster held).
+#[test]
+fn an_entry_written_after_the_read_stops_an_envelope_without_a_key_id() {
+    let sim = sim_with_clusters(0);
+    let mut env = granted(&sim);
+    env.as_object_mut().unwrap().remove("client_secret_key_id");
+    // No proof of step 3's pull: step 4 checks the pull itself, and is held there.
+    env.as_object_mut().unwrap().remove("pull_proof");
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    let (_, k3) = another_key(&sim, &env);
+    sim.sim()
+        .add_fault(json!({"host": "azurecr", "delay_ms": 700, "count": 1}))
+        .unwrap();
+    let child = start_reset(&sim, &["-v", "--cluster", &cluster], &line(&env));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sim.sim().faults()[0]["matched"] == 0 {
+        assert!(Instant::now() < deadline, "never held");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mut tags = app_tags(&sim, &app);
+    tags.push(
+        Entry {
+            pending: Some(k3.clone()),
+            switch: true,
+            ..Entry::default()
+        }
+        .tag(&cluster_key(&cluster)),
+    );
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    set_app_tags(&sim, &app, &tags);
+    let (code, stderr) = later(&sim, || ended(child));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("InvalidInput") && stderr.contains("client_secret_key_id"),
+        "{stderr}"
+    );
+    assert_eq!(sim.resets_accepted(&cluster), 0, "{stderr}");
+    assert_eq!(
+        record_entry(&sim, &app, &cluster),
+        Some(json!({"pending": k3, "switch": "1"}))
+    );
+}
+
 /// The record names the keys of so many unconfirmed resets for the cluster (`was`), all of
 /// them keys the app has, that the pending entry step 4 would write is longer than a tag:
 /// step 4 refuses (`RecordFull`) before anything is written — no role copied to the app's
