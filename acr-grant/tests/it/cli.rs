@@ -603,7 +603,7 @@ fn replication_delay_is_waited_out_and_verify_ends_soon_after_the_grant_takes_ef
         ],
         &envelope(&sim, &app),
     );
-    // On Azure's clock (a thousand times faster than the real one here).
+    // On Azure's clock (TIME_SCALE: far faster than the real one here).
     let exited = sim.sim().now();
     let out = r.ok();
     assert!(out["pull_verified_at"].is_string());

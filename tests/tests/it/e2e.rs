@@ -4,9 +4,10 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use xtenant_tests::clock::later;
+use xtenant_tests::clock::{azure, later};
 use xtenant_tests::world::{add_cluster, fleet_lists, fleet_sh};
 use xtenant_tests::{Run, TestSim, line, person, run_cmd, run_on_empty_pipe};
 
@@ -484,14 +485,13 @@ fn twenty_registries_in_one_stream_with_four_jobs() {
 
 #[test]
 fn throttled_writes_are_waited_out_not_failed() {
-    // ARM's write throttling (429 + Retry-After) far harsher than ARM's: one write per five
-    // minutes of Azure's time (300 ms at the tests' scale, a third of the 10 a second the
-    // tools pace themselves to, so that they are sent away) for ten jobs at once. Writes are
-    // sent away nine times or more; honouring Retry-After within --timeout is not a failure,
-    // however many times it takes.
+    // ARM's write throttling (429 + Retry-After) far harsher than ARM's: one write per 300 ms
+    // of real time (a third of the 10 a second the tools pace themselves to, so that they are
+    // sent away) for ten jobs at once. Writes are sent away nine times or more; honouring
+    // Retry-After within --timeout is not a failure, however many times it takes.
     let (sim, ids) = sim_with_registries(10, |c| {
         c.arm_write_limit = Some(azure_sim::WriteLimit {
-            per_second: 1.0 / 300.0,
+            per_second: 1.0 / azure(Duration::from_millis(300)).as_secs_f64(),
             burst: 1,
         });
     });

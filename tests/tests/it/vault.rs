@@ -562,7 +562,7 @@ fn entra_app_create_killed_around_the_vault_write_loses_nothing_the_vault_holds(
             );
         }
         // The rest of the procedure reads the secret from the vault and ends pulling (on
-        // Azure's clock moved on: its reset ends within a few ticks, not 0.9 s).
+        // Azure's clock moved on: its reset ends within a few ticks).
         later(&sim, || {
             for s in &Step::ALL[1..] {
                 let r = step_in_vault_mode(&sim, *s, &[], &out);
