@@ -249,7 +249,7 @@ pub(crate) async fn remove_legacy(ctx: &Ctx, inputs: &Inputs) -> Result<String> 
     }
     let arm = ctx.arm(&inputs.tenant);
     let now = cluster::get(&arm, &inputs.cluster).await?;
-    let removed = record::remove_legacy_tags(&arm, &inputs.cluster.id(), &now.tags)
+    let removed = record::remove_legacy_tags(&arm, &inputs.cluster, &now)
         .await
         .map_err(|e| {
             e.with_hint("the step itself is done; a rerun finds it done and removes the tags")

@@ -9,7 +9,6 @@ use super::R;
 use super::checks::{authorize, check_scope, resource_not_found};
 use crate::behaviour::AksErrorShape;
 use crate::core::Principal;
-use crate::crypto::sha256_hex;
 use crate::http::{Req, arm_err, json};
 use crate::model::{Cluster, State, same_id};
 
@@ -26,13 +25,7 @@ pub(super) fn cluster_json(state: &State, c: &Cluster) -> Value {
         })
         .map(|r| r.id.clone());
     let dns = format!("{}-dns", c.name);
-    let etag = &sha256_hex(
-        format!(
-            "{}{}{}",
-            c.id, c.service_principal_client_id, c.provisioning_state
-        )
-        .as_bytes(),
-    )[..8];
+    let etag = &c.etag();
     let pools: Vec<Value> = c
         .agent_pools
         .iter()

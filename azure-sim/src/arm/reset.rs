@@ -159,6 +159,7 @@ fn start_reset(
         .find(|c| c.id.eq_ignore_ascii_case(&cluster.id))
     {
         "Updating".clone_into(&mut c.provisioning_state);
+        c.touch();
     }
     let mut r = empty(StatusCode::ACCEPTED);
     follow_me(&mut r, core, cluster, &op_id, reset_duration(core, cluster));

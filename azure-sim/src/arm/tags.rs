@@ -5,6 +5,9 @@
 //! (`Updating`, every other write refused with 409 meanwhile) and copies its tags onto the
 //! resources of its node resource group, where a tag policy can fail the whole operation.
 //!
+//! `If-Match` makes it conditional on the cluster's `eTag` (which every cluster-level write
+//! changes): a stale one is refused with 412 `PreconditionFailed` and nothing is kept.
+//!
 //! Sources: the AKS REST spec (`ManagedClusters_UpdateTags` is `x-ms-long-running-operation`;
 //! `stable/2025-10-01/examples/ManagedClustersUpdateTags.json`: a `TagsObject` body answered with
 //! the cluster); azure-cli#16055 (`az aks update --tags`: "the tags will be applied to the
@@ -52,6 +55,7 @@ pub(super) fn update_tags(core: &Core, req: &Req, p: &Principal, state: &mut Sta
         let body = crate::policy::arm_refusal(policy, &cluster.id, &tag);
         return Err(json(StatusCode::FORBIDDEN, &body));
     }
+    precondition(state, req, &cluster)?;
     let busy = !matches!(
         cluster.provisioning_state.as_str(),
         "Succeeded" | "Failed" | "Canceled"
@@ -70,6 +74,7 @@ pub(super) fn update_tags(core: &Core, req: &Req, p: &Principal, state: &mut Sta
         .find(|c| c.id.eq_ignore_ascii_case(id))
         .ok_or_else(|| resource_not_found(&segs[5], &[&segs[6], &segs[7]], &segs[3]))?;
     c.tags = tags;
+    c.touch();
     if core.lenient_cluster_updates {
         c.node_resource_tags.clone_from(&c.tags);
         let c = c.clone();
@@ -106,6 +111,29 @@ pub(super) fn update_tags(core: &Core, req: &Req, p: &Principal, state: &mut Sta
     let mut r = json(StatusCode::ACCEPTED, &cluster_json(state, &c));
     follow_me(&mut r, core, &c, &op_id, core.cluster_update_time);
     Ok(r)
+}
+
+/// `If-Match`: the write goes on only when it names the cluster's current `eTag` (or is `*`);
+/// otherwise 412 `PreconditionFailed`, before AKS looks at anything else. An empty header is
+/// no condition.
+fn precondition(state: &State, req: &Req, c: &Cluster) -> Result<(), Response> {
+    let Some(sent) = req.headers.get("if-match") else {
+        return Ok(());
+    };
+    let sent = String::from_utf8_lossy(sent.as_bytes());
+    let sent = sent.trim();
+    let etag = c.etag();
+    if sent.is_empty() || sent == "*" || sent == etag {
+        return Ok(());
+    }
+    Err(aks_err(
+        state,
+        StatusCode::PRECONDITION_FAILED,
+        "PreconditionFailed",
+        &format!(
+            "Etag provided in if-match header \"{sent}\" does not match etag \"{etag}\" of resource."
+        ),
+    ))
 }
 
 /// A `TagsObject`'s `tags`, checked against ARM's tag limits.

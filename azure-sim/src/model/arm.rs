@@ -182,6 +182,10 @@ pub(crate) struct Cluster {
     /// there on every update.
     #[serde(default)]
     pub node_resource_tags: BTreeMap<String, String>,
+    /// How many cluster-level writes it has seen (a tag update, a reset, an operation's end):
+    /// its `eTag` changes with each ([`Cluster::etag`]).
+    #[serde(default)]
+    pub revision: u64,
     #[serde(default, skip_deserializing)]
     pub name: String,
     #[serde(default, skip_deserializing)]
@@ -200,6 +204,25 @@ impl Cluster {
     /// a service principal.
     pub(crate) fn runs_as_msi(&self) -> bool {
         self.service_principal_client_id.eq_ignore_ascii_case(MSI)
+    }
+
+    /// Its `eTag` (the cluster's and its pools'): eight letters that change on every
+    /// cluster-level write, as AKS's do ("When you perform a cluster-level operation, both the
+    /// cluster-level eTag and agent pool eTag are updated", learn.microsoft.com/azure/aks/use-etags).
+    pub(crate) fn etag(&self) -> String {
+        let h = crate::crypto::sha256_hex(format!("{}#{}", self.id, self.revision).as_bytes());
+        h.chars()
+            .take(8)
+            .map(|c| match c.to_digit(16) {
+                Some(d) => char::from(b'a' + u8::try_from(d).unwrap_or(0) % 26),
+                None => c,
+            })
+            .collect()
+    }
+
+    /// A cluster-level write: its `eTag` changes.
+    pub(crate) fn touch(&mut self) {
+        self.revision = self.revision.wrapping_add(1);
     }
 }
 

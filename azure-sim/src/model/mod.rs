@@ -283,6 +283,7 @@ impl State {
                 }
             }
             c.provisioning_state.clone_from(&op.outcome);
+            c.touch();
         }
     }
 

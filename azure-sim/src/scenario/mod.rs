@@ -212,6 +212,7 @@ fn cluster(
         },
         agent_pools: crate::nodes::default_pools(),
         node_resource_tags: BTreeMap::new(),
+        revision: 0,
         name: String::new(),
         subscription_id: String::new(),
         resource_group: String::new(),

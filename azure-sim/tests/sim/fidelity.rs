@@ -324,3 +324,75 @@ async fn key_vault_takes_its_published_versions_and_refuses_others_in_its_own_wo
     }
     env.stop().await;
 }
+
+/// A cluster's `eTag` changes on every cluster-level write, and a tag update with `If-Match`
+/// naming an older one is refused (412 `PreconditionFailed`), nothing kept: a writer whose
+/// body was made from an earlier read cannot put back what another writer changed since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_update_with_a_stale_if_match_is_refused_and_keeps_nothing() {
+    let env = crate::common::lenient(&[azure_sim::Leniency::ClusterUpdates]).await;
+    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
+    let url = format!("{}?api-version=2025-10-01", env.var("CLUSTER_ID"));
+    let etag = |r: &Resp| r.body["eTag"].as_str().unwrap().to_owned();
+    let first = etag(&env.get(&url, &ta).await);
+    let patch = |tags: serde_json::Value, if_match: String| {
+        let (env, ta, url) = (&env, &ta, &url);
+        async move {
+            let body = json!({ "tags": tags });
+            env.call_h(
+                "PATCH",
+                url,
+                Some(ta),
+                Some(&body),
+                &[("If-Match", &if_match)],
+            )
+            .await
+        }
+    };
+    let r = patch(json!({"team": "a"}), first.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let second = etag(&r);
+    assert_ne!(first, second, "a tag update changes the eTag");
+    assert_eq!(
+        etag(&env.get(&url, &ta).await),
+        second,
+        "pools and GET show it"
+    );
+    // Another writer's body from the first read: refused, the tags as the second write left them.
+    let r = patch(json!({"owner": "b"}), first.clone()).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (412, Some("PreconditionFailed")),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        r.body["error"]["message"],
+        format!(
+            "Etag provided in if-match header \"{first}\" does not match etag \"{second}\" of resource."
+        )
+    );
+    let now = env.get(&url, &ta).await;
+    assert_eq!(now.body["tags"], json!({"team": "a"}));
+    assert_eq!(etag(&now), second);
+    // `*` and the current eTag go through; the request log shows the header sent.
+    let r = patch(json!({"team": "c"}), "*".into()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let third = etag(&r);
+    let r = patch(json!({"team": "d"}), third.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent: Vec<serde_json::Value> = env
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r["method"] == "PATCH")
+        .map(|r| r["request_headers"]["if-match"].clone())
+        .collect();
+    assert_eq!(sent, [json!(first), json!(first), json!("*"), json!(third)]);
+    // A reset is a cluster-level write too.
+    let before = etag(&env.get(&url, &ta).await);
+    let r = env.reset_to_operator(&env.var("CLUSTER_ID")).await;
+    assert!(r.status < 300, "{}", r.text);
+    assert_ne!(etag(&env.get(&url, &ta).await), before);
+    env.stop().await;
+}

@@ -4,15 +4,18 @@
 //! Anyone who may write the cluster's tags could have written them, so they never cause a
 //! skipped reset and never let `--prune-secrets` go on: a key they name for the app is only
 //! kept. Removing them is a cluster write (`ManagedClusters_UpdateTags`, a managed-cluster
-//! update on AKS), made only on `aks-sp-update --remove-legacy-tags`.
+//! update on AKS), made only on `aks-sp-update --remove-legacy-tags`, and only over the
+//! cluster as it was read (`If-Match` on its `eTag`): the other tags are sent back as read.
 
 use reqwest::Method;
 use serde_json::json;
 
-use crate::arm::clusters::{MANAGED_CLUSTER_API, Tags};
+use crate::arm::ResourceId;
+use crate::arm::clusters::{MANAGED_CLUSTER_API, ManagedCluster, Tags};
 use crate::arm::{follow_operation, operation_url};
-use crate::error::Result;
-use crate::http::{Api, Sent};
+use crate::error::{Error, Result, codes};
+use crate::http::{Api, Response, Sent};
+use crate::ui;
 use crate::validate::is_guid;
 
 /// The tags of the old record: the app id, its key id, the previous app and its service
@@ -68,45 +71,104 @@ pub fn legacy_key(tags: &Tags, app_id: &str) -> Option<String> {
     }
 }
 
-/// Removes the old record's tags from the cluster `cluster_id` whose tags are now `tags`
-/// (`ManagedClusters_UpdateTags` replaces every tag: the others are sent back), following
-/// the update when AKS answers it as a long-running operation. `false`: there were none,
-/// or a dry run.
-pub async fn remove_legacy_tags(arm: &Api<'_>, cluster_id: &str, tags: &Tags) -> Result<bool> {
-    if !has_legacy_tags(tags) {
-        return Ok(false);
+/// How many times the removal reads the cluster again after AKS refused a write made from an
+/// older read (412: someone changed the cluster in between).
+const REMOVAL_ATTEMPTS: u32 = 5;
+
+/// Removes the old record's tags from the cluster `id`, as `read` shows it
+/// (`ManagedClusters_UpdateTags` replaces every tag: the others are sent back), following the
+/// update when AKS answers it as a long-running operation. The write is conditional on the
+/// `eTag` of the read it was made from (`If-Match`): when another writer changed the cluster
+/// in between, AKS refuses it (412) and the cluster is read again and the write made again
+/// from that read, so a tag written meanwhile is never put back to an older value. `false`:
+/// there were none (or none left after such a read), or a dry run.
+pub async fn remove_legacy_tags(
+    arm: &Api<'_>,
+    id: &ResourceId,
+    read: &ManagedCluster,
+) -> Result<bool> {
+    let mut cluster = read.clone();
+    for attempt in 1..=REMOVAL_ATTEMPTS {
+        if !has_legacy_tags(&cluster.tags) {
+            return Ok(false);
+        }
+        let Some(etag) = cluster.etag.clone().filter(|e| !e.trim().is_empty()) else {
+            return Err(Error::step(
+                codes::UNEXPECTED_ARM_ANSWER,
+                format!(
+                    "cluster {} shows no eTag: the old record's xtenant-* tags cannot be removed without risking a tag someone else writes meanwhile",
+                    id.name
+                ),
+            )
+            .with_hint("remove the xtenant-* tags by hand (az aks update --tags with the others), or rerun --remove-legacy-tags where the cluster's api-version has eTags (2024 and later)"));
+        };
+        let Some(r) = patch_tags(arm, id, &cluster.tags, &etag).await? else {
+            return Ok(false);
+        };
+        if r.status != 412 {
+            if r.status == 202
+                && let Some((op, kind)) = operation_url(&r)
+            {
+                follow_operation(
+                    arm,
+                    &op,
+                    kind,
+                    "removing the old record's tags from the cluster (a cluster update)",
+                )
+                .await?;
+            }
+            return Ok(true);
+        }
+        ui::info(&format!(
+            "cluster {} changed since it was read (eTag {etag}): reading it again before removing the old xtenant-* tags (attempt {attempt} of {REMOVAL_ATTEMPTS})",
+            id.name
+        ));
+        cluster = crate::arm::clusters::get(arm, id).await?;
     }
+    Err(Error::step(
+        codes::CLUSTER_BUSY,
+        format!(
+            "cluster {} changed {REMOVAL_ATTEMPTS} times while the old record's xtenant-* tags were being removed: they are still there, and no tag was overwritten",
+            id.name
+        ),
+    )
+    .with_hint("rerun with --remove-legacy-tags once nothing else is updating the cluster"))
+}
+
+/// `PATCH`es the cluster's tags to `tags` without the old record's, if its `eTag` is still
+/// `etag`: AKS's answer (412 when it is not), `None` on a dry run.
+async fn patch_tags(
+    arm: &Api<'_>,
+    id: &ResourceId,
+    tags: &Tags,
+    etag: &str,
+) -> Result<Option<Response>> {
     let kept: Tags = tags
         .iter()
         .filter(|(k, _)| !is_legacy(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let body = json!({ "tags": kept });
+    let cluster_id = id.id();
     let sent = arm
         .with_api_version(&MANAGED_CLUSTER_API, |v| {
-            let body = body.clone();
+            let (body, cluster_id) = (body.clone(), &cluster_id);
             async move {
                 let url = arm.url(&format!("{cluster_id}?api-version={v}"))?;
-                arm.write(arm.request(Method::PATCH, url).json(body)).await
+                let req = arm
+                    .request(Method::PATCH, url)
+                    .header("If-Match", etag)
+                    .accept(&[412])
+                    .json(body);
+                arm.write(req).await
             }
         })
         .await
         .map_err(|e| e.context("removing the old record's xtenant-* tags from the cluster"))?;
-    let Sent::Done(r) = sent else {
-        return Ok(false);
-    };
-    if r.status == 202
-        && let Some((op, kind)) = operation_url(&r)
-    {
-        follow_operation(
-            arm,
-            &op,
-            kind,
-            "removing the old record's tags from the cluster (a cluster update)",
-        )
-        .await?;
-    }
-    Ok(true)
+    Ok(match sent {
+        Sent::Done(r) => Some(r),
+        Sent::Skipped => None,
+    })
 }
 
 #[cfg(test)]

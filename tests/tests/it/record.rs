@@ -311,6 +311,71 @@ fn the_old_cluster_tags_only_keep_keys_and_are_removed_only_when_asked() {
     assert_eq!(tags, json!({"team": "a"}));
 }
 
+/// `--remove-legacy-tags` writes the cluster's tags only over the cluster as it read them
+/// (`If-Match` on its `eTag`): a tag another writer changes between that read and the write is
+/// never put back to its old value. AKS refuses the stale write (412); the tool reads the
+/// cluster again and removes the old tags from what it finds then.
+#[test]
+fn removing_the_old_tags_never_puts_back_a_tag_written_meanwhile() {
+    let sim = sim_with_clusters(0);
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let key = env["client_secret_key_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    let reset = run_step(&sim, Step::Reset, &[], &line(&env));
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    let op = Operator::new(&sim);
+    let legacy =
+        json!({"team": "a", "xtenant-client-id": app, "xtenant-client-secret-key-id": key});
+    let (status, body) = xtenant_tests::azure::write_cluster_tags(&sim, &op, &cluster, &legacy);
+    assert_eq!(status, 202, "{body}");
+    // The tool's tag write reaches AKS late; before it does, another writer changes a tag.
+    sim.sim()
+        .add_fault(
+            json!({"method": "PATCH", "path": "/managedClusters/", "count": 1, "delay_ms": 800}),
+        )
+        .unwrap();
+    sim.sim().clear_requests();
+    let child = start_reset(
+        &sim,
+        &["--cluster", &cluster, "--remove-legacy-tags"],
+        &line(&env),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sim.sim().faults()[0]["matched"] == 0 {
+        assert!(Instant::now() < deadline, "the tag write never came");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut newer = legacy.clone();
+    newer["team"] = json!("b");
+    let (status, body) = xtenant_tests::azure::write_cluster_tags(&sim, &op, &cluster, &newer);
+    assert_eq!(status, 202, "{body}");
+    let stderr = finished(child, 1);
+    assert_eq!(tags_of(&sim, &cluster), json!({"team": "b"}), "{stderr}");
+    // As answered: the other writer's (unconditional), the tool's from the older read
+    // (refused), the tool's from the read after it; the tool's both conditional.
+    let writes: Vec<(u64, String)> = sim
+        .writes()
+        .iter()
+        .filter(|r| {
+            r["method"] == "PATCH" && r["path"].as_str().unwrap().contains("/managedClusters/")
+        })
+        .map(|r| {
+            let m = r["request_headers"]["if-match"].as_str().unwrap_or("");
+            (r["status"].as_u64().unwrap(), m.to_owned())
+        })
+        .collect();
+    let statuses: Vec<u64> = writes.iter().map(|w| w.0).collect();
+    assert_eq!(statuses, [202, 412, 202], "{writes:?}\n{stderr}");
+    let (stale, fresh) = (&writes[1].1, &writes[2].1);
+    assert!(writes[0].1.is_empty(), "{writes:?}");
+    assert!(
+        !stale.is_empty() && !fresh.is_empty() && stale != fresh,
+        "{writes:?}"
+    );
+    assert!(stderr.contains("changed since it was read"), "{stderr}");
+}
+
 /// The sim of `base`'s state with the operator's Graph permissions in tenant A set to
 /// `roles`, and the owners of the app `app_id` to `owners`.
 fn with_graph_rights(base: &TestSim, app_id: &str, roles: &[&str], owners: &[&str]) -> TestSim {

@@ -47,6 +47,10 @@ pub struct ManagedCluster {
     /// Its tags (the old record's among them, read only as a fallback).
     #[serde(default, deserialize_with = "null_as_default")]
     pub tags: Tags,
+    /// Its `eTag`, which every cluster-level write changes: a write made from this read is
+    /// sent with `If-Match` on it (AKS refuses it with 412 when the cluster changed since).
+    #[serde(rename = "eTag")]
+    pub etag: Option<String>,
     /// Its managed identity, when it has one.
     pub identity: Option<Identity>,
     /// Its properties.
