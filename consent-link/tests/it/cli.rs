@@ -485,12 +485,6 @@ fn a_failed_check_in_tenant_a_writes_nothing_to_tenant_b_whatever_its_read_found
     let no_redirect = op
         .create_app(&NewApp::multitenant("no-redirect").sp_in_b(true))
         .app_id;
-    // Tenant A answers late, so tenant B's answer is in first.
-    sim.sim()
-        .add_fault(
-            json!({"method": "GET", "path": "/v1.0/applications(", "delay_ms": 800, "count": 0}),
-        )
-        .unwrap();
     for (app, code) in [
         (&single, "AppNotMultitenant"),
         (&no_redirect, "NoRedirectUri"),
@@ -500,6 +494,12 @@ fn a_failed_check_in_tenant_a_writes_nothing_to_tenant_b_whatever_its_read_found
             .run(BIN, &[], &input(&sim, app))
             .failed_passing(BIN, code, KEEP);
         sim.sim().clear_requests();
+        // Tenant A answers late, so tenant B's answer is in first (checked below).
+        sim.sim()
+            .add_fault(
+                json!({"method": "GET", "path": "/v1.0/applications(", "delay_ms": 300, "count": 0}),
+            )
+            .unwrap();
         let r = sim.run(
             BIN,
             &[
@@ -511,16 +511,24 @@ fn a_failed_check_in_tenant_a_writes_nothing_to_tenant_b_whatever_its_read_found
             ],
             &input(&sim, app),
         );
+        sim.sim().clear_faults();
         let o = r.failed_passing(BIN, code, KEEP);
         assert_eq!(o, alone, "{code}: the same object, error and all");
         assert!(o.get("consent_url").is_none(), "{o}");
         assert!(sim.writes().is_empty(), "{code}: {:#?}", sim.writes());
         let log = sim.azure_requests();
+        let b_read = log
+            .iter()
+            .find(|r| {
+                r["method"] == "GET"
+                    && r["caller_tenant_id"] == b.as_str()
+                    && r["path"].as_str().unwrap().contains("/servicePrincipals(")
+            })
+            .unwrap_or_else(|| panic!("{code}: tenant B was not read:\n{}", shown_log(&log)));
+        let a_check = only(&log, "GET", "/applications(");
         assert!(
-            log.iter().any(|r| r["method"] == "GET"
-                && r["caller_tenant_id"] == b.as_str()
-                && r["path"].as_str().unwrap().contains("/servicePrincipals(")),
-            "{code}: tenant B was not read:\n{}",
+            span(b_read).1 < span(a_check).1,
+            "{code}: tenant B's answer came after tenant A's:\n{}",
             shown_log(&log)
         );
     }

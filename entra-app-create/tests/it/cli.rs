@@ -700,17 +700,34 @@ fn principal_and_secret(sim: &TestSim, method: &str) -> ((f64, f64), (f64, f64))
             .find(|r| r["method"] == m && r["path"].as_str().unwrap_or("").contains(path))
             .map_or_else(|| panic!("no {m} {path} in {log:#?}"), span)
     };
-    (
+    let (sp, secret) = (
         first(method, "servicePrincipals"),
         first("POST", "/addPassword"),
-    )
+    );
+    for (what, s) in [("service principal", sp), ("secret", secret)] {
+        assert!(
+            s.1 - s.0 >= 0.2,
+            "the {what} request was not held 200 ms: {s:?}"
+        );
+    }
+    (sp, secret)
 }
 
 #[test]
 fn a_new_apps_principal_and_secret_are_sent_at_once_only_where_the_secret_is_kept_at_once() {
-    // Each request takes 300 ms: two sent one after the other cannot overlap. The tolerance
-    // below (far under it) is for the two clocks the log reads (wall, monotonic).
-    let sim = TestSim::start_with(|cfg| cfg.latency = Duration::from_millis(300));
+    // Each request to a service principal and each new secret takes 200 ms: two sent one
+    // after the other cannot overlap. The tolerance below (far under it) is for the two
+    // clocks the log reads (wall, monotonic).
+    let sim = TestSim::start();
+    for (method, path) in [
+        ("PATCH", "/servicePrincipals"),
+        ("GET", "/servicePrincipals"),
+        ("POST", "/addPassword"),
+    ] {
+        sim.sim()
+            .add_fault(json!({"method": method, "path": path, "delay_ms": 200, "count": 0}))
+            .unwrap();
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.secret");
     let p = path.to_str().unwrap();

@@ -136,10 +136,18 @@ fn early_work_sends_no_write_before_its_object_arrives_and_is_used_when_it_does(
 
 #[test]
 fn the_inputs_principal_has_its_assignment_read_beside_graphs_lookup() {
-    // 200 ms per answer: reads sent one after the other could not overlap.
-    let sim = TestSim::start_with(|c| c.latency = Duration::from_millis(200));
+    let sim = TestSim::start();
     let b = sim.var("REGISTRY_TENANT_ID");
     let consented = run_steps(&sim, &[Step::App, Step::Consent], "");
+    // 200 ms per answer of the two reads compared: sent one after the other, they could not
+    // overlap.
+    for path in ["/roleAssignments/", "/servicePrincipals(appId="] {
+        sim.sim()
+            .add_fault(
+                serde_json::json!({"method": "GET", "path": path, "delay_ms": 200, "count": 0}),
+            )
+            .unwrap();
+    }
     let mut grant = vec!["--registry-tenant".to_owned(), b.clone()];
     grant.extend(Step::Grant.args(&sim));
     let early: [&dyn Fn(&Value) -> bool; 2] = [
@@ -165,6 +173,12 @@ fn the_inputs_principal_has_its_assignment_read_beside_graphs_lookup() {
         })
         .collect();
     assert_eq!(sp_reads.len(), 1);
+    for r in [&gets[0], &sp_reads[0]] {
+        assert!(
+            r["duration_ms"].as_f64() >= Some(200.0),
+            "not held 200 ms: {r}"
+        );
+    }
     assert!(
         overlap(&gets[0], &sp_reads[0]),
         "the assignment was read after Graph answered: {:?} then {:?}",

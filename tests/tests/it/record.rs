@@ -546,7 +546,7 @@ fn two_writers_whose_windows_overlap_lose_no_entry() {
                 }
                 sim.sim()
                     .add_fault(
-                        json!({"method": "GET", "path": "/applications", "count": 1, "delay_ms": 150}),
+                        json!({"method": "GET", "path": "/applications", "count": 1, "delay_ms": 200}),
                     )
                     .unwrap();
                 record::write(
@@ -624,7 +624,7 @@ fn a_write_queued_behind_another_of_the_same_entry_takes_over_its_read_back() {
             // The first write's read is slow: its pause (as long as its read-and-write) would be.
             sim.sim()
                 .add_fault(
-                    json!({"method": "GET", "path": "/applications", "count": 1, "delay_ms": 400}),
+                    json!({"method": "GET", "path": "/applications", "count": 1, "delay_ms": 200}),
                 )
                 .unwrap();
             let first = record::write(&ctx, &graph, &app, cluster, Some(bound.clone()), first_asks);
