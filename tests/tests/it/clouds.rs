@@ -325,7 +325,7 @@ fn without_the_unique_name_key_step_one_stays_idempotent_across_reruns_and_lost_
     let sim = TestSim::start_with(|c| {
         c.behaviour = Some(json!({"unique_name_key": false, "graph_read_lag_ms": 1000}));
     });
-    let args = ["--unique-name", "nat-app", "--timeout", "3s"];
+    let args = ["--unique-name", "nat-app", "--timeout", "2s"];
     // The create's answer is lost (the app is made): the run fails.
     sim.sim()
         .add_fault(

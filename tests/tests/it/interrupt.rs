@@ -467,12 +467,16 @@ fn vault_versions(sim: &TestSim) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// How long a new app takes to replicate in [`interrupted_beside_the_wait`] (real time): the
+/// signal lands while its service principal waits for it.
+const REPLICATION: Duration = Duration::from_secs(3);
+
 /// entra-app-create with a home for the secret (`home`), interrupted while the new app's
 /// service principal waits for NoBackingApplicationObject, after the secret minted beside
 /// that wait was kept (or, `held`, with its addPassword unanswered past the grace too).
 fn interrupted_beside_the_wait(home: Home, held: bool) -> Result<(), String> {
     let sim = TestSim::start_with(|cfg| {
-        cfg.replication_delay = cfg.azure_time(Duration::from_secs(3));
+        cfg.replication_delay = cfg.azure_time(REPLICATION);
         // The hold catches the first addPassword: on a fast machine Graph's write lag answered
         // that one 404 (nothing minted), and the mint this test counts was the retry's.
         cfg.lenient.insert(xtenant_tests::Leniency::GraphLag);
@@ -569,7 +573,10 @@ fn rerun_after_the_wait(
     let before = file.map(std::fs::read_to_string);
     sim.sim().clear_requests();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let rerun = run_cmd(sim.cmd(Step::App.bin()), &args, &format!("{out}\n"));
+    // Rerun later, on Azure's clock moved on: the app's replication ends within a tick or two.
+    let rerun = fast_forward(sim, azure(REPLICATION) / 2, || {
+        run_cmd(sim.cmd(Step::App.bin()), &args, &format!("{out}\n"))
+    });
     check(
         rerun.code == 0,
         &format!("rerun: {}\n{}", rerun.stderr, rerun.stdout),
@@ -771,7 +778,9 @@ fn said_in_two_lines_at_most(stderr: &str) {
 }
 
 fn pipeline_interrupted(at: Step) {
-    let sim = TestSim::start_with(|c| c.lro_duration = Some(c.azure_time(Duration::from_secs(3))));
+    // The reset lasts long enough for the signal to land while it is followed.
+    let lro = Duration::from_secs(3);
+    let sim = TestSim::start_with(|c| c.lro_duration = Some(c.azure_time(lro)));
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = |s: &str| xtenant_tests::bin_path(s).display().to_string();
     let quote = |v: &[String]| {
@@ -861,7 +870,8 @@ fn pipeline_interrupted(at: Step) {
         person::consent(out["consent_url"].as_str().expect("url"), &ca, "accept").expect("consent");
     }
 
-    let second = run_pipeline(&first.stdout, false);
+    // Rerun later, on Azure's clock moved on: the reset ends within a tick or two.
+    let second = fast_forward(&sim, azure(lro) / 2, || run_pipeline(&first.stdout, false));
     for s in Step::ALL {
         assert_eq!(code(s.bin()), exit_on_rerun(s, at), "{}", second.stderr);
     }
