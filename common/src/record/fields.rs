@@ -34,7 +34,7 @@ use crate::http::{Api, Sent};
 use crate::ui;
 
 /// What [`update_app`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Updated {
     /// The app already showed the change (a fresh read): nothing was sent. The app as read.
     Unchanged(Value),
@@ -48,6 +48,19 @@ pub enum Updated {
     },
     /// A dry run: this body is in the plan, not sent.
     DryRun(Map<String, Value>),
+    /// Written, then the read-back (or `change`'s check of what it showed) failed: the write
+    /// stays, nothing is rolled back. `error` says so (what was written, what was found) and
+    /// what to do; `fields` were written (`landed`: Graph answered a write, not only a write
+    /// whose answer was lost).
+    Failed {
+        /// The names of the fields written.
+        fields: Vec<String>,
+        /// Whether Graph answered one of the writes (else its answer was lost: it may have
+        /// landed).
+        landed: bool,
+        /// What failed after the write, worded as such.
+        error: Error,
+    },
 }
 
 /// One read of the app and, when it does not show the change yet, one write made from it.
@@ -60,6 +73,8 @@ enum Once {
     Skipped(Map<String, Value>),
     /// The read does not show the change, and no write is left to make: what it lacks.
     NotShown(Map<String, Value>),
+    /// `change` refused the app as read.
+    Refused(Error),
 }
 
 /// Updates the application at `path` (`/applications/{id}`, or an alternate key) in
@@ -85,6 +100,7 @@ pub async fn update_app(
     // The fields of the write the attempt sent (none: it failed before its write).
     let tried = Mutex::new(Vec::new());
     let mut written: Vec<String> = Vec::new();
+    let mut landed = false;
     let mut attempt = 0;
     let mut resends = 0;
     loop {
@@ -106,6 +122,15 @@ pub async fn update_app(
             }
             Ok(Once::Skipped(body)) => return Ok(Updated::DryRun(body)),
             Ok(Once::NotShown(body)) => return Err(not_kept(path, &body)),
+            Ok(Once::Refused(e)) if written.is_empty() => return Err(e),
+            Ok(Once::Refused(e)) => {
+                let found = "reading it back found the app changed by another writer, and it is not changed further";
+                return Ok(Updated::Failed {
+                    error: after_write(e, path, &written, landed, found),
+                    fields: written,
+                    landed,
+                });
+            }
             Ok(Once::Sent(body)) => {
                 if attempt > 0 {
                     ui::info(&format!(
@@ -114,6 +139,7 @@ pub async fn update_app(
                     ));
                 }
                 attempt += 1;
+                landed = true;
                 add(&mut written, body.keys());
                 let took = measure.took(read_at.elapsed());
                 pause(
@@ -128,9 +154,19 @@ pub async fn update_app(
             }
             Err(e) => {
                 resends += 1;
-                let wait = crate::http::resend_wait(&e, resends)
+                let Some(wait) = crate::http::resend_wait(&e, resends)
                     .filter(|w| *w < graph.deadline().remaining())
-                    .ok_or_else(|| e.clone())?;
+                else {
+                    if written.is_empty() {
+                        return Err(e);
+                    }
+                    let error = after_write(e, path, &written, landed, "then");
+                    return Ok(Updated::Failed {
+                        fields: written,
+                        landed,
+                        error,
+                    });
+                };
                 let tried =
                     std::mem::take(&mut *tried.lock().unwrap_or_else(PoisonError::into_inner));
                 // A write whose answer was lost may have landed: the next read says, and a
@@ -166,7 +202,10 @@ async fn once(
         .read(graph.request(Method::GET, url.clone()))
         .await?
         .body;
-    let body = change(&app)?;
+    let body = match change(&app) {
+        Ok(body) => body,
+        Err(e) => return Ok(Once::Refused(e)),
+    };
     if body.is_empty() {
         return Ok(Once::Shows(app));
     }
@@ -203,6 +242,25 @@ fn names(body: &Map<String, Value>) -> String {
         .join(", ")
 }
 
+/// `e`, met after `fields` of the app at `path` were written (`landed`: Graph answered the
+/// write), worded so: the write stays, what was found after it (`found`: e), what to do.
+fn after_write(e: Error, path: &str, fields: &[String], landed: bool, found: &str) -> Error {
+    let fields = fields.join(", ");
+    let done = if landed {
+        format!("{fields} of the app at {path} WAS updated (Graph took the write)")
+    } else {
+        format!(
+            "{fields} of the app at {path} may have been updated (the answer to the write was lost)"
+        )
+    };
+    let found = format!("{done}, but {found}: {}", e.message());
+    let then = e.hint().map(|h| format!("; then {h}")).unwrap_or_default();
+    let hint = format!(
+        "the update stays (nothing was undone); another writer (a run or a person) may have changed the app since: look at it as it is now{then}"
+    );
+    e.with_message(found).with_hint(hint)
+}
+
 /// The failure of an update another writer took away each time it was written.
 fn not_kept(path: &str, body: &Map<String, Value>) -> Error {
     Error::step(
@@ -234,5 +292,30 @@ mod tests {
         let e = not_kept("/applications/x", &body);
         assert!(e.is(codes::APP_UPDATE_NOT_KEPT), "{e}");
         assert!(e.message().contains("tags, web"), "{e}");
+    }
+
+    #[test]
+    fn a_failure_after_a_write_says_the_write_stays_and_keeps_the_code_and_the_fix() {
+        let refused = Error::step(codes::APP_NOT_MANAGED, "refusing to update tags of the app")
+            .with_hint("pass --adopt");
+        let fields = ["displayName".to_owned(), "web".to_owned()];
+        let e = after_write(refused.clone(), "/applications/x", &fields, true, "found");
+        assert!(e.is(codes::APP_NOT_MANAGED), "{e}");
+        assert_eq!(
+            e.message(),
+            "displayName, web of the app at /applications/x WAS updated (Graph took the write), but found: refusing to update tags of the app"
+        );
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.starts_with("the update stays (nothing was undone)")
+                && hint.ends_with("; then pass --adopt"),
+            "{hint}"
+        );
+        let e = after_write(refused, "/applications/x", &fields, false, "then");
+        assert!(
+            e.message()
+                .contains("may have been updated (the answer to the write was lost)"),
+            "{e}"
+        );
     }
 }

@@ -51,6 +51,14 @@ impl Step<'_> {
                     .push(format!("the app {name:?} (appId {id}) exists"));
                 fresh(&v)?
             }
+            // Written, then the read-back refused the app (another writer changed it
+            // meanwhile) or failed: the write stays, the error says so.
+            Updated::Failed {
+                landed, error: e, ..
+            } => {
+                self.changed |= landed;
+                return Err(e);
+            }
             Updated::Written { app: v, fields } => {
                 self.changed = true;
                 self.notes.push(format!(

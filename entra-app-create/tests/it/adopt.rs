@@ -282,3 +282,66 @@ fn an_update_taken_away_each_time_fails_after_five_writes() {
     assert_eq!(updates, 5, "{:#?}", sim.requests());
     assert!(run.stderr.contains("written again"), "{}", run.stderr);
 }
+
+/// A rename of the tool's own app lands, then another writer makes the app single-tenant
+/// before the run's answer comes (held 700 ms): the read-back finds an app that does not fit.
+/// The failure says the update was made (which field), what the read-back found and what to
+/// do; it never says it refuses an update it made.
+#[test]
+fn a_read_back_that_finds_the_app_changed_says_the_update_was_made() {
+    let sim = TestSim::start();
+    let tenant = sim.var("CLUSTER_TENANT_ID");
+    let run = |extra: &[&str]| -> Child {
+        let mut c = sim.cmd(BIN);
+        c.args(["--cluster-tenant", &tenant, "--unique-name", "own-app"])
+            .args(extra);
+        spawn_with_input(&mut c, "")
+    };
+    let made: Run = run(&[]).wait_with_output().unwrap().into();
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let app_id = made.object()["app_id"].as_str().unwrap().to_owned();
+    sim.sim().advance(Duration::from_secs(3600));
+    sim.sim().clear_requests();
+    sim.sim()
+        .add_fault(
+            json!({"method": "PATCH", "path": "/applications/", "count": 1, "delay_after_ms": 700}),
+        )
+        .unwrap();
+    let child = run(&["--display-name", "renamed-app", "--timeout", "60s", "-vv"]);
+    until_logged(&sim, "the run's rename", |r| {
+        is(r, "PATCH", "/applications/")
+    });
+    let (status, body) = Operator::new(&sim).graph(
+        xtenant_tests::azure::Method::PATCH,
+        &tenant,
+        &format!("/applications(appId='{app_id}')"),
+        Some(&json!({"signInAudience": "AzureADMyOrg"})),
+    );
+    assert_eq!(status, 204, "{body}");
+    let run: Run = child.wait_with_output().unwrap().into();
+    let o = run.failed_exit(1, BIN);
+    let e = &o["error"];
+    assert_eq!(e["code"], "AppNotMultitenant", "{o}");
+    let m = e["message"].as_str().unwrap();
+    assert!(
+        m.contains("displayName of the app at")
+            && m.contains("WAS updated")
+            && m.contains("found the app changed by another writer")
+            && m.contains("not multitenant")
+            && !m.contains("refusing"),
+        "{m}"
+    );
+    let hint = e["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("the update stays") && hint.contains("--adopt"),
+        "{hint}"
+    );
+    let app = sim.state()["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["app_id"] == app_id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(app["display_name"], "renamed-app", "{app}");
+}
