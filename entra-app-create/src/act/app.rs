@@ -54,7 +54,7 @@ impl Step<'_> {
                         }
                     }
                     Err(e) => return Err(e),
-                    Ok(None) => match self.create_app(unique).await {
+                    Ok(None) => match self.create_by_unique_name(unique, &path).await {
                         Err(e) if refuses_unique_name_key(&e, KeyUse::Upsert) => {
                             match self.by_tag_instead(unique, &e).await? {
                                 Tagged::Found(app) => app,
@@ -65,28 +65,11 @@ impl Step<'_> {
                             }
                         }
                         Err(e) => return Err(e),
-                        Ok(Upsert::Created(app)) => return Ok(AppState::Known(*app)),
-                        Ok(Upsert::DryRun) => return Ok(AppState::WouldCreate(unique.clone())),
-                        // 204: it exists (made between our read and our upsert, or our read
-                        // came before Graph showed it): read it back, waiting out read lag.
-                        Ok(Upsert::Existed) => {
-                            let api = &self.api;
-                            let v = wait_until_readable(
-                                &format!("the app with uniqueName {unique}"),
-                                api.deadline(),
-                                || api.get_opt(&path),
-                            )
-                            .await?
-                            .ok_or_else(|| {
-                                Error::step(
-                                    codes::APP_NOT_FOUND,
-                                    format!("Microsoft Graph accepted the upsert of the app with uniqueName {unique} (it exists) but did not show it within {}", human(READ_LAG_GRACE)),
-                                )
-                                .with_hint("rerun this step: it finds the app")
-                            })?;
-                            // Graph's read missed it: it is new.
-                            Application::parse(&v)?.made_now()
-                        }
+                        Ok(Tagged::Created(app)) => return Ok(AppState::Known(app)),
+                        Ok(Tagged::DryRun) => return Ok(AppState::WouldCreate(unique.clone())),
+                        // It exists (made by another run since our read, or our read came
+                        // before Graph showed it): an existing app, checked as any.
+                        Ok(Tagged::Found(app)) => app,
                     },
                 }
             }
@@ -254,6 +237,78 @@ impl Step<'_> {
         Ok(Tagged::Created(mine))
     }
 
+    /// Creates the app by its uniqueName (the upsert) after a read found none. The upsert's
+    /// body is fixed (it is not made from a read), so it is never sent again as it was: after
+    /// a failure (a 429, a 5xx, a lost answer) the app is read again (waiting out Graph's read
+    /// lag when the upsert may have landed) and is an existing app when it is there, else
+    /// created again. A 204 means Graph updated an app that appeared since the read (another
+    /// run made it): said so, and the app is read and checked as an existing one.
+    async fn create_by_unique_name(&mut self, unique: &str, path: &str) -> Result<Tagged> {
+        let mut resends = 0;
+        loop {
+            let e = match self.create_app(unique).await {
+                Ok(Upsert::Created(app)) => return Ok(Tagged::Created(*app)),
+                Ok(Upsert::DryRun) => return Ok(Tagged::DryRun),
+                Ok(Upsert::Existed) => {
+                    self.changed = true;
+                    let by = if resends == 0 {
+                        "another run made it moments ago"
+                    } else {
+                        "another run made it moments ago, or this run's earlier create whose answer was lost"
+                    };
+                    let note = format!(
+                        "the app with uniqueName {unique} appeared between this run's read and its create ({by}): Graph's upsert updated it (204), setting its displayName, signInAudience, web.redirectUris, tags and requiredResourceAccess to this run's"
+                    );
+                    ui::warn(&format!(
+                        "{note}; if that run used other settings (--redirect-uri, --display-name), its app now has this run's: check them"
+                    ));
+                    self.notes.push(note);
+                    return self.existing_after_create(unique, path).await;
+                }
+                Err(e) if refuses_unique_name_key(&e, KeyUse::Upsert) => return Err(e),
+                Err(e) => e,
+            };
+            resends += 1;
+            let api = &self.api;
+            let wait = common::http::resend_wait(&e, resends)
+                .filter(|w| *w < api.deadline().remaining())
+                .ok_or_else(|| e.clone())?;
+            let what = format!("the create of the app with uniqueName {unique}");
+            ui::debug(&format!(
+                "{what}: {}; the app is read again in {:.1}s",
+                e.message(),
+                wait.as_secs_f64()
+            ));
+            api.deadline().interrupt().sleep(wait, &what).await?;
+            // A plain read: an app there now is an existing one. (One this run's lost create
+            // made that Graph does not show yet is updated by the next upsert with the same
+            // body: a 204, said so.)
+            if let Some(app) = self.read_app(path).await? {
+                return Ok(Tagged::Found(app));
+            }
+        }
+    }
+
+    /// The app with uniqueName `unique` at `path` that the upsert updated, young, waiting out
+    /// Graph's read lag (it may have been made a moment ago).
+    async fn existing_after_create(&self, unique: &str, path: &str) -> Result<Tagged> {
+        let api = &self.api;
+        let v = wait_until_readable(
+            &format!("the app with uniqueName {unique}"),
+            api.deadline(),
+            || api.get_opt(path),
+        )
+        .await?
+        .ok_or_else(|| {
+            Error::step(
+                codes::APP_NOT_FOUND,
+                format!("Microsoft Graph accepted the upsert of the app with uniqueName {unique} (it exists) but did not show it within {}", human(READ_LAG_GRACE)),
+            )
+            .with_hint("rerun this step: it finds the app")
+        })?;
+        Ok(Tagged::Found(Application::parse(&v)?.made_now()))
+    }
+
     /// The upsert by uniqueName (`Prefer: create-if-missing`).
     async fn create_app(&mut self, unique: &str) -> Result<Upsert> {
         let url = self
@@ -270,11 +325,13 @@ impl Step<'_> {
             // permission fails on the consent page (AADSTS650056).
             "requiredResourceAccess": with_user_read(None),
         });
+        // Never resent as it is: a resend would update an app another run made meanwhile.
         let req = self
             .api
             .request(Method::PATCH, url)
             .header("Prefer", "create-if-missing")
-            .json(body);
+            .json(body)
+            .never_resent();
         let Sent::Done(resp) = self.api.write(req).await? else {
             self.notes.push(format!(
                 "would create the multitenant app {:?} (uniqueName {unique}) in tenant {}",
@@ -296,7 +353,7 @@ impl Step<'_> {
     }
 }
 
-/// The app found or made by its unique-name tag.
+/// The app found or made (by its unique-name key, or its tag).
 pub(crate) enum Tagged {
     /// It existed.
     Found(Application),

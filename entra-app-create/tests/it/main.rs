@@ -3,3 +3,4 @@
 mod act;
 mod adopt;
 mod cli;
+mod upsert;
