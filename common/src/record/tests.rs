@@ -1,10 +1,9 @@
 //! The record's entries: their format, their keys, and the record's tags.
 
+use super::test_keys::{K1, K2};
 use super::*;
 
 const CLUSTER: &str = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1";
-const K1: &str = "11111111-2222-3333-4444-555555555555";
-const K2: &str = "66666666-2222-3333-4444-555555555555";
 const K3: &str = "77777777-2222-3333-4444-555555555555";
 
 #[test]
