@@ -169,7 +169,8 @@ pub const PULL_NOT_VERIFIED: Code = c("PullNotVerified", ExitCode::Failure, fals
 pub const ROLE_COPY_NOT_ALLOWED: Code = c("RoleCopyNotAllowed", ExitCode::Failure, false);
 /// The cluster uses a managed identity.
 pub const MANAGED_IDENTITY_CLUSTER: Code = c("ManagedIdentityCluster", ExitCode::Failure, false);
-/// Another operation runs on the cluster past `--timeout`.
+/// Another operation runs on the cluster past `--timeout`, or it changed 5 times while the
+/// old record's tags were being removed.
 pub const CLUSTER_BUSY: Code = c("ClusterBusy", ExitCode::Failure, true);
 /// The reset was posted and still runs: a rerun follows `cluster_operation_url`.
 pub const OPERATION_STILL_RUNNING: Code = c("OperationStillRunning", ExitCode::Failure, true);

@@ -376,6 +376,53 @@ fn removing_the_old_tags_never_puts_back_a_tag_written_meanwhile() {
     assert!(stderr.contains("changed since it was read"), "{stderr}");
 }
 
+/// A cluster whose every tag write is refused as made from an older read (412, injected):
+/// the removal reads again and writes again 5 times, then fails with `ClusterBusy` (a rerun
+/// removes them), the old tags and the others as they were.
+#[test]
+fn removing_the_old_tags_gives_up_after_five_stale_writes_and_changes_nothing() {
+    let sim = sim_with_clusters(0);
+    let env = granted(&sim);
+    let app = env["app_id"].as_str().unwrap().to_owned();
+    let key = env["client_secret_key_id"].as_str().unwrap().to_owned();
+    let cluster = sim.var("CLUSTER_ID");
+    let reset = run_step(&sim, Step::Reset, &[], &line(&env));
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    let legacy =
+        json!({"team": "a", "xtenant-client-id": app, "xtenant-client-secret-key-id": key});
+    let op = Operator::new(&sim);
+    let (status, body) = xtenant_tests::azure::write_cluster_tags(&sim, &op, &cluster, &legacy);
+    assert_eq!(status, 202, "{body}");
+    sim.sim()
+        .add_fault(
+            json!({"method": "PATCH", "path": "/managedClusters/", "count": 0,
+            "status": 412, "code": "PreconditionFailed"}),
+        )
+        .unwrap();
+    sim.sim().clear_requests();
+    let r = run_step(&sim, Step::Reset, &["--remove-legacy-tags"], &line(&env));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let o: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(o["error"]["code"], "ClusterBusy", "{o}");
+    assert!(
+        o["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("changed 5 times"),
+        "{o}"
+    );
+    assert_eq!(write_counts(&sim).1, 0, "no cluster write kept");
+    let tried = sim
+        .writes()
+        .iter()
+        .filter(|w| {
+            w["method"] == "PATCH" && w["path"].as_str().unwrap().contains("/managedClusters/")
+        })
+        .count();
+    assert_eq!(tried, 5);
+    assert_eq!(tags_of(&sim, &cluster), legacy);
+}
+
 /// The sim of `base`'s state with the operator's Graph permissions in tenant A set to
 /// `roles`, and the owners of the app `app_id` to `owners`.
 fn with_graph_rights(base: &TestSim, app_id: &str, roles: &[&str], owners: &[&str]) -> TestSim {
