@@ -192,7 +192,7 @@ fn argv_of(pid: u32) -> String {
 /// Runs `step` with its first request held for a moment, and returns the argv `ps` shows meanwhile.
 fn argv_while_running(sim: &TestSim, step: Step, extra: &[&str], input: &str) -> String {
     sim.sim()
-        .add_fault(json!({"method": "*", "delay_ms": 400, "count": 1}))
+        .add_fault(json!({"method": "*", "delay_ms": 100, "count": 1}))
         .unwrap();
     let mut c = sim.cmd(step.bin());
     c.args(step.args(sim)).args(extra);
