@@ -1,22 +1,26 @@
-//! README.md's shell blocks, as the tests run them. Each ```` ```sh ```` block of the README
-//! follows a marker `<!-- test: ID -->`; the test that runs the block takes it by that ID
-//! (`readme_block("ID")`, `readme_block_for(&sim, "ID")`), and
+//! The shell blocks of README.md and docs/*.md, as the tests run them. Each ```` ```sh ````
+//! block of a doc follows a marker `<!-- test: ID -->`; the test that runs the block takes it
+//! by its doc and ID (`doc_block("docs/day-two.md", "ID")`, `doc_block_for(&sim, doc, "ID")`;
+//! the README's: `readme_block("ID")`, `readme_block_for(&sim, "ID")`), and
 //! `tests/tests/it/readme.rs` checks that every block is taken by some test.
 
 use crate::TestSim;
 
 pub use crate::repo_root;
 
-/// The text of README.md.
-pub fn readme() -> String {
-    let p = repo_root().join("README.md");
+/// The README, as the doc paths below name it.
+pub const README: &str = "README.md";
+
+/// The text of the doc at `doc` (a path from the repository's root).
+pub fn doc_text(doc: &str) -> String {
+    let p = repo_root().join(doc);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// Every ```` ```sh ```` block of the README, in order, with the ID of the marker on the
+/// Every ```` ```sh ```` block of the doc `doc`, in order, with the ID of the marker on the
 /// line before it (`None`: no marker).
-pub fn readme_blocks() -> Vec<(Option<String>, String)> {
-    let text = readme();
+pub fn doc_blocks(doc: &str) -> Vec<(Option<String>, String)> {
+    let text = doc_text(doc);
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -29,7 +33,7 @@ pub fn readme_blocks() -> Vec<(Option<String>, String)> {
                 .map(|id| id.trim().to_owned());
             let end = (i + 1..lines.len())
                 .find(|&j| lines[j].trim() == "```")
-                .unwrap_or_else(|| panic!("README line {}: a sh block that never ends", i + 1));
+                .unwrap_or_else(|| panic!("{doc} line {}: a sh block that never ends", i + 1));
             out.push((id, lines[i + 1..end].join("\n") + "\n"));
             i = end;
         }
@@ -38,9 +42,9 @@ pub fn readme_blocks() -> Vec<(Option<String>, String)> {
     out
 }
 
-/// The README's sh block marked `<!-- test: ID -->`, as written.
-pub fn readme_block(id: &str) -> String {
-    let blocks: Vec<String> = readme_blocks()
+/// The sh block of `doc` marked `<!-- test: ID -->`, as written.
+pub fn doc_block(doc: &str, id: &str) -> String {
+    let blocks: Vec<String> = doc_blocks(doc)
         .into_iter()
         .filter(|(i, _)| i.as_deref() == Some(id))
         .map(|(_, b)| b)
@@ -48,26 +52,41 @@ pub fn readme_block(id: &str) -> String {
     assert_eq!(
         blocks.len(),
         1,
-        "README.md has {} sh blocks marked <!-- test: {id} -->",
+        "{doc} has {} sh blocks marked <!-- test: {id} -->",
         blocks.len()
     );
     blocks.into_iter().next().unwrap_or_default()
 }
 
-/// The README's block `id` with its example names made the simulator's: the tenants
-/// (`contoso.onmicrosoft.com` or `A`, `fabrikam.onmicrosoft.com` or `B`), the registry
-/// (`fabrikamacr`, `myacr`), its image, the cluster's id and the vault.
+/// Every sh block of the README ([`doc_blocks`]).
+pub fn readme_blocks() -> Vec<(Option<String>, String)> {
+    doc_blocks(README)
+}
+
+/// The README's block `id` ([`doc_block`]).
+pub fn readme_block(id: &str) -> String {
+    doc_block(README, id)
+}
+
+/// The README's block `id` with the simulator's names ([`doc_block_for`]).
 pub fn readme_block_for(sim: &TestSim, id: &str) -> String {
+    doc_block_for(sim, README, id)
+}
+
+/// The block `id` of `doc` with its example names made the simulator's: the tenants
+/// (`contoso.onmicrosoft.com` or `A`, `fabrikam.onmicrosoft.com` or `B`), the registry
+/// (`fabrikamacr`, `myacr`), its image, the cluster's id and the vault. Shell variables
+/// (`"$CLUSTER_ID"`) stay: the test's shell sets them.
+pub fn doc_block_for(sim: &TestSim, doc: &str, id: &str) -> String {
     let a = sim.var("CLUSTER_TENANT_ID");
     let b = sim.var("REGISTRY_TENANT_ID");
     let registry = sim.var("REGISTRY_NAME");
-    let mut text = readme_block(id)
+    let image = sim.var("REGISTRY_IMAGE");
+    let mut text = doc_block(doc, id)
         .replace("contoso.onmicrosoft.com", &a)
         .replace("fabrikam.onmicrosoft.com", &b)
-        .replace(
-            "fabrikamacr.azurecr.io/samples/hello:1.0",
-            &sim.var("REGISTRY_IMAGE"),
-        )
+        .replace("fabrikamacr.azurecr.io/samples/hello:1.0", &image)
+        .replace("myacr.azurecr.io/samples/hello:1.0", &image)
         .replace(
             "/subscriptions/…/resourceGroups/aks/providers/Microsoft.ContainerService/managedClusters/aks-prod",
             &sim.var("CLUSTER_ID"),

@@ -6,6 +6,7 @@ mod binding;
 mod claims;
 mod clouds;
 mod crash;
+mod day_two;
 mod demo;
 mod e2e;
 mod early;

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use xtenant_tests::readme::{readme_block, readme_block_for, readme_blocks, repo_root};
+use xtenant_tests::readme::{
+    README, doc_blocks, readme_block, readme_block_for, readme_blocks, repo_root,
+};
 use xtenant_tests::steps::cluster_pulls;
 use xtenant_tests::{Run, TestSim, bin_dir, run_cmd};
 
@@ -19,29 +21,78 @@ use xtenant_tests::{Run, TestSim, bin_dir, run_cmd};
 /// a `readme_block…("ID"…)` call in `tests/tests/it/*.rs`.
 #[test]
 fn every_sh_block_of_the_readme_is_run_by_a_test() {
-    let blocks = readme_blocks();
-    assert!(blocks.len() >= 6, "{blocks:#?}");
-    let mut calls = String::new();
-    for entry in std::fs::read_dir(repo_root().join("tests/tests/it")).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        for (i, _) in text.match_indices("readme_block") {
-            let call = &text[i..];
-            let call = &call[..call.find(')').unwrap_or(call.len())];
-            calls.push_str(call);
-            calls.push('\n');
+    assert!(readme_blocks().len() >= 6, "{:#?}", readme_blocks());
+    let untested = untaken(README, &block_calls());
+    assert!(untested.is_empty(), "{}", untested.join("\n"));
+}
+
+/// The same for every doc under docs/ with sh blocks: a `doc_block…("docs/NAME.md", "ID"…)`
+/// call takes each (`day_two.rs`, `docs.rs`).
+#[test]
+fn every_sh_block_of_the_docs_is_run_by_a_test() {
+    let calls = block_calls();
+    let mut untested = Vec::new();
+    let mut docs = 0;
+    for entry in std::fs::read_dir(repo_root().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            let name = path.file_name().unwrap().to_string_lossy();
+            let doc = format!("docs/{name}");
+            docs += usize::from(!doc_blocks(&doc).is_empty());
+            if !NOT_YET.contains(&doc.as_str()) {
+                untested.extend(untaken(&doc, &calls));
+            }
         }
     }
+    assert!(
+        docs >= 3,
+        "the docs with sh blocks: day-two, walkthrough, clouds"
+    );
+    assert!(untested.is_empty(), "{}", untested.join("\n"));
+}
+
+/// The docs whose blocks no test runs yet (issue 28): only these may have such blocks.
+const NOT_YET: [&str; 2] = ["docs/walkthrough.md", "docs/clouds.md"];
+
+/// Every `readme_block…(…)` and `doc_block…(…)` call of `tests/tests/it/*.rs`, to its first `)`.
+fn block_calls() -> Vec<String> {
+    let mut calls = Vec::new();
+    for entry in std::fs::read_dir(repo_root().join("tests/tests/it")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for at in ["readme_block", "doc_block"] {
+            for (i, _) in text.match_indices(at) {
+                let call = &text[i..];
+                calls.push(call[..call.find(')').unwrap_or(call.len())].to_owned());
+            }
+        }
+    }
+    calls
+}
+
+/// The blocks of `doc` without a marker or that no call takes (the README's by
+/// `readme_block…("ID"`, another doc's by `doc_block…("DOC", "ID"`), each described.
+fn untaken(doc: &str, calls: &[String]) -> Vec<String> {
+    let takes = |call: &String, id: &str| {
+        let id = format!("\"{id}\"");
+        if doc == README {
+            call.starts_with("readme_block") && call.contains(&id)
+        } else {
+            call.starts_with("doc_block")
+                && call.contains(&format!("\"{doc}\""))
+                && call.contains(&id)
+        }
+    };
     let mut untested = Vec::new();
-    for (id, block) in &blocks {
+    for (id, block) in doc_blocks(doc) {
         match id {
-            None => untested.push(format!("no <!-- test: ID --> marker:\n{block}")),
-            Some(id) if !calls.contains(&format!("\"{id}\"")) => {
-                untested.push(format!("no test takes {id}:\n{block}"));
+            None => untested.push(format!("{doc}: no <!-- test: ID --> marker:\n{block}")),
+            Some(id) if !calls.iter().any(|c| takes(c, &id)) => {
+                untested.push(format!("{doc}: no test takes {id}:\n{block}"));
             }
             Some(_) => {}
         }
     }
-    assert!(untested.is_empty(), "{}", untested.join("\n"));
+    untested
 }
 
 /// `make demo` and `make test` are what the README says: the demo script (which `demo.rs`
