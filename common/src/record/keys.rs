@@ -16,10 +16,20 @@
 
 use std::collections::BTreeSet;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::Entry;
+use crate::graph::PasswordCredential;
+use crate::json::object;
 use crate::validate::is_guid;
+
+/// The part of an application's body that names its keys (`$select=…,passwordCredentials`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Credentials {
+    password_credentials: Option<Vec<PasswordCredential>>,
+}
 
 /// The key ids (lower case) of the app's password credentials, or unknown (the read did not
 /// ask for them, or one had no key id): then every key may be the app's.
@@ -33,20 +43,14 @@ impl AppKeys {
     }
 
     /// The keys in an application's body (`passwordCredentials`); unknown when it has none of
-    /// that field, or a credential without a key id.
+    /// that field, or a credential without a key id that is a GUID.
     pub fn from_app(body: &Value) -> Self {
-        let Some(creds) = body.get("passwordCredentials").and_then(Value::as_array) else {
-            return Self::default();
-        };
-        let ids: Option<Vec<&str>> = creds
-            .iter()
-            .map(|c| {
-                c.get("keyId")
-                    .and_then(Value::as_str)
-                    .filter(|k| is_guid(k))
-            })
-            .collect();
-        ids.map_or_else(Self::default, Self::known)
+        match object::<Credentials>(body).and_then(|c| c.password_credentials) {
+            Some(creds) if creds.iter().all(|c| is_guid(&c.key_id)) => {
+                Self::known(creds.iter().map(|c| c.key_id.as_str()))
+            }
+            _ => Self::default(),
+        }
     }
 
     /// Whether the app may have the key `k`: it has it, or its keys are unknown.
