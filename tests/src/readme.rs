@@ -104,6 +104,23 @@ pub fn doc_block_for(sim: &TestSim, doc: &str, id: &str) -> String {
     text
 }
 
+/// The commands of a block: its lines, a line ending in `\` with the next, blank lines and
+/// whole-line comments left out.
+pub fn commands(block: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut open = false;
+    for l in block.lines() {
+        if open && let Some(last) = out.last_mut() {
+            last.push('\n');
+            last.push_str(l);
+        } else if !l.trim().is_empty() && !l.trim_start().starts_with('#') {
+            out.push(l.to_owned());
+        }
+        open = l.trim_end().ends_with('\\');
+    }
+    out
+}
+
 /// `text` with `word` replaced where it ends at a space, a line's end or the text's end.
 fn replace_word(text: &str, word: &str, with: &str) -> String {
     let mut out = String::new();
@@ -124,7 +141,15 @@ fn replace_word(text: &str, word: &str, with: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::replace_word;
+    use super::{commands, replace_word};
+
+    #[test]
+    fn a_blocks_commands_join_continued_lines_and_leave_comments_out() {
+        assert_eq!(
+            commands("# team A\na --x \\\n  | b # a note\n\nc\n"),
+            ["a --x \\\n  | b # a note", "c"]
+        );
+    }
 
     #[test]
     fn a_word_is_replaced_only_whole() {

@@ -11,28 +11,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use xtenant_tests::azure::{NewApp, Operator, role_assignments_of, service_principal_of};
 use xtenant_tests::clock::later;
-use xtenant_tests::readme::{doc_block_for, repo_root};
+use xtenant_tests::readme::{commands, doc_block_for, repo_root};
 use xtenant_tests::steps::{Step, app_key_ids, cluster_pulls, run_steps};
 use xtenant_tests::world::{new_secret, reset};
 use xtenant_tests::{Run, TestSim, run_cmd};
-
-/// The commands of a block: its lines, a line ending in `\` with the next, blank lines and
-/// whole-line comments left out.
-fn commands(block: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut open = false;
-    for l in block.lines() {
-        if open {
-            let last = out.last_mut().expect("a command to continue");
-            last.push('\n');
-            last.push_str(l);
-        } else if !l.trim().is_empty() && !l.trim_start().starts_with('#') {
-            out.push(l.to_owned());
-        }
-        open = l.trim_end().ends_with('\\');
-    }
-    out
-}
 
 /// The person's shell in `dir` (where the doc's `cluster.json` is, and `examples/` as in the
 /// repository): bash with `pipefail`, the tools on PATH, the operator's credential (who may

@@ -8,6 +8,7 @@ mod clouds;
 mod crash;
 mod day_two;
 mod demo;
+mod docs;
 mod e2e;
 mod early;
 mod faults;
