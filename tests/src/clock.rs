@@ -21,6 +21,17 @@ pub fn azure(real: Duration) -> Duration {
 /// the one a test is about and the rest of the pipeline after it, never for the step whose
 /// wait the test needs on the clock alone. `by` zero: `f` alone.
 pub fn fast_forward<R>(sim: &TestSim, by: Duration, f: impl FnOnce() -> R) -> R {
+    fast_forward_after(sim, Duration::ZERO, by, f)
+}
+
+/// [`fast_forward`], the clock moved on only once `after` (real time) has passed: `f` first
+/// meets Azure as it is (a reset still running), then what it waits for ends within a tick.
+pub fn fast_forward_after<R>(
+    sim: &TestSim,
+    after: Duration,
+    by: Duration,
+    f: impl FnOnce() -> R,
+) -> R {
     struct Stop<'a>(&'a AtomicBool);
     impl Drop for Stop<'_> {
         fn drop(&mut self) {
@@ -33,8 +44,11 @@ pub fn fast_forward<R>(sim: &TestSim, by: Duration, f: impl FnOnce() -> R) -> R 
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         s.spawn(|| {
+            let started = std::time::Instant::now();
             while !done.load(Ordering::Relaxed) {
-                sim.sim().advance(by);
+                if started.elapsed() >= after {
+                    sim.sim().advance(by);
+                }
                 std::thread::sleep(TICK);
             }
         });
@@ -42,6 +56,16 @@ pub fn fast_forward<R>(sim: &TestSim, by: Duration, f: impl FnOnce() -> R) -> R 
         let _stop = Stop(&done);
         f()
     })
+}
+
+/// A span of Azure's time that lasts a minute of real time on a test simulator's clock: as
+/// good as forever for a test, which moves the clock on past it ([`SimHandle::advance`])
+/// when it wants it over. (A fixed span of Azure's time, two hours say, passes in 1.4 s of
+/// real time at [`TIME_SCALE`]: a loaded machine can be slower than that.)
+///
+/// [`SimHandle::advance`]: azure_sim::SimHandle::advance
+pub fn until_moved() -> Duration {
+    azure(Duration::from_secs(60))
 }
 
 /// Azure's time [`later`] moves the clock on by every tick: five minutes, past any

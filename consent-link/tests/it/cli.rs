@@ -805,10 +805,10 @@ fn create_as_reader_explains_that_an_administrator_must_consent() {
 
 #[test]
 fn create_waits_out_replication_of_a_new_app() {
-    // A new app replicates in 10 hours of Azure's time: once the first upsert met
+    // A new app replicates only once Azure's clock is moved on: once the first upsert met
     // NoBackingApplicationObject, the clock is moved on past it, and the waiting tool's next
     // try makes the principal.
-    let replication = Duration::from_secs(10 * 3600);
+    let replication = xtenant_tests::clock::until_moved();
     let sim = TestSim::start_with(|c| c.replication_delay = replication);
     let op = Operator::new(&sim);
     let b = sim.var("REGISTRY_TENANT_ID");

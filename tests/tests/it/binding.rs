@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xtenant_tests::azure::{Method, NewApp, Operator, role_assignments_of, service_principal_of};
+use xtenant_tests::clock::until_moved;
 use xtenant_tests::steps::{Step, run_step, run_steps};
 use xtenant_tests::{Run, TestSim, line, spawn_with_input};
 
@@ -280,8 +281,8 @@ fn a_pull_proof_whose_key_was_removed_stands_for_nothing_and_fails_at_once() {
 #[test]
 fn an_old_key_that_entra_refuses_is_wrong_at_once_and_a_new_one_is_waited_for() {
     // A secret that begins as the hint of a key a month old but is not it: no wait.
-    // Entra refuses a new secret for 10 hours of Azure's time (until the clock is moved on).
-    let propagation = Duration::from_secs(10 * 3600);
+    // Entra refuses a new secret until Azure's clock is moved on.
+    let propagation = until_moved();
     let sim = TestSim::start_with(|c| {
         let ms = u64::try_from(propagation.as_millis()).unwrap();
         c.behaviour = Some(json!({ "secret_propagation_ms": ms }));
@@ -335,11 +336,11 @@ fn an_old_key_that_entra_refuses_is_wrong_at_once_and_a_new_one_is_waited_for() 
 #[test]
 fn a_new_service_principal_sign_in_does_not_know_yet_is_waited_for() {
     // Entra's sign-in knows a new service principal only once it replicated (AADSTS700016 until
-    // then): here 10 hours of Azure's time. Step 1 waits for its app to replicate (the clock
+    // then): here until Azure's clock is moved on. Step 1 waits for its app to replicate (the clock
     // moved on until it made tenant A's principal) and makes that principal at its end; step
     // 3's proof that the secret is the app's signs in there at once, is refused, waits, says
     // so, and passes once the clock is moved on past the replication.
-    let replication = Duration::from_secs(10 * 3600);
+    let replication = until_moved();
     let sim = TestSim::start_with(|c| c.replication_delay = replication);
     // (The secret itself propagates in seconds of Azure's time: the wait is for the principal.)
     let made = step_1_until_its_principal(&sim, replication / 4);

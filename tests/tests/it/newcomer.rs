@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use xtenant_tests::clock::later;
+use xtenant_tests::clock::{later, until_moved};
 use xtenant_tests::steps::{Step, cluster_pulls, run_step, run_steps};
 use xtenant_tests::world::{
     add_cluster, cluster_id, fleet_lists, fleet_sh, start, state_with_clusters,
@@ -941,10 +941,10 @@ fn clusters_managed_as_code_are_reminded_once_per_run() {
 /// line says how it ended, never "done", and step 4 then makes its own reset (issue 25).
 #[test]
 fn a_running_operation_that_ends_failed_ends_the_wait_without_done() {
-    // Each reset lasts two hours of Azure's clock, which moves on only when the test says:
+    // Each reset lasts until Azure's clock is moved on, which it is only when the test says:
     // the detached reset is still running however slowly the rerun starts.
-    let two_hours = Duration::from_secs(2 * 3600);
-    let sim = TestSim::start_with(|c| c.lro_duration = Some(two_hours));
+    let reset_lasts = until_moved();
+    let sim = TestSim::start_with(|c| c.lro_duration = Some(reset_lasts));
     let env = run_steps(&sim, &Step::FIRST_THREE, "");
     sim.sim()
         .add_fault(json!({"operation": "Failed", "code": "InternalOperationError", "count": 1}))
@@ -974,9 +974,9 @@ fn a_running_operation_that_ends_failed_ends_the_wait_without_done() {
                 .count()
                 >= 2
         });
-        sim.sim().advance(two_hours);
+        sim.sim().advance(reset_lasts);
         let posted = waited && until(&rerun, || sim.resets() > 0);
-        sim.sim().advance(two_hours);
+        sim.sim().advance(reset_lasts);
         let r = rerun.join().unwrap();
         assert!(
             waited && posted,

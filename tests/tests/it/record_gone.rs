@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::record::{Entry, cluster_key};
 use serde_json::{Value, json};
 use xtenant_tests::azure::{Operator, app_tags, record_entry, set_app_tags};
-use xtenant_tests::clock::later;
+use xtenant_tests::clock::{later, until_moved};
 use xtenant_tests::steps::{Step, run_step};
 use xtenant_tests::{TestSim, line};
 
@@ -79,8 +79,9 @@ fn keys_the_app_no_longer_has_do_not_fill_the_entry() {
 /// the cluster again.
 #[test]
 fn the_operation_is_noted_after_resets_whose_keys_were_removed() {
-    let two_hours = Duration::from_secs(2 * 3600);
-    let sim = TestSim::start_with(|c| c.lro_duration = Some(two_hours));
+    // A reset lasts until the test moves Azure's clock on.
+    let reset_lasts = until_moved();
+    let sim = TestSim::start_with(|c| c.lro_duration = Some(reset_lasts));
     let env = granted(&sim);
     let app = env["app_id"].as_str().unwrap().to_owned();
     let key = env["client_secret_key_id"].as_str().unwrap().to_owned();
@@ -88,7 +89,7 @@ fn the_operation_is_noted_after_resets_whose_keys_were_removed() {
     // The cluster holds K (an earlier run's reset), and two later runs left their keys.
     let secret = env["client_secret"].clone();
     Operator::new(&sim).reset_cluster(&cluster, &json!(app), &secret);
-    sim.sim().advance(two_hours);
+    sim.sim().advance(reset_lasts);
     let gone = removed_keys(&sim, &env, 2);
     let left = Entry {
         key: Some(key.clone()),
@@ -107,7 +108,7 @@ fn the_operation_is_noted_after_resets_whose_keys_were_removed() {
         "the operation is not in the entry: {noted:?}\n{}",
         detached.stderr
     );
-    sim.sim().advance(two_hours);
+    sim.sim().advance(reset_lasts);
     let rerun = run_step(&sim, Step::Reset, &["-v"], &line(&detached.object()));
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
     assert_eq!(
