@@ -18,7 +18,8 @@ pub(crate) struct Claim {
     /// The entry read before this run wrote its own.
     pub(super) read: Option<Entry>,
     /// This run's mark in its pending entry ([`record::run_mark`]): another process's
-    /// identical claim (same object, same entry read) is not this run's to put back.
+    /// identical claim (same object, same entry read) is not this run's to put back — nor
+    /// evidence of anything: [`Claim::judged`] takes it for this run's own.
     pub(super) run: String,
 }
 
@@ -107,10 +108,14 @@ impl Claim {
     /// what the operation waited for did: none, the cluster is reset); none while it shows
     /// this run's pending entry made over another writer's (what that one said is lost: the
     /// cluster is reset); else what it shows (another run's write, landed since).
+    /// Another process's identical claim (this run's pending entry but for its `run` mark)
+    /// counts as this run's own: it was made from the same read, before that process's reset
+    /// (if any) was posted, so it says nothing of what the awaited operation did — trusted as
+    /// a switch, a reset by hand with another key would pass for it (attack11, finding 1).
     /// `keys`: the app's keys, as the read that showed `now` showed them.
     pub(crate) fn judged(&self, now: Option<&Entry>, keys: &AppKeys) -> Option<Entry> {
         let now = now.cloned().filter(|e| !e.is_empty());
-        if now == self.ours(keys) {
+        if now.clone().map(unmarked) == self.ours(keys).map(unmarked) {
             return self.read.clone().filter(|_| !self.switch);
         }
         if now
@@ -128,21 +133,36 @@ impl Claim {
     }
 
     /// What goes back when nothing was reset after the pending entry was written: the entry
-    /// read before, only over the pending entry made from it. Any other entry is left as it is:
-    /// the one read (already back), another run's newer confirmation or claim — an identical
-    /// one of another process too (its mark differs: its reset may have been accepted, and
-    /// putting the read entry back over it lost its key) — or this run's pending entry made
-    /// over another writer's (a prune keeps every key it names).
+    /// read before, only over the pending entry made from it, and without its switch claim:
+    /// the run that wrote that claim may have ended without posting (its own put-back found
+    /// this run's entry and left it), and a switch claim brought back would let a reset by
+    /// hand with another key pass for its switch (attack11, finding 2). Its pending key stays
+    /// (a prune keeps it; the next run resets — one more reset when that switch had landed).
+    /// Any other entry is left as it is: the one read (already back), another run's newer
+    /// confirmation or claim — an identical one of another process too (its mark differs: its
+    /// reset may have been accepted, and putting the read entry back over it lost its key) —
+    /// or this run's pending entry made over another writer's (a prune keeps every key it
+    /// names).
     pub(crate) fn put_back(&self) -> Update {
         let claim = self.clone();
         Update::with_keys(move |now, keys| {
             if now.cloned().filter(|e| !e.is_empty()) == claim.ours(keys) {
-                claim.read.clone()
+                claim.read.clone().map(unswitched)
             } else {
                 now.cloned()
             }
         })
     }
+}
+
+/// The entry without its writer's mark (what [`Claim::judged`] compares).
+fn unmarked(e: Entry) -> Entry {
+    Entry { run: None, ..e }
+}
+
+/// The entry without its switch claim (what [`Claim::put_back`] restores).
+fn unswitched(e: Entry) -> Entry {
+    Entry { switch: false, ..e }
 }
 
 /// The entry of a confirmed reset to the object's key, made from the entry each write reads

@@ -258,10 +258,74 @@ fn a_put_back_leaves_another_processs_identical_claim() {
     );
     let a_pending = a.pending(Some(&read), &keys);
     assert_ne!(a_pending, b_pending);
-    assert_eq!(a.put_back().of(Some(&a_pending), &keys), Some(read));
+    assert_eq!(a.put_back().of(Some(&a_pending), &keys), Some(read.clone()));
     assert_eq!(
         a.judged(Some(&b_pending), &keys),
-        Some(b_pending),
-        "another run's claim"
+        Some(read),
+        "another process's identical claim is judged as this run's own (attack11, finding 1)"
     );
+}
+
+/// attack11, finding 1. Two processes with the same object switch the cluster from another
+/// app: B's pending entry is made over A's, identical but for B's mark. A's reset is refused
+/// (409) while an operation runs: a reset by hand to the app with another key K3. When it
+/// ends the cluster runs as the app, Succeeded, and the record shows B's claim: judged as
+/// "another run's write, landed since", it is a switch to the object's key with no `was`, which
+/// `Held::of` takes for `Switched` ("nothing to do", confirmed), though nothing says B's reset
+/// was the one that switched the cluster. Before marks it was taken for A's own, made from a
+/// read while the cluster ran as another app: no evidence, a reset.
+#[test]
+fn another_processs_identical_switch_claim_is_no_evidence_after_a_409() {
+    let keys = AppKeys::default();
+    let a = claim(true, None);
+    let b = Claim {
+        run: "0000000b".into(),
+        ..claim(true, None)
+    };
+    let a_pending = a.pending(None, &keys);
+    let b_pending = b.pending(Some(&a_pending), &keys);
+    assert_eq!(
+        b_pending,
+        Entry {
+            run: Some("0000000b".into()),
+            ..a_pending.clone()
+        },
+        "identical but for the mark"
+    );
+    let judged = a.judged(Some(&b_pending), &keys);
+    assert!(
+        !judged
+            .as_ref()
+            .is_some_and(|e| e.switch && e.pending_is(K2) && e.was.is_empty()),
+        "another process's switch claim judged as a switch to the object's key, which Held::of trusts as Switched: {judged:?}"
+    );
+}
+
+/// attack11, finding 2. A switches the cluster (it read no entry) and writes {pending K2,
+/// switch=1, run A}; B reads that and writes its own over it (the same object, or another key).
+/// Both resets are refused until their waits end (409, --timeout or Ctrl-C): nothing was posted.
+/// A's put-back leaves B's entry (not A's own); B's puts back the entry B read — A's switch
+/// claim, whose run ended without posting. The record then says a switch to K2 was posted:
+/// once anyone resets the cluster to the app with another key, step 4 on K2's envelope says
+/// "nothing to do" and records K2.
+#[test]
+fn a_put_back_does_not_bring_back_another_runs_withdrawn_switch_claim() {
+    let keys = AppKeys::default();
+    let a = claim(true, None);
+    let a_pending = a.pending(None, &keys);
+    for (b_key, b_run) in [(K2, "0000000b"), (K3, "0000000c")] {
+        let b = Claim {
+            key_id: Some(b_key.into()),
+            run: b_run.into(),
+            ..claim(true, Some(a_pending.clone()))
+        };
+        let b_pending = b.pending(Some(&a_pending), &keys);
+        let after_a = a.put_back().of(Some(&b_pending), &keys);
+        assert_eq!(after_a, Some(b_pending.clone()), "A leaves B's entry");
+        let after_b = b.put_back().of(after_a.as_ref(), &keys);
+        assert!(
+            !after_b.as_ref().is_some_and(|e| e.switch),
+            "B (key {b_key}) brought back A's switch claim, though neither reset was posted: {after_b:?}"
+        );
+    }
 }

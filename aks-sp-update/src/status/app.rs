@@ -162,10 +162,33 @@ pub(crate) fn recorded_key(
 
 /// What an entry naming no held key says (`KeyUnconfirmed`), for a cluster that runs as the
 /// app `app_id`: the resets it names were never confirmed, and what step 4 does about it, as
-/// step 4 decides (`crate::record::Held`).
-fn unconfirmed(e: &Entry, app_id: &str, name: &str) -> String {
+/// step 4 decides (`crate::record::Held`). A switch claim is confirmed without a reset only
+/// on its key's envelope, which step 4 refuses once that key is gone from `app` or expired
+/// (`SecretNotBound`): then the report says the cluster may hold that key, and that step 4
+/// resets it on the envelope of a current key.
+fn unconfirmed(e: &Entry, app: &App, app_id: &str, name: &str) -> String {
     let unwatched = "which key it holds is not confirmed, so its expiry cannot be watched";
     if let (Some(p), true, true) = (&e.pending, e.switch, e.was.is_empty()) {
+        let end = app
+            .keys
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(p))
+            .map(|(_, end)| *end);
+        let lost = match end {
+            None => Some(format!("key {p} is no longer on app {app_id}")),
+            Some(Some(end)) if end <= app.now() => Some(format!(
+                "key {p} expired at {}",
+                end.format(&Rfc3339).unwrap_or_default()
+            )),
+            Some(_) => None,
+        };
+        if let Some(lost) = lost {
+            return format!(
+                "a switch of cluster {name} to app {app_id} with key {p} was posted and never confirmed (its run lost the answer), and {lost}: \
+                 if that switch landed, the cluster cannot sign in (nodes stop pulling once their token ends); {unwatched}; \
+                 aks-sp-update refuses key {p}'s envelope (SecretNotBound), and on the envelope of a current key of the app resets the cluster to it and records it (every node reimaged)"
+            );
+        }
         return format!(
             "a switch of cluster {name} to app {app_id} with key {p} was posted and never confirmed (its run lost the answer): {unwatched}; \
              aks-sp-update on the envelope of key {p} confirms it without a reset while the cluster is Succeeded (only that reset can have switched it to the app; \
@@ -203,7 +226,7 @@ pub(crate) fn judge(
             .entry(&id.id())
             .filter(|_| cluster.uses(&r.app_id))
         {
-            let message = unconfirmed(&e, &r.app_id, &id.name);
+            let message = unconfirmed(&e, app, &r.app_id, &id.name);
             r.problem(Problem::broken("KeyUnconfirmed", message));
             return;
         }
@@ -297,6 +320,42 @@ mod tests {
         let e = App::from_body(&no_key_id, None).unwrap_err();
         assert!(e.message().contains("passwordCredentials[0]"), "{e}");
         assert!((here.now() - OffsetDateTime::now_utc()).abs() < time::Duration::minutes(1));
+    }
+
+    /// attack11, finding 3: a switch claim is said to be confirmed without a reset only while
+    /// its key is on the app and current (step 4 refuses the envelope of a removed or expired
+    /// key); otherwise the report says the cluster may hold it and that step 4 resets it.
+    #[test]
+    fn a_switch_claim_is_promised_a_confirmation_only_while_its_key_is_current() {
+        let p = "aaaaaaaa-0000-0000-0000-000000000001";
+        let app = |end: &str| {
+            let creds = json!([{"keyId": p.to_uppercase(), "endDateTime": end}]);
+            let body = json!({"id": "o", "passwordCredentials": creds});
+            App::from_body(&body, Some("Tue, 01 Jan 2030 00:00:00 GMT")).unwrap()
+        };
+        let switch = Entry {
+            pending: Some(p.into()),
+            switch: true,
+            ..Entry::default()
+        };
+        let said = |app: &App| unconfirmed(&switch, app, "app-a", "aks");
+        let promise = format!("envelope of key {p} confirms it without a reset");
+        let current = said(&app("2031-01-01T00:00:00Z"));
+        assert!(current.contains(&promise), "{current}");
+        let expired = said(&app("2029-12-31T00:00:00Z"));
+        let gone = said(&App::from_body(&json!({"id": "o"}), None).unwrap());
+        for (m, why) in [
+            (expired, "expired at 2029-12-31"),
+            (gone, "is no longer on app app-a"),
+        ] {
+            assert!(!m.contains(&promise), "{m}");
+            assert!(m.contains(why), "{m}");
+            assert!(
+                m.contains(&format!("refuses key {p}'s envelope (SecretNotBound)")),
+                "{m}"
+            );
+            assert!(m.contains("resets the cluster"), "{m}");
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod record;
 mod record_batch;
 mod record_claims;
 mod record_gone;
+mod record_marks;
 mod record_stale;
 mod recovery;
 mod renew;
