@@ -485,72 +485,95 @@ async fn poller_follows_an_operation_to_its_end() {
         "t.onmicrosoft.com",
         Deadline::after(Duration::from_secs(20)),
     );
-
-    let Sent::Done(started) = api
-        .write(api.request(reqwest::Method::POST, url(&s, "/start/ok")))
-        .await
-        .unwrap()
-    else {
-        panic!("a write outside --dry-run is sent")
+    // The operations are followed side by side (each its own id on the server): each wait
+    // polls at the tools' pace, at least 250 ms apart.
+    let ok = async {
+        let Sent::Done(started) = api
+            .write(api.request(reqwest::Method::POST, url(&s, "/start/ok")))
+            .await
+            .unwrap()
+        else {
+            panic!("a write outside --dry-run is sent")
+        };
+        let op = common::arm::operation_url(&started)
+            .map(|(u, _)| url(&s, u.path()))
+            .or_else(|| Some(url(&s, started.header("azure-asyncoperation").unwrap())))
+            .unwrap();
+        let done = follow_operation(&api, &op, Status, "resetting")
+            .await
+            .unwrap();
+        assert_eq!(done.status, "Succeeded");
     };
-    let op = common::arm::operation_url(&started)
-        .map(|(u, _)| url(&s, u.path()))
-        .or_else(|| Some(url(&s, started.header("azure-asyncoperation").unwrap())))
-        .unwrap();
-    let done = follow_operation(&api, &op, Status, "resetting")
-        .await
-        .unwrap();
-    assert_eq!(done.status, "Succeeded");
 
-    let e = follow_operation(&api, &url(&s, "/ops/fail/2"), Status, "resetting")
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), "ReconcileVMSSAgentPoolFailed");
-    assert!(
-        e.message().contains("Failed") && e.message().contains("nodes did not come back"),
-        "{e}"
-    );
-
-    // Every terminal state of common::arm ends the wait; Azure spells cancelled both ways.
-    for outcome in ["canceled", "cancelled"] {
-        let e = follow_operation(
-            &api,
-            &url(&s, &format!("/ops/{outcome}/4")),
-            Status,
-            "resetting",
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(
-            (e.kind(), e.code()),
-            (&ErrorKind::OperationFailed, "OperationFailed"),
+    let failed = async {
+        let e = follow_operation(&api, &url(&s, "/ops/fail/2"), Status, "resetting")
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "ReconcileVMSSAgentPoolFailed");
+        assert!(
+            e.message().contains("Failed") && e.message().contains("nodes did not come back"),
             "{e}"
         );
-        assert!(e.message().to_lowercase().contains(outcome), "{e}");
-    }
+    };
 
-    let done = follow_operation(&api, &url(&s, "/loc"), Location, "location")
-        .await
-        .unwrap();
-    assert_eq!(done.status, "Succeeded");
+    // Every terminal state of common::arm ends the wait; Azure spells cancelled both ways.
+    let canceled = |outcome: &'static str| {
+        let (api, s) = (&api, &s);
+        async move {
+            let e = follow_operation(
+                api,
+                &url(s, &format!("/ops/{outcome}/4")),
+                Status,
+                "resetting",
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(
+                (e.kind(), e.code()),
+                (&ErrorKind::OperationFailed, "OperationFailed"),
+                "{e}"
+            );
+            assert!(e.message().to_lowercase().contains(outcome), "{e}");
+        }
+    };
+
+    let location = async {
+        let done = follow_operation(&api, &url(&s, "/loc"), Location, "location")
+            .await
+            .unwrap();
+        assert_eq!(done.status, "Succeeded");
+    };
 
     // Any other ARM URL answers 200 with a body and no status: followed as an
     // Azure-AsyncOperation, that is no success (issue 23: a forged operation URL).
-    let e = follow_operation(&api, &url(&s, "/page?n=1"), Status, "resetting")
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.kind(), e.code()),
-        (&ErrorKind::OperationFailed, "OperationStatusUnknown"),
-        "{e}"
-    );
+    let forged = async {
+        let e = follow_operation(&api, &url(&s, "/page?n=1"), Status, "resetting")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (&ErrorKind::OperationFailed, "OperationStatusUnknown"),
+            "{e}"
+        );
+    };
 
     let short = http.arm("t.onmicrosoft.com", Deadline::after(Duration::from_secs(1)));
-    let e = follow_operation(&short, &url(&s, "/ops/hang/3"), Status, "resetting")
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::Timeout);
-    assert!(e.message().contains("InProgress"), "{e}");
+    let hung = async {
+        let e = follow_operation(&short, &url(&s, "/ops/hang/3"), Status, "resetting")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Timeout);
+        assert!(e.message().contains("InProgress"), "{e}");
+    };
+    tokio::join!(
+        ok,
+        failed,
+        canceled("canceled"),
+        canceled("cancelled"),
+        location,
+        forged,
+        hung
+    );
 }
 
 #[tokio::test]
