@@ -329,3 +329,31 @@ fn a_put_back_does_not_bring_back_another_runs_withdrawn_switch_claim() {
         );
     }
 }
+
+/// attack12 (review of 5ae17b8: the reasoning of its finding 2 applied to `judged`). Run P
+/// switched the cluster to the app with K2 and lost its answer: the record shows its switch
+/// claim {pending K2, switch=1}. The cluster runs as the app but in state `Failed`, so run A
+/// (the same object) resets (`NotSucceeded`) and, not being a switch itself, writes
+/// {pending K2} over that claim. A's reset is refused with 409 (an operation started since,
+/// e.g. a reset by hand with K3) and waited out. After the wait `judged` gives back the entry
+/// read — P's switch claim, unchanged — which `Held::of` takes for `Switched` ("nothing to
+/// do", K2 confirmed, and a prune then removes K3 from a cluster that holds it). A switch
+/// claim read before a 409 wait says nothing of what the awaited operation did: `put_back`
+/// already drops it; the entry `judged` answers should too.
+#[test]
+fn a_switch_claim_read_before_a_409_is_no_evidence_after_it() {
+    let keys = AppKeys::default();
+    let p = Entry {
+        run: Some("0000000p".into()),
+        ..pending(K2, true)
+    };
+    let a = claim(false, Some(p));
+    let a_pending = a.ours(&keys).expect("A's pending entry");
+    let judged = a.judged(Some(&a_pending), &keys);
+    assert!(
+        !judged
+            .as_ref()
+            .is_some_and(|e| e.switch && e.pending_is(K2) && e.was.is_empty()),
+        "the switch claim read before the wait judged as a switch Held::of trusts as Switched: {judged:?}"
+    );
+}
