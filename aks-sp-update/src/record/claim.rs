@@ -112,11 +112,14 @@ impl Claim {
     /// counts as this run's own: it was made from the same read, before that process's reset
     /// (if any) was posted, so it says nothing of what the awaited operation did — trusted as
     /// a switch, a reset by hand with another key would pass for it (attack11, finding 1).
+    /// The entry read comes back without its switch claim, as [`Self::put_back`]'s does: a
+    /// switch claim read before the wait says nothing of what the awaited operation did
+    /// either (attack12, finding 3).
     /// `keys`: the app's keys, as the read that showed `now` showed them.
     pub(crate) fn judged(&self, now: Option<&Entry>, keys: &AppKeys) -> Option<Entry> {
         let now = now.cloned().filter(|e| !e.is_empty());
         if now.clone().map(unmarked) == self.ours(keys).map(unmarked) {
-            return self.read.clone().filter(|_| !self.switch);
+            return self.read.clone().map(unswitched).filter(|_| !self.switch);
         }
         if now
             .as_ref()
