@@ -31,7 +31,10 @@ mod in_process;
 pub use envelope::{Envelope, said};
 
 mod run;
-pub use run::{Run, line, overlap, run_cmd, run_on_empty_pipe, span, spawn_with_input};
+pub use run::{
+    Run, ended, interrupt, line, overlap, run_cmd, run_on_empty_pipe, span, spawn_with_input,
+    wait_until,
+};
 
 /// The directory holding the workspace's built binaries (`target/debug`).
 pub fn bin_dir() -> PathBuf {

@@ -196,3 +196,38 @@ pub fn overlap(a: &Value, b: &Value) -> bool {
 pub fn line(v: &Value) -> String {
     format!("{v}\n")
 }
+
+/// Waits until `done`, looking every 5 ms; panics with `what` once `limit` of real time has
+/// passed.
+#[track_caller]
+pub fn wait_until(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {limit:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// A child's exit code (none when a signal ended it) and stderr, once it ended.
+#[track_caller]
+pub fn ended(child: std::process::Child) -> (Option<i32>, String) {
+    let out = child.wait_with_output().expect("wait for the child");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Ctrl-C (SIGINT) to `child`, as a terminal sends it; then [`ended`].
+#[track_caller]
+pub fn interrupt(child: std::process::Child) -> (Option<i32>, String) {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -INT {}", child.id());
+    ended(child)
+}

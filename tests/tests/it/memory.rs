@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use xtenant_tests::azure::{NewApp, Operator};
-use xtenant_tests::{TestSim, bin_path};
+use xtenant_tests::{TestSim, bin_path, wait_until};
 
 /// The goal of issue 23.
 const LIMIT_KIB: u64 = 64 * 1024;
@@ -46,14 +46,6 @@ fn drain(
         }
         first
     })
-}
-
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// One object a step has failed, about 1 KiB long (an envelope is 1 to 2 KiB).

@@ -10,10 +10,10 @@ use common::record::{Entry, cluster_key};
 use serde_json::{Value, json};
 use xtenant_tests::azure::{Operator, app_tags, record_entry, set_app_tags};
 use xtenant_tests::clock::later;
-use xtenant_tests::{TestSim, line};
+use xtenant_tests::{TestSim, ended, line};
 
 use super::record::{granted, sim_with_clusters, start_reset};
-use super::record_stale::{another_key, another_run_confirms, ended, refused_while};
+use super::record_stale::{another_key, another_run_confirms, refused_while};
 
 /// Step 1's `--prune-secrets` on `env` (K2's envelope) keeps `k3`, `held` says why it must.
 #[track_caller]

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use xtenant_tests::azure::{Operator, app_tags, record_entry, set_app_tags};
 use xtenant_tests::clock::{later, until_moved};
 use xtenant_tests::steps::{Step, run_step};
-use xtenant_tests::{TestSim, line};
+use xtenant_tests::{TestSim, ended, line};
 
 use super::record::{granted, sim_with_clusters, start_reset};
-use super::record_stale::{another_key, ended};
+use super::record_stale::another_key;
 
 /// Replaces the cluster's entry on the app with `e` (the app's other tags kept), as the runs
 /// that wrote it left it.

@@ -4,18 +4,17 @@
 //! lets a reset by hand with another key pass for K's switch ("nothing to do", K recorded),
 //! and a prune by K's envelope then removes the key the cluster holds.
 
-use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::record::{Entry, cluster_key};
 use serde_json::json;
 use xtenant_tests::azure::{Operator, app_tags, record_entry};
 use xtenant_tests::steps::{Step, app_key_ids, run_step};
-use xtenant_tests::{TestSim, line};
+use xtenant_tests::{TestSim, interrupt, line, wait_until};
 
 use super::record::{granted, sim_with_clusters, start_reset};
 use super::record_gone::set_entry;
-use super::record_stale::{another_key, ended, refused_while};
+use super::record_stale::{another_key, refused_while};
 
 /// Finding 1. Two processes run the same object, switching the cluster from the old app: B's
 /// pending entry, made over A's, is A's but for B's mark. A's reset is refused (409) while a
@@ -67,33 +66,14 @@ fn entry_tag(sim: &TestSim, app: &str, cluster: &str) -> Option<String> {
         .find(|t| t.starts_with(&prefix))
 }
 
+/// How long a wait for another process may take.
+const LIMIT: Duration = Duration::from_secs(20);
+
 /// The writer's mark in `cluster`'s entry, if any.
 fn mark(sim: &TestSim, app: &str, cluster: &str) -> Option<String> {
     entry_tag(sim, app, cluster)?
         .split(';')
         .find_map(|p| p.strip_prefix("run=").map(str::to_owned))
-}
-
-/// Waits until `done`, panicking after 20 s with `what`.
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Ctrl-C to `child`; its exit code and stderr.
-fn interrupt(child: Child) -> (Option<i32>, String) {
-    let pid = child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    ended(child)
 }
 
 /// Finding 2. Two processes run the same object, switching the cluster from the old app; every
@@ -117,14 +97,14 @@ fn a_put_back_does_not_bring_back_another_runs_withdrawn_switch_claim() {
     let refused = || sim.sim().faults()[0]["matched"].as_u64().unwrap_or(0);
     let args = ["-v", "--cluster", cluster.as_str()];
     let a = start_reset(&sim, &args, &line(&env));
-    wait_for("A was never refused", || refused() >= 1);
+    wait_until("A was never refused", LIMIT, || refused() >= 1);
     let a_mark = mark(&sim, &app, &cluster).expect("A's pending entry");
     let b = start_reset(&sim, &args, &line(&env));
-    wait_for("B never wrote its pending entry", || {
+    wait_until("B never wrote its pending entry", LIMIT, || {
         mark(&sim, &app, &cluster).is_some_and(|m| m != a_mark)
     });
     let n = refused();
-    wait_for("B was never refused", || refused() >= n + 2);
+    wait_until("B was never refused", LIMIT, || refused() >= n + 2);
     let (code_a, stderr_a) = interrupt(a);
     assert_eq!(code_a, Some(130), "{stderr_a}");
     let (code_b, stderr_b) = interrupt(b);

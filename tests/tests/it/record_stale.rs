@@ -11,7 +11,7 @@ use common::record::{Entry, cluster_key};
 use serde_json::{Value, json};
 use xtenant_tests::azure::{Operator, app_tags, record_entry, set_app_tags};
 use xtenant_tests::clock::later;
-use xtenant_tests::{TestSim, line};
+use xtenant_tests::{TestSim, ended, interrupt, line, wait_until};
 
 use super::record::{granted, sim_with_clusters, start_reset};
 
@@ -48,15 +48,6 @@ pub(super) fn another_run_confirms(sim: &TestSim, app: &str, cluster: &str, key:
     tags.push(entry);
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     set_app_tags(sim, app, &tags);
-}
-
-/// The run's exit code and stderr.
-pub(super) fn ended(child: Child) -> (Option<i32>, String) {
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// A key of the app besides the envelope's, usable by AKS (Azure's clock moved past its
@@ -256,7 +247,6 @@ fn a_put_back_leaves_another_processs_identical_claim() {
     set_app_tags(&sim, &app, &tags);
     Operator::new(&sim).reset_cluster(&cluster, &json!(app), &env["client_secret"]);
     // A waits (the cluster runs B's reset): its 409, then a read of the cluster; then Ctrl-C.
-    let deadline = Instant::now() + Duration::from_secs(20);
     let waiting = || {
         let log = sim.requests();
         let refused = log.iter().position(|q| q["status"] == 409);
@@ -266,19 +256,8 @@ fn a_put_back_leaves_another_processs_identical_claim() {
             })
         })
     };
-    while !waiting() {
-        assert!(Instant::now() < deadline, "A never waited");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let pid = child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let (code, stderr) = ended(child);
+    wait_until("A never waited", Duration::from_secs(20), waiting);
+    let (code, stderr) = interrupt(child);
     assert_eq!(code, Some(130), "{stderr}");
     assert_eq!(
         record_entry(&sim, &app, &cluster),
