@@ -41,7 +41,7 @@ pub(super) fn granted(sim: &TestSim) -> Value {
 }
 
 /// The envelope for each of `ids`.
-fn per_cluster(env: &Value, ids: &[String]) -> String {
+pub(super) fn per_cluster(env: &Value, ids: &[String]) -> String {
     ids.iter()
         .map(|id| {
             let mut o = env.clone();

@@ -12,7 +12,7 @@ use xtenant_tests::azure::{Operator, app_tags, record_entry, set_app_tags};
 use xtenant_tests::clock::later;
 use xtenant_tests::{TestSim, ended, line};
 
-use super::record::{granted, sim_with_clusters, start_reset};
+use super::record::{granted, per_cluster, sim_with_clusters, start_reset};
 use super::record_stale::{another_key, another_run_confirms, refused_while};
 
 /// Step 1's `--prune-secrets` on `env` (K2's envelope) keeps `k3`, `held` says why it must.
@@ -301,17 +301,12 @@ fn without_a_key_id_a_fleet_run_refuses_only_the_cluster_with_an_entry() {
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     set_app_tags(&sim, &app, &tags);
     let before = record_entry(&sim, &app, &held);
-    let fleet = |ids: &[&String]| -> String {
-        ids.iter()
-            .map(|id| {
-                let mut o = env.clone();
-                o["cluster_id"] = json!(id);
-                line(&o)
-            })
-            .collect()
-    };
     // The refused cluster first: the canary fails, nothing else starts.
-    let child = start_reset(&sim, &["-v"], &fleet(&[&held, &first]));
+    let child = start_reset(
+        &sim,
+        &["-v"],
+        &per_cluster(&env, &[held.clone(), first.clone()]),
+    );
     let (code, stderr) = later(&sim, || ended(child));
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
@@ -321,7 +316,11 @@ fn without_a_key_id_a_fleet_run_refuses_only_the_cluster_with_an_entry() {
     assert_eq!(sim.resets_accepted(&first), 0, "{stderr}");
     // Before it (the canary) and beside it: reset, no entry left.
     let args = ["-v", "--jobs", "2", "--max-failures", "2"];
-    let child = start_reset(&sim, &args, &fleet(&[&first, &held, &last]));
+    let child = start_reset(
+        &sim,
+        &args,
+        &per_cluster(&env, &[first.clone(), held.clone(), last.clone()]),
+    );
     let (code, stderr) = later(&sim, || ended(child));
     assert_eq!(code, Some(1), "{stderr}");
     for c in [&first, &last] {
