@@ -274,6 +274,21 @@ impl TestSim {
         self.handle.requests()
     }
 
+    /// Waits (up to 20 s of real time) until the request log holds a request `matches` says
+    /// is the one; panics naming `what` with the log.
+    #[track_caller]
+    pub fn until_logged(&self, what: &str, matches: impl Fn(&Value) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !self.requests().iter().any(&matches) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never logged: {what}\n{:#?}",
+                self.requests()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
     /// The writes (anything but GET/HEAD) Azure saw, control endpoints and token requests excluded.
     pub fn writes(&self) -> Vec<Value> {
         self.requests()

@@ -49,19 +49,6 @@ fn start_adopt(sim: &TestSim, app_id: &str) -> Child {
     spawn_with_input(&mut c, "")
 }
 
-/// Waits (up to 20 s) until the simulator logged a request `matches` says is the one.
-fn until_logged(sim: &TestSim, what: &str, matches: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !sim.requests().iter().any(&matches) {
-        assert!(
-            Instant::now() < deadline,
-            "never logged: {what}\n{:#?}",
-            sim.requests()
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
 fn is(r: &Value, method: &str, path_has: &str) -> bool {
     r["method"] == method && r["path"].as_str().unwrap_or("").contains(path_has)
 }
@@ -132,7 +119,7 @@ fn a_record_entry_written_between_the_adopts_read_and_its_write_is_kept() {
         )
         .unwrap();
     let child = start_adopt(&sim, &app_id);
-    until_logged(&sim, "the adopting run's read of the app", |r| {
+    sim.until_logged("the adopting run's read of the app", |r| {
         is(r, "GET", "/applications")
     });
     write_entry(&sim, &app_id);
@@ -154,7 +141,7 @@ fn an_adopt_write_taken_away_by_another_writer_is_written_again() {
         )
         .unwrap();
     let child = start_adopt(&sim, &app_id);
-    until_logged(&sim, "the adopting run's update", |r| {
+    sim.until_logged("the adopting run's update", |r| {
         is(r, "PATCH", "/applications/")
     });
     assert!(
@@ -308,9 +295,7 @@ fn a_read_back_that_finds_the_app_changed_says_the_update_was_made() {
         )
         .unwrap();
     let child = run(&["--display-name", "renamed-app", "--timeout", "60s", "-vv"]);
-    until_logged(&sim, "the run's rename", |r| {
-        is(r, "PATCH", "/applications/")
-    });
+    sim.until_logged("the run's rename", |r| is(r, "PATCH", "/applications/"));
     let (status, body) = Operator::new(&sim).graph(
         xtenant_tests::azure::Method::PATCH,
         &tenant,
