@@ -255,6 +255,17 @@ pub(crate) const KEY_VAULT_SECRETS: &[&str] = &[
 /// Key Vault's newest stable version, which its refusal recommends.
 pub(crate) const KEY_VAULT_LATEST: &str = "2026-04-01";
 /// The regional resource types whose versions are checked, as ARM spells them in its message.
+/// The first `managedClusters` api-version whose cluster (and agent pools) has an `eTag`:
+/// azure-rest-api-specs `…/aks/stable/2024-09-01/examples/ManagedClustersGet.json` shows
+/// `"eTag": "beywbwei"` (its pool `"nvewbvoi"`); `stable/2024-08-01`'s shows none. Before it,
+/// a read shows no `eTag` and `If-Match` is no condition.
+pub(crate) const CLUSTER_ETAG_SINCE: &str = "2024-09-01";
+
+/// Whether a `managedClusters` request at `api_version` has the cluster's `eTag`.
+pub(crate) fn has_cluster_etag(api_version: Option<&str>) -> bool {
+    api_version.is_some_and(|v| v.get(..10).unwrap_or(v) >= CLUSTER_ETAG_SINCE)
+}
+
 pub(crate) const MANAGED_CLUSTERS: &str = "Microsoft.ContainerService/managedClusters";
 /// The registry resource type.
 pub(crate) const REGISTRIES: &str = "Microsoft.ContainerRegistry/registries";

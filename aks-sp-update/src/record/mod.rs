@@ -21,7 +21,6 @@ use common::wait::Deadline;
 use common::{Error, Result, ui};
 use url::Url;
 
-use crate::cluster;
 use crate::inputs::Inputs;
 use common::arm::clusters::ManagedCluster;
 
@@ -248,11 +247,15 @@ pub(crate) async fn remove_legacy(ctx: &Ctx, inputs: &Inputs) -> Result<String> 
         return Ok(String::new());
     }
     let arm = ctx.arm(&inputs.tenant);
-    let now = cluster::get(&arm, &inputs.cluster).await?;
-    let removed = record::remove_legacy_tags(&arm, &inputs.cluster, &now)
+    let removed = record::remove_legacy_tags(&arm, &inputs.cluster)
         .await
         .map_err(|e| {
-            e.with_hint("the step itself is done; a rerun finds it done and removes the tags")
+            // The removal's own hint says what helps (by hand, or a rerun once it is quiet).
+            if e.hint().is_some() {
+                e.context("the step itself is done; the old xtenant-* tags were not removed")
+            } else {
+                e.with_hint("the step itself is done; a rerun finds it done and removes the tags")
+            }
         })?;
     Ok(if removed {
         "; the old xtenant-* tags removed from the cluster (--remove-legacy-tags)".into()

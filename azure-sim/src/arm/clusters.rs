@@ -12,7 +12,9 @@ use crate::core::Principal;
 use crate::http::{Req, arm_err, json};
 use crate::model::{Cluster, State, same_id};
 
-pub(super) fn cluster_json(state: &State, c: &Cluster) -> Value {
+/// The cluster as AKS shows it at the request's api-version (its `eTag` and its pools' only
+/// from [`crate::api_versions::CLUSTER_ETAG_SINCE`] on).
+pub(super) fn cluster_json(state: &State, req: &Req, c: &Cluster) -> Value {
     let subnet = state
         .resources
         .iter()
@@ -25,7 +27,7 @@ pub(super) fn cluster_json(state: &State, c: &Cluster) -> Value {
         })
         .map(|r| r.id.clone());
     let dns = format!("{}-dns", c.name);
-    let etag = &c.etag();
+    let etag = crate::api_versions::has_cluster_etag(req.q("api-version")).then(|| c.etag());
     let pools: Vec<Value> = c
         .agent_pools
         .iter()
@@ -35,7 +37,6 @@ pub(super) fn cluster_json(state: &State, c: &Cluster) -> Value {
                 "availabilityZones": ["1", "2", "3"],
                 "count": p.count,
                 "currentOrchestratorVersion": c.kubernetes_version,
-                "eTag": etag,
                 "maxPods": 110,
                 "mode": p.mode,
                 "nodeImageVersion": "AKSUbuntu-2204gen2containerd-202501.12.0",
@@ -48,13 +49,15 @@ pub(super) fn cluster_json(state: &State, c: &Cluster) -> Value {
             if let Some(s) = &subnet {
                 pool["vnetSubnetID"] = json!(s);
             }
+            if let Some(e) = &etag {
+                pool["eTag"] = json!(e);
+            }
             pool
         })
         .collect();
     let mut v = json!({
         "name": c.name,
         "type": "Microsoft.ContainerService/managedClusters",
-        "eTag": etag,
         "id": c.id,
         "location": c.location,
         "properties": {
@@ -95,6 +98,9 @@ pub(super) fn cluster_json(state: &State, c: &Cluster) -> Value {
     if let Some(id) = &c.identity {
         v["identity"] =
             json!({"type": id.kind, "principalId": id.principal_id, "tenantId": id.tenant_id});
+    }
+    if let Some(e) = etag {
+        v["eTag"] = json!(e);
     }
     crate::kube::cluster_properties(&c.kube, &mut v);
     v
@@ -141,5 +147,5 @@ pub(super) fn get_cluster(req: &Req, p: &Principal, state: &State, id: &str) -> 
         id,
         "Microsoft.ContainerService/managedClusters/read",
     )?;
-    Ok(json(StatusCode::OK, &cluster_json(state, c)))
+    Ok(json(StatusCode::OK, &cluster_json(state, req, c)))
 }

@@ -61,7 +61,7 @@ pub(super) fn list_resources(
                         "Microsoft.ContainerService/managedClusters/read",
                     )
             })
-            .map(|c| cluster_json(&state, c))
+            .map(|c| cluster_json(&state, req, c))
             .collect(),
         _ => {
             namespace_check(req, ns, ty, &["registries", "managedclusters"])?;

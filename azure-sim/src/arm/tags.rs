@@ -6,7 +6,8 @@
 //! resources of its node resource group, where a tag policy can fail the whole operation.
 //!
 //! `If-Match` makes it conditional on the cluster's `eTag` (which every cluster-level write
-//! changes): a stale one is refused with 412 `PreconditionFailed` and nothing is kept.
+//! changes): a stale one is refused with 412 `PreConditionFailed` and nothing is kept
+//! (from api-version 2024-09-01 on: before it the cluster has no `eTag`).
 //!
 //! Sources: the AKS REST spec (`ManagedClusters_UpdateTags` is `x-ms-long-running-operation`;
 //! `stable/2025-10-01/examples/ManagedClustersUpdateTags.json`: a `TagsObject` body answered with
@@ -78,7 +79,7 @@ pub(super) fn update_tags(core: &Core, req: &Req, p: &Principal, state: &mut Sta
     if core.lenient_cluster_updates {
         c.node_resource_tags.clone_from(&c.tags);
         let c = c.clone();
-        return Ok(json(StatusCode::OK, &cluster_json(state, &c)));
+        return Ok(json(StatusCode::OK, &cluster_json(state, req, &c)));
     }
     "Updating".clone_into(&mut c.provisioning_state);
     let c = c.clone();
@@ -108,18 +109,23 @@ pub(super) fn update_tags(core: &Core, req: &Req, p: &Principal, state: &mut Sta
         status: "InProgress".into(),
         ended_at: None,
     });
-    let mut r = json(StatusCode::ACCEPTED, &cluster_json(state, &c));
+    let mut r = json(StatusCode::ACCEPTED, &cluster_json(state, req, &c));
     follow_me(&mut r, core, &c, &op_id, core.cluster_update_time);
     Ok(r)
 }
 
 /// `If-Match`: the write goes on only when it names the cluster's current `eTag` (or is `*`);
-/// otherwise 412 `PreconditionFailed`, before AKS looks at anything else. An empty header is
-/// no condition.
+/// otherwise 412 `PreConditionFailed` (the code as AKS's use-etags page spells it), before AKS
+/// looks at anything else. An empty header is no condition, and so is any header at an
+/// api-version whose cluster has no `eTag` (before
+/// [`crate::api_versions::CLUSTER_ETAG_SINCE`]).
 fn precondition(state: &State, req: &Req, c: &Cluster) -> Result<(), Response> {
     let Some(sent) = req.headers.get("if-match") else {
         return Ok(());
     };
+    if !crate::api_versions::has_cluster_etag(req.q("api-version")) {
+        return Ok(());
+    }
     let sent = String::from_utf8_lossy(sent.as_bytes());
     let sent = sent.trim();
     let etag = c.etag();
@@ -129,7 +135,7 @@ fn precondition(state: &State, req: &Req, c: &Cluster) -> Result<(), Response> {
     Err(aks_err(
         state,
         StatusCode::PRECONDITION_FAILED,
-        "PreconditionFailed",
+        "PreConditionFailed",
         &format!(
             "Etag provided in if-match header \"{sent}\" does not match etag \"{etag}\" of resource."
         ),

@@ -326,7 +326,7 @@ async fn key_vault_takes_its_published_versions_and_refuses_others_in_its_own_wo
 }
 
 /// A cluster's `eTag` changes on every cluster-level write, and a tag update with `If-Match`
-/// naming an older one is refused (412 `PreconditionFailed`), nothing kept: a writer whose
+/// naming an older one is refused (412 `PreConditionFailed`), nothing kept: a writer whose
 /// body was made from an earlier read cannot put back what another writer changed since.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tag_update_with_a_stale_if_match_is_refused_and_keeps_nothing() {
@@ -362,7 +362,7 @@ async fn a_tag_update_with_a_stale_if_match_is_refused_and_keeps_nothing() {
     let r = patch(json!({"owner": "b"}), first.clone()).await;
     assert_eq!(
         (r.status, r.code()),
-        (412, Some("PreconditionFailed")),
+        (412, Some("PreConditionFailed")),
         "{}",
         r.text
     );
@@ -389,10 +389,58 @@ async fn a_tag_update_with_a_stale_if_match_is_refused_and_keeps_nothing() {
         .map(|r| r["request_headers"]["if-match"].clone())
         .collect();
     assert_eq!(sent, [json!(first), json!(first), json!("*"), json!(third)]);
+    // Before 2024-09-01 the cluster has no eTag: If-Match is no condition there.
+    let old = format!("{}?api-version=2024-08-01", env.var("CLUSTER_ID"));
+    let body = json!({"tags": {"team": "e"}});
+    let r = env
+        .call_h(
+            "PATCH",
+            &old,
+            Some(&ta),
+            Some(&body),
+            &[("If-Match", &first)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("eTag").is_none(), "{}", r.text);
     // A reset is a cluster-level write too.
     let before = etag(&env.get(&url, &ta).await);
     let r = env.reset_to_operator(&env.var("CLUSTER_ID")).await;
     assert!(r.status < 300, "{}", r.text);
     assert_ne!(etag(&env.get(&url, &ta).await), before);
+    env.stop().await;
+}
+
+/// attack12 (review of 4915ab0). A managed cluster's `eTag` (and its pools') is part of the
+/// AKS API from `2024-09-01` on: the spec's `ManagedClustersGet.json` example shows
+/// `"eTag": "beywbwei"` (and the pool's `"nvewbvoi"`) in `stable/2024-09-01` and
+/// `stable/2025-10-01`, and none in `stable/2024-08-01`, `2024-07-01`, `2024-05-01` or
+/// `2024-02-01`. A GET at an older api-version (what a national cloud that lags gets, e.g.
+/// the `national` scenario's newest, `2023-11-01`) must show none: the simulator shows one at
+/// every version, so `--remove-legacy-tags` works in it where AKS would give it no eTag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_read_at_an_api_version_before_2024_09_01_has_no_etag() {
+    let env = crate::common::lenient(&[azure_sim::Leniency::ClusterUpdates]).await;
+    let ta = env.op("CLUSTER_TENANT_ID", ARM).await;
+    let at = |v: &str| format!("{}?api-version={v}", env.var("CLUSTER_ID"));
+    let new = env.get(&at("2024-09-01"), &ta).await;
+    assert_eq!(new.status, 200, "{}", new.text);
+    assert!(new.body["eTag"].is_string(), "{}", new.text);
+    for v in ["2024-08-01", "2023-11-01", "2021-10-01"] {
+        let old = env.get(&at(v), &ta).await;
+        assert_eq!(old.status, 200, "{v}: {}", old.text);
+        assert!(
+            old.body.get("eTag").is_none(),
+            "{v}: the cluster shows an eTag its api-version does not have: {}",
+            old.body["eTag"]
+        );
+        let pools = old.body["properties"]["agentPoolProfiles"]
+            .as_array()
+            .unwrap();
+        assert!(
+            pools.iter().all(|p| p.get("eTag").is_none()),
+            "{v}: a pool shows an eTag: {pools:?}"
+        );
+    }
     env.stop().await;
 }

@@ -13,13 +13,20 @@ use model::CLUSTER_NOUN;
 
 pub use model::{
     AadProfile, AgentPool, ApiServerAccessProfile, CLUSTER_TYPE, Identity, LoadBalancerProfile,
-    MANAGED_CLUSTER_API, ManagedCluster, NetworkProfile, OutboundIpPrefixes, OutboundIps,
-    PowerState, Properties, ServicePrincipalProfile, SubResource, Tags,
+    MANAGED_CLUSTER_API, MANAGED_CLUSTER_ETAG_API, ManagedCluster, NetworkProfile,
+    OutboundIpPrefixes, OutboundIps, PowerState, Properties, ServicePrincipalProfile, SubResource,
+    Tags,
 };
 
 /// GETs the cluster `id`.
 pub async fn get(api: &Api<'_>, id: &ResourceId) -> Result<ManagedCluster> {
     super::get_typed(api, &MANAGED_CLUSTER_API, id, CLUSTER_NOUN).await
+}
+
+/// GETs the cluster `id` at an api-version that shows its `eTag`
+/// ([`MANAGED_CLUSTER_ETAG_API`]): `ApiVersionUnsupported` in a cloud that has none.
+pub async fn get_with_etag(api: &Api<'_>, id: &ResourceId) -> Result<ManagedCluster> {
+    super::get_typed(api, &MANAGED_CLUSTER_ETAG_API, id, CLUSTER_NOUN).await
 }
 
 /// GETs the cluster `id`, `None` when there is none.

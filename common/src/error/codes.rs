@@ -172,6 +172,9 @@ pub const MANAGED_IDENTITY_CLUSTER: Code = c("ManagedIdentityCluster", ExitCode:
 /// Another operation runs on the cluster past `--timeout`, or it changed 5 times while the
 /// old record's tags were being removed.
 pub const CLUSTER_BUSY: Code = c("ClusterBusy", ExitCode::Failure, true);
+/// `--remove-legacy-tags` in a cloud whose managed-cluster api-versions all predate
+/// 2024-09-01: the cluster has no `eTag`, so the old tags cannot be removed safely (by hand).
+pub const CLUSTER_ETAG_UNSUPPORTED: Code = c("ClusterEtagUnsupported", ExitCode::Failure, false);
 /// The reset was posted and still runs: a rerun follows `cluster_operation_url`.
 pub const OPERATION_STILL_RUNNING: Code = c("OperationStillRunning", ExitCode::Failure, true);
 /// After the reset the cluster does not run as the app.
@@ -256,6 +259,7 @@ pub const ALL: &[Code] = &[
     ROLE_COPY_NOT_ALLOWED,
     MANAGED_IDENTITY_CLUSTER,
     CLUSTER_BUSY,
+    CLUSTER_ETAG_UNSUPPORTED,
     OPERATION_STILL_RUNNING,
     RESET_NOT_APPLIED,
     CLUSTER_PULL_FAILED,

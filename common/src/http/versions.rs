@@ -3,7 +3,10 @@
 //! `InvalidResourceType` or `InvalidApiVersionParameter`, whose message lists "the
 //! supported api-versions"), the newest listed version inside that range is chosen, the
 //! request is sent once more, and the choice is kept for the rest of the run, per
-//! resource type. A version outside the listed ones is never tried.
+//! resource type. A version outside the listed ones is never tried. Operations on one type may
+//! need different ranges (the legacy-tag removal needs the cluster's `eTag`, from
+//! 2024-09-01): a version chosen for the type is used only by an operation whose range holds
+//! it; another one chooses from the listing the cloud gave (or tries its pinned version).
 //!
 //! National clouds lag the public one (Azure/azure-cli#23985, "Latest API version not
 //! available in sovereign clouds"; `az aks` in chinaeast2 failing with
@@ -28,26 +31,72 @@ pub struct ApiVersions {
     pub oldest: &'static str,
 }
 
-/// The versions chosen in this run, per resource type (lower case).
+/// The versions chosen in this run and the versions the cloud listed, per resource type
+/// (lower case).
 #[derive(Debug, Clone, Default)]
-pub(super) struct Chosen(Arc<Mutex<HashMap<String, String>>>);
+pub(super) struct Chosen(Arc<Mutex<HashMap<String, Choice>>>);
+
+/// One type's chosen version and the versions the cloud listed when it refused one.
+#[derive(Debug, Clone, Default)]
+struct Choice {
+    chosen: Option<String>,
+    listed: Option<Vec<String>>,
+}
 
 impl Chosen {
-    fn get(&self, v: &ApiVersions) -> String {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&v.resource_type.to_ascii_lowercase())
-            .cloned()
-            .unwrap_or_else(|| v.pinned.to_owned())
+    /// The version to try first for `v`: the one chosen for its type if `v`'s range holds it,
+    /// else the newest usable one of the cloud's listing (`Err`: the listing has none), else
+    /// the pinned one.
+    fn get(&self, v: &ApiVersions) -> std::result::Result<String, Vec<String>> {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(c) = map.get(&v.resource_type.to_ascii_lowercase()) else {
+            return Ok(v.pinned.to_owned());
+        };
+        if let Some(chosen) = c.chosen.as_ref().filter(|c| in_range(v, c)) {
+            return Ok(chosen.clone());
+        }
+        match &c.listed {
+            Some(listed) => choose(v, listed).ok_or_else(|| listed.clone()),
+            None => Ok(v.pinned.to_owned()),
+        }
     }
 
-    fn set(&self, v: &ApiVersions, version: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(v.resource_type.to_ascii_lowercase(), version.to_owned());
+    fn set(&self, v: &ApiVersions, version: &str, listed: &[String]) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let c = map.entry(v.resource_type.to_ascii_lowercase()).or_default();
+        c.chosen = Some(version.to_owned());
+        c.listed = Some(listed.to_vec());
     }
+
+    fn listed(&self, v: &ApiVersions, listed: &[String]) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.entry(v.resource_type.to_ascii_lowercase())
+            .or_default()
+            .listed = Some(listed.to_vec());
+    }
+}
+
+fn in_range(versions: &ApiVersions, v: &str) -> bool {
+    stable(v) && v >= versions.oldest && v <= versions.pinned
+}
+
+/// `ApiVersionUnsupported`: the cloud lists no version of `versions`' range (`refused`: the
+/// version it refused just now, if one was sent).
+fn unsupported(versions: &ApiVersions, refused: Option<&str>, listed: &[String]) -> Error {
+    let refused = refused
+        .map(|r| format!("it refused {r} and "))
+        .unwrap_or_default();
+    Error::step(
+        codes::API_VERSION_UNSUPPORTED,
+        format!(
+            "this cloud's Azure Resource Manager has no api-version of {} that the tool can use: {refused}it has {}; the tool needs {} or newer, up to {}",
+            versions.resource_type,
+            listed.join(", "),
+            versions.oldest,
+            versions.pinned
+        ),
+    )
+    .with_hint("the resource provider in this cloud is older than the tool supports; nothing was changed")
 }
 
 /// The codes with which ARM refuses an api-version it does not have for a type.
@@ -98,7 +147,7 @@ fn stable(v: &str) -> bool {
 pub fn choose(versions: &ApiVersions, listed: &[String]) -> Option<String> {
     listed
         .iter()
-        .filter(|v| stable(v) && v.as_str() >= versions.oldest && v.as_str() <= versions.pinned)
+        .filter(|v| in_range(versions, v))
         .max()
         .cloned()
 }
@@ -113,7 +162,10 @@ impl Api<'_> {
         F: Fn(String) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let first = self.http.versions.get(versions);
+        let first = match self.http.versions.get(versions) {
+            Ok(v) => v,
+            Err(listed) => return Err(unsupported(versions, None, &listed)),
+        };
         let e = match op(first.clone()).await {
             Err(e) => e,
             ok => return ok,
@@ -122,23 +174,14 @@ impl Api<'_> {
             return Err(e);
         };
         let Some(next) = choose(versions, &listed).filter(|v| *v != first) else {
-            return Err(Error::step(
-                codes::API_VERSION_UNSUPPORTED,
-                format!(
-                    "this cloud's Azure Resource Manager has no api-version of {} that the tool can use: it refused {first} and has {}; the tool needs {} or newer, up to {}",
-                    versions.resource_type,
-                    listed.join(", "),
-                    versions.oldest,
-                    versions.pinned
-                ),
-            )
-            .with_hint("the resource provider in this cloud is older than the tool supports; nothing was changed"));
+            self.http.versions.listed(versions, &listed);
+            return Err(unsupported(versions, Some(&first), &listed));
         };
         ui::info(&format!(
             "this cloud has no api-version {first} of {}: using {next}, the newest it lists that has what is needed",
             versions.resource_type
         ));
-        self.http.versions.set(versions, &next);
+        self.http.versions.set(versions, &next, &listed);
         op(next).await
     }
 }
@@ -204,6 +247,35 @@ mod tests {
         assert_eq!(
             choose(&AKS, &l(&["2025-10-01", "2024-01-01"])).as_deref(),
             Some("2025-10-01")
+        );
+    }
+
+    #[test]
+    fn a_version_chosen_for_a_type_serves_only_the_operations_whose_range_holds_it() {
+        const ETAG: ApiVersions = ApiVersions {
+            oldest: "2024-09-01",
+            ..AKS
+        };
+        let chosen = Chosen::default();
+        assert_eq!(
+            chosen.get(&ETAG).as_deref(),
+            Ok("2025-10-01"),
+            "nothing known"
+        );
+        let lagging = ["2023-11-01".to_owned(), "2022-04-01".to_owned()];
+        chosen.set(&AKS, "2023-11-01", &lagging);
+        assert_eq!(chosen.get(&AKS).as_deref(), Ok("2023-11-01"));
+        // The cloud's listing has no version of the narrower range: no request to make.
+        assert_eq!(chosen.get(&ETAG), Err(lagging.to_vec()));
+        // A listing with one: chosen from it without another refusal.
+        let newer = ["2024-10-01".to_owned(), "2023-11-01".to_owned()];
+        chosen.set(&AKS, "2023-11-01", &newer);
+        assert_eq!(chosen.get(&ETAG).as_deref(), Ok("2024-10-01"));
+        chosen.set(&ETAG, "2024-10-01", &newer);
+        assert_eq!(
+            chosen.get(&AKS).as_deref(),
+            Ok("2024-10-01"),
+            "in both ranges"
         );
     }
 }

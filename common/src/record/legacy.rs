@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::arm::ResourceId;
-use crate::arm::clusters::{MANAGED_CLUSTER_API, ManagedCluster, Tags};
+use crate::arm::clusters::{MANAGED_CLUSTER_ETAG_API, ManagedCluster, Tags};
 use crate::arm::{follow_operation, operation_url};
 use crate::error::{Error, Result, codes};
 use crate::http::{Api, Response, Sent};
@@ -75,19 +75,20 @@ pub fn legacy_key(tags: &Tags, app_id: &str) -> Option<String> {
 /// older read (412: someone changed the cluster in between).
 const REMOVAL_ATTEMPTS: u32 = 5;
 
-/// Removes the old record's tags from the cluster `id`, as `read` shows it
-/// (`ManagedClusters_UpdateTags` replaces every tag: the others are sent back), following the
+/// What to do when the tags cannot be removed safely: by hand, since a rerun cannot either.
+const BY_HAND: &str = "remove the xtenant-* tags by hand (az aks update --tags with the others); a rerun with --remove-legacy-tags refuses again until the cluster's api-version has eTags (2024-09-01 and later)";
+
+/// Removes the old record's tags from the cluster `id`, as a read at an api-version with its
+/// `eTag` shows it (`ManagedClusters_UpdateTags` replaces every tag: the others are sent back), following the
 /// update when AKS answers it as a long-running operation. The write is conditional on the
 /// `eTag` of the read it was made from (`If-Match`): when another writer changed the cluster
 /// in between, AKS refuses it (412) and the cluster is read again and the write made again
 /// from that read, so a tag written meanwhile is never put back to an older value. `false`:
 /// there were none (or none left after such a read), or a dry run.
-pub async fn remove_legacy_tags(
-    arm: &Api<'_>,
-    id: &ResourceId,
-    read: &ManagedCluster,
-) -> Result<bool> {
-    let mut cluster = read.clone();
+/// In a cloud whose api-versions all predate the `eTag` (2024-09-01): `ClusterEtagUnsupported`,
+/// nothing written.
+pub async fn remove_legacy_tags(arm: &Api<'_>, id: &ResourceId) -> Result<bool> {
+    let mut cluster = read(arm, id).await?;
     for attempt in 1..=REMOVAL_ATTEMPTS {
         if !has_legacy_tags(&cluster.tags) {
             return Ok(false);
@@ -96,11 +97,11 @@ pub async fn remove_legacy_tags(
             return Err(Error::step(
                 codes::UNEXPECTED_ARM_ANSWER,
                 format!(
-                    "cluster {} shows no eTag: the old record's xtenant-* tags cannot be removed without risking a tag someone else writes meanwhile",
+                    "cluster {} shows no eTag at an api-version that has it: the old record's xtenant-* tags cannot be removed without risking a tag someone else writes meanwhile",
                     id.name
                 ),
             )
-            .with_hint("remove the xtenant-* tags by hand (az aks update --tags with the others), or rerun --remove-legacy-tags where the cluster's api-version has eTags (2024 and later)"));
+            .with_hint(BY_HAND));
         };
         let Some(r) = patch_tags(arm, id, &cluster.tags, &etag).await? else {
             return Ok(false);
@@ -123,7 +124,7 @@ pub async fn remove_legacy_tags(
             "cluster {} changed since it was read (eTag {etag}): reading it again before removing the old xtenant-* tags (attempt {attempt} of {REMOVAL_ATTEMPTS})",
             id.name
         ));
-        cluster = crate::arm::clusters::get(arm, id).await?;
+        cluster = read(arm, id).await?;
     }
     Err(Error::step(
         codes::CLUSTER_BUSY,
@@ -133,6 +134,28 @@ pub async fn remove_legacy_tags(
         ),
     )
     .with_hint("rerun with --remove-legacy-tags once nothing else is updating the cluster"))
+}
+
+/// The cluster at an api-version that shows its `eTag`; `ClusterEtagUnsupported` when this
+/// cloud has none.
+async fn read(arm: &Api<'_>, id: &ResourceId) -> Result<ManagedCluster> {
+    crate::arm::clusters::get_with_etag(arm, id)
+        .await
+        .map_err(|e| {
+            if !e.is(codes::API_VERSION_UNSUPPORTED) {
+                return e;
+            }
+            Error::step(
+                codes::CLUSTER_ETAG_UNSUPPORTED,
+                format!(
+                    "cluster {} has no eTag in this cloud: its managed-cluster api-versions all predate {}, the first whose cluster shows one, so the old record's xtenant-* tags cannot be removed without risking a tag someone else writes meanwhile ({})",
+                    id.name,
+                    MANAGED_CLUSTER_ETAG_API.oldest,
+                    e.message()
+                ),
+            )
+            .with_hint(BY_HAND)
+        })
 }
 
 /// `PATCH`es the cluster's tags to `tags` without the old record's, if its `eTag` is still
@@ -151,7 +174,7 @@ async fn patch_tags(
     let body = json!({ "tags": kept });
     let cluster_id = id.id();
     let sent = arm
-        .with_api_version(&MANAGED_CLUSTER_API, |v| {
+        .with_api_version(&MANAGED_CLUSTER_ETAG_API, |v| {
             let (body, cluster_id) = (body.clone(), &cluster_id);
             async move {
                 let url = arm.url(&format!("{cluster_id}?api-version={v}"))?;

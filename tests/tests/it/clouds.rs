@@ -481,3 +481,43 @@ fn the_whole_procedure_runs_in_azure_china_on_the_built_in_table() {
         assert!(token_requests >= 2, "the sign-in went elsewhere");
     }
 }
+
+/// attack12 (review of 4915ab0/94d3c3f). In a cloud whose newest managed-cluster api-version
+/// predates `2024-09-01` (the national scenario: `2023-11-01`; the China scenario:
+/// `2021-11-01-preview`), AKS's cluster has no `eTag` (the spec's examples show one from
+/// `stable/2024-09-01` on), so `--remove-legacy-tags` is refused there — every time: no rerun
+/// removes the tags. The refusal must say so (remove them by hand), not promise that "a rerun
+/// finds it done and removes the tags" (`record::remove_legacy` replaces the removal's own
+/// hint with that one). Fails on main first because the simulator shows an eTag at every
+/// api-version, so the removal passes here where it cannot on AKS.
+#[test]
+fn removing_the_old_tags_where_clusters_have_no_etag_is_refused_with_a_hint_that_holds() {
+    let sim = TestSim::start_with(|c| c.scenario = Some(national()));
+    let out = run_steps(&sim, &Step::FIRST_THREE, "");
+    let env: Value = serde_json::from_str(out.trim()).unwrap();
+    let reset = run_step(&sim, Step::Reset, &[], &line(&env));
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    let cluster = sim.var("CLUSTER_ID");
+    let legacy = json!({"team": "a", "xtenant-client-id": env["app_id"],
+        "xtenant-client-secret-key-id": env["client_secret_key_id"]});
+    let (status, body) = Operator::new(&sim).arm(
+        Method::PATCH,
+        &sim.var("CLUSTER_TENANT_ID"),
+        &format!("{cluster}?api-version=2023-11-01"),
+        Some(&json!({ "tags": legacy })),
+    );
+    assert_eq!(status, 202, "{body}");
+    sim.sim().advance(azure_sim::CLUSTER_UPDATE_TIME);
+    let r = run_step(&sim, Step::Reset, &["--remove-legacy-tags"], &line(&env));
+    assert_eq!(
+        r.code, 1,
+        "the old tags were removed through a cluster read with an eTag AKS gives no api-version this cloud has: {}",
+        r.stderr
+    );
+    let o = r.object();
+    let hint = o["error"]["hint"].as_str().unwrap_or("");
+    assert!(
+        hint.contains("by hand") && !hint.contains("a rerun finds it done and removes the tags"),
+        "{o}"
+    );
+}

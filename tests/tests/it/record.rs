@@ -396,7 +396,7 @@ fn removing_the_old_tags_gives_up_after_five_stale_writes_and_changes_nothing() 
     sim.sim()
         .add_fault(
             json!({"method": "PATCH", "path": "/managedClusters/", "count": 0,
-            "status": 412, "code": "PreconditionFailed"}),
+            "status": 412, "code": "PreConditionFailed"}),
         )
         .unwrap();
     sim.sim().clear_requests();

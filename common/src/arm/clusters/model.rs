@@ -27,6 +27,16 @@ pub const MANAGED_CLUSTER_API: ApiVersions = ApiVersions {
     oldest: "2020-01-01",
 };
 
+/// The api-versions of the old record's tag removal (`--remove-legacy-tags`): its read and
+/// its `UpdateTags` with `If-Match` need the cluster's `eTag`, which AKS shows from
+/// 2024-09-01 on (azure-rest-api-specs `…/aks/stable/2024-09-01/examples/ManagedClustersGet.json`
+/// has `"eTag"`, `stable/2024-08-01`'s has none). A cloud without it cannot remove them safely.
+pub const MANAGED_CLUSTER_ETAG_API: ApiVersions = ApiVersions {
+    resource_type: CLUSTER_TYPE,
+    pinned: MANAGED_CLUSTER_API.pinned,
+    oldest: "2024-09-01",
+};
+
 /// What an error calls a cluster ARM answered in an unexpected shape.
 pub(crate) const CLUSTER_NOUN: &str = "managed cluster";
 
