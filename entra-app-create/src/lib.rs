@@ -4,8 +4,8 @@
 //! anything is written, the service principal is looked up by `appId`, and a secret is
 //! minted only when the input holds none that still works for this app. A rerun on the
 //! tool's own output sends only reads. An existing app is changed (a new secret, a prune,
-//! fixes) only when this tool created it (tag `xtenant:managed`) or the reader's flags
-//! name it with `--adopt`.
+//! fixes) only when this tool created it (tag `xtenant:managed`, and owned by exactly the
+//! identity the run signs in as: `act/owned.rs`) or the reader's flags name it with `--adopt`.
 //!
 //! Layout (the same in every tool): `cli.rs` the flags, `inputs.rs` the checked inputs
 //! (the only code that reads the envelope), `act.rs` the step; `app.rs` (find, create or

@@ -9,8 +9,8 @@ use super::keys::Key;
 use super::passwords::{new_password, password_json};
 use super::query::list;
 use super::{
-    APP_WRITE_ROLES, OWNED_BY, R, READ_ROLES, WRITE_ROLES, bad, base, check_key, lagging,
-    may_write_app, need, not_found, obj_body, select, with_context,
+    APP_WRITE_ROLES, OWNED_BY, R, READ_ROLES, bad, base, check_key, lagging, may_write_app, need,
+    not_found, obj_body, select, with_context,
 };
 use crate::core::{Core, Principal};
 use crate::dates::fmt_secs;
@@ -142,6 +142,37 @@ pub(super) fn get_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
     Ok(graph_json(StatusCode::OK, &select(req, v)))
 }
 
+/// `GET /applications/{key}/owners`: the app's owners as directory objects (`id`, and
+/// `@odata.type`: a service principal of the tenant, else a user).
+pub(super) fn list_owners(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
+    let all = need(req, p, READ_ROLES).is_ok();
+    if !all {
+        need(req, p, &[OWNED_BY])?;
+    }
+    check_key(req, k)?;
+    let state = core.state();
+    let lag = state.behaviour.read_lag();
+    let app = find_app(&state, &p.tenant_id, k)
+        .filter(|a| !lagging(core.now(), a.created_at, lag))
+        .ok_or_else(|| not_found(req, k.text()))?;
+    if !all {
+        may_write_app(req, p, app)?;
+    }
+    let items = app
+        .owners
+        .iter()
+        .map(|o| {
+            let sp = state.service_principals.iter().any(|s| {
+                s.id.eq_ignore_ascii_case(o) && s.tenant_id.eq_ignore_ascii_case(&app.tenant_id)
+            });
+            let kind = if sp { "servicePrincipal" } else { "user" };
+            json!({"@odata.type": format!("#microsoft.graph.{kind}"), "id": o})
+        })
+        .collect();
+    drop(state);
+    list(core, req, items, "directoryObjects", &[])
+}
+
 pub(super) fn insert_app(
     core: &Core,
     req: &Req,
@@ -169,12 +200,9 @@ pub(super) fn insert_app(
         federated_credentials: Vec::new(),
         properties: Map::new(),
         deleted_at: None,
-        // Made with OwnedBy only: the caller owns it (and may change only its own apps).
-        owners: if need(req, p, WRITE_ROLES).is_ok() {
-            Vec::new()
-        } else {
-            vec![p.oid.clone()]
-        },
+        // The caller (a user, or an app's service principal) is made its owner, whatever
+        // its permission: with OwnedBy only, it may then change only its own apps.
+        owners: vec![p.oid.clone()],
     };
     apply_app_props(req, &mut app, body, true)?;
     check_manifest(req, &app)?;

@@ -3,9 +3,11 @@
 //! Every call acts in the tenant of its token. Reads need `Application.Read.All` (or
 //! ReadWrite, or `Directory.*`) among the token's `roles`, writes `Application.ReadWrite.All`
 //! (or `Directory.ReadWrite.All`); `Application.ReadWrite.OwnedBy` reads, changes (its
-//! properties, secrets) and deletes only the applications the caller owns, and makes the
-//! caller an owner of those it creates (Microsoft Graph permissions reference). Objects and
-//! errors follow the recorded shapes.
+//! properties, secrets) and deletes only the applications the caller owns, . Whoever creates an
+//! app (a user, or an app's service principal whatever its permission) is made its owner
+//! (Microsoft Graph permissions reference; microsoftgraph/msgraph-sdk-powershell#829: "the
+//! owner is automatically set to the ServicePrincipal" of the caller), listed by
+//! `GET /applications/{id}/owners`. Objects and errors follow the recorded shapes.
 mod app_props;
 mod applications;
 mod directory;
@@ -233,6 +235,9 @@ fn route(core: &Core, req: &Req, p: &Principal) -> R {
         }
         ("applications", Some(k), Some("removepassword")) if *m == Method::POST => {
             remove_password(core, req, p, &k)
+        }
+        ("applications", Some(k), Some("owners")) if *m == Method::GET => {
+            applications::list_owners(core, req, p, &k)
         }
         ("serviceprincipals", k, None) => collection(core, req, p, &SERVICE_PRINCIPALS, k.as_ref()),
         ("organization", None, None) if *m == Method::GET => Ok(organization(core, req, p)),

@@ -193,6 +193,58 @@ async fn upsert_by_unique_name() {
     env.stop().await;
 }
 
+/// Whoever creates an app (POST or the upsert), a service principal with
+/// `Application.ReadWrite.All` too, is its owner, listed by `GET …/owners` as a
+/// `#microsoft.graph.servicePrincipal` (microsoftgraph/msgraph-sdk-powershell#829).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_creator_of_an_app_is_its_owner() {
+    let env = lenient(&[GraphLag]).await;
+    let t = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let me = env
+        .get(
+            &format!(
+                "/v1.0/servicePrincipals(appId='{}')",
+                env.var("AZURE_CLIENT_ID")
+            ),
+            &t,
+        )
+        .await;
+    let me = me.body["id"].as_str().unwrap().to_owned();
+    let app = env.create_app(&t, json!({"displayName": "xt-owned"})).await;
+    let id = app["id"].as_str().unwrap();
+    let r = env
+        .get(&format!("/v1.0/applications/{id}/owners?$select=id"), &t)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["value"],
+        json!([{"@odata.type": "#microsoft.graph.servicePrincipal", "id": me}]),
+        "{}",
+        r.text
+    );
+    let path = "/v1.0/applications(uniqueName='xt-owned-too')";
+    let r = env
+        .call_h(
+            "PATCH",
+            path,
+            Some(&t),
+            Some(&json!({"displayName": "xt-owned-too"})),
+            &[("Prefer", "create-if-missing")],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = env.get(&format!("{path}/owners"), &t).await;
+    assert_eq!(r.body["value"][0]["id"], me.as_str(), "{}", r.text);
+    let r = env
+        .get(
+            "/v1.0/applications/00000000-0000-4000-8000-000000000000/owners",
+            &t,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_and_lifetime_policy() {
     // About shapes and rules, not Graph's lags or a new secret's propagation.

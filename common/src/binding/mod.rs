@@ -31,6 +31,7 @@ use crate::validate::is_guid;
 
 pub use crate::app_keys::{Key, NEW_KEY_SETTLES, Registration};
 pub(crate) use keys::match_key;
+pub use sign_in::signed_in_object_id;
 pub(crate) use sign_in::{SignIn, claim, settle};
 
 /// What an object claims of the secret it carries.

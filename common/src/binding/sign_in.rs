@@ -62,6 +62,25 @@ pub(crate) async fn sign_in(
     }
 }
 
+/// The object id of the identity this run signs in as in `tenant` (the `oid` claim of its
+/// Graph token: a user's, or the service principal's of an app or managed identity).
+pub async fn signed_in_object_id(ctx: &Ctx, tenant: &str) -> Result<String> {
+    let scope = ctx.cloud().graph_scope();
+    let what = format!("the Graph token for tenant {tenant}");
+    let token = tokio::time::timeout(
+        ctx.deadline().remaining(),
+        ctx.http().credentials().token(tenant, &scope),
+    )
+    .await
+    .map_err(|_| Error::timeout(format!("{what}: no answer before --timeout passed")))??;
+    claim(token.expose(), "oid").ok_or_else(|| {
+        Error::step(
+            codes::UNEXPECTED_RESPONSE,
+            format!("{what} names no object id (claim oid): who this run is cannot be told"),
+        )
+    })
+}
+
 /// A string claim of a JWT's payload (not verified: it came from the sign-in endpoint over TLS).
 pub(crate) fn claim(token: &str, name: &str) -> Option<String> {
     let mut claims: std::collections::BTreeMap<String, Maybe<String>> = jwt_payload(token)?;

@@ -12,11 +12,13 @@ use crate::json::{object, read};
 use crate::wait::{Deadline, Poll, poll_until};
 
 mod answers;
+mod owners;
 
 pub use answers::{
     AddedPassword, AppOwner, AppSettings, Application, PasswordCredential, Permissions,
     RequiredResourceAccess, ResourceAccess, ServicePrincipal, Tags, Web,
 };
+pub use owners::app_owners;
 
 /// How long an object that an earlier step (or this run) made is waited for while Graph
 /// still answers 404 for it: Microsoft's guidance on Entra's eventual consistency ("a newly

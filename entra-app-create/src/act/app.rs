@@ -242,7 +242,8 @@ impl Step<'_> {
     /// a failure (a 429, a 5xx, a lost answer) the app is read again (waiting out Graph's read
     /// lag when the upsert may have landed) and is an existing app when it is there, else
     /// created again. A 204 means Graph updated an app that appeared since the read (another
-    /// run made it): said so, and the app is read and checked as an existing one.
+    /// run, or someone by hand, made it): said so, and the app is read and refused without
+    /// `--adopt` (`owned.rs`): the mark it shows is this run's own write.
     async fn create_by_unique_name(&mut self, unique: &str, path: &str) -> Result<Tagged> {
         let mut resends = 0;
         loop {
@@ -251,6 +252,7 @@ impl Step<'_> {
                 Ok(Upsert::DryRun) => return Ok(Tagged::DryRun),
                 Ok(Upsert::Existed) => {
                     self.changed = true;
+                    self.upserted_over = true;
                     let by = if resends == 0 {
                         "another run made it moments ago"
                     } else {

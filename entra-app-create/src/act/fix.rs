@@ -17,6 +17,7 @@ impl Step<'_> {
     /// asked. The update is made from a read sent just before it, not from `app` (read
     /// earlier): what another writer wrote meanwhile is kept.
     pub(super) async fn fix_app(&mut self, app: Application) -> Result<AppState> {
+        self.check_own(&app).await?;
         if self.fixes(&app)?.is_empty() {
             self.notes.push(format!(
                 "the app {:?} (appId {}) exists",

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 mod app;
 mod fix;
 mod output;
+mod owned;
 
 use common::driver::{Ctx, Done, Failed};
 use common::envelope::{fields, placeholder};
@@ -29,6 +30,8 @@ pub(crate) struct Step<'a> {
     pub(crate) new_app: bool,
     /// This run added a secret to the app (Entra answered the addPassword).
     pub(crate) minted: bool,
+    /// The create's upsert updated an app that existed (204): not taken without `--adopt`.
+    pub(crate) upserted_over: bool,
     /// What the run made so far: the partial output if it fails.
     out: Output,
 }
@@ -51,6 +54,7 @@ pub(crate) async fn run(inputs: &Inputs, ctx: &Ctx) -> Result<Done<Output>, Fail
         changed: false,
         new_app: false,
         minted: false,
+        upserted_over: false,
         out: Output {
             cluster_tenant_id: Some(inputs.tenant.clone()),
             redirect_uri: Some(inputs.redirect_uri.clone()),

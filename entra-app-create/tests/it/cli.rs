@@ -588,9 +588,14 @@ fn a_single_tenant_app_is_refused_unless_adopted() {
         "no new app"
     );
 
-    // Adopted, it fits: a rerun without --adopt writes nothing.
+    // Adopted, it fits and carries the mark, but its owners are not (only) the operator: a
+    // rerun without --adopt does not take it for the tool's (the mark is no evidence), and
+    // writes nothing; with the reader's --adopt again it fits: nothing is written either.
     sim.sim().clear_requests();
-    rerun(&sim, &out, &[]).ok();
+    let o = rerun(&sim, &out, &[]).failed_exit(1, BIN);
+    assert_eq!(o["error"]["code"], "AppNotManaged", "{o}");
+    assert!(said(&o).contains("it has no owner"), "{o}");
+    rerun(&sim, &out, &["--app-id", &legacy, "--adopt"]).ok();
     assert!(sim.writes().is_empty(), "{:#?}", sim.writes());
 }
 

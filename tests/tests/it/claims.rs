@@ -1215,8 +1215,13 @@ fn run_prune_cases(w: &World, id: &str, cases: &[PruneCase]) -> String {
         assert_eq!(status, 204, "{body}");
         let before = w.sim.state();
         w.sim.sim().clear_requests();
+        // The app has an owner other than the operator (READER): step 1 takes it only on the
+        // reader's own --adopt (after checking its owners), naming it by its uniqueName.
+        let unique = str_of(&env, "app_unique_name");
+        let mut args = c.args.to_vec();
+        args.extend(["--adopt", "--unique-name", &unique]);
         (c.edit)(&mut env);
-        let run = run_step(&w.sim, Step::App, c.args, &line(&env));
+        let run = run_step(&w.sim, Step::App, &args, &line(&env));
         if run.code == 0 {
             last = Some(run.object());
         }

@@ -1,0 +1,74 @@
+//! Whether an existing app is this tool's own, without `--adopt`: its tag `xtenant:managed` is
+//! a claim its owners wrote (anyone who may register apps in the tenant may make one with the
+//! default uniqueName and that tag), and an app a create's upsert updated (204) shows what
+//! this run wrote over it. Only an app whose owners are exactly the signed-in identity is
+//! taken for the tool's; the reader's `--adopt` takes any other, after checking it.
+
+use common::binding::signed_in_object_id;
+use common::error::codes;
+use common::graph::app_owners;
+use common::{Error, Result};
+
+use crate::act::Step;
+use crate::graph::{Application, MANAGED_TAG};
+
+/// The fields the create's upsert writes, over an app that already existed (204).
+pub(crate) const UPSERT_FIELDS: &str = "displayName, signInAudience, web.redirectUris, tags (adding the tag xtenant:managed) and requiredResourceAccess";
+
+impl Step<'_> {
+    /// Refuses, before anything is written, an existing app this run may not take for the
+    /// tool's own: one the create's upsert updated (it existed: someone made it between this
+    /// run's read and its create), or one tagged `xtenant:managed` whose owners are not
+    /// exactly the identity this run signs in as. `--adopt` (the reader's flag) skips both.
+    pub(super) async fn check_own(&self, app: &Application) -> Result<()> {
+        if self.new_app || self.inputs.options.adopt {
+            return Ok(());
+        }
+        let tenant = &self.inputs.tenant;
+        if self.upserted_over {
+            return Err(Error::step(
+                codes::APP_NOT_MANAGED,
+                format!(
+                    "the app {:?} (app_id {}) in tenant {tenant} was made by someone else between this run's read and its create, and Graph's upsert updated it (204): it overwrote its {UPSERT_FIELDS}; \
+                     the tag {MANAGED_TAG} it now carries is this run's own write, no evidence that entra-app-create made it, so no service principal or secret was made for it",
+                    app.display_name, app.app_id
+                ),
+            )
+            .with_hint(format!(
+                "check the app's owners (az ad app owner list --id {}) and put back what it had if it is not yours; if it is the app you mean, rerun with entra-app-create --app-id {} --adopt",
+                app.app_id, app.app_id
+            )));
+        }
+        if !app.managed() {
+            // Not claimed as the tool's: only reads and the reader's --adopt change it.
+            return Ok(());
+        }
+        let me = signed_in_object_id(self.ctx, tenant).await?;
+        let owners = app_owners(&self.api, &app.id).await?;
+        let others: Vec<&str> = owners
+            .iter()
+            .map(String::as_str)
+            .filter(|o| !o.eq_ignore_ascii_case(&me))
+            .collect();
+        if !others.is_empty() || owners.is_empty() {
+            let who = if others.is_empty() {
+                "it has no owner".to_owned()
+            } else {
+                format!("it is owned by {}", others.join(", "))
+            };
+            return Err(Error::step(
+                codes::APP_NOT_MANAGED,
+                format!(
+                    "refusing to take the app {:?} (app_id {}) in tenant {tenant} for this tool's: {who}, not only by the identity this run signs in as ({me}); \
+                     its tag {MANAGED_TAG} was written by its owners, who may also add secrets to it",
+                    app.display_name, app.app_id
+                ),
+            )
+            .with_hint(format!(
+                "check who those owners are (az ad app owner list --id {}); if the app is yours to use, rerun with entra-app-create --app-id {} --adopt; else pass another --unique-name",
+                app.app_id, app.app_id
+            )));
+        }
+        Ok(())
+    }
+}
