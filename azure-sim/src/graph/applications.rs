@@ -122,6 +122,24 @@ pub(super) fn list_apps(core: &Core, req: &Req, p: &Principal) -> R {
 }
 
 pub(super) fn get_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
+    readable_app(core, req, p, k, |state, app| {
+        let v = with_context(
+            app_json(state, app),
+            format!("{}/$metadata#applications/$entity", base(core, req)),
+        );
+        graph_json(StatusCode::OK, &select(req, v))
+    })
+}
+
+/// `f` on the app `k` names, as `p` may read it: with a read role, or as its owner (who may
+/// write it); 404 while it is not yet replicated to reads (Graph's read lag).
+fn readable_app<T>(
+    core: &Core,
+    req: &Req,
+    p: &Principal,
+    k: &Key,
+    f: impl FnOnce(&State, &Application) -> T,
+) -> Result<T, Response> {
     let all = need(req, p, READ_ROLES).is_ok();
     if !all {
         need(req, p, &[OWNED_BY])?;
@@ -135,41 +153,24 @@ pub(super) fn get_app(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
     if !all {
         may_write_app(req, p, app)?;
     }
-    let v = with_context(
-        app_json(&state, app),
-        format!("{}/$metadata#applications/$entity", base(core, req)),
-    );
-    Ok(graph_json(StatusCode::OK, &select(req, v)))
+    Ok(f(&state, app))
 }
 
 /// `GET /applications/{key}/owners`: the app's owners as directory objects (`id`, and
 /// `@odata.type`: a service principal of the tenant, else a user).
 pub(super) fn list_owners(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
-    let all = need(req, p, READ_ROLES).is_ok();
-    if !all {
-        need(req, p, &[OWNED_BY])?;
-    }
-    check_key(req, k)?;
-    let state = core.state();
-    let lag = state.behaviour.read_lag();
-    let app = find_app(&state, &p.tenant_id, k)
-        .filter(|a| !lagging(core.now(), a.created_at, lag))
-        .ok_or_else(|| not_found(req, k.text()))?;
-    if !all {
-        may_write_app(req, p, app)?;
-    }
-    let items = app
-        .owners
-        .iter()
-        .map(|o| {
-            let sp = state.service_principals.iter().any(|s| {
-                s.id.eq_ignore_ascii_case(o) && s.tenant_id.eq_ignore_ascii_case(&app.tenant_id)
-            });
-            let kind = if sp { "servicePrincipal" } else { "user" };
-            json!({"@odata.type": format!("#microsoft.graph.{kind}"), "id": o})
-        })
-        .collect();
-    drop(state);
+    let items = readable_app(core, req, p, k, |state, app| {
+        app.owners
+            .iter()
+            .map(|o| {
+                let sp = state.service_principals.iter().any(|s| {
+                    s.id.eq_ignore_ascii_case(o) && s.tenant_id.eq_ignore_ascii_case(&app.tenant_id)
+                });
+                let kind = if sp { "servicePrincipal" } else { "user" };
+                json!({"@odata.type": format!("#microsoft.graph.{kind}"), "id": o})
+            })
+            .collect()
+    })?;
     list(core, req, items, "directoryObjects", &[])
 }
 
