@@ -31,6 +31,9 @@ pub(crate) struct Application {
     pub(crate) redirect_uris: Vec<String>,
     /// Its password credentials (metadata only).
     pub(crate) passwords: Vec<Password>,
+    /// Its certificate credentials (`keyCredentials`), each as its `keyId` and quoted
+    /// `displayName`: this tool never makes one.
+    pub(crate) certificates: Box<[String]>,
     /// Its `tags`.
     pub(crate) tags: Vec<String>,
     /// `requiredResourceAccess`, as Graph gave it (boxed: the app is moved around by value).
@@ -89,6 +92,17 @@ impl Application {
             .into_iter()
             .map(Password::from)
             .collect();
+        let certificates = app
+            .key_credentials
+            .into_iter()
+            .map(|k| {
+                let key = said(k.key_id).unwrap_or_else(|| "?".into());
+                match said(k.display_name) {
+                    Some(name) => format!("{key} ({name:?})"),
+                    None => key,
+                }
+            })
+            .collect();
         // Where Graph has no uniqueName, the tag carries it.
         let unique_name = said(app.unique_name).or_else(|| {
             app.tags
@@ -104,6 +118,7 @@ impl Application {
             audience: said(app.settings.sign_in_audience).unwrap_or_default(),
             redirect_uris: app.settings.web.redirect_uris,
             passwords,
+            certificates,
             tags: app.tags,
             required_resource_access: app.required_resource_access.map(Box::new),
             young: false,
@@ -287,6 +302,20 @@ mod tests {
                 .message()
                 .contains("appId")
         );
+    }
+
+    #[test]
+    fn certificates_are_read_by_key_id_and_name() {
+        // The keyCredential shape of Graph v1.0 (its `key` null in a read); null as none.
+        let v = json!({"id":"i","appId":"a","keyCredentials":[
+            {"customKeyIdentifier":null,"displayName":"CN=other","endDateTime":"2099-01-01T00:00:00Z",
+             "key":null,"keyId":"c1","startDateTime":"2024-01-01T00:00:00Z","type":"AsymmetricX509Cert","usage":"Verify"},
+            {"keyId":"c2","displayName":null}]});
+        let app = Application::parse(&v).unwrap();
+        assert_eq!(&*app.certificates, ["c1 (\"CN=other\")", "c2"]);
+        let none =
+            Application::parse(&json!({"id":"i","appId":"a","keyCredentials":null})).unwrap();
+        assert!(none.certificates.is_empty());
     }
 
     #[test]

@@ -235,6 +235,7 @@ mod tests {
             audience: "AzureADMultipleOrgs".into(),
             redirect_uris: Vec::new(),
             passwords: Vec::new(),
+            certificates: Box::default(),
             tags: Vec::new(),
             required_resource_access: None,
             young: false,

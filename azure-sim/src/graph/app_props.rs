@@ -110,6 +110,8 @@ pub(super) fn apply_app_props(
                     "Key credentials are not supported by this simulator.",
                 ));
             }
+            // Replaced as a whole: an empty list removes them.
+            "keyCredentials" => app.key_credentials.clear(),
             "web" => apply_web(req, app, v)?,
             "tags" => {
                 app.properties.insert(k.clone(), tags(req, v)?);
@@ -176,11 +178,11 @@ fn manifest_entries(app: &Application) -> usize {
     app.redirect_uris.len()
         + app.password_credentials.len()
         + app.federated_credentials.len()
+        + app.key_credentials.len()
         + [
             "tags",
             "identifierUris",
             "appRoles",
-            "keyCredentials",
             "requiredResourceAccess",
             "addIns",
         ]

@@ -15,7 +15,7 @@ use super::{
 use crate::core::{Core, Principal};
 use crate::dates::fmt_secs;
 use crate::http::{Req, empty, graph_err, graph_json, set_header};
-use crate::model::{Application, State};
+use crate::model::{Application, KeyCredential, State};
 
 /// The properties `$filter` may name on applications.
 const FILTERABLE_APP: &[&str] = &[
@@ -65,7 +65,7 @@ pub(super) fn app_json(state: &State, app: &Application) -> Value {
         "api": {"acceptMappedClaims": null, "knownClientApplications": [], "requestedAccessTokenVersion": null, "oauth2PermissionScopes": [], "preAuthorizedApplications": []},
         "appRoles": [],
         "info": {"logoUrl": null, "marketingUrl": null, "privacyStatementUrl": null, "supportUrl": null, "termsOfServiceUrl": null},
-        "keyCredentials": [],
+        "keyCredentials": app.key_credentials.iter().map(key_json).collect::<Vec<_>>(),
         "parentalControlSettings": {"countriesBlockedForMinors": [], "legalAgeGroupRule": "Allow"},
         "passwordCredentials": app.password_credentials.iter().map(|p| password_json(p, None)).collect::<Vec<_>>(),
         "publicClient": {"redirectUris": []},
@@ -174,6 +174,48 @@ pub(super) fn list_owners(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
     list(core, req, items, "directoryObjects", &[])
 }
 
+/// A certificate credential as Graph reads it back ("keyCredential resource type",
+/// Microsoft Graph v1.0): its `key` is never returned in a read.
+fn key_json(k: &KeyCredential) -> Value {
+    json!({
+        "customKeyIdentifier": null,
+        "displayName": k.display_name,
+        "endDateTime": fmt_secs(k.end),
+        "key": null,
+        "keyId": k.key_id,
+        "startDateTime": fmt_secs(k.start),
+        "type": k.key_type,
+        "usage": k.usage,
+    })
+}
+
+/// `GET /applications/{key}/federatedIdentityCredentials` ("List federatedIdentityCredentials",
+/// Microsoft Graph v1.0): the app's federated identity credentials, read as the app is.
+pub(super) fn list_federated(core: &Core, req: &Req, p: &Principal, k: &Key) -> R {
+    let items = readable_app(core, req, p, k, |_, app| {
+        app.federated_credentials
+            .iter()
+            .map(|f| {
+                json!({
+                    "id": f.id,
+                    "name": f.name,
+                    "issuer": f.issuer,
+                    "subject": f.subject,
+                    "description": f.description,
+                    "audiences": f.audiences,
+                })
+            })
+            .collect()
+    })?;
+    list(
+        core,
+        req,
+        items,
+        "federatedIdentityCredentials",
+        &["subject"],
+    )
+}
+
 pub(super) fn insert_app(
     core: &Core,
     req: &Req,
@@ -199,6 +241,7 @@ pub(super) fn insert_app(
         created_at: core.now(),
         password_credentials: Vec::new(),
         federated_credentials: Vec::new(),
+        key_credentials: Vec::new(),
         properties: Map::new(),
         deleted_at: None,
         // The caller (a user, or an app's service principal) is made its owner, whatever

@@ -239,6 +239,9 @@ fn route(core: &Core, req: &Req, p: &Principal) -> R {
         ("applications", Some(k), Some("owners")) if *m == Method::GET => {
             applications::list_owners(core, req, p, &k)
         }
+        ("applications", Some(k), Some("federatedidentitycredentials")) if *m == Method::GET => {
+            applications::list_federated(core, req, p, &k)
+        }
         ("serviceprincipals", k, None) => collection(core, req, p, &SERVICE_PRINCIPALS, k.as_ref()),
         ("organization", None, None) if *m == Method::GET => Ok(organization(core, req, p)),
         (_, _, Some(a)) if name == "applications" || name == "serviceprincipals" => Err(graph_err(

@@ -51,6 +51,9 @@ pub(crate) struct Application {
     pub password_credentials: Vec<PasswordCredential>,
     #[serde(default)]
     pub federated_credentials: Vec<FederatedCredential>,
+    /// Its certificates (`keyCredentials`): a scenario's (Graph's PATCH of them is refused here).
+    #[serde(default)]
+    pub key_credentials: Vec<KeyCredential>,
     /// Other Graph properties a client set (`description`, `tags`, `notes`, ...), echoed back.
     #[serde(default)]
     pub properties: Map<String, Value>,
@@ -115,9 +118,46 @@ impl PasswordCredential {
     }
 }
 
+/// A certificate credential (`keyCredential`): only its metadata (Graph never returns `key`
+/// in a read of the application).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct KeyCredential {
+    #[serde(default = "new_id")]
+    pub key_id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// `AsymmetricX509Cert` (or `X509CertAndPassword`).
+    #[serde(default = "default_key_type", rename = "type")]
+    pub key_type: String,
+    /// `Verify` (or `Sign`).
+    #[serde(default = "default_key_usage")]
+    pub usage: String,
+    #[serde(default = "default_now", with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end: OffsetDateTime,
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+fn default_key_type() -> String {
+    "AsymmetricX509Cert".into()
+}
+fn default_key_usage() -> String {
+    "Verify".into()
+}
+
 /// A federated identity credential (workload identity): assertions from `issuer` about `subject`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct FederatedCredential {
+    #[serde(default = "new_id")]
+    pub id: String,
+    /// Its `name` (unique on the app).
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
     pub issuer: String,
     pub subject: String,
     #[serde(default = "default_audiences")]

@@ -27,7 +27,7 @@ pub(crate) use arm::{
     RoleAssignment, RoleDefinition, Subscription, UPDATE_TAGS,
 };
 pub(crate) use directory::{
-    Application, FederatedCredential, PasswordCredential, ServicePrincipal, Tenant,
+    Application, FederatedCredential, KeyCredential, PasswordCredential, ServicePrincipal, Tenant,
 };
 
 fn default_now() -> OffsetDateTime {

@@ -27,6 +27,7 @@ fn app(id: &str, app_id: &str, name: &str, multi: bool) -> Application {
         created_at: now() - time::Duration::days(30),
         password_credentials: Vec::new(),
         federated_credentials: Vec::new(),
+        key_credentials: Vec::new(),
         properties: Map::new(),
         deleted_at: None,
         owners: Vec::new(),
@@ -72,6 +73,9 @@ pub(super) fn tenants() -> Vec<Tenant> {
 pub(super) fn applications() -> Vec<Application> {
     let mut operator = app(OPERATOR_APP_OBJ, OPERATOR_APP_ID, "xtenant-operator", true);
     operator.federated_credentials.push(FederatedCredential {
+        id: "5f0a3c1e-0000-4000-8000-0000000000fc".into(),
+        name: "cluster-a-operator".into(),
+        description: None,
         issuer: "https://oidc.azure.sim/cluster-a".into(),
         subject: "system:serviceaccount:xtenant:operator".into(),
         audiences: vec!["api://AzureADTokenExchange".into()],

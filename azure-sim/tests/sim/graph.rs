@@ -245,6 +245,76 @@ async fn the_creator_of_an_app_is_its_owner() {
     env.stop().await;
 }
 
+/// `GET /applications/{key}/federatedIdentityCredentials` lists an app's federated
+/// credentials in Graph's shape ("List federatedIdentityCredentials", v1.0), `$filter` `eq` on
+/// `subject`; an app's read shows its `keyCredentials` (none for a new app), 404 for no app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apps_federated_credentials_are_listed() {
+    let env = lenient(&[GraphLag]).await;
+    let t = env.op("CLUSTER_TENANT_ID", GRAPH).await;
+    let path = format!(
+        "/v1.0/applications(appId='{}')/federatedIdentityCredentials",
+        env.var("AZURE_CLIENT_ID")
+    );
+    let r = env.get(&path, &t).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let fic = &r.body["value"][0];
+    assert_eq!(fic["name"], "cluster-a-operator", "{}", r.text);
+    assert_eq!(
+        fic["subject"], "system:serviceaccount:xtenant:operator",
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        fic["issuer"], "https://oidc.azure.sim/cluster-a",
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        fic["audiences"],
+        json!(["api://AzureADTokenExchange"]),
+        "{}",
+        r.text
+    );
+    assert!(
+        fic["id"].is_string() && fic["description"].is_null(),
+        "{}",
+        r.text
+    );
+    let r = env
+        .get(&format!("{path}?$filter=subject%20eq%20'other'"), &t)
+        .await;
+    assert_eq!(
+        (r.status, &r.body["value"]),
+        (200, &json!([])),
+        "{}",
+        r.text
+    );
+    let app = env.create_app(&t, json!({"displayName": "xt-fic"})).await;
+    assert_eq!(app["keyCredentials"], json!([]));
+    let id = app["id"].as_str().unwrap();
+    let r = env
+        .get(
+            &format!("/v1.0/applications/{id}/federatedIdentityCredentials"),
+            &t,
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["value"]),
+        (200, &json!([])),
+        "{}",
+        r.text
+    );
+    let r = env
+        .get(
+            "/v1.0/applications/00000000-0000-4000-8000-000000000000/federatedIdentityCredentials",
+            &t,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_and_lifetime_policy() {
     // About shapes and rules, not Graph's lags or a new secret's propagation.

@@ -22,6 +22,9 @@ pub struct Application {
     /// Its password credentials (never their secrets: Graph shows only a hint).
     #[serde(default, deserialize_with = "crate::json::null_as_default")]
     pub password_credentials: Vec<PasswordCredential>,
+    /// Its certificate credentials (`keyCredentials`, returned by default; never their `key`).
+    #[serde(default, deserialize_with = "crate::json::null_as_default")]
+    pub key_credentials: Vec<KeyCredential>,
     /// `displayName`, `signInAudience`, `web`.
     #[serde(flatten)]
     pub settings: AppSettings,
@@ -65,6 +68,19 @@ pub struct Web {
     /// `redirectUris`, those that are text.
     #[serde(default, deserialize_with = "string_list")]
     pub redirect_uris: Vec<String>,
+}
+
+/// One certificate credential (`keyCredential`) of an application: what names it, each
+/// read leniently (only its presence is decided on).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyCredential {
+    /// `keyId`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub key_id: Option<String>,
+    /// `displayName`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub display_name: Option<String>,
 }
 
 /// One password credential of an application.

@@ -15,8 +15,8 @@ mod answers;
 mod owners;
 
 pub use answers::{
-    AddedPassword, AppOwner, AppSettings, Application, PasswordCredential, Permissions,
-    RequiredResourceAccess, ResourceAccess, ServicePrincipal, Tags, Web,
+    AddedPassword, AppOwner, AppSettings, Application, KeyCredential, PasswordCredential,
+    Permissions, RequiredResourceAccess, ResourceAccess, ServicePrincipal, Tags, Web,
 };
 pub use owners::app_owners;
 

@@ -125,6 +125,7 @@ impl Step<'_> {
                     audience: common::graph::MULTITENANT_AUDIENCE.to_owned(),
                     redirect_uris: vec![self.inputs.redirect_uri.clone()],
                     passwords: Vec::new(),
+                    certificates: Box::default(),
                     tags: vec![MANAGED_TAG.to_owned()],
                     required_resource_access: Some(Box::new(common::graph::with_user_read(None))),
                     young: true,

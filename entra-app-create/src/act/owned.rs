@@ -2,12 +2,15 @@
 //! a claim its owners wrote (anyone who may register apps in the tenant may make one with the
 //! default uniqueName and that tag), and an app a create's upsert updated (204) shows what
 //! this run wrote over it. Only an app whose owners are exactly the signed-in identity is
-//! taken for the tool's; the reader's `--adopt` takes any other, after checking it.
+//! taken for the tool's, and only while it holds no credential this tool never makes (a
+//! certificate, a federated identity credential: an app handed over to the operator may carry
+//! its maker's); the reader's `--adopt` takes any other, after checking it.
 
 use common::binding::signed_in_object_id;
 use common::error::codes;
 use common::graph::app_owners;
 use common::{Error, Result};
+use serde_json::Value;
 
 use crate::act::Step;
 use crate::graph::{Application, MANAGED_TAG};
@@ -19,7 +22,9 @@ impl Step<'_> {
     /// Refuses, before anything is written, an existing app this run may not take for the
     /// tool's own: one the create's upsert updated (it existed: someone made it between this
     /// run's read and its create), or one tagged `xtenant:managed` whose owners are not
-    /// exactly the identity this run signs in as. `--adopt` (the reader's flag) skips both.
+    /// exactly the identity this run signs in as, or that holds a certificate or a federated
+    /// identity credential (this tool makes neither: someone else signs in as that app).
+    /// `--adopt` (the reader's flag) skips all three.
     pub(super) async fn check_own(&self, app: &Application) -> Result<()> {
         if self.new_app || self.inputs.options.adopt {
             return Ok(());
@@ -69,6 +74,64 @@ impl Step<'_> {
                 app.app_id, app.app_id
             )));
         }
-        Ok(())
+        self.check_no_foreign_credential(app).await
+    }
+
+    /// Refuses `app` when it holds a certificate (`keyCredentials`, from the app's read) or a
+    /// federated identity credential (`GET /applications/{id}/federatedIdentityCredentials`):
+    /// entra-app-create makes neither, so whoever added it signs in as the app, and would get
+    /// what steps 2-3 grant it.
+    async fn check_no_foreign_credential(&self, app: &Application) -> Result<()> {
+        let federated = self
+            .api
+            .list(&format!(
+                "/applications/{}/federatedIdentityCredentials",
+                app.id
+            ))
+            .await?;
+        if app.certificates.is_empty() && federated.is_empty() {
+            return Ok(());
+        }
+        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+        let mut found = Vec::new();
+        if !app.certificates.is_empty() {
+            found.push(format!(
+                "certificate (keyCredentials) key ids {}",
+                app.certificates.join(", ")
+            ));
+        }
+        if !federated.is_empty() {
+            let names: Vec<String> = federated
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{:?} (subject {:?}, issuer {})",
+                        text(f, "name"),
+                        text(f, "subject"),
+                        text(f, "issuer")
+                    )
+                })
+                .collect();
+            found.push(format!(
+                "federated identity credentials {}",
+                names.join(", ")
+            ));
+        }
+        Err(Error::step(
+            codes::APP_NOT_MANAGED,
+            format!(
+                "refusing to take the app {:?} (app_id {}) in tenant {} for this tool's: it holds {}; entra-app-create never makes these, \
+                 so whoever added them signs in as this app, and would get what steps 2-3 grant it: this run made no service principal or secret for it",
+                app.display_name,
+                app.app_id,
+                self.inputs.tenant,
+                found.join("; ")
+            ),
+        )
+        .with_hint(format!(
+            "remove them (az ad app credential delete --id {id} --key-id KEY --cert; az ad app federated-credential delete --id {id} --federated-credential-id NAME), \
+             or, after checking who added them and that they are yours, rerun with entra-app-create --app-id {id} --adopt",
+            id = app.app_id
+        )))
     }
 }

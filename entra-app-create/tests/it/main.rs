@@ -3,4 +3,5 @@
 mod act;
 mod adopt;
 mod cli;
+mod handover;
 mod upsert;
