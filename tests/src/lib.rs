@@ -327,6 +327,18 @@ impl TestSim {
         self.handle.state()
     }
 
+    /// The app (as the state has it) whose `uniqueName` is `name`.
+    #[track_caller]
+    pub fn app_by_unique_name(&self, name: &str) -> Value {
+        self.state()["applications"]
+            .as_array()
+            .expect("applications")
+            .iter()
+            .find(|a| a["unique_name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no app with uniqueName {name}"))
+    }
+
     /// One collection of the state (`applications`, `clusters`, …) as `state()[name]` has it,
     /// without serializing the rest of the world ([`SimHandle::state_of`]).
     pub fn collection(&self, name: &str) -> Value {

@@ -32,7 +32,7 @@ fn handed_over() -> TestSim {
 }
 
 /// A handed-over app (as [`handed_over`]) given what `plant` writes on its stored state.
-fn handed_over_planting(plant: impl Fn(&mut Value)) -> TestSim {
+pub(super) fn handed_over_planting(plant: impl Fn(&mut Value)) -> TestSim {
     let base = TestSim::start();
     let body = json!({
         "displayName": "xtenant-acr-pull",
@@ -66,16 +66,6 @@ fn handed_over_planting(plant: impl Fn(&mut Value)) -> TestSim {
     TestSim::start_with(|c| c.scenario = Some(state))
 }
 
-fn app_of(sim: &TestSim) -> Value {
-    sim.state()["applications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["unique_name"] == "xtenant-acr-pull")
-        .cloned()
-        .unwrap()
-}
-
 /// Fails on main (283ace9): the owner check passes (the operator is the only owner), step 1
 /// makes a service principal and mints a secret on an app whose federated credential and
 /// client secret another user holds; steps 2-3 would then give it pull in tenant B.
@@ -88,7 +78,7 @@ fn an_app_handed_over_with_a_planted_credential_is_not_taken_for_this_tools() {
         .wait_with_output()
         .unwrap()
         .into();
-    let app = app_of(&sim);
+    let app = sim.app_by_unique_name("xtenant-acr-pull");
     let minted = app["password_credentials"]
         .as_array()
         .unwrap()
@@ -152,7 +142,7 @@ fn an_app_handed_over_with_a_planted_certificate_is_refused_naming_it() {
         hint.contains("remove them") && hint.contains("--adopt"),
         "{o}"
     );
-    let app = app_of(&sim);
+    let app = sim.app_by_unique_name("xtenant-acr-pull");
     assert_eq!(app["password_credentials"], json!([]), "{app}");
     assert_eq!(sps_of(&sim, &app), 0, "a service principal was made: {app}");
     // The read that showed it: Graph's keyCredential shape (never its key).
@@ -190,7 +180,7 @@ fn a_planted_federated_credential_is_named_and_adopt_takes_the_app() {
             && message.contains("repo:attacker/x:ref:refs/heads/main"),
         "{o}"
     );
-    let app = app_of(&sim);
+    let app = sim.app_by_unique_name("xtenant-acr-pull");
     assert_eq!(sps_of(&sim, &app), 0, "{app}");
     let (status, listed) = Operator::new(&sim).graph(
         Method::GET,

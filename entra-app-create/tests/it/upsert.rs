@@ -3,7 +3,7 @@
 //! (404) and its create: Graph's upsert updates an app that exists (204), so the fixed create
 //! body is never sent again as it was, and a 204 is said and checked as an existing app.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use xtenant_tests::azure::{Method, Operator, app_tags};
 use xtenant_tests::{Run, TestSim, spawn_with_input};
 
@@ -51,16 +51,6 @@ fn other_run_creates(sim: &TestSim) {
 }
 
 /// The app with uniqueName [`UNIQUE`] in the simulator's state.
-fn the_app(sim: &TestSim) -> Value {
-    sim.state()["applications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["unique_name"] == UNIQUE)
-        .cloned()
-        .expect("the app")
-}
-
 fn upserts(sim: &TestSim) -> Vec<u64> {
     sim.requests()
         .iter()
@@ -92,7 +82,7 @@ fn a_failed_create_is_never_resent_over_an_app_another_run_made_meanwhile() {
     let o = run.failed_exit(1, BIN);
     assert_eq!(o["error"]["code"], "AppRedirectUriMissing", "{o}");
     assert_eq!(upserts(&sim), [503], "{}", run.stderr);
-    let app = the_app(&sim);
+    let app = sim.app_by_unique_name(UNIQUE);
     assert_eq!(app["redirect_uris"], json!([OTHER_URI]), "{app}");
     let app_id = app["app_id"].as_str().unwrap();
     assert!(app_tags(&sim, app_id).iter().any(|t| t == TEAM), "{app}");
@@ -127,7 +117,7 @@ fn a_create_that_updated_an_app_another_run_made_says_so() {
         hint.contains("owner list") && hint.contains("--adopt"),
         "{o}"
     );
-    let app = the_app(&sim);
+    let app = sim.app_by_unique_name(UNIQUE);
     assert!(
         app["password_credentials"]
             .as_array()
@@ -192,7 +182,7 @@ fn an_app_made_by_hand_meanwhile_is_not_adopted_on_the_mark_the_upsert_wrote() {
     assert_eq!(status, 201, "{answer}");
     let run: Run = child.wait_with_output().unwrap().into();
     assert_eq!(upserts(&sim), [204], "{}", run.stderr);
-    let app = the_app(&sim);
+    let app = sim.app_by_unique_name(UNIQUE);
     assert!(
         app["password_credentials"]
             .as_array()
@@ -219,43 +209,16 @@ fn an_app_made_by_hand_meanwhile_is_not_adopted_on_the_mark_the_upsert_wrote() {
 /// operator should not be taken on the strength of a tag that owner wrote.
 #[test]
 fn a_squatted_app_with_the_default_unique_name_and_the_mark_is_not_taken_for_this_tools() {
-    let base = TestSim::start();
-    let body = json!({
-        "displayName": "xtenant-acr-pull",
-        "uniqueName": "xtenant-acr-pull",
-        "signInAudience": "AzureADMultipleOrgs",
-        "web": {"redirectUris": ["https://www.microsoft.com"]},
-        "tags": ["xtenant:managed"],
-    });
-    let (status, answer) = Operator::new(&base).graph(
-        Method::POST,
-        &base.var("CLUSTER_TENANT_ID"),
-        "/applications",
-        Some(&body),
-    );
-    assert_eq!(status, 201, "{answer}");
     // Its owner: a user of tenant A, not the operator.
     let squatter = "5a5a5a5a-0000-4000-8000-00000000005a";
-    let mut state = base.state();
-    for app in state["applications"].as_array_mut().unwrap() {
-        if app["unique_name"] == "xtenant-acr-pull" {
-            app["owners"] = json!([squatter]);
-        }
-    }
-    let sim = TestSim::start_with(|c| c.scenario = Some(state));
+    let sim = super::handover::handed_over_planting(|app| app["owners"] = json!([squatter]));
     let mut c = sim.cmd(BIN);
     c.args(["--cluster-tenant", &sim.var("CLUSTER_TENANT_ID"), "-vv"]);
     let run: Run = spawn_with_input(&mut c, "")
         .wait_with_output()
         .unwrap()
         .into();
-    let app = sim.state()["applications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["unique_name"] == "xtenant-acr-pull")
-        .cloned()
-        .unwrap();
+    let app = sim.app_by_unique_name("xtenant-acr-pull");
     assert!(
         app["password_credentials"]
             .as_array()
