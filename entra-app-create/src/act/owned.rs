@@ -8,8 +8,9 @@
 
 use common::binding::signed_in_object_id;
 use common::error::codes;
-use common::graph::app_owners;
+use common::graph::{MICROSOFT_GRAPH_APP_ID, USER_READ_SCOPE_ID, app_owners};
 use common::{Error, Result};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::act::Step;
@@ -47,6 +48,23 @@ impl Step<'_> {
         if !app.managed() {
             // Not claimed as the tool's: only reads and the reader's --adopt change it.
             return Ok(());
+        }
+        let extra = beyond_user_read(app);
+        if !extra.is_empty() {
+            return Err(Error::step(
+                codes::APP_NOT_MANAGED,
+                format!(
+                    "refusing to take the app {:?} (app_id {}) in tenant {tenant} for this tool's: it requests {}, beyond Microsoft Graph's User.Read (delegated), \
+                     the one permission entra-app-create asks for; an administrator of the registry's tenant consenting through step 2's link would grant it all",
+                    app.display_name,
+                    app.app_id,
+                    extra.join(", ")
+                ),
+            )
+            .with_hint(format!(
+                "remove those permissions (az ad app permission delete --id {id} --api API), or, after checking why the app asks for them, rerun with entra-app-create --app-id {id} --adopt",
+                id = app.app_id
+            )));
         }
         let me = signed_in_object_id(self.ctx, tenant).await?;
         let owners = app_owners(&self.api, &app.id).await?;
@@ -134,4 +152,51 @@ impl Step<'_> {
             id = app.app_id
         )))
     }
+}
+
+/// One API's requested permissions, read strictly: an entry of another shape is refused, not
+/// left out.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Requested {
+    resource_app_id: String,
+    resource_access: Vec<Access>,
+}
+
+#[derive(Deserialize)]
+struct Access {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// What `app` requests (`requiredResourceAccess`) beyond Microsoft Graph's User.Read
+/// (delegated), the one permission this tool writes: each as `type id of API`. Step 2's
+/// admin-consent link grants whatever the app requests, in tenant B.
+fn beyond_user_read(app: &Application) -> Vec<String> {
+    let Some(v) = app.required_resource_access.as_deref() else {
+        return Vec::new();
+    };
+    if v.is_null() {
+        return Vec::new();
+    }
+    let Ok(apis) = Vec::<Requested>::deserialize(v) else {
+        return vec![format!(
+            "permissions of a shape this tool does not read ({v})"
+        )];
+    };
+    apis.iter()
+        .flat_map(|api| {
+            api.resource_access
+                .iter()
+                .filter(|a| {
+                    !(api
+                        .resource_app_id
+                        .eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID)
+                        && a.id.eq_ignore_ascii_case(USER_READ_SCOPE_ID)
+                        && a.kind == "Scope")
+                })
+                .map(move |a| format!("{} {} of API {}", a.kind, a.id, api.resource_app_id))
+        })
+        .collect()
 }

@@ -204,3 +204,39 @@ fn a_planted_federated_credential_is_named_and_adopt_takes_the_app() {
     assert_eq!(adopted.code, 0, "{}", adopted.stderr);
     assert_eq!(sps_of(&sim, &app), 1, "{}", adopted.stderr);
 }
+
+/// Graph's `Application.ReadWrite.All` application permission (an app role).
+const APP_RW_ALL: &str = "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9";
+
+/// attack13, finding 3: a handed-over app with no credential of its maker's but asking
+/// (`requiredResourceAccess`) for Graph's Application.ReadWrite.All beside User.Read. Taken
+/// as the tool's own, step 2's admin-consent link would grant it in tenant B to whoever holds
+/// the cluster's secret. Step 1 asks for User.Read alone: refused (AppNotManaged), before
+/// anything is written, naming the permission; `--adopt` then takes it.
+#[test]
+fn an_app_taken_as_own_asks_for_no_permission_beyond_user_read() {
+    let sim = handed_over_planting(|app| {
+        app["properties"]["requiredResourceAccess"][0]["resourceAccess"]
+            .as_array_mut()
+            .expect("the app's requested permissions")
+            .push(json!({"id": APP_RW_ALL, "type": "Role"}));
+    });
+    let run = run(&sim, &[]);
+    let o = run.failed_exit(1, BIN);
+    assert_eq!(o["error"]["code"], "AppNotManaged", "{o}");
+    let message = o["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("Role {APP_RW_ALL}")) && message.contains("User.Read"),
+        "{o}"
+    );
+    let app = sim.app_by_unique_name("xtenant-acr-pull");
+    assert_eq!(app["password_credentials"], json!([]), "{app}");
+    assert_eq!(sps_of(&sim, &app), 0, "a service principal was made: {app}");
+    let app_id = app["app_id"].as_str().unwrap();
+    let adopted = run_adopt(&sim, app_id);
+    assert_eq!(adopted.code, 0, "{}", adopted.stderr);
+}
+
+fn run_adopt(sim: &TestSim, app_id: &str) -> Run {
+    run(sim, &["--app-id", app_id, "--adopt"])
+}
