@@ -167,8 +167,9 @@ pub struct Permissions {
 pub struct RequiredResourceAccess {
     /// The API's app id.
     pub resource_app_id: String,
-    /// The scopes and roles requested; one of another shape is left out.
-    #[serde(default, deserialize_with = "lenient")]
+    /// The scopes and roles requested; one of another shape is left out (a list of another
+    /// shape makes the whole entry one of another shape).
+    #[serde(default)]
     pub resource_access: Vec<Maybe<ResourceAccess>>,
 }
 
@@ -188,6 +189,11 @@ impl RequiredResourceAccess {
         self.resource_app_id
             .eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID)
     }
+
+    /// Whether `a`, requested of this API, is Microsoft Graph's `User.Read` (delegated).
+    fn is_user_read(&self, a: &ResourceAccess) -> bool {
+        self.is_graph() && a.id.eq_ignore_ascii_case(USER_READ_SCOPE_ID) && a.kind == "Scope"
+    }
 }
 
 impl Permissions {
@@ -201,14 +207,45 @@ impl Permissions {
             })
     }
 
+    /// The permissions `requiredResourceAccess`'s own value lists; none when it is no list.
+    pub fn of(v: &serde_json::Value) -> Option<Self> {
+        Vec::<Maybe<RequiredResourceAccess>>::deserialize(v)
+            .ok()
+            .map(|required_resource_access| Self {
+                required_resource_access,
+            })
+    }
+
     /// Whether Microsoft Graph `User.Read` (delegated) is among them.
     pub fn user_read(&self) -> bool {
-        self.entries()
-            .filter(|r| r.is_graph())
-            .flat_map(|r| &r.resource_access)
-            .any(|a| {
-                matches!(a, Maybe::Is(a) if a.id.eq_ignore_ascii_case(USER_READ_SCOPE_ID) && a.kind == "Scope")
-            })
+        self.entries().any(|r| {
+            r.resource_access
+                .iter()
+                .any(|a| matches!(a, Maybe::Is(a) if r.is_user_read(a)))
+        })
+    }
+
+    /// What they request beyond Microsoft Graph's `User.Read` (delegated), each as `type id of
+    /// API`; an entry of another shape counts too (read strictly: it is not known to be less).
+    pub fn beyond_user_read(&self) -> Vec<String> {
+        const UNREAD: &str = "permissions of a shape this tool does not read";
+        let mut out = Vec::new();
+        for r in &self.required_resource_access {
+            let Maybe::Is(r) = r else {
+                out.push(UNREAD.to_owned());
+                continue;
+            };
+            for a in &r.resource_access {
+                match a {
+                    Maybe::Is(a) if r.is_user_read(a) => {}
+                    Maybe::Is(a) => {
+                        out.push(format!("{} {} of API {}", a.kind, a.id, r.resource_app_id));
+                    }
+                    Maybe::Not(_) => out.push(UNREAD.to_owned()),
+                }
+            }
+        }
+        out
     }
 
     /// Whether any permission at all is requested.

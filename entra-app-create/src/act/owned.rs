@@ -8,9 +8,8 @@
 
 use common::binding::signed_in_object_id;
 use common::error::codes;
-use common::graph::{MICROSOFT_GRAPH_APP_ID, USER_READ_SCOPE_ID, app_owners};
+use common::graph::{Permissions, app_owners};
 use common::{Error, Result};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::act::Step;
@@ -154,49 +153,19 @@ impl Step<'_> {
     }
 }
 
-/// One API's requested permissions, read strictly: an entry of another shape is refused, not
-/// left out.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Requested {
-    resource_app_id: String,
-    resource_access: Vec<Access>,
-}
-
-#[derive(Deserialize)]
-struct Access {
-    id: String,
-    #[serde(rename = "type")]
-    kind: String,
-}
-
 /// What `app` requests (`requiredResourceAccess`) beyond Microsoft Graph's User.Read
 /// (delegated), the one permission this tool writes: each as `type id of API`. Step 2's
 /// admin-consent link grants whatever the app requests, in tenant B.
 fn beyond_user_read(app: &Application) -> Vec<String> {
-    let Some(v) = app.required_resource_access.as_deref() else {
-        return Vec::new();
-    };
-    if v.is_null() {
-        return Vec::new();
+    match app.required_resource_access.as_deref() {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => Permissions::of(v).map_or_else(
+            || {
+                vec![format!(
+                    "permissions of a shape this tool does not read ({v})"
+                )]
+            },
+            |p| p.beyond_user_read(),
+        ),
     }
-    let Ok(apis) = Vec::<Requested>::deserialize(v) else {
-        return vec![format!(
-            "permissions of a shape this tool does not read ({v})"
-        )];
-    };
-    apis.iter()
-        .flat_map(|api| {
-            api.resource_access
-                .iter()
-                .filter(|a| {
-                    !(api
-                        .resource_app_id
-                        .eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID)
-                        && a.id.eq_ignore_ascii_case(USER_READ_SCOPE_ID)
-                        && a.kind == "Scope")
-                })
-                .map(move |a| format!("{} {} of API {}", a.kind, a.id, api.resource_app_id))
-        })
-        .collect()
 }
